@@ -1,0 +1,39 @@
+/**
+ * 64-bit values in the hot path are kept as two unsigned 32-bit halves (lo, hi): JavaScript
+ * numbers are exact only to 53 bits and `bigint` arithmetic is far too slow for a walk loop.
+ * `bigint` is used at the API edge only; these helpers convert between the two.
+ */
+
+const M32 = 0xffffffffn;
+
+/** KVM's `rsvd_bits(s, e)`: the mask of bits s..e inclusive (mmu.h). Empty when e < s. */
+export function rsvdBits(s: number, e: number): bigint {
+  if (e < s) return 0n;
+  return ((1n << BigInt(e - s + 1)) - 1n) << BigInt(s);
+}
+
+export function bit(n: number): bigint {
+  return 1n << BigInt(n);
+}
+
+export function lo32(v: bigint): number {
+  return Number(v & M32) >>> 0;
+}
+
+export function hi32(v: bigint): number {
+  return Number((v >> 32n) & M32) >>> 0;
+}
+
+export function joinU64(lo: number, hi: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/** Truncate to an unsigned 64-bit value (the API accepts negative numbers as two's complement). */
+export function u64(v: bigint | number): bigint {
+  const b = typeof v === 'bigint' ? v : BigInt(v);
+  return BigInt.asUintN(64, b);
+}
+
+export function isBitSet(v: bigint, n: number): boolean {
+  return ((v >> BigInt(n)) & 1n) === 1n;
+}

@@ -1,0 +1,38 @@
+/**
+ * Typed errors. Every error names the offending value and the rule it broke, so a notebook user
+ * sees *why* an input is impossible, not just that it is. Engine operations validate before they
+ * mutate, so a thrown error leaves state untouched.
+ */
+export class MmulabError extends Error {
+  /** Short, stable identifier of the rule that was broken (e.g. "canonical-address"). */
+  readonly rule: string;
+  /** The offending value, formatted (hex for addresses and registers). */
+  readonly value: string | undefined;
+
+  constructor(rule: string, message: string, value?: string) {
+    super(value === undefined ? message : `${message} (value ${value}; rule: ${rule})`);
+    this.name = new.target.name;
+    this.rule = rule;
+    this.value = value;
+  }
+}
+
+/** A linear address whose unused high bits are not a sign extension of the top translated bit. */
+export class NonCanonicalAddressError extends MmulabError {}
+/** An address or size that is not aligned as its page size or table format requires. */
+export class MisalignedError extends MmulabError {}
+/** A guest-physical address that no memory slot covers, or beyond MAXPHYADDR. */
+export class GpaOutsideMemoryError extends MmulabError {}
+/** A combination of CR0/CR4/EFER/CR3 (or CPU features) that KVM or the hardware refuses. */
+export class InvalidRegisterStateError extends MmulabError {}
+/** A page size that the paging mode does not have, or a level that does not exist. */
+export class PageSizeError extends MmulabError {}
+/** Any other argument outside its domain (bad MAXPHYADDR, overlapping slots, …). */
+export class InvalidArgumentError extends MmulabError {}
+/** The page-table builder cannot do what was asked (e.g. the table pool is exhausted). */
+export class PageTableBuildError extends MmulabError {}
+
+export function hex(v: bigint | number): string {
+  const b = typeof v === 'bigint' ? v : BigInt(v);
+  return b < 0n ? `-0x${(-b).toString(16)}` : `0x${b.toString(16)}`;
+}

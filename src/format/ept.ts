@@ -1,0 +1,46 @@
+/**
+ * EPT (Intel extended page tables), 4- or 5-level, with or without A/D and execute-only
+ * (reference §3.6, §6.2). Permissions use `update_permission_bitmask(ept=true)`, where ACC_USER
+ * means "readable"; there is no PKRU for EPT.
+ */
+import { InvalidArgumentError } from '../errors';
+import { makePageFormat, memoize } from './page-format';
+import { resetRsvdsBitsMaskEpt } from './rsvd-bits-mask';
+import { updatePermissionBitmask } from './permission-bitmask';
+import { checkMaxPhyAddr } from './x86-params';
+
+export interface EptFormatParams {
+  /** 4 or 5 (EPTP page-walk length). */
+  level: number;
+  maxPhyAddr: number;
+  /** EPTP bit 6: the walker sets A (bit 8) and D (bit 9). */
+  adEnabled: boolean;
+  /** EPT capability bit 0. */
+  execonly: boolean;
+  /** 1 (4K only), 2 (2M, cap bit 16) or 3 (1G, cap bit 17). */
+  hugePageLevel: number;
+}
+
+export const eptFormat = memoize((p: EptFormatParams) => {
+  checkMaxPhyAddr(p.maxPhyAddr);
+  if (p.level !== 4 && p.level !== 5) {
+    throw new InvalidArgumentError('ept-level', 'EPT page-walk length is 4 or 5', String(p.level));
+  }
+  if (![1, 2, 3].includes(p.hugePageLevel)) {
+    throw new InvalidArgumentError('ept-huge-level', 'EPT huge page level is 1, 2 or 3', String(p.hugePageLevel));
+  }
+  const { rsvdBitsMask, badMtXwr } = resetRsvdsBitsMaskEpt(p);
+  return makePageFormat({
+    name: `EPT ${p.level}-level (MAXPHYADDR ${p.maxPhyAddr}${p.adEnabled ? ', A/D' : ''}${p.execonly ? ', exec-only' : ''}, huge ≤ ${['', '4K', '2M', '1G'][p.hugePageLevel]})`,
+    module: 'ept',
+    ptType: 'ept',
+    rootLevel: p.level,
+    hasAd: p.adEnabled,
+    pse: false,
+    params: { ...p },
+    rsvdBitsMask,
+    badMtXwr,
+    permissions: updatePermissionBitmask({ cr0Wp: false, cr4Smep: false, cr4Smap: false, eferNx: false, ept: true }),
+    pkruMask: 0,
+  });
+});

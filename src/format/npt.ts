@@ -1,0 +1,41 @@
+/**
+ * NPT (AMD nested paging) tables use the ordinary x86 format of the *host* paging mode — for
+ * L1's NPT12, L1's CR4/EFER — with CR0.WP ignored and CR4.PKE cleared
+ * (`kvm_init_shadow_npt_mmu`, reference §2.5, §6.6). Every access through it is a user access.
+ */
+import { memoize } from './page-format';
+import { x86Format } from './x86-format';
+import { checkMaxPhyAddr } from './x86-params';
+import { InvalidArgumentError } from '../errors';
+
+export interface NptFormatParams {
+  /** 2 (32-bit L1), 3 (PAE L1), 4 or 5. */
+  level: number;
+  maxPhyAddr: number;
+  /** L1's EFER.NXE */
+  nx: boolean;
+  gbpages: boolean;
+  /** L1's CR4.PSE */
+  pse: boolean;
+  /** L1's CR4.SMEP/SMAP: kept in the role, but never fire because NPT accesses are user accesses. */
+  cr4Smep: boolean;
+  cr4Smap: boolean;
+}
+
+export const nptFormat = memoize((p: NptFormatParams) => {
+  checkMaxPhyAddr(p.maxPhyAddr);
+  if (![2, 3, 4, 5].includes(p.level)) {
+    throw new InvalidArgumentError('npt-level', 'NPT levels follow L1 paging: 2, 3, 4 or 5', String(p.level));
+  }
+  return x86Format('npt', `NPT ${p.level}-level`, p.level, {
+    maxPhyAddr: p.maxPhyAddr,
+    nx: p.nx,
+    gbpages: p.gbpages,
+    pse: p.pse,
+    amd: true,
+    cr0Wp: false,
+    cr4Smep: p.cr4Smep,
+    cr4Smap: p.cr4Smap,
+    cr4Pke: false,
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * A page format: pure frozen data about entries that already exist — KVM 2026's
+ * `struct kvm_page_format` (`rsvd_bits_mask[2][5]`, `bad_mt_xwr`, `permissions[16]`, `pkru_mask`)
+ * plus the entry geometry that `paging_tmpl.h` bakes into each PTTYPE (entry size, index bits,
+ * present test, A/D bit positions, NX). One module per format builds these; one generic walker
+ * (walker/walk.ts) consumes them.
+ */
+import { lo32, hi32 } from '../bits';
+import type { RsvdBitsMask } from './rsvd-bits-mask';
+
+export type FormatModule = 'paging32' | 'pae' | 'paging4' | 'paging5' | 'ept' | 'npt';
+/** Which `paging_tmpl.h` instantiation walks it: PTTYPE 32, 64 or EPT. */
+export type PtType = 32 | 64 | 'ept';
+
+export interface PageFormatHot {
+  /** rsvd_bits_mask halves, index = large * 5 + (level - 1). */
+  readonly rsvdLo: Uint32Array;
+  readonly rsvdHi: Uint32Array;
+  readonly permissions: Uint8Array;
+  /** bad_mt_xwr as two 32-bit halves: index < 32 in lo, else hi. */
+  readonly badMtXwrLo: number;
+  readonly badMtXwrHi: number;
+}
+
+export interface PageFormat {
+  readonly name: string;
+  readonly module: FormatModule;
+  readonly ptType: PtType;
+  /** Levels walked from the root: 2 (32-bit), 3 (PAE: PDPTE registers + 2), 4, 5. */
+  readonly rootLevel: number;
+  readonly entryBytes: 4 | 8;
+  readonly indexBits: 9 | 10;
+  /** Accessed/dirty bit positions (5/6 for x86, 8/9 for EPT). */
+  readonly accessedBit: number;
+  readonly dirtyBit: number;
+  /** Whether the walker updates A/D (`PT_HAVE_ACCESSED_DIRTY`). */
+  readonly hasAd: boolean;
+  /** 32-bit paging: bit 7 of a PDE is a page size bit (CR4.PSE); otherwise ignored. */
+  readonly pse: boolean;
+  /** The inputs this format was computed from. */
+  readonly params: Readonly<Record<string, number | boolean | string>>;
+  /** KVM layout: `rsvd_bits_mask[large][level-1]`. */
+  readonly rsvdBitsMask: RsvdBitsMask;
+  readonly badMtXwr: bigint;
+  readonly permissions: readonly number[];
+  readonly pkruMask: number;
+  /** Hot-path copies as 32-bit halves. Treat as read-only. */
+  readonly hot: PageFormatHot;
+}
+
+export interface PageFormatSpec {
+  name: string;
+  module: FormatModule;
+  ptType: PtType;
+  rootLevel: number;
+  hasAd: boolean;
+  pse: boolean;
+  params: Record<string, number | boolean | string>;
+  rsvdBitsMask: RsvdBitsMask;
+  badMtXwr: bigint;
+  permissions: readonly number[];
+  pkruMask: number;
+}
+
+export function makePageFormat(s: PageFormatSpec): PageFormat {
+  const rsvdLo = new Uint32Array(10);
+  const rsvdHi = new Uint32Array(10);
+  for (let large = 0; large < 2; large++) {
+    for (let l = 0; l < 5; l++) {
+      const v = s.rsvdBitsMask[large]![l]!;
+      rsvdLo[large * 5 + l] = lo32(v);
+      rsvdHi[large * 5 + l] = hi32(v);
+    }
+  }
+  const ept = s.ptType === 'ept';
+  return Object.freeze({
+    name: s.name,
+    module: s.module,
+    ptType: s.ptType,
+    rootLevel: s.rootLevel,
+    entryBytes: s.ptType === 32 ? 4 : 8,
+    indexBits: s.ptType === 32 ? 10 : 9,
+    accessedBit: ept ? 8 : 5,
+    dirtyBit: ept ? 9 : 6,
+    hasAd: s.hasAd,
+    pse: s.pse,
+    params: Object.freeze({ ...s.params }),
+    rsvdBitsMask: s.rsvdBitsMask,
+    badMtXwr: s.badMtXwr,
+    permissions: s.permissions,
+    pkruMask: s.pkruMask,
+    hot: Object.freeze({
+      rsvdLo,
+      rsvdHi,
+      permissions: Uint8Array.from(s.permissions),
+      badMtXwrLo: lo32(s.badMtXwr),
+      badMtXwrHi: hi32(s.badMtXwr),
+    }),
+  } as const) as PageFormat;
+}
+
+/** Formats are pure functions of their parameters; memoize them so roles share one object. */
+export function memoize<P extends object>(build: (p: P) => PageFormat): (p: P) => PageFormat {
+  const cache = new Map<string, PageFormat>();
+  return (p: P) => {
+    const key = JSON.stringify(Object.entries(p).sort(([a], [b]) => (a < b ? -1 : 1)));
+    let f = cache.get(key);
+    if (f === undefined) {
+      f = build(p);
+      cache.set(key, f);
+    }
+    return f;
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * mmulab: a model of the Linux KVM x86 MMU. The modules read as the pipeline they implement:
+ * addresses → guest memory → registers and roles → page formats → walkers → table builders.
+ */
+export * from './errors';
+export { rsvdBits, joinU64 } from './bits';
+
+export * from './address/address';
+export * from './address/canonical';
+
+export * from './memory/mem-slot';
+export * from './memory/guest-memory';
+
+export * from './cpu/registers';
+export * from './role/page-role';
+export * from './role/cpu-role';
+export * from './role/calc-cpu-role';
+
+export * from './format/acc';
+export * from './format/rsvd-bits-mask';
+export * from './format/permission-bitmask';
+export * from './format/page-format';
+export type { X86FormatParams } from './format/x86-params';
+export { paging32Format } from './format/paging32';
+export { paeFormat } from './format/pae';
+export { paging4Format } from './format/paging4';
+export { paging5Format } from './format/paging5';
+export { eptFormat, type EptFormatParams } from './format/ept';
+export { nptFormat, type NptFormatParams } from './format/npt';
+export { formatForCpuRole } from './format/format-for-role';
+
+export * from './walker/access';
+export * from './walker/walk-result';
+export { WalkScratch, WalkStop } from './walker/walk-scratch';
+export { walkTables, type WalkInputs } from './walker/walk';
+export { GvaWalker } from './walker/gva-walker';
+
+export * from './builder/table-mode';
+export * from './builder/entry-flags';
+export * from './builder/page-table-builder';

@@ -1,0 +1,250 @@
+/**
+ * Guest-physical memory: sparse 4 KiB frames, allocated on first write, inside declared slots.
+ *
+ * Frames live in slabs of 256 frames (1 MiB Uint32Array each) so that growth never copies, and a
+ * Map from GFN to frame index finds them. Memory cost is therefore proportional to the frames that
+ * were written (4 KiB each plus ~40 bytes of map entry), never to the size of the slots: a guest
+ * whose page tables map 16 Mi pages costs about 8 bytes per mapped page (the PTE itself).
+ *
+ * Two APIs:
+ *  - the host-side API (bigint GPAs): read/write 8/16/32/64-bit values and bytes, as userspace
+ *    would through the memslot's HVA. Host writes to read-only slots are allowed (that is how ROM
+ *    contents are loaded); only guest writes honour `readonly`.
+ *  - the hot-path API (plain numbers) used by walkers: `frameOf(gfn)` and `words(frame)`.
+ */
+import { type Gpa, gfnToGpa, type Gfn } from '../address/address';
+import { GpaOutsideMemoryError, InvalidArgumentError, MisalignedError, hex } from '../errors';
+import type { MemSlot, MemSlotSpec } from './mem-slot';
+
+export const FRAME_WORDS = 1024; // 32-bit words per 4 KiB frame
+const SLAB_SHIFT = 8; // 256 frames per slab
+const SLAB_FRAMES = 1 << SLAB_SHIFT;
+const SLAB_MASK = SLAB_FRAMES - 1;
+
+/** Outcome of an access by GPA: the frame exists (or would read as zero), or no slot covers it. */
+export type GpaKind = 'ram' | 'rom' | 'noslot';
+
+export interface GuestMemoryOptions {
+  /** Guest MAXPHYADDR (CPUID 0x80000008 EAX[7:0]), 32..52. GPAs at or above 2^maxPhyAddr do not exist. */
+  maxPhyAddr?: number;
+}
+
+export interface MemoryStats {
+  slots: number;
+  framesAllocated: number;
+  /** Bytes held by frame slabs (allocated, including slack in the last slab). */
+  slabBytes: number;
+}
+
+export class GuestMemory {
+  readonly maxPhyAddr: number;
+  private readonly slotList: MemSlot[] = []; // sorted by baseGfn, non-overlapping
+  private nextSlotId = 0;
+  private readonly frameMap = new Map<number, number>(); // gfn -> frame index
+  private readonly slabs: Uint32Array[] = [];
+  private nFrames = 0;
+  private lastSlot: MemSlot | undefined;
+
+  constructor(opts: GuestMemoryOptions = {}) {
+    const m = opts.maxPhyAddr ?? 52;
+    if (!Number.isInteger(m) || m < 32 || m > 52) {
+      throw new InvalidArgumentError('maxphyaddr-range', 'MAXPHYADDR must be an integer from 32 to 52', String(m));
+    }
+    this.maxPhyAddr = m;
+  }
+
+  get slots(): readonly MemSlot[] {
+    return this.slotList;
+  }
+
+  /** Declare a GPA range. Validated fully before anything changes. */
+  addSlot(spec: MemSlotSpec): MemSlot {
+    const base = spec.base as bigint;
+    const size = BigInt(spec.size);
+    if ((base & 0xfffn) !== 0n) throw new MisalignedError('slot-alignment', 'slot base must be 4 KiB aligned', hex(base));
+    if (size <= 0n || (size & 0xfffn) !== 0n) {
+      throw new MisalignedError('slot-size', 'slot size must be a positive multiple of 4 KiB', hex(size));
+    }
+    const end = base + size;
+    if (end > 1n << BigInt(this.maxPhyAddr)) {
+      throw new GpaOutsideMemoryError(
+        'slot-beyond-maxphyaddr',
+        `slot [${hex(base)}, ${hex(end)}) extends beyond MAXPHYADDR ${this.maxPhyAddr}`,
+        hex(end - 1n),
+      );
+    }
+    const baseGfn = Number(base >> 12n);
+    const frames = Number(size >> 12n);
+    for (const s of this.slotList) {
+      if (baseGfn < s.baseGfn + s.frames && s.baseGfn < baseGfn + frames) {
+        throw new InvalidArgumentError(
+          'slot-overlap',
+          `slot [${hex(base)}, ${hex(end)}) overlaps slot "${s.name}" [${hex(s.base)}, ${hex((s.base as bigint) + s.size)})`,
+          hex(base),
+        );
+      }
+    }
+    const id = this.nextSlotId++;
+    const slot: MemSlot = Object.freeze({
+      id,
+      name: spec.name ?? `slot${id}`,
+      baseGfn,
+      frames,
+      readonly: spec.readonly ?? false,
+      base: spec.base,
+      size,
+    });
+    this.slotList.push(slot);
+    this.slotList.sort((a, b) => a.baseGfn - b.baseGfn);
+    return slot;
+  }
+
+  /** The slot holding a GFN, or undefined. */
+  slotOf(gfnNum: number): MemSlot | undefined {
+    const l = this.lastSlot;
+    if (l !== undefined && gfnNum >= l.baseGfn && gfnNum < l.baseGfn + l.frames) return l;
+    const list = this.slotList;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = list[mid]!;
+      if (gfnNum < s.baseGfn) hi = mid - 1;
+      else if (gfnNum >= s.baseGfn + s.frames) lo = mid + 1;
+      else {
+        this.lastSlot = s;
+        return s;
+      }
+    }
+    return undefined;
+  }
+
+  kindOf(a: Gpa): GpaKind {
+    if ((a as bigint) >> BigInt(this.maxPhyAddr) !== 0n) return 'noslot';
+    const s = this.slotOf(Number((a as bigint) >> 12n));
+    return s === undefined ? 'noslot' : s.readonly ? 'rom' : 'ram';
+  }
+
+  // ---- hot path (plain numbers) ----
+
+  /** Frame index of a GFN, or -1 when nothing was ever written there (reads as zero, or no slot). */
+  frameOf(gfnNum: number): number {
+    const f = this.frameMap.get(gfnNum);
+    return f === undefined ? -1 : f;
+  }
+
+  /** The slab holding a frame; the frame's words start at `wordBase(frame)`. */
+  slabOf(frame: number): Uint32Array {
+    return this.slabs[frame >>> SLAB_SHIFT]!;
+  }
+
+  static wordBase(frame: number): number {
+    return (frame & SLAB_MASK) * FRAME_WORDS;
+  }
+
+  /** Frame index for writing to a GFN inside a slot, allocating a zeroed frame on first use. */
+  frameForWrite(gfnNum: number): number {
+    let f = this.frameMap.get(gfnNum);
+    if (f !== undefined) return f;
+    f = this.nFrames++;
+    if ((f & SLAB_MASK) === 0) this.slabs.push(new Uint32Array(SLAB_FRAMES * FRAME_WORDS));
+    this.frameMap.set(gfnNum, f);
+    return f;
+  }
+
+  // ---- host-side API (bigint) ----
+
+  private check(a: Gpa, bytes: number): number {
+    const v = a as bigint;
+    if ((v & BigInt(bytes - 1)) !== 0n) {
+      throw new MisalignedError(`access-alignment-${bytes}`, `a ${bytes}-byte access must be ${bytes}-byte aligned`, hex(v));
+    }
+    const g = v >> 12n;
+    if (v >> BigInt(this.maxPhyAddr) !== 0n || this.slotOf(Number(g)) === undefined) {
+      throw new GpaOutsideMemoryError('gpa-no-slot', 'no memory slot covers this GPA', hex(v));
+    }
+    return Number(g);
+  }
+
+  read32(a: Gpa): number {
+    const g = this.check(a, 4);
+    const f = this.frameOf(g);
+    if (f < 0) return 0;
+    return this.slabOf(f)[GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n)]!;
+  }
+
+  write32(a: Gpa, value: number): void {
+    const g = this.check(a, 4);
+    const f = this.frameForWrite(g);
+    this.slabOf(f)[GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n)] = value >>> 0;
+  }
+
+  read64(a: Gpa): bigint {
+    const g = this.check(a, 8);
+    const f = this.frameOf(g);
+    if (f < 0) return 0n;
+    const s = this.slabOf(f);
+    const w = GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n);
+    return (BigInt(s[w + 1]!) << 32n) | BigInt(s[w]!);
+  }
+
+  write64(a: Gpa, value: bigint): void {
+    const g = this.check(a, 8);
+    const v = BigInt.asUintN(64, value);
+    const f = this.frameForWrite(g);
+    const s = this.slabOf(f);
+    const w = GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n);
+    s[w] = Number(v & 0xffffffffn);
+    s[w + 1] = Number(v >> 32n);
+  }
+
+  read8(a: Gpa): number {
+    const g = this.check(a, 1);
+    const f = this.frameOf(g);
+    if (f < 0) return 0;
+    const off = Number((a as bigint) & 0xfffn);
+    const word = this.slabOf(f)[GuestMemory.wordBase(f) + (off >> 2)]!;
+    return (word >>> ((off & 3) * 8)) & 0xff;
+  }
+
+  write8(a: Gpa, value: number): void {
+    const g = this.check(a, 1);
+    const f = this.frameForWrite(g);
+    const off = Number((a as bigint) & 0xfffn);
+    const s = this.slabOf(f);
+    const i = GuestMemory.wordBase(f) + (off >> 2);
+    const sh = (off & 3) * 8;
+    s[i] = ((s[i]! & ~(0xff << sh)) | ((value & 0xff) << sh)) >>> 0;
+  }
+
+  /** Read `length` bytes starting at a GPA (may cross frames; every byte must be in a slot). */
+  readBytes(a: Gpa, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    for (let i = 0; i < length; i++) out[i] = this.read8(((a as bigint) + BigInt(i)) as Gpa);
+    return out;
+  }
+
+  writeBytes(a: Gpa, data: ArrayLike<number>): void {
+    // Validate the whole range first so a failing write changes nothing.
+    for (let i = 0; i < data.length; i += 1) this.check(((a as bigint) + BigInt(i)) as Gpa, 1);
+    for (let i = 0; i < data.length; i++) this.write8(((a as bigint) + BigInt(i)) as Gpa, data[i]!);
+  }
+
+  /** Whether a frame was ever written (i.e. costs memory). */
+  isAllocated(g: Gfn): boolean {
+    return this.frameMap.has(g);
+  }
+
+  stats(): MemoryStats {
+    return {
+      slots: this.slotList.length,
+      framesAllocated: this.nFrames,
+      slabBytes: this.slabs.length * SLAB_FRAMES * FRAME_WORDS * 4,
+    };
+  }
+
+  /** GPA of a frame number (for display). */
+  static gpaOf(gfnNum: number): Gpa {
+    return gfnToGpa(gfnNum as Gfn);
+  }
+}

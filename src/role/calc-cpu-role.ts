@@ -1,0 +1,95 @@
+/**
+ * `mmu.c: kvm_calc_cpu_role` (reference §2.4), preceded by the validity checks that
+ * `kvm_set_cr0` / `kvm_set_cr4` / `kvm_valid_efer` / `kvm_set_cr3` apply, so that an impossible
+ * register combination is an error naming the rule rather than a role no CPU could have.
+ */
+import { InvalidRegisterStateError, hex } from '../errors';
+import { CR0, CR4, EFER, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { ACC_ALL } from '../format/acc';
+import { PageRole } from './page-role';
+import { CpuRole } from './cpu-role';
+
+const CR4_KNOWN =
+  CR4.VME | CR4.PVI | CR4.TSD | CR4.DE | CR4.PSE | CR4.PAE | CR4.MCE | CR4.PGE | CR4.PCE | CR4.OSFXSR |
+  CR4.OSXMMEXCPT | CR4.UMIP | CR4.LA57 | CR4.VMXE | CR4.SMXE | CR4.FSGSBASE | CR4.PCIDE | CR4.OSXSAVE |
+  CR4.SMEP | CR4.SMAP | CR4.PKE | CR4.CET | CR4.PKS;
+const EFER_KNOWN = EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE | EFER.SVME;
+
+function bad(rule: string, message: string, value: bigint): never {
+  throw new InvalidRegisterStateError(rule, message, hex(value));
+}
+
+/** Check the registers against the architecture and the guest's CPUID. Throws on the first violation. */
+export function validatePagingRegisters(regs: PagingRegisters, features: CpuFeatures): void {
+  const { cr0, cr4, efer, cr3 } = regs;
+  if (cr0 >> 32n !== 0n) bad('cr0-reserved', 'CR0 bits 63:32 are reserved', cr0);
+  if ((cr0 & CR0.PG) !== 0n && (cr0 & CR0.PE) === 0n) bad('cr0-pg-without-pe', 'CR0.PG=1 requires CR0.PE=1', cr0);
+  if ((cr0 & CR0.NW) !== 0n && (cr0 & CR0.CD) === 0n) bad('cr0-nw-without-cd', 'CR0.NW=1 requires CR0.CD=1', cr0);
+  if ((cr4 & ~CR4_KNOWN) !== 0n) bad('cr4-reserved', 'CR4 has reserved bits set', cr4);
+  if ((efer & ~EFER_KNOWN) !== 0n) bad('efer-reserved', 'EFER has reserved bits set', efer);
+  if ((cr4 & CR4.LA57) !== 0n && !features.la57) bad('cr4-la57-unsupported', 'CR4.LA57 set but CPUID lacks LA57', cr4);
+  if ((cr4 & CR4.SMEP) !== 0n && !features.smep) bad('cr4-smep-unsupported', 'CR4.SMEP set but CPUID lacks SMEP', cr4);
+  if ((cr4 & CR4.SMAP) !== 0n && !features.smap) bad('cr4-smap-unsupported', 'CR4.SMAP set but CPUID lacks SMAP', cr4);
+  if ((cr4 & CR4.PKE) !== 0n && !features.pku) bad('cr4-pke-unsupported', 'CR4.PKE set but CPUID lacks PKU', cr4);
+  if ((efer & EFER.NXE) !== 0n && !features.nx) bad('efer-nx-unsupported', 'EFER.NXE set but CPUID lacks NX', efer);
+
+  const pg = (cr0 & CR0.PG) !== 0n;
+  const lme = (efer & EFER.LME) !== 0n;
+  const lma = (efer & EFER.LMA) !== 0n;
+  const pae = (cr4 & CR4.PAE) !== 0n;
+  if (pg && lme && !pae) bad('long-mode-without-pae', 'CR0.PG=1 with EFER.LME=1 requires CR4.PAE=1', cr4);
+  if (lma && !pae) bad('lma-without-pae', 'EFER.LMA=1 (long mode active) requires CR4.PAE=1', cr4);
+  if (lma !== (pg && lme)) {
+    bad('lma-inconsistent', 'EFER.LMA must equal CR0.PG && EFER.LME (the CPU sets it, it cannot disagree)', efer);
+  }
+  if ((cr4 & CR4.LA57) !== 0n && !lma) bad('la57-outside-long-mode', 'CR4.LA57=1 is only meaningful in long mode (EFER.LMA=1)', cr4);
+  if ((cr4 & CR4.PCIDE) !== 0n && !lma) bad('pcide-outside-long-mode', 'CR4.PCIDE=1 requires long mode', cr4);
+
+  // CR3: in long mode bits 63 (PCID no-flush, consumed by MOV) and 62:MAXPHYADDR must be clear;
+  // outside long mode only bits 31:0 exist.
+  if (lma) {
+    if ((cr3 & ~(1n << 63n)) >> BigInt(features.maxPhyAddr) !== 0n) {
+      bad('cr3-beyond-maxphyaddr', `CR3 sets bits at or above MAXPHYADDR ${features.maxPhyAddr}`, cr3);
+    }
+  } else if (cr3 >> 32n !== 0n) {
+    bad('cr3-high-bits-outside-long-mode', 'CR3 is 32 bits wide outside long mode', cr3);
+  }
+}
+
+/** `kvm_calc_cpu_role`. Validates first. */
+export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures): CpuRole {
+  validatePagingRegisters(regs, features);
+  const { cr0, cr4, efer } = regs;
+  const smm = regs.smm ? 1 : 0;
+  const guestMode = regs.guestMode ?? false;
+  if ((cr0 & CR0.PG) === 0n) {
+    // Paging off: level 0, direct=1; nothing else about paging is tracked.
+    return CpuRole.of(PageRole.pack({ access: ACC_ALL, smm, guestMode, direct: true }), { valid: true });
+  }
+  const wp = (cr0 & CR0.WP) !== 0n;
+  const smep = (cr4 & CR4.SMEP) !== 0n;
+  const smap = (cr4 & CR4.SMAP) !== 0n;
+  const pae = (cr4 & CR4.PAE) !== 0n;
+  const lma = (efer & EFER.LMA) !== 0n;
+  const la57 = (cr4 & CR4.LA57) !== 0n;
+  const base = PageRole.pack({
+    access: ACC_ALL,
+    smm,
+    guestMode,
+    eferNx: (efer & EFER.NXE) !== 0n,
+    cr0Wp: wp,
+    smepAndnotWp: smep && !wp,
+    smapAndnotWp: smap && !wp,
+    hasFourByteGpte: !pae,
+    level: lma ? (la57 ? 5 : 4) : pae ? 3 : 2,
+  });
+  return CpuRole.of(base, {
+    valid: true,
+    cr4Smep: smep,
+    cr4Smap: smap,
+    cr4Pse: (cr4 & CR4.PSE) !== 0n,
+    cr4Pke: lma && (cr4 & CR4.PKE) !== 0n,
+    cr4La57: lma && la57,
+    eferLma: lma,
+  });
+}

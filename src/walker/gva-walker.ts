@@ -1,0 +1,177 @@
+/**
+ * gva walk: the running guest's CR3 tables, GVA → GPA (KVM 2026: `vcpu->arch.gva_walk`; v6.16:
+ * `walk_mmu`, i.e. root_mmu or nested_mmu). It snapshots the registers into a cpu_role once and
+ * reads only the role afterwards; the page format follows from the role and CPUID. For PAE it
+ * loads the four PDPTE registers as MOV CR3 does (`x86.c: load_pdptrs`): later writes to the PDPT
+ * are not seen until `reloadPdptrs()`, exactly as on hardware.
+ */
+import { type Gpa, type Gva, gfn as mkGfn, gva as mkGva } from '../address/address';
+import { assertCanonical } from '../address/canonical';
+import { hex, InvalidRegisterStateError, NonCanonicalAddressError } from '../errors';
+import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { calcCpuRole } from '../role/calc-cpu-role';
+import type { CpuRole } from '../role/cpu-role';
+import { formatForCpuRole } from '../format/format-for-role';
+import type { PageFormat } from '../format/page-format';
+import { rsvdBits } from '../bits';
+import { GuestMemory } from '../memory/guest-memory';
+import { encodeAccess, type Access } from './access';
+import { walkTables, type WalkInputs } from './walk';
+import { WalkScratch, WalkStop } from './walk-scratch';
+import type { WalkResult } from './walk-result';
+import { buildRecord } from './walk-record';
+
+export class GvaWalker {
+  readonly mem: GuestMemory;
+  readonly role: CpuRole;
+  readonly features: Readonly<CpuFeatures>;
+  /** undefined when CR0.PG=0. */
+  readonly format: PageFormat | undefined;
+  readonly cr3: bigint;
+  readonly pkru: number;
+  private readonly inputs: WalkInputs | undefined;
+  private readonly pdptrHalves: Uint32Array | undefined;
+  private readonly scratch = new WalkScratch();
+
+  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES) {
+    if (features.maxPhyAddr !== mem.maxPhyAddr) {
+      throw new InvalidRegisterStateError(
+        'maxphyaddr-mismatch',
+        `CPUID MAXPHYADDR ${features.maxPhyAddr} differs from the guest memory's ${mem.maxPhyAddr}`,
+        String(features.maxPhyAddr),
+      );
+    }
+    this.role = calcCpuRole(regs, features); // validates, or throws before anything is kept
+    this.mem = mem;
+    this.features = Object.freeze({ ...features });
+    this.format = formatForCpuRole(this.role, features);
+    this.cr3 = regs.cr3;
+    const pkru = regs.pkru ?? 0;
+    if (!Number.isInteger(pkru) || pkru < 0 || pkru > 0xffffffff) {
+      throw new InvalidRegisterStateError('pkru-range', 'PKRU is a 32-bit register', String(pkru));
+    }
+    this.pkru = pkru >>> 0;
+    if (this.format === undefined) return;
+    if (this.role.base.level === 3) {
+      this.pdptrHalves = new Uint32Array(8);
+      this.loadPdptrsInto(this.pdptrHalves);
+    }
+    // The table root: CR3 bits 51:12 (31:12 outside long mode; PCID bits 11:0 are not an address).
+    const rootMask = this.role.base.level >= 4 ? rsvdBits(12, 51) : rsvdBits(12, 31);
+    this.inputs = {
+      mem,
+      format: this.format,
+      rootGfn: Number((regs.cr3 & rootMask) >> 12n),
+      pdptrs: this.pdptrHalves,
+      pdptBase: Number(regs.cr3 & 0xffffffe0n),
+      pkru: this.pkru,
+      fetchSetsId: this.role.isEferNx || this.role.isCr4Smep,
+    };
+  }
+
+  /** PAE: the PDPTE registers as loaded. */
+  get pdptrs(): readonly bigint[] | undefined {
+    const h = this.pdptrHalves;
+    if (h === undefined) return undefined;
+    return [0, 1, 2, 3].map((i) => (BigInt(h[i * 2 + 1]!) << 32n) | BigInt(h[i * 2]!));
+  }
+
+  /** Re-read the PDPTEs from memory (what MOV CR3 / a paging-bit CR0/CR4 write does). */
+  reloadPdptrs(): void {
+    if (this.pdptrHalves === undefined) return;
+    const next = new Uint32Array(8);
+    this.loadPdptrsInto(next); // throws before changing the registers
+    this.pdptrHalves.set(next);
+  }
+
+  private loadPdptrsInto(out: Uint32Array): void {
+    // x86.c: load_pdptrs — a 32-byte aligned table at CR3[31:5]; a present PDPTE with reserved
+    // bits (beyond MAXPHYADDR, 8:5, 2:1, or XD) makes the MOV fail with #GP.
+    const base = this.cr3 & 0xffffffe0n;
+    const bad = rsvdBits(this.features.maxPhyAddr, 63) | rsvdBits(5, 8) | rsvdBits(1, 2);
+    for (let i = 0; i < 4; i++) {
+      const a = (base + BigInt(i * 8)) as Gpa;
+      if (this.mem.kindOf(a) === 'noslot') {
+        throw new InvalidRegisterStateError('pdpt-outside-memory', 'the PAE PDPT that CR3 points to is in no memory slot (#GP)', hex(a));
+      }
+      const v = this.mem.read64(a);
+      if ((v & 1n) !== 0n && (v & bad) !== 0n) {
+        throw new InvalidRegisterStateError(
+          'pdpte-reserved',
+          `PDPTE${i} has reserved bits ${hex(v & bad)} set: loading CR3 would #GP`,
+          hex(v),
+        );
+      }
+      out[i * 2] = Number(v & 0xffffffffn);
+      out[i * 2 + 1] = Number(v >> 32n);
+    }
+  }
+
+  /** The linear-address rule of the current mode, checked at the API edge. */
+  checkAddress(v: bigint): Gva {
+    const a = mkGva(v);
+    const level = this.role.base.level;
+    if (level >= 4) assertCanonical(a, level === 5 ? 57 : 48);
+    else if (a >> 32n !== 0n) {
+      throw new NonCanonicalAddressError(
+        'linear-address-32-bit',
+        `outside long mode linear addresses are 32 bits wide (paging mode: ${this.role.pagingMode})`,
+        hex(a),
+      );
+    }
+    return a;
+  }
+
+  /**
+   * Hot path: walk with (hi, lo) halves of the GVA and an encoded access. Returns 0 on success
+   * (gfn in `lastGfn`) or a WalkStop reason. No allocation, no canonical check.
+   */
+  walkRaw(vhi: number, vlo: number, access: number): number {
+    if (this.inputs === undefined) {
+      this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
+      return WalkStop.Ok;
+    }
+    return walkTables(this.inputs, this.scratch, vhi, vlo, access);
+  }
+
+  get lastGfn(): number {
+    return this.scratch.gfn;
+  }
+
+  get lastErrorCode(): number {
+    return this.scratch.errorCode;
+  }
+
+  /** Walk a GVA for an access and return the full record. */
+  walk(address: Gva | bigint, access: Access): WalkResult {
+    const a = this.checkAddress(address);
+    const enc = encodeAccess(access);
+    const vlo = Number(a & 0xffffffffn);
+    const vhi = Number(a >> 32n);
+    if (this.inputs === undefined) {
+      return {
+        status: 'ok',
+        stage: 'gva_walk',
+        address: a,
+        access,
+        trace: [],
+        gpa: a as bigint as Gpa,
+        gfn: mkGfn(Number(a >> 12n)),
+        level: 1,
+        pageSize: 4096,
+        pteAccess: 7,
+        pkey: 0,
+        gpaKind: this.mem.kindOf(a as bigint as Gpa),
+        adUpdates: 0,
+      };
+    }
+    const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);
+    return buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk');
+  }
+
+  /** GVA → GPA, or undefined if the walk faults (like `kvm_mmu_gva_to_gpa_*`). */
+  translate(address: Gva | bigint, access: Access): Gpa | undefined {
+    const r = this.walk(address, access);
+    return r.status === 'ok' ? r.gpa : undefined;
+  }
+}

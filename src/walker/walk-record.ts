@@ -1,0 +1,141 @@
+/** Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason. */
+import { type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
+import { joinU64 } from '../bits';
+import { decodeErrorCode, PFERR } from '../format/acc';
+import type { CpuRole } from '../role/cpu-role';
+import type { Access } from './access';
+import type { WalkInputs } from './walk';
+import { type WalkScratch, WalkStop } from './walk-scratch';
+import type { WalkFault, WalkResult, WalkStage, WalkStep } from './walk-result';
+
+export function buildRecord(
+  w: WalkInputs,
+  s: WalkScratch,
+  stop: number,
+  address: Gva | Ngpa,
+  access: Access,
+  role: CpuRole | undefined,
+  stage: WalkStage,
+): WalkResult {
+  const fmt = w.format;
+  const ept = fmt.ptType === 'ept';
+  const trace: WalkStep[] = [];
+  const top = s.usedPdptr ? 3 : s.maxLevel;
+  const stopLevel = s.level;
+  for (let level = top; level >= stopLevel; level--) {
+    const value = joinU64(s.lo[level]!, s.hi[level]!);
+    const isPdptr = s.usedPdptr && level === 3;
+    const entryGpa = isPdptr
+      ? (BigInt(w.pdptBase + s.index[3]! * 8) as Gpa)
+      : ((BigInt(s.tableGfn[level]!) * 4096n + BigInt(s.index[level]! * fmt.entryBytes)) as Gpa);
+    const present = ept ? (s.lo[level]! & 7) !== 0 : (s.lo[level]! & 1) !== 0;
+    const step: WalkStep = {
+      level,
+      source: isPdptr ? 'pdptr-register' : 'memory',
+      entryGpa,
+      value,
+      present,
+      leaf: stop === WalkStop.Ok && level === stopLevel,
+      access: isPdptr ? 7 : s.acc[level]!,
+    };
+    if (s.updated[level]) step.updated = joinU64(s.newLo[level]!, s.newHi[level]!);
+    trace.push(step);
+  }
+  if (stop === WalkStop.Ok) {
+    const g = s.gfn;
+    const gpa = (BigInt(g) * 4096n + (BigInt.asUintN(12, address as bigint) & 0xfffn)) as Gpa;
+    const pageSize = fmt.indexBits === 10 ? (stopLevel === 2 ? 4 << 20 : 4096) : 4096 * 512 ** (stopLevel - 1);
+    let ad = 0;
+    for (let l = 0; l < 6; l++) ad += s.updated[l]!;
+    return {
+      status: 'ok',
+      stage,
+      address,
+      access,
+      trace,
+      gpa,
+      gfn: mkGfn(g),
+      level: stopLevel,
+      pageSize,
+      pteAccess: s.pteAccess,
+      pkey: s.pkey,
+      gpaKind: w.mem.kindOf(gpa),
+      adUpdates: ad,
+    };
+  }
+  const reasonOf: Record<number, WalkFault['reason']> = {
+    [WalkStop.NotPresent]: 'not-present',
+    [WalkStop.Reserved]: 'reserved-bit',
+    [WalkStop.Permission]: 'protection',
+    [WalkStop.TableNoSlot]: 'table-outside-memory',
+    [WalkStop.PdpteNotPresent]: 'pdpte-not-present',
+  };
+  const reason = reasonOf[stop]!;
+  return {
+    status: 'fault',
+    stage,
+    address,
+    access,
+    trace,
+    errorCode: s.errorCode,
+    errorCodeText: decodeErrorCode(s.errorCode),
+    reason,
+    detail: explain(w, s, stop, access, role),
+    level: stopLevel,
+  };
+}
+
+function bitsList(v: bigint): string {
+  const out: number[] = [];
+  for (let i = 0; i < 64; i++) if ((v >> BigInt(i)) & 1n) out.push(i);
+  return out.join(', ');
+}
+
+function explain(w: WalkInputs, s: WalkScratch, stop: number, a: Access, role: CpuRole | undefined): string {
+  const L = s.level;
+  const fmt = w.format;
+  switch (stop) {
+    case WalkStop.NotPresent:
+      return `level-${L} entry is not present`;
+    case WalkStop.PdpteNotPresent:
+      return 'the PDPTE register for this address is not present';
+    case WalkStop.TableNoSlot:
+      return `the level-${L} table at GFN 0x${s.tableGfn[L]!.toString(16)} is in no memory slot`;
+    case WalkStop.Reserved: {
+      const v = joinU64(s.lo[L]!, s.hi[L]!);
+      const large = Number((v >> 7n) & 1n);
+      const hit = v & fmt.rsvdBitsMask[large]![L - 1]!;
+      const mt = fmt.ptType === 'ept' && ((fmt.badMtXwr >> (v & 63n)) & 1n) === 1n;
+      const parts: string[] = [];
+      if (hit !== 0n) parts.push(`reserved bit(s) ${bitsList(hit)} set in the level-${L} ${large ? 'large ' : ''}entry`);
+      if (mt) parts.push(`memory type/XWR combination 0x${(v & 63n).toString(16)} is invalid (bad_mt_xwr)`);
+      return parts.join('; ');
+    }
+    default: {
+      const acc = s.pteAccess;
+      const why: string[] = [];
+      if ((s.errorCode & PFERR.PK) !== 0) {
+        why.push(`protection key ${s.pkey} denies it (PKRU AD/WD = ${(w.pkru >>> (s.pkey * 2)) & 3})`);
+      }
+      const user = a.user === true;
+      const userPage = (acc & 4) !== 0;
+      if (fmt.ptType === 'ept') {
+        if (a.kind === 'read' && !userPage) why.push('EPT entry not readable');
+        if (a.kind === 'write' && (acc & 2) === 0) why.push('EPT entry not writable');
+        if (a.kind === 'fetch' && (acc & 1) === 0) why.push('EPT entry not executable');
+        return why.join('; ');
+      }
+      if (user && !userPage) why.push('user access to a supervisor page');
+      if (a.kind === 'write' && (acc & 2) === 0 && (user || role?.isCr0Wp)) {
+        why.push(user ? 'user write to a read-only page' : 'supervisor write to a read-only page with CR0.WP=1');
+      }
+      if (a.kind === 'fetch' && (acc & 1) === 0 && role?.isEferNx) why.push('fetch from a no-execute page');
+      if (!user && a.kind === 'fetch' && userPage && role?.isCr4Smep) why.push('SMEP: supervisor fetch from a user page');
+      if (!user && a.kind !== 'fetch' && userPage && role?.isCr4Smap && !(a.ac && !a.implicit)) {
+        why.push(`SMAP: supervisor ${a.kind} of a user page (${a.implicit ? 'implicit access' : 'EFLAGS.AC=0'})`);
+      }
+      return why.join('; ') || 'permission denied';
+    }
+  }
+}
+

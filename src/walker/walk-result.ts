@@ -1,0 +1,60 @@
+import type { Gfn, Gpa, Gva, Ngpa } from '../address/address';
+import type { GpaKind } from '../memory/guest-memory';
+import type { Access } from './access';
+
+/** Which translation stage produced a record (later: 'ngpa_walk' for L1's EPT12/NPT12). */
+export type WalkStage = 'gva_walk' | 'ngpa_walk';
+
+export interface WalkStep {
+  level: number;
+  /** 'pdptr-register' for the PAE PDPTE, which comes from a register loaded at MOV CR3. */
+  source: 'memory' | 'pdptr-register';
+  /** GPA of the entry (for the PDPTE register: where it was loaded from). */
+  entryGpa: Gpa;
+  /** The entry as read. */
+  value: bigint;
+  present: boolean;
+  leaf: boolean;
+  /** ACC bits (exec=1, write=2, user=4; EPT: user = readable) accumulated through this level. */
+  access: number;
+  /** The value after the walker set A/D, when it changed this entry. */
+  updated?: bigint;
+}
+
+interface WalkCommon {
+  stage: WalkStage;
+  address: Gva | Ngpa;
+  access: Access;
+  trace: readonly WalkStep[];
+}
+
+export interface WalkOk extends WalkCommon {
+  status: 'ok';
+  gpa: Gpa;
+  gfn: Gfn;
+  /** Leaf level: 1 = 4 KiB, 2 = 2/4 MiB, 3 = 1 GiB. */
+  level: number;
+  pageSize: number;
+  /** `walker.pte_access`: ACC after protect_clean_gpte (W dropped on a read of a clean leaf). */
+  pteAccess: number;
+  pkey: number;
+  /** Whether the GPA is RAM, ROM, or covered by no slot (MMIO in later stages). */
+  gpaKind: GpaKind;
+  /** Number of entries whose A/D bits the walk set. */
+  adUpdates: number;
+}
+
+export interface WalkFault extends WalkCommon {
+  status: 'fault';
+  /** #PF error code (P, W, U, RSVD, I/D, PK). */
+  errorCode: number;
+  errorCodeText: string;
+  /** Short machine-readable reason. */
+  reason: 'not-present' | 'reserved-bit' | 'protection' | 'table-outside-memory' | 'pdpte-not-present';
+  /** The reason in words. */
+  detail: string;
+  /** Level where the walk stopped. */
+  level: number;
+}
+
+export type WalkResult = WalkOk | WalkFault;

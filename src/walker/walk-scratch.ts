@@ -1,0 +1,41 @@
+/**
+ * Per-walker scratch that the hot walk fills instead of allocating: the raw halves, addresses
+ * and accumulated access of each level, indexed by level (1..5). A record is materialized from it
+ * only when a caller asks for one.
+ */
+export class WalkScratch {
+  readonly lo = new Uint32Array(6);
+  readonly hi = new Uint32Array(6);
+  readonly tableGfn = new Float64Array(6);
+  readonly index = new Uint16Array(6);
+  /** ACC accumulated through this level (after ANDing this entry). */
+  readonly acc = new Uint8Array(6);
+  /** Value written back by the A/D update, when it changed (0/1 flag + halves). */
+  readonly updated = new Uint8Array(6);
+  readonly newLo = new Uint32Array(6);
+  readonly newHi = new Uint32Array(6);
+  /** Level where the walk started (after the PAE PDPTE register). */
+  maxLevel = 0;
+  /** Level where it stopped: the leaf, or the faulting level. */
+  level = 0;
+  /** PAE: the PDPTE register consumed (level 3 in lo/hi[3]). */
+  usedPdptr = false;
+  /** Outcome details. */
+  errorCode = 0;
+  reason = 0;
+  gfn = 0;
+  pteAccess = 0;
+  pkey = 0;
+  /** The table frame did not exist in any slot. */
+  noSlot = false;
+}
+
+/** Reasons a gva walk stops, for the record's words. */
+export const WalkStop = Object.freeze({
+  Ok: 0,
+  NotPresent: 1,
+  Reserved: 2,
+  Permission: 3,
+  TableNoSlot: 4,
+  PdpteNotPresent: 5,
+} as const);

@@ -1,0 +1,255 @@
+/**
+ * One generic walker over every page format: the semantics of `paging_tmpl.h:
+ * FNAME(walk_addr_generic)` (reference §5.1) for PTTYPE 32, 64 and EPT, with the permission check
+ * of `mmu.h: permission_fault` (§4.4) and the A/D update of `FNAME(update_accessed_dirty_bits)`
+ * (§5.3). It works on plain numbers only: entries as 32-bit halves, the address as (hi, lo),
+ * frame numbers as doubles (≤ 40 bits). It allocates nothing.
+ *
+ * Order at each level, as KVM: read the entry (a table outside every slot ends the walk with
+ * error code 0), accumulate access, present?, reserved bits (+ EPT bad_mt_xwr)?, leaf? Then
+ * permissions on the accumulated rights, then A/D — which is never touched on a faulting walk.
+ */
+import { GuestMemory } from '../memory/guest-memory';
+import type { PageFormat } from '../format/page-format';
+import { PFERR } from '../format/acc';
+import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
+import { WalkScratch, WalkStop } from './walk-scratch';
+
+const TWO20 = 0x100000;
+
+export interface WalkInputs {
+  readonly mem: GuestMemory;
+  readonly format: PageFormat;
+  /** Root table frame (from CR3 / EPTP / nCR3). For PAE, unused: PDPTE registers are. */
+  readonly rootGfn: number;
+  /** PAE PDPTE registers as halves [lo0, hi0, lo1, hi1, …]. */
+  readonly pdptrs: Uint32Array | undefined;
+  /** PAE: GPA the PDPTE registers were loaded from (CR3[31:5]), for traces. */
+  readonly pdptBase: number;
+  readonly pkru: number;
+  /** `is_efer_nx(mmu) || is_cr4_smep(mmu)`: whether a fetch sets I/D in the error code. */
+  readonly fetchSetsId: boolean;
+}
+
+/** Index of the entry for level L of address (hi, lo). */
+function indexOf(fmt: PageFormat, vhi: number, vlo: number, level: number): number {
+  if (fmt.indexBits === 10) return level === 1 ? (vlo >>> 12) & 1023 : vlo >>> 22;
+  switch (level) {
+    case 1: return (vlo >>> 12) & 511;
+    case 2: return (vlo >>> 21) & 511;
+    case 3: return ((vlo >>> 30) | (vhi << 2)) & 511;
+    case 4: return (vhi >>> 7) & 511;
+    default: return (vhi >>> 16) & 511;
+  }
+}
+
+/**
+ * Walk. Returns WalkStop.Ok (0) on success with s.gfn/s.pteAccess/s.level set, or the stop reason
+ * with s.errorCode set. `access` is encodeAccess()'s packed form.
+ */
+export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: number, access: number): number {
+  const fmt = w.format;
+  const hot = fmt.hot;
+  const mem = w.mem;
+  const ept = fmt.ptType === 'ept';
+  const is32 = fmt.ptType === 32;
+  const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
+  let level = fmt.rootLevel;
+  let tgLo = 0; // table frame number = tgHi * 2^20 + tgLo
+  let tgHi = 0;
+  s.usedPdptr = false;
+  s.noSlot = false;
+  s.updated.fill(0);
+  let stop: number = WalkStop.Ok;
+
+  if (level === 3 && !ept && !is32) {
+    // PAE: the top level comes from the PDPTE registers, not from memory.
+    const i = (vlo >>> 30) & 3;
+    const plo = w.pdptrs![i * 2]!;
+    const phi = w.pdptrs![i * 2 + 1]!;
+    s.lo[3] = plo;
+    s.hi[3] = phi;
+    s.index[3] = i;
+    s.usedPdptr = true;
+    if ((plo & 1) === 0) {
+      s.level = 3;
+      s.maxLevel = 3;
+      s.errorCode = 0;
+      return finishFault(w, s, pfec, WalkStop.PdpteNotPresent);
+    }
+    tgLo = plo >>> 12;
+    tgHi = phi & 0xfffff;
+    level = 2;
+  } else {
+    tgLo = w.rootGfn % TWO20;
+    tgHi = (w.rootGfn - tgLo) / TWO20;
+  }
+  s.maxLevel = level;
+
+  let accLo = 0xffffffff;
+  let accHiInv = 0xffffffff; // NX inverted so it ANDs like the other rights (walk_nx_mask)
+  let lo = 0;
+  let hi = 0;
+  for (;;) {
+    const idx = indexOf(fmt, vhi, vlo, level);
+    const tableGfn = tgHi * TWO20 + (tgLo >>> 0);
+    s.tableGfn[level] = tableGfn;
+    s.index[level] = idx;
+    const f = mem.frameOf(tableGfn);
+    if (f >= 0) {
+      const slab = mem.slabOf(f);
+      if (is32) {
+        lo = slab[GuestMemory.wordBase(f) + idx]!;
+        hi = 0;
+      } else {
+        const wi = GuestMemory.wordBase(f) + idx * 2;
+        lo = slab[wi]!;
+        hi = slab[wi + 1]!;
+      }
+    } else {
+      lo = 0;
+      hi = 0;
+      if (tableGfn >= 2 ** (mem.maxPhyAddr - 12) || mem.slotOf(tableGfn) === undefined) {
+        s.lo[level] = 0;
+        s.hi[level] = 0;
+        s.acc[level] = 0;
+        s.level = level;
+        s.noSlot = true;
+        s.errorCode = 0;
+        return finishFault(w, s, pfec, WalkStop.TableNoSlot);
+      }
+    }
+    s.lo[level] = lo;
+    s.hi[level] = hi;
+    accLo &= lo;
+    accHiInv &= ~hi;
+    s.acc[level] = ept ? eptAcc(accLo) : x86Acc(accLo, accHiInv);
+
+    if (ept ? (lo & 7) === 0 : (lo & 1) === 0) {
+      stop = WalkStop.NotPresent;
+      s.errorCode = 0;
+      break;
+    }
+    const ri = ((lo >>> 7) & 1) * 5 + level - 1;
+    let rsvd = (lo & hot.rsvdLo[ri]!) | (hi & hot.rsvdHi[ri]!);
+    if (ept) {
+      const b = lo & 63;
+      rsvd |= (b < 32 ? hot.badMtXwrLo >>> b : hot.badMtXwrHi >>> (b - 32)) & 1;
+    }
+    if (rsvd !== 0) {
+      stop = WalkStop.Reserved;
+      s.errorCode = PFERR.RSVD | PFERR.PRESENT;
+      break;
+    }
+    // FNAME(is_last_gpte): level 1 always ends; bit 7 ends elsewhere, except that 32-bit paging
+    // honours it only at level 2 with CR4.PSE.
+    if (level === 1 || ((lo & 0x80) !== 0 && (!is32 || (level === 2 && fmt.pse)))) break;
+    if (is32) {
+      tgLo = lo >>> 12;
+      tgHi = 0;
+    } else {
+      tgLo = lo >>> 12;
+      tgHi = hi & 0xfffff;
+    }
+    level--;
+  }
+  s.level = level;
+  if (stop !== WalkStop.Ok) return finishFault(w, s, pfec, stop);
+
+  // Permissions on the accumulated rights (permission_fault).
+  const pteAccess = s.acc[level]!;
+  const pkey = is32 || ept ? 0 : (hi >>> 27) & 15;
+  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
+  const pidx = (pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1;
+  let fault = (hot.permissions[pidx]! >>> pteAccess) & 1;
+  let err = PFERR.PRESENT;
+  if (fmt.pkruMask !== 0) {
+    let pk = (w.pkru >>> (pkey * 2)) & 3;
+    const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
+    pk &= fmt.pkruMask >>> off;
+    if (pk !== 0) {
+      err |= PFERR.PK;
+      fault = 1;
+    }
+  }
+  if (fault !== 0) {
+    s.errorCode = err;
+    s.pteAccess = pteAccess;
+    s.pkey = pkey;
+    return finishFault(w, s, pfec, WalkStop.Permission);
+  }
+
+  // The guest frame: leaf frame at this level plus the address bits below it.
+  let g: number;
+  if (is32) {
+    if (level === 1) g = lo >>> 12;
+    else g = (lo >>> 22) * 1024 + ((vlo >>> 12) & 1023) + ((lo >>> 13) & 0xf) * TWO20; // PSE-36: PA[35:32]
+  } else {
+    const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    if (level === 1) g = frame;
+    else {
+      const span = level === 2 ? 512 : 262144;
+      g = frame - (frame % span) + ((vlo >>> 12) % span);
+    }
+  }
+  s.gfn = g;
+  s.pkey = pkey;
+
+  let pteAcc = pteAccess;
+  if (fmt.hasAd) {
+    const aBit = fmt.accessedBit;
+    let adOk = (accLo >>> aBit) & 1;
+    const write = (pfec & PFERR.WRITE) !== 0;
+    if (!write) {
+      // protect_clean_gpte: a clean leaf is mapped read-only until the first write sets D.
+      if (((lo >>> fmt.dirtyBit) & 1) === 0) pteAcc &= ~2;
+    } else {
+      adOk &= (lo >>> fmt.dirtyBit) & 1;
+    }
+    if (adOk === 0) updateAccessedDirty(w, s, level, write);
+  }
+  s.pteAccess = pteAcc;
+  return WalkStop.Ok;
+}
+
+function x86Acc(accLo: number, accHiInv: number): number {
+  // gpte_access: keep W and U; bit 0 = P XOR NX = "executable at every level".
+  return (accLo & 6) | (accHiInv >>> 31);
+}
+
+function eptAcc(accLo: number): number {
+  // W → ACC_WRITE, X → ACC_EXEC, R → ACC_USER (v6.16 reuses USER as "readable").
+  return (accLo & 2) | ((accLo >>> 2) & 1) | ((accLo & 1) << 2);
+}
+
+function finishFault(w: WalkInputs, s: WalkScratch, pfec: number, stop: number): number {
+  // error: add the access's W and U; I/D only when NX or SMEP makes fetches distinguishable.
+  let ec = s.errorCode | (pfec & (PFERR.WRITE | PFERR.USER));
+  if ((pfec & PFERR.FETCH) !== 0 && w.fetchSetsId) ec |= PFERR.FETCH;
+  s.errorCode = ec;
+  return stop;
+}
+
+/** FNAME(update_accessed_dirty_bits): set A on every level used, D on the leaf for a write. */
+function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, write: boolean): void {
+  const fmt = w.format;
+  const aMask = 1 << fmt.accessedBit;
+  const dMask = 1 << fmt.dirtyBit;
+  const mem = w.mem;
+  for (let level = s.maxLevel; level >= leafLevel; level--) {
+    const orig = s.lo[level]!;
+    let v = orig | aMask;
+    if (level === leafLevel && write) v |= dMask;
+    if (v === orig) continue;
+    const tg = s.tableGfn[level]!;
+    // A read-only slot (ROM): KVM skips the update quietly.
+    if (mem.slotOf(tg)!.readonly) continue;
+    const f = mem.frameOf(tg);
+    const slab = mem.slabOf(f);
+    const wi = GuestMemory.wordBase(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);
+    slab[wi] = v >>> 0;
+    s.updated[level] = 1;
+    s.newLo[level] = v >>> 0;
+    s.newHi[level] = s.hi[level]!;
+  }
+}
