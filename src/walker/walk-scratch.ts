@@ -26,6 +26,8 @@ export class WalkScratch {
   gfn = 0;
   pteAccess = 0;
   pkey = 0;
+  /** Some `updated` flag is set and must be cleared before the next walk. */
+  adDirty = false;
   /** The table frame did not exist in any slot. */
   noSlot = false;
 }

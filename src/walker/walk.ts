@@ -59,7 +59,10 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   let tgHi = 0;
   s.usedPdptr = false;
   s.noSlot = false;
-  s.updated.fill(0);
+  if (s.adDirty) {
+    s.updated.fill(0);
+    s.adDirty = false;
+  }
   let stop: number = WalkStop.Ok;
 
   if (level === 3 && !ept && !is32) {
@@ -249,6 +252,7 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     const wi = GuestMemory.wordBase(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);
     slab[wi] = v >>> 0;
     s.updated[level] = 1;
+    s.adDirty = true;
     s.newLo[level] = v >>> 0;
     s.newHi[level] = s.hi[level]!;
   }

@@ -1,0 +1,11 @@
+/** `npm run bench`: every benchmark, a table, then one JSON line per figure. */
+import { report, type BenchResult } from './harness';
+import { walkBench } from './walk.bench';
+import { mapBench } from './map.bench';
+
+const results: BenchResult[] = [];
+const only = process.argv[2];
+// Memory first, on a clean heap.
+if (!only || only === 'map') results.push(...mapBench());
+if (!only || only === 'walk') results.push(...walkBench());
+report(results);
