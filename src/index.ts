@@ -38,3 +38,10 @@ export { GvaWalker } from './walker/gva-walker';
 export * from './builder/table-mode';
 export * from './builder/entry-flags';
 export * from './builder/page-table-builder';
+
+export * from './display/html';
+export * from './display/charts';
+export { walkBundle, verdict } from './display/walk-view';
+export { formatBundle } from './display/format-view';
+export { cpuRoleBundle, pageRoleBundle } from './display/role-view';
+export { richBundle } from './display/rich';

@@ -35,7 +35,7 @@ export function buildRecord(
       entryGpa,
       value,
       present,
-      leaf: stop === WalkStop.Ok && level === stopLevel,
+      leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === stopLevel,
       access: isPdptr ? 7 : s.acc[level]!,
     };
     if (s.updated[level]) step.updated = joinU64(s.newLo[level]!, s.newHi[level]!);

@@ -1,0 +1,34 @@
+/** Rich view of a page format: reserved-bit matrix, permission matrix, PKRU mask. */
+import type { PageFormat } from '../format/page-format';
+import { decodeAcc } from '../format/acc';
+import { esc, hex64, table, textTable, type MimeBundle } from './html';
+
+const LEVEL_NAMES: Record<number, string> = { 1: 'PTE', 2: 'PDE', 3: 'PDPTE', 4: 'PML4E', 5: 'PML5E' };
+
+export function accessIndexName(idx: number): string {
+  const w = idx & 1 ? 'write' : idx & 8 ? 'fetch' : 'read';
+  const who = idx & 2 ? 'user' : 'sup';
+  return `${who} ${w}${idx & 4 ? ' (AC/pte.U slot)' : ''}`;
+}
+
+export function formatBundle(f: PageFormat): MimeBundle {
+  const rsvdRows: string[][] = [];
+  for (let level = f.rootLevel; level >= 1; level--) {
+    for (const large of [0, 1]) {
+      rsvdRows.push([`[${large}][${level - 1}]`, `${LEVEL_NAMES[level]}${large ? ' (bit 7 set)' : ''}`, hex64(f.rsvdBitsMask[large]![level - 1]!)]);
+    }
+  }
+  const accs = [...Array(8).keys()];
+  const permRows = f.permissions.map((p, idx) => [
+    String(idx),
+    accessIndexName(idx),
+    '0x' + p.toString(16).padStart(2, '0'),
+    ...accs.map((a) => ((p >> a) & 1 ? '✗' : '·')),
+  ]);
+  const permHead = ['idx', 'access', 'mask', ...accs.map((a) => decodeAcc(a, f.ptType === 'ept'))];
+  const extra = `bad_mt_xwr = ${hex64(f.badMtXwr)}, pkru_mask = 0x${f.pkruMask.toString(16).padStart(8, '0')}`;
+  return {
+    'text/plain': `${f.name}\nrsvd_bits_mask:\n${textTable(['index', 'entry', 'mask'], rsvdRows)}\npermissions (✗ = faults on a page with that ACC):\n${textTable(permHead, permRows)}\n${extra}`,
+    'text/html': `<div class="mmulab-format"><p><b>${esc(f.name)}</b></p>${table(['index', 'entry', 'mask'], rsvdRows, 'rsvd_bits_mask[large][level-1]')}${table(permHead, permRows.map((r) => r.map(esc)), 'permissions[16]: ✗ = an access with this index faults on a page with that ACC')}<p>${esc(extra)}</p></div>`,
+  };
+}

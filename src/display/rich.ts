@@ -1,0 +1,47 @@
+/**
+ * One entry point for rich views of engine objects: `richBundle(x)` returns a MIME bundle or
+ * undefined. Classes also answer `obj[Symbol.for('Jupyter.display')]()`, the protocol of Deno's
+ * kernel and ours, so any front end that knows that protocol shows them.
+ */
+import { CpuRole } from '../role/cpu-role';
+import { PageRole } from '../role/page-role';
+import type { PageFormat } from '../format/page-format';
+import type { WalkResult } from '../walker/walk-result';
+import { walkBundle } from './walk-view';
+import { formatBundle } from './format-view';
+import { cpuRoleBundle, pageRoleBundle } from './role-view';
+import type { MimeBundle } from './html';
+
+function isWalkResult(x: unknown): x is WalkResult {
+  const o = x as Partial<WalkResult> | null;
+  return typeof o === 'object' && o !== null && (o.stage === 'gva_walk' || o.stage === 'ngpa_walk') && Array.isArray(o.trace) && (o.status === 'ok' || o.status === 'fault');
+}
+
+function isPageFormat(x: unknown): x is PageFormat {
+  const o = x as Partial<PageFormat> | null;
+  return typeof o === 'object' && o !== null && Array.isArray(o.rsvdBitsMask) && Array.isArray(o.permissions) && typeof o.pkruMask === 'number';
+}
+
+export function richBundle(x: unknown): MimeBundle | undefined {
+  if (x instanceof CpuRole) return cpuRoleBundle(x);
+  if (x instanceof PageRole) return pageRoleBundle(x);
+  if (isWalkResult(x)) return walkBundle(x);
+  if (isPageFormat(x)) return formatBundle(x);
+  const m = (x as { [k: symbol]: unknown } | null)?.[Symbol.for('Jupyter.display')];
+  if (typeof m === 'function') return (m as () => MimeBundle).call(x);
+  return undefined;
+}
+
+// Classes answer the Jupyter.display protocol themselves. Defined here, not in the classes, so
+// that roles stay pure data and display code stays in one place.
+for (const [cls, view] of [
+  [CpuRole, cpuRoleBundle],
+  [PageRole, pageRoleBundle],
+] as const) {
+  Object.defineProperty(cls.prototype, Symbol.for('Jupyter.display'), {
+    value(this: never) {
+      return (view as (x: unknown) => MimeBundle)(this);
+    },
+    enumerable: false,
+  });
+}
