@@ -42,7 +42,8 @@ export function validatePagingRegisters(regs: PagingRegisters, features: CpuFeat
   if (lma !== (pg && lme)) {
     bad('lma-inconsistent', 'EFER.LMA must equal CR0.PG && EFER.LME (the CPU sets it, it cannot disagree)', efer);
   }
-  if ((cr4 & CR4.LA57) !== 0n && !lma) bad('la57-outside-long-mode', 'CR4.LA57=1 is only meaningful in long mode (EFER.LMA=1)', cr4);
+  // CR4.LA57=1 outside long mode is legal — an OS sets it before enabling long mode, and the SDM
+  // forbids only *changing* it while EFER.LMA=1. KVM ignores it then (cr4_la57 = LMA && LA57).
   if ((cr4 & CR4.PCIDE) !== 0n && !lma) bad('pcide-outside-long-mode', 'CR4.PCIDE=1 requires long mode', cr4);
 
   // CR3: in long mode bits 63 (PCID no-flush, consumed by MOV) and 62:MAXPHYADDR must be clear;

@@ -31,7 +31,7 @@ export function buildRecord(
     const present = ept ? (s.lo[level]! & 7) !== 0 : (s.lo[level]! & 1) !== 0;
     const step: WalkStep = {
       level,
-      source: isPdptr ? 'pdptr-register' : 'memory',
+      source: isPdptr ? 'pdptr-register' : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
       entryGpa,
       value,
       present,

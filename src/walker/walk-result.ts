@@ -7,8 +7,11 @@ export type WalkStage = 'gva_walk' | 'ngpa_walk';
 
 export interface WalkStep {
   level: number;
-  /** 'pdptr-register' for the PAE PDPTE, which comes from a register loaded at MOV CR3. */
-  source: 'memory' | 'pdptr-register';
+  /**
+   * 'pdptr-register' for the PAE PDPTE, which comes from a register loaded at MOV CR3;
+   * 'no-memory' when the table lies in no memory slot, so nothing could be read (value 0).
+   */
+  source: 'memory' | 'pdptr-register' | 'no-memory';
   /** GPA of the entry (for the PDPTE register: where it was loaded from). */
   entryGpa: Gpa;
   /** The entry as read. */

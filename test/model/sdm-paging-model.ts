@@ -132,9 +132,7 @@ export interface ModelResult {
 /** Mask of bits lo..hi inclusive; 0 when hi < lo. */
 export function bitsRange(lo: number, hi: number): bigint {
   if (hi < lo) return 0n;
-  let m = 0n;
-  for (let b = lo; b <= hi; b++) m |= 1n << BigInt(b);
-  return m;
+  return ((1n << BigInt(hi - lo + 1)) - 1n) << BigInt(lo);
 }
 
 function has(v: bigint, mask: bigint): boolean {
@@ -229,7 +227,9 @@ export function reservedMask(cpu: ModelCpu, level: number, value: bigint, opts: 
   if (level === 5 || level === 4) {
     // PML5E / PML4E: bit 7 (PS) must be 0.
     m |= E_PS;
-    // KVM ASSUMPTION (vendor 'amd' only): KVM also reserves bit 8 of non-leaf PML4Es/PML5Es.
+    // KVM ASSUMPTION (vendor 'amd' only): KVM also reserves bit 8 of non-leaf PML4Es/PML5Es
+    // (`nonleaf_bit8_rsvd`; AMD APM: bits 8:7 MBZ in a PML4E). Not in PDPTEs: KVM once reserved
+    // it there too and dropped that ("AMD only reserves bit 8 in PML4Es, not PDPEs").
     if (cpu.vendor === 'amd') m |= E_G;
     return m;
   }

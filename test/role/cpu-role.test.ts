@@ -56,6 +56,14 @@ describe('calcCpuRole (kvm_calc_cpu_role)', () => {
     });
   }
 
+  it('accepts CR4.LA57 outside long mode (how an OS enables 5-level paging) and ignores it', () => {
+    // The issue text suggested rejecting this; the SDM forbids only changing LA57 while LMA=1,
+    // and KVM's kvm_calc_cpu_role tracks cr4_la57 only with LMA. PAE paging it is.
+    const r = calcCpuRole({ cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: CR4.PAE | CR4.LA57, efer: 0n }, F);
+    expect(r.pagingMode).toBe('PAE');
+    expect(r.isCr4La57).toBe(false);
+  });
+
   it('decodes into named fields', () => {
     const r = calcCpuRole(cases[0]![1], F);
     expect(r.base.fields()).toMatchObject({ level: 4, access: 7, eferNx: true, cr0Wp: true, hasFourByteGpte: false, smm: 0 });
@@ -66,7 +74,6 @@ describe('calcCpuRole (kvm_calc_cpu_role)', () => {
   const bad: [string, PagingRegisters, Partial<typeof F>, string][] = [
     ['LMA without PAE', { cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: 0n, efer: LM }, {}, 'long-mode-without-pae'],
     ['PG without PE', { cr0: CR0.PG, cr3: 0n, cr4: 0n, efer: 0n }, {}, 'cr0-pg-without-pe'],
-    ['LA57 outside long mode', { cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: CR4.PAE | CR4.LA57, efer: 0n }, {}, 'la57-outside-long-mode'],
     ['LMA without LME', { cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: CR4.PAE, efer: EFER.LMA }, {}, 'lma-inconsistent'],
     ['LME+PG without LMA', { cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: CR4.PAE, efer: EFER.LME }, {}, 'lma-inconsistent'],
     ['SMEP without CPUID', { cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: CR4.SMEP, efer: 0n }, { smep: false }, 'cr4-smep-unsupported'],

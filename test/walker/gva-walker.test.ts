@@ -146,6 +146,7 @@ describe('gva walk: details KVM pins down', () => {
     const w = new GvaWalker(mem, { cr0: CR0.PE | CR0.PG, cr3: b.root, cr4: CR4.PAE, efer: LM });
     const f = fault(w.walk(0x2000_0000n, { kind: 'read', user: true }));
     expect(f.reason).toBe('table-outside-memory');
+    expect(f.trace.at(-1)!.source).toBe('no-memory');
     expect(f.errorCode).toBe(PFERR.USER);
     expect(f.level).toBe(1);
   });
