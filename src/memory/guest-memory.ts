@@ -109,6 +109,18 @@ export class GuestMemory {
     return slot;
   }
 
+  /** Remove a slot; its frames are dropped (their memory is released with the slab only when reused). */
+  removeSlot(slot: MemSlot): void {
+    const i = this.slotList.indexOf(slot);
+    if (i < 0) throw new InvalidArgumentError('slot-unknown', 'this slot does not belong to this memory', slot.name);
+    this.slotList.splice(i, 1);
+    this.lastSlot = undefined;
+    for (const g of [...this.frameMap.keys()]) {
+      if (g >= slot.baseGfn && g < slot.baseGfn + slot.frames) this.frameMap.delete(g);
+    }
+    this.cacheGfn.fill(-1);
+  }
+
   /** The slot holding a GFN, or undefined. */
   slotOf(gfnNum: number): MemSlot | undefined {
     const l = this.lastSlot;

@@ -32,6 +32,8 @@ export class GvaWalker {
   private readonly inputs: WalkInputs | undefined;
   private readonly pdptrHalves: Uint32Array | undefined;
   private readonly scratch = new WalkScratch();
+  /** The same inputs with a second stage installed (created on first use). */
+  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number } | undefined;
 
   constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES) {
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
@@ -167,6 +169,53 @@ export class GvaWalker {
     }
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);
     return buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk');
+  }
+
+  /**
+   * Walk with a second translation stage (`kvm_translate_gpa`): `stage(gfn, final)` sees every
+   * guest table frame before it is read and the final frame, and returns the frame to use or -1
+   * to stop the walk (reason 'second-stage'). Used for the hardware 2D walk under TDP and for L2.
+   * Returns the raw WalkStop code; `recordLast` turns the scratch into a record.
+   */
+  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number): number {
+    if (this.inputs === undefined) {
+      const g = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
+      const t = stage(g, true);
+      this.scratch.level = 0;
+      this.scratch.guestGfn = g;
+      if (t < 0) return WalkStop.SecondStage;
+      this.scratch.gfn = t;
+      return WalkStop.Ok;
+    }
+    if (this.staged === undefined || this.staged.fn !== stage) {
+      this.staged = { inputs: { ...this.inputs, translate: stage }, fn: stage };
+    }
+    return walkTables(this.staged.inputs, this.scratch, vhi, vlo, access);
+  }
+
+  /** The record of the last raw walk (for callers that walked with walkRaw/walkRawStaged). */
+  recordLast(stop: number, address: Gva, access: Access): WalkResult {
+    if (this.inputs === undefined) {
+      const ok = stop === WalkStop.Ok;
+      if (!ok) {
+        return {
+          status: 'fault', stage: 'gva_walk', address, access, trace: [], errorCode: 0, errorCodeText: '0',
+          reason: 'second-stage', detail: 'the second translation stage faulted on the access (paging off)', level: 0,
+        };
+      }
+      return {
+        status: 'ok', stage: 'gva_walk', address, access, trace: [], gpa: address as bigint as Gpa,
+        gfn: mkGfn(Number((address as bigint) >> 12n)), level: 1, pageSize: 4096, pteAccess: 7, pkey: 0,
+        gpaKind: this.mem.kindOf(address as bigint as Gpa), adUpdates: 0,
+      };
+    }
+    const r = buildRecord(this.staged?.inputs ?? this.inputs, this.scratch, stop, address, access, this.role, 'gva_walk');
+    // With a second stage the scratch's gfn is the translated frame; the record reports the GPA.
+    if (r.status === 'ok' && this.staged !== undefined && stop === WalkStop.Ok) {
+      const g = this.scratch.guestGfn;
+      return { ...r, gfn: mkGfn(g), gpa: (BigInt(g) * 4096n + ((address as bigint) & 0xfffn)) as Gpa, gpaKind: this.mem.kindOf((BigInt(g) * 4096n) as Gpa) };
+    }
+    return r;
   }
 
   /** GVA → GPA, or undefined if the walk faults (like `kvm_mmu_gva_to_gpa_*`). */

@@ -69,6 +69,7 @@ export function buildRecord(
     [WalkStop.Permission]: 'protection',
     [WalkStop.TableNoSlot]: 'table-outside-memory',
     [WalkStop.PdpteNotPresent]: 'pdpte-not-present',
+    [WalkStop.SecondStage]: 'second-stage',
   };
   const reason = reasonOf[stop]!;
   return {
@@ -99,6 +100,8 @@ function explain(w: WalkInputs, s: WalkScratch, stop: number, a: Access, role: C
       return `level-${L} entry is not present`;
     case WalkStop.PdpteNotPresent:
       return 'the PDPTE register for this address is not present';
+    case WalkStop.SecondStage:
+      return 'the second translation stage (TDP hardware walk or ngpa walk) faulted; see its own record';
     case WalkStop.TableNoSlot:
       return `the level-${L} table at GFN 0x${s.tableGfn[L]!.toString(16)} is in no memory slot`;
     case WalkStop.Reserved: {

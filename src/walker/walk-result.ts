@@ -53,7 +53,7 @@ export interface WalkFault extends WalkCommon {
   errorCode: number;
   errorCodeText: string;
   /** Short machine-readable reason. */
-  reason: 'not-present' | 'reserved-bit' | 'protection' | 'table-outside-memory' | 'pdpte-not-present';
+  reason: 'not-present' | 'reserved-bit' | 'protection' | 'table-outside-memory' | 'pdpte-not-present' | 'second-stage';
   /** The reason in words. */
   detail: string;
   /** Level where the walk stopped. */

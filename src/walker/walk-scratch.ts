@@ -7,6 +7,10 @@ export class WalkScratch {
   readonly lo = new Uint32Array(6);
   readonly hi = new Uint32Array(6);
   readonly tableGfn = new Float64Array(6);
+  /** With a second stage: the table frame before translation (an nGPA frame, or a GPA frame under TDP). */
+  readonly guestTableGfn = new Float64Array(6);
+  /** With a second stage: the final frame before translation. */
+  guestGfn = 0;
   readonly index = new Uint16Array(6);
   /** ACC accumulated through this level (after ANDing this entry). */
   readonly acc = new Uint8Array(6);
@@ -40,4 +44,6 @@ export const WalkStop = Object.freeze({
   Permission: 3,
   TableNoSlot: 4,
   PdpteNotPresent: 5,
+  /** The second stage (`kvm_translate_gpa`: ngpa walk, or the TDP hardware walk) faulted. */
+  SecondStage: 6,
 } as const);

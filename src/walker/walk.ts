@@ -29,6 +29,13 @@ export interface WalkInputs {
   readonly pkru: number;
   /** `is_efer_nx(mmu) || is_cr4_smep(mmu)`: whether a fetch sets I/D in the error code. */
   readonly fetchSetsId: boolean;
+  /**
+   * `kvm_translate_gpa`: a second translation stage for every table frame before it is read
+   * (`final` false) and for the final frame (`final` true). Returns the frame to use, or -1 when
+   * the second stage faulted (the callee keeps the details); the walk then stops with
+   * WalkStop.SecondStage. Absent for a plain one-dimensional walk.
+   */
+  readonly translate?: (gfn: number, final: boolean) => number;
 }
 
 /** Index of the entry for level L of address (hi, lo). */
@@ -95,7 +102,18 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   let hi = 0;
   for (;;) {
     const idx = indexOf(fmt, vhi, vlo, level);
-    const tableGfn = tgHi * TWO20 + (tgLo >>> 0);
+    let tableGfn = tgHi * TWO20 + (tgLo >>> 0);
+    if (w.translate !== undefined) {
+      s.guestTableGfn[level] = tableGfn;
+      tableGfn = w.translate(tableGfn, false);
+      if (tableGfn < 0) {
+        s.level = level;
+        s.lo[level] = 0;
+        s.hi[level] = 0;
+        s.errorCode = 0;
+        return WalkStop.SecondStage;
+      }
+    }
     s.tableGfn[level] = tableGfn;
     s.index[level] = idx;
     const f = mem.frameOf(tableGfn);
@@ -193,6 +211,15 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     else {
       const span = level === 2 ? 512 : 262144;
       g = frame - (frame % span) + ((vlo >>> 12) % span);
+    }
+  }
+  if (w.translate !== undefined) {
+    s.guestGfn = g;
+    g = w.translate(g, true);
+    if (g < 0) {
+      s.pteAccess = pteAccess;
+      s.errorCode = 0;
+      return WalkStop.SecondStage;
     }
   }
   s.gfn = g;

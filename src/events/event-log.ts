@@ -1,0 +1,98 @@
+/**
+ * The event log: one row per thing that happened — exits, faults and their RET_PF_* outcomes,
+ * SPTE changes, zaps, flushes. Sequence numbers, never clocks, so runs are reproducible.
+ */
+export type EventKind =
+  | 'guest_pf'
+  | 'ept_violation'
+  | 'ept_misconfig'
+  | 'npf'
+  | 'page_fault'
+  | 'fast_page_fault'
+  | 'mmio_emulate'
+  | 'spte_change'
+  | 'zap'
+  | 'tlb_flush'
+  | 'dirty_log'
+  | 'role_change'
+  | 'root_alloc'
+  | 'root_free';
+
+export interface MmuEvent {
+  seq: number;
+  /** vCPU index, or -1 for VM-wide operations. */
+  vcpu: number;
+  kind: EventKind;
+  gva: bigint | null;
+  gpa: bigint | null;
+  level: number | null;
+  /** Error code or exit qualification. */
+  code: bigint | null;
+  outcome: string;
+  oldSpte: bigint | null;
+  newSpte: bigint | null;
+}
+
+export type EventInput = Partial<Omit<MmuEvent, 'seq' | 'kind' | 'outcome'>> & { kind: EventKind; outcome?: string };
+
+export class EventLog {
+  /** Turn off to measure speed; counters keep counting. */
+  enabled = true;
+  /** The log keeps at most this many rows (older rows are dropped and counted). */
+  limit = 1_000_000;
+  private readonly rows: MmuEvent[] = [];
+  private seq = 0;
+  dropped = 0;
+
+  record(e: EventInput): void {
+    if (!this.enabled) return;
+    const row: MmuEvent = {
+      seq: this.seq++,
+      vcpu: e.vcpu ?? -1,
+      kind: e.kind,
+      gva: e.gva ?? null,
+      gpa: e.gpa ?? null,
+      level: e.level ?? null,
+      code: e.code ?? null,
+      outcome: e.outcome ?? '',
+      oldSpte: e.oldSpte ?? null,
+      newSpte: e.newSpte ?? null,
+    };
+    if (this.rows.length >= this.limit) {
+      this.rows.shift();
+      this.dropped++;
+    }
+    this.rows.push(row);
+  }
+
+  get all(): readonly MmuEvent[] {
+    return this.rows;
+  }
+
+  get length(): number {
+    return this.rows.length;
+  }
+
+  clear(): void {
+    this.rows.length = 0;
+  }
+
+  /** Columns for a table: bigint values as hex strings (arquero and JSON cannot hold bigint). */
+  columns(): Record<string, (string | number | null)[]> {
+    const h = (v: bigint | null) => (v === null ? null : '0x' + v.toString(16));
+    const cols: Record<string, (string | number | null)[]> = { seq: [], vcpu: [], kind: [], gva: [], gpa: [], level: [], code: [], outcome: [], old_spte: [], new_spte: [] };
+    for (const r of this.rows) {
+      cols.seq!.push(r.seq);
+      cols.vcpu!.push(r.vcpu);
+      cols.kind!.push(r.kind);
+      cols.gva!.push(h(r.gva));
+      cols.gpa!.push(h(r.gpa));
+      cols.level!.push(r.level);
+      cols.code!.push(h(r.code));
+      cols.outcome!.push(r.outcome);
+      cols.old_spte!.push(h(r.oldSpte));
+      cols.new_spte!.push(h(r.newSpte));
+    }
+    return cols;
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Counters with KVM's own statistic names (`struct kvm_vcpu_stat`, `struct kvm_vm_stat`,
+ * reference §12.2), so figures compare directly with `kvm_stat`. Per-vCPU and per-VM counters
+ * are separate objects, as in KVM.
+ */
+export const VCPU_STAT_NAMES = [
+  'pf_taken', 'pf_fixed', 'pf_emulate', 'pf_spurious', 'pf_fast', 'pf_mmio_spte_created', 'pf_guest',
+  'tlb_flush', 'invlpg', 'exits', 'ept_violations', 'ept_misconfigs', 'npf_exits', 'guest_accesses',
+] as const;
+
+export const VM_STAT_NAMES = [
+  'pages_4k', 'pages_2m', 'pages_1g', 'nx_lpage_splits', 'mmu_shadow_zapped', 'mmu_pte_write', 'mmu_pde_zapped',
+  'mmu_flooded', 'mmu_recycled', 'mmu_cache_miss', 'mmu_unsync', 'remote_tlb_flush', 'max_mmu_page_hash_collisions',
+  'max_mmu_rmap_size', 'tdp_mmu_pages', 'huge_page_splits', 'spte_changes',
+] as const;
+
+export type VcpuStatName = (typeof VCPU_STAT_NAMES)[number];
+export type VmStatName = (typeof VM_STAT_NAMES)[number];
+
+export class Counters<N extends string> {
+  private readonly values: Record<string, number> = {};
+  readonly names: readonly N[];
+
+  constructor(names: readonly N[]) {
+    this.names = names;
+    for (const n of names) this.values[n] = 0;
+  }
+
+  inc(name: N, by = 1): void {
+    this.values[name]! += by;
+  }
+
+  max(name: N, v: number): void {
+    if (v > this.values[name]!) this.values[name] = v;
+  }
+
+  get(name: N): number {
+    return this.values[name]!;
+  }
+
+  snapshot(): Record<N, number> {
+    return { ...this.values } as Record<N, number>;
+  }
+
+  reset(): void {
+    for (const n of this.names) this.values[n] = 0;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The SPTE format of a VM, chosen once at VM creation and passed around as frozen configuration
+ * (KVM's global `shadow_*_mask` variables from `kvm_mmu_set_ept_masks` /
+ * `kvm_mmu_reset_all_pte_masks`, reference §7.1). Masks are bigint: they are used when building
+ * SPTEs (per fault), never in the hardware-walk loop, which reads raw halves.
+ */
+import { bit, rsvdBits } from '../bits';
+import { InvalidArgumentError } from '../errors';
+import { eptFormat } from '../format/ept';
+import { nptFormat } from '../format/npt';
+import { resetRsvdsBitsMask, resetRsvdsBitsMaskEpt, type RsvdBitsMask } from '../format/rsvd-bits-mask';
+import type { PageFormat } from '../format/page-format';
+
+export type SpteFlavour = 'ept' | 'npt';
+
+export interface SpteConfigSpec {
+  flavour: SpteFlavour;
+  /** Host MAXPHYADDR (32..52). */
+  hostMaxPhyAddr?: number;
+  /** TDP root level: 4 or 5 (`kvm_mmu_get_tdp_level`). */
+  tdpLevel?: 4 | 5;
+  /** EPT accessed/dirty bits supported and enabled (`enable_ept_ad_bits`). NPT always has A/D. */
+  adEnabled?: boolean;
+  /** The CPU supports execute-only EPT entries. */
+  execOnly?: boolean;
+  /** Largest huge page TDP may use: 1 (4K), 2 (2M), 3 (1G). */
+  maxHugePageLevel?: number;
+  /** The iTLB-multihit mitigation (`nx_huge_pages`): executable huge pages are not allowed. */
+  nxHugePages?: boolean;
+}
+
+export interface SpteConfig {
+  readonly flavour: SpteFlavour;
+  readonly hostMaxPhyAddr: number;
+  readonly tdpLevel: 4 | 5;
+  readonly adEnabled: boolean;
+  readonly execOnly: boolean;
+  readonly maxHugePageLevel: number;
+  readonly nxHugePages: boolean;
+  readonly presentMask: bigint;
+  readonly userMask: bigint;
+  readonly xMask: bigint;
+  readonly nxMask: bigint;
+  readonly accessedMask: bigint;
+  readonly dirtyMask: bigint;
+  readonly accTrackMask: bigint;
+  readonly hostWritableMask: bigint;
+  readonly mmuWritableMask: bigint;
+  /** MMIO SPTE: value, mask, and which ACC bits it may carry; `mmioEnabled` false = no caching. */
+  readonly mmioValue: bigint;
+  readonly mmioMask: bigint;
+  readonly mmioAccessMask: bigint;
+  readonly mmioEnabled: boolean;
+  /** `shadow_zero_check`: what KVM asserts about its own SPTEs (reference §7.6). */
+  readonly zeroCheck: RsvdBitsMask;
+  readonly zeroCheckBadMtXwr: bigint;
+  /** The format the hardware walks TDP tables with. */
+  readonly hardwareFormat: PageFormat;
+}
+
+export const SPTE_MMU_PRESENT_MASK = bit(11);
+export const PT_WRITABLE_MASK = bit(1);
+export const PT_PAGE_SIZE_MASK = bit(7);
+export const SPTE_BASE_ADDR_MASK = rsvdBits(12, 51);
+/** Initial value of every entry and the value zaps write (suppress-#VE for EPT). */
+export const SHADOW_NONPRESENT_VALUE = bit(63);
+/** A temporarily locked non-present value (TDP MMU under the read lock). */
+export const FROZEN_SPTE = SHADOW_NONPRESENT_VALUE | 0x5a0n;
+/** TDP A/D type in bits 53:52. */
+export const SPTE_TDP_AD_SHIFT = 52n;
+export const SPTE_TDP_AD_MASK = 3n << SPTE_TDP_AD_SHIFT;
+export const SPTE_TDP_AD_ENABLED = 0n;
+export const SPTE_TDP_AD_DISABLED = 1n << SPTE_TDP_AD_SHIFT;
+export const SPTE_TDP_AD_WRPROT_ONLY = 2n << SPTE_TDP_AD_SHIFT;
+/** Access tracking saves R and X at bits 54 and 56 (`SHADOW_ACC_TRACK_SAVED_BITS_SHIFT`). */
+export const ACC_TRACK_SAVED_BITS_MASK = bit(0) | bit(2);
+export const ACC_TRACK_SAVED_BITS_SHIFT = 54n;
+/** MMIO generation: low 8 bits in 10:3, high 11 bits in 62:52; 19 bits in all. */
+export const MMIO_SPTE_GEN_MASK = (1 << 19) - 1;
+
+export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
+  const flavour = spec.flavour;
+  if (flavour !== 'ept' && flavour !== 'npt') throw new InvalidArgumentError('spte-flavour', 'the SPTE flavour is ept or npt', String(flavour));
+  const hostMaxPhyAddr = spec.hostMaxPhyAddr ?? 46;
+  if (!Number.isInteger(hostMaxPhyAddr) || hostMaxPhyAddr < 32 || hostMaxPhyAddr > 52) {
+    throw new InvalidArgumentError('maxphyaddr-range', 'host MAXPHYADDR must be an integer from 32 to 52', String(hostMaxPhyAddr));
+  }
+  const tdpLevel = spec.tdpLevel ?? 4;
+  if (tdpLevel !== 4 && tdpLevel !== 5) throw new InvalidArgumentError('tdp-level', 'the TDP root level is 4 or 5', String(tdpLevel));
+  const maxHugePageLevel = spec.maxHugePageLevel ?? 3;
+  if (![1, 2, 3].includes(maxHugePageLevel)) throw new InvalidArgumentError('huge-level', 'max huge page level is 1, 2 or 3', String(maxHugePageLevel));
+  const adEnabled = flavour === 'npt' ? true : (spec.adEnabled ?? true);
+  const execOnly = flavour === 'ept' ? (spec.execOnly ?? true) : false;
+  if (flavour === 'ept') {
+    const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: hostMaxPhyAddr, execonly: false, hugePageLevel: maxHugePageLevel });
+    return Object.freeze({
+      flavour, hostMaxPhyAddr, tdpLevel, adEnabled, execOnly, maxHugePageLevel,
+      nxHugePages: spec.nxHugePages ?? false,
+      presentMask: (execOnly ? 0n : bit(0)) | bit(63),
+      userMask: bit(0),
+      xMask: bit(2),
+      nxMask: 0n,
+      accessedMask: adEnabled ? bit(8) : 0n,
+      dirtyMask: adEnabled ? bit(9) : 0n,
+      accTrackMask: 7n,
+      hostWritableMask: bit(57),
+      mmuWritableMask: bit(58),
+      mmioValue: 0b110n,
+      mmioMask: 7n | bit(63),
+      mmioAccessMask: 0n,
+      mmioEnabled: true,
+      zeroCheck: z.rsvdBitsMask,
+      zeroCheckBadMtXwr: z.badMtXwr,
+      hardwareFormat: eptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, adEnabled, execonly: execOnly, hugePageLevel: maxHugePageLevel }),
+    });
+  }
+  // NPT: the x86 format of the host; MMIO SPTEs set bit 51 (reserved if MAXPHYADDR < 52) and P.
+  const mmioEnabled = hostMaxPhyAddr < 52;
+  return Object.freeze({
+    flavour, hostMaxPhyAddr, tdpLevel, adEnabled, execOnly, maxHugePageLevel,
+    nxHugePages: spec.nxHugePages ?? false,
+    presentMask: bit(0),
+    userMask: bit(2),
+    xMask: 0n,
+    nxMask: bit(63),
+    accessedMask: bit(5),
+    dirtyMask: bit(6),
+    accTrackMask: 0n,
+    hostWritableMask: bit(9),
+    mmuWritableMask: bit(10),
+    mmioValue: mmioEnabled ? bit(51) | bit(0) : 0n,
+    mmioMask: mmioEnabled ? bit(51) | bit(0) : 0n,
+    mmioAccessMask: mmioEnabled ? 6n : 0n,
+    mmioEnabled,
+    zeroCheck: resetRsvdsBitsMask({ maxPhyAddr: hostMaxPhyAddr, level: tdpLevel, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, amd: true }),
+    zeroCheckBadMtXwr: 0n,
+    hardwareFormat: nptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, cr4Smep: false, cr4Smap: false }),
+  });
+}

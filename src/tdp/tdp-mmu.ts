@@ -1,0 +1,500 @@
+/**
+ * The TDP MMU (`tdp_mmu.c`): direct, non-nested GPA → HPA tables in EPT or NPT format, shared by
+ * every vCPU whose root role matches. Every SPTE change goes through `setSpte` — KVM's
+ * `tdp_mmu_set_spte` + `handle_changed_spte` — which keeps the page statistics, emits the event
+ * and, in checking mode, asserts the invariants of reference Appendix A.
+ */
+import { GuestMemory } from '../memory/guest-memory';
+import { ACC_ALL } from '../format/acc';
+import { MmulabError } from '../errors';
+import type { PageRole } from '../role/page-role';
+import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
+import type { EventLog } from '../events/event-log';
+import type { SpteConfig } from '../spte/spte-config';
+import { PT_PAGE_SIZE_MASK, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import {
+  isAccessAllowed, isAccessTrack, isAccessed, isFrozen, isHostWritable, isLargePte, isLastSpte, isMmioSpte,
+  isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeMmioSpte, makeNonleafSpte, makeSpte,
+  markSpteForAccessTrack, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
+} from '../spte/spte';
+import type { HostMemory } from '../vm/host-memory';
+import { memslotPfn, type Memslot } from '../vm/memslot';
+import type { PageFault } from './page-fault';
+import { RET_PF, type RetPf } from './ret-pf';
+import { TdpPage, pagesPerEntry, spteIndex } from './tdp-page';
+
+/** A broken invariant: a bug in the model (or KVM), never bad user input. */
+export class InvariantViolation extends MmulabError {}
+
+/** What the TDP MMU needs from its VM. */
+export interface TdpVmContext {
+  readonly config: SpteConfig;
+  readonly host: HostMemory;
+  readonly stats: Counters<VmStatName>;
+  readonly events: EventLog;
+  readonly checking: boolean;
+  readonly mmioGeneration: number;
+  slotOfGfn(gfn: number): Memslot | undefined;
+  /** Shadow MMU write tracking (a gfn that holds a shadowed guest page table). */
+  isGfnWriteTracked(gfn: number): boolean;
+  markDirty(slot: Memslot, gfn: number): void;
+}
+
+const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
+
+export class TdpMmu {
+  private readonly vm: TdpVmContext;
+  /** `kvm->arch.tdp_mmu_roots`, newest first. */
+  readonly roots: TdpPage[] = [];
+  private readonly pages = new Map<number, TdpPage>();
+
+  constructor(vm: TdpVmContext) {
+    this.vm = vm;
+  }
+
+  get pageCount(): number {
+    return this.pages.size;
+  }
+
+  // ---- raw SPTE access: halves in the host frame ----
+
+  readSpte(sp: TdpPage, idx: number): bigint {
+    const m = this.vm.host.frames;
+    const f = m.frameOf(sp.pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
+  }
+
+  private writeRaw(sp: TdpPage, idx: number, v: bigint): void {
+    const m = this.vm.host.frames;
+    const f = m.frameForWrite(sp.pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    s[b] = Number(v & 0xffffffffn);
+    s[b + 1] = Number(v >> 32n);
+  }
+
+  private allocPage(role: PageRole, gfn: number, parent: TdpPage | null, parentIndex: number): TdpPage {
+    const pfn = this.vm.host.allocTable();
+    const sp = new TdpPage(role, gfn, pfn, parent, parentIndex);
+    // Every entry of a new table starts as SHADOW_NONPRESENT_VALUE (bit 63: suppress #VE for EPT).
+    const m = this.vm.host.frames;
+    const f = m.frameForWrite(pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f);
+    for (let i = 0; i < 512; i++) {
+      s[b + i * 2] = 0;
+      s[b + i * 2 + 1] = 0x8000_0000;
+    }
+    this.pages.set(pfn, sp);
+    this.vm.stats.inc('tdp_mmu_pages');
+    return sp;
+  }
+
+  private freePage(sp: TdpPage): void {
+    this.pages.delete(sp.pfn);
+    this.vm.host.freeTable(sp.pfn);
+    this.vm.stats.inc('tdp_mmu_pages', -1);
+  }
+
+  childOf(spte: bigint): TdpPage {
+    const c = this.pages.get(spteToPfn(spte));
+    if (c === undefined) throw new InvariantViolation('child-sp', 'a non-leaf SPTE points at no TDP page', '0x' + spte.toString(16));
+    return c;
+  }
+
+  // ---- roots (§9.1) ----
+
+  /** `kvm_tdp_mmu_alloc_root`: reuse a valid root with the same role.word, else allocate (refcount 2). */
+  getRoot(role: PageRole, vcpu: number): TdpPage {
+    for (const r of this.roots) {
+      if (!r.role.invalid && r.role.word === role.word) {
+        r.refcount++;
+        return r;
+      }
+    }
+    const r = this.allocPage(role, 0, null, 0);
+    r.refcount = 2; // one for the vCPU, one held by the TDP MMU until invalidated
+    this.roots.unshift(r);
+    this.vm.events.record({ kind: 'root_alloc', vcpu, level: role.level, outcome: `role 0x${role.word.toString(16)}` });
+    return r;
+  }
+
+  /** `kvm_tdp_mmu_put_root`: the last reference (only possible once invalid) frees the tree. */
+  putRoot(root: TdpPage, vcpu = -1): void {
+    root.refcount--;
+    if (root.refcount > 0) return;
+    if (!root.role.invalid) throw new InvariantViolation('root-refcount', 'a valid root lost its last reference', String(root.pfn));
+    this.zapTree(root, -1);
+    this.roots.splice(this.roots.indexOf(root), 1);
+    this.freePage(root);
+    this.vm.events.record({ kind: 'root_free', vcpu, level: root.level });
+  }
+
+  /** `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12). */
+  invalidateAllRoots(): number {
+    let n = 0;
+    for (const r of [...this.roots]) {
+      if (r.role.invalid) continue;
+      r.role = r.role.with({ invalid: true });
+      this.zapTree(r, -1);
+      n++;
+      this.putRoot(r); // drop the TDP MMU's own reference
+    }
+    if (n > 0) this.tlbFlush(-1, 'zap all');
+    return n;
+  }
+
+  // ---- the one SPTE-change function (§9.3 handle_changed_spte) ----
+
+  setSpte(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): void {
+    const level = sp.level;
+    const c = this.vm.config;
+    if (old === next) return;
+    const wasPresent = isShadowPresent(old);
+    const isPresent = isShadowPresent(next);
+    const wasLeaf = wasPresent && isLastSpte(old, level);
+    const isLeaf = isPresent && isLastSpte(next, level);
+    const gfn = sp.gfn + idx * pagesPerEntry(level);
+    if (wasLeaf && isLeaf && spteToPfn(old) !== spteToPfn(next)) {
+      // KVM BUGs here: a present leaf must be zapped (and flushed) before it maps another frame.
+      throw new InvariantViolation('leaf-pfn-change', `present leaf at GFN 0x${gfn.toString(16)} level ${level} would change PFN without a zap`, '0x' + next.toString(16));
+    }
+    if (!wasPresent && !isPresent && !(isMmioSpte(c, old) || isMmioSpte(c, next) || isFrozen(old) || isFrozen(next))) {
+      throw new InvariantViolation('nonpresent-change', 'a non-present SPTE changed to another non-present value that is not MMIO or frozen', '0x' + next.toString(16));
+    }
+    if (this.vm.checking) this.checkSpte(next, level, gfn);
+    this.writeRaw(sp, idx, next);
+    this.vm.stats.inc('spte_changes');
+    if (wasLeaf !== isLeaf && level <= 3) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
+    this.vm.events.record({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
+    if (wasPresent && !wasLeaf && (isLeaf || !isPresent)) this.handleRemovedPt(this.childOf(old), vcpu);
+  }
+
+  /** `handle_removed_pt`: every entry of an unlinked table goes away, recursively, then the page. */
+  private handleRemovedPt(child: TdpPage, vcpu: number): void {
+    for (let i = 0; i < 512; i++) {
+      const old = this.readSpte(child, i);
+      if (isShadowPresent(old) || isMmioSpte(this.vm.config, old)) this.setSpte(child, i, old, SHADOW_NONPRESENT_VALUE, vcpu);
+    }
+    this.freePage(child);
+  }
+
+  /** Appendix A items 1, 2, 5, checked on every SPTE the MMU writes. */
+  private checkSpte(spte: bigint, level: number, gfn: number): void {
+    const c = this.vm.config;
+    if (!isShadowPresent(spte)) return;
+    if (isRsvdSpte(c, spte, level)) {
+      throw new InvariantViolation('spte-reserved-bits', `SPTE for GFN 0x${gfn.toString(16)} level ${level} sets bits shadow_zero_check reserves`, '0x' + spte.toString(16));
+    }
+    const w = isWritable(spte);
+    const mw = isMmuWritable(c, spte);
+    const hw = isHostWritable(c, spte);
+    if (isLastSpte(spte, level) && ((w && !mw) || (mw && !hw))) {
+      throw new InvariantViolation('spte-writable-states', 'Writable ⇒ MMU-writable ⇒ Host-writable is broken', '0x' + spte.toString(16));
+    }
+  }
+
+  private tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
+    this.vm.stats.inc('remote_tlb_flush');
+    this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
+  }
+
+  // ---- huge pages (§9.5) ----
+
+  /** `kvm_mmu_max_mapping_level`: the largest level slot alignment, lpage_info and the host allow. */
+  maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
+    let level = Math.min(maxLevel, this.vm.config.maxHugePageLevel, slot.hostLevel);
+    for (; level > 1; level--) {
+      const span = pagesPerEntry(level);
+      if (slot.baseGfn % span !== slot.pfnBase % span) continue;
+      const idx = Math.floor(gfn / span) - Math.floor(slot.baseGfn / span);
+      if (slot.lpageDisallow[level - 2]![idx] === 0) break;
+    }
+    return level;
+  }
+
+  hugepageAdjust(fault: PageFault): void {
+    fault.hugePageDisallowed = fault.exec && this.vm.config.nxHugePages;
+    if (fault.maxLevel === 1) return;
+    if (fault.slot === undefined) return; // no slot: MMIO
+    if (fault.slot.dirtyLogging) return;
+    fault.reqLevel = this.maxMappingLevel(fault.slot, fault.gfn, fault.maxLevel);
+    if (fault.reqLevel === 1 || fault.hugePageDisallowed) return;
+    fault.goalLevel = fault.reqLevel;
+    const span = pagesPerEntry(fault.goalLevel);
+    fault.pfn -= fault.pfn % span;
+  }
+
+  /** `disallowed_hugepage_adjust`: never replace a table holding executable small pages by a huge leaf. */
+  private disallowedHugepageAdjust(fault: PageFault, spte: bigint, level: number): void {
+    if (level !== fault.goalLevel || level === 1 || !isShadowPresent(spte) || isLargePte(spte)) return;
+    const child = this.childOf(spte);
+    if (!child.nxHugePageDisallowed) return;
+    const span = pagesPerEntry(level - 1);
+    fault.pfn += (fault.gfn % pagesPerEntry(level)) - (fault.gfn % pagesPerEntry(level)) % span;
+    fault.goalLevel--;
+  }
+
+  // ---- the fault path (§9.4) ----
+
+  /** `kvm_tdp_mmu_map`. */
+  map(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+    this.hugepageAdjust(fault);
+    let sp = root;
+    for (let level = root.level; ; level--) {
+      const idx = spteIndex(fault.gfn, level);
+      const old = this.readSpte(sp, idx);
+      if (this.vm.config.nxHugePages) this.disallowedHugepageAdjust(fault, old, level);
+      if (isFrozen(old)) return RET_PF.RETRY;
+      if (level === fault.goalLevel) return this.mapTargetLevel(fault, sp, idx, old, vcpu, vcpuStats);
+      if (isShadowPresent(old) && !isLargePte(old)) {
+        sp = this.childOf(old);
+        continue;
+      }
+      const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
+      child.nxHugePageDisallowed = fault.hugePageDisallowed;
+      if (isShadowPresent(old)) this.splitHugePage(sp, idx, old, child, vcpu);
+      else this.setSpte(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, root.role.adDisabled), vcpu);
+      if (fault.hugePageDisallowed && fault.reqLevel >= level) this.vm.stats.inc('nx_lpage_splits');
+      sp = child;
+    }
+  }
+
+  private mapTargetLevel(fault: PageFault, sp: TdpPage, idx: number, old: bigint, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+    const c = this.vm.config;
+    const level = sp.level;
+    if (isShadowPresent(old) && isLastSpte(old, level) && (fault.prefetch || isAccessAllowed(c, fault, old))) return RET_PF.SPURIOUS;
+    const gfn = sp.gfn + idx * pagesPerEntry(level);
+    let next: bigint;
+    let wrprot = false;
+    const mmio = fault.slot === undefined;
+    if (fault.slot !== undefined) {
+      const r = makeSpte(c, {
+        level,
+        adDisabled: sp.role.adDisabled,
+        adNeedWriteProtect: false,
+        pteAccess: ACC_ALL,
+        pfn: fault.pfn,
+        isMmioPfn: false,
+        prefetch: fault.prefetch,
+        synchronizing: false,
+        hostWritable: fault.mapWritable,
+        mustWriteProtect: this.vm.isGfnWriteTracked(gfn),
+      });
+      next = r.spte;
+      wrprot = r.wrprot;
+    } else {
+      next = makeMmioSpte(c, gfn, ACC_ALL, this.vm.mmioGeneration);
+    }
+    if (next === old) return RET_PF.SPURIOUS;
+    // A different frame in a present leaf: zap first (and flush), then install (never in place).
+    if (isShadowPresent(old) && isLastSpte(old, level) && spteToPfn(old) !== spteToPfn(next)) {
+      this.setSpte(sp, idx, old, SHADOW_NONPRESENT_VALUE, vcpu);
+      this.tlbFlush(vcpu, 'leaf replaced', gfn, level);
+      old = SHADOW_NONPRESENT_VALUE;
+    }
+    const replacedTable = isShadowPresent(old) && !isLastSpte(old, level);
+    this.setSpte(sp, idx, old, next, vcpu);
+    if (replacedTable) this.tlbFlush(vcpu, 'table replaced by huge page', gfn, level);
+    if (!mmio && isWritable(next) && fault.slot!.dirtyLogging) this.vm.markDirty(fault.slot!, gfn);
+    if (wrprot && fault.write) return RET_PF.WRITE_PROTECTED;
+    if (mmio) {
+      vcpuStats.inc('pf_mmio_spte_created');
+      return RET_PF.EMULATE;
+    }
+    return RET_PF.FIXED;
+  }
+
+  /** `tdp_mmu_split_huge_page`: fill a child table with `make_small_spte`s, then link it. */
+  private splitHugePage(sp: TdpPage, idx: number, huge: bigint, child: TdpPage, vcpu: number): void {
+    const childLevel = child.level;
+    const step = pagesPerEntry(childLevel);
+    for (let i = 0; i < 512; i++) {
+      let small = huge + ((BigInt(i * step) << 12n));
+      if (childLevel === 1) small &= ~PT_PAGE_SIZE_MASK;
+      this.setSpte(child, i, SHADOW_NONPRESENT_VALUE, small, vcpu);
+    }
+    this.setSpte(sp, idx, huge, makeNonleafSpte(this.vm.config, child.pfn, sp.role.adDisabled), vcpu);
+    this.vm.stats.inc('huge_page_splits');
+  }
+
+  /** The last SPTE on the path to `gfn`: [page, index, level, spte]. */
+  lastSpte(root: TdpPage, gfn: number): [TdpPage, number, number, bigint] {
+    let sp = root;
+    for (let level = root.level; ; level--) {
+      const idx = spteIndex(gfn, level);
+      const spte = this.readSpte(sp, idx);
+      if (!isShadowPresent(spte) || isLastSpte(spte, level)) return [sp, idx, level, spte];
+      sp = this.childOf(spte);
+    }
+  }
+
+  /** `fast_page_fault` (§9.9): fix write-protection or access tracking without the slow path. */
+  fastPageFault(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+    const c = this.vm.config;
+    const canBeFast = !fault.rsvd && ((!fault.present && !c.adEnabled) || (fault.present && fault.write));
+    if (!canBeFast) return RET_PF.INVALID;
+    let ret: RetPf = RET_PF.INVALID;
+    const [sp, idx, level, spte] = this.lastSpte(root, fault.gfn);
+    if (isShadowPresent(spte) && isLastSpte(spte, level)) {
+      if (isAccessAllowed(c, fault, spte)) ret = RET_PF.SPURIOUS;
+      else {
+        let next = spte;
+        if (!spteAdEnabled(spte) && isAccessTrack(c, spte)) next = restoreAccTrackSpte(next) | c.accessedMask;
+        let ok = true;
+        if (fault.write && isMmuWritable(c, spte)) {
+          next |= PT_WRITABLE_MASK;
+          const slot = this.vm.slotOfGfn(fault.gfn);
+          if (level > 1 && slot?.dirtyLogging) ok = false; // must be split by the slow path
+        }
+        if (ok && next !== spte && isAccessAllowed(c, fault, next)) {
+          this.setSpte(sp, idx, spte, next, vcpu);
+          if (!isWritable(spte) && isWritable(next)) {
+            const slot = this.vm.slotOfGfn(fault.gfn);
+            if (slot?.dirtyLogging) this.vm.markDirty(slot, fault.gfn);
+          }
+          ret = RET_PF.FIXED;
+        }
+      }
+    }
+    if (ret !== RET_PF.INVALID) {
+      vcpuStats.inc('pf_fast');
+      this.vm.events.record({ kind: 'fast_page_fault', vcpu, gpa: fault.addr, level, code: fault.errorCode, outcome: ret === RET_PF.FIXED ? 'RET_PF_FIXED' : 'RET_PF_SPURIOUS' });
+    }
+    return ret;
+  }
+
+  // ---- range operations (§9.6–9.8) ----
+
+  /** Visit present SPTEs mapping [start, end) under `sp`, leaves and tables, pre-order. */
+  private forEachInRange(sp: TdpPage, start: number, end: number, fn: (sp: TdpPage, idx: number, level: number, spte: bigint, gfn: number) => void): void {
+    const level = sp.level;
+    const span = pagesPerEntry(level);
+    const first = Math.max(0, Math.floor((start - sp.gfn) / span));
+    const last = Math.min(511, Math.floor((end - 1 - sp.gfn) / span));
+    for (let i = first; i <= last; i++) {
+      const spte = this.readSpte(sp, i);
+      if (!isShadowPresent(spte)) continue;
+      const gfn = sp.gfn + i * span;
+      fn(sp, i, level, spte, gfn);
+      const now = this.readSpte(sp, i);
+      if (isShadowPresent(now) && !isLastSpte(now, level)) this.forEachInRange(this.childOf(now), start, end, fn);
+    }
+  }
+
+  private validRoots(): TdpPage[] {
+    return this.roots.filter((r) => !r.role.invalid);
+  }
+
+  /** `kvm_tdp_mmu_zap_leafs`: zap present leaves in [start, end) in all valid roots. Returns leaves zapped. */
+  zapLeafs(start: number, end: number, vcpu = -1, why = 'zap range'): number {
+    let n = 0;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+        if (!isLastSpte(spte, level)) return;
+        this.setSpte(sp, idx, spte, SHADOW_NONPRESENT_VALUE, vcpu);
+        n++;
+      });
+    }
+    if (n > 0) {
+      this.tlbFlush(vcpu, why);
+      this.vm.events.record({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `${why}: ${n} leaves` });
+    }
+    return n;
+  }
+
+  /** Zap everything under a root (it stays allocated while referenced). */
+  private zapTree(root: TdpPage, vcpu: number): void {
+    for (let i = 0; i < 512; i++) {
+      const spte = this.readSpte(root, i);
+      if (isShadowPresent(spte) || isMmioSpte(this.vm.config, spte)) this.setSpte(root, i, spte, SHADOW_NONPRESENT_VALUE, vcpu);
+    }
+  }
+
+  /** `kvm_tdp_mmu_wrprot_slot`: clear W on leaves (keep MMU-writable, so the fast path restores it). */
+  wrprotRange(start: number, end: number, vcpu = -1): number {
+    let n = 0;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+        if (!isLastSpte(spte, level) || !isWritable(spte)) return;
+        this.setSpte(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
+        n++;
+      });
+    }
+    if (n > 0) this.tlbFlush(vcpu, 'write-protect');
+    return n;
+  }
+
+  /** Eager split of huge leaves in [start, end) down to 4K (`kvm_mmu_slot_try_split_huge_pages`). */
+  splitRange(start: number, end: number, vcpu = -1): number {
+    let n = 0;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+        if (level === 1 || !isLastSpte(spte, level)) return;
+        const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
+        this.splitHugePage(sp, idx, spte, child, vcpu);
+        n++;
+      });
+    }
+    return n;
+  }
+
+  /** `kvm_tdp_mmu_age_gfn_range`: clear A (or access-track); returns how many were young. */
+  ageRange(start: number, end: number, vcpu = -1): number {
+    const c = this.vm.config;
+    let young = 0;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+        if (!isLastSpte(spte, level) || !isAccessed(c, spte)) return;
+        young++;
+        this.setSpte(sp, idx, spte, markSpteForAccessTrack(c, spte), vcpu);
+      });
+    }
+    return young;
+  }
+
+  testAge(gfn: number): boolean {
+    const c = this.vm.config;
+    return this.validRoots().some((r) => {
+      const [, , level, spte] = this.lastSpte(r, gfn);
+      return isShadowPresent(spte) && isLastSpte(spte, level) && isAccessed(c, spte);
+    });
+  }
+
+  /** Every present leaf of a root: [gfn, level, spte]. For notebooks and invariant checks. */
+  leaves(root: TdpPage): [number, number, bigint][] {
+    const out: [number, number, bigint][] = [];
+    this.forEachInRange(root, 0, 2 ** 40, (_sp, _i, level, spte, gfn) => {
+      if (isLastSpte(spte, level)) out.push([gfn, level, spte]);
+    });
+    return out;
+  }
+
+  /** Appendix A over the whole MMU: 1, 2 (every leaf), 5 (child role = root role but level), counts. */
+  checkInvariants(): void {
+    const counts = [0, 0, 0, 0];
+    for (const root of this.roots) {
+      this.forEachInRange(root, 0, 2 ** 40, (sp, _i, level, spte, gfn) => {
+        if (sp.role.with({ level: root.level }).word !== root.role.word) {
+          throw new InvariantViolation('child-role', `TDP page at level ${sp.level} has role 0x${sp.role.word.toString(16)}, root 0x${root.role.word.toString(16)}`, String(sp.pfn));
+        }
+        this.checkSpte(spte, level, gfn);
+        if (isLastSpte(spte, level)) {
+          counts[level]!++;
+          const slot = this.vm.slotOfGfn(gfn);
+          // A TDP-mapped GFN reaches the frame the slot says (gfn is aligned to the level here).
+          if (slot !== undefined && spteToPfn(spte) !== memslotPfn(slot, gfn)) {
+            throw new InvariantViolation('leaf-pfn', `leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${spteToPfn(spte).toString(16)}, the slot says 0x${memslotPfn(slot, gfn).toString(16)}`, '0x' + spte.toString(16));
+          }
+        }
+      });
+    }
+    for (const l of [1, 2, 3]) {
+      if (counts[l] !== this.vm.stats.get(LEVEL_STAT[l]!)) {
+        throw new InvariantViolation('page-stats', `${LEVEL_STAT[l]} = ${this.vm.stats.get(LEVEL_STAT[l]!)} but ${counts[l]} leaves exist`, String(counts[l]));
+      }
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import type { Gpa, Gva, Hpa } from '../address/address';
+import type { Access } from '../walker/access';
+import type { WalkResult } from '../walker/walk-result';
+import type { TdpExit } from './exit';
+
+/** One VM exit and how KVM handled it. */
+export interface ExitRecord extends TdpExit {
+  /** `RET_PF_*` name from kvm_mmu_page_fault. */
+  ret: string;
+  /** Fixed by the fast path, without the slow path. */
+  fast: boolean;
+  /** Served from the MMIO SPTE / MMIO cache. */
+  mmio: boolean;
+}
+
+export interface AccessResult {
+  /** ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it. */
+  status: 'ok' | 'guest-pf' | 'emulated';
+  gva: Gva;
+  access: Access;
+  gpa: Gpa | undefined;
+  hpa: Hpa | undefined;
+  /** The final guest walk (with the second stage). */
+  guestWalk: WalkResult;
+  exits: ExitRecord[];
+  /** Hardware attempts: 1 + the retries after exits. */
+  attempts: number;
+  /** Why it was emulated (MMIO, write to ROM, …). */
+  emulation?: string;
+}

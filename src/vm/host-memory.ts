@@ -1,0 +1,63 @@
+/**
+ * Host-physical memory. TDP page tables are real EPT/NPT tables in host frames, so that the
+ * hardware walk of them is the generic walker with the host's format. Guest RAM is not copied
+ * here: a slot's backing frames are a numbered range (the guest data lives in guest memory).
+ */
+import { gpa } from '../address/address';
+import { GuestMemory } from '../memory/guest-memory';
+import { InvalidArgumentError, hex } from '../errors';
+
+export class HostMemory {
+  readonly maxPhyAddr: number;
+  /** Frame storage, indexed by PFN. */
+  readonly frames: GuestMemory;
+  private nextRamPfn = 0x100; // leave low memory alone, like a real host
+  private readonly tableBase: number;
+  private nextTablePfn: number;
+  private readonly freeTables: number[] = [];
+  private tablesInUse = 0;
+
+  constructor(maxPhyAddr: number) {
+    this.maxPhyAddr = maxPhyAddr;
+    this.frames = new GuestMemory({ maxPhyAddr });
+    this.frames.addSlot({ base: gpa(0n), size: 1n << BigInt(maxPhyAddr), name: 'host' });
+    // Page-table frames come from the top half, RAM backings from the bottom half.
+    this.tableBase = 2 ** (maxPhyAddr - 13);
+    this.nextTablePfn = this.tableBase;
+  }
+
+  /** Reserve `npages` backing frames aligned so that pfn ≡ gfn (mod 2^18): huge pages stay possible. */
+  allocRam(baseGfn: number, npages: number): number {
+    const align = 2 ** 18;
+    let pfn = this.nextRamPfn;
+    pfn += (((baseGfn % align) - (pfn % align)) % align + align) % align;
+    if (pfn + npages > this.tableBase) {
+      throw new InvalidArgumentError('host-memory-exhausted', `host memory (MAXPHYADDR ${this.maxPhyAddr}) cannot back ${npages} more pages`, hex(npages));
+    }
+    this.nextRamPfn = pfn + npages;
+    return pfn;
+  }
+
+  allocTable(): number {
+    this.tablesInUse++;
+    const f = this.freeTables.pop();
+    if (f !== undefined) return f;
+    return this.nextTablePfn++;
+  }
+
+  /** Return a table frame (zeroed for reuse). */
+  freeTable(pfn: number): void {
+    const f = this.frames.frameOf(pfn);
+    if (f >= 0) this.frames.slabOf(f).fill(0, GuestMemory.wordBase(f), GuestMemory.wordBase(f) + 1024);
+    this.freeTables.push(pfn);
+    this.tablesInUse--;
+  }
+
+  get tableFrames(): number {
+    return this.tablesInUse;
+  }
+
+  isTableFrame(pfn: number): boolean {
+    return pfn >= this.tableBase;
+  }
+}

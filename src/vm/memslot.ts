@@ -1,0 +1,49 @@
+/**
+ * A KVM memslot: a GPA range backed by host frames, with the per-slot state the MMU consults —
+ * read-only, dirty logging and its bitmap, the host mapping level (THP/hugetlbfs backing), and
+ * `lpage_info[level].disallow_lpage` counters (reference §9.5, §8.2).
+ */
+import type { Gpa } from '../address/address';
+
+export interface Memslot {
+  readonly id: number;
+  readonly name: string;
+  readonly base: Gpa;
+  readonly baseGfn: number;
+  readonly npages: number;
+  readonly readonly: boolean;
+  /** First host frame backing the slot (gfn → pfnBase + (gfn - baseGfn)). */
+  readonly pfnBase: number;
+  /** Largest level the host maps the backing with: 1 (4K), 2 (2M), 3 (1G). */
+  readonly hostLevel: number;
+  dirtyLogging: boolean;
+  /** One byte per page while dirty logging is on. */
+  dirtyBitmap: Uint8Array | undefined;
+  /** disallow_lpage counters per huge region, for levels 2 (index 0) and 3 (index 1). */
+  readonly lpageDisallow: readonly [Int32Array, Int32Array];
+}
+
+export function memslotPfn(slot: Memslot, gfn: number): number {
+  return slot.pfnBase + (gfn - slot.baseGfn);
+}
+
+/** Index of a gfn's huge region at `level` within the slot (`gfn_to_index`). */
+export function lpageIndex(slot: Memslot, gfn: number, level: number): number {
+  const shift = 9 * (level - 1);
+  return Math.floor(gfn / 2 ** shift) - Math.floor(slot.baseGfn / 2 ** shift);
+}
+
+/** Build the lpage_info arrays: regions that the slot covers only partly are disallowed. */
+export function makeLpageInfo(baseGfn: number, npages: number): [Int32Array, Int32Array] {
+  const out: Int32Array[] = [];
+  for (const level of [2, 3]) {
+    const span = 2 ** (9 * (level - 1));
+    const first = Math.floor(baseGfn / span);
+    const last = Math.floor((baseGfn + npages - 1) / span);
+    const a = new Int32Array(last - first + 1);
+    if (baseGfn % span !== 0) a[0]! += 1;
+    if ((baseGfn + npages) % span !== 0) a[a.length - 1]! += 1;
+    out.push(a);
+  }
+  return [out[0]!, out[1]!];
+}

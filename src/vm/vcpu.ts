@@ -1,0 +1,325 @@
+/**
+ * A vCPU: per-vCPU state — registers, cpu_role, the gva walker, the active MMU's root and role,
+ * statistics and the MMIO cache. `access()` runs what the hardware and KVM do for one guest
+ * access: the hardware 2D walk (guest tables, each table GPA and the final GPA through the TDP
+ * tables), an EPT violation / misconfiguration / NPF exit when the TDP walk fails, KVM's
+ * `kvm_mmu_page_fault` and its RET_PF_* outcome, and the retry.
+ */
+import { type Gva, type Gpa, type Hpa, gva as mkGva, hpa as mkHpa } from '../address/address';
+import type { PagingRegisters } from '../cpu/registers';
+import { InvalidRegisterStateError, hex } from '../errors';
+import { PFERR } from '../format/acc';
+import { Counters, VCPU_STAT_NAMES, type VcpuStatName } from '../events/stats';
+import type { CpuRole } from '../role/cpu-role';
+import { PageRole } from '../role/page-role';
+import { ACC_ALL } from '../format/acc';
+import { GvaWalker } from '../walker/gva-walker';
+import { encodeAccess, type Access } from '../walker/access';
+import { walkTables, type WalkInputs } from '../walker/walk';
+import { WalkScratch, WalkStop } from '../walker/walk-scratch';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { newPageFault } from '../tdp/page-fault';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import type { TdpPage } from '../tdp/tdp-page';
+import { memslotPfn } from './memslot';
+import { EPT_VIOLATION, EXIT_REASON, PFERR_GUEST_FINAL, PFERR_GUEST_PAGE, eptViolationErrorCode, type TdpExit } from './exit';
+import type { AccessResult, ExitRecord } from './access-result';
+import type { Vm } from './vm';
+
+/** Exits after which an access that still has not completed is a model bug (no progress). */
+const MAX_ATTEMPTS = 8;
+
+export class Vcpu {
+  readonly vm: Vm;
+  readonly index: number;
+  readonly stats = new Counters<VcpuStatName>(VCPU_STAT_NAMES);
+  private regsValue: PagingRegisters;
+  private walkerValue: GvaWalker;
+  /** `root_mmu.root_role` for TDP (`kvm_calc_tdp_mmu_root_page_role`). */
+  private rootRoleValue: PageRole;
+  private root: TdpPage | null = null;
+  /** The vCPU's last-MMIO cache (`vcpu->arch.mmio_gfn` + generation). */
+  private mmioCache: { gfn: number; gen: number } | undefined;
+  private readonly tdpScratch = new WalkScratch();
+  private tdpInputs: WalkInputs | undefined;
+  private pendingExit: TdpExit | undefined;
+  private curFinalAccess = 0;
+  private curTableAccess = 0;
+  private curGva = 0n;
+  private finalPfn = 0;
+  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  /** Whether CR3 was ever loaded: an access with paging on before that is an error. */
+  private cr3Loaded: boolean;
+
+  constructor(vm: Vm, index: number, initial: Partial<PagingRegisters> = {}) {
+    this.vm = vm;
+    this.index = index;
+    this.cr3Loaded = initial.cr3 !== undefined;
+    // Reset state: paging off (CR0.PG=0), no CR4/EFER bits.
+    const regs: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n, ...initial };
+    this.walkerValue = new GvaWalker(vm.guestMem, regs, vm.features);
+    this.regsValue = Object.freeze({ ...regs });
+    this.rootRoleValue = this.calcRootRole(this.walkerValue.role);
+  }
+
+  get regs(): PagingRegisters {
+    return this.regsValue;
+  }
+  get role(): CpuRole {
+    return this.walkerValue.role;
+  }
+  get rootRole(): PageRole {
+    return this.rootRoleValue;
+  }
+  get walker(): GvaWalker {
+    return this.walkerValue;
+  }
+  get currentRoot(): TdpPage | null {
+    return this.root;
+  }
+
+  private calcRootRole(cpu: CpuRole): PageRole {
+    return PageRole.pack({
+      access: ACC_ALL,
+      cr0Wp: true,
+      eferNx: true,
+      smm: cpu.base.smm,
+      guestMode: cpu.base.guestMode,
+      adDisabled: !this.vm.config.adEnabled,
+      level: this.vm.config.tdpLevel,
+      direct: true,
+      hasFourByteGpte: false,
+    });
+  }
+
+  /**
+   * Change registers (MOV CR0/CR3/CR4, WRMSR EFER). The role is recomputed; the MMU is reset only
+   * when a role bit changed (`kvm_post_set_cr0/cr4`), and a WP-only change with TDP just re-inits.
+   * Validated fully before anything changes.
+   */
+  setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+    const regs = { ...this.regsValue, ...update };
+    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features); // throws on bad input
+    const oldRole = this.walkerValue.role;
+    const roleChanged = !walker.role.equals(oldRole);
+    const rootRole = this.calcRootRole(walker.role);
+    const rootChanged = rootRole.word !== this.rootRoleValue.word;
+    this.walkerValue = walker;
+    this.regsValue = Object.freeze(regs);
+    if (update.cr3 !== undefined) this.cr3Loaded = true;
+    if (roleChanged) {
+      const wpOnly = oldRole.base.with({ cr0Wp: walker.role.base.cr0Wp }).word === walker.role.base.word && oldRole.ext === walker.role.ext && walker.role.isCr0Pg;
+      // kvm_mmu_reset_context unloads the roots; a CR0.WP-only change with TDP does not.
+      if (!wpOnly || rootChanged) this.unload();
+      this.vm.events.record({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
+    }
+    this.rootRoleValue = rootRole;
+    return { roleChanged, rootChanged };
+  }
+
+  /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
+  unload(): void {
+    if (this.root === null) return;
+    this.vm.tdp.putRoot(this.root, this.index);
+    this.root = null;
+    this.tdpInputs = undefined;
+  }
+
+  /** `kvm_mmu_reload` / `kvm_mmu_load`: get (or share) the root for root_role. */
+  private ensureRoot(): TdpPage {
+    if (this.root !== null && this.root.role.invalid) this.unload(); // obsolete root (zap-all)
+    if (this.root === null) {
+      this.root = this.vm.tdp.getRoot(this.rootRoleValue, this.index);
+      this.tdpInputs = {
+        mem: this.vm.host.frames,
+        format: this.vm.config.hardwareFormat,
+        rootGfn: this.root.pfn,
+        pdptrs: undefined,
+        pdptBase: 0,
+        pkru: 0,
+        fetchSetsId: this.vm.config.flavour === 'npt',
+      };
+    }
+    return this.root;
+  }
+
+  // ---- the hardware TDP walk, as the second stage of the guest walk ----
+
+  private secondStage(gfn: number, final: boolean): number {
+    const inputs = this.tdpInputs!;
+    const acc = final ? this.curFinalAccess : this.curTableAccess;
+    const vlo = ((gfn % 0x100000) * 4096) >>> 0;
+    const vhi = Math.floor(gfn / 0x100000);
+    const stop = walkTables(inputs, this.tdpScratch, vhi, vlo, acc);
+    if (stop === WalkStop.Ok) {
+      if (final) this.finalPfn = this.tdpScratch.gfn;
+      return gfn; // the guest walk reads guest memory by GPA
+    }
+    this.pendingExit = this.makeExit(gfn, final, stop, acc);
+    return -1;
+  }
+
+  private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
+    const s = this.tdpScratch;
+    const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
+    if (this.vm.config.flavour === 'npt') {
+      let info = BigInt(s.errorCode) | (final ? PFERR_GUEST_FINAL : PFERR_GUEST_PAGE);
+      if (stop === WalkStop.Reserved) info |= BigInt(PFERR.RSVD | PFERR.PRESENT);
+      return { kind: 'npf', reason: EXIT_REASON.SVM_NPF, gpa, onGuestTable: !final, info, errorCode: info };
+    }
+    if (stop === WalkStop.Reserved) {
+      return { kind: 'ept_misconfig', reason: EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
+    }
+    // The qualification: the access, the AND of RWX over the entries used (0 once one is not
+    // present), and bits 7/8: a guest-linear access, final translation or paging structure.
+    let rwx = 7;
+    for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
+    let q = 0n;
+    if (acc & PFERR.WRITE) q |= EPT_VIOLATION.ACC_WRITE;
+    else if (acc & PFERR.FETCH) q |= EPT_VIOLATION.ACC_INSTR;
+    else q |= EPT_VIOLATION.ACC_READ;
+    q |= BigInt(rwx) << 3n;
+    q |= EPT_VIOLATION.GVA_IS_VALID | (final ? EPT_VIOLATION.GVA_TRANSLATED : 0n);
+    return { kind: 'ept_violation', reason: EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: q, errorCode: eptViolationErrorCode(q) };
+  }
+
+  // ---- KVM: kvm_mmu_page_fault (§12.2) ----
+
+  /** Handle one TDP exit. Returns the RET_PF_* value and whether the fast or MMIO path did it. */
+  pageFault(exit: TdpExit): { ret: RetPf; fast: boolean; mmio: boolean; emulation?: string } {
+    const vm = this.vm;
+    const root = this.ensureRoot();
+    const ec = exit.errorCode;
+    let r: RetPf = RET_PF.INVALID;
+    let fast = false;
+    let mmio = false;
+    let emulation: string | undefined;
+    if (ec & BigInt(PFERR.RSVD)) {
+      r = this.handleMmioPageFault(exit.gpa, root);
+      if (r === RET_PF.EMULATE) {
+        mmio = true;
+        emulation = 'MMIO (cached MMIO SPTE)';
+      }
+    }
+    if (r === RET_PF.INVALID) {
+      this.stats.inc('pf_taken');
+      const fault = newPageFault(exit.gpa, ec);
+      // kvm_tdp_mmu_page_fault: page track → fast path → faultin → map.
+      if (fault.write && fault.present && !fault.rsvd && vm.isGfnWriteTracked(fault.gfn)) r = RET_PF.WRITE_PROTECTED;
+      else {
+        r = vm.tdp.fastPageFault(fault, root, this.index, this.stats);
+        fast = r !== RET_PF.INVALID;
+        if (!fast) {
+          const slot = vm.slotOfGfn(fault.gfn);
+          if (slot === undefined) {
+            if (exit.gpa >> BigInt(vm.config.hostMaxPhyAddr) !== 0n) {
+              r = RET_PF.EMULATE; // kvm_handle_noslot_fault: beyond max_gfn, no MMIO SPTE
+              emulation = 'GPA beyond the host MAXPHYADDR';
+            }
+          } else if (slot.readonly && fault.write) {
+            r = RET_PF.EMULATE; // KVM_PFN_ERR_RO_FAULT: a write to ROM is emulated (dropped)
+            emulation = 'write to a read-only memslot';
+          } else {
+            fault.slot = slot;
+            fault.pfn = memslotPfn(slot, fault.gfn);
+            fault.mapWritable = !slot.readonly;
+          }
+          if (r === RET_PF.INVALID) {
+            r = vm.tdp.map(fault, root, this.index, this.stats);
+            if (r === RET_PF.EMULATE) {
+              mmio = true;
+              emulation = 'MMIO (new MMIO SPTE)';
+              this.mmioCache = { gfn: fault.gfn, gen: vm.mmioGeneration };
+            }
+          }
+        }
+      }
+    }
+    if (r === RET_PF.WRITE_PROTECTED) r = RET_PF.EMULATE; // kvm_mmu_write_protect_fault (shadow MMU: next stage)
+    if (r === RET_PF.FIXED) this.stats.inc('pf_fixed');
+    else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
+    else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
+    vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: RET_PF_NAMES[r]! + (fast ? ' (fast)' : '') });
+    vm.afterOperation();
+    return emulation === undefined ? { ret: r, fast, mmio } : { ret: r, fast, mmio, emulation };
+  }
+
+  /** `handle_mmio_page_fault` (§7.8). */
+  private handleMmioPageFault(gpa: bigint, root: TdpPage): RetPf {
+    const gfn = Number(gpa >> 12n);
+    const c = this.mmioCache;
+    if (c !== undefined && c.gfn === gfn && c.gen === this.vm.mmioGeneration) return RET_PF.EMULATE;
+    const [, , level, spte] = this.vm.tdp.lastSpte(root, gfn);
+    if (isShadowPresent(spte) && isRsvdSpte(this.vm.config, spte, level)) {
+      throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found reserved bits in a present SPTE (a KVM bug)', '0x' + spte.toString(16));
+    }
+    if (isMmioSpte(this.vm.config, spte)) {
+      if (mmioSpteGeneration(spte) !== (this.vm.mmioGeneration & ((1 << 19) - 1))) return RET_PF.INVALID;
+      this.mmioCache = { gfn, gen: this.vm.mmioGeneration };
+      return RET_PF.EMULATE;
+    }
+    return RET_PF.RETRY;
+  }
+
+  // ---- a guest access through the whole pipeline ----
+
+  access(address: Gva | bigint, access: Access): AccessResult {
+    if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
+      throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
+    }
+    const a = this.walkerValue.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    const vlo = Number(a & 0xffffffffn);
+    const vhi = Number(a >> 32n);
+    const exits: ExitRecord[] = [];
+    this.stats.inc('guest_accesses');
+    const npt = this.vm.config.flavour === 'npt';
+    // The final access as the TDP tables see it; guest table accesses are writes when EPT A/D is
+    // on (the CPU may set guest A/D), and always W|U for NPT (reference §5.3, §6.6).
+    const kindBits = enc & (PFERR.WRITE | PFERR.FETCH);
+    this.curFinalAccess = npt ? kindBits | PFERR.USER : kindBits === 0 ? PFERR.USER : kindBits;
+    this.curTableAccess = npt ? PFERR.WRITE | PFERR.USER : this.vm.config.adEnabled ? PFERR.WRITE : PFERR.USER;
+    this.curGva = a;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      this.ensureRoot();
+      this.pendingExit = undefined;
+      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage);
+      if (stop === WalkStop.SecondStage) {
+        const exit = this.pendingExit!;
+        this.stats.inc('exits');
+        this.stats.inc(exit.kind === 'ept_violation' ? 'ept_violations' : exit.kind === 'ept_misconfig' ? 'ept_misconfigs' : 'npf_exits');
+        this.vm.events.record({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
+        const h = this.pageFault(exit);
+        exits.push({ ...exit, ret: RET_PF_NAMES[h.ret]!, fast: h.fast, mmio: h.mmio });
+        if (h.ret === RET_PF.EMULATE) {
+          const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
+          return {
+            status: 'emulated', gva: mkGva(a), access, gpa: exit.onGuestTable ? undefined : (exit.gpa as Gpa), hpa: undefined,
+            guestWalk, exits, attempts: attempt, emulation: h.emulation ?? 'emulated',
+          };
+        }
+        continue; // RETRY / FIXED / SPURIOUS: the guest re-executes the access
+      }
+      const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
+      if (stop !== WalkStop.Ok) {
+        // With TDP a guest #PF is delivered by the hardware, without an exit.
+        this.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(this.walkerValue.lastErrorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
+        return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+      }
+      const hpa = mkHpa(BigInt(this.finalPfn) * 4096n + (a & 0xfffn)) as Hpa;
+      return { status: 'ok', gva: mkGva(a), access, gpa: guestWalk.status === 'ok' ? guestWalk.gpa : undefined, hpa, guestWalk, exits, attempts: attempt };
+    }
+    throw new InvariantViolation('no-progress', `the access made no progress after ${MAX_ATTEMPTS} exits`, hex(a));
+  }
+
+  read(address: Gva | bigint, user = false): AccessResult {
+    return this.access(address, { kind: 'read', user });
+  }
+  write(address: Gva | bigint, user = false): AccessResult {
+    return this.access(address, { kind: 'write', user });
+  }
+  fetch(address: Gva | bigint, user = false): AccessResult {
+    return this.access(address, { kind: 'fetch', user });
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * A VM: per-VM state only — memslots, host memory, the SPTE format (frozen configuration), the
+ * TDP MMU with its shared roots, the MMIO generation, VM-wide statistics and the event log.
+ * Per-vCPU state lives in Vcpu.
+ */
+import { type Gpa, gpa as mkGpa } from '../address/address';
+import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { GpaOutsideMemoryError, InvalidArgumentError, MisalignedError, hex } from '../errors';
+import { GuestMemory } from '../memory/guest-memory';
+import { Counters, VM_STAT_NAMES, type VmStatName } from '../events/stats';
+import { EventLog } from '../events/event-log';
+import { countersTable, eventsTable } from '../events/tables';
+import { makeSpteConfig, type SpteConfig, type SpteConfigSpec } from '../spte/spte-config';
+import { TdpMmu, type TdpVmContext } from '../tdp/tdp-mmu';
+import { HostMemory } from './host-memory';
+import { makeLpageInfo, type Memslot } from './memslot';
+import { Vcpu } from './vcpu';
+
+export interface VmOptions {
+  /** SPTE flavour and host capabilities. Default: EPT, host MAXPHYADDR 46, 4-level, A/D on. */
+  spte?: SpteConfigSpec;
+  /** Guest CPUID. Its MAXPHYADDR may not exceed the host's. */
+  features?: CpuFeatures;
+  /** Check Appendix A invariants after every operation (tests turn this on). */
+  checkInvariants?: boolean;
+}
+
+export interface MemslotSpec {
+  base: Gpa | bigint;
+  size: bigint | number;
+  readonly?: boolean;
+  /** How the host backs the slot: 4K pages, 2M (THP/hugetlbfs) or 1G. Default 2M. */
+  hostPageSize?: '4K' | '2M' | '1G';
+  name?: string;
+}
+
+export class Vm implements TdpVmContext {
+  readonly config: SpteConfig;
+  readonly features: Readonly<CpuFeatures>;
+  readonly host: HostMemory;
+  /** Guest-physical memory contents (L1's GPA space). */
+  readonly guestMem: GuestMemory;
+  readonly memslots: Memslot[] = [];
+  readonly stats = new Counters<VmStatName>(VM_STAT_NAMES);
+  readonly events = new EventLog();
+  readonly tdp: TdpMmu;
+  readonly vcpus: Vcpu[] = [];
+  checking: boolean;
+  mmioGeneration = 0;
+  private nextSlotId = 0;
+
+  constructor(opts: VmOptions = {}) {
+    const config = makeSpteConfig(opts.spte ?? { flavour: 'ept' });
+    const features = opts.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: Math.min(DEFAULT_FEATURES.maxPhyAddr, config.hostMaxPhyAddr) };
+    if (features.maxPhyAddr > config.hostMaxPhyAddr) {
+      throw new InvalidArgumentError(
+        'guest-maxphyaddr-above-host',
+        `guest MAXPHYADDR ${features.maxPhyAddr} exceeds the host's ${config.hostMaxPhyAddr} (KVM would need allow_smaller_maxphyaddr the other way round)`,
+        String(features.maxPhyAddr),
+      );
+    }
+    this.config = config;
+    this.features = Object.freeze({ ...features });
+    this.host = new HostMemory(config.hostMaxPhyAddr);
+    this.guestMem = new GuestMemory({ maxPhyAddr: features.maxPhyAddr });
+    this.checking = opts.checkInvariants ?? false;
+    this.tdp = new TdpMmu(this);
+  }
+
+  // ---- memslots ----
+
+  addMemslot(spec: MemslotSpec): Memslot {
+    const base = BigInt(spec.base);
+    const size = BigInt(spec.size);
+    if ((base & 0xfffn) !== 0n || size <= 0n || (size & 0xfffn) !== 0n) {
+      throw new MisalignedError('memslot-alignment', 'a memslot is a non-empty, 4 KiB aligned GPA range', `${hex(base)}+${hex(size)}`);
+    }
+    const end = base + size;
+    if (end > 1n << BigInt(this.config.hostMaxPhyAddr)) {
+      throw new GpaOutsideMemoryError('gpa-beyond-host-maxphyaddr', `GPA range ends beyond the host MAXPHYADDR ${this.config.hostMaxPhyAddr}: TDP cannot map it`, hex(end - 1n));
+    }
+    if (end > 1n << BigInt(this.features.maxPhyAddr)) {
+      throw new GpaOutsideMemoryError('gpa-beyond-guest-maxphyaddr', `GPA range ends beyond the guest MAXPHYADDR ${this.features.maxPhyAddr}`, hex(end - 1n));
+    }
+    const baseGfn = Number(base >> 12n);
+    const npages = Number(size >> 12n);
+    for (const s of this.memslots) {
+      if (baseGfn < s.baseGfn + s.npages && s.baseGfn < baseGfn + npages) {
+        throw new InvalidArgumentError('memslot-overlap', `memslot [${hex(base)}, ${hex(end)}) overlaps "${s.name}"`, hex(base));
+      }
+    }
+    const hostLevel = { '4K': 1, '2M': 2, '1G': 3 }[spec.hostPageSize ?? '2M'];
+    if (hostLevel === undefined) throw new InvalidArgumentError('host-page-size', 'host page size is 4K, 2M or 1G', String(spec.hostPageSize));
+    const pfnBase = this.host.allocRam(baseGfn, npages); // may throw; nothing changed yet
+    const id = this.nextSlotId++;
+    const name = spec.name ?? `slot${id}`;
+    this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
+    const slot: Memslot = {
+      id, name, base: mkGpa(base), baseGfn, npages, readonly: spec.readonly ?? false, pfnBase, hostLevel,
+      dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages),
+    };
+    this.memslots.push(slot);
+    this.memslots.sort((a, b) => a.baseGfn - b.baseGfn);
+    // A memslot change bumps the generation: every cached MMIO SPTE becomes stale.
+    this.mmioGeneration++;
+    return slot;
+  }
+
+  /** Delete a memslot: KVM's default is the fast zap-all (invalidate every TDP root). */
+  deleteMemslot(slot: Memslot): void {
+    const i = this.memslots.indexOf(slot);
+    if (i < 0) throw new InvalidArgumentError('memslot-unknown', 'this memslot does not belong to this VM', slot.name);
+    this.tdp.invalidateAllRoots();
+    this.memslots.splice(i, 1);
+    const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
+    this.guestMem.removeSlot(gs);
+    this.mmioGeneration++;
+    this.afterOperation();
+  }
+
+  slotOfGfn(gfn: number): Memslot | undefined {
+    const list = this.memslots;
+    let lo = 0;
+    let hi = list.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const s = list[mid]!;
+      if (gfn < s.baseGfn) hi = mid - 1;
+      else if (gfn >= s.baseGfn + s.npages) lo = mid + 1;
+      else return s;
+    }
+    return undefined;
+  }
+
+  /** The shadow MMU's write tracking; the TDP-only VM tracks nothing yet. */
+  isGfnWriteTracked(_gfn: number): boolean {
+    return false;
+  }
+
+  markDirty(slot: Memslot, gfn: number): void {
+    if (slot.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+  }
+
+  // ---- dirty logging (§9.7; without PML: write protection) ----
+
+  setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
+    if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
+    if (on === slot.dirtyLogging) return;
+    slot.dirtyLogging = on;
+    if (on) {
+      slot.dirtyBitmap = new Uint8Array(slot.npages);
+      if (opts.eagerSplit) this.tdp.splitRange(slot.baseGfn, slot.baseGfn + slot.npages);
+      this.tdp.wrprotRange(slot.baseGfn, slot.baseGfn + slot.npages);
+    } else {
+      slot.dirtyBitmap = undefined;
+    }
+    this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: on ? 'enabled' : 'disabled' });
+    this.afterOperation();
+  }
+
+  /** KVM_GET_DIRTY_LOG (+ clear): the dirty GPAs since the last call; they are write-protected again. */
+  getDirtyLog(slot: Memslot): Gpa[] {
+    if (slot.dirtyBitmap === undefined) throw new InvalidArgumentError('dirty-log-off', 'dirty logging is not enabled on this memslot', slot.name);
+    const out: Gpa[] = [];
+    const bm = slot.dirtyBitmap;
+    for (let i = 0; i < bm.length; i++) {
+      if (bm[i] === 0) continue;
+      bm[i] = 0;
+      out.push(mkGpa(BigInt(slot.baseGfn + i) << 12n));
+      this.tdp.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
+    }
+    this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
+    this.afterOperation();
+    return out;
+  }
+
+  // ---- VM-wide MMU operations ----
+
+  zapGfnRange(start: Gpa | bigint, end: Gpa | bigint): number {
+    const n = this.tdp.zapLeafs(Number(BigInt(start) >> 12n), Number((BigInt(end) + 0xfffn) >> 12n));
+    this.afterOperation();
+    return n;
+  }
+
+  zapAll(): void {
+    this.tdp.invalidateAllRoots();
+    this.afterOperation();
+  }
+
+  /** MMU-notifier aging over a GPA range: how many mappings were young (A cleared). */
+  age(start: Gpa | bigint, end: Gpa | bigint): number {
+    const n = this.tdp.ageRange(Number(BigInt(start) >> 12n), Number((BigInt(end) + 0xfffn) >> 12n));
+    this.afterOperation();
+    return n;
+  }
+
+  /** A new vCPU; registers default to the reset state (paging off). */
+  createVcpu(regs: Partial<PagingRegisters> = {}): Vcpu {
+    const v = new Vcpu(this, this.vcpus.length, regs);
+    this.vcpus.push(v);
+    return v;
+  }
+
+  /** Invariants after an operation, in checking mode. */
+  afterOperation(): void {
+    if (this.checking) this.tdp.checkInvariants();
+  }
+
+  statsTable(): ReturnType<typeof countersTable> {
+    const scopes: Record<string, Record<string, number>> = { vm: this.stats.snapshot() };
+    for (const v of this.vcpus) scopes[`vcpu${v.index}`] = v.stats.snapshot();
+    return countersTable(scopes);
+  }
+
+  eventsTable(): ReturnType<typeof eventsTable> {
+    return eventsTable(this.events);
+  }
+}

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { SHADOW_NONPRESENT_VALUE, InvariantViolation, isWritable, isMmuWritable, spteToPfn } from '../../src';
+import { fixture } from '../vm/fixtures';
+
+describe('TDP MMU', () => {
+  it('zapping a GFN range makes the next access fault again; stats follow', () => {
+    const { vm, v, pt } = fixture({ flavour: 'ept' }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 4 });
+    for (let i = 0n; i < 4n; i++) v.read(0x7000_0000n + i * 4096n);
+    const before = vm.stats.get('pages_4k');
+    expect(vm.zapGfnRange(0x20_0000n, 0x20_2000n)).toBe(2);
+    expect(vm.stats.get('pages_4k')).toBe(before - 2);
+    expect(v.read(0x7000_0000n).exits.length).toBe(1);
+    expect(v.read(0x7000_3000n).exits.length).toBe(0);
+  });
+
+  it('zap-all invalidates roots; vCPUs reload a fresh root', () => {
+    const { vm, v, pt } = fixture();
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.read(0x7000_0000n);
+    const old = v.currentRoot!;
+    vm.zapAll();
+    expect(old.role.invalid).toBe(true);
+    expect(v.read(0x7000_0000n).exits.length).toBe(2);
+    expect(v.currentRoot).not.toBe(old);
+    expect(vm.tdp.roots.filter((r) => !r.role.invalid).length).toBe(1);
+    expect(vm.tdp.roots.includes(old)).toBe(false); // last reference dropped: freed
+  });
+
+  it('dirty logging write-protects, splits huge pages on the next write, and logs exactly the written pages', () => {
+    const { vm, v, pt, ram } = fixture({ flavour: 'ept', adEnabled: false });
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 8, flags: { writable: true } });
+    for (let i = 0n; i < 8n; i++) v.read(0x7000_0000n + i * 4096n);
+    expect(vm.stats.get('pages_2m')).toBe(2);
+    vm.setDirtyLogging(ram, true);
+    const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === 0x200)!;
+    expect(isWritable(leaf[2])).toBe(false);
+    expect(isMmuWritable(vm.config, leaf[2])).toBe(true);
+    v.write(0x7000_3000n);
+    expect(vm.stats.get('huge_page_splits')).toBe(1);
+    v.write(0x7000_5000n); // fast path on the split, write-protected 4K SPTE
+    expect(v.stats.get('pf_fast')).toBe(1);
+    expect(vm.getDirtyLog(ram)).toEqual([0x20_3000n, 0x20_5000n]);
+    expect(vm.getDirtyLog(ram)).toEqual([]);
+    v.write(0x7000_3000n);
+    expect(vm.getDirtyLog(ram)).toEqual([0x20_3000n]);
+  });
+
+  it('aging clears A; the next hardware walk sets it again (EPT A/D)', () => {
+    const { vm, v, pt } = fixture({ flavour: 'ept' }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 2 });
+    v.read(0x7000_0000n);
+    v.read(0x7000_1000n);
+    expect(vm.age(0x20_0000n, 0x20_2000n)).toBe(2);
+    expect(vm.tdp.testAge(0x200)).toBe(false);
+    expect(vm.age(0x20_0000n, 0x20_2000n)).toBe(0);
+    v.read(0x7000_0000n);
+    expect(vm.tdp.testAge(0x200)).toBe(true);
+    expect(vm.tdp.testAge(0x201)).toBe(false);
+  });
+
+  it('aging without A/D turns SPTEs into access-tracked ones, restored by the fast path', () => {
+    const { vm, v, pt } = fixture({ flavour: 'ept', adEnabled: false }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.read(0x7000_0000n);
+    expect(vm.age(0x20_0000n, 0x20_1000n)).toBe(1);
+    const r = v.read(0x7000_0000n);
+    expect(r.exits.map((e) => [e.ret, e.fast])).toEqual([['RET_PF_FIXED', true]]);
+  });
+
+  it('every SPTE change goes through one function that refuses a PFN change of a present leaf', () => {
+    const { vm, v, pt } = fixture({ flavour: 'ept' }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.read(0x7000_0000n);
+    const [sp, idx, , spte] = vm.tdp.lastSpte(v.currentRoot!, 0x200);
+    expect(() => vm.tdp.setSpte(sp, idx, spte, spte + 0x1000n, 0)).toThrow(InvariantViolation);
+    expect(vm.tdp.readSpte(sp, idx)).toBe(spte); // unchanged
+    vm.tdp.setSpte(sp, idx, spte, SHADOW_NONPRESENT_VALUE, 0);
+    expect(spteToPfn(vm.tdp.readSpte(sp, idx))).toBe(0);
+    vm.tdp.checkInvariants();
+  });
+
+  it('checking mode catches a corrupted page count', () => {
+    const { vm, v, pt } = fixture();
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.read(0x7000_0000n);
+    vm.stats.inc('pages_2m');
+    expect(() => vm.tdp.checkInvariants()).toThrow(/page-stats/);
+  });
+
+  it('NX huge pages: an executable access maps 4K and counts nx_lpage_splits', () => {
+    const { vm, v, pt } = fixture({ flavour: 'ept', nxHugePages: true });
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.fetch(0x7000_0000n);
+    const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === 0x200)!;
+    expect(leaf[1]).toBe(1);
+    expect(vm.stats.get('nx_lpage_splits')).toBeGreaterThanOrEqual(1);
+  });
+});
