@@ -2,10 +2,12 @@
 import { report, type BenchResult } from './harness';
 import { walkBench } from './walk.bench';
 import { mapBench } from './map.bench';
+import { tdpBench } from './tdp.bench';
 
 const results: BenchResult[] = [];
 const only = process.argv[2];
 // Memory first, on a clean heap.
 if (!only || only === 'map') results.push(...mapBench());
 if (!only || only === 'walk') results.push(...walkBench());
+if (!only || only === 'tdp') results.push(...tdpBench());
 report(results);

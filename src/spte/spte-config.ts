@@ -27,6 +27,8 @@ export interface SpteConfigSpec {
   maxHugePageLevel?: number;
   /** The iTLB-multihit mitigation (`nx_huge_pages`): executable huge pages are not allowed. */
   nxHugePages?: boolean;
+  /** Page-modification logging (EPT with A/D only): dirty logging clears D instead of W. */
+  pml?: boolean;
 }
 
 export interface SpteConfig {
@@ -37,6 +39,8 @@ export interface SpteConfig {
   readonly execOnly: boolean;
   readonly maxHugePageLevel: number;
   readonly nxHugePages: boolean;
+  /** `cpu_dirty_log_size != 0`. */
+  readonly pml: boolean;
   readonly presentMask: bigint;
   readonly userMask: bigint;
   readonly xMask: bigint;
@@ -91,11 +95,16 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   if (![1, 2, 3].includes(maxHugePageLevel)) throw new InvalidArgumentError('huge-level', 'max huge page level is 1, 2 or 3', String(maxHugePageLevel));
   const adEnabled = flavour === 'npt' ? true : (spec.adEnabled ?? true);
   const execOnly = flavour === 'ept' ? (spec.execOnly ?? true) : false;
+  if (spec.pml && (flavour !== 'ept' || !adEnabled)) {
+    throw new InvalidArgumentError('pml-needs-ept-ad', 'PML exists only for EPT with accessed/dirty bits enabled', `${flavour}${adEnabled ? '' : ' without A/D'}`);
+  }
+  const pml = spec.pml ?? false;
   if (flavour === 'ept') {
     const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: hostMaxPhyAddr, execonly: false, hugePageLevel: maxHugePageLevel });
     return Object.freeze({
       flavour, hostMaxPhyAddr, tdpLevel, adEnabled, execOnly, maxHugePageLevel,
       nxHugePages: spec.nxHugePages ?? false,
+      pml,
       presentMask: (execOnly ? 0n : bit(0)) | bit(63),
       userMask: bit(0),
       xMask: bit(2),
@@ -119,6 +128,7 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   return Object.freeze({
     flavour, hostMaxPhyAddr, tdpLevel, adEnabled, execOnly, maxHugePageLevel,
     nxHugePages: spec.nxHugePages ?? false,
+    pml,
     presentMask: bit(0),
     userMask: bit(2),
     xMask: 0n,

@@ -427,6 +427,34 @@ export class TdpMmu {
     return n;
   }
 
+  /** `kvm_tdp_mmu_clear_dirty_slot` with PML: clear D on 4K leaves (writes then log through PML). */
+  clearDirtyRange(start: number, end: number, vcpu = -1): number {
+    let n = 0;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+        if (level !== 1 || !isLastSpte(spte, level) || (spte & this.vm.config.dirtyMask) === 0n) return;
+        this.setSpte(sp, idx, spte, spte & ~this.vm.config.dirtyMask, vcpu);
+        n++;
+      });
+    }
+    if (n > 0) this.tlbFlush(vcpu, 'clear dirty');
+    return n;
+  }
+
+  /** Write-protect only the huge leaves in a range (PML logs 4K pages only). */
+  wrprotHugeRange(start: number, end: number, vcpu = -1): number {
+    let n = 0;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+        if (level === 1 || !isLastSpte(spte, level) || !isWritable(spte)) return;
+        this.setSpte(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
+        n++;
+      });
+    }
+    if (n > 0) this.tlbFlush(vcpu, 'write-protect huge');
+    return n;
+  }
+
   /** Eager split of huge leaves in [start, end) down to 4K (`kvm_mmu_slot_try_split_huge_pages`). */
   splitRange(start: number, end: number, vcpu = -1): number {
     let n = 0;

@@ -154,6 +154,12 @@ export class Vcpu {
     const stop = walkTables(inputs, this.tdpScratch, vhi, vlo, acc);
     if (stop === WalkStop.Ok) {
       if (final) this.finalPfn = this.tdpScratch.gfn;
+      // PML: the CPU logs the GPA when it sets D in a 4K EPT leaf.
+      const sc = this.tdpScratch;
+      if (this.vm.config.pml && sc.level === 1 && sc.updated[1] && (sc.lo[1]! & 0x200) === 0 && (sc.newLo[1]! & 0x200) !== 0) {
+        const slot = this.vm.slotOfGfn(gfn);
+        if (slot?.dirtyLogging) this.vm.markDirty(slot, gfn);
+      }
       return gfn; // the guest walk reads guest memory by GPA
     }
     this.pendingExit = this.makeExit(gfn, final, stop, acc);

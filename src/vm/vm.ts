@@ -149,8 +149,15 @@ export class Vm implements TdpVmContext {
     slot.dirtyLogging = on;
     if (on) {
       slot.dirtyBitmap = new Uint8Array(slot.npages);
-      if (opts.eagerSplit) this.tdp.splitRange(slot.baseGfn, slot.baseGfn + slot.npages);
-      this.tdp.wrprotRange(slot.baseGfn, slot.baseGfn + slot.npages);
+      const [a, b] = [slot.baseGfn, slot.baseGfn + slot.npages];
+      if (opts.eagerSplit) this.tdp.splitRange(a, b);
+      if (this.config.pml) {
+        // kvm_mmu_slot_apply_flags with PML: clear D on 4K leaves, write-protect huge ones.
+        this.tdp.clearDirtyRange(a, b);
+        this.tdp.wrprotHugeRange(a, b);
+      } else {
+        this.tdp.wrprotRange(a, b);
+      }
     } else {
       slot.dirtyBitmap = undefined;
     }
@@ -167,7 +174,9 @@ export class Vm implements TdpVmContext {
       if (bm[i] === 0) continue;
       bm[i] = 0;
       out.push(mkGpa(BigInt(slot.baseGfn + i) << 12n));
-      this.tdp.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
+      // kvm_tdp_mmu_clear_dirty_pt_masked: D with PML, else W.
+      if (this.config.pml) this.tdp.clearDirtyRange(slot.baseGfn + i, slot.baseGfn + i + 1);
+      else this.tdp.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
     }
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
     this.afterOperation();
@@ -178,6 +187,13 @@ export class Vm implements TdpVmContext {
 
   zapGfnRange(start: Gpa | bigint, end: Gpa | bigint): number {
     const n = this.tdp.zapLeafs(Number(BigInt(start) >> 12n), Number((BigInt(end) + 0xfffn) >> 12n));
+    this.afterOperation();
+    return n;
+  }
+
+  /** Zap every leaf of a memslot's range (`kvm_mmu_zap_memslot` for the TDP MMU). */
+  zapSlot(slot: Memslot): number {
+    const n = this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `zap slot ${slot.name}`);
     this.afterOperation();
     return n;
   }

@@ -97,3 +97,35 @@ describe('TDP MMU', () => {
     expect(vm.stats.get('nx_lpage_splits')).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('TDP MMU: PML dirty logging and slot zaps', () => {
+  it('with PML, enabling dirty logging clears D and writes are logged without exits', () => {
+    const { vm, v, pt, ram } = fixture({ flavour: 'ept', pml: true }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 4, flags: { writable: true } });
+    for (let i = 0n; i < 4n; i++) v.write(0x7000_0000n + i * 4096n);
+    vm.setDirtyLogging(ram, true);
+    vm.getDirtyLog(ram); // start clean (the tables' A/D writes were logged too)
+    const r = v.write(0x7000_2000n);
+    expect(r.exits).toEqual([]); // still writable: the hardware sets D and PML logs the GPA
+    expect(vm.getDirtyLog(ram)).toContain(0x20_2000n);
+    expect(vm.getDirtyLog(ram)).toEqual([]);
+    expect(v.write(0x7000_2000n).exits).toEqual([]);
+    expect(vm.getDirtyLog(ram)).toContain(0x20_2000n);
+  });
+
+  it('PML needs EPT with A/D', () => {
+    expect(() => fixture({ flavour: 'npt', pml: true })).toThrow(/pml-needs-ept-ad/);
+    expect(() => fixture({ flavour: 'ept', adEnabled: false, pml: true })).toThrow(/pml-needs-ept-ad/);
+  });
+
+  it('zapping a slot removes exactly its leaves', () => {
+    const { vm, v, pt, rom } = fixture({ flavour: 'ept' }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    pt.map(0x8000_0000n, 0x4000_0000n);
+    v.read(0x7000_0000n);
+    v.read(0x8000_0000n);
+    expect(vm.zapSlot(rom)).toBe(1);
+    expect(v.read(0x7000_0000n).exits).toEqual([]);
+    expect(v.read(0x8000_0000n).exits.length).toBe(1);
+  });
+});
