@@ -42,7 +42,7 @@ export * from './builder/page-table-builder';
 export * from './display/html';
 export * from './display/charts';
 export { walkBundle, verdict } from './display/walk-view';
-export { formatBundle } from './display/format-view';
+export { formatBundle, accessIndexName } from './display/format-view';
 export { cpuRoleBundle, pageRoleBundle } from './display/role-view';
 export { richBundle } from './display/rich';
 

@@ -6,7 +6,8 @@ import { esc, hex64, table, textTable, type MimeBundle } from './html';
 const LEVEL_NAMES: Record<number, string> = { 1: 'PTE', 2: 'PDE', 3: 'PDPTE', 4: 'PML4E', 5: 'PML5E' };
 
 export function accessIndexName(idx: number): string {
-  const w = idx & 1 ? 'write' : idx & 8 ? 'fetch' : 'read';
+  // W and FETCH together cannot happen; KVM's table still has those slots.
+  const w = idx & 1 && idx & 8 ? 'write+fetch (impossible)' : idx & 1 ? 'write' : idx & 8 ? 'fetch' : 'read';
   const who = idx & 2 ? 'user' : 'sup';
   return `${who} ${w}${idx & 4 ? ' (AC/pte.U slot)' : ''}`;
 }
