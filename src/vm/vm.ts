@@ -143,6 +143,11 @@ export class Vm implements TdpVmContext {
 
   // ---- dirty logging (§9.7; without PML: write protection) ----
 
+  /**
+   * Enable or disable dirty logging on a memslot (`kvm_mmu_slot_apply_flags`). Huge pages are
+   * split eagerly by default, as KVM's `eager_page_split` module parameter (default on) does;
+   * `eagerSplit: false` leaves them to be split by the first write fault instead.
+   */
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
     if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
     if (on === slot.dirtyLogging) return;
@@ -150,7 +155,7 @@ export class Vm implements TdpVmContext {
     if (on) {
       slot.dirtyBitmap = new Uint8Array(slot.npages);
       const [a, b] = [slot.baseGfn, slot.baseGfn + slot.npages];
-      if (opts.eagerSplit) this.tdp.splitRange(a, b);
+      if (opts.eagerSplit ?? true) this.tdp.splitRange(a, b);
       if (this.config.pml) {
         // kvm_mmu_slot_apply_flags with PML: clear D on 4K leaves, write-protect huge ones.
         this.tdp.clearDirtyRange(a, b);

@@ -32,7 +32,7 @@ describe('TDP MMU', () => {
     pt.map(0x7000_0000n, 0x20_0000n, { count: 8, flags: { writable: true } });
     for (let i = 0n; i < 8n; i++) v.read(0x7000_0000n + i * 4096n);
     expect(vm.stats.get('pages_2m')).toBe(2);
-    vm.setDirtyLogging(ram, true);
+    vm.setDirtyLogging(ram, true, { eagerSplit: false });
     const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === 0x200)!;
     expect(isWritable(leaf[2])).toBe(false);
     expect(isMmuWritable(vm.config, leaf[2])).toBe(true);
@@ -111,6 +111,19 @@ describe('TDP MMU: PML dirty logging and slot zaps', () => {
     expect(vm.getDirtyLog(ram)).toEqual([]);
     expect(v.write(0x7000_2000n).exits).toEqual([]);
     expect(vm.getDirtyLog(ram)).toContain(0x20_2000n);
+  });
+
+  it('eager split (the default) splits every huge leaf when dirty logging starts', () => {
+    const { vm, v, pt, ram } = fixture({ flavour: 'ept', pml: true });
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 8, flags: { writable: true } });
+    v.write(0x7000_0000n);
+    const huge = vm.stats.get('pages_2m');
+    vm.setDirtyLogging(ram, true);
+    expect(vm.stats.get('pages_2m')).toBe(0);
+    expect(vm.stats.get('pages_4k')).toBe(huge * 512);
+    vm.getDirtyLog(ram);
+    expect(v.write(0x7000_5000n).exits).toEqual([]); // PML: still writable, D logged
+    expect(vm.getDirtyLog(ram)).toContain(0x20_5000n);
   });
 
   it('PML needs EPT with A/D', () => {
