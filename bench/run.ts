@@ -3,6 +3,7 @@ import { report, type BenchResult } from './harness';
 import { walkBench } from './walk.bench';
 import { mapBench } from './map.bench';
 import { tdpBench } from './tdp.bench';
+import { walk2dBench } from './walk2d.bench';
 
 const results: BenchResult[] = [];
 const only = process.argv[2];
@@ -10,4 +11,5 @@ const only = process.argv[2];
 if (!only || only === 'map') results.push(...mapBench());
 if (!only || only === 'walk') results.push(...walkBench());
 if (!only || only === 'tdp') results.push(...tdpBench());
+if (!only || only === 'walk2d') results.push(...walk2dBench());
 report(results);

@@ -61,3 +61,17 @@ export * from './vm/exit';
 export * from './vm/access-result';
 export * from './vm/vcpu';
 export * from './vm/vm';
+
+// Nested TDP: ngpa walk over L1's EPT12/NPT12 and the 2D walk of L2 accesses.
+export * from './nested/nested-during';
+export * from './nested/ept-capabilities';
+export * from './nested/eptp';
+export * from './nested/exit-qualification';
+export * from './nested/npf-error-code';
+export * from './nested/nested-exit';
+export * from './nested/ngpa-walk-result';
+export * from './nested/ngpa-walker';
+export * from './nested/refs-2d';
+export * from './nested/walk-2d-result';
+export * from './nested/walk-2d';
+export * from './display/nested-view';

@@ -1,0 +1,67 @@
+/**
+ * EPT-violation exit qualification (reference §6.4) and the VMX exit reasons of nested TDP faults
+ * (§12.4). `eptViolationQualification` is what KVM's EPT walker synthesizes for L1 (§6.8):
+ * access bits from the walker's access, PROT bits from the raw RWX of the entries, and bits 7/8
+ * from the context of the access (KVM copies them from the real exit qualification).
+ */
+import type { NestedDuring } from './nested-during';
+
+/** Exit-qualification bits (asm/vmx.h `EPT_VIOLATION_*`), as numbers: the qualification fits in 13 bits. */
+export const EPT_QUAL = Object.freeze({
+  ACC_READ: 1 << 0,
+  ACC_WRITE: 1 << 1,
+  ACC_INSTR: 1 << 2,
+  PROT_READ: 1 << 3,
+  PROT_WRITE: 1 << 4,
+  PROT_EXEC: 1 << 5,
+  EXEC_FOR_RING3_LIN: 1 << 6,
+  GVA_IS_VALID: 1 << 7,
+  GVA_TRANSLATED: 1 << 8,
+} as const);
+
+/** VMX basic exit reasons (uapi/asm/vmx.h). */
+export const VMX_EXIT_REASON = Object.freeze({
+  EPT_VIOLATION: 48,
+  EPT_MISCONFIG: 49,
+  PML_FULL: 62,
+} as const);
+
+/** `EPT_VIOLATION_RWX_TO_PROT(rwx)`: raw R/W/X (bits 2:0 of EPT entries) → qualification bits 5:3. */
+export function rwxToProt(rwx: number): number {
+  return (rwx & 7) << 3;
+}
+
+/**
+ * The qualification of an EPT violation: `pfec` is the walker's access (PFERR W/U/FETCH; in EPT
+ * terms U means "read"), `rwx` the AND of the raw RWX bits of the entries seen (0 when the failing
+ * entry is not present), `during` what the access was for.
+ */
+export function eptViolationQualification(pfec: number, rwx: number, during: NestedDuring): number {
+  let q = 0;
+  if (pfec & 2) q |= EPT_QUAL.ACC_WRITE;
+  if (pfec & 4) q |= EPT_QUAL.ACC_READ;
+  if (pfec & 16) q |= EPT_QUAL.ACC_INSTR;
+  q |= rwxToProt(rwx);
+  if (during !== 'none') q |= EPT_QUAL.GVA_IS_VALID;
+  if (during === 'final') q |= EPT_QUAL.GVA_TRANSLATED;
+  return q;
+}
+
+/** Decode a qualification with KVM's names, e.g. "READ|WRITE|PROT_READ|GVA_IS_VALID". */
+export function decodeEptQualification(q: number): string {
+  const names: [number, string][] = [
+    [EPT_QUAL.ACC_READ, 'READ'],
+    [EPT_QUAL.ACC_WRITE, 'WRITE'],
+    [EPT_QUAL.ACC_INSTR, 'INSTR'],
+    [EPT_QUAL.PROT_READ, 'PROT_READ'],
+    [EPT_QUAL.PROT_WRITE, 'PROT_WRITE'],
+    [EPT_QUAL.PROT_EXEC, 'PROT_EXEC'],
+    [EPT_QUAL.EXEC_FOR_RING3_LIN, 'EXEC_FOR_RING3_LIN'],
+    [EPT_QUAL.GVA_IS_VALID, 'GVA_IS_VALID'],
+    [EPT_QUAL.GVA_TRANSLATED, 'GVA_TRANSLATED'],
+  ];
+  const out = names.filter(([b]) => (q & b) !== 0).map(([, n]) => n);
+  const rest = q & ~0x1ff;
+  if (rest !== 0) out.push(`0x${rest.toString(16)}`);
+  return out.length === 0 ? '0' : out.join('|');
+}

@@ -1,0 +1,495 @@
+/**
+ * ngpa walk: L1's EPT12 or NPT12 tables, nGPA (L2's guest-physical address) → GPA (L1's), over
+ * L1's guest memory — the tables live there. In v6.16 this is `guest_mmu` walked by
+ * `ept_walk_addr` / `paging64_walk_addr` (`paging32_*` for a 32-bit NPT12); KVM 2026 calls it the
+ * ngpa walk. It is the generic walk (walker/walk.ts) with:
+ *  - EPT12: the EPT format from EPTP12 (level from bits 5:3, A/D from bit 6) and L1's EPT
+ *    capabilities (execute-only, largest page) — `nested_ept_new_eptp`;
+ *  - NPT12: the x86 format of L1's own CR4/EFER with CR0 = PG only, so WP is off, and CR4.PKE
+ *    cleared — `kvm_init_shadow_npt_mmu(vcpu, X86_CR0_PG, hsave cr4, hsave efer, nCR3)`.
+ *
+ * Accesses are PFERR bits, as KVM passes them: EPT reuses U as "read" (a hardware exit's READ
+ * bit becomes U), W is write, FETCH is fetch; every NPT access is a user access. A fault becomes
+ * the exit L1 sees (nested-exit.ts): EPT violation or misconfiguration, or NPF.
+ */
+import { type Gpa, type Gva, type Ngpa, ngpa as mkNgpa, gpa as mkGpa } from '../address/address';
+import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
+import { joinU64, rsvdBits } from '../bits';
+import { CR0, CR4, EFER, DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { calcCpuRole, validatePagingRegisters } from '../role/calc-cpu-role';
+import { CpuRole } from '../role/cpu-role';
+import { PageRole } from '../role/page-role';
+import { ACC_ALL, PFERR } from '../format/acc';
+import { eptFormat } from '../format/ept';
+import { nptFormat } from '../format/npt';
+import type { PageFormat } from '../format/page-format';
+import { GuestMemory } from '../memory/guest-memory';
+import type { Access } from '../walker/access';
+import { walkTables, type WalkInputs } from '../walker/walk';
+import { WalkScratch, WalkStop } from '../walker/walk-scratch';
+import { buildRecord } from '../walker/walk-record';
+import type { WalkStep } from '../walker/walk-result';
+import { DEFAULT_EPT_CAPS, eptHugePageLevel, type EptCapabilities } from './ept-capabilities';
+import { decodeEptp } from './eptp';
+import { nestedExit } from './nested-exit';
+import type { NestedDuring } from './nested-during';
+import { asNestedRecord, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResult } from './ngpa-walk-result';
+
+const TWO20 = 0x100000;
+
+export type NestedTdp = 'ept' | 'npt';
+
+export interface NgpaAccess {
+  kind: 'read' | 'write' | 'fetch';
+  /**
+   * PFERR_USER. NPT: always set — every nested access is a user access (false is refused). EPT:
+   * U means "readable is required"; a read always has it, and KVM's emulated 2D walk adds it to
+   * every access (`translate_nested_gpa`). Default: true for NPT; for EPT only on reads, which is
+   * what KVM's EPT-violation handler derives from a hardware exit qualification.
+   */
+  user?: boolean;
+  /** What the access was for, as the exit reports it (qualification bits 7/8, EXITINFO1 32/33). */
+  during?: NestedDuring;
+}
+
+export interface EptNgpaConfig {
+  /** EPTP12 from vmcs12. */
+  eptp: bigint;
+  /** L1's EPT capabilities (the nested IA32_VMX_EPT_VPID_CAP). */
+  caps?: EptCapabilities;
+  /**
+   * `nested_ops->write_log_dirty`: called when the walker sets D in an EPT12 leaf, with the nGPA
+   * page L1's emulated PML would log (when vmcs12 enables PML; a full log would be a PML_FULL
+   * exit — not modelled).
+   */
+  onWriteLogDirty?: (page: Ngpa) => void;
+}
+
+export interface NptNgpaConfig {
+  /** nCR3 from vmcb12. */
+  ncr3: bigint;
+  /** L1's own paging registers (vmcb01 save area): CR4 and EFER select the NPT12 format. */
+  l1: PagingRegisters;
+  /** L1's CPUID. Default DEFAULT_FEATURES with the memory's MAXPHYADDR. */
+  features?: CpuFeatures;
+  /** The NPT12 level the caller means (2, 3, 4, 5); it must be the one L1's mode implies. */
+  level?: number;
+}
+
+interface Setup {
+  tdp: NestedTdp;
+  mem: GuestMemory;
+  format: PageFormat;
+  role: CpuRole;
+  root: Gpa;
+  rootGfn: number;
+  /** NPT12 in PAE mode: the PDPT address (PDPTEs are read from memory on every walk). */
+  pdptBase: number | undefined;
+  addressBits: number;
+  eptp?: bigint;
+  eptCaps?: Readonly<EptCapabilities>;
+  ncr3?: bigint;
+  onLog?: (page: Ngpa) => void;
+}
+
+/** EPT ACC (R→ACC_USER, W→ACC_WRITE, X→ACC_EXEC) back to the raw RWX bits 2:0. */
+export function eptAccToRwx(acc: number): number {
+  return ((acc >>> 2) & 1) | (acc & 2) | ((acc & 1) << 2);
+}
+
+export class NgpaWalker {
+  readonly tdp: NestedTdp;
+  /** L1's guest memory: the EPT12/NPT12 tables and the GPAs they produce. */
+  readonly mem: GuestMemory;
+  readonly format: PageFormat;
+  /** `guest_mmu->cpu_role`: the shadow-EPT role, or the NPT role computed from L1's CR4/EFER. */
+  readonly role: CpuRole;
+  /** Nested levels m: 4/5 (EPT, long-mode NPT), 3 (PAE NPT, PDPTEs read from memory), 2 (32-bit NPT). */
+  readonly levels: number;
+  /** nGPAs must be below 2^addressBits: 48 (4-level), 52 (5-level, MAXPHYADDR), 32 (32-bit/PAE NPT). */
+  readonly addressBits: number;
+  /** Root table (PAE NPT: the PDPT). */
+  readonly root: Gpa;
+  readonly eptp: bigint | undefined;
+  readonly eptCaps: Readonly<EptCapabilities> | undefined;
+  readonly ncr3: bigint | undefined;
+  private readonly inputs: WalkInputs;
+  private readonly scratch = new WalkScratch();
+  private readonly pdptBase: number | undefined;
+  private readonly pdptHalves: Uint32Array | undefined;
+  private readonly logsDirty: boolean;
+  private readonly onLog: ((page: Ngpa) => void) | undefined;
+  private peekInputs: WalkInputs | undefined;
+  private readonly peekScratch = new WalkScratch();
+  private lastStop = 0;
+  private lastPfecValue = 0;
+  private lastLoggedFlag = false;
+  private dirtyLogs = 0;
+
+  private constructor(s: Setup) {
+    this.tdp = s.tdp;
+    this.mem = s.mem;
+    this.format = s.format;
+    this.role = s.role;
+    this.levels = s.format.rootLevel;
+    this.addressBits = s.addressBits;
+    this.root = s.root;
+    this.eptp = s.eptp;
+    this.eptCaps = s.eptCaps;
+    this.ncr3 = s.ncr3;
+    this.pdptBase = s.pdptBase;
+    this.pdptHalves = s.pdptBase === undefined ? undefined : new Uint32Array(8);
+    this.logsDirty = s.tdp === 'ept' && s.format.hasAd;
+    this.onLog = s.onLog;
+    this.inputs = {
+      mem: s.mem,
+      format: s.format,
+      rootGfn: s.rootGfn,
+      pdptrs: this.pdptHalves,
+      pdptBase: s.pdptBase ?? 0,
+      pkru: 0,
+      // The shadow EPT role has neither EFER.NX nor SMEP; the NPT role has L1's.
+      fetchSetsId: s.role.isEferNx || s.role.isCr4Smep,
+    };
+  }
+
+  /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
+  static ept(mem: GuestMemory, cfg: EptNgpaConfig): NgpaWalker {
+    const caps: Readonly<EptCapabilities> = Object.freeze({ ...(cfg.caps ?? DEFAULT_EPT_CAPS) });
+    const f = decodeEptp(BigInt(cfg.eptp), caps, mem.maxPhyAddr);
+    const format = eptFormat({
+      level: f.level,
+      maxPhyAddr: mem.maxPhyAddr,
+      adEnabled: f.adEnabled,
+      execonly: caps.executeOnly,
+      hugePageLevel: eptHugePageLevel(caps),
+    });
+    // kvm_calc_shadow_ept_root_page_role
+    const base = PageRole.pack({ level: f.level, access: ACC_ALL, adDisabled: !f.adEnabled, guestMode: true });
+    const role = CpuRole.of(base, { valid: true, execonly: caps.executeOnly });
+    const setup: Setup = {
+      tdp: 'ept',
+      mem,
+      format,
+      role,
+      root: f.root,
+      rootGfn: Number((f.root as bigint) >> 12n),
+      pdptBase: undefined,
+      addressBits: Math.min(12 + 9 * f.level, 52),
+      eptp: BigInt(cfg.eptp),
+      eptCaps: caps,
+    };
+    if (cfg.onWriteLogDirty !== undefined) setup.onLog = cfg.onWriteLogDirty;
+    return new NgpaWalker(setup);
+  }
+
+  /** L1 runs L2 with NPT: the NPT12 format follows L1's CR4/EFER (`kvm_init_shadow_npt_mmu`). */
+  static npt(mem: GuestMemory, cfg: NptNgpaConfig): NgpaWalker {
+    const features = cfg.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
+    if (features.maxPhyAddr !== mem.maxPhyAddr) {
+      throw new InvalidRegisterStateError(
+        'maxphyaddr-mismatch',
+        `L1's CPUID MAXPHYADDR ${features.maxPhyAddr} differs from its memory's ${mem.maxPhyAddr}`,
+        String(features.maxPhyAddr),
+      );
+    }
+    const l1 = cfg.l1;
+    validatePagingRegisters(l1, features);
+    if ((l1.efer & EFER.SVME) === 0n) {
+      throw new InvalidRegisterStateError('npt-needs-svme', 'L1 runs L2 with VMRUN, which needs EFER.SVME=1 (#UD otherwise)', hex(l1.efer));
+    }
+    // KVM passes CR0 = PG only: the NPT walk has WP off whatever L1's CR0 says, and no PKE.
+    const role = calcCpuRole({ cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: l1.cr4 & ~CR4.PKE, efer: l1.efer, guestMode: true }, features);
+    const level = role.base.level;
+    if (cfg.level !== undefined && cfg.level !== level) {
+      throw new InvalidRegisterStateError(
+        'npt-level-vs-l1-mode',
+        `an NPT12 of level ${cfg.level} is impossible: NPT tables have the format of L1's own paging mode (CR4/EFER), here ${level}-level (${role.pagingMode})`,
+        String(cfg.level),
+      );
+    }
+    const ncr3 = BigInt(cfg.ncr3);
+    if (ncr3 < 0n || ncr3 >> BigInt(mem.maxPhyAddr) !== 0n) {
+      throw new InvalidRegisterStateError('ncr3-beyond-maxphyaddr', `nCR3 sets bits at or above L1's MAXPHYADDR ${mem.maxPhyAddr}`, hex(ncr3));
+    }
+    if (level <= 3 && ncr3 >> 32n !== 0n) {
+      throw new InvalidRegisterStateError('ncr3-32-bit', `a ${level === 2 ? '32-bit' : 'PAE'} NPT12 root must be below 4 GiB: its CR3 format has 32 bits`, hex(ncr3));
+    }
+    const format = nptFormat({
+      level,
+      maxPhyAddr: mem.maxPhyAddr,
+      nx: role.isEferNx,
+      gbpages: features.gbpages,
+      pse: role.isCr4Pse,
+      cr4Smep: role.isCr4Smep,
+      cr4Smap: role.isCr4Smap,
+    });
+    // Root: bits 51:12 (long mode) or 31:12 (32-bit). PAE: nested_svm_get_tdp_pdptr reads the
+    // PDPTE at (nCR3 & ~0x1f) + 8 * index on every walk — NPT has no PDPTE registers.
+    const rootMask = level >= 4 ? rsvdBits(12, 51) : rsvdBits(12, 31);
+    const pdptBase = level === 3 ? Number(ncr3 & ~0x1fn) : undefined;
+    return new NgpaWalker({
+      tdp: 'npt',
+      mem,
+      format,
+      role,
+      root: mkGpa(level === 3 ? ncr3 & ~0x1fn : ncr3 & rootMask),
+      rootGfn: Number((ncr3 & rootMask) >> 12n),
+      pdptBase,
+      addressBits: level <= 3 ? 32 : Math.min(12 + 9 * level, 52),
+      ncr3,
+    });
+  }
+
+  /** Times the walker set D in an EPT12 leaf and called `write_log_dirty`. */
+  get writeLogDirtyCount(): number {
+    return this.dirtyLogs;
+  }
+
+  // ---- hot path (plain numbers) ----
+
+  /**
+   * Walk nGPA (hi, lo) for an access given as PFERR bits (NPT adds U). Returns WalkStop.Ok (0)
+   * with the GPA frame in `lastGfn`, or the stop reason. No allocation unless a callback fires.
+   */
+  walkRaw(nhi: number, nlo: number, pfec: number): number {
+    const a = this.tdp === 'npt' ? pfec | PFERR.USER : pfec;
+    this.lastPfecValue = a;
+    if (this.pdptHalves !== undefined) this.loadPdpte(this.pdptHalves, nlo);
+    const s = this.scratch;
+    const stop = walkTables(this.inputs, s, nhi, nlo, a);
+    this.lastStop = stop;
+    this.lastLoggedFlag = false;
+    // update_accessed_dirty_bits: a write that finds D clear in the EPT leaf calls
+    // write_log_dirty before setting D (even when the table is in a read-only slot).
+    if (stop === WalkStop.Ok && this.logsDirty && (a & PFERR.WRITE) !== 0 && ((s.lo[s.level]! >>> 9) & 1) === 0) {
+      this.lastLoggedFlag = true;
+      this.dirtyLogs++;
+      if (this.onLog !== undefined) this.onLog(mkNgpa((BigInt(nhi) << 32n) | BigInt((nlo >>> 12) << 12 >>> 0)));
+    }
+    return stop;
+  }
+
+  /**
+   * `translate_nested_gpa` for a frame, as the 2D walk needs it: L1 GFN, or -1 when the nested
+   * walk faulted (its details stay in this walker until the next walk).
+   */
+  translateFrame(ngfn: number, pfec: number): number {
+    const stop = this.walkRaw(Math.floor(ngfn / TWO20), (ngfn % TWO20) * 4096, pfec);
+    return stop === WalkStop.Ok ? this.scratch.gfn : -1;
+  }
+
+  /** The same walk without touching A/D bits or the dirty log: for checks that must not change state. */
+  peekFrame(ngfn: number, pfec: number): number {
+    if (this.peekInputs === undefined) {
+      this.peekInputs = { ...this.inputs, format: Object.freeze({ ...this.format, hasAd: false }), pdptrs: this.pdptHalves === undefined ? undefined : new Uint32Array(8) };
+    }
+    const a = this.tdp === 'npt' ? pfec | PFERR.USER : pfec;
+    const nlo = (ngfn % TWO20) * 4096;
+    if (this.peekInputs.pdptrs !== undefined) this.loadPdpte(this.peekInputs.pdptrs, nlo);
+    const stop = walkTables(this.peekInputs, this.peekScratch, Math.floor(ngfn / TWO20), nlo, a);
+    return stop === WalkStop.Ok ? this.peekScratch.gfn : -1;
+  }
+
+  private loadPdpte(out: Uint32Array, nlo: number): void {
+    const i = (nlo >>> 30) & 3;
+    const a = this.pdptBase! + i * 8;
+    const f = this.mem.frameOf(Math.floor(a / 4096));
+    let lo = 0;
+    let hi = 0;
+    // A read that fails (no slot) gives 0, i.e. a not-present PDPTE, as in KVM.
+    if (f >= 0) {
+      const w = GuestMemory.wordBase(f) + ((a % 4096) >>> 2);
+      const slab = this.mem.slabOf(f);
+      lo = slab[w]!;
+      hi = slab[w + 1]!;
+    }
+    out[i * 2] = lo;
+    out[i * 2 + 1] = hi;
+  }
+
+  get lastGfn(): number {
+    return this.scratch.gfn;
+  }
+
+  get lastStopReason(): number {
+    return this.lastStop;
+  }
+
+  /** The access bits the last walk checked (NPT: with U). */
+  get lastPfec(): number {
+    return this.lastPfecValue;
+  }
+
+  get lastErrorCode(): number {
+    return this.scratch.errorCode;
+  }
+
+  /** Whether the last walk called write_log_dirty. */
+  get lastDirtyLogged(): boolean {
+    return this.lastLoggedFlag;
+  }
+
+  /** EPT12/NPT12 entries the last walk read from memory (a PAE NPT PDPTE is a memory read). */
+  get lastReads(): number {
+    const s = this.scratch;
+    if (this.lastStop === WalkStop.PdpteNotPresent) return 1;
+    let n = s.maxLevel - s.level + 1;
+    if (s.usedPdptr) n += 1;
+    if (s.noSlot) n -= 1;
+    return n;
+  }
+
+  /** EPT: the raw RWX AND that KVM's error label sees in `pte_access` (all ones before any entry). */
+  private lastRwx(): number {
+    const s = this.scratch;
+    if (this.lastStop === WalkStop.TableNoSlot) return s.level === s.maxLevel ? 7 : eptAccToRwx(s.acc[s.level + 1]!);
+    return eptAccToRwx(s.acc[s.level]!);
+  }
+
+  /**
+   * Append the entries the last walk read from memory, in order, to `out` as 7 numbers each:
+   * level, GPA of the entry, value lo, value hi, A/D updated (0/1), new lo, new hi. Plain numbers,
+   * so that a 2D walk can trace its nested walks without allocating per entry. Returns the count.
+   */
+  appendLastEntries(out: number[]): number {
+    const s = this.scratch;
+    const bytes = this.format.entryBytes;
+    let n = 0;
+    for (let level = s.usedPdptr ? 3 : s.maxLevel; level >= s.level; level--) {
+      if (s.noSlot && level === s.level) break; // nothing could be read there
+      const isPdpte = s.usedPdptr && level === 3;
+      const at = isPdpte ? this.pdptBase! + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * bytes;
+      out.push(level, at, s.lo[level]!, s.hi[level]!, s.updated[level]!, s.newLo[level]!, s.newHi[level]!);
+      n++;
+    }
+    return n;
+  }
+
+  /** The entries the last walk read from memory, in order: the trace of its record without the record. */
+  lastEntries(): WalkStep[] {
+    const raw: number[] = [];
+    const n = this.appendLastEntries(raw);
+    const s = this.scratch;
+    const stop = this.lastStop;
+    const ept = this.tdp === 'ept';
+    const out: WalkStep[] = [];
+    for (let i = 0; i < n; i++) {
+      const [level, at, lo, hi, upd, nlo, nhi] = raw.slice(i * 7, i * 7 + 7) as [number, number, number, number, number, number, number];
+      const step: WalkStep = {
+        level,
+        source: 'memory',
+        entryGpa: BigInt(at) as Gpa,
+        value: joinU64(lo, hi),
+        present: ept ? (lo & 7) !== 0 : (lo & 1) !== 0,
+        leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === s.level,
+        access: s.usedPdptr && level === 3 ? 7 : s.acc[level]!,
+      };
+      if (upd) step.updated = joinU64(nlo, nhi);
+      out.push(step);
+    }
+    return out;
+  }
+
+  private patchTrace(trace: readonly WalkStep[]): WalkStep[] {
+    // NPT in PAE mode reads the PDPTE from memory: no register, whatever the generic record says.
+    return this.pdptBase === undefined ? [...trace] : trace.map((t) => (t.source === 'pdptr-register' ? { ...t, source: 'memory' as const } : t));
+  }
+
+  // ---- API edge (bigint, records) ----
+
+  checkAddress(v: Ngpa | bigint): Ngpa {
+    const a = mkNgpa(v);
+    if ((a as bigint) >> BigInt(this.addressBits) !== 0n) {
+      throw new GpaOutsideMemoryError(
+        'ngpa-beyond-width',
+        `nGPA is beyond what the ${this.levels}-level ${this.tdp === 'ept' ? 'EPT12' : 'NPT12'} translates (2^${this.addressBits})`,
+        hex(a),
+      );
+    }
+    return a;
+  }
+
+  encodeAccess(a: NgpaAccess): number {
+    if (a.kind !== 'read' && a.kind !== 'write' && a.kind !== 'fetch') {
+      throw new InvalidArgumentError('access-kind', 'access kind must be read, write or fetch', String(a.kind));
+    }
+    if (a.during !== undefined && a.during !== 'none' && a.during !== 'paging-structure' && a.during !== 'final') {
+      throw new InvalidArgumentError('nested-during', "during is 'none', 'paging-structure' or 'final'", String(a.during));
+    }
+    if (this.tdp === 'npt' && a.user === false) {
+      throw new InvalidArgumentError('npt-access-is-user', 'every NPT access is a user access (translate_nested_gpa; AMD APM)', 'user: false');
+    }
+    if (this.tdp === 'ept' && a.kind === 'read' && a.user === false) {
+      throw new InvalidArgumentError('ept-read-is-user', 'an EPT read is PFERR_USER ("readable"); without it nothing is checked', 'user: false');
+    }
+    const user = this.tdp === 'npt' || a.kind === 'read' || a.user === true;
+    return (a.kind === 'write' ? PFERR.WRITE : 0) | (a.kind === 'fetch' ? PFERR.FETCH : 0) | (user ? PFERR.USER : 0);
+  }
+
+  /** Walk an nGPA and return the full record (with the exit L1 would see on a fault). */
+  walk(address: Ngpa | bigint, access: NgpaAccess): NgpaWalkResult {
+    const a = this.checkAddress(address);
+    const pfec = this.encodeAccess(access);
+    const v = a as bigint;
+    this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), pfec);
+    return this.lastRecord(a, access.during ?? 'none');
+  }
+
+  /** nGPA → GPA, or undefined on a fault. */
+  translate(address: Ngpa | bigint, access: NgpaAccess): Gpa | undefined {
+    const r = this.walk(address, access);
+    return r.status === 'ok' ? r.gpa : undefined;
+  }
+
+  /** The record of the last walk (for the 2D walk, which runs walks through `translateFrame`). */
+  lastRecord(address: Ngpa, during: NestedDuring, gva?: Gva): NgpaWalkResult {
+    const pfec = this.lastPfecValue;
+    const access: Access = {
+      kind: pfec & PFERR.WRITE ? 'write' : pfec & PFERR.FETCH ? 'fetch' : 'read',
+      user: (pfec & PFERR.USER) !== 0,
+    };
+    const stop = this.lastStop;
+    const base = buildRecord(this.inputs, this.scratch, stop, address, access, this.role, 'ngpa_walk');
+    const trace = this.patchTrace(base.trace);
+    const reads = this.lastReads;
+    if (base.status === 'ok') {
+      const ok: NgpaWalkOk = { ...base, stage: 'ngpa_walk', address, trace, tdp: this.tdp, dirtyLogged: this.lastLoggedFlag, reads };
+      return asNestedRecord(ok);
+    }
+    let detail = base.detail;
+    if (this.tdp === 'ept' && stop === WalkStop.Permission) detail = eptDenial(pfec, this.scratch.acc[this.scratch.level]!);
+    else if (this.tdp === 'npt' && stop === WalkStop.Permission) detail = `NPT12 (every access is a user access): ${detail}`;
+    const exitIn = { tdp: this.tdp, errorCode: base.errorCode, pfec, rwx: this.tdp === 'ept' ? this.lastRwx() : 0, address, during };
+    const fault: NgpaWalkFault = {
+      ...base,
+      stage: 'ngpa_walk',
+      address,
+      trace,
+      detail,
+      tdp: this.tdp,
+      nestedPageFault: true,
+      misconfig: (base.errorCode & PFERR.RSVD) !== 0,
+      during,
+      exit: nestedExit(gva === undefined ? exitIn : { ...exitIn, gva }),
+      reads,
+    };
+    return asNestedRecord(fault);
+  }
+
+  toString(): string {
+    return this.tdp === 'ept'
+      ? `NgpaWalker(EPT12 ${this.levels}-level, EPTP ${hex(this.eptp!)})`
+      : `NgpaWalker(NPT12 ${this.levels}-level, nCR3 ${hex(this.ncr3!)})`;
+  }
+}
+
+/** Why EPT12 refuses an access: the rights ANDed over the levels lack R, W or X. */
+function eptDenial(pfec: number, acc: number): string {
+  const missing: string[] = [];
+  if (pfec & PFERR.USER && !(acc & 4)) missing.push('not readable');
+  if (pfec & PFERR.WRITE && !(acc & 2)) missing.push('not writable');
+  if (pfec & PFERR.FETCH && !(acc & 1)) missing.push('not executable');
+  const rwx = eptAccToRwx(acc);
+  return `EPT12 entries deny it: ${missing.join(', ')} (R W X ANDed over the levels: ${rwx & 1 ? 'R' : '-'}${rwx & 2 ? 'W' : '-'}${rwx & 4 ? 'X' : '-'})`;
+}

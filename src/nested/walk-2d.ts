@@ -1,0 +1,459 @@
+/**
+ * The 2D walk of an L2 access (reference §6.7, §6.8): L2's own CR3 tables walked by the generic
+ * walk, with `kvm_translate_gpa` = the ngpa walk (v6.16: `nested_mmu` walking through
+ * `translate_nested_gpa` into `guest_mmu`). Every L2 table nGPA is translated before the table is
+ * read, with `nested_access` = W|U (L2's formats always have A/D, §5.3); the final nGPA is
+ * translated with the original access, to which `translate_nested_gpa` adds U — for EPT too,
+ * where U means "readable": KVM's emulated walk therefore refuses a fetch from an execute-only
+ * EPT12 page that hardware would allow.
+ *
+ * A fault in a nested walk aborts the walk before the table is read (or, for the final
+ * translation, before any A/D update) and goes to L1 as an EPT violation/misconfiguration or NPF;
+ * a fault in L2's tables is a #PF for L2. Every memory reference is counted — n·(m+1) + m on a
+ * full-depth walk — and, when a record is asked for, traced in order.
+ */
+import { type Gpa, type Gva, gfn as mkGfn, gva as mkGva, ngpa as mkNgpa } from '../address/address';
+import { assertCanonical } from '../address/canonical';
+import { hex, InvalidArgumentError, InvalidRegisterStateError, NonCanonicalAddressError } from '../errors';
+import { joinU64, rsvdBits } from '../bits';
+import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { calcCpuRole } from '../role/calc-cpu-role';
+import type { CpuRole } from '../role/cpu-role';
+import { PFERR } from '../format/acc';
+import { formatForCpuRole } from '../format/format-for-role';
+import type { PageFormat } from '../format/page-format';
+import type { GuestMemory } from '../memory/guest-memory';
+import { encodeAccess, type Access } from '../walker/access';
+import { walkTables, type WalkInputs } from '../walker/walk';
+import { WalkScratch, WalkStop } from '../walker/walk-scratch';
+import { buildRecord } from '../walker/walk-record';
+import { describeNestedExit } from './nested-exit';
+import type { NgpaWalker } from './ngpa-walker';
+import type { NgpaWalkFault } from './ngpa-walk-result';
+import { asNestedRecord } from './ngpa-walk-result';
+import { guestLevelsRead } from './refs-2d';
+import type { MemRef2D, Walk2DGuestFault, Walk2DInfo, Walk2DNestedFault, Walk2DOk, Walk2DResult } from './walk-2d-result';
+
+const TWO32 = 0x1_0000_0000;
+
+export interface Walk2DOptions {
+  /** L2's paging registers; CR3 holds an nGPA. */
+  regs: PagingRegisters;
+  /** L2's CPUID. Its MAXPHYADDR may not exceed what the nested tables translate. Default DEFAULT_FEATURES. */
+  features?: CpuFeatures;
+  /**
+   * PAE L2: the PDPTE registers (with EPT, vmcs12's guest PDPTE fields). Default: loaded as
+   * `load_pdptrs` does — CR3's page translated through the ngpa walk (W|U), then read.
+   */
+  pdptrs?: readonly bigint[];
+}
+
+/** One nested walk seen while recording; its entries are `count` groups of 7 numbers in `raw` from `start`. */
+interface Segment {
+  guestLevel: number;
+  /** The nGPA translated (page-aligned, or the whole address with L2 paging off). */
+  ngpa: number;
+  logged: boolean;
+  start: number;
+  count: number;
+}
+
+export class Walk2D {
+  readonly nested: NgpaWalker;
+  /** L1's guest memory: L2's tables and data live here, at the GPAs the nested tables give. */
+  readonly mem: GuestMemory;
+  readonly role: CpuRole;
+  readonly features: Readonly<CpuFeatures>;
+  /** L2's page format; undefined when L2 has paging off. */
+  readonly format: PageFormat | undefined;
+  readonly cr3: bigint;
+  /** n: L2 levels read from memory on a full-depth walk. */
+  readonly guestLevels: number;
+  /** m: nested levels read on a full-depth nested walk. */
+  readonly nestedLevels: number;
+  private readonly inputs: WalkInputs | undefined;
+  private readonly pdptHalves: Uint32Array | undefined;
+  private readonly scratch = new WalkScratch();
+  private readonly tableAccess: number;
+  // Per-walk state shared with the translate hook.
+  private access = 0;
+  private tableCalls = 0;
+  private nestedReads = 0;
+  private failLevel = -1;
+  private failNgfn = 0;
+  private lastStop = 0;
+  private refCountValue = 0;
+  private pagingOffGfn = 0;
+  private recording = false;
+  private segments: Segment[] = [];
+  private raw: number[] = [];
+
+  constructor(nested: NgpaWalker, opts: Walk2DOptions) {
+    const features = opts.features ?? DEFAULT_FEATURES;
+    if (!Number.isInteger(features.maxPhyAddr) || features.maxPhyAddr > nested.addressBits) {
+      throw new InvalidArgumentError(
+        'l2-maxphyaddr-vs-nested-width',
+        `L2's MAXPHYADDR ${features.maxPhyAddr} exceeds what the ${nested.levels}-level ${nested.tdp === 'ept' ? 'EPT12' : 'NPT12'} translates (${nested.addressBits} bits): L2 could form nGPAs no nested translation covers`,
+        String(features.maxPhyAddr),
+      );
+    }
+    const role = calcCpuRole({ ...opts.regs, guestMode: true }, features); // validates, or throws first
+    const format = formatForCpuRole(role, features);
+    this.nested = nested;
+    this.mem = nested.mem;
+    this.role = role;
+    this.features = Object.freeze({ ...features });
+    this.format = format;
+    this.cr3 = opts.regs.cr3;
+    this.guestLevels = guestLevelsRead(role.base.level);
+    this.nestedLevels = nested.levels;
+    // nested_access: (have_ad ? W : 0) | U; L2's x86 formats always have A/D.
+    this.tableAccess = (format?.hasAd ?? true ? PFERR.WRITE : 0) | PFERR.USER;
+    const pkru = opts.regs.pkru ?? 0;
+    if (!Number.isInteger(pkru) || pkru < 0 || pkru > 0xffffffff) {
+      throw new InvalidRegisterStateError('pkru-range', 'PKRU is a 32-bit register', String(pkru));
+    }
+    if (format === undefined) {
+      this.inputs = undefined;
+      this.pdptHalves = undefined;
+      return;
+    }
+    if (role.base.level === 3) {
+      const h = new Uint32Array(8);
+      if (opts.pdptrs !== undefined) this.checkPdptrs(opts.pdptrs, h);
+      else this.loadPdptrsInto(h, true);
+      this.pdptHalves = h;
+    } else {
+      this.pdptHalves = undefined;
+    }
+    const rootMask = role.base.level >= 4 ? rsvdBits(12, 51) : rsvdBits(12, 31);
+    this.inputs = {
+      mem: this.mem,
+      format,
+      rootGfn: Number((opts.regs.cr3 & rootMask) >> 12n),
+      pdptrs: this.pdptHalves,
+      pdptBase: Number(opts.regs.cr3 & 0xffffffe0n),
+      pkru: pkru >>> 0,
+      fetchSetsId: role.isEferNx || role.isCr4Smep,
+      translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
+    };
+  }
+
+  /** `kvm_translate_gpa` for nested_mmu: the ngpa walk of one frame, counted and (when recording) traced. */
+  private translateNested(ngfn: number, final: boolean): number {
+    const lvl = final ? 0 : this.scratch.maxLevel - this.tableCalls++;
+    const pfec = final ? (this.access & (PFERR.WRITE | PFERR.FETCH)) | PFERR.USER : this.tableAccess;
+    const n = this.nested;
+    const r = n.translateFrame(ngfn, pfec);
+    this.nestedReads += n.lastReads;
+    if (this.recording) this.recordSegment(lvl, ngfn * 4096);
+    if (r < 0) {
+      this.failLevel = lvl;
+      this.failNgfn = ngfn;
+    }
+    return r;
+  }
+
+  private recordSegment(guestLevel: number, ngpaNum: number): void {
+    const start = this.raw.length;
+    const count = this.nested.appendLastEntries(this.raw);
+    this.segments.push({ guestLevel, ngpa: ngpaNum, logged: this.nested.lastDirtyLogged, start, count });
+  }
+
+  // ---- PAE: PDPTE registers ----
+
+  private pdpteRsvd(): bigint {
+    return rsvdBits(this.features.maxPhyAddr, 63) | rsvdBits(5, 8) | rsvdBits(1, 2);
+  }
+
+  private checkPdptrs(p: readonly bigint[], out: Uint32Array): void {
+    if (p.length !== 4) throw new InvalidArgumentError('pdptrs-count', 'PAE has four PDPTE registers', String(p.length));
+    const bad = this.pdpteRsvd();
+    p.forEach((v, i) => {
+      if (v < 0n || v >> 64n !== 0n) throw new InvalidArgumentError('pdpte-width', `PDPTE${i} must be a 64-bit value`, hex(v));
+      if ((v & 1n) !== 0n && (v & bad) !== 0n) {
+        throw new InvalidRegisterStateError('pdpte-reserved', `PDPTE${i} has reserved bits ${hex(v & bad)} set: the VM entry would fail`, hex(v));
+      }
+    });
+    p.forEach((v, i) => {
+      out[i * 2] = Number(v & 0xffffffffn);
+      out[i * 2 + 1] = Number(v >> 32n);
+    });
+  }
+
+  /**
+   * `x86.c: load_pdptrs` for L2: CR3's page goes through the ngpa walk with W|U, then the four
+   * PDPTEs are read from L1 memory and checked. All checks run before the nested walk is done for
+   * real (which sets EPT12/NPT12 A/D bits), so a refused load changes nothing.
+   */
+  private loadPdptrsInto(out: Uint32Array, commit: boolean): void {
+    const cr3 = this.cr3;
+    const ngfn = Number((cr3 & 0xfffff000n) >> 12n);
+    const pfec = PFERR.WRITE | PFERR.USER;
+    const n = this.nested;
+    const g = n.peekFrame(ngfn, pfec);
+    if (g < 0) {
+      n.translateFrame(ngfn, pfec); // faults the same way; a faulting walk changes nothing
+      const rec = n.lastRecord(mkNgpa(BigInt(ngfn) * 4096n), 'none') as NgpaWalkFault;
+      throw new InvalidRegisterStateError(
+        'pdpt-nested-fault',
+        `L2's PAE PDPT at nGPA ${hex(cr3 & 0xffffffe0n)} cannot be loaded: ${describeNestedExit(rec.exit)}`,
+        hex(cr3),
+      );
+    }
+    const base = BigInt(g) * 4096n + (cr3 & 0xfe0n);
+    if (this.mem.kindOf(base as Gpa) === 'noslot') {
+      throw new InvalidRegisterStateError('pdpt-outside-memory', `L2's PAE PDPT maps to GPA ${hex(base)}, which no memory slot covers`, hex(cr3));
+    }
+    const bad = this.pdpteRsvd();
+    const vals: bigint[] = [];
+    for (let i = 0; i < 4; i++) {
+      const v = this.mem.read64((base + BigInt(i * 8)) as Gpa);
+      if ((v & 1n) !== 0n && (v & bad) !== 0n) {
+        throw new InvalidRegisterStateError('pdpte-reserved', `PDPTE${i} has reserved bits ${hex(v & bad)} set: loading CR3 would #GP`, hex(v));
+      }
+      vals.push(v);
+    }
+    if (commit) n.translateFrame(ngfn, pfec);
+    vals.forEach((v, i) => {
+      out[i * 2] = Number(v & 0xffffffffn);
+      out[i * 2 + 1] = Number(v >> 32n);
+    });
+  }
+
+  /** PAE: the PDPTE registers as loaded. */
+  get pdptrs(): readonly bigint[] | undefined {
+    const h = this.pdptHalves;
+    if (h === undefined) return undefined;
+    return [0, 1, 2, 3].map((i) => joinU64(h[i * 2]!, h[i * 2 + 1]!));
+  }
+
+  /** PAE: reload the PDPTEs as MOV CR3 would (through the ngpa walk). */
+  reloadPdptrs(): void {
+    if (this.pdptHalves === undefined) return;
+    const next = new Uint32Array(8);
+    this.loadPdptrsInto(next, true);
+    this.pdptHalves.set(next);
+  }
+
+  // ---- hot path ----
+
+  /**
+   * Walk GVA (hi, lo) with an encoded access. Returns WalkStop.Ok (L1 frame in `lastGfn`), a
+   * guest stop reason, or WalkStop.SecondStage when a nested walk faulted. No allocation.
+   */
+  walkRaw(vhi: number, vlo: number, access: number): number {
+    this.access = access;
+    this.tableCalls = 0;
+    this.nestedReads = 0;
+    this.failLevel = -1;
+    let stop: number;
+    if (this.inputs === undefined) {
+      // Paging off: nonpaging_gva_to_gpa → kvm_translate_gpa(vaddr, access), the whole address.
+      const n = this.nested;
+      const r = n.walkRaw(vhi, vlo, (access & (PFERR.WRITE | PFERR.FETCH)) | PFERR.USER);
+      this.nestedReads = n.lastReads;
+      if (this.recording) this.recordSegment(0, vhi * TWO32 + (vlo >>> 0));
+      if (r !== WalkStop.Ok) {
+        this.failLevel = 0;
+        this.failNgfn = (vhi * TWO32 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
+        stop = WalkStop.SecondStage;
+      } else {
+        this.pagingOffGfn = n.lastGfn;
+        stop = WalkStop.Ok;
+      }
+      this.lastStop = stop;
+      this.refCountValue = this.nestedReads;
+      return stop;
+    }
+    stop = walkTables(this.inputs, this.scratch, vhi, vlo, access);
+    this.lastStop = stop;
+    this.refCountValue = this.nestedReads + this.guestReads(stop);
+    return stop;
+  }
+
+  /** L2 entries read from memory by the last walk. */
+  private guestReads(stop: number): number {
+    const s = this.scratch;
+    switch (stop) {
+      case WalkStop.PdpteNotPresent:
+        return 0;
+      case WalkStop.TableNoSlot:
+        return s.maxLevel - s.level;
+      case WalkStop.SecondStage:
+        return this.failLevel === 0 ? s.maxLevel - s.level + 1 : s.maxLevel - this.failLevel;
+      default:
+        return s.maxLevel - s.level + 1;
+    }
+  }
+
+  /** L1 frame of the last successful walk. */
+  get lastGfn(): number {
+    return this.inputs === undefined ? this.pagingOffGfn : this.scratch.gfn;
+  }
+
+  /** Memory references (nested entries + L2 entries) of the last walk. */
+  get lastRefCount(): number {
+    return this.refCountValue;
+  }
+
+  get lastErrorCode(): number {
+    return this.lastStop === WalkStop.SecondStage ? this.nested.lastErrorCode : this.scratch.errorCode;
+  }
+
+  // ---- API edge ----
+
+  /** The linear-address rule of L2's mode. */
+  checkAddress(v: Gva | bigint): Gva {
+    const a = mkGva(v);
+    const level = this.role.base.level;
+    if (level >= 4) assertCanonical(a, level === 5 ? 57 : 48);
+    else if ((a as bigint) >> 32n !== 0n) {
+      throw new NonCanonicalAddressError('linear-address-32-bit', `outside long mode linear addresses are 32 bits wide (L2 paging mode: ${this.role.pagingMode})`, hex(a));
+    }
+    return a;
+  }
+
+  /** Walk an L2 access and return the record with every memory reference in order. */
+  walk(address: Gva | bigint, access: Access): Walk2DResult {
+    const a = this.checkAddress(address);
+    const enc = encodeAccess(access);
+    const v = a as bigint;
+    this.recording = true;
+    this.segments = [];
+    this.raw = [];
+    let stop: number;
+    try {
+      stop = this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), enc);
+    } finally {
+      this.recording = false;
+    }
+    return this.record(stop, a, access);
+  }
+
+  /** GVA → L1 GPA, or undefined when the walk faults. */
+  translate(address: Gva | bigint, access: Access): Gpa | undefined {
+    const r = this.walk(address, access);
+    return r.status === 'ok' ? r.gpa : undefined;
+  }
+
+  private refs(): MemRef2D[] {
+    const out: MemRef2D[] = [];
+    const bySeg = new Map<number, Segment>();
+    for (const sg of this.segments) bySeg.set(sg.guestLevel, sg);
+    const raw = this.raw;
+    const pushNested = (sg: Segment | undefined): void => {
+      if (sg === undefined) return;
+      const ngpa = mkNgpa(BigInt(sg.ngpa));
+      for (let i = sg.start; i < sg.start + sg.count * 7; i += 7) {
+        const r: MemRef2D = { seq: out.length + 1, kind: 'nested', guestLevel: sg.guestLevel, level: raw[i]!, gpa: BigInt(raw[i + 1]!) as Gpa, ngpa, value: joinU64(raw[i + 2]!, raw[i + 3]!) };
+        if (raw[i + 4]) r.updated = joinU64(raw[i + 5]!, raw[i + 6]!);
+        out.push(r);
+      }
+    };
+    if (this.inputs !== undefined) {
+      const s = this.scratch;
+      const top = s.maxLevel;
+      const lowestRead = top - this.guestReads(this.lastStop) + 1;
+      const bytes = this.inputs.format.entryBytes;
+      for (let lvl = top; lvl >= 1; lvl--) {
+        pushNested(bySeg.get(lvl));
+        if (lvl < lowestRead) continue;
+        const off = BigInt(s.index[lvl]! * bytes);
+        const r: MemRef2D = {
+          seq: out.length + 1,
+          kind: 'guest',
+          guestLevel: lvl,
+          level: lvl,
+          gpa: (BigInt(s.tableGfn[lvl]!) * 4096n + off) as Gpa,
+          ngpa: mkNgpa(BigInt(s.guestTableGfn[lvl]!) * 4096n + off),
+          value: joinU64(s.lo[lvl]!, s.hi[lvl]!),
+        };
+        if (s.updated[lvl]) r.updated = joinU64(s.newLo[lvl]!, s.newHi[lvl]!);
+        out.push(r);
+      }
+    }
+    pushNested(bySeg.get(0));
+    return out;
+  }
+
+  private record(stop: number, a: Gva, access: Access): Walk2DResult {
+    const refs = this.refs();
+    const info: Walk2DInfo = {
+      guestLevels: this.guestLevels,
+      nestedLevels: this.nestedLevels,
+      refs,
+      refCount: this.refCountValue,
+      dirtyLogged: this.segments.filter((sg) => sg.logged).map((sg) => mkNgpa(BigInt(sg.ngpa - (sg.ngpa % 4096)))),
+    };
+    const off = (a as bigint) & 0xfffn;
+    if (stop === WalkStop.SecondStage) {
+      const during = this.failLevel === 0 ? 'final' : 'paging-structure';
+      const ngpaAddr = this.inputs === undefined ? mkNgpa(a as bigint) : mkNgpa(BigInt(this.failNgfn) * 4096n);
+      const nested = this.nested.lastRecord(ngpaAddr, during, a) as NgpaWalkFault;
+      const f: Walk2DNestedFault = {
+        status: 'fault',
+        stage: 'ngpa_walk',
+        address: a,
+        access,
+        trace: nested.trace,
+        errorCode: nested.errorCode,
+        errorCodeText: nested.errorCodeText,
+        reason: nested.reason,
+        detail: `${during === 'final' ? 'final translation' : `L2 level-${this.failLevel} table`} at nGPA ${hex(ngpaAddr)}: ${nested.detail}`,
+        level: nested.level,
+        nestedPageFault: true,
+        during,
+        guestLevel: this.failLevel,
+        ngpa: ngpaAddr,
+        misconfig: nested.misconfig,
+        exit: nested.exit,
+        nested,
+        ...info,
+      };
+      return asNestedRecord(f);
+    }
+    if (this.inputs === undefined) {
+      const g = this.pagingOffGfn;
+      const gpa = (BigInt(g) * 4096n + off) as Gpa;
+      const ok: Walk2DOk = {
+        status: 'ok',
+        stage: 'gva_walk',
+        address: a,
+        access,
+        trace: [],
+        gpa,
+        gfn: mkGfn(g),
+        level: 1,
+        pageSize: 4096,
+        pteAccess: 7,
+        pkey: 0,
+        gpaKind: this.mem.kindOf(gpa),
+        adUpdates: 0,
+        ngpa: mkNgpa(a as bigint),
+        nestedPageFault: false,
+        ...info,
+      };
+      return asNestedRecord(ok);
+    }
+    const base = buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk');
+    if (base.status === 'ok') {
+      const ok: Walk2DOk = {
+        ...base,
+        stage: 'gva_walk',
+        address: a,
+        ngpa: mkNgpa(BigInt(this.scratch.guestGfn) * 4096n + off),
+        nestedPageFault: false,
+        ...info,
+      };
+      return asNestedRecord(ok);
+    }
+    const f: Walk2DGuestFault = { ...base, stage: 'gva_walk', address: a, nestedPageFault: false, ...info };
+    return asNestedRecord(f);
+  }
+
+  toString(): string {
+    return `Walk2D(L2 ${this.role.pagingMode} on ${this.nested.levels}-level ${this.nested.tdp === 'ept' ? 'EPT12' : 'NPT12'})`;
+  }
+}
+
