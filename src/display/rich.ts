@@ -23,12 +23,12 @@ function isPageFormat(x: unknown): x is PageFormat {
 }
 
 export function richBundle(x: unknown): MimeBundle | undefined {
-  if (x instanceof CpuRole) return cpuRoleBundle(x);
-  if (x instanceof PageRole) return pageRoleBundle(x);
-  if (isWalkResult(x)) return walkBundle(x);
-  if (isPageFormat(x)) return formatBundle(x);
+  // An object's own display method wins: records that look like walks (ngpa and 2D walks)
+  // carry richer views of their own.
   const m = (x as { [k: symbol]: unknown } | null)?.[Symbol.for('Jupyter.display')];
   if (typeof m === 'function') return (m as () => MimeBundle).call(x);
+  if (isWalkResult(x)) return walkBundle(x);
+  if (isPageFormat(x)) return formatBundle(x);
   return undefined;
 }
 

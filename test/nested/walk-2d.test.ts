@@ -190,12 +190,12 @@ describe('2D walk: KVM specifics', () => {
 });
 
 describe('2D walk: views', () => {
-  it('records answer the Jupyter.display protocol with the 2D view; richBundle falls back to the walk view', () => {
+  it('records answer the Jupyter.display protocol with the 2D view; richBundle uses that view', () => {
     const s = twoDSetup('paging4', 'ept4');
     const r = s.w2.walk(GVA, { kind: 'read', user: true });
     const show = (x: unknown) => (x as Record<symbol, () => Record<string, string>>)[Symbol.for('Jupyter.display')]!();
     expect(show(r)['text/plain']).toMatch(/^2D walk: user read at GVA 0x400000 → nGPA 0x3000000 → GPA 0x5000000/);
-    expect(richBundle(r)!['text/plain']).toMatch(/gva_walk: user read/);
+    expect(richBundle(r)!['text/plain']).toMatch(/^2D walk: user read at GVA 0x400000/); // the record's own view wins
     s.b.unmap(DATA_N);
     const f = s.w2.walk(GVA, { kind: 'read', user: true });
     expect(show(f)['text/plain']).toMatch(/EPT violation \(exit 48\) at nGPA 0x3000000, qualification 0x181 \(READ\|GVA_IS_VALID\|GVA_TRANSLATED\)/);
