@@ -4,6 +4,7 @@ import { walkBench } from './walk.bench';
 import { mapBench } from './map.bench';
 import { tdpBench } from './tdp.bench';
 import { walk2dBench } from './walk2d.bench';
+import { shadowBench } from './shadow.bench';
 
 const results: BenchResult[] = [];
 const only = process.argv[2];
@@ -12,4 +13,5 @@ if (!only || only === 'map') results.push(...mapBench());
 if (!only || only === 'walk') results.push(...walkBench());
 if (!only || only === 'tdp') results.push(...tdpBench());
 if (!only || only === 'walk2d') results.push(...walk2dBench());
+if (!only || only === 'shadow') results.push(...shadowBench());
 report(results);

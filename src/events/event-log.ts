@@ -16,7 +16,19 @@ export type EventKind =
   | 'dirty_log'
   | 'role_change'
   | 'root_alloc'
-  | 'root_free';
+  | 'root_free'
+  // Shadow MMU
+  | 'pf_exit'
+  | 'pf_intercept'
+  | 'sp_alloc'
+  | 'sp_zap'
+  | 'unsync'
+  | 'sync'
+  | 'track_write'
+  | 'invlpg'
+  | 'cr3_switch'
+  | 'nested_exit'
+  | 'invept';
 
 export interface MmuEvent {
   seq: number;

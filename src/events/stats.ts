@@ -6,12 +6,18 @@
 export const VCPU_STAT_NAMES = [
   'pf_taken', 'pf_fixed', 'pf_emulate', 'pf_spurious', 'pf_fast', 'pf_mmio_spte_created', 'pf_guest',
   'tlb_flush', 'invlpg', 'exits', 'ept_violations', 'ept_misconfigs', 'npf_exits', 'guest_accesses',
+  // Shadow MMU (model names, not in kvm_stat): #PF intercepts, root-cache outcomes of kvm_mmu_new_pgd,
+  // nested EPT violations reflected to L1 versus fixed by KVM.
+  'pf_exits', 'root_cache_hit', 'root_cache_miss', 'nested_reflected', 'nested_fixed',
 ] as const;
 
 export const VM_STAT_NAMES = [
   'pages_4k', 'pages_2m', 'pages_1g', 'nx_lpage_splits', 'mmu_shadow_zapped', 'mmu_pte_write', 'mmu_pde_zapped',
   'mmu_flooded', 'mmu_recycled', 'mmu_cache_miss', 'mmu_unsync', 'remote_tlb_flush', 'max_mmu_page_hash_collisions',
   'max_mmu_rmap_size', 'tdp_mmu_pages', 'huge_page_splits', 'spte_changes',
+  // Shadow MMU gauges and costs (model names): shadow pages in use (n_used_mmu_pages), SPs with
+  // gPTEs (indirect_shadow_pages), SPs synced, guest PTEs re-read by syncs (the cost of a sync).
+  'mmu_pages', 'indirect_shadow_pages', 'mmu_sync_pages', 'mmu_sync_gpte_reads',
 ] as const;
 
 export type VcpuStatName = (typeof VCPU_STAT_NAMES)[number];

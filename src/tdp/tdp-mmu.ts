@@ -37,6 +37,8 @@ export interface TdpVmContext {
   slotOfGfn(gfn: number): Memslot | undefined;
   /** Shadow MMU write tracking (a gfn that holds a shadowed guest page table). */
   isGfnWriteTracked(gfn: number): boolean;
+  /** `mmu_try_to_unsync_pages` (true: keep the SPTE read-only); absent = write tracking only. */
+  mmuTryToUnsyncPages?(gfn: number, synchronizing: boolean, prefetch: boolean): boolean;
   markDirty(slot: Memslot, gfn: number): void;
 }
 
@@ -281,7 +283,10 @@ export class TdpMmu {
         prefetch: fault.prefetch,
         synchronizing: false,
         hostWritable: fault.mapWritable,
-        mustWriteProtect: this.vm.isGfnWriteTracked(gfn),
+        // make_spte asks mmu_try_to_unsync_pages only when the SPTE would become writable.
+        mustWriteProtect: this.vm.mmuTryToUnsyncPages === undefined
+          ? this.vm.isGfnWriteTracked(gfn)
+          : fault.mapWritable && (!(isShadowPresent(old) && isLastSpte(old, level)) || !isWritable(old)) && this.vm.mmuTryToUnsyncPages(gfn, false, fault.prefetch),
       });
       next = r.spte;
       wrprot = r.wrprot;
@@ -500,9 +505,26 @@ export class TdpMmu {
     return out;
   }
 
-  /** Appendix A over the whole MMU: 1, 2 (every leaf), 5 (child role = root role but level), counts. */
-  checkInvariants(): void {
-    const counts = [0, 0, 0, 0];
+  /** `kvm_tdp_mmu_write_protect_gfn`: clear W and MMU-writable on leaves mapping gfn (a shadowed EPT12 table). */
+  writeProtectGfn(gfn: number, vcpu = -1): boolean {
+    let changed = false;
+    const mask = PT_WRITABLE_MASK | this.vm.config.mmuWritableMask;
+    for (const root of this.validRoots()) {
+      this.forEachInRange(root, gfn, gfn + 1, (sp, idx, level, spte) => {
+        if (!isLastSpte(spte, level) || (spte & mask) === 0n) return;
+        this.setSpte(sp, idx, spte, spte & ~mask, vcpu);
+        changed = true;
+      });
+    }
+    return changed;
+  }
+
+  /**
+   * Appendix A over the whole MMU: 1, 2 (every leaf), 5 (child role = root role but level), counts.
+   * `extraLeaves[level]`: leaves other MMUs (the shadow MMU) hold, which share the pages_* counters.
+   */
+  checkInvariants(extraLeaves: readonly number[] = [0, 0, 0, 0]): void {
+    const counts = [0, extraLeaves[1] ?? 0, extraLeaves[2] ?? 0, extraLeaves[3] ?? 0];
     for (const root of this.roots) {
       this.forEachInRange(root, 0, 2 ** 40, (sp, _i, level, spte, gfn) => {
         if (sp.role.with({ level: root.level }).word !== root.role.word) {

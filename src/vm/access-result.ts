@@ -2,6 +2,7 @@ import type { Gpa, Gva, Hpa } from '../address/address';
 import type { Access } from '../walker/access';
 import type { WalkResult } from '../walker/walk-result';
 import type { TdpExit } from './exit';
+import type { NestedExit } from '../nested/nested-exit';
 
 /** One VM exit and how KVM handled it. */
 export interface ExitRecord extends TdpExit {
@@ -14,8 +15,11 @@ export interface ExitRecord extends TdpExit {
 }
 
 export interface AccessResult {
-  /** ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it. */
-  status: 'ok' | 'guest-pf' | 'emulated';
+  /**
+   * ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it;
+   * l1-exit: (L2 only) an EPT12 fault was reflected to L1 as a VM exit.
+   */
+  status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit';
   gva: Gva;
   access: Access;
   gpa: Gpa | undefined;
@@ -27,4 +31,8 @@ export interface AccessResult {
   attempts: number;
   /** Why it was emulated (MMIO, write to ROM, …). */
   emulation?: string;
+  /** l1-exit: the exit L1 sees (EPT violation / misconfiguration). */
+  nestedExit?: NestedExit;
+  /** L2 accesses: the L1 GPA the nGPA translated to. */
+  l1Gpa?: Gpa;
 }

@@ -20,9 +20,10 @@ export const PFERR_GUEST_FINAL = 1n << 32n;
 export const PFERR_GUEST_PAGE = 1n << 33n;
 
 export interface TdpExit {
-  kind: 'ept_violation' | 'ept_misconfig' | 'npf';
+  /** pf_intercept: a #PF in KVM's shadow tables (shadow paging); `gpa` then holds CR2, the GVA. */
+  kind: 'ept_violation' | 'ept_misconfig' | 'npf' | 'pf_intercept';
   reason: number;
-  /** The faulting GPA. */
+  /** The faulting GPA (KVM's `cr2_or_gpa`: the GVA for a #PF intercept). */
   gpa: bigint;
   /** Whether the access was to a guest paging structure (else the final translation). */
   onGuestTable: boolean;

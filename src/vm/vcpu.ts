@@ -26,6 +26,12 @@ import { memslotPfn } from './memslot';
 import { EPT_VIOLATION, EXIT_REASON, PFERR_GUEST_FINAL, PFERR_GUEST_PAGE, eptViolationErrorCode, type TdpExit } from './exit';
 import type { AccessResult, ExitRecord } from './access-result';
 import type { Vm } from './vm';
+import { CR4 } from '../cpu/registers';
+import { gpa as mkGpa } from '../address/address';
+import { InvalidArgumentError } from '../errors';
+import { ShadowVcpu } from '../shadow/shadow-vcpu';
+import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
+import { kvmMmuTrackWrite } from '../shadow/track-write';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -51,6 +57,12 @@ export class Vcpu {
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
   /** Whether CR3 was ever loaded: an access with paging on before that is an error. */
   private cr3Loaded: boolean;
+  /** Shadow paging (VM without TDP): the vCPU's root_mmu. */
+  private shadowVcpu: ShadowVcpu | undefined;
+  /** Nested EPT: guest_mmu, active while L2 runs. */
+  private nestedEpt: NestedEptMmu | undefined;
+  /** The CR3 write in progress had PCID no-flush (bit 63). */
+  private noFlush = false;
 
   constructor(vm: Vm, index: number, initial: Partial<PagingRegisters> = {}) {
     this.vm = vm;
@@ -61,6 +73,17 @@ export class Vcpu {
     this.walkerValue = new GvaWalker(vm.guestMem, regs, vm.features);
     this.regsValue = Object.freeze({ ...regs });
     this.rootRoleValue = this.calcRootRole(this.walkerValue.role);
+    if (!vm.tdpEnabled) this.shadowVcpu = new ShadowVcpu(vm, index, this.stats, this.walkerValue, this.regsValue);
+  }
+
+  /** The shadow-paging side of this vCPU (undefined with TDP). */
+  get shadow(): ShadowVcpu | undefined {
+    return this.shadowVcpu;
+  }
+
+  /** guest_mmu (nested EPT), once L2 was entered. */
+  get nested(): NestedEptMmu | undefined {
+    return this.nestedEpt;
   }
 
   get regs(): PagingRegisters {
@@ -101,6 +124,7 @@ export class Vcpu {
   setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
     const regs = { ...this.regsValue, ...update };
     const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features); // throws on bad input
+    const oldRegs = this.regsValue;
     const oldRole = this.walkerValue.role;
     const roleChanged = !walker.role.equals(oldRole);
     const rootRole = this.calcRootRole(walker.role);
@@ -115,6 +139,7 @@ export class Vcpu {
       this.vm.events.record({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
     }
     this.rootRoleValue = rootRole;
+    this.shadowVcpu?.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush);
     return { roleChanged, rootChanged };
   }
 
@@ -242,7 +267,15 @@ export class Vcpu {
         }
       }
     }
-    if (r === RET_PF.WRITE_PROTECTED) r = RET_PF.EMULATE; // kvm_mmu_write_protect_fault (shadow MMU: next stage)
+    if (r === RET_PF.WRITE_PROTECTED) {
+      // kvm_mmu_write_protect_fault: a direct MMU unprotects and retries only for a fault on a
+      // guest paging structure (PFERR_GUEST_PAGE); otherwise the write is emulated.
+      if ((ec & PFERR_GUEST_PAGE) !== 0n && vm.shadow.unprotectGfn(Number(exit.gpa >> 12n), this.index)) r = RET_PF.RETRY;
+      else {
+        r = RET_PF.EMULATE;
+        emulation = 'write to a write-protected gfn (shadowed page table)';
+      }
+    }
     if (r === RET_PF.FIXED) this.stats.inc('pf_fixed');
     else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
     else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
@@ -274,6 +307,8 @@ export class Vcpu {
     if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
+    if (this.nestedEpt?.active) return this.nestedEpt.access(address, access);
+    if (this.shadowVcpu !== undefined) return this.shadowVcpu.access(address, access);
     const a = this.walkerValue.checkAddress(BigInt(address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
@@ -317,6 +352,70 @@ export class Vcpu {
       return { status: 'ok', gva: mkGva(a), access, gpa: guestWalk.status === 'ok' ? guestWalk.gpa : undefined, hpa, guestWalk, exits, attempts: attempt };
     }
     throw new InvariantViolation('no-progress', `the access made no progress after ${MAX_ATTEMPTS} exits`, hex(a));
+  }
+
+  // ---- guest operations the shadow MMU intercepts ----
+
+  /** MOV to CR3. With CR4.PCIDE, bit 63 (no-flush) keeps the PCID's TLB entries (`kvm_set_cr3`). */
+  movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean } {
+    const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
+    const noFlush = pcide && (value >> 63n) === 1n;
+    this.noFlush = noFlush;
+    try {
+      return this.setRegisters({ cr3: noFlush ? value & ~(1n << 63n) : value });
+    } finally {
+      this.noFlush = false;
+    }
+  }
+
+  /** INVLPG: with shadow paging, re-sync the one entry in every root (`kvm_mmu_invlpg`). */
+  invlpg(address: Gva | bigint): void {
+    if (this.shadowVcpu !== undefined && !this.nestedEpt?.active) this.shadowVcpu.invlpg(address);
+    else this.stats.inc('invlpg');
+  }
+
+  /** A guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST): with shadow paging it syncs the roots. */
+  flushGuestTlb(): void {
+    if (this.shadowVcpu !== undefined && !this.nestedEpt?.active) this.shadowVcpu.flushGuestTlb();
+    else this.stats.inc('tlb_flush');
+  }
+
+  /**
+   * A guest store of `bytes` (1, 2, 4, 8) little-endian bytes: the access, then the memory write —
+   * by the hardware when the access completed, by KVM's emulator (followed by
+   * `kvm_mmu_track_write`) when it wrote to a write-protected page table. Writes to ROM and MMIO
+   * are dropped, as their emulation would.
+   */
+  store(address: Gva | bigint, value: bigint, bytes: 1 | 2 | 4 | 8 = 8, user = false): AccessResult {
+    if (![1, 2, 4, 8].includes(bytes)) throw new InvalidArgumentError('store-size', 'a store writes 1, 2, 4 or 8 bytes', String(bytes));
+    if (BigInt(address) % BigInt(bytes) !== 0n) throw new InvalidArgumentError('store-alignment', 'the model stores naturally aligned values only', hex(BigInt(address)));
+    const r = this.access(address, { kind: 'write', user });
+    const target = r.l1Gpa ?? r.gpa;
+    const wp = r.status === 'emulated' && (r.emulation ?? '').startsWith('write to a write-');
+    if ((r.status === 'ok' || wp) && target !== undefined) {
+      const data = Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(64, value) >> BigInt(8 * i)) & 0xffn));
+      this.vm.guestMem.writeBytes(mkGpa(target), data);
+      if (wp) kvmMmuTrackWrite(this.vm.shadow, Number(target), bytes, (this.regsValue.cr4 & CR4.PAE) !== 0n, this.index);
+      this.vm.afterOperation();
+    }
+    return r;
+  }
+
+  /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */
+  enterNestedEpt(e: NestedEptEntry): void {
+    if (this.nestedEpt === undefined) this.nestedEpt = new NestedEptMmu(this.vm, this.index, this.stats);
+    this.nestedEpt.enter(e);
+    this.vm.afterOperation();
+  }
+
+  /** Nested VM exit: back to L1 (root_mmu). */
+  exitNested(): void {
+    this.nestedEpt?.exit();
+  }
+
+  /** INVEPT from L1. */
+  invept(type: 'single' | 'global', eptp?: bigint): number {
+    return this.nestedEpt?.invept(type, eptp) ?? 0;
   }
 
   read(address: Gva | bigint, user = false): AccessResult {

@@ -15,6 +15,9 @@ import { TdpMmu, type TdpVmContext } from '../tdp/tdp-mmu';
 import { HostMemory } from './host-memory';
 import { makeLpageInfo, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
+import { ShadowMmu } from '../shadow/shadow-mmu';
+import { mmuTryToUnsyncPages } from '../shadow/unsync';
+import { checkShadowInvariants } from '../shadow/shadow-invariants';
 
 export interface VmOptions {
   /** SPTE flavour and host capabilities. Default: EPT, host MAXPHYADDR 46, 4-level, A/D on. */
@@ -23,6 +26,16 @@ export interface VmOptions {
   features?: CpuFeatures;
   /** Check Appendix A invariants after every operation (tests turn this on). */
   checkInvariants?: boolean;
+  /**
+   * 'tdp' (default): EPT/NPT with the TDP MMU. 'shadow': no TDP (`tdp_enabled = false`): the shadow
+   * MMU builds GVA → HPA tables in the legacy x86 SPTE format (the `spte` option then only supplies
+   * the host MAXPHYADDR, paging level and huge-page limits).
+   */
+  mmu?: 'tdp' | 'shadow';
+  /** Same as `mmu: 'shadow'` when false. */
+  tdp?: boolean;
+  /** `n_max_mmu_pages` for the shadow MMU (KVM_SET_NR_MMU_PAGES; minimum 64). Default 4096. */
+  maxMmuPages?: number;
 }
 
 export interface MemslotSpec {
@@ -45,12 +58,19 @@ export class Vm implements TdpVmContext {
   readonly events = new EventLog();
   readonly tdp: TdpMmu;
   readonly vcpus: Vcpu[] = [];
+  /** `tdp_enabled`: false = shadow paging. */
+  readonly tdpEnabled: boolean;
+  /** The shadow MMU: shadow paging without TDP, and guest_mmu (nested EPT) with it. */
+  readonly shadow: ShadowMmu;
   checking: boolean;
   mmioGeneration = 0;
   private nextSlotId = 0;
 
   constructor(opts: VmOptions = {}) {
-    const config = makeSpteConfig(opts.spte ?? { flavour: 'ept' });
+    const tdpEnabled = opts.mmu !== 'shadow' && opts.tdp !== false;
+    // Without TDP every SPTE uses the legacy shadow masks, which are NPT's (reference §7.1); the
+    // zero check covers up to a 5-level root (a 5-level guest is shadowed with 5-level tables).
+    const config = tdpEnabled ? makeSpteConfig(opts.spte ?? { flavour: 'ept' }) : makeSpteConfig({ ...(opts.spte ?? {}), flavour: 'npt', adEnabled: true, pml: false, tdpLevel: 5 });
     const features = opts.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: Math.min(DEFAULT_FEATURES.maxPhyAddr, config.hostMaxPhyAddr) };
     if (features.maxPhyAddr > config.hostMaxPhyAddr) {
       throw new InvalidArgumentError(
@@ -65,6 +85,8 @@ export class Vm implements TdpVmContext {
     this.guestMem = new GuestMemory({ maxPhyAddr: features.maxPhyAddr });
     this.checking = opts.checkInvariants ?? false;
     this.tdp = new TdpMmu(this);
+    this.tdpEnabled = tdpEnabled;
+    this.shadow = new ShadowMmu(this, opts.maxMmuPages);
   }
 
   // ---- memslots ----
@@ -111,6 +133,7 @@ export class Vm implements TdpVmContext {
     const i = this.memslots.indexOf(slot);
     if (i < 0) throw new InvalidArgumentError('memslot-unknown', 'this memslot does not belong to this VM', slot.name);
     this.tdp.invalidateAllRoots();
+    this.shadow.zapAllFast();
     this.memslots.splice(i, 1);
     const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
     this.guestMem.removeSlot(gs);
@@ -132,9 +155,19 @@ export class Vm implements TdpVmContext {
     return undefined;
   }
 
-  /** The shadow MMU's write tracking; the TDP-only VM tracks nothing yet. */
-  isGfnWriteTracked(_gfn: number): boolean {
-    return false;
+  /** `kvm_gfn_is_write_tracked`: an upper-level shadow page shadows this gfn. */
+  isGfnWriteTracked(gfn: number): boolean {
+    return this.shadow.isWriteTracked(gfn);
+  }
+
+  /** `mmu_try_to_unsync_pages` for make_spte: true = the new SPTE must stay read-only. */
+  mmuTryToUnsyncPages(gfn: number, synchronizing: boolean, prefetch: boolean): boolean {
+    return mmuTryToUnsyncPages(this.shadow, gfn, synchronizing, prefetch, -1);
+  }
+
+  /** `kvm_tdp_mmu_write_protect_gfn` (account_shadowed with nested TDP). */
+  tdpWriteProtectGfn(gfn: number): boolean {
+    return this.tdp.writeProtectGfn(gfn);
   }
 
   markDirty(slot: Memslot, gfn: number): void {
@@ -163,6 +196,7 @@ export class Vm implements TdpVmContext {
       } else {
         this.tdp.wrprotRange(a, b);
       }
+      this.shadow.wrprotRange(a, b);
     } else {
       slot.dirtyBitmap = undefined;
     }
@@ -182,6 +216,7 @@ export class Vm implements TdpVmContext {
       // kvm_tdp_mmu_clear_dirty_pt_masked: D with PML, else W.
       if (this.config.pml) this.tdp.clearDirtyRange(slot.baseGfn + i, slot.baseGfn + i + 1);
       else this.tdp.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
+      this.shadow.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
     }
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
     this.afterOperation();
@@ -191,21 +226,32 @@ export class Vm implements TdpVmContext {
   // ---- VM-wide MMU operations ----
 
   zapGfnRange(start: Gpa | bigint, end: Gpa | bigint): number {
-    const n = this.tdp.zapLeafs(Number(BigInt(start) >> 12n), Number((BigInt(end) + 0xfffn) >> 12n));
+    const a = Number(BigInt(start) >> 12n);
+    const b = Number((BigInt(end) + 0xfffn) >> 12n);
+    const n = this.tdp.zapLeafs(a, b) + this.shadow.zapGfnRange(a, b);
     this.afterOperation();
     return n;
   }
 
   /** Zap every leaf of a memslot's range (`kvm_mmu_zap_memslot` for the TDP MMU). */
   zapSlot(slot: Memslot): number {
-    const n = this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `zap slot ${slot.name}`);
+    const n = this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `zap slot ${slot.name}`) + this.shadow.zapSlot(slot);
     this.afterOperation();
     return n;
   }
 
   zapAll(): void {
     this.tdp.invalidateAllRoots();
+    this.shadow.zapAll();
     this.afterOperation();
+  }
+
+  /** `kvm_mmu_zap_all_fast`: new MMU generation; every existing shadow page becomes obsolete. */
+  zapAllFast(): number {
+    this.tdp.invalidateAllRoots();
+    const n = this.shadow.zapAllFast();
+    this.afterOperation();
+    return n;
   }
 
   /** MMU-notifier aging over a GPA range: how many mappings were young (A cleared). */
@@ -224,7 +270,9 @@ export class Vm implements TdpVmContext {
 
   /** Invariants after an operation, in checking mode. */
   afterOperation(): void {
-    if (this.checking) this.tdp.checkInvariants();
+    if (!this.checking) return;
+    this.tdp.checkInvariants(this.shadow.leafCounts());
+    checkShadowInvariants(this.shadow);
   }
 
   statsTable(): ReturnType<typeof countersTable> {

@@ -1,0 +1,62 @@
+/**
+ * Guest PTEs as the shadow MMU re-reads them outside a walk (`paging_tmpl.h` helpers for the
+ * three PTTYPEs, reference §5.2, §8.8): reading an entry, presence, ACC, the frame, reserved bits,
+ * `prefetch_invalid_gpte` and `protect_clean_gpte`. Bigint: these run per synced entry, not in the
+ * hardware-walk loop.
+ */
+import { ACC_WRITE } from '../format/acc';
+import type { PageFormat } from '../format/page-format';
+import { GuestMemory } from '../memory/guest-memory';
+
+/** Read the gPTE of `format` at byte offset `off` of guest frame `gfn`; undefined if no memory. */
+export function readGpte(mem: GuestMemory, format: PageFormat, gfn: number, off: number): bigint | undefined {
+  const f = mem.frameOf(gfn);
+  if (f < 0) return mem.slotOf(gfn) === undefined ? undefined : 0n;
+  const slab = mem.slabOf(f);
+  const w = GuestMemory.wordBase(f) + (off >>> 2);
+  if (format.entryBytes === 4) return BigInt(slab[w]!);
+  return (BigInt(slab[w + 1]!) << 32n) | BigInt(slab[w]!);
+}
+
+export function isPresentGpte(format: PageFormat, g: bigint): boolean {
+  return format.ptType === 'ept' ? (g & 7n) !== 0n : (g & 1n) !== 0n;
+}
+
+/** `FNAME(gpte_access)`: EPT R→ACC_USER, W, X; x86 W, U, and X = P xor NX. */
+export function gpteAccess(format: PageFormat, g: bigint): number {
+  if (format.ptType === 'ept') return (Number(g & 2n)) | Number((g >> 2n) & 1n) | (Number(g & 1n) << 2);
+  return (Number(g & 7n) ^ Number((g >> 63n) & 1n)) & 7;
+}
+
+/** The 4K frame a level-1 gPTE points to (`gpte_to_gfn`). */
+export function gpteToGfn(format: PageFormat, g: bigint): number {
+  if (format.entryBytes === 4) return Number((g & 0xffff_f000n) >> 12n);
+  return Number((g & 0x000f_ffff_ffff_f000n) >> 12n);
+}
+
+/** `is_rsvd_bits_set(guest_rsvd_check, gpte, level)` plus EPT `bad_mt_xwr`. */
+export function isRsvdGpte(format: PageFormat, g: bigint, level: number): boolean {
+  const large = Number((g >> 7n) & 1n);
+  if ((g & format.rsvdBitsMask[large]![level - 1]!) !== 0n) return true;
+  return format.ptType === 'ept' && ((format.badMtXwr >> (g & 63n)) & 1n) === 1n;
+}
+
+/** `FNAME(prefetch_invalid_gpte)` without the drop: not present, reserved bits, or A clear with A/D. */
+export function prefetchInvalidGpte(format: PageFormat, g: bigint): boolean {
+  if (isRsvdGpte(format, g, 1)) return true;
+  if (!isPresentGpte(format, g)) return true;
+  if (format.hasAd && ((g >> BigInt(format.accessedBit)) & 1n) === 0n) return true;
+  return false;
+}
+
+/** `FNAME(protect_clean_gpte)`: a clean leaf stays read-only until a write fault sets D. */
+export function protectCleanGpte(format: PageFormat, acc: number, g: bigint): number {
+  if (!format.hasAd) return acc;
+  return ((g >> BigInt(format.dirtyBit)) & 1n) === 0n ? acc & ~ACC_WRITE : acc;
+}
+
+/** GPA of gPTE `i` of a level-1 shadow page (`FNAME(get_level1_sp_gpa)` + index). */
+export function level1GptePa(format: PageFormat, spGfn: number, quadrant: number, i: number): [number, number] {
+  const eb = format.entryBytes;
+  return [spGfn, (quadrant * 512 + i) * eb];
+}

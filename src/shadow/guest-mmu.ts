@@ -1,0 +1,263 @@
+/**
+ * Nested TDP with EPT (reference §10): while L2 runs, `vcpu->arch.mmu` is guest_mmu, whose shadow
+ * pages (EPT02) shadow L1's EPT12 — roles from `kvm_calc_shadow_ept_root_page_role` (level and
+ * A/D from EPTP12, guest_mode, execute-only from L1's capabilities), built by the same machinery
+ * as shadow paging (`ept_page_fault` = FNAME(page_fault) with PTTYPE_EPT). The hardware walks L2's
+ * own tables with EPT02 as the second stage; an EPT violation on an nGPA goes to KVM, which either
+ * fixes EPT02 (EPT12 maps it) or reflects an EPT violation / misconfiguration to L1 (EPT12 does
+ * not). INVEPT frees guest_mmu roots; L2 entry switches to guest_mmu (`kvm_mmu_new_pgd(EPTP12)`
+ * reuses a cached root), L2 exit back to root_mmu, keeping guest_mmu's roots.
+ *
+ * NPT12 shadowing (`kvm_init_shadow_npt_mmu`) is not modelled here.
+ */
+import { type Gpa, type Gva, type Hpa, type Ngpa, gva as mkGva, hpa as mkHpa, ngpa as mkNgpa } from '../address/address';
+import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { eptFormat } from '../format/ept';
+import { PFERR } from '../format/acc';
+import type { Counters, VcpuStatName } from '../events/stats';
+import { InvalidArgumentError, hex } from '../errors';
+import type { EptCapabilities } from '../nested/ept-capabilities';
+import type { NestedExit } from '../nested/nested-exit';
+import { NgpaWalker } from '../nested/ngpa-walker';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import { GvaWalker } from '../walker/gva-walker';
+import { encodeAccess, type Access } from '../walker/access';
+import { walkTables } from '../walker/walk';
+import { WalkStop } from '../walker/walk-scratch';
+import type { AccessResult, ExitRecord } from '../vm/access-result';
+import { EPT_VIOLATION, EXIT_REASON, eptViolationErrorCode } from '../vm/exit';
+import { ShadowContext, type ContextSetup } from './shadow-context';
+import { shadowPageFault } from './shadow-fault';
+import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
+import { invalidateAddrInRoot, shadowPath } from './sync';
+import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
+
+const MAX_ATTEMPTS = 8;
+const EPTP_PA_MASK = ((1n << 52n) - 1n) & ~0xfffn;
+
+export interface NestedEptEntry {
+  /** EPTP12 from vmcs12. */
+  eptp: bigint;
+  /** L1's EPT capabilities (default: everything). */
+  caps?: EptCapabilities;
+  /** L2's paging registers (guestMode is forced on). */
+  l2: PagingRegisters;
+  features?: CpuFeatures;
+}
+
+export interface NestedVmContext extends ShadowVcpuVm {
+  readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string };
+}
+
+export class NestedEptMmu {
+  readonly vm: NestedVmContext;
+  readonly index: number;
+  readonly stats: Counters<VcpuStatName>;
+  /** guest_mmu: kept across L2 entries and exits, like KVM's. */
+  ctx: ShadowContext | undefined;
+  ngpa: NgpaWalker | undefined;
+  l2Walker: GvaWalker | undefined;
+  eptp = 0n;
+  /** L2 is running (vcpu->arch.mmu == &guest_mmu). */
+  active = false;
+  private pendingExit: { ngpa: bigint; final: boolean; stop: number; acc: number; rwx: number } | undefined;
+  private curFinal = 0;
+  private curTable = 0;
+  private curGva = 0n;
+  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+
+  constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
+    this.vm = vm;
+    this.index = index;
+    this.stats = stats;
+  }
+
+  /** Nested VM entry with EPT: `nested_ept_init_mmu_context` + `kvm_init_shadow_ept_mmu` + L2's CR3. */
+  enter(e: NestedEptEntry): void {
+    if (this.vm.config.flavour !== 'ept') throw new InvalidArgumentError('nested-ept-needs-ept', 'nested EPT needs an EPT host (this VM uses NPT or shadow paging)', this.vm.config.flavour);
+    const mem = this.vm.shadow.vm.guestMem;
+    const cfg: { eptp: bigint; caps?: EptCapabilities } = { eptp: e.eptp };
+    if (e.caps !== undefined) cfg.caps = e.caps;
+    const ngpa = NgpaWalker.ept(mem, cfg); // validates EPTP12 first
+    const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
+    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features);
+    const cpuRole = ngpa.role;
+    const h = this.vm.config;
+    const setup: ContextSetup = {
+      cpuRole,
+      rootRole: cpuRole.base,
+      gptFormat: ngpa.format,
+      walkInputs: { mem, format: ngpa.format, rootGfn: Number((ngpa.root as bigint) >> 12n), pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: false },
+      pdptrs: undefined,
+      hwFormat: eptFormat({ level: ngpa.levels, maxPhyAddr: h.hostMaxPhyAddr, adEnabled: h.adEnabled && ngpa.format.hasAd, execonly: h.execOnly, hugePageLevel: h.maxHugePageLevel }),
+      isPae: false,
+    };
+    if (this.ctx === undefined) {
+      this.ctx = new ShadowContext('guest_mmu', this.index, this.stats, mem, setup);
+      this.ctx.obsoleteSeen = this.vm.shadow.freeObsoleteRootsRequest;
+    } else this.ctx.configure(setup);
+    this.ngpa = ngpa;
+    this.l2Walker = l2Walker;
+    this.eptp = e.eptp;
+    newPgd(this.vm.shadow, this.ctx, e.eptp);
+    this.active = true;
+    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: e.eptp, outcome: 'L2 entry: vcpu->arch.mmu = guest_mmu' });
+  }
+
+  /** Nested VM exit: back to root_mmu; guest_mmu keeps its roots. */
+  exit(why = 'L2 exit'): void {
+    this.active = false;
+    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
+  }
+
+  /** INVEPT single-context (by EP4TA) or global: free the matching guest_mmu roots. */
+  invept(type: 'single' | 'global', eptp?: bigint): number {
+    const ctx = this.ctx;
+    if (ctx === undefined) return 0;
+    if (type === 'single' && eptp === undefined) throw new InvalidArgumentError('invept-single-needs-eptp', 'single-context INVEPT names an EPTP', 'undefined');
+    const match = (pgd: bigint, hpa: number) => hpa >= 0 && (type === 'global' || (pgd & EPTP_PA_MASK) === (eptp! & EPTP_PA_MASK));
+    const prev: number[] = [];
+    ctx.prevRoots.forEach((r, i) => {
+      if (match(r.pgd, r.hpa)) prev.push(i);
+    });
+    const current = match(ctx.root.pgd, ctx.root.hpa);
+    freeRoots(this.vm.shadow, ctx, { current, prev });
+    const n = prev.length + (current ? 1 : 0);
+    this.vm.shadow.vm.events.record({ kind: 'invept', vcpu: this.index, gpa: eptp ?? null, outcome: `${type}: ${n} root(s) freed` });
+    this.vm.afterOperation();
+    return n;
+  }
+
+  private hwInputs() {
+    return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
+  }
+
+  /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
+  private secondStage(ngfn: number, final: boolean): number {
+    const acc = final ? this.curFinal : this.curTable;
+    const s = this.ctx!.hwScratch;
+    const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
+    if (stop === WalkStop.Ok) {
+      const g = hostPfnToGfn(this.vm.memslots, s.gfn);
+      if (g < 0) throw new InvariantViolation('ept02-target', 'an EPT02 leaf maps a frame no memslot backs', hex(s.gfn));
+      return g;
+    }
+    let rwx = 7;
+    for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
+    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx };
+    return -1;
+  }
+
+  /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu. */
+  private pageFault(ngpa: bigint, ec: number, misconfig: boolean): { ret: RetPf; reflected?: NestedExit; mmio: boolean } {
+    const mmu = this.vm.shadow;
+    const ctx = this.ctx!;
+    let r: RetPf = RET_PF.INVALID;
+    if (misconfig) {
+      // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
+      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
+      const last = path[path.length - 1];
+      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
+      if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
+        throw new InvariantViolation('mmio-rsvd-present', 'an EPT misconfiguration on a present EPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
+      }
+      if (isMmioSpte(mmu.config, spte)) r = mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff) ? RET_PF.EMULATE : RET_PF.INVALID;
+      else r = RET_PF.RETRY;
+      if (r === RET_PF.EMULATE) return { ret: r, mmio: true };
+      if (r === RET_PF.RETRY) return { ret: r, mmio: false };
+    }
+    this.stats.inc('pf_taken');
+    const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    r = res.ret;
+    if (res.walkFault !== undefined) {
+      // nested_ept_inject_page_fault: an EPT violation / misconfiguration exit to L1, after
+      // invalidating the nGPA in EPT02 (kvm_inject_emulated_page_fault).
+      const wec = res.walkFault.errorCode;
+      if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, ctx, ctx.root.hpa, ngpa);
+      const during = this.pendingExit?.final === false ? 'paging-structure' : 'final';
+      const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
+      const rec = this.ngpa!.walk(mkNgpa(ngpa), { kind, user: (ec & PFERR.USER) !== 0 || kind === 'read', during });
+      if (rec.status !== 'fault') throw new InvariantViolation('nested-walk-disagrees', 'the EPT12 walk failed for KVM but not on the second look', hex(ngpa));
+      this.stats.inc('nested_reflected');
+      return { ret: RET_PF.RETRY, reflected: rec.exit, mmio: false };
+    }
+    if (r === RET_PF.WRITE_PROTECTED) r = RET_PF.EMULATE;
+    if (r === RET_PF.FIXED) {
+      this.stats.inc('pf_fixed');
+      this.stats.inc('nested_fixed');
+    } else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
+    else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
+    return { ret: r, mmio: res.mmio };
+  }
+
+  /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
+  access(address: Gva | bigint, access: Access): AccessResult {
+    const w = this.l2Walker!;
+    const ctx = this.ctx!;
+    const mmu = this.vm.shadow;
+    const a = w.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    const vlo = Number(a & 0xffffffffn);
+    const vhi = Number(a >> 32n);
+    const exits: ExitRecord[] = [];
+    this.stats.inc('guest_accesses');
+    const kindBits = enc & (PFERR.WRITE | PFERR.FETCH);
+    this.curFinal = kindBits === 0 ? PFERR.USER : kindBits;
+    // The CPU writes guest A/D bits through EPT02 only when EPTP02 enables A/D.
+    this.curTable = ctx.hwFormat.hasAd ? PFERR.WRITE : PFERR.USER;
+    this.curGva = a;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      freeObsoleteRoots(mmu, ctx);
+      if (ctx.root.hpa < 0) mmuLoad(mmu, ctx, this.eptp);
+      this.pendingExit = undefined;
+      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
+      if (stop === WalkStop.SecondStage) {
+        const p = this.pendingExit!;
+        const misconfig = p.stop === WalkStop.Reserved;
+        let q = 0n;
+        if (p.acc & PFERR.WRITE) q |= EPT_VIOLATION.ACC_WRITE;
+        else if (p.acc & PFERR.FETCH) q |= EPT_VIOLATION.ACC_INSTR;
+        else q |= EPT_VIOLATION.ACC_READ;
+        q |= (BigInt(p.rwx) << 3n) | EPT_VIOLATION.GVA_IS_VALID | (p.final ? EPT_VIOLATION.GVA_TRANSLATED : 0n);
+        const ec = misconfig ? BigInt(PFERR.RSVD) : eptViolationErrorCode(q);
+        this.stats.inc('exits');
+        this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
+        mmu.vm.events.record({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
+        const h = this.pageFault(p.ngpa, Number(ec), misconfig);
+        const rec: ExitRecord = {
+          kind: misconfig ? 'ept_misconfig' : 'ept_violation', reason: misconfig ? EXIT_REASON.EPT_MISCONFIG : EXIT_REASON.EPT_VIOLATION, gpa: p.ngpa,
+          onGuestTable: !p.final, info: misconfig ? 0n : q, errorCode: ec, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio,
+        };
+        exits.push(rec);
+        mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gpa: p.ngpa, code: ec, outcome: rec.ret });
+        this.vm.afterOperation();
+        if (h.reflected !== undefined) {
+          this.exit('EPT12 fault reflected to L1');
+          const guestWalk = w.recordLast(stop, mkGva(a), access);
+          return { status: 'l1-exit', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, nestedExit: h.reflected };
+        }
+        if (h.ret === RET_PF.EMULATE) {
+          const guestWalk = w.recordLast(stop, mkGva(a), access);
+          return { status: 'emulated', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.mmio ? 'MMIO' : 'emulated' };
+        }
+        continue;
+      }
+      const guestWalk = w.recordLast(stop, mkGva(a), access);
+      if (stop !== WalkStop.Ok) {
+        mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(w.lastErrorCode), outcome: 'L2 #PF (delivered by hardware)' });
+        return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+      }
+      const l1gfn = w.lastGfn;
+      const slot = this.vm.memslots.find((s) => l1gfn >= s.baseGfn && l1gfn < s.baseGfn + s.npages)!;
+      const hpa = mkHpa(BigInt(slot.pfnBase + (l1gfn - slot.baseGfn)) * 4096n + (a & 0xfffn)) as Hpa;
+      // The record's "gpa" is L2's GPA (an nGPA); the L1 GPA is in `l1Gpa`.
+      const l1Gpa = (BigInt(l1gfn) * 4096n + (a & 0xfffn)) as Gpa;
+      return { status: 'ok', gva: mkGva(a), access, gpa: guestWalk.status === 'ok' ? guestWalk.gpa : undefined, hpa, guestWalk, exits, attempts: attempt, l1Gpa };
+    }
+    throw new InvariantViolation('no-progress', `the L2 access made no progress after ${MAX_ATTEMPTS} exits`, hex(a));
+  }
+}
+
+export type { Ngpa };

@@ -1,0 +1,190 @@
+/**
+ * Roots (reference §2.8, §8.3, §8.8): `kvm_mmu_load` (shadow roots for every guest mode — one
+ * root page for 4/5-level guests, a PAE root of four level-2 pages for PAE and 32-bit guests,
+ * whose quadrants split the 32-bit page directory, and four direct pages with paging off), the
+ * three-entry previous-roots cache of `kvm_mmu_new_pgd` / `fast_pgd_switch`, freeing roots, and
+ * the root syncs that CR3 loads and guest TLB flushes trigger.
+ */
+import { rsvdBits } from '../bits';
+import type { ShadowMmu } from './shadow-mmu';
+import type { ShadowPage } from './shadow-page';
+import { INVALID_ROOT, NUM_PREV_ROOTS, type RootRef, type ShadowContext } from './shadow-context';
+import { mmuSyncChildren } from './sync';
+
+const PT_BASE_ADDR_MASK = rsvdBits(12, 51);
+
+export interface RootsToFree {
+  current?: boolean;
+  /** Which previous roots (indices 0..2). */
+  prev?: readonly number[];
+}
+
+function putRootRef(mmu: ShadowMmu, ctx: ShadowContext, r: RootRef, invalid: ShadowPage[]): void {
+  if (r.hpa < 0) return;
+  if (r.sp !== null) {
+    mmu.putRoot(r.sp, invalid, ctx.vcpu);
+    return;
+  }
+  // A PAE root: drop each of its four pages.
+  for (let i = 0; i < 4; i++) {
+    const sp = ctx.paeRootSps[i];
+    if (sp === null || sp === undefined) continue;
+    mmu.putRoot(sp, invalid, ctx.vcpu);
+    ctx.paeRootSps[i] = null;
+    mmu.writeSpecialRoot(ctx.paeRootPfn, i, 0n);
+    ctx.paeHalves[i * 2] = 0;
+    ctx.paeHalves[i * 2 + 1] = 0;
+  }
+}
+
+/** `kvm_mmu_free_roots`. */
+export function freeRoots(mmu: ShadowMmu, ctx: ShadowContext, which: RootsToFree): void {
+  const invalid: ShadowPage[] = [];
+  for (const i of which.prev ?? []) {
+    putRootRef(mmu, ctx, ctx.prevRoots[i]!, invalid);
+    ctx.prevRoots[i] = INVALID_ROOT;
+  }
+  if (which.current && ctx.root.hpa >= 0) {
+    putRootRef(mmu, ctx, ctx.root, invalid);
+    mmu.vm.events.record({ kind: 'root_free', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${ctx.root.pgd.toString(16)}` });
+    ctx.root = INVALID_ROOT;
+  }
+  mmu.commitZap(invalid, ctx.vcpu);
+}
+
+export function freeAllRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  freeRoots(mmu, ctx, { current: true, prev: [0, 1, 2] });
+}
+
+/** `mmu_alloc_root`: a root page with root_count held by this vCPU. */
+function allocRoot(mmu: ShadowMmu, ctx: ShadowContext, gfn: number, quadrant: number, level: number): ShadowPage {
+  const sp = mmu.getShadowPage(ctx, gfn, ctx.rootRole.with({ level, quadrant }));
+  sp.rootCount++;
+  return sp;
+}
+
+/** `kvm_mmu_load` when the root is invalid: allocate, sync, and let the hardware load it. */
+export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
+  if (ctx.root.hpa >= 0) return;
+  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  const rootGfn = Number((pgd & PT_BASE_ADDR_MASK) >> 12n);
+  if (!ctx.usesPaeRoot) {
+    const sp = allocRoot(mmu, ctx, ctx.direct ? 0 : rootGfn, 0, ctx.rootRole.level);
+    ctx.root = { hpa: sp.pfn, sp, pgd: ctx.direct ? 0n : pgd };
+  } else {
+    if (ctx.paeRootPfn < 0) ctx.paeRootPfn = mmu.vm.host.allocTable();
+    const cpuLevel = ctx.cpuRole.base.level;
+    for (let i = 0; i < 4; i++) {
+      let gfn: number;
+      if (ctx.direct) gfn = i << 18; // paging off: four direct 1 GiB quarters
+      else if (cpuLevel === 3) {
+        const pdpte = ctx.pdptrs![i]!;
+        if ((pdpte & 1n) === 0n) continue; // INVALID_PAE_ROOT
+        gfn = Number((pdpte & PT_BASE_ADDR_MASK) >> 12n);
+      } else gfn = rootGfn;
+      // A 32-bit guest's page directory is shadowed by four PAE directories, one per quadrant.
+      const sp = allocRoot(mmu, ctx, gfn, cpuLevel === 2 ? i : 0, 2);
+      ctx.paeRootSps[i] = sp;
+      const entry = (BigInt(sp.pfn) << 12n) | 1n; // root | PT_PRESENT_MASK
+      mmu.writeSpecialRoot(ctx.paeRootPfn, i, entry);
+      ctx.paeHalves[i * 2] = Number(entry & 0xffffffffn);
+      ctx.paeHalves[i * 2 + 1] = Number(entry >> 32n);
+    }
+    ctx.root = { hpa: ctx.paeRootPfn, sp: null, pgd: ctx.direct ? 0n : pgd };
+  }
+  mmu.vm.events.record({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : ''}` });
+  syncRoots(mmu, ctx);
+}
+
+function isUnsyncRoot(sp: ShadowPage): boolean {
+  return sp.unsync || sp.unsyncChildren > 0;
+}
+
+/** `kvm_mmu_sync_roots`. */
+export function syncRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  ctx.syncRequested = false;
+  if (ctx.direct || ctx.root.hpa < 0) return;
+  if (ctx.root.sp !== null) {
+    if (isUnsyncRoot(ctx.root.sp)) mmuSyncChildren(mmu, ctx, ctx.root.sp);
+    return;
+  }
+  for (const sp of ctx.paeRootSps) if (sp !== null) mmuSyncChildren(mmu, ctx, sp);
+}
+
+/** `kvm_mmu_sync_prev_roots`: previous roots that need a sync are freed instead. */
+export function syncPrevRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  const prev: number[] = [];
+  ctx.prevRoots.forEach((r, i) => {
+    if (r.sp !== null && isUnsyncRoot(r.sp)) prev.push(i);
+  });
+  if (prev.length > 0) freeRoots(mmu, ctx, { prev });
+}
+
+function isRootUsable(mmu: ShadowMmu, r: RootRef, pgd: bigint, ctx: ShadowContext): boolean {
+  if (r.hpa < 0 || r.sp === null) return false;
+  if (!ctx.rootRole.direct && pgd !== r.pgd) return false;
+  void mmu;
+  return r.sp.role.word === ctx.rootRole.word;
+}
+
+/** `fast_pgd_switch`: rotate the current root through the cache looking for (pgd, role). */
+function fastPgdSwitch(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean {
+  // Roots without a page (PAE roots) are freed, not cached.
+  if (ctx.root.hpa >= 0 && ctx.root.sp === null) freeRoots(mmu, ctx, { current: true });
+  if (ctx.root.hpa >= 0) {
+    if (isRootUsable(mmu, ctx.root, pgd, ctx)) return true;
+    for (let i = 0; i < NUM_PREV_ROOTS; i++) {
+      const t = ctx.root;
+      ctx.root = ctx.prevRoots[i]!;
+      ctx.prevRoots[i] = t;
+      if (isRootUsable(mmu, ctx.root, pgd, ctx)) return true;
+    }
+    freeRoots(mmu, ctx, { current: true });
+    return false;
+  }
+  for (let i = 0; i < NUM_PREV_ROOTS; i++) {
+    if (!isRootUsable(mmu, ctx.prevRoots[i]!, pgd, ctx)) continue;
+    ctx.root = ctx.prevRoots[i]!;
+    for (let j = i; j < NUM_PREV_ROOTS - 1; j++) ctx.prevRoots[j] = ctx.prevRoots[j + 1]!;
+    ctx.prevRoots[NUM_PREV_ROOTS - 1] = INVALID_ROOT;
+    return true;
+  }
+  return false;
+}
+
+/** `kvm_mmu_new_pgd`: a cached root is reused; otherwise the next load allocates. */
+export function newPgd(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean {
+  const hit = fastPgdSwitch(mmu, ctx, pgd);
+  ctx.stats.inc(hit ? 'root_cache_hit' : 'root_cache_miss');
+  if (hit && !ctx.rootRole.direct && ctx.root.sp !== null) ctx.root.sp.writeFloodingCount = 0;
+  mmu.vm.events.record({ kind: 'cr3_switch', vcpu: ctx.vcpu, gpa: pgd, outcome: `${ctx.kind}: root cache ${hit ? 'hit' : 'miss'}` });
+  return hit;
+}
+
+/** KVM_REQ_MMU_FREE_OBSOLETE_ROOTS: free roots whose page is obsolete, and every PAE root. */
+export function freeObsoleteRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  if (ctx.obsoleteSeen === mmu.freeObsoleteRootsRequest) return;
+  ctx.obsoleteSeen = mmu.freeObsoleteRootsRequest;
+  const obsolete = (r: RootRef) => r.hpa >= 0 && (r.sp === null || mmu.isObsolete(r.sp));
+  const prev: number[] = [];
+  ctx.prevRoots.forEach((r, i) => {
+    if (obsolete(r)) prev.push(i);
+  });
+  freeRoots(mmu, ctx, { current: obsolete(ctx.root), prev });
+}
+
+/** `kvm_get_pcid`. */
+export function pcidOf(pgd: bigint, pcide: boolean): number {
+  return pcide ? Number(pgd & 0xfffn) : 0;
+}
+
+/** `kvm_invalidate_pcid` without TDP: sync the current root if it uses the PCID; free matching previous roots. */
+export function invalidatePcid(mmu: ShadowMmu, ctx: ShadowContext, pcid: number, activePgd: bigint, pcide: boolean): void {
+  if (pcidOf(activePgd, pcide) === pcid) ctx.syncRequested = true;
+  if (!pcide) return;
+  const prev: number[] = [];
+  ctx.prevRoots.forEach((r, i) => {
+    if (r.hpa >= 0 && pcidOf(r.pgd, pcide) === pcid) prev.push(i);
+  });
+  if (prev.length > 0) freeRoots(mmu, ctx, { prev });
+}

@@ -1,0 +1,110 @@
+/**
+ * One vCPU's shadow `struct kvm_mmu` (root_mmu shadowing the guest's CR3 tables, or guest_mmu
+ * shadowing L1's EPT12): the roles, KVM's walker over the shadowed guest tables, the current root
+ * and the three previous roots, the PAE root page, and the hardware walk over the shadow tables.
+ * Per-vCPU state only; the pages themselves belong to the VM's ShadowMmu.
+ */
+import type { Counters, VcpuStatName } from '../events/stats';
+import type { PageFormat } from '../format/page-format';
+import type { GuestMemory } from '../memory/guest-memory';
+import type { CpuRole } from '../role/cpu-role';
+import type { PageRole } from '../role/page-role';
+import type { WalkInputs } from '../walker/walk';
+import { WalkScratch } from '../walker/walk-scratch';
+import type { ShadowPage } from './shadow-page';
+
+export type MmuKind = 'root_mmu' | 'guest_mmu';
+
+/** `struct kvm_mmu_root_info`: the table the hardware loads, its page (none for a PAE root), the guest pgd. */
+export interface RootRef {
+  /** Host frame of the root table; -1 = INVALID_PAGE. */
+  readonly hpa: number;
+  readonly sp: ShadowPage | null;
+  readonly pgd: bigint;
+}
+
+export const INVALID_ROOT: RootRef = Object.freeze({ hpa: -1, sp: null, pgd: 0n });
+/** `KVM_MMU_NUM_PREV_ROOTS`. */
+export const NUM_PREV_ROOTS = 3;
+
+export interface ContextSetup {
+  cpuRole: CpuRole;
+  rootRole: PageRole;
+  /** The format of the shadowed guest tables (undefined: paging off, direct). */
+  gptFormat: PageFormat | undefined;
+  /** KVM's walker inputs over the shadowed tables (undefined: paging off). */
+  walkInputs: WalkInputs | undefined;
+  /** PAE guest: the PDPTE registers as loaded by the last MOV CR3. */
+  pdptrs: readonly bigint[] | undefined;
+  /** The format the hardware walks the shadow tables with. */
+  hwFormat: PageFormat;
+  /** Guest CR4.PAE (`is_pae(vcpu)` for emulated 4-byte writes to 8-byte gPTEs). */
+  isPae: boolean;
+}
+
+export class ShadowContext {
+  readonly kind: MmuKind;
+  readonly vcpu: number;
+  readonly stats: Counters<VcpuStatName>;
+  readonly guestMem: GuestMemory;
+  cpuRole!: CpuRole;
+  rootRole!: PageRole;
+  gptFormat: PageFormat | undefined;
+  walkInputs: WalkInputs | undefined;
+  pdptrs: readonly bigint[] | undefined;
+  hwFormat!: PageFormat;
+  isPae = false;
+  readonly walkScratch = new WalkScratch();
+  readonly hwScratch = new WalkScratch();
+  root: RootRef = INVALID_ROOT;
+  prevRoots: RootRef[] = [INVALID_ROOT, INVALID_ROOT, INVALID_ROOT];
+  /** `mmu->pae_root`: one host frame of four PDPTE-like entries, allocated on first use. */
+  paeRootPfn = -1;
+  readonly paeRootSps: (ShadowPage | null)[] = [null, null, null, null];
+  /** The PAE root as the hardware loads it into its PDPTE registers at VM entry. */
+  readonly paeHalves = new Uint32Array(8);
+  /** Last KVM_REQ_MMU_FREE_OBSOLETE_ROOTS handled. */
+  obsoleteSeen = 0;
+  /** KVM_REQ_MMU_SYNC pending. */
+  syncRequested = false;
+
+  constructor(kind: MmuKind, vcpu: number, stats: Counters<VcpuStatName>, guestMem: GuestMemory, setup: ContextSetup) {
+    this.kind = kind;
+    this.vcpu = vcpu;
+    this.stats = stats;
+    this.guestMem = guestMem;
+    this.configure(setup);
+  }
+
+  configure(s: ContextSetup): void {
+    this.cpuRole = s.cpuRole;
+    this.rootRole = s.rootRole;
+    this.gptFormat = s.gptFormat;
+    this.walkInputs = s.walkInputs;
+    this.pdptrs = s.pdptrs;
+    this.hwFormat = s.hwFormat;
+    this.isPae = s.isPae;
+  }
+
+  /** Roots are built from a PAE root (guest 32-bit, PAE, or paging off). */
+  get usesPaeRoot(): boolean {
+    return this.rootRole.level === 3;
+  }
+
+  get direct(): boolean {
+    return this.rootRole.direct;
+  }
+
+  /** The hardware walk inputs for the current root. */
+  hwInputs(mem: GuestMemory): WalkInputs {
+    return {
+      mem,
+      format: this.hwFormat,
+      rootGfn: this.root.hpa,
+      pdptrs: this.usesPaeRoot ? this.paeHalves : undefined,
+      pdptBase: 0,
+      pkru: 0,
+      fetchSetsId: true,
+    };
+  }
+}

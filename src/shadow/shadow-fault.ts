@@ -1,0 +1,317 @@
+/**
+ * The shadow page fault (reference §8.4, §8.5, §8.13, §8.14): `FNAME(page_fault)` walks the
+ * shadowed guest tables (the guest's CR3 tables, or L1's EPT12 for guest_mmu), then
+ * `FNAME(fetch)` builds shadow pages down the path — indirect pages for guest tables with the
+ * accumulated access as role, direct pages when the guest page is larger than what may be
+ * mapped — and `mmu_set_spte` installs the leaf (unsyncing or write-protecting page tables);
+ * `FNAME(pte_prefetch)` fills neighbouring entries. Paging off uses `direct_page_fault`.
+ */
+import { ACC_ALL, ACC_EXEC, ACC_USER, ACC_WRITE, PFERR } from '../format/acc';
+import { SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { isLargePte, isLastSpte, isShadowPresent, isWritable, makeMmioSpte, makeSpte, spteToPfn } from '../spte/spte';
+import { newPageFault, type PageFault } from '../tdp/page-fault';
+import { RET_PF, type RetPf } from '../tdp/ret-pf';
+import { memslotPfn, lpageIndex, type Memslot } from '../vm/memslot';
+import { walkTables } from '../walker/walk';
+import { WalkStop } from '../walker/walk-scratch';
+import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
+import type { ShadowMmu } from './shadow-mmu';
+import type { ShadowPage } from './shadow-page';
+import type { ShadowContext } from './shadow-context';
+import { spteChangeNeedsFlush, mmuSyncChildren } from './sync';
+import { mmuTryToUnsyncPages } from './unsync';
+
+export interface ShadowFaultResult {
+  ret: RetPf;
+  /** The walk of the shadowed tables failed: KVM injects it (a #PF into the guest, or an exit to L1). */
+  walkFault?: { errorCode: number; stop: number };
+  emulation?: string;
+  mmio: boolean;
+  /** `fault->write_fault_to_shadow_pgtable`. */
+  writeToShadowPgtable?: boolean;
+}
+
+/** `PTE_PREFETCH_NUM`. */
+const PTE_PREFETCH_NUM = 8;
+
+function indexAt(addr: bigint, level: number): number {
+  return Number((addr >> BigInt(12 + 9 * (level - 1))) & 511n);
+}
+
+function span(level: number): number {
+  return 2 ** (9 * (level - 1));
+}
+
+/** `kvm_mmu_max_mapping_level` + `kvm_mmu_hugepage_adjust`. */
+export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
+  const c = mmu.config;
+  fault.hugePageDisallowed = fault.exec && c.nxHugePages;
+  if (fault.maxLevel === 1 || fault.slot === undefined || fault.slot.dirtyLogging) return;
+  const slot = fault.slot;
+  let level = Math.min(fault.maxLevel, c.maxHugePageLevel, slot.hostLevel);
+  for (; level > 1; level--) {
+    const sp = span(level);
+    if (slot.baseGfn % sp !== slot.pfnBase % sp) continue;
+    if (slot.lpageDisallow[level - 2]![lpageIndex(slot, fault.gfn, level)] === 0) break;
+  }
+  fault.reqLevel = level;
+  if (level === 1 || fault.hugePageDisallowed) return;
+  fault.goalLevel = level;
+  fault.pfn -= fault.pfn % span(level);
+}
+
+/** `disallowed_hugepage_adjust`: never replace a table of executable small pages by a huge leaf. */
+function disallowedHugepageAdjust(mmu: ShadowMmu, fault: PageFault, spte: bigint, level: number): void {
+  if (level !== fault.goalLevel || level === 1 || !isShadowPresent(spte) || isLargePte(spte)) return;
+  if (!mmu.childOf(spte).nxHugePageDisallowed) return;
+  const s = span(level - 1);
+  fault.pfn += (fault.gfn % span(level)) - ((fault.gfn % span(level)) % s);
+  fault.goalLevel--;
+}
+
+/** `kvm_mmu_faultin_pfn` for the model: slot → pfn, or a reason to emulate. */
+function faultinPfn(mmu: ShadowMmu, fault: PageFault): string | undefined {
+  const slot = mmu.vm.slotOfGfn(fault.gfn);
+  if (slot === undefined) {
+    if (fault.gfn >= 2 ** (mmu.config.hostMaxPhyAddr - 12)) return 'GPA beyond the host MAXPHYADDR';
+    return undefined; // no slot: an MMIO SPTE (KVM_PFN_NOSLOT)
+  }
+  if (slot.readonly && fault.write) return 'write to a read-only memslot';
+  fault.slot = slot;
+  fault.pfn = memslotPfn(slot, fault.gfn);
+  fault.mapWritable = !slot.readonly;
+  return undefined;
+}
+
+/** `is_page_fault_stale`: the root became obsolete (or a PAE root awaits freeing). */
+function isPageFaultStale(mmu: ShadowMmu, ctx: ShadowContext): boolean {
+  if (ctx.root.sp !== null) return mmu.isObsolete(ctx.root.sp);
+  return ctx.obsoleteSeen !== mmu.freeObsoleteRootsRequest;
+}
+
+/** The shadow page and level where a walk for `addr` starts (the PAE root is not a page). */
+function shadowWalkStart(ctx: ShadowContext, addr: bigint): ShadowPage | null {
+  if (ctx.root.sp !== null) return ctx.root.sp;
+  return ctx.paeRootSps[Number((addr >> 30n) & 3n)] ?? null;
+}
+
+/** `mmu_set_spte` (§8.5). `fault` null = prefetch. */
+export function mmuSetSpte(
+  mmu: ShadowMmu, ctx: ShadowContext, slot: Memslot | undefined, sp: ShadowPage, idx: number, pteAccess: number,
+  gfn: number, pfn: number, fault: PageFault | null,
+): RetPf {
+  const level = sp.level;
+  const c = mmu.config;
+  const hostWritable = fault === null ? true : fault.mapWritable;
+  const prefetch = fault === null ? true : fault.prefetch;
+  let old = mmu.readSpte(sp, idx);
+  if (slot === undefined) {
+    if (isShadowPresent(old)) mmu.zapPte(sp, idx, null, ctx.vcpu);
+    mmu.setSpte(sp, idx, makeMmioSpte(c, gfn, pteAccess, mmu.vm.mmioGeneration), ctx.vcpu);
+    ctx.stats.inc('pf_mmio_spte_created');
+    return RET_PF.EMULATE;
+  }
+  let flush = false;
+  if (isShadowPresent(old)) {
+    if (prefetch && isLastSpte(old, level) && spteToPfn(old) === pfn) return RET_PF.SPURIOUS;
+    if (level > 1 && !isLargePte(old)) {
+      // A table replaced by a huge leaf: unlink the child page.
+      mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+      flush = true;
+      old = SHADOW_NONPRESENT_VALUE;
+    } else if (spteToPfn(old) !== pfn) {
+      mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+      flush = true;
+      old = SHADOW_NONPRESENT_VALUE;
+    }
+  }
+  const wantW = (pteAccess & ACC_WRITE) !== 0 && hostWritable;
+  const oldLeaf = isShadowPresent(old) && isLastSpte(old, level);
+  const must = wantW && (!oldLeaf || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, false, prefetch, ctx.vcpu);
+  const { spte, wrprot } = makeSpte(c, {
+    level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: false, pteAccess, pfn, isMmioPfn: false,
+    prefetch, synchronizing: false, hostWritable, mustWriteProtect: must,
+  });
+  let ret: RetPf;
+  if (spte === old) ret = RET_PF.SPURIOUS;
+  else {
+    ret = RET_PF.FIXED;
+    flush = spteChangeNeedsFlush(mmu, old, spte) || flush;
+  }
+  sp.setTranslation(idx, gfn, pteAccess);
+  mmu.setSpte(sp, idx, spte, ctx.vcpu);
+  if (wrprot && fault !== null && fault.write) ret = RET_PF.WRITE_PROTECTED;
+  if (flush) mmu.tlbFlush(ctx.vcpu, 'mmu_set_spte', gfn, level);
+  if (isWritable(spte) && slot.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+  return ret;
+}
+
+/** `FNAME(gpte_changed)`: the gPTE the walk used at `level` is no longer in memory. */
+function gpteChanged(ctx: ShadowContext, level: number): boolean {
+  const s = ctx.walkScratch;
+  const fmt = ctx.gptFormat!;
+  const cur = readGpte(ctx.guestMem, fmt, s.tableGfn[level]!, s.index[level]! * fmt.entryBytes);
+  const lo = s.updated[level] ? s.newLo[level]! : s.lo[level]!;
+  const hi = fmt.entryBytes === 4 ? 0 : s.updated[level] ? s.newHi[level]! : s.hi[level]!;
+  return cur === undefined || cur !== ((BigInt(hi) << 32n) | BigInt(lo));
+}
+
+/**
+ * `FNAME(page_fault)`: `addr` is the GVA (root_mmu) or nGPA (guest_mmu), `errorCode` the #PF error
+ * code or the EPT-violation-derived one; `accessFlags` carries EFLAGS.AC / implicit supervisor
+ * accesses (which KVM reads from the vCPU's current state).
+ */
+export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
+  const fault = newPageFault(addr, BigInt(errorCode));
+  const s = ctx.walkScratch;
+  const access = (errorCode & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) | accessFlags;
+  const stop = walkTables(ctx.walkInputs!, s, Number(addr >> 32n), Number(addr & 0xffffffffn), access);
+  if (stop !== WalkStop.Ok) return { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
+  fault.gfn = s.gfn;
+  fault.maxLevel = Math.min(s.level, 3);
+  // page_fault_handle_page_track: a write to a write-tracked gfn cannot be fixed by mapping.
+  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTracked(fault.gfn)) {
+    clearFloodOnPath(mmu, ctx, addr);
+    return { ret: RET_PF.WRITE_PROTECTED, mmio: false, emulation: 'write to a write-tracked gfn (shadowed upper-level page table)' };
+  }
+  const why = faultinPfn(mmu, fault);
+  if (why !== undefined) return { ret: RET_PF.EMULATE, mmio: false, emulation: why };
+  let pteAccess = s.pteAccess;
+  // CR0.WP=0: a supervisor write to a read-only page is allowed; map it writable but not user
+  // (and not executable under SMEP), reference §4.7.
+  if (fault.write && (pteAccess & ACC_WRITE) === 0 && !ctx.cpuRole.isCr0Wp && !fault.user && fault.slot !== undefined) {
+    pteAccess |= ACC_WRITE;
+    pteAccess &= ~ACC_USER;
+    if (ctx.cpuRole.isCr4Smep) pteAccess &= ~ACC_EXEC;
+  }
+  if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
+  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  return fetch(mmu, ctx, fault, pteAccess);
+}
+
+function clearFloodOnPath(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): void {
+  let sp = shadowWalkStart(ctx, addr);
+  while (sp !== null) {
+    sp.writeFloodingCount = 0;
+    const spte = mmu.readSpte(sp, indexAt(addr, sp.level));
+    if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
+    sp = mmu.childOf(spte);
+  }
+}
+
+/** `FNAME(fetch)`. */
+function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: number): ShadowFaultResult {
+  const s = ctx.walkScratch;
+  const addr = fault.addr;
+  const vcpu = ctx.vcpu;
+  const gwLevel = s.level;
+  const top = s.maxLevel; // the PAE PDPTE register level is not a memory entry
+  if (gpteChanged(ctx, top)) return { ret: RET_PF.RETRY, mmio: false };
+  let sp = shadowWalkStart(ctx, addr);
+  if (sp === null) return { ret: RET_PF.RETRY, mmio: false };
+  let writeToShadowPgtable = false;
+  // Phase 1: indirect pages for the guest tables below the root.
+  for (;;) {
+    sp.writeFloodingCount = 0;
+    if (sp.level === gwLevel) break;
+    const idx = indexAt(addr, sp.level);
+    const L = sp.level - 1;
+    const tableGfn = s.tableGfn[L]!;
+    const ptAccess = L === s.maxLevel ? ACC_ALL : s.acc[L + 1]!;
+    const child = mmu.getChildSp(ctx, sp, idx, tableGfn, false, ptAccess);
+    // A page found in the hash may have unsync children the guest has since made present.
+    if (child !== null && child.unsyncChildren > 0) mmuSyncChildren(mmu, ctx, child);
+    if (gpteChanged(ctx, L)) return { ret: RET_PF.RETRY, mmio: false };
+    if (child !== null) mmu.linkShadowPage(sp, idx, child, vcpu);
+    if (fault.write && tableGfn === fault.gfn) writeToShadowPgtable = true;
+    sp = mmu.childOf(mmu.readSpte(sp, idx));
+  }
+  hugepageAdjust(mmu, fault);
+  // Phase 2: direct pages when the guest page is larger than the goal level.
+  let baseGfn: number;
+  for (;;) {
+    const idx = indexAt(addr, sp.level);
+    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
+    baseGfn = fault.gfn - (fault.gfn % span(sp.level));
+    if (sp.level === fault.goalLevel) break;
+    validateDirectSpte(mmu, sp, idx, pteAccess, vcpu);
+    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, pteAccess);
+    if (child !== null) {
+      mmu.linkShadowPage(sp, idx, child, vcpu);
+      if (fault.hugePageDisallowed) {
+        child.nxHugePageDisallowed = true;
+        if (fault.reqLevel >= sp.level) mmu.vm.stats.inc('nx_lpage_splits');
+      }
+    }
+    sp = mmu.childOf(mmu.readSpte(sp, idx));
+  }
+  const idx = indexAt(addr, sp.level);
+  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, pteAccess, baseGfn, fault.pfn, fault);
+  if (ret !== RET_PF.SPURIOUS) ptePrefetch(mmu, ctx, sp, idx);
+  const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE, writeToShadowPgtable };
+  if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
+  if (ret === RET_PF.WRITE_PROTECTED) out.emulation = 'write to a write-protected gfn (shadowed page table)';
+  return out;
+}
+
+/** `validate_direct_spte`: a direct child built for other access rights is unlinked. */
+function validateDirectSpte(mmu: ShadowMmu, sp: ShadowPage, idx: number, access: number, vcpu: number): void {
+  const spte = mmu.readSpte(sp, idx);
+  if (!isShadowPresent(spte) || isLargePte(spte)) return;
+  const child = mmu.childOf(spte);
+  if (child.role.access === access) return;
+  mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, vcpu);
+  mmu.tlbFlush(vcpu, 'direct child with other access', sp.gfnOf(idx), sp.level);
+}
+
+/** `FNAME(pte_prefetch)` for level-1 indirect pages: up to 7 neighbours in the aligned group of 8. */
+function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: number): void {
+  if (sp.role.direct || sp.level > 1 || ctx.gptFormat === undefined) return;
+  const fmt = ctx.gptFormat;
+  const start = idx - (idx % PTE_PREFETCH_NUM);
+  for (let i = start; i < start + PTE_PREFETCH_NUM; i++) {
+    if (i === idx || isShadowPresent(mmu.readSpte(sp, i))) continue;
+    const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
+    if (g === undefined || prefetchInvalidGpte(fmt, g)) continue;
+    const gfn = gpteToGfn(fmt, g);
+    const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
+    const slot = mmu.vm.slotOfGfn(gfn);
+    // gfn_to_memslot_dirty_bitmap: no slot, or a writable prefetch into a dirty-logged slot.
+    if (slot === undefined || slot.readonly || (slot.dirtyLogging && (acc & ACC_WRITE) !== 0)) continue;
+    mmuSetSpte(mmu, ctx, slot, sp, i, acc, gfn, memslotPfn(slot, gfn), null);
+  }
+}
+
+/** `direct_page_fault` via `nonpaging_page_fault` (CR0.PG=0 without TDP): GVA = GPA, ≤ 2M. */
+export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
+  const fault = newPageFault(addr, BigInt(errorCode));
+  fault.maxLevel = 2;
+  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTracked(fault.gfn)) {
+    return { ret: RET_PF.WRITE_PROTECTED, mmio: false, emulation: 'write to a write-tracked gfn (shadowed upper-level page table)' };
+  }
+  const why = faultinPfn(mmu, fault);
+  if (why !== undefined) return { ret: RET_PF.EMULATE, mmio: false, emulation: why };
+  if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
+  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  let sp = shadowWalkStart(ctx, addr);
+  if (sp === null) return { ret: RET_PF.RETRY, mmio: false };
+  hugepageAdjust(mmu, fault);
+  let baseGfn: number;
+  for (;;) {
+    const idx = indexAt(addr, sp.level);
+    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
+    baseGfn = fault.gfn - (fault.gfn % span(sp.level));
+    if (sp.level === fault.goalLevel) break;
+    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, ACC_ALL);
+    if (child !== null) {
+      mmu.linkShadowPage(sp, idx, child, ctx.vcpu);
+      if (fault.hugePageDisallowed) child.nxHugePageDisallowed = true;
+    }
+    sp = mmu.childOf(mmu.readSpte(sp, idx));
+  }
+  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, indexAt(addr, sp.level), ACC_ALL, baseGfn, fault.pfn, fault);
+  const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE };
+  if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
+  if (ret === RET_PF.WRITE_PROTECTED) out.emulation = 'write to a write-protected gfn (shadowed page table)';
+  return out;
+}

@@ -1,0 +1,618 @@
+/**
+ * The per-VM half of the shadow MMU (`mmu.c`, reference §8): shadow pages hashed by (gfn, role),
+ * the FIFO of active pages, reverse maps, write tracking of guest page-table gfns, zapping, and
+ * the ONE function through which every SPTE changes (`setSpte`: statistics, event, rmap and
+ * parent links, invariants in checking mode). Per-vCPU state (roots, the guest walker, the roles)
+ * lives in ShadowContext.
+ */
+import { GuestMemory } from '../memory/guest-memory';
+import type { Counters, VmStatName } from '../events/stats';
+import type { EventLog } from '../events/event-log';
+import type { SpteConfig } from '../spte/spte-config';
+import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, spteToPfn } from '../spte/spte';
+import type { PageRole } from '../role/page-role';
+import type { HostMemory } from '../vm/host-memory';
+import { lpageIndex, type Memslot } from '../vm/memslot';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import { resetRsvdsBitsMaskEpt } from '../format/rsvd-bits-mask';
+import { Rmap } from './rmap';
+import { ShadowPage, type SptePtr } from './shadow-page';
+import type { ShadowContext } from './shadow-context';
+import { markUnsync, unlinkUnsync, unsyncWalk, clearParents } from './unsync';
+import { syncPage } from './sync';
+
+/** What the shadow MMU needs from its VM. */
+export interface ShadowVmContext {
+  readonly config: SpteConfig;
+  readonly host: HostMemory;
+  readonly guestMem: GuestMemory;
+  readonly stats: Counters<VmStatName>;
+  readonly events: EventLog;
+  readonly checking: boolean;
+  readonly tdpEnabled: boolean;
+  readonly mmioGeneration: number;
+  slotOfGfn(gfn: number): Memslot | undefined;
+  /** `kvm_tdp_mmu_write_protect_gfn` (nested TDP: L1's TDP mapping of an EPT12 table). */
+  tdpWriteProtectGfn(gfn: number): boolean;
+}
+
+const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
+const GOLDEN_RATIO_64 = 0x61c8864680b583ebn;
+const U64 = (1n << 64n) - 1n;
+/** `KVM_MIN_FREE_MMU_PAGES`, `KVM_REFILL_PAGES`. */
+const MIN_FREE_MMU_PAGES = 5;
+const REFILL_PAGES = 25;
+
+/** `hash_64(gfn, KVM_MMU_HASH_SHIFT = 12)`: the bucket, so collision counts match KVM's. */
+export function mmuPageHash(gfn: number): number {
+  return Number(((BigInt(gfn) * GOLDEN_RATIO_64) & U64) >> 52n);
+}
+
+export class ShadowMmu {
+  readonly vm: ShadowVmContext;
+  readonly config: SpteConfig;
+  /** `mmu_page_hash`: bucket → pages, newest first. */
+  private readonly hash = new Map<number, ShadowPage[]>();
+  /** `active_mmu_pages` in FIFO order: iteration gives the oldest first. */
+  readonly activePages = new Set<ShadowPage>();
+  /** Every allocated page by host frame (for `spte_to_child_sp`). */
+  private readonly pages = new Map<number, ShadowPage>();
+  readonly rmap = new Rmap();
+  /** Per-gfn write-track count (`gfn_write_track`), only for gfns shadowed by upper-level pages. */
+  private readonly writeTrack = new Map<number, number>();
+  /** `kvm->arch.mmu_valid_gen` (0/1, flipped by the fast zap-all). */
+  mmuValidGen = 0;
+  indirectShadowPages = 0;
+  nUsedMmuPages = 0;
+  /** `n_max_mmu_pages` (`kvm_mmu_change_mmu_pages`, minimum 64). */
+  maxMmuPages: number;
+  /** KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, broadcast: each vCPU remembers the last one it handled. */
+  freeObsoleteRootsRequest = 0;
+  private seq = 0;
+  /**
+   * `shadow_zero_check` of the shadow MMU: for shadow EPT, `reset_ept_shadow_zero_bits_mask` with
+   * L1's execute-only (at most the host's), so execute-only EPT02 leaves are legal.
+   */
+  private readonly zeroCheckConfig: SpteConfig;
+
+  constructor(vm: ShadowVmContext, maxMmuPages = 4096) {
+    this.vm = vm;
+    this.config = vm.config;
+    this.maxMmuPages = Math.max(64, maxMmuPages);
+    const c = vm.config;
+    if (c.flavour === 'ept') {
+      const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: c.hostMaxPhyAddr, execonly: c.execOnly, hugePageLevel: c.maxHugePageLevel });
+      this.zeroCheckConfig = { ...c, zeroCheck: z.rsvdBitsMask, zeroCheckBadMtXwr: z.badMtXwr };
+    } else this.zeroCheckConfig = c;
+  }
+
+  // ---- raw SPTE access ----
+
+  readSpte(sp: ShadowPage, idx: number): bigint {
+    const m = this.vm.host.frames;
+    const f = m.frameOf(sp.pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
+  }
+
+  /** `spte == SHADOW_NONPRESENT_VALUE`, on the raw halves (the sync loop asks this for all 512 entries). */
+  isNonpresentValue(sp: ShadowPage, idx: number): boolean {
+    const m = this.vm.host.frames;
+    const f = m.frameOf(sp.pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    return s[b] === 0 && s[b + 1] === 0x8000_0000;
+  }
+
+  private writeRaw(pfn: number, idx: number, v: bigint): void {
+    const m = this.vm.host.frames;
+    const f = m.frameForWrite(pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    s[b] = Number(v & 0xffffffffn);
+    s[b + 1] = Number(v >> 32n);
+  }
+
+  /** Write an entry of a page that is not a shadow page (PAE root): no statistics, not an SPTE. */
+  writeSpecialRoot(pfn: number, idx: number, v: bigint): void {
+    this.writeRaw(pfn, idx, v);
+  }
+
+  childOf(spte: bigint): ShadowPage {
+    const c = this.pages.get(spteToPfn(spte));
+    if (c === undefined) throw new InvariantViolation('child-sp', 'a non-leaf SPTE points at no shadow page', '0x' + spte.toString(16));
+    return c;
+  }
+
+  pageAt(pfn: number): ShadowPage | undefined {
+    return this.pages.get(pfn);
+  }
+
+  get allPages(): readonly ShadowPage[] {
+    return [...this.pages.values()];
+  }
+
+  isObsolete(sp: ShadowPage): boolean {
+    return sp.role.invalid || sp.mmuValidGen !== this.mmuValidGen;
+  }
+
+  isWriteTracked(gfn: number): boolean {
+    return (this.writeTrack.get(gfn) ?? 0) > 0;
+  }
+
+  writeTrackCount(gfn: number): number {
+    return this.writeTrack.get(gfn) ?? 0;
+  }
+
+  /** Valid pages with gPTEs at `gfn` (`for_each_gfn_valid_sp_with_gptes`). */
+  validSpsWithGptes(gfn: number): ShadowPage[] {
+    const b = this.hash.get(mmuPageHash(gfn));
+    if (b === undefined) return [];
+    return b.filter((sp) => sp.gfn === gfn && !this.isObsolete(sp) && sp.hasGptes);
+  }
+
+  // ---- the one SPTE-change function ----
+
+  /**
+   * Change one SPTE. Keeps the rmap (leaves) and the children's parent lists (tables) exact, the
+   * pages_* statistics, emits the event, and in checking mode asserts what KVM asserts about its
+   * own SPTEs. A leaf's rmap gfn is the page's recorded translation, so callers drop a leaf
+   * before recording a different gfn for it.
+   */
+  setSpte(sp: ShadowPage, idx: number, next: bigint, vcpu: number): bigint {
+    const old = this.readSpte(sp, idx);
+    if (old === next) return old;
+    const level = sp.level;
+    const wasPresent = isShadowPresent(old);
+    const isPresent = isShadowPresent(next);
+    const wasLeaf = wasPresent && isLastSpte(old, level);
+    const isLeaf = isPresent && isLastSpte(next, level);
+    const gfn = sp.gfnOf(idx);
+    if (wasLeaf && isLeaf && spteToPfn(old) !== spteToPfn(next)) {
+      throw new InvariantViolation('leaf-pfn-change', `present shadow leaf for GFN 0x${gfn.toString(16)} level ${level} would change PFN without a zap`, '0x' + next.toString(16));
+    }
+    if (this.vm.checking && isPresent) this.checkSpte(sp, idx, next, wasLeaf && isLeaf);
+    const ptr: SptePtr = { sp, idx };
+    if (wasLeaf && !isLeaf) {
+      if (!this.rmap.remove(gfn, level, ptr)) throw new InvariantViolation('rmap-missing', `leaf SPTE for GFN 0x${gfn.toString(16)} was not in the rmap`, '0x' + old.toString(16));
+    }
+    if (wasPresent && !wasLeaf) {
+      const child = this.childOf(old);
+      const i = child.parentPtes.findIndex((p) => p.sp === sp && p.idx === idx);
+      if (i < 0) throw new InvariantViolation('parent-pte-missing', `${child} did not list its parent SPTE`, String(idx));
+      child.parentPtes.splice(i, 1);
+    }
+    this.writeRaw(sp.pfn, idx, next);
+    this.vm.stats.inc('spte_changes');
+    if (wasLeaf !== isLeaf && level <= 3) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
+    if (isLeaf && !wasLeaf) {
+      this.vm.stats.max('max_mmu_rmap_size', this.rmap.add(gfn, level, ptr));
+    }
+    if (isPresent && !isLeaf) this.childOf(next).parentPtes.push(ptr);
+    this.vm.events.record({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
+    return old;
+  }
+
+  /** Appendix A 1, 2 and 7 (at install time) for an SPTE about to be written. */
+  private checkSpte(sp: ShadowPage, idx: number, spte: bigint, sameLeaf: boolean): void {
+    const c = this.config;
+    const level = sp.level;
+    if (isRsvdSpte(this.zeroCheckConfig, spte, level)) {
+      throw new InvariantViolation('spte-reserved-bits', `shadow SPTE at level ${level} sets bits shadow_zero_check reserves`, '0x' + spte.toString(16));
+    }
+    if (!isLastSpte(spte, level)) return;
+    const w = isWritable(spte);
+    const mw = isMmuWritable(c, spte);
+    const hw = isHostWritable(c, spte);
+    if ((w && !mw) || (mw && !hw)) throw new InvariantViolation('spte-writable-states', 'Writable ⇒ MMU-writable ⇒ Host-writable is broken', '0x' + spte.toString(16));
+    if (level > 1 && !sameLeaf && this.lpageDisallowed(sp.gfnOf(idx), level)) {
+      throw new InvariantViolation('huge-over-disallowed', `a level-${level} leaf is installed over GFN 0x${sp.gfnOf(idx).toString(16)} whose huge pages are disallowed (a shadowed guest page table lies inside)`, '0x' + spte.toString(16));
+    }
+  }
+
+  lpageDisallowed(gfn: number, level: number): boolean {
+    const slot = this.vm.slotOfGfn(gfn);
+    if (slot === undefined || level < 2) return false;
+    return slot.lpageDisallow[level - 2]![lpageIndex(slot, gfn, level)]! !== 0;
+  }
+
+  tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
+    this.vm.stats.inc('remote_tlb_flush');
+    this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
+  }
+
+  // ---- lookup and creation (§8.2) ----
+
+  /** `kvm_mmu_get_shadow_page`: find a valid page for (gfn, role), syncing an unsync one, or allocate. */
+  getShadowPage(ctx: ShadowContext, gfn: number, role: PageRole): ShadowPage {
+    const bucketKey = mmuPageHash(gfn);
+    const bucket = this.hash.get(bucketKey) ?? [];
+    const invalid: ShadowPage[] = [];
+    let collisions = 0;
+    let found: ShadowPage | undefined;
+    for (const sp of [...bucket]) {
+      if (this.isObsolete(sp)) continue;
+      if (sp.gfn !== gfn) {
+        collisions++;
+        continue;
+      }
+      if (sp.role.word !== role.word) {
+        // A new upper-level page will write-protect this gfn: an unsync page there must go.
+        if (role.level > 1 && sp.unsync) this.prepareZap(sp, invalid, ctx.vcpu);
+        continue;
+      }
+      if (sp.role.direct) {
+        found = sp;
+        break;
+      }
+      if (sp.unsync) {
+        // Bring it up to date; it stays unsync (its gfn stays writable) until a sync of its parents.
+        const r = syncPage(this, ctx, sp, invalid);
+        if (r < 0) break;
+        if (r > 0) this.tlbFlush(ctx.vcpu, 'sync of an unsync page found by lookup');
+      }
+      sp.writeFloodingCount = 0;
+      found = sp;
+      break;
+    }
+    this.commitZap(invalid, ctx.vcpu);
+    this.vm.stats.max('max_mmu_page_hash_collisions', collisions);
+    if (found !== undefined) return found;
+    this.vm.stats.inc('mmu_cache_miss');
+    return this.allocShadowPage(gfn, role, ctx.vcpu);
+  }
+
+  private allocShadowPage(gfn: number, role: PageRole, vcpu: number): ShadowPage {
+    const pfn = this.vm.host.allocTable();
+    const sp = new ShadowPage(role, gfn, pfn, this.mmuValidGen, this.seq++);
+    const m = this.vm.host.frames;
+    const f = m.frameForWrite(pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f);
+    // Every entry starts as SHADOW_NONPRESENT_VALUE.
+    const hi = Number(SHADOW_NONPRESENT_VALUE >> 32n);
+    for (let i = 0; i < 512; i++) {
+      s[b + i * 2] = 0;
+      s[b + i * 2 + 1] = hi;
+    }
+    this.pages.set(pfn, sp);
+    this.activePages.add(sp);
+    const key = mmuPageHash(gfn);
+    let bucket = this.hash.get(key);
+    if (bucket === undefined) {
+      bucket = [];
+      this.hash.set(key, bucket);
+    }
+    bucket.unshift(sp);
+    this.nUsedMmuPages++;
+    this.vm.stats.inc('mmu_pages');
+    this.vm.events.record({ kind: 'sp_alloc', vcpu, gpa: BigInt(gfn) << 12n, level: role.level, outcome: `role 0x${role.word.toString(16)}${role.direct ? ' direct' : ''}` });
+    if (sp.hasGptes) this.accountShadowed(sp);
+    return sp;
+  }
+
+  /** `kvm_mmu_child_role`. */
+  childRole(parent: ShadowPage, idx: number, direct: boolean, access: number): PageRole {
+    const r = parent.role;
+    const level = r.level - 1;
+    return r.with({ level, access, direct, passthrough: false, quadrant: r.hasFourByteGpte ? idx & 1 : r.quadrant });
+  }
+
+  /** `kvm_mmu_get_child_sp`: null means "-EEXIST" (the SPTE already links a table). */
+  getChildSp(ctx: ShadowContext, parent: ShadowPage, idx: number, gfn: number, direct: boolean, access: number): ShadowPage | null {
+    const spte = this.readSpte(parent, idx);
+    if (isShadowPresent(spte) && !isLargePte(spte)) return null;
+    return this.getShadowPage(ctx, gfn, this.childRole(parent, idx, direct, access));
+  }
+
+  /** `__link_shadow_page`: replace a huge leaf if any, link, and propagate unsync upwards. */
+  linkShadowPage(parent: ShadowPage, idx: number, child: ShadowPage, vcpu: number): void {
+    const old = this.readSpte(parent, idx);
+    if (isShadowPresent(old)) {
+      // drop_large_spte
+      this.setSpte(parent, idx, SHADOW_NONPRESENT_VALUE, vcpu);
+      this.tlbFlush(vcpu, 'huge page replaced by a table', parent.gfnOf(idx), parent.level);
+    }
+    this.setSpte(parent, idx, makeNonleafSpte(this.config, child.pfn, child.role.adDisabled), vcpu);
+    if (child.unsyncChildren > 0 || child.unsync) markUnsync(this, parent, idx);
+  }
+
+  // ---- write tracking and write protection (§8.2 account_shadowed) ----
+
+  private lpageAdjust(gfn: number, by: number): void {
+    const slot = this.vm.slotOfGfn(gfn);
+    if (slot === undefined) return;
+    for (const level of [2, 3]) slot.lpageDisallow[level - 2]![lpageIndex(slot, gfn, level)]! += by;
+  }
+
+  private accountShadowed(sp: ShadowPage): void {
+    this.indirectShadowPages++;
+    this.vm.stats.inc('indirect_shadow_pages');
+    if (sp.level > 1) this.writeTrack.set(sp.gfn, (this.writeTrack.get(sp.gfn) ?? 0) + 1);
+    this.lpageAdjust(sp.gfn, 1);
+    if (this.writeProtectGfn(sp.gfn, -1)) this.tlbFlush(-1, 'write-protect a newly shadowed guest page table', sp.gfn, 1);
+  }
+
+  private unaccountShadowed(sp: ShadowPage): void {
+    this.indirectShadowPages--;
+    this.vm.stats.inc('indirect_shadow_pages', -1);
+    if (sp.level > 1) {
+      const n = (this.writeTrack.get(sp.gfn) ?? 0) - 1;
+      if (n < 0) throw new InvariantViolation('write-track-underflow', `write-track count of GFN 0x${sp.gfn.toString(16)} below zero`, String(n));
+      if (n === 0) this.writeTrack.delete(sp.gfn);
+      else this.writeTrack.set(sp.gfn, n);
+    }
+    this.lpageAdjust(sp.gfn, -1);
+  }
+
+  /** `kvm_mmu_slot_gfn_write_protect(.., PG_LEVEL_4K)`: clear W and MMU-writable in every SPTE mapping gfn. */
+  writeProtectGfn(gfn: number, vcpu: number): boolean {
+    let changed = false;
+    for (let level = 1; level <= 3; level++) {
+      for (const p of this.rmap.get(gfn, level)) {
+        const spte = this.readSpte(p.sp, p.idx);
+        if (!isWritable(spte) && !isMmuWritable(this.config, spte)) continue;
+        this.setSpte(p.sp, p.idx, spte & ~(PT_WRITABLE_MASK | this.config.mmuWritableMask), vcpu);
+        changed = true;
+      }
+    }
+    if (this.vm.tdpEnabled && this.vm.tdpWriteProtectGfn(gfn)) changed = true;
+    return changed;
+  }
+
+  // ---- zapping (§8.12) ----
+
+  /** `__kvm_mmu_prepare_zap_page`. Returns the number of other pages zapped ("list unstable"). */
+  prepareZap(sp: ShadowPage, invalid: ShadowPage[], vcpu: number): number {
+    this.vm.stats.inc('mmu_shadow_zapped');
+    const wasValid = !sp.role.invalid;
+    let n = this.zapUnsyncChildren(sp, invalid, vcpu);
+    for (let i = 0; i < 512; i++) n += this.zapPte(sp, i, invalid, vcpu);
+    while (sp.parentPtes.length > 0) {
+      const p = sp.parentPtes[0]!;
+      this.setSpte(p.sp, p.idx, SHADOW_NONPRESENT_VALUE, vcpu);
+    }
+    if (wasValid && sp.hasGptes) this.unaccountShadowed(sp);
+    if (sp.unsync) unlinkUnsync(this, sp);
+    let zappedRoot = false;
+    if (wasValid) {
+      this.nUsedMmuPages--;
+      this.vm.stats.inc('mmu_pages', -1);
+    }
+    this.activePages.delete(sp);
+    if (sp.rootCount === 0) {
+      n++;
+      if (!invalid.includes(sp)) invalid.push(sp);
+    } else {
+      // A root in use stays allocated until its last vCPU drops it; vCPUs must reload.
+      zappedRoot = !this.isObsolete(sp);
+    }
+    sp.nxHugePageDisallowed = false;
+    sp.role = sp.role.with({ invalid: true });
+    if (zappedRoot) this.freeObsoleteRootsRequest++;
+    this.vm.events.record({ kind: 'sp_zap', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `role 0x${sp.role.word.toString(16)}${sp.rootCount > 0 ? ' (root in use)' : ''}` });
+    return n;
+  }
+
+  /** `mmu_page_zap_pte`. */
+  zapPte(sp: ShadowPage, i: number, invalid: ShadowPage[] | null, vcpu: number): number {
+    const pte = this.readSpte(sp, i);
+    if (isShadowPresent(pte)) {
+      if (isLastSpte(pte, sp.level)) {
+        this.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+      } else {
+        const child = this.childOf(pte);
+        this.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+        // Nested TDP: parentless L2 pages are unlikely to be used again; zap them now.
+        if (this.vm.tdpEnabled && invalid !== null && child.role.guestMode && child.parentPtes.length === 0 && !child.role.invalid) {
+          return this.prepareZap(child, invalid, vcpu);
+        }
+      }
+    } else if (isMmioSpte(this.config, pte)) {
+      this.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+    }
+    return 0;
+  }
+
+  /** `mmu_zap_unsync_children`. */
+  private zapUnsyncChildren(parent: ShadowPage, invalid: ShadowPage[], vcpu: number): number {
+    if (parent.level === 1) return 0;
+    let n = 0;
+    for (;;) {
+      const pages = unsyncWalk(this, parent);
+      if (pages.length === 0) break;
+      for (const p of pages) {
+        this.prepareZap(p.sp, invalid, vcpu);
+        clearParents(p.path);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** `kvm_mmu_commit_zap_page`: one remote flush, then free. */
+  commitZap(invalid: ShadowPage[], vcpu: number): void {
+    if (invalid.length === 0) return;
+    this.tlbFlush(vcpu, `zap ${invalid.length} shadow page(s)`);
+    for (const sp of invalid) this.freePage(sp);
+    invalid.length = 0;
+  }
+
+  private freePage(sp: ShadowPage): void {
+    if (sp.parentPtes.length !== 0 || sp.rootCount !== 0) {
+      throw new InvariantViolation('free-linked-sp', `${sp} freed while still linked or loaded`, String(sp.rootCount));
+    }
+    const key = mmuPageHash(sp.gfn);
+    const b = this.hash.get(key)!;
+    b.splice(b.indexOf(sp), 1);
+    if (b.length === 0) this.hash.delete(key);
+    this.pages.delete(sp.pfn);
+    this.activePages.delete(sp);
+    this.vm.host.freeTable(sp.pfn);
+  }
+
+  zapPage(sp: ShadowPage, vcpu = -1): void {
+    const invalid: ShadowPage[] = [];
+    this.prepareZap(sp, invalid, vcpu);
+    this.commitZap(invalid, vcpu);
+  }
+
+  /** `mmu_free_root_page`: drop a vCPU's reference; a zapped root goes with its last one. */
+  putRoot(sp: ShadowPage, invalid: ShadowPage[], vcpu: number): void {
+    sp.rootCount--;
+    if (sp.rootCount < 0) throw new InvariantViolation('root-count', `${sp} root count below zero`, String(sp.rootCount));
+    if (sp.rootCount === 0 && sp.role.invalid) this.prepareZap(sp, invalid, vcpu);
+  }
+
+  /** `make_mmu_pages_available`: below 5 free pages, zap the oldest non-root pages to get 25. */
+  makeMmuPagesAvailable(vcpu: number): void {
+    const avail = this.maxMmuPages - this.nUsedMmuPages;
+    if (avail >= MIN_FREE_MMU_PAGES) return;
+    this.zapOldest(REFILL_PAGES - avail, vcpu);
+  }
+
+  /** `kvm_mmu_zap_oldest_mmu_pages`. */
+  zapOldest(nrToZap: number, vcpu: number): number {
+    const invalid: ShadowPage[] = [];
+    let total = 0;
+    let restart = true;
+    while (restart && total < nrToZap) {
+      restart = false;
+      for (const sp of this.activePages) {
+        if (sp.rootCount > 0) continue;
+        const before = this.activePages.size;
+        total += this.prepareZap(sp, invalid, vcpu);
+        if (total >= nrToZap) break;
+        if (this.activePages.size !== before - 1) {
+          restart = true; // children went too: the list changed under us
+          break;
+        }
+      }
+      if (!restart) break;
+    }
+    this.commitZap(invalid, vcpu);
+    this.vm.stats.inc('mmu_recycled', total);
+    return total;
+  }
+
+  /** `kvm_mmu_zap_all_fast`: flip the generation, make vCPUs drop obsolete roots, zap old pages oldest first. */
+  zapAllFast(vcpu = -1): number {
+    this.mmuValidGen ^= 1;
+    this.freeObsoleteRootsRequest++;
+    const invalid: ShadowPage[] = [];
+    let n = 0;
+    let restart = true;
+    while (restart) {
+      restart = false;
+      for (const sp of this.activePages) {
+        if (!this.isObsolete(sp)) break; // FIFO: nothing obsolete after the first new page
+        if (sp.role.invalid) continue;
+        n++;
+        if (this.prepareZap(sp, invalid, vcpu) > 0) {
+          restart = true;
+          break;
+        }
+      }
+    }
+    this.commitZap(invalid, vcpu);
+    this.vm.events.record({ kind: 'zap', vcpu, outcome: `fast zap-all: generation ${this.mmuValidGen}, ${n} obsolete pages` });
+    return n;
+  }
+
+  /** `kvm_mmu_zap_all`. */
+  zapAll(vcpu = -1): number {
+    const invalid: ShadowPage[] = [];
+    let n = 0;
+    for (;;) {
+      const sp = [...this.activePages].find((p) => !p.role.invalid);
+      if (sp === undefined) break;
+      this.prepareZap(sp, invalid, vcpu);
+      n++;
+    }
+    this.commitZap(invalid, vcpu);
+    return n;
+  }
+
+  /** `kvm_zap_gfn_range` for the shadow MMU: drop every leaf mapping a gfn in [start, end). */
+  zapGfnRange(start: number, end: number, vcpu = -1): number {
+    let n = 0;
+    const hits: SptePtr[] = [];
+    for (const [gfn, level, p] of this.rmap.entries()) {
+      const span = 2 ** (9 * (level - 1));
+      if (gfn < end && gfn + span > start) hits.push(p);
+      void level;
+    }
+    for (const p of hits) {
+      this.setSpte(p.sp, p.idx, SHADOW_NONPRESENT_VALUE, vcpu);
+      n++;
+    }
+    if (n > 0) this.tlbFlush(vcpu, 'zap gfn range');
+    return n;
+  }
+
+  /**
+   * Dirty logging without PML (`kvm_mmu_slot_remove_write_access` / `kvm_mmu_write_protect_pt_masked`):
+   * clear W, keep MMU-writable, in every leaf mapping a gfn in [start, end). Write faults then go to
+   * `mmu_set_spte`, which logs the gfn; huge pages are not rebuilt while the slot logs.
+   */
+  wrprotRange(start: number, end: number, vcpu = -1): number {
+    let n = 0;
+    for (const [gfn, level, p] of [...this.rmap.entries()]) {
+      const span = 2 ** (9 * (level - 1));
+      if (gfn >= end || gfn + span <= start) continue;
+      const spte = this.readSpte(p.sp, p.idx);
+      if (!isWritable(spte)) continue;
+      this.setSpte(p.sp, p.idx, spte & ~PT_WRITABLE_MASK, vcpu);
+      n++;
+    }
+    if (n > 0) this.tlbFlush(vcpu, 'write-protect for dirty logging');
+    return n;
+  }
+
+  /** `kvm_mmu_zap_memslot` (no fast-zap quirk): unmap the range and zap the pages with gPTEs inside. */
+  zapSlot(slot: Memslot, vcpu = -1): number {
+    const a = slot.baseGfn;
+    const b = slot.baseGfn + slot.npages;
+    let n = this.zapGfnRange(a, b, vcpu);
+    const invalid: ShadowPage[] = [];
+    for (const sp of [...this.activePages]) {
+      if (sp.role.invalid || !sp.hasGptes || sp.gfn < a || sp.gfn >= b) continue;
+      this.prepareZap(sp, invalid, vcpu);
+      n++;
+    }
+    this.commitZap(invalid, vcpu);
+    return n;
+  }
+
+  /** `kvm_mmu_unprotect_gfn_and_retry`'s zap: every page with gPTEs at gfn. */
+  unprotectGfn(gfn: number, vcpu: number): boolean {
+    const invalid: ShadowPage[] = [];
+    let any = false;
+    for (const sp of this.validSpsWithGptes(gfn)) {
+      this.prepareZap(sp, invalid, vcpu);
+      any = true;
+    }
+    this.commitZap(invalid, vcpu);
+    return any;
+  }
+
+  /** Non-obsolete pages for (gfn, role) — for tests and invariants. */
+  find(gfn: number, pred: (sp: ShadowPage) => boolean = () => true): ShadowPage[] {
+    const b = this.hash.get(mmuPageHash(gfn)) ?? [];
+    return b.filter((sp) => sp.gfn === gfn && !this.isObsolete(sp) && pred(sp));
+  }
+
+  /** Leaves counted by level over every allocated page (for the pages_* cross-check). */
+  leafCounts(): number[] {
+    const counts = [0, 0, 0, 0];
+    for (const sp of this.pages.values()) {
+      for (let i = 0; i < 512; i++) {
+        const s = this.readSpte(sp, i);
+        if (isShadowPresent(s) && isLastSpte(s, sp.level) && sp.level <= 3) counts[sp.level]!++;
+      }
+    }
+    return counts;
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * A vCPU under shadow paging (no TDP): the hardware walks KVM's shadow tables, GVA → HPA (an x86
+ * format of the host, with CR0.WP forced on and the guest's SMEP/SMAP; a PAE root's four entries
+ * are loaded as PDPTE registers); a fault there is a #PF intercept → `kvm_mmu_page_fault(cr2,
+ * error code)` → `FNAME(page_fault)` or the MMIO path → a #PF injected into the guest, an
+ * emulation, or a retry. Also the guest operations that shadow paging intercepts: MOV CR3 (with
+ * PCID no-flush), INVLPG, guest TLB flushes, and emulated writes (`kvm_mmu_track_write`).
+ */
+import { type Gpa, type Gva, type Hpa, gfn as mkGfn, gva as mkGva, hpa as mkHpa } from '../address/address';
+import { rsvdBits } from '../bits';
+import { CR4, type PagingRegisters } from '../cpu/registers';
+import { PFERR } from '../format/acc';
+import { paeFormat } from '../format/pae';
+import { paging4Format } from '../format/paging4';
+import { paging5Format } from '../format/paging5';
+import type { X86FormatParams } from '../format/x86-params';
+import type { Counters, VcpuStatName } from '../events/stats';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioSpteGeneration } from '../spte/spte';
+import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import type { GvaWalker } from '../walker/gva-walker';
+import { ACCESS_AC, ACCESS_IMPLICIT, encodeAccess, type Access } from '../walker/access';
+import { walkTables, type WalkInputs } from '../walker/walk';
+import { WalkStop } from '../walker/walk-scratch';
+import { buildRecord } from '../walker/walk-record';
+import type { WalkResult } from '../walker/walk-result';
+import type { AccessResult, ExitRecord } from '../vm/access-result';
+import type { Memslot } from '../vm/memslot';
+import type { ShadowMmu } from './shadow-mmu';
+import { ShadowContext, type ContextSetup } from './shadow-context';
+import { directPageFault, shadowPageFault, type ShadowFaultResult } from './shadow-fault';
+import { freeAllRoots, freeObsoleteRoots, invalidatePcid, mmuLoad, newPgd, pcidOf, syncPrevRoots, syncRoots, freeRoots } from './roots';
+import { invalidateAddrInRoot, shadowPath } from './sync';
+
+const MAX_ATTEMPTS = 8;
+/** VMX exit reason of a #PF intercept (EXCEPTION_NMI) and SVM's (EXCP_BASE + 14). */
+export const EXIT_REASON_EXCEPTION_NMI = 0;
+export const SVM_EXIT_EXCP_PF = 0x4e;
+
+/** What the vCPU side of the shadow MMU needs from its VM. */
+export interface ShadowVcpuVm {
+  readonly shadow: ShadowMmu;
+  readonly memslots: readonly Memslot[];
+  readonly mmioGeneration: number;
+  afterOperation(): void;
+}
+
+/** The host x86 format the hardware walks shadow tables with (`root_role.level`: 3 = PAE, 4, 5). */
+export function shadowHardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean) {
+  const p: X86FormatParams = { maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: smep, cr4Smap: smap, cr4Pke: false };
+  return rootLevel === 3 ? paeFormat(p) : rootLevel === 5 ? paging5Format(p) : paging4Format(p);
+}
+
+/** `kvm_init_shadow_mmu`'s roles and KVM's walker over the guest's CR3 tables. */
+export function rootMmuSetup(walker: GvaWalker, regs: PagingRegisters, guestMem: WalkInputs['mem'], hostMaxPhyAddr: number): ContextSetup {
+  const cpuRole = walker.role;
+  const rootRole = cpuRole.base.with({ level: Math.max(cpuRole.base.level, 3), eferNx: true });
+  const fmt = walker.format;
+  let walkInputs: WalkInputs | undefined;
+  let pdptrs: readonly bigint[] | undefined;
+  if (fmt !== undefined) {
+    const rootMask = cpuRole.base.level >= 4 ? rsvdBits(12, 51) : rsvdBits(12, 31);
+    pdptrs = walker.pdptrs;
+    let halves: Uint32Array | undefined;
+    if (pdptrs !== undefined) {
+      halves = new Uint32Array(8);
+      pdptrs.forEach((v, i) => {
+        halves![i * 2] = Number(v & 0xffffffffn);
+        halves![i * 2 + 1] = Number(v >> 32n);
+      });
+    }
+    walkInputs = {
+      mem: guestMem, format: fmt, rootGfn: Number((regs.cr3 & rootMask) >> 12n), pdptrs: halves,
+      pdptBase: Number(regs.cr3 & 0xffffffe0n), pkru: walker.pkru, fetchSetsId: cpuRole.isEferNx || cpuRole.isCr4Smep,
+    };
+  }
+  return {
+    cpuRole, rootRole, gptFormat: fmt, walkInputs, pdptrs,
+    hwFormat: shadowHardwareFormat(hostMaxPhyAddr, rootRole.level, cpuRole.isCr4Smep, cpuRole.isCr4Smap),
+    isPae: (regs.cr4 & CR4.PAE) !== 0n,
+  };
+}
+
+/** Host frame → guest frame (the inverse of the memslots' backing), or -1. */
+export function hostPfnToGfn(slots: readonly Memslot[], pfn: number): number {
+  for (const s of slots) if (pfn >= s.pfnBase && pfn < s.pfnBase + s.npages) return s.baseGfn + (pfn - s.pfnBase);
+  return -1;
+}
+
+export class ShadowVcpu {
+  readonly vm: ShadowVcpuVm;
+  readonly index: number;
+  readonly stats: Counters<VcpuStatName>;
+  readonly ctx: ShadowContext;
+  private regs: PagingRegisters;
+  private walker: GvaWalker;
+
+  constructor(vm: ShadowVcpuVm, index: number, stats: Counters<VcpuStatName>, walker: GvaWalker, regs: PagingRegisters) {
+    this.vm = vm;
+    this.index = index;
+    this.stats = stats;
+    this.walker = walker;
+    this.regs = regs;
+    const mmu = vm.shadow;
+    this.ctx = new ShadowContext('root_mmu', index, stats, mmu.vm.guestMem, rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+    this.ctx.obsoleteSeen = mmu.freeObsoleteRootsRequest;
+  }
+
+  private get mmu(): ShadowMmu {
+    return this.vm.shadow;
+  }
+
+  /**
+   * After MOV CR0/CR3/CR4 or WRMSR EFER: a role change resets the MMU (with shadow paging CR0.WP
+   * is a role bit that matters); a CR3 write is `kvm_set_cr3` → `kvm_mmu_new_pgd` then
+   * `kvm_invalidate_pcid` unless PCID no-flush; CR4.PGE toggling or PCIDE clearing flushes the
+   * guest TLB.
+   */
+  afterSetRegisters(old: PagingRegisters, regs: PagingRegisters, walker: GvaWalker, cr3Written: boolean, noFlush: boolean): void {
+    const mmu = this.mmu;
+    const roleChanged = !walker.role.equals(this.walker.role);
+    const pdptrsChanged = String(walker.pdptrs) !== String(this.walker.pdptrs);
+    this.walker = walker;
+    this.regs = regs;
+    if (roleChanged) {
+      freeAllRoots(mmu, this.ctx); // kvm_mmu_reset_context → kvm_mmu_unload
+      this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+      return;
+    }
+    this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+    const pcide = (regs.cr4 & CR4.PCIDE) !== 0n;
+    if (cr3Written) {
+      // load_pdptrs: changed PDPTEs without TDP mean the PAE root must be rebuilt.
+      if (pdptrsChanged && this.ctx.usesPaeRoot) freeRoots(mmu, this.ctx, { current: true });
+      if (regs.cr3 !== old.cr3) newPgd(mmu, this.ctx, regs.cr3);
+      if (!noFlush) invalidatePcid(mmu, this.ctx, pcidOf(regs.cr3, pcide), regs.cr3, pcide);
+    }
+    const cr4x = old.cr4 ^ regs.cr4;
+    if ((cr4x & CR4.PGE) !== 0n || ((old.cr4 & CR4.PCIDE) !== 0n && !pcide)) this.flushGuestTlb();
+    this.vm.afterOperation();
+  }
+
+  /** KVM_REQ_TLB_FLUSH_GUEST without TDP: sync the roots, free previous roots that need a sync. */
+  flushGuestTlb(): void {
+    this.stats.inc('tlb_flush');
+    syncRoots(this.mmu, this.ctx);
+    syncPrevRoots(this.mmu, this.ctx);
+    this.vm.afterOperation();
+  }
+
+  /** `kvm_mmu_invlpg`: every root (global mappings ignore PCID), one entry each. */
+  invlpg(address: Gva | bigint): void {
+    const a = this.walker.checkAddress(BigInt(address));
+    this.stats.inc('invlpg');
+    this.mmu.vm.events.record({ kind: 'invlpg', vcpu: this.index, gva: a });
+    invalidateAddrInRoot(this.mmu, this.ctx, this.ctx.root.hpa, a);
+    for (const r of this.ctx.prevRoots) invalidateAddrInRoot(this.mmu, this.ctx, r.hpa, a);
+    this.vm.afterOperation();
+  }
+
+  /** Pending requests and `kvm_mmu_reload` before entering the guest. */
+  private enter(): void {
+    const mmu = this.mmu;
+    freeObsoleteRoots(mmu, this.ctx);
+    if (this.ctx.root.hpa < 0) mmuLoad(mmu, this.ctx, this.regs.cr3);
+    else if (this.ctx.syncRequested) syncRoots(mmu, this.ctx);
+  }
+
+  /** Load the roots now (what the next VM entry would do). */
+  load(): void {
+    this.enter();
+    this.vm.afterOperation();
+  }
+
+  /** `kvm_mmu_page_fault` for a #PF intercept. */
+  pageFault(cr2: bigint, ec: number, accessFlags: number): ShadowFaultResult & { injected: boolean } {
+    const mmu = this.mmu;
+    let r: RetPf = RET_PF.INVALID;
+    let res: ShadowFaultResult = { ret: RET_PF.INVALID, mmio: false };
+    if (ec & PFERR.RSVD) {
+      r = this.handleMmioPageFault(cr2);
+      if (r === RET_PF.EMULATE) res = { ret: r, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };
+    }
+    let injected = false;
+    if (r === RET_PF.INVALID) {
+      this.stats.inc('pf_taken');
+      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec & ~PFERR.RSVD, accessFlags);
+      r = res.ret;
+      if (res.walkFault !== undefined) {
+        injected = true;
+        const wec = res.walkFault.errorCode;
+        // kvm_inject_emulated_page_fault: a protection fault also invalidates the faulting address.
+        if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, this.ctx, this.ctx.root.hpa, cr2);
+      }
+    }
+    if (r === RET_PF.WRITE_PROTECTED) {
+      // kvm_mmu_write_protect_fault: an indirect MMU with no event to reinject emulates.
+      r = RET_PF.EMULATE;
+    }
+    if (r === RET_PF.FIXED) this.stats.inc('pf_fixed');
+    else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
+    else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
+    mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: cr2, code: BigInt(ec), outcome: injected ? 'guest #PF injected' : RET_PF_NAMES[r]! });
+    this.vm.afterOperation();
+    return { ...res, ret: r, injected };
+  }
+
+  /** `handle_mmio_page_fault(addr, direct=false)`, without the per-vCPU MMIO GVA cache. */
+  private handleMmioPageFault(addr: bigint): RetPf {
+    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, addr);
+    const last = path[path.length - 1];
+    if (last === undefined) return RET_PF.RETRY;
+    const spte = this.mmu.readSpte(last.sp, last.idx);
+    if (isShadowPresent(spte) && isRsvdSpte(this.mmu.config, spte, last.sp.level)) {
+      throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found reserved bits in a present shadow SPTE (a KVM bug)', '0x' + spte.toString(16));
+    }
+    if (isMmioSpte(this.mmu.config, spte)) {
+      if (mmioSpteGeneration(spte) !== (this.vm.mmioGeneration & ((1 << 19) - 1))) return RET_PF.INVALID;
+      return RET_PF.EMULATE;
+    }
+    return RET_PF.RETRY;
+  }
+
+  /** One guest access: the hardware walks the shadow tables; #PF intercepts go to KVM. */
+  access(address: Gva | bigint, access: Access): AccessResult {
+    const a = this.walker.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    const vlo = Number(a & 0xffffffffn);
+    const vhi = Number(a >> 32n);
+    const exits: ExitRecord[] = [];
+    this.stats.inc('guest_accesses');
+    const mem = this.mmu.vm.host.frames;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      this.enter();
+      const hs = this.ctx.hwScratch;
+      const stop = walkTables(this.ctx.hwInputs(mem), hs, vhi, vlo, enc);
+      if (stop === WalkStop.Ok) {
+        const hpa = mkHpa(BigInt(hs.gfn) * 4096n + (a & 0xfffn)) as Hpa;
+        const g = hostPfnToGfn(this.vm.memslots, hs.gfn);
+        const gpa = g < 0 ? undefined : ((BigInt(g) * 4096n + (a & 0xfffn)) as Gpa);
+        const guestWalk: WalkResult = {
+          status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa: gpa ?? (0n as Gpa), gfn: mkGfn(Math.max(g, 0)),
+          level: hs.level, pageSize: 4096 * 512 ** (hs.level - 1), pteAccess: hs.pteAccess, pkey: 0, gpaKind: 'ram', adUpdates: 0,
+        };
+        return { status: 'ok', gva: mkGva(a), access, gpa, hpa, guestWalk, exits, attempts: attempt };
+      }
+      const ec = hs.errorCode;
+      this.stats.inc('exits');
+      this.stats.inc('pf_exits');
+      this.mmu.vm.events.record({ kind: 'pf_exit', vcpu: this.index, gva: a, code: BigInt(ec), outcome: 'page fault in the shadow tables' });
+      const h = this.pageFault(a, ec, enc & (ACCESS_AC | ACCESS_IMPLICIT));
+      exits.push({
+        kind: 'pf_intercept', reason: EXIT_REASON_EXCEPTION_NMI, gpa: a, onGuestTable: false, info: BigInt(ec), errorCode: BigInt(ec),
+        ret: h.injected ? 'guest #PF injected' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio,
+      });
+      if (h.injected) {
+        this.stats.inc('pf_guest');
+        const guestWalk = buildRecord(this.ctx.walkInputs!, this.ctx.walkScratch, h.walkFault!.stop, mkGva(a), access, this.ctx.cpuRole, 'gva_walk');
+        this.mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(h.walkFault!.errorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
+        return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+      }
+      if (h.ret === RET_PF.EMULATE) {
+        const guestWalk: WalkResult = this.ctx.walkInputs === undefined
+          ? { status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa: a as bigint as Gpa, gfn: mkGfn(Number(a >> 12n)), level: 1, pageSize: 4096, pteAccess: 7, pkey: 0, gpaKind: 'ram', adUpdates: 0 }
+          : buildRecord(this.ctx.walkInputs, this.ctx.walkScratch, WalkStop.Ok, mkGva(a), access, this.ctx.cpuRole, 'gva_walk');
+        const gpa = guestWalk.status === 'ok' ? guestWalk.gpa : undefined;
+        return { status: 'emulated', gva: mkGva(a), access, gpa, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.emulation ?? 'emulated' };
+      }
+    }
+    throw new InvariantViolation('no-progress', `the access made no progress after ${MAX_ATTEMPTS} exits`, '0x' + a.toString(16));
+  }
+
+  /** The shadow leaf for a GVA in the current root: [level, spte] or undefined. */
+  leafFor(address: Gva | bigint): { level: number; spte: bigint } | undefined {
+    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, BigInt(address));
+    const last = path[path.length - 1];
+    if (last === undefined) return undefined;
+    const spte = this.mmu.readSpte(last.sp, last.idx);
+    return isShadowPresent(spte) && isLastSpte(spte, last.sp.level) ? { level: last.sp.level, spte } : undefined;
+  }
+
+  unload(): void {
+    freeAllRoots(this.mmu, this.ctx);
+  }
+}

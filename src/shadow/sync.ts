@@ -1,0 +1,142 @@
+/**
+ * Sync (reference §8.8, §8.9): re-read the guest entries of unsync pages and update or drop the
+ * SPTEs built from them — `kvm_sync_page` / `FNAME(sync_spte)`, `mmu_sync_children` for
+ * everything below a root, and `kvm_mmu_invalidate_addr` (INVLPG: one entry per root).
+ */
+import { ACC_WRITE } from '../format/acc';
+import { SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import {
+  isAccessed, isDirty, isHostWritable, isLastSpte, isMmioSpte, isMmuWritable, isShadowPresent, isWritable,
+  makeMmioSpte, makeSpte, mmioSpteGfn, spteToPfn,
+} from '../spte/spte';
+import { PageRole } from '../role/page-role';
+import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
+import type { ShadowMmu } from './shadow-mmu';
+import type { ShadowPage } from './shadow-page';
+import type { ShadowContext } from './shadow-context';
+import { clearParents, mmuTryToUnsyncPages, unlinkUnsync, unsyncWalk } from './unsync';
+
+/** `sync_role_ign`: level, access, quadrant and passthrough may differ from root_role. */
+const SYNC_ROLE_IGN = PageRole.pack({ level: 0xf, access: 7, quadrant: 3, passthrough: true }).word;
+
+/** `mmu_spte_update`'s answer: does going from old to new need a TLB flush? */
+export function spteChangeNeedsFlush(mmu: ShadowMmu, old: bigint, next: bigint): boolean {
+  const c = mmu.config;
+  if (!isShadowPresent(old)) return false;
+  if (!isShadowPresent(next)) return true;
+  if (isMmuWritable(c, old) && !isMmuWritable(c, next)) return true;
+  if (isWritable(old) && !isWritable(next)) return true;
+  return (isAccessed(c, old) && !isAccessed(c, next)) || (isDirty(c, old) && !isDirty(c, next));
+}
+
+/** `FNAME(sync_spte)`: <0 the page must be zapped, 1 a flush is needed, 0 nothing changed that matters. */
+export function syncSpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: number): number {
+  const fmt = ctx.gptFormat!;
+  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
+  mmu.vm.stats.inc('mmu_sync_gpte_reads');
+  if (g === undefined) return -1;
+  const vcpu = ctx.vcpu;
+  if (prefetchInvalidGpte(fmt, g)) {
+    mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+    return 1;
+  }
+  const gfn = gpteToGfn(fmt, g);
+  const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
+  const old = mmu.readSpte(sp, i);
+  if (isMmioSpte(mmu.config, old)) {
+    // sync_mmio_spte: a moved target drops it, otherwise it is rebuilt with the new access.
+    if (gfn !== mmioSpteGfn(old, mmu.config.hostMaxPhyAddr)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+    else mmu.setSpte(sp, i, makeMmioSpte(mmu.config, gfn, acc, mmu.vm.mmioGeneration), vcpu);
+    return 0;
+  }
+  if ((BigInt(acc) | mmu.config.presentMask) === SHADOW_NONPRESENT_VALUE || gfn !== sp.gfnOf(i)) {
+    mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+    return 1;
+  }
+  if (acc === sp.accessOf(i)) return 0;
+  const hostWritable = isHostWritable(mmu.config, old);
+  const wantW = (acc & ACC_WRITE) !== 0 && hostWritable;
+  const must = wantW && (!isLastSpte(old, sp.level) || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, true, true, vcpu);
+  const { spte } = makeSpte(mmu.config, {
+    level: sp.level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: false, pteAccess: acc, pfn: spteToPfn(old),
+    isMmioPfn: false, prefetch: true, synchronizing: true, hostWritable, mustWriteProtect: must,
+  });
+  sp.setTranslation(i, gfn, acc);
+  mmu.setSpte(sp, i, spte, vcpu);
+  return spteChangeNeedsFlush(mmu, old, spte) ? 1 : 0;
+}
+
+/** `kvm_sync_page`: check the role, sync every entry; zap the page if that fails. */
+export function syncPage(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, invalid: ShadowPage[]): number {
+  let r = 0;
+  if (sp.role.direct || ctx.gptFormat === undefined || ((sp.role.word ^ ctx.rootRole.word) & ~SYNC_ROLE_IGN) !== 0) {
+    r = -1;
+  } else {
+    mmu.vm.stats.inc('mmu_sync_pages');
+    for (let i = 0; i < 512; i++) {
+      if (mmu.isNonpresentValue(sp, i)) continue;
+      const x = syncSpte(mmu, ctx, sp, i);
+      if (x < 0) {
+        r = -1;
+        break;
+      }
+      r |= x;
+    }
+  }
+  mmu.vm.events.record({ kind: 'sync', vcpu: ctx.vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: r < 0 ? 'sync failed: zap' : r > 0 ? 'synced, flush' : 'synced' });
+  if (r < 0) mmu.prepareZap(sp, invalid, ctx.vcpu);
+  return r;
+}
+
+/** `mmu_sync_children`: write-protect, mark synced and sync every unsync page below `parent`. */
+export function mmuSyncChildren(mmu: ShadowMmu, ctx: ShadowContext, parent: ShadowPage): void {
+  const invalid: ShadowPage[] = [];
+  let flush = false;
+  for (;;) {
+    const pages = unsyncWalk(mmu, parent);
+    if (pages.length === 0) break;
+    let prot = false;
+    for (const p of pages) prot = mmu.writeProtectGfn(p.sp.gfn, ctx.vcpu) || prot;
+    if (prot) {
+      if (invalid.length > 0) mmu.commitZap(invalid, ctx.vcpu);
+      else mmu.tlbFlush(ctx.vcpu, 'write-protect pages to sync');
+      flush = false;
+    }
+    for (const p of pages) {
+      if (p.sp.unsync) unlinkUnsync(mmu, p.sp);
+      if (!p.sp.role.invalid) flush = syncPage(mmu, ctx, p.sp, invalid) > 0 || flush;
+      clearParents(p.path);
+    }
+  }
+  if (invalid.length > 0) mmu.commitZap(invalid, ctx.vcpu);
+  else if (flush) mmu.tlbFlush(ctx.vcpu, 'sync');
+}
+
+/** The shadow page and index on the path of `addr` at each level below a root, top first. */
+export function shadowPath(mmu: ShadowMmu, ctx: ShadowContext, rootHpa: number, addr: bigint): { sp: ShadowPage; idx: number }[] {
+  const out: { sp: ShadowPage; idx: number }[] = [];
+  let sp: ShadowPage | null | undefined;
+  if (rootHpa === ctx.paeRootPfn && ctx.usesPaeRoot) sp = ctx.paeRootSps[Number((addr >> 30n) & 3n)];
+  else sp = mmu.pageAt(rootHpa);
+  while (sp !== null && sp !== undefined) {
+    const idx = Number((addr >> BigInt(12 + 9 * (sp.level - 1))) & 511n);
+    out.push({ sp, idx });
+    const spte = mmu.readSpte(sp, idx);
+    if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
+    sp = mmu.childOf(spte);
+  }
+  return out;
+}
+
+/** `__kvm_mmu_invalidate_addr` for one root: sync the entry of `addr` in unsync pages on the path. */
+export function invalidateAddrInRoot(mmu: ShadowMmu, ctx: ShadowContext, rootHpa: number, addr: bigint): void {
+  if (rootHpa < 0) return;
+  for (const { sp, idx } of shadowPath(mmu, ctx, rootHpa, addr)) {
+    if (sp.unsync) {
+      const r = mmu.readSpte(sp, idx) === SHADOW_NONPRESENT_VALUE ? 0 : syncSpte(mmu, ctx, sp, idx);
+      if (r < 0) mmu.zapPte(sp, idx, null, ctx.vcpu);
+      if (r !== 0) mmu.tlbFlush(ctx.vcpu, 'invlpg sync', sp.gfnOf(idx), sp.level);
+    }
+    if (sp.unsyncChildren === 0) break;
+  }
+}

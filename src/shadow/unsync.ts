@@ -1,0 +1,108 @@
+/**
+ * Unsync bookkeeping (reference §8.7): `mmu_try_to_unsync_pages`, `kvm_unsync_page`,
+ * `mark_unsync` (the unsync-children bitmaps that lead from a root to every unsync page), and the
+ * walk that collects unsync pages below a parent (`mmu_unsync_walk`) with the bottom-up clearing
+ * that follows each sync (`mmu_pages_clear_parents`).
+ */
+import { isLargePte, isShadowPresent } from '../spte/spte';
+import type { ShadowMmu } from './shadow-mmu';
+import type { ShadowPage, SptePtr } from './shadow-page';
+
+/** `PVEC_SIZE`: pages collected per round of a sync or zap walk. */
+const PVEC_SIZE = 16;
+
+/**
+ * `mmu_try_to_unsync_pages`: true when the SPTE must stay read-only (KVM's non-zero return): the
+ * gfn is write-tracked (an upper-level page shadows it), or a level-1 page there cannot be let go
+ * unsync now (while synchronizing, or for a prefetch). Otherwise every such page goes unsync.
+ */
+export function mmuTryToUnsyncPages(mmu: ShadowMmu, gfn: number, synchronizing: boolean, prefetch: boolean, vcpu: number): boolean {
+  if (mmu.isWriteTracked(gfn)) return true;
+  for (const sp of mmu.validSpsWithGptes(gfn)) {
+    if (synchronizing) return true;
+    if (sp.unsync) continue;
+    if (prefetch) return true;
+    kvmUnsyncPage(mmu, sp, vcpu);
+  }
+  return false;
+}
+
+/** `kvm_unsync_page`: only level-1 pages reach here (upper levels are write-tracked). */
+export function kvmUnsyncPage(mmu: ShadowMmu, sp: ShadowPage, vcpu: number): void {
+  sp.unsync = true;
+  mmu.vm.stats.inc('mmu_unsync');
+  for (const p of sp.parentPtes) markUnsync(mmu, p.sp, p.idx);
+  mmu.vm.events.record({ kind: 'unsync', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `quadrant ${sp.role.quadrant}` });
+}
+
+/** `mark_unsync(sptep)`: set the bit; the first bit of a page propagates to its own parents. */
+export function markUnsync(mmu: ShadowMmu, sp: ShadowPage, idx: number): void {
+  if (sp.unsyncChildBitmap[idx]) return;
+  sp.unsyncChildBitmap[idx] = 1;
+  if (sp.unsyncChildren++ > 0) return;
+  for (const p of sp.parentPtes) markUnsync(mmu, p.sp, p.idx);
+}
+
+/** `kvm_unlink_unsync_page`. */
+export function unlinkUnsync(mmu: ShadowMmu, sp: ShadowPage): void {
+  sp.unsync = false;
+  mmu.vm.stats.inc('mmu_unsync', -1);
+}
+
+export function clearUnsyncChildBit(sp: ShadowPage, idx: number): void {
+  if (!sp.unsyncChildBitmap[idx]) return;
+  sp.unsyncChildBitmap[idx] = 0;
+  sp.unsyncChildren--;
+}
+
+export interface UnsyncLeaf {
+  sp: ShadowPage;
+  /** The links from the walked parent down to `sp`, top first. */
+  path: SptePtr[];
+}
+
+/** `mmu_unsync_walk`: up to PVEC_SIZE unsync pages below `parent`, clearing stale bitmap bits. */
+export function unsyncWalk(mmu: ShadowMmu, parent: ShadowPage): UnsyncLeaf[] {
+  const out: UnsyncLeaf[] = [];
+  if (parent.unsyncChildren === 0) return out;
+  walk(mmu, parent, [], out, new Set());
+  return out;
+}
+
+function walk(mmu: ShadowMmu, sp: ShadowPage, path: SptePtr[], out: UnsyncLeaf[], seen: Set<ShadowPage>): number {
+  let nr = 0;
+  for (let i = 0; i < 512; i++) {
+    if (!sp.unsyncChildBitmap[i]) continue;
+    const spte = mmu.readSpte(sp, i);
+    if (!isShadowPresent(spte) || isLargePte(spte)) {
+      clearUnsyncChildBit(sp, i);
+      continue;
+    }
+    const child = mmu.childOf(spte);
+    const here = [...path, { sp, idx: i }];
+    if (child.unsyncChildren > 0) {
+      const r = walk(mmu, child, here, out, seen);
+      if (r === 0) clearUnsyncChildBit(sp, i);
+      else nr += r;
+    } else if (child.unsync) {
+      nr++;
+      if (!seen.has(child)) {
+        seen.add(child);
+        out.push({ sp: child, path: here });
+      }
+    } else {
+      clearUnsyncChildBit(sp, i);
+    }
+    if (out.length >= PVEC_SIZE) return nr;
+  }
+  return nr;
+}
+
+/** `mmu_pages_clear_parents`: clear the link bit bottom-up while a parent has no unsync child left. */
+export function clearParents(path: SptePtr[]): void {
+  for (let j = path.length - 1; j >= 0; j--) {
+    const { sp, idx } = path[j]!;
+    clearUnsyncChildBit(sp, idx);
+    if (sp.unsyncChildren > 0) break;
+  }
+}
