@@ -27,7 +27,7 @@ import { encodeAccess, type Access } from '../walker/access';
 import { walkTables } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
-import { EPT_VIOLATION, EXIT_REASON, eptViolationErrorCode } from '../vm/exit';
+import { hardwareEptExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
 import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
@@ -216,19 +216,15 @@ export class NestedEptMmu {
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const misconfig = p.stop === WalkStop.Reserved;
-        let q = 0n;
-        if (p.acc & PFERR.WRITE) q |= EPT_VIOLATION.ACC_WRITE;
-        else if (p.acc & PFERR.FETCH) q |= EPT_VIOLATION.ACC_INSTR;
-        else q |= EPT_VIOLATION.ACC_READ;
-        q |= (BigInt(p.rwx) << 3n) | EPT_VIOLATION.GVA_IS_VALID | (p.final ? EPT_VIOLATION.GVA_TRANSLATED : 0n);
-        const ec = misconfig ? BigInt(PFERR.RSVD) : eptViolationErrorCode(q);
+        const hw = hardwareEptExit(p.ngpa, p.acc, p.rwx, p.final, misconfig);
+        const q = hw.info;
+        const ec = hw.errorCode;
         this.stats.inc('exits');
         this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
         mmu.vm.events.record({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
         const h = this.pageFault(p.ngpa, Number(ec), misconfig);
         const rec: ExitRecord = {
-          kind: misconfig ? 'ept_misconfig' : 'ept_violation', reason: misconfig ? EXIT_REASON.EPT_MISCONFIG : EXIT_REASON.EPT_VIOLATION, gpa: p.ngpa,
-          onGuestTable: !p.final, info: misconfig ? 0n : q, errorCode: ec, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio,
+          ...hw, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio,
         };
         exits.push(rec);
         mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gpa: p.ngpa, code: ec, outcome: rec.ret });

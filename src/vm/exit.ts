@@ -3,21 +3,9 @@
  * qualification, an EPT misconfiguration (49), or an SVM NPF (0x400) with EXITINFO1 — and how
  * KVM turns each into the error code of `kvm_mmu_page_fault` (reference §6.3–§6.6).
  */
-export const EXIT_REASON = Object.freeze({ EPT_VIOLATION: 48, EPT_MISCONFIG: 49, PML_FULL: 62, SVM_NPF: 0x400 });
-
-export const EPT_VIOLATION = Object.freeze({
-  ACC_READ: 1n << 0n,
-  ACC_WRITE: 1n << 1n,
-  ACC_INSTR: 1n << 2n,
-  PROT_READ: 1n << 3n,
-  PROT_WRITE: 1n << 4n,
-  PROT_EXEC: 1n << 5n,
-  GVA_IS_VALID: 1n << 7n,
-  GVA_TRANSLATED: 1n << 8n,
-});
-
-export const PFERR_GUEST_FINAL = 1n << 32n;
-export const PFERR_GUEST_PAGE = 1n << 33n;
+import { EPT_QUAL, VMX_EXIT_REASON, rwxToProt } from '../nested/exit-qualification';
+import { NPF_GUEST_FINAL, NPF_GUEST_PAGE, SVM_EXIT_NPF } from '../nested/npf-error-code';
+import { PFERR } from '../format/acc';
 
 export interface TdpExit {
   /** pf_intercept: a #PF in KVM's shadow tables (shadow paging); `gpa` then holds CR2, the GVA. */
@@ -34,25 +22,36 @@ export interface TdpExit {
 }
 
 /** `__vmx_handle_ept_violation`: read→U, write→W, fetch→F, any PROT bit→P. */
-export function eptViolationErrorCode(qual: bigint): bigint {
+export function eptViolationErrorCode(qual: number): bigint {
   let ec = 0n;
-  if (qual & EPT_VIOLATION.ACC_READ) ec |= 4n;
-  if (qual & EPT_VIOLATION.ACC_WRITE) ec |= 2n;
-  if (qual & EPT_VIOLATION.ACC_INSTR) ec |= 16n;
-  if (qual & (EPT_VIOLATION.PROT_READ | EPT_VIOLATION.PROT_WRITE | EPT_VIOLATION.PROT_EXEC)) ec |= 1n;
+  if (qual & EPT_QUAL.ACC_READ) ec |= 4n;
+  if (qual & EPT_QUAL.ACC_WRITE) ec |= 2n;
+  if (qual & EPT_QUAL.ACC_INSTR) ec |= 16n;
+  if (qual & (EPT_QUAL.PROT_READ | EPT_QUAL.PROT_WRITE | EPT_QUAL.PROT_EXEC)) ec |= 1n;
   // v6.16 means to add PFERR_GUEST_FINAL/PAGE here from bits 7/8 of the qualification, but tests
   // bit 7 of the error code instead, which is never set: the flags never reach the handler for EPT
   // (reference §6.5). We model v6.16 as it is.
   return ec;
 }
 
-export function decodeExitQualification(q: bigint): string {
-  const parts: string[] = [];
-  if (q & EPT_VIOLATION.ACC_READ) parts.push('read');
-  if (q & EPT_VIOLATION.ACC_WRITE) parts.push('write');
-  if (q & EPT_VIOLATION.ACC_INSTR) parts.push('fetch');
-  const prot = [q & EPT_VIOLATION.PROT_READ ? 'R' : '-', q & EPT_VIOLATION.PROT_WRITE ? 'W' : '-', q & EPT_VIOLATION.PROT_EXEC ? 'X' : '-'].join('');
-  parts.push(`prot ${prot}`);
-  if (q & EPT_VIOLATION.GVA_IS_VALID) parts.push(q & EPT_VIOLATION.GVA_TRANSLATED ? 'final translation' : 'guest paging-structure access');
-  return parts.join(', ');
+/**
+ * The exit the CPU takes when its EPT walk fails (for L1 under TDP, or for L2 on EPT02): a
+ * misconfiguration on a reserved bit, else a violation whose qualification holds the one access
+ * bit the CPU reports (write, else fetch, else read), the AND of R/W/X over the entries used (0
+ * once an entry is not present) and bits 7/8 (a guest-linear access; final translation or not).
+ */
+export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final: boolean, misconfig: boolean): TdpExit {
+  if (misconfig) {
+    return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
+  }
+  let q = access & PFERR.WRITE ? EPT_QUAL.ACC_WRITE : access & PFERR.FETCH ? EPT_QUAL.ACC_INSTR : EPT_QUAL.ACC_READ;
+  q |= rwxToProt(rwx) | EPT_QUAL.GVA_IS_VALID | (final ? EPT_QUAL.GVA_TRANSLATED : 0);
+  return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: BigInt(q), errorCode: eptViolationErrorCode(q) };
+}
+
+/** An NPF: EXITINFO1 = the walk's #PF-style error code plus GUEST_FINAL or GUEST_PAGE. */
+export function hardwareNpfExit(gpa: bigint, errorCode: number, final: boolean, reserved: boolean): TdpExit {
+  let info = BigInt(errorCode) | BigInt(final ? NPF_GUEST_FINAL : NPF_GUEST_PAGE);
+  if (reserved) info |= BigInt(PFERR.RSVD | PFERR.PRESENT);
+  return { kind: 'npf', reason: SVM_EXIT_NPF, gpa, onGuestTable: !final, info, errorCode: info };
 }

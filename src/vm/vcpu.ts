@@ -23,7 +23,8 @@ import { InvariantViolation } from '../tdp/tdp-mmu';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import type { TdpPage } from '../tdp/tdp-page';
 import { memslotPfn } from './memslot';
-import { EPT_VIOLATION, EXIT_REASON, PFERR_GUEST_FINAL, PFERR_GUEST_PAGE, eptViolationErrorCode, type TdpExit } from './exit';
+import { hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
+import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
 import type { AccessResult, ExitRecord } from './access-result';
 import type { Vm } from './vm';
 import { CR4 } from '../cpu/registers';
@@ -194,25 +195,10 @@ export class Vcpu {
   private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
     const s = this.tdpScratch;
     const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
-    if (this.vm.config.flavour === 'npt') {
-      let info = BigInt(s.errorCode) | (final ? PFERR_GUEST_FINAL : PFERR_GUEST_PAGE);
-      if (stop === WalkStop.Reserved) info |= BigInt(PFERR.RSVD | PFERR.PRESENT);
-      return { kind: 'npf', reason: EXIT_REASON.SVM_NPF, gpa, onGuestTable: !final, info, errorCode: info };
-    }
-    if (stop === WalkStop.Reserved) {
-      return { kind: 'ept_misconfig', reason: EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
-    }
-    // The qualification: the access, the AND of RWX over the entries used (0 once one is not
-    // present), and bits 7/8: a guest-linear access, final translation or paging structure.
+    if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     let rwx = 7;
     for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
-    let q = 0n;
-    if (acc & PFERR.WRITE) q |= EPT_VIOLATION.ACC_WRITE;
-    else if (acc & PFERR.FETCH) q |= EPT_VIOLATION.ACC_INSTR;
-    else q |= EPT_VIOLATION.ACC_READ;
-    q |= BigInt(rwx) << 3n;
-    q |= EPT_VIOLATION.GVA_IS_VALID | (final ? EPT_VIOLATION.GVA_TRANSLATED : 0n);
-    return { kind: 'ept_violation', reason: EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: q, errorCode: eptViolationErrorCode(q) };
+    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved);
   }
 
   // ---- KVM: kvm_mmu_page_fault (§12.2) ----
@@ -270,7 +256,7 @@ export class Vcpu {
     if (r === RET_PF.WRITE_PROTECTED) {
       // kvm_mmu_write_protect_fault: a direct MMU unprotects and retries only for a fault on a
       // guest paging structure (PFERR_GUEST_PAGE); otherwise the write is emulated.
-      if ((ec & PFERR_GUEST_PAGE) !== 0n && vm.shadow.unprotectGfn(Number(exit.gpa >> 12n), this.index)) r = RET_PF.RETRY;
+      if ((ec & BigInt(NPF_GUEST_PAGE)) !== 0n && vm.shadow.unprotectGfn(Number(exit.gpa >> 12n), this.index)) r = RET_PF.RETRY;
       else {
         r = RET_PF.EMULATE;
         emulation = 'write to a write-protected gfn (shadowed page table)';

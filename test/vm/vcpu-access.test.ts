@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { Vm, PageTableBuilder, memslotPfn, CR0, CR4, EFER, InvalidArgumentError, GpaOutsideMemoryError, InvalidRegisterStateError, EPT_VIOLATION, PFERR_GUEST_FINAL, PFERR_GUEST_PAGE, decodeExitQualification } from '../../src';
+import { Vm, PageTableBuilder, memslotPfn, CR0, CR4, EFER, InvalidArgumentError, GpaOutsideMemoryError, InvalidRegisterStateError, EPT_QUAL, NPF_GUEST_FINAL, NPF_GUEST_PAGE, decodeEptQualification } from '../../src';
 import { fixture, LONG_MODE } from './fixtures';
 
 describe('vCPU access pipeline under TDP', () => {
@@ -30,8 +30,8 @@ describe('vCPU access pipeline under TDP', () => {
     const e = v.write(0x7000_0008n).exits.find((x) => !x.onGuestTable)!;
     expect(e.kind).toBe('ept_violation');
     // write access; R and X allowed, W not; guest-linear, final translation
-    expect(e.info).toBe(EPT_VIOLATION.ACC_WRITE | EPT_VIOLATION.PROT_READ | EPT_VIOLATION.PROT_EXEC | EPT_VIOLATION.GVA_IS_VALID | EPT_VIOLATION.GVA_TRANSLATED);
-    expect(decodeExitQualification(e.info)).toBe('write, prot R-X, final translation');
+    expect(e.info).toBe(BigInt(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED));
+    expect(decodeEptQualification(Number(e.info))).toBe('WRITE|PROT_READ|PROT_EXEC|GVA_IS_VALID|GVA_TRANSLATED');
     expect(e.errorCode).toBe(3n); // W|P (no GUEST_FINAL: the v6.16 bug, reference §6.5)
     expect(e.ret).toBe('RET_PF_FIXED');
     expect(e.fast).toBe(true);
@@ -42,7 +42,7 @@ describe('vCPU access pipeline under TDP', () => {
     pt.map(0x7000_0000n, 0x20_0000n);
     const e = v.read(0x7000_0000n).exits[0]!;
     // With EPT A/D off, guest table reads are reads.
-    expect(e.info).toBe(EPT_VIOLATION.ACC_READ | EPT_VIOLATION.GVA_IS_VALID);
+    expect(e.info).toBe(BigInt(EPT_QUAL.ACC_READ | EPT_QUAL.GVA_IS_VALID));
     expect(e.errorCode).toBe(4n); // read → U
   });
 
@@ -50,8 +50,8 @@ describe('vCPU access pipeline under TDP', () => {
     const { v, pt } = fixture({ flavour: 'npt' });
     pt.map(0x7000_0000n, 0x20_0000n);
     const ex = v.fetch(0x7000_0000n).exits;
-    expect(ex[0]!.info).toBe(PFERR_GUEST_PAGE | 6n); // table walk: W|U, not present
-    expect(ex[1]!.info).toBe(PFERR_GUEST_FINAL | 4n | 16n); // fetch: U|I/D, not present
+    expect(ex[0]!.info).toBe(BigInt(NPF_GUEST_PAGE) | 6n); // table walk: W|U, not present
+    expect(ex[1]!.info).toBe(BigInt(NPF_GUEST_FINAL) | 4n | 16n); // fetch: U|I/D, not present
   });
 
   it('MMIO: first access creates an MMIO SPTE, the next is a misconfig served from it; a new memslot makes it stale', () => {
