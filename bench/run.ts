@@ -5,6 +5,8 @@ import { mapBench } from './map.bench';
 import { tdpBench } from './tdp.bench';
 import { walk2dBench } from './walk2d.bench';
 import { shadowBench } from './shadow.bench';
+import { workloadBench } from './workload.bench';
+import { tdxBench } from './tdx.bench';
 
 const results: BenchResult[] = [];
 const only = process.argv[2];
@@ -14,4 +16,17 @@ if (!only || only === 'walk') results.push(...walkBench());
 if (!only || only === 'tdp') results.push(...tdpBench());
 if (!only || only === 'walk2d') results.push(...walk2dBench());
 if (!only || only === 'shadow') results.push(...shadowBench());
-report(results);
+if (!only || only === 'tdx') results.push(...tdxBench());
+// Async groups: workloads (sweeps on worker threads), then the kernel last: it spawns kernel
+// processes and re-executes the notebooks.
+async function asyncGroups(): Promise<void> {
+  if (!only || only === 'workload') results.push(...(await workloadBench()));
+}
+asyncGroups().then(
+  () => report(results),
+  (e: unknown) => {
+    if (results.length) report(results);
+    console.error('benchmarks failed:', e);
+    process.exitCode = 1;
+  },
+);

@@ -28,7 +28,11 @@ export type EventKind =
   | 'invlpg'
   | 'cr3_switch'
   | 'nested_exit'
-  | 'invept';
+  | 'invept'
+  // TDX: S-EPT SEAMCALLs, memory-attribute conversions, exits to userspace with KVM_EXIT_MEMORY_FAULT
+  | 'seamcall'
+  | 'mem_attr'
+  | 'memory_fault';
 
 export interface MmuEvent {
   seq: number;

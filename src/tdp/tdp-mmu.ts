@@ -11,7 +11,9 @@ import type { PageRole } from '../role/page-role';
 import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
 import type { EventLog } from '../events/event-log';
 import type { SpteConfig } from '../spte/spte-config';
-import { PT_PAGE_SIZE_MASK, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { FROZEN_SPTE, PT_PAGE_SIZE_MASK, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import type { ExternalPageTableHooks } from './external-hooks';
+import { KVM_DIRECT_ROOTS, KVM_VALID_ROOTS, rootMatch, type RootTypes } from './root-types';
 import {
   isAccessAllowed, isAccessTrack, isAccessed, isFrozen, isHostWritable, isLargePte, isLastSpte, isMmioSpte,
   isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeMmioSpte, makeNonleafSpte, makeSpte,
@@ -40,6 +42,10 @@ export interface TdpVmContext {
   /** `mmu_try_to_unsync_pages` (true: keep the SPTE read-only); absent = write tracking only. */
   mmuTryToUnsyncPages?(gfn: number, synchronizing: boolean, prefetch: boolean): boolean;
   markDirty(slot: Memslot, gfn: number): void;
+  /** TDX: the S-EPT hooks mirror-root changes are reflected through (absent: no mirrored TDP). */
+  readonly external?: ExternalPageTableHooks | undefined;
+  /** TDX: `kvm_gfn_direct_bits` (the shared bit as a gfn); 0 or absent otherwise. */
+  readonly gfnDirectBits?: number;
 }
 
 const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
@@ -135,10 +141,10 @@ export class TdpMmu {
   }
 
   /** `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12). */
-  invalidateAllRoots(): number {
+  invalidateAllRoots(types: RootTypes = KVM_VALID_ROOTS): number {
     let n = 0;
     for (const r of [...this.roots]) {
-      if (r.role.invalid) continue;
+      if (r.role.invalid || !rootMatch(r, types)) continue;
       r.role = r.role.with({ invalid: true });
       this.zapTree(r, -1);
       n++;
@@ -167,11 +173,51 @@ export class TdpMmu {
       throw new InvariantViolation('nonpresent-change', 'a non-present SPTE changed to another non-present value that is not MMIO or frozen', '0x' + next.toString(16));
     }
     if (this.vm.checking) this.checkSpte(next, level, gfn);
+    const ext = sp.role.isMirror ? this.vm.external : undefined;
+    if (ext !== undefined) this.reflectToExternal(ext, sp, idx, old, next, gfn, vcpu);
     this.writeRaw(sp, idx, next);
     this.vm.stats.inc('spte_changes');
     if (wasLeaf !== isLeaf && level <= 3) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
     this.vm.events.record({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
-    if (wasPresent && !wasLeaf && (isLeaf || !isPresent)) this.handleRemovedPt(this.childOf(old), vcpu);
+    if (ext !== undefined && wasLeaf && !isPresent) ext.removeExternalSpte(gfn, level, spteToPfn(old), vcpu);
+    if (wasPresent && !wasLeaf && (isLeaf || !isPresent)) {
+      const child = this.childOf(old);
+      this.handleRemovedPt(child, vcpu);
+      if (ext !== undefined) ext.freeExternalSpt(child.gfn, child.level, vcpu);
+    }
+  }
+
+  /**
+   * `set_external_spte_present` (§11.4): a mirror SPTE going present is first FROZEN, so no other
+   * walker can use it while the external table is updated, then the hook runs; on failure the old
+   * value comes back. Mirror SPTEs are never changed in place (KVM_BUG_ON in v6.16).
+   */
+  private reflectToExternal(ext: ExternalPageTableHooks, sp: TdpPage, idx: number, old: bigint, next: bigint, gfn: number, vcpu: number): void {
+    const wasPresent = isShadowPresent(old);
+    const isPresent = isShadowPresent(next);
+    if (wasPresent && isPresent) {
+      throw new InvariantViolation('mirror-in-place', `mirror SPTE for GFN 0x${gfn.toString(16)} level ${sp.level} would change in place (KVM_BUG_ON)`, '0x' + next.toString(16));
+    }
+    if (wasPresent || !isPresent) return;
+    if (isFrozen(old)) throw new InvariantViolation('mirror-frozen', 'a frozen mirror SPTE was written by someone else than its freezer', '0x' + old.toString(16));
+    this.writeRaw(sp, idx, FROZEN_SPTE);
+    try {
+      if (isLastSpte(next, sp.level)) ext.setExternalSpte(gfn, sp.level, spteToPfn(next), vcpu);
+      else ext.linkExternalSpt(gfn, sp.level, vcpu);
+    } catch (e) {
+      this.writeRaw(sp, idx, old);
+      throw e;
+    }
+  }
+
+  /** `kvm_gfn_root_bits`: direct roots index a gfn with the shared bit, mirror roots at the natural gfn. */
+  gfnBitsOf(root: TdpPage): number {
+    return root.role.isMirror ? 0 : (this.vm.gfnDirectBits ?? 0);
+  }
+
+  /** Roots matching a filter (`for_each_tdp_mmu_root` with types). */
+  rootsOf(types: RootTypes): TdpPage[] {
+    return this.roots.filter((r) => rootMatch(r, types));
   }
 
   /** `handle_removed_pt`: every entry of an unlinked table goes away, recursively, then the page. */
@@ -243,14 +289,17 @@ export class TdpMmu {
 
   /** `kvm_tdp_mmu_map`. */
   map(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+    // Huge pages are never created on mirror roots (v6.16: private_max_mapping_level is 4K).
+    if (root.role.isMirror) fault.maxLevel = 1;
     this.hugepageAdjust(fault);
+    const bits = this.gfnBitsOf(root);
     let sp = root;
     for (let level = root.level; ; level--) {
-      const idx = spteIndex(fault.gfn, level);
+      const idx = spteIndex(fault.gfn + bits, level);
       const old = this.readSpte(sp, idx);
       if (this.vm.config.nxHugePages) this.disallowedHugepageAdjust(fault, old, level);
       if (isFrozen(old)) return RET_PF.RETRY;
-      if (level === fault.goalLevel) return this.mapTargetLevel(fault, sp, idx, old, vcpu, vcpuStats);
+      if (level === fault.goalLevel) return this.mapTargetLevel(fault, sp, idx, old, vcpu, vcpuStats, bits);
       if (isShadowPresent(old) && !isLargePte(old)) {
         sp = this.childOf(old);
         continue;
@@ -264,11 +313,12 @@ export class TdpMmu {
     }
   }
 
-  private mapTargetLevel(fault: PageFault, sp: TdpPage, idx: number, old: bigint, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+  private mapTargetLevel(fault: PageFault, sp: TdpPage, idx: number, old: bigint, vcpu: number, vcpuStats: Counters<VcpuStatName>, bits = 0): RetPf {
     const c = this.vm.config;
     const level = sp.level;
     if (isShadowPresent(old) && isLastSpte(old, level) && (fault.prefetch || isAccessAllowed(c, fault, old))) return RET_PF.SPURIOUS;
-    const gfn = sp.gfn + idx * pagesPerEntry(level);
+    // The gfn memslots and write tracking know: without the shared bit the root indexes with.
+    const gfn = sp.gfn + idx * pagesPerEntry(level) - bits;
     let next: bigint;
     let wrprot = false;
     const mmio = fault.slot === undefined;
@@ -339,10 +389,12 @@ export class TdpMmu {
   /** `fast_page_fault` (§9.9): fix write-protection or access tracking without the slow path. */
   fastPageFault(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
     const c = this.vm.config;
+    // The fast path takes the direct root only (tdp_mmu_get_root(…, KVM_DIRECT_ROOTS)).
+    if (root.role.isMirror) throw new InvariantViolation('mirror-fast-pf', 'fast_page_fault was given a mirror root', String(root.pfn));
     const canBeFast = !fault.rsvd && ((!fault.present && !c.adEnabled) || (fault.present && fault.write));
     if (!canBeFast) return RET_PF.INVALID;
     let ret: RetPf = RET_PF.INVALID;
-    const [sp, idx, level, spte] = this.lastSpte(root, fault.gfn);
+    const [sp, idx, level, spte] = this.lastSpte(root, fault.gfn + this.gfnBitsOf(root));
     if (isShadowPresent(spte) && isLastSpte(spte, level)) {
       if (isAccessAllowed(c, fault, spte)) ret = RET_PF.SPURIOUS;
       else {
@@ -389,15 +441,26 @@ export class TdpMmu {
     }
   }
 
-  private validRoots(): TdpPage[] {
-    return this.roots.filter((r) => !r.role.invalid);
+  /**
+   * Valid roots of the given kinds. Dirty logging, write protection, splitting and aging default
+   * to direct roots: mirror SPTEs cannot be modified in place, guest_memfd slots cannot log dirty
+   * pages, and host MMU notifiers age with the SHARED filter (§11.5).
+   */
+  private validRoots(types: RootTypes = KVM_DIRECT_ROOTS): TdpPage[] {
+    return this.roots.filter((r) => !r.role.invalid && rootMatch(r, types));
+  }
+
+  /** Walk [start, end) (natural gfns) under a root, applying the root's gfn bits. */
+  private forEachInRoot(root: TdpPage, start: number, end: number, fn: (sp: TdpPage, idx: number, level: number, spte: bigint, gfn: number) => void): void {
+    const b = this.gfnBitsOf(root);
+    this.forEachInRange(root, start + b, end + b, fn);
   }
 
   /** `kvm_tdp_mmu_zap_leafs`: zap present leaves in [start, end) in all valid roots. Returns leaves zapped. */
-  zapLeafs(start: number, end: number, vcpu = -1, why = 'zap range'): number {
+  zapLeafs(start: number, end: number, vcpu = -1, why = 'zap range', types: RootTypes = KVM_VALID_ROOTS): number {
     let n = 0;
-    for (const root of this.validRoots()) {
-      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+    for (const root of this.roots.filter((r) => rootMatch(r, types))) {
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level)) return;
         this.setSpte(sp, idx, spte, SHADOW_NONPRESENT_VALUE, vcpu);
         n++;
@@ -422,7 +485,7 @@ export class TdpMmu {
   wrprotRange(start: number, end: number, vcpu = -1): number {
     let n = 0;
     for (const root of this.validRoots()) {
-      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level) || !isWritable(spte)) return;
         this.setSpte(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
         n++;
@@ -436,7 +499,7 @@ export class TdpMmu {
   clearDirtyRange(start: number, end: number, vcpu = -1): number {
     let n = 0;
     for (const root of this.validRoots()) {
-      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (level !== 1 || !isLastSpte(spte, level) || (spte & this.vm.config.dirtyMask) === 0n) return;
         this.setSpte(sp, idx, spte, spte & ~this.vm.config.dirtyMask, vcpu);
         n++;
@@ -450,7 +513,7 @@ export class TdpMmu {
   wrprotHugeRange(start: number, end: number, vcpu = -1): number {
     let n = 0;
     for (const root of this.validRoots()) {
-      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (level === 1 || !isLastSpte(spte, level) || !isWritable(spte)) return;
         this.setSpte(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
         n++;
@@ -464,7 +527,7 @@ export class TdpMmu {
   splitRange(start: number, end: number, vcpu = -1): number {
     let n = 0;
     for (const root of this.validRoots()) {
-      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (level === 1 || !isLastSpte(spte, level)) return;
         const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
         this.splitHugePage(sp, idx, spte, child, vcpu);
@@ -475,11 +538,11 @@ export class TdpMmu {
   }
 
   /** `kvm_tdp_mmu_age_gfn_range`: clear A (or access-track); returns how many were young. */
-  ageRange(start: number, end: number, vcpu = -1): number {
+  ageRange(start: number, end: number, vcpu = -1, types: RootTypes = KVM_DIRECT_ROOTS): number {
     const c = this.vm.config;
     let young = 0;
-    for (const root of this.validRoots()) {
-      this.forEachInRange(root, start, end, (sp, idx, level, spte) => {
+    for (const root of this.validRoots(types)) {
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level) || !isAccessed(c, spte)) return;
         young++;
         this.setSpte(sp, idx, spte, markSpteForAccessTrack(c, spte), vcpu);
@@ -491,9 +554,14 @@ export class TdpMmu {
   testAge(gfn: number): boolean {
     const c = this.vm.config;
     return this.validRoots().some((r) => {
-      const [, , level, spte] = this.lastSpte(r, gfn);
+      const [, , level, spte] = this.lastSpte(r, gfn + this.gfnBitsOf(r));
       return isShadowPresent(spte) && isLastSpte(spte, level) && isAccessed(c, spte);
     });
+  }
+
+  /** Every present entry of a root, tables and leaves, pre-order: (level, gfn as indexed, spte). */
+  forEachEntry(root: TdpPage, fn: (level: number, gfn: number, spte: bigint) => void): void {
+    this.forEachInRange(root, 0, 2 ** 40, (_sp, _i, level, spte, gfn) => fn(level, gfn, spte));
   }
 
   /** Every present leaf of a root: [gfn, level, spte]. For notebooks and invariant checks. */
@@ -510,7 +578,7 @@ export class TdpMmu {
     let changed = false;
     const mask = PT_WRITABLE_MASK | this.vm.config.mmuWritableMask;
     for (const root of this.validRoots()) {
-      this.forEachInRange(root, gfn, gfn + 1, (sp, idx, level, spte) => {
+      this.forEachInRoot(root, gfn, gfn + 1, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level) || (spte & mask) === 0n) return;
         this.setSpte(sp, idx, spte, spte & ~mask, vcpu);
         changed = true;

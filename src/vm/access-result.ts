@@ -3,6 +3,7 @@ import type { Access } from '../walker/access';
 import type { WalkResult } from '../walker/walk-result';
 import type { TdpExit } from './exit';
 import type { NestedExit } from '../nested/nested-exit';
+import type { MemoryFaultExit } from '../tdx/memory-fault';
 
 /** One VM exit and how KVM handled it. */
 export interface ExitRecord extends TdpExit {
@@ -17,9 +18,10 @@ export interface ExitRecord extends TdpExit {
 export interface AccessResult {
   /**
    * ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it;
-   * l1-exit: (L2 only) an EPT12 fault was reflected to L1 as a VM exit.
+   * l1-exit: (L2 only) an EPT12 fault was reflected to L1 as a VM exit;
+   * memory-fault: (TD only) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace.
    */
-  status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit';
+  status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit' | 'memory-fault';
   gva: Gva;
   access: Access;
   gpa: Gpa | undefined;
@@ -35,4 +37,6 @@ export interface AccessResult {
   nestedExit?: NestedExit;
   /** L2 accesses: the L1 GPA the nGPA translated to. */
   l1Gpa?: Gpa;
+  /** memory-fault: what userspace sees in `run->memory_fault`. */
+  memoryFault?: MemoryFaultExit;
 }

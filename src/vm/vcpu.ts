@@ -33,6 +33,9 @@ import { InvalidArgumentError } from '../errors';
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
 import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
 import { kvmMmuTrackWrite } from '../shadow/track-write';
+import { tdxPageFault } from '../tdx/tdx-page-fault';
+import { isGfnAlias } from '../tdx/td-config';
+import type { KVM_EFAULT, MemoryFaultExit } from '../tdx/memory-fault';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -64,6 +67,10 @@ export class Vcpu {
   private nestedEpt: NestedEptMmu | undefined;
   /** The CR3 write in progress had PCID no-flush (bit 63). */
   private noFlush = false;
+  /** TD: `mirror_root_hpa` (never loaded into hardware). */
+  private mirrorRoot: TdpPage | null = null;
+  /** TD: the CPU's walk of private GPAs, through the S-EPT the TDX module owns. */
+  private septInputs: WalkInputs | undefined;
 
   constructor(vm: Vm, index: number, initial: Partial<PagingRegisters> = {}) {
     this.vm = vm;
@@ -101,6 +108,14 @@ export class Vcpu {
   }
   get currentRoot(): TdpPage | null {
     return this.root;
+  }
+  /** TD: the mirror root (`mirror_root_hpa`), or null. */
+  get currentMirrorRoot(): TdpPage | null {
+    return this.mirrorRoot;
+  }
+  /** Host frame of the root the hardware walks (the EPTP; for a TD the shared EPTP), if loaded. */
+  get loadedRootPfn(): number | undefined {
+    return this.tdpInputs?.rootGfn;
   }
 
   private calcRootRole(cpu: CpuRole): PageRole {
@@ -146,14 +161,48 @@ export class Vcpu {
 
   /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
   unload(): void {
+    if (this.mirrorRoot !== null) {
+      this.vm.tdp.putRoot(this.mirrorRoot, this.index);
+      this.mirrorRoot = null;
+    }
     if (this.root === null) return;
     this.vm.tdp.putRoot(this.root, this.index);
     this.root = null;
     this.tdpInputs = undefined;
   }
 
+  /**
+   * TD roots (`mmu_alloc_direct_roots`, §11.2): the mirror root first, then the direct root, so
+   * the states are both invalid, mirror valid + direct invalid, or both valid. Only the direct
+   * root is loaded (`tdx_load_mmu_pgd` → SHARED_EPT_POINTER); private GPAs walk the S-EPT.
+   */
+  private ensureTdRoots(): TdpPage {
+    const tdp = this.vm.tdp;
+    if (this.mirrorRoot !== null && this.mirrorRoot.role.invalid) {
+      tdp.putRoot(this.mirrorRoot, this.index);
+      this.mirrorRoot = null;
+    }
+    if (this.root !== null && (this.root.role.invalid || this.mirrorRoot === null)) {
+      tdp.putRoot(this.root, this.index); // kvm_mmu_free_obsolete_roots: the direct root only
+      this.root = null;
+      this.tdpInputs = undefined;
+    }
+    if (this.root === null) {
+      if (this.mirrorRoot === null) this.mirrorRoot = tdp.getRoot(this.rootRoleValue.with({ isMirror: true }), this.index);
+      this.root = tdp.getRoot(this.rootRoleValue, this.index);
+      const inputs: WalkInputs = {
+        mem: this.vm.host.frames, format: this.vm.config.hardwareFormat, rootGfn: this.root.pfn,
+        pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: false,
+      };
+      this.tdpInputs = inputs;
+      this.septInputs = { ...inputs, rootGfn: this.vm.td!.sept.rootPfn };
+    }
+    return this.root;
+  }
+
   /** `kvm_mmu_reload` / `kvm_mmu_load`: get (or share) the root for root_role. */
   private ensureRoot(): TdpPage {
+    if (this.vm.td !== undefined) return this.ensureTdRoots();
     if (this.root !== null && this.root.role.invalid) this.unload(); // obsolete root (zap-all)
     if (this.root === null) {
       this.root = this.vm.tdp.getRoot(this.rootRoleValue, this.index);
@@ -173,10 +222,17 @@ export class Vcpu {
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
   private secondStage(gfn: number, final: boolean): number {
-    const inputs = this.tdpInputs!;
+    let inputs = this.tdpInputs!;
+    const td = this.vm.td;
+    const aliasGfn = gfn;
+    if (td !== undefined) {
+      // Shared GPAs: the shared EPT, indexed with the shared bit. Private: the S-EPT.
+      if (isGfnAlias(td.config, gfn)) gfn -= td.config.gfnDirectBits;
+      else inputs = this.septInputs!;
+    }
     const acc = final ? this.curFinalAccess : this.curTableAccess;
-    const vlo = ((gfn % 0x100000) * 4096) >>> 0;
-    const vhi = Math.floor(gfn / 0x100000);
+    const vlo = ((aliasGfn % 0x100000) * 4096) >>> 0;
+    const vhi = Math.floor(aliasGfn / 0x100000);
     const stop = walkTables(inputs, this.tdpScratch, vhi, vlo, acc);
     if (stop === WalkStop.Ok) {
       if (final) this.finalPfn = this.tdpScratch.gfn;
@@ -188,7 +244,7 @@ export class Vcpu {
       }
       return gfn; // the guest walk reads guest memory by GPA
     }
-    this.pendingExit = this.makeExit(gfn, final, stop, acc);
+    this.pendingExit = this.makeExit(aliasGfn, final, stop, acc);
     return -1;
   }
 
@@ -204,7 +260,11 @@ export class Vcpu {
   // ---- KVM: kvm_mmu_page_fault (§12.2) ----
 
   /** Handle one TDP exit. Returns the RET_PF_* value and whether the fast or MMIO path did it. */
-  pageFault(exit: TdpExit): { ret: RetPf; fast: boolean; mmio: boolean; emulation?: string } {
+  pageFault(exit: TdpExit): { ret: RetPf | typeof KVM_EFAULT; fast: boolean; mmio: boolean; emulation?: string; memoryFault?: MemoryFaultExit } {
+    if (this.vm.td !== undefined) {
+      const direct = this.ensureRoot();
+      return tdxPageFault(this.vm, exit, { index: this.index, stats: this.stats, mirror: this.mirrorRoot!, direct, gva: this.curGva });
+    }
     const vm = this.vm;
     const root = this.ensureRoot();
     const ec = exit.errorCode;
@@ -318,6 +378,14 @@ export class Vcpu {
         this.stats.inc(exit.kind === 'ept_violation' ? 'ept_violations' : exit.kind === 'ept_misconfig' ? 'ept_misconfigs' : 'npf_exits');
         this.vm.events.record({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
         const h = this.pageFault(exit);
+        if (h.memoryFault !== undefined) {
+          exits.push({ ...exit, ret: '-EFAULT', fast: false, mmio: false });
+          const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
+          return {
+            status: 'memory-fault', gva: mkGva(a), access, gpa: exit.onGuestTable ? undefined : (exit.gpa as Gpa), hpa: undefined,
+            guestWalk, exits, attempts: attempt, memoryFault: h.memoryFault,
+          };
+        }
         exits.push({ ...exit, ret: RET_PF_NAMES[h.ret]!, fast: h.fast, mmio: h.mmio });
         if (h.ret === RET_PF.EMULATE) {
           const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
@@ -376,7 +444,9 @@ export class Vcpu {
     if (![1, 2, 4, 8].includes(bytes)) throw new InvalidArgumentError('store-size', 'a store writes 1, 2, 4 or 8 bytes', String(bytes));
     if (BigInt(address) % BigInt(bytes) !== 0n) throw new InvalidArgumentError('store-alignment', 'the model stores naturally aligned values only', hex(BigInt(address)));
     const r = this.access(address, { kind: 'write', user });
-    const target = r.l1Gpa ?? r.gpa;
+    const raw = r.l1Gpa ?? r.gpa;
+    // A TD's two aliases name the same guest page: memory is addressed by the natural GPA.
+    const target = raw !== undefined && this.vm.td !== undefined ? ((raw as bigint) & ~this.vm.td.config.gpaSharedMask) : raw;
     const wp = r.status === 'emulated' && (r.emulation ?? '').startsWith('write to a write-');
     if ((r.status === 'ok' || wp) && target !== undefined) {
       const data = Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(64, value) >> BigInt(8 * i)) & 0xffn));

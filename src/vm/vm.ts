@@ -18,6 +18,11 @@ import { Vcpu } from './vcpu';
 import { ShadowMmu } from '../shadow/shadow-mmu';
 import { mmuTryToUnsyncPages } from '../shadow/unsync';
 import { checkShadowInvariants } from '../shadow/shadow-invariants';
+import { ImpossibleConfigurationError, makeTdConfig } from '../tdx/td-config';
+import { Td, type MemoryAttribute } from '../tdx/td';
+import { checkTdxInvariants } from '../tdx/tdx-invariants';
+import { KVM_DIRECT_ROOTS, KVM_INVALID_ROOTS, KVM_VALID_ROOTS, filterToRootTypes, type GfnRangeFilter } from '../tdp/root-types';
+import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 
 export interface VmOptions {
   /** SPTE flavour and host capabilities. Default: EPT, host MAXPHYADDR 46, 4-level, A/D on. */
@@ -36,6 +41,29 @@ export interface VmOptions {
   tdp?: boolean;
   /** `n_max_mmu_pages` for the shadow MMU (KVM_SET_NR_MMU_PAGES; minimum 64). Default 4096. */
   maxMmuPages?: number;
+  /** KVM_X86_TDX_VM: a TD (EPT and the TDP MMU only; mirror roots reflected into the S-EPT). */
+  type?: 'default' | 'tdx';
+  /** A TD's guest physical address width: 48 (shared bit 47, 4-level) or 52 (bit 51, 5-level). Default 48. */
+  gpaw?: number;
+}
+
+/** Validate a TD's options and derive its SPTE configuration and guest CPUID; throws before anything exists. */
+function tdOptions(opts: VmOptions): { spte: SpteConfigSpec; features: CpuFeatures; gpaw: number } {
+  if (opts.mmu === 'shadow' || opts.tdp === false) {
+    throw new ImpossibleConfigurationError('td-needs-tdp', 'a TD runs only with TDP and the TDP MMU (its private memory is mapped by the S-EPT); shadow paging cannot exist for it', String(opts.mmu ?? 'tdp: false'));
+  }
+  const spte = opts.spte ?? { flavour: 'ept' as const };
+  if (spte.flavour !== 'ept') throw new ImpossibleConfigurationError('td-needs-ept', 'a TD needs EPT (TDX is Intel-only); NPT cannot exist for it', spte.flavour);
+  const td = makeTdConfig(opts.gpaw ?? 48);
+  if (spte.tdpLevel !== undefined && spte.tdpLevel !== td.level) {
+    throw new ImpossibleConfigurationError('td-ept-level', `GPAW ${td.gpaw} fixes the EPT depth at ${td.level} levels`, String(spte.tdpLevel));
+  }
+  const host = spte.hostMaxPhyAddr ?? 52;
+  if (host < td.gpaw) throw new ImpossibleConfigurationError('td-host-maxphyaddr', `the host MAXPHYADDR must cover GPAW ${td.gpaw}`, String(host));
+  // The TDX module reports GPAW as the guest's MAXPHYADDR: the shared bit is a valid PTE bit.
+  const features = opts.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: td.gpaw };
+  if (features.maxPhyAddr < td.gpaw) throw new ImpossibleConfigurationError('td-guest-maxphyaddr', `a TD guest's MAXPHYADDR is at least GPAW ${td.gpaw}, or it could not set the shared bit`, String(features.maxPhyAddr));
+  return { spte: { ...spte, hostMaxPhyAddr: host, tdpLevel: td.level }, features, gpaw: td.gpaw };
 }
 
 export interface MemslotSpec {
@@ -64,9 +92,18 @@ export class Vm implements TdpVmContext {
   readonly shadow: ShadowMmu;
   checking: boolean;
   mmioGeneration = 0;
+  /** The TDX state of a TD (undefined for other VM types). */
+  readonly td: Td | undefined;
+  /** TdpVmContext: the S-EPT hooks of a TD. */
+  readonly external: ExternalPageTableHooks | undefined;
+  /** TdpVmContext: `kvm_gfn_direct_bits` (0 unless a TD). */
+  readonly gfnDirectBits: number;
   private nextSlotId = 0;
 
   constructor(opts: VmOptions = {}) {
+    if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx') throw new InvalidArgumentError('vm-type', 'the VM type is default or tdx', String(opts.type));
+    const tdOpts = opts.type === 'tdx' ? tdOptions(opts) : undefined;
+    if (tdOpts !== undefined) opts = { ...opts, spte: tdOpts.spte, features: tdOpts.features };
     const tdpEnabled = opts.mmu !== 'shadow' && opts.tdp !== false;
     // Without TDP every SPTE uses the legacy shadow masks, which are NPT's (reference §7.1); the
     // zero check covers up to a 5-level root (a 5-level guest is shadowed with 5-level tables).
@@ -87,6 +124,9 @@ export class Vm implements TdpVmContext {
     this.tdp = new TdpMmu(this);
     this.tdpEnabled = tdpEnabled;
     this.shadow = new ShadowMmu(this, opts.maxMmuPages);
+    this.td = tdOpts === undefined ? undefined : new Td(makeTdConfig(tdOpts.gpaw), this.host, this.events);
+    this.external = this.td?.sept;
+    this.gfnDirectBits = this.td?.config.gfnDirectBits ?? 0;
   }
 
   // ---- memslots ----
@@ -103,6 +143,9 @@ export class Vm implements TdpVmContext {
     }
     if (end > 1n << BigInt(this.features.maxPhyAddr)) {
       throw new GpaOutsideMemoryError('gpa-beyond-guest-maxphyaddr', `GPA range ends beyond the guest MAXPHYADDR ${this.features.maxPhyAddr}`, hex(end - 1n));
+    }
+    if (this.td !== undefined && end > this.td.config.gpaSharedMask) {
+      throw new GpaOutsideMemoryError('td-memslot-shared-bit', `memslots hold natural GPAs: a TD's slot must end below the shared bit ${this.td.config.sharedBit}`, hex(end - 1n));
     }
     const baseGfn = Number(base >> 12n);
     const npages = Number(size >> 12n);
@@ -132,7 +175,10 @@ export class Vm implements TdpVmContext {
   deleteMemslot(slot: Memslot): void {
     const i = this.memslots.indexOf(slot);
     if (i < 0) throw new InvalidArgumentError('memslot-unknown', 'this memslot does not belong to this VM', slot.name);
-    this.tdp.invalidateAllRoots();
+    // Non-default VMs zap only the slot, both aliases (kvm_mmu_zap_memslot, PRIVATE|SHARED): the
+    // S-EPT cannot be fast-zapped.
+    if (this.td !== undefined) this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `delete slot ${slot.name}`, KVM_VALID_ROOTS);
+    else this.tdp.invalidateAllRoots();
     this.shadow.zapAllFast();
     this.memslots.splice(i, 1);
     const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
@@ -248,8 +294,24 @@ export class Vm implements TdpVmContext {
 
   /** `kvm_mmu_zap_all_fast`: new MMU generation; every existing shadow page becomes obsolete. */
   zapAllFast(): number {
-    this.tdp.invalidateAllRoots();
+    // "External page tables don't support fast zapping": a TD invalidates its direct roots only.
+    this.tdp.invalidateAllRoots(this.td !== undefined ? KVM_DIRECT_ROOTS : KVM_VALID_ROOTS);
     const n = this.shadow.zapAllFast();
+    this.afterOperation();
+    return n;
+  }
+
+  /**
+   * `kvm_unmap_gfn_range` with an attribute filter (`kvm_tdp_mmu_unmap_gfn_range`): host MMU
+   * notifiers pass 'shared', guest_memfd invalidation 'private'. Roots: the filter's kinds plus
+   * invalid roots; a VM without mirrored TDP has direct roots only. Returns the leaves zapped.
+   */
+  unmapGfnRange(start: Gpa | bigint, end: Gpa | bigint, filter: GfnRangeFilter = 'shared'): number {
+    if (filter !== 'private' && filter !== 'shared' && filter !== 'both') throw new InvalidArgumentError('gfn-range-filter', 'the attribute filter is private, shared or both', String(filter));
+    const a = Number(BigInt(start) >> 12n);
+    const b = Number((BigInt(end) + 0xfffn) >> 12n);
+    const types = filterToRootTypes(this.td !== undefined, filter) | KVM_INVALID_ROOTS;
+    const n = this.tdp.zapLeafs(a, b, -1, `unmap (${filter})`, types);
     this.afterOperation();
     return n;
   }
@@ -273,6 +335,21 @@ export class Vm implements TdpVmContext {
     if (!this.checking) return;
     this.tdp.checkInvariants(this.shadow.leafCounts());
     checkShadowInvariants(this.shadow);
+    if (this.td !== undefined) {
+      const loaded = this.vcpus.map((v) => v.loadedRootPfn).filter((p): p is number => p !== undefined);
+      checkTdxInvariants(this.td, this.tdp, loaded, (g) => this.slotOfGfn(g));
+    }
+  }
+
+  /**
+   * KVM_SET_MEMORY_ATTRIBUTES for a TD: convert [start, end) (natural GPAs) to private or shared,
+   * zapping the other alias. Returns the leaves zapped.
+   */
+  setMemoryAttributes(start: Gpa | bigint, end: Gpa | bigint, attr: MemoryAttribute): number {
+    if (this.td === undefined) throw new InvalidArgumentError('mem-attr-not-td', 'only a TD (type tdx) has private memory attributes in this model', 'default');
+    const n = this.td.setMemoryAttributes(this.tdp, BigInt(start), BigInt(end), attr);
+    this.afterOperation();
+    return n;
   }
 
   statsTable(): ReturnType<typeof countersTable> {

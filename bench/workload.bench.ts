@@ -1,0 +1,49 @@
+/**
+ * Workload benchmarks: trace accesses per second for each configuration on a mixed trace, and
+ * sweep throughput (jobs per second) at 1 and 2 workers, with the scaling between them.
+ */
+import type { BenchResult } from './harness';
+import { median } from './harness';
+import { runTrace, type ConfigName, type Trace, type SweepSpec, uniformRandom, forkStorm, addressSpaces, sweep } from '../src';
+
+const CONFIGS: ConfigName[] = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow'];
+
+/** A mixed trace: random accesses, then a fork storm, then address-space switches, concatenated per phase. */
+function mixed(): Trace[] {
+  return [uniformRandom({ pages: 512, accesses: 20_000, seed: 1 }), forkStorm({ pages: 128, forks: 4, writesPerFork: 64, seed: 2 }), addressSpaces({ spaces: 4, pagesPerSpace: 128, slices: 40, accessesPerSlice: 200, seed: 3 })];
+}
+
+function time(f: () => void): number {
+  const t0 = process.hrtime.bigint();
+  f();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+export async function workloadBench(): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  const traces = mixed();
+  for (const c of CONFIGS) {
+    const secs: number[] = [];
+    let accesses = 0;
+    for (let round = 0; round < 3; round++) {
+      accesses = 0;
+      secs.push(time(() => { for (const t of traces) accesses += runTrace(c, t).derived.accesses; }));
+    }
+    out.push({ name: `workload mixed ${c}`, value: accesses / median(secs), unit: 'accesses/s', note: 'set-up and page-table stores included' });
+  }
+  const spec: SweepSpec = {
+    configs: ['tdp-ept', 'shadow', 'nested-shadow'],
+    workloads: [{ generator: 'uniform', params: { pages: [128, 256], accesses: [4000] } }, { generator: 'fork-storm', params: { pages: [64], forks: [3], writesPerFork: [32] } }],
+    seeds: [1, 2, 3, 4],
+  };
+  const jobs = 3 * 3 * 4;
+  const rate: Record<number, number> = {};
+  for (const workers of [1, 2]) {
+    const t0 = process.hrtime.bigint();
+    await sweep({ ...spec, workers });
+    rate[workers] = jobs / (Number(process.hrtime.bigint() - t0) / 1e9);
+    out.push({ name: `sweep ${jobs} jobs, ${workers} worker${workers > 1 ? 's' : ''}`, value: rate[workers]!, unit: 'jobs/s' });
+  }
+  out.push({ name: 'sweep scaling 2 workers / 1', value: rate[2]! / rate[1]!, unit: 'x', note: 'includes worker start-up' });
+  return out;
+}

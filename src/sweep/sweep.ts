@@ -1,0 +1,91 @@
+/**
+ * Sweeps: configurations × workloads × parameters × seeds on worker threads (all cores by
+ * default). Jobs are handed out one at a time as workers free up, and each row is stored at its
+ * job's index, so the table is the same at every worker count. Everything is validated before
+ * the first worker starts.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import * as aq from 'arquero';
+import { sweepJobs, type Job, type SweepSpec } from './sweep-jobs';
+import { runJob, type SweepRow } from './sweep-row';
+import { SweepError } from './sweep-error';
+
+export interface SweepOptions extends SweepSpec {
+  /** Worker threads; 1 runs in-process. Default: every core. */
+  workers?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+// Under vitest the engine is TypeScript: the worker gets this shim, which compiles .ts files with
+// the project's TypeScript on require. Compiled (dist/), the worker loads sweep-worker.js itself.
+const TS_SHIM = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const ts = require(workerData.typescript);
+require.extensions['.ts'] = (m, file) => m._compile(ts.transpileModule(fs.readFileSync(file, 'utf8'), {
+  fileName: file, compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+}).outputText, file);
+require(workerData.entry);
+`;
+
+function spawn(): Worker {
+  if (__filename.endsWith('.js')) return new Worker(path.join(__dirname, 'sweep-worker.js'));
+  const typescript = createRequire(__filename).resolve('typescript');
+  return new Worker(TS_SHIM, { eval: true, workerData: { typescript, entry: path.join(__dirname, 'sweep-worker.ts') } });
+}
+
+function toTable(rows: SweepRow[]): aq.ColumnTable {
+  const cols: Record<string, (string | number)[]> = {};
+  for (const k of Object.keys(rows[0]!)) cols[k] = rows.map((r) => r[k]!);
+  return aq.table(cols);
+}
+
+async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => void): Promise<SweepRow[]> {
+  const rows: SweepRow[] = new Array(jobs.length);
+  let next = 0;
+  let done = 0;
+  const workers = Array.from({ length: Math.min(n, jobs.length) }, spawn);
+  try {
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            const feed = () => {
+              if (next >= jobs.length) return resolve();
+              w.postMessage({ job: jobs[next++] });
+            };
+            w.on('message', (m: { index: number; row?: SweepRow; error?: string }) => {
+              if (m.error !== undefined) return reject(new SweepError('sweep-job-failed', `job ${m.index} failed: ${m.error}`, String(m.index)));
+              rows[m.index] = m.row!;
+              progress(++done);
+              feed();
+            });
+            w.on('error', reject);
+            feed();
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+  return rows;
+}
+
+export async function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
+  const workers = opts.workers ?? availableParallelism();
+  if (!Number.isSafeInteger(workers) || workers < 1) throw new SweepError('sweep-workers', 'workers is a positive integer', String(opts.workers));
+  const jobs = sweepJobs(opts);
+  const progress = (d: number) => opts.onProgress?.(d, jobs.length);
+  let rows: SweepRow[];
+  if (workers === 1) {
+    rows = [];
+    for (const j of jobs) {
+      rows.push(runJob(j));
+      progress(rows.length);
+    }
+  } else rows = await runOnWorkers(jobs, workers, progress);
+  return toTable(rows);
+}

@@ -1,0 +1,194 @@
+/**
+ * The Secure EPT: the TDX module's page table for private GPAs, which KVM cannot write. It is
+ * modelled as its own state — EPT-format tables in host frames, so the CPU's walk of a private GPA
+ * is the same generic walk as for any EPT — and it changes only through the hooks the TDP MMU
+ * calls from its one SPTE-change path (reference §11.4). Each hook records the SEAMCALL(s) it
+ * stands for. A SEAMCALL that the TDX module would refuse (wrong entry state, no parent table,
+ * a huge leaf) throws before anything changes.
+ */
+import { GuestMemory } from '../memory/guest-memory';
+import type { Counters } from '../events/stats';
+import type { EventLog } from '../events/event-log';
+import type { HostMemory } from '../vm/host-memory';
+import type { ExternalPageTableHooks } from '../tdp/external-hooks';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import { pagesPerEntry, spteIndex } from '../tdp/tdp-page';
+import type { TdxStatName } from './tdx-stats';
+
+/** EPT R|W|X: TD private pages are always RWX. */
+const RWX = 7n;
+/** EPT memory type WB (6) in bits 5:3 of a leaf. */
+const MT_WB = 6n << 3n;
+/** Accessed and Dirty, set up front so the CPU's walk never has to write the S-EPT. */
+const AD = (1n << 8n) | (1n << 9n);
+const PFN_MASK = ((1n << 52n) - 1n) & ~0xfffn;
+
+/** One present S-EPT entry. */
+export interface SeptEntry {
+  level: number;
+  /** First (natural, private) gfn the entry maps. */
+  gfn: number;
+  leaf: boolean;
+  /** Leaf: the private page; non-leaf: the S-EPT table frame it points to. */
+  pfn: number;
+}
+
+export class Sept implements ExternalPageTableHooks {
+  readonly level: number;
+  /** Host frame of the S-EPT root (created with the TD, like the TDR/TDCS-owned root). */
+  readonly rootPfn: number;
+  private readonly host: HostMemory;
+  private readonly events: EventLog;
+  private readonly stats: Counters<TdxStatName>;
+  /** `${tableLevel}:${firstGfn}` → table frame. */
+  private readonly tables = new Map<string, number>();
+
+  constructor(host: HostMemory, level: number, events: EventLog, stats: Counters<TdxStatName>) {
+    this.host = host;
+    this.level = level;
+    this.events = events;
+    this.stats = stats;
+    this.rootPfn = host.allocTable(); // a fresh table frame is all zeros: every entry non-present
+    this.tables.set(key(level, 0), this.rootPfn);
+  }
+
+  get tableCount(): number {
+    return this.tables.size;
+  }
+
+  // ---- hooks (kvm_x86_ops → tdx.c) ----
+
+  linkExternalSpt(gfn: number, level: number, vcpu: number): void {
+    const [table, idx] = this.slot(gfn, level, 'TDH.MEM.SEPT.ADD');
+    if (this.read(table, idx) !== 0n) throw this.refused('TDH.MEM.SEPT.ADD', gfn, level, 'the entry is already present');
+    const child = this.host.allocTable();
+    const base = floorTo(gfn, pagesPerEntry(level));
+    this.tables.set(key(level - 1, base), child);
+    this.write(table, idx, (BigInt(child) << 12n) | RWX | (1n << 8n));
+    this.stats.inc('sept_add');
+    this.call('TDH.MEM.SEPT.ADD', gfn, level, vcpu);
+  }
+
+  setExternalSpte(gfn: number, level: number, pfn: number, vcpu: number): void {
+    // tdx_sept_set_private_spte: v6.16 maps private memory at 4K only.
+    if (level !== 1) throw this.refused('TDH.MEM.PAGE.AUG', gfn, level, 'only 4K private pages are supported (v6.16)');
+    const [table, idx] = this.slot(gfn, level, 'TDH.MEM.PAGE.AUG');
+    if (this.read(table, idx) !== 0n) throw this.refused('TDH.MEM.PAGE.AUG', gfn, level, 'the entry is already present');
+    this.write(table, idx, (BigInt(pfn) << 12n) | RWX | MT_WB | AD);
+    this.stats.inc('page_aug');
+    this.call('TDH.MEM.PAGE.AUG', gfn, level, vcpu, pfn);
+  }
+
+  removeExternalSpte(gfn: number, level: number, oldPfn: number, vcpu: number): void {
+    const [table, idx] = this.slot(gfn, level, 'TDH.MEM.RANGE.BLOCK');
+    const e = this.read(table, idx);
+    if (e === 0n || Number((e & PFN_MASK) >> 12n) !== oldPfn) throw this.refused('TDH.MEM.RANGE.BLOCK', gfn, level, `no private page 0x${oldPfn.toString(16)} mapped here`);
+    // tdx_sept_remove_private_spte: block the range, bump the TD epoch (vCPUs kicked), remove.
+    this.stats.inc('range_block');
+    this.call('TDH.MEM.RANGE.BLOCK', gfn, level, vcpu, oldPfn);
+    this.stats.inc('mem_track');
+    this.call('TDH.MEM.TRACK', gfn, level, vcpu);
+    this.write(table, idx, 0n);
+    this.stats.inc('page_remove');
+    this.call('TDH.MEM.PAGE.REMOVE', gfn, level, vcpu, oldPfn);
+  }
+
+  freeExternalSpt(gfn: number, level: number, vcpu: number): void {
+    const k = key(level, floorTo(gfn, pagesPerEntry(level + 1)));
+    const child = this.tables.get(k);
+    if (child === undefined) throw this.refused('free_external_spt', gfn, level, 'no S-EPT table covers this range');
+    for (let i = 0; i < 512; i++) {
+      if (this.read(child, i) !== 0n) throw this.refused('free_external_spt', gfn, level, 'the S-EPT table still maps something');
+    }
+    const [parent, idx] = this.slot(gfn, level + 1, 'free_external_spt');
+    this.write(parent, idx, 0n);
+    this.tables.delete(k);
+    this.host.freeTable(child);
+    this.stats.inc('sept_free');
+    // Only legal once the HKID is freed (TD teardown): the page is reclaimed, not removed in place.
+    this.call('free_external_spt (S-EPT page reclaimed)', gfn, level, vcpu);
+  }
+
+  // ---- reading ----
+
+  /** The present S-EPT entry mapping `gfn` at the lowest level reached, if any. */
+  lookup(gfn: number): SeptEntry | undefined {
+    let table = this.rootPfn;
+    for (let level = this.level; level >= 1; level--) {
+      const e = this.read(table, spteIndex(gfn, level));
+      if (e === 0n) return undefined;
+      const pfn = Number((e & PFN_MASK) >> 12n);
+      const leaf = level === 1 || (e & (1n << 7n)) !== 0n;
+      if (leaf) return { level, gfn: floorTo(gfn, pagesPerEntry(level)), leaf, pfn };
+      table = pfn;
+    }
+    return undefined;
+  }
+
+  /** Every present entry, tables before their contents (for invariants and views). */
+  entries(): SeptEntry[] {
+    const out: SeptEntry[] = [];
+    const visit = (table: number, level: number, base: number): void => {
+      for (let i = 0; i < 512; i++) {
+        const e = this.read(table, i);
+        if (e === 0n) continue;
+        const gfn = base + i * pagesPerEntry(level);
+        const pfn = Number((e & PFN_MASK) >> 12n);
+        const leaf = level === 1 || (e & (1n << 7n)) !== 0n;
+        out.push({ level, gfn, leaf, pfn });
+        if (!leaf) visit(pfn, level - 1, gfn);
+      }
+    };
+    visit(this.rootPfn, this.level, 0);
+    return out;
+  }
+
+  /** Test support: overwrite one raw entry behind the hooks' back (to show the invariants catch it). */
+  corruptForTest(gfn: number, level: number, value: bigint): void {
+    const [table, idx] = this.slot(gfn, level, 'test');
+    this.write(table, idx, value);
+  }
+
+  // ---- internals ----
+
+  /** The table holding the entry for `gfn` at `level`, and the index. */
+  private slot(gfn: number, level: number, op: string): [number, number] {
+    const table = this.tables.get(key(level, floorTo(gfn, pagesPerEntry(level + 1))));
+    if (table === undefined) throw this.refused(op, gfn, level, 'no S-EPT table at this level yet (TDX_EPT_WALK_FAILED)');
+    return [table, spteIndex(gfn, level)];
+  }
+
+  private read(pfn: number, idx: number): bigint {
+    const m = this.host.frames;
+    const f = m.frameOf(pfn);
+    if (f < 0) return 0n;
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
+  }
+
+  private write(pfn: number, idx: number, v: bigint): void {
+    const m = this.host.frames;
+    const f = m.frameForWrite(pfn);
+    const s = m.slabOf(f);
+    const b = GuestMemory.wordBase(f) + idx * 2;
+    s[b] = Number(v & 0xffffffffn);
+    s[b + 1] = Number(v >> 32n);
+  }
+
+  private call(name: string, gfn: number, level: number, vcpu: number, pfn?: number): void {
+    this.events.record({ kind: 'seamcall', vcpu, gpa: BigInt(gfn) << 12n, level, outcome: pfn === undefined ? name : `${name} pfn 0x${pfn.toString(16)}` });
+  }
+
+  private refused(op: string, gfn: number, level: number, why: string): InvariantViolation {
+    return new InvariantViolation('sept-seamcall', `${op} for GFN 0x${gfn.toString(16)} level ${level} refused: ${why}`, '0x' + gfn.toString(16));
+  }
+}
+
+function key(level: number, gfn: number): string {
+  return `${level}:${gfn}`;
+}
+
+function floorTo(x: number, span: number): number {
+  return x - (x % span);
+}

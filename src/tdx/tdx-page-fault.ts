@@ -1,0 +1,124 @@
+/**
+ * A TD's EPT violation, from `tdx_handle_ept_violation` to the TDP MMU (reference §11.3):
+ * private GPAs are treated as writes and carry PFERR_PRIVATE_ACCESS; `fault.gfn` loses the shared
+ * bit; a private/shared mismatch with the memory attributes is a KVM_EXIT_MEMORY_FAULT (-EFAULT);
+ * private faults map into the mirror root (never fast, 4K only), shared ones into the direct root.
+ */
+import type { Counters, VcpuStatName } from '../events/stats';
+import { PFERR } from '../format/acc';
+import { isMmioSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { newPageFault } from '../tdp/page-fault';
+import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import type { TdpPage } from '../tdp/tdp-page';
+import type { TdpExit } from '../vm/exit';
+import { memslotPfn } from '../vm/memslot';
+import type { Vm } from '../vm/vm';
+import { KVM_EFAULT, KVM_MEMORY_EXIT_FLAG_PRIVATE, type MemoryFaultExit } from './memory-fault';
+import { isAddrDirect } from './td-config';
+
+/** `PFERR_PRIVATE_ACCESS` (bit 49 of the 64-bit fault error code). */
+export const PFERR_PRIVATE_ACCESS = 1n << 49n;
+
+export interface TdxFaultVcpu {
+  index: number;
+  stats: Counters<VcpuStatName>;
+  mirror: TdpPage;
+  direct: TdpPage;
+  gva: bigint;
+}
+
+export interface TdxFaultOutcome {
+  ret: RetPf | typeof KVM_EFAULT;
+  fast: boolean;
+  mmio: boolean;
+  emulation?: string;
+  memoryFault?: MemoryFaultExit;
+}
+
+export function tdxPageFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu): TdxFaultOutcome {
+  const td = vm.td!;
+  const isPrivate = !isAddrDirect(td.config, exit.gpa);
+  // tdx_handle_ept_violation: TD private pages are always RWX, so the qualification becomes
+  // ACC_WRITE alone (no PROT bits); __vmx_handle_ept_violation then adds PFERR_PRIVATE_ACCESS.
+  let ec = exit.errorCode;
+  if (isPrivate) ec = BigInt(PFERR.WRITE) | PFERR_PRIVATE_ACCESS;
+  else if ((ec & BigInt(PFERR.FETCH)) !== 0n && exit.kind === 'ept_violation') {
+    throw new InvariantViolation('tdx-shared-fetch', 'an instruction fetch from shared TD memory reached KVM (KVM_BUG_ON in tdx_handle_ept_violation)', '0x' + exit.gpa.toString(16));
+  }
+  const naturalGpa = exit.gpa & ~td.config.gpaSharedMask;
+  const bits = td.config.gfnDirectBits;
+  let out: TdxFaultOutcome;
+  if ((ec & BigInt(PFERR.RSVD)) !== 0n) {
+    out = mmioFault(vm, exit, v, Number(naturalGpa >> 12n) + bits);
+    if (out.ret !== RET_PF.INVALID) return finish(vm, exit, v, ec, out);
+  }
+  v.stats.inc('pf_taken');
+  td.stats.inc(isPrivate ? 'private_faults' : 'shared_faults');
+  const fault = newPageFault(exit.gpa, ec);
+  // kvm_mmu_do_page_fault: memslots do not know the shared bit.
+  fault.gfn = Number(naturalGpa >> 12n);
+  // page_fault_can_be_fast: never for private faults; the fast path walks the direct root only.
+  if (!isPrivate) {
+    const r = vm.tdp.fastPageFault(fault, v.direct, v.index, v.stats);
+    if (r !== RET_PF.INVALID) return finish(vm, exit, v, ec, { ret: r, fast: true, mmio: false });
+  }
+  // kvm_mmu_faultin_pfn: the fault's kind must match the gfn's attribute.
+  if (isPrivate !== td.attributes.isPrivate(fault.gfn)) {
+    return finish(vm, exit, v, ec, memoryFault(vm, naturalGpa, isPrivate, `${isPrivate ? 'private' : 'shared'} access to a ${isPrivate ? 'shared' : 'private'} gfn`));
+  }
+  const slot = vm.slotOfGfn(fault.gfn);
+  if (isPrivate && (slot === undefined || slot.readonly)) {
+    return finish(vm, exit, v, ec, memoryFault(vm, naturalGpa, true, slot === undefined ? 'no memslot (guest_memfd) backs the private gfn' : 'private memory cannot be read-only'));
+  }
+  if (slot !== undefined && slot.readonly && fault.write) {
+    return finish(vm, exit, v, ec, { ret: RET_PF.EMULATE, fast: false, mmio: false, emulation: 'write to a read-only memslot' });
+  }
+  if (slot !== undefined) {
+    fault.slot = slot;
+    fault.pfn = memslotPfn(slot, fault.gfn);
+    fault.mapWritable = !slot.readonly;
+  }
+  // A huge mapping may not span gfns of both kinds (lpage_info's KVM_LPAGE_MIXED_FLAG).
+  fault.maxLevel = Math.min(fault.maxLevel, td.attributes.uniformLevel(fault.gfn));
+  // tdp_mmu_get_root_for_fault: private → the mirror root, shared → root.hpa (direct).
+  const r = vm.tdp.map(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
+  if (r === RET_PF.EMULATE && isPrivate) return finish(vm, exit, v, ec, memoryFault(vm, naturalGpa, true, 'EMULATE on a private fault'));
+  if (r === RET_PF.EMULATE) return finish(vm, exit, v, ec, { ret: r, fast: false, mmio: true, emulation: 'MMIO (new MMIO SPTE)' });
+  return finish(vm, exit, v, ec, { ret: r, fast: false, mmio: false });
+}
+
+/** handle_mmio_page_fault on the direct root (shared MMIO). */
+function mmioFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): TdxFaultOutcome {
+  const [, , , spte] = vm.tdp.lastSpte(v.direct, aliasGfn);
+  if (isMmioSpte(vm.config, spte)) {
+    if (mmioSpteGeneration(spte) !== (vm.mmioGeneration & ((1 << 19) - 1))) return { ret: RET_PF.INVALID, fast: false, mmio: false };
+    return { ret: RET_PF.EMULATE, fast: false, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };
+  }
+  if (isShadowPresent(spte)) throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found a present SPTE (a KVM bug)', '0x' + spte.toString(16));
+  void exit;
+  return { ret: RET_PF.RETRY, fast: false, mmio: false };
+}
+
+function memoryFault(vm: Vm, naturalGpa: bigint, isPrivate: boolean, reason: string): TdxFaultOutcome {
+  vm.td!.stats.inc('memory_fault_exits');
+  const gpa = naturalGpa & ~0xfffn;
+  return {
+    ret: KVM_EFAULT, fast: false, mmio: false,
+    memoryFault: { gpa, size: 4096n, flags: isPrivate ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0n, isPrivate, reason },
+  };
+}
+
+function finish(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, ec: bigint, out: TdxFaultOutcome): TdxFaultOutcome {
+  const r = out.ret;
+  if (r === RET_PF.FIXED) v.stats.inc('pf_fixed');
+  else if (r === RET_PF.EMULATE) v.stats.inc('pf_emulate');
+  else if (r === RET_PF.SPURIOUS) v.stats.inc('pf_spurious');
+  const name = r === KVM_EFAULT ? '-EFAULT' : RET_PF_NAMES[r]!;
+  vm.events.record({ kind: 'page_fault', vcpu: v.index, gva: v.gva, gpa: exit.gpa, code: ec, outcome: name + (out.fast ? ' (fast)' : '') });
+  if (out.memoryFault !== undefined) {
+    vm.events.record({ kind: 'memory_fault', vcpu: v.index, gpa: out.memoryFault.gpa, code: out.memoryFault.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${out.memoryFault.reason}` });
+  }
+  vm.afterOperation();
+  return out;
+}

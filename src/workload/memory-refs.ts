@@ -1,0 +1,43 @@
+/**
+ * Memory references of one translation on a TLB miss (no paging-structure caches), the model the
+ * derived figures use:
+ *  - TDP (and L2 shadowed by L1, which runs L1's shadow tables on L0's TDP): the 2D walk. Each of
+ *    the n guest table reads and the final GPA first need a TDP walk, whose depth is measured on
+ *    the live TDP tables (tdp level − leaf level + 1: a 2 MiB TDP leaf saves one reference per
+ *    walk): refs = n + Σ depth. With 4 KiB TDP leaves everywhere this is (n+1)(m+1) − 1.
+ *  - Shadow paging: the hardware walks the shadow table only: one reference per level. Shadow
+ *    pages mirror the guest's levels for the 4 KiB guest pages the workloads map, so this is the
+ *    guest's 4 levels (a model figure: nothing walks the guest tables on a shadow TLB miss).
+ *  - L2 on nested EPT: the hardware walks L2's tables through EPT02, which lives in the shadow
+ *    MMU; its depth is not exposed, so only the literature figure is given.
+ */
+import type { AccessResult } from '../vm/access-result';
+import { refs2d } from '../nested/refs-2d';
+import type { TraceMachine } from './trace-machine';
+import type { ResolvedConfig } from './run-config';
+
+/** The workloads' guests use 4-level paging. */
+const GUEST_LEVELS = 4;
+
+export function refsModel(m: TraceMachine, r: AccessResult): number {
+  if (!m.vm.tdpEnabled) return GUEST_LEVELS;
+  const steps = r.guestWalk.trace.filter((s) => s.source === 'memory');
+  const root = m.vcpu.currentRoot!;
+  const top = m.vm.config.tdpLevel;
+  const depth = (gfn: number) => top - m.vm.tdp.lastSpte(root, gfn)[2] + 1;
+  let refs = steps.length;
+  for (const s of steps) refs += depth(Number((s.entryGpa as bigint) >> 12n));
+  return refs + depth(Number((r.gpa as bigint) >> 12n));
+}
+
+/**
+ * The literature figure for a configuration with a 4-level guest: (n+1)(m+1) − 1 = 24 for a 2D
+ * walk of 4 guest and 4 nested levels (the count Bhargava et al., "Accelerating two-dimensional
+ * page walks for virtualized systems", ASPLOS 2008, give), n = 4 for shadow paging and native.
+ */
+export function literatureRefs(c: ResolvedConfig, guestLevels = 4, tdpLevels = 4): number {
+  return c.paging === 'shadow' ? guestLevels : refs2d(guestLevels, tdpLevels);
+}
+
+/** Native 4-level paging: one reference per level. */
+export const NATIVE_REFS = 4;

@@ -1,0 +1,60 @@
+/**
+ * Run configurations: which MMU runs a trace. A spec is validated and resolved before any VM is
+ * built, so an impossible combination is a typed error with nothing half-made.
+ */
+import { ConfigurationError, NotYetAvailableError } from './config-error';
+
+export const CONFIG_NAMES = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow', 'td'] as const;
+export type ConfigName = (typeof CONFIG_NAMES)[number];
+
+export interface ConfigSpec {
+  name: ConfigName;
+  /** Run the configuration as a TD (only 'tdp-ept' can be a TD; 'td' is shorthand for it). */
+  td?: boolean;
+  /** How the host backs guest memory (memslot host page size). Default 2M (THP). */
+  hostPageSize?: '4K' | '2M';
+}
+
+export interface ResolvedConfig {
+  name: ConfigName;
+  /** The L0 paging: TDP flavour or shadow paging. */
+  paging: 'ept' | 'npt' | 'shadow';
+  /** Where the trace runs: L1 directly, L2 on nested EPT, or L2 shadowed by L1. */
+  level: 'l1' | 'nested-ept' | 'nested-shadow';
+  td: boolean;
+  hostPageSize: '4K' | '2M';
+}
+
+/**
+ * TODO(td): `Vm` has no TD option yet (src/vm/vm.ts, VmOptions). When it does, build a TD here
+ * (private/shared by the `s` bit of `map`, `convert` through the TD's conversion operation) and
+ * return true. Until then every TD configuration is rejected as not yet available.
+ */
+export const TD_AVAILABLE = false;
+
+export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
+  const spec: ConfigSpec = typeof c === 'string' ? { name: c } : c;
+  if (typeof spec !== 'object' || spec === null || !(CONFIG_NAMES as readonly string[]).includes(spec.name)) {
+    throw new ConfigurationError('config-name', `a configuration is one of ${CONFIG_NAMES.join(', ')}`, JSON.stringify(c));
+  }
+  const hostPageSize = spec.hostPageSize ?? '2M';
+  if (hostPageSize !== '4K' && hostPageSize !== '2M') throw new ConfigurationError('config-host-page-size', "hostPageSize is '4K' or '2M'", String(hostPageSize));
+  const td = spec.name === 'td' || spec.td === true;
+  if (td) {
+    // A TD's memory is mapped by the TDX module's S-EPT: it needs EPT, and KVM runs no TD with
+    // shadow paging, NPT (AMD) or as an L2.
+    if (spec.name === 'shadow') throw new ConfigurationError('td-needs-tdp', 'a TD cannot run with shadow paging (TDX requires EPT)', spec.name);
+    if (spec.name === 'tdp-npt') throw new ConfigurationError('td-needs-ept', 'a TD cannot run on NPT (TDX is Intel VMX with EPT)', spec.name);
+    if (spec.name === 'nested-ept' || spec.name === 'nested-shadow') throw new ConfigurationError('td-not-nested', 'a TD cannot run as an L2 guest', spec.name);
+    if (!TD_AVAILABLE) throw new NotYetAvailableError('td-not-yet-available', 'TD configurations are not yet available: the engine has no TD VM type', spec.name);
+  }
+  const paging = spec.name === 'tdp-npt' ? 'npt' : spec.name === 'shadow' ? 'shadow' : 'ept';
+  const level = spec.name === 'nested-ept' ? 'nested-ept' : spec.name === 'nested-shadow' ? 'nested-shadow' : 'l1';
+  return { name: spec.name, paging, level, td, hostPageSize };
+}
+
+/** A stable label for tables and charts. */
+export function configLabel(c: ConfigName | ConfigSpec): string {
+  if (typeof c === 'string') return c;
+  return c.name + (c.td && c.name !== 'td' ? '+td' : '') + (c.hostPageSize ? `/${c.hostPageSize}` : '');
+}

@@ -1,0 +1,166 @@
+/**
+ * The guest a trace runs in: a VM for the configuration, the guest kernel's page tables (one set
+ * per address space), its direct map of the page-table pool, and the guest operations the trace
+ * ops become. Page-table changes are guest stores through the direct map, so the shadow MMU
+ * (shadow paging, and L1's EPT12 shadowing for nested EPT) sees them as a real guest's would.
+ *
+ * Layout (GPAs; for L2 configurations these are L2 nGPAs, mapped identity by EPT12 or taken as
+ * L1's GPAs): [0, 16 MiB) page-table pool split between the address spaces, then data. L1's EPT12
+ * and L1's own root (nested EPT) live above the trace's memory.
+ */
+import { Vm } from '../vm/vm';
+import type { Vcpu } from '../vm/vcpu';
+import type { AccessResult } from '../vm/access-result';
+import { PageTableBuilder } from '../builder/page-table-builder';
+import { makeEptp } from '../nested/eptp';
+import { DEFAULT_EPT_CAPS } from '../nested/ept-capabilities';
+import { CR0, CR4, EFER } from '../cpu/registers';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import { hex } from '../errors';
+import { DATA_PA } from './generators';
+import type { Trace } from './trace';
+import type { ResolvedConfig } from './run-config';
+
+const LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
+/** The guest kernel's direct map (Linux's page_offset_base). */
+export const DIRECT_MAP = 0xffff_8880_0000_0000n;
+const TWO_M = 0x20_0000;
+const PTE_P = 1n;
+const PTE_W = 2n;
+const PTE_U = 4n;
+// A and D preset, as Linux does for anonymous memory it maps after a write fault: the walker then
+// never rewrites a PTE, so a PTE's value is exactly what the guest kernel last stored.
+const PTE_AD = 0x20n | 0x40n;
+
+interface Space {
+  builder: PageTableBuilder;
+  /** GPA of the 4 KiB PTE for each virtual page number the trace touches. */
+  pte: Map<number, number>;
+  /** The PTE values the guest kernel stored (it knows its own tables). */
+  value: Map<number, bigint>;
+}
+
+export class TraceMachine {
+  readonly vm: Vm;
+  readonly vcpu: Vcpu;
+  readonly config: ResolvedConfig;
+  private readonly spaces: Space[];
+  private current = 0;
+  private readonly eptp: bigint;
+
+  constructor(config: ResolvedConfig, trace: Trace) {
+    this.config = config;
+    const nested = config.level === 'nested-ept';
+    const pages = trace.memory / 4096;
+    // EPT12 (4 KiB leaves, identity) and L1's own root, above the trace's memory.
+    const eptFrames = Math.ceil(pages / 512) + Math.ceil(pages / 512 / 512) + 4;
+    const extra = nested ? Math.ceil(((eptFrames + 2) * 4096) / TWO_M) * TWO_M : 0;
+    const vm = config.paging === 'shadow' ? new Vm({ mmu: 'shadow' }) : new Vm({ spte: { flavour: config.paging } });
+    vm.addMemslot({ base: 0n, size: BigInt(trace.memory + extra), name: 'ram', hostPageSize: config.hostPageSize });
+    // Each address space gets an equal share of the 16 MiB pool; every space maps the whole pool
+    // in its direct map, so the kernel can write any space's tables from any space.
+    const share = Math.floor(DATA_PA / 4096 / trace.spaces) * 4096;
+    this.spaces = [];
+    for (let s = 0; s < trace.spaces; s++) {
+      const builder = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: BigInt(s * share), size: BigInt(share) } });
+      builder.map(DIRECT_MAP, 0n, { size: '2M', count: DATA_PA / TWO_M, flags: { writable: true, accessed: true, dirty: true } });
+      this.spaces.push({ builder, pte: new Map(), value: new Map() });
+    }
+    this.prebuild(trace);
+    const root0 = this.spaces[0]!.builder.root as bigint;
+    if (nested) {
+      const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: BigInt(trace.memory), size: BigInt(extra - 4096) } });
+      ept.map(0n, 0n, { count: pages, flags: { accessed: true, dirty: true } });
+      const l1 = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: BigInt(trace.memory + extra - 4096), size: 4096n } });
+      this.vcpu = vm.createVcpu({ ...LONG, cr3: l1.root });
+      this.eptp = makeEptp({ root: ept.root, level: 4, adEnabled: false });
+      this.enterL2(root0);
+    } else {
+      this.eptp = 0n;
+      // nested-shadow: L1 shadows L2 and L0 runs L1's shadow tables on TDP with role.guest_mode.
+      // The engine has no L1 hypervisor, so L2's own tables stand for L1's shadow tables (they
+      // translate the same GVAs to the same GPAs); the exits L1 takes are counted separately.
+      this.vcpu = vm.createVcpu({ ...LONG, cr3: root0, guestMode: config.level === 'nested-shadow' });
+    }
+    this.vm = vm;
+  }
+
+  private enterL2(cr3: bigint): void {
+    this.vcpu.enterNestedEpt({ eptp: this.eptp, caps: DEFAULT_EPT_CAPS, l2: { ...LONG, cr3 } });
+  }
+
+  /** Create (non-present) 4 KiB PTEs for every page a map/unmap/wp touches, before the guest runs. */
+  private prebuild(trace: Trace): void {
+    const vpns: Set<number>[] = this.spaces.map(() => new Set());
+    let s = 0;
+    for (const op of trace.ops) {
+      if (op.t === 'cr3') s = op.as;
+      else if (op.t === 'map' || op.t === 'unmap' || op.t === 'wp') {
+        const first = op.va / 4096;
+        for (let i = 0; i < (op.n ?? 1); i++) vpns[s]!.add(first + i);
+      }
+    }
+    this.spaces.forEach((sp, k) => {
+      const sorted = [...vpns[k]!].sort((a, b) => a - b);
+      for (let i = 0; i < sorted.length; ) {
+        let j = i + 1;
+        while (j < sorted.length && sorted[j] === sorted[j - 1]! + 1) j++;
+        sp.builder.map(BigInt(sorted[i]!) * 4096n, 0n, { count: j - i, flags: { notPresent: true } });
+        i = j;
+      }
+      for (const v of sorted) sp.pte.set(v, Number(sp.builder.getEntry(BigInt(v) * 4096n, 1).gpa as bigint));
+    });
+  }
+
+  /** A guest kernel store to one of its PTEs, through the direct map. */
+  private storePte(vpn: number, value: bigint): void {
+    const sp = this.spaces[this.current]!;
+    const at = sp.pte.get(vpn)!;
+    const r = this.vcpu.store(DIRECT_MAP + BigInt(at), value, 8);
+    if (r.status !== 'ok' && r.status !== 'emulated') {
+      throw new InvariantViolation('trace-pt-store', `the guest kernel's page-table store did not complete (${r.status})`, hex(at));
+    }
+    sp.value.set(vpn, value);
+  }
+
+  access(kind: 'r' | 'w' | 'x', va: number, user: boolean): AccessResult {
+    const k = kind === 'r' ? 'read' : kind === 'w' ? 'write' : 'fetch';
+    return this.vcpu.access(BigInt(va), { kind: k, user });
+  }
+
+  map(va: number, pa: number, n: number, w: boolean, u: boolean): void {
+    for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, BigInt(pa + i * 4096) | PTE_P | (w ? PTE_W : 0n) | (u ? PTE_U : 0n) | PTE_AD);
+  }
+
+  unmap(va: number, n: number): void {
+    for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, 0n);
+  }
+
+  /** Write-protect present PTEs; absent ones stay as they are (nothing to protect). */
+  wp(va: number, n: number): void {
+    const sp = this.spaces[this.current]!;
+    for (let i = 0; i < n; i++) {
+      const v = sp.value.get(va / 4096 + i) ?? 0n;
+      if ((v & PTE_P) !== 0n && (v & PTE_W) !== 0n) this.storePte(va / 4096 + i, v & ~PTE_W);
+    }
+  }
+
+  cr3(space: number): void {
+    this.current = space;
+    const root = this.spaces[space]!.builder.root as bigint;
+    if (this.config.level === 'nested-ept') {
+      // The engine's guest_mmu takes L2's CR3 at nested entry only, so an L2 CR3 load is
+      // modelled as an exit to L1 and a re-entry (kvm_mmu_new_pgd on the same guest_mmu).
+      this.vcpu.exitNested();
+      this.enterL2(root);
+    } else this.vcpu.movCr3(root);
+  }
+
+  invlpg(va: number): void {
+    this.vcpu.invlpg(BigInt(va));
+  }
+
+  flush(): void {
+    this.vcpu.flushGuestTlb();
+  }
+}

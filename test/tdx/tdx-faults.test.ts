@@ -1,0 +1,202 @@
+import { describe, expect, it } from 'vitest';
+import { memslotPfn, newPageFault, spteToPfn, PFERR } from '../../src';
+import { tdFixture } from './fixtures';
+
+/** PFERR_PRIVATE_ACCESS is bit 49 of the fault error code (reference §11.3). */
+const PRIVATE_ACCESS = 1n << 49n;
+
+function seamcalls(vm: ReturnType<typeof tdFixture>['vm'], from = 0): string[] {
+  return vm.events.all.filter((e) => e.kind === 'seamcall' && e.seq >= from).map((e) => `${e.outcome.split(' pfn')[0]}@${e.gpa!.toString(16)}`);
+}
+
+describe('TD faults', () => {
+  for (const gpaw of [48, 52] as const) {
+    it(`GPAW ${gpaw}: a private first touch maps the mirror root and AUGs the page into the S-EPT; the CPU then walks the S-EPT`, () => {
+      const { vm, v, pt, ram } = tdFixture(gpaw);
+      pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
+      const r = v.read(0x7000_0010n);
+      expect(r.status).toBe('ok');
+      expect(r.hpa).toBe(BigInt(memslotPfn(ram, 0x200)) * 4096n + 0x10n);
+      const data = r.exits.find((e) => !e.onGuestTable)!;
+      expect(data.gpa).toBe(0x20_0010n);
+      expect(data.ret).toBe('RET_PF_FIXED');
+      // A read, but private faults are writes (tdx_handle_ept_violation) and carry PRIVATE_ACCESS.
+      const pf = vm.events.all.filter((e) => e.kind === 'page_fault' && e.gpa === 0x20_0010n);
+      expect(pf.map((e) => e.code)).toEqual([BigInt(PFERR.WRITE) | PRIVATE_ACCESS]);
+      const mirror = v.currentMirrorRoot!;
+      expect(mirror.role.isMirror).toBe(true);
+      expect(mirror.level).toBe(gpaw === 48 ? 4 : 5);
+      expect(v.loadedRootPfn).toBe(v.currentRoot!.pfn);
+      expect(v.currentRoot!.role.isMirror).toBe(false);
+      // 4K even though the host backs the slot with 2M pages: no huge pages on mirror roots.
+      const leaf = vm.tdp.leaves(mirror).find(([g]) => g === 0x200)!;
+      expect(leaf[1]).toBe(1);
+      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPfn(ram, 0x200) });
+      expect(seamcalls(vm)).toContain('TDH.MEM.PAGE.AUG@200000');
+      expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
+      // Warm: the hardware finds the page through the S-EPT, no exit.
+      expect(v.read(0x7000_0018n).exits).toEqual([]);
+    });
+
+    it(`GPAW ${gpaw}: a shared first touch maps the direct root at the gfn with the shared bit, not the S-EPT`, () => {
+      const { vm, v, pt, ram, shared } = tdFixture(gpaw);
+      vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+      pt.map(0x7100_0000n, 0x30_0000n | shared, { flags: { writable: true } });
+      const before = vm.events.all.length;
+      const r = v.write(0x7100_0010n);
+      expect(r.status).toBe('ok');
+      expect(r.gpa).toBe(0x30_0010n | shared);
+      expect(r.hpa).toBe(BigInt(memslotPfn(ram, 0x300)) * 4096n + 0x10n);
+      const data = r.exits.find((e) => !e.onGuestTable)!;
+      expect([data.gpa, data.ret]).toEqual([0x30_0010n | shared, 'RET_PF_FIXED']);
+      const leaves = vm.tdp.leaves(v.currentRoot!);
+      expect(leaves.map(([g, l]) => [g, l])).toEqual([[0x300 + Number(shared >> 12n), 1]]); // 2M block is mixed → 4K
+      expect(spteToPfn(leaves[0]![2])).toBe(memslotPfn(ram, 0x300));
+      expect(vm.td!.sept.lookup(0x300)).toBeUndefined();
+      expect(seamcalls(vm, before).filter((s) => s.endsWith('@300000'))).toEqual([]);
+      expect(vm.td!.stats.get('shared_faults')).toBe(1);
+      expect(v.write(0x7100_0020n).exits).toEqual([]);
+    });
+  }
+
+  it('a fully shared 2M block is mapped huge in the direct root', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x40_0000n, 0x60_0000n, 'shared');
+    pt.map(0x7200_0000n, 0x40_0000n | shared);
+    expect(v.read(0x7200_0000n).status).toBe('ok');
+    expect(vm.tdp.leaves(v.currentRoot!).map(([g, l]) => [g, l])).toEqual([[0x400 + Number(shared >> 12n), 2]]);
+  });
+
+  it('private/shared mismatch with the attributes: KVM_EXIT_MEMORY_FAULT (-EFAULT), then the access works after the conversion', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    pt.map(0x7100_0000n, 0x30_0000n | shared, { flags: { writable: true } });
+    pt.map(0x7000_0000n, 0x50_0000n, { flags: { writable: true } });
+    vm.setMemoryAttributes(0x50_0000n, 0x50_1000n, 'shared');
+    const s = v.write(0x7100_0008n); // shared access, gfn 0x300 is private (the default)
+    expect(s.status).toBe('memory-fault');
+    expect(s.memoryFault).toMatchObject({ gpa: 0x30_0000n, size: 4096n, flags: 0n, isPrivate: false });
+    expect(s.exits.at(-1)!.ret).toBe('-EFAULT');
+    const p = v.read(0x7000_0000n); // private access, gfn 0x500 was made shared
+    expect(p.status).toBe('memory-fault');
+    expect(p.memoryFault).toMatchObject({ gpa: 0x50_0000n, flags: 1n << 3n, isPrivate: true }); // KVM_MEMORY_EXIT_FLAG_PRIVATE
+    expect(vm.td!.stats.get('memory_fault_exits')).toBe(2);
+    expect(vm.events.all.filter((e) => e.kind === 'memory_fault').length).toBe(2);
+    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+    expect(v.write(0x7100_0008n).status).toBe('ok');
+  });
+
+  it('a private fault with no guest_memfd backing (no memslot) is a memory-fault exit, never emulated', () => {
+    const { vm, v, pt } = tdFixture();
+    pt.map(0x7300_0000n, 0x8000_0000n);
+    const r = v.read(0x7300_0000n);
+    expect(r.status).toBe('memory-fault');
+    expect(r.memoryFault?.isPrivate).toBe(true);
+    expect(vm.stats.get('pages_4k') + vm.stats.get('pages_2m')).toBeGreaterThan(0); // the table pages
+  });
+
+  it('shared MMIO (no memslot, shared attribute) is emulated through an MMIO SPTE in the direct root', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x8000_0000n, 0x8000_1000n, 'shared');
+    pt.map(0x7300_0000n, 0x8000_0000n | shared);
+    const a = v.read(0x7300_0000n);
+    expect(a.status).toBe('emulated');
+    const b = v.read(0x7300_0000n);
+    expect(b.exits.map((e) => [e.kind, e.ret])).toEqual([['ept_misconfig', 'RET_PF_EMULATE']]);
+  });
+
+  it('converting private → shared zaps the mirror leaf: BLOCK, TRACK, PAGE.REMOVE; shared → private zaps only the direct leaf', () => {
+    const { vm, v, pt, ram, shared } = tdFixture();
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 2, flags: { writable: true } });
+    pt.map(0x7100_0000n, 0x20_0000n | shared, { flags: { writable: true } });
+    v.write(0x7000_0000n);
+    v.write(0x7000_1000n);
+    const mirror = v.currentMirrorRoot!;
+    const mark = vm.events.all.length;
+    const n = vm.setMemoryAttributes(0x20_0000n, 0x20_1000n, 'shared');
+    expect(n).toBe(1);
+    expect(seamcalls(vm, mark)).toEqual(['TDH.MEM.RANGE.BLOCK@200000', 'TDH.MEM.TRACK@200000', 'TDH.MEM.PAGE.REMOVE@200000']);
+    expect(vm.td!.sept.lookup(0x200)).toBeUndefined();
+    expect(vm.td!.sept.lookup(0x201)?.pfn).toBe(memslotPfn(ram, 0x201));
+    expect(vm.tdp.leaves(mirror).some(([g]) => g === 0x200)).toBe(false);
+    expect(vm.td!.stats.get('page_remove')).toBe(1);
+    // Now shared: the guest reaches it through the shared alias.
+    expect(v.write(0x7100_0000n).status).toBe('ok');
+    expect(vm.tdp.leaves(v.currentRoot!).length).toBe(1);
+    const mark2 = vm.events.all.length;
+    expect(vm.setMemoryAttributes(0x20_0000n, 0x20_1000n, 'private')).toBe(1);
+    expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
+    expect(seamcalls(vm, mark2)).toEqual([]); // the S-EPT is not touched by a shared zap
+    expect(vm.tdp.leaves(mirror).some(([g]) => g === 0x201)).toBe(true);
+    expect(vm.td!.stats.get('conversion_zaps')).toBe(2);
+    expect(vm.events.all.filter((e) => e.kind === 'mem_attr').at(-1)!.outcome).toContain('DIRECT|INVALID');
+  });
+
+  it('fast zap-all invalidates the direct root only: the mirror root and the S-EPT stay, private pages need no new fault', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    pt.map(0x7100_0000n, 0x30_0000n | shared);
+    v.read(0x7000_0000n);
+    v.read(0x7100_0000n);
+    const mirror = v.currentMirrorRoot!;
+    const direct = v.currentRoot!;
+    const septBefore = vm.td!.sept.entries();
+    const mark = vm.events.all.length;
+    vm.zapAllFast();
+    expect(direct.role.invalid).toBe(true);
+    expect(mirror.role.invalid).toBe(false); // allowed state: mirror valid, direct invalid
+    expect(vm.td!.sept.entries()).toEqual(septBefore);
+    expect(seamcalls(vm, mark)).toEqual([]);
+    expect(v.read(0x7000_0008n).exits).toEqual([]); // table and data pages are private
+    expect(v.currentMirrorRoot).toBe(mirror);
+    expect(v.currentRoot).not.toBe(direct);
+    const again = v.read(0x7100_0008n);
+    expect(again.exits.map((e) => e.ret)).toEqual(['RET_PF_FIXED']);
+  });
+
+  it('deleting a TD memslot zaps both aliases of the slot (no fast zap): pages leave the S-EPT', () => {
+    const { vm, v, pt } = tdFixture();
+    const extra = vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'extra' });
+    pt.map(0x7400_0000n, 0x4000_0000n);
+    v.read(0x7400_0000n);
+    expect(vm.td!.sept.lookup(0x4_0000)?.leaf).toBe(true);
+    vm.deleteMemslot(extra);
+    expect(vm.td!.sept.lookup(0x4_0000)).toBeUndefined();
+    expect(v.currentMirrorRoot!.role.invalid).toBe(false);
+  });
+
+  it('a zap of the whole TD (teardown) frees the mirror tables through free_external_spt', () => {
+    const { vm, v, pt } = tdFixture();
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.read(0x7000_0000n);
+    v.unload();
+    vm.zapAll();
+    expect(vm.td!.sept.entries()).toEqual([]);
+    expect(vm.td!.stats.get('sept_free')).toBe(vm.td!.stats.get('sept_add'));
+    expect(vm.tdp.roots).toEqual([]);
+  });
+});
+
+describe('TD unmap by attribute filter', () => {
+  it('host notifiers (shared) leave private pages; guest_memfd invalidation (private) removes them from the S-EPT', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    pt.map(0x7100_0000n, 0x30_0000n | shared);
+    v.read(0x7000_0000n);
+    v.read(0x7100_0000n);
+    expect(vm.unmapGfnRange(0x20_0000n, 0x31_0000n, 'shared')).toBe(1);
+    expect(vm.td!.sept.lookup(0x200)?.leaf).toBe(true);
+    expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
+    expect(vm.unmapGfnRange(0x20_0000n, 0x20_1000n, 'private')).toBe(1);
+    expect(vm.td!.sept.lookup(0x200)).toBeUndefined();
+    expect(vm.td!.stats.get('page_remove')).toBe(1);
+  });
+
+  it('the fast path refuses a mirror root', () => {
+    const { vm, v, pt } = tdFixture();
+    pt.map(0x7000_0000n, 0x20_0000n);
+    v.read(0x7000_0000n);
+    expect(() => vm.tdp.fastPageFault(newPageFault(0x20_0000n, 3n), v.currentMirrorRoot!, 0, v.stats)).toThrow(/mirror root/);
+  });
+});

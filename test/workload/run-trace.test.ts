@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import { runTrace, createRun } from '../../src/workload/trace-run';
+import { ConfigurationError, NotYetAvailableError } from '../../src/workload/config-error';
+import { TraceError } from '../../src/workload/validate-trace';
+import { sequentialScan, forkStorm, addressSpaces, tdMix, uniformRandom } from '../../src/workload/generators';
+import type { ConfigName } from '../../src/workload/run-config';
+
+const RUNNABLE: ConfigName[] = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow'];
+
+describe('runTrace', () => {
+  it('a sequential scan completes every access in every configuration', () => {
+    const t = sequentialScan({ pages: 48, passes: 2 });
+    for (const c of RUNNABLE) {
+      const r = runTrace(c, t);
+      expect(r.derived.accesses, c).toBe(96);
+      expect(r.derived.outcomes, c).toEqual({ ok: 96, guestPf: 0, emulated: 0, l1Exit: 0 });
+    }
+  });
+
+  it('a second pass over mapped memory adds no exits (KVM faults each page in once)', () => {
+    for (const c of RUNNABLE) {
+      const one = runTrace(c, sequentialScan({ pages: 32, passes: 1 }));
+      const two = runTrace(c, sequentialScan({ pages: 32, passes: 2 }));
+      expect(two.counters.exits, c).toBe(one.counters.exits);
+      expect(two.counters.exits, c).toBeGreaterThan(0);
+    }
+  });
+
+  it('memory references per TLB miss: 24 for a 4x4 2D walk on 4 KiB TDP leaves, 19 on 2 MiB leaves, 4 for shadow', () => {
+    const t = sequentialScan({ pages: 16, passes: 1 });
+    // (n+1)(m+1) - 1 with n = m = 4.
+    expect(runTrace({ name: 'tdp-ept', hostPageSize: '4K' }, t).derived.refsPerAccess).toBe(24);
+    expect(runTrace({ name: 'tdp-npt', hostPageSize: '4K' }, t).derived.refsPerAccess).toBe(24);
+    // 4 guest reads + 5 TDP walks of 3 levels each (the 2 MiB leaf is at level 2).
+    expect(runTrace({ name: 'tdp-ept', hostPageSize: '2M' }, t).derived.refsPerAccess).toBe(19);
+    expect(runTrace('shadow', t).derived.refsPerAccess).toBe(4);
+    expect(runTrace('nested-ept', t).derived.refsPerAccess).toBeNull();
+    expect(runTrace('nested-ept', t).derived.refsLiterature).toBe(24);
+    expect(runTrace('shadow', t).derived.refsLiterature).toBe(4);
+  });
+
+  it('shadow paging pays for the fork storm in exits that TDP never takes', () => {
+    const t = forkStorm({ pages: 32, forks: 3, writesPerFork: 8, seed: 4 });
+    const s = runTrace('shadow', t);
+    const e = runTrace('tdp-ept', t);
+    expect(s.derived.outcomes).toEqual(e.derived.outcomes);
+    expect(s.counters.exits).toBeGreaterThan(e.counters.exits!);
+    expect(s.counters.mmu_pte_write! + s.counters.mmu_unsync!).toBeGreaterThan(0);
+    expect(e.counters.mmu_pte_write).toBe(0);
+  });
+
+  it('L2 shadowed by L1 runs on guest_mode TDP roots with the TDP faults of L1, plus L1 intercepts', () => {
+    const t = addressSpaces({ spaces: 3, pagesPerSpace: 16, slices: 9, accessesPerSlice: 20, seed: 5 });
+    const l1 = runTrace('tdp-ept', t);
+    const l2 = createRun('nested-shadow', t);
+    l2.step();
+    expect(l2.machine.vcpu.rootRole.guestMode).toBe(true);
+    const r = l2.result();
+    expect(r.counters.ept_violations).toBe(l1.counters.ept_violations);
+    const cr3s = t.ops.filter((o) => o.t === 'cr3').length;
+    expect(r.derived.faultsByKind['reflected-to-l1']).toBe(cr3s);
+    expect(l1.derived.faultsByKind['reflected-to-l1']).toBe(0);
+  });
+
+  it('the cumulative series is sampled every K ops and ends at the final counters', () => {
+    const t = uniformRandom({ pages: 64, accesses: 200, seed: 3 });
+    const r = runTrace('shadow', t, { sampleEvery: 50 });
+    expect(r.series.map((p) => p.op)).toEqual([50, 100, 150, 200, 201]);
+    const last = r.series.at(-1)!;
+    expect(last.kvmFaults).toBe(r.counters.pf_taken);
+    expect(last.exits).toBe(r.counters.exits);
+    for (let i = 1; i < r.series.length; i++) expect(r.series[i]!.kvmFaults).toBeGreaterThanOrEqual(r.series[i - 1]!.kvmFaults);
+    expect(r.events.numRows()).toBeGreaterThan(0);
+  });
+});
+
+describe('runTrace: bad input', () => {
+  it('a malformed trace is a TraceError before anything runs', () => {
+    const t = sequentialScan({ pages: 8 });
+    const bad = { ...t, ops: [...t.ops, { t: 'r', va: -1 }] };
+    expect(() => runTrace('tdp-ept', bad)).toThrow(TraceError);
+  });
+
+  it('a TD with shadow paging, on NPT or as an L2 cannot exist', () => {
+    const t = sequentialScan({ pages: 8 });
+    for (const [name, rule] of [['shadow', 'td-needs-tdp'], ['tdp-npt', 'td-needs-ept'], ['nested-ept', 'td-not-nested']] as const) {
+      const err = (() => { try { runTrace({ name, td: true }, t); } catch (e) { return e; } return undefined; })();
+      expect(err).toBeInstanceOf(ConfigurationError);
+      expect(err).not.toBeInstanceOf(NotYetAvailableError);
+      expect((err as ConfigurationError).rule).toBe(rule);
+    }
+    expect(() => runTrace({ name: 'bogus' as ConfigName }, t)).toThrow(ConfigurationError);
+  });
+
+  it("'td' is rejected as not yet available (the engine has no TD VM type)", () => {
+    const t = tdMix({ pages: 16, accesses: 20, seed: 1 });
+    expect(() => runTrace('td', t)).toThrow(NotYetAvailableError);
+    expect(() => runTrace({ name: 'tdp-ept', td: true }, t)).toThrow(/not yet available/);
+  });
+
+  it('a trace that converts pages runs only in a TD', () => {
+    const t = tdMix({ pages: 16, accesses: 20, conversions: 1, seed: 1 });
+    expect(() => runTrace('tdp-ept', t)).toThrow(expect.objectContaining({ rule: 'convert-needs-td' }));
+  });
+});
