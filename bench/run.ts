@@ -1,5 +1,6 @@
 /** `npm run bench`: every benchmark, a table, then one JSON line per figure. */
 import { report, type BenchResult } from './harness';
+import { kernelBench } from './kernel.bench';
 import { walkBench } from './walk.bench';
 import { mapBench } from './map.bench';
 import { tdpBench } from './tdp.bench';
@@ -21,6 +22,14 @@ if (!only || only === 'tdx') results.push(...tdxBench());
 // processes and re-executes the notebooks.
 async function asyncGroups(): Promise<void> {
   if (!only || only === 'workload') results.push(...(await workloadBench()));
+  if (!only || only === 'kernel') {
+    try {
+      results.push(...(await kernelBench()));
+    } catch (e: unknown) {
+      console.error('kernel benchmarks failed:', e);
+      process.exitCode = 1;
+    }
+  }
 }
 asyncGroups().then(
   () => report(results),

@@ -1,0 +1,500 @@
+/**
+ * Rich display for the mmulab kernel and the in-process notebook runner.
+ *
+ * The protocol is Deno's: any object with a method under `Symbol.for('Jupyter.display')` that
+ * returns a MIME bundle (or a promise of one) is shown with that bundle, as a cell's result or
+ * through `display(obj)`. arquero tables show as HTML tables; vega-lite specs become charts with
+ * the spec for JupyterLab and an SVG rendered here, on the server, for every other front end.
+ *
+ * Outputs of one cell go through an ordered queue: a chart whose SVG is still rendering holds back
+ * the outputs that follow it, so what a cell prints and shows lands in the order it was asked for,
+ * and the cell is not finished until its queue is drained.
+ */
+import { inspect } from 'node:util';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type * as VegaNs from 'vega';
+import type * as VegaLiteNs from 'vega-lite/build/index';
+
+export type MimeBundle = Record<string, unknown>;
+
+/** The display protocol's method name, shared with Deno's Jupyter kernel. */
+export const JUPYTER_DISPLAY: unique symbol = Symbol.for('Jupyter.display') as never;
+/** Objects carrying this symbol are not shown when they are a cell's last value (e.g. display handles). */
+export const NO_RESULT: unique symbol = Symbol.for('mmulab.noResult') as never;
+
+export interface Displayable {
+  [JUPYTER_DISPLAY](): MimeBundle | Promise<MimeBundle>;
+}
+
+/** The content of a display_data / update_display_data message. */
+export interface DisplayContent {
+  data: MimeBundle;
+  metadata: Record<string, unknown>;
+  transient: { display_id?: string };
+}
+
+/** Where a cell's outputs go: ZeroMQ messages in the kernel, nbformat outputs in the runner. */
+export interface OutputSink {
+  stream(name: 'stdout' | 'stderr', text: string): void;
+  display(content: DisplayContent, update: boolean): void;
+  clear(wait: boolean): void;
+}
+
+export const VEGA_LITE_V5_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
+export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
+
+// ---------------------------------------------------------------------------------------------
+// Per-cell output context
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The outputs of one execution, in order. Synchronous outputs are emitted at once while nothing
+ * is pending; once an asynchronous output (a chart being rendered) is queued, everything after it
+ * waits its turn.
+ */
+export class CellOutput {
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private seq = 0;
+  private failure: { error: unknown } | undefined;
+  /** display ids of progress bars, by label. */
+  readonly progress = new Map<string, { id: string; key: string }>();
+
+  constructor(
+    readonly sink: OutputSink,
+    /** Display ids are `${idPrefix}-${n}`: deterministic, derived from the cell. */
+    readonly idPrefix: string,
+  ) {}
+
+  newDisplayId(): string {
+    return `${this.idPrefix}-${++this.seq}`;
+  }
+
+  /** Emit an output now, or after everything already queued. */
+  emit(action: () => void): void {
+    if (this.queued === 0) {
+      action();
+      return;
+    }
+    this.chain(Promise.resolve(), () => action());
+  }
+
+  /** Emit an output whose content is still being computed, in its turn. */
+  emitAsync<T>(value: Promise<T>, action: (v: T) => void): void {
+    // Attach a handler now so a rejection is never reported as unhandled.
+    value.catch(() => undefined);
+    this.chain(value, action);
+  }
+
+  private chain<T>(value: Promise<T>, action: (v: T) => void): void {
+    this.queued++;
+    this.tail = this.tail
+      .then(() => value)
+      .then(
+        (v) => {
+          if (!this.failure) action(v);
+        },
+        (error: unknown) => {
+          if (!this.failure) this.failure = { error };
+        },
+      )
+      .finally(() => {
+        this.queued--;
+      });
+  }
+
+  /** Resolves when every queued output has been emitted; rejects with the first failure. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const t = this.tail;
+      await t;
+      if (t === this.tail) break;
+    }
+    if (this.failure) {
+      const { error } = this.failure;
+      this.failure = undefined;
+      throw error;
+    }
+  }
+
+  get pending(): boolean {
+    return this.queued > 0;
+  }
+}
+
+let current: CellOutput | undefined;
+
+/** Installed by the runtime when a request starts; outputs made later (timers) go to the last one. */
+export function setCurrentOutput(out: CellOutput | undefined): void {
+  current = out;
+}
+
+export function currentOutput(): CellOutput | undefined {
+  return current;
+}
+
+function requireOutput(what: string): CellOutput {
+  if (!current) throw new Error(`${what}: no cell is running (use it inside the mmulab kernel or notebook runner)`);
+  return current;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bundles
+// ---------------------------------------------------------------------------------------------
+
+function isObjectLike(x: unknown): x is object {
+  return (typeof x === 'object' && x !== null) || typeof x === 'function';
+}
+
+export function isPromiseLike(x: unknown): x is PromiseLike<unknown> {
+  return isObjectLike(x) && typeof (x as { then?: unknown }).then === 'function';
+}
+
+/** A duck-typed arquero table (ColumnTable). */
+export interface TableLike {
+  numRows(): number;
+  numCols(): number;
+  columnNames(): string[];
+  objects(options?: { limit?: number }): Record<string, unknown>[];
+  toHTML(options?: { limit?: number }): string;
+}
+
+export function isTable(x: unknown): x is TableLike {
+  if (!isObjectLike(x)) return false;
+  const t = x as Partial<Record<keyof TableLike, unknown>>;
+  return typeof t.numRows === 'function' && typeof t.columnNames === 'function' && typeof t.toHTML === 'function' && typeof t.objects === 'function';
+}
+
+/** How values are shown as text: Node's inspect, without colours (stable across terminals). */
+export function plainText(value: unknown): string {
+  return inspect(value, { colors: false, depth: 4, maxArrayLength: 100, maxStringLength: 10_000, breakLength: 100 });
+}
+
+function cellText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (v === undefined) return '';
+  return typeof v === 'object' && v !== null ? plainText(v) : String(v);
+}
+
+/** Rows shown for a table: enough to read, bounded so a notebook stays small. */
+export const TABLE_ROW_LIMIT = 50;
+
+export function tableText(t: TableLike, limit = TABLE_ROW_LIMIT): string {
+  const names = t.columnNames();
+  const rows = t.objects({ limit }).map((r) => names.map((n) => cellText(r[n])));
+  const cells = [names, ...rows];
+  const widths = names.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const lines = cells.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  const n = t.numRows();
+  const more = n > limit ? `, first ${limit} shown` : '';
+  lines.push(`(${n} row${n === 1 ? '' : 's'} × ${names.length} column${names.length === 1 ? '' : 's'}${more})`);
+  return lines.join('\n');
+}
+
+export function tableBundle(t: TableLike, limit = TABLE_ROW_LIMIT): MimeBundle {
+  const n = t.numRows();
+  const note = n > limit ? `<p><small>${n} rows, first ${limit} shown</small></p>` : '';
+  return { 'text/html': t.toHTML({ limit }) + note, 'text/plain': tableText(t, limit) };
+}
+
+export function isJsonMime(mime: string): boolean {
+  return mime === 'application/json' || (mime.startsWith('application/') && mime.endsWith('+json'));
+}
+
+/** JSON.stringify replacer: bigints as numbers when exact, else as hex strings. */
+export function jsonReplacer(_key: string, v: unknown): unknown {
+  if (typeof v !== 'bigint') return v;
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : `0x${v.toString(16)}`;
+}
+
+/**
+ * A bundle as it is sent and stored: a snapshot (later mutation of the value does not change an
+ * output), JSON types as plain JSON, every other type as a string (bytes as base64), text/plain
+ * always present.
+ */
+function checkBundle(b: unknown, value: unknown): MimeBundle {
+  if (!isObjectLike(b) || Array.isArray(b)) {
+    throw new TypeError(`[Symbol.for('Jupyter.display')]() must return a MIME bundle object, got ${plainText(b)}`);
+  }
+  const bundle: MimeBundle = {};
+  for (const [mime, v] of Object.entries(b as MimeBundle)) {
+    if (v === undefined) continue;
+    if (isJsonMime(mime)) bundle[mime] = JSON.parse(JSON.stringify(v, jsonReplacer) ?? 'null') as unknown;
+    else if (typeof v === 'string') bundle[mime] = v;
+    else if (v instanceof Uint8Array) bundle[mime] = Buffer.from(v).toString('base64');
+    else bundle[mime] = String(v);
+  }
+  if (typeof bundle['text/plain'] !== 'string') bundle['text/plain'] = plainText(value);
+  return bundle;
+}
+
+/**
+ * The engine's views of its plain records (walk results, page formats): `richBundle` from the
+ * engine this kernel preloads (dist/index.js, one directory up — the same module instance the
+ * cells import, so its `instanceof` checks hold). Loaded on first use; undefined without one.
+ */
+let engineView: ((x: unknown) => MimeBundle | undefined) | null | undefined;
+function engineRichBundle(x: unknown): MimeBundle | undefined {
+  if (engineView === undefined) {
+    try {
+      engineView = (require(path.join(__dirname, '..', 'index')) as { richBundle?: (x: unknown) => MimeBundle | undefined }).richBundle ?? null;
+    } catch {
+      engineView = null;
+    }
+  }
+  return engineView ? engineView(x) : undefined;
+}
+
+/**
+ * The MIME bundle for a value: its own view through the display protocol, the engine's view of
+ * its records, an HTML table for an arquero table, the resolved value of a promise, otherwise
+ * Node's inspect as text/plain.
+ */
+export function toBundle(value: unknown): MimeBundle | Promise<MimeBundle> {
+  if (isObjectLike(value)) {
+    const m = (value as { [JUPYTER_DISPLAY]?: unknown })[JUPYTER_DISPLAY];
+    if (typeof m === 'function') {
+      const b: unknown = m.call(value);
+      if (isPromiseLike(b)) return Promise.resolve(b).then((r) => checkBundle(r, value));
+      return checkBundle(b, value);
+    }
+    if (isTable(value)) return checkBundle(tableBundle(value), value);
+    if (isPromiseLike(value)) return Promise.resolve(value).then((v) => toBundle(v));
+    const eb = engineRichBundle(value);
+    if (eb !== undefined) return checkBundle(eb, value);
+  }
+  return { 'text/plain': plainText(value) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// display()
+// ---------------------------------------------------------------------------------------------
+
+export interface DisplayOptions {
+  /** The value is a MIME bundle already. */
+  raw?: boolean;
+  /** Metadata of the output (e.g. `{ 'image/svg+xml': { isolated: true } }`). */
+  metadata?: Record<string, unknown>;
+  /** Replace the output shown earlier under this display id instead of adding one. */
+  update?: DisplayHandle | string;
+  /** The display id of a new output (default: derived from the cell and a counter). */
+  displayId?: string;
+}
+
+/** What `display` returns: the display id, and `update(value)` to replace that output in place. */
+export class DisplayHandle {
+  readonly [NO_RESULT] = true;
+  constructor(readonly displayId: string) {}
+  update(value: unknown, options: Omit<DisplayOptions, 'update'> = {}): DisplayHandle {
+    return display(value, { ...options, update: this });
+  }
+}
+
+/**
+ * Shows `value` as one display_data output (or updates an earlier one). Works with anything
+ * `toBundle` understands; a chart is rendered in the background and shown in its turn.
+ */
+export function display(value: unknown, options: DisplayOptions = {}): DisplayHandle {
+  const out = requireOutput('display');
+  const update = options.update;
+  const id = update === undefined ? (options.displayId ?? out.newDisplayId()) : typeof update === 'string' ? update : update.displayId;
+  const metadata = options.metadata ?? {};
+  const send = (data: MimeBundle): void => out.sink.display({ data, metadata, transient: { display_id: id } }, update !== undefined);
+  const bundle = options.raw ? checkBundle(value, value) : toBundle(value);
+  if (isPromiseLike(bundle)) out.emitAsync(Promise.resolve(bundle), send);
+  else out.emit(() => send(bundle));
+  return new DisplayHandle(id);
+}
+
+/** Clears the cell's outputs (with `wait`, just before the next output arrives). */
+export function clearOutput(wait = false): void {
+  const out = requireOutput('clearOutput');
+  out.emit(() => out.sink.clear(wait));
+}
+
+class Rich implements Displayable {
+  readonly [NO_RESULT]?: never;
+  constructor(private readonly bundle: MimeBundle) {}
+  [JUPYTER_DISPLAY](): MimeBundle {
+    return this.bundle;
+  }
+  toString(): string {
+    return String(this.bundle['text/plain']);
+  }
+}
+
+function stripTags(s: string): string {
+  return s.replace(/<[^>]*>/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+}
+
+/** A value shown as HTML (as a result, or with `display`). */
+export function html(source: string, text?: string): Displayable {
+  return new Rich({ 'text/html': source, 'text/plain': text ?? stripTags(source) });
+}
+
+/** A value shown as Markdown. */
+export function markdown(source: string): Displayable {
+  return new Rich({ 'text/markdown': source, 'text/plain': source });
+}
+
+/** A value shown as an SVG image. */
+export function svg(source: string, text = '<svg image>'): Displayable {
+  return new Rich({ 'image/svg+xml': source, 'text/plain': text });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Charts
+// ---------------------------------------------------------------------------------------------
+
+export interface VegaModules {
+  vega: typeof VegaNs;
+  vegaLite: typeof VegaLiteNs;
+}
+
+let vegaModules: Promise<VegaModules> | undefined;
+let vegaLoaded: VegaModules | undefined;
+
+/**
+ * vega and vega-lite are ES modules with top-level await: `require` cannot load them, and neither
+ * can `import()` inside a cell. Load them once with a real `import()` from here.
+ */
+export function loadVega(): Promise<VegaModules> {
+  if (!vegaModules) {
+    // TypeScript compiles `import()` to `require()` for CommonJS output; keep a real one.
+    const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<unknown>;
+    const url = (name: string): string => pathToFileURL(require.resolve(name, { paths: [path.join(__dirname, '..')] })).href;
+    vegaModules = Promise.all([dynamicImport(url('vega')), dynamicImport(url('vega-lite'))]).then(([vega, vegaLite]) => {
+      vegaLoaded = { vega: vega as typeof VegaNs, vegaLite: vegaLite as typeof VegaLiteNs };
+      return vegaLoaded;
+    });
+  }
+  return vegaModules;
+}
+
+/** The loaded modules, once `loadVega()` has resolved. */
+export function loadedVega(): VegaModules | undefined {
+  return vegaLoaded;
+}
+
+export type VegaLiteSpec = Record<string, unknown>;
+
+/** JSON-safe copy of a spec: arquero tables and arrays as `data` become `{values}`; bigints become numbers or strings. */
+export function normalizeSpec(spec: VegaLiteSpec): VegaLiteSpec {
+  if (!isObjectLike(spec) || Array.isArray(spec)) throw new TypeError('chart(spec): spec must be a vega-lite spec object');
+  const toJson = (v: unknown): unknown => {
+    if (typeof v === 'bigint') return jsonReplacer('', v);
+    if (isTable(v)) return v.objects().map(toJson);
+    if (Array.isArray(v)) return v.map(toJson);
+    if (isObjectLike(v) && typeof v !== 'function') {
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        if (x !== undefined && typeof x !== 'function') o[k] = toJson(x);
+      }
+      return o;
+    }
+    return v;
+  };
+  const out: VegaLiteSpec = { $schema: VEGA_LITE_V5_SCHEMA, ...(toJson(spec) as VegaLiteSpec) };
+  out.$schema = VEGA_LITE_V5_SCHEMA;
+  const data = (spec as { data?: unknown }).data;
+  if (isTable(data) || Array.isArray(data)) out.data = { values: toJson(data) };
+  return out;
+}
+
+/** Renders a vega-lite spec to SVG headlessly (renderer 'none': deterministic, no canvas). */
+export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  const { vega, vegaLite } = await loadVega();
+  const compiled = vegaLite.compile(spec as never);
+  const view = new vega.View(vega.parse(compiled.spec), { renderer: 'none', logLevel: vega.Error });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+function describeSpec(spec: VegaLiteSpec): string {
+  const title = spec.title;
+  const t = typeof title === 'string' ? title : isObjectLike(title) && typeof (title as { text?: unknown }).text === 'string' ? (title as { text: string }).text : undefined;
+  const mark = spec.mark;
+  const m = typeof mark === 'string' ? mark : isObjectLike(mark) && typeof (mark as { type?: unknown }).type === 'string' ? (mark as { type: string }).type : undefined;
+  const values = isObjectLike(spec.data) ? (spec.data as { values?: unknown }).values : undefined;
+  const parts = [m ? `${m} chart` : 'chart', Array.isArray(values) ? `${values.length} data rows` : undefined].filter(Boolean);
+  return `<VegaLite ${parts.join(', ')}${t ? `: ${t}` : ''}>`;
+}
+
+/** A vega-lite chart: shown as one display_data with the v5 spec, a server-rendered SVG and text. */
+export class VegaLiteChart implements Displayable {
+  readonly spec: VegaLiteSpec;
+  private svgPromise: Promise<string> | undefined;
+  constructor(spec: VegaLiteSpec) {
+    this.spec = normalizeSpec(spec);
+  }
+  /** The SVG, rendered once. */
+  svg(): Promise<string> {
+    this.svgPromise ??= renderSvg(this.spec);
+    return this.svgPromise;
+  }
+  async bundle(): Promise<MimeBundle> {
+    return { [VEGA_LITE_MIME]: this.spec, 'image/svg+xml': await this.svg(), 'text/plain': this.toString() };
+  }
+  [JUPYTER_DISPLAY](): Promise<MimeBundle> {
+    return this.bundle();
+  }
+  toJSON(): VegaLiteSpec {
+    return this.spec;
+  }
+  toString(): string {
+    return describeSpec(this.spec);
+  }
+}
+
+/** A chart from a vega-lite spec. As a cell's last value, or passed to `display`, it is shown. */
+export function chart(spec: VegaLiteSpec): VegaLiteChart {
+  return new VegaLiteChart(spec);
+}
+
+/** Same as `chart`. */
+export const vegaLite = chart;
+
+// ---------------------------------------------------------------------------------------------
+// Progress
+// ---------------------------------------------------------------------------------------------
+
+function progressBundle(done: number, total: number, label: string): MimeBundle {
+  const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 1;
+  const pct = Math.floor(frac * 100);
+  const width = 30;
+  const filled = Math.round(frac * width);
+  const text = `${label}: [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${done}/${total})`;
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return {
+    'text/html': `<div class="mmulab-progress"><label>${esc(label)}</label> <progress value="${done}" max="${total}"></progress> ${pct}% (${done}/${total})</div>`,
+    'text/plain': text,
+  };
+}
+
+/**
+ * Shows progress of a long run as one output that is updated in place (display_id). Updates are
+ * sent only when the shown text changes (at most ~100 per bar); the notebook keeps the final
+ * state. Call it with the number of steps done, e.g. `progress(i + 1, n, 'walks')`.
+ */
+export function progress(done: number, total: number, label = 'progress'): void {
+  const out = requireOutput('progress');
+  const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 1;
+  const key = `${Math.floor(frac * 100)}/${total}`;
+  const known = out.progress.get(label);
+  if (known && known.key === key) return;
+  const bundle = progressBundle(done, total, label);
+  if (known) {
+    known.key = key;
+    display(bundle, { raw: true, update: known.id });
+  } else {
+    const id = out.newDisplayId();
+    out.progress.set(label, { id, key });
+    display(bundle, { raw: true, displayId: id });
+  }
+}

@@ -1,0 +1,410 @@
+/**
+ * The mmulab Jupyter kernel: the messaging protocol over ZeroMQ, around the shared runtime.
+ *
+ * - Every incoming message is verified (HMAC with the connection file's key and scheme); anything
+ *   unsigned, wrongly signed or replayed is logged and dropped, never executed.
+ * - Sockets bind only to the transport and address of the connection file.
+ * - Shell requests run one at a time in arrival order; each execute request gets its own output
+ *   sink (parent header) when it starts. Control requests (interrupt, shutdown, kernel_info) are
+ *   answered at once.
+ * - `stop_on_error`: after an error, the execute requests already queued are aborted only when
+ *   the failed request asked for it.
+ */
+import { randomUUID } from 'node:crypto';
+import type * as Zmq from 'zeromq';
+import { Decoder, encode, endpoint, newHeader, Signer, PROTOCOL_VERSION, type ConnectionInfo, type Message } from './protocol';
+import { DISPLAY_NAME, languageInfo, logToStderr, packageVersion, Runtime, typescriptVersion, type Outcome, type RuntimeOptions } from './runtime';
+import type { DisplayContent, OutputSink } from './display';
+
+/** How long after an error (with stop_on_error) arriving execute requests are still aborted. */
+export const ABORT_WINDOW_MS = 100;
+
+interface Queued {
+  msg: Message;
+  channel: 'shell' | 'control';
+  seq: number;
+}
+
+/** Serialised sends on one socket (ZeroMQ allows one pending send at a time). */
+class Sender {
+  private tail: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly socket: { send(frames: Buffer[]): Promise<void> },
+    private readonly log: (m: string) => void,
+  ) {}
+  send(frames: Buffer[]): Promise<void> {
+    this.tail = this.tail.then(
+      () => this.socket.send(frames),
+      () => this.socket.send(frames),
+    );
+    this.tail.catch((e: unknown) => this.log(`send failed: ${String(e)}`));
+    return this.tail;
+  }
+}
+
+export interface KernelOptions extends RuntimeOptions {
+  connection: ConnectionInfo;
+}
+
+export class Kernel {
+  private readonly signer: Signer;
+  private readonly decoder: Decoder;
+  private readonly session = randomUUID();
+  private readonly log: (m: string) => void;
+  private zmq!: typeof Zmq;
+  private sockets!: { shell: Zmq.Router; control: Zmq.Router; stdin: Zmq.Router; iopub: Zmq.Publisher; hb: Zmq.Reply };
+  private senders!: Record<'shell' | 'control' | 'stdin' | 'iopub', Sender>;
+  private runtime: Promise<Runtime> | undefined;
+  private runtimeReady: Runtime | undefined;
+  private executionCount = 0;
+  private queue: Queued[] = [];
+  private wake: (() => void) | undefined;
+  private received = 0;
+  private abortThrough = 0;
+  private executing = false;
+  private closing = false;
+  private runSeq = 0;
+  private readonly version: string;
+
+  constructor(private readonly options: KernelOptions) {
+    this.signer = new Signer(options.connection.key, options.connection.signature_scheme);
+    this.decoder = new Decoder(this.signer);
+    this.log = options.log ?? ((m) => logToStderr(`[mmulab] ${m}`));
+    this.version = packageVersion(options.root ?? require('./runtime').defaultRoot());
+    if (!this.signer.enabled) this.log('warning: the connection file has an empty key: messages are not authenticated');
+  }
+
+  /** Binds the sockets, then starts the runtime (kernel_info is answered while it loads). */
+  async start(): Promise<void> {
+    this.zmq = require('zeromq') as typeof Zmq;
+    const z = this.zmq;
+    const c = this.options.connection;
+    this.sockets = { shell: new z.Router(), control: new z.Router(), stdin: new z.Router(), iopub: new z.Publisher(), hb: new z.Reply() };
+    for (const s of Object.values(this.sockets)) s.linger = 1000;
+    await Promise.all([
+      this.sockets.shell.bind(endpoint(c, c.shell_port)),
+      this.sockets.control.bind(endpoint(c, c.control_port)),
+      this.sockets.stdin.bind(endpoint(c, c.stdin_port)),
+      this.sockets.iopub.bind(endpoint(c, c.iopub_port)),
+      this.sockets.hb.bind(endpoint(c, c.hb_port)),
+    ]);
+    this.senders = {
+      shell: new Sender(this.sockets.shell, this.log),
+      control: new Sender(this.sockets.control, this.log),
+      stdin: new Sender(this.sockets.stdin, this.log),
+      iopub: new Sender(this.sockets.iopub, this.log),
+    };
+    void this.receiveLoop('shell', this.sockets.shell);
+    void this.receiveLoop('control', this.sockets.control);
+    void this.receiveLoop('stdin', this.sockets.stdin);
+    void this.heartbeat();
+    void this.processShell();
+    this.publish('status', { execution_state: 'starting' }, undefined);
+    // Let a waiting client's kernel_info through before the compiler's synchronous start.
+    await new Promise((r) => setImmediate(r));
+    this.runtime = Runtime.create(this.options);
+    this.runtime.then(
+      (rt) => {
+        this.runtimeReady = rt;
+      },
+      (e: unknown) => this.log(`runtime failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
+    );
+  }
+
+  private async receiveLoop(channel: 'shell' | 'control' | 'stdin', socket: Zmq.Router): Promise<void> {
+    try {
+      for await (const frames of socket) {
+        const d = this.decoder.decode(frames);
+        if (!d.ok) {
+          this.log(`dropped a message on ${channel}: ${d.reason}`);
+          continue;
+        }
+        if (channel === 'stdin') continue; // input_reply: no input_request is ever sent
+        const q: Queued = { msg: d.msg, channel, seq: ++this.received };
+        if (channel === 'control') void this.handleControl(q);
+        else {
+          this.queue.push(q);
+          this.wake?.();
+        }
+      }
+    } catch (e) {
+      if (!this.closing) this.log(`${channel} receive loop ended: ${String(e)}`);
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      for await (const frames of this.sockets.hb) await this.sockets.hb.send(frames);
+    } catch (e) {
+      if (!this.closing) this.log(`heartbeat ended: ${String(e)}`);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending
+  // -------------------------------------------------------------------------------------------
+
+  private send(channel: 'shell' | 'control' | 'stdin', parent: Message, msgType: string, content: Record<string, unknown>, metadata: Record<string, unknown> = {}): Promise<void> {
+    const frames = encode(this.signer, {
+      identities: parent.identities,
+      header: newHeader(msgType, this.session),
+      parent_header: parent.header,
+      metadata,
+      content,
+    });
+    return this.senders[channel].send(frames);
+  }
+
+  /** Publishes on iopub with `parent` as the parent header (undefined: none). */
+  publish(msgType: string, content: Record<string, unknown>, parent: Message | undefined): void {
+    const frames = encode(this.signer, {
+      identities: [Buffer.from(`kernel.${this.session}.${msgType}`)],
+      header: newHeader(msgType, this.session),
+      parent_header: parent?.header ?? {},
+      metadata: {},
+      content,
+    });
+    void this.senders.iopub.send(frames);
+  }
+
+  private async withStatus(q: Queued, body: () => Promise<void>): Promise<void> {
+    this.publish('status', { execution_state: 'busy' }, q.msg);
+    try {
+      await body();
+    } catch (e) {
+      this.log(`error handling ${q.msg.header.msg_type}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    } finally {
+      this.publish('status', { execution_state: 'idle' }, q.msg);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Dispatch
+  // -------------------------------------------------------------------------------------------
+
+  private async processShell(): Promise<void> {
+    while (!this.closing) {
+      const q = this.queue.shift();
+      if (!q) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = undefined;
+        continue;
+      }
+      await this.withStatus(q, () => this.handleShell(q));
+    }
+  }
+
+  private async handleShell(q: Queued): Promise<void> {
+    const { msg } = q;
+    switch (msg.header.msg_type) {
+      case 'execute_request':
+        return this.handleExecute(q);
+      case 'kernel_info_request':
+        // On shell, answer once cells can run: clients wait for this reply before executing, under
+        // their startup timeout rather than a cell's timeout.
+        await this.rt().catch(() => undefined);
+        return this.send('shell', msg, 'kernel_info_reply', this.kernelInfo());
+      case 'complete_request':
+        return this.handleComplete(q);
+      case 'inspect_request':
+        return this.handleInspect(q);
+      case 'is_complete_request': {
+        const rt = await this.rt().catch(() => undefined);
+        return this.send('shell', msg, 'is_complete_reply', rt ? rt.isComplete(String(msg.content.code ?? '')) : { status: 'unknown' });
+      }
+      case 'history_request':
+        return this.send('shell', msg, 'history_reply', { status: 'ok', history: [] });
+      case 'comm_info_request':
+        return this.send('shell', msg, 'comm_info_reply', { status: 'ok', comms: {} });
+      case 'shutdown_request':
+        return this.handleShutdown(q);
+      case 'comm_open':
+      case 'comm_msg':
+      case 'comm_close':
+        return; // no comms (widgets) in this kernel
+      default:
+        this.log(`unsupported shell message ${msg.header.msg_type}`);
+    }
+  }
+
+  private async handleControl(q: Queued): Promise<void> {
+    const { msg } = q;
+    await this.withStatus(q, async () => {
+      switch (msg.header.msg_type) {
+        case 'kernel_info_request':
+          return this.send('control', msg, 'kernel_info_reply', this.kernelInfo());
+        case 'interrupt_request':
+          this.interrupt();
+          return this.send('control', msg, 'interrupt_reply', { status: 'ok' });
+        case 'shutdown_request':
+          return this.handleShutdown(q);
+        case 'debug_request':
+          return this.send('control', msg, 'debug_reply', { status: 'error', ename: 'NotImplemented', evalue: 'no debugger', traceback: [] });
+        default:
+          this.log(`unsupported control message ${msg.header.msg_type}`);
+      }
+    });
+  }
+
+  private async rt(): Promise<Runtime> {
+    if (this.runtimeReady) return this.runtimeReady;
+    while (!this.runtime) await new Promise((r) => setTimeout(r, 5));
+    return this.runtime;
+  }
+
+  /** SIGINT or interrupt_request: a hung `await` ends; a busy loop is ended by the signal itself. */
+  interrupt(): void {
+    if (this.executing) this.runtimeReady?.interrupt();
+  }
+
+  kernelInfo(): Record<string, unknown> {
+    const tslabVersion = (require('tslab/package.json') as { version: string }).version;
+    return {
+      status: 'ok',
+      protocol_version: PROTOCOL_VERSION,
+      implementation: 'mmulab',
+      implementation_version: this.version,
+      language_info: languageInfo(),
+      banner: `${DISPLAY_NAME} ${this.version}: TypeScript ${typescriptVersion()} (tslab ${tslabVersion}), Node ${process.version}`,
+      help_links: [],
+      debugger: false,
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Execute
+  // -------------------------------------------------------------------------------------------
+
+  private async handleExecute(q: Queued): Promise<void> {
+    const { msg } = q;
+    const c = msg.content;
+    const code = String(c.code ?? '');
+    const silent = c.silent === true;
+    const storeHistory = silent ? false : c.store_history !== false;
+    const stopOnError = c.stop_on_error !== false;
+    if (q.seq <= this.abortThrough) {
+      await this.send('shell', msg, 'execute_reply', { status: 'aborted' }, { status: 'aborted' });
+      return;
+    }
+    if (storeHistory) this.executionCount++;
+    const count = this.executionCount;
+    if (!silent) this.publish('execute_input', { code, execution_count: count }, msg);
+
+    const sink = new IopubSink(this, msg, silent);
+    const run = ++this.runSeq;
+    this.executing = true;
+    let outcome: Outcome;
+    try {
+      const rt = await this.rt();
+      outcome = await rt.execute(code, { sink, label: `cell ${count}`, idPrefix: `run${run}` });
+    } catch (e) {
+      const evalue = `the mmulab runtime failed to start: ${e instanceof Error ? e.message : String(e)}`;
+      outcome = { status: 'error', interrupted: false, ename: 'KernelError', evalue, traceback: [`KernelError: ${evalue}`] };
+    } finally {
+      this.executing = false;
+      sink.flush();
+    }
+    if (outcome.status === 'ok') {
+      if (outcome.result && !silent) this.publish('execute_result', { execution_count: count, data: outcome.result, metadata: {} }, msg);
+      await this.send('shell', msg, 'execute_reply', { status: 'ok', execution_count: count, payload: [], user_expressions: {} }, { status: 'ok' });
+      return;
+    }
+    const { ename, evalue, traceback } = outcome;
+    if (!silent) this.publish('error', { ename, evalue, traceback }, msg);
+    if (stopOnError) await this.abortQueued();
+    await this.send('shell', msg, 'execute_reply', { status: 'error', execution_count: count, ename, evalue, traceback }, { status: 'error' });
+  }
+
+  /**
+   * After an error with stop_on_error: abort the execute requests already sent (a front end's
+   * "Run All" sends them all at once). Requests sent just before the error may still be on their
+   * way through ZeroMQ's I/O thread: like ipykernel's stop_on_error_timeout, requests that arrive
+   * within a short window are aborted too, and the socket is read until it has nothing more.
+   */
+  private async abortQueued(): Promise<void> {
+    const until = Date.now() + ABORT_WINDOW_MS;
+    while (Date.now() < until || this.sockets.shell.readable) await new Promise((r) => setTimeout(r, 5));
+    this.abortThrough = this.received;
+  }
+
+  private async handleComplete(q: Queued): Promise<void> {
+    const { msg } = q;
+    const code = String(msg.content.code ?? '');
+    const cursor = Number(msg.content.cursor_pos ?? [...code].length);
+    const rt = await this.rt().catch(() => undefined);
+    const r = rt ? rt.complete(code, cursor) : { matches: [], cursorStart: cursor, cursorEnd: cursor };
+    await this.send('shell', msg, 'complete_reply', { status: 'ok', matches: r.matches, cursor_start: r.cursorStart, cursor_end: r.cursorEnd, metadata: {} });
+  }
+
+  private async handleInspect(q: Queued): Promise<void> {
+    const { msg } = q;
+    const code = String(msg.content.code ?? '');
+    const cursor = Number(msg.content.cursor_pos ?? [...code].length);
+    const rt = await this.rt().catch(() => undefined);
+    const text = rt?.inspect(code, cursor);
+    await this.send('shell', msg, 'inspect_reply', { status: 'ok', found: text !== undefined, data: text !== undefined ? { 'text/plain': text } : {}, metadata: {} });
+  }
+
+  private async handleShutdown(q: Queued): Promise<void> {
+    const restart = q.msg.content.restart === true;
+    const content = { status: 'ok', restart };
+    await this.send(q.channel, q.msg, 'shutdown_reply', content);
+    this.publish('shutdown_reply', content, q.msg);
+    this.publish('status', { execution_state: 'idle' }, q.msg);
+    // Give the replies a moment to leave, then close (Jupyter restarts by starting a new process).
+    setTimeout(() => void this.close().then(() => process.exit(0)), 50);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.wake?.();
+    try {
+      this.runtimeReady?.close();
+    } catch {
+      // closing anyway
+    }
+    for (const s of Object.values(this.sockets ?? {})) s.close();
+  }
+}
+
+/** A request's outputs as iopub messages. Stream text is coalesced until the next turn or output. */
+class IopubSink implements OutputSink {
+  private buffered: { name: 'stdout' | 'stderr'; text: string } | undefined;
+  private scheduled = false;
+  constructor(
+    private readonly kernel: Kernel,
+    private readonly parent: Message,
+    private readonly silent: boolean,
+  ) {}
+  stream(name: 'stdout' | 'stderr', text: string): void {
+    if (this.silent) return;
+    if (this.buffered && this.buffered.name !== name) this.flush();
+    if (this.buffered) this.buffered.text += text;
+    else this.buffered = { name, text };
+    if (this.buffered.text.length > 1 << 16) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+  display(content: DisplayContent, update: boolean): void {
+    if (this.silent) return;
+    this.flush();
+    this.kernel.publish(update ? 'update_display_data' : 'display_data', content as unknown as Record<string, unknown>, this.parent);
+  }
+  clear(wait: boolean): void {
+    if (this.silent) return;
+    this.flush();
+    this.kernel.publish('clear_output', { wait }, this.parent);
+  }
+  flush(): void {
+    const b = this.buffered;
+    if (!b) return;
+    this.buffered = undefined;
+    this.kernel.publish('stream', { name: b.name, text: b.text }, this.parent);
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The prelude: what every cell starts with in scope. It is compiled and run once, as a hidden
+ * cell of `import` declarations, so tslab carries the names (values and types) into every later
+ * cell: completion, inspection and type checking see them like any declaration of an earlier cell.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ts from '@tslab/typescript-for-tslab';
+
+/** Names the display module gives every cell. They win over engine exports of the same name. */
+export const DISPLAY_HELPERS = ['display', 'chart', 'vegaLite', 'progress', 'html', 'markdown', 'svg', 'clearOutput'] as const;
+/** Namespaces every cell has. */
+export const NAMESPACES = ['aq', 'vl'] as const;
+
+function resolveDts(fromFile: string, spec: string): string | undefined {
+  if (!spec.startsWith('.')) return undefined;
+  const base = path.resolve(path.dirname(fromFile), spec).replace(/\.js$/, '');
+  for (const c of [`${base}.d.ts`, path.join(base, 'index.d.ts')]) {
+    if (fs.existsSync(c)) return c;
+  }
+  return undefined;
+}
+
+function hasExport(node: ts.Node): boolean {
+  const mods = ts.canHaveModifiers(node) ? ts.getModifiers(node) : undefined;
+  return !!mods?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) && !mods.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword);
+}
+
+/**
+ * Every name a declaration file exports, following `export *` and `export {…} from` into the files
+ * they name. Syntax only (no type checker): fast, and enough for the engine's generated .d.ts.
+ */
+export function exportedNames(dtsFile: string, seen = new Set<string>()): Set<string> {
+  const names = new Set<string>();
+  if (seen.has(dtsFile)) return names;
+  seen.add(dtsFile);
+  const sf = ts.createSourceFile(dtsFile, fs.readFileSync(dtsFile, 'utf8'), ts.ScriptTarget.Latest, false);
+  for (const st of sf.statements) {
+    if (ts.isExportDeclaration(st)) {
+      const from = st.moduleSpecifier && ts.isStringLiteral(st.moduleSpecifier) ? st.moduleSpecifier.text : undefined;
+      if (!st.exportClause) {
+        const target = from ? resolveDts(dtsFile, from) : undefined;
+        if (target) for (const n of exportedNames(target, seen)) names.add(n);
+      } else if (ts.isNamespaceExport(st.exportClause)) {
+        names.add(st.exportClause.name.text);
+      } else {
+        for (const el of st.exportClause.elements) names.add(el.name.text);
+      }
+      continue;
+    }
+    if (!hasExport(st)) continue;
+    if (ts.isVariableStatement(st)) {
+      for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) names.add(d.name.text);
+    } else if (
+      (ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st) || ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)) &&
+      st.name
+    ) {
+      names.add(st.name.text);
+    } else if (ts.isModuleDeclaration(st) && ts.isIdentifier(st.name)) {
+      names.add(st.name.text);
+    }
+  }
+  return names;
+}
+
+function posix(p: string): string {
+  return p.split(path.sep).join('/');
+}
+
+function relImport(root: string, file: string): string {
+  const rel = posix(path.relative(root, file)).replace(/(\.d)?\.(ts|js)$/, '');
+  return rel.startsWith('.') ? rel : `./${rel}`;
+}
+
+export interface Prelude {
+  source: string;
+  engineNames: string[];
+  /** Why the engine is not in scope, when it is not. */
+  problem?: string;
+}
+
+/** The prelude's source, with the engine's exports from `<root>/dist/index.d.ts` when it is built. */
+export function buildPrelude(root: string, displayModule: string, withEngine = true): Prelude {
+  const lines: string[] = [];
+  let engineNames: string[] = [];
+  let problem: string | undefined;
+  const engineDts = path.join(root, 'dist', 'index.d.ts');
+  if (withEngine) {
+    if (fs.existsSync(engineDts)) {
+      const reserved = new Set<string>([...DISPLAY_HELPERS, ...NAMESPACES]);
+      engineNames = [...exportedNames(engineDts)].filter((n) => !reserved.has(n) && !n.startsWith('__')).sort();
+      if (engineNames.length) lines.push(`import { ${engineNames.join(', ')} } from ${JSON.stringify(relImport(root, engineDts))};`);
+    } else {
+      problem = `the engine is not built (${posix(path.relative(root, engineDts))} is missing): run \`npm run build\``;
+    }
+  }
+  lines.push('import * as aq from "arquero";');
+  lines.push('import * as vl from "vega-lite/build/index";');
+  lines.push(`import { ${DISPLAY_HELPERS.join(', ')} } from ${JSON.stringify(relImport(root, displayModule))};`);
+  return { source: lines.join('\n') + '\n', engineNames, ...(problem ? { problem } : {}) };
+}

@@ -1,0 +1,47 @@
+/**
+ * Global setup of the kernel tests: builds the kernel (so tests run the current sources) and
+ * installs what the tests drive when it is missing: Debian's Jupyter (nbconvert, nbclient, the
+ * classic notebook) and Chromium. Needs root and the Debian registry; says what to do otherwise.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const JUPYTER_PACKAGES = ['jupyter-client', 'python3-nbclient', 'jupyter-nbconvert', 'python3-ipykernel', 'jupyter-notebook'];
+
+function log(msg: string): void {
+  process.stderr.write(`[kernel tests] ${msg}\n`);
+}
+
+function hasJupyter(): boolean {
+  if (!fs.existsSync('/usr/bin/jupyter') || !fs.existsSync('/usr/bin/python3')) return false;
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import jupyter_client, nbclient, nbconvert, nbformat, notebook, ipykernel'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+function aptInstall(packages: string[], recommends: boolean): void {
+  if (process.getuid?.() !== 0) throw new Error(`missing ${packages.join(' ')}: install them with apt-get (as root) to run the kernel tests`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  log(`apt-get install ${packages.join(' ')}`);
+  execFileSync('apt-get', ['update'], { stdio: ['ignore', 'ignore', 'inherit'], env });
+  execFileSync('apt-get', ['install', '-y', ...(recommends ? [] : ['--no-install-recommends']), ...packages], { stdio: ['ignore', 'ignore', 'inherit'], env });
+}
+
+export function setup(): () => void {
+  if (!hasJupyter()) aptInstall(JUPYTER_PACKAGES, false);
+  if (!fs.existsSync('/usr/bin/chromium')) aptInstall(['chromium'], true);
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
+    log('building the engine and the kernel (npm run build)');
+    execFileSync(npm, ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  } else {
+    execFileSync(npm, ['run', 'build:kernel'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  fs.mkdirSync(path.join(ROOT, 'artifacts'), { recursive: true });
+  // One temporary folder for the run (Jupyter dirs, notebook copies), removed at the end.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmulab-tests-'));
+  process.env.MMULAB_TEST_TMP = tmp;
+  return () => fs.rmSync(tmp, { recursive: true, force: true });
+}
