@@ -4,5 +4,3 @@ import { InvalidArgumentError } from '../errors';
 /** A configuration that cannot exist (a TD with shadow paging, an unknown name, …). */
 export class ConfigurationError extends InvalidArgumentError {}
 
-/** A configuration that can exist but that this engine cannot run yet (a TD, until `Vm` has a TD type). */
-export class NotYetAvailableError extends ConfigurationError {}

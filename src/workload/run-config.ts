@@ -2,7 +2,7 @@
  * Run configurations: which MMU runs a trace. A spec is validated and resolved before any VM is
  * built, so an impossible combination is a typed error with nothing half-made.
  */
-import { ConfigurationError, NotYetAvailableError } from './config-error';
+import { ConfigurationError } from './config-error';
 
 export const CONFIG_NAMES = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow', 'td'] as const;
 export type ConfigName = (typeof CONFIG_NAMES)[number];
@@ -25,12 +25,6 @@ export interface ResolvedConfig {
   hostPageSize: '4K' | '2M';
 }
 
-/**
- * TODO(td): `Vm` has no TD option yet (src/vm/vm.ts, VmOptions). When it does, build a TD here
- * (private/shared by the `s` bit of `map`, `convert` through the TD's conversion operation) and
- * return true. Until then every TD configuration is rejected as not yet available.
- */
-export const TD_AVAILABLE = false;
 
 export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
   const spec: ConfigSpec = typeof c === 'string' ? { name: c } : c;
@@ -46,7 +40,6 @@ export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
     if (spec.name === 'shadow') throw new ConfigurationError('td-needs-tdp', 'a TD cannot run with shadow paging (TDX requires EPT)', spec.name);
     if (spec.name === 'tdp-npt') throw new ConfigurationError('td-needs-ept', 'a TD cannot run on NPT (TDX is Intel VMX with EPT)', spec.name);
     if (spec.name === 'nested-ept' || spec.name === 'nested-shadow') throw new ConfigurationError('td-not-nested', 'a TD cannot run as an L2 guest', spec.name);
-    if (!TD_AVAILABLE) throw new NotYetAvailableError('td-not-yet-available', 'TD configurations are not yet available: the engine has no TD VM type', spec.name);
   }
   const paging = spec.name === 'tdp-npt' ? 'npt' : spec.name === 'shadow' ? 'shadow' : 'ept';
   const level = spec.name === 'nested-ept' ? 'nested-ept' : spec.name === 'nested-shadow' ? 'nested-shadow' : 'l1';

@@ -55,7 +55,9 @@ export class TraceMachine {
     // EPT12 (4 KiB leaves, identity) and L1's own root, above the trace's memory.
     const eptFrames = Math.ceil(pages / 512) + Math.ceil(pages / 512 / 512) + 4;
     const extra = nested ? Math.ceil(((eptFrames + 2) * 4096) / TWO_M) * TWO_M : 0;
-    const vm = config.paging === 'shadow' ? new Vm({ mmu: 'shadow' }) : new Vm({ spte: { flavour: config.paging } });
+    const vm = config.td
+      ? new Vm({ type: 'tdx', gpaw: 48 })
+      : config.paging === 'shadow' ? new Vm({ mmu: 'shadow' }) : new Vm({ spte: { flavour: config.paging } });
     vm.addMemslot({ base: 0n, size: BigInt(trace.memory + extra), name: 'ram', hostPageSize: config.hostPageSize });
     // Each address space gets an equal share of the 16 MiB pool; every space maps the whole pool
     // in its direct map, so the kernel can write any space's tables from any space.
@@ -128,8 +130,21 @@ export class TraceMachine {
     return this.vcpu.access(BigInt(va), { kind: k, user });
   }
 
-  map(va: number, pa: number, n: number, w: boolean, u: boolean): void {
-    for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, BigInt(pa + i * 4096) | PTE_P | (w ? PTE_W : 0n) | (u ? PTE_U : 0n) | PTE_AD);
+  /**
+   * `s` (TDs only): shared memory. The guest converts the range first (TDG.VP.VMCALL<MapGPA>,
+   * which userspace turns into KVM_SET_MEMORY_ATTRIBUTES), then maps it with the shared bit set
+   * in the PTE's address; elsewhere `s` is ignored.
+   */
+  map(va: number, pa: number, n: number, w: boolean, u: boolean, s = false): void {
+    const shared = s && this.config.td;
+    if (shared) this.convert(pa, n, 'shared');
+    const alias = shared ? BigInt(this.vm.gfnDirectBits) * 4096n : 0n;
+    for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, (BigInt(pa + i * 4096) | alias) | PTE_P | (w ? PTE_W : 0n) | (u ? PTE_U : 0n) | PTE_AD);
+  }
+
+  /** TD: convert a GPA range between private and shared; KVM zaps the other alias. */
+  convert(gpa: number, n: number, to: 'private' | 'shared'): void {
+    this.vm.setMemoryAttributes(BigInt(gpa), BigInt(gpa + n * 4096), to);
   }
 
   unmap(va: number, n: number): void {

@@ -15,6 +15,8 @@ export interface RunTally {
   guestPf: number;
   emulated: number;
   l1Exit: number;
+  /** TD: KVM_EXIT_MEMORY_FAULT (a private/shared mismatch) returned to userspace. */
+  memoryFault: number;
   /** nested-shadow: L2 #PF, CR3, INVLPG and flushes that L1 (the shadowing hypervisor) intercepts. */
   l1Intercepts: number;
   refsSum: number;
@@ -38,7 +40,7 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 export interface Derived {
   /** Trace accesses (r/w/x ops); the guest kernel's page-table stores are not counted here. */
   accesses: number;
-  outcomes: { ok: number; guestPf: number; emulated: number; l1Exit: number };
+  outcomes: { ok: number; guestPf: number; emulated: number; l1Exit: number; memoryFault: number };
   /** KVM exits (all of them, page-table stores included) per 1000 trace accesses. */
   exitsPer1000: number;
   faultsByKind: Record<FaultKind, number>;
@@ -60,7 +62,8 @@ export interface TraceResult {
 }
 
 export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: TraceMachine, tally: RunTally, series: SeriesPoint[]): TraceResult {
-  const counters: Record<string, number> = { ...m.vm.stats.snapshot(), ...m.vcpu.stats.snapshot() };
+  // A TD adds its own counters (private/shared faults, conversions, SEAMCALLs).
+  const counters: Record<string, number> = { ...m.vm.stats.snapshot(), ...m.vcpu.stats.snapshot(), ...(m.vm.td?.stats.snapshot() ?? {}) };
   const faultsByKind: Record<FaultKind, number> = {
     'kvm-fixed': counters.pf_fixed! - counters.pf_fast!,
     'kvm-fast': counters.pf_fast!,
@@ -76,7 +79,7 @@ export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: Trace
     counters,
     derived: {
       accesses: tally.accesses,
-      outcomes: { ok: tally.ok, guestPf: tally.guestPf, emulated: tally.emulated, l1Exit: tally.l1Exit },
+      outcomes: { ok: tally.ok, guestPf: tally.guestPf, emulated: tally.emulated, l1Exit: tally.l1Exit, memoryFault: tally.memoryFault },
       exitsPer1000: tally.accesses === 0 ? 0 : (counters.exits! * 1000) / tally.accesses,
       faultsByKind,
       refsPerAccess: tally.refsCount === 0 ? null : tally.refsSum / tally.refsCount,

@@ -25,7 +25,7 @@ export class TraceRun {
   readonly machine: TraceMachine;
   private next = 0;
   private readonly every: number;
-  private readonly tally: RunTally = { accesses: 0, ok: 0, guestPf: 0, emulated: 0, l1Exit: 0, l1Intercepts: 0, refsSum: 0, refsCount: 0 };
+  private readonly tally: RunTally = { accesses: 0, ok: 0, guestPf: 0, emulated: 0, l1Exit: 0, memoryFault: 0, l1Intercepts: 0, refsSum: 0, refsCount: 0 };
   private readonly series: SeriesPoint[] = [];
 
   constructor(spec: ConfigName | ConfigSpec, trace: unknown, opts: RunOptions = {}) {
@@ -75,16 +75,17 @@ export class TraceRun {
             // L2 shadowed by L1: L1 intercepts L2's #PF (its shadow tables lack the entry).
             if (this.config.level === 'nested-shadow') t.l1Intercepts++;
           } else if (r.status === 'emulated') t.emulated++;
+          else if (r.status === 'memory-fault') t.memoryFault++;
           else t.l1Exit++;
           break;
         }
-        case 'map': m.map(op.va, op.pa, op.n ?? 1, op.w ?? false, op.u ?? false); break;
+        case 'map': m.map(op.va, op.pa, op.n ?? 1, op.w ?? false, op.u ?? false, op.s ?? false); break;
         case 'unmap': m.unmap(op.va, op.n ?? 1); break;
         case 'wp': m.wp(op.va, op.n ?? 1); break;
         case 'cr3': m.cr3(op.as); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
         case 'invlpg': m.invlpg(op.va); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
         case 'flush': m.flush(); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
-        case 'convert': break; // unreachable: rejected for non-TDs above, and TDs are not yet available
+        case 'convert': m.convert(op.gpa, op.n ?? 1, op.to); break; // TDs only: others are rejected above
       }
       this.next++;
       if (this.next % this.every === 0 || this.next === this.trace.ops.length) this.sample();
