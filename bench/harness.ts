@@ -9,18 +9,8 @@ export interface BenchResult {
   note?: string;
 }
 
-/** xorshift32: deterministic inputs for every run. */
-export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+/** xorshift32: deterministic inputs for every run (the same generator the workloads use). */
+export { xorshift as rng } from '../src/workload/generators';
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

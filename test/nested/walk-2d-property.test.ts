@@ -9,6 +9,7 @@
  * ngpa walker (W|U, as KVM's nested_access), then translates the final nGPA with the access | U.
  * A/D updates differ between the two copies but never change an outcome.
  */
+import { xorshift } from '../../src/workload/generators';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
@@ -26,17 +27,6 @@ const COPY_G = 0x0400_0000n; // where L2 table pages land in L1
 const DATA_G = 0x0800_0000n; // where L2 data pages land in L1
 const NOSLOT_G = 0xc000_0000n; // outside every L1 slot, below 4 GiB so that a 32-bit NPT12 can point there
 
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 interface Cfg {
   nk: NestedKind;
