@@ -117,3 +117,4 @@ export * from './sweep/sweep-row';
 export * from './sweep/sweep';
 export * from './sweep/sweep-io';
 export * from './display/tdx-view';
+export * from './shadow/guest-mmu-npt';

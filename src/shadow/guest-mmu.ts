@@ -8,7 +8,7 @@
  * not). INVEPT frees guest_mmu roots; L2 entry switches to guest_mmu (`kvm_mmu_new_pgd(EPTP12)`
  * reuses a cached root), L2 exit back to root_mmu, keeping guest_mmu's roots.
  *
- * NPT12 shadowing (`kvm_init_shadow_npt_mmu`) is not modelled here.
+ * NPT12 shadowing (`kvm_init_shadow_npt_mmu`) is in guest-mmu-npt.ts.
  */
 import { type Gpa, type Gva, type Hpa, type Ngpa, gva as mkGva, hpa as mkHpa, ngpa as mkNgpa } from '../address/address';
 import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';

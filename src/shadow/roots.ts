@@ -68,11 +68,23 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
   if (ctx.root.hpa >= 0) return;
   mmu.makeMmuPagesAvailable(ctx.vcpu);
   const rootGfn = Number((pgd & PT_BASE_ADDR_MASK) >> 12n);
-  if (!ctx.usesPaeRoot) {
+  const special = ctx.usesSpecialRoots;
+  if (!ctx.usesPaeRoot && !special) {
     const sp = allocRoot(mmu, ctx, ctx.direct ? 0 : rootGfn, 0, ctx.rootRole.level);
     ctx.root = { hpa: sp.pfn, sp, pgd: ctx.direct ? 0n : pgd };
   } else {
     if (ctx.paeRootPfn < 0) ctx.paeRootPfn = mmu.vm.host.allocTable();
+    // Under a 4/5-level host the PAE root is a real PDPT in a long-mode walk, so its entries (and
+    // the special roots above it) carry P|W|U|A, as pm_mask in mmu_alloc_shadow_roots.
+    const pmMask = special ? 0x27n : 1n;
+    if (special) {
+      if (ctx.pml4RootPfn < 0) ctx.pml4RootPfn = mmu.vm.host.allocTable();
+      mmu.writeSpecialRoot(ctx.pml4RootPfn, 0, (BigInt(ctx.paeRootPfn) << 12n) | pmMask);
+      if (ctx.rootRole.level === 5) {
+        if (ctx.pml5RootPfn < 0) ctx.pml5RootPfn = mmu.vm.host.allocTable();
+        mmu.writeSpecialRoot(ctx.pml5RootPfn, 0, (BigInt(ctx.pml4RootPfn) << 12n) | pmMask);
+      }
+    }
     const cpuLevel = ctx.cpuRole.base.level;
     for (let i = 0; i < 4; i++) {
       let gfn: number;
@@ -85,14 +97,15 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
       // A 32-bit guest's page directory is shadowed by four PAE directories, one per quadrant.
       const sp = allocRoot(mmu, ctx, gfn, cpuLevel === 2 ? i : 0, 2);
       ctx.paeRootSps[i] = sp;
-      const entry = (BigInt(sp.pfn) << 12n) | 1n; // root | PT_PRESENT_MASK
+      const entry = (BigInt(sp.pfn) << 12n) | pmMask; // root | pm_mask
       mmu.writeSpecialRoot(ctx.paeRootPfn, i, entry);
       ctx.paeHalves[i * 2] = Number(entry & 0xffffffffn);
       ctx.paeHalves[i * 2 + 1] = Number(entry >> 32n);
     }
-    ctx.root = { hpa: ctx.paeRootPfn, sp: null, pgd: ctx.direct ? 0n : pgd };
+    const top = !special ? ctx.paeRootPfn : ctx.rootRole.level === 5 ? ctx.pml5RootPfn : ctx.pml4RootPfn;
+    ctx.root = { hpa: top, sp: null, pgd: ctx.direct ? 0n : pgd };
   }
-  mmu.vm.events.record({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : ''}` });
+  mmu.vm.events.record({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : special ? ' (special roots over the PAE root)' : ''}` });
   syncRoots(mmu, ctx);
 }
 

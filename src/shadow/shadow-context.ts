@@ -61,6 +61,12 @@ export class ShadowContext {
   /** `mmu->pae_root`: one host frame of four PDPTE-like entries, allocated on first use. */
   paeRootPfn = -1;
   readonly paeRootSps: (ShadowPage | null)[] = [null, null, null, null];
+  /**
+   * `mmu->pml4_root` / `mmu->pml5_root` (special roots, §8.3): a 4/5-level host shadowing a
+   * 32-bit or PAE NPT12 points its top table(s) at `pae_root`; host frames, not shadow pages.
+   */
+  pml4RootPfn = -1;
+  pml5RootPfn = -1;
   /** The PAE root as the hardware loads it into its PDPTE registers at VM entry. */
   readonly paeHalves = new Uint32Array(8);
   /** Last KVM_REQ_MMU_FREE_OBSOLETE_ROOTS handled. */
@@ -89,6 +95,11 @@ export class ShadowContext {
   /** Roots are built from a PAE root (guest 32-bit, PAE, or paging off). */
   get usesPaeRoot(): boolean {
     return this.rootRole.level === 3;
+  }
+
+  /** A 32-bit/PAE guest table shadowed under a 4/5-level root: pae_root reached via pml4_root (and pml5_root). */
+  get usesSpecialRoots(): boolean {
+    return !this.rootRole.direct && this.rootRole.level >= 4 && this.cpuRole.base.level <= 3;
   }
 
   get direct(): boolean {

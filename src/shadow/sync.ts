@@ -116,7 +116,11 @@ export function mmuSyncChildren(mmu: ShadowMmu, ctx: ShadowContext, parent: Shad
 export function shadowPath(mmu: ShadowMmu, ctx: ShadowContext, rootHpa: number, addr: bigint): { sp: ShadowPage; idx: number }[] {
   const out: { sp: ShadowPage; idx: number }[] = [];
   let sp: ShadowPage | null | undefined;
-  if (rootHpa === ctx.paeRootPfn && ctx.usesPaeRoot) sp = ctx.paeRootSps[Number((addr >> 30n) & 3n)];
+  if ((rootHpa === ctx.paeRootPfn && ctx.usesPaeRoot) || (rootHpa >= 0 && (rootHpa === ctx.pml4RootPfn || rootHpa === ctx.pml5RootPfn))) {
+    // A PAE root, or special roots over one: the PDPT-level entry is not a shadow page, and
+    // shadow_walk_init_using_root starts at pae_root[(addr >> 30) & 3] for both.
+    sp = ctx.paeRootSps[Number((addr >> 30n) & 3n)];
+  }
   else sp = mmu.pageAt(rootHpa);
   while (sp !== null && sp !== undefined) {
     const idx = Number((addr >> BigInt(12 + 9 * (sp.level - 1))) & 511n);

@@ -32,6 +32,7 @@ import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
 import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
+import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
 import { kvmMmuTrackWrite } from '../shadow/track-write';
 import { tdxPageFault } from '../tdx/tdx-page-fault';
 import { isGfnAlias } from '../tdx/td-config';
@@ -65,6 +66,8 @@ export class Vcpu {
   private shadowVcpu: ShadowVcpu | undefined;
   /** Nested EPT: guest_mmu, active while L2 runs. */
   private nestedEpt: NestedEptMmu | undefined;
+  /** Nested NPT: guest_mmu shadowing NPT12, active while L2 runs. */
+  private nestedNptMmu: NestedNptMmu | undefined;
   /** The CR3 write in progress had PCID no-flush (bit 63). */
   private noFlush = false;
   /** TD: `mirror_root_hpa` (never loaded into hardware). */
@@ -92,6 +95,11 @@ export class Vcpu {
   /** guest_mmu (nested EPT), once L2 was entered. */
   get nested(): NestedEptMmu | undefined {
     return this.nestedEpt;
+  }
+
+  /** guest_mmu (nested NPT), once L2 was entered with NPT. */
+  get nestedNpt(): NestedNptMmu | undefined {
+    return this.nestedNptMmu;
   }
 
   get regs(): PagingRegisters {
@@ -354,6 +362,7 @@ export class Vcpu {
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
     if (this.nestedEpt?.active) return this.nestedEpt.access(address, access);
+    if (this.nestedNptMmu?.active) return this.nestedNptMmu.access(address, access);
     if (this.shadowVcpu !== undefined) return this.shadowVcpu.access(address, access);
     const a = this.walkerValue.checkAddress(BigInt(address));
     const enc = encodeAccess(access);
@@ -464,9 +473,23 @@ export class Vcpu {
     this.vm.afterOperation();
   }
 
+  /**
+   * VMRUN with NPT enabled in vmcb12: vcpu->arch.mmu = guest_mmu shadowing NPT12. The MMU object
+   * is kept only once an entry succeeded, so a refused entry leaves the vCPU as it was.
+   */
+  enterNestedNpt(e: NestedNptEntry): void {
+    const mmu = this.nestedNptMmu ?? new NestedNptMmu(this.vm, this.index, this.stats);
+    mmu.enter(e);
+    this.nestedNptMmu = mmu;
+  }
+
   /** Nested VM exit: back to L1 (root_mmu). */
   exitNested(): void {
     this.nestedEpt?.exit();
+    if (this.nestedNptMmu?.active) {
+      this.nestedNptMmu.exit();
+      this.vm.afterOperation();
+    }
   }
 
   /** INVEPT from L1. */

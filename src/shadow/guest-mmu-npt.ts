@@ -1,0 +1,316 @@
+/**
+ * Nested TDP with NPT (reference §2.5, §6.6, §6.8, §8.3, §10.1, §10.2): while L2 runs on an AMD
+ * host, `vcpu->arch.mmu` is guest_mmu, whose shadow pages (NPT02) shadow L1's NPT12 — set up by
+ * `nested_svm_init_mmu_context` → `kvm_init_shadow_npt_mmu(cr0 = PG, vmcb01 CR4, vmcb01 EFER,
+ * nCR3)`. The NPT12 format is L1's own paging mode (2, 3, 4 or 5 levels, CR0.WP off, PKE
+ * cleared); root_role is that cpu_role with the host NPT level, `passthrough` when a 5-level host
+ * shadows a 4-level NPT12, and special roots (pml4_root/pml5_root over pae_root) when a 4/5-level
+ * host shadows a 32-bit/PAE NPT12. The hardware walks L2's tables with NPT02 (host x86 format) as
+ * the second stage; every nested access is a user access and L2's table accesses are writes. An
+ * NPF on an nGPA goes to KVM (`npf_interception` → `kvm_mmu_page_fault` with guest_mmu =
+ * FNAME(page_fault) with PTTYPE 64/32), which fixes NPT02 when NPT12 allows the access, or
+ * reflects an NPF to L1 (`nested_svm_inject_npf_exit`). Unlike nested EPT, every VMRUN and
+ * #VMEXIT requests KVM_REQ_MMU_SYNC (`nested_svm_transition_tlb_flush`), so L1's edits of NPT12
+ * become visible to L2 at the next entry without any invalidation instruction.
+ *
+ * Not modelled: INVLPGA (SVM's nested single-address flush) and ASID handling; the TLB flush half
+ * of the transition request (the model keeps no TLB beyond the shadow tables).
+ */
+import { type Gpa, type Gva, type Hpa, gva as mkGva, gpa as mkGpa, hpa as mkHpa, ngpa as mkNgpa } from '../address/address';
+import { DEFAULT_FEATURES, CR4, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
+import { PFERR } from '../format/acc';
+import type { PageFormat } from '../format/page-format';
+import type { Counters, VcpuStatName } from '../events/stats';
+import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
+import type { NestedExit } from '../nested/nested-exit';
+import { NgpaWalker } from '../nested/ngpa-walker';
+import type { GuestMemory } from '../memory/guest-memory';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import { InvariantViolation } from '../tdp/tdp-mmu';
+import { GvaWalker } from '../walker/gva-walker';
+import { encodeAccess, type Access } from '../walker/access';
+import { walkTables, type WalkInputs } from '../walker/walk';
+import { WalkStop } from '../walker/walk-scratch';
+import type { AccessResult, ExitRecord } from '../vm/access-result';
+import { hardwareNpfExit } from '../vm/exit';
+import { ShadowContext, type ContextSetup } from './shadow-context';
+import { shadowPageFault } from './shadow-fault';
+import { freeObsoleteRoots, mmuLoad, newPgd, syncRoots } from './roots';
+import { invalidateAddrInRoot, shadowPath } from './sync';
+import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
+
+const MAX_ATTEMPTS = 8;
+
+export interface NestedNptEntry {
+  /** nCR3 from vmcb12. */
+  ncr3: bigint;
+  /** L1's paging registers (vmcb01 save area): CR4 and EFER select the NPT12 format. */
+  l1: PagingRegisters;
+  /** L2's paging registers (guestMode is forced on). */
+  l2: PagingRegisters;
+  /** The NPT12 level the caller means (2..5): refused unless L1's mode implies it. */
+  level?: number;
+  /** L1's CPUID (default: DEFAULT_FEATURES with L1 memory's MAXPHYADDR). */
+  features?: CpuFeatures;
+}
+
+export interface NestedNptVmContext extends ShadowVcpuVm {
+  readonly tdpEnabled: boolean;
+  readonly config: { readonly flavour: string; readonly tdpLevel: number; readonly hardwareFormat: PageFormat };
+}
+
+/** `nested_svm_get_tdp_pdptr`: the four PDPTEs at nCR3 in L1 memory (0 where no slot backs them). */
+function readPdptes(mem: GuestMemory, base: bigint): bigint[] {
+  const out: bigint[] = [];
+  for (let i = 0; i < 4; i++) {
+    const a = base + BigInt(i) * 8n;
+    if (mem.frameOf(Number(a >> 12n)) < 0) {
+      out.push(0n);
+      continue;
+    }
+    const b = mem.readBytes(mkGpa(a), 8);
+    let v = 0n;
+    for (let j = 7; j >= 0; j--) v = (v << 8n) | BigInt(b[j]!);
+    out.push(v);
+  }
+  return out;
+}
+
+export class NestedNptMmu {
+  readonly vm: NestedNptVmContext;
+  readonly index: number;
+  readonly stats: Counters<VcpuStatName>;
+  /** guest_mmu: kept across L2 entries and exits, like KVM's. */
+  ctx: ShadowContext | undefined;
+  ngpa: NgpaWalker | undefined;
+  l2Walker: GvaWalker | undefined;
+  ncr3 = 0n;
+  /** L2 is running (vcpu->arch.mmu == &guest_mmu). */
+  active = false;
+  /** KVM's walker over NPT12 in PAE mode reads PDPTEs from memory: refreshed before each walk. */
+  private pdptHalves: Uint32Array | undefined;
+  private pdptBase = 0n;
+  private ngpaLimitGfn = 0;
+  private pendingExit: { ngpa: bigint; final: boolean; stop: number; errorCode: number } | undefined;
+  private curFinal = 0;
+  private curGva = 0n;
+  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+
+  constructor(vm: NestedNptVmContext, index: number, stats: Counters<VcpuStatName>) {
+    this.vm = vm;
+    this.index = index;
+    this.stats = stats;
+  }
+
+  /** VMRUN with NPT enabled in vmcb12: `nested_svm_init_mmu_context`, then the transition sync. */
+  enter(e: NestedNptEntry): void {
+    // Everything is validated before any state changes.
+    if (!this.vm.tdpEnabled || this.vm.config.flavour !== 'npt') {
+      throw new InvalidArgumentError('nested-npt-needs-npt', 'nested NPT needs an NPT host (this VM uses EPT or shadow paging)', this.vm.tdpEnabled ? this.vm.config.flavour : 'shadow');
+    }
+    const mem = this.vm.shadow.vm.guestMem;
+    const cfg: { ncr3: bigint; l1: PagingRegisters; features?: CpuFeatures; level?: number } = { ncr3: e.ncr3, l1: e.l1 };
+    if (e.features !== undefined) cfg.features = e.features;
+    if (e.level !== undefined) cfg.level = e.level;
+    const ngpa = NgpaWalker.npt(mem, cfg); // L1's mode → format, level check, nCR3 width
+    const hostLevel = this.vm.config.tdpLevel;
+    if (ngpa.levels > hostLevel) {
+      throw new InvalidRegisterStateError('npt12-deeper-than-host', `a ${ngpa.levels}-level NPT12 cannot be shadowed by ${hostLevel}-level NPT02 roots (root_role.level = host NPT level)`, String(ngpa.levels));
+    }
+    const rootGfn = Number((ngpa.root as bigint) >> 12n);
+    if (mem.frameOf(rootGfn) < 0) {
+      throw new GpaOutsideMemoryError('ncr3-outside-l1-memory', "nCR3's root table is not in L1's memory", hex(e.ncr3));
+    }
+    const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
+    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features); // throws on bad L2 state
+    const cpuRole = ngpa.role;
+    // kvm_init_shadow_npt_mmu: root_role = cpu_role.base with the host NPT level.
+    const rootRole = cpuRole.base.with({ level: hostLevel, passthrough: hostLevel === 5 && ngpa.levels === 4 });
+    const pae = ngpa.levels === 3;
+    const pdptHalves = pae ? new Uint32Array(8) : undefined;
+    const pdptBase = pae ? BigInt(e.ncr3) & ~0x1fn : 0n;
+    const walkInputs: WalkInputs = {
+      mem, format: ngpa.format, rootGfn, pdptrs: pdptHalves, pdptBase: Number(pdptBase), pkru: 0,
+      fetchSetsId: cpuRole.isEferNx || cpuRole.isCr4Smep,
+    };
+    const setup: ContextSetup = {
+      cpuRole,
+      rootRole,
+      gptFormat: ngpa.format,
+      walkInputs,
+      pdptrs: pae ? readPdptes(mem, pdptBase) : undefined,
+      hwFormat: this.vm.config.hardwareFormat,
+      isPae: (e.l1.cr4 & CR4.PAE) !== 0n,
+    };
+    if (this.ctx === undefined) {
+      this.ctx = new ShadowContext('guest_mmu', this.index, this.stats, mem, setup);
+      this.ctx.obsoleteSeen = this.vm.shadow.freeObsoleteRootsRequest;
+    } else this.ctx.configure(setup);
+    this.ngpa = ngpa;
+    this.l2Walker = l2Walker;
+    this.ncr3 = BigInt(e.ncr3);
+    this.pdptHalves = pdptHalves;
+    this.pdptBase = pdptBase;
+    this.ngpaLimitGfn = 2 ** (ngpa.addressBits - 12);
+    newPgd(this.vm.shadow, this.ctx, this.ncr3);
+    this.active = true;
+    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: this.ncr3, outcome: 'VMRUN: vcpu->arch.mmu = guest_mmu (shadow NPT)' });
+    this.transitionSync('VMRUN');
+    this.vm.afterOperation();
+  }
+
+  /** #VMEXIT: back to root_mmu; guest_mmu keeps its roots. */
+  exit(why = '#VMEXIT'): void {
+    this.active = false;
+    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
+    this.transitionSync(why);
+  }
+
+  /**
+   * `nested_svm_transition_tlb_flush`: KVM_REQ_MMU_SYNC + KVM_REQ_TLB_FLUSH_CURRENT on every
+   * transition, served by the next vcpu_enter_guest against the MMU then current: guest_mmu after
+   * VMRUN (its current root is synced), root_mmu after #VMEXIT (a direct TDP MMU: nothing to sync).
+   */
+  private transitionSync(why: string): void {
+    const ctx = this.ctx!;
+    ctx.syncRequested = true;
+    if (this.active) {
+      syncRoots(this.vm.shadow, ctx);
+      this.vm.shadow.vm.events.record({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): guest_mmu roots synced` });
+    } else {
+      ctx.syncRequested = false;
+      this.vm.shadow.vm.events.record({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): root_mmu is direct, nothing to sync` });
+    }
+  }
+
+  private hwInputs() {
+    return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
+  }
+
+  /** The hardware NPT02 walk of one nGPA frame: the L1 frame, or -1 with an NPF pending. */
+  private secondStage(ngfn: number, final: boolean): number {
+    if (ngfn >= this.ngpaLimitGfn) {
+      // KVM would alias such an nGPA into pae_root (32-bit/PAE NPT12) and loop; refused here.
+      throw new InvalidArgumentError('ngpa-beyond-npt12', `L2 used an nGPA beyond what the ${this.ngpa!.levels}-level NPT12 translates`, hex(BigInt(ngfn) * 4096n));
+    }
+    const acc = final ? this.curFinal : PFERR.WRITE | PFERR.USER; // L2 table accesses: W|U (§6.6)
+    const s = this.ctx!.hwScratch;
+    const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
+    if (stop === WalkStop.Ok) {
+      const g = hostPfnToGfn(this.vm.memslots, s.gfn);
+      if (g < 0) throw new InvariantViolation('npt02-target', 'an NPT02 leaf maps a frame no memslot backs', hex(s.gfn));
+      return g;
+    }
+    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, errorCode: s.errorCode };
+    return -1;
+  }
+
+  /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu (paging64/32_page_fault over NPT12). */
+  private pageFault(ngpa: bigint, ec: number, rsvd: boolean): { ret: RetPf; reflected?: NestedExit; mmio: boolean } {
+    const mmu = this.vm.shadow;
+    const ctx = this.ctx!;
+    if (rsvd) {
+      // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
+      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
+      const last = path[path.length - 1];
+      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
+      if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
+        throw new InvariantViolation('mmio-rsvd-present', 'an RSVD NPF on a present NPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
+      }
+      if (isMmioSpte(mmu.config, spte)) {
+        if (mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff)) return { ret: RET_PF.EMULATE, mmio: true };
+      } else return { ret: RET_PF.RETRY, mmio: false };
+    }
+    this.stats.inc('pf_taken');
+    if (this.pdptHalves !== undefined) {
+      // get_pdptr = nested_svm_get_tdp_pdptr: every walk of a PAE NPT12 reads its PDPTEs from memory.
+      readPdptes(ctx.guestMem, this.pdptBase).forEach((v, i) => {
+        this.pdptHalves![i * 2] = Number(v & 0xffffffffn);
+        this.pdptHalves![i * 2 + 1] = Number(v >> 32n);
+      });
+    }
+    const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    let r = res.ret;
+    if (res.walkFault !== undefined) {
+      // kvm_inject_emulated_page_fault → nested_svm_inject_npf_exit, after invalidating the nGPA
+      // in NPT02 for a present, non-reserved fault.
+      const wec = res.walkFault.errorCode;
+      if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, ctx, ctx.root.hpa, ngpa);
+      const during = this.pendingExit?.final === false ? 'paging-structure' : 'final';
+      const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
+      const rec = this.ngpa!.walk(mkNgpa(ngpa), { kind, during });
+      if (rec.status !== 'fault') throw new InvariantViolation('nested-walk-disagrees', 'the NPT12 walk failed for KVM but not on the second look', hex(ngpa));
+      this.stats.inc('nested_reflected');
+      return { ret: RET_PF.RETRY, reflected: rec.exit, mmio: false };
+    }
+    if (r === RET_PF.WRITE_PROTECTED) r = RET_PF.EMULATE;
+    if (r === RET_PF.FIXED) {
+      this.stats.inc('pf_fixed');
+      this.stats.inc('nested_fixed');
+    } else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
+    else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
+    return { ret: r, mmio: res.mmio };
+  }
+
+  /** One L2 access: the hardware 2D walk with NPT02 as the second stage. */
+  access(address: Gva | bigint, access: Access): AccessResult {
+    const w = this.l2Walker!;
+    const ctx = this.ctx!;
+    const mmu = this.vm.shadow;
+    const a = w.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    const vlo = Number(a & 0xffffffffn);
+    const vhi = Number(a >> 32n);
+    const exits: ExitRecord[] = [];
+    this.stats.inc('guest_accesses');
+    this.curFinal = (enc & (PFERR.WRITE | PFERR.FETCH)) | PFERR.USER; // every nested access is user
+    this.curGva = a;
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      freeObsoleteRoots(mmu, ctx);
+      if (ctx.root.hpa < 0) {
+        // mmu_alloc_shadow_roots reads a PAE NPT12's PDPTEs through get_pdptr at load time.
+        if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptes(ctx.guestMem, this.pdptBase);
+        mmuLoad(mmu, ctx, this.ncr3);
+      }
+      this.pendingExit = undefined;
+      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
+      if (stop === WalkStop.SecondStage) {
+        const p = this.pendingExit!;
+        const rsvd = p.stop === WalkStop.Reserved;
+        const hw = hardwareNpfExit(p.ngpa, p.errorCode, p.final, rsvd);
+        this.stats.inc('exits');
+        this.stats.inc('npf_exits');
+        mmu.vm.events.record({ kind: 'npf', vcpu: this.index, gva: a, gpa: p.ngpa, code: hw.info, outcome: 'L2: NPT02 (shadow of NPT12)' });
+        const h = this.pageFault(p.ngpa, Number(hw.errorCode), rsvd);
+        const rec: ExitRecord = { ...hw, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio };
+        exits.push(rec);
+        mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gpa: p.ngpa, code: hw.errorCode, outcome: rec.ret });
+        this.vm.afterOperation();
+        if (h.reflected !== undefined) {
+          this.exit('NPT12 fault reflected to L1 (#VMEXIT NPF)');
+          this.vm.afterOperation();
+          const guestWalk = w.recordLast(stop, mkGva(a), access);
+          return { status: 'l1-exit', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, nestedExit: h.reflected };
+        }
+        if (h.ret === RET_PF.EMULATE) {
+          const guestWalk = w.recordLast(stop, mkGva(a), access);
+          return { status: 'emulated', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.mmio ? 'MMIO' : 'emulated' };
+        }
+        continue;
+      }
+      const guestWalk = w.recordLast(stop, mkGva(a), access);
+      if (stop !== WalkStop.Ok) {
+        mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(w.lastErrorCode), outcome: 'L2 #PF (delivered by hardware)' });
+        return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+      }
+      const l1gfn = w.lastGfn;
+      const slot = this.vm.memslots.find((s) => l1gfn >= s.baseGfn && l1gfn < s.baseGfn + s.npages)!;
+      const hpa = mkHpa(BigInt(slot.pfnBase + (l1gfn - slot.baseGfn)) * 4096n + (a & 0xfffn)) as Hpa;
+      // The record's "gpa" is L2's GPA (an nGPA); the L1 GPA is in `l1Gpa`.
+      const l1Gpa = (BigInt(l1gfn) * 4096n + (a & 0xfffn)) as Gpa;
+      return { status: 'ok', gva: mkGva(a), access, gpa: guestWalk.status === 'ok' ? guestWalk.gpa : undefined, hpa, guestWalk, exits, attempts: attempt, l1Gpa };
+    }
+    throw new InvariantViolation('no-progress', `the L2 access made no progress after ${MAX_ATTEMPTS} NPFs`, hex(a));
+  }
+}
