@@ -6,7 +6,7 @@ import type { BenchResult } from './harness';
 import { median } from './harness';
 import { runTrace, type ConfigName, type Trace, type SweepSpec, uniformRandom, forkStorm, addressSpaces, sweep } from '../src';
 
-const CONFIGS: ConfigName[] = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow'];
+const CONFIGS: ConfigName[] = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow', 'td'];
 
 /** A mixed trace: random accesses, then a fork storm, then address-space switches, concatenated per phase. */
 function mixed(): Trace[] {
