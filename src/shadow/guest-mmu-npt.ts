@@ -16,17 +16,16 @@
  * Not modelled: INVLPGA (SVM's nested single-address flush) and ASID handling; the TLB flush half
  * of the transition request (the model keeps no TLB beyond the shadow tables).
  */
-import { type Gpa, type Gva, type Hpa, gva as mkGva, gpa as mkGpa, hpa as mkHpa, ngpa as mkNgpa } from '../address/address';
+import { type Gva, gpa as mkGpa } from '../address/address';
 import { DEFAULT_FEATURES, CR4, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { PFERR } from '../format/acc';
 import type { PageFormat } from '../format/page-format';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
-import type { NestedExit } from '../nested/nested-exit';
 import { NgpaWalker } from '../nested/ngpa-walker';
 import type { GuestMemory } from '../memory/guest-memory';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
-import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import { RET_PF } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
 import { encodeAccess, type Access } from '../walker/access';
@@ -36,8 +35,9 @@ import type { AccessResult, ExitRecord } from '../vm/access-result';
 import { hardwareNpfExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
+import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRoots, mmuLoad, newPgd, syncRoots } from './roots';
-import { invalidateAddrInRoot, shadowPath } from './sync';
+import { shadowPath } from './sync';
 import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
@@ -207,7 +207,7 @@ export class NestedNptMmu {
   }
 
   /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu (paging64/32_page_fault over NPT12). */
-  private pageFault(ngpa: bigint, ec: number, rsvd: boolean): { ret: RetPf; reflected?: NestedExit; mmio: boolean } {
+  private pageFault(ngpa: bigint, ec: number, rsvd: boolean): NestedFaultOutcome {
     const mmu = this.vm.shadow;
     const ctx = this.ctx!;
     if (rsvd) {
@@ -231,26 +231,8 @@ export class NestedNptMmu {
       });
     }
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
-    let r = res.ret;
-    if (res.walkFault !== undefined) {
-      // kvm_inject_emulated_page_fault → nested_svm_inject_npf_exit, after invalidating the nGPA
-      // in NPT02 for a present, non-reserved fault.
-      const wec = res.walkFault.errorCode;
-      if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, ctx, ctx.root.hpa, ngpa);
-      const during = this.pendingExit?.final === false ? 'paging-structure' : 'final';
-      const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
-      const rec = this.ngpa!.walk(mkNgpa(ngpa), { kind, during });
-      if (rec.status !== 'fault') throw new InvariantViolation('nested-walk-disagrees', 'the NPT12 walk failed for KVM but not on the second look', hex(ngpa));
-      this.stats.inc('nested_reflected');
-      return { ret: RET_PF.RETRY, reflected: rec.exit, mmio: false };
-    }
-    if (r === RET_PF.WRITE_PROTECTED) r = RET_PF.EMULATE;
-    if (r === RET_PF.FIXED) {
-      this.stats.inc('pf_fixed');
-      this.stats.inc('nested_fixed');
-    } else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
-    else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
-    return { ret: r, mmio: res.mmio };
+    // Every nested NPT access is a user access already: the re-walk takes the walker's default.
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, undefined);
   }
 
   /** One L2 access: the hardware 2D walk with NPT02 as the second stage. */
@@ -283,33 +265,13 @@ export class NestedNptMmu {
         this.stats.inc('npf_exits');
         mmu.vm.events.record({ kind: 'npf', vcpu: this.index, gva: a, gpa: p.ngpa, code: hw.info, outcome: 'L2: NPT02 (shadow of NPT12)' });
         const h = this.pageFault(p.ngpa, Number(hw.errorCode), rsvd);
-        const rec: ExitRecord = { ...hw, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio };
-        exits.push(rec);
-        mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gpa: p.ngpa, code: hw.errorCode, outcome: rec.ret });
-        this.vm.afterOperation();
-        if (h.reflected !== undefined) {
-          this.exit('NPT12 fault reflected to L1 (#VMEXIT NPF)');
-          this.vm.afterOperation();
-          const guestWalk = w.recordLast(stop, mkGva(a), access);
-          return { status: 'l1-exit', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, nestedExit: h.reflected };
-        }
-        if (h.ret === RET_PF.EMULATE) {
-          const guestWalk = w.recordLast(stop, mkGva(a), access);
-          return { status: 'emulated', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.mmio ? 'MMIO' : 'emulated' };
-        }
+        recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
+        if (h.reflected !== undefined) this.exit('NPT12 fault reflected to L1 (#VMEXIT NPF)');
+        const stopped = stoppedResult(w, stop, a, access, exits, attempt, h);
+        if (stopped !== undefined) return stopped;
         continue;
       }
-      const guestWalk = w.recordLast(stop, mkGva(a), access);
-      if (stop !== WalkStop.Ok) {
-        mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(w.lastErrorCode), outcome: 'L2 #PF (delivered by hardware)' });
-        return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
-      }
-      const l1gfn = w.lastGfn;
-      const slot = this.vm.memslots.find((s) => l1gfn >= s.baseGfn && l1gfn < s.baseGfn + s.npages)!;
-      const hpa = mkHpa(BigInt(slot.pfnBase + (l1gfn - slot.baseGfn)) * 4096n + (a & 0xfffn)) as Hpa;
-      // The record's "gpa" is L2's GPA (an nGPA); the L1 GPA is in `l1Gpa`.
-      const l1Gpa = (BigInt(l1gfn) * 4096n + (a & 0xfffn)) as Gpa;
-      return { status: 'ok', gva: mkGva(a), access, gpa: guestWalk.status === 'ok' ? guestWalk.gpa : undefined, hpa, guestWalk, exits, attempts: attempt, l1Gpa };
+      return finishedResult(this.vm, mmu, this.index, w, stop, a, access, exits, attempt);
     }
     throw new InvariantViolation('no-progress', `the L2 access made no progress after ${MAX_ATTEMPTS} NPFs`, hex(a));
   }

@@ -10,17 +10,16 @@
  *
  * NPT12 shadowing (`kvm_init_shadow_npt_mmu`) is in guest-mmu-npt.ts.
  */
-import { type Gpa, type Gva, type Hpa, type Ngpa, gva as mkGva, hpa as mkHpa, ngpa as mkNgpa } from '../address/address';
+import { type Gva, type Ngpa } from '../address/address';
 import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { eptFormat } from '../format/ept';
 import { PFERR } from '../format/acc';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { InvalidArgumentError, hex } from '../errors';
 import type { EptCapabilities } from '../nested/ept-capabilities';
-import type { NestedExit } from '../nested/nested-exit';
 import { NgpaWalker } from '../nested/ngpa-walker';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
-import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
+import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
 import { encodeAccess, type Access } from '../walker/access';
@@ -30,8 +29,9 @@ import type { AccessResult, ExitRecord } from '../vm/access-result';
 import { hardwareEptExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
+import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
-import { invalidateAddrInRoot, shadowPath } from './sync';
+import { shadowPath } from './sync';
 import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
@@ -151,7 +151,7 @@ export class NestedEptMmu {
   }
 
   /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu. */
-  private pageFault(ngpa: bigint, ec: number, misconfig: boolean): { ret: RetPf; reflected?: NestedExit; mmio: boolean } {
+  private pageFault(ngpa: bigint, ec: number, misconfig: boolean): NestedFaultOutcome {
     const mmu = this.vm.shadow;
     const ctx = this.ctx!;
     let r: RetPf = RET_PF.INVALID;
@@ -170,26 +170,8 @@ export class NestedEptMmu {
     }
     this.stats.inc('pf_taken');
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
-    r = res.ret;
-    if (res.walkFault !== undefined) {
-      // nested_ept_inject_page_fault: an EPT violation / misconfiguration exit to L1, after
-      // invalidating the nGPA in EPT02 (kvm_inject_emulated_page_fault).
-      const wec = res.walkFault.errorCode;
-      if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, ctx, ctx.root.hpa, ngpa);
-      const during = this.pendingExit?.final === false ? 'paging-structure' : 'final';
-      const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
-      const rec = this.ngpa!.walk(mkNgpa(ngpa), { kind, user: (ec & PFERR.USER) !== 0 || kind === 'read', during });
-      if (rec.status !== 'fault') throw new InvariantViolation('nested-walk-disagrees', 'the EPT12 walk failed for KVM but not on the second look', hex(ngpa));
-      this.stats.inc('nested_reflected');
-      return { ret: RET_PF.RETRY, reflected: rec.exit, mmio: false };
-    }
-    if (r === RET_PF.WRITE_PROTECTED) r = RET_PF.EMULATE;
-    if (r === RET_PF.FIXED) {
-      this.stats.inc('pf_fixed');
-      this.stats.inc('nested_fixed');
-    } else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
-    else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
-    return { ret: r, mmio: res.mmio };
+    // KVM re-walks EPT12 for L1's exit with reads as user accesses ("readable" in EPT terms).
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, (kind) => (ec & PFERR.USER) !== 0 || kind === 'read');
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
@@ -223,34 +205,13 @@ export class NestedEptMmu {
         this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
         mmu.vm.events.record({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
         const h = this.pageFault(p.ngpa, Number(ec), misconfig);
-        const rec: ExitRecord = {
-          ...hw, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio,
-        };
-        exits.push(rec);
-        mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gpa: p.ngpa, code: ec, outcome: rec.ret });
-        this.vm.afterOperation();
-        if (h.reflected !== undefined) {
-          this.exit('EPT12 fault reflected to L1');
-          const guestWalk = w.recordLast(stop, mkGva(a), access);
-          return { status: 'l1-exit', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, nestedExit: h.reflected };
-        }
-        if (h.ret === RET_PF.EMULATE) {
-          const guestWalk = w.recordLast(stop, mkGva(a), access);
-          return { status: 'emulated', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.mmio ? 'MMIO' : 'emulated' };
-        }
+        recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
+        if (h.reflected !== undefined) this.exit('EPT12 fault reflected to L1');
+        const stopped = stoppedResult(w, stop, a, access, exits, attempt, h);
+        if (stopped !== undefined) return stopped;
         continue;
       }
-      const guestWalk = w.recordLast(stop, mkGva(a), access);
-      if (stop !== WalkStop.Ok) {
-        mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(w.lastErrorCode), outcome: 'L2 #PF (delivered by hardware)' });
-        return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
-      }
-      const l1gfn = w.lastGfn;
-      const slot = this.vm.memslots.find((s) => l1gfn >= s.baseGfn && l1gfn < s.baseGfn + s.npages)!;
-      const hpa = mkHpa(BigInt(slot.pfnBase + (l1gfn - slot.baseGfn)) * 4096n + (a & 0xfffn)) as Hpa;
-      // The record's "gpa" is L2's GPA (an nGPA); the L1 GPA is in `l1Gpa`.
-      const l1Gpa = (BigInt(l1gfn) * 4096n + (a & 0xfffn)) as Gpa;
-      return { status: 'ok', gva: mkGva(a), access, gpa: guestWalk.status === 'ok' ? guestWalk.gpa : undefined, hpa, guestWalk, exits, attempts: attempt, l1Gpa };
+      return finishedResult(this.vm, mmu, this.index, w, stop, a, access, exits, attempt);
     }
     throw new InvariantViolation('no-progress', `the L2 access made no progress after ${MAX_ATTEMPTS} exits`, hex(a));
   }
