@@ -8,7 +8,7 @@
  */
 import { ACC_ALL, ACC_EXEC, ACC_USER, ACC_WRITE, PFERR } from '../format/acc';
 import { SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
-import { isLargePte, isLastSpte, isShadowPresent, isWritable, makeMmioSpte, makeSpte, spteToPfn } from '../spte/spte';
+import { isLargePte, isLastSpte, isShadowPresent, isWritable, kvmMmuPageAdNeedWriteProtect, makeMmioSpte, makeSpte, spteToPfn } from '../spte/spte';
 import { newPageFault, type PageFault } from '../tdp/page-fault';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { memslotPfn, lpageIndex, type Memslot } from '../vm/memslot';
@@ -129,7 +129,7 @@ export function mmuSetSpte(
   const oldLeaf = isShadowPresent(old) && isLastSpte(old, level);
   const must = wantW && (!oldLeaf || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, false, prefetch, ctx.vcpu);
   const { spte, wrprot } = makeSpte(c, {
-    level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: false, pteAccess, pfn, isMmioPfn: false,
+    level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(c, sp.role.guestMode), pteAccess, pfn, isMmioPfn: false,
     prefetch, synchronizing: false, hostWritable, mustWriteProtect: must,
   });
   let ret: RetPf;
@@ -264,21 +264,76 @@ function validateDirectSpte(mmu: ShadowMmu, sp: ShadowPage, idx: number, access:
   mmu.tlbFlush(vcpu, 'direct child with other access', sp.gfnOf(idx), sp.level);
 }
 
-/** `FNAME(pte_prefetch)` for level-1 indirect pages: up to 7 neighbours in the aligned group of 8. */
+/**
+ * `kvm_mmu_prefetch_sptes` (mmu.c:3072-3107): map `count` consecutive gfns from `gfn` into the
+ * entries from `idx` with `access`, or give up (false) before mapping any.
+ */
+function prefetchSptes(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: number, gfn: number, count: number, access: number): boolean {
+  // gfn_to_memslot_dirty_bitmap (mmu.c:838-850): no slot, or a writable prefetch into a dirty-logged slot.
+  const slot = mmu.vm.slotOfGfn(gfn);
+  if (slot === undefined || (slot.dirtyLogging && (access & ACC_WRITE) !== 0)) return false;
+  // kvm_prefetch_pages (kvm_main.c:3066-3080): gfn_to_hva_many asks for a writable hva, which a
+  // read-only slot lacks (kvm_main.c:2714-2715); a run past the slot's end prefetches nothing.
+  if (slot.readonly || slot.baseGfn + slot.npages - gfn < count) return false;
+  for (let i = 0; i < count; i++) mmuSetSpte(mmu, ctx, slot, sp, idx + i, access, gfn + i, memslotPfn(slot, gfn + i), null);
+  return true;
+}
+
+/**
+ * `__direct_pte_prefetch` (mmu.c:3119-3143): in the aligned window of `PTE_PREFETCH_NUM` entries of a
+ * direct page, every run of non-present entries (the faulting one and present ones end a run) is
+ * prefetched at the page's own gfns and access; the first run that fails ends the prefetch.
+ */
+function directPtePrefetchWindow(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: number): void {
+  const first = idx - (idx % PTE_PREFETCH_NUM);
+  let start = -1;
+  for (let i = first; i < first + PTE_PREFETCH_NUM; i++) {
+    if (isShadowPresent(mmu.readSpte(sp, i)) || i === idx) {
+      if (start < 0) continue;
+      if (!prefetchSptes(mmu, ctx, sp, start, sp.gfnOf(start), i - start, sp.role.access)) return;
+      start = -1;
+    } else if (start < 0) start = i;
+  }
+  if (start >= 0) prefetchSptes(mmu, ctx, sp, start, sp.gfnOf(start), first + PTE_PREFETCH_NUM - start, sp.role.access);
+}
+
+/** `direct_pte_prefetch` (mmu.c:3145-3170), after `direct_map`: not without A/D bits, 4K pages only. */
+function directPtePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: number): void {
+  if (sp.role.adDisabled || sp.level > 1) return;
+  directPtePrefetchWindow(mmu, ctx, sp, idx);
+}
+
+/** `FNAME(prefetch_gpte)` (paging_tmpl.h:531-546): false ends the prefetch. */
+function prefetchGpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: number): boolean {
+  const fmt = ctx.gptFormat!;
+  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
+  if (g === undefined) return false;
+  if (prefetchInvalidGpte(fmt, g)) {
+    // prefetch_invalid_gpte drops the entry (paging_tmpl.h:169-170): an MMIO SPTE there goes too.
+    if (!mmu.isNonpresentValue(sp, i)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+    return false;
+  }
+  const gfn = gpteToGfn(fmt, g);
+  const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
+  return prefetchSptes(mmu, ctx, sp, i, gfn, 1, acc);
+}
+
+/**
+ * `FNAME(pte_prefetch)` (paging_tmpl.h:571-607): 4K pages only; a direct page (a guest huge page
+ * mapped small) prefetches as `__direct_pte_prefetch`; otherwise the other non-present entries of
+ * the aligned group of 8 follow their gPTEs until one cannot be prefetched (`break`).
+ */
 function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: number): void {
-  if (sp.role.direct || sp.level > 1 || ctx.gptFormat === undefined) return;
-  const fmt = ctx.gptFormat;
+  if (sp.level > 1) return;
+  if (sp.role.direct) {
+    directPtePrefetchWindow(mmu, ctx, sp, idx);
+    return;
+  }
+  if (ctx.gptFormat === undefined) return;
   const start = idx - (idx % PTE_PREFETCH_NUM);
   for (let i = start; i < start + PTE_PREFETCH_NUM; i++) {
     if (i === idx || isShadowPresent(mmu.readSpte(sp, i))) continue;
-    const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
-    if (g === undefined || prefetchInvalidGpte(fmt, g)) continue;
-    const gfn = gpteToGfn(fmt, g);
-    const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
-    const slot = mmu.vm.slotOfGfn(gfn);
-    // gfn_to_memslot_dirty_bitmap: no slot, or a writable prefetch into a dirty-logged slot.
-    if (slot === undefined || slot.readonly || (slot.dirtyLogging && (acc & ACC_WRITE) !== 0)) continue;
-    mmuSetSpte(mmu, ctx, slot, sp, i, acc, gfn, memslotPfn(slot, gfn), null);
+    if (!prefetchGpte(mmu, ctx, sp, i)) break;
   }
 }
 
@@ -309,7 +364,9 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     }
     sp = mmu.childOf(mmu.readSpte(sp, idx));
   }
-  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, indexAt(addr, sp.level), ACC_ALL, baseGfn, fault.pfn, fault);
+  const idx = indexAt(addr, sp.level);
+  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, ACC_ALL, baseGfn, fault.pfn, fault);
+  if (ret !== RET_PF.SPURIOUS) directPtePrefetch(mmu, ctx, sp, idx); // mmu.c:3387-3391 (direct_map)
   const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE };
   if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
   if (ret === RET_PF.WRITE_PROTECTED) out.emulation = 'write to a write-protected gfn (shadowed page table)';

@@ -377,14 +377,16 @@ export class ShadowMmu {
     if (wasValid && sp.hasGptes) this.unaccountShadowed(sp);
     if (sp.unsync) unlinkUnsync(this, sp);
     let zappedRoot = false;
-    if (wasValid) {
-      this.nUsedMmuPages--;
-      this.vm.stats.inc('mmu_pages', -1);
-    }
     this.activePages.delete(sp);
     if (sp.rootCount === 0) {
       n++;
-      if (!invalid.includes(sp)) invalid.push(sp);
+      if (!invalid.includes(sp)) {
+        invalid.push(sp);
+        // kvm_unaccount_mmu_page (mmu.c:2684) only here: a root still in use stays counted in
+        // n_used_mmu_pages until its last reference goes and it is prepared again (mmu.c:2685-2697).
+        this.nUsedMmuPages--;
+        this.vm.stats.inc('mmu_pages', -1);
+      }
     } else {
       // A root in use stays allocated until its last vCPU drops it; vCPUs must reload.
       zappedRoot = !this.isObsolete(sp);
@@ -567,7 +569,7 @@ export class ShadowMmu {
       this.setSpte(p.sp, p.idx, spte & ~PT_WRITABLE_MASK, vcpu);
       n++;
     }
-    if (n > 0) this.tlbFlush(vcpu, 'write-protect for dirty logging');
+    // No flush: MMU-writable stays (spte.h:507); the dirty-log callers flush (x86.c:13297, kvm_main.c:2282).
     return n;
   }
 

@@ -6,7 +6,7 @@
 import { ACC_WRITE } from '../format/acc';
 import { SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import {
-  isAccessed, isDirty, isHostWritable, isLastSpte, isMmioSpte, isMmuWritable, isShadowPresent, isWritable,
+  isHostWritable, isLastSpte, isMmioSpte, isShadowPresent, isWritable, kvmMmuPageAdNeedWriteProtect, leafSpteChangeNeedsTlbFlush,
   makeMmioSpte, makeSpte, mmioSpteGfn, spteToPfn,
 } from '../spte/spte';
 import { PageRole } from '../role/page-role';
@@ -19,14 +19,12 @@ import { clearParents, mmuTryToUnsyncPages, unlinkUnsync, unsyncWalk } from './u
 /** `sync_role_ign`: level, access, quadrant and passthrough may differ from root_role. */
 const SYNC_ROLE_IGN = PageRole.pack({ level: 0xf, access: 7, quadrant: 3, passthrough: true }).word;
 
-/** `mmu_spte_update`'s answer: does going from old to new need a TLB flush? */
+/**
+ * `mmu_spte_update`'s answer (mmu.c:493-514) for a present new SPTE: a non-present old one needs no
+ * flush; otherwise `leaf_spte_change_needs_tlb_flush` (only losing MMU-writable flushes, v6.13+).
+ */
 export function spteChangeNeedsFlush(mmu: ShadowMmu, old: bigint, next: bigint): boolean {
-  const c = mmu.config;
-  if (!isShadowPresent(old)) return false;
-  if (!isShadowPresent(next)) return true;
-  if (isMmuWritable(c, old) && !isMmuWritable(c, next)) return true;
-  if (isWritable(old) && !isWritable(next)) return true;
-  return (isAccessed(c, old) && !isAccessed(c, next)) || (isDirty(c, old) && !isDirty(c, next));
+  return isShadowPresent(old) && leafSpteChangeNeedsTlbFlush(mmu.config, old, next);
 }
 
 /** `FNAME(sync_spte)`: <0 the page must be zapped, 1 a flush is needed, 0 nothing changed that matters. */
@@ -58,7 +56,7 @@ export function syncSpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: 
   const wantW = (acc & ACC_WRITE) !== 0 && hostWritable;
   const must = wantW && (!isLastSpte(old, sp.level) || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, true, true, vcpu);
   const { spte } = makeSpte(mmu.config, {
-    level: sp.level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: false, pteAccess: acc, pfn: spteToPfn(old),
+    level: sp.level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(mmu.config, sp.role.guestMode), pteAccess: acc, pfn: spteToPfn(old),
     isMmioPfn: false, prefetch: true, synchronizing: true, hostWritable, mustWriteProtect: must,
   });
   sp.setTranslation(i, gfn, acc);

@@ -10,6 +10,7 @@ import { eptFormat } from '../format/ept';
 import { nptFormat } from '../format/npt';
 import { resetRsvdsBitsMask, resetRsvdsBitsMaskEpt, type RsvdBitsMask } from '../format/rsvd-bits-mask';
 import type { PageFormat } from '../format/page-format';
+import { kvmMmuGetTdpLevel } from './tdp-level';
 
 export type SpteFlavour = 'ept' | 'npt';
 
@@ -17,8 +18,26 @@ export interface SpteConfigSpec {
   flavour: SpteFlavour;
   /** Host MAXPHYADDR (32..52). */
   hostMaxPhyAddr?: number;
-  /** TDP root level: 4 or 5 (`kvm_mmu_get_tdp_level`). */
+  /**
+   * The host's largest TDP root level, 4 or 5 (`max_tdp_level`: VMX `vmx_get_max_ept_level`, i.e.
+   * 5-level EPT support; SVM `get_npt_level`, i.e. host LA57). The root level itself is derived
+   * by `kvm_mmu_get_tdp_level` from it and the guest MAXPHYADDR (`tdpLevel` in the result).
+   */
+  maxTdpLevel?: 4 | 5;
+  /** @deprecated Older name of `maxTdpLevel` (it never forced the root level in KVM). */
   tdpLevel?: 4 | 5;
+  /**
+   * Guest MAXPHYADDR (`cpuid_maxphyaddr`; a TD's GPAW) for `kvm_mmu_get_tdp_level`. The VM passes
+   * its guest CPUID value; default: the host's.
+   */
+  guestMaxPhyAddr?: number;
+  /**
+   * `KVM_X86_QUIRK_IGNORE_GUEST_PAT` enabled (the default, as KVM's quirks are): RAM is mapped WB
+   * with IPAT unless non-coherent DMA is attached (`vmx.c: vmx_ignore_guest_pat`). EPT only.
+   */
+  ignoreGuestPatQuirk?: boolean;
+  /** `kvm_arch_has_noncoherent_dma`: a device doing non-coherent DMA is assigned to the VM. */
+  noncoherentDma?: boolean;
   /** EPT accessed/dirty bits supported and enabled (`enable_ept_ad_bits`). NPT always has A/D. */
   adEnabled?: boolean;
   /** The CPU supports execute-only EPT entries. */
@@ -34,8 +53,14 @@ export interface SpteConfigSpec {
 export interface SpteConfig {
   readonly flavour: SpteFlavour;
   readonly hostMaxPhyAddr: number;
+  /** The TDP root level `kvm_mmu_get_tdp_level` chose. */
   readonly tdpLevel: 4 | 5;
+  /** `max_tdp_level` of the host. */
+  readonly maxTdpLevel: 4 | 5;
+  /** `kvm_ad_enabled`: hardware A/D bits (EPT with A/D support; always on NPT and shadow paging). */
   readonly adEnabled: boolean;
+  /** `vmx_ignore_guest_pat`: RAM leaves carry WB with IPAT (EPT only; false for NPT). */
+  readonly ignoreGuestPat: boolean;
   readonly execOnly: boolean;
   readonly maxHugePageLevel: number;
   readonly nxHugePages: boolean;
@@ -62,6 +87,13 @@ export interface SpteConfig {
   readonly hardwareFormat: PageFormat;
 }
 
+/*
+ * Bit positions are v6.16's (spte.h:32-36, 69-71; EPT host/MMU-writable 57/58). KVM 7.2 moved the
+ * EPT software bits for MBEC (kvm-7x.md §5.5: A/D type 61:60, host-/MMU-writable 53/55, saved
+ * R/X/XU at 52/54/62, an 18-bit MMIO generation, FROZEN_SPTE 0x1A0): an observable difference of
+ * SPTE values, left to the MBEC issue, which adds the XU bit that layout makes room for. The rules
+ * (make_spte, is_accessed_spte, the flush rule, vmx_get_mt_mask) are the same in 6.16 and 7.3.
+ */
 export const SPTE_MMU_PRESENT_MASK = bit(11);
 export const PT_WRITABLE_MASK = bit(1);
 export const PT_PAGE_SIZE_MASK = bit(7);
@@ -89,8 +121,16 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   if (!Number.isInteger(hostMaxPhyAddr) || hostMaxPhyAddr < 32 || hostMaxPhyAddr > 52) {
     throw new InvalidArgumentError('maxphyaddr-range', 'host MAXPHYADDR must be an integer from 32 to 52', String(hostMaxPhyAddr));
   }
-  const tdpLevel = spec.tdpLevel ?? 4;
-  if (tdpLevel !== 4 && tdpLevel !== 5) throw new InvalidArgumentError('tdp-level', 'the TDP root level is 4 or 5', String(tdpLevel));
+  if (spec.maxTdpLevel !== undefined && spec.tdpLevel !== undefined && spec.maxTdpLevel !== spec.tdpLevel) {
+    throw new InvalidArgumentError('tdp-level', 'tdpLevel is the old name of maxTdpLevel; give one of them', `${spec.tdpLevel} vs ${spec.maxTdpLevel}`);
+  }
+  const maxTdpLevel = spec.maxTdpLevel ?? spec.tdpLevel ?? 4;
+  if (maxTdpLevel !== 4 && maxTdpLevel !== 5) throw new InvalidArgumentError('tdp-level', 'the host TDP root level (max_tdp_level) is 4 or 5', String(maxTdpLevel));
+  const guestMaxPhyAddr = spec.guestMaxPhyAddr ?? hostMaxPhyAddr;
+  if (!Number.isInteger(guestMaxPhyAddr) || guestMaxPhyAddr < 32 || guestMaxPhyAddr > 52) {
+    throw new InvalidArgumentError('maxphyaddr-range', 'guest MAXPHYADDR must be an integer from 32 to 52', String(guestMaxPhyAddr));
+  }
+  const tdpLevel = kvmMmuGetTdpLevel(flavour, maxTdpLevel, guestMaxPhyAddr);
   const maxHugePageLevel = spec.maxHugePageLevel ?? 3;
   if (![1, 2, 3].includes(maxHugePageLevel)) throw new InvalidArgumentError('huge-level', 'max huge page level is 1, 2 or 3', String(maxHugePageLevel));
   const adEnabled = flavour === 'npt' ? true : (spec.adEnabled ?? true);
@@ -102,15 +142,19 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   if (flavour === 'ept') {
     const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: hostMaxPhyAddr, execonly: false, hugePageLevel: maxHugePageLevel });
     return Object.freeze({
-      flavour, hostMaxPhyAddr, tdpLevel, adEnabled, execOnly, maxHugePageLevel,
+      flavour, hostMaxPhyAddr, tdpLevel, maxTdpLevel, adEnabled, execOnly, maxHugePageLevel,
       nxHugePages: spec.nxHugePages ?? false,
       pml,
+      // vmx.c: vmx_ignore_guest_pat.
+      ignoreGuestPat: (spec.ignoreGuestPatQuirk ?? true) && !(spec.noncoherentDma ?? false),
       presentMask: (execOnly ? 0n : bit(0)) | bit(63),
       userMask: bit(0),
       xMask: bit(2),
       nxMask: 0n,
-      accessedMask: adEnabled ? bit(8) : 0n,
-      dirtyMask: adEnabled ? bit(9) : 0n,
+      // spte.c:460-461 (kvm_mmu_set_ept_masks): bits 8/9 even without hardware A/D, where the CPU
+      // ignores them and bit 8 is KVM's software Accessed flag (is_accessed_spte, kvm-7x.md §5.2).
+      accessedMask: bit(8),
+      dirtyMask: bit(9),
       accTrackMask: 7n,
       hostWritableMask: bit(57),
       mmuWritableMask: bit(58),
@@ -126,9 +170,11 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   // NPT: the x86 format of the host; MMIO SPTEs set bit 51 (reserved if MAXPHYADDR < 52) and P.
   const mmioEnabled = hostMaxPhyAddr < 52;
   return Object.freeze({
-    flavour, hostMaxPhyAddr, tdpLevel, adEnabled, execOnly, maxHugePageLevel,
+    flavour, hostMaxPhyAddr, tdpLevel, maxTdpLevel, adEnabled, execOnly, maxHugePageLevel,
     nxHugePages: spec.nxHugePages ?? false,
     pml,
+    // SVM has no get_mt_mask: the memory type comes from the guest PAT.
+    ignoreGuestPat: false,
     presentMask: bit(0),
     userMask: bit(2),
     xMask: 0n,

@@ -3,7 +3,7 @@ import { ACC_EXEC, ACC_USER, ACC_WRITE } from '../format/acc';
 import {
   ACC_TRACK_SAVED_BITS_MASK, ACC_TRACK_SAVED_BITS_SHIFT, FROZEN_SPTE, MMIO_SPTE_GEN_MASK, PT_PAGE_SIZE_MASK,
   PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE, SPTE_BASE_ADDR_MASK, SPTE_MMU_PRESENT_MASK, SPTE_TDP_AD_DISABLED,
-  SPTE_TDP_AD_MASK, SPTE_TDP_AD_WRPROT_ONLY, type SpteConfig,
+  SPTE_TDP_AD_ENABLED, SPTE_TDP_AD_MASK, SPTE_TDP_AD_WRPROT_ONLY, type SpteConfig,
 } from './spte-config';
 
 export function isShadowPresent(spte: bigint): boolean {
@@ -33,8 +33,16 @@ export function isHostWritable(c: SpteConfig, spte: bigint): boolean {
 export function spteAdEnabled(spte: bigint): boolean {
   return (spte & SPTE_TDP_AD_MASK) !== SPTE_TDP_AD_DISABLED;
 }
+/** `spte_ad_need_write_protect`: dirty state is tracked by write protection (A/D disabled or WRPROT_ONLY). */
+export function spteAdNeedWriteProtect(spte: bigint): boolean {
+  return (spte & SPTE_TDP_AD_MASK) !== SPTE_TDP_AD_ENABLED;
+}
+/**
+ * `is_accessed_spte` (spte.h:348, v6.13+; kvm-7x.md §5.2): the Accessed bit alone. With EPT A/D
+ * disabled, bit 8 is a software flag `make_spte` sets and `mark_spte_for_access_track` clears.
+ */
 export function isAccessed(c: SpteConfig, spte: bigint): boolean {
-  return spteAdEnabled(spte) ? (spte & c.accessedMask) !== 0n : !isAccessTrack(c, spte);
+  return (spte & c.accessedMask) !== 0n;
 }
 export function isDirty(c: SpteConfig, spte: bigint): boolean {
   return (spte & c.dirtyMask) !== 0n;
@@ -56,13 +64,43 @@ export function isRsvdSpte(c: SpteConfig, spte: bigint, level: number): boolean 
   return ((c.zeroCheckBadMtXwr >> (spte & 63n)) & 1n) === 1n;
 }
 
-/** `mark_spte_for_access_track`: clear A with A/D; otherwise save R/X and clear RWX. */
+/**
+ * `mark_spte_for_access_track` (spte.c:365-384): clear A with A/D; otherwise save R/X and clear
+ * RWX and the software Accessed bit.
+ */
 export function markSpteForAccessTrack(c: SpteConfig, spte: bigint): bigint {
   if (spteAdEnabled(spte)) return spte & ~c.accessedMask;
   if (isAccessTrack(c, spte)) return spte;
   const saved = (spte & ACC_TRACK_SAVED_BITS_MASK) << ACC_TRACK_SAVED_BITS_SHIFT;
-  return (spte & ~c.accTrackMask & ~(ACC_TRACK_SAVED_BITS_MASK << ACC_TRACK_SAVED_BITS_SHIFT)) | saved;
+  return (spte & ~(c.accTrackMask | c.accessedMask) & ~(ACC_TRACK_SAVED_BITS_MASK << ACC_TRACK_SAVED_BITS_SHIFT)) | saved;
 }
+
+/**
+ * `leaf_spte_change_needs_tlb_flush` (spte.h:507-510, v6.13+; kvm-7x.md §5.1): a change of a
+ * shadow-present leaf needs a remote flush only when it clears MMU-writable. Clearing W for dirty
+ * logging, A for aging or D never flushes here (dirty logging flushes in `kvm_mmu_slot_apply_flags`
+ * and when dirty entries are reaped).
+ */
+export function leafSpteChangeNeedsTlbFlush(c: SpteConfig, old: bigint, next: bigint): boolean {
+  return isMmuWritable(c, old) && !isMmuWritable(c, next);
+}
+
+/**
+ * `vmx.c: vmx_get_mt_mask` (7829-7843): host MMIO is UC (no IPAT); RAM is WB with IPAT when the guest
+ * PAT is ignored (`vmx_ignore_guest_pat`), else WB honouring the guest PAT. SVM has no memory-type
+ * bits in its SPTEs (the static call returns 0).
+ */
+export function getMtMask(c: SpteConfig, isMmioPfn: boolean): bigint {
+  if (c.flavour !== 'ept') return 0n;
+  if (isMmioPfn) return MTRR_TYPE_UNCACHABLE << VMX_EPT_MT_EPTE_SHIFT;
+  if (c.ignoreGuestPat) return (MTRR_TYPE_WRBACK << VMX_EPT_MT_EPTE_SHIFT) | VMX_EPT_IPAT_BIT;
+  return MTRR_TYPE_WRBACK << VMX_EPT_MT_EPTE_SHIFT;
+}
+
+const MTRR_TYPE_UNCACHABLE = 0n;
+const MTRR_TYPE_WRBACK = 6n;
+const VMX_EPT_MT_EPTE_SHIFT = 3n;
+export const VMX_EPT_IPAT_BIT = 1n << 6n;
 
 export function restoreAccTrackSpte(spte: bigint): bigint {
   const saved = (spte >> ACC_TRACK_SAVED_BITS_SHIFT) & ACC_TRACK_SAVED_BITS_MASK;
@@ -76,11 +114,19 @@ export function makeNonleafSpte(c: SpteConfig, childPfn: number, adDisabled: boo
   return s;
 }
 
+/**
+ * `kvm_mmu_page_ad_need_write_protect` (mmu_internal.h:190-202): with PML (cpu_dirty_log_size != 0)
+ * an L2 page (role.guest_mode) logs dirty pages by write protection, since PML would log L2 GPAs.
+ */
+export function kvmMmuPageAdNeedWriteProtect(c: SpteConfig, guestMode: boolean): boolean {
+  return c.pml && guestMode;
+}
+
 export interface MakeSpteInput {
   level: number;
   /** sp.role.ad_disabled */
   adDisabled: boolean;
-  /** PML with guest_mode SPs: dirty logging by write protection. */
+  /** `kvm_mmu_page_ad_need_write_protect(kvm, sp)`: PML with a guest_mode SP (see `adNeedWriteProtect`). */
   adNeedWriteProtect: boolean;
   pteAccess: number;
   pfn: number;
@@ -105,8 +151,7 @@ export function makeSpte(c: SpteConfig, i: MakeSpteInput): { spte: bigint; wrpro
   s |= (pteAccess & ACC_EXEC) !== 0 ? c.xMask : c.nxMask;
   if ((pteAccess & ACC_USER) !== 0) s |= c.userMask;
   if (i.level > 1) s |= PT_PAGE_SIZE_MASK;
-  // Memory type (VMX): MMIO → UC, RAM → WB; SVM leaves the type to the guest PAT.
-  if (c.flavour === 'ept') s |= i.isMmioPfn ? 0n : 6n << 3n;
+  s |= getMtMask(c, i.isMmioPfn);
   if (i.hostWritable) s |= c.hostWritableMask;
   else pteAccess &= ~ACC_WRITE;
   s |= BigInt(i.pfn) << 12n;

@@ -16,7 +16,7 @@ import type { ExternalPageTableHooks } from './external-hooks';
 import { KVM_DIRECT_ROOTS, KVM_VALID_ROOTS, rootMatch, type RootTypes } from './root-types';
 import {
   isAccessAllowed, isAccessTrack, isAccessed, isFrozen, isHostWritable, isLargePte, isLastSpte, isMmioSpte,
-  isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeMmioSpte, makeNonleafSpte, makeSpte,
+  isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, kvmMmuPageAdNeedWriteProtect, leafSpteChangeNeedsTlbFlush, makeMmioSpte, makeNonleafSpte, makeSpte,
   markSpteForAccessTrack, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
 } from '../spte/spte';
 import type { HostMemory } from '../vm/host-memory';
@@ -244,7 +244,8 @@ export class TdpMmu {
     }
   }
 
-  private tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
+  /** `kvm_flush_remote_tlbs` / `_gfn` / `_memslot`: counted and logged (the dirty-log ioctls flush through it too). */
+  tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
     this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
   }
@@ -326,7 +327,7 @@ export class TdpMmu {
       const r = makeSpte(c, {
         level,
         adDisabled: sp.role.adDisabled,
-        adNeedWriteProtect: false,
+        adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(c, sp.role.guestMode),
         pteAccess: ACC_ALL,
         pfn: fault.pfn,
         isMmioPfn: false,
@@ -350,9 +351,12 @@ export class TdpMmu {
       this.tlbFlush(vcpu, 'leaf replaced', gfn, level);
       old = SHADOW_NONPRESENT_VALUE;
     }
-    const replacedTable = isShadowPresent(old) && !isLastSpte(old, level);
     this.setSpte(sp, idx, old, next, vcpu);
-    if (replacedTable) this.tlbFlush(vcpu, 'table replaced by huge page', gfn, level);
+    // tdp_mmu.c:1174-1177 (tdp_mmu_map_handle_target_level): flush when a table was replaced by a
+    // huge leaf, or when a leaf lost MMU-writable (KVM WARNs: the fault path never does that).
+    if (isShadowPresent(old) && (!isLastSpte(old, level) || leafSpteChangeNeedsTlbFlush(c, old, next))) {
+      this.tlbFlush(vcpu, isLastSpte(old, level) ? 'leaf lost MMU-writable' : 'table replaced by huge page', gfn, level);
+    }
     if (!mmio && isWritable(next) && fault.slot!.dirtyLogging) this.vm.markDirty(fault.slot!, gfn);
     if (wrprot && fault.write) return RET_PF.WRITE_PROTECTED;
     if (mmio) {
@@ -481,7 +485,11 @@ export class TdpMmu {
     }
   }
 
-  /** `kvm_tdp_mmu_wrprot_slot`: clear W on leaves (keep MMU-writable, so the fast path restores it). */
+  /**
+   * `kvm_tdp_mmu_wrprot_slot`: clear W on leaves (keep MMU-writable, so the fast path restores it).
+   * No flush here: MMU-writable stays set (`leaf_spte_change_needs_tlb_flush`, spte.h:507); the
+   * dirty-log callers flush (`kvm_mmu_slot_apply_flags`, `kvm_get_dirty_log_protect`).
+   */
   wrprotRange(start: number, end: number, vcpu = -1): number {
     let n = 0;
     for (const root of this.validRoots()) {
@@ -491,7 +499,6 @@ export class TdpMmu {
         n++;
       });
     }
-    if (n > 0) this.tlbFlush(vcpu, 'write-protect');
     return n;
   }
 
@@ -505,7 +512,7 @@ export class TdpMmu {
         n++;
       });
     }
-    if (n > 0) this.tlbFlush(vcpu, 'clear dirty');
+    // Clearing D never flushes here (spte.h:497-500); the dirty-log callers flush.
     return n;
   }
 
@@ -519,7 +526,6 @@ export class TdpMmu {
         n++;
       });
     }
-    if (n > 0) this.tlbFlush(vcpu, 'write-protect huge');
     return n;
   }
 

@@ -55,15 +55,20 @@ function tdOptions(opts: VmOptions): { spte: SpteConfigSpec; features: CpuFeatur
   const spte = opts.spte ?? { flavour: 'ept' as const };
   if (spte.flavour !== 'ept') throw new ImpossibleConfigurationError('td-needs-ept', 'a TD needs EPT (TDX is Intel-only); NPT cannot exist for it', spte.flavour);
   const td = makeTdConfig(opts.gpaw ?? 48);
-  if (spte.tdpLevel !== undefined && spte.tdpLevel !== td.level) {
-    throw new ImpossibleConfigurationError('td-ept-level', `GPAW ${td.gpaw} fixes the EPT depth at ${td.level} levels`, String(spte.tdpLevel));
+  // kvm_mmu_get_tdp_level (mmu.c:5594-5595) takes a TD's GPAW as its MAXPHYADDR: GPAW 52 needs a
+  // host with 5-level EPT, GPAW 48 gets 4 levels either way.
+  const maxTdpLevel = spte.maxTdpLevel ?? spte.tdpLevel ?? 5;
+  if (maxTdpLevel < td.level) {
+    throw new ImpossibleConfigurationError('td-ept-level', `GPAW ${td.gpaw} fixes the EPT depth at ${td.level} levels`, String(maxTdpLevel));
   }
   const host = spte.hostMaxPhyAddr ?? 52;
   if (host < td.gpaw) throw new ImpossibleConfigurationError('td-host-maxphyaddr', `the host MAXPHYADDR must cover GPAW ${td.gpaw}`, String(host));
   // The TDX module reports GPAW as the guest's MAXPHYADDR: the shared bit is a valid PTE bit.
   const features = opts.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: td.gpaw };
   if (features.maxPhyAddr < td.gpaw) throw new ImpossibleConfigurationError('td-guest-maxphyaddr', `a TD guest's MAXPHYADDR is at least GPAW ${td.gpaw}, or it could not set the shared bit`, String(features.maxPhyAddr));
-  return { spte: { ...spte, hostMaxPhyAddr: host, tdpLevel: td.level }, features, gpaw: td.gpaw };
+  // tdx.c:633: a TD disables KVM_X86_QUIRK_IGNORE_GUEST_PAT (its EPT leaves carry no IPAT).
+  const { tdpLevel: _old, ...rest } = spte;
+  return { spte: { ...rest, hostMaxPhyAddr: host, maxTdpLevel, guestMaxPhyAddr: td.gpaw, ignoreGuestPatQuirk: false }, features, gpaw: td.gpaw };
 }
 
 export interface MemslotSpec {
@@ -107,8 +112,12 @@ export class Vm implements TdpVmContext {
     const tdpEnabled = opts.mmu !== 'shadow' && opts.tdp !== false;
     // Without TDP every SPTE uses the legacy shadow masks, which are NPT's (reference §7.1); the
     // zero check covers up to a 5-level root (a 5-level guest is shadowed with 5-level tables).
-    const config = tdpEnabled ? makeSpteConfig(opts.spte ?? { flavour: 'ept' }) : makeSpteConfig({ ...(opts.spte ?? {}), flavour: 'npt', adEnabled: true, pml: false, tdpLevel: 5 });
-    const features = opts.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: Math.min(DEFAULT_FEATURES.maxPhyAddr, config.hostMaxPhyAddr) };
+    const { tdpLevel: _t, maxTdpLevel: _m, ...shadowSpec } = opts.spte ?? {};
+    const spec: SpteConfigSpec = tdpEnabled ? (opts.spte ?? { flavour: 'ept' }) : { ...shadowSpec, flavour: 'npt', adEnabled: true, pml: false, maxTdpLevel: 5 };
+    const host = makeSpteConfig(spec);
+    const features = opts.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: Math.min(DEFAULT_FEATURES.maxPhyAddr, host.hostMaxPhyAddr) };
+    // kvm_mmu_get_tdp_level: the root level follows the guest MAXPHYADDR (checked against the host below).
+    const config = features.maxPhyAddr > host.hostMaxPhyAddr || spec.guestMaxPhyAddr !== undefined ? host : makeSpteConfig({ ...spec, guestMaxPhyAddr: features.maxPhyAddr });
     if (features.maxPhyAddr > config.hostMaxPhyAddr) {
       throw new InvalidArgumentError(
         'guest-maxphyaddr-above-host',
@@ -243,6 +252,8 @@ export class Vm implements TdpVmContext {
         this.tdp.wrprotRange(a, b);
       }
       this.shadow.wrprotRange(a, b);
+      // x86.c:13297 (kvm_mmu_slot_apply_flags): one unconditional flush after enabling dirty logging.
+      this.tdp.tlbFlush(-1, 'enable dirty logging');
     } else {
       slot.dirtyBitmap = undefined;
     }
@@ -264,6 +275,8 @@ export class Vm implements TdpVmContext {
       else this.tdp.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
       this.shadow.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
     }
+    // kvm_main.c:2271,2282-2283 (kvm_get_dirty_log_protect): one flush when any dirty bit was reaped.
+    if (out.length > 0) this.tdp.tlbFlush(-1, 'dirty log harvested');
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
     this.afterOperation();
     return out;

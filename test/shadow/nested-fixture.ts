@@ -7,8 +7,8 @@ export const GVA = 0x40_0000n;
 export const DATA_N = 0x300_0000n; // L2 data nGPA
 export const DATA_G = 0x500_0000n; // its L1 GPA
 
-export function nested(o: { ad?: boolean; execOnly?: boolean; accessed?: boolean } = {}) {
-  const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true });
+export function nested(o: { ad?: boolean; execOnly?: boolean; accessed?: boolean; pml?: boolean } = {}) {
+  const vm = new Vm({ spte: { flavour: 'ept', pml: o.pml ?? false }, checkInvariants: true });
   const ram = vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
   const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
   const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: 0x20_0000n, size: 0x10_0000n } });

@@ -63,16 +63,68 @@ describe('shadow page creation', () => {
     expect(r.guestWalk.status === 'fault' && r.guestWalk.errorCode).toBe(0); // not present, supervisor read
   });
 
-  it('prefetch fills only accessed neighbours of the aligned group of 8, without A', () => {
+  it('prefetch walks the aligned group of 8 and stops at the first gPTE it cannot prefetch (without A)', () => {
     const f = shadowFixture('paging4');
     for (let i = 0; i < 16; i++) f.pt.map(VA + BigInt(i) * 4096n, 0x80_0000n + BigInt(i) * 4096n, { flags: { writable: true, accessed: i % 2 === 0 } });
     f.v.read(VA + 3n * 4096n);
-    // Faulting entry 3, group 0..7; entries 0, 2, 4, 6 have A set → prefetched; 8..15 are outside.
-    expect(f.vm.stats.get('pages_4k')).toBe(1 + 4);
+    // Faulting entry 3, group 0..7 (paging_tmpl.h:596-597). Entry 0 has A: prefetched; entry 1 has
+    // A clear, so prefetch_invalid_gpte fails (paging_tmpl.h:158-160) and the loop breaks
+    // (paging_tmpl.h:604-605): 2, 4, 6 stay empty although their A is set.
+    expect(f.vm.stats.get('pages_4k')).toBe(1 + 1);
     const a = (i: number) => (f.v.shadow!.leafFor(VA + BigInt(i) * 4096n)?.spte ?? 0n) & 0x20n;
     expect(a(3)).toBe(0x20n);
-    expect([0, 2, 4, 6].map(a)).toEqual([0n, 0n, 0n, 0n]);
-    expect(f.v.shadow!.leafFor(VA + 8n * 4096n)).toBeUndefined();
+    expect(a(0)).toBe(0n); // a prefetched SPTE is made without Accessed (spte.c:181-182)
+    for (const i of [1, 2, 4, 6, 8]) expect(f.v.shadow!.leafFor(VA + BigInt(i) * 4096n)).toBeUndefined();
+  });
+
+  it('prefetch skips present entries and the faulting one, and stops at a gPTE into a read-only slot', () => {
+    const f = shadowFixture('paging4');
+    f.vm.addMemslot({ base: 0x4000_0000n, size: 0x10_0000n, readonly: true, name: 'rom' });
+    for (let i = 0; i < 8; i++) {
+      const gpa = i === 5 ? 0x4000_0000n : 0x80_0000n + BigInt(i) * 4096n;
+      f.pt.map(VA + BigInt(i) * 4096n, gpa, { flags: { writable: true, accessed: true } });
+    }
+    f.v.read(VA + 1n * 4096n); // prefetches 0, 2, 3, 4; 5 is in a read-only slot → break
+    // kvm_prefetch_pages (kvm_main.c:3072-3074) fails for a read-only slot (kvm_main.c:2714-2715),
+    // so FNAME(prefetch_gpte) returns false and the loop breaks (paging_tmpl.h:604-605).
+    expect(f.vm.stats.get('pages_4k')).toBe(1 + 4);
+    expect(f.v.shadow!.leafFor(VA + 6n * 4096n)).toBeUndefined();
+  });
+
+  it('a direct page (a 2M guest page mapped small) prefetches its own gfns in runs (__direct_pte_prefetch)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(0x4000_0000n, 0x400_0000n, { size: '2M', flags: { writable: true } });
+    f.v.read(0x4000_3000n);
+    // FNAME(pte_prefetch) hands a direct SP to __direct_pte_prefetch (paging_tmpl.h:591-592): the
+    // window 0..7 (mmu.c:3127-3128) minus the faulting entry is prefetched as runs 0..2 and 4..7
+    // (mmu.c:3130-3142), at the SP's gfns with its access (mmu.c:3113-3116).
+    expect(f.vm.stats.get('pages_4k')).toBe(8);
+    const direct = f.vm.shadow.allPages.filter((sp) => sp.role.direct);
+    expect(direct.map((sp) => [sp.level, sp.gfn])).toEqual([[1, 0x4000]]);
+    expect(f.v.shadow!.leafFor(0x4000_7000n)).toBeDefined();
+    expect(f.v.shadow!.leafFor(0x4000_8000n)).toBeUndefined(); // outside the window
+  });
+
+  it('a direct page prefetch stops at the first run it cannot map (dirty logging, writable)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(0x4000_0000n, 0x400_0000n, { size: '2M', flags: { writable: true, accessed: true, dirty: true } });
+    f.v.read(0x4000_5000n); // runs 0..4 and 6..7 (mmu.c:3130-3142)
+    expect(f.vm.stats.get('pages_4k')).toBe(8);
+    f.vm.setDirtyLogging(f.ram, true);
+    f.vm.zapGfnRange(0x400_0000n, 0x400_8000n);
+    f.v.read(0x4000_5000n);
+    // gfn_to_memslot_dirty_bitmap refuses a writable prefetch into a dirty-logged slot
+    // (mmu.c:847-848): the first run fails and __direct_pte_prefetch returns (mmu.c:3134-3135).
+    expect(f.vm.stats.get('pages_4k')).toBe(1);
+  });
+
+  it('paging off (direct_map): neighbours of a 4K mapping are prefetched (direct_pte_prefetch)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    const v = f.vm.createVcpu({ cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n });
+    v.read(0x80_2000n);
+    // direct_map calls direct_pte_prefetch after a non-spurious mmu_set_spte (mmu.c:3387-3391): the
+    // aligned window of 8 (mmu.c:3127-3128) is mapped, the faulting entry included.
+    expect(f.vm.stats.get('pages_4k')).toBe(8);
   });
 
   it('paging off: four direct level-2 pages under the PAE root at gfns i << 18, GVA = GPA', () => {
