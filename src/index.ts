@@ -49,6 +49,7 @@ export { richBundle } from './display/rich';
 export * from './spte/spte-config';
 export * from './spte/spte';
 export * from './spte/tdp-level';
+export * from './spte/huge-page-spte';
 export * from './events/stats';
 export * from './events/event-log';
 export * from './events/tables';

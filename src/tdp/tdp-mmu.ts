@@ -11,7 +11,8 @@ import type { PageRole } from '../role/page-role';
 import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
 import type { EventLog } from '../events/event-log';
 import type { SpteConfig } from '../spte/spte-config';
-import { FROZEN_SPTE, PT_PAGE_SIZE_MASK, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { FROZEN_SPTE, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { makeHugeSpte, makeSmallSpte } from '../spte/huge-page-spte';
 import type { ExternalPageTableHooks } from './external-hooks';
 import { KVM_DIRECT_ROOTS, KVM_VALID_ROOTS, rootMatch, type RootTypes } from './root-types';
 import {
@@ -46,6 +47,18 @@ export interface TdpVmContext {
   readonly external?: ExternalPageTableHooks | undefined;
   /** TDX: `kvm_gfn_direct_bits` (the shared bit as a gfn); 0 or absent otherwise. */
   readonly gfnDirectBits?: number;
+  /** `kvm->nr_memslots_dirty_logging != 0` (absent: assume so, and look the slot up). */
+  anyDirtyLogging?(): boolean;
+}
+
+/** What one NX huge page recovery pass did (`kvm_recover_nx_huge_pages`). */
+export interface NxRecovery {
+  /** ⌈nx_lpage_splits / ratio⌉ at the start of the pass. */
+  toZap: number;
+  /** Tables zapped (their 4 KiB leaves with them). */
+  zapped: number;
+  /** Tables in dirty-logged slots taken off the list without a zap (`unaccount_nx_huge_page`). */
+  unaccounted: number;
 }
 
 const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
@@ -55,6 +68,12 @@ export class TdpMmu {
   /** `kvm->arch.tdp_mmu_roots`, newest first. */
   readonly roots: TdpPage[] = [];
   private readonly pages = new Map<number, TdpPage>();
+  /**
+   * `kvm->arch.possible_nx_huge_pages`: tables that exist only because the NX huge page mitigation
+   * refused an executable huge page, oldest first (a Set iterates in insertion order, as
+   * `list_add_tail` + `list_first_entry`). Its size is the `nx_lpage_splits` stat's TDP share.
+   */
+  readonly possibleNxHugePages = new Set<TdpPage>();
 
   constructor(vm: TdpVmContext) {
     this.vm = vm;
@@ -101,6 +120,11 @@ export class TdpMmu {
   }
 
   private freePage(sp: TdpPage): void {
+    // tdp_mmu_unlink_sp: a freed table can no longer be recovered as an NX huge page.
+    if (sp.nxHugePageDisallowed) {
+      sp.nxHugePageDisallowed = false;
+      this.untrackPossibleNxHugePage(sp);
+    }
     this.pages.delete(sp.pfn);
     this.vm.host.freeTable(sp.pfn);
     this.vm.stats.inc('tdp_mmu_pages', -1);
@@ -309,7 +333,7 @@ export class TdpMmu {
       child.nxHugePageDisallowed = fault.hugePageDisallowed;
       if (isShadowPresent(old)) this.splitHugePage(sp, idx, old, child, vcpu);
       else this.setSpte(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, root.role.adDisabled), vcpu);
-      if (fault.hugePageDisallowed && fault.reqLevel >= level) this.vm.stats.inc('nx_lpage_splits');
+      if (fault.hugePageDisallowed && fault.reqLevel >= level && child.nxHugePageDisallowed) this.trackPossibleNxHugePage(child);
       sp = child;
     }
   }
@@ -368,15 +392,116 @@ export class TdpMmu {
 
   /** `tdp_mmu_split_huge_page`: fill a child table with `make_small_spte`s, then link it. */
   private splitHugePage(sp: TdpPage, idx: number, huge: bigint, child: TdpPage, vcpu: number): void {
-    const childLevel = child.level;
-    const step = pagesPerEntry(childLevel);
     for (let i = 0; i < 512; i++) {
-      let small = huge + ((BigInt(i * step) << 12n));
-      if (childLevel === 1) small &= ~PT_PAGE_SIZE_MASK;
-      this.setSpte(child, i, SHADOW_NONPRESENT_VALUE, small, vcpu);
+      this.setSpte(child, i, SHADOW_NONPRESENT_VALUE, makeSmallSpte(this.vm.config, huge, child.role, i), vcpu);
     }
     this.setSpte(sp, idx, huge, makeNonleafSpte(this.vm.config, child.pfn, sp.role.adDisabled), vcpu);
     this.vm.stats.inc('huge_page_splits');
+  }
+
+  // ---- NX huge page recovery and huge page recovery (mmu.c, tdp_mmu.c) ----
+
+  /** `track_possible_nx_huge_page`: once per table, however often it is linked. */
+  private trackPossibleNxHugePage(sp: TdpPage): void {
+    if (this.possibleNxHugePages.has(sp)) return;
+    this.vm.stats.inc('nx_lpage_splits');
+    this.possibleNxHugePages.add(sp);
+  }
+
+  /** `untrack_possible_nx_huge_page`. */
+  private untrackPossibleNxHugePage(sp: TdpPage): void {
+    if (!this.possibleNxHugePages.delete(sp)) return;
+    this.vm.stats.inc('nx_lpage_splits', -1);
+  }
+
+  /** `kvm_tdp_mmu_zap_sp`: zap the SPTE that links a (non-root) table; the table is freed. */
+  private zapSp(sp: TdpPage, vcpu: number): boolean {
+    if (sp.parent === null) return false; // WARN_ON_ONCE: roots have no parent entry
+    const old = this.readSpte(sp.parent, sp.parentIndex);
+    if (!isShadowPresent(old)) return false;
+    this.setSpte(sp.parent, sp.parentIndex, old, SHADOW_NONPRESENT_VALUE, vcpu);
+    return true;
+  }
+
+  /**
+   * One pass of the NX huge page recovery worker (`mmu.c: kvm_recover_nx_huge_pages`): take
+   * ⌈nx_lpage_splits / ratio⌉ tables from the head of the possible-NX-huge-pages list (ratio 0:
+   * none) and zap each, so the next fault may map a huge page again; a table in a slot that logs
+   * dirty pages is only unaccounted (it would fault back at 4 KiB; disabling dirty logging
+   * recovers it). One remote TLB flush if anything was zapped.
+   */
+  recoverNxHugePages(ratio: number, vcpu = -1): NxRecovery {
+    const splits = this.vm.stats.get('nx_lpage_splits');
+    const toZap = ratio > 0 ? Math.ceil(splits / ratio) : 0;
+    let zapped = 0;
+    let unaccounted = 0;
+    let flush = false;
+    const anyLogging = this.vm.anyDirtyLogging?.() ?? true;
+    for (let n = toZap; n > 0; n--) {
+      const sp = this.possibleNxHugePages.values().next().value;
+      if (sp === undefined) break;
+      const bits = this.vm.gfnDirectBits ?? 0;
+      const slot = anyLogging ? this.vm.slotOfGfn(bits > 0 ? sp.gfn % bits : sp.gfn) : undefined;
+      if (slot?.dirtyLogging) {
+        // unaccount_nx_huge_page
+        sp.nxHugePageDisallowed = false;
+        this.untrackPossibleNxHugePage(sp);
+        unaccounted++;
+      } else {
+        if (this.zapSp(sp, vcpu)) {
+          flush = true;
+          zapped++;
+        }
+      }
+    }
+    if (flush) this.tlbFlush(vcpu, 'nx huge page recovery');
+    this.vm.events.record({ kind: 'zap', vcpu, outcome: `nx huge page recovery (ratio ${ratio}): ${zapped} zapped, ${unaccounted} unaccounted of ${toZap}` });
+    return { toZap, zapped, unaccounted };
+  }
+
+  /**
+   * `kvm_tdp_mmu_recover_huge_pages` → `recover_huge_pages_range` (v6.16): after dirty logging
+   * stops, every table at 2M/1G level inside the slot whose gfn may be mapped huge
+   * (`kvm_mmu_max_mapping_level`) is replaced in place by a huge leaf built from its first
+   * present leaf (`tdp_mmu_make_huge_spte` → `make_huge_spte`); tables without a present leaf stay.
+   * One flush for the slot if anything changed. Returns the huge leaves installed.
+   */
+  recoverHugePages(slot: Memslot, vcpu = -1): number {
+    if (slot.dirtyLogging) throw new InvariantViolation('recover-huge-logging', 'huge pages are recovered only once dirty logging is off (WARN_ON_ONCE in recover_huge_pages_range)', slot.name);
+    const start = slot.baseGfn;
+    const end = start + slot.npages;
+    let n = 0;
+    for (const root of this.validRoots()) {
+      const b = this.gfnBitsOf(root);
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte, gfn) => {
+        // for_each_tdp_pte_min_level(…, PG_LEVEL_2M, …): tables at 2M and 1G level only.
+        if (level < 2 || level > 3 || isLastSpte(spte, level)) return;
+        const g = gfn - b;
+        if (g < start || g >= end) return; // the entry's range starts outside the slot
+        if (this.maxMappingLevel(slot, g, 3) < level) return;
+        const leaf = this.firstPresentLeaf(this.childOf(spte));
+        if (leaf === undefined) return; // -ENOENT
+        this.setSpte(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu);
+        n++;
+      });
+    }
+    if (n > 0) {
+      this.tlbFlush(vcpu, 'recover huge pages', start);
+      this.vm.events.record({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `recover huge pages in ${slot.name}: ${n} tables replaced` });
+    }
+    return n;
+  }
+
+  /** `tdp_root_for_each_leaf_pte` under a table, first hit. */
+  private firstPresentLeaf(sp: TdpPage): bigint | undefined {
+    for (let i = 0; i < 512; i++) {
+      const spte = this.readSpte(sp, i);
+      if (!isShadowPresent(spte)) continue;
+      if (isLastSpte(spte, sp.level)) return spte;
+      const leaf = this.firstPresentLeaf(this.childOf(spte));
+      if (leaf !== undefined) return leaf;
+    }
+    return undefined;
   }
 
   /** The last SPTE on the path to `gfn`: [page, index, level, spte]. */

@@ -11,7 +11,7 @@ import { Counters, VM_STAT_NAMES, type VmStatName } from '../events/stats';
 import { EventLog } from '../events/event-log';
 import { countersTable, eventsTable } from '../events/tables';
 import { makeSpteConfig, type SpteConfig, type SpteConfigSpec } from '../spte/spte-config';
-import { TdpMmu, type TdpVmContext } from '../tdp/tdp-mmu';
+import { TdpMmu, type NxRecovery, type TdpVmContext } from '../tdp/tdp-mmu';
 import { HostMemory } from './host-memory';
 import { makeLpageInfo, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
@@ -45,6 +45,22 @@ export interface VmOptions {
   type?: 'default' | 'tdx';
   /** A TD's guest physical address width: 48 (shared bit 47, 4-level) or 52 (bit 51, 5-level). Default 48. */
   gpaw?: number;
+  /**
+   * KVM_CAP_VM_DISABLE_NX_HUGE_PAGES (x86.c: kvm_vm_ioctl_enable_cap): this VM ignores the
+   * `spte.nxHugePages` mitigation. KVM accepts the cap only before the first vCPU, so it is an
+   * option of the VM here.
+   */
+  disableNxHugePages?: boolean;
+  /** The `nx_huge_pages_recovery_ratio` module parameter `recoverNxHugePages` uses. Default 60 (mmu.c:70). */
+  nxHugePagesRecoveryRatio?: number;
+}
+
+/** `nx_huge_pages_recovery_ratio` is a uint module parameter. */
+function checkRecoveryRatio(ratio: unknown): number {
+  if (typeof ratio !== 'number' || !Number.isInteger(ratio) || ratio < 0 || ratio > 0xffff_ffff) {
+    throw new InvalidArgumentError('nx-recovery-ratio', 'nx_huge_pages_recovery_ratio is an unsigned 32-bit integer (0 disables recovery)', String(ratio));
+  }
+  return ratio;
 }
 
 /** Validate a TD's options and derive its SPTE configuration and guest CPUID; throws before anything exists. */
@@ -104,9 +120,15 @@ export class Vm implements TdpVmContext {
   /** TdpVmContext: `kvm_gfn_direct_bits` (0 unless a TD). */
   readonly gfnDirectBits: number;
   private nextSlotId = 0;
+  /** The `nx_huge_pages_recovery_ratio` module parameter, as this VM sees it. */
+  nxHugePagesRecoveryRatio: number;
 
   constructor(opts: VmOptions = {}) {
     if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx') throw new InvalidArgumentError('vm-type', 'the VM type is default or tdx', String(opts.type));
+    if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
+    const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
+    // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
+    if (opts.disableNxHugePages === true && opts.spte !== undefined) opts = { ...opts, spte: { ...opts.spte, nxHugePages: false } };
     const tdOpts = opts.type === 'tdx' ? tdOptions(opts) : undefined;
     if (tdOpts !== undefined) opts = { ...opts, spte: tdOpts.spte, features: tdOpts.features };
     const tdpEnabled = opts.mmu !== 'shadow' && opts.tdp !== false;
@@ -136,6 +158,7 @@ export class Vm implements TdpVmContext {
     this.td = tdOpts === undefined ? undefined : new Td(makeTdConfig(tdOpts.gpaw), this.host, this.events);
     this.external = this.td?.sept;
     this.gfnDirectBits = this.td?.config.gfnDirectBits ?? 0;
+    this.nxHugePagesRecoveryRatio = ratio;
   }
 
   // ---- memslots ----
@@ -256,6 +279,8 @@ export class Vm implements TdpVmContext {
       this.tdp.tlbFlush(-1, 'enable dirty logging');
     } else {
       slot.dirtyBitmap = undefined;
+      // kvm_mmu_slot_apply_flags → kvm_mmu_recover_huge_pages (TDP MMU part).
+      this.tdp.recoverHugePages(slot);
     }
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: on ? 'enabled' : 'disabled' });
     this.afterOperation();
@@ -283,6 +308,22 @@ export class Vm implements TdpVmContext {
   }
 
   // ---- VM-wide MMU operations ----
+
+  /** `kvm->nr_memslots_dirty_logging != 0`. */
+  anyDirtyLogging(): boolean {
+    return this.memslots.some((s) => s.dirtyLogging);
+  }
+
+  /**
+   * One pass of the NX huge page recovery thread (`mmu.c: kvm_recover_nx_huge_pages`): zap
+   * ⌈nx_lpage_splits / ratio⌉ of the tables the NX huge page mitigation split, oldest first.
+   * `ratio` defaults to the VM's `nxHugePagesRecoveryRatio`; 0 recovers nothing.
+   */
+  recoverNxHugePages(ratio: number = this.nxHugePagesRecoveryRatio): NxRecovery {
+    const r = this.tdp.recoverNxHugePages(checkRecoveryRatio(ratio));
+    this.afterOperation();
+    return r;
+  }
 
   zapGfnRange(start: Gpa | bigint, end: Gpa | bigint): number {
     const a = Number(BigInt(start) >> 12n);
