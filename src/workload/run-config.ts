@@ -13,6 +13,8 @@ export interface ConfigSpec {
   td?: boolean;
   /** How the host backs guest memory (memslot host page size). Default 2M (THP). */
   hostPageSize?: '4K' | '2M';
+  /** The `nx_huge_pages` mitigation (iTLB multihit): no executable huge pages. Default off. */
+  nxHugePages?: boolean;
 }
 
 export interface ResolvedConfig {
@@ -23,6 +25,7 @@ export interface ResolvedConfig {
   level: 'l1' | 'nested-ept' | 'nested-shadow';
   td: boolean;
   hostPageSize: '4K' | '2M';
+  nxHugePages: boolean;
 }
 
 
@@ -33,6 +36,8 @@ export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
   }
   const hostPageSize = spec.hostPageSize ?? '2M';
   if (hostPageSize !== '4K' && hostPageSize !== '2M') throw new ConfigurationError('config-host-page-size', "hostPageSize is '4K' or '2M'", String(hostPageSize));
+  const nxHugePages = spec.nxHugePages ?? false;
+  if (typeof nxHugePages !== 'boolean') throw new ConfigurationError('config-nx-huge-pages', 'nxHugePages is a boolean', String(nxHugePages));
   const td = spec.name === 'td' || spec.td === true;
   if (td) {
     // A TD's memory is mapped by the TDX module's S-EPT: it needs EPT, and KVM runs no TD with
@@ -43,11 +48,11 @@ export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
   }
   const paging = spec.name === 'tdp-npt' ? 'npt' : spec.name === 'shadow' ? 'shadow' : 'ept';
   const level = spec.name === 'nested-ept' ? 'nested-ept' : spec.name === 'nested-shadow' ? 'nested-shadow' : 'l1';
-  return { name: spec.name, paging, level, td, hostPageSize };
+  return { name: spec.name, paging, level, td, hostPageSize, nxHugePages };
 }
 
 /** A stable label for tables and charts. */
 export function configLabel(c: ConfigName | ConfigSpec): string {
   if (typeof c === 'string') return c;
-  return c.name + (c.td && c.name !== 'td' ? '+td' : '') + (c.hostPageSize ? `/${c.hostPageSize}` : '');
+  return c.name + (c.td && c.name !== 'td' ? '+td' : '') + (c.hostPageSize ? `/${c.hostPageSize}` : '') + (c.nxHugePages ? '/nx' : '');
 }

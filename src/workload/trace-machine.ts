@@ -55,9 +55,10 @@ export class TraceMachine {
     // EPT12 (4 KiB leaves, identity) and L1's own root, above the trace's memory.
     const eptFrames = Math.ceil(pages / 512) + Math.ceil(pages / 512 / 512) + 4;
     const extra = nested ? Math.ceil(((eptFrames + 2) * 4096) / TWO_M) * TWO_M : 0;
+    const nx = config.nxHugePages;
     const vm = config.td
-      ? new Vm({ type: 'tdx', gpaw: 48 })
-      : config.paging === 'shadow' ? new Vm({ mmu: 'shadow' }) : new Vm({ spte: { flavour: config.paging } });
+      ? new Vm({ type: 'tdx', gpaw: 48, spte: { flavour: 'ept', nxHugePages: nx } })
+      : config.paging === 'shadow' ? new Vm({ mmu: 'shadow', spte: { flavour: 'npt', nxHugePages: nx } }) : new Vm({ spte: { flavour: config.paging, nxHugePages: nx } });
     vm.addMemslot({ base: 0n, size: BigInt(trace.memory + extra), name: 'ram', hostPageSize: config.hostPageSize });
     // Each address space gets an equal share of the 16 MiB pool; every space maps the whole pool
     // in its direct map, so the kernel can write any space's tables from any space.
@@ -177,5 +178,10 @@ export class TraceMachine {
 
   flush(): void {
     this.vcpu.flushGuestTlb();
+  }
+
+  /** The NX huge page recovery worker runs once (ratio: the VM's nx_huge_pages_recovery_ratio). */
+  nxRecover(ratio?: number): void {
+    this.vm.recoverNxHugePages(ratio);
   }
 }

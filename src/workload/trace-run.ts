@@ -86,6 +86,7 @@ export class TraceRun {
         case 'invlpg': m.invlpg(op.va); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
         case 'flush': m.flush(); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
         case 'convert': m.convert(op.gpa, op.n ?? 1, op.to); break; // TDs only: others are rejected above
+        case 'nxrecover': m.nxRecover(op.ratio); break;
       }
       this.next++;
       if (this.next % this.every === 0 || this.next === this.trace.ops.length) this.sample();

@@ -20,7 +20,12 @@ export type TraceOp =
   /** A full guest TLB flush (MOV CR3 to the same value without PCID, or INVPCID all). */
   | { t: 'flush' }
   /** TD: convert `n` pages at `gpa` to private or shared memory. */
-  | { t: 'convert'; gpa: number; n?: number; to: 'private' | 'shared' };
+  | { t: 'convert'; gpa: number; n?: number; to: 'private' | 'shared' }
+  /**
+   * One pass of KVM's NX huge page recovery thread (`kvm_recover_nx_huge_pages`): zap
+   * ⌈nx_lpage_splits / ratio⌉ NX-split tables. `ratio`: nx_huge_pages_recovery_ratio (default 60).
+   */
+  | { t: 'nxrecover'; ratio?: number };
 
 export interface Trace {
   name: string;

@@ -46,6 +46,10 @@ export function validateTrace(t: unknown): Trace {
         break;
       case 'flush':
         break;
+      case 'nxrecover':
+        // nx_huge_pages_recovery_ratio is a uint module parameter; 0 recovers nothing.
+        if (op.ratio !== undefined && (!Number.isInteger(op.ratio) || op.ratio < 0 || op.ratio > 0xffff_ffff)) fail(i, 'trace-nx-ratio', 'ratio must be an integer in [0, 2^32)', op);
+        break;
       case 'convert':
         addr(i, 'gpa', op.gpa, mem);
         if (op.to !== 'private' && op.to !== 'shared') fail(i, 'trace-convert', "to must be 'private' or 'shared'", op);
