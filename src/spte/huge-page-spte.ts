@@ -35,11 +35,10 @@ function pagesPerHpage(level: number): number {
   return 2 ** (9 * (level - 1));
 }
 
-function requireHuge(spte: bigint, what: string): void {
-  // KVM_BUG_ON in KVM: callers only pass present SPTEs (huge ones for a split).
-  if (!isShadowPresent(spte) || (what === 'make_small_spte' && !isLargePte(spte))) {
-    throw new InvalidArgumentError('spte-not-huge', `${what} needs a present${what === 'make_small_spte' ? ' huge' : ''} SPTE`, '0x' + spte.toString(16));
-  }
+/** KVM_BUG_ON in KVM: callers pass present SPTEs only (and huge ones to a split). */
+function requirePresent(spte: bigint, fn: string, huge: boolean): void {
+  if (isShadowPresent(spte) && (!huge || isLargePte(spte))) return;
+  throw new InvalidArgumentError('spte-not-huge', `${fn} needs a present${huge ? ' huge' : ''} SPTE`, '0x' + spte.toString(16));
 }
 
 /**
@@ -49,7 +48,7 @@ function requireHuge(spte: bigint, what: string): void {
  * had X cleared only because it was huge (spte.c:316-323).
  */
 export function makeSmallSpte(c: SpteConfig, huge: bigint, role: { level: number; access: number }, index: number): bigint {
-  requireHuge(huge, 'make_small_spte');
+  requirePresent(huge, 'make_small_spte', true);
   let s = huge | (BigInt(index * pagesPerHpage(role.level)) << 12n);
   if (role.level === 1) {
     s &= ~PT_PAGE_SIZE_MASK;
@@ -64,7 +63,7 @@ export function makeSmallSpte(c: SpteConfig, huge: bigint, role: { level: number
  * page mitigation.
  */
 export function makeHugeSpte(c: SpteConfig, small: bigint, level: number): bigint {
-  requireHuge(small, 'make_huge_spte');
+  requirePresent(small, 'make_huge_spte', false);
   if (level <= 1) throw new InvalidArgumentError('huge-spte-level', 'a huge SPTE is at level 2 or above', String(level));
   let s = small | PT_PAGE_SIZE_MASK;
   s &= ~(BigInt(pagesPerHpage(level) - 1) << 12n);

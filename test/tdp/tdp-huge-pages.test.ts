@@ -110,6 +110,11 @@ describe('NX huge page recovery: kvm_recover_nx_huge_pages', () => {
     expect(data4k()).toBe(0);
     expect(vm.stats.get('tdp_mmu_pages')).toBe(pages - 3);
     expect(vm.stats.get('remote_tlb_flush')).toBe(flushes + 1); // mmu.c:7604 one flush for the pass
+    const ev = vm.events.all.filter((e) => e.kind === 'tlb_flush' || e.kind === 'zap').slice(-2);
+    expect(ev.map((e) => [e.kind, e.outcome])).toEqual([
+      ['tlb_flush', 'nx huge page recovery'],
+      ['zap', 'nx huge page recovery (ratio 1): 3 zapped, 0 unaccounted of 3'],
+    ]);
     expect(v.read(GVA + 0x20_0000n).exits.length).toBe(1);
     expect(vm.stats.get('pages_2m')).toBe(1);
   });
@@ -135,9 +140,11 @@ describe('NX huge page recovery: kvm_recover_nx_huge_pages', () => {
     const { vm, ram, data4k } = threeSplits();
     vm.setDirtyLogging(ram, true);
     const four = data4k();
+    const flushes = vm.stats.get('remote_tlb_flush');
     expect(vm.recoverNxHugePages(1)).toEqual({ toZap: 3, zapped: 0, unaccounted: 3 });
     expect(vm.stats.get('nx_lpage_splits')).toBe(0);
     expect(data4k()).toBe(four);
+    expect(vm.stats.get('remote_tlb_flush')).toBe(flushes); // nothing zapped: no flush (mmu.c:7604)
     expect([...vm.tdp.possibleNxHugePages]).toEqual([]);
   });
 
@@ -166,6 +173,7 @@ describe('huge page recovery when dirty logging stops: recover_huge_pages_range'
     expect(vm.stats.get('pages_2m')).toBe(4);
     expect(data4k()).toBe(0);
     expect(vm.stats.get('remote_tlb_flush')).toBe(flushes + 1); // tdp_mmu.c:1835 kvm_flush_remote_tlbs_memslot
+    expect(vm.events.all.filter((e) => e.kind === 'zap').at(-1)!.outcome).toBe('recover huge pages in ram: 4 tables replaced');
     // The huge SPTE is make_huge_spte of the first leaf (tdp_mmu.c:1744-1767): its permissions,
     // here write-protected by dirty logging, so the next write takes the fast path.
     const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === GFN)!;
