@@ -195,6 +195,25 @@ describe('huge page recovery when dirty logging stops: recover_huge_pages_range'
     expect(leaf[1]).toBe(2);
   });
 
+  it('a 1 GiB region split by a write under dirty logging comes back as one 1 GiB leaf (tdp_mmu.c:1789-1829)', () => {
+    const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true });
+    vm.addMemslot({ base: 0n, size: 0x40_0000n, name: 'pt', hostPageSize: '4K' });
+    const ram = vm.addMemslot({ base: 1n << 30n, size: 1n << 30n, name: 'ram', hostPageSize: '1G' });
+    const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x30_0000n } });
+    pt.map(GVA, 1n << 30n, { count: 8, flags: { writable: true } });
+    const v = vm.createVcpu({ ...LONG_MODE, cr3: pt.root });
+    v.write(GVA);
+    expect(vm.stats.get('pages_1g')).toBe(1);
+    vm.setDirtyLogging(ram, true, { eagerSplit: false });
+    v.write(GVA + 0x3000n); // 1G → 512 × 2M → the 2M holding the page → 512 × 4K
+    expect([vm.stats.get('pages_1g'), vm.stats.get('pages_2m')]).toEqual([0, 511]);
+    vm.setDirtyLogging(ram, false);
+    // The level-3 table is visited first (pre-order) and replaced whole, from its first leaf.
+    expect([vm.stats.get('pages_1g'), vm.stats.get('pages_2m')]).toEqual([1, 0]);
+    const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === 0x40000)!;
+    expect(leaf[1]).toBe(3);
+  });
+
   it('tables the host maps at 4 KiB stay (kvm_mmu_max_mapping_level < level, tdp_mmu.c:1817-1819)', () => {
     const { vm, v, ram, data4k } = setup({ flavour: 'ept' }, 4, '4K');
     vm.setDirtyLogging(ram, true);
