@@ -298,7 +298,11 @@ export class Vcpu {
         if (!fast) {
           const slot = vm.slotOfGfn(fault.gfn);
           if (slot === undefined) {
-            if (exit.gpa >> BigInt(vm.config.hostMaxPhyAddr) !== 0n) {
+            if (!vm.config.mmioEnabled) {
+              // kvm_handle_noslot_fault: without MMIO caching, emulate before touching the tables.
+              r = RET_PF.EMULATE;
+              emulation = 'MMIO (MMIO caching disabled)';
+            } else if (exit.gpa >> BigInt(vm.config.hostMaxPhyAddr) !== 0n) {
               r = RET_PF.EMULATE; // kvm_handle_noslot_fault: beyond max_gfn, no MMIO SPTE
               emulation = 'GPA beyond the host MAXPHYADDR';
             }
