@@ -11,7 +11,7 @@
  * exit the selftest tolerates, :151-159) does not exist in the model: the move is atomic.
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, CR0, CR4, EFER, isShadowPresent, type Memslot, type SpteConfigSpec, type Vcpu, type AccessResult } from '../../src';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, gpa, isShadowPresent, type Memslot, type SpteConfigSpec, type Vcpu, type AccessResult } from '../../src';
 
 const MEM_REGION_SIZE = 0x20_0000n; // set_memory_region_test.c:24
 const MEM_REGION_GPA = 0xc000_0000n; // set_memory_region_test.c:30
@@ -105,7 +105,7 @@ describe('set_memory_region_test.c', () => {
         g.slot = g.vm.moveMemslot(g.slot, MEM_REGION_GPA - 4096n);
         expectZapped(g, quirkDisabled, rootBefore);
         // :198: WRITE_ONCE(*hva, 2): the slot's first page, now at MEM_REGION_GPA - 4096.
-        g.vm.guestMem.write64(MEM_REGION_GPA - 4096n, 2n);
+        g.vm.guestMem.write64(gpa(MEM_REGION_GPA - 4096n), 2n);
         // :193-196: the guest must not see 2; MEM_REGION_GPA is now the slot's second host page.
         const moved = guestRead(g);
         expect(moved.val).not.toBe(2n);
@@ -115,7 +115,7 @@ describe('set_memory_region_test.c', () => {
         if (g.vm.tdpEnabled) expect(tdpLeafLevel(g)).toBe(1);
 
         // :211-214: *hva = 1, then restore the original base; :172-173: the guest sees 1.
-        g.vm.guestMem.write64(MEM_REGION_GPA - 4096n, 1n);
+        g.vm.guestMem.write64(gpa(MEM_REGION_GPA - 4096n), 1n);
         const rootMid = g.v.currentRoot;
         g.slot = g.vm.moveMemslot(g.slot, MEM_REGION_GPA);
         expectZapped(g, quirkDisabled, rootMid);

@@ -28,13 +28,13 @@ describe('moveMemslot (KVM_MR_MOVE)', () => {
     expect(vm.moveMemslot(rom, rom.base)).toBe(rom);
     expect(vm.mmioGeneration).toBe(gen);
     vm.setDirtyLogging(ram, true);
-    vm.guestMem.write64(0x1000n, 7n);
+    vm.guestMem.write64(gpa(0x1000n), 7n);
     ram.dirtyBitmap![5] = 1;
     const moved = vm.moveMemslot(ram, 0x8000_0000n);
     expect(moved.dirtyBitmap).toBe(ram.dirtyBitmap);
     expect(moved.pfnBase).toBe(ram.pfnBase);
     // The memory behind the slot's userspace address follows it.
-    expect(vm.guestMem.read64(0x8000_1000n)).toBe(7n);
+    expect(vm.guestMem.read64(gpa(0x8000_1000n))).toBe(7n);
     expect(vm.guestMem.kindOf(gpa(0x1000n))).toBe('noslot');
     // kvm_set_memslot: a memslot change bumps the generation (cached MMIO SPTEs become stale).
     expect(vm.mmioGeneration).toBe(gen + 1);
