@@ -58,6 +58,20 @@ describe('manual dirty-log protect (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)', () => {
     });
   }
 
+  it('flushes: none for a manual-protect GET, one per CLEAR that cleared bits (kvm_main.c:2249-2258, 2391-2400)', () => {
+    const f = setup('ept');
+    f.vm.setManualDirtyLogProtect({ enable: true });
+    f.vm.setDirtyLogging(f.ram, true);
+    writeExits(f, 0);
+    const flushes = (why: string): number => f.vm.events.all.filter((e) => e.kind === 'tlb_flush' && e.outcome === why).length;
+    f.vm.getDirtyLog(f.ram);
+    expect(flushes('dirty log harvested')).toBe(0);
+    f.vm.clearDirtyLog(f.ram);
+    expect(flushes('dirty log cleared')).toBe(1);
+    f.vm.clearDirtyLog(f.ram); // nothing left to clear: no flush
+    expect(flushes('dirty log cleared')).toBe(1);
+  });
+
   it('without manual protect GET clears and re-protects (kvm_main.c:2259-2277)', () => {
     const f = setup('ept');
     f.vm.setDirtyLogging(f.ram, true);
