@@ -23,6 +23,11 @@ export interface BuilderOptions {
   pool: { base: Gpa | bigint; size: bigint | number };
   /** Raw flag bits of non-leaf entries the builder creates. Default P|RW|US (x86), RWX (EPT). */
   tableFlags?: number;
+  /**
+   * Put the root table (the CR3 / EPTP page) at this 4 KiB aligned GPA in writable memory, outside
+   * the pool, instead of taking it from the pool (to reproduce a test's exact layout).
+   */
+  root?: Gpa | bigint;
 }
 
 export interface MapOptions {
@@ -75,7 +80,7 @@ export class PageTableBuilder {
     this.poolBase = first;
     this.poolFrames = frames;
     this.tableFlags = opts.tableFlags ?? 0x7;
-    this.rootGfn = this.allocTable();
+    this.rootGfn = opts.root === undefined ? this.allocTable() : this.claimFrame(BigInt(opts.root), 'the root table');
     this.root = mkGpa(BigInt(this.rootGfn) << 12n);
     if (g.mode === 'pae' && this.root >> 32n !== 0n) {
       throw new GpaOutsideMemoryError('pdpt-below-4g', 'the PAE PDPT must be below 4 GiB (CR3 is 32 bits)', hex(this.root));
@@ -96,6 +101,23 @@ export class PageTableBuilder {
       throw new PageTableBuildError('pool-exhausted', 'the table pool is exhausted', String(this.poolFrames));
     }
     const gfn = this.poolBase + this.poolNext++;
+    const f = this.mem.frameOf(gfn);
+    if (f >= 0) this.mem.slabOf(f).fill(0, GuestMemory.wordBase(f), GuestMemory.wordBase(f) + 1024);
+    return gfn;
+  }
+
+  /** Validate a user-chosen table frame (aligned, writable memory, outside the pool) and zero it. */
+  private claimFrame(at: bigint, what: string): number {
+    if (at < 0n || (at & 0xfffn) !== 0n) throw new MisalignedError('table-alignment', `${what} must be at a 4 KiB aligned GPA`, hex(at));
+    const gfn = Number(at >> 12n);
+    const slot = this.mem.slotOf(gfn);
+    if (slot === undefined || slot.readonly) throw new GpaOutsideMemoryError('table-in-ram', `${what} must lie in a writable memory slot`, hex(at));
+    if (gfn >= this.poolBase && gfn < this.poolBase + this.poolFrames) {
+      throw new PageTableBuildError('table-in-pool', `${what} must lie outside the table pool (the pool hands its frames out itself)`, hex(at));
+    }
+    if (this.geometry.mode === 'paging32' || this.geometry.mode === 'pae') {
+      if (at >> 32n !== 0n) throw new GpaOutsideMemoryError('table-below-4g', `${what} must be below 4 GiB in ${this.geometry.mode}`, hex(at));
+    }
     const f = this.mem.frameOf(gfn);
     if (f >= 0) this.mem.slabOf(f).fill(0, GuestMemory.wordBase(f), GuestMemory.wordBase(f) + 1024);
     return gfn;
@@ -414,6 +436,54 @@ export class PageTableBuilder {
     const idx = this.index(vhi, vlo, level);
     this.writeEntry(t, idx, Number(v & 0xffffffffn), Number(v >> 32n));
     return { gpa: mkGpa(BigInt(t) * 4096n + BigInt(idx * this.geometry.entryBytes)), value: v, level };
+  }
+
+  /**
+   * Put the table that holds the level-`level` entries on the path of `va` at `at` (a 4 KiB
+   * aligned page in writable memory outside the pool; zeroed): the level-`level + 1` entry is
+   * pointed at it, and missing tables above come from the pool. The root is placed with the
+   * `root` option instead. The entry must not be present yet. Validated before anything is
+   * written; returns the entry that now points to the table.
+   */
+  placeTable(level: number, va: Gva | bigint, at: Gpa | bigint): EntryRef {
+    this.checkLevel(level);
+    if (level === this.geometry.levels) {
+      throw new PageTableBuildError('place-root', 'the root table is placed with the constructor option `root`', String(level));
+    }
+    const [vhi, vlo] = this.split(va, 'the address');
+    // Validate: the path down to the parent table (no huge page on it; pool room for the missing
+    // tables), and a non-present parent entry.
+    let t = this.rootGfn;
+    let missing = 0;
+    for (let l = this.geometry.levels; l > level; l--) {
+      const [lo, hi] = this.readEntry(t, this.index(vhi, vlo, l));
+      if (l === level + 1 && this.present(lo)) {
+        throw new PageTableBuildError('table-exists', `the level-${l} entry on this path is already present; a table can be placed only where none is`, hex(BigInt(va)));
+      }
+      if (l === level + 1) break;
+      if (!this.present(lo)) {
+        missing = l - 1 - level;
+        break;
+      }
+      if (this.isHugeLeaf(l, lo)) throw new PageTableBuildError('path-through-huge-page', `the level-${l} entry on this path maps a huge page`, hex(BigInt(va)));
+      t = this.nextTable(lo, hi);
+    }
+    if (missing > this.tablesAvailable) throw new PageTableBuildError('pool-exhausted', 'the table pool is exhausted', String(missing));
+    const gfn = this.claimFrame(BigInt(at), `a level-${level} table`);
+    const parent = this.tableFor(vhi, vlo, level + 1, true);
+    const idx = this.index(vhi, vlo, level + 1);
+    const flags = this.geometry.mode === 'pae' && level + 1 === 3 ? 0x1 : this.tableFlags;
+    this.writeEntry(parent, idx, (((gfn % TWO20) << 12) | flags) >>> 0, Math.floor(gfn / TWO20));
+    const [lo, hi] = this.readEntry(parent, idx);
+    return { gpa: mkGpa(BigInt(parent) * 4096n + BigInt(idx * this.geometry.entryBytes)), value: (BigInt(hi) << 32n) | BigInt(lo), level: level + 1 };
+  }
+
+  /**
+   * The GPA of the level-`level` entry on the path of `va` (where the CPU reads it). The table at
+   * that level must exist (map, setEntry or placeTable made it).
+   */
+  entryAddress(va: Gva | bigint, level: number): Gpa {
+    return this.getEntry(va, level).gpa;
   }
 
   /** The entries on the path of `va`, root first, as far as they go. */

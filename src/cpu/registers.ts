@@ -39,6 +39,18 @@ export const CR4 = Object.freeze({
   PKS: 1n << 24n,
 });
 
+/**
+ * CR0 bits whose change makes a PAE-mode MOV CR0 reload the PDPTEs (`kvm_cache_regs.h:
+ * X86_CR0_PDPTR_BITS`, used by `x86.c: kvm_set_cr0`).
+ */
+export const CR0_PDPTR_BITS = CR0.CD | CR0.NW | CR0.PG;
+
+/** CR4 bits whose change makes a PAE-mode MOV CR4 reload the PDPTEs (`X86_CR4_PDPTR_BITS`, `kvm_set_cr4`). */
+export const CR4_PDPTR_BITS = CR4.PGE | CR4.PSE | CR4.PAE | CR4.SMEP;
+
+/** CR3[11:0]: the PCID when CR4.PCIDE=1 (`X86_CR3_PCID_MASK`). */
+export const CR3_PCID_MASK = 0xfffn;
+
 export const EFER = Object.freeze({
   SCE: 1n << 0n,
   LME: 1n << 8n,

@@ -121,6 +121,38 @@ export class GuestMemory {
     this.cacheGfn.fill(-1);
   }
 
+  /**
+   * Move a slot to `newBase` keeping its contents: the frames follow the slot, as the memory
+   * behind a KVM memslot's userspace address does on KVM_MR_MOVE. Only the moved slot may overlap
+   * the new range. Validated before anything changes. Returns the slot as it now is.
+   */
+  moveSlot(slot: MemSlot, newBase: Gpa): MemSlot {
+    const i = this.slotList.indexOf(slot);
+    if (i < 0) throw new InvalidArgumentError('slot-unknown', 'this slot does not belong to this memory', slot.name);
+    const base = newBase as bigint;
+    if ((base & 0xfffn) !== 0n || base < 0n) throw new MisalignedError('slot-alignment', 'slot base must be 4 KiB aligned', hex(base));
+    const end = base + slot.size;
+    if (end > 1n << BigInt(this.maxPhyAddr)) {
+      throw new GpaOutsideMemoryError('slot-beyond-maxphyaddr', `slot [${hex(base)}, ${hex(end)}) extends beyond MAXPHYADDR ${this.maxPhyAddr}`, hex(end - 1n));
+    }
+    const baseGfn = Number(base >> 12n);
+    for (const s of this.slotList) {
+      if (s !== slot && baseGfn < s.baseGfn + s.frames && s.baseGfn < baseGfn + slot.frames) {
+        throw new InvalidArgumentError('slot-overlap', `slot [${hex(base)}, ${hex(end)}) overlaps slot "${s.name}"`, hex(base));
+      }
+    }
+    const moved: [number, number][] = [];
+    for (const [g, f] of this.frameMap) if (g >= slot.baseGfn && g < slot.baseGfn + slot.frames) moved.push([g, f]);
+    for (const [g] of moved) this.frameMap.delete(g);
+    for (const [g, f] of moved) this.frameMap.set(g - slot.baseGfn + baseGfn, f);
+    const next: MemSlot = Object.freeze({ ...slot, baseGfn, base: newBase });
+    this.slotList[i] = next;
+    this.slotList.sort((a, b) => a.baseGfn - b.baseGfn);
+    this.lastSlot = undefined;
+    this.cacheGfn.fill(-1);
+    return next;
+  }
+
   /** The slot holding a GFN, or undefined. */
   slotOf(gfnNum: number): MemSlot | undefined {
     const l = this.lastSlot;

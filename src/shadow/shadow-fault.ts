@@ -73,6 +73,8 @@ function disallowedHugepageAdjust(mmu: ShadowMmu, fault: PageFault, spte: bigint
 function faultinPfn(mmu: ShadowMmu, fault: PageFault): string | undefined {
   const slot = mmu.vm.slotOfGfn(fault.gfn);
   if (slot === undefined) {
+    // kvm_handle_noslot_fault: without MMIO caching, emulate before touching the tables.
+    if (!mmu.config.mmioEnabled) return 'MMIO (MMIO caching disabled)';
     if (fault.gfn >= 2 ** (mmu.config.hostMaxPhyAddr - 12)) return 'GPA beyond the host MAXPHYADDR';
     return undefined; // no slot: an MMIO SPTE (KVM_PFN_NOSLOT)
   }

@@ -129,9 +129,10 @@ export class ShadowVcpu {
     }
     this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
     const pcide = (regs.cr4 & CR4.PCIDE) !== 0n;
+    // load_pdptrs (MOV CR3, or a CR0/CR4 PDPTR-bit change): changed PDPTEs without TDP mean the
+    // PAE root must be rebuilt (x86.c: load_pdptrs → kvm_mmu_free_roots(KVM_MMU_ROOT_CURRENT)).
+    if (pdptrsChanged && this.ctx.usesPaeRoot) freeRoots(mmu, this.ctx, { current: true });
     if (cr3Written) {
-      // load_pdptrs: changed PDPTEs without TDP mean the PAE root must be rebuilt.
-      if (pdptrsChanged && this.ctx.usesPaeRoot) freeRoots(mmu, this.ctx, { current: true });
       if (regs.cr3 !== old.cr3) newPgd(mmu, this.ctx, regs.cr3);
       if (!noFlush) invalidatePcid(mmu, this.ctx, pcidOf(regs.cr3, pcide), regs.cr3, pcide);
     }

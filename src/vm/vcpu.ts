@@ -27,7 +27,7 @@ import { hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
 import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
 import type { AccessResult, ExitRecord } from './access-result';
 import type { Vm } from './vm';
-import { CR4 } from '../cpu/registers';
+import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS } from '../cpu/registers';
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
@@ -143,12 +143,27 @@ export class Vcpu {
   /**
    * Change registers (MOV CR0/CR3/CR4, WRMSR EFER). The role is recomputed; the MMU is reset only
    * when a role bit changed (`kvm_post_set_cr0/cr4`), and a WP-only change with TDP just re-inits.
-   * Validated fully before anything changes.
+   * Validated fully before anything changes; a write KVM refuses with #GP (`kvm_set_cr0/cr3/cr4`
+   * returning 1) throws InvalidRegisterStateError and leaves the vCPU as it was.
+   *
+   * PAE paging: the PDPTE registers are reloaded from memory only by a CR3 write or a change of
+   * X86_CR0_PDPTR_BITS / X86_CR4_PDPTR_BITS (`x86.c: kvm_set_cr3, kvm_set_cr0, kvm_set_cr4` →
+   * `load_pdptrs`); any other write keeps the PDPTEs loaded before, whatever the PDPT now holds.
+   * An update naming several registers is checked as one write of each (the union of the rules).
    */
   setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
     const regs = { ...this.regsValue, ...update };
-    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features); // throws on bad input
-    const oldRegs = this.regsValue;
+    const old = this.regsValue;
+    // kvm_set_cr4: PCIDE 0→1 needs CR3[11:0] = 0 (long mode is checked with the state, in
+    // calcCpuRole); else return 1 → #GP.
+    if ((regs.cr4 & CR4.PCIDE) !== 0n && (old.cr4 & CR4.PCIDE) === 0n && (regs.cr3 & CR3_PCID_MASK) !== 0n) {
+      throw new InvalidRegisterStateError('pcide-with-cr3-pcid', 'setting CR4.PCIDE needs CR3[11:0] = 0 (KVM injects #GP)', hex(regs.cr3));
+    }
+    const oldPdptrs = this.walkerValue.pdptrs;
+    const reloadPdptrs = update.cr3 !== undefined || ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
+    const kept = reloadPdptrs ? undefined : oldPdptrs;
+    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features, kept); // throws on bad input
+    const oldRegs = old;
     const oldRole = this.walkerValue.role;
     const roleChanged = !walker.role.equals(oldRole);
     const rootRole = this.calcRootRole(walker.role);
@@ -298,7 +313,11 @@ export class Vcpu {
         if (!fast) {
           const slot = vm.slotOfGfn(fault.gfn);
           if (slot === undefined) {
-            if (exit.gpa >> BigInt(vm.config.hostMaxPhyAddr) !== 0n) {
+            if (!vm.config.mmioEnabled) {
+              // kvm_handle_noslot_fault: without MMIO caching, emulate before touching the tables.
+              r = RET_PF.EMULATE;
+              emulation = 'MMIO (MMIO caching disabled)';
+            } else if (exit.gpa >> BigInt(vm.config.hostMaxPhyAddr) !== 0n) {
               r = RET_PF.EMULATE; // kvm_handle_noslot_fault: beyond max_gfn, no MMIO SPTE
               emulation = 'GPA beyond the host MAXPHYADDR';
             }

@@ -53,6 +53,29 @@ export interface VmOptions {
   disableNxHugePages?: boolean;
   /** The `nx_huge_pages_recovery_ratio` module parameter `recoverNxHugePages` uses. Default 60 (mmu.c:70). */
   nxHugePagesRecoveryRatio?: number;
+  /**
+   * KVM_X86_QUIRK_SLOT_ZAP_ALL (default on): deleting or moving a memslot of a default VM zaps
+   * everything (`kvm_mmu_zap_all_fast`); off (KVM_CAP_DISABLE_QUIRKS2), only the slot is zapped
+   * (`mmu.c: kvm_arch_flush_shadow_memslot`).
+   */
+  slotZapAllQuirk?: boolean;
+}
+
+/** KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's argument (`KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE`, `KVM_DIRTY_LOG_INITIALLY_SET`). */
+export interface ManualDirtyLogProtect {
+  enable: boolean;
+  /** New dirty bitmaps start all-set and nothing is write-protected until KVM_CLEAR_DIRTY_LOG. */
+  initiallySet?: boolean;
+}
+
+/** KVM_CLEAR_DIRTY_LOG's range: pages [firstPage, firstPage + numPages) of the slot, and which of them to clear. */
+export interface ClearDirtyLogSpec {
+  /** Multiple of 64. Default 0. */
+  firstPage?: number;
+  /** A multiple of 64, or running to the end of the slot. Default: to the end of the slot. */
+  numPages?: number;
+  /** Bit i (truthy) asks to clear page firstPage + i. Default: every page of the range. */
+  bitmap?: ArrayLike<number | boolean>;
 }
 
 /** `nx_huge_pages_recovery_ratio` is a uint module parameter. */
@@ -113,6 +136,12 @@ export class Vm implements TdpVmContext {
   readonly shadow: ShadowMmu;
   checking: boolean;
   mmioGeneration = 0;
+  /** `kvm->manual_dirty_log_protect` (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2). */
+  private manualProtect = { enable: false, initiallySet: false };
+  /** The `eager_page_split` module parameter (default on). */
+  eagerPageSplit = true;
+  /** KVM_X86_QUIRK_SLOT_ZAP_ALL is in effect. */
+  private slotZapAll: boolean;
   /** The TDX state of a TD (undefined for other VM types). */
   readonly td: Td | undefined;
   /** TdpVmContext: the S-EPT hooks of a TD. */
@@ -159,6 +188,7 @@ export class Vm implements TdpVmContext {
     this.external = this.td?.sept;
     this.gfnDirectBits = this.td?.config.gfnDirectBits ?? 0;
     this.nxHugePagesRecoveryRatio = ratio;
+    this.slotZapAll = opts.slotZapAllQuirk ?? true;
   }
 
   // ---- memslots ----
@@ -203,20 +233,86 @@ export class Vm implements TdpVmContext {
     return slot;
   }
 
-  /** Delete a memslot: KVM's default is the fast zap-all (invalidate every TDP root). */
-  deleteMemslot(slot: Memslot): void {
+  /** KVM_CAP_DISABLE_QUIRKS2 with KVM_X86_QUIRK_SLOT_ZAP_ALL: delete/move zaps only the slot from now on. */
+  disableSlotZapAllQuirk(): void {
+    this.slotZapAll = false;
+  }
+
+  /**
+   * `kvm_invalidate_memslot` → `mmu.c: kvm_arch_flush_shadow_memslot` for a slot being deleted or
+   * moved: a default VM with KVM_X86_QUIRK_SLOT_ZAP_ALL fast-zaps everything (every TDP root
+   * invalidated, every shadow page obsolete); otherwise only the slot's mappings are zapped.
+   */
+  private flushShadowMemslot(slot: Memslot, why: string): void {
+    if (this.td !== undefined) {
+      // A TD zaps only the slot, both aliases (kvm_mmu_zap_memslot, PRIVATE|SHARED): the S-EPT
+      // cannot be fast-zapped.
+      this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `${why} slot ${slot.name}`, KVM_VALID_ROOTS);
+      this.shadow.zapAllFast();
+    } else if (this.slotZapAll) {
+      this.tdp.invalidateAllRoots();
+      this.shadow.zapAllFast();
+    } else {
+      this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `${why} slot ${slot.name}`);
+      this.shadow.zapSlot(slot);
+    }
+  }
+
+  private memslotIndex(slot: Memslot): number {
     const i = this.memslots.indexOf(slot);
     if (i < 0) throw new InvalidArgumentError('memslot-unknown', 'this memslot does not belong to this VM', slot.name);
-    // Non-default VMs zap only the slot, both aliases (kvm_mmu_zap_memslot, PRIVATE|SHARED): the
-    // S-EPT cannot be fast-zapped.
-    if (this.td !== undefined) this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `delete slot ${slot.name}`, KVM_VALID_ROOTS);
-    else this.tdp.invalidateAllRoots();
-    this.shadow.zapAllFast();
+    return i;
+  }
+
+  /** Delete a memslot (KVM_MR_DELETE): zapped first (`kvm_invalidate_memslot`), then removed. */
+  deleteMemslot(slot: Memslot): void {
+    const i = this.memslotIndex(slot);
+    this.flushShadowMemslot(slot, 'delete');
     this.memslots.splice(i, 1);
     const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
     this.guestMem.removeSlot(gs);
     this.mmioGeneration++;
     this.afterOperation();
+  }
+
+  /**
+   * Move a memslot to a new base GPA (KVM_MR_MOVE: same size, flags and host memory, new
+   * `base_gfn`). As in `kvm_main.c: kvm_set_memslot`, the old range is zapped first
+   * (`kvm_invalidate_memslot` → `kvm_arch_flush_shadow_memslot`); the host pages and their
+   * contents stay, so the guest sees them at the new GPAs; the dirty bitmap is kept
+   * (`kvm_prepare_memory_region`) and the huge-page bookkeeping is rebuilt for the new base.
+   * Returns the moved slot (a new object; the old one must no longer be used).
+   */
+  moveMemslot(slot: Memslot, newBase: Gpa | bigint): Memslot {
+    const i = this.memslotIndex(slot);
+    const base = BigInt(newBase);
+    // kvm_main.c:2071-2072: private (guest_memfd) memslots are immutable; a TD's slots are.
+    if (this.td !== undefined) throw new InvalidArgumentError('memslot-move-private', 'a guest_memfd memslot cannot be moved, only deleted (KVM returns -EINVAL)', slot.name);
+    if ((base & 0xfffn) !== 0n || base < 0n) throw new MisalignedError('memslot-alignment', 'a memslot is a non-empty, 4 KiB aligned GPA range', hex(base));
+    const end = base + (BigInt(slot.npages) << 12n);
+    if (end > 1n << BigInt(this.config.hostMaxPhyAddr)) {
+      throw new GpaOutsideMemoryError('gpa-beyond-host-maxphyaddr', `GPA range ends beyond the host MAXPHYADDR ${this.config.hostMaxPhyAddr}: TDP cannot map it`, hex(end - 1n));
+    }
+    if (end > 1n << BigInt(this.features.maxPhyAddr)) {
+      throw new GpaOutsideMemoryError('gpa-beyond-guest-maxphyaddr', `GPA range ends beyond the guest MAXPHYADDR ${this.features.maxPhyAddr}`, hex(end - 1n));
+    }
+    const baseGfn = Number(base >> 12n);
+    if (baseGfn === slot.baseGfn) return slot; // kvm_main.c:2082-2087: nothing to change
+    // kvm_main.c:2090-2092: the new range may overlap no other slot (-EEXIST); its own old range is fine.
+    for (const s of this.memslots) {
+      if (s !== slot && baseGfn < s.baseGfn + s.npages && s.baseGfn < baseGfn + slot.npages) {
+        throw new InvalidArgumentError('memslot-overlap', `memslot [${hex(base)}, ${hex(end)}) overlaps "${s.name}"`, hex(base));
+      }
+    }
+    this.flushShadowMemslot(slot, 'move');
+    const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
+    this.guestMem.moveSlot(gs, mkGpa(base));
+    const moved: Memslot = { ...slot, base: mkGpa(base), baseGfn, lpageDisallow: makeLpageInfo(baseGfn, slot.npages) };
+    this.memslots[i] = moved;
+    this.memslots.sort((a, b) => a.baseGfn - b.baseGfn);
+    this.mmioGeneration++;
+    this.afterOperation();
+    return moved;
   }
 
   slotOfGfn(gfn: number): Memslot | undefined {
@@ -261,22 +357,29 @@ export class Vm implements TdpVmContext {
    */
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
     if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
+    this.memslotIndex(slot);
     if (on === slot.dirtyLogging) return;
     slot.dirtyLogging = on;
     if (on) {
       slot.dirtyBitmap = new Uint8Array(slot.npages);
       const [a, b] = [slot.baseGfn, slot.baseGfn + slot.npages];
-      if (opts.eagerSplit ?? true) this.tdp.splitRange(a, b);
-      if (this.config.pml) {
-        // kvm_mmu_slot_apply_flags with PML: clear D on 4K leaves, write-protect huge ones.
-        this.tdp.clearDirtyRange(a, b);
-        this.tdp.wrprotHugeRange(a, b);
+      if (this.manualProtect.initiallySet) {
+        // kvm_prepare_memory_region: the new bitmap starts all-set; kvm_mmu_slot_apply_flags then
+        // protects nothing ("they're all assumed to be dirty").
+        slot.dirtyBitmap.fill(1);
       } else {
-        this.tdp.wrprotRange(a, b);
+        if (opts.eagerSplit ?? this.eagerPageSplit) this.tdp.splitRange(a, b);
+        if (this.config.pml) {
+          // kvm_mmu_slot_apply_flags with PML: clear D on 4K leaves, write-protect huge ones.
+          this.tdp.clearDirtyRange(a, b);
+          this.tdp.wrprotHugeRange(a, b);
+        } else {
+          this.tdp.wrprotRange(a, b);
+        }
+        this.shadow.wrprotRange(a, b);
+        // x86.c:13297 (kvm_mmu_slot_apply_flags): one unconditional flush after enabling dirty logging.
+        this.tdp.tlbFlush(-1, 'enable dirty logging');
       }
-      this.shadow.wrprotRange(a, b);
-      // x86.c:13297 (kvm_mmu_slot_apply_flags): one unconditional flush after enabling dirty logging.
-      this.tdp.tlbFlush(-1, 'enable dirty logging');
     } else {
       slot.dirtyBitmap = undefined;
       // kvm_mmu_slot_apply_flags → kvm_mmu_recover_huge_pages (TDP MMU part).
@@ -286,23 +389,113 @@ export class Vm implements TdpVmContext {
     this.afterOperation();
   }
 
-  /** KVM_GET_DIRTY_LOG (+ clear): the dirty GPAs since the last call; they are write-protected again. */
-  getDirtyLog(slot: Memslot): Gpa[] {
-    if (slot.dirtyBitmap === undefined) throw new InvalidArgumentError('dirty-log-off', 'dirty logging is not enabled on this memslot', slot.name);
-    const out: Gpa[] = [];
-    const bm = slot.dirtyBitmap;
-    for (let i = 0; i < bm.length; i++) {
-      if (bm[i] === 0) continue;
-      bm[i] = 0;
-      out.push(mkGpa(BigInt(slot.baseGfn + i) << 12n));
-      // kvm_tdp_mmu_clear_dirty_pt_masked: D with PML, else W.
-      if (this.config.pml) this.tdp.clearDirtyRange(slot.baseGfn + i, slot.baseGfn + i + 1);
-      else this.tdp.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
-      this.shadow.wrprotRange(slot.baseGfn + i, slot.baseGfn + i + 1);
+  /**
+   * KVM_ENABLE_CAP(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2): with `enable`, KVM_GET_DIRTY_LOG only reports
+   * and KVM_CLEAR_DIRTY_LOG (`clearDirtyLog`) clears and re-protects; `initiallySet` needs
+   * `enable` (`kvm_main.c: kvm_vm_ioctl_enable_cap_generic`, else -EINVAL).
+   */
+  setManualDirtyLogProtect(cap: ManualDirtyLogProtect): void {
+    if (cap.initiallySet === true && !cap.enable) {
+      throw new InvalidArgumentError('dirty-log-initially-set-without-manual-protect', 'KVM_DIRTY_LOG_INITIALLY_SET is valid only with KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE', 'initiallySet');
     }
-    // kvm_main.c:2271,2282-2283 (kvm_get_dirty_log_protect): one flush when any dirty bit was reaped.
-    if (out.length > 0) this.tdp.tlbFlush(-1, 'dirty log harvested');
+    this.manualProtect = { enable: cap.enable, initiallySet: cap.enable && (cap.initiallySet ?? false) };
+  }
+
+  get manualDirtyLogProtect(): Readonly<ManualDirtyLogProtect> {
+    return { ...this.manualProtect };
+  }
+
+  private dirtyBitmapOf(slot: Memslot): Uint8Array {
+    this.memslotIndex(slot);
+    if (slot.dirtyBitmap === undefined) throw new InvalidArgumentError('dirty-log-off', 'dirty logging is not enabled on this memslot (KVM returns -ENOENT)', slot.name);
+    return slot.dirtyBitmap;
+  }
+
+  /**
+   * `kvm_arch_mmu_enable_log_dirty_pt_masked` for one 64-page word (`offset`: slot page of bit 0;
+   * `pages`: the slot pages whose bits were cleared): with INITIALLY_SET, split and write-protect the
+   * huge pages at the first and last of them; then protect each 4K page (D with PML, else W).
+   */
+  private enableLogDirtyMasked(slot: Memslot, pages: readonly number[]): void {
+    if (pages.length === 0) return;
+    const start = slot.baseGfn + pages[0]!;
+    const end = slot.baseGfn + pages[pages.length - 1]!;
+    if (this.manualProtect.initiallySet) {
+      if (this.eagerPageSplit) this.tdp.splitRange(start, end + 1);
+      this.tdp.wrprotHugeRange(start, start + 1);
+      if (start >> 9 !== end >> 9) this.tdp.wrprotHugeRange(end, end + 1);
+    }
+    // The pages in runs of consecutive gfns (one walk per run; the same SPTEs change).
+    for (let i = 0; i < pages.length; ) {
+      let j = i + 1;
+      while (j < pages.length && pages[j] === pages[j - 1]! + 1) j++;
+      const [a, b] = [slot.baseGfn + pages[i]!, slot.baseGfn + pages[j - 1]! + 1];
+      if (this.config.pml) this.tdp.clearDirtyRange(a, b);
+      else this.tdp.wrprotRange(a, b);
+      this.shadow.wrprotRange(a, b);
+      i = j;
+    }
+  }
+
+  /**
+   * KVM_GET_DIRTY_LOG (`kvm_get_dirty_log_protect`): the dirty GPAs of the slot. Without manual
+   * protect they are cleared and write-protected again; with it the bitmap is only read, and
+   * pages stay dirty and writable until `clearDirtyLog`.
+   */
+  getDirtyLog(slot: Memslot): Gpa[] {
+    const bm = this.dirtyBitmapOf(slot);
+    const out: Gpa[] = [];
+    let word: number[] = [];
+    for (let i = 0; i < bm.length; i++) {
+      if (!this.manualProtect.enable && i % 64 === 0) {
+        this.enableLogDirtyMasked(slot, word);
+        word = [];
+      }
+      if (bm[i] === 0) continue;
+      out.push(mkGpa(BigInt(slot.baseGfn + i) << 12n));
+      if (this.manualProtect.enable) continue;
+      bm[i] = 0;
+      word.push(i);
+    }
+    this.enableLogDirtyMasked(slot, word);
+    // kvm_main.c:2271,2282-2283 (kvm_get_dirty_log_protect): one flush when any dirty bit was
+    // reaped; never with manual protect (the flush comes with KVM_CLEAR_DIRTY_LOG).
+    if (!this.manualProtect.enable && out.length > 0) this.tdp.tlbFlush(-1, 'dirty log harvested');
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
+    this.afterOperation();
+    return out;
+  }
+
+  /**
+   * KVM_CLEAR_DIRTY_LOG (`kvm_main.c: kvm_clear_dirty_log_protect`): clear the requested bits that
+   * are set and re-protect those pages. Returns the GPAs whose bits were cleared.
+   */
+  clearDirtyLog(slot: Memslot, spec: ClearDirtyLogSpec = {}): Gpa[] {
+    const bm = this.dirtyBitmapOf(slot);
+    const first = spec.firstPage ?? 0;
+    if (!Number.isSafeInteger(first) || first < 0 || first % 64 !== 0) {
+      throw new InvalidArgumentError('clear-dirty-log-first-page', 'first_page must be a multiple of 64 (KVM returns -EINVAL)', String(first));
+    }
+    const num = spec.numPages ?? slot.npages - first;
+    if (!Number.isSafeInteger(num) || num < 0 || first > slot.npages || num > slot.npages - first || (num < slot.npages - first && num % 64 !== 0)) {
+      throw new InvalidArgumentError('clear-dirty-log-range', 'num_pages must stay inside the slot and be a multiple of 64 unless it reaches the end (KVM returns -EINVAL)', `${first}+${num}`);
+    }
+    const want = spec.bitmap;
+    const out: Gpa[] = [];
+    for (let w = first; w < first + num; w += 64) {
+      const word: number[] = [];
+      for (let i = w; i < Math.min(w + 64, first + num); i++) {
+        if (want !== undefined && !want[i - first]) continue;
+        if (bm[i] === 0) continue; // only bits that really were set are cleared and protected
+        bm[i] = 0;
+        word.push(i);
+        out.push(mkGpa(BigInt(slot.baseGfn + i) << 12n));
+      }
+      this.enableLogDirtyMasked(slot, word);
+    }
+    // kvm_main.c:2391-2400 (kvm_clear_dirty_log_protect): one flush when any bit was cleared.
+    if (out.length > 0) this.tdp.tlbFlush(-1, 'dirty log cleared');
+    this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `cleared ${out.length}` });
     this.afterOperation();
     return out;
   }

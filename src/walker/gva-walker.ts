@@ -35,7 +35,11 @@ export class GvaWalker {
   /** The same inputs with a second stage installed (created on first use). */
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number } | undefined;
 
-  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES) {
+  /**
+   * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
+   * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
+   */
+  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[]) {
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
         'maxphyaddr-mismatch',
@@ -56,7 +60,11 @@ export class GvaWalker {
     if (this.format === undefined) return;
     if (this.role.base.level === 3) {
       this.pdptrHalves = new Uint32Array(8);
-      this.loadPdptrsInto(this.pdptrHalves);
+      if (keptPdptrs === undefined) this.loadPdptrsInto(this.pdptrHalves);
+      else keptPdptrs.forEach((v, i) => {
+        this.pdptrHalves![i * 2] = Number(v & 0xffffffffn);
+        this.pdptrHalves![i * 2 + 1] = Number(v >> 32n);
+      });
     }
     // The table root: CR3 bits 51:12 (31:12 outside long mode; PCID bits 11:0 are not an address).
     const rootMask = this.role.base.level >= 4 ? rsvdBits(12, 51) : rsvdBits(12, 31);
