@@ -33,12 +33,10 @@ export function setup(): () => void {
   if (!hasJupyter()) aptInstall(JUPYTER_PACKAGES, false);
   if (!fs.existsSync('/usr/bin/chromium')) aptInstall(['chromium'], true);
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'index.js'))) {
-    log('building the engine and the kernel (npm run build)');
-    execFileSync(npm, ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  } else {
-    execFileSync(npm, ['run', 'build:kernel'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-  }
+  // Always the whole build: the kernel loads the engine from dist/, and a stale engine build would
+  // make the kernel tests (and the design-notes check) run yesterday's engine.
+  log('building the engine and the kernel (npm run build)');
+  execFileSync(npm, ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   fs.mkdirSync(path.join(ROOT, 'artifacts'), { recursive: true });
   // One temporary folder for the run (Jupyter dirs, notebook copies), removed at the end.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmulab-tests-'));
