@@ -14,13 +14,15 @@ const SHARED_VA = 0x7e00_0000_0000n;
 function td(pages: number) {
   const vm = new Vm({ type: 'tdx', gpaw: 48 });
   vm.events.enabled = false; // measure the MMU, not the log
-  vm.addMemslot({ base: 0n, size: 8n << 30n, hostPageSize: '2M' });
-  // Private data at 1 GiB, shared data at 2 GiB (converted up front, as a TD's swiotlb would be).
-  // The last page of each 2M block stays private, so every block is mixed and shared faults map
-  // 4K pages: one fault per cold shared page, like the private side.
+  vm.addMemslot({ base: 0n, size: 8n << 30n, hostPageSize: '2M', guestMemfd: true });
+  // Attributes start shared: userspace makes the private data (1 GiB) and the page-table pool
+  // (4 GiB) private; shared data at 2 GiB stays shared, except the last page of each 2M block,
+  // so every block is mixed and shared faults map 4K pages, one fault per cold page.
+  vm.setMemoryAttributes(0x4000_0000n, 0x4000_0000n + BigInt(pages) * 4096n, 'private');
+  vm.setMemoryAttributes(0x1_0000_0000n, 0x1_0000_0000n + (256n << 20n), 'private');
   for (let blk = 0; blk < pages / 512; blk++) {
-    const base = 0x8000_0000n + BigInt(blk) * 0x20_0000n;
-    vm.setMemoryAttributes(base, base + 0x1f_f000n, 'shared');
+    const last = 0x8000_0000n + BigInt(blk) * 0x20_0000n + 0x1f_f000n;
+    vm.setMemoryAttributes(last, last + 0x1000n, 'private');
   }
   const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x1_0000_0000n, size: 256n << 20n } });
   pt.map(PRIV_VA, 0x4000_0000n, { count: pages, flags: { writable: true } });

@@ -6,7 +6,7 @@
  */
 import { isLastSpte, spteToPfn } from '../spte/spte';
 import { InvariantViolation, type TdpMmu } from '../tdp/tdp-mmu';
-import { memslotPfn, type Memslot } from '../vm/memslot';
+import { memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import { isGfnAlias } from './td-config';
 import type { Td } from './td';
 
@@ -55,6 +55,6 @@ export function checkTdxInvariants(td: Td, tdp: TdpMmu, loadedRootPfns: readonly
     if (pfn < 0) continue;
     const gfn = Number(k.split(':')[1]);
     const slot = slotOfGfn(gfn);
-    if (slot !== undefined && pfn !== memslotPfn(slot, gfn)) throw new InvariantViolation('leaf-pfn', `private leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${pfn.toString(16)}`, k);
+    if (slot !== undefined && pfn !== memslotPrivatePfn(slot, gfn)) throw new InvariantViolation('leaf-pfn', `private leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${pfn.toString(16)}, not its guest_memfd page`, k);
   }
 }

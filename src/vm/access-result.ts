@@ -19,7 +19,7 @@ export interface AccessResult {
   /**
    * ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it;
    * l1-exit: (L2 only) an EPT12 fault was reflected to L1 as a VM exit;
-   * memory-fault: (TD only) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace.
+   * memory-fault: (VMs with private memory) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace.
    */
   status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit' | 'memory-fault';
   gva: Gva;

@@ -36,7 +36,8 @@ import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
 import { kvmMmuTrackWrite } from '../shadow/track-write';
 import { tdxPageFault } from '../tdx/tdx-page-fault';
 import { isGfnAlias } from '../tdx/td-config';
-import type { KVM_EFAULT, MemoryFaultExit } from '../tdx/memory-fault';
+import { KVM_EFAULT, type MemoryFaultExit } from '../tdx/memory-fault';
+import { PFERR_PRIVATE_ACCESS, faultinPrivate } from '../tdx/private-fault';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -290,7 +291,11 @@ export class Vcpu {
     }
     const vm = this.vm;
     const root = this.ensureRoot();
-    const ec = exit.errorCode;
+    let ec = exit.errorCode;
+    // kvm_mmu_page_fault (mmu.c:6259-6262): a SW-protected VM's non-RSVD fault on a private gfn is private.
+    const attrs = vm.memAttributes;
+    const isPrivate = attrs !== undefined && (ec & BigInt(PFERR.RSVD)) === 0n && attrs.isPrivate(Number(exit.gpa >> 12n));
+    if (isPrivate) ec |= PFERR_PRIVATE_ACCESS;
     let r: RetPf = RET_PF.INVALID;
     let fast = false;
     let mmio = false;
@@ -312,7 +317,18 @@ export class Vcpu {
         fast = r !== RET_PF.INVALID;
         if (!fast) {
           const slot = vm.slotOfGfn(fault.gfn);
-          if (slot === undefined) {
+          const pf = attrs === undefined ? undefined : faultinPrivate(attrs, slot, fault.gfn, isPrivate);
+          if (pf?.kind === 'memory-fault') {
+            vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: '-EFAULT' });
+            vm.events.record({ kind: 'memory_fault', vcpu: this.index, gpa: pf.exit.gpa, code: pf.exit.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${pf.exit.reason}` });
+            vm.afterOperation();
+            return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: pf.exit };
+          }
+          // A huge page may not span gfns of both kinds (KVM_LPAGE_MIXED_FLAG).
+          if (attrs !== undefined) fault.maxLevel = Math.min(fault.maxLevel, attrs.uniformLevel(fault.gfn));
+          if (pf?.kind === 'private') {
+            Object.assign(fault, { slot, pfn: pf.pfn, mapWritable: true, maxLevel: pf.maxLevel });
+          } else if (slot === undefined) {
             if (!vm.config.mmioEnabled) {
               // kvm_handle_noslot_fault: without MMIO caching, emulate before touching the tables.
               r = RET_PF.EMULATE;

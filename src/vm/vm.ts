@@ -21,7 +21,9 @@ import { checkShadowInvariants } from '../shadow/shadow-invariants';
 import { ImpossibleConfigurationError, makeTdConfig } from '../tdx/td-config';
 import { Td, type MemoryAttribute } from '../tdx/td';
 import { checkTdxInvariants } from '../tdx/tdx-invariants';
-import { KVM_DIRECT_ROOTS, KVM_INVALID_ROOTS, KVM_VALID_ROOTS, filterToRootTypes, type GfnRangeFilter } from '../tdp/root-types';
+import { KVM_DIRECT_ROOTS, KVM_INVALID_ROOTS, KVM_VALID_ROOTS, filterToRootTypes, rootTypesText, type GfnRangeFilter } from '../tdp/root-types';
+import { MemoryAttributes } from '../tdx/memory-attributes';
+import { applyAttributeChange, checkAttributeRange } from '../tdx/set-memory-attributes';
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 
 export interface VmOptions {
@@ -41,8 +43,13 @@ export interface VmOptions {
   tdp?: boolean;
   /** `n_max_mmu_pages` for the shadow MMU (KVM_SET_NR_MMU_PAGES; minimum 64). Default 4096. */
   maxMmuPages?: number;
-  /** KVM_X86_TDX_VM: a TD (EPT and the TDP MMU only; mirror roots reflected into the S-EPT). */
-  type?: 'default' | 'tdx';
+  /**
+   * KVM_X86_TDX_VM ('tdx'): a TD (EPT and the TDP MMU only; mirror roots reflected into the
+   * S-EPT). KVM_X86_SW_PROTECTED_VM ('sw-protected'): private memory without TDX — memory
+   * attributes and guest_memfd slots, private faults served from guest_memfd through the one
+   * direct root (no S-EPT, no mirror root; x86.c:12820-12821 `has_private_mem`).
+   */
+  type?: 'default' | 'tdx' | 'sw-protected';
   /** A TD's guest physical address width: 48 (shared bit 47, 4-level) or 52 (bit 51, 5-level). Default 48. */
   gpaw?: number;
   /**
@@ -117,6 +124,11 @@ export interface MemslotSpec {
   /** How the host backs the slot: 4K pages, 2M (THP/hugetlbfs) or 1G. Default 2M. */
   hostPageSize?: '4K' | '2M' | '1G';
   name?: string;
+  /**
+   * KVM_MEM_GUEST_MEMFD: bind a guest_memfd that serves the slot's private pages. Only in a VM
+   * with private memory, never read-only (kvm_main.c:1591-1605 `check_memory_region_flags`).
+   */
+  guestMemfd?: boolean;
 }
 
 export class Vm implements TdpVmContext {
@@ -148,12 +160,25 @@ export class Vm implements TdpVmContext {
   readonly external: ExternalPageTableHooks | undefined;
   /** TdpVmContext: `kvm_gfn_direct_bits` (0 unless a TD). */
   readonly gfnDirectBits: number;
+  /** The VM type (KVM_CREATE_VM's `type`). */
+  readonly vmType: 'default' | 'tdx' | 'sw-protected';
+  /**
+   * `kvm->mem_attr_array` of a VM with private memory (`kvm_arch_has_private_mem`: a TD or a
+   * KVM_X86_SW_PROTECTED_VM); undefined otherwise. A TD's is its `td.attributes`.
+   */
+  readonly memAttributes: MemoryAttributes | undefined;
   private nextSlotId = 0;
   /** The `nx_huge_pages_recovery_ratio` module parameter, as this VM sees it. */
   nxHugePagesRecoveryRatio: number;
 
   constructor(opts: VmOptions = {}) {
-    if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx') throw new InvalidArgumentError('vm-type', 'the VM type is default or tdx', String(opts.type));
+    if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx' && opts.type !== 'sw-protected') {
+      throw new InvalidArgumentError('vm-type', 'the VM type is default, tdx or sw-protected', String(opts.type));
+    }
+    // Private faults are TDP faults (`kvm_tdp_page_fault`); KVM offers SW_PROTECTED only with the TDP MMU (x86.c:9898-9899).
+    if (opts.type === 'sw-protected' && (opts.mmu === 'shadow' || opts.tdp === false)) {
+      throw new ImpossibleConfigurationError('sw-protected-needs-tdp', 'a KVM_X86_SW_PROTECTED_VM needs TDP and the TDP MMU', String(opts.mmu ?? 'tdp: false'));
+    }
     if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
     const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
     // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
@@ -189,6 +214,8 @@ export class Vm implements TdpVmContext {
     this.gfnDirectBits = this.td?.config.gfnDirectBits ?? 0;
     this.nxHugePagesRecoveryRatio = ratio;
     this.slotZapAll = opts.slotZapAllQuirk ?? true;
+    this.vmType = opts.type ?? 'default';
+    this.memAttributes = this.td?.attributes ?? (this.vmType === 'sw-protected' ? new MemoryAttributes() : undefined);
   }
 
   // ---- memslots ----
@@ -218,13 +245,22 @@ export class Vm implements TdpVmContext {
     }
     const hostLevel = { '4K': 1, '2M': 2, '1G': 3 }[spec.hostPageSize ?? '2M'];
     if (hostLevel === undefined) throw new InvalidArgumentError('host-page-size', 'host page size is 4K, 2M or 1G', String(spec.hostPageSize));
+    const guestMemfd = spec.guestMemfd ?? false;
+    if (guestMemfd && this.memAttributes === undefined) {
+      throw new InvalidArgumentError('memslot-guest-memfd', 'KVM_MEM_GUEST_MEMFD needs a VM with private memory (tdx or sw-protected) (kvm_main.c:1591)', spec.name ?? hex(base));
+    }
+    if (guestMemfd && (spec.readonly ?? false)) {
+      throw new InvalidArgumentError('memslot-guest-memfd-readonly', 'a guest_memfd memslot cannot be read-only (kvm_main.c:1598-1605)', spec.name ?? hex(base));
+    }
     const pfnBase = this.host.allocRam(baseGfn, npages); // may throw; nothing changed yet
+    // guest_memfd pages are other host frames than the shared (userspace) backing.
+    const gmemPfnBase = guestMemfd ? this.host.allocRam(baseGfn, npages) : -1;
     const id = this.nextSlotId++;
     const name = spec.name ?? `slot${id}`;
     this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
     const slot: Memslot = {
       id, name, base: mkGpa(base), baseGfn, npages, readonly: spec.readonly ?? false, pfnBase, hostLevel,
-      dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages),
+      dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages), guestMemfd, gmemPfnBase,
     };
     this.memslots.push(slot);
     this.memslots.sort((a, b) => a.baseGfn - b.baseGfn);
@@ -358,6 +394,7 @@ export class Vm implements TdpVmContext {
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
     if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
     this.memslotIndex(slot);
+    if (slot.guestMemfd && on) throw new InvalidArgumentError('dirty-log-guest-memfd', 'dirty logging of a guest_memfd memslot is not supported (kvm_main.c:1594-1596)', slot.name);
     if (on === slot.dirtyLogging) return;
     slot.dirtyLogging = on;
     if (on) {
@@ -593,8 +630,16 @@ export class Vm implements TdpVmContext {
    * zapping the other alias. Returns the leaves zapped.
    */
   setMemoryAttributes(start: Gpa | bigint, end: Gpa | bigint, attr: MemoryAttribute): number {
-    if (this.td === undefined) throw new InvalidArgumentError('mem-attr-not-td', 'only a TD (type tdx) has private memory attributes in this model', 'default');
-    const n = this.td.setMemoryAttributes(this.tdp, BigInt(start), BigInt(end), attr);
+    // KVM_MEMORY_ATTRIBUTE_PRIVATE is supported only with private memory (kvm_main.c:2422, 2603-2604).
+    if (this.memAttributes === undefined) throw new InvalidArgumentError('mem-attr-no-private-mem', 'only a VM with private memory (type tdx or sw-protected) has memory attributes', this.vmType);
+    let n: number;
+    if (this.td !== undefined) n = this.td.setMemoryAttributes(this.tdp, BigInt(start), BigInt(end), attr);
+    else {
+      const c = checkAttributeRange(BigInt(start), BigInt(end), attr);
+      const r = applyAttributeChange(this.tdp, this.memAttributes, false, c);
+      this.events.record({ kind: 'mem_attr', gpa: BigInt(start), outcome: `${hex(BigInt(start))}..${hex(BigInt(end))} → ${attr}: ${r.changed} gfns changed, ${r.zapped} leaves zapped in ${rootTypesText(r.types)} roots` });
+      n = r.zapped;
+    }
     this.afterOperation();
     return n;
   }

@@ -59,7 +59,10 @@ export class TraceMachine {
     const vm = config.td
       ? new Vm({ type: 'tdx', gpaw: 48, spte: { flavour: 'ept', nxHugePages: nx } })
       : config.paging === 'shadow' ? new Vm({ mmu: 'shadow', spte: { flavour: 'npt', nxHugePages: nx } }) : new Vm({ spte: { flavour: config.paging, nxHugePages: nx } });
-    vm.addMemslot({ base: 0n, size: BigInt(trace.memory + extra), name: 'ram', hostPageSize: config.hostPageSize });
+    const ramSize = BigInt(trace.memory + extra);
+    vm.addMemslot({ base: 0n, size: ramSize, name: 'ram', hostPageSize: config.hostPageSize, guestMemfd: config.td });
+    // A TD's RAM is private once userspace says so (attributes start shared), as a VMM does at boot.
+    if (config.td) vm.setMemoryAttributes(0n, ramSize, 'private');
     // Each address space gets an equal share of the 16 MiB pool; every space maps the whole pool
     // in its direct map, so the kernel can write any space's tables from any space.
     const share = Math.floor(DATA_PA / 4096 / trace.spaces) * 4096;

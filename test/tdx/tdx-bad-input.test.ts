@@ -69,9 +69,9 @@ describe('TDX bad input', () => {
     expect(caught(() => vm.setMemoryAttributes(0x2000n, 0x1000n, 'shared')).rule).toBe('mem-attr-range');
     expect(caught(() => vm.setMemoryAttributes(shared, shared + 0x1000n, 'shared')).rule).toBe('mem-attr-shared-bit');
     expect(caught(() => vm.setMemoryAttributes(0n, 0x1000n, 'secret' as 'shared')).rule).toBe('mem-attr-value');
-    expect(vm.td!.attributes.sharedCount).toBe(0);
+    expect(vm.td!.attributes.privateCount).toBe(1 << 18); // the fixture's 1 GiB, unchanged
     expect(vm.events.all.length).toBe(mark);
-    expect(caught(() => new Vm().setMemoryAttributes(0n, 0x1000n, 'shared')).rule).toBe('mem-attr-not-td');
+    expect(caught(() => new Vm().setMemoryAttributes(0n, 0x1000n, 'shared')).rule).toBe('mem-attr-no-private-mem');
     expect(caught(() => new Vm({ type: 'sev' as 'tdx' })).rule).toBe('vm-type');
   });
 });

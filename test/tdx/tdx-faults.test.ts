@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { memslotPfn, newPageFault, spteToPfn, PFERR } from '../../src';
+import { Vm, memslotPfn, memslotPrivatePfn, newPageFault, spteToPfn, PageTableBuilder, PFERR } from '../../src';
+import { LONG_MODE } from '../vm/fixtures';
 import { tdFixture } from './fixtures';
 
 /** PFERR_PRIVATE_ACCESS is bit 49 of the fault error code (reference §11.3). */
@@ -16,7 +17,9 @@ describe('TD faults', () => {
       pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
       const r = v.read(0x7000_0010n);
       expect(r.status).toBe('ok');
-      expect(r.hpa).toBe(BigInt(memslotPfn(ram, 0x200)) * 4096n + 0x10n);
+      // The private page is the guest_memfd page, not the slot's shared backing (mmu.c:4506 kvm_gmem_get_pfn).
+      expect(r.hpa).toBe(BigInt(memslotPrivatePfn(ram, 0x200)) * 4096n + 0x10n);
+      expect(memslotPrivatePfn(ram, 0x200)).not.toBe(memslotPfn(ram, 0x200));
       const data = r.exits.find((e) => !e.onGuestTable)!;
       expect(data.gpa).toBe(0x20_0010n);
       expect(data.ret).toBe('RET_PF_FIXED');
@@ -31,7 +34,7 @@ describe('TD faults', () => {
       // 4K even though the host backs the slot with 2M pages: no huge pages on mirror roots.
       const leaf = vm.tdp.leaves(mirror).find(([g]) => g === 0x200)!;
       expect(leaf[1]).toBe(1);
-      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPfn(ram, 0x200) });
+      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPrivatePfn(ram, 0x200) });
       expect(seamcalls(vm)).toContain('TDH.MEM.PAGE.AUG@200000');
       expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
       // Warm: the hardware finds the page through the S-EPT, no exit.
@@ -85,6 +88,38 @@ describe('TD faults', () => {
     expect(v.write(0x7100_0008n).status).toBe('ok');
   });
 
+  it('memory attributes start shared: a private access before KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) is a memory-fault exit', () => {
+    // kvm_host.h:2533-2537 kvm_mem_is_private: PRIVATE only once set; mmu.c:4587-4590: mismatch → -EFAULT.
+    const vm = new Vm({ type: 'tdx', gpaw: 48, checkInvariants: true });
+    vm.addMemslot({ base: 0n, size: 0x100_0000n, name: 'ram', guestMemfd: true });
+    vm.setMemoryAttributes(0x10_0000n, 0x20_0000n, 'private'); // only the page-table pool
+    const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+    pt.map(0x7000_0000n, 0x40_0000n);
+    const v = vm.createVcpu({ ...LONG_MODE, cr3: pt.root });
+    expect(vm.td!.attributes.isPrivate(0x400)).toBe(false);
+    const r = v.read(0x7000_0000n);
+    expect(r.status).toBe('memory-fault');
+    // kvm_prepare_memory_fault_exit (kvm_host.h:2510-2517): gpa = gfn << 12, size = PAGE_SIZE, flags = PRIVATE.
+    expect(r.memoryFault).toMatchObject({ gpa: 0x40_0000n, size: 4096n, flags: 1n << 3n, isPrivate: true });
+    expect(r.memoryFault!.reason).toBe('private access to a shared gfn');
+    vm.setMemoryAttributes(0x40_0000n, 0x40_1000n, 'private');
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+  });
+
+  it('a private fault on a memslot without guest_memfd is a memory-fault exit (kvm_mmu_faultin_pfn_private)', () => {
+    const { vm, v, pt } = tdFixture();
+    vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'plain' }); // no KVM_MEM_GUEST_MEMFD
+    vm.setMemoryAttributes(0x4000_0000n, 0x4000_1000n, 'private');
+    pt.map(0x7400_0000n, 0x4000_0000n);
+    const r = v.read(0x7400_0000n);
+    // mmu.c:4501-4503: !kvm_slot_can_be_private → kvm_mmu_prepare_memory_fault_exit, -EFAULT.
+    expect(r.status).toBe('memory-fault');
+    expect(r.memoryFault).toMatchObject({ gpa: 0x4000_0000n, size: 4096n, flags: 1n << 3n, isPrivate: true });
+    expect(r.memoryFault!.reason).toBe('the memslot has no guest_memfd to back the private gfn');
+    expect(vm.td!.sept.lookup(0x4_0000)).toBeUndefined();
+    expect(vm.td!.stats.get('page_aug')).toBe(vm.td!.sept.entries().filter((e) => e.leaf).length);
+  });
+
   it('a private fault with no guest_memfd backing (no memslot) is a memory-fault exit, never emulated', () => {
     const { vm, v, pt } = tdFixture();
     pt.map(0x7300_0000n, 0x8000_0000n);
@@ -116,7 +151,7 @@ describe('TD faults', () => {
     expect(n).toBe(1);
     expect(seamcalls(vm, mark)).toEqual(['TDH.MEM.RANGE.BLOCK@200000', 'TDH.MEM.TRACK@200000', 'TDH.MEM.PAGE.REMOVE@200000']);
     expect(vm.td!.sept.lookup(0x200)).toBeUndefined();
-    expect(vm.td!.sept.lookup(0x201)?.pfn).toBe(memslotPfn(ram, 0x201));
+    expect(vm.td!.sept.lookup(0x201)?.pfn).toBe(memslotPrivatePfn(ram, 0x201));
     expect(vm.tdp.leaves(mirror).some(([g]) => g === 0x200)).toBe(false);
     expect(vm.td!.stats.get('page_remove')).toBe(1);
     // Now shared: the guest reaches it through the shared alias.
@@ -156,7 +191,8 @@ describe('TD faults', () => {
 
   it('deleting a TD memslot zaps both aliases of the slot (no fast zap): pages leave the S-EPT', () => {
     const { vm, v, pt } = tdFixture();
-    const extra = vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'extra' });
+    const extra = vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'extra', guestMemfd: true });
+    vm.setMemoryAttributes(0x4000_0000n, 0x4020_0000n, 'private');
     pt.map(0x7400_0000n, 0x4000_0000n);
     v.read(0x7400_0000n);
     expect(vm.td!.sept.lookup(0x4_0000)?.leaf).toBe(true);
