@@ -604,6 +604,16 @@ export class TdpMmu {
     return n;
   }
 
+  /**
+   * `kvm_tdp_mmu_zap_all` (tdp_mmu.c:1013-1031): zap everything under each root of `types`
+   * (invalid ones too when asked); the roots themselves stay. Returns the roots zapped.
+   */
+  zapRoots(types: RootTypes): number {
+    const roots = this.roots.filter((r) => rootMatch(r, types));
+    for (const r of roots) this.zapTree(r, -1);
+    return roots.length;
+  }
+
   /** Zap everything under a root (it stays allocated while referenced). */
   private zapTree(root: TdpPage, vcpu: number): void {
     for (let i = 0; i < 512; i++) {

@@ -42,6 +42,13 @@ export class Sept implements ExternalPageTableHooks {
   private readonly stats: Counters<TdxStatName>;
   /** `${tableLevel}:${firstGfn}` → table frame. */
   private readonly tables = new Map<string, number>();
+  /**
+   * `is_hkid_assigned`: the TD's private key ID, assigned when the TD is created (modelled from
+   * KVM_TDX_INIT_VM on) and freed only at teardown by `tdx_mmu_release_hkid`. While it is
+   * assigned, private pages can be removed but S-EPT pages cannot be freed; once freed, the
+   * reverse (tdx.c:1875, 1896).
+   */
+  private hkid = true;
 
   constructor(host: HostMemory, level: number, events: EventLog, stats: Counters<TdxStatName>) {
     this.host = host;
@@ -79,7 +86,18 @@ export class Sept implements ExternalPageTableHooks {
     this.call('TDH.MEM.PAGE.AUG', gfn, level, vcpu, pfn);
   }
 
+  get hkidAssigned(): boolean {
+    return this.hkid;
+  }
+
+  /** `tdx_mmu_release_hkid` (tdx.c:480): flush the vCPUs and caches, free the HKID (teardown only). */
+  releaseHkid(): void {
+    this.hkid = false;
+  }
+
   removeExternalSpte(gfn: number, level: number, oldPfn: number, vcpu: number): void {
+    // tdx_sept_remove_private_spte: "HKID is released after all private pages have been removed".
+    if (!this.hkid) throw this.kvmBug('tdx.c:1896 tdx_sept_remove_private_spte', gfn, level, 'a private page removed after the HKID was released');
     const [table, idx] = this.slot(gfn, level, 'TDH.MEM.RANGE.BLOCK');
     const e = this.read(table, idx);
     if (e === 0n || Number((e & PFN_MASK) >> 12n) !== oldPfn) throw this.refused('TDH.MEM.RANGE.BLOCK', gfn, level, `no private page 0x${oldPfn.toString(16)} mapped here`);
@@ -94,6 +112,9 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   freeExternalSpt(gfn: number, level: number, vcpu: number): void {
+    // tdx_sept_free_private_spt: KVM never frees S-EPT pages of a live TD, only after the HKID is
+    // freed at teardown; doing it earlier is a KVM_BUG_ON (the VM is marked bugged, the page leaked).
+    if (this.hkid) throw this.kvmBug('tdx.c:1875 tdx_sept_free_private_spt', gfn, level, 'an S-EPT page freed while the TD\'s HKID is assigned (a live TD)');
     const k = key(level, floorTo(gfn, pagesPerEntry(level + 1)));
     const child = this.tables.get(k);
     if (child === undefined) throw this.refused('free_external_spt', gfn, level, 'no S-EPT table covers this range');
@@ -105,7 +126,7 @@ export class Sept implements ExternalPageTableHooks {
     this.tables.delete(k);
     this.host.freeTable(child);
     this.stats.inc('sept_free');
-    // Only legal once the HKID is freed (TD teardown): the page is reclaimed, not removed in place.
+    // The HKID is freed (TD teardown): the page is reclaimed (tdx_reclaim_page), not removed in place.
     this.call('free_external_spt (S-EPT page reclaimed)', gfn, level, vcpu);
   }
 
@@ -178,6 +199,10 @@ export class Sept implements ExternalPageTableHooks {
 
   private call(name: string, gfn: number, level: number, vcpu: number, pfn?: number): void {
     this.events.record({ kind: 'seamcall', vcpu, gpa: BigInt(gfn) << 12n, level, outcome: pfn === undefined ? name : `${name} pfn 0x${pfn.toString(16)}` });
+  }
+
+  private kvmBug(where: string, gfn: number, level: number, why: string): InvariantViolation {
+    return new InvariantViolation('tdx-kvm-bug-on', `KVM_BUG_ON in ${where} for GFN 0x${gfn.toString(16)} level ${level}: ${why}`, '0x' + gfn.toString(16));
   }
 
   private refused(op: string, gfn: number, level: number, why: string): InvariantViolation {

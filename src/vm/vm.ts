@@ -570,8 +570,33 @@ export class Vm implements TdpVmContext {
     return n;
   }
 
+  /**
+   * `kvm_mmu_zap_all` (`kvm_arch_flush_shadow_all`). A TD's mirror roots are left alone:
+   * `kvm_tdp_mmu_zap_all` zaps direct and invalid roots only (tdp_mmu.c:1013-1031), because an
+   * S-EPT page cannot be freed while the TD lives (tdx.c:1875); `destroy` tears a TD down.
+   */
   zapAll(): void {
-    this.tdp.invalidateAllRoots();
+    if (this.td !== undefined) this.tdp.zapRoots(KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS);
+    else this.tdp.invalidateAllRoots();
+    this.shadow.zapAll();
+    this.afterOperation();
+  }
+
+  /**
+   * Tear the VM down (`kvm_destroy_vm`). For a TD, in KVM's order: closing the guest_memfd files
+   * (they hold a reference to the VM, so this comes first) invalidates their private pages
+   * (`kvm_gmem_release` → unmap with KVM_FILTER_PRIVATE: BLOCK, TRACK, PAGE.REMOVE while the HKID is
+   * still assigned); `kvm_arch_pre_destroy_vm` → `tdx_mmu_release_hkid`; the vCPUs drop their roots;
+   * `kvm_mmu_uninit_tdp_mmu` invalidates and zaps every root, which now frees the S-EPT pages
+   * (free_external_spt, legal without an HKID). The VM must not be used afterwards.
+   */
+  destroy(): void {
+    if (this.td !== undefined) {
+      for (const s of this.memslots) if (s.guestMemfd) this.tdp.zapLeafs(s.baseGfn, s.baseGfn + s.npages, -1, `guest_memfd release ${s.name}`, filterToRootTypes(true, 'private') | KVM_INVALID_ROOTS);
+      this.td.sept.releaseHkid();
+    }
+    for (const v of this.vcpus) v.unload();
+    this.tdp.invalidateAllRoots(KVM_VALID_ROOTS);
     this.shadow.zapAll();
     this.afterOperation();
   }

@@ -201,15 +201,66 @@ describe('TD faults', () => {
     expect(v.currentMirrorRoot!.role.invalid).toBe(false);
   });
 
-  it('a zap of the whole TD (teardown) frees the mirror tables through free_external_spt', () => {
+  it('zap-all (kvm_mmu_zap_all) on a live TD zaps the direct root only: mirror root, S-EPT and private mappings stay', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    pt.map(0x7100_0000n, 0x30_0000n | shared);
+    v.read(0x7000_0000n);
+    v.read(0x7100_0000n);
+    const mirror = v.currentMirrorRoot!;
+    const direct = v.currentRoot!;
+    const septBefore = vm.td!.sept.entries();
+    const mark = vm.events.all.length;
+    vm.zapAll();
+    // tdp_mmu.c:1028-1030: kvm_tdp_mmu_zap_all walks KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS only.
+    expect(vm.td!.sept.entries()).toEqual(septBefore);
+    expect(seamcalls(vm, mark)).toEqual([]);
+    expect(vm.td!.stats.get('sept_free')).toBe(0);
+    expect(mirror.role.invalid).toBe(false);
+    expect(vm.tdp.leaves(mirror).some(([g]) => g === 0x200)).toBe(true);
+    // The direct root is zapped in place, not invalidated (tdp_mmu_zap_root on each root).
+    expect(direct.role.invalid).toBe(false);
+    expect(vm.tdp.leaves(direct)).toEqual([]);
+    expect(v.read(0x7000_0008n).exits).toEqual([]);
+    expect(v.read(0x7100_0008n).exits.map((e) => e.ret)).toEqual(['RET_PF_FIXED']);
+    expect(v.currentRoot).toBe(direct);
+  });
+
+  it('freeing an S-EPT page of a live TD is refused (KVM_BUG_ON in tdx_sept_free_private_spt), nothing changes', () => {
     const { vm, v, pt } = tdFixture();
     pt.map(0x7000_0000n, 0x20_0000n);
     v.read(0x7000_0000n);
-    v.unload();
-    vm.zapAll();
+    const before = vm.td!.sept.entries();
+    expect(vm.td!.sept.hkidAssigned).toBe(true);
+    // tdx.c:1875: KVM_BUG_ON(is_hkid_assigned(kvm_tdx), kvm).
+    let rule: string | undefined;
+    try {
+      vm.td!.sept.freeExternalSpt(0x200, 1, -1);
+    } catch (e) {
+      rule = (e as { rule?: string }).rule;
+    }
+    expect(rule).toBe('tdx-kvm-bug-on');
+    expect(vm.td!.sept.entries()).toEqual(before);
+    expect(vm.td!.stats.get('sept_free')).toBe(0);
+  });
+
+  it('destroying a TD: guest_memfd release removes private pages, the HKID is freed, then the S-EPT pages are reclaimed', () => {
+    const { vm, v, pt } = tdFixture();
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 2 });
+    v.read(0x7000_0000n);
+    v.read(0x7000_1000n);
+    const leaves = vm.td!.sept.entries().filter((e) => e.leaf).length;
+    const mark = vm.events.all.length;
+    vm.destroy();
     expect(vm.td!.sept.entries()).toEqual([]);
+    expect(vm.td!.stats.get('page_remove')).toBe(leaves);
     expect(vm.td!.stats.get('sept_free')).toBe(vm.td!.stats.get('sept_add'));
     expect(vm.tdp.roots).toEqual([]);
+    // Every PAGE.REMOVE (HKID assigned, tdx.c:1896) comes before the first reclaim (HKID freed, tdx.c:1875).
+    const calls = seamcalls(vm, mark).map((c) => c.split('@')[0]!);
+    expect(calls.lastIndexOf('TDH.MEM.PAGE.REMOVE')).toBeLessThan(calls.findIndex((c) => c.startsWith('free_external_spt')));
+    expect(vm.td!.sept.hkidAssigned).toBe(false);
   });
 });
 
