@@ -2,7 +2,7 @@
  * The TDX side of a TD VM: its address configuration, per-gfn memory attributes, the S-EPT and
  * TDX counters — and KVM_SET_MEMORY_ATTRIBUTES, which zaps the alias that stops being valid.
  */
-import { GpaOutsideMemoryError, hex } from '../errors';
+import { GpaOutsideMemoryError, InvalidArgumentError, hex } from '../errors';
 import type { EventLog } from '../events/event-log';
 import type { HostMemory } from '../vm/host-memory';
 import type { TdpMmu } from '../tdp/tdp-mmu';
@@ -20,12 +20,34 @@ export class Td {
   readonly attributes = new MemoryAttributes();
   readonly stats = tdxCounters();
   readonly sept: Sept;
+  /**
+   * TD attribute SEPT_VE_DISABLE (the one KVM supports, tdx.c:65): an access to a PENDING page is
+   * then an EPT violation to KVM, which kills the VM (tdx.c:1943-1947), instead of a #VE.
+   */
+  readonly septVeDisable: boolean;
+  /** `kvm_vm_dead`: every later vCPU ioctl fails with -EIO. */
+  dead = false;
   private readonly events: EventLog;
 
-  constructor(config: TdConfig, host: HostMemory, events: EventLog) {
+  constructor(config: TdConfig, host: HostMemory, events: EventLog, septVeDisable = false) {
     this.config = config;
     this.events = events;
+    this.septVeDisable = septVeDisable;
     this.sept = new Sept(host, config.level, events, this.stats);
+  }
+
+  /** `kvm_tdx->state`: TD_STATE_INITIALIZED until KVM_TDX_FINALIZE_VM, then TD_STATE_RUNNABLE. */
+  get state(): 'initialized' | 'runnable' {
+    return this.sept.runnable ? 'runnable' : 'initialized';
+  }
+
+  /** KVM_TDX_FINALIZE_VM (`tdx_td_finalize`): -EINVAL once runnable or while pages await PAGE.ADD (tdx.c:2869-2876). */
+  finalize(): void {
+    if (this.sept.runnable) throw new InvalidArgumentError('td-finalized', 'KVM_TDX_FINALIZE_VM on a TD that is already runnable (tdx.c:2869)', 'runnable');
+    if (this.sept.nrPremapped > 0) {
+      throw new InvalidArgumentError('td-premapped', 'KVM_TDX_FINALIZE_VM while pages mapped by KVM_TDX_INIT_MEM_REGION still await TDH.MEM.PAGE.ADD (tdx.c:2875)', String(this.sept.nrPremapped));
+    }
+    this.sept.finalize();
   }
 
   /**

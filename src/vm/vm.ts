@@ -13,7 +13,7 @@ import { countersTable, eventsTable } from '../events/tables';
 import { makeSpteConfig, type SpteConfig, type SpteConfigSpec } from '../spte/spte-config';
 import { TdpMmu, type NxRecovery, type TdpVmContext } from '../tdp/tdp-mmu';
 import { HostMemory } from './host-memory';
-import { makeLpageInfo, type Memslot } from './memslot';
+import { makeLpageInfo, memslotPrivatePfn, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
 import { ShadowMmu } from '../shadow/shadow-mmu';
 import { mmuTryToUnsyncPages } from '../shadow/unsync';
@@ -52,6 +52,11 @@ export interface VmOptions {
   type?: 'default' | 'tdx' | 'sw-protected';
   /** A TD's guest physical address width: 48 (shared bit 47, 4-level) or 52 (bit 51, 5-level). Default 48. */
   gpaw?: number;
+  /**
+   * TD attribute SEPT_VE_DISABLE: an access to a private page the guest has not accepted kills the
+   * TD (tdx.c:1943-1947) instead of raising #VE in the guest. Default false.
+   */
+  septVeDisable?: boolean;
   /**
    * KVM_CAP_VM_DISABLE_NX_HUGE_PAGES (x86.c: kvm_vm_ioctl_enable_cap): this VM ignores the
    * `spte.nxHugePages` mitigation. KVM accepts the cap only before the first vCPU, so it is an
@@ -209,7 +214,7 @@ export class Vm implements TdpVmContext {
     this.tdp = new TdpMmu(this);
     this.tdpEnabled = tdpEnabled;
     this.shadow = new ShadowMmu(this, opts.maxMmuPages);
-    this.td = tdOpts === undefined ? undefined : new Td(makeTdConfig(tdOpts.gpaw), this.host, this.events);
+    this.td = tdOpts === undefined ? undefined : new Td(makeTdConfig(tdOpts.gpaw), this.host, this.events, opts.septVeDisable ?? false);
     this.external = this.td?.sept;
     this.gfnDirectBits = this.td?.config.gfnDirectBits ?? 0;
     this.nxHugePagesRecoveryRatio = ratio;
@@ -667,6 +672,45 @@ export class Vm implements TdpVmContext {
     }
     this.afterOperation();
     return n;
+  }
+
+  /**
+   * KVM_TDX_INIT_MEM_REGION (`tdx_vcpu_init_mem_region`, tdx.c:3223-3290) on `vcpu`: for each 4K
+   * page, map the mirror (`kvm_tdp_map_page`; the S-EPT hook only counts it as premapped) and
+   * TDH.MEM.PAGE.ADD the guest_memfd page (`tdx_gmem_post_populate`), so the page is usable
+   * without the guest accepting it; `measure` = KVM_TDX_MEASURE_MEMORY_REGION (TDH.MR.EXTEND).
+   * Validated for the whole range first (KVM stops at the first bad page, keeping earlier ones).
+   */
+  tdInitMemRegion(vcpu: Vcpu, gpa: Gpa | bigint, npages: number, opts: { measure?: boolean } = {}): void {
+    const td = this.td;
+    if (td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_INIT_MEM_REGION exists for TDs only', this.vmType);
+    if (td.state === 'runnable') throw new InvalidArgumentError('td-finalized', 'KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: the initial memory is fixed (tdx.c:3239)', hex(BigInt(gpa)));
+    const a = BigInt(gpa);
+    if ((a & 0xfffn) !== 0n || !Number.isInteger(npages) || npages <= 0) {
+      throw new MisalignedError('td-init-mem-region', 'KVM_TDX_INIT_MEM_REGION takes a page-aligned GPA and a positive page count (tdx.c:3246-3248)', `${hex(a)}+${npages}`);
+    }
+    const end = a + BigInt(npages) * 4096n;
+    if (end > td.config.gpaSharedMask) throw new GpaOutsideMemoryError('td-init-mem-region-shared', `the range must be private GPAs, below the shared bit ${td.config.sharedBit} (tdx.c:3249-3251)`, hex(end - 1n));
+    const first = Number(a >> 12n);
+    for (let g = first; g < first + npages; g++) {
+      const slot = this.slotOfGfn(g);
+      // kvm_gmem_populate: a guest_memfd slot (guest_memfd.c:656-657), a private gfn (:696-700), not yet populated (:684-689).
+      if (slot === undefined || !slot.guestMemfd) throw new InvalidArgumentError('td-init-mem-region-gmem', 'KVM_TDX_INIT_MEM_REGION needs guest_memfd-backed memory (guest_memfd.c:656-657)', hex(BigInt(g) << 12n));
+      if (!td.attributes.isPrivate(g)) throw new InvalidArgumentError('td-init-mem-region-shared-attr', 'KVM_TDX_INIT_MEM_REGION needs gfns whose attribute is private (guest_memfd.c:696-700)', hex(BigInt(g) << 12n));
+      if (td.sept.lookup(g)?.leaf === true) throw new InvalidArgumentError('td-init-mem-region-populated', 'the page was already populated (-EEXIST, guest_memfd.c:684-689)', hex(BigInt(g) << 12n));
+    }
+    for (let g = first; g < first + npages; g++) {
+      vcpu.tdpMapPrivate(BigInt(g) << 12n);
+      td.sept.pageAdd(g, memslotPrivatePfn(this.slotOfGfn(g)!, g), opts.measure ?? false, vcpu.index);
+    }
+    this.afterOperation();
+  }
+
+  /** KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE; the TD becomes runnable (its vCPUs may run). */
+  tdFinalize(): void {
+    if (this.td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_FINALIZE_VM exists for TDs only', this.vmType);
+    this.td.finalize();
+    this.afterOperation();
   }
 
   statsTable(): ReturnType<typeof countersTable> {

@@ -89,6 +89,12 @@ export class TraceMachine {
       this.vcpu = vm.createVcpu({ ...LONG, cr3: root0, guestMode: config.level === 'nested-shadow' });
     }
     this.vm = vm;
+    if (config.td) {
+      // Boot as a VMM boots a TD: the guest image (its page tables) through KVM_TDX_INIT_MEM_REGION
+      // (TDH.MEM.PAGE.ADD: usable without TDG.MEM.PAGE.ACCEPT), then KVM_TDX_FINALIZE_VM.
+      this.spaces.forEach((sp, k) => vm.tdInitMemRegion(this.vcpu, BigInt(k * share), sp.builder.tablesAllocated));
+      vm.tdFinalize();
+    }
   }
 
   private enterL2(cr3: bigint): void {
@@ -142,6 +148,9 @@ export class TraceMachine {
   map(va: number, pa: number, n: number, w: boolean, u: boolean, s = false): void {
     const shared = s && this.config.td;
     if (shared) this.convert(pa, n, 'shared');
+    // A TD guest accepts private memory before it uses it (Linux accepts unaccepted memory as it
+    // allocates it): TDG.MEM.PAGE.ACCEPT, an exit and PAGE.AUG the first time.
+    else if (this.config.td) this.accept(pa, n);
     const alias = shared ? BigInt(this.vm.gfnDirectBits) * 4096n : 0n;
     for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, (BigInt(pa + i * 4096) | alias) | PTE_P | (w ? PTE_W : 0n) | (u ? PTE_U : 0n) | PTE_AD);
   }
@@ -149,6 +158,16 @@ export class TraceMachine {
   /** TD: convert a GPA range between private and shared; KVM zaps the other alias. */
   convert(gpa: number, n: number, to: 'private' | 'shared'): void {
     this.vm.setMemoryAttributes(BigInt(gpa), BigInt(gpa + n * 4096), to);
+    // Linux's tdx_enc_status_changed accepts the pages it converted back to private.
+    if (to === 'private') this.accept(gpa, n);
+  }
+
+  /** TD: TDG.MEM.PAGE.ACCEPT of [gpa, gpa + n pages) (already accepted pages are left as they are). */
+  private accept(gpa: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const r = this.vcpu.tdAccept(BigInt(gpa + i * 4096));
+      if (r.status === 'memory-fault') throw new InvariantViolation('trace-td-accept', 'the guest could not accept a private page', hex(gpa + i * 4096));
+    }
   }
 
   unmap(va: number, n: number): void {

@@ -12,17 +12,28 @@ function seamcalls(vm: ReturnType<typeof tdFixture>['vm'], from = 0): string[] {
 
 describe('TD faults', () => {
   for (const gpaw of [48, 52] as const) {
-    it(`GPAW ${gpaw}: a private first touch maps the mirror root and AUGs the page into the S-EPT; the CPU then walks the S-EPT`, () => {
+    it(`GPAW ${gpaw}: a private first touch maps the mirror root and AUGs the page PENDING; #VE until the guest accepts; then the CPU walks the S-EPT`, () => {
       const { vm, v, pt, ram } = tdFixture(gpaw);
       pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
+      const r0 = v.read(0x7000_0010n);
+      // tdx_sept_set_private_spte → TDH.MEM.PAGE.AUG (tdx.c:1670-1671) leaves the page PENDING; the
+      // retried access hits it and, without SEPT_VE_DISABLE, the TDX module injects #VE.
+      expect(r0.status).toBe('guest-ve');
+      const data = r0.exits.find((e) => !e.onGuestTable)!;
+      expect(data.gpa).toBe(0x20_0010n);
+      expect(data.ret).toBe('RET_PF_FIXED');
+      expect(vm.td!.sept.lookup(0x200)?.pending).toBe(true);
+      expect(vm.td!.stats.get('pending_ve')).toBe(1);
+      expect(vm.events.all.filter((e) => e.kind === 'guest_ve').length).toBe(1);
+      // TDG.MEM.PAGE.ACCEPT of a PENDING page needs no exit.
+      expect(v.tdAccept(0x20_0000n)).toEqual({ status: 'accepted', exits: 0 });
+      expect(v.tdAccept(0x20_0000n)).toEqual({ status: 'already-accepted', exits: 0 });
       const r = v.read(0x7000_0010n);
       expect(r.status).toBe('ok');
+      expect(r.exits).toEqual([]);
       // The private page is the guest_memfd page, not the slot's shared backing (mmu.c:4506 kvm_gmem_get_pfn).
       expect(r.hpa).toBe(BigInt(memslotPrivatePfn(ram, 0x200)) * 4096n + 0x10n);
       expect(memslotPrivatePfn(ram, 0x200)).not.toBe(memslotPfn(ram, 0x200));
-      const data = r.exits.find((e) => !e.onGuestTable)!;
-      expect(data.gpa).toBe(0x20_0010n);
-      expect(data.ret).toBe('RET_PF_FIXED');
       // A read, but private faults are writes (tdx_handle_ept_violation) and carry PRIVATE_ACCESS.
       const pf = vm.events.all.filter((e) => e.kind === 'page_fault' && e.gpa === 0x20_0010n);
       expect(pf.map((e) => e.code)).toEqual([BigInt(PFERR.WRITE) | PRIVATE_ACCESS]);
@@ -34,7 +45,7 @@ describe('TD faults', () => {
       // 4K even though the host backs the slot with 2M pages: no huge pages on mirror roots.
       const leaf = vm.tdp.leaves(mirror).find(([g]) => g === 0x200)!;
       expect(leaf[1]).toBe(1);
-      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPrivatePfn(ram, 0x200) });
+      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPrivatePfn(ram, 0x200), pending: false });
       expect(seamcalls(vm)).toContain('TDH.MEM.PAGE.AUG@200000');
       expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
       // Warm: the hardware finds the page through the S-EPT, no exit.
@@ -96,6 +107,8 @@ describe('TD faults', () => {
     const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
     pt.map(0x7000_0000n, 0x40_0000n);
     const v = vm.createVcpu({ ...LONG_MODE, cr3: pt.root });
+    vm.tdInitMemRegion(v, 0x10_0000n, pt.tablesAllocated);
+    vm.tdFinalize();
     expect(vm.td!.attributes.isPrivate(0x400)).toBe(false);
     const r = v.read(0x7000_0000n);
     expect(r.status).toBe('memory-fault');
@@ -103,7 +116,7 @@ describe('TD faults', () => {
     expect(r.memoryFault).toMatchObject({ gpa: 0x40_0000n, size: 4096n, flags: 1n << 3n, isPrivate: true });
     expect(r.memoryFault!.reason).toBe('private access to a shared gfn');
     vm.setMemoryAttributes(0x40_0000n, 0x40_1000n, 'private');
-    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(v.read(0x7000_0000n).status).toBe('guest-ve'); // AUGed, PENDING until accepted
   });
 
   it('a private fault on a memslot without guest_memfd is a memory-fault exit (kvm_mmu_faultin_pfn_private)', () => {
@@ -117,7 +130,7 @@ describe('TD faults', () => {
     expect(r.memoryFault).toMatchObject({ gpa: 0x4000_0000n, size: 4096n, flags: 1n << 3n, isPrivate: true });
     expect(r.memoryFault!.reason).toBe('the memslot has no guest_memfd to back the private gfn');
     expect(vm.td!.sept.lookup(0x4_0000)).toBeUndefined();
-    expect(vm.td!.stats.get('page_aug')).toBe(vm.td!.sept.entries().filter((e) => e.leaf).length);
+    expect(vm.td!.stats.get('page_aug') + vm.td!.stats.get('page_add')).toBe(vm.td!.sept.entries().filter((e) => e.leaf).length);
   });
 
   it('a private fault with no guest_memfd backing (no memslot) is a memory-fault exit, never emulated', () => {
@@ -140,11 +153,12 @@ describe('TD faults', () => {
   });
 
   it('converting private → shared zaps the mirror leaf: BLOCK, TRACK, PAGE.REMOVE; shared → private zaps only the direct leaf', () => {
-    const { vm, v, pt, ram, shared } = tdFixture();
+    const { vm, v, pt, ram, shared, accept } = tdFixture();
     pt.map(0x7000_0000n, 0x20_0000n, { count: 2, flags: { writable: true } });
     pt.map(0x7100_0000n, 0x20_0000n | shared, { flags: { writable: true } });
-    v.write(0x7000_0000n);
-    v.write(0x7000_1000n);
+    accept(0x20_0000n, 2);
+    expect(v.write(0x7000_0000n).status).toBe('ok');
+    expect(v.write(0x7000_1000n).status).toBe('ok');
     const mirror = v.currentMirrorRoot!;
     const mark = vm.events.all.length;
     const n = vm.setMemoryAttributes(0x20_0000n, 0x20_1000n, 'shared');
@@ -167,12 +181,13 @@ describe('TD faults', () => {
   });
 
   it('fast zap-all invalidates the direct root only: the mirror root and the S-EPT stay, private pages need no new fault', () => {
-    const { vm, v, pt, shared } = tdFixture();
+    const { vm, v, pt, shared, accept } = tdFixture();
     vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
     pt.map(0x7000_0000n, 0x20_0000n);
     pt.map(0x7100_0000n, 0x30_0000n | shared);
-    v.read(0x7000_0000n);
-    v.read(0x7100_0000n);
+    accept(0x20_0000n);
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(v.read(0x7100_0000n).status).toBe('ok');
     const mirror = v.currentMirrorRoot!;
     const direct = v.currentRoot!;
     const septBefore = vm.td!.sept.entries();
@@ -190,11 +205,12 @@ describe('TD faults', () => {
   });
 
   it('deleting a TD memslot zaps both aliases of the slot (no fast zap): pages leave the S-EPT', () => {
-    const { vm, v, pt } = tdFixture();
+    const { vm, v, pt, accept } = tdFixture();
     const extra = vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'extra', guestMemfd: true });
     vm.setMemoryAttributes(0x4000_0000n, 0x4020_0000n, 'private');
     pt.map(0x7400_0000n, 0x4000_0000n);
-    v.read(0x7400_0000n);
+    accept(0x4000_0000n);
+    expect(v.read(0x7400_0000n).status).toBe('ok');
     expect(vm.td!.sept.lookup(0x4_0000)?.leaf).toBe(true);
     vm.deleteMemslot(extra);
     expect(vm.td!.sept.lookup(0x4_0000)).toBeUndefined();
@@ -202,12 +218,13 @@ describe('TD faults', () => {
   });
 
   it('zap-all (kvm_mmu_zap_all) on a live TD zaps the direct root only: mirror root, S-EPT and private mappings stay', () => {
-    const { vm, v, pt, shared } = tdFixture();
+    const { vm, v, pt, shared, accept } = tdFixture();
     vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
     pt.map(0x7000_0000n, 0x20_0000n);
     pt.map(0x7100_0000n, 0x30_0000n | shared);
-    v.read(0x7000_0000n);
-    v.read(0x7100_0000n);
+    accept(0x20_0000n);
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(v.read(0x7100_0000n).status).toBe('ok');
     const mirror = v.currentMirrorRoot!;
     const direct = v.currentRoot!;
     const septBefore = vm.td!.sept.entries();
@@ -246,10 +263,11 @@ describe('TD faults', () => {
   });
 
   it('destroying a TD: guest_memfd release removes private pages, the HKID is freed, then the S-EPT pages are reclaimed', () => {
-    const { vm, v, pt } = tdFixture();
+    const { vm, v, pt, accept } = tdFixture();
     pt.map(0x7000_0000n, 0x20_0000n, { count: 2 });
-    v.read(0x7000_0000n);
-    v.read(0x7000_1000n);
+    accept(0x20_0000n, 2);
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(v.read(0x7000_1000n).status).toBe('ok');
     const leaves = vm.td!.sept.entries().filter((e) => e.leaf).length;
     const mark = vm.events.all.length;
     vm.destroy();
@@ -266,12 +284,13 @@ describe('TD faults', () => {
 
 describe('TD unmap by attribute filter', () => {
   it('host notifiers (shared) leave private pages; guest_memfd invalidation (private) removes them from the S-EPT', () => {
-    const { vm, v, pt, shared } = tdFixture();
+    const { vm, v, pt, shared, accept } = tdFixture();
     vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
     pt.map(0x7000_0000n, 0x20_0000n);
     pt.map(0x7100_0000n, 0x30_0000n | shared);
-    v.read(0x7000_0000n);
-    v.read(0x7100_0000n);
+    accept(0x20_0000n);
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(v.read(0x7100_0000n).status).toBe('ok');
     expect(vm.unmapGfnRange(0x20_0000n, 0x31_0000n, 'shared')).toBe(1);
     expect(vm.td!.sept.lookup(0x200)?.leaf).toBe(true);
     expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
