@@ -290,7 +290,9 @@ export class Vm implements TdpVmContext {
       // cannot be fast-zapped.
       this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `${why} slot ${slot.name}`, KVM_VALID_ROOTS);
       this.shadow.zapAllFast();
-    } else if (this.slotZapAll) {
+    } else if (this.slotZapAll && this.vmType === 'default') {
+      // kvm_memslot_flush_zap_all (mmu.c:7260-7264): the fast zap-all is for default VMs only; a
+      // SW-protected VM zaps the slot (kvm_mmu_zap_memslot).
       this.tdp.invalidateAllRoots();
       this.shadow.zapAllFast();
     } else {

@@ -81,6 +81,22 @@ describe('KVM_X86_SW_PROTECTED_VM', () => {
     expect(v.read(0x7000_0000n).hpa).toBe(BigInt(memslotPrivatePfn(gmem, 0x4_0000)) * 4096n);
   });
 
+  it('deleting a memslot zaps that slot only, no fast zap-all (kvm_memslot_flush_zap_all is for default VMs, mmu.c:7260-7272)', () => {
+    const { vm, pt, v } = swVm();
+    const extra = vm.addMemslot({ base: 0x8000_0000n, size: 0x20_0000n, name: 'extra', guestMemfd: true });
+    vm.setMemoryAttributes(0x8000_0000n, 0x8000_1000n, 'private');
+    pt.map(0x7000_0000n, 0x4000_0000n);
+    pt.map(0x7100_0000n, 0x8000_0000n);
+    v.read(0x7000_0000n);
+    v.read(0x7100_0000n);
+    const root = v.currentRoot!;
+    vm.deleteMemslot(extra);
+    expect(root.role.invalid).toBe(false);
+    expect(vm.tdp.leaves(root).some(([g]) => g === 0x8_0000)).toBe(false);
+    expect(vm.tdp.leaves(root).some(([g]) => g === 0x4_0000)).toBe(true);
+    expect(v.read(0x7000_0000n).exits).toEqual([]);
+  });
+
   it('bad input: guest_memfd only with private memory and never read-only; no dirty log on guest_memfd; no shadow paging', () => {
     // kvm_main.c:1591-1592: KVM_MEM_GUEST_MEMFD is a valid flag only with private memory.
     const d = new Vm();
