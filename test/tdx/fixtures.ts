@@ -5,7 +5,7 @@
  * (TDH.MEM.PAGE.ADD, so the guest need not accept it), then KVM_TDX_FINALIZE_VM. Data pages are
  * AUGed at runtime and PENDING until the guest accepts them (`accept`).
  */
-import { Vm, PageTableBuilder, type Vcpu, type Memslot } from '../../src';
+import { Vm, PageTableBuilder, MmulabError, type Vcpu, type Memslot } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
 
 export interface TdFixture {
@@ -41,4 +41,29 @@ export function tdFixture(gpaw: 48 | 52 = 48, opts: { septVeDisable?: boolean; f
     }
   };
   return { vm, ram, pt, v, shared: gpaw === 48 ? 0x8000_0000_0000n : 0x8_0000_0000_0000n, accept };
+}
+
+/** The typed error `f` throws (fails the test when it throws none or another kind). */
+export function caught(f: () => unknown): MmulabError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof MmulabError) return e;
+    throw e;
+  }
+  throw new Error('expected an error');
+}
+
+/**
+ * A private data page (GPA 0x200000 at GVA 0x70000000, accepted) and a shared one (GPA 0x300000
+ * through its alias at GVA 0x71000000), both touched once, so both roots hold a leaf.
+ */
+export function privateAndSharedTouched(fx: TdFixture): TdFixture {
+  const { vm, v, pt, shared, accept } = fx;
+  vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+  pt.map(0x7000_0000n, 0x20_0000n);
+  pt.map(0x7100_0000n, 0x30_0000n | shared);
+  accept(0x20_0000n);
+  if (v.read(0x7000_0000n).status !== 'ok' || v.read(0x7100_0000n).status !== 'ok') throw new Error('setup: first touches did not complete');
+  return fx;
 }

@@ -4,8 +4,9 @@
  * (mmu.c:4496-4518) through the one direct root: no mirror root, no S-EPT.
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, ImpossibleConfigurationError, InvalidArgumentError, MmulabError, memslotPfn, memslotPrivatePfn, spteToPfn } from '../../src';
+import { Vm, PageTableBuilder, ImpossibleConfigurationError, InvalidArgumentError, memslotPfn, memslotPrivatePfn, spteToPfn } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
+import { caught } from './fixtures';
 
 const PRIVATE_ACCESS = 1n << 49n; // PFERR_PRIVATE_ACCESS, arch/x86/include/asm/kvm_host.h
 
@@ -16,16 +17,6 @@ function swVm() {
   const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
   const v = vm.createVcpu({ ...LONG_MODE, cr3: pt.root });
   return { vm, low, gmem, pt, v };
-}
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
 }
 
 describe('KVM_X86_SW_PROTECTED_VM', () => {

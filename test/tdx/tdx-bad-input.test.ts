@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Vm, ImpossibleConfigurationError, InvalidArgumentError, GpaOutsideMemoryError, MisalignedError, MmulabError, makeTdConfig, naturalGfn } from '../../src';
-import { tdFixture } from './fixtures';
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
+import { Vm, ImpossibleConfigurationError, InvalidArgumentError, GpaOutsideMemoryError, MisalignedError, makeTdConfig, naturalGfn } from '../../src';
+import { caught, tdFixture } from './fixtures';
 
 describe('TDX bad input', () => {
   it('a TD with shadow paging or without TDP cannot exist', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vm, memslotPfn, memslotPrivatePfn, newPageFault, spteToPfn, PageTableBuilder, PFERR } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
-import { tdFixture } from './fixtures';
+import { privateAndSharedTouched, tdFixture } from './fixtures';
 
 /** PFERR_PRIVATE_ACCESS is bit 49 of the fault error code (reference §11.3). */
 const PRIVATE_ACCESS = 1n << 49n;
@@ -181,13 +181,7 @@ describe('TD faults', () => {
   });
 
   it('fast zap-all invalidates the direct root only: the mirror root and the S-EPT stay, private pages need no new fault', () => {
-    const { vm, v, pt, shared, accept } = tdFixture();
-    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
-    pt.map(0x7000_0000n, 0x20_0000n);
-    pt.map(0x7100_0000n, 0x30_0000n | shared);
-    accept(0x20_0000n);
-    expect(v.read(0x7000_0000n).status).toBe('ok');
-    expect(v.read(0x7100_0000n).status).toBe('ok');
+    const { vm, v } = privateAndSharedTouched(tdFixture());
     const mirror = v.currentMirrorRoot!;
     const direct = v.currentRoot!;
     const septBefore = vm.td!.sept.entries();
@@ -218,13 +212,7 @@ describe('TD faults', () => {
   });
 
   it('zap-all (kvm_mmu_zap_all) on a live TD zaps the direct root only: mirror root, S-EPT and private mappings stay', () => {
-    const { vm, v, pt, shared, accept } = tdFixture();
-    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
-    pt.map(0x7000_0000n, 0x20_0000n);
-    pt.map(0x7100_0000n, 0x30_0000n | shared);
-    accept(0x20_0000n);
-    expect(v.read(0x7000_0000n).status).toBe('ok');
-    expect(v.read(0x7100_0000n).status).toBe('ok');
+    const { vm, v } = privateAndSharedTouched(tdFixture());
     const mirror = v.currentMirrorRoot!;
     const direct = v.currentRoot!;
     const septBefore = vm.td!.sept.entries();
@@ -284,13 +272,7 @@ describe('TD faults', () => {
 
 describe('TD unmap by attribute filter', () => {
   it('host notifiers (shared) leave private pages; guest_memfd invalidation (private) removes them from the S-EPT', () => {
-    const { vm, v, pt, shared, accept } = tdFixture();
-    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
-    pt.map(0x7000_0000n, 0x20_0000n);
-    pt.map(0x7100_0000n, 0x30_0000n | shared);
-    accept(0x20_0000n);
-    expect(v.read(0x7000_0000n).status).toBe('ok');
-    expect(v.read(0x7100_0000n).status).toBe('ok');
+    const { vm, v } = privateAndSharedTouched(tdFixture());
     expect(vm.unmapGfnRange(0x20_0000n, 0x31_0000n, 'shared')).toBe(1);
     expect(vm.td!.sept.lookup(0x200)?.leaf).toBe(true);
     expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);

@@ -4,18 +4,8 @@
  * TDG.MEM.PAGE.ACCEPT, and what an access to a PENDING page does.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, MmulabError, memslotPrivatePfn } from '../../src';
-import { POOL, tdFixture } from './fixtures';
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
+import { InvalidArgumentError, memslotPrivatePfn } from '../../src';
+import { POOL, caught, tdFixture } from './fixtures';
 
 function seamcalls(vm: ReturnType<typeof tdFixture>['vm'], from = 0): string[] {
   return vm.events.all.filter((e) => e.kind === 'seamcall' && e.seq >= from).map((e) => `${e.outcome.split(' pfn')[0]}@${e.gpa!.toString(16)}`);
@@ -44,6 +34,8 @@ describe('TD lifecycle', () => {
     expect(vm.td!.stats.get('page_aug')).toBe(0);
     expect(vm.td!.stats.get('premapped')).toBe(2); // counted, then consumed by PAGE.ADD
     expect(vm.td!.stats.get('mr_extend')).toBe(32);
+    // kvm_tdp_map_page bypasses kvm_mmu_page_fault's pf_taken/pf_fixed (mmu.c:6274, 6290).
+    expect([v.stats.get('pf_taken'), v.stats.get('pf_fixed'), vm.td!.stats.get('private_faults')]).toEqual([0, 0, 0]);
     expect(vm.td!.sept.nrPremapped).toBe(0);
     expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPrivatePfn(ram, 0x200), pending: false });
     vm.tdInitMemRegion(v, POOL.base, pt.tablesAllocated);
