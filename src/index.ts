@@ -100,6 +100,9 @@ export * from './tdx/sept';
 export * from './tdx/td';
 export * from './tdx/tdx-invariants';
 export * from './tdx/tdx-page-fault';
+export * from './tdx/private-fault';
+export * from './tdx/td-accept';
+export * from './tdx/set-memory-attributes';
 
 // Workloads, trace runs, fault statistics and sweeps.
 export * from './workload/trace';

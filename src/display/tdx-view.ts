@@ -21,7 +21,7 @@ export function tdxSeptBundle(vm: Vm): MimeBundle {
     return [String(e.level), `0x${(BigInt(e.gfn) << 12n).toString(16)}`, e.leaf ? 'page' : 'S-EPT table', `0x${e.pfn.toString(16)}`, m === undefined ? 'MISSING' : 'yes'];
   });
   const s = td.stats.snapshot();
-  const caption = `S-EPT (GPAW ${td.config.gpaw}, shared bit ${td.config.sharedBit}): ${rows.length} entries; SEPT.ADD ${s.sept_add}, PAGE.AUG ${s.page_aug}, PAGE.REMOVE ${s.page_remove}; ${td.attributes.sharedCount} shared gfns`;
+  const caption = `S-EPT (GPAW ${td.config.gpaw}, shared bit ${td.config.sharedBit}): ${rows.length} entries; SEPT.ADD ${s.sept_add}, PAGE.AUG ${s.page_aug}, PAGE.REMOVE ${s.page_remove}; ${td.attributes.privateCount} private gfns`;
   return {
     'text/plain': `${caption}\n${textTable(headers, rows)}`,
     'text/html': table(headers, rows.map((r) => r.map(esc)), esc(caption)),

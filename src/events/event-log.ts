@@ -32,7 +32,10 @@ export type EventKind =
   // TDX: S-EPT SEAMCALLs, memory-attribute conversions, exits to userspace with KVM_EXIT_MEMORY_FAULT
   | 'seamcall'
   | 'mem_attr'
-  | 'memory_fault';
+  | 'memory_fault'
+  // TDX: #VE the TDX module injects (access to a PENDING private page), TDCALLs
+  | 'guest_ve'
+  | 'tdcall';
 
 export interface MmuEvent {
   seq: number;

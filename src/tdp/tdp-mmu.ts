@@ -21,7 +21,7 @@ import {
   markSpteForAccessTrack, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
 } from '../spte/spte';
 import type { HostMemory } from '../vm/host-memory';
-import { memslotPfn, type Memslot } from '../vm/memslot';
+import { memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import type { PageFault } from './page-fault';
 import { RET_PF, type RetPf } from './ret-pf';
 import { TdpPage, pagesPerEntry, spteIndex } from './tdp-page';
@@ -49,6 +49,8 @@ export interface TdpVmContext {
   readonly gfnDirectBits?: number;
   /** `kvm->nr_memslots_dirty_logging != 0` (absent: assume so, and look the slot up). */
   anyDirtyLogging?(): boolean;
+  /** Private memory: `kvm_mem_is_private` (absent: no private memory). */
+  readonly memAttributes?: { isPrivate(gfn: number): boolean } | undefined;
 }
 
 /** What one NX huge page recovery pass did (`kvm_recover_nx_huge_pages`). */
@@ -602,6 +604,16 @@ export class TdpMmu {
     return n;
   }
 
+  /**
+   * `kvm_tdp_mmu_zap_all` (tdp_mmu.c:1013-1031): zap everything under each root of `types`
+   * (invalid ones too when asked); the roots themselves stay. Returns the roots zapped.
+   */
+  zapRoots(types: RootTypes): number {
+    const roots = this.roots.filter((r) => rootMatch(r, types));
+    for (const r of roots) this.zapTree(r, -1);
+    return roots.length;
+  }
+
   /** Zap everything under a root (it stays allocated while referenced). */
   private zapTree(root: TdpPage, vcpu: number): void {
     for (let i = 0; i < 512; i++) {
@@ -733,9 +745,12 @@ export class TdpMmu {
         if (isLastSpte(spte, level)) {
           counts[level]!++;
           const slot = this.vm.slotOfGfn(gfn);
-          // A TDP-mapped GFN reaches the frame the slot says (gfn is aligned to the level here).
-          if (slot !== undefined && spteToPfn(spte) !== memslotPfn(slot, gfn)) {
-            throw new InvariantViolation('leaf-pfn', `leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${spteToPfn(spte).toString(16)}, the slot says 0x${memslotPfn(slot, gfn).toString(16)}`, '0x' + spte.toString(16));
+          // A TDP-mapped GFN reaches the frame the slot says (gfn is aligned to the level here):
+          // private gfns (mirror roots; private attribute with guest_memfd) the guest_memfd page.
+          const priv = slot !== undefined && slot.guestMemfd && (root.role.isMirror || this.vm.memAttributes?.isPrivate(gfn) === true);
+          const want = slot === undefined ? 0 : priv ? memslotPrivatePfn(slot, gfn) : memslotPfn(slot, gfn);
+          if (slot !== undefined && spteToPfn(spte) !== want) {
+            throw new InvariantViolation('leaf-pfn', `leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${spteToPfn(spte).toString(16)}, the slot says 0x${want.toString(16)}`, '0x' + spte.toString(16));
           }
         }
       });

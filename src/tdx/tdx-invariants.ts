@@ -1,12 +1,13 @@
 /**
  * Appendix A item 8 and the TDX rules of §11, checked over the whole VM in checking mode:
  * no mirror root is loaded; the mirror roots and the S-EPT hold exactly the same entries (same
- * level and gfn; leaves map the same page); mirror roots hold no huge leaf; a direct-root leaf
+ * level and gfn; leaves map the same page — but for premapped leaves, which await PAGE.ADD);
+ * mirror roots hold no huge leaf; a direct-root leaf
  * never maps a gfn whose attribute is private (shared accesses never reach private frames).
  */
 import { isLastSpte, spteToPfn } from '../spte/spte';
 import { InvariantViolation, type TdpMmu } from '../tdp/tdp-mmu';
-import { memslotPfn, type Memslot } from '../vm/memslot';
+import { memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import { isGfnAlias } from './td-config';
 import type { Td } from './td';
 
@@ -44,6 +45,8 @@ export function checkTdxInvariants(td: Td, tdp: TdpMmu, loadedRootPfns: readonly
   for (const e of td.sept.entries()) sept.set(`${e.level}:${e.gfn}`, e.leaf ? e.pfn : -1);
   for (const [k, pfn] of mirror) {
     const s = sept.get(k);
+    // A leaf KVM_TDX_INIT_MEM_REGION mapped in the mirror awaits TDH.MEM.PAGE.ADD (premapped).
+    if (s === undefined && pfn >= 0 && td.sept.isPremapped(Number(k.split(':')[1]))) continue;
     if (s === undefined) throw new InvariantViolation('tdx-mirror-without-sept', `present mirror entry ${k} (level:gfn) has no S-EPT counterpart`, k);
     if (s !== pfn) throw new InvariantViolation('tdx-mirror-sept-mismatch', `mirror entry ${k} and its S-EPT entry disagree (leaf PFN 0x${pfn.toString(16)} vs 0x${s.toString(16)})`, k);
   }
@@ -55,6 +58,6 @@ export function checkTdxInvariants(td: Td, tdp: TdpMmu, loadedRootPfns: readonly
     if (pfn < 0) continue;
     const gfn = Number(k.split(':')[1]);
     const slot = slotOfGfn(gfn);
-    if (slot !== undefined && pfn !== memslotPfn(slot, gfn)) throw new InvariantViolation('leaf-pfn', `private leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${pfn.toString(16)}`, k);
+    if (slot !== undefined && pfn !== memslotPrivatePfn(slot, gfn)) throw new InvariantViolation('leaf-pfn', `private leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${pfn.toString(16)}, not its guest_memfd page`, k);
   }
 }

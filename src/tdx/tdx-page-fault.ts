@@ -14,11 +14,11 @@ import type { TdpPage } from '../tdp/tdp-page';
 import type { TdpExit } from '../vm/exit';
 import { memslotPfn } from '../vm/memslot';
 import type { Vm } from '../vm/vm';
-import { KVM_EFAULT, KVM_MEMORY_EXIT_FLAG_PRIVATE, type MemoryFaultExit } from './memory-fault';
+import { KVM_EFAULT, type MemoryFaultExit } from './memory-fault';
+import { PFERR_PRIVATE_ACCESS, faultinPrivate, memoryFault as privateMemoryFault } from './private-fault';
 import { isAddrDirect } from './td-config';
 
-/** `PFERR_PRIVATE_ACCESS` (bit 49 of the 64-bit fault error code). */
-export const PFERR_PRIVATE_ACCESS = 1n << 49n;
+export { PFERR_PRIVATE_ACCESS } from './private-fault';
 
 export interface TdxFaultVcpu {
   index: number;
@@ -63,27 +63,24 @@ export function tdxPageFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu): TdxFaultOu
     const r = vm.tdp.fastPageFault(fault, v.direct, v.index, v.stats);
     if (r !== RET_PF.INVALID) return finish(vm, exit, v, ec, { ret: r, fast: true, mmio: false });
   }
-  // kvm_mmu_faultin_pfn: the fault's kind must match the gfn's attribute.
-  if (isPrivate !== td.attributes.isPrivate(fault.gfn)) {
-    return finish(vm, exit, v, ec, memoryFault(vm, naturalGpa, isPrivate, `${isPrivate ? 'private' : 'shared'} access to a ${isPrivate ? 'shared' : 'private'} gfn`));
-  }
+  // kvm_mmu_faultin_pfn: attribute match, then a private page needs guest_memfd.
   const slot = vm.slotOfGfn(fault.gfn);
-  if (isPrivate && (slot === undefined || slot.readonly)) {
-    return finish(vm, exit, v, ec, memoryFault(vm, naturalGpa, true, slot === undefined ? 'no memslot (guest_memfd) backs the private gfn' : 'private memory cannot be read-only'));
-  }
+  const pf = faultinPrivate(td.attributes, slot, fault.gfn, isPrivate);
+  if (pf.kind === 'memory-fault') return finish(vm, exit, v, ec, memoryFault(vm, pf.exit));
   if (slot !== undefined && slot.readonly && fault.write) {
     return finish(vm, exit, v, ec, { ret: RET_PF.EMULATE, fast: false, mmio: false, emulation: 'write to a read-only memslot' });
   }
   if (slot !== undefined) {
     fault.slot = slot;
-    fault.pfn = memslotPfn(slot, fault.gfn);
+    fault.pfn = pf.kind === 'private' ? pf.pfn : memslotPfn(slot, fault.gfn);
     fault.mapWritable = !slot.readonly;
   }
   // A huge mapping may not span gfns of both kinds (lpage_info's KVM_LPAGE_MIXED_FLAG).
   fault.maxLevel = Math.min(fault.maxLevel, td.attributes.uniformLevel(fault.gfn));
   // tdp_mmu_get_root_for_fault: private → the mirror root, shared → root.hpa (direct).
   const r = vm.tdp.map(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
-  if (r === RET_PF.EMULATE && isPrivate) return finish(vm, exit, v, ec, memoryFault(vm, naturalGpa, true, 'EMULATE on a private fault'));
+  // kvm_mmu_do_page_fault: EMULATE on a private fault becomes a memory-fault exit (mmu_internal.h:396-400).
+  if (r === RET_PF.EMULATE && isPrivate) return finish(vm, exit, v, ec, memoryFault(vm, privateMemoryFault(fault.gfn, true, 'EMULATE on a private fault').exit));
   if (r === RET_PF.EMULATE) return finish(vm, exit, v, ec, { ret: r, fast: false, mmio: true, emulation: 'MMIO (new MMIO SPTE)' });
   return finish(vm, exit, v, ec, { ret: r, fast: false, mmio: false });
 }
@@ -100,13 +97,9 @@ function mmioFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): Td
   return { ret: RET_PF.RETRY, fast: false, mmio: false };
 }
 
-function memoryFault(vm: Vm, naturalGpa: bigint, isPrivate: boolean, reason: string): TdxFaultOutcome {
+function memoryFault(vm: Vm, exit: MemoryFaultExit): TdxFaultOutcome {
   vm.td!.stats.inc('memory_fault_exits');
-  const gpa = naturalGpa & ~0xfffn;
-  return {
-    ret: KVM_EFAULT, fast: false, mmio: false,
-    memoryFault: { gpa, size: 4096n, flags: isPrivate ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0n, isPrivate, reason },
-  };
+  return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: exit };
 }
 
 function finish(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, ec: bigint, out: TdxFaultOutcome): TdxFaultOutcome {

@@ -2,7 +2,7 @@
 import { Counters } from '../events/stats';
 
 export const TDX_STAT_NAMES = [
-  'sept_add', 'page_aug', 'range_block', 'mem_track', 'page_remove', 'sept_free',
+  'sept_add', 'page_aug', 'page_add', 'mr_extend', 'premapped', 'page_accept', 'pending_ve', 'range_block', 'mem_track', 'page_remove', 'sept_free',
   'private_faults', 'shared_faults', 'memory_fault_exits', 'attr_conversions', 'conversion_zaps',
 ] as const;
 

@@ -19,9 +19,11 @@ export interface AccessResult {
   /**
    * ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it;
    * l1-exit: (L2 only) an EPT12 fault was reflected to L1 as a VM exit;
-   * memory-fault: (TD only) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace.
+   * memory-fault: (VMs with private memory) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace;
+   * guest-ve: (TD) the TDX module injected #VE: the private page is PENDING (not accepted);
+   * vm-dead: (TD with SEPT_VE_DISABLE) the same access reached KVM, which killed the VM (-EIO).
    */
-  status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit' | 'memory-fault';
+  status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit' | 'memory-fault' | 'guest-ve' | 'vm-dead';
   gva: Gva;
   access: Access;
   gpa: Gpa | undefined;

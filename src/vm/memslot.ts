@@ -21,10 +21,22 @@ export interface Memslot {
   dirtyBitmap: Uint8Array | undefined;
   /** disallow_lpage counters per huge region, for levels 2 (index 0) and 3 (index 1). */
   readonly lpageDisallow: readonly [Int32Array, Int32Array];
+  /**
+   * KVM_MEM_GUEST_MEMFD (`kvm_slot_can_be_private`): the slot is bound to a guest_memfd, which
+   * serves the slot's private pages. Those are other host frames than the shared backing.
+   */
+  readonly guestMemfd: boolean;
+  /** First host frame of the guest_memfd range bound to the slot; -1 without guest_memfd. */
+  readonly gmemPfnBase: number;
 }
 
 export function memslotPfn(slot: Memslot, gfn: number): number {
   return slot.pfnBase + (gfn - slot.baseGfn);
+}
+
+/** The guest_memfd page behind a private gfn (`kvm_gmem_get_pfn`); the slot must have guest_memfd. */
+export function memslotPrivatePfn(slot: Memslot, gfn: number): number {
+  return slot.gmemPfnBase + (gfn - slot.baseGfn);
 }
 
 /** Index of a gfn's huge region at `level` within the slot (`gfn_to_index`). */

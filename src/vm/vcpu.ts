@@ -36,7 +36,9 @@ import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
 import { kvmMmuTrackWrite } from '../shadow/track-write';
 import { tdxPageFault } from '../tdx/tdx-page-fault';
 import { isGfnAlias } from '../tdx/td-config';
-import type { KVM_EFAULT, MemoryFaultExit } from '../tdx/memory-fault';
+import { KVM_EFAULT, type MemoryFaultExit } from '../tdx/memory-fault';
+import { PFERR_PRIVATE_ACCESS, faultinPrivate } from '../tdx/private-fault';
+import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/td-accept';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -55,6 +57,8 @@ export class Vcpu {
   private readonly tdpScratch = new WalkScratch();
   private tdpInputs: WalkInputs | undefined;
   private pendingExit: TdpExit | undefined;
+  /** TD: the walk stopped at a PENDING private page (its natural gfn), not at a missing entry. */
+  private pendingPageGfn = -1;
   private curFinalAccess = 0;
   private curTableAccess = 0;
   private curGva = 0n;
@@ -267,6 +271,7 @@ export class Vcpu {
       }
       return gfn; // the guest walk reads guest memory by GPA
     }
+    if (td !== undefined && inputs === this.septInputs && td.sept.isPending(gfn)) this.pendingPageGfn = gfn;
     this.pendingExit = this.makeExit(aliasGfn, final, stop, acc);
     return -1;
   }
@@ -290,7 +295,11 @@ export class Vcpu {
     }
     const vm = this.vm;
     const root = this.ensureRoot();
-    const ec = exit.errorCode;
+    let ec = exit.errorCode;
+    // kvm_mmu_page_fault (mmu.c:6259-6262): a SW-protected VM's non-RSVD fault on a private gfn is private.
+    const attrs = vm.memAttributes;
+    const isPrivate = attrs !== undefined && (ec & BigInt(PFERR.RSVD)) === 0n && attrs.isPrivate(Number(exit.gpa >> 12n));
+    if (isPrivate) ec |= PFERR_PRIVATE_ACCESS;
     let r: RetPf = RET_PF.INVALID;
     let fast = false;
     let mmio = false;
@@ -312,7 +321,18 @@ export class Vcpu {
         fast = r !== RET_PF.INVALID;
         if (!fast) {
           const slot = vm.slotOfGfn(fault.gfn);
-          if (slot === undefined) {
+          const pf = attrs === undefined ? undefined : faultinPrivate(attrs, slot, fault.gfn, isPrivate);
+          if (pf?.kind === 'memory-fault') {
+            vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: '-EFAULT' });
+            vm.events.record({ kind: 'memory_fault', vcpu: this.index, gpa: pf.exit.gpa, code: pf.exit.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${pf.exit.reason}` });
+            vm.afterOperation();
+            return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: pf.exit };
+          }
+          // A huge page may not span gfns of both kinds (KVM_LPAGE_MIXED_FLAG).
+          if (attrs !== undefined) fault.maxLevel = Math.min(fault.maxLevel, attrs.uniformLevel(fault.gfn));
+          if (pf?.kind === 'private') {
+            Object.assign(fault, { slot, pfn: pf.pfn, mapWritable: true, maxLevel: pf.maxLevel });
+          } else if (slot === undefined) {
             if (!vm.config.mmioEnabled) {
               // kvm_handle_noslot_fault: without MMIO caching, emulate before touching the tables.
               r = RET_PF.EMULATE;
@@ -380,6 +400,11 @@ export class Vcpu {
     if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
+    const td = this.vm.td;
+    if (td !== undefined && (td.state !== 'runnable' || td.dead)) {
+      // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL; a dead VM's is -EIO.
+      throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', td.dead ? 'the TD is dead (kvm_vm_dead): KVM_RUN fails with -EIO' : 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
+    }
     if (this.nestedEpt?.active) return this.nestedEpt.access(address, access);
     if (this.nestedNptMmu?.active) return this.nestedNptMmu.access(address, access);
     if (this.shadowVcpu !== undefined) return this.shadowVcpu.access(address, access);
@@ -399,7 +424,14 @@ export class Vcpu {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       this.ensureRoot();
       this.pendingExit = undefined;
+      this.pendingPageGfn = -1;
       const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage);
+      if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
+        // The TDX module, not KVM, sees the PENDING page first.
+        const status = pendingPageAccess(this.vm.td!, BigInt(this.pendingPageGfn) << 12n, this.index, a, this.vm.events);
+        const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
+        return { status, gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+      }
       if (stop === WalkStop.SecondStage) {
         const exit = this.pendingExit!;
         this.stats.inc('exits');
@@ -483,6 +515,38 @@ export class Vcpu {
       this.vm.afterOperation();
     }
     return r;
+  }
+
+  /**
+   * TD guest: TDG.MEM.PAGE.ACCEPT of the private 4K page at `gpa` (natural GPA). A page not yet in
+   * the S-EPT costs one EPT violation (KVM AUGs it); an accepted page reads as zeros.
+   */
+  tdAccept(gpa: Gpa | bigint): AcceptResult {
+    const td = this.vm.td;
+    if (td === undefined) throw new InvalidArgumentError('td-only', 'TDG.MEM.PAGE.ACCEPT is a TD guest\'s TDCALL', hex(BigInt(gpa)));
+    if (td.state !== 'runnable' || td.dead) throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', 'the TD vCPU cannot run (tdx_vcpu_pre_run)', td.state);
+    const g = BigInt(gpa);
+    if (g < 0n || g >= td.config.gpaSharedMask) throw new InvalidArgumentError('td-accept-gpa', `TDG.MEM.PAGE.ACCEPT takes a private GPA below the shared bit ${td.config.sharedBit}`, hex(g));
+    this.ensureRoot();
+    const r = tdgMemPageAccept(td, g, this);
+    this.stats.inc('exits', r.exits);
+    this.stats.inc('ept_violations', r.exits);
+    if (r.status === 'accepted') this.vm.guestMem.writeBytes(mkGpa(g & ~0xfffn), new Uint8Array(4096));
+    this.vm.afterOperation();
+    return r;
+  }
+
+  /** `kvm_tdp_map_page` of a private GPA for KVM_TDX_INIT_MEM_REGION (error code PFERR_GUEST_FINAL | PFERR_PRIVATE_ACCESS, tdx.c:3158). */
+  tdpMapPrivate(gpa: bigint): void {
+    this.ensureRoot();
+    const exit: TdpExit = { kind: 'ept_violation', reason: 48, gpa, onGuestTable: false, info: 0n, errorCode: PFERR_PRIVATE_ACCESS };
+    const h = this.pageFault(exit);
+    if (h.ret !== RET_PF.FIXED) throw new InvariantViolation('td-init-mem-region-map', `kvm_tdp_map_page did not map ${hex(gpa)} (${String(h.ret)})`, hex(gpa));
+    // kvm_tdp_map_page enters at kvm_mmu_do_page_fault, below kvm_mmu_page_fault's accounting
+    // (pf_taken, pf_fixed: mmu.c:6274, 6290): it is no guest fault.
+    this.stats.inc('pf_taken', -1);
+    this.stats.inc('pf_fixed', -1);
+    this.vm.td!.stats.inc('private_faults', -1);
   }
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */

@@ -13,7 +13,7 @@ import { countersTable, eventsTable } from '../events/tables';
 import { makeSpteConfig, type SpteConfig, type SpteConfigSpec } from '../spte/spte-config';
 import { TdpMmu, type NxRecovery, type TdpVmContext } from '../tdp/tdp-mmu';
 import { HostMemory } from './host-memory';
-import { makeLpageInfo, type Memslot } from './memslot';
+import { makeLpageInfo, memslotPrivatePfn, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
 import { ShadowMmu } from '../shadow/shadow-mmu';
 import { mmuTryToUnsyncPages } from '../shadow/unsync';
@@ -21,7 +21,9 @@ import { checkShadowInvariants } from '../shadow/shadow-invariants';
 import { ImpossibleConfigurationError, makeTdConfig } from '../tdx/td-config';
 import { Td, type MemoryAttribute } from '../tdx/td';
 import { checkTdxInvariants } from '../tdx/tdx-invariants';
-import { KVM_DIRECT_ROOTS, KVM_INVALID_ROOTS, KVM_VALID_ROOTS, filterToRootTypes, type GfnRangeFilter } from '../tdp/root-types';
+import { KVM_DIRECT_ROOTS, KVM_INVALID_ROOTS, KVM_VALID_ROOTS, filterToRootTypes, rootTypesText, type GfnRangeFilter } from '../tdp/root-types';
+import { MemoryAttributes } from '../tdx/memory-attributes';
+import { applyAttributeChange, checkAttributeRange } from '../tdx/set-memory-attributes';
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 
 export interface VmOptions {
@@ -41,10 +43,20 @@ export interface VmOptions {
   tdp?: boolean;
   /** `n_max_mmu_pages` for the shadow MMU (KVM_SET_NR_MMU_PAGES; minimum 64). Default 4096. */
   maxMmuPages?: number;
-  /** KVM_X86_TDX_VM: a TD (EPT and the TDP MMU only; mirror roots reflected into the S-EPT). */
-  type?: 'default' | 'tdx';
+  /**
+   * KVM_X86_TDX_VM ('tdx'): a TD (EPT and the TDP MMU only; mirror roots reflected into the
+   * S-EPT). KVM_X86_SW_PROTECTED_VM ('sw-protected'): private memory without TDX — memory
+   * attributes and guest_memfd slots, private faults served from guest_memfd through the one
+   * direct root (no S-EPT, no mirror root; x86.c:12820-12821 `has_private_mem`).
+   */
+  type?: 'default' | 'tdx' | 'sw-protected';
   /** A TD's guest physical address width: 48 (shared bit 47, 4-level) or 52 (bit 51, 5-level). Default 48. */
   gpaw?: number;
+  /**
+   * TD attribute SEPT_VE_DISABLE: an access to a private page the guest has not accepted kills the
+   * TD (tdx.c:1943-1947) instead of raising #VE in the guest. Default false.
+   */
+  septVeDisable?: boolean;
   /**
    * KVM_CAP_VM_DISABLE_NX_HUGE_PAGES (x86.c: kvm_vm_ioctl_enable_cap): this VM ignores the
    * `spte.nxHugePages` mitigation. KVM accepts the cap only before the first vCPU, so it is an
@@ -117,6 +129,11 @@ export interface MemslotSpec {
   /** How the host backs the slot: 4K pages, 2M (THP/hugetlbfs) or 1G. Default 2M. */
   hostPageSize?: '4K' | '2M' | '1G';
   name?: string;
+  /**
+   * KVM_MEM_GUEST_MEMFD: bind a guest_memfd that serves the slot's private pages. Only in a VM
+   * with private memory, never read-only (kvm_main.c:1591-1605 `check_memory_region_flags`).
+   */
+  guestMemfd?: boolean;
 }
 
 export class Vm implements TdpVmContext {
@@ -148,12 +165,25 @@ export class Vm implements TdpVmContext {
   readonly external: ExternalPageTableHooks | undefined;
   /** TdpVmContext: `kvm_gfn_direct_bits` (0 unless a TD). */
   readonly gfnDirectBits: number;
+  /** The VM type (KVM_CREATE_VM's `type`). */
+  readonly vmType: 'default' | 'tdx' | 'sw-protected';
+  /**
+   * `kvm->mem_attr_array` of a VM with private memory (`kvm_arch_has_private_mem`: a TD or a
+   * KVM_X86_SW_PROTECTED_VM); undefined otherwise. A TD's is its `td.attributes`.
+   */
+  readonly memAttributes: MemoryAttributes | undefined;
   private nextSlotId = 0;
   /** The `nx_huge_pages_recovery_ratio` module parameter, as this VM sees it. */
   nxHugePagesRecoveryRatio: number;
 
   constructor(opts: VmOptions = {}) {
-    if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx') throw new InvalidArgumentError('vm-type', 'the VM type is default or tdx', String(opts.type));
+    if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx' && opts.type !== 'sw-protected') {
+      throw new InvalidArgumentError('vm-type', 'the VM type is default, tdx or sw-protected', String(opts.type));
+    }
+    // Private faults are TDP faults (`kvm_tdp_page_fault`); KVM offers SW_PROTECTED only with the TDP MMU (x86.c:9898-9899).
+    if (opts.type === 'sw-protected' && (opts.mmu === 'shadow' || opts.tdp === false)) {
+      throw new ImpossibleConfigurationError('sw-protected-needs-tdp', 'a KVM_X86_SW_PROTECTED_VM needs TDP and the TDP MMU', String(opts.mmu ?? 'tdp: false'));
+    }
     if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
     const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
     // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
@@ -184,11 +214,13 @@ export class Vm implements TdpVmContext {
     this.tdp = new TdpMmu(this);
     this.tdpEnabled = tdpEnabled;
     this.shadow = new ShadowMmu(this, opts.maxMmuPages);
-    this.td = tdOpts === undefined ? undefined : new Td(makeTdConfig(tdOpts.gpaw), this.host, this.events);
+    this.td = tdOpts === undefined ? undefined : new Td(makeTdConfig(tdOpts.gpaw), this.host, this.events, opts.septVeDisable ?? false);
     this.external = this.td?.sept;
     this.gfnDirectBits = this.td?.config.gfnDirectBits ?? 0;
     this.nxHugePagesRecoveryRatio = ratio;
     this.slotZapAll = opts.slotZapAllQuirk ?? true;
+    this.vmType = opts.type ?? 'default';
+    this.memAttributes = this.td?.attributes ?? (this.vmType === 'sw-protected' ? new MemoryAttributes() : undefined);
   }
 
   // ---- memslots ----
@@ -218,13 +250,22 @@ export class Vm implements TdpVmContext {
     }
     const hostLevel = { '4K': 1, '2M': 2, '1G': 3 }[spec.hostPageSize ?? '2M'];
     if (hostLevel === undefined) throw new InvalidArgumentError('host-page-size', 'host page size is 4K, 2M or 1G', String(spec.hostPageSize));
+    const guestMemfd = spec.guestMemfd ?? false;
+    if (guestMemfd && this.memAttributes === undefined) {
+      throw new InvalidArgumentError('memslot-guest-memfd', 'KVM_MEM_GUEST_MEMFD needs a VM with private memory (tdx or sw-protected) (kvm_main.c:1591)', spec.name ?? hex(base));
+    }
+    if (guestMemfd && (spec.readonly ?? false)) {
+      throw new InvalidArgumentError('memslot-guest-memfd-readonly', 'a guest_memfd memslot cannot be read-only (kvm_main.c:1598-1605)', spec.name ?? hex(base));
+    }
     const pfnBase = this.host.allocRam(baseGfn, npages); // may throw; nothing changed yet
+    // guest_memfd pages are other host frames than the shared (userspace) backing.
+    const gmemPfnBase = guestMemfd ? this.host.allocRam(baseGfn, npages) : -1;
     const id = this.nextSlotId++;
     const name = spec.name ?? `slot${id}`;
     this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
     const slot: Memslot = {
       id, name, base: mkGpa(base), baseGfn, npages, readonly: spec.readonly ?? false, pfnBase, hostLevel,
-      dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages),
+      dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages), guestMemfd, gmemPfnBase,
     };
     this.memslots.push(slot);
     this.memslots.sort((a, b) => a.baseGfn - b.baseGfn);
@@ -249,7 +290,9 @@ export class Vm implements TdpVmContext {
       // cannot be fast-zapped.
       this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `${why} slot ${slot.name}`, KVM_VALID_ROOTS);
       this.shadow.zapAllFast();
-    } else if (this.slotZapAll) {
+    } else if (this.slotZapAll && this.vmType === 'default') {
+      // kvm_memslot_flush_zap_all (mmu.c:7260-7264): the fast zap-all is for default VMs only; a
+      // SW-protected VM zaps the slot (kvm_mmu_zap_memslot).
       this.tdp.invalidateAllRoots();
       this.shadow.zapAllFast();
     } else {
@@ -358,6 +401,7 @@ export class Vm implements TdpVmContext {
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
     if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
     this.memslotIndex(slot);
+    if (slot.guestMemfd && on) throw new InvalidArgumentError('dirty-log-guest-memfd', 'dirty logging of a guest_memfd memslot is not supported (kvm_main.c:1594-1596)', slot.name);
     if (on === slot.dirtyLogging) return;
     slot.dirtyLogging = on;
     if (on) {
@@ -533,8 +577,33 @@ export class Vm implements TdpVmContext {
     return n;
   }
 
+  /**
+   * `kvm_mmu_zap_all` (`kvm_arch_flush_shadow_all`). A TD's mirror roots are left alone:
+   * `kvm_tdp_mmu_zap_all` zaps direct and invalid roots only (tdp_mmu.c:1013-1031), because an
+   * S-EPT page cannot be freed while the TD lives (tdx.c:1875); `destroy` tears a TD down.
+   */
   zapAll(): void {
-    this.tdp.invalidateAllRoots();
+    if (this.td !== undefined) this.tdp.zapRoots(KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS);
+    else this.tdp.invalidateAllRoots();
+    this.shadow.zapAll();
+    this.afterOperation();
+  }
+
+  /**
+   * Tear the VM down (`kvm_destroy_vm`). For a TD, in KVM's order: closing the guest_memfd files
+   * (they hold a reference to the VM, so this comes first) invalidates their private pages
+   * (`kvm_gmem_release` → unmap with KVM_FILTER_PRIVATE: BLOCK, TRACK, PAGE.REMOVE while the HKID is
+   * still assigned); `kvm_arch_pre_destroy_vm` → `tdx_mmu_release_hkid`; the vCPUs drop their roots;
+   * `kvm_mmu_uninit_tdp_mmu` invalidates and zaps every root, which now frees the S-EPT pages
+   * (free_external_spt, legal without an HKID). The VM must not be used afterwards.
+   */
+  destroy(): void {
+    if (this.td !== undefined) {
+      for (const s of this.memslots) if (s.guestMemfd) this.tdp.zapLeafs(s.baseGfn, s.baseGfn + s.npages, -1, `guest_memfd release ${s.name}`, filterToRootTypes(true, 'private') | KVM_INVALID_ROOTS);
+      this.td.sept.releaseHkid();
+    }
+    for (const v of this.vcpus) v.unload();
+    this.tdp.invalidateAllRoots(KVM_VALID_ROOTS);
     this.shadow.zapAll();
     this.afterOperation();
   }
@@ -593,10 +662,57 @@ export class Vm implements TdpVmContext {
    * zapping the other alias. Returns the leaves zapped.
    */
   setMemoryAttributes(start: Gpa | bigint, end: Gpa | bigint, attr: MemoryAttribute): number {
-    if (this.td === undefined) throw new InvalidArgumentError('mem-attr-not-td', 'only a TD (type tdx) has private memory attributes in this model', 'default');
-    const n = this.td.setMemoryAttributes(this.tdp, BigInt(start), BigInt(end), attr);
+    // KVM_MEMORY_ATTRIBUTE_PRIVATE is supported only with private memory (kvm_main.c:2422, 2603-2604).
+    if (this.memAttributes === undefined) throw new InvalidArgumentError('mem-attr-no-private-mem', 'only a VM with private memory (type tdx or sw-protected) has memory attributes', this.vmType);
+    let n: number;
+    if (this.td !== undefined) n = this.td.setMemoryAttributes(this.tdp, BigInt(start), BigInt(end), attr);
+    else {
+      const c = checkAttributeRange(BigInt(start), BigInt(end), attr);
+      const r = applyAttributeChange(this.tdp, this.memAttributes, false, c);
+      this.events.record({ kind: 'mem_attr', gpa: BigInt(start), outcome: `${hex(BigInt(start))}..${hex(BigInt(end))} → ${attr}: ${r.changed} gfns changed, ${r.zapped} leaves zapped in ${rootTypesText(r.types)} roots` });
+      n = r.zapped;
+    }
     this.afterOperation();
     return n;
+  }
+
+  /**
+   * KVM_TDX_INIT_MEM_REGION (`tdx_vcpu_init_mem_region`, tdx.c:3223-3290) on `vcpu`: for each 4K
+   * page, map the mirror (`kvm_tdp_map_page`; the S-EPT hook only counts it as premapped) and
+   * TDH.MEM.PAGE.ADD the guest_memfd page (`tdx_gmem_post_populate`), so the page is usable
+   * without the guest accepting it; `measure` = KVM_TDX_MEASURE_MEMORY_REGION (TDH.MR.EXTEND).
+   * Validated for the whole range first (KVM stops at the first bad page, keeping earlier ones).
+   */
+  tdInitMemRegion(vcpu: Vcpu, gpa: Gpa | bigint, npages: number, opts: { measure?: boolean } = {}): void {
+    const td = this.td;
+    if (td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_INIT_MEM_REGION exists for TDs only', this.vmType);
+    if (td.state === 'runnable') throw new InvalidArgumentError('td-finalized', 'KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: the initial memory is fixed (tdx.c:3239)', hex(BigInt(gpa)));
+    const a = BigInt(gpa);
+    if ((a & 0xfffn) !== 0n || !Number.isInteger(npages) || npages <= 0) {
+      throw new MisalignedError('td-init-mem-region', 'KVM_TDX_INIT_MEM_REGION takes a page-aligned GPA and a positive page count (tdx.c:3246-3248)', `${hex(a)}+${npages}`);
+    }
+    const end = a + BigInt(npages) * 4096n;
+    if (end > td.config.gpaSharedMask) throw new GpaOutsideMemoryError('td-init-mem-region-shared', `the range must be private GPAs, below the shared bit ${td.config.sharedBit} (tdx.c:3249-3251)`, hex(end - 1n));
+    const first = Number(a >> 12n);
+    for (let g = first; g < first + npages; g++) {
+      const slot = this.slotOfGfn(g);
+      // kvm_gmem_populate: a guest_memfd slot (guest_memfd.c:656-657), a private gfn (:696-700), not yet populated (:684-689).
+      if (slot === undefined || !slot.guestMemfd) throw new InvalidArgumentError('td-init-mem-region-gmem', 'KVM_TDX_INIT_MEM_REGION needs guest_memfd-backed memory (guest_memfd.c:656-657)', hex(BigInt(g) << 12n));
+      if (!td.attributes.isPrivate(g)) throw new InvalidArgumentError('td-init-mem-region-shared-attr', 'KVM_TDX_INIT_MEM_REGION needs gfns whose attribute is private (guest_memfd.c:696-700)', hex(BigInt(g) << 12n));
+      if (td.sept.lookup(g)?.leaf === true) throw new InvalidArgumentError('td-init-mem-region-populated', 'the page was already populated (-EEXIST, guest_memfd.c:684-689)', hex(BigInt(g) << 12n));
+    }
+    for (let g = first; g < first + npages; g++) {
+      vcpu.tdpMapPrivate(BigInt(g) << 12n);
+      td.sept.pageAdd(g, memslotPrivatePfn(this.slotOfGfn(g)!, g), opts.measure ?? false, vcpu.index);
+    }
+    this.afterOperation();
+  }
+
+  /** KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE; the TD becomes runnable (its vCPUs may run). */
+  tdFinalize(): void {
+    if (this.td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_FINALIZE_VM exists for TDs only', this.vmType);
+    this.td.finalize();
+    this.afterOperation();
   }
 
   statsTable(): ReturnType<typeof countersTable> {

@@ -59,7 +59,10 @@ export class TraceMachine {
     const vm = config.td
       ? new Vm({ type: 'tdx', gpaw: 48, spte: { flavour: 'ept', nxHugePages: nx } })
       : config.paging === 'shadow' ? new Vm({ mmu: 'shadow', spte: { flavour: 'npt', nxHugePages: nx } }) : new Vm({ spte: { flavour: config.paging, nxHugePages: nx } });
-    vm.addMemslot({ base: 0n, size: BigInt(trace.memory + extra), name: 'ram', hostPageSize: config.hostPageSize });
+    const ramSize = BigInt(trace.memory + extra);
+    vm.addMemslot({ base: 0n, size: ramSize, name: 'ram', hostPageSize: config.hostPageSize, guestMemfd: config.td });
+    // A TD's RAM is private once userspace says so (attributes start shared), as a VMM does at boot.
+    if (config.td) vm.setMemoryAttributes(0n, ramSize, 'private');
     // Each address space gets an equal share of the 16 MiB pool; every space maps the whole pool
     // in its direct map, so the kernel can write any space's tables from any space.
     const share = Math.floor(DATA_PA / 4096 / trace.spaces) * 4096;
@@ -86,6 +89,12 @@ export class TraceMachine {
       this.vcpu = vm.createVcpu({ ...LONG, cr3: root0, guestMode: config.level === 'nested-shadow' });
     }
     this.vm = vm;
+    if (config.td) {
+      // Boot as a VMM boots a TD: the guest image (its page tables) through KVM_TDX_INIT_MEM_REGION
+      // (TDH.MEM.PAGE.ADD: usable without TDG.MEM.PAGE.ACCEPT), then KVM_TDX_FINALIZE_VM.
+      this.spaces.forEach((sp, k) => vm.tdInitMemRegion(this.vcpu, BigInt(k * share), sp.builder.tablesAllocated));
+      vm.tdFinalize();
+    }
   }
 
   private enterL2(cr3: bigint): void {
@@ -139,6 +148,9 @@ export class TraceMachine {
   map(va: number, pa: number, n: number, w: boolean, u: boolean, s = false): void {
     const shared = s && this.config.td;
     if (shared) this.convert(pa, n, 'shared');
+    // A TD guest accepts private memory before it uses it (Linux accepts unaccepted memory as it
+    // allocates it): TDG.MEM.PAGE.ACCEPT, an exit and PAGE.AUG the first time.
+    else if (this.config.td) this.accept(pa, n);
     const alias = shared ? BigInt(this.vm.gfnDirectBits) * 4096n : 0n;
     for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, (BigInt(pa + i * 4096) | alias) | PTE_P | (w ? PTE_W : 0n) | (u ? PTE_U : 0n) | PTE_AD);
   }
@@ -146,6 +158,16 @@ export class TraceMachine {
   /** TD: convert a GPA range between private and shared; KVM zaps the other alias. */
   convert(gpa: number, n: number, to: 'private' | 'shared'): void {
     this.vm.setMemoryAttributes(BigInt(gpa), BigInt(gpa + n * 4096), to);
+    // Linux's tdx_enc_status_changed accepts the pages it converted back to private.
+    if (to === 'private') this.accept(gpa, n);
+  }
+
+  /** TD: TDG.MEM.PAGE.ACCEPT of [gpa, gpa + n pages) (already accepted pages are left as they are). */
+  private accept(gpa: number, n: number): void {
+    for (let i = 0; i < n; i++) {
+      const r = this.vcpu.tdAccept(BigInt(gpa + i * 4096));
+      if (r.status === 'memory-fault') throw new InvariantViolation('trace-td-accept', 'the guest could not accept a private page', hex(gpa + i * 4096));
+    }
   }
 
   unmap(va: number, n: number): void {

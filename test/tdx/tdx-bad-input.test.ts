@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Vm, ImpossibleConfigurationError, InvalidArgumentError, GpaOutsideMemoryError, MisalignedError, MmulabError, makeTdConfig, naturalGfn } from '../../src';
-import { tdFixture } from './fixtures';
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
+import { Vm, ImpossibleConfigurationError, InvalidArgumentError, GpaOutsideMemoryError, MisalignedError, makeTdConfig, naturalGfn } from '../../src';
+import { caught, tdFixture } from './fixtures';
 
 describe('TDX bad input', () => {
   it('a TD with shadow paging or without TDP cannot exist', () => {
@@ -69,9 +59,9 @@ describe('TDX bad input', () => {
     expect(caught(() => vm.setMemoryAttributes(0x2000n, 0x1000n, 'shared')).rule).toBe('mem-attr-range');
     expect(caught(() => vm.setMemoryAttributes(shared, shared + 0x1000n, 'shared')).rule).toBe('mem-attr-shared-bit');
     expect(caught(() => vm.setMemoryAttributes(0n, 0x1000n, 'secret' as 'shared')).rule).toBe('mem-attr-value');
-    expect(vm.td!.attributes.sharedCount).toBe(0);
+    expect(vm.td!.attributes.privateCount).toBe(1 << 18); // the fixture's 1 GiB, unchanged
     expect(vm.events.all.length).toBe(mark);
-    expect(caught(() => new Vm().setMemoryAttributes(0n, 0x1000n, 'shared')).rule).toBe('mem-attr-not-td');
+    expect(caught(() => new Vm().setMemoryAttributes(0n, 0x1000n, 'shared')).rule).toBe('mem-attr-no-private-mem');
     expect(caught(() => new Vm({ type: 'sev' as 'tdx' })).rule).toBe('vm-type');
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { memslotPfn, newPageFault, spteToPfn, PFERR } from '../../src';
-import { tdFixture } from './fixtures';
+import { Vm, memslotPfn, memslotPrivatePfn, newPageFault, spteToPfn, PageTableBuilder, PFERR } from '../../src';
+import { LONG_MODE } from '../vm/fixtures';
+import { privateAndSharedTouched, tdFixture } from './fixtures';
 
 /** PFERR_PRIVATE_ACCESS is bit 49 of the fault error code (reference §11.3). */
 const PRIVATE_ACCESS = 1n << 49n;
@@ -11,15 +12,28 @@ function seamcalls(vm: ReturnType<typeof tdFixture>['vm'], from = 0): string[] {
 
 describe('TD faults', () => {
   for (const gpaw of [48, 52] as const) {
-    it(`GPAW ${gpaw}: a private first touch maps the mirror root and AUGs the page into the S-EPT; the CPU then walks the S-EPT`, () => {
+    it(`GPAW ${gpaw}: a private first touch maps the mirror root and AUGs the page PENDING; #VE until the guest accepts; then the CPU walks the S-EPT`, () => {
       const { vm, v, pt, ram } = tdFixture(gpaw);
       pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
-      const r = v.read(0x7000_0010n);
-      expect(r.status).toBe('ok');
-      expect(r.hpa).toBe(BigInt(memslotPfn(ram, 0x200)) * 4096n + 0x10n);
-      const data = r.exits.find((e) => !e.onGuestTable)!;
+      const r0 = v.read(0x7000_0010n);
+      // tdx_sept_set_private_spte → TDH.MEM.PAGE.AUG (tdx.c:1670-1671) leaves the page PENDING; the
+      // retried access hits it and, without SEPT_VE_DISABLE, the TDX module injects #VE.
+      expect(r0.status).toBe('guest-ve');
+      const data = r0.exits.find((e) => !e.onGuestTable)!;
       expect(data.gpa).toBe(0x20_0010n);
       expect(data.ret).toBe('RET_PF_FIXED');
+      expect(vm.td!.sept.lookup(0x200)?.pending).toBe(true);
+      expect(vm.td!.stats.get('pending_ve')).toBe(1);
+      expect(vm.events.all.filter((e) => e.kind === 'guest_ve').length).toBe(1);
+      // TDG.MEM.PAGE.ACCEPT of a PENDING page needs no exit.
+      expect(v.tdAccept(0x20_0000n)).toEqual({ status: 'accepted', exits: 0 });
+      expect(v.tdAccept(0x20_0000n)).toEqual({ status: 'already-accepted', exits: 0 });
+      const r = v.read(0x7000_0010n);
+      expect(r.status).toBe('ok');
+      expect(r.exits).toEqual([]);
+      // The private page is the guest_memfd page, not the slot's shared backing (mmu.c:4506 kvm_gmem_get_pfn).
+      expect(r.hpa).toBe(BigInt(memslotPrivatePfn(ram, 0x200)) * 4096n + 0x10n);
+      expect(memslotPrivatePfn(ram, 0x200)).not.toBe(memslotPfn(ram, 0x200));
       // A read, but private faults are writes (tdx_handle_ept_violation) and carry PRIVATE_ACCESS.
       const pf = vm.events.all.filter((e) => e.kind === 'page_fault' && e.gpa === 0x20_0010n);
       expect(pf.map((e) => e.code)).toEqual([BigInt(PFERR.WRITE) | PRIVATE_ACCESS]);
@@ -31,7 +45,7 @@ describe('TD faults', () => {
       // 4K even though the host backs the slot with 2M pages: no huge pages on mirror roots.
       const leaf = vm.tdp.leaves(mirror).find(([g]) => g === 0x200)!;
       expect(leaf[1]).toBe(1);
-      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPfn(ram, 0x200) });
+      expect(vm.td!.sept.lookup(0x200)).toEqual({ level: 1, gfn: 0x200, leaf: true, pfn: memslotPrivatePfn(ram, 0x200), pending: false });
       expect(seamcalls(vm)).toContain('TDH.MEM.PAGE.AUG@200000');
       expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
       // Warm: the hardware finds the page through the S-EPT, no exit.
@@ -85,6 +99,40 @@ describe('TD faults', () => {
     expect(v.write(0x7100_0008n).status).toBe('ok');
   });
 
+  it('memory attributes start shared: a private access before KVM_SET_MEMORY_ATTRIBUTES(PRIVATE) is a memory-fault exit', () => {
+    // kvm_host.h:2533-2537 kvm_mem_is_private: PRIVATE only once set; mmu.c:4587-4590: mismatch → -EFAULT.
+    const vm = new Vm({ type: 'tdx', gpaw: 48, checkInvariants: true });
+    vm.addMemslot({ base: 0n, size: 0x100_0000n, name: 'ram', guestMemfd: true });
+    vm.setMemoryAttributes(0x10_0000n, 0x20_0000n, 'private'); // only the page-table pool
+    const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+    pt.map(0x7000_0000n, 0x40_0000n);
+    const v = vm.createVcpu({ ...LONG_MODE, cr3: pt.root });
+    vm.tdInitMemRegion(v, 0x10_0000n, pt.tablesAllocated);
+    vm.tdFinalize();
+    expect(vm.td!.attributes.isPrivate(0x400)).toBe(false);
+    const r = v.read(0x7000_0000n);
+    expect(r.status).toBe('memory-fault');
+    // kvm_prepare_memory_fault_exit (kvm_host.h:2510-2517): gpa = gfn << 12, size = PAGE_SIZE, flags = PRIVATE.
+    expect(r.memoryFault).toMatchObject({ gpa: 0x40_0000n, size: 4096n, flags: 1n << 3n, isPrivate: true });
+    expect(r.memoryFault!.reason).toBe('private access to a shared gfn');
+    vm.setMemoryAttributes(0x40_0000n, 0x40_1000n, 'private');
+    expect(v.read(0x7000_0000n).status).toBe('guest-ve'); // AUGed, PENDING until accepted
+  });
+
+  it('a private fault on a memslot without guest_memfd is a memory-fault exit (kvm_mmu_faultin_pfn_private)', () => {
+    const { vm, v, pt } = tdFixture();
+    vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'plain' }); // no KVM_MEM_GUEST_MEMFD
+    vm.setMemoryAttributes(0x4000_0000n, 0x4000_1000n, 'private');
+    pt.map(0x7400_0000n, 0x4000_0000n);
+    const r = v.read(0x7400_0000n);
+    // mmu.c:4501-4503: !kvm_slot_can_be_private → kvm_mmu_prepare_memory_fault_exit, -EFAULT.
+    expect(r.status).toBe('memory-fault');
+    expect(r.memoryFault).toMatchObject({ gpa: 0x4000_0000n, size: 4096n, flags: 1n << 3n, isPrivate: true });
+    expect(r.memoryFault!.reason).toBe('the memslot has no guest_memfd to back the private gfn');
+    expect(vm.td!.sept.lookup(0x4_0000)).toBeUndefined();
+    expect(vm.td!.stats.get('page_aug') + vm.td!.stats.get('page_add')).toBe(vm.td!.sept.entries().filter((e) => e.leaf).length);
+  });
+
   it('a private fault with no guest_memfd backing (no memslot) is a memory-fault exit, never emulated', () => {
     const { vm, v, pt } = tdFixture();
     pt.map(0x7300_0000n, 0x8000_0000n);
@@ -105,18 +153,19 @@ describe('TD faults', () => {
   });
 
   it('converting private → shared zaps the mirror leaf: BLOCK, TRACK, PAGE.REMOVE; shared → private zaps only the direct leaf', () => {
-    const { vm, v, pt, ram, shared } = tdFixture();
+    const { vm, v, pt, ram, shared, accept } = tdFixture();
     pt.map(0x7000_0000n, 0x20_0000n, { count: 2, flags: { writable: true } });
     pt.map(0x7100_0000n, 0x20_0000n | shared, { flags: { writable: true } });
-    v.write(0x7000_0000n);
-    v.write(0x7000_1000n);
+    accept(0x20_0000n, 2);
+    expect(v.write(0x7000_0000n).status).toBe('ok');
+    expect(v.write(0x7000_1000n).status).toBe('ok');
     const mirror = v.currentMirrorRoot!;
     const mark = vm.events.all.length;
     const n = vm.setMemoryAttributes(0x20_0000n, 0x20_1000n, 'shared');
     expect(n).toBe(1);
     expect(seamcalls(vm, mark)).toEqual(['TDH.MEM.RANGE.BLOCK@200000', 'TDH.MEM.TRACK@200000', 'TDH.MEM.PAGE.REMOVE@200000']);
     expect(vm.td!.sept.lookup(0x200)).toBeUndefined();
-    expect(vm.td!.sept.lookup(0x201)?.pfn).toBe(memslotPfn(ram, 0x201));
+    expect(vm.td!.sept.lookup(0x201)?.pfn).toBe(memslotPrivatePfn(ram, 0x201));
     expect(vm.tdp.leaves(mirror).some(([g]) => g === 0x200)).toBe(false);
     expect(vm.td!.stats.get('page_remove')).toBe(1);
     // Now shared: the guest reaches it through the shared alias.
@@ -132,12 +181,7 @@ describe('TD faults', () => {
   });
 
   it('fast zap-all invalidates the direct root only: the mirror root and the S-EPT stay, private pages need no new fault', () => {
-    const { vm, v, pt, shared } = tdFixture();
-    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
-    pt.map(0x7000_0000n, 0x20_0000n);
-    pt.map(0x7100_0000n, 0x30_0000n | shared);
-    v.read(0x7000_0000n);
-    v.read(0x7100_0000n);
+    const { vm, v } = privateAndSharedTouched(tdFixture());
     const mirror = v.currentMirrorRoot!;
     const direct = v.currentRoot!;
     const septBefore = vm.td!.sept.entries();
@@ -155,36 +199,80 @@ describe('TD faults', () => {
   });
 
   it('deleting a TD memslot zaps both aliases of the slot (no fast zap): pages leave the S-EPT', () => {
-    const { vm, v, pt } = tdFixture();
-    const extra = vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'extra' });
+    const { vm, v, pt, accept } = tdFixture();
+    const extra = vm.addMemslot({ base: 0x4000_0000n, size: 0x20_0000n, name: 'extra', guestMemfd: true });
+    vm.setMemoryAttributes(0x4000_0000n, 0x4020_0000n, 'private');
     pt.map(0x7400_0000n, 0x4000_0000n);
-    v.read(0x7400_0000n);
+    accept(0x4000_0000n);
+    expect(v.read(0x7400_0000n).status).toBe('ok');
     expect(vm.td!.sept.lookup(0x4_0000)?.leaf).toBe(true);
     vm.deleteMemslot(extra);
     expect(vm.td!.sept.lookup(0x4_0000)).toBeUndefined();
     expect(v.currentMirrorRoot!.role.invalid).toBe(false);
   });
 
-  it('a zap of the whole TD (teardown) frees the mirror tables through free_external_spt', () => {
+  it('zap-all (kvm_mmu_zap_all) on a live TD zaps the direct root only: mirror root, S-EPT and private mappings stay', () => {
+    const { vm, v } = privateAndSharedTouched(tdFixture());
+    const mirror = v.currentMirrorRoot!;
+    const direct = v.currentRoot!;
+    const septBefore = vm.td!.sept.entries();
+    const mark = vm.events.all.length;
+    vm.zapAll();
+    // tdp_mmu.c:1028-1030: kvm_tdp_mmu_zap_all walks KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS only.
+    expect(vm.td!.sept.entries()).toEqual(septBefore);
+    expect(seamcalls(vm, mark)).toEqual([]);
+    expect(vm.td!.stats.get('sept_free')).toBe(0);
+    expect(mirror.role.invalid).toBe(false);
+    expect(vm.tdp.leaves(mirror).some(([g]) => g === 0x200)).toBe(true);
+    // The direct root is zapped in place, not invalidated (tdp_mmu_zap_root on each root).
+    expect(direct.role.invalid).toBe(false);
+    expect(vm.tdp.leaves(direct)).toEqual([]);
+    expect(v.read(0x7000_0008n).exits).toEqual([]);
+    expect(v.read(0x7100_0008n).exits.map((e) => e.ret)).toEqual(['RET_PF_FIXED']);
+    expect(v.currentRoot).toBe(direct);
+  });
+
+  it('freeing an S-EPT page of a live TD is refused (KVM_BUG_ON in tdx_sept_free_private_spt), nothing changes', () => {
     const { vm, v, pt } = tdFixture();
     pt.map(0x7000_0000n, 0x20_0000n);
     v.read(0x7000_0000n);
-    v.unload();
-    vm.zapAll();
+    const before = vm.td!.sept.entries();
+    expect(vm.td!.sept.hkidAssigned).toBe(true);
+    // tdx.c:1875: KVM_BUG_ON(is_hkid_assigned(kvm_tdx), kvm).
+    let rule: string | undefined;
+    try {
+      vm.td!.sept.freeExternalSpt(0x200, 1, -1);
+    } catch (e) {
+      rule = (e as { rule?: string }).rule;
+    }
+    expect(rule).toBe('tdx-kvm-bug-on');
+    expect(vm.td!.sept.entries()).toEqual(before);
+    expect(vm.td!.stats.get('sept_free')).toBe(0);
+  });
+
+  it('destroying a TD: guest_memfd release removes private pages, the HKID is freed, then the S-EPT pages are reclaimed', () => {
+    const { vm, v, pt, accept } = tdFixture();
+    pt.map(0x7000_0000n, 0x20_0000n, { count: 2 });
+    accept(0x20_0000n, 2);
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(v.read(0x7000_1000n).status).toBe('ok');
+    const leaves = vm.td!.sept.entries().filter((e) => e.leaf).length;
+    const mark = vm.events.all.length;
+    vm.destroy();
     expect(vm.td!.sept.entries()).toEqual([]);
+    expect(vm.td!.stats.get('page_remove')).toBe(leaves);
     expect(vm.td!.stats.get('sept_free')).toBe(vm.td!.stats.get('sept_add'));
     expect(vm.tdp.roots).toEqual([]);
+    // Every PAGE.REMOVE (HKID assigned, tdx.c:1896) comes before the first reclaim (HKID freed, tdx.c:1875).
+    const calls = seamcalls(vm, mark).map((c) => c.split('@')[0]!);
+    expect(calls.lastIndexOf('TDH.MEM.PAGE.REMOVE')).toBeLessThan(calls.findIndex((c) => c.startsWith('free_external_spt')));
+    expect(vm.td!.sept.hkidAssigned).toBe(false);
   });
 });
 
 describe('TD unmap by attribute filter', () => {
   it('host notifiers (shared) leave private pages; guest_memfd invalidation (private) removes them from the S-EPT', () => {
-    const { vm, v, pt, shared } = tdFixture();
-    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
-    pt.map(0x7000_0000n, 0x20_0000n);
-    pt.map(0x7100_0000n, 0x30_0000n | shared);
-    v.read(0x7000_0000n);
-    v.read(0x7100_0000n);
+    const { vm, v } = privateAndSharedTouched(tdFixture());
     expect(vm.unmapGfnRange(0x20_0000n, 0x31_0000n, 'shared')).toBe(1);
     expect(vm.td!.sept.lookup(0x200)?.leaf).toBe(true);
     expect(vm.tdp.leaves(v.currentRoot!)).toEqual([]);
