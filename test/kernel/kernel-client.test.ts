@@ -132,7 +132,7 @@ describe('kernel protocol with jupyter_client', () => {
     const outs = outputs(e);
     expect(outs.map((m) => m.msg_type)).toEqual(['execute_input', 'display_data', 'stream']);
     const data = outs[1]!.content.data as Record<string, unknown>;
-    expect(Object.keys(data).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
+    expect(Object.keys(data).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/png', 'image/svg+xml', 'text/plain']);
     expect(data['image/svg+xml']).toMatch(/^<svg/);
   });
 });

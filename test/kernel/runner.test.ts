@@ -32,7 +32,7 @@ describe('notes runner', () => {
     expect(typeofMem![0]).toMatchObject({ data: { 'text/plain': "'function'" } });
     expect(Object.keys((table![0] as { data: object }).data).sort()).toEqual(['text/html', 'text/plain']);
     const chart = (chartCell![0] as { data: Record<string, unknown> }).data;
-    expect(Object.keys(chart).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
+    expect(Object.keys(chart).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/png', 'image/svg+xml', 'text/plain']);
     expect((chart['application/vnd.vegalite.v5+json'] as { $schema: string }).$schema).toBe('https://vega.github.io/schema/vega-lite/v5.json');
     expect(chart['image/svg+xml']).toMatch(/^<svg[^>]*>/);
     expect(displayed!.map((o) => o.output_type)).toEqual(['display_data', 'stream']);
