@@ -41,6 +41,8 @@ export interface OutputSink {
   stream(name: 'stdout' | 'stderr', text: string): void;
   display(content: DisplayContent, update: boolean): void;
   clear(wait: boolean): void;
+  /** A line of input from the front end (the kernel's stdin channel); absent where nobody can answer. */
+  input?(prompt: string, password: boolean): Promise<string>;
 }
 
 export const VEGA_LITE_V5_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
@@ -139,6 +141,43 @@ export function currentOutput(): CellOutput | undefined {
 function requireOutput(what: string): CellOutput {
   if (!current) throw new Error(`${what}: no cell is running (use it inside the mmulab kernel or notebook runner)`);
   return current;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input (stdin)
+// ---------------------------------------------------------------------------------------------
+
+/** Input was asked for where no front end can answer (allow_stdin false, the notebook runner). */
+export class StdinNotAllowedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StdinNotAllowedError';
+  }
+}
+
+/**
+ * Asks the front end for a line of text (an `input_request` on the kernel's stdin channel) and
+ * resolves to what the user typed. Fails with StdinNotAllowedError when the front end does not
+ * accept input (its execute_request has `allow_stdin: false`, e.g. nbconvert) or no front end is
+ * attached (the notebook runner).
+ */
+export function input(prompt = '', options: { password?: boolean } = {}): Promise<string> {
+  const out = requireOutput('input()');
+  const sink = out.sink;
+  if (!sink.input) return Promise.reject(new StdinNotAllowedError(`input(${JSON.stringify(prompt)}): no front end can answer here (the notebook runner has no stdin)`));
+  return sink.input(prompt, options.password === true);
+}
+
+/** The browser's `prompt`, asynchronous: `await prompt('Name: ')`. An empty answer gives `defaultValue` when there is one. */
+export async function prompt(message = '', defaultValue?: string): Promise<string> {
+  const v = await input(message);
+  return v === '' && defaultValue !== undefined ? defaultValue : v;
+}
+
+/** The browser's `confirm`, asynchronous: true when the answer is y or yes (any case). */
+export async function confirm(message = ''): Promise<boolean> {
+  const v = await input(`${message} [y/N] `);
+  return /^\s*y(es)?\s*$/i.test(v);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -123,13 +123,15 @@ describe('notes runner', () => {
     const d = tempDir('params-bad');
     const file = copyFixture('params.ipynb', d);
     const original = fs.readFileSync(file);
-    const unknown = await notesCli([file, '-p', 'level=6']);
+    const report = path.join(d, 'report');
+    const unknown = await notesCli([file, '-p', 'level=6', '--report', report]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/ParameterError: .*params\.ipynb: unknown parameter level \(the parameters cell declares: levels, label\)/);
-    const illTyped = await notesCli([file, '-p', 'levels=many']);
-    expect(illTyped.code).toBe(1);
+    const illTyped = await notesCli([file, '-p', 'levels=many', '--report', report]);
+    expect(illTyped.code).toBe(2);
     expect(illTyped.stderr).toContain("CompileError: TS2322: Type 'string' is not assignable to type 'number'.");
     expect(fs.readFileSync(file).equals(original)).toBe(true);
+    expect(fs.existsSync(report)).toBe(false);
   });
 
   it('a malformed notebook is a clear error naming the file; nothing at all is written', async () => {
