@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from collections import defaultdict
+from queue import Empty
 
 import zmq
 import jupyter_client.session as jc_session
@@ -65,9 +66,29 @@ class Probe:
             if m["parent_header"].get("msg_id") == msg_id:
                 return m["content"]
 
+    def control_socket(self):
+        # jupyter_client 7.4's blocking client gives an asyncio control channel: use a plain DEALER,
+        # with its own identity (the client's control channel holds the session's identity).
+        if getattr(self, "_control", None) is None:
+            sock = zmq.Context.instance().socket(zmq.DEALER)
+            sock.linger = 0
+            sock.setsockopt(zmq.IDENTITY, self.kc.session.bsession + b"-probe-control")
+            sock.connect(f"{self.km.transport}://{self.km.ip}:{self.km.control_port}")
+            self._control = sock
+        return self._control
+
+    def control_request(self, msg_type, content):
+        msg = self.kc.session.msg(msg_type, content)
+        self.kc.session.send(self.control_socket(), msg)
+        return msg["header"]["msg_id"]
+
     def control_reply(self, msg_id):
+        sock = self.control_socket()
         while True:
-            m = self.record("control", self.kc.control_channel.get_msg(timeout=TIMEOUT))
+            if not sock.poll(TIMEOUT * 1000):
+                raise TimeoutError("no control reply to " + msg_id)
+            _, m = self.kc.session.recv(sock, mode=0)
+            m = self.record("control", m)
             if m["parent_header"].get("msg_id") == msg_id:
                 return m["content"]
 
@@ -134,17 +155,19 @@ class Probe:
             deadline = time.monotonic() + TIMEOUT
             reply = None
             while reply is None and time.monotonic() < deadline:
-                if self.kc.stdin_channel.msg_ready():
-                    m = self.record("stdin", self.kc.get_stdin_msg(timeout=1))
+                try:
+                    m = self.record("stdin", self.kc.get_stdin_msg(timeout=0.05))
                     requests.append({"content": m["content"], "parent": m["parent_header"].get("msg_id")})
                     self.kc.input(answers.pop(0) if answers else "")
                     continue
-                if self.kc.shell_channel.msg_ready():
-                    m = self.record("shell", self.kc.get_shell_msg(timeout=1))
+                except Empty:
+                    pass
+                try:
+                    m = self.record("shell", self.kc.get_shell_msg(timeout=0.05))
                     if m["parent_header"].get("msg_id") == msg_id:
                         reply = m["content"]
-                    continue
-                time.sleep(0.02)
+                except Empty:
+                    pass
             return {"reply": reply, "input_requests": requests, "iopub": self.iopub_until_idle(msg_id), "msg_id": msg_id}
         if op == "history":
             args = {k: v for k, v in s.items() if k != "op"}
@@ -191,9 +214,7 @@ class Probe:
             sock.close()
             return None if found is None else {"content": found["content"], "parent_header": found["parent_header"]}
         if op == "control_kernel_info":
-            msg = self.kc.session.msg("kernel_info_request", {})
-            self.kc.control_channel.send(msg)
-            return self.control_reply(msg["header"]["msg_id"])
+            return self.control_reply(self.control_request("kernel_info_request", {}))
         if op == "raw":
             # Malformed messages, each signed correctly so only the malformation is refused.
             kind = s["kind"]
@@ -213,18 +234,14 @@ class Probe:
                 self.kc.shell_channel.send(msg)
                 return {"reply": self.shell_reply(msg["header"]["msg_id"]), "iopub": self.iopub_until_idle(msg["header"]["msg_id"])}
             elif kind == "unknown_type_control":
-                msg = self.kc.session.msg("frobnicate_request", {})
-                self.kc.control_channel.send(msg)
-                return {"reply": self.control_reply(msg["header"]["msg_id"])}
+                return {"reply": self.control_reply(self.control_request("frobnicate_request", {}))}
             else:
                 raise ValueError(kind)
             return {"sent": kind}
         if op == "shutdown_request":
             # The request itself on control, to see shutdown_reply; then the process must exit.
             process = self.km.provisioner.process
-            msg = self.kc.session.msg("shutdown_request", {"restart": False})
-            self.kc.control_channel.send(msg)
-            reply = self.control_reply(msg["header"]["msg_id"])
+            reply = self.control_reply(self.control_request("shutdown_request", {"restart": False}))
             return {"reply": reply, "returncode": process.wait(timeout=30)}
         if op == "drain_iopub":
             # Whatever iopub still has (e.g. messages with no parent), recorded for the type check.
