@@ -188,7 +188,7 @@ export async function notes(argv: string[]): Promise<number> {
   if (rt && Object.keys(args.parameters).length) {
     for (const input of inputs) {
       try {
-        await checkParameters(rt, input.nb, input.name);
+        await checkParameters(rt, input.nb, input.name, args.parameters, args.resetParameters);
       } catch (e) {
         if (e instanceof ParameterError) problems.push(`${e.name}: ${e.message}`);
         else throw e;

@@ -279,11 +279,12 @@ export interface RunResult {
 
 /**
  * Checks the values given with `-p` before anything runs for real: the parameters cell and the
- * injected cell of `nb` (already injected) run in a fresh namespace, and an error in the injected
+ * cell injected for `parameters` run in a fresh namespace, and an error in the injected
  * cell (an ill-typed value) is a ParameterError. A run refused this way writes nothing at all.
  * Other cells do not run; a parameters cell that fails on its own is left to the real run.
  */
-export async function checkParameters(rt: Runtime, nb: Notebook, file: string): Promise<void> {
+export async function checkParameters(rt: Runtime, input: Notebook, file: string, parameters: Record<string, string>, reset = false): Promise<void> {
+  const nb = injectParameters(structuredClone(input), file, parameters, reset);
   const at = nb.cells.findIndex((c) => c.cell_type === 'code' && cellTags(c).includes(INJECTED_TAG));
   if (at < 0) return;
   const params = nb.cells.findIndex((c) => c.cell_type === 'code' && cellTags(c).includes(PARAMETERS_TAG));
