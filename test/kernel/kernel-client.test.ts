@@ -127,7 +127,7 @@ describe('kernel protocol with jupyter_client', () => {
     expect(results[15]).toMatchObject({ status: 'incomplete' });
   });
 
-  it('shows a chart as one display_data (vega-lite v5, SVG, text), in order with later output', () => {
+  it('shows a chart as one display_data (vega-lite v5, SVG, PNG, text), in order with later output', () => {
     const e = results[16] as Executed;
     const outs = outputs(e);
     expect(outs.map((m) => m.msg_type)).toEqual(['execute_input', 'display_data', 'stream']);

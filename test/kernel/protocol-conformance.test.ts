@@ -33,7 +33,7 @@ const STEPS = [
   { op: 'is_complete', code: 'function f() {' }, // 9
   { op: 'execute', code: "throw new Error('boom')" }, // 10
   { op: 'execute_stdin', code: "const who = await input('Name: ');\nconst sure = await confirm('Sure?');\n`${who} ${sure}`", answers: ['Ada', 'y'] }, // 11
-  { op: 'execute_stdin', code: "await prompt('Enter: ')", answers: ['42'] }, // 12
+  { op: 'execute_stdin', code: "prompt('Enter: ')", answers: ['42'] }, // 12: a promise as the last value is awaited
   { op: 'execute_stdin', code: "await input('never asked: ')", allow_stdin: false }, // 13
   { op: 'history', hist_access_type: 'tail', n: 3, output: false, raw: true }, // 14
   { op: 'history', hist_access_type: 'range', session: 0, start: 1, stop: 3, output: true, raw: true }, // 15
@@ -181,7 +181,7 @@ describe('stdin', () => {
     expect(outputs(e)[1]!.content.data).toEqual({ 'text/plain': "'Ada true'" });
   });
 
-  it('prompt() too', () => {
+  it('prompt() too, as the browser spells it (its promise is the cell value, awaited)', () => {
     expect(ex(12).input_requests!.map((q) => q.content.prompt)).toEqual(['Enter: ']);
     expect(outputs(ex(12))[1]!.content.data).toEqual({ 'text/plain': "'42'" });
   });
