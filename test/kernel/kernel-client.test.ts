@@ -5,29 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installKernel, jupyterEnv, PYTHON, run, tempDir } from './helpers';
-
-interface IopubMsg {
-  msg_type: string;
-  content: Record<string, unknown>;
-  parent: string;
-}
-interface Executed {
-  reply: Record<string, unknown>;
-  iopub: IopubMsg[];
-  msg_id: string;
-}
+import { installKernel, jupyterEnv, outputs, probe as runProbe, tempDir, type Executed } from './helpers';
 
 let env: NodeJS.ProcessEnv;
 
 async function probe(steps: Record<string, unknown>[]): Promise<unknown[]> {
-  const r = await run(PYTHON, [path.join(__dirname, 'probe.py'), JSON.stringify(steps)], { env, limitMs: 600_000 });
-  if (r.code !== 0 || !r.stdout.trim()) throw new Error(`probe failed (${r.code}, ${r.signal}):\n${r.stdout}\n${r.stderr}`);
-  return JSON.parse(r.stdout) as unknown[];
-}
-
-function outputs(e: Executed): IopubMsg[] {
-  return e.iopub.filter((m) => m.msg_type !== 'status');
+  return (await runProbe(env, steps)).results;
 }
 
 beforeAll(async () => {

@@ -3,22 +3,9 @@
  * message type a front end uses, malformed input, and every message the kernel sent checked
  * against the Rust `jupyter-protocol` crate's types (jupyter-protocol-types.ts).
  */
-import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installKernel, jupyterEnv, PYTHON, run, tempDir } from './helpers';
+import { installKernel, jupyterEnv, outputs, probe, tempDir, type Executed, type IopubMsg } from './helpers';
 import { checkMessage, type WireMessage } from './jupyter-protocol-types';
-
-interface IopubMsg {
-  msg_type: string;
-  content: Record<string, unknown>;
-  parent: string;
-}
-interface Executed {
-  reply: Record<string, unknown>;
-  iopub: IopubMsg[];
-  msg_id: string;
-  input_requests?: { content: { prompt: string; password: boolean }; parent: string }[];
-}
 
 const STEPS = [
   { op: 'heartbeat', payload: 'first' }, // 0
@@ -57,18 +44,12 @@ const STEPS = [
 let r: unknown[];
 let stderr: string;
 
-function outputs(e: Executed): IopubMsg[] {
-  return e.iopub.filter((m) => m.msg_type !== 'status');
-}
 const ex = (i: number): Executed => r[i] as Executed;
 
 beforeAll(async () => {
   const env = jupyterEnv(tempDir('conformance'));
   await installKernel(env);
-  const p = await run(PYTHON, [path.join(__dirname, 'probe.py'), JSON.stringify(STEPS)], { env, limitMs: 600_000 });
-  if (p.code !== 0 || !p.stdout.trim()) throw new Error(`probe failed (${p.code}, ${p.signal}):\n${p.stdout}\n${p.stderr}`);
-  r = JSON.parse(p.stdout) as unknown[];
-  stderr = p.stderr;
+  ({ results: r, stderr } = await probe(env, STEPS));
 });
 
 describe('channels', () => {
