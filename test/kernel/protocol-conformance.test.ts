@@ -212,3 +212,29 @@ describe('jupyter-protocol types', () => {
     expect(s.returncode).toBe(0);
   });
 });
+
+describe('the jupyter-protocol type check itself', () => {
+  const header = (msg_type: string) => ({ msg_id: 'm', username: 'u', session: 's', date: '2026-12-06T00:00:00.000Z', msg_type, version: '5.3' });
+  const msg = (msg_type: string, content: unknown): WireMessage => ({ header: header(msg_type), parent_header: {}, metadata: {}, content });
+
+  it('refuses what the kernel used to send (issue 11: kernel-testbed could not connect)', () => {
+    const languageInfo = { name: 'typescript', version: '5.0.4', mimetype: 'text/x.typescript', file_extension: '.ts', pygments_lexer: 'typescript' };
+    const oldInfo = { status: 'ok', protocol_version: '5.3', implementation: 'mmulab', implementation_version: '0.1.0', banner: 'b', help_links: [], debugger: false };
+    // messaging.rs `enum CodeMirrorMode`: `{name, mode, typescript}` is neither a string nor {name, version}.
+    expect(checkMessage(msg('kernel_info_reply', { ...oldInfo, language_info: { ...languageInfo, nbconvert_exporter: 'script', codemirror_mode: { name: 'javascript', mode: 'typescript', typescript: true } } }))).not.toEqual([]);
+    // `struct LanguageInfo`: nbconvert_exporter is required.
+    expect(checkMessage(msg('kernel_info_reply', { ...oldInfo, language_info: { ...languageInfo, codemirror_mode: 'typescript' } }))).toEqual(['kernel_info_reply.content.language_info.nbconvert_exporter: missing field']);
+    // `enum ExecutionState { Busy, Idle }`.
+    expect(checkMessage(msg('status', { execution_state: 'starting' }))).not.toEqual([]);
+    // `struct ExecuteReply`: execution_count is not an Option.
+    expect(checkMessage(msg('execute_reply', { status: 'aborted' }))).toEqual(['execute_reply.content.execution_count: missing field']);
+    // `struct IsCompleteReply`: indent is not an Option.
+    expect(checkMessage(msg('is_complete_reply', { status: 'complete' }))).toEqual(['is_complete_reply.content.indent: missing field']);
+  });
+
+  it('accepts what the crate itself writes', () => {
+    expect(checkMessage(msg('execute_reply', { status: 'ok', execution_count: 1, payload: [], user_expressions: {} }))).toEqual([]);
+    expect(checkMessage(msg('history_reply', { status: 'ok', history: [[0, 1, 'x'], [0, 2, ['y', '2']]] }))).toEqual([]);
+    expect(checkMessage(msg('kernel_info_reply', { status: 'ok', protocol_version: '5.3', implementation: 'i', implementation_version: '1', banner: '', help_links: [], language_info: { name: 'python', version: '3', mimetype: 'text/x-python', file_extension: '.py', pygments_lexer: 'ipython3', codemirror_mode: { name: 'ipython', version: 3 }, nbconvert_exporter: 'python' } }))).toEqual([]);
+  });
+});
