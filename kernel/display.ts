@@ -4,7 +4,9 @@
  * The protocol is Deno's: any object with a method under `Symbol.for('Jupyter.display')` that
  * returns a MIME bundle (or a promise of one) is shown with that bundle, as a cell's result or
  * through `display(obj)`. arquero tables show as HTML tables; vega-lite specs become charts with
- * the spec for JupyterLab and an SVG rendered here, on the server, for every other front end.
+ * the spec for JupyterLab, an SVG rendered here, on the server, for trusted front ends and the
+ * report, and a PNG of that SVG for untrusted notebooks (classic Notebook, GitHub's viewer show
+ * neither the spec nor SVG of an untrusted notebook, but they show PNG).
  *
  * Outputs of one cell go through an ordered queue: a chart whose SVG is still rendering holds back
  * the outputs that follow it, so what a cell prints and shows lands in the order it was asked for,
@@ -39,6 +41,8 @@ export interface OutputSink {
   stream(name: 'stdout' | 'stderr', text: string): void;
   display(content: DisplayContent, update: boolean): void;
   clear(wait: boolean): void;
+  /** A line of input from the front end (the kernel's stdin channel); absent where nobody can answer. */
+  input?(prompt: string, password: boolean): Promise<string>;
 }
 
 export const VEGA_LITE_V5_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
@@ -137,6 +141,43 @@ export function currentOutput(): CellOutput | undefined {
 function requireOutput(what: string): CellOutput {
   if (!current) throw new Error(`${what}: no cell is running (use it inside the mmulab kernel or notebook runner)`);
   return current;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Input (stdin)
+// ---------------------------------------------------------------------------------------------
+
+/** Input was asked for where no front end can answer (allow_stdin false, the notebook runner). */
+export class StdinNotAllowedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StdinNotAllowedError';
+  }
+}
+
+/**
+ * Asks the front end for a line of text (an `input_request` on the kernel's stdin channel) and
+ * resolves to what the user typed. Fails with StdinNotAllowedError when the front end does not
+ * accept input (its execute_request has `allow_stdin: false`, e.g. nbconvert) or no front end is
+ * attached (the notebook runner).
+ */
+export function input(prompt = '', options: { password?: boolean } = {}): Promise<string> {
+  const out = requireOutput('input()');
+  const sink = out.sink;
+  if (!sink.input) return Promise.reject(new StdinNotAllowedError(`input(${JSON.stringify(prompt)}): no front end can answer here (the notebook runner has no stdin)`));
+  return sink.input(prompt, options.password === true);
+}
+
+/** The browser's `prompt`, asynchronous: `await prompt('Name: ')`. An empty answer gives `defaultValue` when there is one. */
+export async function prompt(message = '', defaultValue?: string): Promise<string> {
+  const v = await input(message);
+  return v === '' && defaultValue !== undefined ? defaultValue : v;
+}
+
+/** The browser's `confirm`, asynchronous: true when the answer is y or yes (any case). */
+export async function confirm(message = ''): Promise<boolean> {
+  const v = await input(`${message} [y/N] `);
+  return /^\s*y(es)?\s*$/i.test(v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -401,7 +442,23 @@ export function normalizeSpec(spec: VegaLiteSpec): VegaLiteSpec {
   out.$schema = VEGA_LITE_V5_SCHEMA;
   const data = (spec as { data?: unknown }).data;
   if (isTable(data) || Array.isArray(data)) out.data = { values: toJson(data) };
-  return out;
+  return pinViewSize(out);
+}
+
+/**
+ * The default plot size of a view with continuous scales is 200 × 200 in vega-lite 5
+ * (vega-lite 5.23 src/config.ts:97-98, `continuousWidth: 200, continuousHeight: 200`) and 300 × 300
+ * in vega-lite 6 (6.4 src/config.ts:97-98). The spec declares the v5 schema and JupyterLab draws it
+ * with vega-lite 5, while the server's SVG and PNG are compiled with vega-lite 6: a chart without a
+ * width or height would be drawn at two sizes (with different ticks). Stating the v5 defaults in the
+ * spec's config makes both compilers lay it out alike; a spec's own config wins.
+ */
+export const V5_VIEW_DEFAULTS = { continuousWidth: 200, continuousHeight: 200 } as const;
+
+function pinViewSize(spec: VegaLiteSpec): VegaLiteSpec {
+  const config = isObjectLike(spec.config) ? (spec.config as Record<string, unknown>) : {};
+  const view = isObjectLike(config.view) ? (config.view as Record<string, unknown>) : {};
+  return { ...spec, config: { ...config, view: { ...V5_VIEW_DEFAULTS, ...view } } };
 }
 
 /** Renders a vega-lite spec to SVG headlessly (renderer 'none': deterministic, no canvas). */
@@ -426,7 +483,33 @@ function describeSpec(spec: VegaLiteSpec): string {
   return `<VegaLite ${parts.join(', ')}${t ? `: ${t}` : ''}>`;
 }
 
-/** A vega-lite chart: shown as one display_data with the v5 spec, a server-rendered SVG and text. */
+type ResvgModule = typeof import('@resvg/resvg-js');
+let resvg: ResvgModule | undefined;
+
+/** The fonts of the PNG: DejaVu Sans from an npm package, never the machine's fonts (same bytes everywhere). */
+function pngFonts(): string[] {
+  const dir = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json', { paths: [path.join(__dirname, '..')] })), 'ttf');
+  return ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSans-Oblique.ttf', 'DejaVuSans-BoldOblique.ttf'].map((f) => path.join(dir, f));
+}
+
+/**
+ * The PNG of an SVG, rasterized with resvg at its own size (zoom 1). Deterministic: resvg draws
+ * without the system's fonts (`loadSystemFonts: false`), with the bundled DejaVu Sans for every
+ * family, so the bytes depend only on the SVG.
+ */
+export function renderPng(svgSource: string): Buffer {
+  resvg ??= require('@resvg/resvg-js') as ResvgModule;
+  const r = new resvg.Resvg(svgSource, {
+    font: { loadSystemFonts: false, fontFiles: pngFonts(), defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans', serifFamily: 'DejaVu Sans', monospaceFamily: 'DejaVu Sans' },
+    shapeRendering: 2,
+    textRendering: 1,
+    imageRendering: 0,
+    logLevel: 'off',
+  });
+  return r.render().asPng();
+}
+
+/** A vega-lite chart: shown as one display_data with the v5 spec, a server-rendered SVG, its PNG and text. */
 export class VegaLiteChart implements Displayable {
   readonly spec: VegaLiteSpec;
   private svgPromise: Promise<string> | undefined;
@@ -439,7 +522,8 @@ export class VegaLiteChart implements Displayable {
     return this.svgPromise;
   }
   async bundle(): Promise<MimeBundle> {
-    return { [VEGA_LITE_MIME]: this.spec, 'image/svg+xml': await this.svg(), 'text/plain': this.toString() };
+    const svgSource = await this.svg();
+    return { [VEGA_LITE_MIME]: this.spec, 'image/svg+xml': svgSource, 'image/png': renderPng(svgSource).toString('base64'), 'text/plain': this.toString() };
   }
   [JUPYTER_DISPLAY](): Promise<MimeBundle> {
     return this.bundle();

@@ -9,12 +9,18 @@
  *   answered at once.
  * - `stop_on_error`: after an error, the execute requests already queued are aborted only when
  *   the failed request asked for it.
+ * - Every message it sends deserializes under the types of the Rust `jupyter-protocol` crate
+ *   (runtimed crates/jupyter-protocol/src/messaging.rs), which are stricter than jupyter_client:
+ *   every reply has `status`, `execution_count` even when aborted, `is_complete_reply` has
+ *   `indent`, statuses are only `busy`/`idle` (test/kernel/jupyter-protocol-types.ts checks them).
+ * - Malformed input (bad JSON, missing header fields, oversized frames, unknown types) is refused
+ *   with a log line, or an error reply where there is a request to answer; it never stops the kernel.
  */
 import { randomUUID } from 'node:crypto';
 import type * as Zmq from 'zeromq';
 import { Decoder, encode, endpoint, newHeader, Signer, PROTOCOL_VERSION, type ConnectionInfo, type Message } from './protocol';
 import { DISPLAY_NAME, languageInfo, logToStderr, packageVersion, Runtime, typescriptVersion, type Outcome, type RuntimeOptions } from './runtime';
-import type { DisplayContent, OutputSink } from './display';
+import { StdinNotAllowedError, type DisplayContent, type OutputSink } from './display';
 
 /** How long after an error (with stop_on_error) arriving execute requests are still aborted. */
 export const ABORT_WINDOW_MS = 100;
@@ -52,7 +58,7 @@ export class Kernel {
   private readonly session = randomUUID();
   private readonly log: (m: string) => void;
   private zmq!: typeof Zmq;
-  private sockets!: { shell: Zmq.Router; control: Zmq.Router; stdin: Zmq.Router; iopub: Zmq.Publisher; hb: Zmq.Reply };
+  private sockets!: { shell: Zmq.Router; control: Zmq.Router; stdin: Zmq.Router; iopub: Zmq.XPublisher; hb: Zmq.Reply };
   private senders!: Record<'shell' | 'control' | 'stdin' | 'iopub', Sender>;
   private runtime: Promise<Runtime> | undefined;
   private runtimeReady: Runtime | undefined;
@@ -65,6 +71,10 @@ export class Kernel {
   private closing = false;
   private runSeq = 0;
   private readonly version: string;
+  /** The session's cells (store_history), for history_request: count, source, result text. */
+  private readonly history: { count: number; code: string; output: string }[] = [];
+  /** The input_request waiting for its input_reply (one at a time, as the protocol has it). */
+  private pendingInput: { resolve: (v: string) => void; reject: (e: Error) => void } | undefined;
 
   constructor(private readonly options: KernelOptions) {
     this.signer = new Signer(options.connection.key, options.connection.signature_scheme);
@@ -79,7 +89,9 @@ export class Kernel {
     this.zmq = require('zeromq') as typeof Zmq;
     const z = this.zmq;
     const c = this.options.connection;
-    this.sockets = { shell: new z.Router(), control: new z.Router(), stdin: new z.Router(), iopub: new z.Publisher(), hb: new z.Reply() };
+    // iopub is an XPUB socket: it sees subscriptions and answers each with iopub_welcome (JEP 65).
+    this.sockets = { shell: new z.Router(), control: new z.Router(), stdin: new z.Router(), iopub: new z.XPublisher(), hb: new z.Reply() };
+    this.sockets.iopub.verbosity = 'allSubs';
     for (const s of Object.values(this.sockets)) s.linger = 1000;
     await Promise.all([
       this.sockets.shell.bind(endpoint(c, c.shell_port)),
@@ -98,8 +110,10 @@ export class Kernel {
     void this.receiveLoop('control', this.sockets.control);
     void this.receiveLoop('stdin', this.sockets.stdin);
     void this.heartbeat();
+    void this.welcome();
     void this.processShell();
-    this.publish('status', { execution_state: 'starting' }, undefined);
+    // No `starting` status: the jupyter-protocol crate's ExecutionState has only busy and idle
+    // (messaging.rs: `enum ExecutionState`), and jupyter_client does not need it.
     // Let a waiting client's kernel_info through before the compiler's synchronous start.
     await new Promise((r) => setImmediate(r));
     this.runtime = Runtime.create(this.options);
@@ -119,7 +133,10 @@ export class Kernel {
           this.log(`dropped a message on ${channel}: ${d.reason}`);
           continue;
         }
-        if (channel === 'stdin') continue; // input_reply: no input_request is ever sent
+        if (channel === 'stdin') {
+          this.handleStdin(d.msg);
+          continue;
+        }
         const q: Queued = { msg: d.msg, channel, seq: ++this.received };
         if (channel === 'control') void this.handleControl(q);
         else {
@@ -129,6 +146,55 @@ export class Kernel {
       }
     } catch (e) {
       if (!this.closing) this.log(`${channel} receive loop ended: ${String(e)}`);
+    }
+  }
+
+  /** JEP 65: each new iopub subscription gets an `iopub_welcome`, so a client knows it is connected. */
+  private async welcome(): Promise<void> {
+    try {
+      for await (const [frame] of this.sockets.iopub) {
+        if (!frame || frame[0] !== 1) continue; // 1: subscribe, 0: unsubscribe
+        this.publish('iopub_welcome', { subscription: frame.subarray(1).toString('utf8') }, undefined);
+      }
+    } catch (e) {
+      if (!this.closing) this.log(`iopub subscriptions ended: ${String(e)}`);
+    }
+  }
+
+  private handleStdin(msg: Message): void {
+    const pending = this.pendingInput;
+    if (msg.header.msg_type !== 'input_reply' || !pending) {
+      this.log(`dropped ${msg.header.msg_type} on stdin: no input_request is waiting for it`);
+      return;
+    }
+    this.pendingInput = undefined;
+    const value = msg.content.value;
+    if (typeof value === 'string') pending.resolve(value);
+    else pending.reject(new TypeError(`input_reply without a string "value" (got ${JSON.stringify(value) ?? 'nothing'})`));
+  }
+
+  /**
+   * Asks the front end for a line of input on stdin (input_request, parented to the execute
+   * request). Only when that request said `allow_stdin: true`; otherwise a StdinNotAllowedError.
+   */
+  requestInput(parent: Message, prompt: string, password: boolean): Promise<string> {
+    if (parent.content.allow_stdin !== true) {
+      return Promise.reject(new StdinNotAllowedError(`input(${JSON.stringify(prompt)}): this front end does not accept input (its execute_request has allow_stdin false)`));
+    }
+    if (this.pendingInput) return Promise.reject(new StdinNotAllowedError(`input(${JSON.stringify(prompt)}): another input request is still waiting for its reply`));
+    return new Promise<string>((resolve, reject) => {
+      this.pendingInput = { resolve, reject };
+      void this.send('stdin', parent, 'input_request', { prompt, password });
+    });
+  }
+
+  private cancelInput(why: string): void {
+    const pending = this.pendingInput;
+    this.pendingInput = undefined;
+    if (pending) {
+      const e = new Error(why);
+      e.name = 'Interrupted';
+      pending.reject(e);
     }
   }
 
@@ -210,21 +276,76 @@ export class Kernel {
         return this.handleInspect(q);
       case 'is_complete_request': {
         const rt = await this.rt().catch(() => undefined);
-        return this.send('shell', msg, 'is_complete_reply', rt ? rt.isComplete(String(msg.content.code ?? '')) : { status: 'unknown' });
+        const r = rt ? rt.isComplete(String(msg.content.code ?? '')) : { status: 'unknown' as const };
+        // `indent` is required by the jupyter-protocol crate (messaging.rs: `struct IsCompleteReply`).
+        return this.send('shell', msg, 'is_complete_reply', { indent: '', ...r });
       }
       case 'history_request':
-        return this.send('shell', msg, 'history_reply', { status: 'ok', history: [] });
+        return this.send('shell', msg, 'history_reply', { status: 'ok', history: this.historyEntries(msg.content) });
       case 'comm_info_request':
+        // No comm targets are registered: no comm is ever open.
         return this.send('shell', msg, 'comm_info_reply', { status: 'ok', comms: {} });
       case 'shutdown_request':
         return this.handleShutdown(q);
       case 'comm_open':
+        // No comm targets (widgets): the protocol asks for an immediate comm_close on an unknown target.
+        this.log(`comm_open for unknown target ${JSON.stringify(msg.content.target_name)}: closing comm ${String(msg.content.comm_id)}`);
+        this.publish('comm_close', { comm_id: String(msg.content.comm_id ?? ''), data: {} }, msg);
+        return;
       case 'comm_msg':
       case 'comm_close':
-        return; // no comms (widgets) in this kernel
+        this.log(`${msg.header.msg_type} for comm ${String(msg.content.comm_id)}, which is not open: ignored`);
+        return;
       default:
-        this.log(`unsupported shell message ${msg.header.msg_type}`);
+        return this.unsupported('shell', msg);
     }
+  }
+
+  /** An unknown request gets an error reply (so a client waiting for it does not hang); anything else a log line. */
+  private unsupported(channel: 'shell' | 'control', msg: Message): Promise<void> | undefined {
+    const type = msg.header.msg_type;
+    this.log(`unsupported ${channel} message ${type}`);
+    if (!type.endsWith('_request')) return undefined;
+    const evalue = `mmulab does not handle ${type}`;
+    return this.send(channel, msg, type.replace(/_request$/, '_reply'), { status: 'error', ename: 'UnsupportedRequest', evalue, traceback: [`UnsupportedRequest: ${evalue}`] });
+  }
+
+  /**
+   * history_reply entries from this session's cells: `[session, line, input]`, or
+   * `[session, line, [input, output]]` with `output` (messaging.rs: `enum HistoryEntry`). Session 0
+   * is the current session, as in history requests.
+   */
+  historyEntries(c: Record<string, unknown>): unknown[] {
+    const withOutput = c.output === true;
+    let cells = this.history;
+    switch (c.hist_access_type) {
+      case 'tail': {
+        const n = Number(c.n ?? 10);
+        cells = Number.isFinite(n) && n > 0 ? cells.slice(-Math.floor(n)) : [];
+        break;
+      }
+      case 'range': {
+        const start = Number(c.start ?? 0);
+        const stop = c.stop === undefined || c.stop === null ? Infinity : Number(c.stop);
+        cells = cells.filter((h) => h.count >= start && h.count < stop);
+        break;
+      }
+      case 'search': {
+        const glob = String(c.pattern ?? '*');
+        const re = globToRegExp(glob);
+        cells = cells.filter((h) => re.test(h.code));
+        if (c.unique === true) {
+          const seen = new Set<string>();
+          cells = [...cells].reverse().filter((h) => !seen.has(h.code) && seen.add(h.code)).reverse();
+        }
+        const n = Number(c.n);
+        if (Number.isFinite(n) && n > 0) cells = cells.slice(-Math.floor(n));
+        break;
+      }
+      default:
+        cells = [];
+    }
+    return cells.map((h) => (withOutput ? [0, h.count, [h.code, h.output]] : [0, h.count, h.code]));
   }
 
   private async handleControl(q: Queued): Promise<void> {
@@ -241,7 +362,7 @@ export class Kernel {
         case 'debug_request':
           return this.send('control', msg, 'debug_reply', { status: 'error', ename: 'NotImplemented', evalue: 'no debugger', traceback: [] });
         default:
-          this.log(`unsupported control message ${msg.header.msg_type}`);
+          return this.unsupported('control', msg);
       }
     });
   }
@@ -254,7 +375,9 @@ export class Kernel {
 
   /** SIGINT or interrupt_request: a hung `await` ends; a busy loop is ended by the signal itself. */
   interrupt(): void {
-    if (this.executing) this.runtimeReady?.interrupt();
+    if (!this.executing) return;
+    this.cancelInput('Execution interrupted while waiting for input');
+    this.runtimeReady?.interrupt();
   }
 
   kernelInfo(): Record<string, unknown> {
@@ -283,7 +406,8 @@ export class Kernel {
     const storeHistory = silent ? false : c.store_history !== false;
     const stopOnError = c.stop_on_error !== false;
     if (q.seq <= this.abortThrough) {
-      await this.send('shell', msg, 'execute_reply', { status: 'aborted' }, { status: 'aborted' });
+      // execution_count is required even here (messaging.rs: `struct ExecuteReply`).
+      await this.send('shell', msg, 'execute_reply', { status: 'aborted', execution_count: this.executionCount, payload: [], user_expressions: {} }, { status: 'aborted' });
       return;
     }
     if (storeHistory) this.executionCount++;
@@ -302,7 +426,12 @@ export class Kernel {
       outcome = { status: 'error', interrupted: false, ename: 'KernelError', evalue, traceback: [`KernelError: ${evalue}`] };
     } finally {
       this.executing = false;
+      this.cancelInput('the cell finished while waiting for input');
       sink.flush();
+    }
+    if (storeHistory) {
+      const text = outcome.status === 'ok' ? outcome.result?.['text/plain'] : undefined;
+      this.history.push({ count, code, output: typeof text === 'string' ? text : '' });
     }
     if (outcome.status === 'ok') {
       if (outcome.result && !silent) this.publish('execute_result', { execution_count: count, data: outcome.result, metadata: {} }, msg);
@@ -368,6 +497,12 @@ export class Kernel {
   }
 }
 
+/** IPython's history search pattern: `*` any text, `?` one character, the rest literal. */
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^$(){}|[\]\\]/g, (c) => `\\${c}`).replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`, 's');
+}
+
 /** A request's outputs as iopub messages. Stream text is coalesced until the next turn or output. */
 class IopubSink implements OutputSink {
   private buffered: { name: 'stdout' | 'stderr'; text: string } | undefined;
@@ -400,6 +535,10 @@ class IopubSink implements OutputSink {
     if (this.silent) return;
     this.flush();
     this.kernel.publish('clear_output', { wait }, this.parent);
+  }
+  input(prompt: string, password: boolean): Promise<string> {
+    this.flush();
+    return this.kernel.requestInput(this.parent, prompt, password);
   }
   flush(): void {
     const b = this.buffered;

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { notebookDiff } from './diff';
 import { NotebookFormatError, readNotebook, serializeNotebook, writeFileAtomic, type Notebook } from './notebook';
 import { writeReport, type ReportEntry } from './report';
-import { CellExecutionError, injectParameters, ParameterError, parseParameterArg, RunInterrupted, runNotebook, Watchdog } from './runner';
+import { CellExecutionError, checkParameters, injectParameters, ParameterError, parseParameterArg, RunInterrupted, runNotebook, Watchdog } from './runner';
 import { defaultRoot, installProcessHandlers, logToStderr, logToStdout, Runtime } from './runtime';
 
 export interface NotesArgs {
@@ -128,6 +128,30 @@ function display(root: string, file: string): string {
   return posix(rel.startsWith('..') ? path.relative(process.cwd(), file) : rel);
 }
 
+/**
+ * The report covers every notebook of the folders this run touched (notebooks/ for a plain run):
+ * the ones not run now are shown from their files as they are, so a run over some notebooks
+ * keeps the index whole, and a notebook that was deleted loses its page.
+ */
+function notRun(args: NotesArgs, files: string[], ran: ReportEntry[]): ReportEntry[] {
+  const dirs = new Set(files.map((f) => path.dirname(f)));
+  if (!files.length) dirs.add(path.join(args.root, 'notebooks'));
+  const done = new Set(ran.map((e) => e.path));
+  const out: ReportEntry[] = [];
+  for (const dir of dirs) {
+    for (const file of findNotebooks({ ...args, files: [dir] })) {
+      const name = display(args.root, file);
+      if (done.has(name)) continue;
+      try {
+        out.push({ path: name, notebook: readNotebook(file, name) });
+      } catch (e) {
+        logToStderr(`notes: ${name} is left out of the report: ${(e as Error).message}`);
+      }
+    }
+  }
+  return out;
+}
+
 export async function notes(argv: string[]): Promise<number> {
   let args: NotesArgs;
   try {
@@ -159,6 +183,24 @@ export async function notes(argv: string[]): Promise<number> {
   if (!inputs.length) logToStderr(`notes: no notebooks${args.files.length ? '' : ' in notebooks/'}`);
 
   const rt = inputs.length ? await Runtime.create({ root: args.root }) : undefined;
+  // A -p value that does not fit its parameter (its type) refuses the whole run before anything is
+  // written, like an unknown parameter: no notebook, no report.
+  if (rt && Object.keys(args.parameters).length) {
+    for (const input of inputs) {
+      try {
+        await checkParameters(rt, input.nb, input.name, args.parameters, args.resetParameters);
+      } catch (e) {
+        if (e instanceof ParameterError) problems.push(`${e.name}: ${e.message}`);
+        else throw e;
+      }
+    }
+    if (problems.length) {
+      for (const p of problems) logToStderr(`notes: ${p}`);
+      logToStderr('notes: nothing was written');
+      rt.close();
+      return 2;
+    }
+  }
   installProcessHandlers();
   let aborted = false;
   const watchdog = args.timeoutSeconds > 0 && rt ? new Watchdog() : undefined;
@@ -213,7 +255,7 @@ export async function notes(argv: string[]): Promise<number> {
     }
     if (!args.check && args.report !== null) {
       const dir = path.resolve(args.root, args.report);
-      writeReport(dir, report);
+      writeReport(dir, [...report, ...notRun(args, files, report)]);
       logToStderr(`notes: report in ${display(args.root, path.join(dir, 'index.html'))}`);
     }
   } finally {

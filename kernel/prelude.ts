@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import * as ts from '@tslab/typescript-for-tslab';
 
 /** Names the display module gives every cell. They win over engine exports of the same name. */
-export const DISPLAY_HELPERS = ['display', 'chart', 'vegaLite', 'progress', 'html', 'markdown', 'svg', 'clearOutput'] as const;
+export const DISPLAY_HELPERS = ['display', 'chart', 'vegaLite', 'progress', 'html', 'markdown', 'svg', 'clearOutput', 'input', 'prompt', 'confirm'] as const;
 /** Namespaces every cell has. */
 export const NAMESPACES = ['aq', 'vl'] as const;
 

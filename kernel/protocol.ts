@@ -123,15 +123,24 @@ export type Decoded = { ok: true; msg: Message } | { ok: false; reason: string }
  * Parses and verifies one multipart message. Anything unsigned, wrongly signed, replayed (a
  * signature seen before) or malformed is refused with a reason, never returned.
  */
+/** Largest message accepted (all frames): a cell's source is far smaller; anything bigger is refused. */
+export const MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+
+/** Header fields a message must carry for the kernel to act on it and answer it. */
+const REQUIRED_HEADER_FIELDS = ['msg_id', 'msg_type', 'session'] as const;
+
 export class Decoder {
   private seen = new Set<string>();
   private order: string[] = [];
   constructor(
     private readonly signer: Signer,
     private readonly historySize = 10_000,
+    private readonly maxBytes = MAX_MESSAGE_BYTES,
   ) {}
 
   decode(frames: readonly Buffer[]): Decoded {
+    const size = frames.reduce((n, f) => n + f.length, 0);
+    if (size > this.maxBytes) return { ok: false, reason: `oversized message (${size} bytes; the limit is ${this.maxBytes})` };
     const d = frames.findIndex((f) => f.equals(DELIMITER));
     if (d < 0) return { ok: false, reason: 'no <IDS|MSG> delimiter' };
     if (frames.length < d + 6) return { ok: false, reason: 'too few frames' };
@@ -145,12 +154,16 @@ export class Decoder {
     }
     try {
       const [header, parent, metadata, content] = parts.map((p) => JSON.parse(p.toString('utf8')) as unknown);
-      if (typeof header !== 'object' || header === null || typeof (header as Header).msg_type !== 'string') return { ok: false, reason: 'malformed header' };
+      if (!isPlainObject(header)) return { ok: false, reason: 'malformed header (not a JSON object)' };
+      const missing = REQUIRED_HEADER_FIELDS.filter((k) => typeof header[k] !== 'string' || !header[k]);
+      if (missing.length) return { ok: false, reason: `malformed header: missing ${missing.join(', ')}` };
+      if (content !== null && content !== undefined && !isPlainObject(content)) return { ok: false, reason: 'malformed content (not a JSON object)' };
+      if (parent !== null && parent !== undefined && !isPlainObject(parent)) return { ok: false, reason: 'malformed parent_header (not a JSON object)' };
       return {
         ok: true,
         msg: {
           identities: frames.slice(0, d),
-          header: header as Header,
+          header: header as unknown as Header,
           parent_header: (parent ?? {}) as Partial<Header>,
           metadata: (metadata ?? {}) as Record<string, unknown>,
           content: (content ?? {}) as Record<string, unknown>,
@@ -167,6 +180,10 @@ export class Decoder {
     this.order.push(sig);
     if (this.order.length > this.historySize) this.seen.delete(this.order.shift()!);
   }
+}
+
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 function bigintSafe(_k: string, v: unknown): unknown {

@@ -125,10 +125,18 @@ function pageName(p: string): string {
   return path.basename(p, '.ipynb').replace(/[^A-Za-z0-9._-]+/g, '_');
 }
 
-/** Writes `index.html` and one page per notebook into `dir`; returns the files written. */
+/**
+ * Writes `index.html` and one page per notebook into `dir`, and removes the pages of notebooks
+ * that are no longer among `entries` (the report's folder holds nothing else); returns the files
+ * written.
+ */
 export function writeReport(dir: string, entries: ReportEntry[]): string[] {
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
+  const keep = new Set(['index.html', ...entries.map((e) => `${pageName(e.path)}.html`)]);
+  for (const f of fs.readdirSync(dir)) {
+    if (f.endsWith('.html') && !keep.has(f)) fs.rmSync(path.join(dir, f));
+  }
   const items: string[] = [];
   for (const e of [...entries].sort((a, b) => a.path.localeCompare(b.path))) {
     const name = pageName(e.path);

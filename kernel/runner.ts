@@ -278,6 +278,34 @@ export interface RunResult {
 }
 
 /**
+ * Checks the values given with `-p` before anything runs for real: the parameters cell and the
+ * cell injected for `parameters` run in a fresh namespace, and an error in the injected
+ * cell (an ill-typed value) is a ParameterError. A run refused this way writes nothing at all.
+ * Other cells do not run; a parameters cell that fails on its own is left to the real run.
+ */
+export async function checkParameters(rt: Runtime, input: Notebook, file: string, parameters: Record<string, string>, reset = false): Promise<void> {
+  const nb = injectParameters(structuredClone(input), file, parameters, reset);
+  const at = nb.cells.findIndex((c) => c.cell_type === 'code' && cellTags(c).includes(INJECTED_TAG));
+  if (at < 0) return;
+  const params = nb.cells.findIndex((c) => c.cell_type === 'code' && cellTags(c).includes(PARAMETERS_TAG));
+  await rt.resetNamespace();
+  const sink = { stream: () => undefined, display: () => undefined, clear: () => undefined };
+  const cwd = process.cwd();
+  try {
+    process.chdir(path.dirname(path.resolve(file)));
+    if (params >= 0 && params < at) {
+      const own = await rt.execute(joinSource(nb.cells[params]!.source), { sink, label: 'parameters', idPrefix: 'check-parameters' });
+      if (own.status !== 'ok') return;
+    }
+    const r = await rt.execute(joinSource(nb.cells[at]!.source), { sink, label: 'injected parameters', idPrefix: 'check-injected' });
+    if (r.status !== 'ok') throw new ParameterError(file, `a -p value does not fit its parameter: ${r.ename}: ${r.evalue}`);
+  } finally {
+    process.chdir(cwd);
+    setCurrentOutput(undefined);
+  }
+}
+
+/**
  * Executes a notebook in a fresh namespace of `rt`, in the notebook's directory. Throws
  * CellExecutionError on a disallowed error, RunInterrupted on Ctrl-C; the input is not modified.
  */

@@ -68,8 +68,12 @@ export function languageInfo(): Record<string, unknown> {
     mimetype: 'text/x.typescript',
     file_extension: '.ts',
     pygments_lexer: 'typescript',
-    // Classic notebook and JupyterLab pick TypeScript highlighting from this (as tslab does).
-    codemirror_mode: { name: 'javascript', mode: 'typescript', typescript: true },
+    // A string or `{name, version: <integer>}` for clients built on the Rust jupyter-protocol crate
+    // (runtimed crates/jupyter-protocol/src/messaging.rs: `enum CodeMirrorMode`); classic Notebook
+    // and JupyterLab find TypeScript highlighting by this name.
+    codemirror_mode: 'typescript',
+    // Required by the same crate (`struct LanguageInfo`): nbconvert's exporter for the language.
+    nbconvert_exporter: 'script',
   };
 }
 

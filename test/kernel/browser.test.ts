@@ -54,6 +54,8 @@ describe('the classic notebook in headless Chromium', () => {
     const notebooks = path.join(dir, 'notebooks');
     fs.mkdirSync(notebooks);
     copyFixture('basic.ipynb', notebooks);
+    // A design note as a fresh clone has it: never signed in this Jupyter's (temporary) trust database.
+    fs.copyFileSync(path.join(ROOT, 'notebooks', '01-walks.ipynb'), path.join(notebooks, 'walks.ipynb'));
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     server = spawn(
@@ -96,6 +98,25 @@ describe('the classic notebook in headless Chromium', () => {
     await chart.scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(ARTIFACTS, 'notebook-chart.png'), fullPage: true });
     expect(fs.statSync(path.join(ARTIFACTS, 'notebook-chart.png')).size).toBeGreaterThan(0);
+    await page.close();
+  });
+
+  it('opens a freshly cloned, untrusted note with its chart as an image, not text', async () => {
+    const page = await browser!.newPage({ viewport: { width: 1200, height: 900 } });
+    await page.goto(`${base}/notebooks/walks.ipynb?token=${token}`);
+    await page.waitForFunction('!!window.Jupyter?.notebook?._fully_loaded', undefined, { timeout: 180_000 });
+    // Untrusted: the classic notebook shows neither saved SVG nor HTML, only safe types such as PNG.
+    expect(await page.evaluate('Jupyter.notebook.trusted')).toBe(false);
+    const img = page.locator('.output_png img').first();
+    await img.waitFor({ state: 'visible' });
+    const size = await img.evaluate((e) => {
+      const i = e as unknown as { naturalWidth: number; naturalHeight: number };
+      return [i.naturalWidth, i.naturalHeight];
+    });
+    expect(size[0]! * size[1]!).toBeGreaterThan(0);
+    expect(await page.locator('.output_png img').count()).toBe(1);
+    const texts = await page.locator('.output_text').allTextContents();
+    expect(texts.filter((t) => t.includes('<VegaLite'))).toEqual([]);
     await page.close();
   });
 });

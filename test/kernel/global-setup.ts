@@ -41,5 +41,25 @@ export function setup(): () => void {
   // One temporary folder for the run (Jupyter dirs, notebook copies), removed at the end.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'mmulab-tests-'));
   process.env.MMULAB_TEST_TMP = tmp;
-  return () => fs.rmSync(tmp, { recursive: true, force: true });
+  // Tests never write into the project's report (`npm run notes` owns it): fail the run if one did.
+  const report = path.join(ROOT, 'artifacts', 'report');
+  const before = reportState(report);
+  return () => {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    const after = reportState(report);
+    if (after !== before) throw new Error(`a kernel test wrote into ${report}: tests must write their reports into temporary folders`);
+  };
+}
+
+/** Names, sizes and modification times of the report's files. */
+function reportState(dir: string): string {
+  if (!fs.existsSync(dir)) return '';
+  return fs
+    .readdirSync(dir)
+    .sort()
+    .map((f) => {
+      const st = fs.statSync(path.join(dir, f));
+      return `${f}:${st.size}:${st.mtimeMs}`;
+    })
+    .join('\n');
 }

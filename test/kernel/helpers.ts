@@ -153,6 +153,33 @@ export function normalizedOutputs(cell: NbCell): unknown[] {
   return out;
 }
 
+/** One iopub message as probe.py reports it: type, content and the parent's msg_id. */
+export interface IopubMsg {
+  msg_type: string;
+  content: Record<string, unknown>;
+  parent: string;
+}
+
+/** An execute request as probe.py reports it: the shell reply, its iopub messages, stdin requests. */
+export interface Executed {
+  reply: Record<string, unknown>;
+  iopub: IopubMsg[];
+  msg_id: string;
+  input_requests?: { content: { prompt: string; password: boolean }; parent: string }[];
+}
+
+/** Runs probe.py (Debian's jupyter_client driving the kernel) over `steps`; the result of each step. */
+export async function probe(env: NodeJS.ProcessEnv, steps: Record<string, unknown>[]): Promise<{ results: unknown[]; stderr: string }> {
+  const r = await run(PYTHON, [path.join(__dirname, 'probe.py'), JSON.stringify(steps)], { env, limitMs: 600_000 });
+  if (r.code !== 0 || !r.stdout.trim()) throw new Error(`probe failed (${r.code}, ${r.signal}):\n${r.stdout}\n${r.stderr}`);
+  return { results: JSON.parse(r.stdout) as unknown[], stderr: r.stderr };
+}
+
+/** The iopub messages of a request other than busy/idle. */
+export function outputs(e: Executed): IopubMsg[] {
+  return e.iopub.filter((m) => m.msg_type !== 'status');
+}
+
 export function notesCli(args: string[], options: SpawnOptions & { limitMs?: number } = {}): Promise<RunResult> {
   return run(NODE, [path.join(ROOT, 'dist', 'kernel', 'notes.js'), ...args], { cwd: ROOT, ...options });
 }

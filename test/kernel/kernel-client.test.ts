@@ -5,29 +5,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { installKernel, jupyterEnv, PYTHON, run, tempDir } from './helpers';
-
-interface IopubMsg {
-  msg_type: string;
-  content: Record<string, unknown>;
-  parent: string;
-}
-interface Executed {
-  reply: Record<string, unknown>;
-  iopub: IopubMsg[];
-  msg_id: string;
-}
+import { installKernel, jupyterEnv, outputs, probe as runProbe, tempDir, type Executed } from './helpers';
 
 let env: NodeJS.ProcessEnv;
 
 async function probe(steps: Record<string, unknown>[]): Promise<unknown[]> {
-  const r = await run(PYTHON, [path.join(__dirname, 'probe.py'), JSON.stringify(steps)], { env, limitMs: 600_000 });
-  if (r.code !== 0 || !r.stdout.trim()) throw new Error(`probe failed (${r.code}, ${r.signal}):\n${r.stdout}\n${r.stderr}`);
-  return JSON.parse(r.stdout) as unknown[];
-}
-
-function outputs(e: Executed): IopubMsg[] {
-  return e.iopub.filter((m) => m.msg_type !== 'status');
+  return (await runProbe(env, steps)).results;
 }
 
 beforeAll(async () => {
@@ -127,12 +110,12 @@ describe('kernel protocol with jupyter_client', () => {
     expect(results[15]).toMatchObject({ status: 'incomplete' });
   });
 
-  it('shows a chart as one display_data (vega-lite v5, SVG, text), in order with later output', () => {
+  it('shows a chart as one display_data (vega-lite v5, SVG, PNG, text), in order with later output', () => {
     const e = results[16] as Executed;
     const outs = outputs(e);
     expect(outs.map((m) => m.msg_type)).toEqual(['execute_input', 'display_data', 'stream']);
     const data = outs[1]!.content.data as Record<string, unknown>;
-    expect(Object.keys(data).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
+    expect(Object.keys(data).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/png', 'image/svg+xml', 'text/plain']);
     expect(data['image/svg+xml']).toMatch(/^<svg/);
   });
 });

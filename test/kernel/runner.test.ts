@@ -32,7 +32,7 @@ describe('notes runner', () => {
     expect(typeofMem![0]).toMatchObject({ data: { 'text/plain': "'function'" } });
     expect(Object.keys((table![0] as { data: object }).data).sort()).toEqual(['text/html', 'text/plain']);
     const chart = (chartCell![0] as { data: Record<string, unknown> }).data;
-    expect(Object.keys(chart).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/svg+xml', 'text/plain']);
+    expect(Object.keys(chart).sort()).toEqual(['application/vnd.vegalite.v5+json', 'image/png', 'image/svg+xml', 'text/plain']);
     expect((chart['application/vnd.vegalite.v5+json'] as { $schema: string }).$schema).toBe('https://vega.github.io/schema/vega-lite/v5.json');
     expect(chart['image/svg+xml']).toMatch(/^<svg[^>]*>/);
     expect(displayed!.map((o) => o.output_type)).toEqual(['display_data', 'stream']);
@@ -123,13 +123,15 @@ describe('notes runner', () => {
     const d = tempDir('params-bad');
     const file = copyFixture('params.ipynb', d);
     const original = fs.readFileSync(file);
-    const unknown = await notesCli([file, '-p', 'level=6']);
+    const report = path.join(d, 'report');
+    const unknown = await notesCli([file, '-p', 'level=6', '--report', report]);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/ParameterError: .*params\.ipynb: unknown parameter level \(the parameters cell declares: levels, label\)/);
-    const illTyped = await notesCli([file, '-p', 'levels=many']);
-    expect(illTyped.code).toBe(1);
+    const illTyped = await notesCli([file, '-p', 'levels=many', '--report', report]);
+    expect(illTyped.code).toBe(2);
     expect(illTyped.stderr).toContain("CompileError: TS2322: Type 'string' is not assignable to type 'number'.");
     expect(fs.readFileSync(file).equals(original)).toBe(true);
+    expect(fs.existsSync(report)).toBe(false);
   });
 
   it('a malformed notebook is a clear error naming the file; nothing at all is written', async () => {
