@@ -6,36 +6,22 @@
  * lives in ShadowContext.
  */
 import { GuestMemory } from '../memory/guest-memory';
-import type { Counters, VmStatName } from '../events/stats';
-import type { EventLog } from '../events/event-log';
+import type { VmStatName } from '../events/stats';
 import type { SpteConfig } from '../spte/spte-config';
 import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, spteToPfn } from '../spte/spte';
 import type { PageRole } from '../role/page-role';
-import type { HostMemory } from '../vm/host-memory';
 import { lpageIndex, type Memslot } from '../vm/memslot';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { resetRsvdsBitsMaskEpt } from '../format/rsvd-bits-mask';
 import { Rmap } from './rmap';
 import { ShadowPage, type SptePtr } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
+import type { ShadowMmuOps, ShadowVmContext } from './shadow-mmu-ops';
 import { markUnsync, unlinkUnsync, unsyncWalk, clearParents } from './unsync';
 import { syncPage } from './sync';
 
-/** What the shadow MMU needs from its VM. */
-export interface ShadowVmContext {
-  readonly config: SpteConfig;
-  readonly host: HostMemory;
-  readonly guestMem: GuestMemory;
-  readonly stats: Counters<VmStatName>;
-  readonly events: EventLog;
-  readonly checking: boolean;
-  readonly tdpEnabled: boolean;
-  readonly mmioGeneration: number;
-  slotOfGfn(gfn: number): Memslot | undefined;
-  /** `kvm_tdp_mmu_write_protect_gfn` (nested TDP: L1's TDP mapping of an EPT12 table). */
-  tdpWriteProtectGfn(gfn: number): boolean;
-}
+export type { ShadowVmContext } from './shadow-mmu-ops';
 
 const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
 const GOLDEN_RATIO_64 = 0x61c8864680b583ebn;
@@ -49,7 +35,7 @@ export function mmuPageHash(gfn: number): number {
   return Number(((BigInt(gfn) * GOLDEN_RATIO_64) & U64) >> 52n);
 }
 
-export class ShadowMmu {
+export class ShadowMmu implements ShadowMmuOps {
   readonly vm: ShadowVmContext;
   readonly config: SpteConfig;
   /** `mmu_page_hash`: bucket → pages, newest first. */
