@@ -9,7 +9,7 @@ import { GuestMemory } from '../memory/guest-memory';
 import type { VmStatName } from '../events/stats';
 import type { SpteConfig } from '../spte/spte-config';
 import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
-import { isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, spteToPfn } from '../spte/spte';
+import { isAccessed, isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, markSpteForAccessTrack, spteToPfn } from '../spte/spte';
 import type { PageRole } from '../role/page-role';
 import { lpageIndex, type Memslot } from '../vm/memslot';
 import { InvariantViolation } from '../tdp/tdp-mmu';
@@ -538,6 +538,25 @@ export class ShadowMmu implements ShadowMmuOps {
     }
     if (n > 0) this.tlbFlush(vcpu, 'zap gfn range');
     return n;
+  }
+
+  /**
+   * `kvm_rmap_age_gfn_range` (`kvm_age_gfn` / `kvm_test_age_gfn` for rmaps): every leaf mapping a
+   * gfn in [start, end) that is accessed is aged — A cleared with A/D, otherwise marked for access
+   * tracking — without a TLB flush. `testOnly` stops at the first young leaf and changes nothing.
+   * Returns the number of young leaves (KVM returns whether there was one).
+   */
+  ageRange(start: number, end: number, testOnly = false, vcpu = -1): number {
+    let young = 0;
+    for (const [gfn, level, p] of [...this.rmap.entries()]) {
+      if (gfn >= end || gfn + 2 ** (9 * (level - 1)) <= start) continue;
+      const spte = this.readSpte(p.sp, p.idx);
+      if (!isAccessed(this.config, spte)) continue;
+      if (testOnly) return 1;
+      this.setSpte(p.sp, p.idx, markSpteForAccessTrack(this.config, spte), vcpu);
+      young++;
+    }
+    return young;
   }
 
   /**
