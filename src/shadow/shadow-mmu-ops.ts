@@ -44,4 +44,5 @@ export interface ShadowMmuOps {
   prepareZap(sp: ShadowPage, invalid: ShadowPage[], vcpu: number): number;
   zapPte(sp: ShadowPage, i: number, invalid: ShadowPage[] | null, vcpu: number): number;
   commitZap(invalid: ShadowPage[], vcpu: number): void;
+  markDirtyIfWritable(gfn: number, spte: bigint): void;
 }

@@ -204,6 +204,17 @@ export class ShadowMmu implements ShadowMmuOps {
     return slot.lpageDisallow[level - 2]![lpageIndex(slot, gfn, level)]! !== 0;
   }
 
+  /**
+   * The end of `make_spte` (spte.c:256-261), on every path that makes a leaf (fault, prefetch,
+   * sync): a writable SPTE in a dirty-tracked slot marks its gfn dirty now, since the guest's
+   * writes through it will not fault.
+   */
+  markDirtyIfWritable(gfn: number, spte: bigint): void {
+    if (!isWritable(spte)) return;
+    const slot = this.vm.slotOfGfn(gfn);
+    if (slot?.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+  }
+
   tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
     this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });

@@ -61,6 +61,7 @@ export function syncSpte(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, 
   });
   sp.setTranslation(i, gfn, acc);
   mmu.setSpte(sp, i, spte, vcpu);
+  mmu.markDirtyIfWritable(gfn, spte);
   return spteChangeNeedsFlush(mmu, old, spte) ? 1 : 0;
 }
 
