@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { EPT_QUAL } from '../../src';
 import { nested, GVA } from './nested-fixture';
+import { nestedNpt } from './nested-npt-fixture';
 
 const MMIO_N = 0x380_0000n; // L2's nGPA of the device
 const MMIO_G = 0x4000_0000n; // its L1 GPA: above the 1 GiB slot, no memslot → MMIO SPTE in EPT02
@@ -49,5 +50,35 @@ describe('nested EPT: a cached MMIO SPTE and EPT12 permissions', () => {
     expect(r.exits.at(-1)!.kind).toBe('ept_misconfig');
     expect(r.status).toBe('emulated');
     expect(n.v.stats.get('nested_reflected')).toBe(0);
+  });
+});
+
+describe('nested NPT: a cached MMIO SPTE and NPT12 permissions', () => {
+  function withDevice(writable: boolean) {
+    const n = nestedNpt();
+    n.npt.map(MMIO_N, MMIO_G, { flags: { writable, user: true, accessed: true, dirty: true } });
+    n.l2pt.map(VA, MMIO_N, { flags: { writable: true, accessed: true, dirty: true } });
+    n.enter();
+    expect(n.v.read(VA).status).toBe('emulated');
+    const again = n.v.read(VA);
+    expect(again.status).toBe('emulated');
+    return n;
+  }
+
+  it('a write through a read-only NPT12 entry is an NPF for L1, not an emulation', () => {
+    const n = withDevice(false);
+    const r = n.v.write(VA);
+    expect(r.status).toBe('l1-exit');
+    expect(r.nestedExit?.kind).toBe('npf');
+    if (r.nestedExit?.kind !== 'npf') return;
+    // svm/nested.c:49-54 nested_svm_inject_npf_exit: bit 32 (final translation) | the NPT12 walk's
+    // error code P|W|U (paging_tmpl.h:436, :477); EXITINFO2 = the nGPA.
+    expect(r.nestedExit.exitInfo1).toBe(2 ** 32 + 7);
+    expect(r.nestedExit.exitInfo2).toBe(MMIO_N);
+  });
+
+  it('a write through a writable NPT12 entry is emulated', () => {
+    const n = withDevice(true);
+    expect(n.v.write(VA).status).toBe('emulated');
   });
 });
