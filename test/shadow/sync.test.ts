@@ -4,6 +4,7 @@
  * SPTEs, TLB flushes, zaps, dirty logs and the counters KVM keeps.
  */
 import { describe, expect, it } from 'vitest';
+import { SHADOW_NONPRESENT_VALUE } from '../../src';
 import { shadowFixture } from './fixtures';
 
 const VA = 0x7000_0000n;
@@ -30,5 +31,144 @@ describe('sync and dirty logging', () => {
     // KVM_GET_DIRTY_LOG write-protects it again; the guest's next write faults and is logged.
     expect(f.v.write(VA).status).toBe('ok');
     expect(f.vm.getDirtyLog(f.ram).map(BigInt)).toContain(GPA);
+  });
+});
+
+type F = ReturnType<typeof shadowFixture>;
+
+/** A 4-level guest with VA mapped (writable, A/D set) and its level-1 shadow page unsync. */
+function unsyncFixture(flags: { writable?: boolean; dirty?: boolean; user?: boolean } = { writable: true, dirty: true }) {
+  const f = shadowFixture('paging4', { hostPageSize: '4K' });
+  f.pt.map(VA, GPA, { count: 2, flags: { accessed: true, ...flags } });
+  expect(f.v.read(VA).status).toBe('ok');
+  const ptGfn = Number(BigInt(f.pt.getEntry(VA, 1).gpa) >> 12n);
+  const sp = f.vm.shadow.find(ptGfn)[0]!;
+  // A store to the guest's own PTE write-faults on the shadowed gfn → mmu_try_to_unsync_pages.
+  expect(f.storePte(VA + 0x1000n, 1, f.pt.getEntry(VA + 0x1000n, 1).value).status).toBe('ok');
+  expect(sp.unsync).toBe(true);
+  return { f, sp };
+}
+
+function flushes(f: F, outcome: string): number {
+  return f.vm.events.all.filter((e) => e.kind === 'tlb_flush' && e.outcome === outcome).length;
+}
+
+/** Guest memory write of the PTE of `va` (no MMU involvement: the page is unsync). */
+function setPte(f: F, va: bigint, value: bigint): void {
+  f.pt.setEntry(va, 1, value);
+}
+
+describe('sync (kvm_sync_page / FNAME(sync_spte) / mmu_sync_children)', () => {
+  it('a PTE that loses W: the SPTE loses W and MMU-writable, and the sync flushes the TLB', () => {
+    const { f, sp } = unsyncFixture();
+    expect(f.v.shadow!.leafFor(VA)!.spte & W).toBe(W);
+    setPte(f, VA, f.pt.getEntry(VA, 1).value & ~W);
+    const syncs = f.vm.stats.get('mmu_sync_pages');
+    f.v.flushGuestTlb();
+    expect(sp.unsync).toBe(false); // mmu.c:2190 kvm_unlink_unsync_page
+    expect(f.vm.stats.get('mmu_unsync')).toBe(0);
+    expect(f.vm.stats.get('mmu_sync_pages')).toBe(syncs + 1);
+    expect(f.v.shadow!.leafFor(VA)!.spte & W).toBe(0n);
+    // paging_tmpl.h:965 mmu_spte_update → spte.h:507-510 an MMU-writable SPTE lost it → flush;
+    // mmu.c:2207 kvm_mmu_remote_flush_or_zap(flush).
+    expect(flushes(f, 'sync')).toBe(1);
+    // mmu.c:2181-2186: the page's gfn was write-protected again first, with its own flush.
+    expect(flushes(f, 'write-protect pages to sync')).toBe(1);
+  });
+
+  it('a PTE whose access did not change: nothing is rewritten and the sync needs no flush', () => {
+    const { f } = unsyncFixture();
+    const before = f.v.shadow!.leafFor(VA)!.spte;
+    const changes = f.vm.stats.get('spte_changes');
+    f.v.flushGuestTlb();
+    expect(f.v.shadow!.leafFor(VA)!.spte).toBe(before); // paging_tmpl.h:944-945
+    expect(flushes(f, 'sync')).toBe(0);
+    // Only the write-protection of the page's own gfn changed SPTEs (the direct-map leaf).
+    expect(f.vm.stats.get('spte_changes')).toBe(changes + 1);
+  });
+
+  it('a PTE made not present: the SPTE is dropped and the sync flushes', () => {
+    const { f } = unsyncFixture();
+    const leaves = f.vm.stats.get('pages_4k');
+    setPte(f, VA, 0n);
+    f.v.flushGuestTlb();
+    expect(f.v.shadow!.leafFor(VA)).toBeUndefined(); // paging_tmpl.h:913-914 prefetch_invalid_gpte drops it, returns 1
+    expect(f.vm.stats.get('pages_4k')).toBe(leaves - 1);
+    expect(flushes(f, 'sync')).toBe(1);
+  });
+
+  it('a PTE pointed at another frame: the SPTE is dropped (gfn changed) and the sync flushes', () => {
+    const { f } = unsyncFixture();
+    setPte(f, VA, (f.pt.getEntry(VA, 1).value & ~0x000f_ffff_ffff_f000n) | (GPA + 0x10_0000n));
+    f.v.flushGuestTlb();
+    expect(f.v.shadow!.leafFor(VA)).toBeUndefined(); // paging_tmpl.h:931-935 gfn != kvm_mmu_page_get_gfn → drop_spte
+    expect(flushes(f, 'sync')).toBe(1);
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(BigInt(f.v.read(VA).hpa!) >> 12n).toBe(BigInt(f.ram.pfnBase) + ((GPA + 0x10_0000n) >> 12n));
+  });
+
+  it('a PTE that loses U: the SPTE keeps W but loses U; a user read now faults to the guest', () => {
+    const { f } = unsyncFixture({ writable: true, dirty: true, user: true });
+    expect(f.v.shadow!.leafFor(VA)!.spte & 4n).toBe(4n);
+    setPte(f, VA, f.pt.getEntry(VA, 1).value & ~4n);
+    f.v.flushGuestTlb();
+    expect(f.v.shadow!.leafFor(VA)!.spte & 4n).toBe(0n); // paging_tmpl.h:950-965 rebuilt with the new access
+    expect(f.v.read(VA, true).status).toBe('guest-pf');
+  });
+
+  it('INVLPG syncs the one entry of an unsync page: dropped SPTE, a flush for it, the page stays unsync', () => {
+    const { f, sp } = unsyncFixture();
+    setPte(f, VA, 0n);
+    setPte(f, VA + 0x1000n, 0n);
+    f.v.invlpg(VA);
+    // mmu.c:6350-6356: kvm_sync_spte on the entry, flush when it returned non-zero.
+    expect(f.v.shadow!.leafFor(VA)).toBeUndefined();
+    expect(f.v.shadow!.leafFor(VA + 0x1000n)).toBeDefined(); // only the invalidated address
+    expect(flushes(f, 'invlpg sync')).toBe(1);
+    expect(sp.unsync).toBe(true);
+    // An INVLPG whose entry did not change does not flush.
+    f.v.invlpg(VA + 0x2000n);
+    expect(flushes(f, 'invlpg sync')).toBe(1);
+  });
+
+  it('INVLPG on a page that is not unsync changes nothing', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true, accessed: true, dirty: true } });
+    f.v.read(VA);
+    const changes = f.vm.stats.get('spte_changes');
+    f.pt.setEntry(VA, 1, 0n); // without a write fault: the guest's memory only (not via the MMU)
+    f.v.invlpg(VA);
+    expect(f.vm.stats.get('spte_changes')).toBe(changes); // mmu.c:6349 only sp->unsync pages are synced
+    expect(f.v.shadow!.leafFor(VA)).toBeDefined();
+  });
+});
+
+describe('MMIO SPTEs under sync (mmu.c: sync_mmio_spte)', () => {
+  const MMIO = 0x4000_0000n;
+  function mmioUnsync() {
+    const { f, sp } = unsyncFixture();
+    f.pt.map(VA + 0x2000n, MMIO, { flags: { writable: true, user: true, accessed: true, dirty: true } });
+    expect(f.v.read(VA + 0x2000n, true).status).toBe('emulated');
+    const idx = Number(((VA + 0x2000n) >> 12n) & 511n);
+    const raw = () => f.vm.shadow.readSpte(sp, idx);
+    expect(raw() & 6n).toBe(6n); // ACC W|U in the MMIO SPTE (mark_mmio_spte)
+    return { f, raw };
+  }
+
+  it('same target, new access: the MMIO SPTE is rebuilt with the new access, no flush', () => {
+    const { f, raw } = mmioUnsync();
+    setPte(f, VA + 0x2000n, f.pt.getEntry(VA + 0x2000n, 1).value & ~4n);
+    f.v.flushGuestTlb();
+    expect(raw() & 6n).toBe(2n); // mmu.c:5099 mark_mmio_spte(gfn, access)
+    expect(f.vm.shadow.config.mmioValue & raw()).toBe(f.vm.shadow.config.mmioValue);
+    expect(flushes(f, 'sync')).toBe(0); // paging_tmpl.h:921-922 returns 0
+    expect(f.v.read(VA + 0x2000n, true).status).toBe('guest-pf');
+  });
+
+  it('another target: the MMIO SPTE is cleared', () => {
+    const { f, raw } = mmioUnsync();
+    setPte(f, VA + 0x2000n, (f.pt.getEntry(VA + 0x2000n, 1).value & 0xfffn) | (MMIO + 0x1000n));
+    f.v.flushGuestTlb();
+    expect(raw()).toBe(SHADOW_NONPRESENT_VALUE); // mmu.c:5094-5096 mmu_spte_clear_no_track
   });
 });
