@@ -65,14 +65,14 @@ describe('sync (kvm_sync_page / FNAME(sync_spte) / mmu_sync_children)', () => {
     setPte(f, VA, f.pt.getEntry(VA, 1).value & ~W);
     const syncs = f.vm.stats.get('mmu_sync_pages');
     f.v.flushGuestTlb();
-    expect(sp.unsync).toBe(false); // mmu.c:2190 kvm_unlink_unsync_page
+    expect(sp.unsync).toBe(false); // mmu.c:2194 kvm_unlink_unsync_page
     expect(f.vm.stats.get('mmu_unsync')).toBe(0);
     expect(f.vm.stats.get('mmu_sync_pages')).toBe(syncs + 1);
     expect(f.v.shadow!.leafFor(VA)!.spte & W).toBe(0n);
     // paging_tmpl.h:965 mmu_spte_update → spte.h:507-510 an MMU-writable SPTE lost it → flush;
-    // mmu.c:2207 kvm_mmu_remote_flush_or_zap(flush).
+    // mmu.c:2210 kvm_mmu_remote_flush_or_zap(flush).
     expect(flushes(f, 'sync')).toBe(1);
-    // mmu.c:2181-2186: the page's gfn was write-protected again first, with its own flush.
+    // mmu.c:2185-2191: the page's gfn was write-protected again first, with its own flush.
     expect(flushes(f, 'write-protect pages to sync')).toBe(1);
   });
 
