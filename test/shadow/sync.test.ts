@@ -4,7 +4,7 @@
  * SPTEs, TLB flushes, zaps, dirty logs and the counters KVM keeps.
  */
 import { describe, expect, it } from 'vitest';
-import { SHADOW_NONPRESENT_VALUE } from '../../src';
+import { SHADOW_NONPRESENT_VALUE, spteChangeNeedsFlush } from '../../src';
 import { shadowFixture } from './fixtures';
 
 const VA = 0x7000_0000n;
@@ -170,5 +170,71 @@ describe('MMIO SPTEs under sync (mmu.c: sync_mmio_spte)', () => {
     setPte(f, VA + 0x2000n, (f.pt.getEntry(VA + 0x2000n, 1).value & 0xfffn) | (MMIO + 0x1000n));
     f.v.flushGuestTlb();
     expect(raw()).toBe(SHADOW_NONPRESENT_VALUE); // mmu.c:5094-5096 mmu_spte_clear_no_track
+  });
+});
+
+describe('sync bookkeeping and paths', () => {
+  function syncEvents(f: F): string[] {
+    return f.vm.events.all.filter((e) => e.kind === 'sync').map((e) => e.outcome ?? '');
+  }
+
+  it('each synced page records its outcome: flush needed, nothing, or zapped', () => {
+    const { f } = unsyncFixture();
+    setPte(f, VA, f.pt.getEntry(VA, 1).value & ~W);
+    f.v.flushGuestTlb();
+    expect(syncEvents(f)).toEqual(['synced, flush']); // mmu.c:2195 kvm_sync_page > 0
+    const g = unsyncFixture();
+    g.f.v.flushGuestTlb();
+    expect(syncEvents(g.f)).toEqual(['synced']);
+  });
+
+  it('a rebuilt SPTE is accessed (make_spte with synchronizing) and keeps the frame', () => {
+    const { f } = unsyncFixture({ writable: true, dirty: true, user: true });
+    const before = f.v.shadow!.leafFor(VA)!.spte;
+    setPte(f, VA, f.pt.getEntry(VA, 1).value & ~4n);
+    f.v.flushGuestTlb();
+    const after = f.v.shadow!.leafFor(VA)!.spte;
+    expect(after & 0x20n).toBe(0x20n); // spte.c:181-182: !prefetch || synchronizing → A
+    expect(after & 0x000f_ffff_ffff_f000n).toBe(before & 0x000f_ffff_ffff_f000n); // paging_tmpl.h:958 spte_to_pfn(spte)
+  });
+
+  it('a 32-bit guest: the gPTE of quadrant 1 is read at its own offset', () => {
+    const f = shadowFixture('paging32', { hostPageSize: '4K' });
+    const va = 0x7020_0000n; // PTE index 512: the second half of the guest PT, quadrant 1
+    f.pt.map(va, GPA, { count: 2, flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.read(va).status).toBe('ok');
+    const ptGfn = Number(BigInt(f.pt.getEntry(va, 1).gpa) >> 12n);
+    const sp = f.vm.shadow.find(ptGfn, (s) => s.level === 1)[0]!;
+    expect(sp.role.quadrant).toBe(1);
+    expect(f.storePte(va + 0x1000n, 1, f.pt.getEntry(va + 0x1000n, 1).value).status).toBe('ok');
+    expect(sp.unsync).toBe(true);
+    f.pt.setEntry(va, 1, f.pt.getEntry(va, 1).value & ~W);
+    f.v.flushGuestTlb();
+    // paging_tmpl.h:906-907 FNAME(get_level1_sp_gpa) adds quadrant * 512 entries (mmu.c: kvm_mmu_child_role).
+    expect(f.v.shadow!.leafFor(va)!.spte & W).toBe(0n);
+  });
+
+  it('INVLPG in a PAE guest walks from the PAE root', () => {
+    const f = shadowFixture('pae', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { count: 2, flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(f.storePte(VA + 0x1000n, 1, f.pt.getEntry(VA + 0x1000n, 1).value).status).toBe('ok');
+    f.pt.setEntry(VA, 1, 0n);
+    f.v.invlpg(VA);
+    expect(f.v.shadow!.leafFor(VA)).toBeUndefined(); // mmu.c:6350-6356 through pae_root[(addr >> 30) & 3]
+    expect(flushes(f, 'invlpg sync')).toBe(1);
+  });
+
+  it('spteChangeNeedsFlush: only an MMU-writable SPTE losing MMU-writable needs a flush (v6.16)', () => {
+    const f = shadowFixture('paging4');
+    const mmu = f.vm.shadow;
+    const c = mmu.config;
+    const leaf = 1n | 0x20n | (1n << 11n) | c.hostWritableMask; // present, accessed, SPTE_MMU_PRESENT, host-writable
+    const mw = leaf | c.mmuWritableMask | W;
+    expect(spteChangeNeedsFlush(mmu, SHADOW_NONPRESENT_VALUE, mw)).toBe(false); // mmu.c:500-503
+    expect(spteChangeNeedsFlush(mmu, mw, leaf)).toBe(true); // spte.h:507-510
+    expect(spteChangeNeedsFlush(mmu, mw, mw & ~W)).toBe(false); // MMU-writable kept
+    expect(spteChangeNeedsFlush(mmu, leaf, mw)).toBe(false);
+    expect(spteChangeNeedsFlush(mmu, mw, mw & ~0x20n)).toBe(false); // A lost: no flush since v6.13
   });
 });

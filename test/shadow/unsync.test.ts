@@ -41,7 +41,7 @@ describe('mmu_try_to_unsync_pages', () => {
     const sp = ptPage(f, VA);
     expect(sp.unsync).toBe(true); // mmu.c:2883-2896 kvm_unsync_page
     expect(f.vm.stats.get('mmu_unsync')).toBe(1);
-    expect(f.vm.events.all.filter((e) => e.kind === 'unsync').length).toBe(1);
+    expect(f.vm.events.all.filter((e) => e.kind === 'unsync').map((e) => [e.gpa, e.outcome])).toEqual([[BigInt(sp.gfn) << 12n, 'quadrant 0']]);
   });
 
   it('prefetch or synchronizing never unsyncs; a write-tracked gfn always stays read-only', () => {
@@ -131,6 +131,25 @@ describe('mark_unsync and the unsync walk', () => {
   });
 });
 
+describe('stale unsync bits', () => {
+  it('a bit whose link was zapped is cleared by the next walk (mmu.c:1919-1921)', () => {
+    const f = unsyncPts(2);
+    const pd = tableOf(f, VA, 2);
+    // The guest clears the PDE of the first PT: the PD is write-tracked, so the store is emulated and
+    // kvm_mmu_track_write zaps the SPTE; the unsync bit of that entry stays until a walk sees it.
+    const pde = f.pt.getEntry(VA, 2);
+    expect(f.v.store(f.dm(BigInt(pde.gpa)), 0n, 8).status).toBe('emulated');
+    expect(pd.unsyncChildBitmap[idx(VA, 2)]).toBe(1);
+    expect(pd.unsyncChildren).toBe(2);
+    const pages = unsyncWalk(f.vm.shadow, tableOf(f, VA, 4));
+    expect(pages.map((p) => p.sp)).toEqual([ptPage(f, VA + TWO_M)]);
+    expect(pd.unsyncChildBitmap[idx(VA, 2)]).toBe(0); // __mmu_unsync_walk: !present → clear_unsync_child_bit
+    expect(pd.unsyncChildren).toBe(1);
+    f.v.flushGuestTlb();
+    expect([pd.unsyncChildren, tableOf(f, VA, 3).unsyncChildren, tableOf(f, VA, 4).unsyncChildren]).toEqual([0, 0, 0]);
+  });
+});
+
 describe('kvm_sync_page role check', () => {
   it('a page whose role differs from root_role beyond level/access/quadrant/passthrough is zapped', () => {
     const f = unsyncPts(1);
@@ -143,7 +162,18 @@ describe('kvm_sync_page role check', () => {
     expect(sp.role.invalid).toBe(true);
     expect(f.vm.stats.get('mmu_shadow_zapped')).toBe(zapped + 1);
     expect(invalid).toContain(sp);
+    expect(f.vm.events.all.filter((e) => e.kind === 'sync').map((e) => e.outcome)).toEqual(['sync failed: zap']);
     f.vm.shadow.commitZap(invalid, 0);
+  });
+
+  it('a direct page is never synced: zapped', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    const v = f.vm.createVcpu({ cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n });
+    expect(v.read(GPA).status).toBe('ok');
+    const direct = f.vm.shadow.allPages.find((p) => p.role.direct)!;
+    const invalid: ShadowPage[] = [];
+    expect(syncPage(f.vm.shadow, f.v.shadow!.ctx, direct, invalid)).toBe(-1); // mmu.c:2022 sp->role.direct
+    expect(direct.role.invalid).toBe(true);
   });
 
   it('a page with the root role but another level, access and quadrant syncs', () => {
