@@ -219,7 +219,7 @@ export class NestedNptMmu {
         throw new InvariantViolation('mmio-rsvd-present', 'an RSVD NPF on a present NPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
       }
       if (isMmioSpte(mmu.config, spte)) {
-        if (mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff)) return { ret: RET_PF.EMULATE, mmio: true };
+        if (mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff)) return this.emulateMmio(ngpa, ec);
       } else return { ret: RET_PF.RETRY, mmio: false };
     }
     this.stats.inc('pf_taken');
@@ -233,6 +233,31 @@ export class NestedNptMmu {
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // Every nested NPT access is a user access already: the re-walk takes the walker's default.
     return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, undefined);
+  }
+
+  /**
+   * Emulation on a cached MMIO SPTE: the emulator translates L2's access through NPT12 (x86.c:7899
+   * `gva_to_gpa` of nested_mmu → guest_mmu's walk; the MMIO cache never matches while nested,
+   * x86.h:327), so NPT12's permissions are checked and a violation is an NPF for L1.
+   */
+  private emulateMmio(ngpa: bigint, ec: number): NestedFaultOutcome {
+    const ctx = this.ctx!;
+    if (this.pendingExit?.final !== false) {
+      if (this.pdptHalves !== undefined) {
+        readPdptes(ctx.guestMem, this.pdptBase).forEach((v, i) => {
+          this.pdptHalves![i * 2] = Number(v & 0xffffffffn);
+          this.pdptHalves![i * 2 + 1] = Number(v >> 32n);
+        });
+      }
+      const acc = ec & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
+      const s = ctx.walkScratch;
+      const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), acc);
+      if (stop !== WalkStop.Ok) {
+        const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
+        return finishNestedFault(this.vm.shadow, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, acc, true, res, undefined);
+      }
+    }
+    return { ret: RET_PF.EMULATE, mmio: true };
   }
 
   /** One L2 access: the hardware 2D walk with NPT02 as the second stage. */

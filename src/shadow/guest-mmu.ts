@@ -151,7 +151,7 @@ export class NestedEptMmu {
   }
 
   /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu. */
-  private pageFault(ngpa: bigint, ec: number, misconfig: boolean): NestedFaultOutcome {
+  private pageFault(ngpa: bigint, ec: number, misconfig: boolean, finalAcc?: number): NestedFaultOutcome {
     const mmu = this.vm.shadow;
     const ctx = this.ctx!;
     let r: RetPf = RET_PF.INVALID;
@@ -165,6 +165,18 @@ export class NestedEptMmu {
       }
       if (isMmioSpte(mmu.config, spte)) r = mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff) ? RET_PF.EMULATE : RET_PF.INVALID;
       else r = RET_PF.RETRY;
+      if (r === RET_PF.EMULATE && finalAcc !== undefined) {
+        // The emulator translates L2's access through EPT12 (x86.c:7899 gva_to_gpa of nested_mmu →
+        // kvm_translate_gpa → guest_mmu's EPT walk): the cached MMIO info never matches while
+        // nested (x86.h:327 mmio_gva = 0), so EPT12's permissions are always checked, and a
+        // violation goes to L1 (reads need R: they walk as "user" accesses).
+        const s = ctx.walkScratch;
+        const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
+        if (stop !== WalkStop.Ok) {
+          const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
+          return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, (kind) => (finalAcc & PFERR.USER) !== 0 || kind === 'read');
+        }
+      }
       if (r === RET_PF.EMULATE) return { ret: r, mmio: true };
       if (r === RET_PF.RETRY) return { ret: r, mmio: false };
     }
@@ -204,7 +216,7 @@ export class NestedEptMmu {
         this.stats.inc('exits');
         this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
         mmu.vm.events.record({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
-        const h = this.pageFault(p.ngpa, Number(ec), misconfig);
+        const h = this.pageFault(p.ngpa, Number(ec), misconfig, p.final ? p.acc : undefined);
         recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
         if (h.reflected !== undefined) this.exit('EPT12 fault reflected to L1');
         const stopped = stoppedResult(w, stop, a, access, exits, attempt, h);

@@ -144,7 +144,7 @@ export function mmuSetSpte(
   mmu.setSpte(sp, idx, spte, ctx.vcpu);
   if (wrprot && fault !== null && fault.write) ret = RET_PF.WRITE_PROTECTED;
   if (flush) mmu.tlbFlush(ctx.vcpu, 'mmu_set_spte', gfn, level);
-  if (isWritable(spte) && slot.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+  mmu.markDirtyIfWritable(gfn, spte);
   return ret;
 }
 

@@ -6,36 +6,22 @@
  * lives in ShadowContext.
  */
 import { GuestMemory } from '../memory/guest-memory';
-import type { Counters, VmStatName } from '../events/stats';
-import type { EventLog } from '../events/event-log';
+import type { VmStatName } from '../events/stats';
 import type { SpteConfig } from '../spte/spte-config';
 import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
-import { isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, spteToPfn } from '../spte/spte';
+import { isAccessed, isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, markSpteForAccessTrack, spteToPfn } from '../spte/spte';
 import type { PageRole } from '../role/page-role';
-import type { HostMemory } from '../vm/host-memory';
 import { lpageIndex, type Memslot } from '../vm/memslot';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { resetRsvdsBitsMaskEpt } from '../format/rsvd-bits-mask';
 import { Rmap } from './rmap';
 import { ShadowPage, type SptePtr } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
+import type { ShadowMmuOps, ShadowVmContext } from './shadow-mmu-ops';
 import { markUnsync, unlinkUnsync, unsyncWalk, clearParents } from './unsync';
 import { syncPage } from './sync';
 
-/** What the shadow MMU needs from its VM. */
-export interface ShadowVmContext {
-  readonly config: SpteConfig;
-  readonly host: HostMemory;
-  readonly guestMem: GuestMemory;
-  readonly stats: Counters<VmStatName>;
-  readonly events: EventLog;
-  readonly checking: boolean;
-  readonly tdpEnabled: boolean;
-  readonly mmioGeneration: number;
-  slotOfGfn(gfn: number): Memslot | undefined;
-  /** `kvm_tdp_mmu_write_protect_gfn` (nested TDP: L1's TDP mapping of an EPT12 table). */
-  tdpWriteProtectGfn(gfn: number): boolean;
-}
+export type { ShadowVmContext } from './shadow-mmu-ops';
 
 const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
 const GOLDEN_RATIO_64 = 0x61c8864680b583ebn;
@@ -49,7 +35,7 @@ export function mmuPageHash(gfn: number): number {
   return Number(((BigInt(gfn) * GOLDEN_RATIO_64) & U64) >> 52n);
 }
 
-export class ShadowMmu {
+export class ShadowMmu implements ShadowMmuOps {
   readonly vm: ShadowVmContext;
   readonly config: SpteConfig;
   /** `mmu_page_hash`: bucket → pages, newest first. */
@@ -216,6 +202,17 @@ export class ShadowMmu {
     const slot = this.vm.slotOfGfn(gfn);
     if (slot === undefined || level < 2) return false;
     return slot.lpageDisallow[level - 2]![lpageIndex(slot, gfn, level)]! !== 0;
+  }
+
+  /**
+   * The end of `make_spte` (spte.c:256-261), on every path that makes a leaf (fault, prefetch,
+   * sync): a writable SPTE in a dirty-tracked slot marks its gfn dirty now, since the guest's
+   * writes through it will not fault.
+   */
+  markDirtyIfWritable(gfn: number, spte: bigint): void {
+    if (!isWritable(spte)) return;
+    const slot = this.vm.slotOfGfn(gfn);
+    if (slot?.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
   }
 
   tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
@@ -552,6 +549,25 @@ export class ShadowMmu {
     }
     if (n > 0) this.tlbFlush(vcpu, 'zap gfn range');
     return n;
+  }
+
+  /**
+   * `kvm_rmap_age_gfn_range` (`kvm_age_gfn` / `kvm_test_age_gfn` for rmaps): every leaf mapping a
+   * gfn in [start, end) that is accessed is aged — A cleared with A/D, otherwise marked for access
+   * tracking — without a TLB flush. `testOnly` stops at the first young leaf and changes nothing.
+   * Returns the number of young leaves (KVM returns whether there was one).
+   */
+  ageRange(start: number, end: number, testOnly = false, vcpu = -1): number {
+    let young = 0;
+    for (const [gfn, level, p] of [...this.rmap.entries()]) {
+      if (gfn >= end || gfn + 2 ** (9 * (level - 1)) <= start) continue;
+      const spte = this.readSpte(p.sp, p.idx);
+      if (!isAccessed(this.config, spte)) continue;
+      if (testOnly) return 1;
+      this.setSpte(p.sp, p.idx, markSpteForAccessTrack(this.config, spte), vcpu);
+      young++;
+    }
+    return young;
   }
 
   /**

@@ -9,7 +9,7 @@
 import { type Gpa, type Gva, type Hpa, gfn as mkGfn, gva as mkGva, hpa as mkHpa } from '../address/address';
 import { rsvdBits } from '../bits';
 import { CR4, type PagingRegisters } from '../cpu/registers';
-import { PFERR } from '../format/acc';
+import { ACC_USER, PFERR } from '../format/acc';
 import { paeFormat } from '../format/pae';
 import { paging4Format } from '../format/paging4';
 import { paging5Format } from '../format/paging5';
@@ -178,11 +178,21 @@ export class ShadowVcpu {
     const mmu = this.mmu;
     let r: RetPf = RET_PF.INVALID;
     let res: ShadowFaultResult = { ret: RET_PF.INVALID, mmio: false };
+    let injected = false;
     if (ec & PFERR.RSVD) {
       r = this.handleMmioPageFault(cr2);
-      if (r === RET_PF.EMULATE) res = { ret: r, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };
+      if (r === RET_PF.EMULATE) {
+        res = { ret: r, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };
+        const walkFault = this.mmioGvaToGpa(cr2, ec, accessFlags);
+        if (walkFault !== undefined) {
+          // The emulator's walk failed (x86.c:7901-7902): kvm_inject_emulated_page_fault, which
+          // also invalidates the address after a protection fault.
+          res = { ret: RET_PF.EMULATE, mmio: false, walkFault };
+          injected = true;
+          if ((walkFault.errorCode & PFERR.PRESENT) !== 0 && (walkFault.errorCode & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, this.ctx, this.ctx.root.hpa, cr2);
+        }
+      }
     }
-    let injected = false;
     if (r === RET_PF.INVALID) {
       this.stats.inc('pf_taken');
       res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec & ~PFERR.RSVD, accessFlags);
@@ -204,6 +214,43 @@ export class ShadowVcpu {
     mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: cr2, code: BigInt(ec), outcome: injected ? 'guest #PF injected' : RET_PF_NAMES[r]! });
     this.vm.afterOperation();
     return { ...res, ret: r, injected };
+  }
+
+  /**
+   * The emulator's translation of an access that hit a cached MMIO SPTE (`x86.c:
+   * vcpu_mmio_gva_to_gpa`, x86.c:7877-7905): the access bits `mark_mmio_spte` stored from the
+   * guest walk (mmu.c:4346, cached by `vcpu_cache_mmio_info`, mmu.c:4355) stand in for the walk
+   * only when they permit the access (`permission_fault`, x86.c:7890-7892, pkey 0); otherwise the
+   * guest tables are walked with it, and a failing walk is the guest's #PF. An instruction fetch
+   * is always walked (`kvm_fetch_guest_virt`). Returns the fault, if any.
+   */
+  private mmioGvaToGpa(addr: bigint, ec: number, accessFlags: number): ShadowFaultResult['walkFault'] {
+    const w = this.ctx.walkInputs;
+    if (w === undefined) return undefined; // !is_paging(vcpu)
+    const fetch = (ec & PFERR.FETCH) !== 0;
+    const pfec = ec & (PFERR.USER | (fetch ? PFERR.FETCH : PFERR.WRITE));
+    if (!fetch) {
+      const leaf = this.leafOrMmio(addr);
+      const acc = Number(leaf & this.mmu.config.mmioAccessMask); // get_mmio_spte_access (mmu.c:311-314)
+      const fmt = w.format;
+      const notSmap = (accessFlags & ACCESS_AC) !== 0 && (accessFlags & ACCESS_IMPLICIT) === 0;
+      let fault = (fmt.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >> 1]! >> acc) & 1;
+      if (fmt.pkruMask !== 0) {
+        const off = pfec | ((acc & ACC_USER) !== 0 ? PFERR.RSVD : 0);
+        if (((w.pkru & 3) & (fmt.pkruMask >>> off)) !== 0) fault = 1;
+      }
+      if (fault === 0) return undefined;
+    }
+    const s = this.ctx.walkScratch;
+    const stop = walkTables(w, s, Number(addr >> 32n), Number(addr & 0xffffffffn), pfec | accessFlags);
+    return stop === WalkStop.Ok ? undefined : { errorCode: s.errorCode, stop };
+  }
+
+  /** The SPTE the hardware stopped at for `addr` (the MMIO SPTE of a cached-MMIO fault). */
+  private leafOrMmio(addr: bigint): bigint {
+    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, addr);
+    const last = path[path.length - 1]!;
+    return this.mmu.readSpte(last.sp, last.idx);
   }
 
   /** `handle_mmio_page_fault(addr, direct=false)`, without the per-vCPU MMIO GVA cache. */

@@ -11,7 +11,7 @@ import {
 } from '../spte/spte';
 import { PageRole } from '../role/page-role';
 import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
-import type { ShadowMmu } from './shadow-mmu';
+import type { ShadowMmuOps } from './shadow-mmu-ops';
 import type { ShadowPage } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
 import { clearParents, mmuTryToUnsyncPages, unlinkUnsync, unsyncWalk } from './unsync';
@@ -23,12 +23,12 @@ const SYNC_ROLE_IGN = PageRole.pack({ level: 0xf, access: 7, quadrant: 3, passth
  * `mmu_spte_update`'s answer (mmu.c:493-514) for a present new SPTE: a non-present old one needs no
  * flush; otherwise `leaf_spte_change_needs_tlb_flush` (only losing MMU-writable flushes, v6.13+).
  */
-export function spteChangeNeedsFlush(mmu: ShadowMmu, old: bigint, next: bigint): boolean {
+export function spteChangeNeedsFlush(mmu: ShadowMmuOps, old: bigint, next: bigint): boolean {
   return isShadowPresent(old) && leafSpteChangeNeedsTlbFlush(mmu.config, old, next);
 }
 
 /** `FNAME(sync_spte)`: <0 the page must be zapped, 1 a flush is needed, 0 nothing changed that matters. */
-export function syncSpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: number): number {
+export function syncSpte(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, i: number): number {
   const fmt = ctx.gptFormat!;
   const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
   mmu.vm.stats.inc('mmu_sync_gpte_reads');
@@ -61,11 +61,12 @@ export function syncSpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: 
   });
   sp.setTranslation(i, gfn, acc);
   mmu.setSpte(sp, i, spte, vcpu);
+  mmu.markDirtyIfWritable(gfn, spte);
   return spteChangeNeedsFlush(mmu, old, spte) ? 1 : 0;
 }
 
 /** `kvm_sync_page`: check the role, sync every entry; zap the page if that fails. */
-export function syncPage(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, invalid: ShadowPage[]): number {
+export function syncPage(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, invalid: ShadowPage[]): number {
   let r = 0;
   if (sp.role.direct || ctx.gptFormat === undefined || ((sp.role.word ^ ctx.rootRole.word) & ~SYNC_ROLE_IGN) !== 0) {
     r = -1;
@@ -87,7 +88,7 @@ export function syncPage(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, inv
 }
 
 /** `mmu_sync_children`: write-protect, mark synced and sync every unsync page below `parent`. */
-export function mmuSyncChildren(mmu: ShadowMmu, ctx: ShadowContext, parent: ShadowPage): void {
+export function mmuSyncChildren(mmu: ShadowMmuOps, ctx: ShadowContext, parent: ShadowPage): void {
   const invalid: ShadowPage[] = [];
   let flush = false;
   for (;;) {
@@ -111,7 +112,7 @@ export function mmuSyncChildren(mmu: ShadowMmu, ctx: ShadowContext, parent: Shad
 }
 
 /** The shadow page and index on the path of `addr` at each level below a root, top first. */
-export function shadowPath(mmu: ShadowMmu, ctx: ShadowContext, rootHpa: number, addr: bigint): { sp: ShadowPage; idx: number }[] {
+export function shadowPath(mmu: ShadowMmuOps, ctx: ShadowContext, rootHpa: number, addr: bigint): { sp: ShadowPage; idx: number }[] {
   const out: { sp: ShadowPage; idx: number }[] = [];
   let sp: ShadowPage | null | undefined;
   if ((rootHpa === ctx.paeRootPfn && ctx.usesPaeRoot) || (rootHpa >= 0 && (rootHpa === ctx.pml4RootPfn || rootHpa === ctx.pml5RootPfn))) {
@@ -131,7 +132,7 @@ export function shadowPath(mmu: ShadowMmu, ctx: ShadowContext, rootHpa: number, 
 }
 
 /** `__kvm_mmu_invalidate_addr` for one root: sync the entry of `addr` in unsync pages on the path. */
-export function invalidateAddrInRoot(mmu: ShadowMmu, ctx: ShadowContext, rootHpa: number, addr: bigint): void {
+export function invalidateAddrInRoot(mmu: ShadowMmuOps, ctx: ShadowContext, rootHpa: number, addr: bigint): void {
   if (rootHpa < 0) return;
   for (const { sp, idx } of shadowPath(mmu, ctx, rootHpa, addr)) {
     if (sp.unsync) {

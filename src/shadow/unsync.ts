@@ -5,7 +5,7 @@
  * that follows each sync (`mmu_pages_clear_parents`).
  */
 import { isLargePte, isShadowPresent } from '../spte/spte';
-import type { ShadowMmu } from './shadow-mmu';
+import type { ShadowMmuOps } from './shadow-mmu-ops';
 import type { ShadowPage, SptePtr } from './shadow-page';
 
 /** `PVEC_SIZE`: pages collected per round of a sync or zap walk. */
@@ -16,7 +16,7 @@ const PVEC_SIZE = 16;
  * gfn is write-tracked (an upper-level page shadows it), or a level-1 page there cannot be let go
  * unsync now (while synchronizing, or for a prefetch). Otherwise every such page goes unsync.
  */
-export function mmuTryToUnsyncPages(mmu: ShadowMmu, gfn: number, synchronizing: boolean, prefetch: boolean, vcpu: number): boolean {
+export function mmuTryToUnsyncPages(mmu: ShadowMmuOps, gfn: number, synchronizing: boolean, prefetch: boolean, vcpu: number): boolean {
   if (mmu.isWriteTracked(gfn)) return true;
   for (const sp of mmu.validSpsWithGptes(gfn)) {
     if (synchronizing) return true;
@@ -28,7 +28,7 @@ export function mmuTryToUnsyncPages(mmu: ShadowMmu, gfn: number, synchronizing: 
 }
 
 /** `kvm_unsync_page`: only level-1 pages reach here (upper levels are write-tracked). */
-export function kvmUnsyncPage(mmu: ShadowMmu, sp: ShadowPage, vcpu: number): void {
+export function kvmUnsyncPage(mmu: ShadowMmuOps, sp: ShadowPage, vcpu: number): void {
   sp.unsync = true;
   mmu.vm.stats.inc('mmu_unsync');
   for (const p of sp.parentPtes) markUnsync(mmu, p.sp, p.idx);
@@ -36,7 +36,7 @@ export function kvmUnsyncPage(mmu: ShadowMmu, sp: ShadowPage, vcpu: number): voi
 }
 
 /** `mark_unsync(sptep)`: set the bit; the first bit of a page propagates to its own parents. */
-export function markUnsync(mmu: ShadowMmu, sp: ShadowPage, idx: number): void {
+export function markUnsync(mmu: ShadowMmuOps, sp: ShadowPage, idx: number): void {
   if (sp.unsyncChildBitmap[idx]) return;
   sp.unsyncChildBitmap[idx] = 1;
   if (sp.unsyncChildren++ > 0) return;
@@ -44,7 +44,7 @@ export function markUnsync(mmu: ShadowMmu, sp: ShadowPage, idx: number): void {
 }
 
 /** `kvm_unlink_unsync_page`. */
-export function unlinkUnsync(mmu: ShadowMmu, sp: ShadowPage): void {
+export function unlinkUnsync(mmu: ShadowMmuOps, sp: ShadowPage): void {
   sp.unsync = false;
   mmu.vm.stats.inc('mmu_unsync', -1);
 }
@@ -62,14 +62,14 @@ export interface UnsyncLeaf {
 }
 
 /** `mmu_unsync_walk`: up to PVEC_SIZE unsync pages below `parent`, clearing stale bitmap bits. */
-export function unsyncWalk(mmu: ShadowMmu, parent: ShadowPage): UnsyncLeaf[] {
+export function unsyncWalk(mmu: ShadowMmuOps, parent: ShadowPage): UnsyncLeaf[] {
   const out: UnsyncLeaf[] = [];
   if (parent.unsyncChildren === 0) return out;
   walk(mmu, parent, [], out, new Set());
   return out;
 }
 
-function walk(mmu: ShadowMmu, sp: ShadowPage, path: SptePtr[], out: UnsyncLeaf[], seen: Set<ShadowPage>): number {
+function walk(mmu: ShadowMmuOps, sp: ShadowPage, path: SptePtr[], out: UnsyncLeaf[], seen: Set<ShadowPage>): number {
   let nr = 0;
   for (let i = 0; i < 512; i++) {
     if (!sp.unsyncChildBitmap[i]) continue;

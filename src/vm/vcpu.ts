@@ -112,8 +112,12 @@ export class Vcpu {
   get role(): CpuRole {
     return this.walkerValue.role;
   }
+  /**
+   * `vcpu->arch.root_mmu.root_role`: the TDP role with TDP; without it the shadow MMU's
+   * (`mmu.c: kvm_init_shadow_mmu`: cpu_role.base, level at least PAE, efer_nx forced).
+   */
   get rootRole(): PageRole {
-    return this.rootRoleValue;
+    return this.shadowVcpu?.ctx.rootRole ?? this.rootRoleValue;
   }
   get walker(): GvaWalker {
     return this.walkerValue;
@@ -171,7 +175,8 @@ export class Vcpu {
     const oldRole = this.walkerValue.role;
     const roleChanged = !walker.role.equals(oldRole);
     const rootRole = this.calcRootRole(walker.role);
-    const rootChanged = rootRole.word !== this.rootRoleValue.word;
+    const oldRoot = this.rootRole;
+    let rootChanged = rootRole.word !== this.rootRoleValue.word;
     this.walkerValue = walker;
     this.regsValue = Object.freeze(regs);
     if (update.cr3 !== undefined) this.cr3Loaded = true;
@@ -182,7 +187,10 @@ export class Vcpu {
       this.vm.events.record({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
     }
     this.rootRoleValue = rootRole;
-    this.shadowVcpu?.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush);
+    if (this.shadowVcpu !== undefined) {
+      this.shadowVcpu.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush);
+      rootChanged = this.rootRole.word !== oldRoot.word;
+    }
     return { roleChanged, rootChanged };
   }
 

@@ -627,16 +627,30 @@ export class Vm implements TdpVmContext {
     const a = Number(BigInt(start) >> 12n);
     const b = Number((BigInt(end) + 0xfffn) >> 12n);
     const types = filterToRootTypes(this.td !== undefined, filter) | KVM_INVALID_ROOTS;
-    const n = this.tdp.zapLeafs(a, b, -1, `unmap (${filter})`, types);
+    // mmu.c: kvm_unmap_gfn_range zaps the rmaps (shadow MMU, guest_mmu) whatever the filter.
+    const n = this.shadow.zapGfnRange(a, b) + this.tdp.zapLeafs(a, b, -1, `unmap (${filter})`, types);
     this.afterOperation();
     return n;
   }
 
-  /** MMU-notifier aging over a GPA range: how many mappings were young (A cleared). */
+  /**
+   * MMU-notifier aging over a GPA range (`kvm_age_gfn`): how many mappings were young (aged now),
+   * TDP MMU and rmaps (shadow MMU, guest_mmu) both.
+   */
   age(start: Gpa | bigint, end: Gpa | bigint): number {
-    const n = this.tdp.ageRange(Number(BigInt(start) >> 12n), Number((BigInt(end) + 0xfffn) >> 12n));
+    const a = Number(BigInt(start) >> 12n);
+    const b = Number((BigInt(end) + 0xfffn) >> 12n);
+    const n = this.tdp.ageRange(a, b) + this.shadow.ageRange(a, b);
     this.afterOperation();
     return n;
+  }
+
+  /** `kvm_test_age_gfn`: is any mapping of the range young? Nothing changes. */
+  testAge(start: Gpa | bigint, end: Gpa | bigint): boolean {
+    const a = Number(BigInt(start) >> 12n);
+    const b = Number((BigInt(end) + 0xfffn) >> 12n);
+    for (let g = a; g < b; g++) if (this.tdp.testAge(g)) return true;
+    return this.shadow.ageRange(a, b, true) > 0;
   }
 
   /** A new vCPU; registers default to the reset state (paging off). */

@@ -1,0 +1,48 @@
+/**
+ * What sync and unsync (sync.ts, unsync.ts) call back into the per-VM shadow MMU for. KVM keeps
+ * all of it in `mmu.c`, where page lookup syncs (`kvm_mmu_get_shadow_page` → `kvm_sync_page`) and
+ * sync zaps (`kvm_sync_page` → `kvm_mmu_prepare_zap_page`): a mutual recursion. Here ShadowMmu
+ * implements this interface and imports sync/unsync, which see only the interface, so the
+ * modules form no import cycle.
+ */
+import type { Counters, VmStatName } from '../events/stats';
+import type { EventLog } from '../events/event-log';
+import type { GuestMemory } from '../memory/guest-memory';
+import type { SpteConfig } from '../spte/spte-config';
+import type { HostMemory } from '../vm/host-memory';
+import type { Memslot } from '../vm/memslot';
+import type { ShadowPage } from './shadow-page';
+
+/** What the shadow MMU needs from its VM. */
+export interface ShadowVmContext {
+  readonly config: SpteConfig;
+  readonly host: HostMemory;
+  readonly guestMem: GuestMemory;
+  readonly stats: Counters<VmStatName>;
+  readonly events: EventLog;
+  readonly checking: boolean;
+  readonly tdpEnabled: boolean;
+  readonly mmioGeneration: number;
+  slotOfGfn(gfn: number): Memslot | undefined;
+  /** `kvm_tdp_mmu_write_protect_gfn` (nested TDP: L1's TDP mapping of an EPT12 table). */
+  tdpWriteProtectGfn(gfn: number): boolean;
+}
+
+export interface ShadowMmuOps {
+  readonly vm: ShadowVmContext;
+  readonly config: SpteConfig;
+  readSpte(sp: ShadowPage, idx: number): bigint;
+  isNonpresentValue(sp: ShadowPage, idx: number): boolean;
+  /** The one SPTE-change function. */
+  setSpte(sp: ShadowPage, idx: number, next: bigint, vcpu: number): bigint;
+  childOf(spte: bigint): ShadowPage;
+  pageAt(pfn: number): ShadowPage | undefined;
+  isWriteTracked(gfn: number): boolean;
+  validSpsWithGptes(gfn: number): ShadowPage[];
+  writeProtectGfn(gfn: number, vcpu: number): boolean;
+  tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void;
+  prepareZap(sp: ShadowPage, invalid: ShadowPage[], vcpu: number): number;
+  zapPte(sp: ShadowPage, i: number, invalid: ShadowPage[] | null, vcpu: number): number;
+  commitZap(invalid: ShadowPage[], vcpu: number): void;
+  markDirtyIfWritable(gfn: number, spte: bigint): void;
+}

@@ -1,0 +1,25 @@
+/**
+ * Mutation testing (`npm run mutate`, not in CI: a full run takes hours). Narrow it:
+ *   MUTATE_TESTS='test/shadow/sync.test.ts,test/shadow/shadow-mmu.test.ts' npm run mutate -- --mutate 'src/shadow/sync.ts'
+ * MUTATE_TESTS picks the test files (vitest.mutate.config.mts), --mutate the source files.
+ * The report lands in reports/mutation/ (HTML and JSON).
+ * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
+ */
+export default {
+  testRunner: 'vitest',
+  plugins: ['@stryker-mutator/vitest-runner'],
+  vitest: { configFile: 'vitest.mutate.config.mts', related: false },
+  mutate: ['src/shadow/**/*.ts', 'src/tdp/**/*.ts', 'src/spte/**/*.ts', 'src/nested/**/*.ts', 'src/tdx/**/*.ts'],
+  // Run only the tests that cover a mutant.
+  coverageAnalysis: 'perTest',
+  // Module-level constants would need every test per mutant; they are covered by the unit tests.
+  ignoreStatic: true,
+  // Two cores shared with other work.
+  concurrency: 1,
+  timeoutMS: 60_000,
+  reporters: ['clear-text', 'progress', 'html', 'json'],
+  htmlReporter: { fileName: 'reports/mutation/mutation.html' },
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  tempDirName: '.stryker-tmp',
+  cleanTempDir: true,
+};

@@ -1,0 +1,84 @@
+/**
+ * Nested EPT: a cached MMIO SPTE in EPT02 never bypasses EPT12's permissions
+ * (src/shadow/guest-mmu.ts). An EPT misconfiguration on the MMIO SPTE is emulated
+ * (`mmu.c: handle_mmio_page_fault`, mmu.c:4344-4356), and the emulator translates L2's access
+ * through EPT12 (x86.c:7899 `gva_to_gpa` of nested_mmu → guest_mmu's EPT walk): the MMIO cache
+ * never matches while nested (x86.h:327 `mmio_gva = 0`), so EPT12 is always checked, and a
+ * violation is an EPT violation for L1.
+ */
+import { describe, expect, it } from 'vitest';
+import { EPT_QUAL } from '../../src';
+import { nested, GVA } from './nested-fixture';
+import { nestedNpt } from './nested-npt-fixture';
+
+const MMIO_N = 0x380_0000n; // L2's nGPA of the device
+const MMIO_G = 0x4000_0000n; // its L1 GPA: above the 1 GiB slot, no memslot → MMIO SPTE in EPT02
+const VA = GVA + 0x10_0000n;
+
+function withDevice(write: boolean) {
+  const n = nested({ ad: true, accessed: true });
+  n.ept.map(MMIO_N, MMIO_G, { flags: { read: true, write, exec: false, accessed: true, dirty: true } });
+  n.l2pt.map(VA, MMIO_N, { flags: { writable: true, accessed: true, dirty: true } });
+  n.enter();
+  const first = n.v.read(VA);
+  expect(first.status).toBe('emulated');
+  const again = n.v.read(VA);
+  expect(again.exits.at(-1)!.kind).toBe('ept_misconfig'); // the cached MMIO SPTE
+  expect(again.status).toBe('emulated');
+  return n;
+}
+
+describe('nested EPT: a cached MMIO SPTE and EPT12 permissions', () => {
+  it('a write through a read-only EPT12 entry is an EPT violation for L1, not an emulation', () => {
+    const n = withDevice(false);
+    const r = n.v.write(VA);
+    expect(r.exits.at(-1)!.kind).toBe('ept_misconfig');
+    expect(r.status).toBe('l1-exit');
+    expect(r.nestedExit!.kind).toBe('ept-violation');
+    if (r.nestedExit!.kind !== 'ept-violation') return;
+    expect(r.nestedExit!.guestPhysicalAddress).toBe(MMIO_N);
+    const q = Number(r.nestedExit!.qualification);
+    expect(q & EPT_QUAL.ACC_WRITE).toBe(EPT_QUAL.ACC_WRITE); // paging_tmpl.h:502-503
+    // paging_tmpl.h:513 EPT_VIOLATION_RWX_TO_PROT(pte_access): the EPTE is R only.
+    expect(q & (EPT_QUAL.PROT_READ | EPT_QUAL.PROT_WRITE | EPT_QUAL.PROT_EXEC)).toBe(EPT_QUAL.PROT_READ);
+    expect(n.v.stats.get('nested_reflected')).toBe(1);
+  });
+
+  it('a write through a writable EPT12 entry is emulated', () => {
+    const n = withDevice(true);
+    const r = n.v.write(VA);
+    expect(r.exits.at(-1)!.kind).toBe('ept_misconfig');
+    expect(r.status).toBe('emulated');
+    expect(n.v.stats.get('nested_reflected')).toBe(0);
+  });
+});
+
+describe('nested NPT: a cached MMIO SPTE and NPT12 permissions', () => {
+  function withDevice(writable: boolean) {
+    const n = nestedNpt();
+    n.npt.map(MMIO_N, MMIO_G, { flags: { writable, user: true, accessed: true, dirty: true } });
+    n.l2pt.map(VA, MMIO_N, { flags: { writable: true, accessed: true, dirty: true } });
+    n.enter();
+    expect(n.v.read(VA).status).toBe('emulated');
+    const again = n.v.read(VA);
+    expect(again.status).toBe('emulated');
+    return n;
+  }
+
+  it('a write through a read-only NPT12 entry is an NPF for L1, not an emulation', () => {
+    const n = withDevice(false);
+    const r = n.v.write(VA);
+    expect(r.status).toBe('l1-exit');
+    expect(r.nestedExit?.kind).toBe('npf');
+    if (r.nestedExit?.kind !== 'npf') return;
+    // svm/nested.c:49-54 nested_svm_inject_npf_exit: bit 32 (final translation) | the NPT12 walk's
+    // error code P|W|U (paging_tmpl.h:436, :477); EXITINFO2 = the nGPA.
+    expect(r.nestedExit.exitInfo1).toBe(2 ** 32 + 7);
+    expect(r.nestedExit.exitInfo2).toBe(MMIO_N);
+  });
+
+  it('a write through a writable NPT12 entry is emulated', () => {
+    const n = withDevice(true);
+    expect(n.v.write(VA).status).toBe('emulated');
+  });
+});
