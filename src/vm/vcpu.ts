@@ -26,7 +26,7 @@ import { memslotPfn } from './memslot';
 import { hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
 import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
 import type { AccessResult, ExitRecord } from './access-result';
-import type { Vm } from './vm';
+import type { VcpuVm } from './vcpu-vm';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS } from '../cpu/registers';
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
@@ -44,7 +44,7 @@ import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/t
 const MAX_ATTEMPTS = 8;
 
 export class Vcpu {
-  readonly vm: Vm;
+  readonly vm: VcpuVm;
   readonly index: number;
   readonly stats = new Counters<VcpuStatName>(VCPU_STAT_NAMES);
   private regsValue: PagingRegisters;
@@ -79,7 +79,7 @@ export class Vcpu {
   /** TD: the CPU's walk of private GPAs, through the S-EPT the TDX module owns. */
   private septInputs: WalkInputs | undefined;
 
-  constructor(vm: Vm, index: number, initial: Partial<PagingRegisters> = {}) {
+  constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
     this.vm = vm;
     this.index = index;
     this.cr3Loaded = initial.cr3 !== undefined;
