@@ -67,6 +67,8 @@ export class NestedEptMmu {
   private curTable = 0;
   private curGva = 0n;
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  /** With EPT02 A/D off, the CPU's A/D write to an L2 entry is a separate write through EPT02. */
+  private readonly adWrite = (gfn: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE) >= 0;
 
   constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
     this.vm = vm;
@@ -136,7 +138,10 @@ export class NestedEptMmu {
 
   /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
   private secondStage(ngfn: number, final: boolean): number {
-    const acc = final ? this.curFinal : this.curTable;
+    return this.ept02Walk(ngfn, final, final ? this.curFinal : this.curTable);
+  }
+
+  private ept02Walk(ngfn: number, final: boolean, acc: number): number {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
@@ -194,7 +199,7 @@ export class NestedEptMmu {
       freeObsoleteRoots(mmu, ctx);
       if (ctx.root.hpa < 0) mmuLoad(mmu, ctx, this.eptp);
       this.pendingExit = undefined;
-      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
+      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage, ctx.hwFormat.hasAd ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const misconfig = p.stop === WalkStop.Reserved;
