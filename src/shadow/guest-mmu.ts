@@ -26,6 +26,8 @@ import { encodeAccess, type Access } from '../walker/access';
 import { walkTables } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
+import type { KvmMmu } from '../vm/kvm-mmu';
+import type { PageRole } from '../role/page-role';
 import { hardwareEptExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
@@ -51,7 +53,8 @@ export interface NestedVmContext extends ShadowVcpuVm {
   readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string };
 }
 
-export class NestedEptMmu {
+export class NestedEptMmu implements KvmMmu {
+  readonly name = 'guest_mmu';
   readonly vm: NestedVmContext;
   readonly index: number;
   readonly stats: Counters<VcpuStatName>;
@@ -74,6 +77,11 @@ export class NestedEptMmu {
     this.vm = vm;
     this.index = index;
     this.stats = stats;
+  }
+
+  /** `guest_mmu.root_role` (`kvm_calc_shadow_ept_root_page_role`); set by the first entry. */
+  get rootRole(): PageRole {
+    return this.ctx!.rootRole;
   }
 
   /** Nested VM entry with EPT: `nested_ept_init_mmu_context` + `kvm_init_shadow_ept_mmu` + L2's CR3. */

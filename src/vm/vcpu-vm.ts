@@ -8,6 +8,7 @@ import type { GuestMemory } from '../memory/guest-memory';
 import type { ShadowVcpuVm } from '../shadow/shadow-vcpu';
 import type { SpteConfig } from '../spte/spte-config';
 import type { TdpMmu, TdpVmContext } from '../tdp/tdp-mmu';
+import type { MemoryAttributes } from '../tdx/memory-attributes';
 import type { Td } from '../tdx/td';
 import type { TdxFaultVm } from '../tdx/tdx-page-fault';
 import type { HostMemory } from './host-memory';
@@ -22,4 +23,6 @@ export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
   /** `tdp_enabled`: false = shadow paging. */
   readonly tdpEnabled: boolean;
   readonly td: Td | undefined;
+  /** Private-memory attributes (a TD or a KVM_X86_SW_PROTECTED_VM), else undefined. */
+  readonly memAttributes: MemoryAttributes | undefined;
 }
