@@ -67,6 +67,13 @@ export class Vcpu {
   private curGva = 0n;
   private finalPfn = 0;
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  /**
+   * EPT with A/D off: the CPU reads guest entries, then writes A/D as a separate write through
+   * EPT (kvm-unit-tests x86/vmx_tests.c:3287-3292), which a write-protected SPTE turns into an
+   * EPT violation — dirty logging then marks the page-table page dirty (`fast_pf_fix_direct_spte`,
+   * mmu.c:3544).
+   */
+  private readonly adWrite = (gfn: number): boolean => this.tdpWalk(gfn, false, PFERR.WRITE) >= 0;
   /** Whether CR3 was ever loaded: an access with paging on before that is an error. */
   private cr3Loaded: boolean;
   /** Shadow paging (VM without TDP): the vCPU's root_mmu. */
@@ -288,6 +295,10 @@ export class Vcpu {
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
   private secondStage(gfn: number, final: boolean): number {
+    return this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+  }
+
+  private tdpWalk(gfn: number, final: boolean, acc: number): number {
     let inputs = this.tdpInputs!;
     const td = this.vm.td;
     const aliasGfn = gfn;
@@ -296,7 +307,6 @@ export class Vcpu {
       if (isGfnAlias(td.config, gfn)) gfn -= td.config.gfnDirectBits;
       else inputs = this.septInputs!;
     }
-    const acc = final ? this.curFinalAccess : this.curTableAccess;
     const vlo = ((aliasGfn % 0x100000) * 4096) >>> 0;
     const vhi = Math.floor(aliasGfn / 0x100000);
     const stop = walkTables(inputs, this.tdpScratch, vhi, vlo, acc);
@@ -470,7 +480,7 @@ export class Vcpu {
       this.ensureRoot();
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;
-      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage);
+      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
         // The TDX module, not KVM, sees the PENDING page first.
         const status = pendingPageAccess(this.vm.td!, BigInt(this.pendingPageGfn) << 12n, this.index, a, this.vm.events);
