@@ -125,16 +125,20 @@ export class Vcpu {
     return this.nestedEpt ?? this.nestedNptMmu;
   }
 
+  /** guest_mmu when it is the current MMU (`mmu_is_nested`), with its walkers. */
+  private get currentGuestMmu(): NestedEptMmu | NestedNptMmu | undefined {
+    const m = this.mmuValue;
+    return m === this.nestedEpt || m === this.nestedNptMmu ? (m as NestedEptMmu | NestedNptMmu) : undefined;
+  }
+
   /** `vcpu->arch.gva_walk`: the walker of the running guest's own tables (L2's while L2 runs). */
   get gvaWalk(): GvaWalker {
-    const g = this.mmuValue === this.nestedEpt ? this.nestedEpt : this.mmuValue === this.nestedNptMmu ? this.nestedNptMmu : undefined;
-    return g?.l2Walker ?? this.walkerValue;
+    return this.currentGuestMmu?.l2Walker ?? this.walkerValue;
   }
 
   /** `vcpu->arch.ngpa_walk`: nGPA → GPA over EPT12/NPT12 while guest_mmu is current, else undefined. */
   get ngpaWalk(): NgpaWalker | undefined {
-    const g = this.mmuValue === this.nestedEpt ? this.nestedEpt : this.mmuValue === this.nestedNptMmu ? this.nestedNptMmu : undefined;
-    return g?.ngpa;
+    return this.currentGuestMmu?.ngpa;
   }
 
   /** The shadow-paging side of this vCPU (undefined with TDP). */
