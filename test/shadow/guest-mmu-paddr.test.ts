@@ -9,9 +9,11 @@
  * EPT A/D on, accesses to guest paging structures are writes to EPT and a violation sets both the
  * read and the write bit; with EPT A/D off, the entry is read, then written only when A/D must be
  * set, and that write is a separate read+write access. KVM (`vmx/common.h:
- * __vmx_handle_ept_violation`) turns ACC_READ into PFERR_USER and ACC_WRITE into PFERR_WRITE;
- * `paging_tmpl.h: FNAME(walk_addr_generic)` (PTTYPE_EPT) rebuilds L1's qualification from them:
- * ACC_WRITE from the write, ACC_READ from the user bit, PROT from EPT12's RWX.
+ * __vmx_handle_ept_violation`, common.h:90-95) turns ACC_READ into PFERR_USER and ACC_WRITE into
+ * PFERR_WRITE; `paging_tmpl.h: FNAME(walk_addr_generic)` (PTTYPE_EPT) rebuilds L1's qualification
+ * from them: ACC_WRITE from the write, ACC_READ from the user bit, PROT from EPT12's RWX
+ * (paging_tmpl.h:500-511), and KVM's own walker treats table accesses the same way
+ * (paging_tmpl.h:347: nested_access = (have_ad ? PFERR_WRITE_MASK : 0) | PFERR_USER_MASK).
  */
 import { describe, expect, it } from 'vitest';
 import { nested, GVA } from './nested-fixture';
