@@ -62,6 +62,8 @@ export * from './vm/host-memory';
 export * from './vm/exit';
 export * from './vm/access-result';
 export * from './vm/vcpu';
+export type { KvmMmu } from './vm/kvm-mmu';
+export type { VcpuVm } from './vm/vcpu-vm';
 export * from './vm/vm';
 
 // Nested TDP: ngpa walk over L1's EPT12/NPT12 and the 2D walk of L2 accesses.

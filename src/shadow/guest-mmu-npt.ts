@@ -32,6 +32,8 @@ import { encodeAccess, type Access } from '../walker/access';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
+import type { KvmMmu } from '../vm/kvm-mmu';
+import type { PageRole } from '../role/page-role';
 import { hardwareNpfExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
@@ -77,7 +79,8 @@ function readPdptes(mem: GuestMemory, base: bigint): bigint[] {
   return out;
 }
 
-export class NestedNptMmu {
+export class NestedNptMmu implements KvmMmu {
+  readonly name = 'guest_mmu';
   readonly vm: NestedNptVmContext;
   readonly index: number;
   readonly stats: Counters<VcpuStatName>;
@@ -101,6 +104,11 @@ export class NestedNptMmu {
     this.vm = vm;
     this.index = index;
     this.stats = stats;
+  }
+
+  /** `guest_mmu.root_role` (`kvm_init_shadow_npt_mmu`); set by the first entry. */
+  get rootRole(): PageRole {
+    return this.ctx!.rootRole;
   }
 
   /** VMRUN with NPT enabled in vmcb12: `nested_svm_init_mmu_context`, then the transition sync. */

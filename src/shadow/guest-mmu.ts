@@ -26,6 +26,8 @@ import { encodeAccess, type Access } from '../walker/access';
 import { walkTables } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
+import type { KvmMmu } from '../vm/kvm-mmu';
+import type { PageRole } from '../role/page-role';
 import { hardwareEptExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
@@ -51,7 +53,8 @@ export interface NestedVmContext extends ShadowVcpuVm {
   readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string };
 }
 
-export class NestedEptMmu {
+export class NestedEptMmu implements KvmMmu {
+  readonly name = 'guest_mmu';
   readonly vm: NestedVmContext;
   readonly index: number;
   readonly stats: Counters<VcpuStatName>;
@@ -67,11 +70,18 @@ export class NestedEptMmu {
   private curTable = 0;
   private curGva = 0n;
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  /** With EPT02 A/D off, the CPU's A/D write to an L2 entry is a separate write through EPT02. */
+  private readonly adWrite = (gfn: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE) >= 0;
 
   constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
     this.vm = vm;
     this.index = index;
     this.stats = stats;
+  }
+
+  /** `guest_mmu.root_role` (`kvm_calc_shadow_ept_root_page_role`); set by the first entry. */
+  get rootRole(): PageRole {
+    return this.ctx!.rootRole;
   }
 
   /** Nested VM entry with EPT: `nested_ept_init_mmu_context` + `kvm_init_shadow_ept_mmu` + L2's CR3. */
@@ -136,7 +146,10 @@ export class NestedEptMmu {
 
   /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
   private secondStage(ngfn: number, final: boolean): number {
-    const acc = final ? this.curFinal : this.curTable;
+    return this.ept02Walk(ngfn, final, final ? this.curFinal : this.curTable);
+  }
+
+  private ept02Walk(ngfn: number, final: boolean, acc: number): number {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
@@ -206,7 +219,7 @@ export class NestedEptMmu {
       freeObsoleteRoots(mmu, ctx);
       if (ctx.root.hpa < 0) mmuLoad(mmu, ctx, this.eptp);
       this.pendingExit = undefined;
-      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
+      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage, ctx.hwFormat.hasAd ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const misconfig = p.stop === WalkStop.Reserved;

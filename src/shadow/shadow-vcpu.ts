@@ -25,6 +25,8 @@ import { WalkStop } from '../walker/walk-scratch';
 import { buildRecord } from '../walker/walk-record';
 import type { WalkResult } from '../walker/walk-result';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
+import type { KvmMmu } from '../vm/kvm-mmu';
+import type { PageRole } from '../role/page-role';
 import type { Memslot } from '../vm/memslot';
 import type { ShadowMmu } from './shadow-mmu';
 import { ShadowContext, type ContextSetup } from './shadow-context';
@@ -87,7 +89,9 @@ export function hostPfnToGfn(slots: readonly Memslot[], pfn: number): number {
   return -1;
 }
 
-export class ShadowVcpu {
+export class ShadowVcpu implements KvmMmu {
+  /** Shadow paging is `root_mmu` (`init_kvm_softmmu`). */
+  readonly name = 'root_mmu';
   readonly vm: ShadowVcpuVm;
   readonly index: number;
   readonly stats: Counters<VcpuStatName>;
@@ -104,6 +108,11 @@ export class ShadowVcpu {
     const mmu = vm.shadow;
     this.ctx = new ShadowContext('root_mmu', index, stats, mmu.vm.guestMem, rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
     this.ctx.obsoleteSeen = mmu.freeObsoleteRootsRequest;
+  }
+
+  /** `root_mmu.root_role` (`kvm_init_shadow_mmu`). */
+  get rootRole(): PageRole {
+    return this.ctx.rootRole;
   }
 
   private get mmu(): ShadowMmu {
@@ -139,6 +148,23 @@ export class ShadowVcpu {
     const cr4x = old.cr4 ^ regs.cr4;
     if ((cr4x & CR4.PGE) !== 0n || ((old.cr4 & CR4.PCIDE) !== 0n && !pcide)) this.flushGuestTlb();
     this.vm.afterOperation();
+  }
+
+  /**
+   * `nested_vmx_load_cr3(cr3, nested_ept = false)` at a nested VM entry or exit while L1 shadows
+   * L2 itself (vmx/nested.c:1148-1177; `nested_svm_load_cr3` alike, svm/nested.c:511-529):
+   * `kvm_init_mmu` → `kvm_init_shadow_mmu` (mmu.c:5685-5708) gives root_mmu the new cpu_role and
+   * root_role — guest_mode set for L2 — without freeing a root (`shadow_mmu_init_context`,
+   * mmu.c:5663-5683: no reset, unlike a CR0/CR4 role change); then `kvm_mmu_new_pgd(cr3)`
+   * (mmu.c:5044): the current root moves to prev_roots and a cached root with this CR3 and role
+   * is reused (`fast_pgd_switch`, mmu.c:5028-5042; a PAE root is freed instead).
+   */
+  loadCr3Nested(walker: GvaWalker, regs: PagingRegisters): void {
+    const mmu = this.mmu;
+    this.walker = walker;
+    this.regs = regs;
+    this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+    newPgd(mmu, this.ctx, regs.cr3);
   }
 
   /** KVM_REQ_TLB_FLUSH_GUEST without TDP: sync the roots, free previous roots that need a sync. */

@@ -10,15 +10,27 @@ import { isMmioSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
 import { newPageFault } from '../tdp/page-fault';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
+import type { TdpMmu, TdpVmContext } from '../tdp/tdp-mmu';
 import type { TdpPage } from '../tdp/tdp-page';
 import type { TdpExit } from '../vm/exit';
 import { memslotPfn } from '../vm/memslot';
-import type { Vm } from '../vm/vm';
 import { KVM_EFAULT, type MemoryFaultExit } from './memory-fault';
 import { PFERR_PRIVATE_ACCESS, faultinPrivate, memoryFault as privateMemoryFault } from './private-fault';
 import { isAddrDirect } from './td-config';
+import type { Td } from './td';
 
 export { PFERR_PRIVATE_ACCESS } from './private-fault';
+
+/**
+ * What the TD fault path needs from its VM. The VM passes itself: tdx sits below vm in the
+ * pipeline, so it names this interface instead of importing `vm/vm` (which imports `vm/vcpu`,
+ * which calls this file).
+ */
+export interface TdxFaultVm extends Pick<TdpVmContext, 'config' | 'events' | 'mmioGeneration' | 'slotOfGfn'> {
+  readonly td: Td | undefined;
+  readonly tdp: TdpMmu;
+  afterOperation(): void;
+}
 
 export interface TdxFaultVcpu {
   index: number;
@@ -36,7 +48,7 @@ export interface TdxFaultOutcome {
   memoryFault?: MemoryFaultExit;
 }
 
-export function tdxPageFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu): TdxFaultOutcome {
+export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): TdxFaultOutcome {
   const td = vm.td!;
   const isPrivate = !isAddrDirect(td.config, exit.gpa);
   // tdx_handle_ept_violation: TD private pages are always RWX, so the qualification becomes
@@ -86,7 +98,7 @@ export function tdxPageFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu): TdxFaultOu
 }
 
 /** handle_mmio_page_fault on the direct root (shared MMIO). */
-function mmioFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): TdxFaultOutcome {
+function mmioFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): TdxFaultOutcome {
   const [, , , spte] = vm.tdp.lastSpte(v.direct, aliasGfn);
   if (isMmioSpte(vm.config, spte)) {
     if (mmioSpteGeneration(spte) !== (vm.mmioGeneration & ((1 << 19) - 1))) return { ret: RET_PF.INVALID, fast: false, mmio: false };
@@ -97,12 +109,12 @@ function mmioFault(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): Td
   return { ret: RET_PF.RETRY, fast: false, mmio: false };
 }
 
-function memoryFault(vm: Vm, exit: MemoryFaultExit): TdxFaultOutcome {
+function memoryFault(vm: TdxFaultVm, exit: MemoryFaultExit): TdxFaultOutcome {
   vm.td!.stats.inc('memory_fault_exits');
   return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: exit };
 }
 
-function finish(vm: Vm, exit: TdpExit, v: TdxFaultVcpu, ec: bigint, out: TdxFaultOutcome): TdxFaultOutcome {
+function finish(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu, ec: bigint, out: TdxFaultOutcome): TdxFaultOutcome {
   const r = out.ret;
   if (r === RET_PF.FIXED) v.stats.inc('pf_fixed');
   else if (r === RET_PF.EMULATE) v.stats.inc('pf_emulate');

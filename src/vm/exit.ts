@@ -36,15 +36,21 @@ export function eptViolationErrorCode(qual: number): bigint {
 
 /**
  * The exit the CPU takes when its EPT walk fails (for L1 under TDP, or for L2 on EPT02): a
- * misconfiguration on a reserved bit, else a violation whose qualification holds the one access
- * bit the CPU reports (write, else fetch, else read), the AND of R/W/X over the entries used (0
+ * misconfiguration on a reserved bit, else a violation whose qualification holds the access bits
+ * the CPU reports (write, else fetch, else read), the AND of R/W/X over the entries used (0
  * once an entry is not present) and bits 7/8 (a guest-linear access; final translation or not).
+ * A write to a guest paging structure (EPT A/D on, or the A/D update with A/D off) sets both the
+ * read and the write bit (SDM Vol. 3C, EPT-violation exit qualification, bits 0/1 and footnote;
+ * kvm-unit-tests x86/vmx_tests.c:3274, :3293, :3322), so KVM sees PFERR_USER|PFERR_WRITE
+ * (`vmx/common.h: __vmx_handle_ept_violation`, common.h:91-94) — as its own walker models it
+ * (`paging_tmpl.h:347`: nested_access = (have_ad ? PFERR_WRITE_MASK : 0) | PFERR_USER_MASK).
  */
 export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final: boolean, misconfig: boolean): TdpExit {
   if (misconfig) {
     return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
   }
   let q = access & PFERR.WRITE ? EPT_QUAL.ACC_WRITE : access & PFERR.FETCH ? EPT_QUAL.ACC_INSTR : EPT_QUAL.ACC_READ;
+  if (!final && (access & PFERR.WRITE) !== 0) q |= EPT_QUAL.ACC_READ;
   q |= rwxToProt(rwx) | EPT_QUAL.GVA_IS_VALID | (final ? EPT_QUAL.GVA_TRANSLATED : 0);
   return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: BigInt(q), errorCode: eptViolationErrorCode(q) };
 }

@@ -1,9 +1,10 @@
 /**
- * A vCPU: per-vCPU state — registers, cpu_role, the gva walker, the active MMU's root and role,
- * statistics and the MMIO cache. `access()` runs what the hardware and KVM do for one guest
- * access: the hardware 2D walk (guest tables, each table GPA and the final GPA through the TDP
- * tables), an EPT violation / misconfiguration / NPF exit when the TDP walk fails, KVM's
- * `kvm_mmu_page_fault` and its RET_PF_* outcome, and the retry.
+ * A vCPU: per-vCPU state — registers, cpu_role, the gva walker, its MMUs, statistics and the MMIO
+ * cache. As in KVM 7.3 (reference kvm-7x.md §4.2) it holds `mmu`, the MMU that serves the running
+ * guest (`root_mmu`, or `guest_mmu` while L2 runs on nested EPT/NPT), and `access()` calls
+ * through it. The TDP root_mmu lives here: the hardware 2D walk (guest tables, each table GPA and
+ * the final GPA through the TDP tables), an EPT violation / misconfiguration / NPF exit when the
+ * TDP walk fails, KVM's `kvm_mmu_page_fault` and its RET_PF_* outcome, and the retry.
  */
 import { type Gva, type Gpa, type Hpa, gva as mkGva, hpa as mkHpa } from '../address/address';
 import type { PagingRegisters } from '../cpu/registers';
@@ -26,7 +27,9 @@ import { memslotPfn } from './memslot';
 import { hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
 import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
 import type { AccessResult, ExitRecord } from './access-result';
-import type { Vm } from './vm';
+import type { VcpuVm } from './vcpu-vm';
+import type { KvmMmu } from './kvm-mmu';
+import type { NgpaWalker } from '../nested/ngpa-walker';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS } from '../cpu/registers';
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
@@ -44,7 +47,7 @@ import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/t
 const MAX_ATTEMPTS = 8;
 
 export class Vcpu {
-  readonly vm: Vm;
+  readonly vm: VcpuVm;
   readonly index: number;
   readonly stats = new Counters<VcpuStatName>(VCPU_STAT_NAMES);
   private regsValue: PagingRegisters;
@@ -64,6 +67,13 @@ export class Vcpu {
   private curGva = 0n;
   private finalPfn = 0;
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  /**
+   * EPT with A/D off: the CPU reads guest entries, then writes A/D as a separate write through
+   * EPT (kvm-unit-tests x86/vmx_tests.c:3287-3292), which a write-protected SPTE turns into an
+   * EPT violation — dirty logging then marks the page-table page dirty (`fast_pf_fix_direct_spte`,
+   * mmu.c:3544).
+   */
+  private readonly adWrite = (gfn: number): boolean => this.tdpWalk(gfn, false, PFERR.WRITE) >= 0;
   /** Whether CR3 was ever loaded: an access with paging on before that is an error. */
   private cr3Loaded: boolean;
   /** Shadow paging (VM without TDP): the vCPU's root_mmu. */
@@ -78,8 +88,14 @@ export class Vcpu {
   private mirrorRoot: TdpPage | null = null;
   /** TD: the CPU's walk of private GPAs, through the S-EPT the TDX module owns. */
   private septInputs: WalkInputs | undefined;
+  /** root_mmu with TDP: the TDP MMU path of this class. */
+  private readonly tdpRootMmu: KvmMmu;
+  /** `vcpu->arch.mmu`. */
+  private mmuValue: KvmMmu;
+  /** L2 runs on root_mmu (L1 shadows L2 itself): L1's registers, restored by the nested exit. */
+  private l1State: { regs: PagingRegisters; cr3Loaded: boolean } | undefined;
 
-  constructor(vm: Vm, index: number, initial: Partial<PagingRegisters> = {}) {
+  constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
     this.vm = vm;
     this.index = index;
     this.cr3Loaded = initial.cr3 !== undefined;
@@ -89,6 +105,40 @@ export class Vcpu {
     this.regsValue = Object.freeze({ ...regs });
     this.rootRoleValue = this.calcRootRole(this.walkerValue.role);
     if (!vm.tdpEnabled) this.shadowVcpu = new ShadowVcpu(vm, index, this.stats, this.walkerValue, this.regsValue);
+    const roleOf = () => this.rootRoleValue;
+    this.tdpRootMmu = { name: 'root_mmu', get rootRole() { return roleOf(); }, access: (a, acc) => this.tdpAccess(a, acc) };
+    this.mmuValue = this.rootMmu;
+  }
+
+  /** `vcpu->arch.mmu`: the MMU that serves the running guest's accesses. */
+  get mmu(): KvmMmu {
+    return this.mmuValue;
+  }
+
+  /** `vcpu->arch.root_mmu`: TDP, or shadow paging without TDP. */
+  get rootMmu(): KvmMmu {
+    return this.shadowVcpu ?? this.tdpRootMmu;
+  }
+
+  /** `vcpu->arch.guest_mmu` (shadowing EPT12 or NPT12), once L2 was entered with nested TDP. */
+  get guestMmu(): KvmMmu | undefined {
+    return this.nestedEpt ?? this.nestedNptMmu;
+  }
+
+  /** guest_mmu when it is the current MMU (`mmu_is_nested`), with its walkers. */
+  private get currentGuestMmu(): NestedEptMmu | NestedNptMmu | undefined {
+    const m = this.mmuValue;
+    return m === this.nestedEpt || m === this.nestedNptMmu ? (m as NestedEptMmu | NestedNptMmu) : undefined;
+  }
+
+  /** `vcpu->arch.gva_walk`: the walker of the running guest's own tables (L2's while L2 runs). */
+  get gvaWalk(): GvaWalker {
+    return this.currentGuestMmu?.l2Walker ?? this.walkerValue;
+  }
+
+  /** `vcpu->arch.ngpa_walk`: nGPA → GPA over EPT12/NPT12 while guest_mmu is current, else undefined. */
+  get ngpaWalk(): NgpaWalker | undefined {
+    return this.currentGuestMmu?.ngpa;
   }
 
   /** The shadow-paging side of this vCPU (undefined with TDP). */
@@ -257,6 +307,10 @@ export class Vcpu {
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
   private secondStage(gfn: number, final: boolean): number {
+    return this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+  }
+
+  private tdpWalk(gfn: number, final: boolean, acc: number): number {
     let inputs = this.tdpInputs!;
     const td = this.vm.td;
     const aliasGfn = gfn;
@@ -265,7 +319,6 @@ export class Vcpu {
       if (isGfnAlias(td.config, gfn)) gfn -= td.config.gfnDirectBits;
       else inputs = this.septInputs!;
     }
-    const acc = final ? this.curFinalAccess : this.curTableAccess;
     const vlo = ((aliasGfn % 0x100000) * 4096) >>> 0;
     const vhi = Math.floor(aliasGfn / 0x100000);
     const stop = walkTables(inputs, this.tdpScratch, vhi, vlo, acc);
@@ -413,9 +466,15 @@ export class Vcpu {
       // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL; a dead VM's is -EIO.
       throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', td.dead ? 'the TD is dead (kvm_vm_dead): KVM_RUN fails with -EIO' : 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
     }
-    if (this.nestedEpt?.active) return this.nestedEpt.access(address, access);
-    if (this.nestedNptMmu?.active) return this.nestedNptMmu.access(address, access);
-    if (this.shadowVcpu !== undefined) return this.shadowVcpu.access(address, access);
+    const r = this.mmuValue.access(address, access);
+    // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
+    // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
+    if (r.status === 'l1-exit') this.mmuValue = this.rootMmu;
+    return r;
+  }
+
+  /** root_mmu with TDP: one access through the hardware 2D walk. */
+  private tdpAccess(address: Gva | bigint, access: Access): AccessResult {
     const a = this.walkerValue.checkAddress(BigInt(address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
@@ -433,7 +492,7 @@ export class Vcpu {
       this.ensureRoot();
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;
-      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage);
+      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
         // The TDX module, not KVM, sees the PENDING page first.
         const status = pendingPageAccess(this.vm.td!, BigInt(this.pendingPageGfn) << 12n, this.index, a, this.vm.events);
@@ -492,13 +551,13 @@ export class Vcpu {
 
   /** INVLPG: with shadow paging, re-sync the one entry in every root (`kvm_mmu_invlpg`). */
   invlpg(address: Gva | bigint): void {
-    if (this.shadowVcpu !== undefined && !this.nestedEpt?.active) this.shadowVcpu.invlpg(address);
+    if (this.mmuValue.invlpg !== undefined) this.mmuValue.invlpg(address);
     else this.stats.inc('invlpg');
   }
 
   /** A guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST): with shadow paging it syncs the roots. */
   flushGuestTlb(): void {
-    if (this.shadowVcpu !== undefined && !this.nestedEpt?.active) this.shadowVcpu.flushGuestTlb();
+    if (this.mmuValue.flushGuestTlb !== undefined) this.mmuValue.flushGuestTlb();
     else this.stats.inc('tlb_flush');
   }
 
@@ -559,8 +618,12 @@ export class Vcpu {
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */
   enterNestedEpt(e: NestedEptEntry): void {
-    if (this.nestedEpt === undefined) this.nestedEpt = new NestedEptMmu(this.vm, this.index, this.stats);
-    this.nestedEpt.enter(e);
+    if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
+    // Kept only once the entry succeeded: a refused entry leaves the vCPU as it was.
+    const mmu = this.nestedEpt ?? new NestedEptMmu(this.vm, this.index, this.stats);
+    mmu.enter(e);
+    this.nestedEpt = mmu;
+    this.mmuValue = mmu;
     this.vm.afterOperation();
   }
 
@@ -569,18 +632,81 @@ export class Vcpu {
    * is kept only once an entry succeeded, so a refused entry leaves the vCPU as it was.
    */
   enterNestedNpt(e: NestedNptEntry): void {
+    if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     const mmu = this.nestedNptMmu ?? new NestedNptMmu(this.vm, this.index, this.stats);
     mmu.enter(e);
     this.nestedNptMmu = mmu;
+    this.mmuValue = mmu;
+  }
+
+  /**
+   * Nested VM entry without nested TDP: vmcs12 without EPT (vmcb12 without NPT), so L1 runs L2 on
+   * L1's own shadow tables and L2's CR3 points at them, in L1's GPA space.
+   *
+   * KVM 6.16 keeps `vcpu->arch.mmu = &root_mmu` for such an L2 (`nested_vmx_load_cr3(..,
+   * nested_ept = false)`, vmx/nested.c:2741 → kvm_init_mmu + kvm_mmu_new_pgd, :1171-1174): root_mmu
+   * takes L2's cpu_role, whose `guest_mode` bit (`kvm_calc_cpu_role`, mmu.c:5542) gives L2
+   * roots and shadow pages apart from L1's. With TDP those roots map L2's GPAs (= L1's) directly;
+   * without TDP root_mmu shadows L2's CR3 tables — L1's shadow tables for L2 — GVA → HPA
+   * ("shadow-on-shadow", reference kvm-mmu.md §10.5). That is also the only nested paging a VM
+   * without TDP has: KVM offers nested EPT to L1 only `if (enable_ept)` (vmx/nested.c:7111-7114;
+   * `enterNestedEpt` refuses a shadow VM) and accepts NPT in vmcb12 only with npt_enabled
+   * (`__nested_vmcb_check_controls`, svm/nested.c:269).
+   *
+   * So this changes no MMU pointer: it loads L2's registers (guest_mode set) into the vCPU and
+   * runs `nested_vmx_load_cr3` on root_mmu; `exitNested` does the same with L1's registers
+   * (`load_vmcs12_host_state`, :4724). Both transitions then request KVM_REQ_TLB_FLUSH_GUEST, as
+   * `nested_vmx_transition_tlb_flush` does for a vmcs12 without VPID (:1200-1220, called at :2705
+   * and :4727); without TDP that syncs the current and previous roots
+   * (`kvm_vcpu_flush_tlb_guest`, x86.c:3636-3649). Modelled: VMX with vmcs12 VPID off. Not
+   * modelled: L1's exception bitmap (a #PF in L2 is reported as 'guest-pf'; L1 shadowing L2
+   * would intercept it) and L1 intercepting L2's CR3 writes and INVLPG.
+   */
+  enterNested(e: { l2: PagingRegisters }): void {
+    if (this.l1State !== undefined || this.mmuValue !== this.rootMmu) {
+      throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
+    }
+    if (this.vm.td !== undefined) throw new InvalidArgumentError('nested-in-td', 'a TD does not run nested guests in this model', 'tdx');
+    const regs: PagingRegisters = { ...e.l2, guestMode: true };
+    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features); // validates first
+    this.l1State = { regs: this.regsValue, cr3Loaded: this.cr3Loaded };
+    this.loadNestedCr3(walker, regs, 'L2 entry (L1 shadows L2): root_mmu with guest_mode roles');
+  }
+
+  /** Both directions of `nested_vmx_load_cr3` + the transition TLB flush on root_mmu. */
+  private loadNestedCr3(walker: GvaWalker, regs: PagingRegisters, why: string): void {
+    this.walkerValue = walker;
+    this.regsValue = Object.freeze({ ...regs });
+    this.cr3Loaded = true;
+    const rootRole = this.calcRootRole(walker.role);
+    // A direct root_mmu: kvm_mmu_new_pgd keeps the old root; the next load finds the TDP root
+    // of the new role (guest_mode) among the VM's roots.
+    if (rootRole.word !== this.rootRoleValue.word) this.unload();
+    this.rootRoleValue = rootRole;
+    this.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: regs.cr3, outcome: why });
+    if (this.shadowVcpu !== undefined) {
+      this.shadowVcpu.loadCr3Nested(walker, this.regsValue);
+      this.shadowVcpu.flushGuestTlb();
+    } else this.stats.inc('tlb_flush');
+    this.vm.afterOperation();
   }
 
   /** Nested VM exit: back to L1 (root_mmu). */
   exitNested(): void {
+    const l1 = this.l1State;
+    if (l1 !== undefined) {
+      const walker = new GvaWalker(this.vm.guestMem, l1.regs, this.vm.features);
+      this.l1State = undefined;
+      this.loadNestedCr3(walker, l1.regs, 'L2 exit: root_mmu with L1 roles');
+      this.cr3Loaded = l1.cr3Loaded;
+      return;
+    }
     this.nestedEpt?.exit();
     if (this.nestedNptMmu?.active) {
       this.nestedNptMmu.exit();
       this.vm.afterOperation();
     }
+    this.mmuValue = this.rootMmu;
   }
 
   /** INVEPT from L1. */

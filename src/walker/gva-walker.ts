@@ -33,7 +33,7 @@ export class GvaWalker {
   private readonly pdptrHalves: Uint32Array | undefined;
   private readonly scratch = new WalkScratch();
   /** The same inputs with a second stage installed (created on first use). */
-  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number } | undefined;
+  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
 
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
@@ -183,9 +183,10 @@ export class GvaWalker {
    * Walk with a second translation stage (`kvm_translate_gpa`): `stage(gfn, final)` sees every
    * guest table frame before it is read and the final frame, and returns the frame to use or -1
    * to stop the walk (reason 'second-stage'). Used for the hardware 2D walk under TDP and for L2.
-   * Returns the raw WalkStop code; `recordLast` turns the scratch into a record.
+   * Returns the raw WalkStop code; `recordLast` turns the scratch into a record. `adWrite`, when
+   * given, is the second stage of the CPU's A/D writes to guest entries (`translateAdWrite`).
    */
-  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number): number {
+  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number, adWrite?: (gfn: number) => boolean): number {
     if (this.inputs === undefined) {
       const g = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       const t = stage(g, true);
@@ -195,8 +196,9 @@ export class GvaWalker {
       this.scratch.gfn = t;
       return WalkStop.Ok;
     }
-    if (this.staged === undefined || this.staged.fn !== stage) {
-      this.staged = { inputs: { ...this.inputs, translate: stage }, fn: stage };
+    if (this.staged === undefined || this.staged.fn !== stage || this.staged.ad !== adWrite) {
+      const inputs: WalkInputs = adWrite === undefined ? { ...this.inputs, translate: stage } : { ...this.inputs, translate: stage, translateAdWrite: adWrite };
+      this.staged = { inputs, fn: stage, ad: adWrite };
     }
     return walkTables(this.staged.inputs, this.scratch, vhi, vlo, access);
   }

@@ -36,6 +36,14 @@ export interface WalkInputs {
    * WalkStop.SecondStage. Absent for a plain one-dimensional walk.
    */
   readonly translate?: (gfn: number, final: boolean) => number;
+  /**
+   * The CPU's write of a guest entry's A/D bits as a separate access through the second stage
+   * (EPT with A/D disabled: the entry is read, then written "as a read+write" only when A/D must
+   * be set — kvm-unit-tests x86/vmx_tests.c:3287-3292). Gets the table frame before translation;
+   * false = the second stage faulted: the walk stops with WalkStop.SecondStage, the entries above
+   * keep the A bits already written. Absent: the A/D write needs no second look.
+   */
+  readonly translateAdWrite?: (gfn: number) => boolean;
 }
 
 /** Index of the entry for level L of address (hi, lo). */
@@ -236,7 +244,10 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     } else {
       adOk &= (lo >>> fmt.dirtyBit) & 1;
     }
-    if (adOk === 0) updateAccessedDirty(w, s, level, write);
+    if (adOk === 0 && !updateAccessedDirty(w, s, level, write)) {
+      s.errorCode = 0;
+      return WalkStop.SecondStage;
+    }
   }
   s.pteAccess = pteAcc;
   return WalkStop.Ok;
@@ -260,8 +271,11 @@ function finishFault(w: WalkInputs, s: WalkScratch, pfec: number, stop: number):
   return stop;
 }
 
-/** FNAME(update_accessed_dirty_bits): set A on every level used, D on the leaf for a write. */
-function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, write: boolean): void {
+/**
+ * FNAME(update_accessed_dirty_bits): set A on every level used, D on the leaf for a write. False
+ * when the second stage refused one of the writes (`translateAdWrite`).
+ */
+function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, write: boolean): boolean {
   const fmt = w.format;
   const aMask = 1 << fmt.accessedBit;
   const dMask = 1 << fmt.dirtyBit;
@@ -274,6 +288,7 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     const tg = s.tableGfn[level]!;
     // A read-only slot (ROM): KVM skips the update quietly.
     if (mem.slotOf(tg)!.readonly) continue;
+    if (w.translateAdWrite !== undefined && !w.translateAdWrite(s.guestTableGfn[level]!)) return false;
     const f = mem.frameOf(tg);
     const slab = mem.slabOf(f);
     const wi = GuestMemory.wordBase(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);
@@ -283,4 +298,5 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     s.newLo[level] = v >>> 0;
     s.newHi[level] = s.hi[level]!;
   }
+  return true;
 }

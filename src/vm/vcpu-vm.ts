@@ -1,0 +1,28 @@
+/**
+ * What a vCPU needs from its VM (per-VM state: memslots, memory, the MMUs, the TD). `Vm`
+ * implements it and passes itself to each vCPU it creates; the vCPU names this interface rather
+ * than `Vm`, so the import graph has no vm/vm ↔ vm/vcpu cycle.
+ */
+import type { CpuFeatures } from '../cpu/registers';
+import type { GuestMemory } from '../memory/guest-memory';
+import type { ShadowVcpuVm } from '../shadow/shadow-vcpu';
+import type { SpteConfig } from '../spte/spte-config';
+import type { TdpMmu, TdpVmContext } from '../tdp/tdp-mmu';
+import type { MemoryAttributes } from '../tdx/memory-attributes';
+import type { Td } from '../tdx/td';
+import type { TdxFaultVm } from '../tdx/tdx-page-fault';
+import type { HostMemory } from './host-memory';
+
+export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
+  readonly config: SpteConfig;
+  readonly features: Readonly<CpuFeatures>;
+  readonly host: HostMemory;
+  /** L1's GPA space. */
+  readonly guestMem: GuestMemory;
+  readonly tdp: TdpMmu;
+  /** `tdp_enabled`: false = shadow paging. */
+  readonly tdpEnabled: boolean;
+  readonly td: Td | undefined;
+  /** Private-memory attributes (a TD or a KVM_X86_SW_PROTECTED_VM), else undefined. */
+  readonly memAttributes: MemoryAttributes | undefined;
+}
