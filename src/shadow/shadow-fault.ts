@@ -240,10 +240,7 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, pteAccess);
     if (child !== null) {
       mmu.linkShadowPage(sp, idx, child, vcpu);
-      if (fault.hugePageDisallowed) {
-        child.nxHugePageDisallowed = true;
-        if (fault.reqLevel >= sp.level) mmu.vm.stats.inc('nx_lpage_splits');
-      }
+      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
     }
     sp = mmu.childOf(mmu.readSpte(sp, idx));
   }
@@ -362,7 +359,7 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, ACC_ALL);
     if (child !== null) {
       mmu.linkShadowPage(sp, idx, child, ctx.vcpu);
-      if (fault.hugePageDisallowed) child.nxHugePageDisallowed = true;
+      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
     }
     sp = mmu.childOf(mmu.readSpte(sp, idx));
   }

@@ -316,6 +316,17 @@ export class ShadowMmu implements ShadowMmuOps {
     if (child.unsyncChildren > 0 || child.unsync) markUnsync(this, parent, idx);
   }
 
+  /**
+   * `account_nx_huge_page` (mmu.c:797-804), after linking a direct page the NX huge page mitigation
+   * made: mark it, and put it on the recovery list when only the mitigation kept the fault from a
+   * huge page at the parent's level (`fault->req_level >= it.level`, paging_tmpl.h:734-736,
+   * mmu.c:3378-3380).
+   */
+  accountNxHugePage(sp: ShadowPage, nxHugePagePossible: boolean): void {
+    sp.nxHugePageDisallowed = true;
+    if (nxHugePagePossible) this.vm.possibleNxHugePages.track(sp);
+  }
+
   // ---- write tracking and write protection (§8.2 account_shadowed) ----
 
   private lpageAdjust(gfn: number, by: number): void {
@@ -388,7 +399,8 @@ export class ShadowMmu implements ShadowMmuOps {
       // A root in use stays allocated until its last vCPU drops it; vCPUs must reload.
       zappedRoot = !this.isObsolete(sp);
     }
-    sp.nxHugePageDisallowed = false;
+    // mmu.c:2700-2701: a zapped page leaves the possible-NX-huge-pages list (nx_lpage_splits drops).
+    if (sp.nxHugePageDisallowed) this.vm.possibleNxHugePages.unaccount(sp);
     sp.role = sp.role.with({ invalid: true });
     if (zappedRoot) this.freeObsoleteRootsRequest++;
     this.vm.events.record({ kind: 'sp_zap', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `role 0x${sp.role.word.toString(16)}${sp.rootCount > 0 ? ' (root in use)' : ''}` });

@@ -11,7 +11,11 @@ import { Counters, VM_STAT_NAMES, type VmStatName } from '../events/stats';
 import { EventLog } from '../events/event-log';
 import { countersTable, eventsTable } from '../events/tables';
 import { makeSpteConfig, type SpteConfig, type SpteConfigSpec } from '../spte/spte-config';
-import { TdpMmu, type NxRecovery, type TdpVmContext } from '../tdp/tdp-mmu';
+import { TdpMmu, type TdpVmContext } from '../tdp/tdp-mmu';
+import { PossibleNxHugePages } from '../tdp/possible-nx-huge-pages';
+import type { TdpPage } from '../tdp/tdp-page';
+import type { ShadowPage } from '../shadow/shadow-page';
+import { recoverNxHugePages, type NxRecovery } from './recover-nx-huge-pages';
 import { HostMemory } from './host-memory';
 import { makeLpageInfo, memslotPrivatePfn, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
@@ -145,6 +149,8 @@ export class Vm implements TdpVmContext {
   readonly memslots: Memslot[] = [];
   readonly stats = new Counters<VmStatName>(VM_STAT_NAMES);
   readonly events = new EventLog();
+  /** `kvm->arch.possible_nx_huge_pages`: one list for the TDP MMU's and the shadow MMU's tables. */
+  readonly possibleNxHugePages = new PossibleNxHugePages<TdpPage | ShadowPage>(this.stats);
   readonly tdp: TdpMmu;
   readonly vcpus: Vcpu[] = [];
   /** `tdp_enabled`: false = shadow paging. */
@@ -557,7 +563,7 @@ export class Vm implements TdpVmContext {
    * `ratio` defaults to the VM's `nxHugePagesRecoveryRatio`; 0 recovers nothing.
    */
   recoverNxHugePages(ratio: number = this.nxHugePagesRecoveryRatio): NxRecovery {
-    const r = this.tdp.recoverNxHugePages(checkRecoveryRatio(ratio));
+    const r = recoverNxHugePages(this, checkRecoveryRatio(ratio));
     this.afterOperation();
     return r;
   }
