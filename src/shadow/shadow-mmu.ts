@@ -11,7 +11,7 @@ import type { SpteConfig } from '../spte/spte-config';
 import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { isAccessed, isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, markSpteForAccessTrack, spteToPfn } from '../spte/spte';
 import type { PageRole } from '../role/page-role';
-import { lpageIndex, type Memslot } from '../vm/memslot';
+import { lpageIndex, maxMappingLevel, type Memslot } from '../vm/memslot';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { resetRsvdsBitsMaskEpt } from '../format/rsvd-bits-mask';
 import { Rmap } from './rmap';
@@ -599,6 +599,28 @@ export class ShadowMmu implements ShadowMmuOps {
     }
     // No flush: MMU-writable stays (spte.h:507); the dirty-log callers flush (x86.c:13297, kvm_main.c:2282).
     return n;
+  }
+
+  /**
+   * `kvm_rmap_zap_collapsible_sptes` (mmu.c:7121-7130), the rmap half of `kvm_mmu_recover_huge_pages`
+   * when dirty logging stops: over the slot's 4K and 2M rmaps, every leaf of a *direct* page whose
+   * level is below what its gfn may now be mapped with (`kvm_mmu_max_mapping_level`) is zapped
+   * (`kvm_mmu_zap_collapsible_spte`, mmu.c:7084-7118), so the next fault maps it huge. Leaves of
+   * indirect pages stay: the guest maps those gfns with 4K pages. One flush for the slot if any
+   * went (`kvm_flush_remote_tlbs_memslot`). Returns the leaves zapped.
+   */
+  zapCollapsibleSptes(slot: Memslot, vcpu = -1): number {
+    const start = slot.baseGfn;
+    const end = start + slot.npages;
+    const hits: SptePtr[] = [];
+    for (const [gfn, level, p] of this.rmap.entries()) {
+      // walk_slot_rmaps(…, PG_LEVEL_4K, KVM_MAX_HUGEPAGE_LEVEL - 1, …): levels 1 and 2.
+      if (level > 2 || gfn >= end || gfn < start - (start % 2 ** (9 * (level - 1)))) continue;
+      if (p.sp.role.direct && p.sp.level < maxMappingLevel(slot, p.sp.gfn, 5, this.config.maxHugePageLevel)) hits.push(p);
+    }
+    for (const p of hits) this.setSpte(p.sp, p.idx, SHADOW_NONPRESENT_VALUE, vcpu);
+    if (hits.length > 0) this.tlbFlush(vcpu, `zap collapsible SPTEs in ${slot.name}`, start);
+    return hits.length;
   }
 
   /** `kvm_mmu_zap_memslot` (no fast-zap quirk): unmap the range and zap the pages with gPTEs inside. */

@@ -22,7 +22,7 @@ import {
   markSpteForAccessTrack, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
 } from '../spte/spte';
 import type { HostMemory } from '../vm/host-memory';
-import { memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
+import { maxMappingLevel, memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import type { PageFault } from './page-fault';
 import { RET_PF, type RetPf } from './ret-pf';
 import { TdpPage, pagesPerEntry, spteIndex } from './tdp-page';
@@ -261,14 +261,7 @@ export class TdpMmu {
 
   /** `kvm_mmu_max_mapping_level`: the largest level slot alignment, lpage_info and the host allow. */
   maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
-    let level = Math.min(maxLevel, this.vm.config.maxHugePageLevel, slot.hostLevel);
-    for (; level > 1; level--) {
-      const span = pagesPerEntry(level);
-      if (slot.baseGfn % span !== slot.pfnBase % span) continue;
-      const idx = Math.floor(gfn / span) - Math.floor(slot.baseGfn / span);
-      if (slot.lpageDisallow[level - 2]![idx] === 0) break;
-    }
-    return level;
+    return maxMappingLevel(slot, gfn, maxLevel, this.vm.config.maxHugePageLevel);
   }
 
   hugepageAdjust(fault: PageFault): void {

@@ -432,7 +432,8 @@ export class Vm implements TdpVmContext {
       }
     } else {
       slot.dirtyBitmap = undefined;
-      // kvm_mmu_slot_apply_flags → kvm_mmu_recover_huge_pages (TDP MMU part).
+      // kvm_mmu_slot_apply_flags → kvm_mmu_recover_huge_pages (mmu.c:7133-7145): the rmaps, then the TDP MMU.
+      this.shadow.zapCollapsibleSptes(slot);
       this.tdp.recoverHugePages(slot);
     }
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: on ? 'enabled' : 'disabled' });
