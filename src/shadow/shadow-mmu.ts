@@ -37,7 +37,6 @@ export function mmuPageHash(gfn: number): number {
 
 export class ShadowMmu implements ShadowMmuOps {
   readonly vm: ShadowVmContext;
-  readonly config: SpteConfig;
   /** `mmu_page_hash`: bucket → pages, newest first. */
   private readonly hash = new Map<number, ShadowPage[]>();
   /** `active_mmu_pages` in FIFO order: iteration gives the oldest first. */
@@ -58,19 +57,32 @@ export class ShadowMmu implements ShadowMmuOps {
   private seq = 0;
   /**
    * `shadow_zero_check` of the shadow MMU: for shadow EPT, `reset_ept_shadow_zero_bits_mask` with
-   * L1's execute-only (at most the host's), so execute-only EPT02 leaves are legal.
+   * L1's execute-only (at most the host's), so execute-only EPT02 leaves are legal. Derived from
+   * the VM's settings of the moment (kept with the settings it came from).
    */
-  private readonly zeroCheckConfig: SpteConfig;
+  private zeroCheck: { from: SpteConfig; config: SpteConfig } | undefined;
 
   constructor(vm: ShadowVmContext, maxMmuPages = 4096) {
     this.vm = vm;
-    this.config = vm.config;
     this.maxMmuPages = Math.max(64, maxMmuPages);
-    const c = vm.config;
-    if (c.flavour === 'ept') {
-      const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: c.hostMaxPhyAddr, execonly: c.execOnly, hugePageLevel: c.maxHugePageLevel });
-      this.zeroCheckConfig = { ...c, zeroCheck: z.rsvdBitsMask, zeroCheckBadMtXwr: z.badMtXwr };
-    } else this.zeroCheckConfig = c;
+  }
+
+  /** The VM's SPTE settings: one copy for both MMUs (the NX huge page mitigation may change at runtime). */
+  get config(): SpteConfig {
+    return this.vm.config;
+  }
+
+  private get zeroCheckConfig(): SpteConfig {
+    const c = this.vm.config;
+    if (this.zeroCheck?.from !== c) {
+      let config = c;
+      if (c.flavour === 'ept') {
+        const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: c.hostMaxPhyAddr, execonly: c.execOnly, hugePageLevel: c.maxHugePageLevel });
+        config = { ...c, zeroCheck: z.rsvdBitsMask, zeroCheckBadMtXwr: z.badMtXwr };
+      }
+      this.zeroCheck = { from: c, config };
+    }
+    return this.zeroCheck.config;
   }
 
   // ---- raw SPTE access ----
