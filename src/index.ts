@@ -57,6 +57,8 @@ export * from './tdp/ret-pf';
 export * from './tdp/page-fault';
 export * from './tdp/tdp-page';
 export * from './tdp/tdp-mmu';
+export * from './tdp/possible-nx-huge-pages';
+export * from './vm/recover-nx-huge-pages';
 export * from './vm/memslot';
 export * from './vm/host-memory';
 export * from './vm/exit';

@@ -11,7 +11,7 @@ import { SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { isLargePte, isLastSpte, isShadowPresent, isWritable, kvmMmuPageAdNeedWriteProtect, makeMmioSpte, makeSpte, spteToPfn } from '../spte/spte';
 import { newPageFault, type PageFault } from '../tdp/page-fault';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
-import { memslotPfn, lpageIndex, type Memslot } from '../vm/memslot';
+import { memslotPfn, maxMappingLevel, type Memslot } from '../vm/memslot';
 import { walkTables } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
 import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
@@ -47,13 +47,7 @@ export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
   const c = mmu.config;
   fault.hugePageDisallowed = fault.exec && c.nxHugePages;
   if (fault.maxLevel === 1 || fault.slot === undefined || fault.slot.dirtyLogging) return;
-  const slot = fault.slot;
-  let level = Math.min(fault.maxLevel, c.maxHugePageLevel, slot.hostLevel);
-  for (; level > 1; level--) {
-    const sp = span(level);
-    if (slot.baseGfn % sp !== slot.pfnBase % sp) continue;
-    if (slot.lpageDisallow[level - 2]![lpageIndex(slot, fault.gfn, level)] === 0) break;
-  }
+  const level = maxMappingLevel(fault.slot, fault.gfn, fault.maxLevel, c.maxHugePageLevel);
   fault.reqLevel = level;
   if (level === 1 || fault.hugePageDisallowed) return;
   fault.goalLevel = level;
@@ -240,10 +234,7 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, pteAccess);
     if (child !== null) {
       mmu.linkShadowPage(sp, idx, child, vcpu);
-      if (fault.hugePageDisallowed) {
-        child.nxHugePageDisallowed = true;
-        if (fault.reqLevel >= sp.level) mmu.vm.stats.inc('nx_lpage_splits');
-      }
+      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
     }
     sp = mmu.childOf(mmu.readSpte(sp, idx));
   }
@@ -362,7 +353,7 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, ACC_ALL);
     if (child !== null) {
       mmu.linkShadowPage(sp, idx, child, ctx.vcpu);
-      if (fault.hugePageDisallowed) child.nxHugePageDisallowed = true;
+      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
     }
     sp = mmu.childOf(mmu.readSpte(sp, idx));
   }

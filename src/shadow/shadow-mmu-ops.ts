@@ -10,6 +10,7 @@ import type { EventLog } from '../events/event-log';
 import type { GuestMemory } from '../memory/guest-memory';
 import type { SpteConfig } from '../spte/spte-config';
 import type { HostMemory } from '../vm/host-memory';
+import type { PossibleNxHugePages } from '../tdp/possible-nx-huge-pages';
 import type { Memslot } from '../vm/memslot';
 import type { ShadowPage } from './shadow-page';
 
@@ -26,6 +27,8 @@ export interface ShadowVmContext {
   slotOfGfn(gfn: number): Memslot | undefined;
   /** `kvm_tdp_mmu_write_protect_gfn` (nested TDP: L1's TDP mapping of an EPT12 table). */
   tdpWriteProtectGfn(gfn: number): boolean;
+  /** `kvm->arch.possible_nx_huge_pages`, shared with the TDP MMU. */
+  readonly possibleNxHugePages: Pick<PossibleNxHugePages<ShadowPage>, 'track' | 'unaccount'>;
 }
 
 export interface ShadowMmuOps {

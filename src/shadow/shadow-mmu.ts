@@ -11,7 +11,7 @@ import type { SpteConfig } from '../spte/spte-config';
 import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { isAccessed, isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeNonleafSpte, markSpteForAccessTrack, spteToPfn } from '../spte/spte';
 import type { PageRole } from '../role/page-role';
-import { lpageIndex, type Memslot } from '../vm/memslot';
+import { lpageIndex, maxMappingLevel, type Memslot } from '../vm/memslot';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { resetRsvdsBitsMaskEpt } from '../format/rsvd-bits-mask';
 import { Rmap } from './rmap';
@@ -37,7 +37,6 @@ export function mmuPageHash(gfn: number): number {
 
 export class ShadowMmu implements ShadowMmuOps {
   readonly vm: ShadowVmContext;
-  readonly config: SpteConfig;
   /** `mmu_page_hash`: bucket → pages, newest first. */
   private readonly hash = new Map<number, ShadowPage[]>();
   /** `active_mmu_pages` in FIFO order: iteration gives the oldest first. */
@@ -58,19 +57,32 @@ export class ShadowMmu implements ShadowMmuOps {
   private seq = 0;
   /**
    * `shadow_zero_check` of the shadow MMU: for shadow EPT, `reset_ept_shadow_zero_bits_mask` with
-   * L1's execute-only (at most the host's), so execute-only EPT02 leaves are legal.
+   * L1's execute-only (at most the host's), so execute-only EPT02 leaves are legal. Derived from
+   * the VM's settings of the moment (kept with the settings it came from).
    */
-  private readonly zeroCheckConfig: SpteConfig;
+  private zeroCheck: { from: SpteConfig; config: SpteConfig } | undefined;
 
   constructor(vm: ShadowVmContext, maxMmuPages = 4096) {
     this.vm = vm;
-    this.config = vm.config;
     this.maxMmuPages = Math.max(64, maxMmuPages);
-    const c = vm.config;
-    if (c.flavour === 'ept') {
-      const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: c.hostMaxPhyAddr, execonly: c.execOnly, hugePageLevel: c.maxHugePageLevel });
-      this.zeroCheckConfig = { ...c, zeroCheck: z.rsvdBitsMask, zeroCheckBadMtXwr: z.badMtXwr };
-    } else this.zeroCheckConfig = c;
+  }
+
+  /** The VM's SPTE settings: one copy for both MMUs (the NX huge page mitigation may change at runtime). */
+  get config(): SpteConfig {
+    return this.vm.config;
+  }
+
+  private get zeroCheckConfig(): SpteConfig {
+    const c = this.vm.config;
+    if (this.zeroCheck?.from !== c) {
+      let config = c;
+      if (c.flavour === 'ept') {
+        const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: c.hostMaxPhyAddr, execonly: c.execOnly, hugePageLevel: c.maxHugePageLevel });
+        config = { ...c, zeroCheck: z.rsvdBitsMask, zeroCheckBadMtXwr: z.badMtXwr };
+      }
+      this.zeroCheck = { from: c, config };
+    }
+    return this.zeroCheck.config;
   }
 
   // ---- raw SPTE access ----
@@ -316,6 +328,17 @@ export class ShadowMmu implements ShadowMmuOps {
     if (child.unsyncChildren > 0 || child.unsync) markUnsync(this, parent, idx);
   }
 
+  /**
+   * `account_nx_huge_page` (mmu.c:797-804), after linking a direct page the NX huge page mitigation
+   * made: mark it, and put it on the recovery list when only the mitigation kept the fault from a
+   * huge page at the parent's level (`fault->req_level >= it.level`, paging_tmpl.h:734-736,
+   * mmu.c:3378-3380).
+   */
+  accountNxHugePage(sp: ShadowPage, nxHugePagePossible: boolean): void {
+    sp.nxHugePageDisallowed = true;
+    if (nxHugePagePossible) this.vm.possibleNxHugePages.track(sp);
+  }
+
   // ---- write tracking and write protection (§8.2 account_shadowed) ----
 
   private lpageAdjust(gfn: number, by: number): void {
@@ -388,7 +411,8 @@ export class ShadowMmu implements ShadowMmuOps {
       // A root in use stays allocated until its last vCPU drops it; vCPUs must reload.
       zappedRoot = !this.isObsolete(sp);
     }
-    sp.nxHugePageDisallowed = false;
+    // mmu.c:2700-2701: a zapped page leaves the possible-NX-huge-pages list (nx_lpage_splits drops).
+    if (sp.nxHugePageDisallowed) this.vm.possibleNxHugePages.unaccount(sp);
     sp.role = sp.role.with({ invalid: true });
     if (zappedRoot) this.freeObsoleteRootsRequest++;
     this.vm.events.record({ kind: 'sp_zap', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `role 0x${sp.role.word.toString(16)}${sp.rootCount > 0 ? ' (root in use)' : ''}` });
@@ -587,6 +611,28 @@ export class ShadowMmu implements ShadowMmuOps {
     }
     // No flush: MMU-writable stays (spte.h:507); the dirty-log callers flush (x86.c:13297, kvm_main.c:2282).
     return n;
+  }
+
+  /**
+   * `kvm_rmap_zap_collapsible_sptes` (mmu.c:7121-7130), the rmap half of `kvm_mmu_recover_huge_pages`
+   * when dirty logging stops: over the slot's 4K and 2M rmaps, every leaf of a *direct* page whose
+   * level is below what its gfn may now be mapped with (`kvm_mmu_max_mapping_level`) is zapped
+   * (`kvm_mmu_zap_collapsible_spte`, mmu.c:7084-7118), so the next fault maps it huge. Leaves of
+   * indirect pages stay: the guest maps those gfns with 4K pages. One flush for the slot if any
+   * went (`kvm_flush_remote_tlbs_memslot`). Returns the leaves zapped.
+   */
+  zapCollapsibleSptes(slot: Memslot, vcpu = -1): number {
+    const start = slot.baseGfn;
+    const end = start + slot.npages;
+    const hits: SptePtr[] = [];
+    for (const [gfn, level, p] of this.rmap.entries()) {
+      // walk_slot_rmaps(…, PG_LEVEL_4K, KVM_MAX_HUGEPAGE_LEVEL - 1, …): levels 1 and 2.
+      if (level > 2 || gfn >= end || gfn < start - (start % 2 ** (9 * (level - 1)))) continue;
+      if (p.sp.role.direct && p.sp.level < maxMappingLevel(slot, p.sp.gfn, 5, this.config.maxHugePageLevel)) hits.push(p);
+    }
+    for (const p of hits) this.setSpte(p.sp, p.idx, SHADOW_NONPRESENT_VALUE, vcpu);
+    if (hits.length > 0) this.tlbFlush(vcpu, `zap collapsible SPTEs in ${slot.name}`, start);
+    return hits.length;
   }
 
   /** `kvm_mmu_zap_memslot` (no fast-zap quirk): unmap the range and zap the pages with gPTEs inside. */

@@ -14,6 +14,7 @@ import type { SpteConfig } from '../spte/spte-config';
 import { FROZEN_SPTE, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { makeHugeSpte, makeSmallSpte } from '../spte/huge-page-spte';
 import type { ExternalPageTableHooks } from './external-hooks';
+import type { PossibleNxHugePages } from './possible-nx-huge-pages';
 import { KVM_DIRECT_ROOTS, KVM_VALID_ROOTS, rootMatch, type RootTypes } from './root-types';
 import {
   isAccessAllowed, isAccessTrack, isAccessed, isFrozen, isHostWritable, isLargePte, isLastSpte, isMmioSpte,
@@ -21,7 +22,7 @@ import {
   markSpteForAccessTrack, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
 } from '../spte/spte';
 import type { HostMemory } from '../vm/host-memory';
-import { memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
+import { maxMappingLevel, memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import type { PageFault } from './page-fault';
 import { RET_PF, type RetPf } from './ret-pf';
 import { TdpPage, pagesPerEntry, spteIndex } from './tdp-page';
@@ -47,20 +48,10 @@ export interface TdpVmContext {
   readonly external?: ExternalPageTableHooks | undefined;
   /** TDX: `kvm_gfn_direct_bits` (the shared bit as a gfn); 0 or absent otherwise. */
   readonly gfnDirectBits?: number;
-  /** `kvm->nr_memslots_dirty_logging != 0` (absent: assume so, and look the slot up). */
-  anyDirtyLogging?(): boolean;
   /** Private memory: `kvm_mem_is_private` (absent: no private memory). */
   readonly memAttributes?: { isPrivate(gfn: number): boolean } | undefined;
-}
-
-/** What one NX huge page recovery pass did (`kvm_recover_nx_huge_pages`). */
-export interface NxRecovery {
-  /** ⌈nx_lpage_splits / ratio⌉ at the start of the pass. */
-  toZap: number;
-  /** Tables zapped (their 4 KiB leaves with them). */
-  zapped: number;
-  /** Tables in dirty-logged slots taken off the list without a zap (`unaccount_nx_huge_page`). */
-  unaccounted: number;
+  /** `kvm->arch.possible_nx_huge_pages`, shared with the shadow MMU. */
+  readonly possibleNxHugePages: Pick<PossibleNxHugePages<TdpPage>, 'track' | 'unaccount'>;
 }
 
 const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
@@ -70,13 +61,6 @@ export class TdpMmu {
   /** `kvm->arch.tdp_mmu_roots`, newest first. */
   readonly roots: TdpPage[] = [];
   private readonly pages = new Map<number, TdpPage>();
-  /**
-   * `kvm->arch.possible_nx_huge_pages`: tables that exist only because the NX huge page mitigation
-   * refused an executable huge page, oldest first (a Set iterates in insertion order, as
-   * `list_add_tail` + `list_first_entry`). Its size is the `nx_lpage_splits` stat's TDP share.
-   */
-  readonly possibleNxHugePages = new Set<TdpPage>();
-
   constructor(vm: TdpVmContext) {
     this.vm = vm;
   }
@@ -123,10 +107,7 @@ export class TdpMmu {
 
   private freePage(sp: TdpPage): void {
     // tdp_mmu_unlink_sp: a freed table can no longer be recovered as an NX huge page.
-    if (sp.nxHugePageDisallowed) {
-      sp.nxHugePageDisallowed = false;
-      this.untrackPossibleNxHugePage(sp);
-    }
+    if (sp.nxHugePageDisallowed) this.vm.possibleNxHugePages.unaccount(sp);
     this.pages.delete(sp.pfn);
     this.vm.host.freeTable(sp.pfn);
     this.vm.stats.inc('tdp_mmu_pages', -1);
@@ -280,14 +261,7 @@ export class TdpMmu {
 
   /** `kvm_mmu_max_mapping_level`: the largest level slot alignment, lpage_info and the host allow. */
   maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
-    let level = Math.min(maxLevel, this.vm.config.maxHugePageLevel, slot.hostLevel);
-    for (; level > 1; level--) {
-      const span = pagesPerEntry(level);
-      if (slot.baseGfn % span !== slot.pfnBase % span) continue;
-      const idx = Math.floor(gfn / span) - Math.floor(slot.baseGfn / span);
-      if (slot.lpageDisallow[level - 2]![idx] === 0) break;
-    }
-    return level;
+    return maxMappingLevel(slot, gfn, maxLevel, this.vm.config.maxHugePageLevel);
   }
 
   hugepageAdjust(fault: PageFault): void {
@@ -335,7 +309,7 @@ export class TdpMmu {
       child.nxHugePageDisallowed = fault.hugePageDisallowed;
       if (isShadowPresent(old)) this.splitHugePage(sp, idx, old, child, vcpu);
       else this.setSpte(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, root.role.adDisabled), vcpu);
-      if (fault.hugePageDisallowed && fault.reqLevel >= level && child.nxHugePageDisallowed) this.trackPossibleNxHugePage(child);
+      if (fault.hugePageDisallowed && fault.reqLevel >= level && child.nxHugePageDisallowed) this.vm.possibleNxHugePages.track(child);
       sp = child;
     }
   }
@@ -403,62 +377,17 @@ export class TdpMmu {
 
   // ---- NX huge page recovery and huge page recovery (mmu.c, tdp_mmu.c) ----
 
-  /** `track_possible_nx_huge_page`: once per table, however often it is linked. */
-  private trackPossibleNxHugePage(sp: TdpPage): void {
-    if (this.possibleNxHugePages.has(sp)) return;
-    this.vm.stats.inc('nx_lpage_splits');
-    this.possibleNxHugePages.add(sp);
-  }
-
-  /** `untrack_possible_nx_huge_page`. */
-  private untrackPossibleNxHugePage(sp: TdpPage): void {
-    if (!this.possibleNxHugePages.delete(sp)) return;
-    this.vm.stats.inc('nx_lpage_splits', -1);
-  }
-
-  /** `kvm_tdp_mmu_zap_sp`: zap the SPTE that links a (non-root) table; the table is freed. */
-  private zapSp(sp: TdpPage, vcpu: number): boolean {
+  /**
+   * `kvm_tdp_mmu_zap_sp` (for `mmu.c: kvm_recover_nx_huge_pages`): zap the SPTE that links a
+   * (non-root) table; the table is freed and leaves the possible-NX-huge-pages list. True: the
+   * caller owes a remote TLB flush.
+   */
+  zapSp(sp: TdpPage, vcpu: number): boolean {
     if (sp.parent === null) return false; // WARN_ON_ONCE: roots have no parent entry
     const old = this.readSpte(sp.parent, sp.parentIndex);
     if (!isShadowPresent(old)) return false;
     this.setSpte(sp.parent, sp.parentIndex, old, SHADOW_NONPRESENT_VALUE, vcpu);
     return true;
-  }
-
-  /**
-   * One pass of the NX huge page recovery worker (`mmu.c: kvm_recover_nx_huge_pages`): take
-   * ⌈nx_lpage_splits / ratio⌉ tables from the head of the possible-NX-huge-pages list (ratio 0:
-   * none) and zap each, so the next fault may map a huge page again; a table in a slot that logs
-   * dirty pages is only unaccounted (it would fault back at 4 KiB; disabling dirty logging
-   * recovers it). One remote TLB flush if anything was zapped.
-   */
-  recoverNxHugePages(ratio: number, vcpu = -1): NxRecovery {
-    const splits = this.vm.stats.get('nx_lpage_splits');
-    const toZap = ratio > 0 ? Math.ceil(splits / ratio) : 0;
-    let zapped = 0;
-    let unaccounted = 0;
-    let flush = false;
-    const anyLogging = this.vm.anyDirtyLogging?.() ?? true;
-    for (let n = toZap; n > 0; n--) {
-      const sp = this.possibleNxHugePages.values().next().value;
-      if (sp === undefined) break;
-      const bits = this.vm.gfnDirectBits ?? 0;
-      const slot = anyLogging ? this.vm.slotOfGfn(bits > 0 ? sp.gfn % bits : sp.gfn) : undefined;
-      if (slot?.dirtyLogging) {
-        // unaccount_nx_huge_page
-        sp.nxHugePageDisallowed = false;
-        this.untrackPossibleNxHugePage(sp);
-        unaccounted++;
-      } else {
-        if (this.zapSp(sp, vcpu)) {
-          flush = true;
-          zapped++;
-        }
-      }
-    }
-    if (flush) this.tlbFlush(vcpu, 'nx huge page recovery');
-    this.vm.events.record({ kind: 'zap', vcpu, outcome: `nx huge page recovery (ratio ${ratio}): ${zapped} zapped, ${unaccounted} unaccounted of ${toZap}` });
-    return { toZap, zapped, unaccounted };
   }
 
   /**

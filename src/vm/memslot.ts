@@ -45,6 +45,22 @@ export function lpageIndex(slot: Memslot, gfn: number, level: number): number {
   return Math.floor(gfn / 2 ** shift) - Math.floor(slot.baseGfn / 2 ** shift);
 }
 
+/**
+ * `__kvm_mmu_max_mapping_level` (mmu.c:3261-3283) for shared memory: the largest level up to
+ * `maxLevel` and the host's `maxHugePageLevel` whose huge region `lpage_info` allows (a slot
+ * whose gfns and backing are not equally aligned at a level disallows it, as KVM's
+ * `kvm_alloc_memslot_metadata` does), capped by the host mapping level.
+ */
+export function maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number, maxHugePageLevel: number): number {
+  let level = Math.min(maxLevel, maxHugePageLevel, slot.hostLevel);
+  for (; level > 1; level--) {
+    const span = 2 ** (9 * (level - 1));
+    if (slot.baseGfn % span !== slot.pfnBase % span) continue;
+    if (slot.lpageDisallow[level - 2]![lpageIndex(slot, gfn, level)] === 0) break;
+  }
+  return level;
+}
+
 /** Build the lpage_info arrays: regions that the slot covers only partly are disallowed. */
 export function makeLpageInfo(baseGfn: number, npages: number): [Int32Array, Int32Array] {
   const out: Int32Array[] = [];

@@ -11,7 +11,11 @@ import { Counters, VM_STAT_NAMES, type VmStatName } from '../events/stats';
 import { EventLog } from '../events/event-log';
 import { countersTable, eventsTable } from '../events/tables';
 import { makeSpteConfig, type SpteConfig, type SpteConfigSpec } from '../spte/spte-config';
-import { TdpMmu, type NxRecovery, type TdpVmContext } from '../tdp/tdp-mmu';
+import { TdpMmu, type TdpVmContext } from '../tdp/tdp-mmu';
+import { PossibleNxHugePages } from '../tdp/possible-nx-huge-pages';
+import type { TdpPage } from '../tdp/tdp-page';
+import type { ShadowPage } from '../shadow/shadow-page';
+import { recoverNxHugePages, type NxRecovery } from './recover-nx-huge-pages';
 import { HostMemory } from './host-memory';
 import { makeLpageInfo, memslotPrivatePfn, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
@@ -137,7 +141,18 @@ export interface MemslotSpec {
 }
 
 export class Vm implements TdpVmContext {
-  readonly config: SpteConfig;
+  /**
+   * The SPTE format and host settings both MMUs read. Frozen except for the NX huge page
+   * mitigation, which `setNxHugePages` may switch (the module parameter is writable at runtime).
+   */
+  get config(): SpteConfig {
+    return this.spteConfig;
+  }
+  private spteConfig: SpteConfig;
+  /** The `nx_huge_pages` module parameter as this VM sees it (`is_nx_huge_page_enabled` also needs the cap off). */
+  private nxHugePagesParam: boolean;
+  /** KVM_CAP_VM_DISABLE_NX_HUGE_PAGES (`kvm->arch.disable_nx_huge_pages`). */
+  private readonly nxHugePagesCapDisabled: boolean;
   readonly features: Readonly<CpuFeatures>;
   readonly host: HostMemory;
   /** Guest-physical memory contents (L1's GPA space). */
@@ -145,6 +160,8 @@ export class Vm implements TdpVmContext {
   readonly memslots: Memslot[] = [];
   readonly stats = new Counters<VmStatName>(VM_STAT_NAMES);
   readonly events = new EventLog();
+  /** `kvm->arch.possible_nx_huge_pages`: one list for the TDP MMU's and the shadow MMU's tables. */
+  readonly possibleNxHugePages = new PossibleNxHugePages<TdpPage | ShadowPage>(this.stats);
   readonly tdp: TdpMmu;
   readonly vcpus: Vcpu[] = [];
   /** `tdp_enabled`: false = shadow paging. */
@@ -186,6 +203,7 @@ export class Vm implements TdpVmContext {
     }
     if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
     const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
+    const nxParam = opts.spte?.nxHugePages ?? false;
     // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
     if (opts.disableNxHugePages === true && opts.spte !== undefined) opts = { ...opts, spte: { ...opts.spte, nxHugePages: false } };
     const tdOpts = opts.type === 'tdx' ? tdOptions(opts) : undefined;
@@ -206,7 +224,9 @@ export class Vm implements TdpVmContext {
         String(features.maxPhyAddr),
       );
     }
-    this.config = config;
+    this.spteConfig = config;
+    this.nxHugePagesParam = nxParam;
+    this.nxHugePagesCapDisabled = opts.disableNxHugePages === true;
     this.features = Object.freeze({ ...features });
     this.host = new HostMemory(config.hostMaxPhyAddr);
     this.guestMem = new GuestMemory({ maxPhyAddr: features.maxPhyAddr });
@@ -426,7 +446,8 @@ export class Vm implements TdpVmContext {
       }
     } else {
       slot.dirtyBitmap = undefined;
-      // kvm_mmu_slot_apply_flags → kvm_mmu_recover_huge_pages (TDP MMU part).
+      // kvm_mmu_slot_apply_flags → kvm_mmu_recover_huge_pages (mmu.c:7133-7145): the rmaps, then the TDP MMU.
+      this.shadow.zapCollapsibleSptes(slot);
       this.tdp.recoverHugePages(slot);
     }
     this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: on ? 'enabled' : 'disabled' });
@@ -557,9 +578,31 @@ export class Vm implements TdpVmContext {
    * `ratio` defaults to the VM's `nxHugePagesRecoveryRatio`; 0 recovers nothing.
    */
   recoverNxHugePages(ratio: number = this.nxHugePagesRecoveryRatio): NxRecovery {
-    const r = this.tdp.recoverNxHugePages(checkRecoveryRatio(ratio));
+    const r = recoverNxHugePages(this, checkRecoveryRatio(ratio));
     this.afterOperation();
     return r;
+  }
+
+  /**
+   * A write of the `nx_huge_pages` module parameter (`mmu.c: set_nx_huge_pages`, mmu.c:7338-7384)
+   * as this VM sees it: true/false ('force'/'off'; 'auto' and 'never' depend on the host CPU and
+   * on the VM list, which the model lacks). A change zaps everything with `kvm_mmu_zap_all_fast`
+   * (mmu.c:7369-7381) — also in a VM with KVM_CAP_VM_DISABLE_NX_HUGE_PAGES, whose own mitigation
+   * stays off (`is_nx_huge_page_enabled`). Returns whether the value changed.
+   */
+  setNxHugePages(on: boolean): boolean {
+    if (typeof on !== 'boolean') throw new InvalidArgumentError('nx-huge-pages', 'nx_huge_pages is written as a boolean (off/force)', String(on));
+    if (on === this.nxHugePagesParam) return false;
+    this.nxHugePagesParam = on;
+    this.spteConfig = Object.freeze({ ...this.spteConfig, nxHugePages: on && !this.nxHugePagesCapDisabled });
+    this.events.record({ kind: 'zap', outcome: `nx_huge_pages=${on ? 1 : 0}` });
+    this.zapAllFast();
+    return true;
+  }
+
+  /** The `nx_huge_pages` module parameter as this VM last saw it. */
+  get nxHugePages(): boolean {
+    return this.nxHugePagesParam;
   }
 
   zapGfnRange(start: Gpa | bigint, end: Gpa | bigint): number {

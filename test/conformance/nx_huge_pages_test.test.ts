@@ -27,15 +27,18 @@ const PAGES_PER_2MB_HUGE_PAGE = 512; // c:19
 const HPAGE_SLOT_NPAGES = 3 * PAGES_PER_2MB_HUGE_PAGE; // c:20
 const PAGE_SIZE = 4096n;
 
-function runTest(disableNxHugePages: boolean) {
+function runTest(disableNxHugePages: boolean, tdp = true) {
   // sh:40-41: nx_huge_pages=1, nx_huge_pages_recovery_ratio=1; c:114-117 vm_create + disable cap.
-  const vm = new Vm({ spte: { flavour: 'ept', nxHugePages: true }, nxHugePagesRecoveryRatio: 1, disableNxHugePages, checkInvariants: true });
+  // tdp = false: kvm.tdp_mmu/ept/npt off, so KVM shadows the guest page tables (c:135-147).
+  const spte = { flavour: tdp ? ('ept' as const) : ('npt' as const), nxHugePages: true };
+  const vm = new Vm({ spte, mmu: tdp ? 'tdp' : 'shadow', nxHugePagesRecoveryRatio: 1, disableNxHugePages, checkInvariants: true });
   vm.addMemslot({ base: 0n, size: 0x40_0000n, name: 'slot0', hostPageSize: '4K' });
   const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x30_0000n } });
   const vcpu = vm.createVcpu({ ...LONG_MODE, cr3: pt.root }); // c:127
   vm.addMemslot({ base: HPAGE_GPA, size: BigInt(HPAGE_SLOT_NPAGES) * PAGE_SIZE, name: 'hpage', hostPageSize: '2M' }); // c:129-131
-  // c:144-145: with TDP the guest maps HPAGE_SLOT with 4 KiB pages.
-  pt.map(HPAGE_GVA, HPAGE_GPA, { count: HPAGE_SLOT_NPAGES, flags: { writable: true } });
+  // c:144-145: with TDP the guest maps HPAGE_SLOT with 4 KiB pages; c:146-147: without, with 2 MiB pages.
+  if (tdp) pt.map(HPAGE_GVA, HPAGE_GPA, { count: HPAGE_SLOT_NPAGES, flags: { writable: true } });
+  else pt.map(HPAGE_GVA, HPAGE_GPA, { size: '2M', count: HPAGE_SLOT_NPAGES / PAGES_PER_2MB_HUGE_PAGE, flags: { writable: true } });
 
   const hpage1 = HPAGE_GVA; // c:49
   const hpage2 = hpage1 + PAGE_SIZE * 512n; // c:50
@@ -92,4 +95,9 @@ function runTest(disableNxHugePages: boolean) {
 describe('nx_huge_pages_test (x86/nx_huge_pages_test.c)', () => {
   it('run_test(reclaim_period_ms, false, reboot_permissions) (c:261)', () => runTest(false));
   it('run_test(reclaim_period_ms, true, reboot_permissions) (c:262)', () => runTest(true));
+  // The selftest runs as well with TDP disabled (c:135-147: the guest then maps HPAGE_SLOT with
+  // 2 MiB pages); KVM's shadow MMU puts its NX-split pages on the same recovery list
+  // (paging_tmpl.h:734-736, mmu.c:7593-7596).
+  it('run_test(reclaim_period_ms, false, reboot_permissions) (c:261), shadow paging', () => runTest(false, false));
+  it('run_test(reclaim_period_ms, true, reboot_permissions) (c:262), shadow paging', () => runTest(true, false));
 });

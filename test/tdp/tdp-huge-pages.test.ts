@@ -64,7 +64,7 @@ describe('NX huge page tracking: nx_lpage_splits follows possible_nx_huge_pages'
     expect(vm.stats.get('nx_lpage_splits')).toBe(1); // tdp_mmu.c:1303-1306, mmu.c:792
     vm.zapAll();
     expect(vm.stats.get('nx_lpage_splits')).toBe(0);
-    expect(vm.tdp.possibleNxHugePages.size).toBe(0);
+    expect(vm.possibleNxHugePages.size).toBe(0);
   });
 
   it('a table is tracked once however often it is reached (mmu.c:789)', () => {
@@ -145,7 +145,7 @@ describe('NX huge page recovery: kvm_recover_nx_huge_pages', () => {
     expect(vm.stats.get('nx_lpage_splits')).toBe(0);
     expect(data4k()).toBe(four);
     expect(vm.stats.get('remote_tlb_flush')).toBe(flushes); // nothing zapped: no flush (mmu.c:7604)
-    expect([...vm.tdp.possibleNxHugePages]).toEqual([]);
+    expect([...vm.possibleNxHugePages]).toEqual([]);
   });
 
   it('a bad ratio is a typed error and changes nothing', () => {
