@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as ts from '@tslab/typescript-for-tslab';
+import * as ts from 'typescript';
 import { jsonReplacer, plainText, setCurrentOutput, type DisplayContent, type OutputSink } from './display';
 import { cellTags, joinSource, type Cell, type CodeCell, type Notebook, type Output } from './notebook';
 import { kernelspecMetadata, languageInfo, type Runtime } from './runtime';
