@@ -57,8 +57,8 @@ export interface Compiled {
   lastExpressionVar?: string;
   /** The scope after this cell: commit it once the cell ran. */
   scope: Scope;
-  /** The cell's declaration file, to add with the scope. */
-  decl?: { file: string; text: string };
+  /** The cell's declaration file (when it declares names), to add with the scope. */
+  decl?: { file: string; text: string } | undefined;
 }
 
 export interface Completion {
@@ -70,6 +70,10 @@ export interface Completion {
 /** Diagnostics of top-level await under CommonJS: allowed in cells (they run in an async function). */
 const TOP_LEVEL_AWAIT = new Set([1375, 1378, 1431, 1432]);
 const LAST_EXPR = 'tsLastExpr';
+/** Compiles remembered for cells run again unchanged (bounded: a long session stays flat). */
+const CACHE_SIZE = 256;
+
+type CachedCompile = Omit<Compiled, 'scope' | 'decl'>;
 
 /** The compiler options of tslab's cells, with the project's TypeScript. */
 function compilerOptions(): ts.CompilerOptions {
@@ -142,6 +146,12 @@ export class CellCompiler {
   private checkText = '';
   private cellSeq = 0;
   private service: ts.LanguageService | undefined;
+  /**
+   * By checked text: a cell run again in the same scope (same header) gives the same diagnostics
+   * and code, so it is not checked again. Only cells that declare nothing (or fail) are kept: a
+   * declaring cell gives a new declaration file each time.
+   */
+  private readonly cache = new Map<string, CachedCompile>();
   private serviceVersion = 0;
 
   /**
@@ -178,6 +188,8 @@ export class CellCompiler {
         }
         return sf;
       },
+      // Shares package.json lookups (implied module formats) between the programs of all cells.
+      getModuleResolutionCache: () => this.resolutionCache,
       resolveModuleNameLiterals: (literals, containingFile, redirected, options) =>
         literals.map((lit) => {
           const alias = this.aliases.get(lit.text);
@@ -258,6 +270,16 @@ export class CellCompiler {
     const own = [...declared.keys()].filter((n) => !exported.has(n));
     const text = `${header}\n${code}\n${own.length ? `export { ${own.join(', ')} };\n` : ''}`;
     const headerLength = header.length + 1;
+    const cached = this.cache.get(text);
+    if (cached) {
+      this.cache.delete(text);
+      this.cache.set(text, cached);
+      return { ...cached, scope };
+    }
+    const remember = (r: CachedCompile): void => {
+      this.cache.set(text, r);
+      if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
+    };
     const { program, sf } = this.update(text);
 
     let hasToplevelAwait = false;
@@ -276,7 +298,10 @@ export class CellCompiler {
       raw.push(...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f));
     }
     const diagnostics = this.convertDiagnostics(raw, sf, headerLength);
-    if (diagnostics.length) return { diagnostics, hasToplevelAwait, scope };
+    if (diagnostics.length) {
+      remember({ diagnostics, hasToplevelAwait });
+      return { diagnostics, hasToplevelAwait, scope };
+    }
 
     let lastExpressionVar: string | undefined;
     const lastName = declared.has(LAST_EXPR) ? `${LAST_EXPR}${this.cellSeq}` : LAST_EXPR;
@@ -327,9 +352,14 @@ export class CellCompiler {
     );
     output = output.replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n');
 
+    const result: CachedCompile = { diagnostics: [], output, ...(map ? { map } : {}), hasToplevelAwait, ...(lastExpressionVar ? { lastExpressionVar } : {}) };
+    if (!declared.size) {
+      remember(result);
+      return { ...result, scope };
+    }
     let next = scope;
     let decl: Compiled['decl'];
-    if (declared.size) {
+    {
       const file = this.declarationFile(`__cell_${++this.cellSeq}`);
       let text = '';
       // forceDtsEmit (internal, what the language service's getEmitOutput uses): declarations on demand.
@@ -338,7 +368,7 @@ export class CellCompiler {
       decl = { file, text };
       next = CellCompiler.extend(scope, this.specifier(file), declared);
     }
-    return { diagnostics: [], output, ...(map ? { map } : {}), hasToplevelAwait, ...(lastExpressionVar ? { lastExpressionVar } : {}), scope: next, ...(decl ? { decl } : {}) };
+    return { ...result, scope: next, decl };
   }
 
   private convertDiagnostics(input: readonly ts.Diagnostic[], sf: ts.SourceFile, headerLength: number): Diagnostic[] {

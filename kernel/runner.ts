@@ -312,6 +312,8 @@ export async function checkParameters(rt: Runtime, input: Notebook, file: string
 export async function runNotebook(rt: Runtime, input: Notebook, file: string, options: RunOptions = {}): Promise<RunResult> {
   const nb = injectParameters(structuredClone(input), file, options.parameters ?? {}, options.resetParameters);
   await rt.resetNamespace();
+  // The compiler loads now, not within the first cell's timeout.
+  rt.warm();
   const outputs = new NotebookOutputs();
   const errors: CellFailure[] = [];
   const cwd = process.cwd();

@@ -390,6 +390,8 @@ export class Runtime {
         ]).catch(() => undefined);
       }
       const compiled = this.compilerFor().compile(code, this.currentScope());
+      // A SIGINT that came during the (synchronous) compile is handled now, before the cell runs.
+      if (!compiled.diagnostics.length) await new Promise((r) => setImmediate(r));
       if (compiled.diagnostics.length) return { status: 'error', interrupted: false, ...compileError(compiled.diagnostics, code, ctx.label) };
       // An interrupt that came while the cell was being compiled: it must not start running.
       if (this.interruptPending) return this.errorOutcome(new InterruptedError(), ctx.label);
