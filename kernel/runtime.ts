@@ -561,7 +561,7 @@ export function compileError(diags: Diagnostic[], code: string, label: string): 
     const start = { line: d.start.line, column: d.start.character };
     const end = { line: d.end.line, column: d.end.character };
     traceback.push(`${label}:${start.line + 1}:${start.column + 1} - ${category(d)} TS${d.code}: ${d.messageText}`);
-    if (start.line < lines.length) {
+    if (start.line >= 0 && start.line < lines.length) {
       const n = String(start.line + 1);
       const src = lines[start.line]!;
       const width = end.line === start.line ? Math.max(1, end.column - start.column) : Math.max(1, src.length - start.column);
