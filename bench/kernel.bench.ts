@@ -64,6 +64,7 @@ interface PeerFigures {
   ready: number[];
   first: number[];
   trivial: number[];
+  fresh: number[];
   chart: number[];
 }
 
@@ -75,6 +76,8 @@ async function onePeerRound(peer: Peer, f: PeerFigures, trivialCells: number, ch
     await c.timed('1 + 1');
     f.first.push(ms(t0));
     for (let i = 0; i < trivialCells; i++) f.trivial.push(await c.timed('1 + 1'));
+    // Each different: nothing of an earlier compile can be reused.
+    for (let i = 0; i < trivialCells; i++) f.fresh.push(await c.timed(`${f.fresh.length + 2} + 1`));
     if (peer.chartSetup) await c.timed(peer.chartSetup);
     await c.timed(peer.chart); // warm-up: first chart loads the renderer
     for (let i = 0; i < chartCells; i++) f.chart.push(await c.timed(peer.chart));
@@ -90,7 +93,7 @@ function fmt(xs: number[]): string {
 /** The three kernels side by side, interleaved. */
 async function peerBench(rounds: number): Promise<BenchResult[]> {
   const list = peers();
-  const figures = new Map<string, PeerFigures>(list.map((p) => [p.command.name, { ready: [], first: [], trivial: [], chart: [] }]));
+  const figures = new Map<string, PeerFigures>(list.map((p) => [p.command.name, { ready: [], first: [], trivial: [], fresh: [], chart: [] }]));
   for (let r = 0; r < rounds; r++) {
     // Rotate the order so that no kernel always starts right after another one's exit.
     for (let k = 0; k < list.length; k++) {
@@ -102,7 +105,8 @@ async function peerBench(rounds: number): Promise<BenchResult[]> {
   const rows: [keyof PeerFigures, string][] = [
     ['ready', 'kernel ready (spawn to kernel_info_reply)'],
     ['first', 'kernel start to first result (1 + 1)'],
-    ['trivial', 'trivial cell round trip (1 + 1)'],
+    ['trivial', 'trivial cell round trip (1 + 1, run again)'],
+    ['fresh', 'trivial cell round trip (n + 1, each new)'],
     ['chart', 'chart cell round trip (512-cell heatmap)'],
   ];
   const deno = figures.get('deno');
