@@ -291,8 +291,7 @@ export class CellCompiler {
       }
       raw.push(d);
     }
-    // Local TypeScript files the cell imports are checked too (they are not emitted: import
-    // built JavaScript, or the cell would fail at run time with a clear require error).
+    // Local TypeScript files the cell imports are checked too (they run through registerTsRequire).
     for (const f of program.getSourceFiles()) {
       if (f === sf || f.isDeclarationFile || this.decls.has(f.fileName) || f.fileName.includes('/node_modules/')) continue;
       raw.push(...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f));
@@ -491,6 +490,26 @@ function isTopLevel(sf: ts.SourceFile, pos: number): boolean {
     node = node.parent;
   }
   return true;
+}
+
+let tsRequire = false;
+
+/**
+ * Lets cells import local TypeScript modules (`import { f } from './helpers'`), as tslab did: a
+ * `.ts` file is transpiled to CommonJS when it is required (its types were checked with the cell).
+ */
+export function registerTsRequire(): void {
+  if (tsRequire) return;
+  tsRequire = true;
+  const extensions = require.extensions as Record<string, (m: NodeJS.Module, filename: string) => void>;
+  if (extensions['.ts']) return;
+  extensions['.ts'] = (m, filename) => {
+    const { outputText } = ts.transpileModule(ts.sys.readFile(filename) ?? '', {
+      fileName: filename,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, inlineSourceMap: true },
+    });
+    (m as NodeJS.Module & { _compile(code: string, filename: string): void })._compile(outputText, filename);
+  };
 }
 
 /** Whether a cell is complete (Jupyter's is_complete), as tslab decides it. */

@@ -319,6 +319,7 @@ export class Runtime {
     const { buildPrelude } = require('./prelude') as typeof import('./prelude');
     const { installTypesShim } = require('./types-shim') as typeof import('./types-shim');
     installTypesShim();
+    (require('./compiler') as typeof import('./compiler')).registerTsRequire();
     const compiler = new Compiler(this.root, new Map([['mmulab', './dist/index']]));
     const prelude = buildPrelude(this.root, this.displayModule);
     const file = compiler.declarationFile('__prelude');
