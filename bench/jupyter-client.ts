@@ -44,6 +44,8 @@ export class KernelClient {
   private proc: ChildProcess | undefined;
   private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmulab-bench-'));
   private stderr = '';
+  /** Rejects when the kernel exits (one listener for every request). */
+  private exited: Promise<never> = new Promise<never>(() => undefined);
 
   constructor(private readonly command: KernelCommand) {}
 
@@ -59,6 +61,9 @@ export class KernelClient {
     const [cmd, ...args] = this.command.argv.map((a) => a.replace('{connection_file}', file));
     const t0 = process.hrtime.bigint();
     this.proc = spawn(cmd!, args, { cwd: this.command.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const proc = this.proc;
+    this.exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`${this.command.name} exited (${code}); stderr:\n${this.stderr}`))));
+    this.exited.catch(() => undefined);
     this.proc.stderr!.on('data', (d: Buffer) => {
       if (this.stderr.length < 10_000) this.stderr += d.toString();
     });
@@ -78,14 +83,7 @@ export class KernelClient {
   private async request(msgType: string, content: object, replyType: string): Promise<Record<string, unknown>> {
     await this.shell.send(this.frames(msgType, content));
     for (;;) {
-      const frames = await Promise.race([
-        this.shell.receive(),
-        new Promise<never>((_, reject) => {
-          const t = setTimeout(() => reject(new Error(`${this.command.name}: no ${replyType} in 600 s; stderr:\n${this.stderr}`)), 600_000);
-          t.unref();
-          this.proc?.once('exit', (code) => reject(new Error(`${this.command.name} exited (${code}); stderr:\n${this.stderr}`)));
-        }),
-      ]);
+      const frames = await Promise.race([this.shell.receive(), this.exited]);
       const d = frames.findIndex((f) => f.equals(DELIM));
       const header = JSON.parse(frames[d + 2]!.toString()) as { msg_type: string };
       if (header.msg_type === replyType) return JSON.parse(frames[d + 5]!.toString()) as Record<string, unknown>;
