@@ -378,6 +378,9 @@ export class Runtime {
     const signal = deferred();
     this.interruptSignal = signal;
     let scriptId: number | undefined;
+    // A cell awaiting what never comes must wait for its interrupt (a timeout, Ctrl-C), not let
+    // the process end because nothing else is pending (the runner has no sockets).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
       if (this.prelude?.problem && !this.preludeWarned) {
         this.preludeWarned = true;
@@ -425,6 +428,7 @@ export class Runtime {
         return this.errorOutcome(e, ctx.label);
       }
     } finally {
+      clearInterval(keepAlive);
       if (scriptId !== undefined && !DEFINES_CODE.test(code)) this.scripts.delete(scriptId);
       this.busy = false;
       this.interruptPending = false;
