@@ -1,132 +1,172 @@
 /**
- * Kernel figures (`npm run bench kernel`): start to first result, a chart cell, a table cell, and
- * re-executing the design notes. Uses the built kernel (dist/kernel, `npm run build`) through a
- * minimal Jupyter client over ZeroMQ, so no Jupyter is needed.
+ * Kernel figures (`npm run bench kernel`), through a minimal Jupyter client over ZeroMQ (no
+ * Jupyter needed), with the built kernel (dist/kernel, `npm run build`):
+ *
+ * 1. mmulab, stock tslab (`tslab kernel` from node_modules) and Deno's kernel (`deno jupyter
+ *    --kernel` from the `deno` package), interleaved round by round so that the machine's load
+ *    falls on all three alike: kernel ready (spawn to the first kernel_info_reply), the first
+ *    result, a trivial cell (`1 + 1`) and a chart cell (each kernel's way of showing a vega-lite
+ *    spec; mmulab's also renders the SVG). Medians, and ratios to Deno.
+ * 2. mmulab alone: a table cell, per-cell time and RSS at cells 100, 1,000 and 10,000 of a long
+ *    session (each cell different, so nothing is cached), and re-executing the design notes.
+ *
+ * Environment: MMULAB_BENCH_ROUNDS (default 5), MMULAB_BENCH_CELLS (default 10000).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as zmq from 'zeromq';
 import { median, type BenchResult } from './harness';
+import { KernelClient, ms, type KernelCommand } from './jupyter-client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KERNEL = path.join(ROOT, 'dist', 'kernel', 'main.js');
 const NOTES = path.join(ROOT, 'dist', 'kernel', 'notes.js');
-const DELIM = Buffer.from('<IDS|MSG>');
 
-function ms(t0: bigint): number {
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+const SPEC = `{ data: { values: Array.from({ length: 64 * 8 }, (_, i) => ({ bit: i % 64, row: \`row \${i >> 6}\`, v: (i * 7919) % 3 })) }, mark: 'rect', width: 640, encoding: { x: { field: 'bit', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, color: { field: 'v', type: 'nominal' } } }`;
+
+interface Peer {
+  command: KernelCommand;
+  /** A cell that shows the chart as this kernel can. */
+  chart: string;
+  /** Run once before the chart cells (imports). */
+  chartSetup?: string;
 }
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve) => {
-      const s = net.createServer();
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
+function peers(): Peer[] {
+  const list: Peer[] = [
+    {
+      command: { name: 'mmulab', argv: [process.execPath, KERNEL, '--root', ROOT, '{connection_file}'], cwd: ROOT },
+      chart: `chart(${SPEC})`,
+    },
+  ];
+  const tslab = path.join(ROOT, 'node_modules', 'tslab', 'bin', 'tslab');
+  if (fs.existsSync(tslab)) {
+    list.push({
+      // tslab's own kernelspec runs `tslab kernel --config-path {connection_file}`; run from the
+      // project so that its compiler finds @types/node.
+      command: { name: 'tslab', argv: [process.execPath, tslab, 'kernel', '--config-path', '{connection_file}'], cwd: ROOT },
+      chartSetup: "import * as tslab from 'tslab';",
+      chart: `tslab.display.raw('application/vnd.vegalite.v5+json', JSON.stringify(${SPEC}))`,
+    });
+  }
+  const deno = path.join(ROOT, 'node_modules', '.bin', 'deno');
+  if (fs.existsSync(deno)) {
+    list.push({
+      command: { name: 'deno', argv: [deno, 'jupyter', '--kernel', '--conn', '{connection_file}'], cwd: ROOT },
+      chart: `Deno.jupyter.display({ 'application/vnd.vegalite.v5+json': ${SPEC} }, { raw: true })`,
+    });
+  }
+  return list;
 }
 
-/** Just enough of a Jupyter client to time execute requests. */
-class Client {
-  private readonly key = randomBytes(16).toString('hex');
-  private readonly session = randomUUID();
-  private shell = new zmq.Dealer({ routingId: `bench-${randomUUID()}` });
-  private iopub = new zmq.Subscriber();
-  private proc: ChildProcess | undefined;
-  private dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmulab-bench-'));
-
-  async start(): Promise<void> {
-    const [shell, iopub, stdin, control, hb] = await freePorts(5);
-    const file = path.join(this.dir, 'kernel.json');
-    fs.writeFileSync(file, JSON.stringify({ transport: 'tcp', ip: '127.0.0.1', shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, key: this.key, signature_scheme: 'hmac-sha256' }));
-    this.proc = spawn(process.execPath, [KERNEL, '--root', ROOT, file], { stdio: ['ignore', 'ignore', 'inherit'] });
-    this.shell.connect(`tcp://127.0.0.1:${shell}`);
-    this.iopub.connect(`tcp://127.0.0.1:${iopub}`);
-    this.iopub.subscribe();
-  }
-
-  private frames(msgType: string, content: object): Buffer[] {
-    const header = { msg_id: randomUUID(), session: this.session, username: 'bench', date: new Date().toISOString(), msg_type: msgType, version: '5.3' };
-    const parts = [header, {}, {}, content].map((x) => Buffer.from(JSON.stringify(x)));
-    const h = createHmac('sha256', this.key);
-    for (const p of parts) h.update(p);
-    return [DELIM, Buffer.from(h.digest('hex')), ...parts];
-  }
-
-  /** Sends an execute request and resolves with its reply's content. */
-  async execute(code: string): Promise<Record<string, unknown>> {
-    await this.shell.send(this.frames('execute_request', { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true }));
-    for (;;) {
-      const frames = await this.shell.receive();
-      const d = frames.findIndex((f) => f.equals(DELIM));
-      const header = JSON.parse(frames[d + 2]!.toString()) as { msg_type: string };
-      if (header.msg_type === 'execute_reply') return JSON.parse(frames[d + 5]!.toString()) as Record<string, unknown>;
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.shell.close();
-    this.iopub.close();
-    if (this.proc && this.proc.exitCode === null) {
-      const closed = new Promise((r) => this.proc!.on('close', r));
-      this.proc.kill('SIGTERM');
-      await closed;
-    }
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
+interface PeerFigures {
+  ready: number[];
+  first: number[];
+  trivial: number[];
+  fresh: number[];
+  chart: number[];
 }
 
-const CHART = `chart({
-  data: { values: Array.from({ length: 64 * 8 }, (_, i) => ({ bit: i % 64, row: \`row \${i >> 6}\`, v: (i * 7919) % 3 })) },
-  mark: 'rect',
-  width: 640,
-  encoding: { x: { field: 'bit', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, color: { field: 'v', type: 'nominal' } },
-})`;
-const TABLE = `aq.table({ gfn: Array.from({ length: 1000 }, (_, i) => i), level: Array.from({ length: 1000 }, (_, i) => 1 + (i % 4)) })`;
-
-async function timed(client: Client, code: string, rounds: number): Promise<number> {
-  await client.execute(code); // warm-up: first compile of this shape
-  const per: number[] = [];
-  for (let r = 0; r < rounds; r++) {
+async function onePeerRound(peer: Peer, f: PeerFigures, trivialCells: number, chartCells: number): Promise<void> {
+  const c = new KernelClient(peer.command);
+  try {
     const t0 = process.hrtime.bigint();
-    const reply = await client.execute(code);
-    per.push(ms(t0));
-    if (reply.status !== 'ok') throw new Error(`bench cell failed: ${JSON.stringify(reply)}`);
+    f.ready.push(await c.start());
+    await c.timed('1 + 1');
+    f.first.push(ms(t0));
+    for (let i = 0; i < trivialCells; i++) f.trivial.push(await c.timed('1 + 1'));
+    // Each different: nothing of an earlier compile can be reused.
+    for (let i = 0; i < trivialCells; i++) f.fresh.push(await c.timed(`${f.fresh.length + 2} + 1`));
+    if (peer.chartSetup) await c.timed(peer.chartSetup);
+    await c.timed(peer.chart); // warm-up: first chart loads the renderer
+    for (let i = 0; i < chartCells; i++) f.chart.push(await c.timed(peer.chart));
+  } finally {
+    await c.stop();
   }
-  return median(per);
 }
+
+function fmt(xs: number[]): string {
+  return `median of ${xs.length}; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)}`;
+}
+
+/** The three kernels side by side, interleaved. */
+async function peerBench(rounds: number): Promise<BenchResult[]> {
+  const list = peers();
+  const figures = new Map<string, PeerFigures>(list.map((p) => [p.command.name, { ready: [], first: [], trivial: [], fresh: [], chart: [] }]));
+  for (let r = 0; r < rounds; r++) {
+    // Rotate the order so that no kernel always starts right after another one's exit.
+    for (let k = 0; k < list.length; k++) {
+      const peer = list[(r + k) % list.length]!;
+      await onePeerRound(peer, figures.get(peer.command.name)!, 20, 5);
+    }
+  }
+  const out: BenchResult[] = [];
+  const rows: [keyof PeerFigures, string][] = [
+    ['ready', 'kernel ready (spawn to kernel_info_reply)'],
+    ['first', 'kernel start to first result (1 + 1)'],
+    ['trivial', 'trivial cell round trip (1 + 1, run again)'],
+    ['fresh', 'trivial cell round trip (n + 1, each new)'],
+    ['chart', 'chart cell round trip (512-cell heatmap)'],
+  ];
+  const deno = figures.get('deno');
+  for (const [key, label] of rows) {
+    for (const [name, f] of figures) out.push({ name: `kernel: ${label}: ${name}`, value: median(f[key]), unit: 'ms', note: fmt(f[key]) });
+    if (!deno) continue;
+    for (const [name, f] of figures) {
+      if (name === 'deno') continue;
+      out.push({ name: `kernel: ${label}: ${name} / deno`, value: median(f[key]) / median(deno[key]), unit: 'x' });
+    }
+  }
+  return out;
+}
+
+/** A long mmulab session of different trivial cells: time per cell and RSS along the way. */
+async function longSession(cells: number): Promise<BenchResult[]> {
+  const marks = [100, 1000, 10_000].filter((m) => m <= cells);
+  const c = new KernelClient(peers()[0]!.command);
+  const out: BenchResult[] = [];
+  try {
+    await c.start();
+    const window: number[] = [];
+    for (let i = 1; i <= cells; i++) {
+      window.push(await c.timed(`${i} + 1`));
+      if (window.length > 50) window.shift();
+      if (marks.includes(i)) {
+        out.push({ name: `kernel: mmulab per-cell time at cell ${i}`, value: median(window), unit: 'ms', note: 'median of the 50 cells before' });
+        out.push({ name: `kernel: mmulab RSS at cell ${i}`, value: c.rssMb(), unit: 'MB' });
+      }
+    }
+  } finally {
+    await c.stop();
+  }
+  const at = (what: string, i: number) => out.find((r) => r.name === `kernel: mmulab ${what} at cell ${i}`)?.value;
+  const last = marks[marks.length - 1]!;
+  for (const what of ['per-cell time', 'RSS']) {
+    const first = at(what, 100);
+    const end = at(what, last);
+    if (first !== undefined && end !== undefined && last !== 100) out.push({ name: `kernel: mmulab ${what}, cell ${last} / cell 100`, value: end / first, unit: 'x', note: 'target <= 1.2' });
+  }
+  return out;
+}
+
+const TABLE = `aq.table({ gfn: Array.from({ length: 1000 }, (_, i) => i), level: Array.from({ length: 1000 }, (_, i) => 1 + (i % 4)) })`;
 
 export async function kernelBench(): Promise<BenchResult[]> {
   if (!fs.existsSync(KERNEL)) throw new Error('dist/kernel is missing: run `npm run build` first');
-  const out: BenchResult[] = [];
+  const rounds = Number(process.env.MMULAB_BENCH_ROUNDS ?? 5);
+  const cells = Number(process.env.MMULAB_BENCH_CELLS ?? 10_000);
+  const out = await peerBench(rounds);
 
-  // Kernel start (process spawn) to the first result, several fresh starts.
-  const starts: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const c = new Client();
-    const t0 = process.hrtime.bigint();
-    await c.start();
-    const reply = await c.execute('1 + 1');
-    starts.push(ms(t0));
-    if (reply.status !== 'ok') throw new Error(`first cell failed: ${JSON.stringify(reply)}`);
-    await c.stop();
-  }
-  out.push({ name: 'kernel: start to first result', value: median(starts), unit: 'ms', note: `median of 5; min ${Math.min(...starts).toFixed(0)}, max ${Math.max(...starts).toFixed(0)}; target <= 2500` });
-
-  const c = new Client();
+  const c = new KernelClient(peers()[0]!.command);
   await c.start();
-  await c.execute('1');
-  out.push({ name: 'kernel: chart cell (512-cell heatmap, SVG)', value: await timed(c, CHART, 10), unit: 'ms', note: 'median of 10; target <= 300' });
-  out.push({ name: 'kernel: table cell (1000-row arquero table)', value: await timed(c, TABLE, 10), unit: 'ms', note: 'median of 10' });
-  out.push({ name: 'kernel: trivial cell', value: await timed(c, '1 + 1', 10), unit: 'ms', note: 'median of 10' });
+  await c.timed(TABLE);
+  const table: number[] = [];
+  for (let i = 0; i < 10; i++) table.push(await c.timed(TABLE));
+  out.push({ name: 'kernel: mmulab table cell (1000-row arquero table)', value: median(table), unit: 'ms', note: fmt(table) });
   await c.stop();
+
+  out.push(...(await longSession(cells)));
 
   // Re-executing the design notes (a copy, so the repository is not touched).
   const notebooks = path.join(ROOT, 'notebooks');

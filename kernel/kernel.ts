@@ -120,6 +120,8 @@ export class Kernel {
     this.runtime.then(
       (rt) => {
         this.runtimeReady = rt;
+        // A client that never asks for kernel_info still gets a warm compiler.
+        setTimeout(() => this.warmSoon(), 1000).unref();
       },
       (e: unknown) => this.log(`runtime failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
     );
@@ -266,10 +268,11 @@ export class Kernel {
       case 'execute_request':
         return this.handleExecute(q);
       case 'kernel_info_request':
-        // On shell, answer once cells can run: clients wait for this reply before executing, under
-        // their startup timeout rather than a cell's timeout.
-        await this.rt().catch(() => undefined);
-        return this.send('shell', msg, 'kernel_info_reply', this.kernelInfo());
+        // Answered at once (the runtime starts in a few milliseconds; the compiler loads on the
+        // first compile). Then, while the front end is idle, the compiler warms up.
+        await this.send('shell', msg, 'kernel_info_reply', this.kernelInfo());
+        this.warmSoon();
+        return;
       case 'complete_request':
         return this.handleComplete(q);
       case 'inspect_request':
@@ -367,6 +370,17 @@ export class Kernel {
     });
   }
 
+  private warmed = false;
+
+  /** Loads the compiler in an idle moment (a cell that comes first compiles without it). */
+  private warmSoon(): void {
+    if (this.warmed) return;
+    this.warmed = true;
+    setImmediate(() => {
+      if (!this.executing && !this.queue.length && !this.closing) this.runtimeReady?.warm();
+    });
+  }
+
   private async rt(): Promise<Runtime> {
     if (this.runtimeReady) return this.runtimeReady;
     while (!this.runtime) await new Promise((r) => setTimeout(r, 5));
@@ -381,14 +395,13 @@ export class Kernel {
   }
 
   kernelInfo(): Record<string, unknown> {
-    const tslabVersion = (require('tslab/package.json') as { version: string }).version;
     return {
       status: 'ok',
       protocol_version: PROTOCOL_VERSION,
       implementation: 'mmulab',
       implementation_version: this.version,
       language_info: languageInfo(),
-      banner: `${DISPLAY_NAME} ${this.version}: TypeScript ${typescriptVersion()} (tslab ${tslabVersion}), Node ${process.version}`,
+      banner: `${DISPLAY_NAME} ${this.version}: TypeScript ${typescriptVersion()}, Node ${process.version}`,
       help_links: [],
       debugger: false,
     };

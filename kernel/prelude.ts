@@ -1,11 +1,16 @@
 /**
- * The prelude: what every cell starts with in scope. It is compiled and run once, as a hidden
- * cell of `import` declarations, so tslab carries the names (values and types) into every later
- * cell: completion, inspection and type checking see them like any declaration of an earlier cell.
+ * The prelude: what every cell starts with in scope. Its types are a declaration file of `import`s
+ * that the compiler treats as the first cell's declarations (completion, inspection and checking
+ * see the names like any declaration of an earlier cell); its values are loaded on first use.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ts from '@tslab/typescript-for-tslab';
+import type * as TS from 'typescript';
+
+/** The compiler, loaded when names are listed (the constants here are needed earlier, at start). */
+function typescript(): typeof TS {
+  return require('typescript') as typeof TS;
+}
 
 /** Names the display module gives every cell. They win over engine exports of the same name. */
 export const DISPLAY_HELPERS = ['display', 'chart', 'vegaLite', 'progress', 'html', 'markdown', 'svg', 'clearOutput', 'input', 'prompt', 'confirm'] as const;
@@ -21,7 +26,7 @@ function resolveDts(fromFile: string, spec: string): string | undefined {
   return undefined;
 }
 
-function hasExport(node: ts.Node): boolean {
+function hasExport(ts: typeof TS, node: TS.Node): boolean {
   const mods = ts.canHaveModifiers(node) ? ts.getModifiers(node) : undefined;
   return !!mods?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) && !mods.some((m) => m.kind === ts.SyntaxKind.DefaultKeyword);
 }
@@ -34,6 +39,7 @@ export function exportedNames(dtsFile: string, seen = new Set<string>()): Set<st
   const names = new Set<string>();
   if (seen.has(dtsFile)) return names;
   seen.add(dtsFile);
+  const ts = typescript();
   const sf = ts.createSourceFile(dtsFile, fs.readFileSync(dtsFile, 'utf8'), ts.ScriptTarget.Latest, false);
   for (const st of sf.statements) {
     if (ts.isExportDeclaration(st)) {
@@ -48,7 +54,7 @@ export function exportedNames(dtsFile: string, seen = new Set<string>()): Set<st
       }
       continue;
     }
-    if (!hasExport(st)) continue;
+    if (!hasExport(ts, st)) continue;
     if (ts.isVariableStatement(st)) {
       for (const d of st.declarationList.declarations) if (ts.isIdentifier(d.name)) names.add(d.name.text);
     } else if (
@@ -73,29 +79,30 @@ function relImport(root: string, file: string): string {
 }
 
 export interface Prelude {
-  source: string;
+  /** The prelude as a declaration file: what every cell has in scope, with types. */
+  declarations: string;
+  /** Every name the prelude gives (engine exports, namespaces, display helpers). */
+  names: string[];
   engineNames: string[];
-  /** Why the engine is not in scope, when it is not. */
-  problem?: string;
 }
 
-/** The prelude's source, with the engine's exports from `<root>/dist/index.d.ts` when it is built. */
+/**
+ * The prelude's declarations, with the engine's exports from `<root>/dist/index.d.ts` when it is
+ * built (`withEngine`). Values are not loaded here: the runtime loads each on first use.
+ */
 export function buildPrelude(root: string, displayModule: string, withEngine = true): Prelude {
   const lines: string[] = [];
   let engineNames: string[] = [];
-  let problem: string | undefined;
   const engineDts = path.join(root, 'dist', 'index.d.ts');
-  if (withEngine) {
-    if (fs.existsSync(engineDts)) {
-      const reserved = new Set<string>([...DISPLAY_HELPERS, ...NAMESPACES]);
-      engineNames = [...exportedNames(engineDts)].filter((n) => !reserved.has(n) && !n.startsWith('__')).sort();
-      if (engineNames.length) lines.push(`import { ${engineNames.join(', ')} } from ${JSON.stringify(relImport(root, engineDts))};`);
-    } else {
-      problem = `the engine is not built (${posix(path.relative(root, engineDts))} is missing): run \`npm run build\``;
-    }
+  if (withEngine && fs.existsSync(engineDts)) {
+    const reserved = new Set<string>([...DISPLAY_HELPERS, ...NAMESPACES]);
+    engineNames = [...exportedNames(engineDts)].filter((n) => !reserved.has(n) && !n.startsWith('__')).sort();
+    if (engineNames.length) lines.push(`import { ${engineNames.join(', ')} } from ${JSON.stringify(relImport(root, engineDts))};`);
   }
   lines.push('import * as aq from "arquero";');
   lines.push('import * as vl from "vega-lite/build/index";');
   lines.push(`import { ${DISPLAY_HELPERS.join(', ')} } from ${JSON.stringify(relImport(root, displayModule))};`);
-  return { source: lines.join('\n') + '\n', engineNames, ...(problem ? { problem } : {}) };
+  const names = [...engineNames, ...NAMESPACES, ...DISPLAY_HELPERS];
+  lines.push(`export { ${names.join(', ')} };`);
+  return { declarations: lines.join('\n') + '\n', names, engineNames };
 }

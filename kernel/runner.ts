@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as ts from '@tslab/typescript-for-tslab';
+import * as ts from 'typescript';
 import { jsonReplacer, plainText, setCurrentOutput, type DisplayContent, type OutputSink } from './display';
 import { cellTags, joinSource, type Cell, type CodeCell, type Notebook, type Output } from './notebook';
 import { kernelspecMetadata, languageInfo, type Runtime } from './runtime';
@@ -312,6 +312,8 @@ export async function checkParameters(rt: Runtime, input: Notebook, file: string
 export async function runNotebook(rt: Runtime, input: Notebook, file: string, options: RunOptions = {}): Promise<RunResult> {
   const nb = injectParameters(structuredClone(input), file, options.parameters ?? {}, options.resetParameters);
   await rt.resetNamespace();
+  // The compiler loads now, not within the first cell's timeout.
+  rt.warm();
   const outputs = new NotebookOutputs();
   const errors: CellFailure[] = [];
   const cwd = process.cwd();

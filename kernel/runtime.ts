@@ -1,18 +1,17 @@
 /**
- * The runtime shared by the kernel and the in-process notebook runner: tslab's converter and
- * executor, the prelude, preloaded ES modules, output capture, results, errors with positions in
- * the cell, completion, inspection and interruption.
+ * The runtime shared by the kernel and the in-process notebook runner: the cell compiler (the
+ * project's TypeScript, loaded on the first compile), the executor, the prelude (loaded name by
+ * name on first use), output capture, results, errors with positions in the cell, completion,
+ * inspection and interruption.
  */
 import * as fs from 'node:fs';
+import { SourceMap } from 'node:module';
 import * as path from 'node:path';
-import { createConverter, isCompleteCode, type Converter, type ConvertResult, type Diagnostic } from 'tslab/dist/converter';
-import { createExecutor, type Executor } from 'tslab/dist/executor';
 import { printQuickInfo } from 'tslab/dist/inspect';
+import type { CellCompiler, Diagnostic, Scope } from './compiler';
 import { CellOutput, NO_RESULT, setCurrentOutput, currentOutput, toBundle, isPromiseLike, loadVega, loadedVega, plainText, type MimeBundle, type OutputSink } from './display';
-import { buildPrelude, type Prelude } from './prelude';
-import { expandShorthands, originalPosition, type Expanded } from './shorthand';
-import { installTypesShim } from './types-shim';
-import { extractInlineMaps, mapPosition, type CellMaps } from './sourcemap';
+import { Executor, WRAP_PREFIX } from './executor';
+import { DISPLAY_HELPERS, type Prelude } from './prelude';
 
 export interface CellError {
   ename: string;
@@ -55,9 +54,9 @@ export function packageVersion(root: string): string {
   }
 }
 
-/** The TypeScript version that compiles cells (tslab's bundled compiler). */
+/** The TypeScript version that compiles cells: the project's (read without loading the compiler). */
 export function typescriptVersion(): string {
-  return (require('@tslab/typescript-for-tslab') as { version: string }).version;
+  return (require('typescript/package.json') as { version: string }).version;
 }
 
 /** language_info of kernel_info_reply; the runner writes the same into notebooks. */
@@ -129,6 +128,25 @@ function lazyNamespace(name: string, get: () => object | undefined): object {
   });
 }
 
+/**
+ * Maps a zero-based position in a cell's compiled code to the checked text (one-based line: the
+ * header is line 0; zero-based column). Undefined when the map has no entry there.
+ */
+function mapPosition(info: ScriptInfo, line: number, column: number): { line: number; column: number } | undefined {
+  if (!info.map) return undefined;
+  if (typeof info.map === 'string') {
+    try {
+      info.map = new SourceMap(JSON.parse(info.map) as ConstructorParameters<typeof SourceMap>[0]);
+    } catch {
+      info.map = undefined;
+      return undefined;
+    }
+  }
+  const e = info.map.findEntry(line, column) as Partial<{ originalLine: number; originalColumn: number }>;
+  if (typeof e.originalLine !== 'number' || typeof e.originalColumn !== 'number') return undefined;
+  return { line: e.originalLine, column: e.originalColumn };
+}
+
 /** Code points (Jupyter's cursor unit) ↔ UTF-16 offsets (JavaScript's). */
 export function codePointToOffset(s: string, cp: number): number {
   let off = 0;
@@ -146,52 +164,26 @@ export function offsetToCodePoint(s: string, off: number): number {
 /** Scripts compiled from cells: their names in stack traces, labels and source maps. */
 interface ScriptInfo {
   label: string;
-  maps: CellMaps;
-  /** Length of tslab's wrapper before the code on the first line. */
+  /** The source map (JSON until a traceback needs it), to the checked text: line 0 is its header. */
+  map: string | SourceMap | undefined;
+  /** Length of the executor's wrapper before the code on the first line. */
   wrap: number;
-  /** Lines of the cell: frames mapped past them are tslab's wrapper. */
+  /** Lines of the cell: frames mapped past them are the export of the cell's names. */
   lines: number;
-  /** Lines of the compiled code: frames past them are the call of tslab's wrapper. */
+  /** Lines of the compiled code: frames past them are the call of the wrapper. */
   codeLines: number;
-  /** The cell as written, and as compiled (shorthand properties written out). */
-  original: string;
-  expanded: Expanded;
 }
-
-const SCRIPT_PREFIX = 'mmulab-cell-';
-const DECL_MAP = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]*)/g;
 
 /**
- * Removes map comments from declaration output. tslab appends more declarations right after the
- * comment (no newline), and they may start with base64 letters (`import …`): the comment ends
- * where its base64 decodes to a whole JSON object.
+ * Whether code of a cell can still run after the cell ended (a function, class, method or
+ * callback): only then is its source map kept for later tracebacks, so that a long session of
+ * plain statements does not grow.
  */
-export function stripDeclMaps(decl: string): string {
-  return decl.replace(DECL_MAP, (_m, b64: string) => {
-    // Padding ends the base64 for sure (and Node's decoder would ignore what follows it).
-    const eq = b64.indexOf('=');
-    if (eq >= 0) {
-      let end = eq;
-      while (b64[end] === '=') end++;
-      return '\n' + b64.slice(end);
-    }
-    // Unpadded: the shortest prefix that decodes to a whole JSON object.
-    for (let k = 4; k <= b64.length; k += 4) {
-      if (!Buffer.from(b64.slice(k - 4, k), 'base64').toString('latin1').endsWith('}')) continue;
-      try {
-        JSON.parse(Buffer.from(b64.slice(0, k), 'base64').toString('utf8'));
-        return '\n' + b64.slice(k);
-      } catch {
-        // not yet the end of the map
-      }
-    }
-    return '\n' + b64;
-  });
-}
+const DEFINES_CODE = /=>|\bfunction\b|\bclass\b|\)\s*\{|\bget\b|\bset\b/;
+
+const SCRIPT_PREFIX = 'mmulab-cell-';
 
 const FRAME = new RegExp(`^\\s*at (?:async )?(?:(.*?) \\()?${SCRIPT_PREFIX}(\\d+):(\\d+):(\\d+)\\)?\\s*$`);
-/** tslab wraps the CommonJS of a cell as `(function(exports, require) { …` on its first line. */
-const WRAP_PREFIX = { sync: '(function(exports, require) { '.length, async: '(async function(exports, require) { '.length };
 
 let streamsHooked = false;
 const realStdoutWrite = process.stdout.write.bind(process.stdout);
@@ -244,163 +236,129 @@ export function installProcessHandlers(): void {
 }
 let processHandlers = false;
 
-/**
- * Inline source maps for the duration of a compile. tslab fixes its compiler options, so they are
- * read through a getter on Object.prototype that exists only while `convert` runs (no cell code
- * runs then). Both of tslab's compile steps see it.
- */
-function withInlineSourceMaps<T>(f: () => T): T {
-  const had = Object.prototype.hasOwnProperty.call(Object.prototype, 'inlineSourceMap');
-  if (!had) Object.defineProperty(Object.prototype, 'inlineSourceMap', { get: () => true, configurable: true, enumerable: false });
-  try {
-    return f();
-  } finally {
-    if (!had) delete (Object.prototype as { inlineSourceMap?: unknown }).inlineSourceMap;
-  }
-}
-
 export class Runtime {
   readonly root: string;
   private readonly log: (message: string) => void;
-  private converter!: Converter;
+  private compiler: CellCompiler | undefined;
   private executor!: Executor;
-  private preloaded = new Map<string, unknown>();
-  private prelude!: Prelude;
+  /** Names loaded on first use (the prelude), shared with the executor's namespace. */
+  private readonly lazy = new Map<string, () => unknown>();
+  private readonly modules = new Map<string, unknown>();
+  private prelude: (Prelude & { problem?: string }) | undefined;
+  private preludeScope: Scope | undefined;
+  /** Names in scope after the last cell that ran (undefined: the prelude's). */
+  private scope: Scope | undefined;
   private preludeWarned = false;
   private scripts = new Map<number, ScriptInfo>();
   private scriptSeq = 0;
-  private currentLabel = 'prelude';
-  private lastConvert: ConvertResult | undefined;
-  private lastValue: { value: unknown } | undefined;
-  private lastError: { error: unknown } | undefined;
   private interruptSignal: Deferred | undefined;
   private busy = false;
+  private readonly displayModule = path.join(__dirname, 'display');
 
   private constructor(options: RuntimeOptions) {
     this.root = path.resolve(options.root ?? defaultRoot());
     this.log = options.log ?? logToStderr;
   }
 
-  /** Creates the runtime: compiler, preloaded modules, output capture and the prelude. */
+  /**
+   * Creates the runtime: output capture and an empty namespace. Nothing heavy is loaded here: the
+   * compiler loads on the first compile (or `warm()`), vega, arquero and the engine on first use.
+   */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
     const rt = new Runtime(options);
-    await rt.init();
+    rt.init();
     return rt;
   }
 
-  private async init(): Promise<void> {
-    const timing = process.env.MMULAB_TIMING ? (what: string, t0: bigint) => this.log(`mmulab timing: ${what} ${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(0)} ms`) : undefined;
-    let t = process.hrtime.bigint();
-    // vega and vega-lite are ES modules with top-level await: a real import(), started now, ends
-    // while the compiler starts and the prelude compiles (cells that use them wait for it).
-    const vega = loadVega();
-    installTypesShim();
-    const cwd = process.cwd();
-    const chdir = cwd !== this.root;
-    // tslab's converter resolves packages and local imports under the working directory.
-    if (chdir) process.chdir(this.root);
-    try {
-      const conv = createConverter({});
-      const convert = conv.convert.bind(conv);
-      conv.convert = (prevDecl: string, src: string): ConvertResult => this.afterConvert(withInlineSourceMaps(() => convert(prevDecl, src)), src);
-      this.converter = conv;
-    } finally {
-      if (chdir) process.chdir(cwd);
-    }
-    timing?.('compiler', t);
-    t = process.hrtime.bigint();
-    // arquero is an ES module without top-level await: Node 20.19+ requires it synchronously.
-    this.preloaded.set('arquero', require(require.resolve('arquero', { paths: [this.root] })) as unknown);
-    // vega and vega-lite finish loading while the prelude compiles: the prelude binds `vl` to a
-    // view of the namespace, and user cells wait for the modules before they run.
-    const vegaLite = lazyNamespace('vega-lite', () => loadedVega()?.vegaLite);
-    this.preloaded.set('vega', lazyNamespace('vega', () => loadedVega()?.vega));
-    this.preloaded.set('vega-lite', vegaLite);
-    this.preloaded.set('vega-lite/build/index', vegaLite);
-    this.preloaded.set('vega-lite/build/index.js', vegaLite);
-    this.vegaReady = vega.then(
-      () => undefined,
-      (e: unknown) => this.log(`mmulab: vega could not be loaded: ${String(e)}`),
-    );
-
+  private init(): void {
     hookStreams();
-    // tslab's own display API (`import * as tslab from "tslab"`) writes through this hook.
-    const tslabJupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: unknown };
-    tslabJupyter.lastWriteDisplayData = (data: { data: MimeBundle; metadata?: Record<string, unknown>; transient?: { display_id?: string } }, update: boolean) => {
-      const out = currentOutput();
-      out?.emit(() => out.sink.display({ data: data.data, metadata: data.metadata ?? {}, transient: data.transient ?? {} }, update));
-    };
-    await this.resetNamespace();
-    timing?.('prelude', t);
+    this.modules.set('vega', lazyNamespace('vega', () => loadedVega()?.vega));
+    const vegaLite = lazyNamespace('vega-lite', () => loadedVega()?.vegaLite);
+    for (const id of ['vega-lite', 'vega-lite/build/index', 'vega-lite/build/index.js']) this.modules.set(id, vegaLite);
+    this.resetNamespace();
   }
 
-  /** Records each compile: diagnostics for errors, source maps and a script name for traces. */
-  private afterConvert(r: ConvertResult, src: string): ConvertResult {
-    this.lastConvert = r;
-    // An interrupt that came while the cell was being compiled: it must not start running.
-    if (this.interruptPending && r.output) r.output = 'throw new Error("Interrupted asynchronously");';
-    // The declaration emit gets a map comment too, and tslab appends to it without a newline.
-    if (r.declOutput) r.declOutput = stripDeclMaps(r.declOutput);
-    if (r.output) {
-      const { code, maps } = extractInlineMaps(r.output);
-      const id = ++this.scriptSeq;
-      this.scripts.set(id, { label: this.currentLabel, maps, wrap: r.hasToplevelAwait ? WRAP_PREFIX.async : WRAP_PREFIX.sync, lines: src.split('\n').length, codeLines: code.split('\n').length, ...this.source });
-      r.output = `${code}\n//# sourceURL=${SCRIPT_PREFIX}${id}`;
+  /** Loads the compiler and compiles a first cell, so that the first real cell does not wait for it. */
+  warm(): void {
+    try {
+      this.compilerFor().compile('0', this.currentScope());
+    } catch (e) {
+      this.log(`mmulab: warming the compiler failed: ${String(e)}`);
     }
-    return r;
   }
 
-  /** A fresh namespace: a new executor, the prelude run again (the compiler is kept). */
-  async resetNamespace(): Promise<void> {
-    this.executor?.reset();
-    this.executor = createExecutor(this.root, { node: this.converter, browser: this.converter, close: () => this.converter.close() }, {
-      log: (value: unknown) => {
-        this.lastValue = { value };
-      },
-      error: (first: unknown) => {
-        // Diagnostics arrive as printf-style strings; the converter's result has them structured.
-        if (typeof first === 'string' && first.startsWith('%s%d:%d')) return;
-        this.lastError = { error: first };
-      },
-    });
-    this.installRequire();
-    const displayModule = path.join(__dirname, 'display');
-    let prelude = buildPrelude(this.root, displayModule);
-    let failure = await this.runPrelude(prelude.source);
-    if (failure && prelude.engineNames.length) {
-      const problem = `the engine could not be loaded: ${failure}`;
-      prelude = { ...buildPrelude(this.root, displayModule, false), problem };
-      failure = await this.runPrelude(prelude.source);
+  /** What a cell's `require(id)` returns instead of Node's resolution. */
+  private resolveModule(id: string): { value: unknown } | undefined {
+    if (this.modules.has(id)) return { value: this.modules.get(id) };
+    if (id === 'arquero') {
+      // arquero is an ES module without top-level await: Node 20.19+ requires it synchronously.
+      const aq = require(require.resolve('arquero', { paths: [this.root] })) as unknown;
+      this.modules.set(id, aq);
+      return { value: aq };
     }
-    if (failure) throw new Error(`mmulab prelude failed: ${failure}`);
-    this.prelude = prelude;
+    // The project itself, by its package name, from any working directory.
+    if (id === 'mmulab' || id.startsWith('mmulab/')) return { value: require(path.join(this.root, id === 'mmulab' ? 'dist/index' : id.replace(/^mmulab\//, ''))) as unknown };
+    if (id === 'tslab') {
+      const tslab = require('tslab') as unknown;
+      // tslab's display API (`import * as tslab from "tslab"`) writes through this hook.
+      const tslabJupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: unknown };
+      tslabJupyter.lastWriteDisplayData = (data: { data: MimeBundle; metadata?: Record<string, unknown>; transient?: { display_id?: string } }, update: boolean) => {
+        const out = currentOutput();
+        out?.emit(() => out.sink.display({ data: data.data, metadata: data.metadata ?? {}, transient: data.transient ?? {} }, update));
+      };
+      this.modules.set(id, tslab);
+      return { value: tslab };
+    }
+    return undefined;
+  }
+
+  /** The compiler, made on first use: loads TypeScript and the prelude's declarations. */
+  private compilerFor(): CellCompiler {
+    if (this.compiler) return this.compiler;
+    const { CellCompiler: Compiler } = require('./compiler') as typeof import('./compiler');
+    const { buildPrelude } = require('./prelude') as typeof import('./prelude');
+    const { installTypesShim } = require('./types-shim') as typeof import('./types-shim');
+    installTypesShim();
+    (require('./compiler') as typeof import('./compiler')).registerTsRequire();
+    const compiler = new Compiler(this.root, new Map([['mmulab', './dist/index']]));
+    const prelude = buildPrelude(this.root, this.displayModule);
+    const file = compiler.declarationFile('__prelude');
+    compiler.addDeclarations({ file, text: prelude.declarations });
+    this.preludeScope = Compiler.extend(new Map(), './__prelude', new Map(prelude.names.map((n) => [n, false])));
+    const engine = path.join(this.root, 'dist', 'index');
+    for (const n of prelude.engineNames) this.lazy.set(n, () => (require(engine) as Record<string, unknown>)[n]);
+    this.prelude = { ...prelude, ...(this.prelude?.problem ? { problem: this.prelude.problem } : {}) };
+    this.compiler = compiler;
+    return compiler;
+  }
+
+  private currentScope(): Scope {
+    this.compilerFor();
+    return this.scope ?? this.preludeScope!;
+  }
+
+  /** A fresh namespace: the prelude's names again, nothing of earlier cells (the compiler is kept). */
+  resetNamespace(): void {
+    this.lazy.clear();
+    this.lazy.set('aq', () => this.resolveModule('arquero')!.value);
+    this.lazy.set('vl', () => this.modules.get('vega-lite'));
+    for (const n of DISPLAY_HELPERS) this.lazy.set(n, () => (require(this.displayModule) as Record<string, unknown>)[n]);
+    if (this.prelude) {
+      const engine = path.join(this.root, 'dist', 'index');
+      for (const n of this.prelude.engineNames) this.lazy.set(n, () => (require(engine) as Record<string, unknown>)[n]);
+    }
+    this.executor = new Executor(this.root, this.lazy, (id) => this.resolveModule(id));
+    this.scope = undefined;
+    this.scripts.clear();
+    const engineDts = path.join(this.root, 'dist', 'index.d.ts');
+    const problem = fs.existsSync(engineDts) ? undefined : `the engine is not built (${path.relative(this.root, engineDts).split(path.sep).join('/')} is missing): run \`npm run build\``;
+    this.prelude = this.prelude ? { ...this.prelude, ...(problem ? { problem } : {}) } : problem ? { declarations: '', names: [], engineNames: [], problem } : undefined;
     this.preludeWarned = false;
-    if (prelude.problem) this.log(`mmulab: ${prelude.problem}`);
+    if (problem) this.log(`mmulab: ${problem}`);
   }
 
-  private async runPrelude(source: string): Promise<string | undefined> {
-    const sink: OutputSink = { stream: () => undefined, display: () => undefined, clear: () => undefined };
-    const outcome = await this.execute(source, { sink, label: 'prelude', idPrefix: 'prelude' });
-    if (outcome.status === 'ok') return undefined;
-    return [outcome.evalue, ...outcome.traceback.slice(1)].join('\n');
-  }
-
-  /** Cells' `require`: ES modules loaded by the runtime are returned as they are. */
-  private installRequire(): void {
-    const holder = (globalThis as { __tslab__?: { require: NodeJS.Require } }).__tslab__;
-    if (!holder) throw new Error('tslab executor did not install __tslab__');
-    const base = holder.require;
-    const preloaded = this.preloaded;
-    holder.require = new Proxy(base, {
-      apply(target, thisArg, args: unknown[]) {
-        if (args.length === 1 && typeof args[0] === 'string' && preloaded.has(args[0])) return preloaded.get(args[0]);
-        return Reflect.apply(target, thisArg, args) as unknown;
-      },
-    });
-  }
-
-  /** Names the prelude put in scope, for documentation and tests. */
-  get preludeInfo(): Prelude {
+  /** Names the prelude put in scope (known once the compiler loaded), for documentation and tests. */
+  get preludeInfo(): Prelude | undefined {
     return this.prelude;
   }
 
@@ -417,36 +375,51 @@ export class Runtime {
     setCurrentOutput(out);
     this.busy = true;
     this.interruptPending = false;
-    this.currentLabel = ctx.label;
-    this.lastConvert = undefined;
-    this.lastValue = undefined;
-    this.lastError = undefined;
     const signal = deferred();
     this.interruptSignal = signal;
+    let scriptId: number | undefined;
+    // A cell awaiting what never comes must wait for its interrupt (a timeout, Ctrl-C), not let
+    // the process end because nothing else is pending (the runner has no sockets).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
     try {
-      if (this.prelude?.problem && !this.preludeWarned && ctx.label !== 'prelude') {
+      if (this.prelude?.problem && !this.preludeWarned) {
         this.preludeWarned = true;
-        out.emit(() => out.sink.stream('stderr', `mmulab: ${this.prelude.problem}\n`));
+        out.emit(() => out.sink.stream('stderr', `mmulab: ${this.prelude!.problem}\n`));
       }
       // Only code that names the namespaces can need them synchronously (charts wait by themselves).
-      if (ctx.label !== 'prelude' && !loadedVega() && /\b(vl|vega|vegaLite)\b/.test(code)) await Promise.race([this.vegaReady, signal.promise]).catch(() => undefined);
-      const expanded = expandShorthands(code);
-      this.source = { original: code, expanded };
-      let ok: boolean;
-      try {
-        ok = await this.executor.execute(expanded.code);
-      } catch (e) {
-        ok = false;
-        this.lastError = { error: e };
+      if (!loadedVega() && /\b(vl|vega|vegaLite)\b/.test(code)) {
+        await Promise.race([
+          loadVega().catch((e: unknown) => this.log(`mmulab: vega could not be loaded: ${String(e)}`)),
+          signal.promise,
+        ]).catch(() => undefined);
       }
-      if (!ok) {
-        const error = this.failure(code, ctx.label);
+      const compiled = this.compilerFor().compile(code, this.currentScope());
+      // A SIGINT that came during the (synchronous) compile is handled now, before the cell runs.
+      if (!compiled.diagnostics.length) await new Promise((r) => setImmediate(r));
+      if (compiled.diagnostics.length) return { status: 'error', interrupted: false, ...compileError(compiled.diagnostics, code, ctx.label) };
+      // An interrupt that came while the cell was being compiled: it must not start running.
+      if (this.interruptPending) return this.errorOutcome(new InterruptedError(), ctx.label);
+      const output = compiled.output ?? '';
+      scriptId = ++this.scriptSeq;
+      this.scripts.set(scriptId, {
+        label: ctx.label,
+        map: compiled.map,
+        wrap: (compiled.hasToplevelAwait ? WRAP_PREFIX.async : WRAP_PREFIX.sync).length,
+        lines: code.split('\n').length,
+        codeLines: output.split('\n').length,
+      });
+      const run = await this.executor.run(output, compiled.hasToplevelAwait, compiled.lastExpressionVar, `${SCRIPT_PREFIX}${scriptId}`);
+      if (!run.ok) {
+        const error = this.errorOutcome(run.error, ctx.label);
         await Promise.race([out.drain(), signal.promise]).catch(() => undefined);
         return error;
       }
+      // The cell ran: its names are in scope for the next cells.
+      if (compiled.decl) this.compiler!.addDeclarations(compiled.decl);
+      this.scope = compiled.scope;
       try {
         await Promise.race([out.drain(), signal.promise]);
-        const v = this.lastValue as { value: unknown } | undefined;
+        const v = run.value;
         if (!v || (typeof v.value === 'object' && v.value !== null && (v.value as { [NO_RESULT]?: unknown })[NO_RESULT])) return { status: 'ok' };
         const b = toBundle(v.value);
         const bundle = isPromiseLike(b) ? await Promise.race([b, signal.promise]) : b;
@@ -455,6 +428,8 @@ export class Runtime {
         return this.errorOutcome(e, ctx.label);
       }
     } finally {
+      clearInterval(keepAlive);
+      if (scriptId !== undefined && !DEFINES_CODE.test(code)) this.scripts.delete(scriptId);
       this.busy = false;
       this.interruptPending = false;
       if (this.interruptSignal === signal) this.interruptSignal = undefined;
@@ -468,18 +443,6 @@ export class Runtime {
     this.executor.interrupt();
   }
   private interruptPending = false;
-  /** The cell being compiled: as written and as compiled. */
-  private source: { original: string; expanded: Expanded } = { original: '', expanded: { code: '', insertions: [] } };
-  private vegaReady: Promise<void> = Promise.resolve();
-
-  private failure(code: string, label: string): Outcome {
-    const diags = this.lastConvert?.diagnostics ?? [];
-    const { expanded } = this.source;
-    const toOriginal = (line: number, column: number) => originalPosition(expanded, code, line, column);
-    if (diags.length) return { status: 'error', interrupted: false, ...compileError(diags, code, label, toOriginal) };
-    if (this.lastError) return this.errorOutcome(this.lastError.error, label);
-    return { status: 'error', interrupted: false, ename: 'Error', evalue: 'execution failed', traceback: ['Error: execution failed'] };
-  }
 
   private errorOutcome(e: unknown, label: string): Outcome {
     if (isInterruption(e)) {
@@ -501,14 +464,13 @@ export class Runtime {
       const jsLine = Number(l) - 1;
       if (jsLine >= info.codeLines) continue;
       let jsCol = Number(c) - 1;
-      // First line: tslab's wrapper precedes the code.
+      // First line: the executor's wrapper precedes the code.
       if (jsLine === 0) jsCol = Math.max(0, jsCol - info.wrap);
-      const pos = mapPosition(info.maps, jsLine, jsCol);
-      // The compiled source starts with tslab's one-line `export {};` prefix; positions past the
-      // cell's last line are tslab's wrapper (the call of the cell's function): not shown.
+      const pos = mapPosition(info, jsLine, jsCol);
+      // The checked text starts with the compiler's one-line header; positions past the cell's
+      // last line are the export of its names or the call of the wrapper: not shown.
       if (pos && (pos.line < 1 || pos.line > info.lines)) continue;
-      const orig = pos && originalPosition(info.expanded, info.original, pos.line - 1, pos.column);
-      const where = orig ? `${info.label}:${orig.line + 1}:${orig.column + 1}` : info.label;
+      const where = pos ? `${info.label}:${pos.line}:${pos.column + 1}` : info.label;
       const name = fn && !/^(async )?(Object\.)?<anonymous>$/.test(fn) ? fn.replace(/^Object\./, '') : undefined;
       lines.push(`    at ${name ? `${name} (${where})` : where}`);
     }
@@ -547,7 +509,7 @@ export class Runtime {
   complete(code: string, cursorPos: number): { matches: string[]; cursorStart: number; cursorEnd: number } {
     const off = codePointToOffset(code, cursorPos);
     try {
-      const info = this.executor.complete(code, off);
+      const info = this.compilerFor().complete(code, this.currentScope(), off);
       return { matches: info.candidates, cursorStart: offsetToCodePoint(code, info.start), cursorEnd: offsetToCodePoint(code, info.end) };
     } catch (e) {
       this.log(`complete failed: ${String(e)}`);
@@ -559,9 +521,10 @@ export class Runtime {
   inspect(code: string, cursorPos: number): string | undefined {
     const off = codePointToOffset(code, cursorPos);
     try {
-      const info = this.executor.inspect(code, off);
+      const info = this.compilerFor().inspect(code, this.currentScope(), off);
       if (!info) return undefined;
-      const text = printQuickInfo(info);
+      // Names of earlier cells reach the cell as imports: show what they are, not the import.
+      const text = printQuickInfo(info as Parameters<typeof printQuickInfo>[0]).replace(/^\(alias\) /, '').replace(/\nimport [\w$]+(?=\n|$)/, '');
       return text || undefined;
     } catch (e) {
       this.log(`inspect failed: ${String(e)}`);
@@ -570,7 +533,7 @@ export class Runtime {
   }
 
   isComplete(code: string): { status: 'complete' | 'incomplete'; indent?: string } {
-    const r = isCompleteCode(code);
+    const r = (require('./compiler') as typeof import('./compiler')).isCompleteCode(code);
     return r.completed ? { status: 'complete' } : { status: 'incomplete', indent: r.indent ?? '' };
   }
 
@@ -582,7 +545,7 @@ export class Runtime {
 
   close(): void {
     setCurrentOutput(undefined);
-    this.converter.close();
+    this.compiler?.close();
   }
 }
 
@@ -591,12 +554,7 @@ function category(d: Diagnostic): string {
 }
 
 /** A compile error as Jupyter shows errors: each diagnostic with its position and the line. */
-export function compileError(
-  diags: Diagnostic[],
-  code: string,
-  label: string,
-  toOriginal: (line: number, column: number) => { line: number; column: number } = (line, column) => ({ line, column }),
-): CellError {
+export function compileError(diags: Diagnostic[], code: string, label: string): CellError {
   const lines = code.split('\n');
   const traceback: string[] = [];
   const first = diags[0]!;
@@ -605,10 +563,10 @@ export function compileError(
       traceback.push(`${d.fileName.split(path.sep).join('/')}:${d.start.line + 1}:${d.start.character + 1} - ${category(d)} TS${d.code}: ${d.messageText}`);
       continue;
     }
-    const start = toOriginal(d.start.line, d.start.character);
-    const end = toOriginal(d.end.line, d.end.character);
+    const start = { line: d.start.line, column: d.start.character };
+    const end = { line: d.end.line, column: d.end.character };
     traceback.push(`${label}:${start.line + 1}:${start.column + 1} - ${category(d)} TS${d.code}: ${d.messageText}`);
-    if (start.line < lines.length) {
+    if (start.line >= 0 && start.line < lines.length) {
       const n = String(start.line + 1);
       const src = lines[start.line]!;
       const width = end.line === start.line ? Math.max(1, end.column - start.column) : Math.max(1, src.length - start.column);

@@ -1,14 +1,14 @@
 /**
  * Types for packages that declare them only in `exports` (vega-lite, vega-embed, …).
  *
- * tslab compiles cells with TypeScript 5.0 and Node10-style module resolution, which ignores
+ * Cells are compiled with Node10-style module resolution (kernel/compiler.ts), which ignores
  * `exports`: `import * as vl from "vega-lite"` would fail to type-check. When the compiler looks
  * for `node_modules/<pkg>/index.d.ts` and the package has no such file and no top-level `types`,
  * this serves a one-line declaration file that re-exports the types `exports["."]` names.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ts from '@tslab/typescript-for-tslab';
+import * as ts from 'typescript';
 
 const INDEX = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]index\.d\.ts$/;
 
