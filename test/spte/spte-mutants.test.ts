@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   FROZEN_SPTE, SHADOW_NONPRESENT_VALUE, SPTE_TDP_AD_DISABLED, SPTE_TDP_AD_WRPROT_ONLY, isAccessAllowed, isAccessTrack, isDirty, isExecutable, isFrozen,
-  isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, isWritable, makeMmioSpte, makeNonleafSpte,
+  isHostWritable, isLargePte, isLastSpte, isMmioSpte, isMmuWritable, isRsvdSpte, isShadowPresent, kvmMmuGetTdpLevel, isWritable, makeMmioSpte, makeNonleafSpte,
   makeSpte, makeSpteConfig, markSpteForAccessTrack, mmioSpteGeneration, mmioSpteGfn, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
   type MakeSpteInput, type SpteConfig,
 } from '../../src';
@@ -275,6 +275,11 @@ describe('is_rsvd_spte against shadow_zero_check (spte.h:361-378, mmu.c:5219-525
     // At 4K bit 7 is ignored (mmu.c:5243).
     expect(isRsvdSpte(c, leaf4k | bit(7), 1)).toBe(false);
   });
+  it('NPT without 1G pages (no GBPAGES): bit 7 of a level-3 entry is reserved (mmu.c:5123-5130, 5197)', () => {
+    const leaf1g = 1n | bit(7) | (1n << 30n);
+    expect(isRsvdSpte(makeSpteConfig({ flavour: 'npt', maxHugePageLevel: 2 }), leaf1g, 3)).toBe(true);
+    expect(isRsvdSpte(makeSpteConfig({ flavour: 'npt', maxHugePageLevel: 3 }), leaf1g, 3)).toBe(false);
+  });
   it('bad memory types and XWR combinations (mmu.c:5245-5253; shadow_zero_check is built without exec-only)', () => {
     expect(isRsvdSpte(c, 2n, 1)).toBe(true); // W only: 010
     expect(isRsvdSpte(c, 6n, 1)).toBe(true); // WX: 110
@@ -306,6 +311,23 @@ describe('makeSpteConfig rejects impossible hosts with typed errors', () => {
     expect(makeSpteConfig({ flavour: 'ept', hostMaxPhyAddr: 52, guestMaxPhyAddr: 32 }).hostMaxPhyAddr).toBe(52);
     expect(makeSpteConfig({ flavour: 'ept', maxTdpLevel: 5, tdpLevel: 5 }).maxTdpLevel).toBe(5);
     expect(makeSpteConfig({ flavour: 'ept', tdpLevel: 5 }).maxTdpLevel).toBe(5);
+  });
+
+  it('defaults: EPT A/D on (vmx.c:106 enable_ept_ad_bits = 1), no NX huge page mitigation, NPT ignores no guest PAT', () => {
+    expect(makeSpteConfig({ flavour: 'ept' }).adEnabled).toBe(true);
+    expect(makeSpteConfig({ flavour: 'ept' }).nxHugePages).toBe(false);
+    expect(makeSpteConfig({ flavour: 'npt' }).nxHugePages).toBe(false);
+    expect(makeSpteConfig({ flavour: 'npt', nxHugePages: true }).nxHugePages).toBe(true);
+    expect(makeSpteConfig({ flavour: 'npt' }).ignoreGuestPat).toBe(false); // svm.c has no get_mt_mask
+  });
+
+  it('kvm_mmu_get_tdp_level (mmu.c:5590): EPT 5-level only above guest MAXPHYADDR 48; NPT forced', () => {
+    expect(kvmMmuGetTdpLevel('ept', 5, 52)).toBe(5);
+    expect(kvmMmuGetTdpLevel('ept', 5, 49)).toBe(5);
+    expect(kvmMmuGetTdpLevel('ept', 5, 48)).toBe(4);
+    expect(kvmMmuGetTdpLevel('ept', 4, 52)).toBe(4);
+    expect(kvmMmuGetTdpLevel('npt', 5, 40)).toBe(5);
+    expect(kvmMmuGetTdpLevel('npt', 4, 52)).toBe(4);
     expect(makeSpteConfig({ flavour: 'ept', maxHugePageLevel: 1 }).maxHugePageLevel).toBe(1);
   });
 });
