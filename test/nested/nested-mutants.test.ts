@@ -132,6 +132,15 @@ describe('ngpa walks: entries read, and walks that change nothing', () => {
     expect(s.w.translate(0x80_0000_0000n, { kind: 'read' })).toBeUndefined();
   });
 
+  it('a table outside every L1 slot cannot be read: only the entries before it count', () => {
+    const s = eptSetup();
+    s.b.map(N, G);
+    s.b.setEntry(N, 4, 0x3_0000_0000n | 7n); // the PDPT would be at 12 GiB: no slot (support.ts: RAM ends at 4 GiB)
+    const r = s.w.walk(N, { kind: 'read' });
+    expect(r.status).toBe('fault');
+    expect(r.reads).toBe(1); // the PML4E only
+  });
+
   it('5-level EPT12: 5 entries', () => {
     const s = eptSetup({ level: 5 });
     s.b.map(N, G);
