@@ -280,6 +280,12 @@ describe('is_rsvd_spte against shadow_zero_check (spte.h:361-378, mmu.c:5219-525
     expect(isRsvdSpte(makeSpteConfig({ flavour: 'npt', maxHugePageLevel: 2 }), leaf1g, 3)).toBe(true);
     expect(isRsvdSpte(makeSpteConfig({ flavour: 'npt', maxHugePageLevel: 3 }), leaf1g, 3)).toBe(false);
   });
+  it('NPT zero check (mmu.c:5330-5334: nx true, AMD): NX is no reserved bit; bit 8 of a non-leaf PML4E is (mmu.c:5146, 5182-5189)', () => {
+    const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 46 });
+    expect(isRsvdSpte(c, 1n | bit(63) | (0x1234n << 12n), 1)).toBe(false);
+    expect(isRsvdSpte(c, 1n | bit(8) | (0x1234n << 12n), 4)).toBe(true);
+    expect(isRsvdSpte(c, 1n | (0x1234n << 12n), 4)).toBe(false);
+  });
   it('bad memory types and XWR combinations (mmu.c:5245-5253; shadow_zero_check is built without exec-only)', () => {
     expect(isRsvdSpte(c, 2n, 1)).toBe(true); // W only: 010
     expect(isRsvdSpte(c, 6n, 1)).toBe(true); // WX: 110
@@ -297,6 +303,10 @@ describe('makeSpteConfig rejects impossible hosts with typed errors', () => {
     [{ flavour: 'ept' as const, hostMaxPhyAddr: 53 }, /maxphyaddr-range/],
     [{ flavour: 'ept' as const, hostMaxPhyAddr: 46.5 }, /maxphyaddr-range/],
     [{ flavour: 'ept' as const, guestMaxPhyAddr: 31 }, /maxphyaddr-range/],
+    // The host bound on its own (the guest MAXPHYADDR, which defaults to the host's, is legal here).
+    [{ flavour: 'ept' as const, hostMaxPhyAddr: 31, guestMaxPhyAddr: 40 }, /host MAXPHYADDR/],
+    [{ flavour: 'ept' as const, hostMaxPhyAddr: 53, guestMaxPhyAddr: 40 }, /host MAXPHYADDR/],
+    [{ flavour: 'ept' as const, hostMaxPhyAddr: 46.5, guestMaxPhyAddr: 40 }, /host MAXPHYADDR/],
     [{ flavour: 'ept' as const, guestMaxPhyAddr: 53 }, /maxphyaddr-range/],
     [{ flavour: 'ept' as const, maxTdpLevel: 3 as never }, /tdp-level/],
     [{ flavour: 'ept' as const, maxTdpLevel: 4 as const, tdpLevel: 5 as const }, /tdp-level/],
@@ -319,6 +329,7 @@ describe('makeSpteConfig rejects impossible hosts with typed errors', () => {
     expect(makeSpteConfig({ flavour: 'npt' }).nxHugePages).toBe(false);
     expect(makeSpteConfig({ flavour: 'npt', nxHugePages: true }).nxHugePages).toBe(true);
     expect(makeSpteConfig({ flavour: 'npt' }).ignoreGuestPat).toBe(false); // svm.c has no get_mt_mask
+    expect(makeSpteConfig({ flavour: 'npt', adEnabled: false }).adEnabled).toBe(true); // spte.c:486: NPT always has A/D
   });
 
   it('kvm_mmu_get_tdp_level (mmu.c:5590): EPT 5-level only above guest MAXPHYADDR 48; NPT forced', () => {
