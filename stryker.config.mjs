@@ -1,7 +1,12 @@
 /**
  * Mutation testing (`npm run mutate`, not in CI: a full run takes hours). Narrow it:
  *   MUTATE_TESTS='test/shadow/sync.test.ts,test/shadow/shadow-mmu.test.ts' npm run mutate -- --mutate 'src/shadow/sync.ts'
- * MUTATE_TESTS picks the test files (vitest.mutate.config.mts), --mutate the source files.
+ * MUTATE_TESTS picks the test files (vitest.mutate.config.mts), --mutate the source files. --mutate is a
+ * comma-separated list (so no `{a,b}` globs); `file.ts:10-40` restricts a file to lines. With
+ * `--disableBail` every covering test runs, so a report's killedBy tells which test files kill what
+ * (one run gives the kill rate with and without a set of new test files).
+ * Cost: every mutant re-imports the engine in vitest; on two shared cores under load a mutant of
+ * src/spte took tens of seconds, so a directory takes hours: run one file or a line range at a time.
  * The report lands in reports/mutation/ (HTML and JSON).
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
