@@ -3,6 +3,7 @@
  * addresses → guest memory → registers and roles → page formats → walkers → table builders.
  */
 export * from './errors';
+export * from './kvm-version';
 export { rsvdBits, joinU64 } from './bits';
 
 export * from './address/address';

@@ -5,7 +5,8 @@
  */
 import { InvalidRegisterStateError, hex } from '../errors';
 import { CR0, CR4, EFER, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
-import { ACC_ALL } from '../format/acc';
+import { accEncoding } from '../format/acc';
+import type { KvmVersion } from '../kvm-version';
 import { PageRole } from './page-role';
 import { CpuRole } from './cpu-role';
 
@@ -57,15 +58,22 @@ export function validatePagingRegisters(regs: PagingRegisters, features: CpuFeat
   }
 }
 
-/** `kvm_calc_cpu_role`. Validates first. */
-export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures): CpuRole {
+/**
+ * `kvm_calc_cpu_role`. Validates first. `kvm` picks the role layout: 7.3 puts CR4.SMEP in
+ * `base.cr4_smep` (no `smep_andnot_wp`), sets `ext.has_pferr_fetch = CR4.SMEP || EFER.NXE` and
+ * `base.access = ACC_ALL = 0xF` (kvm-7x.md §3.3, INFERRED there from the fields: no 7.x C text of
+ * this function was read). Paging off: as in 6.16, only direct/access/smm/guest_mode/valid are
+ * set (has_pferr_fetch stays 0; INFERRED, KVM returns before the paging bits).
+ */
+export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures, kvm: KvmVersion = '6.16'): CpuRole {
   validatePagingRegisters(regs, features);
   const { cr0, cr4, efer } = regs;
+  const ACC_ALL = accEncoding(kvm).ALL;
   const smm = regs.smm ? 1 : 0;
   const guestMode = regs.guestMode ?? false;
   if ((cr0 & CR0.PG) === 0n) {
     // Paging off: level 0, direct=1; nothing else about paging is tracked.
-    return CpuRole.of(PageRole.pack({ access: ACC_ALL, smm, guestMode, direct: true }), { valid: true });
+    return CpuRole.of(PageRole.pack({ access: ACC_ALL, smm, guestMode, direct: true }, kvm), { valid: true });
   }
   const wp = (cr0 & CR0.WP) !== 0n;
   const smep = (cr4 & CR4.SMEP) !== 0n;
@@ -73,20 +81,24 @@ export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures): CpuRo
   const pae = (cr4 & CR4.PAE) !== 0n;
   const lma = (efer & EFER.LMA) !== 0n;
   const la57 = (cr4 & CR4.LA57) !== 0n;
+  const nx = (efer & EFER.NXE) !== 0n;
+  const v73 = kvm === '7.3';
   const base = PageRole.pack({
     access: ACC_ALL,
     smm,
     guestMode,
-    eferNx: (efer & EFER.NXE) !== 0n,
+    eferNx: nx,
     cr0Wp: wp,
-    smepAndnotWp: smep && !wp,
+    smepAndnotWp: !v73 && smep && !wp,
+    cr4Smep: v73 && smep,
     smapAndnotWp: smap && !wp,
     hasFourByteGpte: !pae,
     level: lma ? (la57 ? 5 : 4) : pae ? 3 : 2,
-  });
+  }, kvm);
   return CpuRole.of(base, {
     valid: true,
-    cr4Smep: smep,
+    cr4Smep: !v73 && smep,
+    hasPferrFetch: v73 && (smep || nx),
     cr4Smap: smap,
     cr4Pse: (cr4 & CR4.PSE) !== 0n,
     cr4Pke: lma && (cr4 & CR4.PKE) !== 0n,

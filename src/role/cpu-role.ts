@@ -1,9 +1,11 @@
 /**
- * `union kvm_cpu_role` (v6.16): the base page role in the low 32 bits and
- * `union kvm_mmu_extended_role` in the high 32 bits (reference §2.3). The key is the exact
- * 64-bit value as a number (the extended role uses only 8 bits, so it is below 2^40).
+ * `union kvm_cpu_role`: the base page role in the low 32 bits and `union kvm_mmu_extended_role`
+ * in the high 32 bits (v6.16: reference §2.3; 7.3: kvm-7x.md §3.2, where `cr4_smep` moved to the
+ * base role and bit 7 is `has_pferr_fetch`). The key is the exact 64-bit value as a number (the
+ * extended role uses only 8 bits, so it is below 2^40). The version is the base role's.
  */
 import { InvalidArgumentError } from '../errors';
+import type { KvmVersion } from '../kvm-version';
 import { PageRole } from './page-role';
 
 export interface ExtendedRoleFields {
@@ -12,12 +14,22 @@ export interface ExtendedRoleFields {
   cr4Pse: boolean;
   cr4Pke: boolean;
   cr4Smap: boolean;
+  /** v6.16 only (bit 5); 7.3 keeps it in the base role. */
   cr4Smep: boolean;
   cr4La57: boolean;
   eferLma: boolean;
+  /**
+   * 7.3 only (bit 7, 978598a230c1): whether a fetch sets PFERR_FETCH in an injected #PF, "either
+   * CR4.SMEP or EFER.NXE" (kvm-7x.md §1.5, §2.2) — no longer derivable from base.cr4_smep, which
+   * means MBEC or GMET for EPT/NPT.
+   */
+  hasPferrFetch: boolean;
 }
 
-export const EXT_ROLE_BITS: Readonly<Record<keyof ExtendedRoleFields, number>> = Object.freeze({
+type ExtLayout = Readonly<Partial<Record<keyof ExtendedRoleFields, number>>>;
+
+/** v6.16 extended-role bit of each field (reference §2.3). */
+export const EXT_ROLE_BITS_6_16: ExtLayout = Object.freeze({
   valid: 0,
   execonly: 1,
   cr4Pse: 2,
@@ -28,6 +40,25 @@ export const EXT_ROLE_BITS: Readonly<Record<keyof ExtendedRoleFields, number>> =
   eferLma: 7,
 });
 
+/** The v6.16 layout under its old name. */
+export const EXT_ROLE_BITS = EXT_ROLE_BITS_6_16;
+
+/** 7.3 extended-role bits (kvm-7x.md §3.2 table): cr4_smep gone, la57 5, lma 6, has_pferr_fetch 7. */
+export const EXT_ROLE_BITS_7_3: ExtLayout = Object.freeze({
+  valid: 0,
+  execonly: 1,
+  cr4Pse: 2,
+  cr4Pke: 3,
+  cr4Smap: 4,
+  cr4La57: 5,
+  eferLma: 6,
+  hasPferrFetch: 7,
+});
+
+export function extRoleBits(kvm: KvmVersion): ExtLayout {
+  return kvm === '7.3' ? EXT_ROLE_BITS_7_3 : EXT_ROLE_BITS_6_16;
+}
+
 export const EXT_ROLE_KVM_NAMES: Readonly<Record<keyof ExtendedRoleFields, string>> = Object.freeze({
   valid: 'valid',
   execonly: 'execonly',
@@ -37,6 +68,7 @@ export const EXT_ROLE_KVM_NAMES: Readonly<Record<keyof ExtendedRoleFields, strin
   cr4Smep: 'cr4_smep',
   cr4La57: 'cr4_la57',
   eferLma: 'efer_lma',
+  hasPferrFetch: 'has_pferr_fetch',
 });
 
 export class CpuRole {
@@ -50,22 +82,33 @@ export class CpuRole {
     Object.freeze(this);
   }
 
+  /** The KVM version whose layouts this role uses (the base role's). */
+  get kvm(): KvmVersion {
+    return this.base.kvm;
+  }
+
   static of(base: PageRole, ext: Partial<ExtendedRoleFields> | number): CpuRole {
     if (typeof ext === 'number') {
       if (!Number.isInteger(ext) || ext < 0 || ext > 0xff) {
-        throw new InvalidArgumentError('ext-role-word', 'the v6.16 extended role uses bits 7:0 only', String(ext));
+        throw new InvalidArgumentError('ext-role-word', 'the extended role uses bits 7:0 only', String(ext));
       }
       return new CpuRole(base, ext);
     }
+    const bits = extRoleBits(base.kvm);
     let w = 0;
-    for (const name of Object.keys(EXT_ROLE_BITS) as (keyof ExtendedRoleFields)[]) {
-      if (ext[name]) w |= 1 << EXT_ROLE_BITS[name];
+    for (const name of Object.keys(ext) as (keyof ExtendedRoleFields)[]) {
+      if (!ext[name]) continue;
+      const b = bits[name];
+      if (b === undefined) {
+        throw new InvalidArgumentError('ext-role-field-version', `extended role field ${name} does not exist in KVM ${base.kvm}`, 'true');
+      }
+      w |= 1 << b;
     }
     return new CpuRole(base, w);
   }
 
-  static fromU64(v: bigint): CpuRole {
-    return CpuRole.of(PageRole.fromWord(Number(v & 0xffffffffn)), Number(v >> 32n));
+  static fromU64(v: bigint, kvm: KvmVersion = '6.16'): CpuRole {
+    return CpuRole.of(PageRole.fromWord(Number(v & 0xffffffffn), kvm), Number(v >> 32n));
   }
 
   /** `as_u64`. */
@@ -79,16 +122,18 @@ export class CpuRole {
   }
 
   equals(o: CpuRole): boolean {
-    return this.key === o.key;
+    return this.key === o.key && this.kvm === o.kvm;
   }
 
   private extBit(name: keyof ExtendedRoleFields): boolean {
-    return ((this.ext >>> EXT_ROLE_BITS[name]) & 1) === 1;
+    const b = extRoleBits(this.kvm)[name];
+    return b !== undefined && ((this.ext >>> b) & 1) === 1;
   }
 
+  /** Decode the extended role into the fields of this version's layout. */
   extFields(): ExtendedRoleFields {
     const out = {} as Record<string, boolean>;
-    for (const name of Object.keys(EXT_ROLE_BITS) as (keyof ExtendedRoleFields)[]) out[name] = this.extBit(name);
+    for (const name of Object.keys(extRoleBits(this.kvm)) as (keyof ExtendedRoleFields)[]) out[name] = this.extBit(name);
     return out as unknown as ExtendedRoleFields;
   }
 
@@ -98,7 +143,8 @@ export class CpuRole {
   get isCr0Wp(): boolean { return this.base.cr0Wp; }
   get isCr4Pae(): boolean { return !this.base.hasFourByteGpte; }
   get isCr4Pse(): boolean { return this.extBit('cr4Pse'); }
-  get isCr4Smep(): boolean { return this.extBit('cr4Smep'); }
+  /** 6.16 `ext.cr4_smep`; 7.3 `base.cr4_smep` (guest SMEP, or MBEC/GMET in an EPT/NPT role). */
+  get isCr4Smep(): boolean { return this.kvm === '7.3' ? this.base.cr4Smep : this.extBit('cr4Smep'); }
   get isCr4Smap(): boolean { return this.extBit('cr4Smap'); }
   get isCr4Pke(): boolean { return this.extBit('cr4Pke'); }
   get isCr4La57(): boolean { return this.extBit('cr4La57'); }
@@ -106,6 +152,13 @@ export class CpuRole {
   get isEferLma(): boolean { return this.extBit('eferLma'); }
   get execonly(): boolean { return this.extBit('execonly'); }
   get valid(): boolean { return this.extBit('valid'); }
+  /**
+   * Whether a faulting fetch sets PFERR_FETCH (I/D): 6.16 computes `is_efer_nx || is_cr4_smep`
+   * at the fault (reference §5.1); 7.3 reads `ext.has_pferr_fetch` (kvm-7x.md §1.5).
+   */
+  get hasPferrFetch(): boolean {
+    return this.kvm === '7.3' ? this.extBit('hasPferrFetch') : this.isEferNx || this.isCr4Smep;
+  }
 
   /** The paging mode in SDM terms. */
   get pagingMode(): 'none' | '32-bit' | 'PAE' | '4-level' | '5-level' {

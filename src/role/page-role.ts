@@ -1,9 +1,11 @@
 /**
- * `union kvm_mmu_page_role`, bit-exact in the v6.16 layout (kvm_host.h; reference §2.1). A role is
- * an immutable packed 32-bit word; equality and hashing use the word alone (`key`), exactly as
- * KVM compares `role.word`.
+ * `union kvm_mmu_page_role`, bit-exact in the v6.16 layout (kvm_host.h; reference §2.1) or the 7.3
+ * one (kvm-7x.md §3.1). A role is an immutable packed 32-bit word plus the KVM version whose
+ * layout it uses; equality and hashing use the word (`key`), exactly as KVM compares `role.word`
+ * (roles of different versions never meet: one VM has one version).
  */
 import { InvalidArgumentError } from '../errors';
+import type { KvmVersion } from '../kvm-version';
 
 export interface PageRoleFields {
   level: number;
@@ -14,8 +16,11 @@ export interface PageRoleFields {
   invalid: boolean;
   eferNx: boolean;
   cr0Wp: boolean;
+  /** v6.16 only (bit 14); removed in 7.3 by f603854a1b42. */
   smepAndnotWp: boolean;
   smapAndnotWp: boolean;
+  /** 7.3 only (bit 20): guest CR4.SMEP, EPT MBEC or NPT GMET (kvm-7x.md §3.1). */
+  cr4Smep: boolean;
   adDisabled: boolean;
   guestMode: boolean;
   passthrough: boolean;
@@ -23,8 +28,10 @@ export interface PageRoleFields {
   smm: number;
 }
 
-/** [shift, width] of each field. */
-export const PAGE_ROLE_LAYOUT: Readonly<Record<keyof PageRoleFields, readonly [number, number]>> = Object.freeze({
+type Layout = Readonly<Partial<Record<keyof PageRoleFields, readonly [number, number]>>>;
+
+/** [shift, width] of each field, v6.16 (reference §2.1). */
+export const PAGE_ROLE_LAYOUT_6_16 = Object.freeze({
   level: [0, 4],
   hasFourByteGpte: [4, 1],
   quadrant: [5, 2],
@@ -40,7 +47,36 @@ export const PAGE_ROLE_LAYOUT: Readonly<Record<keyof PageRoleFields, readonly [n
   passthrough: [18, 1],
   isMirror: [19, 1],
   smm: [24, 8],
-});
+} as const);
+
+/** The v6.16 layout under its old name. */
+export const PAGE_ROLE_LAYOUT = PAGE_ROLE_LAYOUT_6_16;
+
+/**
+ * [shift, width] of each field, 7.3 (kvm-7x.md §3.1 table): access 4 bits at 11:8, invalid 12,
+ * efer_nx 13, cr0_wp 14, smap_andnot_wp 15, …, cr4_smep 20; smep_andnot_wp gone.
+ */
+export const PAGE_ROLE_LAYOUT_7_3 = Object.freeze({
+  level: [0, 4],
+  hasFourByteGpte: [4, 1],
+  quadrant: [5, 2],
+  direct: [7, 1],
+  access: [8, 4],
+  invalid: [12, 1],
+  eferNx: [13, 1],
+  cr0Wp: [14, 1],
+  smapAndnotWp: [15, 1],
+  adDisabled: [16, 1],
+  guestMode: [17, 1],
+  passthrough: [18, 1],
+  isMirror: [19, 1],
+  cr4Smep: [20, 1],
+  smm: [24, 8],
+} as const);
+
+export function pageRoleLayout(kvm: KvmVersion): Layout {
+  return kvm === '7.3' ? PAGE_ROLE_LAYOUT_7_3 : PAGE_ROLE_LAYOUT_6_16;
+}
 
 /** KVM's field names, for the glossary and for comparing with `trace_kvm_mmu_get_page`. */
 export const PAGE_ROLE_KVM_NAMES: Readonly<Record<keyof PageRoleFields, string>> = Object.freeze({
@@ -54,6 +90,7 @@ export const PAGE_ROLE_KVM_NAMES: Readonly<Record<keyof PageRoleFields, string>>
   cr0Wp: 'cr0_wp',
   smepAndnotWp: 'smep_andnot_wp',
   smapAndnotWp: 'smap_andnot_wp',
+  cr4Smep: 'cr4_smep',
   adDisabled: 'ad_disabled',
   guestMode: 'guest_mode',
   passthrough: 'passthrough',
@@ -61,44 +98,62 @@ export const PAGE_ROLE_KVM_NAMES: Readonly<Record<keyof PageRoleFields, string>>
   smm: 'smm',
 });
 
-function field(word: number, [shift, width]: readonly [number, number]): number {
+function field(word: number, sw: readonly [number, number] | undefined): number {
+  if (sw === undefined) return 0;
+  const [shift, width] = sw;
   return (word >>> shift) & ((1 << width) - 1);
 }
 
 export class PageRole {
   /** The packed `role.word`. */
   readonly word: number;
+  /** Whose layout `word` uses. */
+  readonly kvm: KvmVersion;
+  private readonly layout: Layout;
 
-  private constructor(word: number) {
+  private constructor(word: number, kvm: KvmVersion) {
     this.word = word >>> 0;
+    this.kvm = kvm;
+    this.layout = pageRoleLayout(kvm);
     Object.freeze(this);
   }
 
-  static fromWord(word: number): PageRole {
+  static fromWord(word: number, kvm: KvmVersion = '6.16'): PageRole {
     if (!Number.isInteger(word) || word < 0 || word > 0xffffffff) {
       throw new InvalidArgumentError('role-word', 'a page role word is an unsigned 32-bit integer', String(word));
     }
-    return new PageRole(word);
+    return new PageRole(word, kvm);
   }
 
-  static pack(fields: Partial<PageRoleFields>): PageRole {
+  /**
+   * Pack fields in `kvm`'s layout. A field the layout lacks (7.3 `smepAndnotWp`, 6.16 `cr4Smep`)
+   * may be given only as false/0.
+   */
+  static pack(fields: Partial<PageRoleFields>, kvm: KvmVersion = '6.16'): PageRole {
+    const layout = pageRoleLayout(kvm);
     let w = 0;
-    for (const name of Object.keys(PAGE_ROLE_LAYOUT) as (keyof PageRoleFields)[]) {
+    for (const name of Object.keys(fields) as (keyof PageRoleFields)[]) {
       const v = fields[name];
       if (v === undefined) continue;
       const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
-      const [shift, width] = PAGE_ROLE_LAYOUT[name];
+      const sw = layout[name];
+      if (sw === undefined) {
+        if (!(name in PAGE_ROLE_KVM_NAMES)) throw new InvalidArgumentError('role-field-name', 'not a page role field', name);
+        if (n !== 0) throw new InvalidArgumentError('role-field-version', `page role field ${name} does not exist in KVM ${kvm}`, String(v));
+        continue;
+      }
+      const [shift, width] = sw;
       if (!Number.isInteger(n) || n < 0 || n >= 1 << width) {
         throw new InvalidArgumentError('role-field-range', `page role field ${name} must fit in ${width} bit(s)`, String(v));
       }
       w |= n << shift;
     }
-    return new PageRole(w >>> 0);
+    return new PageRole(w >>> 0, kvm);
   }
 
-  /** A copy with some fields changed (KVM's `role.level--`, `role.access = …`). */
+  /** A copy with some fields changed (KVM's `role.level--`, `role.access = …`), same version. */
   with(fields: Partial<PageRoleFields>): PageRole {
-    return PageRole.pack({ ...this.fields(), ...fields });
+    return PageRole.pack({ ...this.fields(), ...fields }, this.kvm);
   }
 
   /** Equality and hash key: the word. */
@@ -107,32 +162,35 @@ export class PageRole {
   }
 
   equals(other: PageRole): boolean {
-    return this.word === other.word;
+    return this.word === other.word && this.kvm === other.kvm;
   }
 
-  get level(): number { return field(this.word, PAGE_ROLE_LAYOUT.level); }
-  get hasFourByteGpte(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.hasFourByteGpte) === 1; }
-  get quadrant(): number { return field(this.word, PAGE_ROLE_LAYOUT.quadrant); }
-  get direct(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.direct) === 1; }
-  get access(): number { return field(this.word, PAGE_ROLE_LAYOUT.access); }
-  get invalid(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.invalid) === 1; }
-  get eferNx(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.eferNx) === 1; }
-  get cr0Wp(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.cr0Wp) === 1; }
-  get smepAndnotWp(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.smepAndnotWp) === 1; }
-  get smapAndnotWp(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.smapAndnotWp) === 1; }
-  get adDisabled(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.adDisabled) === 1; }
-  get guestMode(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.guestMode) === 1; }
-  get passthrough(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.passthrough) === 1; }
-  get isMirror(): boolean { return field(this.word, PAGE_ROLE_LAYOUT.isMirror) === 1; }
-  get smm(): number { return field(this.word, PAGE_ROLE_LAYOUT.smm); }
+  get level(): number { return field(this.word, this.layout.level); }
+  get hasFourByteGpte(): boolean { return field(this.word, this.layout.hasFourByteGpte) === 1; }
+  get quadrant(): number { return field(this.word, this.layout.quadrant); }
+  get direct(): boolean { return field(this.word, this.layout.direct) === 1; }
+  get access(): number { return field(this.word, this.layout.access); }
+  get invalid(): boolean { return field(this.word, this.layout.invalid) === 1; }
+  get eferNx(): boolean { return field(this.word, this.layout.eferNx) === 1; }
+  get cr0Wp(): boolean { return field(this.word, this.layout.cr0Wp) === 1; }
+  /** Always false in 7.3 (the field is gone). */
+  get smepAndnotWp(): boolean { return field(this.word, this.layout.smepAndnotWp) === 1; }
+  get smapAndnotWp(): boolean { return field(this.word, this.layout.smapAndnotWp) === 1; }
+  /** 7.3 `base.cr4_smep`; always false in 6.16 (there it is `ext.cr4_smep`). */
+  get cr4Smep(): boolean { return field(this.word, this.layout.cr4Smep) === 1; }
+  get adDisabled(): boolean { return field(this.word, this.layout.adDisabled) === 1; }
+  get guestMode(): boolean { return field(this.word, this.layout.guestMode) === 1; }
+  get passthrough(): boolean { return field(this.word, this.layout.passthrough) === 1; }
+  get isMirror(): boolean { return field(this.word, this.layout.isMirror) === 1; }
+  get smm(): number { return field(this.word, this.layout.smm); }
 
-  /** Decode into named fields. */
+  /** Decode into named fields (those of this version's layout). */
   fields(): PageRoleFields {
     const out = {} as Record<string, number | boolean>;
-    for (const name of Object.keys(PAGE_ROLE_LAYOUT) as (keyof PageRoleFields)[]) {
-      const [, width] = PAGE_ROLE_LAYOUT[name];
-      const v = field(this.word, PAGE_ROLE_LAYOUT[name]);
-      out[name] = width === 1 && name !== 'level' ? v === 1 : v;
+    for (const name of Object.keys(this.layout) as (keyof PageRoleFields)[]) {
+      const sw = this.layout[name]!;
+      const v = field(this.word, sw);
+      out[name] = sw[1] === 1 && name !== 'level' ? v === 1 : v;
     }
     return out as unknown as PageRoleFields;
   }
