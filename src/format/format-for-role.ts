@@ -20,6 +20,7 @@ export function formatForCpuRole(role: CpuRole, features: CpuFeatures): PageForm
     cr4Smep: role.isCr4Smep,
     cr4Smap: role.isCr4Smap,
     cr4Pke: role.isCr4Pke,
+    kvm: role.kvm,
   };
   switch (role.base.level) {
     case 0:

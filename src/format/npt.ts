@@ -7,6 +7,7 @@ import { memoize } from './page-format';
 import { x86Format } from './x86-format';
 import { checkMaxPhyAddr } from './x86-params';
 import { InvalidArgumentError } from '../errors';
+import type { KvmVersion } from '../kvm-version';
 
 export interface NptFormatParams {
   /** 2 (32-bit L1), 3 (PAE L1), 4 or 5. */
@@ -20,6 +21,15 @@ export interface NptFormatParams {
   /** L1's CR4.SMEP/SMAP: kept in the role, but never fire because NPT accesses are user accesses. */
   cr4Smep: boolean;
   cr4Smap: boolean;
+  /** Which KVM's ACC encoding and permissions[] width. Default '6.16'. */
+  kvm?: KvmVersion;
+  /**
+   * GMET (7.3 only; VMCB nested_ctl bit 3): `base.cr4_smep` of the NPT role is GMET, not L1's
+   * CR4.SMEP (kvm-7x.md §2.2), so supervisor fetches from U=1 NPT pages fault (SMEP on the NPT U
+   * bit). Without GMET, 7.3's NPT role has cr4_smep = 0: every NPT access is a user access, so
+   * SMEP could never fire anyway (INFERRED, §3.3).
+   */
+  gmet?: boolean;
 }
 
 export const nptFormat = memoize((p: NptFormatParams) => {
@@ -27,15 +37,19 @@ export const nptFormat = memoize((p: NptFormatParams) => {
   if (![2, 3, 4, 5].includes(p.level)) {
     throw new InvalidArgumentError('npt-level', 'NPT levels follow L1 paging: 2, 3, 4 or 5', String(p.level));
   }
-  return x86Format('npt', `NPT ${p.level}-level`, p.level, {
+  const kvm = p.kvm ?? '6.16';
+  const gmet = p.gmet ?? false;
+  if (gmet && kvm !== '7.3') throw new InvalidArgumentError('gmet-version', 'GMET exists only in the KVM 7.3 model', kvm);
+  return x86Format('npt', `NPT ${p.level}-level${gmet ? ' GMET' : ''}`, p.level, {
     maxPhyAddr: p.maxPhyAddr,
     nx: p.nx,
     gbpages: p.gbpages,
     pse: p.pse,
     amd: true,
     cr0Wp: false,
-    cr4Smep: p.cr4Smep,
+    cr4Smep: kvm === '7.3' ? gmet : p.cr4Smep,
     cr4Smap: p.cr4Smap,
     cr4Pke: false,
-  });
+    kvm,
+  }, gmet);
 });

@@ -7,6 +7,8 @@
  */
 import { lo32, hi32 } from '../bits';
 import type { RsvdBitsMask } from './rsvd-bits-mask';
+import type { KvmVersion } from '../kvm-version';
+import { accEncoding, type AccEncoding } from './acc';
 
 export type FormatModule = 'paging32' | 'pae' | 'paging4' | 'paging5' | 'ept' | 'npt';
 /** Which `paging_tmpl.h` instantiation walks it: PTTYPE 32, 64 or EPT. */
@@ -16,7 +18,8 @@ export interface PageFormatHot {
   /** rsvd_bits_mask halves, index = large * 5 + (level - 1). */
   readonly rsvdLo: Uint32Array;
   readonly rsvdHi: Uint32Array;
-  readonly permissions: Uint8Array;
+  /** u8 (6.16) or u16 (7.3) entries; Uint16Array holds both. */
+  readonly permissions: Uint16Array;
   /** bad_mt_xwr as two 32-bit halves: index < 32 in lo, else hi. */
   readonly badMtXwrLo: number;
   readonly badMtXwrHi: number;
@@ -24,6 +27,12 @@ export interface PageFormatHot {
 
 export interface PageFormat {
   readonly name: string;
+  /** Whose ACC encoding and `permissions[]` width this format uses. */
+  readonly kvm: KvmVersion;
+  /** The ACC values the walker accumulates and `permissions[]` is indexed by. */
+  readonly acc: AccEncoding;
+  /** 7.3 EPT with MBEC (bit 10 = XU makes an entry present) or NPT with GMET. */
+  readonly mbec: boolean;
   readonly module: FormatModule;
   readonly ptType: PtType;
   /** Levels walked from the root: 2 (32-bit), 3 (PAE: PDPTE registers + 2), 4, 5. */
@@ -50,6 +59,8 @@ export interface PageFormat {
 
 export interface PageFormatSpec {
   name: string;
+  kvm?: KvmVersion;
+  mbec?: boolean;
   module: FormatModule;
   ptType: PtType;
   rootLevel: number;
@@ -73,8 +84,12 @@ export function makePageFormat(s: PageFormatSpec): PageFormat {
     }
   }
   const ept = s.ptType === 'ept';
+  const kvm = s.kvm ?? '6.16';
   return Object.freeze({
     name: s.name,
+    kvm,
+    acc: accEncoding(kvm),
+    mbec: s.mbec ?? false,
     module: s.module,
     ptType: s.ptType,
     rootLevel: s.rootLevel,
@@ -92,7 +107,7 @@ export function makePageFormat(s: PageFormatSpec): PageFormat {
     hot: Object.freeze({
       rsvdLo,
       rsvdHi,
-      permissions: Uint8Array.from(s.permissions),
+      permissions: Uint16Array.from(s.permissions),
       badMtXwrLo: lo32(s.badMtXwr),
       badMtXwrHi: hi32(s.badMtXwr),
     }),

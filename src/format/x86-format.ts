@@ -4,10 +4,12 @@ import { updatePermissionBitmask, updatePkruBitmask } from './permission-bitmask
 import { checkMaxPhyAddr, x86Name, type X86FormatParams } from './x86-params';
 
 /** The guest-format computation KVM does in `reset_guest_paging_metadata` for a given level. */
-export function x86Format(module: FormatModule, mode: string, level: number, p: X86FormatParams): PageFormat {
+export function x86Format(module: FormatModule, mode: string, level: number, p: X86FormatParams, gmet = false): PageFormat {
   checkMaxPhyAddr(p.maxPhyAddr);
   return makePageFormat({
     name: x86Name(mode, p),
+    kvm: p.kvm ?? '6.16',
+    mbec: gmet,
     module,
     ptType: level === 2 ? 32 : 64,
     rootLevel: level,
@@ -29,6 +31,7 @@ export function x86Format(module: FormatModule, mode: string, level: number, p: 
       cr4Smap: p.cr4Smap,
       eferNx: p.nx,
       ept: false,
+      kvm: p.kvm ?? '6.16',
     }),
     pkruMask: updatePkruBitmask({ cr4Pke: p.cr4Pke, cr0Wp: p.cr0Wp }),
   });

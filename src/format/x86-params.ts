@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import type { KvmVersion } from '../kvm-version';
 
 /** Inputs shared by the x86 (non-EPT) guest formats: CPUID facts and the cpu_role bits that matter. */
 export interface X86FormatParams {
@@ -16,6 +17,8 @@ export interface X86FormatParams {
   cr4Smap: boolean;
   /** cpu_role.ext.cr4_pke (long mode only) */
   cr4Pke: boolean;
+  /** Which KVM's ACC encoding and permissions[] width. Default '6.16'. */
+  kvm?: KvmVersion;
 }
 
 export function checkMaxPhyAddr(m: number): void {
@@ -35,5 +38,5 @@ export function x86Name(mode: string, p: X86FormatParams): string {
     p.cr4Smap ? 'SMAP' : null,
     p.cr4Pke ? 'PKE' : null,
   ].filter((x) => x !== null);
-  return `${mode} (MAXPHYADDR ${p.maxPhyAddr}${flags.length ? ', ' + flags.join(' ') : ''})`;
+  return `${mode} (MAXPHYADDR ${p.maxPhyAddr}${flags.length ? ', ' + flags.join(' ') : ''}${p.kvm === '7.3' ? ', KVM 7.3' : ''})`;
 }

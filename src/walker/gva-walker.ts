@@ -10,6 +10,8 @@ import { assertCanonical } from '../address/canonical';
 import { hex, InvalidRegisterStateError, NonCanonicalAddressError } from '../errors';
 import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { calcCpuRole } from '../role/calc-cpu-role';
+import { accEncoding } from '../format/acc';
+import type { KvmVersion } from '../kvm-version';
 import type { CpuRole } from '../role/cpu-role';
 import { formatForCpuRole } from '../format/format-for-role';
 import type { PageFormat } from '../format/page-format';
@@ -38,8 +40,9 @@ export class GvaWalker {
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
    * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
+   * `kvm` picks the modelled KVM's role layout and ACC encoding (default '6.16').
    */
-  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[]) {
+  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = '6.16') {
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
         'maxphyaddr-mismatch',
@@ -47,7 +50,7 @@ export class GvaWalker {
         String(features.maxPhyAddr),
       );
     }
-    this.role = calcCpuRole(regs, features); // validates, or throws before anything is kept
+    this.role = calcCpuRole(regs, features, kvm); // validates, or throws before anything is kept
     this.mem = mem;
     this.features = Object.freeze({ ...features });
     this.format = formatForCpuRole(this.role, features);
@@ -75,7 +78,7 @@ export class GvaWalker {
       pdptrs: this.pdptrHalves,
       pdptBase: Number(regs.cr3 & 0xffffffe0n),
       pkru: this.pkru,
-      fetchSetsId: this.role.isEferNx || this.role.isCr4Smep,
+      fetchSetsId: this.role.hasPferrFetch,
     };
   }
 
@@ -169,7 +172,7 @@ export class GvaWalker {
         gfn: mkGfn(Number(a >> 12n)),
         level: 1,
         pageSize: 4096,
-        pteAccess: 7,
+        pteAccess: accEncoding(this.role.kvm).ALL,
         pkey: 0,
         gpaKind: this.mem.kindOf(a as bigint as Gpa),
         adUpdates: 0,
@@ -215,7 +218,7 @@ export class GvaWalker {
       }
       return {
         status: 'ok', stage: 'gva_walk', address, access, trace: [], gpa: address as bigint as Gpa,
-        gfn: mkGfn(Number((address as bigint) >> 12n)), level: 1, pageSize: 4096, pteAccess: 7, pkey: 0,
+        gfn: mkGfn(Number((address as bigint) >> 12n)), level: 1, pageSize: 4096, pteAccess: accEncoding(this.role.kvm).ALL, pkey: 0,
         gpaKind: this.mem.kindOf(address as bigint as Gpa), adUpdates: 0,
       };
     }

@@ -28,7 +28,7 @@ export function buildRecord(
     const entryGpa = isPdptr
       ? (BigInt(w.pdptBase + s.index[3]! * 8) as Gpa)
       : ((BigInt(s.tableGfn[level]!) * 4096n + BigInt(s.index[level]! * fmt.entryBytes)) as Gpa);
-    const present = ept ? (s.lo[level]! & 7) !== 0 : (s.lo[level]! & 1) !== 0;
+    const present = ept ? (s.lo[level]! & (fmt.mbec ? 0x407 : 7)) !== 0 : (s.lo[level]! & 1) !== 0;
     const step: WalkStep = {
       level,
       source: isPdptr ? 'pdptr-register' : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
@@ -36,7 +36,7 @@ export function buildRecord(
       value,
       present,
       leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === stopLevel,
-      access: isPdptr ? 7 : s.acc[level]!,
+      access: isPdptr ? fmt.acc.ALL : s.acc[level]!,
     };
     if (s.updated[level]) step.updated = joinU64(s.newLo[level]!, s.newHi[level]!);
     trace.push(step);
@@ -121,18 +121,25 @@ function explain(w: WalkInputs, s: WalkScratch, stop: number, a: Access, role: C
         why.push(`protection key ${s.pkey} denies it (PKRU AD/WD = ${(w.pkru >>> (s.pkey * 2)) & 3})`);
       }
       const user = a.user === true;
-      const userPage = (acc & 4) !== 0;
+      const E = fmt.acc;
+      const userPage = (acc & E.USER) !== 0;
       if (fmt.ptType === 'ept') {
-        if (a.kind === 'read' && !userPage) why.push('EPT entry not readable');
-        if (a.kind === 'write' && (acc & 2) === 0) why.push('EPT entry not writable');
-        if (a.kind === 'fetch' && (acc & 1) === 0) why.push('EPT entry not executable');
+        // v6.16 keeps R in the USER slot; 7.3 has ACC_READ, and XU (USER_EXEC) for user-mode
+        // addresses with MBEC.
+        const readable = (acc & (fmt.kvm === '7.3' ? E.READ : E.USER)) !== 0;
+        const xu = fmt.mbec && user;
+        if (a.kind === 'read' && !readable) why.push('EPT entry not readable');
+        if (a.kind === 'write' && (acc & E.WRITE) === 0) why.push('EPT entry not writable');
+        if (a.kind === 'fetch' && (acc & (xu ? E.USER_EXEC : E.EXEC)) === 0) {
+          why.push(fmt.mbec ? `EPT entry not executable for ${xu ? 'user-mode (XU)' : 'supervisor-mode (XS)'} addresses` : 'EPT entry not executable');
+        }
         return why.join('; ');
       }
       if (user && !userPage) why.push('user access to a supervisor page');
-      if (a.kind === 'write' && (acc & 2) === 0 && (user || role?.isCr0Wp)) {
+      if (a.kind === 'write' && (acc & E.WRITE) === 0 && (user || role?.isCr0Wp)) {
         why.push(user ? 'user write to a read-only page' : 'supervisor write to a read-only page with CR0.WP=1');
       }
-      if (a.kind === 'fetch' && (acc & 1) === 0 && role?.isEferNx) why.push('fetch from a no-execute page');
+      if (a.kind === 'fetch' && (acc & E.EXEC) === 0 && role?.isEferNx) why.push('fetch from a no-execute page');
       if (!user && a.kind === 'fetch' && userPage && role?.isCr4Smep) why.push('SMEP: supervisor fetch from a user page');
       if (!user && a.kind !== 'fetch' && userPage && role?.isCr4Smap && !(a.ac && !a.implicit)) {
         why.push(`SMAP: supervisor ${a.kind} of a user page (${a.implicit ? 'implicit access' : 'EFLAGS.AC=0'})`);

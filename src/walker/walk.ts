@@ -68,6 +68,9 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   const mem = w.mem;
   const ept = fmt.ptType === 'ept';
   const is32 = fmt.ptType === 32;
+  const v73 = fmt.kvm === '7.3';
+  // 7.3 EPT with MBEC: bit 10 (XU) alone makes an entry present (kvm-7x.md §1.1 "Presence").
+  const eptPresent = fmt.mbec && ept ? 0x407 : 7;
   const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
   let level = fmt.rootLevel;
   let tgLo = 0; // table frame number = tgHi * 2^20 + tgLo
@@ -152,9 +155,9 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     s.hi[level] = hi;
     accLo &= lo;
     accHiInv &= ~hi;
-    s.acc[level] = ept ? eptAcc(accLo) : x86Acc(accLo, accHiInv);
+    s.acc[level] = v73 ? (ept ? eptAcc73(accLo) : x86Acc73(accLo, accHiInv)) : ept ? eptAcc(accLo) : x86Acc(accLo, accHiInv);
 
-    if (ept ? (lo & 7) === 0 : (lo & 1) === 0) {
+    if (ept ? (lo & eptPresent) === 0 : (lo & 1) === 0) {
       stop = WalkStop.NotPresent;
       s.errorCode = 0;
       break;
@@ -162,7 +165,9 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     const ri = ((lo >>> 7) & 1) * 5 + level - 1;
     let rsvd = (lo & hot.rsvdLo[ri]!) | (hi & hot.rsvdHi[ri]!);
     if (ept) {
-      const b = lo & 63;
+      // 7.3 __is_bad_mt_xwr folds XU into X before indexing bad_mt_xwr (kvm-7x.md §1.1), so an
+      // XU-only entry is an execute-only entry.
+      const b = (lo & 63) | (v73 && (lo & 0x400) !== 0 ? 4 : 0);
       rsvd |= (b < 32 ? hot.badMtXwrLo >>> b : hot.badMtXwrHi >>> (b - 32)) & 1;
     }
     if (rsvd !== 0) {
@@ -261,6 +266,18 @@ function x86Acc(accLo: number, accHiInv: number): number {
 function eptAcc(accLo: number): number {
   // W → ACC_WRITE, X → ACC_EXEC, R → ACC_USER (v6.16 reuses USER as "readable").
   return (accLo & 2) | ((accLo >>> 2) & 1) | ((accLo & 1) << 2);
+}
+
+function x86Acc73(accLo: number, accHiInv: number): number {
+  // 7.3 gpte_access (kvm-7x.md §1.4): READ = P (always 1 here), W and U kept, EXEC (8) = no NX.
+  return ((accHiInv >>> 31) << 3) | (accLo & 6) | 1;
+}
+
+function eptAcc73(accLo: number): number {
+  // 7.3 EPT: R → ACC_READ 1, W → 2, XU (bit 10) → ACC_USER_EXEC 4, XS (bit 2) → ACC_EXEC 8. XU is
+  // taken even with MBEC off ("sets every bit even when a check will not use it", §1.4); the
+  // MBEC-off table ignores it.
+  return (accLo & 3) | (((accLo >>> 10) & 1) << 2) | (((accLo >>> 2) & 1) << 3);
 }
 
 function finishFault(w: WalkInputs, s: WalkScratch, pfec: number, stop: number): number {

@@ -2,6 +2,7 @@
  * Glue between the reference model (test/model) and the engine's GvaWalker: register encoding,
  * a PhysReader over GuestMemory, case descriptions and result comparison.
  */
+import { acc616To73, type KvmVersion } from '../../src';
 import { CR0, CR4, EFER, type GuestMemory } from '../../src';
 import {
   describeErrorCode,
@@ -167,6 +168,7 @@ export function compareKvmExtras(
   r: { status: string; pteAccess?: number; pkey?: number; pageSize?: number },
   cpu: ModelCpu,
   acc: ModelAccess,
+  kvm: KvmVersion = '6.16',
 ): string[] {
   if (m.status !== 'ok' || r.status !== 'ok') return [];
   const d: string[] = [];
@@ -182,7 +184,9 @@ export function compareKvmExtras(
     leaf = s.value;
   }
   if (acc.kind !== 'write' && ((leaf >> 6n) & 1n) === 0n) w = false;
-  const want = (x ? 1 : 0) | (w ? 2 : 0) | (u ? 4 : 0);
+  const want616 = (x ? 1 : 0) | (w ? 2 : 0) | (u ? 4 : 0);
+  // 7.3 encodes the same rights as READ 1 (always set), WRITE 2, USER 4, EXEC 8 (kvm-7x.md §1.4).
+  const want = kvm === '7.3' ? acc616To73(want616, false) : want616;
   if (r.pteAccess !== want) d.push(`pteAccess model=${want} engine=${r.pteAccess}`);
   const pkey = cpu.mode === 'paging32' ? 0 : Number((leaf >> 59n) & 0xfn);
   if (r.pkey !== pkey) d.push(`pkey model=${pkey} engine=${r.pkey}`);
