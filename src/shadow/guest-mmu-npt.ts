@@ -24,7 +24,7 @@ import type { Counters, VcpuStatName } from '../events/stats';
 import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
 import { NgpaWalker } from '../nested/ngpa-walker';
 import type { GuestMemory } from '../memory/guest-memory';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
@@ -227,7 +227,7 @@ export class NestedNptMmu implements KvmMmu {
         throw new InvariantViolation('mmio-rsvd-present', 'an RSVD NPF on a present NPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
       }
       if (isMmioSpte(mmu.config, spte)) {
-        if (mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff)) return this.emulateMmio(ngpa, ec);
+        if (mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration)) return this.emulateMmio(ngpa, ec);
       } else return { ret: RET_PF.RETRY, mmio: false };
     }
     this.stats.inc('pf_taken');

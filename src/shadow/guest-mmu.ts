@@ -18,7 +18,7 @@ import type { Counters, VcpuStatName } from '../events/stats';
 import { InvalidArgumentError, hex } from '../errors';
 import type { EptCapabilities } from '../nested/ept-capabilities';
 import { NgpaWalker } from '../nested/ngpa-walker';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
@@ -176,7 +176,7 @@ export class NestedEptMmu implements KvmMmu {
       if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
         throw new InvariantViolation('mmio-rsvd-present', 'an EPT misconfiguration on a present EPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
       }
-      if (isMmioSpte(mmu.config, spte)) r = mmioSpteGeneration(spte) === (this.vm.mmioGeneration & 0x7ffff) ? RET_PF.EMULATE : RET_PF.INVALID;
+      if (isMmioSpte(mmu.config, spte)) r = mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration) ? RET_PF.EMULATE : RET_PF.INVALID;
       else r = RET_PF.RETRY;
       if (r === RET_PF.EMULATE && finalAcc !== undefined) {
         // The emulator translates L2's access through EPT12 (x86.c:7899 gva_to_gpa of nested_mmu →

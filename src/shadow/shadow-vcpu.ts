@@ -15,7 +15,7 @@ import { paging4Format } from '../format/paging4';
 import { paging5Format } from '../format/paging5';
 import type { X86FormatParams } from '../format/x86-params';
 import type { Counters, VcpuStatName } from '../events/stats';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioSpteGeneration } from '../spte/spte';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import type { GvaWalker } from '../walker/gva-walker';
@@ -289,7 +289,7 @@ export class ShadowVcpu implements KvmMmu {
       throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found reserved bits in a present shadow SPTE (a KVM bug)', '0x' + spte.toString(16));
     }
     if (isMmioSpte(this.mmu.config, spte)) {
-      if (mmioSpteGeneration(spte) !== (this.vm.mmioGeneration & ((1 << 19) - 1))) return RET_PF.INVALID;
+      if (!mmioGenerationMatches(this.mmu.config, spte, this.vm.mmioGeneration)) return RET_PF.INVALID;
       return RET_PF.EMULATE;
     }
     return RET_PF.RETRY;

@@ -4,7 +4,6 @@
  * size; the NX huge page mitigation then adjusts execute permission, because it only forbids
  * executable *huge* pages.
  */
-import { ACC_EXEC } from '../format/acc';
 import { PT_PAGE_SIZE_MASK, type SpteConfig } from './spte-config';
 import { isAccessTrack, isLargePte, isShadowPresent, markSpteForAccessTrack, restoreAccTrackSpte } from './spte';
 import { InvalidArgumentError } from '../errors';
@@ -15,19 +14,19 @@ import { InvalidArgumentError } from '../errors';
  */
 function modifySpteProtections(c: SpteConfig, spte: bigint, set: bigint, clear: bigint): bigint {
   const tracked = isAccessTrack(c, spte);
-  let s = tracked ? restoreAccTrackSpte(spte) : spte;
+  let s = tracked ? restoreAccTrackSpte(c, spte) : spte;
   s = (s | set) & ~clear;
   return tracked ? markSpteForAccessTrack(c, s) : s;
 }
 
-/** `make_spte_executable`. */
+/** `make_spte_executable` (7.3 `change_spte_executable(…, true)`: XS and XU together, kvm-7x.md §1.6). */
 export function makeSpteExecutable(c: SpteConfig, spte: bigint): bigint {
-  return modifySpteProtections(c, spte, c.xMask, c.nxMask);
+  return modifySpteProtections(c, spte, c.xMask | c.xuMask, c.nxMask);
 }
 
-/** `make_spte_nonexecutable`. */
+/** `make_spte_nonexecutable` (7.3 `change_spte_executable(…, false)`). */
 export function makeSpteNonexecutable(c: SpteConfig, spte: bigint): bigint {
-  return modifySpteProtections(c, spte, c.nxMask, c.xMask);
+  return modifySpteProtections(c, spte, c.nxMask, c.xMask | c.xuMask);
 }
 
 /** 4 KiB pages one entry at `level` covers (`KVM_PAGES_PER_HPAGE`). */
@@ -52,7 +51,7 @@ export function makeSmallSpte(c: SpteConfig, huge: bigint, role: { level: number
   let s = huge | (BigInt(index * pagesPerHpage(role.level)) << 12n);
   if (role.level === 1) {
     s &= ~PT_PAGE_SIZE_MASK;
-    if ((role.access & ACC_EXEC) !== 0 && c.nxHugePages) s = makeSpteExecutable(c, s);
+    if ((role.access & c.acc.EXEC) !== 0 && c.nxHugePages) s = makeSpteExecutable(c, s);
   }
   return s;
 }

@@ -11,6 +11,8 @@ import { nptFormat } from '../format/npt';
 import { resetRsvdsBitsMask, resetRsvdsBitsMaskEpt, type RsvdBitsMask } from '../format/rsvd-bits-mask';
 import type { PageFormat } from '../format/page-format';
 import { kvmMmuGetTdpLevel } from './tdp-level';
+import type { KvmVersion } from '../kvm-version';
+import { accEncoding, type AccEncoding } from '../format/acc';
 
 export type SpteFlavour = 'ept' | 'npt';
 
@@ -48,6 +50,26 @@ export interface SpteConfigSpec {
   nxHugePages?: boolean;
   /** Page-modification logging (EPT with A/D only): dirty logging clears D instead of W. */
   pml?: boolean;
+  /** Which KVM's SPTE layout and ACC encoding. Default '6.16'. */
+  kvm?: KvmVersion;
+}
+
+/**
+ * The SPTE bits whose position depends on the KVM version (kvm-7x.md §5.5 table): the TDP A/D
+ * type, the access-tracking save slots, FROZEN_SPTE and the MMIO generation split.
+ */
+export interface SpteLayout {
+  readonly adShift: bigint;
+  readonly adMask: bigint;
+  readonly adDisabled: bigint;
+  readonly adWrprotOnly: bigint;
+  /** Bits saved by `mark_spte_for_access_track` (A/D disabled) and where they go. */
+  readonly savedBitsMask: bigint;
+  readonly savedBitsShift: bigint;
+  readonly frozenSpte: bigint;
+  /** MMIO generation: the low bits sit at 3 upward, the rest at 52 upward. */
+  readonly mmioGenLowBits: number;
+  readonly mmioGenMask: number;
 }
 
 export interface SpteConfig {
@@ -85,14 +107,20 @@ export interface SpteConfig {
   readonly zeroCheckBadMtXwr: bigint;
   /** The format the hardware walks TDP tables with. */
   readonly hardwareFormat: PageFormat;
+  /** The modelled KVM version, its ACC encoding (for `pteAccess`) and its SPTE bit layout. */
+  readonly kvm: KvmVersion;
+  readonly acc: AccEncoding;
+  readonly layout: SpteLayout;
+  /** 7.3 `shadow_xu_mask` (EPT bit 10; 0 for NPT and for 6.16, which has no XU). */
+  readonly xuMask: bigint;
 }
 
 /*
- * Bit positions are v6.16's (spte.h:32-36, 69-71; EPT host/MMU-writable 57/58). KVM 7.2 moved the
- * EPT software bits for MBEC (kvm-7x.md §5.5: A/D type 61:60, host-/MMU-writable 53/55, saved
- * R/X/XU at 52/54/62, an 18-bit MMIO generation, FROZEN_SPTE 0x1A0): an observable difference of
- * SPTE values, left to the MBEC issue, which adds the XU bit that layout makes room for. The rules
- * (make_spte, is_accessed_spte, the flush rule, vmx_get_mt_mask) are the same in 6.16 and 7.3.
+ * The constants below are v6.16's (spte.h:32-36, 69-71; EPT host/MMU-writable 57/58). KVM 7.2
+ * moved the EPT software bits for MBEC (kvm-7x.md §5.5: A/D type 61:60, host-/MMU-writable 53/55,
+ * saved R/X/XU at 52/54/62, an 18-bit MMIO generation, FROZEN_SPTE 0x1A0): `SpteConfig.layout`
+ * carries the version's values, and code reads them from there. The rules (is_accessed_spte, the
+ * flush rule, vmx_get_mt_mask) are the same in 6.16 and 7.3.
  */
 export const SPTE_MMU_PRESENT_MASK = bit(11);
 export const PT_WRITABLE_MASK = bit(1);
@@ -113,6 +141,42 @@ export const ACC_TRACK_SAVED_BITS_MASK = bit(0) | bit(2);
 export const ACC_TRACK_SAVED_BITS_SHIFT = 54n;
 /** MMIO generation: low 8 bits in 10:3, high 11 bits in 62:52; 19 bits in all. */
 export const MMIO_SPTE_GEN_MASK = (1 << 19) - 1;
+
+/** v6.16's layout (the constants above; reference §7.2). */
+export const SPTE_LAYOUT_6_16: SpteLayout = Object.freeze({
+  adShift: SPTE_TDP_AD_SHIFT,
+  adMask: SPTE_TDP_AD_MASK,
+  adDisabled: SPTE_TDP_AD_DISABLED,
+  adWrprotOnly: SPTE_TDP_AD_WRPROT_ONLY,
+  savedBitsMask: ACC_TRACK_SAVED_BITS_MASK,
+  savedBitsShift: ACC_TRACK_SAVED_BITS_SHIFT,
+  frozenSpte: FROZEN_SPTE,
+  mmioGenLowBits: 8,
+  mmioGenMask: MMIO_SPTE_GEN_MASK,
+});
+
+/**
+ * 7.2+ (9a67ab74021b "free up bit 10 of PTEs", be4e45f360a2 "shuffle high bits of SPTEs in
+ * preparation for MBEC"; kvm-7x.md §5.5, whose values are [T], from the 7.3 spte.h rewrite):
+ * A/D type at 61:60 (SPTE_TDP_AD_SHIFT 60); saved R/X/XU at 52/54/62 (mask R|X|XU, shift 52);
+ * FROZEN_SPTE = SHADOW_NONPRESENT_VALUE | 0x1A0 (bit 10 freed for XU); MMIO generation 18 bits,
+ * low 7 in 9:3, high 11 in 62:52.
+ */
+export const SPTE_LAYOUT_7_3: SpteLayout = Object.freeze({
+  adShift: 60n,
+  adMask: 3n << 60n,
+  adDisabled: 1n << 60n,
+  adWrprotOnly: 2n << 60n,
+  savedBitsMask: bit(0) | bit(2) | bit(10),
+  savedBitsShift: 52n,
+  frozenSpte: SHADOW_NONPRESENT_VALUE | 0x1a0n,
+  mmioGenLowBits: 7,
+  mmioGenMask: (1 << 18) - 1,
+});
+
+export function spteLayout(kvm: KvmVersion): SpteLayout {
+  return kvm === '7.3' ? SPTE_LAYOUT_7_3 : SPTE_LAYOUT_6_16;
+}
 
 export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   const flavour = spec.flavour;
@@ -139,37 +203,46 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
     throw new InvalidArgumentError('pml-needs-ept-ad', 'PML exists only for EPT with accessed/dirty bits enabled', `${flavour}${adEnabled ? '' : ' without A/D'}`);
   }
   const pml = spec.pml ?? false;
+  const kvm = spec.kvm ?? '6.16';
+  const v73 = kvm === '7.3';
+  const common = { kvm, acc: accEncoding(kvm), layout: spteLayout(kvm) };
   if (flavour === 'ept') {
     const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: hostMaxPhyAddr, execonly: false, hugePageLevel: maxHugePageLevel });
     return Object.freeze({
+      ...common,
       flavour, hostMaxPhyAddr, tdpLevel, maxTdpLevel, adEnabled, execOnly, maxHugePageLevel,
       nxHugePages: spec.nxHugePages ?? false,
       pml,
       // vmx.c: vmx_ignore_guest_pat.
       ignoreGuestPat: (spec.ignoreGuestPatQuirk ?? true) && !(spec.noncoherentDma ?? false),
-      presentMask: (execOnly ? 0n : bit(0)) | bit(63),
-      userMask: bit(0),
+      // 7.3 kvm_mmu_set_ept_masks(has_ad) (kvm-7x.md §1.6): present = bit 63 only (R comes from
+      // ACC_READ in make_spte), user 0, xs bit 2, xu bit 10.
+      presentMask: v73 ? bit(63) : (execOnly ? 0n : bit(0)) | bit(63),
+      userMask: v73 ? 0n : bit(0),
       xMask: bit(2),
+      xuMask: v73 ? bit(10) : 0n,
       nxMask: 0n,
       // spte.c:460-461 (kvm_mmu_set_ept_masks): bits 8/9 even without hardware A/D, where the CPU
       // ignores them and bit 8 is KVM's software Accessed flag (is_accessed_spte, kvm-7x.md §5.2).
       accessedMask: bit(8),
       dirtyMask: bit(9),
-      accTrackMask: 7n,
-      hostWritableMask: bit(57),
-      mmuWritableMask: bit(58),
+      // 7.3: acc_track RWX|XU, host-/MMU-writable bits 53/55 (kvm-7x.md §1.6, §5.5).
+      accTrackMask: v73 ? 7n | bit(10) : 7n,
+      hostWritableMask: v73 ? bit(53) : bit(57),
+      mmuWritableMask: v73 ? bit(55) : bit(58),
       mmioValue: 0b110n,
       mmioMask: 7n | bit(63),
       mmioAccessMask: 0n,
       mmioEnabled: true,
       zeroCheck: z.rsvdBitsMask,
       zeroCheckBadMtXwr: z.badMtXwr,
-      hardwareFormat: eptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, adEnabled, execonly: execOnly, hugePageLevel: maxHugePageLevel }),
+      hardwareFormat: eptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, adEnabled, execonly: execOnly, hugePageLevel: maxHugePageLevel, kvm }),
     });
   }
   // NPT: the x86 format of the host; MMIO SPTEs set bit 51 (reserved if MAXPHYADDR < 52) and P.
   const mmioEnabled = hostMaxPhyAddr < 52;
   return Object.freeze({
+    ...common,
     flavour, hostMaxPhyAddr, tdpLevel, maxTdpLevel, adEnabled, execOnly, maxHugePageLevel,
     nxHugePages: spec.nxHugePages ?? false,
     pml,
@@ -178,6 +251,7 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
     presentMask: bit(0),
     userMask: bit(2),
     xMask: 0n,
+    xuMask: 0n,
     nxMask: bit(63),
     accessedMask: bit(5),
     dirtyMask: bit(6),
@@ -190,6 +264,6 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
     mmioEnabled,
     zeroCheck: resetRsvdsBitsMask({ maxPhyAddr: hostMaxPhyAddr, level: tdpLevel, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, amd: true }),
     zeroCheckBadMtXwr: 0n,
-    hardwareFormat: nptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, cr4Smep: false, cr4Smap: false }),
+    hardwareFormat: nptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, cr4Smep: false, cr4Smap: false, kvm }),
   });
 }

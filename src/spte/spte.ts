@@ -1,9 +1,7 @@
 /** Predicates and constructors on SPTEs (spte.h / spte.c, reference §7.3–§7.7). */
-import { ACC_EXEC, ACC_USER, ACC_WRITE } from '../format/acc';
 import {
-  ACC_TRACK_SAVED_BITS_MASK, ACC_TRACK_SAVED_BITS_SHIFT, FROZEN_SPTE, MMIO_SPTE_GEN_MASK, PT_PAGE_SIZE_MASK,
-  PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE, SPTE_BASE_ADDR_MASK, SPTE_MMU_PRESENT_MASK, SPTE_TDP_AD_DISABLED,
-  SPTE_TDP_AD_ENABLED, SPTE_TDP_AD_MASK, SPTE_TDP_AD_WRPROT_ONLY, type SpteConfig,
+  FROZEN_SPTE, PT_PAGE_SIZE_MASK, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE, SPTE_BASE_ADDR_MASK, SPTE_MMU_PRESENT_MASK,
+  SPTE_TDP_AD_ENABLED, type SpteConfig,
 } from './spte-config';
 
 export function isShadowPresent(spte: bigint): boolean {
@@ -15,8 +13,8 @@ export function isLargePte(spte: bigint): boolean {
 export function isLastSpte(spte: bigint, level: number): boolean {
   return level === 1 || isLargePte(spte);
 }
-export function isFrozen(spte: bigint): boolean {
-  return spte === FROZEN_SPTE;
+export function isFrozen(c: SpteConfig, spte: bigint): boolean {
+  return spte === c.layout.frozenSpte;
 }
 export function spteToPfn(spte: bigint): number {
   return Number((spte & SPTE_BASE_ADDR_MASK) >> 12n);
@@ -30,12 +28,12 @@ export function isMmuWritable(c: SpteConfig, spte: bigint): boolean {
 export function isHostWritable(c: SpteConfig, spte: bigint): boolean {
   return (spte & c.hostWritableMask) !== 0n;
 }
-export function spteAdEnabled(spte: bigint): boolean {
-  return (spte & SPTE_TDP_AD_MASK) !== SPTE_TDP_AD_DISABLED;
+export function spteAdEnabled(c: SpteConfig, spte: bigint): boolean {
+  return (spte & c.layout.adMask) !== c.layout.adDisabled;
 }
 /** `spte_ad_need_write_protect`: dirty state is tracked by write protection (A/D disabled or WRPROT_ONLY). */
-export function spteAdNeedWriteProtect(spte: bigint): boolean {
-  return (spte & SPTE_TDP_AD_MASK) !== SPTE_TDP_AD_ENABLED;
+export function spteAdNeedWriteProtect(c: SpteConfig, spte: bigint): boolean {
+  return (spte & c.layout.adMask) !== SPTE_TDP_AD_ENABLED;
 }
 /**
  * `is_accessed_spte` (spte.h:348, v6.13+; kvm-7x.md §5.2): the Accessed bit alone. With EPT A/D
@@ -48,7 +46,7 @@ export function isDirty(c: SpteConfig, spte: bigint): boolean {
   return (spte & c.dirtyMask) !== 0n;
 }
 export function isAccessTrack(c: SpteConfig, spte: bigint): boolean {
-  return !spteAdEnabled(spte) && (spte & c.accTrackMask) === 0n;
+  return !spteAdEnabled(c, spte) && (spte & c.accTrackMask) === 0n;
 }
 export function isExecutable(c: SpteConfig, spte: bigint): boolean {
   return (spte & (c.xMask | c.nxMask)) === c.xMask;
@@ -65,14 +63,15 @@ export function isRsvdSpte(c: SpteConfig, spte: bigint, level: number): boolean 
 }
 
 /**
- * `mark_spte_for_access_track` (spte.c:365-384): clear A with A/D; otherwise save R/X and clear
- * RWX and the software Accessed bit.
+ * `mark_spte_for_access_track` (spte.c:365-384): clear A with A/D; otherwise save R/X (7.2+:
+ * R/X/XU, kvm-7x.md §5.2) and clear RWX (|XU) and the software Accessed bit.
  */
 export function markSpteForAccessTrack(c: SpteConfig, spte: bigint): bigint {
-  if (spteAdEnabled(spte)) return spte & ~c.accessedMask;
+  if (spteAdEnabled(c, spte)) return spte & ~c.accessedMask;
   if (isAccessTrack(c, spte)) return spte;
-  const saved = (spte & ACC_TRACK_SAVED_BITS_MASK) << ACC_TRACK_SAVED_BITS_SHIFT;
-  return (spte & ~(c.accTrackMask | c.accessedMask) & ~(ACC_TRACK_SAVED_BITS_MASK << ACC_TRACK_SAVED_BITS_SHIFT)) | saved;
+  const { savedBitsMask: m, savedBitsShift: sh } = c.layout;
+  const saved = (spte & m) << sh;
+  return (spte & ~(c.accTrackMask | c.accessedMask) & ~(m << sh)) | saved;
 }
 
 /**
@@ -102,15 +101,20 @@ const MTRR_TYPE_WRBACK = 6n;
 const VMX_EPT_MT_EPTE_SHIFT = 3n;
 export const VMX_EPT_IPAT_BIT = 1n << 6n;
 
-export function restoreAccTrackSpte(spte: bigint): bigint {
-  const saved = (spte >> ACC_TRACK_SAVED_BITS_SHIFT) & ACC_TRACK_SAVED_BITS_MASK;
-  return (spte & ~(ACC_TRACK_SAVED_BITS_MASK << ACC_TRACK_SAVED_BITS_SHIFT)) | saved;
+export function restoreAccTrackSpte(c: SpteConfig, spte: bigint): bigint {
+  const { savedBitsMask: m, savedBitsShift: sh } = c.layout;
+  const saved = (spte >> sh) & m;
+  return (spte & ~(m << sh)) | saved;
 }
 
-/** `make_nonleaf_spte(child_pt, ad_disabled)`: non-leaf SPTEs grant everything. */
+/**
+ * `make_nonleaf_spte(child_pt, ad_disabled)`: non-leaf SPTEs grant everything. 7.3 adds P/R
+ * (bit 0, no longer in the EPT present mask) and XU (kvm-7x.md §1.6).
+ */
 export function makeNonleafSpte(c: SpteConfig, childPfn: number, adDisabled: boolean): bigint {
   let s = SPTE_MMU_PRESENT_MASK | (BigInt(childPfn) << 12n) | c.presentMask | PT_WRITABLE_MASK | c.userMask | c.xMask;
-  s |= adDisabled ? SPTE_TDP_AD_DISABLED : c.accessedMask;
+  if (c.kvm === '7.3') s |= 1n | c.xuMask;
+  s |= adDisabled ? c.layout.adDisabled : c.accessedMask;
   return s;
 }
 
@@ -138,25 +142,44 @@ export interface MakeSpteInput {
   mustWriteProtect: boolean;
 }
 
-/** `make_spte` (§7.4), minus the side effects (the caller marks dirty and counts). */
+/**
+ * `make_spte` (§7.4), minus the side effects (the caller marks dirty and counts). `pteAccess` is in
+ * the config's ACC encoding. 7.3 (kvm-7x.md §1.6 pseudo-code): R/P from ACC_READ; with an NX mask
+ * (NPT, shadow) NX from !EXEC and U from USER; otherwise (EPT) XS from EXEC and XU from USER_EXEC.
+ */
 export function makeSpte(c: SpteConfig, i: MakeSpteInput): { spte: bigint; wrprot: boolean } {
+  const A = c.acc;
   let pteAccess = i.pteAccess;
   let s = SPTE_MMU_PRESENT_MASK;
-  if (i.adDisabled) s |= SPTE_TDP_AD_DISABLED;
-  else if (i.adNeedWriteProtect) s |= SPTE_TDP_AD_WRPROT_ONLY;
+  if (i.adDisabled) s |= c.layout.adDisabled;
+  else if (i.adNeedWriteProtect) s |= c.layout.adWrprotOnly;
   s |= c.presentMask;
   if (!i.prefetch || i.synchronizing) s |= c.accessedMask;
   // iTLB multihit: no executable huge pages.
-  if (i.level > 1 && (pteAccess & ACC_EXEC) !== 0 && c.nxHugePages) pteAccess &= ~ACC_EXEC;
-  s |= (pteAccess & ACC_EXEC) !== 0 ? c.xMask : c.nxMask;
-  if ((pteAccess & ACC_USER) !== 0) s |= c.userMask;
+  if (i.level > 1 && (pteAccess & A.EXEC) !== 0 && c.nxHugePages) {
+    pteAccess &= ~A.EXEC;
+    if (c.xuMask !== 0n) pteAccess &= ~A.USER_EXEC;
+  }
+  if (c.kvm === '7.3') {
+    if ((pteAccess & A.READ) !== 0) s |= 1n;
+    if (c.nxMask !== 0n) {
+      if ((pteAccess & A.EXEC) === 0) s |= c.nxMask;
+      if ((pteAccess & A.USER) !== 0) s |= c.userMask;
+    } else {
+      if ((pteAccess & A.EXEC) !== 0) s |= c.xMask;
+      if ((pteAccess & A.USER_EXEC) !== 0) s |= c.xuMask;
+    }
+  } else {
+    s |= (pteAccess & A.EXEC) !== 0 ? c.xMask : c.nxMask;
+    if ((pteAccess & A.USER) !== 0) s |= c.userMask;
+  }
   if (i.level > 1) s |= PT_PAGE_SIZE_MASK;
   s |= getMtMask(c, i.isMmioPfn);
   if (i.hostWritable) s |= c.hostWritableMask;
-  else pteAccess &= ~ACC_WRITE;
+  else pteAccess &= ~A.WRITE;
   s |= BigInt(i.pfn) << 12n;
   let wrprot = false;
-  if ((pteAccess & ACC_WRITE) !== 0) {
+  if ((pteAccess & A.WRITE) !== 0) {
     if (i.mustWriteProtect) wrprot = true;
     else s |= PT_WRITABLE_MASK | c.mmuWritableMask | c.dirtyMask;
   }
@@ -164,17 +187,27 @@ export function makeSpte(c: SpteConfig, i: MakeSpteInput): { spte: bigint; wrpro
   return { spte: s, wrprot };
 }
 
-/** `make_mmio_spte(vcpu, gfn, access)` (§7.7), without the L1TF relocation (mask 0 here). */
+/**
+ * `make_mmio_spte(vcpu, gfn, access)` (§7.7), without the L1TF relocation (mask 0 here). The
+ * generation's low bits go to 3 upward (6.16: 8 bits, 10:3; 7.2+: 7 bits, 9:3), the rest to 62:52.
+ */
 export function makeMmioSpte(c: SpteConfig, gfn: number, access: number, generation: number): bigint {
-  const gen = BigInt(generation & MMIO_SPTE_GEN_MASK);
-  let s = ((gen & 0xffn) << 3n) | ((gen >> 8n) << 52n);
+  const gen = BigInt(generation & c.layout.mmioGenMask);
+  const low = BigInt(c.layout.mmioGenLowBits);
+  let s = ((gen & ((1n << low) - 1n)) << 3n) | ((gen >> low) << 52n);
   s |= c.mmioValue | (BigInt(access) & c.mmioAccessMask);
   s |= BigInt(gfn) << 12n;
   return s;
 }
 
-export function mmioSpteGeneration(spte: bigint): number {
-  return Number(((spte >> 3n) & 0xffn) | (((spte >> 52n) & 0x7ffn) << 8n));
+export function mmioSpteGeneration(c: SpteConfig, spte: bigint): number {
+  const low = BigInt(c.layout.mmioGenLowBits);
+  return Number(((spte >> 3n) & ((1n << low) - 1n)) | (((spte >> 52n) & 0x7ffn) << low));
+}
+
+/** `check_mmio_spte`: the SPTE's generation equals the memslots' (both cut to the stored width). */
+export function mmioGenerationMatches(c: SpteConfig, spte: bigint, generation: number): boolean {
+  return mmioSpteGeneration(c, spte) === (generation & c.layout.mmioGenMask);
 }
 
 export function mmioSpteGfn(spte: bigint, hostMaxPhyAddr: number): number {

@@ -11,7 +11,7 @@ import type { PageRole } from '../role/page-role';
 import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
 import type { EventLog } from '../events/event-log';
 import type { SpteConfig } from '../spte/spte-config';
-import { FROZEN_SPTE, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { makeHugeSpte, makeSmallSpte } from '../spte/huge-page-spte';
 import type { ExternalPageTableHooks } from './external-hooks';
 import type { PossibleNxHugePages } from './possible-nx-huge-pages';
@@ -176,7 +176,7 @@ export class TdpMmu {
       // KVM BUGs here: a present leaf must be zapped (and flushed) before it maps another frame.
       throw new InvariantViolation('leaf-pfn-change', `present leaf at GFN 0x${gfn.toString(16)} level ${level} would change PFN without a zap`, '0x' + next.toString(16));
     }
-    if (!wasPresent && !isPresent && !(isMmioSpte(c, old) || isMmioSpte(c, next) || isFrozen(old) || isFrozen(next))) {
+    if (!wasPresent && !isPresent && !(isMmioSpte(c, old) || isMmioSpte(c, next) || isFrozen(c, old) || isFrozen(c, next))) {
       throw new InvariantViolation('nonpresent-change', 'a non-present SPTE changed to another non-present value that is not MMIO or frozen', '0x' + next.toString(16));
     }
     if (this.vm.checking) this.checkSpte(next, level, gfn);
@@ -206,8 +206,8 @@ export class TdpMmu {
       throw new InvariantViolation('mirror-in-place', `mirror SPTE for GFN 0x${gfn.toString(16)} level ${sp.level} would change in place (KVM_BUG_ON)`, '0x' + next.toString(16));
     }
     if (wasPresent || !isPresent) return;
-    if (isFrozen(old)) throw new InvariantViolation('mirror-frozen', 'a frozen mirror SPTE was written by someone else than its freezer', '0x' + old.toString(16));
-    this.writeRaw(sp, idx, FROZEN_SPTE);
+    if (isFrozen(this.vm.config, old)) throw new InvariantViolation('mirror-frozen', 'a frozen mirror SPTE was written by someone else than its freezer', '0x' + old.toString(16));
+    this.writeRaw(sp, idx, this.vm.config.layout.frozenSpte);
     try {
       if (isLastSpte(next, sp.level)) ext.setExternalSpte(gfn, sp.level, spteToPfn(next), vcpu);
       else ext.linkExternalSpt(gfn, sp.level, vcpu);
@@ -299,7 +299,7 @@ export class TdpMmu {
       const idx = spteIndex(fault.gfn + bits, level);
       const old = this.readSpte(sp, idx);
       if (this.vm.config.nxHugePages) this.disallowedHugepageAdjust(fault, old, level);
-      if (isFrozen(old)) return RET_PF.RETRY;
+      if (isFrozen(this.vm.config, old)) return RET_PF.RETRY;
       if (level === fault.goalLevel) return this.mapTargetLevel(fault, sp, idx, old, vcpu, vcpuStats, bits);
       if (isShadowPresent(old) && !isLargePte(old)) {
         sp = this.childOf(old);
@@ -459,7 +459,7 @@ export class TdpMmu {
       if (isAccessAllowed(c, fault, spte)) ret = RET_PF.SPURIOUS;
       else {
         let next = spte;
-        if (!spteAdEnabled(spte) && isAccessTrack(c, spte)) next = restoreAccTrackSpte(next) | c.accessedMask;
+        if (!spteAdEnabled(c, spte) && isAccessTrack(c, spte)) next = restoreAccTrackSpte(c, next) | c.accessedMask;
         let ok = true;
         if (fault.write && isMmuWritable(c, spte)) {
           next |= PT_WRITABLE_MASK;

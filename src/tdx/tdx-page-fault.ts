@@ -6,7 +6,7 @@
  */
 import type { Counters, VcpuStatName } from '../events/stats';
 import { PFERR } from '../format/acc';
-import { isMmioSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { isMmioSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { newPageFault } from '../tdp/page-fault';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
@@ -101,7 +101,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
 function mmioFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): TdxFaultOutcome {
   const [, , , spte] = vm.tdp.lastSpte(v.direct, aliasGfn);
   if (isMmioSpte(vm.config, spte)) {
-    if (mmioSpteGeneration(spte) !== (vm.mmioGeneration & ((1 << 19) - 1))) return { ret: RET_PF.INVALID, fast: false, mmio: false };
+    if (!mmioGenerationMatches(vm.config, spte, vm.mmioGeneration)) return { ret: RET_PF.INVALID, fast: false, mmio: false };
     return { ret: RET_PF.EMULATE, fast: false, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };
   }
   if (isShadowPresent(spte)) throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found a present SPTE (a KVM bug)', '0x' + spte.toString(16));

@@ -18,7 +18,7 @@ import { GvaWalker } from '../walker/gva-walker';
 import { encodeAccess, type Access } from '../walker/access';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioSpteGeneration } from '../spte/spte';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { newPageFault } from '../tdp/page-fault';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
@@ -448,7 +448,7 @@ export class Vcpu {
       throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found reserved bits in a present SPTE (a KVM bug)', '0x' + spte.toString(16));
     }
     if (isMmioSpte(this.vm.config, spte)) {
-      if (mmioSpteGeneration(spte) !== (this.vm.mmioGeneration & ((1 << 19) - 1))) return RET_PF.INVALID;
+      if (!mmioGenerationMatches(this.vm.config, spte, this.vm.mmioGeneration)) return RET_PF.INVALID;
       this.mmioCache = { gfn, gen: this.vm.mmioGeneration };
       return RET_PF.EMULATE;
     }

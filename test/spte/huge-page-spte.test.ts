@@ -47,7 +47,7 @@ describe('makeSmallSpte', () => {
     expect(isAccessTrack(c, tracked)).toBe(true);
     const child = makeSmallSpte(c, tracked, ROLE_4K, 1);
     expect(isAccessTrack(c, child)).toBe(true);
-    expect(isExecutable(c, restoreAccTrackSpte(child))).toBe(true);
+    expect(isExecutable(c, restoreAccTrackSpte(c, child))).toBe(true);
   });
 
   it('refuses a non-present or 4K SPTE (KVM_BUG_ON, spte.c:305)', () => {

@@ -167,7 +167,7 @@ describe('access tracking (mark_spte_for_access_track, restore_acc_track_spte)',
     const t = markSpteForAccessTrack(off, s);
     expect(t).toBe((s & ~(7n | bit(8))) | bit(54) | bit(56)); // spte.c:379-381, spte.h:69-71
     expect(markSpteForAccessTrack(off, t)).toBe(t); // spte.c:370-371
-    const r = restoreAccTrackSpte(t);
+    const r = restoreAccTrackSpte(off, t);
     expect(r).toBe((s & ~(7n | bit(8))) | bit(0) | bit(2)); // spte.h:536-547: W is not saved
     expect(isAccessTrack(off, r)).toBe(false);
     // An exec-only leaf saves X alone.
@@ -180,8 +180,8 @@ describe('access tracking (mark_spte_for_access_track, restore_acc_track_spte)',
     expect(isAccessTrack(off, s & ~7n)).toBe(true);
     const on = makeSpteConfig({ flavour: 'ept' });
     expect(isAccessTrack(on, make(on).spte & ~7n)).toBe(false); // spte_ad_enabled
-    expect(spteAdEnabled(s)).toBe(false); // spte.h:306-310
-    expect(spteAdEnabled(make(on, { adNeedWriteProtect: true }).spte)).toBe(true); // WRPROT_ONLY != DISABLED
+    expect(spteAdEnabled(off, s)).toBe(false); // spte.h:306-310
+    expect(spteAdEnabled(on, make(on, { adNeedWriteProtect: true }).spte)).toBe(true); // WRPROT_ONLY != DISABLED
   });
 });
 
@@ -191,11 +191,11 @@ describe('MMIO SPTEs (make_mmio_spte spte.c:92-105, generation spte.h:116-152, g
     const gen = 0x7ffff;
     const s = makeMmioSpte(c, 0xabcde, ACC_ALL, gen);
     expect(s).toBe(bit(1) | bit(2) | (0xabcden << 12n) | (0xffn << 3n) | (0x7ffn << 52n)); // spte.c:94-99, spte.h:116-120
-    expect(mmioSpteGeneration(s)).toBe(gen);
-    expect(mmioSpteGeneration(makeMmioSpte(c, 1, 0, 0x155))).toBe(0x155);
+    expect(mmioSpteGeneration(c, s)).toBe(gen);
+    expect(mmioSpteGeneration(c, makeMmioSpte(c, 1, 0, 0x155))).toBe(0x155);
     expect(makeMmioSpte(c, 1, 0, 0x155) & ((0xffn << 3n) | (0x7ffn << 52n))).toBe((0x55n << 3n) | (1n << 52n)); // spte.c:87-88
     // MMIO_SPTE_GEN_MASK (spte.h:152): a 20th bit does not exist.
-    expect(mmioSpteGeneration(makeMmioSpte(c, 1, 0, 0x80000 | 3))).toBe(3);
+    expect(mmioSpteGeneration(c, makeMmioSpte(c, 1, 0, 0x80000 | 3))).toBe(3);
     expect(isMmioSpte(c, s)).toBe(true); // spte.h:283-286
     expect(isShadowPresent(s)).toBe(false); // spte.h:126-127: no SPTE_MMU_PRESENT_MASK
     // A zapped entry (SHADOW_NONPRESENT_VALUE) is not MMIO: bit 63 is part of the mask (spte.c:477).
@@ -232,8 +232,8 @@ describe('predicates (spte.h)', () => {
     expect(isLastSpte(0n, 2)).toBe(false);
     expect(isLastSpte(bit(7), 3)).toBe(true);
     expect(FROZEN_SPTE).toBe(bit(63) | 0x5a0n); // spte.h:223
-    expect(isFrozen(FROZEN_SPTE)).toBe(true); // spte.h:228-231
-    expect(isFrozen(FROZEN_SPTE | 1n)).toBe(false);
+    expect(isFrozen(makeSpteConfig({ flavour: 'ept' }), FROZEN_SPTE)).toBe(true); // spte.h:228-231
+    expect(isFrozen(makeSpteConfig({ flavour: 'ept' }), FROZEN_SPTE | 1n)).toBe(false);
     expect(spteToPfn(bit(63) | bit(52) | (0xfffffffffn << 12n) | 0xfffn)).toBe(0xfffffffff); // spte.h:343-345 SPTE_BASE_ADDR_MASK 51:12
   });
 

@@ -97,9 +97,9 @@ describe('A/D type of guest-mode pages under PML (kvm_mmu_page_ad_need_write_pro
 
   it('spte_ad_need_write_protect: every A/D type but ENABLED', () => {
     const pml = makeSpteConfig({ flavour: 'ept', pml: true });
-    expect(spteAdNeedWriteProtect(leaf(pml, { adNeedWriteProtect: true }))).toBe(true); // spte.h:320
-    expect(spteAdNeedWriteProtect(leaf(makeSpteConfig({ flavour: 'ept', adEnabled: false })))).toBe(true); // spte.h:320
-    expect(spteAdNeedWriteProtect(leaf(pml))).toBe(false); // spte.h:320, SPTE_TDP_AD_ENABLED = 0 (spte.h:34)
+    expect(spteAdNeedWriteProtect(pml, leaf(pml, { adNeedWriteProtect: true }))).toBe(true); // spte.h:320
+    expect(spteAdNeedWriteProtect(pml, leaf(makeSpteConfig({ flavour: 'ept', adEnabled: false })))).toBe(true); // spte.h:320
+    expect(spteAdNeedWriteProtect(pml, leaf(pml))).toBe(false); // spte.h:320, SPTE_TDP_AD_ENABLED = 0 (spte.h:34)
   });
 });
 
