@@ -15,6 +15,8 @@ export const EPT_QUAL = Object.freeze({
   PROT_WRITE: 1 << 4,
   PROT_EXEC: 1 << 5,
   EXEC_FOR_RING3_LIN: 1 << 6,
+  /** 7.2+ name of bit 6 (91a4e313cbc2): with MBEC, the AND of XU (bit 10) over the entries (kvm-7x.md §1.2). */
+  PROT_USER_EXEC: 1 << 6,
   GVA_IS_VALID: 1 << 7,
   GVA_TRANSLATED: 1 << 8,
 } as const);
@@ -42,6 +44,28 @@ export function eptViolationQualification(pfec: number, rwx: number, during: Nes
   if (pfec & 4) q |= EPT_QUAL.ACC_READ;
   if (pfec & 16) q |= EPT_QUAL.ACC_INSTR;
   q |= rwxToProt(rwx);
+  if (during !== 'none') q |= EPT_QUAL.GVA_IS_VALID;
+  if (during === 'final') q |= EPT_QUAL.GVA_TRANSLATED;
+  return q;
+}
+
+/**
+ * KVM 7.3's qualification for L1 (kvm-7x.md §1.2, from the 7.3 walker comment [T]): [2:0] from the
+ * access — a read is an access with neither W nor F (§1.3 point 1), PFERR_USER now means "user-mode
+ * linear address" and sets no access bit; [6:3] from the EPT12 walk's accumulated 7.3 ACC
+ * (READ → bit 3, WRITE → 4, EXEC/XS → 5, USER_EXEC/XU → 6); [8:7] from the stage. ASSUMPTION
+ * (INFERRED in §1.2): KVM sets bit 6 only with MBEC — the [ept-mbec] run compares it (§6.1); with
+ * MBEC off the SDM leaves it undefined and it is 0 here.
+ */
+export function eptViolationQualification73(pfec: number, acc73: number, during: NestedDuring, mbec: boolean): number {
+  let q = 0;
+  if (pfec & 2) q |= EPT_QUAL.ACC_WRITE;
+  else if (pfec & 16) q |= EPT_QUAL.ACC_INSTR;
+  else q |= EPT_QUAL.ACC_READ;
+  if (acc73 & 1) q |= EPT_QUAL.PROT_READ;
+  if (acc73 & 2) q |= EPT_QUAL.PROT_WRITE;
+  if (acc73 & 8) q |= EPT_QUAL.PROT_EXEC;
+  if (mbec && acc73 & 4) q |= EPT_QUAL.PROT_USER_EXEC;
   if (during !== 'none') q |= EPT_QUAL.GVA_IS_VALID;
   if (during === 'final') q |= EPT_QUAL.GVA_TRANSLATED;
   return q;
