@@ -1,11 +1,11 @@
 /** Rich views of roles: every field with KVM's name and its value. */
-import { PAGE_ROLE_KVM_NAMES, type PageRole, type PageRoleFields } from '../role/page-role';
-import { EXT_ROLE_KVM_NAMES, type CpuRole, type ExtendedRoleFields } from '../role/cpu-role';
+import { pageRoleKvmName, type PageRole, type PageRoleFields } from '../role/page-role';
+import { extRoleKvmName, type CpuRole, type ExtendedRoleFields } from '../role/cpu-role';
 import { esc, table, textTable, type MimeBundle } from './html';
 
 function baseRows(r: PageRole): string[][] {
   const f = r.fields();
-  return (Object.keys(f) as (keyof PageRoleFields)[]).map((k) => [`base.${PAGE_ROLE_KVM_NAMES[k]}`, String(f[k])]);
+  return (Object.keys(f) as (keyof PageRoleFields)[]).map((k) => [`base.${pageRoleKvmName(k)}`, String(f[k])]);
 }
 
 export function pageRoleBundle(r: PageRole): MimeBundle {
@@ -20,7 +20,7 @@ export function cpuRoleBundle(r: CpuRole): MimeBundle {
   const e = r.extFields();
   const rows = [
     ...baseRows(r.base),
-    ...(Object.keys(e) as (keyof ExtendedRoleFields)[]).map((k) => [`ext.${EXT_ROLE_KVM_NAMES[k]}`, String(e[k])]),
+    ...(Object.keys(e) as (keyof ExtendedRoleFields)[]).map((k) => [`ext.${extRoleKvmName(k)}`, String(e[k])]),
   ];
   return {
     'text/plain': `${r.toString()}\n${textTable(['field', 'value'], rows)}`,

@@ -55,4 +55,4 @@ export const eptFormat = memoize((p: EptFormatParams) => {
     permissions: updatePermissionBitmask({ cr0Wp: false, cr4Smep: false, cr4Smap: false, eferNx: false, ept: true, kvm, mbec }),
     pkruMask: 0,
   });
-});
+}, { kvm: '6.16', mbec: false });

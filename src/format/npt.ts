@@ -52,4 +52,4 @@ export const nptFormat = memoize((p: NptFormatParams) => {
     cr4Pke: false,
     kvm,
   }, gmet);
-});
+}, { kvm: '6.16', gmet: false });

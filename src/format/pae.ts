@@ -3,4 +3,4 @@ import { memoize } from './page-format';
 import { x86Format } from './x86-format';
 import type { X86FormatParams } from './x86-params';
 
-export const paeFormat = memoize((p: X86FormatParams) => x86Format('pae', 'PAE', 3, { ...p, cr4Pke: false }));
+export const paeFormat = memoize((p: X86FormatParams) => x86Format('pae', 'PAE', 3, { ...p, cr4Pke: false }), { kvm: '6.16' });

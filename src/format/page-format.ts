@@ -114,11 +114,15 @@ export function makePageFormat(s: PageFormatSpec): PageFormat {
   } as const) as PageFormat;
 }
 
-/** Formats are pure functions of their parameters; memoize them so roles share one object. */
-export function memoize<P extends object>(build: (p: P) => PageFormat): (p: P) => PageFormat {
+/**
+ * Formats are pure functions of their parameters; memoize them so roles share one object. An
+ * optional parameter given as its default (e.g. `kvm: '6.16'`) and left out give the same object.
+ */
+export function memoize<P extends object>(build: (p: P) => PageFormat, defaults: Partial<P> = {}): (p: P) => PageFormat {
   const cache = new Map<string, PageFormat>();
   return (p: P) => {
-    const key = JSON.stringify(Object.entries(p).sort(([a], [b]) => (a < b ? -1 : 1)));
+    const full = { ...defaults, ...p } as Record<string, unknown>;
+    const key = JSON.stringify(Object.entries(full).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
     let f = cache.get(key);
     if (f === undefined) {
       f = build(p);

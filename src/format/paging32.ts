@@ -3,7 +3,8 @@ import { memoize } from './page-format';
 import { x86Format } from './x86-format';
 import type { X86FormatParams } from './x86-params';
 
-export const paging32Format = memoize((p: X86FormatParams) =>
+export const paging32Format = memoize(
   // PKU does not exist outside long mode.
-  x86Format('paging32', '32-bit', 2, { ...p, cr4Pke: false }),
+  (p: X86FormatParams) => x86Format('paging32', '32-bit', 2, { ...p, cr4Pke: false }),
+  { kvm: '6.16' },
 );

@@ -3,4 +3,4 @@ import { memoize } from './page-format';
 import { x86Format } from './x86-format';
 import type { X86FormatParams } from './x86-params';
 
-export const paging4Format = memoize((p: X86FormatParams) => x86Format('paging4', '4-level', 4, p));
+export const paging4Format = memoize((p: X86FormatParams) => x86Format('paging4', '4-level', 4, p), { kvm: '6.16' });

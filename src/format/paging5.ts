@@ -3,4 +3,4 @@ import { memoize } from './page-format';
 import { x86Format } from './x86-format';
 import type { X86FormatParams } from './x86-params';
 
-export const paging5Format = memoize((p: X86FormatParams) => x86Format('paging5', '5-level', 5, p));
+export const paging5Format = memoize((p: X86FormatParams) => x86Format('paging5', '5-level', 5, p), { kvm: '6.16' });

@@ -59,7 +59,8 @@ export function extRoleBits(kvm: KvmVersion): ExtLayout {
   return kvm === '7.3' ? EXT_ROLE_BITS_7_3 : EXT_ROLE_BITS_6_16;
 }
 
-export const EXT_ROLE_KVM_NAMES: Readonly<Record<keyof ExtendedRoleFields, string>> = Object.freeze({
+/** KVM's names of the v6.16 extended-role fields; 7.3's added one is in EXT_ROLE_KVM_NAMES_7_3_ONLY. */
+export const EXT_ROLE_KVM_NAMES: Readonly<Record<Exclude<keyof ExtendedRoleFields, 'hasPferrFetch'>, string>> = Object.freeze({
   valid: 'valid',
   execonly: 'execonly',
   cr4Pse: 'cr4_pse',
@@ -68,8 +69,15 @@ export const EXT_ROLE_KVM_NAMES: Readonly<Record<keyof ExtendedRoleFields, strin
   cr4Smep: 'cr4_smep',
   cr4La57: 'cr4_la57',
   eferLma: 'efer_lma',
-  hasPferrFetch: 'has_pferr_fetch',
 });
+
+/** The extended-role field 7.3 added (978598a230c1). */
+export const EXT_ROLE_KVM_NAMES_7_3_ONLY: Readonly<Pick<Record<keyof ExtendedRoleFields, string>, 'hasPferrFetch'>> = Object.freeze({ hasPferrFetch: 'has_pferr_fetch' });
+
+/** KVM's name of an extended-role field of either version. */
+export function extRoleKvmName(k: keyof ExtendedRoleFields): string {
+  return k === 'hasPferrFetch' ? EXT_ROLE_KVM_NAMES_7_3_ONLY.hasPferrFetch : EXT_ROLE_KVM_NAMES[k];
+}
 
 export class CpuRole {
   readonly base: PageRole;

@@ -78,8 +78,11 @@ export function pageRoleLayout(kvm: KvmVersion): Layout {
   return kvm === '7.3' ? PAGE_ROLE_LAYOUT_7_3 : PAGE_ROLE_LAYOUT_6_16;
 }
 
-/** KVM's field names, for the glossary and for comparing with `trace_kvm_mmu_get_page`. */
-export const PAGE_ROLE_KVM_NAMES: Readonly<Record<keyof PageRoleFields, string>> = Object.freeze({
+/**
+ * KVM's field names, for the glossary and for comparing with `trace_kvm_mmu_get_page`: the v6.16
+ * fields (the keys of PAGE_ROLE_LAYOUT_6_16); 7.3's added field is in PAGE_ROLE_KVM_NAMES_7_3_ONLY.
+ */
+export const PAGE_ROLE_KVM_NAMES: Readonly<Record<Exclude<keyof PageRoleFields, 'cr4Smep'>, string>> = Object.freeze({
   level: 'level',
   hasFourByteGpte: 'has_4_byte_gpte',
   quadrant: 'quadrant',
@@ -90,13 +93,20 @@ export const PAGE_ROLE_KVM_NAMES: Readonly<Record<keyof PageRoleFields, string>>
   cr0Wp: 'cr0_wp',
   smepAndnotWp: 'smep_andnot_wp',
   smapAndnotWp: 'smap_andnot_wp',
-  cr4Smep: 'cr4_smep',
   adDisabled: 'ad_disabled',
   guestMode: 'guest_mode',
   passthrough: 'passthrough',
   isMirror: 'is_mirror',
   smm: 'smm',
 });
+
+/** The page-role field 7.3 added (f603854a1b42). */
+export const PAGE_ROLE_KVM_NAMES_7_3_ONLY: Readonly<Pick<Record<keyof PageRoleFields, string>, 'cr4Smep'>> = Object.freeze({ cr4Smep: 'cr4_smep' });
+
+/** KVM's name of a page-role field of either version. */
+export function pageRoleKvmName(k: keyof PageRoleFields): string {
+  return k === 'cr4Smep' ? PAGE_ROLE_KVM_NAMES_7_3_ONLY.cr4Smep : PAGE_ROLE_KVM_NAMES[k];
+}
 
 function field(word: number, sw: readonly [number, number] | undefined): number {
   if (sw === undefined) return 0;
@@ -138,7 +148,7 @@ export class PageRole {
       const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
       const sw = layout[name];
       if (sw === undefined) {
-        if (!(name in PAGE_ROLE_KVM_NAMES)) throw new InvalidArgumentError('role-field-name', 'not a page role field', name);
+        if (!(name in PAGE_ROLE_LAYOUT_6_16) && !(name in PAGE_ROLE_LAYOUT_7_3)) throw new InvalidArgumentError('role-field-name', 'not a page role field', name);
         if (n !== 0) throw new InvalidArgumentError('role-field-version', `page role field ${name} does not exist in KVM ${kvm}`, String(v));
         continue;
       }

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  CR0, CR4, DEFAULT_FEATURES, EFER, acc616To73, calcCpuRole, eptFormat, formatForCpuRole, nptFormat, updatePermissionBitmask,
+  CR0, CR4, DEFAULT_FEATURES, EFER, acc616To73, calcCpuRole, eptFormat, formatForCpuRole, nptFormat, paging4Format, updatePermissionBitmask,
   type PagingRegisters,
 } from '../../src';
 
@@ -161,5 +161,17 @@ describe('7.3 NPT permissions with GMET (x86/svm_npt.c npt_gmet_*)', () => {
     expect(bitOf(gmet.permissions, 8, READ | WRITE | USER | EXEC)).toBe(1);
     // user fetch of the same page is fine
     expect(bitOf(gmet.permissions, 10, READ | WRITE | USER | EXEC)).toBe(0);
+  });
+});
+
+describe('format memoization across versions', () => {
+  it("a format asked for with kvm '6.16' and one asked for without a version are the same object (roles share formats)", () => {
+    const p = { maxPhyAddr: 46, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: false, cr4Smap: false, cr4Pke: false };
+    expect(paging4Format({ ...p, kvm: '6.16' })).toBe(paging4Format(p));
+    expect(paging4Format({ ...p, kvm: '7.3' })).not.toBe(paging4Format(p));
+    const e = { level: 4, maxPhyAddr: 46, adEnabled: true, execonly: true, hugePageLevel: 3 };
+    expect(eptFormat({ ...e, kvm: '6.16', mbec: false })).toBe(eptFormat(e));
+    const n = { level: 4, maxPhyAddr: 46, nx: true, gbpages: true, pse: false, cr4Smep: false, cr4Smap: false };
+    expect(nptFormat({ ...n, kvm: '6.16', gmet: false })).toBe(nptFormat(n));
   });
 });
