@@ -54,6 +54,17 @@ export function caught(f: () => unknown): MmulabError {
   throw new Error('expected an error');
 }
 
+/** The rule of the error of class `cls` that `f` throws, or undefined when it returns; other errors propagate. */
+export function thrownRule(f: () => unknown, cls: typeof MmulabError = MmulabError): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof cls) return e.rule;
+    throw e;
+  }
+  return undefined;
+}
+
 /**
  * A private data page (GPA 0x200000 at GVA 0x70000000, accepted) and a shared one (GPA 0x300000
  * through its alias at GVA 0x71000000), both touched once, so both roots hold a leaf.

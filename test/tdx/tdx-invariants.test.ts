@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation, KVM_MIRROR_ROOTS, SHADOW_NONPRESENT_VALUE, memslotPfn, newPageFault, spteIndex } from '../../src';
-import { tdFixture } from './fixtures';
+import { tdFixture, thrownRule } from './fixtures';
 
-function rule(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof InvariantViolation) return e.rule;
-    throw e;
-  }
-  return undefined;
-}
+const rule = (f: () => unknown): string | undefined => thrownRule(f, InvariantViolation);
 
 describe('TDX invariants (checking mode)', () => {
   it('hold through faults, conversions and zaps', () => {

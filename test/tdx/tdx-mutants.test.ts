@@ -8,23 +8,15 @@
  * default attribute.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryAttributes, MmulabError, isAddrDirect, isGfnAlias, makeTdConfig, memslotPfn, naturalGfn } from '../../src';
-import { tdFixture } from './fixtures';
+import { MemoryAttributes, isAddrDirect, isGfnAlias, makeTdConfig, memslotPfn, naturalGfn } from '../../src';
+import { tdFixture, thrownRule } from './fixtures';
 
 const GFNS_1G = 512 * 512;
 
 /** The TDX module's refusal, or the KVM_BUG_ON KVM raises before the SEAMCALL. */
 const REFUSED = ['sept-seamcall', 'tdx-kvm-bug-on'];
 
-function rule(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e.rule;
-    throw e;
-  }
-  return undefined;
-}
+const rule = (f: () => unknown): string | undefined => thrownRule(f);
 
 describe('memory attributes and the level a uniform block allows (mmu.c:7680-7700, KVM_LPAGE_MIXED_FLAG mmu.c:722)', () => {
   it('a 2M block of one attribute allows 2M; one different gfn makes the block and its 1G block mixed', () => {
