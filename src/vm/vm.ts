@@ -153,6 +153,7 @@ export class Vm implements TdpVmContext {
   private nxHugePagesParam: boolean;
   /** KVM_CAP_VM_DISABLE_NX_HUGE_PAGES (`kvm->arch.disable_nx_huge_pages`). */
   private readonly nxHugePagesCapDisabled: boolean;
+  /** The vCPUs' CPUID features: the guest CPUID given, less what KVM cannot offer (PKU without TDP). */
   readonly features: Readonly<CpuFeatures>;
   readonly host: HostMemory;
   /** Guest-physical memory contents (L1's GPA space). */
@@ -227,7 +228,9 @@ export class Vm implements TdpVmContext {
     this.spteConfig = config;
     this.nxHugePagesParam = nxParam;
     this.nxHugePagesCapDisabled = opts.disableNxHugePages === true;
-    this.features = Object.freeze({ ...features });
+    // What the vCPUs have (`vcpu->arch.cpu_caps` = guest CPUID ∩ kvm_cpu_caps, cpuid.c:390-396):
+    // without TDP KVM clears PKU from kvm_cpu_caps (cpuid.c:936-941), so CR4.PKE is reserved.
+    this.features = Object.freeze({ ...features, pku: features.pku && tdpEnabled });
     this.host = new HostMemory(config.hostMaxPhyAddr);
     this.guestMem = new GuestMemory({ maxPhyAddr: features.maxPhyAddr });
     this.checking = opts.checkInvariants ?? false;

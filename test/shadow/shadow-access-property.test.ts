@@ -31,7 +31,7 @@ const pdeArb: fc.Arbitrary<Pde> = fc.record({ w: fc.boolean(), u: fc.boolean(), 
 const accessArb: fc.Arbitrary<Access> = fc.record({ page: fc.nat(NPAGES - 1), kind: fc.constantFrom('read' as const, 'write' as const, 'fetch' as const), user: fc.boolean(), ac: fc.boolean() });
 interface Cpu { wp: boolean; smep: boolean; smap: boolean; pke: boolean; pkru: number }
 // CR4.PKE stays off: KVM offers no PKU without TDP (cpuid.c:937-941), so a shadow-paging guest
-// never runs with it (the engine accepting CR4.PKE on a shadow VM is a deviation left open).
+// never runs with it (setting it #GPs: test/vm/register-writes.test.ts).
 const cpuArb: fc.Arbitrary<Cpu> = fc.record({ wp: fc.boolean(), smep: fc.boolean(), smap: fc.boolean(), pke: fc.constant(false), pkru: fc.nat(0xff) });
 
 function run(cpu: Cpu, pdes: Pde[], ptes: Pte[], accesses: Access[]): void {

@@ -126,3 +126,47 @@ describe('CR4.PCIDE (kvm_set_cr4)', () => {
     expect(v.regs.cr4).toBe(PAE.cr4);
   });
 });
+
+describe('CR4.PKE without TDP (cpuid.c:936-941: no PKU for shadow paging)', () => {
+  function guest(mmu: 'tdp' | 'shadow') {
+    const vm = new Vm({ spte: { flavour: 'npt' }, mmu, checkInvariants: true });
+    vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram' });
+    const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+    pt.map(VA1, A, { flags: { writable: true } });
+    return { vm, pt, v: vm.createVcpu({ ...LONG_MODE, cr3: pt.root }) };
+  }
+
+  it('shadow: MOV CR4 setting PKE is refused with #GP and changes nothing, though the guest CPUID lists PKU', () => {
+    const { vm, v } = guest('shadow');
+    const before = v.regs;
+    const root = v.rootRole.word;
+    // The VM was given DEFAULT_FEATURES (pku: true) as its guest CPUID, but cpuid.c:940-941 clears X86_FEATURE_PKU from kvm_cpu_caps when !tdp_enabled, a vCPU has
+    // only features KVM supports (cpuid.c:394-396), so x86.h:627-628 puts X86_CR4_PKE in
+    // cr4_guest_rsvd_bits (cpuid.c:437-438) and kvm_set_cr4 → kvm_is_valid_cr4 fails (x86.c:1347-1348,
+    // x86.h:610-612): return 1 → #GP.
+    let err: unknown;
+    try {
+      v.setRegisters({ cr4: LONG_MODE.cr4 | CR4.PKE });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidRegisterStateError);
+    expect((err as InvalidRegisterStateError).rule).toBe('cr4-pke-unsupported');
+    expect(v.regs).toBe(before);
+    expect(v.rootRole.word).toBe(root);
+    expect(v.read(VA1).gpa).toBe(A);
+    // The vCPU's capabilities (vcpu->arch.cpu_caps) are what vm.features reports.
+    expect(vm.features.pku).toBe(false);
+    // KVM_SET_SREGS checks the same bits (x86.c:12008 kvm_is_valid_sregs → kvm_is_valid_cr4): a vCPU
+    // cannot be created with CR4.PKE either.
+    expect(() => vm.createVcpu({ ...LONG_MODE, cr4: LONG_MODE.cr4 | CR4.PKE, cr3: 0x10_0000n })).toThrow(InvalidRegisterStateError);
+  });
+
+  it('tdp: the same write is accepted (PKU stays in kvm_cpu_caps with TDP)', () => {
+    const { vm, v } = guest('tdp');
+    expect(vm.features.pku).toBe(true);
+    v.setRegisters({ cr4: LONG_MODE.cr4 | CR4.PKE });
+    expect(v.regs.cr4 & CR4.PKE).toBe(CR4.PKE);
+    expect(v.read(VA1).gpa).toBe(A);
+  });
+});
