@@ -72,14 +72,11 @@ export function syncPage(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, 
     r = -1;
   } else {
     mmu.vm.stats.inc('mmu_sync_pages');
+    // __kvm_sync_page (mmu.c:2047-2051) stops only for ret < -1, which sync_spte never returns: an
+    // unreadable gPTE's -1 is OR-ed in (r stays -1, so the page is zapped) and the loop goes on.
     for (let i = 0; i < 512; i++) {
       if (mmu.isNonpresentValue(sp, i)) continue;
-      const x = syncSpte(mmu, ctx, sp, i);
-      if (x < 0) {
-        r = -1;
-        break;
-      }
-      r |= x;
+      r |= syncSpte(mmu, ctx, sp, i);
     }
   }
   mmu.vm.events.record({ kind: 'sync', vcpu: ctx.vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: r < 0 ? 'sync failed: zap' : r > 0 ? 'synced, flush' : 'synced' });

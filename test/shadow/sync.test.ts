@@ -238,3 +238,34 @@ describe('sync bookkeeping and paths', () => {
     expect(spteChangeNeedsFlush(mmu, mw, mw & ~0x20n)).toBe(false); // A lost: no flush since v6.13
   });
 });
+
+describe('kvm_sync_page with unreadable gPTEs (mmu.c:2038-2063)', () => {
+  it('a page whose gPTEs cannot be read: every present entry is still tried, then the page is zapped', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { count: 4, flags: { writable: true, accessed: true, dirty: true } });
+    for (let i = 0n; i < 4n; i++) expect(f.v.read(VA + i * 0x1000n).status).toBe('ok');
+    const ptGfn = Number(BigInt(f.pt.getEntry(VA, 1).gpa) >> 12n);
+    const sp = f.vm.shadow.find(ptGfn)[0]!;
+    expect(f.storePte(VA + 0x1000n, 1, f.pt.getEntry(VA + 0x1000n, 1).value).status).toBe('ok');
+    expect(sp.unsync).toBe(true);
+    let present = 0;
+    for (let i = 0; i < 512; i++) if (!f.vm.shadow.isNonpresentValue(sp, i)) present++;
+    expect(present).toBeGreaterThanOrEqual(4);
+    // The host mapping behind the guest's page-table page goes away (userspace unmaps it, the memslot
+    // stays): kvm_vcpu_read_guest_atomic fails and FNAME(sync_spte) returns -1 (paging_tmpl.h:910-912).
+    // All gPTEs of a shadow page live in one guest page (FNAME(get_level1_sp_gpa)), so every
+    // entry is unreadable, not only the first.
+    const gs = f.vm.guestMem.slots.find((s) => s.name === 'ram')!;
+    const reads = f.vm.stats.get('mmu_sync_gpte_reads');
+    f.vm.checking = false; // the invariant checker would read the gone memory too
+    f.vm.guestMem.removeSlot(gs);
+    f.v.flushGuestTlb();
+    // mmu.c:2047-2051: __kvm_sync_page returns early only for ret < -1, which sync_spte never
+    // returns; -1 is OR-ed into flush and the loop goes on to the next entry (mmu.c:2034-2035 skips
+    // SHADOW_NONPRESENT_VALUE entries without a read) …
+    expect(f.vm.stats.get('mmu_sync_gpte_reads') - reads).toBe(present);
+    // … and the -1 in flush makes kvm_sync_page zap the page (mmu.c:2071-2072).
+    expect(f.vm.events.all.filter((e) => e.kind === 'sync').map((e) => e.outcome)).toEqual(['sync failed: zap']);
+    expect(sp.role.invalid).toBe(true);
+  });
+});
