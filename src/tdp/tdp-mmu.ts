@@ -101,7 +101,9 @@ export class TdpMmu {
       s[b + i * 2 + 1] = 0x8000_0000;
     }
     this.pages.set(pfn, sp);
-    this.vm.stats.inc('tdp_mmu_pages');
+    // tdp_account_mmu_page runs when a table is linked (tdp_mmu_link_sp, tdp_mmu.c:1227), which
+    // the engine does right after allocating it; roots are never accounted (tdp_mmu.c:292-293).
+    if (parent !== null) this.vm.stats.inc('tdp_mmu_pages');
     return sp;
   }
 
@@ -110,7 +112,8 @@ export class TdpMmu {
     if (sp.nxHugePageDisallowed) this.vm.possibleNxHugePages.unaccount(sp);
     this.pages.delete(sp.pfn);
     this.vm.host.freeTable(sp.pfn);
-    this.vm.stats.inc('tdp_mmu_pages', -1);
+    // tdp_mmu_unlink_sp → tdp_unaccount_mmu_page (tdp_mmu.c:349-351): linked tables only.
+    if (sp.parent !== null) this.vm.stats.inc('tdp_mmu_pages', -1);
   }
 
   childOf(spte: bigint): TdpPage {

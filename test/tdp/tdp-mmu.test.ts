@@ -147,3 +147,24 @@ describe('TDP MMU: PML dirty logging and slot zaps', () => {
     expect(v.read(0x8000_0000n).exits.length).toBe(1);
   });
 });
+
+describe('tdp_mmu_pages counts linked tables, not roots (tdp_mmu.c:327-340)', () => {
+  it('one 4K mapping under a 4-level root: 4 tables, the root not among them; zap-all returns to 0', () => {
+    const { vm, v, pt } = fixture({ flavour: 'ept' }, '4K');
+    pt.map(0x7000_0000n, 0x20_0000n);
+    // kvm_tdp_mmu_alloc_root → tdp_mmu_alloc_sp + tdp_mmu_init_sp (tdp_mmu.c:292-293) accounts nothing.
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(vm.tdp.roots.length).toBe(1);
+    // tdp_mmu_link_sp → tdp_account_mmu_page (tdp_mmu.c:1227) per linked table. The guest's tables
+    // (pool at GPA 0x10_0000) and the data page (0x20_0000) lie in the first GiB: one PDPT, one
+    // PD, and a PT for each of PD entries 0 and 1 (4 KiB host pages: no huge leaf).
+    expect(vm.stats.get('tdp_mmu_pages')).toBe(4);
+    expect(vm.tdp.pageCount).toBe(5); // the root is allocated all the same
+    vm.zapAll();
+    // handle_removed_pt → tdp_mmu_unlink_sp → tdp_unaccount_mmu_page (tdp_mmu.c:349-351) for every
+    // linked table; the freed root was never accounted (kvm_tdp_mmu_put_root, tdp_mmu.c:79-95).
+    expect(vm.stats.get('tdp_mmu_pages')).toBe(0);
+    expect(v.read(0x7000_0000n).status).toBe('ok');
+    expect(vm.stats.get('tdp_mmu_pages')).toBe(4);
+  });
+});
