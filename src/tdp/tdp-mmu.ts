@@ -571,17 +571,49 @@ export class TdpMmu {
     return n;
   }
 
-  /** `kvm_tdp_mmu_clear_dirty_slot` with PML: clear D on 4K leaves (writes then log through PML). */
-  clearDirtyRange(start: number, end: number, vcpu = -1): number {
+  /**
+   * `tdp_mmu_need_write_protect` (tdp_mmu.c:1632-1640): the tree logs by write protection, not D —
+   * A/D off, or guest_mode pages under PML (`kvm_mmu_page_ad_need_write_protect`).
+   */
+  private needWriteProtect(root: TdpPage): boolean {
+    return kvmMmuPageAdNeedWriteProtect(this.vm.config, root.role.guestMode) || !this.vm.config.adEnabled;
+  }
+
+  /**
+   * `kvm_tdp_mmu_clear_dirty_slot` → `clear_dirty_gfn_range` (tdp_mmu.c:1642-1686), for enabling
+   * dirty logging with PML: every present leaf, huge ones included, loses D (or W where the tree
+   * needs write protection).
+   */
+  clearDirtySlot(start: number, end: number, vcpu = -1): number {
     let n = 0;
     for (const root of this.validRoots()) {
+      const dbit = this.needWriteProtect(root) ? PT_WRITABLE_MASK : this.vm.config.dirtyMask;
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
-        if (level !== 1 || !isLastSpte(spte, level) || (spte & this.vm.config.dirtyMask) === 0n) return;
-        this.setSpte(sp, idx, spte, spte & ~this.vm.config.dirtyMask, vcpu);
+        if (!isLastSpte(spte, level) || (spte & dbit) === 0n) return;
+        this.setSpte(sp, idx, spte, spte & ~dbit, vcpu);
         n++;
       });
     }
     // Clearing D never flushes here (spte.h:497-500); the dirty-log callers flush.
+    return n;
+  }
+
+  /**
+   * `kvm_tdp_mmu_clear_dirty_pt_masked` → `clear_dirty_pt_masked` (tdp_mmu.c:1688-1742) for the
+   * pages [start, end) of a dirty-log word: only 4K leaves (`iter.level > PG_LEVEL_4K` are skipped,
+   * :1707-1709) lose D — or W with `wrprot` (no PML: `kvm_mmu_write_protect_pt_masked`) or where
+   * the tree needs write protection.
+   */
+  clearDirtyPtMasked(start: number, end: number, wrprot: boolean, vcpu = -1): number {
+    let n = 0;
+    for (const root of this.validRoots()) {
+      const dbit = wrprot || this.needWriteProtect(root) ? PT_WRITABLE_MASK : this.vm.config.dirtyMask;
+      this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
+        if (level !== 1 || !isLastSpte(spte, level) || (spte & dbit) === 0n) return;
+        this.setSpte(sp, idx, spte, spte & ~dbit, vcpu);
+        n++;
+      });
+    }
     return n;
   }
 
@@ -648,13 +680,17 @@ export class TdpMmu {
     return out;
   }
 
-  /** `kvm_tdp_mmu_write_protect_gfn`: clear W and MMU-writable on leaves mapping gfn (a shadowed EPT12 table). */
-  writeProtectGfn(gfn: number, vcpu = -1): boolean {
+  /**
+   * `kvm_tdp_mmu_write_protect_gfn` → `write_protect_gfn` (tdp_mmu.c:1857-1885): clear W and
+   * MMU-writable on leaves at `minLevel` or above mapping gfn (a shadowed EPT12 table; with
+   * PG_LEVEL_2M, the huge page of a dirty-log word's first or last page).
+   */
+  writeProtectGfn(gfn: number, vcpu = -1, minLevel = 1): boolean {
     let changed = false;
     const mask = PT_WRITABLE_MASK | this.vm.config.mmuWritableMask;
     for (const root of this.validRoots()) {
       this.forEachInRoot(root, gfn, gfn + 1, (sp, idx, level, spte) => {
-        if (!isLastSpte(spte, level) || (spte & mask) === 0n) return;
+        if (level < minLevel || !isLastSpte(spte, level) || (spte & mask) === 0n) return;
         this.setSpte(sp, idx, spte, spte & ~mask, vcpu);
         changed = true;
       });

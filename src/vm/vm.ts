@@ -437,8 +437,9 @@ export class Vm implements TdpVmContext {
       } else {
         if (opts.eagerSplit ?? this.eagerPageSplit) this.tdp.splitRange(a, b);
         if (this.config.pml) {
-          // kvm_mmu_slot_apply_flags with PML: clear D on 4K leaves, write-protect huge ones.
-          this.tdp.clearDirtyRange(a, b);
+          // kvm_mmu_slot_apply_flags with PML (x86.c:13251-13253): clear D on every leaf, huge
+          // ones too (kvm_tdp_mmu_clear_dirty_slot), then write-protect the huge ones.
+          this.tdp.clearDirtySlot(a, b);
           this.tdp.wrprotHugeRange(a, b);
         } else {
           this.tdp.wrprotRange(a, b);
@@ -480,9 +481,11 @@ export class Vm implements TdpVmContext {
   }
 
   /**
-   * `kvm_arch_mmu_enable_log_dirty_pt_masked` for one 64-page word (`offset`: slot page of bit 0;
-   * `pages`: the slot pages whose bits were cleared): with INITIALLY_SET, split and write-protect the
-   * huge pages at the first and last of them; then protect each 4K page (D with PML, else W).
+   * `kvm_arch_mmu_enable_log_dirty_pt_masked` (mmu.c:1419-1464) for one 64-page word (`pages`: the
+   * slot pages whose bits were cleared): with INITIALLY_SET, split (eager_page_split) and
+   * write-protect the huge page at the first of them, and at the last when ALIGN (rounding up)
+   * puts it in another 2M region; then protect each 4K page (D with PML, else W) — 4K leaves
+   * only (`clear_dirty_pt_masked`), so a huge leaf elsewhere in the word stays as it was.
    */
   private enableLogDirtyMasked(slot: Memslot, pages: readonly number[]): void {
     if (pages.length === 0) return;
@@ -490,16 +493,17 @@ export class Vm implements TdpVmContext {
     const end = slot.baseGfn + pages[pages.length - 1]!;
     if (this.manualProtect.initiallySet) {
       if (this.eagerPageSplit) this.tdp.splitRange(start, end + 1);
-      this.tdp.wrprotHugeRange(start, start + 1);
-      if (start >> 9 !== end >> 9) this.tdp.wrprotHugeRange(end, end + 1);
+      this.tdp.writeProtectGfn(start, -1, 2);
+      // mmu.c:1444-1446: ALIGN(start << PAGE_SHIFT, PMD_SIZE) != ALIGN(end << PAGE_SHIFT, PMD_SIZE).
+      if (Math.ceil(start / 512) !== Math.ceil(end / 512)) this.tdp.writeProtectGfn(end, -1, 2);
     }
     // The pages in runs of consecutive gfns (one walk per run; the same SPTEs change).
     for (let i = 0; i < pages.length; ) {
       let j = i + 1;
       while (j < pages.length && pages[j] === pages[j - 1]! + 1) j++;
       const [a, b] = [slot.baseGfn + pages[i]!, slot.baseGfn + pages[j - 1]! + 1];
-      if (this.config.pml) this.tdp.clearDirtyRange(a, b);
-      else this.tdp.wrprotRange(a, b);
+      // mmu.c:1458-1463: kvm_mmu_clear_dirty_pt_masked with PML, else kvm_mmu_write_protect_pt_masked.
+      this.tdp.clearDirtyPtMasked(a, b, !this.config.pml);
       this.shadow.wrprotRange(a, b);
       i = j;
     }

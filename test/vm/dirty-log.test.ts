@@ -128,3 +128,85 @@ describe('manual dirty-log protect (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)', () => {
     expect(writeExits(f, 0)).toBe(0);
   });
 });
+
+describe('huge leaves and the dirty-log clears (tdp_mmu.c: clear_dirty_gfn_range, clear_dirty_pt_masked, write_protect_gfn)', () => {
+  const D = 1n << 9n; // EPT dirty bit (spte.c:461 shadow_dirty_mask = VMX_EPT_DIRTY_BIT)
+  const W = 2n;
+
+  function leafAt(f: ReturnType<typeof setup>, gfn: number): [number, number, bigint] {
+    return f.vm.tdp.leaves(f.v.currentRoot!).find(([g, level]) => g <= gfn && gfn < g + 512 ** (level - 1))!;
+  }
+
+  it('PML, enabling dirty logging without eager split: a dirty 2M leaf loses D as well as W', () => {
+    const f = setup('pml', '2M');
+    const base = Number(PA >> 12n);
+    expect(writeExits(f, 0)).toBe(1); // a 2M leaf, set dirty by the write
+    const [, level, before] = leafAt(f, base);
+    expect(level).toBe(2);
+    expect(before & D).toBe(D);
+    f.vm.setDirtyLogging(f.ram, true, { eagerSplit: false });
+    // x86.c:13251-13253: kvm_mmu_slot_leaf_clear_dirty → kvm_tdp_mmu_clear_dirty_slot →
+    // clear_dirty_gfn_range (tdp_mmu.c:1650-1653) skips only non-present and non-leaf SPTEs, so it
+    // clears D on the 2M leaf too; then kvm_mmu_slot_remove_write_access(PG_LEVEL_2M) clears W.
+    const [, level2, after] = leafAt(f, base);
+    expect(level2).toBe(2);
+    expect(after & D).toBe(0n);
+    expect(after & W).toBe(0n);
+    // The write to page 1 splits it (fast path refuses huge leaves while logging); make_small_spte
+    // copies the huge SPTE, so page 5, never written, starts clean (spte.c: make_small_spte).
+    expect(writeExits(f, 1)).toBe(1);
+    expect(leafAt(f, base + 5)[2] & D).toBe(0n);
+  });
+
+  it('KVM_CLEAR_DIRTY_LOG, INITIALLY_SET, no eager split: the 4K clear skips huge leaves; only the huge page of the first (and, if ALIGN differs, last) page is write-protected', () => {
+    const vmF = setup('ept', '2M');
+    const { vm } = vmF;
+    // A slot whose base is not 64-aligned inside a 2M region: its first 64-page word runs from gfn
+    // 0x401c1 (in a region the slot covers only partly: 4K mappings) to 0x40200, the first page of a
+    // region it covers whole (a 2M mapping).
+    const slot = vm.addMemslot({ base: 0x401c1000n, size: 0x1000n * 0x1000n, name: 'data' });
+    vmF.pt.map(0x9000_0000n, 0x401c1000n, { count: 0x40, flags: { writable: true } });
+    vm.eagerPageSplit = false;
+    vm.setManualDirtyLogProtect({ enable: true, initiallySet: true });
+    const g0 = 0x401c1;
+    const g63 = 0x40200;
+    const wr = (gfn: number) => {
+      const r = vmF.v.write(0x9000_0000n + BigInt(gfn - g0) * 0x1000n);
+      expect(r.status).toBe('ok');
+      return r.exits.filter((e) => !e.onGuestTable).length;
+    };
+    expect(wr(g0)).toBe(1);
+    expect(wr(g63)).toBe(1);
+    expect(leafAt(vmF, g63)[1]).toBe(2);
+    expect(leafAt(vmF, g0)[1]).toBe(1);
+    vm.setDirtyLogging(slot, true);
+    // mmu.c:1434-1447: start = 0x401c1, end = 0x40200; ALIGN(start << 12, PMD_SIZE) = 0x40200000 =
+    // ALIGN(end << 12, PMD_SIZE), so only the 2M pages at start are write-protected (there are none:
+    // 4K) — not the 2M leaf at end. Then mmu.c:1460-1463 → kvm_tdp_mmu_clear_dirty_pt_masked with
+    // wrprot (no PML) → clear_dirty_pt_masked skips iter.level > PG_LEVEL_4K (tdp_mmu.c:1707-1709).
+    expect(vm.clearDirtyLog(slot, { firstPage: 0, numPages: 64 }).length).toBe(64);
+    expect(isWritableSpte(leafAt(vmF, g63)[2])).toBe(true);
+    expect(wr(g63)).toBe(0); // the 2M leaf still maps it writable
+    expect(wr(g0)).toBe(1); // the 4K leaf at start was write-protected
+  });
+
+  it('KVM_CLEAR_DIRTY_LOG, INITIALLY_SET, no eager split: write_protect_gfn clears W and MMU-writable of the huge leaf at the first page', () => {
+    const f = setup('ept', '2M');
+    f.vm.eagerPageSplit = false;
+    f.vm.setManualDirtyLogProtect({ enable: true, initiallySet: true });
+    expect(writeExits(f, 0)).toBe(1);
+    f.vm.setDirtyLogging(f.ram, true);
+    const first = Number(PA >> 12n);
+    f.vm.clearDirtyLog(f.ram, { firstPage: first, numPages: 64 });
+    // mmu.c:1441 kvm_mmu_slot_gfn_write_protect(.., PG_LEVEL_2M) → kvm_tdp_mmu_write_protect_gfn →
+    // write_protect_gfn (tdp_mmu.c:1871-1872) clears PT_WRITABLE_MASK | shadow_mmu_writable_mask.
+    const [, level, spte] = leafAt(f, first);
+    expect(level).toBe(2);
+    expect(spte & W).toBe(0n);
+    expect(spte & f.vm.config.mmuWritableMask).toBe(0n);
+  });
+});
+
+function isWritableSpte(spte: bigint): boolean {
+  return (spte & 2n) !== 0n;
+}
