@@ -4,6 +4,7 @@ import type { WalkResult } from '../walker/walk-result';
 import type { TdpExit } from './exit';
 import type { NestedExit } from '../nested/nested-exit';
 import type { MemoryFaultExit } from '../tdx/memory-fault';
+import type { ExceptionExit } from '../nested/l1-intercept';
 
 /** One VM exit and how KVM handled it. */
 export interface ExitRecord extends TdpExit {
@@ -18,7 +19,8 @@ export interface ExitRecord extends TdpExit {
 export interface AccessResult {
   /**
    * ok: the access completed in hardware; guest-pf: #PF to the guest; emulated: KVM emulated it;
-   * l1-exit: (L2 only) an EPT12 fault was reflected to L1 as a VM exit;
+   * l1-exit: (L2 only) an EPT12/NPT12 fault was reflected to L1 as a VM exit, or (L2 without
+   * nested TDP) L1 intercepts the #PF the access raised (`l1Intercept`);
    * memory-fault: (VMs with private memory) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace;
    * guest-ve: (TD) the TDX module injected #VE: the private page is PENDING (not accepted);
    * vm-dead: (TD with SEPT_VE_DISABLE) the same access reached KVM, which killed the VM (-EIO).
@@ -37,6 +39,8 @@ export interface AccessResult {
   emulation?: string;
   /** l1-exit: the exit L1 sees (EPT violation / misconfiguration). */
   nestedExit?: NestedExit;
+  /** l1-exit of an L2 without nested TDP: the #PF exit L1 sees (EXCEPTION_NMI). */
+  l1Intercept?: ExceptionExit;
   /** L2 accesses: the L1 GPA the nGPA translated to. */
   l1Gpa?: Gpa;
   /** memory-fault: what userspace sees in `run->memory_fault`. */

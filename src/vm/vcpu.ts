@@ -42,6 +42,9 @@ import { isGfnAlias } from '../tdx/td-config';
 import { KVM_EFAULT, type MemoryFaultExit } from '../tdx/memory-fault';
 import { PFERR_PRIVATE_ACCESS, faultinPrivate } from '../tdx/private-fault';
 import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/td-accept';
+import {
+  checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
+} from '../nested/l1-intercept';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -93,7 +96,7 @@ export class Vcpu {
   /** `vcpu->arch.mmu`. */
   private mmuValue: KvmMmu;
   /** L2 runs on root_mmu (L1 shadows L2 itself): L1's registers, restored by the nested exit. */
-  private l1State: { regs: PagingRegisters; cr3Loaded: boolean } | undefined;
+  private l1State: { regs: PagingRegisters; cr3Loaded: boolean; intercepts: Readonly<Required<L1Intercepts>> } | undefined;
 
   constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
     this.vm = vm;
@@ -470,6 +473,14 @@ export class Vcpu {
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
     if (r.status === 'l1-exit') this.mmuValue = this.rootMmu;
+    // L2 on root_mmu: the #PF KVM would inject into L2 is a VM exit when L1 intercepts it
+    // (kvm_multiple_exception → nested_vmx_is_exception_vmexit, vmx/nested.c:506-522).
+    const l1 = this.l1State;
+    if (r.status === 'guest-pf' && l1 !== undefined && r.guestWalk.status === 'fault' && isPageFaultVmexit(l1.intercepts, r.guestWalk.errorCode)) {
+      const l1Intercept = pageFaultExit(r.gva, r.guestWalk.errorCode);
+      this.exitNested('L2 #PF: VM exit to L1 (EXCEPTION_NMI)');
+      return { ...r, status: 'l1-exit', l1Intercept };
+    }
     return r;
   }
 
@@ -537,8 +548,19 @@ export class Vcpu {
 
   // ---- guest operations the shadow MMU intercepts ----
 
-  /** MOV to CR3. With CR4.PCIDE, bit 63 (no-flush) keeps the PCID's TLB entries (`kvm_set_cr3`). */
-  movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean } {
+  /**
+   * MOV to CR3 (from RAX). With CR4.PCIDE, bit 63 (no-flush) keeps the PCID's TLB entries
+   * (`kvm_set_cr3`). In an L2 whose L1 sets CR3-load exiting the load does not happen: it is a
+   * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
+   */
+  movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean; l1Exit?: CrAccessExit } {
+    if (this.l1State?.intercepts.cr3Load === true) {
+      const role = this.rootRole.word;
+      const cpu = this.role;
+      const l1Exit = cr3LoadExit(0);
+      this.exitNested('L2 MOV to CR3: VM exit to L1 (CR_ACCESS)');
+      return { roleChanged: !cpu.equals(this.role), rootChanged: role !== this.rootRole.word, l1Exit };
+    }
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
     const noFlush = pcide && (value >> 63n) === 1n;
     this.noFlush = noFlush;
@@ -549,8 +571,16 @@ export class Vcpu {
     }
   }
 
-  /** INVLPG: with shadow paging, re-sync the one entry in every root (`kvm_mmu_invlpg`). */
-  invlpg(address: Gva | bigint): void {
+  /**
+   * INVLPG: with shadow paging, re-sync the one entry in every root (`kvm_mmu_invlpg`). In an L2
+   * whose L1 sets INVLPG exiting it is an exit to L1 instead (returned; the vCPU is back in L1).
+   */
+  invlpg(address: Gva | bigint): InvlpgExit | undefined {
+    if (this.l1State?.intercepts.invlpg === true) {
+      const x = invlpgExit(mkGva(this.walkerValue.checkAddress(BigInt(address))));
+      this.exitNested('L2 INVLPG: VM exit to L1 (INVLPG)');
+      return x;
+    }
     if (this.mmuValue.invlpg !== undefined) this.mmuValue.invlpg(address);
     else this.stats.inc('invlpg');
   }
@@ -658,18 +688,22 @@ export class Vcpu {
    * (`load_vmcs12_host_state`, :4724). Both transitions then request KVM_REQ_TLB_FLUSH_GUEST, as
    * `nested_vmx_transition_tlb_flush` does for a vmcs12 without VPID (:1200-1220, called at :2705
    * and :4727); without TDP that syncs the current and previous roots
-   * (`kvm_vcpu_flush_tlb_guest`, x86.c:3636-3649). Modelled: VMX with vmcs12 VPID off. Not
-   * modelled: L1's exception bitmap (a #PF in L2 is reported as 'guest-pf'; L1 shadowing L2
-   * would intercept it) and L1 intercepting L2's CR3 writes and INVLPG.
+   * (`kvm_vcpu_flush_tlb_guest`, x86.c:3636-3649). Modelled: VMX with vmcs12 VPID off.
+   *
+   * `intercepts` are L1's vmcs12 controls for what an L1 shadowing L2 needs to see
+   * (src/nested/l1-intercept.ts): #PF (exception bitmap with PFEC mask/match), CR3-load exiting
+   * and INVLPG exiting. An intercepted event is a nested VM exit: `access` returns 'l1-exit' with
+   * `l1Intercept`, `movCr3` and `invlpg` return the exit, and the vCPU is back in L1.
    */
-  enterNested(e: { l2: PagingRegisters }): void {
+  enterNested(e: { l2: PagingRegisters; intercepts?: L1Intercepts }): void {
     if (this.l1State !== undefined || this.mmuValue !== this.rootMmu) {
       throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     }
     if (this.vm.td !== undefined) throw new InvalidArgumentError('nested-in-td', 'a TD does not run nested guests in this model', 'tdx');
+    const intercepts = checkL1Intercepts(e.intercepts);
     const regs: PagingRegisters = { ...e.l2, guestMode: true };
     const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features); // validates first
-    this.l1State = { regs: this.regsValue, cr3Loaded: this.cr3Loaded };
+    this.l1State = { regs: this.regsValue, cr3Loaded: this.cr3Loaded, intercepts };
     this.loadNestedCr3(walker, regs, 'L2 entry (L1 shadows L2): root_mmu with guest_mode roles');
   }
 
@@ -692,12 +726,12 @@ export class Vcpu {
   }
 
   /** Nested VM exit: back to L1 (root_mmu). */
-  exitNested(): void {
+  exitNested(why = 'L2 exit'): void {
     const l1 = this.l1State;
     if (l1 !== undefined) {
       const walker = new GvaWalker(this.vm.guestMem, l1.regs, this.vm.features);
       this.l1State = undefined;
-      this.loadNestedCr3(walker, l1.regs, 'L2 exit: root_mmu with L1 roles');
+      this.loadNestedCr3(walker, l1.regs, `${why}: root_mmu with L1 roles`);
       this.cr3Loaded = l1.cr3Loaded;
       return;
     }

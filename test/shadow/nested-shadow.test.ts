@@ -144,3 +144,89 @@ describe('nested without nested TDP: L2 on root_mmu with guest_mode roles', () =
     expect(f.v.regs.cr3).toBe(f.regs.cr3);
   });
 });
+
+describe('L1 intercepts of an L2 without nested TDP: #PF, MOV CR3, INVLPG (vmx/nested.c)', () => {
+  const UNMAPPED = L2_GVA + 0x20_0000n; // no PTE in L2's tables
+  const l1In = (f: ReturnType<typeof setup>) => {
+    expect(f.v.role.base.guestMode).toBe(false);
+    expect(f.v.regs.cr3).toBe(f.regs.cr3);
+  };
+
+  it('#PF in the exception bitmap: L2\'s page fault is a VM exit to L1 (EXCEPTION_NMI, CR2 as qualification), not a #PF in L2', () => {
+    const f = setup();
+    f.v.enterNested({ l2: f.l2, intercepts: { pf: true } });
+    expect(f.v.read(L2_GVA).status).toBe('ok');
+    const r = f.v.write(UNMAPPED);
+    expect(r.status).toBe('l1-exit');
+    // vmx_tests.c:11393-11400 (handle_exception_in_l1): EXI_REASON == VMX_EXC_NMI (0), intr_info valid,
+    // vector, hard-exception type; nested.c:3975-3978 exit_qual = the #PF payload (the address, CR2),
+    // :3991-3992 error code (u16) with INTR_INFO_DELIVER_CODE_MASK.
+    expect(r.l1Intercept).toEqual({ kind: 'exception', exitReason: 0, intrInfo: 0x8000_0b0e, errorCode: 0x2, qualification: UNMAPPED });
+    l1In(f); // the nested VM exit loads L1's state (load_vmcs12_host_state, nested.c:4724)
+    // Without the intercept, the same fault is L2's own #PF.
+    const g = setup();
+    g.v.enterNested({ l2: g.l2 });
+    expect(g.v.write(UNMAPPED).status).toBe('guest-pf');
+    expect(g.v.role.base.guestMode).toBe(true);
+  });
+
+  it('PFEC mask/match: bit 14 XOR ((error_code & mask) != match) decides (nested.c:494-504)', () => {
+    // Bit 14 set, mask = match = W: writes exit (equal → inequality 0 → 0 ^ 1), reads stay in L2.
+    const f = setup();
+    f.v.enterNested({ l2: f.l2, intercepts: { pf: true, pfecMask: 2, pfecMatch: 2 } });
+    expect(f.v.read(UNMAPPED).status).toBe('guest-pf');
+    expect(f.v.write(UNMAPPED).status).toBe('l1-exit');
+    // Bit 14 clear, mask 0, match 0xffff: (ec & 0) != 0xffff always → every #PF exits.
+    const g = setup();
+    g.v.enterNested({ l2: g.l2, intercepts: { pf: false, pfecMask: 0, pfecMatch: 0xffff } });
+    expect(g.v.read(UNMAPPED).status).toBe('l1-exit');
+    // Bit 14 clear, mask = match = 0: never.
+    const h = setup();
+    h.v.enterNested({ l2: h.l2, intercepts: { pf: false } });
+    expect(h.v.read(UNMAPPED).status).toBe('guest-pf');
+  });
+
+  it('CR3-load exiting: L2\'s MOV to CR3 is a CR_ACCESS exit to L1 (reason 28, qualification 0x3) and L0 loads nothing', () => {
+    const f = setup();
+    f.v.enterNested({ l2: f.l2, intercepts: { cr3Load: true } });
+    f.v.read(L2_GVA);
+    const hits = f.v.stats.get('root_cache_hit') + f.v.stats.get('root_cache_miss');
+    const r = f.v.movCr3(f.regs.cr3);
+    // vmx_tests.c:1003-1004: "CR3 load", exit reason 28, exit qualification 0x3 (mov %rax,%cr3,
+    // vmx_tests.c:649); nested.c:6254-6256.
+    expect(r.l1Exit).toEqual({ kind: 'cr-access', exitReason: 28, qualification: 0x3 });
+    l1In(f);
+    // The root switch is the exit's (to L1's root), not the MOV's: one cached-root lookup.
+    expect(f.v.stats.get('root_cache_hit') + f.v.stats.get('root_cache_miss') - hits).toBe(1);
+    // Without the control L0 emulates the load for L2 (kvm_set_cr3): L2 now runs on the new CR3.
+    const g = setup();
+    g.v.enterNested({ l2: g.l2 });
+    expect(g.v.movCr3(g.regs.cr3).l1Exit).toBeUndefined();
+    expect(g.v.regs.cr3).toBe(g.regs.cr3);
+    expect(g.v.role.base.guestMode).toBe(true);
+  });
+
+  it('INVLPG exiting: L2\'s INVLPG is an exit to L1 (reason 14, the address as qualification); L0 invalidates nothing', () => {
+    const f = setup();
+    f.v.enterNested({ l2: f.l2, intercepts: { invlpg: true } });
+    f.v.read(L2_GVA);
+    const inv = f.v.stats.get('invlpg');
+    // vmx_tests.c:998-999: "INVLPG", exit reason 14, exit qualification 0x12345678 (invlpg 0x12345678,
+    // vmx_tests.c:645); nested.c:6477-6478.
+    expect(f.v.invlpg(0x12345678n)).toEqual({ kind: 'invlpg', exitReason: 14, qualification: 0x12345678n });
+    expect(f.v.stats.get('invlpg')).toBe(inv); // no kvm_mmu_invlpg by L0
+    l1In(f);
+    const g = setup();
+    g.v.enterNested({ l2: g.l2 });
+    const inv0 = g.v.stats.get('invlpg');
+    expect(g.v.invlpg(0x12345678n)).toBeUndefined();
+    expect(g.v.stats.get('invlpg')).toBe(inv0 + 1); // handle_invlpg → kvm_mmu_invlpg
+  });
+
+  it('bad intercept controls are refused with the vCPU left in L1', () => {
+    const f = setup();
+    expect(() => f.v.enterNested({ l2: f.l2, intercepts: { pfecMask: -1 } })).toThrow(InvalidArgumentError);
+    expect(() => f.v.enterNested({ l2: f.l2, intercepts: { pf: 1 as unknown as boolean } })).toThrow(InvalidArgumentError);
+    l1In(f);
+  });
+});
