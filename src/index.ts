@@ -68,6 +68,7 @@ export * from './vm/vcpu';
 export type { KvmMmu } from './vm/kvm-mmu';
 export type { VcpuVm } from './vm/vcpu-vm';
 export * from './vm/vm';
+export * from './vm/dirty-ring';
 
 // Nested TDP: ngpa walk over L1's EPT12/NPT12 and the 2D walk of L2 accesses.
 export * from './nested/nested-during';

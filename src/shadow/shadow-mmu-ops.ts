@@ -25,6 +25,8 @@ export interface ShadowVmContext {
   readonly tdpEnabled: boolean;
   readonly mmioGeneration: number;
   slotOfGfn(gfn: number): Memslot | undefined;
+  /** `mark_page_dirty_in_slot`: the dirty bitmap, or the running vCPU's dirty ring. */
+  markDirty(slot: Memslot, gfn: number): void;
   /** `kvm_tdp_mmu_write_protect_gfn` (nested TDP: L1's TDP mapping of an EPT12 table). */
   tdpWriteProtectGfn(gfn: number): boolean;
   /** `kvm->arch.possible_nx_huge_pages`, shared with the TDP MMU. */

@@ -224,7 +224,7 @@ export class ShadowMmu implements ShadowMmuOps {
   markDirtyIfWritable(gfn: number, spte: bigint): void {
     if (!isWritable(spte)) return;
     const slot = this.vm.slotOfGfn(gfn);
-    if (slot?.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+    if (slot?.dirtyLogging === true) this.vm.markDirty(slot, gfn);
   }
 
   tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {

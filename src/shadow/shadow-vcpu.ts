@@ -6,6 +6,7 @@
  * emulation, or a retry. Also the guest operations that shadow paging intercepts: MOV CR3 (with
  * PCID no-flush), INVLPG, guest TLB flushes, and emulated writes (`kvm_mmu_track_write`).
  */
+import { dirtyRingEntryCheck, type DirtyRing } from '../vm/dirty-ring';
 import { type Gpa, type Gva, type Hpa, gfn as mkGfn, gva as mkGva, hpa as mkHpa } from '../address/address';
 import { rsvdBits } from '../bits';
 import { CR4, type PagingRegisters } from '../cpu/registers';
@@ -42,6 +43,8 @@ export const SVM_EXIT_EXCP_PF = 0x4e;
 /** What the vCPU side of the shadow MMU needs from its VM. */
 export interface ShadowVcpuVm {
   readonly shadow: ShadowMmu;
+  /** The running vCPU's dirty ring, checked at each guest entry. */
+  readonly runningRing: DirtyRing | undefined;
   readonly memslots: readonly Memslot[];
   readonly mmioGeneration: number;
   afterOperation(): void;
@@ -305,6 +308,7 @@ export class ShadowVcpu implements KvmMmu {
     this.stats.inc('guest_accesses');
     const mem = this.mmu.vm.host.frames;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      dirtyRingEntryCheck(this.vm.runningRing, this.index);
       this.enter();
       const hs = this.ctx.hwScratch;
       const stop = walkTables(this.ctx.hwInputs(mem), hs, vhi, vlo, enc);

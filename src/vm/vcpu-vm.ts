@@ -12,6 +12,7 @@ import type { MemoryAttributes } from '../tdx/memory-attributes';
 import type { Td } from '../tdx/td';
 import type { TdxFaultVm } from '../tdx/tdx-page-fault';
 import type { HostMemory } from './host-memory';
+import type { DirtyRing } from './dirty-ring';
 
 export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
   readonly config: SpteConfig;
@@ -25,4 +26,9 @@ export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
   readonly td: Td | undefined;
   /** Private-memory attributes (a TD or a KVM_X86_SW_PROTECTED_VM), else undefined. */
   readonly memAttributes: MemoryAttributes | undefined;
+  /** KVM_CAP_DIRTY_LOG_RING's size in bytes (0: no ring); `dirtyRingRsvdEntries` it keeps free. */
+  readonly dirtyRingSize: number;
+  readonly dirtyRingRsvdEntries: number;
+  /** `kvm_get_running_vcpu()`: the ring of the vCPU in KVM_RUN, whose faults mark pages dirty. */
+  runningRing: DirtyRing | undefined;
 }

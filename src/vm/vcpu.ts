@@ -42,6 +42,7 @@ import { isGfnAlias } from '../tdx/td-config';
 import { KVM_EFAULT, type MemoryFaultExit } from '../tdx/memory-fault';
 import { PFERR_PRIVATE_ACCESS, faultinPrivate } from '../tdx/private-fault';
 import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/td-accept';
+import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
@@ -53,6 +54,8 @@ export class Vcpu {
   readonly vm: VcpuVm;
   readonly index: number;
   readonly stats = new Counters<VcpuStatName>(VCPU_STAT_NAMES);
+  /** `vcpu->dirty_ring` when the VM enabled KVM_CAP_DIRTY_LOG_RING before creating it (kvm_main.c:4199-4201). */
+  readonly dirtyRing: DirtyRing | undefined;
   private regsValue: PagingRegisters;
   private walkerValue: GvaWalker;
   /** `root_mmu.root_role` for TDP (`kvm_calc_tdp_mmu_root_page_role`). */
@@ -102,6 +105,7 @@ export class Vcpu {
     this.vm = vm;
     this.index = index;
     this.cr3Loaded = initial.cr3 !== undefined;
+    this.dirtyRing = vm.dirtyRingSize > 0 ? new DirtyRing(vm.dirtyRingSize, vm.dirtyRingRsvdEntries) : undefined;
     // Reset state: paging off (CR0.PG=0), no CR4/EFER bits.
     const regs: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n, ...initial };
     this.walkerValue = new GvaWalker(vm.guestMem, regs, vm.features);
@@ -469,7 +473,14 @@ export class Vcpu {
       // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL; a dead VM's is -EIO.
       throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', td.dead ? 'the TD is dead (kvm_vm_dead): KVM_RUN fails with -EIO' : 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
     }
-    const r = this.mmuValue.access(address, access);
+    // vcpu_load … vcpu_put: kvm_get_running_vcpu() is this vCPU while it runs.
+    this.vm.runningRing = this.dirtyRing;
+    let r: AccessResult;
+    try {
+      r = this.mmuValue.access(address, access);
+    } finally {
+      this.vm.runningRing = undefined;
+    }
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
     if (r.status === 'l1-exit') this.mmuValue = this.rootMmu;
@@ -500,6 +511,7 @@ export class Vcpu {
     this.curTableAccess = npt ? PFERR.WRITE | PFERR.USER : this.vm.config.adEnabled ? PFERR.WRITE : PFERR.USER;
     this.curGva = a;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      dirtyRingEntryCheck(this.dirtyRing, this.index);
       this.ensureRoot();
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;

@@ -29,6 +29,7 @@ import { KVM_DIRECT_ROOTS, KVM_INVALID_ROOTS, KVM_VALID_ROOTS, filterToRootTypes
 import { MemoryAttributes } from '../tdx/memory-attributes';
 import { applyAttributeChange, checkAttributeRange } from '../tdx/set-memory-attributes';
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
+import { KVM_DIRTY_GFN_SIZE, KVM_DIRTY_RING_MAX_ENTRIES, KVM_DIRTY_RING_RSVD_ENTRIES, type DirtyRing } from './dirty-ring';
 
 export interface VmOptions {
   /** SPTE flavour and host capabilities. Default: EPT, host MAXPHYADDR 46, 4-level, A/D on. */
@@ -193,6 +194,10 @@ export class Vm implements TdpVmContext {
   private nextSlotId = 0;
   /** The `nx_huge_pages_recovery_ratio` module parameter, as this VM sees it. */
   nxHugePagesRecoveryRatio: number;
+  /** `kvm->dirty_ring_size` (bytes; 0 = no dirty ring). */
+  private dirtyRingBytes = 0;
+  /** `kvm_get_running_vcpu()`'s dirty ring while a vCPU runs (set by the vCPU). */
+  runningRing: DirtyRing | undefined;
 
   constructor(opts: VmOptions = {}) {
     if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx' && opts.type !== 'sw-protected') {
@@ -410,8 +415,65 @@ export class Vm implements TdpVmContext {
     return this.tdp.writeProtectGfn(gfn);
   }
 
+  /**
+   * `mark_page_dirty_in_slot` (kvm_main.c:3508-3530): with a dirty ring, an entry in the running
+   * vCPU's ring; else a bit in the slot's bitmap.
+   */
   markDirty(slot: Memslot, gfn: number): void {
-    if (slot.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+    if (this.dirtyRingBytes > 0 && this.runningRing !== undefined) this.runningRing.push(slot.id, gfn - slot.baseGfn);
+    else if (slot.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
+  }
+
+  // ---- the dirty ring (KVM_CAP_DIRTY_LOG_RING) ----
+
+  /** `kvm_dirty_ring_get_rsvd_entries`: KVM_DIRTY_RING_RSVD_ENTRIES + `kvm_cpu_dirty_log_size` (PML: 512, vmx.c:7814). */
+  get dirtyRingRsvdEntries(): number {
+    return KVM_DIRTY_RING_RSVD_ENTRIES + (this.config.pml ? 512 : 0);
+  }
+
+  /** `kvm->dirty_ring_size` in bytes (0 without a dirty ring). */
+  get dirtyRingSize(): number {
+    return this.dirtyRingBytes;
+  }
+
+  /**
+   * KVM_ENABLE_CAP(KVM_CAP_DIRTY_LOG_RING, `bytes`) — `kvm_vm_ioctl_enable_dirty_log_ring`
+   * (kvm_main.c:4926-4962). Each vCPU created afterwards gets a ring of `bytes / 16` entries; dirty
+   * pages go to the ring of the vCPU that dirtied them instead of the slots' bitmaps.
+   */
+  enableDirtyRing(bytes: number): void {
+    const bad = (rule: string, why: string) => { throw new InvalidArgumentError(rule, why, String(bytes)); };
+    if (!Number.isSafeInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) bad('dirty-ring-size', 'the dirty ring size is a power of 2 (kvm_main.c:4933-4934: -EINVAL)');
+    if (bytes < this.dirtyRingRsvdEntries * KVM_DIRTY_GFN_SIZE || bytes < 4096) bad('dirty-ring-size-min', `the dirty ring must hold ${this.dirtyRingRsvdEntries} reserved entries and a page (kvm_main.c:4937-4939: -EINVAL)`);
+    if (bytes > KVM_DIRTY_RING_MAX_ENTRIES * KVM_DIRTY_GFN_SIZE) bad('dirty-ring-size-max', `at most ${KVM_DIRTY_RING_MAX_ENTRIES} entries (kvm_main.c:4941-4943: -E2BIG)`);
+    if (this.dirtyRingBytes !== 0) bad('dirty-ring-once', 'the dirty ring is enabled once (kvm_main.c:4946-4947: -EINVAL)');
+    if (this.vcpus.length > 0) bad('dirty-ring-after-vcpus', 'the dirty ring is enabled before any vCPU exists (kvm_main.c:4951-4953: -EINVAL)');
+    this.dirtyRingBytes = bytes;
+  }
+
+  /**
+   * KVM_RESET_DIRTY_RINGS (`kvm_vm_ioctl_reset_dirty_pages`, kvm_main.c:4964-4982): recycle every
+   * vCPU's harvested entries, re-protecting their pages (`kvm_reset_dirty_gfn` →
+   * `kvm_arch_mmu_enable_log_dirty_pt_masked`); one remote flush if any was reset. Returns how many.
+   */
+  resetDirtyRings(): number {
+    if (this.dirtyRingBytes === 0) throw new InvalidArgumentError('dirty-ring-off', 'KVM_RESET_DIRTY_RINGS needs KVM_CAP_DIRTY_LOG_RING (kvm_main.c:4970-4971: -EINVAL)', '0');
+    let cleared = 0;
+    for (const v of this.vcpus) {
+      cleared += v.dirtyRing!.reset((id, offset, mask) => {
+        // kvm_reset_dirty_gfn (dirty_ring.c:49-71): no mask, an unknown slot or an offset past its end: nothing.
+        if (mask === 0n) return;
+        const slot = this.memslots.find((s) => s.id === (id & 0xffff));
+        if (slot === undefined || id >> 16 !== 0 || offset + mask.toString(2).length - 1 >= slot.npages) return;
+        const pages: number[] = [];
+        for (let b = 0; b < 64; b++) if ((mask >> BigInt(b)) & 1n) pages.push(offset + b);
+        this.enableLogDirtyMasked(slot, pages);
+      });
+    }
+    if (cleared > 0) this.tdp.tlbFlush(-1, 'dirty rings reset');
+    this.events.record({ kind: 'dirty_log', outcome: `dirty rings reset: ${cleared}` });
+    this.afterOperation();
+    return cleared;
   }
 
   // ---- dirty logging (§9.7; without PML: write protection) ----
@@ -428,12 +490,14 @@ export class Vm implements TdpVmContext {
     if (on === slot.dirtyLogging) return;
     slot.dirtyLogging = on;
     if (on) {
-      slot.dirtyBitmap = new Uint8Array(slot.npages);
+      // kvm_prepare_memory_region: a bitmap only when kvm_use_dirty_bitmap (no dirty ring).
+      const bitmap = this.dirtyRingBytes > 0 ? undefined : new Uint8Array(slot.npages);
+      slot.dirtyBitmap = bitmap;
       const [a, b] = [slot.baseGfn, slot.baseGfn + slot.npages];
       if (this.manualProtect.initiallySet) {
         // kvm_prepare_memory_region: the new bitmap starts all-set; kvm_mmu_slot_apply_flags then
         // protects nothing ("they're all assumed to be dirty").
-        slot.dirtyBitmap.fill(1);
+        bitmap?.fill(1);
       } else {
         if (opts.eagerSplit ?? this.eagerPageSplit) this.tdp.splitRange(a, b);
         if (this.config.pml) {
@@ -476,6 +540,8 @@ export class Vm implements TdpVmContext {
 
   private dirtyBitmapOf(slot: Memslot): Uint8Array {
     this.memslotIndex(slot);
+    // kvm_use_dirty_bitmap false (dirty ring without KVM_CAP_DIRTY_LOG_RING_WITH_BITMAP): -ENXIO (kvm_main.c:2165-2166, 2230-2231, 2342-2343).
+    if (this.dirtyRingBytes > 0) throw new InvalidArgumentError('dirty-log-with-ring', 'KVM_GET/CLEAR_DIRTY_LOG are not available with the dirty ring (KVM returns -ENXIO)', slot.name);
     if (slot.dirtyBitmap === undefined) throw new InvalidArgumentError('dirty-log-off', 'dirty logging is not enabled on this memslot (KVM returns -ENOENT)', slot.name);
     return slot.dirtyBitmap;
   }
