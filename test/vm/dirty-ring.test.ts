@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { DirtyRingFullExit, InvalidArgumentError, KVM_DIRTY_GFN_F_DIRTY, KVM_DIRTY_GFN_F_RESET, Vm, PageTableBuilder, type Vcpu } from '../../src';
 import { LONG_MODE } from './fixtures';
+import { thrownRule } from '../tdx/fixtures';
 
 const VA = 0x7000_0000n;
 const PA = 0x20_0000n;
@@ -44,15 +45,7 @@ const page = (i: number) => i; // offsets from the ram slot's first gfn (PA)
 describe('KVM_CAP_DIRTY_LOG_RING', () => {
   it('enable checks (kvm_main.c:4926-4962), each refused with the VM unchanged', () => {
     const vm = new Vm({});
-    const rule = (f: () => void) => {
-      try {
-        f();
-      } catch (e) {
-        expect(e).toBeInstanceOf(InvalidArgumentError);
-        return (e as InvalidArgumentError).rule;
-      }
-      return 'accepted';
-    };
+    const rule = (f: () => void) => thrownRule(f, InvalidArgumentError) ?? 'accepted';
     expect(rule(() => vm.enableDirtyRing(4096 + 16))).toBe('dirty-ring-size'); // :4933-4934 power of 2
     expect(rule(() => vm.enableDirtyRing(2048))).toBe('dirty-ring-size-min'); // :4937-4939 < PAGE_SIZE
     expect(rule(() => vm.enableDirtyRing(65536 * 16 * 2))).toBe('dirty-ring-size-max'); // :4941-4943 -E2BIG

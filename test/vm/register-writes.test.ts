@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, CR0, CR4, InvalidRegisterStateError, type Vcpu } from '../../src';
 import { LONG_MODE } from './fixtures';
+import { thrownRule } from '../tdx/fixtures';
 
 const A = 0x20_0000n;
 const B = 0x40_0000n;
@@ -99,14 +100,7 @@ describe('CR4.PCIDE (kvm_set_cr4)', () => {
       const before = v.regs;
       const rootRole = v.rootRole.word;
       // x86.c:1360-1363: PCIDE 0→1 with (cr3 & X86_CR3_PCID_MASK) != 0 → return 1 (#GP).
-      let err: unknown;
-      try {
-        v.setRegisters({ cr4: LONG_MODE.cr4 | CR4.PCIDE });
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(InvalidRegisterStateError);
-      expect((err as InvalidRegisterStateError).rule).toBe('pcide-with-cr3-pcid');
+      expect(thrownRule(() => v.setRegisters({ cr4: LONG_MODE.cr4 | CR4.PCIDE }), InvalidRegisterStateError)).toBe('pcide-with-cr3-pcid');
       expect(v.regs).toBe(before);
       expect(v.rootRole.word).toBe(rootRole);
       expect(v.read(VA1).gpa).toBe(A);
@@ -140,18 +134,12 @@ describe('CR4.PKE without TDP (cpuid.c:936-941: no PKU for shadow paging)', () =
     const { vm, v } = guest('shadow');
     const before = v.regs;
     const root = v.rootRole.word;
-    // The VM was given DEFAULT_FEATURES (pku: true) as its guest CPUID, but cpuid.c:940-941 clears X86_FEATURE_PKU from kvm_cpu_caps when !tdp_enabled, a vCPU has
-    // only features KVM supports (cpuid.c:394-396), so x86.h:627-628 puts X86_CR4_PKE in
+    // The VM was given DEFAULT_FEATURES (pku: true) as its guest CPUID, but cpuid.c:940-941 clears
+    // X86_FEATURE_PKU from kvm_cpu_caps when !tdp_enabled, a vCPU has only features KVM supports
+    // (cpuid.c:394-396), so x86.h:627-628 puts X86_CR4_PKE in
     // cr4_guest_rsvd_bits (cpuid.c:437-438) and kvm_set_cr4 → kvm_is_valid_cr4 fails (x86.c:1347-1348,
     // x86.h:610-612): return 1 → #GP.
-    let err: unknown;
-    try {
-      v.setRegisters({ cr4: LONG_MODE.cr4 | CR4.PKE });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(InvalidRegisterStateError);
-    expect((err as InvalidRegisterStateError).rule).toBe('cr4-pke-unsupported');
+    expect(thrownRule(() => v.setRegisters({ cr4: LONG_MODE.cr4 | CR4.PKE }), InvalidRegisterStateError)).toBe('cr4-pke-unsupported');
     expect(v.regs).toBe(before);
     expect(v.rootRole.word).toBe(root);
     expect(v.read(VA1).gpa).toBe(A);
