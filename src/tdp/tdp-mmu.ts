@@ -102,7 +102,7 @@ export class TdpMmu {
     }
     this.pages.set(pfn, sp);
     // tdp_account_mmu_page runs when a table is linked (tdp_mmu_link_sp, tdp_mmu.c:1227), which
-    // the engine does right after allocating it; roots are never accounted (tdp_mmu.c:292-293).
+    // the engine does right after allocating it; roots are never accounted (tdp_mmu.c:293-294).
     if (parent !== null) this.vm.stats.inc('tdp_mmu_pages');
     return sp;
   }

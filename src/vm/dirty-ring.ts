@@ -45,7 +45,7 @@ export class DirtyRing {
   /** KVM_REQ_DIRTY_RING_SOFT_FULL is pending. */
   private softFullRequest = false;
 
-  /** `kvm_dirty_ring_alloc` (dirty_ring.c:73-87) for a ring of `bytes`. */
+  /** `kvm_dirty_ring_alloc` (dirty_ring.c:77-91) for a ring of `bytes`. */
   constructor(bytes: number, rsvdEntries: number) {
     this.size = bytes / KVM_DIRTY_GFN_SIZE;
     this.softLimit = this.size - rsvdEntries;
@@ -72,9 +72,9 @@ export class DirtyRing {
     this.gfns[i & (this.size - 1)]!.flags = KVM_DIRTY_GFN_F_RESET;
   }
 
-  /** `kvm_dirty_ring_push` (dirty_ring.c:183-205). */
+  /** `kvm_dirty_ring_push` (dirty_ring.c:173-196). */
   push(slot: number, offset: number): void {
-    // dirty_ring.c:189 WARN_ON_ONCE: the soft limit keeps this from happening.
+    // dirty_ring.c:179 WARN_ON_ONCE: the soft limit keeps this from happening.
     if (this.used >= this.size) throw new InvariantViolation('dirty-ring-full', 'a dirty ring entry was pushed into a full ring (WARN_ON_ONCE in kvm_dirty_ring_push)', String(this.used));
     const e = this.gfns[this.dirtyIndex & (this.size - 1)]!;
     e.slot = slot;
@@ -85,7 +85,7 @@ export class DirtyRing {
   }
 
   /**
-   * `kvm_dirty_ring_check_request` (dirty_ring.c:207-224) at vCPU entry: true = exit to userspace
+   * `kvm_dirty_ring_check_request` (dirty_ring.c:198-215) at vCPU entry: true = exit to userspace
    * with KVM_EXIT_DIRTY_RING_FULL (the request stays while the ring is soft-full).
    */
   checkRequest(): boolean {
@@ -95,7 +95,7 @@ export class DirtyRing {
   }
 
   /**
-   * `kvm_dirty_ring_reset` (dirty_ring.c:104-181): recycle harvested entries from `reset_index`,
+   * `kvm_dirty_ring_reset` (dirty_ring.c:108-171): recycle harvested entries from `reset_index`,
    * calling `reset(slot, offset, mask)` for each coalesced group (`kvm_reset_dirty_gfn`). Returns
    * the entries reset.
    */
@@ -119,7 +119,7 @@ export class DirtyRing {
           mask |= 1n << BigInt(delta);
           continue;
         }
-        // Backwards visit (dirty_ring.c:153-158): shift the mask up if no bit falls off.
+        // Backwards visit (dirty_ring.c:146-152): shift the mask up if no bit falls off.
         if (delta > -64 && delta < 0 && BigInt.asUintN(64, mask << BigInt(-delta)) >> BigInt(-delta) === mask) {
           curOffset = nextOffset;
           mask = BigInt.asUintN(64, mask << BigInt(-delta)) | 1n;

@@ -443,16 +443,16 @@ export class Vm implements TdpVmContext {
    */
   enableDirtyRing(bytes: number): void {
     const bad = (rule: string, why: string) => { throw new InvalidArgumentError(rule, why, String(bytes)); };
-    if (!Number.isSafeInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) bad('dirty-ring-size', 'the dirty ring size is a power of 2 (kvm_main.c:4933-4934: -EINVAL)');
-    if (bytes < this.dirtyRingRsvdEntries * KVM_DIRTY_GFN_SIZE || bytes < 4096) bad('dirty-ring-size-min', `the dirty ring must hold ${this.dirtyRingRsvdEntries} reserved entries and a page (kvm_main.c:4937-4939: -EINVAL)`);
-    if (bytes > KVM_DIRTY_RING_MAX_ENTRIES * KVM_DIRTY_GFN_SIZE) bad('dirty-ring-size-max', `at most ${KVM_DIRTY_RING_MAX_ENTRIES} entries (kvm_main.c:4941-4943: -E2BIG)`);
-    if (this.dirtyRingBytes !== 0) bad('dirty-ring-once', 'the dirty ring is enabled once (kvm_main.c:4946-4947: -EINVAL)');
-    if (this.vcpus.length > 0) bad('dirty-ring-after-vcpus', 'the dirty ring is enabled before any vCPU exists (kvm_main.c:4951-4953: -EINVAL)');
+    if (!Number.isSafeInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) bad('dirty-ring-size', 'the dirty ring size is a power of 2 (kvm_main.c:4934-4935: -EINVAL)');
+    if (bytes < this.dirtyRingRsvdEntries * KVM_DIRTY_GFN_SIZE || bytes < 4096) bad('dirty-ring-size-min', `the dirty ring must hold ${this.dirtyRingRsvdEntries} reserved entries and a page (kvm_main.c:4938-4940: -EINVAL)`);
+    if (bytes > KVM_DIRTY_RING_MAX_ENTRIES * KVM_DIRTY_GFN_SIZE) bad('dirty-ring-size-max', `at most ${KVM_DIRTY_RING_MAX_ENTRIES} entries (kvm_main.c:4942-4944: -E2BIG)`);
+    if (this.dirtyRingBytes !== 0) bad('dirty-ring-once', 'the dirty ring is enabled once (kvm_main.c:4947-4948: -EINVAL)');
+    if (this.vcpus.length > 0) bad('dirty-ring-after-vcpus', 'the dirty ring is enabled before any vCPU exists (kvm_main.c:4952-4954: -EINVAL)');
     this.dirtyRingBytes = bytes;
   }
 
   /**
-   * KVM_RESET_DIRTY_RINGS (`kvm_vm_ioctl_reset_dirty_pages`, kvm_main.c:4964-4982): recycle every
+   * KVM_RESET_DIRTY_RINGS (`kvm_vm_ioctl_reset_dirty_pages`, kvm_main.c:4964-4984): recycle every
    * vCPU's harvested entries, re-protecting their pages (`kvm_reset_dirty_gfn` →
    * `kvm_arch_mmu_enable_log_dirty_pt_masked`); one remote flush if any was reset. Returns how many.
    */
@@ -461,7 +461,7 @@ export class Vm implements TdpVmContext {
     let cleared = 0;
     for (const v of this.vcpus) {
       cleared += v.dirtyRing!.reset((id, offset, mask) => {
-        // kvm_reset_dirty_gfn (dirty_ring.c:49-71): no mask, an unknown slot or an offset past its end: nothing.
+        // kvm_reset_dirty_gfn (dirty_ring.c:53-75): no mask, an unknown slot or an offset past its end: nothing.
         if (mask === 0n) return;
         const slot = this.memslots.find((s) => s.id === (id & 0xffff));
         if (slot === undefined || id >> 16 !== 0 || offset + mask.toString(2).length - 1 >= slot.npages) return;
@@ -501,7 +501,7 @@ export class Vm implements TdpVmContext {
       } else {
         if (opts.eagerSplit ?? this.eagerPageSplit) this.tdp.splitRange(a, b);
         if (this.config.pml) {
-          // kvm_mmu_slot_apply_flags with PML (x86.c:13251-13253): clear D on every leaf, huge
+          // kvm_mmu_slot_apply_flags with PML (x86.c:13249-13251): clear D on every leaf, huge
           // ones too (kvm_tdp_mmu_clear_dirty_slot), then write-protect the huge ones.
           this.tdp.clearDirtySlot(a, b);
           this.tdp.wrprotHugeRange(a, b);

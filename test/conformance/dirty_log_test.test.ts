@@ -39,7 +39,7 @@ interface Run {
 /**
  * The selftest's `-c` option hints the ring size in entries (dirty_log_test.c:847-848, rounded down
  * to a power of 2 at :314): the smallest ring KVM accepts, so the guest fills it — 256 entries
- * (4 KiB, kvm_main.c:4937-4939), or with PML 1024 (64 + 512 reserved entries, dirty_ring.c:16).
+ * (4 KiB, kvm_main.c:4938-4940), or with PML 1024 (64 + 512 reserved entries, dirty_ring.c:21).
  */
 const ringEntries = (spte: SpteConfigSpec) => (spte.pml === true ? 1024 : 256);
 

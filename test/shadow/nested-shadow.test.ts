@@ -158,11 +158,11 @@ describe('L1 intercepts of an L2 without nested TDP: #PF, MOV CR3, INVLPG (vmx/n
     expect(f.v.read(L2_GVA).status).toBe('ok');
     const r = f.v.write(UNMAPPED);
     expect(r.status).toBe('l1-exit');
-    // vmx_tests.c:11393-11400 (handle_exception_in_l1): EXI_REASON == VMX_EXC_NMI (0), intr_info valid,
-    // vector, hard-exception type; nested.c:3975-3978 exit_qual = the #PF payload (the address, CR2),
-    // :3991-3992 error code (u16) with INTR_INFO_DELIVER_CODE_MASK.
+    // vmx_tests.c:11393-11403 (handle_exception_in_l1): EXI_REASON == VMX_EXC_NMI (0), intr_info valid,
+    // vector, hard-exception type; nested.c:3976-3977 exit_qual = the #PF payload (the address, CR2),
+    // :4003-4004 error code (u16) with INTR_INFO_DELIVER_CODE_MASK, :4010 INTR_TYPE_HARD_EXCEPTION.
     expect(r.l1Intercept).toEqual({ kind: 'exception', exitReason: 0, intrInfo: 0x8000_0b0e, errorCode: 0x2, qualification: UNMAPPED });
-    l1In(f); // the nested VM exit loads L1's state (load_vmcs12_host_state, nested.c:4724)
+    l1In(f); // the nested VM exit loads L1's state (load_vmcs12_host_state → nested_vmx_load_cr3, nested.c:4724)
     // Without the intercept, the same fault is L2's own #PF.
     const g = setup();
     g.v.enterNested({ l2: g.l2 });
@@ -193,7 +193,7 @@ describe('L1 intercepts of an L2 without nested TDP: #PF, MOV CR3, INVLPG (vmx/n
     const hits = f.v.stats.get('root_cache_hit') + f.v.stats.get('root_cache_miss');
     const r = f.v.movCr3(f.regs.cr3);
     // vmx_tests.c:1003-1004: "CR3 load", exit reason 28, exit qualification 0x3 (mov %rax,%cr3,
-    // vmx_tests.c:649); nested.c:6254-6256.
+    // vmx_tests.c:919); nested.c:6254-6256.
     expect(r.l1Exit).toEqual({ kind: 'cr-access', exitReason: 28, qualification: 0x3 });
     l1In(f);
     // The root switch is the exit's (to L1's root), not the MOV's: one cached-root lookup.
@@ -212,7 +212,7 @@ describe('L1 intercepts of an L2 without nested TDP: #PF, MOV CR3, INVLPG (vmx/n
     f.v.read(L2_GVA);
     const inv = f.v.stats.get('invlpg');
     // vmx_tests.c:998-999: "INVLPG", exit reason 14, exit qualification 0x12345678 (invlpg 0x12345678,
-    // vmx_tests.c:645); nested.c:6477-6478.
+    // vmx_tests.c:915); nested.c:6477-6478.
     expect(f.v.invlpg(0x12345678n)).toEqual({ kind: 'invlpg', exitReason: 14, qualification: 0x12345678n });
     expect(f.v.stats.get('invlpg')).toBe(inv); // no kvm_mmu_invlpg by L0
     l1In(f);

@@ -252,7 +252,7 @@ describe('kvm_sync_page with unreadable gPTEs (mmu.c:2038-2063)', () => {
     for (let i = 0; i < 512; i++) if (!f.vm.shadow.isNonpresentValue(sp, i)) present++;
     expect(present).toBeGreaterThanOrEqual(4);
     // The host mapping behind the guest's page-table page goes away (userspace unmaps it, the memslot
-    // stays): kvm_vcpu_read_guest_atomic fails and FNAME(sync_spte) returns -1 (paging_tmpl.h:910-912).
+    // stays): kvm_vcpu_read_guest_atomic fails and FNAME(sync_spte) returns -1 (paging_tmpl.h:909-911).
     // All gPTEs of a shadow page live in one guest page (FNAME(get_level1_sp_gpa)), so every
     // entry is unreadable, not only the first.
     const gs = f.vm.guestMem.slots.find((s) => s.name === 'ram')!;
@@ -261,7 +261,7 @@ describe('kvm_sync_page with unreadable gPTEs (mmu.c:2038-2063)', () => {
     f.vm.guestMem.removeSlot(gs);
     f.v.flushGuestTlb();
     // mmu.c:2047-2051: __kvm_sync_page returns early only for ret < -1, which sync_spte never
-    // returns; -1 is OR-ed into flush and the loop goes on to the next entry (mmu.c:2034-2035 skips
+    // returns; -1 is OR-ed into flush and the loop goes on to the next entry (mmu.c:2032-2033 skips
     // SHADOW_NONPRESENT_VALUE entries without a read) …
     expect(f.vm.stats.get('mmu_sync_gpte_reads') - reads).toBe(present);
     // … and the -1 in flush makes kvm_sync_page zap the page (mmu.c:2071-2072).

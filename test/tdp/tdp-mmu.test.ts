@@ -152,7 +152,7 @@ describe('tdp_mmu_pages counts linked tables, not roots (tdp_mmu.c:327-340)', ()
   it('one 4K mapping under a 4-level root: 4 tables, the root not among them; zap-all returns to 0', () => {
     const { vm, v, pt } = fixture({ flavour: 'ept' }, '4K');
     pt.map(0x7000_0000n, 0x20_0000n);
-    // kvm_tdp_mmu_alloc_root → tdp_mmu_alloc_sp + tdp_mmu_init_sp (tdp_mmu.c:292-293) accounts nothing.
+    // kvm_tdp_mmu_alloc_root → tdp_mmu_alloc_sp + tdp_mmu_init_sp (tdp_mmu.c:293-294) accounts nothing.
     expect(v.read(0x7000_0000n).status).toBe('ok');
     expect(vm.tdp.roots.length).toBe(1);
     // tdp_mmu_link_sp → tdp_account_mmu_page (tdp_mmu.c:1227) per linked table. The guest's tables

@@ -145,7 +145,7 @@ describe('huge leaves and the dirty-log clears (tdp_mmu.c: clear_dirty_gfn_range
     expect(level).toBe(2);
     expect(before & D).toBe(D);
     f.vm.setDirtyLogging(f.ram, true, { eagerSplit: false });
-    // x86.c:13251-13253: kvm_mmu_slot_leaf_clear_dirty → kvm_tdp_mmu_clear_dirty_slot →
+    // x86.c:13249-13251: kvm_mmu_slot_leaf_clear_dirty → kvm_tdp_mmu_clear_dirty_slot →
     // clear_dirty_gfn_range (tdp_mmu.c:1650-1653) skips only non-present and non-leaf SPTEs, so it
     // clears D on the 2M leaf too; then kvm_mmu_slot_remove_write_access(PG_LEVEL_2M) clears W.
     const [, level2, after] = leafAt(f, base);
@@ -199,7 +199,7 @@ describe('huge leaves and the dirty-log clears (tdp_mmu.c: clear_dirty_gfn_range
     const first = Number(PA >> 12n);
     f.vm.clearDirtyLog(f.ram, { firstPage: first, numPages: 64 });
     // mmu.c:1441 kvm_mmu_slot_gfn_write_protect(.., PG_LEVEL_2M) → kvm_tdp_mmu_write_protect_gfn →
-    // write_protect_gfn (tdp_mmu.c:1871-1872) clears PT_WRITABLE_MASK | shadow_mmu_writable_mask.
+    // write_protect_gfn (tdp_mmu.c:1873-1874) clears PT_WRITABLE_MASK | shadow_mmu_writable_mask.
     const [, level, spte] = leafAt(f, first);
     expect(level).toBe(2);
     expect(spte & W).toBe(0n);

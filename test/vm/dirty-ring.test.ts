@@ -50,7 +50,7 @@ describe('KVM_CAP_DIRTY_LOG_RING', () => {
     expect(rule(() => vm.enableDirtyRing(2048))).toBe('dirty-ring-size-min'); // :4937-4939 < PAGE_SIZE
     expect(rule(() => vm.enableDirtyRing(65536 * 16 * 2))).toBe('dirty-ring-size-max'); // :4941-4943 -E2BIG
     expect(vm.dirtyRingSize).toBe(0);
-    // PML: 64 + 512 reserved entries (dirty_ring.c:16, vmx.c:7814) → at least 576 * 16 bytes.
+    // PML: 64 + 512 reserved entries (dirty_ring.c:21, vmx.c:7814) → at least 576 * 16 bytes.
     const pml = new Vm({ spte: { flavour: 'ept', pml: true } });
     expect(rule(() => pml.enableDirtyRing(8192))).toBe('dirty-ring-size-min');
     expect(rule(() => pml.enableDirtyRing(16384))).toBe('accepted');
@@ -61,7 +61,7 @@ describe('KVM_CAP_DIRTY_LOG_RING', () => {
     expect(late.dirtyRingSize).toBe(0);
   });
 
-  it('a ring has size/16 entries and a soft limit of size − 64 − kvm_cpu_dirty_log_size (dirty_ring.c:80-81)', () => {
+  it('a ring has size/16 entries and a soft limit of size − 64 − kvm_cpu_dirty_log_size (dirty_ring.c:84-85)', () => {
     expect([setup().v.dirtyRing!.size, setup().v.dirtyRing!.softLimit]).toEqual([256, 192]);
     const p = setup({ pml: true, ringBytes: 16384 });
     expect([p.v.dirtyRing!.size, p.v.dirtyRing!.softLimit]).toEqual([1024, 1024 - 64 - 512]);
@@ -81,28 +81,28 @@ describe('KVM_CAP_DIRTY_LOG_RING', () => {
     });
   }
 
-  it('reset recycles only collected entries, re-protects their pages (the next write is pushed again) and flushes once (kvm_main.c:4964-4982)', () => {
+  it('reset recycles only collected entries, re-protects their pages (the next write is pushed again) and flushes once (kvm_main.c:4964-4984)', () => {
     const { vm, v } = setup();
     const fetch = { i: 0 };
     for (const i of [5, 6, 9]) v.write(VA + BigInt(i) * 0x1000n);
     const dirtyRing = v.dirtyRing!;
     expect(dirtyRing.used).toBe(3);
-    // Collect two of the three: dirty_ring.c:120-121 stops at the first entry without RESET.
+    // Collect two of the three: dirty_ring.c:123-124 stops at the first entry without RESET.
     dirtyRing.markCollected(0);
     dirtyRing.markCollected(1);
     fetch.i = 2;
     const flushes = vm.stats.get('remote_tlb_flush');
     expect(vm.resetDirtyRings()).toBe(2);
     expect(dirtyRing.used).toBe(1);
-    expect(dirtyRing.entry(0).flags).toBe(0); // kvm_dirty_gfn_set_invalid (dirty_ring.c:127)
+    expect(dirtyRing.entry(0).flags).toBe(0); // kvm_dirty_gfn_set_invalid (dirty_ring.c:130)
     expect(dirtyRing.entry(2).flags).toBe(KVM_DIRTY_GFN_F_DIRTY);
-    expect(vm.stats.get('remote_tlb_flush')).toBe(flushes + 1); // kvm_main.c:4978-4979
+    expect(vm.stats.get('remote_tlb_flush')).toBe(flushes + 1); // kvm_main.c:4980-4981
     // Pages 5 and 6 were re-protected (kvm_reset_dirty_gfn → enable_log_dirty_pt_masked): written
     // again they fault and are pushed again; page 9 was not reset and stays writable.
     expect(v.write(VA + 5n * 0x1000n).exits.length).toBe(1);
     expect(v.write(VA + 9n * 0x1000n).exits.length).toBe(0);
     expect(collect(v, fetch)).toEqual([page(9), page(5)]);
-    // Nothing collected: nothing reset, no flush (kvm_main.c:4978).
+    // Nothing collected: nothing reset, no flush (kvm_main.c:4980).
     expect(vm.resetDirtyRings()).toBe(2);
     expect(vm.resetDirtyRings()).toBe(0);
     expect(vm.stats.get('remote_tlb_flush')).toBe(flushes + 2);
@@ -110,7 +110,7 @@ describe('KVM_CAP_DIRTY_LOG_RING', () => {
     expect(KVM_DIRTY_GFN_F_RESET).toBe(2);
   });
 
-  it('reset coalesces offsets into 64-bit masks, backwards visits included (dirty_ring.c:141-162)', () => {
+  it('reset coalesces offsets into 64-bit masks, backwards visits included (dirty_ring.c:138-160)', () => {
     const { vm, v } = setup();
     // Offsets 10, 12, 8 (backwards by 4: mask shifted), 100 (out of reach: a new group).
     for (const i of [10, 12, 8, 100]) v.write(VA + BigInt(i) * 0x1000n);
@@ -122,20 +122,20 @@ describe('KVM_CAP_DIRTY_LOG_RING', () => {
     for (const i of [8, 10, 12, 100]) expect(v.write(VA + BigInt(i) * 0x1000n).exits.length).toBe(1);
   });
 
-  it('at the soft limit the next entry exits with KVM_EXIT_DIRTY_RING_FULL until harvest and reset (dirty_ring.c:200-224)', () => {
+  it('at the soft limit the next entry exits with KVM_EXIT_DIRTY_RING_FULL until harvest and reset (dirty_ring.c:194-212)', () => {
     const { vm, v } = setup();
     const fetch = { i: 0 };
     const soft = v.dirtyRing!.softLimit; // 192
     for (let i = 0; i < soft - 1; i++) expect(v.write(VA + BigInt(i) * 0x1000n).status).toBe('ok');
     expect(v.dirtyRing!.used).toBe(soft - 1);
-    // The write to page soft−1 faults, its page is pushed (used reaches soft_limit: dirty_ring.c:203-204
+    // The write to page soft−1 faults, its page is pushed (used reaches soft_limit: dirty_ring.c:194-195
     // raises KVM_REQ_DIRTY_RING_SOFT_FULL), and the re-entry after the fault exits to userspace
     // (x86.c:10826-10828) before the write is done: "the very last PFN is set but actually the data
     // is not changed" (dirty_log_test.c:158-171).
     const last = VA + BigInt(soft - 1) * 0x1000n;
     expect(() => v.write(last)).toThrow(DirtyRingFullExit);
     expect(v.dirtyRing!.used).toBe(soft);
-    // dirty_ring.c:216-219: the request stays while the ring is soft-full, however often KVM_RUN is tried.
+    // dirty_ring.c:206-208: the request stays while the ring is soft-full, however often KVM_RUN is tried.
     expect(() => v.read(VA)).toThrow(DirtyRingFullExit);
     // dirty_log_test.c:372-379: userspace collects everything and resets; cleared == collected.
     expect(collect(v, fetch).length).toBe(soft);
