@@ -3,13 +3,19 @@
  * and cpu-role packing (kvm-7x.md §3), the ACC encoding and `permissions[16]` width (§1.4), and
  * the EPT SPTE software bits (§5.5). A value chosen once (per VM, per format, per role) and passed
  * down; nothing reads a global. '7.3' is KVM after the MBEC/GMET (7.2) and chainsaw (7.3) merges;
- * '6.16' is the v6.16.1 tree of kvm-mmu.md. Constructors given no version take '6.16', which is
- * also what the Vm pipeline (vCPU, TDP/shadow MMU, nested) still runs: it does not yet pass a
- * version to its ACC consumers.
+ * '6.16' is the v6.16.1 tree of kvm-mmu.md. A `Vm` takes DEFAULT_KVM_VERSION ('7.3') unless its
+ * `kvm` option says '6.16', and hands the version to every ACC consumer of its pipeline (vCPU
+ * roles, gva/ngpa walkers, TDP and shadow MMU SPTEs, guest_mmu, TDX) through `vm.config.kvm`.
+ * The standalone builders (calcCpuRole, PageRole.pack, the format modules, makeSpteConfig,
+ * GvaWalker, NgpaWalker, Walk2D) keep '6.16' when no version is passed, so that a call written
+ * for the reference tables keeps meaning v6.16; the Vm always passes one.
  */
 import { InvalidArgumentError } from './errors';
 
 export type KvmVersion = '7.3' | '6.16';
+
+/** The version a `Vm` models when its options name none. */
+export const DEFAULT_KVM_VERSION: KvmVersion = '7.3';
 
 export const KVM_VERSIONS: readonly KvmVersion[] = Object.freeze(['7.3', '6.16']);
 

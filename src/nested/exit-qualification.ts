@@ -62,6 +62,9 @@ export function eptViolationQualification73(pfec: number, acc73: number, during:
   if (pfec & 2) q |= EPT_QUAL.ACC_WRITE;
   else if (pfec & 16) q |= EPT_QUAL.ACC_INSTR;
   else q |= EPT_QUAL.ACC_READ;
+  // A guest paging-structure access is a read, or read+write when it writes A/D (the 7.3 walker
+  // comment, kvm-7x.md §1.2; kvm-unit-tests x86/vmx_tests.c:3274 expects RD|WR for it).
+  if (during === 'paging-structure' && pfec & 2) q |= EPT_QUAL.ACC_READ;
   if (acc73 & 1) q |= EPT_QUAL.PROT_READ;
   if (acc73 & 2) q |= EPT_QUAL.PROT_WRITE;
   if (acc73 & 8) q |= EPT_QUAL.PROT_EXEC;

@@ -11,7 +11,7 @@
  */
 import type { Gva, Ngpa } from '../address/address';
 import { PFERR } from '../format/acc';
-import { decodeEptQualification, eptViolationQualification, VMX_EXIT_REASON } from './exit-qualification';
+import { decodeEptQualification, eptViolationQualification, eptViolationQualification73, VMX_EXIT_REASON } from './exit-qualification';
 import { decodeNpfErrorCode, npfErrorCode, SVM_EXIT_NPF } from './npf-error-code';
 import type { NestedDuring } from './nested-during';
 
@@ -54,6 +54,11 @@ export interface NestedExitInputs {
   pfec: number;
   /** EPT: AND of the raw RWX bits seen, per KVM's `pte_access` at the error label. */
   rwx: number;
+  /**
+   * KVM 7.3: the walk's accumulated 7.3 ACC at the error label and whether EPT12 has MBEC; the
+   * qualification is then 7.3's (`eptViolationQualification73`: reads keyed !W&&!F, bit 6 = XU).
+   */
+  v73?: { acc: number; mbec: boolean };
   address: Ngpa;
   during: NestedDuring;
   gva?: Gva;
@@ -67,7 +72,7 @@ export function nestedExit(i: NestedExitInputs): NestedExit {
   if ((i.errorCode & PFERR.RSVD) !== 0) {
     return { kind: 'ept-misconfig', exitReason: VMX_EXIT_REASON.EPT_MISCONFIG, qualification: 0, guestPhysicalAddress: i.address };
   }
-  const q = eptViolationQualification(i.pfec, i.rwx, i.during);
+  const q = i.v73 === undefined ? eptViolationQualification(i.pfec, i.rwx, i.during) : eptViolationQualification73(i.pfec, i.v73.acc, i.during, i.v73.mbec);
   const e: EptViolationExit = {
     kind: 'ept-violation',
     exitReason: VMX_EXIT_REASON.EPT_VIOLATION,

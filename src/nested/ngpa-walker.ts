@@ -19,7 +19,8 @@ import { CR0, CR4, EFER, DEFAULT_FEATURES, type CpuFeatures, type PagingRegister
 import { calcCpuRole, validatePagingRegisters } from '../role/calc-cpu-role';
 import { CpuRole } from '../role/cpu-role';
 import { PageRole } from '../role/page-role';
-import { ACC_ALL, PFERR } from '../format/acc';
+import { accEncoding, PFERR } from '../format/acc';
+import type { KvmVersion } from '../kvm-version';
 import { eptFormat } from '../format/ept';
 import { nptFormat } from '../format/npt';
 import type { PageFormat } from '../format/page-format';
@@ -63,6 +64,14 @@ export interface EptNgpaConfig {
    * exit — not modelled).
    */
   onWriteLogDirty?: (page: Ngpa) => void;
+  /** Which KVM walks EPT12 (default '6.16'; a Vm passes its own). */
+  kvm?: KvmVersion;
+  /**
+   * vmcs12 secondary execution control bit 22, "mode-based execute control for EPT"
+   * (kvm-unit-tests `CPU_MODE_BASED_EPT_EXEC = 1ul << 22`, kvm-7x.md §1.1): EPT12 entries carry
+   * XS (bit 2) and XU (bit 10). 7.3 only (`kvm_init_shadow_ept_mmu(…, mbec, …)`, d220bcf026f0).
+   */
+  mbec?: boolean;
 }
 
 export interface NptNgpaConfig {
@@ -74,6 +83,13 @@ export interface NptNgpaConfig {
   features?: CpuFeatures;
   /** The NPT12 level the caller means (2, 3, 4, 5); it must be the one L1's mode implies. */
   level?: number;
+  /** Which KVM walks NPT12 (default '6.16'; a Vm passes its own). */
+  kvm?: KvmVersion;
+  /**
+   * vmcb12 `nested_ctl` bit 3, `SVM_NESTED_GMET` (kvm-7x.md §2.1): guest-mode execute trap. 7.3
+   * only (`kvm_init_shadow_npt_mmu(…, misc_ctl)`, ec65797ce341; nSVM 687ee95c1b6d).
+   */
+  gmet?: boolean;
 }
 
 interface Setup {
@@ -113,6 +129,10 @@ export class NgpaWalker {
   readonly eptp: bigint | undefined;
   readonly eptCaps: Readonly<EptCapabilities> | undefined;
   readonly ncr3: bigint | undefined;
+  /** The KVM version walking (the format's). */
+  readonly kvm: KvmVersion;
+  /** EPT12 with MBEC, or NPT12 with GMET (7.3): `ngpa_walk.cpu_role.base.cr4_smep`. */
+  readonly mbec: boolean;
   private readonly inputs: WalkInputs;
   private readonly scratch = new WalkScratch();
   private readonly pdptBase: number | undefined;
@@ -137,6 +157,8 @@ export class NgpaWalker {
     this.eptp = s.eptp;
     this.eptCaps = s.eptCaps;
     this.ncr3 = s.ncr3;
+    this.kvm = s.format.kvm;
+    this.mbec = s.format.mbec;
     this.pdptBase = s.pdptBase;
     this.pdptHalves = s.pdptBase === undefined ? undefined : new Uint32Array(8);
     this.logsDirty = s.tdp === 'ept' && s.format.hasAd;
@@ -149,13 +171,16 @@ export class NgpaWalker {
       pdptBase: s.pdptBase ?? 0,
       pkru: 0,
       // The shadow EPT role has neither EFER.NX nor SMEP; the NPT role has L1's.
-      fetchSetsId: s.role.isEferNx || s.role.isCr4Smep,
+      fetchSetsId: s.role.hasPferrFetch,
     };
   }
 
   /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
   static ept(mem: GuestMemory, cfg: EptNgpaConfig): NgpaWalker {
     const caps: Readonly<EptCapabilities> = Object.freeze({ ...(cfg.caps ?? DEFAULT_EPT_CAPS) });
+    const kvm = cfg.kvm ?? '6.16';
+    const mbec = cfg.mbec ?? false;
+    if (mbec && kvm !== '7.3') throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
     const f = decodeEptp(BigInt(cfg.eptp), caps, mem.maxPhyAddr);
     const format = eptFormat({
       level: f.level,
@@ -163,9 +188,11 @@ export class NgpaWalker {
       adEnabled: f.adEnabled,
       execonly: caps.executeOnly,
       hugePageLevel: eptHugePageLevel(caps),
+      kvm,
+      mbec,
     });
-    // kvm_calc_shadow_ept_root_page_role
-    const base = PageRole.pack({ level: f.level, access: ACC_ALL, adDisabled: !f.adEnabled, guestMode: true });
+    // kvm_calc_shadow_ept_root_page_role; 7.3: base.cr4_smep = MBEC (kvm-7x.md §3.3).
+    const base = PageRole.pack({ level: f.level, access: accEncoding(kvm).ALL, adDisabled: !f.adEnabled, guestMode: true, cr4Smep: mbec }, kvm);
     const role = CpuRole.of(base, { valid: true, execonly: caps.executeOnly });
     const setup: Setup = {
       tdp: 'ept',
@@ -198,8 +225,13 @@ export class NgpaWalker {
     if ((l1.efer & EFER.SVME) === 0n) {
       throw new InvalidRegisterStateError('npt-needs-svme', 'L1 runs L2 with VMRUN, which needs EFER.SVME=1 (#UD otherwise)', hex(l1.efer));
     }
+    const kvm = cfg.kvm ?? '6.16';
+    const gmet = cfg.gmet ?? false;
+    if (gmet && kvm !== '7.3') throw new InvalidArgumentError('gmet-version', 'GMET exists only in the KVM 7.3 model', kvm);
     // KVM passes CR0 = PG only: the NPT walk has WP off whatever L1's CR0 says, and no PKE.
-    const role = calcCpuRole({ cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: l1.cr4 & ~CR4.PKE, efer: l1.efer, guestMode: true }, features);
+    // 7.3 (kvm-7x.md §3.3): base.cr4_smep = GMET; ext.has_pferr_fetch from L1's CR4.SMEP/EFER.NXE.
+    const l1Role = calcCpuRole({ cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: l1.cr4 & ~CR4.PKE, efer: l1.efer, guestMode: true }, features, kvm);
+    const role = kvm === '7.3' ? CpuRole.of(l1Role.base.with({ cr4Smep: gmet }), l1Role.ext) : l1Role;
     const level = role.base.level;
     if (cfg.level !== undefined && cfg.level !== level) {
       throw new InvalidRegisterStateError(
@@ -223,6 +255,8 @@ export class NgpaWalker {
       pse: role.isCr4Pse,
       cr4Smep: role.isCr4Smep,
       cr4Smap: role.isCr4Smap,
+      kvm,
+      gmet,
     });
     // Root: bits 51:12 (long mode) or 31:12 (32-bit). PAE: nested_svm_get_tdp_pdptr reads the
     // PDPTE at (nCR3 & ~0x1f) + 8 * index on every walk — NPT has no PDPTE registers.
@@ -241,6 +275,16 @@ export class NgpaWalker {
     });
   }
 
+  /**
+   * NPT: `translate_nested_gpa` makes every nested access a user access — except with GMET, where
+   * SVM's vendor-specific hook (b95b398d2e6d) stops forcing PFERR_USER so that the NPT's U bit
+   * works as SMEP for supervisor fetches (INFERRED in kvm-7x.md §2.2; ASSUMPTION here: under GMET
+   * an access carries U only when the caller says it is a user-mode one).
+   */
+  private get forcesUser(): boolean {
+    return this.tdp === 'npt' && !this.mbec;
+  }
+
   /** Times the walker set D in an EPT12 leaf and called `write_log_dirty`. */
   get writeLogDirtyCount(): number {
     return this.dirtyLogs;
@@ -253,7 +297,7 @@ export class NgpaWalker {
    * with the GPA frame in `lastGfn`, or the stop reason. No allocation unless a callback fires.
    */
   walkRaw(nhi: number, nlo: number, pfec: number): number {
-    const a = this.tdp === 'npt' ? pfec | PFERR.USER : pfec;
+    const a = this.forcesUser ? pfec | PFERR.USER : pfec;
     this.lastPfecValue = a;
     if (this.pdptHalves !== undefined) this.loadPdpte(this.pdptHalves, nlo);
     const s = this.scratch;
@@ -284,7 +328,7 @@ export class NgpaWalker {
     if (this.peekInputs === undefined) {
       this.peekInputs = { ...this.inputs, format: Object.freeze({ ...this.format, hasAd: false }), pdptrs: this.pdptHalves === undefined ? undefined : new Uint32Array(8) };
     }
-    const a = this.tdp === 'npt' ? pfec | PFERR.USER : pfec;
+    const a = this.forcesUser ? pfec | PFERR.USER : pfec;
     const nlo = (ngfn % TWO20) * 4096;
     if (this.peekInputs.pdptrs !== undefined) this.loadPdpte(this.peekInputs.pdptrs, nlo);
     const stop = walkTables(this.peekInputs, this.peekScratch, Math.floor(ngfn / TWO20), nlo, a);
@@ -338,6 +382,13 @@ export class NgpaWalker {
     if (s.usedPdptr) n += 1;
     if (s.noSlot) n -= 1;
     return n;
+  }
+
+  /** The accumulated ACC KVM's error label sees in `pte_access` (ACC_ALL before any entry). */
+  private lastAcc(): number {
+    const s = this.scratch;
+    if (this.lastStop === WalkStop.TableNoSlot) return s.level === s.maxLevel ? this.format.acc.ALL : s.acc[s.level + 1]!;
+    return s.acc[s.level]!;
   }
 
   /** EPT: the raw RWX AND that KVM's error label sees in `pte_access` (all ones before any entry). */
@@ -417,13 +468,16 @@ export class NgpaWalker {
     if (a.during !== undefined && a.during !== 'none' && a.during !== 'paging-structure' && a.during !== 'final') {
       throw new InvalidArgumentError('nested-during', "during is 'none', 'paging-structure' or 'final'", String(a.during));
     }
-    if (this.tdp === 'npt' && a.user === false) {
+    if (this.forcesUser && a.user === false) {
       throw new InvalidArgumentError('npt-access-is-user', 'every NPT access is a user access (translate_nested_gpa; AMD APM)', 'user: false');
     }
-    if (this.tdp === 'ept' && a.kind === 'read' && a.user === false) {
+    const v73 = this.kvm === '7.3';
+    if (!v73 && this.tdp === 'ept' && a.kind === 'read' && a.user === false) {
       throw new InvalidArgumentError('ept-read-is-user', 'an EPT read is PFERR_USER ("readable"); without it nothing is checked', 'user: false');
     }
-    const user = this.tdp === 'npt' || a.kind === 'read' || a.user === true;
+    // 7.3 EPT: a read is "neither W nor F" and PFERR_USER means a user-mode linear address
+    // (9c167cb3c14c, kvm-7x.md §1.3); NPT with GMET: U only for user-mode accesses (forcesUser).
+    const user = this.forcesUser || (!v73 && a.kind === 'read') || a.user === true;
     return (a.kind === 'write' ? PFERR.WRITE : 0) | (a.kind === 'fetch' ? PFERR.FETCH : 0) | (user ? PFERR.USER : 0);
   }
 
@@ -458,9 +512,12 @@ export class NgpaWalker {
       return asNestedRecord(ok);
     }
     let detail = base.detail;
-    if (this.tdp === 'ept' && stop === WalkStop.Permission) detail = eptDenial(pfec, this.scratch.acc[this.scratch.level]!);
+    if (this.tdp === 'ept' && stop === WalkStop.Permission) detail = this.kvm === '7.3' ? eptDenial73(pfec, this.scratch.acc[this.scratch.level]!, this.mbec) : eptDenial(pfec, this.scratch.acc[this.scratch.level]!);
     else if (this.tdp === 'npt' && stop === WalkStop.Permission) detail = `NPT12 (every access is a user access): ${detail}`;
-    const exitIn = { tdp: this.tdp, errorCode: base.errorCode, pfec, rwx: this.tdp === 'ept' ? this.lastRwx() : 0, address, during };
+    const exitIn = {
+      tdp: this.tdp, errorCode: base.errorCode, pfec, rwx: this.tdp === 'ept' ? this.lastRwx() : 0, address, during,
+      ...(this.kvm === '7.3' && this.tdp === 'ept' ? { v73: { acc: this.lastAcc(), mbec: this.mbec } } : {}),
+    };
     const fault: NgpaWalkFault = {
       ...base,
       stage: 'ngpa_walk',
@@ -492,4 +549,15 @@ function eptDenial(pfec: number, acc: number): string {
   if (pfec & PFERR.FETCH && !(acc & 1)) missing.push('not executable');
   const rwx = eptAccToRwx(acc);
   return `EPT12 entries deny it: ${missing.join(', ')} (R W X ANDed over the levels: ${rwx & 1 ? 'R' : '-'}${rwx & 2 ? 'W' : '-'}${rwx & 4 ? 'X' : '-'})`;
+}
+
+/** 7.3: why EPT12 refuses an access, from the 7.3 ACC (R 1, W 2, XU 4, XS 8; kvm-7x.md §1.4). */
+function eptDenial73(pfec: number, acc: number, mbec: boolean): string {
+  const w = (pfec & PFERR.WRITE) !== 0;
+  const f = (pfec & PFERR.FETCH) !== 0;
+  const xu = mbec && (pfec & PFERR.USER) !== 0;
+  const why = f ? (xu ? 'not executable for user-mode addresses (XU)' : mbec ? 'not executable for supervisor-mode addresses (XS)' : 'not executable')
+    : w ? 'not writable' : 'not readable';
+  const rights = `${acc & 1 ? 'R' : '-'}${acc & 2 ? 'W' : '-'}${acc & 8 ? (mbec ? 'XS' : 'X') : '-'}${mbec ? (acc & 4 ? '+XU' : '') : ''}`;
+  return `EPT12 entries deny it: ${why} (rights ANDed over the levels: ${rights})`;
 }

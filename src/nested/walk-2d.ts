@@ -134,7 +134,7 @@ export class Walk2D {
       pdptrs: this.pdptHalves,
       pdptBase: Number(opts.regs.cr3 & 0xffffffe0n),
       pkru: pkru >>> 0,
-      fetchSetsId: role.isEferNx || role.isCr4Smep,
+      fetchSetsId: role.hasPferrFetch,
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
   }

@@ -18,14 +18,25 @@ export function readGpte(mem: GuestMemory, format: PageFormat, gfn: number, off:
   return (BigInt(slab[w + 1]!) << 32n) | BigInt(slab[w]!);
 }
 
+/** `FNAME(is_present_gpte)`: EPT R|W|X, plus XU (bit 10) with MBEC (kvm-7x.md §1.1 "Presence"). */
 export function isPresentGpte(format: PageFormat, g: bigint): boolean {
-  return format.ptType === 'ept' ? (g & 7n) !== 0n : (g & 1n) !== 0n;
+  if (format.ptType !== 'ept') return (g & 1n) !== 0n;
+  return (g & (format.mbec ? 0x407n : 7n)) !== 0n;
 }
 
-/** `FNAME(gpte_access)`: EPT R→ACC_USER, W, X; x86 W, U, and X = P xor NX. */
+/**
+ * `FNAME(gpte_access)` in the format's ACC encoding. v6.16: EPT R→ACC_USER, W, X; x86 W, U, and
+ * X = P xor NX. 7.3 (kvm-7x.md §1.4): EPT R→READ 1, W→2, XU (bit 10)→USER_EXEC 4, XS→EXEC 8;
+ * x86 P→READ, W, U, !NX→EXEC — every bit set even when a check will not use it (as walk.ts).
+ */
 export function gpteAccess(format: PageFormat, g: bigint): number {
-  if (format.ptType === 'ept') return (Number(g & 2n)) | Number((g >> 2n) & 1n) | (Number(g & 1n) << 2);
-  return (Number(g & 7n) ^ Number((g >> 63n) & 1n)) & 7;
+  const lo = Number(g & 0xfffn);
+  if (format.kvm === '7.3') {
+    if (format.ptType === 'ept') return (lo & 3) | (((lo >>> 10) & 1) << 2) | (((lo >>> 2) & 1) << 3);
+    return (lo & 7) | (((g >> 63n) & 1n) === 0n ? 8 : 0);
+  }
+  if (format.ptType === 'ept') return (lo & 2) | ((lo >>> 2) & 1) | ((lo & 1) << 2);
+  return ((lo & 7) ^ Number((g >> 63n) & 1n)) & 7;
 }
 
 /** The 4K frame a level-1 gPTE points to (`gpte_to_gfn`). */

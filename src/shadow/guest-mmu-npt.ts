@@ -20,6 +20,8 @@ import { type Gva, gpa as mkGpa } from '../address/address';
 import { DEFAULT_FEATURES, CR4, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { PFERR } from '../format/acc';
 import type { PageFormat } from '../format/page-format';
+import { nptFormat } from '../format/npt';
+import type { KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
 import { NgpaWalker } from '../nested/ngpa-walker';
@@ -59,7 +61,12 @@ export interface NestedNptEntry {
 
 export interface NestedNptVmContext extends ShadowVcpuVm {
   readonly tdpEnabled: boolean;
-  readonly config: { readonly flavour: string; readonly tdpLevel: number; readonly hardwareFormat: PageFormat };
+  readonly config: { readonly flavour: string; readonly tdpLevel: number; readonly hardwareFormat: PageFormat; readonly kvm: KvmVersion; readonly hostMaxPhyAddr: number; readonly maxHugePageLevel: number };
+}
+
+/** The host NPT format with GMET (L0's NPT02 for an L1 that enabled GMET). */
+function gmetHardwareFormat(c: NestedNptVmContext['config']): PageFormat {
+  return nptFormat({ level: c.tdpLevel, maxPhyAddr: c.hostMaxPhyAddr, nx: true, gbpages: c.maxHugePageLevel >= 3, pse: false, cr4Smep: false, cr4Smap: false, kvm: c.kvm, gmet: true });
 }
 
 /** `nested_svm_get_tdp_pdptr`: the four PDPTEs at nCR3 in L1 memory (0 where no slot backs them). */
@@ -106,6 +113,13 @@ export class NestedNptMmu implements KvmMmu {
     this.stats = stats;
   }
 
+  /** The re-walk of NPT12 for L1's NPF: without GMET the walker's default (user); with it, the access's own U. */
+  private rewalkUser(ec: number): ((kind: 'read' | 'write' | 'fetch') => boolean) | undefined {
+    if (!this.ngpa!.mbec) return undefined;
+    const user = (ec & PFERR.USER) !== 0;
+    return () => user;
+  }
+
   /** `guest_mmu.root_role` (`kvm_init_shadow_npt_mmu`); set by the first entry. */
   get rootRole(): PageRole {
     return this.ctx!.rootRole;
@@ -118,7 +132,8 @@ export class NestedNptMmu implements KvmMmu {
       throw new InvalidArgumentError('nested-npt-needs-npt', 'nested NPT needs an NPT host (this VM uses EPT or shadow paging)', this.vm.tdpEnabled ? this.vm.config.flavour : 'shadow');
     }
     const mem = this.vm.shadow.vm.guestMem;
-    const cfg: { ncr3: bigint; l1: PagingRegisters; features?: CpuFeatures; level?: number } = { ncr3: e.ncr3, l1: e.l1 };
+    const kvm = this.vm.config.kvm;
+    const cfg: { ncr3: bigint; l1: PagingRegisters; features?: CpuFeatures; level?: number; kvm: KvmVersion; gmet?: boolean } = { ncr3: e.ncr3, l1: e.l1, kvm };
     if (e.features !== undefined) cfg.features = e.features;
     if (e.level !== undefined) cfg.level = e.level;
     const ngpa = NgpaWalker.npt(mem, cfg); // L1's mode → format, level check, nCR3 width
@@ -131,7 +146,7 @@ export class NestedNptMmu implements KvmMmu {
       throw new GpaOutsideMemoryError('ncr3-outside-l1-memory', "nCR3's root table is not in L1's memory", hex(e.ncr3));
     }
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
-    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features); // throws on bad L2 state
+    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, undefined, kvm); // throws on bad L2 state
     const cpuRole = ngpa.role;
     // kvm_init_shadow_npt_mmu: root_role = cpu_role.base with the host NPT level.
     const rootRole = cpuRole.base.with({ level: hostLevel, passthrough: hostLevel === 5 && ngpa.levels === 4 });
@@ -140,7 +155,7 @@ export class NestedNptMmu implements KvmMmu {
     const pdptBase = pae ? BigInt(e.ncr3) & ~0x1fn : 0n;
     const walkInputs: WalkInputs = {
       mem, format: ngpa.format, rootGfn, pdptrs: pdptHalves, pdptBase: Number(pdptBase), pkru: 0,
-      fetchSetsId: cpuRole.isEferNx || cpuRole.isCr4Smep,
+      fetchSetsId: cpuRole.hasPferrFetch,
     };
     const setup: ContextSetup = {
       cpuRole,
@@ -148,7 +163,8 @@ export class NestedNptMmu implements KvmMmu {
       gptFormat: ngpa.format,
       walkInputs,
       pdptrs: pae ? readPdptes(mem, pdptBase) : undefined,
-      hwFormat: this.vm.config.hardwareFormat,
+      // nSVM 687ee95c1b6d: vmcb02 sets GMET when vmcb12 does (INFERRED), so NPT02 is walked with it.
+      hwFormat: ngpa.mbec ? gmetHardwareFormat(this.vm.config) : this.vm.config.hardwareFormat,
       isPae: (e.l1.cr4 & CR4.PAE) !== 0n,
     };
     if (this.ctx === undefined) {
@@ -202,7 +218,8 @@ export class NestedNptMmu implements KvmMmu {
       // KVM would alias such an nGPA into pae_root (32-bit/PAE NPT12) and loop; refused here.
       throw new InvalidArgumentError('ngpa-beyond-npt12', `L2 used an nGPA beyond what the ${this.ngpa!.levels}-level NPT12 translates`, hex(BigInt(ngfn) * 4096n));
     }
-    const acc = final ? this.curFinal : PFERR.WRITE | PFERR.USER; // L2 table accesses: W|U (§6.6)
+    // L2 table accesses: W|U (§6.6); with GMET not user ("page table accesses ignore [U]", svm_npt.c).
+    const acc = final ? this.curFinal : this.ngpa!.mbec ? PFERR.WRITE : PFERR.WRITE | PFERR.USER;
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
@@ -239,8 +256,8 @@ export class NestedNptMmu implements KvmMmu {
       });
     }
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
-    // Every nested NPT access is a user access already: the re-walk takes the walker's default.
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, undefined);
+    // Every nested NPT access is a user access already (the walker's default); with GMET, U is the access's own.
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
   }
 
   /**
@@ -262,7 +279,7 @@ export class NestedNptMmu implements KvmMmu {
       const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), acc);
       if (stop !== WalkStop.Ok) {
         const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-        return finishNestedFault(this.vm.shadow, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, acc, true, res, undefined);
+        return finishNestedFault(this.vm.shadow, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, acc, true, res, this.rewalkUser(acc));
       }
     }
     return { ret: RET_PF.EMULATE, mmio: true };
@@ -279,7 +296,10 @@ export class NestedNptMmu implements KvmMmu {
     const vhi = Number(a >> 32n);
     const exits: ExitRecord[] = [];
     this.stats.inc('guest_accesses');
-    this.curFinal = (enc & (PFERR.WRITE | PFERR.FETCH)) | PFERR.USER; // every nested access is user
+    // Every nested access is user; with GMET (7.3) only a CPL 3 fetch is (ASSUMPTION, kvm-7x.md
+    // §2.1 leaves user-mode GMET UNVERIFIED: data accesses ignore the NPT U bit, svm_npt.c).
+    const kind = enc & (PFERR.WRITE | PFERR.FETCH);
+    this.curFinal = !this.ngpa!.mbec ? kind | PFERR.USER : kind & PFERR.FETCH ? kind | (enc & PFERR.USER) : kind;
     this.curGva = a;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       freeObsoleteRoots(mmu, ctx);

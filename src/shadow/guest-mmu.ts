@@ -28,7 +28,8 @@ import { WalkStop } from '../walker/walk-scratch';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
 import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
-import { hardwareEptExit } from '../vm/exit';
+import { ept73Exit, hardwareEptExit } from '../vm/exit';
+import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
@@ -50,7 +51,7 @@ export interface NestedEptEntry {
 }
 
 export interface NestedVmContext extends ShadowVcpuVm {
-  readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string };
+  readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string; readonly kvm: KvmVersion };
 }
 
 export class NestedEptMmu implements KvmMmu {
@@ -65,7 +66,7 @@ export class NestedEptMmu implements KvmMmu {
   eptp = 0n;
   /** L2 is running (vcpu->arch.mmu == &guest_mmu). */
   active = false;
-  private pendingExit: { ngpa: bigint; final: boolean; stop: number; acc: number; rwx: number } | undefined;
+  private pendingExit: { ngpa: bigint; final: boolean; stop: number; acc: number; rwx: number; xu: boolean; userLinear: boolean } | undefined;
   private curFinal = 0;
   private curTable = 0;
   private curGva = 0n;
@@ -88,11 +89,12 @@ export class NestedEptMmu implements KvmMmu {
   enter(e: NestedEptEntry): void {
     if (this.vm.config.flavour !== 'ept') throw new InvalidArgumentError('nested-ept-needs-ept', 'nested EPT needs an EPT host (this VM uses NPT or shadow paging)', this.vm.config.flavour);
     const mem = this.vm.shadow.vm.guestMem;
-    const cfg: { eptp: bigint; caps?: EptCapabilities } = { eptp: e.eptp };
+    const kvm = this.vm.config.kvm;
+    const cfg: { eptp: bigint; caps?: EptCapabilities; kvm: KvmVersion; mbec?: boolean } = { eptp: e.eptp, kvm };
     if (e.caps !== undefined) cfg.caps = e.caps;
-    const ngpa = NgpaWalker.ept(mem, cfg); // validates EPTP12 first
+    const ngpa = NgpaWalker.ept(mem, cfg); // validates EPTP12 (and MBEC's version) first
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
-    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features);
+    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, undefined, kvm);
     const cpuRole = ngpa.role;
     const h = this.vm.config;
     const setup: ContextSetup = {
@@ -101,7 +103,9 @@ export class NestedEptMmu implements KvmMmu {
       gptFormat: ngpa.format,
       walkInputs: { mem, format: ngpa.format, rootGfn: Number((ngpa.root as bigint) >> 12n), pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: false },
       pdptrs: undefined,
-      hwFormat: eptFormat({ level: ngpa.levels, maxPhyAddr: h.hostMaxPhyAddr, adEnabled: h.adEnabled && ngpa.format.hasAd, execonly: h.execOnly, hugePageLevel: h.maxHugePageLevel }),
+      // vmcs02 enables MBEC when vmcs12 does (a6b7b6b2050c "VMX: enable use of MBEC"; INFERRED):
+      // EPT02 is walked as L1 asked, with XS/XU.
+      hwFormat: eptFormat({ level: ngpa.levels, maxPhyAddr: h.hostMaxPhyAddr, adEnabled: h.adEnabled && ngpa.format.hasAd, execonly: h.execOnly, hugePageLevel: h.maxHugePageLevel, kvm, mbec: ngpa.mbec }),
       isPae: false,
     };
     if (this.ctx === undefined) {
@@ -146,7 +150,10 @@ export class NestedEptMmu implements KvmMmu {
 
   /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
   private secondStage(ngfn: number, final: boolean): number {
-    return this.ept02Walk(ngfn, final, final ? this.curFinal : this.curTable);
+    // 7.3: the final access carries PFERR_USER for a user-mode linear address, which selects XU
+    // under MBEC (the hardware's choice, kvm-7x.md §1.1).
+    const user = final && this.vm.config.kvm === '7.3' && this.l2Walker!.stagedUserLinear ? PFERR.USER : 0;
+    return this.ept02Walk(ngfn, final, final ? this.curFinal | user : this.curTable);
   }
 
   private ept02Walk(ngfn: number, final: boolean, acc: number): number {
@@ -158,8 +165,12 @@ export class NestedEptMmu implements KvmMmu {
       return g;
     }
     let rwx = 7;
-    for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
-    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx };
+    let xu = 1;
+    for (let l = s.maxLevel; l >= s.level; l--) {
+      rwx &= s.lo[l]! & 7;
+      xu &= (s.lo[l]! >>> 10) & 1;
+    }
+    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx, xu: xu === 1, userLinear: (acc & PFERR.USER) !== 0 };
     return -1;
   }
 
@@ -187,7 +198,7 @@ export class NestedEptMmu implements KvmMmu {
         const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
         if (stop !== WalkStop.Ok) {
           const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-          return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, (kind) => (finalAcc & PFERR.USER) !== 0 || kind === 'read');
+          return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc));
         }
       }
       if (r === RET_PF.EMULATE) return { ret: r, mmio: true };
@@ -195,8 +206,17 @@ export class NestedEptMmu implements KvmMmu {
     }
     this.stats.inc('pf_taken');
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
-    // KVM re-walks EPT12 for L1's exit with reads as user accesses ("readable" in EPT terms).
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, (kind) => (ec & PFERR.USER) !== 0 || kind === 'read');
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
+  }
+
+  /**
+   * Whether KVM's re-walk of EPT12 for L1's exit is a "user" access. v6.16: reads are user
+   * accesses ("readable" in EPT terms). 7.3: PFERR_USER is the user-mode linear address (from
+   * qualification bit 9), reads are "neither W nor F" (kvm-7x.md §1.3).
+   */
+  private rewalkUser(ec: number): (kind: 'read' | 'write' | 'fetch') => boolean {
+    const user = (ec & PFERR.USER) !== 0;
+    return this.vm.config.kvm === '7.3' ? () => user : (kind) => user || kind === 'read';
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
@@ -211,9 +231,11 @@ export class NestedEptMmu implements KvmMmu {
     const exits: ExitRecord[] = [];
     this.stats.inc('guest_accesses');
     const kindBits = enc & (PFERR.WRITE | PFERR.FETCH);
-    this.curFinal = kindBits === 0 ? PFERR.USER : kindBits;
+    // v6.16 EPT: a read is PFERR_USER ("readable"); 7.3: neither W nor F (kvm-7x.md §1.3).
+    const read = this.vm.config.kvm === '7.3' ? 0 : PFERR.USER;
+    this.curFinal = kindBits === 0 ? read : kindBits;
     // The CPU writes guest A/D bits through EPT02 only when EPTP02 enables A/D.
-    this.curTable = ctx.hwFormat.hasAd ? PFERR.WRITE : PFERR.USER;
+    this.curTable = ctx.hwFormat.hasAd ? PFERR.WRITE : read;
     this.curGva = a;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       freeObsoleteRoots(mmu, ctx);
@@ -223,7 +245,7 @@ export class NestedEptMmu implements KvmMmu {
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const misconfig = p.stop === WalkStop.Reserved;
-        const hw = hardwareEptExit(p.ngpa, p.acc, p.rwx, p.final, misconfig);
+        const hw = hardwareEptExit(p.ngpa, p.acc, p.rwx, p.final, misconfig, ept73Exit(this.vm.config.kvm, this.ngpa!.mbec, p.xu, p.userLinear));
         const q = hw.info;
         const ec = hw.errorCode;
         this.stats.inc('exits');

@@ -6,7 +6,7 @@
  * mapped — and `mmu_set_spte` installs the leaf (unsyncing or write-protecting page tables);
  * `FNAME(pte_prefetch)` fills neighbouring entries. Paging off uses `direct_page_fault`.
  */
-import { ACC_ALL, ACC_EXEC, ACC_USER, ACC_WRITE, PFERR } from '../format/acc';
+import { ACC_USER, ACC_WRITE, PFERR } from '../format/acc';
 import { SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
 import { isLargePte, isLastSpte, isShadowPresent, isWritable, kvmMmuPageAdNeedWriteProtect, makeMmioSpte, makeSpte, spteToPfn } from '../spte/spte';
 import { newPageFault, type PageFault } from '../tdp/page-fault';
@@ -176,9 +176,11 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
   // CR0.WP=0: a supervisor write to a read-only page is allowed; map it writable but not user
   // (and not executable under SMEP), reference §4.7.
   if (fault.write && (pteAccess & ACC_WRITE) === 0 && !ctx.cpuRole.isCr0Wp && !fault.user && fault.slot !== undefined) {
+    // ACC_WRITE (2) and ACC_USER (4) are the same in 6.16 and 7.3; EXEC is the version's. How 7.3
+    // strips exec here is UNVERIFIED (kvm-7x.md §3.1): modelled as v6.16 with 7.3's EXEC bit.
     pteAccess |= ACC_WRITE;
     pteAccess &= ~ACC_USER;
-    if (ctx.cpuRole.isCr4Smep) pteAccess &= ~ACC_EXEC;
+    if (ctx.cpuRole.isCr4Smep) pteAccess &= ~mmu.config.acc.EXEC;
   }
   if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
   mmu.makeMmuPagesAvailable(ctx.vcpu);
@@ -213,7 +215,7 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     const idx = indexAt(addr, sp.level);
     const L = sp.level - 1;
     const tableGfn = s.tableGfn[L]!;
-    const ptAccess = L === s.maxLevel ? ACC_ALL : s.acc[L + 1]!;
+    const ptAccess = L === s.maxLevel ? mmu.config.acc.ALL : s.acc[L + 1]!;
     const child = mmu.getChildSp(ctx, sp, idx, tableGfn, false, ptAccess);
     // A page found in the hash may have unsync children the guest has since made present.
     if (child !== null && child.unsyncChildren > 0) mmuSyncChildren(mmu, ctx, child);
@@ -350,7 +352,7 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
     baseGfn = fault.gfn - (fault.gfn % span(sp.level));
     if (sp.level === fault.goalLevel) break;
-    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, ACC_ALL);
+    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, mmu.config.acc.ALL);
     if (child !== null) {
       mmu.linkShadowPage(sp, idx, child, ctx.vcpu);
       if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
@@ -358,7 +360,7 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     sp = mmu.childOf(mmu.readSpte(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
-  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, ACC_ALL, baseGfn, fault.pfn, fault);
+  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, mmu.config.acc.ALL, baseGfn, fault.pfn, fault);
   if (ret !== RET_PF.SPURIOUS) directPtePrefetch(mmu, ctx, sp, idx); // mmu.c:3387-3391 (direct_map)
   const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE };
   if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';

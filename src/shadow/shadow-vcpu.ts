@@ -15,6 +15,7 @@ import { paeFormat } from '../format/pae';
 import { paging4Format } from '../format/paging4';
 import { paging5Format } from '../format/paging5';
 import type { X86FormatParams } from '../format/x86-params';
+import type { KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
@@ -51,8 +52,8 @@ export interface ShadowVcpuVm {
 }
 
 /** The host x86 format the hardware walks shadow tables with (`root_role.level`: 3 = PAE, 4, 5). */
-export function shadowHardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean) {
-  const p: X86FormatParams = { maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: smep, cr4Smap: smap, cr4Pke: false };
+export function shadowHardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean, kvm: KvmVersion = '6.16') {
+  const p: X86FormatParams = { maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: smep, cr4Smap: smap, cr4Pke: false, kvm };
   return rootLevel === 3 ? paeFormat(p) : rootLevel === 5 ? paging5Format(p) : paging4Format(p);
 }
 
@@ -76,12 +77,12 @@ export function rootMmuSetup(walker: GvaWalker, regs: PagingRegisters, guestMem:
     }
     walkInputs = {
       mem: guestMem, format: fmt, rootGfn: Number((regs.cr3 & rootMask) >> 12n), pdptrs: halves,
-      pdptBase: Number(regs.cr3 & 0xffffffe0n), pkru: walker.pkru, fetchSetsId: cpuRole.isEferNx || cpuRole.isCr4Smep,
+      pdptBase: Number(regs.cr3 & 0xffffffe0n), pkru: walker.pkru, fetchSetsId: cpuRole.hasPferrFetch,
     };
   }
   return {
     cpuRole, rootRole, gptFormat: fmt, walkInputs, pdptrs,
-    hwFormat: shadowHardwareFormat(hostMaxPhyAddr, rootRole.level, cpuRole.isCr4Smep, cpuRole.isCr4Smap),
+    hwFormat: shadowHardwareFormat(hostMaxPhyAddr, rootRole.level, cpuRole.isCr4Smep, cpuRole.isCr4Smap, cpuRole.kvm),
     isPae: (regs.cr4 & CR4.PAE) !== 0n,
   };
 }
@@ -339,7 +340,7 @@ export class ShadowVcpu implements KvmMmu {
       }
       if (h.ret === RET_PF.EMULATE) {
         const guestWalk: WalkResult = this.ctx.walkInputs === undefined
-          ? { status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa: a as bigint as Gpa, gfn: mkGfn(Number(a >> 12n)), level: 1, pageSize: 4096, pteAccess: 7, pkey: 0, gpaKind: 'ram', adUpdates: 0 }
+          ? { status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa: a as bigint as Gpa, gfn: mkGfn(Number(a >> 12n)), level: 1, pageSize: 4096, pteAccess: this.mmu.config.acc.ALL, pkey: 0, gpaKind: 'ram', adUpdates: 0 }
           : buildRecord(this.ctx.walkInputs, this.ctx.walkScratch, WalkStop.Ok, mkGva(a), access, this.ctx.cpuRole, 'gva_walk');
         const gpa = guestWalk.status === 'ok' ? guestWalk.gpa : undefined;
         return { status: 'emulated', gva: mkGva(a), access, gpa, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.emulation ?? 'emulated' };

@@ -16,8 +16,11 @@ import type { ShadowPage } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
 import { clearParents, mmuTryToUnsyncPages, unlinkUnsync, unsyncWalk } from './unsync';
 
-/** `sync_role_ign`: level, access, quadrant and passthrough may differ from root_role. */
-const SYNC_ROLE_IGN = PageRole.pack({ level: 0xf, access: 7, quadrant: 3, passthrough: true }).word;
+/** `sync_role_ign`: level, access, quadrant and passthrough may differ from root_role (per role layout). */
+const SYNC_ROLE_IGN = {
+  '6.16': PageRole.pack({ level: 0xf, access: 7, quadrant: 3, passthrough: true }, '6.16').word,
+  '7.3': PageRole.pack({ level: 0xf, access: 0xf, quadrant: 3, passthrough: true }, '7.3').word,
+} as const;
 
 /**
  * `mmu_spte_update`'s answer (mmu.c:493-514) for a present new SPTE: a non-present old one needs no
@@ -68,7 +71,7 @@ export function syncSpte(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, 
 /** `kvm_sync_page`: check the role, sync every entry; zap the page if that fails. */
 export function syncPage(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, invalid: ShadowPage[]): number {
   let r = 0;
-  if (sp.role.direct || ctx.gptFormat === undefined || ((sp.role.word ^ ctx.rootRole.word) & ~SYNC_ROLE_IGN) !== 0) {
+  if (sp.role.direct || ctx.gptFormat === undefined || ((sp.role.word ^ ctx.rootRole.word) & ~SYNC_ROLE_IGN[sp.role.kvm]) !== 0) {
     r = -1;
   } else {
     mmu.vm.stats.inc('mmu_sync_pages');

@@ -5,7 +5,6 @@
  * and, in checking mode, asserts the invariants of reference Appendix A.
  */
 import { GuestMemory } from '../memory/guest-memory';
-import { ACC_ALL } from '../format/acc';
 import { MmulabError } from '../errors';
 import type { PageRole } from '../role/page-role';
 import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
@@ -331,7 +330,7 @@ export class TdpMmu {
         level,
         adDisabled: sp.role.adDisabled,
         adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(c, sp.role.guestMode),
-        pteAccess: ACC_ALL,
+        pteAccess: c.acc.ALL,
         pfn: fault.pfn,
         isMmioPfn: false,
         prefetch: fault.prefetch,
@@ -345,7 +344,7 @@ export class TdpMmu {
       next = r.spte;
       wrprot = r.wrprot;
     } else {
-      next = makeMmioSpte(c, gfn, ACC_ALL, this.vm.mmioGeneration);
+      next = makeMmioSpte(c, gfn, c.acc.ALL, this.vm.mmioGeneration);
     }
     if (next === old) return RET_PF.SPURIOUS;
     // A different frame in a present leaf: zap first (and flush), then install (never in place).

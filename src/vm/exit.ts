@@ -6,6 +6,7 @@
 import { EPT_QUAL, VMX_EXIT_REASON, rwxToProt } from '../nested/exit-qualification';
 import { NPF_GUEST_FINAL, NPF_GUEST_PAGE, SVM_EXIT_NPF } from '../nested/npf-error-code';
 import { PFERR } from '../format/acc';
+import type { KvmVersion } from '../kvm-version';
 
 export interface TdpExit {
   /** pf_intercept: a #PF in KVM's shadow tables (shadow paging); `gpa` then holds CR2, the GVA. */
@@ -34,6 +35,31 @@ export function eptViolationErrorCode(qual: number): bigint {
   return ec;
 }
 
+/** Qualification bit 9 (advanced VM-exit information): the linear address is user-mode (kvm-7x.md §1.2). */
+export const EPT_QUAL_GVA_USER = 1 << 9;
+
+/**
+ * 7.3 `__vmx_handle_ept_violation` (kvm-7x.md §1.3, from the 7.3 rewrite [T]): write → W, fetch →
+ * F, a read sets nothing (PFERR_USER now means "user-mode linear address", 9c167cb3c14c); R, W or
+ * XS in the PROT bits → P, and with MBEC (`mmu_has_mbec` = root_role.cr4_smep) XU too; the stage
+ * comes from the *qualification* bits 7/8 (v6.16 tested the error code, which never had them):
+ * GVA_TRANSLATED → PFERR_GUEST_FINAL (+ PFERR_USER from bit 9), else PFERR_GUEST_PAGE.
+ */
+export function eptViolationErrorCode73(qual: number, mbec: boolean): bigint {
+  let ec = 0n;
+  if (qual & EPT_QUAL.ACC_WRITE) ec |= 2n;
+  if (qual & EPT_QUAL.ACC_INSTR) ec |= 16n;
+  if (qual & (EPT_QUAL.PROT_READ | EPT_QUAL.PROT_WRITE | EPT_QUAL.PROT_EXEC)) ec |= 1n;
+  if (mbec && qual & EPT_QUAL.PROT_USER_EXEC) ec |= 1n;
+  if (qual & EPT_QUAL.GVA_IS_VALID) {
+    if (qual & EPT_QUAL.GVA_TRANSLATED) {
+      ec |= BigInt(NPF_GUEST_FINAL);
+      if (qual & EPT_QUAL_GVA_USER) ec |= 4n;
+    } else ec |= BigInt(NPF_GUEST_PAGE);
+  }
+  return ec;
+}
+
 /**
  * The exit the CPU takes when its EPT walk fails (for L1 under TDP, or for L2 on EPT02): a
  * misconfiguration on a reserved bit, else a violation whose qualification holds the access bits
@@ -45,14 +71,33 @@ export function eptViolationErrorCode(qual: number): bigint {
  * (`vmx/common.h: __vmx_handle_ept_violation`, common.h:91-94) — as its own walker models it
  * (`paging_tmpl.h:347`: nested_access = (have_ad ? PFERR_WRITE_MASK : 0) | PFERR_USER_MASK).
  */
-export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final: boolean, misconfig: boolean): TdpExit {
+export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final: boolean, misconfig: boolean, v73?: Ept73Exit): TdpExit {
   if (misconfig) {
     return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
   }
   let q = access & PFERR.WRITE ? EPT_QUAL.ACC_WRITE : access & PFERR.FETCH ? EPT_QUAL.ACC_INSTR : EPT_QUAL.ACC_READ;
   if (!final && (access & PFERR.WRITE) !== 0) q |= EPT_QUAL.ACC_READ;
   q |= rwxToProt(rwx) | EPT_QUAL.GVA_IS_VALID | (final ? EPT_QUAL.GVA_TRANSLATED : 0);
+  if (v73 !== undefined) {
+    // Bit 6 is the AND of XU only with MBEC (SDM, kvm-7x.md §1.2); bit 9 (advanced VM-exit
+    // information) is reported for the final translation: the user-mode linear address.
+    if (v73.mbec && v73.xu) q |= EPT_QUAL.PROT_USER_EXEC;
+    if (final && v73.userLinear) q |= EPT_QUAL_GVA_USER;
+    return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: BigInt(q), errorCode: eptViolationErrorCode73(q, v73.mbec) };
+  }
   return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: BigInt(q), errorCode: eptViolationErrorCode(q) };
+}
+
+/** What a KVM 7.3 EPT exit adds: MBEC in the EPT walked, the AND of XU, the user-mode linear address. */
+export interface Ept73Exit {
+  mbec: boolean;
+  xu: boolean;
+  userLinear: boolean;
+}
+
+/** `Ept73Exit` for a version: undefined for v6.16. */
+export function ept73Exit(kvm: KvmVersion, mbec: boolean, xu: boolean, userLinear: boolean): Ept73Exit | undefined {
+  return kvm === '7.3' ? { mbec, xu, userLinear } : undefined;
 }
 
 /** An NPF: EXITINFO1 = the walk's #PF-style error code plus GUEST_FINAL or GUEST_PAGE. */

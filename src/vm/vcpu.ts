@@ -13,7 +13,6 @@ import { PFERR } from '../format/acc';
 import { Counters, VCPU_STAT_NAMES, type VcpuStatName } from '../events/stats';
 import type { CpuRole } from '../role/cpu-role';
 import { PageRole } from '../role/page-role';
-import { ACC_ALL } from '../format/acc';
 import { GvaWalker } from '../walker/gva-walker';
 import { encodeAccess, type Access } from '../walker/access';
 import { walkTables, type WalkInputs } from '../walker/walk';
@@ -24,7 +23,7 @@ import { InvariantViolation } from '../tdp/tdp-mmu';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import type { TdpPage } from '../tdp/tdp-page';
 import { memslotPfn } from './memslot';
-import { hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
+import { ept73Exit, hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
 import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
 import type { AccessResult, ExitRecord } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
@@ -108,7 +107,7 @@ export class Vcpu {
     this.dirtyRing = vm.dirtyRingSize > 0 ? new DirtyRing(vm.dirtyRingSize, vm.dirtyRingRsvdEntries) : undefined;
     // Reset state: paging off (CR0.PG=0), no CR4/EFER bits.
     const regs: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n, ...initial };
-    this.walkerValue = new GvaWalker(vm.guestMem, regs, vm.features);
+    this.walkerValue = new GvaWalker(vm.guestMem, regs, vm.features, undefined, vm.config.kvm);
     this.regsValue = Object.freeze({ ...regs });
     this.rootRoleValue = this.calcRootRole(this.walkerValue.role);
     if (!vm.tdpEnabled) this.shadowVcpu = new ShadowVcpu(vm, index, this.stats, this.walkerValue, this.regsValue);
@@ -191,9 +190,15 @@ export class Vcpu {
     return this.tdpInputs?.rootGfn;
   }
 
+  /**
+   * `kvm_calc_tdp_mmu_root_page_role`, in the VM's KVM version: 7.3's ACC_ALL is 0xF in the 4-bit
+   * access field. ASSUMPTION (kvm-7x.md §1.6, §2.2 leave L0's own use UNVERIFIED): L0's TDP root
+   * keeps cr4_smep (MBEC/GMET) clear; with access = ACC_ALL every leaf grants XS and XU (U) alike,
+   * so the hardware walk does not depend on it.
+   */
   private calcRootRole(cpu: CpuRole): PageRole {
     return PageRole.pack({
-      access: ACC_ALL,
+      access: this.vm.config.acc.ALL,
       cr0Wp: true,
       eferNx: true,
       smm: cpu.base.smm,
@@ -202,7 +207,7 @@ export class Vcpu {
       level: this.vm.config.tdpLevel,
       direct: true,
       hasFourByteGpte: false,
-    });
+    }, this.vm.config.kvm);
   }
 
   /**
@@ -227,7 +232,7 @@ export class Vcpu {
     const oldPdptrs = this.walkerValue.pdptrs;
     const reloadPdptrs = update.cr3 !== undefined || ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
     const kept = reloadPdptrs ? undefined : oldPdptrs;
-    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features, kept); // throws on bad input
+    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features, kept, this.vm.config.kvm); // throws on bad input
     const oldRegs = old;
     const oldRole = this.walkerValue.role;
     const roleChanged = !walker.role.equals(oldRole);
@@ -350,7 +355,8 @@ export class Vcpu {
     if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     let rwx = 7;
     for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
-    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved);
+    // L0's own EPT runs without MBEC (calcRootRole); bit 9 is not modelled for L1's exits.
+    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved, ept73Exit(this.vm.config.kvm, false, false, false));
   }
 
   // ---- KVM: kvm_mmu_page_fault (§12.2) ----
@@ -506,9 +512,11 @@ export class Vcpu {
     const npt = this.vm.config.flavour === 'npt';
     // The final access as the TDP tables see it; guest table accesses are writes when EPT A/D is
     // on (the CPU may set guest A/D), and always W|U for NPT (reference §5.3, §6.6).
+    // 7.3 EPT: a read is an access with neither W nor F (no PFERR_USER, kvm-7x.md §1.3).
     const kindBits = enc & (PFERR.WRITE | PFERR.FETCH);
-    this.curFinalAccess = npt ? kindBits | PFERR.USER : kindBits === 0 ? PFERR.USER : kindBits;
-    this.curTableAccess = npt ? PFERR.WRITE | PFERR.USER : this.vm.config.adEnabled ? PFERR.WRITE : PFERR.USER;
+    const eptRead = this.vm.config.kvm === '7.3' ? 0 : PFERR.USER;
+    this.curFinalAccess = npt ? kindBits | PFERR.USER : kindBits === 0 ? eptRead : kindBits;
+    this.curTableAccess = npt ? PFERR.WRITE | PFERR.USER : this.vm.config.adEnabled ? PFERR.WRITE : eptRead;
     this.curGva = a;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       dirtyRingEntryCheck(this.dirtyRing, this.index);
@@ -714,7 +722,7 @@ export class Vcpu {
     if (this.vm.td !== undefined) throw new InvalidArgumentError('nested-in-td', 'a TD does not run nested guests in this model', 'tdx');
     const intercepts = checkL1Intercepts(e.intercepts);
     const regs: PagingRegisters = { ...e.l2, guestMode: true };
-    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features); // validates first
+    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features, undefined, this.vm.config.kvm); // validates first
     this.l1State = { regs: this.regsValue, cr3Loaded: this.cr3Loaded, intercepts };
     this.loadNestedCr3(walker, regs, 'L2 entry (L1 shadows L2): root_mmu with guest_mode roles');
   }
@@ -741,7 +749,7 @@ export class Vcpu {
   exitNested(why = 'L2 exit'): void {
     const l1 = this.l1State;
     if (l1 !== undefined) {
-      const walker = new GvaWalker(this.vm.guestMem, l1.regs, this.vm.features);
+      const walker = new GvaWalker(this.vm.guestMem, l1.regs, this.vm.features, undefined, this.vm.config.kvm);
       this.l1State = undefined;
       this.loadNestedCr3(walker, l1.regs, `${why}: root_mmu with L1 roles`);
       this.cr3Loaded = l1.cr3Loaded;

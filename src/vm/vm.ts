@@ -30,8 +30,15 @@ import { MemoryAttributes } from '../tdx/memory-attributes';
 import { applyAttributeChange, checkAttributeRange } from '../tdx/set-memory-attributes';
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 import { KVM_DIRTY_GFN_SIZE, KVM_DIRTY_RING_MAX_ENTRIES, KVM_DIRTY_RING_RSVD_ENTRIES, type DirtyRing } from './dirty-ring';
+import { DEFAULT_KVM_VERSION, checkKvmVersion, type KvmVersion } from '../kvm-version';
 
 export interface VmOptions {
+  /**
+   * Which KVM the whole pipeline models (kvm-version.ts): '7.3' (default) or '6.16'. It reaches
+   * every ACC consumer through `config` (roles, formats, walkers, SPTEs, nested, TDX). Giving
+   * `spte.kvm` too is allowed only when it agrees.
+   */
+  kvm?: KvmVersion;
   /** SPTE flavour and host capabilities. Default: EPT, host MAXPHYADDR 46, 4-level, A/D on. */
   spte?: SpteConfigSpec;
   /** Guest CPUID. Its MAXPHYADDR may not exceed the host's. */
@@ -209,6 +216,11 @@ export class Vm implements TdpVmContext {
     }
     if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
     const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
+    const kvm = checkKvmVersion(opts.kvm ?? opts.spte?.kvm ?? DEFAULT_KVM_VERSION);
+    if (opts.spte?.kvm !== undefined && opts.spte.kvm !== kvm) {
+      throw new InvalidArgumentError('kvm-version-conflict', 'the VM option kvm and spte.kvm name one KVM version', `${opts.kvm} vs ${opts.spte.kvm}`);
+    }
+    opts = { ...opts, spte: { flavour: 'ept', ...opts.spte, kvm } };
     const nxParam = opts.spte?.nxHugePages ?? false;
     // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
     if (opts.disableNxHugePages === true && opts.spte !== undefined) opts = { ...opts, spte: { ...opts.spte, nxHugePages: false } };

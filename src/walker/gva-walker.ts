@@ -206,6 +206,15 @@ export class GvaWalker {
     return walkTables(this.staged.inputs, this.scratch, vhi, vlo, access);
   }
 
+  /**
+   * Inside a staged walk's final stage: whether the guest linear address is user-mode (U = 1 in
+   * every guest paging-structure entry, the guest ACC_USER; false with paging off). The hardware
+   * picks EPT XU or XS by it under MBEC (kvm-7x.md §1.1) and reports it in qualification bit 9.
+   */
+  get stagedUserLinear(): boolean {
+    return this.inputs !== undefined && (this.scratch.pteAccess & 4) !== 0;
+  }
+
   /** The record of the last raw walk (for callers that walked with walkRaw/walkRawStaged). */
   recordLast(stop: number, address: Gva, access: Access): WalkResult {
     if (this.inputs === undefined) {

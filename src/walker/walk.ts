@@ -228,6 +228,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   }
   if (w.translate !== undefined) {
     s.guestGfn = g;
+    s.pteAccess = pteAccess; // the final stage may ask whether the address is user-mode
     g = w.translate(g, true);
     if (g < 0) {
       s.pteAccess = pteAccess;

@@ -91,9 +91,9 @@ describe('nested NPT: guest_mmu shadows NPT12', () => {
     expect(r.nestedExit.exitInfo2).toBe(root);
   });
 
-  it('roles: 4-level NPT12 on a 4-level host (CR0 = PG only: WP off, so L1 SMEP shows as smep_andnot_wp)', () => {
+  it("roles: 4-level NPT12 on a 4-level host (CR0 = PG only: WP off, so L1 SMEP shows as smep_andnot_wp) (KVM '6.16')", () => {
     for (const [cr4, want] of [[0n, 0x21704], [CR4.SMEP, 0x25704]] as const) {
-      const n = nestedNpt({ l1Cr4: cr4 });
+      const n = nestedNpt({ l1Cr4: cr4, kvm: '6.16' });
       n.enter();
       n.v.read(GVA);
       const ctx = n.v.nestedNpt!.ctx!;
@@ -105,8 +105,8 @@ describe('nested NPT: guest_mmu shadows NPT12', () => {
     }
   });
 
-  it('roles: 4-level NPT12 on a 5-level host: a passthrough root over the NPT12 root table', () => {
-    const n = nestedNpt({ host: 5 });
+  it("roles: 4-level NPT12 on a 5-level host: a passthrough root over the NPT12 root table (KVM '6.16')", () => {
+    const n = nestedNpt({ host: 5, kvm: '6.16' });
     n.enter();
     n.v.read(GVA);
     const ctx = n.v.nestedNpt!.ctx!;
@@ -120,7 +120,7 @@ describe('nested NPT: guest_mmu shadows NPT12', () => {
 
   it('roles: PAE NPT12 on 4- and 5-level hosts: special roots (pml4_root/pml5_root → pae_root, P|A|W|U), no SP behind them', () => {
     for (const host of [4, 5] as const) {
-      const n = nestedNpt({ host, npt12: 'pae' });
+      const n = nestedNpt({ host, npt12: 'pae', kvm: '6.16' });
       n.enter();
       expect(n.v.read(GVA).status).toBe('ok');
       const ctx = n.v.nestedNpt!.ctx!;

@@ -39,9 +39,9 @@ describe('nested EPT: guest_mmu shadows EPT12', () => {
     }
   });
 
-  it('roles: kvm_calc_shadow_ept_root_page_role (guest_mode, level and A/D from EPTP12, nothing else)', () => {
+  it("roles: kvm_calc_shadow_ept_root_page_role (guest_mode, level and A/D from EPTP12, nothing else) (KVM '6.16')", () => {
     for (const ad of [false, true]) {
-      const n = nested({ ad });
+      const n = nested({ ad, kvm: '6.16' });
       // L1 touches its EPT12 page table first, so its TDP MMU maps it (writable).
       const leafGpa = BigInt(n.ept.getEntry(DATA_N, 1).gpa) & ~0xfffn;
       n.v.read(DM + leafGpa);

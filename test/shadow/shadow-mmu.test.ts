@@ -20,7 +20,7 @@ function validPages(m: ShadowMmu) {
 
 describe('shadow page creation', () => {
   it('4-level guest: one shadow page per guest table on the path, keyed by (gfn, role); upper gfns write-tracked', () => {
-    const f = shadowFixture('paging4');
+    const f = shadowFixture('paging4', { kvm: '6.16' });
     f.pt.map(VA, 0x80_0000n, { flags: { writable: true, user: true } });
     const path = f.pt.path(VA); // PML4E, PDPTE, PDE, PTE entries
     const r = f.v.read(VA);
@@ -41,8 +41,8 @@ describe('shadow page creation', () => {
     expect(f.vm.stats.get('indirect_shadow_pages')).toBe(4 + 0);
   });
 
-  it('the accumulated access of the guest entries above a table becomes its role.access', () => {
-    const f = shadowFixture('paging4');
+  it('the accumulated access of the guest entries above a table becomes its role.access (KVM \'6.16\')', () => {
+    const f = shadowFixture('paging4', { kvm: '6.16' });
     // A PDE without U and without W (but the leaf has both): the PT's shadow page has ACC = X only.
     f.pt.map(VA, 0x80_0000n, { flags: { writable: true, user: true } });
     const pde = f.pt.getEntry(VA, 2);
@@ -389,8 +389,8 @@ describe('permissions KVM bends', () => {
     expect(f.v.write(VA, true).status).toBe('guest-pf'); // a user write is refused by the guest tables
   });
 
-  it('a huge guest page over a shadowed page table is mapped with 4K leaves; elsewhere with a 2M leaf', () => {
-    const f = shadowFixture('paging4');
+  it('a huge guest page over a shadowed page table is mapped with 4K leaves; elsewhere with a 2M leaf (KVM \'6.16\')', () => {
+    const f = shadowFixture('paging4', { kvm: '6.16' });
     f.pt.map(VA, 0x400_0000n, { size: '2M', flags: { writable: true } });
     f.pt.map(VA + 0x20_0000n, 0n, { size: '2M', flags: { writable: true } }); // GPA 0..2M holds the table pool
     expect(frame(f.v.write(VA + 0x1000n))).toBe(hostFrameOf(f, 0x400_1000n));
@@ -459,8 +459,8 @@ describe('zapping', () => {
   });
 });
 
-it('every shadow page starts as SHADOW_NONPRESENT_VALUE and roles pack as KVM', () => {
-  const f = shadowFixture('paging32');
+it('every shadow page starts as SHADOW_NONPRESENT_VALUE and roles pack as KVM (KVM \'6.16\')', () => {
+  const f = shadowFixture('paging32', { kvm: '6.16' });
   f.pt.map(0x4000_0000n, 0x80_0000n);
   f.v.read(0x4000_0000n);
   const pt = f.vm.shadow.find(Number(BigInt(f.pt.getEntry(0x4000_0000n, 1).gpa) >> 12n))[0]!;

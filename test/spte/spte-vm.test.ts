@@ -4,7 +4,7 @@
  * the v6.16.1 source.
  */
 import { describe, expect, it } from 'vitest';
-import { SPTE_TDP_AD_MASK, SPTE_TDP_AD_WRPROT_ONLY, spteChangeNeedsFlushForTest } from './spte-vm-support';
+import { spteChangeNeedsFlushForTest } from './spte-vm-support';
 import { fixture } from '../vm/fixtures';
 import { nested, GVA, DATA_N } from '../shadow/nested-fixture';
 import { shadowFixture } from '../shadow/fixtures';
@@ -115,12 +115,14 @@ describe('shadow MMU', () => {
     expect(n.v.read(GVA).status).toBe('ok');
     const table = n.vm.shadow.find(Number(BigInt(n.ept.getEntry(DATA_N, 1).gpa) >> 12n))[0]!;
     const spte = n.vm.shadow.readSpte(table, Number((DATA_N >> 12n) & 511n));
-    expect(spte & SPTE_TDP_AD_MASK).toBe(SPTE_TDP_AD_WRPROT_ONLY); // spte.c:177-178, mmu_internal.h:201
+    // The A/D type field is the VM's KVM version's (6.16: 53:52; 7.2+: 61:60, kvm-7x.md §5.5).
+    const L = n.vm.config.layout;
+    expect(spte & L.adMask).toBe(L.adWrprotOnly); // spte.c:177-178, mmu_internal.h:201
     expect(spte & 0x78n).toBe((6n << 3n) | bit(6)); // EPT02 leaves too: spte.c:212, vmx.c:7839-7840
     const m = nested({ ad: true, accessed: true });
     m.enter();
     m.v.read(GVA);
     const t2 = m.vm.shadow.find(Number(BigInt(m.ept.getEntry(DATA_N, 1).gpa) >> 12n))[0]!;
-    expect(m.vm.shadow.readSpte(t2, Number((DATA_N >> 12n) & 511n)) & SPTE_TDP_AD_MASK).toBe(0n); // mmu_internal.h:201 without PML
+    expect(m.vm.shadow.readSpte(t2, Number((DATA_N >> 12n) & 511n)) & L.adMask).toBe(0n); // mmu_internal.h:201 without PML
   });
 });

@@ -22,8 +22,8 @@ describe('vCPU access pipeline under TDP', () => {
     });
   }
 
-  it('EPT violation qualification and error code: a write to a write-protected page', () => {
-    const { vm, v, pt, ram } = fixture({ flavour: 'ept' }, '4K');
+  it("EPT violation qualification and error code: a write to a write-protected page (KVM '6.16')", () => {
+    const { vm, v, pt, ram } = fixture({ flavour: 'ept', kvm: '6.16' }, '4K');
     pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
     v.read(0x7000_0000n);
     vm.setDirtyLogging(ram, true);
@@ -37,13 +37,36 @@ describe('vCPU access pipeline under TDP', () => {
     expect(e.fast).toBe(true);
   });
 
-  it('EPT violation on a not-present entry: PROT bits 0, read access', () => {
-    const { v, pt } = fixture({ flavour: 'ept', adEnabled: false });
+  it("EPT violation on a not-present entry: PROT bits 0, read access (KVM '6.16')", () => {
+    const { v, pt } = fixture({ flavour: 'ept', adEnabled: false, kvm: '6.16' });
     pt.map(0x7000_0000n, 0x20_0000n);
     const e = v.read(0x7000_0000n).exits[0]!;
     // With EPT A/D off, guest table reads are reads.
     expect(e.info).toBe(BigInt(EPT_QUAL.ACC_READ | EPT_QUAL.GVA_IS_VALID));
     expect(e.errorCode).toBe(4n); // read → U
+  });
+
+  // KVM 7.3 __vmx_handle_ept_violation (kvm-7x.md §1.3, the 7.3 vmx/common.h [T]): a read sets no
+  // PFERR bit (PFERR_USER is the user-mode linear address), and the stage comes from qualification
+  // bits 7/8: GVA_TRANSLATED → PFERR_GUEST_FINAL (bit 32), else PFERR_GUEST_PAGE (bit 33).
+  it("KVM '7.3' (the default): the same write-protected write gets W|P|PFERR_GUEST_FINAL", () => {
+    const { vm, v, pt, ram } = fixture({ flavour: 'ept' }, '4K');
+    expect(vm.config.kvm).toBe('7.3');
+    pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
+    v.read(0x7000_0000n);
+    vm.setDirtyLogging(ram, true);
+    const e = v.write(0x7000_0008n).exits.find((x) => !x.onGuestTable)!;
+    expect(e.info).toBe(BigInt(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED));
+    expect(e.errorCode).toBe(BigInt(NPF_GUEST_FINAL) | 3n);
+    expect(e.ret).toBe('RET_PF_FIXED');
+  });
+
+  it("KVM '7.3': a read of a not-present guest table gets only PFERR_GUEST_PAGE (no U for a read)", () => {
+    const { v, pt } = fixture({ flavour: 'ept', adEnabled: false });
+    pt.map(0x7000_0000n, 0x20_0000n);
+    const e = v.read(0x7000_0000n).exits[0]!;
+    expect(e.info).toBe(BigInt(EPT_QUAL.ACC_READ | EPT_QUAL.GVA_IS_VALID));
+    expect(e.errorCode).toBe(BigInt(NPF_GUEST_PAGE));
   });
 
   it('NPF: EXITINFO1 carries GUEST_PAGE for table accesses and GUEST_FINAL for the data', () => {
