@@ -18,6 +18,8 @@ export const VM_STAT_NAMES = [
   // Shadow MMU gauges and costs (model names): shadow pages in use (n_used_mmu_pages), SPs with
   // gPTEs (indirect_shadow_pages), SPs synced, guest PTEs re-read by syncs (the cost of a sync).
   'mmu_pages', 'indirect_shadow_pages', 'mmu_sync_pages', 'mmu_sync_gpte_reads',
+  // KVM 7.2's stat (02953418a137): n_used_mmu_pages exported; only a '7.3' VM counts it.
+  'mmu_shadow_pages',
 ] as const;
 
 export type VcpuStatName = (typeof VCPU_STAT_NAMES)[number];

@@ -68,6 +68,17 @@ export class ShadowMmu implements ShadowMmuOps {
   }
 
   /** The VM's SPTE settings: one copy for both MMUs (the NX huge page mitigation may change at runtime). */
+  /**
+   * KVM 7.2's `mmu_shadow_pages` VM stat (02953418a137 "Expose number of shadow MMU shadow pages as
+   * a stat": "Turn arch.n_used_mmu_pages into a stat, mmu_shadow_pages", v2 posting, lkml.iu.edu
+   * 2606.1/15767). ASSUMPTION (kvm-7x.md §5.6 has name and placement UNVERIFIED; the name is from
+   * the posting, not from merged C): a per-VM gauge moved exactly where n_used_mmu_pages is, by
+   * `kvm_account_mmu_page` / `kvm_unaccount_mmu_page`. KVM 6.16 has no such stat: it stays 0 there.
+   */
+  private accountShadowPagesStat(by: 1 | -1): void {
+    if (this.vm.config.kvm === '7.3') this.vm.stats.inc('mmu_shadow_pages', by);
+  }
+
   get config(): SpteConfig {
     return this.vm.config;
   }
@@ -297,6 +308,7 @@ export class ShadowMmu implements ShadowMmuOps {
     bucket.unshift(sp);
     this.nUsedMmuPages++;
     this.vm.stats.inc('mmu_pages');
+    this.accountShadowPagesStat(1);
     this.vm.events.record({ kind: 'sp_alloc', vcpu, gpa: BigInt(gfn) << 12n, level: role.level, outcome: `role 0x${role.word.toString(16)}${role.direct ? ' direct' : ''}` });
     if (sp.hasGptes) this.accountShadowed(sp);
     return sp;
@@ -406,6 +418,7 @@ export class ShadowMmu implements ShadowMmuOps {
         // n_used_mmu_pages until its last reference goes and it is prepared again (mmu.c:2685-2697).
         this.nUsedMmuPages--;
         this.vm.stats.inc('mmu_pages', -1);
+        this.accountShadowPagesStat(-1);
       }
     } else {
       // A root in use stays allocated until its last vCPU drops it; vCPUs must reload.
