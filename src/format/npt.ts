@@ -46,7 +46,11 @@ export const nptFormat = memoize((p: NptFormatParams) => {
     gbpages: p.gbpages,
     pse: p.pse,
     amd: true,
-    cr0Wp: false,
+    // ASSUMPTION (kvm-7x.md §2.2, 7.2 "hard code more bits in kvm_init_shadow_npt_mmu",
+    // ec65797ce341, UNVERIFIED): with GMET the nested accesses stop being forced user accesses, so
+    // the walk must check W for supervisor writes: CR0.WP is on. Without GMET every access is a
+    // user access and WP is irrelevant (v6.16 passes CR0 = PG only).
+    cr0Wp: gmet,
     cr4Smep: kvm === '7.3' ? gmet : p.cr4Smep,
     cr4Smap: p.cr4Smap,
     cr4Pke: false,

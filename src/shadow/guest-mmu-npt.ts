@@ -55,6 +55,8 @@ export interface NestedNptEntry {
   l2: PagingRegisters;
   /** The NPT12 level the caller means (2..5): refused unless L1's mode implies it. */
   level?: number;
+  /** vmcb12 `nested_ctl` bit 3, `SVM_NESTED_GMET` (kvm-7x.md §2.1). KVM 7.3 only. Default false. */
+  gmet?: boolean;
   /** L1's CPUID (default: DEFAULT_FEATURES with L1 memory's MAXPHYADDR). */
   features?: CpuFeatures;
 }
@@ -134,6 +136,7 @@ export class NestedNptMmu implements KvmMmu {
     const mem = this.vm.shadow.vm.guestMem;
     const kvm = this.vm.config.kvm;
     const cfg: { ncr3: bigint; l1: PagingRegisters; features?: CpuFeatures; level?: number; kvm: KvmVersion; gmet?: boolean } = { ncr3: e.ncr3, l1: e.l1, kvm };
+    if (e.gmet !== undefined) cfg.gmet = e.gmet;
     if (e.features !== undefined) cfg.features = e.features;
     if (e.level !== undefined) cfg.level = e.level;
     const ngpa = NgpaWalker.npt(mem, cfg); // L1's mode → format, level check, nCR3 width

@@ -48,7 +48,15 @@ export interface NestedEptEntry {
   /** L2's paging registers (guestMode is forced on). */
   l2: PagingRegisters;
   features?: CpuFeatures;
+  /**
+   * vmcs12 secondary execution control bit 22, mode-based execute control for EPT (kvm-7x.md
+   * §1.1; kvm-unit-tests `CPU_MODE_BASED_EPT_EXEC = 1ul << 22`). KVM 7.3 only. Default false.
+   */
+  mbec?: boolean;
 }
+
+/** vmcs12 secondary processor-based execution control bit 22 (kvm-unit-tests x86/vmx.h `CPU_MODE_BASED_EPT_EXEC`). */
+export const SECONDARY_EXEC_MODE_BASED_EPT_EXEC = 1 << 22;
 
 export interface NestedVmContext extends ShadowVcpuVm {
   readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string; readonly kvm: KvmVersion };
@@ -92,6 +100,7 @@ export class NestedEptMmu implements KvmMmu {
     const kvm = this.vm.config.kvm;
     const cfg: { eptp: bigint; caps?: EptCapabilities; kvm: KvmVersion; mbec?: boolean } = { eptp: e.eptp, kvm };
     if (e.caps !== undefined) cfg.caps = e.caps;
+    if (e.mbec !== undefined) cfg.mbec = e.mbec;
     const ngpa = NgpaWalker.ept(mem, cfg); // validates EPTP12 (and MBEC's version) first
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
     const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, undefined, kvm);

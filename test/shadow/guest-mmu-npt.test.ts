@@ -105,6 +105,20 @@ describe('nested NPT: guest_mmu shadows NPT12', () => {
     }
   });
 
+  it("roles, KVM '7.3': base.cr4_smep is GMET, not L1's CR4.SMEP (kvm-7x.md §3.1 layout, §3.3)", () => {
+    // level 4 | ACC_ALL 0xF << 8 | efer_nx (bit 13) | guest_mode (bit 17); cr4_smep (bit 20) = GMET.
+    for (const cr4 of [0n, CR4.SMEP]) {
+      for (const [gmet, want] of [[false, 0x22f04], [true, 0x122f04]] as const) {
+        const n = nestedNpt({ l1Cr4: cr4, gmet });
+        n.enter();
+        n.v.read(GVA);
+        const ctx = n.v.nestedNpt!.ctx!;
+        expect(ctx.rootRole.word).toBe(want);
+        expect(n.vm.shadow.find(Number(n.ncr3 >> 12n)).filter((sp) => sp.level === 4)[0]!.role.word).toBe(want);
+      }
+    }
+  });
+
   it("roles: 4-level NPT12 on a 5-level host: a passthrough root over the NPT12 root table (KVM '6.16')", () => {
     const n = nestedNpt({ host: 5, kvm: '6.16' });
     n.enter();

@@ -14,7 +14,7 @@ export const DATA_N = 0x300_0000n; // L2 data nGPA
 export const DATA_G = 0x500_0000n; // its L1 GPA
 const NPT_POOL = 0x20_0000n;
 
-export function nestedNpt(o: { host?: 4 | 5; npt12?: 'paging4' | 'pae'; l1Cr4?: bigint; kvm?: KvmVersion } = {}) {
+export function nestedNpt(o: { host?: 4 | 5; npt12?: 'paging4' | 'pae'; l1Cr4?: bigint; kvm?: KvmVersion; gmet?: boolean } = {}) {
   const vm = new Vm({ spte: { flavour: 'npt', tdpLevel: o.host ?? 4 }, checkInvariants: true, ...(o.kvm === undefined ? {} : { kvm: o.kvm }) });
   const ram = vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
   const mode = o.npt12 ?? 'paging4';
@@ -32,7 +32,7 @@ export function nestedNpt(o: { host?: 4 | 5; npt12?: 'paging4' | 'pae'; l1Cr4?: 
   npt.map(DATA_N, DATA_G, { count: 4, flags: { writable: true, user: true } });
   const v = vm.createVcpu({ ...l1Regs, cr3: l1pt.root });
   const ncr3 = BigInt(npt.root);
-  const enter = (p = ncr3) => v.enterNestedNpt({ ncr3: p, l1: { ...l1Regs, cr3: l1pt.root }, l2: { ...L2_LONG, cr3: l2pt.root } });
+  const enter = (p = ncr3) => v.enterNestedNpt({ ncr3: p, l1: { ...l1Regs, cr3: l1pt.root }, l2: { ...L2_LONG, cr3: l2pt.root }, ...(o.gmet === undefined ? {} : { gmet: o.gmet }) });
   const frameOf = (gpa: bigint) => BigInt(ram.pfnBase) + (gpa >> 12n);
   /** L1 stores an NPT12 entry through its direct map. */
   const storeEntry = (ngpa: bigint, level: number, value: bigint) => {
