@@ -97,7 +97,8 @@ export class Walk2D {
         String(features.maxPhyAddr),
       );
     }
-    const role = calcCpuRole({ ...opts.regs, guestMode: true }, features); // validates, or throws first
+    // L2's role in the ngpa walker's KVM version (the walkers of one vCPU share it).
+    const role = calcCpuRole({ ...opts.regs, guestMode: true }, features, nested.kvm); // validates, or throws first
     const format = formatForCpuRole(role, features);
     this.nested = nested;
     this.mem = nested.mem;
@@ -139,10 +140,25 @@ export class Walk2D {
     };
   }
 
+  /**
+   * PFERR_USER of the final nested access. v6.16: always (`translate_nested_gpa` makes every
+   * nested access a user access). 7.3, with MBEC/GMET in the ngpa walk: the vendor hook passes the
+   * guest leaf's access (2c89d577548e, b95b398d2e6d; kvm-7x.md §1.7, INFERRED there): for EPT,
+   * U = the user-mode linear address (the guest's accumulated ACC_USER, set by the walk before the
+   * final stage); for NPT with GMET, the access's own U (the CPL, as guest_mmu's NPT02 walk). Without
+   * MBEC/GMET the U bit changes nothing in 7.3's EPT table, and NPT forces it.
+   */
+  private finalUser(): number {
+    const n = this.nested;
+    if (n.kvm !== '7.3' || !n.mbec) return PFERR.USER;
+    if (n.tdp === 'npt') return this.access & PFERR.USER;
+    return this.inputs !== undefined && (this.scratch.pteAccess & 4) !== 0 ? PFERR.USER : 0;
+  }
+
   /** `kvm_translate_gpa` for nested_mmu: the ngpa walk of one frame, counted and (when recording) traced. */
   private translateNested(ngfn: number, final: boolean): number {
     const lvl = final ? 0 : this.scratch.maxLevel - this.tableCalls++;
-    const pfec = final ? (this.access & (PFERR.WRITE | PFERR.FETCH)) | PFERR.USER : this.tableAccess;
+    const pfec = final ? (this.access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() : this.tableAccess;
     const n = this.nested;
     const r = n.translateFrame(ngfn, pfec);
     this.nestedReads += n.lastReads;
@@ -251,7 +267,7 @@ export class Walk2D {
     if (this.inputs === undefined) {
       // Paging off: nonpaging_gva_to_gpa → kvm_translate_gpa(vaddr, access), the whole address.
       const n = this.nested;
-      const r = n.walkRaw(vhi, vlo, (access & (PFERR.WRITE | PFERR.FETCH)) | PFERR.USER);
+      const r = n.walkRaw(vhi, vlo, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser());
       this.nestedReads = n.lastReads;
       if (this.recording) this.recordSegment(0, vhi * TWO32 + (vlo >>> 0));
       if (r !== WalkStop.Ok) {

@@ -1,0 +1,45 @@
+/**
+ * Walk2D (the emulated 2D walk, `nested_mmu` + `kvm_translate_gpa`) over a KVM 7.3 EPT12 with MBEC:
+ * the final nested access must pick XS or XU by the guest linear address, as the hardware does
+ * (kvm-7x.md §1.1 "Choosing XS or XU"; kvm-unit-tests x86/vmx_tests.c:3088-3095: an R|XS leaf
+ * lets OP_EXEC through and refuses OP_EXEC_USER with FETCH|PERM_RD|PERM_EX). v6.16 made every
+ * nested access a user access; with MBEC that would check XU for a supervisor fetch.
+ */
+import { describe, expect, it } from 'vitest';
+import { EPT_QUAL, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, DEFAULT_EPT_CAPS, DEFAULT_FEATURES } from '../../src';
+import { L2_POOL, NESTED_POOL, l1Mem, l2Regs } from './support';
+
+const GVA_S = 0x40_0000n, GVA_U = 0x80_0000n, DATA_N = 0x300_0000n, DATA_G = 0x500_0000n;
+
+function setup(leaf: bigint) {
+  const mem = l1Mem();
+  // EPT_PRESENT = R|W|X|XU on non-leaf entries (__setup_ept under MBEC).
+  const b = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n }, tableFlags: 0x407 });
+  b.map(L2_POOL, L2_POOL, { count: 256, flags: { userExec: true } });
+  b.map(DATA_N, DATA_G);
+  b.setEntry(DATA_N, 1, (b.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
+  const w = NgpaWalker.ept(mem, { eptp: makeEptp({ root: b.root, level: 4, adEnabled: false }), caps: DEFAULT_EPT_CAPS, kvm: '7.3', mbec: true });
+  const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(L2_POOL), size: 0x10_0000n } });
+  l2.map(GVA_S, DATA_N, { flags: { writable: true } });
+  l2.map(GVA_U, DATA_N, { flags: { writable: true, user: true } });
+  return new Walk2D(w, { regs: l2Regs('paging4', l2.root), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } });
+}
+
+describe("Walk2D over a KVM '7.3' EPT12 with MBEC", () => {
+  it('R|XS leaf: a supervisor fetch (U=0 page) translates (vmx_tests.c:3091)', () => {
+    const w2 = setup(1n | 4n);
+    expect(w2.role.kvm).toBe('7.3');
+    expect(w2.walk(GVA_S, { kind: 'fetch' }).status).toBe('ok');
+  });
+  it('R|XS leaf: a user fetch (U=1 page) is an EPT violation FETCH|PERM_RD|PERM_EX (vmx_tests.c:3093-3095)', () => {
+    const r = setup(1n | 4n).walk(GVA_U, { kind: 'fetch', user: true });
+    expect(r.status).toBe('fault');
+    const e = r.status === 'fault' && 'exit' in r ? (r as { exit: { kind: string; qualification?: number } }).exit : undefined;
+    expect(e?.kind).toBe('ept-violation');
+    expect((e?.qualification ?? 0) & 0x7f).toBe(EPT_QUAL.ACC_INSTR | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC);
+  });
+  it('R|XU leaf: the supervisor fetch is refused, the user fetch translates (vmx_tests.c:3113-3116)', () => {
+    expect(setup(1n | (1n << 10n)).walk(GVA_S, { kind: 'fetch' }).status).toBe('fault');
+    expect(setup(1n | (1n << 10n)).walk(GVA_U, { kind: 'fetch', user: true }).status).toBe('ok');
+  });
+});
