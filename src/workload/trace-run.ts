@@ -13,6 +13,7 @@ import { refsModel } from './memory-refs';
 import { buildResult, type SeriesPoint, type TraceResult, type RunTally } from './trace-result';
 import { InvalidArgumentError } from '../errors';
 import { checkSignal, optObject, refuse, throwIfAborted } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
 
 export interface RunOptions {
   /** Sample the cumulative-fault series every K ops (default: about 100 samples per trace). */
@@ -45,7 +46,7 @@ export class TraceRun {
       throw new ConfigurationError('convert-needs-td', `trace "${t.name}" converts pages between private and shared: only a TD can run it`, configLabel(spec));
     }
     const every = opts.sampleEvery ?? Math.max(1, Math.ceil(t.ops.length / 100));
-    if (!Number.isSafeInteger(every) || every < 1) throw new InvalidArgumentError('sample-every', 'sampleEvery is a positive integer', String(opts.sampleEvery));
+    if (!Number.isSafeInteger(every) || every < 1) throw new InvalidArgumentError('sample-every', 'options.sampleEvery is a positive integer', describeValue(opts.sampleEvery));
     this.config = config;
     this.label = configLabel(spec);
     this.trace = t;
@@ -65,7 +66,7 @@ export class TraceRun {
 
   /** Run up to n more ops; returns true when the trace is finished. */
   step(n = Infinity): boolean {
-    if (typeof n !== 'number' || !(n >= 0) || (n !== Infinity && !Number.isInteger(n))) throw new InvalidArgumentError('step-count', 'step(n) needs an integer n >= 0 (or Infinity)', String(n));
+    if (typeof n !== 'number' || !(n >= 0) || (n !== Infinity && !Number.isInteger(n))) throw new InvalidArgumentError('step-count', 'step(n) needs an integer n >= 0 (or Infinity)', describeValue(n));
     const end = Math.min(this.trace.ops.length, this.next + n);
     const m = this.machine;
     const t = this.tally;
