@@ -104,6 +104,24 @@ export function refused(t: Tally, call: () => unknown, r: Refusal): void {
   if (r.state !== undefined) expect(r.state(), 'state unchanged').toBe(before);
 }
 
+/** The call throws `cls` with `rule` and leaves the state as it was (architectural refusals). */
+export function refusedRule(t: Tally, call: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, state?: () => string): MmulabError {
+  const before = state?.();
+  let err: unknown;
+  try {
+    call();
+  } catch (e) {
+    err = e;
+  }
+  t.inputs++;
+  expect(err).toBeInstanceOf(cls);
+  const e = err as MmulabError;
+  t.classes.set(e.name, (t.classes.get(e.name) ?? 0) + 1);
+  expect(e.rule).toBe(rule);
+  if (state !== undefined) expect(state(), 'state unchanged').toBe(before);
+  return e;
+}
+
 /** FNV-1a over 32-bit words. */
 function fnv(h: number, w: number): number {
   for (let k = 0; k < 4; k++) h = Math.imul(h ^ ((w >>> (8 * k)) & 0xff), 0x01000193) >>> 0;

@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { sweepJobs, sweep, MAX_SWEEP_JOBS, MAX_TRACE_OPS, LimitExceededError, SweepError, OperationAbortedError, type SweepSpec } from '../../src';
-import { FC, Tally, badEnum, junk, refused } from './support';
+import { FC, Tally, badEnum, junk, refused, refusedRule } from './support';
 
 const t = new Tally('sweep');
 const ok = (): SweepSpec => ({ configs: ['tdp-ept'], workloads: [{ generator: 'sequential', params: { pages: [8] } }], seeds: [1] });
@@ -22,16 +22,8 @@ describe('sweepJobs refuses bad sweeps up front', () => {
 
   it('a TD-only workload paired with a non-TD configuration is refused before any job runs', () => {
     const spec: SweepSpec = { configs: ['td', 'tdp-ept'], workloads: [{ generator: 'td-mix', params: { pages: [16], accesses: [8] } }], seeds: [1] };
-    let err: unknown;
-    try {
-      sweepJobs(spec);
-    } catch (e) {
-      err = e;
-    }
-    t.inputs++;
-    expect(err).toBeInstanceOf(SweepError);
-    expect((err as SweepError).rule).toBe('sweep-td-only-workload');
-    expect((err as SweepError).message).toContain('tdp-ept');
+    const err = refusedRule(t, () => sweepJobs(spec), SweepError, 'sweep-td-only-workload');
+    expect(err.message).toContain('tdp-ept');
     expect(sweepJobs({ ...spec, configs: ['td'] })).toHaveLength(1);
   });
 
