@@ -19,7 +19,8 @@ export function checkVmOptions(opts: unknown): void {
   for (const k of Object.keys(o)) if (!VM_OPTION_KEYS.includes(k)) refuse(`options.${k}`, 'option-name', `is not a VM option (known: ${VM_OPTION_KEYS.join(', ')})`, o[k]);
   if (o.spte !== undefined) checkObject('options.spte', o.spte);
   if (o.features !== undefined) checkCpuFeatures('options.features', o.features);
-  for (const k of ['checkInvariants', 'tdp', 'septVeDisable', 'disableNxHugePages', 'slotZapAllQuirk']) optBool(`options.${k}`, o[k], false);
+  // disableNxHugePages keeps its own rule in the constructor (disable-nx-huge-pages).
+  for (const k of ['checkInvariants', 'tdp', 'septVeDisable', 'slotZapAllQuirk']) optBool(`options.${k}`, o[k], false);
   if (o.mmu !== undefined) checkEnum('options.mmu', o.mmu, ['tdp', 'shadow']);
   if (o.type !== undefined) checkEnum('options.type', o.type, ['default', 'tdx', 'sw-protected'], 'vm-type');
   if (o.maxMmuPages !== undefined) checkInt('options.maxMmuPages', o.maxMmuPages, { min: 1 });

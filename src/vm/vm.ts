@@ -30,6 +30,7 @@ import { MemoryAttributes } from '../tdx/memory-attributes';
 import { applyAttributeChange, checkAttributeRange } from '../tdx/set-memory-attributes';
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 import { KVM_DIRTY_GFN_SIZE, KVM_DIRTY_RING_MAX_ENTRIES, KVM_DIRTY_RING_RSVD_ENTRIES, type DirtyRing } from './dirty-ring';
+import { describeValue } from '../validate/describe-value';
 import { checkBool, checkGpaRange, checkInt, checkMemslotSpec, checkOwnMemslot, checkBigint, checkVmOptions, optBool, optObject } from './vm-args';
 
 export interface VmOptions {
@@ -209,7 +210,7 @@ export class Vm implements TdpVmContext {
     if (opts.type === 'sw-protected' && (opts.mmu === 'shadow' || opts.tdp === false)) {
       throw new ImpossibleConfigurationError('sw-protected-needs-tdp', 'a KVM_X86_SW_PROTECTED_VM needs TDP and the TDP MMU', String(opts.mmu ?? 'tdp: false'));
     }
-    if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
+    if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'options.disableNxHugePages is a boolean', describeValue(opts.disableNxHugePages));
     const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
     const nxParam = opts.spte?.nxHugePages ?? false;
     // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
