@@ -86,15 +86,20 @@ export interface Refusal {
   state?: () => string;
 }
 
-/** The call must throw the library's own error naming the parameter and value, with state unchanged. */
-export function refused(t: Tally, call: () => unknown, r: Refusal): void {
-  const before = r.state?.();
-  let err: unknown;
+/** What the call threw (undefined when it returned). */
+function thrown(call: () => unknown): unknown {
   try {
     call();
   } catch (e) {
-    err = e;
+    return e;
   }
+  return undefined;
+}
+
+/** The call must throw the library's own error naming the parameter and value, with state unchanged. */
+export function refused(t: Tally, call: () => unknown, r: Refusal): void {
+  const before = r.state?.();
+  const err = thrown(call);
   t.inputs++;
   expect(err, `expected a refusal of ${r.param} = ${describeValue(r.value)}`).toBeInstanceOf(MmulabError);
   const e = err as MmulabError;
@@ -107,12 +112,7 @@ export function refused(t: Tally, call: () => unknown, r: Refusal): void {
 /** The call throws `cls` with `rule` and leaves the state as it was (architectural refusals). */
 export function refusedRule(t: Tally, call: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, state?: () => string): MmulabError {
   const before = state?.();
-  let err: unknown;
-  try {
-    call();
-  } catch (e) {
-    err = e;
-  }
+  const err = thrown(call);
   t.inputs++;
   expect(err).toBeInstanceOf(cls);
   const e = err as MmulabError;
