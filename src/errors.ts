@@ -36,3 +36,8 @@ export function hex(v: bigint | number): string {
   const b = typeof v === 'bigint' ? v : BigInt(v);
   return b < 0n ? `-0x${(-b).toString(16)}` : `0x${b.toString(16)}`;
 }
+
+/** A size argument (count, length, grid size) above the documented limit for one call. */
+export class LimitExceededError extends InvalidArgumentError {}
+/** Long work stopped because its AbortSignal was aborted; what ran before the abort is kept. */
+export class OperationAbortedError extends MmulabError {}

@@ -13,6 +13,8 @@ export * from './memory/mem-slot';
 export * from './memory/guest-memory';
 
 export * from './cpu/registers';
+export * from './cpu/check-registers';
+export { describeValue } from './validate/describe-value';
 export * from './role/page-role';
 export * from './role/cpu-role';
 export * from './role/calc-cpu-role';

@@ -6,6 +6,7 @@
  * double) so that hot loops never touch `bigint`.
  */
 import { InvalidArgumentError, hex } from '../errors';
+import { describeValue } from '../validate/describe-value';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
@@ -29,16 +30,20 @@ const MAX_U64 = (1n << 64n) - 1n;
 /** Frame numbers of 52-bit physical addresses have 40 bits. */
 const MAX_FRAME = 2 ** 40 - 1;
 
-function toU64(kind: string, v: bigint | number): bigint {
+/**
+ * The one entry check of every address helper: any JavaScript value may arrive from a notebook,
+ * so the type is checked before any bigint arithmetic (a Symbol, string or fraction would
+ * otherwise escape as a TypeError or be compared by coercion, `"0x1000" < 0n` being false).
+ */
+function toU64(kind: string, v: unknown): bigint {
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v) || v < 0) {
-      throw new InvalidArgumentError(
-        'address-value',
-        `${kind} must be a non-negative safe integer or a bigint`,
-        String(v),
-      );
+      throw new InvalidArgumentError('address-value', `${kind} must be a non-negative safe integer or a bigint`, describeValue(v));
     }
-    v = BigInt(v);
+    return BigInt(v);
+  }
+  if (typeof v !== 'bigint') {
+    throw new InvalidArgumentError('address-value', `${kind} must be a bigint (or a non-negative safe integer), not a ${typeof v}`, describeValue(v));
   }
   if (v < 0n || v > MAX_U64) {
     throw new InvalidArgumentError('address-value', `${kind} must fit in 64 bits`, hex(v));
@@ -46,10 +51,10 @@ function toU64(kind: string, v: bigint | number): bigint {
   return v;
 }
 
-function toFrame(kind: string, v: number | bigint): number {
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  if (!Number.isInteger(n) || n < 0 || n > MAX_FRAME) {
-    throw new InvalidArgumentError('frame-number', `${kind} must be an integer in [0, 2^40)`, String(v));
+function toFrame(kind: string, v: unknown): number {
+  const n = typeof v === 'bigint' ? (v >= 0n && v <= BigInt(MAX_FRAME) ? Number(v) : -1) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > MAX_FRAME) {
+    throw new InvalidArgumentError('frame-number', `${kind} must be an integer in [0, 2^40)`, describeValue(v));
   }
   return n;
 }
@@ -63,24 +68,24 @@ export const pfn = (v: number | bigint): Pfn => toFrame('PFN', v) as Pfn;
 
 /** The GFN of a GPA (`gpa_to_gfn`). The GPA must be below 2^52. */
 export function gpaToGfn(a: Gpa): Gfn {
-  return gfn(a >> 12n);
+  return gfn(toU64('GPA', a) >> 12n);
 }
 export function gfnToGpa(f: Gfn): Gpa {
-  return (BigInt(f) << 12n) as Gpa;
+  return (BigInt(toFrame('GFN', f)) << 12n) as Gpa;
 }
 export function hpaToPfn(a: Hpa): Pfn {
-  return pfn(a >> 12n);
+  return pfn(toU64('HPA', a) >> 12n);
 }
 export function pfnToHpa(f: Pfn): Hpa {
-  return (BigInt(f) << 12n) as Hpa;
+  return (BigInt(toFrame('PFN', f)) << 12n) as Hpa;
 }
 /**
  * An nGPA is what L2 calls guest-physical. It becomes a GPA only through ngpa walk; this helper
  * exists for the one legitimate identity use: L1 running with its own nested tables disabled.
  */
 export function ngpaAsGpaIdentity(a: Ngpa): Gpa {
-  return a as bigint as Gpa;
+  return toU64('nGPA', a) as Gpa;
 }
 export function pageOffset(a: Gva | Gpa | Ngpa | Hpa): number {
-  return Number(a & 0xfffn);
+  return Number(toU64('address', a) & 0xfffn);
 }

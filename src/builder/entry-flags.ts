@@ -1,5 +1,6 @@
 /** Encoding of leaf entries from named flags (SDM Vol. 3A tables 4-4..4-20; EPT §6.2 of the reference). */
 import { PageTableBuildError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import type { TableGeometry } from './table-mode';
 
 export interface X86Flags {
@@ -36,7 +37,14 @@ export interface EptFlags {
 export type EntryFlags = X86Flags | EptFlags;
 
 function fail(rule: string, msg: string, v: unknown): never {
-  throw new PageTableBuildError(rule, msg, String(v));
+  throw new PageTableBuildError(rule, msg, describeValue(v));
+}
+
+/** Every named flag is a boolean (a truthy 'yes' is not a flag value); `numeric` ones are checked by their own rule. */
+function checkFlagTypes(flags: object, numeric: string): void {
+  for (const [k, v] of Object.entries(flags)) {
+    if (k !== numeric && v !== undefined && typeof v !== 'boolean') fail('flag-type', `flags.${k} must be true or false`, v);
+  }
 }
 
 /** The flag bits of a leaf entry at `level` (without the address), as halves [lo, hi]. */
@@ -50,8 +58,9 @@ export function leafFlagBits(g: TableGeometry, level: number, flags: EntryFlags)
         fail('flag-for-format', `flag "${k}" does not exist in EPT entries`, k);
       }
     }
+    checkFlagTypes(f, 'memType');
     const mt = f.memType ?? 6;
-    if (!Number.isInteger(mt) || mt < 0 || mt > 7) fail('ept-memtype', 'EPT memory type is 0..7', mt);
+    if (!Number.isInteger(mt) || mt < 0 || mt > 7) fail('ept-memtype', 'flags.memType (the EPT memory type) is 0..7', mt);
     if (f.read ?? true) lo |= 1;
     if (f.write ?? true) lo |= 2;
     if (f.exec ?? true) lo |= 4;
@@ -70,6 +79,7 @@ export function leafFlagBits(g: TableGeometry, level: number, flags: EntryFlags)
       fail('flag-for-format', `flag "${k}" does not exist in x86 paging entries`, k);
     }
   }
+  checkFlagTypes(f, 'pkey');
   if (!f.notPresent) lo |= 1;
   if (f.writable) lo |= 2;
   if (f.user) lo |= 4;
@@ -85,7 +95,7 @@ export function leafFlagBits(g: TableGeometry, level: number, flags: EntryFlags)
     hi |= 1 << 31;
   }
   const pk = f.pkey ?? 0;
-  if (!Number.isInteger(pk) || pk < 0 || pk > 15) fail('pkey-range', 'a protection key is 0..15', pk);
+  if (!Number.isInteger(pk) || pk < 0 || pk > 15) fail('pkey-range', 'flags.pkey (a protection key) is 0..15', pk);
   if (pk !== 0) {
     if (g.levels < 4) fail('pkey-mode', 'protection keys exist only in 4- and 5-level paging', g.mode);
     hi |= pk << 27;

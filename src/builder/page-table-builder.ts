@@ -12,7 +12,14 @@ import { isCanonical } from '../address/canonical';
 import { GpaOutsideMemoryError, MisalignedError, NonCanonicalAddressError, PageTableBuildError, hex } from '../errors';
 import { GuestMemory } from '../memory/guest-memory';
 import { leafFlagBits, type EntryFlags } from './entry-flags';
-import { GEOMETRY, leafLevelOf, levelSpan, type PageSize, type TableGeometry, type TableMode } from './table-mode';
+import { GEOMETRY, PAGE_SIZES, leafLevelOf, levelSpan, type PageSize, type TableGeometry, type TableMode } from './table-mode';
+import { checkBigint, checkEnum, checkInt, checkLimit, checkObject, optObject, ownEntry, refuse } from '../validate/checks';
+
+/**
+ * Most pages one map/unmap call covers. The builder validates the whole range before it writes,
+ * so a call is O(count): 2^26 pages (256 GiB of 4K pages) bounds one call to seconds.
+ */
+export const MAX_BUILDER_PAGES_PER_CALL = 2 ** 26;
 
 const TWO32 = 0x1_0000_0000;
 const TWO20 = 0x100000;
@@ -56,10 +63,14 @@ export class PageTableBuilder {
   private readonly rootGfn: number;
 
   constructor(mem: GuestMemory, opts: BuilderOptions) {
-    const g = GEOMETRY[opts.mode];
-    if (g === undefined) throw new PageTableBuildError('table-mode', 'unknown table mode', String(opts.mode));
-    const base = BigInt(opts.pool.base);
-    const size = BigInt(opts.pool.size);
+    if (!(mem instanceof GuestMemory)) refuse('mem', 'guest-memory-type', 'must be a GuestMemory', mem);
+    checkObject('options', opts);
+    const g = ownEntry('options.mode', opts.mode, GEOMETRY);
+    checkObject('options.pool', opts.pool);
+    const base = checkBigint('options.pool.base', opts.pool.base, { number: true, cls: MisalignedError });
+    const size = checkBigint('options.pool.size', opts.pool.size, { number: true, min: 1n, cls: MisalignedError });
+    const tableFlags = opts.tableFlags === undefined ? 0x7 : checkInt('options.tableFlags', opts.tableFlags, { max: 0xfff });
+    const rootAt = opts.root === undefined ? undefined : checkBigint('options.root', opts.root, { number: true });
     if ((base & 0xfffn) !== 0n || size <= 0n || (size & 0xfffn) !== 0n) {
       throw new MisalignedError('pool-alignment', 'the table pool must be a non-empty, 4 KiB aligned range', `${hex(base)}+${hex(size)}`);
     }
@@ -75,16 +86,17 @@ export class PageTableBuilder {
     if (g.mode === 'paging32' && base + size > 1n << 32n) {
       throw new GpaOutsideMemoryError('pool-below-4g', '32-bit paging tables must be below 4 GiB', hex(base + size - 1n));
     }
+    // Checked before the root frame is taken (and zeroed): a refused builder changes no memory.
+    if (g.mode === 'pae' && rootAt === undefined && base >> 32n !== 0n) {
+      throw new GpaOutsideMemoryError('pdpt-below-4g', 'the PAE PDPT must be below 4 GiB (CR3 is 32 bits)', hex(base));
+    }
     this.mem = mem;
     this.geometry = g;
     this.poolBase = first;
     this.poolFrames = frames;
-    this.tableFlags = opts.tableFlags ?? 0x7;
-    this.rootGfn = opts.root === undefined ? this.allocTable() : this.claimFrame(BigInt(opts.root), 'the root table');
+    this.tableFlags = tableFlags;
+    this.rootGfn = rootAt === undefined ? this.allocTable() : this.claimFrame(rootAt, 'the root table');
     this.root = mkGpa(BigInt(this.rootGfn) << 12n);
-    if (g.mode === 'pae' && this.root >> 32n !== 0n) {
-      throw new GpaOutsideMemoryError('pdpt-below-4g', 'the PAE PDPT must be below 4 GiB (CR3 is 32 bits)', hex(this.root));
-    }
   }
 
   /** Table frames used so far (root included). */
@@ -127,7 +139,7 @@ export class PageTableBuilder {
 
   private split(v: Gva | bigint, what: string): [number, number] {
     const g = this.geometry;
-    let a = BigInt(v);
+    const a = checkBigint(what, v);
     if (g.vaBits === 32) {
       if (a < 0n || a >> 32n !== 0n) throw new NonCanonicalAddressError('address-32-bit', `${what} must be below 4 GiB in ${g.mode}`, hex(a));
     } else if (g.ept) {
@@ -135,7 +147,6 @@ export class PageTableBuilder {
         throw new GpaOutsideMemoryError('ept-input-width', `${what} must be below 2^${g.vaBits} for ${g.mode}`, hex(a));
       }
     } else {
-      if (a < 0n) a = BigInt.asUintN(64, a);
       if (!isCanonical(a, g.vaBits as 48 | 57)) {
         throw new NonCanonicalAddressError(`canonical-${g.vaBits}`, `${what} is not canonical for ${g.vaBits}-bit linear addresses`, hex(a));
       }
@@ -195,6 +206,32 @@ export class PageTableBuilder {
   }
 
   /**
+   * The table a present non-leaf entry at `level` (in table `from`) points to, when the builder
+   * is about to build or clear below it. Refused: a table that is the root or any table above it
+   * on this path (a self-referencing or cyclic chain, which raw `setEntry` can write: building
+   * below it would overwrite the upper table itself — the hardware walk, bounded by the level
+   * count, follows such "recursive" entries fine, so only the builder refuses them), and a table
+   * outside every memory slot (writing there would create memory no slot declares).
+   */
+  private nextTableOnPath(lo: number, hi: number, level: number, from: number, vhi: number, vlo: number): number {
+    const nt = this.nextTable(lo, hi);
+    const va = hex((BigInt(vhi) << 32n) | BigInt(vlo));
+    let t = this.rootGfn;
+    for (let l = this.geometry.levels; ; l--) {
+      if (t === nt) {
+        throw new PageTableBuildError('table-cycle', `the level-${level} entry on the path of va points back to the level-${l} table at ${hex(BigInt(t) << 12n)} on the same path: building below it would overwrite that table`, va);
+      }
+      if (t === from || l <= level) break;
+      const [elo, ehi] = this.readEntry(t, this.index(vhi, vlo, l));
+      t = this.nextTable(elo, ehi);
+    }
+    if (this.mem.slotOf(nt) === undefined) {
+      throw new GpaOutsideMemoryError('table-outside-memory', `the level-${level} entry on the path of va points to ${hex(BigInt(nt) << 12n)}, which no memory slot covers`, va);
+    }
+    return nt;
+  }
+
+  /**
    * Descend from the root to the table holding `level` entries for (vhi, vlo). With `create`,
    * missing tables are allocated; otherwise returns -1 when a table is missing. Throws when the
    * path runs through a huge page.
@@ -219,7 +256,7 @@ export class PageTableBuilder {
           hex((BigInt(vhi) << 32n) | BigInt(vlo)),
         );
       }
-      t = this.nextTable(lo, hi);
+      t = this.nextTableOnPath(lo, hi, l, t, vhi, vlo);
     }
     return t;
   }
@@ -229,14 +266,12 @@ export class PageTableBuilder {
   /** Map `count` pages of `size` from `va` to `pa` with `flags`. */
   map(va: Gva | bigint, pa: Gpa | bigint, opts: MapOptions = {}): void {
     const g = this.geometry;
-    const size = opts.size ?? '4K';
-    const level = leafLevelOf(g, size);
-    const count = opts.count ?? 1;
-    if (!Number.isSafeInteger(count) || count < 1) throw new PageTableBuildError('map-count', 'count must be a positive integer', String(count));
+    const { size, level, count } = this.sizeAndCount(opts);
     const span = levelSpan(g, level);
     const spanB = BigInt(span);
-    const vaB = BigInt(va);
-    const paB = BigInt(pa);
+    const vaB = checkBigint('va', va);
+    const paB = checkBigint('pa', pa);
+    const flags = optObject<EntryFlags>('options.flags', opts.flags);
     if (BigInt.asUintN(64, vaB) % spanB !== 0n) throw new MisalignedError(`align-${size}`, `the address must be ${size} aligned`, hex(vaB));
     if (paB % spanB !== 0n) throw new MisalignedError(`align-${size}`, `the target GPA must be ${size} aligned`, hex(paB));
     const total = spanB * BigInt(count);
@@ -248,15 +283,15 @@ export class PageTableBuilder {
     }
     // The whole range must be valid: both ends valid, and (for 4/5-level) in the same canonical
     // half, so that the range cannot run across the non-canonical hole or wrap past 2^64.
-    const [vhi0, vlo0] = this.split(vaB, 'the address');
+    const [vhi0, vlo0] = this.split(vaB, 'va');
     const startU = BigInt.asUintN(64, vaB);
     const endU = startU + total - 1n;
     if (endU >> 64n !== 0n) throw new NonCanonicalAddressError('range-wraps', 'the range wraps past the top of the address space', hex(startU));
-    this.split(endU, 'the end of the range');
+    this.split(endU, 'the end of the range (va + count pages)');
     if (!g.ept && g.vaBits !== 32 && startU >> 63n !== endU >> 63n) {
       throw new NonCanonicalAddressError(`canonical-${g.vaBits}`, 'the range crosses the non-canonical hole', hex(startU));
     }
-    const [flo, fhi] = leafFlagBits(g, level, opts.flags ?? {});
+    const [flo, fhi] = leafFlagBits(g, level, flags);
 
     // Phase 1: validate every page and count the tables that must be created.
     const missing = new Set<string>();
@@ -295,6 +330,16 @@ export class PageTableBuilder {
     }
   }
 
+  /** The options every map/unmap takes: a page size of this format and a bounded page count. */
+  private sizeAndCount(opts: { size?: PageSize; count?: number } | undefined): { size: PageSize; level: number; count: number } {
+    const o = optObject<MapOptions>('options', opts);
+    const size = o.size === undefined ? '4K' : checkEnum('options.size', o.size, PAGE_SIZES);
+    const level = leafLevelOf(this.geometry, size);
+    const count = o.count === undefined ? 1 : checkInt('options.count', o.count, { min: 1, cls: PageTableBuildError });
+    checkLimit('options.count', count, MAX_BUILDER_PAGES_PER_CALL, 'pages');
+    return { size, level, count };
+  }
+
   /** Key of the table region holding level-`level-1` entries: address bits above its coverage. */
   private regionKey(vhi: number, vlo: number, level: number): number {
     const shift = 12 + this.geometry.indexBits * (level - 1);
@@ -323,7 +368,7 @@ export class PageTableBuilder {
           hex((BigInt(vhi) << 32n) | BigInt(vlo)),
         );
       }
-      t = this.nextTable(lo, hi);
+      t = this.nextTableOnPath(lo, hi, l, t, vhi, vlo);
     }
     if (level > 1) {
       const [lo] = this.readEntry(t, this.index(vhi, vlo, level));
@@ -350,12 +395,16 @@ export class PageTableBuilder {
   /** Clear `count` leaf entries of `size` from `va`. Returns how many were present. */
   unmap(va: Gva | bigint, opts: { size?: PageSize; count?: number } = {}): number {
     const g = this.geometry;
-    const size = opts.size ?? '4K';
-    const level = leafLevelOf(g, size);
-    const count = opts.count ?? 1;
+    const { size, level, count } = this.sizeAndCount(opts);
     const span = levelSpan(g, level);
-    if (BigInt.asUintN(64, BigInt(va)) % BigInt(span) !== 0n) throw new MisalignedError(`align-${size}`, `the address must be ${size} aligned`, hex(BigInt(va)));
-    let [vhi, vlo] = this.split(va, 'the address');
+    let [vhi, vlo] = this.split(va, 'va');
+    if (checkBigint('va', va) % BigInt(span) !== 0n) throw new MisalignedError(`align-${size}`, `va must be ${size} aligned`, hex(BigInt(va)));
+    const endU = BigInt(va) + BigInt(span) * BigInt(count) - 1n;
+    if (endU >> 64n !== 0n) throw new NonCanonicalAddressError('range-wraps', 'the range wraps past the top of the address space', hex(BigInt(va)));
+    this.split(endU, 'the end of the range (va + count pages)');
+    if (!g.ept && g.vaBits !== 32 && BigInt(va) >> 63n !== endU >> 63n) {
+      throw new NonCanonicalAddressError(`canonical-${g.vaBits}`, 'the range crosses the non-canonical hole', hex(BigInt(va)));
+    }
     let cleared = 0;
     for (let i = 0; i < count; i++) {
       const t = this.tableFor(vhi, vlo, level, false);
@@ -371,7 +420,7 @@ export class PageTableBuilder {
       }
       [vhi, vlo] = this.advance(vhi, vlo, span);
     }
-    [vhi, vlo] = this.split(va, 'the address');
+    [vhi, vlo] = this.split(va, 'va');
     for (let i = 0; i < count; i++) {
       const t = this.tableFor(vhi, vlo, level, false);
       if (t >= 0) this.writeEntry(t, this.index(vhi, vlo, level), 0, 0);
@@ -383,15 +432,16 @@ export class PageTableBuilder {
   // ---- raw entries ----
 
   private checkLevel(level: number): void {
-    if (!Number.isInteger(level) || level < 1 || level > this.geometry.levels) {
-      throw new PageTableBuildError('level-range', `${this.geometry.mode} has levels 1..${this.geometry.levels}`, String(level));
+    const g = this.geometry;
+    if (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > g.levels) {
+      refuse('level', 'level-range', `must be a level of ${g.mode}, which has levels 1..${g.levels}`, level, PageTableBuildError);
     }
   }
 
   /** The entry at `level` on the path of `va`. Throws when no table exists at that level. */
   getEntry(va: Gva | bigint, level: number): EntryRef {
     this.checkLevel(level);
-    const [vhi, vlo] = this.split(va, 'the address');
+    const [vhi, vlo] = this.split(va, 'va');
     const t = this.tableFor(vhi, vlo, level, false);
     if (t < 0) {
       throw new PageTableBuildError('no-table-at-level', `no level-${level} table exists on this path (an upper entry is not present)`, hex(BigInt(va)));
@@ -411,11 +461,11 @@ export class PageTableBuilder {
    */
   setEntry(va: Gva | bigint, level: number, value: bigint): EntryRef {
     this.checkLevel(level);
-    const v = BigInt.asUintN(64, value);
+    const v = checkBigint('value', value);
     if (this.geometry.entryBytes === 4 && v >> 32n !== 0n) {
       throw new PageTableBuildError('entry-width', '32-bit paging entries are 4 bytes', hex(v));
     }
-    const [vhi, vlo] = this.split(va, 'the address');
+    const [vhi, vlo] = this.split(va, 'va');
     // Validate (path and pool) before writing.
     const missing = new Set<string>();
     let t = this.rootGfn;
@@ -429,7 +479,7 @@ export class PageTableBuilder {
       if (this.isHugeLeaf(l, lo)) {
         throw new PageTableBuildError('path-through-huge-page', `the level-${l} entry on this path maps a huge page`, hex(BigInt(va)));
       }
-      t = this.nextTable(lo, hi);
+      t = this.nextTableOnPath(lo, hi, l, t, vhi, vlo);
     }
     if (missing.size > this.tablesAvailable) throw new PageTableBuildError('pool-exhausted', 'the table pool is exhausted', String(missing.size));
     t = this.tableFor(vhi, vlo, level, true);
@@ -450,7 +500,7 @@ export class PageTableBuilder {
     if (level === this.geometry.levels) {
       throw new PageTableBuildError('place-root', 'the root table is placed with the constructor option `root`', String(level));
     }
-    const [vhi, vlo] = this.split(va, 'the address');
+    const [vhi, vlo] = this.split(va, 'va');
     // Validate: the path down to the parent table (no huge page on it; pool room for the missing
     // tables), and a non-present parent entry.
     let t = this.rootGfn;
@@ -466,10 +516,10 @@ export class PageTableBuilder {
         break;
       }
       if (this.isHugeLeaf(l, lo)) throw new PageTableBuildError('path-through-huge-page', `the level-${l} entry on this path maps a huge page`, hex(BigInt(va)));
-      t = this.nextTable(lo, hi);
+      t = this.nextTableOnPath(lo, hi, l, t, vhi, vlo);
     }
     if (missing > this.tablesAvailable) throw new PageTableBuildError('pool-exhausted', 'the table pool is exhausted', String(missing));
-    const gfn = this.claimFrame(BigInt(at), `a level-${level} table`);
+    const gfn = this.claimFrame(checkBigint('at', at), `at (a level-${level} table)`);
     const parent = this.tableFor(vhi, vlo, level + 1, true);
     const idx = this.index(vhi, vlo, level + 1);
     const flags = this.geometry.mode === 'pae' && level + 1 === 3 ? 0x1 : this.tableFlags;
@@ -488,7 +538,7 @@ export class PageTableBuilder {
 
   /** The entries on the path of `va`, root first, as far as they go. */
   path(va: Gva | bigint): EntryRef[] {
-    const [vhi, vlo] = this.split(va, 'the address');
+    const [vhi, vlo] = this.split(va, 'va');
     const out: EntryRef[] = [];
     let t = this.rootGfn;
     for (let l = this.geometry.levels; l >= 1; l--) {

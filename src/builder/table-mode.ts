@@ -3,6 +3,7 @@ import { PageSizeError } from '../errors';
 
 export type TableMode = 'paging32' | 'pae' | 'paging4' | 'paging5' | 'ept4' | 'ept5';
 export type PageSize = '4K' | '2M' | '4M' | '1G';
+export const PAGE_SIZES: readonly PageSize[] = Object.freeze(['4K', '2M', '4M', '1G']);
 
 export interface TableGeometry {
   mode: TableMode;

@@ -14,6 +14,8 @@
  */
 import { type Gpa, gfnToGpa, type Gfn } from '../address/address';
 import { GpaOutsideMemoryError, InvalidArgumentError, MisalignedError, hex } from '../errors';
+import { checkBigint, checkInt, checkObject, checkString, optBool, optObject, refuse, checkLimit } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
 import type { MemSlot, MemSlotSpec } from './mem-slot';
 
 export const FRAME_WORDS = 1024; // 32-bit words per 4 KiB frame
@@ -21,6 +23,8 @@ const SLAB_SHIFT = 8; // 256 frames per slab
 const SLAB_FRAMES = 1 << SLAB_SHIFT;
 const SLAB_MASK = SLAB_FRAMES - 1;
 const FRAME_CACHE = 8192;
+/** Most bytes one readBytes/writeBytes call moves (the buffer is built eagerly). */
+export const MAX_BYTES_PER_CALL = 1 << 26;
 
 /** Outcome of an access by GPA: the frame exists (or would read as zero), or no slot covers it. */
 export type GpaKind = 'ram' | 'rom' | 'noslot';
@@ -56,9 +60,9 @@ export class GuestMemory {
   private readonly cacheFrame = new Int32Array(FRAME_CACHE);
 
   constructor(opts: GuestMemoryOptions = {}) {
-    const m = opts.maxPhyAddr ?? 52;
-    if (!Number.isInteger(m) || m < 32 || m > 52) {
-      throw new InvalidArgumentError('maxphyaddr-range', 'MAXPHYADDR must be an integer from 32 to 52', String(m));
+    const m = optObject<GuestMemoryOptions>('options', opts).maxPhyAddr ?? 52;
+    if (typeof m !== 'number' || !Number.isInteger(m) || m < 32 || m > 52) {
+      throw new InvalidArgumentError('maxphyaddr-range', 'options.maxPhyAddr (MAXPHYADDR) must be an integer from 32 to 52', describeValue(m));
     }
     this.maxPhyAddr = m;
   }
@@ -69,8 +73,11 @@ export class GuestMemory {
 
   /** Declare a GPA range. Validated fully before anything changes. */
   addSlot(spec: MemSlotSpec): MemSlot {
-    const base = spec.base as bigint;
-    const size = BigInt(spec.size);
+    checkObject('spec', spec);
+    const base = checkBigint('spec.base', spec.base, { max: (1n << BigInt(this.maxPhyAddr)) - 1n, cls: GpaOutsideMemoryError });
+    const size = checkBigint('spec.size', spec.size, { number: true, min: 1n, cls: MisalignedError });
+    const readonly = optBool('spec.readonly', spec.readonly, false);
+    const name = spec.name === undefined ? undefined : checkString('spec.name', spec.name);
     if ((base & 0xfffn) !== 0n) throw new MisalignedError('slot-alignment', 'slot base must be 4 KiB aligned', hex(base));
     if (size <= 0n || (size & 0xfffn) !== 0n) {
       throw new MisalignedError('slot-size', 'slot size must be a positive multiple of 4 KiB', hex(size));
@@ -97,11 +104,11 @@ export class GuestMemory {
     const id = this.nextSlotId++;
     const slot: MemSlot = Object.freeze({
       id,
-      name: spec.name ?? `slot${id}`,
+      name: name ?? `slot${id}`,
       baseGfn,
       frames,
-      readonly: spec.readonly ?? false,
-      base: spec.base,
+      readonly,
+      base: base as Gpa,
       size,
     });
     this.slotList.push(slot);
@@ -111,8 +118,7 @@ export class GuestMemory {
 
   /** Remove a slot; its frames are dropped (their memory is released with the slab only when reused). */
   removeSlot(slot: MemSlot): void {
-    const i = this.slotList.indexOf(slot);
-    if (i < 0) throw new InvalidArgumentError('slot-unknown', 'this slot does not belong to this memory', slot.name);
+    const i = this.slotIndex(slot);
     this.slotList.splice(i, 1);
     this.lastSlot = undefined;
     for (const g of [...this.frameMap.keys()]) {
@@ -127,9 +133,8 @@ export class GuestMemory {
    * the new range. Validated before anything changes. Returns the slot as it now is.
    */
   moveSlot(slot: MemSlot, newBase: Gpa): MemSlot {
-    const i = this.slotList.indexOf(slot);
-    if (i < 0) throw new InvalidArgumentError('slot-unknown', 'this slot does not belong to this memory', slot.name);
-    const base = newBase as bigint;
+    const i = this.slotIndex(slot);
+    const base = checkBigint('newBase', newBase, { max: (1n << BigInt(this.maxPhyAddr)) - 1n, cls: GpaOutsideMemoryError });
     if ((base & 0xfffn) !== 0n || base < 0n) throw new MisalignedError('slot-alignment', 'slot base must be 4 KiB aligned', hex(base));
     const end = base + slot.size;
     if (end > 1n << BigInt(this.maxPhyAddr)) {
@@ -153,6 +158,13 @@ export class GuestMemory {
     return next;
   }
 
+  /** Index of one of this memory's slots: the object itself (a copy is not the slot). */
+  private slotIndex(slot: MemSlot): number {
+    const i = this.slotList.indexOf(slot);
+    if (i < 0) refuse('slot', 'slot-unknown', 'is not a slot of this memory (pass the object addSlot returned)', slot);
+    return i;
+  }
+
   /** The slot holding a GFN, or undefined. */
   slotOf(gfnNum: number): MemSlot | undefined {
     const l = this.lastSlot;
@@ -174,7 +186,7 @@ export class GuestMemory {
   }
 
   kindOf(a: Gpa): GpaKind {
-    if ((a as bigint) >> BigInt(this.maxPhyAddr) !== 0n) return 'noslot';
+    if (checkBigint('gpa', a) >> BigInt(this.maxPhyAddr) !== 0n) return 'noslot';
     const s = this.slotOf(Number((a as bigint) >> 12n));
     return s === undefined ? 'noslot' : s.readonly ? 'rom' : 'ram';
   }
@@ -214,7 +226,7 @@ export class GuestMemory {
   // ---- host-side API (bigint) ----
 
   private check(a: Gpa, bytes: number): number {
-    const v = a as bigint;
+    const v = checkBigint('gpa', a);
     if ((v & BigInt(bytes - 1)) !== 0n) {
       throw new MisalignedError(`access-alignment-${bytes}`, `a ${bytes}-byte access must be ${bytes}-byte aligned`, hex(v));
     }
@@ -234,6 +246,7 @@ export class GuestMemory {
 
   write32(a: Gpa, value: number): void {
     const g = this.check(a, 4);
+    checkInt('value', value, { max: 0xffff_ffff });
     const f = this.frameForWrite(g);
     this.slabOf(f)[GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n)] = value >>> 0;
   }
@@ -249,7 +262,7 @@ export class GuestMemory {
 
   write64(a: Gpa, value: bigint): void {
     const g = this.check(a, 8);
-    const v = BigInt.asUintN(64, value);
+    const v = checkBigint('value', value);
     const f = this.frameForWrite(g);
     const s = this.slabOf(f);
     const w = GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n);
@@ -268,6 +281,7 @@ export class GuestMemory {
 
   write8(a: Gpa, value: number): void {
     const g = this.check(a, 1);
+    checkInt('value', value, { max: 0xff });
     const f = this.frameForWrite(g);
     const off = Number((a as bigint) & 0xfffn);
     const s = this.slabOf(f);
@@ -278,6 +292,9 @@ export class GuestMemory {
 
   /** Read `length` bytes starting at a GPA (may cross frames; every byte must be in a slot). */
   readBytes(a: Gpa, length: number): Uint8Array {
+    checkLimit('length', checkInt('length', length), MAX_BYTES_PER_CALL, 'bytes');
+    this.check(a, 1);
+    if (length > 0) this.check((checkBigint('gpa', a) + BigInt(length - 1)) as Gpa, 1);
     const out = new Uint8Array(length);
     for (let i = 0; i < length; i++) out[i] = this.read8(((a as bigint) + BigInt(i)) as Gpa);
     return out;
@@ -285,13 +302,18 @@ export class GuestMemory {
 
   writeBytes(a: Gpa, data: ArrayLike<number>): void {
     // Validate the whole range first so a failing write changes nothing.
-    for (let i = 0; i < data.length; i += 1) this.check(((a as bigint) + BigInt(i)) as Gpa, 1);
+    if (typeof data !== 'object' || data === null || typeof data.length !== 'number') refuse('data', 'bytes-type', 'must be an array-like of bytes', data);
+    checkLimit('data.length', checkInt('data.length', data.length), MAX_BYTES_PER_CALL, 'bytes');
+    for (let i = 0; i < data.length; i += 1) {
+      this.check((checkBigint('gpa', a) + BigInt(i)) as Gpa, 1);
+      checkInt(`data[${i}]`, data[i], { max: 0xff });
+    }
     for (let i = 0; i < data.length; i++) this.write8(((a as bigint) + BigInt(i)) as Gpa, data[i]!);
   }
 
   /** Whether a frame was ever written (i.e. costs memory). */
   isAllocated(g: Gfn): boolean {
-    return this.frameMap.has(g);
+    return this.frameMap.has(checkInt('gfn', g));
   }
 
   stats(): MemoryStats {

@@ -6,6 +6,7 @@
 import { InvalidRegisterStateError, hex } from '../errors';
 import { CR0, CR4, EFER, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { accEncoding } from '../format/acc';
+import { checkCpuFeatures, checkRegisterTypes } from '../cpu/check-registers';
 import type { KvmVersion } from '../kvm-version';
 import { PageRole } from './page-role';
 import { CpuRole } from './cpu-role';
@@ -22,6 +23,8 @@ function bad(rule: string, message: string, value: bigint): never {
 
 /** Check the registers against the architecture and the guest's CPUID. Throws on the first violation. */
 export function validatePagingRegisters(regs: PagingRegisters, features: CpuFeatures): void {
+  checkRegisterTypes('regs', regs);
+  checkCpuFeatures('features', features);
   const { cr0, cr4, efer, cr3 } = regs;
   if (cr0 >> 32n !== 0n) bad('cr0-reserved', 'CR0 bits 63:32 are reserved', cr0);
   if ((cr0 & CR0.PG) !== 0n && (cr0 & CR0.PE) === 0n) bad('cr0-pg-without-pe', 'CR0.PG=1 requires CR0.PE=1', cr0);

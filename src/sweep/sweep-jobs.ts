@@ -4,6 +4,22 @@ import { configLabel, resolveConfig } from '../workload/run-config';
 import { validateTrace } from '../workload/validate-trace';
 import { SweepError } from './sweep-error';
 import { WORKLOADS } from './workload-registry';
+import { LimitExceededError } from '../errors';
+import { describeValue } from '../validate/describe-value';
+
+/** Most jobs one sweep expands (configurations × grid points × seeds); the list is built eagerly. */
+export const MAX_SWEEP_JOBS = 100_000;
+/** Most ops one job's generated trace may have: traces are generated (and held) whole. */
+export const MAX_TRACE_OPS = 2 ** 24;
+
+/** JSON of a value when it has one (bigints and cycles have none), else a short description. */
+function show(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? describeValue(v);
+  } catch {
+    return describeValue(v);
+  }
+}
 
 export interface WorkloadGrid {
   generator: string;
@@ -34,18 +50,41 @@ function grid(w: WorkloadGrid): Record<string, number | boolean>[] {
 
 /** Validate everything and expand the grid; also generates each trace once so a bad one fails here. */
 export function sweepJobs(s: SweepSpec): Job[] {
-  if (!Array.isArray(s.configs) || s.configs.length === 0) throw new SweepError('sweep-no-configs', 'a sweep needs at least one configuration', JSON.stringify(s.configs));
-  if (!Array.isArray(s.workloads) || s.workloads.length === 0) throw new SweepError('sweep-no-workloads', 'a sweep needs at least one workload', JSON.stringify(s.workloads));
-  if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => Number.isSafeInteger(x))) throw new SweepError('sweep-seeds', 'seeds are a non-empty list of integers', JSON.stringify(s.seeds));
-  for (const c of s.configs) resolveConfig(c); // ConfigurationError for an impossible one
+  if (typeof s !== 'object' || s === null) throw new SweepError('sweep-spec', 'spec must be an object { configs, workloads, seeds }', describeValue(s));
+  if (!Array.isArray(s.configs) || s.configs.length === 0) throw new SweepError('sweep-no-configs', 'spec.configs: a sweep needs at least one configuration', show(s.configs));
+  if (!Array.isArray(s.workloads) || s.workloads.length === 0) throw new SweepError('sweep-no-workloads', 'spec.workloads: a sweep needs at least one workload', show(s.workloads));
+  if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => Number.isSafeInteger(x))) throw new SweepError('sweep-seeds', 'spec.seeds are a non-empty list of integers', show(s.seeds));
+  const resolved = s.configs.map((c) => resolveConfig(c)); // ConfigurationError for an impossible one
+  let total = 0;
   for (const w of s.workloads) {
-    const entry = WORKLOADS[w.generator];
-    if (entry === undefined) throw new SweepError('sweep-unknown-workload', `unknown workload; known: ${Object.keys(WORKLOADS).join(', ')}`, String(w.generator));
+    if (typeof w !== 'object' || w === null) throw new SweepError('sweep-workload', 'spec.workloads[i] must be an object { generator, params }', describeValue(w));
+    if (typeof w.generator !== 'string' || !Object.prototype.hasOwnProperty.call(WORKLOADS, w.generator)) {
+      throw new SweepError('sweep-unknown-workload', `workload.generator is unknown; known: ${Object.keys(WORKLOADS).join(', ')}`, describeValue(w.generator));
+    }
+    const entry = WORKLOADS[w.generator]!;
+    if (w.params !== undefined && (typeof w.params !== 'object' || w.params === null || Array.isArray(w.params))) {
+      throw new SweepError('sweep-params', `workload ${w.generator}: params must be an object of value lists`, describeValue(w.params));
+    }
+    // A TD-only workload (it converts memory) paired with a configuration that is not a TD would
+    // fail only when its job runs: refuse the sweep before any job starts.
+    const nonTd = resolved.findIndex((c) => !c.td);
+    if (entry.tdOnly === true && nonTd >= 0) {
+      throw new SweepError('sweep-td-only-workload', `workload ${w.generator} converts memory between private and shared: only TD configurations can run it, not ${configLabel(s.configs[nonTd]!)}`, configLabel(s.configs[nonTd]!));
+    }
     for (const [k, vs] of Object.entries(w.params ?? {})) {
       if (!entry.params.includes(k)) throw new SweepError('sweep-unknown-param', `workload ${w.generator} has no parameter ${k} (it has ${entry.params.join(', ')})`, k);
       if (!Array.isArray(vs) || vs.length === 0 || !vs.every((v) => typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)))) {
-        throw new SweepError('sweep-param-values', `parameter ${w.generator}.${k} needs a non-empty list of finite numbers or booleans`, JSON.stringify(vs));
+        throw new SweepError('sweep-param-values', `parameter ${w.generator}.${k} needs a non-empty list of finite numbers or booleans`, show(vs));
       }
+    }
+    let points = 1;
+    for (const vs of Object.values(w.params ?? {})) points *= vs.length;
+    total += points;
+    const jobs = total * s.configs.length * s.seeds.length;
+    if (jobs > MAX_SWEEP_JOBS) throw new LimitExceededError('sweep-jobs-limit', `spec expands to ${jobs}+ jobs, above the limit of ${MAX_SWEEP_JOBS} per sweep`, String(jobs));
+    for (const p of grid(w)) {
+      const ops = entry.ops(p);
+      if (ops > MAX_TRACE_OPS) throw new LimitExceededError('sweep-trace-ops-limit', `workload ${w.generator} with ${show(p)} would generate about ${ops} ops, above the limit of ${MAX_TRACE_OPS} per trace`, show(p));
     }
   }
   const jobs: Job[] = [];
@@ -67,7 +106,7 @@ export function sweepJobs(s: SweepSpec): Job[] {
     try {
       validateTrace(WORKLOADS[j.generator]!.make(j.params, j.seed));
     } catch (err) {
-      throw new SweepError('sweep-param-invalid', `workload ${j.generator} with ${JSON.stringify(j.params)} does not give a valid trace: ${(err as Error).message}`, JSON.stringify(j.params));
+      throw new SweepError('sweep-param-invalid', `workload ${j.generator} with ${show(j.params)} does not give a valid trace: ${(err as Error).message}`, show(j.params));
     }
   }
   return jobs;

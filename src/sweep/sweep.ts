@@ -12,11 +12,14 @@ import * as aq from 'arquero';
 import { sweepJobs, type Job, type SweepSpec } from './sweep-jobs';
 import { runJob, type SweepRow } from './sweep-row';
 import { SweepError } from './sweep-error';
+import { checkSignal, throwIfAborted } from '../validate/checks';
 
 export interface SweepOptions extends SweepSpec {
   /** Worker threads; 1 runs in-process. Default: every core. */
   workers?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Stop the sweep: no further job starts; the promise rejects with OperationAbortedError. */
+  signal?: AbortSignal;
 }
 
 // Under vitest the engine is TypeScript: the worker gets this shim, which compiles .ts files with
@@ -43,7 +46,7 @@ function toTable(rows: SweepRow[]): aq.ColumnTable {
   return aq.table(cols);
 }
 
-async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => void): Promise<SweepRow[]> {
+async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => void, signal: AbortSignal | undefined): Promise<SweepRow[]> {
   const rows: SweepRow[] = new Array(jobs.length);
   let next = 0;
   let done = 0;
@@ -54,6 +57,11 @@ async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => 
         (w) =>
           new Promise<void>((resolve, reject) => {
             const feed = () => {
+              try {
+                throwIfAborted(signal, 'the sweep', done);
+              } catch (err) {
+                return reject(err);
+              }
               if (next >= jobs.length) return resolve();
               w.postMessage({ job: jobs[next++] });
             };
@@ -77,15 +85,17 @@ async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => 
 export async function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
   const workers = opts.workers ?? availableParallelism();
   if (!Number.isSafeInteger(workers) || workers < 1) throw new SweepError('sweep-workers', 'workers is a positive integer', String(opts.workers));
+  const signal = checkSignal('options.signal', opts.signal);
   const jobs = sweepJobs(opts);
   const progress = (d: number) => opts.onProgress?.(d, jobs.length);
   let rows: SweepRow[];
   if (workers === 1) {
     rows = [];
     for (const j of jobs) {
+      throwIfAborted(signal, 'the sweep', rows.length);
       rows.push(runJob(j));
       progress(rows.length);
     }
-  } else rows = await runOnWorkers(jobs, workers, progress);
+  } else rows = await runOnWorkers(jobs, workers, progress, signal);
   return toTable(rows);
 }

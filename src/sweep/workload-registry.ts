@@ -9,21 +9,35 @@ type Param = number | boolean;
 interface Entry {
   params: readonly string[];
   make: (p: Record<string, Param>, seed: number) => Trace;
+  /** An upper bound of the ops `make` generates, from the parameters alone (before generating). */
+  ops: (p: Record<string, Param>) => number;
+  /** The trace converts memory between private and shared: only a TD configuration can run it. */
+  tdOnly?: boolean;
 }
 
 // The generators' own parameter types are stricter than Record<string, Param>; the sweep checks
 // names and value types against `params`, and the trace validator checks the result.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const e = (params: readonly string[], f: (p: any) => Trace): Entry => ({ params, make: (p, seed) => f({ ...p, seed }) });
+const e = (params: readonly string[], f: (p: any) => Trace, ops: (n: (k: string, dflt?: number) => number) => number, tdOnly = false): Entry => ({
+  params,
+  make: (p, seed) => f({ ...p, seed }),
+  // A parameter as a count: missing → its default, non-numbers and negatives → 0 (the trace
+  // validator refuses those traces), so the bound never overflows into NaN.
+  ops: (p) => ops((k, dflt = 0) => {
+    const v = Object.prototype.hasOwnProperty.call(p, k) ? p[k] : dflt;
+    return typeof v === 'number' && v > 0 ? v : 0;
+  }),
+  tdOnly,
+});
 
-export const WORKLOADS: Record<string, Entry> = {
-  sequential: e(['pages', 'passes', 'write'], sequentialScan),
-  uniform: e(['pages', 'accesses', 'writeFraction'], uniformRandom),
-  strided: e(['pages', 'stride', 'accesses'], strided),
-  'hot-cold': e(['pages', 'accesses', 'hotFraction', 'hotProbability'], hotCold),
-  'pt-churn': e(['windows', 'pagesPerWindow', 'rounds'], ptChurn),
-  'fork-storm': e(['pages', 'forks', 'writesPerFork'], forkStorm),
-  'address-spaces': e(['spaces', 'pagesPerSpace', 'slices', 'accessesPerSlice'], addressSpaces),
-  invlpg: e(['pages', 'rounds'], invlpgPattern),
-  'td-mix': e(['pages', 'accesses', 'sharedFraction', 'conversions'], tdMix),
-};
+export const WORKLOADS: Readonly<Record<string, Entry>> = Object.freeze({
+  sequential: e(['pages', 'passes', 'write'], sequentialScan, (n) => 1 + n('pages') * n('passes', 2)),
+  uniform: e(['pages', 'accesses', 'writeFraction'], uniformRandom, (n) => 1 + n('accesses')),
+  strided: e(['pages', 'stride', 'accesses'], strided, (n) => 1 + n('accesses')),
+  'hot-cold': e(['pages', 'accesses', 'hotFraction', 'hotProbability'], hotCold, (n) => 1 + n('accesses')),
+  'pt-churn': e(['windows', 'pagesPerWindow', 'rounds'], ptChurn, (n) => n('rounds') * (2 + 2 * n('pagesPerWindow'))),
+  'fork-storm': e(['pages', 'forks', 'writesPerFork'], forkStorm, (n) => 1 + n('pages') + n('forks') * (2 + 3 * n('writesPerFork'))),
+  'address-spaces': e(['spaces', 'pagesPerSpace', 'slices', 'accessesPerSlice'], addressSpaces, (n) => 2 * n('spaces') + n('slices') * (1 + n('accessesPerSlice'))),
+  invlpg: e(['pages', 'rounds'], invlpgPattern, (n) => 1 + 3 * n('rounds')),
+  'td-mix': e(['pages', 'accesses', 'sharedFraction', 'conversions'], tdMix, (n) => 2 + 4 * n('accesses'), true),
+});

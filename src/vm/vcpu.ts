@@ -32,6 +32,7 @@ import type { NgpaWalker } from '../nested/ngpa-walker';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS } from '../cpu/registers';
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
+import { checkAddressArg, checkInveptArgs, checkNestedEntry, checkRegisterTypes, checkStoreArgs, checkUserArg } from './vcpu-args';
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
 import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
 import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
@@ -101,6 +102,7 @@ export class Vcpu {
   private l1State: { regs: PagingRegisters; cr3Loaded: boolean; intercepts: Readonly<Required<L1Intercepts>> } | undefined;
 
   constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
+    checkRegisterTypes('regs', initial, true);
     this.vm = vm;
     this.index = index;
     this.cr3Loaded = initial.cr3 !== undefined;
@@ -222,6 +224,7 @@ export class Vcpu {
    * An update naming several registers is checked as one write of each (the union of the rules).
    */
   setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+    checkRegisterTypes('update', update, true);
     const regs = { ...this.regsValue, ...update };
     const old = this.regsValue;
     // kvm_set_cr4: PCIDE 0→1 needs CR3[11:0] = 0 (long mode is checked with the state, in
@@ -471,6 +474,8 @@ export class Vcpu {
   // ---- a guest access through the whole pipeline ----
 
   access(address: Gva | bigint, access: Access): AccessResult {
+    checkAddressArg('address', address);
+    encodeAccess(access); // checks the access object before anything runs
     if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
@@ -574,6 +579,7 @@ export class Vcpu {
    * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
    */
   movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean; l1Exit?: CrAccessExit } {
+    checkRegisterTypes('value', { cr3: value }, true);
     if (this.l1State?.intercepts.cr3Load === true) {
       const role = this.rootRole.word;
       const cpu = this.role;
@@ -596,6 +602,7 @@ export class Vcpu {
    * whose L1 sets INVLPG exiting it is an exit to L1 instead (returned; the vCPU is back in L1).
    */
   invlpg(address: Gva | bigint): InvlpgExit | undefined {
+    checkAddressArg('address', address);
     if (this.l1State?.intercepts.invlpg === true) {
       const x = invlpgExit(mkGva(this.walkerValue.checkAddress(BigInt(address))));
       this.exitNested('L2 INVLPG: VM exit to L1 (INVLPG)');
@@ -619,6 +626,7 @@ export class Vcpu {
    */
   store(address: Gva | bigint, value: bigint, bytes: 1 | 2 | 4 | 8 = 8, user = false): AccessResult {
     if (![1, 2, 4, 8].includes(bytes)) throw new InvalidArgumentError('store-size', 'a store writes 1, 2, 4 or 8 bytes', String(bytes));
+    checkStoreArgs(address, value, bytes, user); // before the access: a refused store changes nothing
     if (BigInt(address) % BigInt(bytes) !== 0n) throw new InvalidArgumentError('store-alignment', 'the model stores naturally aligned values only', hex(BigInt(address)));
     const r = this.access(address, { kind: 'write', user });
     const raw = r.l1Gpa ?? r.gpa;
@@ -642,7 +650,7 @@ export class Vcpu {
     const td = this.vm.td;
     if (td === undefined) throw new InvalidArgumentError('td-only', 'TDG.MEM.PAGE.ACCEPT is a TD guest\'s TDCALL', hex(BigInt(gpa)));
     if (td.state !== 'runnable' || td.dead) throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', 'the TD vCPU cannot run (tdx_vcpu_pre_run)', td.state);
-    const g = BigInt(gpa);
+    const g = checkAddressArg('gpa', gpa);
     if (g < 0n || g >= td.config.gpaSharedMask) throw new InvalidArgumentError('td-accept-gpa', `TDG.MEM.PAGE.ACCEPT takes a private GPA below the shared bit ${td.config.sharedBit}`, hex(g));
     this.ensureRoot();
     const r = tdgMemPageAccept(td, g, this);
@@ -668,6 +676,7 @@ export class Vcpu {
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */
   enterNestedEpt(e: NestedEptEntry): void {
+    checkNestedEntry(e, 'eptp');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     // Kept only once the entry succeeded: a refused entry leaves the vCPU as it was.
     const mmu = this.nestedEpt ?? new NestedEptMmu(this.vm, this.index, this.stats);
@@ -682,6 +691,7 @@ export class Vcpu {
    * is kept only once an entry succeeded, so a refused entry leaves the vCPU as it was.
    */
   enterNestedNpt(e: NestedNptEntry): void {
+    checkNestedEntry(e, 'ncr3');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     const mmu = this.nestedNptMmu ?? new NestedNptMmu(this.vm, this.index, this.stats);
     mmu.enter(e);
@@ -716,6 +726,7 @@ export class Vcpu {
    * `l1Intercept`, `movCr3` and `invlpg` return the exit, and the vCPU is back in L1.
    */
   enterNested(e: { l2: PagingRegisters; intercepts?: L1Intercepts }): void {
+    checkNestedEntry(e, undefined);
     if (this.l1State !== undefined || this.mmuValue !== this.rootMmu) {
       throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     }
@@ -765,16 +776,17 @@ export class Vcpu {
 
   /** INVEPT from L1. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
+    checkInveptArgs(type, eptp);
     return this.nestedEpt?.invept(type, eptp) ?? 0;
   }
 
   read(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'read', user });
+    return this.access(address, { kind: 'read', user: checkUserArg(user) });
   }
   write(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'write', user });
+    return this.access(address, { kind: 'write', user: checkUserArg(user) });
   }
   fetch(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'fetch', user });
+    return this.access(address, { kind: 'fetch', user: checkUserArg(user) });
   }
 }

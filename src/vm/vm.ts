@@ -31,6 +31,8 @@ import { applyAttributeChange, checkAttributeRange } from '../tdx/set-memory-att
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 import { KVM_DIRTY_GFN_SIZE, KVM_DIRTY_RING_MAX_ENTRIES, KVM_DIRTY_RING_RSVD_ENTRIES, type DirtyRing } from './dirty-ring';
 import { DEFAULT_KVM_VERSION, checkKvmVersion, type KvmVersion } from '../kvm-version';
+import { describeValue } from '../validate/describe-value';
+import { checkBool, checkGpaRange, checkInt, checkMemslotSpec, checkOwnMemslot, checkBigint, checkVmOptions, optBool, optObject } from './vm-args';
 
 export interface VmOptions {
   /**
@@ -207,6 +209,7 @@ export class Vm implements TdpVmContext {
   runningRing: DirtyRing | undefined;
 
   constructor(opts: VmOptions = {}) {
+    checkVmOptions(opts);
     if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx' && opts.type !== 'sw-protected') {
       throw new InvalidArgumentError('vm-type', 'the VM type is default, tdx or sw-protected', String(opts.type));
     }
@@ -214,7 +217,7 @@ export class Vm implements TdpVmContext {
     if (opts.type === 'sw-protected' && (opts.mmu === 'shadow' || opts.tdp === false)) {
       throw new ImpossibleConfigurationError('sw-protected-needs-tdp', 'a KVM_X86_SW_PROTECTED_VM needs TDP and the TDP MMU', String(opts.mmu ?? 'tdp: false'));
     }
-    if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'disableNxHugePages is a boolean', String(opts.disableNxHugePages));
+    if (opts.disableNxHugePages !== undefined && typeof opts.disableNxHugePages !== 'boolean') throw new InvalidArgumentError('disable-nx-huge-pages', 'options.disableNxHugePages is a boolean', describeValue(opts.disableNxHugePages));
     const ratio = checkRecoveryRatio(opts.nxHugePagesRecoveryRatio ?? 60);
     const kvm = checkKvmVersion(opts.kvm ?? opts.spte?.kvm ?? DEFAULT_KVM_VERSION);
     if (opts.spte?.kvm !== undefined && opts.spte.kvm !== kvm) {
@@ -266,6 +269,7 @@ export class Vm implements TdpVmContext {
   // ---- memslots ----
 
   addMemslot(spec: MemslotSpec): Memslot {
+    const hostLevel = checkMemslotSpec(spec);
     const base = BigInt(spec.base);
     const size = BigInt(spec.size);
     if ((base & 0xfffn) !== 0n || size <= 0n || (size & 0xfffn) !== 0n) {
@@ -288,8 +292,6 @@ export class Vm implements TdpVmContext {
         throw new InvalidArgumentError('memslot-overlap', `memslot [${hex(base)}, ${hex(end)}) overlaps "${s.name}"`, hex(base));
       }
     }
-    const hostLevel = { '4K': 1, '2M': 2, '1G': 3 }[spec.hostPageSize ?? '2M'];
-    if (hostLevel === undefined) throw new InvalidArgumentError('host-page-size', 'host page size is 4K, 2M or 1G', String(spec.hostPageSize));
     const guestMemfd = spec.guestMemfd ?? false;
     if (guestMemfd && this.memAttributes === undefined) {
       throw new InvalidArgumentError('memslot-guest-memfd', 'KVM_MEM_GUEST_MEMFD needs a VM with private memory (tdx or sw-protected) (kvm_main.c:1591)', spec.name ?? hex(base));
@@ -342,9 +344,7 @@ export class Vm implements TdpVmContext {
   }
 
   private memslotIndex(slot: Memslot): number {
-    const i = this.memslots.indexOf(slot);
-    if (i < 0) throw new InvalidArgumentError('memslot-unknown', 'this memslot does not belong to this VM', slot.name);
-    return i;
+    return checkOwnMemslot(this.memslots, slot);
   }
 
   /** Delete a memslot (KVM_MR_DELETE): zapped first (`kvm_invalidate_memslot`), then removed. */
@@ -368,7 +368,7 @@ export class Vm implements TdpVmContext {
    */
   moveMemslot(slot: Memslot, newBase: Gpa | bigint): Memslot {
     const i = this.memslotIndex(slot);
-    const base = BigInt(newBase);
+    const base = checkBigint('newBase', newBase);
     // kvm_main.c:2071-2072: private (guest_memfd) memslots are immutable; a TD's slots are.
     if (this.td !== undefined) throw new InvalidArgumentError('memslot-move-private', 'a guest_memfd memslot cannot be moved, only deleted (KVM returns -EINVAL)', slot.name);
     if ((base & 0xfffn) !== 0n || base < 0n) throw new MisalignedError('memslot-alignment', 'a memslot is a non-empty, 4 KiB aligned GPA range', hex(base));
@@ -496,8 +496,10 @@ export class Vm implements TdpVmContext {
    * `eagerSplit: false` leaves them to be split by the first write fault instead.
    */
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
-    if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
     this.memslotIndex(slot);
+    checkBool('on', on);
+    optBool('options.eagerSplit', optObject<{ eagerSplit?: boolean }>('options', opts).eagerSplit, true);
+    if (slot.readonly && on) throw new InvalidArgumentError('dirty-log-readonly', 'a read-only memslot cannot log dirty pages', slot.name);
     if (slot.guestMemfd && on) throw new InvalidArgumentError('dirty-log-guest-memfd', 'dirty logging of a guest_memfd memslot is not supported (kvm_main.c:1594-1596)', slot.name);
     if (on === slot.dirtyLogging) return;
     slot.dirtyLogging = on;
@@ -540,6 +542,8 @@ export class Vm implements TdpVmContext {
    * `enable` (`kvm_main.c: kvm_vm_ioctl_enable_cap_generic`, else -EINVAL).
    */
   setManualDirtyLogProtect(cap: ManualDirtyLogProtect): void {
+    checkBool('cap.enable', optObject<ManualDirtyLogProtect>('cap', cap).enable);
+    optBool('cap.initiallySet', cap.initiallySet, false);
     if (cap.initiallySet === true && !cap.enable) {
       throw new InvalidArgumentError('dirty-log-initially-set-without-manual-protect', 'KVM_DIRTY_LOG_INITIALLY_SET is valid only with KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE', 'initiallySet');
     }
@@ -622,6 +626,7 @@ export class Vm implements TdpVmContext {
    */
   clearDirtyLog(slot: Memslot, spec: ClearDirtyLogSpec = {}): Gpa[] {
     const bm = this.dirtyBitmapOf(slot);
+    optObject('spec', spec);
     const first = spec.firstPage ?? 0;
     if (!Number.isSafeInteger(first) || first < 0 || first % 64 !== 0) {
       throw new InvalidArgumentError('clear-dirty-log-first-page', 'first_page must be a multiple of 64 (KVM returns -EINVAL)', String(first));
@@ -691,6 +696,7 @@ export class Vm implements TdpVmContext {
   }
 
   zapGfnRange(start: Gpa | bigint, end: Gpa | bigint): number {
+    checkGpaRange(start, end);
     const a = Number(BigInt(start) >> 12n);
     const b = Number((BigInt(end) + 0xfffn) >> 12n);
     const n = this.tdp.zapLeafs(a, b) + this.shadow.zapGfnRange(a, b);
@@ -700,6 +706,7 @@ export class Vm implements TdpVmContext {
 
   /** Zap every leaf of a memslot's range (`kvm_mmu_zap_memslot` for the TDP MMU). */
   zapSlot(slot: Memslot): number {
+    this.memslotIndex(slot);
     const n = this.tdp.zapLeafs(slot.baseGfn, slot.baseGfn + slot.npages, -1, `zap slot ${slot.name}`) + this.shadow.zapSlot(slot);
     this.afterOperation();
     return n;
@@ -752,6 +759,7 @@ export class Vm implements TdpVmContext {
    */
   unmapGfnRange(start: Gpa | bigint, end: Gpa | bigint, filter: GfnRangeFilter = 'shared'): number {
     if (filter !== 'private' && filter !== 'shared' && filter !== 'both') throw new InvalidArgumentError('gfn-range-filter', 'the attribute filter is private, shared or both', String(filter));
+    checkGpaRange(start, end);
     const a = Number(BigInt(start) >> 12n);
     const b = Number((BigInt(end) + 0xfffn) >> 12n);
     const types = filterToRootTypes(this.td !== undefined, filter) | KVM_INVALID_ROOTS;
@@ -766,6 +774,7 @@ export class Vm implements TdpVmContext {
    * TDP MMU and rmaps (shadow MMU, guest_mmu) both.
    */
   age(start: Gpa | bigint, end: Gpa | bigint): number {
+    checkGpaRange(start, end);
     const a = Number(BigInt(start) >> 12n);
     const b = Number((BigInt(end) + 0xfffn) >> 12n);
     const n = this.tdp.ageRange(a, b) + this.shadow.ageRange(a, b);
@@ -775,6 +784,7 @@ export class Vm implements TdpVmContext {
 
   /** `kvm_test_age_gfn`: is any mapping of the range young? Nothing changes. */
   testAge(start: Gpa | bigint, end: Gpa | bigint): boolean {
+    checkGpaRange(start, end);
     const a = Number(BigInt(start) >> 12n);
     const b = Number((BigInt(end) + 0xfffn) >> 12n);
     for (let g = a; g < b; g++) if (this.tdp.testAge(g)) return true;
@@ -806,6 +816,7 @@ export class Vm implements TdpVmContext {
   setMemoryAttributes(start: Gpa | bigint, end: Gpa | bigint, attr: MemoryAttribute): number {
     // KVM_MEMORY_ATTRIBUTE_PRIVATE is supported only with private memory (kvm_main.c:2422, 2603-2604).
     if (this.memAttributes === undefined) throw new InvalidArgumentError('mem-attr-no-private-mem', 'only a VM with private memory (type tdx or sw-protected) has memory attributes', this.vmType);
+    checkGpaRange(start, end, false); // types only: the order is mem-attr-range's rule
     let n: number;
     if (this.td !== undefined) n = this.td.setMemoryAttributes(this.tdp, BigInt(start), BigInt(end), attr);
     else {
@@ -829,7 +840,9 @@ export class Vm implements TdpVmContext {
     const td = this.td;
     if (td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_INIT_MEM_REGION exists for TDs only', this.vmType);
     if (td.state === 'runnable') throw new InvalidArgumentError('td-finalized', 'KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: the initial memory is fixed (tdx.c:3239)', hex(BigInt(gpa)));
-    const a = BigInt(gpa);
+    if (!this.vcpus.includes(vcpu)) throw new InvalidArgumentError('vcpu-unknown', 'vcpu is not a vCPU of this VM', String(vcpu?.index));
+    const a = checkBigint('gpa', gpa);
+    checkInt('npages', npages, { min: 1, max: 2 ** 40 });
     if ((a & 0xfffn) !== 0n || !Number.isInteger(npages) || npages <= 0) {
       throw new MisalignedError('td-init-mem-region', 'KVM_TDX_INIT_MEM_REGION takes a page-aligned GPA and a positive page count (tdx.c:3246-3248)', `${hex(a)}+${npages}`);
     }

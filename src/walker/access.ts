@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import { PFERR } from '../format/acc';
 
 /** What the access is: its kind, privilege, and the two SMAP inputs. */
@@ -17,8 +18,13 @@ export const ACCESS_IMPLICIT = 1 << 16;
 export const ACCESS_AC = 1 << 17;
 
 export function encodeAccess(a: Access): number {
+  if (typeof a !== 'object' || a === null) throw new InvalidArgumentError('access-object', 'access must be an object { kind, user?, implicit?, ac? }', describeValue(a));
   if (a.kind !== 'read' && a.kind !== 'write' && a.kind !== 'fetch') {
-    throw new InvalidArgumentError('access-kind', 'access kind must be read, write or fetch', String(a.kind));
+    throw new InvalidArgumentError('access-kind', 'access.kind must be read, write or fetch', describeValue(a.kind));
+  }
+  // Flags are booleans: a truthy 'yes' or 1 is a caller's mistake, not a user-mode access.
+  if ((a.user !== undefined && typeof a.user !== 'boolean') || (a.implicit !== undefined && typeof a.implicit !== 'boolean') || (a.ac !== undefined && typeof a.ac !== 'boolean')) {
+    throw new InvalidArgumentError('access-flag', 'access.user, access.implicit and access.ac are true or false', describeValue(typeof a.user !== 'boolean' && a.user !== undefined ? a.user : typeof a.implicit !== 'boolean' && a.implicit !== undefined ? a.implicit : a.ac));
   }
   if (a.implicit && a.user) {
     throw new InvalidArgumentError(

@@ -3,6 +3,7 @@
  * built, so an impossible combination is a typed error with nothing half-made.
  */
 import { ConfigurationError } from './config-error';
+import { describeValue } from '../validate/describe-value';
 
 export const CONFIG_NAMES = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow', 'td'] as const;
 export type ConfigName = (typeof CONFIG_NAMES)[number];
@@ -32,12 +33,13 @@ export interface ResolvedConfig {
 export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
   const spec: ConfigSpec = typeof c === 'string' ? { name: c } : c;
   if (typeof spec !== 'object' || spec === null || !(CONFIG_NAMES as readonly string[]).includes(spec.name)) {
-    throw new ConfigurationError('config-name', `a configuration is one of ${CONFIG_NAMES.join(', ')}`, JSON.stringify(c));
+    throw new ConfigurationError('config-name', `config (its name) must be one of ${CONFIG_NAMES.join(', ')}`, typeof spec === 'object' && spec !== null ? describeValue(spec.name) : describeValue(c));
   }
+  if (spec.td !== undefined && typeof spec.td !== 'boolean') throw new ConfigurationError('config-td', 'config.td must be true or false', describeValue(spec.td));
   const hostPageSize = spec.hostPageSize ?? '2M';
-  if (hostPageSize !== '4K' && hostPageSize !== '2M') throw new ConfigurationError('config-host-page-size', "hostPageSize is '4K' or '2M'", String(hostPageSize));
+  if (hostPageSize !== '4K' && hostPageSize !== '2M') throw new ConfigurationError('config-host-page-size', "config.hostPageSize is '4K' or '2M'", describeValue(hostPageSize));
   const nxHugePages = spec.nxHugePages ?? false;
-  if (typeof nxHugePages !== 'boolean') throw new ConfigurationError('config-nx-huge-pages', 'nxHugePages is a boolean', String(nxHugePages));
+  if (typeof nxHugePages !== 'boolean') throw new ConfigurationError('config-nx-huge-pages', 'config.nxHugePages is a boolean', describeValue(nxHugePages));
   const td = spec.name === 'td' || spec.td === true;
   if (td) {
     // A TD's memory is mapped by the TDX module's S-EPT: it needs EPT, and KVM runs no TD with

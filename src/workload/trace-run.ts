@@ -12,10 +12,16 @@ import { TraceMachine } from './trace-machine';
 import { refsModel } from './memory-refs';
 import { buildResult, type SeriesPoint, type TraceResult, type RunTally } from './trace-result';
 import { InvalidArgumentError } from '../errors';
+import { checkSignal, optObject, refuse, throwIfAborted } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
 
 export interface RunOptions {
   /** Sample the cumulative-fault series every K ops (default: about 100 samples per trace). */
   sampleEvery?: number;
+  /** Stop a long run: checked every 1024 ops; an aborted run throws OperationAbortedError (ops run so far stay run). */
+  signal?: AbortSignal;
+  /** Called at every sample with (ops done, ops in the trace). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export class TraceRun {
@@ -25,21 +31,28 @@ export class TraceRun {
   readonly machine: TraceMachine;
   private next = 0;
   private readonly every: number;
+  private readonly signal: AbortSignal | undefined;
+  private readonly onProgress: ((done: number, total: number) => void) | undefined;
   private readonly tally: RunTally = { accesses: 0, ok: 0, guestPf: 0, emulated: 0, l1Exit: 0, memoryFault: 0, l1Intercepts: 0, refsSum: 0, refsCount: 0 };
   private readonly series: SeriesPoint[] = [];
 
   constructor(spec: ConfigName | ConfigSpec, trace: unknown, opts: RunOptions = {}) {
+    optObject('options', opts);
+    const signal = checkSignal('options.signal', opts.signal);
+    if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') refuse('options.onProgress', 'function-type', 'must be a function', opts.onProgress);
     const config = resolveConfig(spec);
     const t = validateTrace(trace);
     if (!config.td && t.ops.some((o) => o.t === 'convert')) {
       throw new ConfigurationError('convert-needs-td', `trace "${t.name}" converts pages between private and shared: only a TD can run it`, configLabel(spec));
     }
     const every = opts.sampleEvery ?? Math.max(1, Math.ceil(t.ops.length / 100));
-    if (!Number.isSafeInteger(every) || every < 1) throw new InvalidArgumentError('sample-every', 'sampleEvery is a positive integer', String(opts.sampleEvery));
+    if (!Number.isSafeInteger(every) || every < 1) throw new InvalidArgumentError('sample-every', 'options.sampleEvery is a positive integer', describeValue(opts.sampleEvery));
     this.config = config;
     this.label = configLabel(spec);
     this.trace = t;
     this.every = every;
+    this.signal = signal;
+    this.onProgress = opts.onProgress;
     this.machine = new TraceMachine(config, t);
   }
 
@@ -53,12 +66,13 @@ export class TraceRun {
 
   /** Run up to n more ops; returns true when the trace is finished. */
   step(n = Infinity): boolean {
-    if (!(n >= 0)) throw new InvalidArgumentError('step-count', 'step(n) needs n >= 0', String(n));
+    if (typeof n !== 'number' || !(n >= 0) || (n !== Infinity && !Number.isInteger(n))) throw new InvalidArgumentError('step-count', 'step(n) needs an integer n >= 0 (or Infinity)', describeValue(n));
     const end = Math.min(this.trace.ops.length, this.next + n);
     const m = this.machine;
     const t = this.tally;
     const measure = this.config.level !== 'nested-ept';
     while (this.next < end) {
+      if ((this.next & 1023) === 0) throwIfAborted(this.signal, `the run of trace "${this.trace.name}"`, this.next);
       const op = this.trace.ops[this.next]!;
       switch (op.t) {
         case 'r': case 'w': case 'x': {
@@ -97,6 +111,7 @@ export class TraceRun {
   private sample(): void {
     const s = this.machine.vcpu.stats;
     this.series.push({ op: this.next, accesses: this.tally.accesses, kvmFaults: s.get('pf_taken'), guestFaults: this.tally.guestPf, exits: s.get('exits') });
+    this.onProgress?.(this.next, this.trace.ops.length);
   }
 
   /** The result so far (complete once `done`). */

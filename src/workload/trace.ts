@@ -40,3 +40,8 @@ export interface Trace {
 }
 
 export const TRACE_VA_LIMIT = 2 ** 47;
+/**
+ * Most pages one map/unmap/wp/convert op covers (64 GiB of 4 KiB pages). Each page of such an op
+ * is a step of the run, so an op of 10^9 pages would run for hours: the trace is refused instead.
+ */
+export const MAX_PAGES_PER_TRACE_OP = 2 ** 24;

@@ -1,11 +1,36 @@
 /** A malformed trace is a typed error naming the op and the rule, before anything runs. */
-import { InvalidArgumentError } from '../errors';
-import { TRACE_VA_LIMIT, type Trace } from './trace';
+import { InvalidArgumentError, LimitExceededError } from '../errors';
+import { describeValue } from '../validate/describe-value';
+import { MAX_PAGES_PER_TRACE_OP, TRACE_VA_LIMIT, type Trace } from './trace';
 
 export class TraceError extends InvalidArgumentError {}
 
+/** JSON of an op when it has one (a bigint or a cycle has none), else a short description. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return JSON.stringify(value) ?? describeValue(value);
+  } catch {
+    return describeValue(value);
+  }
+}
+
 function fail(i: number, rule: string, msg: string, value: unknown): never {
-  throw new TraceError(rule, `trace op ${i}: ${msg}`, typeof value === 'string' ? value : JSON.stringify(value));
+  throw new TraceError(rule, `trace op ${i}: ${msg}`, show(value));
+}
+
+/** The pages an op covers stay inside the VA space and below the per-op limit. */
+function pages(i: number, op: { va?: unknown; n?: unknown }): void {
+  const n = (op.n ?? 1) as number;
+  if (n > MAX_PAGES_PER_TRACE_OP) throw new LimitExceededError('trace-count-limit', `trace op ${i}: n is above the limit of ${MAX_PAGES_PER_TRACE_OP} pages per op`, show(op));
+  if (typeof op.va === 'number' && op.va + n * 4096 > TRACE_VA_LIMIT) fail(i, 'trace-va-range', `the ${n} pages from va end beyond 0x${TRACE_VA_LIMIT.toString(16)}`, op);
+}
+
+function flags(i: number, op: object, names: readonly string[]): void {
+  for (const k of names) {
+    const v = (op as Record<string, unknown>)[k];
+    if (v !== undefined && typeof v !== 'boolean') fail(i, 'trace-flag', `${k} must be true or false`, op);
+  }
 }
 
 function addr(i: number, what: string, v: unknown, limit: number): void {
@@ -15,10 +40,10 @@ function addr(i: number, what: string, v: unknown, limit: number): void {
 export function validateTrace(t: unknown): Trace {
   const tr = t as Partial<Trace> | null;
   if (typeof tr !== 'object' || tr === null) throw new TraceError('trace-object', 'a trace is an object', String(t));
-  if (typeof tr.name !== 'string') throw new TraceError('trace-name', 'a trace needs a name', String(tr.name));
-  if (!Number.isSafeInteger(tr.spaces) || tr.spaces! < 1 || tr.spaces! > 64) throw new TraceError('trace-spaces', 'spaces must be 1..64', String(tr.spaces));
-  if (!Number.isSafeInteger(tr.memory) || tr.memory! <= 0 || tr.memory! % 0x20_0000 !== 0) throw new TraceError('trace-memory', 'memory must be a positive multiple of 2 MiB', String(tr.memory));
-  if (!Array.isArray(tr.ops)) throw new TraceError('trace-ops', 'ops must be an array', String(tr.ops));
+  if (typeof tr.name !== 'string') throw new TraceError('trace-name', 'trace.name must be a string', describeValue(tr.name));
+  if (!Number.isSafeInteger(tr.spaces) || tr.spaces! < 1 || tr.spaces! > 64) throw new TraceError('trace-spaces', 'trace.spaces must be 1..64', describeValue(tr.spaces));
+  if (!Number.isSafeInteger(tr.memory) || tr.memory! <= 0 || tr.memory! % 0x20_0000 !== 0) throw new TraceError('trace-memory', 'trace.memory must be a positive multiple of 2 MiB', describeValue(tr.memory));
+  if (!Array.isArray(tr.ops)) throw new TraceError('trace-ops', 'trace.ops must be an array', describeValue(tr.ops));
   const mem = tr.memory!;
   tr.ops.forEach((op, i) => {
     if (typeof op !== 'object' || op === null) fail(i, 'trace-op', 'an op is an object', op);
@@ -27,15 +52,19 @@ export function validateTrace(t: unknown): Trace {
     switch (op.t) {
       case 'r': case 'w': case 'x':
         addr(i, 'va', op.va, TRACE_VA_LIMIT);
+        flags(i, op, ['u']);
         break;
       case 'map':
         addr(i, 'va', op.va, TRACE_VA_LIMIT);
         addr(i, 'pa', op.pa, mem);
+        pages(i, op);
+        flags(i, op, ['w', 'u', 's']);
         if (op.va % 4096 || op.pa % 4096) fail(i, 'trace-alignment', 'map addresses must be 4 KiB aligned', op);
         if (op.pa + (op.n ?? 1) * 4096 > mem) fail(i, 'trace-pa-range', 'the mapped range ends beyond the trace memory', op);
         break;
       case 'unmap': case 'wp':
         addr(i, 'va', op.va, TRACE_VA_LIMIT);
+        pages(i, op);
         if (op.va % 4096) fail(i, 'trace-alignment', 'addresses must be 4 KiB aligned', op);
         break;
       case 'cr3':
@@ -52,6 +81,8 @@ export function validateTrace(t: unknown): Trace {
         break;
       case 'convert':
         addr(i, 'gpa', op.gpa, mem);
+        if ((op.n ?? 1) > MAX_PAGES_PER_TRACE_OP) pages(i, op);
+        if (op.gpa + (op.n ?? 1) * 4096 > mem) fail(i, 'trace-gpa-range', 'the converted range ends beyond the trace memory', op);
         if (op.to !== 'private' && op.to !== 'shared') fail(i, 'trace-convert', "to must be 'private' or 'shared'", op);
         break;
       default:

@@ -1,0 +1,41 @@
+/**
+ * Argument checks of the vCPU's public methods, kept apart from vcpu.ts so that the methods
+ * each gain one line: every check runs before the vCPU or the VM changes.
+ */
+import { InvalidArgumentError } from '../errors';
+import { checkBigint, checkBool, checkEnum, checkObject, optBool, refuse } from '../validate/checks';
+import { checkRegisterTypes } from '../cpu/check-registers';
+
+/** A guest linear address: a bigint (u64), or a safe non-negative integer. */
+export function checkAddressArg(name: string, v: unknown): bigint {
+  return checkBigint(name, v, { number: true });
+}
+
+export function checkUserArg(v: unknown): boolean {
+  return optBool('user', v, false);
+}
+
+/** `store(address, value, bytes, user)`: the value must fit in `bytes` bytes (no silent truncation). */
+export function checkStoreArgs(address: unknown, value: unknown, bytes: unknown, user: unknown): void {
+  const n = checkEnum('bytes', bytes, [1, 2, 4, 8]);
+  checkAddressArg('address', address);
+  checkBigint('value', value, { max: (1n << BigInt(8 * n)) - 1n });
+  checkUserArg(user);
+}
+
+/** Nested entry: `{ eptp | ncr3, l2, caps?, features? }` with L2's registers typed. */
+export function checkNestedEntry(e: unknown, root: 'eptp' | 'ncr3' | undefined): void {
+  const o = checkObject<Record<string, unknown>>('entry', e);
+  // Only the type here: the EPTP12 / nCR3 rules (width, reserved bits) are the walker's, as KVM's.
+  if (root !== undefined && typeof o[root] !== 'bigint') refuse(`entry.${root}`, 'bigint-type', 'must be a bigint', o[root], InvalidArgumentError);
+  if (root === 'ncr3') checkRegisterTypes('entry.l1', o.l1);
+  checkRegisterTypes('entry.l2', o.l2);
+}
+
+export function checkInveptArgs(type: unknown, eptp: unknown): void {
+  checkEnum('type', type, ['single', 'global']);
+  if (eptp !== undefined) checkBigint('eptp', eptp);
+  if (type === 'single' && eptp === undefined) refuse('eptp', 'invept-single-eptp', 'is needed by a single-context INVEPT', eptp);
+}
+
+export { checkBool, checkRegisterTypes };

@@ -1,0 +1,57 @@
+/**
+ * Argument checks of the VM's public methods, kept apart from vm.ts so that each method gains one
+ * line. Options are matched against own entries (`Map`, arrays), never plain-object lookups, so
+ * `hostPageSize: 'toString'` is refused here instead of surfacing later as an InvariantViolation.
+ */
+import { InvalidArgumentError } from '../errors';
+import { checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, lookup, optBool, optObject, refuse } from '../validate/checks';
+import { checkCpuFeatures } from '../cpu/check-registers';
+import type { Memslot } from './memslot';
+
+const VM_OPTION_KEYS: readonly string[] = [
+  'kvm', 'spte', 'features', 'checkInvariants', 'mmu', 'tdp', 'maxMmuPages', 'type', 'gpaw', 'septVeDisable',
+  'disableNxHugePages', 'nxHugePagesRecoveryRatio', 'slotZapAllQuirk',
+];
+
+/** Types of the VM options (their combinations are the constructor's rules). */
+export function checkVmOptions(opts: unknown): void {
+  const o = optObject<Record<string, unknown>>('options', opts);
+  for (const k of Object.keys(o)) if (!VM_OPTION_KEYS.includes(k)) refuse(`options.${k}`, 'option-name', `is not a VM option (known: ${VM_OPTION_KEYS.join(', ')})`, o[k]);
+  if (o.spte !== undefined) checkObject('options.spte', o.spte);
+  if (o.features !== undefined) checkCpuFeatures('options.features', o.features);
+  // disableNxHugePages keeps its own rule in the constructor (disable-nx-huge-pages).
+  for (const k of ['checkInvariants', 'tdp', 'septVeDisable', 'slotZapAllQuirk']) optBool(`options.${k}`, o[k], false);
+  if (o.mmu !== undefined) checkEnum('options.mmu', o.mmu, ['tdp', 'shadow']);
+  if (o.type !== undefined) checkEnum('options.type', o.type, ['default', 'tdx', 'sw-protected'], 'vm-type');
+  if (o.maxMmuPages !== undefined) checkInt('options.maxMmuPages', o.maxMmuPages, { min: 1 });
+  if (o.gpaw !== undefined) checkInt('options.gpaw', o.gpaw);
+}
+
+export const HOST_PAGE_LEVEL: ReadonlyMap<string, number> = new Map([['4K', 1], ['2M', 2], ['1G', 3]]);
+
+/** A memslot spec's types; returns the host mapping level of `hostPageSize`. */
+export function checkMemslotSpec(spec: unknown): number {
+  const s = checkObject<Record<string, unknown>>('spec', spec);
+  checkBigint('spec.base', s.base);
+  checkBigint('spec.size', s.size, { number: true, min: 1n });
+  optBool('spec.readonly', s.readonly, false);
+  optBool('spec.guestMemfd', s.guestMemfd, false);
+  if (s.name !== undefined) checkString('spec.name', s.name);
+  return lookup('spec.hostPageSize', s.hostPageSize ?? '2M', HOST_PAGE_LEVEL);
+}
+
+/** A GPA range [start, end) of a VM operation: bigints, start <= end, below 2^52. */
+export function checkGpaRange(start: unknown, end: unknown, ordered = true): void {
+  const a = checkBigint('start', start, { max: 1n << 52n });
+  const b = checkBigint('end', end, { max: 1n << 52n });
+  if (ordered && b < a) refuse('end', 'range-order', `must not be below start (${'0x' + a.toString(16)})`, end);
+}
+
+/** The slot must be one of the VM's own memslot objects: a copy would look right and never be logged. */
+export function checkOwnMemslot(list: readonly Memslot[], slot: unknown): number {
+  const i = list.indexOf(slot as Memslot);
+  if (i < 0) refuse('slot', 'memslot-unknown', 'is not a memslot of this VM (pass the object addMemslot/moveMemslot returned, not a copy)', slot, InvalidArgumentError);
+  return i;
+}
+
+export { checkBool, checkBigint, checkInt, optBool, optObject };
