@@ -50,7 +50,9 @@ function peers(): Peer[] {
       chart: `tslab.display.raw('application/vnd.vegalite.v5+json', JSON.stringify(${SPEC}))`,
     });
   }
-  const deno = path.join(ROOT, 'node_modules', '.bin', 'deno');
+  // The binary itself, as Deno's kernelspec runs it: `.bin/deno` is a Node wrapper that spawns it
+  // (a Node start more, and SIGTERM ends the wrapper but leaves the kernel running).
+  const deno = path.join(ROOT, 'node_modules', 'deno', process.platform === 'win32' ? 'deno.exe' : 'deno');
   if (fs.existsSync(deno)) {
     list.push({
       command: { name: 'deno', argv: [deno, 'jupyter', '--kernel', '--conn', '{connection_file}'], cwd: ROOT },
