@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DISPLAY_NAME, KERNEL_NAME, defaultRoot } from './runtime';
+import { DISPLAY_NAME, KERNEL_NAME, defaultRoot } from './info';
 
 export function userDataDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform, home = os.homedir()): string {
   if (env.JUPYTER_DATA_DIR) return path.resolve(env.JUPYTER_DATA_DIR);

@@ -17,13 +17,20 @@
  *   with a log line, or an error reply where there is a request to answer; it never stops the kernel.
  */
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type * as Zmq from 'zeromq';
 import { Decoder, encode, endpoint, newHeader, Signer, PROTOCOL_VERSION, type ConnectionInfo, type Message } from './protocol';
-import { DISPLAY_NAME, languageInfo, logToStderr, packageVersion, Runtime, typescriptVersion, type Outcome, type RuntimeOptions } from './runtime';
-import { StdinNotAllowedError, type DisplayContent, type OutputSink } from './display';
+// Only the leaf module `info` is loaded up front: kernel_info is answered before the runtime (the
+// display module, vega's loader, the executor) and TypeScript are loaded.
+import { defaultRoot, DISPLAY_NAME, languageInfo, logToStderr, packageVersion, typescriptVersion } from './info';
+import type { Outcome, Runtime, RuntimeOptions } from './runtime';
+import type { DisplayContent, OutputSink } from './display';
 
 /** How long after an error (with stop_on_error) arriving execute requests are still aborted. */
 export const ABORT_WINDOW_MS = 100;
+/** How long the front end must be quiet (no request, no heartbeat) before the compiler loads unasked. */
+const WARM_QUIET_MS = 200;
 
 interface Queued {
   msg: Message;
@@ -50,6 +57,8 @@ class Sender {
 
 export interface KernelOptions extends RuntimeOptions {
   connection: ConnectionInfo;
+  /** Show errors that escape cells in the running cell (the kernel process; not in tests that embed it). */
+  processHandlers?: boolean;
 }
 
 export class Kernel {
@@ -58,7 +67,9 @@ export class Kernel {
   private readonly session = randomUUID();
   private readonly log: (m: string) => void;
   private zmq!: typeof Zmq;
-  private sockets!: { shell: Zmq.Router; control: Zmq.Router; stdin: Zmq.Router; iopub: Zmq.XPublisher; hb: Zmq.Reply };
+  private sockets!: { shell: Zmq.Router; control: Zmq.Router; stdin: Zmq.Router; iopub: Zmq.XPublisher };
+  /** The heartbeat's thread (kernel/heartbeat.ts). */
+  private heartbeatWorker: Worker | undefined;
   private senders!: Record<'shell' | 'control' | 'stdin' | 'iopub', Sender>;
   private runtime: Promise<Runtime> | undefined;
   private runtimeReady: Runtime | undefined;
@@ -66,6 +77,8 @@ export class Kernel {
   private queue: Queued[] = [];
   private wake: (() => void) | undefined;
   private received = 0;
+  /** When the last request or heartbeat arrived (ms). */
+  private lastActivity = 0;
   private abortThrough = 0;
   private executing = false;
   private closing = false;
@@ -80,7 +93,7 @@ export class Kernel {
     this.signer = new Signer(options.connection.key, options.connection.signature_scheme);
     this.decoder = new Decoder(this.signer);
     this.log = options.log ?? ((m) => logToStderr(`[mmulab] ${m}`));
-    this.version = packageVersion(options.root ?? require('./runtime').defaultRoot());
+    this.version = packageVersion(options.root ?? defaultRoot());
     if (!this.signer.enabled) this.log('warning: the connection file has an empty key: messages are not authenticated');
   }
 
@@ -90,7 +103,7 @@ export class Kernel {
     const z = this.zmq;
     const c = this.options.connection;
     // iopub is an XPUB socket: it sees subscriptions and answers each with iopub_welcome (JEP 65).
-    this.sockets = { shell: new z.Router(), control: new z.Router(), stdin: new z.Router(), iopub: new z.XPublisher(), hb: new z.Reply() };
+    this.sockets = { shell: new z.Router(), control: new z.Router(), stdin: new z.Router(), iopub: new z.XPublisher() };
     this.sockets.iopub.verbosity = 'allSubs';
     for (const s of Object.values(this.sockets)) s.linger = 1000;
     await Promise.all([
@@ -98,7 +111,6 @@ export class Kernel {
       this.sockets.control.bind(endpoint(c, c.control_port)),
       this.sockets.stdin.bind(endpoint(c, c.stdin_port)),
       this.sockets.iopub.bind(endpoint(c, c.iopub_port)),
-      this.sockets.hb.bind(endpoint(c, c.hb_port)),
     ]);
     this.senders = {
       shell: new Sender(this.sockets.shell, this.log),
@@ -109,27 +121,34 @@ export class Kernel {
     void this.receiveLoop('shell', this.sockets.shell);
     void this.receiveLoop('control', this.sockets.control);
     void this.receiveLoop('stdin', this.sockets.stdin);
-    void this.heartbeat();
+    this.heartbeat();
     void this.welcome();
     void this.processShell();
     // No `starting` status: the jupyter-protocol crate's ExecutionState has only busy and idle
     // (messaging.rs: `enum ExecutionState`), and jupyter_client does not need it.
-    // Let a waiting client's kernel_info through before the compiler's synchronous start.
-    await new Promise((r) => setImmediate(r));
-    this.runtime = Runtime.create(this.options);
-    this.runtime.then(
-      (rt) => {
-        this.runtimeReady = rt;
-        // A client that never asks for kernel_info still gets a warm compiler.
-        setTimeout(() => this.warmSoon(), 1000).unref();
-      },
-      (e: unknown) => this.log(`runtime failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
-    );
+    // The runtime loads after the first kernel_info_reply (warmSoon), on the first request that
+    // needs it, or a second after start for a client that never asks for kernel_info.
+    setTimeout(() => this.warmSoon(), 1000).unref();
+  }
+
+  /** Loads and creates the runtime (once). */
+  private ensureRuntime(): Promise<Runtime> {
+    if (!this.runtime) {
+      const rtModule = require('./runtime') as typeof import('./runtime');
+      if (this.options.processHandlers) rtModule.installProcessHandlers();
+      this.runtime = rtModule.Runtime.create(this.options);
+      this.runtime.then(
+        (rt) => (this.runtimeReady = rt),
+        (e: unknown) => this.log(`runtime failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`),
+      );
+    }
+    return this.runtime;
   }
 
   private async receiveLoop(channel: 'shell' | 'control' | 'stdin', socket: Zmq.Router): Promise<void> {
     try {
       for await (const frames of socket) {
+        this.lastActivity = Date.now();
         const d = this.decoder.decode(frames);
         if (!d.ok) {
           this.log(`dropped a message on ${channel}: ${d.reason}`);
@@ -181,9 +200,9 @@ export class Kernel {
    */
   requestInput(parent: Message, prompt: string, password: boolean): Promise<string> {
     if (parent.content.allow_stdin !== true) {
-      return Promise.reject(new StdinNotAllowedError(`input(${JSON.stringify(prompt)}): this front end does not accept input (its execute_request has allow_stdin false)`));
+      return Promise.reject(new (stdinError())(`input(${JSON.stringify(prompt)}): this front end does not accept input (its execute_request has allow_stdin false)`));
     }
-    if (this.pendingInput) return Promise.reject(new StdinNotAllowedError(`input(${JSON.stringify(prompt)}): another input request is still waiting for its reply`));
+    if (this.pendingInput) return Promise.reject(new (stdinError())(`input(${JSON.stringify(prompt)}): another input request is still waiting for its reply`));
     return new Promise<string>((resolve, reject) => {
       this.pendingInput = { resolve, reject };
       void this.send('stdin', parent, 'input_request', { prompt, password });
@@ -200,12 +219,26 @@ export class Kernel {
     }
   }
 
-  private async heartbeat(): Promise<void> {
-    try {
-      for await (const frames of this.sockets.hb) await this.sockets.hb.send(frames);
-    } catch (e) {
-      if (!this.closing) this.log(`heartbeat ended: ${String(e)}`);
-    }
+  /** Starts the heartbeat's thread; the kernel does not wait for it (kernel_info comes first). */
+  private heartbeat(): void {
+    const c = this.options.connection;
+    const worker = new Worker(path.join(__dirname, 'heartbeat.js'), { workerData: { endpoint: endpoint(c, c.hb_port) } });
+    this.heartbeatWorker = worker;
+    worker.on('message', (m: { error?: string }) => m.error && this.log(`heartbeat failed: ${m.error}`));
+    worker.on('error', (e) => this.log(`heartbeat thread failed: ${e.message}`));
+  }
+
+  /** Stops the heartbeat's thread and waits until it ended (at most a second). */
+  private async stopHeartbeat(): Promise<void> {
+    const worker = this.heartbeatWorker;
+    this.heartbeatWorker = undefined;
+    if (!worker) return;
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+      setTimeout(resolve, 1000).unref();
+    });
+    worker.postMessage('stop');
+    await exited;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -372,19 +405,31 @@ export class Kernel {
 
   private warmed = false;
 
-  /** Loads the compiler in an idle moment (a cell that comes first compiles without it). */
+  /**
+   * Loads the runtime and the compiler once the front end has been quiet for WARM_QUIET_MS (a
+   * cell that comes first loads them itself). Loading TypeScript blocks this thread for a second
+   * or more: a heartbeat or request that follows kernel_info at once is answered before that.
+   */
   private warmSoon(): void {
     if (this.warmed) return;
     this.warmed = true;
-    setImmediate(() => {
-      if (!this.executing && !this.queue.length && !this.closing) this.runtimeReady?.warm();
-    });
+    const tick = (): void => {
+      if (this.closing) return;
+      const quietFor = Date.now() - this.lastActivity;
+      if (this.executing || this.queue.length || quietFor < WARM_QUIET_MS) {
+        setTimeout(tick, Math.max(10, WARM_QUIET_MS - quietFor)).unref();
+        return;
+      }
+      this.ensureRuntime().then(
+        (rt) => !this.executing && !this.queue.length && !this.closing && rt.warm(),
+        () => undefined,
+      );
+    };
+    setTimeout(tick, WARM_QUIET_MS).unref();
   }
 
-  private async rt(): Promise<Runtime> {
-    if (this.runtimeReady) return this.runtimeReady;
-    while (!this.runtime) await new Promise((r) => setTimeout(r, 5));
-    return this.runtime;
+  private rt(): Promise<Runtime> {
+    return this.runtimeReady ? Promise.resolve(this.runtimeReady) : this.ensureRuntime();
   }
 
   /** SIGINT or interrupt_request: a hung `await` ends; a busy loop is ended by the signal itself. */
@@ -507,7 +552,13 @@ export class Kernel {
       // closing anyway
     }
     for (const s of Object.values(this.sockets ?? {})) s.close();
+    await this.stopHeartbeat();
   }
+}
+
+/** The error class of a refused input request (the display module's, loaded only then). */
+function stdinError(): typeof import('./display').StdinNotAllowedError {
+  return (require('./display') as typeof import('./display')).StdinNotAllowedError;
 }
 
 /** IPython's history search pattern: `*` any text, `?` one character, the rest literal. */

@@ -6,9 +6,24 @@
 // First: keep Node from switching the inherited stdout/stderr of the parent to non-blocking.
 import './stdio';
 import * as path from 'node:path';
+import * as v8 from 'node:v8';
 import { Kernel } from './kernel';
 import { readConnectionFile } from './protocol';
-import { defaultRoot, installProcessHandlers, logToStderr } from './runtime';
+import { defaultRoot, logToStderr } from './info';
+
+/**
+ * Memory stays flat over a long session (issue 11: RSS within 20 % from cell 100 to 10,000):
+ * - Every cell compiles a new TypeScript program; their garbage is what the heap holds. By
+ *   default V8 lets the old generation grow to up to 4x the live size before a full GC (observed:
+ *   73 MB live, heap 180-250 MB, RSS 220 -> 440 MB by cell 1,000). 40 % keeps it near 1.4x.
+ * - V8's compilation cache keeps every script source it compiled (~1 KB per cell: each cell is a
+ *   new script) for the life of the process. A cell run again compiles in microseconds without it.
+ * Both flags are read by V8 at each use, so setting them here, before any cell, is enough.
+ */
+export function tuneHeapForLongSessions(): void {
+  v8.setFlagsFromString('--heap-growing-percent=40');
+  v8.setFlagsFromString('--no-compilation-cache');
+}
 
 function usage(): never {
   logToStderr('usage: node dist/kernel/main.js [--root DIR] CONNECTION_FILE');
@@ -27,13 +42,13 @@ export async function main(argv: string[]): Promise<void> {
     else usage();
   }
   if (!file) usage();
+  tuneHeapForLongSessions();
   const connection = readConnectionFile(file);
-  const kernel = new Kernel({ connection, root });
+  const kernel = new Kernel({ connection, root, processHandlers: true });
   // Jupyter interrupts with SIGINT (interrupt_mode "signal"). A busy loop is stopped by the signal
   // itself (vm breakOnSigint); otherwise this handler interrupts a hung await.
   process.on('SIGINT', () => kernel.interrupt());
   process.on('SIGTERM', () => void kernel.close().then(() => process.exit(0)));
-  installProcessHandlers();
   await kernel.start();
 }
 

@@ -12,6 +12,7 @@ import type { CellCompiler, Diagnostic, Scope } from './compiler';
 import { CellOutput, NO_RESULT, setCurrentOutput, currentOutput, toBundle, isPromiseLike, loadVega, loadedVega, plainText, type MimeBundle, type OutputSink } from './display';
 import { Executor, WRAP_PREFIX } from './executor';
 import { DISPLAY_HELPERS, type Prelude } from './prelude';
+import { defaultRoot, logToStderr, realStderrWrite, realStdoutWrite } from './info';
 
 export interface CellError {
   ename: string;
@@ -38,47 +39,7 @@ export interface RuntimeOptions {
   log?: (message: string) => void;
 }
 
-export const KERNEL_NAME = 'mmulab';
-export const DISPLAY_NAME = 'TypeScript (mmulab)';
-
-/** The project root of this installation (`dist/kernel/..` → the package). */
-export function defaultRoot(): string {
-  return path.resolve(__dirname, '..', '..');
-}
-
-export function packageVersion(root: string): string {
-  try {
-    return (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
-
-/** The TypeScript version that compiles cells: the project's (read without loading the compiler). */
-export function typescriptVersion(): string {
-  return (require('typescript/package.json') as { version: string }).version;
-}
-
-/** language_info of kernel_info_reply; the runner writes the same into notebooks. */
-export function languageInfo(): Record<string, unknown> {
-  return {
-    name: 'typescript',
-    version: typescriptVersion(),
-    mimetype: 'text/x.typescript',
-    file_extension: '.ts',
-    pygments_lexer: 'typescript',
-    // A string or `{name, version: <integer>}` for clients built on the Rust jupyter-protocol crate
-    // (runtimed crates/jupyter-protocol/src/messaging.rs: `enum CodeMirrorMode`); classic Notebook
-    // and JupyterLab find TypeScript highlighting by this name.
-    codemirror_mode: 'typescript',
-    // Required by the same crate (`struct LanguageInfo`): nbconvert's exporter for the language.
-    nbconvert_exporter: 'script',
-  };
-}
-
-export function kernelspecMetadata(): Record<string, unknown> {
-  return { name: KERNEL_NAME, display_name: DISPLAY_NAME, language: 'typescript' };
-}
+export { KERNEL_NAME, DISPLAY_NAME, defaultRoot, packageVersion, typescriptVersion, languageInfo, kernelspecMetadata, logToStderr, logToStdout } from './info';
 
 class InterruptedError extends Error {
   constructor() {
@@ -186,19 +147,6 @@ const SCRIPT_PREFIX = 'mmulab-cell-';
 const FRAME = new RegExp(`^\\s*at (?:async )?(?:(.*?) \\()?${SCRIPT_PREFIX}(\\d+):(\\d+):(\\d+)\\)?\\s*$`);
 
 let streamsHooked = false;
-const realStdoutWrite = process.stdout.write.bind(process.stdout);
-const realStderrWrite = process.stderr.write.bind(process.stderr);
-
-/** Writes to the real stderr, bypassing cell capture (the kernel's own log). */
-export function logToStderr(message: string): void {
-  realStderrWrite(message.endsWith('\n') ? message : message + '\n');
-}
-
-/** Writes to the real stdout, bypassing cell capture. */
-export function logToStdout(message: string): void {
-  realStdoutWrite(message.endsWith('\n') ? message : message + '\n');
-}
-
 /** Routes process.stdout/stderr writes to the running cell's output; the real streams otherwise. */
 function hookStreams(): void {
   if (streamsHooked) return;
