@@ -25,6 +25,8 @@ export class CellExecutionError extends Error {
     readonly ename: string,
     readonly evalue: string,
     readonly traceback: string[],
+    /** The notebook as far as it ran: outputs up to and including the failed cell. */
+    readonly partial?: Notebook,
   ) {
     super(`${file}, cell ${cellIndex}: ${ename}: ${evalue}\n${traceback.join('\n')}`);
     this.name = 'CellExecutionError';
@@ -371,7 +373,7 @@ export async function runNotebook(rt: Runtime, input: Notebook, file: string, op
       }
       cell.outputs.push({ output_type: 'error', ename, evalue, traceback });
       const allowed = options.allowErrors || tags.includes('raises-exception');
-      if (!allowed) throw new CellExecutionError(file, i, ename, evalue, traceback);
+      if (!allowed) throw new CellExecutionError(file, i, ename, evalue, traceback, nb);
       errors.push({ cellIndex: i, ename, evalue, traceback });
     }
   } finally {

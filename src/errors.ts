@@ -36,3 +36,16 @@ export function hex(v: bigint | number): string {
   const b = typeof v === 'bigint' ? v : BigInt(v);
   return b < 0n ? `-0x${(-b).toString(16)}` : `0x${b.toString(16)}`;
 }
+
+/**
+ * A design note's claim that does not hold: the conclusion no longer follows from what the note
+ * computed (e.g. after an engine change). `value` lists the numbers it was decided on.
+ */
+export class ClaimFailed extends MmulabError {
+  constructor(
+    readonly claimText: string,
+    values: string,
+  ) {
+    super('claim', `claim does not hold: ${claimText}`, values);
+  }
+}

@@ -46,6 +46,8 @@ export { walkBundle, verdict } from './display/walk-view';
 export { formatBundle, accessIndexName } from './display/format-view';
 export { cpuRoleBundle, pageRoleBundle } from './display/role-view';
 export { richBundle } from './display/rich';
+export * from './display/prose';
+export * from './claim/claim';
 
 export * from './spte/spte-config';
 export * from './spte/spte';
