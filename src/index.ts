@@ -13,6 +13,7 @@ export * from './memory/mem-slot';
 export * from './memory/guest-memory';
 
 export * from './cpu/registers';
+export * from './cpu/paging-modes';
 export * from './role/page-role';
 export * from './role/cpu-role';
 export * from './role/calc-cpu-role';
@@ -66,6 +67,7 @@ export * from './vm/memslot';
 export * from './vm/host-memory';
 export * from './vm/exit';
 export * from './vm/access-result';
+export * from './vm/register-write';
 export * from './vm/vcpu';
 export type { KvmMmu } from './vm/kvm-mmu';
 export type { VcpuVm } from './vm/vcpu-vm';
@@ -132,3 +134,8 @@ export * from './sweep/sweep';
 export * from './sweep/sweep-io';
 export * from './display/tdx-view';
 export * from './shadow/guest-mmu-npt';
+
+// Scenarios: a guest in one call, and the workloads notes and tests run on it.
+export * from './scenario/guest';
+export * from './scenario/fork';
+export * from './scenario/workloads';

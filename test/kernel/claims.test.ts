@@ -50,8 +50,9 @@ describe('claims in notes', () => {
 describe('a mutated engine fails a design note', () => {
   /**
    * A copy of the project root whose built engine never lets a shadow page go unsync:
-   * `mmu_try_to_unsync_pages` (mmu.c) answers "keep write-protected" for every gfn, as if the
-   * unsync optimisation did not exist. Only the copy is changed; node_modules is linked.
+   * `mmu_try_to_unsync_pages` (mmu.c) answers "keep write-protected" for every gfn a level-1
+   * shadow page shadows, as if the unsync optimisation did not exist. Only the copy is changed;
+   * node_modules is linked.
    */
   function mutatedRoot(): string {
     const dir = tempDir('claims-mutant');
@@ -60,7 +61,9 @@ describe('a mutated engine fails a design note', () => {
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
     const unsync = path.join(dir, 'dist', 'shadow', 'unsync.js');
     const js = fs.readFileSync(unsync, 'utf8');
-    const rule = 'if (mmu.isWriteTracked(gfn))\n        return true;';
+    // Where KVM would let a shadowed level-1 page go unsync (kvm_unsync_page), the mutant keeps it
+    // write-protected instead, so every guest write to it is emulated.
+    const rule = 'kvmUnsyncPage(mmu, sp, vcpu);';
     expect(js).toContain(rule);
     fs.writeFileSync(unsync, js.replace(rule, 'return true; // mutant: never unsync'));
     fs.mkdirSync(path.join(dir, 'notebooks'));
@@ -74,6 +77,6 @@ describe('a mutated engine fails a design note', () => {
     const dir = mutatedRoot();
     const r = await notesCli(['--check', '--no-report', '--root', dir, path.join(dir, 'notebooks', '07-shadow-paging.ipynb')]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/claim failed \(cell \d+\): [^\n]*unsync/);
+    expect(r.stderr).toContain("claim failed (cell 5): the fork's level-1 PTE rewrites went unsync: no page-table write was emulated [unsyncs = 0,");
   });
 });
