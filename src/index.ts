@@ -139,3 +139,4 @@ export * from './shadow/guest-mmu-npt';
 export * from './scenario/guest';
 export * from './scenario/fork';
 export * from './scenario/workloads';
+export * from './scenario/register-write-probe';
