@@ -30,6 +30,8 @@ export interface ForkSpec {
 export interface ForkRun extends Guest {
   /** Every access's outcome (`ok:<gpa>` or the status), in order: equal across MMUs. */
   outcomes: string[];
+  /** The status of every PTE store the guest kernel made (`ok`, or `emulated` for a write-protected table). */
+  stores: string[];
   /** VM and vCPU counters, plus `unsyncs` / `syncs` counted from the event log. */
   stats: Record<string, number>;
 }
@@ -64,7 +66,8 @@ export function forkScenario(spec: ForkSpec): ForkRun {
   child.map(page(0), 0n, { count: pages, flags: { notPresent: true } });
   const outcomes: string[] = [];
   const note = (r: AccessResult): void => void outcomes.push(r.status === 'ok' ? `ok:${r.gpa!.toString(16)}` : r.status);
-  const kstore = (pt: PageTableBuilder, va: bigint, value: bigint): AccessResult => kernelStorePte(g, pt, va, value);
+  const stores: string[] = [];
+  const kstore = (pt: PageTableBuilder, va: bigint, value: bigint): void => void stores.push(kernelStorePte(g, pt, va, value).status);
   for (let i = 0; i < pages; i++) note(v.write(page(i), true)); // 1. touch the heap
   for (let i = 0; i < pages; i++) {
     kstore(parent, page(i), frames[i]! | (PTE & ~2n)); // 2. fork: COW-protect both
@@ -93,5 +96,5 @@ export function forkScenario(spec: ForkSpec): ForkRun {
   for (let i = 0; i < pages; i++) note(v.read(page(i), true));
   const count = (k: string): number => vm.events.all.filter((e) => e.kind === k).length;
   const stats: Record<string, number> = { ...vm.stats.snapshot(), ...v.stats.snapshot(), unsyncs: count('unsync'), syncs: count('sync') };
-  return { ...g, outcomes, stats };
+  return { ...g, outcomes, stores, stats };
 }
