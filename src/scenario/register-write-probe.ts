@@ -18,6 +18,8 @@ export interface RegisterWriteProbe {
   syncs: number;
   /** Guest TLB flushes the vCPU counted (`tlb_flush`). */
   guestTlbFlushes: number;
+  /** Exits of the next access to the page touched before the write: what rebuilding cost. */
+  nextAccessExits: number;
 }
 
 function modeOf(r: PagingRegisters): GuestPagingMode {
@@ -41,11 +43,14 @@ export function probeRegisterWrite(mmu: 'tdp' | 'shadow', regs: PagingRegisters,
   const r = g.vcpu.setRegisters(write(g.vcpu.regs));
   const events = g.vm.events.all.slice(seq);
   const rootUnloaded = mmu === 'tdp' ? g.vcpu.currentRoot === null : g.vcpu.shadow!.ctx.root.hpa < 0;
+  const guestTlbFlushes = g.vcpu.stats.get('tlb_flush') - flushes;
+  const nextAccessExits = g.vcpu.read(VA, true).exits.length;
   return {
     roleChanged: r.roleChanged,
     rootUnloaded,
     resets: events.filter((e) => e.kind === 'mmu_reset').map((e) => e.outcome),
     syncs: events.filter((e) => e.kind === 'sync').length,
-    guestTlbFlushes: g.vcpu.stats.get('tlb_flush') - flushes,
+    guestTlbFlushes,
+    nextAccessExits,
   };
 }
