@@ -24,6 +24,8 @@ export type MimeBundle = Record<string, unknown>;
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for('Jupyter.display') as never;
 /** Objects carrying this symbol are not shown when they are a cell's last value (e.g. display handles). */
 export const NO_RESULT: unique symbol = Symbol.for('mmulab.noResult') as never;
+/** Engine functions carrying this symbol (`claim`) have their result shown when they are called. */
+export const DISPLAY_ON_CALL: unique symbol = Symbol.for('mmulab.displayOnCall') as never;
 
 export interface Displayable {
   [JUPYTER_DISPLAY](): MimeBundle | Promise<MimeBundle>;

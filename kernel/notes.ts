@@ -9,6 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { claimSummary, notebookClaims } from './claims';
 import { notebookDiff } from './diff';
 import { NotebookFormatError, readNotebook, serializeNotebook, writeFileAtomic, type Notebook } from './notebook';
 import { writeReport, type ReportEntry } from './report';
@@ -229,17 +230,21 @@ export async function notes(argv: string[]): Promise<number> {
         const ms = Number((process.hrtime.bigint() - t0) / 1_000_000n);
         const text = serializeNotebook(r.notebook);
         const errs = r.errors.length ? `, ${r.errors.length} error${r.errors.length > 1 ? 's' : ''} recorded` : '';
+        const claims = notebookClaims(r.notebook);
+        const counted = `, ${claimSummary(claims)}`;
+        // A claim that failed in a cell allowed to fail (--allow-errors) still fails the run.
+        if (claims.some((c) => !c.holds)) status = 1;
         if (args.check) {
           const diff = notebookDiff(input.text, input.nb, r.notebook);
           if (diff) {
             status = 1;
             logToStdout(`--- ${input.name} (committed)\n+++ ${input.name} (re-executed)\n${diff}\n`);
-            logToStderr(`notes: ${input.name}: DIFFERS (${r.executed} cells, ${ms} ms)`);
-          } else logToStderr(`notes: ${input.name}: up to date (${r.executed} cells, ${ms} ms)`);
+            logToStderr(`notes: ${input.name}: DIFFERS (${r.executed} cells${counted}, ${ms} ms)`);
+          } else logToStderr(`notes: ${input.name}: up to date (${r.executed} cells${counted}, ${ms} ms)`);
         } else {
           const changed = text !== input.text;
           if (changed) writeFileAtomic(input.file, text);
-          logToStderr(`notes: ${input.name}: ${changed ? 'written' : 'unchanged'} (${r.executed} cells${errs}, ${ms} ms)`);
+          logToStderr(`notes: ${input.name}: ${changed ? 'written' : 'unchanged'} (${r.executed} cells${errs}${counted}, ${ms} ms)`);
         }
         report.push({ path: input.name, notebook: r.notebook });
       } catch (e) {
@@ -248,9 +253,16 @@ export async function notes(argv: string[]): Promise<number> {
           return 130;
         }
         status = 1;
-        if (e instanceof CellExecutionError || e instanceof ParameterError) logToStderr(`notes: ${input.name}: FAILED, not written\n${e.message}`);
-        else logToStderr(`notes: ${input.name}: FAILED, not written: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-        report.push({ path: input.name, notebook: input.nb });
+        if (e instanceof CellExecutionError && e.partial) {
+          const claims = notebookClaims(e.partial);
+          const failed = claims.filter((c) => !c.holds).map((c) => `\n  claim failed (cell ${c.cell}): ${c.text} [${c.values}]`);
+          logToStderr(`notes: ${input.name}: FAILED, not written (${claimSummary(claims)} before the failure)${failed.join('')}\n${e.message}`);
+          report.push({ path: input.name, notebook: e.partial, failed: true });
+        } else {
+          if (e instanceof CellExecutionError || e instanceof ParameterError) logToStderr(`notes: ${input.name}: FAILED, not written\n${e.message}`);
+          else logToStderr(`notes: ${input.name}: FAILED, not written: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+          report.push({ path: input.name, notebook: input.nb, failed: true });
+        }
       }
     }
     if (!args.check && args.report !== null) {

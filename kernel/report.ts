@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { claimSummary, notebookClaims, type NoteClaim } from './claims';
 import { joinSource, writeFileAtomic, type Notebook, type Output } from './notebook';
 
 const ANSI = /\x1b\[[0-9;?]*[ -/]*[@-~]/g;
@@ -75,7 +76,7 @@ pre.source{border-left:3px solid #8aa4c8}pre.stderr{background:#fff5f5}pre.error
 .outputs{grid-column:1/3}.output{display:grid;grid-template-columns:5.5em 1fr;gap:.4em;margin:.3em 0}.output .body{overflow-x:auto}
 .outputs>pre{margin:.3em 0 .3em 5.9rem}
 table{border-collapse:collapse;font-size:.85em}th,td{border:1px solid #d0d7de;padding:.2em .5em}th{background:#f0f3f6}
-ul.notebooks li{margin:.3em 0}.meta{color:#5c6773;font-size:.85em}
+ul.notebooks li{margin:.3em 0}ul.claims{font-size:.9em;margin:.2em 0 .6em}ul.claims li{list-style:none;margin:.1em 0}li.fails{color:#a33}details.claims{margin:.5em 0 1em}.meta{color:#5c6773;font-size:.85em}
 `;
 
 function page(title: string, body: string, nav: string): string {
@@ -95,8 +96,19 @@ ${body}
 `;
 }
 
-export function renderNotebookPage(nb: Notebook, name: string): string {
+/** A note's claims as a list: ✔ or ✘, the conclusion, and the numbers it was decided on. */
+export function renderClaims(claims: readonly NoteClaim[]): string {
+  if (!claims.length) return '<p class="meta">No claims.</p>';
+  const items = claims.map(
+    (c) => `<li class="${c.holds ? 'holds' : 'fails'}">${c.holds ? '✔' : '✘'} ${escapeHtml(c.text)}${c.values ? ` <span class="meta">${escapeHtml(c.values)}</span>` : ''}</li>`,
+  );
+  return `<ul class="claims">\n${items.join('\n')}\n</ul>`;
+}
+
+export function renderNotebookPage(nb: Notebook, name: string, failed = false): string {
   const parts: string[] = [];
+  const claims = notebookClaims(nb);
+  parts.push(`<details class="claims"><summary>Claims: ${escapeHtml(claimSummary(claims))}${failed ? ' (the note failed: later cells did not run)' : ''}</summary>\n${renderClaims(claims)}\n</details>`);
   const params = (nb.metadata.mmulab as { parameters?: Record<string, unknown> } | undefined)?.parameters;
   if (params && Object.keys(params).length) {
     const items = Object.entries(params).map(([k, v]) => `<code>${escapeHtml(k)} = ${escapeHtml(JSON.stringify(v))}</code>`);
@@ -119,6 +131,8 @@ export interface ReportEntry {
   /** Notebook path relative to the project root, e.g. `notebooks/walks.ipynb`. */
   path: string;
   notebook: Notebook;
+  /** The run failed: `notebook` holds the outputs up to the failed cell. */
+  failed?: boolean;
 }
 
 function pageName(p: string): string {
@@ -141,9 +155,13 @@ export function writeReport(dir: string, entries: ReportEntry[]): string[] {
   for (const e of [...entries].sort((a, b) => a.path.localeCompare(b.path))) {
     const name = pageName(e.path);
     const file = path.join(dir, `${name}.html`);
-    writeFileAtomic(file, renderNotebookPage(e.notebook, name));
+    writeFileAtomic(file, renderNotebookPage(e.notebook, name, e.failed));
     written.push(file);
-    items.push(`<li><a href="${escapeHtml(name)}.html">${escapeHtml(notebookTitle(e.notebook, name))}</a> <span class="meta">${escapeHtml(e.path)}</span></li>`);
+    const claims = notebookClaims(e.notebook);
+    const summary = `${claimSummary(claims)}${e.failed ? '; FAILED' : ''}`;
+    items.push(
+      `<li><a href="${escapeHtml(name)}.html">${escapeHtml(notebookTitle(e.notebook, name))}</a> <span class="meta">${escapeHtml(e.path)} · ${escapeHtml(summary)}</span>\n${renderClaims(claims)}</li>`,
+    );
   }
   const body = `<h1>mmulab design notes</h1>\n${items.length ? `<ul class="notebooks">\n${items.join('\n')}\n</ul>` : '<p>No notebooks yet: add them under <code>notebooks/</code>.</p>'}`;
   const index = path.join(dir, 'index.html');

@@ -25,6 +25,8 @@ export class CellExecutionError extends Error {
     readonly ename: string,
     readonly evalue: string,
     readonly traceback: string[],
+    /** The notebook as far as it ran: outputs up to and including the failed cell. */
+    readonly partial?: Notebook,
   ) {
     super(`${file}, cell ${cellIndex}: ${ename}: ${evalue}\n${traceback.join('\n')}`);
     this.name = 'CellExecutionError';
@@ -371,7 +373,11 @@ export async function runNotebook(rt: Runtime, input: Notebook, file: string, op
       }
       cell.outputs.push({ output_type: 'error', ename, evalue, traceback });
       const allowed = options.allowErrors || tags.includes('raises-exception');
-      if (!allowed) throw new CellExecutionError(file, i, ename, evalue, traceback);
+      if (!allowed) {
+        // The cells after the failed one did not run: their old outputs are not part of this run.
+        const partial = { ...nb, cells: nb.cells.map((c, j) => (j > i && c.cell_type === 'code' ? { ...c, outputs: [], execution_count: null } : c)) };
+        throw new CellExecutionError(file, i, ename, evalue, traceback, partial);
+      }
       errors.push({ cellIndex: i, ename, evalue, traceback });
     }
   } finally {

@@ -9,7 +9,7 @@ import { SourceMap } from 'node:module';
 import * as path from 'node:path';
 import { printQuickInfo } from 'tslab/dist/inspect';
 import type { CellCompiler, Diagnostic, Scope } from './compiler';
-import { CellOutput, NO_RESULT, setCurrentOutput, currentOutput, toBundle, isPromiseLike, loadVega, loadedVega, plainText, type MimeBundle, type OutputSink } from './display';
+import { CellOutput, display, DISPLAY_ON_CALL, NO_RESULT, setCurrentOutput, currentOutput, toBundle, isPromiseLike, loadVega, loadedVega, plainText, type MimeBundle, type OutputSink } from './display';
 import { Executor, WRAP_PREFIX } from './executor';
 import { DISPLAY_HELPERS, type Prelude } from './prelude';
 import { defaultRoot, logToStderr, realStderrWrite, realStdoutWrite } from './info';
@@ -273,11 +273,29 @@ export class Runtime {
     const file = compiler.declarationFile('__prelude');
     compiler.addDeclarations({ file, text: prelude.declarations });
     this.preludeScope = Compiler.extend(new Map(), './__prelude', new Map(prelude.names.map((n) => [n, false])));
-    const engine = path.join(this.root, 'dist', 'index');
-    for (const n of prelude.engineNames) this.lazy.set(n, () => (require(engine) as Record<string, unknown>)[n]);
+    for (const n of prelude.engineNames) this.lazy.set(n, () => this.engineValue(n));
     this.prelude = { ...prelude, ...(this.prelude?.problem ? { problem: this.prelude.problem } : {}) };
     this.compiler = compiler;
     return compiler;
+  }
+
+  /**
+   * An engine export as cells see it. A function marked `Symbol.for('mmulab.displayOnCall')`
+   * (the engine's `claim`) shows its result when it is called, so every claim of a cell is a line
+   * of its output, in order, not only the last one.
+   */
+  private engineValue(name: string): unknown {
+    const v = (require(path.join(this.root, 'dist', 'index')) as Record<string, unknown>)[name];
+    if (typeof v !== 'function' || !(v as { [DISPLAY_ON_CALL]?: unknown })[DISPLAY_ON_CALL]) return v;
+    const f = v as (...args: unknown[]) => unknown;
+    return Object.assign(
+      function (this: unknown, ...args: unknown[]): unknown {
+        const r = f.apply(this, args);
+        display(r);
+        return r;
+      },
+      { [DISPLAY_ON_CALL]: true },
+    );
   }
 
   private currentScope(): Scope {
@@ -292,8 +310,7 @@ export class Runtime {
     this.lazy.set('vl', () => this.modules.get('vega-lite'));
     for (const n of DISPLAY_HELPERS) this.lazy.set(n, () => (require(this.displayModule) as Record<string, unknown>)[n]);
     if (this.prelude) {
-      const engine = path.join(this.root, 'dist', 'index');
-      for (const n of this.prelude.engineNames) this.lazy.set(n, () => (require(engine) as Record<string, unknown>)[n]);
+      for (const n of this.prelude.engineNames) this.lazy.set(n, () => this.engineValue(n));
     }
     this.executor = new Executor(this.root, this.lazy, (id) => this.resolveModule(id));
     this.scope = undefined;

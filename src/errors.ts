@@ -41,3 +41,15 @@ export function hex(v: bigint | number): string {
 export class LimitExceededError extends InvalidArgumentError {}
 /** Long work stopped because its AbortSignal was aborted; what ran before the abort is kept. */
 export class OperationAbortedError extends MmulabError {}
+/**
+ * A design note's claim that does not hold: the conclusion no longer follows from what the note
+ * computed (e.g. after an engine change). `value` lists the numbers it was decided on.
+ */
+export class ClaimFailed extends MmulabError {
+  constructor(
+    readonly claimText: string,
+    values: string,
+  ) {
+    super('claim', `claim does not hold: ${claimText}`, values);
+  }
+}

@@ -15,6 +15,7 @@ export * from './memory/guest-memory';
 export * from './cpu/registers';
 export * from './cpu/check-registers';
 export { describeValue } from './validate/describe-value';
+export * from './cpu/paging-modes';
 export * from './role/page-role';
 export * from './role/cpu-role';
 export * from './role/calc-cpu-role';
@@ -48,6 +49,8 @@ export { walkBundle, verdict } from './display/walk-view';
 export { formatBundle, accessIndexName } from './display/format-view';
 export { cpuRoleBundle, pageRoleBundle } from './display/role-view';
 export { richBundle } from './display/rich';
+export * from './display/prose';
+export * from './claim/claim';
 
 export * from './spte/spte-config';
 export * from './spte/spte';
@@ -66,6 +69,7 @@ export * from './vm/memslot';
 export * from './vm/host-memory';
 export * from './vm/exit';
 export * from './vm/access-result';
+export * from './vm/register-write';
 export * from './vm/vcpu';
 export type { KvmMmu } from './vm/kvm-mmu';
 export type { VcpuVm } from './vm/vcpu-vm';
@@ -132,3 +136,9 @@ export * from './sweep/sweep';
 export * from './sweep/sweep-io';
 export * from './display/tdx-view';
 export * from './shadow/guest-mmu-npt';
+
+// Scenarios: a guest in one call, and the workloads notes and tests run on it.
+export * from './scenario/guest';
+export * from './scenario/fork';
+export * from './scenario/workloads';
+export * from './scenario/register-write-probe';

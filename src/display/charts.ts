@@ -33,7 +33,7 @@ export function reservedBitsChart(f: PageFormat): VegaLiteSpec {
     height: order.length * 16,
     encoding: {
       x: { field: 'bit', type: 'ordinal', sort: 'descending', title: 'bit (63 … 0)', axis: { labelExpr: 'datum.value % 4 == 0 ? datum.value : ""' } },
-      y: { field: 'entry', type: 'nominal', sort: order, title: 'rsvd_bits_mask index' },
+      y: { field: 'entry', type: 'nominal', sort: order, title: 'rsvd_bits_mask index', axis: { labelLimit: 0 } },
       color: { field: 'reserved', type: 'nominal', scale: { domain: ['allowed', 'reserved'], range: ['#e8eef4', '#c0392b'] }, title: null },
       tooltip: [{ field: 'entry' }, { field: 'bit' }, { field: 'reserved' }],
     },
@@ -59,8 +59,8 @@ export function permissionsChart(f: PageFormat): VegaLiteSpec {
     width: 320,
     height: 16 * 18,
     encoding: {
-      x: { field: 'acc', type: 'nominal', sort: accOrder, title: 'page ACC (U/R W X)' },
-      y: { field: 'index', type: 'nominal', sort: order, title: 'access (error-code bits 4:1)' },
+      x: { field: 'acc', type: 'nominal', sort: accOrder, title: 'page ACC (U/R W X)', axis: { labelAngle: -45, labelLimit: 0 } },
+      y: { field: 'index', type: 'nominal', sort: order, title: 'access (error-code bits 4:1)', axis: { labelLimit: 0 } },
       color: { field: 'fault', type: 'nominal', scale: { domain: ['allowed', 'fault'], range: ['#dff0d8', '#c0392b'] }, title: null },
       tooltip: [{ field: 'index' }, { field: 'acc' }, { field: 'fault' }],
     },
@@ -91,7 +91,7 @@ export function walkTraceChart(r: WalkResult): VegaLiteSpec {
     height: Math.max(1, order.length) * 24,
     encoding: {
       x: { field: 'right', type: 'nominal', sort: rights, title: 'accumulated right' },
-      y: { field: 'level', type: 'nominal', sort: order, title: null },
+      y: { field: 'level', type: 'nominal', sort: order, title: null, axis: { labelLimit: 0 } },
       color: { field: 'state', type: 'nominal', scale: { domain: ['granted', 'denied', 'not present'], range: ['#5cb85c', '#f0ad4e', '#c0392b'] }, title: null },
     },
   };

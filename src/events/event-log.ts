@@ -15,6 +15,8 @@ export type EventKind =
   | 'tlb_flush'
   | 'dirty_log'
   | 'role_change'
+  // kvm_mmu_reset_context / kvm_mmu_unload after a register write (register-write.ts)
+  | 'mmu_reset'
   | 'root_alloc'
   | 'root_free'
   // Shadow MMU

@@ -187,6 +187,23 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
   return fetch(mmu, ctx, fault, pteAccess);
 }
 
+/**
+ * Entries the CPU reads walking the shadow tables for `addr` on a TLB miss: one per level from the
+ * root down to the leaf (or the first non-present entry). PAE roots' PDPTEs are registers, not
+ * memory references. Measured on the live shadow tables, so huge shadow leaves count fewer.
+ */
+export function shadowWalkRefs(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
+  let sp = shadowWalkStart(ctx, addr);
+  let refs = 0;
+  while (sp !== null) {
+    refs++;
+    const spte = mmu.readSpte(sp, indexAt(addr, sp.level));
+    if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
+    sp = mmu.childOf(spte);
+  }
+  return refs;
+}
+
 function clearFloodOnPath(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): void {
   let sp = shadowWalkStart(ctx, addr);
   while (sp !== null) {

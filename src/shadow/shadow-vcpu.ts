@@ -129,13 +129,15 @@ export class ShadowVcpu implements KvmMmu {
    * `kvm_invalidate_pcid` unless PCID no-flush; CR4.PGE toggling or PCIDE clearing flushes the
    * guest TLB.
    */
-  afterSetRegisters(old: PagingRegisters, regs: PagingRegisters, walker: GvaWalker, cr3Written: boolean, noFlush: boolean): void {
+  afterSetRegisters(old: PagingRegisters, regs: PagingRegisters, walker: GvaWalker, cr3Written: boolean, noFlush: boolean, reset = false): void {
     const mmu = this.mmu;
     const roleChanged = !walker.role.equals(this.walker.role);
     const pdptrsChanged = String(walker.pdptrs) !== String(this.walker.pdptrs);
     this.walker = walker;
     this.regs = regs;
-    if (roleChanged) {
+    // `reset`: kvm_mmu_reset_context or kvm_mmu_unload by the bits written (register-write.ts),
+    // which frees every root even when the role is unchanged.
+    if (roleChanged || reset) {
       freeAllRoots(mmu, this.ctx); // kvm_mmu_reset_context → kvm_mmu_unload
       this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
       return;

@@ -6,6 +6,7 @@
  * the final GPA through the TDP tables), an EPT violation / misconfiguration / NPF exit when the
  * TDP walk fails, KVM's `kvm_mmu_page_fault` and its RET_PF_* outcome, and the retry.
  */
+import { registerWriteEffects } from './register-write';
 import { type Gva, type Gpa, type Hpa, gva as mkGva, hpa as mkHpa } from '../address/address';
 import type { PagingRegisters } from '../cpu/registers';
 import { InvalidRegisterStateError, hex } from '../errors';
@@ -252,8 +253,15 @@ export class Vcpu {
       this.vm.events.record({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
     }
     this.rootRoleValue = rootRole;
+    // kvm_post_set_cr0/cr4, kvm_set_efer: a role *bit* that changed resets the context even when
+    // the role did not (CR4.LA57 before long mode); shadow paging unloads on CR4.PCIDE 0→1.
+    const fx = registerWriteEffects(oldRegs, this.regsValue, this.vm.tdpEnabled);
+    if (fx.resetContext || fx.unload) {
+      if (!roleChanged) this.unload();
+      this.vm.events.record({ kind: 'mmu_reset', vcpu: this.index, outcome: `${fx.resetContext ? 'kvm_mmu_reset_context' : 'kvm_mmu_unload'} (${fx.why.join(', ')})` });
+    }
     if (this.shadowVcpu !== undefined) {
-      this.shadowVcpu.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush);
+      this.shadowVcpu.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush, fx.resetContext || fx.unload);
       rootChanged = this.rootRole.word !== oldRoot.word;
     }
     return { roleChanged, rootChanged };

@@ -5,22 +5,19 @@
  *    the n guest table reads and the final GPA first need a TDP walk, whose depth is measured on
  *    the live TDP tables (tdp level − leaf level + 1: a 2 MiB TDP leaf saves one reference per
  *    walk): refs = n + Σ depth. With 4 KiB TDP leaves everywhere this is (n+1)(m+1) − 1.
- *  - Shadow paging: the hardware walks the shadow table only: one reference per level. Shadow
- *    pages mirror the guest's levels for the 4 KiB guest pages the workloads map, so this is the
- *    guest's 4 levels (a model figure: nothing walks the guest tables on a shadow TLB miss).
+ *  - Shadow paging: the hardware walks the shadow tables only: one reference per level, measured
+ *    on the live shadow tables from the root to the leaf SPTE (`shadowWalkRefs`).
  *  - L2 on nested EPT: the hardware walks L2's tables through EPT02, which lives in the shadow
  *    MMU; its depth is not exposed, so only the literature figure is given.
  */
 import type { AccessResult } from '../vm/access-result';
 import { refs2d } from '../nested/refs-2d';
+import { shadowWalkRefs } from '../shadow/shadow-fault';
 import type { TraceMachine } from './trace-machine';
 import type { ResolvedConfig } from './run-config';
 
-/** The workloads' guests use 4-level paging. */
-const GUEST_LEVELS = 4;
-
 export function refsModel(m: TraceMachine, r: AccessResult): number {
-  if (!m.vm.tdpEnabled) return GUEST_LEVELS;
+  if (!m.vm.tdpEnabled) return shadowWalkRefs(m.vm.shadow, m.vcpu.shadow!.ctx, BigInt(r.gva));
   const steps = r.guestWalk.trace.filter((s) => s.source === 'memory');
   const root = m.vcpu.currentRoot!;
   const top = m.vm.config.tdpLevel;

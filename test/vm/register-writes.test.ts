@@ -158,3 +158,53 @@ describe('CR4.PKE without TDP (cpuid.c:936-941: no PKU for shadow paging)', () =
     expect(v.read(VA1).gpa).toBe(A);
   });
 });
+
+describe('which writes reset the MMU: by the bits written, not by the role (kvm_post_set_cr0/cr4, kvm_set_efer)', () => {
+  const resets = (vm: Vm) => vm.events.all.filter((e) => e.kind === 'mmu_reset').map((e) => e.outcome);
+
+  it('tdp: CR4.LA57 set before long mode leaves the role alone but unloads the root (x86.c:1303-1304, mmu.h:40-41)', () => {
+    const { vm, v } = paeGuest('tdp', 'ept');
+    expect(v.read(VA1).status).toBe('ok');
+    expect(v.currentRoot).not.toBeNull();
+    const r = v.setRegisters({ cr4: v.regs.cr4 | CR4.LA57 });
+    // The role tracks LA57 only in long mode (mmu.c: kvm_calc_cpu_role, ext.cr4_la57 = is_la57_mode).
+    expect(r.roleChanged).toBe(false);
+    // kvm_mmu_reset_context → kvm_mmu_unload: the vCPU holds no root until the next entry.
+    expect(v.currentRoot).toBeNull();
+    expect(resets(vm)).toEqual(['kvm_mmu_reset_context (CR4.LA57)']);
+  });
+
+  it('tdp: a CR0.WP-only toggle with paging on re-inits without unloading (x86.c:1107-1114)', () => {
+    const { vm, v } = paeGuest('tdp', 'ept');
+    v.read(VA1);
+    const root = v.currentRoot;
+    v.setRegisters({ cr0: v.regs.cr0 | CR0.WP });
+    expect(v.currentRoot).toBe(root);
+    expect(resets(vm)).toEqual([]);
+  });
+
+  it('shadow: CR4.PCIDE 0→1 frees every root, previous roots included (x86.c:1314-1316); tdp keeps its root', () => {
+    for (const mmu of ['shadow', 'tdp'] as const) {
+      const vm = new Vm({ mmu, checkInvariants: true });
+      vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram' });
+      const a = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+      const b = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x20_0000n, size: 0x10_0000n } });
+      for (const t of [a, b]) t.map(VA1, A, { flags: { writable: true } });
+      const v = vm.createVcpu({ ...LONG_MODE, cr3: a.root });
+      v.read(VA1);
+      v.movCr3(b.root);
+      v.read(VA1);
+      const r = v.setRegisters({ cr4: v.regs.cr4 | CR4.PCIDE });
+      expect(r.roleChanged).toBe(false);
+      if (mmu === 'shadow') {
+        const ctx = v.shadow!.ctx;
+        expect(ctx.root.hpa).toBeLessThan(0);
+        expect(ctx.prevRoots.every((p) => p.hpa < 0)).toBe(true);
+        expect(resets(vm)).toEqual(['kvm_mmu_unload (CR4.PCIDE 0→1)']);
+      } else {
+        expect(v.currentRoot).not.toBeNull();
+        expect(resets(vm)).toEqual([]);
+      }
+    }
+  });
+});
