@@ -6,9 +6,6 @@
  * Linux v6.16.1 (cited per assertion).
  *
  * Surviving mutants of sync.ts that no test can kill (equivalent or unreachable):
- * - `g === undefined` / `return -1` / `x < 0` in syncPage / `r < 0` in invalidateAddrInRoot: a gPTE
- *   read fails only for a gfn without a memslot, and every shadow page of a slot is zapped before the
- *   slot goes (mmu.c:7224-7229, or the fast zap-all), so no shadow page shadows such a gfn.
  * - line 56 `wantW` (`true`, `||`, dropping `&& hostWritable`): `mustWriteProtect` only matters
  *   when the access keeps ACC_WRITE after the host-writable mask (spte.c:222-242, makeSpte), and
  *   then `wantW` is true anyway; `prefetch: false` is the same as `true` with `synchronizing`.
@@ -102,6 +99,19 @@ describe('FNAME(sync_spte): entries dropped, kept or refused (paging_tmpl.h:891-
     // paging_tmpl.h:913-914 → prefetch_invalid_gpte (paging_tmpl.h:159-161: A/D paging, !A → no_present) drops it, returns 1.
     expect(f.v.shadow!.leafFor(VA)).toBeUndefined();
     expect(flushOutcomes(f, from)).toContain('sync');
+  });
+
+  it('INVLPG of an entry whose gPTE cannot be read zaps that entry and flushes it (mmu.c:6352-6357)', () => {
+    const f = unsyncPts(1);
+    expect(f.v.shadow!.leafFor(VA)).toBeDefined();
+    // As in sync.test.ts: the host mapping of the guest's RAM goes away, the memslot stays, so
+    // kvm_vcpu_read_guest_atomic fails and FNAME(sync_spte) returns -1 (paging_tmpl.h:909-911).
+    f.vm.checking = false; // the invariant checker would read the gone memory too
+    f.vm.guestMem.removeSlot(f.vm.guestMem.slots.find((s) => s.name === 'ram')!);
+    const from = f.vm.events.all.length;
+    f.v.invlpg(VA);
+    expect(f.v.shadow!.leafFor(VA)).toBeUndefined(); // :6354-6355 mmu_page_zap_pte
+    expect(flushOutcomes(f, from)).toEqual(['invlpg sync']); // :6356-6357 ret != 0 → flush
   });
 
   it('INVLPG of an unchanged entry of an unsync page keeps the SPTE: ret 0, no zap, no flush (mmu.c:6350-6356)', () => {
