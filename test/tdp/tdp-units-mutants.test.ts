@@ -2,6 +2,9 @@
  * Mutants of the small src/tdp modules that survived the scenario tests (`npm run mutate`): the
  * fields of a new page fault, the once-per-table tracking of possible NX huge pages, and the
  * state of a new TDP page, and which roots a filter selects. Expected values cite Linux v6.16.1.
+ *
+ * Equivalent survivor: rootMatch's first test (`(types & KVM_VALID_ROOTS) === 0` → false): a filter
+ * without DIRECT or MIRROR fails the last test anyway (tdp_mmu.c:100-101 only adds a WARN).
  */
 import { describe, expect, it } from 'vitest';
 import {
