@@ -16,26 +16,17 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CR0, mmuSyncChildren, shadowPath, syncPage, type ShadowPage } from '../../src';
-import { shadowFixture } from './fixtures';
+import { shadowFixture, tableOf, unsyncPts as sharedUnsyncPts } from './fixtures';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
-const TWO_M = 0x20_0000n;
 const W = 2n;
 const NX = 1n << 63n;
 
 type F = ReturnType<typeof shadowFixture>;
 
-function tableOf(f: F, va: bigint, level: number): ShadowPage {
-  return f.vm.shadow.find(Number(BigInt(f.pt.getEntry(va, level).gpa) >> 12n), (sp) => sp.level === level)[0]!;
-}
-/** n page tables, one per 2 MiB from VA, each shadowed and then unsynced by a guest store to one of its PTEs. */
 function unsyncPts(n: number): F {
-  const f = shadowFixture('paging4', { hostPageSize: '4K' });
-  for (let i = 0n; i < BigInt(n); i++) f.pt.map(VA + i * TWO_M, GPA + i * 0x1000n, { flags: { writable: true, accessed: true, dirty: true } });
-  for (let i = 0n; i < BigInt(n); i++) expect(f.v.read(VA + i * TWO_M).status).toBe('ok');
-  for (let i = 0n; i < BigInt(n); i++) expect(f.storePte(VA + i * TWO_M, 1, f.pt.getEntry(VA + i * TWO_M, 1).value).status).toBe('ok');
-  return f;
+  return sharedUnsyncPts(n, VA, GPA);
 }
 function flushOutcomes(f: F, from: number): string[] {
   return f.vm.events.all.slice(from).filter((e) => e.kind === 'tlb_flush').map((e) => e.outcome ?? '');
