@@ -8,11 +8,17 @@
  * Surviving mutants of sync.ts that no test can kill (equivalent or unreachable):
  * - line 56 `wantW` (`true`, `||`, dropping `&& hostWritable`): `mustWriteProtect` only matters
  *   when the access keeps ACC_WRITE after the host-writable mask (spte.c:222-242, makeSpte), and
- *   then `wantW` is true anyway; `prefetch: false` is the same as `true` with `synchronizing`.
+ *   then `wantW` is true anyway; `prefetch: false` is the same as `true` with `synchronizing`, in
+ *   makeSpte and in mmuTryToUnsyncPages (synchronizing returns first, mmu.c:2918-2920).
+ * - syncPage's `sp.role.direct || ctx.gptFormat === undefined` as `&&`, or its second half false:
+ *   a direct page or a paging-off context also fails the role comparison (the direct bit differs).
  * - `if (p.sp.unsync)` / `if (!p.sp.role.invalid)` → true: every page an unsync walk returns is
  *   unsync and valid (KVM calls kvm_unlink_unsync_page and kvm_sync_page unconditionally, mmu.c:2194-2195).
  * - `rootHpa < 0` in invalidateAddrInRoot, `sp.unsyncChildren === 0` → false: shadowPath(-1) is
  *   empty, and below a page without unsync children no page is unsync.
+ * Not killed yet (no test reaches them): the `pml4_root`/`pml5_root` branch of shadowPath (an
+ *   INVLPG under special roots), `isMmioPfn` in the rebuilt SPTE (only EPT memtype bits see it), and
+ *   the drop for `pte_access | shadow_present_mask == 0` (EPT without read, execute-only L1).
  */
 import { describe, expect, it } from 'vitest';
 import { CR0, mmuSyncChildren, shadowPath, syncPage, type ShadowPage } from '../../src';
