@@ -11,17 +11,12 @@ import {
   DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, MmulabError, PFERR, decodeEptp, eptCapsFromMsr, eptViolationQualification73,
   guestLevelsRead, makeEptp, nestedExit, refs2d, type EptCapabilities, type Ngpa,
 } from '../../src';
+import { caught } from '../tdx/fixtures';
 
 /** The typed error `f` throws; its message must explain the rule before naming value and rule. */
 function thrown(f: () => unknown, cls: typeof MmulabError): MmulabError {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(cls);
-  const e = err as MmulabError;
+  const e = caught(f);
+  expect(e).toBeInstanceOf(cls);
   expect(e.message).toMatch(/^\S.* \(value .*; rule: /);
   return e;
 }
