@@ -16,5 +16,9 @@ export default defineConfig({
     include,
     exclude: [...configDefaults.exclude, 'test/kernel/**'],
     testTimeout: 120_000,
+    // Every mutant run starts a new worker that imports the engine once per test file; without
+    // isolation the files of one run share one import (the engine keeps no mutable global state,
+    // and Stryker switches mutants at run time through a global, so reused modules stay correct).
+    isolate: false,
   },
 });

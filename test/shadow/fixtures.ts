@@ -1,5 +1,5 @@
 /** Shadow-paging VMs (no TDP) for every guest paging mode, with a direct map of the guest's own page tables. */
-import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion } from '../../src';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage } from '../../src';
 
 export type GuestMode = 'paging32' | 'pae' | 'paging4' | 'paging5';
 
@@ -63,4 +63,24 @@ export function mapDirect(pt: PageTableBuilder, dm: (g: bigint) => bigint): void
 /** The frame the memslot says backs a GPA (independent of the MMU). */
 export function hostFrameOf(f: ShadowFixture, gpa: bigint): bigint {
   return BigInt(f.ram.pfnBase) + (gpa >> 12n) - BigInt(f.ram.baseGfn);
+}
+
+/** The level-`level` shadow page of the guest table on the path of `va`. */
+export function tableOf(f: ShadowFixture, va: bigint, level: number): ShadowPage {
+  return f.vm.shadow.find(Number(BigInt(f.pt.getEntry(va, level).gpa) >> 12n), (sp) => sp.level === level)[0]!;
+}
+
+/**
+ * A 4-level guest with n page tables, one per 2 MiB from `va`, each shadowed (a read) and then
+ * unsynced (a guest store to one of its PTEs: a write fault on the shadowed gfn).
+ */
+export function unsyncPts(n: number, va: bigint, gpa: bigint): ShadowFixture {
+  const f = shadowFixture('paging4', { hostPageSize: '4K' });
+  const at = (i: bigint) => va + i * 0x20_0000n;
+  for (let i = 0n; i < BigInt(n); i++) f.pt.map(at(i), gpa + i * 0x1000n, { flags: { writable: true, accessed: true, dirty: true } });
+  for (let i = 0n; i < BigInt(n); i++) if (f.v.read(at(i)).status !== 'ok') throw new Error('setup: read did not complete');
+  for (let i = 0n; i < BigInt(n); i++) {
+    if (f.storePte(at(i), 1, f.pt.getEntry(at(i), 1).value).status !== 'ok') throw new Error('setup: PTE store did not complete');
+  }
+  return f;
 }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CR0, clearParents, syncPage, unsyncWalk, type ShadowPage } from '../../src';
-import { shadowFixture } from './fixtures';
+import { shadowFixture, tableOf, unsyncPts as sharedUnsyncPts } from './fixtures';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -17,19 +17,11 @@ type F = ReturnType<typeof shadowFixture>;
 function ptPage(f: F, va: bigint): ShadowPage {
   return f.vm.shadow.find(Number(BigInt(f.pt.getEntry(va, 1).gpa) >> 12n), (sp) => sp.level === 1)[0]!;
 }
-function tableOf(f: F, va: bigint, level: number): ShadowPage {
-  return f.vm.shadow.find(Number(BigInt(f.pt.getEntry(va, level).gpa) >> 12n), (sp) => sp.level === level)[0]!;
-}
 function idx(va: bigint, level: number): number {
   return Number((va >> BigInt(12 + 9 * (level - 1))) & 511n);
 }
-/** n page tables, one per 2 MiB from VA, each shadowed and then unsynced by a guest store to one of its PTEs. */
-function unsyncPts(n: number) {
-  const f = shadowFixture('paging4', { hostPageSize: '4K' });
-  for (let i = 0n; i < BigInt(n); i++) f.pt.map(VA + i * TWO_M, GPA + i * 0x1000n, { flags: { writable: true, accessed: true, dirty: true } });
-  for (let i = 0n; i < BigInt(n); i++) expect(f.v.read(VA + i * TWO_M).status).toBe('ok');
-  for (let i = 0n; i < BigInt(n); i++) expect(f.storePte(VA + i * TWO_M, 1, f.pt.getEntry(VA + i * TWO_M, 1).value).status).toBe('ok');
-  return f;
+function unsyncPts(n: number): F {
+  return sharedUnsyncPts(n, VA, GPA);
 }
 function flushes(f: F, outcome: string): number {
   return f.vm.events.all.filter((e) => e.kind === 'tlb_flush' && e.outcome === outcome).length;
