@@ -107,8 +107,8 @@ export class Vcpu {
   private l1State: { regs: PagingRegisters; cr3Loaded: boolean; intercepts: Readonly<Required<L1Intercepts>> } | undefined;
   /** The hardware TLB of this vCPU (undefined: the TLB model is off). */
   private readonly tlbModel: Tlb | undefined;
-  /** The root whose EPTP the TLB last saw loaded (a new one is flushed: kvm_mmu_load, mmu.c:5919). */
-  private tlbRootPfn = -1;
+  /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
+  private tlbRoot: TdpPage | null = null;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
 
@@ -343,10 +343,10 @@ export class Vcpu {
 
   /** KVM loads a root before entering the guest and flushes the new root's context (`kvm_mmu_load`, mmu.c:5919). */
   private tlbSyncRoot(tlb: Tlb): void {
-    const pfn = this.root?.pfn ?? -1;
-    if (pfn !== this.tlbRootPfn) {
-      this.tlbRootPfn = pfn;
-      if (pfn >= 0) this.flushTlbCurrent(tlb);
+    // By identity, not frame: a new root may reuse a freed root's frame (flush on alloc covers it).
+    if (this.root !== this.tlbRoot) {
+      this.tlbRoot = this.root;
+      if (this.root !== null) this.flushTlbCurrent(tlb);
     }
   }
 
