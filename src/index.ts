@@ -46,6 +46,7 @@ export { walkBundle, verdict } from './display/walk-view';
 export { formatBundle, accessIndexName } from './display/format-view';
 export { cpuRoleBundle, pageRoleBundle } from './display/role-view';
 export { richBundle } from './display/rich';
+export { costModelBundle, tlbConfigBundle, isCostModel } from './display/cost-view';
 
 export * from './spte/spte-config';
 export * from './spte/spte';
