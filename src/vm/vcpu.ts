@@ -639,7 +639,10 @@ export class Vcpu {
     this.price(r, this.vm.stats.get('remote_tlb_flush') - flushes);
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
-    if (r.status === 'l1-exit') this.mmuValue = this.rootMmu;
+    if (r.status === 'l1-exit') {
+      this.mmuValue = this.rootMmu;
+      this.nestedTransitionTlbFlush();
+    }
     // L2 on root_mmu: the #PF KVM would inject into L2 is a VM exit when L1 intercepts it
     // (kvm_multiple_exception → nested_vmx_is_exception_vmexit, vmx/nested.c:506-522).
     const l1 = this.l1State;
@@ -829,6 +832,7 @@ export class Vcpu {
     mmu.enter(e);
     this.nestedEpt = mmu;
     this.mmuValue = mmu;
+    this.nestedTransitionTlbFlush();
     this.vm.afterOperation();
   }
 
@@ -842,6 +846,19 @@ export class Vcpu {
     mmu.enter(e);
     this.nestedNptMmu = mmu;
     this.mmuValue = mmu;
+    this.nestedTransitionTlbFlush();
+  }
+
+  /**
+   * The TLB side of a nested VM entry/exit on guest_mmu: `nested_vmx_transition_tlb_flush` requests
+   * KVM_REQ_TLB_FLUSH_GUEST for a vmcs12 without VPID (vmx/nested.c:1226-1228, the case modelled);
+   * `nested_svm_transition_tlb_flush` KVM_REQ_TLB_FLUSH_CURRENT (svm/nested.c:503-504).
+   */
+  private nestedTransitionTlbFlush(): void {
+    const tlb = this.tlbModel;
+    if (tlb === undefined) return;
+    if (this.vm.config.flavour === 'npt') this.flushTlbCurrent(tlb);
+    else this.flushTlbGuest();
   }
 
   /**
@@ -911,12 +928,14 @@ export class Vcpu {
       this.cr3Loaded = l1.cr3Loaded;
       return;
     }
+    const wasL2 = this.mmuValue !== this.rootMmu;
     this.nestedEpt?.exit();
     if (this.nestedNptMmu?.active) {
       this.nestedNptMmu.exit();
       this.vm.afterOperation();
     }
     this.mmuValue = this.rootMmu;
+    if (wasL2) this.nestedTransitionTlbFlush();
   }
 
   /** INVEPT from L1. */
