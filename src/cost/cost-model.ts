@@ -35,12 +35,12 @@ export interface CostModel {
 }
 
 const OPT_CACHE = 'Intel 64 and IA-32 Architectures Optimization Reference Manual 248966-045, Skylake client cache parameters table ("fastest latency")';
-const LKML_SVM = 'Michael Roth, KVM SVM VMLOAD/VMSAVE patch discussion, LKML 2020-12 (lkml.iu.edu/hypermail/linux/kernel/2012.2/00527.html): pre-VMRUN → post-VMRUN +1344..1376 cycles on AMD EPYC';
+const LKML_SVM = 'KVM SVM VMLOAD/VMSAVE patch thread, LKML 2020-12 (lkml.iu.edu/hypermail/linux/kernel/2012.2/00527.html): pre-VMRUN → post-VMRUN +1344..1376 cycles, measured on an AMD (SVM) host';
 const PLACEHOLDER = 'ASSUMPTION: no published per-outcome measurement found; order-of-magnitude placeholder — override with a measurement (e.g. perf trace of kvm_mmu_page_fault)';
 
 export const DEFAULT_COST_PARAMS: Readonly<Record<CostParamName, Readonly<CostParam>>> = Object.freeze({
-  l1TlbHit: { cycles: 0, what: 'L1 TLB hit (the DTLB lookup is inside the L1D load-to-use latency)', source: OPT_CACHE + ' — the 4-cycle L1D latency includes address translation on an L1 DTLB hit', status: 'measured' },
-  stlbHit: { cycles: 9, what: 'L1 TLB miss, STLB hit', source: '7-cpu.com "Intel Skylake" page (L1 DTLB miss, STLB hit: 9 cycles) — recalled; PC Watch 2013-06-21 Haswell measurement (checked): 12 cycles', status: 'recalled' },
+  l1TlbHit: { cycles: 0, what: 'L1 TLB hit (the DTLB lookup is inside the L1D load-to-use latency)', source: 'ASSUMPTION from ' + OPT_CACHE + ': the 4-cycle L1D load-to-use latency is quoted for loads that hit the L1 DTLB, so a hit adds nothing to it', status: 'assumption' },
+  stlbHit: { cycles: 9, what: 'L1 TLB miss, STLB hit', source: '7-cpu.com "Intel Skylake" page (L1 DTLB miss, STLB hit: 9 cycles) — recalled; a Haswell measurement seen while writing this gives 12 cycles (PC Watch 2013-06-21, pc.watch.impress.co.jp article 20130621-s_haswell2 p. 15)', status: 'recalled' },
   walkRefL1: { cycles: 4, what: 'one walk memory reference served by the L1D', source: OPT_CACHE + ': L1D 4 cycles', status: 'measured' },
   walkRefL2: { cycles: 12, what: 'one walk memory reference served by the L2', source: OPT_CACHE + ': L2 12 cycles', status: 'measured' },
   walkRefL3: { cycles: 44, what: 'one walk memory reference served by the L3', source: OPT_CACHE + ': L3 44 cycles', status: 'measured' },
