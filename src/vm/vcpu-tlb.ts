@@ -75,7 +75,7 @@ export function tlbHitResult(a: bigint, access: Access, e: TlbEntry, level: TlbH
     status: 'ok', gva: mkGva(a) as Gva, access, gpa, hpa: mkHpa(BigInt(e.hostFrame) * 4096n + off),
     guestWalk: {
       status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa, gfn: mkGfn(Number(gpa >> 12n)),
-      level: e.size + 1, pageSize: Number(SIZE_BYTES[e.size]), pteAccess: e.acc, pkey: e.pkey, gpaKind: 'ram', adUpdates: 0,
+      level: e.size + 1, pageSize: Number(SIZE_BYTES[e.size]), pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
     },
     exits: [], attempts: 1, tlb: level, walkRefs: 0,
   };
@@ -109,9 +109,9 @@ export function tlbFill(v: TlbVcpu, tlb: Tlb, tag: TlbTag, r: AccessResult): voi
   const lastStep = g.trace[g.trace.length - 1];
   const globalBit = lastStep !== undefined && ((lastStep.updated ?? lastStep.value) & 0x100n) !== 0n && (v.regs.cr4 & CR4.PGE) !== 0n;
   tlb.fill({
-    ...tag, vpn: vpnOf(r.gva as bigint), size, global: globalBit,
+    vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn: vpnOf(r.gva as bigint), size, global: globalBit,
     hostFrame: Number(((r.hpa as bigint) & ~mask) >> 12n), guestFrame: Number(((r.gpa as bigint) & ~mask) >> 12n),
-    acc: g.pteAccess, pkey: g.pkey, tdpAcc: tdpRights(v, leaf.spte),
+    acc: g.pteAccess, pkey: g.pkey, tdpAcc: tdpRights(v, leaf.spte), gpaKind: g.gpaKind,
   }, r.access.kind === 'fetch');
 }
 

@@ -47,7 +47,7 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, vpnOf } from '../tlb/tlb';
+import { Tlb, checkInvpcid, vpnOf } from '../tlb/tlb';
 import { accessCost, type AccessCost } from '../cost/cost-model';
 import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, walkRefs } from './vcpu-tlb';
 import { assertCanonical } from '../address/canonical';
@@ -76,6 +76,8 @@ export class Vcpu {
   private curFinalAccess = 0;
   private curTableAccess = 0;
   private curGva = 0n;
+  /** Memory references of the current attempt's 2D walk (see secondStage). */
+  private attemptRefs = 0;
   private finalPfn = 0;
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
   /**
@@ -334,10 +336,8 @@ export class Vcpu {
     if (type === 0) assertCanonical(mkGva(BigInt(address)), this.walkerValue.role.base.level === 5 ? 57 : 48);
     const tlb = this.tlbModel;
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
-    if (tlb === undefined) {
-      new Tlb({ dtlb4k: { entries: 0, ways: 1 } }).invpcid({ vpid: 0, pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide); // the same input checks
-      return;
-    }
+    checkInvpcid(type, pcid, pcide);
+    if (tlb === undefined) return;
     tlb.invpcid({ vpid: vcpuVpid(this, tlb), pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
   }
 
@@ -387,9 +387,7 @@ export class Vcpu {
       r.tlb = 'miss';
       // Without the TLB model every access walks; the 2D walk's references are measured on the
       // live TDP tables (workload/memory-refs.ts); shadow paging walks the shadow table's levels.
-      r.walkRefs = this.mmuValue === this.tdpRootMmu && this.vm.td === undefined && this.root !== null
-        ? walkRefs(this, undefined, { vpid: 0, pcid: 0, eptp: -1 }, r)
-        : this.rootRole.level;
+      r.walkRefs = this.mmuValue === this.tdpRootMmu ? this.attemptRefs : this.rootRole.level;
     }
     const c = accessCost(this.vm.costModel, {
       tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
@@ -397,8 +395,15 @@ export class Vcpu {
     });
     r.cost = c;
     r.cycles = c.cycles;
-    const t = this.cycles as Record<keyof AccessCost, number>;
-    for (const k of Object.keys(c) as (keyof AccessCost)[]) t[k] += c[k];
+    const t = this.cycles;
+    t.cycles += c.cycles;
+    t.tlb += c.tlb;
+    t.walk += c.walk;
+    t.exits += c.exits;
+    t.kvm += c.kvm;
+    t.emulation += c.emulation;
+    t.userspace += c.userspace;
+    t.remoteFlush += c.remoteFlush;
   }
 
   /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
@@ -464,7 +469,14 @@ export class Vcpu {
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
   private secondStage(gfn: number, final: boolean): number {
-    return this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+    const t = this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+    if (t >= 0) {
+      // Memory references of this attempt's 2D walk, counted as it happens: the guest entry read
+      // after each table's translation, and each translation's TDP depth (memory-refs.ts).
+      const sc = this.tdpScratch;
+      this.attemptRefs += sc.maxLevel - sc.level + (final ? 1 : 2);
+    }
+    return t;
   }
 
   private tdpWalk(gfn: number, final: boolean, acc: number): number {
@@ -676,6 +688,7 @@ export class Vcpu {
       this.ensureRoot();
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;
+      this.attemptRefs = 0;
       const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
         // The TDX module, not KVM, sees the PENDING page first.
