@@ -69,6 +69,15 @@ describe('stale translations', () => {
     expect(v.read(VA).tlb).toBe('miss');
   });
 
+  it('a #PF invalidates the faulting address\'s entries (SDM Vol. 3A §4.10.4.1): a read after a faulting write walks', () => {
+    const { v, pt } = setup();
+    pt.map(0x7100_0000n, 0x30_0000n); // read-only
+    v.read(0x7100_0000n);
+    expect(v.read(0x7100_0000n).tlb).toBe('l1');
+    expect(v.write(0x7100_0000n).status).toBe('guest-pf');
+    expect(v.read(0x7100_0000n).tlb).toBe('miss');
+  });
+
   it('a write through an entry cached by a read of a clean page walks (to set D, SDM Vol. 3A §4.8); then it hits', () => {
     const { v } = setup();
     v.read(VA);
