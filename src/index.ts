@@ -51,6 +51,7 @@ export { cpuRoleBundle, pageRoleBundle } from './display/role-view';
 export { richBundle } from './display/rich';
 export * from './display/prose';
 export * from './claim/claim';
+export { costModelBundle, tlbConfigBundle, isCostModel } from './display/cost-view';
 
 export * from './spte/spte-config';
 export * from './spte/spte';
@@ -64,6 +65,11 @@ export * from './tdp/page-fault';
 export * from './tdp/tdp-page';
 export * from './tdp/tdp-mmu';
 export * from './tdp/possible-nx-huge-pages';
+// The hardware side: per-vCPU TLBs and paging-structure caches, and the cost model.
+export * from './tlb/tlb-config';
+export * from './tlb/tlb';
+export { SetAssoc, type Tagged } from './tlb/set-assoc';
+export * from './cost/cost-model';
 export * from './vm/recover-nx-huge-pages';
 export * from './vm/memslot';
 export * from './vm/host-memory';

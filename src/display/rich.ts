@@ -11,6 +11,7 @@ import { walkBundle } from './walk-view';
 import { formatBundle } from './format-view';
 import { cpuRoleBundle, pageRoleBundle } from './role-view';
 import type { MimeBundle } from './html';
+import { costModelBundle, isCostModel } from './cost-view';
 
 function isWalkResult(x: unknown): x is WalkResult {
   const o = x as Partial<WalkResult> | null;
@@ -29,6 +30,7 @@ export function richBundle(x: unknown): MimeBundle | undefined {
   if (typeof m === 'function') return (m as () => MimeBundle).call(x);
   if (isWalkResult(x)) return walkBundle(x);
   if (isPageFormat(x)) return formatBundle(x);
+  if (isCostModel(x)) return costModelBundle(x);
   return undefined;
 }
 

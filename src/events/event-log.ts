@@ -13,6 +13,10 @@ export type EventKind =
   | 'spte_change'
   | 'zap'
   | 'tlb_flush'
+  // The vCPU's TLB model (src/tlb): hits, misses (with the walk's references), invalidations
+  | 'tlb_hit'
+  | 'tlb_miss'
+  | 'tlb_invalidate'
   | 'dirty_log'
   | 'role_change'
   // kvm_mmu_reset_context / kvm_mmu_unload after a register write (register-write.ts)

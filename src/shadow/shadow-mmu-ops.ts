@@ -31,6 +31,8 @@ export interface ShadowVmContext {
   tdpWriteProtectGfn(gfn: number): boolean;
   /** `kvm->arch.possible_nx_huge_pages`, shared with the TDP MMU. */
   readonly possibleNxHugePages: Pick<PossibleNxHugePages<ShadowPage>, 'track' | 'unaccount'>;
+  /** KVM_REQ_TLB_FLUSH to every vCPU (their TLB models); absent: no TLB model to flush. */
+  flushRemoteTlbs?(): void;
 }
 
 export interface ShadowMmuOps {

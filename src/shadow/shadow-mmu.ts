@@ -240,6 +240,7 @@ export class ShadowMmu implements ShadowMmuOps {
 
   tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
+    this.vm.flushRemoteTlbs?.();
     this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
   }
 

@@ -22,6 +22,9 @@ export function runJob(j: Job): SweepRow {
     // NaN, not null: Arrow keeps a plain float column and the round trip is exact.
     refs_per_access: d.refsPerAccess ?? NaN,
     refs_literature: d.refsLiterature,
+    cycles: d.cycles,
+    cycles_per_access: d.cyclesPerAccess,
+    tlb_hit_rate: d.tlbHitRate ?? NaN,
   };
   for (const k of FAULT_KINDS) row[`faults_${k.replace(/-/g, '_')}`] = d.faultsByKind[k];
   for (const n of [...VM_STAT_NAMES, ...VCPU_STAT_NAMES]) row[n] = r.counters[n]!;

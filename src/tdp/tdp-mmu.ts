@@ -51,6 +51,8 @@ export interface TdpVmContext {
   readonly memAttributes?: { isPrivate(gfn: number): boolean } | undefined;
   /** `kvm->arch.possible_nx_huge_pages`, shared with the shadow MMU. */
   readonly possibleNxHugePages: Pick<PossibleNxHugePages<TdpPage>, 'track' | 'unaccount'>;
+  /** KVM_REQ_TLB_FLUSH to every vCPU (their TLB models); absent: no TLB model to flush. */
+  flushRemoteTlbs?(): void;
 }
 
 const LEVEL_STAT: Record<number, VmStatName> = { 1: 'pages_4k', 2: 'pages_2m', 3: 'pages_1g' };
@@ -256,6 +258,7 @@ export class TdpMmu {
   /** `kvm_flush_remote_tlbs` / `_gfn` / `_memslot`: counted and logged (the dirty-log ioctls flush through it too). */
   tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
+    this.vm.flushRemoteTlbs?.();
     this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
   }
 

@@ -5,6 +5,7 @@ import type { TdpExit } from './exit';
 import type { NestedExit } from '../nested/nested-exit';
 import type { MemoryFaultExit } from '../tdx/memory-fault';
 import type { ExceptionExit } from '../nested/l1-intercept';
+import type { AccessCost } from '../cost/cost-model';
 
 /** One VM exit and how KVM handled it. */
 export interface ExitRecord extends TdpExit {
@@ -45,4 +46,11 @@ export interface AccessResult {
   l1Gpa?: Gpa;
   /** memory-fault: what userspace sees in `run->memory_fault`. */
   memoryFault?: MemoryFaultExit;
+  /** Where the translation came from: an L1 TLB or STLB hit, or a walk ('miss'; always with the TLB model off). */
+  tlb?: 'l1' | 'stlb' | 'miss';
+  /** Memory references of the last hardware walk (after the paging-structure and nested caches when the TLB model is on). */
+  walkRefs?: number;
+  /** Modelled cycles of the access under the VM's cost model (see `cost` for the parts). */
+  cycles?: number;
+  cost?: AccessCost;
 }

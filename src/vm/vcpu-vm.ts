@@ -13,6 +13,8 @@ import type { Td } from '../tdx/td';
 import type { TdxFaultVm } from '../tdx/tdx-page-fault';
 import type { HostMemory } from './host-memory';
 import type { DirtyRing } from './dirty-ring';
+import type { TlbConfigSpec } from '../tlb/tlb-config';
+import type { CostModel } from '../cost/cost-model';
 
 export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
   readonly config: SpteConfig;
@@ -31,4 +33,8 @@ export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
   readonly dirtyRingRsvdEntries: number;
   /** `kvm_get_running_vcpu()`: the ring of the vCPU in KVM_RUN, whose faults mark pages dirty. */
   runningRing: DirtyRing | undefined;
+  /** The vCPUs' TLB model (undefined: off, every access walks). */
+  readonly tlbSpec: TlbConfigSpec | undefined;
+  /** Cycles per modelled event. */
+  readonly costModel: CostModel;
 }

@@ -30,7 +30,9 @@ import type { AccessResult, ExitRecord } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
 import type { NgpaWalker } from '../nested/ngpa-walker';
-import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS } from '../cpu/registers';
+import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/registers';
+
+const CR0_PG = CR0.PG;
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
 import { checkAddressArg, checkInveptArgs, checkNestedEntry, checkRegisterTypes, checkStoreArgs, checkUserArg } from './vcpu-args';
@@ -47,6 +49,10 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
+import { Tlb, checkInvpcid, vpnOf } from '../tlb/tlb';
+import { accessCost, type AccessCost } from '../cost/cost-model';
+import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, walkRefs } from './vcpu-tlb';
+import { assertCanonical } from '../address/canonical';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -72,6 +78,8 @@ export class Vcpu {
   private curFinalAccess = 0;
   private curTableAccess = 0;
   private curGva = 0n;
+  /** Memory references of the current attempt's 2D walk (see secondStage). */
+  private attemptRefs = 0;
   private finalPfn = 0;
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
   /**
@@ -101,6 +109,12 @@ export class Vcpu {
   private mmuValue: KvmMmu;
   /** L2 runs on root_mmu (L1 shadows L2 itself): L1's registers, restored by the nested exit. */
   private l1State: { regs: PagingRegisters; cr3Loaded: boolean; intercepts: Readonly<Required<L1Intercepts>> } | undefined;
+  /** The hardware TLB of this vCPU (undefined: the TLB model is off). */
+  private readonly tlbModel: Tlb | undefined;
+  /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
+  private tlbRoot: TdpPage | null = null;
+  /** Modelled cycles of every access so far, by part (remote flushes included). */
+  readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
 
   constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
     checkRegisterTypes('regs', initial, true);
@@ -117,6 +131,16 @@ export class Vcpu {
     const roleOf = () => this.rootRoleValue;
     this.tdpRootMmu = { name: 'root_mmu', get rootRole() { return roleOf(); }, access: (a, acc) => this.tdpAccess(a, acc) };
     this.mmuValue = this.rootMmu;
+    if (vm.tlbSpec !== undefined) {
+      this.tlbModel = new Tlb(vm.tlbSpec);
+      this.tlbModel.vcpu = index;
+      this.tlbModel.sink = (e) => vm.events.record(e);
+    }
+  }
+
+  /** The vCPU's TLB model, or undefined when the VM runs without one. */
+  get tlb(): Tlb | undefined {
+    return this.tlbModel;
   }
 
   /** `vcpu->arch.mmu`: the MMU that serves the running guest's accesses. */
@@ -246,6 +270,7 @@ export class Vcpu {
     this.walkerValue = walker;
     this.regsValue = Object.freeze(regs);
     if (update.cr3 !== undefined) this.cr3Loaded = true;
+    if (this.tlbModel !== undefined) this.tlbOnRegisters(old, regs, update.cr3 !== undefined);
     if (roleChanged) {
       const wpOnly = oldRole.base.with({ cr0Wp: walker.role.base.cr0Wp }).word === walker.role.base.word && oldRole.ext === walker.role.ext && walker.role.isCr0Pg;
       // kvm_mmu_reset_context unloads the roots; a CR0.WP-only change with TDP does not.
@@ -265,6 +290,131 @@ export class Vcpu {
       rootChanged = this.rootRole.word !== oldRoot.word;
     }
     return { roleChanged, rootChanged };
+  }
+
+  /**
+   * The invalidations of MOV to CR0/CR3/CR4 (SDM Vol. 3A §4.10.4.1), which KVM's own requests
+   * mirror when it intercepts the write (`kvm_post_set_cr4`, x86.c:1320-1340; `kvm_set_cr3` →
+   * `kvm_invalidate_pcid`, x86.c:1462): CR4 first (PGE, PCIDE 1→0, PAE, SMEP 0→1), then PG 1→0,
+   * then the CR3 load (no-flush bit 63 honoured with PCIDE).
+   */
+  private tlbOnRegisters(old: PagingRegisters, regs: PagingRegisters, cr3Written: boolean): void {
+    const tlb = this.tlbModel!;
+    const oldTag = { vpid: vcpuVpid(this, tlb), pcid: (old.cr4 & CR4.PCIDE) !== 0n ? Number(old.cr3 & 0xfffn) : 0, eptp: -1 };
+    tlb.movCr4(oldTag, old.cr4, regs.cr4, { pge: CR4.PGE, pcide: CR4.PCIDE, pae: CR4.PAE, smep: CR4.SMEP });
+    if ((old.cr0 & CR0_PG) !== 0n && (regs.cr0 & CR0_PG) === 0n) tlb.pagingOff(oldTag);
+    if (cr3Written) tlb.movCr3(oldTag, (regs.cr4 & CR4.PCIDE) !== 0n, Number(regs.cr3 & 0xfffn), this.noFlush);
+  }
+
+  /** `kvm_vcpu_flush_tlb_all` (x86.c:3627): `vmx_flush_tlb_all` = INVEPT global with EPT (vmx.c:3211-3230); SVM flushes the ASID. */
+  flushTlbAll(): void {
+    const tlb = this.tlbModel;
+    if (tlb === undefined) return;
+    tlb.stats.inc('flush_all');
+    if (this.vm.tdpEnabled && this.vm.config.flavour === 'ept') tlb.invept(2);
+    else this.flushVpidOrAsid(tlb);
+  }
+
+  /** `kvm_vcpu_flush_tlb_current` → `vmx_flush_tlb_current` (vmx.c:3241-3254): INVEPT single-context of the current EPTP; without EPT the VPID/ASID. */
+  private flushTlbCurrent(tlb: Tlb): void {
+    tlb.stats.inc('flush_current');
+    if (this.vm.tdpEnabled && this.vm.config.flavour === 'ept') {
+      if (this.root !== null) tlb.invept(1, this.root.pfn);
+    } else this.flushVpidOrAsid(tlb);
+  }
+
+  /** `kvm_vcpu_flush_tlb_guest` → `vmx_flush_tlb_guest` (vmx.c:3266-3276): `vpid_sync_context` (a no-op for VPID 0, whose entries VM entry flushes); SVM flushes the ASID. */
+  private flushTlbGuest(): void {
+    const tlb = this.tlbModel;
+    if (tlb === undefined) return;
+    tlb.stats.inc('flush_guest');
+    this.flushVpidOrAsid(tlb);
+  }
+
+  private flushVpidOrAsid(tlb: Tlb): void {
+    const vpid = vcpuVpid(this, tlb);
+    if (this.vm.config.flavour === 'npt' && this.vm.tdpEnabled) tlb.flushAsid(vpid);
+    else if (vpid !== 0) tlb.invvpid(1, vpid);
+    else tlb.vmTransitionNoVpid();
+  }
+
+  /**
+   * INVPCID executed by the guest (not intercepted with EPT and `enable_invpcid`): the SDM rule
+   * in `Tlb.invpcid`. #GP cases throw InvalidArgumentError and change nothing. Without a TLB
+   * model there is nothing to invalidate.
+   */
+  invpcid(type: number, pcid: number, address: Gva | bigint = 0n): void {
+    if (type === 0) assertCanonical(mkGva(BigInt(address)), this.walkerValue.role.base.level === 5 ? 57 : 48);
+    const tlb = this.tlbModel;
+    const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
+    checkInvpcid(type, pcid, pcide);
+    if (tlb === undefined) return;
+    tlb.invpcid({ vpid: vcpuVpid(this, tlb), pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
+  }
+
+  /** KVM loads a root before entering the guest and flushes the new root's context (`kvm_mmu_load`, mmu.c:5919). */
+  private tlbSyncRoot(tlb: Tlb): void {
+    // By identity, not frame: a new root may reuse a freed root's frame (flush on alloc covers it).
+    if (this.root !== this.tlbRoot) {
+      this.tlbRoot = this.root;
+      if (this.root !== null) this.flushTlbCurrent(tlb);
+    }
+  }
+
+  /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
+  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
+    const a = this.walkerValue.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    this.ensureRoot();
+    this.tlbSyncRoot(tlb);
+    const tag = tlbTag(this, tlb);
+    const vpn = vpnOf(a);
+    const fetch = access.kind === 'fetch';
+    const hit = tlb.lookup(tag, vpn, fetch);
+    if (hit !== undefined && tlbPermits(this.walkerValue, hit.entry, enc, access)) {
+      tlb.hit(hit.level);
+      this.stats.inc('guest_accesses');
+      this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
+      return tlbHitResult(a, access, hit.entry, hit.level);
+    }
+    tlb.miss();
+    const r = this.tdpAccess(address, access);
+    // Invalidations the walk's own faults make (SDM Vol. 3A §4.10.4.1, Vol. 3C §28.3.3.1).
+    for (const e of r.exits) tlb.eptViolation(tag, Number(e.gpa >> 12n), e.onGuestTable ? undefined : a);
+    if (r.status === 'guest-pf') tlb.pageFault(tag, a);
+    if (!tlb.config.vpid && r.exits.length > 0) tlb.vmTransitionNoVpid();
+    this.tlbSyncRoot(tlb); // a zap during the access may have loaded a new root
+    const t2 = tlbTag(this, tlb);
+    r.tlb = 'miss';
+    r.walkRefs = walkRefs(this, tlb, t2, r);
+    this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
+    tlbFill(this, tlb, t2, r);
+    return r;
+  }
+
+  /** Price the access under the VM's cost model and add it to the vCPU's totals. */
+  private price(r: AccessResult, remoteFlushes: number): void {
+    if (r.walkRefs === undefined) {
+      r.tlb = 'miss';
+      // Without the TLB model every access walks; the 2D walk's references are measured on the
+      // live TDP tables (workload/memory-refs.ts); shadow paging walks the shadow table's levels.
+      r.walkRefs = this.mmuValue === this.tdpRootMmu ? this.attemptRefs : this.rootRole.level;
+    }
+    const c = accessCost(this.vm.costModel, {
+      tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
+      userspaceExit: r.status === 'memory-fault' || r.status === 'vm-dead', remoteFlushes,
+    });
+    r.cost = c;
+    r.cycles = c.cycles;
+    const t = this.cycles;
+    t.cycles += c.cycles;
+    t.tlb += c.tlb;
+    t.walk += c.walk;
+    t.exits += c.exits;
+    t.kvm += c.kvm;
+    t.emulation += c.emulation;
+    t.userspace += c.userspace;
+    t.remoteFlush += c.remoteFlush;
   }
 
   /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
@@ -330,7 +480,14 @@ export class Vcpu {
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
   private secondStage(gfn: number, final: boolean): number {
-    return this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+    const t = this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+    if (t >= 0) {
+      // Memory references of this attempt's 2D walk, counted as it happens: the guest entry read
+      // after each table's translation, and each translation's TDP depth (memory-refs.ts).
+      const sc = this.tdpScratch;
+      this.attemptRefs += sc.maxLevel - sc.level + (final ? 1 : 2);
+    }
+    return t;
   }
 
   private tdpWalk(gfn: number, final: boolean, acc: number): number {
@@ -492,17 +649,25 @@ export class Vcpu {
       // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL; a dead VM's is -EIO.
       throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', td.dead ? 'the TD is dead (kvm_vm_dead): KVM_RUN fails with -EIO' : 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
     }
+    const flushes = this.vm.stats.get('remote_tlb_flush');
+    const tlb = this.tlbModel;
+    const viaTlb = tlb !== undefined && this.mmuValue === this.tdpRootMmu && td === undefined;
+    if (tlb !== undefined && !viaTlb) tlb.stats.inc('bypass');
     // vcpu_load … vcpu_put: kvm_get_running_vcpu() is this vCPU while it runs.
     this.vm.runningRing = this.dirtyRing;
     let r: AccessResult;
     try {
-      r = this.mmuValue.access(address, access);
+      r = viaTlb ? this.tlbAccess(tlb, address, access) : this.mmuValue.access(address, access);
     } finally {
       this.vm.runningRing = undefined;
     }
+    this.price(r, this.vm.stats.get('remote_tlb_flush') - flushes);
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
-    if (r.status === 'l1-exit') this.mmuValue = this.rootMmu;
+    if (r.status === 'l1-exit') {
+      this.mmuValue = this.rootMmu;
+      this.nestedTransitionTlbFlush();
+    }
     // L2 on root_mmu: the #PF KVM would inject into L2 is a VM exit when L1 intercepts it
     // (kvm_multiple_exception → nested_vmx_is_exception_vmexit, vmx/nested.c:506-522).
     const l1 = this.l1State;
@@ -536,6 +701,7 @@ export class Vcpu {
       this.ensureRoot();
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;
+      this.attemptRefs = 0;
       const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
         // The TDX module, not KVM, sees the PENDING page first.
@@ -618,12 +784,17 @@ export class Vcpu {
     }
     if (this.mmuValue.invlpg !== undefined) this.mmuValue.invlpg(address);
     else this.stats.inc('invlpg');
+    // The CPU's INVLPG (not intercepted with EPT; with shadow paging kvm_mmu_invlpg ends in
+    // flush_tlb_gva, INVVPID individual-address of the same page): SDM Vol. 3A §4.10.4.1.
+    const tlb = this.tlbModel;
+    if (tlb !== undefined) tlb.invlpg({ vpid: vcpuVpid(this, tlb), pcid: (this.regsValue.cr4 & CR4.PCIDE) !== 0n ? Number(this.regsValue.cr3 & 0xfffn) : 0, eptp: -1 }, BigInt(address));
   }
 
   /** A guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST): with shadow paging it syncs the roots. */
   flushGuestTlb(): void {
     if (this.mmuValue.flushGuestTlb !== undefined) this.mmuValue.flushGuestTlb();
     else this.stats.inc('tlb_flush');
+    this.flushTlbGuest();
   }
 
   /**
@@ -691,6 +862,7 @@ export class Vcpu {
     mmu.enter(e);
     this.nestedEpt = mmu;
     this.mmuValue = mmu;
+    this.nestedTransitionTlbFlush();
     this.vm.afterOperation();
   }
 
@@ -705,6 +877,19 @@ export class Vcpu {
     mmu.enter(e);
     this.nestedNptMmu = mmu;
     this.mmuValue = mmu;
+    this.nestedTransitionTlbFlush();
+  }
+
+  /**
+   * The TLB side of a nested VM entry/exit on guest_mmu: `nested_vmx_transition_tlb_flush` requests
+   * KVM_REQ_TLB_FLUSH_GUEST for a vmcs12 without VPID (vmx/nested.c:1226-1228, the case modelled);
+   * `nested_svm_transition_tlb_flush` KVM_REQ_TLB_FLUSH_CURRENT (svm/nested.c:503-504).
+   */
+  private nestedTransitionTlbFlush(): void {
+    const tlb = this.tlbModel;
+    if (tlb === undefined) return;
+    if (this.vm.config.flavour === 'npt') this.flushTlbCurrent(tlb);
+    else this.flushTlbGuest();
   }
 
   /**
@@ -761,6 +946,7 @@ export class Vcpu {
       this.shadowVcpu.loadCr3Nested(walker, this.regsValue);
       this.shadowVcpu.flushGuestTlb();
     } else this.stats.inc('tlb_flush');
+    this.flushTlbGuest();
     this.vm.afterOperation();
   }
 
@@ -774,12 +960,14 @@ export class Vcpu {
       this.cr3Loaded = l1.cr3Loaded;
       return;
     }
+    const wasL2 = this.mmuValue !== this.rootMmu;
     this.nestedEpt?.exit();
     if (this.nestedNptMmu?.active) {
       this.nestedNptMmu.exit();
       this.vm.afterOperation();
     }
     this.mmuValue = this.rootMmu;
+    if (wasL2) this.nestedTransitionTlbFlush();
   }
 
   /** INVEPT from L1. */

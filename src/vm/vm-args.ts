@@ -10,7 +10,7 @@ import type { Memslot } from './memslot';
 
 const VM_OPTION_KEYS: readonly string[] = [
   'kvm', 'spte', 'features', 'checkInvariants', 'mmu', 'tdp', 'maxMmuPages', 'type', 'gpaw', 'septVeDisable',
-  'disableNxHugePages', 'nxHugePagesRecoveryRatio', 'slotZapAllQuirk',
+  'disableNxHugePages', 'nxHugePagesRecoveryRatio', 'slotZapAllQuirk', 'tlb', 'cost',
 ];
 
 /** Types of the VM options (their combinations are the constructor's rules). */

@@ -33,6 +33,8 @@ import { KVM_DIRTY_GFN_SIZE, KVM_DIRTY_RING_MAX_ENTRIES, KVM_DIRTY_RING_RSVD_ENT
 import { DEFAULT_KVM_VERSION, checkKvmVersion, type KvmVersion } from '../kvm-version';
 import { describeValue } from '../validate/describe-value';
 import { checkBool, checkGpaRange, checkInt, checkMemslotSpec, checkOwnMemslot, checkBigint, checkVmOptions, optBool, optObject } from './vm-args';
+import { makeTlbConfig, type TlbConfigSpec } from '../tlb/tlb-config';
+import { makeCostModel, type CostModel, type CostModelSpec } from '../cost/cost-model';
 
 export interface VmOptions {
   /**
@@ -85,6 +87,14 @@ export interface VmOptions {
    * (`mmu.c: kvm_arch_flush_shadow_memslot`).
    */
   slotZapAllQuirk?: boolean;
+  /**
+   * The vCPUs' hardware TLBs and paging-structure caches (src/tlb): true for the Skylake defaults,
+   * or a configuration. Default off: every access walks, as before the model existed. Modelled for
+   * TDP root_mmu accesses of non-TD VMs; shadow paging, L2 on guest_mmu and TDs bypass it.
+   */
+  tlb?: boolean | TlbConfigSpec;
+  /** Cycles per modelled event (src/cost); each default is cited in the cost table. */
+  cost?: CostModelSpec;
 }
 
 /** KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's argument (`KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE`, `KVM_DIRTY_LOG_INITIALLY_SET`). */
@@ -207,6 +217,10 @@ export class Vm implements TdpVmContext {
   private dirtyRingBytes = 0;
   /** `kvm_get_running_vcpu()`'s dirty ring while a vCPU runs (set by the vCPU). */
   runningRing: DirtyRing | undefined;
+  /** VcpuVm: the vCPUs' TLB configuration (undefined: no TLB model). */
+  readonly tlbSpec: TlbConfigSpec | undefined;
+  /** VcpuVm: the cost model. */
+  readonly costModel: CostModel;
 
   constructor(opts: VmOptions = {}) {
     checkVmOptions(opts);
@@ -224,6 +238,9 @@ export class Vm implements TdpVmContext {
       throw new InvalidArgumentError('kvm-version-conflict', 'the VM option kvm and spte.kvm name one KVM version', `${opts.kvm} vs ${opts.spte.kvm}`);
     }
     opts = { ...opts, spte: { flavour: 'ept', ...opts.spte, kvm } };
+    if (opts.tlb !== undefined && typeof opts.tlb !== 'boolean' && (typeof opts.tlb !== 'object' || opts.tlb === null)) throw new InvalidArgumentError('vm-tlb', 'tlb is a boolean or a TLB configuration', String(opts.tlb));
+    this.tlbSpec = opts.tlb === true ? {} : opts.tlb === false || opts.tlb === undefined ? undefined : makeTlbConfig(opts.tlb);
+    this.costModel = makeCostModel(opts.cost);
     const nxParam = opts.spte?.nxHugePages ?? false;
     // is_nx_huge_page_enabled(kvm) = nx_huge_pages && !kvm->arch.disable_nx_huge_pages.
     if (opts.disableNxHugePages === true && opts.spte !== undefined) opts = { ...opts, spte: { ...opts.spte, nxHugePages: false } };
@@ -792,6 +809,14 @@ export class Vm implements TdpVmContext {
   }
 
   /** A new vCPU; registers default to the reset state (paging off). */
+  /**
+   * `kvm_flush_remote_tlbs` reached the vCPUs: KVM_REQ_TLB_FLUSH on each (kvm_main.c:309), served
+   * by `kvm_vcpu_flush_tlb_all` before the next entry (x86.c:10860, 3627).
+   */
+  flushRemoteTlbs(): void {
+    for (const v of this.vcpus) v.flushTlbAll();
+  }
+
   createVcpu(regs: Partial<PagingRegisters> = {}): Vcpu {
     const v = new Vcpu(this, this.vcpus.length, regs);
     this.vcpus.push(v);

@@ -4,6 +4,7 @@
  */
 import { ConfigurationError } from './config-error';
 import { describeValue } from '../validate/describe-value';
+import { makeCostModel, type CostModelSpec } from '../cost/cost-model';
 
 export const CONFIG_NAMES = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow', 'td'] as const;
 export type ConfigName = (typeof CONFIG_NAMES)[number];
@@ -16,6 +17,10 @@ export interface ConfigSpec {
   hostPageSize?: '4K' | '2M';
   /** The `nx_huge_pages` mitigation (iTLB multihit): no executable huge pages. Default off. */
   nxHugePages?: boolean;
+  /** Model the vCPU's TLB and paging-structure caches (src/tlb, Skylake defaults). Default off. */
+  tlb?: boolean;
+  /** Cost-model overrides for this run (src/cost). Default: the cited defaults. */
+  cost?: CostModelSpec;
 }
 
 export interface ResolvedConfig {
@@ -27,6 +32,8 @@ export interface ResolvedConfig {
   td: boolean;
   hostPageSize: '4K' | '2M';
   nxHugePages: boolean;
+  tlb: boolean;
+  cost: CostModelSpec | undefined;
 }
 
 
@@ -40,6 +47,15 @@ export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
   if (hostPageSize !== '4K' && hostPageSize !== '2M') throw new ConfigurationError('config-host-page-size', "config.hostPageSize is '4K' or '2M'", describeValue(hostPageSize));
   const nxHugePages = spec.nxHugePages ?? false;
   if (typeof nxHugePages !== 'boolean') throw new ConfigurationError('config-nx-huge-pages', 'config.nxHugePages is a boolean', describeValue(nxHugePages));
+  const tlb = spec.tlb ?? false;
+  if (typeof tlb !== 'boolean') throw new ConfigurationError('config-tlb', 'config.tlb is a boolean', describeValue(tlb));
+  if (spec.cost !== undefined) {
+    try {
+      makeCostModel(spec.cost);
+    } catch (e) {
+      throw new ConfigurationError('config-cost', `config.cost: ${(e as Error).message}`, JSON.stringify(spec.cost));
+    }
+  }
   const td = spec.name === 'td' || spec.td === true;
   if (td) {
     // A TD's memory is mapped by the TDX module's S-EPT: it needs EPT, and KVM runs no TD with
@@ -50,11 +66,11 @@ export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
   }
   const paging = spec.name === 'tdp-npt' ? 'npt' : spec.name === 'shadow' ? 'shadow' : 'ept';
   const level = spec.name === 'nested-ept' ? 'nested-ept' : spec.name === 'nested-shadow' ? 'nested-shadow' : 'l1';
-  return { name: spec.name, paging, level, td, hostPageSize, nxHugePages };
+  return { name: spec.name, paging, level, td, hostPageSize, nxHugePages, tlb, cost: spec.cost };
 }
 
 /** A stable label for tables and charts. */
 export function configLabel(c: ConfigName | ConfigSpec): string {
   if (typeof c === 'string') return c;
-  return c.name + (c.td && c.name !== 'td' ? '+td' : '') + (c.hostPageSize ? `/${c.hostPageSize}` : '') + (c.nxHugePages ? '/nx' : '');
+  return c.name + (c.td && c.name !== 'td' ? '+td' : '') + (c.hostPageSize ? `/${c.hostPageSize}` : '') + (c.nxHugePages ? '/nx' : '') + (c.tlb ? '/tlb' : '') + (c.cost ? `/cost=${JSON.stringify(c.cost)}` : '');
 }

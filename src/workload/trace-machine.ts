@@ -56,9 +56,10 @@ export class TraceMachine {
     const eptFrames = Math.ceil(pages / 512) + Math.ceil(pages / 512 / 512) + 4;
     const extra = nested ? Math.ceil(((eptFrames + 2) * 4096) / TWO_M) * TWO_M : 0;
     const nx = config.nxHugePages;
+    const hw = { ...(config.tlb ? { tlb: true } : {}), ...(config.cost ? { cost: config.cost } : {}) };
     const vm = config.td
-      ? new Vm({ type: 'tdx', gpaw: 48, spte: { flavour: 'ept', nxHugePages: nx } })
-      : config.paging === 'shadow' ? new Vm({ mmu: 'shadow', spte: { flavour: 'npt', nxHugePages: nx } }) : new Vm({ spte: { flavour: config.paging, nxHugePages: nx } });
+      ? new Vm({ type: 'tdx', gpaw: 48, spte: { flavour: 'ept', nxHugePages: nx }, ...hw })
+      : config.paging === 'shadow' ? new Vm({ mmu: 'shadow', spte: { flavour: 'npt', nxHugePages: nx }, ...hw }) : new Vm({ spte: { flavour: config.paging, nxHugePages: nx }, ...hw });
     const ramSize = BigInt(trace.memory + extra);
     vm.addMemslot({ base: 0n, size: ramSize, name: 'ram', hostPageSize: config.hostPageSize, guestMemfd: config.td });
     // A TD's RAM is private once userspace says so (attributes start shared), as a VMM does at boot.

@@ -48,6 +48,15 @@ export interface Derived {
   refsPerAccess: number | null;
   /** The literature figure for this configuration (4-level guest and TDP). */
   refsLiterature: number;
+  /**
+   * Modelled cycles of the whole run under the VM's cost model: every vCPU access (the guest
+   * kernel's page-table stores included) plus every remote TLB flush (src/cost).
+   */
+  cycles: number;
+  /** `cycles` per trace access. */
+  cyclesPerAccess: number;
+  /** TLB hits (L1 + STLB) per lookup; null with the TLB model off. */
+  tlbHitRate: number | null;
 }
 
 export interface TraceResult {
@@ -63,7 +72,14 @@ export interface TraceResult {
 
 export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: TraceMachine, tally: RunTally, series: SeriesPoint[]): TraceResult {
   // A TD adds its own counters (private/shared faults, conversions, SEAMCALLs).
-  const counters: Record<string, number> = { ...m.vm.stats.snapshot(), ...m.vcpu.stats.snapshot(), ...(m.vm.td?.stats.snapshot() ?? {}) };
+  const tlb = m.vcpu.tlb;
+  const tlbCounters: Record<string, number> = {};
+  if (tlb !== undefined) for (const [k, v] of Object.entries(tlb.stats.snapshot())) tlbCounters[`tlb_${k}`] = v;
+  const counters: Record<string, number> = { ...m.vm.stats.snapshot(), ...m.vcpu.stats.snapshot(), ...(m.vm.td?.stats.snapshot() ?? {}), ...tlbCounters };
+  // Remote flushes are priced once per flush (VM-wide), not per access that triggered one.
+  const cyc = m.vcpu.cycles;
+  const cycles = cyc.cycles - cyc.remoteFlush + counters.remote_tlb_flush! * m.vm.costModel.params.remoteTlbFlush.cycles;
+  const lookups = tlb?.stats.get('lookups') ?? 0;
   const faultsByKind: Record<FaultKind, number> = {
     'kvm-fixed': counters.pf_fixed! - counters.pf_fast!,
     'kvm-fast': counters.pf_fast!,
@@ -84,6 +100,9 @@ export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: Trace
       faultsByKind,
       refsPerAccess: tally.refsCount === 0 ? null : tally.refsSum / tally.refsCount,
       refsLiterature: literatureRefs(c),
+      cycles,
+      cyclesPerAccess: tally.accesses === 0 ? 0 : cycles / tally.accesses,
+      tlbHitRate: tlb === undefined || lookups === 0 ? null : (tlb.stats.get('l1_hits') + tlb.stats.get('stlb_hits')) / lookups,
     },
     events: m.vm.eventsTable() as aq.ColumnTable,
     series: series.map((p) => ({ ...p })),

@@ -1,0 +1,96 @@
+/**
+ * A set-associative array with LRU replacement: `entries / ways` sets, the set chosen by the
+ * low bits of the key's index (`index mod sets`), each set scanned linearly (ways are few). LRU
+ * uses a per-array use counter, so a sequence of lookups and fills gives the same victims on every
+ * run (no clocks).
+ */
+import type { TlbArray } from './tlb-config';
+
+export interface Tagged {
+  /** The set index source: a page number (or prefix) in the array's own granularity. */
+  index: number;
+  /** Last use, for LRU. */
+  used: number;
+}
+
+export class SetAssoc<E extends Tagged> {
+  readonly sets: number;
+  readonly ways: number;
+  private readonly slots: (E | undefined)[];
+  private clock = 0;
+
+  constructor(geom: TlbArray) {
+    this.ways = geom.ways;
+    this.sets = geom.entries === 0 ? 0 : geom.entries / geom.ways;
+    this.slots = new Array<E | undefined>(geom.entries);
+  }
+
+  get capacity(): number {
+    return this.slots.length;
+  }
+
+  private base(index: number): number {
+    return (index % this.sets) * this.ways;
+  }
+
+  /** The entry of `index` that `match` accepts (marked most recently used), or undefined. */
+  find(index: number, match: (e: E) => boolean): E | undefined {
+    if (this.sets === 0) return undefined;
+    const b = this.base(index);
+    for (let w = 0; w < this.ways; w++) {
+      const e = this.slots[b + w];
+      if (e !== undefined && e.index === index && match(e)) {
+        e.used = ++this.clock;
+        return e;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Insert `e`: it replaces an entry `same` accepts (one translation per tag), else an empty way,
+   * else the least recently used. Returns the evicted entry, if any.
+   */
+  insert(e: E, same: (old: E) => boolean): E | undefined {
+    if (this.sets === 0) return undefined;
+    const b = this.base(e.index);
+    e.used = ++this.clock;
+    let victim = -1;
+    for (let w = 0; w < this.ways; w++) {
+      const o = this.slots[b + w];
+      if (o !== undefined && o.index === e.index && same(o)) {
+        this.slots[b + w] = e;
+        return undefined;
+      }
+    }
+    for (let w = 0; w < this.ways; w++) {
+      const o = this.slots[b + w];
+      if (o === undefined) {
+        this.slots[b + w] = e;
+        return undefined;
+      }
+      if (victim < 0 || o.used < this.slots[b + victim]!.used) victim = w;
+    }
+    const old = this.slots[b + victim];
+    this.slots[b + victim] = e;
+    return old;
+  }
+
+  /** Remove every entry `pred` accepts; returns how many. */
+  invalidate(pred: (e: E) => boolean): number {
+    let n = 0;
+    for (let i = 0; i < this.slots.length; i++) {
+      const e = this.slots[i];
+      if (e !== undefined && pred(e)) {
+        this.slots[i] = undefined;
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** The valid entries (for inspection and tests), in slot order. */
+  entries(): E[] {
+    return this.slots.filter((e): e is E => e !== undefined);
+  }
+}

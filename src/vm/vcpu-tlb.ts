@@ -1,0 +1,153 @@
+/**
+ * The vCPU's hardware TLB in the access pipeline (TDP root_mmu): the tag an access runs under,
+ * the permission check a TLB hit makes with the cached rights, the result of a hit, the fill
+ * after a walk, and the walk's memory references with the paging-structure and nested caches.
+ * Kept apart from vcpu.ts so the pipeline there only calls in.
+ */
+import { type Gpa, type Gva, gfn as mkGfn, hpa as mkHpa, gva as mkGva, gpa as mkGpa } from '../address/address';
+import { CR4 } from '../cpu/registers';
+import { PFERR } from '../format/acc';
+import type { PagingRegisters } from '../cpu/registers';
+import type { GvaWalker } from '../walker/gva-walker';
+import { ACCESS_AC, ACCESS_IMPLICIT, type Access } from '../walker/access';
+import type { TdpPage } from '../tdp/tdp-page';
+import { vpnOf, type Tlb, type TlbEntry, type TlbHitLevel, type TlbTag, type SizeIndex } from '../tlb/tlb';
+import type { AccessResult } from './access-result';
+import type { VcpuVm } from './vcpu-vm';
+
+/** What the helpers read of the vCPU. */
+export interface TlbVcpu {
+  readonly vm: VcpuVm;
+  readonly index: number;
+  readonly regs: PagingRegisters;
+  readonly walker: GvaWalker;
+  readonly currentRoot: TdpPage | null;
+}
+
+/**
+ * KVM gives each vCPU its own VPID (`vmx.c: allocate_vpid`, from 1: VPID 0 is the host's) or,
+ * on AMD, an ASID; with VPIDs off everything runs as VPID 0.
+ */
+export function vcpuVpid(v: TlbVcpu, tlb: Tlb): number {
+  return tlb.config.vpid ? v.index + 1 : 0;
+}
+
+export function tlbTag(v: TlbVcpu, tlb: Tlb): TlbTag {
+  const r = v.regs;
+  const pcid = (r.cr4 & CR4.PCIDE) !== 0n ? Number(r.cr3 & 0xfffn) : 0;
+  // Combined mappings carry the EP4TA; NPT has no EPTP tag (the ASID is the tag, kvm_mmu_load
+  // flushes it on a new nCR3), so its entries are tagged like linear ones.
+  const eptp = v.vm.config.flavour === 'ept' && v.currentRoot !== null ? v.currentRoot.pfn : -1;
+  return { vpid: vcpuVpid(v, tlb), pcid, eptp };
+}
+
+/**
+ * Whether the cached rights allow the access (SDM Vol. 3A §4.10.2.2: a TLB entry holds the
+ * combined R/W, U/S and XD rights, the dirty state and the protection key; they are checked
+ * against the current CR0.WP/CR4.SMEP/SMAP/PKRU, as `permission_fault` does). A write through an
+ * entry made by a read of a clean page needs a walk to set D (SDM §4.8), so the W right is only
+ * cached for a dirty leaf (the walker's `protect_clean_gpte`). Not allowed ⇒ the CPU walks.
+ */
+export function tlbPermits(w: GvaWalker, e: TlbEntry, enc: number, access: Access): boolean {
+  const need = access.kind === 'write' ? 2 : access.kind === 'fetch' ? 4 : 1;
+  if ((e.tdpAcc & need) === 0) return false;
+  const fmt = w.format;
+  if (fmt === undefined) return true; // paging off: no guest rights
+  const pfec = enc & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
+  const notSmap = (enc & ACCESS_AC) !== 0 && (enc & ACCESS_IMPLICIT) === 0;
+  const pidx = (pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1;
+  if (((fmt.hot.permissions[pidx]! >>> e.acc) & 1) !== 0) return false;
+  if (fmt.pkruMask !== 0) {
+    let pk = (w.pkru >>> (e.pkey * 2)) & 3;
+    pk &= fmt.pkruMask >>> ((pfec & ~1) | ((e.acc & 4) !== 0 ? PFERR.RSVD : 0));
+    if (pk !== 0) return false;
+  }
+  return true;
+}
+
+const SIZE_BYTES = [4096n, 2097152n, 1073741824n] as const;
+
+/** The AccessResult of a TLB hit: no walk, no exit; the guest "walk" record is the cached one. */
+export function tlbHitResult(a: bigint, access: Access, e: TlbEntry, level: TlbHitLevel): AccessResult {
+  const off = a & (SIZE_BYTES[e.size] - 1n);
+  const gpa = mkGpa(BigInt(e.guestFrame) * 4096n + off) as Gpa;
+  return {
+    status: 'ok', gva: mkGva(a) as Gva, access, gpa, hpa: mkHpa(BigInt(e.hostFrame) * 4096n + off),
+    guestWalk: {
+      status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa, gfn: mkGfn(Number(gpa >> 12n)),
+      level: e.size + 1, pageSize: Number(SIZE_BYTES[e.size]), pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
+    },
+    exits: [], attempts: 1, tlb: level, walkRefs: 0,
+  };
+}
+
+/** The second dimension's leaf for `gfn`: its level and the SPTE (via the MMU's own lookup). */
+function tdpLeaf(v: TlbVcpu, gfn: number): { level: number; spte: bigint } {
+  const [, , level, spte] = v.vm.tdp.lastSpte(v.currentRoot!, gfn);
+  return { level, spte };
+}
+
+/** Second-dimension rights of a leaf SPTE: read 1, write 2 (dirty, when A/D is on), exec 4. */
+function tdpRights(v: TlbVcpu, spte: bigint): number {
+  const c = v.vm.config;
+  if (c.flavour === 'ept') {
+    const w = (spte & 2n) !== 0n && (!c.adEnabled || (spte & 0x200n) !== 0n);
+    return Number(spte & 1n) | (w ? 2 : 0) | Number(spte & 4n);
+  }
+  const w = (spte & 2n) !== 0n && (spte & 0x40n) !== 0n;
+  return 1 | (w ? 2 : 0) | ((spte >> 63n) === 0n ? 4 : 0);
+}
+
+/** Cache the translation of a completed access (SDM §4.10.2.1: only translations without a fault). */
+export function tlbFill(v: TlbVcpu, tlb: Tlb, tag: TlbTag, r: AccessResult): void {
+  if (r.status !== 'ok' || r.guestWalk.status !== 'ok' || r.hpa === undefined || r.gpa === undefined || v.currentRoot === null) return;
+  const g = r.guestWalk;
+  const gfn = Number((r.gpa as bigint) >> 12n);
+  const leaf = tdpLeaf(v, gfn);
+  const size = (Math.min(g.level, leaf.level) - 1) as SizeIndex; // the smaller page (SDM Vol. 3C §28.3.1)
+  const mask = SIZE_BYTES[size] - 1n;
+  const lastStep = g.trace[g.trace.length - 1];
+  const globalBit = lastStep !== undefined && ((lastStep.updated ?? lastStep.value) & 0x100n) !== 0n && (v.regs.cr4 & CR4.PGE) !== 0n;
+  tlb.fill({
+    vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn: vpnOf(r.gva as bigint), size, global: globalBit,
+    hostFrame: Number(((r.hpa as bigint) & ~mask) >> 12n), guestFrame: Number(((r.gpa as bigint) & ~mask) >> 12n),
+    acc: g.pteAccess, pkey: g.pkey, tdpAcc: tdpRights(v, leaf.spte), gpaKind: g.gpaKind,
+  }, r.access.kind === 'fetch');
+}
+
+/**
+ * Memory references of the access's last walk (a 2D walk under TDP): the guest tables read below
+ * the deepest paging-structure-cache hit, and for each of them and the final GPA the nested
+ * references left after the nested TLB and nested PSCs. With `tlb` undefined nothing is cached:
+ * n + Σ depth, the figure of workload/memory-refs.ts (Bhargava et al.'s 24 for 4+4 levels).
+ */
+export function walkRefs(v: TlbVcpu, tlb: Tlb | undefined, tag: TlbTag, r: AccessResult): number {
+  const root = v.currentRoot;
+  if (root === null) return 0;
+  const g = r.guestWalk;
+  const vpn = vpnOf(r.gva as bigint);
+  const top = v.walker.role.base.level;
+  const start = tlb === undefined || top < 4 ? top + 1 : tlb.pscLookup(tag, vpn, top);
+  const tdpTop = root.level;
+  const asid = v.vm.config.flavour === 'npt' ? tag.vpid : -1;
+  const nested = (gfn: number): number => {
+    const leaf = tdpLeaf(v, gfn);
+    if (tlb === undefined) return tdpTop - leaf.level + 1;
+    return tlb.nestedRefs(root.pfn, asid, gfn, tdpTop, leaf.level, 0);
+  };
+  let guest = 0;
+  let nest = 0;
+  for (const s of g.trace) {
+    if (s.source !== 'memory' || s.level >= start) continue;
+    guest++;
+    nest += nested(Number((s.entryGpa as bigint) >> 12n));
+    if (tlb !== undefined && !s.leaf && s.level >= 2 && top >= 4) tlb.pscFill(tag, vpn, s.level);
+  }
+  if (r.gpa !== undefined && (r.status === 'ok' || r.status === 'emulated')) nest += nested(Number((r.gpa as bigint) >> 12n));
+  if (tlb !== undefined) {
+    tlb.stats.inc('walk_refs', guest + nest);
+    tlb.stats.inc('walk_refs_guest', guest);
+    tlb.stats.inc('walk_refs_nested', nest);
+  }
+  return guest + nest;
+}
