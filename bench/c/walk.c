@@ -6,10 +6,12 @@
  *  gva:  4-level IA-32e walk (SDM Vol. 3A §4.5) of random 4 KiB pages over 1 Mi mapped pages:
  *        per level read the entry, present, reserved bits (MAXPHYADDR 46, NXE), accumulate R/W,
  *        U/S and XD, leaf at level 1 or PS; then the permission check through a 16-entry
- *        permission bitmap indexed by the error code (as KVM's permissions[16]) and the A/D check
+ *        permission bitmap indexed by the error code (as KVM's permissions[16]), the protection-key
+ *        check against PKRU (the TypeScript bench guest has CR4.PKE, PKRU 0) and the A/D check
  *        (set A on every level and D on the leaf when missing; a warm guest has them all set).
  *  2d:   the same walk of L2's tables where every table frame and the final frame go through a
- *        4-level EPT walk (SDM §29.3.2: read/write/execute bits, A/D with EPTP bit 6): 24 refs.
+ *        4-level EPT walk (SDM §29.3.2: read/write/execute bits, reserved bits and the
+ *        bad_mt_xwr bitmap on every level, A on every level and D on the leaf with EPTP bit 6): 24 refs.
  *
  * Inputs are generated with the workloads' xorshift32 (src/workload/generators.ts) and the same
  * seeds and address layout as bench/walk.bench.ts and bench/walk2d.bench.ts. Output: one JSON
@@ -57,6 +59,8 @@ static inline uint64_t *entry(uint64_t frame, unsigned idx) { return &mem[frame 
 
 static uint64_t rsvd[5];
 static uint8_t permissions[16]; /* bit i of permissions[pfec>>1]: fault for ACC value i (U|W|X) */
+static volatile uint32_t pkru_v; /* 0, read at run time so the check is not folded away */
+static uint32_t pkru, pkru_mask;
 
 static void build_permissions(void) {
   /* ACC bits: 1 = exec, 2 = write, 4 = user (KVM's ACC_EXEC/WRITE/USER). CR0.WP=1, SMEP, SMAP on. */
@@ -112,6 +116,9 @@ static inline uint64_t walk4(uint64_t root, uint64_t va, unsigned pfec) {
   }
   unsigned acc = (nx_or ? 0 : 1) | (acc_and & RW ? 2 : 0) | (acc_and & US ? 4 : 0);
   if ((permissions[pfec >> 1] >> acc) & 1) return ~0ull;
+  /* CR4.PKE: protection key of the leaf (bits 62:59) against PKRU, for user pages (SDM §4.6.2). */
+  unsigned pk = (pkru >> (((e >> 59) & 15) * 2)) & 3;
+  if (pk & (pkru_mask >> ((pfec & ~1u) | ((acc & 4) ? 8 : 0)))) return ~0ull;
   if (!(acc_and & A) || ((pfec & 2) && !(e & D))) {
     for (int l = 4; l >= level; l--) *ents[l] |= A;
     if (pfec & 2) *ents[level] |= D;
@@ -126,6 +133,10 @@ static inline uint64_t walk4(uint64_t root, uint64_t va, unsigned pfec) {
 #define EPT_A 0x100ull
 #define EPT_D 0x200ull
 static uint64_t ept_rsvd[5];
+/* bad_mt_xwr as KVM builds it (mmu.c: __reset_rsvds_bits_mask_ept): bit (e & 63) set = misconfig:
+ * W without R, W+X without R (no execute-only support assumed off: X-only allowed), memory
+ * types 2, 3 and 7 in leaves' bits 5:3. */
+static uint64_t bad_mt_xwr;
 
 static uint64_t ept_root;
 static void ept_map(uint64_t ngfn, uint64_t gfn) {
@@ -141,7 +152,7 @@ static void ept_map(uint64_t ngfn, uint64_t gfn) {
 
 /* nGPA frame → GPA frame, or ~0 on an EPT violation/misconfig; write sets D on the leaf. */
 static inline uint64_t ept_walk(uint64_t ngfn, int write) {
-  uint64_t t = ept_root, e = 0, acc = 7;
+  uint64_t t = ept_root, e = 0, acc = ~0ull;
   uint64_t *ents[5];
   int level;
   for (level = 4;; level--) {
@@ -149,13 +160,13 @@ static inline uint64_t ept_walk(uint64_t ngfn, int write) {
     e = *pe;
     ents[level] = pe;
     if (!(e & 7)) return ~0ull;
-    if ((e & ept_rsvd[level]) || (e & 7) == EPT_W || (e & 7) == (EPT_W | EPT_X)) return ~0ull;
+    if ((e & ept_rsvd[level]) || ((bad_mt_xwr >> (e & 63)) & 1)) return ~0ull;
     acc &= e;
     if (level == 1 || (e & PS)) break;
     t = (e & ADDR_MASK) >> 12;
   }
   if (!(acc & EPT_R) || (write && !(acc & EPT_W))) return ~0ull;
-  if (!(*ents[4] & EPT_A) || !(e & EPT_A) || (write && !(e & EPT_D))) {
+  if (!(acc & EPT_A) || (write && !(e & EPT_D))) {
     for (int l = 4; l >= level; l--) *ents[l] |= EPT_A;
     if (write) *ents[level] |= EPT_D;
   }
@@ -226,6 +237,14 @@ int main(void) {
   for (int l = 1; l <= 4; l++) ept_rsvd[l] = RSVD_HI;
   ept_rsvd[4] |= PS;
   build_permissions();
+  pkru = pkru_v;
+  pkru_mask = 0;
+  /* pkru_mask bit (pfec & ~1 | user-page << 3): user-page data accesses are checked (SDM §4.6.2). */
+  for (unsigned pf = 0; pf < 16; pf += 2) pkru_mask |= (1u | ((pf & 2) ? 2u : 0)) << (pf | 8);
+  for (unsigned b = 0; b < 64; b++) {
+    unsigned xwr = b & 7, mt = b >> 3;
+    if (xwr == 2 || xwr == 6 || mt == 2 || mt == 3 || mt == 7) bad_mt_xwr |= 1ull << b;
+  }
   const unsigned pfec = 2 | 4; /* user write, as the TypeScript benches */
 
   /* gva: 4-level, tables from frame 0, data frames far above (never touched). */
