@@ -8,14 +8,24 @@ import { walk2dBench } from './walk2d.bench';
 import { shadowBench } from './shadow.bench';
 import { workloadBench } from './workload.bench';
 import { tdxBench } from './tdx.bench';
+import { buildNativeWalker, runNativeWalker, nativeComparison } from './native.bench';
 
 const results: BenchResult[] = [];
 const only = process.argv[2];
 // Memory first, on a clean heap.
 if (!only || only === 'map') results.push(...mapBench());
+// The walks, with the native C walker run before, between and after them (same machine state).
+const native = !only || only === 'walk' || only === 'walk2d' ? buildNativeWalker() : undefined;
+const cRuns: Map<string, number>[] = [];
+if (native) cRuns.push(runNativeWalker(native));
 if (!only || only === 'walk') results.push(...walkBench());
+if (native) cRuns.push(runNativeWalker(native));
 if (!only || only === 'tdp') results.push(...tdpBench());
 if (!only || only === 'walk2d') results.push(...walk2dBench());
+if (native) {
+  cRuns.push(runNativeWalker(native));
+  results.push(...nativeComparison(cRuns, results));
+}
 if (!only || only === 'shadow') results.push(...shadowBench());
 if (!only || only === 'tdx') results.push(...tdxBench());
 // Async groups: workloads (sweeps on worker threads), then the kernel last: it spawns kernel

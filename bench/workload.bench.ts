@@ -31,13 +31,14 @@ export async function workloadBench(): Promise<BenchResult[]> {
     }
     out.push({ name: `workload mixed ${c}`, value: accesses / median(secs), unit: 'accesses/s', note: 'set-up and page-table stores included' });
   }
+  // Issue 13 asks for ≥ 1.8× on 2 workers for jobs of a second or more: jobs of ~1–2 s each
+  // (300k accesses), so worker start-up (loading the engine in each thread) is a small share.
   const spec: SweepSpec = {
-    configs: ['tdp-ept', 'shadow', 'nested-shadow'],
-    // Jobs big enough (~0.1–0.5 s each) that the work, not worker start-up (~1 s), is measured.
-    workloads: [{ generator: 'uniform', params: { pages: [1024, 4096], accesses: [40000] } }, { generator: 'fork-storm', params: { pages: [512], forks: [4], writesPerFork: [256] } }],
-    seeds: [1, 2, 3, 4],
+    configs: ['tdp-ept', 'shadow'],
+    workloads: [{ generator: 'uniform', params: { pages: [4096], accesses: [300_000] } }, { generator: 'fork-storm', params: { pages: [2048], forks: [8], writesPerFork: [2048] } }],
+    seeds: [1, 2, 3],
   };
-  const jobs = 3 * 3 * 4;
+  const jobs = 2 * 2 * 3;
   const rate: Record<number, number> = {};
   for (const workers of [1, 2]) {
     const t0 = process.hrtime.bigint();
@@ -45,6 +46,6 @@ export async function workloadBench(): Promise<BenchResult[]> {
     rate[workers] = jobs / (Number(process.hrtime.bigint() - t0) / 1e9);
     out.push({ name: `sweep ${jobs} jobs, ${workers} worker${workers > 1 ? 's' : ''}`, value: rate[workers]!, unit: 'jobs/s', note: `${((workers / rate[workers]!) * 1000).toFixed(0)} ms of worker time per job` });
   }
-  out.push({ name: 'sweep scaling 2 workers / 1', value: rate[2]! / rate[1]!, unit: 'x', note: 'includes worker start-up' });
+  out.push({ name: 'sweep scaling 2 workers / 1', value: rate[2]! / rate[1]!, unit: 'x', note: 'target ≥ 1.8 (issue 13); worker start-up included' });
   return out;
 }

@@ -27,6 +27,7 @@ import type { PageFormat } from '../format/page-format';
 import { GuestMemory } from '../memory/guest-memory';
 import type { Access } from '../walker/access';
 import { walkTables, type WalkInputs } from '../walker/walk';
+import { ensureTrace, walkTablesRaw } from '../walker/walk-fast';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { buildRecord } from '../walker/walk-record';
 import type { WalkStep } from '../walker/walk-result';
@@ -301,12 +302,13 @@ export class NgpaWalker {
     this.lastPfecValue = a;
     if (this.pdptHalves !== undefined) this.loadPdpte(this.pdptHalves, nlo);
     const s = this.scratch;
-    const stop = walkTables(this.inputs, s, nhi, nlo, a);
+    const stop = walkTablesRaw(this.inputs, s, nhi, nlo, a);
     this.lastStop = stop;
     this.lastLoggedFlag = false;
     // update_accessed_dirty_bits: a write that finds D clear in the EPT leaf calls
-    // write_log_dirty before setting D (even when the table is in a read-only slot).
-    if (stop === WalkStop.Ok && this.logsDirty && (a & PFERR.WRITE) !== 0 && ((s.lo[s.level]! >>> 9) & 1) === 0) {
+    // write_log_dirty before setting D (even when the table is in a read-only slot). An untraced
+    // (fast) walk found D set: it never takes a walk that must set it.
+    if (stop === WalkStop.Ok && this.logsDirty && (a & PFERR.WRITE) !== 0 && s.traced && ((s.lo[s.level]! >>> 9) & 1) === 0) {
       this.lastLoggedFlag = true;
       this.dirtyLogs++;
       if (this.onLog !== undefined) this.onLog(mkNgpa((BigInt(nhi) << 32n) | BigInt((nlo >>> 12) << 12 >>> 0)));
@@ -394,6 +396,7 @@ export class NgpaWalker {
   /** EPT: the raw RWX AND that KVM's error label sees in `pte_access` (all ones before any entry). */
   private lastRwx(): number {
     const s = this.scratch;
+    ensureTrace(this.inputs, s);
     if (this.lastStop === WalkStop.TableNoSlot) return s.level === s.maxLevel ? 7 : eptAccToRwx(s.acc[s.level + 1]!);
     return eptAccToRwx(s.acc[s.level]!);
   }
@@ -405,6 +408,7 @@ export class NgpaWalker {
    */
   appendLastEntries(out: number[]): number {
     const s = this.scratch;
+    ensureTrace(this.inputs, s);
     const bytes = this.format.entryBytes;
     let n = 0;
     for (let level = s.usedPdptr ? 3 : s.maxLevel; level >= s.level; level--) {

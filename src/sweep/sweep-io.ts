@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as aq from 'arquero';
 import { SweepError } from './sweep-error';
 import { SWEEP_KEY_COLUMNS } from './sweep-row';
+import { sweepJobs, type Job, type SweepSpec } from './sweep-jobs';
 
 /** Write the table as Arrow IPC; a temporary file then a rename, so a failed save leaves nothing half-written. */
 export function saveSweep(table: aq.ColumnTable, file: string): void {
@@ -19,12 +20,25 @@ export function loadSweep(file: string): aq.ColumnTable {
 
 const key = (t: aq.ColumnTable, i: number) => SWEEP_KEY_COLUMNS.map((k) => String(t.get(k, i))).join('\u0000');
 
+const jobKey = (j: Job) => [j.label, j.generator, JSON.stringify(j.params), String(j.seed)].join('\u0000');
+const shownKey = (k: string) => k.replace(/\u0000/g, ' | ');
+
+export interface MergeOptions {
+  /**
+   * The spec the parts were run from (shards of one sweep). Then the merge checks that the parts
+   * hold exactly the spec's jobs — a missing shard is an error, not a smaller table — and puts the
+   * rows in job order, so the result is the table one run of the whole sweep gives, byte for byte
+   * once saved.
+   */
+  spec?: SweepSpec;
+}
+
 /**
  * Merge sweeps run separately. Same columns required; a (config, workload, params, seed) row in
- * two parts is an error (the parts overlapped); rows come out in key order, whatever the order
- * of the parts.
+ * two parts is an error (the parts overlapped). Rows come out in job order when `spec` is given,
+ * else in key order; either way the order of the parts does not matter.
  */
-export function mergeSweeps(parts: aq.ColumnTable[]): aq.ColumnTable {
+export function mergeSweeps(parts: aq.ColumnTable[], opts: MergeOptions = {}): aq.ColumnTable {
   if (parts.length === 0) throw new SweepError('sweep-merge-empty', 'nothing to merge', '[]');
   const cols = parts[0]!.columnNames();
   for (const p of parts) {
@@ -40,5 +54,31 @@ export function mergeSweeps(parts: aq.ColumnTable[]): aq.ColumnTable {
     }
   }
   const all = parts.slice(1).reduce((a, b) => a.concat(b), parts[0]!);
-  return all.orderby(...SWEEP_KEY_COLUMNS).reify();
+  if (opts.spec === undefined) return all.orderby(...SWEEP_KEY_COLUMNS).reify();
+  return inJobOrder(all, sweepJobs(opts.spec));
+}
+
+function inJobOrder(all: aq.ColumnTable, jobs: Job[]): aq.ColumnTable {
+  const rowOf = new Map<string, number>();
+  for (let i = 0; i < all.numRows(); i++) rowOf.set(key(all, i), i);
+  const order: number[] = [];
+  const missing: string[] = [];
+  for (const j of jobs) {
+    const r = rowOf.get(jobKey(j));
+    if (r === undefined) missing.push(jobKey(j));
+    else {
+      order.push(r);
+      rowOf.delete(jobKey(j));
+    }
+  }
+  if (missing.length > 0) throw new SweepError('sweep-merge-missing', `${missing.length} of the spec's ${jobs.length} jobs are in no part (is a shard missing?); first missing job`, shownKey(missing[0]!));
+  const [foreign] = rowOf.keys();
+  if (foreign !== undefined) throw new SweepError('sweep-merge-foreign', `${rowOf.size} rows are not jobs of the spec; first such row`, shownKey(foreign));
+  // Plain arrays, as a single run builds its table, so both save to the same Arrow bytes.
+  const cols: Record<string, unknown[]> = {};
+  for (const c of all.columnNames()) {
+    const v = all.array(c) as ArrayLike<unknown>;
+    cols[c] = order.map((r) => v[r]);
+  }
+  return aq.table(cols);
 }

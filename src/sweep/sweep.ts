@@ -13,6 +13,7 @@ import { sweepJobs, type Job, type SweepSpec } from './sweep-jobs';
 import { runJob, type SweepRow } from './sweep-row';
 import { SweepError } from './sweep-error';
 import { checkSignal, throwIfAborted } from '../validate/checks';
+import { parseShard, shardJobs, type Shard } from './sweep-shard';
 
 export interface SweepOptions extends SweepSpec {
   /** Worker threads; 1 runs in-process. Default: every core. */
@@ -20,6 +21,8 @@ export interface SweepOptions extends SweepSpec {
   onProgress?: (done: number, total: number) => void;
   /** Stop the sweep: no further job starts; the promise rejects with OperationAbortedError. */
   signal?: AbortSignal;
+  /** Run only shard K of N (`'2/3'` or `{ index: 2, count: 3 }`); merge the parts with `mergeSweeps(parts, { spec })`. */
+  shard?: string | Shard;
 }
 
 // Under vitest the engine is TypeScript: the worker gets this shim, which compiles .ts files with
@@ -48,6 +51,8 @@ function toTable(rows: SweepRow[]): aq.ColumnTable {
 
 async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => void, signal: AbortSignal | undefined): Promise<SweepRow[]> {
   const rows: SweepRow[] = new Array(jobs.length);
+  // A shard's jobs keep their global indices; a row goes to its job's place in this list.
+  const slot = new Map(jobs.map((j, i) => [j.index, i]));
   let next = 0;
   let done = 0;
   const workers = Array.from({ length: Math.min(n, jobs.length) }, spawn);
@@ -67,7 +72,7 @@ async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => 
             };
             w.on('message', (m: { index: number; row?: SweepRow; error?: string }) => {
               if (m.error !== undefined) return reject(new SweepError('sweep-job-failed', `job ${m.index} failed: ${m.error}`, String(m.index)));
-              rows[m.index] = m.row!;
+              rows[slot.get(m.index)!] = m.row!;
               progress(++done);
               feed();
             });
@@ -86,7 +91,10 @@ export async function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
   const workers = opts.workers ?? availableParallelism();
   if (!Number.isSafeInteger(workers) || workers < 1) throw new SweepError('sweep-workers', 'workers is a positive integer', String(opts.workers));
   const signal = checkSignal('options.signal', opts.signal);
-  const jobs = sweepJobs(opts);
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+  const all = sweepJobs(opts);
+  const jobs = shard === undefined ? all : shardJobs(all, shard);
+  if (jobs.length === 0) throw new SweepError('sweep-shard-empty', `shard ${shard!.index}/${shard!.count} has no jobs: the sweep has only ${all.length}`, `${shard!.index}/${shard!.count}`);
   const progress = (d: number) => opts.onProgress?.(d, jobs.length);
   let rows: SweepRow[];
   if (workers === 1) {

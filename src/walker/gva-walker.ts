@@ -19,6 +19,7 @@ import { rsvdBits } from '../bits';
 import { GuestMemory } from '../memory/guest-memory';
 import { encodeAccess, type Access } from './access';
 import { walkTables, type WalkInputs } from './walk';
+import { ensureTrace, walkTablesRaw } from './walk-fast';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
@@ -144,7 +145,7 @@ export class GvaWalker {
       this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       return WalkStop.Ok;
     }
-    return walkTables(this.inputs, this.scratch, vhi, vlo, access);
+    return walkTablesRaw(this.inputs, this.scratch, vhi, vlo, access);
   }
 
   get lastGfn(): number {
@@ -231,6 +232,8 @@ export class GvaWalker {
         gpaKind: this.mem.kindOf(address as bigint as Gpa), adUpdates: 0,
       };
     }
+    // A fast walkRaw left the trace unwritten: fill it from the unstaged inputs it walked with.
+    ensureTrace(this.inputs, this.scratch);
     const r = buildRecord(this.staged?.inputs ?? this.inputs, this.scratch, stop, address, access, this.role, 'gva_walk');
     // With a second stage the scratch's gfn is the translated frame; the record reports the GPA.
     if (r.status === 'ok' && this.staged !== undefined && stop === WalkStop.Ok) {

@@ -5,6 +5,7 @@ import { decodeErrorCode, PFERR } from '../format/acc';
 import type { CpuRole } from '../role/cpu-role';
 import type { Access } from './access';
 import type { WalkInputs } from './walk';
+import { ensureTrace } from './walk-fast';
 import { type WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkFault, WalkResult, WalkStage, WalkStep } from './walk-result';
 
@@ -17,6 +18,7 @@ export function buildRecord(
   role: CpuRole | undefined,
   stage: WalkStage,
 ): WalkResult {
+  ensureTrace(w, s);
   const fmt = w.format;
   const ept = fmt.ptType === 'ept';
   const trace: WalkStep[] = [];

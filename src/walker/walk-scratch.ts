@@ -34,6 +34,15 @@ export class WalkScratch {
   adDirty = false;
   /** The table frame did not exist in any slot. */
   noSlot = false;
+  /**
+   * Whether lo/hi/tableGfn/index/acc hold the last walk's trace. `walkTablesRaw` (walk-fast.ts)
+   * leaves them unwritten on success and keeps the walk's inputs (tvhi, tvlo, tacc) so that
+   * `ensureTrace` can fill them.
+   */
+  traced = true;
+  tvhi = 0;
+  tvlo = 0;
+  tacc = 0;
 }
 
 /** Reasons a gva walk stops, for the record's words. */

@@ -77,6 +77,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   let tgHi = 0;
   s.usedPdptr = false;
   s.noSlot = false;
+  s.traced = true;
   if (s.adDirty) {
     s.updated.fill(0);
     s.adDirty = false;
@@ -259,22 +260,22 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   return WalkStop.Ok;
 }
 
-function x86Acc(accLo: number, accHiInv: number): number {
+export function x86Acc(accLo: number, accHiInv: number): number {
   // gpte_access: keep W and U; bit 0 = P XOR NX = "executable at every level".
   return (accLo & 6) | (accHiInv >>> 31);
 }
 
-function eptAcc(accLo: number): number {
+export function eptAcc(accLo: number): number {
   // W → ACC_WRITE, X → ACC_EXEC, R → ACC_USER (v6.16 reuses USER as "readable").
   return (accLo & 2) | ((accLo >>> 2) & 1) | ((accLo & 1) << 2);
 }
 
-function x86Acc73(accLo: number, accHiInv: number): number {
+export function x86Acc73(accLo: number, accHiInv: number): number {
   // 7.3 gpte_access (kvm-7x.md §1.4): READ = P (always 1 here), W and U kept, EXEC (8) = no NX.
   return ((accHiInv >>> 31) << 3) | (accLo & 6) | 1;
 }
 
-function eptAcc73(accLo: number): number {
+export function eptAcc73(accLo: number): number {
   // 7.3 EPT: R → ACC_READ 1, W → 2, XU (bit 10) → ACC_USER_EXEC 4, XS (bit 2) → ACC_EXEC 8. XU is
   // taken even with MBEC off ("sets every bit even when a check will not use it", §1.4); the
   // MBEC-off table ignores it.
