@@ -132,3 +132,7 @@ export * from './sweep/sweep';
 export * from './sweep/sweep-io';
 export * from './display/tdx-view';
 export * from './shadow/guest-mmu-npt';
+
+// The seeded random-operation fuzzer (a reference model cross-checking every access).
+export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
+export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
