@@ -55,6 +55,31 @@ describe('cell output limit', () => {
   });
 });
 
+describe('cell output limit in the kernel runtime (what the kernel sends on iopub)', () => {
+  it('a 50 MB write arrives as 10 MiB and a notice; an 11 MiB display becomes the notice', async () => {
+    // The built runtime (global setup builds it): it loads its compiler lazily by require.
+    const { Runtime } = (await import(path.join(ROOT, 'dist', 'kernel', 'runtime.js'))) as typeof import('../../kernel/runtime');
+    const rt = await Runtime.create({ root: ROOT });
+    try {
+      const got: [string, string, number][] = [];
+      const sink = {
+        stream: (name: string, text: string) => void got.push(['stream', name, text.length]),
+        display: (c: { data: Record<string, unknown> }) => void got.push(['display', Object.keys(c.data).join(','), JSON.stringify(c.data).length]),
+        clear: () => undefined,
+      };
+      const flood = await rt.execute("process.stdout.write('y'.repeat(50 * 1024 * 1024));\nprocess.stdout.write('more');\n1", { sink, label: 'cell 1', idPrefix: 'c1' });
+      expect(flood.status).toBe('ok');
+      const notice = "\n[mmulab: this cell's output reached the 10 MiB limit per cell; the rest was dropped]\n";
+      expect(got).toEqual([['stream', 'stdout', 10 * 1024 * 1024], ['stream', 'stderr', notice.length]]);
+      got.length = 0;
+      await rt.execute("display({ 'text/html': 'z'.repeat(11 * 1024 * 1024) }, { raw: true });\ndisplay('small')", { sink, label: 'cell 2', idPrefix: 'c2' });
+      expect(got).toEqual([['stream', 'stderr', notice.length]]);
+    } finally {
+      rt.close();
+    }
+  });
+});
+
 describe('notes runner: temporary files', () => {
   it('a run killed between writing its temporary file and the rename leaves it; the next run removes it', async () => {
     const d = tempDir('held');
