@@ -44,6 +44,24 @@ describe('nested EPT: a cached MMIO SPTE and EPT12 permissions', () => {
     expect(n.v.stats.get('nested_reflected')).toBe(1);
   });
 
+  it('a stale MMIO SPTE (memslots changed since) takes the slow path and still ends in an EPT violation for L1', () => {
+    // Found by the fuzzer (nested-ept, seed 1001). handle_ept_misconfig passes PFERR_RSVD_MASK
+    // alone (vmx.c:5803); handle_mmio_page_fault finds the generation stale and returns
+    // RET_PF_INVALID (mmu.c:4348-4349), so FNAME(page_fault) walks EPT12 with no access bits (a
+    // read), makes a new MMIO SPTE and emulates; the emulator then translates the real access
+    // through EPT12 (x86.c:7899) and the write is refused: an EPT violation for L1.
+    const n = withDevice(false);
+    n.vm.addMemslot({ base: 0x8000_0000n, size: 0x1000n, name: 'unrelated' }); // a new memslot generation
+    const r = n.v.write(VA);
+    expect(r.exits.at(-1)!.kind).toBe('ept_misconfig');
+    expect(r.status).toBe('l1-exit');
+    expect(r.nestedExit!.kind).toBe('ept-violation');
+    if (r.nestedExit!.kind !== 'ept-violation') return;
+    expect(r.nestedExit!.guestPhysicalAddress).toBe(MMIO_N);
+    expect(Number(r.nestedExit!.qualification) & EPT_QUAL.ACC_WRITE).toBe(EPT_QUAL.ACC_WRITE); // paging_tmpl.h:502-503
+    expect(n.v.stats.get('nested_reflected')).toBe(1);
+  });
+
   it('a write through a writable EPT12 entry is emulated', () => {
     const n = withDevice(true);
     const r = n.v.write(VA);
