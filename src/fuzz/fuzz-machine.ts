@@ -452,8 +452,9 @@ export class FuzzMachine {
         }
       }
     }
-    if (!ok && fresh.kind === 'ok' && o.kind === 'mmio' && (r.emulation ?? '').includes('cached') && this.shadowPages) {
-      // mmu.c:5090-5104 (sync_mmio_spte): syncing an unsync shadow page re-marks an MMIO SPTE
+    if (!ok && fresh.kind === 'ok' && o.kind === 'mmio' && this.shadowPages) {
+      // mmu.c:5090-5104 (sync_mmio_spte): syncing an unsync shadow page (root_mmu without TDP,
+      // or guest_mmu's EPT02/NPT02) re-marks an MMIO SPTE
       // with the current generation without looking for a memslot added since, so the access
       // takes the MMIO path; KVM's emulator then reads or writes the RAM now at that GPA
       // (x86.c: emulator_read_write_onepage), the guest-visible result of 'ok'.
