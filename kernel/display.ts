@@ -55,6 +55,20 @@ export const VEGA_LITE_MIME = 'application/vnd.vegalite.v5+json';
 // ---------------------------------------------------------------------------------------------
 
 /**
+ * The most output one cell may make: stream text and display data together, in UTF-8 bytes (the
+ * JSON of a display's data). Past it the cell's output is cut with a notice and the rest dropped,
+ * so a runaway cell cannot send one 50 MB iopub message or write it into a notebook. Updates of a
+ * display (progress bars) replace an output and do not count.
+ */
+export const CELL_OUTPUT_LIMIT = 10 * 1024 * 1024;
+
+/** The line a truncated cell's stderr ends with. */
+export function truncationNotice(limit: number): string {
+  const size = limit % (1024 * 1024) === 0 ? `${limit / (1024 * 1024)} MiB` : `${limit} bytes`;
+  return `\n[mmulab: this cell's output reached the ${size} limit per cell; the rest was dropped]\n`;
+}
+
+/**
  * The outputs of one execution, in order. Synchronous outputs are emitted at once while nothing
  * is pending; once an asynchronous output (a chart being rendered) is queued, everything after it
  * waits its turn.
@@ -66,12 +80,57 @@ export class CellOutput {
   private failure: { error: unknown } | undefined;
   /** display ids of progress bars, by label. */
   readonly progress = new Map<string, { id: string; key: string }>();
+  /** Output bytes counted against `limit` so far, and whether the limit was reached. */
+  private used = 0;
+  private truncated = false;
 
   constructor(
     readonly sink: OutputSink,
     /** Display ids are `${idPrefix}-${n}`: deterministic, derived from the cell. */
     readonly idPrefix: string,
+    /** This cell's output limit in bytes (CELL_OUTPUT_LIMIT). */
+    readonly limit: number = CELL_OUTPUT_LIMIT,
   ) {}
+
+  /** Count `bytes` against the limit: true if they fit; else the limit is reached (notice once). */
+  private fits(bytes: number): boolean {
+    if (this.truncated) return false;
+    if (this.used + bytes <= this.limit) {
+      this.used += bytes;
+      return true;
+    }
+    return false;
+  }
+
+  private truncate(): void {
+    this.truncated = true;
+    this.used = this.limit;
+    const notice = truncationNotice(this.limit);
+    this.emit(() => this.sink.stream('stderr', notice));
+  }
+
+  /** Stream text, within the cell's output limit (cut at a character boundary when it passes it). */
+  stream(name: 'stdout' | 'stderr', text: string): void {
+    if (this.truncated) return;
+    const bytes = Buffer.byteLength(text);
+    if (this.fits(bytes)) {
+      this.emit(() => this.sink.stream(name, text));
+      return;
+    }
+    const buf = Buffer.from(text);
+    let cut = this.limit - this.used;
+    while (cut > 0 && (buf[cut]! & 0xc0) === 0x80) cut--; // not inside a UTF-8 sequence
+    const head = buf.subarray(0, cut).toString();
+    if (head) this.emit(() => this.sink.stream(name, head));
+    this.truncate();
+  }
+
+  /** A display output, within the limit (an update replaces an output and is not counted). */
+  display(content: DisplayContent, update: boolean): void {
+    if (this.truncated) return;
+    if (update || this.fits(Buffer.byteLength(JSON.stringify(content.data, jsonReplacer) ?? ''))) this.sink.display(content, update);
+    else this.truncate();
+  }
 
   newDisplayId(): string {
     return `${this.idPrefix}-${++this.seq}`;
@@ -345,7 +404,7 @@ export function display(value: unknown, options: DisplayOptions = {}): DisplayHa
   const update = options.update;
   const id = update === undefined ? (options.displayId ?? out.newDisplayId()) : typeof update === 'string' ? update : update.displayId;
   const metadata = options.metadata ?? {};
-  const send = (data: MimeBundle): void => out.sink.display({ data, metadata, transient: { display_id: id } }, update !== undefined);
+  const send = (data: MimeBundle): void => out.display({ data, metadata, transient: { display_id: id } }, update !== undefined);
   const bundle = options.raw ? checkBundle(value, value) : toBundle(value);
   if (isPromiseLike(bundle)) out.emitAsync(Promise.resolve(bundle), send);
   else out.emit(() => send(bundle));

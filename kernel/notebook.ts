@@ -225,10 +225,69 @@ export function serializeNotebook(nb: Notebook): string {
   return JSON.stringify(sortKeys(splitForDisk(nb)), null, 1) + '\n';
 }
 
-/** Replaces `file` with `content` atomically: a temp file in the same directory, then rename. */
+/** `.NAME.tmp-PID`: where `writeFileAtomic` writes NAME before renaming it over the file. */
+function tempName(file: string, pid: number): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}.tmp-${pid}`);
+}
+
+/** Temporary files this process has on disk; removed on any exit that runs JavaScript. */
+const liveTemps = new Set<string>();
+let exitCleanup = false;
+
+function removeLiveTemps(): void {
+  for (const t of liveTemps) fs.rmSync(t, { force: true });
+  liveTemps.clear();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what writers killed before their rename left in `dir`: `.NAME.tmp-PID` files of
+ * processes that no longer exist (a live writer's file is left alone). Returns the files removed.
+ */
+export function removeStaleTemps(dir: string): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = /^\..+\.tmp-(\d+)$/.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || alive(pid)) continue;
+    fs.rmSync(path.join(dir, n), { force: true });
+    removed.push(path.join(dir, n));
+  }
+  return removed;
+}
+
+/**
+ * Writes `content` to `file` atomically: a temporary file in the same directory, fsynced, then
+ * renamed over `file`. The temporary file is removed on failure and on any process exit that runs
+ * JavaScript (`exit`); a kill that allows none (SIGKILL, a signal's default action) leaves it, and
+ * the next run's `removeStaleTemps` removes it.
+ *
+ * MMULAB_TEST_HOLD_BEFORE_RENAME (tests only): the path of a marker file; the write creates it once
+ * the temporary file is complete and waits (at most 60 s) until it is deleted, so a test can kill
+ * the writer between the write and the rename.
+ */
 export function writeFileAtomic(file: string, content: string): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
+  const tmp = tempName(file, process.pid);
+  if (!exitCleanup) {
+    exitCleanup = true;
+    process.on('exit', removeLiveTemps);
+  }
+  liveTemps.add(tmp);
   try {
     const fd = fs.openSync(tmp, 'w');
     try {
@@ -237,9 +296,18 @@ export function writeFileAtomic(file: string, content: string): void {
     } finally {
       fs.closeSync(fd);
     }
+    holdForTest();
     fs.renameSync(tmp, file);
-  } catch (e) {
+  } finally {
     fs.rmSync(tmp, { force: true });
-    throw e;
+    liveTemps.delete(tmp);
   }
+}
+
+function holdForTest(): void {
+  const marker = process.env.MMULAB_TEST_HOLD_BEFORE_RENAME;
+  if (!marker) return;
+  fs.writeFileSync(marker, '');
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let waited = 0; waited < 60_000 && fs.existsSync(marker); waited += 20) Atomics.wait(sleeper, 0, 0, 20);
 }

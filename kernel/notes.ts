@@ -11,9 +11,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { claimSummary, notebookClaims } from './claims';
 import { notebookDiff } from './diff';
-import { NotebookFormatError, readNotebook, serializeNotebook, writeFileAtomic, type Notebook } from './notebook';
+import { NotebookFormatError, readNotebook, removeStaleTemps, serializeNotebook, writeFileAtomic, type Notebook } from './notebook';
 import { writeReport, type ReportEntry } from './report';
-import { CellExecutionError, checkParameters, injectParameters, ParameterError, parseParameterArg, RunInterrupted, runNotebook, Watchdog } from './runner';
+import { CellExecutionError, checkParameters, injectParameters, ParameterError, parseParameterArg, ProcessExitError, RunInterrupted, runNotebook, Watchdog } from './runner';
 import { defaultRoot, installProcessHandlers, logToStderr, logToStdout, Runtime } from './runtime';
 
 export interface NotesArgs {
@@ -162,6 +162,10 @@ export async function notes(argv: string[]): Promise<number> {
     return 2;
   }
   const files = findNotebooks(args);
+  // A run killed between writing a temporary file and renaming it left that file: remove it.
+  const dirs = new Set(files.map((f) => path.dirname(f)));
+  if (!args.check && args.report !== null) dirs.add(path.resolve(args.root, args.report));
+  for (const d of dirs) for (const t of removeStaleTemps(d)) logToStderr(`notes: removed ${display(args.root, t)}, left by a run killed before its rename`);
   // Read everything first: a malformed notebook or a bad parameter stops the run before anything is written.
   const inputs: { file: string; name: string; text: string; nb: Notebook }[] = [];
   const problems: string[] = [];
@@ -213,11 +217,21 @@ export async function notes(argv: string[]): Promise<number> {
     }
   };
   process.on('SIGINT', onSigint);
+  // The last word if the process ends while a notebook runs (whatever a cell did that the
+  // runner's guard did not catch): exit 0 with nothing written would pass --check silently.
+  let running: string | undefined;
+  const onExit = (code: number): void => {
+    if (running === undefined) return;
+    logToStderr(`notes: ${running}: the process ended while the notebook ran (exit code ${code}); nothing was written`);
+    if (code === 0) process.exitCode = 1;
+  };
+  process.on('exit', onExit);
   let status = 0;
   const report: ReportEntry[] = [];
   try {
     for (const input of inputs) {
       const t0 = process.hrtime.bigint();
+      running = input.name;
       try {
         const r = await runNotebook(rt!, input.nb, input.name, {
           parameters: args.parameters,
@@ -259,10 +273,12 @@ export async function notes(argv: string[]): Promise<number> {
           logToStderr(`notes: ${input.name}: FAILED, not written (${claimSummary(claims)} before the failure)${failed.join('')}\n${e.message}`);
           report.push({ path: input.name, notebook: e.partial, failed: true });
         } else {
-          if (e instanceof CellExecutionError || e instanceof ParameterError) logToStderr(`notes: ${input.name}: FAILED, not written\n${e.message}`);
+          if (e instanceof CellExecutionError || e instanceof ParameterError || e instanceof ProcessExitError) logToStderr(`notes: ${input.name}: FAILED, not written\n${e.message}`);
           else logToStderr(`notes: ${input.name}: FAILED, not written: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
           report.push({ path: input.name, notebook: input.nb, failed: true });
         }
+      } finally {
+        running = undefined;
       }
     }
     if (!args.check && args.report !== null) {
@@ -272,6 +288,7 @@ export async function notes(argv: string[]): Promise<number> {
     }
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('exit', onExit);
     await watchdog?.close();
     rt?.close();
   }

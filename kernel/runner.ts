@@ -44,6 +44,57 @@ export class ParameterError extends Error {
   }
 }
 
+/**
+ * A cell tried to end the process (`process.exit`, `process.abort`, a terminating signal to
+ * itself). In the notes runner that would end the run with nothing written and, for
+ * `process.exit(0)`, exit status 0: a stale note would pass `--check`. It is refused instead, and
+ * the notebook fails naming the cell.
+ */
+export class ProcessExitError extends Error {
+  constructor(
+    readonly file: string,
+    readonly cellIndex: number,
+    readonly how: string,
+  ) {
+    super(`${file}, cell ${cellIndex}: the cell tried to end the process (${how}); a cell may not end the notes runner`);
+    this.name = 'ProcessExitError';
+  }
+}
+
+/** Signals whose default action ends the process. */
+const TERMINATING = new Set<string | number>(['SIGTERM', 'SIGKILL', 'SIGHUP', 'SIGQUIT', 'SIGABRT', 'SIGALRM', 'SIGUSR1', 'SIGUSR2', 1, 3, 6, 9, 10, 12, 14, 15]);
+
+/**
+ * While a notebook runs, the ways a cell can end the process throw instead (so the cell fails
+ * with an error) and are remembered (so a cell that catches the error still fails, and so does a
+ * timer that calls them after its cell ended). `restore` puts the real functions back.
+ */
+function guardProcessExit(): { attempt: () => string | undefined; restore: () => void } {
+  const proc = process as NodeJS.Process & { reallyExit?: (code?: number) => never };
+  const saved = { exit: proc.exit, reallyExit: proc.reallyExit, abort: proc.abort, kill: proc.kill };
+  let attempt: string | undefined;
+  const refuse = (how: string): never => {
+    attempt ??= how;
+    throw new Error(`${how} refused: a cell may not end the notes runner`);
+  };
+  proc.exit = ((code?: number | string) => refuse(`process.exit(${code === undefined ? '' : String(code)})`)) as typeof process.exit;
+  proc.reallyExit = ((code?: number) => refuse(`process.reallyExit(${code === undefined ? '' : String(code)})`)) as (code?: number) => never;
+  proc.abort = (() => refuse('process.abort()')) as typeof process.abort;
+  proc.kill = ((pid: number, signal?: string | number) => {
+    if ((pid === process.pid || pid === 0) && TERMINATING.has(signal ?? 'SIGTERM')) refuse(`process.kill(${pid === 0 ? '0' : 'process.pid'}, ${String(signal ?? 'SIGTERM')})`);
+    return saved.kill.call(process, pid, signal);
+  }) as typeof process.kill;
+  return {
+    attempt: () => attempt,
+    restore: () => {
+      proc.exit = saved.exit;
+      proc.reallyExit = saved.reallyExit;
+      proc.abort = saved.abort;
+      proc.kill = saved.kill;
+    },
+  };
+}
+
 /** The run was interrupted from outside (Ctrl-C): nothing is to be written. */
 export class RunInterrupted extends Error {
   constructor() {
@@ -293,6 +344,7 @@ export async function checkParameters(rt: Runtime, input: Notebook, file: string
   await rt.resetNamespace();
   const sink = { stream: () => undefined, display: () => undefined, clear: () => undefined };
   const cwd = process.cwd();
+  const guard = guardProcessExit();
   try {
     process.chdir(path.dirname(path.resolve(file)));
     if (params >= 0 && params < at) {
@@ -302,6 +354,7 @@ export async function checkParameters(rt: Runtime, input: Notebook, file: string
     const r = await rt.execute(joinSource(nb.cells[at]!.source), { sink, label: 'injected parameters', idPrefix: 'check-injected' });
     if (r.status !== 'ok') throw new ParameterError(file, `a -p value does not fit its parameter: ${r.ename}: ${r.evalue}`);
   } finally {
+    guard.restore();
     process.chdir(cwd);
     setCurrentOutput(undefined);
   }
@@ -323,6 +376,8 @@ export async function runNotebook(rt: Runtime, input: Notebook, file: string, op
   let count = 0;
   let paramNames: string[] | undefined;
   const injected = new Set<string>();
+  const guard = guardProcessExit();
+  let lastCell = -1;
   try {
     process.chdir(dir);
     for (let i = 0; i < nb.cells.length; i++) {
@@ -349,6 +404,9 @@ export async function runNotebook(rt: Runtime, input: Notebook, file: string, op
       const timeout = options.timeoutMs && options.watchdog ? options.timeoutMs : 0;
       if (timeout) options.watchdog!.arm(timeout);
       let outcome;
+      const before = guard.attempt();
+      if (before !== undefined) throw new ProcessExitError(file, lastCell, `${before}, after the cell ended`);
+      lastCell = i;
       try {
         outcome = await rt.execute(code, { sink, label: `cell ${n}`, idPrefix: `cell${i}` });
       } finally {
@@ -356,6 +414,8 @@ export async function runNotebook(rt: Runtime, input: Notebook, file: string, op
         // Output made after a cell has finished (timers) is not recorded: it would land by timing.
         setCurrentOutput(undefined);
       }
+      const how = guard.attempt();
+      if (how !== undefined) throw new ProcessExitError(file, i, how);
       if (outcome.status === 'ok') {
         if (outcome.result) cell.outputs.push({ output_type: 'execute_result', execution_count: n, data: snapshot(outcome.result), metadata: {} });
         continue;
@@ -380,7 +440,12 @@ export async function runNotebook(rt: Runtime, input: Notebook, file: string, op
       }
       errors.push({ cellIndex: i, ename, evalue, traceback });
     }
+    // A timer of the last cell may still try to end the process before the notebook is written.
+    await new Promise((r) => setImmediate(r));
+    const late = guard.attempt();
+    if (late !== undefined) throw new ProcessExitError(file, lastCell, `${late}, after the cell ended`);
   } finally {
+    guard.restore();
     process.chdir(cwd);
   }
   const metadata: Record<string, unknown> = { ...nb.metadata, kernelspec: kernelspecMetadata(), language_info: languageInfo() };

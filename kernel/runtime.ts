@@ -156,7 +156,7 @@ function hookStreams(): void {
       const out = currentOutput();
       if (!out) return (real as (...a: unknown[]) => boolean)(chunk, encoding, cb);
       const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString(typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-      out.emit(() => out.sink.stream(name, text));
+      out.stream(name, text);
       const done = typeof encoding === 'function' ? encoding : cb;
       if (typeof done === 'function') process.nextTick(done as () => void);
       return true;
@@ -176,7 +176,7 @@ export function installProcessHandlers(): void {
   const report = (kind: string) => (e: unknown) => {
     const text = `${kind}: ${e instanceof Error ? `${e.name}: ${e.message}` : plainText(e)}\n`;
     const out = currentOutput();
-    if (out) out.emit(() => out.sink.stream('stderr', text));
+    if (out) out.stream('stderr', text);
     else logToStderr(text);
   };
   process.on('unhandledRejection', report('Unhandled promise rejection'));
@@ -252,7 +252,7 @@ export class Runtime {
       const tslabJupyter = require('tslab/dist/jupyter') as { lastWriteDisplayData: unknown };
       tslabJupyter.lastWriteDisplayData = (data: { data: MimeBundle; metadata?: Record<string, unknown>; transient?: { display_id?: string } }, update: boolean) => {
         const out = currentOutput();
-        out?.emit(() => out.sink.display({ data: data.data, metadata: data.metadata ?? {}, transient: data.transient ?? {} }, update));
+        out?.emit(() => out.display({ data: data.data, metadata: data.metadata ?? {}, transient: data.transient ?? {} }, update));
       };
       this.modules.set(id, tslab);
       return { value: tslab };

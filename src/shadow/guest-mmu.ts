@@ -198,23 +198,18 @@ export class NestedEptMmu implements KvmMmu {
       }
       if (isMmioSpte(mmu.config, spte)) r = mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration) ? RET_PF.EMULATE : RET_PF.INVALID;
       else r = RET_PF.RETRY;
-      if (r === RET_PF.EMULATE && finalAcc !== undefined) {
-        // The emulator translates L2's access through EPT12 (x86.c:7899 gva_to_gpa of nested_mmu →
-        // kvm_translate_gpa → guest_mmu's EPT walk): the cached MMIO info never matches while
-        // nested (x86.h:327 mmio_gva = 0), so EPT12's permissions are always checked, and a
-        // violation goes to L1 (reads need R: they walk as "user" accesses).
-        const s = ctx.walkScratch;
-        const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
-        if (stop !== WalkStop.Ok) {
-          const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-          return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc));
-        }
-      }
-      if (r === RET_PF.EMULATE) return { ret: r, mmio: true };
+      if (r === RET_PF.EMULATE) return this.emulatorCheck(ngpa, finalAcc) ?? { ret: r, mmio: true };
       if (r === RET_PF.RETRY) return { ret: r, mmio: false };
     }
     this.stats.inc('pf_taken');
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    // A misconfiguration's error code is PFERR_RSVD_MASK alone (vmx.c:5803): with a stale MMIO
+    // SPTE the walk above checked a read, made a new MMIO SPTE and emulates; the emulator then
+    // checks the real access through EPT12 as after a cached one.
+    if (misconfig && res.ret === RET_PF.EMULATE && res.walkFault === undefined) {
+      const refused = this.emulatorCheck(ngpa, finalAcc);
+      if (refused !== undefined) return refused;
+    }
     return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
   }
 
@@ -226,6 +221,23 @@ export class NestedEptMmu implements KvmMmu {
   private rewalkUser(ec: number): (kind: 'read' | 'write' | 'fetch') => boolean {
     const user = (ec & PFERR.USER) !== 0;
     return this.vm.config.kvm === '7.3' ? () => user : (kind) => user || kind === 'read';
+  }
+
+  /**
+   * The emulator translates L2's access through EPT12 (x86.c:7899 gva_to_gpa of nested_mmu →
+   * kvm_translate_gpa → guest_mmu's EPT walk): the cached MMIO info never matches while nested
+   * (x86.h:327 mmio_gva = 0), so EPT12's permissions are always checked, and a violation goes to
+   * L1 (`rewalkUser`: which accesses walk as "user"). Undefined: the access may be emulated.
+   */
+  private emulatorCheck(ngpa: bigint, finalAcc: number | undefined): NestedFaultOutcome | undefined {
+    if (finalAcc === undefined) return undefined;
+    const mmu = this.vm.shadow;
+    const ctx = this.ctx!;
+    const s = ctx.walkScratch;
+    const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
+    if (stop === WalkStop.Ok) return undefined;
+    const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc));
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */

@@ -17,7 +17,7 @@ import { paging5Format } from '../format/paging5';
 import type { X86FormatParams } from '../format/x86-params';
 import type { KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioGenerationMatches } from '../spte/spte';
+import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioGenerationMatches, mmioSpteGfn } from '../spte/spte';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import type { GvaWalker } from '../walker/gva-walker';
@@ -205,9 +205,13 @@ export class ShadowVcpu implements KvmMmu {
     this.vm.afterOperation();
   }
 
+  /** The gfn of the cached MMIO SPTE the last fault emulated (`vcpu->arch.mmio_gfn`), if it did. */
+  private cachedMmioGfn: number | undefined;
+
   /** `kvm_mmu_page_fault` for a #PF intercept. */
   pageFault(cr2: bigint, ec: number, accessFlags: number): ShadowFaultResult & { injected: boolean } {
     const mmu = this.mmu;
+    this.cachedMmioGfn = undefined;
     let r: RetPf = RET_PF.INVALID;
     let res: ShadowFaultResult = { ret: RET_PF.INVALID, mmio: false };
     let injected = false;
@@ -296,6 +300,9 @@ export class ShadowVcpu implements KvmMmu {
     }
     if (isMmioSpte(this.mmu.config, spte)) {
       if (!mmioGenerationMatches(this.mmu.config, spte, this.vm.mmioGeneration)) return RET_PF.INVALID;
+      // vcpu_cache_mmio_info(vcpu, addr, gfn, access) (mmu.c:4355): the emulator takes the
+      // GPA from the MMIO SPTE's gfn, without walking (x86.c:7890-7896, vcpu_mmio_gva_to_gpa).
+      this.cachedMmioGfn = mmioSpteGfn(spte, this.mmu.config.hostMaxPhyAddr);
       return RET_PF.EMULATE;
     }
     return RET_PF.RETRY;
@@ -339,6 +346,12 @@ export class ShadowVcpu implements KvmMmu {
         const guestWalk = buildRecord(this.ctx.walkInputs!, this.ctx.walkScratch, h.walkFault!.stop, mkGva(a), access, this.ctx.cpuRole, 'gva_walk');
         this.mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(h.walkFault!.errorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
         return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+      }
+      if (h.ret === RET_PF.EMULATE && this.cachedMmioGfn !== undefined) {
+        // A cached MMIO SPTE: no walk was made, the GPA is the SPTE's.
+        const gpa = (BigInt(this.cachedMmioGfn) * 4096n + (a & 0xfffn)) as Gpa;
+        const guestWalk: WalkResult = { status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa, gfn: mkGfn(this.cachedMmioGfn), level: 1, pageSize: 4096, pteAccess: 7, pkey: 0, gpaKind: 'noslot', adUpdates: 0 };
+        return { status: 'emulated', gva: mkGva(a), access, gpa, hpa: undefined, guestWalk, exits, attempts: attempt, emulation: h.emulation ?? 'emulated' };
       }
       if (h.ret === RET_PF.EMULATE) {
         const guestWalk: WalkResult = this.ctx.walkInputs === undefined

@@ -48,7 +48,7 @@ export interface TdpVmContext {
   /** TDX: `kvm_gfn_direct_bits` (the shared bit as a gfn); 0 or absent otherwise. */
   readonly gfnDirectBits?: number;
   /** Private memory: `kvm_mem_is_private` (absent: no private memory). */
-  readonly memAttributes?: { isPrivate(gfn: number): boolean } | undefined;
+  readonly memAttributes?: { isPrivate(gfn: number): boolean; uniformLevel(gfn: number): number } | undefined;
   /** `kvm->arch.possible_nx_huge_pages`, shared with the shadow MMU. */
   readonly possibleNxHugePages: Pick<PossibleNxHugePages<TdpPage>, 'track' | 'unaccount'>;
   /** KVM_REQ_TLB_FLUSH to every vCPU (their TLB models); absent: no TLB model to flush. */
@@ -415,6 +415,9 @@ export class TdpMmu {
         const g = gfn - b;
         if (g < start || g >= end) return; // the entry's range starts outside the slot
         if (this.maxMappingLevel(slot, g, 3) < level) return;
+        // KVM_LPAGE_MIXED_FLAG is part of lpage_info's disallow_lpage (mmu.c:7697), which
+        // kvm_mmu_max_mapping_level checks (mmu.c:3271): no shared huge page over private gfns.
+        if ((this.vm.memAttributes?.uniformLevel(g) ?? level) < level) return;
         const leaf = this.firstPresentLeaf(this.childOf(spte));
         if (leaf === undefined) return; // -ENOENT
         this.setSpte(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu);

@@ -38,6 +38,19 @@ describe('a cached MMIO SPTE and the guest PTE permissions', () => {
     expect(f.v.stats.get('pf_mmio_spte_created')).toBe(1);
   });
 
+  it('the emulated access reports the GPA of the cached MMIO SPTE, whatever was walked before', () => {
+    // Found by the fuzzer (shadow, seed 7): the result's GPA came from the last walk of another
+    // address. handle_mmio_page_fault caches the MMIO SPTE's gfn (mmu.c:4355) and the
+    // emulator's translation uses it without walking (x86.c:7890-7896).
+    const f = withMmio({ writable: true });
+    f.pt.map(VA + 0x1000n, 0x20_0000n, { flags: { accessed: true, dirty: true } });
+    expect(f.v.read(VA + 0x1000n).status).toBe('ok');
+    const r = f.v.read(VA + 0x123n);
+    expect(cached(r)).toBe(true);
+    expect(r.status).toBe('emulated');
+    expect(r.gpa).toBe(MMIO + 0x123n);
+  });
+
   it('a user read through a supervisor-only gPTE is a #PF (P|U), not an emulation', () => {
     const f = withMmio({ writable: true, user: false });
     const r = f.v.read(VA, true);

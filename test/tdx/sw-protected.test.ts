@@ -50,6 +50,24 @@ describe('KVM_X86_SW_PROTECTED_VM', () => {
     expect(pf[0]!.code! & PRIVATE_ACCESS).toBe(0n);
   });
 
+  it('disabling dirty logging recovers no shared huge page over a mixed 2M block (KVM_LPAGE_MIXED_FLAG)', () => {
+    // Found by the fuzzer (td, seed 1001): the recovery collapsed a shared table into a 2M leaf
+    // over private gfns. kvm_mmu_slot_apply_flags → recover_huge_pages_range asks
+    // kvm_mmu_max_mapping_level (tdp_mmu.c:1816), which stops at any lpage_info with
+    // disallow_lpage set (mmu.c:3271), KVM_LPAGE_MIXED_FLAG included (mmu.c:722, 7697): "KVM
+    // mustn't create a SHARED hugepage over a range that has PRIVATE GFNs" (mmu.c:7790-7794).
+    const { vm, pt, v } = swVm();
+    const shared = vm.addMemslot({ base: 0x8000_0000n, size: 0x20_0000n, name: 'shared', hostPageSize: '2M' });
+    vm.setMemoryAttributes(0x8000_5000n, 0x8000_6000n, 'private');
+    pt.map(0x7000_0000n, 0x8000_0000n, { count: 2, flags: { writable: true } });
+    vm.setDirtyLogging(shared, true);
+    expect(v.write(0x7000_0000n).status).toBe('ok');
+    expect(v.write(0x7000_1000n).status).toBe('ok');
+    vm.setDirtyLogging(shared, false);
+    const leaves = vm.tdp.leaves(v.currentRoot!).filter(([g]) => g >= 0x8_0000).map(([g, l]) => [g, l]);
+    expect(leaves).toEqual([[0x8_0000, 1], [0x8_0001, 1]]);
+  });
+
   it('a mixed 2M block maps 4K (KVM_LPAGE_MIXED_FLAG)', () => {
     const { vm, pt, v } = swVm();
     vm.setMemoryAttributes(0x4020_0000n, 0x4020_1000n, 'private');
