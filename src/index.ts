@@ -126,6 +126,7 @@ export * from './tdx/set-memory-attributes';
 // Workloads, trace runs, fault statistics and sweeps.
 export * from './workload/trace';
 export * from './workload/generators';
+export * from './workload/nx-exec-mix';
 export * from './workload/validate-trace';
 export * from './workload/config-error';
 export * from './workload/run-config';
