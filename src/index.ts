@@ -35,6 +35,7 @@ export { formatForCpuRole } from './format/format-for-role';
 
 export * from './walker/access';
 export * from './walker/walk-result';
+export * from './walker/walk-outcome';
 export { WalkScratch, WalkStop } from './walker/walk-scratch';
 export { walkTables, type WalkInputs } from './walker/walk';
 export { GvaWalker } from './walker/gva-walker';
@@ -149,6 +150,7 @@ export * from './scenario/guest';
 export * from './scenario/fork';
 export * from './scenario/workloads';
 export * from './scenario/register-write-probe';
+export * from './scenario/entry-probe';
 // The seeded random-operation fuzzer (a reference model cross-checking every access).
 export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
 export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';

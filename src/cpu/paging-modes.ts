@@ -49,3 +49,12 @@ export function longMode(o: ModeOptions = {}): PagingRegisters {
 export function la57Mode(o: ModeOptions = {}): PagingRegisters {
   return regs(o, CR4.PAE | CR4.LA57, EFER.LME | EFER.LMA | (o.nx === false ? 0n : EFER.NXE));
 }
+
+/** The register set of each paging mode by its table-mode name (`PageTableBuilder`'s `mode`). */
+export const PAGING_MODE_REGS: Readonly<Record<'off' | 'paging32' | 'pae' | 'paging4' | 'paging5', (o?: ModeOptions) => PagingRegisters>> = Object.freeze({
+  off: pagingOff,
+  paging32: paging32Mode,
+  pae: paeMode,
+  paging4: longMode,
+  paging5: la57Mode,
+});

@@ -3,7 +3,7 @@
  * in RAM) and a vCPU running on them. What every note and many tests set up by hand.
  */
 import type { PagingRegisters } from '../cpu/registers';
-import { la57Mode, longMode, paeMode, paging32Mode } from '../cpu/paging-modes';
+import { PAGING_MODE_REGS } from '../cpu/paging-modes';
 import { PageTableBuilder } from '../builder/page-table-builder';
 import type { SpteConfigSpec } from '../spte/spte-config';
 import type { Memslot } from '../vm/memslot';
@@ -41,13 +41,11 @@ export interface Guest {
   vcpu: Vcpu;
 }
 
-const MODE_REGS: Record<GuestPagingMode, (o: { cr3: bigint }) => PagingRegisters> = { paging32: paging32Mode, pae: paeMode, paging4: longMode, paging5: la57Mode };
-
 export function guest(spec: GuestSpec = {}): Guest {
   const mode = spec.mode ?? 'paging4';
   const vm = new Vm({ ...(spec.vm ?? {}), ...(spec.spte ? { spte: spec.spte } : {}), ...(spec.mmu === 'shadow' ? { mmu: 'shadow' as const } : {}), checkInvariants: spec.checkInvariants ?? true });
   const ram = vm.addMemslot({ base: 0n, size: spec.ramBytes ?? 1n << 30n, name: 'ram', hostPageSize: spec.hostPageSize ?? '4K' });
   const pt = new PageTableBuilder(vm.guestMem, { mode, pool: spec.tablePool ?? { base: 0x10_0000n, size: 0x10_0000n } });
-  const vcpu = vm.createVcpu({ ...MODE_REGS[mode]({ cr3: pt.root }), ...(spec.regs ?? {}) });
+  const vcpu = vm.createVcpu({ ...PAGING_MODE_REGS[mode]({ cr3: pt.root }), ...(spec.regs ?? {}) });
   return { vm, ram, pt, vcpu };
 }
