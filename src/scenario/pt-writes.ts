@@ -17,6 +17,8 @@ export interface PtWriteSpec {
   flushes?: number;
   /** The VM's `unsync` option (default true, as KVM). */
   unsync?: boolean;
+  /** Appendix A invariant checks after every operation (default false: sweeps run many rounds). */
+  checkInvariants?: boolean;
 }
 
 export interface PtWriteRun extends Guest {
@@ -32,7 +34,7 @@ const PAGES = 512;
 
 export function ptWriteScenario(spec: PtWriteSpec): PtWriteRun {
   const n = spec.writesPerFlush;
-  const g = guest({ mmu: 'shadow', vm: { unsync: spec.unsync ?? true }, checkInvariants: false });
+  const g = guest({ mmu: 'shadow', vm: { unsync: spec.unsync ?? true }, checkInvariants: spec.checkInvariants ?? false });
   const { vm, pt, vcpu: v } = g;
   mapKernelDirectMap(pt);
   const page = (i: number): bigint => HEAP_VA + BigInt(i) * 4096n;

@@ -9,7 +9,7 @@ import { ptWriteScenario } from '../../src';
 const N = 16;
 
 it('unsync on: one write fault per flush, then the gPT is written at guest speed and synced at the flush', () => {
-  const r = ptWriteScenario({ writesPerFlush: N, flushes: 1 });
+  const r = ptWriteScenario({ writesPerFlush: N, flushes: 1, checkInvariants: true });
   // mmu.c:2898-2930 mmu_try_to_unsync_pages returns 0 and marks the page unsync; spte.c:238
   // make_spte then leaves the SPTE writable, so no store is emulated.
   expect(r.stores.every((s) => s === 'ok')).toBe(true);
@@ -20,7 +20,7 @@ it('unsync on: one write fault per flush, then the gPT is written at guest speed
 });
 
 it('unsync off: every store to the shadowed gPT is write-protected and emulated, none is synced', () => {
-  const r = ptWriteScenario({ writesPerFlush: N, flushes: 1, unsync: false });
+  const r = ptWriteScenario({ writesPerFlush: N, flushes: 1, unsync: false, checkInvariants: true });
   // mmu.c:2919-2920 -EPERM → make_spte keeps the SPTE read-only (spte.c:238) → mmu.c:3055-3056
   // RET_PF_WRITE_PROTECTED → the store is emulated; each one is a #PF exit.
   expect(r.stores).toEqual(Array(N).fill('emulated'));
@@ -33,8 +33,8 @@ it('unsync off: every store to the shadowed gPT is write-protected and emulated,
 });
 
 it('the switch changes exits: off pays one exit per store, on one per flush', () => {
-  const on = ptWriteScenario({ writesPerFlush: N, flushes: 1 });
-  const off = ptWriteScenario({ writesPerFlush: N, flushes: 1, unsync: false });
+  const on = ptWriteScenario({ writesPerFlush: N, flushes: 1, checkInvariants: true });
+  const off = ptWriteScenario({ writesPerFlush: N, flushes: 1, unsync: false, checkInvariants: true });
   // Same refaults after the flush on both; the stores differ: 1 exit (on) vs N (off).
   expect(off.stats.exits! - on.stats.exits!).toBe(N - 1);
 });
