@@ -23,6 +23,8 @@ export interface ShadowVmContext {
   readonly events: EventLog;
   readonly checking: boolean;
   readonly tdpEnabled: boolean;
+  /** The VM's `unsync` option (what-if; KVM always allows unsync where mmu_try_to_unsync_pages can). */
+  readonly unsyncAllowed: boolean;
   readonly mmioGeneration: number;
   slotOfGfn(gfn: number): Memslot | undefined;
   /** `mark_page_dirty_in_slot`: the dirty bitmap, or the running vCPU's dirty ring. */

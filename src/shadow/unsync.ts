@@ -19,7 +19,8 @@ const PVEC_SIZE = 16;
 export function mmuTryToUnsyncPages(mmu: ShadowMmuOps, gfn: number, synchronizing: boolean, prefetch: boolean, vcpu: number): boolean {
   if (mmu.isWriteTracked(gfn)) return true;
   for (const sp of mmu.validSpsWithGptes(gfn)) {
-    if (synchronizing) return true;
+    // The `unsync: false` what-if: refuse as KVM does for a page that cannot go unsync (-EPERM).
+    if (synchronizing || !mmu.vm.unsyncAllowed) return true;
     if (sp.unsync) continue;
     if (prefetch) return true;
     kvmUnsyncPage(mmu, sp, vcpu);

@@ -10,7 +10,7 @@ import type { Memslot } from './memslot';
 
 const VM_OPTION_KEYS: readonly string[] = [
   'kvm', 'spte', 'features', 'checkInvariants', 'mmu', 'tdp', 'maxMmuPages', 'type', 'gpaw', 'septVeDisable',
-  'disableNxHugePages', 'nxHugePagesRecoveryRatio', 'slotZapAllQuirk', 'tlb', 'cost',
+  'disableNxHugePages', 'nxHugePagesRecoveryRatio', 'slotZapAllQuirk', 'tlb', 'cost', 'unsync',
 ];
 
 /** Types of the VM options (their combinations are the constructor's rules). */
@@ -20,7 +20,7 @@ export function checkVmOptions(opts: unknown): void {
   if (o.spte !== undefined) checkObject('options.spte', o.spte);
   if (o.features !== undefined) checkCpuFeatures('options.features', o.features);
   // disableNxHugePages keeps its own rule in the constructor (disable-nx-huge-pages).
-  for (const k of ['checkInvariants', 'tdp', 'septVeDisable', 'slotZapAllQuirk']) optBool(`options.${k}`, o[k], false);
+  for (const k of ['checkInvariants', 'tdp', 'septVeDisable', 'slotZapAllQuirk', 'unsync']) optBool(`options.${k}`, o[k], false);
   if (o.mmu !== undefined) checkEnum('options.mmu', o.mmu, ['tdp', 'shadow']);
   if (o.type !== undefined) checkEnum('options.type', o.type, ['default', 'tdx', 'sw-protected'], 'vm-type');
   if (o.maxMmuPages !== undefined) checkInt('options.maxMmuPages', o.maxMmuPages, { min: 1 });

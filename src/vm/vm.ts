@@ -88,6 +88,13 @@ export interface VmOptions {
    */
   slotZapAllQuirk?: boolean;
   /**
+   * Whether level-1 shadow pages may go unsync (default true, as KVM). KVM has no runtime knob for
+   * this; false is a what-if for design notes: `mmu_try_to_unsync_pages` then refuses for every
+   * shadowed gfn, as KVM does for pages that cannot go unsync (mmu.c: mmu_try_to_unsync_pages
+   * returning -EPERM), so every guest write to a shadowed page table is write-protected and emulated.
+   */
+  unsync?: boolean;
+  /**
    * The vCPUs' hardware TLBs and paging-structure caches (src/tlb): true for the Skylake defaults,
    * or a configuration. Default off: every access walks, as before the model existed. Modelled for
    * TDP root_mmu accesses of non-TD VMs; shadow paging, L2 on guest_mmu and TDs bypass it.
@@ -195,6 +202,8 @@ export class Vm implements TdpVmContext {
   private manualProtect = { enable: false, initiallySet: false };
   /** The `eager_page_split` module parameter (default on). */
   eagerPageSplit = true;
+  /** The `unsync` option: false makes `mmu_try_to_unsync_pages` refuse for every shadowed gfn. */
+  readonly unsyncAllowed: boolean;
   /** KVM_X86_QUIRK_SLOT_ZAP_ALL is in effect. */
   private slotZapAll: boolean;
   /** The TDX state of a TD (undefined for other VM types). */
@@ -271,6 +280,7 @@ export class Vm implements TdpVmContext {
     this.host = new HostMemory(config.hostMaxPhyAddr);
     this.guestMem = new GuestMemory({ maxPhyAddr: features.maxPhyAddr });
     this.checking = opts.checkInvariants ?? false;
+    this.unsyncAllowed = opts.unsync ?? true;
     this.tdp = new TdpMmu(this);
     this.tdpEnabled = tdpEnabled;
     this.shadow = new ShadowMmu(this, opts.maxMmuPages);
