@@ -58,6 +58,9 @@ function peers(): Peer[] {
       command: { name: 'deno', argv: [deno, 'jupyter', '--kernel', '--conn', '{connection_file}'], cwd: ROOT },
       chart: `Deno.jupyter.display({ 'application/vnd.vegalite.v5+json': ${SPEC} }, { raw: true })`,
     });
+  } else {
+    // npm ci does not run the deno package's install script (allowScripts), so the binary is fetched on request.
+    console.error('kernel bench: no Deno binary; run `node node_modules/deno/install.cjs` once to compare with Deno\'s kernel');
   }
   return list;
 }
