@@ -8,15 +8,13 @@ import { checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, 
 import { checkCpuFeatures } from '../cpu/check-registers';
 import type { Memslot } from './memslot';
 
-const VM_OPTION_KEYS: readonly string[] = [
-  'kvm', 'spte', 'features', 'checkInvariants', 'mmu', 'tdp', 'maxMmuPages', 'type', 'gpaw', 'septVeDisable',
-  'disableNxHugePages', 'nxHugePagesRecoveryRatio', 'slotZapAllQuirk', 'tlb', 'cost', 'unsync',
-];
-
-/** Types of the VM options (their combinations are the constructor's rules). */
-export function checkVmOptions(opts: unknown): void {
+/**
+ * Types of the VM options (their combinations are the constructor's rules). `known` is the list of
+ * option names, which vm.ts derives from `VmOptions` so that a new option cannot be forgotten here.
+ */
+export function checkVmOptions(opts: unknown, known: readonly string[]): void {
   const o = optObject<Record<string, unknown>>('options', opts);
-  for (const k of Object.keys(o)) if (!VM_OPTION_KEYS.includes(k)) refuse(`options.${k}`, 'option-name', `is not a VM option (known: ${VM_OPTION_KEYS.join(', ')})`, o[k]);
+  for (const k of Object.keys(o)) if (!known.includes(k)) refuse(`options.${k}`, 'option-name', `is not a VM option (known: ${known.join(', ')})`, o[k]);
   if (o.spte !== undefined) checkObject('options.spte', o.spte);
   if (o.features !== undefined) checkCpuFeatures('options.features', o.features);
   // disableNxHugePages keeps its own rule in the constructor (disable-nx-huge-pages).

@@ -104,6 +104,12 @@ export interface VmOptions {
   cost?: CostModelSpec;
 }
 
+/** Every `VmOptions` name; `satisfies` makes the compiler refuse a missing or unknown one. */
+const VM_OPTION_NAMES: readonly string[] = Object.keys({
+  kvm: true, spte: true, features: true, checkInvariants: true, mmu: true, tdp: true, maxMmuPages: true, type: true, gpaw: true,
+  septVeDisable: true, disableNxHugePages: true, nxHugePagesRecoveryRatio: true, slotZapAllQuirk: true, tlb: true, cost: true, unsync: true,
+} satisfies Record<keyof VmOptions, true>);
+
 /** KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2's argument (`KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE`, `KVM_DIRTY_LOG_INITIALLY_SET`). */
 export interface ManualDirtyLogProtect {
   enable: boolean;
@@ -232,7 +238,7 @@ export class Vm implements TdpVmContext {
   readonly costModel: CostModel;
 
   constructor(opts: VmOptions = {}) {
-    checkVmOptions(opts);
+    checkVmOptions(opts, VM_OPTION_NAMES);
     if (opts.type !== undefined && opts.type !== 'default' && opts.type !== 'tdx' && opts.type !== 'sw-protected') {
       throw new InvalidArgumentError('vm-type', 'the VM type is default, tdx or sw-protected', String(opts.type));
     }
