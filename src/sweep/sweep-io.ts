@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as aq from 'arquero';
 import { SweepError } from './sweep-error';
 import { SWEEP_KEY_COLUMNS } from './sweep-row';
-import { sweepJobs, type Job, type SweepSpec } from './sweep-jobs';
+import { expandJobs, type Job, type SweepSpec } from './sweep-jobs';
 
 /** Write the table as Arrow IPC; a temporary file then a rename, so a failed save leaves nothing half-written. */
 export function saveSweep(table: aq.ColumnTable, file: string): void {
@@ -55,7 +55,8 @@ export function mergeSweeps(parts: aq.ColumnTable[], opts: MergeOptions = {}): a
   }
   const all = parts.slice(1).reduce((a, b) => a.concat(b), parts[0]!);
   if (opts.spec === undefined) return all.orderby(...SWEEP_KEY_COLUMNS).reify();
-  return inJobOrder(all, sweepJobs(opts.spec));
+  // The parts already ran their traces: the job order is all a merge needs, not the traces again.
+  return inJobOrder(all, expandJobs(opts.spec));
 }
 
 function inJobOrder(all: aq.ColumnTable, jobs: Job[]): aq.ColumnTable {

@@ -50,6 +50,16 @@ function grid(w: WorkloadGrid): Record<string, number | boolean>[] {
 
 /** Validate everything and expand the grid; also generates each trace once so a bad one fails here. */
 export function sweepJobs(s: SweepSpec): Job[] {
+  const jobs = expandJobs(s);
+  checkTraces(jobs);
+  return jobs;
+}
+
+/**
+ * Validate the spec's shape and limits and expand the grid, without generating any trace: what a
+ * merge of finished shards needs to know the job order.
+ */
+export function expandJobs(s: SweepSpec): Job[] {
   if (typeof s !== 'object' || s === null) throw new SweepError('sweep-spec', 'spec must be an object { configs, workloads, seeds }', describeValue(s));
   if (!Array.isArray(s.configs) || s.configs.length === 0) throw new SweepError('sweep-no-configs', 'spec.configs: a sweep needs at least one configuration', show(s.configs));
   if (!Array.isArray(s.workloads) || s.workloads.length === 0) throw new SweepError('sweep-no-workloads', 'spec.workloads: a sweep needs at least one workload', show(s.workloads));
@@ -97,7 +107,11 @@ export function sweepJobs(s: SweepSpec): Job[] {
       }
     }
   }
-  // Generate each distinct trace once up front: a malformed parameter (pages: 0, …) fails here.
+  return jobs;
+}
+
+/** Generate each distinct trace once up front: a malformed parameter (pages: 0, …) fails here. */
+function checkTraces(jobs: readonly Job[]): void {
   const seen = new Set<string>();
   for (const j of jobs) {
     const key = `${j.generator}|${JSON.stringify(j.params)}|${j.seed}`;
@@ -109,5 +123,4 @@ export function sweepJobs(s: SweepSpec): Job[] {
       throw new SweepError('sweep-param-invalid', `workload ${j.generator} with ${show(j.params)} does not give a valid trace: ${(err as Error).message}`, show(j.params));
     }
   }
-  return jobs;
 }
