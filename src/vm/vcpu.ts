@@ -878,6 +878,9 @@ export class Vcpu {
     this.nestedNptMmu = mmu;
     this.mmuValue = mmu;
     this.nestedTransitionTlbFlush();
+    // As enterNestedEpt: a VMRUN installs guest_mmu and may free roots, so checking mode checks the
+    // invariants here too.
+    this.vm.afterOperation();
   }
 
   /**
