@@ -18,6 +18,8 @@ export type EventKind =
   | 'tlb_miss'
   | 'tlb_invalidate'
   | 'dirty_log'
+  // A PML-full VM exit (vmx.c: handle_pml_full)
+  | 'pml_full'
   | 'role_change'
   // kvm_mmu_reset_context / kvm_mmu_unload after a register write (register-write.ts)
   | 'mmu_reset'

@@ -9,6 +9,8 @@ export const VCPU_STAT_NAMES = [
   // Shadow MMU (model names, not in kvm_stat): #PF intercepts, root-cache outcomes of kvm_mmu_new_pgd,
   // nested EPT violations reflected to L1 versus fixed by KVM.
   'pf_exits', 'root_cache_hit', 'root_cache_miss', 'nested_reflected', 'nested_fixed',
+  // PML-full VM exits (exit reason 62, vmx.c: handle_pml_full; KVM has only a tracepoint).
+  'pml_full_exits',
 ] as const;
 
 export const VM_STAT_NAMES = [

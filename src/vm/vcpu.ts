@@ -56,6 +56,8 @@ import { assertCanonical } from '../address/canonical';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
+/** Entries of the PML buffer page (vmx.h:275 `PML_LOG_NR_ENTRIES`). */
+const PML_LOG_NR_ENTRIES = 512;
 
 export class Vcpu {
   readonly vm: VcpuVm;
@@ -73,6 +75,9 @@ export class Vcpu {
   private readonly tdpScratch = new WalkScratch();
   private tdpInputs: WalkInputs | undefined;
   private pendingExit: TdpExit | undefined;
+  /** PML buffer entries used since the last VM exit, and the `exits` count they were logged at. */
+  private pmlLogged = 0;
+  private pmlExitsSeen = -1;
   /** TD: the walk stopped at a PENDING private page (its natural gfn), not at a missing entry. */
   private pendingPageGfn = -1;
   private curFinalAccess = 0;
@@ -508,13 +513,38 @@ export class Vcpu {
       const sc = this.tdpScratch;
       if (this.vm.config.pml && sc.level === 1 && sc.updated[1] && (sc.lo[1]! & 0x200) === 0 && (sc.newLo[1]! & 0x200) !== 0) {
         const slot = this.vm.slotOfGfn(gfn);
-        if (slot?.dirtyLogging) this.vm.markDirty(slot, gfn);
+        if (slot?.dirtyLogging) {
+          this.pmlLog(aliasGfn);
+          this.vm.markDirty(slot, gfn);
+        }
       }
       return gfn; // the guest walk reads guest memory by GPA
     }
     if (td !== undefined && inputs === this.septInputs && td.sept.isPending(gfn)) this.pendingPageGfn = gfn;
     this.pendingExit = this.makeExit(aliasGfn, final, stop, acc);
     return -1;
+  }
+
+  /**
+   * One entry of the 512-entry PML buffer (vmx.h:275). KVM empties it on every VM exit
+   * (vmx.c:6628, `vmx_flush_pml_buffer` in `__vmx_handle_exit`), so only loggings since the last
+   * exit count. Out of entries, the logging is a PML-full VM exit (SDM Vol. 3C §29.3.6: before the
+   * D update; `handle_pml_full` does nothing, vmx.c:5956) and the retried access logs into the
+   * emptied buffer — the same D bit and dirty bit as counted here, plus the exit. Only slots
+   * being logged are counted: PML is on only while some slot logs (`vmx_update_cpu_dirty_logging`),
+   * and other slots' leaves keep D.
+   */
+  private pmlLog(gfn: number): void {
+    const exits = this.stats.get('exits');
+    if (exits !== this.pmlExitsSeen) this.pmlLogged = 0;
+    if (this.pmlLogged === PML_LOG_NR_ENTRIES) {
+      this.stats.inc('exits');
+      this.stats.inc('pml_full_exits');
+      this.vm.events.record({ kind: 'pml_full', vcpu: this.index, gpa: BigInt(gfn) * 4096n, outcome: 'PML buffer full: VM exit, buffer flushed' });
+      this.pmlLogged = 0;
+    }
+    this.pmlLogged++;
+    this.pmlExitsSeen = this.stats.get('exits');
   }
 
   private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
