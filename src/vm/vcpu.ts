@@ -547,6 +547,18 @@ export class Vcpu {
     this.pmlExitsSeen = this.stats.get('exits');
   }
 
+  /**
+   * `kvm_vcpu_kick` from `kvm_arch_sync_dirty_log` (x86.c:6558-6575) before KVM reads a dirty
+   * bitmap: with PML the vCPU — running, as a migrating guest's are — takes a VM exit, which
+   * empties its PML buffer into the bitmap (vmx.c:6628).
+   */
+  kickForDirtyLogSync(): void {
+    if (!this.vm.config.pml) return;
+    this.stats.inc('exits');
+    this.pmlLogged = 0;
+    this.pmlExitsSeen = this.stats.get('exits');
+  }
+
   private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
     const s = this.tdpScratch;
     const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);

@@ -624,6 +624,11 @@ export class Vm implements TdpVmContext {
     }
   }
 
+  /** `kvm_arch_sync_dirty_log` (x86.c:6558): with PML, kick every vCPU so its PML buffer reaches the bitmap. */
+  private syncDirtyLog(): void {
+    for (const v of this.vcpus) v.kickForDirtyLogSync();
+  }
+
   /**
    * KVM_GET_DIRTY_LOG (`kvm_get_dirty_log_protect`): the dirty GPAs of the slot. Without manual
    * protect they are cleared and write-protected again; with it the bitmap is only read, and
@@ -631,6 +636,7 @@ export class Vm implements TdpVmContext {
    */
   getDirtyLog(slot: Memslot): Gpa[] {
     const bm = this.dirtyBitmapOf(slot);
+    this.syncDirtyLog(); // kvm_main.c:2181, 2245
     const out: Gpa[] = [];
     let word: number[] = [];
     for (let i = 0; i < bm.length; i++) {
@@ -669,6 +675,7 @@ export class Vm implements TdpVmContext {
       throw new InvalidArgumentError('clear-dirty-log-range', 'num_pages must stay inside the slot and be a multiple of 64 unless it reaches the end (KVM returns -EINVAL)', `${first}+${num}`);
     }
     const want = spec.bitmap;
+    this.syncDirtyLog(); // kvm_main.c:2367
     const out: Gpa[] = [];
     for (let w = first; w < first + num; w += 64) {
       const word: number[] = [];
