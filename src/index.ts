@@ -153,6 +153,7 @@ export * from './scenario/register-write-probe';
 export * from './scenario/entry-probe';
 export * from './scenario/pt-writes';
 export * from './scenario/dirty-log';
+export * from './scenario/nested-tdp';
 // The seeded random-operation fuzzer (a reference model cross-checking every access).
 export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
 export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
