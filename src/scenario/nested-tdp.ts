@@ -100,6 +100,8 @@ export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
   const leaf = spec.leaf ?? '4K';
   const pages = spec.pages ?? 1024;
   const nL2 = spec.secondL2 ? 2 : 1;
+  /** EPT12/NPT12 leaves mapping L2's data. */
+  const leaves = Number((BigInt(pages) * 0x1000n + LEAF_BYTES[leaf] - 1n) / LEAF_BYTES[leaf]);
   // An L1 that runs L2 with VMRUN has EFER.SVME set (else VMRUN is #UD).
   const regs = ept ? {} : { efer: longMode().efer | EFER.SVME };
   const g = guest({ spte: { flavour: spec.host }, hostPageSize: spec.hostPageSize ?? '2M', ramBytes: 4n * ONE_G, regs, checkInvariants: false });
@@ -118,8 +120,7 @@ export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
     // L2's tables (identity, 4 KiB leaves below 1 GiB unless L1 maps 1 GiB leaves), then its data.
     if (leaf === '1G') tdp12.map(0n, 0n, { size: '1G', flags });
     else tdp12.map(L2_PT(k), L2_PT(k), { count: 256, flags });
-    const n = Number((BigInt(pages) * 0x1000n + LEAF_BYTES[leaf] - 1n) / LEAF_BYTES[leaf]);
-    tdp12.map(DATA_NGPA, dataGpa, { size: leaf, count: n, flags });
+    tdp12.map(DATA_NGPA, dataGpa, { size: leaf, count: leaves, flags });
     const pointer = ept ? makeEptp({ root: tdp12.root, level: 4, adEnabled: spec.ad ?? false }) : BigInt(tdp12.root);
     return { tdp12, pt, dataGpa, pointer };
   });
@@ -166,15 +167,16 @@ export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
     const row = { round, accesses, fault_exits: d('exits'), nested_fixed: d('nested_fixed'), nested_reflected: d('nested_reflected'), vm_entries: d('entries'), invepts: d('invepts'), l1_exits: d('l1Exits') };
     phases.push({ ...row, l0_exits: row.fault_exits + row.vm_entries + row.invepts + row.l1_exits, sync_pages: d('mmu_sync_pages'), sync_gpte_reads: d('mmu_sync_gpte_reads'), unsyncs: d('unsyncs'), root_cache_miss: d('root_cache_miss') });
   };
-  const leaves = Number((BigInt(pages) * 0x1000n + LEAF_BYTES[leaf] - 1n) / LEAF_BYTES[leaf]);
   const edits = Math.min(spec.edits ?? 0, leaves);
-  phase(0, () => l2s.reduce((n, l2) => {
+  /** L1 resumes L2, which touches its pages until an exit hands L1 control again. */
+  const slice = (l2: L2): number => {
     enter(l2);
     const t = touch(l2);
     vcpu.exitNested();
     l1Exits++;
-    return n + t;
-  }, 0));
+    return t;
+  };
+  phase(0, () => l2s.reduce((n, l2) => n + slice(l2), 0));
   for (let round = 1; round <= (spec.rounds ?? 3); round++) {
     phase(round, () => l2s.reduce((n, l2, k) => {
       for (let e = 0; e < (spec.l1Exits ?? 0); e++) {
@@ -189,11 +191,7 @@ export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
           invepts++;
         }
       }
-      enter(l2);
-      const t = touch(l2);
-      vcpu.exitNested();
-      l1Exits++;
-      return n + t;
+      return n + slice(l2);
     }, 0));
   }
   return { ...g, phases };
