@@ -19,7 +19,7 @@ import { longMode } from '../cpu/paging-modes';
 import { EFER } from '../cpu/registers';
 import { DIRECT_MAP } from '../workload/trace-machine';
 import { InvariantViolation } from '../tdp/tdp-mmu';
-import { hex } from '../errors';
+import { InvalidArgumentError, hex } from '../errors';
 import type { AccessResult } from '../vm/access-result';
 import { guest, type Guest } from './guest';
 import { mapKernelDirectMap } from './fork';
@@ -29,7 +29,7 @@ export interface NestedTdpSpec {
   host: 'ept' | 'npt';
   /** EPT12/NPT12 leaf size for L2's data (default 4K). */
   leaf?: '4K' | '2M' | '1G';
-  /** EPTP12 bit 6, A/D flags for EPT12 (EPT only; default false). */
+  /** EPTP12 bit 6, A/D flags for EPT12 (default false; NPT12 always has A/D, so on NPT only true or omitted). */
   ad?: boolean;
   /** L2's data pages (default 1024), at nGPA 1 GiB. */
   pages?: number;
@@ -95,10 +95,20 @@ interface L2 {
   pointer: bigint;
 }
 
+function checkCount(name: string, v: number, max: number): void {
+  if (!Number.isSafeInteger(v) || v < 0 || v > max) throw new InvalidArgumentError(`nested-tdp-scenario-${name}`, `${name} must be an integer from 0 to ${max}`, String(v));
+}
+
 export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
+  if (spec.host !== 'ept' && spec.host !== 'npt') throw new InvalidArgumentError('nested-tdp-scenario-host', "host must be 'ept' or 'npt'", String(spec.host));
+  if (spec.ad === false && spec.host === 'npt') throw new InvalidArgumentError('nested-tdp-scenario-ad', 'NPT12 always has A/D bits: ad cannot be false on NPT', 'false');
   const ept = spec.host === 'ept';
   const leaf = spec.leaf ?? '4K';
+  if (!(leaf in LEAF_BYTES)) throw new InvalidArgumentError('nested-tdp-scenario-leaf', "leaf must be '4K', '2M' or '1G'", String(leaf));
   const pages = spec.pages ?? 1024;
+  // L2's data lies in [1 GiB, 2 GiB) of nGPA; 1..262144 pages.
+  if (!Number.isSafeInteger(pages) || pages < 1 || pages > 262144) throw new InvalidArgumentError('nested-tdp-scenario-pages', 'pages must be an integer from 1 to 262144 (1 GiB)', String(pages));
+  for (const k of ['edits', 'l1Exits', 'rounds'] as const) checkCount(k, spec[k] ?? 0, 100_000);
   const nL2 = spec.secondL2 ? 2 : 1;
   /** EPT12/NPT12 leaves mapping L2's data. */
   const leaves = Number((BigInt(pages) * 0x1000n + LEAF_BYTES[leaf] - 1n) / LEAF_BYTES[leaf]);

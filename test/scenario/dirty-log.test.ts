@@ -5,7 +5,7 @@
  * kvm_arch_mmu_enable_log_dirty_pt_masked) and PML (vmx.h:275, vmx.c:6628, x86.c:6558).
  */
 import { describe, expect, it } from 'vitest';
-import { dirtyLogScenario } from '../../src';
+import { dirtyLogScenario, InvalidArgumentError } from '../../src';
 
 const PAGES = 2048;
 /** 2 MiB leaves mapped before logging: the data regions and the region of the guest's page-table pool (GPA 1 MiB). */
@@ -64,5 +64,13 @@ describe('dirtyLogScenario', () => {
     expect(c1!.logged).toBe(ram.npages);
     expect(c1!.huge_page_splits).toBe(LEAVES_2M);
     expect(c2!.exits).toBe(c2!.logged);
+  });
+});
+
+describe('dirtyLogScenario: bad input', () => {
+  it('is refused with a typed error naming the argument', () => {
+    expect(() => dirtyLogScenario({ pml: true, eagerSplit: true, pages: 1000, writesPerCycle: 1 })).toThrow(InvalidArgumentError);
+    expect(() => dirtyLogScenario({ pml: true, eagerSplit: true, pages: 512, writesPerCycle: 513 })).toThrow(/writesPerCycle/);
+    expect(() => dirtyLogScenario({ pml: true, eagerSplit: true, writesPerCycle: 1, cycles: -1 })).toThrow(/cycles/);
   });
 });

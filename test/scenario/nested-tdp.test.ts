@@ -7,7 +7,7 @@
  * that nested EPT never does (vmx/nested.c:1200-1228).
  */
 import { describe, expect, it } from 'vitest';
-import { nestedTdpScenario } from '../../src';
+import { InvalidArgumentError, nestedTdpScenario } from '../../src';
 
 const PAGES = 1024;
 /** L2's page-table pages (PML4, PDPT, PD, PTs) and a margin: exits on them are not data exits. */
@@ -54,5 +54,14 @@ describe('nestedTdpScenario', () => {
     const [s, g] = [run('single'), run('global')];
     expect(g.root_cache_miss).toBe(s.root_cache_miss + 1);
     expect(g.l0_exits).toBe(s.l0_exits);
+  });
+});
+
+describe('nestedTdpScenario: bad input', () => {
+  it('is refused with a typed error naming the argument', () => {
+    expect(() => nestedTdpScenario({ host: 'npt', ad: false })).toThrow(InvalidArgumentError);
+    expect(() => nestedTdpScenario({ host: 'ept', pages: 0 })).toThrow(/pages/);
+    expect(() => nestedTdpScenario({ host: 'ept', edits: -1 })).toThrow(/edits/);
+    expect(() => nestedTdpScenario({ host: 'ept', leaf: '4M' as '4K' })).toThrow(/leaf/);
   });
 });
