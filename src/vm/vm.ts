@@ -203,6 +203,10 @@ export class Vm implements TdpVmContext {
   /** The shadow MMU: shadow paging without TDP, and guest_mmu (nested EPT) with it. */
   readonly shadow: ShadowMmu;
   checking: boolean;
+  /**
+   * The memslots generation of address space 0 (`kvm_memslots(kvm)->generation`, started at 0 by
+   * kvm_main.c:1160-1162): what MMIO SPTEs and the vCPUs' MMIO caches are stamped with.
+   */
   mmioGeneration = 0;
   /** `kvm->manual_dirty_log_protect` (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2). */
   private manualProtect = { enable: false, initiallySet: false };
@@ -344,8 +348,8 @@ export class Vm implements TdpVmContext {
     };
     this.memslots.push(slot);
     this.memslots.sort((a, b) => a.baseGfn - b.baseGfn);
-    // A memslot change bumps the generation: every cached MMIO SPTE becomes stale.
-    this.mmioGeneration++;
+    // kvm_create_memslot → kvm_activate_memslot: one swap; every cached MMIO SPTE becomes stale.
+    this.memslotsSwapped();
     return slot;
   }
 
@@ -376,6 +380,22 @@ export class Vm implements TdpVmContext {
     }
   }
 
+  /**
+   * `kvm_swap_active_memslots` (kvm_main.c:1613-1668): the generation grows by the number of
+   * memslot address spaces (kvm_main.c:1664; kvm_host.h:2344: 1 with private memory, else 2 for
+   * SMM), then `kvm_arch_memslots_updated` → `mmu.c: kvm_mmu_invalidate_mmio_sptes` (mmu.c:7275):
+   * when the generation bits an MMIO SPTE stores wrap to 0 (the address-space bit stripped), an old
+   * MMIO SPTE could match again, so everything is zapped (`kvm_mmu_zap_all_fast`).
+   */
+  private memslotsSwapped(): void {
+    const asIds = this.memAttributes !== undefined ? 1 : 2;
+    this.mmioGeneration += asIds;
+    if ((this.mmioGeneration & this.config.layout.mmioGenMask & ~(asIds - 1)) !== 0) return;
+    this.events.record({ kind: 'zap', outcome: `MMIO generation wraparound at ${this.mmioGeneration}: fast zap-all` });
+    this.tdp.invalidateAllRoots(this.td !== undefined ? KVM_DIRECT_ROOTS : KVM_VALID_ROOTS);
+    this.shadow.zapAllFast();
+  }
+
   private memslotIndex(slot: Memslot): number {
     return checkOwnMemslot(this.memslots, slot);
   }
@@ -383,11 +403,12 @@ export class Vm implements TdpVmContext {
   /** Delete a memslot (KVM_MR_DELETE): zapped first (`kvm_invalidate_memslot`), then removed. */
   deleteMemslot(slot: Memslot): void {
     const i = this.memslotIndex(slot);
+    this.memslotsSwapped(); // kvm_invalidate_memslot (kvm_main.c:1814), then the flush
     this.flushShadowMemslot(slot, 'delete');
     this.memslots.splice(i, 1);
     const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
     this.guestMem.removeSlot(gs);
-    this.mmioGeneration++;
+    this.memslotsSwapped(); // kvm_delete_memslot → kvm_activate_memslot (kvm_main.c:1855)
     this.afterOperation();
   }
 
@@ -420,13 +441,14 @@ export class Vm implements TdpVmContext {
         throw new InvalidArgumentError('memslot-overlap', `memslot [${hex(base)}, ${hex(end)}) overlaps "${s.name}"`, hex(base));
       }
     }
+    this.memslotsSwapped(); // kvm_invalidate_memslot (kvm_main.c:1814), then the flush
     this.flushShadowMemslot(slot, 'move');
     const gs = this.guestMem.slots.find((s) => s.baseGfn === slot.baseGfn)!;
     this.guestMem.moveSlot(gs, mkGpa(base));
     const moved: Memslot = { ...slot, base: mkGpa(base), baseGfn, lpageDisallow: makeLpageInfo(baseGfn, slot.npages) };
     this.memslots[i] = moved;
     this.memslots.sort((a, b) => a.baseGfn - b.baseGfn);
-    this.mmioGeneration++;
+    this.memslotsSwapped(); // kvm_move_memslot → kvm_activate_memslot (kvm_main.c:1868)
     this.afterOperation();
     return moved;
   }
@@ -536,6 +558,9 @@ export class Vm implements TdpVmContext {
     if (slot.guestMemfd && on) throw new InvalidArgumentError('dirty-log-guest-memfd', 'dirty logging of a guest_memfd memslot is not supported (kvm_main.c:1594-1596)', slot.name);
     if (on === slot.dirtyLogging) return;
     slot.dirtyLogging = on;
+    // kvm_update_flags_memslot → kvm_activate_memslot (kvm_main.c:1881): one swap, before
+    // kvm_commit_memory_region applies the flags.
+    this.memslotsSwapped();
     if (on) {
       // kvm_prepare_memory_region: a bitmap only when kvm_use_dirty_bitmap (no dirty ring).
       const bitmap = this.dirtyRingBytes > 0 ? undefined : new Uint8Array(slot.npages);
