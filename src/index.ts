@@ -154,6 +154,10 @@ export * from './scenario/entry-probe';
 export * from './scenario/pt-writes';
 export * from './scenario/dirty-log';
 export * from './scenario/nested-tdp';
+export * from './scenario/mmio-generation';
+export * from './scenario/paging-levels';
+export * from './scenario/nested-npt-roots';
+export * from './scenario/mmu-census';
 // The seeded random-operation fuzzer (a reference model cross-checking every access).
 export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
 export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
