@@ -15,7 +15,7 @@ import type { ShadowContext } from '../shadow/shadow-context';
 import { shadowPath } from '../shadow/sync';
 import { isLastSpte, isShadowPresent } from '../spte/spte';
 import type { AccessResult } from './access-result';
-import { countRefs, walkRefs2d } from './vcpu-tlb';
+import { countRefs, secondRights, walkRefs2d } from './vcpu-tlb';
 
 const SIZE_BYTES = [4096n, 2097152n, 1073741824n] as const;
 const X86_W = 2n;
@@ -79,16 +79,6 @@ export function shadowMiss(tlb: Tlb, mmu: ShadowMmu, ctx: ShadowContext, tag: Tl
     acc: shadowAcc(leaf.path), pkey: 0, tdpAcc: 7, gpaKind: 'ram',
   }, fetch);
   return refs;
-}
-
-/** Second-dimension rights of an EPT02 leaf (read 1, write 2 when dirty with A/D, exec 4) or an NPT02 leaf. */
-function secondRights(spte: bigint, ept: boolean, ad: boolean): number {
-  if (ept) {
-    const w = (spte & 2n) !== 0n && (!ad || (spte & 0x200n) !== 0n);
-    return Number(spte & 1n) | (w ? 2 : 0) | Number(spte & 4n);
-  }
-  const w = (spte & X86_W) !== 0n && (spte & X86_D) !== 0n;
-  return 1 | (w ? 2 : 0) | ((spte & X86_NX) === 0n ? 4 : 0);
 }
 
 /**

@@ -111,15 +111,22 @@ function tdpLeaf(v: TlbVcpu, gfn: number): { level: number; spte: bigint } {
   return { level, spte };
 }
 
-/** Second-dimension rights of a leaf SPTE: read 1, write 2 (dirty, when A/D is on), exec 4. */
-function tdpRights(v: TlbVcpu, spte: bigint): number {
-  const c = v.vm.config;
-  if (c.flavour === 'ept') {
-    const w = (spte & 2n) !== 0n && (!c.adEnabled || (spte & 0x200n) !== 0n);
+/**
+ * Second-dimension rights of a leaf (EPT or NPT format; TDP, EPT02 or NPT02): read 1, write 2
+ * (only when dirty: with EPT A/D on, bit 9; NPT D, bit 6 — a write through a clean leaf walks to
+ * set D), exec 4.
+ */
+export function secondRights(spte: bigint, ept: boolean, adEnabled: boolean): number {
+  if (ept) {
+    const w = (spte & 2n) !== 0n && (!adEnabled || (spte & 0x200n) !== 0n);
     return Number(spte & 1n) | (w ? 2 : 0) | Number(spte & 4n);
   }
   const w = (spte & 2n) !== 0n && (spte & 0x40n) !== 0n;
   return 1 | (w ? 2 : 0) | ((spte >> 63n) === 0n ? 4 : 0);
+}
+
+function tdpRights(v: TlbVcpu, spte: bigint): number {
+  return secondRights(spte, v.vm.config.flavour === 'ept', v.vm.config.adEnabled);
 }
 
 /** Cache the translation of a completed access (SDM §4.10.2.1: only translations without a fault). */
