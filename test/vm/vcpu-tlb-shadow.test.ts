@@ -10,6 +10,7 @@ import { CR4, makeEptp, type VmOptions } from '../../src';
 import { shadowFixture } from '../shadow/fixtures';
 import { nested, GVA, DATA_N, DATA_G } from '../shadow/nested-fixture';
 import { tdFixture } from '../tdx/fixtures';
+import { nestedNpt } from '../shadow/nested-npt-fixture';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -221,6 +222,24 @@ describe('nested EPT (guest_mmu) through the TLB', () => {
     n.v.invlpg(GVA);
     const r = n.v.read(GVA);
     expect([r.tlb, r.exits.length, r.walkRefs]).toEqual(['miss', 0, 24]);
+  });
+});
+
+describe('nested NPT (guest_mmu) through the TLB', () => {
+  it('L2 hits between transitions; every VMRUN and #VMEXIT flushes the shared ASID (svm/nested.c:503-504 → svm_flush_tlb_current, svm.c:4151-4164)', () => {
+    const n = nestedNpt({ tlb: true });
+    const l1va = 0xffff_8880_0020_0000n; // L1's direct map of NPT12
+    n.v.read(l1va);
+    expect(n.v.read(l1va).tlb).toBe('l1');
+    n.enter();
+    expect(sequence((a) => n.v.read(a), 0x40_0000n, 2, 2)).toEqual(['miss', 'miss', 'l1', 'l1']);
+    const e = n.v.tlb!.snapshot().l1d.find((x) => x.guestFrame === 0x3000); // DATA_N's frame
+    expect([e!.vpid, e!.eptp]).toEqual([1, -1]); // the ASID is the tag; NPT has no EPTP
+    n.v.exitNested();
+    expect(n.v.read(l1va).tlb).toBe('miss');
+    // KVM_REQ_TLB_FLUSH_CURRENT: L1's first root load (kvm_mmu_load, mmu.c:5919), VMRUN
+    // (svm/nested.c:504), guest_mmu's first root load (mmu.c:5919), #VMEXIT (svm/nested.c:504).
+    expect(n.v.tlb!.stats.get('flush_current')).toBe(4);
   });
 });
 
