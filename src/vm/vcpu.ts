@@ -49,7 +49,7 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, vpnOf } from '../tlb/tlb';
+import { Tlb, checkInvpcid, vpnOf, type TlbTag } from '../tlb/tlb';
 import { accessCost, type AccessCost } from '../cost/cost-model';
 import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
@@ -393,6 +393,22 @@ export class Vcpu {
     }
   }
 
+  /**
+   * The TLB lookup before a walk: a hit whose cached rights allow the access is the access's result
+   * (counted, and an event); otherwise the miss is counted and the caller walks.
+   */
+  private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
+    const hit = tlb.lookup(tag, vpnOf(a), access.kind === 'fetch');
+    if (hit !== undefined && tlbPermits(rights, hit.entry, enc, access)) {
+      tlb.hit(hit.level);
+      this.stats.inc('guest_accesses');
+      this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
+      return tlbHitResult(a, access, hit.entry, hit.level);
+    }
+    tlb.miss();
+    return undefined;
+  }
+
   /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
   private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
     const a = this.walkerValue.checkAddress(BigInt(address));
@@ -400,16 +416,8 @@ export class Vcpu {
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
     const tag = tlbTag(this);
-    const vpn = vpnOf(a);
-    const fetch = access.kind === 'fetch';
-    const hit = tlb.lookup(tag, vpn, fetch);
-    if (hit !== undefined && tlbPermits(this.walkerValue, hit.entry, enc, access)) {
-      tlb.hit(hit.level);
-      this.stats.inc('guest_accesses');
-      this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
-      return tlbHitResult(a, access, hit.entry, hit.level);
-    }
-    tlb.miss();
+    const hit = this.tlbLookup(tlb, tag, a, enc, access, this.walkerValue);
+    if (hit !== undefined) return hit;
     const r = this.tdpAccess(address, access);
     // Invalidations the walk's own faults make (SDM Vol. 3A §4.10.4.1, Vol. 3C §28.3.3.1).
     for (const e of r.exits) tlb.eptViolation(tag, Number(e.gpa >> 12n), e.onGuestTable ? undefined : a);
@@ -457,16 +465,9 @@ export class Vcpu {
       eptp: ept ? ctx.root.hpa : -1,
     });
     const tag = tagOf();
-    const hit = tlb.lookup(tag, vpnOf(a), fetch);
     // Shadow: the cached rights are the shadow SPTEs', checked as the hardware format checks them.
-    const rights = sv !== undefined ? { format: ctx.hwFormat, pkru: 0 } : w;
-    if (hit !== undefined && tlbPermits(rights, hit.entry, enc, access)) {
-      tlb.hit(hit.level);
-      this.stats.inc('guest_accesses');
-      this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
-      return tlbHitResult(a, access, hit.entry, hit.level);
-    }
-    tlb.miss();
+    const hit = this.tlbLookup(tlb, tag, a, enc, access, sv !== undefined ? { format: ctx.hwFormat, pkru: 0 } : w);
+    if (hit !== undefined) return hit;
     const r = m.access(address, access);
     for (const e of r.exits) {
       // A #PF intercept: the #PF invalidated the address (SDM Vol. 3A §4.10.4.1); an EPT
