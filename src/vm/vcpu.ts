@@ -319,7 +319,7 @@ export class Vcpu {
    */
   private tlbOnRegisters(old: PagingRegisters, regs: PagingRegisters, cr3Written: boolean): void {
     const tlb = this.tlbModel!;
-    const oldTag = { vpid: vcpuVpid(this, tlb), pcid: (old.cr4 & CR4.PCIDE) !== 0n ? Number(old.cr3 & 0xfffn) : 0, eptp: -1 };
+    const oldTag = { vpid: this.currentVpid, pcid: (old.cr4 & CR4.PCIDE) !== 0n ? Number(old.cr3 & 0xfffn) : 0, eptp: -1 };
     tlb.movCr4(oldTag, old.cr4, regs.cr4, { pge: CR4.PGE, pcide: CR4.PCIDE, pae: CR4.PAE, smep: CR4.SMEP });
     if ((old.cr0 & CR0_PG) !== 0n && (regs.cr0 & CR0_PG) === 0n) tlb.pagingOff(oldTag);
     if (cr3Written) tlb.movCr3(oldTag, (regs.cr4 & CR4.PCIDE) !== 0n, Number(regs.cr3 & 0xfffn), this.noFlush);
@@ -381,7 +381,7 @@ export class Vcpu {
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
     checkInvpcid(type, pcid, pcide);
     if (tlb === undefined) return;
-    tlb.invpcid({ vpid: vcpuVpid(this, tlb), pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
+    tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
   }
 
   /** KVM loads a root before entering the guest and flushes the new root's context (`kvm_mmu_load`, mmu.c:5919). */

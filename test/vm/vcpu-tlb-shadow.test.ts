@@ -252,4 +252,19 @@ describe('a TD through the TLB', () => {
     expect(sequence((a) => v.read(a), VA, 4, 2)).toEqual(['miss', 'miss', 'miss', 'miss', 'l1', 'l1', 'l1', 'l1']);
     expect(v.tlb!.snapshot().l1d.every((e) => e.eptp === t.vm.td!.sept.rootPfn)).toBe(true);
   });
+
+  it('converting a private page to shared zaps it, and the remote flush (tdx_flush_tlb_all: INVEPT global, tdx.c:2847-2860) drops its entry', () => {
+    const t = tdFixture(48, { tlb: true });
+    t.pt.map(VA, GPA, { flags: FLAGS });
+    t.accept(GPA);
+    t.v.read(VA);
+    expect(t.v.read(VA).tlb).toBe('l1');
+    const n = t.vm.events.all.length;
+    t.vm.setMemoryAttributes(GPA, GPA + 0x1000n, 'shared');
+    expect(t.vm.events.all.slice(n).some((e) => e.kind === 'tlb_invalidate' && (e.outcome ?? '').startsWith('INVEPT global'))).toBe(true);
+    // Without the flush the hit would keep reading the zapped private page; now the walk finds the
+    // private GPA shared: KVM_EXIT_MEMORY_FAULT (kvm_mmu_faultin_pfn, mmu.c:4588-4590).
+    const r = t.v.read(VA);
+    expect([r.tlb, r.status]).toEqual(['miss', 'memory-fault']);
+  });
 });
