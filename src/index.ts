@@ -161,3 +161,4 @@ export * from './scenario/mmu-census';
 // The seeded random-operation fuzzer (a reference model cross-checking every access).
 export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
 export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
+export * from './scenario/tlb-compare';

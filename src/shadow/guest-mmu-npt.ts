@@ -211,6 +211,18 @@ export class NestedNptMmu implements KvmMmu {
     }
   }
 
+  /** Before each L2 entry: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, then `kvm_mmu_reload` (a root for nCR3). */
+  load(): void {
+    const ctx = this.ctx!;
+    const mmu = this.vm.shadow;
+    freeObsoleteRoots(mmu, ctx);
+    if (ctx.root.hpa < 0) {
+      // mmu_alloc_shadow_roots reads a PAE NPT12's PDPTEs through get_pdptr at load time.
+      if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptes(ctx.guestMem, this.pdptBase);
+      mmuLoad(mmu, ctx, this.ncr3);
+    }
+  }
+
   private hwInputs() {
     return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
   }
@@ -291,7 +303,6 @@ export class NestedNptMmu implements KvmMmu {
   /** One L2 access: the hardware 2D walk with NPT02 as the second stage. */
   access(address: Gva | bigint, access: Access): AccessResult {
     const w = this.l2Walker!;
-    const ctx = this.ctx!;
     const mmu = this.vm.shadow;
     const a = w.checkAddress(BigInt(address));
     const enc = encodeAccess(access);
@@ -305,12 +316,7 @@ export class NestedNptMmu implements KvmMmu {
     this.curFinal = !this.ngpa!.mbec ? kind | PFERR.USER : kind & PFERR.FETCH ? kind | (enc & PFERR.USER) : kind;
     this.curGva = a;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      freeObsoleteRoots(mmu, ctx);
-      if (ctx.root.hpa < 0) {
-        // mmu_alloc_shadow_roots reads a PAE NPT12's PDPTEs through get_pdptr at load time.
-        if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptes(ctx.guestMem, this.pdptBase);
-        mmuLoad(mmu, ctx, this.ncr3);
-      }
+      this.load();
       this.pendingExit = undefined;
       const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
       if (stop === WalkStop.SecondStage) {

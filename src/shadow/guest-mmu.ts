@@ -53,6 +53,12 @@ export interface NestedEptEntry {
    * §1.1; kvm-unit-tests `CPU_MODE_BASED_EPT_EXEC = 1ul << 22`). KVM 7.3 only. Default false.
    */
   mbec?: boolean;
+  /**
+   * vmcs12's VIRTUAL_PROCESSOR_ID with "enable VPID" set (0 or absent: VPID off in vmcs12). Only
+   * the TLB model reads it: L2 then runs with vpid02 and the transitions flush nothing unless
+   * vpid12 changed (`nested_vmx_transition_tlb_flush`, vmx/nested.c:1200-1255).
+   */
+  vpid?: number;
 }
 
 /** vmcs12 secondary processor-based execution control bit 22 (kvm-unit-tests x86/vmx.h `CPU_MODE_BASED_EPT_EXEC`). */
@@ -151,6 +157,13 @@ export class NestedEptMmu implements KvmMmu {
     this.vm.shadow.vm.events.record({ kind: 'invept', vcpu: this.index, gpa: eptp ?? null, outcome: `${type}: ${n} root(s) freed` });
     this.vm.afterOperation();
     return n;
+  }
+
+  /** Before each L2 entry: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, then `kvm_mmu_reload` (a root for EPTP12). */
+  load(): void {
+    const ctx = this.ctx!;
+    freeObsoleteRoots(this.vm.shadow, ctx);
+    if (ctx.root.hpa < 0) mmuLoad(this.vm.shadow, ctx, this.eptp);
   }
 
   private hwInputs() {
@@ -259,8 +272,7 @@ export class NestedEptMmu implements KvmMmu {
     this.curTable = ctx.hwFormat.hasAd ? PFERR.WRITE : read;
     this.curGva = a;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      freeObsoleteRoots(mmu, ctx);
-      if (ctx.root.hpa < 0) mmuLoad(mmu, ctx, this.eptp);
+      this.load();
       this.pendingExit = undefined;
       const stop = w.walkRawStaged(vhi, vlo, enc, this.stage, ctx.hwFormat.hasAd ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage) {

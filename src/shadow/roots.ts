@@ -107,6 +107,7 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
   }
   mmu.vm.events.record({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : special ? ' (special roots over the PAE root)' : ''}` });
   syncRoots(mmu, ctx);
+  ctx.tlbFlushCurrent = true; // kvm_mmu_load: kvm_x86_call(flush_tlb_current) (mmu.c:5919)
 }
 
 function isUnsyncRoot(sp: ShadowPage): boolean {
@@ -193,7 +194,11 @@ export function pcidOf(pgd: bigint, pcide: boolean): number {
 
 /** `kvm_invalidate_pcid` without TDP: sync the current root if it uses the PCID; free matching previous roots. */
 export function invalidatePcid(mmu: ShadowMmu, ctx: ShadowContext, pcid: number, activePgd: bigint, pcide: boolean): void {
-  if (pcidOf(activePgd, pcide) === pcid) ctx.syncRequested = true;
+  // KVM_REQ_MMU_SYNC + KVM_REQ_TLB_FLUSH_CURRENT (x86.c:1397-1400).
+  if (pcidOf(activePgd, pcide) === pcid) {
+    ctx.syncRequested = true;
+    ctx.tlbFlushCurrent = true;
+  }
   if (!pcide) return;
   const prev: number[] = [];
   ctx.prevRoots.forEach((r, i) => {

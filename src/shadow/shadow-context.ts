@@ -73,6 +73,13 @@ export class ShadowContext {
   obsoleteSeen = 0;
   /** KVM_REQ_MMU_SYNC pending. */
   syncRequested = false;
+  /**
+   * KVM_REQ_TLB_FLUSH_CURRENT pending for this MMU's context: set by `kvm_mmu_load`
+   * (mmu.c:5919, a new root's provenance is unknown) and `kvm_invalidate_pcid` (x86.c:1397-1400);
+   * served by the vCPU's TLB model before the next entry (`kvm_service_local_tlb_flush_requests`,
+   * x86.c:3673-3680). Without a TLB model nothing reads it.
+   */
+  tlbFlushCurrent = false;
 
   constructor(kind: MmuKind, vcpu: number, stats: Counters<VcpuStatName>, guestMem: GuestMemory, setup: ContextSetup) {
     this.kind = kind;

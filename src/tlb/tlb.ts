@@ -18,7 +18,7 @@ import { makeTlbConfig, type TlbConfig, type TlbConfigSpec } from './tlb-config'
 export const TLB_STAT_NAMES = [
   'lookups', 'l1_hits', 'stlb_hits', 'misses', 'fills', 'walk_refs', 'walk_refs_guest', 'walk_refs_nested',
   'psc_hits', 'nested_tlb_hits', 'nested_psc_hits', 'invalidations', 'entries_invalidated',
-  'flush_all', 'flush_current', 'flush_guest', 'bypass',
+  'flush_all', 'flush_current', 'flush_guest',
 ] as const;
 export type TlbStatName = (typeof TLB_STAT_NAMES)[number];
 

@@ -9,11 +9,13 @@ import { CR4 } from '../cpu/registers';
 import { PFERR } from '../format/acc';
 import type { PagingRegisters } from '../cpu/registers';
 import type { GvaWalker } from '../walker/gva-walker';
+import type { PageFormat } from '../format/page-format';
 import { ACCESS_AC, ACCESS_IMPLICIT, type Access } from '../walker/access';
 import type { TdpPage } from '../tdp/tdp-page';
 import { vpnOf, type Tlb, type TlbEntry, type TlbHitLevel, type TlbTag, type SizeIndex } from '../tlb/tlb';
 import type { AccessResult } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
+import { isGfnAlias } from '../tdx/td-config';
 
 /** What the helpers read of the vCPU. */
 export interface TlbVcpu {
@@ -22,23 +24,39 @@ export interface TlbVcpu {
   readonly regs: PagingRegisters;
   readonly walker: GvaWalker;
   readonly currentRoot: TdpPage | null;
+  readonly currentMirrorRoot: TdpPage | null;
+  /** `vmx_get_current_vpid` (vmx.c:3234-3239): vpid02 while L2 runs with a vmcs12 VPID, else vpid01. */
+  readonly currentVpid: number;
 }
 
 /**
  * KVM gives each vCPU its own VPID (`vmx.c: allocate_vpid`, from 1: VPID 0 is the host's) or,
  * on AMD, an ASID; with VPIDs off everything runs as VPID 0.
  */
-export function vcpuVpid(v: TlbVcpu, tlb: Tlb): number {
+export function vcpuVpid(v: { readonly index: number }, tlb: Tlb): number {
   return tlb.config.vpid ? v.index + 1 : 0;
 }
 
-export function tlbTag(v: TlbVcpu, tlb: Tlb): TlbTag {
+/**
+ * vpid02, the VPID KVM runs L2 with when vmcs12 enables VPID (`vmx->nested.vpid02`, allocated
+ * by `allocate_vpid` in `vmx_create_vcpu`; vmx/nested.c `prepare_vmcs02_early_rare` writes it).
+ * KVM takes the next free bit of `vmx_vpid_bitmap`; the model numbers them after every vpid01
+ * (0x8000 + index: any VPID no vpid01 uses gives the same tagging).
+ */
+export function vcpuVpid02(v: { readonly index: number }, tlb: Tlb): number {
+  return tlb.config.vpid ? 0x8000 + v.index : 0;
+}
+
+export function tlbTag(v: TlbVcpu): TlbTag {
   const r = v.regs;
   const pcid = (r.cr4 & CR4.PCIDE) !== 0n ? Number(r.cr3 & 0xfffn) : 0;
   // Combined mappings carry the EP4TA; NPT has no EPTP tag (the ASID is the tag, kvm_mmu_load
   // flushes it on a new nCR3), so its entries are tagged like linear ones.
-  const eptp = v.vm.config.flavour === 'ept' && v.currentRoot !== null ? v.currentRoot.pfn : -1;
-  return { vpid: vcpuVpid(v, tlb), pcid, eptp };
+  // A TD's shared and private mappings are both tagged by the private EPTP ("shared EPT uses
+  // private EPTP as its ASID for TLB invalidation", tdx.c:2836-2839): the S-EPT root here.
+  const td = v.vm.td;
+  const eptp = td !== undefined ? td.sept.rootPfn : v.vm.config.flavour === 'ept' && v.currentRoot !== null ? v.currentRoot.pfn : -1;
+  return { vpid: v.currentVpid, pcid, eptp };
 }
 
 /**
@@ -48,7 +66,7 @@ export function tlbTag(v: TlbVcpu, tlb: Tlb): TlbTag {
  * entry made by a read of a clean page needs a walk to set D (SDM §4.8), so the W right is only
  * cached for a dirty leaf (the walker's `protect_clean_gpte`). Not allowed ⇒ the CPU walks.
  */
-export function tlbPermits(w: GvaWalker, e: TlbEntry, enc: number, access: Access): boolean {
+export function tlbPermits(w: { readonly format: PageFormat | undefined; readonly pkru: number }, e: TlbEntry, enc: number, access: Access): boolean {
   const need = access.kind === 'write' ? 2 : access.kind === 'fetch' ? 4 : 1;
   if ((e.tdpAcc & need) === 0) return false;
   const fmt = w.format;
@@ -81,21 +99,34 @@ export function tlbHitResult(a: bigint, access: Access, e: TlbEntry, level: TlbH
   };
 }
 
-/** The second dimension's leaf for `gfn`: its level and the SPTE (via the MMU's own lookup). */
+/**
+ * The second dimension's leaf for `gfn`: its level and the SPTE (via the MMU's own lookup). A TD's
+ * private GPAs are walked through the S-EPT, which the mirror root mirrors (tdx_sept_link_private_spt
+ * / tdx_sept_set_private_spte keep them equal); shared ones through the direct root, at the alias.
+ */
 function tdpLeaf(v: TlbVcpu, gfn: number): { level: number; spte: bigint } {
-  const [, , level, spte] = v.vm.tdp.lastSpte(v.currentRoot!, gfn);
+  const td = v.vm.td;
+  const root = td !== undefined && !isGfnAlias(td.config, gfn) && v.currentMirrorRoot !== null ? v.currentMirrorRoot : v.currentRoot!;
+  const [, , level, spte] = v.vm.tdp.lastSpte(root, gfn);
   return { level, spte };
 }
 
-/** Second-dimension rights of a leaf SPTE: read 1, write 2 (dirty, when A/D is on), exec 4. */
-function tdpRights(v: TlbVcpu, spte: bigint): number {
-  const c = v.vm.config;
-  if (c.flavour === 'ept') {
-    const w = (spte & 2n) !== 0n && (!c.adEnabled || (spte & 0x200n) !== 0n);
+/**
+ * Second-dimension rights of a leaf (EPT or NPT format; TDP, EPT02 or NPT02): read 1, write 2
+ * (only when dirty: with EPT A/D on, bit 9; NPT D, bit 6 — a write through a clean leaf walks to
+ * set D), exec 4.
+ */
+export function secondRights(spte: bigint, ept: boolean, adEnabled: boolean): number {
+  if (ept) {
+    const w = (spte & 2n) !== 0n && (!adEnabled || (spte & 0x200n) !== 0n);
     return Number(spte & 1n) | (w ? 2 : 0) | Number(spte & 4n);
   }
   const w = (spte & 2n) !== 0n && (spte & 0x40n) !== 0n;
   return 1 | (w ? 2 : 0) | ((spte >> 63n) === 0n ? 4 : 0);
+}
+
+function tdpRights(v: TlbVcpu, spte: bigint): number {
+  return secondRights(spte, v.vm.config.flavour === 'ept', v.vm.config.adEnabled);
 }
 
 /** Cache the translation of a completed access (SDM §4.10.2.1: only translations without a fault). */
@@ -115,25 +146,32 @@ export function tlbFill(v: TlbVcpu, tlb: Tlb, tag: TlbTag, r: AccessResult): voi
   }, r.access.kind === 'fetch');
 }
 
+/** The second dimension of a 2D walk, for counting its references: root, depth, and leaf level per frame. */
+export interface SecondDim {
+  /** Root frame (the tag of guest-physical mappings). */
+  rootPfn: number;
+  /** Levels of the second-dimension tables. */
+  top: number;
+  /** The nested-cache ASID tag (AMD), else −1. */
+  asid: number;
+  /** The level of the second-dimension leaf mapping guest frame `gfn`. */
+  leafLevel(gfn: number): number;
+}
+
 /**
- * Memory references of the access's last walk (a 2D walk under TDP): the guest tables read below
- * the deepest paging-structure-cache hit, and for each of them and the final GPA the nested
- * references left after the nested TLB and nested PSCs. With `tlb` undefined nothing is cached:
- * n + Σ depth, the figure of workload/memory-refs.ts (Bhargava et al.'s 24 for 4+4 levels).
+ * Memory references of a completed 2D walk (record `r.guestWalk`, `top` guest levels): the guest
+ * tables read below the deepest paging-structure-cache hit, and for each of them and the final GPA
+ * the nested references left after the nested TLB and nested PSCs. With `tlb` undefined nothing is
+ * cached: n + Σ depth, the figure of workload/memory-refs.ts (Bhargava et al.'s 24 for 4+4 levels).
  */
-export function walkRefs(v: TlbVcpu, tlb: Tlb | undefined, tag: TlbTag, r: AccessResult): number {
-  const root = v.currentRoot;
-  if (root === null) return 0;
+export function walkRefs2d(tlb: Tlb | undefined, tag: TlbTag, r: AccessResult, top: number, second: SecondDim): number {
   const g = r.guestWalk;
   const vpn = vpnOf(r.gva as bigint);
-  const top = v.walker.role.base.level;
   const start = tlb === undefined || top < 4 ? top + 1 : tlb.pscLookup(tag, vpn, top);
-  const tdpTop = root.level;
-  const asid = v.vm.config.flavour === 'npt' ? tag.vpid : -1;
   const nested = (gfn: number): number => {
-    const leaf = tdpLeaf(v, gfn);
-    if (tlb === undefined) return tdpTop - leaf.level + 1;
-    return tlb.nestedRefs(root.pfn, asid, gfn, tdpTop, leaf.level, 0);
+    const leaf = second.leafLevel(gfn);
+    if (tlb === undefined) return second.top - leaf + 1;
+    return tlb.nestedRefs(second.rootPfn, second.asid, gfn, second.top, leaf, 0);
   };
   let guest = 0;
   let nest = 0;
@@ -144,10 +182,23 @@ export function walkRefs(v: TlbVcpu, tlb: Tlb | undefined, tag: TlbTag, r: Acces
     if (tlb !== undefined && !s.leaf && s.level >= 2 && top >= 4) tlb.pscFill(tag, vpn, s.level);
   }
   if (r.gpa !== undefined && (r.status === 'ok' || r.status === 'emulated')) nest += nested(Number((r.gpa as bigint) >> 12n));
-  if (tlb !== undefined) {
-    tlb.stats.inc('walk_refs', guest + nest);
-    tlb.stats.inc('walk_refs_guest', guest);
-    tlb.stats.inc('walk_refs_nested', nest);
-  }
+  if (tlb !== undefined) countRefs(tlb, guest, nest);
   return guest + nest;
+}
+
+/** Count a miss's walk references (guest or linear dimension, nested dimension). */
+export function countRefs(tlb: Tlb, guest: number, nest: number): void {
+  tlb.stats.inc('walk_refs', guest + nest);
+  tlb.stats.inc('walk_refs_guest', guest);
+  tlb.stats.inc('walk_refs_nested', nest);
+}
+
+/** `walkRefs2d` for the vCPU's TDP root_mmu (the second dimension: its TDP root, or a TD's S-EPT/shared EPT). */
+export function walkRefs(v: TlbVcpu, tlb: Tlb | undefined, tag: TlbTag, r: AccessResult): number {
+  const root = v.currentRoot;
+  if (root === null) return 0;
+  return walkRefs2d(tlb, tag, r, v.walker.role.base.level, {
+    rootPfn: tag.eptp >= 0 ? tag.eptp : root.pfn, top: root.level, asid: v.vm.config.flavour === 'npt' ? tag.vpid : -1,
+    leafLevel: (gfn) => tdpLeaf(v, gfn).level,
+  });
 }

@@ -49,9 +49,10 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, vpnOf } from '../tlb/tlb';
+import { Tlb, checkInvpcid, vpnOf, type TlbTag } from '../tlb/tlb';
 import { accessCost, type AccessCost } from '../cost/cost-model';
-import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, walkRefs } from './vcpu-tlb';
+import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 import { assertCanonical } from '../address/canonical';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
@@ -118,6 +119,12 @@ export class Vcpu {
   private readonly tlbModel: Tlb | undefined;
   /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
   private tlbRoot: TdpPage | null = null;
+  /** Nested EPT: vmcs12's VPID (0: VPID off in vmcs12) and `vmx->nested.last_vpid`. */
+  private vpid12 = 0;
+  private lastVpid12 = 0;
+  /** L2's PCID on guest_mmu (CR3[11:0] with L2's CR4.PCIDE), the tag of its combined mappings. */
+  private l2Pcid = 0;
+  private l2Cr4 = 0n;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
 
@@ -146,6 +153,13 @@ export class Vcpu {
   /** The vCPU's TLB model, or undefined when the VM runs without one. */
   get tlb(): Tlb | undefined {
     return this.tlbModel;
+  }
+
+  /** `vmx_get_current_vpid` (vmx.c:3234-3239): vpid02 while L2 runs on guest_mmu with a vmcs12 VPID, else vpid01 (0 without a TLB model or VPIDs). */
+  get currentVpid(): number {
+    const tlb = this.tlbModel;
+    if (tlb === undefined) return 0;
+    return this.mmuValue === this.nestedEpt && this.vpid12 !== 0 ? vcpuVpid02(this, tlb) : vcpuVpid(this, tlb);
   }
 
   /** `vcpu->arch.mmu`: the MMU that serves the running guest's accesses. */
@@ -305,7 +319,7 @@ export class Vcpu {
    */
   private tlbOnRegisters(old: PagingRegisters, regs: PagingRegisters, cr3Written: boolean): void {
     const tlb = this.tlbModel!;
-    const oldTag = { vpid: vcpuVpid(this, tlb), pcid: (old.cr4 & CR4.PCIDE) !== 0n ? Number(old.cr3 & 0xfffn) : 0, eptp: -1 };
+    const oldTag = { vpid: this.currentVpid, pcid: (old.cr4 & CR4.PCIDE) !== 0n ? Number(old.cr3 & 0xfffn) : 0, eptp: -1 };
     tlb.movCr4(oldTag, old.cr4, regs.cr4, { pge: CR4.PGE, pcide: CR4.PCIDE, pae: CR4.PAE, smep: CR4.SMEP });
     if ((old.cr0 & CR0_PG) !== 0n && (regs.cr0 & CR0_PG) === 0n) tlb.pagingOff(oldTag);
     if (cr3Written) tlb.movCr3(oldTag, (regs.cr4 & CR4.PCIDE) !== 0n, Number(regs.cr3 & 0xfffn), this.noFlush);
@@ -317,14 +331,25 @@ export class Vcpu {
     if (tlb === undefined) return;
     tlb.stats.inc('flush_all');
     if (this.vm.tdpEnabled && this.vm.config.flavour === 'ept') tlb.invept(2);
+    // EPT off, VPIDs on: vpid_sync_vcpu_global, INVVPID all-context (vmx.c:3224-3226): vpid01 and vpid02.
+    else if (!this.vm.tdpEnabled && tlb.config.vpid) tlb.invvpid(2, 0);
     else this.flushVpidOrAsid(tlb);
   }
 
-  /** `kvm_vcpu_flush_tlb_current` → `vmx_flush_tlb_current` (vmx.c:3241-3254): INVEPT single-context of the current EPTP; without EPT the VPID/ASID. */
+  /**
+   * `kvm_vcpu_flush_tlb_current` → `vmx_flush_tlb_current` (vmx.c:3241-3254): INVEPT single-context
+   * of the current MMU's root (EPTP02 while L2 runs on guest_mmu); without EPT the current VPID
+   * (shadow paging: every PCID, globals too); a TD: INVEPT global (`tdx_flush_tlb_current`,
+   * tdx.c:2844).
+   */
   private flushTlbCurrent(tlb: Tlb): void {
     tlb.stats.inc('flush_current');
-    if (this.vm.tdpEnabled && this.vm.config.flavour === 'ept') {
-      if (this.root !== null) tlb.invept(1, this.root.pfn);
+    if (this.vm.td !== undefined) tlb.invept(2);
+    else if (this.vm.tdpEnabled && this.vm.config.flavour === 'ept') {
+      const guestRoot = this.mmuValue === this.nestedEpt ? this.nestedEpt!.ctx!.root.hpa : undefined;
+      if (guestRoot !== undefined) {
+        if (guestRoot >= 0) tlb.invept(1, guestRoot);
+      } else if (this.root !== null) tlb.invept(1, this.root.pfn);
     } else this.flushVpidOrAsid(tlb);
   }
 
@@ -337,7 +362,9 @@ export class Vcpu {
   }
 
   private flushVpidOrAsid(tlb: Tlb): void {
-    const vpid = vcpuVpid(this, tlb);
+    const vpid = this.currentVpid;
+    // SVM with NPT: svm_flush_tlb_current/_all flush the ASID (svm.c:4151-4179). Without TDP the
+    // SPTE flavour is always NPT's masks (vm.ts), and shadow paging is modelled on VMX.
     if (this.vm.config.flavour === 'npt' && this.vm.tdpEnabled) tlb.flushAsid(vpid);
     else if (vpid !== 0) tlb.invvpid(1, vpid);
     else tlb.vmTransitionNoVpid();
@@ -354,7 +381,7 @@ export class Vcpu {
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
     checkInvpcid(type, pcid, pcide);
     if (tlb === undefined) return;
-    tlb.invpcid({ vpid: vcpuVpid(this, tlb), pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
+    tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
   }
 
   /** KVM loads a root before entering the guest and flushes the new root's context (`kvm_mmu_load`, mmu.c:5919). */
@@ -366,34 +393,99 @@ export class Vcpu {
     }
   }
 
-  /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
-  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
-    const a = this.walkerValue.checkAddress(BigInt(address));
-    const enc = encodeAccess(access);
-    this.ensureRoot();
-    this.tlbSyncRoot(tlb);
-    const tag = tlbTag(this, tlb);
-    const vpn = vpnOf(a);
-    const fetch = access.kind === 'fetch';
-    const hit = tlb.lookup(tag, vpn, fetch);
-    if (hit !== undefined && tlbPermits(this.walkerValue, hit.entry, enc, access)) {
+  /**
+   * The TLB lookup before a walk: a hit whose cached rights allow the access is the access's result
+   * (counted, and an event); otherwise the miss is counted and the caller walks.
+   */
+  private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
+    const hit = tlb.lookup(tag, vpnOf(a), access.kind === 'fetch');
+    if (hit !== undefined && tlbPermits(rights, hit.entry, enc, access)) {
       tlb.hit(hit.level);
       this.stats.inc('guest_accesses');
       this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
       return tlbHitResult(a, access, hit.entry, hit.level);
     }
     tlb.miss();
+    return undefined;
+  }
+
+  /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
+  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
+    const a = this.walkerValue.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    this.ensureRoot();
+    this.tlbSyncRoot(tlb);
+    const tag = tlbTag(this);
+    const hit = this.tlbLookup(tlb, tag, a, enc, access, this.walkerValue);
+    if (hit !== undefined) return hit;
     const r = this.tdpAccess(address, access);
     // Invalidations the walk's own faults make (SDM Vol. 3A §4.10.4.1, Vol. 3C §28.3.3.1).
     for (const e of r.exits) tlb.eptViolation(tag, Number(e.gpa >> 12n), e.onGuestTable ? undefined : a);
     if (r.status === 'guest-pf') tlb.pageFault(tag, a);
     if (!tlb.config.vpid && r.exits.length > 0) tlb.vmTransitionNoVpid();
     this.tlbSyncRoot(tlb); // a zap during the access may have loaded a new root
-    const t2 = tlbTag(this, tlb);
+    const t2 = tlbTag(this);
     r.tlb = 'miss';
     r.walkRefs = walkRefs(this, tlb, t2, r);
     this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
     tlbFill(this, tlb, t2, r);
+    return r;
+  }
+
+  /** Serve a KVM_REQ_TLB_FLUSH_CURRENT a shadow-type MMU context requested (roots.ts: mmuLoad, invalidatePcid). */
+  private serveFlushCurrent(tlb: Tlb, ctx: { tlbFlushCurrent: boolean }): void {
+    if (!ctx.tlbFlushCurrent) return;
+    ctx.tlbFlushCurrent = false;
+    this.flushTlbCurrent(tlb);
+  }
+
+  /**
+   * An access through the TLB on a shadow-type MMU: shadow paging's root_mmu (linear mappings of
+   * the shadow tables, tagged VPID + PCID) or guest_mmu (combined mappings of L2's tables through
+   * EPT02/NPT02, tagged by EPTP02 and vpid02/vpid01, or the ASID). KVM reloads roots and serves
+   * the flush requests before the entry (`vcpu_enter_guest` → `kvm_mmu_reload`, mmu.c:5891-5919);
+   * then a hit uses the cached translation however the guest's tables changed since.
+   */
+  private tlbShadowAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
+    const m = this.mmuValue;
+    const sv = m === this.shadowVcpu ? this.shadowVcpu : undefined;
+    const nested = sv === undefined ? this.currentGuestMmu : undefined;
+    if (sv === undefined && nested === undefined) return m.access(address, access); // no other MMU exists
+    const w = nested?.l2Walker ?? this.walkerValue;
+    const a = w.checkAddress(BigInt(address));
+    const enc = encodeAccess(access);
+    const fetch = access.kind === 'fetch';
+    (sv ?? nested!).load();
+    const ctx = (sv ?? nested!).ctx!;
+    this.serveFlushCurrent(tlb, ctx);
+    const ept = nested === this.nestedEpt && nested !== undefined;
+    const tagOf = () => ({
+      vpid: this.currentVpid,
+      pcid: nested !== undefined ? this.l2Pcid : (this.regsValue.cr4 & CR4.PCIDE) !== 0n ? Number(this.regsValue.cr3 & 0xfffn) : 0,
+      eptp: ept ? ctx.root.hpa : -1,
+    });
+    const tag = tagOf();
+    // Shadow: the cached rights are the shadow SPTEs', checked as the hardware format checks them.
+    const hit = this.tlbLookup(tlb, tag, a, enc, access, sv !== undefined ? { format: ctx.hwFormat, pkru: 0 } : w);
+    if (hit !== undefined) return hit;
+    const r = m.access(address, access);
+    for (const e of r.exits) {
+      // A #PF intercept: the #PF invalidated the address (SDM Vol. 3A §4.10.4.1); an EPT
+      // violation the nGPA's guest-physical and the address's combined mappings (Vol. 3C §28.3.3.1).
+      if (e.kind === 'pf_intercept') tlb.pageFault(tag, a);
+      else tlb.eptViolation(tag, Number(e.gpa >> 12n), e.onGuestTable ? undefined : a);
+    }
+    if (r.status === 'guest-pf') tlb.pageFault(tag, a);
+    if (!tlb.config.vpid && r.exits.length > 0) tlb.vmTransitionNoVpid();
+    r.tlb = 'miss';
+    if (r.status === 'l1-exit') return r;
+    this.serveFlushCurrent(tlb, ctx); // a root loaded during the access
+    const t2 = tagOf();
+    const refs = sv !== undefined
+      ? shadowMiss(tlb, this.vm.shadow, ctx, t2, r, fetch)
+      : nestedMiss(tlb, this.vm.shadow, ctx, t2, r, w.role.base.level, ept, (this.l2Cr4 & CR4.PGE) !== 0n, fetch);
+    if (refs !== undefined) r.walkRefs = refs;
+    this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs ?? '?'} walk references` });
     return r;
   }
 
@@ -693,13 +785,13 @@ export class Vcpu {
     }
     const flushes = this.vm.stats.get('remote_tlb_flush');
     const tlb = this.tlbModel;
-    const viaTlb = tlb !== undefined && this.mmuValue === this.tdpRootMmu && td === undefined;
-    if (tlb !== undefined && !viaTlb) tlb.stats.inc('bypass');
     // vcpu_load … vcpu_put: kvm_get_running_vcpu() is this vCPU while it runs.
     this.vm.runningRing = this.dirtyRing;
     let r: AccessResult;
     try {
-      r = viaTlb ? this.tlbAccess(tlb, address, access) : this.mmuValue.access(address, access);
+      if (tlb === undefined) r = this.mmuValue.access(address, access);
+      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, address, access);
+      else r = this.tlbShadowAccess(tlb, address, access);
     } finally {
       this.vm.runningRing = undefined;
     }
@@ -708,7 +800,7 @@ export class Vcpu {
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
     if (r.status === 'l1-exit') {
       this.mmuValue = this.rootMmu;
-      this.nestedTransitionTlbFlush();
+      this.nestedTransitionTlbFlush(false);
     }
     // L2 on root_mmu: the #PF KVM would inject into L2 is a VM exit when L1 intercepts it
     // (kvm_multiple_exception → nested_vmx_is_exception_vmexit, vmx/nested.c:506-522).
@@ -824,12 +916,25 @@ export class Vcpu {
       this.exitNested('L2 INVLPG: VM exit to L1 (INVLPG)');
       return x;
     }
+    const tlb = this.tlbModel;
+    if (tlb !== undefined && this.mmuValue === this.shadowVcpu) {
+      // Intercepted: kvm_mmu_invlpg → kvm_mmu_invalidate_addr, whose flush_tlb_gva (mmu.c:6379)
+      // comes before the sync: vpid_sync_vcpu_addr = INVVPID individual-address, the page in
+      // every PCID (vmx.c:3257-3264); a no-op for VPID 0, whose entries the intercept's exit and
+      // entry flushed. Shadow paging is modelled on VMX with EPT off (SVM would INVLPGA the ASID,
+      // svm.c:4182-4186, the same entries).
+      const vpid = this.currentVpid;
+      const va = this.walkerValue.checkAddress(BigInt(address)); // the shadow MMU's own check, first
+      if (vpid !== 0) tlb.invvpid(0, vpid, va);
+      else tlb.vmTransitionNoVpid();
+    }
     if (this.mmuValue.invlpg !== undefined) this.mmuValue.invlpg(address);
     else this.stats.inc('invlpg');
-    // The CPU's INVLPG (not intercepted with EPT; with shadow paging kvm_mmu_invlpg ends in
-    // flush_tlb_gva, INVVPID individual-address of the same page): SDM Vol. 3A §4.10.4.1.
-    const tlb = this.tlbModel;
-    if (tlb !== undefined) tlb.invlpg({ vpid: vcpuVpid(this, tlb), pcid: (this.regsValue.cr4 & CR4.PCIDE) !== 0n ? Number(this.regsValue.cr3 & 0xfffn) : 0, eptp: -1 }, BigInt(address));
+    if (tlb === undefined || this.mmuValue === this.shadowVcpu) return;
+    const vpid = this.currentVpid;
+    // The CPU's INVLPG (not intercepted with EPT): SDM Vol. 3A §4.10.4.1.
+    const pcid = this.mmuValue === this.rootMmu ? ((this.regsValue.cr4 & CR4.PCIDE) !== 0n ? Number(this.regsValue.cr3 & 0xfffn) : 0) : this.l2Pcid;
+    tlb.invlpg({ vpid, pcid, eptp: -1 }, BigInt(address));
   }
 
   /** A guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST): with shadow paging it syncs the roots. */
@@ -900,11 +1005,16 @@ export class Vcpu {
     checkNestedEntry(e, 'eptp');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     // Kept only once the entry succeeded: a refused entry leaves the vCPU as it was.
+    const vpid12 = e.vpid ?? 0;
+    if (!Number.isInteger(vpid12) || vpid12 < 0 || vpid12 > 0xffff) throw new InvalidArgumentError('entry.vpid', 'vmcs12\'s VPID is a 16-bit integer (0: VPID off in vmcs12)', String(e.vpid));
     const mmu = this.nestedEpt ?? new NestedEptMmu(this.vm, this.index, this.stats);
     mmu.enter(e);
     this.nestedEpt = mmu;
     this.mmuValue = mmu;
-    this.nestedTransitionTlbFlush();
+    this.vpid12 = vpid12;
+    this.l2Pcid = (e.l2.cr4 & CR4.PCIDE) !== 0n ? Number(e.l2.cr3 & 0xfffn) : 0;
+    this.l2Cr4 = e.l2.cr4;
+    this.nestedTransitionTlbFlush(true);
     this.vm.afterOperation();
   }
 
@@ -919,22 +1029,30 @@ export class Vcpu {
     mmu.enter(e);
     this.nestedNptMmu = mmu;
     this.mmuValue = mmu;
-    this.nestedTransitionTlbFlush();
+    this.l2Pcid = (e.l2.cr4 & CR4.PCIDE) !== 0n ? Number(e.l2.cr3 & 0xfffn) : 0;
+    this.l2Cr4 = e.l2.cr4;
+    this.nestedTransitionTlbFlush(true);
     // As enterNestedEpt: a VMRUN installs guest_mmu and may free roots, so checking mode checks the
     // invariants here too.
     this.vm.afterOperation();
   }
 
   /**
-   * The TLB side of a nested VM entry/exit on guest_mmu: `nested_vmx_transition_tlb_flush` requests
-   * KVM_REQ_TLB_FLUSH_GUEST for a vmcs12 without VPID (vmx/nested.c:1226-1228, the case modelled);
-   * `nested_svm_transition_tlb_flush` KVM_REQ_TLB_FLUSH_CURRENT (svm/nested.c:503-504).
+   * The TLB side of a nested VM entry/exit on guest_mmu, served against the MMU then current:
+   * `nested_vmx_transition_tlb_flush` requests KVM_REQ_TLB_FLUSH_GUEST for a vmcs12 without VPID
+   * (vmx/nested.c:1226-1228) and on an entry whose vpid12 changed (:1241-1245); with an unchanged
+   * vpid12 and EPT (L2 has its own tag, vpid02) nothing (:1253-1254).
+   * `nested_svm_transition_tlb_flush` KVM_REQ_TLB_FLUSH_CURRENT always (svm/nested.c:503-504).
    */
-  private nestedTransitionTlbFlush(): void {
+  private nestedTransitionTlbFlush(isEnter: boolean): void {
     const tlb = this.tlbModel;
     if (tlb === undefined) return;
     if (this.vm.config.flavour === 'npt') this.flushTlbCurrent(tlb);
-    else this.flushTlbGuest();
+    else if (this.vpid12 === 0) this.flushTlbGuest();
+    else if (isEnter && this.vpid12 !== this.lastVpid12) {
+      this.lastVpid12 = this.vpid12;
+      this.flushTlbGuest();
+    }
   }
 
   /**
@@ -1012,7 +1130,7 @@ export class Vcpu {
       this.vm.afterOperation();
     }
     this.mmuValue = this.rootMmu;
-    if (wasL2) this.nestedTransitionTlbFlush();
+    if (wasL2) this.nestedTransitionTlbFlush(false);
   }
 
   /** INVEPT from L1. */

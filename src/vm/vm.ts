@@ -96,8 +96,8 @@ export interface VmOptions {
   unsync?: boolean;
   /**
    * The vCPUs' hardware TLBs and paging-structure caches (src/tlb): true for the Skylake defaults,
-   * or a configuration. Default off: every access walks, as before the model existed. Modelled for
-   * TDP root_mmu accesses of non-TD VMs; shadow paging, L2 on guest_mmu and TDs bypass it.
+   * or a configuration. Default off: every access walks, as before the model existed. Every MMU
+   * goes through it: TDP root_mmu (TDs too), shadow paging, and L2 on guest_mmu.
    */
   tlb?: boolean | TlbConfigSpec;
   /** Cycles per modelled event (src/cost); each default is cited in the cost table. */

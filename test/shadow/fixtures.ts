@@ -1,5 +1,5 @@
 /** Shadow-paging VMs (no TDP) for every guest paging mode, with a direct map of the guest's own page tables. */
-import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage } from '../../src';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage, type VmOptions } from '../../src';
 
 export type GuestMode = 'paging32' | 'pae' | 'paging4' | 'paging5';
 
@@ -33,10 +33,11 @@ export function regsFor(mode: GuestMode, extra: { cr0?: bigint; cr4?: bigint; ef
   return { ...r, cr4: r.cr4 | (extra.cr4 ?? 0n), efer: extra.efer ?? r.efer };
 }
 
-export function shadowFixture(mode: GuestMode = 'paging4', o: { hostPageSize?: '4K' | '2M'; maxMmuPages?: number; checking?: boolean; extraRegs?: Parameters<typeof regsFor>[1]; kvm?: KvmVersion } = {}): ShadowFixture {
+export function shadowFixture(mode: GuestMode = 'paging4', o: { hostPageSize?: '4K' | '2M'; maxMmuPages?: number; checking?: boolean; extraRegs?: Parameters<typeof regsFor>[1]; kvm?: KvmVersion; tlb?: VmOptions['tlb'] } = {}): ShadowFixture {
   const vmOpts: ConstructorParameters<typeof Vm>[0] = { mmu: 'shadow', checkInvariants: o.checking ?? true, spte: { flavour: 'npt', tdpLevel: mode === 'paging5' ? 5 : 4 } };
   if (o.kvm !== undefined) vmOpts.kvm = o.kvm;
   if (o.maxMmuPages !== undefined) vmOpts.maxMmuPages = o.maxMmuPages;
+  if (o.tlb !== undefined) vmOpts.tlb = o.tlb;
   const vm = new Vm(vmOpts);
   const ram = vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: o.hostPageSize ?? '2M' });
   const pt = new PageTableBuilder(vm.guestMem, { mode: mode as TableMode, pool: POOL });

@@ -2,7 +2,7 @@
  * An NPT VM whose L1 runs L2 with nested NPT: L1's tables, NPT12 (x86 format of L1's own mode),
  * L2's tables, and L1's direct map of the NPT12 pool, so that L1 can store to NPT12 entries.
  */
-import { Vm, PageTableBuilder, CR0, CR4, EFER, type KvmVersion } from '../../src';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, type KvmVersion, type VmOptions } from '../../src';
 
 export const L1_LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE | EFER.SVME };
 export const L1_PAE = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.NXE | EFER.SVME };
@@ -14,8 +14,8 @@ export const DATA_N = 0x300_0000n; // L2 data nGPA
 export const DATA_G = 0x500_0000n; // its L1 GPA
 const NPT_POOL = 0x20_0000n;
 
-export function nestedNpt(o: { host?: 4 | 5; npt12?: 'paging4' | 'pae'; l1Cr4?: bigint; kvm?: KvmVersion; gmet?: boolean } = {}) {
-  const vm = new Vm({ spte: { flavour: 'npt', tdpLevel: o.host ?? 4 }, checkInvariants: true, ...(o.kvm === undefined ? {} : { kvm: o.kvm }) });
+export function nestedNpt(o: { host?: 4 | 5; npt12?: 'paging4' | 'pae'; l1Cr4?: bigint; kvm?: KvmVersion; gmet?: boolean; tlb?: VmOptions['tlb'] } = {}) {
+  const vm = new Vm({ spte: { flavour: 'npt', tdpLevel: o.host ?? 4 }, checkInvariants: true, ...(o.kvm === undefined ? {} : { kvm: o.kvm }), ...(o.tlb === undefined ? {} : { tlb: o.tlb }) });
   const ram = vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
   const mode = o.npt12 ?? 'paging4';
   const l1Base = mode === 'pae' ? L1_PAE : L1_LONG;

@@ -5,7 +5,7 @@
  * (TDH.MEM.PAGE.ADD, so the guest need not accept it), then KVM_TDX_FINALIZE_VM. Data pages are
  * AUGed at runtime and PENDING until the guest accepts them (`accept`).
  */
-import { Vm, PageTableBuilder, MmulabError, type Vcpu, type Memslot } from '../../src';
+import { Vm, PageTableBuilder, MmulabError, type Vcpu, type Memslot, type VmOptions } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
 
 export interface TdFixture {
@@ -21,8 +21,8 @@ export interface TdFixture {
 
 export const POOL = { base: 0x10_0000n, size: 0x10_0000n };
 
-export function tdFixture(gpaw: 48 | 52 = 48, opts: { septVeDisable?: boolean; finalize?: boolean } = {}): TdFixture {
-  const vm = new Vm({ type: 'tdx', gpaw, checkInvariants: true, septVeDisable: opts.septVeDisable ?? false });
+export function tdFixture(gpaw: 48 | 52 = 48, opts: { septVeDisable?: boolean; finalize?: boolean; tlb?: VmOptions['tlb'] } = {}): TdFixture {
+  const vm = new Vm({ type: 'tdx', gpaw, checkInvariants: true, septVeDisable: opts.septVeDisable ?? false, ...(opts.tlb === undefined ? {} : { tlb: opts.tlb }) });
   const ram = vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '2M', guestMemfd: true });
   vm.setMemoryAttributes(0n, 1n << 30n, 'private');
   const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: POOL });
