@@ -165,6 +165,8 @@ export class CellCompiler {
   private serviceVersion = 0;
   /** Cells checked with the checker of `program` since it was made. */
   private reused = 0;
+  /** Programs made, and cells checked with the checker of an earlier cell's program (for tests and tuning). */
+  readonly stats = { programs: 0, reusedChecker: 0 };
   private checkSeq = 0;
   /** Module resolutions of the cell being checked by `reuse`, by its file name. */
   private readonly lent = new Map<string, ReadonlyMap<string, ts.ResolvedModuleWithFailedLookupLocations>>();
@@ -275,6 +277,7 @@ export class CellCompiler {
     const program = ts.createProgram({ rootNames: [this.checkFile], options: this.options, host: this.host, ...(this.program ? { oldProgram: this.program } : {}) });
     this.program = program;
     this.reused = 0;
+    this.stats.programs++;
     // Cells checked against this program's checker (`reuse`) are not in the program: the checker
     // asks the program for their imports' resolutions, which `reuse` lends it.
     const internal = program as ts.Program & { getResolvedModule: ResolvedModuleLookup };
@@ -319,6 +322,7 @@ export class CellCompiler {
     (ts as unknown as { bindSourceFile(f: ts.SourceFile, o: ts.CompilerOptions): void }).bindSourceFile(sf, this.options);
     const checker = program.getTypeChecker() as ts.TypeChecker & { getDiagnostics(f: ts.SourceFile): readonly ts.Diagnostic[] };
     this.reused++;
+    this.stats.reusedChecker++;
     this.lent.set(fileName, resolutions);
     return { program, sf, diagnostics: [...internal.parseDiagnostics, ...(internal.bindDiagnostics ?? []), ...checker.getDiagnostics(sf)] };
   }
