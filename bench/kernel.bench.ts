@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { median, type BenchResult } from './harness';
 import { KernelClient, ms, type KernelCommand } from './jupyter-client';
+import { kernelSpec } from '../kernel/install';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KERNEL = path.join(ROOT, 'dist', 'kernel', 'main.js');
@@ -36,9 +37,11 @@ interface Peer {
 }
 
 function peers(): Peer[] {
+  const mmulabSpec = kernelSpec(ROOT);
   const list: Peer[] = [
     {
-      command: { name: 'mmulab', argv: [process.execPath, KERNEL, '--root', ROOT, '{connection_file}'], cwd: ROOT },
+      // As its kernelspec runs it (node flags and environment included).
+      command: { name: 'mmulab', argv: mmulabSpec.argv, env: mmulabSpec.env, cwd: ROOT },
       chart: (w) => `chart(${spec(w)})`,
     },
   ];
