@@ -18,6 +18,8 @@ export interface KernelCommand {
   /** The command line; `{connection_file}` is replaced by the connection file's path. */
   argv: string[];
   cwd: string;
+  /** Added to the environment (a kernelspec's `env`). */
+  env?: Readonly<Record<string, string>>;
 }
 
 async function freePorts(n: number): Promise<number[]> {
@@ -60,7 +62,7 @@ export class KernelClient {
     fs.writeFileSync(file, JSON.stringify({ transport: 'tcp', ip: '127.0.0.1', shell_port: shell, iopub_port: iopub, stdin_port: stdin, control_port: control, hb_port: hb, key: this.key, signature_scheme: 'hmac-sha256', kernel_name: this.command.name }));
     const [cmd, ...args] = this.command.argv.map((a) => a.replace('{connection_file}', file));
     const t0 = process.hrtime.bigint();
-    this.proc = spawn(cmd!, args, { cwd: this.command.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    this.proc = spawn(cmd!, args, { cwd: this.command.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...this.command.env, NO_COLOR: '1' } });
     const proc = this.proc;
     this.exited = new Promise<never>((_, reject) => proc.once('exit', (code) => reject(new Error(`${this.command.name} exited (${code}); stderr:\n${this.stderr}`))));
     this.exited.catch(() => undefined);

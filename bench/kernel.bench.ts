@@ -18,26 +18,31 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { median, type BenchResult } from './harness';
 import { KernelClient, ms, type KernelCommand } from './jupyter-client';
+import { kernelSpec } from '../kernel/install';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const KERNEL = path.join(ROOT, 'dist', 'kernel', 'main.js');
 const NOTES = path.join(ROOT, 'dist', 'kernel', 'notes.js');
 
-const SPEC = `{ data: { values: Array.from({ length: 64 * 8 }, (_, i) => ({ bit: i % 64, row: \`row \${i >> 6}\`, v: (i * 7919) % 3 })) }, mark: 'rect', width: 640, encoding: { x: { field: 'bit', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, color: { field: 'v', type: 'nominal' } } }`;
+/** The chart cells' spec; `width` varies for charts that no kernel has drawn before. */
+const spec = (width: number): string =>
+  `{ data: { values: Array.from({ length: 64 * 8 }, (_, i) => ({ bit: i % 64, row: \`row \${i >> 6}\`, v: (i * 7919) % 3 })) }, mark: 'rect', width: ${width}, encoding: { x: { field: 'bit', type: 'ordinal' }, y: { field: 'row', type: 'nominal' }, color: { field: 'v', type: 'nominal' } } }`;
 
 interface Peer {
   command: KernelCommand;
-  /** A cell that shows the chart as this kernel can. */
-  chart: string;
+  /** A cell that shows the chart (of `spec(width)`) as this kernel can. */
+  chart: (width: number) => string;
   /** Run once before the chart cells (imports). */
   chartSetup?: string;
 }
 
 function peers(): Peer[] {
+  const mmulabSpec = kernelSpec(ROOT);
   const list: Peer[] = [
     {
-      command: { name: 'mmulab', argv: [process.execPath, KERNEL, '--root', ROOT, '{connection_file}'], cwd: ROOT },
-      chart: `chart(${SPEC})`,
+      // As its kernelspec runs it (node flags and environment included).
+      command: { name: 'mmulab', argv: mmulabSpec.argv, env: mmulabSpec.env, cwd: ROOT },
+      chart: (w) => `chart(${spec(w)})`,
     },
   ];
   const tslab = path.join(ROOT, 'node_modules', 'tslab', 'bin', 'tslab');
@@ -47,7 +52,7 @@ function peers(): Peer[] {
       // project so that its compiler finds @types/node.
       command: { name: 'tslab', argv: [process.execPath, tslab, 'kernel', '--config-path', '{connection_file}'], cwd: ROOT },
       chartSetup: "import * as tslab from 'tslab';",
-      chart: `tslab.display.raw('application/vnd.vegalite.v5+json', JSON.stringify(${SPEC}))`,
+      chart: (w) => `tslab.display.raw('application/vnd.vegalite.v5+json', JSON.stringify(${spec(w)}))`,
     });
   }
   // The binary itself, as Deno's kernelspec runs it: `.bin/deno` is a Node wrapper that spawns it
@@ -56,7 +61,7 @@ function peers(): Peer[] {
   if (fs.existsSync(deno)) {
     list.push({
       command: { name: 'deno', argv: [deno, 'jupyter', '--kernel', '--conn', '{connection_file}'], cwd: ROOT },
-      chart: `Deno.jupyter.display({ 'application/vnd.vegalite.v5+json': ${SPEC} }, { raw: true })`,
+      chart: (w) => `Deno.jupyter.display({ 'application/vnd.vegalite.v5+json': ${spec(w)} }, { raw: true })`,
     });
   } else {
     // npm ci does not run the deno package's install script (allowScripts), so the binary is fetched on request.
@@ -71,6 +76,7 @@ interface PeerFigures {
   trivial: number[];
   fresh: number[];
   chart: number[];
+  freshChart: number[];
 }
 
 async function onePeerRound(peer: Peer, f: PeerFigures, trivialCells: number, chartCells: number): Promise<void> {
@@ -84,8 +90,10 @@ async function onePeerRound(peer: Peer, f: PeerFigures, trivialCells: number, ch
     // Each different: nothing of an earlier compile can be reused.
     for (let i = 0; i < trivialCells; i++) f.fresh.push(await c.timed(`${f.fresh.length + 2} + 1`));
     if (peer.chartSetup) await c.timed(peer.chartSetup);
-    await c.timed(peer.chart); // warm-up: first chart loads the renderer
-    for (let i = 0; i < chartCells; i++) f.chart.push(await c.timed(peer.chart));
+    await c.timed(peer.chart(640)); // warm-up: first chart loads the renderer
+    for (let i = 0; i < chartCells; i++) f.chart.push(await c.timed(peer.chart(640)));
+    // Each of another width: drawn anew, whatever a kernel remembers of charts it drew.
+    for (let i = 0; i < chartCells; i++) f.freshChart.push(await c.timed(peer.chart(600 + f.freshChart.length)));
   } finally {
     await c.stop();
   }
@@ -98,7 +106,7 @@ function fmt(xs: number[]): string {
 /** The three kernels side by side, interleaved. */
 async function peerBench(rounds: number): Promise<BenchResult[]> {
   const list = peers();
-  const figures = new Map<string, PeerFigures>(list.map((p) => [p.command.name, { ready: [], first: [], trivial: [], fresh: [], chart: [] }]));
+  const figures = new Map<string, PeerFigures>(list.map((p) => [p.command.name, { ready: [], first: [], trivial: [], fresh: [], chart: [], freshChart: [] }]));
   for (let r = 0; r < rounds; r++) {
     // Rotate the order so that no kernel always starts right after another one's exit.
     for (let k = 0; k < list.length; k++) {
@@ -112,7 +120,8 @@ async function peerBench(rounds: number): Promise<BenchResult[]> {
     ['first', 'kernel start to first result (1 + 1)'],
     ['trivial', 'trivial cell round trip (1 + 1, run again)'],
     ['fresh', 'trivial cell round trip (n + 1, each new)'],
-    ['chart', 'chart cell round trip (512-cell heatmap)'],
+    ['chart', 'chart cell round trip (512-cell heatmap, run again)'],
+    ['freshChart', 'chart cell round trip (512-cell heatmap, each new)'],
   ];
   const deno = figures.get('deno');
   for (const [key, label] of rows) {

@@ -72,8 +72,18 @@ const TOP_LEVEL_AWAIT = new Set([1375, 1378, 1431, 1432]);
 const LAST_EXPR = 'tsLastExpr';
 /** Compiles remembered for cells run again unchanged (bounded: a long session stays flat). */
 const CACHE_SIZE = 256;
+/**
+ * Cells checked with one program's checker before a new program is made: the checker keeps what it
+ * learnt of each (node links, literal types, diagnostics), so it is dropped after this many.
+ */
+const REUSE_LIMIT = 500;
+/** The prelude's module specifier (kernel/runtime.ts adds its declarations as `__prelude`). */
+const PRELUDE = './__prelude';
 
 type CachedCompile = Omit<Compiled, 'scope' | 'decl'>;
+
+/** The program's (internal) lookup of a file's module resolutions, which its checker calls. */
+type ResolvedModuleLookup = (file: ts.SourceFile & { path: string }, name: string, mode: ts.ResolutionMode) => ts.ResolvedModuleWithFailedLookupLocations | undefined;
 
 /** The compiler options of tslab's cells, with the project's TypeScript. */
 function compilerOptions(): ts.CompilerOptions {
@@ -153,6 +163,13 @@ export class CellCompiler {
    */
   private readonly cache = new Map<string, CachedCompile>();
   private serviceVersion = 0;
+  /** Cells checked with the checker of `program` since it was made. */
+  private reused = 0;
+  /** Programs made, and cells checked with the checker of an earlier cell's program (for tests and tuning). */
+  readonly stats = { programs: 0, reusedChecker: 0 };
+  private checkSeq = 0;
+  /** Module resolutions of the cell being checked by `reuse`, by its file name. */
+  private readonly lent = new Map<string, ReadonlyMap<string, ts.ResolvedModuleWithFailedLookupLocations>>();
 
   /**
    * @param root where packages and local imports resolve (the project root)
@@ -259,7 +276,78 @@ export class CellCompiler {
     this.serviceVersion++;
     const program = ts.createProgram({ rootNames: [this.checkFile], options: this.options, host: this.host, ...(this.program ? { oldProgram: this.program } : {}) });
     this.program = program;
+    this.reused = 0;
+    this.stats.programs++;
+    // Cells checked against this program's checker (`reuse`) are not in the program: the checker
+    // asks the program for their imports' resolutions, which `reuse` lends it.
+    const internal = program as ts.Program & { getResolvedModule: ResolvedModuleLookup };
+    const resolved = internal.getResolvedModule.bind(program);
+    internal.getResolvedModule = (file, name, mode) => this.lent.get(file.path)?.get(name) ?? resolved(file, name, mode);
     return { program, sf: program.getSourceFile(this.checkFile)! };
+  }
+
+  /**
+   * The cell checked with the checker of the program of an earlier cell, when that program has
+   * every file the cell imports: a new program and checker for each cell cost 3–10 ms (the
+   * checker merges the globals of every library file), checking a small cell with a made checker
+   * well under one. The cell's source file is parsed, bound and checked by itself, under a name of
+   * its own (the checker keeps diagnostics by file name). Undefined when the cell needs what only
+   * a new program gives: an import the program does not have, a local TypeScript file (checked
+   * with the cell), a global or module augmentation, triple-slash references, `@ts-` comment
+   * directives (the program filters diagnostics with them), dynamic imports or import types.
+   */
+  private reuse(text: string, code: string): { program: ts.Program; sf: ts.SourceFile; diagnostics: readonly ts.Diagnostic[] } | undefined {
+    const program = this.program;
+    if (!program || this.reused >= REUSE_LIMIT || /\bimport\s*\(|@ts-/.test(code)) return undefined;
+    const fileName = path.posix.join(path.posix.dirname(this.checkFile), `__cell_check_${++this.checkSeq}.ts`);
+    const sf = ts.createSourceFile(fileName, text, this.options.target!, true);
+    const internal = sf as ts.SourceFile & { path: string; resolvedPath: string; originalFileName: string; parseDiagnostics: ts.Diagnostic[]; bindDiagnostics?: ts.Diagnostic[] };
+    if (sf.referencedFiles.length || sf.typeReferenceDirectives.length || sf.libReferenceDirectives.length) return undefined;
+    const resolutions = new Map<string, ts.ResolvedModuleWithFailedLookupLocations>();
+    for (const st of sf.statements) {
+      let spec: ts.Expression | undefined;
+      if (ts.isImportDeclaration(st) || ts.isExportDeclaration(st)) spec = st.moduleSpecifier;
+      else if (ts.isImportEqualsDeclaration(st)) spec = ts.isExternalModuleReference(st.moduleReference) ? st.moduleReference.expression : undefined;
+      else if (ts.isModuleDeclaration(st) && !ts.isIdentifier(st.name)) return undefined;
+      else if (ts.isModuleDeclaration(st) && st.flags & ts.NodeFlags.GlobalAugmentation) return undefined;
+      if (!spec) continue;
+      if (!ts.isStringLiteral(spec)) return undefined;
+      const alias = this.aliases.get(spec.text);
+      const r = ts.resolveModuleName(alias ?? spec.text, alias ? this.checkFile : fileName, this.options, this.host, this.resolutionCache);
+      const target = r.resolvedModule && program.getSourceFile(r.resolvedModule.resolvedFileName);
+      if (!target || !(target.isDeclarationFile || target.fileName.includes('/node_modules/'))) return undefined;
+      resolutions.set(spec.text, r);
+    }
+    internal.path = internal.resolvedPath = internal.originalFileName = fileName;
+    (ts as unknown as { bindSourceFile(f: ts.SourceFile, o: ts.CompilerOptions): void }).bindSourceFile(sf, this.options);
+    const checker = program.getTypeChecker() as ts.TypeChecker & { getDiagnostics(f: ts.SourceFile): readonly ts.Diagnostic[] };
+    this.reused++;
+    this.stats.reusedChecker++;
+    this.lent.set(fileName, resolutions);
+    return { program, sf, diagnostics: [...internal.parseDiagnostics, ...(internal.bindDiagnostics ?? []), ...checker.getDiagnostics(sf)] };
+  }
+
+  /**
+   * Makes a new program (and its checker) when the next cell could not be checked with the
+   * current one: a declaration file of `scope` is not in it (a cell declared names), or its
+   * checker served REUSE_LIMIT cells. Its check text imports every name of the scope, so that
+   * whichever names the next cell uses, their files are there. Meant for idle time.
+   */
+  refresh(scope: Scope): void {
+    const program = this.program;
+    if (!program) return;
+    const has = (module: string): boolean => !!program.getSourceFile(this.moduleFile(module));
+    let missing = false;
+    for (const b of new Set([...scope.values()].map((b) => b.module))) if (b !== PRELUDE && !has(b)) missing = true;
+    if (!missing && this.reused < REUSE_LIMIT) return;
+    // The prelude's names (and the engine, vega-lite and arquero types they bring) only once a cell used one.
+    const names = has(PRELUDE) ? scope : new Map([...scope].filter(([, b]) => b.module !== PRELUDE));
+    this.update(`${this.header('', names, new Map(), true)}\n`).program.getTypeChecker();
+  }
+
+  /** The declaration file of a module of the scope. */
+  private moduleFile(module: string): string {
+    return path.posix.join(path.posix.dirname(this.checkFile), `${module.slice(2)}.d.ts`);
   }
 
   /** Type checks and emits one cell against `scope`. */
@@ -280,11 +368,25 @@ export class CellCompiler {
       this.cache.set(text, r);
       if (this.cache.size > CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
     };
-    const { program, sf } = this.update(text);
+    const reused = this.reuse(text, code);
+    try {
+      return this.compileIn(reused ?? this.update(text), reused?.diagnostics, scope, headerLength, declared, remember);
+    } finally {
+      if (reused) this.lent.delete(reused.sf.fileName);
+    }
+  }
 
+  private compileIn(
+    { program, sf }: { program: ts.Program; sf: ts.SourceFile },
+    checked: readonly ts.Diagnostic[] | undefined,
+    scope: Scope,
+    headerLength: number,
+    declared: ReadonlyMap<string, boolean>,
+    remember: (r: CachedCompile) => void,
+  ): Compiled {
     let hasToplevelAwait = false;
     const raw: ts.Diagnostic[] = [];
-    for (const d of [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
+    for (const d of checked ?? [...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf)]) {
       if (TOP_LEVEL_AWAIT.has(d.code) && d.file === sf && isTopLevel(sf, d.start ?? 0)) {
         hasToplevelAwait = true;
         continue;
@@ -292,7 +394,7 @@ export class CellCompiler {
       raw.push(d);
     }
     // Local TypeScript files the cell imports are checked too (they run through registerTsRequire).
-    for (const f of program.getSourceFiles()) {
+    for (const f of checked ? [] : program.getSourceFiles()) {
       if (f === sf || f.isDeclarationFile || this.decls.has(f.fileName) || f.fileName.includes('/node_modules/')) continue;
       raw.push(...program.getSyntacticDiagnostics(f), ...program.getSemanticDiagnostics(f));
     }

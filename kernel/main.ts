@@ -13,15 +13,18 @@ import { defaultRoot, logToStderr } from './info';
 
 /**
  * Memory stays flat over a long session (issue 11: RSS within 20 % from cell 100 to 10,000):
- * - Every cell compiles a new TypeScript program; their garbage is what the heap holds. By
+ * - Cells compile TypeScript (a new program after declaring cells and every 500 cells, see
+ *   kernel/compiler.ts); their garbage is what the heap holds. By
  *   default V8 lets the old generation grow to up to 4x the live size before a full GC (observed:
- *   73 MB live, heap 180-250 MB, RSS 220 -> 440 MB by cell 1,000). 40 % keeps it near 1.4x.
+ *   73 MB live, heap 180-250 MB, RSS 220 -> 440 MB by cell 1,000). 20 % keeps it near 1.2x
+ *   (with the kernelspec's flags, kernel/install.ts: RSS 153 -> 185 MB over 2,000 cells at 40 %,
+ *   151 -> 169 MB at 20 %).
  * - V8's compilation cache keeps every script source it compiled (~1 KB per cell: each cell is a
  *   new script) for the life of the process. A cell run again compiles in microseconds without it.
  * Both flags are read by V8 at each use, so setting them here, before any cell, is enough.
  */
 export function tuneHeapForLongSessions(): void {
-  v8.setFlagsFromString('--heap-growing-percent=40');
+  v8.setFlagsFromString('--heap-growing-percent=20');
   v8.setFlagsFromString('--no-compilation-cache');
 }
 

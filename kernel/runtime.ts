@@ -235,6 +235,25 @@ export class Runtime {
     }
   }
 
+  private refreshPending = false;
+  /**
+   * Once the cell's reply is out, lets the compiler make the program that the next cell can be
+   * checked with (the new cell's names in it), unless a cell runs by then.
+   */
+  private refreshSoon(): void {
+    if (this.refreshPending) return;
+    this.refreshPending = true;
+    setImmediate(() => {
+      this.refreshPending = false;
+      if (this.busy || !this.compiler) return;
+      try {
+        this.compiler.refresh(this.currentScope());
+      } catch (e) {
+        this.log(`mmulab: preparing the compiler failed: ${String(e)}`);
+      }
+    });
+  }
+
   /** What a cell's `require(id)` returns instead of Node's resolution. */
   private resolveModule(id: string): { value: unknown } | undefined {
     if (this.modules.has(id)) return { value: this.modules.get(id) };
@@ -382,6 +401,7 @@ export class Runtime {
       // The cell ran: its names are in scope for the next cells.
       if (compiled.decl) this.compiler!.addDeclarations(compiled.decl);
       this.scope = compiled.scope;
+      this.refreshSoon();
       try {
         await Promise.race([out.drain(), signal.promise]);
         const v = run.value;

@@ -66,6 +66,26 @@ describe('PNG fallback of every note chart', () => {
       expect([png.readUInt32BE(16), png.readUInt32BE(20)], `${c.note} chart ${c.index}`).toEqual(svgSize(c.svg));
     }
   });
+
+  it('draws text outside the Latin subset fonts with the full DejaVu Sans faces, Latin text alike with both', async () => {
+    const { renderPng } = (await import(path.join(ROOT, 'dist', 'kernel', 'display.js'))) as { renderPng(svg: string): Buffer };
+    const { Resvg } = (await import('@resvg/resvg-js')) as typeof import('@resvg/resvg-js');
+    const dir = path.join(ROOT, 'node_modules', 'dejavu-fonts-ttf', 'ttf');
+    const full = ['DejaVuSans', 'DejaVuSans-Bold', 'DejaVuSans-Oblique', 'DejaVuSans-BoldOblique'].map((f) => path.join(dir, `${f}.ttf`));
+    const withFullFonts = (svg: string): Buffer =>
+      new Resvg(svg, {
+        font: { loadSystemFonts: false, fontFiles: full, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans', serifFamily: 'DejaVu Sans', monospaceFamily: 'DejaVu Sans' },
+        shapeRendering: 2,
+        textRendering: 1,
+        imageRendering: 0,
+        logLevel: 'off',
+      })
+        .render()
+        .asPng();
+    const svg = (text: string): string => `<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="4" y="20" font-family="sans-serif" font-size="14">${text}</text></svg>`;
+    // Cyrillic (not in the subsets), a character reference, and Latin with the subsets' punctuation.
+    for (const text of ['Жёлтый', 'x &#1046;', 'PML4 – 5 × 2…']) expect(renderPng(svg(text)).equals(withFullFonts(svg(text))), text).toBe(true);
+  });
 });
 
 describe("JupyterLab's vega5 renderer in headless Chromium", () => {
