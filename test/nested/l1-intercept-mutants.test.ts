@@ -31,12 +31,14 @@ describe('checkL1Intercepts: the vmcs12 controls (all off / 0 by default, as a z
   it('each flag must be a boolean; each PFEC field a 32-bit VMCS field (0..0xffffffff, integer)', () => {
     for (const k of ['pf', 'cr3Load', 'invlpg'] as const) {
       expect(ruleOf(() => checkL1Intercepts({ [k]: 1 as unknown as boolean }))).toBe(`l1-intercept-${k}`);
+      expect(() => checkL1Intercepts({ [k]: 1 as unknown as boolean })).toThrow(`intercepts.${k} is a boolean`);
       expect(checkL1Intercepts({ [k]: false })[k]).toBe(false);
     }
     for (const k of ['pfecMask', 'pfecMatch'] as const) {
       expect(ruleOf(() => checkL1Intercepts({ [k]: -1 }))).toBe(`l1-intercept-${k}`);
       expect(ruleOf(() => checkL1Intercepts({ [k]: 0x1_0000_0000 }))).toBe(`l1-intercept-${k}`);
       expect(ruleOf(() => checkL1Intercepts({ [k]: 1.5 }))).toBe(`l1-intercept-${k}`);
+      expect(() => checkL1Intercepts({ [k]: -1 })).toThrow(`intercepts.${k} is a 32-bit VMCS field`);
       expect(checkL1Intercepts({ [k]: 0 })[k]).toBe(0);
       expect(checkL1Intercepts({ [k]: 0xffff_ffff })[k]).toBe(0xffff_ffff);
     }
@@ -82,6 +84,7 @@ describe('the exit records', () => {
     expect(cr3LoadExit(15)).toEqual({ kind: 'cr-access', exitReason: 28, qualification: 0xf03 });
     expect(cr3LoadExit(1).qualification).toBe(0x103);
     for (const bad of [-1, 16, 1.5]) expect(ruleOf(() => cr3LoadExit(bad))).toBe('mov-cr3-gpr');
+    expect(() => cr3LoadExit(16)).toThrow('the source register is a GPR number 0..15');
   });
 
   it('INVLPG: the linear address as qualification (nested.c:6477-6478; SDM Vol. 3C 28.2.1)', () => {

@@ -60,6 +60,8 @@ describe('EPTP composition and nested_vmx_check_eptp (vmx/nested.c:2800-2842, as
       [ok | 0x80n, caps, 'eptp-reserved'],
       [ok | (1n << 46n), caps, 'eptp-beyond-maxphyaddr'],
       [makeEptp({ root, adEnabled: true }), { ...caps, accessedDirty: false }, 'eptp-ad-unsupported'],
+      // EPTP 0 is a 64-bit value: refused for its memory type UC (nested.c:2806-2808), not its width.
+      [0n, { ...caps, uc: false }, 'eptp-memtype-uc-unsupported'],
     ];
     for (const [eptp, c, rule] of cases) {
       const e = thrown(() => decodeEptp(eptp, c, 46), InvalidRegisterStateError);
@@ -81,5 +83,12 @@ describe('exit information without a linear address', () => {
     expect(eptViolationQualification73(read, 1, 'none', false)).toBe(0x1 | 0x8);
     expect(eptViolationQualification73(read, 1, 'paging-structure', false)).toBe(0x1 | 0x8 | 0x80);
     expect(eptViolationQualification73(read, 1, 'final', false)).toBe(0x1 | 0x8 | 0x180);
+  });
+
+  it('7.3: a write to a guest paging structure (A/D update) is RD|WR; a final write is WR only', () => {
+    // kvm-unit-tests x86/vmx_tests.c:3274-3280 (ept_access_test_paddr_not_present_ad_enabled):
+    // qual = EPT_VLT_RD | EPT_VLT_WR for the walker's A/D write through a not-present EPT entry.
+    expect(eptViolationQualification73(PFERR.WRITE, 0, 'paging-structure', false)).toBe(0x1 | 0x2 | 0x80);
+    expect(eptViolationQualification73(PFERR.WRITE, 0, 'final', false)).toBe(0x2 | 0x180);
   });
 });
