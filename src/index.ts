@@ -81,6 +81,7 @@ export * from './vm/vcpu';
 export type { KvmMmu } from './vm/kvm-mmu';
 export type { VcpuVm } from './vm/vcpu-vm';
 export * from './vm/vm';
+export type { VmDeath } from './vm/vm-death';
 export * from './vm/dirty-ring';
 
 // Nested TDP: ngpa walk over L1's EPT12/NPT12 and the 2D walk of L2 accesses.
