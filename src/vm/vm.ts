@@ -340,12 +340,19 @@ export class Vm implements TdpVmContext {
     if (guestMemfd && (spec.readonly ?? false)) {
       throw new InvalidArgumentError('memslot-guest-memfd-readonly', 'a guest_memfd memslot cannot be read-only (kvm_main.c:1598-1605)', spec.name ?? hex(base));
     }
-    const pfnBase = this.host.allocRam(baseGfn, npages); // may throw; nothing changed yet
-    // guest_memfd pages are other host frames than the shared (userspace) backing.
-    const gmemPfnBase = guestMemfd ? this.host.allocRam(baseGfn, npages) : -1;
-    const id = this.nextSlotId++;
+    // guest_memfd pages are other host frames than the shared (userspace) backing: both are
+    // placed before either is taken (may throw; nothing changed yet).
+    const ramMark = this.host.ramMark();
+    const [pfnBase, gmemPfnBase = -1] = this.host.allocRamBackings(baseGfn, npages, guestMemfd ? 2 : 1) as [number, number?];
+    const id = this.nextSlotId;
     const name = spec.name ?? `slot${id}`;
-    this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
+    try {
+      this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
+    } catch (e) {
+      this.host.releaseRam(ramMark); // the last step failed: no backing stays reserved
+      throw e;
+    }
+    this.nextSlotId++;
     const slot: Memslot = {
       id, name, base: mkGpa(base), baseGfn, npages, readonly: spec.readonly ?? false, pfnBase, hostLevel,
       dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages), guestMemfd, gmemPfnBase,
