@@ -37,7 +37,9 @@ export * from './walker/access';
 export * from './walker/walk-result';
 export * from './walker/walk-outcome';
 export { WalkScratch, WalkStop } from './walker/walk-scratch';
-export { walkTables, type WalkInputs } from './walker/walk';
+export type { WalkInputs } from './walker/walk';
+// The checked walk (the engine's callers use ./walker/walk's unchecked one).
+export { walkTablesChecked as walkTables } from './walker/walk-checked';
 export { GvaWalker } from './walker/gva-walker';
 
 export * from './builder/table-mode';

@@ -25,6 +25,13 @@ const SLAB_MASK = SLAB_FRAMES - 1;
 const FRAME_CACHE = 8192;
 /** Most bytes one readBytes/writeBytes call moves (the buffer is built eagerly). */
 export const MAX_BYTES_PER_CALL = 1 << 26;
+/** GFNs of the hot-path API: 52-bit GPAs have 40-bit GFNs. */
+const GFN_LIMIT = 2 ** 40;
+
+/** A GFN of the hot-path API: an integer number in [0, 2^40). */
+function checkGfnNum(name: string, g: unknown): asserts g is number {
+  if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g >= GFN_LIMIT) refuse(name, 'gfn', 'must be a GFN, an integer number in [0, 2^40)', g);
+}
 
 /** Outcome of an access by GPA: the frame exists (or would read as zero), or no slot covers it. */
 export type GpaKind = 'ram' | 'rom' | 'noslot';
@@ -58,7 +65,9 @@ export class GuestMemory {
   // freed while the slot exists, so a positive entry cannot go stale; misses are not cached.
   // Tags are 32-bit integers (GFNs below 2^31, i.e. GPAs below 8 TiB; others always go to the
   // map) so the hot compare is an integer one.
-  private readonly cacheGfn = new Int32Array(FRAME_CACHE).fill(-1);
+  // An empty entry's tag is never the GFN its index serves: -1 (index 8191's key) holds -2 there,
+  // so frameOf(-1) misses and is refused instead of returning frame 0.
+  private readonly cacheGfn = new Int32Array(FRAME_CACHE).fill(-1).fill(-2, FRAME_CACHE - 1);
   private readonly cacheFrame = new Int32Array(FRAME_CACHE);
 
   constructor(opts: GuestMemoryOptions = {}) {
@@ -195,15 +204,23 @@ export class GuestMemory {
 
   // ---- hot path (plain numbers) ----
 
-  /** Frame index of a GFN, or -1 when nothing was ever written there (reads as zero, or no slot). */
+  /**
+   * Frame index of a GFN, or -1 when nothing was ever written there (reads as zero, or no slot).
+   * Checked at no cost on the hit path: a cached tag is a valid GFN, so a number equal to it is
+   * one; everything else goes to the miss path, which checks it (a GFN is an integer in [0, 2^40)).
+   */
   frameOf(gfnNum: number): number {
-    const i = gfnNum & (FRAME_CACHE - 1);
-    if (this.cacheGfn[i] === gfnNum) return this.cacheFrame[i]!;
-    return this.frameOfMiss(gfnNum, i);
+    if (typeof gfnNum === 'number') {
+      const i = gfnNum & (FRAME_CACHE - 1);
+      if (this.cacheGfn[i] === gfnNum) return this.cacheFrame[i]!;
+    }
+    return this.frameOfMiss(gfnNum);
   }
 
   /** frameOf's map lookup, apart so that the hit path above stays small enough to inline. */
-  private frameOfMiss(gfnNum: number, i: number): number {
+  private frameOfMiss(gfnNum: number): number {
+    checkGfnNum('gfn', gfnNum);
+    const i = gfnNum & (FRAME_CACHE - 1);
     const f = this.frameMap.get(gfnNum);
     if (f === undefined) return -1;
     if (gfnNum < 0x8000_0000) {
@@ -213,17 +230,20 @@ export class GuestMemory {
     return f;
   }
 
-  /** The slab holding a frame; the frame's words start at `wordBase(frame)`. */
+  /** The slab holding a frame (an index frameOf / frameForWrite returned); its words start at `wordBase(frame)`. */
   slabOf(frame: number): Uint32Array {
-    return this.slabs[frame >>> SLAB_SHIFT]!;
+    if (typeof frame === 'number' && frame >>> 0 === frame && frame < this.nFrames) return this.slabs[frame >>> SLAB_SHIFT]!;
+    return refuse('frame', 'frame-index', `must be a frame index of this memory, an integer in [0, ${this.nFrames})`, frame, GpaOutsideMemoryError);
   }
 
   static wordBase(frame: number): number {
-    return (frame & SLAB_MASK) * FRAME_WORDS;
+    if (typeof frame === 'number' && frame >>> 0 === frame) return (frame & SLAB_MASK) * FRAME_WORDS;
+    return refuse('frame', 'frame-index', 'must be a frame index, an integer in [0, 2^32)', frame);
   }
 
   /** Frame index for writing to a GFN inside a slot, allocating a zeroed frame on first use. */
   frameForWrite(gfnNum: number): number {
+    checkGfnNum('gfn', gfnNum);
     let f = this.frameMap.get(gfnNum);
     if (f !== undefined) return f;
     f = this.nFrames++;

@@ -318,7 +318,7 @@ export class NestedNptMmu implements KvmMmu {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       this.load();
       this.pendingExit = undefined;
-      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
+      const stop = w.walkRawStagedUnchecked(vhi, vlo, enc, this.stage);
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const rsvd = p.stop === WalkStop.Reserved;

@@ -839,7 +839,7 @@ export class Vcpu {
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;
       this.attemptRefs = 0;
-      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
+      const stop = this.walkerValue.walkRawStagedUnchecked(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
         // The TDX module, not KVM, sees the PENDING page first.
         const status = pendingPageAccess(this.vm.td!, BigInt(this.pendingPageGfn) << 12n, this.index, a, this.vm.events);
