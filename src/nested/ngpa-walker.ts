@@ -365,13 +365,13 @@ export class NgpaWalker {
   private loadPdpte(out: Uint32Array, nlo: number): void {
     const i = (nlo >>> 30) & 3;
     const a = this.pdptBase! + i * 8;
-    const f = this.mem.frameOf(Math.floor(a / 4096));
+    const f = this.mem.frameOfUnchecked(Math.floor(a / 4096));
     let lo = 0;
     let hi = 0;
     // A read that fails (no slot) gives 0, i.e. a not-present PDPTE, as in KVM.
     if (f >= 0) {
-      const w = GuestMemory.wordBase(f) + ((a % 4096) >>> 2);
-      const slab = this.mem.slabOf(f);
+      const w = GuestMemory.wordBaseUnchecked(f) + ((a % 4096) >>> 2);
+      const slab = this.mem.slabOfUnchecked(f);
       lo = slab[w]!;
       hi = slab[w + 1]!;
     }

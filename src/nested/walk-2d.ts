@@ -260,12 +260,9 @@ export class Walk2D {
    * guest stop reason, or WalkStop.SecondStage when a nested walk faulted. No allocation.
    */
   walkRaw(vhi: number, vlo: number, access: number): number {
+    // Checked in the body, not through an unchecked twin: the only engine caller is walk(), whose
+    // record building dwarfs a few compares, and one call level less keeps the raw loop as it was.
     checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
-    return this.walkRawUnchecked(vhi, vlo, access);
-  }
-
-  /** @internal walkRaw without the argument checks, for walk() and the engine's callers. */
-  walkRawUnchecked(vhi: number, vlo: number, access: number): number {
     this.access = access;
     this.tableCalls = 0;
     this.nestedReads = 0;
@@ -347,7 +344,7 @@ export class Walk2D {
     this.raw = [];
     let stop: number;
     try {
-      stop = this.walkRawUnchecked(Number(v >> 32n), Number(v & 0xffffffffn), enc);
+      stop = this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), enc);
     } finally {
       this.recording = false;
     }
