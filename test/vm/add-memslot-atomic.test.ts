@@ -4,19 +4,10 @@
  * at any step after the first leaves the VM and its host memory as they were.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { Vm, MmulabError, InvalidArgumentError } from '../../src';
+import { Vm, InvalidArgumentError } from '../../src';
+import { caught } from '../tdx/fixtures';
 
 const MiB = 1n << 20n;
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
 
 /** A VM with private memory on a small host: RAM frames are the lower half (2 GiB at MAXPHYADDR 32). */
 const small = (hostMaxPhyAddr = 32) => new Vm({ type: 'sw-protected', spte: { flavour: 'ept', hostMaxPhyAddr } });
