@@ -37,6 +37,18 @@ export function hex(v: bigint | number): string {
   return b < 0n ? `-0x${(-b).toString(16)}` : `0x${b.toString(16)}`;
 }
 
+/**
+ * An operation on a dead VM (`kvm_vm_dead`, kvm_host.h:899-903): every later VM and vCPU ioctl
+ * fails with -EIO (kvm_main.c:4409-4410, 5137-5138) and KVM_RUN stops at KVM_REQ_VM_DEAD
+ * (x86.c:10821-10823). `value` is the operation refused.
+ */
+export class VmDeadError extends MmulabError {}
+/**
+ * An operation on a bugged VM: a KVM_BUG_ON fired (`kvm_vm_bugged`, kvm_host.h:905-909), which
+ * also kills the VM. The guest caused it; the engine did not fail.
+ */
+export class VmBugged extends VmDeadError {}
+
 /** A size argument (count, length, grid size) above the documented limit for one call. */
 export class LimitExceededError extends InvalidArgumentError {}
 /** Long work stopped because its AbortSignal was aborted; what ran before the abort is kept. */

@@ -37,7 +37,9 @@ export * from './walker/access';
 export * from './walker/walk-result';
 export * from './walker/walk-outcome';
 export { WalkScratch, WalkStop } from './walker/walk-scratch';
-export { walkTables, type WalkInputs } from './walker/walk';
+export type { WalkInputs } from './walker/walk';
+// The checked walk (the engine's callers use ./walker/walk's unchecked one).
+export { walkTablesChecked as walkTables } from './walker/walk-checked';
 export { GvaWalker } from './walker/gva-walker';
 
 export * from './builder/table-mode';
@@ -81,6 +83,7 @@ export * from './vm/vcpu';
 export type { KvmMmu } from './vm/kvm-mmu';
 export type { VcpuVm } from './vm/vcpu-vm';
 export * from './vm/vm';
+export type { VmDeath } from './vm/vm-death';
 export * from './vm/dirty-ring';
 
 // Nested TDP: ngpa walk over L1's EPT12/NPT12 and the 2D walk of L2 accesses.

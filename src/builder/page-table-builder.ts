@@ -113,8 +113,8 @@ export class PageTableBuilder {
       throw new PageTableBuildError('pool-exhausted', 'the table pool is exhausted', String(this.poolFrames));
     }
     const gfn = this.poolBase + this.poolNext++;
-    const f = this.mem.frameOf(gfn);
-    if (f >= 0) this.mem.slabOf(f).fill(0, GuestMemory.wordBase(f), GuestMemory.wordBase(f) + 1024);
+    const f = this.mem.frameOfUnchecked(gfn);
+    if (f >= 0) this.mem.slabOfUnchecked(f).fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     return gfn;
   }
 
@@ -130,8 +130,8 @@ export class PageTableBuilder {
     if (this.geometry.mode === 'paging32' || this.geometry.mode === 'pae') {
       if (at >> 32n !== 0n) throw new GpaOutsideMemoryError('table-below-4g', `${what} must be below 4 GiB in ${this.geometry.mode}`, hex(at));
     }
-    const f = this.mem.frameOf(gfn);
-    if (f >= 0) this.mem.slabOf(f).fill(0, GuestMemory.wordBase(f), GuestMemory.wordBase(f) + 1024);
+    const f = this.mem.frameOfUnchecked(gfn);
+    if (f >= 0) this.mem.slabOfUnchecked(f).fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     return gfn;
   }
 
@@ -170,17 +170,17 @@ export class PageTableBuilder {
   // ---- raw entry access by table gfn + index ----
 
   private readEntry(tableGfn: number, idx: number): [number, number] {
-    const f = this.mem.frameOf(tableGfn);
+    const f = this.mem.frameOfUnchecked(tableGfn);
     if (f < 0) return [0, 0];
-    const s = this.mem.slabOf(f);
-    const b = GuestMemory.wordBase(f);
+    const s = this.mem.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f);
     return this.geometry.entryBytes === 4 ? [s[b + idx]!, 0] : [s[b + idx * 2]!, s[b + idx * 2 + 1]!];
   }
 
   private writeEntry(tableGfn: number, idx: number, lo: number, hi: number): void {
-    const f = this.mem.frameForWrite(tableGfn);
-    const s = this.mem.slabOf(f);
-    const b = GuestMemory.wordBase(f);
+    const f = this.mem.frameForWriteUnchecked(tableGfn);
+    const s = this.mem.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f);
     if (this.geometry.entryBytes === 4) s[b + idx] = lo >>> 0;
     else {
       s[b + idx * 2] = lo >>> 0;

@@ -43,7 +43,9 @@ export type EventKind =
   | 'memory_fault'
   // TDX: #VE the TDX module injects (access to a PENDING private page), TDCALLs
   | 'guest_ve'
-  | 'tdcall';
+  | 'tdcall'
+  // kvm_vm_dead / kvm_vm_bugged, and each ioctl refused with -EIO afterwards (vm/vm-death.ts)
+  | 'vm_dead';
 
 export interface MmuEvent {
   seq: number;

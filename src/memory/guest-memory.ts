@@ -10,7 +10,8 @@
  *  - the host-side API (bigint GPAs): read/write 8/16/32/64-bit values and bytes, as userspace
  *    would through the memslot's HVA. Host writes to read-only slots are allowed (that is how ROM
  *    contents are loaded); only guest writes honour `readonly`.
- *  - the hot-path API (plain numbers) used by walkers: `frameOf(gfn)` and `words(frame)`.
+ *  - the hot-path API (plain numbers): `frameOf(gfn)`, `slabOf(frame)`, `wordBase(frame)`, checked;
+ *    the engine's walkers call their `…Unchecked` twins with numbers they computed.
  */
 import { type Gpa, gfnToGpa, type Gfn } from '../address/address';
 import { GpaOutsideMemoryError, InvalidArgumentError, MisalignedError, hex } from '../errors';
@@ -25,6 +26,13 @@ const SLAB_MASK = SLAB_FRAMES - 1;
 const FRAME_CACHE = 8192;
 /** Most bytes one readBytes/writeBytes call moves (the buffer is built eagerly). */
 export const MAX_BYTES_PER_CALL = 1 << 26;
+/** GFNs of the hot-path API: 52-bit GPAs have 40-bit GFNs. */
+const GFN_LIMIT = 2 ** 40;
+
+/** A GFN of the hot-path API: an integer number in [0, 2^40). */
+function checkGfnNum(name: string, g: unknown): asserts g is number {
+  if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g >= GFN_LIMIT) refuse(name, 'gfn', 'must be a GFN, an integer number in [0, 2^40)', g);
+}
 
 /** Outcome of an access by GPA: the frame exists (or would read as zero), or no slot covers it. */
 export type GpaKind = 'ram' | 'rom' | 'noslot';
@@ -58,7 +66,9 @@ export class GuestMemory {
   // freed while the slot exists, so a positive entry cannot go stale; misses are not cached.
   // Tags are 32-bit integers (GFNs below 2^31, i.e. GPAs below 8 TiB; others always go to the
   // map) so the hot compare is an integer one.
-  private readonly cacheGfn = new Int32Array(FRAME_CACHE).fill(-1);
+  // An empty entry's tag is never the GFN its index serves: -1 (index 8191's key) holds -2 there,
+  // so an unchecked lookup of -1 misses instead of returning frame 0.
+  private readonly cacheGfn = new Int32Array(FRAME_CACHE).fill(-1).fill(-2, FRAME_CACHE - 1);
   private readonly cacheFrame = new Int32Array(FRAME_CACHE);
 
   constructor(opts: GuestMemoryOptions = {}) {
@@ -197,6 +207,12 @@ export class GuestMemory {
 
   /** Frame index of a GFN, or -1 when nothing was ever written there (reads as zero, or no slot). */
   frameOf(gfnNum: number): number {
+    checkGfnNum('gfn', gfnNum);
+    return this.frameOfUnchecked(gfnNum);
+  }
+
+  /** @internal frameOf without the argument check, for the engine's walkers (a GFN they computed). */
+  frameOfUnchecked(gfnNum: number): number {
     const i = gfnNum & (FRAME_CACHE - 1);
     if (this.cacheGfn[i] === gfnNum) return this.cacheFrame[i]!;
     return this.frameOfMiss(gfnNum, i);
@@ -213,17 +229,37 @@ export class GuestMemory {
     return f;
   }
 
-  /** The slab holding a frame; the frame's words start at `wordBase(frame)`. */
+  /** The slab holding a frame (an index frameOf / frameForWrite returned); its words start at `wordBase(frame)`. */
   slabOf(frame: number): Uint32Array {
+    if (typeof frame !== 'number' || frame >>> 0 !== frame || frame >= this.nFrames) {
+      refuse('frame', 'frame-index', `must be a frame index of this memory, an integer in [0, ${this.nFrames})`, frame, GpaOutsideMemoryError);
+    }
+    return this.slabOfUnchecked(frame);
+  }
+
+  /** @internal slabOf without the argument check. */
+  slabOfUnchecked(frame: number): Uint32Array {
     return this.slabs[frame >>> SLAB_SHIFT]!;
   }
 
   static wordBase(frame: number): number {
+    if (typeof frame !== 'number' || frame >>> 0 !== frame) refuse('frame', 'frame-index', 'must be a frame index, an integer in [0, 2^32)', frame);
+    return GuestMemory.wordBaseUnchecked(frame);
+  }
+
+  /** @internal wordBase without the argument check. */
+  static wordBaseUnchecked(frame: number): number {
     return (frame & SLAB_MASK) * FRAME_WORDS;
   }
 
   /** Frame index for writing to a GFN inside a slot, allocating a zeroed frame on first use. */
   frameForWrite(gfnNum: number): number {
+    checkGfnNum('gfn', gfnNum);
+    return this.frameForWriteUnchecked(gfnNum);
+  }
+
+  /** @internal frameForWrite without the argument check. */
+  frameForWriteUnchecked(gfnNum: number): number {
     let f = this.frameMap.get(gfnNum);
     if (f !== undefined) return f;
     f = this.nFrames++;
@@ -248,53 +284,53 @@ export class GuestMemory {
 
   read32(a: Gpa): number {
     const g = this.check(a, 4);
-    const f = this.frameOf(g);
+    const f = this.frameOfUnchecked(g);
     if (f < 0) return 0;
-    return this.slabOf(f)[GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n)]!;
+    return this.slabOfUnchecked(f)[GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n)]!;
   }
 
   write32(a: Gpa, value: number): void {
     const g = this.check(a, 4);
     checkInt('value', value, { max: 0xffff_ffff });
-    const f = this.frameForWrite(g);
-    this.slabOf(f)[GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n)] = value >>> 0;
+    const f = this.frameForWriteUnchecked(g);
+    this.slabOfUnchecked(f)[GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n)] = value >>> 0;
   }
 
   read64(a: Gpa): bigint {
     const g = this.check(a, 8);
-    const f = this.frameOf(g);
+    const f = this.frameOfUnchecked(g);
     if (f < 0) return 0n;
-    const s = this.slabOf(f);
-    const w = GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n);
+    const s = this.slabOfUnchecked(f);
+    const w = GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n);
     return (BigInt(s[w + 1]!) << 32n) | BigInt(s[w]!);
   }
 
   write64(a: Gpa, value: bigint): void {
     const g = this.check(a, 8);
     const v = checkBigint('value', value);
-    const f = this.frameForWrite(g);
-    const s = this.slabOf(f);
-    const w = GuestMemory.wordBase(f) + Number(((a as bigint) & 0xfffn) >> 2n);
+    const f = this.frameForWriteUnchecked(g);
+    const s = this.slabOfUnchecked(f);
+    const w = GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n);
     s[w] = Number(v & 0xffffffffn);
     s[w + 1] = Number(v >> 32n);
   }
 
   read8(a: Gpa): number {
     const g = this.check(a, 1);
-    const f = this.frameOf(g);
+    const f = this.frameOfUnchecked(g);
     if (f < 0) return 0;
     const off = Number((a as bigint) & 0xfffn);
-    const word = this.slabOf(f)[GuestMemory.wordBase(f) + (off >> 2)]!;
+    const word = this.slabOfUnchecked(f)[GuestMemory.wordBaseUnchecked(f) + (off >> 2)]!;
     return (word >>> ((off & 3) * 8)) & 0xff;
   }
 
   write8(a: Gpa, value: number): void {
     const g = this.check(a, 1);
     checkInt('value', value, { max: 0xff });
-    const f = this.frameForWrite(g);
+    const f = this.frameForWriteUnchecked(g);
     const off = Number((a as bigint) & 0xfffn);
-    const s = this.slabOf(f);
-    const i = GuestMemory.wordBase(f) + (off >> 2);
+    const s = this.slabOfUnchecked(f);
+    const i = GuestMemory.wordBaseUnchecked(f) + (off >> 2);
     const sh = (off & 3) * 8;
     s[i] = ((s[i]! & ~(0xff << sh)) | ((value & 0xff) << sh)) >>> 0;
   }

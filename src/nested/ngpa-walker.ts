@@ -25,7 +25,8 @@ import { eptFormat } from '../format/ept';
 import { nptFormat } from '../format/npt';
 import type { PageFormat } from '../format/page-format';
 import { GuestMemory } from '../memory/guest-memory';
-import type { Access } from '../walker/access';
+import { RAW_ACCESS_BITS, type Access } from '../walker/access';
+import { checkRawWalk, refuse } from '../validate/checks';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { ensureTrace, walkTablesRaw } from '../walker/walk-fast';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
@@ -110,6 +111,12 @@ interface Setup {
 }
 
 /** EPT ACC (R→ACC_USER, W→ACC_WRITE, X→ACC_EXEC) back to the raw RWX bits 2:0. */
+/** The frame APIs' arguments: an nGFN (integer in [0, 2^40)) and a PFERR access. */
+function checkNgfn(ngfn: unknown, pfec: unknown): void {
+  if (typeof ngfn !== 'number' || !Number.isInteger(ngfn) || ngfn < 0 || ngfn >= 2 ** 40) refuse('ngfn', 'gfn', 'must be an nGFN, an integer number in [0, 2^40)', ngfn);
+  checkRawWalk('nhi', 0, 'nlo', 0, 'pfec', pfec, RAW_ACCESS_BITS);
+}
+
 export function eptAccToRwx(acc: number): number {
   return ((acc >>> 2) & 1) | (acc & 2) | ((acc & 1) << 2);
 }
@@ -298,6 +305,12 @@ export class NgpaWalker {
    * with the GPA frame in `lastGfn`, or the stop reason. No allocation unless a callback fires.
    */
   walkRaw(nhi: number, nlo: number, pfec: number): number {
+    checkRawWalk('nhi', nhi, 'nlo', nlo, 'pfec', pfec, RAW_ACCESS_BITS);
+    return this.walkRawUnchecked(nhi, nlo, pfec);
+  }
+
+  /** @internal walkRaw without the argument checks, for the engine's own callers (the 2D walk, guest_mmu). */
+  walkRawUnchecked(nhi: number, nlo: number, pfec: number): number {
     const a = this.forcesUser ? pfec | PFERR.USER : pfec;
     this.lastPfecValue = a;
     if (this.pdptHalves !== undefined) this.loadPdpte(this.pdptHalves, nlo);
@@ -321,12 +334,24 @@ export class NgpaWalker {
    * walk faulted (its details stay in this walker until the next walk).
    */
   translateFrame(ngfn: number, pfec: number): number {
-    const stop = this.walkRaw(Math.floor(ngfn / TWO20), (ngfn % TWO20) * 4096, pfec);
+    checkNgfn(ngfn, pfec);
+    return this.translateFrameUnchecked(ngfn, pfec);
+  }
+
+  /** @internal translateFrame without the argument checks. */
+  translateFrameUnchecked(ngfn: number, pfec: number): number {
+    const stop = this.walkRawUnchecked(Math.floor(ngfn / TWO20), (ngfn % TWO20) * 4096, pfec);
     return stop === WalkStop.Ok ? this.scratch.gfn : -1;
   }
 
   /** The same walk without touching A/D bits or the dirty log: for checks that must not change state. */
   peekFrame(ngfn: number, pfec: number): number {
+    checkNgfn(ngfn, pfec);
+    return this.peekFrameUnchecked(ngfn, pfec);
+  }
+
+  /** @internal peekFrame without the argument checks. */
+  peekFrameUnchecked(ngfn: number, pfec: number): number {
     if (this.peekInputs === undefined) {
       this.peekInputs = { ...this.inputs, format: Object.freeze({ ...this.format, hasAd: false }), pdptrs: this.pdptHalves === undefined ? undefined : new Uint32Array(8) };
     }
@@ -340,13 +365,13 @@ export class NgpaWalker {
   private loadPdpte(out: Uint32Array, nlo: number): void {
     const i = (nlo >>> 30) & 3;
     const a = this.pdptBase! + i * 8;
-    const f = this.mem.frameOf(Math.floor(a / 4096));
+    const f = this.mem.frameOfUnchecked(Math.floor(a / 4096));
     let lo = 0;
     let hi = 0;
     // A read that fails (no slot) gives 0, i.e. a not-present PDPTE, as in KVM.
     if (f >= 0) {
-      const w = GuestMemory.wordBase(f) + ((a % 4096) >>> 2);
-      const slab = this.mem.slabOf(f);
+      const w = GuestMemory.wordBaseUnchecked(f) + ((a % 4096) >>> 2);
+      const slab = this.mem.slabOfUnchecked(f);
       lo = slab[w]!;
       hi = slab[w + 1]!;
     }
@@ -490,7 +515,7 @@ export class NgpaWalker {
     const a = this.checkAddress(address);
     const pfec = this.encodeAccess(access);
     const v = a as bigint;
-    this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), pfec);
+    this.walkRawUnchecked(Number(v >> 32n), Number(v & 0xffffffffn), pfec);
     return this.lastRecord(a, access.during ?? 'none');
   }
 

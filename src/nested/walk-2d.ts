@@ -23,7 +23,8 @@ import { PFERR } from '../format/acc';
 import { formatForCpuRole } from '../format/format-for-role';
 import type { PageFormat } from '../format/page-format';
 import type { GuestMemory } from '../memory/guest-memory';
-import { encodeAccess, type Access } from '../walker/access';
+import { RAW_ACCESS_BITS, encodeAccess, type Access } from '../walker/access';
+import { checkRawWalk } from '../validate/checks';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { buildRecord } from '../walker/walk-record';
@@ -160,7 +161,7 @@ export class Walk2D {
     const lvl = final ? 0 : this.scratch.maxLevel - this.tableCalls++;
     const pfec = final ? (this.access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() : this.tableAccess;
     const n = this.nested;
-    const r = n.translateFrame(ngfn, pfec);
+    const r = n.translateFrameUnchecked(ngfn, pfec);
     this.nestedReads += n.lastReads;
     if (this.recording) this.recordSegment(lvl, ngfn * 4096);
     if (r < 0) {
@@ -207,9 +208,9 @@ export class Walk2D {
     const ngfn = Number((cr3 & 0xfffff000n) >> 12n);
     const pfec = PFERR.WRITE | PFERR.USER;
     const n = this.nested;
-    const g = n.peekFrame(ngfn, pfec);
+    const g = n.peekFrameUnchecked(ngfn, pfec);
     if (g < 0) {
-      n.translateFrame(ngfn, pfec); // faults the same way; a faulting walk changes nothing
+      n.translateFrameUnchecked(ngfn, pfec); // faults the same way; a faulting walk changes nothing
       const rec = n.lastRecord(mkNgpa(BigInt(ngfn) * 4096n), 'none') as NgpaWalkFault;
       throw new InvalidRegisterStateError(
         'pdpt-nested-fault',
@@ -230,7 +231,7 @@ export class Walk2D {
       }
       vals.push(v);
     }
-    if (commit) n.translateFrame(ngfn, pfec);
+    if (commit) n.translateFrameUnchecked(ngfn, pfec);
     vals.forEach((v, i) => {
       out[i * 2] = Number(v & 0xffffffffn);
       out[i * 2 + 1] = Number(v >> 32n);
@@ -259,6 +260,9 @@ export class Walk2D {
    * guest stop reason, or WalkStop.SecondStage when a nested walk faulted. No allocation.
    */
   walkRaw(vhi: number, vlo: number, access: number): number {
+    // Checked in the body, not through an unchecked twin: the only engine caller is walk(), whose
+    // record building dwarfs a few compares, and one call level less keeps the raw loop as it was.
+    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
     this.access = access;
     this.tableCalls = 0;
     this.nestedReads = 0;
@@ -267,7 +271,7 @@ export class Walk2D {
     if (this.inputs === undefined) {
       // Paging off: nonpaging_gva_to_gpa → kvm_translate_gpa(vaddr, access), the whole address.
       const n = this.nested;
-      const r = n.walkRaw(vhi, vlo, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser());
+      const r = n.walkRawUnchecked(vhi, vlo, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser());
       this.nestedReads = n.lastReads;
       if (this.recording) this.recordSegment(0, vhi * TWO32 + (vlo >>> 0));
       if (r !== WalkStop.Ok) {

@@ -10,10 +10,10 @@ import { GuestMemory } from '../memory/guest-memory';
 
 /** Read the gPTE of `format` at byte offset `off` of guest frame `gfn`; undefined if no memory. */
 export function readGpte(mem: GuestMemory, format: PageFormat, gfn: number, off: number): bigint | undefined {
-  const f = mem.frameOf(gfn);
+  const f = mem.frameOfUnchecked(gfn);
   if (f < 0) return mem.slotOf(gfn) === undefined ? undefined : 0n;
-  const slab = mem.slabOf(f);
-  const w = GuestMemory.wordBase(f) + (off >>> 2);
+  const slab = mem.slabOfUnchecked(f);
+  const w = GuestMemory.wordBaseUnchecked(f) + (off >>> 2);
   if (format.entryBytes === 4) return BigInt(slab[w]!);
   return (BigInt(slab[w + 1]!) << 32n) | BigInt(slab[w]!);
 }

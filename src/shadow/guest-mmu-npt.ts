@@ -76,7 +76,7 @@ function readPdptes(mem: GuestMemory, base: bigint): bigint[] {
   const out: bigint[] = [];
   for (let i = 0; i < 4; i++) {
     const a = base + BigInt(i) * 8n;
-    if (mem.frameOf(Number(a >> 12n)) < 0) {
+    if (mem.frameOfUnchecked(Number(a >> 12n)) < 0) {
       out.push(0n);
       continue;
     }
@@ -145,7 +145,7 @@ export class NestedNptMmu implements KvmMmu {
       throw new InvalidRegisterStateError('npt12-deeper-than-host', `a ${ngpa.levels}-level NPT12 cannot be shadowed by ${hostLevel}-level NPT02 roots (root_role.level = host NPT level)`, String(ngpa.levels));
     }
     const rootGfn = Number((ngpa.root as bigint) >> 12n);
-    if (mem.frameOf(rootGfn) < 0) {
+    if (mem.frameOfUnchecked(rootGfn) < 0) {
       throw new GpaOutsideMemoryError('ncr3-outside-l1-memory', "nCR3's root table is not in L1's memory", hex(e.ncr3));
     }
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
@@ -318,7 +318,7 @@ export class NestedNptMmu implements KvmMmu {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       this.load();
       this.pendingExit = undefined;
-      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage);
+      const stop = w.walkRawStagedUnchecked(vhi, vlo, enc, this.stage);
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const rsvd = p.stop === WalkStop.Reserved;

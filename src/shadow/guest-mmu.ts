@@ -274,7 +274,7 @@ export class NestedEptMmu implements KvmMmu {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       this.load();
       this.pendingExit = undefined;
-      const stop = w.walkRawStaged(vhi, vlo, enc, this.stage, ctx.hwFormat.hasAd ? undefined : this.adWrite);
+      const stop = w.walkRawStagedUnchecked(vhi, vlo, enc, this.stage, ctx.hwFormat.hasAd ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const misconfig = p.stop === WalkStop.Reserved;

@@ -100,26 +100,26 @@ export class ShadowMmu implements ShadowMmuOps {
 
   readSpte(sp: ShadowPage, idx: number): bigint {
     const m = this.vm.host.frames;
-    const f = m.frameOf(sp.pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const f = m.frameOfUnchecked(sp.pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
   }
 
   /** `spte == SHADOW_NONPRESENT_VALUE`, on the raw halves (the sync loop asks this for all 512 entries). */
   isNonpresentValue(sp: ShadowPage, idx: number): boolean {
     const m = this.vm.host.frames;
-    const f = m.frameOf(sp.pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const f = m.frameOfUnchecked(sp.pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return s[b] === 0 && s[b + 1] === 0x8000_0000;
   }
 
   private writeRaw(pfn: number, idx: number, v: bigint): void {
     const m = this.vm.host.frames;
-    const f = m.frameForWrite(pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const f = m.frameForWriteUnchecked(pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     s[b] = Number(v & 0xffffffffn);
     s[b + 1] = Number(v >> 32n);
   }
@@ -289,9 +289,9 @@ export class ShadowMmu implements ShadowMmuOps {
     const pfn = this.vm.host.allocTable();
     const sp = new ShadowPage(role, gfn, pfn, this.mmuValidGen, this.seq++);
     const m = this.vm.host.frames;
-    const f = m.frameForWrite(pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f);
+    const f = m.frameForWriteUnchecked(pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f);
     // Every entry starts as SHADOW_NONPRESENT_VALUE.
     const hi = Number(SHADOW_NONPRESENT_VALUE >> 32n);
     for (let i = 0; i < 512; i++) {

@@ -74,17 +74,17 @@ export class TdpMmu {
 
   readSpte(sp: TdpPage, idx: number): bigint {
     const m = this.vm.host.frames;
-    const f = m.frameOf(sp.pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const f = m.frameOfUnchecked(sp.pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
   }
 
   private writeRaw(sp: TdpPage, idx: number, v: bigint): void {
     const m = this.vm.host.frames;
-    const f = m.frameForWrite(sp.pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const f = m.frameForWriteUnchecked(sp.pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     s[b] = Number(v & 0xffffffffn);
     s[b + 1] = Number(v >> 32n);
   }
@@ -94,9 +94,9 @@ export class TdpMmu {
     const sp = new TdpPage(role, gfn, pfn, parent, parentIndex);
     // Every entry of a new table starts as SHADOW_NONPRESENT_VALUE (bit 63: suppress #VE for EPT).
     const m = this.vm.host.frames;
-    const f = m.frameForWrite(pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f);
+    const f = m.frameForWriteUnchecked(pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f);
     for (let i = 0; i < 512; i++) {
       s[b + i * 2] = 0;
       s[b + i * 2 + 1] = 0x8000_0000;

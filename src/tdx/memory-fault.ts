@@ -4,6 +4,8 @@
  * `kvm_mmu_page_fault` returns -EFAULT and userspace must convert the page (or kill the TD).
  */
 export const KVM_EFAULT = -14;
+/** -EIO: the exit handler killed the VM (`kvm_vm_dead` / KVM_BUG_ON); KVM_RUN returns it to userspace. */
+export const KVM_EIO = -5;
 
 /** `KVM_MEMORY_EXIT_FLAG_PRIVATE`. */
 export const KVM_MEMORY_EXIT_FLAG_PRIVATE = 1n << 3n;

@@ -264,18 +264,18 @@ export class Sept implements ExternalPageTableHooks {
 
   private read(pfn: number, idx: number): bigint {
     const m = this.host.frames;
-    const f = m.frameOf(pfn);
+    const f = m.frameOfUnchecked(pfn);
     if (f < 0) return 0n;
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
   }
 
   private write(pfn: number, idx: number, v: bigint): void {
     const m = this.host.frames;
-    const f = m.frameForWrite(pfn);
-    const s = m.slabOf(f);
-    const b = GuestMemory.wordBase(f) + idx * 2;
+    const f = m.frameForWriteUnchecked(pfn);
+    const s = m.slabOfUnchecked(f);
+    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     s[b] = Number(v & 0xffffffffn);
     s[b + 1] = Number(v >> 32n);
   }

@@ -14,7 +14,7 @@ import type { TdpMmu, TdpVmContext } from '../tdp/tdp-mmu';
 import type { TdpPage } from '../tdp/tdp-page';
 import type { TdpExit } from '../vm/exit';
 import { memslotPfn } from '../vm/memslot';
-import { KVM_EFAULT, type MemoryFaultExit } from './memory-fault';
+import { KVM_EFAULT, KVM_EIO, type MemoryFaultExit } from './memory-fault';
 import { PFERR_PRIVATE_ACCESS, faultinPrivate, memoryFault as privateMemoryFault } from './private-fault';
 import { isAddrDirect } from './td-config';
 import type { Td } from './td';
@@ -30,6 +30,8 @@ export interface TdxFaultVm extends Pick<TdpVmContext, 'config' | 'events' | 'mm
   readonly td: Td | undefined;
   readonly tdp: TdpMmu;
   afterOperation(): void;
+  /** KVM_BUG_ON(…, kvm) that fired: `kvm_vm_bugged` (kvm_host.h:905-909). */
+  kvmBugOn(reason: string, vcpu: number): void;
 }
 
 export interface TdxFaultVcpu {
@@ -41,7 +43,7 @@ export interface TdxFaultVcpu {
 }
 
 export interface TdxFaultOutcome {
-  ret: RetPf | typeof KVM_EFAULT;
+  ret: RetPf | typeof KVM_EFAULT | typeof KVM_EIO;
   fast: boolean;
   mmio: boolean;
   emulation?: string;
@@ -56,7 +58,15 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
   let ec = exit.errorCode;
   if (isPrivate) ec = BigInt(PFERR.WRITE) | PFERR_PRIVATE_ACCESS;
   else if ((ec & BigInt(PFERR.FETCH)) !== 0n && exit.kind === 'ept_violation') {
-    throw new InvariantViolation('tdx-shared-fetch', 'an instruction fetch from shared TD memory reached KVM (KVM_BUG_ON in tdx_handle_ept_violation)', '0x' + exit.gpa.toString(16));
+    // tdx.c:1962-1970: KVM treats a fetch EPT violation on shared memory as broken hardware,
+    // KVM_BUG_ON → kvm_vm_bugged, and returns -EIO before trace_kvm_page_fault (tdx.c:1973) and
+    // kvm_mmu_page_fault: no pf_taken, no page_fault event; the exit itself was already counted
+    // (++vcpu->stat.exits, x86.c:11172). ASSUMPTION (the reference, §11.3, says only "a KVM_BUG";
+    // the TDX module's handling of such a fetch is not in it): the model's CPU delivers the EPT
+    // violation of a fetch through a shared-bit guest PTE without XD to KVM like any other. The
+    // guest caused it, so it is VM state (vm/vm-death.ts), not an engine failure.
+    vm.kvmBugOn(`an instruction fetch from shared GPA 0x${exit.gpa.toString(16)} (KVM_BUG_ON in tdx_handle_ept_violation, tdx.c:1969)`, v.index);
+    return { ret: KVM_EIO, fast: false, mmio: false };
   }
   const naturalGpa = exit.gpa & ~td.config.gpaSharedMask;
   const bits = td.config.gfnDirectBits;

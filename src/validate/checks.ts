@@ -138,3 +138,19 @@ export function checkSignal(name: string, v: unknown): AbortSignal | undefined {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string, done: number): void {
   if (signal?.aborted === true) throw new OperationAbortedError('aborted', `${what} was aborted after ${done} steps`, String(done));
 }
+
+/**
+ * The walkers' number API: an address as (hi, lo) 32-bit halves — hi an unsigned 32-bit integer,
+ * lo a 32-bit integer signed or not (the walkers read it with `>>> 0`) — and an access bitmask
+ * within `accessMask`. The whole test is a few integer compares, so a raw walk stays raw; the
+ * refusal (which argument, which value) is worked out only when it fails.
+ */
+export function checkRawWalk(hiName: string, hi: unknown, loName: string, lo: unknown, accessName: string, access: unknown, accessMask: number): void {
+  if (
+    typeof hi === 'number' && typeof lo === 'number' && typeof access === 'number' &&
+    hi >>> 0 === hi && (lo >>> 0 === lo || (lo | 0) === lo) && access >>> 0 === access && (access & ~accessMask) === 0
+  ) return;
+  if (typeof hi !== 'number' || hi >>> 0 !== hi) refuse(hiName, 'raw-address-half', 'must be the high 32 bits of an address, an integer in [0, 2^32)', hi);
+  if (typeof lo !== 'number' || (lo >>> 0 !== lo && (lo | 0) !== lo)) refuse(loName, 'raw-address-half', 'must be the low 32 bits of an address, an integer in [-2^31, 2^32)', lo);
+  refuse(accessName, 'raw-access', `must be an access bitmask within 0x${accessMask.toString(16)}`, access);
+}

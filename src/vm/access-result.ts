@@ -24,7 +24,9 @@ export interface AccessResult {
    * nested TDP) L1 intercepts the #PF the access raised (`l1Intercept`);
    * memory-fault: (VMs with private memory) KVM returned -EFAULT with KVM_EXIT_MEMORY_FAULT to userspace;
    * guest-ve: (TD) the TDX module injected #VE: the private page is PENDING (not accepted);
-   * vm-dead: (TD with SEPT_VE_DISABLE) the same access reached KVM, which killed the VM (-EIO).
+   * vm-dead: the exit handler killed the VM and KVM_RUN returned -EIO (`vm.dead` says why): a TD
+   * with SEPT_VE_DISABLE whose access reached a PENDING page (kvm_vm_dead), or a TD's fetch from
+   * shared memory (KVM_BUG_ON: `vm.bugged`); the exit is in `exits` with ret '-EIO'.
    */
   status: 'ok' | 'guest-pf' | 'emulated' | 'l1-exit' | 'memory-fault' | 'guest-ve' | 'vm-dead';
   gva: Gva;

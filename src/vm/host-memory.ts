@@ -28,14 +28,38 @@ export class HostMemory {
 
   /** Reserve `npages` backing frames aligned so that pfn ≡ gfn (mod 2^18): huge pages stay possible. */
   allocRam(baseGfn: number, npages: number): number {
+    return this.allocRamBackings(baseGfn, npages, 1)[0]!;
+  }
+
+  /**
+   * Reserve `copies` backings of `npages` frames each (a guest_memfd slot has two: the userspace
+   * backing and the guest_memfd pages), all or none: every copy is placed before any is taken, so
+   * a copy that does not fit leaves host memory as it was.
+   */
+  allocRamBackings(baseGfn: number, npages: number, copies: number): number[] {
     const align = 2 ** 18;
-    let pfn = this.nextRamPfn;
-    pfn += (((baseGfn % align) - (pfn % align)) % align + align) % align;
-    if (pfn + npages > this.tableBase) {
-      throw new InvalidArgumentError('host-memory-exhausted', `host memory (MAXPHYADDR ${this.maxPhyAddr}) cannot back ${npages} more pages`, hex(npages));
+    const out: number[] = [];
+    let next = this.nextRamPfn;
+    for (let c = 0; c < copies; c++) {
+      const pfn = next + ((((baseGfn % align) - (next % align)) % align + align) % align);
+      if (pfn + npages > this.tableBase) {
+        throw new InvalidArgumentError('host-memory-exhausted', `host memory (MAXPHYADDR ${this.maxPhyAddr}) cannot back ${npages} more pages${copies > 1 ? ` (backing ${c + 1} of ${copies})` : ''}`, hex(npages));
+      }
+      out.push(pfn);
+      next = pfn + npages;
     }
-    this.nextRamPfn = pfn + npages;
-    return pfn;
+    this.nextRamPfn = next;
+    return out;
+  }
+
+  /** Where the next RAM backing goes: `releaseRam(ramMark())` undoes the reservations made since. */
+  ramMark(): number {
+    return this.nextRamPfn;
+  }
+
+  /** Undo the RAM reservations made since `mark` (a step after them failed). */
+  releaseRam(mark: number): void {
+    this.nextRamPfn = mark;
   }
 
   allocTable(): number {
@@ -47,8 +71,8 @@ export class HostMemory {
 
   /** Return a table frame (zeroed for reuse). */
   freeTable(pfn: number): void {
-    const f = this.frames.frameOf(pfn);
-    if (f >= 0) this.frames.slabOf(f).fill(0, GuestMemory.wordBase(f), GuestMemory.wordBase(f) + 1024);
+    const f = this.frames.frameOfUnchecked(pfn);
+    if (f >= 0) this.frames.slabOfUnchecked(f).fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     this.freeTables.push(pfn);
     this.tablesInUse--;
   }

@@ -42,7 +42,7 @@ import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
 import { kvmMmuTrackWrite } from '../shadow/track-write';
 import { tdxPageFault } from '../tdx/tdx-page-fault';
 import { isGfnAlias } from '../tdx/td-config';
-import { KVM_EFAULT, type MemoryFaultExit } from '../tdx/memory-fault';
+import { KVM_EFAULT, KVM_EIO, type MemoryFaultExit } from '../tdx/memory-fault';
 import { PFERR_PRIVATE_ACCESS, faultinPrivate } from '../tdx/private-fault';
 import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/td-accept';
 import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
@@ -268,6 +268,7 @@ export class Vcpu {
    * An update naming several registers is checked as one write of each (the union of the rules).
    */
   setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+    this.vm.checkAlive('KVM_SET_SREGS', this.index);
     checkRegisterTypes('update', update, true);
     const regs = { ...this.regsValue, ...update };
     const old = this.regsValue;
@@ -376,6 +377,7 @@ export class Vcpu {
    * model there is nothing to invalidate.
    */
   invpcid(type: number, pcid: number, address: Gva | bigint = 0n): void {
+    this.vm.checkAlive('INVPCID (KVM_RUN)', this.index);
     if (type === 0) assertCanonical(mkGva(BigInt(address)), this.walkerValue.role.base.level === 5 ? 57 : 48);
     const tlb = this.tlbModel;
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
@@ -664,7 +666,7 @@ export class Vcpu {
   // ---- KVM: kvm_mmu_page_fault (§12.2) ----
 
   /** Handle one TDP exit. Returns the RET_PF_* value and whether the fast or MMIO path did it. */
-  pageFault(exit: TdpExit): { ret: RetPf | typeof KVM_EFAULT; fast: boolean; mmio: boolean; emulation?: string; memoryFault?: MemoryFaultExit } {
+  pageFault(exit: TdpExit): { ret: RetPf | typeof KVM_EFAULT | typeof KVM_EIO; fast: boolean; mmio: boolean; emulation?: string; memoryFault?: MemoryFaultExit } {
     if (this.vm.td !== undefined) {
       const direct = this.ensureRoot();
       return tdxPageFault(this.vm, exit, { index: this.index, stats: this.stats, mirror: this.mirrorRoot!, direct, gva: this.curGva });
@@ -778,10 +780,11 @@ export class Vcpu {
     if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
+    this.vm.checkAlive('KVM_RUN', this.index);
     const td = this.vm.td;
-    if (td !== undefined && (td.state !== 'runnable' || td.dead)) {
-      // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL; a dead VM's is -EIO.
-      throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', td.dead ? 'the TD is dead (kvm_vm_dead): KVM_RUN fails with -EIO' : 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
+    if (td !== undefined && td.state !== 'runnable') {
+      // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL.
+      throw new InvalidArgumentError('td-not-runnable', 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
     }
     const flushes = this.vm.stats.get('remote_tlb_flush');
     const tlb = this.tlbModel;
@@ -836,10 +839,19 @@ export class Vcpu {
       this.pendingExit = undefined;
       this.pendingPageGfn = -1;
       this.attemptRefs = 0;
-      const stop = this.walkerValue.walkRawStaged(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
+      const stop = this.walkerValue.walkRawStagedUnchecked(vhi, vlo, enc, this.stage, npt || this.vm.config.adEnabled ? undefined : this.adWrite);
       if (stop === WalkStop.SecondStage && this.pendingPageGfn >= 0) {
         // The TDX module, not KVM, sees the PENDING page first.
         const status = pendingPageAccess(this.vm.td!, BigInt(this.pendingPageGfn) << 12n, this.index, a, this.vm.events);
+        if (status === 'vm-dead') {
+          // With SEPT_VE_DISABLE the EPT violation is an exit to KVM (++vcpu->stat.exits, x86.c:11172)
+          // whose handler kills the VM and returns -EIO (tdx.c:1943-1947).
+          const exit = this.pendingExit!;
+          this.stats.inc('exits');
+          this.stats.inc('ept_violations');
+          exits.push({ ...exit, ret: '-EIO', fast: false, mmio: false });
+          this.vm.kvmVmDead(`a guest access to PENDING GPA ${hex(BigInt(this.pendingPageGfn) << 12n)} with SEPT_VE_DISABLE (tdx.c:1943-1947)`, this.index);
+        }
         const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
         return { status, gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
       }
@@ -849,6 +861,12 @@ export class Vcpu {
         this.stats.inc(exit.kind === 'ept_violation' ? 'ept_violations' : exit.kind === 'ept_misconfig' ? 'ept_misconfigs' : 'npf_exits');
         this.vm.events.record({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
         const h = this.pageFault(exit);
+        if (h.ret === KVM_EIO) {
+          // The exit handler killed the VM (tdx.c:1969-1970): KVM_RUN returns -EIO; the exit stays counted.
+          exits.push({ ...exit, ret: '-EIO', fast: false, mmio: false });
+          const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
+          return { status: 'vm-dead', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
+        }
         if (h.memoryFault !== undefined) {
           exits.push({ ...exit, ret: '-EFAULT', fast: false, mmio: false });
           const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
@@ -887,6 +905,7 @@ export class Vcpu {
    * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
    */
   movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean; l1Exit?: CrAccessExit } {
+    this.vm.checkAlive('MOV to CR3 (KVM_RUN)', this.index);
     checkRegisterTypes('value', { cr3: value }, true);
     if (this.l1State?.intercepts.cr3Load === true) {
       const role = this.rootRole.word;
@@ -910,6 +929,7 @@ export class Vcpu {
    * whose L1 sets INVLPG exiting it is an exit to L1 instead (returned; the vCPU is back in L1).
    */
   invlpg(address: Gva | bigint): InvlpgExit | undefined {
+    this.vm.checkAlive('INVLPG (KVM_RUN)', this.index);
     checkAddressArg('address', address);
     if (this.l1State?.intercepts.invlpg === true) {
       const x = invlpgExit(mkGva(this.walkerValue.checkAddress(BigInt(address))));
@@ -939,6 +959,7 @@ export class Vcpu {
 
   /** A guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST): with shadow paging it syncs the roots. */
   flushGuestTlb(): void {
+    this.vm.checkAlive('guest TLB flush (KVM_RUN)', this.index);
     if (this.mmuValue.flushGuestTlb !== undefined) this.mmuValue.flushGuestTlb();
     else this.stats.inc('tlb_flush');
     this.flushTlbGuest();
@@ -975,7 +996,8 @@ export class Vcpu {
   tdAccept(gpa: Gpa | bigint): AcceptResult {
     const td = this.vm.td;
     if (td === undefined) throw new InvalidArgumentError('td-only', 'TDG.MEM.PAGE.ACCEPT is a TD guest\'s TDCALL', hex(BigInt(gpa)));
-    if (td.state !== 'runnable' || td.dead) throw new InvalidArgumentError(td.dead ? 'td-dead' : 'td-not-runnable', 'the TD vCPU cannot run (tdx_vcpu_pre_run)', td.state);
+    this.vm.checkAlive('TDG.MEM.PAGE.ACCEPT (KVM_RUN)', this.index);
+    if (td.state !== 'runnable') throw new InvalidArgumentError('td-not-runnable', 'the TD vCPU cannot run (tdx_vcpu_pre_run)', td.state);
     const g = checkAddressArg('gpa', gpa);
     if (g < 0n || g >= td.config.gpaSharedMask) throw new InvalidArgumentError('td-accept-gpa', `TDG.MEM.PAGE.ACCEPT takes a private GPA below the shared bit ${td.config.sharedBit}`, hex(g));
     this.ensureRoot();
@@ -1002,6 +1024,7 @@ export class Vcpu {
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */
   enterNestedEpt(e: NestedEptEntry): void {
+    this.vm.checkAlive('VMLAUNCH (KVM_RUN)', this.index);
     checkNestedEntry(e, 'eptp');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     // Kept only once the entry succeeded: a refused entry leaves the vCPU as it was.
@@ -1023,6 +1046,7 @@ export class Vcpu {
    * is kept only once an entry succeeded, so a refused entry leaves the vCPU as it was.
    */
   enterNestedNpt(e: NestedNptEntry): void {
+    this.vm.checkAlive('VMRUN (KVM_RUN)', this.index);
     checkNestedEntry(e, 'ncr3');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     const mmu = this.nestedNptMmu ?? new NestedNptMmu(this.vm, this.index, this.stats);
@@ -1082,6 +1106,7 @@ export class Vcpu {
    * `l1Intercept`, `movCr3` and `invlpg` return the exit, and the vCPU is back in L1.
    */
   enterNested(e: { l2: PagingRegisters; intercepts?: L1Intercepts }): void {
+    this.vm.checkAlive('nested VM entry (KVM_RUN)', this.index);
     checkNestedEntry(e, undefined);
     if (this.l1State !== undefined || this.mmuValue !== this.rootMmu) {
       throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
@@ -1135,6 +1160,7 @@ export class Vcpu {
 
   /** INVEPT from L1. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
+    this.vm.checkAlive('INVEPT (KVM_RUN)', this.index);
     checkInveptArgs(type, eptp);
     return this.nestedEpt?.invept(type, eptp) ?? 0;
   }

@@ -35,6 +35,7 @@ import { describeValue } from '../validate/describe-value';
 import { checkBool, checkGpaRange, checkInt, checkMemslotSpec, checkOwnMemslot, checkBigint, checkVmOptions, optBool, optObject } from './vm-args';
 import { makeTlbConfig, type TlbConfigSpec } from '../tlb/tlb-config';
 import { makeCostModel, type CostModel, type CostModelSpec } from '../cost/cost-model';
+import { VmLife, type VmDeath } from './vm-death';
 
 export interface VmOptions {
   /**
@@ -218,6 +219,8 @@ export class Vm implements TdpVmContext {
   private slotZapAll: boolean;
   /** The TDX state of a TD (undefined for other VM types). */
   readonly td: Td | undefined;
+  /** `kvm->vm_dead` / `kvm->vm_bugged`: once dead, every ioctl is refused (vm-death.ts). */
+  private readonly life = new VmLife(this.events);
   /** TdpVmContext: the S-EPT hooks of a TD. */
   readonly external: ExternalPageTableHooks | undefined;
   /** TdpVmContext: `kvm_gfn_direct_bits` (0 unless a TD). */
@@ -306,6 +309,7 @@ export class Vm implements TdpVmContext {
   // ---- memslots ----
 
   addMemslot(spec: MemslotSpec): Memslot {
+    this.life.check('KVM_SET_USER_MEMORY_REGION2');
     const hostLevel = checkMemslotSpec(spec);
     const base = BigInt(spec.base);
     const size = BigInt(spec.size);
@@ -336,12 +340,19 @@ export class Vm implements TdpVmContext {
     if (guestMemfd && (spec.readonly ?? false)) {
       throw new InvalidArgumentError('memslot-guest-memfd-readonly', 'a guest_memfd memslot cannot be read-only (kvm_main.c:1598-1605)', spec.name ?? hex(base));
     }
-    const pfnBase = this.host.allocRam(baseGfn, npages); // may throw; nothing changed yet
-    // guest_memfd pages are other host frames than the shared (userspace) backing.
-    const gmemPfnBase = guestMemfd ? this.host.allocRam(baseGfn, npages) : -1;
-    const id = this.nextSlotId++;
+    // guest_memfd pages are other host frames than the shared (userspace) backing: both are
+    // placed before either is taken (may throw; nothing changed yet).
+    const ramMark = this.host.ramMark();
+    const [pfnBase, gmemPfnBase = -1] = this.host.allocRamBackings(baseGfn, npages, guestMemfd ? 2 : 1) as [number, number?];
+    const id = this.nextSlotId;
     const name = spec.name ?? `slot${id}`;
-    this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
+    try {
+      this.guestMem.addSlot({ base: mkGpa(base), size, readonly: spec.readonly ?? false, name });
+    } catch (e) {
+      this.host.releaseRam(ramMark); // the last step failed: no backing stays reserved
+      throw e;
+    }
+    this.nextSlotId++;
     const slot: Memslot = {
       id, name, base: mkGpa(base), baseGfn, npages, readonly: spec.readonly ?? false, pfnBase, hostLevel,
       dirtyLogging: false, dirtyBitmap: undefined, lpageDisallow: makeLpageInfo(baseGfn, npages), guestMemfd, gmemPfnBase,
@@ -355,6 +366,7 @@ export class Vm implements TdpVmContext {
 
   /** KVM_CAP_DISABLE_QUIRKS2 with KVM_X86_QUIRK_SLOT_ZAP_ALL: delete/move zaps only the slot from now on. */
   disableSlotZapAllQuirk(): void {
+    this.life.check('KVM_ENABLE_CAP');
     this.slotZapAll = false;
   }
 
@@ -402,6 +414,7 @@ export class Vm implements TdpVmContext {
 
   /** Delete a memslot (KVM_MR_DELETE): zapped first (`kvm_invalidate_memslot`), then removed. */
   deleteMemslot(slot: Memslot): void {
+    this.life.check('KVM_SET_USER_MEMORY_REGION2');
     const i = this.memslotIndex(slot);
     this.memslotsSwapped(); // kvm_invalidate_memslot (kvm_main.c:1814), then the flush
     this.flushShadowMemslot(slot, 'delete');
@@ -421,6 +434,7 @@ export class Vm implements TdpVmContext {
    * Returns the moved slot (a new object; the old one must no longer be used).
    */
   moveMemslot(slot: Memslot, newBase: Gpa | bigint): Memslot {
+    this.life.check('KVM_SET_USER_MEMORY_REGION2');
     const i = this.memslotIndex(slot);
     const base = checkBigint('newBase', newBase);
     // kvm_main.c:2071-2072: private (guest_memfd) memslots are immutable; a TD's slots are.
@@ -509,6 +523,7 @@ export class Vm implements TdpVmContext {
    * pages go to the ring of the vCPU that dirtied them instead of the slots' bitmaps.
    */
   enableDirtyRing(bytes: number): void {
+    this.life.check('KVM_ENABLE_CAP');
     const bad = (rule: string, why: string) => { throw new InvalidArgumentError(rule, why, String(bytes)); };
     if (!Number.isSafeInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) bad('dirty-ring-size', 'the dirty ring size is a power of 2 (kvm_main.c:4934-4935: -EINVAL)');
     if (bytes < this.dirtyRingRsvdEntries * KVM_DIRTY_GFN_SIZE || bytes < 4096) bad('dirty-ring-size-min', `the dirty ring must hold ${this.dirtyRingRsvdEntries} reserved entries and a page (kvm_main.c:4938-4940: -EINVAL)`);
@@ -524,6 +539,7 @@ export class Vm implements TdpVmContext {
    * `kvm_arch_mmu_enable_log_dirty_pt_masked`); one remote flush if any was reset. Returns how many.
    */
   resetDirtyRings(): number {
+    this.life.check('KVM_RESET_DIRTY_RINGS');
     if (this.dirtyRingBytes === 0) throw new InvalidArgumentError('dirty-ring-off', 'KVM_RESET_DIRTY_RINGS needs KVM_CAP_DIRTY_LOG_RING (kvm_main.c:4970-4971: -EINVAL)', '0');
     let cleared = 0;
     for (const v of this.vcpus) {
@@ -551,6 +567,7 @@ export class Vm implements TdpVmContext {
    * `eagerSplit: false` leaves them to be split by the first write fault instead.
    */
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
+    this.life.check('KVM_SET_USER_MEMORY_REGION2');
     this.memslotIndex(slot);
     checkBool('on', on);
     optBool('options.eagerSplit', optObject<{ eagerSplit?: boolean }>('options', opts).eagerSplit, true);
@@ -600,6 +617,7 @@ export class Vm implements TdpVmContext {
    * `enable` (`kvm_main.c: kvm_vm_ioctl_enable_cap_generic`, else -EINVAL).
    */
   setManualDirtyLogProtect(cap: ManualDirtyLogProtect): void {
+    this.life.check('KVM_ENABLE_CAP');
     checkBool('cap.enable', optObject<ManualDirtyLogProtect>('cap', cap).enable);
     optBool('cap.initiallySet', cap.initiallySet, false);
     if (cap.initiallySet === true && !cap.enable) {
@@ -660,6 +678,7 @@ export class Vm implements TdpVmContext {
    * pages stay dirty and writable until `clearDirtyLog`.
    */
   getDirtyLog(slot: Memslot): Gpa[] {
+    this.life.check('KVM_GET_DIRTY_LOG');
     const bm = this.dirtyBitmapOf(slot);
     this.syncDirtyLog(); // kvm_main.c:2181, 2245
     const out: Gpa[] = [];
@@ -689,6 +708,7 @@ export class Vm implements TdpVmContext {
    * are set and re-protect those pages. Returns the GPAs whose bits were cleared.
    */
   clearDirtyLog(slot: Memslot, spec: ClearDirtyLogSpec = {}): Gpa[] {
+    this.life.check('KVM_CLEAR_DIRTY_LOG');
     const bm = this.dirtyBitmapOf(slot);
     optObject('spec', spec);
     const first = spec.firstPage ?? 0;
@@ -866,9 +886,43 @@ export class Vm implements TdpVmContext {
   }
 
   createVcpu(regs: Partial<PagingRegisters> = {}): Vcpu {
+    this.life.check('KVM_CREATE_VCPU');
     const v = new Vcpu(this, this.vcpus.length, regs);
     this.vcpus.push(v);
     return v;
+  }
+
+  /** Why the VM died (`kvm_vm_dead` / `kvm_vm_bugged`), or undefined while it lives. */
+  get dead(): VmDeath | undefined {
+    return this.life.death;
+  }
+
+  /** `kvm->vm_bugged`: the reason of the KVM_BUG_ON that fired, or undefined. */
+  get bugged(): string | undefined {
+    const d = this.life.death;
+    return d?.bugged === true ? d.reason : undefined;
+  }
+
+  /** Ioctls refused with -EIO (VmDeadError / VmBugged) since the VM died. */
+  get deadRefusals(): number {
+    return this.life.refused;
+  }
+
+  /** `kvm_vm_dead` (kvm_host.h:899-903). */
+  kvmVmDead(reason: string, vcpu = -1): void {
+    this.life.kill(false, reason, vcpu);
+    if (this.td !== undefined) this.td.dead = true;
+  }
+
+  /** A KVM_BUG_ON that fired: `kvm_vm_bugged` (kvm_host.h:905-909), which also kills the VM. */
+  kvmBugOn(reason: string, vcpu = -1): void {
+    this.life.kill(true, reason, vcpu);
+    if (this.td !== undefined) this.td.dead = true;
+  }
+
+  /** The -EIO check at the top of kvm_vm_ioctl / kvm_vcpu_ioctl (kvm_main.c:5137, 4409). */
+  checkAlive(op: string, vcpu = -1): void {
+    this.life.check(op, vcpu);
   }
 
   /** Invariants after an operation, in checking mode. */
@@ -887,6 +941,7 @@ export class Vm implements TdpVmContext {
    * zapping the other alias. Returns the leaves zapped.
    */
   setMemoryAttributes(start: Gpa | bigint, end: Gpa | bigint, attr: MemoryAttribute): number {
+    this.life.check('KVM_SET_MEMORY_ATTRIBUTES');
     // KVM_MEMORY_ATTRIBUTE_PRIVATE is supported only with private memory (kvm_main.c:2422, 2603-2604).
     if (this.memAttributes === undefined) throw new InvalidArgumentError('mem-attr-no-private-mem', 'only a VM with private memory (type tdx or sw-protected) has memory attributes', this.vmType);
     checkGpaRange(start, end, false); // types only: the order is mem-attr-range's rule
@@ -910,6 +965,7 @@ export class Vm implements TdpVmContext {
    * Validated for the whole range first (KVM stops at the first bad page, keeping earlier ones).
    */
   tdInitMemRegion(vcpu: Vcpu, gpa: Gpa | bigint, npages: number, opts: { measure?: boolean } = {}): void {
+    this.life.check('KVM_TDX_INIT_MEM_REGION');
     const td = this.td;
     if (td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_INIT_MEM_REGION exists for TDs only', this.vmType);
     if (td.state === 'runnable') throw new InvalidArgumentError('td-finalized', 'KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: the initial memory is fixed (tdx.c:3239)', hex(BigInt(gpa)));
@@ -938,6 +994,7 @@ export class Vm implements TdpVmContext {
 
   /** KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE; the TD becomes runnable (its vCPUs may run). */
   tdFinalize(): void {
+    this.life.check('KVM_TDX_FINALIZE_VM');
     if (this.td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_FINALIZE_VM exists for TDs only', this.vmType);
     this.td.finalize();
     this.afterOperation();

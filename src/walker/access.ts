@@ -16,6 +16,8 @@ export interface Access {
 /** Packed access for the hot path: PFERR W/U/FETCH bits, plus these flags above bit 16. */
 export const ACCESS_IMPLICIT = 1 << 16;
 export const ACCESS_AC = 1 << 17;
+/** Every bit an encoded access may hold (PFERR P/W/U/RSVD/F/PK/SS/SGX and the two flags): the raw walk APIs refuse others. */
+export const RAW_ACCESS_BITS = 0x7f | PFERR.SGX | ACCESS_IMPLICIT | ACCESS_AC;
 
 export function encodeAccess(a: Access): number {
   if (typeof a !== 'object' || a === null) throw new InvalidArgumentError('access-object', 'access must be an object { kind, user?, implicit?, ac? }', describeValue(a));

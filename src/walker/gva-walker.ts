@@ -17,7 +17,8 @@ import { formatForCpuRole } from '../format/format-for-role';
 import type { PageFormat } from '../format/page-format';
 import { rsvdBits } from '../bits';
 import { GuestMemory } from '../memory/guest-memory';
-import { encodeAccess, type Access } from './access';
+import { RAW_ACCESS_BITS, encodeAccess, type Access } from './access';
+import { checkRawWalk, refuse } from '../validate/checks';
 import { walkTables, type WalkInputs } from './walk';
 import { ensureTrace, walkTablesRaw } from './walk-fast';
 import { WalkScratch, WalkStop } from './walk-scratch';
@@ -138,9 +139,11 @@ export class GvaWalker {
 
   /**
    * Hot path: walk with (hi, lo) halves of the GVA and an encoded access. Returns 0 on success
-   * (gfn in `lastGfn`) or a WalkStop reason. No allocation, no canonical check.
+   * (gfn in `lastGfn`) or a WalkStop reason. No allocation, no canonical check; the halves and the
+   * access are checked to be 32-bit integers and known access bits (checkRawWalk).
    */
   walkRaw(vhi: number, vlo: number, access: number): number {
+    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
     if (this.inputs === undefined) {
       this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       return WalkStop.Ok;
@@ -191,6 +194,14 @@ export class GvaWalker {
    * given, is the second stage of the CPU's A/D writes to guest entries (`translateAdWrite`).
    */
   walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number, adWrite?: (gfn: number) => boolean): number {
+    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
+    if (typeof stage !== 'function') refuse('stage', 'function-type', 'must be a function (gfn, final) => frame or -1', stage);
+    if (adWrite !== undefined && typeof adWrite !== 'function') refuse('adWrite', 'function-type', 'must be a function (gfn) => boolean, or undefined', adWrite);
+    return this.walkRawStagedUnchecked(vhi, vlo, access, stage, adWrite);
+  }
+
+  /** @internal walkRawStaged without the argument checks: the engine's own callers (vcpu, guest_mmu) pass valid numbers. */
+  walkRawStagedUnchecked(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number, adWrite?: (gfn: number) => boolean): number {
     if (this.inputs === undefined) {
       const g = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       const t = stage(g, true);

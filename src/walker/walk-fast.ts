@@ -46,11 +46,11 @@ export function walkTablesRaw(w: WalkInputs, s: WalkScratch, vhi: number, vlo: n
   let lo = 0;
   let hi = 0;
   for (;;) {
-    const f = mem.frameOf(g);
+    const f = mem.frameOfUnchecked(g);
     if (f < 0) return walkTables(w, s, vhi, vlo, access); // a zero or missing table: the full walk decides
     const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-    const wi = GuestMemory.wordBase(f) + idx * 2;
-    const slab = mem.slabOf(f);
+    const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
+    const slab = mem.slabOfUnchecked(f);
     lo = slab[wi]!;
     hi = slab[wi + 1]!;
     if ((lo & present) === 0) return walkTables(w, s, vhi, vlo, access);

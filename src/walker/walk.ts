@@ -128,14 +128,14 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     }
     s.tableGfn[level] = tableGfn;
     s.index[level] = idx;
-    const f = mem.frameOf(tableGfn);
+    const f = mem.frameOfUnchecked(tableGfn);
     if (f >= 0) {
-      const slab = mem.slabOf(f);
+      const slab = mem.slabOfUnchecked(f);
       if (is32) {
-        lo = slab[GuestMemory.wordBase(f) + idx]!;
+        lo = slab[GuestMemory.wordBaseUnchecked(f) + idx]!;
         hi = 0;
       } else {
-        const wi = GuestMemory.wordBase(f) + idx * 2;
+        const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
         lo = slab[wi]!;
         hi = slab[wi + 1]!;
       }
@@ -308,9 +308,9 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     // A read-only slot (ROM): KVM skips the update quietly.
     if (mem.slotOf(tg)!.readonly) continue;
     if (w.translateAdWrite !== undefined && !w.translateAdWrite(s.guestTableGfn[level]!)) return false;
-    const f = mem.frameOf(tg);
-    const slab = mem.slabOf(f);
-    const wi = GuestMemory.wordBase(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);
+    const f = mem.frameOfUnchecked(tg);
+    const slab = mem.slabOfUnchecked(f);
+    const wi = GuestMemory.wordBaseUnchecked(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);
     slab[wi] = v >>> 0;
     s.updated[level] = 1;
     s.adDirty = true;

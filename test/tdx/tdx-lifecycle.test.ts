@@ -104,7 +104,7 @@ describe('TD lifecycle', () => {
     expect(r.status).toBe('vm-dead');
     expect(vm.td!.dead).toBe(true);
     expect(vm.events.all.filter((e) => e.kind === 'guest_ve')).toEqual([]);
-    expect(caught(() => v.read(0x7000_0000n)).rule).toBe('td-dead');
+    expect(caught(() => v.read(0x7000_0000n)).rule).toBe('vm-dead');
   });
 
   it('before finalization a zap issues no TDH.MEM.TRACK (tdx_track returns early, tdx.c:1842-1844)', () => {
