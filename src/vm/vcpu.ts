@@ -49,7 +49,7 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, vpnOf } from '../tlb/tlb';
+import { Tlb, checkInvpcid, vpnOf, type TlbTag } from '../tlb/tlb';
 import { accessCost, type AccessCost } from '../cost/cost-model';
 import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, walkRefs } from './vcpu-tlb';
 import { assertCanonical } from '../address/canonical';
@@ -118,6 +118,7 @@ export class Vcpu {
   private readonly tlbModel: Tlb | undefined;
   /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
   private tlbRoot: TdpPage | null = null;
+  private tlbTagCache: { regs: PagingRegisters; root: TdpPage | null; tlb: Tlb; tag: TlbTag } | undefined;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
 
@@ -366,20 +367,33 @@ export class Vcpu {
     }
   }
 
+  /**
+   * The tag accesses run under now: recomputed only when the registers, the root or the TLB
+   * changed (registers are replaced, never mutated), so a TLB hit does no BigInt work for it.
+   */
+  private currentTlbTag(tlb: Tlb): TlbTag {
+    const c = this.tlbTagCache;
+    if (c !== undefined && c.regs === this.regsValue && c.root === this.root && c.tlb === tlb) return c.tag;
+    const tag = tlbTag(this, tlb);
+    this.tlbTagCache = { regs: this.regsValue, root: this.root, tlb, tag };
+    return tag;
+  }
+
   /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
   private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
     const a = this.walkerValue.checkAddress(BigInt(address));
     const enc = encodeAccess(access);
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
-    const tag = tlbTag(this, tlb);
+    const tag = this.currentTlbTag(tlb);
     const vpn = vpnOf(a);
     const fetch = access.kind === 'fetch';
     const hit = tlb.lookup(tag, vpn, fetch);
     if (hit !== undefined && tlbPermits(this.walkerValue, hit.entry, enc, access)) {
       tlb.hit(hit.level);
       this.stats.inc('guest_accesses');
-      this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
+      const ev = this.vm.events;
+      if (ev.enabled) ev.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
       return tlbHitResult(a, access, hit.entry, hit.level);
     }
     tlb.miss();
@@ -389,7 +403,7 @@ export class Vcpu {
     if (r.status === 'guest-pf') tlb.pageFault(tag, a);
     if (!tlb.config.vpid && r.exits.length > 0) tlb.vmTransitionNoVpid();
     this.tlbSyncRoot(tlb); // a zap during the access may have loaded a new root
-    const t2 = tlbTag(this, tlb);
+    const t2 = this.currentTlbTag(tlb);
     r.tlb = 'miss';
     r.walkRefs = walkRefs(this, tlb, t2, r);
     this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
