@@ -1,6 +1,8 @@
 /** gva walk cost: random 4 KiB walks over a guest with 1 Mi mapped pages, 4- and 5-level. */
 import { GuestMemory, PageTableBuilder, GvaWalker, CR0, CR4, EFER, encodeAccess, gpa, DEFAULT_FEATURES } from '../src';
 import { rng, nsPerOp, type BenchResult } from './harness';
+import { walkTables, type WalkInputs } from '../src/walker/walk';
+import type { WalkScratch } from '../src/walker/walk-scratch';
 
 const PAGES = 1 << 20;
 
@@ -44,6 +46,15 @@ export function walkBench(): BenchResult[] {
     });
     if (sink === -1) console.log(sink);
     out.push({ name: `gva_walk.${levels}level.random4k.raw`, value: ns, unit: 'ns/walk', note: 'median of 7 rounds, 1 Mi walks each' });
+    if (levels === 4) {
+      // What walk-fast.ts buys: the same walks through the full walk (walkTables, per-level trace).
+      const { inputs, scratch } = w as unknown as { inputs: WalkInputs; scratch: WalkScratch };
+      const nsFull = nsPerOp(N, 7, (n) => {
+        for (let i = 0; i < n; i++) sink += walkTables(inputs, scratch, his[i]!, los[i]!, acc) + scratch.gfn;
+      });
+      out.push({ name: 'gva_walk.4level.random4k.full', value: nsFull, unit: 'ns/walk', note: 'walkTables on the same walks (no fast path)' });
+      out.push({ name: 'gva_walk.fast_over_full', value: ns / nsFull, unit: 'x', note: 'walkRaw (walk-fast.ts) / walkTables; the fast copy stays while this is clearly below 1' });
+    }
     // The record-producing API (canonical check, bigint edge, per-level trace).
     const M = 200_000;
     const vas: bigint[] = [];

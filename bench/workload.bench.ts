@@ -5,6 +5,7 @@
 import type { BenchResult } from './harness';
 import { median } from './harness';
 import { runTrace, type ConfigName, type Trace, type SweepSpec, uniformRandom, forkStorm, addressSpaces, sweep } from '../src';
+import { checkTraces, expandJobs } from '../src/sweep/sweep-jobs';
 
 const CONFIGS: ConfigName[] = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow', 'td'];
 
@@ -47,5 +48,9 @@ export async function workloadBench(): Promise<BenchResult[]> {
     out.push({ name: `sweep ${jobs} jobs, ${workers} worker${workers > 1 ? 's' : ''}`, value: rate[workers]!, unit: 'jobs/s', note: `${((workers / rate[workers]!) * 1000).toFixed(0)} ms of worker time per job` });
   }
   out.push({ name: 'sweep scaling 2 workers / 1', value: rate[2]! / rate[1]!, unit: 'x', note: 'target ≥ 1.8 (issue 13); worker start-up included' });
+  // The serial part: the coordinator's trace check before any job runs (workers load meanwhile).
+  const check = median([0, 1, 2].map(() => time(() => checkTraces(expandJobs(spec)))));
+  const share = check / (jobs / rate[1]!);
+  out.push({ name: 'sweep serial share (trace check / 1-worker sweep)', value: share, unit: 'x', note: `${(check * 1000).toFixed(0)} ms; Amdahl bound on 2 workers ${(1 / (share + (1 - share) / 2)).toFixed(2)}x` });
   return out;
 }

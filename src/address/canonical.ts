@@ -6,8 +6,9 @@ export type VaBits = 48 | 57;
 
 /** SDM 3.3.7.1: bits 63:N-1 must all equal bit N-1. */
 export function isCanonical(v: bigint, bits: VaBits): boolean {
-  const top = v >> BigInt(bits - 1);
-  return top === 0n || top === (1n << BigInt(65 - bits)) - 1n;
+  // Constants per width, not BigInt(bits - 1) per call: every access checks its address.
+  const top = v >> (bits === 48 ? 47n : 56n);
+  return top === 0n || top === (bits === 48 ? 0x1ffffn : 0xffn);
 }
 
 export function assertCanonical(v: Gva, bits: VaBits): void {

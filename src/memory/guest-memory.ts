@@ -1,29 +1,42 @@
 /**
  * Guest-physical memory: sparse 4 KiB frames, allocated on first write, inside declared slots.
  *
- * Frames live in slabs of 256 frames (1 MiB Uint32Array each) so that growth never copies, and a
- * Map from GFN to frame index finds them. Memory cost is therefore proportional to the frames that
- * were written (4 KiB each plus ~40 bytes of map entry), never to the size of the slots: a guest
- * whose page tables map 16 Mi pages costs about 8 bytes per mapped page (the PTE itself).
+ * Layout (chosen for the walkers' hot loop, bench/walk.bench.ts against bench/c/walk.c): every
+ * frame lives in ONE flat Uint32Array (`words`, frame f at word f * 1024), and a GFN finds its
+ * frame in one indexed load through a radix index: `dir[gfn >>> 12]` is the base of a 4096-entry
+ * chunk of `index` (or -1), and `index[base + (gfn & 4095)]` is the frame (or -1). A random walk is
+ * bound by the load of the entry itself, so what matters is how few dependent loads precede it:
+ * the index chunks and `dir` are small and stay in cache, and there is no per-frame object to go
+ * through. GFNs at or above 2^28 (GPAs from 1 TiB up) go to a Map instead, so `dir` stays at most
+ * 256 KiB however sparse the slots are.
+ *
+ * Memory is proportional to the frames that were written (4 KiB each, plus up to 25 % slack from
+ * growing `words`, plus 16 KiB of index per 16 MiB of GPA that holds a written frame), never to
+ * the size of the slots: a guest whose page tables map 16 Mi pages costs about 10 bytes per mapped
+ * page (bench/map.bench.ts). `words` grows by copying, so a caller must not keep it across a
+ * write that may allocate (`frameForWrite`); every caller reads it right after.
  *
  * Two APIs:
  *  - the host-side API (bigint GPAs): read/write 8/16/32/64-bit values and bytes, as userspace
  *    would through the memslot's HVA. Host writes to read-only slots are allowed (that is how ROM
  *    contents are loaded); only guest writes honour `readonly`.
- *  - the hot-path API (plain numbers): `frameOf(gfn)`, `slabOf(frame)`, `wordBase(frame)`, checked;
- *    the engine's walkers call their `…Unchecked` twins with numbers they computed.
+ *  - the hot-path API (plain numbers): `frameOf(gfn)`, `slabOf(frame)`/`words`, `wordBase(frame)`,
+ *    checked; the engine's walkers call their `…Unchecked` twins with numbers they computed.
  */
 import { type Gpa, gfnToGpa, type Gfn } from '../address/address';
-import { GpaOutsideMemoryError, InvalidArgumentError, MisalignedError, hex } from '../errors';
+import { GpaOutsideMemoryError, InvalidArgumentError, LimitExceededError, MisalignedError, hex } from '../errors';
 import { checkBigint, checkInt, checkObject, checkString, optBool, optObject, refuse, checkLimit } from '../validate/checks';
 import { describeValue } from '../validate/describe-value';
 import type { MemSlot, MemSlotSpec } from './mem-slot';
 
 export const FRAME_WORDS = 1024; // 32-bit words per 4 KiB frame
-const SLAB_SHIFT = 8; // 256 frames per slab
-const SLAB_FRAMES = 1 << SLAB_SHIFT;
-const SLAB_MASK = SLAB_FRAMES - 1;
-const FRAME_CACHE = 8192;
+const CHUNK_SHIFT = 12; // 4096 GFNs per index chunk (16 KiB of index per 16 MiB of GPA)
+const CHUNK = 1 << CHUNK_SHIFT;
+const CHUNK_MASK = CHUNK - 1;
+/** GFNs below this are in the radix index; the rest in a Map. 2^28 GFNs: GPAs below 1 TiB. */
+const DIRECT_GFNS = 2 ** 28;
+/** Most frames one memory holds: `words` is one typed array, at most 4 GiB (Node's limit). */
+export const MAX_FRAMES = 1 << 20;
 /** Most bytes one readBytes/writeBytes call moves (the buffer is built eagerly). */
 export const MAX_BYTES_PER_CALL = 1 << 26;
 /** GFNs of the hot-path API: 52-bit GPAs have 40-bit GFNs. */
@@ -45,9 +58,9 @@ export interface GuestMemoryOptions {
 export interface MemoryStats {
   slots: number;
   framesAllocated: number;
-  /** Bytes held by frame slabs (allocated, including slack in the last slab). */
+  /** Bytes held by frame storage (`words`, including the slack of its last growth). */
   slabBytes: number;
-  /** Estimated bytes of the GFN → frame index (Map entries plus the lookup cache). */
+  /** Bytes of the GFN → frame index (radix directory and chunks, frame → GFN table, Map entries). */
   indexBytes: number;
 }
 
@@ -58,18 +71,19 @@ export class GuestMemory {
   readonly maxPhyAddr: number;
   private readonly slotList: MemSlot[] = []; // sorted by baseGfn, non-overlapping
   private nextSlotId = 0;
-  private readonly frameMap = new Map<number, number>(); // gfn -> frame index
-  private readonly slabs: Uint32Array[] = [];
+  /** GFN → frame for GFNs at or above DIRECT_GFNS. */
+  private readonly farMap = new Map<number, number>();
   private nFrames = 0;
   private lastSlot: MemSlot | undefined;
-  // Direct-mapped cache in front of frameMap. Frames never move once allocated and are never
-  // freed while the slot exists, so a positive entry cannot go stale; misses are not cached.
-  // Tags are 32-bit integers (GFNs below 2^31, i.e. GPAs below 8 TiB; others always go to the
-  // map) so the hot compare is an integer one.
-  // An empty entry's tag is never the GFN its index serves: -1 (index 8191's key) holds -2 there,
-  // so an unchecked lookup of -1 misses instead of returning frame 0.
-  private readonly cacheGfn = new Int32Array(FRAME_CACHE).fill(-1).fill(-2, FRAME_CACHE - 1);
-  private readonly cacheFrame = new Int32Array(FRAME_CACHE);
+  private frameWords = new Uint32Array(0);
+  /** GFN of each frame, -1 once its slot was removed (for removeSlot / moveSlot). */
+  private gfnOfFrame = new Float64Array(0);
+  /** Radix directory: chunk base in `index` per 4096 GFNs, or -1. */
+  private dir = new Int32Array(0);
+  /** GFNs the directory covers (dir.length * 4096). */
+  private dirGfns = 0;
+  private index = new Int32Array(0);
+  private indexUsed = 0;
 
   constructor(opts: GuestMemoryOptions = {}) {
     const m = optObject<GuestMemoryOptions>('options', opts).maxPhyAddr ?? 52;
@@ -133,10 +147,21 @@ export class GuestMemory {
     const i = this.slotIndex(slot);
     this.slotList.splice(i, 1);
     this.lastSlot = undefined;
-    for (const g of [...this.frameMap.keys()]) {
-      if (g >= slot.baseGfn && g < slot.baseGfn + slot.frames) this.frameMap.delete(g);
+    for (const [g, f] of this.framesIn(slot)) {
+      this.setFrame(g, -1);
+      this.gfnOfFrame[f] = -1;
     }
-    this.cacheGfn.fill(-1);
+  }
+
+  /** [gfn, frame] of every frame written inside a slot. */
+  private framesIn(slot: MemSlot): [number, number][] {
+    const out: [number, number][] = [];
+    const gs = this.gfnOfFrame;
+    for (let f = 0; f < this.nFrames; f++) {
+      const g = gs[f]!;
+      if (g >= slot.baseGfn && g < slot.baseGfn + slot.frames) out.push([g, f]);
+    }
+    return out;
   }
 
   /**
@@ -158,15 +183,17 @@ export class GuestMemory {
         throw new InvalidArgumentError('slot-overlap', `slot [${hex(base)}, ${hex(end)}) overlaps slot "${s.name}"`, hex(base));
       }
     }
-    const moved: [number, number][] = [];
-    for (const [g, f] of this.frameMap) if (g >= slot.baseGfn && g < slot.baseGfn + slot.frames) moved.push([g, f]);
-    for (const [g] of moved) this.frameMap.delete(g);
-    for (const [g, f] of moved) this.frameMap.set(g - slot.baseGfn + baseGfn, f);
+    const moved = this.framesIn(slot);
+    for (const [g] of moved) this.setFrame(g, -1);
+    for (const [g, f] of moved) {
+      const ng = g - slot.baseGfn + baseGfn;
+      this.setFrame(ng, f);
+      this.gfnOfFrame[f] = ng;
+    }
     const next: MemSlot = Object.freeze({ ...slot, baseGfn, base: newBase });
     this.slotList[i] = next;
     this.slotList.sort((a, b) => a.baseGfn - b.baseGfn);
     this.lastSlot = undefined;
-    this.cacheGfn.fill(-1);
     return next;
   }
 
@@ -211,35 +238,42 @@ export class GuestMemory {
     return this.frameOfUnchecked(gfnNum);
   }
 
-  /** @internal frameOf without the argument check, for the engine's walkers (a GFN they computed). */
+  /** @internal frameOf without the argument check, for the engine's walkers (a GFN they computed, ≥ 0). */
   frameOfUnchecked(gfnNum: number): number {
-    const i = gfnNum & (FRAME_CACHE - 1);
-    if (this.cacheGfn[i] === gfnNum) return this.cacheFrame[i]!;
-    return this.frameOfMiss(gfnNum, i);
-  }
-
-  /** frameOf's map lookup, apart so that the hit path above stays small enough to inline. */
-  private frameOfMiss(gfnNum: number, i: number): number {
-    const f = this.frameMap.get(gfnNum);
-    if (f === undefined) return -1;
-    if (gfnNum < 0x8000_0000) {
-      this.cacheGfn[i] = gfnNum;
-      this.cacheFrame[i] = f;
+    if (gfnNum < this.dirGfns) {
+      const c = this.dir[gfnNum >>> CHUNK_SHIFT]!;
+      return c < 0 ? -1 : this.index[c + (gfnNum & CHUNK_MASK)]!;
     }
-    return f;
+    return this.frameOfFar(gfnNum);
   }
 
-  /** The slab holding a frame (an index frameOf / frameForWrite returned); its words start at `wordBase(frame)`. */
+  /** frameOf beyond the directory, apart so that the path above stays small enough to inline. */
+  private frameOfFar(gfnNum: number): number {
+    return gfnNum < DIRECT_GFNS ? -1 : (this.farMap.get(gfnNum) ?? -1);
+  }
+
+  /**
+   * The array holding a frame's words (all frames share `words`); the frame's words start at
+   * `wordBase(frame)`. Kept for callers written against per-slab storage.
+   */
   slabOf(frame: number): Uint32Array {
     if (typeof frame !== 'number' || frame >>> 0 !== frame || frame >= this.nFrames) {
       refuse('frame', 'frame-index', `must be a frame index of this memory, an integer in [0, ${this.nFrames})`, frame, GpaOutsideMemoryError);
     }
-    return this.slabOfUnchecked(frame);
+    return this.frameWords;
   }
 
   /** @internal slabOf without the argument check. */
-  slabOfUnchecked(frame: number): Uint32Array {
-    return this.slabs[frame >>> SLAB_SHIFT]!;
+  slabOfUnchecked(_frame: number): Uint32Array {
+    return this.frameWords;
+  }
+
+  /**
+   * Every frame's words, frame f from `wordBase(f)`. Replaced when a write allocates a frame
+   * (`frameForWrite`), so read it after the lookup, never keep it across a write.
+   */
+  get words(): Uint32Array {
+    return this.frameWords;
   }
 
   static wordBase(frame: number): number {
@@ -249,7 +283,7 @@ export class GuestMemory {
 
   /** @internal wordBase without the argument check. */
   static wordBaseUnchecked(frame: number): number {
-    return (frame & SLAB_MASK) * FRAME_WORDS;
+    return frame * FRAME_WORDS;
   }
 
   /** Frame index for writing to a GFN inside a slot, allocating a zeroed frame on first use. */
@@ -260,12 +294,61 @@ export class GuestMemory {
 
   /** @internal frameForWrite without the argument check. */
   frameForWriteUnchecked(gfnNum: number): number {
-    let f = this.frameMap.get(gfnNum);
-    if (f !== undefined) return f;
-    f = this.nFrames++;
-    if ((f & SLAB_MASK) === 0) this.slabs.push(new Uint32Array(SLAB_FRAMES * FRAME_WORDS));
-    this.frameMap.set(gfnNum, f);
+    const old = this.frameOfUnchecked(gfnNum);
+    if (old >= 0) return old;
+    const f = this.nFrames;
+    if (f === MAX_FRAMES) {
+      throw new LimitExceededError('frames-limit', `a guest memory holds at most ${MAX_FRAMES} written 4 KiB frames (4 GiB)`, hex(gfnNum * 4096));
+    }
+    if (f * FRAME_WORDS === this.frameWords.length) this.growFrames();
+    this.setFrame(gfnNum, f); // may grow the index; throws nothing
+    this.gfnOfFrame[f] = gfnNum;
+    this.nFrames = f + 1;
     return f;
+  }
+
+  /** Grow `words` (×2 up to 1 MiB, then ×1.25 to bound the slack) and the frame → GFN table. */
+  private growFrames(): void {
+    const cap = this.frameWords.length / FRAME_WORDS;
+    const next = Math.min(MAX_FRAMES, cap < 16 ? 16 : cap < 256 ? cap * 2 : Math.ceil(cap * 1.25));
+    const w = new Uint32Array(next * FRAME_WORDS);
+    w.set(this.frameWords);
+    this.frameWords = w;
+    const g = new Float64Array(next).fill(-1);
+    g.set(this.gfnOfFrame);
+    this.gfnOfFrame = g;
+  }
+
+  /** Point a GFN at a frame (or at none: -1), in the radix index or the far map. */
+  private setFrame(gfnNum: number, f: number): void {
+    if (gfnNum >= DIRECT_GFNS) {
+      if (f < 0) this.farMap.delete(gfnNum);
+      else this.farMap.set(gfnNum, f);
+      return;
+    }
+    const d = gfnNum >>> CHUNK_SHIFT;
+    if (d >= this.dir.length) {
+      if (f < 0) return;
+      let n = Math.max(16, this.dir.length);
+      while (n <= d) n *= 2;
+      const nd = new Int32Array(n).fill(-1);
+      nd.set(this.dir);
+      this.dir = nd;
+      this.dirGfns = n * CHUNK;
+    }
+    let c = this.dir[d]!;
+    if (c < 0) {
+      if (f < 0) return;
+      if (this.indexUsed === this.index.length) {
+        const ni = new Int32Array(Math.max(CHUNK, this.index.length * 2)).fill(-1);
+        ni.set(this.index);
+        this.index = ni;
+      }
+      c = this.indexUsed;
+      this.indexUsed += CHUNK;
+      this.dir[d] = c;
+    }
+    this.index[c + (gfnNum & CHUNK_MASK)] = f;
   }
 
   // ---- host-side API (bigint) ----
@@ -358,15 +441,15 @@ export class GuestMemory {
 
   /** Whether a frame was ever written (i.e. costs memory). */
   isAllocated(g: Gfn): boolean {
-    return this.frameMap.has(checkInt('gfn', g));
+    return this.frameOf(checkInt('gfn', g)) >= 0;
   }
 
   stats(): MemoryStats {
     return {
       slots: this.slotList.length,
       framesAllocated: this.nFrames,
-      slabBytes: this.slabs.length * SLAB_FRAMES * FRAME_WORDS * 4,
-      indexBytes: this.frameMap.size * MAP_ENTRY_BYTES + FRAME_CACHE * 8,
+      slabBytes: this.frameWords.byteLength,
+      indexBytes: this.dir.byteLength + this.index.byteLength + this.gfnOfFrame.byteLength + this.farMap.size * MAP_ENTRY_BYTES,
     };
   }
 

@@ -293,6 +293,16 @@ export class NgpaWalker {
     return this.tdp === 'npt' && !this.mbec;
   }
 
+  /**
+   * For the 2D walk's read-only fast path (walk-fast.ts: walk2dRaw): this walker's tables, or
+   * undefined when a walk reads more than its tables (PAE NPT12's PDPTE load). `pfec` gets U
+   * where `walkRaw` would add it.
+   */
+  fastInputs(): { inputs: WalkInputs; forceUser: number } | undefined {
+    if (this.pdptHalves !== undefined) return undefined;
+    return { inputs: this.inputs, forceUser: this.forcesUser ? PFERR.USER : 0 };
+  }
+
   /** Times the walker set D in an EPT12 leaf and called `write_log_dirty`. */
   get writeLogDirtyCount(): number {
     return this.dirtyLogs;
@@ -371,7 +381,7 @@ export class NgpaWalker {
     // A read that fails (no slot) gives 0, i.e. a not-present PDPTE, as in KVM.
     if (f >= 0) {
       const w = GuestMemory.wordBaseUnchecked(f) + ((a % 4096) >>> 2);
-      const slab = this.mem.slabOfUnchecked(f);
+      const slab = this.mem.words;
       lo = slab[w]!;
       hi = slab[w + 1]!;
     }

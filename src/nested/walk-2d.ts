@@ -27,6 +27,7 @@ import { RAW_ACCESS_BITS, encodeAccess, type Access } from '../walker/access';
 import { checkRawWalk } from '../validate/checks';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
+import { walk2dRaw } from '../walker/walk-fast';
 import { buildRecord } from '../walker/walk-record';
 import { describeNestedExit } from './nested-exit';
 import type { NgpaWalker } from './ngpa-walker';
@@ -76,6 +77,8 @@ export class Walk2D {
   private readonly pdptHalves: Uint32Array | undefined;
   private readonly scratch = new WalkScratch();
   private readonly tableAccess: number;
+  /** The read-only fast path's nested tables and scratch (walk-fast.ts: walk2dRaw), when it applies. */
+  private readonly fast: { inputs: WalkInputs; scratch: WalkScratch; forceUser: number } | undefined;
   // Per-walk state shared with the translate hook.
   private access = 0;
   private tableCalls = 0;
@@ -115,6 +118,10 @@ export class Walk2D {
     if (!Number.isInteger(pkru) || pkru < 0 || pkru > 0xffffffff) {
       throw new InvalidRegisterStateError('pkru-range', 'PKRU is a 32-bit register', String(pkru));
     }
+    // The fast path knows the final access up front; 7.3 EPT with MBEC takes its U from the
+    // guest walk (finalUser), which only the full walk has.
+    const nf = nested.fastInputs();
+    this.fast = nf === undefined || format === undefined || (nested.kvm === '7.3' && nested.mbec && nested.tdp === 'ept') ? undefined : { ...nf, scratch: new WalkScratch() };
     if (format === undefined) {
       this.inputs = undefined;
       this.pdptHalves = undefined;
@@ -285,6 +292,16 @@ export class Walk2D {
       this.lastStop = stop;
       this.refCountValue = this.nestedReads;
       return stop;
+    }
+    const fast = this.fast;
+    if (fast !== undefined && !this.recording) {
+      const fu = fast.forceUser;
+      const refs = walk2dRaw(this.inputs, this.scratch, fast.inputs, fast.scratch, vhi, vlo, access, this.tableAccess | fu, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | fu);
+      if (refs >= 0) {
+        this.lastStop = WalkStop.Ok;
+        this.refCountValue = refs;
+        return WalkStop.Ok;
+      }
     }
     stop = walkTables(this.inputs, this.scratch, vhi, vlo, access);
     this.lastStop = stop;

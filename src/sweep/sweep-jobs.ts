@@ -111,7 +111,7 @@ export function expandJobs(s: SweepSpec): Job[] {
 }
 
 /** Generate each distinct trace once up front: a malformed parameter (pages: 0, …) fails here. */
-function checkTraces(jobs: readonly Job[]): void {
+export function checkTraces(jobs: readonly Job[]): void {
   const seen = new Set<string>();
   for (const j of jobs) {
     const key = `${j.generator}|${JSON.stringify(j.params)}|${j.seed}`;

@@ -2,16 +2,18 @@
  * Sweeps: configurations × workloads × parameters × seeds on worker threads (all cores by
  * default). Jobs are handed out one at a time as workers free up, and each row is stored at its
  * job's index, so the table is the same at every worker count. Everything is validated before
- * the first worker starts.
+ * the first job starts; the workers are started first, so that loading the engine in each
+ * thread overlaps the coordinator's trace check (the serial part of a sweep).
  */
 import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import * as aq from 'arquero';
-import { sweepJobs, type Job, type SweepSpec } from './sweep-jobs';
+import { checkTraces, expandJobs, type Job, type SweepSpec } from './sweep-jobs';
 import { runJob, type SweepRow } from './sweep-row';
 import { SweepError } from './sweep-error';
+import { WORKLOADS } from './workload-registry';
 import { checkSignal, throwIfAborted } from '../validate/checks';
 import { parseShard, shardJobs, type Shard } from './sweep-shard';
 
@@ -49,13 +51,15 @@ function toTable(rows: SweepRow[]): aq.ColumnTable {
   return aq.table(cols);
 }
 
-async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => void, signal: AbortSignal | undefined): Promise<SweepRow[]> {
+async function runOnWorkers(jobs: Job[], workers: Worker[], progress: (done: number) => void, signal: AbortSignal | undefined): Promise<SweepRow[]> {
   const rows: SweepRow[] = new Array(jobs.length);
   // A shard's jobs keep their global indices; a row goes to its job's place in this list.
   const slot = new Map(jobs.map((j, i) => [j.index, i]));
+  // Longest first (by the workload's op estimate), so that no long job starts last and leaves the
+  // other workers idle at the end; rows still go to their job's place.
+  const order = jobs.map((j) => ({ j, ops: WORKLOADS[j.generator]!.ops(j.params) })).sort((a, b) => b.ops - a.ops || a.j.index - b.j.index).map((x) => x.j);
   let next = 0;
   let done = 0;
-  const workers = Array.from({ length: Math.min(n, jobs.length) }, spawn);
   try {
     await Promise.all(
       workers.map(
@@ -68,7 +72,7 @@ async function runOnWorkers(jobs: Job[], n: number, progress: (done: number) => 
                 return reject(err);
               }
               if (next >= jobs.length) return resolve();
-              w.postMessage({ job: jobs[next++] });
+              w.postMessage({ job: order[next++] });
             };
             w.on('message', (m: { index: number; row?: SweepRow; error?: string }) => {
               if (m.error !== undefined) return reject(new SweepError('sweep-job-failed', `job ${m.index} failed: ${m.error}`, String(m.index)));
@@ -92,10 +96,18 @@ export async function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
   if (!Number.isSafeInteger(workers) || workers < 1) throw new SweepError('sweep-workers', 'workers is a positive integer', String(opts.workers));
   const signal = checkSignal('options.signal', opts.signal);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
-  const all = sweepJobs(opts);
+  const all = expandJobs(opts);
   const jobs = shard === undefined ? all : shardJobs(all, shard);
   if (jobs.length === 0) throw new SweepError('sweep-shard-empty', `shard ${shard!.index}/${shard!.count} has no jobs: the sweep has only ${all.length}`, `${shard!.index}/${shard!.count}`);
   const progress = (d: number) => opts.onProgress?.(d, jobs.length);
+  // Workers load the engine while the traces are checked; a refused sweep stops them unused.
+  const pool = workers === 1 ? [] : Array.from({ length: Math.min(workers, jobs.length) }, spawn);
+  try {
+    checkTraces(all);
+  } catch (err) {
+    await Promise.all(pool.map((w) => w.terminate()));
+    throw err;
+  }
   let rows: SweepRow[];
   if (workers === 1) {
     rows = [];
@@ -104,6 +116,6 @@ export async function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
       rows.push(runJob(j));
       progress(rows.length);
     }
-  } else rows = await runOnWorkers(jobs, workers, progress, signal);
+  } else rows = await runOnWorkers(jobs, pool, progress, signal);
   return toTable(rows);
 }

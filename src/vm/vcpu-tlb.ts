@@ -4,7 +4,7 @@
  * after a walk, and the walk's memory references with the paging-structure and nested caches.
  * Kept apart from vcpu.ts so the pipeline there only calls in.
  */
-import { type Gpa, type Gva, gfn as mkGfn, hpa as mkHpa, gva as mkGva, gpa as mkGpa } from '../address/address';
+import { type Gva, gfn as mkGfn, hpa as mkHpa, gpa as mkGpa } from '../address/address';
 import { CR4 } from '../cpu/registers';
 import { PFERR } from '../format/acc';
 import type { PagingRegisters } from '../cpu/registers';
@@ -84,16 +84,19 @@ export function tlbPermits(w: { readonly format: PageFormat | undefined; readonl
 }
 
 const SIZE_BYTES = [4096n, 2097152n, 1073741824n] as const;
+const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
 /** The AccessResult of a TLB hit: no walk, no exit; the guest "walk" record is the cached one. */
-export function tlbHitResult(a: bigint, access: Access, e: TlbEntry, level: TlbHitLevel): AccessResult {
-  const off = a & (SIZE_BYTES[e.size] - 1n);
-  const gpa = mkGpa(BigInt(e.guestFrame) * 4096n + off) as Gpa;
+export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitLevel): AccessResult {
+  // Plain-number frame arithmetic; one BigInt per address (the page offset fits in 30 bits).
+  const off = Number(a & (SIZE_BYTES[e.size] - 1n));
+  const gfnNum = e.guestFrame + Math.floor(off / 4096);
+  const gpa = mkGpa(BigInt(e.guestFrame) * 4096n + BigInt(off));
   return {
-    status: 'ok', gva: mkGva(a) as Gva, access, gpa, hpa: mkHpa(BigInt(e.hostFrame) * 4096n + off),
+    status: 'ok', gva: a, access, gpa, hpa: mkHpa(BigInt(e.hostFrame) * 4096n + BigInt(off)),
     guestWalk: {
-      status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa, gfn: mkGfn(Number(gpa >> 12n)),
-      level: e.size + 1, pageSize: Number(SIZE_BYTES[e.size]), pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
+      status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: mkGfn(gfnNum),
+      level: e.size + 1, pageSize: SIZE_NUM[e.size]!, pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
     },
     exits: [], attempts: 1, tlb: level, walkRefs: 0,
   };

@@ -125,6 +125,7 @@ export class Vcpu {
   /** L2's PCID on guest_mmu (CR3[11:0] with L2's CR4.PCIDE), the tag of its combined mappings. */
   private l2Pcid = 0;
   private l2Cr4 = 0n;
+  private tlbTagCache: { regs: PagingRegisters; root: TdpPage | null; tlb: Tlb; vpid: number; tag: TlbTag } | undefined;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
 
@@ -396,6 +397,19 @@ export class Vcpu {
   }
 
   /**
+   * The tag accesses run under now: recomputed only when the registers, the root, the VPID or the
+   * TLB changed (registers are replaced, never mutated), so a TLB hit does no BigInt work for it.
+   */
+  private currentTlbTag(tlb: Tlb): TlbTag {
+    const c = this.tlbTagCache;
+    const vpid = this.currentVpid;
+    if (c !== undefined && c.regs === this.regsValue && c.root === this.root && c.tlb === tlb && c.vpid === vpid) return c.tag;
+    const tag = tlbTag(this);
+    this.tlbTagCache = { regs: this.regsValue, root: this.root, tlb, vpid, tag };
+    return tag;
+  }
+
+  /**
    * The TLB lookup before a walk: a hit whose cached rights allow the access is the access's result
    * (counted, and an event); otherwise the miss is counted and the caller walks.
    */
@@ -404,8 +418,9 @@ export class Vcpu {
     if (hit !== undefined && tlbPermits(rights, hit.entry, enc, access)) {
       tlb.hit(hit.level);
       this.stats.inc('guest_accesses');
-      this.vm.events.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
-      return tlbHitResult(a, access, hit.entry, hit.level);
+      const ev = this.vm.events;
+      if (ev.enabled) ev.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
+      return tlbHitResult(mkGva(a), access, hit.entry, hit.level);
     }
     tlb.miss();
     return undefined;
@@ -417,7 +432,7 @@ export class Vcpu {
     const enc = encodeAccess(access);
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
-    const tag = tlbTag(this);
+    const tag = this.currentTlbTag(tlb);
     const hit = this.tlbLookup(tlb, tag, a, enc, access, this.walkerValue);
     if (hit !== undefined) return hit;
     const r = this.tdpAccess(address, access);
@@ -426,7 +441,7 @@ export class Vcpu {
     if (r.status === 'guest-pf') tlb.pageFault(tag, a);
     if (!tlb.config.vpid && r.exits.length > 0) tlb.vmTransitionNoVpid();
     this.tlbSyncRoot(tlb); // a zap during the access may have loaded a new root
-    const t2 = tlbTag(this);
+    const t2 = this.currentTlbTag(tlb);
     r.tlb = 'miss';
     r.walkRefs = walkRefs(this, tlb, t2, r);
     this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });

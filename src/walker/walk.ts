@@ -130,7 +130,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     s.index[level] = idx;
     const f = mem.frameOfUnchecked(tableGfn);
     if (f >= 0) {
-      const slab = mem.slabOfUnchecked(f);
+      const slab = mem.words;
       if (is32) {
         lo = slab[GuestMemory.wordBaseUnchecked(f) + idx]!;
         hi = 0;
@@ -309,7 +309,7 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     if (mem.slotOf(tg)!.readonly) continue;
     if (w.translateAdWrite !== undefined && !w.translateAdWrite(s.guestTableGfn[level]!)) return false;
     const f = mem.frameOfUnchecked(tg);
-    const slab = mem.slabOfUnchecked(f);
+    const slab = mem.words;
     const wi = GuestMemory.wordBaseUnchecked(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);
     slab[wi] = v >>> 0;
     s.updated[level] = 1;

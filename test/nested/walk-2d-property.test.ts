@@ -13,7 +13,7 @@ import { xorshift } from '../../src/workload/generators';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
-  GuestMemory, GvaWalker, NgpaWalker, PageTableBuilder, Walk2D, makeEptp, gpa, gva as mkGva, PFERR, DEFAULT_FEATURES, DEFAULT_EPT_CAPS,
+  GuestMemory, GvaWalker, NgpaWalker, encodeAccess, PageTableBuilder, Walk2D, makeEptp, gpa, gva as mkGva, PFERR, DEFAULT_FEATURES, DEFAULT_EPT_CAPS,
   type Access, type NestedExit, type PagingRegisters, type Walk2DResult, type EptFlags, type X86Flags, type TableMode,
 } from '../../src';
 import { l1RegsFor, l2Regs, NPT_MODE, type L2Mode, type NestedKind } from './support';
@@ -263,6 +263,10 @@ describe('2D walk = gva walk ∘ ngpa walk (property, seeded)', () => {
           const got = outcomeOf(w2!.walk(mkGva(va), access));
           const want = reference(ref!, ngw, mem, LEVELS[cfg.l2] > 0, va, access);
           expect(got, `${cfg.l2} on ${cfg.nk}: ${access.kind}${access.user ? ' user' : ''} at 0x${va.toString(16)}`).toEqual(want);
+          // The same access again through walkRaw: with the A/D bits now set it takes the
+          // read-only fast path (walk-fast.ts: walk2dRaw) where it applies, and must agree.
+          const stop = w2!.walkRaw(Number(BigInt(va) >> 32n), Number(BigInt(va) & 0xffffffffn), encodeAccess(access));
+          expect({ ok: stop === 0, refs: w2!.lastRefCount, gfn: stop === 0 ? w2!.lastGfn : -1 }).toEqual({ ok: got.kind === 'ok', refs: got.refs, gfn: got.kind === 'ok' ? Number(got.gpa >> 12n) : -1 });
           tally[got.kind]++;
         }
       }),
