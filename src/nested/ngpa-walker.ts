@@ -20,7 +20,7 @@ import { calcCpuRole, validatePagingRegisters } from '../role/calc-cpu-role';
 import { CpuRole } from '../role/cpu-role';
 import { PageRole } from '../role/page-role';
 import { accEncoding, PFERR } from '../format/acc';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { eptFormat } from '../format/ept';
 import { nptFormat } from '../format/npt';
 import type { PageFormat } from '../format/page-format';
@@ -65,7 +65,7 @@ export interface EptNgpaConfig {
    * exit — not modelled).
    */
   onWriteLogDirty?: (page: Ngpa) => void;
-  /** Which KVM walks EPT12 (default '6.16'; a Vm passes its own). */
+  /** Which KVM walks EPT12 (default DEFAULT_KVM_VERSION, '7.3'; a Vm passes its own). */
   kvm?: KvmVersion;
   /**
    * vmcs12 secondary execution control bit 22, "mode-based execute control for EPT"
@@ -84,7 +84,7 @@ export interface NptNgpaConfig {
   features?: CpuFeatures;
   /** The NPT12 level the caller means (2, 3, 4, 5); it must be the one L1's mode implies. */
   level?: number;
-  /** Which KVM walks NPT12 (default '6.16'; a Vm passes its own). */
+  /** Which KVM walks NPT12 (default DEFAULT_KVM_VERSION, '7.3'; a Vm passes its own). */
   kvm?: KvmVersion;
   /**
    * vmcb12 `nested_ctl` bit 3, `SVM_NESTED_GMET` (kvm-7x.md §2.1): guest-mode execute trap. 7.3
@@ -179,7 +179,7 @@ export class NgpaWalker {
   /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
   static ept(mem: GuestMemory, cfg: EptNgpaConfig): NgpaWalker {
     const caps: Readonly<EptCapabilities> = Object.freeze({ ...(cfg.caps ?? DEFAULT_EPT_CAPS) });
-    const kvm = cfg.kvm ?? '6.16';
+    const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
     const mbec = cfg.mbec ?? false;
     if (mbec && kvm !== '7.3') throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
     const f = decodeEptp(BigInt(cfg.eptp), caps, mem.maxPhyAddr);
@@ -226,7 +226,7 @@ export class NgpaWalker {
     if ((l1.efer & EFER.SVME) === 0n) {
       throw new InvalidRegisterStateError('npt-needs-svme', 'L1 runs L2 with VMRUN, which needs EFER.SVME=1 (#UD otherwise)', hex(l1.efer));
     }
-    const kvm = cfg.kvm ?? '6.16';
+    const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
     const gmet = cfg.gmet ?? false;
     if (gmet && kvm !== '7.3') throw new InvalidArgumentError('gmet-version', 'GMET exists only in the KVM 7.3 model', kvm);
     // KVM passes CR0 = PG only: the NPT walk has WP off whatever L1's CR0 says, and no PKE.
@@ -436,9 +436,11 @@ export class NgpaWalker {
         source: 'memory',
         entryGpa: BigInt(at) as Gpa,
         value: joinU64(lo, hi),
-        present: ept ? (lo & 7) !== 0 : (lo & 1) !== 0,
+        // As buildRecord: with MBEC an EPT entry is present if XU (bit 10) is set too (kvm-7x.md
+        // §1.1), and a PAE PDPTE's access is the version's ACC_ALL (7 in v6.16, 0xF in 7.3).
+        present: ept ? (lo & (this.mbec ? 0x407 : 7)) !== 0 : (lo & 1) !== 0,
         leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === s.level,
-        access: s.usedPdptr && level === 3 ? 7 : s.acc[level]!,
+        access: s.usedPdptr && level === 3 ? this.format.acc.ALL : s.acc[level]!,
       };
       if (upd) step.updated = joinU64(nlo, nhi);
       out.push(step);

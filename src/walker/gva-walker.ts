@@ -11,7 +11,7 @@ import { hex, InvalidRegisterStateError, NonCanonicalAddressError } from '../err
 import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { calcCpuRole } from '../role/calc-cpu-role';
 import { accEncoding } from '../format/acc';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import type { CpuRole } from '../role/cpu-role';
 import { formatForCpuRole } from '../format/format-for-role';
 import type { PageFormat } from '../format/page-format';
@@ -41,9 +41,9 @@ export class GvaWalker {
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
    * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
-   * `kvm` picks the modelled KVM's role layout and ACC encoding (default '6.16').
+   * `kvm` picks the modelled KVM's role layout and ACC encoding (default DEFAULT_KVM_VERSION, '7.3').
    */
-  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = '6.16') {
+  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION) {
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
         'maxphyaddr-mismatch',
