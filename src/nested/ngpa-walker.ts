@@ -34,6 +34,7 @@ import type { WalkStep } from '../walker/walk-result';
 import { DEFAULT_EPT_CAPS, eptHugePageLevel, type EptCapabilities } from './ept-capabilities';
 import { decodeEptp } from './eptp';
 import { nestedExit } from './nested-exit';
+import { EPT_QUAL_GUEST_MASK } from './exit-qualification';
 import type { NestedDuring } from './nested-during';
 import { asNestedRecord, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResult } from './ngpa-walk-result';
 
@@ -52,6 +53,12 @@ export interface NgpaAccess {
   user?: boolean;
   /** What the access was for, as the exit reports it (qualification bits 7/8, EXITINFO1 32/33). */
   during?: NestedDuring;
+  /**
+   * KVM 7.3 EPT, final translation: bits 11:9 of the real EPT-violation exit (advanced VM-exit
+   * information: user-mode / writable / execute-disable linear address), which KVM copies into the
+   * qualification it synthesizes for L1 (a0efd8cb221f; kvm-7x.md §1.2, 7.3 walker comment [T]).
+   */
+  guestLinear?: number;
 }
 
 export interface EptNgpaConfig {
@@ -483,6 +490,9 @@ export class NgpaWalker {
     }
     // 7.3 EPT: a read is "neither W nor F" and PFERR_USER means a user-mode linear address
     // (9c167cb3c14c, kvm-7x.md §1.3); NPT with GMET: U only for user-mode accesses (forcesUser).
+    if (a.guestLinear !== undefined && (!Number.isInteger(a.guestLinear) || (a.guestLinear & ~EPT_QUAL_GUEST_MASK) !== 0 || !v73 || this.tdp !== 'ept' || a.during !== 'final')) {
+      throw new InvalidArgumentError('guest-linear-bits', 'guestLinear holds only qualification bits 11:9, for a KVM 7.3 EPT12 final translation', String(a.guestLinear));
+    }
     const user = this.forcesUser || (!v73 && a.kind === 'read') || a.user === true;
     return (a.kind === 'write' ? PFERR.WRITE : 0) | (a.kind === 'fetch' ? PFERR.FETCH : 0) | (user ? PFERR.USER : 0);
   }
@@ -493,7 +503,7 @@ export class NgpaWalker {
     const pfec = this.encodeAccess(access);
     const v = a as bigint;
     this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), pfec);
-    return this.lastRecord(a, access.during ?? 'none');
+    return this.lastRecord(a, access.during ?? 'none', undefined, access.guestLinear ?? 0);
   }
 
   /** nGPA → GPA, or undefined on a fault. */
@@ -503,7 +513,7 @@ export class NgpaWalker {
   }
 
   /** The record of the last walk (for the 2D walk, which runs walks through `translateFrame`). */
-  lastRecord(address: Ngpa, during: NestedDuring, gva?: Gva): NgpaWalkResult {
+  lastRecord(address: Ngpa, during: NestedDuring, gva?: Gva, guestLinear = 0): NgpaWalkResult {
     const pfec = this.lastPfecValue;
     const access: Access = {
       kind: pfec & PFERR.WRITE ? 'write' : pfec & PFERR.FETCH ? 'fetch' : 'read',
@@ -522,7 +532,7 @@ export class NgpaWalker {
     else if (this.tdp === 'npt' && stop === WalkStop.Permission) detail = `NPT12 (every access is a user access): ${detail}`;
     const exitIn = {
       tdp: this.tdp, errorCode: base.errorCode, pfec, rwx: this.tdp === 'ept' ? this.lastRwx() : 0, address, during,
-      ...(this.kvm === '7.3' && this.tdp === 'ept' ? { v73: { acc: this.lastAcc(), mbec: this.mbec } } : {}),
+      ...(this.kvm === '7.3' && this.tdp === 'ept' ? { v73: { acc: this.lastAcc(), mbec: this.mbec, guestLinear } } : {}),
     };
     const fault: NgpaWalkFault = {
       ...base,

@@ -216,6 +216,20 @@ export class GvaWalker {
     return this.inputs !== undefined && (this.scratch.pteAccess & 4) !== 0;
   }
 
+  /**
+   * At the final second-stage translation of a staged walk: the guest rights accumulated over every
+   * guest paging-structure entry, as the hardware reports them in the EPT-violation qualification's
+   * advanced information (kvm-7x.md §1.2 bits 9-11): user-mode, writable (R/W=1 at every level) and
+   * execute-disable (XD=1 at some level, i.e. the version's ACC_EXEC clear). Undefined with paging
+   * off.
+   */
+  get stagedGuestRights(): { user: boolean; writable: boolean; executeDisable: boolean } | undefined {
+    if (this.inputs === undefined) return undefined;
+    const e = accEncoding(this.role.kvm);
+    const a = this.scratch.pteAccess;
+    return { user: (a & e.USER) !== 0, writable: (a & e.WRITE) !== 0, executeDisable: (a & e.EXEC) === 0 };
+  }
+
   /** The record of the last raw walk (for callers that walked with walkRaw/walkRawStaged). */
   recordLast(stop: number, address: Gva, access: Access): WalkResult {
     if (this.inputs === undefined) {

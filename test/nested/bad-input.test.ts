@@ -100,6 +100,19 @@ describe('bad walks are refused before anything changes', () => {
     }
   });
 
+  it('guestLinear (real-exit bits 11:9) only as bits 11:9 of a 7.3 EPT12 final translation', () => {
+    const e = eptSetup();
+    e.b.map(0x4000_0000n, 0x8000_0000n);
+    const before = snapshot(e.mem, NESTED_POOL, e.b.tablesAllocated);
+    rule(() => e.w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 1 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => e.w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0x1000 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => e.w.walk(0x4000_0000n, { kind: 'read', during: 'paging-structure', guestLinear: 0x200 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => eptSetup({ kvm: '6.16' }).w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0x200 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => nptSetup().w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0x200 }), InvalidArgumentError, 'guest-linear-bits');
+    expect(snapshot(e.mem, NESTED_POOL, e.b.tablesAllocated)).toEqual(before);
+    expect(e.w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0xe00 }).status).toBe('ok');
+  });
+
   it('L2 configurations the nested tables cannot serve, and bad L2 registers', () => {
     const s = twoDSetup('paging4', 'npt3');
     const l2 = (regs = l2Regs('paging4', s.l2b!.root), features = { ...DEFAULT_FEATURES, maxPhyAddr: 32 }) => new Walk2D(s.w, { regs, features });
