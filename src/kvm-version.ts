@@ -6,9 +6,10 @@
  * '6.16' is the v6.16.1 tree of kvm-mmu.md. A `Vm` takes DEFAULT_KVM_VERSION ('7.3') unless its
  * `kvm` option says '6.16', and hands the version to every ACC consumer of its pipeline (vCPU
  * roles, gva/ngpa walkers, TDP and shadow MMU SPTEs, guest_mmu, TDX) through `vm.config.kvm`.
- * The standalone builders (calcCpuRole, PageRole.pack, the format modules, makeSpteConfig,
- * GvaWalker, NgpaWalker, Walk2D) keep '6.16' when no version is passed, so that a call written
- * for the reference tables keeps meaning v6.16; the Vm always passes one.
+ * The standalone builders (calcCpuRole, CpuRole.fromU64, PageRole.pack/fromWord, the format
+ * modules, updatePermissionBitmask, makeSpteConfig, GvaWalker, NgpaWalker, Walk2D, decodeAcc)
+ * take DEFAULT_KVM_VERSION too when no version is passed; code written against the v6.16
+ * reference tables (kvm-mmu.md, oracle/permissions.json) passes '6.16' explicitly.
  */
 import { InvalidArgumentError } from './errors';
 

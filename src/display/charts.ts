@@ -45,11 +45,12 @@ export function permissionsChart(f: PageFormat): VegaLiteSpec {
   const values: { index: string; acc: string; fault: string }[] = [];
   const order: string[] = [];
   const accOrder: string[] = [];
-  for (let a = 0; a < 8; a++) accOrder.push(`${a} ${decodeAcc(a, f.ptType === 'ept')}`);
+  const n = f.acc.values; // 8 ACC values in v6.16, 16 in 7.3 (kvm-7x.md §1.4)
+  for (let a = 0; a < n; a++) accOrder.push(`${a} ${decodeAcc(a, f.ptType === 'ept', f.kvm)}`);
   f.permissions.forEach((p, idx) => {
     const index = `${String(idx).padStart(2, ' ')} ${accessIndexName(idx)}`;
     order.push(index);
-    for (let a = 0; a < 8; a++) values.push({ index, acc: accOrder[a]!, fault: (p >> a) & 1 ? 'fault' : 'allowed' });
+    for (let a = 0; a < n; a++) values.push({ index, acc: accOrder[a]!, fault: (p >> a) & 1 ? 'fault' : 'allowed' });
   });
   return {
     $schema: VEGA_LITE_V5_SCHEMA,
@@ -59,7 +60,7 @@ export function permissionsChart(f: PageFormat): VegaLiteSpec {
     width: 320,
     height: 16 * 18,
     encoding: {
-      x: { field: 'acc', type: 'nominal', sort: accOrder, title: 'page ACC (U/R W X)', axis: { labelAngle: -45, labelLimit: 0 } },
+      x: { field: 'acc', type: 'nominal', sort: accOrder, title: f.kvm === '7.3' ? 'page ACC (R W U X)' : 'page ACC (U/R W X)', axis: { labelAngle: -45, labelLimit: 0 } },
       y: { field: 'index', type: 'nominal', sort: order, title: 'access (error-code bits 4:1)', axis: { labelLimit: 0 } },
       color: { field: 'fault', type: 'nominal', scale: { domain: ['allowed', 'fault'], range: ['#dff0d8', '#c0392b'] }, title: null },
       tooltip: [{ field: 'index' }, { field: 'acc' }, { field: 'fault' }],

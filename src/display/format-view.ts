@@ -19,14 +19,16 @@ export function formatBundle(f: PageFormat): MimeBundle {
       rsvdRows.push([`[${large}][${level - 1}]`, `${LEVEL_NAMES[level]}${large ? ' (bit 7 set)' : ''}`, hex64(f.rsvdBitsMask[large]![level - 1]!)]);
     }
   }
-  const accs = [...Array(8).keys()];
+  // One column per ACC value of the format's KVM: 8 (u8 entries) in v6.16, 16 (u16) in 7.3.
+  const accs = [...Array(f.acc.values).keys()];
+  const maskDigits = f.acc.values / 4;
   const permRows = f.permissions.map((p, idx) => [
     String(idx),
     accessIndexName(idx),
-    '0x' + p.toString(16).padStart(2, '0'),
+    '0x' + p.toString(16).padStart(maskDigits, '0'),
     ...accs.map((a) => ((p >> a) & 1 ? '✗' : '·')),
   ]);
-  const permHead = ['idx', 'access', 'mask', ...accs.map((a) => decodeAcc(a, f.ptType === 'ept'))];
+  const permHead = ['idx', 'access', 'mask', ...accs.map((a) => decodeAcc(a, f.ptType === 'ept', f.kvm))];
   const extra = `bad_mt_xwr = ${hex64(f.badMtXwr)}, pkru_mask = 0x${f.pkruMask.toString(16).padStart(8, '0')}`;
   return {
     'text/plain': `${f.name}\nrsvd_bits_mask:\n${textTable(['index', 'entry', 'mask'], rsvdRows)}\npermissions (✗ = faults on a page with that ACC):\n${textTable(permHead, permRows)}\n${extra}`,

@@ -2,7 +2,7 @@
  * KVM's ACC_* access bits (spte.h; mmu.h in 7.x) and #PF error-code bits (kvm_host.h; reference
  * §4.2, §5.4). The bare ACC_* constants are v6.16's; `accEncoding(kvm)` gives either version's.
  */
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 
 export const ACC_EXEC = 1;
 export const ACC_WRITE = 2;
@@ -73,7 +73,7 @@ export function decodeErrorCode(ec: number): string {
 }
 
 /** Decode an ACC value, e.g. "UWX" (v6.16) or "RWUX" / EPT "RW-XS+XU" style (7.3). */
-export function decodeAcc(acc: number, ept = false, kvm: KvmVersion = '6.16'): string {
+export function decodeAcc(acc: number, ept = false, kvm: KvmVersion = DEFAULT_KVM_VERSION): string {
   if (kvm === '6.16') {
     const u = ept ? 'R' : 'U';
     return [(acc & ACC_USER) !== 0 ? u : '-', (acc & ACC_WRITE) !== 0 ? 'W' : '-', (acc & ACC_EXEC) !== 0 ? 'X' : '-'].join('');

@@ -10,7 +10,7 @@ import { makePageFormat, memoize } from './page-format';
 import { resetRsvdsBitsMaskEpt } from './rsvd-bits-mask';
 import { updatePermissionBitmask } from './permission-bitmask';
 import { checkMaxPhyAddr } from './x86-params';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 
 export interface EptFormatParams {
   /** 4 or 5 (EPTP page-walk length). */
@@ -22,7 +22,7 @@ export interface EptFormatParams {
   execonly: boolean;
   /** 1 (4K only), 2 (2M, cap bit 16) or 3 (1G, cap bit 17). */
   hugePageLevel: number;
-  /** Which KVM's ACC encoding and permissions[] width. Default '6.16'. */
+  /** Which KVM's ACC encoding and permissions[] width. Default DEFAULT_KVM_VERSION ('7.3'). */
   kvm?: KvmVersion;
   /** Mode-based execute control (7.3 only): XS/XU split, bit 10 = XU. */
   mbec?: boolean;
@@ -36,7 +36,7 @@ export const eptFormat = memoize((p: EptFormatParams) => {
   if (![1, 2, 3].includes(p.hugePageLevel)) {
     throw new InvalidArgumentError('ept-huge-level', 'EPT huge page level is 1, 2 or 3', String(p.hugePageLevel));
   }
-  const kvm = p.kvm ?? '6.16';
+  const kvm = p.kvm ?? DEFAULT_KVM_VERSION;
   const mbec = p.mbec ?? false;
   if (mbec && kvm !== '7.3') throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
   const { rsvdBitsMask, badMtXwr } = resetRsvdsBitsMaskEpt(p);
@@ -55,4 +55,4 @@ export const eptFormat = memoize((p: EptFormatParams) => {
     permissions: updatePermissionBitmask({ cr0Wp: false, cr4Smep: false, cr4Smap: false, eferNx: false, ept: true, kvm, mbec }),
     pkruMask: 0,
   });
-}, { kvm: '6.16', mbec: false });
+}, { kvm: DEFAULT_KVM_VERSION, mbec: false });

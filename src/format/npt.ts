@@ -7,7 +7,7 @@ import { memoize } from './page-format';
 import { x86Format } from './x86-format';
 import { checkMaxPhyAddr } from './x86-params';
 import { InvalidArgumentError } from '../errors';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 
 export interface NptFormatParams {
   /** 2 (32-bit L1), 3 (PAE L1), 4 or 5. */
@@ -21,7 +21,7 @@ export interface NptFormatParams {
   /** L1's CR4.SMEP/SMAP: kept in the role, but never fire because NPT accesses are user accesses. */
   cr4Smep: boolean;
   cr4Smap: boolean;
-  /** Which KVM's ACC encoding and permissions[] width. Default '6.16'. */
+  /** Which KVM's ACC encoding and permissions[] width. Default DEFAULT_KVM_VERSION ('7.3'). */
   kvm?: KvmVersion;
   /**
    * GMET (7.3 only; VMCB nested_ctl bit 3): `base.cr4_smep` of the NPT role is GMET, not L1's
@@ -37,7 +37,7 @@ export const nptFormat = memoize((p: NptFormatParams) => {
   if (![2, 3, 4, 5].includes(p.level)) {
     throw new InvalidArgumentError('npt-level', 'NPT levels follow L1 paging: 2, 3, 4 or 5', String(p.level));
   }
-  const kvm = p.kvm ?? '6.16';
+  const kvm = p.kvm ?? DEFAULT_KVM_VERSION;
   const gmet = p.gmet ?? false;
   if (gmet && kvm !== '7.3') throw new InvalidArgumentError('gmet-version', 'GMET exists only in the KVM 7.3 model', kvm);
   return x86Format('npt', `NPT ${p.level}-level${gmet ? ' GMET' : ''}`, p.level, {
@@ -56,4 +56,4 @@ export const nptFormat = memoize((p: NptFormatParams) => {
     cr4Pke: false,
     kvm,
   }, gmet);
-}, { kvm: '6.16', gmet: false });
+}, { kvm: DEFAULT_KVM_VERSION, gmet: false });

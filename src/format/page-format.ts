@@ -7,7 +7,7 @@
  */
 import { lo32, hi32 } from '../bits';
 import type { RsvdBitsMask } from './rsvd-bits-mask';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { accEncoding, type AccEncoding } from './acc';
 
 export type FormatModule = 'paging32' | 'pae' | 'paging4' | 'paging5' | 'ept' | 'npt';
@@ -84,7 +84,7 @@ export function makePageFormat(s: PageFormatSpec): PageFormat {
     }
   }
   const ept = s.ptType === 'ept';
-  const kvm = s.kvm ?? '6.16';
+  const kvm = s.kvm ?? DEFAULT_KVM_VERSION;
   return Object.freeze({
     name: s.name,
     kvm,
@@ -116,7 +116,7 @@ export function makePageFormat(s: PageFormatSpec): PageFormat {
 
 /**
  * Formats are pure functions of their parameters; memoize them so roles share one object. An
- * optional parameter given as its default (e.g. `kvm: '6.16'`) and left out give the same object.
+ * optional parameter given as its default (e.g. `kvm: DEFAULT_KVM_VERSION`) and left out give the same object.
  */
 export function memoize<P extends object>(build: (p: P) => PageFormat, defaults: Partial<P> = {}): (p: P) => PageFormat {
   const cache = new Map<string, PageFormat>();
@@ -125,7 +125,9 @@ export function memoize<P extends object>(build: (p: P) => PageFormat, defaults:
     const key = JSON.stringify(Object.entries(full).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
     let f = cache.get(key);
     if (f === undefined) {
-      f = build(p);
+      // Build from the defaulted parameters, so the object (and its name) does not depend on
+      // whether the first caller spelled the default out.
+      f = build(full as P);
       cache.set(key, f);
     }
     return f;

@@ -6,7 +6,7 @@
  * 3-bit ACC (X=1, W=2, U=4). 7.3: u16 entries over the 4-bit ACC (R=1, W=2, U/XU=4, X/XS=8;
  * kvm-7x.md §1.4), in `struct kvm_page_format.permissions`.
  */
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { InvalidArgumentError } from '../errors';
 import { PFERR } from './acc';
 
@@ -21,7 +21,7 @@ export interface PermissionParams {
   cr4Smap: boolean;
   eferNx: boolean;
   ept: boolean;
-  /** Which KVM's table to build. Default '6.16'. */
+  /** Which KVM's table to build. Default DEFAULT_KVM_VERSION ('7.3'). */
   kvm?: KvmVersion;
   /** 7.3 EPT only: MBEC enabled (`base.cr4_smep` of an EPT role, kvm-7x.md §3.1). */
   mbec?: boolean;
@@ -33,7 +33,7 @@ const W = 0b1100_1100;
 const U = 0b1111_0000;
 
 export function updatePermissionBitmask(p: PermissionParams): readonly number[] {
-  if (p.kvm === '7.3') return updatePermissionBitmask73(p);
+  if ((p.kvm ?? DEFAULT_KVM_VERSION) === '7.3') return updatePermissionBitmask73(p);
   if (p.mbec === true) throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', '6.16');
   const out: number[] = [];
   for (let idx = 0; idx < 16; idx++) {

@@ -1,3 +1,4 @@
+import { DEFAULT_KVM_VERSION } from '../kvm-version';
 import { makePageFormat, type FormatModule, type PageFormat } from './page-format';
 import { resetRsvdsBitsMask } from './rsvd-bits-mask';
 import { updatePermissionBitmask, updatePkruBitmask } from './permission-bitmask';
@@ -8,7 +9,7 @@ export function x86Format(module: FormatModule, mode: string, level: number, p: 
   checkMaxPhyAddr(p.maxPhyAddr);
   return makePageFormat({
     name: x86Name(mode, p),
-    kvm: p.kvm ?? '6.16',
+    kvm: p.kvm ?? DEFAULT_KVM_VERSION,
     mbec: gmet,
     module,
     ptType: level === 2 ? 32 : 64,
@@ -31,7 +32,7 @@ export function x86Format(module: FormatModule, mode: string, level: number, p: 
       cr4Smap: p.cr4Smap,
       eferNx: p.nx,
       ept: false,
-      kvm: p.kvm ?? '6.16',
+      kvm: p.kvm ?? DEFAULT_KVM_VERSION,
     }),
     pkruMask: updatePkruBitmask({ cr4Pke: p.cr4Pke, cr0Wp: p.cr0Wp }),
   });

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 
 /** Inputs shared by the x86 (non-EPT) guest formats: CPUID facts and the cpu_role bits that matter. */
 export interface X86FormatParams {
@@ -17,7 +17,7 @@ export interface X86FormatParams {
   cr4Smap: boolean;
   /** cpu_role.ext.cr4_pke (long mode only) */
   cr4Pke: boolean;
-  /** Which KVM's ACC encoding and permissions[] width. Default '6.16'. */
+  /** Which KVM's ACC encoding and permissions[] width. Default DEFAULT_KVM_VERSION ('7.3'). */
   kvm?: KvmVersion;
 }
 
@@ -38,5 +38,5 @@ export function x86Name(mode: string, p: X86FormatParams): string {
     p.cr4Smap ? 'SMAP' : null,
     p.cr4Pke ? 'PKE' : null,
   ].filter((x) => x !== null);
-  return `${mode} (MAXPHYADDR ${p.maxPhyAddr}${flags.length ? ', ' + flags.join(' ') : ''}${p.kvm === '7.3' ? ', KVM 7.3' : ''})`;
+  return `${mode} (MAXPHYADDR ${p.maxPhyAddr}${flags.length ? ', ' + flags.join(' ') : ''}${(p.kvm ?? DEFAULT_KVM_VERSION) === '7.3' ? ', KVM 7.3' : ''})`;
 }

@@ -19,7 +19,27 @@ export const EPT_QUAL = Object.freeze({
   PROT_USER_EXEC: 1 << 6,
   GVA_IS_VALID: 1 << 7,
   GVA_TRANSLATED: 1 << 8,
+  /**
+   * Advanced VM-exit information, valid when bits 7 and 8 are both set (SDM, quoted in kvm-7x.md
+   * §1.2; kvm-unit-tests x86/vmx.h:658-660 EPT_VLT_GUEST_USER/RW/NX): the guest linear address is
+   * user-mode (9), writable (10), execute-disable (11). KVM names bit 9 EPT_VIOLATION_GVA_USER [T].
+   */
+  GVA_USER: 1 << 9,
+  GVA_WRITABLE: 1 << 10,
+  GVA_NX: 1 << 11,
 } as const);
+
+/** Bits 11:9 of a qualification: what 7.3 KVM copies from the real exit into L1's (a0efd8cb221f). */
+export const EPT_QUAL_GUEST_MASK = EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE | EPT_QUAL.GVA_NX;
+
+/**
+ * Bits 11:9 for a final translation, from the guest walk's accumulated rights: user-mode (U=1 in
+ * every guest paging-structure entry), writable (R/W=1 in every one), execute-disable (XD=1 in
+ * some one) — the SDM definitions behind kvm-7x.md §1.2's table.
+ */
+export function guestLinearBits(user: boolean, writable: boolean, executeDisable: boolean): number {
+  return (user ? EPT_QUAL.GVA_USER : 0) | (writable ? EPT_QUAL.GVA_WRITABLE : 0) | (executeDisable ? EPT_QUAL.GVA_NX : 0);
+}
 
 /** VMX basic exit reasons (uapi/asm/vmx.h). */
 export const VMX_EXIT_REASON = Object.freeze({
@@ -86,9 +106,12 @@ export function decodeEptQualification(q: number): string {
     [EPT_QUAL.EXEC_FOR_RING3_LIN, 'EXEC_FOR_RING3_LIN'],
     [EPT_QUAL.GVA_IS_VALID, 'GVA_IS_VALID'],
     [EPT_QUAL.GVA_TRANSLATED, 'GVA_TRANSLATED'],
+    [EPT_QUAL.GVA_USER, 'GVA_USER'],
+    [EPT_QUAL.GVA_WRITABLE, 'GVA_RW'],
+    [EPT_QUAL.GVA_NX, 'GVA_NX'],
   ];
   const out = names.filter(([b]) => (q & b) !== 0).map(([, n]) => n);
-  const rest = q & ~0x1ff;
+  const rest = q & ~0xfff;
   if (rest !== 0) out.push(`0x${rest.toString(16)}`);
   return out.length === 0 ? '0' : out.join('|');
 }

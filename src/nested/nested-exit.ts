@@ -11,7 +11,7 @@
  */
 import type { Gva, Ngpa } from '../address/address';
 import { PFERR } from '../format/acc';
-import { decodeEptQualification, eptViolationQualification, eptViolationQualification73, VMX_EXIT_REASON } from './exit-qualification';
+import { decodeEptQualification, eptViolationQualification, eptViolationQualification73, EPT_QUAL_GUEST_MASK, VMX_EXIT_REASON } from './exit-qualification';
 import { decodeNpfErrorCode, npfErrorCode, SVM_EXIT_NPF } from './npf-error-code';
 import type { NestedDuring } from './nested-during';
 
@@ -58,7 +58,7 @@ export interface NestedExitInputs {
    * KVM 7.3: the walk's accumulated 7.3 ACC at the error label and whether EPT12 has MBEC; the
    * qualification is then 7.3's (`eptViolationQualification73`: reads keyed !W&&!F, bit 6 = XU).
    */
-  v73?: { acc: number; mbec: boolean };
+  v73?: { acc: number; mbec: boolean; guestLinear?: number };
   address: Ngpa;
   during: NestedDuring;
   gva?: Gva;
@@ -72,7 +72,9 @@ export function nestedExit(i: NestedExitInputs): NestedExit {
   if ((i.errorCode & PFERR.RSVD) !== 0) {
     return { kind: 'ept-misconfig', exitReason: VMX_EXIT_REASON.EPT_MISCONFIG, qualification: 0, guestPhysicalAddress: i.address };
   }
-  const q = i.v73 === undefined ? eptViolationQualification(i.pfec, i.rwx, i.during) : eptViolationQualification73(i.pfec, i.v73.acc, i.during, i.v73.mbec);
+  let q = i.v73 === undefined ? eptViolationQualification(i.pfec, i.rwx, i.during) : eptViolationQualification73(i.pfec, i.v73.acc, i.during, i.v73.mbec);
+  // 7.3: [11:9] from the real exit (a0efd8cb221f), meaningful with bits 7 and 8 set (final).
+  if (i.v73 !== undefined && i.during === 'final') q |= (i.v73.guestLinear ?? 0) & EPT_QUAL_GUEST_MASK;
   const e: EptViolationExit = {
     kind: 'ept-violation',
     exitReason: VMX_EXIT_REASON.EPT_VIOLATION,

@@ -20,7 +20,7 @@ import { calcCpuRole, validatePagingRegisters } from '../role/calc-cpu-role';
 import { CpuRole } from '../role/cpu-role';
 import { PageRole } from '../role/page-role';
 import { accEncoding, PFERR } from '../format/acc';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { eptFormat } from '../format/ept';
 import { nptFormat } from '../format/npt';
 import type { PageFormat } from '../format/page-format';
@@ -35,6 +35,7 @@ import type { WalkStep } from '../walker/walk-result';
 import { DEFAULT_EPT_CAPS, eptHugePageLevel, type EptCapabilities } from './ept-capabilities';
 import { decodeEptp } from './eptp';
 import { nestedExit } from './nested-exit';
+import { EPT_QUAL_GUEST_MASK } from './exit-qualification';
 import type { NestedDuring } from './nested-during';
 import { asNestedRecord, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResult } from './ngpa-walk-result';
 
@@ -53,6 +54,12 @@ export interface NgpaAccess {
   user?: boolean;
   /** What the access was for, as the exit reports it (qualification bits 7/8, EXITINFO1 32/33). */
   during?: NestedDuring;
+  /**
+   * KVM 7.3 EPT, final translation: bits 11:9 of the real EPT-violation exit (advanced VM-exit
+   * information: user-mode / writable / execute-disable linear address), which KVM copies into the
+   * qualification it synthesizes for L1 (a0efd8cb221f; kvm-7x.md §1.2, 7.3 walker comment [T]).
+   */
+  guestLinear?: number;
 }
 
 export interface EptNgpaConfig {
@@ -66,7 +73,7 @@ export interface EptNgpaConfig {
    * exit — not modelled).
    */
   onWriteLogDirty?: (page: Ngpa) => void;
-  /** Which KVM walks EPT12 (default '6.16'; a Vm passes its own). */
+  /** Which KVM walks EPT12 (default DEFAULT_KVM_VERSION, '7.3'; a Vm passes its own). */
   kvm?: KvmVersion;
   /**
    * vmcs12 secondary execution control bit 22, "mode-based execute control for EPT"
@@ -85,7 +92,7 @@ export interface NptNgpaConfig {
   features?: CpuFeatures;
   /** The NPT12 level the caller means (2, 3, 4, 5); it must be the one L1's mode implies. */
   level?: number;
-  /** Which KVM walks NPT12 (default '6.16'; a Vm passes its own). */
+  /** Which KVM walks NPT12 (default DEFAULT_KVM_VERSION, '7.3'; a Vm passes its own). */
   kvm?: KvmVersion;
   /**
    * vmcb12 `nested_ctl` bit 3, `SVM_NESTED_GMET` (kvm-7x.md §2.1): guest-mode execute trap. 7.3
@@ -186,7 +193,7 @@ export class NgpaWalker {
   /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
   static ept(mem: GuestMemory, cfg: EptNgpaConfig): NgpaWalker {
     const caps: Readonly<EptCapabilities> = Object.freeze({ ...(cfg.caps ?? DEFAULT_EPT_CAPS) });
-    const kvm = cfg.kvm ?? '6.16';
+    const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
     const mbec = cfg.mbec ?? false;
     if (mbec && kvm !== '7.3') throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
     const f = decodeEptp(BigInt(cfg.eptp), caps, mem.maxPhyAddr);
@@ -233,7 +240,7 @@ export class NgpaWalker {
     if ((l1.efer & EFER.SVME) === 0n) {
       throw new InvalidRegisterStateError('npt-needs-svme', 'L1 runs L2 with VMRUN, which needs EFER.SVME=1 (#UD otherwise)', hex(l1.efer));
     }
-    const kvm = cfg.kvm ?? '6.16';
+    const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
     const gmet = cfg.gmet ?? false;
     if (gmet && kvm !== '7.3') throw new InvalidArgumentError('gmet-version', 'GMET exists only in the KVM 7.3 model', kvm);
     // KVM passes CR0 = PG only: the NPT walk has WP off whatever L1's CR0 says, and no PKE.
@@ -471,9 +478,11 @@ export class NgpaWalker {
         source: 'memory',
         entryGpa: BigInt(at) as Gpa,
         value: joinU64(lo, hi),
-        present: ept ? (lo & 7) !== 0 : (lo & 1) !== 0,
+        // As buildRecord: with MBEC an EPT entry is present if XU (bit 10) is set too (kvm-7x.md
+        // §1.1), and a PAE PDPTE's access is the version's ACC_ALL (7 in v6.16, 0xF in 7.3).
+        present: ept ? (lo & (this.mbec ? 0x407 : 7)) !== 0 : (lo & 1) !== 0,
         leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === s.level,
-        access: s.usedPdptr && level === 3 ? 7 : s.acc[level]!,
+        access: s.usedPdptr && level === 3 ? this.format.acc.ALL : s.acc[level]!,
       };
       if (upd) step.updated = joinU64(nlo, nhi);
       out.push(step);
@@ -516,6 +525,9 @@ export class NgpaWalker {
     }
     // 7.3 EPT: a read is "neither W nor F" and PFERR_USER means a user-mode linear address
     // (9c167cb3c14c, kvm-7x.md §1.3); NPT with GMET: U only for user-mode accesses (forcesUser).
+    if (a.guestLinear !== undefined && (!Number.isInteger(a.guestLinear) || (a.guestLinear & ~EPT_QUAL_GUEST_MASK) !== 0 || !v73 || this.tdp !== 'ept' || a.during !== 'final')) {
+      throw new InvalidArgumentError('guest-linear-bits', 'guestLinear holds only qualification bits 11:9, for a KVM 7.3 EPT12 final translation', String(a.guestLinear));
+    }
     const user = this.forcesUser || (!v73 && a.kind === 'read') || a.user === true;
     return (a.kind === 'write' ? PFERR.WRITE : 0) | (a.kind === 'fetch' ? PFERR.FETCH : 0) | (user ? PFERR.USER : 0);
   }
@@ -526,7 +538,7 @@ export class NgpaWalker {
     const pfec = this.encodeAccess(access);
     const v = a as bigint;
     this.walkRawUnchecked(Number(v >> 32n), Number(v & 0xffffffffn), pfec);
-    return this.lastRecord(a, access.during ?? 'none');
+    return this.lastRecord(a, access.during ?? 'none', undefined, access.guestLinear ?? 0);
   }
 
   /** nGPA → GPA, or undefined on a fault. */
@@ -536,7 +548,7 @@ export class NgpaWalker {
   }
 
   /** The record of the last walk (for the 2D walk, which runs walks through `translateFrame`). */
-  lastRecord(address: Ngpa, during: NestedDuring, gva?: Gva): NgpaWalkResult {
+  lastRecord(address: Ngpa, during: NestedDuring, gva?: Gva, guestLinear = 0): NgpaWalkResult {
     const pfec = this.lastPfecValue;
     const access: Access = {
       kind: pfec & PFERR.WRITE ? 'write' : pfec & PFERR.FETCH ? 'fetch' : 'read',
@@ -555,7 +567,7 @@ export class NgpaWalker {
     else if (this.tdp === 'npt' && stop === WalkStop.Permission) detail = `NPT12 (every access is a user access): ${detail}`;
     const exitIn = {
       tdp: this.tdp, errorCode: base.errorCode, pfec, rwx: this.tdp === 'ept' ? this.lastRwx() : 0, address, during,
-      ...(this.kvm === '7.3' && this.tdp === 'ept' ? { v73: { acc: this.lastAcc(), mbec: this.mbec } } : {}),
+      ...(this.kvm === '7.3' && this.tdp === 'ept' ? { v73: { acc: this.lastAcc(), mbec: this.mbec, guestLinear } } : {}),
     };
     const fault: NgpaWalkFault = {
       ...base,

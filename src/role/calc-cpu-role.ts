@@ -7,7 +7,7 @@ import { InvalidRegisterStateError, hex } from '../errors';
 import { CR0, CR4, EFER, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { accEncoding } from '../format/acc';
 import { checkCpuFeatures, checkRegisterTypes } from '../cpu/check-registers';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { PageRole } from './page-role';
 import { CpuRole } from './cpu-role';
 
@@ -68,7 +68,7 @@ export function validatePagingRegisters(regs: PagingRegisters, features: CpuFeat
  * this function was read). Paging off: as in 6.16, only direct/access/smm/guest_mode/valid are
  * set (has_pferr_fetch stays 0; INFERRED, KVM returns before the paging bits).
  */
-export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures, kvm: KvmVersion = '6.16'): CpuRole {
+export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures, kvm: KvmVersion = DEFAULT_KVM_VERSION): CpuRole {
   validatePagingRegisters(regs, features);
   const { cr0, cr4, efer } = regs;
   const ACC_ALL = accEncoding(kvm).ALL;

@@ -5,7 +5,7 @@
  * extended role uses only 8 bits, so it is below 2^40). The version is the base role's.
  */
 import { InvalidArgumentError } from '../errors';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { PageRole } from './page-role';
 
 export interface ExtendedRoleFields {
@@ -40,9 +40,6 @@ export const EXT_ROLE_BITS_6_16: ExtLayout = Object.freeze({
   eferLma: 7,
 });
 
-/** The v6.16 layout under its old name. */
-export const EXT_ROLE_BITS = EXT_ROLE_BITS_6_16;
-
 /** 7.3 extended-role bits (kvm-7x.md §3.2 table): cr4_smep gone, la57 5, lma 6, has_pferr_fetch 7. */
 export const EXT_ROLE_BITS_7_3: ExtLayout = Object.freeze({
   valid: 0,
@@ -58,6 +55,9 @@ export const EXT_ROLE_BITS_7_3: ExtLayout = Object.freeze({
 export function extRoleBits(kvm: KvmVersion): ExtLayout {
   return kvm === '7.3' ? EXT_ROLE_BITS_7_3 : EXT_ROLE_BITS_6_16;
 }
+
+/** The unversioned name is the default version's layout (7.3); v6.16's is EXT_ROLE_BITS_6_16. */
+export const EXT_ROLE_BITS: ExtLayout = extRoleBits(DEFAULT_KVM_VERSION);
 
 /** KVM's names of the v6.16 extended-role fields; 7.3's added one is in EXT_ROLE_KVM_NAMES_7_3_ONLY. */
 export const EXT_ROLE_KVM_NAMES: Readonly<Record<Exclude<keyof ExtendedRoleFields, 'hasPferrFetch'>, string>> = Object.freeze({
@@ -115,7 +115,7 @@ export class CpuRole {
     return new CpuRole(base, w);
   }
 
-  static fromU64(v: bigint, kvm: KvmVersion = '6.16'): CpuRole {
+  static fromU64(v: bigint, kvm: KvmVersion = DEFAULT_KVM_VERSION): CpuRole {
     return CpuRole.of(PageRole.fromWord(Number(v & 0xffffffffn), kvm), Number(v >> 32n));
   }
 

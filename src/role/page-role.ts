@@ -5,7 +5,7 @@
  * (roles of different versions never meet: one VM has one version).
  */
 import { InvalidArgumentError } from '../errors';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 
 export interface PageRoleFields {
   level: number;
@@ -49,9 +49,6 @@ export const PAGE_ROLE_LAYOUT_6_16 = Object.freeze({
   smm: [24, 8],
 } as const);
 
-/** The v6.16 layout under its old name. */
-export const PAGE_ROLE_LAYOUT = PAGE_ROLE_LAYOUT_6_16;
-
 /**
  * [shift, width] of each field, 7.3 (kvm-7x.md §3.1 table): access 4 bits at 11:8, invalid 12,
  * efer_nx 13, cr0_wp 14, smap_andnot_wp 15, …, cr4_smep 20; smep_andnot_wp gone.
@@ -77,6 +74,9 @@ export const PAGE_ROLE_LAYOUT_7_3 = Object.freeze({
 export function pageRoleLayout(kvm: KvmVersion): Layout {
   return kvm === '7.3' ? PAGE_ROLE_LAYOUT_7_3 : PAGE_ROLE_LAYOUT_6_16;
 }
+
+/** The unversioned name is the default version's layout (7.3); v6.16's is PAGE_ROLE_LAYOUT_6_16. */
+export const PAGE_ROLE_LAYOUT: Layout = pageRoleLayout(DEFAULT_KVM_VERSION);
 
 /**
  * KVM's field names, for the glossary and for comparing with `trace_kvm_mmu_get_page`: the v6.16
@@ -128,7 +128,7 @@ export class PageRole {
     Object.freeze(this);
   }
 
-  static fromWord(word: number, kvm: KvmVersion = '6.16'): PageRole {
+  static fromWord(word: number, kvm: KvmVersion = DEFAULT_KVM_VERSION): PageRole {
     if (!Number.isInteger(word) || word < 0 || word > 0xffffffff) {
       throw new InvalidArgumentError('role-word', 'a page role word is an unsigned 32-bit integer', String(word));
     }
@@ -139,7 +139,7 @@ export class PageRole {
    * Pack fields in `kvm`'s layout. A field the layout lacks (7.3 `smepAndnotWp`, 6.16 `cr4Smep`)
    * may be given only as false/0.
    */
-  static pack(fields: Partial<PageRoleFields>, kvm: KvmVersion = '6.16'): PageRole {
+  static pack(fields: Partial<PageRoleFields>, kvm: KvmVersion = DEFAULT_KVM_VERSION): PageRole {
     const layout = pageRoleLayout(kvm);
     let w = 0;
     for (const name of Object.keys(fields) as (keyof PageRoleFields)[]) {

@@ -29,6 +29,7 @@ import type { AccessResult, ExitRecord } from '../vm/access-result';
 import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
 import { ept73Exit, hardwareEptExit } from '../vm/exit';
+import { EPT_QUAL_GUEST_MASK, guestLinearBits } from '../nested/exit-qualification';
 import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
@@ -80,7 +81,9 @@ export class NestedEptMmu implements KvmMmu {
   eptp = 0n;
   /** L2 is running (vcpu->arch.mmu == &guest_mmu). */
   active = false;
-  private pendingExit: { ngpa: bigint; final: boolean; stop: number; acc: number; rwx: number; xu: boolean; userLinear: boolean } | undefined;
+  private pendingExit: { ngpa: bigint; final: boolean; stop: number; acc: number; rwx: number; xu: boolean; guestLinear: number } | undefined;
+  /** Bits 11:9 of the current hardware exit, which 7.3 copies into L1's qualification (a0efd8cb221f). */
+  private curGuestLinear = 0;
   private curFinal = 0;
   private curTable = 0;
   private curGva = 0n;
@@ -192,7 +195,9 @@ export class NestedEptMmu implements KvmMmu {
       rwx &= s.lo[l]! & 7;
       xu &= (s.lo[l]! >>> 10) & 1;
     }
-    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx, xu: xu === 1, userLinear: (acc & PFERR.USER) !== 0 };
+    const g = final ? this.l2Walker!.stagedGuestRights : undefined;
+    const guestLinear = g === undefined ? 0 : guestLinearBits(g.user, g.writable, g.executeDisable);
+    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx, xu: xu === 1, guestLinear };
     return -1;
   }
 
@@ -223,7 +228,7 @@ export class NestedEptMmu implements KvmMmu {
       const refused = this.emulatorCheck(ngpa, finalAcc);
       if (refused !== undefined) return refused;
     }
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec), this.curGuestLinear);
   }
 
   /**
@@ -250,7 +255,7 @@ export class NestedEptMmu implements KvmMmu {
     const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
     if (stop === WalkStop.Ok) return undefined;
     const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc));
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc), this.curGuestLinear);
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
@@ -278,8 +283,9 @@ export class NestedEptMmu implements KvmMmu {
       if (stop === WalkStop.SecondStage) {
         const p = this.pendingExit!;
         const misconfig = p.stop === WalkStop.Reserved;
-        const hw = hardwareEptExit(p.ngpa, p.acc, p.rwx, p.final, misconfig, ept73Exit(this.vm.config.kvm, this.ngpa!.mbec, p.xu, p.userLinear));
+        const hw = hardwareEptExit(p.ngpa, p.acc, p.rwx, p.final, misconfig, ept73Exit(this.vm.config.kvm, this.ngpa!.mbec, p.xu, p.guestLinear));
         const q = hw.info;
+        this.curGuestLinear = Number(q) & EPT_QUAL_GUEST_MASK;
         const ec = hw.errorCode;
         this.stats.inc('exits');
         this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');

@@ -40,6 +40,7 @@ export interface NestedFaultOutcome {
 export function finishNestedFault(
   mmu: ShadowMmu, ctx: ShadowContext, stats: Counters<VcpuStatName>, nested: NgpaWalker, tables: string,
   ngpa: bigint, ec: number, final: boolean, res: ShadowFaultResult, user: ((kind: 'read' | 'write' | 'fetch') => boolean) | undefined,
+  guestLinear = 0,
 ): NestedFaultOutcome {
   let r = res.ret;
   if (res.walkFault !== undefined) {
@@ -47,7 +48,9 @@ export function finishNestedFault(
     if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, ctx, ctx.root.hpa, ngpa);
     const during: NestedDuring = final ? 'final' : 'paging-structure';
     const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
-    const rec = nested.walk(mkNgpa(ngpa), user === undefined ? { kind, during } : { kind, user: user(kind), during });
+    // 7.3 EPT: bits 11:9 of the real exit go into L1's qualification (a0efd8cb221f, kvm-7x.md §1.2).
+    const extra = guestLinear !== 0 && final ? { guestLinear } : {};
+    const rec = nested.walk(mkNgpa(ngpa), user === undefined ? { kind, during, ...extra } : { kind, user: user(kind), during, ...extra });
     if (rec.status !== 'fault') throw new InvariantViolation('nested-walk-disagrees', `the ${tables} walk failed for KVM but not on the second look`, hex(ngpa));
     stats.inc('nested_reflected');
     return { ret: RET_PF.RETRY, reflected: rec.exit, mmio: false };

@@ -15,7 +15,7 @@ import { paeFormat } from '../format/pae';
 import { paging4Format } from '../format/paging4';
 import { paging5Format } from '../format/paging5';
 import type { X86FormatParams } from '../format/x86-params';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioGenerationMatches, mmioSpteGfn } from '../spte/spte';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
@@ -52,7 +52,7 @@ export interface ShadowVcpuVm {
 }
 
 /** The host x86 format the hardware walks shadow tables with (`root_role.level`: 3 = PAE, 4, 5). */
-export function shadowHardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean, kvm: KvmVersion = '6.16') {
+export function shadowHardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean, kvm: KvmVersion = DEFAULT_KVM_VERSION) {
   const p: X86FormatParams = { maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: smep, cr4Smap: smap, cr4Pke: false, kvm };
   return rootLevel === 3 ? paeFormat(p) : rootLevel === 5 ? paging5Format(p) : paging4Format(p);
 }

@@ -11,7 +11,7 @@ import { nptFormat } from '../format/npt';
 import { resetRsvdsBitsMask, resetRsvdsBitsMaskEpt, type RsvdBitsMask } from '../format/rsvd-bits-mask';
 import type { PageFormat } from '../format/page-format';
 import { kvmMmuGetTdpLevel } from './tdp-level';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import { accEncoding, type AccEncoding } from '../format/acc';
 
 export type SpteFlavour = 'ept' | 'npt';
@@ -50,7 +50,7 @@ export interface SpteConfigSpec {
   nxHugePages?: boolean;
   /** Page-modification logging (EPT with A/D only): dirty logging clears D instead of W. */
   pml?: boolean;
-  /** Which KVM's SPTE layout and ACC encoding. Default '6.16'. */
+  /** Which KVM's SPTE layout and ACC encoding. Default DEFAULT_KVM_VERSION ('7.3'). */
   kvm?: KvmVersion;
 }
 
@@ -203,7 +203,7 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
     throw new InvalidArgumentError('pml-needs-ept-ad', 'PML exists only for EPT with accessed/dirty bits enabled', `${flavour}${adEnabled ? '' : ' without A/D'}`);
   }
   const pml = spec.pml ?? false;
-  const kvm = spec.kvm ?? '6.16';
+  const kvm = spec.kvm ?? DEFAULT_KVM_VERSION;
   const v73 = kvm === '7.3';
   const common = { kvm, acc: accEncoding(kvm), layout: spteLayout(kvm) };
   if (flavour === 'ept') {

@@ -3,7 +3,7 @@
  * qualification, an EPT misconfiguration (49), or an SVM NPF (0x400) with EXITINFO1 — and how
  * KVM turns each into the error code of `kvm_mmu_page_fault` (reference §6.3–§6.6).
  */
-import { EPT_QUAL, VMX_EXIT_REASON, rwxToProt } from '../nested/exit-qualification';
+import { EPT_QUAL, EPT_QUAL_GUEST_MASK, VMX_EXIT_REASON, rwxToProt } from '../nested/exit-qualification';
 import { NPF_GUEST_FINAL, NPF_GUEST_PAGE, SVM_EXIT_NPF } from '../nested/npf-error-code';
 import { PFERR } from '../format/acc';
 import type { KvmVersion } from '../kvm-version';
@@ -36,7 +36,7 @@ export function eptViolationErrorCode(qual: number): bigint {
 }
 
 /** Qualification bit 9 (advanced VM-exit information): the linear address is user-mode (kvm-7x.md §1.2). */
-export const EPT_QUAL_GVA_USER = 1 << 9;
+export const EPT_QUAL_GVA_USER = EPT_QUAL.GVA_USER;
 
 /**
  * 7.3 `__vmx_handle_ept_violation` (kvm-7x.md §1.3, from the 7.3 rewrite [T]): write → W, fetch →
@@ -79,25 +79,30 @@ export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final:
   if (!final && (access & PFERR.WRITE) !== 0) q |= EPT_QUAL.ACC_READ;
   q |= rwxToProt(rwx) | EPT_QUAL.GVA_IS_VALID | (final ? EPT_QUAL.GVA_TRANSLATED : 0);
   if (v73 !== undefined) {
-    // Bit 6 is the AND of XU only with MBEC (SDM, kvm-7x.md §1.2); bit 9 (advanced VM-exit
-    // information) is reported for the final translation: the user-mode linear address.
+    // Bit 6 is the AND of XU only with MBEC (SDM, kvm-7x.md §1.2); bits 11:9 (advanced VM-exit
+    // information: user-mode / writable / execute-disable linear address) are valid only with bits
+    // 7 and 8 set, i.e. for the final translation.
     if (v73.mbec && v73.xu) q |= EPT_QUAL.PROT_USER_EXEC;
-    if (final && v73.userLinear) q |= EPT_QUAL_GVA_USER;
+    if (final) q |= v73.guestLinear & EPT_QUAL_GUEST_MASK;
     return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: BigInt(q), errorCode: eptViolationErrorCode73(q, v73.mbec) };
   }
   return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: !final, info: BigInt(q), errorCode: eptViolationErrorCode(q) };
 }
 
-/** What a KVM 7.3 EPT exit adds: MBEC in the EPT walked, the AND of XU, the user-mode linear address. */
+/**
+ * What a KVM 7.3 EPT exit adds: MBEC in the EPT walked (`mmu_has_mbec`), the AND of XU, and the
+ * advanced VM-exit information of the guest linear address (`guestLinearBits`: bits 11:9; 0 with
+ * guest paging off — what the CPU reports then is not in the references, UNVERIFIED).
+ */
 export interface Ept73Exit {
   mbec: boolean;
   xu: boolean;
-  userLinear: boolean;
+  guestLinear: number;
 }
 
-/** `Ept73Exit` for a version: undefined for v6.16. */
-export function ept73Exit(kvm: KvmVersion, mbec: boolean, xu: boolean, userLinear: boolean): Ept73Exit | undefined {
-  return kvm === '7.3' ? { mbec, xu, userLinear } : undefined;
+/** `Ept73Exit` for a version: undefined for v6.16, whose KVM reads none of bits 6 and 9–11. */
+export function ept73Exit(kvm: KvmVersion, mbec: boolean, xu: boolean, guestLinear: number): Ept73Exit | undefined {
+  return kvm === '7.3' ? { mbec, xu, guestLinear } : undefined;
 }
 
 /** An NPF: EXITINFO1 = the walk's #PF-style error code plus GUEST_FINAL or GUEST_PAGE. */

@@ -26,6 +26,7 @@ import type { TdpPage } from '../tdp/tdp-page';
 import { memslotPfn } from './memslot';
 import { ept73Exit, hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
 import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
+import { guestLinearBits } from '../nested/exit-qualification';
 import type { AccessResult, ExitRecord } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
@@ -239,9 +240,14 @@ export class Vcpu {
 
   /**
    * `kvm_calc_tdp_mmu_root_page_role`, in the VM's KVM version: 7.3's ACC_ALL is 0xF in the 4-bit
-   * access field. ASSUMPTION (kvm-7x.md §1.6, §2.2 leave L0's own use UNVERIFIED): L0's TDP root
-   * keeps cr4_smep (MBEC/GMET) clear; with access = ACC_ALL every leaf grants XS and XU (U) alike,
-   * so the hardware walk does not depend on it.
+   * access field, so every TDP leaf and non-leaf SPTE of an EPT VM carries XS (bit 2) and XU (bit
+   * 10) — make_spte writes XU whenever ACC_USER_EXEC is set, "for TDP roots because access =
+   * ACC_ALL" (kvm-7x.md §1.6, INFERRED there) — and an NPT VM's carry U and no NX (xs = xu = 0).
+   * ASSUMPTION (the references give only commit titles for L0's own use: a6b7b6b2050c "VMX: enable
+   * use of MBEC", fe080f58dec2 "SVM: enable GMET and set it in MMU role"; the GMET SPTE encoding is
+   * UNVERIFIED, §2.2): L0's root for L1 keeps cr4_smep (MBEC/GMET) clear, so `mmu_has_mbec(root_mmu)`
+   * is false. With ACC_ALL leaves that is unobservable for EPT (XS = XU), and GMET over U=1 leaves
+   * would trap every supervisor fetch of L1. Tested in test/tdp/tdp-root-mbec.test.ts.
    */
   private calcRootRole(cpu: CpuRole): PageRole {
     return PageRole.pack({
@@ -674,8 +680,11 @@ export class Vcpu {
     if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     let rwx = 7;
     for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
-    // L0's own EPT runs without MBEC (calcRootRole); bit 9 is not modelled for L1's exits.
-    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved, ept73Exit(this.vm.config.kvm, false, false, false));
+    // mmu_has_mbec(root_mmu) = root_role.cr4_smep (7.3 mmu.h, kvm-7x.md §1.6), clear for L0's own
+    // root (calcRootRole); bits 11:9 describe L1's linear address on the final translation.
+    const g = final ? this.walkerValue.stagedGuestRights : undefined;
+    const guestLinear = g === undefined ? 0 : guestLinearBits(g.user, g.writable, g.executeDisable);
+    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved, ept73Exit(this.vm.config.kvm, this.rootRoleValue.cr4Smep, false, guestLinear));
   }
 
   // ---- KVM: kvm_mmu_page_fault (§12.2) ----

@@ -11,7 +11,7 @@ import { hex, InvalidRegisterStateError, NonCanonicalAddressError } from '../err
 import { DEFAULT_FEATURES, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { calcCpuRole } from '../role/calc-cpu-role';
 import { accEncoding } from '../format/acc';
-import type { KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
 import type { CpuRole } from '../role/cpu-role';
 import { formatForCpuRole } from '../format/format-for-role';
 import type { PageFormat } from '../format/page-format';
@@ -42,9 +42,9 @@ export class GvaWalker {
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
    * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
-   * `kvm` picks the modelled KVM's role layout and ACC encoding (default '6.16').
+   * `kvm` picks the modelled KVM's role layout and ACC encoding (default DEFAULT_KVM_VERSION, '7.3').
    */
-  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = '6.16') {
+  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION) {
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
         'maxphyaddr-mismatch',
@@ -225,6 +225,20 @@ export class GvaWalker {
    */
   get stagedUserLinear(): boolean {
     return this.inputs !== undefined && (this.scratch.pteAccess & 4) !== 0;
+  }
+
+  /**
+   * At the final second-stage translation of a staged walk: the guest rights accumulated over every
+   * guest paging-structure entry, as the hardware reports them in the EPT-violation qualification's
+   * advanced information (kvm-7x.md §1.2 bits 9-11): user-mode, writable (R/W=1 at every level) and
+   * execute-disable (XD=1 at some level, i.e. the version's ACC_EXEC clear). Undefined with paging
+   * off.
+   */
+  get stagedGuestRights(): { user: boolean; writable: boolean; executeDisable: boolean } | undefined {
+    if (this.inputs === undefined) return undefined;
+    const e = accEncoding(this.role.kvm);
+    const a = this.scratch.pteAccess;
+    return { user: (a & e.USER) !== 0, writable: (a & e.WRITE) !== 0, executeDisable: (a & e.EXEC) === 0 };
   }
 
   /** The record of the last raw walk (for callers that walked with walkRaw/walkRawStaged). */

@@ -17,7 +17,7 @@ describe('7.3 permissions[] restricted to the old bits equal 6.16 (MBEC/GMET off
     let n = 0;
     for (let f = 0; f < 16; f++) {
       const c = { cr0Wp: !!(f & 1), cr4Smep: !!(f & 2), cr4Smap: !!(f & 4), eferNx: !!(f & 8), ept: false };
-      const old = updatePermissionBitmask(c);
+      const old = updatePermissionBitmask({ ...c, kvm: '6.16' });
       const now = updatePermissionBitmask({ ...c, kvm: '7.3' });
       for (let idx = 0; idx < 16; idx++) {
         expect(old[idx]! >> 8, 'u8').toBe(0);
@@ -69,7 +69,7 @@ describe('7.3 permissions[] restricted to the old bits equal 6.16 (MBEC/GMET off
   it('EPT: read/write/fetch with and without a user-mode address and XU, for every v6.16 EPT ACC value', () => {
     // v6.16 keys an EPT read by PFERR_USER (vmx.c: handle_ept_violation, reference §6.5): idx 2.
     // 7.3 keys a read as "!W && !F" and PFERR_USER means "user-mode linear address" (§1.3).
-    const old = updatePermissionBitmask({ cr0Wp: false, cr4Smep: false, cr4Smap: false, eferNx: false, ept: true });
+    const old = updatePermissionBitmask({ cr0Wp: false, cr4Smep: false, cr4Smap: false, eferNx: false, ept: true, kvm: '6.16' });
     for (const fmt of [eptFormat({ level: 4, maxPhyAddr: 46, adEnabled: true, execonly: true, hugePageLevel: 3, kvm: '7.3' })]) {
       const now = fmt.permissions;
       for (let acc = 0; acc < 8; acc++) {
@@ -87,7 +87,7 @@ describe('7.3 permissions[] restricted to the old bits equal 6.16 (MBEC/GMET off
 
   it('NPT without GMET: every access is a user access, so L1 SMEP changes nothing', () => {
     for (const nx of [false, true]) {
-      const old = nptFormat({ level: 4, maxPhyAddr: 46, nx, gbpages: true, pse: false, cr4Smep: true, cr4Smap: true });
+      const old = nptFormat({ level: 4, maxPhyAddr: 46, nx, gbpages: true, pse: false, cr4Smep: true, cr4Smap: true, kvm: '6.16' });
       const now = nptFormat({ level: 4, maxPhyAddr: 46, nx, gbpages: true, pse: false, cr4Smep: true, cr4Smap: true, kvm: '7.3' });
       for (const idx of [2, 3, 10]) {
         for (let acc = 0; acc < 8; acc++) expect(bitOf(now.permissions, idx, acc616To73(acc, false))).toBe(bitOf(old.permissions, idx, acc));
@@ -99,7 +99,7 @@ describe('7.3 permissions[] restricted to the old bits equal 6.16 (MBEC/GMET off
     const p = updatePermissionBitmask({ cr0Wp: true, cr4Smep: true, cr4Smap: true, eferNx: true, ept: false, kvm: '7.3' });
     // supervisor fetch: faults on no-exec (Xm clear: 0x00ff) and on user pages (SMEP, Um 0xf0f0)
     expect(p[8]).toBe(0x00ff | 0xf0f0);
-    expect(Math.max(...updatePermissionBitmask({ cr0Wp: true, cr4Smep: true, cr4Smap: true, eferNx: true, ept: false }))).toBeLessThan(0x100);
+    expect(Math.max(...updatePermissionBitmask({ cr0Wp: true, cr4Smep: true, cr4Smap: true, eferNx: true, ept: false, kvm: '6.16' }))).toBeLessThan(0x100);
   });
 });
 
@@ -139,8 +139,9 @@ describe('7.3 EPT permissions with MBEC reproduce kvm-unit-tests [ept-mbec] (kvm
   }
 
   it('MBEC and GMET exist only in the 7.3 model (typed error)', () => {
-    expect(() => eptFormat({ level: 4, maxPhyAddr: 46, adEnabled: true, execonly: true, hugePageLevel: 3, mbec: true })).toThrow(/mbec-version|MBEC exists only/);
-    expect(() => nptFormat({ level: 4, maxPhyAddr: 46, nx: true, gbpages: true, pse: false, cr4Smep: false, cr4Smap: false, gmet: true })).toThrow(/GMET exists only/);
+    expect(() => eptFormat({ level: 4, maxPhyAddr: 46, adEnabled: true, execonly: true, hugePageLevel: 3, kvm: '6.16', mbec: true })).toThrow(/mbec-version|MBEC exists only/);
+    expect(() => nptFormat({ level: 4, maxPhyAddr: 46, nx: true, gbpages: true, pse: false, cr4Smep: false, cr4Smap: false, kvm: '6.16', gmet: true })).toThrow(/GMET exists only/);
+    expect(() => updatePermissionBitmask({ cr0Wp: false, cr4Smep: false, cr4Smap: false, eferNx: false, ept: true, kvm: '6.16', mbec: true })).toThrow(/MBEC exists only/);
   });
 });
 
@@ -165,13 +166,25 @@ describe('7.3 NPT permissions with GMET (x86/svm_npt.c npt_gmet_*)', () => {
 });
 
 describe('format memoization across versions', () => {
-  it("a format asked for with kvm '6.16' and one asked for without a version are the same object (roles share formats)", () => {
+  it("a format asked for with kvm '7.3' (the default, issue 10) and one asked for without a version are the same object (roles share formats)", () => {
     const p = { maxPhyAddr: 46, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: false, cr4Smap: false, cr4Pke: false };
-    expect(paging4Format({ ...p, kvm: '6.16' })).toBe(paging4Format(p));
-    expect(paging4Format({ ...p, kvm: '7.3' })).not.toBe(paging4Format(p));
+    expect(paging4Format({ ...p, kvm: '7.3' })).toBe(paging4Format(p));
+    expect(paging4Format({ ...p, kvm: '6.16' })).not.toBe(paging4Format(p));
     const e = { level: 4, maxPhyAddr: 46, adEnabled: true, execonly: true, hugePageLevel: 3 };
-    expect(eptFormat({ ...e, kvm: '6.16', mbec: false })).toBe(eptFormat(e));
+    expect(eptFormat({ ...e, kvm: '7.3', mbec: false })).toBe(eptFormat(e));
+    expect(eptFormat({ ...e, kvm: '6.16' })).not.toBe(eptFormat(e));
     const n = { level: 4, maxPhyAddr: 46, nx: true, gbpages: true, pse: false, cr4Smep: false, cr4Smap: false };
-    expect(nptFormat({ ...n, kvm: '6.16', gmet: false })).toBe(nptFormat(n));
+    expect(nptFormat({ ...n, kvm: '7.3', gmet: false })).toBe(nptFormat(n));
+    expect(nptFormat({ ...n, kvm: '6.16' })).not.toBe(nptFormat(n));
+  });
+
+  it('the object and its name do not depend on whether the first caller spelled the default out', () => {
+    // A fresh parameter set (MAXPHYADDR 41 is used nowhere else), first asked for without a version.
+    const p = { maxPhyAddr: 41, nx: true, gbpages: false, pse: true, amd: false, cr0Wp: false, cr4Smep: true, cr4Smap: false, cr4Pke: false };
+    const implicit = paging4Format(p);
+    expect(implicit.kvm).toBe('7.3');
+    expect(implicit.name).toMatch(/KVM 7\.3/);
+    expect(paging4Format({ ...p, kvm: '7.3' })).toBe(implicit);
+    expect(paging4Format({ ...p, kvm: '6.16' }).name).not.toMatch(/KVM 7\.3/);
   });
 });

@@ -86,11 +86,31 @@ describe('bad walks are refused before anything changes', () => {
       rule(() => s.w.walk(0x4000_0000n, { kind: 'poke' as never }), InvalidArgumentError, 'access-kind');
       rule(() => s.w.walk(0x4000_0000n, { kind: 'read', during: 'later' as never }), InvalidArgumentError, 'nested-during');
       if (s.tdp === 'npt') rule(() => s.w.walk(0x4000_0000n, { kind: 'write', user: false }), InvalidArgumentError, 'npt-access-is-user');
-      else rule(() => s.w.walk(0x4000_0000n, { kind: 'read', user: false }), InvalidArgumentError, 'ept-read-is-user');
+      else {
+        // v6.16 only: an EPT read is keyed by PFERR_USER (vmx.c: handle_ept_violation, reference
+        // §6.5). In 7.3 PFERR_USER is the user-mode linear address (kvm-7x.md §1.3), so a read
+        // without it is an ordinary read.
+        const old = eptSetup({ ad: true, kvm: '6.16', level: width === 52n ? 5 : 4 });
+        old.b.map(0x4000_0000n, 0x8000_0000n, {});
+        rule(() => old.w.walk(0x4000_0000n, { kind: 'read', user: false }), InvalidArgumentError, 'ept-read-is-user');
+      }
       expect(snapshot(s.mem, NESTED_POOL, s.b.tablesAllocated)).toEqual(before);
       expect(s.w.writeLogDirtyCount).toBe(0);
       expect(s.w.walk(0x4000_0000n, { kind: 'write' }).status).toBe('ok');
     }
+  });
+
+  it('guestLinear (real-exit bits 11:9) only as bits 11:9 of a 7.3 EPT12 final translation', () => {
+    const e = eptSetup();
+    e.b.map(0x4000_0000n, 0x8000_0000n);
+    const before = snapshot(e.mem, NESTED_POOL, e.b.tablesAllocated);
+    rule(() => e.w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 1 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => e.w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0x1000 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => e.w.walk(0x4000_0000n, { kind: 'read', during: 'paging-structure', guestLinear: 0x200 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => eptSetup({ kvm: '6.16' }).w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0x200 }), InvalidArgumentError, 'guest-linear-bits');
+    rule(() => nptSetup().w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0x200 }), InvalidArgumentError, 'guest-linear-bits');
+    expect(snapshot(e.mem, NESTED_POOL, e.b.tablesAllocated)).toEqual(before);
+    expect(e.w.walk(0x4000_0000n, { kind: 'read', during: 'final', guestLinear: 0xe00 }).status).toBe('ok');
   });
 
   it('L2 configurations the nested tables cannot serve, and bad L2 registers', () => {

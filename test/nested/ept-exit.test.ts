@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  EPT_QUAL, PFERR, VMX_EXIT_REASON, decodeEptQualification, eptViolationQualification, rwxToProt,
+  EPT_QUAL, KVM_VERSIONS, PFERR, VMX_EXIT_REASON, accEncoding, decodeEptQualification, eptViolationQualification, rwxToProt,
   type NgpaAccess, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResult, type EptCapabilities, type EptFlags,
 } from '../../src';
 import { eptSetup, ROM_BASE } from './support';
@@ -31,6 +31,8 @@ interface Case {
   caps?: Partial<EptCapabilities>;
   /** Expected qualification (violation), or 'misconfig'. */
   expect: number | 'misconfig';
+  /** Where KVM 7.3 differs (MBEC off): its qualification, or 'ok' when 7.3 allows the access. */
+  v73?: number | 'ok';
   level: number;
   reason: NgpaWalkFault['reason'];
 }
@@ -49,10 +51,17 @@ const cases: Case[] = [
   { name: 'non-present entry with other bits set is a violation, not a misconfiguration', prepare: rawLeaf(0xff8n | (1n << 51n)), access: { kind: 'read' }, expect: R, level: 1, reason: 'not-present' },
   { name: 'write to a read-only (R-X) page', prepare: mapLeaf({ write: false }), access: { kind: 'write' }, expect: W | PR | PX, level: 1, reason: 'protection' },
   { name: 'write to R-X through the emulated 2D walk (U added), paging-structure access', prepare: mapLeaf({ write: false }), access: { kind: 'write', user: true, during: 'paging-structure' }, expect: R | W | PR | PX | EPT_QUAL.GVA_IS_VALID, level: 1, reason: 'protection' },
-  { name: 'write to R-X, final translation', prepare: mapLeaf({ write: false }), access: { kind: 'write', user: true, during: 'final' }, expect: R | W | PR | PX | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED, level: 1, reason: 'protection' },
+  { name: 'write to R-X, final translation', prepare: mapLeaf({ write: false }), access: { kind: 'write', user: true, during: 'final' }, expect: R | W | PR | PX | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED, level: 1, reason: 'protection',
+    // 7.3: bits 2:0 come from the access alone (kvm-7x.md §1.2, 7.3 walker comment), and a final
+    // translation is not a paging-structure read: no READ bit; U no longer reads as R (§1.3).
+    v73: W | PR | PX | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED },
   { name: 'fetch from a non-executable (RW-) page', prepare: mapLeaf({ exec: false }), access: { kind: 'fetch' }, expect: X | PR | PW, level: 1, reason: 'protection' },
   { name: 'read of a non-readable (execute-only, supported) page', prepare: mapLeaf({ read: false, write: false }), access: { kind: 'read' }, expect: R | PX, level: 1, reason: 'protection' },
-  { name: 'execute-only page fetched with U (KVM emulated walk): needs R too', prepare: mapLeaf({ read: false, write: false }), access: { kind: 'fetch', user: true }, expect: R | X | PX, level: 1, reason: 'protection' },
+  { name: 'execute-only page fetched with U (KVM emulated walk): needs R too', prepare: mapLeaf({ read: false, write: false }), access: { kind: 'fetch', user: true }, expect: R | X | PX, level: 1, reason: 'protection',
+    // 7.3, MBEC off: a fetch needs XS only; U is the user-mode linear address, which only MBEC
+    // consults (kvm-7x.md §1.3 point 1, §1.5 EPT fetch rule; §6.1 'Without MBEC, OP_EXEC_USER
+    // behaves exactly like OP_EXEC', and execute-only OP_EXEC is ok, table row XS).
+    v73: 'ok' },
   { name: 'upper level narrows: PML4E R-- then a write (PROT = AND over levels)', prepare: ({ b }) => { b.map(N, G); b.setEntry(N, 4, (b.getEntry(N, 4).value & ~7n) | 1n); }, access: { kind: 'write' }, expect: W | PR, level: 1, reason: 'protection' },
   { name: 'execute-only without the capability: misconfiguration', prepare: mapLeaf({ read: false, write: false }), caps: { executeOnly: false }, access: { kind: 'fetch' }, expect: 'misconfig', level: 1, reason: 'reserved-bit' },
   { name: 'execute-only without the capability, read: misconfiguration before permissions', prepare: mapLeaf({ read: false, write: false }), caps: { executeOnly: false }, access: { kind: 'read' }, expect: 'misconfig', level: 1, reason: 'reserved-bit' },
@@ -76,17 +85,22 @@ const cases: Case[] = [
   },
 ];
 
-describe('EPT12 faults: exit reason and qualification as KVM synthesizes them', () => {
+describe.each(KVM_VERSIONS)('EPT12 faults: exit reason and qualification as KVM %s synthesizes them', (kvm) => {
   it.each(cases)('$name', (c) => {
-    const s = eptSetup({ caps: c.caps ?? {} });
+    const s = eptSetup({ caps: c.caps ?? {}, kvm });
     c.prepare(s);
+    const want = kvm === '7.3' && c.v73 !== undefined ? c.v73 : c.expect;
+    if (want === 'ok') {
+      expect(ok(s.w.walk(N + 0x123n, c.access)).gpa).toBe(G + 0x123n);
+      return;
+    }
     const f = fault(s.w.walk(N + 0x123n, c.access));
     expect(f.stage).toBe('ngpa_walk');
     expect(f.nestedPageFault).toBe(true);
     expect(f.level).toBe(c.level);
     expect(f.reason).toBe(c.reason);
     expect(f.during).toBe(c.access.during ?? 'none');
-    if (c.expect === 'misconfig') {
+    if (want === 'misconfig') {
       expect(f.misconfig).toBe(true);
       expect(f.errorCode & (PFERR.RSVD | PFERR.PRESENT)).toBe(PFERR.RSVD | PFERR.PRESENT);
       expect(f.exit).toEqual({ kind: 'ept-misconfig', exitReason: VMX_EXIT_REASON.EPT_MISCONFIG, qualification: 0, guestPhysicalAddress: N + 0x123n });
@@ -95,20 +109,21 @@ describe('EPT12 faults: exit reason and qualification as KVM synthesizes them', 
       expect(f.exit.kind).toBe('ept-violation');
       if (f.exit.kind !== 'ept-violation') return;
       expect(f.exit.exitReason).toBe(48);
-      expect(`0x${f.exit.qualification.toString(16)}`).toBe(`0x${c.expect.toString(16)}`);
-      expect(f.exit.qualificationText).toBe(decodeEptQualification(c.expect));
+      expect(`0x${f.exit.qualification.toString(16)}`).toBe(`0x${want.toString(16)}`);
+      expect(f.exit.qualificationText).toBe(decodeEptQualification(want));
       expect(f.exit.guestPhysicalAddress).toBe(N + 0x123n);
     }
   });
 
   it('successful walks: R/W/X combinations that are legal', () => {
-    const s = eptSetup();
+    const s = eptSetup({ kvm });
     s.b.map(N, G, { flags: { write: false } });
     expect(ok(s.w.walk(N + 0x10n, { kind: 'read' })).gpa).toBe(G + 0x10n);
     expect(ok(s.w.walk(N + 0x10n, { kind: 'fetch' })).gpa).toBe(G + 0x10n);
     // Execute-only with the capability: a plain fetch (F, no U) is allowed.
     s.b.map(N + 0x1000n, G + 0x1000n, { flags: { read: false, write: false } });
-    expect(ok(s.w.walk(N + 0x1000n, { kind: 'fetch' })).pteAccess).toBe(1);
+    // pte_access is X alone: ACC_EXEC_MASK, 1 in v6.16 (reference §4.2), 8 in 7.3 (kvm-7x.md §1.4).
+    expect(ok(s.w.walk(N + 0x1000n, { kind: 'fetch' })).pteAccess).toBe(accEncoding(kvm).EXEC);
     // A 1 GiB and a 2 MiB leaf translate the low bits through.
     s.b.map(0x80_0000_0000n, 0x4000_0000n * 3n, { size: '1G' });
     expect(ok(s.w.walk(0x80_1234_5678n, { kind: 'write' })).gpa).toBe(0xd234_5678n);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  PFERR, SVM_EXIT_NPF, NPF_GUEST_FINAL, NPF_GUEST_PAGE, decodeNpfErrorCode, npfErrorCode,
+  KVM_VERSIONS, PFERR, SVM_EXIT_NPF, NPF_GUEST_FINAL, NPF_GUEST_PAGE, decodeNpfErrorCode, npfErrorCode,
   type NgpaAccess, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResult, type X86Flags,
 } from '../../src';
 import { nptSetup } from './support';
@@ -89,8 +89,8 @@ describe('NPT12 faults: NPF EXITINFO1 = #PF-style error code + GUEST_FINAL/GUEST
     expect(r.reads).toBe(1);
   });
 
-  it('PAE NPT12: the PDPTE is read from memory on every walk (no registers), and counts as a reference', () => {
-    const s = nptSetup({ level: 3 });
+  it.each(KVM_VERSIONS)('KVM %s: PAE NPT12: the PDPTE is read from memory on every walk (no registers), and counts as a reference', (kvm) => {
+    const s = nptSetup({ level: 3, kvm });
     s.b.map(N, G, { flags: { user: true } });
     const r = ok(s.w.walk(N, { kind: 'read' }));
     expect(r.reads).toBe(3);

@@ -1,7 +1,7 @@
 /** Shared set-ups for the nested tests: L1 memory, EPT12/NPT12 built with the table builder. */
 import {
   GuestMemory, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, CR0, CR4, EFER, DEFAULT_EPT_CAPS, DEFAULT_FEATURES,
-  type EptCapabilities, type PagingRegisters, type TableMode, type Ngpa,
+  type EptCapabilities, type KvmVersion, type PagingRegisters, type TableMode, type Ngpa,
 } from '../../src';
 
 export const LM = EFER.LME | EFER.LMA;
@@ -24,6 +24,8 @@ export interface EptSetupOptions {
   caps?: Partial<EptCapabilities>;
   mem?: GuestMemory;
   onWriteLogDirty?: (p: Ngpa) => void;
+  /** The modelled KVM; unset = the engine's default (7.3). Tests of v6.16 behaviour pass '6.16'. */
+  kvm?: KvmVersion;
 }
 
 export function eptSetup(o: EptSetupOptions = {}) {
@@ -31,7 +33,11 @@ export function eptSetup(o: EptSetupOptions = {}) {
   const level = o.level ?? 4;
   const b = new PageTableBuilder(mem, { mode: level === 5 ? 'ept5' : 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n } });
   const caps = { ...DEFAULT_EPT_CAPS, ...o.caps };
-  const cfg = { eptp: makeEptp({ root: b.root, level, adEnabled: o.ad ?? false }), caps, ...(o.onWriteLogDirty ? { onWriteLogDirty: o.onWriteLogDirty } : {}) };
+  const cfg = {
+    eptp: makeEptp({ root: b.root, level, adEnabled: o.ad ?? false }), caps,
+    ...(o.onWriteLogDirty ? { onWriteLogDirty: o.onWriteLogDirty } : {}),
+    ...(o.kvm ? { kvm: o.kvm } : {}),
+  };
   const w = NgpaWalker.ept(mem, cfg);
   return { mem, b, w, tdp: 'ept' as const };
 }
@@ -49,11 +55,14 @@ export function l1RegsFor(level: 2 | 3 | 4 | 5, nx = true): PagingRegisters {
 
 export const NPT_MODE: Record<2 | 3 | 4 | 5, TableMode> = { 2: 'paging32', 3: 'pae', 4: 'paging4', 5: 'paging5' };
 
-export function nptSetup(o: { level?: 2 | 3 | 4 | 5; nx?: boolean; mem?: GuestMemory } = {}) {
+export function nptSetup(o: { level?: 2 | 3 | 4 | 5; nx?: boolean; mem?: GuestMemory; kvm?: KvmVersion } = {}) {
   const mem = o.mem ?? l1Mem();
   const level = o.level ?? 4;
   const b = new PageTableBuilder(mem, { mode: NPT_MODE[level], pool: { base: gpa(NESTED_POOL), size: 0x100_0000n } });
-  const w = NgpaWalker.npt(mem, { ncr3: b.root, l1: l1RegsFor(level, o.nx ?? true), features: { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr, vendor: 'amd' } });
+  const w = NgpaWalker.npt(mem, {
+    ncr3: b.root, l1: l1RegsFor(level, o.nx ?? true), features: { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr, vendor: 'amd' },
+    ...(o.kvm ? { kvm: o.kvm } : {}),
+  });
   return { mem, b, w, tdp: 'npt' as const };
 }
 
@@ -92,10 +101,11 @@ export function l2Regs(mode: L2Mode, cr3: bigint): PagingRegisters {
  * L2 on L1's nested tables: the L2 table pool is identity-mapped (nGPA = GPA) so that the builder
  * can write L2's tables straight into L1 memory; 16 data pages map GVA → DATA_N → DATA_G.
  */
-export function twoDSetup(l2: L2Mode, nk: NestedKind, o: { ad?: boolean } = {}) {
+export function twoDSetup(l2: L2Mode, nk: NestedKind, o: { ad?: boolean; kvm?: KvmVersion } = {}) {
   const mem = l1Mem();
   const level = Number(nk[3]);
-  const s = nk.startsWith('ept') ? eptSetup({ mem, level: level as 4 | 5, ad: o.ad ?? false }) : nptSetup({ mem, level: level as 2 | 3 | 4 | 5 });
+  const s = nk.startsWith('ept') ? eptSetup({ mem, level: level as 4 | 5, ad: o.ad ?? false, ...(o.kvm ? { kvm: o.kvm } : {}) })
+    : nptSetup({ mem, level: level as 2 | 3 | 4 | 5, ...(o.kvm ? { kvm: o.kvm } : {}) });
   const leafFlags = s.tdp === 'ept' ? {} : { user: true, writable: true };
   s.b.map(L2_POOL, L2_POOL, { count: 256, flags: leafFlags });
   s.b.map(DATA_N, DATA_G, { count: 16, flags: leafFlags });

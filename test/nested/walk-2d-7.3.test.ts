@@ -12,6 +12,10 @@ import { L2_POOL, NESTED_POOL, l1Mem, l2Regs } from './support';
 const GVA_S = 0x40_0000n, GVA_U = 0x80_0000n, DATA_N = 0x300_0000n, DATA_G = 0x500_0000n;
 
 function setup(leaf: bigint) {
+  return setupBoth(leaf).w2;
+}
+
+function setupBoth(leaf: bigint) {
   const mem = l1Mem();
   // EPT_PRESENT = R|W|X|XU on non-leaf entries (__setup_ept under MBEC).
   const b = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n }, tableFlags: 0x407 });
@@ -22,7 +26,7 @@ function setup(leaf: bigint) {
   const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(L2_POOL), size: 0x10_0000n } });
   l2.map(GVA_S, DATA_N, { flags: { writable: true } });
   l2.map(GVA_U, DATA_N, { flags: { writable: true, user: true } });
-  return new Walk2D(w, { regs: l2Regs('paging4', l2.root), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } });
+  return { w, w2: new Walk2D(w, { regs: l2Regs('paging4', l2.root), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } }) };
 }
 
 describe("Walk2D over a KVM '7.3' EPT12 with MBEC", () => {
@@ -41,5 +45,15 @@ describe("Walk2D over a KVM '7.3' EPT12 with MBEC", () => {
   it('R|XU leaf: the supervisor fetch is refused, the user fetch translates (vmx_tests.c:3113-3116)', () => {
     expect(setup(1n | (1n << 10n)).walk(GVA_S, { kind: 'fetch' }).status).toBe('fault');
     expect(setup(1n | (1n << 10n)).walk(GVA_U, { kind: 'fetch', user: true }).status).toBe('ok');
+  });
+  it('an XU-only leaf is present under MBEC in the entries the 2D walk traces, as in the walk record (kvm-7x.md §1.1 "Presence")', () => {
+    // vmx_tests.c:3113-3116 (XU row of kvm-7x.md §6.1): OP_EXEC_USER on an XU-only leaf is allowed,
+    // so the leaf is present; lastEntries() (the 2D trace) must say so, like the walk record.
+    const { w } = setupBoth(1n << 10n);
+    const r = w.walk(DATA_N, { kind: 'fetch', user: true });
+    expect(r.status).toBe('ok');
+    if (r.status !== 'ok') return;
+    expect(r.trace[3]!.present).toBe(true);
+    expect(w.lastEntries()).toEqual(r.trace);
   });
 });

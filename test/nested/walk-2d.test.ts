@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  EPT_QUAL, PFERR, NPF_GUEST_FINAL, NPF_GUEST_PAGE, Walk2D, InvalidRegisterStateError, richBundle, gpa,
+  EPT_QUAL, KVM_VERSIONS, PFERR, NPF_GUEST_FINAL, NPF_GUEST_PAGE, Walk2D, InvalidRegisterStateError, richBundle, gpa,
   type Walk2DGuestFault, type Walk2DNestedFault, type Walk2DOk, type Walk2DResult,
 } from '../../src';
 import { DATA_G, DATA_N, GVA, L2_POOL, l2Regs, snapshot, twoDSetup, NESTED_POOL } from './support';
@@ -42,8 +42,8 @@ describe('2D walk: where it fails decides who gets the fault', () => {
     expect(s.l2b!.path(GVA).map((e) => e.value)).toEqual(l2Before);
   });
 
-  it('EPT12 maps the data read-only and L2 writes: violation on the final translation, after L2 permissions, before L2 A/D', () => {
-    const s = twoDSetup('paging4', 'ept4');
+  it.each(KVM_VERSIONS)('KVM %s: EPT12 maps the data read-only and L2 writes: violation on the final translation, after L2 permissions, before L2 A/D', (kvm) => {
+    const s = twoDSetup('paging4', 'ept4', { kvm });
     s.b.map(DATA_N, DATA_G, { flags: { write: false } }); // remap page 0 read-only (same leaf)
     const l2Before = s.l2b!.path(GVA).map((e) => e.value);
     const f = nestedFault(s.w2.walk(GVA + 0x10n, { kind: 'write', user: true }));
@@ -51,7 +51,11 @@ describe('2D walk: where it fails decides who gets the fault', () => {
     expect(f.guestLevel).toBe(0);
     expect(f.ngpa).toBe(DATA_N);
     expect(f.reason).toBe('protection');
-    expect(f.exit.kind === 'ept-violation' && f.exit.qualification).toBe(EPT_QUAL.ACC_READ | EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | QV | QF);
+    // v6.16: translate_nested_gpa adds PFERR_USER and the EPT walk reports U as READ
+    // (paging_tmpl.h, reference §6.8). 7.3: bits 2:0 of the qualification are the access's own
+    // (kvm-7x.md §1.2, 7.3 walker comment [T]): a write to the final translation is WRITE alone.
+    const acc = kvm === '6.16' ? EPT_QUAL.ACC_READ | EPT_QUAL.ACC_WRITE : EPT_QUAL.ACC_WRITE;
+    expect(f.exit.kind === 'ept-violation' && f.exit.qualification).toBe(acc | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | QV | QF);
     expect(f.refCount).toBe(24);
     expect(s.l2b!.path(GVA).map((e) => e.value)).toEqual(l2Before);
   });
@@ -127,13 +131,22 @@ describe('2D walk: A/D bits and the EPT dirty log', () => {
 });
 
 describe('2D walk: KVM specifics', () => {
-  it('translate_nested_gpa adds U for EPT too: a fetch from an execute-only EPT12 page faults in the emulated walk', () => {
-    const s = twoDSetup('paging4', 'ept4');
+  it("KVM '6.16': translate_nested_gpa adds U for EPT too: a fetch from an execute-only EPT12 page faults in the emulated walk", () => {
+    const s = twoDSetup('paging4', 'ept4', { kvm: '6.16' });
     s.b.map(DATA_N, DATA_G, { flags: { read: false, write: false } });
     const f = nestedFault(s.w2.walk(GVA, { kind: 'fetch' }));
     expect(f.exit.kind === 'ept-violation' && f.exit.qualification).toBe(EPT_QUAL.ACC_READ | EPT_QUAL.ACC_INSTR | EPT_QUAL.PROT_EXEC | QV | QF);
     // The same fetch as a hardware exit reports it (F without U) is allowed.
     expect(s.w.walk(DATA_N, { kind: 'fetch' }).status).toBe('ok');
+  });
+
+  it("KVM '7.3': PFERR_USER is the user-mode linear address, so without MBEC the same fetch from an execute-only EPT12 page translates", () => {
+    // kvm-7x.md §1.3 point 1 (9c167cb3c14c) and §1.5 EPT fetch rule: without MBEC a fetch needs XS
+    // only; §6.1: without MBEC OP_EXEC_USER behaves exactly like OP_EXEC, which is ok on an
+    // execute-only (XS) leaf.
+    const s = twoDSetup('paging4', 'ept4', { kvm: '7.3' });
+    s.b.map(DATA_N, DATA_G, { flags: { read: false, write: false } });
+    expect(ok(s.w2.walk(GVA, { kind: 'fetch' })).gpa).toBe(DATA_G);
   });
 
   it('PAE L2: PDPTEs loaded through the ngpa walk (14 references), seen in memory only after a reload', () => {
@@ -190,8 +203,8 @@ describe('2D walk: KVM specifics', () => {
 });
 
 describe('2D walk: views', () => {
-  it('records answer the Jupyter.display protocol with the 2D view; richBundle uses that view', () => {
-    const s = twoDSetup('paging4', 'ept4');
+  it.each(KVM_VERSIONS)('KVM %s: records answer the Jupyter.display protocol with the 2D view; richBundle uses that view', (kvm) => {
+    const s = twoDSetup('paging4', 'ept4', { kvm });
     const r = s.w2.walk(GVA, { kind: 'read', user: true });
     const show = (x: unknown) => (x as Record<symbol, () => Record<string, string>>)[Symbol.for('Jupyter.display')]!();
     expect(show(r)['text/plain']).toMatch(/^2D walk: user read at GVA 0x400000 → nGPA 0x3000000 → GPA 0x5000000/);
@@ -199,7 +212,9 @@ describe('2D walk: views', () => {
     s.b.unmap(DATA_N);
     const f = s.w2.walk(GVA, { kind: 'read', user: true });
     expect(show(f)['text/plain']).toMatch(/EPT violation \(exit 48\) at nGPA 0x3000000, qualification 0x181 \(READ\|GVA_IS_VALID\|GVA_TRANSLATED\)/);
-    expect(show(s.w.walk(DATA_N, { kind: 'read' }))['text/plain']).toMatch(/^ngpa_walk \(EPT12\): read \(U\) at nGPA 0x3000000 → EPT violation/);
+    // v6.16 keys an EPT read by U ("(U)", reference §6.5); 7.3 does not (kvm-7x.md §1.3).
+    const read = kvm === '6.16' ? 'read \\(U\\)' : 'read';
+    expect(show(s.w.walk(DATA_N, { kind: 'read' }))['text/plain']).toMatch(new RegExp(`^ngpa_walk \\(EPT12\\): ${read} at nGPA 0x3000000 → EPT violation`));
     expect(show(s.w)['text/plain']).toMatch(/levels \(m\) +4/);
     expect(show(s.w2)['text/plain']).toMatch(/references, full depth +24/);
   });

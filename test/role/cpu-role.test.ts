@@ -46,13 +46,13 @@ const cases: [string, PagingRegisters, bigint][] = [
   ],
 ];
 
-describe('calcCpuRole (kvm_calc_cpu_role)', () => {
+describe("calcCpuRole (kvm_calc_cpu_role), KVM '6.16' layout (passed explicitly: 7.3 is the default)", () => {
   for (const [name, regs, want] of cases) {
     it(name, () => {
-      const r = calcCpuRole(regs, F);
+      const r = calcCpuRole(regs, F, '6.16');
       expect(r.asU64.toString(16)).toBe(want.toString(16));
       expect(r.key).toBe(Number(want));
-      expect(CpuRole.fromU64(want).equals(r)).toBe(true);
+      expect(CpuRole.fromU64(want, '6.16').equals(r)).toBe(true);
     });
   }
 
@@ -65,7 +65,7 @@ describe('calcCpuRole (kvm_calc_cpu_role)', () => {
   });
 
   it('decodes into named fields', () => {
-    const r = calcCpuRole(cases[0]![1], F);
+    const r = calcCpuRole(cases[0]![1], F, '6.16');
     expect(r.base.fields()).toMatchObject({ level: 4, access: 7, eferNx: true, cr0Wp: true, hasFourByteGpte: false, smm: 0 });
     expect(r.extFields()).toEqual({ valid: true, execonly: false, cr4Pse: false, cr4Pke: false, cr4Smap: true, cr4Smep: true, cr4La57: false, eferLma: true });
     expect(r.pagingMode).toBe('4-level');
@@ -99,21 +99,21 @@ describe('calcCpuRole (kvm_calc_cpu_role)', () => {
   }
 });
 
-describe('PageRole', () => {
+describe("PageRole, KVM '6.16' layout", () => {
   it('packs each field at its v6.16 position', () => {
-    expect(PageRole.pack({ level: 5 }).word).toBe(0x5);
-    expect(PageRole.pack({ hasFourByteGpte: true }).word).toBe(1 << 4);
-    expect(PageRole.pack({ quadrant: 3 }).word).toBe(3 << 5);
-    expect(PageRole.pack({ direct: true }).word).toBe(1 << 7);
-    expect(PageRole.pack({ access: 5 }).word).toBe(5 << 8);
-    expect(PageRole.pack({ invalid: true }).word).toBe(1 << 11);
-    expect(PageRole.pack({ adDisabled: true }).word).toBe(1 << 16);
-    expect(PageRole.pack({ passthrough: true }).word).toBe(1 << 18);
-    expect(PageRole.pack({ isMirror: true }).word).toBe(1 << 19);
-    expect(PageRole.pack({ smm: 1 }).word).toBe(0x0100_0000);
+    expect(PageRole.pack({ level: 5 }, '6.16').word).toBe(0x5);
+    expect(PageRole.pack({ hasFourByteGpte: true }, '6.16').word).toBe(1 << 4);
+    expect(PageRole.pack({ quadrant: 3 }, '6.16').word).toBe(3 << 5);
+    expect(PageRole.pack({ direct: true }, '6.16').word).toBe(1 << 7);
+    expect(PageRole.pack({ access: 5 }, '6.16').word).toBe(5 << 8);
+    expect(PageRole.pack({ invalid: true }, '6.16').word).toBe(1 << 11);
+    expect(PageRole.pack({ adDisabled: true }, '6.16').word).toBe(1 << 16);
+    expect(PageRole.pack({ passthrough: true }, '6.16').word).toBe(1 << 18);
+    expect(PageRole.pack({ isMirror: true }, '6.16').word).toBe(1 << 19);
+    expect(PageRole.pack({ smm: 1 }, '6.16').word).toBe(0x0100_0000);
   });
   it('is immutable and compares by word', () => {
-    const a = PageRole.pack({ level: 4, access: 7 });
+    const a = PageRole.pack({ level: 4, access: 7 }, '6.16');
     const b = a.with({ level: 3 });
     expect(a.level).toBe(4);
     expect(b.level).toBe(3);
@@ -121,7 +121,7 @@ describe('PageRole', () => {
     expect(Object.isFrozen(a)).toBe(true);
   });
   it('rejects out-of-range fields', () => {
-    expect(() => PageRole.pack({ level: 16 })).toThrow(/level must fit in 4 bit/);
-    expect(() => PageRole.pack({ quadrant: 4 })).toThrow(/quadrant/);
+    expect(() => PageRole.pack({ level: 16 }, '6.16')).toThrow(/level must fit in 4 bit/);
+    expect(() => PageRole.pack({ quadrant: 4 }, '6.16')).toThrow(/quadrant/);
   });
 });

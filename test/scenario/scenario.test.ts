@@ -19,7 +19,7 @@ describe('named register sets', () => {
     const r = calcCpuRole(longMode({ wp: false, nx: false, cr4: CR4.SMEP }), DEFAULT_FEATURES);
     expect(r.base.cr0Wp).toBe(false);
     expect(r.base.eferNx).toBe(false);
-    expect(r.extFields().cr4Smep).toBe(true);
+    expect(r.isCr4Smep).toBe(true); // 6.16 ext.cr4_smep; 7.3 base.cr4_smep (kvm-7x.md §3.1)
   });
 });
 

@@ -125,3 +125,33 @@ describe('nested EPT without MBEC: OP_EXEC_USER behaves exactly like OP_EXEC (vm
     expect(() => setup(R | XS, true, '6.16')).toThrow(/MBEC exists only/);
   });
 });
+
+describe('EPT violation reflected to L1: qualification bits 11:9 come from the real exit (KVM 7.3)', () => {
+  // a0efd8cb221f "nVMX: pass advanced EPT violation vmexit info to guest" and the 7.3 walker comment
+  // (kvm-7x.md §1.2): L1's qualification takes [11:9] from the hardware exit, whose bits say the L2
+  // linear address is user-mode (9), writable (10), execute-disable (11) — x86/vmx.h:658-660
+  // EPT_VLT_GUEST_USER/RW/NX. The [ept-mbec] run masks them (vmx_tests.c:2529), so the expected
+  // bits follow the L2 PTEs of setup(): GVA_S writable supervisor, GVA_U writable user, both
+  // executable.
+  const bits = (r: AccessResult): number => {
+    const e = r.nestedExit!;
+    return e.kind === 'ept-violation' ? e.qualification & 0xe00 : -1;
+  };
+  it('supervisor write to an R leaf: GVA_RW only (vmx_tests.c:2987-2990 row, WRITE)', () => {
+    const { r } = run(R, 'WRITE');
+    expect(r.status).toBe('l1-exit');
+    expect(bits(r)).toBe(EPT_QUAL.GVA_WRITABLE);
+  });
+  it('user fetch from an R|XS leaf: GVA_USER|GVA_RW (vmx_tests.c:3093-3095 row, EXEC_USER)', () => {
+    const { r } = run(R | XS, 'EXEC_USER');
+    expect(r.status).toBe('l1-exit');
+    expect(bits(r)).toBe(EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE);
+    // and the exit L0 took on EPT02 carried the same bits (the hardware's report, SDM via §1.2)
+    expect(Number(r.exits[r.exits.length - 1]!.info) & 0xe00).toBe(EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE);
+  });
+  it("v6.16 passes none of them to L1 (a0efd8cb221f is 7.2)", () => {
+    const { r } = run(R, 'WRITE', false, '6.16');
+    expect(r.status).toBe('l1-exit');
+    expect(bits(r)).toBe(0);
+  });
+});

@@ -5,7 +5,7 @@
  * Expected values follow from those rules and the guest tables the test builds, not from runs.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, CR4, PageTableBuilder, PageRole, ACC_ALL, SHADOW_NONPRESENT_VALUE, type ShadowMmu } from '../../src';
+import { CR0, CR4, PageTableBuilder, PageRole, ACC_ALL, KVM_VERSIONS, SHADOW_NONPRESENT_VALUE, type ShadowMmu } from '../../src';
 import { shadowFixture, hostFrameOf, mapDirect, POOL, regsFor } from './fixtures';
 
 const VA = 0x7000_0000n;
@@ -459,14 +459,17 @@ describe('zapping', () => {
   });
 });
 
-it('every shadow page starts as SHADOW_NONPRESENT_VALUE and roles pack as KVM (KVM \'6.16\')', () => {
-  const f = shadowFixture('paging32', { kvm: '6.16' });
+it.each(KVM_VERSIONS)('every shadow page starts as SHADOW_NONPRESENT_VALUE and roles pack as KVM (KVM %s)', (kvm) => {
+  const f = shadowFixture('paging32', { kvm });
   f.pt.map(0x4000_0000n, 0x80_0000n);
   f.v.read(0x4000_0000n);
   const pt = f.vm.shadow.find(Number(BigInt(f.pt.getEntry(0x4000_0000n, 1).gpa) >> 12n))[0]!;
   expect(f.vm.shadow.readSpte(pt, 511)).toBe(SHADOW_NONPRESENT_VALUE);
-  // level 1 | has_4_byte_gpte | quadrant 0 | access 7 | efer_nx (forced) | cr0_wp — by the v6.16 layout.
-  expect(pt.role.word).toBe(PageRole.pack({ level: 1, hasFourByteGpte: true, access: 7, eferNx: true, cr0Wp: true }).word);
+  // level 1 | has_4_byte_gpte | quadrant 0 | access ACC_ALL (the PDE grants everything: 7 in v6.16,
+  // reference §4.2; 0xF in 7.3, kvm-7x.md §1.4) | efer_nx (forced) | cr0_wp — by the version's
+  // layout (reference §2.1; kvm-7x.md §3.1). CR4.SMEP is 0, so 7.3's base cr4_smep is 0.
+  const access = kvm === '6.16' ? 7 : 0xf;
+  expect(pt.role.word).toBe(PageRole.pack({ level: 1, hasFourByteGpte: true, access, eferNx: true, cr0Wp: true }, kvm).word);
   void regsFor;
 });
 

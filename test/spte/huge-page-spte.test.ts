@@ -8,7 +8,7 @@ import {
 const ROLE_4K = { level: 1, access: ACC_ALL };
 
 function huge(flavour: 'ept' | 'npt', nx: boolean, adEnabled = true) {
-  const c = makeSpteConfig({ flavour, nxHugePages: nx, adEnabled });
+  const c = makeSpteConfig({ kvm: '6.16', flavour, nxHugePages: nx, adEnabled });
   const s = makeSpte(c, {
     level: 2, adDisabled: !adEnabled, adNeedWriteProtect: false, pteAccess: ACC_ALL, pfn: 0x1200, isMmioPfn: false,
     prefetch: false, synchronizing: false, hostWritable: true, mustWriteProtect: false,

@@ -26,9 +26,9 @@ function make(c: SpteConfig, o: Partial<MakeSpteInput> = {}): { spte: bigint; wr
 
 describe('SPTE masks of the VM (kvm_mmu_set_ept_masks, kvm_mmu_reset_all_pte_masks)', () => {
   it('EPT', () => {
-    const c = makeSpteConfig({ flavour: 'ept', execOnly: true });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', execOnly: true });
     expect(c.presentMask).toBe(bit(63)); // spte.c:465-466: exec-only → no R, VMX_EPT_SUPPRESS_VE_BIT (vmx.h:541)
-    expect(makeSpteConfig({ flavour: 'ept', execOnly: false }).presentMask).toBe(bit(0) | bit(63)); // spte.c:466
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept', execOnly: false }).presentMask).toBe(bit(0) | bit(63)); // spte.c:466
     expect(c.userMask).toBe(bit(0)); // spte.c:459 VMX_EPT_READABLE_MASK
     expect(c.xMask).toBe(bit(2)); // spte.c:463
     expect(c.nxMask).toBe(0n); // spte.c:462
@@ -42,7 +42,7 @@ describe('SPTE masks of the VM (kvm_mmu_set_ept_masks, kvm_mmu_reset_all_pte_mas
   });
 
   it('NPT (the x86 masks), MMIO caching only below MAXPHYADDR 52', () => {
-    const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 46 });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt', hostMaxPhyAddr: 46 });
     expect(c.presentMask).toBe(bit(0)); // spte.c:517 PT_PRESENT_MASK
     expect(c.userMask).toBe(bit(2)); // spte.c:512
     expect(c.accessedMask).toBe(bit(5)); // spte.c:513
@@ -58,7 +58,7 @@ describe('SPTE masks of the VM (kvm_mmu_set_ept_masks, kvm_mmu_reset_all_pte_mas
     expect(c.mmioEnabled).toBe(true);
     expect(c.adEnabled).toBe(true); // spte.c:486: kvm_ad_enabled = true for NPT
     expect(c.execOnly).toBe(false);
-    const big = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 52 });
+    const big = makeSpteConfig({ kvm: '6.16', flavour: 'npt', hostMaxPhyAddr: 52 });
     expect(big.mmioValue).toBe(0n); // spte.c:535-536
     expect(big.mmioMask).toBe(0n);
     expect(big.mmioAccessMask).toBe(0n);
@@ -68,7 +68,7 @@ describe('SPTE masks of the VM (kvm_mmu_set_ept_masks, kvm_mmu_reset_all_pte_mas
 
 describe('make_spte (spte.c:157-265)', () => {
   it('EPT, a writable 4K RAM leaf: every bit', () => {
-    const c = makeSpteConfig({ flavour: 'ept', execOnly: true });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', execOnly: true });
     const { spte, wrprot } = make(c);
     expect(wrprot).toBe(false);
     expect(spte).toBe(
@@ -83,7 +83,7 @@ describe('make_spte (spte.c:157-265)', () => {
   });
 
   it('NPT, a writable 4K leaf: every bit; no exec → NX; no user → no U', () => {
-    const c = makeSpteConfig({ flavour: 'npt' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt' });
     expect(make(c).spte).toBe(MMU_PRESENT | bit(0) | bit(5) | bit(2) | bit(9) | (0x1234n << 12n) | bit(1) | bit(10) | bit(6)); // spte.c:164-242, masks spte.c:512-524
     const s = make(c, { pteAccess: ACC_WRITE }).spte;
     expect(s & bit(63)).toBe(bit(63)); // spte.c:203-204 shadow_nx_mask
@@ -93,18 +93,18 @@ describe('make_spte (spte.c:157-265)', () => {
   });
 
   it('a huge leaf sets PS; the NX huge page mitigation drops X only there', () => {
-    const nx = makeSpteConfig({ flavour: 'ept', nxHugePages: true });
+    const nx = makeSpteConfig({ kvm: '6.16', flavour: 'ept', nxHugePages: true });
     const huge = make(nx, { level: 2, pfn: 0x200 }).spte;
     expect(huge & bit(7)).toBe(bit(7)); // spte.c:209-210
     expect(huge & bit(2)).toBe(0n); // spte.c:196-199
     expect(make(nx, { level: 1 }).spte & bit(2)).toBe(bit(2)); // spte.c:196: level > PG_LEVEL_4K only
     expect(make(nx, { level: 1 }).spte & bit(7)).toBe(0n); // spte.c:209
-    const plain = makeSpteConfig({ flavour: 'ept' });
+    const plain = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     expect(make(plain, { level: 2, pfn: 0x200 }).spte & bit(2)).toBe(bit(2)); // spte.c:197: only with the mitigation
   });
 
   it('not host-writable: no W, no MMU-writable, no D, no Host-writable bit', () => {
-    const c = makeSpteConfig({ flavour: 'ept' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     const { spte, wrprot } = make(c, { hostWritable: false });
     expect(spte & (bit(1) | bit(58) | bit(9) | bit(57))).toBe(0n); // spte.c:213-216, 223
     expect(wrprot).toBe(false);
@@ -113,7 +113,7 @@ describe('make_spte (spte.c:157-265)', () => {
   });
 
   it('mmu_try_to_unsync_pages refuses: wrprot, and the SPTE stays read-only but host-writable', () => {
-    const c = makeSpteConfig({ flavour: 'ept' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     const { spte, wrprot } = make(c, { mustWriteProtect: true });
     expect(wrprot).toBe(true); // spte.c:237-239
     expect(spte & (bit(1) | bit(58) | bit(9))).toBe(0n); // spte.c:240-242 not reached
@@ -123,17 +123,17 @@ describe('make_spte (spte.c:157-265)', () => {
   });
 
   it('A/D type: ad_disabled wins over WRPROT_ONLY (spte.c:175-178)', () => {
-    const c = makeSpteConfig({ flavour: 'ept', pml: true });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', pml: true });
     expect(make(c, { adDisabled: true, adNeedWriteProtect: true }).spte & (3n << 52n)).toBe(SPTE_TDP_AD_DISABLED);
     expect(make(c, { adNeedWriteProtect: true }).spte & (3n << 52n)).toBe(SPTE_TDP_AD_WRPROT_ONLY);
     expect(make(c).spte & (3n << 52n)).toBe(0n);
   });
 
   it('prefetch: A/D on — no Accessed; synchronizing — Accessed and not access-tracked', () => {
-    const c = makeSpteConfig({ flavour: 'npt' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt' });
     expect(make(c, { prefetch: true }).spte & bit(5)).toBe(0n); // spte.c:181, 245-246, 367-368
     expect(make(c, { prefetch: true, synchronizing: true }).spte & bit(5)).toBe(bit(5)); // spte.c:181-182
-    const off = makeSpteConfig({ flavour: 'ept', adEnabled: false });
+    const off = makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false });
     const synced = make(off, { adDisabled: true, prefetch: true, synchronizing: true }).spte;
     expect(isAccessTrack(off, synced)).toBe(false); // spte.c:245
     expect(synced & 7n).toBe(7n);
@@ -142,23 +142,23 @@ describe('make_spte (spte.c:157-265)', () => {
 
 describe('make_nonleaf_spte (spte.c:350-363)', () => {
   it('EPT: present, W, user(R), X, Accessed; with A/D disabled the AD_DISABLED type instead of A', () => {
-    const c = makeSpteConfig({ flavour: 'ept', execOnly: true });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', execOnly: true });
     expect(makeNonleafSpte(c, 0x4321, false)).toBe(MMU_PRESENT | (0x4321n << 12n) | bit(63) | bit(1) | bit(0) | bit(2) | bit(8));
     expect(makeNonleafSpte(c, 0x4321, true)).toBe(MMU_PRESENT | (0x4321n << 12n) | bit(63) | bit(1) | bit(0) | bit(2) | SPTE_TDP_AD_DISABLED);
   });
 
   it('NPT: present, W, U, Accessed; no NX', () => {
-    const c = makeSpteConfig({ flavour: 'npt' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt' });
     expect(makeNonleafSpte(c, 0x10, false)).toBe(MMU_PRESENT | (0x10n << 12n) | bit(0) | bit(1) | bit(2) | bit(5));
   });
 });
 
 describe('access tracking (mark_spte_for_access_track, restore_acc_track_spte)', () => {
-  const off = makeSpteConfig({ flavour: 'ept', adEnabled: false });
+  const off = makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false });
   const s = make(off, { adDisabled: true }).spte;
 
   it('A/D enabled: only the Accessed bit goes', () => {
-    const on = makeSpteConfig({ flavour: 'ept' });
+    const on = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     const t = make(on).spte;
     expect(markSpteForAccessTrack(on, t)).toBe(t & ~bit(8)); // spte.c:367-368
   });
@@ -178,7 +178,7 @@ describe('access tracking (mark_spte_for_access_track, restore_acc_track_spte)',
   it('is_access_track_spte needs A/D disabled and RWX clear', () => {
     expect(isAccessTrack(off, s)).toBe(false); // spte.h:323-326
     expect(isAccessTrack(off, s & ~7n)).toBe(true);
-    const on = makeSpteConfig({ flavour: 'ept' });
+    const on = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     expect(isAccessTrack(on, make(on).spte & ~7n)).toBe(false); // spte_ad_enabled
     expect(spteAdEnabled(off, s)).toBe(false); // spte.h:306-310
     expect(spteAdEnabled(on, make(on, { adNeedWriteProtect: true }).spte)).toBe(true); // WRPROT_ONLY != DISABLED
@@ -187,7 +187,7 @@ describe('access tracking (mark_spte_for_access_track, restore_acc_track_spte)',
 
 describe('MMIO SPTEs (make_mmio_spte spte.c:92-105, generation spte.h:116-152, get_mmio_spte_gfn mmu.c:301-309)', () => {
   it('EPT: WX misconfig value, the gfn and a 19-bit generation split 8 low / 11 high', () => {
-    const c = makeSpteConfig({ flavour: 'ept' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     const gen = 0x7ffff;
     const s = makeMmioSpte(c, 0xabcde, ACC_ALL, gen);
     expect(s).toBe(bit(1) | bit(2) | (0xabcden << 12n) | (0xffn << 3n) | (0x7ffn << 52n)); // spte.c:94-99, spte.h:116-120
@@ -204,7 +204,7 @@ describe('MMIO SPTEs (make_mmio_spte spte.c:92-105, generation spte.h:116-152, g
   });
 
   it('NPT: reserved bit 51 + P, access masked to W|U; the gfn below MAXPHYADDR', () => {
-    const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 46 });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt', hostMaxPhyAddr: 46 });
     const s = makeMmioSpte(c, 0x1234, ACC_ALL, 0);
     expect(s).toBe(bit(51) | bit(0) | BigInt(ACC_WRITE | ACC_USER) | (0x1234n << 12n)); // spte.c:97-99, 533-538
     expect(mmioSpteGfn(s, 46)).toBe(0x1234); // mmu.c:303: bit 51 is not part of the gfn
@@ -215,14 +215,14 @@ describe('MMIO SPTEs (make_mmio_spte spte.c:92-105, generation spte.h:116-152, g
   });
 
   it('MAXPHYADDR 52 NPT: no MMIO caching, nothing is an MMIO SPTE (spte.h:283-286, spte.c:429-430)', () => {
-    const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 52 });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt', hostMaxPhyAddr: 52 });
     expect(isMmioSpte(c, 0n)).toBe(false);
     expect(isMmioSpte(c, SHADOW_NONPRESENT_VALUE)).toBe(false);
   });
 });
 
 describe('predicates (spte.h)', () => {
-  const c = makeSpteConfig({ flavour: 'ept', execOnly: true });
+  const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', execOnly: true });
   it('present, large, last, frozen, pfn', () => {
     expect(isShadowPresent(MMU_PRESENT)).toBe(true); // spte.h:289-292
     expect(isShadowPresent(SHADOW_NONPRESENT_VALUE | 7n)).toBe(false);
@@ -232,8 +232,8 @@ describe('predicates (spte.h)', () => {
     expect(isLastSpte(0n, 2)).toBe(false);
     expect(isLastSpte(bit(7), 3)).toBe(true);
     expect(FROZEN_SPTE).toBe(bit(63) | 0x5a0n); // spte.h:223
-    expect(isFrozen(makeSpteConfig({ flavour: 'ept' }), FROZEN_SPTE)).toBe(true); // spte.h:228-231
-    expect(isFrozen(makeSpteConfig({ flavour: 'ept' }), FROZEN_SPTE | 1n)).toBe(false);
+    expect(isFrozen(makeSpteConfig({ kvm: '6.16', flavour: 'ept' }), FROZEN_SPTE)).toBe(true); // spte.h:228-231
+    expect(isFrozen(makeSpteConfig({ kvm: '6.16', flavour: 'ept' }), FROZEN_SPTE | 1n)).toBe(false);
     expect(spteToPfn(bit(63) | bit(52) | (0xfffffffffn << 12n) | 0xfffn)).toBe(0xfffffffff); // spte.h:343-345 SPTE_BASE_ADDR_MASK 51:12
   });
 
@@ -260,7 +260,7 @@ describe('predicates (spte.h)', () => {
 });
 
 describe('is_rsvd_spte against shadow_zero_check (spte.h:361-378, mmu.c:5219-5255)', () => {
-  const c = makeSpteConfig({ flavour: 'ept', hostMaxPhyAddr: 46, maxHugePageLevel: 3 });
+  const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', hostMaxPhyAddr: 46, maxHugePageLevel: 3 });
   const leaf4k = 7n | (6n << 3n) | (0x1234n << 12n);
   it('physical-address bits above MAXPHYADDR are reserved at every level', () => {
     expect(isRsvdSpte(c, leaf4k, 1)).toBe(false);
@@ -277,11 +277,11 @@ describe('is_rsvd_spte against shadow_zero_check (spte.h:361-378, mmu.c:5219-525
   });
   it('NPT without 1G pages (no GBPAGES): bit 7 of a level-3 entry is reserved (mmu.c:5123-5130, 5197)', () => {
     const leaf1g = 1n | bit(7) | (1n << 30n);
-    expect(isRsvdSpte(makeSpteConfig({ flavour: 'npt', maxHugePageLevel: 2 }), leaf1g, 3)).toBe(true);
-    expect(isRsvdSpte(makeSpteConfig({ flavour: 'npt', maxHugePageLevel: 3 }), leaf1g, 3)).toBe(false);
+    expect(isRsvdSpte(makeSpteConfig({ kvm: '6.16', flavour: 'npt', maxHugePageLevel: 2 }), leaf1g, 3)).toBe(true);
+    expect(isRsvdSpte(makeSpteConfig({ kvm: '6.16', flavour: 'npt', maxHugePageLevel: 3 }), leaf1g, 3)).toBe(false);
   });
   it('NPT zero check (mmu.c:5330-5334: nx true, AMD): NX is no reserved bit; bit 8 of a non-leaf PML4E is (mmu.c:5146, 5182-5189)', () => {
-    const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 46 });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'npt', hostMaxPhyAddr: 46 });
     expect(isRsvdSpte(c, 1n | bit(63) | (0x1234n << 12n), 1)).toBe(false);
     expect(isRsvdSpte(c, 1n | bit(8) | (0x1234n << 12n), 4)).toBe(true);
     expect(isRsvdSpte(c, 1n | (0x1234n << 12n), 4)).toBe(false);
@@ -317,19 +317,19 @@ describe('makeSpteConfig rejects impossible hosts with typed errors', () => {
   });
 
   it('the bounds themselves are accepted', () => {
-    expect(makeSpteConfig({ flavour: 'ept', hostMaxPhyAddr: 32 }).hostMaxPhyAddr).toBe(32);
-    expect(makeSpteConfig({ flavour: 'ept', hostMaxPhyAddr: 52, guestMaxPhyAddr: 32 }).hostMaxPhyAddr).toBe(52);
-    expect(makeSpteConfig({ flavour: 'ept', maxTdpLevel: 5, tdpLevel: 5 }).maxTdpLevel).toBe(5);
-    expect(makeSpteConfig({ flavour: 'ept', tdpLevel: 5 }).maxTdpLevel).toBe(5);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept', hostMaxPhyAddr: 32 }).hostMaxPhyAddr).toBe(32);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept', hostMaxPhyAddr: 52, guestMaxPhyAddr: 32 }).hostMaxPhyAddr).toBe(52);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept', maxTdpLevel: 5, tdpLevel: 5 }).maxTdpLevel).toBe(5);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept', tdpLevel: 5 }).maxTdpLevel).toBe(5);
   });
 
   it('defaults: EPT A/D on (vmx.c:106 enable_ept_ad_bits = 1), no NX huge page mitigation, NPT ignores no guest PAT', () => {
-    expect(makeSpteConfig({ flavour: 'ept' }).adEnabled).toBe(true);
-    expect(makeSpteConfig({ flavour: 'ept' }).nxHugePages).toBe(false);
-    expect(makeSpteConfig({ flavour: 'npt' }).nxHugePages).toBe(false);
-    expect(makeSpteConfig({ flavour: 'npt', nxHugePages: true }).nxHugePages).toBe(true);
-    expect(makeSpteConfig({ flavour: 'npt' }).ignoreGuestPat).toBe(false); // svm.c has no get_mt_mask
-    expect(makeSpteConfig({ flavour: 'npt', adEnabled: false }).adEnabled).toBe(true); // spte.c:486: NPT always has A/D
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept' }).adEnabled).toBe(true);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept' }).nxHugePages).toBe(false);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'npt' }).nxHugePages).toBe(false);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'npt', nxHugePages: true }).nxHugePages).toBe(true);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'npt' }).ignoreGuestPat).toBe(false); // svm.c has no get_mt_mask
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'npt', adEnabled: false }).adEnabled).toBe(true); // spte.c:486: NPT always has A/D
   });
 
   it('kvm_mmu_get_tdp_level (mmu.c:5590): EPT 5-level only above guest MAXPHYADDR 48; NPT forced', () => {
@@ -339,6 +339,6 @@ describe('makeSpteConfig rejects impossible hosts with typed errors', () => {
     expect(kvmMmuGetTdpLevel('ept', 4, 52)).toBe(4);
     expect(kvmMmuGetTdpLevel('npt', 5, 40)).toBe(5);
     expect(kvmMmuGetTdpLevel('npt', 4, 52)).toBe(4);
-    expect(makeSpteConfig({ flavour: 'ept', maxHugePageLevel: 1 }).maxHugePageLevel).toBe(1);
+    expect(makeSpteConfig({ kvm: '6.16', flavour: 'ept', maxHugePageLevel: 1 }).maxHugePageLevel).toBe(1);
   });
 });

@@ -21,14 +21,14 @@ function leaf(c: SpteConfig, o: Partial<MakeSpteInput> = {}): bigint {
 
 describe('EPT Accessed/Dirty masks and is_accessed_spte', () => {
   it('EPT uses bits 8/9 as Accessed/Dirty even with A/D disabled', () => {
-    const c = makeSpteConfig({ flavour: 'ept', adEnabled: false });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false });
     expect(c.accessedMask).toBe(bit(8)); // spte.c:460 shadow_accessed_mask = VMX_EPT_ACCESS_BIT
     expect(c.dirtyMask).toBe(bit(9)); // spte.c:461 shadow_dirty_mask = VMX_EPT_DIRTY_BIT
     expect(c.adEnabled).toBe(false); // spte.c:457 kvm_ad_enabled = has_ad_bits
   });
 
   it('A/D disabled: a faulted-in leaf carries the software Accessed bit; aging clears it, so it is old', () => {
-    const c = makeSpteConfig({ flavour: 'ept', adEnabled: false });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false });
     const s = leaf(c);
     expect(s & SPTE_TDP_AD_MASK).toBe(SPTE_TDP_AD_DISABLED); // spte.c:175-176
     expect(s & bit(8)).toBe(bit(8)); // spte.c:181-182: !prefetch → shadow_accessed_mask
@@ -43,7 +43,7 @@ describe('EPT Accessed/Dirty masks and is_accessed_spte', () => {
   });
 
   it('is_accessed_spte looks at the Accessed bit only, not at access tracking', () => {
-    const c = makeSpteConfig({ flavour: 'ept', adEnabled: false });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false });
     // An A/D-disabled SPTE with RWX present but bit 8 clear is not accessed (spte.h:350), although
     // it is not access-tracked either (the pre-6.13 rule called it accessed, kvm-7x.md §5.2).
     const s = leaf(c) & ~bit(8);
@@ -52,9 +52,9 @@ describe('EPT Accessed/Dirty masks and is_accessed_spte', () => {
   });
 
   it('a prefetched leaf is made without Accessed (A/D on) or access-tracked (A/D off)', () => {
-    const on = makeSpteConfig({ flavour: 'ept' });
+    const on = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     expect(leaf(on, { prefetch: true }) & bit(8)).toBe(0n); // spte.c:181-182, 245-246, 367-368
-    const off = makeSpteConfig({ flavour: 'ept', adEnabled: false });
+    const off = makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false });
     const p = leaf(off, { prefetch: true });
     expect(isAccessTrack(off, p)).toBe(true); // spte.c:245-246
     expect(isAccessed(off, p)).toBe(false); // spte.h:348-351
@@ -63,13 +63,13 @@ describe('EPT Accessed/Dirty masks and is_accessed_spte', () => {
 
 describe('memory type (vmx_get_mt_mask)', () => {
   it('RAM is WB with IPAT when the guest PAT is ignored (the quirk, no non-coherent DMA)', () => {
-    const c = makeSpteConfig({ flavour: 'ept' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     expect(leaf(c) & 0x78n).toBe((6n << 3n) | bit(6)); // vmx.c:7839-7840
   });
 
   it('non-coherent DMA or the quirk disabled: WB without IPAT (guest PAT honoured)', () => {
-    expect(leaf(makeSpteConfig({ flavour: 'ept', noncoherentDma: true })) & 0x78n).toBe(6n << 3n); // vmx.c:7825, 7842
-    expect(leaf(makeSpteConfig({ flavour: 'ept', ignoreGuestPatQuirk: false })) & 0x78n).toBe(6n << 3n); // vmx.c:7826, 7842
+    expect(leaf(makeSpteConfig({ kvm: '6.16', flavour: 'ept', noncoherentDma: true })) & 0x78n).toBe(6n << 3n); // vmx.c:7825, 7842
+    expect(leaf(makeSpteConfig({ kvm: '6.16', flavour: 'ept', ignoreGuestPatQuirk: false })) & 0x78n).toBe(6n << 3n); // vmx.c:7826, 7842
   });
 
   it('a TD disables the quirk: its EPT leaves honour the guest PAT', () => {
@@ -79,16 +79,16 @@ describe('memory type (vmx_get_mt_mask)', () => {
   });
 
   it('host MMIO is UC without IPAT; NPT SPTEs carry no memory type', () => {
-    const c = makeSpteConfig({ flavour: 'ept' });
+    const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     expect(leaf(c, { isMmioPfn: true }) & 0x78n).toBe(0n); // vmx.c:7835-7836 (MTRR_TYPE_UNCACHABLE = 0)
-    expect(getMtMask(makeSpteConfig({ flavour: 'npt' }), false)).toBe(0n); // svm.c has no get_mt_mask: spte.c:212 ORs 0
+    expect(getMtMask(makeSpteConfig({ kvm: '6.16', flavour: 'npt' }), false)).toBe(0n); // svm.c has no get_mt_mask: spte.c:212 ORs 0
   });
 });
 
 describe('A/D type of guest-mode pages under PML (kvm_mmu_page_ad_need_write_protect)', () => {
   it('PML and a guest_mode page: WRPROT_ONLY; otherwise A/D enabled (type 0)', () => {
-    const pml = makeSpteConfig({ flavour: 'ept', pml: true });
-    const noPml = makeSpteConfig({ flavour: 'ept' });
+    const pml = makeSpteConfig({ kvm: '6.16', flavour: 'ept', pml: true });
+    const noPml = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
     expect(kvmMmuPageAdNeedWriteProtect(pml, true)).toBe(true); // mmu_internal.h:201
     expect(kvmMmuPageAdNeedWriteProtect(pml, false)).toBe(false); // mmu_internal.h:201
     expect(kvmMmuPageAdNeedWriteProtect(noPml, true)).toBe(false); // mmu_internal.h:201
@@ -96,15 +96,15 @@ describe('A/D type of guest-mode pages under PML (kvm_mmu_page_ad_need_write_pro
   });
 
   it('spte_ad_need_write_protect: every A/D type but ENABLED', () => {
-    const pml = makeSpteConfig({ flavour: 'ept', pml: true });
+    const pml = makeSpteConfig({ kvm: '6.16', flavour: 'ept', pml: true });
     expect(spteAdNeedWriteProtect(pml, leaf(pml, { adNeedWriteProtect: true }))).toBe(true); // spte.h:320
-    expect(spteAdNeedWriteProtect(pml, leaf(makeSpteConfig({ flavour: 'ept', adEnabled: false })))).toBe(true); // spte.h:320
+    expect(spteAdNeedWriteProtect(pml, leaf(makeSpteConfig({ kvm: '6.16', flavour: 'ept', adEnabled: false })))).toBe(true); // spte.h:320
     expect(spteAdNeedWriteProtect(pml, leaf(pml))).toBe(false); // spte.h:320, SPTE_TDP_AD_ENABLED = 0 (spte.h:34)
   });
 });
 
 describe('leaf_spte_change_needs_tlb_flush', () => {
-  const c = makeSpteConfig({ flavour: 'ept' });
+  const c = makeSpteConfig({ kvm: '6.16', flavour: 'ept' });
   const s = leaf(c);
   it('only losing MMU-writable flushes', () => {
     expect(leafSpteChangeNeedsTlbFlush(c, s, s & ~(bit(1) | c.mmuWritableMask))).toBe(true); // spte.h:509

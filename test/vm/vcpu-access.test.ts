@@ -56,7 +56,10 @@ describe('vCPU access pipeline under TDP', () => {
     v.read(0x7000_0000n);
     vm.setDirtyLogging(ram, true);
     const e = v.write(0x7000_0008n).exits.find((x) => !x.onGuestTable)!;
-    expect(e.info).toBe(BigInt(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED));
+    // Bit 10: the supervisor page is writable at every guest level (advanced information, valid
+    // with bits 7 and 8: kvm-7x.md §1.2; x86/vmx.h:659 EPT_VLT_GUEST_RW); bit 9 clear (U=0), so
+    // no PFERR_USER (§1.3).
+    expect(e.info).toBe(BigInt(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED | EPT_QUAL.GVA_WRITABLE));
     expect(e.errorCode).toBe(BigInt(NPF_GUEST_FINAL) | 3n);
     expect(e.ret).toBe('RET_PF_FIXED');
   });

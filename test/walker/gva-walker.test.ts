@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  GuestMemory, PageTableBuilder, GvaWalker, gpa, gva, CR0, CR4, EFER, DEFAULT_FEATURES, PFERR,
+  GuestMemory, PageTableBuilder, GvaWalker, gpa, gva, CR0, CR4, EFER, DEFAULT_FEATURES, KVM_VERSIONS, PFERR, accEncoding,
   InvalidRegisterStateError, NonCanonicalAddressError, InvalidArgumentError, type WalkFault, type WalkOk,
 } from '../../src';
 
@@ -158,12 +158,16 @@ describe('gva walk: details KVM pins down', () => {
     expect(fault(w.walk(0x3000_0000n, { kind: 'read' })).errorCode).toBe(0);
   });
 
-  it('the trace records each level: address, raw value, leaf, accumulated access', () => {
+  it.each(KVM_VERSIONS)('KVM %s: the trace records each level: address, raw value, leaf, accumulated access', (kvm) => {
     const { mem, b } = setup('paging4');
     b.map(0x1234_5000n, 0x6000n, { flags: { writable: false, user: true, nx: true } });
-    const w = new GvaWalker(mem, { cr0: CR0.PE | CR0.PG, cr3: b.root, cr4: CR4.PAE, efer: LM | EFER.NXE });
+    const w = new GvaWalker(mem, { cr0: CR0.PE | CR0.PG, cr3: b.root, cr4: CR4.PAE, efer: LM | EFER.NXE }, DEFAULT_FEATURES, undefined, kvm);
     const r = w.walk(0x1234_5678n, { kind: 'read', user: true });
-    expect(r.trace.map((s) => [s.level, s.leaf, s.access])).toEqual([[4, false, 7], [3, false, 7], [2, false, 7], [1, true, 4]]);
+    // Upper levels grant everything (ACC_ALL); the leaf is U, read-only, NX: ACC_USER alone in
+    // v6.16 (reference §4.2: U 4, W 2, X 1), ACC_READ|ACC_USER in 7.3 (kvm-7x.md §1.4: R 1 —
+    // always set after a successful x86 walk — W 2, U 4, X 8).
+    const e = accEncoding(kvm);
+    expect(r.trace.map((s) => [s.level, s.leaf, s.access])).toEqual([[4, false, e.ALL], [3, false, e.ALL], [2, false, e.ALL], [1, true, e.READ | e.USER]]);
     expect(r.trace[3]!.entryGpa).toBe(b.getEntry(0x1234_5000n, 1).gpa);
     expect(r.trace[3]!.value).toBe(0x8000_0000_0000_6005n);
   });

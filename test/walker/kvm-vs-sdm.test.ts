@@ -8,7 +8,7 @@
  *    21:(M'-19) with M' = min(MAXPHYADDR, 40) (reference §3.5).
  */
 import { describe, it, expect } from 'vitest';
-import { GuestMemory, GvaWalker, InvalidRegisterStateError, PageTableBuilder, gpa, gva } from '../../src';
+import { DEFAULT_KVM_VERSION, GuestMemory, GvaWalker, InvalidRegisterStateError, KVM_VERSIONS, PageTableBuilder, gpa, gva, type KvmVersion } from '../../src';
 import {
   PF_ID,
   PF_P,
@@ -61,11 +61,11 @@ function world(mode: PagingMode, maxPhyAddr = 46) {
   return { mem, b, root: BigInt(b.root) };
 }
 
-function walkBoth(w: ReturnType<typeof world>, cpu: ModelCpu, va: bigint, acc: ModelAccess) {
+function walkBoth(w: ReturnType<typeof world>, cpu: ModelCpu, va: bigint, acc: ModelAccess, kvmVersion: KvmVersion = DEFAULT_KVM_VERSION) {
   const read = memReader(w.mem);
   const kvm = modelWalk(cpu, w.root, va, acc, read, { idRule: 'kvm', pse36: 'kvm' });
   const sdm = modelWalk(cpu, w.root, va, acc, read, { idRule: 'sdm', pse36: 'sdm' });
-  const walker = new GvaWalker(w.mem, regsFor(cpu, w.root), features(cpu));
+  const walker = new GvaWalker(w.mem, regsFor(cpu, w.root), features(cpu), undefined, kvmVersion);
   const r = walker.walk(gva(va), { kind: acc.kind, user: acc.user, implicit: acc.implicit ?? false, ac: acc.ac ?? false });
   return { kvm, sdm, engineCode: r.status === 'fault' ? r.errorCode : 0, r };
 }
@@ -92,18 +92,20 @@ describe('32-bit paging, EFER.NXE=1: the I/D bit (KVM sets it, the SDM does not)
       smep: true,
     },
   ];
-  for (const c of cases) {
-    it(c.name, () => {
+  // v6.16 adds I/D when EFER.NX or CR4.SMEP (reference §5.1); 7.3 when ext.has_pferr_fetch, which
+  // kvm_calc_cpu_role sets from the same two bits (kvm-7x.md §1.5, §3.3): both versions agree.
+  for (const kvmVersion of KVM_VERSIONS) for (const c of cases) {
+    it(`KVM ${kvmVersion}: ${c.name}`, () => {
       const w = world('paging32');
       w.b.map(gva(va & ~0xfffn), gpa(0x1234_5000n), { size: '4K', flags: { writable: true, user: true } });
       w.b.setEntry(gva(va), 1, c.pte);
       const cpu = cpuOf('paging32', { eferNXE: true, cr4SMEP: c.smep ?? false });
-      const { kvm, sdm, engineCode } = walkBoth(w, cpu, va, c.acc);
+      const { kvm, sdm, engineCode } = walkBoth(w, cpu, va, c.acc, kvmVersion);
       expect(kvm.errorCode).toBe(c.kvm);
       expect(sdm.errorCode).toBe(c.sdm);
       expect(engineCode, 'the engine follows KVM').toBe(c.kvm);
       // and with NXE=0 nobody sets I/D (unless SMEP)
-      const off = walkBoth(w, cpuOf('paging32', { eferNXE: false, cr4SMEP: c.smep ?? false }), va, c.acc);
+      const off = walkBoth(w, cpuOf('paging32', { eferNXE: false, cr4SMEP: c.smep ?? false }), va, c.acc, kvmVersion);
       expect(off.engineCode).toBe(c.smep ? c.kvm : c.sdm);
     });
   }

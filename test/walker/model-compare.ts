@@ -168,7 +168,7 @@ export function compareKvmExtras(
   r: { status: string; pteAccess?: number; pkey?: number; pageSize?: number },
   cpu: ModelCpu,
   acc: ModelAccess,
-  kvm: KvmVersion = '6.16',
+  kvm: KvmVersion,
 ): string[] {
   if (m.status !== 'ok' || r.status !== 'ok') return [];
   const d: string[] = [];

@@ -7,7 +7,7 @@
  * structured sweeps with combinations nobody enumerated.
  */
 import { describe, it, expect } from 'vitest';
-import { GuestMemory, GvaWalker, InvalidRegisterStateError, PageTableBuilder, gpa, gva } from '../../src';
+import { GuestMemory, GvaWalker, InvalidRegisterStateError, KVM_VERSIONS, PageTableBuilder, gpa, gva, type KvmVersion } from '../../src';
 import { describeErrorCode, modelWalk, type ModelAccess, type ModelCpu, type PagingMode } from '../model/sdm-paging-model';
 import { compareKvmExtras, compareOutcome, decodeEntry, describeAccess, describeCpu, hex, memReader, regsFor } from './model-compare';
 
@@ -165,7 +165,7 @@ interface Stats {
   outcomes: Map<string, number>;
 }
 
-function runWorld(rng: Rng, world: World, cases: number, st: Stats): void {
+function runWorld(rng: Rng, world: World, cases: number, st: Stats, kvm: KvmVersion): void {
   const { mode, M, mem } = world;
   const read = memReader(mem);
   const rawRead = (a: bigint): bigint => (world.size === 8 ? mem.read64(gpa(a)) : BigInt(mem.read32(gpa(a)) >>> 0));
@@ -181,7 +181,7 @@ function runWorld(rng: Rng, world: World, cases: number, st: Stats): void {
     const cpu = randomCpu(rng, mode, M, gbpages);
     const nx = cpu.eferNXE || rng.bool();
     const features = { maxPhyAddr: M, nx, gbpages, la57: true, smep: true, smap: true, pku: true, vendor: cpu.vendor ?? 'intel' } as const;
-    cpus.push({ cpu, w: new GvaWalker(mem, regsFor(cpu, world.root), features), nx });
+    cpus.push({ cpu, w: new GvaWalker(mem, regsFor(cpu, world.root), features, undefined, kvm), nx });
   }
 
   for (let i = 0; i < cases; i++) {
@@ -219,7 +219,7 @@ function runWorld(rng: Rng, world: World, cases: number, st: Stats): void {
           smap: true,
           pku: true,
           vendor: cpu.vendor ?? 'intel',
-        });
+        }, undefined, kvm);
       } catch (e) {
         walker = undefined;
         if (!(m.status === 'gp' && e instanceof InvalidRegisterStateError)) diffs.push(`engine: MOV CR3 failed (${String(e)}), model ${m.status}`);
@@ -229,7 +229,7 @@ function runWorld(rng: Rng, world: World, cases: number, st: Stats): void {
       if (m.status === 'gp') diffs.push('model: PDPTE load #GP; engine loaded the PDPTEs');
       else {
         r = walker.walk(gva(va), { kind: acc.kind, user: acc.user, implicit: acc.implicit ?? false, ac: acc.ac ?? false });
-        diffs.push(...compareOutcome(m, r), ...compareKvmExtras(m, r, cpu, acc));
+        diffs.push(...compareOutcome(m, r), ...compareKvmExtras(m, r, cpu, acc, kvm));
         for (const s of m.steps) {
           const now = rawRead(s.gpa);
           if (now !== s.final) diffs.push(`L${s.level}@${hex(s.gpa)} after the walk: expected ${hex(s.final)} got ${hex(now)}`);
@@ -259,17 +259,17 @@ const MAXPHYS = [36, 46, 52];
 const CASES_PER_WORLD = 20_000;
 
 describe('randomized walks against the SDM model (seeded)', () => {
-  for (const mode of MODES) {
-    it(`${mode}: random trees, bit flips, registers and accesses`, () => {
+  for (const kvm of KVM_VERSIONS) for (const mode of MODES) {
+    it(`KVM ${kvm}, ${mode}: random trees, bit flips, registers and accesses`, () => {
       const t0 = performance.now();
       const st: Stats = { count: 0, mismatches: 0, first: [], keys: new Map(), outcomes: new Map() };
       for (const M of MAXPHYS) {
         const rng = new Rng(0x5eed0000 + M * 17 + MODES.indexOf(mode));
         const world = makeWorld(rng, mode, M);
-        runWorld(rng, world, CASES_PER_WORLD, st);
+        runWorld(rng, world, CASES_PER_WORLD, st, kvm);
       }
       const outcomes = [...st.outcomes].map(([k, n]) => `${k}=${n}`).join(' ');
-      console.log(`${mode}: ${st.count} random cases, ${(performance.now() - t0).toFixed(0)} ms, ${st.mismatches} mismatches; outcomes: ${outcomes}`);
+      console.log(`KVM ${kvm}, ${mode}: ${st.count} random cases, ${(performance.now() - t0).toFixed(0)} ms, ${st.mismatches} mismatches; outcomes: ${outcomes}`);
       expect(st.count).toBe(MAXPHYS.length * CASES_PER_WORLD);
       // the random mix must keep reaching every kind of outcome
       for (const k of ['ok/ok', 'fault/not-present', 'fault/reserved', 'fault/protection']) {

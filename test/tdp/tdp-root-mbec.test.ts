@@ -1,0 +1,104 @@
+/**
+ * L0's own TDP root (root_mmu for L1) after MBEC/GMET, as kvm-7x.md states it:
+ *  - §1.6 make_spte: for EPT (no NX mask) XS = bit 2 from ACC_EXEC and XU = bit 10 from
+ *    ACC_USER_EXEC, "for TDP roots … because access = ACC_ALL" (INFERRED there); make_nonleaf_spte
+ *    ORs xs | xu; legacy/NPT SPTEs: U from ACC_USER, NX (bit 63) from !ACC_EXEC, xs = xu = 0.
+ *  - §1.3 / §1.6: mmu_has_mbec(mmu) = root_role.cr4_smep. ASSUMPTION (src/vm/vcpu.ts calcRootRole;
+ *    only commit titles a6b7b6b2050c / fe080f58dec2 speak of L0's own use): the root for L1 keeps
+ *    cr4_smep clear, so L1's supervisor and user fetches, whatever their page's U bit, never fault
+ *    on XS/XU or U — one exit to map a page, none after.
+ *  - §1.2 / §1.3: the hardware EPT-violation qualification of L1's final translation carries the
+ *    advanced information bits 11:9 (user-mode / writable / execute-disable linear address), and
+ *    7.3's __vmx_handle_ept_violation turns bit 9 into PFERR_USER (with PFERR_GUEST_FINAL).
+ */
+import { describe, expect, it } from 'vitest';
+import { EPT_QUAL, NPF_GUEST_FINAL, PFERR, type KvmVersion } from '../../src';
+import { fixture } from '../vm/fixtures';
+
+const bit = (n: number): bigint => 1n << BigInt(n);
+const VA_S = 0x7000_0000n; // supervisor page (U=0)
+const VA_U = 0x7020_0000n; // user page (U=1)
+
+function l1(kvm: KvmVersion, flavour: 'ept' | 'npt') {
+  const f = fixture({ flavour, kvm }, '4K');
+  f.pt.map(VA_S, 0x20_0000n, { flags: { writable: true } });
+  f.pt.map(VA_U, 0x40_0000n, { flags: { writable: false, user: true, nx: true } });
+  return f;
+}
+
+describe("L0's TDP root for L1 (root_mmu), KVM 7.3", () => {
+  it('root role: access = ACC_ALL 0xF, cr4_smep (MBEC/GMET) clear, for EPT and NPT', () => {
+    for (const flavour of ['ept', 'npt'] as const) {
+      const { v } = l1('7.3', flavour);
+      expect(v.rootRole.kvm).toBe('7.3');
+      expect(v.rootRole.access).toBe(0xf); // kvm-7x.md §1.4 ACC_ALL, §3.1 access 11:8
+      expect(v.rootRole.cr4Smep).toBe(false);
+    }
+  });
+
+  it('EPT: every leaf and non-leaf SPTE grants R, W, XS and XU (bits 0, 1, 2, 10); 6.16 has no XU', () => {
+    for (const kvm of ['7.3', '6.16'] as const) {
+      const { vm, v } = l1(kvm, 'ept');
+      v.fetch(VA_S);
+      const root = v.currentRoot!;
+      const leaf = vm.tdp.leaves(root).find(([g]) => g === 0x200)![2];
+      const top = vm.tdp.readSpte(root, 0);
+      const want = kvm === '7.3' ? 7n | bit(10) : 7n; // §1.6 make_spte / make_nonleaf_spte; reference §7.2
+      expect(leaf & (7n | bit(10))).toBe(want);
+      expect(top & (7n | bit(10))).toBe(want);
+    }
+  });
+
+  it('NPT: leaves carry U and no NX (ACC_ALL), and no XS/XU (xs = xu = 0)', () => {
+    const { vm, v } = l1('7.3', 'npt');
+    v.fetch(VA_S);
+    const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === 0x200)![2];
+    expect(leaf & (bit(0) | bit(1) | bit(2))).toBe(bit(0) | bit(1) | bit(2)); // P, W, U
+    expect(leaf & bit(63)).toBe(0n); // NX clear: ACC_EXEC in ACC_ALL
+  });
+
+  it('ASSUMPTION cr4_smep clear: supervisor and user fetches from U=0 and U=1 pages only take not-present exits, then none', () => {
+    for (const flavour of ['ept', 'npt'] as const) {
+      const { v, pt } = l1('7.3', flavour);
+      pt.map(VA_U + 0x1000n, 0x40_1000n, { flags: { user: true } }); // user, executable
+      for (const [va, user] of [[VA_S, false], [VA_U + 0x1000n, true]] as const) {
+        const a = v.fetch(va, user);
+        expect(a.status).toBe('ok');
+        expect(a.exits.length).toBeGreaterThan(0);
+        // Not present only: no PROT bit (EPT qualification bits 5:3) and no P in the NPF error code.
+        for (const e of a.exits) expect(flavour === 'ept' ? Number(e.info) & 0x78 : Number(e.info) & PFERR.PRESENT).toBe(0);
+        expect(v.fetch(va, user).exits.length).toBe(0);
+      }
+    }
+  });
+});
+
+describe("L1's EPT-violation exit: advanced information bits 11:9 (KVM 7.3)", () => {
+  const LADDR_PADDR = EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED;
+  it('a user read of a read-only, execute-disable, user page: READ|VALID|TRANSLATED|GVA_USER|GVA_NX; error code FINAL|USER', () => {
+    const { v } = l1('7.3', 'ept');
+    const r = v.read(VA_U, true);
+    const e = r.exits.find((x) => x.gpa >> 12n === 0x400n)!;
+    // Bits 0, 7, 8 (kvm-unit-tests x86/vmx.h:645-657), 9 user-mode and 11 execute-disable
+    // (vmx.h:658, 660; SDM via kvm-7x.md §1.2); bit 10 clear: the page is read-only.
+    expect(Number(e.info)).toBe(EPT_QUAL.ACC_READ | LADDR_PADDR | EPT_QUAL.GVA_USER | EPT_QUAL.GVA_NX);
+    // kvm-7x.md §1.3: a read sets no access bit, GVA_TRANSLATED → PFERR_GUEST_FINAL, bit 9 → PFERR_USER.
+    expect(e.errorCode).toBe(BigInt(NPF_GUEST_FINAL) | BigInt(PFERR.USER));
+  });
+
+  it('a supervisor write of a writable, executable, supervisor page: WRITE|VALID|TRANSLATED|GVA_RW', () => {
+    const { v } = l1('7.3', 'ept');
+    const r = v.write(VA_S);
+    const e = r.exits.find((x) => x.gpa >> 12n === 0x200n)!;
+    expect(Number(e.info)).toBe(EPT_QUAL.ACC_WRITE | LADDR_PADDR | EPT_QUAL.GVA_WRITABLE);
+    expect(e.errorCode).toBe(BigInt(NPF_GUEST_FINAL) | BigInt(PFERR.WRITE));
+  });
+
+  it('guest paging-structure accesses (bit 8 clear) report none of bits 11:9; v6.16 never does', () => {
+    const { v } = l1('7.3', 'ept');
+    const r = v.read(VA_U, true);
+    for (const e of r.exits.filter((x) => x.onGuestTable)) expect(Number(e.info) & 0xe00).toBe(0);
+    const old = l1('6.16', 'ept').v.read(VA_U, true);
+    for (const e of old.exits) expect(Number(e.info) & 0xe00).toBe(0);
+  });
+});
