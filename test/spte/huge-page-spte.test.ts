@@ -54,6 +54,11 @@ describe('makeSmallSpte', () => {
     const { c, s } = huge('ept', true);
     expect(() => makeSmallSpte(c, SHADOW_NONPRESENT_VALUE, ROLE_4K, 0)).toThrow(InvalidArgumentError);
     expect(() => makeSmallSpte(c, s & ~(1n << 7n), ROLE_4K, 0)).toThrow(/spte-not-huge/);
+    // The error names the KVM function, what it needs and the SPTE (rule text of src/errors.ts).
+    const flat = s & ~(1n << 7n);
+    expect(() => makeSmallSpte(c, flat, ROLE_4K, 0)).toThrow(
+      expect.objectContaining({ rule: 'spte-not-huge', value: '0x' + flat.toString(16), message: expect.stringMatching(/^make_small_spte needs a present huge SPTE/) }),
+    );
   });
 });
 
@@ -70,5 +75,11 @@ describe('makeHugeSpte', () => {
     expect(isExecutable(off.c, makeHugeSpte(off.c, makeSmallSpte(off.c, off.s, ROLE_4K, 7), 2))).toBe(true);
     expect(() => makeHugeSpte(c, small, 1)).toThrow(/huge-spte-level/);
     expect(() => makeHugeSpte(c, SHADOW_NONPRESENT_VALUE, 2)).toThrow(InvalidArgumentError);
+    expect(() => makeHugeSpte(c, SHADOW_NONPRESENT_VALUE, 2)).toThrow(
+      expect.objectContaining({ rule: 'spte-not-huge', value: '0x' + SHADOW_NONPRESENT_VALUE.toString(16), message: expect.stringMatching(/^make_huge_spte needs a present SPTE/) }),
+    );
+    expect(() => makeHugeSpte(c, small, 1)).toThrow(
+      expect.objectContaining({ rule: 'huge-spte-level', value: '1', message: expect.stringMatching(/^a huge SPTE is at level 2 or above/) }),
+    );
   });
 });
