@@ -5,11 +5,10 @@
  * comma-separated list (so no `{a,b}` globs); `file.ts:10-40` restricts a file to lines. With
  * `--disableBail` every covering test runs, so a report's killedBy tells which test files kill what
  * (one run gives the kill rate with and without a set of new test files).
- * Cost: vitest.mutate.config.mts keeps one vitest worker thread (and so the imported engine) for all
- * mutant runs; before, every mutant started a thread and re-imported the engine. Measured on
- * src/tdp/root-types.ts (40 mutants, the five test/tdp files, load average 8-12 from other work):
- * 81 s → 5 s of mutant runs (≈30 → ≈480 mutants/min), same statuses; src/shadow/sync.ts: 192
- * mutants in 87 s, 168/4/20 as measured before. MUTATE_REUSE_WORKER=0 restores a thread per mutant.
+ * Cost: every mutant starts a vitest worker thread that imports the engine again (about 25-30
+ * mutants a minute on two shared cores). MUTATE_REUSE_WORKER=1 keeps one thread for all mutants
+ * (~16x faster) but is unsound: module-level memo caches outlive a mutant's run (see
+ * vitest.mutate.config.mts), so use it only to find candidate survivors, never for scores.
  * The report lands in reports/mutation/ (HTML and JSON).
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
