@@ -18,12 +18,12 @@ const bit = (n: number) => 1n << BigInt(n);
 
 describe('makeSpteConfig derived values (kvm_mmu_set_ept_masks, reset_tdp_shadow_zero_bits_mask)', () => {
   it('EPT defaults: 6.16 layout; exec-only EPT, so shadow_present_mask is SUPPRESS_VE only (spte.c:465-466)', () => {
-    const c = makeSpteConfig({ flavour: 'ept' });
+    const c = makeSpteConfig({ flavour: 'ept', kvm: '6.16' });
     expect(c.kvm).toBe('6.16');
     expect(c.execOnly).toBe(true);
     expect(c.presentMask).toBe(bit(63));
     // Without exec-only support, VMX_EPT_READABLE_MASK joins it (spte.c:466).
-    expect(makeSpteConfig({ flavour: 'ept', execOnly: false }).presentMask).toBe(bit(0) | bit(63));
+    expect(makeSpteConfig({ flavour: 'ept', execOnly: false, kvm: '6.16' }).presentMask).toBe(bit(0) | bit(63));
     // NPT has no exec-only pages.
     expect(makeSpteConfig({ flavour: 'npt', execOnly: true } as SpteConfigSpec).execOnly).toBe(false);
   });
@@ -46,7 +46,7 @@ describe('makeSpteConfig derived values (kvm_mmu_set_ept_masks, reset_tdp_shadow
 
   it('NPT hardware walk format: host long-mode paging with NX, 1 GiB pages iff GBPAGES (mmu.c:5330), no PSE/SMEP/SMAP', () => {
     for (const maxHugePageLevel of [1, 2, 3] as const) {
-      const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 46, maxHugePageLevel });
+      const c = makeSpteConfig({ flavour: 'npt', hostMaxPhyAddr: 46, maxHugePageLevel, kvm: '6.16' });
       const expected = nptFormat({ level: 4, maxPhyAddr: 46, nx: true, gbpages: maxHugePageLevel === 3, pse: false, cr4Smep: false, cr4Smap: false, kvm: '6.16' });
       expect(c.hardwareFormat).toEqual(expected);
     }
