@@ -114,7 +114,7 @@ export class PageTableBuilder {
     }
     const gfn = this.poolBase + this.poolNext++;
     const f = this.mem.frameOfUnchecked(gfn);
-    if (f >= 0) this.mem.slabOfUnchecked(f).fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
+    if (f >= 0) this.mem.words.fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     return gfn;
   }
 
@@ -131,7 +131,7 @@ export class PageTableBuilder {
       if (at >> 32n !== 0n) throw new GpaOutsideMemoryError('table-below-4g', `${what} must be below 4 GiB in ${this.geometry.mode}`, hex(at));
     }
     const f = this.mem.frameOfUnchecked(gfn);
-    if (f >= 0) this.mem.slabOfUnchecked(f).fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
+    if (f >= 0) this.mem.words.fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     return gfn;
   }
 
@@ -172,14 +172,14 @@ export class PageTableBuilder {
   private readEntry(tableGfn: number, idx: number): [number, number] {
     const f = this.mem.frameOfUnchecked(tableGfn);
     if (f < 0) return [0, 0];
-    const s = this.mem.slabOfUnchecked(f);
+    const s = this.mem.words;
     const b = GuestMemory.wordBaseUnchecked(f);
     return this.geometry.entryBytes === 4 ? [s[b + idx]!, 0] : [s[b + idx * 2]!, s[b + idx * 2 + 1]!];
   }
 
   private writeEntry(tableGfn: number, idx: number, lo: number, hi: number): void {
     const f = this.mem.frameForWriteUnchecked(tableGfn);
-    const s = this.mem.slabOfUnchecked(f);
+    const s = this.mem.words;
     const b = GuestMemory.wordBaseUnchecked(f);
     if (this.geometry.entryBytes === 4) s[b + idx] = lo >>> 0;
     else {

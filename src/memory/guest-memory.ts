@@ -263,11 +263,6 @@ export class GuestMemory {
     return this.frameWords;
   }
 
-  /** @internal slabOf without the argument check. */
-  slabOfUnchecked(_frame: number): Uint32Array {
-    return this.frameWords;
-  }
-
   /**
    * Every frame's words, frame f from `wordBase(f)`. Replaced when a write allocates a frame
    * (`frameForWrite`), so read it after the lookup, never keep it across a write.
@@ -369,21 +364,21 @@ export class GuestMemory {
     const g = this.check(a, 4);
     const f = this.frameOfUnchecked(g);
     if (f < 0) return 0;
-    return this.slabOfUnchecked(f)[GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n)]!;
+    return this.frameWords[GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n)]!;
   }
 
   write32(a: Gpa, value: number): void {
     const g = this.check(a, 4);
     checkInt('value', value, { max: 0xffff_ffff });
     const f = this.frameForWriteUnchecked(g);
-    this.slabOfUnchecked(f)[GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n)] = value >>> 0;
+    this.frameWords[GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n)] = value >>> 0;
   }
 
   read64(a: Gpa): bigint {
     const g = this.check(a, 8);
     const f = this.frameOfUnchecked(g);
     if (f < 0) return 0n;
-    const s = this.slabOfUnchecked(f);
+    const s = this.frameWords;
     const w = GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n);
     return (BigInt(s[w + 1]!) << 32n) | BigInt(s[w]!);
   }
@@ -392,7 +387,7 @@ export class GuestMemory {
     const g = this.check(a, 8);
     const v = checkBigint('value', value);
     const f = this.frameForWriteUnchecked(g);
-    const s = this.slabOfUnchecked(f);
+    const s = this.frameWords;
     const w = GuestMemory.wordBaseUnchecked(f) + Number(((a as bigint) & 0xfffn) >> 2n);
     s[w] = Number(v & 0xffffffffn);
     s[w + 1] = Number(v >> 32n);
@@ -403,7 +398,7 @@ export class GuestMemory {
     const f = this.frameOfUnchecked(g);
     if (f < 0) return 0;
     const off = Number((a as bigint) & 0xfffn);
-    const word = this.slabOfUnchecked(f)[GuestMemory.wordBaseUnchecked(f) + (off >> 2)]!;
+    const word = this.frameWords[GuestMemory.wordBaseUnchecked(f) + (off >> 2)]!;
     return (word >>> ((off & 3) * 8)) & 0xff;
   }
 
@@ -412,7 +407,7 @@ export class GuestMemory {
     checkInt('value', value, { max: 0xff });
     const f = this.frameForWriteUnchecked(g);
     const off = Number((a as bigint) & 0xfffn);
-    const s = this.slabOfUnchecked(f);
+    const s = this.frameWords;
     const i = GuestMemory.wordBaseUnchecked(f) + (off >> 2);
     const sh = (off & 3) * 8;
     s[i] = ((s[i]! & ~(0xff << sh)) | ((value & 0xff) << sh)) >>> 0;

@@ -12,7 +12,7 @@ import { GuestMemory } from '../memory/guest-memory';
 export function readGpte(mem: GuestMemory, format: PageFormat, gfn: number, off: number): bigint | undefined {
   const f = mem.frameOfUnchecked(gfn);
   if (f < 0) return mem.slotOf(gfn) === undefined ? undefined : 0n;
-  const slab = mem.slabOfUnchecked(f);
+  const slab = mem.words;
   const w = GuestMemory.wordBaseUnchecked(f) + (off >>> 2);
   if (format.entryBytes === 4) return BigInt(slab[w]!);
   return (BigInt(slab[w + 1]!) << 32n) | BigInt(slab[w]!);

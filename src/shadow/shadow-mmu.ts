@@ -101,7 +101,7 @@ export class ShadowMmu implements ShadowMmuOps {
   readSpte(sp: ShadowPage, idx: number): bigint {
     const m = this.vm.host.frames;
     const f = m.frameOfUnchecked(sp.pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
   }
@@ -110,7 +110,7 @@ export class ShadowMmu implements ShadowMmuOps {
   isNonpresentValue(sp: ShadowPage, idx: number): boolean {
     const m = this.vm.host.frames;
     const f = m.frameOfUnchecked(sp.pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return s[b] === 0 && s[b + 1] === 0x8000_0000;
   }
@@ -118,7 +118,7 @@ export class ShadowMmu implements ShadowMmuOps {
   private writeRaw(pfn: number, idx: number, v: bigint): void {
     const m = this.vm.host.frames;
     const f = m.frameForWriteUnchecked(pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     s[b] = Number(v & 0xffffffffn);
     s[b + 1] = Number(v >> 32n);
@@ -290,7 +290,7 @@ export class ShadowMmu implements ShadowMmuOps {
     const sp = new ShadowPage(role, gfn, pfn, this.mmuValidGen, this.seq++);
     const m = this.vm.host.frames;
     const f = m.frameForWriteUnchecked(pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f);
     // Every entry starts as SHADOW_NONPRESENT_VALUE.
     const hi = Number(SHADOW_NONPRESENT_VALUE >> 32n);

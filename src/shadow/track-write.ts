@@ -60,7 +60,7 @@ export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number,
   if (bytes === 4 || bytes === 8) {
     const f = mmu.vm.guestMem.frameOfUnchecked(Math.floor(gpa / 4096));
     if (f >= 0) {
-      const slab = mmu.vm.guestMem.slabOfUnchecked(f);
+      const slab = mmu.vm.guestMem.words;
       const w = GuestMemory.wordBaseUnchecked(f) + ((gpa % 4096) >>> 2);
       gentry = bytes === 4 ? BigInt(slab[w]!) : (BigInt(slab[w + 1]!) << 32n) | BigInt(slab[w]!);
     }

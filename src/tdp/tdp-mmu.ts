@@ -75,7 +75,7 @@ export class TdpMmu {
   readSpte(sp: TdpPage, idx: number): bigint {
     const m = this.vm.host.frames;
     const f = m.frameOfUnchecked(sp.pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
   }
@@ -83,7 +83,7 @@ export class TdpMmu {
   private writeRaw(sp: TdpPage, idx: number, v: bigint): void {
     const m = this.vm.host.frames;
     const f = m.frameForWriteUnchecked(sp.pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     s[b] = Number(v & 0xffffffffn);
     s[b + 1] = Number(v >> 32n);
@@ -95,7 +95,7 @@ export class TdpMmu {
     // Every entry of a new table starts as SHADOW_NONPRESENT_VALUE (bit 63: suppress #VE for EPT).
     const m = this.vm.host.frames;
     const f = m.frameForWriteUnchecked(pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f);
     for (let i = 0; i < 512; i++) {
       s[b + i * 2] = 0;

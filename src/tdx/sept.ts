@@ -266,7 +266,7 @@ export class Sept implements ExternalPageTableHooks {
     const m = this.host.frames;
     const f = m.frameOfUnchecked(pfn);
     if (f < 0) return 0n;
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
   }
@@ -274,7 +274,7 @@ export class Sept implements ExternalPageTableHooks {
   private write(pfn: number, idx: number, v: bigint): void {
     const m = this.host.frames;
     const f = m.frameForWriteUnchecked(pfn);
-    const s = m.slabOfUnchecked(f);
+    const s = m.words;
     const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     s[b] = Number(v & 0xffffffffn);
     s[b + 1] = Number(v >> 32n);

@@ -72,7 +72,7 @@ export class HostMemory {
   /** Return a table frame (zeroed for reuse). */
   freeTable(pfn: number): void {
     const f = this.frames.frameOfUnchecked(pfn);
-    if (f >= 0) this.frames.slabOfUnchecked(f).fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
+    if (f >= 0) this.frames.words.fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     this.freeTables.push(pfn);
     this.tablesInUse--;
   }
