@@ -5,16 +5,18 @@
  * comma-separated list (so no `{a,b}` globs); `file.ts:10-40` restricts a file to lines. With
  * `--disableBail` every covering test runs, so a report's killedBy tells which test files kill what
  * (one run gives the kill rate with and without a set of new test files).
- * Cost: every mutant starts a vitest worker thread that imports the engine again (about 25-30
- * mutants a minute on two shared cores). MUTATE_REUSE_WORKER=1 keeps one thread for all mutants
- * (~16x faster) but is unsound: module-level memo caches outlive a mutant's run (see
- * vitest.mutate.config.mts), so use it only to find candidate survivors, never for scores.
+ * Cost: one vitest worker thread serves every mutant run (vitest.mutate.config.mts); with
+ * MUTATE_REUSE_WORKER=0 every mutant starts a thread that imports the engine again (about 25-30
+ * mutants a minute on two shared cores; 5-23x slower in the mutant phase). Both give the same status
+ * for every mutant checked (test/support/compare-mutation-reports.mjs, README "Mutation testing").
  * The report lands in reports/mutation/ (HTML and JSON).
  * @type {import('@stryker-mutator/api/core').PartialStrykerOptions}
  */
 export default {
-  testRunner: 'vitest',
-  plugins: ['@stryker-mutator/vitest-runner'],
+  // The vitest runner with checks that no mutant is scored from a run that tested nothing
+  // (test/support/stryker-vitest-guard.mjs).
+  testRunner: 'vitest-guarded',
+  plugins: ['@stryker-mutator/vitest-runner', './test/support/stryker-vitest-guard.mjs'],
   vitest: { configFile: 'vitest.mutate.config.mts', related: false },
   mutate: ['src/shadow/**/*.ts', 'src/tdp/**/*.ts', 'src/spte/**/*.ts', 'src/nested/**/*.ts', 'src/tdx/**/*.ts'],
   // Run only the tests that cover a mutant.

@@ -24,15 +24,23 @@ const include = (process.env.MUTATE_TESTS ?? 'test/{shadow,tdp,spte,nested,tdx,v
  * setup files) still holds the engine. The "stop" message is answered here, not sent, because the
  * worker's stop handler removes its message listener; each run still sends "start" with that run's
  * config (Stryker's per-mutant test name filter), see test/support/mutate-worker.mjs.
- * NOT sound, so it is opt-in (MUTATE_REUSE_WORKER=1): Stryker switches mutants at run time through
- * a global, but the engine memoizes derived data in module-level caches (page formats, SPTE
- * configurations), so a value computed under one mutant outlives its run. Measured: on
- * src/spte/tdp-level.ts with test/spte/spte-mutants the reused worker gave 4 killed / 12 survived
- * against 15 / 1 with a fresh thread per mutant (same sources, same tests); a cached mutated value
- * could as well fail a later mutant's tests and count it killed. Use the reused worker only to
- * find candidate survivors quickly; quote scores from the default (a fresh thread per mutant).
+ * Sound since test/support/mutate-worker.mjs clears Stryker's active mutant before every run: before
+ * that, collection-time code (describe bodies) of a run ran under the previous mutant, and once a
+ * mutant made a test file fail to load, its beforeAll never switched the next mutant on, so later
+ * runs completed 0 tests and Stryker counted them Survived (src/spte/tdp-level.ts with
+ * test/spte/spte-mutants: 4 killed / 12 survived against 15 / 1 with a fresh thread per mutant).
+ * What else a reused thread keeps: engine modules evaluated in the dry run with no mutant active
+ * (as a fresh thread evaluates them while collecting, also with none), and the memo caches of
+ * `memoize` (src/format/page-format.ts), whose builders import only src/format, src/role,
+ * src/cpu/registers, src/errors, src/kvm-version and src/bits: unmutated by `npm run mutate`'s
+ * directories, so a cached format is the same object a fresh thread builds. The guard plugin
+ * (test/support/stryker-vitest-guard.mjs) refuses this mode when a mutated file is one of those
+ * modules, and aborts any run in either mode that completes 0 tests for a mutant.
+ * Checked mutant by mutant against a fresh thread per mutant (test/support/compare-mutation-reports.mjs)
+ * on src/spte/tdp-level.ts, src/tdp/root-types.ts and src/shadow/unsync.ts (151 mutants, same status
+ * each), so it is the default; MUTATE_REUSE_WORKER=0 starts a fresh thread per mutant.
  */
-if (process.env.MUTATE_REUSE_WORKER === '1') {
+if (process.env.MUTATE_REUSE_WORKER !== '0') {
   type Internals = { _thread?: Worker; entrypoint: string; env: Record<string, string | undefined>; added?: [string, (...a: unknown[]) => void][] };
   const proto = ThreadsPoolWorker.prototype as unknown as Record<string, (...a: any[]) => any>;
   const parked: Worker[] = [];
