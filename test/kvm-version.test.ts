@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  ACC_6_16, ACC_7_3, ACC_ALL, ACC_EXEC, ACC_READ, ACC_USER, ACC_USER_EXEC, ACC_WRITE, accEncoding,
   CR0, CR4, CpuRole, DEFAULT_EPT_CAPS, DEFAULT_FEATURES, DEFAULT_KVM_VERSION, EFER, EXT_ROLE_BITS, GuestMemory, GvaWalker, NgpaWalker,
   PAGE_ROLE_LAYOUT, PageRole, PageTableBuilder, Walk2D, calcCpuRole, decodeAcc, eptFormat, gpa, makeEptp, makeSpteConfig, nptFormat,
   paeFormat, paging32Format, paging4Format, paging5Format, updatePermissionBitmask,
@@ -73,5 +74,40 @@ describe("the standalone builders default to KVM '7.3'", () => {
     expect(paging4Format({ ...X86, kvm: '6.16' }).acc.EXEC).toBe(1); // reference §4.2
     expect(makeSpteConfig({ flavour: 'ept', kvm: '6.16' }).xuMask).toBe(0n);
     expect(updatePermissionBitmask({ cr0Wp: true, cr4Smep: true, cr4Smap: true, eferNx: true, ept: false, kvm: '6.16' })[8]).toBe(0xf5); // reference §4.3
+  });
+});
+
+describe('the ACC constants are version-explicit; the bare names are the default version (7.3)', () => {
+  it('ACC_7_3 is kvm-7x.md §1.4, ACC_6_16 is reference §4.2; accEncoding picks by version', () => {
+    // kvm-7x.md §1.4 table (a8827c19614 "introduce ACC_READ_MASK"): READ 1, WRITE 2, USER 4, USER_EXEC = USER, EXEC 8, ALL 0xF.
+    expect([ACC_7_3.READ, ACC_7_3.WRITE, ACC_7_3.USER, ACC_7_3.USER_EXEC, ACC_7_3.EXEC, ACC_7_3.ALL, ACC_7_3.values]).toEqual([1, 2, 4, 4, 8, 0xf, 16]);
+    // kvm-mmu.md §4.2 (v6.16 spte.h ACC_EXEC_MASK 1, ACC_WRITE_MASK 2, ACC_USER_MASK 4, ACC_ALL 7); no READ, no USER_EXEC.
+    expect([ACC_6_16.READ, ACC_6_16.WRITE, ACC_6_16.USER, ACC_6_16.USER_EXEC, ACC_6_16.EXEC, ACC_6_16.ALL, ACC_6_16.values]).toEqual([0, 2, 4, 0, 1, 7, 8]);
+    expect(accEncoding('7.3')).toBe(ACC_7_3);
+    expect(accEncoding('6.16')).toBe(ACC_6_16);
+  });
+
+  it("the bare ACC_* equal the default version's (7.3), not v6.16's", () => {
+    expect(DEFAULT_KVM_VERSION).toBe('7.3');
+    expect(ACC_EXEC).toBe(8); // kvm-7x.md §1.4 ACC_EXEC_MASK (v6.16: 1)
+    expect(ACC_ALL).toBe(0xf); // kvm-7x.md §1.4 ACC_ALL (v6.16: 7)
+    expect(ACC_READ).toBe(1); // kvm-7x.md §1.4 ACC_READ_MASK
+    expect(ACC_USER_EXEC).toBe(4); // kvm-7x.md §1.4 ACC_USER_EXEC_MASK = ACC_USER_MASK
+    expect([ACC_WRITE, ACC_USER]).toEqual([2, 4]);
+  });
+
+  it('WRITE and USER, the bits the shadow MMU tests bare (shadow-fault, sync, gpte, shadow-vcpu pkru), are the same in both versions', () => {
+    // reference §4.2 and kvm-7x.md §1.4: ACC_WRITE_MASK = PT_WRITABLE_MASK (2), ACC_USER_MASK = PT_USER_MASK (4) in both.
+    expect(ACC_6_16.WRITE).toBe(ACC_7_3.WRITE);
+    expect(ACC_6_16.USER).toBe(ACC_7_3.USER);
+    expect(ACC_WRITE).toBe(ACC_6_16.WRITE);
+    expect(ACC_USER).toBe(ACC_6_16.USER);
+  });
+
+  it("decodeAcc reads each version's encoding", () => {
+    expect(decodeAcc(ACC_6_16.ALL, false, '6.16')).toBe('UWX'); // v6.16: U 4, W 2, X 1
+    expect(decodeAcc(ACC_6_16.EXEC, false, '6.16')).toBe('--X');
+    expect(decodeAcc(ACC_7_3.EXEC)).toBe('---X'); // 7.3: X is 8
+    expect(decodeAcc(ACC_7_3.READ | ACC_7_3.WRITE, true)).toBe('RW--');
   });
 });

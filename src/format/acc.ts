@@ -1,14 +1,13 @@
 /**
  * KVM's ACC_* access bits (spte.h; mmu.h in 7.x) and #PF error-code bits (kvm_host.h; reference
- * §4.2, §5.4). The bare ACC_* constants are v6.16's; `accEncoding(kvm)` gives either version's.
+ * §4.2, §5.4). The ACC encoding is version-explicit: `ACC_7_3` / `ACC_6_16` (or `accEncoding(kvm)`).
+ * The bare ACC_* constants are the default version's (DEFAULT_KVM_VERSION, '7.3'; kvm-7x.md §1.4),
+ * so `ACC_EXEC` is 8 and `ACC_ALL` 0xF — code about v6.16 must use `ACC_6_16` (EXEC 1, ALL 7).
+ * ACC_WRITE (2) and ACC_USER (4) are the same number in both versions (reference §4.2; kvm-7x.md
+ * §1.4 table: ACC_WRITE_MASK = PT_WRITABLE_MASK, ACC_USER_MASK = PT_USER_MASK), which is why the
+ * shadow MMU may test them bare whatever the VM's version.
  */
 import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
-
-export const ACC_EXEC = 1;
-export const ACC_WRITE = 2;
-/** For EPT gPTEs this bit means "readable" (v6.16 reuses ACC_USER_MASK). */
-export const ACC_USER = 4;
-export const ACC_ALL = 7;
 
 /**
  * One version's ACC values. v6.16 (reference §4.2): EXEC 1, WRITE 2, USER 4, ALL 7, and EPT puts
@@ -34,6 +33,20 @@ export const ACC_7_3: AccEncoding = Object.freeze({ kvm: '7.3', READ: 1, WRITE: 
 export function accEncoding(kvm: KvmVersion): AccEncoding {
   return kvm === '7.3' ? ACC_7_3 : ACC_6_16;
 }
+
+/** The default version's encoding, behind the bare constants below. */
+const ACC_DEFAULT = accEncoding(DEFAULT_KVM_VERSION);
+/** ACC_READ_MASK (7.3: 1 = PT_PRESENT_MASK / EPT R). v6.16 has none: `ACC_6_16.READ` is 0. */
+export const ACC_READ = ACC_DEFAULT.READ;
+export const ACC_WRITE = ACC_DEFAULT.WRITE;
+/** ACC_USER_MASK (4 in both versions); for v6.16 EPT gPTEs this bit means "readable". */
+export const ACC_USER = ACC_DEFAULT.USER;
+/** ACC_USER_EXEC_MASK (7.3: = ACC_USER_MASK, EPT XU). v6.16 has none: `ACC_6_16.USER_EXEC` is 0. */
+export const ACC_USER_EXEC = ACC_DEFAULT.USER_EXEC;
+/** ACC_EXEC_MASK: 8 in 7.3 (x86 !NX, EPT XS/X); 1 in v6.16 (`ACC_6_16.EXEC`). */
+export const ACC_EXEC = ACC_DEFAULT.EXEC;
+/** ACC_ALL: 0xF in 7.3; 7 in v6.16 (`ACC_6_16.ALL`). */
+export const ACC_ALL = ACC_DEFAULT.ALL;
 
 /**
  * A v6.16 ACC value as 7.3 encodes the same rights (kvm-7x.md §1.4 "Consequence for models",
@@ -76,7 +89,8 @@ export function decodeErrorCode(ec: number): string {
 export function decodeAcc(acc: number, ept = false, kvm: KvmVersion = DEFAULT_KVM_VERSION): string {
   if (kvm === '6.16') {
     const u = ept ? 'R' : 'U';
-    return [(acc & ACC_USER) !== 0 ? u : '-', (acc & ACC_WRITE) !== 0 ? 'W' : '-', (acc & ACC_EXEC) !== 0 ? 'X' : '-'].join('');
+    const o = ACC_6_16;
+    return [(acc & o.USER) !== 0 ? u : '-', (acc & o.WRITE) !== 0 ? 'W' : '-', (acc & o.EXEC) !== 0 ? 'X' : '-'].join('');
   }
   const e = ACC_7_3;
   return [

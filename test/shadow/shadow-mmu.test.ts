@@ -5,7 +5,7 @@
  * Expected values follow from those rules and the guest tables the test builds, not from runs.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, CR4, PageTableBuilder, PageRole, ACC_ALL, KVM_VERSIONS, SHADOW_NONPRESENT_VALUE, type ShadowMmu } from '../../src';
+import { CR0, CR4, PageTableBuilder, PageRole, ACC_6_16, KVM_VERSIONS, SHADOW_NONPRESENT_VALUE, type ShadowMmu } from '../../src';
 import { shadowFixture, hostFrameOf, mapDirect, POOL, regsFor } from './fixtures';
 
 const VA = 0x7000_0000n;
@@ -35,7 +35,7 @@ describe('shadow page creation', () => {
     const cpu = f.v.role.base;
     const root = sps[0]![0]!;
     expect(root.role.word).toBe(cpu.with({ eferNx: true }).word);
-    for (const [i, l] of sps.entries()) expect(l[0]!.role.word).toBe(cpu.with({ eferNx: true, level: 4 - i, access: ACC_ALL }).word);
+    for (const [i, l] of sps.entries()) expect(l[0]!.role.word).toBe(cpu.with({ eferNx: true, level: 4 - i, access: ACC_6_16.ALL }).word);
     // Upper-level gfns are write-tracked; the level-1 table's gfn is not (it may go unsync).
     expect(tableGfns.map((g) => m.isWriteTracked(g))).toEqual([true, true, true, false]);
     expect(f.vm.stats.get('indirect_shadow_pages')).toBe(4 + 0);

@@ -1,10 +1,12 @@
 /** make_small_spte / make_huge_spte (spte.c v6.16.1:300-345) on EPT and NPT SPTEs. */
 import { describe, expect, it } from 'vitest';
 import {
-  ACC_ALL, InvalidArgumentError, SHADOW_NONPRESENT_VALUE, isAccessTrack, isExecutable, isLargePte, makeHugeSpte, makeSmallSpte,
+  ACC_6_16, InvalidArgumentError, SHADOW_NONPRESENT_VALUE, isAccessTrack, isExecutable, isLargePte, makeHugeSpte, makeSmallSpte,
   makeSpte, makeSpteConfig, markSpteForAccessTrack, restoreAccTrackSpte, spteToPfn,
 } from '../../src';
 
+/** The configs here are v6.16's: ACC_ALL 7, ACC_EXEC 1 (reference §4.2). */
+const ACC_ALL = ACC_6_16.ALL;
 const ROLE_4K = { level: 1, access: ACC_ALL };
 
 function huge(flavour: 'ept' | 'npt', nx: boolean, adEnabled = true) {
@@ -26,7 +28,7 @@ describe('makeSmallSpte', () => {
       expect(isLargePte(child)).toBe(false); // spte.c:314
       expect(isExecutable(c, child)).toBe(true); // spte.c:322-323
       // Without ACC_EXEC in the role, or without the mitigation, nothing is added (spte.c:322).
-      expect(isExecutable(c, makeSmallSpte(c, s, { level: 1, access: ACC_ALL & ~1 }, 5))).toBe(false);
+      expect(isExecutable(c, makeSmallSpte(c, s, { level: 1, access: ACC_ALL & ~ACC_6_16.EXEC }, 5))).toBe(false);
       const off = huge(flavour, false);
       expect(makeSmallSpte(off.c, off.s, ROLE_4K, 5)).toBe(off.s + (5n << 12n) - (1n << 7n));
     });

@@ -11,7 +11,10 @@ import {
   makeSpte, makeSpteConfig, markSpteForAccessTrack, mmioSpteGeneration, mmioSpteGfn, restoreAccTrackSpte, spteAdEnabled, spteToPfn,
   type MakeSpteInput, type SpteConfig,
 } from '../../src';
-import { ACC_ALL, ACC_EXEC, ACC_USER, ACC_WRITE } from '../../src/format/acc';
+import { ACC_6_16 } from '../../src/format/acc';
+
+// The SPTE configs below are v6.16's, so the ACC values are v6.16's (reference §4.2: X 1, W 2, U 4).
+const { ALL: ACC_ALL, EXEC: ACC_EXEC, USER: ACC_USER, WRITE: ACC_WRITE } = ACC_6_16;
 
 const bit = (n: number) => 1n << BigInt(n);
 /** SPTE_MMU_PRESENT_MASK, spte.h:18. */

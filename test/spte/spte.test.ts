@@ -8,7 +8,10 @@ import {
   SPTE_TDP_AD_DISABLED, SPTE_TDP_AD_MASK, SPTE_TDP_AD_WRPROT_ONLY, Vm, isAccessTrack, spteAdNeedWriteProtect, isAccessed, kvmMmuPageAdNeedWriteProtect,
   leafSpteChangeNeedsTlbFlush, makeSpte, makeSpteConfig, markSpteForAccessTrack, getMtMask, type MakeSpteInput, type SpteConfig,
 } from '../../src';
-import { ACC_ALL } from '../../src/format/acc';
+import { ACC_6_16 } from '../../src/format/acc';
+
+/** Every config here is v6.16's: its ACC_ALL is 7 (reference §4.2). */
+const ACC_ALL = ACC_6_16.ALL;
 
 const bit = (n: number) => 1n << BigInt(n);
 
