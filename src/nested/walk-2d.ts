@@ -155,12 +155,18 @@ export class Walk2D {
    * U = the user-mode linear address (the guest's accumulated ACC_USER, set by the walk before the
    * final stage); for NPT with GMET, the access's own U (the CPL, as guest_mmu's NPT02 walk). Without
    * MBEC/GMET the U bit changes nothing in 7.3's EPT table, and NPT forces it.
+   * With L2 paging off the address is user-mode: the SDM's rule for the hardware ("If CR0.PG = 0,
+   * the translation of every linear address is a user-mode linear address", Vol. 3C Table 28-7
+   * bit 9), which reaches KVM's fault path as PFERR_USER (§1.3). ASSUMPTION (no 7.x C text of
+   * nonpaging_gva_to_gpa; kvm-7x.md §1.7 INFERRED): its final `pte_access` is ACC_ALL, whose
+   * ACC_USER makes KVM's emulated walk pick XU as the hardware does. Tested in
+   * test/nested/walk-2d-7.3.test.ts ("paging off").
    */
   private finalUser(): number {
     const n = this.nested;
     if (n.kvm !== '7.3' || !n.mbec) return PFERR.USER;
     if (n.tdp === 'npt') return this.access & PFERR.USER;
-    return this.inputs !== undefined && (this.scratch.pteAccess & 4) !== 0 ? PFERR.USER : 0;
+    return this.inputs === undefined || (this.scratch.pteAccess & 4) !== 0 ? PFERR.USER : 0;
   }
 
   /** `kvm_translate_gpa` for nested_mmu: the ngpa walk of one frame, counted and (when recording) traced. */

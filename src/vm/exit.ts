@@ -91,8 +91,9 @@ export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final:
 
 /**
  * What a KVM 7.3 EPT exit adds: MBEC in the EPT walked (`mmu_has_mbec`), the AND of XU, and the
- * advanced VM-exit information of the guest linear address (`guestLinearBits`: bits 11:9; 0 with
- * guest paging off — what the CPU reports then is not in the references, UNVERIFIED).
+ * advanced VM-exit information of the guest linear address (`guestLinearBits`: bits 11:9; with
+ * guest paging off user-mode and read/write, not execute-disable: SDM Vol. 3C Table 28-7 bits 9-11,
+ * "If CR0.PG = 0", see GvaWalker.stagedGuestRights).
  */
 export interface Ept73Exit {
   mbec: boolean;

@@ -25,6 +25,9 @@ import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
 
+/** A linear address's rights with CR0.PG = 0 (SDM Vol. 3C Table 28-7 bits 9-11). */
+const PAGING_OFF_RIGHTS = Object.freeze({ user: true, writable: true, executeDisable: false });
+
 export class GvaWalker {
   readonly mem: GuestMemory;
   readonly role: CpuRole;
@@ -220,22 +223,26 @@ export class GvaWalker {
 
   /**
    * Inside a staged walk's final stage: whether the guest linear address is user-mode (U = 1 in
-   * every guest paging-structure entry, the guest ACC_USER; false with paging off). The hardware
-   * picks EPT XU or XS by it under MBEC (kvm-7x.md §1.1) and reports it in qualification bit 9.
+   * every guest paging-structure entry, the guest ACC_USER). With paging off it is: "If CR0.PG = 0,
+   * the translation of every linear address is a user-mode linear address" (SDM Vol. 3C Table 28-7
+   * bit 9). The hardware picks EPT XU or XS by it under MBEC (kvm-7x.md §1.1) and reports it in
+   * qualification bit 9.
    */
   get stagedUserLinear(): boolean {
-    return this.inputs !== undefined && (this.scratch.pteAccess & 4) !== 0;
+    return this.inputs === undefined || (this.scratch.pteAccess & 4) !== 0;
   }
 
   /**
    * At the final second-stage translation of a staged walk: the guest rights accumulated over every
    * guest paging-structure entry, as the hardware reports them in the EPT-violation qualification's
    * advanced information (kvm-7x.md §1.2 bits 9-11): user-mode, writable (R/W=1 at every level) and
-   * execute-disable (XD=1 at some level, i.e. the version's ACC_EXEC clear). Undefined with paging
-   * off.
+   * execute-disable (XD=1 at some level, i.e. the version's ACC_EXEC clear). With paging off the
+   * SDM fixes them (Vol. 3C Table 28-7 bits 9-11, "If CR0.PG = 0"): user-mode, read/write, and
+   * executable. (With CR4.PAE = 0 or EFER.NXE = 0 no XD bit can be set — it is reserved or absent —
+   * so execute-disable stays 0 as the table says.)
    */
-  get stagedGuestRights(): { user: boolean; writable: boolean; executeDisable: boolean } | undefined {
-    if (this.inputs === undefined) return undefined;
+  get stagedGuestRights(): { user: boolean; writable: boolean; executeDisable: boolean } {
+    if (this.inputs === undefined) return PAGING_OFF_RIGHTS;
     const e = accEncoding(this.role.kvm);
     const a = this.scratch.pteAccess;
     return { user: (a & e.USER) !== 0, writable: (a & e.WRITE) !== 0, executeDisable: (a & e.EXEC) === 0 };

@@ -6,7 +6,7 @@
  * nested access a user access; with MBEC that would check XU for a supervisor fetch.
  */
 import { describe, expect, it } from 'vitest';
-import { EPT_QUAL, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, DEFAULT_EPT_CAPS, DEFAULT_FEATURES } from '../../src';
+import { CR0, EPT_QUAL, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, DEFAULT_EPT_CAPS, DEFAULT_FEATURES } from '../../src';
 import { L2_POOL, NESTED_POOL, l1Mem, l2Regs } from './support';
 
 const GVA_S = 0x40_0000n, GVA_U = 0x80_0000n, DATA_N = 0x300_0000n, DATA_G = 0x500_0000n;
@@ -55,5 +55,31 @@ describe("Walk2D over a KVM '7.3' EPT12 with MBEC", () => {
     if (r.status !== 'ok') return;
     expect(r.trace[3]!.present).toBe(true);
     expect(w.lastEntries()).toEqual(r.trace);
+  });
+});
+
+describe("Walk2D with L2 paging off over a KVM '7.3' EPT12 with MBEC: the address is user-mode, XU applies", () => {
+  // SDM Vol. 3C Table 28-7 bit 9: "If CR0.PG = 0, the translation of every linear address is a
+  // user-mode linear address" (ia32-doc/ia32-doc out/ia32.h:19383), so the hardware checks XU and
+  // reports bit 9, which 7.3 KVM turns into PFERR_USER (kvm-7x.md §1.3). ASSUMPTION for KVM's own
+  // emulated walk (src/nested/walk-2d.ts finalUser): nonpaging's final pte_access is ACC_ALL, so it
+  // picks XU too. Expected values: the OP_EXEC_USER column of kvm-7x.md §6.1.
+  function unpaged(leaf: bigint) {
+    const mem = l1Mem();
+    const b = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n }, tableFlags: 0x407 });
+    b.map(DATA_N, DATA_G);
+    b.setEntry(DATA_N, 1, (b.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
+    const w = NgpaWalker.ept(mem, { eptp: makeEptp({ root: b.root, level: 4, adEnabled: false }), caps: DEFAULT_EPT_CAPS, kvm: '7.3', mbec: true });
+    return new Walk2D(w, { regs: { cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n } });
+  }
+  it('R|XS leaf: a CPL 0 fetch is an EPT violation FETCH|PERM_RD|PERM_EX (vmx_tests.c:3093-3095, OP_EXEC_USER)', () => {
+    const r = unpaged(1n | 4n).walk(DATA_N, { kind: 'fetch' });
+    expect(r.status).toBe('fault');
+    const e = r.status === 'fault' && 'exit' in r ? (r as { exit: { kind: string; qualification?: number } }).exit : undefined;
+    expect(e?.kind).toBe('ept-violation');
+    expect((e?.qualification ?? 0) & 0x7f).toBe(EPT_QUAL.ACC_INSTR | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC);
+  });
+  it('R|XU leaf: a CPL 0 fetch translates (vmx_tests.c:3113-3116, OP_EXEC_USER ok)', () => {
+    expect(unpaged(1n | (1n << 10n)).walk(DATA_N, { kind: 'fetch' }).status).toBe('ok');
   });
 });

@@ -155,3 +155,40 @@ describe('EPT violation reflected to L1: qualification bits 11:9 come from the r
     expect(bits(r)).toBe(0);
   });
 });
+
+describe('L2 with paging off (CR0.PG = 0) under MBEC: every linear address is user-mode, so XU governs fetches (KVM 7.3)', () => {
+  // SDM Vol. 3C Table 28-7 bit 9: "If CR0.PG = 0, the translation of every linear address is a
+  // user-mode linear address" (ia32-doc/ia32-doc out/ia32.h:19383); bit 10: read/write (:19396);
+  // bit 11: executable (:19409). Under MBEC the CPU picks XU for user-mode linear addresses
+  // (kvm-7x.md §1.1), and 7.3 KVM turns bit 9 into PFERR_USER (§1.3), so its EPT12 walk checks XU
+  // too. The expected qualification is then the [ept-mbec] OP_EXEC_USER column of the leaf's row
+  // (kvm-7x.md §6.1; vmx_tests.c lines as in ROWS), with bits 9 and 10 set.
+  const PAGING_OFF = { cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n };
+  function fetchUnpaged(leaf: bigint): AccessResult {
+    const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true });
+    vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
+    const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+    const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: 0x20_0000n, size: 0x10_0000n }, tableFlags: 0x407 });
+    ept.map(DATA_N, DATA_G, { flags: { read: false, write: false, exec: false } });
+    ept.setEntry(DATA_N, 1, (ept.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
+    const v = vm.createVcpu({ ...LONG, cr3: l1pt.root });
+    v.enterNestedEpt({ eptp: makeEptp({ root: ept.root, level: 4, adEnabled: false }), caps: { ...DEFAULT_EPT_CAPS, executeOnly: true }, l2: PAGING_OFF, mbec: true });
+    return v.fetch(DATA_N);
+  }
+  const LADDR_PADDR = EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED;
+  const USER_RW = EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE;
+  const qual = (r: AccessResult): number => {
+    expect(r.status).toBe('l1-exit');
+    const e = r.nestedExit!;
+    return e.kind === 'ept-violation' ? e.qualification : -1;
+  };
+  it('R|XS leaf: a CPL 0 fetch faults on XU — V(F|pR|pX) (vmx_tests.c:3088-3095, OP_EXEC_USER) plus GVA_USER|GVA_RW', () => {
+    expect(qual(fetchUnpaged(R | XS))).toBe(F | pR | pX | LADDR_PADDR | USER_RW);
+  });
+  it('R|XU leaf: a CPL 0 fetch runs (vmx_tests.c:3109-3116, OP_EXEC_USER ok)', () => {
+    expect(fetchUnpaged(R | XU).status).toBe('ok');
+  });
+  it('RWXS leaf: V(F|pR|pW|pX) (vmx_tests.c:3148-3154, OP_EXEC_USER) plus GVA_USER|GVA_RW', () => {
+    expect(qual(fetchUnpaged(R | W | XS))).toBe(F | pR | pW | pX | LADDR_PADDR | USER_RW);
+  });
+});

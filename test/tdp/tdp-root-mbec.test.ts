@@ -12,7 +12,7 @@
  *    7.3's __vmx_handle_ept_violation turns bit 9 into PFERR_USER (with PFERR_GUEST_FINAL).
  */
 import { describe, expect, it } from 'vitest';
-import { EPT_QUAL, NPF_GUEST_FINAL, PFERR, type KvmVersion } from '../../src';
+import { CR0, EPT_QUAL, NPF_GUEST_FINAL, PFERR, type KvmVersion } from '../../src';
 import { fixture } from '../vm/fixtures';
 
 const bit = (n: number): bigint => 1n << BigInt(n);
@@ -100,5 +100,45 @@ describe("L1's EPT-violation exit: advanced information bits 11:9 (KVM 7.3)", ()
     for (const e of r.exits.filter((x) => x.onGuestTable)) expect(Number(e.info) & 0xe00).toBe(0);
     const old = l1('6.16', 'ept').v.read(VA_U, true);
     for (const e of old.exits) expect(Number(e.info) & 0xe00).toBe(0);
+  });
+});
+
+describe("L1's EPT-violation exit with guest paging off (CR0.PG = 0): bits 11:9 (KVM 7.3)", () => {
+  // SDM Vol. 3C Table 28-7 (exit qualification for EPT violations), bits 9-11, valid when bits 7
+  // and 8 are set (kvm-7x.md §1.2): "If CR0.PG = 0, the translation of every linear address is a
+  // user-mode linear address" (bit 9 = 1), "every linear address is read/write" (bit 10 = 1), and
+  // "every linear address is executable" (bit 11 = 0). Transcribed in ia32-doc/ia32-doc
+  // out/ia32.h:19383, :19396, :19409 (VMX_EXIT_QUALIFICATION_EPT_VIOLATION). Bit 7: the
+  // guest-linear address is valid for every EPT violation but PDPTE loads; bit 8: the access is to
+  // the translation of that (identity) linear address.
+  const LADDR_PADDR = EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED;
+  const USER_RW = EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE;
+  function real(kvm: KvmVersion) {
+    const f = fixture({ flavour: 'ept', kvm }, '4K');
+    const v = f.vm.createVcpu({ cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n });
+    return { ...f, v };
+  }
+  const cases = [
+    ['read', EPT_QUAL.ACC_READ, 0],
+    ['write', EPT_QUAL.ACC_WRITE, PFERR.WRITE],
+    ['fetch', EPT_QUAL.ACC_INSTR, PFERR.FETCH],
+  ] as const;
+  for (const [op, acc, pf] of cases) {
+    it(`a ${op} at a not-yet-mapped GPA: ${op.toUpperCase()}|VALID|TRANSLATED|GVA_USER|GVA_RW, no GVA_NX; error code FINAL|USER${pf ? '|' + (pf === PFERR.WRITE ? 'W' : 'F') : ''}`, () => {
+      const { v } = real('7.3');
+      const gpa = 0x30_0000n;
+      const r = op === 'read' ? v.read(gpa) : op === 'write' ? v.write(gpa) : v.fetch(gpa);
+      expect(r.status).toBe('ok');
+      const e = r.exits.find((x) => x.gpa >> 12n === gpa >> 12n)!;
+      expect(e.onGuestTable).toBe(false);
+      expect(Number(e.info)).toBe(acc | LADDR_PADDR | USER_RW); // Table 28-7 bits 0-2, 7, 8, 9, 10; bit 11 = 0
+      // kvm-7x.md §1.3: bit 8 → PFERR_GUEST_FINAL, bit 9 → PFERR_USER; W / F from bits 1 / 2; no PROT bit → no P.
+      expect(e.errorCode).toBe(BigInt(NPF_GUEST_FINAL) | BigInt(PFERR.USER) | BigInt(pf));
+    });
+  }
+  it('v6.16 reports none of bits 11:9 with paging off either', () => {
+    const { v } = real('6.16');
+    const r = v.read(0x30_0000n);
+    for (const e of r.exits) expect(Number(e.info) & 0xe00).toBe(0);
   });
 });
