@@ -52,6 +52,15 @@ export interface SpteConfigSpec {
   pml?: boolean;
   /** Which KVM's SPTE layout and ACC encoding. Default DEFAULT_KVM_VERSION ('7.3'). */
   kvm?: KvmVersion;
+  /**
+   * EPT, KVM 7.3: L0 runs L1 with mode-based execute control on (secondary control bit 22 in
+   * vmcs01, a6b7b6b2050c "VMX: enable use of MBEC"), so L1's TDP root has `cr4_smep` set ("EPT MBEC
+   * enabled (TDP or shadow EPT)", kvm-7x.md §3.1), the hardware checks XS or XU by the L1 linear
+   * address, and an EPT violation reports the AND of XU in qualification bit 6 (§1.2).
+   * ASSUMPTION: whether 7.x turns this on whenever the CPU has MBEC is not in the references (only
+   * the commit title); default off, a host that runs L1 without it. Default false.
+   */
+  mbec?: boolean;
 }
 
 /**
@@ -113,6 +122,8 @@ export interface SpteConfig {
   readonly layout: SpteLayout;
   /** 7.3 `shadow_xu_mask` (EPT bit 10; 0 for NPT and for 6.16, which has no XU). */
   readonly xuMask: bigint;
+  /** EPT 7.3 with MBEC on for L1 (`SpteConfigSpec.mbec`): the TDP root's `cr4_smep`, `mmu_has_mbec(root_mmu)`. */
+  readonly mbec: boolean;
 }
 
 /*
@@ -205,6 +216,9 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   const pml = spec.pml ?? false;
   const kvm = spec.kvm ?? DEFAULT_KVM_VERSION;
   const v73 = kvm === '7.3';
+  const mbec = spec.mbec ?? false;
+  if (mbec && flavour !== 'ept') throw new InvalidArgumentError('mbec-needs-ept', 'MBEC is an EPT feature (VMX secondary control bit 22); NPT has GMET', flavour);
+  if (mbec && !v73) throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
   const common = { kvm, acc: accEncoding(kvm), layout: spteLayout(kvm) };
   if (flavour === 'ept') {
     const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: hostMaxPhyAddr, execonly: false, hugePageLevel: maxHugePageLevel });
@@ -236,7 +250,8 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
       mmioEnabled: true,
       zeroCheck: z.rsvdBitsMask,
       zeroCheckBadMtXwr: z.badMtXwr,
-      hardwareFormat: eptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, adEnabled, execonly: execOnly, hugePageLevel: maxHugePageLevel, kvm }),
+      mbec,
+      hardwareFormat: eptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, adEnabled, execonly: execOnly, hugePageLevel: maxHugePageLevel, kvm, mbec }),
     });
   }
   // NPT: the x86 format of the host; MMIO SPTEs set bit 51 (reserved if MAXPHYADDR < 52) and P.
@@ -264,6 +279,7 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
     mmioEnabled,
     zeroCheck: resetRsvdsBitsMask({ maxPhyAddr: hostMaxPhyAddr, level: tdpLevel, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, amd: true }),
     zeroCheckBadMtXwr: 0n,
+    mbec: false,
     hardwareFormat: nptFormat({ level: tdpLevel, maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: maxHugePageLevel >= 3, pse: false, cr4Smep: false, cr4Smap: false, kvm }),
   });
 }

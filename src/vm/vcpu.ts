@@ -243,11 +243,16 @@ export class Vcpu {
    * access field, so every TDP leaf and non-leaf SPTE of an EPT VM carries XS (bit 2) and XU (bit
    * 10) — make_spte writes XU whenever ACC_USER_EXEC is set, "for TDP roots because access =
    * ACC_ALL" (kvm-7x.md §1.6, INFERRED there) — and an NPT VM's carry U and no NX (xs = xu = 0).
-   * ASSUMPTION (the references give only commit titles for L0's own use: a6b7b6b2050c "VMX: enable
-   * use of MBEC", fe080f58dec2 "SVM: enable GMET and set it in MMU role"; the GMET SPTE encoding is
-   * UNVERIFIED, §2.2): L0's root for L1 keeps cr4_smep (MBEC/GMET) clear, so `mmu_has_mbec(root_mmu)`
-   * is false. With ACC_ALL leaves that is unobservable for EPT (XS = XU), and GMET over U=1 leaves
-   * would trap every supervisor fetch of L1. Tested in test/tdp/tdp-root-mbec.test.ts.
+   * base.cr4_smep of a TDP root means "EPT MBEC enabled" (kvm-7x.md §3.1, the 2026 kvm_host.h
+   * comment): set when L0 runs L1 with MBEC (`spte.mbec`), so `mmu_has_mbec(root_mmu)` holds (§1.6)
+   * and the root is keyed apart from a non-MBEC one. The ext role (has_pferr_fetch) is a cpu_role
+   * field (§3.2): a page role, as root_role is, has none.
+   * ASSUMPTIONS (tested in test/tdp/tdp-root-mbec.test.ts): (1) whether 7.x enables MBEC for L1
+   * whenever the CPU has it is not in the references (only the title of a6b7b6b2050c), so it is a
+   * host option, default off; (2) NPT: fe080f58dec2 "SVM: enable GMET and set it in MMU role" says
+   * L0 may use GMET for its own NPT (§2.2), but the SPTE encoding ("kernel-executable pages need to
+   * have U=0") and GMET's rule for user-mode accesses are UNVERIFIED (§2.1): ACC_ALL leaves (U=1)
+   * under GMET would trap every L1 supervisor fetch, so the NPT root keeps cr4_smep clear.
    */
   private calcRootRole(cpu: CpuRole): PageRole {
     return PageRole.pack({
@@ -260,6 +265,7 @@ export class Vcpu {
       level: this.vm.config.tdpLevel,
       direct: true,
       hasFourByteGpte: false,
+      cr4Smep: this.vm.config.mbec,
     }, this.vm.config.kvm);
   }
 
@@ -600,7 +606,10 @@ export class Vcpu {
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
   private secondStage(gfn: number, final: boolean): number {
-    const t = this.tdpWalk(gfn, final, final ? this.curFinalAccess : this.curTableAccess);
+    // MBEC: the CPU checks XU for a user-mode linear address and XS otherwise (kvm-7x.md §1.1); the
+    // hardware format's MBEC table reads that from the access's U bit.
+    const xu = final && this.vm.config.mbec && this.walkerValue.stagedUserLinear ? PFERR.USER : 0;
+    const t = this.tdpWalk(gfn, final, final ? this.curFinalAccess | xu : this.curTableAccess);
     if (t >= 0) {
       // Memory references of this attempt's 2D walk, counted as it happens: the guest entry read
       // after each table's translation, and each translation's TDP depth (memory-refs.ts).
@@ -679,12 +688,17 @@ export class Vcpu {
     const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
     if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     let rwx = 7;
-    for (let l = s.maxLevel; l >= s.level; l--) rwx &= s.lo[l]! & 7;
-    // mmu_has_mbec(root_mmu) = root_role.cr4_smep (7.3 mmu.h, kvm-7x.md §1.6), clear for L0's own
-    // root (calcRootRole); bits 11:9 describe L1's linear address on the final translation.
+    let xu = 1;
+    for (let l = s.maxLevel; l >= s.level; l--) {
+      rwx &= s.lo[l]! & 7;
+      xu &= (s.lo[l]! >>> 10) & 1;
+    }
+    // mmu_has_mbec(root_mmu) = root_role.cr4_smep (7.3 mmu.h, kvm-7x.md §1.6): with MBEC the
+    // qualification's bit 6 is the AND of XU (§1.2); bits 11:9 describe L1's linear address on the
+    // final translation.
     const g = final ? this.walkerValue.stagedGuestRights : undefined;
     const guestLinear = g === undefined ? 0 : guestLinearBits(g.user, g.writable, g.executeDisable);
-    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved, ept73Exit(this.vm.config.kvm, this.rootRoleValue.cr4Smep, false, guestLinear));
+    return hardwareEptExit(gpa, acc, rwx, final, stop === WalkStop.Reserved, ept73Exit(this.vm.config.kvm, this.rootRoleValue.cr4Smep, xu === 1, guestLinear));
   }
 
   // ---- KVM: kvm_mmu_page_fault (§12.2) ----

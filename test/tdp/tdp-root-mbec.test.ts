@@ -3,10 +3,12 @@
  *  - §1.6 make_spte: for EPT (no NX mask) XS = bit 2 from ACC_EXEC and XU = bit 10 from
  *    ACC_USER_EXEC, "for TDP roots … because access = ACC_ALL" (INFERRED there); make_nonleaf_spte
  *    ORs xs | xu; legacy/NPT SPTEs: U from ACC_USER, NX (bit 63) from !ACC_EXEC, xs = xu = 0.
- *  - §1.3 / §1.6: mmu_has_mbec(mmu) = root_role.cr4_smep. ASSUMPTION (src/vm/vcpu.ts calcRootRole;
- *    only commit titles a6b7b6b2050c / fe080f58dec2 speak of L0's own use): the root for L1 keeps
- *    cr4_smep clear, so L1's supervisor and user fetches, whatever their page's U bit, never fault
- *    on XS/XU or U — one exit to map a page, none after.
+ *  - §1.3 / §1.6: mmu_has_mbec(mmu) = root_role.cr4_smep; §3.1: for a TDP root cr4_smep means
+ *    "EPT MBEC enabled". ASSUMPTIONS (src/vm/vcpu.ts calcRootRole; only commit titles a6b7b6b2050c /
+ *    fe080f58dec2 speak of L0's own use): L0 runs L1 with MBEC only when the VM says so
+ *    (`spte.mbec`, default off), and the NPT root keeps cr4_smep (GMET) clear. Either way L1's
+ *    supervisor and user fetches, whatever their page's U bit, never fault on XS/XU or U — one exit
+ *    to map a page, none after.
  *  - §1.2 / §1.3: the hardware EPT-violation qualification of L1's final translation carries the
  *    advanced information bits 11:9 (user-mode / writable / execute-disable linear address), and
  *    7.3's __vmx_handle_ept_violation turns bit 9 into PFERR_USER (with PFERR_GUEST_FINAL).
@@ -27,7 +29,7 @@ function l1(kvm: KvmVersion, flavour: 'ept' | 'npt') {
 }
 
 describe("L0's TDP root for L1 (root_mmu), KVM 7.3", () => {
-  it('root role: access = ACC_ALL 0xF, cr4_smep (MBEC/GMET) clear, for EPT and NPT', () => {
+  it('root role by default: access = ACC_ALL 0xF, cr4_smep (MBEC/GMET) clear, for EPT and NPT', () => {
     for (const flavour of ['ept', 'npt'] as const) {
       const { v } = l1('7.3', flavour);
       expect(v.rootRole.kvm).toBe('7.3');
@@ -140,5 +142,83 @@ describe("L1's EPT-violation exit with guest paging off (CR0.PG = 0): bits 11:9 
     const { v } = real('6.16');
     const r = v.read(0x30_0000n);
     for (const e of r.exits) expect(Number(e.info) & 0xe00).toBe(0);
+  });
+});
+
+describe("L0 runs L1 with MBEC (spte.mbec, KVM 7.3): L1's TDP root has cr4_smep and mmu_has_mbec", () => {
+  // kvm-7x.md §3.1 (2026 kvm_host.h comment): base.cr4_smep (bit 20) means "EPT MBEC enabled (TDP
+  // or shadow EPT)"; §1.6: mmu_has_mbec(mmu) = root_role.cr4_smep; §1.2: with MBEC, qualification
+  // bit 6 is the AND of XU. ASSUMPTION (src/spte/spte-config.ts `mbec`, src/vm/vcpu.ts
+  // calcRootRole): the root's access stays ACC_ALL, so its SPTEs grant R|W|XS|XU — the
+  // kvm-unit-tests [ept-mbec] row RW|XS|XU, where every access passes (kvm-7x.md §6.1;
+  // vmx_tests.c:3184-3187) — and L1 runs as without MBEC. The expected qualifications below are
+  // the [ept-mbec] rows of kvm-7x.md §6.1 that the root's SPTEs take on.
+  const LADDR_PADDR = EPT_QUAL.GVA_IS_VALID | EPT_QUAL.GVA_TRANSLATED;
+  const { ACC_WRITE: WR, ACC_INSTR: F, PROT_READ: pR, PROT_WRITE: pW, PROT_EXEC: pX, PROT_USER_EXEC: pU } = EPT_QUAL;
+  function mbecVm(extra: { nxHugePages?: boolean } = {}, host: '4K' | '2M' = '4K') {
+    const f = fixture({ flavour: 'ept', mbec: true, ...extra }, host);
+    f.pt.map(VA_S, 0x20_0000n, { flags: { writable: true } });
+    f.pt.map(VA_U, 0x40_0000n, { flags: { writable: true, user: true } });
+    return f;
+  }
+
+  it('root role: cr4_smep (bit 20) set, access ACC_ALL; its word is the non-MBEC word | 1 << 20', () => {
+    const on = mbecVm().v.rootRole;
+    const off = l1('7.3', 'ept').v.rootRole;
+    expect(on.cr4Smep).toBe(true);
+    expect(on.access).toBe(0xf); // kvm-7x.md §1.4 ACC_ALL
+    expect(on.word).toBe(off.word | (1 << 20)); // §3.1: cr4_smep is base bit 20; nothing else differs
+    const { vm, v } = mbecVm();
+    v.read(VA_S);
+    expect(v.currentRoot!.role.cr4Smep).toBe(true); // the root the TDP MMU built is keyed by it (§7.1 item 3)
+    void vm;
+  });
+
+  it('SPTEs grant R, W, XS and XU; supervisor and user fetches from U=0 and U=1 pages take not-present exits only, then none (vmx_tests.c:3184-3187)', () => {
+    const { vm, v } = mbecVm();
+    for (const [va, user] of [[VA_S, false], [VA_U, true]] as const) {
+      const a = v.fetch(va, user);
+      expect(a.status).toBe('ok');
+      for (const e of a.exits) expect(Number(e.info) & 0x78).toBe(0); // no PROT bit 3-6: not present
+      expect(v.fetch(va, user).exits.length).toBe(0);
+    }
+    const leaf = vm.tdp.leaves(v.currentRoot!).find(([g]) => g === 0x200)![2];
+    expect(leaf & (7n | bit(10))).toBe(7n | bit(10));
+  });
+
+  it('a write to a write-protected (dirty-logged) SPTE: WR|pR|pX|pU — row R|XS|XU, WRITE (vmx_tests.c:3128-3133); without MBEC WR|pR|pX (row R|X, :3088-3095)', () => {
+    for (const mbec of [true, false]) {
+      const f = mbec ? mbecVm() : l1('7.3', 'ept');
+      if (!mbec) f.pt.map(VA_S, 0x20_0000n, { flags: { writable: true } });
+      f.v.read(VA_S);
+      f.vm.setDirtyLogging(f.ram, true);
+      const r = f.v.write(VA_S);
+      expect(r.status).toBe('ok');
+      const e = r.exits.find((x) => x.gpa >> 12n === 0x200n)!;
+      // bits 9-11 (supervisor, writable, executable linear address): GVA_RW only (kvm-7x.md §1.2).
+      expect(Number(e.info)).toBe(WR | pR | pX | (mbec ? pU : 0) | LADDR_PADDR | EPT_QUAL.GVA_WRITABLE);
+      // kvm-7x.md §1.3: W, and P from R/W/XS in the PROT bits; FINAL from bit 8.
+      expect(e.errorCode).toBe(BigInt(PFERR.WRITE | PFERR.PRESENT) | BigInt(NPF_GUEST_FINAL));
+    }
+  });
+
+  it('NX huge pages: a fetch from a 2M SPTE that make_spte stripped of XS and XU is F|pR|pW for supervisor and user alike — row RW (vmx_tests.c:3004-3011)', () => {
+    for (const [va, user] of [[VA_S, false], [VA_U, true]] as const) {
+      const f = mbecVm({ nxHugePages: true }, '2M');
+      f.v.read(va, user); // maps a 2M SPTE; the mitigation clears EXEC and, with shadow_xu_mask, USER_EXEC (kvm-7x.md §1.6)
+      const huge = f.vm.tdp.leaves(f.v.currentRoot!).find(([g]) => g === (va === VA_S ? 0x200 : 0x400))!;
+      expect(huge[2] & (bit(2) | bit(10))).toBe(0n);
+      const r = f.v.fetch(va, user);
+      expect(r.status).toBe('ok');
+      const e = r.exits.find((x) => x.gpa >> 12n === (va === VA_S ? 0x200n : 0x400n))!;
+      const guest = user ? EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE : EPT_QUAL.GVA_WRITABLE;
+      expect(Number(e.info)).toBe(F | pR | pW | LADDR_PADDR | guest);
+      expect(e.errorCode).toBe(BigInt(PFERR.FETCH | PFERR.PRESENT | (user ? PFERR.USER : 0)) | BigInt(NPF_GUEST_FINAL));
+    }
+  });
+
+  it('typed errors: MBEC needs EPT and the 7.3 model', () => {
+    expect(() => fixture({ flavour: 'npt', mbec: true })).toThrow(expect.objectContaining({ rule: 'mbec-needs-ept' }));
+    expect(() => fixture({ flavour: 'ept', mbec: true, kvm: '6.16' })).toThrow(expect.objectContaining({ rule: 'mbec-version' }));
   });
 });
