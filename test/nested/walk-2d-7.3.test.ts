@@ -11,6 +11,14 @@ import { L2_POOL, NESTED_POOL, l1Mem, l2Regs } from './support';
 
 const GVA_S = 0x40_0000n, GVA_U = 0x80_0000n, DATA_N = 0x300_0000n, DATA_G = 0x500_0000n;
 
+/** The walk faulted with an EPT violation FETCH|PERM_RD|PERM_EX in qualification bits 6:0 (vmx_tests.c:3093-3095). */
+function expectFetchViolationRdEx(r: ReturnType<Walk2D['walk']>): void {
+  expect(r.status).toBe('fault');
+  const e = r.status === 'fault' && 'exit' in r ? (r as { exit: { kind: string; qualification?: number } }).exit : undefined;
+  expect(e?.kind).toBe('ept-violation');
+  expect((e?.qualification ?? 0) & 0x7f).toBe(EPT_QUAL.ACC_INSTR | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC);
+}
+
 function setup(leaf: bigint) {
   return setupBoth(leaf).w2;
 }
@@ -36,11 +44,7 @@ describe("Walk2D over a KVM '7.3' EPT12 with MBEC", () => {
     expect(w2.walk(GVA_S, { kind: 'fetch' }).status).toBe('ok');
   });
   it('R|XS leaf: a user fetch (U=1 page) is an EPT violation FETCH|PERM_RD|PERM_EX (vmx_tests.c:3093-3095)', () => {
-    const r = setup(1n | 4n).walk(GVA_U, { kind: 'fetch', user: true });
-    expect(r.status).toBe('fault');
-    const e = r.status === 'fault' && 'exit' in r ? (r as { exit: { kind: string; qualification?: number } }).exit : undefined;
-    expect(e?.kind).toBe('ept-violation');
-    expect((e?.qualification ?? 0) & 0x7f).toBe(EPT_QUAL.ACC_INSTR | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC);
+    expectFetchViolationRdEx(setup(1n | 4n).walk(GVA_U, { kind: 'fetch', user: true }));
   });
   it('R|XU leaf: the supervisor fetch is refused, the user fetch translates (vmx_tests.c:3113-3116)', () => {
     expect(setup(1n | (1n << 10n)).walk(GVA_S, { kind: 'fetch' }).status).toBe('fault');
@@ -73,11 +77,7 @@ describe("Walk2D with L2 paging off over a KVM '7.3' EPT12 with MBEC: the addres
     return new Walk2D(w, { regs: { cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n } });
   }
   it('R|XS leaf: a CPL 0 fetch is an EPT violation FETCH|PERM_RD|PERM_EX (vmx_tests.c:3093-3095, OP_EXEC_USER)', () => {
-    const r = unpaged(1n | 4n).walk(DATA_N, { kind: 'fetch' });
-    expect(r.status).toBe('fault');
-    const e = r.status === 'fault' && 'exit' in r ? (r as { exit: { kind: string; qualification?: number } }).exit : undefined;
-    expect(e?.kind).toBe('ept-violation');
-    expect((e?.qualification ?? 0) & 0x7f).toBe(EPT_QUAL.ACC_INSTR | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC);
+    expectFetchViolationRdEx(unpaged(1n | 4n).walk(DATA_N, { kind: 'fetch' }));
   });
   it('R|XU leaf: a CPL 0 fetch translates (vmx_tests.c:3113-3116, OP_EXEC_USER ok)', () => {
     expect(unpaged(1n | (1n << 10n)).walk(DATA_N, { kind: 'fetch' }).status).toBe('ok');
