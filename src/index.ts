@@ -165,3 +165,7 @@ export * from './scenario/mmu-census';
 export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
 export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
 export * from './scenario/tlb-compare';
+export * from './scenario/walk-2d-setup';
+export * from './scenario/nested-mbec';
+export * from './scenario/td-guest';
+export * from './scenario/warm-random-reads';

@@ -47,6 +47,12 @@ export interface DirtyLogPhase {
   remote_tlb_flush: number;
   /** Pages the harvest reported (guest page-table pages included). */
   logged: number;
+  /**
+   * The vCPU's exits priced by the VM's cost model (src/cost): exit round trips (fault exits,
+   * PML-full exits, harvest kicks) plus KVM's handling of the faults (`fast_page_fault`, the slow
+   * path). KVM's work in the ioctls (protecting, the bitmap copy, remote flushes) is not included.
+   */
+  exit_cycles: number;
 }
 
 export interface DirtyLogRun extends Guest {
@@ -72,7 +78,8 @@ export function dirtyLogScenario(spec: DirtyLogSpec): DirtyLogRun {
   if (spec.harvest === 'clear') vm.setManualDirtyLogProtect({ enable: true, initiallySet: true });
   pt.map(VA, PA, { count: pages, flags: { writable: true, accessed: true, dirty: true } });
   for (let i = 0; i < pages; i++) vcpu.write(VA + BigInt(i) * 4096n);
-  const snap = () => ({ ...vm.stats.snapshot(), ...vcpu.stats.snapshot() }) as Record<string, number>;
+  const exitCycles = () => vcpu.cycles.exits + vcpu.cycles.kvm + vcpu.cycles.emulation;
+  const snap = () => ({ ...vm.stats.snapshot(), ...vcpu.stats.snapshot(), exit_cycles: exitCycles() }) as Record<string, number>;
   const phases: DirtyLogPhase[] = [];
   const phase = (cycle: number, writes: number, run: () => number): void => {
     const a = snap();
@@ -80,7 +87,7 @@ export function dirtyLogScenario(spec: DirtyLogSpec): DirtyLogRun {
     const b = snap();
     const d = (k: string) => b[k]! - a[k]!;
     phases.push({ cycle, writes, exits: d('exits'), pf_fast: d('pf_fast'), pf_slow: d('pf_fixed') - d('pf_fast'), pml_full_exits: d('pml_full_exits'),
-      huge_page_splits: d('huge_page_splits'), spte_changes: d('spte_changes'), remote_tlb_flush: d('remote_tlb_flush'), logged });
+      huge_page_splits: d('huge_page_splits'), spte_changes: d('spte_changes'), remote_tlb_flush: d('remote_tlb_flush'), logged, exit_cycles: d('exit_cycles') });
   };
   phase(0, 0, () => {
     vm.setDirtyLogging(ram, true);

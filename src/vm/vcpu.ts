@@ -664,11 +664,29 @@ export class Vcpu {
     if (this.pmlLogged === PML_LOG_NR_ENTRIES) {
       this.stats.inc('exits');
       this.stats.inc('pml_full_exits');
+      this.priceBareExit();
       this.vm.events.record({ kind: 'pml_full', vcpu: this.index, gpa: BigInt(gfn) * 4096n, outcome: 'PML buffer full: VM exit, buffer flushed' });
       this.pmlLogged = 0;
     }
     this.pmlLogged++;
     this.pmlExitsSeen = this.stats.get('exits');
+  }
+
+  /**
+   * An exit outside an access's fault path (a PML-full exit, the dirty-log kick) in the vCPU's
+   * modelled cycles: the exit round trip only — `handle_pml_full` does nothing (vmx.c:5956), and
+   * emptying the PML buffer (`vmx_flush_pml_buffer`) and the kick's IPI are not priced.
+   */
+  private priceBareExit(): void {
+    this.priceExits(1, 0);
+  }
+
+  /** `n` exits outside an access (each a round trip plus `kvmCycles` of KVM handling) in the vCPU's modelled cycles. */
+  private priceExits(n: number, kvmCycles: number): void {
+    const x = this.vm.costModel.params.vmExitEntry.cycles;
+    this.cycles.exits += n * x;
+    this.cycles.kvm += n * kvmCycles;
+    this.cycles.cycles += n * (x + kvmCycles);
   }
 
   /**
@@ -679,6 +697,7 @@ export class Vcpu {
   kickForDirtyLogSync(): void {
     if (!this.vm.config.pml) return;
     this.stats.inc('exits');
+    this.priceBareExit();
     this.pmlLogged = 0;
     this.pmlExitsSeen = this.stats.get('exits');
   }
@@ -1042,6 +1061,10 @@ export class Vcpu {
     const r = tdgMemPageAccept(td, g, this);
     this.stats.inc('exits', r.exits);
     this.stats.inc('ept_violations', r.exits);
+    // Each is an EPT violation KVM fixes on the slow path (tdx_handle_ept_violation →
+    // __vmx_handle_ept_violation → kvm_mmu_page_fault, tdx.c:1935-2009, which AUGs the page);
+    // the SEAMCALLs' own cost is not modelled.
+    this.priceExits(r.exits, this.vm.costModel.params.kvmFaultSlow.cycles);
     if (r.status === 'accepted') this.vm.guestMem.writeBytes(mkGpa(g & ~0xfffn), new Uint8Array(4096));
     this.vm.afterOperation();
     return r;

@@ -7,12 +7,15 @@
  *    walk): refs = n + Σ depth. With 4 KiB TDP leaves everywhere this is (n+1)(m+1) − 1.
  *  - Shadow paging: the hardware walks the shadow tables only: one reference per level, measured
  *    on the live shadow tables from the root to the leaf SPTE (`shadowWalkRefs`).
+ *  - A TD: private GPAs through the Secure EPT (measured on KVM's mirror of it), shared ones
+ *    through the shared EPT.
  *  - L2 on nested EPT: the hardware walks L2's tables through EPT02, which lives in the shadow
  *    MMU; its depth is not exposed, so only the literature figure is given.
  */
 import type { AccessResult } from '../vm/access-result';
 import { refs2d } from '../nested/refs-2d';
 import { shadowWalkRefs } from '../shadow/shadow-fault';
+import { isGfnAlias } from '../tdx/td-config';
 import type { TraceMachine } from './trace-machine';
 import type { ResolvedConfig } from './run-config';
 
@@ -21,7 +24,13 @@ export function refsModel(m: TraceMachine, r: AccessResult): number {
   const steps = r.guestWalk.trace.filter((s) => s.source === 'memory');
   const root = m.vcpu.currentRoot!;
   const top = m.vm.config.tdpLevel;
-  const depth = (gfn: number) => top - m.vm.tdp.lastSpte(root, gfn)[2] + 1;
+  // A TD's private GPAs are walked by the CPU through the Secure EPT, not the shared EPT
+  // (`currentRoot`); KVM's mirror root has the S-EPT's levels and leaves (tdp_mmu.c: mirror
+  // SPTEs are propagated to the S-EPT by tdx_sept_set_private_spte), so the depth is its.
+  const td = m.vm.td;
+  const mirror = td === undefined ? null : m.vcpu.currentMirrorRoot;
+  const rootOf = (gfn: number) => (td !== undefined && mirror !== null && !isGfnAlias(td.config, gfn) ? mirror : root);
+  const depth = (gfn: number) => top - m.vm.tdp.lastSpte(rootOf(gfn), gfn)[2] + 1;
   let refs = steps.length;
   for (const s of steps) refs += depth(Number((s.entryGpa as bigint) >> 12n));
   return refs + depth(Number((r.gpa as bigint) >> 12n));

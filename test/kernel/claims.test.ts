@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { copyFixture, notesCli, ROOT, tempDir } from './helpers';
+import { copyFixture, mutatedRoot, notesCli, ROOT, tempDir } from './helpers';
 
 describe('claims in notes', () => {
   it('a note whose claims hold is up to date, with its claims counted and listed in the report', async () => {
@@ -48,33 +48,15 @@ describe('claims in notes', () => {
 });
 
 describe('a mutated engine fails a design note', () => {
-  /**
-   * A copy of the project root whose built engine never lets a shadow page go unsync:
-   * `mmu_try_to_unsync_pages` (mmu.c) answers "keep write-protected" for every gfn a level-1
-   * shadow page shadows, as if the unsync optimisation did not exist. Only the copy is changed;
-   * node_modules is linked.
-   */
-  function mutatedRoot(): string {
-    const dir = tempDir('claims-mutant');
-    fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-    const unsync = path.join(dir, 'dist', 'shadow', 'unsync.js');
-    const js = fs.readFileSync(unsync, 'utf8');
-    // Where KVM would let a shadowed level-1 page go unsync (kvm_unsync_page), the mutant keeps it
-    // write-protected instead, so every guest write to it is emulated.
-    const rule = 'kvmUnsyncPage(mmu, sp, vcpu);';
-    expect(js).toContain(rule);
-    fs.writeFileSync(unsync, js.replace(rule, 'return true; // mutant: never unsync'));
-    fs.mkdirSync(path.join(dir, 'notebooks'));
-    for (const f of ['07-shadow-paging.ipynb', 'overview.md']) fs.copyFileSync(path.join(ROOT, 'notebooks', f), path.join(dir, 'notebooks', f));
-    return dir;
-  }
+  // Where KVM would let a shadowed level-1 page go unsync (`mmu.c: mmu_try_to_unsync_pages` →
+  // kvm_unsync_page), the mutant keeps it write-protected instead, so every guest write to it is
+  // emulated: as if the unsync optimisation did not exist.
+  const neverUnsync = { file: 'shadow/unsync.js', from: 'kvmUnsyncPage(mmu, sp, vcpu);', to: 'return true; // mutant: never unsync' };
 
   it('note 07 is up to date on the real engine and fails a claim on the mutant', { timeout: 600_000 }, async () => {
     const real = await notesCli(['--check', '--no-report', path.join(ROOT, 'notebooks', '07-shadow-paging.ipynb')]);
     expect(real.code, real.stderr).toBe(0);
-    const dir = mutatedRoot();
+    const dir = mutatedRoot('claims-mutant', '07-shadow-paging.ipynb', neverUnsync);
     const r = await notesCli(['--check', '--no-report', '--root', dir, path.join(dir, 'notebooks', '07-shadow-paging.ipynb')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("claim failed (cell 5): the fork's level-1 PTE rewrites went unsync: no page-table write was emulated [unsyncs = 0,");

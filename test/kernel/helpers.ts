@@ -183,3 +183,31 @@ export function outputs(e: Executed): IopubMsg[] {
 export function notesCli(args: string[], options: SpawnOptions & { limitMs?: number } = {}): Promise<RunResult> {
   return run(NODE, [path.join(ROOT, 'dist', 'kernel', 'notes.js'), ...args], { cwd: ROOT, ...options });
 }
+
+/** One textual change to a built engine file (dist/<file>): `from` must occur exactly once. */
+export interface EngineMutation {
+  file: string;
+  from: string;
+  to: string;
+}
+
+/**
+ * A copy of the project root whose built engine carries `mutation`, with the one design note
+ * `note` (and overview.md, which the notes link) in its notebooks/. Only the copy is changed;
+ * node_modules is linked. Throws when `from` does not occur exactly once (the build changed: the
+ * test must be updated, not silently pass on an unmutated engine).
+ */
+export function mutatedRoot(prefix: string, note: string, mutation: EngineMutation): string {
+  const dir = tempDir(prefix);
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  const file = path.join(dir, 'dist', mutation.file);
+  const js = fs.readFileSync(file, 'utf8');
+  const n = js.split(mutation.from).length - 1;
+  if (n !== 1) throw new Error(`mutation of dist/${mutation.file}: ${JSON.stringify(mutation.from)} occurs ${n} times, expected once`);
+  fs.writeFileSync(file, js.replace(mutation.from, mutation.to));
+  fs.mkdirSync(path.join(dir, 'notebooks'));
+  for (const f of [note, 'overview.md']) fs.copyFileSync(path.join(ROOT, 'notebooks', f), path.join(dir, 'notebooks', f));
+  return dir;
+}

@@ -5,7 +5,7 @@
  * kvm_arch_mmu_enable_log_dirty_pt_masked) and PML (vmx.h:275, vmx.c:6628, x86.c:6558).
  */
 import { describe, expect, it } from 'vitest';
-import { dirtyLogScenario, InvalidArgumentError } from '../../src';
+import { DEFAULT_COST_MODEL, dirtyLogScenario, InvalidArgumentError } from '../../src';
 
 const PAGES = 2048;
 /** 2 MiB leaves mapped before logging: the data regions and the region of the guest's page-table pool (GPA 1 MiB). */
@@ -64,6 +64,16 @@ describe('dirtyLogScenario', () => {
     expect(c1!.logged).toBe(ram.npages);
     expect(c1!.huge_page_splits).toBe(LEAVES_2M);
     expect(c2!.exits).toBe(c2!.logged);
+  });
+  it('prices the exits with the cost model: write protection one round trip + fast_page_fault per exit; PML-full exits and kicks a round trip each (handle_pml_full does nothing, vmx.c:5956)', () => {
+    const p = DEFAULT_COST_MODEL.params;
+    const wp = dirtyLogScenario({ pml: false, eagerSplit: true, writesPerCycle: 300, cycles: 2 }).phases[2]!;
+    // mmu.c:3575 fast_page_fault fixes each (RET_PF_FIXED on the fast path).
+    expect(wp.exit_cycles).toBe(wp.exits * (p.vmExitEntry.cycles + p.kvmFaultFast.cycles));
+    const pml = dirtyLogScenario({ pml: true, eagerSplit: true, writesPerCycle: 1500, cycles: 2 }).phases[2]!;
+    expect(pml.pml_full_exits).toBeGreaterThan(0);
+    // vmx.c:5956 handle_pml_full returns 1 with no work; the kick (x86.c:6558) is a bare exit too.
+    expect(pml.exit_cycles).toBe(pml.exits * p.vmExitEntry.cycles);
   });
 });
 

@@ -5,6 +5,7 @@ import { validateTrace } from '../../src/workload/validate-trace';
 import { TraceError } from '../../src/workload/validate-trace';
 import { sequentialScan, forkStorm, addressSpaces, tdMix, uniformRandom } from '../../src/workload/generators';
 import type { ConfigName } from '../../src/workload/run-config';
+import { DEFAULT_COST_MODEL } from '../../src/cost/cost-model';
 
 const RUNNABLE: ConfigName[] = ['tdp-ept', 'tdp-npt', 'shadow', 'nested-ept', 'nested-shadow'];
 
@@ -38,6 +39,26 @@ describe('runTrace', () => {
     expect(runTrace('nested-ept', t).derived.refsPerAccess).toBeNull();
     expect(runTrace('nested-ept', t).derived.refsLiterature).toBe(24);
     expect(runTrace('shadow', t).derived.refsLiterature).toBe(4);
+  });
+
+  it('a TD: private memory is walked through the S-EPT, mapped 4 KiB whatever the host page: 24 references, not the shared EPT\'s depth', () => {
+    const t = sequentialScan({ pages: 16, passes: 1 });
+    // tdx.c:3325-3327 tdx_gmem_private_max_mapping_level returns PG_LEVEL_4K; GPAW 48 gives a
+    // 4-level S-EPT (mmu.c:5596-5606 kvm_mmu_get_tdp_level, a TD's GPAW as MAXPHYADDR, mmu.c:5594):
+    // (n+1)(m+1) - 1 with n = m = 4, as for 4 KiB TDP leaves above.
+    for (const hostPageSize of ['4K', '2M'] as const) expect(runTrace({ name: 'td', hostPageSize }, t).derived.refsPerAccess, hostPageSize).toBe(24);
+  });
+
+  it('a TD: the EPT violations of TDG.MEM.PAGE.ACCEPT are priced, each a round trip and a slow-path fault', () => {
+    const run = createRun('td', sequentialScan({ pages: 16, passes: 1 }));
+    run.step();
+    const exits = run.result().counters.exits!;
+    expect(exits).toBeGreaterThan(0);
+    const c = run.machine.vcpu.cycles;
+    const p = DEFAULT_COST_MODEL.params;
+    // tdx.c:1935-2009 tdx_handle_ept_violation → __vmx_handle_ept_violation → kvm_mmu_page_fault.
+    expect(c.exits).toBe(exits * p.vmExitEntry.cycles);
+    expect(c.kvm).toBe(exits * p.kvmFaultSlow.cycles);
   });
 
   it('shadow paging pays for the fork storm in exits that TDP never takes', () => {
