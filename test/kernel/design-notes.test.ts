@@ -9,7 +9,8 @@ import { notesCli } from './helpers';
 describe('design notes', () => {
   // About 15 s on a quiet 2-core machine; the bound is for a loaded one.
   it('re-execute to their saved outputs (npm run notes -- --check)', { timeout: 900_000 }, async () => {
-    const r = await notesCli(['--check', '--no-report']);
+    // The subprocess limit (run's default: 300 s) only stops a hung runner; it follows the test's bound.
+    const r = await notesCli(['--check', '--no-report'], { limitMs: 880_000 });
     // The runner prints which notebook changed and how; show it when the check fails.
     expect(r.code, r.stderr).toBe(0);
   });
