@@ -10,19 +10,38 @@
  * vmx_tests.c:2587-2591 adds LADDR_VLD | PADDR).
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_KVM_VERSION, EPT_QUAL, NESTED_MBEC_LAYOUT, nestedMbecScenario, SECONDARY_EXEC_MODE_BASED_EPT_EXEC, type AccessResult, type KvmVersion } from '../../src';
+import { Vm, PageTableBuilder, makeEptp, DEFAULT_EPT_CAPS, CR0, CR4, EFER, EPT_QUAL, SECONDARY_EXEC_MODE_BASED_EPT_EXEC, type AccessResult, type KvmVersion } from '../../src';
 
-// L2's supervisor page (U=0 leaf), its user page (U=1 on every level) and their nGPA.
-const { gvaSupervisor: GVA_S, gvaUser: GVA_U, dataNgpa: DATA_N } = NESTED_MBEC_LAYOUT;
+const LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
+const GVA_S = 0x40_0000n; // L2 supervisor page (U=0 leaf)
+const GVA_U = 0x80_0000n; // L2 user page (U=1 on every level)
+const DATA_N = 0x300_0000n;
+const DATA_G = 0x500_0000n;
 const R = 1n, W = 2n, XS = 4n, XU = 1n << 10n;
 const RD = EPT_QUAL.ACC_READ, WR = EPT_QUAL.ACC_WRITE, F = EPT_QUAL.ACC_INSTR;
 const pR = EPT_QUAL.PROT_READ, pW = EPT_QUAL.PROT_WRITE, pX = EPT_QUAL.PROT_EXEC, pU = EPT_QUAL.PROT_USER_EXEC;
 type Op = 'READ' | 'WRITE' | 'EXEC' | 'EXEC_USER';
 
-/** L2 on an EPT12 whose data leaf has exactly `leaf`'s R/W/XS/XU (non-leaf entries R|W|X|XU, as `__setup_ept`). */
 function setup(leaf: bigint, mbec: boolean, kvm?: KvmVersion) {
-  const { vm, cpu, ept12 } = nestedMbecScenario(kvm ?? DEFAULT_KVM_VERSION, mbec, leaf);
-  return { vm, v: cpu, ept: ept12 };
+  const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true, ...(kvm === undefined ? {} : { kvm }) });
+  vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
+  const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+  // EPT_PRESENT = R|W|X|XU on non-leaf entries (__setup_ept under MBEC, kvm-7x.md §6.1).
+  const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: 0x20_0000n, size: 0x10_0000n }, tableFlags: 0x407 });
+  const l2pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x100_0000n, size: 0x10_0000n } });
+  ept.map(0x100_0000n, 0x100_0000n, { count: 16, flags: { userExec: true } });
+  l2pt.map(GVA_S, DATA_N, { flags: { writable: true } });
+  l2pt.map(GVA_U, DATA_N, { flags: { writable: true, user: true } });
+  ept.map(DATA_N, DATA_G, { flags: { read: false, write: false, exec: false } });
+  ept.setEntry(DATA_N, 1, (ept.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
+  const v = vm.createVcpu({ ...LONG, cr3: l1pt.root });
+  v.enterNestedEpt({
+    eptp: makeEptp({ root: ept.root, level: 4, adEnabled: false }),
+    caps: { ...DEFAULT_EPT_CAPS, executeOnly: true }, // the † rows need EPT execute-only support
+    l2: { ...LONG, cr3: l2pt.root },
+    mbec,
+  });
+  return { vm, v, ept };
 }
 
 function run(leaf: bigint, op: Op, mbec = true, kvm?: KvmVersion): { r: AccessResult; n: ReturnType<typeof setup> } {
