@@ -122,6 +122,18 @@ export function refusedRule(t: Tally, call: () => unknown, cls: abstract new (..
   return e;
 }
 
+/** The call throws some error of the library's hierarchy and leaves the state as it was (for inputs whose refused parameter varies). */
+export function refusedAny(t: Tally, call: () => unknown, label: string, state?: () => string): MmulabError {
+  const before = state?.();
+  const err = thrown(call);
+  t.inputs++;
+  expect(err, label).toBeInstanceOf(MmulabError);
+  const e = err as MmulabError;
+  t.classes.set(e.name, (t.classes.get(e.name) ?? 0) + 1);
+  if (state !== undefined) expect(state(), 'state unchanged').toBe(before);
+  return e;
+}
+
 /** FNV-1a over 32-bit words. */
 function fnv(h: number, w: number): number {
   for (let k = 0; k < 4; k++) h = Math.imul(h ^ ((w >>> (8 * k)) & 0xff), 0x01000193) >>> 0;
