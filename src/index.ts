@@ -57,9 +57,9 @@ export * from './claim/claim';
 export { costModelBundle, tlbConfigBundle, isCostModel } from './display/cost-view';
 
 export * from './spte/spte-config';
-export * from './spte/spte';
+export * from './spte/spte-checked';
 export * from './spte/tdp-level';
-export * from './spte/huge-page-spte';
+export * from './spte/huge-page-spte-checked';
 export * from './events/stats';
 export * from './events/event-log';
 export * from './events/tables';

@@ -11,7 +11,9 @@ import { nptFormat } from '../format/npt';
 import { resetRsvdsBitsMask, resetRsvdsBitsMaskEpt, type RsvdBitsMask } from '../format/rsvd-bits-mask';
 import type { PageFormat } from '../format/page-format';
 import { kvmMmuGetTdpLevel } from './tdp-level';
-import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, KVM_VERSIONS, type KvmVersion } from '../kvm-version';
+import { checkEnum, checkObject, optBool } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
 import { accEncoding, type AccEncoding } from '../format/acc';
 
 export type SpteFlavour = 'ept' | 'npt';
@@ -186,35 +188,52 @@ export const SPTE_LAYOUT_7_3: SpteLayout = Object.freeze({
 });
 
 export function spteLayout(kvm: KvmVersion): SpteLayout {
-  return kvm === '7.3' ? SPTE_LAYOUT_7_3 : SPTE_LAYOUT_6_16;
+  return checkEnum('kvm', kvm, KVM_VERSIONS) === '7.3' ? SPTE_LAYOUT_7_3 : SPTE_LAYOUT_6_16;
 }
 
+/** A refused spec field keeps its rule and, for a number or string, its plain value (other values described). */
+function refuseSpec(rule: string, field: string, text: string, v: unknown): never {
+  throw new InvalidArgumentError(rule, `spec.${field}: ${text}`, typeof v === 'number' || typeof v === 'string' ? String(v) : describeValue(v));
+}
+
+function maxPhyAddrOf(field: string, v: unknown, dflt: number, who: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 32 || v > 52) refuseSpec('maxphyaddr-range', field, `${who} MAXPHYADDR must be an integer from 32 to 52`, v);
+  return v;
+}
+
+/** Every field is checked before anything is built (plain-object option lookups never reach the prototype). */
 export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
+  checkObject('spec', spec);
   const flavour = spec.flavour;
-  if (flavour !== 'ept' && flavour !== 'npt') throw new InvalidArgumentError('spte-flavour', 'the SPTE flavour is ept or npt', String(flavour));
-  const hostMaxPhyAddr = spec.hostMaxPhyAddr ?? 46;
-  if (!Number.isInteger(hostMaxPhyAddr) || hostMaxPhyAddr < 32 || hostMaxPhyAddr > 52) {
-    throw new InvalidArgumentError('maxphyaddr-range', 'host MAXPHYADDR must be an integer from 32 to 52', String(hostMaxPhyAddr));
-  }
+  if (flavour !== 'ept' && flavour !== 'npt') refuseSpec('spte-flavour', 'flavour', 'the SPTE flavour is ept or npt', flavour);
+  const hostMaxPhyAddr = maxPhyAddrOf('hostMaxPhyAddr', spec.hostMaxPhyAddr, 46, 'host');
   if (spec.maxTdpLevel !== undefined && spec.tdpLevel !== undefined && spec.maxTdpLevel !== spec.tdpLevel) {
-    throw new InvalidArgumentError('tdp-level', 'tdpLevel is the old name of maxTdpLevel; give one of them', `${spec.tdpLevel} vs ${spec.maxTdpLevel}`);
+    throw new InvalidArgumentError('tdp-level', 'spec.tdpLevel: tdpLevel is the old name of maxTdpLevel; give one of them', `${describeValue(spec.tdpLevel)} vs ${describeValue(spec.maxTdpLevel)}`);
   }
   const maxTdpLevel = spec.maxTdpLevel ?? spec.tdpLevel ?? 4;
-  if (maxTdpLevel !== 4 && maxTdpLevel !== 5) throw new InvalidArgumentError('tdp-level', 'the host TDP root level (max_tdp_level) is 4 or 5', String(maxTdpLevel));
-  const guestMaxPhyAddr = spec.guestMaxPhyAddr ?? hostMaxPhyAddr;
-  if (!Number.isInteger(guestMaxPhyAddr) || guestMaxPhyAddr < 32 || guestMaxPhyAddr > 52) {
-    throw new InvalidArgumentError('maxphyaddr-range', 'guest MAXPHYADDR must be an integer from 32 to 52', String(guestMaxPhyAddr));
+  if (maxTdpLevel !== 4 && maxTdpLevel !== 5) {
+    refuseSpec('tdp-level', spec.maxTdpLevel !== undefined ? 'maxTdpLevel' : 'tdpLevel', 'the host TDP root level (max_tdp_level) is 4 or 5', maxTdpLevel);
   }
+  const guestMaxPhyAddr = maxPhyAddrOf('guestMaxPhyAddr', spec.guestMaxPhyAddr, hostMaxPhyAddr, 'guest');
   const tdpLevel = kvmMmuGetTdpLevel(flavour, maxTdpLevel, guestMaxPhyAddr);
   const maxHugePageLevel = spec.maxHugePageLevel ?? 3;
-  if (![1, 2, 3].includes(maxHugePageLevel)) throw new InvalidArgumentError('huge-level', 'max huge page level is 1, 2 or 3', String(maxHugePageLevel));
-  const adEnabled = flavour === 'npt' ? true : (spec.adEnabled ?? true);
-  const execOnly = flavour === 'ept' ? (spec.execOnly ?? true) : false;
-  if (spec.pml && (flavour !== 'ept' || !adEnabled)) {
-    throw new InvalidArgumentError('pml-needs-ept-ad', 'PML exists only for EPT with accessed/dirty bits enabled', `${flavour}${adEnabled ? '' : ' without A/D'}`);
+  if (maxHugePageLevel !== 1 && maxHugePageLevel !== 2 && maxHugePageLevel !== 3) refuseSpec('huge-level', 'maxHugePageLevel', 'max huge page level is 1, 2 or 3', maxHugePageLevel);
+  const flags = {
+    adEnabled: optBool('spec.adEnabled', spec.adEnabled, true),
+    execOnly: optBool('spec.execOnly', spec.execOnly, true),
+    pml: optBool('spec.pml', spec.pml, false),
+    nxHugePages: optBool('spec.nxHugePages', spec.nxHugePages, false),
+    ignoreGuestPatQuirk: optBool('spec.ignoreGuestPatQuirk', spec.ignoreGuestPatQuirk, true),
+    noncoherentDma: optBool('spec.noncoherentDma', spec.noncoherentDma, false),
+  };
+  const kvm = spec.kvm === undefined ? DEFAULT_KVM_VERSION : checkEnum('spec.kvm', spec.kvm, KVM_VERSIONS, 'kvm-version');
+  const adEnabled = flavour === 'npt' ? true : flags.adEnabled;
+  const execOnly = flavour === 'ept' ? flags.execOnly : false;
+  if (flags.pml && (flavour !== 'ept' || !adEnabled)) {
+    throw new InvalidArgumentError('pml-needs-ept-ad', 'spec.pml: PML exists only for EPT with accessed/dirty bits enabled', `${flavour}${adEnabled ? '' : ' without A/D'}`);
   }
-  const pml = spec.pml ?? false;
-  const kvm = spec.kvm ?? DEFAULT_KVM_VERSION;
+  const pml = flags.pml;
   const v73 = kvm === '7.3';
   const mbec = spec.mbec ?? false;
   if (mbec && flavour !== 'ept') throw new InvalidArgumentError('mbec-needs-ept', 'MBEC is an EPT feature (VMX secondary control bit 22); NPT has GMET', flavour);
@@ -225,10 +244,10 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
     return Object.freeze({
       ...common,
       flavour, hostMaxPhyAddr, tdpLevel, maxTdpLevel, adEnabled, execOnly, maxHugePageLevel,
-      nxHugePages: spec.nxHugePages ?? false,
+      nxHugePages: flags.nxHugePages,
       pml,
       // vmx.c: vmx_ignore_guest_pat.
-      ignoreGuestPat: (spec.ignoreGuestPatQuirk ?? true) && !(spec.noncoherentDma ?? false),
+      ignoreGuestPat: flags.ignoreGuestPatQuirk && !flags.noncoherentDma,
       // 7.3 kvm_mmu_set_ept_masks(has_ad) (kvm-7x.md §1.6): present = bit 63 only (R comes from
       // ACC_READ in make_spte), user 0, xs bit 2, xu bit 10.
       presentMask: v73 ? bit(63) : (execOnly ? 0n : bit(0)) | bit(63),
@@ -259,7 +278,7 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   return Object.freeze({
     ...common,
     flavour, hostMaxPhyAddr, tdpLevel, maxTdpLevel, adEnabled, execOnly, maxHugePageLevel,
-    nxHugePages: spec.nxHugePages ?? false,
+    nxHugePages: flags.nxHugePages,
     pml,
     // SVM has no get_mt_mask: the memory type comes from the guest PAT.
     ignoreGuestPat: false,

@@ -5,8 +5,12 @@
  * CPU has 5-level EPT (`vmx.c: vmx_get_max_ept_level`). Without a forced level, 5-level TDP is used
  * only when the guest MAXPHYADDR (a TD's GPAW) exceeds 48 bits.
  */
+import { checkEnum, checkInt } from '../validate/checks';
 
 export function kvmMmuGetTdpLevel(flavour: 'ept' | 'npt', maxTdpLevel: 4 | 5, guestMaxPhyAddr: number): 4 | 5 {
+  checkEnum('flavour', flavour, ['ept', 'npt']);
+  checkEnum('maxTdpLevel', maxTdpLevel, [4, 5]);
+  checkInt('guestMaxPhyAddr', guestMaxPhyAddr, { min: 32, max: 52 });
   const forced = flavour === 'npt' ? maxTdpLevel : 0;
   if (forced !== 0) return forced;
   if (maxTdpLevel === 5 && guestMaxPhyAddr <= 48) return 4;

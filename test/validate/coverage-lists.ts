@@ -214,17 +214,7 @@ export const PENDING: string[] = [
   'clearParents', 'clearUnsyncChildBit', 'kvmUnsyncPage', 'markUnsync', 'mmuTryToUnsyncPages', 'unlinkUnsync',
   'unsyncWalk',
   // src/spte/huge-page-spte.ts
-  'makeHugeSpte', 'makeSmallSpte', 'makeSpteExecutable', 'makeSpteNonexecutable',
-  // src/spte/spte-config.ts
-  'makeSpteConfig', 'spteLayout',
   // src/spte/spte.ts
-  'getMtMask', 'isAccessAllowed', 'isAccessTrack', 'isAccessed', 'isDirty', 'isExecutable', 'isFrozen',
-  'isHostWritable', 'isLargePte', 'isLastSpte', 'isMmioSpte', 'isMmuWritable', 'isRsvdSpte', 'isShadowPresent',
-  'isWritable', 'kvmMmuPageAdNeedWriteProtect', 'leafSpteChangeNeedsTlbFlush', 'makeMmioSpte', 'makeNonleafSpte',
-  'makeSpte', 'markSpteForAccessTrack', 'mmioGenerationMatches', 'mmioSpteGeneration', 'mmioSpteGfn',
-  'restoreAccTrackSpte', 'spteAdEnabled', 'spteAdNeedWriteProtect', 'spteToPfn',
-  // src/spte/tdp-level.ts
-  'kvmMmuGetTdpLevel',
   // src/sweep/sweep-io.ts
   'loadSweep', 'mergeSweeps', 'saveSweep',
   // src/sweep/sweep-jobs.ts
