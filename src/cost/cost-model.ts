@@ -8,6 +8,8 @@
  * figure found: an order-of-magnitude placeholder to be replaced (the rendered table says so).
  */
 import { InvalidArgumentError } from '../errors';
+import { checkArray, checkBool, checkEnum, checkInt, checkObject, checkString, optObject, refuse } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
 
 export type CostStatus = 'measured' | 'recalled' | 'assumption';
 
@@ -65,16 +67,35 @@ export interface CostModelSpec {
 const LEVELS: readonly WalkRefLevel[] = ['L1', 'L2', 'L3', 'DRAM'];
 
 export function makeCostModel(spec: CostModelSpec = {}): CostModel {
-  if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError('cost-model', 'the cost model spec is an object', String(spec));
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new InvalidArgumentError('cost-model', 'spec: the cost model spec is an object', describeValue(spec));
   const params: Record<string, CostParam> = { ...DEFAULT_COST_PARAMS };
-  for (const [k, v] of Object.entries(spec.cycles ?? {})) {
-    if (!(COST_PARAM_NAMES as readonly string[]).includes(k)) throw new InvalidArgumentError('cost-param', `unknown cost parameter; known: ${COST_PARAM_NAMES.join(', ')}`, k);
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError('cost-cycles', `${k}: cycles are a finite number >= 0`, String(v));
+  const cycles = optObject<Record<string, unknown>>('spec.cycles', spec.cycles);
+  for (const k of Reflect.ownKeys(cycles)) {
+    if (typeof k !== 'string' || !(COST_PARAM_NAMES as readonly string[]).includes(k)) throw new InvalidArgumentError('cost-param', `spec.cycles: unknown cost parameter; known: ${COST_PARAM_NAMES.join(', ')}`, describeValue(k));
+    const v = cycles[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError('cost-cycles', `spec.cycles.${k}: cycles are a finite number >= 0`, describeValue(v));
     params[k] = Object.freeze({ ...params[k]!, cycles: v, source: 'override (this run)', status: 'measured' as const });
   }
   const walkRefLevel = spec.walkRefLevel ?? 'L2';
-  if (!LEVELS.includes(walkRefLevel)) throw new InvalidArgumentError('cost-walk-level', 'walkRefLevel is L1, L2, L3 or DRAM', String(walkRefLevel));
+  if (!LEVELS.includes(walkRefLevel)) throw new InvalidArgumentError('cost-walk-level', 'spec.walkRefLevel is L1, L2, L3 or DRAM', describeValue(walkRefLevel));
   return Object.freeze({ params: Object.freeze(params) as CostModel['params'], walkRefLevel });
+}
+
+/** A model as makeCostModel makes it: every parameter with a cycle count, a known walk level. */
+function checkCostModel(v: unknown): CostModel {
+  const m = checkObject<CostModel>('m', v);
+  const ok = typeof m.params === 'object' && m.params !== null && LEVELS.includes(m.walkRefLevel) &&
+    COST_PARAM_NAMES.every((n) => typeof m.params[n]?.cycles === 'number');
+  if (!ok) refuse('m', 'cost-model', 'must be a cost model made by makeCostModel', v);
+  return m;
+}
+
+function checkExit(name: string, v: unknown): { ret: string; fast: boolean; mmio: boolean } {
+  const e = checkObject<{ ret: string; fast: boolean; mmio: boolean }>(name, v);
+  checkString(`${name}.ret`, e.ret);
+  checkBool(`${name}.fast`, e.fast);
+  checkBool(`${name}.mmio`, e.mmio);
+  return e;
 }
 
 export const DEFAULT_COST_MODEL: CostModel = makeCostModel();
@@ -101,12 +122,20 @@ export interface AccessCost {
 }
 
 export function walkRefCycles(m: CostModel): number {
+  return walkRefCyclesUnchecked(checkCostModel(m));
+}
+
+function walkRefCyclesUnchecked(m: CostModel): number {
   const p = m.params;
   return m.walkRefLevel === 'L1' ? p.walkRefL1.cycles : m.walkRefLevel === 'L2' ? p.walkRefL2.cycles : m.walkRefLevel === 'L3' ? p.walkRefL3.cycles : p.walkRefDram.cycles;
 }
 
 /** KVM's handling of one exit by its RET_PF_* outcome (the exit round trip is priced apart). */
 export function kvmHandlingCycles(m: CostModel, e: { ret: string; fast: boolean; mmio: boolean }): number {
+  return kvmHandlingCyclesUnchecked(checkCostModel(m), checkExit('e', e));
+}
+
+function kvmHandlingCyclesUnchecked(m: CostModel, e: { ret: string; fast: boolean; mmio: boolean }): number {
   const p = m.params;
   if (e.mmio) return p.kvmMmio.cycles;
   switch (e.ret) {
@@ -119,12 +148,25 @@ export function kvmHandlingCycles(m: CostModel, e: { ret: string; fast: boolean;
 }
 
 export function accessCost(m: CostModel, x: AccessCostInputs): AccessCost {
+  checkCostModel(m);
+  checkObject('x', x);
+  checkEnum('x.tlb', x.tlb, ['l1', 'stlb', 'miss']);
+  checkInt('x.walkRefs', x.walkRefs);
+  checkArray('x.exits', x.exits).forEach((e, i) => checkExit(`x.exits[${i}]`, e));
+  checkBool('x.emulated', x.emulated);
+  checkBool('x.userspaceExit', x.userspaceExit);
+  checkInt('x.remoteFlushes', x.remoteFlushes);
+  return accessCostUnchecked(m, x);
+}
+
+/** `accessCost` for the vCPU's access path (its inputs are the engine's own counts). */
+export function accessCostUnchecked(m: CostModel, x: AccessCostInputs): AccessCost {
   const p = m.params;
   const tlb = x.tlb === 'l1' ? p.l1TlbHit.cycles : x.tlb === 'stlb' ? p.stlbHit.cycles : p.stlbHit.cycles; // a miss looked up both levels first
-  const walk = x.walkRefs * walkRefCycles(m);
+  const walk = x.walkRefs * walkRefCyclesUnchecked(m);
   const exits = x.exits.length * p.vmExitEntry.cycles;
   let kvm = 0;
-  for (const e of x.exits) kvm += kvmHandlingCycles(m, e);
+  for (const e of x.exits) kvm += kvmHandlingCyclesUnchecked(m, e);
   const emulation = x.emulated ? p.emulation.cycles : 0;
   const userspace = x.userspaceExit ? p.userspaceExit.cycles : 0;
   const remoteFlush = x.remoteFlushes * p.remoteTlbFlush.cycles;
@@ -133,7 +175,8 @@ export function accessCost(m: CostModel, x: AccessCostInputs): AccessCost {
 
 /** The parameter set as rows (display layer renders them; notes print them). */
 export function costModelRows(m: CostModel): { name: string; cycles: number; what: string; source: string; status: CostStatus }[] {
+  checkCostModel(m);
   const rows: { name: string; cycles: number; what: string; source: string; status: CostStatus }[] = COST_PARAM_NAMES.map((n) => ({ name: n, ...m.params[n] }));
-  rows.push({ name: 'walkRefLevel', cycles: walkRefCycles(m), what: `walk references are priced at the ${m.walkRefLevel} latency`, source: 'ASSUMPTION: page-table entries of a warm walk are mostly cached; choose L1/L2/L3/DRAM per run', status: 'assumption' });
+  rows.push({ name: 'walkRefLevel', cycles: walkRefCyclesUnchecked(m), what: `walk references are priced at the ${m.walkRefLevel} latency`, source: 'ASSUMPTION: page-table entries of a warm walk are mostly cached; choose L1/L2/L3/DRAM per run', status: 'assumption' });
   return rows;
 }

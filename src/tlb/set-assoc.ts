@@ -4,7 +4,8 @@
  * uses a per-array use counter, so a sequence of lookups and fills gives the same victims on every
  * run (no clocks).
  */
-import type { TlbArray } from './tlb-config';
+import { MAX_TLB_ARRAY_ENTRIES, type TlbArray } from './tlb-config';
+import { checkInt, checkObject, refuse } from '../validate/checks';
 
 export interface Tagged {
   /** The set index source: a page number (or prefix) in the array's own granularity. */
@@ -20,6 +21,10 @@ export class SetAssoc<E extends Tagged> {
   private clock = 0;
 
   constructor(geom: TlbArray) {
+    checkObject('geom', geom);
+    checkInt('geom.entries', geom.entries, { max: MAX_TLB_ARRAY_ENTRIES });
+    checkInt('geom.ways', geom.ways, { min: 1 });
+    if (geom.entries % geom.ways !== 0) refuse('geom.entries', 'tlb-array-ways', 'must be a multiple of geom.ways (sets = entries / ways)', geom.entries);
     this.ways = geom.ways;
     this.sets = geom.entries === 0 ? 0 : geom.entries / geom.ways;
     this.slots = new Array<E | undefined>(geom.entries);

@@ -10,7 +10,8 @@
  * by Intel, so their sizes are stated assumptions (marked UNVERIFIED) and tests do not depend on
  * them.
  */
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, LimitExceededError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 
 export interface TlbArray {
   entries: number;
@@ -94,23 +95,42 @@ export const TLB_DEFAULT_SOURCES: Readonly<Record<keyof Omit<TlbConfig, 'vpid'>,
 
 export type TlbConfigSpec = Partial<TlbConfig>;
 
-/** Merge overrides over the Skylake defaults, validating every array. */
+/** The largest array one configuration may ask for (entries); more would only exhaust memory. */
+export const MAX_TLB_ARRAY_ENTRIES = 1 << 20;
+
+/**
+ * Merge overrides over the Skylake defaults, validating every array. Keys are matched against the
+ * defaults' own properties only ('toString' and '__proto__' are no TLB parameters).
+ */
 export function makeTlbConfig(spec: TlbConfigSpec = {}): Readonly<TlbConfig> {
-  if (typeof spec !== 'object' || spec === null) throw new InvalidArgumentError('tlb-config', 'the TLB configuration is an object', String(spec));
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new InvalidArgumentError('tlb-config', 'spec: the TLB configuration is an object', describeValue(spec));
   const out: Record<string, unknown> = { ...SKYLAKE_TLB };
-  for (const [k, v] of Object.entries(spec)) {
-    if (!(k in SKYLAKE_TLB)) throw new InvalidArgumentError('tlb-config-key', `unknown TLB parameter; known: ${Object.keys(SKYLAKE_TLB).join(', ')}`, k);
+  for (const k of Reflect.ownKeys(spec)) {
+    if (typeof k !== 'string' || !Object.prototype.hasOwnProperty.call(SKYLAKE_TLB, k)) {
+      throw new InvalidArgumentError('tlb-config-key', `spec: unknown TLB parameter; known: ${Object.keys(SKYLAKE_TLB).join(', ')}`, describeValue(k));
+    }
+    const v = (spec as Record<string, unknown>)[k];
     if (k === 'vpid') {
-      if (typeof v !== 'boolean') throw new InvalidArgumentError('tlb-vpid', 'vpid is a boolean', String(v));
+      if (typeof v !== 'boolean') throw new InvalidArgumentError('tlb-vpid', 'spec.vpid is a boolean', describeValue(v));
       out[k] = v;
       continue;
     }
     const arr = v as TlbArray;
     if (typeof arr !== 'object' || arr === null || !Number.isSafeInteger(arr.entries) || !Number.isSafeInteger(arr.ways) || arr.entries < 0 || arr.ways < 1) {
-      throw new InvalidArgumentError('tlb-array', `${k}: entries is an integer >= 0 and ways an integer >= 1`, JSON.stringify(v));
+      throw new InvalidArgumentError('tlb-array', `spec.${k}: entries is an integer >= 0 and ways an integer >= 1`, shown(v));
     }
-    if (arr.entries % arr.ways !== 0) throw new InvalidArgumentError('tlb-array-ways', `${k}: entries must be a multiple of ways (sets = entries / ways)`, JSON.stringify(v));
+    if (arr.entries > MAX_TLB_ARRAY_ENTRIES) {
+      throw new LimitExceededError('limit', `spec.${k}.entries is above the limit of ${MAX_TLB_ARRAY_ENTRIES} entries per array`, String(arr.entries));
+    }
+    if (arr.entries % arr.ways !== 0) throw new InvalidArgumentError('tlb-array-ways', `spec.${k}: entries must be a multiple of ways (sets = entries / ways)`, shown(v));
     out[k] = a(arr.entries, arr.ways);
   }
   return Object.freeze(out) as unknown as Readonly<TlbConfig>;
+}
+
+/** An array spec as the message shows it: its entries and ways when it has them. */
+function shown(v: unknown): string {
+  if (typeof v !== 'object' || v === null) return describeValue(v);
+  const o = v as Record<string, unknown>;
+  return `{entries: ${describeValue(o['entries'])}, ways: ${describeValue(o['ways'])}}`;
 }

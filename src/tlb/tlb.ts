@@ -13,6 +13,8 @@ import type { GpaKind } from '../memory/guest-memory';
 import type { EventInput } from '../events/event-log';
 import { InvalidArgumentError, hex } from '../errors';
 import { SetAssoc, type Tagged } from './set-assoc';
+import { describeValue } from '../validate/describe-value';
+import { MAX_FRAME, checkBigint, checkBool, checkEnum, checkFill, checkInt, checkLevel, checkObject, checkTag, checkTagFrame, checkVa, checkVpn } from './check-tlb-args';
 import { makeTlbConfig, type TlbConfig, type TlbConfigSpec } from './tlb-config';
 
 export const TLB_STAT_NAMES = [
@@ -87,14 +89,19 @@ const VPN_MASK = (1n << 45n) - 1n;
 
 /** 4 KiB page number of a linear address (bits 56:12, so 5-level addresses fit a double). */
 export function vpnOf(va: bigint): number {
+  return vpnOfUnchecked(checkVa('va', va));
+}
+/** `vpnOf` for the vCPU's access path (its addresses are u64 bigints already). */
+export function vpnOfUnchecked(va: bigint): number {
   return Number((va >> 12n) & VPN_MASK);
 }
 
 /** The #GP checks of INVPCID (SDM Vol. 2A "INVPCID"), apart so a vCPU without a TLB model makes them too. */
 export function checkInvpcid(type: number, pcid: number, pcide: boolean): void {
-  if (!Number.isInteger(type) || type < 0 || type > 3) throw new InvalidArgumentError('invpcid-type', 'INVPCID types are 0-3 (#GP otherwise)', String(type));
-  if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new InvalidArgumentError('invpcid-pcid', 'the INVPCID descriptor\'s bits 63:12 must be 0 (#GP otherwise)', String(pcid));
-  if (!pcide && (type === 0 || type === 1) && pcid !== 0) throw new InvalidArgumentError('invpcid-pcide', 'with CR4.PCIDE=0 a type 0/1 INVPCID names PCID 0 (#GP otherwise)', String(pcid));
+  if (!Number.isInteger(type) || type < 0 || type > 3) throw new InvalidArgumentError('invpcid-type', 'type: INVPCID types are 0-3 (#GP otherwise)', describeValue(type));
+  if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new InvalidArgumentError('invpcid-pcid', 'pcid: the INVPCID descriptor\'s bits 63:12 must be 0 (#GP otherwise)', describeValue(pcid));
+  checkBool('pcide', pcide);
+  if (!pcide && (type === 0 || type === 1) && pcid !== 0) throw new InvalidArgumentError('invpcid-pcide', 'pcid: with CR4.PCIDE=0 a type 0/1 INVPCID names PCID 0 (#GP otherwise)', String(pcid));
 }
 
 export class Tlb {
@@ -148,6 +155,11 @@ export class Tlb {
    * once it knows the access really walked (`miss()`).
    */
   lookup(t: TlbTag, vpn: number, fetch: boolean): { entry: TlbEntry; level: TlbHitLevel } | undefined {
+    return this.lookupUnchecked(checkTag('t', t), checkVpn('vpn', vpn), checkBool('fetch', fetch));
+  }
+
+  /** `lookup` for the vCPU's access path. */
+  lookupUnchecked(t: TlbTag, vpn: number, fetch: boolean): { entry: TlbEntry; level: TlbHitLevel } | undefined {
     this.stats.inc('lookups');
     const l1 = fetch ? this.l1i : this.l1d;
     let e = this.findIn(l1, t, vpn);
@@ -160,6 +172,7 @@ export class Tlb {
 
   /** Count a hit the caller used. */
   hit(level: TlbHitLevel): void {
+    if (level !== 'l1' && level !== 'stlb') checkEnum('level', level, ['l1', 'stlb']);
     this.stats.inc(level === 'l1' ? 'l1_hits' : 'stlb_hits');
   }
 
@@ -174,6 +187,11 @@ export class Tlb {
 
   /** Cache a translation after a successful walk (L1 and STLB). */
   fill(e: TlbFill, fetch: boolean): void {
+    this.fillUnchecked(checkFill('e', e), checkBool('fetch', fetch));
+  }
+
+  /** `fill` for the vCPU's access path. */
+  fillUnchecked(e: TlbFill, fetch: boolean): void {
     const entry = copyEntry(e, Math.floor(e.vpn / SPAN[e.size]!));
     this.stats.inc('fills');
     this.insertL1(fetch ? this.l1i : this.l1d, entry);
@@ -188,6 +206,11 @@ export class Tlb {
    * PDE cache had the PDE, so only the PT is read. Returns `top + 1` when nothing is cached.
    */
   pscLookup(t: TlbTag, vpn: number, top: number): number {
+    return this.pscLookupUnchecked(checkTag('t', t), checkVpn('vpn', vpn), checkLevel('top', top, 1, 5));
+  }
+
+  /** `pscLookup` for the vCPU's access path. */
+  pscLookupUnchecked(t: TlbTag, vpn: number, top: number): number {
     for (let level = 2; level <= top && level <= 5; level++) {
       const arr = this.psc[level]!;
       if (arr.capacity === 0) continue;
@@ -202,6 +225,11 @@ export class Tlb {
 
   /** Cache the non-leaf entry of `level` read by a walk of `vpn`. */
   pscFill(t: TlbTag, vpn: number, level: number): void {
+    this.pscFillUnchecked(checkTag('t', t), checkVpn('vpn', vpn), checkLevel('level', level, 2, 5));
+  }
+
+  /** `pscFill` for the vCPU's access path. */
+  pscFillUnchecked(t: TlbTag, vpn: number, level: number): void {
     const arr = this.psc[level];
     if (arr === undefined) return;
     const idx = Math.floor(vpn / 512 ** (level - 1));
@@ -214,6 +242,18 @@ export class Tlb {
    * nested-PSC hit. Fills the caches as the walk would.
    */
   nestedRefs(eptp: number, asid: number, gfn: number, top: number, leaf: number, hostFrame: number): number {
+    checkTagFrame('eptp', eptp);
+    checkInt('asid', asid, { min: -1, max: 0xffff_ffff });
+    checkInt('gfn', gfn, { max: MAX_FRAME });
+    const tp = checkLevel('top', top, 1, 5);
+    // The nested TLB holds 4 KiB, 2 MiB and 1 GiB pages: a leaf at level 1..3, at most the top.
+    checkLevel('leaf', leaf, 1, Math.min(3, tp));
+    checkInt('hostFrame', hostFrame, { max: MAX_FRAME });
+    return this.nestedRefsUnchecked(eptp, asid, gfn, top, leaf, hostFrame);
+  }
+
+  /** `nestedRefs` for the vCPU's access path. */
+  nestedRefsUnchecked(eptp: number, asid: number, gfn: number, top: number, leaf: number, hostFrame: number): number {
     const sz = leaf - 1;
     const tag = (e: NestedEntry) => e.eptp === eptp && e.asid === asid;
     if (this.ntlb.capacity > 0 && this.ntlb.find(Math.floor(gfn / SPAN[sz]!) * 4 + sz, (e) => tag(e) && e.level === sz) !== undefined) {
@@ -274,6 +314,7 @@ export class Tlb {
    * non-root operation this acts on the current VPID (Vol. 3C §28.3.3.1), for every EP4TA.
    */
   invlpg(t: TlbTag, va: bigint): number {
+    checkTag('t', t);
     const vpn = vpnOf(va);
     let n = this.dropTlb((e) => e.vpid === t.vpid && (e.pcid === t.pcid || e.global) && Tlb.covers(e, vpn));
     n += this.dropPsc((p) => p.vpid === t.vpid && p.pcid === t.pcid);
@@ -290,6 +331,7 @@ export class Tlb {
    * the caller, which knows the paging mode), and with CR4.PCIDE=0 a type 0/1 PCID other than 0.
    */
   invpcid(t: TlbTag, type: number, pcid: number, va: bigint, pcide: boolean): number {
+    checkTag('t', t);
     checkInvpcid(type, pcid, pcide);
     const vpn = vpnOf(va);
     const v = t.vpid;
@@ -306,6 +348,10 @@ export class Tlb {
    * PSC entries; with PCIDE=1 and bit 63 clear, those of the new PCID; with bit 63 set, nothing.
    */
   movCr3(t: TlbTag, pcide: boolean, newPcid: number, noFlush: boolean): number {
+    checkTag('t', t);
+    checkBool('pcide', pcide);
+    checkInt('newPcid', newPcid, { max: 0xfff });
+    checkBool('noFlush', noFlush);
     if (pcide && noFlush) return this.done('MOV CR3 (no-flush)', 0);
     const p = pcide ? newPcid : 0;
     const n = this.dropTlb((e) => e.vpid === t.vpid && e.pcid === p && !e.global) + this.dropPsc((x) => x.vpid === t.vpid && x.pcid === p);
@@ -318,6 +364,11 @@ export class Tlb {
    * the current PCID (INFERRED: global entries made under that PCID included).
    */
   movCr4(t: TlbTag, oldCr4: bigint, newCr4: bigint, bits: { pge: bigint; pcide: bigint; pae: bigint; smep: bigint }): number {
+    checkTag('t', t);
+    checkBigint('oldCr4', oldCr4);
+    checkBigint('newCr4', newCr4);
+    checkObject('bits', bits);
+    for (const k of ['pge', 'pcide', 'pae', 'smep'] as const) checkBigint(`bits.${k}`, bits[k]);
     const changed = oldCr4 ^ newCr4;
     if ((changed & bits.pge) !== 0n || ((oldCr4 & bits.pcide) !== 0n && (newCr4 & bits.pcide) === 0n)) {
       return this.done('MOV CR4 (PGE / PCIDE 1→0): all', this.dropTlb((e) => e.vpid === t.vpid) + this.dropPsc((p) => p.vpid === t.vpid));
@@ -330,6 +381,7 @@ export class Tlb {
 
   /** MOV to CR0 clearing PG (SDM Vol. 3A §4.10.4.1): every TLB and PSC entry, globals too. */
   pagingOff(t: TlbTag): number {
+    checkTag('t', t);
     return this.done('MOV CR0 (PG 1→0): all', this.dropTlb((e) => e.vpid === t.vpid) + this.dropPsc((p) => p.vpid === t.vpid));
   }
 
@@ -341,9 +393,9 @@ export class Tlb {
    * for types 0, 1, 3.
    */
   invvpid(type: number, vpid: number, va: bigint = 0n): number {
-    if (!Number.isInteger(type) || type < 0 || type > 3) throw new InvalidArgumentError('invvpid-type', 'INVVPID types are 0-3 (VMfailValid otherwise)', String(type));
-    if (!Number.isInteger(vpid) || vpid < 0 || vpid > 0xffff) throw new InvalidArgumentError('invvpid-vpid', 'a VPID is 16 bits', String(vpid));
-    if (type !== 2 && vpid === 0) throw new InvalidArgumentError('invvpid-vpid0', 'INVVPID types 0, 1 and 3 with VPID 0000H fail (VMfailValid)', String(vpid));
+    if (!Number.isInteger(type) || type < 0 || type > 3) throw new InvalidArgumentError('invvpid-type', 'type: INVVPID types are 0-3 (VMfailValid otherwise)', describeValue(type));
+    if (!Number.isInteger(vpid) || vpid < 0 || vpid > 0xffff) throw new InvalidArgumentError('invvpid-vpid', 'vpid: a VPID is 16 bits', describeValue(vpid));
+    if (type !== 2 && vpid === 0) throw new InvalidArgumentError('invvpid-vpid0', 'vpid: INVVPID types 0, 1 and 3 with VPID 0000H fail (VMfailValid)', String(vpid));
     const vpn = vpnOf(va);
     let n: number;
     if (type === 0) n = this.dropTlb((e) => e.vpid === vpid && Tlb.covers(e, vpn)) + this.dropPsc((p) => p.vpid === vpid);
@@ -359,7 +411,8 @@ export class Tlb {
    * every EP4TA. Linear mappings (EPT off) are untouched. VMfailValid: another type.
    */
   invept(type: number, eptp = -1): number {
-    if (type !== 1 && type !== 2) throw new InvalidArgumentError('invept-type', 'INVEPT types are 1 (single-context) and 2 (global)', String(type));
+    if (type !== 1 && type !== 2) throw new InvalidArgumentError('invept-type', 'type: INVEPT types are 1 (single-context) and 2 (global)', describeValue(type));
+    checkTagFrame('eptp', eptp);
     const sel = type === 2 ? (x: number) => x >= 0 : (x: number) => x === eptp;
     const n = this.dropTlb((e) => sel(e.eptp)) + this.dropPsc((p) => sel(p.eptp)) + this.dropNested((e) => sel(e.eptp));
     return this.done(type === 2 ? 'INVEPT global' : `INVEPT single-context ${hex(eptp)}`, n);
@@ -367,6 +420,7 @@ export class Tlb {
 
   /** AMD: flush the ASID (TLB_CONTROL_FLUSH_ASID, `svm_flush_tlb_asid`): all its entries, nested ones too. */
   flushAsid(asid: number): number {
+    checkInt('asid', asid, { max: 0xffff_ffff });
     return this.done(`flush ASID ${asid}`, this.dropTlb((e) => e.vpid === asid) + this.dropPsc((p) => p.vpid === asid) + this.dropNested((e) => e.asid === asid));
   }
 
@@ -385,6 +439,7 @@ export class Tlb {
    * Vol. 3A §4.10.4.1): its TLB entries and the PSC entries on its path, in the current context.
    */
   pageFault(t: TlbTag, va: bigint): number {
+    checkTag('t', t);
     const vpn = vpnOf(va);
     let n = this.dropTlb((e) => Tlb.matches(e, t) && Tlb.covers(e, vpn));
     n += this.dropPsc((p) => p.vpid === t.vpid && p.pcid === t.pcid && p.eptp === t.eptp && Math.floor(vpn / 512 ** (p.level - 1)) === p.index);
@@ -397,6 +452,9 @@ export class Tlb {
    * from a linear address, that address's combined mappings (SDM Vol. 3C §28.3.3.1).
    */
   eptViolation(t: TlbTag, gfn: number, va: bigint | undefined): number {
+    checkTag('t', t);
+    checkInt('gfn', gfn, { max: MAX_FRAME });
+    if (va !== undefined) checkVa('va', va);
     let n = this.ntlb.invalidate((e) => e.eptp === t.eptp && Math.floor(gfn / SPAN[e.level]!) * 4 + e.level === e.index);
     for (const arr of this.npsc) if (arr !== undefined) n += arr.invalidate((e) => e.eptp === t.eptp && Math.floor(gfn / 512 ** (e.level - 1)) === e.index);
     if (va !== undefined) {

@@ -9,7 +9,7 @@
  * stale translation KVM's unsync relies on, reference kvm-mmu.md §8.6).
  */
 import type { Tlb, TlbTag, SizeIndex } from '../tlb/tlb';
-import { vpnOf } from '../tlb/tlb';
+import { vpnOfUnchecked } from '../tlb/tlb';
 import type { ShadowMmu } from '../shadow/shadow-mmu';
 import type { ShadowContext } from '../shadow/shadow-context';
 import { shadowPath } from '../shadow/sync';
@@ -61,17 +61,17 @@ export function shadowMiss(tlb: Tlb, mmu: ShadowMmu, ctx: ShadowContext, tag: Tl
   const a = r.gva as bigint;
   const leaf = shadowLeaf(mmu, ctx, a);
   if (leaf === undefined) return undefined;
-  const vpn = vpnOf(a);
+  const vpn = vpnOfUnchecked(a);
   const hs = ctx.hwScratch;
   const top = hs.maxLevel;
-  const start = top < 4 ? top + 1 : tlb.pscLookup(tag, vpn, top);
+  const start = top < 4 ? top + 1 : tlb.pscLookupUnchecked(tag, vpn, top);
   const refs = Math.max(0, Math.min(start, top + 1) - leaf.level);
-  for (let l = Math.max(leaf.level + 1, 2); l < start && l <= top && top >= 4; l++) tlb.pscFill(tag, vpn, l);
+  for (let l = Math.max(leaf.level + 1, 2); l < start && l <= top && top >= 4; l++) tlb.pscFillUnchecked(tag, vpn, l);
   countRefs(tlb, refs, 0);
   const size = (leaf.level - 1) as SizeIndex;
   const mask = SIZE_BYTES[size] - 1n;
   const gpa = r.gpa === undefined ? 0n : (r.gpa as bigint);
-  tlb.fill({
+  tlb.fillUnchecked({
     vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn, size,
     // KVM's shadow SPTEs never set G (make_spte copies no global bit), so no shadow entry is global.
     global: false,
@@ -98,8 +98,8 @@ export function nestedMiss(tlb: Tlb, mmu: ShadowMmu, ctx: ShadowContext, tag: Tl
   const mask = SIZE_BYTES[size] - 1n;
   const last = g.trace[g.trace.length - 1];
   const globalBit = pge && last !== undefined && ((last.updated ?? last.value) & 0x100n) !== 0n;
-  tlb.fill({
-    vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn: vpnOf(r.gva as bigint), size, global: globalBit,
+  tlb.fillUnchecked({
+    vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn: vpnOfUnchecked(r.gva as bigint), size, global: globalBit,
     hostFrame: Number(((r.hpa as bigint) & ~mask) >> 12n), guestFrame: Number(((r.gpa as bigint) & ~mask) >> 12n),
     acc: g.pteAccess, pkey: g.pkey, tdpAcc: secondRights(second.spte, ept, ctx.hwFormat.hasAd), gpaKind: g.gpaKind,
   }, fetch);

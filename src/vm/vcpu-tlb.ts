@@ -12,7 +12,7 @@ import type { GvaWalker } from '../walker/gva-walker';
 import type { PageFormat } from '../format/page-format';
 import { ACCESS_AC, ACCESS_IMPLICIT, type Access } from '../walker/access';
 import type { TdpPage } from '../tdp/tdp-page';
-import { vpnOf, type Tlb, type TlbEntry, type TlbHitLevel, type TlbTag, type SizeIndex } from '../tlb/tlb';
+import { vpnOfUnchecked, type Tlb, type TlbEntry, type TlbHitLevel, type TlbTag, type SizeIndex } from '../tlb/tlb';
 import type { AccessResult } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
 import { isGfnAlias } from '../tdx/td-config';
@@ -142,8 +142,8 @@ export function tlbFill(v: TlbVcpu, tlb: Tlb, tag: TlbTag, r: AccessResult): voi
   const mask = SIZE_BYTES[size] - 1n;
   const lastStep = g.trace[g.trace.length - 1];
   const globalBit = lastStep !== undefined && ((lastStep.updated ?? lastStep.value) & 0x100n) !== 0n && (v.regs.cr4 & CR4.PGE) !== 0n;
-  tlb.fill({
-    vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn: vpnOf(r.gva as bigint), size, global: globalBit,
+  tlb.fillUnchecked({
+    vpid: tag.vpid, pcid: tag.pcid, eptp: tag.eptp, vpn: vpnOfUnchecked(r.gva as bigint), size, global: globalBit,
     hostFrame: Number(((r.hpa as bigint) & ~mask) >> 12n), guestFrame: Number(((r.gpa as bigint) & ~mask) >> 12n),
     acc: g.pteAccess, pkey: g.pkey, tdpAcc: tdpRights(v, leaf.spte), gpaKind: g.gpaKind,
   }, r.access.kind === 'fetch');
@@ -169,12 +169,12 @@ export interface SecondDim {
  */
 export function walkRefs2d(tlb: Tlb | undefined, tag: TlbTag, r: AccessResult, top: number, second: SecondDim): number {
   const g = r.guestWalk;
-  const vpn = vpnOf(r.gva as bigint);
-  const start = tlb === undefined || top < 4 ? top + 1 : tlb.pscLookup(tag, vpn, top);
+  const vpn = vpnOfUnchecked(r.gva as bigint);
+  const start = tlb === undefined || top < 4 ? top + 1 : tlb.pscLookupUnchecked(tag, vpn, top);
   const nested = (gfn: number): number => {
     const leaf = second.leafLevel(gfn);
     if (tlb === undefined) return second.top - leaf + 1;
-    return tlb.nestedRefs(second.rootPfn, second.asid, gfn, second.top, leaf, 0);
+    return tlb.nestedRefsUnchecked(second.rootPfn, second.asid, gfn, second.top, leaf, 0);
   };
   let guest = 0;
   let nest = 0;
@@ -182,7 +182,7 @@ export function walkRefs2d(tlb: Tlb | undefined, tag: TlbTag, r: AccessResult, t
     if (s.source !== 'memory' || s.level >= start) continue;
     guest++;
     nest += nested(Number((s.entryGpa as bigint) >> 12n));
-    if (tlb !== undefined && !s.leaf && s.level >= 2 && top >= 4) tlb.pscFill(tag, vpn, s.level);
+    if (tlb !== undefined && !s.leaf && s.level >= 2 && top >= 4) tlb.pscFillUnchecked(tag, vpn, s.level);
   }
   if (r.gpa !== undefined && (r.status === 'ok' || r.status === 'emulated')) nest += nested(Number((r.gpa as bigint) >> 12n));
   if (tlb !== undefined) countRefs(tlb, guest, nest);

@@ -50,8 +50,8 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, vpnOf, type TlbTag } from '../tlb/tlb';
-import { accessCost, type AccessCost } from '../cost/cost-model';
+import { Tlb, checkInvpcid, vpnOfUnchecked, type TlbTag } from '../tlb/tlb';
+import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
 import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 import { assertCanonical } from '../address/canonical';
@@ -426,7 +426,7 @@ export class Vcpu {
    * (counted, and an event); otherwise the miss is counted and the caller walks.
    */
   private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
-    const hit = tlb.lookup(tag, vpnOf(a), access.kind === 'fetch');
+    const hit = tlb.lookupUnchecked(tag, vpnOfUnchecked(a), access.kind === 'fetch');
     if (hit !== undefined && tlbPermits(rights, hit.entry, enc, access)) {
       tlb.hit(hit.level);
       this.stats.inc('guest_accesses');
@@ -526,7 +526,7 @@ export class Vcpu {
       // live TDP tables (workload/memory-refs.ts); shadow paging walks the shadow table's levels.
       r.walkRefs = this.mmuValue === this.tdpRootMmu ? this.attemptRefs : this.rootRole.level;
     }
-    const c = accessCost(this.vm.costModel, {
+    const c = accessCostUnchecked(this.vm.costModel, {
       tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
       userspaceExit: r.status === 'memory-fault' || r.status === 'vm-dead', remoteFlushes,
     });

@@ -36,6 +36,13 @@ export const EXEMPT: Record<string, string> = {
   VmBugged: ERROR_CLASS,
   VmDeadError: ERROR_CLASS,
   describeValue: ACCEPTS_ANY,
+  'Tlb.lookupUnchecked': UNCHECKED_TWIN,
+  'Tlb.fillUnchecked': UNCHECKED_TWIN,
+  'Tlb.pscLookupUnchecked': UNCHECKED_TWIN,
+  'Tlb.pscFillUnchecked': UNCHECKED_TWIN,
+  'Tlb.nestedRefsUnchecked': UNCHECKED_TWIN,
+  vpnOfUnchecked: UNCHECKED_TWIN,
+  accessCostUnchecked: UNCHECKED_TWIN,
   isCostModel: ACCEPTS_ANY,
 };
 
@@ -52,8 +59,6 @@ export const PENDING: string[] = [
   'leafLevelOf', 'levelSpan',
   // src/claim/claim.ts
   'Claim', 'claim', 'claimValuesText',
-  // src/cost/cost-model.ts
-  'accessCost', 'costModelRows', 'kvmHandlingCycles', 'makeCostModel', 'walkRefCycles',
   // src/cpu/check-registers.ts
   'checkCpuFeatures', 'checkRegisterTypes',
   // src/cpu/paging-modes.ts
@@ -213,8 +218,6 @@ export const PENDING: string[] = [
   // src/shadow/unsync.ts
   'clearParents', 'clearUnsyncChildBit', 'kvmUnsyncPage', 'markUnsync', 'mmuTryToUnsyncPages', 'unlinkUnsync',
   'unsyncWalk',
-  // src/spte/huge-page-spte.ts
-  // src/spte/spte.ts
   // src/sweep/sweep-io.ts
   'loadSweep', 'mergeSweeps', 'saveSweep',
   // src/sweep/sweep-jobs.ts
@@ -259,13 +262,7 @@ export const PENDING: string[] = [
   // src/tdx/tdx-page-fault.ts
   'tdxPageFault',
   // src/tlb/set-assoc.ts
-  'SetAssoc', 'SetAssoc.find', 'SetAssoc.insert', 'SetAssoc.invalidate',
-  // src/tlb/tlb-config.ts
-  'makeTlbConfig',
-  // src/tlb/tlb.ts
-  'Tlb', 'Tlb.eptViolation', 'Tlb.fill', 'Tlb.flushAsid', 'Tlb.hit', 'Tlb.invept', 'Tlb.invlpg', 'Tlb.invpcid',
-  'Tlb.invvpid', 'Tlb.lookup', 'Tlb.movCr3', 'Tlb.movCr4', 'Tlb.nestedRefs', 'Tlb.pageFault', 'Tlb.pagingOff',
-  'Tlb.pscFill', 'Tlb.pscLookup', 'checkInvpcid', 'vpnOf',
+  'SetAssoc.find', 'SetAssoc.insert', 'SetAssoc.invalidate',
   // src/vm/dirty-ring.ts
   'DirtyRing', 'DirtyRing.entry', 'DirtyRing.markCollected', 'DirtyRing.push', 'DirtyRing.reset',
   'dirtyRingEntryCheck',
