@@ -9,8 +9,9 @@ import { describeValue } from '../validate/describe-value';
 
 /** Most jobs one sweep expands (configurations × grid points × seeds); the list is built eagerly. */
 export const MAX_SWEEP_JOBS = 100_000;
-/** Most ops one job's generated trace may have: traces are generated (and held) whole. */
-export const MAX_TRACE_OPS = 2 ** 24;
+// MAX_TRACE_OPS (most ops one generated trace may have) lives with the generators that enforce it.
+export { MAX_TRACE_OPS } from '../workload/trace';
+import { MAX_TRACE_OPS } from '../workload/trace';
 
 /** JSON of a value when it has one (bigints and cycles have none), else a short description. */
 function show(v: unknown): string {

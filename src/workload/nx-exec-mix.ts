@@ -7,11 +7,14 @@
  * mmu.c: kvm_recover_nx_huge_pages) and phase 2: reads only (`after: 'read'`, the code is no
  * longer run) or phase 1 again (`after: 'exec'`).
  */
-import type { Trace, TraceOp } from './trace';
+import { MAX_PAGES_PER_TRACE_OP, type Trace, type TraceOp } from './trace';
+import { checkEnum, checkInt, checkNumber } from '../validate/checks';
+import { checkOpCount, checkParams, optChoice, optCount, optFlag, seedOf } from './check-generator-params';
 import { DATA_PA, WORKLOAD_VA, xorshift } from './generators';
 
 const PAGE = 4096;
 const PAGES_PER_2M = 512;
+const LAYOUTS = ['spread', 'packed'] as const;
 
 export interface NxExecMixParams {
   regions: number;
@@ -30,6 +33,10 @@ export interface NxExecMixParams {
 
 /** The executed pages: `packed` the first k, `spread` k chosen by a seeded partial Fisher–Yates. */
 export function nxExecPages(pages: number, k: number, layout: 'spread' | 'packed', seed: number): Set<number> {
+  checkInt('pages', pages, { max: MAX_PAGES_PER_TRACE_OP });
+  checkInt('k', k, { max: pages });
+  checkEnum('layout', layout, LAYOUTS);
+  checkInt('seed', seed, { min: Number.MIN_SAFE_INTEGER });
   if (layout === 'packed') return new Set(Array.from({ length: k }, (_, i) => i));
   const r = xorshift(seed);
   const order = Array.from({ length: pages }, (_, i) => i);
@@ -41,10 +48,16 @@ export function nxExecPages(pages: number, k: number, layout: 'spread' | 'packed
 }
 
 export function nxExecMix(p: NxExecMixParams): Trace {
-  const pages = p.regions * PAGES_PER_2M;
-  const layout = p.layout ?? 'spread';
-  const passes = p.passes ?? 1;
-  const after = p.after ?? 'none';
+  checkParams(p);
+  const pages = checkInt('p.regions', p.regions, { min: 1, max: MAX_PAGES_PER_TRACE_OP / PAGES_PER_2M }) * PAGES_PER_2M;
+  checkNumber('p.execShare', p.execShare, 0, 1);
+  const layout = optChoice('layout', p.layout, LAYOUTS, 'spread');
+  const passes = optCount('passes', p.passes, 1);
+  const after = optChoice('after', p.after, ['read', 'exec', 'none'] as const, 'none');
+  optFlag('load', p.load, true);
+  if (p.recoverRatio !== undefined) checkInt('p.recoverRatio', p.recoverRatio, { max: 0xffff_ffff });
+  seedOf(p.seed);
+  checkOpCount(2 + 2 * passes * pages * (after === 'none' ? 1 : 2), p);
   const exec = nxExecPages(pages, Math.round(p.execShare * pages), layout, p.seed);
   const ops: TraceOp[] = [{ t: 'map', va: WORKLOAD_VA, pa: DATA_PA, n: pages, w: true }];
   const load = p.load ?? true;

@@ -45,3 +45,5 @@ export const TRACE_VA_LIMIT = 2 ** 47;
  * is a step of the run, so an op of 10^9 pages would run for hours: the trace is refused instead.
  */
 export const MAX_PAGES_PER_TRACE_OP = 2 ** 24;
+/** Most ops one generated trace may have: traces are generated (and held) whole. */
+export const MAX_TRACE_OPS = 2 ** 24;

@@ -293,13 +293,8 @@ export const PENDING: string[] = [
   'walkOutcome',
   // src/workload/fault-charts.ts
   'cumulativeFaultsChart', 'exitsPerThousandChart', 'faultsByKindChart', 'memoryRefsChart',
-  // src/workload/generators.ts
-  'addressSpaces', 'forkStorm', 'hotCold', 'invlpgPattern', 'ptChurn', 'sequentialScan', 'strided', 'tdMix',
-  'uniformRandom', 'xorshift',
   // src/workload/memory-refs.ts
   'literatureRefs', 'refsModel',
-  // src/workload/nx-exec-mix.ts
-  'nxExecMix', 'nxExecPages',
   // src/workload/run-config.ts
   'configLabel', 'resolveConfig',
   // src/workload/trace-machine.ts
