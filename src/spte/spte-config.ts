@@ -235,9 +235,9 @@ export function makeSpteConfig(spec: SpteConfigSpec): SpteConfig {
   }
   const pml = flags.pml;
   const v73 = kvm === '7.3';
-  const mbec = spec.mbec ?? false;
-  if (mbec && flavour !== 'ept') throw new InvalidArgumentError('mbec-needs-ept', 'MBEC is an EPT feature (VMX secondary control bit 22); NPT has GMET', flavour);
-  if (mbec && !v73) throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
+  const mbec = optBool('spec.mbec', spec.mbec, false);
+  if (mbec && flavour !== 'ept') throw new InvalidArgumentError('mbec-needs-ept', 'spec.mbec: MBEC is an EPT feature (VMX secondary control bit 22); NPT has GMET', flavour);
+  if (mbec && !v73) throw new InvalidArgumentError('mbec-version', 'spec.mbec: MBEC exists only in the KVM 7.3 model', kvm);
   const common = { kvm, acc: accEncoding(kvm), layout: spteLayout(kvm) };
   if (flavour === 'ept') {
     const z = resetRsvdsBitsMaskEpt({ maxPhyAddr: hostMaxPhyAddr, execonly: false, hugePageLevel: maxHugePageLevel });

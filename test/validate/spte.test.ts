@@ -145,7 +145,7 @@ describe('makeSpteConfig, spteLayout and kvmMmuGetTdpLevel refuse bad specs', ()
     for (const v of [null, undefined, 5, 'ept', Symbol('s'), []]) refused(t, () => makeSpteConfig(v as never), { param: 'spec', value: v });
     fc.assert(fc.property(badEnum(['ept', 'npt']), (v) => refused(t, () => makeSpteConfig({ flavour: v as 'ept' }), { param: 'spec.flavour', value: v })), FC);
     fc.assert(fc.property(badEnum(['7.3', '6.16']), (v) => refused(t, () => makeSpteConfig({ flavour: 'ept', kvm: v as '7.3' }), { param: 'spec.kvm', value: v })), FC);
-    for (const k of ['adEnabled', 'execOnly', 'pml', 'nxHugePages', 'ignoreGuestPatQuirk', 'noncoherentDma']) {
+    for (const k of ['adEnabled', 'execOnly', 'pml', 'nxHugePages', 'ignoreGuestPatQuirk', 'noncoherentDma', 'mbec']) {
       fc.assert(fc.property(badBool, (v) => refused(t, () => makeSpteConfig({ flavour: 'ept', [k]: v } as never), { param: `spec.${k}`, value: v })), { ...FC, numRuns: 10 });
     }
     for (const k of ['hostMaxPhyAddr', 'guestMaxPhyAddr']) {
