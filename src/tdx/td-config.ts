@@ -4,6 +4,11 @@
  * (`TDX_SHARED_BIT_PWL_4/5`) — and `kvm->arch.gfn_direct_bits` is that bit as a gfn mask.
  */
 import { InvalidArgumentError, MmulabError, hex } from '../errors';
+import { checkBigint, checkInt, refuse } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
+
+/** GFNs of 52-bit GPAs have 40 bits. */
+const MAX_GFN = 2 ** 40 - 1;
 
 /** A VM configuration that cannot exist (e.g. a TD with shadow paging); nothing is created. */
 export class ImpossibleConfigurationError extends MmulabError {}
@@ -22,26 +27,42 @@ export interface TdConfig {
 
 export function makeTdConfig(gpaw: unknown): TdConfig {
   if (gpaw !== 48 && gpaw !== 52) {
-    throw new InvalidArgumentError('td-gpaw', 'a TD\'s guest physical address width (GPAW) is 48 (4-level S-EPT) or 52 (5-level)', String(gpaw));
+    throw new InvalidArgumentError('td-gpaw', 'gpaw: a TD\'s guest physical address width (GPAW) is 48 (4-level S-EPT) or 52 (5-level)', describeValue(gpaw));
   }
   const sharedBit = gpaw === 48 ? 47 : 51;
   return Object.freeze({ gpaw, sharedBit, gfnDirectBits: 2 ** (sharedBit - 12), gpaSharedMask: 1n << BigInt(sharedBit), level: gpaw === 48 ? 4 : 5 });
 }
 
 /** `kvm_is_addr_direct` for a TD: direct = the shared bit is set. */
+/**
+ * A config made by makeTdConfig: the few compares here are all the TD paths pay (a plain object
+ * or a number would otherwise end in a TypeError from bigint arithmetic).
+ */
+function checkTd(td: unknown): TdConfig {
+  const c = td as TdConfig;
+  if (typeof td === 'object' && td !== null && (c.gpaw === 48 || c.gpaw === 52) && typeof c.gpaSharedMask === 'bigint' && (c.sharedBit === 47 || c.sharedBit === 51)) return c;
+  return refuse('td', 'td-config', 'must be a TD config made by makeTdConfig', td);
+}
+
 export function isAddrDirect(td: TdConfig, gpa: bigint): boolean {
+  checkTd(td);
+  checkBigint('gpa', gpa);
   return (gpa & td.gpaSharedMask) !== 0n;
 }
 
 /** `kvm_is_gfn_alias`: the gfn carries the shared bit. */
 export function isGfnAlias(td: TdConfig, gfn: number): boolean {
+  checkTd(td);
+  if (typeof gfn !== 'number' || !Number.isSafeInteger(gfn) || gfn < 0 || gfn > MAX_GFN) checkInt('gfn', gfn, { max: MAX_GFN });
   return Math.floor(gfn / td.gfnDirectBits) % 2 === 1;
 }
 
 /** The natural gfn of a GPA (`gpa_to_gfn(gpa) & ~gfn_direct_bits`), after checking it fits GPAW. */
 export function naturalGfn(td: TdConfig, gpa: bigint): number {
+  checkTd(td);
+  if (typeof gpa !== 'bigint') checkBigint('gpa', gpa);
   if (gpa < 0n || gpa >> BigInt(td.gpaw) !== 0n) {
-    throw new InvalidArgumentError('td-gpa-beyond-gpaw', `a TD GPA has ${td.gpaw} bits (GPAW); bits above the shared bit ${td.sharedBit} do not exist`, hex(gpa));
+    throw new InvalidArgumentError('td-gpa-beyond-gpaw', `gpa: a TD GPA has ${td.gpaw} bits (GPAW); bits above the shared bit ${td.sharedBit} do not exist`, hex(gpa));
   }
   return Number((gpa & ~td.gpaSharedMask) >> 12n);
 }

@@ -253,8 +253,6 @@ export const PENDING: string[] = [
   'applyAttributeChange', 'checkAttributeRange',
   // src/tdx/td-accept.ts
   'pendingPageAccess', 'tdgMemPageAccept',
-  // src/tdx/td-config.ts
-  'isAddrDirect', 'isGfnAlias', 'makeTdConfig', 'naturalGfn',
   // src/tdx/td.ts
   'Td', 'Td.setMemoryAttributes',
   // src/tdx/tdx-invariants.ts
