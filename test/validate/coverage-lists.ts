@@ -304,4 +304,6 @@ export const PENDING: string[] = [
   'TraceRun',
   // src/workload/validate-trace.ts
   'validateTrace',
+  // added on main after the list was made (issue 12: to cover)
+  'walk2dSetup', 'nestedMbecScenario', 'tdGuest', 'warmRandomReads',
 ];
