@@ -222,9 +222,12 @@ export class NestedEptMmu implements KvmMmu {
     this.stats.inc('pf_taken');
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // A misconfiguration's error code is PFERR_RSVD_MASK alone (vmx.c:5803): with a stale MMIO
-    // SPTE the walk above checked a read, made a new MMIO SPTE and emulates; the emulator then
-    // checks the real access through EPT12 as after a cached one.
-    if (misconfig && res.ret === RET_PF.EMULATE && res.walkFault === undefined) {
+    // SPTE the walk above checked a read (7.3; 6.16: nothing, mmu.c:5394-5396 with pfec 0), made
+    // a new MMIO SPTE and emulates; the emulator then checks the real access through EPT12 as
+    // after a cached one. v6.16 after an EPT violation too: the emulator's walk differs from the
+    // fault's by the PFERR_USER translate_nested_gpa adds (see emulatorCheck).
+    const emulated = res.ret === RET_PF.EMULATE && res.walkFault === undefined;
+    if (emulated && (misconfig || (res.mmio && this.vm.config.kvm === '6.16'))) {
       const refused = this.emulatorCheck(ngpa, finalAcc);
       if (refused !== undefined) return refused;
     }
@@ -245,10 +248,18 @@ export class NestedEptMmu implements KvmMmu {
    * The emulator translates L2's access through EPT12 (x86.c:7899 gva_to_gpa of nested_mmu →
    * kvm_translate_gpa → guest_mmu's EPT walk): the cached MMIO info never matches while nested
    * (x86.h:327 mmio_gva = 0), so EPT12's permissions are always checked, and a violation goes to
-   * L1 (`rewalkUser`: which accesses walk as "user"). Undefined: the access may be emulated.
+   * L1 (`rewalkUser`: which accesses walk as "user"). v6.16: the emulator reaches EPT12 through
+   * kvm_translate_gpa (paging_tmpl.h:448, mmu.h:302-304) → translate_nested_gpa, which ORs in
+   * PFERR_USER_MASK (x86.c:7643), i.e. "readable" for EPT (mmu.c:5394): an instruction fetch
+   * (kvm_fetch_guest_virt, x86.c:7722) from an execute-only EPT12 page is refused, and the fault
+   * is injected into L1 (x86.c:9248). 7.3: U no longer means readable (kvm-7x.md §1.3 item 1;
+   * a fetch checks X, or XS/XU by the user-mode linear address under MBEC, §1.5), so the access
+   * is checked as the hardware gave it.
+   * Undefined: the access may be emulated.
    */
-  private emulatorCheck(ngpa: bigint, finalAcc: number | undefined): NestedFaultOutcome | undefined {
-    if (finalAcc === undefined) return undefined;
+  private emulatorCheck(ngpa: bigint, hwAcc: number | undefined): NestedFaultOutcome | undefined {
+    if (hwAcc === undefined) return undefined;
+    const finalAcc = this.vm.config.kvm === '6.16' ? hwAcc | PFERR.USER : hwAcc;
     const mmu = this.vm.shadow;
     const ctx = this.ctx!;
     const s = ctx.walkScratch;
