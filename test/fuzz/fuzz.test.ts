@@ -115,6 +115,16 @@ describe('fuzz CLI arguments', () => {
     expect(parseFuzzArgs(['--config', 'all']).configs).toEqual([...FUZZ_CONFIGS]);
   });
 
+  it('the summary lists, per configuration, the outcomes accepted only as KVM\'s own', () => {
+    const base = { seed: 13, ops: 10, violations: 0, first: [], opCounts: {} };
+    const lines = summaryLines([
+      { ...base, config: 'nested-ept', outcomes: { 'x:mmio': 4, 'mmio-stale-spte-read-walk': 2 } },
+      { ...base, config: 'ept-ad', outcomes: { 'r:ok': 9 } },
+    ]);
+    expect(lines).toContain("  nested-ept accepted as KVM's: mmio-stale-spte-read-walk 2");
+    expect(lines.filter((l) => l.includes('accepted'))).toHaveLength(1);
+  });
+
   it('refuses an unknown configuration or a bad count with a library error naming the value', () => {
     expect(() => parseFuzzArgs(['--config', 'ept'])).toThrow(InvalidArgumentError);
     expect(() => parseFuzzArgs(['--config', 'ept'])).toThrow(/value ept/);
