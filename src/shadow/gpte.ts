@@ -65,9 +65,3 @@ export function protectCleanGpte(format: PageFormat, acc: number, g: bigint): nu
   if (!format.hasAd) return acc;
   return ((g >> BigInt(format.dirtyBit)) & 1n) === 0n ? acc & ~ACC_WRITE : acc;
 }
-
-/** GPA of gPTE `i` of a level-1 shadow page (`FNAME(get_level1_sp_gpa)` + index). */
-export function level1GptePa(format: PageFormat, spGfn: number, quadrant: number, i: number): [number, number] {
-  const eb = format.entryBytes;
-  return [spGfn, (quadrant * 512 + i) * eb];
-}

@@ -13,8 +13,6 @@ function key(gfn: number, level: number): number {
 
 export class Rmap {
   private readonly heads = new Map<number, SptePtr[]>();
-  /** Longest chain seen (`max_mmu_rmap_size`). */
-  maxSize = 0;
 
   add(gfn: number, level: number, p: SptePtr): number {
     const k = key(gfn, level);
@@ -24,7 +22,6 @@ export class Rmap {
       this.heads.set(k, l);
     }
     l.push(p);
-    if (l.length > this.maxSize) this.maxSize = l.length;
     return l.length;
   }
 
@@ -44,12 +41,6 @@ export class Rmap {
   get(gfn: number, level: number): SptePtr[] {
     const l = this.heads.get(key(gfn, level));
     return l === undefined ? [] : [...l];
-  }
-
-  get size(): number {
-    let n = 0;
-    for (const l of this.heads.values()) n += l.length;
-    return n;
   }
 
   /** Every (gfn, level, ptr), for invariant checks. */
