@@ -39,9 +39,11 @@ export function gpteAccess(format: PageFormat, g: bigint): number {
   return ((lo & 7) ^ Number((g >> 63n) & 1n)) & 7;
 }
 
-/** The 4K frame a level-1 gPTE points to (`gpte_to_gfn`). */
-export function gpteToGfn(format: PageFormat, g: bigint): number {
-  if (format.entryBytes === 4) return Number((g & 0xffff_f000n) >> 12n);
+/**
+ * The 4K frame a level-1 gPTE points to (`gpte_to_gfn`): bits 51:12. PTTYPE 32 masks with the u32
+ * cast of the same mask (paging_tmpl.h:65); a 4-byte gPTE has no bits above 31, so one mask serves.
+ */
+export function gpteToGfn(g: bigint): number {
   return Number((g & 0x000f_ffff_ffff_f000n) >> 12n);
 }
 
@@ -49,7 +51,8 @@ export function gpteToGfn(format: PageFormat, g: bigint): number {
 export function isRsvdGpte(format: PageFormat, g: bigint, level: number): boolean {
   const large = Number((g >> 7n) & 1n);
   if ((g & format.rsvdBitsMask[large]![level - 1]!) !== 0n) return true;
-  return format.ptType === 'ept' && ((format.badMtXwr >> (g & 63n)) & 1n) === 1n;
+  // FNAME(is_bad_mt_xwr) is false for PTTYPE != EPT; those formats have bad_mt_xwr 0.
+  return ((format.badMtXwr >> (g & 63n)) & 1n) === 1n;
 }
 
 /** `FNAME(prefetch_invalid_gpte)` without the drop: not present, reserved bits, or A clear with A/D. */

@@ -325,7 +325,7 @@ function prefetchGpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: num
     if (!mmu.isNonpresentValue(sp, i)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
     return false;
   }
-  const gfn = gpteToGfn(fmt, g);
+  const gfn = gpteToGfn(g);
   const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
   return prefetchSptes(mmu, ctx, sp, i, gfn, 1, acc);
 }

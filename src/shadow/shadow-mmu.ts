@@ -558,18 +558,15 @@ export class ShadowMmu implements ShadowMmuOps {
     return n;
   }
 
-  /** `kvm_mmu_zap_all`. */
-  zapAll(vcpu = -1): number {
+  /** `kvm_mmu_zap_all` (its callers need no count). */
+  zapAll(vcpu = -1): void {
     const invalid: ShadowPage[] = [];
-    let n = 0;
     for (;;) {
       const sp = [...this.activePages].find((p) => !p.role.invalid);
       if (sp === undefined) break;
       this.prepareZap(sp, invalid, vcpu);
-      n++;
     }
     this.commitZap(invalid, vcpu);
-    return n;
   }
 
   /** `kvm_zap_gfn_range` for the shadow MMU: drop every leaf mapping a gfn in [start, end). */
@@ -613,18 +610,15 @@ export class ShadowMmu implements ShadowMmuOps {
    * clear W, keep MMU-writable, in every leaf mapping a gfn in [start, end). Write faults then go to
    * `mmu_set_spte`, which logs the gfn; huge pages are not rebuilt while the slot logs.
    */
-  wrprotRange(start: number, end: number, vcpu = -1): number {
-    let n = 0;
+  wrprotRange(start: number, end: number, vcpu = -1): void {
     for (const [gfn, level, p] of [...this.rmap.entries()]) {
       const span = 2 ** (9 * (level - 1));
       if (gfn >= end || gfn + span <= start) continue;
       const spte = this.readSpte(p.sp, p.idx);
       if (!isWritable(spte)) continue;
       this.setSpte(p.sp, p.idx, spte & ~PT_WRITABLE_MASK, vcpu);
-      n++;
     }
     // No flush: MMU-writable stays (spte.h:507); the dirty-log callers flush (x86.c:13297, kvm_main.c:2282).
-    return n;
   }
 
   /**

@@ -41,7 +41,7 @@ export function syncSpte(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, 
     mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
     return 1;
   }
-  const gfn = gpteToGfn(fmt, g);
+  const gfn = gpteToGfn(g);
   const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
   const old = mmu.readSpte(sp, i);
   if (isMmioSpte(mmu.config, old)) {

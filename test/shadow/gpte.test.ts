@@ -68,12 +68,12 @@ describe('FNAME(gpte_access)', () => {
 
 describe('gpte_to_gfn', () => {
   it('PTTYPE 32 masks with the u32 cast of __PT_BASE_ADDR_MASK (paging_tmpl.h:65, 104-107)', () => {
-    expect(gpteToGfn(p32, 0xffff_f123n)).toBe(0xfffff);
+    expect(gpteToGfn(0xffff_f123n)).toBe(0xfffff);
   });
   it('PTTYPE 64 and EPT take bits 51:12 (mmu_internal.h:18 GENMASK_ULL(51, 12))', () => {
-    expect(gpteToGfn(p4, 0x8000_0001_2345_6fffn)).toBe(0x123456);
-    expect(gpteToGfn(p4, 0xfff0_0000_0000_0000n | 0xf_ffff_ffff_f000n)).toBe(0xff_ffff_ffff);
-    expect(gpteToGfn(eptAd, 0x7ff0_0000_0abc_d107n)).toBe(0xabcd);
+    expect(gpteToGfn(0x8000_0001_2345_6fffn)).toBe(0x123456);
+    expect(gpteToGfn(0xfff0_0000_0000_0000n | 0xf_ffff_ffff_f000n)).toBe(0xff_ffff_ffff);
+    expect(gpteToGfn(0x7ff0_0000_0abc_d107n)).toBe(0xabcd);
   });
 });
 

@@ -8,6 +8,9 @@ import type { ShadowPage, SptePtr } from '../../src/shadow/shadow-page';
  * returns the chain length that feeds max_mmu_rmap_size (mmu.c:1691-1692), and `pte_list_remove`
  * (mmu.c:1083-1115) removes the very SPTE pointer given and reports a missing one
  * (KVM_BUG_ON_DATA_CORRUPTION, mmu.c:1091, 1095).
+ *
+ * Equivalent mutant left alive: `if (l.length === 0) this.heads.delete(k)` → never delete. An
+ * emptied chain left in the map holds no pointer, so get, entries and add's count see the same.
  */
 // Rmap compares pages by identity only; two distinct objects stand for two shadow pages.
 const spA = { name: 'A' } as unknown as ShadowPage;
