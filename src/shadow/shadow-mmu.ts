@@ -54,7 +54,6 @@ export class ShadowMmu implements ShadowMmuOps {
   maxMmuPages: number;
   /** KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, broadcast: each vCPU remembers the last one it handled. */
   freeObsoleteRootsRequest = 0;
-  private seq = 0;
   /**
    * `shadow_zero_check` of the shadow MMU: for shadow EPT, `reset_ept_shadow_zero_bits_mask` with
    * L1's execute-only (at most the host's), so execute-only EPT02 leaves are legal. Derived from
@@ -195,7 +194,8 @@ export class ShadowMmu implements ShadowMmuOps {
     }
     this.writeRaw(sp.pfn, idx, next);
     this.vm.stats.inc('spte_changes');
-    if (wasLeaf !== isLeaf && level <= 3) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
+    // Leaves exist at levels 1-3 only (KVM_MAX_HUGEPAGE_LEVEL).
+    if (wasLeaf !== isLeaf) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
     if (isLeaf && !wasLeaf) {
       this.vm.stats.max('max_mmu_rmap_size', this.rmap.add(gfn, level, ptr));
     }
@@ -287,7 +287,7 @@ export class ShadowMmu implements ShadowMmuOps {
 
   private allocShadowPage(gfn: number, role: PageRole, vcpu: number): ShadowPage {
     const pfn = this.vm.host.allocTable();
-    const sp = new ShadowPage(role, gfn, pfn, this.mmuValidGen, this.seq++);
+    const sp = new ShadowPage(role, gfn, pfn, this.mmuValidGen);
     const m = this.vm.host.frames;
     const f = m.frameForWriteUnchecked(pfn);
     const s = m.words;

@@ -36,15 +36,12 @@ export class ShadowPage {
    */
   readonly translationGfn: Float64Array | undefined;
   readonly translationAccess: Uint8Array | undefined;
-  /** Insertion sequence (for the FIFO of active pages and deterministic order). */
-  readonly seq: number;
 
-  constructor(role: PageRole, gfn: number, pfn: number, gen: number, seq: number) {
+  constructor(role: PageRole, gfn: number, pfn: number, gen: number) {
     this.role = role;
     this.gfn = gfn;
     this.pfn = pfn;
     this.mmuValidGen = gen;
-    this.seq = seq;
     if (!role.direct && role.level <= 3) {
       this.translationGfn = new Float64Array(512);
       this.translationAccess = new Uint8Array(512);

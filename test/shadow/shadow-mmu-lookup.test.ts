@@ -2,7 +2,10 @@
  * `kvm_mmu_find_shadow_page` (arch/x86/kvm/mmu/mmu.c of Linux v6.16.1, lines 2247-2300): a page
  * with the gfn but another role is skipped, except that when the lookup is for an upper-level page
  * an unsync page of that gfn is zapped first — the new upper-level page write-protects the gfn,
- * and an unsync page must not stay on a write-protected gfn (mmu.c:2262-2274).
+ * and an unsync page must not stay on a write-protected gfn (mmu.c:2247-2260); a page of another gfn
+ * in the bucket counts a collision (mmu.c:2242-2244, 2303-2304); a page found unsync is synced,
+ * with a remote flush if that changed an SPTE (mmu.c:2266-2290); a miss counts mmu_cache_miss
+ * (mmu.c:2297-2298).
  */
 import { describe, expect, it } from 'vitest';
 import { shadowFixture } from './fixtures';
@@ -59,3 +62,57 @@ describe('kvm_mmu_find_shadow_page: role mismatch', () => {
     expect(f.vm.stats.get('mmu_shadow_zapped')).toBe(zapped);
   });
 });
+
+describe('kvm_mmu_find_shadow_page: hash collisions, hits and misses', () => {
+  it('two guest page tables in one hash bucket: max_mmu_page_hash_collisions 1; every allocation is a cache miss', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    // hash_64(0x1001, 12) = hash_64(0x2056, 12) = 0x61d (include/linux/hash.h:78, by hand).
+    f.pt.placeTable(1, VA, 0x100_1000n);
+    f.pt.placeTable(1, VA + 0x20_0000n, 0x205_6000n);
+    f.pt.map(VA, GPA, { flags: { writable: true } });
+    f.pt.map(VA + 0x20_0000n, GPA, { flags: { writable: true } });
+    const from = f.vm.events.all.length;
+    const miss = f.vm.stats.get('mmu_cache_miss');
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(f.vm.stats.get('max_mmu_page_hash_collisions')).toBe(0);
+    expect(f.v.read(VA + 0x20_0000n).status).toBe('ok');
+    expect(f.vm.stats.get('max_mmu_page_hash_collisions')).toBe(1);
+    // The root (loaded at the first entry, kvm_mmu_load → mmu_alloc_root → kvm_mmu_get_shadow_page),
+    // the PDPT, the page directory and the two page tables: five misses.
+    expect(f.vm.stats.get('mmu_cache_miss')).toBe(miss + 5);
+    const allocs = f.vm.events.all.slice(from).filter((e) => e.kind === 'sp_alloc');
+    expect(allocs.map((e) => [e.gpa, e.level])).toEqual([
+      [BigInt(f.pt.root), 4],
+      [BigInt(f.pt.getEntry(VA, 3).gpa) & ~0xfffn, 3],
+      [BigInt(f.pt.getEntry(VA, 2).gpa) & ~0xfffn, 2],
+      [0x100_1000n, 1],
+      [0x205_6000n, 1],
+    ]);
+    const pt = f.vm.shadow.find(0x1001)[0]!;
+    expect(allocs[3]!.outcome).toBe(`role 0x${pt.role.word.toString(16)}`);
+  });
+
+  it('an unsync page reached through a new parent entry is synced by the lookup, and the change flushed', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.write(VA).status).toBe('ok');
+    expect(f.v.shadow!.leafFor(VA)!.spte & 2n).toBe(2n);
+    const ptGfn = Number(BigInt(f.pt.getEntry(VA, 1).gpa) >> 12n);
+    expect(f.storePte(VA, 1, f.pt.getEntry(VA, 1).value).status).toBe('ok');
+    const sp = f.vm.shadow.find(ptGfn, (p) => p.level === 1)[0]!;
+    expect(sp.unsync).toBe(true);
+    // The guest makes VA read-only in memory (no INVLPG yet), then links the same page table from
+    // the next PDE: the walk there looks the page up with the same role.
+    f.pt.setEntry(VA, 1, f.pt.getEntry(VA, 1).value & ~2n);
+    f.pt.setEntry(VA + 0x20_0000n, 2, f.pt.getEntry(VA, 2).value);
+    const from = f.vm.events.all.length;
+    expect(f.v.read(VA + 0x20_0000n).status).toBe('ok');
+    // kvm_sync_page rebuilt entry 0 without W (mmu.c:2283); W lost on an MMU-writable SPTE: flush (mmu.c:2288-2289).
+    expect(f.v.shadow!.leafFor(VA)!.spte & 2n).toBe(0n);
+    expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'tlb_flush').map((e) => e.outcome)).toContain('sync of an unsync page found by lookup');
+    // It stays unsync (kvm_sync_page does not mark it synchronized).
+    expect(sp.unsync).toBe(true);
+    expect(f.vm.shadow.find(ptGfn, (p) => p.level === 1)).toEqual([sp]);
+  });
+});
+

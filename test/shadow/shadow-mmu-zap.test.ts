@@ -55,3 +55,20 @@ describe('mmu_page_zap_pte on an MMIO SPTE', () => {
     expect(cleared.map((e) => e.newSpte)).toEqual([SHADOW_NONPRESENT_VALUE]);
   });
 });
+
+describe('kvm_mmu_zap_all_fast', () => {
+  it('returns the valid pages it zapped; the next access rebuilds the path under the new generation', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    // The root, the PDPT, the page directory and the page table (mmu.c kvm_zap_obsolete_pages zaps each).
+    expect(f.vm.shadow.nUsedMmuPages).toBe(4);
+    const zapped = f.vm.stats.get('mmu_shadow_zapped');
+    expect(f.vm.zapAllFast()).toBe(4);
+    expect(f.vm.stats.get('mmu_shadow_zapped')).toBe(zapped + 4);
+    expect(f.vm.zapAllFast()).toBe(0);
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(f.vm.shadow.allPages.filter((sp) => !sp.role.invalid).length).toBe(4);
+  });
+});
+

@@ -10,7 +10,7 @@ import { detectWriteFlooding, detectWriteMisaligned, getWrittenSptes } from '../
  * (mmu.c:6055-6084). Each expected value is that C evaluated by hand for the inputs given.
  */
 function sp(level: number, fourByte: boolean, quadrant = 0): ShadowPage {
-  return new ShadowPage(PageRole.pack({ level, hasFourByteGpte: fourByte, quadrant, access: 7 }), 0x123, 0x9000, 0, 0);
+  return new ShadowPage(PageRole.pack({ level, hasFourByteGpte: fourByte, quadrant, access: 7 }), 0x123, 0x9000, 0);
 }
 
 describe('detect_write_misaligned', () => {
