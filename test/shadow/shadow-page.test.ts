@@ -77,4 +77,12 @@ describe('ShadowPage translation', () => {
     sp.role = sp.role.with({ invalid: true });
     expect(String(sp)).toBe(`ShadowPage(gfn 0x1a2, level 2, role 0x${sp.role.word.toString(16)}, invalid)`);
   });
+
+  it('starts with no parents, no root references, not unsync, not NX-disallowed (kvm_mmu_alloc_shadow_page, mmu.c:2315-2340: a zeroed page header)', () => {
+    const sp = new ShadowPage(role({ level: 1 }), 1, 2, 0);
+    expect(sp.parentPtes).toEqual([]);
+    expect([sp.rootCount, sp.unsyncChildren, sp.writeFloodingCount]).toEqual([0, 0, 0]);
+    expect([sp.unsync, sp.nxHugePageDisallowed]).toEqual([false, false]);
+  });
 });
+
