@@ -179,7 +179,7 @@ export const PENDING: string[] = [
   // src/scenario/workloads.ts
   'cr3Switches', 'dirtyLogCycles', 'shuffled', 'touchPages',
   // src/shadow/gpte.ts
-  'gpteAccess', 'gpteToGfn', 'isPresentGpte', 'isRsvdGpte', 'level1GptePa', 'prefetchInvalidGpte',
+  'gpteAccess', 'gpteToGfn', 'isPresentGpte', 'isRsvdGpte', 'prefetchInvalidGpte',
   'protectCleanGpte', 'readGpte',
   // src/shadow/guest-mmu-npt.ts
   'NestedNptMmu', 'NestedNptMmu.access', 'NestedNptMmu.enter', 'NestedNptMmu.exit',
