@@ -6,18 +6,8 @@
  * (arch/x86/kvm/svm/nested.c, vmx/nested.c, mmu/paging_tmpl.h) or the SDM / APM.
  */
 import { describe, expect, it } from 'vitest';
-import { GuestMemory, MmulabError, NgpaWalker, PageTableBuilder, PFERR, WalkStop, gpa, makeEptp, DEFAULT_EPT_CAPS, DEFAULT_FEATURES, type Ngpa } from '../../src';
-import { eptSetup, l1Mem, l1RegsFor, nptSetup } from './support';
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected a typed error');
-}
+import { GuestMemory, NgpaWalker, PageTableBuilder, PFERR, WalkStop, gpa, makeEptp, DEFAULT_EPT_CAPS, DEFAULT_FEATURES, type Ngpa } from '../../src';
+import { caught, eptSetup, l1Mem, l1RegsFor, nptSetup } from './support';
 
 const G = 0x8000_0000n;
 const AMD46 = { ...DEFAULT_FEATURES, maxPhyAddr: 46, vendor: 'amd' as const };

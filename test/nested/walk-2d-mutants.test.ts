@@ -9,23 +9,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  EPT_QUAL, PFERR, NPF_GUEST_FINAL, PageTableBuilder, NgpaWalker, Walk2D, WalkStop, makeEptp, gpa, DEFAULT_EPT_CAPS, DEFAULT_FEATURES,
-  InvalidArgumentError, InvalidRegisterStateError, MmulabError, type Walk2DResult,
+  EPT_QUAL, PFERR, NPF_GUEST_FINAL, PageTableBuilder, NgpaWalker, Walk2D, WalkStop, gpa, DEFAULT_FEATURES,
+  InvalidArgumentError, InvalidRegisterStateError, type Walk2DResult,
 } from '../../src';
-import { DATA_G, DATA_N, GVA, L2_POOL, NESTED_POOL, l1Mem, l1RegsFor, l2Regs, twoDSetup } from './support';
+import { DATA_G, DATA_N, GVA, L2_POOL, NESTED_POOL, caught, l1Mem, l1RegsFor, l2Regs, mbecTwoDSetup, twoDSetup } from './support';
 
 const F46 = { ...DEFAULT_FEATURES, maxPhyAddr: 46 };
 const pageOf = (a: bigint): bigint => a & ~0xfffn;
-
-function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected a typed error');
-}
 
 /** The outcome of a walk as the tests compare it. */
 function stageOf(r: Walk2DResult): string {
@@ -172,18 +162,7 @@ describe('which U the final nested access carries', () => {
     );
   });
 
-  function mbec(leaf: bigint) {
-    const mem = l1Mem();
-    const b = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n }, tableFlags: 0x407 });
-    b.map(L2_POOL, L2_POOL, { count: 256, flags: { userExec: true } });
-    b.map(DATA_N, DATA_G);
-    b.setEntry(DATA_N, 1, (b.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
-    const w = NgpaWalker.ept(mem, { eptp: makeEptp({ root: b.root, level: 4, adEnabled: false }), caps: DEFAULT_EPT_CAPS, kvm: '7.3', mbec: true });
-    const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(L2_POOL), size: 0x10_0000n } });
-    l2.map(0x40_0000n, DATA_N, { flags: { writable: true } });
-    l2.map(0x80_0000n, DATA_N, { flags: { writable: true, user: true } });
-    return new Walk2D(w, { regs: l2Regs('paging4', l2.root), features: F46 });
-  }
+  const mbec = (leaf: bigint) => mbecTwoDSetup(leaf).w2;
 
   it("KVM '7.3' EPT12 with MBEC: XS or XU by the linear address, not the CPL (kvm-7x.md §1.1; vmx_tests.c:3091-3095)", () => {
     // A supervisor fetch from a user page (U/S = 1 at every level; CR4.SMEP is off) is a fetch
