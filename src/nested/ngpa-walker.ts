@@ -194,8 +194,8 @@ export class NgpaWalker {
   static ept(mem: GuestMemory, cfg: EptNgpaConfig): NgpaWalker {
     const caps: Readonly<EptCapabilities> = Object.freeze({ ...(cfg.caps ?? DEFAULT_EPT_CAPS) });
     const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
+    // MBEC outside 7.3 is refused by eptFormat ('mbec-version'), before anything is built.
     const mbec = cfg.mbec ?? false;
-    if (mbec && kvm !== '7.3') throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', kvm);
     const f = decodeEptp(BigInt(cfg.eptp), caps, mem.maxPhyAddr);
     const format = eptFormat({
       level: f.level,
@@ -241,8 +241,8 @@ export class NgpaWalker {
       throw new InvalidRegisterStateError('npt-needs-svme', 'L1 runs L2 with VMRUN, which needs EFER.SVME=1 (#UD otherwise)', hex(l1.efer));
     }
     const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
+    // GMET outside 7.3 is refused by nptFormat ('gmet-version'), before anything is built.
     const gmet = cfg.gmet ?? false;
-    if (gmet && kvm !== '7.3') throw new InvalidArgumentError('gmet-version', 'GMET exists only in the KVM 7.3 model', kvm);
     // KVM passes CR0 = PG only: the NPT walk has WP off whatever L1's CR0 says, and no PKE.
     // 7.3 (kvm-7x.md §3.3): base.cr4_smep = GMET; ext.has_pferr_fetch from L1's CR4.SMEP/EFER.NXE.
     const l1Role = calcCpuRole({ cr0: CR0.PE | CR0.PG, cr3: 0n, cr4: l1.cr4 & ~CR4.PKE, efer: l1.efer, guestMode: true }, features, kvm);
@@ -256,7 +256,8 @@ export class NgpaWalker {
       );
     }
     const ncr3 = BigInt(cfg.ncr3);
-    if (ncr3 < 0n || ncr3 >> BigInt(mem.maxPhyAddr) !== 0n) {
+    // A negative nCR3 shifts to -1n: refused by the same test.
+    if (ncr3 >> BigInt(mem.maxPhyAddr) !== 0n) {
       throw new InvalidRegisterStateError('ncr3-beyond-maxphyaddr', `nCR3 sets bits at or above L1's MAXPHYADDR ${mem.maxPhyAddr}`, hex(ncr3));
     }
     if (level <= 3 && ncr3 >> 32n !== 0n) {

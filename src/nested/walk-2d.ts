@@ -36,8 +36,6 @@ import { asNestedRecord } from './ngpa-walk-result';
 import { guestLevelsRead } from './refs-2d';
 import type { MemRef2D, Walk2DGuestFault, Walk2DInfo, Walk2DNestedFault, Walk2DOk, Walk2DResult } from './walk-2d-result';
 
-const TWO32 = 0x1_0000_0000;
-
 export interface Walk2DOptions {
   /** L2's paging registers; CR3 holds an nGPA. */
   regs: PagingRegisters;
@@ -83,7 +81,7 @@ export class Walk2D {
   private access = 0;
   private tableCalls = 0;
   private nestedReads = 0;
-  private failLevel = -1;
+  private failLevel = 0;
   private failNgfn = 0;
   private lastStop = 0;
   private refCountValue = 0;
@@ -112,16 +110,15 @@ export class Walk2D {
     this.cr3 = opts.regs.cr3;
     this.guestLevels = guestLevelsRead(role.base.level);
     this.nestedLevels = nested.levels;
-    // nested_access: (have_ad ? W : 0) | U; L2's x86 formats always have A/D.
-    this.tableAccess = (format?.hasAd ?? true ? PFERR.WRITE : 0) | PFERR.USER;
+    // nested_access: (have_ad ? W : 0) | U; L2's x86 formats always have A/D (and with paging
+    // off no table is read).
+    this.tableAccess = PFERR.WRITE | PFERR.USER;
+    // PKRU was range-checked by calcCpuRole (validatePagingRegisters).
     const pkru = opts.regs.pkru ?? 0;
-    if (!Number.isInteger(pkru) || pkru < 0 || pkru > 0xffffffff) {
-      throw new InvalidRegisterStateError('pkru-range', 'PKRU is a 32-bit register', String(pkru));
-    }
     // The fast path knows the final access up front; 7.3 EPT with MBEC takes its U from the
-    // guest walk (finalUser), which only the full walk has.
+    // guest walk (finalUser), which only the full walk has. With paging off walkRaw never takes it.
     const nf = nested.fastInputs();
-    this.fast = nf === undefined || format === undefined || (nested.kvm === '7.3' && nested.mbec && nested.tdp === 'ept') ? undefined : { ...nf, scratch: new WalkScratch() };
+    this.fast = nf === undefined || (nested.kvm === '7.3' && nested.mbec && nested.tdp === 'ept') ? undefined : { ...nf, scratch: new WalkScratch() };
     if (format === undefined) {
       this.inputs = undefined;
       this.pdptHalves = undefined;
@@ -130,7 +127,7 @@ export class Walk2D {
     if (role.base.level === 3) {
       const h = new Uint32Array(8);
       if (opts.pdptrs !== undefined) this.checkPdptrs(opts.pdptrs, h);
-      else this.loadPdptrsInto(h, true);
+      else this.loadPdptrsInto(h);
       this.pdptHalves = h;
     } else {
       this.pdptHalves = undefined;
@@ -142,7 +139,7 @@ export class Walk2D {
       rootGfn: Number((opts.regs.cr3 & rootMask) >> 12n),
       pdptrs: this.pdptHalves,
       pdptBase: Number(opts.regs.cr3 & 0xffffffe0n),
-      pkru: pkru >>> 0,
+      pkru,
       fetchSetsId: role.hasPferrFetch,
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
@@ -200,7 +197,8 @@ export class Walk2D {
     if (p.length !== 4) throw new InvalidArgumentError('pdptrs-count', 'PAE has four PDPTE registers', String(p.length));
     const bad = this.pdpteRsvd();
     p.forEach((v, i) => {
-      if (v < 0n || v >> 64n !== 0n) throw new InvalidArgumentError('pdpte-width', `PDPTE${i} must be a 64-bit value`, hex(v));
+      // A negative value shifts to -1n: one test covers both ends.
+      if (v >> 64n !== 0n) throw new InvalidArgumentError('pdpte-width', `PDPTE${i} must be a 64-bit value`, hex(v));
       if ((v & 1n) !== 0n && (v & bad) !== 0n) {
         throw new InvalidRegisterStateError('pdpte-reserved', `PDPTE${i} has reserved bits ${hex(v & bad)} set: the VM entry would fail`, hex(v));
       }
@@ -216,7 +214,7 @@ export class Walk2D {
    * PDPTEs are read from L1 memory and checked. All checks run before the nested walk is done for
    * real (which sets EPT12/NPT12 A/D bits), so a refused load changes nothing.
    */
-  private loadPdptrsInto(out: Uint32Array, commit: boolean): void {
+  private loadPdptrsInto(out: Uint32Array): void {
     const cr3 = this.cr3;
     const ngfn = Number((cr3 & 0xfffff000n) >> 12n);
     const pfec = PFERR.WRITE | PFERR.USER;
@@ -244,7 +242,7 @@ export class Walk2D {
       }
       vals.push(v);
     }
-    if (commit) n.translateFrameUnchecked(ngfn, pfec);
+    n.translateFrameUnchecked(ngfn, pfec);
     vals.forEach((v, i) => {
       out[i * 2] = Number(v & 0xffffffffn);
       out[i * 2 + 1] = Number(v >> 32n);
@@ -262,7 +260,7 @@ export class Walk2D {
   reloadPdptrs(): void {
     if (this.pdptHalves === undefined) return;
     const next = new Uint32Array(8);
-    this.loadPdptrsInto(next, true);
+    this.loadPdptrsInto(next);
     this.pdptHalves.set(next);
   }
 
@@ -279,17 +277,17 @@ export class Walk2D {
     this.access = access;
     this.tableCalls = 0;
     this.nestedReads = 0;
-    this.failLevel = -1;
     let stop: number;
     if (this.inputs === undefined) {
       // Paging off: nonpaging_gva_to_gpa → kvm_translate_gpa(vaddr, access), the whole address.
       const n = this.nested;
       const r = n.walkRawUnchecked(vhi, vlo, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser());
       this.nestedReads = n.lastReads;
-      if (this.recording) this.recordSegment(0, vhi * TWO32 + (vlo >>> 0));
+      // Recording (walk()) means a checked address: 32 bits outside long mode, so vhi is 0.
+      if (this.recording) this.recordSegment(0, vlo >>> 0);
       if (r !== WalkStop.Ok) {
+        // record() names the whole address (no failNgfn with paging off).
         this.failLevel = 0;
-        this.failNgfn = (vhi * TWO32 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
         stop = WalkStop.SecondStage;
       } else {
         this.pagingOffGfn = n.lastGfn;
@@ -319,8 +317,8 @@ export class Walk2D {
   private guestReads(stop: number): number {
     const s = this.scratch;
     switch (stop) {
+      // A not-present PDPTE register stops at level 3 = maxLevel: no L2 entry read from memory.
       case WalkStop.PdpteNotPresent:
-        return 0;
       case WalkStop.TableNoSlot:
         return s.maxLevel - s.level;
       case WalkStop.SecondStage:
@@ -363,8 +361,8 @@ export class Walk2D {
     const enc = encodeAccess(access);
     const v = a as bigint;
     this.recording = true;
-    this.segments = [];
-    this.raw = [];
+    this.segments.length = 0;
+    this.raw.length = 0;
     let stop: number;
     try {
       stop = this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), enc);

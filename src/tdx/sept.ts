@@ -156,7 +156,8 @@ export class Sept implements ExternalPageTableHooks {
   /** TDG.MEM.PAGE.ACCEPT at 4K (the TDX module): a PENDING leaf becomes usable. */
   accept(gfn: number, vcpu: number): AcceptOutcome {
     const e = this.lookup(gfn);
-    if (e === undefined || !e.leaf) return 'ept-violation';
+    // lookup returns leaves only: no leaf on the path is a TD exit to KVM.
+    if (e === undefined) return 'ept-violation';
     if (!e.pending) return 'already-accepted';
     const [table, idx] = this.slot(gfn, 1, 'TDG.MEM.PAGE.ACCEPT');
     this.write(table, idx, this.read(table, idx) | RWX);

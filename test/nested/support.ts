@@ -120,3 +120,26 @@ export function twoDSetup(l2: L2Mode, nk: NestedKind, o: { ad?: boolean; kvm?: K
   const w2 = new Walk2D(s.w, { regs: l2Regs(l2, cr3), features });
   return { ...s, l2b, w2, gva: l2 === 'off' ? DATA_N : GVA };
 }
+
+export { caught } from '../support/caught';
+
+/** MBEC set-up: a supervisor (U=0) and a user (U=1) L2 page, both on nGPA DATA_N. */
+export const MBEC_GVA_S = 0x40_0000n;
+export const MBEC_GVA_U = 0x80_0000n;
+
+/**
+ * L2 on a KVM 7.3 EPT12 with MBEC whose DATA_N leaf has the rights `leaf` (R 1, W 2, XS 4, XU
+ * 0x400); tables are R|W|X|XU (EPT_PRESENT under MBEC, kvm-unit-tests __setup_ept).
+ */
+export function mbecTwoDSetup(leaf: bigint) {
+  const mem = l1Mem();
+  const b = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n }, tableFlags: 0x407 });
+  b.map(L2_POOL, L2_POOL, { count: 256, flags: { userExec: true } });
+  b.map(DATA_N, DATA_G);
+  b.setEntry(DATA_N, 1, (b.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
+  const w = NgpaWalker.ept(mem, { eptp: makeEptp({ root: b.root, level: 4, adEnabled: false }), caps: DEFAULT_EPT_CAPS, kvm: '7.3', mbec: true });
+  const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(L2_POOL), size: 0x10_0000n } });
+  l2.map(MBEC_GVA_S, DATA_N, { flags: { writable: true } });
+  l2.map(MBEC_GVA_U, DATA_N, { flags: { writable: true, user: true } });
+  return { w, w2: new Walk2D(w, { regs: l2Regs('paging4', l2.root), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } }) };
+}

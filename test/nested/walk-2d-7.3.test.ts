@@ -6,10 +6,10 @@
  * nested access a user access; with MBEC that would check XU for a supervisor fetch.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, EPT_QUAL, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, DEFAULT_EPT_CAPS, DEFAULT_FEATURES } from '../../src';
-import { L2_POOL, NESTED_POOL, l1Mem, l2Regs } from './support';
+import { CR0, EPT_QUAL, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, DEFAULT_EPT_CAPS } from '../../src';
+import { DATA_G, DATA_N, MBEC_GVA_S, MBEC_GVA_U, NESTED_POOL, l1Mem, mbecTwoDSetup } from './support';
 
-const GVA_S = 0x40_0000n, GVA_U = 0x80_0000n, DATA_N = 0x300_0000n, DATA_G = 0x500_0000n;
+const GVA_S = MBEC_GVA_S, GVA_U = MBEC_GVA_U;
 
 /** The walk faulted with an EPT violation FETCH|PERM_RD|PERM_EX in qualification bits 6:0 (vmx_tests.c:3093-3095). */
 function expectFetchViolationRdEx(r: ReturnType<Walk2D['walk']>): void {
@@ -23,19 +23,7 @@ function setup(leaf: bigint) {
   return setupBoth(leaf).w2;
 }
 
-function setupBoth(leaf: bigint) {
-  const mem = l1Mem();
-  // EPT_PRESENT = R|W|X|XU on non-leaf entries (__setup_ept under MBEC).
-  const b = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(NESTED_POOL), size: 0x100_0000n }, tableFlags: 0x407 });
-  b.map(L2_POOL, L2_POOL, { count: 256, flags: { userExec: true } });
-  b.map(DATA_N, DATA_G);
-  b.setEntry(DATA_N, 1, (b.getEntry(DATA_N, 1).value & ~0x407n) | leaf);
-  const w = NgpaWalker.ept(mem, { eptp: makeEptp({ root: b.root, level: 4, adEnabled: false }), caps: DEFAULT_EPT_CAPS, kvm: '7.3', mbec: true });
-  const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(L2_POOL), size: 0x10_0000n } });
-  l2.map(GVA_S, DATA_N, { flags: { writable: true } });
-  l2.map(GVA_U, DATA_N, { flags: { writable: true, user: true } });
-  return { w, w2: new Walk2D(w, { regs: l2Regs('paging4', l2.root), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } }) };
-}
+const setupBoth = mbecTwoDSetup;
 
 describe("Walk2D over a KVM '7.3' EPT12 with MBEC", () => {
   it('R|XS leaf: a supervisor fetch (U=0 page) translates (vmx_tests.c:3091)', () => {

@@ -43,16 +43,7 @@ export function tdFixture(gpaw: 48 | 52 = 48, opts: { septVeDisable?: boolean; f
   return { vm, ram, pt, v, shared: gpaw === 48 ? 0x8000_0000_0000n : 0x8_0000_0000_0000n, accept };
 }
 
-/** The typed error `f` throws (fails the test when it throws none or another kind). */
-export function caught(f: () => unknown): MmulabError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof MmulabError) return e;
-    throw e;
-  }
-  throw new Error('expected an error');
-}
+export { caught } from '../support/caught';
 
 /** The rule of the error of class `cls` that `f` throws, or undefined when it returns; other errors propagate. */
 export function thrownRule(f: () => unknown, cls: typeof MmulabError = MmulabError): string | undefined {
