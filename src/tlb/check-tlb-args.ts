@@ -4,7 +4,7 @@
  */
 import { PageSizeError } from '../errors';
 import { checkBigint, checkBool, checkEnum, checkInt, checkObject } from '../validate/checks';
-import type { TlbFill, TlbTag } from './tlb';
+import type { TlbFill, TlbTag } from './tlb-entry';
 
 /** Frame numbers of 52-bit physical addresses have 40 bits. */
 export const MAX_FRAME = 2 ** 40 - 1;
