@@ -31,6 +31,8 @@ const PAGING_OFF_RIGHTS = Object.freeze({ user: true, writable: true, executeDis
 export class GvaWalker {
   readonly mem: GuestMemory;
   readonly role: CpuRole;
+  /** `role.base.level`, decoded once: every access's address check reads it. */
+  private readonly vaLevel: number;
   readonly features: Readonly<CpuFeatures>;
   /** undefined when CR0.PG=0. */
   readonly format: PageFormat | undefined;
@@ -56,6 +58,7 @@ export class GvaWalker {
       );
     }
     this.role = calcCpuRole(regs, features, kvm); // validates, or throws before anything is kept
+    this.vaLevel = this.role.base.level;
     this.mem = mem;
     this.features = Object.freeze({ ...features });
     this.format = formatForCpuRole(this.role, features);
@@ -128,9 +131,9 @@ export class GvaWalker {
   /** The linear-address rule of the current mode, checked at the API edge. */
   checkAddress(v: bigint): Gva {
     const a = mkGva(v);
-    const level = this.role.base.level;
+    const level = this.vaLevel;
     if (level >= 4) assertCanonical(a, level === 5 ? 57 : 48);
-    else if (a >> 32n !== 0n) {
+    else if (a < 0n || a > 0xffff_ffffn) {
       throw new NonCanonicalAddressError(
         'linear-address-32-bit',
         `outside long mode linear addresses are 32 bits wide (paging mode: ${this.role.pagingMode})`,
