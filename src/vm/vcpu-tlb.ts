@@ -108,6 +108,18 @@ export class HitAddresses {
   gpa = 0n as Gpa;
   hpa = 0n as Hpa;
 
+  private numGva = -1n;
+  private num = NaN;
+
+  /** `exactNumber(a)`, remembered for the last address (a loop on one address converts it once). */
+  numberOf(a: bigint): number {
+    if (a !== this.numGva) {
+      this.numGva = a;
+      this.num = exactNumber(a);
+    }
+    return this.num;
+  }
+
   /** Set `gpa`/`hpa` for address `a` through entry `e`. */
   translate(a: bigint, e: TlbEntry): void {
     if (e !== this.entry) {

@@ -52,7 +52,7 @@ import {
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, vpnOfUnchecked, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, exactNumber, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 import { assertCanonical } from '../address/canonical';
 
@@ -432,7 +432,7 @@ export class Vcpu {
    * (counted, and an event); otherwise the miss is counted and the caller walks.
    */
   private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
-    const n = exactNumber(a); // one BigInt → double conversion serves the VPN and the hit's offset
+    const n = this.hitAddrs.numberOf(a); // one BigInt → double conversion serves the VPN and the hit's offset
     const e = tlb.findUnchecked(tag, n === n ? Math.floor(n / 4096) : vpnOfUnchecked(a), access.kind === 'fetch');
     if (e !== undefined && tlbPermits(rights, e, enc, access)) {
       const level = tlb.lastHitLevel;
@@ -847,7 +847,7 @@ export class Vcpu {
   access(address: Gva | bigint, access: Access): AccessResult {
     checkAddressArg('address', address);
     const enc = encodeAccess(access); // checks the access object before anything runs
-    if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
+    if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
     this.vm.checkAlive('KVM_RUN', this.index);

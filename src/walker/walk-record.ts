@@ -61,7 +61,7 @@ export function buildRecord(
       pageSize,
       pteAccess: s.pteAccess,
       pkey: s.pkey,
-      gpaKind: w.mem.kindOf(gpa),
+      gpaKind: w.mem.kindOfGfnUnchecked(g),
       adUpdates: ad,
     };
   }
