@@ -3,6 +3,8 @@
  * reference §12.2), so figures compare directly with `kvm_stat`. Per-vCPU and per-VM counters
  * are separate objects, as in KVM.
  */
+import { InvalidArgumentError } from '../errors';
+
 export const VCPU_STAT_NAMES = [
   'pf_taken', 'pf_fixed', 'pf_emulate', 'pf_spurious', 'pf_fast', 'pf_mmio_spte_created', 'pf_guest',
   'tlb_flush', 'invlpg', 'exits', 'ept_violations', 'ept_misconfigs', 'npf_exits', 'guest_accesses',
@@ -80,6 +82,6 @@ export class Counters<N extends string> {
 /** The slot of `name` in counters built from `names` (for `Counters.add` / `at` on hot paths). */
 export function counterSlot<N extends string>(names: readonly N[], name: N): number {
   const i = names.indexOf(name);
-  if (i < 0) throw new RangeError(`no counter ${name}`);
+  if (i < 0) throw new InvalidArgumentError('counter-name', `not a counter of this list; known: ${names.join(', ')}`, String(name));
   return i;
 }

@@ -1,6 +1,7 @@
 /** Counters: names and numbered slots address the same counters (the hot paths count by slot). */
 import { describe, expect, it } from 'vitest';
 import { Counters, counterSlot } from '../../src/events/stats';
+import { InvalidArgumentError } from '../../src/errors';
 
 const NAMES = ['a', 'b', 'c'] as const;
 
@@ -21,6 +22,6 @@ describe('Counters', () => {
   });
 
   it('counterSlot refuses a name the list does not have', () => {
-    expect(() => counterSlot(NAMES as readonly string[], 'd')).toThrow(RangeError);
+    expect(() => counterSlot(NAMES as readonly string[], 'd')).toThrow(InvalidArgumentError);
   });
 });
