@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { median, type BenchResult } from './harness';
+import { CPU_CLOCK, median, type BenchResult } from './harness';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SRC = path.join(ROOT, 'bench', 'c', 'walk.c');
@@ -29,7 +29,7 @@ export function buildNativeWalker(): string | undefined {
 
 /** One run of the C walker: its figures by name. */
 export function runNativeWalker(bin: string): Map<string, number> {
-  const r = spawnSync(bin, [], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(bin, CPU_CLOCK ? ['cpu'] : [], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`native walker failed: ${r.stderr}`);
   const m = new Map<string, number>();
   for (const line of r.stdout.trim().split('\n')) {

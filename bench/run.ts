@@ -3,7 +3,7 @@ import { report, type BenchResult } from './harness';
 import { kernelBench } from './kernel.bench';
 import { walkBench } from './walk.bench';
 import { mapBench } from './map.bench';
-import { tdpBench } from './tdp.bench';
+import { tdpBench, tlbHitBench } from './tdp.bench';
 import { walk2dBench } from './walk2d.bench';
 import { shadowBench } from './shadow.bench';
 import { workloadBench } from './workload.bench';
@@ -11,17 +11,21 @@ import { tdxBench } from './tdx.bench';
 import { buildNativeWalker, runNativeWalker, nativeComparison } from './native.bench';
 
 const results: BenchResult[] = [];
+// `npm run bench -- <group>` runs one group; `walks` runs the gva and 2D walks with the C walker
+// (every item-3 walk ratio) without the TDP fault benchmarks; `tlb` only the warm TLB-hit access.
 const only = process.argv[2];
+const walks = only === 'walks';
 // Memory first, on a clean heap.
 if (!only || only === 'map') results.push(...mapBench());
 // The walks, with the native C walker run before, between and after them (same machine state).
-const native = !only || only === 'walk' || only === 'walk2d' ? buildNativeWalker() : undefined;
+const native = !only || walks || only === 'walk' || only === 'walk2d' ? buildNativeWalker() : undefined;
 const cRuns: Map<string, number>[] = [];
 if (native) cRuns.push(runNativeWalker(native));
-if (!only || only === 'walk') results.push(...walkBench());
+if (!only || walks || only === 'walk') results.push(...walkBench());
 if (native) cRuns.push(runNativeWalker(native));
 if (!only || only === 'tdp') results.push(...tdpBench());
-if (!only || only === 'walk2d') results.push(...walk2dBench());
+if (only === 'tlb') results.push(...tlbHitBench());
+if (!only || walks || only === 'walk2d') results.push(...walk2dBench());
 if (native) {
   cRuns.push(runNativeWalker(native));
   results.push(...nativeComparison(cRuns, results));

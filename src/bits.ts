@@ -25,7 +25,11 @@ export function hi32(v: bigint): number {
 }
 
 export function joinU64(lo: number, hi: number): bigint {
-  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const h = hi >>> 0;
+  // Below 2^53 the value is exact as a double: one BigInt made instead of four (records build one
+  // per entry read; most entries have bits 63:53 clear).
+  if (h < 0x20_0000) return BigInt(h * 0x1_0000_0000 + (lo >>> 0));
+  return (BigInt(h) << 32n) | BigInt(lo >>> 0);
 }
 
 /** Truncate to an unsigned 64-bit value (the API accepts negative numbers as two's complement). */

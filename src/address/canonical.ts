@@ -6,9 +6,11 @@ export type VaBits = 48 | 57;
 
 /** SDM 3.3.7.1: bits 63:N-1 must all equal bit N-1. */
 export function isCanonical(v: bigint, bits: VaBits): boolean {
-  // Constants per width, not BigInt(bits - 1) per call: every access checks its address.
-  const top = v >> (bits === 48 ? 47n : 56n);
-  return top === 0n || top === (bits === 48 ? 0x1ffffn : 0xffn);
+  // Bits 63:N-1 all 0 or all 1 of a u64, as comparisons with constants: every access checks its
+  // address, and comparisons make no BigInt (a shift did).
+  return bits === 48
+    ? (v >= 0n && v < 0x0000_8000_0000_0000n) || (v >= 0xffff_8000_0000_0000n && v <= 0xffff_ffff_ffff_ffffn)
+    : (v >= 0n && v < 0x0100_0000_0000_0000n) || (v >= 0xff00_0000_0000_0000n && v <= 0xffff_ffff_ffff_ffffn);
 }
 
 export function assertCanonical(v: Gva, bits: VaBits): void {

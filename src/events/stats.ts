@@ -3,6 +3,8 @@
  * reference §12.2), so figures compare directly with `kvm_stat`. Per-vCPU and per-VM counters
  * are separate objects, as in KVM.
  */
+import { InvalidArgumentError } from '../errors';
+
 export const VCPU_STAT_NAMES = [
   'pf_taken', 'pf_fixed', 'pf_emulate', 'pf_spurious', 'pf_fast', 'pf_mmio_spte_created', 'pf_guest',
   'tlb_flush', 'invlpg', 'exits', 'ept_violations', 'ept_misconfigs', 'npf_exits', 'guest_accesses',
@@ -27,32 +29,59 @@ export const VM_STAT_NAMES = [
 export type VcpuStatName = (typeof VCPU_STAT_NAMES)[number];
 export type VmStatName = (typeof VM_STAT_NAMES)[number];
 
+/**
+ * Named counters on numbered slots. `inc(name)` looks the name up; hot paths (a TLB hit, every
+ * access) take the slot once (`slot(name)`, module level) and call `add(slot)`, so a count is an
+ * array store rather than a string-keyed property update (8 % of a TLB hit before).
+ */
 export class Counters<N extends string> {
-  private readonly values: Record<string, number> = {};
+  private readonly values: number[];
+  private readonly slots: Record<string, number> = Object.create(null) as Record<string, number>;
   readonly names: readonly N[];
 
   constructor(names: readonly N[]) {
     this.names = names;
-    for (const n of names) this.values[n] = 0;
+    this.values = names.map(() => 0);
+    names.forEach((n, i) => (this.slots[n] = i));
   }
 
   inc(name: N, by = 1): void {
-    this.values[name]! += by;
+    this.values[this.slots[name]!]! += by;
+  }
+
+  /** Add to a counter by slot (`counterSlot(NAMES, name)`). */
+  add(slot: number, by = 1): void {
+    this.values[slot]! += by;
+  }
+
+  /** A counter by slot. */
+  at(slot: number): number {
+    return this.values[slot]!;
   }
 
   max(name: N, v: number): void {
-    if (v > this.values[name]!) this.values[name] = v;
+    const i = this.slots[name]!;
+    if (v > this.values[i]!) this.values[i] = v;
   }
 
   get(name: N): number {
-    return this.values[name]!;
+    return this.values[this.slots[name]!]!;
   }
 
   snapshot(): Record<N, number> {
-    return { ...this.values } as Record<N, number>;
+    const o = {} as Record<N, number>;
+    this.names.forEach((n, i) => (o[n] = this.values[i]!));
+    return o;
   }
 
   reset(): void {
-    for (const n of this.names) this.values[n] = 0;
+    this.values.fill(0);
   }
+}
+
+/** The slot of `name` in counters built from `names` (for `Counters.add` / `at` on hot paths). */
+export function counterSlot<N extends string>(names: readonly N[], name: N): number {
+  const i = names.indexOf(name);
+  if (i < 0) throw new InvalidArgumentError('counter-name', `not a counter of this list; known: ${names.join(', ')}`, String(name));
+  return i;
 }

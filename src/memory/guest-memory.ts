@@ -69,6 +69,8 @@ const MAP_ENTRY_BYTES = 29;
 
 export class GuestMemory {
   readonly maxPhyAddr: number;
+  /** 2^(maxPhyAddr − 12): the first GFN that does not exist. */
+  private readonly gfnLimit: number;
   private readonly slotList: MemSlot[] = []; // sorted by baseGfn, non-overlapping
   private nextSlotId = 0;
   /** GFN → frame for GFNs at or above DIRECT_GFNS. */
@@ -91,6 +93,7 @@ export class GuestMemory {
       throw new InvalidArgumentError('maxphyaddr-range', 'options.maxPhyAddr (MAXPHYADDR) must be an integer from 32 to 52', describeValue(m));
     }
     this.maxPhyAddr = m;
+    this.gfnLimit = 2 ** (m - 12);
   }
 
   get slots(): readonly MemSlot[] {
@@ -231,6 +234,13 @@ export class GuestMemory {
   }
 
   // ---- hot path (plain numbers) ----
+
+  /** @internal `kindOf` for the GPA's frame `gfnNum` (≥ 0, an integer): no bigint made (walk records ask per walk). */
+  kindOfGfnUnchecked(gfnNum: number): GpaKind {
+    if (gfnNum >= this.gfnLimit) return 'noslot';
+    const s = this.slotOf(gfnNum);
+    return s === undefined ? 'noslot' : s.readonly ? 'rom' : 'ram';
+  }
 
   /** Frame index of a GFN, or -1 when nothing was ever written there (reads as zero, or no slot). */
   frameOf(gfnNum: number): number {

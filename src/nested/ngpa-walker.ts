@@ -328,12 +328,14 @@ export class NgpaWalker {
   }
 
   /** @internal walkRaw without the argument checks, for the engine's own callers (the 2D walk, guest_mmu). */
-  walkRawUnchecked(nhi: number, nlo: number, pfec: number): number {
+  walkRawUnchecked(nhi: number, nlo: number, pfec: number, traced = false): number {
     const a = this.forcesUser ? pfec | PFERR.USER : pfec;
     this.lastPfecValue = a;
     if (this.pdptHalves !== undefined) this.loadPdpte(this.pdptHalves, nlo);
     const s = this.scratch;
-    const stop = walkTablesRaw(this.inputs, s, nhi, nlo, a);
+    // `traced`: the caller reads the entries next (a recording 2D walk), so walk with the trace
+    // at once rather than the fast walk plus ensureTrace's second walk.
+    const stop = traced ? walkTables(this.inputs, s, nhi, nlo, a) : walkTablesRaw(this.inputs, s, nhi, nlo, a);
     this.lastStop = stop;
     this.lastLoggedFlag = false;
     // update_accessed_dirty_bits: a write that finds D clear in the EPT leaf calls
@@ -357,8 +359,8 @@ export class NgpaWalker {
   }
 
   /** @internal translateFrame without the argument checks. */
-  translateFrameUnchecked(ngfn: number, pfec: number): number {
-    const stop = this.walkRawUnchecked(Math.floor(ngfn / TWO20), (ngfn % TWO20) * 4096, pfec);
+  translateFrameUnchecked(ngfn: number, pfec: number, traced = false): number {
+    const stop = this.walkRawUnchecked(Math.floor(ngfn / TWO20), (ngfn % TWO20) * 4096, pfec, traced);
     return stop === WalkStop.Ok ? this.scratch.gfn : -1;
   }
 

@@ -18,6 +18,8 @@ export class SetAssoc<E extends Tagged> {
   readonly sets: number;
   readonly ways: number;
   private readonly slots: (E | undefined)[];
+  /** sets − 1 when the set count is a power of two, else −1. */
+  private readonly setMask: number;
   private clock = 0;
 
   constructor(geom: TlbArray) {
@@ -27,6 +29,7 @@ export class SetAssoc<E extends Tagged> {
     if (geom.entries % geom.ways !== 0) refuse('geom.entries', 'tlb-array-ways', 'must be a multiple of geom.ways (sets = entries / ways)', geom.entries);
     this.ways = geom.ways;
     this.sets = geom.entries === 0 ? 0 : geom.entries / geom.ways;
+    this.setMask = this.sets > 0 && (this.sets & (this.sets - 1)) === 0 ? this.sets - 1 : -1;
     this.slots = new Array<E | undefined>(geom.entries);
   }
 
@@ -35,7 +38,16 @@ export class SetAssoc<E extends Tagged> {
   }
 
   private base(index: number): number {
-    return (index % this.sets) * this.ways;
+    // `index % sets` on an index above 2^31 (a VPN) is a double modulo, a C call in V8 and the
+    // largest part of a TLB hit; a power-of-two set count takes the low bits (ToInt32 is exact
+    // modulo 2^32), any other count the floor division, corrected for its last-bit rounding.
+    const m = this.setMask;
+    if (m >= 0) return (index & m) * this.ways;
+    const s = this.sets;
+    let r = index - Math.floor(index / s) * s;
+    if (r < 0) r += s;
+    else if (r >= s) r -= s;
+    return r * this.ways;
   }
 
   /** The entry of `index` that `match` accepts (marked most recently used), or undefined. */
@@ -45,6 +57,23 @@ export class SetAssoc<E extends Tagged> {
     for (let w = 0; w < this.ways; w++) {
       const e = this.slots[b + w];
       if (e !== undefined && e.index === index && match(e)) {
+        e.used = ++this.clock;
+        return e;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * `find` with a match that takes two arguments instead of closing over them: a TLB hit calls
+   * this for every page size, and a fresh closure per call was an allocation per lookup.
+   */
+  findWith<A, B>(index: number, match: (e: E, a: A, b: B) => boolean, a: A, b: B): E | undefined {
+    if (this.sets === 0) return undefined;
+    const base = this.base(index);
+    for (let w = 0; w < this.ways; w++) {
+      const e = this.slots[base + w];
+      if (e !== undefined && e.index === index && match(e, a, b)) {
         e.used = ++this.clock;
         return e;
       }

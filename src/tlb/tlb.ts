@@ -8,7 +8,7 @@
  * ASID). Lookups and fills are architectural; every invalidation is one method named after the
  * instruction or event, implementing the SDM rule cited there.
  */
-import { Counters } from '../events/stats';
+import { Counters, counterSlot } from '../events/stats';
 import type { EventInput } from '../events/event-log';
 import { InvalidArgumentError, hex } from '../errors';
 import { SetAssoc } from './set-assoc';
@@ -22,6 +22,10 @@ export const TLB_STAT_NAMES = [
   'flush_all', 'flush_current', 'flush_guest',
 ] as const;
 export type TlbStatName = (typeof TLB_STAT_NAMES)[number];
+const LOOKUPS = counterSlot(TLB_STAT_NAMES, 'lookups');
+const L1_HITS = counterSlot(TLB_STAT_NAMES, 'l1_hits');
+const STLB_HITS = counterSlot(TLB_STAT_NAMES, 'stlb_hits');
+const MISSES = counterSlot(TLB_STAT_NAMES, 'misses');
 
 export type { TlbTag, SizeIndex, TlbEntry, PscEntry, NestedEntry, TlbHitLevel, TlbFill } from './tlb-entry';
 import type { TlbEntry, TlbTag, PscEntry, NestedEntry, TlbHitLevel, TlbFill } from './tlb-entry';
@@ -46,6 +50,9 @@ export function vpnOf(va: bigint): number {
 }
 /** `vpnOf` for the vCPU's access path (its addresses are u64 bigints already). */
 export function vpnOfUnchecked(va: bigint): number {
+  // Below 2^53 the address is exact as a double: no BigInt is made (a TLB hit computes this).
+  const n = Number(va);
+  if (n >= 0 && n < 2 ** 53) return Math.floor(n / 4096);
   return Number((va >> 12n) & VPN_MASK);
 }
 
@@ -92,14 +99,41 @@ export class Tlb {
     return e.vpid === t.vpid && e.eptp === t.eptp && (e.pcid === t.pcid || e.global);
   }
 
+  /** `matches`, for an entry of page size `s` (the lookup's match, without a closure). */
+  private static matchesSized(e: TlbEntry, t: TlbTag, s: number): boolean {
+    return e.size === s && Tlb.matches(e, t);
+  }
+
   private findIn(arrays: SetAssoc<TlbEntry>[], t: TlbTag, vpn: number): TlbEntry | undefined {
     for (let s = 0; s < 3; s++) {
       const arr = arrays[s]!;
       if (arr.capacity === 0) continue;
-      const e = arr.find(Math.floor(vpn / SPAN[s]!), (x) => x.size === s && Tlb.matches(x, t));
+      const e = arr.findWith(Math.floor(vpn / SPAN[s]!), Tlb.matchesSized, t, s);
       if (e !== undefined) return e;
     }
     return undefined;
+  }
+
+  /** Where the last `find` hit: its level ('l1' or 'stlb'). */
+  lastHitLevel: TlbHitLevel = 'l1';
+
+  /**
+   * `lookupUnchecked` without the result object (the access pipeline's hit path): the entry,
+   * with the level it came from in `lastHitLevel`.
+   */
+  findUnchecked(t: TlbTag, vpn: number, fetch: boolean): TlbEntry | undefined {
+    this.stats.add(LOOKUPS);
+    const l1 = fetch ? this.l1i : this.l1d;
+    let e = this.findIn(l1, t, vpn);
+    if (e !== undefined) {
+      this.lastHitLevel = 'l1';
+      return e;
+    }
+    e = this.findIn(this.l2, t, vpn);
+    if (e === undefined) return undefined;
+    this.insertL1(l1, copyEntry(e, e.index));
+    this.lastHitLevel = 'stlb';
+    return e;
   }
 
   /**
@@ -113,25 +147,19 @@ export class Tlb {
 
   /** `lookup` for the vCPU's access path. */
   lookupUnchecked(t: TlbTag, vpn: number, fetch: boolean): { entry: TlbEntry; level: TlbHitLevel } | undefined {
-    this.stats.inc('lookups');
-    const l1 = fetch ? this.l1i : this.l1d;
-    let e = this.findIn(l1, t, vpn);
-    if (e !== undefined) return { entry: e, level: 'l1' };
-    e = this.findIn(this.l2, t, vpn);
-    if (e === undefined) return undefined;
-    this.insertL1(l1, copyEntry(e, e.index));
-    return { entry: e, level: 'stlb' };
+    const e = this.findUnchecked(t, vpn, fetch);
+    return e === undefined ? undefined : { entry: e, level: this.lastHitLevel };
   }
 
   /** Count a hit the caller used. */
   hit(level: TlbHitLevel): void {
     if (level !== 'l1' && level !== 'stlb') checkEnum('level', level, ['l1', 'stlb']);
-    this.stats.inc(level === 'l1' ? 'l1_hits' : 'stlb_hits');
+    this.stats.add(level === 'l1' ? L1_HITS : STLB_HITS);
   }
 
   /** Count a miss: the access walked. */
   miss(): void {
-    this.stats.inc('misses');
+    this.stats.add(MISSES);
   }
 
   private insertL1(l1: SetAssoc<TlbEntry>[], e: TlbEntry): void {

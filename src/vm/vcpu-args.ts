@@ -8,8 +8,10 @@ import { checkRegisterTypes } from '../cpu/check-registers';
 
 /** A guest linear address: a bigint (u64), or a safe non-negative integer. */
 export function checkAddressArg(name: string, v: unknown): bigint {
-  return checkBigint(name, v, { number: true });
+  return checkBigint(name, v, ADDRESS_RULE);
 }
+/** One rule object for every access, not a literal per call. */
+const ADDRESS_RULE = Object.freeze({ number: true });
 
 export function checkUserArg(v: unknown): boolean {
   return optBool('user', v, false);

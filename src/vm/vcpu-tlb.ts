@@ -4,7 +4,7 @@
  * after a walk, and the walk's memory references with the paging-structure and nested caches.
  * Kept apart from vcpu.ts so the pipeline there only calls in.
  */
-import { type Gva, gfn as mkGfn, hpa as mkHpa, gpa as mkGpa } from '../address/address';
+import type { Gfn, Gpa, Gva, Hpa } from '../address/address';
 import { CR4 } from '../cpu/registers';
 import { PFERR } from '../format/acc';
 import type { PagingRegisters } from '../cpu/registers';
@@ -84,19 +84,69 @@ export function tlbPermits(w: { readonly format: PageFormat | undefined; readonl
 }
 
 const SIZE_BYTES = [4096n, 2097152n, 1073741824n] as const;
+
+/** `a` as a double when that is exact (below 2^53: one conversion, no BigInt made), else NaN. */
+export function exactNumber(a: bigint): number {
+  const n = Number(a);
+  return n >= 0 && n < 2 ** 53 ? n : NaN;
+}
 const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
+const SIZE_MASK = [0xfffn, 0x1f_ffffn, 0x3fff_ffffn] as const;
+
+/**
+ * The GPA and HPA of the vCPU's last TLB hit. Making a BigInt from a number is the dearest step
+ * of a hit (a V8 runtime call); an entry's page bases are made once, and a repeated address reuses
+ * the last pair. Bigints are immutable values, so sharing them between results is invisible.
+ * Keyed by entry identity: an entry's frames never change (a fill makes a new entry).
+ */
+export class HitAddresses {
+  private entry: TlbEntry | undefined = undefined;
+  private gpaBase = 0n;
+  private hpaBase = 0n;
+  private gva = -1n;
+  gpa = 0n as Gpa;
+  hpa = 0n as Hpa;
+
+  private numGva = -1n;
+  private num = NaN;
+
+  /** `exactNumber(a)`, remembered for the last address (a loop on one address converts it once). */
+  numberOf(a: bigint): number {
+    if (a !== this.numGva) {
+      this.numGva = a;
+      this.num = exactNumber(a);
+    }
+    return this.num;
+  }
+
+  /** Set `gpa`/`hpa` for address `a` through entry `e`. */
+  translate(a: bigint, e: TlbEntry): void {
+    if (e !== this.entry) {
+      this.entry = e;
+      this.gpaBase = BigInt(e.guestFrame) << 12n;
+      this.hpaBase = BigInt(e.hostFrame) << 12n;
+    } else if (a === this.gva) return;
+    this.gva = a;
+    const off = a & SIZE_MASK[e.size];
+    this.gpa = (this.gpaBase + off) as Gpa;
+    this.hpa = (this.hpaBase + off) as Hpa;
+  }
+}
+
 /** The AccessResult of a TLB hit: no walk, no exit; the guest "walk" record is the cached one. */
-export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitLevel): AccessResult {
-  // Plain-number frame arithmetic; one BigInt per address (the page offset fits in 30 bits).
-  const off = Number(a & (SIZE_BYTES[e.size] - 1n));
-  const gfnNum = e.guestFrame + Math.floor(off / 4096);
-  const gpa = mkGpa(BigInt(e.guestFrame) * 4096n + BigInt(off));
+export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitLevel, addrs: HitAddresses, aNum = exactNumber(a)): AccessResult {
+  // `aNum` is the GVA as a double when that is exact (the caller has it already), else NaN: the
+  // page offset for the GFN is then plain-number arithmetic.
+  const size = SIZE_NUM[e.size]!;
+  const off = aNum === aNum ? aNum - Math.floor(aNum / size) * size : Number(a & SIZE_MASK[e.size]);
+  addrs.translate(a, e);
+  const gpa = addrs.gpa;
   return {
-    status: 'ok', gva: a, access, gpa, hpa: mkHpa(BigInt(e.hostFrame) * 4096n + BigInt(off)),
+    status: 'ok', gva: a, access, gpa, hpa: addrs.hpa,
     guestWalk: {
-      status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: mkGfn(gfnNum),
-      level: e.size + 1, pageSize: SIZE_NUM[e.size]!, pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
+      status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: (e.guestFrame + Math.floor(off / 4096)) as Gfn,
+      level: e.size + 1, pageSize: size, pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
     },
     exits: [], attempts: 1, tlb: level, walkRefs: 0,
   };

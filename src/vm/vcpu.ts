@@ -11,7 +11,7 @@ import { type Gva, type Gpa, type Hpa, gva as mkGva, hpa as mkHpa } from '../add
 import type { PagingRegisters } from '../cpu/registers';
 import { InvalidRegisterStateError, hex } from '../errors';
 import { PFERR } from '../format/acc';
-import { Counters, VCPU_STAT_NAMES, type VcpuStatName } from '../events/stats';
+import { Counters, VCPU_STAT_NAMES, VM_STAT_NAMES, counterSlot, type VcpuStatName } from '../events/stats';
 import type { CpuRole } from '../role/cpu-role';
 import { PageRole } from '../role/page-role';
 import { GvaWalker } from '../walker/gva-walker';
@@ -52,12 +52,15 @@ import {
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, vpnOfUnchecked, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 import { assertCanonical } from '../address/canonical';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
+const GUEST_ACCESSES = counterSlot(VCPU_STAT_NAMES, 'guest_accesses');
+const REMOTE_TLB_FLUSH = counterSlot(VM_STAT_NAMES, 'remote_tlb_flush');
+
 /** Entries of the PML buffer page (vmx.h:275 `PML_LOG_NR_ENTRIES`). */
 const PML_LOG_NR_ENTRIES = 512;
 
@@ -129,6 +132,9 @@ export class Vcpu {
   private tlbTagCache: { regs: PagingRegisters; root: TdpPage | null; tlb: Tlb; vpid: number; tag: TlbTag } | undefined;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
+  /** The cost of an L1 / STLB hit under the VM's (immutable) cost model, once computed. */
+  private readonly hitCost: (Readonly<AccessCost> | undefined)[] = [undefined, undefined];
+  private readonly hitAddrs = new HitAddresses();
 
   constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
     checkRegisterTypes('regs', initial, true);
@@ -426,22 +432,23 @@ export class Vcpu {
    * (counted, and an event); otherwise the miss is counted and the caller walks.
    */
   private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
-    const hit = tlb.lookupUnchecked(tag, vpnOfUnchecked(a), access.kind === 'fetch');
-    if (hit !== undefined && tlbPermits(rights, hit.entry, enc, access)) {
-      tlb.hit(hit.level);
-      this.stats.inc('guest_accesses');
+    const n = this.hitAddrs.numberOf(a); // one BigInt → double conversion serves the VPN and the hit's offset
+    const e = tlb.findUnchecked(tag, n === n ? Math.floor(n / 4096) : vpnOfUnchecked(a), access.kind === 'fetch');
+    if (e !== undefined && tlbPermits(rights, e, enc, access)) {
+      const level = tlb.lastHitLevel;
+      tlb.hit(level);
+      this.stats.add(GUEST_ACCESSES);
       const ev = this.vm.events;
-      if (ev.enabled) ev.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: hit.level });
-      return tlbHitResult(mkGva(a), access, hit.entry, hit.level);
+      if (ev.enabled) ev.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
+      return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n); // `a` passed the mode's address check
     }
     tlb.miss();
     return undefined;
   }
 
   /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
-  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access): AccessResult {
+  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access, enc: number): AccessResult {
     const a = this.walkerValue.checkAddress(BigInt(address));
-    const enc = encodeAccess(access);
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
     const tag = this.currentTlbTag(tlb);
@@ -526,10 +533,16 @@ export class Vcpu {
       // live TDP tables (workload/memory-refs.ts); shadow paging walks the shadow table's levels.
       r.walkRefs = this.mmuValue === this.tdpRootMmu ? this.attemptRefs : this.rootRole.level;
     }
-    const c = accessCostUnchecked(this.vm.costModel, {
-      tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
-      userspaceExit: r.status === 'memory-fault' || r.status === 'vm-dead', remoteFlushes,
-    });
+    const hit = r.tlb === 'l1' || r.tlb === 'stlb';
+    // A TLB hit's cost depends on its level only: priced once per vCPU, shared (frozen) by every hit.
+    const c = hit && r.walkRefs === 0 && r.exits.length === 0 && r.status === 'ok' && remoteFlushes === 0
+      ? (this.hitCost[r.tlb === 'l1' ? 0 : 1] ??= Object.freeze(accessCostUnchecked(this.vm.costModel, {
+          tlb: r.tlb!, walkRefs: 0, exits: [], emulated: false, userspaceExit: false, remoteFlushes: 0,
+        })))
+      : accessCostUnchecked(this.vm.costModel, {
+          tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
+          userspaceExit: r.status === 'memory-fault' || r.status === 'vm-dead', remoteFlushes,
+        });
     r.cost = c;
     r.cycles = c.cycles;
     const t = this.cycles;
@@ -833,8 +846,8 @@ export class Vcpu {
 
   access(address: Gva | bigint, access: Access): AccessResult {
     checkAddressArg('address', address);
-    encodeAccess(access); // checks the access object before anything runs
-    if (this.walkerValue.role.isCr0Pg && !this.cr3Loaded) {
+    const enc = encodeAccess(access); // checks the access object before anything runs
+    if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
     this.vm.checkAlive('KVM_RUN', this.index);
@@ -843,19 +856,19 @@ export class Vcpu {
       // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL.
       throw new InvalidArgumentError('td-not-runnable', 'KVM_RUN on a TD before KVM_TDX_FINALIZE_VM (tdx_vcpu_pre_run: -EINVAL)', td.state);
     }
-    const flushes = this.vm.stats.get('remote_tlb_flush');
+    const flushes = this.vm.stats.at(REMOTE_TLB_FLUSH);
     const tlb = this.tlbModel;
     // vcpu_load … vcpu_put: kvm_get_running_vcpu() is this vCPU while it runs.
     this.vm.runningRing = this.dirtyRing;
     let r: AccessResult;
     try {
       if (tlb === undefined) r = this.mmuValue.access(address, access);
-      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, address, access);
+      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, address, access, enc);
       else r = this.tlbShadowAccess(tlb, address, access);
     } finally {
       this.vm.runningRing = undefined;
     }
-    this.price(r, this.vm.stats.get('remote_tlb_flush') - flushes);
+    this.price(r, this.vm.stats.at(REMOTE_TLB_FLUSH) - flushes);
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
     if (r.status === 'l1-exit') {

@@ -29,7 +29,7 @@ export function buildRecord(
     const isPdptr = s.usedPdptr && level === 3;
     const entryGpa = isPdptr
       ? (BigInt(w.pdptBase + s.index[3]! * 8) as Gpa)
-      : ((BigInt(s.tableGfn[level]!) * 4096n + BigInt(s.index[level]! * fmt.entryBytes)) as Gpa);
+      : (BigInt(s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes) as Gpa); // < 2^53: one BigInt
     const present = ept ? (s.lo[level]! & (fmt.mbec ? 0x407 : 7)) !== 0 : (s.lo[level]! & 1) !== 0;
     const step: WalkStep = {
       level,
@@ -45,7 +45,7 @@ export function buildRecord(
   }
   if (stop === WalkStop.Ok) {
     const g = s.gfn;
-    const gpa = (BigInt(g) * 4096n + (BigInt.asUintN(12, address as bigint) & 0xfffn)) as Gpa;
+    const gpa = (BigInt(g * 4096) + BigInt.asUintN(12, address as bigint)) as Gpa;
     const pageSize = fmt.indexBits === 10 ? (stopLevel === 2 ? 4 << 20 : 4096) : 4096 * 512 ** (stopLevel - 1);
     let ad = 0;
     for (let l = 0; l < 6; l++) ad += s.updated[l]!;
@@ -61,7 +61,7 @@ export function buildRecord(
       pageSize,
       pteAccess: s.pteAccess,
       pkey: s.pkey,
-      gpaKind: w.mem.kindOf(gpa),
+      gpaKind: w.mem.kindOfGfnUnchecked(g),
       adUpdates: ad,
     };
   }

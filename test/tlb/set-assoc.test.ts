@@ -42,6 +42,22 @@ describe('SetAssoc (LRU)', () => {
     expect(a.entries().length).toBe(2);
   });
 
+  it('indexes above 2^32 (4-level VPNs) pick set index mod sets, for a power-of-two and another set count', () => {
+    // The set is `index mod sets` (set-assoc.ts header). 2 sets: 2^33 + 1 and 2^40 + 3 are odd (set 1),
+    // 2^33 is even (set 0). 3 sets: 2^33 = 8589934592 ≡ 2 (mod 3), 2^33 + 3 ≡ 2, 2^33 + 1 ≡ 0.
+    const two = new SetAssoc<E>({ entries: 2, ways: 1 });
+    two.insert(e(2 ** 33 + 1), all);
+    expect(two.insert(e(2 ** 33), all)).toBeUndefined(); // other set
+    expect(two.insert(e(2 ** 40 + 3), all)?.index).toBe(2 ** 33 + 1); // same set: evicts
+    const three = new SetAssoc<E>({ entries: 3, ways: 1 });
+    expect(three.sets).toBe(3);
+    three.insert(e(2 ** 33), all);
+    expect(three.insert(e(2 ** 33 + 1), all)).toBeUndefined(); // set 0
+    expect(three.insert(e(2 ** 33 + 3), all)?.index).toBe(2 ** 33); // set 2 again
+    expect(three.insert(e(2 ** 45 - 1), all)).toBeUndefined(); // 2^45 − 1 ≡ 1 (mod 3): the empty set
+    expect(three.entries().map((x) => x.index)).toEqual([2 ** 33 + 1, 2 ** 45 - 1, 2 ** 33 + 3]);
+  });
+
   it('0 entries: nothing is kept, nothing is found', () => {
     const a = new SetAssoc<E>({ entries: 0, ways: 1 });
     expect(a.insert(e(1), all)).toBeUndefined();

@@ -37,6 +37,8 @@ export const EXEMPT: Record<string, string> = {
   VmDeadError: ERROR_CLASS,
   describeValue: ACCEPTS_ANY,
   'Tlb.lookupUnchecked': UNCHECKED_TWIN,
+  'Tlb.findUnchecked': UNCHECKED_TWIN,
+  'GuestMemory.kindOfGfnUnchecked': UNCHECKED_TWIN,
   'Tlb.fillUnchecked': UNCHECKED_TWIN,
   'Tlb.pscLookupUnchecked': UNCHECKED_TWIN,
   'Tlb.pscFillUnchecked': UNCHECKED_TWIN,
@@ -89,7 +91,7 @@ export const PENDING: string[] = [
   // src/events/event-log.ts
   'EventLog.record',
   // src/events/stats.ts
-  'Counters', 'Counters.get', 'Counters.inc', 'Counters.max',
+  'Counters', 'Counters.get', 'Counters.inc', 'Counters.max', 'Counters.add', 'Counters.at', 'counterSlot',
   // src/events/tables.ts
   'countersTable', 'eventsTable',
   // src/format/acc.ts
@@ -260,7 +262,7 @@ export const PENDING: string[] = [
   // src/tdx/tdx-page-fault.ts
   'tdxPageFault',
   // src/tlb/set-assoc.ts
-  'SetAssoc.find', 'SetAssoc.insert', 'SetAssoc.invalidate',
+  'SetAssoc.find', 'SetAssoc.findWith', 'SetAssoc.insert', 'SetAssoc.invalidate',
   // src/vm/dirty-ring.ts
   'DirtyRing', 'DirtyRing.entry', 'DirtyRing.markCollected', 'DirtyRing.push', 'DirtyRing.reset',
   'dirtyRingEntryCheck',
