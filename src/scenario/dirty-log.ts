@@ -11,8 +11,10 @@
  * clearing D (`kvm_mmu_slot_leaf_clear_dirty`) and letting the CPU log the GPA.
  */
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import { guest, type Guest } from './guest';
 import { shuffled } from './workloads';
+import { checkBool, checkEnum, checkInt, checkObject } from '../validate/checks';
 
 export interface DirtyLogSpec {
   /** Page-modification logging (VMX PML) instead of write protection. */
@@ -63,13 +65,19 @@ const VA = 0x4000_0000n;
 const PA = 0x20_0000n;
 
 function checkCount(name: string, v: number, min: number, max: number, rule: string): void {
-  if (!Number.isSafeInteger(v) || v < min || v > max) throw new InvalidArgumentError(`dirty-log-scenario-${name}`, `${name} must be ${rule}`, String(v));
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw new InvalidArgumentError(`dirty-log-scenario-${name}`, `${name} must be ${rule}`, describeValue(v));
 }
 
 export function dirtyLogScenario(spec: DirtyLogSpec): DirtyLogRun {
+  checkObject('spec', spec);
+  checkBool('spec.pml', spec.pml);
+  checkBool('spec.eagerSplit', spec.eagerSplit);
+  if (spec.harvest !== undefined) checkEnum('spec.harvest', spec.harvest, ['get', 'clear']);
+  // shuffled() is seeded with seed × 1000 + cycle, a u32.
+  if (spec.seed !== undefined) checkInt('spec.seed', spec.seed, { max: 4_000_000 });
   const pages = spec.pages ?? 2048;
   // The footprint lies in [2 MiB, 2 MiB + 512 MiB) of the 1 GiB slot, in whole 2 MiB regions.
-  if (!Number.isSafeInteger(pages) || pages < 512 || pages > 512 * 256 || pages % 512 !== 0) throw new InvalidArgumentError('dirty-log-scenario-pages', 'pages must be a multiple of 512 from 512 to 131072', String(pages));
+  if (!Number.isSafeInteger(pages) || pages < 512 || pages > 512 * 256 || pages % 512 !== 0) throw new InvalidArgumentError('dirty-log-scenario-pages', 'pages must be a multiple of 512 from 512 to 131072', describeValue(pages));
   checkCount('writesPerCycle', spec.writesPerCycle, 0, pages, `an integer from 0 to pages (${pages})`);
   checkCount('cycles', spec.cycles ?? 4, 0, 1000, 'an integer from 0 to 1000');
   const g = guest({ spte: { flavour: 'ept', pml: spec.pml }, hostPageSize: '2M', checkInvariants: false });

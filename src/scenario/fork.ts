@@ -12,6 +12,8 @@ import { guest, type Guest } from './guest';
 import type { SpteConfigSpec } from '../spte/spte-config';
 // The guest kernel's direct map of its own memory (Linux's PAGE_OFFSET), as the trace machine's.
 import { DIRECT_MAP } from '../workload/trace-machine';
+import { checkBigint, checkEnum, checkObject, refuse } from '../validate/checks';
+import { checkCount, checkGuest, checkVa } from './check-guest';
 
 /** Where the forking process keeps its heap. */
 export const HEAP_VA = 0x4000_0000n;
@@ -38,15 +40,28 @@ export interface ForkRun extends Guest {
 
 /** Stores a PTE the way the guest kernel does: through its direct map, as a guest write. */
 export function kernelStorePte(g: Guest, pt: PageTableBuilder, va: bigint, value: bigint): AccessResult {
+  checkGuest('g', g);
+  if (!(pt instanceof Builder)) refuse('pt', 'builder', 'must be a PageTableBuilder', pt);
+  checkVa('va', va);
+  checkBigint('value', value);
   return g.vcpu.store(DIRECT_MAP + BigInt(pt.getEntry(va, 1).gpa), value, 8);
 }
 
 /** Maps the guest kernel's direct map of `pages` pages from `base` (default: the table pools) into `pt`. */
 export function mapKernelDirectMap(pt: PageTableBuilder, base = 0x10_0000n, pages = 512): void {
+  if (!(pt instanceof Builder)) refuse('pt', 'builder', 'must be a PageTableBuilder', pt);
+  // The direct map covers guest-physical memory below 2^46 (MAXPHYADDR 46).
+  checkBigint('base', base, { max: (1n << 46n) - 1n, align: 0x1000n });
+  checkCount('pages', pages, 1);
   pt.map(DIRECT_MAP + base, base, { count: pages, flags: { writable: true, accessed: true, dirty: true } });
 }
 
 export function forkScenario(spec: ForkSpec): ForkRun {
+  checkObject('spec', spec);
+  checkEnum('spec.mmu', spec.mmu, ['tdp', 'shadow']);
+  // The heap's frames (and the COW copies) lie from 16 MiB in the 1 GiB of RAM: at most 2^16 pages.
+  if (spec.pages !== undefined) checkCount('spec.pages', spec.pages, 1, 0x1_0000);
+  if (spec.rounds !== undefined) checkCount('spec.rounds', spec.rounds, 0, 10_000);
   const pages = spec.pages ?? 64;
   const rounds = spec.rounds ?? 8;
   const g = guest({ mmu: spec.mmu, spte: spec.spte ?? { flavour: 'ept' } });

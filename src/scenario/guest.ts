@@ -9,6 +9,7 @@ import type { SpteConfigSpec } from '../spte/spte-config';
 import type { Memslot } from '../vm/memslot';
 import type { Vcpu } from '../vm/vcpu';
 import { Vm, type VmOptions } from '../vm/vm';
+import { checkBigint, checkEnum, optBool, optObject } from '../validate/checks';
 
 export type GuestPagingMode = 'paging32' | 'pae' | 'paging4' | 'paging5';
 
@@ -41,8 +42,19 @@ export interface Guest {
   vcpu: Vcpu;
 }
 
+const MODES: readonly GuestPagingMode[] = ['paging32', 'pae', 'paging4', 'paging5'];
+
 export function guest(spec: GuestSpec = {}): Guest {
-  const mode = spec.mode ?? 'paging4';
+  // Every option checked before the VM exists (issue 12): 'toString' is no mode, "yes" no boolean.
+  optObject<GuestSpec>('spec', spec);
+  const mode = checkEnum('spec.mode', spec.mode ?? 'paging4', MODES);
+  if (spec.mmu !== undefined) checkEnum('spec.mmu', spec.mmu, ['tdp', 'shadow']);
+  if (spec.hostPageSize !== undefined) checkEnum('spec.hostPageSize', spec.hostPageSize, ['4K', '2M', '1G']);
+  // RAM from GPA 0 must hold the default table pool [1 MiB, 2 MiB); at most 2^46 (MAXPHYADDR 46).
+  if (spec.ramBytes !== undefined) checkBigint('spec.ramBytes', spec.ramBytes, { min: 0x20_0000n, max: 1n << 46n, align: 0x1000n });
+  optBool('spec.checkInvariants', spec.checkInvariants, true);
+  optObject('spec.vm', spec.vm);
+  optObject('spec.regs', spec.regs);
   const vm = new Vm({ ...(spec.vm ?? {}), ...(spec.spte ? { spte: spec.spte } : {}), ...(spec.mmu === 'shadow' ? { mmu: 'shadow' as const } : {}), checkInvariants: spec.checkInvariants ?? true });
   const ram = vm.addMemslot({ base: 0n, size: spec.ramBytes ?? 1n << 30n, name: 'ram', hostPageSize: spec.hostPageSize ?? '4K' });
   const pt = new PageTableBuilder(vm.guestMem, { mode, pool: spec.tablePool ?? { base: 0x10_0000n, size: 0x10_0000n } });

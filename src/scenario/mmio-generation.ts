@@ -5,9 +5,12 @@
  * updates bump the generation those SPTEs carry (`kvm_swap_active_memslots` → `check_mmio_spte`).
  */
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import type { SpteConfigSpec } from '../spte/spte-config';
 import type { KvmVersion } from '../kvm-version';
 import { guest, type Guest } from './guest';
+import { checkEnum, optObject } from '../validate/checks';
+import { checkGuest } from './check-guest';
 
 export interface MmioGenerationParams {
   /** MMIO pages (GPAs without a memslot) the guest touches every round. Default 8. */
@@ -49,11 +52,15 @@ const MMIO_GPA = 0x8000_0000n;
 
 function count(name: string, v: number | undefined, min: number): number {
   if (v === undefined) throw new InvalidArgumentError('mmio-scenario', `${name} has a default`, 'undefined');
-  if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError('mmio-scenario', `${name} is an integer ≥ ${min}`, String(v));
+  // At most 2^20 of anything per call, so a bad count cannot hang the caller.
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1 << 20) throw new InvalidArgumentError('mmio-scenario', `${name} is an integer from ${min} to ${1 << 20}`, describeValue(v));
   return v;
 }
 
 export function mmioGenerationScenario(p: MmioGenerationParams = {}): MmioGenerationResult {
+  optObject('p', p);
+  if (p.mmu !== undefined) checkEnum('p.mmu', p.mmu, ['tdp', 'shadow']);
+  if (p.kvm !== undefined) checkEnum('p.kvm', p.kvm, ['7.3', '6.16']);
   const pages = count('mmioPages', p.mmioPages ?? 8, 1);
   const rounds = count('rounds', p.rounds ?? 16, 1);
   const perPage = count('accessesPerPage', p.accessesPerPage ?? 4, 1);
@@ -89,6 +96,7 @@ export function mmioGenerationScenario(p: MmioGenerationParams = {}): MmioGenera
 
 /** Fast zap-alls `kvm_mmu_invalidate_mmio_sptes` made because the MMIO generation wrapped. */
 export function mmioGenerationWraps(g: Guest): number {
+  checkGuest('g', g);
   return g.vm.events.all.filter((e) => e.kind === 'zap' && (e.outcome ?? '').startsWith('MMIO generation wraparound')).length;
 }
 
@@ -97,6 +105,9 @@ export function mmioGenerationWraps(g: Guest): number {
  * guest's exits to re-touch `pages` RAM pages it had mapped, before and after the wrap's zap-all.
  */
 export function mmioWrapScenario(p: { kvm?: KvmVersion; type?: 'default' | 'sw-protected'; pages?: number } = {}): { updates: number; wraps: number; exitsBefore: number; exitsAfter: number; generation: number } {
+  optObject('p', p);
+  if (p.kvm !== undefined) checkEnum('p.kvm', p.kvm, ['7.3', '6.16']);
+  if (p.type !== undefined) checkEnum('p.type', p.type, ['default', 'sw-protected']);
   const pages = count('pages', p.pages ?? 64, 1);
   const g = guest({ vm: { ...(p.kvm ? { kvm: p.kvm } : {}), ...(p.type ? { type: p.type } : {}) }, hostPageSize: '4K', checkInvariants: false });
   const spare = g.vm.addMemslot({ base: 0x7000_0000n, size: 0x1000n, name: 'spare' });

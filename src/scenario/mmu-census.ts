@@ -10,6 +10,7 @@
  * `reset_shadow_zero_bits_mask`, mmu.c:5275).
  */
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import { CR0, CR4, EFER } from '../cpu/registers';
 import { PAGING_MODE_REGS } from '../cpu/paging-modes';
 import { PageTableBuilder } from '../builder/page-table-builder';
@@ -17,9 +18,10 @@ import { makeEptp } from '../nested/eptp';
 import { DEFAULT_EPT_CAPS } from '../nested/ept-capabilities';
 import { resetRsvdsBitsMask, resetRsvdsBitsMaskEpt, type RsvdBitsMask } from '../format/rsvd-bits-mask';
 import type { PageFormat } from '../format/page-format';
-import type { PageRole } from '../role/page-role';
+import { PageRole } from '../role/page-role';
 import { Vm } from '../vm/vm';
 import type { GuestPagingMode } from './guest';
+import { checkArray, checkBool, checkEnum, checkObject, refuse } from '../validate/checks';
 
 export type CensusMode = GuestPagingMode | 'nested-ept';
 
@@ -38,8 +40,12 @@ export interface MmuStateRow {
 
 /** A VM with `perMode` vCPUs in each mode (and one L2 on nested EPT with `nested`); each reads one page. */
 export function mixedModeVm(o: { mmu: 'tdp' | 'shadow'; perMode?: number; modes?: readonly GuestPagingMode[]; nested?: boolean }): { vm: Vm; modes: CensusMode[] } {
+  checkObject('o', o);
+  checkEnum('o.mmu', o.mmu, ['tdp', 'shadow']);
+  if (o.nested !== undefined) checkBool('o.nested', o.nested);
+  if (o.modes !== undefined) checkArray('o.modes', o.modes).forEach((m, i) => checkEnum(`o.modes[${i}]`, m, ['paging32', 'pae', 'paging4', 'paging5']));
   const perMode = o.perMode ?? 2;
-  if (!Number.isInteger(perMode) || perMode < 1 || perMode > 16) throw new InvalidArgumentError('census-per-mode', 'perMode is 1..16 vCPUs', String(perMode));
+  if (!Number.isInteger(perMode) || perMode < 1 || perMode > 16) throw new InvalidArgumentError('census-per-mode', 'perMode is 1..16 vCPUs', describeValue(perMode));
   if (o.nested && o.mmu !== 'tdp') throw new InvalidArgumentError('census-nested', 'nested EPT needs TDP', o.mmu);
   const vm = new Vm({ ...(o.mmu === 'shadow' ? { mmu: 'shadow' as const } : {}), checkInvariants: true });
   vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
@@ -70,6 +76,9 @@ export function mixedModeVm(o: { mmu: 'tdp' | 'shadow'; perMode?: number; modes?
 
 /** KVM's `shadow_zero_check` for an MMU with this root_role (the host-side masks; no SME). */
 export function kvmShadowZeroCheck(vm: Vm, rootRole: PageRole, execOnly?: boolean): { rsvd: RsvdBitsMask; badMtXwr: bigint } {
+  if (!(vm instanceof Vm)) refuse('vm', 'vm', 'must be a Vm', vm);
+  if (!(rootRole instanceof PageRole)) refuse('rootRole', 'page-role', 'must be a PageRole', rootRole);
+  if (execOnly !== undefined) checkBool('execOnly', execOnly);
   const c = vm.config;
   if (!rootRole.direct || !vm.tdpEnabled) {
     if (c.flavour === 'ept' && rootRole.guestMode && vm.tdpEnabled) {
@@ -90,6 +99,10 @@ export function kvmShadowZeroCheck(vm: Vm, rootRole: PageRole, execOnly?: boolea
 
 /** One row per MMU in use per vCPU: root_mmu, and guest_mmu for a vCPU in L2 on nested EPT. */
 export function mmuStateCensus(vm: Vm, modes: readonly CensusMode[]): MmuStateRow[] {
+  if (!(vm instanceof Vm)) refuse('vm', 'vm', 'must be a Vm', vm);
+  checkArray('modes', modes);
+  if (modes.length !== vm.vcpus.length) refuse('modes', 'census-modes', `must name one mode per vCPU (${vm.vcpus.length})`, modes);
+  modes.forEach((m, i) => checkEnum(`modes[${i}]`, m, ['paging32', 'pae', 'paging4', 'paging5', 'nested-ept']));
   const rows: MmuStateRow[] = [];
   vm.vcpus.forEach((v, i) => {
     const nested = v.nested;
@@ -118,6 +131,7 @@ const key = (x: unknown): string => JSON.stringify(x, (_k, v) => (typeof v === '
 
 /** Copies, distinct objects and distinct values of each piece of state over the census rows. */
 export function shareCensus(rows: readonly MmuStateRow[]): ShareCount[] {
+  checkArray('rows', rows).forEach((r, i) => checkObject(`rows[${i}]`, r));
   const count = (state: string, get: (r: MmuStateRow) => unknown, byValue: (x: unknown) => string): ShareCount => ({
     state, copies: rows.length, objects: new Set(rows.map(get)).size, values: new Set(rows.map((r) => byValue(get(r)))).size,
   });

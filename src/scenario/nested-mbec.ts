@@ -11,6 +11,7 @@ import { DEFAULT_EPT_CAPS } from '../nested/ept-capabilities';
 import { makeEptp } from '../nested/eptp';
 import type { Vcpu } from '../vm/vcpu';
 import { Vm } from '../vm/vm';
+import { checkBigint, checkBool, checkEnum } from '../validate/checks';
 
 /** L2's two GVAs of the data page (supervisor, user) and the page's nGPA. */
 export const NESTED_MBEC_LAYOUT = Object.freeze({ gvaSupervisor: 0x40_0000n, gvaUser: 0x80_0000n, dataNgpa: 0x300_0000n });
@@ -25,6 +26,9 @@ export interface NestedMbec {
 
 /** `leaf`: the R/W/XS/XU bits of the EPT12 leaf mapping the data page (bits 0-2 and 10). */
 export function nestedMbecScenario(kvm: KvmVersion, mbec: boolean, leaf: bigint): NestedMbec {
+  checkEnum('kvm', kvm, ['7.3', '6.16']);
+  checkBool('mbec', mbec);
+  checkBigint('leaf', leaf);
   const { gvaSupervisor, gvaUser, dataNgpa } = NESTED_MBEC_LAYOUT;
   const vm = new Vm({ kvm, spte: { flavour: 'ept' }, checkInvariants: true });
   vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });

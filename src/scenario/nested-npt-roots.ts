@@ -5,6 +5,7 @@
  * NPT12 gets the special roots `pae_root` + `pml4_root` (+ `pml5_root`) (`mmu_alloc_special_roots`).
  */
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import { CR0, CR4, EFER, type PagingRegisters } from '../cpu/registers';
 import { PageTableBuilder } from '../builder/page-table-builder';
 import { Vm } from '../vm/vm';
@@ -41,8 +42,8 @@ function l1Regs(m: Npt12Mode): PagingRegisters {
 
 /** L1 runs L2 on nested NPT with an NPT12 in `npt12`'s format; L2 reads one page. */
 export function nestedNptRoots(host: 4 | 5, npt12: Npt12Mode): NestedNptRoots {
-  if (host !== 4 && host !== 5) throw new InvalidArgumentError('nested-npt-host', 'the host NPT level is 4 or 5', String(host));
-  if (!['paging32', 'pae', 'paging4', 'paging5'].includes(npt12)) throw new InvalidArgumentError('nested-npt-mode', 'NPT12 is paging32, pae, paging4 or paging5', String(npt12));
+  if (host !== 4 && host !== 5) throw new InvalidArgumentError('nested-npt-host', 'the host NPT level is 4 or 5', describeValue(host));
+  if (!['paging32', 'pae', 'paging4', 'paging5'].includes(npt12)) throw new InvalidArgumentError('nested-npt-mode', 'NPT12 is paging32, pae, paging4 or paging5', describeValue(npt12));
   const vm = new Vm({ spte: { flavour: 'npt', maxTdpLevel: host }, checkInvariants: true });
   vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
   const l1 = l1Regs(npt12);

@@ -23,6 +23,8 @@ import { InvalidArgumentError, hex } from '../errors';
 import type { AccessResult } from '../vm/access-result';
 import { guest, type Guest } from './guest';
 import { mapKernelDirectMap } from './fork';
+import { checkObject } from '../validate/checks';
+import { describeValue } from '../validate/describe-value';
 
 export interface NestedTdpSpec {
   /** L0's paging: EPT (L1 runs L2 with nested EPT) or NPT (nested NPT). */
@@ -96,18 +98,19 @@ interface L2 {
 }
 
 function checkCount(name: string, v: number, max: number): void {
-  if (!Number.isSafeInteger(v) || v < 0 || v > max) throw new InvalidArgumentError(`nested-tdp-scenario-${name}`, `${name} must be an integer from 0 to ${max}`, String(v));
+  if (!Number.isSafeInteger(v) || v < 0 || v > max) throw new InvalidArgumentError(`nested-tdp-scenario-${name}`, `${name} must be an integer from 0 to ${max}`, describeValue(v));
 }
 
 export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
-  if (spec.host !== 'ept' && spec.host !== 'npt') throw new InvalidArgumentError('nested-tdp-scenario-host', "host must be 'ept' or 'npt'", String(spec.host));
+  checkObject('spec', spec);
+  if (spec.host !== 'ept' && spec.host !== 'npt') throw new InvalidArgumentError('nested-tdp-scenario-host', "host must be 'ept' or 'npt'", describeValue(spec.host));
   if (spec.ad === false && spec.host === 'npt') throw new InvalidArgumentError('nested-tdp-scenario-ad', 'NPT12 always has A/D bits: ad cannot be false on NPT', 'false');
   const ept = spec.host === 'ept';
   const leaf = spec.leaf ?? '4K';
-  if (!(leaf in LEAF_BYTES)) throw new InvalidArgumentError('nested-tdp-scenario-leaf', "leaf must be '4K', '2M' or '1G'", String(leaf));
+  if (typeof leaf !== 'string' || !Object.hasOwn(LEAF_BYTES, leaf)) throw new InvalidArgumentError('nested-tdp-scenario-leaf', "leaf must be '4K', '2M' or '1G'", describeValue(leaf));
   const pages = spec.pages ?? 1024;
   // L2's data lies in [1 GiB, 2 GiB) of nGPA; 1..262144 pages.
-  if (!Number.isSafeInteger(pages) || pages < 1 || pages > 262144) throw new InvalidArgumentError('nested-tdp-scenario-pages', 'pages must be an integer from 1 to 262144 (1 GiB)', String(pages));
+  if (!Number.isSafeInteger(pages) || pages < 1 || pages > 262144) throw new InvalidArgumentError('nested-tdp-scenario-pages', 'pages must be an integer from 1 to 262144 (1 GiB)', describeValue(pages));
   for (const k of ['edits', 'l1Exits', 'rounds'] as const) checkCount(k, spec[k] ?? 0, 100_000);
   const nL2 = spec.secondL2 ? 2 : 1;
   /** EPT12/NPT12 leaves mapping L2's data. */

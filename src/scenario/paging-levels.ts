@@ -3,9 +3,11 @@
  * shadow paging, 2D under TDP), and the table pages a mapped region needs in the guest and in KVM.
  */
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 import { DEFAULT_FEATURES } from '../cpu/registers';
 import type { Guest } from './guest';
 import { guest } from './guest';
+import { checkObject } from '../validate/checks';
 
 export interface PagingLevelsParams {
   /** The guest's paging: 4-level or 5-level (CR4.LA57). */
@@ -45,8 +47,9 @@ export interface PagingLevelsResult {
 const HEAP = 0x40_0000_0000n;
 
 export function pagingLevelsScenario(p: PagingLevelsParams): PagingLevelsResult {
-  if (p.mode !== 'paging4' && p.mode !== 'paging5') throw new InvalidArgumentError('paging-levels-mode', "mode is 'paging4' or 'paging5'", String(p.mode));
-  if (p.mmu !== 'ept' && p.mmu !== 'npt' && p.mmu !== 'shadow') throw new InvalidArgumentError('paging-levels-mmu', "mmu is 'ept', 'npt' or 'shadow'", String(p.mmu));
+  checkObject('p', p);
+  if (p.mode !== 'paging4' && p.mode !== 'paging5') throw new InvalidArgumentError('paging-levels-mode', "mode is 'paging4' or 'paging5'", describeValue(p.mode));
+  if (p.mmu !== 'ept' && p.mmu !== 'npt' && p.mmu !== 'shadow') throw new InvalidArgumentError('paging-levels-mmu', "mmu is 'ept', 'npt' or 'shadow'", describeValue(p.mmu));
   const pages = p.pages ?? 512;
   const stride = p.stride ?? 0x1000n;
   if (!Number.isInteger(pages) || pages < 1 || stride < 0x1000n || (stride & 0xfffn) !== 0n || BigInt(pages) * stride > 1n << 29n) {

@@ -8,6 +8,7 @@
  * every store is write-protected and emulated (`kvm_mmu_track_write`).
  */
 import { guest, type Guest } from './guest';
+import { checkBool, checkInt, checkObject } from '../validate/checks';
 import { HEAP_VA, kernelStorePte, mapKernelDirectMap } from './fork';
 
 export interface PtWriteSpec {
@@ -33,7 +34,10 @@ const PTE = 0x67n;
 const PAGES = 512;
 
 export function ptWriteScenario(spec: PtWriteSpec): PtWriteRun {
-  const n = spec.writesPerFlush;
+  checkObject('spec', spec);
+  const n = checkInt('spec.writesPerFlush', spec.writesPerFlush, { min: 1, max: PAGES });
+  if (spec.flushes !== undefined) checkInt('spec.flushes', spec.flushes, { max: 100_000 });
+  if (spec.checkInvariants !== undefined) checkBool('spec.checkInvariants', spec.checkInvariants);
   const g = guest({ mmu: 'shadow', vm: { unsync: spec.unsync ?? true }, checkInvariants: spec.checkInvariants ?? false });
   const { vm, pt, vcpu: v } = g;
   mapKernelDirectMap(pt);

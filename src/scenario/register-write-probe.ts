@@ -7,6 +7,7 @@
 import { CR0, CR4, EFER, type PagingRegisters } from '../cpu/registers';
 import { guest, type GuestPagingMode } from './guest';
 import { hex, InvalidArgumentError } from '../errors';
+import { checkBigint, checkEnum, checkObject, refuse } from '../validate/checks';
 
 export interface RegisterWriteProbe {
   roleChanged: boolean;
@@ -34,6 +35,10 @@ const VA = 0x4000_0000n;
  * registers written (e.g. `(r) => ({ cr4: r.cr4 | CR4.PGE })`).
  */
 export function probeRegisterWrite(mmu: 'tdp' | 'shadow', regs: PagingRegisters, write: (r: PagingRegisters) => Partial<PagingRegisters>): RegisterWriteProbe {
+  checkEnum('mmu', mmu, ['tdp', 'shadow']);
+  checkObject('regs', regs);
+  for (const k of ['cr0', 'cr4', 'efer'] as const) checkBigint(`regs.${k}`, regs[k]);
+  if (typeof write !== 'function') refuse('write', 'function-type', 'must be a function of the registers', write);
   if ((regs.cr0 & CR0.PG) === 0n) throw new InvalidArgumentError('probe-paging', 'the probe needs a guest with paging on (CR0.PG = 1)', hex(regs.cr0));
   const g = guest({ mmu, mode: modeOf(regs), regs: { cr0: regs.cr0, cr4: regs.cr4, efer: regs.efer } });
   g.pt.map(VA, 0x100_0000n, { flags: { writable: true, user: true } });

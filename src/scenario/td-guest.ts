@@ -8,6 +8,7 @@ import { longMode } from '../cpu/paging-modes';
 import type { KvmVersion } from '../kvm-version';
 import type { Vcpu } from '../vm/vcpu';
 import { Vm } from '../vm/vm';
+import { checkEnum } from '../validate/checks';
 
 export interface TdGuest {
   vm: Vm;
@@ -16,6 +17,7 @@ export interface TdGuest {
 }
 
 export function tdGuest(kvm?: KvmVersion): TdGuest {
+  if (kvm !== undefined) checkEnum('kvm', kvm, ['7.3', '6.16']);
   const vm = new Vm({ type: 'tdx', gpaw: 48, ...(kvm ? { kvm } : {}) });
   vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '2M', guestMemfd: true });
   vm.setMemoryAttributes(0n, 1n << 30n, 'private');

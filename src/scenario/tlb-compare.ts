@@ -7,7 +7,10 @@ import { createRun } from '../workload/trace-run';
 import type { ConfigName } from '../workload/run-config';
 import type { Trace } from '../workload/trace';
 import { addressSpaces, forkStorm, sequentialScan, uniformRandom } from '../workload/generators';
-import type { Tlb } from '../tlb/tlb';
+import { Tlb } from '../tlb/tlb';
+import { checkArray, checkBool, checkInt, refuse } from '../validate/checks';
+import { resolveConfig } from '../workload/run-config';
+import { validateTrace } from '../workload/validate-trace';
 
 export interface TlbRow {
   config: ConfigName;
@@ -44,6 +47,7 @@ const PAGE_KIB = [4, 2048, 1048576] as const;
  * an STLB entry counts once; the L1 may still hold what the STLB evicted), and how many are 2 MiB.
  */
 export function tlbReach(tlb: Tlb): { kib: number; entries2M: number } {
+  if (!(tlb instanceof Tlb)) refuse('tlb', 'tlb', 'must be a Tlb', tlb);
   const s = tlb.snapshot();
   const seen = new Set<string>();
   let kib = 0;
@@ -60,6 +64,9 @@ export function tlbReach(tlb: Tlb): { kib: number; entries2M: number } {
 
 /** One trace on one configuration, TLB on or off, as a row. */
 export function tlbRow(config: ConfigName, trace: Trace, tlbOn: boolean): TlbRow {
+  checkBool('tlbOn', tlbOn);
+  // A non-string config would be spread into the spec's name: refuse it as the config itself.
+  if (typeof config !== 'string') resolveConfig(config);
   const run = createRun({ name: config, tlb: tlbOn }, trace);
   run.step();
   const r = run.result();
@@ -89,6 +96,9 @@ export function tlbRow(config: ConfigName, trace: Trace, tlbOn: boolean): TlbRow
  * scan that fits it, fork-like write-protect/COW storms, and address-space (CR3) switches.
  */
 export function tlbWorkloads(seed = 1, scale = 1): Trace[] {
+  checkInt('seed', seed, { max: 0xffff_ffff });
+  // The largest trace is 6000 × scale accesses: at most 64 keeps a call within 10^6 operations.
+  checkInt('scale', scale, { min: 1, max: 64 });
   return [
     uniformRandom({ pages: 2048 * scale, accesses: 6000 * scale, seed }),
     sequentialScan({ pages: 512 * scale, passes: 4 }),
@@ -99,5 +109,8 @@ export function tlbWorkloads(seed = 1, scale = 1): Trace[] {
 
 /** Every (configuration × workload × TLB off/on) row. */
 export function tlbComparison(configs: readonly ConfigName[], traces: readonly Trace[]): TlbRow[] {
+  // Every configuration and trace checked before the first run.
+  checkArray('configs', configs).forEach((c) => resolveConfig(c as ConfigName));
+  checkArray('traces', traces).forEach((t) => validateTrace(t));
   return configs.flatMap((c) => traces.flatMap((t) => [false, true].map((on) => tlbRow(c, t, on))));
 }

@@ -14,6 +14,7 @@ import { DEFAULT_EPT_CAPS } from '../nested/ept-capabilities';
 import { makeEptp } from '../nested/eptp';
 import { NgpaWalker } from '../nested/ngpa-walker';
 import { Walk2D } from '../nested/walk-2d';
+import { checkEnum } from '../validate/checks';
 
 /** Where things live (L1 GPAs, L2 nGPAs and GVAs) in `walk2dSetup`'s L1 memory. */
 export const WALK2D_LAYOUT = Object.freeze({
@@ -43,6 +44,9 @@ export interface Walk2DSetup {
  * L2's tables and data are `leaf` sized; L1 and L2 have MAXPHYADDR 46.
  */
 export function walk2dSetup(l2Mode: 'off' | 'paging32' | 'pae' | 'paging4' | 'paging5', eptLevels: 4 | 5, leaf: '4K' | '2M' = '4K'): Walk2DSetup {
+  checkEnum('l2Mode', l2Mode, ['off', 'paging32', 'pae', 'paging4', 'paging5']);
+  checkEnum('eptLevels', eptLevels, [4, 5]);
+  checkEnum('leaf', leaf, ['4K', '2M']);
   const L = WALK2D_LAYOUT;
   const mem = new GuestMemory({ maxPhyAddr: 46 });
   mem.addSlot({ base: gpa(0n), size: 1n << 32n, name: 'L1 RAM' });

@@ -8,6 +8,8 @@ import { longMode } from '../cpu/paging-modes';
 import type { TlbConfigSpec } from '../tlb/tlb-config';
 import { Vm } from '../vm/vm';
 import { xorshift } from '../workload/generators';
+import { checkBigint, checkEnum, checkInt, checkObject, refuse } from '../validate/checks';
+import { hex } from '../errors';
 
 export interface WarmRandomReadsParams {
   /** The TLB model's configuration (caches turned off with `{ entries: 0, ways: 1 }`). */
@@ -37,6 +39,14 @@ const VA0 = 0x40_0000_0000n;
 const GPA0 = 0x100_0000n;
 
 export function warmRandomReads(p: WarmRandomReadsParams): WarmRandomReads {
+  checkObject('p', p);
+  checkEnum('p.hostPageSize', p.hostPageSize, ['4K', '2M']);
+  // The footprint lies in one PML4 slot (512 GiB) from VA0 and in the 1 GiB of RAM from 16 MiB.
+  const stride = checkBigint('p.stride', p.stride, { min: 0x1000n, max: 1n << 30n, align: 0x1000n });
+  const pages = checkInt('p.pages', p.pages, { min: 1, max: 0x1_0000 });
+  if (BigInt(pages) * stride > (1n << 30n) - GPA0) refuse('p.pages', 'footprint', `× p.stride must fit the ${hex((1n << 30n) - GPA0)} bytes of RAM above ${hex(GPA0)}`, pages);
+  checkInt('p.accesses', p.accesses, { max: 1 << 24 });
+  checkInt('p.seed', p.seed, { max: 0xffff_ffff });
   const vm = new Vm({ spte: { flavour: 'ept' }, tlb: p.tlb });
   vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: p.hostPageSize });
   const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x40_0000n } });

@@ -6,9 +6,13 @@
 import { PageTableBuilder } from '../builder/page-table-builder';
 import { xorshift } from '../workload/generators';
 import type { Guest } from './guest';
+import { checkBool, checkEnum, checkObject } from '../validate/checks';
+import { checkCount, checkGuest, checkVa } from './check-guest';
 
 /** A seeded permutation of 0..n-1 (Fisher–Yates over the exported xorshift32). */
 export function shuffled(n: number, seed: number): number[] {
+  checkCount('n', n);
+  checkCount('seed', seed, 0, 0xffff_ffff);
   const a = Array.from({ length: n }, (_, i) => i);
   const r = xorshift(seed);
   for (let i = n - 1; i > 0; i--) {
@@ -20,6 +24,11 @@ export function shuffled(n: number, seed: number): number[] {
 
 /** Touch `pages` 4 KiB pages from `va`, in a seeded order (or in order without a seed). */
 export function touchPages(g: Guest, va: bigint, pages: number, kind: 'read' | 'write', seed?: number): void {
+  checkGuest('g', g);
+  checkVa('va', va);
+  checkCount('pages', pages);
+  checkEnum('kind', kind, ['read', 'write']);
+  if (seed !== undefined) checkCount('seed', seed, 0, 0xffff_ffff);
   const order = seed === undefined ? Array.from({ length: pages }, (_, i) => i) : shuffled(pages, seed);
   for (const i of order) g.vcpu.access(va + BigInt(i) * 4096n, { kind });
 }
@@ -39,6 +48,13 @@ export interface DirtyLogCycle {
  * (KVM_GET_DIRTY_LOG, which re-protects what it reports).
  */
 export function dirtyLogCycles(g: Guest, spec: { va: bigint; cycles: number; writes: number; stride?: number; eagerSplit?: boolean }): DirtyLogCycle[] {
+  checkGuest('g', g);
+  checkObject('spec', spec);
+  checkVa('spec.va', spec.va);
+  checkCount('spec.cycles', spec.cycles);
+  checkCount('spec.writes', spec.writes);
+  if (spec.stride !== undefined) checkCount('spec.stride', spec.stride);
+  if (spec.eagerSplit !== undefined) checkBool('spec.eagerSplit', spec.eagerSplit);
   const { vm, vcpu, ram } = g;
   vm.setDirtyLogging(ram, true, spec.eagerSplit === undefined ? {} : { eagerSplit: spec.eagerSplit });
   vm.getDirtyLog(ram);
@@ -58,6 +74,13 @@ export function dirtyLogCycles(g: Guest, spec: { va: bigint; cycles: number; wri
  * every page once. Returns the address spaces' builders.
  */
 export function cr3Switches(g: Guest, spec: { va: bigint; spaces: number; pages: number; slices: number }): PageTableBuilder[] {
+  checkGuest('g', g);
+  checkObject('spec', spec);
+  checkVa('spec.va', spec.va);
+  // Each space's pool is 1 MiB from 64 MiB; its pages' frames from 128 MiB (1 GiB of RAM).
+  checkCount('spec.spaces', spec.spaces, 1, 64);
+  checkCount('spec.pages', spec.pages, 0, 0x1_0000);
+  checkCount('spec.slices', spec.slices);
   const { vm, vcpu } = g;
   const spaces: PageTableBuilder[] = [];
   for (let s = 0; s < spec.spaces; s++) {

@@ -154,32 +154,6 @@ export const PENDING: string[] = [
   // src/role/page-role.ts
   'PageRole', 'PageRole.equals', 'PageRole.with', 'PageRole::fromWord', 'PageRole::pack', 'pageRoleKvmName',
   'pageRoleLayout',
-  // src/scenario/dirty-log.ts
-  'dirtyLogScenario',
-  // src/scenario/entry-probe.ts
-  'withEntryBits',
-  // src/scenario/fork.ts
-  'forkScenario', 'kernelStorePte', 'mapKernelDirectMap',
-  // src/scenario/guest.ts
-  'guest',
-  // src/scenario/mmio-generation.ts
-  'mmioGenerationScenario', 'mmioGenerationWraps', 'mmioWrapScenario',
-  // src/scenario/mmu-census.ts
-  'kvmShadowZeroCheck', 'mixedModeVm', 'mmuStateCensus', 'shareCensus',
-  // src/scenario/nested-npt-roots.ts
-  'nestedNptRoots',
-  // src/scenario/nested-tdp.ts
-  'nestedTdpScenario',
-  // src/scenario/paging-levels.ts
-  'pagingLevelsScenario',
-  // src/scenario/pt-writes.ts
-  'ptWriteScenario',
-  // src/scenario/register-write-probe.ts
-  'probeRegisterWrite',
-  // src/scenario/tlb-compare.ts
-  'tlbComparison', 'tlbReach', 'tlbRow', 'tlbWorkloads',
-  // src/scenario/workloads.ts
-  'cr3Switches', 'dirtyLogCycles', 'shuffled', 'touchPages',
   // src/shadow/gpte.ts
   'gpteAccess', 'gpteToGfn', 'isPresentGpte', 'isRsvdGpte', 'prefetchInvalidGpte',
   'protectCleanGpte', 'readGpte',
@@ -306,6 +280,4 @@ export const PENDING: string[] = [
   'TraceRun',
   // src/workload/validate-trace.ts
   'validateTrace',
-  // added on main after the list was made (issue 12: to cover)
-  'walk2dSetup', 'nestedMbecScenario', 'tdGuest', 'warmRandomReads',
 ];
