@@ -5,8 +5,18 @@
 import { VEGA_LITE_V5_SCHEMA, type VegaLiteSpec } from '../display/charts';
 import { FAULT_KINDS, type TraceResult } from './trace-result';
 import { NATIVE_REFS } from './memory-refs';
+import { checkArray, checkObject, checkString, refuse } from '../validate/checks';
 
 const order = (rs: TraceResult[]) => rs.map((r) => r.config);
+
+/** Results of runTrace (config, trace, derived figures and series) and an optional title. */
+function checkResults(rs: unknown, title: unknown): void {
+  checkArray('rs', rs).forEach((r, i) => {
+    const o = checkObject<Partial<TraceResult>>(`rs[${i}]`, r);
+    if (typeof o.config !== 'string' || typeof o.derived !== 'object' || o.derived === null || !Array.isArray(o.series)) refuse(`rs[${i}]`, 'trace-result', 'must be a runTrace result (config, derived, series)', r);
+  });
+  if (title !== undefined) checkString('title', title);
+}
 
 /**
  * Every value stays visible: counts that span orders of magnitude go on a symlog axis (0 stays 0)
@@ -14,6 +24,7 @@ const order = (rs: TraceResult[]) => rs.map((r) => r.config);
  * the finding (default: what is plotted).
  */
 export function faultsByKindChart(rs: TraceResult[], title?: string): VegaLiteSpec {
+  checkResults(rs, title);
   const values = rs.flatMap((r) => FAULT_KINDS.map((kind) => ({ config: r.config, kind, faults: r.derived.faultsByKind[kind] })));
   const y = { field: 'faults', type: 'quantitative', scale: { type: 'symlog' }, title: 'faults (symlog)' };
   return {
@@ -34,6 +45,7 @@ export function faultsByKindChart(rs: TraceResult[], title?: string): VegaLiteSp
 }
 
 export function cumulativeFaultsChart(rs: TraceResult[], title?: string): VegaLiteSpec {
+  checkResults(rs, title);
   const values = rs.flatMap((r) => r.series.map((p) => ({ config: r.config, op: p.op, faults: p.kvmFaults + p.guestFaults, exits: p.exits })));
   const last = rs.map((r) => {
     const p = r.series[r.series.length - 1];
@@ -58,6 +70,7 @@ export function cumulativeFaultsChart(rs: TraceResult[], title?: string): VegaLi
 }
 
 export function exitsPerThousandChart(rs: TraceResult[], title?: string): VegaLiteSpec {
+  checkResults(rs, title);
   return {
     $schema: VEGA_LITE_V5_SCHEMA,
     title: title ?? 'VM exits per 1000 accesses',
@@ -74,6 +87,7 @@ export function exitsPerThousandChart(rs: TraceResult[], title?: string): VegaLi
 
 /** Measured refs per TLB-miss translation beside the literature: (n+1)(m+1)−1 = 24, shadow/native 4. */
 export function memoryRefsChart(rs: TraceResult[], title?: string): VegaLiteSpec {
+  checkResults(rs, title);
   const values: { config: string; source: string; refs: number }[] = [{ config: 'native', source: 'literature', refs: NATIVE_REFS }];
   for (const r of rs) {
     values.push({ config: r.config, source: 'literature', refs: r.derived.refsLiterature });

@@ -16,10 +16,15 @@ import type { AccessResult } from '../vm/access-result';
 import { refs2d } from '../nested/refs-2d';
 import { shadowWalkRefs } from '../shadow/shadow-fault';
 import { isGfnAlias } from '../tdx/td-config';
-import type { TraceMachine } from './trace-machine';
+import { TraceMachine } from './trace-machine';
 import type { ResolvedConfig } from './run-config';
+import { checkEnum, checkInt, checkObject, refuse } from '../validate/checks';
 
 export function refsModel(m: TraceMachine, r: AccessResult): number {
+  if (!(m instanceof TraceMachine)) refuse('m', 'trace-machine', 'must be a TraceMachine', m);
+  // A completed access of this machine: its GVA, GPA and guest walk.
+  const a = checkObject<Partial<AccessResult>>('r', r);
+  if (a.status !== 'ok' || typeof a.gpa !== 'bigint' || typeof a.guestWalk !== 'object' || a.guestWalk === null) refuse('r', 'access-result', 'must be an access result with status "ok"', r);
   if (!m.vm.tdpEnabled) return shadowWalkRefs(m.vm.shadow, m.vcpu.shadow!.ctx, BigInt(r.gva));
   const steps = r.guestWalk.trace.filter((s) => s.source === 'memory');
   const root = m.vcpu.currentRoot!;
@@ -42,6 +47,11 @@ export function refsModel(m: TraceMachine, r: AccessResult): number {
  * page walks for virtualized systems", ASPLOS 2008, give), n = 4 for shadow paging and native.
  */
 export function literatureRefs(c: ResolvedConfig, guestLevels = 4, tdpLevels = 4): number {
+  checkObject('c', c);
+  checkEnum('c.paging', c.paging, ['ept', 'npt', 'shadow']);
+  // Guest levels read from memory 0..5 (paging off to LA57); nested levels 1..5 (refs2d).
+  checkInt('guestLevels', guestLevels, { max: 5 });
+  checkInt('tdpLevels', tdpLevels, { min: 1, max: 5 });
   return c.paging === 'shadow' ? guestLevels : refs2d(guestLevels, tdpLevels);
 }
 

@@ -71,6 +71,7 @@ export function resolveConfig(c: ConfigName | ConfigSpec): ResolvedConfig {
 
 /** A stable label for tables and charts. */
 export function configLabel(c: ConfigName | ConfigSpec): string {
+  resolveConfig(c);
   if (typeof c === 'string') return c;
   return c.name + (c.td && c.name !== 'td' ? '+td' : '') + (c.hostPageSize ? `/${c.hostPageSize}` : '') + (c.nxHugePages ? '/nx' : '') + (c.tlb ? '/tlb' : '') + (c.cost ? `/cost=${JSON.stringify(c.cost)}` : '');
 }

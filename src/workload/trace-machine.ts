@@ -20,6 +20,25 @@ import { hex } from '../errors';
 import { DATA_PA } from './generators';
 import type { Trace } from './trace';
 import type { ResolvedConfig } from './run-config';
+import { checkBool, checkEnum, checkInt, checkLimit, checkObject, refuse } from '../validate/checks';
+import { resolveConfig } from './run-config';
+import { validateTrace } from './validate-trace';
+import { MAX_PAGES_PER_TRACE_OP, TRACE_VA_LIMIT } from './trace';
+
+/** A trace address: a safe integer in [0, 2^47), page aligned where `aligned`. */
+function checkTraceVa(name: string, v: unknown, aligned: boolean): number {
+  const va = checkInt(name, v, { max: TRACE_VA_LIMIT - 1 });
+  if (aligned && va % 4096 !== 0) refuse(name, 'alignment', 'must be 4 KiB aligned', v);
+  return va;
+}
+
+/** A page count of one op, whose pages from `va` stay below `limit`. */
+function checkTracePages(name: string, v: unknown, from: number, limit: number): number {
+  const n = checkInt(name, v, { min: 1 });
+  checkLimit(name, n, MAX_PAGES_PER_TRACE_OP, 'pages');
+  if (from + n * 4096 > limit) refuse(name, 'range', `pages from 0x${from.toString(16)} must end by 0x${limit.toString(16)}`, v);
+  return n;
+}
 
 const LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
 /** The guest kernel's direct map (Linux's page_offset_base). */
@@ -47,9 +66,17 @@ export class TraceMachine {
   private readonly spaces: Space[];
   private current = 0;
   private readonly eptp: bigint;
+  /** The trace's guest memory in bytes (map's physical addresses lie below it). */
+  private readonly memory: number;
 
   constructor(config: ResolvedConfig, trace: Trace) {
+    // The configuration as resolveConfig gives it, and a well-formed trace, before any VM exists.
+    checkObject('config', config);
+    const resolved = resolveConfig(config);
+    for (const k of ['paging', 'level'] as const) if (config[k] !== resolved[k]) refuse(`config.${k}`, 'resolved-config', `must be ${JSON.stringify(resolved[k])} for ${config.name} (a resolveConfig result)`, config[k]);
+    validateTrace(trace);
     this.config = config;
+    this.memory = trace.memory;
     const nested = config.level === 'nested-ept';
     const pages = trace.memory / 4096;
     // EPT12 (4 KiB leaves, identity) and L1's own root, above the trace's memory.
@@ -125,6 +152,16 @@ export class TraceMachine {
     });
   }
 
+  /**
+   * The PTEs of pages [va, va + n pages) exist in the current space: the trace declared them (a
+   * map/unmap/wp op, see prebuild), so the guest kernel has a PTE to store to. Checked before the
+   * first store, so a refused op changes nothing.
+   */
+  private checkPrebuilt(va: number, n: number): void {
+    const sp = this.spaces[this.current]!;
+    for (let i = 0; i < n; i++) if (!sp.pte.has(va / 4096 + i)) refuse('va', 'trace-pte', `must lie in pages the trace's map/unmap/wp ops name for address space ${this.current} (page 0x${(va + i * 4096).toString(16)} has no PTE)`, va);
+  }
+
   /** A guest kernel store to one of its PTEs, through the direct map. */
   private storePte(vpn: number, value: bigint): void {
     const sp = this.spaces[this.current]!;
@@ -137,6 +174,9 @@ export class TraceMachine {
   }
 
   access(kind: 'r' | 'w' | 'x', va: number, user: boolean): AccessResult {
+    checkEnum('kind', kind, ['r', 'w', 'x']);
+    checkTraceVa('va', va, false);
+    checkBool('user', user);
     const k = kind === 'r' ? 'read' : kind === 'w' ? 'write' : 'fetch';
     return this.vcpu.access(BigInt(va), { kind: k, user });
   }
@@ -147,6 +187,15 @@ export class TraceMachine {
    * in the PTE's address; elsewhere `s` is ignored.
    */
   map(va: number, pa: number, n: number, w: boolean, u: boolean, s = false): void {
+    checkTraceVa('va', va, true);
+    checkInt('pa', pa, { max: this.memory - 1 });
+    if (pa % 4096 !== 0) refuse('pa', 'alignment', 'must be 4 KiB aligned', pa);
+    checkTracePages('n', n, va, TRACE_VA_LIMIT);
+    checkTracePages('n', n, pa, this.memory);
+    checkBool('w', w);
+    checkBool('u', u);
+    checkBool('s', s);
+    this.checkPrebuilt(va, n);
     const shared = s && this.config.td;
     if (shared) this.convert(pa, n, 'shared');
     // A TD guest accepts private memory before it uses it (Linux accepts unaccepted memory as it
@@ -158,6 +207,10 @@ export class TraceMachine {
 
   /** TD: convert a GPA range between private and shared; KVM zaps the other alias. */
   convert(gpa: number, n: number, to: 'private' | 'shared'): void {
+    if (!this.config.td) refuse('convert', 'td-only', 'converts memory of a TD only', this.config.name);
+    checkTraceVa('gpa', gpa, true);
+    checkTracePages('n', n, gpa, this.memory);
+    checkEnum('to', to, ['private', 'shared']);
     this.vm.setMemoryAttributes(BigInt(gpa), BigInt(gpa + n * 4096), to);
     // Linux's tdx_enc_status_changed accepts the pages it converted back to private.
     if (to === 'private') this.accept(gpa, n);
@@ -172,11 +225,14 @@ export class TraceMachine {
   }
 
   unmap(va: number, n: number): void {
+    checkTracePages('n', n, checkTraceVa('va', va, true), TRACE_VA_LIMIT);
+    this.checkPrebuilt(va, n);
     for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, 0n);
   }
 
   /** Write-protect present PTEs; absent ones stay as they are (nothing to protect). */
   wp(va: number, n: number): void {
+    checkTracePages('n', n, checkTraceVa('va', va, true), TRACE_VA_LIMIT);
     const sp = this.spaces[this.current]!;
     for (let i = 0; i < n; i++) {
       const v = sp.value.get(va / 4096 + i) ?? 0n;
@@ -185,6 +241,7 @@ export class TraceMachine {
   }
 
   cr3(space: number): void {
+    checkInt('space', space, { max: this.spaces.length - 1 });
     this.current = space;
     const root = this.spaces[space]!.builder.root as bigint;
     if (this.config.level === 'nested-ept') {
@@ -196,6 +253,7 @@ export class TraceMachine {
   }
 
   invlpg(va: number): void {
+    checkTraceVa('va', va, false);
     this.vcpu.invlpg(BigInt(va));
   }
 
@@ -205,6 +263,8 @@ export class TraceMachine {
 
   /** The NX huge page recovery worker runs once (ratio: the VM's nx_huge_pages_recovery_ratio). */
   nxRecover(ratio?: number): void {
+    // nx_huge_pages_recovery_ratio is a uint module parameter.
+    if (ratio !== undefined) checkInt('ratio', ratio, { max: 0xffff_ffff });
     this.vm.recoverNxHugePages(ratio);
   }
 }

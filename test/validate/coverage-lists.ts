@@ -265,19 +265,6 @@ export const PENDING: string[] = [
   'GvaWalker.checkAddress', 'GvaWalker.recordLast', 'GvaWalker.translate',
   // src/walker/walk-outcome.ts
   'walkOutcome',
-  // src/workload/fault-charts.ts
-  'cumulativeFaultsChart', 'exitsPerThousandChart', 'faultsByKindChart', 'memoryRefsChart',
-  // src/workload/memory-refs.ts
-  'literatureRefs', 'refsModel',
-  // src/workload/run-config.ts
-  'configLabel', 'resolveConfig',
-  // src/workload/trace-machine.ts
-  'TraceMachine', 'TraceMachine.access', 'TraceMachine.convert', 'TraceMachine.cr3', 'TraceMachine.invlpg',
-  'TraceMachine.map', 'TraceMachine.nxRecover', 'TraceMachine.unmap', 'TraceMachine.wp',
   // src/workload/trace-result.ts
   'buildResult',
-  // src/workload/trace-run.ts
-  'TraceRun',
-  // src/workload/validate-trace.ts
-  'validateTrace',
 ];
