@@ -4,9 +4,23 @@ import * as aq from 'arquero';
 import { SweepError } from './sweep-error';
 import { SWEEP_KEY_COLUMNS } from './sweep-row';
 import { expandJobs, type Job, type SweepSpec } from './sweep-jobs';
+import { checkArray, checkString, optObject, refuse } from '../validate/checks';
 
 /** Write the table as Arrow IPC; a temporary file then a rename, so a failed save leaves nothing half-written. */
+/** An arquero table (what sweep() and loadSweep give). */
+function checkTable(name: string, t: unknown): aq.ColumnTable {
+  if (typeof t !== 'object' || t === null || typeof (t as aq.ColumnTable).columnNames !== 'function') refuse(name, 'sweep-table', 'must be a sweep table (an arquero table)', t);
+  return t as aq.ColumnTable;
+}
+
+function checkFile(name: string, f: unknown): string {
+  if (checkString(name, f).length === 0) refuse(name, 'file-name', 'must be a non-empty path', f);
+  return f as string;
+}
+
 export function saveSweep(table: aq.ColumnTable, file: string): void {
+  checkTable('table', table);
+  checkFile('file', file);
   for (const k of SWEEP_KEY_COLUMNS) if (!table.columnNames().includes(k)) throw new SweepError('sweep-table-columns', `not a sweep table: no column ${k}`, k);
   const bytes = aq.toArrowIPC(table);
   const tmp = `${file}.partial`;
@@ -15,7 +29,19 @@ export function saveSweep(table: aq.ColumnTable, file: string): void {
 }
 
 export function loadSweep(file: string): aq.ColumnTable {
-  return aq.fromArrow(fs.readFileSync(file));
+  checkFile('file', file);
+  // A missing or unreadable file, or one that is not Arrow IPC, is a SweepError naming the file.
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (e) {
+    throw new SweepError('sweep-load-read', `file cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, JSON.stringify(file));
+  }
+  try {
+    return aq.fromArrow(bytes);
+  } catch (e) {
+    throw new SweepError('sweep-load-format', `file is not an Arrow IPC sweep table: ${(e as Error).message.slice(0, 80)}`, JSON.stringify(file));
+  }
 }
 
 const key = (t: aq.ColumnTable, i: number) => SWEEP_KEY_COLUMNS.map((k) => String(t.get(k, i))).join('\u0000');
@@ -39,6 +65,8 @@ export interface MergeOptions {
  * else in key order; either way the order of the parts does not matter.
  */
 export function mergeSweeps(parts: aq.ColumnTable[], opts: MergeOptions = {}): aq.ColumnTable {
+  checkArray('parts', parts).forEach((p, i) => checkTable(`parts[${i}]`, p));
+  optObject('opts', opts);
   if (parts.length === 0) throw new SweepError('sweep-merge-empty', 'nothing to merge', '[]');
   const cols = parts[0]!.columnNames();
   for (const p of parts) {

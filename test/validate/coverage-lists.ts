@@ -194,8 +194,6 @@ export const PENDING: string[] = [
   // src/shadow/unsync.ts
   'clearParents', 'clearUnsyncChildBit', 'kvmUnsyncPage', 'markUnsync', 'mmuTryToUnsyncPages', 'unlinkUnsync',
   'unsyncWalk',
-  // src/sweep/sweep-io.ts
-  'loadSweep', 'mergeSweeps', 'saveSweep',
   // src/sweep/sweep-jobs.ts
   'checkTraces', 'expandJobs',
   // src/sweep/sweep-row.ts

@@ -1,7 +1,10 @@
 /** Bad input to sweeps (src/sweep): typed, named refusals before any job runs; bounded expansion. */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { sweepJobs, sweep, MAX_SWEEP_JOBS, MAX_TRACE_OPS, LimitExceededError, SweepError, OperationAbortedError, type SweepSpec } from '../../src';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { saveSweep, loadSweep, mergeSweeps, sweepJobs, sweep, MAX_SWEEP_JOBS, MAX_TRACE_OPS, LimitExceededError, SweepError, OperationAbortedError, type SweepSpec } from '../../src';
 import { FC, Tally, badEnum, junk, refused, refusedRule } from './support';
 
 const t = new Tally('sweep');
@@ -43,5 +46,26 @@ describe('sweepJobs refuses bad sweeps up front', () => {
     const ac = new AbortController();
     ac.abort();
     await expect(sweep({ ...ok(), workers: 1, signal: ac.signal })).rejects.toBeInstanceOf(OperationAbortedError);
+  });
+});
+
+describe('saveSweep / loadSweep / mergeSweeps refuse bad tables, files and options', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bad3-sweep-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = () => fs.readdirSync(dir).join(',');
+
+  it('tables that are not arquero tables, paths that are not non-empty strings; nothing is written', async () => {
+    const table = await sweep({ ...ok(), workers: 1 });
+    fc.assert(fc.property(junk, (v) => refused(t, () => saveSweep(v as typeof table, path.join(dir, 'x.arrow')), { param: 'table', value: v, state: files })), FC);
+    fc.assert(fc.property(junk.filter((v) => typeof v !== 'string'), (v) => refused(t, () => saveSweep(table, v as string), { param: 'file', value: v, state: files })), FC);
+    refused(t, () => saveSweep(table, ''), { param: 'file', value: '', state: files });
+    fc.assert(fc.property(junk.filter((v) => typeof v !== 'string'), (v) => refused(t, () => loadSweep(v as string), { param: 'file', value: v })), FC);
+    // A missing file and a file that is not Arrow IPC (was an ENOENT / arrow Error).
+    refused(t, () => loadSweep(path.join(dir, 'missing.arrow')), { param: 'file', value: path.join(dir, 'missing.arrow') });
+    fs.writeFileSync(path.join(dir, 'junk.arrow'), 'not arrow');
+    refused(t, () => loadSweep(path.join(dir, 'junk.arrow')), { param: 'file', value: path.join(dir, 'junk.arrow') });
+    fc.assert(fc.property(junk.filter((v) => !Array.isArray(v)), (v) => refused(t, () => mergeSweeps(v as []), { param: 'parts', value: v })), FC);
+    fc.assert(fc.property(junk.filter((v) => !Array.isArray(v)), (v) => refused(t, () => mergeSweeps([table, v as typeof table]), { param: 'parts[1]', value: v })), FC);
+    fc.assert(fc.property(junk.filter((v) => v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))), (v) => refused(t, () => mergeSweeps([table], v as object), { param: 'opts', value: v })), FC);
   });
 });
