@@ -14,6 +14,7 @@
  */
 import type { Gva } from '../address/address';
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 
 /** L1's vmcs12 controls for these intercepts. All default to off / 0. */
 export interface L1Intercepts {
@@ -62,12 +63,13 @@ export type L1InterceptExit = ExceptionExit | CrAccessExit | InvlpgExit;
 
 /** Check and freeze L1's intercept controls (a typed error names the field and the rule). */
 export function checkL1Intercepts(i: L1Intercepts = {}): Readonly<Required<L1Intercepts>> {
+  if (typeof i !== 'object' || i === null || Array.isArray(i)) throw new InvalidArgumentError('l1-intercepts', 'intercepts must be an object of vmcs12 controls', describeValue(i));
   for (const k of ['pf', 'cr3Load', 'invlpg'] as const) {
-    if (i[k] !== undefined && typeof i[k] !== 'boolean') throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a boolean`, String(i[k]));
+    if (i[k] !== undefined && typeof i[k] !== 'boolean') throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a boolean`, describeValue(i[k]));
   }
   for (const k of ['pfecMask', 'pfecMatch'] as const) {
     const v = i[k];
-    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff)) throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a 32-bit VMCS field`, String(v));
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff)) throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a 32-bit VMCS field`, describeValue(v));
   }
   return Object.freeze({ pf: i.pf ?? false, pfecMask: i.pfecMask ?? 0, pfecMatch: i.pfecMatch ?? 0, cr3Load: i.cr3Load ?? false, invlpg: i.invlpg ?? false });
 }

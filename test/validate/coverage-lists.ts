@@ -277,14 +277,6 @@ export const PENDING: string[] = [
   'recoverNxHugePages',
   // src/vm/register-write.ts
   'registerWriteEffects',
-  // src/vm/vcpu.ts
-  'Vcpu', 'Vcpu.enterNested', 'Vcpu.enterNestedNpt', 'Vcpu.exitNested', 'Vcpu.fetch',
-  'Vcpu.invpcid', 'Vcpu.pageFault', 'Vcpu.tdAccept', 'Vcpu.tdpMapPrivate',
-  // src/vm/vm.ts
-  'Vm.age', 'Vm.checkAlive', 'Vm.clearDirtyLog', 'Vm.createVcpu', 'Vm.deleteMemslot', 'Vm.enableDirtyRing',
-  'Vm.getDirtyLog', 'Vm.isGfnWriteTracked', 'Vm.kvmBugOn', 'Vm.kvmVmDead', 'Vm.markDirty', 'Vm.mmuTryToUnsyncPages',
-  'Vm.recoverNxHugePages', 'Vm.setManualDirtyLogProtect', 'Vm.setMemoryAttributes', 'Vm.setNxHugePages',
-  'Vm.slotOfGfn', 'Vm.tdInitMemRegion', 'Vm.tdpWriteProtectGfn', 'Vm.testAge', 'Vm.unmapGfnRange', 'Vm.zapSlot',
   // src/walker/access.ts
   'describeAccess', 'encodeAccess',
   // src/walker/gva-walker.ts
