@@ -124,15 +124,6 @@ export const PENDING: string[] = [
   'checkKvmVersion',
   // src/memory/guest-memory.ts
   'GuestMemory.kindOf', 'GuestMemory.read32', 'GuestMemory.read8', 'GuestMemory.slotOf', 'GuestMemory::gpaOf',
-  // src/nested/ept-capabilities.ts
-  'eptCapsFromMsr', 'eptCapsToMsr', 'eptHugePageLevel',
-  // src/nested/eptp.ts
-  'decodeEptp', 'makeEptp',
-  // src/nested/exit-qualification.ts
-  'decodeEptQualification', 'eptViolationQualification', 'eptViolationQualification73', 'guestLinearBits',
-  'rwxToProt',
-  // src/nested/l1-intercept.ts
-  'checkL1Intercepts', 'cr3LoadExit', 'invlpgExit', 'isPageFaultVmexit', 'pageFaultExit',
   // src/nested/nested-exit.ts
   'describeNestedExit', 'nestedExit',
   // src/nested/ngpa-walk-result.ts
@@ -141,10 +132,6 @@ export const PENDING: string[] = [
   'NgpaWalker', 'NgpaWalker.appendLastEntries', 'NgpaWalker.checkAddress', 'NgpaWalker.encodeAccess',
   'NgpaWalker.lastRecord', 'NgpaWalker.translate', 'NgpaWalker.walk', 'NgpaWalker::ept', 'NgpaWalker::npt',
   'eptAccToRwx',
-  // src/nested/npf-error-code.ts
-  'decodeNpfErrorCode', 'npfErrorCode',
-  // src/nested/refs-2d.ts
-  'guestLevelsRead', 'refs2d',
   // src/nested/walk-2d.ts
   'Walk2D', 'Walk2D.checkAddress', 'Walk2D.translate', 'Walk2D.walk',
   // src/role/calc-cpu-role.ts
