@@ -4,10 +4,14 @@
  * `bigint` is used at the API edge only; these helpers convert between the two.
  */
 
+import { checkInt, refuse } from './validate/checks';
+
 const M32 = 0xffffffffn;
 
 /** KVM's `rsvd_bits(s, e)`: the mask of bits s..e inclusive (mmu.h). Empty when e < s. */
 export function rsvdBits(s: number, e: number): bigint {
+  checkInt('s', s, { max: 63 });
+  checkInt('e', e, { max: 63 });
   if (e < s) return 0n;
   return ((1n << BigInt(e - s + 1)) - 1n) << BigInt(s);
 }
@@ -25,6 +29,9 @@ export function hi32(v: bigint): number {
 }
 
 export function joinU64(lo: number, hi: number): bigint {
+  // Each half is a 32-bit integer, signed or not (`>>> 0` reads either); a fraction or a wider number would be cut silently.
+  if (typeof lo !== 'number' || (lo >>> 0 !== lo && (lo | 0) !== lo)) refuse('lo', 'u32-half', 'must be a 32-bit integer, in [-2^31, 2^32)', lo);
+  if (typeof hi !== 'number' || (hi >>> 0 !== hi && (hi | 0) !== hi)) refuse('hi', 'u32-half', 'must be a 32-bit integer, in [-2^31, 2^32)', hi);
   const h = hi >>> 0;
   // Below 2^53 the value is exact as a double: one BigInt made instead of four (records build one
   // per entry read; most entries have bits 63:53 clear).

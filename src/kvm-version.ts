@@ -12,6 +12,7 @@
  * reference tables (kvm-mmu.md, oracle/permissions.json) passes '6.16' explicitly.
  */
 import { InvalidArgumentError } from './errors';
+import { describeValue } from './validate/describe-value';
 
 export type KvmVersion = '7.3' | '6.16';
 
@@ -23,7 +24,7 @@ export const KVM_VERSIONS: readonly KvmVersion[] = Object.freeze(['7.3', '6.16']
 /** Validate a user-supplied version (typed error naming the rule). */
 export function checkKvmVersion(v: unknown): KvmVersion {
   if (v !== '7.3' && v !== '6.16') {
-    throw new InvalidArgumentError('kvm-version', "the modelled KVM version is '7.3' or '6.16'", String(v));
+    throw new InvalidArgumentError('kvm-version', "kvm: the modelled KVM version is '7.3' or '6.16'", describeValue(v));
   }
   return v;
 }

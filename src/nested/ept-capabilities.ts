@@ -5,6 +5,7 @@
  * (`nested_ept_new_eptp`: execute-only, largest page, A/D).
  */
 import { InvalidArgumentError, hex } from '../errors';
+import { checkBool, checkObject, refuse } from '../validate/checks';
 
 /** Bit numbers in IA32_VMX_EPT_VPID_CAP (asm/vmx.h `VMX_EPT_*`). */
 export const EPT_CAP_BIT = Object.freeze({
@@ -60,15 +61,24 @@ const FIELDS: readonly [keyof EptCapabilities, number][] = [
   ['accessedDirty', EPT_CAP_BIT.ACCESSED_DIRTY],
 ];
 
+/** An EPT capability set: an object whose every field is a boolean. */
+export function checkEptCaps(name: string, c: unknown): EptCapabilities {
+  const o = checkObject<Record<string, unknown>>(name, c);
+  for (const [k] of FIELDS) checkBool(`${name}.${k}`, o[k]);
+  return c as EptCapabilities;
+}
+
 /** Decode the EPT half of IA32_VMX_EPT_VPID_CAP (bits KVM's nested walk does not use are ignored). */
 export function eptCapsFromMsr(msr: bigint): EptCapabilities {
-  if (msr < 0n || msr >> 64n !== 0n) throw new InvalidArgumentError('ept-cap-msr', 'IA32_VMX_EPT_VPID_CAP is a 64-bit MSR', hex(msr));
+  if (typeof msr !== 'bigint') refuse('msr', 'bigint-type', 'must be a bigint', msr);
+  if (msr < 0n || msr >> 64n !== 0n) throw new InvalidArgumentError('ept-cap-msr', 'msr: IA32_VMX_EPT_VPID_CAP is a 64-bit MSR', hex(msr));
   const out = {} as Record<keyof EptCapabilities, boolean>;
   for (const [k, b] of FIELDS) out[k] = ((msr >> BigInt(b)) & 1n) === 1n;
   return out;
 }
 
 export function eptCapsToMsr(c: EptCapabilities): bigint {
+  checkEptCaps('caps', c);
   let v = 0n;
   for (const [k, b] of FIELDS) if (c[k]) v |= 1n << BigInt(b);
   return v;
@@ -76,5 +86,6 @@ export function eptCapsToMsr(c: EptCapabilities): bigint {
 
 /** `nested_ept_new_eptp`: the EPT12 huge-page level — 1 GiB if offered, else 2 MiB, else 4 KiB only. */
 export function eptHugePageLevel(c: EptCapabilities): 1 | 2 | 3 {
+  checkEptCaps('caps', c);
   return c.pages1g ? 3 : c.pages2m ? 2 : 1;
 }

@@ -6,6 +6,8 @@
 import { type Gpa, gpa as mkGpa } from '../address/address';
 import { InvalidRegisterStateError, hex } from '../errors';
 import type { EptCapabilities } from './ept-capabilities';
+import { checkEptCaps } from './ept-capabilities';
+import { checkBigint, checkEnum, checkInt, checkObject, optBool, refuse } from '../validate/checks';
 
 export const EPTP = Object.freeze({
   MT_MASK: 0x7n,
@@ -38,20 +40,27 @@ export interface EptpSpec {
 
 /** Compose an EPTP value (no checks beyond the field widths; `decodeEptp` checks). */
 export function makeEptp(s: EptpSpec): bigint {
+  checkObject('spec', s);
+  if (typeof s.root !== 'bigint') checkBigint('spec.root', s.root, { number: true });
   const root = BigInt(s.root);
-  if ((root & 0xfffn) !== 0n || root < 0n) {
-    throw new InvalidRegisterStateError('eptp-root-alignment', 'the EPT root table must be 4 KiB aligned', hex(root));
+  if ((root & 0xfffn) !== 0n || root < 0n || root >> 52n !== 0n) {
+    throw new InvalidRegisterStateError('eptp-root-alignment', 'spec.root: the EPT root table must be a 4 KiB aligned 52-bit physical address', hex(root));
   }
-  const level = s.level ?? 4;
+  const level = s.level === undefined ? 4 : checkEnum('spec.level', s.level, [4, 5]);
+  optBool('spec.adEnabled', s.adEnabled, false);
+  if (s.memType !== undefined) checkEnum('spec.memType', s.memType, [0, 6]);
   return root | (level === 5 ? EPTP.PWL_5 : EPTP.PWL_4) | (s.adEnabled ? EPTP.AD_ENABLE : 0n) | BigInt(s.memType ?? 6);
 }
 
 function bad(rule: string, msg: string, eptp: bigint): never {
-  throw new InvalidRegisterStateError(rule, msg, hex(eptp));
+  throw new InvalidRegisterStateError(rule, `eptp: ${msg}`, hex(eptp));
 }
 
 /** `nested_vmx_check_eptp(vcpu, eptp)` against L1's capabilities and MAXPHYADDR, then the fields. */
 export function decodeEptp(eptp: bigint, caps: EptCapabilities, maxPhyAddr: number): EptpFields {
+  if (typeof eptp !== 'bigint') refuse('eptp', 'bigint-type', 'must be a bigint', eptp);
+  checkEptCaps('caps', caps);
+  checkInt('maxPhyAddr', maxPhyAddr, { min: 32, max: 52 });
   if (eptp < 0n || eptp >> 64n !== 0n) bad('eptp-width', 'EPTP is a 64-bit VMCS field', eptp);
   const mt = eptp & EPTP.MT_MASK;
   if (mt === EPTP.MT_UC) {

@@ -5,6 +5,8 @@
  * from the context of the access (KVM copies them from the real exit qualification).
  */
 import type { NestedDuring } from './nested-during';
+import { NESTED_DURING } from './nested-during';
+import { checkBool, checkEnum, checkInt } from '../validate/checks';
 
 /** Exit-qualification bits (asm/vmx.h `EPT_VIOLATION_*`), as numbers: the qualification fits in 13 bits. */
 export const EPT_QUAL = Object.freeze({
@@ -38,6 +40,9 @@ export const EPT_QUAL_GUEST_MASK = EPT_QUAL.GVA_USER | EPT_QUAL.GVA_WRITABLE | E
  * some one) — the SDM definitions behind kvm-7x.md §1.2's table.
  */
 export function guestLinearBits(user: boolean, writable: boolean, executeDisable: boolean): number {
+  checkBool('user', user);
+  checkBool('writable', writable);
+  checkBool('executeDisable', executeDisable);
   return (user ? EPT_QUAL.GVA_USER : 0) | (writable ? EPT_QUAL.GVA_WRITABLE : 0) | (executeDisable ? EPT_QUAL.GVA_NX : 0);
 }
 
@@ -50,6 +55,8 @@ export const VMX_EXIT_REASON = Object.freeze({
 
 /** `EPT_VIOLATION_RWX_TO_PROT(rwx)`: raw R/W/X (bits 2:0 of EPT entries) → qualification bits 5:3. */
 export function rwxToProt(rwx: number): number {
+  // The macro masks a whole EPT entry's bits (vmx.h EPT_VIOLATION_RWX_TO_PROT): any non-negative integer.
+  checkInt('rwx', rwx);
   return (rwx & 7) << 3;
 }
 
@@ -59,6 +66,8 @@ export function rwxToProt(rwx: number): number {
  * entry is not present), `during` what the access was for.
  */
 export function eptViolationQualification(pfec: number, rwx: number, during: NestedDuring): number {
+  checkInt('pfec', pfec, { max: 0xffff_ffff });
+  checkEnum('during', during, NESTED_DURING);
   let q = 0;
   if (pfec & 2) q |= EPT_QUAL.ACC_WRITE;
   if (pfec & 4) q |= EPT_QUAL.ACC_READ;
@@ -78,6 +87,10 @@ export function eptViolationQualification(pfec: number, rwx: number, during: Nes
  * MBEC off the SDM leaves it undefined and it is 0 here.
  */
 export function eptViolationQualification73(pfec: number, acc73: number, during: NestedDuring, mbec: boolean): number {
+  checkInt('pfec', pfec, { max: 0xffff_ffff });
+  checkInt('acc73', acc73, { max: 15 });
+  checkEnum('during', during, NESTED_DURING);
+  checkBool('mbec', mbec);
   let q = 0;
   if (pfec & 2) q |= EPT_QUAL.ACC_WRITE;
   else if (pfec & 16) q |= EPT_QUAL.ACC_INSTR;
@@ -96,6 +109,7 @@ export function eptViolationQualification73(pfec: number, acc73: number, during:
 
 /** Decode a qualification with KVM's names, e.g. "READ|WRITE|PROT_READ|GVA_IS_VALID". */
 export function decodeEptQualification(q: number): string {
+  checkInt('q', q);
   const names: [number, string][] = [
     [EPT_QUAL.ACC_READ, 'READ'],
     [EPT_QUAL.ACC_WRITE, 'WRITE'],

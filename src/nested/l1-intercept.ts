@@ -14,6 +14,8 @@
  */
 import type { Gva } from '../address/address';
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
+import { checkBigint, checkInt } from '../validate/checks';
 
 /** L1's vmcs12 controls for these intercepts. All default to off / 0. */
 export interface L1Intercepts {
@@ -62,33 +64,39 @@ export type L1InterceptExit = ExceptionExit | CrAccessExit | InvlpgExit;
 
 /** Check and freeze L1's intercept controls (a typed error names the field and the rule). */
 export function checkL1Intercepts(i: L1Intercepts = {}): Readonly<Required<L1Intercepts>> {
+  if (typeof i !== 'object' || i === null || Array.isArray(i)) throw new InvalidArgumentError('l1-intercepts', 'intercepts must be an object of vmcs12 controls', describeValue(i));
   for (const k of ['pf', 'cr3Load', 'invlpg'] as const) {
-    if (i[k] !== undefined && typeof i[k] !== 'boolean') throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a boolean`, String(i[k]));
+    if (i[k] !== undefined && typeof i[k] !== 'boolean') throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a boolean`, describeValue(i[k]));
   }
   for (const k of ['pfecMask', 'pfecMatch'] as const) {
     const v = i[k];
-    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff)) throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a 32-bit VMCS field`, String(v));
+    if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 0xffff_ffff)) throw new InvalidArgumentError(`l1-intercept-${k}`, `intercepts.${k} is a 32-bit VMCS field`, describeValue(v));
   }
   return Object.freeze({ pf: i.pf ?? false, pfecMask: i.pfecMask ?? 0, pfecMatch: i.pfecMatch ?? 0, cr3Load: i.cr3Load ?? false, invlpg: i.invlpg ?? false });
 }
 
 /** `nested_vmx_is_page_fault_vmexit` on the u16 error code (vmx/nested.c:494-504, 518). */
 export function isPageFaultVmexit(i: Readonly<Required<L1Intercepts>>, errorCode: number): boolean {
+  checkL1Intercepts(i);
+  checkInt('errorCode', errorCode, { max: 0xffff_ffff });
   const ec = errorCode & 0xffff;
   const inequality = ((ec & i.pfecMask) >>> 0) !== i.pfecMatch >>> 0;
   return inequality !== i.pf;
 }
 
 export function pageFaultExit(address: Gva, errorCode: number): ExceptionExit {
+  checkBigint('address', address);
+  checkInt('errorCode', errorCode, { max: 0xffff_ffff });
   return { kind: 'exception', exitReason: EXIT_REASON.EXCEPTION_NMI, intrInfo: PF_INTR_INFO, errorCode: errorCode & 0xffff, qualification: address };
 }
 
 /** MOV to CR3 from general-purpose register `gpr` (0 = RAX … 15 = R15). */
 export function cr3LoadExit(gpr: number): CrAccessExit {
-  if (!Number.isInteger(gpr) || gpr < 0 || gpr > 15) throw new InvalidArgumentError('mov-cr3-gpr', 'the source register is a GPR number 0..15', String(gpr));
+  if (!Number.isInteger(gpr) || gpr < 0 || gpr > 15) throw new InvalidArgumentError('mov-cr3-gpr', 'gpr: the source register is a GPR number 0..15', describeValue(gpr));
   return { kind: 'cr-access', exitReason: EXIT_REASON.CR_ACCESS, qualification: 3 | (0 << 4) | (gpr << 8) };
 }
 
 export function invlpgExit(address: Gva): InvlpgExit {
+  checkBigint('address', address);
   return { kind: 'invlpg', exitReason: EXIT_REASON.INVLPG, qualification: address };
 }

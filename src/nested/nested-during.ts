@@ -4,3 +4,6 @@
  * access, e.g. a PDPTE load by MOV to CR3).
  */
 export type NestedDuring = 'none' | 'paging-structure' | 'final';
+
+/** Every NestedDuring value (argument checks match by membership). */
+export const NESTED_DURING: readonly NestedDuring[] = ['none', 'paging-structure', 'final'];

@@ -6,6 +6,8 @@
  */
 import { decodeErrorCode } from '../format/acc';
 import type { NestedDuring } from './nested-during';
+import { NESTED_DURING } from './nested-during';
+import { checkEnum, checkInt } from '../validate/checks';
 
 export const SVM_EXIT_NPF = 0x400;
 export const NPF_GUEST_FINAL = 2 ** 32;
@@ -13,12 +15,16 @@ export const NPF_GUEST_PAGE = 2 ** 33;
 
 /** EXITINFO1 of an NPF for a walker error code and the context of the access. */
 export function npfErrorCode(errorCode: number, during: NestedDuring): number {
+  // A 32-bit error code, signed or not (`>>> 0` below reads either).
+  checkInt('errorCode', errorCode, { min: -(2 ** 31), max: 0xffff_ffff });
+  checkEnum('during', during, NESTED_DURING);
   const stage = during === 'final' ? NPF_GUEST_FINAL : during === 'paging-structure' ? NPF_GUEST_PAGE : 0;
   return (errorCode >>> 0) + stage;
 }
 
 /** Decode EXITINFO1, e.g. "P|W|U|GUEST_FINAL". */
 export function decodeNpfErrorCode(exitInfo1: number): string {
+  checkInt('exitInfo1', exitInfo1);
   const lo = exitInfo1 % 2 ** 32;
   const hi = Math.floor(exitInfo1 / 2 ** 32);
   const parts = lo === 0 ? [] : [decodeErrorCode(lo)];

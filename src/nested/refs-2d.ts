@@ -6,15 +6,16 @@
  * guest with paging off reads none (the linear address is the nGPA): refs = m.
  */
 import { InvalidArgumentError } from '../errors';
+import { describeValue } from '../validate/describe-value';
 
 export function refs2d(n: number, m: number): number {
-  if (!Number.isInteger(n) || n < 0 || n > 5) throw new InvalidArgumentError('refs2d-guest-levels', 'guest levels read from memory are 0..5', String(n));
-  if (!Number.isInteger(m) || m < 1 || m > 5) throw new InvalidArgumentError('refs2d-nested-levels', 'nested levels are 1..5', String(m));
+  if (!Number.isInteger(n) || n < 0 || n > 5) throw new InvalidArgumentError('refs2d-guest-levels', 'n: guest levels read from memory are 0..5', describeValue(n));
+  if (!Number.isInteger(m) || m < 1 || m > 5) throw new InvalidArgumentError('refs2d-nested-levels', 'm: nested levels are 1..5', describeValue(m));
   return (n + 1) * (m + 1) - 1;
 }
 
 /** Guest levels read from memory for a paging level (cpu_role level 0, 2, 3, 4, 5): PAE reads 2. */
 export function guestLevelsRead(roleLevel: number): number {
-  if (![0, 2, 3, 4, 5].includes(roleLevel)) throw new InvalidArgumentError('paging-level', 'a paging level is 0 (off), 2, 3 (PAE), 4 or 5', String(roleLevel));
+  if (![0, 2, 3, 4, 5].includes(roleLevel)) throw new InvalidArgumentError('paging-level', 'roleLevel: a paging level is 0 (off), 2, 3 (PAE), 4 or 5', describeValue(roleLevel));
   return roleLevel === 3 ? 2 : roleLevel;
 }

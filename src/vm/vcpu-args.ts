@@ -2,8 +2,10 @@
  * Argument checks of the vCPU's public methods, kept apart from vcpu.ts so that the methods
  * each gain one line: every check runs before the vCPU or the VM changes.
  */
-import { InvalidArgumentError } from '../errors';
-import { checkBigint, checkBool, checkEnum, checkObject, optBool, refuse } from '../validate/checks';
+import { InvalidArgumentError, NonCanonicalAddressError } from '../errors';
+import { checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, optBool, refuse } from '../validate/checks';
+import { isCanonical } from '../address/canonical';
+import { MAX_VCPU_INDEX } from './vm-args';
 import { checkRegisterTypes } from '../cpu/check-registers';
 
 /** A guest linear address: a bigint (u64), or a safe non-negative integer. */
@@ -40,4 +42,31 @@ export function checkInveptArgs(type: unknown, eptp: unknown): void {
   if (type === 'single' && eptp === undefined) refuse('eptp', 'invept-single-eptp', 'is needed by a single-context INVEPT', eptp);
 }
 
-export { checkBool, checkRegisterTypes };
+export { checkBool, checkRegisterTypes, checkString };
+
+const EXIT_KINDS = ['ept_violation', 'ept_misconfig', 'npf', 'pf_intercept'] as const;
+
+/** A TDP exit handed to `pageFault`: every field typed (a u64 GPA, error code and qualification). */
+export function checkTdpExit(e: unknown): void {
+  const o = checkObject<Record<string, unknown>>('exit', e);
+  checkEnum('exit.kind', o.kind, EXIT_KINDS);
+  checkInt('exit.reason', o.reason, { max: 0xffff });
+  checkBigint('exit.gpa', o.gpa);
+  checkBool('exit.onGuestTable', o.onGuestTable);
+  checkBigint('exit.info', o.info);
+  checkBigint('exit.errorCode', o.errorCode);
+}
+
+/** The VM a vCPU is created in and its index. */
+export function checkVcpuArgs(vm: unknown, index: unknown): void {
+  const o = checkObject<Record<string, unknown>>('vm', vm);
+  if (typeof o.createVcpu !== 'function' || typeof o.slotOfGfn !== 'function') refuse('vm', 'vm-type', 'must be a Vm', vm);
+  checkInt('index', index, { max: MAX_VCPU_INDEX });
+}
+
+/** INVPCID's linear address (type 0): a u64 and canonical for the current paging width (SDM: #GP otherwise). */
+export function checkInvpcidAddress(address: unknown, bits: 48 | 57): bigint {
+  const a = checkAddressArg('address', address);
+  if (!isCanonical(a, bits)) refuse('address', `canonical-${bits}`, `must be canonical for ${bits}-bit linear addresses (INVPCID type 0: #GP)`, address, NonCanonicalAddressError);
+  return a;
+}

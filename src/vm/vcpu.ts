@@ -36,7 +36,7 @@ import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/
 const CR0_PG = CR0.PG;
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
-import { checkAddressArg, checkInveptArgs, checkNestedEntry, checkRegisterTypes, checkStoreArgs, checkUserArg } from './vcpu-args';
+import { checkAddressArg, checkInveptArgs, checkInvpcidAddress, checkNestedEntry, checkRegisterTypes, checkStoreArgs, checkString, checkTdpExit, checkUserArg, checkVcpuArgs } from './vcpu-args';
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
 import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
 import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
@@ -54,7 +54,6 @@ import { Tlb, checkInvpcid, vpnOfUnchecked, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
 import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
-import { assertCanonical } from '../address/canonical';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -137,6 +136,7 @@ export class Vcpu {
   private readonly hitAddrs = new HitAddresses();
 
   constructor(vm: VcpuVm, index: number, initial: Partial<PagingRegisters> = {}) {
+    checkVcpuArgs(vm, index);
     checkRegisterTypes('regs', initial, true);
     this.vm = vm;
     this.index = index;
@@ -397,12 +397,12 @@ export class Vcpu {
    */
   invpcid(type: number, pcid: number, address: Gva | bigint = 0n): void {
     this.vm.checkAlive('INVPCID (KVM_RUN)', this.index);
-    if (type === 0) assertCanonical(mkGva(BigInt(address)), this.walkerValue.role.base.level === 5 ? 57 : 48);
+    const addr = type === 0 ? checkInvpcidAddress(address, this.walkerValue.role.base.level === 5 ? 57 : 48) : checkAddressArg('address', address);
     const tlb = this.tlbModel;
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
     checkInvpcid(type, pcid, pcide);
     if (tlb === undefined) return;
-    tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, BigInt(address), pcide);
+    tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, addr, pcide);
   }
 
   /** KVM loads a root before entering the guest and flushes the new root's context (`kvm_mmu_load`, mmu.c:5919). */
@@ -737,6 +737,7 @@ export class Vcpu {
 
   /** Handle one TDP exit. Returns the RET_PF_* value and whether the fast or MMIO path did it. */
   pageFault(exit: TdpExit): { ret: RetPf | typeof KVM_EFAULT | typeof KVM_EIO; fast: boolean; mmio: boolean; emulation?: string; memoryFault?: MemoryFaultExit } {
+    checkTdpExit(exit);
     if (this.vm.td !== undefined) {
       const direct = this.ensureRoot();
       return tdxPageFault(this.vm, exit, { index: this.index, stats: this.stats, mirror: this.mirrorRoot!, direct, gva: this.curGva });
@@ -1065,10 +1066,10 @@ export class Vcpu {
    */
   tdAccept(gpa: Gpa | bigint): AcceptResult {
     const td = this.vm.td;
-    if (td === undefined) throw new InvalidArgumentError('td-only', 'TDG.MEM.PAGE.ACCEPT is a TD guest\'s TDCALL', hex(BigInt(gpa)));
+    const g = checkAddressArg('gpa', gpa);
+    if (td === undefined) throw new InvalidArgumentError('td-only', 'TDG.MEM.PAGE.ACCEPT is a TD guest\'s TDCALL', hex(g));
     this.vm.checkAlive('TDG.MEM.PAGE.ACCEPT (KVM_RUN)', this.index);
     if (td.state !== 'runnable') throw new InvalidArgumentError('td-not-runnable', 'the TD vCPU cannot run (tdx_vcpu_pre_run)', td.state);
-    const g = checkAddressArg('gpa', gpa);
     if (g < 0n || g >= td.config.gpaSharedMask) throw new InvalidArgumentError('td-accept-gpa', `TDG.MEM.PAGE.ACCEPT takes a private GPA below the shared bit ${td.config.sharedBit}`, hex(g));
     this.ensureRoot();
     const r = tdgMemPageAccept(td, g, this);
@@ -1085,6 +1086,7 @@ export class Vcpu {
 
   /** `kvm_tdp_map_page` of a private GPA for KVM_TDX_INIT_MEM_REGION (error code PFERR_GUEST_FINAL | PFERR_PRIVATE_ACCESS, tdx.c:3158). */
   tdpMapPrivate(gpa: bigint): void {
+    checkAddressArg('gpa', gpa);
     this.ensureRoot();
     const exit: TdpExit = { kind: 'ept_violation', reason: 48, gpa, onGuestTable: false, info: 0n, errorCode: PFERR_PRIVATE_ACCESS };
     const h = this.pageFault(exit);
@@ -1214,6 +1216,7 @@ export class Vcpu {
 
   /** Nested VM exit: back to L1 (root_mmu). */
   exitNested(why = 'L2 exit'): void {
+    checkString('why', why);
     const l1 = this.l1State;
     if (l1 !== undefined) {
       const walker = new GvaWalker(this.vm.guestMem, l1.regs, this.vm.features, undefined, this.vm.config.kvm);

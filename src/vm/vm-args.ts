@@ -53,3 +53,23 @@ export function checkOwnMemslot(list: readonly Memslot[], slot: unknown): number
 }
 
 export { checkBool, checkBigint, checkInt, optBool, optObject };
+
+/** The largest frame number of a 52-bit GPA (MAXPHYADDR is at most 52). */
+export const GFN_MAX = 2 ** 40 - 1;
+
+/** A guest frame number: a safe integer in [0, 2^40). The fast path is a few compares (fault paths call this). */
+export function checkGfn(name: string, v: unknown): number {
+  if (typeof v === 'number' && v >= 0 && v <= GFN_MAX && Number.isInteger(v)) return v;
+  return checkInt(name, v, { max: GFN_MAX });
+}
+
+/** vCPU indexes are below KVM_MAX_VCPUS: CONFIG_KVM_MAX_NR_VCPUS, at most 4096 (arch/x86/include/asm/kvm_host.h:54, arch/x86/kvm/Kconfig). */
+export const MAX_VCPU_INDEX = 4095;
+
+/** A reason or ioctl name for VM death bookkeeping, and the vCPU index (-1: the VM itself). */
+export function checkDeathArgs(textName: string, text: unknown, vcpu: unknown): void {
+  // Fast path: every vCPU ioctl passes here (the -EIO check).
+  if (typeof text === 'string' && (vcpu === -1 || (typeof vcpu === 'number' && vcpu >= 0 && vcpu <= MAX_VCPU_INDEX && Number.isInteger(vcpu)))) return;
+  checkString(textName, text);
+  checkInt('vcpu', vcpu, { min: -1, max: MAX_VCPU_INDEX });
+}

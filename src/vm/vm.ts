@@ -32,7 +32,7 @@ import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 import { KVM_DIRTY_GFN_SIZE, KVM_DIRTY_RING_MAX_ENTRIES, KVM_DIRTY_RING_RSVD_ENTRIES, type DirtyRing } from './dirty-ring';
 import { DEFAULT_KVM_VERSION, checkKvmVersion, type KvmVersion } from '../kvm-version';
 import { describeValue } from '../validate/describe-value';
-import { checkBool, checkGpaRange, checkInt, checkMemslotSpec, checkOwnMemslot, checkBigint, checkVmOptions, optBool, optObject } from './vm-args';
+import { checkBool, checkDeathArgs, checkGfn, checkGpaRange, checkInt, checkMemslotSpec, checkOwnMemslot, checkBigint, checkVmOptions, optBool, optObject } from './vm-args';
 import { makeTlbConfig, type TlbConfigSpec } from '../tlb/tlb-config';
 import { makeCostModel, type CostModel, type CostModelSpec } from '../cost/cost-model';
 import { VmLife, type VmDeath } from './vm-death';
@@ -131,7 +131,7 @@ export interface ClearDirtyLogSpec {
 /** `nx_huge_pages_recovery_ratio` is a uint module parameter. */
 function checkRecoveryRatio(ratio: unknown): number {
   if (typeof ratio !== 'number' || !Number.isInteger(ratio) || ratio < 0 || ratio > 0xffff_ffff) {
-    throw new InvalidArgumentError('nx-recovery-ratio', 'nx_huge_pages_recovery_ratio is an unsigned 32-bit integer (0 disables recovery)', String(ratio));
+    throw new InvalidArgumentError('nx-recovery-ratio', 'ratio (nx_huge_pages_recovery_ratio) is an unsigned 32-bit integer (0 disables recovery)', describeValue(ratio));
   }
   return ratio;
 }
@@ -468,6 +468,7 @@ export class Vm implements TdpVmContext {
   }
 
   slotOfGfn(gfn: number): Memslot | undefined {
+    checkGfn('gfn', gfn);
     const list = this.memslots;
     let lo = 0;
     let hi = list.length - 1;
@@ -483,16 +484,21 @@ export class Vm implements TdpVmContext {
 
   /** `kvm_gfn_is_write_tracked`: an upper-level shadow page shadows this gfn. */
   isGfnWriteTracked(gfn: number): boolean {
+    checkGfn('gfn', gfn);
     return this.shadow.isWriteTracked(gfn);
   }
 
   /** `mmu_try_to_unsync_pages` for make_spte: true = the new SPTE must stay read-only. */
   mmuTryToUnsyncPages(gfn: number, synchronizing: boolean, prefetch: boolean): boolean {
+    checkGfn('gfn', gfn);
+    checkBool('synchronizing', synchronizing);
+    checkBool('prefetch', prefetch);
     return mmuTryToUnsyncPages(this.shadow, gfn, synchronizing, prefetch, -1);
   }
 
   /** `kvm_tdp_mmu_write_protect_gfn` (account_shadowed with nested TDP). */
   tdpWriteProtectGfn(gfn: number): boolean {
+    checkGfn('gfn', gfn);
     return this.tdp.writeProtectGfn(gfn);
   }
 
@@ -501,6 +507,8 @@ export class Vm implements TdpVmContext {
    * vCPU's ring; else a bit in the slot's bitmap.
    */
   markDirty(slot: Memslot, gfn: number): void {
+    this.memslotIndex(slot);
+    checkInt('gfn', gfn, { min: slot.baseGfn, max: slot.baseGfn + slot.npages - 1 });
     if (this.dirtyRingBytes > 0 && this.runningRing !== undefined) this.runningRing.push(slot.id, gfn - slot.baseGfn);
     else if (slot.dirtyBitmap !== undefined) slot.dirtyBitmap[gfn - slot.baseGfn] = 1;
   }
@@ -524,7 +532,7 @@ export class Vm implements TdpVmContext {
    */
   enableDirtyRing(bytes: number): void {
     this.life.check('KVM_ENABLE_CAP');
-    const bad = (rule: string, why: string) => { throw new InvalidArgumentError(rule, why, String(bytes)); };
+    const bad = (rule: string, why: string) => { throw new InvalidArgumentError(rule, `bytes: ${why}`, describeValue(bytes)); };
     if (!Number.isSafeInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) bad('dirty-ring-size', 'the dirty ring size is a power of 2 (kvm_main.c:4934-4935: -EINVAL)');
     if (bytes < this.dirtyRingRsvdEntries * KVM_DIRTY_GFN_SIZE || bytes < 4096) bad('dirty-ring-size-min', `the dirty ring must hold ${this.dirtyRingRsvdEntries} reserved entries and a page (kvm_main.c:4938-4940: -EINVAL)`);
     if (bytes > KVM_DIRTY_RING_MAX_ENTRIES * KVM_DIRTY_GFN_SIZE) bad('dirty-ring-size-max', `at most ${KVM_DIRTY_RING_MAX_ENTRIES} entries (kvm_main.c:4942-4944: -E2BIG)`);
@@ -712,14 +720,17 @@ export class Vm implements TdpVmContext {
     const bm = this.dirtyBitmapOf(slot);
     optObject('spec', spec);
     const first = spec.firstPage ?? 0;
-    if (!Number.isSafeInteger(first) || first < 0 || first % 64 !== 0) {
-      throw new InvalidArgumentError('clear-dirty-log-first-page', 'first_page must be a multiple of 64 (KVM returns -EINVAL)', String(first));
+    if (!Number.isSafeInteger(first) || first < 0 || first % 64 !== 0 || first > slot.npages) {
+      throw new InvalidArgumentError('clear-dirty-log-first-page', 'spec.firstPage (first_page) must be a multiple of 64 inside the slot (KVM returns -EINVAL)', describeValue(first));
     }
     const num = spec.numPages ?? slot.npages - first;
-    if (!Number.isSafeInteger(num) || num < 0 || first > slot.npages || num > slot.npages - first || (num < slot.npages - first && num % 64 !== 0)) {
-      throw new InvalidArgumentError('clear-dirty-log-range', 'num_pages must stay inside the slot and be a multiple of 64 unless it reaches the end (KVM returns -EINVAL)', `${first}+${num}`);
+    if (!Number.isSafeInteger(num) || num < 0 || num > slot.npages - first || (num < slot.npages - first && num % 64 !== 0)) {
+      throw new InvalidArgumentError('clear-dirty-log-range', `spec.numPages (num_pages) must stay inside the slot and be a multiple of 64 unless it reaches the end (first page ${first}; KVM returns -EINVAL)`, describeValue(num));
     }
     const want = spec.bitmap;
+    if (want !== undefined && (typeof want !== 'object' || want === null || typeof (want as ArrayLike<unknown>).length !== 'number')) {
+      throw new InvalidArgumentError('clear-dirty-log-bitmap', 'spec.bitmap must be an array-like of bits', describeValue(want));
+    }
     this.syncDirtyLog(); // kvm_main.c:2367
     const out: Gpa[] = [];
     for (let w = first; w < first + num; w += 64) {
@@ -766,7 +777,7 @@ export class Vm implements TdpVmContext {
    * stays off (`is_nx_huge_page_enabled`). Returns whether the value changed.
    */
   setNxHugePages(on: boolean): boolean {
-    if (typeof on !== 'boolean') throw new InvalidArgumentError('nx-huge-pages', 'nx_huge_pages is written as a boolean (off/force)', String(on));
+    if (typeof on !== 'boolean') throw new InvalidArgumentError('nx-huge-pages', 'on (nx_huge_pages) is written as a boolean (off/force)', describeValue(on));
     if (on === this.nxHugePagesParam) return false;
     this.nxHugePagesParam = on;
     this.spteConfig = Object.freeze({ ...this.spteConfig, nxHugePages: on && !this.nxHugePagesCapDisabled });
@@ -910,18 +921,21 @@ export class Vm implements TdpVmContext {
 
   /** `kvm_vm_dead` (kvm_host.h:899-903). */
   kvmVmDead(reason: string, vcpu = -1): void {
+    checkDeathArgs('reason', reason, vcpu);
     this.life.kill(false, reason, vcpu);
     if (this.td !== undefined) this.td.dead = true;
   }
 
   /** A KVM_BUG_ON that fired: `kvm_vm_bugged` (kvm_host.h:905-909), which also kills the VM. */
   kvmBugOn(reason: string, vcpu = -1): void {
+    checkDeathArgs('reason', reason, vcpu);
     this.life.kill(true, reason, vcpu);
     if (this.td !== undefined) this.td.dead = true;
   }
 
   /** The -EIO check at the top of kvm_vm_ioctl / kvm_vcpu_ioctl (kvm_main.c:5137, 4409). */
   checkAlive(op: string, vcpu = -1): void {
+    checkDeathArgs('op', op, vcpu);
     this.life.check(op, vcpu);
   }
 
@@ -968,10 +982,11 @@ export class Vm implements TdpVmContext {
     this.life.check('KVM_TDX_INIT_MEM_REGION');
     const td = this.td;
     if (td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_INIT_MEM_REGION exists for TDs only', this.vmType);
-    if (td.state === 'runnable') throw new InvalidArgumentError('td-finalized', 'KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: the initial memory is fixed (tdx.c:3239)', hex(BigInt(gpa)));
-    if (!this.vcpus.includes(vcpu)) throw new InvalidArgumentError('vcpu-unknown', 'vcpu is not a vCPU of this VM', String(vcpu?.index));
+    if (!this.vcpus.includes(vcpu)) throw new InvalidArgumentError('vcpu-unknown', 'vcpu is not a vCPU of this VM', describeValue(vcpu));
     const a = checkBigint('gpa', gpa);
     checkInt('npages', npages, { min: 1, max: 2 ** 40 });
+    optBool('opts.measure', optObject<{ measure?: boolean }>('opts', opts).measure, false);
+    if (td.state === 'runnable') throw new InvalidArgumentError('td-finalized', 'KVM_TDX_INIT_MEM_REGION after KVM_TDX_FINALIZE_VM: the initial memory is fixed (tdx.c:3239)', hex(a));
     if ((a & 0xfffn) !== 0n || !Number.isInteger(npages) || npages <= 0) {
       throw new MisalignedError('td-init-mem-region', 'KVM_TDX_INIT_MEM_REGION takes a page-aligned GPA and a positive page count (tdx.c:3246-3248)', `${hex(a)}+${npages}`);
     }
