@@ -4,13 +4,11 @@
  * how many are served from a cached MMIO SPTE (`mmu.c: handle_mmio_page_fault`), when memslot
  * updates bump the generation those SPTEs carry (`kvm_swap_active_memslots` → `check_mmio_spte`).
  */
-import { InvalidArgumentError } from '../errors';
-import { describeValue } from '../validate/describe-value';
 import type { SpteConfigSpec } from '../spte/spte-config';
 import type { KvmVersion } from '../kvm-version';
 import { guest, type Guest } from './guest';
 import { checkEnum, optObject } from '../validate/checks';
-import { checkGuest } from './check-guest';
+import { checkCount, checkGuest } from './check-guest';
 
 export interface MmioGenerationParams {
   /** MMIO pages (GPAs without a memslot) the guest touches every round. Default 8. */
@@ -50,22 +48,15 @@ export interface MmioGenerationResult {
 const MMIO_GVA = 0x9000_0000n;
 const MMIO_GPA = 0x8000_0000n;
 
-function count(name: string, v: number | undefined, min: number): number {
-  if (v === undefined) throw new InvalidArgumentError('mmio-scenario', `${name} has a default`, 'undefined');
-  // At most 2^20 of anything per call, so a bad count cannot hang the caller.
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1 << 20) throw new InvalidArgumentError('mmio-scenario', `${name} is an integer from ${min} to ${1 << 20}`, describeValue(v));
-  return v;
-}
-
 export function mmioGenerationScenario(p: MmioGenerationParams = {}): MmioGenerationResult {
   optObject('p', p);
   if (p.mmu !== undefined) checkEnum('p.mmu', p.mmu, ['tdp', 'shadow']);
   if (p.kvm !== undefined) checkEnum('p.kvm', p.kvm, ['7.3', '6.16']);
-  const pages = count('mmioPages', p.mmioPages ?? 8, 1);
-  const rounds = count('rounds', p.rounds ?? 16, 1);
-  const perPage = count('accessesPerPage', p.accessesPerPage ?? 4, 1);
-  const burst = count('updatesPerBurst', p.updatesPerBurst ?? 1, 0);
-  const every = count('burstEvery', p.burstEvery ?? 1, 0);
+  const pages = checkCount('mmioPages', p.mmioPages ?? 8, 1);
+  const rounds = checkCount('rounds', p.rounds ?? 16, 1);
+  const perPage = checkCount('accessesPerPage', p.accessesPerPage ?? 4, 1);
+  const burst = checkCount('updatesPerBurst', p.updatesPerBurst ?? 1, 0);
+  const every = checkCount('burstEvery', p.burstEvery ?? 1, 0);
   const g = guest({ mmu: p.mmu ?? 'tdp', ...(p.spte ? { spte: p.spte } : {}), vm: p.kvm ? { kvm: p.kvm } : {}, checkInvariants: false });
   const spare = g.vm.addMemslot({ base: 0x7000_0000n, size: 0x1000n, name: 'spare' });
   for (let i = 0; i < pages; i++) g.pt.map(MMIO_GVA + BigInt(i) * 4096n, MMIO_GPA + BigInt(i) * 4096n, { flags: { writable: true } });
@@ -108,7 +99,7 @@ export function mmioWrapScenario(p: { kvm?: KvmVersion; type?: 'default' | 'sw-p
   optObject('p', p);
   if (p.kvm !== undefined) checkEnum('p.kvm', p.kvm, ['7.3', '6.16']);
   if (p.type !== undefined) checkEnum('p.type', p.type, ['default', 'sw-protected']);
-  const pages = count('pages', p.pages ?? 64, 1);
+  const pages = checkCount('pages', p.pages ?? 64, 1);
   const g = guest({ vm: { ...(p.kvm ? { kvm: p.kvm } : {}), ...(p.type ? { type: p.type } : {}) }, hostPageSize: '4K', checkInvariants: false });
   const spare = g.vm.addMemslot({ base: 0x7000_0000n, size: 0x1000n, name: 'spare' });
   const heap = 0x4000_0000n;
