@@ -177,6 +177,14 @@ export class TraceMachine {
     checkEnum('kind', kind, ['r', 'w', 'x']);
     checkTraceVa('va', va, false);
     checkBool('user', user);
+    return this.accessUnchecked(kind, va, user);
+  }
+
+  /**
+   * The op methods without their argument checks, for TraceRun: it ran validateTrace, which checks
+   * every op's arguments, so checking them again per op would be the same work in the run's loop.
+   */
+  accessUnchecked(kind: 'r' | 'w' | 'x', va: number, user: boolean): AccessResult {
     const k = kind === 'r' ? 'read' : kind === 'w' ? 'write' : 'fetch';
     return this.vcpu.access(BigInt(va), { kind: k, user });
   }
@@ -195,6 +203,10 @@ export class TraceMachine {
     checkBool('w', w);
     checkBool('u', u);
     checkBool('s', s);
+    this.mapUnchecked(va, pa, n, w, u, s);
+  }
+
+  mapUnchecked(va: number, pa: number, n: number, w: boolean, u: boolean, s = false): void {
     this.checkPrebuilt(va, n);
     const shared = s && this.config.td;
     if (shared) this.convert(pa, n, 'shared');
@@ -226,6 +238,10 @@ export class TraceMachine {
 
   unmap(va: number, n: number): void {
     checkTracePages('n', n, checkTraceVa('va', va, true), TRACE_VA_LIMIT);
+    this.unmapUnchecked(va, n);
+  }
+
+  unmapUnchecked(va: number, n: number): void {
     this.checkPrebuilt(va, n);
     for (let i = 0; i < n; i++) this.storePte(va / 4096 + i, 0n);
   }
@@ -233,6 +249,10 @@ export class TraceMachine {
   /** Write-protect present PTEs; absent ones stay as they are (nothing to protect). */
   wp(va: number, n: number): void {
     checkTracePages('n', n, checkTraceVa('va', va, true), TRACE_VA_LIMIT);
+    this.wpUnchecked(va, n);
+  }
+
+  wpUnchecked(va: number, n: number): void {
     const sp = this.spaces[this.current]!;
     for (let i = 0; i < n; i++) {
       const v = sp.value.get(va / 4096 + i) ?? 0n;

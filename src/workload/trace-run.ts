@@ -77,7 +77,7 @@ export class TraceRun {
       switch (op.t) {
         case 'r': case 'w': case 'x': {
           t.accesses++;
-          const r = m.access(op.t, op.va, op.u ?? false);
+          const r = m.accessUnchecked(op.t, op.va, op.u ?? false);
           if (r.status === 'ok') {
             t.ok++;
             if (measure) {
@@ -93,9 +93,9 @@ export class TraceRun {
           else t.l1Exit++;
           break;
         }
-        case 'map': m.map(op.va, op.pa, op.n ?? 1, op.w ?? false, op.u ?? false, op.s ?? false); break;
-        case 'unmap': m.unmap(op.va, op.n ?? 1); break;
-        case 'wp': m.wp(op.va, op.n ?? 1); break;
+        case 'map': m.mapUnchecked(op.va, op.pa, op.n ?? 1, op.w ?? false, op.u ?? false, op.s ?? false); break;
+        case 'unmap': m.unmapUnchecked(op.va, op.n ?? 1); break;
+        case 'wp': m.wpUnchecked(op.va, op.n ?? 1); break;
         case 'cr3': m.cr3(op.as); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
         case 'invlpg': m.invlpg(op.va); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;
         case 'flush': m.flush(); if (this.config.level === 'nested-shadow') t.l1Intercepts++; break;

@@ -46,6 +46,10 @@ export const EXEMPT: Record<string, string> = {
   vpnOfUnchecked: UNCHECKED_TWIN,
   accessCostUnchecked: UNCHECKED_TWIN,
   isCostModel: ACCEPTS_ANY,
+  'TraceMachine.accessUnchecked': UNCHECKED_TWIN,
+  'TraceMachine.mapUnchecked': UNCHECKED_TWIN,
+  'TraceMachine.unmapUnchecked': UNCHECKED_TWIN,
+  'TraceMachine.wpUnchecked': UNCHECKED_TWIN,
 };
 
 export const PENDING: string[] = [
