@@ -102,10 +102,26 @@ export class TdpMmu {
       s[b + i * 2 + 1] = 0x8000_0000;
     }
     this.pages.set(pfn, sp);
-    // tdp_account_mmu_page runs when a table is linked (tdp_mmu_link_sp, tdp_mmu.c:1227), which
-    // the engine does right after allocating it; roots are never accounted (tdp_mmu.c:293-294).
-    if (parent !== null) this.vm.stats.inc('tdp_mmu_pages');
+    // Not accounted yet: tdp_account_mmu_page runs once the table is linked (linkSp); roots are
+    // never accounted (tdp_mmu.c:293-294).
     return sp;
+  }
+
+  /**
+   * `tdp_mmu_link_sp` (tdp_mmu.c:1213-1230): point the entry at a new child table; the table is
+   * accounted only once the entry is set. Returns 0, or the external hook's error (mirror roots):
+   * then nothing changed and the caller frees the child (`freeUnlinked`).
+   */
+  private linkSp(sp: TdpPage, idx: number, old: bigint, child: TdpPage, vcpu: number): number {
+    const r = this.setSpte(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, sp.role.adDisabled), vcpu);
+    if (r === 0) this.vm.stats.inc('tdp_mmu_pages');
+    return r;
+  }
+
+  /** `tdp_mmu_free_sp` (tdp_mmu.c:56-61) of a table that was never linked: nothing to unaccount or untrack. */
+  private freeUnlinked(sp: TdpPage): void {
+    this.pages.delete(sp.pfn);
+    this.vm.host.freeTable(sp.pfn);
   }
 
   private freePage(sp: TdpPage): void {
@@ -167,10 +183,15 @@ export class TdpMmu {
 
   // ---- the one SPTE-change function (§9.3 handle_changed_spte) ----
 
-  setSpte(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): void {
+  /**
+   * Returns 0, or — only when a mirror SPTE would become present — the external hook's error
+   * (`tdp_mmu_set_spte_atomic`, tdp_mmu.c:716-729): then the SPTE keeps its old value and nothing
+   * else happens (no handle_changed_spte).
+   */
+  setSpte(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): number {
     const level = sp.level;
     const c = this.vm.config;
-    if (old === next) return;
+    if (old === next) return 0;
     const wasPresent = isShadowPresent(old);
     const isPresent = isShadowPresent(next);
     const wasLeaf = wasPresent && isLastSpte(old, level);
@@ -185,7 +206,10 @@ export class TdpMmu {
     }
     if (this.vm.checking) this.checkSpte(next, level, gfn);
     const ext = sp.role.isMirror ? this.vm.external : undefined;
-    if (ext !== undefined) this.reflectToExternal(ext, sp, idx, old, next, gfn, vcpu);
+    if (ext !== undefined) {
+      const r = this.reflectToExternal(ext, sp, idx, old, next, gfn, vcpu);
+      if (r !== 0) return r;
+    }
     this.writeRaw(sp, idx, next);
     this.vm.stats.inc('spte_changes');
     if (wasLeaf !== isLeaf && level <= 3) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
@@ -196,29 +220,34 @@ export class TdpMmu {
       this.handleRemovedPt(child, vcpu);
       if (ext !== undefined) ext.freeExternalSpt(child.gfn, child.level, vcpu);
     }
+    return 0;
   }
 
   /**
    * `set_external_spte_present` (§11.4): a mirror SPTE going present is first FROZEN, so no other
    * walker can use it while the external table is updated, then the hook runs; on failure the old
-   * value comes back. Mirror SPTEs are never changed in place (KVM_BUG_ON in v6.16).
+   * value comes back (tdp_mmu.c:548-549) and the hook's error is returned. Mirror SPTEs are never
+   * changed in place (KVM_BUG_ON in v6.16).
    */
-  private reflectToExternal(ext: ExternalPageTableHooks, sp: TdpPage, idx: number, old: bigint, next: bigint, gfn: number, vcpu: number): void {
+  private reflectToExternal(ext: ExternalPageTableHooks, sp: TdpPage, idx: number, old: bigint, next: bigint, gfn: number, vcpu: number): number {
     const wasPresent = isShadowPresent(old);
     const isPresent = isShadowPresent(next);
     if (wasPresent && isPresent) {
       throw new InvariantViolation('mirror-in-place', `mirror SPTE for GFN 0x${gfn.toString(16)} level ${sp.level} would change in place (KVM_BUG_ON)`, '0x' + next.toString(16));
     }
-    if (wasPresent || !isPresent) return;
+    if (wasPresent || !isPresent) return 0;
     if (isFrozen(this.vm.config, old)) throw new InvariantViolation('mirror-frozen', 'a frozen mirror SPTE was written by someone else than its freezer', '0x' + old.toString(16));
     this.writeRaw(sp, idx, this.vm.config.layout.frozenSpte);
+    let r: number;
     try {
-      if (isLastSpte(next, sp.level)) ext.setExternalSpte(gfn, sp.level, spteToPfn(next), vcpu);
-      else ext.linkExternalSpt(gfn, sp.level, vcpu);
+      r = isLastSpte(next, sp.level) ? ext.setExternalSpte(gfn, sp.level, spteToPfn(next), vcpu) : ext.linkExternalSpt(gfn, sp.level, vcpu);
     } catch (e) {
       this.writeRaw(sp, idx, old);
       throw e;
     }
+    // The caller writes `next` (and does the bookkeeping) only on success.
+    if (r !== 0) this.writeRaw(sp, idx, old);
+    return r;
   }
 
   /** `kvm_gfn_root_bits`: direct roots index a gfn with the shared bit, mirror roots at the natural gfn. */
@@ -313,7 +342,12 @@ export class TdpMmu {
       const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
       child.nxHugePageDisallowed = fault.hugePageDisallowed;
       if (isShadowPresent(old)) this.splitHugePage(sp, idx, old, child, vcpu);
-      else this.setSpte(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, root.role.adDisabled), vcpu);
+      else if (this.linkSp(sp, idx, old, child, vcpu) !== 0) {
+        // tdp_mmu.c:1297-1299: the link failed (the S-EPT hook refused): free the new table, the
+        // guest retries. Tables linked at higher levels stay.
+        this.freeUnlinked(child);
+        return RET_PF.RETRY;
+      }
       if (fault.hugePageDisallowed && fault.reqLevel >= level && child.nxHugePageDisallowed) this.vm.possibleNxHugePages.track(child);
       sp = child;
     }
@@ -356,7 +390,8 @@ export class TdpMmu {
       this.tlbFlush(vcpu, 'leaf replaced', gfn, level);
       old = SHADOW_NONPRESENT_VALUE;
     }
-    this.setSpte(sp, idx, old, next, vcpu);
+    // tdp_mmu.c:1172-1173: the S-EPT hook refused the leaf (mirror roots): the guest retries.
+    if (this.setSpte(sp, idx, old, next, vcpu) !== 0) return RET_PF.RETRY;
     // tdp_mmu.c:1174-1177 (tdp_mmu_map_handle_target_level): flush when a table was replaced by a
     // huge leaf, or when a leaf lost MMU-writable (KVM WARNs: the fault path never does that).
     if (isShadowPresent(old) && (!isLastSpte(old, level) || leafSpteChangeNeedsTlbFlush(c, old, next))) {
@@ -376,7 +411,8 @@ export class TdpMmu {
     for (let i = 0; i < 512; i++) {
       this.setSpte(child, i, SHADOW_NONPRESENT_VALUE, makeSmallSpte(this.vm.config, huge, child.role, i), vcpu);
     }
-    this.setSpte(sp, idx, huge, makeNonleafSpte(this.vm.config, child.pfn, sp.role.adDisabled), vcpu);
+    // Never a mirror entry (no huge pages on mirror roots, tdp_mmu.c:1286-1287): the link cannot be refused.
+    this.linkSp(sp, idx, huge, child, vcpu);
     this.vm.stats.inc('huge_page_splits');
   }
 

@@ -82,7 +82,7 @@ export class Sept implements ExternalPageTableHooks {
 
   // ---- hooks (kvm_x86_ops → tdx.c) ----
 
-  linkExternalSpt(gfn: number, level: number, vcpu: number): void {
+  linkExternalSpt(gfn: number, level: number, vcpu: number): number {
     const [table, idx] = this.slot(gfn, level, 'TDH.MEM.SEPT.ADD');
     if (this.read(table, idx) !== 0n) throw this.refused('TDH.MEM.SEPT.ADD', gfn, level, 'the entry is already present');
     const child = this.host.allocTable();
@@ -91,9 +91,10 @@ export class Sept implements ExternalPageTableHooks {
     this.write(table, idx, (BigInt(child) << 12n) | RWX | (1n << 8n));
     this.stats.inc('sept_add');
     this.call('TDH.MEM.SEPT.ADD', gfn, level, vcpu);
+    return 0;
   }
 
-  setExternalSpte(gfn: number, level: number, pfn: number, vcpu: number): void {
+  setExternalSpte(gfn: number, level: number, pfn: number, vcpu: number): number {
     // tdx_sept_set_private_spte: v6.16 maps private memory at 4K only.
     if (level !== 1) throw this.refused('TDH.MEM.PAGE.AUG', gfn, level, 'only 4K private pages are supported (v6.16)');
     const [table, idx] = this.slot(gfn, level, 'TDH.MEM.PAGE.AUG');
@@ -103,11 +104,12 @@ export class Sept implements ExternalPageTableHooks {
       // maps (pre_fault_allowed is false), and PAGE.ADD follows; no SEAMCALL here.
       this.premapped.add(gfn);
       this.stats.inc('premapped');
-      return;
+      return 0;
     }
     this.write(table, idx, (BigInt(pfn) << 12n) | MT_WB | AD); // PENDING: R/W/X clear until accepted
     this.stats.inc('page_aug');
     this.call('TDH.MEM.PAGE.AUG', gfn, level, vcpu, pfn);
+    return 0;
   }
 
   get runnable(): boolean {

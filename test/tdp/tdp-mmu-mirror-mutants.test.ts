@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  Counters, InvariantViolation, KVM_ALL_ROOTS, KVM_DIRECT_ROOTS, KVM_MIRROR_ROOTS, PageRole, RET_PF, TdpMmu, Vm,
+  Counters, InvariantViolation, KVM_ALL_ROOTS, KVM_DIRECT_ROOTS, KVM_MIRROR_ROOTS, PageRole, RET_PF, SHADOW_NONPRESENT_VALUE, TdpMmu, Vm,
   VCPU_STAT_NAMES, isShadowPresent, memslotPfn, newPageFault, type ExternalPageTableHooks, type Memslot, type TdpPage,
 } from '../../src';
 
@@ -16,23 +16,38 @@ interface Harness {
   slot: Memslot;
   tdp: TdpMmu;
   calls: string[];
-  hooks: ExternalPageTableHooks & { refuse?: 'set' | undefined };
+  hooks: ExternalPageTableHooks & { refuse?: 'set' | 'link' | undefined; refuseLevel?: number };
   root(mirror: boolean): TdpPage;
   /** A vCPU fault on `gpa` after kvm_mmu_faultin_pfn: slot, pfn and map_writable filled in. */
   fault(root: TdpPage, gpa: bigint, errorCode?: bigint): number;
 }
 
 const hex = (n: number) => n.toString(16);
+/** include/uapi/asm-generic/errno-base.h:20. */
+const EBUSY = 16;
 
 function harness(gfnDirectBits = 0): Harness {
   const vm = new Vm({ spte: { flavour: 'ept' } });
   const slot = vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '2M' });
   const calls: string[] = [];
-  const hooks: ExternalPageTableHooks & { refuse?: 'set' | undefined } = {
-    linkExternalSpt: (gfn, level) => void calls.push(`link ${hex(gfn)} L${level}`),
+  // A refusing hook returns -EBUSY, as tdx.c:1736-1737 (TDH.MEM.SEPT.ADD) and tdx.c:1608-1611
+  // (TDH.MEM.PAGE.AUG) do when the TDX module reports TDX_OPERAND_BUSY.
+  const hooks: ExternalPageTableHooks & { refuse?: 'set' | 'link' | undefined; refuseLevel?: number } = {
+    linkExternalSpt(gfn, level) {
+      if (hooks.refuse === 'link' && (hooks.refuseLevel ?? level) === level) {
+        calls.push(`link ${hex(gfn)} L${level} busy`);
+        return -EBUSY;
+      }
+      calls.push(`link ${hex(gfn)} L${level}`);
+      return 0;
+    },
     setExternalSpte(gfn, level, pfn) {
-      if (hooks.refuse === 'set') throw new Error('set refused');
+      if (hooks.refuse === 'set') {
+        calls.push(`set ${hex(gfn)} L${level} busy`);
+        return -EBUSY;
+      }
       calls.push(`set ${hex(gfn)} L${level} pfn ${hex(pfn)}`);
+      return 0;
     },
     removeExternalSpte: (gfn, level, pfn) => void calls.push(`remove ${hex(gfn)} L${level} pfn ${hex(pfn)}`),
     freeExternalSpt: (gfn, level) => void calls.push(`free ${hex(gfn)} L${level}`),
@@ -66,15 +81,72 @@ describe('a mirror root mirrors every SPTE change into the external page table (
     expect(h.tdp.leaves(root).map(([g, l]) => [g, l])).toEqual([[0x200, 1]]);
   });
 
-  it('a refused set_external_spte puts the old SPTE back, not FROZEN_SPTE (tdp_mmu.c:551-552)', () => {
+  it('a refused set_external_spte puts the old SPTE back, not FROZEN_SPTE (tdp_mmu.c:548-549), and the fault is RET_PF_RETRY (tdp_mmu.c:1172-1173)', () => {
     const h = harness();
     const root = h.root(true);
     h.hooks.refuse = 'set';
-    expect(() => h.fault(root, 0x20_0000n)).toThrow('set refused');
-    expect(h.tdp.leaves(root)).toEqual([]); // the leaf entry went back to non-present
+    const changes = h.vm.stats.get('spte_changes');
+    expect(h.fault(root, 0x20_0000n)).toBe(RET_PF.RETRY); // tdp_mmu.c:1172-1173
+    expect(h.tdp.leaves(root)).toEqual([]); // the leaf entry went back to non-present (tdp_mmu.c:548-549)
+    expect(h.tdp.lastSpte(root, 0x200)[3]).toBe(SHADOW_NONPRESENT_VALUE);
+    // The three links stay (nothing unwinds them, tdp_mmu.c:1318-1319): 3 tables, 3 non-leaf changes;
+    // the refused leaf is no change at all: handle_changed_spte is skipped (tdp_mmu.c:724-726).
+    expect(h.vm.stats.get('spte_changes') - changes).toBe(3);
+    expect(h.vm.stats.get('pages_4k')).toBe(0);
     h.hooks.refuse = undefined;
     expect(h.fault(root, 0x20_0000n)).toBe(RET_PF.FIXED); // not left FROZEN: the retry maps it
-    expect(h.calls.at(-1)).toBe(`set 200 L1 pfn ${hex(memslotPfn(h.slot, 0x200))}`);
+    expect(h.calls.slice(-2)).toEqual(['set 200 L1 busy', `set 200 L1 pfn ${hex(memslotPfn(h.slot, 0x200))}`]);
+  });
+
+  it('a refused link_external_spt frees the new child table and the fault is RET_PF_RETRY; tables linked above stay (tdp_mmu.c:1290-1299)', () => {
+    const h = harness();
+    const root = h.root(true);
+    h.hooks.refuse = 'link';
+    h.hooks.refuseLevel = 3; // the level-3 entry: the level-4 link (a level-3 table) succeeds first
+    const tables = h.vm.host.tableFrames;
+    const changes = h.vm.stats.get('spte_changes');
+    const events = h.vm.events.length;
+    expect(h.fault(root, 0x20_0000n)).toBe(RET_PF.RETRY); // tdp_mmu.c:1297-1299 goto retry, ret = RET_PF_RETRY (:1244)
+    expect(h.calls).toEqual(['link 0 L4', 'link 0 L3 busy']);
+    // The level-4 link holds: one table below the root is accounted (tdp_account_mmu_page after a
+    // successful link, tdp_mmu.c:1227); the refused level-2 table is freed unaccounted
+    // (tdp_mmu_free_sp, tdp_mmu.c:1298 → :56-61): one page besides the root, one host table frame.
+    expect(h.tdp.pageCount).toBe(2);
+    expect(h.vm.stats.get('tdp_mmu_pages')).toBe(1);
+    expect(h.vm.host.tableFrames - tables).toBe(1);
+    // Only the level-4 entry changed (handle_changed_spte is skipped on failure, tdp_mmu.c:724-726).
+    expect(h.vm.stats.get('spte_changes') - changes).toBe(1);
+    expect(h.vm.events.length - events).toBe(1);
+    // The level-3 entry is back to its old value, not FROZEN_SPTE (tdp_mmu.c:548-549).
+    const [sp, , level, spte] = h.tdp.lastSpte(root, 0x200);
+    expect([sp.level, level, spte]).toEqual([3, 3, SHADOW_NONPRESENT_VALUE]);
+    h.hooks.refuse = undefined;
+    expect(h.fault(root, 0x20_0000n)).toBe(RET_PF.FIXED); // the guest's retry maps it
+    expect(h.calls.slice(2)).toEqual(['link 0 L3', 'link 200 L2', `set 200 L1 pfn ${hex(memslotPfn(h.slot, 0x200))}`]);
+    expect(h.tdp.pageCount).toBe(4);
+    expect(h.vm.stats.get('tdp_mmu_pages')).toBe(3);
+    expect(h.vm.host.tableFrames - tables).toBe(3);
+    expect(h.vm.stats.get('pages_4k')).toBe(1);
+  });
+
+  it('a refused link at the root entry leaves the MMU as it was (tdp_mmu.c:1297-1299)', () => {
+    const h = harness();
+    const root = h.root(true);
+    h.hooks.refuse = 'link';
+    const tables = h.vm.host.tableFrames;
+    const pages = h.tdp.pageCount;
+    const accounted = h.vm.stats.get('tdp_mmu_pages');
+    expect(h.fault(root, 0x20_0000n)).toBe(RET_PF.RETRY);
+    expect([h.tdp.pageCount, h.vm.stats.get('tdp_mmu_pages'), h.vm.host.tableFrames]).toEqual([pages, accounted, tables]);
+    expect(h.tdp.lastSpte(root, 0x200)[3]).toBe(SHADOW_NONPRESENT_VALUE);
+  });
+
+  it('a hook that throws (a model bug, not a refusal) still puts the old SPTE back before the error escapes', () => {
+    const h = harness();
+    const root = h.root(true);
+    h.hooks.setExternalSpte = () => { throw new Error('set exploded'); };
+    expect(() => h.fault(root, 0x20_0000n)).toThrow('set exploded');
+    expect(h.tdp.lastSpte(root, 0x200)[3]).toBe(SHADOW_NONPRESENT_VALUE);
   });
 
   it('zapping a mirror leaf removes the external leaf with the old pfn (tdp_mmu.c:777-781)', () => {
