@@ -210,18 +210,20 @@ export class Walk2D {
   }
 
   /**
-   * `x86.c: load_pdptrs` for L2: CR3's page goes through the ngpa walk with W|U, then the four
-   * PDPTEs are read from L1 memory and checked. All checks run before the nested walk is done for
-   * real (which sets EPT12/NPT12 A/D bits), so a refused load changes nothing.
+   * `x86.c: load_pdptrs` for L2 in KVM's order: CR3's page goes through the ngpa walk with W|U
+   * (x86.c:1047-1050, `kvm_translate_gpa` → `translate_nested_gpa`), then the four PDPTEs are read
+   * from L1 memory (:1053-1056) and checked (:1058-1062). The translate is a real walk: when it
+   * succeeds it sets the nested A bits and the leaf's D (paging_tmpl.h:465-467, 212-229; EPT12
+   * only with A/D enabled), and they stay set when the read or the check then refuses the load.
+   * A refused load changes nothing else: the PDPTE registers are written only on success.
    */
   private loadPdptrsInto(out: Uint32Array): void {
     const cr3 = this.cr3;
     const ngfn = Number((cr3 & 0xfffff000n) >> 12n);
-    const pfec = PFERR.WRITE | PFERR.USER;
     const n = this.nested;
-    const g = n.peekFrameUnchecked(ngfn, pfec);
+    const g = n.translateFrameUnchecked(ngfn, PFERR.WRITE | PFERR.USER);
     if (g < 0) {
-      n.translateFrameUnchecked(ngfn, pfec); // faults the same way; a faulting walk changes nothing
+      // A faulting walk sets no A/D bit (paging_tmpl.h: the error path skips the update).
       const rec = n.lastRecord(mkNgpa(BigInt(ngfn) * 4096n), 'none') as NgpaWalkFault;
       throw new InvalidRegisterStateError(
         'pdpt-nested-fault',
@@ -242,7 +244,6 @@ export class Walk2D {
       }
       vals.push(v);
     }
-    n.translateFrameUnchecked(ngfn, pfec);
     vals.forEach((v, i) => {
       out[i * 2] = Number(v & 0xffffffffn);
       out[i * 2 + 1] = Number(v >> 32n);

@@ -130,7 +130,8 @@ describe('bad walks are refused before anything changes', () => {
     const regs = l2Regs('pae', s.l2b!.root);
     rule(() => new Walk2D(s.w, { regs, pdptrs: [1n | (1n << 5n), 0n, 0n, 0n] }), InvalidRegisterStateError, 'pdpte-reserved');
     rule(() => new Walk2D(s.w, { regs, pdptrs: [0n, 0n, 0n] }), InvalidArgumentError, 'pdptrs-count');
-    // A reserved bit in the PDPTE in memory: loading fails, and the nested walk's A/D are not committed.
+    // A reserved bit in the PDPTE in memory: loading fails. The translate before the check (x86.c:1047-1048)
+    // sets nested A/D, which the set-up's own load already set; L2's tables are not touched.
     s.l2b!.setEntry(GVA, 3, s.l2b!.getEntry(GVA, 3).value | (1n << 7n));
     const nestedBefore = snapshot(s.mem, NESTED_POOL, s.b.tablesAllocated);
     const l2Before = snapshot(s.mem, L2_POOL, s.l2b!.tablesAllocated);

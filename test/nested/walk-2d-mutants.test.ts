@@ -121,6 +121,53 @@ describe('PAE L2: the PDPTE registers (x86.c: load_pdptrs)', () => {
     expect(e.message).toContain(`L2's PAE PDPT at nGPA 0x${root.toString(16)} cannot be loaded: EPT violation (exit 48)`);
   });
 
+  // load_pdptrs translates CR3's page through the nested MMU (x86.c:1047-1048: kvm_translate_gpa with
+  // PFERR_USER_MASK | PFERR_WRITE_MASK → translate_nested_gpa, x86.c:7643-7644 → the EPT12/NPT12
+  // walk_addr_generic) before it reads (:1053-1056) and checks (:1058-1062) the PDPTEs. The walk's
+  // success sets A at every level and, the access being a write, D at the leaf
+  // (paging_tmpl.h:465-467 → update_accessed_dirty_bits :212-229; EPT12 only with A/D enabled,
+  // :58; NPT12 always, :31). A load refused afterwards leaves those bits set.
+  const nestedAd = (s: ReturnType<typeof twoDSetup>, page: bigint): bigint[] => {
+    const [a, d] = s.tdp === 'ept' ? [1n << 8n, 1n << 9n] : [1n << 5n, 1n << 6n];
+    return [4, 3, 2, 1].map((l) => ((s.b.getEntry(page, l).value & a) !== 0n ? 1n : 0n) | ((s.b.getEntry(page, l).value & d) !== 0n ? 2n : 0n));
+  };
+  const clearNestedAd = (s: ReturnType<typeof twoDSetup>, page: bigint): void => {
+    const ad = s.tdp === 'ept' ? (1n << 8n) | (1n << 9n) : (1n << 5n) | (1n << 6n);
+    for (const l of [4, 3, 2, 1]) s.b.setEntry(page, l, s.b.getEntry(page, l).value & ~ad);
+  };
+
+  for (const nk of ['ept4', 'npt4'] as const) {
+    it(`${nk}: a load refused for a reserved bit in a present PDPTE leaves the nested A bits and the leaf's D set (x86.c:1047-1062)`, () => {
+      const s = twoDSetup('pae', nk, { ad: true });
+      const root = s.l2b!.root;
+      clearNestedAd(s, pageOf(root));
+      expect(nestedAd(s, pageOf(root))).toEqual([0n, 0n, 0n, 0n]);
+      s.mem.write64(gpa(root + 0x18n), 0x21n); // PDPTE3 present with bit 5 set (pdptr_rsvd_bits: rsvd_bits(5, 8), x86.c:1059-1060)
+      const e = caught(() => new Walk2D(s.w, { regs: l2Regs('pae', root), features: F46 }));
+      expect(e.rule).toBe('pdpte-reserved');
+      // A (1) at levels 4..2, A|D (3) at the leaf: paging_tmpl.h:217-220, 221-228.
+      expect(nestedAd(s, pageOf(root))).toEqual([1n, 1n, 1n, 3n]);
+    });
+  }
+
+  it('ept4 with A/D: a PDPT translated outside every L1 slot is refused after the translate set A/D (x86.c:1047-1056)', () => {
+    const s = twoDSetup('pae', 'ept4', { ad: true });
+    s.b.map(0x0900_0000n, 0x2_0000_0000n);
+    clearNestedAd(s, 0x0900_0000n);
+    const e = caught(() => new Walk2D(s.w, { regs: l2Regs('pae', 0x0900_0000n), features: F46 }));
+    expect(e.rule).toBe('pdpt-outside-memory');
+    expect(nestedAd(s, 0x0900_0000n)).toEqual([1n, 1n, 1n, 3n]);
+  });
+
+  it('ept4 without A/D: the same refused load sets no EPT12 bit (paging_tmpl.h:58, 208-210)', () => {
+    const s = twoDSetup('pae', 'ept4', { ad: false });
+    const root = s.l2b!.root;
+    const before = [4, 3, 2, 1].map((l) => s.b.getEntry(pageOf(root), l).value);
+    s.mem.write64(gpa(root + 0x18n), 0x21n);
+    expect(caught(() => new Walk2D(s.w, { regs: l2Regs('pae', root), features: F46 })).rule).toBe('pdpte-reserved');
+    expect([4, 3, 2, 1].map((l) => s.b.getEntry(pageOf(root), l).value)).toEqual(before);
+  });
+
   it('the PDPT at L1 GPA 0 (frame 0 is a frame like any other)', () => {
     const s = twoDSetup('pae', 'ept4');
     const root = s.l2b!.root;
