@@ -47,16 +47,25 @@ export function vcpuVpid02(v: { readonly index: number }, tlb: Tlb): number {
   return tlb.config.vpid ? 0x8000 + v.index : 0;
 }
 
+/**
+ * The EPTP part of the tag (SDM Vol. 3A §4.10.2.4: combined mappings are tagged by EP4TA).
+ * NPT has no EPTP tag (the ASID is the tag, kvm_mmu_load flushes it on a new nCR3), so its
+ * entries are tagged like linear ones (-1). A TD's shared and private mappings are both tagged by
+ * the private EPTP ("shared EPT uses private EPTP as its ASID for TLB invalidation",
+ * tdx.c:2836-2839): the S-EPT root the TDX module walks — not KVM's mirror root, which no CPU
+ * walks, nor the shared EPTP (SHARED_EPT_POINTER, tdx.c:1590), whose replacement is flushed by
+ * INVEPT global instead (tdx_flush_tlb_current, tdx.c:2844).
+ */
+export function tlbTagEptp(v: Pick<TlbVcpu, 'vm' | 'currentRoot'>): number {
+  const td = v.vm.td;
+  if (td !== undefined) return td.sept.rootPfn;
+  return v.vm.config.flavour === 'ept' && v.currentRoot !== null ? v.currentRoot.pfn : -1;
+}
+
 export function tlbTag(v: TlbVcpu): TlbTag {
   const r = v.regs;
   const pcid = (r.cr4 & CR4.PCIDE) !== 0n ? Number(r.cr3 & 0xfffn) : 0;
-  // Combined mappings carry the EP4TA; NPT has no EPTP tag (the ASID is the tag, kvm_mmu_load
-  // flushes it on a new nCR3), so its entries are tagged like linear ones.
-  // A TD's shared and private mappings are both tagged by the private EPTP ("shared EPT uses
-  // private EPTP as its ASID for TLB invalidation", tdx.c:2836-2839): the S-EPT root here.
-  const td = v.vm.td;
-  const eptp = td !== undefined ? td.sept.rootPfn : v.vm.config.flavour === 'ept' && v.currentRoot !== null ? v.currentRoot.pfn : -1;
-  return { vpid: v.currentVpid, pcid, eptp };
+  return { vpid: v.currentVpid, pcid, eptp: tlbTagEptp(v) };
 }
 
 /**

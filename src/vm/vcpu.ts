@@ -52,7 +52,7 @@ import {
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, vpnOfUnchecked, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, tlbTagEptp, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
@@ -128,7 +128,7 @@ export class Vcpu {
   /** L2's PCID on guest_mmu (CR3[11:0] with L2's CR4.PCIDE), the tag of its combined mappings. */
   private l2Pcid = 0;
   private l2Cr4 = 0n;
-  private tlbTagCache: { regs: PagingRegisters; root: TdpPage | null; tlb: Tlb; vpid: number; tag: TlbTag } | undefined;
+  private tlbTagCache: { regs: PagingRegisters; eptp: number; tlb: Tlb; vpid: number; tag: TlbTag } | undefined;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
   /** The cost of an L1 / STLB hit under the VM's (immutable) cost model, once computed. */
@@ -415,15 +415,17 @@ export class Vcpu {
   }
 
   /**
-   * The tag accesses run under now: recomputed only when the registers, the root, the VPID or the
-   * TLB changed (registers are replaced, never mutated), so a TLB hit does no BigInt work for it.
+   * The tag accesses run under now: recomputed only when one of its inputs changed — the
+   * registers (PCID; they are replaced, never mutated), the VPID, the EPTP (for a TD the S-EPT
+   * root, vcpu-tlb.ts: tlbTagEptp) — or the TLB, so a TLB hit does no BigInt work for it.
    */
   private currentTlbTag(tlb: Tlb): TlbTag {
     const c = this.tlbTagCache;
     const vpid = this.currentVpid;
-    if (c !== undefined && c.regs === this.regsValue && c.root === this.root && c.tlb === tlb && c.vpid === vpid) return c.tag;
+    const eptp = tlbTagEptp(this);
+    if (c !== undefined && c.regs === this.regsValue && c.eptp === eptp && c.tlb === tlb && c.vpid === vpid) return c.tag;
     const tag = tlbTag(this);
-    this.tlbTagCache = { regs: this.regsValue, root: this.root, tlb, vpid, tag };
+    this.tlbTagCache = { regs: this.regsValue, eptp, tlb, vpid, tag };
     return tag;
   }
 

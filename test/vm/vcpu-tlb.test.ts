@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, CR4, type SpteConfigSpec, type VmOptions } from '../../src';
 import { LONG_MODE } from './fixtures';
+import { privateAndSharedTouched, tdFixture } from '../tdx/fixtures';
 
 const VA = 0x7000_0000n;
 
@@ -181,5 +182,32 @@ describe('2D walk memory references', () => {
     v.invlpg(VA + 0x1000n);
     expect(v.read(VA).walkRefs).toBe(24); // 4 guest + 5 × 4 nested
     expect(v.read(VA + 0x1000n).walkRefs).toBe(9); // 1 guest + 2 × 4 nested
+  });
+});
+
+describe("a TD's TLB tag: VPID, PCID and the private EPTP (the S-EPT root)", () => {
+  it('private and shared entries are tagged by the S-EPT root, not the mirror or shared root (tdx.c:2836-2839); a new shared root is flushed by INVEPT global (tdx.c:2844), so no entry of the old one hits', () => {
+    const fx = privateAndSharedTouched(tdFixture(48, { tlb: true }));
+    const { vm, v } = fx;
+    const tlb = v.tlb!;
+    const sept = vm.td!.sept.rootPfn;
+    const direct = v.currentRoot!;
+    const tagsOf = () => [...new Set(Object.values(tlb.snapshot()).flat().filter((e) => 'eptp' in e).map((e) => (e as { eptp: number }).eptp))];
+    // Private (0x7000_0000) and shared (0x7100_0000) pages hit under the one tag.
+    expect(v.read(0x7000_0000n).tlb).not.toBe('miss');
+    expect(v.read(0x7100_0000n).tlb).not.toBe('miss');
+    expect(tagsOf()).toEqual([sept]);
+    expect([direct.pfn, v.currentMirrorRoot!.pfn]).not.toContain(sept);
+    // kvm_mmu_zap_all_fast on a TD invalidates the direct roots only (KVM_DIRECT_ROOTS): the vCPU
+    // loads a new shared root, which kvm_mmu_load flushes (mmu.c:5919 → tdx_flush_tlb_current:
+    // INVEPT global, tdx.c:2844). The tag (the S-EPT root) is the same, so only that flush keeps
+    // the old root's translations from hitting.
+    const flushes = tlb.stats.get('flush_current');
+    vm.zapAllFast();
+    expect(v.read(0x7100_0000n).tlb).toBe('miss');
+    expect(v.currentRoot).not.toBe(direct);
+    expect(tlb.stats.get('flush_current')).toBe(flushes + 1);
+    expect(v.read(0x7000_0000n).tlb).toBe('miss'); // INVEPT global dropped the private entry too
+    expect(tagsOf()).toEqual([sept]);
   });
 });
