@@ -37,8 +37,8 @@ export interface VcpuVm extends TdpVmContext, ShadowVcpuVm, TdxFaultVm {
   readonly tlbSpec: TlbConfigSpec | undefined;
   /** Cycles per modelled event. */
   readonly costModel: CostModel;
-  /** Refuse an ioctl of a dead VM (-EIO: VmDeadError / VmBugged). */
-  checkAlive(op: string, vcpu?: number): void;
+  /** Refuse an ioctl of a dead VM (-EIO: VmDeadError / VmBugged); the vCPU's own, unchecked arguments. */
+  checkAliveUnchecked(op: string, vcpu: number): void;
   /** `kvm_vm_dead`. */
   kvmVmDead(reason: string, vcpu?: number): void;
 }

@@ -287,7 +287,7 @@ export class Vcpu {
    * An update naming several registers is checked as one write of each (the union of the rules).
    */
   setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
-    this.vm.checkAlive('KVM_SET_SREGS', this.index);
+    this.vm.checkAliveUnchecked('KVM_SET_SREGS', this.index);
     checkRegisterTypes('update', update, true);
     const regs = { ...this.regsValue, ...update };
     const old = this.regsValue;
@@ -396,7 +396,7 @@ export class Vcpu {
    * model there is nothing to invalidate.
    */
   invpcid(type: number, pcid: number, address: Gva | bigint = 0n): void {
-    this.vm.checkAlive('INVPCID (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('INVPCID (KVM_RUN)', this.index);
     const addr = type === 0 ? checkInvpcidAddress(address, this.walkerValue.role.base.level === 5 ? 57 : 48) : checkAddressArg('address', address);
     const tlb = this.tlbModel;
     const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
@@ -853,7 +853,7 @@ export class Vcpu {
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
-    this.vm.checkAlive('KVM_RUN', this.index);
+    this.vm.checkAliveUnchecked('KVM_RUN', this.index);
     const td = this.vm.td;
     if (td !== undefined && td.state !== 'runnable') {
       // tdx_vcpu_pre_run (tdx.c:873-878): KVM_RUN before KVM_TDX_FINALIZE_VM is -EINVAL.
@@ -978,7 +978,7 @@ export class Vcpu {
    * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
    */
   movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean; l1Exit?: CrAccessExit } {
-    this.vm.checkAlive('MOV to CR3 (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('MOV to CR3 (KVM_RUN)', this.index);
     checkRegisterTypes('value', { cr3: value }, true);
     if (this.l1State?.intercepts.cr3Load === true) {
       const role = this.rootRole.word;
@@ -1002,7 +1002,7 @@ export class Vcpu {
    * whose L1 sets INVLPG exiting it is an exit to L1 instead (returned; the vCPU is back in L1).
    */
   invlpg(address: Gva | bigint): InvlpgExit | undefined {
-    this.vm.checkAlive('INVLPG (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('INVLPG (KVM_RUN)', this.index);
     checkAddressArg('address', address);
     if (this.l1State?.intercepts.invlpg === true) {
       const x = invlpgExit(mkGva(this.walkerValue.checkAddress(BigInt(address))));
@@ -1032,7 +1032,7 @@ export class Vcpu {
 
   /** A guest TLB flush (KVM_REQ_TLB_FLUSH_GUEST): with shadow paging it syncs the roots. */
   flushGuestTlb(): void {
-    this.vm.checkAlive('guest TLB flush (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('guest TLB flush (KVM_RUN)', this.index);
     if (this.mmuValue.flushGuestTlb !== undefined) this.mmuValue.flushGuestTlb();
     else this.stats.inc('tlb_flush');
     this.flushTlbGuest();
@@ -1070,7 +1070,7 @@ export class Vcpu {
     const td = this.vm.td;
     const g = checkAddressArg('gpa', gpa);
     if (td === undefined) throw new InvalidArgumentError('td-only', 'TDG.MEM.PAGE.ACCEPT is a TD guest\'s TDCALL', hex(g));
-    this.vm.checkAlive('TDG.MEM.PAGE.ACCEPT (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('TDG.MEM.PAGE.ACCEPT (KVM_RUN)', this.index);
     if (td.state !== 'runnable') throw new InvalidArgumentError('td-not-runnable', 'the TD vCPU cannot run (tdx_vcpu_pre_run)', td.state);
     if (g < 0n || g >= td.config.gpaSharedMask) throw new InvalidArgumentError('td-accept-gpa', `TDG.MEM.PAGE.ACCEPT takes a private GPA below the shared bit ${td.config.sharedBit}`, hex(g));
     this.ensureRoot();
@@ -1102,7 +1102,7 @@ export class Vcpu {
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */
   enterNestedEpt(e: NestedEptEntry): void {
-    this.vm.checkAlive('VMLAUNCH (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('VMLAUNCH (KVM_RUN)', this.index);
     checkNestedEntry(e, 'eptp');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     // Kept only once the entry succeeded: a refused entry leaves the vCPU as it was.
@@ -1124,7 +1124,7 @@ export class Vcpu {
    * is kept only once an entry succeeded, so a refused entry leaves the vCPU as it was.
    */
   enterNestedNpt(e: NestedNptEntry): void {
-    this.vm.checkAlive('VMRUN (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('VMRUN (KVM_RUN)', this.index);
     checkNestedEntry(e, 'ncr3');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
     const mmu = this.nestedNptMmu ?? new NestedNptMmu(this.vm, this.index, this.stats);
@@ -1184,7 +1184,7 @@ export class Vcpu {
    * `l1Intercept`, `movCr3` and `invlpg` return the exit, and the vCPU is back in L1.
    */
   enterNested(e: { l2: PagingRegisters; intercepts?: L1Intercepts }): void {
-    this.vm.checkAlive('nested VM entry (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('nested VM entry (KVM_RUN)', this.index);
     checkNestedEntry(e, undefined);
     if (this.l1State !== undefined || this.mmuValue !== this.rootMmu) {
       throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
@@ -1239,7 +1239,7 @@ export class Vcpu {
 
   /** INVEPT from L1. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
-    this.vm.checkAlive('INVEPT (KVM_RUN)', this.index);
+    this.vm.checkAliveUnchecked('INVEPT (KVM_RUN)', this.index);
     checkInveptArgs(type, eptp);
     return this.nestedEpt?.invept(type, eptp) ?? 0;
   }

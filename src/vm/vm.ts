@@ -939,6 +939,11 @@ export class Vm implements TdpVmContext {
     this.life.check(op, vcpu);
   }
 
+  /** @internal checkAlive without the argument checks: for the vCPU's ioctls, whose op is a literal and vcpu its own index. */
+  checkAliveUnchecked(op: string, vcpu: number): void {
+    this.life.check(op, vcpu);
+  }
+
   /** Invariants after an operation, in checking mode. */
   afterOperation(): void {
     if (!this.checking) return;
