@@ -59,6 +59,9 @@ interface Space {
   value: Map<number, bigint>;
 }
 
+/** Proof that the constructor's arguments were checked: only this module can pass it (createUnchecked). */
+const CHECKED: unique symbol = Symbol('checked');
+
 export class TraceMachine {
   readonly vm: Vm;
   readonly vcpu: Vcpu;
@@ -69,12 +72,14 @@ export class TraceMachine {
   /** The trace's guest memory in bytes (map's physical addresses lie below it). */
   private readonly memory: number;
 
-  constructor(config: ResolvedConfig, trace: Trace) {
-    // The configuration as resolveConfig gives it, and a well-formed trace, before any VM exists.
-    checkObject('config', config);
-    const resolved = resolveConfig(config);
-    for (const k of ['paging', 'level'] as const) if (config[k] !== resolved[k]) refuse(`config.${k}`, 'resolved-config', `must be ${JSON.stringify(resolved[k])} for ${config.name} (a resolveConfig result)`, config[k]);
-    validateTrace(trace);
+  constructor(config: ResolvedConfig, trace: Trace, checked?: typeof CHECKED) {
+    if (checked !== CHECKED) {
+      // The configuration as resolveConfig gives it, and a well-formed trace, before any VM exists.
+      checkObject('config', config);
+      const resolved = resolveConfig(config);
+      for (const k of ['paging', 'level'] as const) if (config[k] !== resolved[k]) refuse(`config.${k}`, 'resolved-config', `must be ${JSON.stringify(resolved[k])} for ${config.name} (a resolveConfig result)`, config[k]);
+      validateTrace(trace);
+    }
     this.config = config;
     this.memory = trace.memory;
     const nested = config.level === 'nested-ept';
@@ -171,6 +176,14 @@ export class TraceMachine {
       throw new InvariantViolation('trace-pt-store', `the guest kernel's page-table store did not complete (${r.status})`, hex(at));
     }
     sp.value.set(vpn, value);
+  }
+
+  /**
+   * @internal The constructor without its argument checks, for TraceRun: it resolved the
+   * configuration (resolveConfig) and ran validateTrace, so the machine need not do it again.
+   */
+  static createUnchecked(config: ResolvedConfig, trace: Trace): TraceMachine {
+    return new TraceMachine(config, trace, CHECKED);
   }
 
   access(kind: 'r' | 'w' | 'x', va: number, user: boolean): AccessResult {

@@ -53,7 +53,8 @@ export class TraceRun {
     this.every = every;
     this.signal = signal;
     this.onProgress = opts.onProgress;
-    this.machine = new TraceMachine(config, t);
+    // config is resolveConfig's and t passed validateTrace above: the machine does not check them again.
+    this.machine = TraceMachine.createUnchecked(config, t);
   }
 
   get done(): boolean {

@@ -50,6 +50,7 @@ export const EXEMPT: Record<string, string> = {
   'TraceMachine.mapUnchecked': UNCHECKED_TWIN,
   'TraceMachine.unmapUnchecked': UNCHECKED_TWIN,
   'TraceMachine.wpUnchecked': UNCHECKED_TWIN,
+  'TraceMachine::createUnchecked': UNCHECKED_TWIN,
   'Vm.checkAliveUnchecked': UNCHECKED_TWIN,
 };
 

@@ -145,3 +145,25 @@ describe('runTrace: bad input', () => {
     expect(() => runTrace('tdp-ept', t)).toThrow(expect.objectContaining({ rule: 'convert-needs-td' }));
   });
 });
+
+describe('createRun validates the trace once', () => {
+  /** The trace with `name` behind a getter that counts its reads (validateTrace reads it once). */
+  function counted(): { trace: ReturnType<typeof sequentialScan>; reads: () => number } {
+    const t = sequentialScan({ pages: 8, passes: 1 });
+    let n = 0;
+    const name = t.name;
+    Object.defineProperty(t, 'name', { get: () => (n++, name), enumerable: true });
+    return { trace: t, reads: () => n };
+  }
+
+  it('validateTrace reads trace.name once; building the run (config, checks, machine) reads it no more', () => {
+    const one = counted();
+    validateTrace(one.trace);
+    expect(one.reads()).toBe(1);
+    const c = counted();
+    const run = createRun('tdp-ept', c.trace);
+    expect(c.reads()).toBe(1); // TraceRun's validateTrace only: the machine is built unchecked
+    run.step();
+    expect(run.done).toBe(true);
+  });
+});
