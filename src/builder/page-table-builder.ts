@@ -11,6 +11,7 @@ import { type Gpa, type Gva, gpa as mkGpa } from '../address/address';
 import { isCanonical } from '../address/canonical';
 import { GpaOutsideMemoryError, MisalignedError, NonCanonicalAddressError, PageTableBuildError, hex } from '../errors';
 import { GuestMemory } from '../memory/guest-memory';
+import { tableWordForWriteUnchecked, tableWordUnchecked } from '../memory/table-entry';
 import { leafFlagBits, type EntryFlags } from './entry-flags';
 import { GEOMETRY, PAGE_SIZES, leafLevelOf, levelSpan, type PageSize, type TableGeometry, type TableMode } from './table-mode';
 import { checkBigint, checkEnum, checkInt, checkLimit, checkObject, optObject, ownEntry, refuse } from '../validate/checks';
@@ -170,22 +171,19 @@ export class PageTableBuilder {
   // ---- raw entry access by table gfn + index ----
 
   private readEntry(tableGfn: number, idx: number): [number, number] {
-    const f = this.mem.frameOfUnchecked(tableGfn);
-    if (f < 0) return [0, 0];
+    const narrow = this.geometry.entryBytes === 4;
+    const b = tableWordUnchecked(this.mem, tableGfn, narrow ? idx : idx * 2);
+    if (b < 0) return [0, 0];
     const s = this.mem.words;
-    const b = GuestMemory.wordBaseUnchecked(f);
-    return this.geometry.entryBytes === 4 ? [s[b + idx]!, 0] : [s[b + idx * 2]!, s[b + idx * 2 + 1]!];
+    return narrow ? [s[b]!, 0] : [s[b]!, s[b + 1]!];
   }
 
   private writeEntry(tableGfn: number, idx: number, lo: number, hi: number): void {
-    const f = this.mem.frameForWriteUnchecked(tableGfn);
+    const narrow = this.geometry.entryBytes === 4;
+    const b = tableWordForWriteUnchecked(this.mem, tableGfn, narrow ? idx : idx * 2);
     const s = this.mem.words;
-    const b = GuestMemory.wordBaseUnchecked(f);
-    if (this.geometry.entryBytes === 4) s[b + idx] = lo >>> 0;
-    else {
-      s[b + idx * 2] = lo >>> 0;
-      s[b + idx * 2 + 1] = hi >>> 0;
-    }
+    s[b] = lo >>> 0;
+    if (!narrow) s[b + 1] = hi >>> 0;
   }
 
   private present(lo: number): boolean {

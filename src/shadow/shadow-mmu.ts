@@ -5,7 +5,7 @@
  * parent links, invariants in checking mode). Per-vCPU state (roots, the guest walker, the roles)
  * lives in ShadowContext.
  */
-import { GuestMemory } from '../memory/guest-memory';
+import { fillEntries64Unchecked, readEntry64Unchecked, tableWordUnchecked, writeEntry64Unchecked } from '../memory/table-entry';
 import type { VmStatName } from '../events/stats';
 import type { SpteConfig } from '../spte/spte-config';
 import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
@@ -98,29 +98,19 @@ export class ShadowMmu implements ShadowMmuOps {
   // ---- raw SPTE access ----
 
   readSpte(sp: ShadowPage, idx: number): bigint {
-    const m = this.vm.host.frames;
-    const f = m.frameOfUnchecked(sp.pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
+    return readEntry64Unchecked(this.vm.host.frames, sp.pfn, idx);
   }
 
   /** `spte == SHADOW_NONPRESENT_VALUE`, on the raw halves (the sync loop asks this for all 512 entries). */
   isNonpresentValue(sp: ShadowPage, idx: number): boolean {
     const m = this.vm.host.frames;
-    const f = m.frameOfUnchecked(sp.pfn);
+    const b = tableWordUnchecked(m, sp.pfn, idx * 2);
     const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
     return s[b] === 0 && s[b + 1] === 0x8000_0000;
   }
 
   private writeRaw(pfn: number, idx: number, v: bigint): void {
-    const m = this.vm.host.frames;
-    const f = m.frameForWriteUnchecked(pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    s[b] = Number(v & 0xffffffffn);
-    s[b + 1] = Number(v >> 32n);
+    writeEntry64Unchecked(this.vm.host.frames, pfn, idx, v);
   }
 
   /** Write an entry of a page that is not a shadow page (PAE root): no statistics, not an SPTE. */
@@ -288,16 +278,8 @@ export class ShadowMmu implements ShadowMmuOps {
   private allocShadowPage(gfn: number, role: PageRole, vcpu: number): ShadowPage {
     const pfn = this.vm.host.allocTable();
     const sp = new ShadowPage(role, gfn, pfn, this.mmuValidGen);
-    const m = this.vm.host.frames;
-    const f = m.frameForWriteUnchecked(pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f);
     // Every entry starts as SHADOW_NONPRESENT_VALUE.
-    const hi = Number(SHADOW_NONPRESENT_VALUE >> 32n);
-    for (let i = 0; i < 512; i++) {
-      s[b + i * 2] = 0;
-      s[b + i * 2 + 1] = hi;
-    }
+    fillEntries64Unchecked(this.vm.host.frames, pfn, SHADOW_NONPRESENT_VALUE);
     this.pages.set(pfn, sp);
     this.activePages.add(sp);
     const key = mmuPageHash(gfn);

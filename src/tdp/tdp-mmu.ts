@@ -4,7 +4,7 @@
  * `tdp_mmu_set_spte` + `handle_changed_spte` — which keeps the page statistics, emits the event
  * and, in checking mode, asserts the invariants of reference Appendix A.
  */
-import { GuestMemory } from '../memory/guest-memory';
+import { fillEntries64Unchecked, readEntry64Unchecked, writeEntry64Unchecked } from '../memory/table-entry';
 import { MmulabError } from '../errors';
 import type { PageRole } from '../role/page-role';
 import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
@@ -73,34 +73,18 @@ export class TdpMmu {
   // ---- raw SPTE access: halves in the host frame ----
 
   readSpte(sp: TdpPage, idx: number): bigint {
-    const m = this.vm.host.frames;
-    const f = m.frameOfUnchecked(sp.pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
+    return readEntry64Unchecked(this.vm.host.frames, sp.pfn, idx);
   }
 
   private writeRaw(sp: TdpPage, idx: number, v: bigint): void {
-    const m = this.vm.host.frames;
-    const f = m.frameForWriteUnchecked(sp.pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    s[b] = Number(v & 0xffffffffn);
-    s[b + 1] = Number(v >> 32n);
+    writeEntry64Unchecked(this.vm.host.frames, sp.pfn, idx, v);
   }
 
   private allocPage(role: PageRole, gfn: number, parent: TdpPage | null, parentIndex: number): TdpPage {
     const pfn = this.vm.host.allocTable();
     const sp = new TdpPage(role, gfn, pfn, parent, parentIndex);
     // Every entry of a new table starts as SHADOW_NONPRESENT_VALUE (bit 63: suppress #VE for EPT).
-    const m = this.vm.host.frames;
-    const f = m.frameForWriteUnchecked(pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f);
-    for (let i = 0; i < 512; i++) {
-      s[b + i * 2] = 0;
-      s[b + i * 2 + 1] = 0x8000_0000;
-    }
+    fillEntries64Unchecked(this.vm.host.frames, pfn, SHADOW_NONPRESENT_VALUE);
     this.pages.set(pfn, sp);
     // Not accounted yet: tdp_account_mmu_page runs once the table is linked (linkSp); roots are
     // never accounted (tdp_mmu.c:293-294).

@@ -14,7 +14,7 @@
  * TDX module turns the access into a #VE (or, with SEPT_VE_DISABLE, an EPT violation that KVM
  * treats as fatal).
  */
-import { GuestMemory } from '../memory/guest-memory';
+import { readEntry64Unchecked, writeEntry64Unchecked } from '../memory/table-entry';
 import type { Counters } from '../events/stats';
 import type { EventLog } from '../events/event-log';
 import type { HostMemory } from '../vm/host-memory';
@@ -266,21 +266,11 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   private read(pfn: number, idx: number): bigint {
-    const m = this.host.frames;
-    const f = m.frameOfUnchecked(pfn);
-    if (f < 0) return 0n;
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    return (BigInt(s[b + 1]!) << 32n) | BigInt(s[b]!);
+    return readEntry64Unchecked(this.host.frames, pfn, idx);
   }
 
   private write(pfn: number, idx: number, v: bigint): void {
-    const m = this.host.frames;
-    const f = m.frameForWriteUnchecked(pfn);
-    const s = m.words;
-    const b = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    s[b] = Number(v & 0xffffffffn);
-    s[b + 1] = Number(v >> 32n);
+    writeEntry64Unchecked(this.host.frames, pfn, idx, v);
   }
 
   private call(name: string, gfn: number, level: number, vcpu: number, pfn?: number): void {
