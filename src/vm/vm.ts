@@ -143,6 +143,12 @@ function tdOptions(opts: VmOptions): { spte: SpteConfigSpec; features: CpuFeatur
   }
   const spte = opts.spte ?? { flavour: 'ept' as const };
   if (spte.flavour !== 'ept') throw new ImpossibleConfigurationError('td-needs-ept', 'a TD needs EPT (TDX is Intel-only); NPT cannot exist for it', spte.flavour);
+  // ASSUMPTION (the references are silent): kvm-7x.md describes MBEC for KVM's own EPT roots and
+  // for nested EPT (§1.1, §1.7), and for TDX only the exit-qualification rework (commit 91a4e313cbc2,
+  // §1.2); nothing says KVM 7.3 enables MBEC for a TD's page tables. The private ones are the
+  // TDX module's S-EPT, whose VMCS controls KVM does not own, and the shared EPT shares the TD's
+  // execution controls. So the combination is refused rather than modelled on a guess.
+  if (spte.mbec === true) throw new ImpossibleConfigurationError('td-mbec', 'spte.mbec: MBEC for a TD\'s EPT (S-EPT and shared EPT) is not something the KVM 7.3 references describe; a TD runs without it', String(spte.mbec));
   const td = makeTdConfig(opts.gpaw ?? 48);
   // kvm_mmu_get_tdp_level (mmu.c:5594-5595) takes a TD's GPAW as its MAXPHYADDR: GPAW 52 needs a
   // host with 5-level EPT, GPAW 48 gets 4 levels either way.

@@ -16,6 +16,14 @@ describe('TDX bad input', () => {
     expect([e.constructor, e.rule]).toEqual([ImpossibleConfigurationError, 'td-needs-ept']);
   });
 
+  it('spte.mbec on a TD is refused (ASSUMPTION: kvm-7x.md is silent on MBEC for a TD, src/vm/vm.ts tdOptions); the same MBEC VM without TDX exists', () => {
+    const e = caught(() => new Vm({ type: 'tdx', kvm: '7.3', spte: { flavour: 'ept', mbec: true } }));
+    expect([e.constructor, e.rule, e.value]).toEqual([ImpossibleConfigurationError, 'td-mbec', 'true']);
+    expect(e.message).toContain('spte.mbec');
+    expect(new Vm({ kvm: '7.3', spte: { flavour: 'ept', mbec: true } }).config.mbec).toBe(true);
+    expect(new Vm({ type: 'tdx', kvm: '7.3', spte: { flavour: 'ept', mbec: false } }).config.mbec).toBe(false);
+  });
+
   it('GPAW other than 48 or 52, and an EPT depth that contradicts it', () => {
     for (const gpaw of [47, 50, 57, 0]) {
       const e = caught(() => new Vm({ type: 'tdx', gpaw }));
