@@ -1091,13 +1091,19 @@ export class Vcpu {
     checkAddressArg('gpa', gpa);
     this.ensureRoot();
     const exit: TdpExit = { kind: 'ept_violation', reason: 48, gpa, onGuestTable: false, info: 0n, errorCode: PFERR_PRIVATE_ACCESS };
-    const h = this.pageFault(exit);
+    let h: ReturnType<Vcpu['pageFault']>;
+    let tries = 0;
+    // kvm_tdp_map_page (mmu.c:4861-4870) faults again while the result is RET_PF_RETRY (an S-EPT
+    // hook that refused, tdp_mmu.c:1297-1299); bounded here as the access loop is.
+    do {
+      h = this.pageFault(exit);
+      // It enters at kvm_mmu_do_page_fault, below kvm_mmu_page_fault's accounting (pf_taken:
+      // mmu.c:6274): no try is a guest fault.
+      this.stats.inc('pf_taken', -1);
+      this.vm.td!.stats.inc('private_faults', -1);
+    } while (h.ret === RET_PF.RETRY && ++tries < MAX_ATTEMPTS);
     if (h.ret !== RET_PF.FIXED) throw new InvariantViolation('td-init-mem-region-map', `kvm_tdp_map_page did not map ${hex(gpa)} (${String(h.ret)})`, hex(gpa));
-    // kvm_tdp_map_page enters at kvm_mmu_do_page_fault, below kvm_mmu_page_fault's accounting
-    // (pf_taken, pf_fixed: mmu.c:6274, 6290): it is no guest fault.
-    this.stats.inc('pf_taken', -1);
-    this.stats.inc('pf_fixed', -1);
-    this.vm.td!.stats.inc('private_faults', -1);
+    this.stats.inc('pf_fixed', -1); // mmu.c:6290, likewise
   }
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */

@@ -73,6 +73,50 @@ describe('TD faults', () => {
     });
   }
 
+  it('a busy TDH.MEM.SEPT.ADD (link_external_spt returns -EBUSY, tdx.c:1736-1737) is RET_PF_RETRY with the new table freed (tdp_mmu.c:1297-1299); the guest re-faults and the retry maps the page', () => {
+    const { vm, v, pt } = tdFixture(48);
+    pt.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true } });
+    const sept = vm.td!.sept;
+    const link = sept.linkExternalSpt.bind(sept);
+    const refused: string[] = [];
+    let busy = 1;
+    sept.linkExternalSpt = (gfn, level, vcpu) => {
+      if (busy-- > 0) {
+        refused.push(`${gfn.toString(16)} L${level}`);
+        return -16; // -EBUSY (errno-base.h:20)
+      }
+      return link(gfn, level, vcpu);
+    };
+    const pages = vm.tdp.pageCount;
+    const accounted = vm.stats.get('tdp_mmu_pages');
+    const adds = vm.td!.stats.get('sept_add');
+    const r = v.read(0x7000_0010n);
+    // The data page's level-1 table (gfns 0x200-0x3ff) is the one new table on the path.
+    expect(refused).toEqual(['200 L2']);
+    expect(r.exits.filter((e) => !e.onGuestTable).map((e) => e.ret)).toEqual(['RET_PF_RETRY', 'RET_PF_FIXED']);
+    expect(r.status).toBe('guest-ve'); // PENDING until accepted, as without the refusal
+    // One table in the end: the refused one was freed unaccounted (tdp_mmu_free_sp, tdp_mmu.c:1298;
+    // tdp_account_mmu_page only after a link, :1227), and one TDH.MEM.SEPT.ADD went through.
+    expect(vm.tdp.pageCount - pages).toBe(1);
+    expect(vm.stats.get('tdp_mmu_pages') - accounted).toBe(1);
+    expect(vm.td!.stats.get('sept_add') - adds).toBe(1);
+  });
+
+  it('KVM_TDX_INIT_MEM_REGION: kvm_tdp_map_page faults again while the fault is RET_PF_RETRY (mmu.c:4861-4870), so a busy hook delays the PAGE.ADD, never fails it', () => {
+    const { vm, v } = tdFixture(48, { finalize: false });
+    const sept = vm.td!.sept;
+    const set = sept.setExternalSpte.bind(sept);
+    let busy = 2;
+    sept.setExternalSpte = (gfn, level, pfn, vcpu) => (busy-- > 0 ? -16 : set(gfn, level, pfn, vcpu));
+    const taken = v.stats.get('pf_taken');
+    vm.tdInitMemRegion(v, 0x20_0000n, 1);
+    expect(busy).toBe(-1); // two refusals, then the premap that PAGE.ADD needs
+    expect(sept.lookup(0x200)?.pending).toBe(false);
+    expect(vm.td!.stats.get('page_add')).toBeGreaterThan(0);
+    // kvm_tdp_map_page enters below kvm_mmu_page_fault (mmu.c:6274): no guest fault is counted, however many tries.
+    expect(v.stats.get('pf_taken')).toBe(taken);
+  });
+
   it('a fully shared 2M block is mapped huge in the direct root', () => {
     const { vm, v, pt, shared } = tdFixture();
     vm.setMemoryAttributes(0x40_0000n, 0x60_0000n, 'shared');
