@@ -18,6 +18,7 @@ import type { Counters, VcpuStatName } from '../events/stats';
 import { InvalidArgumentError, hex } from '../errors';
 import type { EptCapabilities } from '../nested/ept-capabilities';
 import { NgpaWalker } from '../nested/ngpa-walker';
+import { vmcs12Pdptes } from '../nested/vmcs12-pdptes';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
@@ -60,6 +61,11 @@ export interface NestedEptEntry {
    * vpid12 changed (`nested_vmx_transition_tlb_flush`, vmx/nested.c:1200-1255).
    */
   vpid?: number;
+  /**
+   * vmcs12's GUEST_PDPTR0-3: L2's PDPTE registers when L2 has PAE paging (then required; ignored
+   * otherwise). With EPT the CPU uses them and never reads the PDPT at L2's CR3 (vmcs12-pdptes.ts).
+   */
+  pdptes?: readonly bigint[];
 }
 
 /** vmcs12 secondary processor-based execution control bit 22 (kvm-unit-tests x86/vmx.h `CPU_MODE_BASED_EPT_EXEC`). */
@@ -112,9 +118,10 @@ export class NestedEptMmu implements KvmMmu {
     if (e.mbec !== undefined) cfg.mbec = e.mbec;
     const ngpa = NgpaWalker.ept(mem, cfg); // validates EPTP12 (and MBEC's version) first
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
-    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, undefined, kvm);
-    const cpuRole = ngpa.role;
     const h = this.vm.config;
+    const pdptes = vmcs12Pdptes(e.l2, e.pdptes, h.hostMaxPhyAddr); // the hardware's entry check, before any change
+    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, pdptes, kvm);
+    const cpuRole = ngpa.role;
     const setup: ContextSetup = {
       cpuRole,
       rootRole: cpuRole.base,

@@ -1,0 +1,102 @@
+/**
+ * A PAE L2 entered with nested EPT takes its PDPTE registers from vmcs12's GUEST_PDPTR0-3, never
+ * from the PDPT at its CR3 (vmx/nested.c:1157-1163 skips load_pdptrs when nested_ept; :2755-2762
+ * copies vmcs12's fields into vmcs02), and a present PDPTE with a reserved bit fails the VM entry
+ * (kvm-unit-tests x86/vmx_tests.c:5906-5913, the "PDPTEs from VMCS" half at :5940-5948).
+ */
+import { describe, expect, it } from 'vitest';
+import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, gpa } from '../../src';
+import { thrownRule } from '../tdx/fixtures';
+
+const L1_LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
+const L2_PAE = { cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n };
+/** vmx_tests.c:5946: with EPT the test enters L2 with CR3 = 0x01234560, which is never read. */
+const L2_CR3 = 0x0123_4560n;
+const GVA = 0x40_0000n;
+const A_N = 0x300_0000n; // the data nGPA the PDPT at CR3 leads to
+const A_G = 0x500_0000n;
+const B_N = 0x310_0000n; // the data nGPA vmcs12's PDPTEs lead to
+const B_G = 0x510_0000n;
+const QUARTER = 0x4000_0000n;
+
+function fixture() {
+  const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true });
+  vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
+  const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+  const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: 0x20_0000n, size: 0x10_0000n } });
+  // Two PAE table sets for L2, identity-mapped by EPT12; each maps GVA in all four quarters, so
+  // all four PDPTEs are present (as vmx_32bit_build_pae_page_tables, vmx_tests.c:301-315).
+  const a = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x100_0000n, size: 0x10_0000n } });
+  const b = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x120_0000n, size: 0x10_0000n } });
+  for (let q = 0n; q < 4n; q++) {
+    a.map(q * QUARTER + GVA, A_N, { flags: { writable: true } });
+    b.map(q * QUARTER + GVA, B_N, { flags: { writable: true } });
+  }
+  ept.map(0x100_0000n, 0x100_0000n, { count: 16 });
+  ept.map(0x120_0000n, 0x120_0000n, { count: 16 });
+  ept.map(A_N, A_G);
+  ept.map(B_N, B_G);
+  // The PDPT at L2's CR3 — as an L1 GPA and as an nGPA through EPT12 alike — is a copy of a's.
+  ept.map(L2_CR3 & ~0xfffn, L2_CR3 & ~0xfffn);
+  const pdpt = (root: bigint) => [0, 1, 2, 3].map((i) => vm.guestMem.read64(gpa(root + BigInt(i * 8))));
+  pdpt(BigInt(a.root)).forEach((v, i) => vm.guestMem.write64(gpa(L2_CR3 + BigInt(i * 8)), v));
+  const v = vm.createVcpu({ ...L1_LONG, cr3: l1pt.root });
+  const eptp = makeEptp({ root: ept.root, level: 4, adEnabled: false });
+  const vmcs12 = pdpt(BigInt(b.root));
+  const enter = (pdptes: readonly bigint[] | undefined) =>
+    v.enterNestedEpt({ eptp, caps: DEFAULT_EPT_CAPS, l2: { ...L2_PAE, cr3: L2_CR3 }, ...(pdptes === undefined ? {} : { pdptes }) });
+  return { vm, v, enter, vmcs12 };
+}
+
+describe('nested EPT, PAE L2: PDPTEs from vmcs12 (vmx/nested.c:2755-2762)', () => {
+  it('L2 walks through vmcs12 GUEST_PDPTRn, not the PDPT at its CR3', () => {
+    const f = fixture();
+    f.enter(f.vmcs12); // vmx_tests.c:5889-5891: a clean PAE setup enters L2
+    // vmx/nested.c:2758-2761: vmcs02's PDPTE registers are vmcs12's fields.
+    expect(f.v.gvaWalk.pdptrs).toEqual(f.vmcs12);
+    for (let q = 0n; q < 4n; q++) {
+      const r = f.v.read(q * QUARTER + GVA + 0x10n);
+      expect(r.status).toBe('ok');
+      // vmx/nested.c:1157-1163: CR3 is not dereferenced, so b's tables (vmcs12) decide, not a's.
+      expect(r.gpa).toBe(B_N + 0x10n);
+      expect(r.l1Gpa).toBe(B_G + 0x10n);
+    }
+  });
+
+  it('bits 9-11 of a PDPTE are ignored: the entry succeeds (vmx_tests.c:5914-5919)', () => {
+    for (let i = 0; i < 4; i++) {
+      for (let bit = 9n; bit <= 11n; bit++) {
+        const f = fixture();
+        const p = f.vmcs12.map((x, j) => (j === i ? x | (1n << bit) : x));
+        f.enter(p);
+        const r = f.v.read(BigInt(i) * QUARTER + GVA);
+        expect(r.status).toBe('ok'); // vmx_tests.c:5918: test_guest_state(.., xfail = false, ..)
+        expect(r.l1Gpa).toBe(B_G);
+      }
+    }
+  });
+
+  it('a present PDPTE with bit 52-63 set fails the entry; the vCPU stays in L1 (vmx_tests.c:5906-5913)', () => {
+    for (let i = 0; i < 4; i++) {
+      for (let bit = 52n; bit <= 63n; bit++) {
+        const f = fixture();
+        const l1Role = f.v.gvaWalk.role;
+        const p = f.vmcs12.map((x, j) => (j === i ? x | (1n << bit) : x));
+        // vmx_tests.c:5911-5912: xfail with qualification ENTRY_FAIL_PDPTE (asm/vmx.h:576); KVM
+        // reflects the failed entry to L1 (vmx/nested.c:6514-6515).
+        expect(thrownRule(() => f.enter(p), InvalidRegisterStateError)).toBe('vmcs12-pdpte-reserved');
+        expect(f.v.guestMmu).toBeUndefined();
+        expect(f.v.gvaWalk.role).toBe(l1Role);
+      }
+    }
+  });
+
+  it('a PAE L2 entry without vmcs12 PDPTEs is refused, state untouched', () => {
+    const f = fixture();
+    expect(thrownRule(() => f.enter(undefined), InvalidArgumentError)).toBe('pdptes-needed');
+    expect(f.v.guestMmu).toBeUndefined();
+    expect(thrownRule(() => f.enter([0n, 0n, 0n]), InvalidArgumentError)).toBe('pdptes-four');
+    expect(thrownRule(() => f.enter([0n, 0n, 0n, 1n << 64n]), InvalidArgumentError)).toBe('pdpte-u64');
+    expect(f.v.guestMmu).toBeUndefined();
+  });
+});
