@@ -25,6 +25,8 @@ import type { KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
 import { NgpaWalker } from '../nested/ngpa-walker';
+import { isPaePaging } from '../nested/vmcs12-pdptes';
+import { rsvdBits } from '../bits';
 import type { GuestMemory } from '../memory/guest-memory';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF } from '../tdp/ret-pf';
@@ -85,6 +87,34 @@ function readPdptes(mem: GuestMemory, base: bigint): bigint[] {
     for (let j = 7; j >= 0; j--) v = (v << 8n) | BigInt(b[j]!);
     out.push(v);
   }
+  return out;
+}
+
+/**
+ * A PAE L2's PDPTEs under nested NPT. KVM does not load them at VMRUN (svm/nested.c:517-519
+ * `nested_svm_load_cr3` skips load_pdptrs when nested_npt); the CPU reads them from memory at L2's
+ * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3865-3868), and KVM's own view translates CR3
+ * through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested walk_mmu). So they
+ * are read here through NPT12 (a peek: no A/D bit set), never at CR3 as an L1 GPA.
+ * INFERRED: read once at VMRUN (the CPU may re-read them on each walk; a later L2 store to its
+ * PDPT is not seen until the next VMRUN). Not modelled, so refused: an NPT12 that does not map
+ * the PDPT (the CPU's PDPTE read would take an NPF), and a present PDPTE with a reserved bit,
+ * which SVM does not check at VMRUN but reports as a #PF when L2 walks through it
+ * (svm_tests.c:3807-3833).
+ */
+function l2PdptesThroughNpt12(ngpa: NgpaWalker, cr3: bigint): bigint[] {
+  const base = cr3 & 0xffffffe0n;
+  const g = ngpa.peekFrame(Number(base >> 12n), PFERR.WRITE | PFERR.USER); // x86.c:1047-1048
+  if (g < 0) throw new InvalidRegisterStateError('l2-pdpt-unmapped', `L2's PAE PDPT at nGPA ${hex(base)} is not mapped by NPT12 (the CPU's PDPTE read would take an NPF; not modelled)`, hex(cr3));
+  const l1 = BigInt(g) * 4096n + (base & 0xfffn);
+  if (ngpa.mem.frameOfUnchecked(g) < 0) throw new GpaOutsideMemoryError('l2-pdpt-outside-l1-memory', `L2's PAE PDPT maps to L1 GPA ${hex(l1)}, which no memory slot covers`, hex(cr3));
+  const bad = rsvdBits(ngpa.mem.maxPhyAddr, 63) | rsvdBits(5, 8) | rsvdBits(1, 2);
+  const out = readPdptes(ngpa.mem, l1);
+  out.forEach((v, i) => {
+    if ((v & 1n) !== 0n && (v & bad) !== 0n) {
+      throw new InvalidRegisterStateError('l2-pdpte-reserved', `L2's PDPTE${i} has reserved bits ${hex(v & bad)} set: SVM reports a #PF when L2 walks through it (not modelled)`, hex(v));
+    }
+  });
   return out;
 }
 
@@ -149,7 +179,8 @@ export class NestedNptMmu implements KvmMmu {
       throw new GpaOutsideMemoryError('ncr3-outside-l1-memory', "nCR3's root table is not in L1's memory", hex(e.ncr3));
     }
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
-    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, undefined, kvm); // throws on bad L2 state
+    const l2Pdptes = isPaePaging(e.l2) ? l2PdptesThroughNpt12(ngpa, e.l2.cr3) : undefined;
+    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, l2Pdptes, kvm); // throws on bad L2 state
     const cpuRole = ngpa.role;
     // kvm_init_shadow_npt_mmu: root_role = cpu_role.base with the host NPT level.
     const rootRole = cpuRole.base.with({ level: hostLevel, passthrough: hostLevel === 5 && ngpa.levels === 4 });

@@ -100,3 +100,56 @@ describe('nested EPT, PAE L2: PDPTEs from vmcs12 (vmx/nested.c:2755-2762)', () =
     expect(f.v.guestMmu).toBeUndefined();
   });
 });
+
+describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-519)', () => {
+  const L1_SVM = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE | EFER.SVME };
+  const PDPT_G = 0x130_0000n; // the L1 page NPT12 maps L2's CR3 page to
+
+  function nptFixture(o: { reserved?: bigint; mapPdpt?: boolean } = {}) {
+    const vm = new Vm({ spte: { flavour: 'npt' }, checkInvariants: true });
+    vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
+    const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
+    const npt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x20_0000n, size: 0x10_0000n } });
+    const a = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x100_0000n, size: 0x10_0000n } });
+    const b = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x120_0000n, size: 0x10_0000n } });
+    a.map(GVA, A_N, { flags: { writable: true } });
+    b.map(GVA, B_N, { flags: { writable: true } });
+    const flags = { writable: true, user: true };
+    npt.map(0x100_0000n, 0x100_0000n, { count: 16, flags });
+    npt.map(0x120_0000n, 0x120_0000n, { count: 16, flags });
+    npt.map(A_N, A_G, { flags });
+    npt.map(B_N, B_G, { flags });
+    if (o.mapPdpt ?? true) npt.map(L2_CR3 & ~0xfffn, PDPT_G, { flags });
+    const read = (root: bigint) => [0, 1, 2, 3].map((i) => vm.guestMem.read64(gpa(root + BigInt(i * 8))));
+    // L1 GPA = L2's CR3 holds a's PDPT; the page NPT12 maps CR3's nGPA to holds b's.
+    read(BigInt(a.root)).forEach((v, i) => vm.guestMem.write64(gpa(L2_CR3 + BigInt(i * 8)), v));
+    read(BigInt(b.root)).forEach((v, i) => vm.guestMem.write64(gpa(PDPT_G + (L2_CR3 & 0xfffn) + BigInt(i * 8)), i === 1 ? v | (o.reserved ?? 0n) : v));
+    const v = vm.createVcpu({ ...L1_SVM, cr3: l1pt.root });
+    const enter = () => v.enterNestedNpt({ ncr3: BigInt(npt.root), l1: { ...L1_SVM, cr3: l1pt.root }, l2: { ...L2_PAE, cr3: L2_CR3 } });
+    return { v, enter, b: read(BigInt(b.root)) };
+  }
+
+  it('L2 walks through the PDPT NPT12 maps its CR3 to, not the L1 page at CR3', () => {
+    const f = nptFixture();
+    f.enter();
+    // svm_tests.c:3865-3868: the PDPTEs come from memory at guest CR3 (an L2 GPA, so through
+    // NPT12: x86.c:1043-1048); svm/nested.c:517-519: KVM itself does not read CR3 as an L1 GPA.
+    expect(f.v.gvaWalk.pdptrs).toEqual(f.b);
+    const r = f.v.read(GVA + 0x10n);
+    expect(r.status).toBe('ok');
+    expect(r.gpa).toBe(B_N + 0x10n);
+    expect(r.l1Gpa).toBe(B_G + 0x10n);
+  });
+
+  it('a present PDPTE1 with bit 9-11 set is ignored: VMRUN succeeds (svm_tests.c:3837-3843)', () => {
+    const f = nptFixture({ reserved: 1n << 10n });
+    f.enter();
+    expect(f.v.read(GVA).l1Gpa).toBe(B_G);
+  });
+
+  it('an NPT12 that does not map the PDPT is refused, state untouched (not modelled: the CPU would NPF)', () => {
+    const f = nptFixture({ mapPdpt: false });
+    expect(thrownRule(() => f.enter(), InvalidRegisterStateError)).toBe('l2-pdpt-unmapped');
+    expect(f.v.guestMmu).toBeUndefined();
+  });
+});
