@@ -19,6 +19,11 @@ export function isPaePaging(r: PagingRegisters): boolean {
   return (r.cr0 & CR0.PG) !== 0n && (r.cr4 & CR4.PAE) !== 0n && (r.efer & EFER.LMA) === 0n;
 }
 
+/** `pdptr_rsvd_bits`: a present PAE PDPTE's reserved bits (63:MAXPHYADDR, 8:5, 2:1). */
+export function pdpteRsvdBits(maxPhyAddr: number): bigint {
+  return rsvdBits(maxPhyAddr, 63) | rsvdBits(5, 8) | rsvdBits(1, 2);
+}
+
 /**
  * The PDPTE registers L2 starts with, or undefined when L2 has no PAE paging (vmcs12's fields are
  * then unused: vmx/nested.c:2756-2757). A PAE L2 needs them; a present one with a reserved bit
@@ -36,7 +41,7 @@ export function vmcs12Pdptes(l2: PagingRegisters, pdptes: unknown, hostMaxPhyAdd
     throw new InvalidArgumentError('pdptes-needed', 'entry.pdptes: a PAE L2 entered with EPT takes its PDPTEs from vmcs12 GUEST_PDPTR0-3, not from CR3 (vmx/nested.c:1157-1163)', 'undefined');
   }
   const p = pdptes as readonly bigint[];
-  const bad = rsvdBits(hostMaxPhyAddr, 63) | rsvdBits(5, 8) | rsvdBits(1, 2);
+  const bad = pdpteRsvdBits(hostMaxPhyAddr);
   p.forEach((v, i) => {
     if ((v & 1n) !== 0n && (v & bad) !== 0n) {
       throw new InvalidRegisterStateError(

@@ -25,8 +25,7 @@ import type { KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
 import { NgpaWalker } from '../nested/ngpa-walker';
-import { isPaePaging } from '../nested/vmcs12-pdptes';
-import { rsvdBits } from '../bits';
+import { isPaePaging, pdpteRsvdBits } from '../nested/vmcs12-pdptes';
 import type { GuestMemory } from '../memory/guest-memory';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF } from '../tdp/ret-pf';
@@ -108,7 +107,7 @@ function l2PdptesThroughNpt12(ngpa: NgpaWalker, cr3: bigint): bigint[] {
   if (g < 0) throw new InvalidRegisterStateError('l2-pdpt-unmapped', `L2's PAE PDPT at nGPA ${hex(base)} is not mapped by NPT12 (the CPU's PDPTE read would take an NPF; not modelled)`, hex(cr3));
   const l1 = BigInt(g) * 4096n + (base & 0xfffn);
   if (ngpa.mem.frameOfUnchecked(g) < 0) throw new GpaOutsideMemoryError('l2-pdpt-outside-l1-memory', `L2's PAE PDPT maps to L1 GPA ${hex(l1)}, which no memory slot covers`, hex(cr3));
-  const bad = rsvdBits(ngpa.mem.maxPhyAddr, 63) | rsvdBits(5, 8) | rsvdBits(1, 2);
+  const bad = pdpteRsvdBits(ngpa.mem.maxPhyAddr);
   const out = readPdptes(ngpa.mem, l1);
   out.forEach((v, i) => {
     if ((v & 1n) !== 0n && (v & bad) !== 0n) {

@@ -19,15 +19,25 @@ const B_N = 0x310_0000n; // the data nGPA vmcs12's PDPTEs lead to
 const B_G = 0x510_0000n;
 const QUARTER = 0x4000_0000n;
 
-function fixture() {
-  const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true });
+/** A VM with L1's tables, the nested tables (EPT12 or NPT12) and two PAE table sets a and b for L2. */
+function tables(flavour: 'ept' | 'npt') {
+  const vm = new Vm({ spte: { flavour }, checkInvariants: true });
   vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
-  const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
-  const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: 0x20_0000n, size: 0x10_0000n } });
-  // Two PAE table sets for L2, identity-mapped by EPT12; each maps GVA in all four quarters, so
-  // all four PDPTEs are present (as vmx_32bit_build_pae_page_tables, vmx_tests.c:301-315).
-  const a = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x100_0000n, size: 0x10_0000n } });
-  const b = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x120_0000n, size: 0x10_0000n } });
+  const pool = (base: bigint) => ({ base, size: 0x10_0000n });
+  const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: pool(0x10_0000n) });
+  const nested = new PageTableBuilder(vm.guestMem, { mode: flavour === 'ept' ? 'ept4' : 'paging4', pool: pool(0x20_0000n) });
+  const a = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: pool(0x100_0000n) });
+  const b = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: pool(0x120_0000n) });
+  const pdpt = (root: bigint) => [0, 1, 2, 3].map((i) => vm.guestMem.read64(gpa(root + BigInt(i * 8))));
+  /** Writes four PDPTEs at an L1 GPA. */
+  const put = (at: bigint, p: readonly bigint[]) => p.forEach((v, i) => vm.guestMem.write64(gpa(at + BigInt(i * 8)), v));
+  return { vm, l1pt, nested, a, b, pdpt, put };
+}
+
+function fixture() {
+  const { vm, l1pt, nested: ept, a, b, pdpt, put } = tables('ept');
+  // a and b are identity-mapped by EPT12; each maps GVA in all four quarters, so all four PDPTEs
+  // are present (as vmx_32bit_build_pae_page_tables, vmx_tests.c:301-315).
   for (let q = 0n; q < 4n; q++) {
     a.map(q * QUARTER + GVA, A_N, { flags: { writable: true } });
     b.map(q * QUARTER + GVA, B_N, { flags: { writable: true } });
@@ -38,8 +48,7 @@ function fixture() {
   ept.map(B_N, B_G);
   // The PDPT at L2's CR3 — as an L1 GPA and as an nGPA through EPT12 alike — is a copy of a's.
   ept.map(L2_CR3 & ~0xfffn, L2_CR3 & ~0xfffn);
-  const pdpt = (root: bigint) => [0, 1, 2, 3].map((i) => vm.guestMem.read64(gpa(root + BigInt(i * 8))));
-  pdpt(BigInt(a.root)).forEach((v, i) => vm.guestMem.write64(gpa(L2_CR3 + BigInt(i * 8)), v));
+  put(L2_CR3, pdpt(BigInt(a.root)));
   const v = vm.createVcpu({ ...L1_LONG, cr3: l1pt.root });
   const eptp = makeEptp({ root: ept.root, level: 4, adEnabled: false });
   const vmcs12 = pdpt(BigInt(b.root));
@@ -106,12 +115,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
   const PDPT_G = 0x130_0000n; // the L1 page NPT12 maps L2's CR3 page to
 
   function nptFixture(o: { reserved?: bigint; mapPdpt?: boolean } = {}) {
-    const vm = new Vm({ spte: { flavour: 'npt' }, checkInvariants: true });
-    vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
-    const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
-    const npt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x20_0000n, size: 0x10_0000n } });
-    const a = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x100_0000n, size: 0x10_0000n } });
-    const b = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x120_0000n, size: 0x10_0000n } });
+    const { vm, l1pt, nested: npt, a, b, pdpt: read, put } = tables('npt');
     a.map(GVA, A_N, { flags: { writable: true } });
     b.map(GVA, B_N, { flags: { writable: true } });
     const flags = { writable: true, user: true };
@@ -120,10 +124,9 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     npt.map(A_N, A_G, { flags });
     npt.map(B_N, B_G, { flags });
     if (o.mapPdpt ?? true) npt.map(L2_CR3 & ~0xfffn, PDPT_G, { flags });
-    const read = (root: bigint) => [0, 1, 2, 3].map((i) => vm.guestMem.read64(gpa(root + BigInt(i * 8))));
     // L1 GPA = L2's CR3 holds a's PDPT; the page NPT12 maps CR3's nGPA to holds b's.
-    read(BigInt(a.root)).forEach((v, i) => vm.guestMem.write64(gpa(L2_CR3 + BigInt(i * 8)), v));
-    read(BigInt(b.root)).forEach((v, i) => vm.guestMem.write64(gpa(PDPT_G + (L2_CR3 & 0xfffn) + BigInt(i * 8)), i === 1 ? v | (o.reserved ?? 0n) : v));
+    put(L2_CR3, read(BigInt(a.root)));
+    put(PDPT_G + (L2_CR3 & 0xfffn), read(BigInt(b.root)).map((v, i) => (i === 1 ? v | (o.reserved ?? 0n) : v)));
     const v = vm.createVcpu({ ...L1_SVM, cr3: l1pt.root });
     const enter = () => v.enterNestedNpt({ ncr3: BigInt(npt.root), l1: { ...L1_SVM, cr3: l1pt.root }, l2: { ...L2_PAE, cr3: L2_CR3 } });
     return { v, enter, b: read(BigInt(b.root)) };
