@@ -7,7 +7,7 @@
  * (SDM Vol. 3C "Checks on Guest Page-Directory-Pointer-Table Entries"), and its failure
  * (EXIT_REASON_INVALID_STATE with the failed-VM-entry bit) is always L1's (vmx/nested.c:6514-6515),
  * with exit qualification ENTRY_FAIL_PDPTE = 2 (asm/vmx.h:576; kvm-unit-tests x86/vmx_tests.c:
- * 5906-5913 expects it for bits 52-63 of each PDPTE, and no failure for the ignored bits 9-11).
+ * 5906-5912 expects it for bits 52-63 of each PDPTE, :5916-5919 no failure for the ignored bits 9-11).
  */
 import { hex, InvalidArgumentError, InvalidRegisterStateError } from '../errors';
 import { rsvdBits } from '../bits';

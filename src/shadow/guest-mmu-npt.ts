@@ -92,7 +92,7 @@ function readPdptes(mem: GuestMemory, base: bigint): bigint[] {
 /**
  * A PAE L2's PDPTEs under nested NPT. KVM does not load them at VMRUN (svm/nested.c:517-519
  * `nested_svm_load_cr3` skips load_pdptrs when nested_npt); the CPU reads them from memory at L2's
- * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3865-3868), and KVM's own view translates CR3
+ * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3865-3867), and KVM's own view translates CR3
  * through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested walk_mmu). So they
  * are read here through NPT12 (a peek: no A/D bit set), never at CR3 as an L1 GPA.
  * INFERRED: read once at VMRUN (the CPU may re-read them on each walk; a later L2 store to its

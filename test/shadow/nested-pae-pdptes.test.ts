@@ -2,7 +2,7 @@
  * A PAE L2 entered with nested EPT takes its PDPTE registers from vmcs12's GUEST_PDPTR0-3, never
  * from the PDPT at its CR3 (vmx/nested.c:1157-1163 skips load_pdptrs when nested_ept; :2755-2762
  * copies vmcs12's fields into vmcs02), and a present PDPTE with a reserved bit fails the VM entry
- * (kvm-unit-tests x86/vmx_tests.c:5906-5913, the "PDPTEs from VMCS" half at :5940-5948).
+ * (kvm-unit-tests x86/vmx_tests.c:5906-5912, the "PDPTEs from VMCS" half at :5947-5949).
  */
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, gpa } from '../../src';
@@ -10,7 +10,7 @@ import { thrownRule } from '../tdx/fixtures';
 
 const L1_LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
 const L2_PAE = { cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n };
-/** vmx_tests.c:5946: with EPT the test enters L2 with CR3 = 0x01234560, which is never read. */
+/** vmx_tests.c:5949: with EPT the test enters L2 with CR3 = 0x01234560, which is never read. */
 const L2_CR3 = 0x0123_4560n;
 const GVA = 0x40_0000n;
 const A_N = 0x300_0000n; // the data nGPA the PDPT at CR3 leads to
@@ -37,7 +37,7 @@ function tables(flavour: 'ept' | 'npt') {
 function fixture() {
   const { vm, l1pt, nested: ept, a, b, pdpt, put } = tables('ept');
   // a and b are identity-mapped by EPT12; each maps GVA in all four quarters, so all four PDPTEs
-  // are present (as vmx_32bit_build_pae_page_tables, vmx_tests.c:301-315).
+  // are present (as vmx_32bit_build_pae_page_tables, vmx_tests.c:302-315).
   for (let q = 0n; q < 4n; q++) {
     a.map(q * QUARTER + GVA, A_N, { flags: { writable: true } });
     b.map(q * QUARTER + GVA, B_N, { flags: { writable: true } });
@@ -72,20 +72,20 @@ describe('nested EPT, PAE L2: PDPTEs from vmcs12 (vmx/nested.c:2755-2762)', () =
     }
   });
 
-  it('bits 9-11 of a PDPTE are ignored: the entry succeeds (vmx_tests.c:5914-5919)', () => {
+  it('bits 9-11 of a PDPTE are ignored: the entry succeeds (vmx_tests.c:5916-5919)', () => {
     for (let i = 0; i < 4; i++) {
       for (let bit = 9n; bit <= 11n; bit++) {
         const f = fixture();
         const p = f.vmcs12.map((x, j) => (j === i ? x | (1n << bit) : x));
         f.enter(p);
         const r = f.v.read(BigInt(i) * QUARTER + GVA);
-        expect(r.status).toBe('ok'); // vmx_tests.c:5918: test_guest_state(.., xfail = false, ..)
+        expect(r.status).toBe('ok'); // vmx_tests.c:5919: test_guest_state(.., xfail = false, ..)
         expect(r.l1Gpa).toBe(B_G);
       }
     }
   });
 
-  it('a present PDPTE with bit 52-63 set fails the entry; the vCPU stays in L1 (vmx_tests.c:5906-5913)', () => {
+  it('a present PDPTE with bit 52-63 set fails the entry; the vCPU stays in L1 (vmx_tests.c:5906-5912)', () => {
     for (let i = 0; i < 4; i++) {
       for (let bit = 52n; bit <= 63n; bit++) {
         const f = fixture();
@@ -135,7 +135,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
   it('L2 walks through the PDPT NPT12 maps its CR3 to, not the L1 page at CR3', () => {
     const f = nptFixture();
     f.enter();
-    // svm_tests.c:3865-3868: the PDPTEs come from memory at guest CR3 (an L2 GPA, so through
+    // svm_tests.c:3865-3867: the PDPTEs come from memory at guest CR3 (an L2 GPA, so through
     // NPT12: x86.c:1043-1048); svm/nested.c:517-519: KVM itself does not read CR3 as an L1 GPA.
     expect(f.v.gvaWalk.pdptrs).toEqual(f.b);
     const r = f.v.read(GVA + 0x10n);
@@ -144,7 +144,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     expect(r.l1Gpa).toBe(B_G + 0x10n);
   });
 
-  it('a present PDPTE1 with bit 9-11 set is ignored: VMRUN succeeds (svm_tests.c:3837-3843)', () => {
+  it('a present PDPTE1 with bit 9-11 set is ignored: VMRUN succeeds (svm_tests.c:3837-3843: test_svm_guest_state(.., xfail = false, ..) at :3841)', () => {
     const f = nptFixture({ reserved: 1n << 10n });
     f.enter();
     expect(f.v.read(GVA).l1Gpa).toBe(B_G);
