@@ -6,6 +6,20 @@
  * values cite Linux v6.16.1 (arch/x86/kvm/vmx/tdx.c, arch/x86/kvm/mmu/mmu.c, tdp_mmu.c).
  * Attributes are set explicitly where a test depends on them, so the tests do not depend on the
  * default attribute.
+ *
+ * Equivalent mutants of src/tdx (no observable difference; README "Mutation testing"):
+ *   memory-attributes.ts:51 `before === after` → false: the bitmap loop then changes no gfn, delta 0.
+ *   memory-attributes.ts:52 → true: a whole block through the bitmap loop ends at count 0/512, bitmap dropped.
+ *   memory-attributes.ts:90 `n === 0` → false: a stored 0 reads as the absent key (`?? 0`).
+ *   sept.ts:144, 162, 208 (op names given to `slot`): the table exists on those paths (premapped /
+ *     lookup found a leaf / child table found), so the refusal carrying the name cannot happen.
+ *   sept.ts:269 `f < 0` → `f <= 0`: frame 0 of the host frame store is never an S-EPT table.
+ *   td-accept.ts:37 (`attempt <= 3`, `attempt--`), 46: a private fault either AUGs the page (the second
+ *     accept succeeds) or returns a memory-fault exit; no path retries a third time.
+ *   td-accept.ts:42 `onGuestTable` → true: the TD fault path does not read it.
+ *   td-accept.ts:60 `td.dead = true` → false: the caller's kvmVmDead sets it next (vm.ts kvmVmDead).
+ *   tdx-page-fault.ts:84 `!isPrivate` → true: the fast path on the direct root finds no SPTE for a
+ *     natural (private) gfn and returns RET_PF_INVALID.
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryAttributes, isAddrDirect, isGfnAlias, makeTdConfig, memslotPfn, naturalGfn } from '../../src';
