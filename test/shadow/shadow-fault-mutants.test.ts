@@ -22,7 +22,15 @@
  *   window 0 (the faulting entry lies in the window).
  * - `child.unsyncChildren > 0` → true / `>= 0` in fetch: mmu_sync_children on a page without
  *   unsync children finds none and changes nothing (mmu.c:2172-2212).
+ * - hugepageAdjust `fault.maxLevel === 1` → false: max_mapping_level(…, 1) is 1, and req_level
+ *   was 1 already.
+ * - mmu_set_spte's `level > 1 && !isLargePte(old)` → false: a table's pfn (its shadow page) is
+ *   never the leaf's, so the drop_spte branch unlinks it with the same flush.
+ * - prefetch_gpte's `!isNonpresentValue` → true: writing the non-present value over itself is no
+ *   SPTE change (setSpte returns early).
  * Not killed (KVM reaches the line only through a WARN, or it needs a spurious fault):
+ * - direct_page_fault with no root (`sp === null` → RETRY): KVM's direct_map WARNs and returns
+ *   -EFAULT (mmu.c:3383-3384); the model retries.
  * - mmu_set_spte over a present SPTE with a no-slot pfn (`if (isShadowPresent(old)) zapPte` →
  *   false): KVM's mark_mmio_spte → mmu_spte_set WARNs on a present SPTE (mmu.c:292-299).
  * - `spte === old` → SPURIOUS, and the prefetch skipped after it: a fault always changes the SPTE
@@ -115,6 +123,22 @@ describe('kvm_mmu_hugepage_adjust and disallowed_hugepage_adjust', () => {
     // Goal level 2 (a read): at level 3 the present direct table's child is nx_huge_page_disallowed,
     // but level 3 is not the goal level, so nothing changes there; level 2 is empty → a 2 MiB leaf.
     expect(g.v.shadow!.leafFor(GB + at + 0x20_0000n)!.level).toBe(2);
+  });
+
+  it('1 GiB host and guest pages: a read next to an exec split at level 3 maps 2 MiB at the 2 MiB-aligned frame (mmu.c:3344-3346)', () => {
+    const g = vmWith({ nxHugePages: true });
+    const big = g.vm.addMemslot({ base: 1n << 30n, size: 1n << 30n, name: 'big', hostPageSize: '1G' });
+    const GB = 0x80_0000_0000n;
+    g.pt.map(GB, 1n << 30n, { size: '1G', flags: { writable: true } });
+    expect(g.v.fetch(GB).status).toBe('ok');
+    // req_level 3 >= 3: the level-2 direct page is a possible NX huge page, and so is the level-1 one.
+    expect(g.vm.stats.get('nx_lpage_splits')).toBe(2);
+    const off = 0x2345_6000n;
+    expect(g.v.read(GB + off).status).toBe('ok');
+    // Goal 3 finds the nx_huge_page_disallowed level-2 page: pfn |= gfn & (2^18 - 2^9), goal 2.
+    const leaf = g.v.shadow!.leafFor(GB + off)!;
+    expect(leaf.level).toBe(2);
+    expect(spteToPfn(leaf.spte)).toBe(big.pfnBase + Number((off >> 12n) & ~511n));
   });
 
   it('a write fault on a read-only 4K leaf with the mitigation on (cur_level > PG_LEVEL_4K, mmu.c:3332)', () => {
@@ -259,10 +283,13 @@ describe('mmu_set_spte (mmu.c:2999-3068)', () => {
     expect(flushOutcomes(f.vm, from)).toEqual([]);
   });
 
-  it('a table replaced by a huge leaf is unlinked with a flush (mmu.c:3027-3033)', () => {
+  it.each([false, true])('a table replaced by a huge leaf is unlinked with a flush (mmu.c:3027-3033), NX huge pages %s', (nx) => {
     // Another address space's page tables lie in [2 MiB, 4 MiB): while shadowed they disallow a
     // 2 MiB mapping there (account_shadowed, mmu.c:760-776), so VA's 2 MiB page is mapped small.
+    // With the mitigation on, that small page is not nx_huge_page_disallowed (a read made it), so
+    // disallowed_hugepage_adjust keeps the 2 MiB goal (mmu.c:3336).
     const f = shadowFixture('paging4');
+    f.vm.setNxHugePages(nx);
     const BIG = 0x4000_0000n;
     f.pt.map(BIG, 0x20_0000n, { size: '2M', flags: { writable: true, accessed: true, dirty: true } });
     const pt2 = new PageTableBuilder(f.vm.guestMem, { mode: 'paging4', pool: { base: 0x20_0000n, size: 0x10_0000n } });
@@ -459,11 +486,12 @@ describe('NX huge page accounting of direct pages (paging_tmpl.h:734-736, mmu.c:
     const g = vmWith({ nxHugePages: false }, '4K');
     g.pt.map(BIG, BIG_GPA, { size: '2M', flags: { writable: true } });
     expect(g.v.fetch(BIG).status).toBe('ok');
-    expect(g.vm.shadow.allPages.filter((p) => p.role.direct).length).toBe(1);
+    expect(g.vm.shadow.allPages.filter((p) => p.role.direct).map((p) => p.nxHugePageDisallowed)).toEqual([false]);
     expect(g.vm.stats.get('nx_lpage_splits')).toBe(0);
     const v0 = g.vm.createVcpu(PAGING_OFF);
     expect(v0.fetch(BIG_GPA + 0x20_0000n).status).toBe('ok');
     expect(g.vm.stats.get('nx_lpage_splits')).toBe(0);
+    expect(g.vm.shadow.allPages.filter((p) => p.role.direct && p.level === 1).map((p) => p.nxHugePageDisallowed)).toEqual([false, false]);
   });
 
   it('4K host pages: req_level 1 < 2, so the split page is disallowed but not a possible NX huge page (mmu.c:797-804)', () => {
@@ -628,6 +656,8 @@ describe('direct_page_fault (paging off): outcomes', () => {
     const ok = v0.read(GPA);
     expect(ok.exits.map((e) => [e.ret, e.mmio])).toEqual([['RET_PF_FIXED', false]]);
     expect(v0.read(GPA + 0x10_0000n).status).toBe('ok'); // a second direct page under the same root page
+    const h = v0.shadow!.pageFault(GPA + 0x20_0000n, 0, 0);
+    expect([h.ret, h.mmio, h.emulation]).toEqual([RET_PF.FIXED, false, undefined]);
     const mmio = v0.read(MMIO);
     expect(mmio.status).toBe('emulated');
     expect(mmio.exits.map((e) => [e.ret, e.mmio])).toEqual([['RET_PF_EMULATE', true]]);

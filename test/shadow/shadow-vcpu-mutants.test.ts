@@ -24,7 +24,10 @@
  * - `!fetch` → true: a fetch's cached MMIO access never permits it (mark_mmio_spte keeps W|U only,
  *   mmu.c:311-314), so the guest tables are walked either way.
  * - `attempt <= MAX_ATTEMPTS` → `<`: no access needs eight exits.
- * Not killed: reserved bits in a present SPTE under an RSVD fault (KVM's WARN, mmu.c:4341-4342,
+ * - guest_pf's outcome `status === 'fault'` → true, and the `?? 'emulated'` defaults: an injected
+ *   fault's record is always a fault, and every RET_PF_EMULATE carries its reason.
+ * Not killed: `isPae` → true for a 32-bit guest's 4-byte store (no test tells the widened write
+ * apart), reserved bits in a present SPTE under an RSVD fault (KVM's WARN, mmu.c:4341-4342,
  * a KVM bug), `RET_PF_SPURIOUS` counting (no fault finds its SPTE already fixed), and the
  * no-progress error texts.
  */
@@ -148,6 +151,15 @@ describe('kvm_mmu_page_fault with PFERR_RSVD (mmu.c:4332-4367, x86.c:7877-7905)'
     expect(f.v.stats.get('pf_taken')).toBe(1); // the cached SPTE is not a page fault taken
   });
 
+  it('the first MMIO access walks the guest: its record is the guest walk\'s', () => {
+    const f = shadowFixture('paging4');
+    f.pt.map(VA, MMIO, { flags: { writable: true, accessed: true, dirty: true } });
+    const r = f.v.read(VA + 0x8n);
+    expect(r.status).toBe('emulated');
+    expect(r.guestWalk).toMatchObject({ status: 'ok', stage: 'gva_walk', gpa: MMIO + 0x8n });
+    expect(r.gpa).toBe(MMIO + 0x8n);
+  });
+
   it('an RSVD fault on an SPTE that is not MMIO: RET_PF_RETRY, no page fault taken (mmu.c:4362-4366)', () => {
     const f = shadowFixture('paging4');
     f.pt.map(VA, GPA, { flags: { writable: true, accessed: true, dirty: true } });
@@ -210,6 +222,16 @@ describe('kvm_mmu_page_fault with PFERR_RSVD (mmu.c:4332-4367, x86.c:7877-7905)'
     expect(r.guestWalk).toMatchObject({ status: 'fault', errorCode: PF.P | PF.W });
     // kvm_mmu_invalidate_addr → FNAME(sync_spte): the MMIO SPTE's gfn changed → cleared (sync_mmio_spte).
     expect(lastSpte(f.vm, f.v, VA + 0x1000n)).toBe(SHADOW_NONPRESENT_VALUE);
+  });
+
+  it('the cached access denies a write and the new gPTE has reserved bits: a P|W|RSVD fault does not invalidate (x86.c:983-984)', () => {
+    const f = unsyncMmio({ writable: false });
+    f.pt.setEntry(VA + 0x1000n, 1, (GPA + 0x3000n) | 0x61n | (1n << 50n));
+    const before = lastSpte(f.vm, f.v, VA + 0x1000n);
+    const r = f.v.write(VA + 0x1000n);
+    expect(r.status).toBe('guest-pf');
+    expect(r.guestWalk).toMatchObject({ status: 'fault', errorCode: PF.P | PF.W | PF.RSVD });
+    expect(lastSpte(f.vm, f.v, VA + 0x1000n)).toBe(before);
   });
 
   it('the cached access denies a write and the gPTE is gone: a not-present fault does not invalidate (x86.c:983-984)', () => {
@@ -306,6 +328,7 @@ describe('register writes without TDP (x86.c:1300-1329, kvm_set_cr3, load_pdptrs
     f.pt.setEntry(0xc000_0000n, 3, 0n); // the guest drops PDPTE 3
     f.v.movCr3(f.v.regs.cr3);
     expect(frees()).toBe(n + 1);
+    expect(f.vm.events.all.filter((e) => e.kind === 'root_free').at(-1)!.outcome).toMatch(/^root_mmu /);
   });
 
   it('a 32-bit guest\'s emulated 4-byte store to its page directory is not widened (CR4.PAE=0, mmu.c:5975-5978): no zap', () => {
