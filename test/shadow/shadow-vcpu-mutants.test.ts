@@ -20,13 +20,15 @@
  *   only when handle_mmio_page_fault returned RET_PF_EMULATE.
  * - `guestWalk.status === 'ok'` → true for the emulated record: a record built with WalkStop.Ok
  *   is always ok.
- * - `hostPfnToGfn`'s `return -1`: every frame a shadow SPTE maps belongs to a memslot.
+ * - `hostPfnToGfn`'s `return -1` and the access's `g < 0` → false: every frame a shadow SPTE maps
+ *   belongs to a memslot.
  * - `!fetch` → true: a fetch's cached MMIO access never permits it (mark_mmio_spte keeps W|U only,
  *   mmu.c:311-314), so the guest tables are walked either way.
  * - `attempt <= MAX_ATTEMPTS` → `<`: no access needs eight exits.
  * - guest_pf's outcome `status === 'fault'` → true, and the `?? 'emulated'` defaults: an injected
  *   fault's record is always a fault, and every RET_PF_EMULATE carries its reason.
- * Not killed: `isPae` → true for a 32-bit guest's 4-byte store (no test tells the widened write
+ * Not killed: the paging-off emulated record's `gpaKind: 'ram'` (the model labels it so whether or
+ * not a memslot backs the GPA, so no test asserts it), `isPae` → true for a 32-bit guest's 4-byte store (no test tells the widened write
  * apart), reserved bits in a present SPTE under an RSVD fault (KVM's WARN, mmu.c:4341-4342,
  * a KVM bug), `RET_PF_SPURIOUS` counting (no fault finds its SPTE already fixed), and the
  * no-progress error texts.
