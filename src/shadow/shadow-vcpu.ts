@@ -231,7 +231,9 @@ export class ShadowVcpu implements KvmMmu {
     }
     if (r === RET_PF.INVALID) {
       this.stats.inc('pf_taken');
-      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec & ~PFERR.RSVD, accessFlags);
+      // The error code goes on unchanged (mmu.c:6276): after a stale MMIO SPTE fault->rsvd is set,
+      // which skips page_fault_handle_page_track (mmu.c:4369-4370); the walk ignores RSVD.
+      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec, accessFlags);
       r = res.ret;
       if (res.walkFault !== undefined) {
         injected = true;

@@ -403,3 +403,33 @@ describe('the hardware walk of the shadow tables and the guest roots', () => {
     expect(f.v.read(VA).exits.length).toBe(0); // the same pages are found in the hash again
   });
 });
+
+describe('a stale MMIO SPTE under a write-tracked gfn: fault->rsvd stays set (mmu_internal.h:357)', () => {
+  it('a write through it skips page_fault_handle_page_track (mmu.c:4369-4370): FNAME(fetch) installs a write-protected SPTE and the write is emulated', () => {
+    // CR0.WP=0: a supervisor write to the read-only gPTE is allowed (paging_tmpl.h:810-822), while
+    // the MMIO SPTE cached from the read carries no W, so make_spte asks mmu_try_to_unsync_pages.
+    const f = shadowFixture('paging4', { hostPageSize: '4K', extraRegs: { cr0: CR0.PE | CR0.PG } });
+    const G = 0x4000_0000n;
+    f.pt.map(VA, G, { flags: { accessed: true, dirty: true } });
+    expect(f.v.read(VA).status).toBe('emulated'); // no memslot yet: an MMIO SPTE
+    const slot = f.vm.addMemslot({ base: G, size: 0x20_0000n, name: 'late' }); // a new MMIO generation
+    // The guest makes G a page directory (write-tracked once shadowed, mmu.c account_shadowed).
+    const VA2 = 0xc000_0000n;
+    f.pt.placeTable(2, VA2, G);
+    f.pt.map(VA2, 0x600_0000n, { size: '2M', flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.read(VA2).status).toBe('ok');
+    expect(f.vm.shadow.isWriteTracked(Number(G >> 12n))).toBe(true);
+    const r = f.v.write(VA);
+    // kvm_mmu_page_fault: the RSVD fault finds a stale MMIO SPTE (RET_PF_INVALID, mmu.c:4349-4350) and
+    // calls kvm_mmu_do_page_fault with the error code unchanged (mmu.c:6276): fault->rsvd is set, so
+    // page_fault_handle_page_track returns false; FNAME(page_fault) strips RSVD for the walk only
+    // (paging_tmpl.h:778). mmu_set_spte → make_spte: G is write-tracked → wrprot (spte.c:235-237)
+    // → RET_PF_WRITE_PROTECTED (mmu.c:3050-3051) → emulated.
+    expect(r.status).toBe('emulated');
+    expect(r.exits.map((e) => e.ret)).toEqual(['RET_PF_EMULATE']);
+    const leaf = f.v.shadow!.leafFor(VA)!;
+    expect(leaf).toBeDefined();
+    expect(leaf.spte & 2n).toBe(0n);
+    expect(Number((leaf.spte >> 12n) & 0xff_ffff_ffffn)).toBe(slot.pfnBase);
+  });
+});
