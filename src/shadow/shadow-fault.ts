@@ -69,7 +69,8 @@ function faultinPfn(mmu: ShadowMmu, fault: PageFault): string | undefined {
   if (slot === undefined) {
     // kvm_handle_noslot_fault: without MMIO caching, emulate before touching the tables.
     if (!mmu.config.mmioEnabled) return 'MMIO (MMIO caching disabled)';
-    if (fault.gfn >= 2 ** (mmu.config.hostMaxPhyAddr - 12)) return 'GPA beyond the host MAXPHYADDR';
+    // mmu.c:3458's gfn > kvm_mmu_max_gfn() cannot hold here: without TDP that limit is 52 bits
+    // (mmu.h:74), and the guest walk already refused a gfn beyond the guest MAXPHYADDR.
     return undefined; // no slot: an MMIO SPTE (KVM_PFN_NOSLOT)
   }
   if (slot.readonly && fault.write) return 'write to a read-only memslot';
@@ -108,8 +109,9 @@ export function mmuSetSpte(
     return RET_PF.EMULATE;
   }
   let flush = false;
+  // mmu.c:3021-3023 (a prefetch over a present leaf of the same pfn is spurious) has no case here:
+  // both prefetchers visit non-present entries only.
   if (isShadowPresent(old)) {
-    if (prefetch && isLastSpte(old, level) && spteToPfn(old) === pfn) return RET_PF.SPURIOUS;
     if (level > 1 && !isLargePte(old)) {
       // A table replaced by a huge leaf: unlink the child page.
       mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
@@ -140,16 +142,6 @@ export function mmuSetSpte(
   if (flush) mmu.tlbFlush(ctx.vcpu, 'mmu_set_spte', gfn, level);
   mmu.markDirtyIfWritable(gfn, spte);
   return ret;
-}
-
-/** `FNAME(gpte_changed)`: the gPTE the walk used at `level` is no longer in memory. */
-function gpteChanged(ctx: ShadowContext, level: number): boolean {
-  const s = ctx.walkScratch;
-  const fmt = ctx.gptFormat!;
-  const cur = readGpte(ctx.guestMem, fmt, s.tableGfn[level]!, s.index[level]! * fmt.entryBytes);
-  const lo = s.updated[level] ? s.newLo[level]! : s.lo[level]!;
-  const hi = fmt.entryBytes === 4 ? 0 : s.updated[level] ? s.newHi[level]! : s.hi[level]!;
-  return cur === undefined || cur !== ((BigInt(hi) << 32n) | BigInt(lo));
 }
 
 /**
@@ -220,8 +212,8 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
   const addr = fault.addr;
   const vcpu = ctx.vcpu;
   const gwLevel = s.level;
-  const top = s.maxLevel; // the PAE PDPTE register level is not a memory entry
-  if (gpteChanged(ctx, top)) return { ret: RET_PF.RETRY, mmio: false };
+  // FNAME(gpte_changed) (paging_tmpl.h:548-569, 626-627, 685-686) catches another vCPU changing a
+  // gPTE between the walk and mmu_lock; one thread runs here, so the gPTEs are those just walked.
   let sp = shadowWalkStart(ctx, addr);
   if (sp === null) return { ret: RET_PF.RETRY, mmio: false };
   let writeToShadowPgtable = false;
@@ -232,11 +224,12 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     const idx = indexAt(addr, sp.level);
     const L = sp.level - 1;
     const tableGfn = s.tableGfn[L]!;
+    // A passthrough root above the guest's top level (a 4-level NPT12 on a 5-level host) links
+    // the guest root table with full access.
     const ptAccess = L === s.maxLevel ? mmu.config.acc.ALL : s.acc[L + 1]!;
     const child = mmu.getChildSp(ctx, sp, idx, tableGfn, false, ptAccess);
     // A page found in the hash may have unsync children the guest has since made present.
     if (child !== null && child.unsyncChildren > 0) mmuSyncChildren(mmu, ctx, child);
-    if (gpteChanged(ctx, L)) return { ret: RET_PF.RETRY, mmio: false };
     if (child !== null) mmu.linkShadowPage(sp, idx, child, vcpu);
     if (fault.write && tableGfn === fault.gfn) writeToShadowPgtable = true;
     sp = mmu.childOf(mmu.readSpte(sp, idx));
@@ -318,8 +311,8 @@ function directPtePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i
 /** `FNAME(prefetch_gpte)` (paging_tmpl.h:531-546): false ends the prefetch. */
 function prefetchGpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: number): boolean {
   const fmt = ctx.gptFormat!;
-  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
-  if (g === undefined) return false;
+  // The table was read by this fault's walk (an indirect page has a guest format): it is readable.
+  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes)!;
   if (prefetchInvalidGpte(fmt, g)) {
     // prefetch_invalid_gpte drops the entry (paging_tmpl.h:169-170): an MMIO SPTE there goes too.
     if (!mmu.isNonpresentValue(sp, i)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
@@ -341,7 +334,6 @@ function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: nu
     directPtePrefetchWindow(mmu, ctx, sp, idx);
     return;
   }
-  if (ctx.gptFormat === undefined) return;
   const start = idx - (idx % PTE_PREFETCH_NUM);
   for (let i = start; i < start + PTE_PREFETCH_NUM; i++) {
     if (i === idx || isShadowPresent(mmu.readSpte(sp, i))) continue;

@@ -10,7 +10,7 @@ import { dirtyRingEntryCheck, type DirtyRing } from '../vm/dirty-ring';
 import { type Gpa, type Gva, type Hpa, gfn as mkGfn, gva as mkGva, hpa as mkHpa } from '../address/address';
 import { rsvdBits } from '../bits';
 import { CR4, type PagingRegisters } from '../cpu/registers';
-import { ACC_USER, PFERR } from '../format/acc';
+import { PFERR } from '../format/acc';
 import { paeFormat } from '../format/pae';
 import { paging4Format } from '../format/paging4';
 import { paging5Format } from '../format/paging5';
@@ -129,7 +129,7 @@ export class ShadowVcpu implements KvmMmu {
    * `kvm_invalidate_pcid` unless PCID no-flush; CR4.PGE toggling or PCIDE clearing flushes the
    * guest TLB.
    */
-  afterSetRegisters(old: PagingRegisters, regs: PagingRegisters, walker: GvaWalker, cr3Written: boolean, noFlush: boolean, reset = false): void {
+  afterSetRegisters(old: PagingRegisters, regs: PagingRegisters, walker: GvaWalker, cr3Written: boolean, noFlush: boolean, reset: boolean): void {
     const mmu = this.mmu;
     const roleChanged = !walker.role.equals(this.walker.role);
     const pdptrsChanged = String(walker.pdptrs) !== String(this.walker.pdptrs);
@@ -231,7 +231,9 @@ export class ShadowVcpu implements KvmMmu {
     }
     if (r === RET_PF.INVALID) {
       this.stats.inc('pf_taken');
-      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec & ~PFERR.RSVD, accessFlags);
+      // The error code goes on unchanged (mmu.c:6276): after a stale MMIO SPTE fault->rsvd is set,
+      // which skips page_fault_handle_page_track (mmu.c:4369-4370); the walk ignores RSVD.
+      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec, accessFlags);
       r = res.ret;
       if (res.walkFault !== undefined) {
         injected = true;
@@ -270,11 +272,8 @@ export class ShadowVcpu implements KvmMmu {
       const acc = Number(leaf & this.mmu.config.mmioAccessMask); // get_mmio_spte_access (mmu.c:311-314)
       const fmt = w.format;
       const notSmap = (accessFlags & ACCESS_AC) !== 0 && (accessFlags & ACCESS_IMPLICIT) === 0;
-      let fault = (fmt.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >> 1]! >> acc) & 1;
-      if (fmt.pkruMask !== 0) {
-        const off = pfec | ((acc & ACC_USER) !== 0 ? PFERR.RSVD : 0);
-        if (((w.pkru & 3) & (fmt.pkruMask >>> off)) !== 0) fault = 1;
-      }
+      // No protection-key term: without TDP the guest has no PKU (cpuid.c:936-941), CR4.PKE stays 0.
+      const fault = (fmt.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >> 1]! >> acc) & 1;
       if (fault === 0) return undefined;
     }
     const s = this.ctx.walkScratch;
