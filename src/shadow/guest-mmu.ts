@@ -18,7 +18,7 @@ import type { Counters, VcpuStatName } from '../events/stats';
 import { InvalidArgumentError, hex } from '../errors';
 import type { EptCapabilities } from '../nested/ept-capabilities';
 import { NgpaWalker } from '../nested/ngpa-walker';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
+import { isMmioSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
@@ -146,8 +146,7 @@ export class NestedEptMmu implements KvmMmu {
 
   /** INVEPT single-context (by EP4TA) or global: free the matching guest_mmu roots. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
-    const ctx = this.ctx;
-    if (ctx === undefined) return 0;
+    const ctx = this.ctx!; // set by the entry that made this guest_mmu reachable (Vcpu.nested)
     if (type === 'single' && eptp === undefined) throw new InvalidArgumentError('invept-single-needs-eptp', 'single-context INVEPT names an EPTP', 'undefined');
     const match = (pgd: bigint, hpa: number) => hpa >= 0 && (type === 'global' || (pgd & EPTP_PA_MASK) === (eptp! & EPTP_PA_MASK));
     const prev: number[] = [];
@@ -166,7 +165,7 @@ export class NestedEptMmu implements KvmMmu {
   load(): void {
     const ctx = this.ctx!;
     freeObsoleteRoots(this.vm.shadow, ctx);
-    if (ctx.root.hpa < 0) mmuLoad(this.vm.shadow, ctx, this.eptp);
+    mmuLoad(this.vm.shadow, ctx, this.eptp); // kvm_mmu_reload: nothing to do with a valid root (mmuLoad returns)
   }
 
   private hwInputs() {
@@ -208,12 +207,11 @@ export class NestedEptMmu implements KvmMmu {
     let r: RetPf = RET_PF.INVALID;
     if (misconfig) {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
-      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
-      const last = path[path.length - 1];
-      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
-      if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
-        throw new InvariantViolation('mmio-rsvd-present', 'an EPT misconfiguration on a present EPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
-      }
+      // The hardware walk ran on a loaded root, so the path holds the root's entry at least; the
+      // SPTE it stops at is one with reserved bits, i.e. an MMIO SPTE (get_mmio_spte's WARN on a
+      // present one, mmu.c:4291-4327 and mmu.c:4341-4342, is a KVM bug).
+      const last = shadowPath(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
+      const spte = mmu.readSpte(last.sp, last.idx);
       if (isMmioSpte(mmu.config, spte)) r = mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration) ? RET_PF.EMULATE : RET_PF.INVALID;
       else r = RET_PF.RETRY;
       if (r === RET_PF.EMULATE) return this.emulatorCheck(ngpa, finalAcc) ?? { ret: r, mmio: true };
