@@ -35,7 +35,7 @@ import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
-import { shadowPath } from './sync';
+import { invalidateAddrInRoot, shadowPath } from './sync';
 import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
@@ -229,7 +229,23 @@ export class NestedEptMmu implements KvmMmu {
       const refused = this.emulatorCheck(ngpa, finalAcc);
       if (refused !== undefined) return refused;
     }
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec), this.curGuestLinear);
+    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec), this.curGuestLinear), ngpa);
+  }
+
+  /**
+   * `nested_ept_inject_page_fault` (vmx/nested.c:409-461): before the exit, a fault reflected to L1
+   * (EPT violation or misconfiguration; the PML-full exit is not modelled) also syncs the nGPA in
+   * every previous root of vmcs12's EP4TA (`nested_ept_invalidate_addr`, vmx/nested.c:389-407,
+   * called at :456-457), because the TLB tags mappings by EP4TA, not by the whole EPTP; the current
+   * root was synced before, by kvm_inject_emulated_page_fault for a present fault (finishNestedFault).
+   */
+  private injected(out: NestedFaultOutcome, ngpa: bigint): NestedFaultOutcome {
+    if (out.reflected === undefined) return out;
+    const ctx = this.ctx!;
+    for (const r of ctx.prevRoots) {
+      if (r.hpa >= 0 && (r.pgd & EPTP_PA_MASK) === (this.eptp & EPTP_PA_MASK)) invalidateAddrInRoot(this.vm.shadow, ctx, r.hpa, ngpa);
+    }
+    return out;
   }
 
   /**
@@ -264,7 +280,7 @@ export class NestedEptMmu implements KvmMmu {
     const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
     if (stop === WalkStop.Ok) return undefined;
     const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc), this.curGuestLinear);
+    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc), this.curGuestLinear), ngpa);
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
