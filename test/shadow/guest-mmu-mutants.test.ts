@@ -9,7 +9,8 @@
  * - 83 `active = false` → true: the object is created only by `enterNestedEpt`, which sets it.
  * - 152 `hpa >= 0` → `> 0`: a root is a host table frame, and those come from the top half of
  *   host memory (HostMemory.allocTable), never frame 0.
- * - 112 `e.mbec !== undefined` → true: an absent and an undefined `mbec` are the same to NgpaWalker.
+ * - 111 `e.caps !== undefined` → true, 112 `e.mbec !== undefined` → true: an absent and an undefined
+ *   option are the same to NgpaWalker.
  * - 122 `fetchSetsId: false` → true: only the PRESENT and RSVD bits of the EPT12 walk's error
  *   code are read (finishNestedFault); L1's exit comes from the second walk.
  * - 127 `isPae: false` → true: ShadowContext never reads isPae.
@@ -163,8 +164,10 @@ describe('nested EPT: counters, events and attempts of L2 accesses; entry, exit 
     expect(n.v.nested!.l2Walker!.role.base.guestMode).toBe(true);
     const entry = n.vm.events.all.slice(from).filter((e) => e.kind === 'nested_exit');
     expect(entry.map((e) => [e.gpa, e.outcome])).toEqual([[n.eptp, 'L2 entry: vcpu->arch.mmu = guest_mmu']]);
+    // kvm_mmu_reload → mmu_alloc_shadow_roots of guest_mmu at EPTP12 (roots.ts mmuLoad names the MMU).
     const before = n.vm.events.length;
     const r = n.v.read(GVA + 0x123n);
+    expect(n.vm.events.all.slice(before).filter((e) => e.kind === 'root_alloc').map((e) => e.outcome)).toEqual([`guest_mmu pgd 0x${n.eptp.toString(16)}`]);
     expect(r.status).toBe('ok');
     // One exit on L2's tables (the other three prefetched), one on the data page, then the walk.
     expect(r.attempts).toBe(3);
@@ -207,6 +210,24 @@ describe('nested EPT: counters, events and attempts of L2 accesses; entry, exit 
     expect(n.v.stats.get('pf_taken')).toBe(taken);
     expect(n.v.stats.get('ept_misconfigs')).toBe(1);
     expect(n.vm.events.all.filter((e) => e.kind === 'ept_misconfig').map((e) => [e.gpa, e.code])).toEqual([[0x380_0000n, 0n]]);
+  });
+
+  it('a stale MMIO SPTE whose GPA a new memslot now backs: fixed by the slow path, then the write is an EPT violation for L1', () => {
+    const n = nested({ ad: true, accessed: true });
+    n.ept.map(0x380_0000n, 0x4000_0000n, { flags: { read: true, write: false, exec: false, accessed: true, dirty: true } });
+    n.l2pt.map(GVA + 0x10_0000n, 0x380_0000n, { flags: { writable: true, accessed: true, dirty: true } });
+    n.enter();
+    expect(n.v.read(GVA + 0x10_0000n).status).toBe('emulated'); // no memslot: an MMIO SPTE in EPT02
+    n.vm.addMemslot({ base: 0x4000_0000n, size: 0x1000n, name: 'now-ram', hostPageSize: '4K' });
+    const r = n.v.write(GVA + 0x10_0000n);
+    // handle_ept_misconfig passes PFERR_RSVD alone (vmx.c:5803); the SPTE's generation is stale
+    // (mmu.c:4348-4349), so kvm_mmu_do_page_fault walks EPT12 for that error code (a read in 7.3,
+    // allowed) and maps the now backed GPA read-only: RET_PF_FIXED (mmu.c:6290). The retried
+    // write then takes an EPT violation that EPT12 refuses: vmx_tests.c:2988 EPT_VLT_WR | EPT_VLT_PERM_RD.
+    expect(r.exits.map((e) => [e.kind, e.ret])).toEqual([['ept_misconfig', 'RET_PF_FIXED'], ['ept_violation', 'reflected to L1']]);
+    expect(r.status).toBe('l1-exit');
+    if (r.nestedExit?.kind !== 'ept-violation') throw new Error('no EPT violation');
+    expect(r.nestedExit.qualification & Q_LOW).toBe(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ);
   });
 
   it('INVEPT: events name the type, the EPTP and the roots freed (handle_invept, vmx/nested.c:5920-5947)', () => {

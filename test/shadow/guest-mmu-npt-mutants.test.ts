@@ -200,6 +200,8 @@ describe('nested NPT: records and counters of entries, exits, NPFs and the trans
     expect(evs.filter((e) => e.kind === 'page_fault').map((e) => [e.gpa, e.code, e.outcome])).toEqual(r.exits.map((x) => [x.gpa, x.errorCode, 'RET_PF_FIXED']));
     expect(r.exits.at(-1)!.gpa).toBe(DATA_N + 0x18n);
     expect(r.exits.every((x) => x.fast === false && x.mmio === false)).toBe(true);
+    // mmu_alloc_shadow_roots for guest_mmu at nCR3 (roots.ts mmuLoad names the MMU).
+    expect(n.vm.events.all.slice(from).filter((e) => e.kind === 'root_alloc').map((e) => e.outcome)).toEqual([`guest_mmu pgd 0x${n.ncr3.toString(16)}`]);
     const mid = n.vm.events.length;
     n.v.exitNested();
     expect(pick(mid)).toEqual([
@@ -300,7 +302,11 @@ describe('nested NPT: the MMIO fast path (handle_mmio_page_fault) and its counte
 describe('guest_mmu (both flavours): memslots and the address of a reflected fault', () => {
   it('data in a second memslot: the host frame is that slot\'s (its first gfn)', () => {
     const n = nested();
+    // A slot allocated first elsewhere, so that 'hi' is not backed right after 'ram' (then the
+    // frame of 'ram' extended past its end would be the same number).
+    n.vm.addMemslot({ base: 3n << 30n, size: 0x1000n, name: 'spacer', hostPageSize: '4K' });
     const hi = n.vm.addMemslot({ base: 1n << 30n, size: 0x10_0000n, name: 'hi', hostPageSize: '4K' });
+    expect(hi.pfnBase).not.toBe(n.ram.pfnBase + 0x40000);
     n.ept.map(0x380_0000n, 1n << 30n);
     n.l2pt.map(EGVA + 0x10_0000n, 0x380_0000n, { flags: { writable: true } });
     n.enter();
