@@ -5,20 +5,32 @@
  * carries no "user = readable" bit to the hardware, a 5-level EPT12, an L1 frame at GPA 0, the
  * counters and events of one L2 access, and INVEPT's bookkeeping.
  *
- * Equivalent mutants left in guest-mmu.ts (no input can tell them apart):
+ * Equivalent mutants left in guest-mmu.ts (line numbers of d46f782; no input can tell them apart):
  * - 83 `active = false` → true: the object is created only by `enterNestedEpt`, which sets it.
- * - 152 `hpa >= 0` → `> 0`: a root is a host table frame, and those come from the top half of
- *   host memory (HostMemory.allocTable), never frame 0.
  * - 111 `e.caps !== undefined` → true, 112 `e.mbec !== undefined` → true: an absent and an undefined
  *   option are the same to NgpaWalker.
  * - 122 `fetchSetsId: false` → true: only the PRESENT and RSVD bits of the EPT12 walk's error
  *   code are read (finishNestedFault); L1's exit comes from the second walk.
  * - 127 `isPae: false` → true: ShadowContext never reads isPae.
- * - 180 `final && …` → `final || …` / `true`: with 7.3, PFERR_USER on a table read/write of EPT02
- *   selects nothing (it chooses XU over XS for fetches only, kvm-7x.md §1.1).
- * - 189 `g < 0` → false: an EPT02 leaf always maps a memslot's frame (the guard is an invariant).
- * - 244 `kvm === '7.3'` → `!==` / true and the 'read' literal: the 6.16 ngpa walker makes a read
- *   a user access itself (ngpa-walker.ts encodeAccess), so both closures give the same walk.
+ * - 151 `hpa >= 0` → `> 0`: a root is a host table frame, and those come from the top half of
+ *   host memory (HostMemory.allocTable), never frame 0.
+ * - 188 `g < 0` → false (and its two texts): an EPT02 leaf always maps a memslot's frame (an invariant).
+ * - 215 `isMmioSpte` → true, 218 (3): a misconfiguration stops at an MMIO SPTE, so the RET_PF_RETRY
+ *   branch (handle_mmio_page_fault's, mmu.c:4359) is not reached.
+ * - 227:52 `walkFault === undefined` → true: shadowPageFault reports a walk fault only with RET_PF_RETRY.
+ * - 228 (3): the emulator's re-walk of an emulation whose fault walk used the same access bits
+ *   (7.3; 6.16 writes and emulated non-MMIO accesses) finds nothing new.
+ * - 232 'EPT12' and `?.`: the text of an invariant violation; an exit always has its pending record.
+ * - 258 (6): `rewalkUser` — the hardware error code of a 6.16 read always has PFERR_USER, so both
+ *   closures give the same walk; only a stale MMIO SPTE over an EPT12 entry made not present
+ *   (error code PFERR_RSVD alone, vmx.c:5803) tells them apart, where the model's ACC_READ itself is
+ *   unverified (paging_tmpl.h:502-507 would give bits 2:0 = 0): left for a follow-up, not killed.
+ * - 299:18 `kvm === '7.3'` → false, 299:41 '7.3' → '': PFERR_USER on a 7.3 read selects nothing.
+ * - 304 `attempt <= MAX` → `<`: no access needs eight exits.
+ * Not killed yet: 92 (an L2 table at L1 GPA 0 with EPT A/D off), 114 (L2's CPUID: the hardware walk
+ * of L2's tables does not read it), 243/246 (the prev-root sync: a fixed fault, or a prev root of
+ * another EP4TA with an unsync page on the nGPA), 275/276/282/283 (an MMIO L2 page table; a 7.3 MBEC
+ * fetch emulated from MMIO), 327 (texts of the no-progress invariant).
  */
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, makeEptp, DEFAULT_EPT_CAPS, EPT_QUAL, InvalidArgumentError, CR0, CR4, EFER, type KvmVersion } from '../../src';
@@ -78,6 +90,20 @@ describe('nested EPT: the hardware exit KVM takes (EPT02) and the exit L1 gets (
     expect(r.status).toBe('ok');
     expect(BigInt(r.hpa!) >> 12n).toBe(n.frameOf(DATA_G + 0x2000n));
     expect(n.v.stats.get('nested_reflected')).toBe(0);
+  });
+
+  it('6.16: an L2 read of an execute-only EPT12 page is an EPT violation for L1 (vmx_tests.c:3020-3021)', () => {
+    const n = nested({ kvm: '6.16', execOnly: true, ad: true, accessed: true });
+    n.ept.setEntry(DATA_N + 0x2000n, 1, (DATA_G + 0x2000n) | 4n | MT_WB);
+    n.enter();
+    expect(n.v.fetch(GVA + 0x2000n).status).toBe('ok'); // EPT02 gets the leaf's X
+    const r = n.v.read(GVA + 0x2000n);
+    // The hardware checks R for a read (SDM Vol. 3C 29.3.3.2): an EPT violation with ACC_READ
+    // and PROT_EXEC; ept_access_violation(EPT_EA, OP_READ, EPT_VLT_RD | EPT_VLT_PERM_EX).
+    expect(Number(r.exits.at(-1)!.info) & Q_LOW).toBe(EPT_QUAL.ACC_READ | EPT_QUAL.PROT_EXEC);
+    expect(r.status).toBe('l1-exit');
+    if (r.nestedExit?.kind !== 'ept-violation') throw new Error('no EPT violation');
+    expect(r.nestedExit.qualification & Q_LOW).toBe(EPT_QUAL.ACC_READ | EPT_QUAL.PROT_EXEC);
   });
 
   it('L1 without execute-only EPT support: an execute-only EPT12 leaf is a misconfiguration for L1 (vmx_tests.c:3032)', () => {
@@ -172,7 +198,7 @@ describe('nested EPT: counters, events and attempts of L2 accesses; entry, exit 
     // One exit on L2's tables (the other three prefetched), one on the data page, then the walk.
     expect(r.attempts).toBe(3);
     // Each exit: kvm_mmu_page_fault → pf_taken++ (mmu.c:6274) and pf_fixed++ (mmu.c:6290).
-    for (const [k, want] of [['exits', 2], ['ept_violations', 2], ['ept_misconfigs', 0], ['pf_taken', 2], ['pf_fixed', 2]] as const) expect(n.v.stats.get(k)).toBe(want);
+    for (const [k, want] of [['guest_accesses', 1], ['exits', 2], ['ept_violations', 2], ['ept_misconfigs', 0], ['pf_taken', 2], ['pf_fixed', 2]] as const) expect(n.v.stats.get(k)).toBe(want);
     const ev = n.vm.events.all.slice(before).filter((e) => e.kind === 'ept_violation');
     expect(ev.map((e) => [e.gva, e.gpa, e.outcome])).toEqual([
       [GVA + 0x123n, r.exits[0]!.gpa, 'L2: EPT02 (shadow of EPT12)'],
