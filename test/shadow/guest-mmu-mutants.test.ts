@@ -16,7 +16,7 @@
  *   host memory (HostMemory.allocTable), never frame 0.
  * - 188 `g < 0` → false (and its two texts): an EPT02 leaf always maps a memslot's frame (an invariant).
  * - 215 `isMmioSpte` → true, 218 (3): a misconfiguration stops at an MMIO SPTE, so the RET_PF_RETRY
- *   branch (handle_mmio_page_fault's, mmu.c:4359) is not reached.
+ *   branch (handle_mmio_page_fault's, mmu.c:4363) is not reached.
  * - 227:52 `walkFault === undefined` → true: shadowPageFault reports a walk fault only with RET_PF_RETRY.
  * - 228 (3): the emulator's re-walk of an emulation whose fault walk used the same access bits
  *   (7.3; 6.16 writes and emulated non-MMIO accesses) finds nothing new.

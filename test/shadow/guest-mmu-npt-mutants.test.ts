@@ -7,31 +7,42 @@
  * syncs and reflected NPFs, a #PF delivered to L2, a second memslot, and the invalidation of the
  * faulting address before a fault is reflected.
  *
- * Equivalent mutants left (no input can tell them apart):
+ * Equivalent mutants left (line numbers of d46f782; no input can tell them apart):
  * guest-mmu-npt.ts
  * - 71 `pse: false` → true: NPT02 uses the 4/5-level format, where PSE selects nothing.
  * - 71 `cr4Smep: false` → true: with GMET a supervisor fetch from a U=1 NPT02 page faults anyway.
- * - 71 `maxHugePageLevel >= 3` → true / `< 3`: without 1 GiB host pages KVM builds no 1 GiB NPT02 leaf.
+ * - 71 `maxHugePageLevel >= 3` (4): without 1 GiB host pages KVM builds no 1 GiB NPT02 leaf, and the
+ *   tests' L1 memory has none (a 1 GiB-backed slot would kill `false`/`> 3`: not done).
  * - 77 `i < 4` → `i <= 4`: a fifth PDPTE is never read (pae_root has four entries).
- * - 79 `< 0` → false: nCR3's 32-byte PDPT lies in one page, which the entry checked is in L1 memory.
+ * - 79 `< 0` → false (and its block): nCR3's 32-byte PDPT lies in one page, which the entry
+ *   checked is in L1 memory; `<= 0` (a PAE PDPT at L1 GPA 0) is not killed.
  * - 102 `active = false` → true: the object is created only by `enterNestedNpt`, which sets it.
- * - 120 `!mbec` → true/false: without GMET every NPT access is user (the walker's default), so a
- *   re-walk told `user` from an error code that always has PFERR_USER is the same walk.
- * - 139 `e.gmet !== undefined` → true, 140 `e.features !== undefined` → true: absent = undefined.
- * - 156 `levels === 3` → true: the PDPTE cache is read only for a PAE format.
+ * - 120 `!mbec` → false: without GMET every NPT access is user (the walker's default) and the
+ *   error code always has PFERR_USER, so the closure gives the same walk.
+ * - 139, 140, 141 `!== undefined` → true: an absent and an undefined option are the same.
+ * - 156 `levels === 3` → true: the PDPTE copies are read only through a PAE format or root.
  * - 171 `isPae` (3): ShadowContext never reads isPae.
- * - 219 `hpa < 0` → true / `<= 0`: mmuLoad returns at once with a valid root (a table frame, never 0);
- *   the PDPTEs it would re-read are read only when a root is allocated.
+ * - 204 `syncRequested = true` → false, 209 `= false` → true: syncRoots does not read the flag, and
+ *   every VMRUN sets it again.
+ * - 219 `hpa < 0` → true / `<= 0`: mmuLoad returns at once with a valid root (a table frame, never 0).
  * - 221 `pdptHalves !== undefined` → true: a non-PAE root reads no PDPTEs.
- * - 242 `g < 0` → false: an NPT02 leaf always maps a memslot's frame (the guard is an invariant).
- * - 275 'NPT12' / 297 'NPT12': named only in the text of an invariant violation.
- * - 275, 285 `pendingExit?.final` → `.final`: an NPF always has its pending exit.
- * - 318 `attempt <= MAX` → `<`: no access needs eight exits.
+ * - 242 `g < 0` → false (and its texts): an NPT02 leaf always maps a memslot's frame (an invariant).
+ * - 255 `i * 2 + 1` → `i * 2 - 1`: the high halves of these PDPTEs are 0 (tables below 4 GiB).
+ * - 270 `isMmioSpte` → true, 272 (2): an RSVD NPF stops at an MMIO SPTE, so the RET_PF_RETRY branch
+ *   (handle_mmio_page_fault's, mmu.c:4359-4363) is not reached.
+ * - 278, 288, 295 'NPT12' and `?.`: the text of an invariant violation; an NPF always has its
+ *   pending record.
+ * - 316 `attempt <= MAX` → `<`: no access needs eight exits.
+ * Not killed yet: 126 (the rootRole getter), 151 (L2's CPUID: the hardware walk of L2's tables does
+ * not read it), 294 (the record of an NPF found by the emulator's walk), 336 (no-progress texts).
  * nested-access.ts
  * - 48 `PRESENT && !RSVD` → true (and the `||`/RSVD forms): invalidating a not-present or reserved
  *   nGPA finds no stale SPTE (the hardware faulted on it because EPT02/NPT02 has none usable).
- * - 54 (the invariant of the second look, 4): both walks read the same L1 memory.
+ * - 54 (4): the invariant of the second look; both walks read the same L1 memory.
+ * - 96 `find(...)` → true: not killed (needs a slot list where the first slot is not the data's).
  * - 100 `guestWalk.status === 'ok'` → true: the walk ended Ok, so the record is 'ok'.
+ * Not killed yet: 58 (RET_PF_WRITE_PROTECTED: L2 writing its own EPT12/NPT12 page), 62 `true`, 63
+ * (RET_PF_SPURIOUS), 82 (an emulation that is not MMIO).
  */
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, DEFAULT_FEATURES, EPT_QUAL, GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError } from '../../src';
