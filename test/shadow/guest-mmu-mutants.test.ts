@@ -33,7 +33,7 @@
  * fetch emulated from MMIO), 327 (texts of the no-progress invariant).
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, makeEptp, DEFAULT_EPT_CAPS, EPT_QUAL, InvalidArgumentError, CR0, CR4, EFER, type KvmVersion } from '../../src';
+import { Vm, PageTableBuilder, makeEptp, DEFAULT_EPT_CAPS, EPT_QUAL, nestedMbecScenario, NESTED_MBEC_LAYOUT, InvalidArgumentError, CR0, CR4, EFER, type KvmVersion } from '../../src';
 import { nested, LONG, GVA, DATA_N, DATA_G } from './nested-fixture';
 
 const MT_WB = 6n << 3n; // EPT memory type WB in bits 5:3 of a leaf
@@ -121,21 +121,11 @@ describe('nested EPT: the hardware exit KVM takes (EPT02) and the exit L1 gets (
 });
 
 describe("nested EPT with MBEC (KVM '7.3'): bit 6 of the hardware exit is the AND of XU over EPT02", () => {
+  /** Note 12's setup (R|W|X|XU tables, kvm-unit-tests __setup_ept under MBEC, kvm-7x.md §6.1): a read builds the EPT02 leaf, then a write. */
   function mbec(leaf: bigint) {
-    const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants: true, kvm: '7.3' });
-    vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', hostPageSize: '4K' });
-    const l1pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x10_0000n, size: 0x10_0000n } });
-    // Non-leaf EPT12 entries R|W|X|XU (kvm-unit-tests __setup_ept under MBEC, kvm-7x.md §6.1).
-    const ept = new PageTableBuilder(vm.guestMem, { mode: 'ept4', pool: { base: 0x20_0000n, size: 0x10_0000n }, tableFlags: 0x407 });
-    const l2pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: 0x100_0000n, size: 0x10_0000n } });
-    ept.map(0x100_0000n, 0x100_0000n, { count: 16, flags: { userExec: true } });
-    l2pt.map(GVA, DATA_N, { flags: { writable: true } });
-    ept.map(DATA_N, DATA_G);
-    ept.setEntry(DATA_N, 1, DATA_G | leaf | MT_WB);
-    const v = vm.createVcpu({ ...LONG, cr3: l1pt.root });
-    v.enterNestedEpt({ eptp: makeEptp({ root: ept.root, level: 4, adEnabled: false }), caps: DEFAULT_EPT_CAPS, l2: { ...LONG, cr3: l2pt.root }, mbec: true });
-    expect(v.read(GVA).status).toBe('ok'); // EPT02 gets the leaf's R (and XU)
-    return v.write(GVA);
+    const { cpu } = nestedMbecScenario('7.3', true, leaf);
+    expect(cpu.read(NESTED_MBEC_LAYOUT.gvaSupervisor).status).toBe('ok'); // EPT02 gets the leaf's R (and XU)
+    return cpu.write(NESTED_MBEC_LAYOUT.gvaSupervisor);
   }
 
   it('leaf R|XU under R|W|X|XU tables: bit 6 set; leaf R: clear (SDM Vol. 3C Table 28-7 bit 6 with MBEC)', () => {
