@@ -5,7 +5,7 @@
  * carries no "user = readable" bit to the hardware, a 5-level EPT12, an L1 frame at GPA 0, the
  * counters and events of one L2 access, and INVEPT's bookkeeping.
  *
- * Equivalent mutants left in guest-mmu.ts (line numbers of d46f782; no input can tell them apart):
+ * Equivalent mutants left in guest-mmu.ts (line numbers of f41bd2a; no input can tell them apart):
  * - 83 `active = false` → true: the object is created only by `enterNestedEpt`, which sets it.
  * - 111 `e.caps !== undefined` → true, 112 `e.mbec !== undefined` → true: an absent and an undefined
  *   option are the same to NgpaWalker.

@@ -7,7 +7,7 @@
  * syncs and reflected NPFs, a #PF delivered to L2, a second memslot, and the invalidation of the
  * faulting address before a fault is reflected.
  *
- * Equivalent mutants left (line numbers of d46f782; no input can tell them apart):
+ * Equivalent mutants left (line numbers of f41bd2a; no input can tell them apart):
  * guest-mmu-npt.ts
  * - 71 `pse: false` → true: NPT02 uses the 4/5-level format, where PSE selects nothing.
  * - 71 `cr4Smep: false` → true: with GMET a supervisor fetch from a U=1 NPT02 page faults anyway.
