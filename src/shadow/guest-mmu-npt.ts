@@ -27,7 +27,7 @@ import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError,
 import { NgpaWalker } from '../nested/ngpa-walker';
 import { isPaePaging, pdpteRsvdBits } from '../nested/vmcs12-pdptes';
 import type { GuestMemory } from '../memory/guest-memory';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
+import { isMmioSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
@@ -276,30 +276,33 @@ export class NestedNptMmu implements KvmMmu {
     return -1;
   }
 
+  /** get_pdptr = nested_svm_get_tdp_pdptr: every walk of a PAE NPT12 reads its PDPTEs from memory. */
+  private refreshPdptes(): void {
+    const halves = this.pdptHalves;
+    if (halves === undefined) return;
+    readPdptes(this.ctx!.guestMem, this.pdptBase).forEach((v, i) => {
+      halves[i * 2] = Number(v & 0xffffffffn);
+      halves[i * 2 + 1] = Number(v >> 32n);
+    });
+  }
+
   /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu (paging64/32_page_fault over NPT12). */
   private pageFault(ngpa: bigint, ec: number, rsvd: boolean): NestedFaultOutcome {
     const mmu = this.vm.shadow;
     const ctx = this.ctx!;
     if (rsvd) {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
-      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
-      const last = path[path.length - 1];
-      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
-      if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
-        throw new InvariantViolation('mmio-rsvd-present', 'an RSVD NPF on a present NPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
-      }
+      // The hardware walk ran on a loaded root and stopped at an entry with reserved bits below it
+      // (pae_root's entries have none), so the path ends at that SPTE: an MMIO SPTE (get_mmio_spte's
+      // WARN on a present one, mmu.c:4291-4327 and mmu.c:4341-4342, is a KVM bug).
+      const last = shadowPath(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
+      const spte = mmu.readSpte(last.sp, last.idx);
       if (isMmioSpte(mmu.config, spte)) {
         if (mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration)) return this.emulateMmio(ngpa, ec);
       } else return { ret: RET_PF.RETRY, mmio: false };
     }
     this.stats.inc('pf_taken');
-    if (this.pdptHalves !== undefined) {
-      // get_pdptr = nested_svm_get_tdp_pdptr: every walk of a PAE NPT12 reads its PDPTEs from memory.
-      readPdptes(ctx.guestMem, this.pdptBase).forEach((v, i) => {
-        this.pdptHalves![i * 2] = Number(v & 0xffffffffn);
-        this.pdptHalves![i * 2 + 1] = Number(v >> 32n);
-      });
-    }
+    this.refreshPdptes();
     const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // Every nested NPT access is a user access already (the walker's default); with GMET, U is the access's own.
     return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
@@ -313,12 +316,7 @@ export class NestedNptMmu implements KvmMmu {
   private emulateMmio(ngpa: bigint, ec: number): NestedFaultOutcome {
     const ctx = this.ctx!;
     if (this.pendingExit?.final !== false) {
-      if (this.pdptHalves !== undefined) {
-        readPdptes(ctx.guestMem, this.pdptBase).forEach((v, i) => {
-          this.pdptHalves![i * 2] = Number(v & 0xffffffffn);
-          this.pdptHalves![i * 2 + 1] = Number(v >> 32n);
-        });
-      }
+      this.refreshPdptes();
       const acc = ec & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
       const s = ctx.walkScratch;
       const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), acc);

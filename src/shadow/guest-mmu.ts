@@ -19,7 +19,7 @@ import { InvalidArgumentError, hex } from '../errors';
 import type { EptCapabilities } from '../nested/ept-capabilities';
 import { NgpaWalker } from '../nested/ngpa-walker';
 import { vmcs12Pdptes } from '../nested/vmcs12-pdptes';
-import { isMmioSpte, isRsvdSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
+import { isMmioSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
 import { GvaWalker } from '../walker/gva-walker';
@@ -36,7 +36,7 @@ import { ShadowContext, type ContextSetup } from './shadow-context';
 import { shadowPageFault } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
-import { shadowPath } from './sync';
+import { invalidateAddrInRoot, shadowPath } from './sync';
 import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
@@ -153,8 +153,7 @@ export class NestedEptMmu implements KvmMmu {
 
   /** INVEPT single-context (by EP4TA) or global: free the matching guest_mmu roots. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
-    const ctx = this.ctx;
-    if (ctx === undefined) return 0;
+    const ctx = this.ctx!; // set by the entry that made this guest_mmu reachable (Vcpu.nested)
     if (type === 'single' && eptp === undefined) throw new InvalidArgumentError('invept-single-needs-eptp', 'single-context INVEPT names an EPTP', 'undefined');
     const match = (pgd: bigint, hpa: number) => hpa >= 0 && (type === 'global' || (pgd & EPTP_PA_MASK) === (eptp! & EPTP_PA_MASK));
     const prev: number[] = [];
@@ -173,7 +172,7 @@ export class NestedEptMmu implements KvmMmu {
   load(): void {
     const ctx = this.ctx!;
     freeObsoleteRoots(this.vm.shadow, ctx);
-    if (ctx.root.hpa < 0) mmuLoad(this.vm.shadow, ctx, this.eptp);
+    mmuLoad(this.vm.shadow, ctx, this.eptp); // kvm_mmu_reload: nothing to do with a valid root (mmuLoad returns)
   }
 
   private hwInputs() {
@@ -215,12 +214,11 @@ export class NestedEptMmu implements KvmMmu {
     let r: RetPf = RET_PF.INVALID;
     if (misconfig) {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
-      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
-      const last = path[path.length - 1];
-      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
-      if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
-        throw new InvariantViolation('mmio-rsvd-present', 'an EPT misconfiguration on a present EPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
-      }
+      // The hardware walk ran on a loaded root, so the path holds the root's entry at least; the
+      // SPTE it stops at is one with reserved bits, i.e. an MMIO SPTE (get_mmio_spte's WARN on a
+      // present one, mmu.c:4291-4327 and mmu.c:4341-4342, is a KVM bug).
+      const last = shadowPath(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
+      const spte = mmu.readSpte(last.sp, last.idx);
       if (isMmioSpte(mmu.config, spte)) r = mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration) ? RET_PF.EMULATE : RET_PF.INVALID;
       else r = RET_PF.RETRY;
       if (r === RET_PF.EMULATE) return this.emulatorCheck(ngpa, finalAcc) ?? { ret: r, mmio: true };
@@ -238,7 +236,23 @@ export class NestedEptMmu implements KvmMmu {
       const refused = this.emulatorCheck(ngpa, finalAcc);
       if (refused !== undefined) return refused;
     }
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec), this.curGuestLinear);
+    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec), this.curGuestLinear), ngpa);
+  }
+
+  /**
+   * `nested_ept_inject_page_fault` (vmx/nested.c:409-461): before the exit, a fault reflected to L1
+   * (EPT violation or misconfiguration; the PML-full exit is not modelled) also syncs the nGPA in
+   * every previous root of vmcs12's EP4TA (`nested_ept_invalidate_addr`, vmx/nested.c:389-407,
+   * called at :456-457), because the TLB tags mappings by EP4TA, not by the whole EPTP; the current
+   * root was synced before, by kvm_inject_emulated_page_fault for a present fault (finishNestedFault).
+   */
+  private injected(out: NestedFaultOutcome, ngpa: bigint): NestedFaultOutcome {
+    if (out.reflected === undefined) return out;
+    const ctx = this.ctx!;
+    for (const r of ctx.prevRoots) {
+      if (r.hpa >= 0 && (r.pgd & EPTP_PA_MASK) === (this.eptp & EPTP_PA_MASK)) invalidateAddrInRoot(this.vm.shadow, ctx, r.hpa, ngpa);
+    }
+    return out;
   }
 
   /**
@@ -273,7 +287,7 @@ export class NestedEptMmu implements KvmMmu {
     const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
     if (stop === WalkStop.Ok) return undefined;
     const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc), this.curGuestLinear);
+    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc), this.curGuestLinear), ngpa);
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */

@@ -145,6 +145,33 @@ describe('nested EPT: guest_mmu shadows EPT12', () => {
     expect(n.v.stats.get('root_cache_miss')).toBe(3);
   });
 
+  it('a fault reflected to L1 syncs its nGPA in the previous roots of the same EP4TA too (nested_ept_invalidate_addr)', () => {
+    // Two EPTPs on one EPT12 (same EP4TA), A/D on and off: two roots, separate EPT02 pages (roles
+    // differ in ad_disabled). L1 rewrites a 4K EPT12 leaf: both EPT02 leaf pages go unsync.
+    const n = nested({ ad: true, accessed: true });
+    const R = 1n | (6n << 3n);
+    n.ept.setEntry(DATA_N, 1, DATA_G | R);
+    const eptpB = makeEptp({ root: n.ept.root, level: 4, adEnabled: false });
+    n.enter(eptpB);
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(DATA_G));
+    n.v.exitNested();
+    n.enter(); // EPTP A (A/D on): B's root goes to prev_roots
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(DATA_G));
+    n.v.exitNested();
+    const e = n.ept.getEntry(DATA_N, 1);
+    expect(n.v.store(DM + BigInt(e.gpa), 0x600_0000n | R, 8).status).toBe('ok');
+    expect(n.vm.shadow.find(Number(BigInt(e.gpa) >> 12n)).map((sp) => sp.unsync)).toEqual([true, true]);
+    n.enter();
+    // L2 writes: EPT02 and EPT12 both read-only, an EPT violation for L1 (vmx_tests.c:2988).
+    expect(n.v.write(GVA).status).toBe('l1-exit');
+    // nested_ept_inject_page_fault (vmx/nested.c:449-457): "we also need to sync it for any other
+    // cached EPTP02s based on the same EP4TA" — nested_ept_invalidate_addr (vmx/nested.c:389-407)
+    // syncs the nGPA in B's root, so L2 on EPTP B (a root cache hit, no sync: kvm_mmu_new_pgd)
+    // sees L1's new frame without an INVEPT.
+    n.enter(eptpB);
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(0x600_0000n));
+  });
+
   it('L2 entry and exit switch the MMU: L1 accesses go through the TDP root again', () => {
     const n = nested();
     n.l1pt.map(0x7000_0000n, 0x80_0000n, { flags: { writable: true } });
