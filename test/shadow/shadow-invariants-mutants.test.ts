@@ -140,6 +140,12 @@ describe('checkShadowInvariants, one broken property at a time', () => {
     expect(rule(m)).toBe('write-track-count');
   });
 
+  it('write-track-underflow: zapping an upper-level page whose gfn has no write-track count (page_track.c:84)', () => {
+    const { m, pd } = mapped();
+    writeTrack(m).delete(pd.gfn);
+    expect(() => m.zapPage(pd)).toThrow(expect.objectContaining({ rule: 'write-track-underflow' }));
+  });
+
   it('rmap-stale: an rmap entry for an SPTE that is not a leaf', () => {
     const { m, pt } = mapped();
     m.rmap.add(Number(GPA >> 12n) + 300, 1, { sp: pt, idx: (IDX + 300) % 512 });

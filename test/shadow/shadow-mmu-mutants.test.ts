@@ -25,6 +25,12 @@
  * `struct kvm`, and their events carry vcpu -1.
  *
  * Equivalent mutants of shadow-mmu.ts:331-end (no observable difference possible):
+ * - linkShadowPage `child.unsyncChildren > 0` → false: no page with unsync children is linked
+ *   (KVM: WARN_ON_ONCE(sp->unsync_children), mmu.c:2539; upper levels are synced before linking);
+ * - freePage `if (b.length === 0) hash.delete` → false: an empty bucket finds nothing either;
+ * - zapCollapsibleSptes `level > 2` → false: a level-3 page is never below the maximum level (3);
+ *   `start - start % 2^(9(level-1))` → `+`: equal for level 1, and no 2 MiB leaf straddles a
+ *   slot's start (the partial head region's huge pages are disallowed, makeLpageInfo);
  * - unaccountShadowed `if (n === 0) writeTrack.delete` → false: a 0 count left in the map reads as
  *   0 through every reader (`?? 0`);
  * - prepareZap `!invalid.includes(sp)` → true: a page reaches a second prepare only after its last
@@ -34,8 +40,8 @@
  * - zapPte `else if (isMmioSpte(..))` → true: the only other non-present value is
  *   SHADOW_NONPRESENT_VALUE, and setSpte ignores an unchanged value;
  * - zapUnsyncChildren `parent.level === 1` → false: a level-1 page has no unsync children;
- * - zapAllFast `if (!this.isObsolete(sp)) break` → false: the FIFO holds no valid page of the new
- *   generation before the flip's zap, and an invalid one is skipped next;
+ * - zapAllFast `if (!this.isObsolete(sp)) break` → false: every page on the list at the flip is
+ *   obsolete (pages of the new generation are made after the zap);
  * - wrprotRange `if (!isWritable(spte)) continue` → false: clearing W of a read-only SPTE writes
  *   the same value, which setSpte ignores;
  * - find `?? []` → `?? ['Stryker was here']`: the string has no gfn and is filtered out;
@@ -44,7 +50,7 @@
 import { describe, expect, it } from 'vitest';
 import { PageTableBuilder, SHADOW_NONPRESENT_VALUE, ShadowPage, Vm, mmuPageHash, type Memslot } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
-import { nested, GVA } from './nested-fixture';
+import { nested, GVA, DATA_N } from './nested-fixture';
 import { shadowFixture, tableOf, type ShadowFixture } from './fixtures';
 
 const VA = 0x7000_0000n;
@@ -200,8 +206,12 @@ describe('kvm_mmu_slot_gfn_write_protect when a gfn becomes a shadowed table', (
     expect(f.v.write(VA).status).toBe('ok');
     const before = f.vm.shadow.readSpte(pt, idx);
     expect(before & W).toBe(W);
+    const from = f.vm.events.all.length;
     const flushes = shadowAsTable(f, DATA);
     expect(flushes.map((e) => [e.vcpu, e.level])).toEqual([[-1, 1]]);
+    // The write protection itself is the VM's too (account_shadowed takes no vCPU).
+    const wp = eventsFrom(f.vm, from).filter((e) => e.kind === 'spte_change' && e.oldSpte === before);
+    expect(wp.map((e) => e.vcpu)).toEqual([-1]);
     expect(f.vm.shadow.readSpte(pt, idx)).toBe(before & ~(W | f.vm.config.mmuWritableMask));
   });
 
@@ -300,6 +310,30 @@ describe('__kvm_mmu_prepare_zap_page and commit', () => {
     expect(f.vm.stats.get('mmu_shadow_zapped')).toBe(0);
   });
 
+  it('a zapped root held by two vCPUs is prepared again only when the last one drops it (mmu.c:3715-3716)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA);
+    const v1 = f.vm.createVcpu(f.regs);
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(v1.read(VA).status).toBe('ok');
+    const root = f.v.shadow!.ctx.root.sp!;
+    expect(v1.shadow!.ctx.root.sp).toBe(root);
+    expect(root.rootCount).toBe(2);
+    const zapped = () => f.vm.stats.get('mmu_shadow_zapped');
+    const z0 = zapped();
+    f.vm.shadow.zapPage(root);
+    expect(zapped()).toBe(z0 + 1);
+    // vCPU 0 drops its reference: root_count 1, nothing prepared; the page stays allocated.
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(root.rootCount).toBe(1);
+    expect(zapped()).toBe(z0 + 1);
+    expect(f.vm.shadow.allPages).toContain(root);
+    // vCPU 1 drops the last one: prepared again (++mmu_shadow_zapped, mmu.c:2658) and freed.
+    expect(v1.read(VA).status).toBe('ok');
+    expect(zapped()).toBe(z0 + 2);
+    expect(f.vm.shadow.allPages).not.toContain(root);
+  });
+
   it('freeing a root still loaded is refused (mmu.c:2743 WARN_ON_ONCE(sp->root_count))', () => {
     const f = shadowFixture('paging4');
     f.pt.map(VA, GPA);
@@ -346,6 +380,31 @@ describe('__kvm_mmu_prepare_zap_page and commit', () => {
     m.commitZap(invalid, -1);
     expect(n.vm.stats.get('mmu_shadow_zapped')).toBe(zapped + 1 + sub.length);
     for (const sp of sub) expect(m.allPages).not.toContain(sp);
+  });
+
+  it('nested TDP: a guest-mode table still linked from another page is not zapped with its parent', () => {
+    const n = nested();
+    // A second L2 region, in another 1 GiB of nGPA space, whose EPT12 PDE points at the same EPT12
+    // page table as DATA_N's: one EPT02 page table under two EPT02 page directories.
+    const Y = 0x4000_0000n + DATA_N;
+    n.ept.setEntry(Y, 2, n.ept.getEntry(DATA_N, 2).value);
+    const GVA2 = GVA + 0x40_0000n;
+    n.l2pt.map(GVA2, Y, { flags: { writable: true } });
+    n.enter();
+    expect(n.v.read(GVA).status).toBe('ok');
+    expect(n.v.read(GVA2).status).toBe('ok');
+    const m = n.vm.shadow;
+    const shared = m.allPages.find((sp) => sp.role.guestMode && sp.level === 1 && sp.parentPtes.length === 2);
+    expect(shared).toBeDefined();
+    const [a, b] = shared!.parentPtes.map((p) => p.sp);
+    expect(a).not.toBe(b);
+    const invalid: ShadowPage[] = [];
+    m.prepareZap(a!, invalid, -1);
+    m.commitZap(invalid, -1);
+    // mmu.c:2591-2594: only a child left without parent_ptes is zapped with it.
+    expect(shared!.role.invalid).toBe(false);
+    expect(shared!.parentPtes.map((p) => p.sp)).toEqual([b]);
+    expect(m.allPages).toContain(shared);
   });
 });
 
