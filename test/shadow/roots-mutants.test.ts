@@ -10,8 +10,11 @@
  * - `kvm_mmu_sync_prev_roots` (mmu.c:4226-4240): a previous root that needs a sync is freed;
  * - `kvm_invalidate_pcid` (x86.c:1387-1421): the current PCID requests a sync and a flush; with
  *   CR4.PCIDE, previous roots with that PCID are freed; without it nothing else (x86.c:1402-1411);
- * - KVM_REQ_MMU_FREE_OBSOLETE_ROOTS → `kvm_mmu_free_obsolete_roots` (mmu.c:5986-6010): obsolete
- *   current and previous roots are freed, others kept.
+ * - KVM_REQ_MMU_FREE_OBSOLETE_ROOTS → `__kvm_mmu_free_obsolete_roots` (mmu.c:5963-5978): obsolete
+ *   current and previous roots are freed, others kept; a root without a shadow page (a PAE root)
+ *   counts as obsolete (`is_obsolete_root`, mmu.c:5936-5961);
+ * - `fast_pgd_switch` (mmu.c:5028-5042): a current root without a shadow page (a PAE root, which a
+ *   32-bit guest has too) is freed before the cache is searched.
  */
 import { describe, expect, it } from 'vitest';
 import { CR4, PageTableBuilder, pcidOf } from '../../src';
@@ -62,6 +65,54 @@ describe('kvm_mmu_free_roots of a PAE root', () => {
     expect(sps.map((sp) => sp.rootCount)).toEqual([1, 1, 1, 1]);
     // Each entry: the page's frame | P (pm_mask without a 4/5-level host walk).
     for (let i = 0; i < 4; i++) expect(BigInt(ctx.paeHalves[i * 2]!) | (BigInt(ctx.paeHalves[i * 2 + 1]!) << 32n)).toBe((BigInt(sps[i]!.pfn) << 12n) | 1n);
+  });
+});
+
+describe('a PAE root (32-bit and PAE guests) is never cached', () => {
+  it('a 32-bit guest\'s CR3 load frees the PAE root in fast_pgd_switch (no PDPTEs changed)', () => {
+    const f = shadowFixture('paging32');
+    const b = new PageTableBuilder(f.vm.guestMem, { mode: 'paging32', pool: { base: POOL.base + POOL.size, size: 0x4_0000n } });
+    mapDirect(b, f.dm);
+    f.pt.map(0x4000_0000n, GPA);
+    b.map(0x4000_0000n, GPA);
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    const ctx = f.v.shadow!.ctx;
+    const old = ctx.paeRootSps.map((sp) => sp!);
+    f.v.movCr3(b.root);
+    expect(ctx.root.hpa).toBe(-1);
+    expect(ctx.prevRoots.every((r) => r.hpa === -1)).toBe(true);
+    expect(ctx.paeRootSps).toEqual([null, null, null, null]);
+    expect([...ctx.paeHalves]).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(old.map((sp) => sp.rootCount)).toEqual([0, 0, 0, 0]);
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    expect(ctx.paeRootSps.map((sp) => sp!.gfn)).toEqual(Array(4).fill(Number(BigInt(b.root) >> 12n)));
+  });
+
+  it('a request to free obsolete roots frees a PAE root even when its pages are valid (is_obsolete_root)', () => {
+    const f = shadowFixture('pae');
+    f.pt.map(0x4000_0000n, GPA);
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    const ctx = f.v.shadow!.ctx;
+    const old = ctx.paeRootSps.map((sp) => sp!);
+    // Zapping a page that is not a root makes no request: the PAE root stays.
+    f.vm.shadow.zapPage(tableOf(f, 0x4000_0000n, 1));
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    expect(ctx.paeRootSps).toEqual(old);
+    // A root of another vCPU zapped in use makes the request (mmu.c:2709-2710).
+    const f2 = f.vm.createVcpu({ ...f.regs, cr3: 0n, cr0: 0n, cr4: 0n, efer: 0n });
+    expect(f2.read(0x1000n).status).toBe('ok');
+    const other = f2.shadow!.ctx.paeRootSps[0]!;
+    const req = f.vm.shadow.freeObsoleteRootsRequest;
+    f.vm.shadow.zapPage(other);
+    expect(f.vm.shadow.freeObsoleteRootsRequest).toBe(req + 1);
+    expect(old.every((sp) => !sp.role.invalid)).toBe(true);
+    const from = f.vm.events.all.length;
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    const ev = f.vm.events.all.slice(from).filter((e) => (e.kind === 'root_free' || e.kind === 'root_alloc') && e.vcpu === 0);
+    expect(ev.map((e) => e.kind)).toEqual(['root_free', 'root_alloc']);
+    // Reloaded: the same valid (gfn, role) pages are found again in the hash, one reference each.
+    expect(ctx.paeRootSps).toEqual(old);
+    expect(old.map((sp) => sp.rootCount)).toEqual([1, 1, 1, 1]);
   });
 });
 
@@ -164,19 +215,21 @@ describe('kvm_invalidate_pcid on a flushing CR3 load', () => {
 });
 
 describe('KVM_REQ_MMU_FREE_OBSOLETE_ROOTS', () => {
-  it('frees a previous root whose page was zapped, keeps the valid current one', () => {
-    const { f, s, ctx } = spaces(2);
+  it('frees a previous root whose page was zapped, keeps the valid current and previous ones', () => {
+    const { f, s, ctx } = spaces(3);
     expect(f.v.read(VA).status).toBe('ok');
-    f.v.movCr3(s[1]!.root);
-    expect(f.v.read(VA).status).toBe('ok');
-    const prev = ctx.prevRoots[0]!.sp!;
+    for (const i of [1, 2]) {
+      f.v.movCr3(s[i]!.root);
+      expect(f.v.read(VA).status).toBe('ok');
+    }
+    const [p1, p0] = [ctx.prevRoots[0]!.sp!, ctx.prevRoots[1]!.sp!];
     const cur = ctx.root.sp!;
-    f.vm.shadow.zapPage(prev);
-    expect(prev.role.invalid).toBe(true);
+    f.vm.shadow.zapPage(p1);
+    expect(p1.role.invalid).toBe(true);
     expect(f.v.read(VA).status).toBe('ok');
-    expect(ctx.prevRoots[0]!.hpa).toBe(-1);
+    expect(ctx.prevRoots.map((r) => r.sp)).toEqual([null, p0, null]);
     expect(ctx.root.sp).toBe(cur);
-    expect(f.vm.shadow.allPages).not.toContain(prev);
-    expect(tableOf(f, VA, 1)).toBeDefined();
+    expect(p0.rootCount).toBe(1);
+    expect(f.vm.shadow.allPages).not.toContain(p1);
   });
 });
