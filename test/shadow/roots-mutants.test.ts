@@ -18,7 +18,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CR4, PageTableBuilder, pcidOf } from '../../src';
-import { POOL, mapDirect, shadowFixture, tableOf } from './fixtures';
+import { POOL, mapDirect, regsFor, shadowFixture, tableOf } from './fixtures';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -162,6 +162,42 @@ describe('kvm_mmu_new_pgd and the previous roots', () => {
     const misses = f.v.stats.get('root_cache_miss');
     f.v.movCr3(s[1]!.root);
     expect(f.v.stats.get('root_cache_miss')).toBe(misses + 1);
+  });
+});
+
+describe('fast_pgd_switch with a PAE root as the current root', () => {
+  it('back from an L2 with a PAE root, L1\'s root comes back from the previous roots (cached_root_find_without_current, mmu.c:5007-5026)', () => {
+    const { f, ctx } = spaces(1);
+    expect(f.v.read(VA).status).toBe('ok');
+    const r1 = ctx.root.sp!;
+    const l2pt = new PageTableBuilder(f.vm.guestMem, { mode: 'paging32', pool: { base: 0x60_0000n, size: 0x4_0000n } });
+    l2pt.map(0x4000_0000n, GPA);
+    f.v.enterNested({ l2: { ...regsFor('paging32'), cr3: l2pt.root } });
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    // Entering rotated L1's root into the previous roots (cached_root_find_and_keep_current).
+    expect(ctx.root.sp).toBeNull();
+    expect(ctx.prevRoots.map((r) => r.sp)).toEqual([r1, null, null]);
+    const hits = f.v.stats.get('root_cache_hit');
+    f.v.exitNested();
+    expect(f.v.stats.get('root_cache_hit')).toBe(hits + 1);
+    expect(ctx.root.sp).toBe(r1);
+    expect(ctx.prevRoots.every((r) => r.hpa === -1)).toBe(true);
+    expect(f.v.read(VA).status).toBe('ok');
+  });
+
+  it('a CR3 load with paging off frees the PAE root of direct pages and finds nothing cached', () => {
+    const f = shadowFixture('paging4');
+    const v = f.vm.createVcpu({ ...f.regs, cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n });
+    expect(v.read(0x1000n).status).toBe('ok');
+    const ctx = v.shadow!.ctx;
+    expect(ctx.root.sp).toBeNull();
+    const old = ctx.paeRootSps.map((sp) => sp!);
+    expect(old.every((sp) => sp.role.direct && sp.rootCount === 1)).toBe(true);
+    const miss = v.stats.get('root_cache_miss');
+    v.movCr3(0x5000n);
+    expect(v.stats.get('root_cache_miss')).toBe(miss + 1);
+    expect(ctx.root.hpa).toBe(-1);
+    expect(old.map((sp) => sp.rootCount)).toEqual([0, 0, 0, 0]);
   });
 });
 
