@@ -15,6 +15,21 @@
  *   counts as obsolete (`is_obsolete_root`, mmu.c:5936-5961);
  * - `fast_pgd_switch` (mmu.c:5028-5042): a current root without a shadow page (a PAE root, which a
  *   32-bit guest has too) is freed before the cache is searched.
+ *
+ * Equivalent mutants of roots.ts (no observable difference possible):
+ * - `hpa < 0` → `hpa <= 0` and `hpa >= 0` → `hpa > 0` (lines 23, 47, 68, 120, 138, 147, 148, 182, 205):
+ *   table frames start at 2^(MAXPHYADDR-13) (HostMemory.tableBase), so no root is at frame 0;
+ * - `if (prev.length > 0) freeRoots(..)` → true / `>= 0` (134, 207): freeing no root commits an
+ *   empty zap list, which does nothing;
+ * - invalidatePcid `pcidOf(activePgd) === pcid` → true (198): its one caller passes the PCID of
+ *   the CR3 it loads;
+ * - line 205 `r.hpa >= 0 &&` → true: an INVALID_ROOT in the list is skipped by putRootRef;
+ * - syncRoots `ctx.direct || ctx.root.hpa < 0` (120) → false / `&&`: direct pages and a missing root
+ *   have no unsync children to sync;
+ * - isRootUsable `r.hpa < 0` → false and `r.sp === null` → false (138): INVALID_ROOT has both, and a
+ *   PAE root never reaches the previous roots;
+ * - newPgd's write-flooding reset (173) → `||` / true: after a miss the current root is INVALID_ROOT
+ *   (sp null), and a hit always has a page.
  */
 import { describe, expect, it } from 'vitest';
 import { CR4, PageTableBuilder, pcidOf } from '../../src';
