@@ -492,24 +492,19 @@ export class ShadowMmu implements ShadowMmuOps {
     this.zapOldest(REFILL_PAGES - avail, vcpu);
   }
 
-  /** `kvm_mmu_zap_oldest_mmu_pages`. */
+  /**
+   * `kvm_mmu_zap_oldest_mmu_pages` (mmu.c:2748-2781). KVM restarts its list walk when a prepare
+   * zapped children ("unstable"); a Set's iteration stays valid when the pages it visits delete
+   * others, and every page before the current one is a skipped root, so one pass visits what KVM's
+   * restarts visit.
+   */
   zapOldest(nrToZap: number, vcpu: number): number {
     const invalid: ShadowPage[] = [];
     let total = 0;
-    let restart = true;
-    while (restart && total < nrToZap) {
-      restart = false;
-      for (const sp of this.activePages) {
-        if (sp.rootCount > 0) continue;
-        const before = this.activePages.size;
-        total += this.prepareZap(sp, invalid, vcpu);
-        if (total >= nrToZap) break;
-        if (this.activePages.size !== before - 1) {
-          restart = true; // children went too: the list changed under us
-          break;
-        }
-      }
-      if (!restart) break;
+    for (const sp of this.activePages) {
+      if (sp.rootCount > 0) continue;
+      total += this.prepareZap(sp, invalid, vcpu);
+      if (total >= nrToZap) break;
     }
     this.commitZap(invalid, vcpu);
     this.vm.stats.inc('mmu_recycled', total);
@@ -522,18 +517,14 @@ export class ShadowMmu implements ShadowMmuOps {
     this.freeObsoleteRootsRequest++;
     const invalid: ShadowPage[] = [];
     let n = 0;
-    let restart = true;
-    while (restart) {
-      restart = false;
-      for (const sp of this.activePages) {
-        if (!this.isObsolete(sp)) break; // FIFO: nothing obsolete after the first new page
-        if (sp.role.invalid) continue;
-        n++;
-        if (this.prepareZap(sp, invalid, vcpu) > 0) {
-          restart = true;
-          break;
-        }
-      }
+    // kvm_zap_obsolete_pages (mmu.c:6561-6605) restarts after a prepare that zapped children; as in
+    // zapOldest, one pass over the Set visits the same pages. Its WARN_ON_ONCE(sp->role.invalid)
+    // skip (mmu.c:6585-6586) has no twin: prepareZap takes every page off the list, a root in use
+    // too (list_del, mmu.c:2690), and nothing puts one back.
+    for (const sp of this.activePages) {
+      if (!this.isObsolete(sp)) break; // FIFO: nothing obsolete after the first new page
+      n++;
+      this.prepareZap(sp, invalid, vcpu);
     }
     this.commitZap(invalid, vcpu);
     this.vm.events.record({ kind: 'zap', vcpu, outcome: `fast zap-all: generation ${this.mmuValidGen}, ${n} obsolete pages` });
@@ -618,7 +609,8 @@ export class ShadowMmu implements ShadowMmuOps {
     for (const [gfn, level, p] of this.rmap.entries()) {
       // walk_slot_rmaps(…, PG_LEVEL_4K, KVM_MAX_HUGEPAGE_LEVEL - 1, …): levels 1 and 2.
       if (level > 2 || gfn >= end || gfn < start - (start % 2 ** (9 * (level - 1)))) continue;
-      if (p.sp.role.direct && p.sp.level < maxMappingLevel(slot, p.sp.gfn, 5, this.config.maxHugePageLevel)) hits.push(p);
+      // The level limit of the leaf's own slot: the test above is what keeps the walk to this slot.
+      if (p.sp.role.direct && p.sp.level < maxMappingLevel(this.vm.slotOfGfn(gfn)!, p.sp.gfn, 5, this.config.maxHugePageLevel)) hits.push(p);
     }
     for (const p of hits) this.setSpte(p.sp, p.idx, SHADOW_NONPRESENT_VALUE, vcpu);
     if (hits.length > 0) this.tlbFlush(vcpu, `zap collapsible SPTEs in ${slot.name}`, start);
