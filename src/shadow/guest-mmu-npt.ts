@@ -42,7 +42,7 @@ import { shadowPageFault } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRoots, mmuLoad, newPgd, syncRoots } from './roots';
 import { shadowPath } from './sync';
-import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
+import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
 
@@ -173,7 +173,7 @@ export class NestedNptMmu implements KvmMmu {
     if (this.ctx === undefined) {
       this.ctx = new ShadowContext('guest_mmu', this.index, this.stats, mem, setup);
       this.ctx.obsoleteSeen = this.vm.shadow.freeObsoleteRootsRequest;
-    } else this.ctx.configure(setup);
+    } else this.ctx.configureUnchecked(setup);
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
     this.ncr3 = BigInt(e.ncr3);
@@ -224,7 +224,7 @@ export class NestedNptMmu implements KvmMmu {
   }
 
   private hwInputs() {
-    return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
+    return this.ctx!.hwInputsUnchecked(this.vm.shadow.vm.host.frames);
   }
 
   /** The hardware NPT02 walk of one nGPA frame: the L1 frame, or -1 with an NPF pending. */
@@ -238,7 +238,7 @@ export class NestedNptMmu implements KvmMmu {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
-      const g = hostPfnToGfn(this.vm.memslots, s.gfn);
+      const g = hostPfnToGfnUnchecked(this.vm.memslots, s.gfn);
       if (g < 0) throw new InvariantViolation('npt02-target', 'an NPT02 leaf maps a frame no memslot backs', hex(s.gfn));
       return g;
     }
@@ -254,7 +254,7 @@ export class NestedNptMmu implements KvmMmu {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
       const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
       const last = path[path.length - 1];
-      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
+      const spte = last === undefined ? 0n : mmu.readSpteUnchecked(last.sp, last.idx);
       if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
         throw new InvariantViolation('mmio-rsvd-present', 'an RSVD NPF on a present NPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
       }

@@ -36,7 +36,7 @@ import { shadowPageFault } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
 import { shadowPath } from './sync';
-import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
+import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
 const EPTP_PA_MASK = ((1n << 52n) - 1n) & ~0xfffn;
@@ -129,7 +129,7 @@ export class NestedEptMmu implements KvmMmu {
     if (this.ctx === undefined) {
       this.ctx = new ShadowContext('guest_mmu', this.index, this.stats, mem, setup);
       this.ctx.obsoleteSeen = this.vm.shadow.freeObsoleteRootsRequest;
-    } else this.ctx.configure(setup);
+    } else this.ctx.configureUnchecked(setup);
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
     this.eptp = e.eptp;
@@ -170,7 +170,7 @@ export class NestedEptMmu implements KvmMmu {
   }
 
   private hwInputs() {
-    return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
+    return this.ctx!.hwInputsUnchecked(this.vm.shadow.vm.host.frames);
   }
 
   /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
@@ -185,7 +185,7 @@ export class NestedEptMmu implements KvmMmu {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
-      const g = hostPfnToGfn(this.vm.memslots, s.gfn);
+      const g = hostPfnToGfnUnchecked(this.vm.memslots, s.gfn);
       if (g < 0) throw new InvariantViolation('ept02-target', 'an EPT02 leaf maps a frame no memslot backs', hex(s.gfn));
       return g;
     }
@@ -210,7 +210,7 @@ export class NestedEptMmu implements KvmMmu {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
       const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
       const last = path[path.length - 1];
-      const spte = last === undefined ? 0n : mmu.readSpte(last.sp, last.idx);
+      const spte = last === undefined ? 0n : mmu.readSpteUnchecked(last.sp, last.idx);
       if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
         throw new InvariantViolation('mmio-rsvd-present', 'an EPT misconfiguration on a present EPT02 SPTE (a KVM bug)', '0x' + spte.toString(16));
       }

@@ -22,16 +22,16 @@ export interface RootsToFree {
 function putRootRef(mmu: ShadowMmu, ctx: ShadowContext, r: RootRef, invalid: ShadowPage[]): void {
   if (r.hpa < 0) return;
   if (r.sp !== null) {
-    mmu.putRoot(r.sp, invalid, ctx.vcpu);
+    mmu.putRootUnchecked(r.sp, invalid, ctx.vcpu);
     return;
   }
   // A PAE root: drop each of its four pages.
   for (let i = 0; i < 4; i++) {
     const sp = ctx.paeRootSps[i];
     if (sp === null || sp === undefined) continue;
-    mmu.putRoot(sp, invalid, ctx.vcpu);
+    mmu.putRootUnchecked(sp, invalid, ctx.vcpu);
     ctx.paeRootSps[i] = null;
-    mmu.writeSpecialRoot(ctx.paeRootPfn, i, 0n);
+    mmu.writeSpecialRootUnchecked(ctx.paeRootPfn, i, 0n);
     ctx.paeHalves[i * 2] = 0;
     ctx.paeHalves[i * 2 + 1] = 0;
   }
@@ -49,7 +49,7 @@ export function freeRoots(mmu: ShadowMmu, ctx: ShadowContext, which: RootsToFree
     mmu.vm.events.record({ kind: 'root_free', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${ctx.root.pgd.toString(16)}` });
     ctx.root = INVALID_ROOT;
   }
-  mmu.commitZap(invalid, ctx.vcpu);
+  mmu.commitZapUnchecked(invalid, ctx.vcpu);
 }
 
 export function freeAllRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
@@ -58,7 +58,7 @@ export function freeAllRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
 
 /** `mmu_alloc_root`: a root page with root_count held by this vCPU. */
 function allocRoot(mmu: ShadowMmu, ctx: ShadowContext, gfn: number, quadrant: number, level: number): ShadowPage {
-  const sp = mmu.getShadowPage(ctx, gfn, ctx.rootRole.with({ level, quadrant }));
+  const sp = mmu.getShadowPageUnchecked(ctx, gfn, ctx.rootRole.with({ level, quadrant }));
   sp.rootCount++;
   return sp;
 }
@@ -66,7 +66,7 @@ function allocRoot(mmu: ShadowMmu, ctx: ShadowContext, gfn: number, quadrant: nu
 /** `kvm_mmu_load` when the root is invalid: allocate, sync, and let the hardware load it. */
 export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
   if (ctx.root.hpa >= 0) return;
-  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   const rootGfn = Number((pgd & PT_BASE_ADDR_MASK) >> 12n);
   const special = ctx.usesSpecialRoots;
   if (!ctx.usesPaeRoot && !special) {
@@ -79,10 +79,10 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
     const pmMask = special ? 0x27n : 1n;
     if (special) {
       if (ctx.pml4RootPfn < 0) ctx.pml4RootPfn = mmu.vm.host.allocTable();
-      mmu.writeSpecialRoot(ctx.pml4RootPfn, 0, (BigInt(ctx.paeRootPfn) << 12n) | pmMask);
+      mmu.writeSpecialRootUnchecked(ctx.pml4RootPfn, 0, (BigInt(ctx.paeRootPfn) << 12n) | pmMask);
       if (ctx.rootRole.level === 5) {
         if (ctx.pml5RootPfn < 0) ctx.pml5RootPfn = mmu.vm.host.allocTable();
-        mmu.writeSpecialRoot(ctx.pml5RootPfn, 0, (BigInt(ctx.pml4RootPfn) << 12n) | pmMask);
+        mmu.writeSpecialRootUnchecked(ctx.pml5RootPfn, 0, (BigInt(ctx.pml4RootPfn) << 12n) | pmMask);
       }
     }
     const cpuLevel = ctx.cpuRole.base.level;
@@ -98,7 +98,7 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
       const sp = allocRoot(mmu, ctx, gfn, cpuLevel === 2 ? i : 0, 2);
       ctx.paeRootSps[i] = sp;
       const entry = (BigInt(sp.pfn) << 12n) | pmMask; // root | pm_mask
-      mmu.writeSpecialRoot(ctx.paeRootPfn, i, entry);
+      mmu.writeSpecialRootUnchecked(ctx.paeRootPfn, i, entry);
       ctx.paeHalves[i * 2] = Number(entry & 0xffffffffn);
       ctx.paeHalves[i * 2 + 1] = Number(entry >> 32n);
     }
@@ -179,7 +179,7 @@ export function newPgd(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean
 export function freeObsoleteRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
   if (ctx.obsoleteSeen === mmu.freeObsoleteRootsRequest) return;
   ctx.obsoleteSeen = mmu.freeObsoleteRootsRequest;
-  const obsolete = (r: RootRef) => r.hpa >= 0 && (r.sp === null || mmu.isObsolete(r.sp));
+  const obsolete = (r: RootRef) => r.hpa >= 0 && (r.sp === null || mmu.isObsoleteUnchecked(r.sp));
   const prev: number[] = [];
   ctx.prevRoots.forEach((r, i) => {
     if (obsolete(r)) prev.push(i);

@@ -14,7 +14,7 @@ import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { memslotPfn, maxMappingLevel, type Memslot } from '../vm/memslot';
 import { walkTables } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
-import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
+import { gpteAccessUnchecked, gpteToGfnUnchecked, prefetchInvalidGpteUnchecked, protectCleanGpteUnchecked, readGpteUnchecked } from './gpte';
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
@@ -57,7 +57,7 @@ export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
 /** `disallowed_hugepage_adjust`: never replace a table of executable small pages by a huge leaf. */
 function disallowedHugepageAdjust(mmu: ShadowMmu, fault: PageFault, spte: bigint, level: number): void {
   if (level !== fault.goalLevel || level === 1 || !isShadowPresent(spte) || isLargePte(spte)) return;
-  if (!mmu.childOf(spte).nxHugePageDisallowed) return;
+  if (!mmu.childOfUnchecked(spte).nxHugePageDisallowed) return;
   const s = span(level - 1);
   fault.pfn += (fault.gfn % span(level)) - ((fault.gfn % span(level)) % s);
   fault.goalLevel--;
@@ -81,7 +81,7 @@ function faultinPfn(mmu: ShadowMmu, fault: PageFault): string | undefined {
 
 /** `is_page_fault_stale`: the root became obsolete (or a PAE root awaits freeing). */
 function isPageFaultStale(mmu: ShadowMmu, ctx: ShadowContext): boolean {
-  if (ctx.root.sp !== null) return mmu.isObsolete(ctx.root.sp);
+  if (ctx.root.sp !== null) return mmu.isObsoleteUnchecked(ctx.root.sp);
   return ctx.obsoleteSeen !== mmu.freeObsoleteRootsRequest;
 }
 
@@ -100,10 +100,10 @@ export function mmuSetSpte(
   const c = mmu.config;
   const hostWritable = fault === null ? true : fault.mapWritable;
   const prefetch = fault === null ? true : fault.prefetch;
-  let old = mmu.readSpte(sp, idx);
+  let old = mmu.readSpteUnchecked(sp, idx);
   if (slot === undefined) {
-    if (isShadowPresent(old)) mmu.zapPte(sp, idx, null, ctx.vcpu);
-    mmu.setSpte(sp, idx, makeMmioSpte(c, gfn, pteAccess, mmu.vm.mmioGeneration), ctx.vcpu);
+    if (isShadowPresent(old)) mmu.zapPteUnchecked(sp, idx, null, ctx.vcpu);
+    mmu.setSpteUnchecked(sp, idx, makeMmioSpte(c, gfn, pteAccess, mmu.vm.mmioGeneration), ctx.vcpu);
     ctx.stats.inc('pf_mmio_spte_created');
     return RET_PF.EMULATE;
   }
@@ -112,11 +112,11 @@ export function mmuSetSpte(
     if (prefetch && isLastSpte(old, level) && spteToPfn(old) === pfn) return RET_PF.SPURIOUS;
     if (level > 1 && !isLargePte(old)) {
       // A table replaced by a huge leaf: unlink the child page.
-      mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+      mmu.setSpteUnchecked(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
       flush = true;
       old = SHADOW_NONPRESENT_VALUE;
     } else if (spteToPfn(old) !== pfn) {
-      mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+      mmu.setSpteUnchecked(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
       flush = true;
       old = SHADOW_NONPRESENT_VALUE;
     }
@@ -134,11 +134,11 @@ export function mmuSetSpte(
     ret = RET_PF.FIXED;
     flush = spteChangeNeedsFlush(mmu, old, spte) || flush;
   }
-  sp.setTranslation(idx, gfn, pteAccess);
-  mmu.setSpte(sp, idx, spte, ctx.vcpu);
+  sp.setTranslationUnchecked(idx, gfn, pteAccess);
+  mmu.setSpteUnchecked(sp, idx, spte, ctx.vcpu);
   if (wrprot && fault !== null && fault.write) ret = RET_PF.WRITE_PROTECTED;
-  if (flush) mmu.tlbFlush(ctx.vcpu, 'mmu_set_spte', gfn, level);
-  mmu.markDirtyIfWritable(gfn, spte);
+  if (flush) mmu.tlbFlushUnchecked(ctx.vcpu, 'mmu_set_spte', gfn, level);
+  mmu.markDirtyIfWritableUnchecked(gfn, spte);
   return ret;
 }
 
@@ -146,7 +146,7 @@ export function mmuSetSpte(
 function gpteChanged(ctx: ShadowContext, level: number): boolean {
   const s = ctx.walkScratch;
   const fmt = ctx.gptFormat!;
-  const cur = readGpte(ctx.guestMem, fmt, s.tableGfn[level]!, s.index[level]! * fmt.entryBytes);
+  const cur = readGpteUnchecked(ctx.guestMem, fmt, s.tableGfn[level]!, s.index[level]! * fmt.entryBytes);
   const lo = s.updated[level] ? s.newLo[level]! : s.lo[level]!;
   const hi = fmt.entryBytes === 4 ? 0 : s.updated[level] ? s.newHi[level]! : s.hi[level]!;
   return cur === undefined || cur !== ((BigInt(hi) << 32n) | BigInt(lo));
@@ -166,7 +166,7 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
   fault.gfn = s.gfn;
   fault.maxLevel = Math.min(s.level, 3);
   // page_fault_handle_page_track: a write to a write-tracked gfn cannot be fixed by mapping.
-  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTracked(fault.gfn)) {
+  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTrackedUnchecked(fault.gfn)) {
     clearFloodOnPath(mmu, ctx, addr);
     return { ret: RET_PF.WRITE_PROTECTED, mmio: false, emulation: 'write to a write-tracked gfn (shadowed upper-level page table)' };
   }
@@ -183,7 +183,7 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     if (ctx.cpuRole.isCr4Smep) pteAccess &= ~mmu.config.acc.EXEC;
   }
   if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
-  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   return fetch(mmu, ctx, fault, pteAccess);
 }
 
@@ -197,9 +197,9 @@ export function shadowWalkRefs(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint)
   let refs = 0;
   while (sp !== null) {
     refs++;
-    const spte = mmu.readSpte(sp, indexAt(addr, sp.level));
+    const spte = mmu.readSpteUnchecked(sp, indexAt(addr, sp.level));
     if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
-    sp = mmu.childOf(spte);
+    sp = mmu.childOfUnchecked(spte);
   }
   return refs;
 }
@@ -208,9 +208,9 @@ function clearFloodOnPath(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): voi
   let sp = shadowWalkStart(ctx, addr);
   while (sp !== null) {
     sp.writeFloodingCount = 0;
-    const spte = mmu.readSpte(sp, indexAt(addr, sp.level));
+    const spte = mmu.readSpteUnchecked(sp, indexAt(addr, sp.level));
     if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
-    sp = mmu.childOf(spte);
+    sp = mmu.childOfUnchecked(spte);
   }
 }
 
@@ -233,29 +233,29 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     const L = sp.level - 1;
     const tableGfn = s.tableGfn[L]!;
     const ptAccess = L === s.maxLevel ? mmu.config.acc.ALL : s.acc[L + 1]!;
-    const child = mmu.getChildSp(ctx, sp, idx, tableGfn, false, ptAccess);
+    const child = mmu.getChildSpUnchecked(ctx, sp, idx, tableGfn, false, ptAccess);
     // A page found in the hash may have unsync children the guest has since made present.
     if (child !== null && child.unsyncChildren > 0) mmuSyncChildren(mmu, ctx, child);
     if (gpteChanged(ctx, L)) return { ret: RET_PF.RETRY, mmio: false };
-    if (child !== null) mmu.linkShadowPage(sp, idx, child, vcpu);
+    if (child !== null) mmu.linkShadowPageUnchecked(sp, idx, child, vcpu);
     if (fault.write && tableGfn === fault.gfn) writeToShadowPgtable = true;
-    sp = mmu.childOf(mmu.readSpte(sp, idx));
+    sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   hugepageAdjust(mmu, fault);
   // Phase 2: direct pages when the guest page is larger than the goal level.
   let baseGfn: number;
   for (;;) {
     const idx = indexAt(addr, sp.level);
-    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
+    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpteUnchecked(sp, idx), sp.level);
     baseGfn = fault.gfn - (fault.gfn % span(sp.level));
     if (sp.level === fault.goalLevel) break;
     validateDirectSpte(mmu, sp, idx, pteAccess, vcpu);
-    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, pteAccess);
+    const child = mmu.getChildSpUnchecked(ctx, sp, idx, baseGfn, true, pteAccess);
     if (child !== null) {
-      mmu.linkShadowPage(sp, idx, child, vcpu);
-      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
+      mmu.linkShadowPageUnchecked(sp, idx, child, vcpu);
+      if (fault.hugePageDisallowed) mmu.accountNxHugePageUnchecked(child, fault.reqLevel >= sp.level);
     }
-    sp = mmu.childOf(mmu.readSpte(sp, idx));
+    sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
   const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, pteAccess, baseGfn, fault.pfn, fault);
@@ -268,12 +268,12 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
 
 /** `validate_direct_spte`: a direct child built for other access rights is unlinked. */
 function validateDirectSpte(mmu: ShadowMmu, sp: ShadowPage, idx: number, access: number, vcpu: number): void {
-  const spte = mmu.readSpte(sp, idx);
+  const spte = mmu.readSpteUnchecked(sp, idx);
   if (!isShadowPresent(spte) || isLargePte(spte)) return;
-  const child = mmu.childOf(spte);
+  const child = mmu.childOfUnchecked(spte);
   if (child.role.access === access) return;
-  mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, vcpu);
-  mmu.tlbFlush(vcpu, 'direct child with other access', sp.gfnOf(idx), sp.level);
+  mmu.setSpteUnchecked(sp, idx, SHADOW_NONPRESENT_VALUE, vcpu);
+  mmu.tlbFlushUnchecked(vcpu, 'direct child with other access', sp.gfnOfUnchecked(idx), sp.level);
 }
 
 /**
@@ -300,13 +300,13 @@ function directPtePrefetchWindow(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowP
   const first = idx - (idx % PTE_PREFETCH_NUM);
   let start = -1;
   for (let i = first; i < first + PTE_PREFETCH_NUM; i++) {
-    if (isShadowPresent(mmu.readSpte(sp, i)) || i === idx) {
+    if (isShadowPresent(mmu.readSpteUnchecked(sp, i)) || i === idx) {
       if (start < 0) continue;
-      if (!prefetchSptes(mmu, ctx, sp, start, sp.gfnOf(start), i - start, sp.role.access)) return;
+      if (!prefetchSptes(mmu, ctx, sp, start, sp.gfnOfUnchecked(start), i - start, sp.role.access)) return;
       start = -1;
     } else if (start < 0) start = i;
   }
-  if (start >= 0) prefetchSptes(mmu, ctx, sp, start, sp.gfnOf(start), first + PTE_PREFETCH_NUM - start, sp.role.access);
+  if (start >= 0) prefetchSptes(mmu, ctx, sp, start, sp.gfnOfUnchecked(start), first + PTE_PREFETCH_NUM - start, sp.role.access);
 }
 
 /** `direct_pte_prefetch` (mmu.c:3145-3170), after `direct_map`: not without A/D bits, 4K pages only. */
@@ -318,15 +318,15 @@ function directPtePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i
 /** `FNAME(prefetch_gpte)` (paging_tmpl.h:531-546): false ends the prefetch. */
 function prefetchGpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: number): boolean {
   const fmt = ctx.gptFormat!;
-  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
+  const g = readGpteUnchecked(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
   if (g === undefined) return false;
-  if (prefetchInvalidGpte(fmt, g)) {
+  if (prefetchInvalidGpteUnchecked(fmt, g)) {
     // prefetch_invalid_gpte drops the entry (paging_tmpl.h:169-170): an MMIO SPTE there goes too.
-    if (!mmu.isNonpresentValue(sp, i)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+    if (!mmu.isNonpresentValueUnchecked(sp, i)) mmu.setSpteUnchecked(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
     return false;
   }
-  const gfn = gpteToGfn(g);
-  const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
+  const gfn = gpteToGfnUnchecked(g);
+  const acc = protectCleanGpteUnchecked(fmt, sp.role.access & gpteAccessUnchecked(fmt, g), g);
   return prefetchSptes(mmu, ctx, sp, i, gfn, 1, acc);
 }
 
@@ -344,7 +344,7 @@ function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: nu
   if (ctx.gptFormat === undefined) return;
   const start = idx - (idx % PTE_PREFETCH_NUM);
   for (let i = start; i < start + PTE_PREFETCH_NUM; i++) {
-    if (i === idx || isShadowPresent(mmu.readSpte(sp, i))) continue;
+    if (i === idx || isShadowPresent(mmu.readSpteUnchecked(sp, i))) continue;
     if (!prefetchGpte(mmu, ctx, sp, i)) break;
   }
 }
@@ -353,28 +353,28 @@ function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: nu
 export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
   const fault = newPageFault(addr, BigInt(errorCode));
   fault.maxLevel = 2;
-  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTracked(fault.gfn)) {
+  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTrackedUnchecked(fault.gfn)) {
     return { ret: RET_PF.WRITE_PROTECTED, mmio: false, emulation: 'write to a write-tracked gfn (shadowed upper-level page table)' };
   }
   const why = faultinPfn(mmu, fault);
   if (why !== undefined) return { ret: RET_PF.EMULATE, mmio: false, emulation: why };
   if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
-  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   let sp = shadowWalkStart(ctx, addr);
   if (sp === null) return { ret: RET_PF.RETRY, mmio: false };
   hugepageAdjust(mmu, fault);
   let baseGfn: number;
   for (;;) {
     const idx = indexAt(addr, sp.level);
-    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
+    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpteUnchecked(sp, idx), sp.level);
     baseGfn = fault.gfn - (fault.gfn % span(sp.level));
     if (sp.level === fault.goalLevel) break;
-    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, mmu.config.acc.ALL);
+    const child = mmu.getChildSpUnchecked(ctx, sp, idx, baseGfn, true, mmu.config.acc.ALL);
     if (child !== null) {
-      mmu.linkShadowPage(sp, idx, child, ctx.vcpu);
-      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
+      mmu.linkShadowPageUnchecked(sp, idx, child, ctx.vcpu);
+      if (fault.hugePageDisallowed) mmu.accountNxHugePageUnchecked(child, fault.reqLevel >= sp.level);
     }
-    sp = mmu.childOf(mmu.readSpte(sp, idx));
+    sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
   const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, mmu.config.acc.ALL, baseGfn, fault.pfn, fault);

@@ -10,7 +10,7 @@ import {
   makeMmioSpte, makeSpte, mmioSpteGfn, spteToPfn,
 } from '../spte/spte';
 import { PageRole } from '../role/page-role';
-import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
+import { gpteAccessUnchecked, gpteToGfnUnchecked, prefetchInvalidGpteUnchecked, protectCleanGpteUnchecked, readGpteUnchecked } from './gpte';
 import type { ShadowMmuOps } from './shadow-mmu-ops';
 import type { ShadowPage } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
@@ -33,28 +33,28 @@ export function spteChangeNeedsFlush(mmu: ShadowMmuOps, old: bigint, next: bigin
 /** `FNAME(sync_spte)`: <0 the page must be zapped, 1 a flush is needed, 0 nothing changed that matters. */
 export function syncSpte(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, i: number): number {
   const fmt = ctx.gptFormat!;
-  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
+  const g = readGpteUnchecked(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes);
   mmu.vm.stats.inc('mmu_sync_gpte_reads');
   if (g === undefined) return -1;
   const vcpu = ctx.vcpu;
-  if (prefetchInvalidGpte(fmt, g)) {
-    mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+  if (prefetchInvalidGpteUnchecked(fmt, g)) {
+    mmu.setSpteUnchecked(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
     return 1;
   }
-  const gfn = gpteToGfn(g);
-  const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
-  const old = mmu.readSpte(sp, i);
+  const gfn = gpteToGfnUnchecked(g);
+  const acc = protectCleanGpteUnchecked(fmt, sp.role.access & gpteAccessUnchecked(fmt, g), g);
+  const old = mmu.readSpteUnchecked(sp, i);
   if (isMmioSpte(mmu.config, old)) {
     // sync_mmio_spte: a moved target drops it, otherwise it is rebuilt with the new access.
-    if (gfn !== mmioSpteGfn(old, mmu.config.hostMaxPhyAddr)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
-    else mmu.setSpte(sp, i, makeMmioSpte(mmu.config, gfn, acc, mmu.vm.mmioGeneration), vcpu);
+    if (gfn !== mmioSpteGfn(old, mmu.config.hostMaxPhyAddr)) mmu.setSpteUnchecked(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+    else mmu.setSpteUnchecked(sp, i, makeMmioSpte(mmu.config, gfn, acc, mmu.vm.mmioGeneration), vcpu);
     return 0;
   }
-  if ((BigInt(acc) | mmu.config.presentMask) === SHADOW_NONPRESENT_VALUE || gfn !== sp.gfnOf(i)) {
-    mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
+  if ((BigInt(acc) | mmu.config.presentMask) === SHADOW_NONPRESENT_VALUE || gfn !== sp.gfnOfUnchecked(i)) {
+    mmu.setSpteUnchecked(sp, i, SHADOW_NONPRESENT_VALUE, vcpu);
     return 1;
   }
-  if (acc === sp.accessOf(i)) return 0;
+  if (acc === sp.accessOfUnchecked(i)) return 0;
   const hostWritable = isHostWritable(mmu.config, old);
   const wantW = (acc & ACC_WRITE) !== 0 && hostWritable;
   const must = wantW && (!isLastSpte(old, sp.level) || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, true, true, vcpu);
@@ -62,9 +62,9 @@ export function syncSpte(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, 
     level: sp.level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(mmu.config, sp.role.guestMode), pteAccess: acc, pfn: spteToPfn(old),
     isMmioPfn: false, prefetch: true, synchronizing: true, hostWritable, mustWriteProtect: must,
   });
-  sp.setTranslation(i, gfn, acc);
-  mmu.setSpte(sp, i, spte, vcpu);
-  mmu.markDirtyIfWritable(gfn, spte);
+  sp.setTranslationUnchecked(i, gfn, acc);
+  mmu.setSpteUnchecked(sp, i, spte, vcpu);
+  mmu.markDirtyIfWritableUnchecked(gfn, spte);
   return spteChangeNeedsFlush(mmu, old, spte) ? 1 : 0;
 }
 
@@ -78,12 +78,12 @@ export function syncPage(mmu: ShadowMmuOps, ctx: ShadowContext, sp: ShadowPage, 
     // __kvm_sync_page (mmu.c:2047-2051) stops only for ret < -1, which sync_spte never returns: an
     // unreadable gPTE's -1 is OR-ed in (r stays -1, so the page is zapped) and the loop goes on.
     for (let i = 0; i < 512; i++) {
-      if (mmu.isNonpresentValue(sp, i)) continue;
+      if (mmu.isNonpresentValueUnchecked(sp, i)) continue;
       r |= syncSpte(mmu, ctx, sp, i);
     }
   }
   mmu.vm.events.record({ kind: 'sync', vcpu: ctx.vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: r < 0 ? 'sync failed: zap' : r > 0 ? 'synced, flush' : 'synced' });
-  if (r < 0) mmu.prepareZap(sp, invalid, ctx.vcpu);
+  if (r < 0) mmu.prepareZapUnchecked(sp, invalid, ctx.vcpu);
   return r;
 }
 
@@ -95,10 +95,10 @@ export function mmuSyncChildren(mmu: ShadowMmuOps, ctx: ShadowContext, parent: S
     const pages = unsyncWalk(mmu, parent);
     if (pages.length === 0) break;
     let prot = false;
-    for (const p of pages) prot = mmu.writeProtectGfn(p.sp.gfn, ctx.vcpu) || prot;
+    for (const p of pages) prot = mmu.writeProtectGfnUnchecked(p.sp.gfn, ctx.vcpu) || prot;
     if (prot) {
-      if (invalid.length > 0) mmu.commitZap(invalid, ctx.vcpu);
-      else mmu.tlbFlush(ctx.vcpu, 'write-protect pages to sync');
+      if (invalid.length > 0) mmu.commitZapUnchecked(invalid, ctx.vcpu);
+      else mmu.tlbFlushUnchecked(ctx.vcpu, 'write-protect pages to sync');
       flush = false;
     }
     for (const p of pages) {
@@ -107,8 +107,8 @@ export function mmuSyncChildren(mmu: ShadowMmuOps, ctx: ShadowContext, parent: S
       clearParents(p.path);
     }
   }
-  if (invalid.length > 0) mmu.commitZap(invalid, ctx.vcpu);
-  else if (flush) mmu.tlbFlush(ctx.vcpu, 'sync');
+  if (invalid.length > 0) mmu.commitZapUnchecked(invalid, ctx.vcpu);
+  else if (flush) mmu.tlbFlushUnchecked(ctx.vcpu, 'sync');
 }
 
 /** The shadow page and index on the path of `addr` at each level below a root, top first. */
@@ -120,13 +120,13 @@ export function shadowPath(mmu: ShadowMmuOps, ctx: ShadowContext, rootHpa: numbe
     // shadow_walk_init_using_root starts at pae_root[(addr >> 30) & 3] for both.
     sp = ctx.paeRootSps[Number((addr >> 30n) & 3n)];
   }
-  else sp = mmu.pageAt(rootHpa);
+  else sp = mmu.pageAtUnchecked(rootHpa);
   while (sp !== null && sp !== undefined) {
     const idx = Number((addr >> BigInt(12 + 9 * (sp.level - 1))) & 511n);
     out.push({ sp, idx });
-    const spte = mmu.readSpte(sp, idx);
+    const spte = mmu.readSpteUnchecked(sp, idx);
     if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
-    sp = mmu.childOf(spte);
+    sp = mmu.childOfUnchecked(spte);
   }
   return out;
 }
@@ -136,9 +136,9 @@ export function invalidateAddrInRoot(mmu: ShadowMmuOps, ctx: ShadowContext, root
   if (rootHpa < 0) return;
   for (const { sp, idx } of shadowPath(mmu, ctx, rootHpa, addr)) {
     if (sp.unsync) {
-      const r = mmu.readSpte(sp, idx) === SHADOW_NONPRESENT_VALUE ? 0 : syncSpte(mmu, ctx, sp, idx);
-      if (r < 0) mmu.zapPte(sp, idx, null, ctx.vcpu);
-      if (r !== 0) mmu.tlbFlush(ctx.vcpu, 'invlpg sync', sp.gfnOf(idx), sp.level);
+      const r = mmu.readSpteUnchecked(sp, idx) === SHADOW_NONPRESENT_VALUE ? 0 : syncSpte(mmu, ctx, sp, idx);
+      if (r < 0) mmu.zapPteUnchecked(sp, idx, null, ctx.vcpu);
+      if (r !== 0) mmu.tlbFlushUnchecked(ctx.vcpu, 'invlpg sync', sp.gfnOfUnchecked(idx), sp.level);
     }
     if (sp.unsyncChildren === 0) break;
   }

@@ -70,16 +70,16 @@ export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number,
   const invalid: ShadowPage[] = [];
   let flush = false;
   let zapped = 0;
-  for (const sp of mmu.validSpsWithGptes(gfn)) {
+  for (const sp of mmu.validSpsWithGptesUnchecked(gfn)) {
     if (sp.role.invalid) continue; // zapped by an earlier iteration
     if (detectWriteMisaligned(sp, gpa, bytes) || detectWriteFlooding(sp)) {
-      mmu.prepareZap(sp, invalid, vcpu);
+      mmu.prepareZapUnchecked(sp, invalid, vcpu);
       mmu.vm.stats.inc('mmu_flooded');
       continue;
     }
     for (const i of getWrittenSptes(sp, gpa)) {
-      const entry = mmu.readSpte(sp, i);
-      mmu.zapPte(sp, i, null, vcpu);
+      const entry = mmu.readSpteUnchecked(sp, i);
+      mmu.zapPteUnchecked(sp, i, null, vcpu);
       if (gentry !== 0n && sp.level !== 1) mmu.vm.stats.inc('mmu_pde_zapped');
       if (isShadowPresent(entry)) {
         flush = true;
@@ -88,6 +88,6 @@ export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number,
     }
   }
   mmu.vm.events.record({ kind: 'track_write', vcpu, gpa: BigInt(gpa), code: gentry, outcome: `${bytes} bytes; ${zapped} SPTE(s) zapped${invalid.length > 0 ? `, ${invalid.length} page(s) zapped` : ''}` });
-  if (invalid.length > 0) mmu.commitZap(invalid, vcpu);
-  else if (flush) mmu.tlbFlush(vcpu, 'emulated write to a shadowed page table');
+  if (invalid.length > 0) mmu.commitZapUnchecked(invalid, vcpu);
+  else if (flush) mmu.tlbFlushUnchecked(vcpu, 'emulated write to a shadowed page table');
 }

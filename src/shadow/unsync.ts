@@ -17,8 +17,8 @@ const PVEC_SIZE = 16;
  * unsync now (while synchronizing, or for a prefetch). Otherwise every such page goes unsync.
  */
 export function mmuTryToUnsyncPages(mmu: ShadowMmuOps, gfn: number, synchronizing: boolean, prefetch: boolean, vcpu: number): boolean {
-  if (mmu.isWriteTracked(gfn)) return true;
-  for (const sp of mmu.validSpsWithGptes(gfn)) {
+  if (mmu.isWriteTrackedUnchecked(gfn)) return true;
+  for (const sp of mmu.validSpsWithGptesUnchecked(gfn)) {
     // The `unsync: false` what-if: refuse as KVM does for a page that cannot go unsync (-EPERM).
     if (synchronizing || !mmu.vm.unsyncAllowed) return true;
     if (sp.unsync) continue;
@@ -74,12 +74,12 @@ function walk(mmu: ShadowMmuOps, sp: ShadowPage, path: SptePtr[], out: UnsyncLea
   let nr = 0;
   for (let i = 0; i < 512; i++) {
     if (!sp.unsyncChildBitmap[i]) continue;
-    const spte = mmu.readSpte(sp, i);
+    const spte = mmu.readSpteUnchecked(sp, i);
     if (!isShadowPresent(spte) || isLargePte(spte)) {
       clearUnsyncChildBit(sp, i);
       continue;
     }
-    const child = mmu.childOf(spte);
+    const child = mmu.childOfUnchecked(spte);
     const here = [...path, { sp, idx: i }];
     if (child.unsyncChildren > 0) {
       const r = walk(mmu, child, here, out, seen);

@@ -1,0 +1,134 @@
+/**
+ * Argument checks of the shadow MMU's public entry points (ShadowMmu, ShadowPage, Rmap, the
+ * free functions over a ShadowMmu and a ShadowContext). The engine's own loops call the
+ * `…Unchecked` twins (their pages, indices and SPTEs are the MMU's own); a cell or test that calls
+ * the public names gets these checks, so a page of another VM, an index of 512 or a number where an
+ * SPTE goes is refused before anything is written.
+ */
+import { InvalidArgumentError, PageSizeError } from '../errors';
+import { checkArray, checkBigint, checkBool, checkEnum, checkInt, checkObject, optBool, refuse } from '../validate/checks';
+import { checkRegisterTypes } from '../cpu/check-registers';
+import type { PagingRegisters } from '../cpu/registers';
+import { checkKvmVersion } from '../kvm-version';
+import type { GuestMemory } from '../memory/guest-memory';
+import { GvaWalker } from '../walker/gva-walker';
+import { ShadowContext } from './shadow-context';
+import { GFN_MAX, MAX_VCPU_INDEX, checkGfn } from '../vm/vm-args';
+import type { Memslot } from '../vm/memslot';
+import { PageRole } from '../role/page-role';
+import { ShadowPage } from './shadow-page';
+
+export { GFN_MAX, checkArray, checkBigint, checkBool, checkGfn, checkInt, checkObject, refuse };
+
+/** A shadow page holds 512 SPTEs (`SPTE_ENT_PER_PAGE`, mmu.h). */
+export function checkSpteIndex(name: string, v: unknown): number {
+  if (typeof v === 'number' && v >= 0 && v <= 511 && Number.isInteger(v)) return v;
+  return checkInt(name, v, { max: 511 });
+}
+
+/** The vCPU an operation is done for: an index below KVM_MAX_VCPUS, or -1 for the VM itself. */
+export function checkVcpuArg(name: string, v: unknown): number {
+  if (v === -1 || (typeof v === 'number' && v >= 0 && v <= MAX_VCPU_INDEX && Number.isInteger(v))) return v;
+  return checkInt(name, v, { min: -1, max: MAX_VCPU_INDEX });
+}
+
+/** An SPTE value: a u64 bigint. */
+export function checkSpteValue(name: string, v: unknown): bigint {
+  return checkBigint(name, v);
+}
+
+/** A shadow page (any, for questions whose answer does not touch the MMU's tables). */
+export function checkShadowPage(name: string, v: unknown): ShadowPage {
+  if (!(v instanceof ShadowPage)) refuse(name, 'shadow-page', 'must be a ShadowPage', v);
+  return v;
+}
+
+/** A shadow page allocated by this MMU and not yet freed (`pages` maps host frame → page). */
+export function checkOwnPage(name: string, v: unknown, pages: ReadonlyMap<number, ShadowPage>): ShadowPage {
+  const sp = checkShadowPage(name, v);
+  if (pages.get(sp.pfn) !== sp) refuse(name, 'shadow-page-unknown', 'is not a live shadow page of this MMU (freed, or made outside it)', v);
+  return sp;
+}
+
+/** A page level of the shadow MMU: 1 (4K) .. 5 (PML5). */
+export function checkPageLevel(name: string, v: unknown, min = 1, max = 5): number {
+  return checkInt(name, v, { min, max, cls: PageSizeError });
+}
+
+/** An ACC value of the VM's version (`acc.ALL` is 7 in 6.16, 0xf in 7.3). */
+export function checkAccess(name: string, v: unknown, all: number): number {
+  const a = checkInt(name, v, { max: all });
+  if ((a & ~all) !== 0) refuse(name, 'acc-bits', `must be a subset of ACC_ALL 0x${all.toString(16)}`, v);
+  return a;
+}
+
+/** A page role of the VM's KVM version. */
+export function checkRole(name: string, v: unknown, kvm: string): PageRole {
+  if (!(v instanceof PageRole)) refuse(name, 'page-role', 'must be a PageRole', v);
+  if (v.kvm !== kvm) refuse(name, 'page-role-version', `must be a role of KVM ${kvm} (the VM's version)`, v.kvm);
+  checkPageLevel(`${name}.level`, v.level);
+  return v;
+}
+
+/** A list of shadow pages (`invalid_list`): each a live page of this MMU, none twice. */
+export function checkPageList(name: string, v: unknown, pages: ReadonlyMap<number, ShadowPage>): ShadowPage[] {
+  const l = checkArray(name, v) as ShadowPage[];
+  for (let i = 0; i < l.length; i++) {
+    checkOwnPage(`${name}[${i}]`, l[i], pages);
+    if (l.indexOf(l[i]!) !== i) refuse(`${name}[${i}]`, 'duplicate-page', 'is listed twice', l[i]);
+  }
+  return l;
+}
+
+/** A GFN range [start, end): frame numbers, end not below start, at most 2^40. */
+export function checkGfnRange(start: unknown, end: unknown): void {
+  const a = checkGfn('start', start);
+  const b = checkInt('end', end, { max: GFN_MAX + 1 });
+  if (b < a) refuse('end', 'range-order', `must not be below start (0x${a.toString(16)})`, end);
+}
+
+/** The slot must be the VM's own memslot object (a copy would be zapped by numbers that may be stale). */
+export function checkVmSlot(name: string, v: unknown, slotOfGfn: (gfn: number) => Memslot | undefined): Memslot {
+  const s = checkObject<Memslot>(name, v);
+  const base = s.baseGfn;
+  if (typeof base !== 'number' || !Number.isSafeInteger(base) || base < 0 || base > GFN_MAX || slotOfGfn(base) !== s) {
+    refuse(name, 'memslot-unknown', 'is not a memslot of this VM (pass the object addMemslot returned, not a copy)', v, InvalidArgumentError);
+  }
+  return s;
+}
+
+/** A free-text reason for an event (`tlb_flush` outcome). */
+export function checkReason(name: string, v: unknown): string {
+  if (typeof v !== 'string') refuse(name, 'string-type', 'must be a string', v);
+  return v;
+}
+
+/** The walker over the guest's tables that a shadow vCPU is given (a GvaWalker). */
+export function checkWalker(name: string, v: unknown): GvaWalker {
+  if (!(v instanceof GvaWalker)) refuse(name, 'gva-walker', 'must be a GvaWalker', v);
+  return v;
+}
+
+/** Paging registers: the four control registers as bigints of their widths (check-registers.ts). */
+export function checkRegs(name: string, v: unknown): PagingRegisters {
+  return checkRegisterTypes(name, v) as PagingRegisters;
+}
+
+/** A guest linear address or nGPA: a u64 bigint, or a safe non-negative integer (as Vcpu.access takes). */
+export function checkLinear(name: string, v: unknown): bigint {
+  if (typeof v === 'bigint' && v >= 0n && v <= 0xffff_ffff_ffff_ffffn) return v;
+  return checkBigint(name, v, { number: true });
+}
+
+/** The host's MAXPHYADDR (CPUID 0x80000008 EAX[7:0]): 32..52 as the VM's features allow. */
+export function checkMaxPhyAddr(name: string, v: unknown): number {
+  return checkInt(name, v, { min: 32, max: 52 });
+}
+
+/** A shadow context of `guestMem`'s VM. */
+export function checkContext(name: string, v: unknown, guestMem?: GuestMemory): ShadowContext {
+  if (!(v instanceof ShadowContext) || (guestMem !== undefined && v.guestMem !== guestMem)) refuse(name, 'shadow-context', 'must be a ShadowContext of this VM', v);
+  return v;
+}
+
+export { checkEnum, checkKvmVersion, optBool };
