@@ -132,3 +132,50 @@ export function checkContext(name: string, v: unknown, guestMem?: GuestMemory): 
 }
 
 export { checkEnum, checkKvmVersion, optBool };
+
+/**
+ * The shadow MMU an engine function works on. sync.ts and unsync.ts see it through ShadowMmuOps
+ * (ShadowMmu imports them, so they cannot import its class): the check is by what it has.
+ */
+export function checkMmuOps<M extends { readonly vm: unknown }>(name: string, v: unknown): M {
+  const o = v as { vm?: { guestMem?: unknown }; setSpteUnchecked?: unknown; pageAtUnchecked?: unknown } | null;
+  if (typeof o !== 'object' || o === null || typeof o.setSpteUnchecked !== 'function' || typeof o.pageAtUnchecked !== 'function' || typeof o.vm !== 'object' || o.vm === null) {
+    refuse(name, 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', v);
+  }
+  return v as M;
+}
+
+/** A live page of `mmu` (found at its frame). */
+export function checkPageOf(name: string, v: unknown, mmu: { pageAtUnchecked(pfn: number): ShadowPage | undefined }): ShadowPage {
+  const sp = checkShadowPage(name, v);
+  if (mmu.pageAtUnchecked(sp.pfn) !== sp) refuse(name, 'shadow-page-unknown', 'is not a live shadow page of this MMU (freed, or made outside it)', v);
+  return sp;
+}
+
+/** A list of live pages of `mmu`, none twice. */
+export function checkPagesOf(name: string, v: unknown, mmu: { pageAtUnchecked(pfn: number): ShadowPage | undefined }): ShadowPage[] {
+  const l = checkArray(name, v) as ShadowPage[];
+  l.forEach((sp, i) => {
+    checkPageOf(`${name}[${i}]`, sp, mmu);
+    if (l.indexOf(sp) !== i) refuse(`${name}[${i}]`, 'duplicate-page', 'is listed twice', sp);
+  });
+  return l;
+}
+
+/** A root's host frame: -1 (INVALID_PAGE) or a frame number. */
+export function checkRootHpa(name: string, v: unknown): number {
+  return checkInt(name, v, { min: -1, max: GFN_MAX });
+}
+
+/** A #PF error code (32 bits, SDM Vol. 3A 4.7) and access flags that are EFLAGS.AC / implicit only. */
+export function checkFaultCode(ecName: string, ec: unknown, flagsName?: string, flags?: unknown, allowed = 0): void {
+  checkInt(ecName, ec, { max: 0xffff_ffff });
+  if (flagsName === undefined) return;
+  const f = checkInt(flagsName, flags, { max: 0xffff_ffff });
+  if ((f & ~allowed) !== 0) refuse(flagsName, 'access-flags', 'must be ACCESS_AC and/or ACCESS_IMPLICIT', flags);
+}
+
+/** A guest-physical address as a number (emulated writes): below 2^52. */
+export function checkGpaNumber(name: string, v: unknown): number {
+  return checkInt(name, v, { max: 2 ** 52 - 1 });
+}

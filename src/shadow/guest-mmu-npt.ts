@@ -38,10 +38,10 @@ import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
 import { hardwareNpfExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
-import { shadowPageFault } from './shadow-fault';
+import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
-import { freeObsoleteRoots, mmuLoad, newPgd, syncRoots } from './roots';
-import { shadowPath } from './sync';
+import { freeObsoleteRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked, syncRootsUnchecked } from './roots';
+import { shadowPathUnchecked } from './sync';
 import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
@@ -180,7 +180,7 @@ export class NestedNptMmu implements KvmMmu {
     this.pdptHalves = pdptHalves;
     this.pdptBase = pdptBase;
     this.ngpaLimitGfn = 2 ** (ngpa.addressBits - 12);
-    newPgd(this.vm.shadow, this.ctx, this.ncr3);
+    newPgdUnchecked(this.vm.shadow, this.ctx, this.ncr3);
     this.active = true;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: this.ncr3, outcome: 'VMRUN: vcpu->arch.mmu = guest_mmu (shadow NPT)' });
     this.transitionSync('VMRUN');
@@ -203,7 +203,7 @@ export class NestedNptMmu implements KvmMmu {
     const ctx = this.ctx!;
     ctx.syncRequested = true;
     if (this.active) {
-      syncRoots(this.vm.shadow, ctx);
+      syncRootsUnchecked(this.vm.shadow, ctx);
       this.vm.shadow.vm.events.record({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): guest_mmu roots synced` });
     } else {
       ctx.syncRequested = false;
@@ -215,11 +215,11 @@ export class NestedNptMmu implements KvmMmu {
   load(): void {
     const ctx = this.ctx!;
     const mmu = this.vm.shadow;
-    freeObsoleteRoots(mmu, ctx);
+    freeObsoleteRootsUnchecked(mmu, ctx);
     if (ctx.root.hpa < 0) {
       // mmu_alloc_shadow_roots reads a PAE NPT12's PDPTEs through get_pdptr at load time.
       if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptes(ctx.guestMem, this.pdptBase);
-      mmuLoad(mmu, ctx, this.ncr3);
+      mmuLoadUnchecked(mmu, ctx, this.ncr3);
     }
   }
 
@@ -252,7 +252,7 @@ export class NestedNptMmu implements KvmMmu {
     const ctx = this.ctx!;
     if (rsvd) {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
-      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
+      const path = shadowPathUnchecked(mmu, ctx, ctx.root.hpa, ngpa);
       const last = path[path.length - 1];
       const spte = last === undefined ? 0n : mmu.readSpteUnchecked(last.sp, last.idx);
       if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
@@ -270,7 +270,7 @@ export class NestedNptMmu implements KvmMmu {
         this.pdptHalves![i * 2 + 1] = Number(v >> 32n);
       });
     }
-    const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    const res = shadowPageFaultUnchecked(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // Every nested NPT access is a user access already (the walker's default); with GMET, U is the access's own.
     return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
   }

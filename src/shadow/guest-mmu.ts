@@ -32,10 +32,10 @@ import { ept73Exit, hardwareEptExit } from '../vm/exit';
 import { EPT_QUAL_GUEST_MASK, guestLinearBits } from '../nested/exit-qualification';
 import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
-import { shadowPageFault } from './shadow-fault';
+import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
-import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
-import { shadowPath } from './sync';
+import { freeObsoleteRootsUnchecked, freeRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked } from './roots';
+import { shadowPathUnchecked } from './sync';
 import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
@@ -133,7 +133,7 @@ export class NestedEptMmu implements KvmMmu {
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
     this.eptp = e.eptp;
-    newPgd(this.vm.shadow, this.ctx, e.eptp);
+    newPgdUnchecked(this.vm.shadow, this.ctx, e.eptp);
     this.active = true;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: e.eptp, outcome: 'L2 entry: vcpu->arch.mmu = guest_mmu' });
   }
@@ -155,7 +155,7 @@ export class NestedEptMmu implements KvmMmu {
       if (match(r.pgd, r.hpa)) prev.push(i);
     });
     const current = match(ctx.root.pgd, ctx.root.hpa);
-    freeRoots(this.vm.shadow, ctx, { current, prev });
+    freeRootsUnchecked(this.vm.shadow, ctx, { current, prev });
     const n = prev.length + (current ? 1 : 0);
     this.vm.shadow.vm.events.record({ kind: 'invept', vcpu: this.index, gpa: eptp ?? null, outcome: `${type}: ${n} root(s) freed` });
     this.vm.afterOperation();
@@ -165,8 +165,8 @@ export class NestedEptMmu implements KvmMmu {
   /** Before each L2 entry: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, then `kvm_mmu_reload` (a root for EPTP12). */
   load(): void {
     const ctx = this.ctx!;
-    freeObsoleteRoots(this.vm.shadow, ctx);
-    if (ctx.root.hpa < 0) mmuLoad(this.vm.shadow, ctx, this.eptp);
+    freeObsoleteRootsUnchecked(this.vm.shadow, ctx);
+    if (ctx.root.hpa < 0) mmuLoadUnchecked(this.vm.shadow, ctx, this.eptp);
   }
 
   private hwInputs() {
@@ -208,7 +208,7 @@ export class NestedEptMmu implements KvmMmu {
     let r: RetPf = RET_PF.INVALID;
     if (misconfig) {
       // handle_mmio_page_fault(direct=false); the MMIO cache is never used while nested.
-      const path = shadowPath(mmu, ctx, ctx.root.hpa, ngpa);
+      const path = shadowPathUnchecked(mmu, ctx, ctx.root.hpa, ngpa);
       const last = path[path.length - 1];
       const spte = last === undefined ? 0n : mmu.readSpteUnchecked(last.sp, last.idx);
       if (last !== undefined && isShadowPresent(spte) && isRsvdSpte(mmu.config, spte, last.sp.level)) {
@@ -220,7 +220,7 @@ export class NestedEptMmu implements KvmMmu {
       if (r === RET_PF.RETRY) return { ret: r, mmio: false };
     }
     this.stats.inc('pf_taken');
-    const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    const res = shadowPageFaultUnchecked(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // A misconfiguration's error code is PFERR_RSVD_MASK alone (vmx.c:5803): with a stale MMIO
     // SPTE the walk above checked a read (7.3; 6.16: nothing, mmu.c:5394-5396 with pfec 0), made
     // a new MMIO SPTE and emulates; the emulator then checks the real access through EPT12 as

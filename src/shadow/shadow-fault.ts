@@ -18,8 +18,12 @@ import { gpteAccessUnchecked, gpteToGfnUnchecked, prefetchInvalidGpteUnchecked, 
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
-import { spteChangeNeedsFlush, mmuSyncChildren } from './sync';
-import { mmuTryToUnsyncPages } from './unsync';
+import { spteChangeNeedsFlushUnchecked, mmuSyncChildrenUnchecked } from './sync';
+import { mmuTryToUnsyncPagesUnchecked } from './unsync';
+import { ShadowMmu as ShadowMmuClass } from './shadow-mmu';
+import { PageSizeError } from '../errors';
+import { ACCESS_AC, ACCESS_IMPLICIT } from '../walker/access';
+import { GFN_MAX, checkAccess, checkBigint, checkBool, checkContext, checkFaultCode, checkGfn, checkInt, checkObject, checkPageLevel, checkPageOf, checkSpteIndex, checkSpteValue, checkVmSlot, refuse } from './check-shadow-args';
 
 export interface ShadowFaultResult {
   ret: RetPf;
@@ -43,7 +47,7 @@ function span(level: number): number {
 }
 
 /** `kvm_mmu_max_mapping_level` + `kvm_mmu_hugepage_adjust`. */
-export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
+export function hugepageAdjustUnchecked(mmu: ShadowMmu, fault: PageFault): void {
   const c = mmu.config;
   fault.hugePageDisallowed = fault.exec && c.nxHugePages;
   if (fault.maxLevel === 1 || fault.slot === undefined || fault.slot.dirtyLogging) return;
@@ -92,7 +96,7 @@ function shadowWalkStart(ctx: ShadowContext, addr: bigint): ShadowPage | null {
 }
 
 /** `mmu_set_spte` (§8.5). `fault` null = prefetch. */
-export function mmuSetSpte(
+export function mmuSetSpteUnchecked(
   mmu: ShadowMmu, ctx: ShadowContext, slot: Memslot | undefined, sp: ShadowPage, idx: number, pteAccess: number,
   gfn: number, pfn: number, fault: PageFault | null,
 ): RetPf {
@@ -123,7 +127,7 @@ export function mmuSetSpte(
   }
   const wantW = (pteAccess & ACC_WRITE) !== 0 && hostWritable;
   const oldLeaf = isShadowPresent(old) && isLastSpte(old, level);
-  const must = wantW && (!oldLeaf || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, false, prefetch, ctx.vcpu);
+  const must = wantW && (!oldLeaf || !isWritable(old)) && mmuTryToUnsyncPagesUnchecked(mmu, gfn, false, prefetch, ctx.vcpu);
   const { spte, wrprot } = makeSpte(c, {
     level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(c, sp.role.guestMode), pteAccess, pfn, isMmioPfn: false,
     prefetch, synchronizing: false, hostWritable, mustWriteProtect: must,
@@ -132,7 +136,7 @@ export function mmuSetSpte(
   if (spte === old) ret = RET_PF.SPURIOUS;
   else {
     ret = RET_PF.FIXED;
-    flush = spteChangeNeedsFlush(mmu, old, spte) || flush;
+    flush = spteChangeNeedsFlushUnchecked(mmu, old, spte) || flush;
   }
   sp.setTranslationUnchecked(idx, gfn, pteAccess);
   mmu.setSpteUnchecked(sp, idx, spte, ctx.vcpu);
@@ -157,7 +161,7 @@ function gpteChanged(ctx: ShadowContext, level: number): boolean {
  * code or the EPT-violation-derived one; `accessFlags` carries EFLAGS.AC / implicit supervisor
  * accesses (which KVM reads from the vCPU's current state).
  */
-export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
+export function shadowPageFaultUnchecked(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
   const fault = newPageFault(addr, BigInt(errorCode));
   const s = ctx.walkScratch;
   const access = (errorCode & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) | accessFlags;
@@ -192,7 +196,7 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
  * root down to the leaf (or the first non-present entry). PAE roots' PDPTEs are registers, not
  * memory references. Measured on the live shadow tables, so huge shadow leaves count fewer.
  */
-export function shadowWalkRefs(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
+export function shadowWalkRefsUnchecked(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
   let sp = shadowWalkStart(ctx, addr);
   let refs = 0;
   while (sp !== null) {
@@ -235,13 +239,13 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     const ptAccess = L === s.maxLevel ? mmu.config.acc.ALL : s.acc[L + 1]!;
     const child = mmu.getChildSpUnchecked(ctx, sp, idx, tableGfn, false, ptAccess);
     // A page found in the hash may have unsync children the guest has since made present.
-    if (child !== null && child.unsyncChildren > 0) mmuSyncChildren(mmu, ctx, child);
+    if (child !== null && child.unsyncChildren > 0) mmuSyncChildrenUnchecked(mmu, ctx, child);
     if (gpteChanged(ctx, L)) return { ret: RET_PF.RETRY, mmio: false };
     if (child !== null) mmu.linkShadowPageUnchecked(sp, idx, child, vcpu);
     if (fault.write && tableGfn === fault.gfn) writeToShadowPgtable = true;
     sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
-  hugepageAdjust(mmu, fault);
+  hugepageAdjustUnchecked(mmu, fault);
   // Phase 2: direct pages when the guest page is larger than the goal level.
   let baseGfn: number;
   for (;;) {
@@ -258,7 +262,7 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
-  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, pteAccess, baseGfn, fault.pfn, fault);
+  const ret = mmuSetSpteUnchecked(mmu, ctx, fault.slot, sp, idx, pteAccess, baseGfn, fault.pfn, fault);
   if (ret !== RET_PF.SPURIOUS) ptePrefetch(mmu, ctx, sp, idx);
   const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE, writeToShadowPgtable };
   if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
@@ -287,7 +291,7 @@ function prefetchSptes(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: 
   // kvm_prefetch_pages (kvm_main.c:3066-3080): gfn_to_hva_many asks for a writable hva, which a
   // read-only slot lacks (kvm_main.c:2714-2715); a run past the slot's end prefetches nothing.
   if (slot.readonly || slot.baseGfn + slot.npages - gfn < count) return false;
-  for (let i = 0; i < count; i++) mmuSetSpte(mmu, ctx, slot, sp, idx + i, access, gfn + i, memslotPfn(slot, gfn + i), null);
+  for (let i = 0; i < count; i++) mmuSetSpteUnchecked(mmu, ctx, slot, sp, idx + i, access, gfn + i, memslotPfn(slot, gfn + i), null);
   return true;
 }
 
@@ -350,7 +354,7 @@ function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: nu
 }
 
 /** `direct_page_fault` via `nonpaging_page_fault` (CR0.PG=0 without TDP): GVA = GPA, ≤ 2M. */
-export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
+export function directPageFaultUnchecked(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
   const fault = newPageFault(addr, BigInt(errorCode));
   fault.maxLevel = 2;
   if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTrackedUnchecked(fault.gfn)) {
@@ -362,7 +366,7 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
   mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   let sp = shadowWalkStart(ctx, addr);
   if (sp === null) return { ret: RET_PF.RETRY, mmio: false };
-  hugepageAdjust(mmu, fault);
+  hugepageAdjustUnchecked(mmu, fault);
   let baseGfn: number;
   for (;;) {
     const idx = indexAt(addr, sp.level);
@@ -377,10 +381,73 @@ export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
-  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, mmu.config.acc.ALL, baseGfn, fault.pfn, fault);
+  const ret = mmuSetSpteUnchecked(mmu, ctx, fault.slot, sp, idx, mmu.config.acc.ALL, baseGfn, fault.pfn, fault);
   if (ret !== RET_PF.SPURIOUS) directPtePrefetch(mmu, ctx, sp, idx); // mmu.c:3387-3391 (direct_map)
   const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE };
   if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
   if (ret === RET_PF.WRITE_PROTECTED) out.emulation = 'write to a write-protected gfn (shadowed page table)';
   return out;
+}
+
+// ---- the public edge: checked entries (the vCPUs' fault paths call the …Unchecked functions above) ----
+
+function checkMmuCtx(mmu: unknown, ctx: unknown): [ShadowMmu, ShadowContext] {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  return [mmu, checkContext('ctx', ctx, mmu.vm.guestMem)];
+}
+
+/** A fault record (newPageFault): a gfn, a frame, a maximum level 1..3 (KVM_MAX_HUGEPAGE_LEVEL), its flags. */
+function checkFault(name: string, v: unknown): PageFault {
+  const f = checkObject<PageFault>(name, v);
+  checkGfn(`${name}.gfn`, f.gfn);
+  checkInt(`${name}.pfn`, f.pfn, { max: GFN_MAX });
+  checkPageLevel(`${name}.maxLevel`, f.maxLevel, 1, 3);
+  for (const k of ['exec', 'write', 'prefetch', 'mapWritable'] as const) checkBool(`${name}.${k}`, f[k]);
+  if (f.slot !== undefined) checkObject(`${name}.slot`, f.slot);
+  return f;
+}
+
+export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  hugepageAdjustUnchecked(mmu, checkFault('fault', fault));
+}
+
+/** `mmu_set_spte`: a leaf of a live page at levels 1-3, the slot the VM maps the gfn with (or none: MMIO). */
+export function mmuSetSpte(
+  mmu: ShadowMmu, ctx: ShadowContext, slot: Memslot | undefined, sp: ShadowPage, idx: number, pteAccess: number,
+  gfn: number, pfn: number, fault: PageFault | null,
+): RetPf {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  if (slot !== undefined) checkVmSlot('slot', slot, (g) => m.vm.slotOfGfn(g));
+  const p = checkPageOf('sp', sp, m);
+  if (p.level > 3) refuse('sp', 'leaf-level', `is a level-${p.level} page; leaves exist at levels 1-3 only`, p.level, PageSizeError);
+  checkSpteIndex('idx', idx);
+  checkAccess('pteAccess', pteAccess, m.config.acc.ALL);
+  checkGfn('gfn', gfn);
+  checkInt('pfn', pfn, { max: GFN_MAX });
+  if (fault !== null) checkFault('fault', fault);
+  return mmuSetSpteUnchecked(m, c, slot, p, idx, pteAccess, gfn, pfn, fault);
+}
+
+/** `FNAME(page_fault)`: a context that walks guest tables, a u64 address, a 32-bit error code, AC/implicit flags. */
+export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  if (c.walkInputs === undefined) refuse('ctx', 'paging-off', 'walks no guest tables (paging off: directPageFault handles it)', c.kind);
+  checkSpteValue('addr', addr);
+  checkFaultCode('errorCode', errorCode, 'accessFlags', accessFlags, ACCESS_AC | ACCESS_IMPLICIT);
+  return shadowPageFaultUnchecked(m, c, addr, errorCode, accessFlags);
+}
+
+export function shadowWalkRefs(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  return shadowWalkRefsUnchecked(m, c, checkSpteValue('addr', addr));
+}
+
+/** `nonpaging_page_fault`: only for a direct (paging off) context; GVA = GPA below 2^52. */
+export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  if (!c.direct) refuse('ctx', 'not-direct', 'shadows guest tables (paging on: shadowPageFault handles it)', c.kind);
+  checkBigint('addr', addr, { max: (1n << 52n) - 1n });
+  checkFaultCode('errorCode', errorCode);
+  return directPageFaultUnchecked(m, c, addr, errorCode);
 }

@@ -11,12 +11,14 @@ import { InvariantViolation } from '../tdp/tdp-mmu';
 import { memslotPfn } from '../vm/memslot';
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
+import { ShadowMmu as ShadowMmuClass } from './shadow-mmu';
+import { refuse } from './check-shadow-args';
 
 function fail(rule: string, msg: string, v: string | number = ''): never {
   throw new InvariantViolation(rule, msg, String(v));
 }
 
-export function checkShadowInvariants(mmu: ShadowMmu): void {
+export function checkShadowInvariantsUnchecked(mmu: ShadowMmu): void {
   const pages = mmu.allPages;
   const rmapSeen = new Map<string, number>();
   const parentSeen = new Map<ShadowPage, number>();
@@ -90,4 +92,10 @@ export function checkShadowInvariants(mmu: ShadowMmu): void {
   }
   // MMIO SPTEs are never in the rmap.
   for (const sp of pages) for (let i = 0; i < 512; i++) if (isMmioSpte(mmu.config, mmu.readSpteUnchecked(sp, i)) && isShadowPresent(mmu.readSpteUnchecked(sp, i))) fail('mmio-present', `${sp}[${i}] is both MMIO and present`);
+}
+
+/** The checked entry: a ShadowMmu (the VM's checking mode calls checkShadowInvariantsUnchecked). */
+export function checkShadowInvariants(mmu: ShadowMmu): void {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  checkShadowInvariantsUnchecked(mmu);
 }

@@ -19,8 +19,8 @@ import { Rmap } from './rmap';
 import { ShadowPage, type SptePtr } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
 import type { ShadowMmuOps, ShadowVmContext } from './shadow-mmu-ops';
-import { markUnsync, unlinkUnsync, unsyncWalk, clearParents } from './unsync';
-import { syncPage } from './sync';
+import { markUnsyncUnchecked, unlinkUnsyncUnchecked, unsyncWalkUnchecked, clearParentsUnchecked } from './unsync';
+import { syncPageUnchecked } from './sync';
 import {
   checkAccess, checkBool, checkContext, checkGfn, checkGfnRange, checkInt, checkObject, checkOwnPage, checkPageLevel, checkPageList, checkReason, checkRole,
   checkShadowPage, checkSpteIndex, checkSpteValue, checkVcpuArg, checkVmSlot, refuse,
@@ -273,7 +273,7 @@ export class ShadowMmu implements ShadowMmuOps {
       }
       if (sp.unsync) {
         // Bring it up to date; it stays unsync (its gfn stays writable) until a sync of its parents.
-        const r = syncPage(this, ctx, sp, invalid);
+        const r = syncPageUnchecked(this, ctx, sp, invalid);
         if (r < 0) break;
         if (r > 0) this.tlbFlushUnchecked(ctx.vcpu, 'sync of an unsync page found by lookup');
       }
@@ -333,7 +333,7 @@ export class ShadowMmu implements ShadowMmuOps {
       this.tlbFlushUnchecked(vcpu, 'huge page replaced by a table', parent.gfnOfUnchecked(idx), parent.level);
     }
     this.setSpteUnchecked(parent, idx, makeNonleafSpte(this.config, child.pfn, child.role.adDisabled), vcpu);
-    if (child.unsyncChildren > 0 || child.unsync) markUnsync(this, parent, idx);
+    if (child.unsyncChildren > 0 || child.unsync) markUnsyncUnchecked(this, parent, idx);
   }
 
   /**
@@ -403,7 +403,7 @@ export class ShadowMmu implements ShadowMmuOps {
       this.setSpteUnchecked(p.sp, p.idx, SHADOW_NONPRESENT_VALUE, vcpu);
     }
     if (wasValid && sp.hasGptes) this.unaccountShadowed(sp);
-    if (sp.unsync) unlinkUnsync(this, sp);
+    if (sp.unsync) unlinkUnsyncUnchecked(this, sp);
     let zappedRoot = false;
     this.activePages.delete(sp);
     if (sp.rootCount === 0) {
@@ -453,11 +453,11 @@ export class ShadowMmu implements ShadowMmuOps {
     if (parent.level === 1) return 0;
     let n = 0;
     for (;;) {
-      const pages = unsyncWalk(this, parent);
+      const pages = unsyncWalkUnchecked(this, parent);
       if (pages.length === 0) break;
       for (const p of pages) {
         this.prepareZapUnchecked(p.sp, invalid, vcpu);
-        clearParents(p.path);
+        clearParentsUnchecked(p.path);
         n++;
       }
     }

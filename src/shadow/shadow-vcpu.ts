@@ -31,9 +31,9 @@ import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
 import type { Memslot } from '../vm/memslot';
 import { ShadowContext, type ContextSetup } from './shadow-context';
-import { directPageFault, shadowPageFault, type ShadowFaultResult } from './shadow-fault';
-import { freeAllRoots, freeObsoleteRoots, invalidatePcid, mmuLoad, newPgd, pcidOf, syncPrevRoots, syncRoots, freeRoots } from './roots';
-import { invalidateAddrInRoot, shadowPath } from './sync';
+import { directPageFaultUnchecked, shadowPageFaultUnchecked, type ShadowFaultResult } from './shadow-fault';
+import { freeAllRootsUnchecked, freeObsoleteRootsUnchecked, invalidatePcidUnchecked, mmuLoadUnchecked, newPgdUnchecked, pcidOfUnchecked, syncPrevRootsUnchecked, syncRootsUnchecked, freeRootsUnchecked } from './roots';
+import { invalidateAddrInRootUnchecked, shadowPathUnchecked } from './sync';
 import { ShadowMmu } from './shadow-mmu';
 import { Counters } from '../events/stats';
 import { GFN_MAX, checkArray, checkBool, checkEnum, checkGfn, checkInt, checkKvmVersion, checkLinear, checkMaxPhyAddr, checkObject, checkRegs, checkVcpuArg, checkWalker, refuse } from './check-shadow-args';
@@ -182,7 +182,7 @@ export class ShadowVcpu implements KvmMmu {
     // `reset`: kvm_mmu_reset_context or kvm_mmu_unload by the bits written (register-write.ts),
     // which frees every root even when the role is unchanged.
     if (roleChanged || reset) {
-      freeAllRoots(mmu, this.ctx); // kvm_mmu_reset_context → kvm_mmu_unload
+      freeAllRootsUnchecked(mmu, this.ctx); // kvm_mmu_reset_context → kvm_mmu_unload
       this.ctx.configureUnchecked(rootMmuSetupUnchecked(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
       return;
     }
@@ -190,10 +190,10 @@ export class ShadowVcpu implements KvmMmu {
     const pcide = (regs.cr4 & CR4.PCIDE) !== 0n;
     // load_pdptrs (MOV CR3, or a CR0/CR4 PDPTR-bit change): changed PDPTEs without TDP mean the
     // PAE root must be rebuilt (x86.c: load_pdptrs → kvm_mmu_free_roots(KVM_MMU_ROOT_CURRENT)).
-    if (pdptrsChanged && this.ctx.usesPaeRoot) freeRoots(mmu, this.ctx, { current: true });
+    if (pdptrsChanged && this.ctx.usesPaeRoot) freeRootsUnchecked(mmu, this.ctx, { current: true });
     if (cr3Written) {
-      if (regs.cr3 !== old.cr3) newPgd(mmu, this.ctx, regs.cr3);
-      if (!noFlush) invalidatePcid(mmu, this.ctx, pcidOf(regs.cr3, pcide), regs.cr3, pcide);
+      if (regs.cr3 !== old.cr3) newPgdUnchecked(mmu, this.ctx, regs.cr3);
+      if (!noFlush) invalidatePcidUnchecked(mmu, this.ctx, pcidOfUnchecked(regs.cr3, pcide), regs.cr3, pcide);
     }
     const cr4x = old.cr4 ^ regs.cr4;
     if ((cr4x & CR4.PGE) !== 0n || ((old.cr4 & CR4.PCIDE) !== 0n && !pcide)) this.flushGuestTlb();
@@ -216,7 +216,7 @@ export class ShadowVcpu implements KvmMmu {
     this.walker = walker;
     this.regs = regs;
     this.ctx.configureUnchecked(rootMmuSetupUnchecked(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
-    newPgd(mmu, this.ctx, regs.cr3);
+    newPgdUnchecked(mmu, this.ctx, regs.cr3);
   }
 
   private checkOwnWalker(walker: unknown): GvaWalker {
@@ -228,8 +228,8 @@ export class ShadowVcpu implements KvmMmu {
   /** KVM_REQ_TLB_FLUSH_GUEST without TDP: sync the roots, free previous roots that need a sync. */
   flushGuestTlb(): void {
     this.stats.inc('tlb_flush');
-    syncRoots(this.mmu, this.ctx);
-    syncPrevRoots(this.mmu, this.ctx);
+    syncRootsUnchecked(this.mmu, this.ctx);
+    syncPrevRootsUnchecked(this.mmu, this.ctx);
     this.vm.afterOperation();
   }
 
@@ -238,17 +238,17 @@ export class ShadowVcpu implements KvmMmu {
     const a = this.walker.checkAddress(checkLinear('address', address));
     this.stats.inc('invlpg');
     this.mmu.vm.events.record({ kind: 'invlpg', vcpu: this.index, gva: a });
-    invalidateAddrInRoot(this.mmu, this.ctx, this.ctx.root.hpa, a);
-    for (const r of this.ctx.prevRoots) invalidateAddrInRoot(this.mmu, this.ctx, r.hpa, a);
+    invalidateAddrInRootUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, a);
+    for (const r of this.ctx.prevRoots) invalidateAddrInRootUnchecked(this.mmu, this.ctx, r.hpa, a);
     this.vm.afterOperation();
   }
 
   /** Pending requests and `kvm_mmu_reload` before entering the guest. */
   private enter(): void {
     const mmu = this.mmu;
-    freeObsoleteRoots(mmu, this.ctx);
-    if (this.ctx.root.hpa < 0) mmuLoad(mmu, this.ctx, this.regs.cr3);
-    else if (this.ctx.syncRequested) syncRoots(mmu, this.ctx);
+    freeObsoleteRootsUnchecked(mmu, this.ctx);
+    if (this.ctx.root.hpa < 0) mmuLoadUnchecked(mmu, this.ctx, this.regs.cr3);
+    else if (this.ctx.syncRequested) syncRootsUnchecked(mmu, this.ctx);
   }
 
   /** Load the roots now (what the next VM entry would do). */
@@ -287,19 +287,19 @@ export class ShadowVcpu implements KvmMmu {
           // also invalidates the address after a protection fault.
           res = { ret: RET_PF.EMULATE, mmio: false, walkFault };
           injected = true;
-          if ((walkFault.errorCode & PFERR.PRESENT) !== 0 && (walkFault.errorCode & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, this.ctx, this.ctx.root.hpa, cr2);
+          if ((walkFault.errorCode & PFERR.PRESENT) !== 0 && (walkFault.errorCode & PFERR.RSVD) === 0) invalidateAddrInRootUnchecked(mmu, this.ctx, this.ctx.root.hpa, cr2);
         }
       }
     }
     if (r === RET_PF.INVALID) {
       this.stats.inc('pf_taken');
-      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec & ~PFERR.RSVD, accessFlags);
+      res = this.ctx.direct ? directPageFaultUnchecked(mmu, this.ctx, cr2, ec) : shadowPageFaultUnchecked(mmu, this.ctx, cr2, ec & ~PFERR.RSVD, accessFlags);
       r = res.ret;
       if (res.walkFault !== undefined) {
         injected = true;
         const wec = res.walkFault.errorCode;
         // kvm_inject_emulated_page_fault: a protection fault also invalidates the faulting address.
-        if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, this.ctx, this.ctx.root.hpa, cr2);
+        if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRootUnchecked(mmu, this.ctx, this.ctx.root.hpa, cr2);
       }
     }
     if (r === RET_PF.WRITE_PROTECTED) {
@@ -346,14 +346,14 @@ export class ShadowVcpu implements KvmMmu {
 
   /** The SPTE the hardware stopped at for `addr` (the MMIO SPTE of a cached-MMIO fault). */
   private leafOrMmio(addr: bigint): bigint {
-    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, addr);
+    const path = shadowPathUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, addr);
     const last = path[path.length - 1]!;
     return this.mmu.readSpteUnchecked(last.sp, last.idx);
   }
 
   /** `handle_mmio_page_fault(addr, direct=false)`, without the per-vCPU MMIO GVA cache. */
   private handleMmioPageFault(addr: bigint): RetPf {
-    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, addr);
+    const path = shadowPathUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, addr);
     const last = path[path.length - 1];
     if (last === undefined) return RET_PF.RETRY;
     const spte = this.mmu.readSpteUnchecked(last.sp, last.idx);
@@ -428,7 +428,7 @@ export class ShadowVcpu implements KvmMmu {
 
   /** The shadow leaf for a GVA in the current root: [level, spte] or undefined. */
   leafFor(address: Gva | bigint): { level: number; spte: bigint } | undefined {
-    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, this.walker.checkAddress(checkLinear('address', address)));
+    const path = shadowPathUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, this.walker.checkAddress(checkLinear('address', address)));
     const last = path[path.length - 1];
     if (last === undefined) return undefined;
     const spte = this.mmu.readSpteUnchecked(last.sp, last.idx);
@@ -436,6 +436,6 @@ export class ShadowVcpu implements KvmMmu {
   }
 
   unload(): void {
-    freeAllRoots(this.mmu, this.ctx);
+    freeAllRootsUnchecked(this.mmu, this.ctx);
   }
 }

@@ -94,6 +94,38 @@ export const EXEMPT: Record<string, string> = {
   'ShadowContext.configureUnchecked': UNCHECKED_TWIN,
   'ShadowContext.hwInputsUnchecked': UNCHECKED_TWIN,
   'ShadowVcpu.pageFaultUnchecked': UNCHECKED_TWIN,
+  freeRootsUnchecked: UNCHECKED_TWIN,
+  freeAllRootsUnchecked: UNCHECKED_TWIN,
+  mmuLoadUnchecked: UNCHECKED_TWIN,
+  syncRootsUnchecked: UNCHECKED_TWIN,
+  syncPrevRootsUnchecked: UNCHECKED_TWIN,
+  newPgdUnchecked: UNCHECKED_TWIN,
+  freeObsoleteRootsUnchecked: UNCHECKED_TWIN,
+  pcidOfUnchecked: UNCHECKED_TWIN,
+  invalidatePcidUnchecked: UNCHECKED_TWIN,
+  spteChangeNeedsFlushUnchecked: UNCHECKED_TWIN,
+  syncSpteUnchecked: UNCHECKED_TWIN,
+  syncPageUnchecked: UNCHECKED_TWIN,
+  mmuSyncChildrenUnchecked: UNCHECKED_TWIN,
+  shadowPathUnchecked: UNCHECKED_TWIN,
+  invalidateAddrInRootUnchecked: UNCHECKED_TWIN,
+  mmuTryToUnsyncPagesUnchecked: UNCHECKED_TWIN,
+  kvmUnsyncPageUnchecked: UNCHECKED_TWIN,
+  markUnsyncUnchecked: UNCHECKED_TWIN,
+  unlinkUnsyncUnchecked: UNCHECKED_TWIN,
+  clearUnsyncChildBitUnchecked: UNCHECKED_TWIN,
+  unsyncWalkUnchecked: UNCHECKED_TWIN,
+  clearParentsUnchecked: UNCHECKED_TWIN,
+  detectWriteMisalignedUnchecked: UNCHECKED_TWIN,
+  detectWriteFloodingUnchecked: UNCHECKED_TWIN,
+  getWrittenSptesUnchecked: UNCHECKED_TWIN,
+  kvmMmuTrackWriteUnchecked: UNCHECKED_TWIN,
+  hugepageAdjustUnchecked: UNCHECKED_TWIN,
+  mmuSetSpteUnchecked: UNCHECKED_TWIN,
+  shadowPageFaultUnchecked: UNCHECKED_TWIN,
+  shadowWalkRefsUnchecked: UNCHECKED_TWIN,
+  directPageFaultUnchecked: UNCHECKED_TWIN,
+  checkShadowInvariantsUnchecked: UNCHECKED_TWIN,
 };
 
 export const PENDING: string[] = [
@@ -189,20 +221,6 @@ export const PENDING: string[] = [
   'NestedNptMmu', 'NestedNptMmu.access', 'NestedNptMmu.enter', 'NestedNptMmu.exit',
   // src/shadow/guest-mmu.ts
   'NestedEptMmu', 'NestedEptMmu.access', 'NestedEptMmu.enter', 'NestedEptMmu.exit', 'NestedEptMmu.invept',
-  // src/shadow/roots.ts
-  'freeAllRoots', 'freeObsoleteRoots', 'freeRoots', 'invalidatePcid', 'mmuLoad', 'newPgd', 'pcidOf', 'syncPrevRoots',
-  'syncRoots',
-  // src/shadow/shadow-fault.ts
-  'directPageFault', 'hugepageAdjust', 'mmuSetSpte', 'shadowPageFault', 'shadowWalkRefs',
-  // src/shadow/shadow-invariants.ts
-  'checkShadowInvariants',
-  // src/shadow/sync.ts
-  'invalidateAddrInRoot', 'mmuSyncChildren', 'shadowPath', 'spteChangeNeedsFlush', 'syncPage', 'syncSpte',
-  // src/shadow/track-write.ts
-  'detectWriteFlooding', 'detectWriteMisaligned', 'getWrittenSptes', 'kvmMmuTrackWrite',
-  // src/shadow/unsync.ts
-  'clearParents', 'clearUnsyncChildBit', 'kvmUnsyncPage', 'markUnsync', 'mmuTryToUnsyncPages', 'unlinkUnsync',
-  'unsyncWalk',
   // src/sweep/sweep-jobs.ts
   'checkTraces', 'expandJobs',
   // src/sweep/sweep-row.ts
