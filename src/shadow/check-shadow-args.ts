@@ -14,6 +14,8 @@ import type { GuestMemory } from '../memory/guest-memory';
 import { GvaWalker } from '../walker/gva-walker';
 import { ShadowContext } from './shadow-context';
 import { GFN_MAX, MAX_VCPU_INDEX, checkGfn } from '../vm/vm-args';
+import { checkInveptArgs, checkNestedEntry } from '../vm/vcpu-args';
+import { Counters } from '../events/stats';
 import type { Memslot } from '../vm/memslot';
 import { PageRole } from '../role/page-role';
 import { ShadowPage } from './shadow-page';
@@ -179,3 +181,19 @@ export function checkFaultCode(ecName: string, ec: unknown, flagsName?: string, 
 export function checkGpaNumber(name: string, v: unknown): number {
   return checkInt(name, v, { max: 2 ** 52 - 1 });
 }
+
+/** A nested MMU's owner: a VM with a shadow MMU, a vCPU index, the vCPU's counters. */
+export function checkNestedMmuArgs(vm: unknown, index: unknown, stats: unknown): void {
+  const v = checkObject<{ shadow?: unknown }>('vm', vm);
+  const s = v.shadow as { vm?: unknown; setSpteUnchecked?: unknown } | undefined;
+  if (typeof s !== 'object' || s === null || typeof s.setSpteUnchecked !== 'function') refuse('vm.shadow', 'shadow-mmu', 'must be the VM\'s ShadowMmu', v.shadow);
+  checkInt('index', index, { max: MAX_VCPU_INDEX });
+  if (!(stats instanceof Counters)) refuse('stats', 'counters', 'must be the vCPU\'s Counters', stats);
+}
+
+/** An L2 access needs the walker of the first nested entry (`vcpu->arch.mmu` is guest_mmu only after it). */
+export function checkEntered(walker: unknown): void {
+  if (walker === undefined) throw new InvalidArgumentError('nested-not-entered', 'an L2 access before the first nested entry (enter) has no L2 walker', 'undefined');
+}
+
+export { checkInveptArgs, checkNestedEntry };

@@ -38,6 +38,7 @@ import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
 import { hardwareNpfExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
+import { checkEntered, checkLinear, checkNestedEntry, checkNestedMmuArgs, checkReason } from './check-shadow-args';
 import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked, syncRootsUnchecked } from './roots';
@@ -110,6 +111,7 @@ export class NestedNptMmu implements KvmMmu {
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
 
   constructor(vm: NestedNptVmContext, index: number, stats: Counters<VcpuStatName>) {
+    checkNestedMmuArgs(vm, index, stats);
     this.vm = vm;
     this.index = index;
     this.stats = stats;
@@ -129,6 +131,7 @@ export class NestedNptMmu implements KvmMmu {
 
   /** VMRUN with NPT enabled in vmcb12: `nested_svm_init_mmu_context`, then the transition sync. */
   enter(e: NestedNptEntry): void {
+    checkNestedEntry(e, 'ncr3');
     // Everything is validated before any state changes.
     if (!this.vm.tdpEnabled || this.vm.config.flavour !== 'npt') {
       throw new InvalidArgumentError('nested-npt-needs-npt', 'nested NPT needs an NPT host (this VM uses EPT or shadow paging)', this.vm.tdpEnabled ? this.vm.config.flavour : 'shadow');
@@ -189,6 +192,7 @@ export class NestedNptMmu implements KvmMmu {
 
   /** #VMEXIT: back to root_mmu; guest_mmu keeps its roots. */
   exit(why = '#VMEXIT'): void {
+    checkReason('why', why);
     this.active = false;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
     this.transitionSync(why);
@@ -302,9 +306,10 @@ export class NestedNptMmu implements KvmMmu {
 
   /** One L2 access: the hardware 2D walk with NPT02 as the second stage. */
   access(address: Gva | bigint, access: Access): AccessResult {
+    checkEntered(this.l2Walker);
     const w = this.l2Walker!;
     const mmu = this.vm.shadow;
-    const a = w.checkAddress(BigInt(address));
+    const a = w.checkAddress(checkLinear('address', address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
     const vhi = Number(a >> 32n);

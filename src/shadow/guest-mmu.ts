@@ -32,6 +32,7 @@ import { ept73Exit, hardwareEptExit } from '../vm/exit';
 import { EPT_QUAL_GUEST_MASK, guestLinearBits } from '../nested/exit-qualification';
 import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
+import { checkInveptArgs, checkEntered, checkLinear, checkNestedEntry, checkNestedMmuArgs, checkReason } from './check-shadow-args';
 import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRootsUnchecked, freeRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked } from './roots';
@@ -92,6 +93,7 @@ export class NestedEptMmu implements KvmMmu {
   private readonly adWrite = (gfn: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE) >= 0;
 
   constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
+    checkNestedMmuArgs(vm, index, stats);
     this.vm = vm;
     this.index = index;
     this.stats = stats;
@@ -104,6 +106,7 @@ export class NestedEptMmu implements KvmMmu {
 
   /** Nested VM entry with EPT: `nested_ept_init_mmu_context` + `kvm_init_shadow_ept_mmu` + L2's CR3. */
   enter(e: NestedEptEntry): void {
+    checkNestedEntry(e, 'eptp');
     if (this.vm.config.flavour !== 'ept') throw new InvalidArgumentError('nested-ept-needs-ept', 'nested EPT needs an EPT host (this VM uses NPT or shadow paging)', this.vm.config.flavour);
     const mem = this.vm.shadow.vm.guestMem;
     const kvm = this.vm.config.kvm;
@@ -140,12 +143,14 @@ export class NestedEptMmu implements KvmMmu {
 
   /** Nested VM exit: back to root_mmu; guest_mmu keeps its roots. */
   exit(why = 'L2 exit'): void {
+    checkReason('why', why);
     this.active = false;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
   }
 
   /** INVEPT single-context (by EP4TA) or global: free the matching guest_mmu roots. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
+    checkInveptArgs(type, eptp);
     const ctx = this.ctx;
     if (ctx === undefined) return 0;
     if (type === 'single' && eptp === undefined) throw new InvalidArgumentError('invept-single-needs-eptp', 'single-context INVEPT names an EPTP', 'undefined');
@@ -271,10 +276,11 @@ export class NestedEptMmu implements KvmMmu {
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
   access(address: Gva | bigint, access: Access): AccessResult {
+    checkEntered(this.l2Walker);
     const w = this.l2Walker!;
     const ctx = this.ctx!;
     const mmu = this.vm.shadow;
-    const a = w.checkAddress(BigInt(address));
+    const a = w.checkAddress(checkLinear('address', address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
     const vhi = Number(a >> 32n);

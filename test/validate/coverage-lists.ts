@@ -217,10 +217,6 @@ export const PENDING: string[] = [
   // src/role/page-role.ts
   'PageRole', 'PageRole.equals', 'PageRole.with', 'PageRole::fromWord', 'PageRole::pack', 'pageRoleKvmName',
   'pageRoleLayout',
-  // src/shadow/guest-mmu-npt.ts
-  'NestedNptMmu', 'NestedNptMmu.access', 'NestedNptMmu.enter', 'NestedNptMmu.exit',
-  // src/shadow/guest-mmu.ts
-  'NestedEptMmu', 'NestedEptMmu.access', 'NestedEptMmu.enter', 'NestedEptMmu.exit', 'NestedEptMmu.invept',
   // src/sweep/sweep-jobs.ts
   'checkTraces', 'expandJobs',
   // src/sweep/sweep-row.ts
