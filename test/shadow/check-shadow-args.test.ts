@@ -5,6 +5,10 @@
  * bounds are KVM's and the SDM's, cited where they are used (a page holds 512 SPTEs, mmu.h
  * SPTE_ENT_PER_PAGE; KVM_MAX_VCPUS at most 4096, kvm_host.h:54; MAXPHYADDR 32..52 and frames
  * below 2^40, SDM Vol. 3A 4.1.4; a #PF error code of 32 bits, SDM Vol. 3A 4.7).
+ *
+ * Equivalent mutant left alive: checkVmSlot's `base > GFN_MAX` → `base >= GFN_MAX`. A base of
+ * exactly 2^40 - 1 is then refused before the VM's lookup instead of by it (no slot of the VM
+ * starts there, so the lookup gives another object or none): the same refusal either way.
  */
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, PageRole, PageSizeError, ShadowPage, type MmulabError } from '../../src';
@@ -107,6 +111,7 @@ describe('check-shadow-args', () => {
     refuses(() => A.checkNestedMmuArgs(f.vm, 4096, f.v.stats), InvalidArgumentError, 'integer-range', 'index must be in [0, 4095]');
     refuses(() => A.checkNestedMmuArgs(f.vm, 0, {}), InvalidArgumentError, 'counters', 'stats must be the vCPU\'s Counters');
     refuses(() => A.checkEntered(undefined), InvalidArgumentError, 'nested-not-entered', 'an L2 access before the first nested entry (enter) has no L2 walker');
+    expect(err(() => A.checkEntered(undefined)).value).toBe('undefined');
     expect(() => A.checkEntered(f.v.walker)).not.toThrow();
   });
 });
