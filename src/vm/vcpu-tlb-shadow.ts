@@ -29,7 +29,7 @@ export function shadowLeaf(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): { 
   const p = shadowPathUnchecked(mmu, ctx, ctx.root.hpa, addr);
   const last = p[p.length - 1];
   if (last === undefined) return undefined;
-  const sptes = p.map((e) => mmu.readSpte(e.sp, e.idx));
+  const sptes = p.map((e) => mmu.readSpteUnchecked(e.sp, e.idx));
   const spte = sptes[sptes.length - 1]!;
   return isShadowPresent(spte) && isLastSpte(spte, last.sp.level) ? { level: last.sp.level, spte, path: sptes } : undefined;
 }
