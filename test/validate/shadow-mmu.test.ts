@@ -8,47 +8,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PageRole, ShadowMmu, ShadowPage, SHADOW_NONPRESENT_VALUE, mmuPageHash, type ShadowContext } from '../../src';
-import { shadowFixture, tableOf } from '../shadow/fixtures';
+import { PageRole, ShadowMmu, ShadowPage, SHADOW_NONPRESENT_VALUE, mmuPageHash } from '../../src';
+import { shadowFixture } from '../shadow/fixtures';
 import { FC, Tally, badBigint, badBool, badInt, junk, refused, vmFingerprint } from './support';
+import { GFN_MAX, VA, badGfn, badIdx, badPage, badVcpu, ctxOf, shadowFingerprint, warm } from './shadow-support';
 
 const t = new Tally('shadow-mmu');
-/** A 52-bit GPA's frame number is below 2^40 (MAXPHYADDR is at most 52, SDM Vol. 3A 4.1.4). */
-const GFN_MAX = 2 ** 40 - 1;
-const VA = 0x7000_0000n;
-
-/** Pages, their links and counts, the write-track counts and the MMU's gauges. */
-export function shadowFingerprint(m: ShadowMmu): string {
-  const pages = m.allPages.map((sp) => [sp.gfn, sp.pfn, sp.role.word, sp.unsync, sp.unsyncChildren, sp.parentPtes.length, sp.rootCount, sp.writeFloodingCount, sp.nxHugePageDisallowed, m.writeTrackCount(sp.gfn)]);
-  return JSON.stringify({ pages, gen: m.mmuValidGen, used: m.nUsedMmuPages, ind: m.indirectShadowPages, req: m.freeObsoleteRootsRequest, active: m.activePages.size });
-}
-
-/** A 4-level guest with one mapped page read through the shadow tables (four shadow pages). */
-function warm() {
-  // KVM 6.16: ACC_ALL is 7 (mmu.h), the value the access checks below refuse above.
-  const f = shadowFixture('paging4', { hostPageSize: '4K', kvm: '6.16' });
-  f.pt.map(VA, 0x80_0000n, { flags: { writable: true, user: true } });
-  expect(f.v.read(VA).status).toBe('ok');
-  const m = f.vm.shadow;
-  const pt = tableOf(f, VA, 1);
-  const pd = tableOf(f, VA, 2);
-  const idx = Number((VA >> 12n) & 511n);
-  const state = () => vmFingerprint(f.vm) + shadowFingerprint(m);
-  // A page no MMU allocated (same role, gfn and frame as a live one) and a level-1 role of the VM's version.
-  const stranger = new ShadowPage(pt.role, pt.gfn, pt.pfn, pt.mmuValidGen);
-  return { f, m, pt, pd, idx, state, stranger };
-}
-
-const badGfn = fc.oneof(badInt(0, GFN_MAX), fc.constant(2 ** 40), fc.constant(-1));
-const badIdx = fc.oneof(badInt(0, 511), fc.constantFrom(512, -1, 4096));
-/** KVM_MAX_VCPUS is at most 4096 (arch/x86/include/asm/kvm_host.h:54); -1 is "no vCPU". */
-const badVcpu = fc.oneof(badInt(-1, 4095), fc.constantFrom(4096, -2)).filter((v) => v !== undefined);
-/** The vCPU's shadow context (root_mmu). */
-function ctxOf(f: { v: { mmu: unknown } }): ShadowContext {
-  return (f.v.mmu as { ctx: ShadowContext }).ctx;
-}
-
-const badPage = (stranger: ShadowPage) => fc.oneof(junk, fc.constant(stranger), fc.constant({ pfn: stranger.pfn, gfn: stranger.gfn }));
 
 describe('ShadowMmu: construction', () => {
   it('new ShadowMmu: a VM context and a page budget', () => {
