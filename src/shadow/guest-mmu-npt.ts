@@ -39,11 +39,12 @@ import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
 import { hardwareNpfExit } from '../vm/exit';
 import { ShadowContext, type ContextSetup } from './shadow-context';
-import { shadowPageFault } from './shadow-fault';
+import { checkEntered, checkLinear, checkNestedEntry, checkNestedMmuArgs, checkReason } from './check-shadow-args';
+import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
-import { freeObsoleteRoots, mmuLoad, newPgd, syncRoots } from './roots';
-import { shadowPath } from './sync';
-import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
+import { freeObsoleteRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked, syncRootsUnchecked } from './roots';
+import { shadowPathUnchecked } from './sync';
+import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
 
@@ -139,6 +140,7 @@ export class NestedNptMmu implements KvmMmu {
   private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
 
   constructor(vm: NestedNptVmContext, index: number, stats: Counters<VcpuStatName>) {
+    checkNestedMmuArgs(vm, index, stats);
     this.vm = vm;
     this.index = index;
     this.stats = stats;
@@ -158,6 +160,7 @@ export class NestedNptMmu implements KvmMmu {
 
   /** VMRUN with NPT enabled in vmcb12: `nested_svm_init_mmu_context`, then the transition sync. */
   enter(e: NestedNptEntry): void {
+    checkNestedEntry(e, 'ncr3');
     // Everything is validated before any state changes.
     if (!this.vm.tdpEnabled || this.vm.config.flavour !== 'npt') {
       throw new InvalidArgumentError('nested-npt-needs-npt', 'nested NPT needs an NPT host (this VM uses EPT or shadow paging)', this.vm.tdpEnabled ? this.vm.config.flavour : 'shadow');
@@ -203,14 +206,14 @@ export class NestedNptMmu implements KvmMmu {
     if (this.ctx === undefined) {
       this.ctx = new ShadowContext('guest_mmu', this.index, this.stats, mem, setup);
       this.ctx.obsoleteSeen = this.vm.shadow.freeObsoleteRootsRequest;
-    } else this.ctx.configure(setup);
+    } else this.ctx.configureUnchecked(setup);
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
     this.ncr3 = BigInt(e.ncr3);
     this.pdptHalves = pdptHalves;
     this.pdptBase = pdptBase;
     this.ngpaLimitGfn = 2 ** (ngpa.addressBits - 12);
-    newPgd(this.vm.shadow, this.ctx, this.ncr3);
+    newPgdUnchecked(this.vm.shadow, this.ctx, this.ncr3);
     this.active = true;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: this.ncr3, outcome: 'VMRUN: vcpu->arch.mmu = guest_mmu (shadow NPT)' });
     this.transitionSync('VMRUN');
@@ -219,6 +222,7 @@ export class NestedNptMmu implements KvmMmu {
 
   /** #VMEXIT: back to root_mmu; guest_mmu keeps its roots. */
   exit(why = '#VMEXIT'): void {
+    checkReason('why', why);
     this.active = false;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
     this.transitionSync(why);
@@ -233,7 +237,7 @@ export class NestedNptMmu implements KvmMmu {
     const ctx = this.ctx!;
     ctx.syncRequested = true;
     if (this.active) {
-      syncRoots(this.vm.shadow, ctx);
+      syncRootsUnchecked(this.vm.shadow, ctx);
       this.vm.shadow.vm.events.record({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): guest_mmu roots synced` });
     } else {
       ctx.syncRequested = false;
@@ -245,16 +249,16 @@ export class NestedNptMmu implements KvmMmu {
   load(): void {
     const ctx = this.ctx!;
     const mmu = this.vm.shadow;
-    freeObsoleteRoots(mmu, ctx);
+    freeObsoleteRootsUnchecked(mmu, ctx);
     if (ctx.root.hpa < 0) {
       // mmu_alloc_shadow_roots reads a PAE NPT12's PDPTEs through get_pdptr at load time.
       if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptes(ctx.guestMem, this.pdptBase);
-      mmuLoad(mmu, ctx, this.ncr3);
+      mmuLoadUnchecked(mmu, ctx, this.ncr3);
     }
   }
 
   private hwInputs() {
-    return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
+    return this.ctx!.hwInputsUnchecked(this.vm.shadow.vm.host.frames);
   }
 
   /** The hardware NPT02 walk of one nGPA frame: the L1 frame, or -1 with an NPF pending. */
@@ -268,7 +272,7 @@ export class NestedNptMmu implements KvmMmu {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
-      const g = hostPfnToGfn(this.vm.memslots, s.gfn);
+      const g = hostPfnToGfnUnchecked(this.vm.memslots, s.gfn);
       if (g < 0) throw new InvariantViolation('npt02-target', 'an NPT02 leaf maps a frame no memslot backs', hex(s.gfn));
       return g;
     }
@@ -295,15 +299,15 @@ export class NestedNptMmu implements KvmMmu {
       // The hardware walk ran on a loaded root and stopped at an entry with reserved bits below it
       // (pae_root's entries have none), so the path ends at that SPTE: an MMIO SPTE (get_mmio_spte's
       // WARN on a present one, mmu.c:4291-4327 and mmu.c:4341-4342, is a KVM bug).
-      const last = shadowPath(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
-      const spte = mmu.readSpte(last.sp, last.idx);
+      const last = shadowPathUnchecked(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
+      const spte = mmu.readSpteUnchecked(last.sp, last.idx);
       if (isMmioSpte(mmu.config, spte)) {
         if (mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration)) return this.emulateMmio(ngpa, ec);
       } else return { ret: RET_PF.RETRY, mmio: false };
     }
     this.stats.inc('pf_taken');
     this.refreshPdptes();
-    const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    const res = shadowPageFaultUnchecked(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // Every nested NPT access is a user access already (the walker's default); with GMET, U is the access's own.
     return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
   }
@@ -330,9 +334,10 @@ export class NestedNptMmu implements KvmMmu {
 
   /** One L2 access: the hardware 2D walk with NPT02 as the second stage. */
   access(address: Gva | bigint, access: Access): AccessResult {
+    checkEntered(this.l2Walker);
     const w = this.l2Walker!;
     const mmu = this.vm.shadow;
-    const a = w.checkAddress(BigInt(address));
+    const a = w.checkAddress(checkLinear('address', address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
     const vhi = Number(a >> 32n);

@@ -33,11 +33,12 @@ import { ept73Exit, hardwareEptExit } from '../vm/exit';
 import { EPT_QUAL_GUEST_MASK, guestLinearBits } from '../nested/exit-qualification';
 import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
-import { shadowPageFault } from './shadow-fault';
+import { checkInveptArgs, checkEntered, checkLinear, checkNestedEntry, checkNestedMmuArgs, checkReason } from './check-shadow-args';
+import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
-import { freeObsoleteRoots, freeRoots, mmuLoad, newPgd } from './roots';
-import { invalidateAddrInRoot, shadowPath } from './sync';
-import { hostPfnToGfn, type ShadowVcpuVm } from './shadow-vcpu';
+import { freeObsoleteRootsUnchecked, freeRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked } from './roots';
+import { invalidateAddrInRootUnchecked, shadowPathUnchecked } from './sync';
+import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
 const MAX_ATTEMPTS = 8;
 const EPTP_PA_MASK = ((1n << 52n) - 1n) & ~0xfffn;
@@ -98,6 +99,7 @@ export class NestedEptMmu implements KvmMmu {
   private readonly adWrite = (gfn: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE) >= 0;
 
   constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
+    checkNestedMmuArgs(vm, index, stats);
     this.vm = vm;
     this.index = index;
     this.stats = stats;
@@ -110,6 +112,7 @@ export class NestedEptMmu implements KvmMmu {
 
   /** Nested VM entry with EPT: `nested_ept_init_mmu_context` + `kvm_init_shadow_ept_mmu` + L2's CR3. */
   enter(e: NestedEptEntry): void {
+    checkNestedEntry(e, 'eptp');
     if (this.vm.config.flavour !== 'ept') throw new InvalidArgumentError('nested-ept-needs-ept', 'nested EPT needs an EPT host (this VM uses NPT or shadow paging)', this.vm.config.flavour);
     const mem = this.vm.shadow.vm.guestMem;
     const kvm = this.vm.config.kvm;
@@ -136,23 +139,25 @@ export class NestedEptMmu implements KvmMmu {
     if (this.ctx === undefined) {
       this.ctx = new ShadowContext('guest_mmu', this.index, this.stats, mem, setup);
       this.ctx.obsoleteSeen = this.vm.shadow.freeObsoleteRootsRequest;
-    } else this.ctx.configure(setup);
+    } else this.ctx.configureUnchecked(setup);
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
     this.eptp = e.eptp;
-    newPgd(this.vm.shadow, this.ctx, e.eptp);
+    newPgdUnchecked(this.vm.shadow, this.ctx, e.eptp);
     this.active = true;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: e.eptp, outcome: 'L2 entry: vcpu->arch.mmu = guest_mmu' });
   }
 
   /** Nested VM exit: back to root_mmu; guest_mmu keeps its roots. */
   exit(why = 'L2 exit'): void {
+    checkReason('why', why);
     this.active = false;
     this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
   }
 
   /** INVEPT single-context (by EP4TA) or global: free the matching guest_mmu roots. */
   invept(type: 'single' | 'global', eptp?: bigint): number {
+    checkInveptArgs(type, eptp);
     const ctx = this.ctx!; // set by the entry that made this guest_mmu reachable (Vcpu.nested)
     if (type === 'single' && eptp === undefined) throw new InvalidArgumentError('invept-single-needs-eptp', 'single-context INVEPT names an EPTP', 'undefined');
     const match = (pgd: bigint, hpa: number) => hpa >= 0 && (type === 'global' || (pgd & EPTP_PA_MASK) === (eptp! & EPTP_PA_MASK));
@@ -161,7 +166,7 @@ export class NestedEptMmu implements KvmMmu {
       if (match(r.pgd, r.hpa)) prev.push(i);
     });
     const current = match(ctx.root.pgd, ctx.root.hpa);
-    freeRoots(this.vm.shadow, ctx, { current, prev });
+    freeRootsUnchecked(this.vm.shadow, ctx, { current, prev });
     const n = prev.length + (current ? 1 : 0);
     this.vm.shadow.vm.events.record({ kind: 'invept', vcpu: this.index, gpa: eptp ?? null, outcome: `${type}: ${n} root(s) freed` });
     this.vm.afterOperation();
@@ -171,12 +176,12 @@ export class NestedEptMmu implements KvmMmu {
   /** Before each L2 entry: KVM_REQ_MMU_FREE_OBSOLETE_ROOTS, then `kvm_mmu_reload` (a root for EPTP12). */
   load(): void {
     const ctx = this.ctx!;
-    freeObsoleteRoots(this.vm.shadow, ctx);
-    mmuLoad(this.vm.shadow, ctx, this.eptp); // kvm_mmu_reload: nothing to do with a valid root (mmuLoad returns)
+    freeObsoleteRootsUnchecked(this.vm.shadow, ctx);
+    mmuLoadUnchecked(this.vm.shadow, ctx, this.eptp); // kvm_mmu_reload: nothing to do with a valid root (mmuLoad returns)
   }
 
   private hwInputs() {
-    return this.ctx!.hwInputs(this.vm.shadow.vm.host.frames);
+    return this.ctx!.hwInputsUnchecked(this.vm.shadow.vm.host.frames);
   }
 
   /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
@@ -191,7 +196,7 @@ export class NestedEptMmu implements KvmMmu {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
-      const g = hostPfnToGfn(this.vm.memslots, s.gfn);
+      const g = hostPfnToGfnUnchecked(this.vm.memslots, s.gfn);
       if (g < 0) throw new InvariantViolation('ept02-target', 'an EPT02 leaf maps a frame no memslot backs', hex(s.gfn));
       return g;
     }
@@ -217,15 +222,15 @@ export class NestedEptMmu implements KvmMmu {
       // The hardware walk ran on a loaded root, so the path holds the root's entry at least; the
       // SPTE it stops at is one with reserved bits, i.e. an MMIO SPTE (get_mmio_spte's WARN on a
       // present one, mmu.c:4291-4327 and mmu.c:4341-4342, is a KVM bug).
-      const last = shadowPath(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
-      const spte = mmu.readSpte(last.sp, last.idx);
+      const last = shadowPathUnchecked(mmu, ctx, ctx.root.hpa, ngpa).at(-1)!;
+      const spte = mmu.readSpteUnchecked(last.sp, last.idx);
       if (isMmioSpte(mmu.config, spte)) r = mmioGenerationMatches(mmu.config, spte, this.vm.mmioGeneration) ? RET_PF.EMULATE : RET_PF.INVALID;
       else r = RET_PF.RETRY;
       if (r === RET_PF.EMULATE) return this.emulatorCheck(ngpa, finalAcc) ?? { ret: r, mmio: true };
       if (r === RET_PF.RETRY) return { ret: r, mmio: false };
     }
     this.stats.inc('pf_taken');
-    const res = shadowPageFault(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
+    const res = shadowPageFaultUnchecked(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // A misconfiguration's error code is PFERR_RSVD_MASK alone (vmx.c:5803): with a stale MMIO
     // SPTE the walk above checked a read (7.3; 6.16: nothing, mmu.c:5394-5396 with pfec 0), made
     // a new MMIO SPTE and emulates; the emulator then checks the real access through EPT12 as
@@ -250,7 +255,7 @@ export class NestedEptMmu implements KvmMmu {
     if (out.reflected === undefined) return out;
     const ctx = this.ctx!;
     for (const r of ctx.prevRoots) {
-      if (r.hpa >= 0 && (r.pgd & EPTP_PA_MASK) === (this.eptp & EPTP_PA_MASK)) invalidateAddrInRoot(this.vm.shadow, ctx, r.hpa, ngpa);
+      if (r.hpa >= 0 && (r.pgd & EPTP_PA_MASK) === (this.eptp & EPTP_PA_MASK)) invalidateAddrInRootUnchecked(this.vm.shadow, ctx, r.hpa, ngpa);
     }
     return out;
   }
@@ -292,10 +297,11 @@ export class NestedEptMmu implements KvmMmu {
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
   access(address: Gva | bigint, access: Access): AccessResult {
+    checkEntered(this.l2Walker);
     const w = this.l2Walker!;
     const ctx = this.ctx!;
     const mmu = this.vm.shadow;
-    const a = w.checkAddress(BigInt(address));
+    const a = w.checkAddress(checkLinear('address', address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
     const vhi = Number(a >> 32n);

@@ -22,7 +22,7 @@ import type { ShadowContext } from './shadow-context';
 import type { ShadowFaultResult } from './shadow-fault';
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowVcpuVm } from './shadow-vcpu';
-import { invalidateAddrInRoot } from './sync';
+import { invalidateAddrInRootUnchecked } from './sync';
 
 export interface NestedFaultOutcome {
   ret: RetPf;
@@ -45,7 +45,7 @@ export function finishNestedFault(
   let r = res.ret;
   if (res.walkFault !== undefined) {
     const wec = res.walkFault.errorCode;
-    if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, ctx, ctx.root.hpa, ngpa);
+    if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRootUnchecked(mmu, ctx, ctx.root.hpa, ngpa);
     const during: NestedDuring = final ? 'final' : 'paging-structure';
     const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
     // 7.3 EPT: bits 11:9 of the real exit go into L1's qualification (a0efd8cb221f, kvm-7x.md §1.2).

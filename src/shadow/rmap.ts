@@ -5,6 +5,20 @@
  * function, which is the only caller of add/remove.
  */
 import type { SptePtr } from './shadow-page';
+import { checkGfn, checkObject, checkPageLevel, checkShadowPage, checkSpteIndex } from './check-shadow-args';
+
+/** Leaves, so rmaps, exist at levels 1-3 (KVM_MAX_HUGEPAGE_LEVEL). */
+function checkKey(gfn: unknown, level: unknown): void {
+  checkGfn('gfn', gfn);
+  checkPageLevel('level', level, 1, 3);
+}
+
+function checkPtr(p: unknown): SptePtr {
+  const o = checkObject<SptePtr>('p', p);
+  checkShadowPage('p.sp', o.sp);
+  checkSpteIndex('p.idx', o.idx);
+  return o;
+}
 
 function key(gfn: number, level: number): number {
   const span = 2 ** (9 * (level - 1));
@@ -15,6 +29,11 @@ export class Rmap {
   private readonly heads = new Map<number, SptePtr[]>();
 
   add(gfn: number, level: number, p: SptePtr): number {
+    checkKey(gfn, level);
+    return this.addUnchecked(gfn, level, checkPtr(p));
+  }
+
+  addUnchecked(gfn: number, level: number, p: SptePtr): number {
     const k = key(gfn, level);
     let l = this.heads.get(k);
     if (l === undefined) {
@@ -27,6 +46,11 @@ export class Rmap {
 
   /** Remove one pointer; false if it was not there (a model bug the caller reports). */
   remove(gfn: number, level: number, p: SptePtr): boolean {
+    checkKey(gfn, level);
+    return this.removeUnchecked(gfn, level, checkPtr(p));
+  }
+
+  removeUnchecked(gfn: number, level: number, p: SptePtr): boolean {
     const k = key(gfn, level);
     const l = this.heads.get(k);
     if (l === undefined) return false;
@@ -39,6 +63,11 @@ export class Rmap {
 
   /** The SPTEs mapping `gfn` at `level` (a copy: callers change SPTEs while iterating). */
   get(gfn: number, level: number): SptePtr[] {
+    checkKey(gfn, level);
+    return this.getUnchecked(gfn, level);
+  }
+
+  getUnchecked(gfn: number, level: number): SptePtr[] {
     const l = this.heads.get(key(gfn, level));
     return l === undefined ? [] : [...l];
   }

@@ -9,7 +9,9 @@ import { rsvdBits } from '../bits';
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
 import { INVALID_ROOT, NUM_PREV_ROOTS, type RootRef, type ShadowContext } from './shadow-context';
-import { mmuSyncChildren } from './sync';
+import { mmuSyncChildrenUnchecked } from './sync';
+import { ShadowMmu as ShadowMmuClass } from './shadow-mmu';
+import { checkArray, checkBool, checkContext, checkInt, checkObject, checkSpteValue, refuse } from './check-shadow-args';
 
 const PT_BASE_ADDR_MASK = rsvdBits(12, 51);
 
@@ -22,23 +24,23 @@ export interface RootsToFree {
 function putRootRef(mmu: ShadowMmu, ctx: ShadowContext, r: RootRef, invalid: ShadowPage[]): void {
   if (r.hpa < 0) return;
   if (r.sp !== null) {
-    mmu.putRoot(r.sp, invalid, ctx.vcpu);
+    mmu.putRootUnchecked(r.sp, invalid, ctx.vcpu);
     return;
   }
   // A PAE root: drop each of its four pages.
   for (let i = 0; i < 4; i++) {
     const sp = ctx.paeRootSps[i];
     if (sp === null || sp === undefined) continue;
-    mmu.putRoot(sp, invalid, ctx.vcpu);
+    mmu.putRootUnchecked(sp, invalid, ctx.vcpu);
     ctx.paeRootSps[i] = null;
-    mmu.writeSpecialRoot(ctx.paeRootPfn, i, 0n);
+    mmu.writeSpecialRootUnchecked(ctx.paeRootPfn, i, 0n);
     ctx.paeHalves[i * 2] = 0;
     ctx.paeHalves[i * 2 + 1] = 0;
   }
 }
 
 /** `kvm_mmu_free_roots`. */
-export function freeRoots(mmu: ShadowMmu, ctx: ShadowContext, which: RootsToFree): void {
+export function freeRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext, which: RootsToFree): void {
   const invalid: ShadowPage[] = [];
   for (const i of which.prev ?? []) {
     putRootRef(mmu, ctx, ctx.prevRoots[i]!, invalid);
@@ -49,24 +51,24 @@ export function freeRoots(mmu: ShadowMmu, ctx: ShadowContext, which: RootsToFree
     mmu.vm.events.record({ kind: 'root_free', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${ctx.root.pgd.toString(16)}` });
     ctx.root = INVALID_ROOT;
   }
-  mmu.commitZap(invalid, ctx.vcpu);
+  mmu.commitZapUnchecked(invalid, ctx.vcpu);
 }
 
-export function freeAllRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
-  freeRoots(mmu, ctx, { current: true, prev: [0, 1, 2] });
+export function freeAllRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext): void {
+  freeRootsUnchecked(mmu, ctx, { current: true, prev: [0, 1, 2] });
 }
 
 /** `mmu_alloc_root`: a root page with root_count held by this vCPU. */
 function allocRoot(mmu: ShadowMmu, ctx: ShadowContext, gfn: number, quadrant: number, level: number): ShadowPage {
-  const sp = mmu.getShadowPage(ctx, gfn, ctx.rootRole.with({ level, quadrant }));
+  const sp = mmu.getShadowPageUnchecked(ctx, gfn, ctx.rootRole.with({ level, quadrant }));
   sp.rootCount++;
   return sp;
 }
 
 /** `kvm_mmu_load` when the root is invalid: allocate, sync, and let the hardware load it. */
-export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
+export function mmuLoadUnchecked(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
   if (ctx.root.hpa >= 0) return;
-  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   const rootGfn = Number((pgd & PT_BASE_ADDR_MASK) >> 12n);
   const special = ctx.usesSpecialRoots;
   if (!ctx.usesPaeRoot && !special) {
@@ -79,10 +81,10 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
     const pmMask = special ? 0x27n : 1n;
     if (special) {
       if (ctx.pml4RootPfn < 0) ctx.pml4RootPfn = mmu.vm.host.allocTable();
-      mmu.writeSpecialRoot(ctx.pml4RootPfn, 0, (BigInt(ctx.paeRootPfn) << 12n) | pmMask);
+      mmu.writeSpecialRootUnchecked(ctx.pml4RootPfn, 0, (BigInt(ctx.paeRootPfn) << 12n) | pmMask);
       if (ctx.rootRole.level === 5) {
         if (ctx.pml5RootPfn < 0) ctx.pml5RootPfn = mmu.vm.host.allocTable();
-        mmu.writeSpecialRoot(ctx.pml5RootPfn, 0, (BigInt(ctx.pml4RootPfn) << 12n) | pmMask);
+        mmu.writeSpecialRootUnchecked(ctx.pml5RootPfn, 0, (BigInt(ctx.pml4RootPfn) << 12n) | pmMask);
       }
     }
     const cpuLevel = ctx.cpuRole.base.level;
@@ -98,7 +100,7 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
       const sp = allocRoot(mmu, ctx, gfn, cpuLevel === 2 ? i : 0, 2);
       ctx.paeRootSps[i] = sp;
       const entry = (BigInt(sp.pfn) << 12n) | pmMask; // root | pm_mask
-      mmu.writeSpecialRoot(ctx.paeRootPfn, i, entry);
+      mmu.writeSpecialRootUnchecked(ctx.paeRootPfn, i, entry);
       ctx.paeHalves[i * 2] = Number(entry & 0xffffffffn);
       ctx.paeHalves[i * 2 + 1] = Number(entry >> 32n);
     }
@@ -106,7 +108,7 @@ export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
     ctx.root = { hpa: top, sp: null, pgd: ctx.direct ? 0n : pgd };
   }
   mmu.vm.events.record({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : special ? ' (special roots over the PAE root)' : ''}` });
-  syncRoots(mmu, ctx);
+  syncRootsUnchecked(mmu, ctx);
   ctx.tlbFlushCurrent = true; // kvm_mmu_load: kvm_x86_call(flush_tlb_current) (mmu.c:5919)
 }
 
@@ -115,23 +117,23 @@ function isUnsyncRoot(sp: ShadowPage): boolean {
 }
 
 /** `kvm_mmu_sync_roots`. */
-export function syncRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+export function syncRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext): void {
   ctx.syncRequested = false;
   if (ctx.direct || ctx.root.hpa < 0) return;
   if (ctx.root.sp !== null) {
-    if (isUnsyncRoot(ctx.root.sp)) mmuSyncChildren(mmu, ctx, ctx.root.sp);
+    if (isUnsyncRoot(ctx.root.sp)) mmuSyncChildrenUnchecked(mmu, ctx, ctx.root.sp);
     return;
   }
-  for (const sp of ctx.paeRootSps) if (sp !== null) mmuSyncChildren(mmu, ctx, sp);
+  for (const sp of ctx.paeRootSps) if (sp !== null) mmuSyncChildrenUnchecked(mmu, ctx, sp);
 }
 
 /** `kvm_mmu_sync_prev_roots`: previous roots that need a sync are freed instead. */
-export function syncPrevRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+export function syncPrevRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext): void {
   const prev: number[] = [];
   ctx.prevRoots.forEach((r, i) => {
     if (r.sp !== null && isUnsyncRoot(r.sp)) prev.push(i);
   });
-  if (prev.length > 0) freeRoots(mmu, ctx, { prev });
+  if (prev.length > 0) freeRootsUnchecked(mmu, ctx, { prev });
 }
 
 function isRootUsable(mmu: ShadowMmu, r: RootRef, pgd: bigint, ctx: ShadowContext): boolean {
@@ -144,7 +146,7 @@ function isRootUsable(mmu: ShadowMmu, r: RootRef, pgd: bigint, ctx: ShadowContex
 /** `fast_pgd_switch`: rotate the current root through the cache looking for (pgd, role). */
 function fastPgdSwitch(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean {
   // Roots without a page (PAE roots) are freed, not cached.
-  if (ctx.root.hpa >= 0 && ctx.root.sp === null) freeRoots(mmu, ctx, { current: true });
+  if (ctx.root.hpa >= 0 && ctx.root.sp === null) freeRootsUnchecked(mmu, ctx, { current: true });
   if (ctx.root.hpa >= 0) {
     if (isRootUsable(mmu, ctx.root, pgd, ctx)) return true;
     for (let i = 0; i < NUM_PREV_ROOTS; i++) {
@@ -153,7 +155,7 @@ function fastPgdSwitch(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean
       ctx.prevRoots[i] = t;
       if (isRootUsable(mmu, ctx.root, pgd, ctx)) return true;
     }
-    freeRoots(mmu, ctx, { current: true });
+    freeRootsUnchecked(mmu, ctx, { current: true });
     return false;
   }
   for (let i = 0; i < NUM_PREV_ROOTS; i++) {
@@ -167,7 +169,7 @@ function fastPgdSwitch(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean
 }
 
 /** `kvm_mmu_new_pgd`: a cached root is reused; otherwise the next load allocates. */
-export function newPgd(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean {
+export function newPgdUnchecked(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean {
   const hit = fastPgdSwitch(mmu, ctx, pgd);
   ctx.stats.inc(hit ? 'root_cache_hit' : 'root_cache_miss');
   if (hit && !ctx.rootRole.direct && ctx.root.sp !== null) ctx.root.sp.writeFloodingCount = 0;
@@ -176,33 +178,100 @@ export function newPgd(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean
 }
 
 /** KVM_REQ_MMU_FREE_OBSOLETE_ROOTS: free roots whose page is obsolete, and every PAE root. */
-export function freeObsoleteRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+export function freeObsoleteRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext): void {
   if (ctx.obsoleteSeen === mmu.freeObsoleteRootsRequest) return;
   ctx.obsoleteSeen = mmu.freeObsoleteRootsRequest;
-  const obsolete = (r: RootRef) => r.hpa >= 0 && (r.sp === null || mmu.isObsolete(r.sp));
+  const obsolete = (r: RootRef) => r.hpa >= 0 && (r.sp === null || mmu.isObsoleteUnchecked(r.sp));
   const prev: number[] = [];
   ctx.prevRoots.forEach((r, i) => {
     if (obsolete(r)) prev.push(i);
   });
-  freeRoots(mmu, ctx, { current: obsolete(ctx.root), prev });
+  freeRootsUnchecked(mmu, ctx, { current: obsolete(ctx.root), prev });
 }
 
 /** `kvm_get_pcid`. */
-export function pcidOf(pgd: bigint, pcide: boolean): number {
+export function pcidOfUnchecked(pgd: bigint, pcide: boolean): number {
   return pcide ? Number(pgd & 0xfffn) : 0;
 }
 
 /** `kvm_invalidate_pcid` without TDP: sync the current root if it uses the PCID; free matching previous roots. */
-export function invalidatePcid(mmu: ShadowMmu, ctx: ShadowContext, pcid: number, activePgd: bigint, pcide: boolean): void {
+export function invalidatePcidUnchecked(mmu: ShadowMmu, ctx: ShadowContext, pcid: number, activePgd: bigint, pcide: boolean): void {
   // KVM_REQ_MMU_SYNC + KVM_REQ_TLB_FLUSH_CURRENT (x86.c:1397-1400).
-  if (pcidOf(activePgd, pcide) === pcid) {
+  if (pcidOfUnchecked(activePgd, pcide) === pcid) {
     ctx.syncRequested = true;
     ctx.tlbFlushCurrent = true;
   }
   if (!pcide) return;
   const prev: number[] = [];
   ctx.prevRoots.forEach((r, i) => {
-    if (r.hpa >= 0 && pcidOf(r.pgd, pcide) === pcid) prev.push(i);
+    if (r.hpa >= 0 && pcidOfUnchecked(r.pgd, pcide) === pcid) prev.push(i);
   });
-  if (prev.length > 0) freeRoots(mmu, ctx, { prev });
+  if (prev.length > 0) freeRootsUnchecked(mmu, ctx, { prev });
+}
+
+// ---- the public edge: checked entries (the vCPUs' paths call the …Unchecked functions above) ----
+
+function checkMmuCtx(mmu: unknown, ctx: unknown): [ShadowMmu, ShadowContext] {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  return [mmu, checkContext('ctx', ctx, mmu.vm.guestMem)];
+}
+
+/** `kvm_mmu_free_roots`: `which.prev` lists distinct previous-root indices 0..2 (KVM_MMU_NUM_PREV_ROOTS). */
+export function freeRoots(mmu: ShadowMmu, ctx: ShadowContext, which: RootsToFree): void {
+  checkMmuCtx(mmu, ctx);
+  const w = checkObject<RootsToFree>('which', which);
+  if (w.current !== undefined) checkBool('which.current', w.current);
+  if (w.prev !== undefined) {
+    const p = checkArray('which.prev', w.prev);
+    p.forEach((i, k) => {
+      checkInt(`which.prev[${k}]`, i, { max: NUM_PREV_ROOTS - 1 });
+      if (p.indexOf(i) !== k) refuse(`which.prev[${k}]`, 'duplicate-root', 'is listed twice', i);
+    });
+  }
+  freeRootsUnchecked(mmu, ctx, w);
+}
+
+export function freeAllRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  checkMmuCtx(mmu, ctx);
+  freeAllRootsUnchecked(mmu, ctx);
+}
+
+/** `kvm_mmu_load`: `pgd` is the guest's CR3 (or EPTP/nCR3), a u64. */
+export function mmuLoad(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): void {
+  checkMmuCtx(mmu, ctx);
+  mmuLoadUnchecked(mmu, ctx, checkSpteValue('pgd', pgd));
+}
+
+export function syncRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  checkMmuCtx(mmu, ctx);
+  syncRootsUnchecked(mmu, ctx);
+}
+
+export function syncPrevRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  checkMmuCtx(mmu, ctx);
+  syncPrevRootsUnchecked(mmu, ctx);
+}
+
+export function newPgd(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint): boolean {
+  checkMmuCtx(mmu, ctx);
+  return newPgdUnchecked(mmu, ctx, checkSpteValue('pgd', pgd));
+}
+
+export function freeObsoleteRoots(mmu: ShadowMmu, ctx: ShadowContext): void {
+  checkMmuCtx(mmu, ctx);
+  freeObsoleteRootsUnchecked(mmu, ctx);
+}
+
+/** `kvm_get_pcid`: CR3 a u64, CR4.PCIDE a boolean. */
+export function pcidOf(pgd: bigint, pcide: boolean): number {
+  return pcidOfUnchecked(checkSpteValue('pgd', pgd), checkBool('pcide', pcide));
+}
+
+/** `kvm_invalidate_pcid`: a PCID is 12 bits (SDM Vol. 3A 4.10.1). */
+export function invalidatePcid(mmu: ShadowMmu, ctx: ShadowContext, pcid: number, activePgd: bigint, pcide: boolean): void {
+  checkMmuCtx(mmu, ctx);
+  checkInt('pcid', pcid, { max: 0xfff });
+  checkSpteValue('activePgd', activePgd);
+  checkBool('pcide', pcide);
+  invalidatePcidUnchecked(mmu, ctx, pcid, activePgd, pcide);
 }

@@ -11,6 +11,34 @@ import type { CpuRole } from '../role/cpu-role';
 import type { PageRole } from '../role/page-role';
 import type { WalkInputs } from '../walker/walk';
 import { WalkScratch } from '../walker/walk-scratch';
+import { GuestMemory as GuestMemoryClass } from '../memory/guest-memory';
+import { Counters as CountersClass } from '../events/stats';
+import { checkEnum, checkInt, checkObject, refuse } from '../validate/checks';
+import { CpuRole as CpuRoleClass } from '../role/cpu-role';
+import { PageRole as PageRoleClass } from '../role/page-role';
+import { MAX_VCPU_INDEX } from '../vm/vm-args';
+
+/** A PageFormat as the format builders make it (entry width, reserved-bit masks). */
+function checkFormatShape(name: string, v: unknown): void {
+  const f = checkObject<PageFormat>(name, v);
+  if ((f.entryBytes !== 4 && f.entryBytes !== 8) || !Array.isArray(f.rsvdBitsMask)) refuse(name, 'page-format', 'must be a PageFormat', v);
+}
+
+/**
+ * A setup's shape (check-shadow-args.ts imports this file, so the check is here): the roles and
+ * formats are objects, the PAE flag a boolean, the PDPTEs four bigints when given.
+ */
+function checkSetup(name: string, v: unknown): ContextSetup {
+  const s = checkObject<ContextSetup>(name, v);
+  if (!(s.cpuRole instanceof CpuRoleClass)) refuse(`${name}.cpuRole`, 'cpu-role', 'must be a CpuRole', s.cpuRole);
+  if (!(s.rootRole instanceof PageRoleClass)) refuse(`${name}.rootRole`, 'page-role', 'must be a PageRole', s.rootRole);
+  checkFormatShape(`${name}.hwFormat`, s.hwFormat);
+  if (s.gptFormat !== undefined) checkFormatShape(`${name}.gptFormat`, s.gptFormat);
+  if (s.walkInputs !== undefined) checkObject(`${name}.walkInputs`, s.walkInputs);
+  if (s.pdptrs !== undefined && (!Array.isArray(s.pdptrs) || s.pdptrs.length !== 4 || s.pdptrs.some((p) => typeof p !== 'bigint'))) refuse(`${name}.pdptrs`, 'pdptrs', 'must be four bigint PDPTEs', s.pdptrs);
+  if (typeof s.isPae !== 'boolean') refuse(`${name}.isPae`, 'boolean-type', 'must be true or false', s.isPae);
+  return s;
+}
 import type { ShadowPage } from './shadow-page';
 
 export type MmuKind = 'root_mmu' | 'guest_mmu';
@@ -82,14 +110,24 @@ export class ShadowContext {
   tlbFlushCurrent = false;
 
   constructor(kind: MmuKind, vcpu: number, stats: Counters<VcpuStatName>, guestMem: GuestMemory, setup: ContextSetup) {
+    checkEnum('kind', kind, ['root_mmu', 'guest_mmu']);
+    checkInt('vcpu', vcpu, { max: MAX_VCPU_INDEX });
+    if (!(stats instanceof CountersClass)) refuse('stats', 'counters', 'must be the vCPU\'s Counters', stats);
+    if (!(guestMem instanceof GuestMemoryClass)) refuse('guestMem', 'guest-memory', 'must be a GuestMemory', guestMem);
+    checkSetup('setup', setup);
     this.kind = kind;
     this.vcpu = vcpu;
     this.stats = stats;
     this.guestMem = guestMem;
-    this.configure(setup);
+    this.configureUnchecked(setup);
   }
 
   configure(s: ContextSetup): void {
+    this.configureUnchecked(checkSetup('s', s));
+  }
+
+  /** configure for the vCPUs' register writes (rootMmuSetup built the setup). */
+  configureUnchecked(s: ContextSetup): void {
     this.cpuRole = s.cpuRole;
     this.rootRole = s.rootRole;
     this.gptFormat = s.gptFormat;
@@ -115,6 +153,12 @@ export class ShadowContext {
 
   /** The hardware walk inputs for the current root. */
   hwInputs(mem: GuestMemory): WalkInputs {
+    if (!(mem instanceof GuestMemoryClass)) refuse('mem', 'guest-memory', 'must be the host memory (a GuestMemory of host frames)', mem);
+    return this.hwInputsUnchecked(mem);
+  }
+
+  /** hwInputs for the access loop (its memory is the VM's host frames). */
+  hwInputsUnchecked(mem: GuestMemory): WalkInputs {
     return {
       mem,
       format: this.hwFormat,

@@ -14,12 +14,16 @@ import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { memslotPfn, maxMappingLevel, type Memslot } from '../vm/memslot';
 import { walkTables } from '../walker/walk';
 import { WalkStop } from '../walker/walk-scratch';
-import { gpteAccess, gpteToGfn, prefetchInvalidGpte, protectCleanGpte, readGpte } from './gpte';
+import { gpteAccessUnchecked, gpteToGfnUnchecked, prefetchInvalidGpteUnchecked, protectCleanGpteUnchecked, readGpteUnchecked } from './gpte';
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
 import type { ShadowContext } from './shadow-context';
-import { spteChangeNeedsFlush, mmuSyncChildren } from './sync';
-import { mmuTryToUnsyncPages } from './unsync';
+import { spteChangeNeedsFlushUnchecked, mmuSyncChildrenUnchecked } from './sync';
+import { mmuTryToUnsyncPagesUnchecked } from './unsync';
+import { ShadowMmu as ShadowMmuClass } from './shadow-mmu';
+import { PageSizeError } from '../errors';
+import { ACCESS_AC, ACCESS_IMPLICIT } from '../walker/access';
+import { GFN_MAX, checkAccess, checkBigint, checkBool, checkContext, checkFaultCode, checkGfn, checkInt, checkObject, checkPageLevel, checkPageOf, checkSpteIndex, checkSpteValue, checkVmSlot, refuse } from './check-shadow-args';
 
 export interface ShadowFaultResult {
   ret: RetPf;
@@ -43,7 +47,7 @@ function span(level: number): number {
 }
 
 /** `kvm_mmu_max_mapping_level` + `kvm_mmu_hugepage_adjust`. */
-export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
+export function hugepageAdjustUnchecked(mmu: ShadowMmu, fault: PageFault): void {
   const c = mmu.config;
   fault.hugePageDisallowed = fault.exec && c.nxHugePages;
   if (fault.maxLevel === 1 || fault.slot === undefined || fault.slot.dirtyLogging) return;
@@ -57,7 +61,7 @@ export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
 /** `disallowed_hugepage_adjust`: never replace a table of executable small pages by a huge leaf. */
 function disallowedHugepageAdjust(mmu: ShadowMmu, fault: PageFault, spte: bigint, level: number): void {
   if (level !== fault.goalLevel || level === 1 || !isShadowPresent(spte) || isLargePte(spte)) return;
-  if (!mmu.childOf(spte).nxHugePageDisallowed) return;
+  if (!mmu.childOfUnchecked(spte).nxHugePageDisallowed) return;
   const s = span(level - 1);
   fault.pfn += (fault.gfn % span(level)) - ((fault.gfn % span(level)) % s);
   fault.goalLevel--;
@@ -82,7 +86,7 @@ function faultinPfn(mmu: ShadowMmu, fault: PageFault): string | undefined {
 
 /** `is_page_fault_stale`: the root became obsolete (or a PAE root awaits freeing). */
 function isPageFaultStale(mmu: ShadowMmu, ctx: ShadowContext): boolean {
-  if (ctx.root.sp !== null) return mmu.isObsolete(ctx.root.sp);
+  if (ctx.root.sp !== null) return mmu.isObsoleteUnchecked(ctx.root.sp);
   return ctx.obsoleteSeen !== mmu.freeObsoleteRootsRequest;
 }
 
@@ -93,7 +97,7 @@ function shadowWalkStart(ctx: ShadowContext, addr: bigint): ShadowPage | null {
 }
 
 /** `mmu_set_spte` (§8.5). `fault` null = prefetch. */
-export function mmuSetSpte(
+export function mmuSetSpteUnchecked(
   mmu: ShadowMmu, ctx: ShadowContext, slot: Memslot | undefined, sp: ShadowPage, idx: number, pteAccess: number,
   gfn: number, pfn: number, fault: PageFault | null,
 ): RetPf {
@@ -101,10 +105,10 @@ export function mmuSetSpte(
   const c = mmu.config;
   const hostWritable = fault === null ? true : fault.mapWritable;
   const prefetch = fault === null ? true : fault.prefetch;
-  let old = mmu.readSpte(sp, idx);
+  let old = mmu.readSpteUnchecked(sp, idx);
   if (slot === undefined) {
-    if (isShadowPresent(old)) mmu.zapPte(sp, idx, null, ctx.vcpu);
-    mmu.setSpte(sp, idx, makeMmioSpte(c, gfn, pteAccess, mmu.vm.mmioGeneration), ctx.vcpu);
+    if (isShadowPresent(old)) mmu.zapPteUnchecked(sp, idx, null, ctx.vcpu);
+    mmu.setSpteUnchecked(sp, idx, makeMmioSpte(c, gfn, pteAccess, mmu.vm.mmioGeneration), ctx.vcpu);
     ctx.stats.inc('pf_mmio_spte_created');
     return RET_PF.EMULATE;
   }
@@ -114,18 +118,18 @@ export function mmuSetSpte(
   if (isShadowPresent(old)) {
     if (level > 1 && !isLargePte(old)) {
       // A table replaced by a huge leaf: unlink the child page.
-      mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+      mmu.setSpteUnchecked(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
       flush = true;
       old = SHADOW_NONPRESENT_VALUE;
     } else if (spteToPfn(old) !== pfn) {
-      mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+      mmu.setSpteUnchecked(sp, idx, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
       flush = true;
       old = SHADOW_NONPRESENT_VALUE;
     }
   }
   const wantW = (pteAccess & ACC_WRITE) !== 0 && hostWritable;
   const oldLeaf = isShadowPresent(old) && isLastSpte(old, level);
-  const must = wantW && (!oldLeaf || !isWritable(old)) && mmuTryToUnsyncPages(mmu, gfn, false, prefetch, ctx.vcpu);
+  const must = wantW && (!oldLeaf || !isWritable(old)) && mmuTryToUnsyncPagesUnchecked(mmu, gfn, false, prefetch, ctx.vcpu);
   const { spte, wrprot } = makeSpte(c, {
     level, adDisabled: sp.role.adDisabled, adNeedWriteProtect: kvmMmuPageAdNeedWriteProtect(c, sp.role.guestMode), pteAccess, pfn, isMmioPfn: false,
     prefetch, synchronizing: false, hostWritable, mustWriteProtect: must,
@@ -134,13 +138,13 @@ export function mmuSetSpte(
   if (spte === old) ret = RET_PF.SPURIOUS;
   else {
     ret = RET_PF.FIXED;
-    flush = spteChangeNeedsFlush(mmu, old, spte) || flush;
+    flush = spteChangeNeedsFlushUnchecked(mmu, old, spte) || flush;
   }
-  sp.setTranslation(idx, gfn, pteAccess);
-  mmu.setSpte(sp, idx, spte, ctx.vcpu);
+  sp.setTranslationUnchecked(idx, gfn, pteAccess);
+  mmu.setSpteUnchecked(sp, idx, spte, ctx.vcpu);
   if (wrprot && fault !== null && fault.write) ret = RET_PF.WRITE_PROTECTED;
-  if (flush) mmu.tlbFlush(ctx.vcpu, 'mmu_set_spte', gfn, level);
-  mmu.markDirtyIfWritable(gfn, spte);
+  if (flush) mmu.tlbFlushUnchecked(ctx.vcpu, 'mmu_set_spte', gfn, level);
+  mmu.markDirtyIfWritableUnchecked(gfn, spte);
   return ret;
 }
 
@@ -149,7 +153,7 @@ export function mmuSetSpte(
  * code or the EPT-violation-derived one; `accessFlags` carries EFLAGS.AC / implicit supervisor
  * accesses (which KVM reads from the vCPU's current state).
  */
-export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
+export function shadowPageFaultUnchecked(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
   const fault = newPageFault(addr, BigInt(errorCode));
   const s = ctx.walkScratch;
   const access = (errorCode & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) | accessFlags;
@@ -158,7 +162,7 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
   fault.gfn = s.gfn;
   fault.maxLevel = Math.min(s.level, 3);
   // page_fault_handle_page_track: a write to a write-tracked gfn cannot be fixed by mapping.
-  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTracked(fault.gfn)) {
+  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTrackedUnchecked(fault.gfn)) {
     clearFloodOnPath(mmu, ctx, addr);
     return { ret: RET_PF.WRITE_PROTECTED, mmio: false, emulation: 'write to a write-tracked gfn (shadowed upper-level page table)' };
   }
@@ -175,7 +179,7 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
     if (ctx.cpuRole.isCr4Smep) pteAccess &= ~mmu.config.acc.EXEC;
   }
   if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
-  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   return fetch(mmu, ctx, fault, pteAccess);
 }
 
@@ -184,14 +188,14 @@ export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint
  * root down to the leaf (or the first non-present entry). PAE roots' PDPTEs are registers, not
  * memory references. Measured on the live shadow tables, so huge shadow leaves count fewer.
  */
-export function shadowWalkRefs(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
+export function shadowWalkRefsUnchecked(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
   let sp = shadowWalkStart(ctx, addr);
   let refs = 0;
   while (sp !== null) {
     refs++;
-    const spte = mmu.readSpte(sp, indexAt(addr, sp.level));
+    const spte = mmu.readSpteUnchecked(sp, indexAt(addr, sp.level));
     if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
-    sp = mmu.childOf(spte);
+    sp = mmu.childOfUnchecked(spte);
   }
   return refs;
 }
@@ -200,9 +204,9 @@ function clearFloodOnPath(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): voi
   let sp = shadowWalkStart(ctx, addr);
   while (sp !== null) {
     sp.writeFloodingCount = 0;
-    const spte = mmu.readSpte(sp, indexAt(addr, sp.level));
+    const spte = mmu.readSpteUnchecked(sp, indexAt(addr, sp.level));
     if (!isShadowPresent(spte) || isLastSpte(spte, sp.level)) break;
-    sp = mmu.childOf(spte);
+    sp = mmu.childOfUnchecked(spte);
   }
 }
 
@@ -227,31 +231,31 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
     // A passthrough root above the guest's top level (a 4-level NPT12 on a 5-level host) links
     // the guest root table with full access.
     const ptAccess = L === s.maxLevel ? mmu.config.acc.ALL : s.acc[L + 1]!;
-    const child = mmu.getChildSp(ctx, sp, idx, tableGfn, false, ptAccess);
+    const child = mmu.getChildSpUnchecked(ctx, sp, idx, tableGfn, false, ptAccess);
     // A page found in the hash may have unsync children the guest has since made present.
-    if (child !== null && child.unsyncChildren > 0) mmuSyncChildren(mmu, ctx, child);
-    if (child !== null) mmu.linkShadowPage(sp, idx, child, vcpu);
+    if (child !== null && child.unsyncChildren > 0) mmuSyncChildrenUnchecked(mmu, ctx, child);
+    if (child !== null) mmu.linkShadowPageUnchecked(sp, idx, child, vcpu);
     if (fault.write && tableGfn === fault.gfn) writeToShadowPgtable = true;
-    sp = mmu.childOf(mmu.readSpte(sp, idx));
+    sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
-  hugepageAdjust(mmu, fault);
+  hugepageAdjustUnchecked(mmu, fault);
   // Phase 2: direct pages when the guest page is larger than the goal level.
   let baseGfn: number;
   for (;;) {
     const idx = indexAt(addr, sp.level);
-    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
+    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpteUnchecked(sp, idx), sp.level);
     baseGfn = fault.gfn - (fault.gfn % span(sp.level));
     if (sp.level === fault.goalLevel) break;
     validateDirectSpte(mmu, sp, idx, pteAccess, vcpu);
-    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, pteAccess);
+    const child = mmu.getChildSpUnchecked(ctx, sp, idx, baseGfn, true, pteAccess);
     if (child !== null) {
-      mmu.linkShadowPage(sp, idx, child, vcpu);
-      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
+      mmu.linkShadowPageUnchecked(sp, idx, child, vcpu);
+      if (fault.hugePageDisallowed) mmu.accountNxHugePageUnchecked(child, fault.reqLevel >= sp.level);
     }
-    sp = mmu.childOf(mmu.readSpte(sp, idx));
+    sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
-  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, pteAccess, baseGfn, fault.pfn, fault);
+  const ret = mmuSetSpteUnchecked(mmu, ctx, fault.slot, sp, idx, pteAccess, baseGfn, fault.pfn, fault);
   if (ret !== RET_PF.SPURIOUS) ptePrefetch(mmu, ctx, sp, idx);
   const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE, writeToShadowPgtable };
   if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
@@ -261,12 +265,12 @@ function fetch(mmu: ShadowMmu, ctx: ShadowContext, fault: PageFault, pteAccess: 
 
 /** `validate_direct_spte`: a direct child built for other access rights is unlinked. */
 function validateDirectSpte(mmu: ShadowMmu, sp: ShadowPage, idx: number, access: number, vcpu: number): void {
-  const spte = mmu.readSpte(sp, idx);
+  const spte = mmu.readSpteUnchecked(sp, idx);
   if (!isShadowPresent(spte) || isLargePte(spte)) return;
-  const child = mmu.childOf(spte);
+  const child = mmu.childOfUnchecked(spte);
   if (child.role.access === access) return;
-  mmu.setSpte(sp, idx, SHADOW_NONPRESENT_VALUE, vcpu);
-  mmu.tlbFlush(vcpu, 'direct child with other access', sp.gfnOf(idx), sp.level);
+  mmu.setSpteUnchecked(sp, idx, SHADOW_NONPRESENT_VALUE, vcpu);
+  mmu.tlbFlushUnchecked(vcpu, 'direct child with other access', sp.gfnOfUnchecked(idx), sp.level);
 }
 
 /**
@@ -280,7 +284,7 @@ function prefetchSptes(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: 
   // kvm_prefetch_pages (kvm_main.c:3066-3080): gfn_to_hva_many asks for a writable hva, which a
   // read-only slot lacks (kvm_main.c:2714-2715); a run past the slot's end prefetches nothing.
   if (slot.readonly || slot.baseGfn + slot.npages - gfn < count) return false;
-  for (let i = 0; i < count; i++) mmuSetSpte(mmu, ctx, slot, sp, idx + i, access, gfn + i, memslotPfn(slot, gfn + i), null);
+  for (let i = 0; i < count; i++) mmuSetSpteUnchecked(mmu, ctx, slot, sp, idx + i, access, gfn + i, memslotPfn(slot, gfn + i), null);
   return true;
 }
 
@@ -293,13 +297,13 @@ function directPtePrefetchWindow(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowP
   const first = idx - (idx % PTE_PREFETCH_NUM);
   let start = -1;
   for (let i = first; i < first + PTE_PREFETCH_NUM; i++) {
-    if (isShadowPresent(mmu.readSpte(sp, i)) || i === idx) {
+    if (isShadowPresent(mmu.readSpteUnchecked(sp, i)) || i === idx) {
       if (start < 0) continue;
-      if (!prefetchSptes(mmu, ctx, sp, start, sp.gfnOf(start), i - start, sp.role.access)) return;
+      if (!prefetchSptes(mmu, ctx, sp, start, sp.gfnOfUnchecked(start), i - start, sp.role.access)) return;
       start = -1;
     } else if (start < 0) start = i;
   }
-  if (start >= 0) prefetchSptes(mmu, ctx, sp, start, sp.gfnOf(start), first + PTE_PREFETCH_NUM - start, sp.role.access);
+  if (start >= 0) prefetchSptes(mmu, ctx, sp, start, sp.gfnOfUnchecked(start), first + PTE_PREFETCH_NUM - start, sp.role.access);
 }
 
 /** `direct_pte_prefetch` (mmu.c:3145-3170), after `direct_map`: not without A/D bits, 4K pages only. */
@@ -312,14 +316,14 @@ function directPtePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i
 function prefetchGpte(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, i: number): boolean {
   const fmt = ctx.gptFormat!;
   // The table was read by this fault's walk (an indirect page has a guest format): it is readable.
-  const g = readGpte(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes)!;
-  if (prefetchInvalidGpte(fmt, g)) {
+  const g = readGpteUnchecked(ctx.guestMem, fmt, sp.gfn, (sp.role.quadrant * 512 + i) * fmt.entryBytes)!;
+  if (prefetchInvalidGpteUnchecked(fmt, g)) {
     // prefetch_invalid_gpte drops the entry (paging_tmpl.h:169-170): an MMIO SPTE there goes too.
-    if (!mmu.isNonpresentValue(sp, i)) mmu.setSpte(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
+    if (!mmu.isNonpresentValueUnchecked(sp, i)) mmu.setSpteUnchecked(sp, i, SHADOW_NONPRESENT_VALUE, ctx.vcpu);
     return false;
   }
-  const gfn = gpteToGfn(g);
-  const acc = protectCleanGpte(fmt, sp.role.access & gpteAccess(fmt, g), g);
+  const gfn = gpteToGfnUnchecked(g);
+  const acc = protectCleanGpteUnchecked(fmt, sp.role.access & gpteAccessUnchecked(fmt, g), g);
   return prefetchSptes(mmu, ctx, sp, i, gfn, 1, acc);
 }
 
@@ -336,43 +340,106 @@ function ptePrefetch(mmu: ShadowMmu, ctx: ShadowContext, sp: ShadowPage, idx: nu
   }
   const start = idx - (idx % PTE_PREFETCH_NUM);
   for (let i = start; i < start + PTE_PREFETCH_NUM; i++) {
-    if (i === idx || isShadowPresent(mmu.readSpte(sp, i))) continue;
+    if (i === idx || isShadowPresent(mmu.readSpteUnchecked(sp, i))) continue;
     if (!prefetchGpte(mmu, ctx, sp, i)) break;
   }
 }
 
 /** `direct_page_fault` via `nonpaging_page_fault` (CR0.PG=0 without TDP): GVA = GPA, ≤ 2M. */
-export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
+export function directPageFaultUnchecked(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
   const fault = newPageFault(addr, BigInt(errorCode));
   fault.maxLevel = 2;
-  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTracked(fault.gfn)) {
+  if (fault.present && fault.write && !fault.rsvd && mmu.isWriteTrackedUnchecked(fault.gfn)) {
     return { ret: RET_PF.WRITE_PROTECTED, mmio: false, emulation: 'write to a write-tracked gfn (shadowed upper-level page table)' };
   }
   const why = faultinPfn(mmu, fault);
   if (why !== undefined) return { ret: RET_PF.EMULATE, mmio: false, emulation: why };
   if (isPageFaultStale(mmu, ctx)) return { ret: RET_PF.RETRY, mmio: false };
-  mmu.makeMmuPagesAvailable(ctx.vcpu);
+  mmu.makeMmuPagesAvailableUnchecked(ctx.vcpu);
   let sp = shadowWalkStart(ctx, addr);
   if (sp === null) return { ret: RET_PF.RETRY, mmio: false };
-  hugepageAdjust(mmu, fault);
+  hugepageAdjustUnchecked(mmu, fault);
   let baseGfn: number;
   for (;;) {
     const idx = indexAt(addr, sp.level);
-    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpte(sp, idx), sp.level);
+    if (mmu.config.nxHugePages) disallowedHugepageAdjust(mmu, fault, mmu.readSpteUnchecked(sp, idx), sp.level);
     baseGfn = fault.gfn - (fault.gfn % span(sp.level));
     if (sp.level === fault.goalLevel) break;
-    const child = mmu.getChildSp(ctx, sp, idx, baseGfn, true, mmu.config.acc.ALL);
+    const child = mmu.getChildSpUnchecked(ctx, sp, idx, baseGfn, true, mmu.config.acc.ALL);
     if (child !== null) {
-      mmu.linkShadowPage(sp, idx, child, ctx.vcpu);
-      if (fault.hugePageDisallowed) mmu.accountNxHugePage(child, fault.reqLevel >= sp.level);
+      mmu.linkShadowPageUnchecked(sp, idx, child, ctx.vcpu);
+      if (fault.hugePageDisallowed) mmu.accountNxHugePageUnchecked(child, fault.reqLevel >= sp.level);
     }
-    sp = mmu.childOf(mmu.readSpte(sp, idx));
+    sp = mmu.childOfUnchecked(mmu.readSpteUnchecked(sp, idx));
   }
   const idx = indexAt(addr, sp.level);
-  const ret = mmuSetSpte(mmu, ctx, fault.slot, sp, idx, mmu.config.acc.ALL, baseGfn, fault.pfn, fault);
+  const ret = mmuSetSpteUnchecked(mmu, ctx, fault.slot, sp, idx, mmu.config.acc.ALL, baseGfn, fault.pfn, fault);
   if (ret !== RET_PF.SPURIOUS) directPtePrefetch(mmu, ctx, sp, idx); // mmu.c:3387-3391 (direct_map)
   const out: ShadowFaultResult = { ret, mmio: ret === RET_PF.EMULATE };
   if (ret === RET_PF.EMULATE) out.emulation = 'MMIO (new MMIO SPTE)';
   if (ret === RET_PF.WRITE_PROTECTED) out.emulation = 'write to a write-protected gfn (shadowed page table)';
   return out;
+}
+
+// ---- the public edge: checked entries (the vCPUs' fault paths call the …Unchecked functions above) ----
+
+function checkMmuCtx(mmu: unknown, ctx: unknown): [ShadowMmu, ShadowContext] {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  return [mmu, checkContext('ctx', ctx, mmu.vm.guestMem)];
+}
+
+/** A fault record (newPageFault): a gfn, a frame, a maximum level 1..3 (KVM_MAX_HUGEPAGE_LEVEL), its flags. */
+function checkFault(name: string, v: unknown): PageFault {
+  const f = checkObject<PageFault>(name, v);
+  checkGfn(`${name}.gfn`, f.gfn);
+  checkInt(`${name}.pfn`, f.pfn, { max: GFN_MAX });
+  checkPageLevel(`${name}.maxLevel`, f.maxLevel, 1, 3);
+  for (const k of ['exec', 'write', 'prefetch', 'mapWritable'] as const) checkBool(`${name}.${k}`, f[k]);
+  if (f.slot !== undefined) checkObject(`${name}.slot`, f.slot);
+  return f;
+}
+
+export function hugepageAdjust(mmu: ShadowMmu, fault: PageFault): void {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  hugepageAdjustUnchecked(mmu, checkFault('fault', fault));
+}
+
+/** `mmu_set_spte`: a leaf of a live page at levels 1-3, the slot the VM maps the gfn with (or none: MMIO). */
+export function mmuSetSpte(
+  mmu: ShadowMmu, ctx: ShadowContext, slot: Memslot | undefined, sp: ShadowPage, idx: number, pteAccess: number,
+  gfn: number, pfn: number, fault: PageFault | null,
+): RetPf {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  if (slot !== undefined) checkVmSlot('slot', slot, (g) => m.vm.slotOfGfn(g));
+  const p = checkPageOf('sp', sp, m);
+  if (p.level > 3) refuse('sp', 'leaf-level', `is a level-${p.level} page; leaves exist at levels 1-3 only`, p.level, PageSizeError);
+  checkSpteIndex('idx', idx);
+  checkAccess('pteAccess', pteAccess, m.config.acc.ALL);
+  checkGfn('gfn', gfn);
+  checkInt('pfn', pfn, { max: GFN_MAX });
+  if (fault !== null) checkFault('fault', fault);
+  return mmuSetSpteUnchecked(m, c, slot, p, idx, pteAccess, gfn, pfn, fault);
+}
+
+/** `FNAME(page_fault)`: a context that walks guest tables, a u64 address, a 32-bit error code, AC/implicit flags. */
+export function shadowPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number, accessFlags: number): ShadowFaultResult {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  if (c.walkInputs === undefined) refuse('ctx', 'paging-off', 'walks no guest tables (paging off: directPageFault handles it)', c.kind);
+  checkSpteValue('addr', addr);
+  checkFaultCode('errorCode', errorCode, 'accessFlags', accessFlags, ACCESS_AC | ACCESS_IMPLICIT);
+  return shadowPageFaultUnchecked(m, c, addr, errorCode, accessFlags);
+}
+
+export function shadowWalkRefs(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): number {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  return shadowWalkRefsUnchecked(m, c, checkSpteValue('addr', addr));
+}
+
+/** `nonpaging_page_fault`: only for a direct (paging off) context; GVA = GPA below 2^52. */
+export function directPageFault(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint, errorCode: number): ShadowFaultResult {
+  const [m, c] = checkMmuCtx(mmu, ctx);
+  if (!c.direct) refuse('ctx', 'not-direct', 'shadows guest tables (paging on: shadowPageFault handles it)', c.kind);
+  checkBigint('addr', addr, { max: (1n << 52n) - 1n });
+  checkFaultCode('errorCode', errorCode);
+  return directPageFaultUnchecked(m, c, addr, errorCode);
 }

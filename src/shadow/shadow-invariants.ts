@@ -11,12 +11,14 @@ import { InvariantViolation } from '../tdp/tdp-mmu';
 import { memslotPfn } from '../vm/memslot';
 import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
+import { ShadowMmu as ShadowMmuClass } from './shadow-mmu';
+import { refuse } from './check-shadow-args';
 
 function fail(rule: string, msg: string, v: string | number = ''): never {
   throw new InvariantViolation(rule, msg, String(v));
 }
 
-export function checkShadowInvariants(mmu: ShadowMmu): void {
+export function checkShadowInvariantsUnchecked(mmu: ShadowMmu): void {
   const pages = mmu.allPages;
   const rmapSeen = new Map<string, number>();
   const parentSeen = new Map<ShadowPage, number>();
@@ -25,7 +27,7 @@ export function checkShadowInvariants(mmu: ShadowMmu): void {
   let indirect = 0;
   const track = new Map<number, number>();
   for (const sp of pages) {
-    const valid = !mmu.isObsolete(sp);
+    const valid = !mmu.isObsoleteUnchecked(sp);
     if (valid) {
       const k = `${sp.gfn}:${sp.role.word}`;
       if (keys.has(k)) fail('sp-unique', `two valid shadow pages for GFN 0x${sp.gfn.toString(16)} role 0x${sp.role.word.toString(16)}`);
@@ -42,26 +44,26 @@ export function checkShadowInvariants(mmu: ShadowMmu): void {
     let bits = 0;
     for (let i = 0; i < 512; i++) {
       if (sp.unsyncChildBitmap[i]) bits++;
-      const spte = mmu.readSpte(sp, i);
+      const spte = mmu.readSpteUnchecked(sp, i);
       if (!isShadowPresent(spte)) continue;
       if (isLastSpte(spte, sp.level)) {
-        const gfn = sp.gfnOf(i);
+        const gfn = sp.gfnOfUnchecked(i);
         rmapSeen.set(`${gfn - (gfn % 2 ** (9 * (sp.level - 1)))}:${sp.level}:${sp.pfn}:${i}`, 1);
         const slot = mmu.vm.slotOfGfn(gfn);
         if (slot !== undefined && spteToPfn(spte) !== memslotPfn(slot, gfn - (gfn % 2 ** (9 * (sp.level - 1))))) {
           fail('leaf-pfn', `${sp} entry ${i} maps PFN 0x${spteToPfn(spte).toString(16)}, the slot says 0x${memslotPfn(slot, gfn).toString(16)} for GFN 0x${gfn.toString(16)}`);
         }
-        if (sp.level > 1 && isWritable(spte) && mmu.lpageDisallowed(gfn, sp.level)) {
+        if (sp.level > 1 && isWritable(spte) && mmu.lpageDisallowedUnchecked(gfn, sp.level)) {
           fail('huge-over-shadowed', `writable level-${sp.level} leaf over GFN 0x${gfn.toString(16)} where huge pages are disallowed`);
         }
       } else {
-        const child = mmu.childOf(spte);
+        const child = mmu.childOfUnchecked(spte);
         parentSeen.set(child, (parentSeen.get(child) ?? 0) + 1);
         if (!child.parentPtes.some((p) => p.sp === sp && p.idx === i)) fail('parent-ptes', `${child} lacks its parent link from ${sp}[${i}]`);
       }
     }
     if (bits !== sp.unsyncChildren) fail('unsync-children', `${sp} counts ${sp.unsyncChildren} unsync children but has ${bits} bits set`);
-    if (valid && sp.hasGptes && sp.level > 1 && mmu.writeTrackCount(sp.gfn) === 0) fail('upper-not-tracked', `${sp} is an upper-level page whose gfn is not write-tracked`);
+    if (valid && sp.hasGptes && sp.level > 1 && mmu.writeTrackCountUnchecked(sp.gfn) === 0) fail('upper-not-tracked', `${sp} is an upper-level page whose gfn is not write-tracked`);
   }
   for (const sp of pages) {
     if ((parentSeen.get(sp) ?? 0) !== sp.parentPtes.length) fail('parent-ptes-count', `${sp} lists ${sp.parentPtes.length} parents, ${parentSeen.get(sp) ?? 0} SPTEs link it`);
@@ -74,20 +76,26 @@ export function checkShadowInvariants(mmu: ShadowMmu): void {
   if (rmapCount !== rmapSeen.size) fail('rmap-missing', `${rmapSeen.size} leaves but ${rmapCount} rmap entries`);
   if (unsync !== mmu.vm.stats.get('mmu_unsync')) fail('mmu-unsync-gauge', `mmu_unsync = ${mmu.vm.stats.get('mmu_unsync')} but ${unsync} pages are unsync`);
   if (indirect !== mmu.indirectShadowPages) fail('indirect-shadow-pages', `indirect_shadow_pages = ${mmu.indirectShadowPages}, counted ${indirect}`);
-  for (const [gfn, n] of track) if (mmu.writeTrackCount(gfn) !== n) fail('write-track-count', `GFN 0x${gfn.toString(16)} tracked ${mmu.writeTrackCount(gfn)}×, ${n} upper-level pages shadow it`);
+  for (const [gfn, n] of track) if (mmu.writeTrackCountUnchecked(gfn) !== n) fail('write-track-count', `GFN 0x${gfn.toString(16)} tracked ${mmu.writeTrackCountUnchecked(gfn)}×, ${n} upper-level pages shadow it`);
   // Appendix A 3: a level-1 indirect page is write-protected everywhere, or unsync and reachable by bits.
   for (const sp of pages) {
-    if (mmu.isObsolete(sp) || !sp.hasGptes || sp.level !== 1) continue;
+    if (mmu.isObsoleteUnchecked(sp) || !sp.hasGptes || sp.level !== 1) continue;
     if (sp.unsync) {
       for (const p of sp.parentPtes) if (!p.sp.unsyncChildBitmap[p.idx]) fail('unsync-bit', `unsync ${sp} but its parent ${p.sp} lacks bit ${p.idx}`);
       continue;
     }
     for (let level = 1; level <= 3; level++) {
-      for (const p of mmu.rmap.get(sp.gfn, level)) {
-        if (isWritable(mmu.readSpte(p.sp, p.idx))) fail('shadowed-gfn-writable', `GFN 0x${sp.gfn.toString(16)} holds a synced shadowed page table but an SPTE maps it writable`);
+      for (const p of mmu.rmap.getUnchecked(sp.gfn, level)) {
+        if (isWritable(mmu.readSpteUnchecked(p.sp, p.idx))) fail('shadowed-gfn-writable', `GFN 0x${sp.gfn.toString(16)} holds a synced shadowed page table but an SPTE maps it writable`);
       }
     }
   }
   // MMIO SPTEs are never in the rmap.
-  for (const sp of pages) for (let i = 0; i < 512; i++) if (isMmioSpte(mmu.config, mmu.readSpte(sp, i)) && isShadowPresent(mmu.readSpte(sp, i))) fail('mmio-present', `${sp}[${i}] is both MMIO and present`);
+  for (const sp of pages) for (let i = 0; i < 512; i++) if (isMmioSpte(mmu.config, mmu.readSpteUnchecked(sp, i)) && isShadowPresent(mmu.readSpteUnchecked(sp, i))) fail('mmio-present', `${sp}[${i}] is both MMIO and present`);
+}
+
+/** The checked entry: a ShadowMmu (the VM's checking mode calls checkShadowInvariantsUnchecked). */
+export function checkShadowInvariants(mmu: ShadowMmu): void {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  checkShadowInvariantsUnchecked(mmu);
 }

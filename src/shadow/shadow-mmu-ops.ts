@@ -40,18 +40,18 @@ export interface ShadowVmContext {
 export interface ShadowMmuOps {
   readonly vm: ShadowVmContext;
   readonly config: SpteConfig;
-  readSpte(sp: ShadowPage, idx: number): bigint;
-  isNonpresentValue(sp: ShadowPage, idx: number): boolean;
+  readSpteUnchecked(sp: ShadowPage, idx: number): bigint;
+  isNonpresentValueUnchecked(sp: ShadowPage, idx: number): boolean;
   /** The one SPTE-change function. */
-  setSpte(sp: ShadowPage, idx: number, next: bigint, vcpu: number): bigint;
-  childOf(spte: bigint): ShadowPage;
-  pageAt(pfn: number): ShadowPage | undefined;
-  isWriteTracked(gfn: number): boolean;
-  validSpsWithGptes(gfn: number): ShadowPage[];
-  writeProtectGfn(gfn: number, vcpu: number): boolean;
-  tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void;
-  prepareZap(sp: ShadowPage, invalid: ShadowPage[], vcpu: number): number;
-  zapPte(sp: ShadowPage, i: number, invalid: ShadowPage[] | null, vcpu: number): number;
-  commitZap(invalid: ShadowPage[], vcpu: number): void;
-  markDirtyIfWritable(gfn: number, spte: bigint): void;
+  setSpteUnchecked(sp: ShadowPage, idx: number, next: bigint, vcpu: number): bigint;
+  childOfUnchecked(spte: bigint): ShadowPage;
+  pageAtUnchecked(pfn: number): ShadowPage | undefined;
+  isWriteTrackedUnchecked(gfn: number): boolean;
+  validSpsWithGptesUnchecked(gfn: number): ShadowPage[];
+  writeProtectGfnUnchecked(gfn: number, vcpu: number): boolean;
+  tlbFlushUnchecked(vcpu: number, why: string, gfn?: number, level?: number): void;
+  prepareZapUnchecked(sp: ShadowPage, invalid: ShadowPage[], vcpu: number): number;
+  zapPteUnchecked(sp: ShadowPage, i: number, invalid: ShadowPage[] | null, vcpu: number): number;
+  commitZapUnchecked(invalid: ShadowPage[], vcpu: number): void;
+  markDirtyIfWritableUnchecked(gfn: number, spte: bigint): void;
 }

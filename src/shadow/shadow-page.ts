@@ -5,7 +5,15 @@
  * of each entry live here; the SPTEs themselves live in the host frame so that the hardware walk
  * is the generic walker over host memory.
  */
-import type { PageRole } from '../role/page-role';
+import { PageRole } from '../role/page-role';
+import { checkInt, refuse } from '../validate/checks';
+import { GFN_MAX, checkGfn } from '../vm/vm-args';
+
+/** An entry index of a page of 512 SPTEs (check-shadow-args.ts imports this file, so the check is here). */
+function checkEntry(name: string, v: unknown): number {
+  if (typeof v === 'number' && v >= 0 && v <= 511 && Number.isInteger(v)) return v;
+  return checkInt(name, v, { max: 511 });
+}
 
 /** A pointer to one SPTE: the page holding it and its index (KVM's `u64 *sptep`). */
 export interface SptePtr {
@@ -38,6 +46,11 @@ export class ShadowPage {
   readonly translationAccess: Uint8Array | undefined;
 
   constructor(role: PageRole, gfn: number, pfn: number, gen: number) {
+    if (!(role instanceof PageRole)) refuse('role', 'page-role', 'must be a PageRole', role);
+    checkGfn('gfn', gfn);
+    checkInt('pfn', pfn, { max: GFN_MAX });
+    // kvm->arch.mmu_valid_gen is flipped between 0 and 1 by the fast zap (ShadowMmu.zapAllFast).
+    checkInt('gen', gen, { max: 1 });
     this.role = role;
     this.gfn = gfn;
     this.pfn = pfn;
@@ -59,6 +72,10 @@ export class ShadowPage {
 
   /** `kvm_mmu_page_get_gfn(sp, i)`. */
   gfnOf(i: number): number {
+    return this.gfnOfUnchecked(checkEntry('i', i));
+  }
+
+  gfnOfUnchecked(i: number): number {
     if (this.role.passthrough) return this.gfn;
     if (this.translationGfn !== undefined) return this.translationGfn[i]!;
     return this.gfn + i * 2 ** (9 * (this.role.level - 1));
@@ -66,11 +83,22 @@ export class ShadowPage {
 
   /** `kvm_mmu_page_get_access(sp, i)`. */
   accessOf(i: number): number {
+    return this.accessOfUnchecked(checkEntry('i', i));
+  }
+
+  accessOfUnchecked(i: number): number {
     return this.translationAccess !== undefined ? this.translationAccess[i]! : this.role.access;
   }
 
-  /** `kvm_mmu_page_set_translation`. */
+  /** `kvm_mmu_page_set_translation`; ACC is at most 4 bits (7.3's ACC_ALL 0xf). */
   setTranslation(i: number, gfn: number, access: number): void {
+    checkEntry('i', i);
+    checkGfn('gfn', gfn);
+    checkInt('access', access, { max: 0xf });
+    this.setTranslationUnchecked(i, gfn, access);
+  }
+
+  setTranslationUnchecked(i: number, gfn: number, access: number): void {
     if (this.translationGfn !== undefined) {
       this.translationGfn[i] = gfn;
       this.translationAccess![i] = access;

@@ -16,7 +16,7 @@ import { paging4Format } from '../format/paging4';
 import { paging5Format } from '../format/paging5';
 import type { X86FormatParams } from '../format/x86-params';
 import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
-import type { Counters, VcpuStatName } from '../events/stats';
+import type { VcpuStatName } from '../events/stats';
 import { isMmioSpte, isRsvdSpte, isShadowPresent, isLastSpte, mmioGenerationMatches, mmioSpteGfn } from '../spte/spte';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
@@ -30,11 +30,13 @@ import type { AccessResult, ExitRecord } from '../vm/access-result';
 import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
 import type { Memslot } from '../vm/memslot';
-import type { ShadowMmu } from './shadow-mmu';
 import { ShadowContext, type ContextSetup } from './shadow-context';
-import { directPageFault, shadowPageFault, type ShadowFaultResult } from './shadow-fault';
-import { freeAllRoots, freeObsoleteRoots, invalidatePcid, mmuLoad, newPgd, pcidOf, syncPrevRoots, syncRoots, freeRoots } from './roots';
-import { invalidateAddrInRoot, shadowPath } from './sync';
+import { directPageFaultUnchecked, shadowPageFaultUnchecked, type ShadowFaultResult } from './shadow-fault';
+import { freeAllRootsUnchecked, freeObsoleteRootsUnchecked, invalidatePcidUnchecked, mmuLoadUnchecked, newPgdUnchecked, pcidOfUnchecked, syncPrevRootsUnchecked, syncRootsUnchecked, freeRootsUnchecked } from './roots';
+import { invalidateAddrInRootUnchecked, shadowPathUnchecked } from './sync';
+import { ShadowMmu } from './shadow-mmu';
+import { Counters } from '../events/stats';
+import { GFN_MAX, checkArray, checkBool, checkEnum, checkGfn, checkInt, checkKvmVersion, checkLinear, checkMaxPhyAddr, checkObject, checkRegs, checkVcpuArg, checkWalker, refuse } from './check-shadow-args';
 
 const MAX_ATTEMPTS = 8;
 /** VMX exit reason of a #PF intercept (EXCEPTION_NMI) and SVM's (EXCP_BASE + 14). */
@@ -53,12 +55,30 @@ export interface ShadowVcpuVm {
 
 /** The host x86 format the hardware walks shadow tables with (`root_role.level`: 3 = PAE, 4, 5). */
 export function shadowHardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean, kvm: KvmVersion = DEFAULT_KVM_VERSION) {
+  checkMaxPhyAddr('hostMaxPhyAddr', hostMaxPhyAddr);
+  // root_role.level: 3 (PAE root), 4 or 5; anything else used to give a 4-level format.
+  checkEnum('rootLevel', rootLevel, [3, 4, 5]);
+  checkBool('smep', smep);
+  checkBool('smap', smap);
+  checkKvmVersion(kvm);
+  return hardwareFormat(hostMaxPhyAddr, rootLevel, smep, smap, kvm);
+}
+
+function hardwareFormat(hostMaxPhyAddr: number, rootLevel: number, smep: boolean, smap: boolean, kvm: KvmVersion) {
   const p: X86FormatParams = { maxPhyAddr: hostMaxPhyAddr, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: smep, cr4Smap: smap, cr4Pke: false, kvm };
   return rootLevel === 3 ? paeFormat(p) : rootLevel === 5 ? paging5Format(p) : paging4Format(p);
 }
 
 /** `kvm_init_shadow_mmu`'s roles and KVM's walker over the guest's CR3 tables. */
 export function rootMmuSetup(walker: GvaWalker, regs: PagingRegisters, guestMem: WalkInputs['mem'], hostMaxPhyAddr: number): ContextSetup {
+  checkWalker('walker', walker);
+  checkRegs('regs', regs);
+  if (walker.mem !== guestMem) refuse('guestMem', 'guest-memory', 'must be the memory the walker walks', guestMem);
+  checkMaxPhyAddr('hostMaxPhyAddr', hostMaxPhyAddr);
+  return rootMmuSetupUnchecked(walker, regs, guestMem, hostMaxPhyAddr);
+}
+
+export function rootMmuSetupUnchecked(walker: GvaWalker, regs: PagingRegisters, guestMem: WalkInputs['mem'], hostMaxPhyAddr: number): ContextSetup {
   const cpuRole = walker.role;
   const rootRole = cpuRole.base.with({ level: Math.max(cpuRole.base.level, 3), eferNx: true });
   const fmt = walker.format;
@@ -82,13 +102,23 @@ export function rootMmuSetup(walker: GvaWalker, regs: PagingRegisters, guestMem:
   }
   return {
     cpuRole, rootRole, gptFormat: fmt, walkInputs, pdptrs,
-    hwFormat: shadowHardwareFormat(hostMaxPhyAddr, rootRole.level, cpuRole.isCr4Smep, cpuRole.isCr4Smap, cpuRole.kvm),
+    hwFormat: hardwareFormat(hostMaxPhyAddr, rootRole.level, cpuRole.isCr4Smep, cpuRole.isCr4Smap, cpuRole.kvm),
     isPae: (regs.cr4 & CR4.PAE) !== 0n,
   };
 }
 
 /** Host frame → guest frame (the inverse of the memslots' backing), or -1. */
 export function hostPfnToGfn(slots: readonly Memslot[], pfn: number): number {
+  checkArray('slots', slots).forEach((s, i) => {
+    const o = checkObject<Memslot>(`slots[${i}]`, s);
+    checkGfn(`slots[${i}].baseGfn`, o.baseGfn);
+    checkGfn(`slots[${i}].pfnBase`, o.pfnBase);
+    checkInt(`slots[${i}].npages`, o.npages, { min: 1, max: GFN_MAX });
+  });
+  return hostPfnToGfnUnchecked(slots, checkInt('pfn', pfn, { min: -1, max: GFN_MAX }));
+}
+
+export function hostPfnToGfnUnchecked(slots: readonly Memslot[], pfn: number): number {
   for (const s of slots) if (pfn >= s.pfnBase && pfn < s.pfnBase + s.npages) return s.baseGfn + (pfn - s.pfnBase);
   return -1;
 }
@@ -104,13 +134,21 @@ export class ShadowVcpu implements KvmMmu {
   private walker: GvaWalker;
 
   constructor(vm: ShadowVcpuVm, index: number, stats: Counters<VcpuStatName>, walker: GvaWalker, regs: PagingRegisters) {
+    const v = checkObject<ShadowVcpuVm>('vm', vm);
+    if (!(v.shadow instanceof ShadowMmu)) refuse('vm.shadow', 'shadow-mmu', 'must be the VM\'s ShadowMmu', v.shadow);
+    checkVcpuArg('index', index);
+    if (index < 0) refuse('index', 'vcpu-index', 'must be a vCPU index (0 or more)', index);
+    if (!(stats instanceof Counters)) refuse('stats', 'counters', 'must be the vCPU\'s Counters', stats);
+    checkWalker('walker', walker);
+    if (walker.mem !== v.shadow.vm.guestMem) refuse('walker', 'guest-memory', 'must walk this VM\'s guest memory', walker);
+    checkRegs('regs', regs);
     this.vm = vm;
     this.index = index;
     this.stats = stats;
     this.walker = walker;
     this.regs = regs;
     const mmu = vm.shadow;
-    this.ctx = new ShadowContext('root_mmu', index, stats, mmu.vm.guestMem, rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+    this.ctx = new ShadowContext('root_mmu', index, stats, mmu.vm.guestMem, rootMmuSetupUnchecked(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
     this.ctx.obsoleteSeen = mmu.freeObsoleteRootsRequest;
   }
 
@@ -130,6 +168,12 @@ export class ShadowVcpu implements KvmMmu {
    * guest TLB.
    */
   afterSetRegisters(old: PagingRegisters, regs: PagingRegisters, walker: GvaWalker, cr3Written: boolean, noFlush: boolean, reset: boolean): void {
+    checkRegs('old', old);
+    checkRegs('regs', regs);
+    this.checkOwnWalker(walker);
+    checkBool('cr3Written', cr3Written);
+    checkBool('noFlush', noFlush);
+    checkBool('reset', reset);
     const mmu = this.mmu;
     const roleChanged = !walker.role.equals(this.walker.role);
     const pdptrsChanged = String(walker.pdptrs) !== String(this.walker.pdptrs);
@@ -138,18 +182,18 @@ export class ShadowVcpu implements KvmMmu {
     // `reset`: kvm_mmu_reset_context or kvm_mmu_unload by the bits written (register-write.ts),
     // which frees every root even when the role is unchanged.
     if (roleChanged || reset) {
-      freeAllRoots(mmu, this.ctx); // kvm_mmu_reset_context → kvm_mmu_unload
-      this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+      freeAllRootsUnchecked(mmu, this.ctx); // kvm_mmu_reset_context → kvm_mmu_unload
+      this.ctx.configureUnchecked(rootMmuSetupUnchecked(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
       return;
     }
-    this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+    this.ctx.configureUnchecked(rootMmuSetupUnchecked(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
     const pcide = (regs.cr4 & CR4.PCIDE) !== 0n;
     // load_pdptrs (MOV CR3, or a CR0/CR4 PDPTR-bit change): changed PDPTEs without TDP mean the
     // PAE root must be rebuilt (x86.c: load_pdptrs → kvm_mmu_free_roots(KVM_MMU_ROOT_CURRENT)).
-    if (pdptrsChanged && this.ctx.usesPaeRoot) freeRoots(mmu, this.ctx, { current: true });
+    if (pdptrsChanged && this.ctx.usesPaeRoot) freeRootsUnchecked(mmu, this.ctx, { current: true });
     if (cr3Written) {
-      if (regs.cr3 !== old.cr3) newPgd(mmu, this.ctx, regs.cr3);
-      if (!noFlush) invalidatePcid(mmu, this.ctx, pcidOf(regs.cr3, pcide), regs.cr3, pcide);
+      if (regs.cr3 !== old.cr3) newPgdUnchecked(mmu, this.ctx, regs.cr3);
+      if (!noFlush) invalidatePcidUnchecked(mmu, this.ctx, pcidOfUnchecked(regs.cr3, pcide), regs.cr3, pcide);
     }
     const cr4x = old.cr4 ^ regs.cr4;
     if ((cr4x & CR4.PGE) !== 0n || ((old.cr4 & CR4.PCIDE) !== 0n && !pcide)) this.flushGuestTlb();
@@ -166,37 +210,45 @@ export class ShadowVcpu implements KvmMmu {
    * is reused (`fast_pgd_switch`, mmu.c:5028-5042; a PAE root is freed instead).
    */
   loadCr3Nested(walker: GvaWalker, regs: PagingRegisters): void {
+    this.checkOwnWalker(walker);
+    checkRegs('regs', regs);
     const mmu = this.mmu;
     this.walker = walker;
     this.regs = regs;
-    this.ctx.configure(rootMmuSetup(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
-    newPgd(mmu, this.ctx, regs.cr3);
+    this.ctx.configureUnchecked(rootMmuSetupUnchecked(walker, regs, mmu.vm.guestMem, mmu.config.hostMaxPhyAddr));
+    newPgdUnchecked(mmu, this.ctx, regs.cr3);
+  }
+
+  private checkOwnWalker(walker: unknown): GvaWalker {
+    const w = checkWalker('walker', walker);
+    if (w.mem !== this.mmu.vm.guestMem) refuse('walker', 'guest-memory', 'must walk this VM\'s guest memory', walker);
+    return w;
   }
 
   /** KVM_REQ_TLB_FLUSH_GUEST without TDP: sync the roots, free previous roots that need a sync. */
   flushGuestTlb(): void {
     this.stats.inc('tlb_flush');
-    syncRoots(this.mmu, this.ctx);
-    syncPrevRoots(this.mmu, this.ctx);
+    syncRootsUnchecked(this.mmu, this.ctx);
+    syncPrevRootsUnchecked(this.mmu, this.ctx);
     this.vm.afterOperation();
   }
 
   /** `kvm_mmu_invlpg`: every root (global mappings ignore PCID), one entry each. */
   invlpg(address: Gva | bigint): void {
-    const a = this.walker.checkAddress(BigInt(address));
+    const a = this.walker.checkAddress(checkLinear('address', address));
     this.stats.inc('invlpg');
     this.mmu.vm.events.record({ kind: 'invlpg', vcpu: this.index, gva: a });
-    invalidateAddrInRoot(this.mmu, this.ctx, this.ctx.root.hpa, a);
-    for (const r of this.ctx.prevRoots) invalidateAddrInRoot(this.mmu, this.ctx, r.hpa, a);
+    invalidateAddrInRootUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, a);
+    for (const r of this.ctx.prevRoots) invalidateAddrInRootUnchecked(this.mmu, this.ctx, r.hpa, a);
     this.vm.afterOperation();
   }
 
   /** Pending requests and `kvm_mmu_reload` before entering the guest. */
   private enter(): void {
     const mmu = this.mmu;
-    freeObsoleteRoots(mmu, this.ctx);
-    if (this.ctx.root.hpa < 0) mmuLoad(mmu, this.ctx, this.regs.cr3);
-    else if (this.ctx.syncRequested) syncRoots(mmu, this.ctx);
+    freeObsoleteRootsUnchecked(mmu, this.ctx);
+    if (this.ctx.root.hpa < 0) mmuLoadUnchecked(mmu, this.ctx, this.regs.cr3);
+    else if (this.ctx.syncRequested) syncRootsUnchecked(mmu, this.ctx);
   }
 
   /** Load the roots now (what the next VM entry would do). */
@@ -210,6 +262,16 @@ export class ShadowVcpu implements KvmMmu {
 
   /** `kvm_mmu_page_fault` for a #PF intercept. */
   pageFault(cr2: bigint, ec: number, accessFlags: number): ShadowFaultResult & { injected: boolean } {
+    this.walker.checkAddress(checkLinear('cr2', cr2));
+    // The #PF error code is 32 bits (SDM Vol. 3A 4.7); the access flags are EFLAGS.AC and implicit.
+    checkInt('ec', ec, { max: 0xffff_ffff });
+    checkInt('accessFlags', accessFlags, { max: ACCESS_AC | ACCESS_IMPLICIT });
+    if ((accessFlags & ~(ACCESS_AC | ACCESS_IMPLICIT)) !== 0) refuse('accessFlags', 'access-flags', 'must be ACCESS_AC and/or ACCESS_IMPLICIT', accessFlags);
+    return this.pageFaultUnchecked(cr2, ec, accessFlags);
+  }
+
+  /** pageFault for the access loop (its address was checked, its error code is the hardware walk's). */
+  pageFaultUnchecked(cr2: bigint, ec: number, accessFlags: number): ShadowFaultResult & { injected: boolean } {
     const mmu = this.mmu;
     this.cachedMmioGfn = undefined;
     let r: RetPf = RET_PF.INVALID;
@@ -225,7 +287,7 @@ export class ShadowVcpu implements KvmMmu {
           // also invalidates the address after a protection fault.
           res = { ret: RET_PF.EMULATE, mmio: false, walkFault };
           injected = true;
-          if ((walkFault.errorCode & PFERR.PRESENT) !== 0 && (walkFault.errorCode & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, this.ctx, this.ctx.root.hpa, cr2);
+          if ((walkFault.errorCode & PFERR.PRESENT) !== 0 && (walkFault.errorCode & PFERR.RSVD) === 0) invalidateAddrInRootUnchecked(mmu, this.ctx, this.ctx.root.hpa, cr2);
         }
       }
     }
@@ -233,13 +295,13 @@ export class ShadowVcpu implements KvmMmu {
       this.stats.inc('pf_taken');
       // The error code goes on unchanged (mmu.c:6276): after a stale MMIO SPTE fault->rsvd is set,
       // which skips page_fault_handle_page_track (mmu.c:4369-4370); the walk ignores RSVD.
-      res = this.ctx.direct ? directPageFault(mmu, this.ctx, cr2, ec) : shadowPageFault(mmu, this.ctx, cr2, ec, accessFlags);
+      res = this.ctx.direct ? directPageFaultUnchecked(mmu, this.ctx, cr2, ec) : shadowPageFaultUnchecked(mmu, this.ctx, cr2, ec, accessFlags);
       r = res.ret;
       if (res.walkFault !== undefined) {
         injected = true;
         const wec = res.walkFault.errorCode;
         // kvm_inject_emulated_page_fault: a protection fault also invalidates the faulting address.
-        if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRoot(mmu, this.ctx, this.ctx.root.hpa, cr2);
+        if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRootUnchecked(mmu, this.ctx, this.ctx.root.hpa, cr2);
       }
     }
     if (r === RET_PF.WRITE_PROTECTED) {
@@ -283,17 +345,17 @@ export class ShadowVcpu implements KvmMmu {
 
   /** The SPTE the hardware stopped at for `addr` (the MMIO SPTE of a cached-MMIO fault). */
   private leafOrMmio(addr: bigint): bigint {
-    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, addr);
+    const path = shadowPathUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, addr);
     const last = path[path.length - 1]!;
-    return this.mmu.readSpte(last.sp, last.idx);
+    return this.mmu.readSpteUnchecked(last.sp, last.idx);
   }
 
   /** `handle_mmio_page_fault(addr, direct=false)`, without the per-vCPU MMIO GVA cache. */
   private handleMmioPageFault(addr: bigint): RetPf {
-    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, addr);
+    const path = shadowPathUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, addr);
     const last = path[path.length - 1];
     if (last === undefined) return RET_PF.RETRY;
-    const spte = this.mmu.readSpte(last.sp, last.idx);
+    const spte = this.mmu.readSpteUnchecked(last.sp, last.idx);
     if (isShadowPresent(spte) && isRsvdSpte(this.mmu.config, spte, last.sp.level)) {
       throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found reserved bits in a present shadow SPTE (a KVM bug)', '0x' + spte.toString(16));
     }
@@ -309,7 +371,7 @@ export class ShadowVcpu implements KvmMmu {
 
   /** One guest access: the hardware walks the shadow tables; #PF intercepts go to KVM. */
   access(address: Gva | bigint, access: Access): AccessResult {
-    const a = this.walker.checkAddress(BigInt(address));
+    const a = this.walker.checkAddress(checkLinear('address', address));
     const enc = encodeAccess(access);
     const vlo = Number(a & 0xffffffffn);
     const vhi = Number(a >> 32n);
@@ -320,10 +382,10 @@ export class ShadowVcpu implements KvmMmu {
       dirtyRingEntryCheck(this.vm.runningRing, this.index);
       this.enter();
       const hs = this.ctx.hwScratch;
-      const stop = walkTables(this.ctx.hwInputs(mem), hs, vhi, vlo, enc);
+      const stop = walkTables(this.ctx.hwInputsUnchecked(mem), hs, vhi, vlo, enc);
       if (stop === WalkStop.Ok) {
         const hpa = mkHpa(BigInt(hs.gfn) * 4096n + (a & 0xfffn)) as Hpa;
-        const g = hostPfnToGfn(this.vm.memslots, hs.gfn);
+        const g = hostPfnToGfnUnchecked(this.vm.memslots, hs.gfn);
         const gpa = g < 0 ? undefined : ((BigInt(g) * 4096n + (a & 0xfffn)) as Gpa);
         const guestWalk: WalkResult = {
           status: 'ok', stage: 'gva_walk', address: mkGva(a), access, trace: [], gpa: gpa ?? (0n as Gpa), gfn: mkGfn(Math.max(g, 0)),
@@ -335,7 +397,7 @@ export class ShadowVcpu implements KvmMmu {
       this.stats.inc('exits');
       this.stats.inc('pf_exits');
       this.mmu.vm.events.record({ kind: 'pf_exit', vcpu: this.index, gva: a, code: BigInt(ec), outcome: 'page fault in the shadow tables' });
-      const h = this.pageFault(a, ec, enc & (ACCESS_AC | ACCESS_IMPLICIT));
+      const h = this.pageFaultUnchecked(a, ec, enc & (ACCESS_AC | ACCESS_IMPLICIT));
       exits.push({
         kind: 'pf_intercept', reason: EXIT_REASON_EXCEPTION_NMI, gpa: a, onGuestTable: false, info: BigInt(ec), errorCode: BigInt(ec),
         ret: h.injected ? 'guest #PF injected' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio,
@@ -365,14 +427,14 @@ export class ShadowVcpu implements KvmMmu {
 
   /** The shadow leaf for a GVA in the current root: [level, spte] or undefined. */
   leafFor(address: Gva | bigint): { level: number; spte: bigint } | undefined {
-    const path = shadowPath(this.mmu, this.ctx, this.ctx.root.hpa, BigInt(address));
+    const path = shadowPathUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, this.walker.checkAddress(checkLinear('address', address)));
     const last = path[path.length - 1];
     if (last === undefined) return undefined;
-    const spte = this.mmu.readSpte(last.sp, last.idx);
+    const spte = this.mmu.readSpteUnchecked(last.sp, last.idx);
     return isShadowPresent(spte) && isLastSpte(spte, last.sp.level) ? { level: last.sp.level, spte } : undefined;
   }
 
   unload(): void {
-    freeAllRoots(this.mmu, this.ctx);
+    freeAllRootsUnchecked(this.mmu, this.ctx);
   }
 }

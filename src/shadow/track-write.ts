@@ -8,9 +8,11 @@ import type { ShadowMmu } from './shadow-mmu';
 import type { ShadowPage } from './shadow-page';
 import { isShadowPresent } from '../spte/spte';
 import { GuestMemory } from '../memory/guest-memory';
+import { ShadowMmu as ShadowMmuClass } from './shadow-mmu';
+import { checkBool, checkGpaNumber, checkInt, checkShadowPage, checkVcpuArg, refuse } from './check-shadow-args';
 
 /** `detect_write_misaligned`. */
-export function detectWriteMisaligned(sp: ShadowPage, gpa: number, bytes: number): boolean {
+export function detectWriteMisalignedUnchecked(sp: ShadowPage, gpa: number, bytes: number): boolean {
   const offset = gpa % 4096;
   const pteSize = sp.role.hasFourByteGpte ? 4 : 8;
   // A 1-byte write at a gPTE's start (clear_bit's andb) is not misaligned.
@@ -19,14 +21,14 @@ export function detectWriteMisaligned(sp: ShadowPage, gpa: number, bytes: number
 }
 
 /** `detect_write_flooding`: level-1 pages can go unsync instead, so they are never flooded. */
-export function detectWriteFlooding(sp: ShadowPage): boolean {
+export function detectWriteFloodingUnchecked(sp: ShadowPage): boolean {
   if (sp.level === 1) return false;
   sp.writeFloodingCount++;
   return sp.writeFloodingCount >= 3;
 }
 
 /** `get_written_sptes`: the SPTE indices a write at `gpa` affects (a 32-bit PDE is two PAE PDEs). */
-export function getWrittenSptes(sp: ShadowPage, gpa: number): number[] {
+export function getWrittenSptesUnchecked(sp: ShadowPage, gpa: number): number[] {
   let off = gpa % 4096;
   let n = 1;
   if (sp.role.hasFourByteGpte) {
@@ -48,7 +50,7 @@ export function getWrittenSptes(sp: ShadowPage, gpa: number): number[] {
  * `kvm_mmu_track_write(vcpu, gpa, new, bytes)`, called after the emulator wrote guest memory.
  * `isPae` is the writing vCPU's CR4.PAE (a 4-byte write is widened to the 8-byte gPTE).
  */
-export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number, isPae: boolean, vcpu: number): void {
+export function kvmMmuTrackWriteUnchecked(mmu: ShadowMmu, gpaIn: number, bytesIn: number, isPae: boolean, vcpu: number): void {
   if (mmu.indirectShadowPages === 0) return;
   let gpa = gpaIn;
   let bytes = bytesIn;
@@ -70,16 +72,16 @@ export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number,
   const invalid: ShadowPage[] = [];
   let flush = false;
   let zapped = 0;
-  for (const sp of mmu.validSpsWithGptes(gfn)) {
+  for (const sp of mmu.validSpsWithGptesUnchecked(gfn)) {
     if (sp.role.invalid) continue; // zapped by an earlier iteration
-    if (detectWriteMisaligned(sp, gpa, bytes) || detectWriteFlooding(sp)) {
-      mmu.prepareZap(sp, invalid, vcpu);
+    if (detectWriteMisalignedUnchecked(sp, gpa, bytes) || detectWriteFloodingUnchecked(sp)) {
+      mmu.prepareZapUnchecked(sp, invalid, vcpu);
       mmu.vm.stats.inc('mmu_flooded');
       continue;
     }
-    for (const i of getWrittenSptes(sp, gpa)) {
-      const entry = mmu.readSpte(sp, i);
-      mmu.zapPte(sp, i, null, vcpu);
+    for (const i of getWrittenSptesUnchecked(sp, gpa)) {
+      const entry = mmu.readSpteUnchecked(sp, i);
+      mmu.zapPteUnchecked(sp, i, null, vcpu);
       if (gentry !== 0n && sp.level !== 1) mmu.vm.stats.inc('mmu_pde_zapped');
       if (isShadowPresent(entry)) {
         flush = true;
@@ -88,6 +90,33 @@ export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number,
     }
   }
   mmu.vm.events.record({ kind: 'track_write', vcpu, gpa: BigInt(gpa), code: gentry, outcome: `${bytes} bytes; ${zapped} SPTE(s) zapped${invalid.length > 0 ? `, ${invalid.length} page(s) zapped` : ''}` });
-  if (invalid.length > 0) mmu.commitZap(invalid, vcpu);
-  else if (flush) mmu.tlbFlush(vcpu, 'emulated write to a shadowed page table');
+  if (invalid.length > 0) mmu.commitZapUnchecked(invalid, vcpu);
+  else if (flush) mmu.tlbFlushUnchecked(vcpu, 'emulated write to a shadowed page table');
+}
+
+// ---- the public edge: checked entries (kvmMmuTrackWrite's loop calls the …Unchecked functions above) ----
+
+/** Emulated stores of the model are 1, 2, 4 or 8 bytes (Vcpu.store); a write is at least one byte. */
+function checkBytes(name: string, v: unknown): number {
+  return checkInt(name, v, { min: 1, max: 8 });
+}
+
+export function detectWriteMisaligned(sp: ShadowPage, gpa: number, bytes: number): boolean {
+  return detectWriteMisalignedUnchecked(checkShadowPage('sp', sp), checkGpaNumber('gpa', gpa), checkBytes('bytes', bytes));
+}
+
+export function detectWriteFlooding(sp: ShadowPage): boolean {
+  return detectWriteFloodingUnchecked(checkShadowPage('sp', sp));
+}
+
+export function getWrittenSptes(sp: ShadowPage, gpa: number): number[] {
+  return getWrittenSptesUnchecked(checkShadowPage('sp', sp), checkGpaNumber('gpa', gpa));
+}
+
+export function kvmMmuTrackWrite(mmu: ShadowMmu, gpaIn: number, bytesIn: number, isPae: boolean, vcpu: number): void {
+  if (!(mmu instanceof ShadowMmuClass)) refuse('mmu', 'shadow-mmu', 'must be a ShadowMmu (a VM\'s vm.shadow)', mmu);
+  checkGpaNumber('gpa', gpaIn);
+  checkBytes('bytes', bytesIn);
+  checkBool('isPae', isPae);
+  kvmMmuTrackWriteUnchecked(mmu, gpaIn, bytesIn, isPae, checkVcpuArg('vcpu', vcpu));
 }

@@ -12,7 +12,7 @@ import type { Tlb, TlbTag, SizeIndex } from '../tlb/tlb';
 import { vpnOfUnchecked } from '../tlb/tlb';
 import type { ShadowMmu } from '../shadow/shadow-mmu';
 import type { ShadowContext } from '../shadow/shadow-context';
-import { shadowPath } from '../shadow/sync';
+import { shadowPathUnchecked } from '../shadow/sync';
 import { isLastSpte, isShadowPresent } from '../spte/spte';
 import type { AccessResult } from './access-result';
 import { countRefs, secondRights, walkRefs2d } from './vcpu-tlb';
@@ -26,10 +26,10 @@ const X86_NX = 1n << 63n;
 /** The present leaf SPTE translating `addr` (a GVA, or an nGPA for guest_mmu) in ctx's current root. */
 export function shadowLeaf(mmu: ShadowMmu, ctx: ShadowContext, addr: bigint): { level: number; spte: bigint; path: bigint[] } | undefined {
   if (ctx.root.hpa < 0) return undefined;
-  const p = shadowPath(mmu, ctx, ctx.root.hpa, addr);
+  const p = shadowPathUnchecked(mmu, ctx, ctx.root.hpa, addr);
   const last = p[p.length - 1];
   if (last === undefined) return undefined;
-  const sptes = p.map((e) => mmu.readSpte(e.sp, e.idx));
+  const sptes = p.map((e) => mmu.readSpteUnchecked(e.sp, e.idx));
   const spte = sptes[sptes.length - 1]!;
   return isShadowPresent(spte) && isLastSpte(spte, last.sp.level) ? { level: last.sp.level, spte, path: sptes } : undefined;
 }

@@ -40,7 +40,7 @@ import { checkAddressArg, checkInveptArgs, checkInvpcidAddress, checkNestedEntry
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
 import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
 import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
-import { kvmMmuTrackWrite } from '../shadow/track-write';
+import { kvmMmuTrackWriteUnchecked } from '../shadow/track-write';
 import { tdxPageFault } from '../tdx/tdx-page-fault';
 import { isGfnAlias } from '../tdx/td-config';
 import { KVM_EFAULT, KVM_EIO, type MemoryFaultExit } from '../tdx/memory-fault';
@@ -1056,7 +1056,7 @@ export class Vcpu {
     if ((r.status === 'ok' || wp) && target !== undefined) {
       const data = Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(64, value) >> BigInt(8 * i)) & 0xffn));
       this.vm.guestMem.writeBytes(mkGpa(target), data);
-      if (wp) kvmMmuTrackWrite(this.vm.shadow, Number(target), bytes, (this.regsValue.cr4 & CR4.PAE) !== 0n, this.index);
+      if (wp) kvmMmuTrackWriteUnchecked(this.vm.shadow, Number(target), bytes, (this.regsValue.cr4 & CR4.PAE) !== 0n, this.index);
       this.vm.afterOperation();
     }
     return r;

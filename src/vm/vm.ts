@@ -20,8 +20,8 @@ import { HostMemory } from './host-memory';
 import { makeLpageInfo, memslotPrivatePfn, type Memslot } from './memslot';
 import { Vcpu } from './vcpu';
 import { ShadowMmu } from '../shadow/shadow-mmu';
-import { mmuTryToUnsyncPages } from '../shadow/unsync';
-import { checkShadowInvariants } from '../shadow/shadow-invariants';
+import { mmuTryToUnsyncPagesUnchecked } from '../shadow/unsync';
+import { checkShadowInvariantsUnchecked } from '../shadow/shadow-invariants';
 import { ImpossibleConfigurationError, makeTdConfig } from '../tdx/td-config';
 import { Td, type MemoryAttribute } from '../tdx/td';
 import { checkTdxInvariants } from '../tdx/tdx-invariants';
@@ -499,7 +499,7 @@ export class Vm implements TdpVmContext {
     checkGfn('gfn', gfn);
     checkBool('synchronizing', synchronizing);
     checkBool('prefetch', prefetch);
-    return mmuTryToUnsyncPages(this.shadow, gfn, synchronizing, prefetch, -1);
+    return mmuTryToUnsyncPagesUnchecked(this.shadow, gfn, synchronizing, prefetch, -1);
   }
 
   /** `kvm_tdp_mmu_write_protect_gfn` (account_shadowed with nested TDP). */
@@ -954,7 +954,7 @@ export class Vm implements TdpVmContext {
   afterOperation(): void {
     if (!this.checking) return;
     this.tdp.checkInvariants(this.shadow.leafCounts());
-    checkShadowInvariants(this.shadow);
+    checkShadowInvariantsUnchecked(this.shadow);
     if (this.td !== undefined) {
       const loaded = this.vcpus.map((v) => v.loadedRootPfn).filter((p): p is number => p !== undefined);
       checkTdxInvariants(this.td, this.tdp, loaded, (g) => this.slotOfGfn(g));

@@ -14,7 +14,7 @@
  */
 import type { AccessResult } from '../vm/access-result';
 import { refs2d } from '../nested/refs-2d';
-import { shadowWalkRefs } from '../shadow/shadow-fault';
+import { shadowWalkRefsUnchecked } from '../shadow/shadow-fault';
 import { isGfnAlias } from '../tdx/td-config';
 import { TraceMachine } from './trace-machine';
 import type { ResolvedConfig } from './run-config';
@@ -25,7 +25,7 @@ export function refsModel(m: TraceMachine, r: AccessResult): number {
   // A completed access of this machine: its GVA, GPA and guest walk.
   const a = checkObject<Partial<AccessResult>>('r', r);
   if (a.status !== 'ok' || typeof a.gpa !== 'bigint' || typeof a.guestWalk !== 'object' || a.guestWalk === null) refuse('r', 'access-result', 'must be an access result with status "ok"', r);
-  if (!m.vm.tdpEnabled) return shadowWalkRefs(m.vm.shadow, m.vcpu.shadow!.ctx, BigInt(r.gva));
+  if (!m.vm.tdpEnabled) return shadowWalkRefsUnchecked(m.vm.shadow, m.vcpu.shadow!.ctx, BigInt(r.gva));
   const steps = r.guestWalk.trace.filter((s) => s.source === 'memory');
   const root = m.vcpu.currentRoot!;
   const top = m.vm.config.tdpLevel;

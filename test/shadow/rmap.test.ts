@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Rmap } from '../../src/shadow/rmap';
-import type { ShadowPage, SptePtr } from '../../src/shadow/shadow-page';
+import { ShadowPage, type SptePtr } from '../../src/shadow/shadow-page';
+import { PageRole } from '../../src/role/page-role';
 
 /**
  * The reverse map against KVM's rmap (Linux v6.16.1): `gfn_to_rmap` (mmu.c:1171-1177) indexes
@@ -12,9 +13,9 @@ import type { ShadowPage, SptePtr } from '../../src/shadow/shadow-page';
  * Equivalent mutant left alive: `if (l.length === 0) this.heads.delete(k)` → never delete. An
  * emptied chain left in the map holds no pointer, so get, entries and add's count see the same.
  */
-// Rmap compares pages by identity only; two distinct objects stand for two shadow pages.
-const spA = { name: 'A' } as unknown as ShadowPage;
-const spB = { name: 'B' } as unknown as ShadowPage;
+// Rmap compares pages by identity only; two distinct pages (other frames) stand for two shadow pages.
+const spA = new ShadowPage(PageRole.pack({ level: 1 }), 0, 0xa, 0);
+const spB = new ShadowPage(PageRole.pack({ level: 1 }), 0, 0xb, 0);
 const ptr = (sp: ShadowPage, idx: number): SptePtr => ({ sp, idx });
 
 describe('Rmap', () => {

@@ -1,0 +1,53 @@
+/**
+ * Bad input to guest_mmu with nested EPT (src/shadow/guest-mmu.ts, NestedEptMmu): the owner (a VM
+ * with a shadow MMU, an index below KVM_MAX_VCPUS, the vCPU counters), the nested entry (EPTP12 a
+ * bigint, L2's registers typed), the exit reason, INVEPT's type and EPTP (vmx/nested.c
+ * handle_invept: single-context or global), L2 addresses that are no u64 (BigInt took '0x1000'),
+ * an access before any entry (a TypeError). Refusals name parameter and value; nothing changes.
+ */
+import fc from 'fast-check';
+import { describe, it } from 'vitest';
+import { NestedEptMmu, type NestedEptEntry } from '../../src';
+import { nested } from '../shadow/nested-fixture';
+import { FC, Tally, badBigint, badEnum, badInt, junk, refused, refusedRule, vmFingerprint } from './support';
+import { InvalidArgumentError } from '../../src';
+
+const t = new Tally('shadow-guest-mmu');
+
+function entered() {
+  const f = nested({ kvm: '6.16' });
+  f.enter();
+  f.v.read(0x40_0000n);
+  const g = f.v.nested!;
+  const state = () => vmFingerprint(f.vm) + JSON.stringify([g.active, String(g.eptp), g.ctx?.root.hpa]);
+  return { f, g, state };
+}
+
+describe('NestedEptMmu', () => {
+  it('constructor: a VM with a shadow MMU, an index, counters', () => {
+    const { f, state } = entered();
+    fc.assert(fc.property(fc.oneof(junk, fc.constant({ shadow: {} })), (v) => refused(t, () => new NestedEptMmu(v as never, 0, f.v.stats), { param: 'vm', state })), FC);
+    fc.assert(fc.property(fc.oneof(badInt(0, 4095), fc.constant(4096)), (v) => refused(t, () => new NestedEptMmu(f.vm as never, v as number, f.v.stats), { param: 'index', value: v, state })), FC);
+    fc.assert(fc.property(junk, (v) => refused(t, () => new NestedEptMmu(f.vm as never, 0, v as never), { param: 'stats', state })), FC);
+  });
+
+  it('enter / exit / invept: entry, reason, INVEPT type and EPTP', () => {
+    const { f, g, state } = entered();
+    const e: NestedEptEntry = { eptp: f.eptp, caps: f.caps, l2: { ...f.v.regs } };
+    for (const v of [null, 5, 'entry']) refused(t, () => g.enter(v as never), { param: 'entry', value: v, state });
+    fc.assert(fc.property(badBigint().filter((v) => typeof v !== 'bigint'), (v) => refused(t, () => g.enter({ ...e, eptp: v as bigint }), { param: 'entry.eptp', value: v, state })), FC);
+    fc.assert(fc.property(fc.oneof(junk, fc.constant({ cr0: 1 })), (v) => refused(t, () => g.enter({ ...e, l2: v as never }), { param: 'entry.l2', state })), FC);
+    for (const v of [null, 5, {}]) refused(t, () => g.exit(v as never), { param: 'why', value: v, state });
+    fc.assert(fc.property(badEnum(['single', 'global']), (v) => refused(t, () => g.invept(v as 'single', f.eptp), { param: 'type', value: v, state })), FC);
+    fc.assert(fc.property(badBigint().filter((v) => v !== undefined), (v) => refused(t, () => g.invept('single', v as bigint), { param: 'eptp', value: v, state })), FC);
+    // A single-context INVEPT names the EPTP (SDM Vol. 3C 30.3 INVEPT descriptor).
+    refused(t, () => g.invept('single'), { param: 'eptp', state });
+  });
+
+  it('access: an L2 address that is a u64; no access before the first entry', () => {
+    const { f, g, state } = entered();
+    fc.assert(fc.property(badBigint({ numbersOk: true }), (v) => refused(t, () => g.access(v as bigint, { kind: 'read' }), { param: 'address', value: v, state })), FC);
+    const fresh = new NestedEptMmu(f.vm as never, 1, f.v.stats);
+    refusedRule(t, () => fresh.access(0x1000n, { kind: 'read' }), InvalidArgumentError, 'nested-not-entered', state);
+  });
+});
