@@ -159,7 +159,6 @@ export class NestedEptMmu implements KvmMmu {
   invept(type: 'single' | 'global', eptp?: bigint): number {
     checkInveptArgs(type, eptp);
     const ctx = this.ctx!; // set by the entry that made this guest_mmu reachable (Vcpu.nested)
-    if (type === 'single' && eptp === undefined) throw new InvalidArgumentError('invept-single-needs-eptp', 'single-context INVEPT names an EPTP', 'undefined');
     const match = (pgd: bigint, hpa: number) => hpa >= 0 && (type === 'global' || (pgd & EPTP_PA_MASK) === (eptp! & EPTP_PA_MASK));
     const prev: number[] = [];
     ctx.prevRoots.forEach((r, i) => {

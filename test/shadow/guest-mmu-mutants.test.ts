@@ -272,8 +272,8 @@ describe('nested EPT: counters, events and attempts of L2 accesses; entry, exit 
     }
     expect(err).toBeInstanceOf(InvalidArgumentError);
     const e = err as InvalidArgumentError;
-    expect([e.rule, e.value]).toEqual(['invept-single-needs-eptp', 'undefined']);
-    expect(e.message).toMatch(/single-context INVEPT names an EPTP/);
+    expect([e.rule, e.value]).toEqual(['invept-single-eptp', 'undefined']);
+    expect(e.message).toMatch(/eptp is needed by a single-context INVEPT/);
   });
 
   it('nested EPT on an NPT VM: refused naming the host flavour', () => {

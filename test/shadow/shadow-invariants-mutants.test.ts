@@ -88,7 +88,7 @@ describe('checkShadowInvariants, one broken property at a time', () => {
 
   it('leaf-pfn: a leaf pointed at another frame without a zap', () => {
     const { m, pt } = mapped();
-    m.writeSpecialRoot(pt.pfn, IDX, m.readSpte(pt, IDX) + 0x1000n);
+    m.writeSpecialRootUnchecked(pt.pfn, IDX, m.readSpte(pt, IDX) + 0x1000n);
     expect(rule(m)).toBe('leaf-pfn');
   });
 
@@ -103,7 +103,7 @@ describe('checkShadowInvariants, one broken property at a time', () => {
     f.ram.lpageDisallow[0]![Number(HUGE >> 21n)]! += 1;
     expect(rule(f.vm.shadow)).toBe('huge-over-shadowed');
     // A read-only huge leaf there is allowed (only a writable one breaks Appendix A 7).
-    f.vm.shadow.writeSpecialRoot(pd.pfn, PD_IDX, f.vm.shadow.readSpte(pd, PD_IDX) & ~(W | f.vm.config.mmuWritableMask));
+    f.vm.shadow.writeSpecialRootUnchecked(pd.pfn, PD_IDX, f.vm.shadow.readSpte(pd, PD_IDX) & ~(W | f.vm.config.mmuWritableMask));
     expect(rule(f.vm.shadow)).toBe('');
   });
 
@@ -223,7 +223,7 @@ describe('checkShadowInvariants, one broken property at a time', () => {
     expect(rule(m)).toBe('');
     // Present (SPTE_MMU_PRESENT_MASK, bit 11) and still MMIO; its rmap entry added so the rmap is exact.
     // (an MMIO SPTE records no translation, mmu_set_spte mmu.c:3016-3019: give it the MMIO gfn).
-    m.writeSpecialRoot(pt.pfn, IDX, mmio | (1n << 11n));
+    m.writeSpecialRootUnchecked(pt.pfn, IDX, mmio | (1n << 11n));
     pt.setTranslation(IDX, Number(MMIO >> 12n), 7);
     m.rmap.add(Number(MMIO >> 12n), 1, { sp: pt, idx: IDX });
     expect(rule(m)).toBe('mmio-present');
