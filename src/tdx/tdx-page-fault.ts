@@ -82,7 +82,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
   fault.gfn = Number(naturalGpa >> 12n);
   // page_fault_can_be_fast: never for private faults; the fast path walks the direct root only.
   if (!isPrivate) {
-    const r = vm.tdp.fastPageFault(fault, v.direct, v.index, v.stats);
+    const r = vm.tdp.fastPageFaultUnchecked(fault, v.direct, v.index, v.stats);
     if (r !== RET_PF.INVALID) return finish(vm, exit, v, ec, { ret: r, fast: true, mmio: false });
   }
   // kvm_mmu_faultin_pfn: attribute match, then a private page needs guest_memfd.
@@ -100,7 +100,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
   // A huge mapping may not span gfns of both kinds (lpage_info's KVM_LPAGE_MIXED_FLAG).
   fault.maxLevel = Math.min(fault.maxLevel, td.attributes.uniformLevel(fault.gfn));
   // tdp_mmu_get_root_for_fault: private → the mirror root, shared → root.hpa (direct).
-  const r = vm.tdp.map(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
+  const r = vm.tdp.mapUnchecked(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
   // kvm_mmu_do_page_fault: EMULATE on a private fault becomes a memory-fault exit (mmu_internal.h:396-400).
   if (r === RET_PF.EMULATE && isPrivate) return finish(vm, exit, v, ec, memoryFault(vm, privateMemoryFault(fault.gfn, true, 'EMULATE on a private fault').exit));
   if (r === RET_PF.EMULATE) return finish(vm, exit, v, ec, { ret: r, fast: false, mmio: true, emulation: 'MMIO (new MMIO SPTE)' });
@@ -109,7 +109,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
 
 /** handle_mmio_page_fault on the direct root (shared MMIO). */
 function mmioFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): TdxFaultOutcome {
-  const [, , , spte] = vm.tdp.lastSpte(v.direct, aliasGfn);
+  const [, , , spte] = vm.tdp.lastSpteUnchecked(v.direct, aliasGfn);
   if (isMmioSpte(vm.config, spte)) {
     if (!mmioGenerationMatches(vm.config, spte, vm.mmioGeneration)) return { ret: RET_PF.INVALID, fast: false, mmio: false };
     return { ret: RET_PF.EMULATE, fast: false, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };

@@ -52,6 +52,11 @@ export const EXEMPT: Record<string, string> = {
   'TraceMachine.wpUnchecked': UNCHECKED_TWIN,
   'TraceMachine::createUnchecked': UNCHECKED_TWIN,
   'Vm.checkAliveUnchecked': UNCHECKED_TWIN,
+  'TdpMmu.mapUnchecked': UNCHECKED_TWIN,
+  'TdpMmu.fastPageFaultUnchecked': UNCHECKED_TWIN,
+  'TdpMmu.lastSpteUnchecked': UNCHECKED_TWIN,
+  pagesPerEntryUnchecked: UNCHECKED_TWIN,
+  spteIndexUnchecked: UNCHECKED_TWIN,
 };
 
 export const PENDING: string[] = [
@@ -189,22 +194,6 @@ export const PENDING: string[] = [
   'runJob',
   // src/sweep/sweep.ts
   'sweep',
-  // src/tdp/page-fault.ts
-  'newPageFault',
-  // src/tdp/possible-nx-huge-pages.ts
-  'PossibleNxHugePages', 'PossibleNxHugePages.has', 'PossibleNxHugePages.track', 'PossibleNxHugePages.unaccount',
-  'PossibleNxHugePages.untrack',
-  // src/tdp/root-types.ts
-  'filterToRootTypes', 'rootMatch', 'rootTypesText',
-  // src/tdp/tdp-mmu.ts
-  'TdpMmu', 'TdpMmu.ageRange', 'TdpMmu.checkInvariants', 'TdpMmu.childOf', 'TdpMmu.clearDirtyPtMasked',
-  'TdpMmu.clearDirtySlot', 'TdpMmu.fastPageFault', 'TdpMmu.forEachEntry', 'TdpMmu.getRoot', 'TdpMmu.gfnBitsOf',
-  'TdpMmu.hugepageAdjust', 'TdpMmu.invalidateAllRoots', 'TdpMmu.lastSpte', 'TdpMmu.leaves', 'TdpMmu.map',
-  'TdpMmu.maxMappingLevel', 'TdpMmu.putRoot', 'TdpMmu.readSpte', 'TdpMmu.recoverHugePages', 'TdpMmu.rootsOf',
-  'TdpMmu.setSpte', 'TdpMmu.splitRange', 'TdpMmu.testAge', 'TdpMmu.tlbFlush', 'TdpMmu.writeProtectGfn',
-  'TdpMmu.wrprotHugeRange', 'TdpMmu.wrprotRange', 'TdpMmu.zapLeafs', 'TdpMmu.zapRoots', 'TdpMmu.zapSp',
-  // src/tdp/tdp-page.ts
-  'TdpPage', 'pagesPerEntry', 'spteIndex',
   // src/tdx/memory-attributes.ts
   'MemoryAttributes.isPrivate', 'MemoryAttributes.set', 'MemoryAttributes.uniformLevel',
   // src/tdx/private-fault.ts
