@@ -131,16 +131,6 @@ export const PENDING: string[] = [
   'FuzzRun', 'FuzzRun.step', 'runFuzz',
   // src/memory/guest-memory.ts
   'GuestMemory.kindOf', 'GuestMemory.read32', 'GuestMemory.read8', 'GuestMemory.slotOf', 'GuestMemory::gpaOf',
-  // src/nested/nested-exit.ts
-  'describeNestedExit', 'nestedExit',
-  // src/nested/ngpa-walk-result.ts
-  'asNestedRecord',
-  // src/nested/ngpa-walker.ts
-  'NgpaWalker', 'NgpaWalker.appendLastEntries', 'NgpaWalker.checkAddress', 'NgpaWalker.encodeAccess',
-  'NgpaWalker.lastRecord', 'NgpaWalker.translate', 'NgpaWalker.walk', 'NgpaWalker::ept', 'NgpaWalker::npt',
-  'eptAccToRwx',
-  // src/nested/walk-2d.ts
-  'Walk2D', 'Walk2D.checkAddress', 'Walk2D.translate', 'Walk2D.walk',
   // src/role/calc-cpu-role.ts
   'validatePagingRegisters',
   // src/role/cpu-role.ts
