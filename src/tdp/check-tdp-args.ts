@@ -26,9 +26,9 @@ export function checkGfn(name: string, v: unknown): number {
 }
 
 /** A gfn range [start, end): both in [0, 2^40], start <= end. */
-export function checkGfnRange(start: unknown, end: unknown): void {
-  const s = checkInt('start', start, { max: GFN_LIMIT });
-  checkInt('end', end, { min: s, max: GFN_LIMIT });
+export function checkGfnRange(start: unknown, end: unknown, prefix = ''): void {
+  const s = checkInt(`${prefix}start`, start, { max: GFN_LIMIT });
+  checkInt(`${prefix}end`, end, { min: s, max: GFN_LIMIT });
 }
 
 /**

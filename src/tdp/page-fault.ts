@@ -23,9 +23,9 @@ export interface PageFault {
   hugePageDisallowed: boolean;
 }
 
-/** `addr` a GPA below 2^52 (MAXPHYADDR <= 52, SDM Vol. 3A 4.1.4); `errorCode` the u64 exit error code. */
+/** `addr` a u64 (a GPA, or CR2's GVA for a shadow-paging #PF); `errorCode` the u64 exit error code. */
 export function newPageFault(addr: bigint, errorCode: bigint): PageFault {
-  checkBigint('addr', addr, { max: (1n << 52n) - 1n });
+  checkBigint('addr', addr);
   checkBigint('errorCode', errorCode);
   const ec = Number(errorCode & 0xffffffffn);
   return {

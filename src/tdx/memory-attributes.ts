@@ -7,6 +7,9 @@
  * counts of private gfns: a huge mapping needs a block whose gfns all have the same attribute
  * (KVM's KVM_LPAGE_MIXED_FLAG in lpage_info), and the counts answer that in O(1).
  */
+import { checkGfn, checkGfnRange } from '../tdp/check-tdp-args';
+import { checkBool } from '../validate/checks';
+
 const SPANS = [512, 512 * 512] as const;
 
 export class MemoryAttributes {
@@ -16,13 +19,15 @@ export class MemoryAttributes {
 
   /** `kvm_mem_is_private`. */
   isPrivate(gfn: number): boolean {
-    return this.priv.has(gfn);
+    return this.priv.has(checkGfn('gfn', gfn));
   }
 
   set(start: number, end: number, isPrivate: boolean): number {
+    checkGfnRange(start, end);
+    checkBool('isPrivate', isPrivate);
     let changed = 0;
     for (let g = start; g < end; g++) {
-      if (this.isPrivate(g) === isPrivate) continue;
+      if (this.priv.has(g) === isPrivate) continue;
       if (isPrivate) this.priv.add(g);
       else this.priv.delete(g);
       for (let i = 0; i < 2; i++) {
@@ -36,7 +41,7 @@ export class MemoryAttributes {
 
   /** The largest level (1 = 4K, 2 = 2M, 3 = 1G) whose aligned block around gfn has one attribute, that of gfn. */
   uniformLevel(gfn: number): number {
-    const priv = this.isPrivate(gfn);
+    const priv = this.priv.has(checkGfn('gfn', gfn));
     let level = 1;
     for (let i = 0; i < 2; i++) {
       const n = this.counts[i]!.get(Math.floor(gfn / SPANS[i]!)) ?? 0;

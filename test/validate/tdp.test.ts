@@ -62,7 +62,7 @@ describe('TdpMmu: pages, indices, SPTE values, vCPU indices', () => {
     // A table below the root is a page of the MMU but no root (tdp_mmu_root_match walks roots only).
     refused(t, () => tdp.putRoot(f.sp, -1), { param: 'root', value: f.sp.pfn, state: f.state });
     refused(t, () => tdp.lastSpte(f.sp, 0x200), { param: 'root', value: f.sp.pfn, state: f.state });
-    fc.assert(fc.property(fc.oneof(junkDefined, fc.constant(1)), (v) => refused(t, () => tdp.forEachEntry(f.root, v as never), { param: 'fn', value: v, state: f.state })), RUNS);
+    fc.assert(fc.property(fc.oneof(junkDefined.filter((v) => typeof v !== 'function'), fc.constant(1)), (v) => refused(t, () => tdp.forEachEntry(f.root, v as never), { param: 'fn', value: v, state: f.state })), RUNS);
   });
 
   it('indices 0..511, SPTE values u64 bigints, `old` the current SPTE, vCPU -1..4095', () => {
@@ -210,8 +210,8 @@ describe('TdpMmu: page faults and construction', () => {
 });
 
 describe('TDP helpers: faults, pages, root types, the NX huge page list', () => {
-  it('newPageFault: a GPA below 2^52 and a u64 error code', () => {
-    fc.assert(fc.property(badBigint({ max: (1n << 52n) - 1n }), (v) => refused(t, () => newPageFault(v as bigint, 0n), { param: 'addr', value: v })), FC);
+  it('newPageFault: a u64 address (GPA, or a GVA from CR2) and a u64 error code', () => {
+    fc.assert(fc.property(badBigint(), (v) => refused(t, () => newPageFault(v as bigint, 0n), { param: 'addr', value: v })), FC);
     fc.assert(fc.property(badBigint(), (v) => refused(t, () => newPageFault(0n, v as bigint), { param: 'errorCode', value: v })), FC);
   });
 
