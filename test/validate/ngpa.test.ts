@@ -5,10 +5,10 @@
  * would set A/D bits in) is unchanged.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
-import { NgpaWalker, Walk2D, nestedExit, describeNestedExit, asNestedRecord, eptAccToRwx, type NgpaAccess, type Access } from '../../src';
+import { describe, expect, it } from 'vitest';
+import { NgpaWalker, Walk2D, nestedExit, describeNestedExit, asNestedRecord, eptAccToRwx, InvalidArgumentError, type NgpaAccess, type Access } from '../../src';
 import { twoDSetup, l1RegsFor, l2Regs, DATA_N, GVA } from '../nested/support';
-import { FC, Tally, badBigint, badBool, badEnum, badInt, junk, memFingerprint, refused, refusedAny } from './support';
+import { FC, Tally, badBigint, badBool, badEnum, badInt, junk, memFingerprint, refused, refusedAny, refusedRule } from './support';
 
 const t = new Tally('ngpa');
 const RUNS = { ...FC, numRuns: 12 };
@@ -147,5 +147,46 @@ describe('Walk2D and nested exits', () => {
     fc.assert(fc.property(fc.oneof(junkDefined, fc.constant({ acc: 0, mbec: 'no' })), (v) => refused(t, () => nestedExit({ ...ok, v73: v as never }), { param: 'i.v73' })), RUNS);
     fc.assert(fc.property(fc.constantFrom({ kind: 'toString' }, { kind: 'npf' }, { kind: 'ept-violation', guestPhysicalAddress: 5 }), (v) => refused(t, () => describeNestedExit(v as never), { param: 'e' })), RUNS);
     fc.assert(fc.property(junk.filter((v) => typeof v !== 'object' || v === null), (v) => refused(t, () => asNestedRecord(v as never), { param: 'o', value: v })), RUNS);
+  });
+});
+
+describe('nested checks: rules, and the values they let through', () => {
+  it('refusals carry their rule', () => {
+    const { e, n, state } = setups();
+    const r = (call: () => unknown, rule: string) => refusedRule(t, call, InvalidArgumentError, rule, state);
+    r(() => NgpaWalker.ept({} as never, { eptp: e.w.eptp! }), 'guest-memory');
+    r(() => NgpaWalker.ept(e.mem, { eptp: 'x' as never }), 'bigint-type');
+    r(() => NgpaWalker.npt(n.mem, { ncr3: 1.5 as never, l1: l1RegsFor(4) }), 'bigint-type');
+    r(() => NgpaWalker.ept(e.mem, { eptp: e.w.eptp!, onWriteLogDirty: 1 as never }), 'function-type');
+    r(() => NgpaWalker.npt(n.mem, { ncr3: n.w.ncr3!, l1: l1RegsFor(4), level: 6 }), 'integer-range');
+    r(() => e.w.walk(DATA_N, { kind: 'read', user: 'yes' as never }), 'boolean-type');
+    r(() => e.w.lastRecord(DATA_N as never, 'final', undefined, 0x1000), 'guest-linear-bits');
+    r(() => nestedExit({ tdp: 'ept', errorCode: 0, pfec: 0, rwx: 8, address: 0n as never, during: 'final' }), 'integer-range');
+    r(() => describeNestedExit({ kind: 'npf', exitInfo2: 0n, exitInfo1: 0, exitInfo1Text: 5 } as never), 'string-type');
+    r(() => describeNestedExit({ kind: 'ept-violation', guestPhysicalAddress: 0n, qualification: 0, qualificationText: 5 } as never), 'string-type');
+    r(() => describeNestedExit({ kind: 'npf', exitInfo2: 0n, exitInfo1: -1, exitInfo1Text: '' } as never), 'integer-range');
+    r(() => describeNestedExit({ kind: 'ept-misconfig', guestPhysicalAddress: 'x' } as never), 'bigint-type');
+  });
+
+  it('good values pass: factory options, exits of every kind, descriptions', () => {
+    const { e, n } = setups();
+    const logged: bigint[] = [];
+    // Every optional field given with a good value: the walkers are built (nested_vmx_check_eptp / nested_vmcb_check_cr3_cr4 pass).
+    expect(NgpaWalker.ept(e.mem, { eptp: e.w.eptp!, caps: e.w.eptCaps!, onWriteLogDirty: (p) => logged.push(p as bigint), kvm: '7.3', mbec: false }).levels).toBe(4);
+    expect(NgpaWalker.npt(n.mem, { ncr3: n.w.ncr3!, l1: l1RegsFor(4), features: { ...n.w2.features }, level: 4, kvm: '7.3', gmet: false }).levels).toBe(4);
+    const base = { errorCode: 0, pfec: 2, rwx: 1, address: 0x1000n as never, during: 'final' as const };
+    const v = nestedExit({ ...base, tdp: 'ept', gva: 0x40_0000n as never, v73: { acc: 7, mbec: true, guestLinear: 0x200 } });
+    expect(v.kind).toBe('ept-violation');
+    // EPT_VIOLATION_GVA_USER (bit 9) copied from the real exit for a final translation (7.3, a0efd8cb221f).
+    expect(v.kind === 'ept-violation' && (v.qualification & 0x200) !== 0).toBe(true);
+    // PFERR_RSVD (bit 3): an EPT misconfiguration (exit 49).
+    const m = nestedExit({ ...base, tdp: 'ept', errorCode: 8 });
+    expect(m.kind).toBe('ept-misconfig');
+    const f = nestedExit({ ...base, tdp: 'npt' });
+    expect(f.kind).toBe('npf');
+    expect(describeNestedExit(v)).toContain('EPT violation (exit 48)');
+    expect(describeNestedExit(m)).toContain('EPT misconfiguration (exit 49)');
+    expect(describeNestedExit(f)).toContain('NPF (exit 0x400)');
+    expect(e.w.lastRecord(DATA_N as never, 'final', 0x40_0000n as never, 0xe00).address).toBe(DATA_N);
   });
 });

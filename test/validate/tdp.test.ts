@@ -6,13 +6,13 @@
  * memslots, counters, events) unchanged.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   Counters, KVM_DIRECT_ROOTS, KVM_VALID_ROOTS, PossibleNxHugePages, TdpMmu, TdpPage, filterToRootTypes, newPageFault, pagesPerEntry,
-  rootMatch, rootTypesText, spteIndex, VM_STAT_NAMES, type PageFault,
+  rootMatch, rootTypesText, spteIndex, VM_STAT_NAMES, InvalidArgumentError, RET_PF, type PageFault,
 } from '../../src';
 import { fixture } from '../vm/fixtures';
-import { FC, Tally, badBigint, badBool, badEnum, badInt, junk, refused, vmFingerprint } from './support';
+import { FC, Tally, badBigint, badBool, badEnum, badInt, junk, refused, refusedRule, vmFingerprint } from './support';
 
 const t = new Tally('tdp');
 const GFN_END = 2 ** 40; // a 52-bit GPA's frame numbers end at 2^40 (SDM Vol. 3A 4.1.4: MAXPHYADDR <= 52)
@@ -259,5 +259,46 @@ describe('TDP helpers: faults, pages, root types, the NX huge page list', () => 
       refused(t, () => list.unaccount(v as never), { param: 'sp', state });
       refused(t, () => list.has(v as never), { param: 'sp', state });
     }), RUNS);
+  });
+});
+
+describe('TdpMmu refusals by rule, and the values the checks let through', () => {
+  /** The call throws with `rule`, its message starting with the parameter and holding `text`. */
+  function rule(call: () => unknown, param: string, r: string, text: string, state: () => string): void {
+    const e = refusedRule(t, call, InvalidArgumentError, r, state);
+    expect(e.message.startsWith(`${param} `), e.message).toBe(true);
+    expect(e.message).toContain(text);
+  }
+
+  it('rules and texts of the TDP checks', () => {
+    const f = warm();
+    const { tdp } = f.vm;
+    rule(() => tdp.zapLeafs(-1, 0), 'start', 'integer-range', 'must be in', f.state);
+    // 2^40 + 1 is past the last gfn of a 52-bit GPA: the start is refused, not the end.
+    rule(() => tdp.zapLeafs(GFN_END + 1, GFN_END + 1), 'start', 'integer-range', 'must be in', f.state);
+    // KVM_ALL_ROOTS is 7 (tdp_mmu.h); 10 has a valid kind (bit 1) but a bit no filter has.
+    rule(() => tdp.zapRoots(10), 'types', 'integer-range', 'must be in', f.state);
+    rule(() => tdp.zapRoots(1), 'types', 'root-types', 'must name direct and/or mirror roots', f.state);
+    rule(() => tdp.map(fault(f), f.root, 0, {} as never), 'vcpuStats', 'counters', 'must be a vCPU statistics object', f.state);
+    rule(() => tdp.forEachEntry(f.root, 1 as never), 'fn', 'function-type', 'must be a function', f.state);
+    rule(() => tdp.getRoot(5 as never, 0), 'role', 'page-role', 'must be a PageRole', f.state);
+    rule(() => tdp.getRoot(f.root.role.with({ level: 3 }), 0), 'role', 'root-level', 'must be the role of a 4- or 5-level root', f.state);
+    rule(() => tdp.getRoot(f.root.role.with({ invalid: true }), 0), 'role', 'root-invalid', 'must not be an invalid role', f.state);
+    rule(() => tdp.map(fault(f, { gfn: 0x201 }), f.root, 0, f.v.stats), 'fault.gfn', 'fault-gfn', 'must be the frame of fault.addr (0x200)', f.state);
+    rule(() => tdp.map(fault(f, { slot: { ...f.ram } }), f.root, 0, f.v.stats), 'fault.slot', 'memslot', 'must be undefined (MMIO) or a memslot of this VM', f.state);
+    // A 52-bit GPA ends below 2^52: 2^52 with its frame 2^40 is refused by the address.
+    rule(() => tdp.map(fault(f, { addr: 1n << 52n, gfn: GFN_END }), f.root, 0, f.v.stats), 'fault.addr', 'bigint-range', 'must be in', f.state);
+  });
+
+  it('good values pass: a live root role, a fault with pfn -1 (newPageFault), a fault on a memslot of this VM', () => {
+    const f = warm();
+    const { tdp } = f.vm;
+    const r = tdp.getRoot(f.root.role, 0);
+    expect(r).toBe(f.root); // kvm_tdp_mmu_alloc_root reuses a valid root of the same role
+    tdp.putRoot(r, 0);
+    const pf = newPageFault(0x20_0000n, 0n);
+    expect(() => tdp.hugepageAdjust(pf)).not.toThrow();
+    // RAM gfn 0x200 is already mapped by the warm-up read: the fault is spurious (RET_PF_SPURIOUS, tdp_mmu.c tdp_mmu_map_handle_target_level).
+    expect(tdp.map(fault(f, { errorCode: 0n, write: false }), f.root, 0, f.v.stats)).toBe(RET_PF.SPURIOUS);
   });
 });
