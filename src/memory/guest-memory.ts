@@ -209,6 +209,11 @@ export class GuestMemory {
 
   /** The slot holding a GFN, or undefined. */
   slotOf(gfnNum: number): MemSlot | undefined {
+    return this.slotOfUnchecked(checkInt('gfnNum', gfnNum, { max: 2 ** 40 - 1 }));
+  }
+
+  /** `slotOf` for the walkers' table reads, whose frame numbers are their own. */
+  slotOfUnchecked(gfnNum: number): MemSlot | undefined {
     const l = this.lastSlot;
     if (l !== undefined && gfnNum >= l.baseGfn && gfnNum < l.baseGfn + l.frames) return l;
     const list = this.slotList;
@@ -229,7 +234,7 @@ export class GuestMemory {
 
   kindOf(a: Gpa): GpaKind {
     if (checkBigint('gpa', a) >> BigInt(this.maxPhyAddr) !== 0n) return 'noslot';
-    const s = this.slotOf(Number((a as bigint) >> 12n));
+    const s = this.slotOfUnchecked(Number((a as bigint) >> 12n));
     return s === undefined ? 'noslot' : s.readonly ? 'rom' : 'ram';
   }
 
@@ -238,7 +243,7 @@ export class GuestMemory {
   /** @internal `kindOf` for the GPA's frame `gfnNum` (≥ 0, an integer): no bigint made (walk records ask per walk). */
   kindOfGfnUnchecked(gfnNum: number): GpaKind {
     if (gfnNum >= this.gfnLimit) return 'noslot';
-    const s = this.slotOf(gfnNum);
+    const s = this.slotOfUnchecked(gfnNum);
     return s === undefined ? 'noslot' : s.readonly ? 'rom' : 'ram';
   }
 
@@ -364,7 +369,7 @@ export class GuestMemory {
       throw new MisalignedError(`access-alignment-${bytes}`, `a ${bytes}-byte access must be ${bytes}-byte aligned`, hex(v));
     }
     const g = v >> 12n;
-    if (v >> BigInt(this.maxPhyAddr) !== 0n || this.slotOf(Number(g)) === undefined) {
+    if (v >> BigInt(this.maxPhyAddr) !== 0n || this.slotOfUnchecked(Number(g)) === undefined) {
       throw new GpaOutsideMemoryError('gpa-no-slot', 'no memory slot covers this GPA', hex(v));
     }
     return Number(g);
@@ -460,6 +465,7 @@ export class GuestMemory {
 
   /** GPA of a frame number (for display). */
   static gpaOf(gfnNum: number): Gpa {
+    checkInt('gfnNum', gfnNum, { max: 2 ** 40 - 1 });
     return gfnToGpa(gfnNum as Gfn);
   }
 }

@@ -10,6 +10,7 @@
  * model reports the cause as the hardware would, from the context the caller knows.
  */
 import type { Gva, Ngpa } from '../address/address';
+import { checkNestedExit, checkNestedExitInputs } from './check-nested-args';
 import { PFERR } from '../format/acc';
 import { decodeEptQualification, eptViolationQualification, eptViolationQualification73, EPT_QUAL_GUEST_MASK, VMX_EXIT_REASON } from './exit-qualification';
 import { decodeNpfErrorCode, npfErrorCode, SVM_EXIT_NPF } from './npf-error-code';
@@ -65,6 +66,7 @@ export interface NestedExitInputs {
 }
 
 export function nestedExit(i: NestedExitInputs): NestedExit {
+  checkNestedExitInputs('i', i);
   if (i.tdp === 'npt') {
     const info1 = npfErrorCode(i.errorCode, i.during);
     return { kind: 'npf', exitCode: SVM_EXIT_NPF, exitInfo1: info1, exitInfo1Text: decodeNpfErrorCode(info1), exitInfo2: i.address };
@@ -88,6 +90,7 @@ export function nestedExit(i: NestedExitInputs): NestedExit {
 
 /** One line for views and messages. */
 export function describeNestedExit(e: NestedExit): string {
+  checkNestedExit('e', e);
   switch (e.kind) {
     case 'ept-violation':
       return `EPT violation (exit 48) at nGPA 0x${(e.guestPhysicalAddress as bigint).toString(16)}, qualification 0x${e.qualification.toString(16)} (${e.qualificationText})`;

@@ -1,5 +1,6 @@
 /** Records of an ngpa walk (L1's EPT12/NPT12, nGPA → GPA): a WalkResult with the nested exit. */
 import type { Ngpa } from '../address/address';
+import { refuse } from '../validate/checks';
 import type { WalkFault, WalkOk } from '../walker/walk-result';
 import type { NestedExit } from './nested-exit';
 import type { NestedDuring } from './nested-during';
@@ -37,5 +38,6 @@ export const NESTED_RECORD_PROTO: object = {};
 
 /** Give a record the shared prototype (setPrototypeOf: ~7x cheaper than copying onto Object.create). */
 export function asNestedRecord<T extends object>(o: T): T {
+  if (typeof o !== 'object' || o === null) refuse('o', 'object-type', 'must be a record object', o);
   return Object.setPrototypeOf(o, NESTED_RECORD_PROTO) as T;
 }

@@ -26,7 +26,8 @@ import { nptFormat } from '../format/npt';
 import type { PageFormat } from '../format/page-format';
 import { GuestMemory } from '../memory/guest-memory';
 import { RAW_ACCESS_BITS, type Access } from '../walker/access';
-import { checkRawWalk, refuse } from '../validate/checks';
+import { checkBigint, checkInt, checkRawWalk, refuse } from '../validate/checks';
+import { NESTED_DURING, checkEptNgpaConfig, checkGuestLinear, checkNgpaAccess, checkNptNgpaConfig } from './check-nested-args';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { ensureTrace, walkTablesRaw } from '../walker/walk-fast';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
@@ -125,8 +126,13 @@ function checkNgfn(ngfn: unknown, pfec: unknown): void {
 }
 
 export function eptAccToRwx(acc: number): number {
+  // An ACC value: 3 bits in v6.16, 4 in 7.3 (ACC_USER_EXEC_MASK, kvm-7x.md §1.1).
+  checkInt('acc', acc, { max: 15 });
   return ((acc >>> 2) & 1) | (acc & 2) | ((acc & 1) << 2);
 }
+
+/** Setups the factories made: the constructor builds walkers from these only. */
+const FACTORY_SETUPS = new WeakSet<object>();
 
 export class NgpaWalker {
   readonly tdp: NestedTdp;
@@ -162,6 +168,7 @@ export class NgpaWalker {
   private dirtyLogs = 0;
 
   private constructor(s: Setup) {
+    if (typeof s !== 'object' || s === null || !FACTORY_SETUPS.has(s)) refuse('setup', 'ngpa-walker-factory', 'must come from NgpaWalker.ept or NgpaWalker.npt (the constructor is private)', s);
     this.tdp = s.tdp;
     this.mem = s.mem;
     this.format = s.format;
@@ -192,6 +199,7 @@ export class NgpaWalker {
 
   /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
   static ept(mem: GuestMemory, cfg: EptNgpaConfig): NgpaWalker {
+    checkEptNgpaConfig(mem, cfg);
     const caps: Readonly<EptCapabilities> = Object.freeze({ ...(cfg.caps ?? DEFAULT_EPT_CAPS) });
     const kvm = cfg.kvm ?? DEFAULT_KVM_VERSION;
     // MBEC outside 7.3 is refused by eptFormat ('mbec-version'), before anything is built.
@@ -222,11 +230,13 @@ export class NgpaWalker {
       eptCaps: caps,
     };
     if (cfg.onWriteLogDirty !== undefined) setup.onLog = cfg.onWriteLogDirty;
+    FACTORY_SETUPS.add(setup);
     return new NgpaWalker(setup);
   }
 
   /** L1 runs L2 with NPT: the NPT12 format follows L1's CR4/EFER (`kvm_init_shadow_npt_mmu`). */
   static npt(mem: GuestMemory, cfg: NptNgpaConfig): NgpaWalker {
+    checkNptNgpaConfig(mem, cfg);
     const features = cfg.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
@@ -278,7 +288,7 @@ export class NgpaWalker {
     // PDPTE at (nCR3 & ~0x1f) + 8 * index on every walk — NPT has no PDPTE registers.
     const rootMask = level >= 4 ? rsvdBits(12, 51) : rsvdBits(12, 31);
     const pdptBase = level === 3 ? Number(ncr3 & ~0x1fn) : undefined;
-    return new NgpaWalker({
+    const setup: Setup = {
       tdp: 'npt',
       mem,
       format,
@@ -288,7 +298,9 @@ export class NgpaWalker {
       pdptBase,
       addressBits: level <= 3 ? 32 : Math.min(12 + 9 * level, 52),
       ncr3,
-    });
+    };
+    FACTORY_SETUPS.add(setup);
+    return new NgpaWalker(setup);
   }
 
   /**
@@ -452,6 +464,7 @@ export class NgpaWalker {
    * so that a 2D walk can trace its nested walks without allocating per entry. Returns the count.
    */
   appendLastEntries(out: number[]): number {
+    if (!Array.isArray(out) || Object.isFrozen(out)) refuse('out', 'array-type', 'must be an array the entries can be appended to', out);
     const s = this.scratch;
     ensureTrace(this.inputs, s);
     const bytes = this.format.entryBytes;
@@ -513,6 +526,7 @@ export class NgpaWalker {
   }
 
   encodeAccess(a: NgpaAccess): number {
+    checkNgpaAccess('access', a);
     if (a.kind !== 'read' && a.kind !== 'write' && a.kind !== 'fetch') {
       throw new InvalidArgumentError('access-kind', 'access kind must be read, write or fetch', String(a.kind));
     }
@@ -528,7 +542,7 @@ export class NgpaWalker {
     }
     // 7.3 EPT: a read is "neither W nor F" and PFERR_USER means a user-mode linear address
     // (9c167cb3c14c, kvm-7x.md §1.3); NPT with GMET: U only for user-mode accesses (forcesUser).
-    if (a.guestLinear !== undefined && (!Number.isInteger(a.guestLinear) || (a.guestLinear & ~EPT_QUAL_GUEST_MASK) !== 0 || !v73 || this.tdp !== 'ept' || a.during !== 'final')) {
+    if (a.guestLinear !== undefined && (!Number.isSafeInteger(a.guestLinear) || a.guestLinear < 0 || a.guestLinear > EPT_QUAL_GUEST_MASK || (a.guestLinear & ~EPT_QUAL_GUEST_MASK) !== 0 || !v73 || this.tdp !== 'ept' || a.during !== 'final')) {
       throw new InvalidArgumentError('guest-linear-bits', 'guestLinear holds only qualification bits 11:9, for a KVM 7.3 EPT12 final translation', String(a.guestLinear));
     }
     const user = this.forcesUser || (!v73 && a.kind === 'read') || a.user === true;
@@ -552,6 +566,11 @@ export class NgpaWalker {
 
   /** The record of the last walk (for the 2D walk, which runs walks through `translateFrame`). */
   lastRecord(address: Ngpa, during: NestedDuring, gva?: Gva, guestLinear = 0): NgpaWalkResult {
+    // A record may be of an nGPA beyond the tables' width (the 2D walk's faulting nested access).
+    checkBigint('address', address);
+    if (!NESTED_DURING.includes(during)) refuse('during', 'nested-during', `must be one of ${NESTED_DURING.join(', ')}`, during);
+    if (gva !== undefined) checkBigint('gva', gva);
+    checkGuestLinear('guestLinear', guestLinear);
     const pfec = this.lastPfecValue;
     const access: Access = {
       kind: pfec & PFERR.WRITE ? 'write' : pfec & PFERR.FETCH ? 'fetch' : 'read',

@@ -24,13 +24,14 @@ import { formatForCpuRole } from '../format/format-for-role';
 import type { PageFormat } from '../format/page-format';
 import type { GuestMemory } from '../memory/guest-memory';
 import { RAW_ACCESS_BITS, encodeAccess, type Access } from '../walker/access';
-import { checkRawWalk } from '../validate/checks';
+import { checkObject, checkRawWalk, refuse } from '../validate/checks';
+import { checkCpuFeatures } from '../cpu/check-registers';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
 import { buildRecord } from '../walker/walk-record';
 import { describeNestedExit } from './nested-exit';
-import type { NgpaWalker } from './ngpa-walker';
+import { NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
 import { asNestedRecord } from './ngpa-walk-result';
 import { guestLevelsRead } from './refs-2d';
@@ -91,6 +92,10 @@ export class Walk2D {
   private raw: number[] = [];
 
   constructor(nested: NgpaWalker, opts: Walk2DOptions) {
+    if (!(nested instanceof NgpaWalker)) refuse('nested', 'ngpa-walker', 'must be an NgpaWalker (L1\'s EPT12/NPT12)', nested);
+    checkObject('opts', opts);
+    checkObject('opts.regs', opts.regs);
+    if (opts.features !== undefined) checkCpuFeatures('opts.features', opts.features);
     const features = opts.features ?? DEFAULT_FEATURES;
     if (!Number.isInteger(features.maxPhyAddr) || features.maxPhyAddr > nested.addressBits) {
       throw new InvalidArgumentError(

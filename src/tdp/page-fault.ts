@@ -1,5 +1,6 @@
 /** `struct kvm_page_fault`: what KVM knows about one fault while it handles it. */
 import type { Memslot } from '../vm/memslot';
+import { checkBigint } from '../validate/checks';
 
 export interface PageFault {
   /** The faulting GPA (or nGPA for guest_mmu). */
@@ -22,7 +23,10 @@ export interface PageFault {
   hugePageDisallowed: boolean;
 }
 
+/** `addr` a u64 (a GPA, or CR2's GVA for a shadow-paging #PF); `errorCode` the u64 exit error code. */
 export function newPageFault(addr: bigint, errorCode: bigint): PageFault {
+  checkBigint('addr', addr);
+  checkBigint('errorCode', errorCode);
   const ec = Number(errorCode & 0xffffffffn);
   return {
     addr,

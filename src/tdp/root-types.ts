@@ -3,7 +3,8 @@
  * operation walks. Non-TDX VMs only ever have direct roots, so every filter that includes
  * KVM_DIRECT_ROOTS behaves as before for them.
  */
-import type { TdpPage } from './tdp-page';
+import { TdpPage } from './tdp-page';
+import { checkBool, checkEnum, checkInt, refuse } from '../validate/checks';
 
 export const KVM_INVALID_ROOTS = 1 << 0;
 export const KVM_DIRECT_ROOTS = 1 << 1;
@@ -15,6 +16,8 @@ export type RootTypes = number;
 
 /** `tdp_mmu_root_match`: an invalid root needs KVM_INVALID_ROOTS, then direct/mirror by role. */
 export function rootMatch(root: TdpPage, types: RootTypes): boolean {
+  if (!(root instanceof TdpPage)) refuse('root', 'tdp-page', 'must be a TdpPage', root);
+  checkInt('types', types, { max: KVM_ALL_ROOTS });
   if ((types & KVM_VALID_ROOTS) === 0) return false; // KVM WARNs: a filter must name a root kind
   if (root.role.invalid && (types & KVM_INVALID_ROOTS) === 0) return false;
   return (types & (root.role.isMirror ? KVM_MIRROR_ROOTS : KVM_DIRECT_ROOTS)) !== 0;
@@ -25,6 +28,8 @@ export type GfnRangeFilter = 'private' | 'shared' | 'both';
 
 /** `kvm_gfn_range_filter_to_root_types`: only a VM with mirrored TDP has mirror roots to pick. */
 export function filterToRootTypes(hasMirroredTdp: boolean, filter: GfnRangeFilter): RootTypes {
+  checkBool('hasMirroredTdp', hasMirroredTdp);
+  checkEnum('filter', filter, ['private', 'shared', 'both']);
   if (!hasMirroredTdp) return KVM_DIRECT_ROOTS;
   let t = 0;
   if (filter !== 'shared') t |= KVM_MIRROR_ROOTS;
@@ -33,6 +38,7 @@ export function filterToRootTypes(hasMirroredTdp: boolean, filter: GfnRangeFilte
 }
 
 export function rootTypesText(types: RootTypes): string {
+  checkInt('types', types, { max: KVM_ALL_ROOTS });
   const out: string[] = [];
   if (types & KVM_DIRECT_ROOTS) out.push('DIRECT');
   if (types & KVM_MIRROR_ROOTS) out.push('MIRROR');

@@ -24,7 +24,13 @@ import type { HostMemory } from '../vm/host-memory';
 import { maxMappingLevel, memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import type { PageFault } from './page-fault';
 import { RET_PF, type RetPf } from './ret-pf';
-import { TdpPage, pagesPerEntry, spteIndex } from './tdp-page';
+// The MMU's loops index with levels and gfns of their own tables: the unchecked twins.
+import { TdpPage, pagesPerEntryUnchecked as pagesPerEntry, spteIndexUnchecked as spteIndex } from './tdp-page';
+import {
+  GFN_LIMIT, checkCounters, checkFunction, checkGfn, checkGfnRange, checkHugeLevel, checkPageFault, checkRootRole, checkRootTypes, checkSpteIndex,
+  checkSpteValue, checkString, checkTdpVmContext, checkVcpuIndex, refuse,
+} from './check-tdp-args';
+import { checkBool, checkInt, checkArray } from '../validate/checks';
 
 /** A broken invariant: a bug in the model (or KVM), never bad user input. */
 export class InvariantViolation extends MmulabError {}
@@ -63,7 +69,103 @@ export class TdpMmu {
   readonly roots: TdpPage[] = [];
   private readonly pages = new Map<number, TdpPage>();
   constructor(vm: TdpVmContext) {
+    checkTdpVmContext('vm', vm);
     this.vm = vm;
+  }
+
+  // ---- the public edge: checked entries; the MMU's own loops and the vCPU fault path call the
+  // …Unchecked twins with pages, faults and indices they already own ----
+
+  /** A table of this MMU (a page from another MMU, a freed one or a copy would corrupt its frames). */
+  private page(name: string, v: unknown): TdpPage {
+    if (!(v instanceof TdpPage) || this.pages.get(v.pfn) !== v) refuse(name, 'tdp-page', 'must be a live page of this TDP MMU', v);
+    return v;
+  }
+
+  private root(name: string, v: unknown): TdpPage {
+    const r = this.page(name, v);
+    if (r.parent !== null) refuse(name, 'tdp-root', 'must be a root of this TDP MMU', r.pfn);
+    return r;
+  }
+
+  /** One of this VM's memslots (a copy would let the MMU's bookkeeping diverge from the VM's). */
+  private slot(name: string, v: unknown): Memslot {
+    const b = typeof v === 'object' && v !== null ? (v as Memslot).baseGfn : undefined;
+    if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 0 || b >= GFN_LIMIT || this.vm.slotOfGfn(b) !== v) refuse(name, 'memslot', 'must be a memslot of this VM', v);
+    return v as Memslot;
+  }
+
+  private fault(name: string, v: unknown): PageFault {
+    return checkPageFault(name, v, (s) => typeof (s as Memslot).baseGfn === 'number' && Number.isSafeInteger((s as Memslot).baseGfn) && (s as Memslot).baseGfn >= 0 && (s as Memslot).baseGfn < GFN_LIMIT && this.vm.slotOfGfn((s as Memslot).baseGfn) === s);
+  }
+
+  readSpte(sp: TdpPage, idx: number): bigint {
+    return this.readSpteUnchecked(this.page('sp', sp), checkSpteIndex('idx', idx));
+  }
+
+  childOf(spte: bigint): TdpPage {
+    return this.childOfUnchecked(checkSpteValue('spte', spte));
+  }
+
+  putRoot(root: TdpPage, vcpu = -1): void {
+    this.putRootUnchecked(this.root('root', root), checkVcpuIndex('vcpu', vcpu));
+  }
+
+  /** The SPTE change function: `old` must be the entry's current value (KVM passes iter->old_spte). */
+  setSpte(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): number {
+    this.page('sp', sp);
+    checkSpteIndex('idx', idx);
+    if (checkSpteValue('old', old) !== this.readSpteUnchecked(sp, idx)) refuse('old', 'stale-old-spte', 'must be the current value of the SPTE', old);
+    return this.setSpteUnchecked(sp, idx, old, checkSpteValue('next', next), checkVcpuIndex('vcpu', vcpu));
+  }
+
+  gfnBitsOf(root: TdpPage): number {
+    return this.gfnBitsOfUnchecked(this.root('root', root));
+  }
+
+  tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
+    checkVcpuIndex('vcpu', vcpu);
+    checkString('why', why);
+    if (gfn !== undefined) checkGfn('gfn', gfn);
+    if (level !== undefined) checkInt('level', level, { min: 1, max: 5 });
+    this.tlbFlushUnchecked(vcpu, why, gfn, level);
+  }
+
+  maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
+    const s = this.slot('slot', slot);
+    checkInt('gfn', gfn, { min: s.baseGfn, max: s.baseGfn + s.npages - 1 });
+    return this.maxMappingLevelUnchecked(s, gfn, checkHugeLevel('maxLevel', maxLevel));
+  }
+
+  hugepageAdjust(fault: PageFault): void {
+    this.hugepageAdjustUnchecked(this.fault('fault', fault));
+  }
+
+  map(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+    this.faultArgs(fault, root, vcpu, vcpuStats);
+    return this.mapUnchecked(fault, root, vcpu, vcpuStats);
+  }
+
+  fastPageFault(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+    this.faultArgs(fault, root, vcpu, vcpuStats);
+    return this.fastPageFaultUnchecked(fault, root, vcpu, vcpuStats);
+  }
+
+  private faultArgs(fault: unknown, root: unknown, vcpu: unknown, vcpuStats: unknown): void {
+    this.fault('fault', fault);
+    this.root('root', root);
+    checkVcpuIndex('vcpu', vcpu);
+    checkCounters('vcpuStats', vcpuStats);
+  }
+
+  lastSpte(root: TdpPage, gfn: number): [TdpPage, number, number, bigint] {
+    return this.lastSpteUnchecked(this.root('root', root), checkGfn('gfn', gfn));
+  }
+
+  /** Range operations: [start, end) natural gfns, the vCPU (-1: the VM). */
+  private rangeArgs(start: unknown, end: unknown, vcpu: unknown): void {
+    checkGfnRange(start, end);
+    checkVcpuIndex('vcpu', vcpu);
   }
 
   get pageCount(): number {
@@ -72,7 +174,7 @@ export class TdpMmu {
 
   // ---- raw SPTE access: halves in the host frame ----
 
-  readSpte(sp: TdpPage, idx: number): bigint {
+  private readSpteUnchecked(sp: TdpPage, idx: number): bigint {
     return readEntry64Unchecked(this.vm.host.frames, sp.pfn, idx);
   }
 
@@ -97,7 +199,7 @@ export class TdpMmu {
    * then nothing changed and the caller frees the child (`freeUnlinked`).
    */
   private linkSp(sp: TdpPage, idx: number, old: bigint, child: TdpPage, vcpu: number): number {
-    const r = this.setSpte(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, sp.role.adDisabled), vcpu);
+    const r = this.setSpteUnchecked(sp, idx, old, makeNonleafSpte(this.vm.config, child.pfn, sp.role.adDisabled), vcpu);
     if (r === 0) this.vm.stats.inc('tdp_mmu_pages');
     return r;
   }
@@ -117,7 +219,7 @@ export class TdpMmu {
     if (sp.parent !== null) this.vm.stats.inc('tdp_mmu_pages', -1);
   }
 
-  childOf(spte: bigint): TdpPage {
+  private childOfUnchecked(spte: bigint): TdpPage {
     const c = this.pages.get(spteToPfn(spte));
     if (c === undefined) throw new InvariantViolation('child-sp', 'a non-leaf SPTE points at no TDP page', '0x' + spte.toString(16));
     return c;
@@ -127,6 +229,8 @@ export class TdpMmu {
 
   /** `kvm_tdp_mmu_alloc_root`: reuse a valid root with the same role.word, else allocate (refcount 2). */
   getRoot(role: PageRole, vcpu: number): TdpPage {
+    checkRootRole('role', role);
+    checkVcpuIndex('vcpu', vcpu);
     for (const r of this.roots) {
       if (!r.role.invalid && r.role.word === role.word) {
         r.refcount++;
@@ -141,7 +245,7 @@ export class TdpMmu {
   }
 
   /** `kvm_tdp_mmu_put_root`: the last reference (only possible once invalid) frees the tree. */
-  putRoot(root: TdpPage, vcpu = -1): void {
+  private putRootUnchecked(root: TdpPage, vcpu = -1): void {
     root.refcount--;
     if (root.refcount > 0) return;
     if (!root.role.invalid) throw new InvariantViolation('root-refcount', 'a valid root lost its last reference', String(root.pfn));
@@ -153,15 +257,16 @@ export class TdpMmu {
 
   /** `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12). */
   invalidateAllRoots(types: RootTypes = KVM_VALID_ROOTS): number {
+    checkRootTypes('types', types);
     let n = 0;
     for (const r of [...this.roots]) {
       if (r.role.invalid || !rootMatch(r, types)) continue;
       r.role = r.role.with({ invalid: true });
       this.zapTree(r, -1);
       n++;
-      this.putRoot(r); // drop the TDP MMU's own reference
+      this.putRootUnchecked(r); // drop the TDP MMU's own reference
     }
-    if (n > 0) this.tlbFlush(-1, 'zap all');
+    if (n > 0) this.tlbFlushUnchecked(-1, 'zap all');
     return n;
   }
 
@@ -172,7 +277,7 @@ export class TdpMmu {
    * (`tdp_mmu_set_spte_atomic`, tdp_mmu.c:716-729): then the SPTE keeps its old value and nothing
    * else happens (no handle_changed_spte).
    */
-  setSpte(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): number {
+  private setSpteUnchecked(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): number {
     const level = sp.level;
     const c = this.vm.config;
     if (old === next) return 0;
@@ -200,7 +305,7 @@ export class TdpMmu {
     this.vm.events.record({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
     if (ext !== undefined && wasLeaf && !isPresent) ext.removeExternalSpte(gfn, level, spteToPfn(old), vcpu);
     if (wasPresent && !wasLeaf && (isLeaf || !isPresent)) {
-      const child = this.childOf(old);
+      const child = this.childOfUnchecked(old);
       this.handleRemovedPt(child, vcpu);
       if (ext !== undefined) ext.freeExternalSpt(child.gfn, child.level, vcpu);
     }
@@ -235,20 +340,21 @@ export class TdpMmu {
   }
 
   /** `kvm_gfn_root_bits`: direct roots index a gfn with the shared bit, mirror roots at the natural gfn. */
-  gfnBitsOf(root: TdpPage): number {
+  private gfnBitsOfUnchecked(root: TdpPage): number {
     return root.role.isMirror ? 0 : (this.vm.gfnDirectBits ?? 0);
   }
 
   /** Roots matching a filter (`for_each_tdp_mmu_root` with types). */
   rootsOf(types: RootTypes): TdpPage[] {
+    checkRootTypes('types', types);
     return this.roots.filter((r) => rootMatch(r, types));
   }
 
   /** `handle_removed_pt`: every entry of an unlinked table goes away, recursively, then the page. */
   private handleRemovedPt(child: TdpPage, vcpu: number): void {
     for (let i = 0; i < 512; i++) {
-      const old = this.readSpte(child, i);
-      if (isShadowPresent(old) || isMmioSpte(this.vm.config, old)) this.setSpte(child, i, old, SHADOW_NONPRESENT_VALUE, vcpu);
+      const old = this.readSpteUnchecked(child, i);
+      if (isShadowPresent(old) || isMmioSpte(this.vm.config, old)) this.setSpteUnchecked(child, i, old, SHADOW_NONPRESENT_VALUE, vcpu);
     }
     this.freePage(child);
   }
@@ -269,7 +375,7 @@ export class TdpMmu {
   }
 
   /** `kvm_flush_remote_tlbs` / `_gfn` / `_memslot`: counted and logged (the dirty-log ioctls flush through it too). */
-  tlbFlush(vcpu: number, why: string, gfn?: number, level?: number): void {
+  private tlbFlushUnchecked(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
     this.vm.flushRemoteTlbs?.();
     this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
@@ -278,16 +384,16 @@ export class TdpMmu {
   // ---- huge pages (§9.5) ----
 
   /** `kvm_mmu_max_mapping_level`: the largest level slot alignment, lpage_info and the host allow. */
-  maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
+  private maxMappingLevelUnchecked(slot: Memslot, gfn: number, maxLevel: number): number {
     return maxMappingLevel(slot, gfn, maxLevel, this.vm.config.maxHugePageLevel);
   }
 
-  hugepageAdjust(fault: PageFault): void {
+  private hugepageAdjustUnchecked(fault: PageFault): void {
     fault.hugePageDisallowed = fault.exec && this.vm.config.nxHugePages;
     if (fault.maxLevel === 1) return;
     if (fault.slot === undefined) return; // no slot: MMIO
     if (fault.slot.dirtyLogging) return;
-    fault.reqLevel = this.maxMappingLevel(fault.slot, fault.gfn, fault.maxLevel);
+    fault.reqLevel = this.maxMappingLevelUnchecked(fault.slot, fault.gfn, fault.maxLevel);
     if (fault.reqLevel === 1 || fault.hugePageDisallowed) return;
     fault.goalLevel = fault.reqLevel;
     const span = pagesPerEntry(fault.goalLevel);
@@ -297,7 +403,7 @@ export class TdpMmu {
   /** `disallowed_hugepage_adjust`: never replace a table holding executable small pages by a huge leaf. */
   private disallowedHugepageAdjust(fault: PageFault, spte: bigint, level: number): void {
     if (level !== fault.goalLevel || level === 1 || !isShadowPresent(spte) || isLargePte(spte)) return;
-    const child = this.childOf(spte);
+    const child = this.childOfUnchecked(spte);
     if (!child.nxHugePageDisallowed) return;
     const span = pagesPerEntry(level - 1);
     fault.pfn += (fault.gfn % pagesPerEntry(level)) - (fault.gfn % pagesPerEntry(level)) % span;
@@ -307,20 +413,20 @@ export class TdpMmu {
   // ---- the fault path (§9.4) ----
 
   /** `kvm_tdp_mmu_map`. */
-  map(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+  mapUnchecked(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
     // Huge pages are never created on mirror roots (v6.16: private_max_mapping_level is 4K).
     if (root.role.isMirror) fault.maxLevel = 1;
-    this.hugepageAdjust(fault);
-    const bits = this.gfnBitsOf(root);
+    this.hugepageAdjustUnchecked(fault);
+    const bits = this.gfnBitsOfUnchecked(root);
     let sp = root;
     for (let level = root.level; ; level--) {
       const idx = spteIndex(fault.gfn + bits, level);
-      const old = this.readSpte(sp, idx);
+      const old = this.readSpteUnchecked(sp, idx);
       if (this.vm.config.nxHugePages) this.disallowedHugepageAdjust(fault, old, level);
       if (isFrozen(this.vm.config, old)) return RET_PF.RETRY;
       if (level === fault.goalLevel) return this.mapTargetLevel(fault, sp, idx, old, vcpu, vcpuStats, bits);
       if (isShadowPresent(old) && !isLargePte(old)) {
-        sp = this.childOf(old);
+        sp = this.childOfUnchecked(old);
         continue;
       }
       const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
@@ -370,16 +476,16 @@ export class TdpMmu {
     if (next === old) return RET_PF.SPURIOUS;
     // A different frame in a present leaf: zap first (and flush), then install (never in place).
     if (isShadowPresent(old) && isLastSpte(old, level) && spteToPfn(old) !== spteToPfn(next)) {
-      this.setSpte(sp, idx, old, SHADOW_NONPRESENT_VALUE, vcpu);
-      this.tlbFlush(vcpu, 'leaf replaced', gfn, level);
+      this.setSpteUnchecked(sp, idx, old, SHADOW_NONPRESENT_VALUE, vcpu);
+      this.tlbFlushUnchecked(vcpu, 'leaf replaced', gfn, level);
       old = SHADOW_NONPRESENT_VALUE;
     }
     // tdp_mmu.c:1172-1173: the S-EPT hook refused the leaf (mirror roots): the guest retries.
-    if (this.setSpte(sp, idx, old, next, vcpu) !== 0) return RET_PF.RETRY;
+    if (this.setSpteUnchecked(sp, idx, old, next, vcpu) !== 0) return RET_PF.RETRY;
     // tdp_mmu.c:1174-1177 (tdp_mmu_map_handle_target_level): flush when a table was replaced by a
     // huge leaf, or when a leaf lost MMU-writable (KVM WARNs: the fault path never does that).
     if (isShadowPresent(old) && (!isLastSpte(old, level) || leafSpteChangeNeedsTlbFlush(c, old, next))) {
-      this.tlbFlush(vcpu, isLastSpte(old, level) ? 'leaf lost MMU-writable' : 'table replaced by huge page', gfn, level);
+      this.tlbFlushUnchecked(vcpu, isLastSpte(old, level) ? 'leaf lost MMU-writable' : 'table replaced by huge page', gfn, level);
     }
     if (!mmio && isWritable(next) && fault.slot!.dirtyLogging) this.vm.markDirty(fault.slot!, gfn);
     if (wrprot && fault.write) return RET_PF.WRITE_PROTECTED;
@@ -393,7 +499,7 @@ export class TdpMmu {
   /** `tdp_mmu_split_huge_page`: fill a child table with `make_small_spte`s, then link it. */
   private splitHugePage(sp: TdpPage, idx: number, huge: bigint, child: TdpPage, vcpu: number): void {
     for (let i = 0; i < 512; i++) {
-      this.setSpte(child, i, SHADOW_NONPRESENT_VALUE, makeSmallSpte(this.vm.config, huge, child.role, i), vcpu);
+      this.setSpteUnchecked(child, i, SHADOW_NONPRESENT_VALUE, makeSmallSpte(this.vm.config, huge, child.role, i), vcpu);
     }
     // Never a mirror entry (no huge pages on mirror roots, tdp_mmu.c:1286-1287): the link cannot be refused.
     this.linkSp(sp, idx, huge, child, vcpu);
@@ -408,10 +514,12 @@ export class TdpMmu {
    * caller owes a remote TLB flush.
    */
   zapSp(sp: TdpPage, vcpu: number): boolean {
+    this.page('sp', sp);
+    checkVcpuIndex('vcpu', vcpu);
     if (sp.parent === null) return false; // WARN_ON_ONCE: roots have no parent entry
-    const old = this.readSpte(sp.parent, sp.parentIndex);
+    const old = this.readSpteUnchecked(sp.parent, sp.parentIndex);
     if (!isShadowPresent(old)) return false;
-    this.setSpte(sp.parent, sp.parentIndex, old, SHADOW_NONPRESENT_VALUE, vcpu);
+    this.setSpteUnchecked(sp.parent, sp.parentIndex, old, SHADOW_NONPRESENT_VALUE, vcpu);
     return true;
   }
 
@@ -423,29 +531,31 @@ export class TdpMmu {
    * One flush for the slot if anything changed. Returns the huge leaves installed.
    */
   recoverHugePages(slot: Memslot, vcpu = -1): number {
+    this.slot('slot', slot);
+    checkVcpuIndex('vcpu', vcpu);
     if (slot.dirtyLogging) throw new InvariantViolation('recover-huge-logging', 'huge pages are recovered only once dirty logging is off (WARN_ON_ONCE in recover_huge_pages_range)', slot.name);
     const start = slot.baseGfn;
     const end = start + slot.npages;
     let n = 0;
     for (const root of this.validRoots()) {
-      const b = this.gfnBitsOf(root);
+      const b = this.gfnBitsOfUnchecked(root);
       this.forEachInRoot(root, start, end, (sp, idx, level, spte, gfn) => {
         // for_each_tdp_pte_min_level(…, PG_LEVEL_2M, …): tables at 2M and 1G level only.
         if (level < 2 || level > 3 || isLastSpte(spte, level)) return;
         const g = gfn - b;
         if (g < start || g >= end) return; // the entry's range starts outside the slot
-        if (this.maxMappingLevel(slot, g, 3) < level) return;
+        if (this.maxMappingLevelUnchecked(slot, g, 3) < level) return;
         // KVM_LPAGE_MIXED_FLAG is part of lpage_info's disallow_lpage (mmu.c:7697), which
         // kvm_mmu_max_mapping_level checks (mmu.c:3271): no shared huge page over private gfns.
         if ((this.vm.memAttributes?.uniformLevel(g) ?? level) < level) return;
-        const leaf = this.firstPresentLeaf(this.childOf(spte));
+        const leaf = this.firstPresentLeaf(this.childOfUnchecked(spte));
         if (leaf === undefined) return; // -ENOENT
-        this.setSpte(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu);
+        this.setSpteUnchecked(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu);
         n++;
       });
     }
     if (n > 0) {
-      this.tlbFlush(vcpu, 'recover huge pages', start);
+      this.tlbFlushUnchecked(vcpu, 'recover huge pages', start);
       this.vm.events.record({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `recover huge pages in ${slot.name}: ${n} tables replaced` });
     }
     return n;
@@ -454,35 +564,35 @@ export class TdpMmu {
   /** `tdp_root_for_each_leaf_pte` under a table, first hit. */
   private firstPresentLeaf(sp: TdpPage): bigint | undefined {
     for (let i = 0; i < 512; i++) {
-      const spte = this.readSpte(sp, i);
+      const spte = this.readSpteUnchecked(sp, i);
       if (!isShadowPresent(spte)) continue;
       if (isLastSpte(spte, sp.level)) return spte;
-      const leaf = this.firstPresentLeaf(this.childOf(spte));
+      const leaf = this.firstPresentLeaf(this.childOfUnchecked(spte));
       if (leaf !== undefined) return leaf;
     }
     return undefined;
   }
 
   /** The last SPTE on the path to `gfn`: [page, index, level, spte]. */
-  lastSpte(root: TdpPage, gfn: number): [TdpPage, number, number, bigint] {
+  lastSpteUnchecked(root: TdpPage, gfn: number): [TdpPage, number, number, bigint] {
     let sp = root;
     for (let level = root.level; ; level--) {
       const idx = spteIndex(gfn, level);
-      const spte = this.readSpte(sp, idx);
+      const spte = this.readSpteUnchecked(sp, idx);
       if (!isShadowPresent(spte) || isLastSpte(spte, level)) return [sp, idx, level, spte];
-      sp = this.childOf(spte);
+      sp = this.childOfUnchecked(spte);
     }
   }
 
   /** `fast_page_fault` (§9.9): fix write-protection or access tracking without the slow path. */
-  fastPageFault(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
+  fastPageFaultUnchecked(fault: PageFault, root: TdpPage, vcpu: number, vcpuStats: Counters<VcpuStatName>): RetPf {
     const c = this.vm.config;
     // The fast path takes the direct root only (tdp_mmu_get_root(…, KVM_DIRECT_ROOTS)).
     if (root.role.isMirror) throw new InvariantViolation('mirror-fast-pf', 'fast_page_fault was given a mirror root', String(root.pfn));
     const canBeFast = !fault.rsvd && ((!fault.present && !c.adEnabled) || (fault.present && fault.write));
     if (!canBeFast) return RET_PF.INVALID;
     let ret: RetPf = RET_PF.INVALID;
-    const [sp, idx, level, spte] = this.lastSpte(root, fault.gfn + this.gfnBitsOf(root));
+    const [sp, idx, level, spte] = this.lastSpteUnchecked(root, fault.gfn + this.gfnBitsOfUnchecked(root));
     if (isShadowPresent(spte) && isLastSpte(spte, level)) {
       if (isAccessAllowed(c, fault, spte)) ret = RET_PF.SPURIOUS;
       else {
@@ -495,7 +605,7 @@ export class TdpMmu {
           if (level > 1 && slot?.dirtyLogging) ok = false; // must be split by the slow path
         }
         if (ok && next !== spte && isAccessAllowed(c, fault, next)) {
-          this.setSpte(sp, idx, spte, next, vcpu);
+          this.setSpteUnchecked(sp, idx, spte, next, vcpu);
           if (!isWritable(spte) && isWritable(next)) {
             const slot = this.vm.slotOfGfn(fault.gfn);
             if (slot?.dirtyLogging) this.vm.markDirty(slot, fault.gfn);
@@ -520,12 +630,12 @@ export class TdpMmu {
     const first = Math.max(0, Math.floor((start - sp.gfn) / span));
     const last = Math.min(511, Math.floor((end - 1 - sp.gfn) / span));
     for (let i = first; i <= last; i++) {
-      const spte = this.readSpte(sp, i);
+      const spte = this.readSpteUnchecked(sp, i);
       if (!isShadowPresent(spte)) continue;
       const gfn = sp.gfn + i * span;
       fn(sp, i, level, spte, gfn);
-      const now = this.readSpte(sp, i);
-      if (isShadowPresent(now) && !isLastSpte(now, level)) this.forEachInRange(this.childOf(now), start, end, fn);
+      const now = this.readSpteUnchecked(sp, i);
+      if (isShadowPresent(now) && !isLastSpte(now, level)) this.forEachInRange(this.childOfUnchecked(now), start, end, fn);
     }
   }
 
@@ -540,22 +650,25 @@ export class TdpMmu {
 
   /** Walk [start, end) (natural gfns) under a root, applying the root's gfn bits. */
   private forEachInRoot(root: TdpPage, start: number, end: number, fn: (sp: TdpPage, idx: number, level: number, spte: bigint, gfn: number) => void): void {
-    const b = this.gfnBitsOf(root);
+    const b = this.gfnBitsOfUnchecked(root);
     this.forEachInRange(root, start + b, end + b, fn);
   }
 
   /** `kvm_tdp_mmu_zap_leafs`: zap present leaves in [start, end) in all valid roots. Returns leaves zapped. */
   zapLeafs(start: number, end: number, vcpu = -1, why = 'zap range', types: RootTypes = KVM_VALID_ROOTS): number {
+    this.rangeArgs(start, end, vcpu);
+    checkString('why', why);
+    checkRootTypes('types', types);
     let n = 0;
     for (const root of this.roots.filter((r) => rootMatch(r, types))) {
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level)) return;
-        this.setSpte(sp, idx, spte, SHADOW_NONPRESENT_VALUE, vcpu);
+        this.setSpteUnchecked(sp, idx, spte, SHADOW_NONPRESENT_VALUE, vcpu);
         n++;
       });
     }
     if (n > 0) {
-      this.tlbFlush(vcpu, why);
+      this.tlbFlushUnchecked(vcpu, why);
       this.vm.events.record({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `${why}: ${n} leaves` });
     }
     return n;
@@ -566,6 +679,7 @@ export class TdpMmu {
    * (invalid ones too when asked); the roots themselves stay. Returns the roots zapped.
    */
   zapRoots(types: RootTypes): number {
+    checkRootTypes('types', types);
     const roots = this.roots.filter((r) => rootMatch(r, types));
     for (const r of roots) this.zapTree(r, -1);
     return roots.length;
@@ -574,8 +688,8 @@ export class TdpMmu {
   /** Zap everything under a root (it stays allocated while referenced). */
   private zapTree(root: TdpPage, vcpu: number): void {
     for (let i = 0; i < 512; i++) {
-      const spte = this.readSpte(root, i);
-      if (isShadowPresent(spte) || isMmioSpte(this.vm.config, spte)) this.setSpte(root, i, spte, SHADOW_NONPRESENT_VALUE, vcpu);
+      const spte = this.readSpteUnchecked(root, i);
+      if (isShadowPresent(spte) || isMmioSpte(this.vm.config, spte)) this.setSpteUnchecked(root, i, spte, SHADOW_NONPRESENT_VALUE, vcpu);
     }
   }
 
@@ -585,11 +699,12 @@ export class TdpMmu {
    * dirty-log callers flush (`kvm_mmu_slot_apply_flags`, `kvm_get_dirty_log_protect`).
    */
   wrprotRange(start: number, end: number, vcpu = -1): number {
+    this.rangeArgs(start, end, vcpu);
     let n = 0;
     for (const root of this.validRoots()) {
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level) || !isWritable(spte)) return;
-        this.setSpte(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
+        this.setSpteUnchecked(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
         n++;
       });
     }
@@ -610,12 +725,13 @@ export class TdpMmu {
    * needs write protection).
    */
   clearDirtySlot(start: number, end: number, vcpu = -1): number {
+    this.rangeArgs(start, end, vcpu);
     let n = 0;
     for (const root of this.validRoots()) {
       const dbit = this.needWriteProtect(root) ? PT_WRITABLE_MASK : this.vm.config.dirtyMask;
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level) || (spte & dbit) === 0n) return;
-        this.setSpte(sp, idx, spte, spte & ~dbit, vcpu);
+        this.setSpteUnchecked(sp, idx, spte, spte & ~dbit, vcpu);
         n++;
       });
     }
@@ -630,12 +746,14 @@ export class TdpMmu {
    * the tree needs write protection.
    */
   clearDirtyPtMasked(start: number, end: number, wrprot: boolean, vcpu = -1): number {
+    this.rangeArgs(start, end, vcpu);
+    checkBool('wrprot', wrprot);
     let n = 0;
     for (const root of this.validRoots()) {
       const dbit = wrprot || this.needWriteProtect(root) ? PT_WRITABLE_MASK : this.vm.config.dirtyMask;
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (level !== 1 || !isLastSpte(spte, level) || (spte & dbit) === 0n) return;
-        this.setSpte(sp, idx, spte, spte & ~dbit, vcpu);
+        this.setSpteUnchecked(sp, idx, spte, spte & ~dbit, vcpu);
         n++;
       });
     }
@@ -644,11 +762,12 @@ export class TdpMmu {
 
   /** Write-protect only the huge leaves in a range (PML logs 4K pages only). */
   wrprotHugeRange(start: number, end: number, vcpu = -1): number {
+    this.rangeArgs(start, end, vcpu);
     let n = 0;
     for (const root of this.validRoots()) {
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (level === 1 || !isLastSpte(spte, level) || !isWritable(spte)) return;
-        this.setSpte(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
+        this.setSpteUnchecked(sp, idx, spte, spte & ~PT_WRITABLE_MASK, vcpu);
         n++;
       });
     }
@@ -657,6 +776,7 @@ export class TdpMmu {
 
   /** Eager split of huge leaves in [start, end) down to 4K (`kvm_mmu_slot_try_split_huge_pages`). */
   splitRange(start: number, end: number, vcpu = -1): number {
+    this.rangeArgs(start, end, vcpu);
     let n = 0;
     for (const root of this.validRoots()) {
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
@@ -671,33 +791,39 @@ export class TdpMmu {
 
   /** `kvm_tdp_mmu_age_gfn_range`: clear A (or access-track); returns how many were young. */
   ageRange(start: number, end: number, vcpu = -1, types: RootTypes = KVM_DIRECT_ROOTS): number {
+    this.rangeArgs(start, end, vcpu);
+    checkRootTypes('types', types);
     const c = this.vm.config;
     let young = 0;
     for (const root of this.validRoots(types)) {
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (!isLastSpte(spte, level) || !isAccessed(c, spte)) return;
         young++;
-        this.setSpte(sp, idx, spte, markSpteForAccessTrack(c, spte), vcpu);
+        this.setSpteUnchecked(sp, idx, spte, markSpteForAccessTrack(c, spte), vcpu);
       });
     }
     return young;
   }
 
   testAge(gfn: number): boolean {
+    checkGfn('gfn', gfn);
     const c = this.vm.config;
     return this.validRoots().some((r) => {
-      const [, , level, spte] = this.lastSpte(r, gfn + this.gfnBitsOf(r));
+      const [, , level, spte] = this.lastSpteUnchecked(r, gfn + this.gfnBitsOfUnchecked(r));
       return isShadowPresent(spte) && isLastSpte(spte, level) && isAccessed(c, spte);
     });
   }
 
   /** Every present entry of a root, tables and leaves, pre-order: (level, gfn as indexed, spte). */
   forEachEntry(root: TdpPage, fn: (level: number, gfn: number, spte: bigint) => void): void {
+    this.root('root', root);
+    checkFunction('fn', fn);
     this.forEachInRange(root, 0, 2 ** 40, (_sp, _i, level, spte, gfn) => fn(level, gfn, spte));
   }
 
   /** Every present leaf of a root: [gfn, level, spte]. For notebooks and invariant checks. */
   leaves(root: TdpPage): [number, number, bigint][] {
+    this.root('root', root);
     const out: [number, number, bigint][] = [];
     this.forEachInRange(root, 0, 2 ** 40, (_sp, _i, level, spte, gfn) => {
       if (isLastSpte(spte, level)) out.push([gfn, level, spte]);
@@ -711,12 +837,15 @@ export class TdpMmu {
    * PG_LEVEL_2M, the huge page of a dirty-log word's first or last page).
    */
   writeProtectGfn(gfn: number, vcpu = -1, minLevel = 1): boolean {
+    checkGfn('gfn', gfn);
+    checkVcpuIndex('vcpu', vcpu);
+    checkHugeLevel('minLevel', minLevel);
     let changed = false;
     const mask = PT_WRITABLE_MASK | this.vm.config.mmuWritableMask;
     for (const root of this.validRoots()) {
       this.forEachInRoot(root, gfn, gfn + 1, (sp, idx, level, spte) => {
         if (level < minLevel || !isLastSpte(spte, level) || (spte & mask) === 0n) return;
-        this.setSpte(sp, idx, spte, spte & ~mask, vcpu);
+        this.setSpteUnchecked(sp, idx, spte, spte & ~mask, vcpu);
         changed = true;
       });
     }
@@ -728,6 +857,9 @@ export class TdpMmu {
    * `extraLeaves[level]`: leaves other MMUs (the shadow MMU) hold, which share the pages_* counters.
    */
   checkInvariants(extraLeaves: readonly number[] = [0, 0, 0, 0]): void {
+    const x = checkArray('extraLeaves', extraLeaves);
+    if (x.length > 4) refuse('extraLeaves', 'extra-leaves', 'must hold at most 4 counts (indices 1..3: 4K, 2M, 1G)', extraLeaves);
+    x.forEach((n, i) => n === undefined || checkInt(`extraLeaves[${i}]`, n));
     const counts = [0, extraLeaves[1] ?? 0, extraLeaves[2] ?? 0, extraLeaves[3] ?? 0];
     for (const root of this.roots) {
       this.forEachInRange(root, 0, 2 ** 40, (sp, _i, level, spte, gfn) => {

@@ -1,5 +1,9 @@
 /** A TDP MMU shadow page (`struct kvm_mmu_page` with `tdp_mmu_page = true`). Its table lives in a host frame. */
-import type { PageRole } from '../role/page-role';
+import { PageRole } from '../role/page-role';
+import { checkInt, refuse } from '../validate/checks';
+
+/** Frame numbers of 52-bit physical addresses have 40 bits (MAXPHYADDR <= 52, SDM Vol. 3A 4.1.4). */
+const FRAME_MAX = 2 ** 40 - 1;
 
 export class TdpPage {
   role: PageRole;
@@ -15,6 +19,11 @@ export class TdpPage {
   nxHugePageDisallowed = false;
 
   constructor(role: PageRole, gfn: number, pfn: number, parent: TdpPage | null, parentIndex: number) {
+    if (!(role instanceof PageRole)) refuse('role', 'page-role', 'must be a PageRole', role);
+    checkInt('gfn', gfn, { max: FRAME_MAX });
+    checkInt('pfn', pfn, { max: FRAME_MAX });
+    if (parent !== null && !(parent instanceof TdpPage)) refuse('parent', 'tdp-page', 'must be a TdpPage or null (a root)', parent);
+    checkInt('parentIndex', parentIndex, { max: 511 });
     this.role = role;
     this.gfn = gfn;
     this.pfn = pfn;
@@ -33,9 +42,19 @@ export class TdpPage {
 
 /** 512^(level-1): 4 KiB pages covered by one entry at `level`. */
 export function pagesPerEntry(level: number): number {
+  return pagesPerEntryUnchecked(checkInt('level', level, { min: 1, max: 5 }));
+}
+
+/** `pagesPerEntry` for the TDP MMU's loops, whose levels are their tables' own. */
+export function pagesPerEntryUnchecked(level: number): number {
   return 2 ** (9 * (level - 1));
 }
 
+/** The index of `gfn`'s entry in a table at `level` (`SPTE_INDEX`); gfn below 2^40 (52-bit GPAs). */
 export function spteIndex(gfn: number, level: number): number {
-  return Math.floor(gfn / pagesPerEntry(level)) % 512;
+  return spteIndexUnchecked(checkInt('gfn', gfn, { max: FRAME_MAX }), checkInt('level', level, { min: 1, max: 5 }));
+}
+
+export function spteIndexUnchecked(gfn: number, level: number): number {
+  return Math.floor(gfn / pagesPerEntryUnchecked(level)) % 512;
 }

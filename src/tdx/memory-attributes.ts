@@ -9,6 +9,9 @@
  * counts. A VMM makes all of a TD's RAM private at once (1 GiB = 262144 gfns); a whole block costs
  * one step, not 512, and a lookup stays O(1).
  */
+import { checkGfn, checkGfnRange } from '../tdp/check-tdp-args';
+import { checkBool } from '../validate/checks';
+
 /** Gfns per 2M block, and 2M blocks per 1G block. */
 const SPAN = 512;
 /** 32-bit words in a 2M block's bitmap. */
@@ -25,6 +28,7 @@ export class MemoryAttributes {
 
   /** `kvm_mem_is_private`. */
   isPrivate(gfn: number): boolean {
+    checkGfn('gfn', gfn);
     const b = Math.floor(gfn / SPAN);
     const n = this.count2m.get(b) ?? 0;
     if (n === 0 || n === SPAN) return n === SPAN;
@@ -34,6 +38,8 @@ export class MemoryAttributes {
 
   /** Set gfns [start, end) private or shared; returns how many changed. */
   set(start: number, end: number, isPrivate: boolean): number {
+    checkGfnRange(start, end);
+    checkBool('isPrivate', isPrivate);
     let changed = 0;
     for (let g = start; g < end; ) {
       const b = Math.floor(g / SPAN);
@@ -74,6 +80,7 @@ export class MemoryAttributes {
 
   /** The largest level (1 = 4K, 2 = 2M, 3 = 1G) whose aligned block around gfn has one attribute, that of gfn. */
   uniformLevel(gfn: number): number {
+    checkGfn('gfn', gfn);
     const b = Math.floor(gfn / SPAN);
     const n = this.count2m.get(b) ?? 0;
     if (n !== 0 && n !== SPAN) return 1;

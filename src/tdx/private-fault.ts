@@ -13,7 +13,9 @@
  */
 import { memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import { KVM_MEMORY_EXIT_FLAG_PRIVATE, type MemoryFaultExit } from './memory-fault';
-import type { MemoryAttributes } from './memory-attributes';
+import { MemoryAttributes } from './memory-attributes';
+import { checkGfn } from '../tdp/check-tdp-args';
+import { checkBool, checkString, refuse } from '../validate/checks';
 
 /** `PFERR_PRIVATE_ACCESS` (bit 49 of the 64-bit fault error code). */
 export const PFERR_PRIVATE_ACCESS = 1n << 49n;
@@ -25,6 +27,13 @@ export type PrivateFaultin =
   | { kind: 'memory-fault'; exit: MemoryFaultExit };
 
 export function faultinPrivate(attrs: MemoryAttributes, slot: Memslot | undefined, gfn: number, isPrivate: boolean): PrivateFaultin {
+  if (!(attrs instanceof MemoryAttributes)) refuse('attrs', 'memory-attributes', 'must be the VM\'s MemoryAttributes', attrs);
+  checkGfn('gfn', gfn);
+  checkBool('isPrivate', isPrivate);
+  // A memslot holds gfn (kvm_vcpu_gfn_to_memslot found it), or undefined (no slot).
+  if (slot !== undefined && (typeof slot !== 'object' || slot === null || typeof slot.baseGfn !== 'number' || typeof slot.npages !== 'number' || gfn < slot.baseGfn || gfn >= slot.baseGfn + slot.npages)) {
+    refuse('slot', 'memslot', 'must be undefined or the memslot holding gfn', slot);
+  }
   if (isPrivate !== attrs.isPrivate(gfn)) {
     return memoryFault(gfn, isPrivate, `${isPrivate ? 'private' : 'shared'} access to a ${isPrivate ? 'shared' : 'private'} gfn`);
   }
@@ -35,5 +44,8 @@ export function faultinPrivate(attrs: MemoryAttributes, slot: Memslot | undefine
 }
 
 export function memoryFault(gfn: number, isPrivate: boolean, reason: string): { kind: 'memory-fault'; exit: MemoryFaultExit } {
+  checkGfn('gfn', gfn);
+  checkBool('isPrivate', isPrivate);
+  checkString('reason', reason);
   return { kind: 'memory-fault', exit: { gpa: BigInt(gfn) << 12n, size: 4096n, flags: isPrivate ? KVM_MEMORY_EXIT_FLAG_PRIVATE : 0n, isPrivate, reason } };
 }

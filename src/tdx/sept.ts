@@ -15,12 +15,15 @@
  * treats as fatal).
  */
 import { readEntry64Unchecked, writeEntry64Unchecked } from '../memory/table-entry';
-import type { Counters } from '../events/stats';
 import type { EventLog } from '../events/event-log';
 import type { HostMemory } from '../vm/host-memory';
 import type { ExternalPageTableHooks } from '../tdp/external-hooks';
 import { InvariantViolation } from '../tdp/tdp-mmu';
-import { pagesPerEntry, spteIndex } from '../tdp/tdp-page';
+// The S-EPT's levels are its own (the root's table is level + 1): the unchecked twins.
+import { pagesPerEntryUnchecked as pagesPerEntry, spteIndexUnchecked as spteIndex } from '../tdp/tdp-page';
+import { Counters } from '../events/stats';
+import { checkGfn, checkVcpuIndex, checkSpteValue } from '../tdp/check-tdp-args';
+import { checkBool, checkInt, checkObject, refuse } from '../validate/checks';
 import type { TdxStatName } from './tdx-stats';
 
 /** EPT R|W|X: TD private pages are always RWX. */
@@ -68,6 +71,10 @@ export class Sept implements ExternalPageTableHooks {
   private readonly premapped = new Set<number>();
 
   constructor(host: HostMemory, level: number, events: EventLog, stats: Counters<TdxStatName>) {
+    if (typeof checkObject<HostMemory>('host', host).allocTable !== 'function') refuse('host', 'host-memory', 'must be the VM\'s HostMemory', host);
+    checkInt('level', level, { min: 4, max: 5 });
+    if (typeof checkObject<EventLog>('events', events).record !== 'function') refuse('events', 'event-log', 'must be an EventLog', events);
+    if (!(stats instanceof Counters)) refuse('stats', 'counters', 'must be the TDX statistics (Counters)', stats);
     this.host = host;
     this.level = level;
     this.events = events;
@@ -83,6 +90,7 @@ export class Sept implements ExternalPageTableHooks {
   // ---- hooks (kvm_x86_ops → tdx.c) ----
 
   linkExternalSpt(gfn: number, level: number, vcpu: number): number {
+    this.args(gfn, level, vcpu, 1, this.level);
     const [table, idx] = this.slot(gfn, level, 'TDH.MEM.SEPT.ADD');
     if (this.read(table, idx) !== 0n) throw this.refused('TDH.MEM.SEPT.ADD', gfn, level, 'the entry is already present');
     const child = this.host.allocTable();
@@ -95,6 +103,8 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   setExternalSpte(gfn: number, level: number, pfn: number, vcpu: number): number {
+    this.args(gfn, level, vcpu, 1, this.level);
+    checkGfn('pfn', pfn);
     // tdx_sept_set_private_spte: v6.16 maps private memory at 4K only.
     if (level !== 1) throw this.refused('TDH.MEM.PAGE.AUG', gfn, level, 'only 4K private pages are supported (v6.16)');
     const [table, idx] = this.slot(gfn, level, 'TDH.MEM.PAGE.AUG');
@@ -122,11 +132,13 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   isPremapped(gfn: number): boolean {
+    checkGfn('gfn', gfn);
     return this.premapped.has(gfn);
   }
 
   /** The S-EPT leaf for `gfn` is PENDING (AUGed, not accepted). */
   isPending(gfn: number): boolean {
+    checkGfn('gfn', gfn);
     const e = this.lookup(gfn);
     return e !== undefined && e.pending;
   }
@@ -142,6 +154,9 @@ export class Sept implements ExternalPageTableHooks {
    * mapped (not PENDING) — then, with KVM_TDX_MEASURE_MEMORY_REGION, TDH.MR.EXTEND per 256 bytes.
    */
   pageAdd(gfn: number, pfn: number, measure: boolean, vcpu: number): void {
+    this.args(gfn, 1, vcpu, 1, 1);
+    checkGfn('pfn', pfn);
+    checkBool('measure', measure);
     if (this.runnableValue || !this.premapped.has(gfn)) throw this.refused('TDH.MEM.PAGE.ADD', gfn, 1, this.runnableValue ? 'the TD is finalized' : 'the gfn is not premapped in the mirror');
     const [table, idx] = this.slot(gfn, 1, 'TDH.MEM.PAGE.ADD');
     if (this.read(table, idx) !== 0n) throw this.refused('TDH.MEM.PAGE.ADD', gfn, 1, 'the entry is already present');
@@ -157,6 +172,7 @@ export class Sept implements ExternalPageTableHooks {
 
   /** TDG.MEM.PAGE.ACCEPT at 4K (the TDX module): a PENDING leaf becomes usable. */
   accept(gfn: number, vcpu: number): AcceptOutcome {
+    this.args(gfn, 1, vcpu, 1, 1);
     const e = this.lookup(gfn);
     // lookup returns leaves only: no leaf on the path is a TD exit to KVM.
     if (e === undefined) return 'ept-violation';
@@ -178,6 +194,8 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   removeExternalSpte(gfn: number, level: number, oldPfn: number, vcpu: number): void {
+    this.args(gfn, level, vcpu, 1, this.level);
+    checkGfn('oldPfn', oldPfn);
     // tdx_sept_remove_private_spte: "HKID is released after all private pages have been removed".
     if (!this.hkid) throw this.kvmBug('tdx.c:1896 tdx_sept_remove_private_spte', gfn, level, 'a private page removed after the HKID was released');
     if (this.premapped.delete(gfn)) return; // tdx.c:1797-1803: premapped, never PAGE.ADDed: nothing to block
@@ -198,6 +216,7 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   freeExternalSpt(gfn: number, level: number, vcpu: number): void {
+    this.args(gfn, level, vcpu, 1, this.level - 1);
     // tdx_sept_free_private_spt: KVM never frees S-EPT pages of a live TD, only after the HKID is
     // freed at teardown; doing it earlier is a KVM_BUG_ON (the VM is marked bugged, the page leaked).
     if (this.hkid) throw this.kvmBug('tdx.c:1875 tdx_sept_free_private_spt', gfn, level, 'an S-EPT page freed while the TD\'s HKID is assigned (a live TD)');
@@ -220,6 +239,7 @@ export class Sept implements ExternalPageTableHooks {
 
   /** The present S-EPT entry mapping `gfn` at the lowest level reached, if any. */
   lookup(gfn: number): SeptEntry | undefined {
+    checkGfn('gfn', gfn);
     let table = this.rootPfn;
     for (let level = this.level; level >= 1; level--) {
       const e = this.read(table, spteIndex(gfn, level));
@@ -252,11 +272,20 @@ export class Sept implements ExternalPageTableHooks {
 
   /** Test support: overwrite one raw entry behind the hooks' back (to show the invariants catch it). */
   corruptForTest(gfn: number, level: number, value: bigint): void {
+    this.args(gfn, level, -1, 1, this.level);
+    checkSpteValue('value', value);
     const [table, idx] = this.slot(gfn, level, 'test');
     this.write(table, idx, value);
   }
 
   // ---- internals ----
+
+  /** The hooks' arguments: a gfn below 2^40, an S-EPT level in [min, max], a vCPU index (-1: the VM). */
+  private args(gfn: unknown, level: unknown, vcpu: unknown, min: number, max: number): void {
+    checkGfn('gfn', gfn);
+    checkInt('level', level, { min, max });
+    checkVcpuIndex('vcpu', vcpu);
+  }
 
   /** The table holding the entry for `gfn` at `level`, and the index. */
   private slot(gfn: number, level: number, op: string): [number, number] {

@@ -8,7 +8,15 @@ import { EPT_QUAL, VMX_EXIT_REASON } from '../nested/exit-qualification';
 import { PFERR } from '../format/acc';
 import type { MemoryFaultExit } from './memory-fault';
 import { PFERR_PRIVATE_ACCESS } from './private-fault';
-import type { Td } from './td';
+import { Td } from './td';
+import { checkVcpuIndex } from '../tdp/check-tdp-args';
+import { checkBigint, checkObject, refuse } from '../validate/checks';
+
+/** A TD of this VM (a Td instance) and a private GPA below 2^52 (MAXPHYADDR <= 52). */
+function checkTdGpa(td: unknown, gpa: unknown): void {
+  if (!(td instanceof Td)) refuse('td', 'td', 'must be a Td', td);
+  checkBigint('gpa', gpa, { max: (1n << 52n) - 1n });
+}
 
 export interface AcceptResult {
   /**
@@ -32,6 +40,9 @@ interface AcceptVcpu {
  * fault, `tdx_handle_ept_violation`: TDH.MEM.PAGE.AUG, the page PENDING), and the guest retries.
  */
 export function tdgMemPageAccept(td: Td, gpa: bigint, v: AcceptVcpu): AcceptResult {
+  checkTdGpa(td, gpa);
+  checkVcpuIndex('v.index', checkObject<AcceptVcpu>('v', v).index);
+  if (typeof v.pageFault !== 'function') refuse('v.pageFault', 'function-type', 'must be the vCPU\'s page-fault handler', v.pageFault);
   const gfn = Number(gpa >> 12n);
   let exits = 0;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -52,6 +63,10 @@ export function tdgMemPageAccept(td: Td, gpa: bigint, v: AcceptVcpu): AcceptResu
  * unexpected pending-page access and KVM kills the VM (`tdx_handle_ept_violation`, tdx.c:1943-1947).
  */
 export function pendingPageAccess(td: Td, gpa: bigint, vcpu: number, gva: bigint, events: EventLog): 'guest-ve' | 'vm-dead' {
+  checkTdGpa(td, gpa);
+  checkVcpuIndex('vcpu', vcpu);
+  checkBigint('gva', gva);
+  if (typeof checkObject<EventLog>('events', events).record !== 'function') refuse('events', 'event-log', 'must be an EventLog', events);
   td.stats.inc('pending_ve');
   if (!td.septVeDisable) {
     events.record({ kind: 'guest_ve', vcpu, gva, gpa, outcome: '#VE: access to a PENDING private page (not accepted)' });

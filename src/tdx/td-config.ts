@@ -38,28 +38,28 @@ export function makeTdConfig(gpaw: unknown): TdConfig {
  * A config made by makeTdConfig: the few compares here are all the TD paths pay (a plain object
  * or a number would otherwise end in a TypeError from bigint arithmetic).
  */
-function checkTd(td: unknown): TdConfig {
+export function checkTdConfig(td: unknown, name = 'td'): TdConfig {
   const c = td as TdConfig;
   if (typeof td === 'object' && td !== null && (c.gpaw === 48 || c.gpaw === 52) && typeof c.gpaSharedMask === 'bigint' && (c.sharedBit === 47 || c.sharedBit === 51)) return c;
-  return refuse('td', 'td-config', 'must be a TD config made by makeTdConfig', td);
+  return refuse(name, 'td-config', 'must be a TD config made by makeTdConfig', td);
 }
 
 export function isAddrDirect(td: TdConfig, gpa: bigint): boolean {
-  checkTd(td);
+  checkTdConfig(td);
   checkBigint('gpa', gpa);
   return (gpa & td.gpaSharedMask) !== 0n;
 }
 
 /** `kvm_is_gfn_alias`: the gfn carries the shared bit. */
 export function isGfnAlias(td: TdConfig, gfn: number): boolean {
-  checkTd(td);
+  checkTdConfig(td);
   if (typeof gfn !== 'number' || !Number.isSafeInteger(gfn) || gfn < 0 || gfn > MAX_GFN) checkInt('gfn', gfn, { max: MAX_GFN });
   return Math.floor(gfn / td.gfnDirectBits) % 2 === 1;
 }
 
 /** The natural gfn of a GPA (`gpa_to_gfn(gpa) & ~gfn_direct_bits`), after checking it fits GPAW. */
 export function naturalGfn(td: TdConfig, gpa: bigint): number {
-  checkTd(td);
+  checkTdConfig(td);
   if (typeof gpa !== 'bigint') checkBigint('gpa', gpa);
   if (gpa < 0n || gpa >> BigInt(td.gpaw) !== 0n) {
     throw new InvalidArgumentError('td-gpa-beyond-gpaw', `gpa: a TD GPA has ${td.gpaw} bits (GPAW); bits above the shared bit ${td.sharedBit} do not exist`, hex(gpa));

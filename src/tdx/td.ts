@@ -5,12 +5,13 @@
 import { GpaOutsideMemoryError, InvalidArgumentError, hex } from '../errors';
 import type { EventLog } from '../events/event-log';
 import type { HostMemory } from '../vm/host-memory';
-import type { TdpMmu } from '../tdp/tdp-mmu';
+import { TdpMmu } from '../tdp/tdp-mmu';
+import { checkObject, optBool, refuse } from '../validate/checks';
 import { rootTypesText } from '../tdp/root-types';
 import { MemoryAttributes } from './memory-attributes';
 import { Sept } from './sept';
 import { applyAttributeChange, checkAttributeRange, type MemoryAttribute } from './set-memory-attributes';
-import type { TdConfig } from './td-config';
+import { checkTdConfig, type TdConfig } from './td-config';
 import { tdxCounters } from './tdx-stats';
 
 export type { MemoryAttribute };
@@ -30,6 +31,9 @@ export class Td {
   private readonly events: EventLog;
 
   constructor(config: TdConfig, host: HostMemory, events: EventLog, septVeDisable = false) {
+    checkTdConfig(config, 'config');
+    if (typeof checkObject<EventLog>('events', events).record !== 'function') refuse('events', 'event-log', 'must be an EventLog', events);
+    optBool('septVeDisable', septVeDisable, false);
     this.config = config;
     this.events = events;
     this.septVeDisable = septVeDisable;
@@ -56,6 +60,7 @@ export class Td {
    * pages from the S-EPT. Returns the leaves zapped. Validated before any change.
    */
   setMemoryAttributes(tdp: TdpMmu, start: bigint, end: bigint, attr: MemoryAttribute): number {
+    if (!(tdp instanceof TdpMmu)) refuse('tdp', 'tdp-mmu', 'must be the VM\'s TdpMmu', tdp);
     const c = checkAttributeRange(start, end, attr);
     if (end > this.config.gpaSharedMask) {
       throw new GpaOutsideMemoryError('mem-attr-shared-bit', `attributes are per natural gfn: the range must stay below the shared bit ${this.config.sharedBit}`, hex(end - 1n));

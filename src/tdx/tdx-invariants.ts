@@ -6,12 +6,17 @@
  * never maps a gfn whose attribute is private (shared accesses never reach private frames).
  */
 import { isLastSpte, spteToPfn } from '../spte/spte';
-import { InvariantViolation, type TdpMmu } from '../tdp/tdp-mmu';
+import { InvariantViolation, TdpMmu } from '../tdp/tdp-mmu';
+import { checkArray, checkInt, refuse } from '../validate/checks';
 import { memslotPfn, memslotPrivatePfn, type Memslot } from '../vm/memslot';
 import { isGfnAlias } from './td-config';
-import type { Td } from './td';
+import { Td } from './td';
 
 export function checkTdxInvariants(td: Td, tdp: TdpMmu, loadedRootPfns: readonly number[], slotOfGfn: (gfn: number) => Memslot | undefined): void {
+  if (!(td instanceof Td)) refuse('td', 'td', 'must be a Td', td);
+  if (!(tdp instanceof TdpMmu)) refuse('tdp', 'tdp-mmu', 'must be the VM\'s TdpMmu', tdp);
+  checkArray('loadedRootPfns', loadedRootPfns).forEach((p, i) => checkInt(`loadedRootPfns[${i}]`, p, { max: 2 ** 40 - 1 }));
+  if (typeof slotOfGfn !== 'function') refuse('slotOfGfn', 'function-type', 'must be a function', slotOfGfn);
   const bits = td.config.gfnDirectBits;
   const mirror = new Map<string, number>();
   for (const root of tdp.roots) {

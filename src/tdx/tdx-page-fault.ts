@@ -9,15 +9,35 @@ import { PFERR } from '../format/acc';
 import { isMmioSpte, isShadowPresent, mmioGenerationMatches } from '../spte/spte';
 import { newPageFault } from '../tdp/page-fault';
 import { RET_PF, RET_PF_NAMES, type RetPf } from '../tdp/ret-pf';
-import { InvariantViolation } from '../tdp/tdp-mmu';
-import type { TdpMmu, TdpVmContext } from '../tdp/tdp-mmu';
+import { InvariantViolation, TdpMmu, type TdpVmContext } from '../tdp/tdp-mmu';
 import type { TdpPage } from '../tdp/tdp-page';
 import type { TdpExit } from '../vm/exit';
 import { memslotPfn } from '../vm/memslot';
 import { KVM_EFAULT, KVM_EIO, type MemoryFaultExit } from './memory-fault';
 import { PFERR_PRIVATE_ACCESS, faultinPrivate, memoryFault as privateMemoryFault } from './private-fault';
 import { isAddrDirect } from './td-config';
-import type { Td } from './td';
+import { Td } from './td';
+import { TdpPage as TdpPageClass } from '../tdp/tdp-page';
+import { Counters as CountersClass } from '../events/stats';
+import { checkVcpuIndex } from '../tdp/check-tdp-args';
+import { checkBigint, checkEnum, checkObject, refuse } from '../validate/checks';
+
+/** The VM is a TD's (td a Td, tdp a TdpMmu), the exit a TdpExit, the vCPU's roots TDP pages. */
+function checkTdxFaultArgs(vm: unknown, exit: unknown, v: unknown): void {
+  const m = checkObject<Record<string, unknown>>('vm', vm);
+  if (!(m['td'] instanceof Td)) refuse('vm.td', 'td', 'must be a Td (the VM is a TD)', m['td']);
+  if (!(m['tdp'] instanceof TdpMmu)) refuse('vm.tdp', 'tdp-mmu', 'must be the VM\'s TdpMmu', m['tdp']);
+  const e = checkObject<Record<string, unknown>>('exit', exit);
+  checkEnum('exit.kind', e['kind'], ['ept_violation', 'ept_misconfig']);
+  checkBigint('exit.gpa', e['gpa'], { max: (1n << 52n) - 1n });
+  checkBigint('exit.errorCode', e['errorCode']);
+  const c = checkObject<Record<string, unknown>>('v', v);
+  checkVcpuIndex('v.index', c['index']);
+  if (!(c['stats'] instanceof CountersClass)) refuse('v.stats', 'counters', 'must be the vCPU statistics (Counters)', c['stats']);
+  if (!(c['mirror'] instanceof TdpPageClass)) refuse('v.mirror', 'tdp-page', 'must be the vCPU\'s mirror root', c['mirror']);
+  if (!(c['direct'] instanceof TdpPageClass)) refuse('v.direct', 'tdp-page', 'must be the vCPU\'s direct root', c['direct']);
+  checkBigint('v.gva', c['gva']);
+}
 
 export { PFERR_PRIVATE_ACCESS } from './private-fault';
 
@@ -51,6 +71,7 @@ export interface TdxFaultOutcome {
 }
 
 export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): TdxFaultOutcome {
+  checkTdxFaultArgs(vm, exit, v);
   const td = vm.td!;
   const isPrivate = !isAddrDirect(td.config, exit.gpa);
   // tdx_handle_ept_violation: TD private pages are always RWX, so the qualification becomes
@@ -82,7 +103,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
   fault.gfn = Number(naturalGpa >> 12n);
   // page_fault_can_be_fast: never for private faults; the fast path walks the direct root only.
   if (!isPrivate) {
-    const r = vm.tdp.fastPageFault(fault, v.direct, v.index, v.stats);
+    const r = vm.tdp.fastPageFaultUnchecked(fault, v.direct, v.index, v.stats);
     if (r !== RET_PF.INVALID) return finish(vm, exit, v, ec, { ret: r, fast: true, mmio: false });
   }
   // kvm_mmu_faultin_pfn: attribute match, then a private page needs guest_memfd.
@@ -100,7 +121,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
   // A huge mapping may not span gfns of both kinds (lpage_info's KVM_LPAGE_MIXED_FLAG).
   fault.maxLevel = Math.min(fault.maxLevel, td.attributes.uniformLevel(fault.gfn));
   // tdp_mmu_get_root_for_fault: private → the mirror root, shared → root.hpa (direct).
-  const r = vm.tdp.map(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
+  const r = vm.tdp.mapUnchecked(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
   // kvm_mmu_do_page_fault: EMULATE on a private fault becomes a memory-fault exit (mmu_internal.h:396-400).
   if (r === RET_PF.EMULATE && isPrivate) return finish(vm, exit, v, ec, memoryFault(vm, privateMemoryFault(fault.gfn, true, 'EMULATE on a private fault').exit));
   if (r === RET_PF.EMULATE) return finish(vm, exit, v, ec, { ret: r, fast: false, mmio: true, emulation: 'MMIO (new MMIO SPTE)' });
@@ -109,7 +130,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
 
 /** handle_mmio_page_fault on the direct root (shared MMIO). */
 function mmioFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu, aliasGfn: number): TdxFaultOutcome {
-  const [, , , spte] = vm.tdp.lastSpte(v.direct, aliasGfn);
+  const [, , , spte] = vm.tdp.lastSpteUnchecked(v.direct, aliasGfn);
   if (isMmioSpte(vm.config, spte)) {
     if (!mmioGenerationMatches(vm.config, spte, vm.mmioGeneration)) return { ret: RET_PF.INVALID, fast: false, mmio: false };
     return { ret: RET_PF.EMULATE, fast: false, mmio: true, emulation: 'MMIO (cached MMIO SPTE)' };

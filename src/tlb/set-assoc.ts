@@ -14,6 +14,15 @@ export interface Tagged {
   used: number;
 }
 
+/** A set index: a page number (or a tagged one, NTLB: gfn * 4 + size), a non-negative safe integer. */
+function checkIndex(v: unknown, name = 'index'): void {
+  checkInt(name, v);
+}
+
+function checkFn(name: string, v: unknown): void {
+  if (typeof v !== 'function') refuse(name, 'function-type', 'must be a function', v);
+}
+
 export class SetAssoc<E extends Tagged> {
   readonly sets: number;
   readonly ways: number;
@@ -52,6 +61,13 @@ export class SetAssoc<E extends Tagged> {
 
   /** The entry of `index` that `match` accepts (marked most recently used), or undefined. */
   find(index: number, match: (e: E) => boolean): E | undefined {
+    checkIndex(index);
+    checkFn('match', match);
+    return this.findUnchecked(index, match);
+  }
+
+  /** `find` for the TLB's lookups, whose indices are page numbers they computed. */
+  findUnchecked(index: number, match: (e: E) => boolean): E | undefined {
     if (this.sets === 0) return undefined;
     const b = this.base(index);
     for (let w = 0; w < this.ways; w++) {
@@ -69,6 +85,12 @@ export class SetAssoc<E extends Tagged> {
    * this for every page size, and a fresh closure per call was an allocation per lookup.
    */
   findWith<A, B>(index: number, match: (e: E, a: A, b: B) => boolean, a: A, b: B): E | undefined {
+    checkIndex(index);
+    checkFn('match', match);
+    return this.findWithUnchecked(index, match, a, b);
+  }
+
+  findWithUnchecked<A, B>(index: number, match: (e: E, a: A, b: B) => boolean, a: A, b: B): E | undefined {
     if (this.sets === 0) return undefined;
     const base = this.base(index);
     for (let w = 0; w < this.ways; w++) {
@@ -86,6 +108,14 @@ export class SetAssoc<E extends Tagged> {
    * else the least recently used. Returns the evicted entry, if any.
    */
   insert(e: E, same: (old: E) => boolean): E | undefined {
+    checkObject('e', e);
+    checkIndex(e.index, 'e.index');
+    checkFn('same', same);
+    return this.insertUnchecked(e, same);
+  }
+
+  /** `insert` for the TLB's fills, whose entries it built. */
+  insertUnchecked(e: E, same: (old: E) => boolean): E | undefined {
     if (this.sets === 0) return undefined;
     const b = this.base(e.index);
     e.used = ++this.clock;
@@ -112,6 +142,7 @@ export class SetAssoc<E extends Tagged> {
 
   /** Remove every entry `pred` accepts; returns how many. */
   invalidate(pred: (e: E) => boolean): number {
+    checkFn('pred', pred);
     let n = 0;
     for (let i = 0; i < this.slots.length; i++) {
       const e = this.slots[i];

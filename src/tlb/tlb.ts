@@ -108,7 +108,7 @@ export class Tlb {
     for (let s = 0; s < 3; s++) {
       const arr = arrays[s]!;
       if (arr.capacity === 0) continue;
-      const e = arr.findWith(Math.floor(vpn / SPAN[s]!), Tlb.matchesSized, t, s);
+      const e = arr.findWithUnchecked(Math.floor(vpn / SPAN[s]!), Tlb.matchesSized, t, s);
       if (e !== undefined) return e;
     }
     return undefined;
@@ -163,7 +163,7 @@ export class Tlb {
   }
 
   private insertL1(l1: SetAssoc<TlbEntry>[], e: TlbEntry): void {
-    l1[e.size]!.insert(e, (o) => o.size === e.size && o.vpid === e.vpid && o.pcid === e.pcid && o.eptp === e.eptp);
+    l1[e.size]!.insertUnchecked(e, (o) => o.size === e.size && o.vpid === e.vpid && o.pcid === e.pcid && o.eptp === e.eptp);
   }
 
   /** Cache a translation after a successful walk (L1 and STLB). */
@@ -177,7 +177,7 @@ export class Tlb {
     this.stats.inc('fills');
     this.insertL1(fetch ? this.l1i : this.l1d, entry);
     const l2 = this.l2[e.size]!;
-    l2.insert(copyEntry(entry, entry.index), (o) => o.size === entry.size && o.vpid === entry.vpid && o.pcid === entry.pcid && o.eptp === entry.eptp);
+    l2.insertUnchecked(copyEntry(entry, entry.index), (o) => o.size === entry.size && o.vpid === entry.vpid && o.pcid === entry.pcid && o.eptp === entry.eptp);
   }
 
   // ---- paging-structure caches (§4.10.3) ----
@@ -196,7 +196,7 @@ export class Tlb {
       const arr = this.psc[level]!;
       if (arr.capacity === 0) continue;
       const idx = Math.floor(vpn / 512 ** (level - 1));
-      if (arr.find(idx, (p) => p.vpid === t.vpid && p.pcid === t.pcid && p.eptp === t.eptp && p.level === level) !== undefined) {
+      if (arr.findUnchecked(idx, (p) => p.vpid === t.vpid && p.pcid === t.pcid && p.eptp === t.eptp && p.level === level) !== undefined) {
         this.stats.inc('psc_hits');
         return level;
       }
@@ -214,7 +214,7 @@ export class Tlb {
     const arr = this.psc[level];
     if (arr === undefined) return;
     const idx = Math.floor(vpn / 512 ** (level - 1));
-    arr.insert({ index: idx, used: 0, level, vpid: t.vpid, pcid: t.pcid, eptp: t.eptp }, (o) => o.vpid === t.vpid && o.pcid === t.pcid && o.eptp === t.eptp);
+    arr.insertUnchecked({ index: idx, used: 0, level, vpid: t.vpid, pcid: t.pcid, eptp: t.eptp }, (o) => o.vpid === t.vpid && o.pcid === t.pcid && o.eptp === t.eptp);
   }
 
   /**
@@ -237,7 +237,7 @@ export class Tlb {
   nestedRefsUnchecked(eptp: number, asid: number, gfn: number, top: number, leaf: number, hostFrame: number): number {
     const sz = leaf - 1;
     const tag = (e: NestedEntry) => e.eptp === eptp && e.asid === asid;
-    if (this.ntlb.capacity > 0 && this.ntlb.find(Math.floor(gfn / SPAN[sz]!) * 4 + sz, (e) => tag(e) && e.level === sz) !== undefined) {
+    if (this.ntlb.capacity > 0 && this.ntlb.findUnchecked(Math.floor(gfn / SPAN[sz]!) * 4 + sz, (e) => tag(e) && e.level === sz) !== undefined) {
       this.stats.inc('nested_tlb_hits');
       return 0;
     }
@@ -245,16 +245,16 @@ export class Tlb {
     for (let level = 2; level <= top && level <= 4; level++) {
       if (level <= leaf) continue;
       const arr = this.npsc[level]!;
-      if (arr.capacity > 0 && arr.find(Math.floor(gfn / 512 ** (level - 1)), (e) => tag(e) && e.level === level) !== undefined) {
+      if (arr.capacity > 0 && arr.findUnchecked(Math.floor(gfn / 512 ** (level - 1)), (e) => tag(e) && e.level === level) !== undefined) {
         this.stats.inc('nested_psc_hits');
         start = level - 1;
         break;
       }
     }
     for (let level = leaf + 1; level <= top && level <= 4; level++) {
-      this.npsc[level]!.insert({ index: Math.floor(gfn / 512 ** (level - 1)), used: 0, eptp, asid, level, hostFrame: 0 }, (o) => tag(o) && o.level === level);
+      this.npsc[level]!.insertUnchecked({ index: Math.floor(gfn / 512 ** (level - 1)), used: 0, eptp, asid, level, hostFrame: 0 }, (o) => tag(o) && o.level === level);
     }
-    this.ntlb.insert({ index: Math.floor(gfn / SPAN[sz]!) * 4 + sz, used: 0, eptp, asid, level: sz, hostFrame }, (o) => tag(o) && o.level === sz);
+    this.ntlb.insertUnchecked({ index: Math.floor(gfn / SPAN[sz]!) * 4 + sz, used: 0, eptp, asid, level: sz, hostFrame }, (o) => tag(o) && o.level === sz);
     return start - leaf + 1;
   }
 

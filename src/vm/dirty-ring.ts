@@ -9,6 +9,8 @@
  */
 import { MmulabError } from '../errors';
 import { InvariantViolation } from '../tdp/tdp-mmu';
+import { checkVcpuIndex } from '../tdp/check-tdp-args';
+import { checkInt, refuse } from '../validate/checks';
 
 /** `KVM_DIRTY_GFN_F_DIRTY`, `KVM_DIRTY_GFN_F_RESET` (uapi/linux/kvm.h:1476-1477). */
 export const KVM_DIRTY_GFN_F_DIRTY = 1;
@@ -47,6 +49,11 @@ export class DirtyRing {
 
   /** `kvm_dirty_ring_alloc` (dirty_ring.c:77-91) for a ring of `bytes`. */
   constructor(bytes: number, rsvdEntries: number) {
+    // kvm_vm_ioctl_enable_dirty_log_ring (kvm_main.c): a power of two, at least a page and the
+    // reserved entries, at most KVM_DIRTY_RING_MAX_ENTRIES (65536) entries.
+    checkInt('bytes', bytes, { min: 4096, max: 65536 * KVM_DIRTY_GFN_SIZE });
+    if ((bytes & (bytes - 1)) !== 0) refuse('bytes', 'dirty-ring-size', 'must be a power of two', bytes);
+    checkInt('rsvdEntries', rsvdEntries, { max: bytes / KVM_DIRTY_GFN_SIZE - 1 });
     this.size = bytes / KVM_DIRTY_GFN_SIZE;
     this.softLimit = this.size - rsvdEntries;
     this.gfns = Array.from({ length: this.size }, () => ({ flags: 0, slot: 0, offset: 0 }));
@@ -64,16 +71,22 @@ export class DirtyRing {
 
   /** The entry userspace sees at ring index `i` (taken modulo the size, as userspace indexes it). */
   entry(i: number): Readonly<DirtyGfn> {
+    // Ring indices are u32 (struct kvm_dirty_ring: dirty_index, reset_index).
+    checkInt('i', i, { max: 0xffff_ffff });
     return this.gfns[i & (this.size - 1)]!;
   }
 
   /** Userspace marks a dirty entry collected (`dirty_gfn_set_collected`, dirty_log_test.c:332-334). */
   markCollected(i: number): void {
+    checkInt('i', i, { max: 0xffff_ffff });
     this.gfns[i & (this.size - 1)]!.flags = KVM_DIRTY_GFN_F_RESET;
   }
 
   /** `kvm_dirty_ring_push` (dirty_ring.c:173-196). */
   push(slot: number, offset: number): void {
+    // struct kvm_dirty_gfn: __u32 slot (as_id << 16 | id), __u64 offset (a gfn offset: 40 bits here).
+    checkInt('slot', slot, { max: 0xffff_ffff });
+    checkInt('offset', offset, { max: 2 ** 40 - 1 });
     // dirty_ring.c:179 WARN_ON_ONCE: the soft limit keeps this from happening.
     if (this.used >= this.size) throw new InvariantViolation('dirty-ring-full', 'a dirty ring entry was pushed into a full ring (WARN_ON_ONCE in kvm_dirty_ring_push)', String(this.used));
     const e = this.gfns[this.dirtyIndex & (this.size - 1)]!;
@@ -100,6 +113,7 @@ export class DirtyRing {
    * the entries reset.
    */
   reset(resetGfn: (slot: number, offset: number, mask: bigint) => void): number {
+    if (typeof resetGfn !== 'function') refuse('resetGfn', 'function-type', 'must be a function', resetGfn);
     let count = 0;
     let curSlot = 0;
     let curOffset = 0;
@@ -142,6 +156,8 @@ export class DirtyRing {
  * KVM_RUN returns KVM_EXIT_DIRTY_RING_FULL. Checked at every entry, retries after exits included.
  */
 export function dirtyRingEntryCheck(ring: DirtyRing | undefined, vcpu: number): void {
+  if (ring !== undefined && !(ring instanceof DirtyRing)) refuse('ring', 'dirty-ring', 'must be a DirtyRing or undefined', ring);
+  checkVcpuIndex('vcpu', vcpu);
   if (ring?.checkRequest() === true) {
     throw new DirtyRingFullExit('dirty-ring-full', `vCPU ${vcpu}: KVM_EXIT_DIRTY_RING_FULL — harvest the ring and KVM_RESET_DIRTY_RINGS before running again`, `${ring.used}/${ring.softLimit}`);
   }

@@ -6,7 +6,13 @@
 import { EPT_QUAL, EPT_QUAL_GUEST_MASK, VMX_EXIT_REASON, rwxToProt } from '../nested/exit-qualification';
 import { NPF_GUEST_FINAL, NPF_GUEST_PAGE, SVM_EXIT_NPF } from '../nested/npf-error-code';
 import { PFERR } from '../format/acc';
-import type { KvmVersion } from '../kvm-version';
+import { checkKvmVersion, type KvmVersion } from '../kvm-version';
+import { checkBigint, checkBool, checkInt, checkObject } from '../validate/checks';
+
+/** An exit qualification (a natural-width VMCS field; the defined bits are below 13, SDM Vol. 3C Table 28-7). */
+function checkQual(qual: unknown): void {
+  checkInt('qual', qual, { max: 0xffff_ffff });
+}
 
 export interface TdpExit {
   /** pf_intercept: a #PF in KVM's shadow tables (shadow paging); `gpa` then holds CR2, the GVA. */
@@ -24,6 +30,7 @@ export interface TdpExit {
 
 /** `__vmx_handle_ept_violation`: read→U, write→W, fetch→F, any PROT bit→P. */
 export function eptViolationErrorCode(qual: number): bigint {
+  checkQual(qual);
   let ec = 0n;
   if (qual & EPT_QUAL.ACC_READ) ec |= 4n;
   if (qual & EPT_QUAL.ACC_WRITE) ec |= 2n;
@@ -46,6 +53,8 @@ export const EPT_QUAL_GVA_USER = EPT_QUAL.GVA_USER;
  * GVA_TRANSLATED → PFERR_GUEST_FINAL (+ PFERR_USER from bit 9), else PFERR_GUEST_PAGE.
  */
 export function eptViolationErrorCode73(qual: number, mbec: boolean): bigint {
+  checkQual(qual);
+  checkBool('mbec', mbec);
   let ec = 0n;
   if (qual & EPT_QUAL.ACC_WRITE) ec |= 2n;
   if (qual & EPT_QUAL.ACC_INSTR) ec |= 16n;
@@ -72,6 +81,19 @@ export function eptViolationErrorCode73(qual: number, mbec: boolean): bigint {
  * (`paging_tmpl.h:347`: nested_access = (have_ad ? PFERR_WRITE_MASK : 0) | PFERR_USER_MASK).
  */
 export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final: boolean, misconfig: boolean, v73?: Ept73Exit): TdpExit {
+  // The guest-physical address is a 64-bit VMCS field below 2^52 (MAXPHYADDR); the access a PFERR
+  // mask (32 bits); rwx the R/W/X AND, bits 2:0 (EPT_VIOLATION_RWX_MASK).
+  checkBigint('gpa', gpa, { max: (1n << 52n) - 1n });
+  checkInt('access', access, { max: 0xffff_ffff });
+  checkInt('rwx', rwx, { max: 7 });
+  checkBool('final', final);
+  checkBool('misconfig', misconfig);
+  if (v73 !== undefined) {
+    checkObject('v73', v73);
+    checkBool('v73.mbec', v73.mbec);
+    checkBool('v73.xu', v73.xu);
+    checkInt('v73.guestLinear', v73.guestLinear, { max: EPT_QUAL_GUEST_MASK });
+  }
   if (misconfig) {
     return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
   }
@@ -103,11 +125,21 @@ export interface Ept73Exit {
 
 /** `Ept73Exit` for a version: undefined for v6.16, whose KVM reads none of bits 6 and 9–11. */
 export function ept73Exit(kvm: KvmVersion, mbec: boolean, xu: boolean, guestLinear: number): Ept73Exit | undefined {
+  checkKvmVersion(kvm);
+  checkBool('mbec', mbec);
+  checkBool('xu', xu);
+  // Qualification bits 11:9 (0xe00, SDM Vol. 3C Table 28-7).
+  checkInt('guestLinear', guestLinear, { max: EPT_QUAL_GUEST_MASK });
   return kvm === '7.3' ? { mbec, xu, guestLinear } : undefined;
 }
 
 /** An NPF: EXITINFO1 = the walk's #PF-style error code plus GUEST_FINAL or GUEST_PAGE. */
 export function hardwareNpfExit(gpa: bigint, errorCode: number, final: boolean, reserved: boolean): TdpExit {
+  // EXITINFO2 the faulting GPA (below 2^52), EXITINFO1 bits 31:0 the error code (APM Vol. 2 15.25.6).
+  checkBigint('gpa', gpa, { max: (1n << 52n) - 1n });
+  checkInt('errorCode', errorCode, { max: 0xffff_ffff });
+  checkBool('final', final);
+  checkBool('reserved', reserved);
   let info = BigInt(errorCode) | BigInt(final ? NPF_GUEST_FINAL : NPF_GUEST_PAGE);
   if (reserved) info |= BigInt(PFERR.RSVD | PFERR.PRESENT);
   return { kind: 'npf', reason: SVM_EXIT_NPF, gpa, onGuestTable: !final, info, errorCode: info };

@@ -6,6 +6,10 @@
 import { gpa } from '../address/address';
 import { GuestMemory } from '../memory/guest-memory';
 import { InvalidArgumentError, hex } from '../errors';
+import { checkInt } from '../validate/checks';
+
+/** Frame numbers of 52-bit physical addresses have 40 bits (MAXPHYADDR <= 52, SDM Vol. 3A 4.1.4). */
+const FRAME_LIMIT = 2 ** 40;
 
 export class HostMemory {
   readonly maxPhyAddr: number;
@@ -18,6 +22,7 @@ export class HostMemory {
   private tablesInUse = 0;
 
   constructor(maxPhyAddr: number) {
+    checkInt('maxPhyAddr', maxPhyAddr, { min: 32, max: 52 });
     this.maxPhyAddr = maxPhyAddr;
     this.frames = new GuestMemory({ maxPhyAddr });
     this.frames.addSlot({ base: gpa(0n), size: 1n << BigInt(maxPhyAddr), name: 'host' });
@@ -28,6 +33,7 @@ export class HostMemory {
 
   /** Reserve `npages` backing frames aligned so that pfn ≡ gfn (mod 2^18): huge pages stay possible. */
   allocRam(baseGfn: number, npages: number): number {
+    this.checkRange(baseGfn, npages);
     return this.allocRamBackings(baseGfn, npages, 1)[0]!;
   }
 
@@ -37,6 +43,9 @@ export class HostMemory {
    * a copy that does not fit leaves host memory as it was.
    */
   allocRamBackings(baseGfn: number, npages: number, copies: number): number[] {
+    this.checkRange(baseGfn, npages);
+    // One backing, or two for a guest_memfd slot (userspace memory and guest_memfd).
+    checkInt('copies', copies, { min: 1, max: 2 });
     const align = 2 ** 18;
     const out: number[] = [];
     let next = this.nextRamPfn;
@@ -59,6 +68,8 @@ export class HostMemory {
 
   /** Undo the RAM reservations made since `mark` (a step after them failed). */
   releaseRam(mark: number): void {
+    // A mark from ramMark: reservations are only undone, never extended.
+    checkInt('mark', mark, { min: 0x100, max: this.nextRamPfn });
     this.nextRamPfn = mark;
   }
 
@@ -71,10 +82,17 @@ export class HostMemory {
 
   /** Return a table frame (zeroed for reuse). */
   freeTable(pfn: number): void {
+    // A table frame handed out by allocTable (double frees are not detected: the free list is LIFO).
+    checkInt('pfn', pfn, { min: this.tableBase, max: this.nextTablePfn - 1 });
     const f = this.frames.frameOfUnchecked(pfn);
     if (f >= 0) this.frames.words.fill(0, GuestMemory.wordBaseUnchecked(f), GuestMemory.wordBaseUnchecked(f) + 1024);
     this.freeTables.push(pfn);
     this.tablesInUse--;
+  }
+
+  private checkRange(baseGfn: unknown, npages: unknown): void {
+    checkInt('baseGfn', baseGfn, { max: FRAME_LIMIT - 1 });
+    checkInt('npages', npages, { min: 1, max: FRAME_LIMIT });
   }
 
   get tableFrames(): number {
@@ -82,6 +100,7 @@ export class HostMemory {
   }
 
   isTableFrame(pfn: number): boolean {
+    checkInt('pfn', pfn, { max: FRAME_LIMIT - 1 });
     return pfn >= this.tableBase;
   }
 }

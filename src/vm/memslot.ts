@@ -4,6 +4,20 @@
  * `lpage_info[level].disallow_lpage` counters (reference §9.5, §8.2).
  */
 import type { Gpa } from '../address/address';
+import { checkInt, checkObject, refuse } from '../validate/checks';
+
+/** Frame numbers of 52-bit physical addresses have 40 bits (MAXPHYADDR <= 52, SDM Vol. 3A 4.1.4). */
+const FRAME_LIMIT = 2 ** 40;
+
+/** A memslot as the VM builds it (the fields these helpers read), and a gfn inside it. */
+function checkSlotGfn(slot: unknown, gfn: unknown): Memslot {
+  const s = checkObject<Memslot>('slot', slot);
+  checkInt('slot.baseGfn', s.baseGfn, { max: FRAME_LIMIT - 1 });
+  checkInt('slot.npages', s.npages, { min: 1, max: FRAME_LIMIT - s.baseGfn });
+  checkInt('slot.pfnBase', s.pfnBase, { max: FRAME_LIMIT - 1 });
+  checkInt('gfn', gfn, { min: s.baseGfn, max: s.baseGfn + s.npages - 1 });
+  return s;
+}
 
 export interface Memslot {
   readonly id: number;
@@ -31,16 +45,26 @@ export interface Memslot {
 }
 
 export function memslotPfn(slot: Memslot, gfn: number): number {
+  checkSlotGfn(slot, gfn);
   return slot.pfnBase + (gfn - slot.baseGfn);
 }
 
 /** The guest_memfd page behind a private gfn (`kvm_gmem_get_pfn`); the slot must have guest_memfd. */
 export function memslotPrivatePfn(slot: Memslot, gfn: number): number {
+  checkSlotGfn(slot, gfn);
+  if (slot.gmemPfnBase < 0) refuse('slot', 'guest-memfd', 'must have guest_memfd (kvm_gmem_get_pfn)', slot.name);
   return slot.gmemPfnBase + (gfn - slot.baseGfn);
 }
 
 /** Index of a gfn's huge region at `level` within the slot (`gfn_to_index`). */
 export function lpageIndex(slot: Memslot, gfn: number, level: number): number {
+  checkSlotGfn(slot, gfn);
+  checkInt('level', level, { min: 2, max: 3 });
+  return lpageIndexUnchecked(slot, gfn, level);
+}
+
+/** `lpageIndex` for maxMappingLevel's loop, whose slot, gfn and levels are checked. */
+function lpageIndexUnchecked(slot: Memslot, gfn: number, level: number): number {
   const shift = 9 * (level - 1);
   return Math.floor(gfn / 2 ** shift) - Math.floor(slot.baseGfn / 2 ** shift);
 }
@@ -52,17 +76,23 @@ export function lpageIndex(slot: Memslot, gfn: number, level: number): number {
  * `kvm_alloc_memslot_metadata` does), capped by the host mapping level.
  */
 export function maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number, maxHugePageLevel: number): number {
+  checkSlotGfn(slot, gfn);
+  checkInt('slot.hostLevel', slot.hostLevel, { min: 1, max: 3 });
+  checkInt('maxLevel', maxLevel, { min: 1, max: 5 });
+  checkInt('maxHugePageLevel', maxHugePageLevel, { min: 1, max: 3 });
   let level = Math.min(maxLevel, maxHugePageLevel, slot.hostLevel);
   for (; level > 1; level--) {
     const span = 2 ** (9 * (level - 1));
     if (slot.baseGfn % span !== slot.pfnBase % span) continue;
-    if (slot.lpageDisallow[level - 2]![lpageIndex(slot, gfn, level)] === 0) break;
+    if (slot.lpageDisallow[level - 2]![lpageIndexUnchecked(slot, gfn, level)] === 0) break;
   }
   return level;
 }
 
 /** Build the lpage_info arrays: regions that the slot covers only partly are disallowed. */
 export function makeLpageInfo(baseGfn: number, npages: number): [Int32Array, Int32Array] {
+  checkInt('baseGfn', baseGfn, { max: FRAME_LIMIT - 1 });
+  checkInt('npages', npages, { min: 1, max: FRAME_LIMIT - baseGfn });
   const out: Int32Array[] = [];
   for (const level of [2, 3]) {
     const span = 2 ** (9 * (level - 1));

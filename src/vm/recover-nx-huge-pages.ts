@@ -10,6 +10,8 @@ import type { TdpMmu } from '../tdp/tdp-mmu';
 import type { ShadowMmu } from '../shadow/shadow-mmu';
 import type { ShadowPage } from '../shadow/shadow-page';
 import type { Memslot } from './memslot';
+import { checkVcpuIndex } from '../tdp/check-tdp-args';
+import { checkInt, checkObject, refuse } from '../validate/checks';
 
 /** What one NX huge page recovery pass did (`kvm_recover_nx_huge_pages`). */
 export interface NxRecovery {
@@ -43,6 +45,12 @@ export interface NxRecoveryVm {
  * if a TDP table went.
  */
 export function recoverNxHugePages(vm: NxRecoveryVm, ratio: number, vcpu = -1): NxRecovery {
+  const m = checkObject<Record<string, unknown>>('vm', vm);
+  for (const k of ['stats', 'events', 'possibleNxHugePages', 'tdp', 'shadow']) checkObject(`vm.${k}`, m[k]);
+  for (const k of ['slotOfGfn', 'anyDirtyLogging']) if (typeof m[k] !== 'function') refuse(`vm.${k}`, 'function-type', 'must be a function', m[k]);
+  // nx_huge_pages_recovery_ratio is a uint module parameter (mmu.c); 0 disables recovery.
+  checkInt('ratio', ratio, { max: 0xffff_ffff });
+  checkVcpuIndex('vcpu', vcpu);
   const toZap = ratio > 0 ? Math.ceil(vm.stats.get('nx_lpage_splits') / ratio) : 0;
   let zapped = 0;
   let unaccounted = 0;

@@ -6,6 +6,8 @@
  * which the role tracks as 0 there.
  */
 import { CR0, CR4, EFER, type PagingRegisters } from '../cpu/registers';
+import { checkRegisterTypes } from '../cpu/check-registers';
+import { checkBool } from '../validate/checks';
 
 /** mmu.h:40-41. */
 export const KVM_MMU_CR4_ROLE_BITS = CR4.PSE | CR4.PAE | CR4.LA57 | CR4.SMEP | CR4.SMAP | CR4.PKE;
@@ -39,6 +41,9 @@ const NAMES: [string, bigint, bigint][] = [
 ];
 
 export function registerWriteEffects(old: PagingRegisters, regs: PagingRegisters, tdpEnabled: boolean): RegisterWriteEffects {
+  checkRegisterTypes('old', old);
+  checkRegisterTypes('regs', regs);
+  checkBool('tdpEnabled', tdpEnabled);
   const cr0x = old.cr0 ^ regs.cr0;
   const cr4x = old.cr4 ^ regs.cr4;
   const eferx = old.efer ^ regs.efer;

@@ -169,7 +169,7 @@ export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitL
 function tdpLeaf(v: TlbVcpu, gfn: number): { level: number; spte: bigint } {
   const td = v.vm.td;
   const root = td !== undefined && !isGfnAlias(td.config, gfn) && v.currentMirrorRoot !== null ? v.currentMirrorRoot : v.currentRoot!;
-  const [, , level, spte] = v.vm.tdp.lastSpte(root, gfn);
+  const [, , level, spte] = v.vm.tdp.lastSpteUnchecked(root, gfn);
   return { level, spte };
 }
 

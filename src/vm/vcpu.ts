@@ -768,7 +768,7 @@ export class Vcpu {
       // kvm_tdp_mmu_page_fault: page track → fast path → faultin → map.
       if (fault.write && fault.present && !fault.rsvd && vm.isGfnWriteTracked(fault.gfn)) r = RET_PF.WRITE_PROTECTED;
       else {
-        r = vm.tdp.fastPageFault(fault, root, this.index, this.stats);
+        r = vm.tdp.fastPageFaultUnchecked(fault, root, this.index, this.stats);
         fast = r !== RET_PF.INVALID;
         if (!fast) {
           const slot = vm.slotOfGfn(fault.gfn);
@@ -801,7 +801,7 @@ export class Vcpu {
             fault.mapWritable = !slot.readonly;
           }
           if (r === RET_PF.INVALID) {
-            r = vm.tdp.map(fault, root, this.index, this.stats);
+            r = vm.tdp.mapUnchecked(fault, root, this.index, this.stats);
             if (r === RET_PF.EMULATE) {
               mmio = true;
               emulation = 'MMIO (new MMIO SPTE)';
@@ -833,7 +833,7 @@ export class Vcpu {
     const gfn = Number(gpa >> 12n);
     const c = this.mmioCache;
     if (c !== undefined && c.gfn === gfn && c.gen === this.vm.mmioGeneration) return RET_PF.EMULATE;
-    const [, , level, spte] = this.vm.tdp.lastSpte(root, gfn);
+    const [, , level, spte] = this.vm.tdp.lastSpteUnchecked(root, gfn);
     if (isShadowPresent(spte) && isRsvdSpte(this.vm.config, spte, level)) {
       throw new InvariantViolation('mmio-rsvd-present', 'an RSVD fault found reserved bits in a present SPTE (a KVM bug)', '0x' + spte.toString(16));
     }

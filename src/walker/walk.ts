@@ -142,7 +142,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     } else {
       lo = 0;
       hi = 0;
-      if (tableGfn >= 2 ** (mem.maxPhyAddr - 12) || mem.slotOf(tableGfn) === undefined) {
+      if (tableGfn >= 2 ** (mem.maxPhyAddr - 12) || mem.slotOfUnchecked(tableGfn) === undefined) {
         s.lo[level] = 0;
         s.hi[level] = 0;
         s.acc[level] = 0;
@@ -306,7 +306,7 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     if (v === orig) continue;
     const tg = s.tableGfn[level]!;
     // A read-only slot (ROM): KVM skips the update quietly.
-    if (mem.slotOf(tg)!.readonly) continue;
+    if (mem.slotOfUnchecked(tg)!.readonly) continue;
     if (w.translateAdWrite !== undefined && !w.translateAdWrite(s.guestTableGfn[level]!)) return false;
     const f = mem.frameOfUnchecked(tg);
     const slab = mem.words;

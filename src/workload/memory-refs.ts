@@ -35,7 +35,7 @@ export function refsModel(m: TraceMachine, r: AccessResult): number {
   const td = m.vm.td;
   const mirror = td === undefined ? null : m.vcpu.currentMirrorRoot;
   const rootOf = (gfn: number) => (td !== undefined && mirror !== null && !isGfnAlias(td.config, gfn) ? mirror : root);
-  const depth = (gfn: number) => top - m.vm.tdp.lastSpte(rootOf(gfn), gfn)[2] + 1;
+  const depth = (gfn: number) => top - m.vm.tdp.lastSpteUnchecked(rootOf(gfn), gfn)[2] + 1;
   let refs = steps.length;
   for (const s of steps) refs += depth(Number((s.entryGpa as bigint) >> 12n));
   return refs + depth(Number((r.gpa as bigint) >> 12n));
