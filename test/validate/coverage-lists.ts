@@ -78,28 +78,6 @@ export const PENDING: string[] = [
   'Counters', 'Counters.get', 'Counters.inc', 'Counters.max', 'Counters.add', 'Counters.at', 'counterSlot',
   // src/events/tables.ts
   'countersTable', 'eventsTable',
-  // src/format/acc.ts
-  'acc616To73', 'accEncoding', 'decodeAcc', 'decodeErrorCode',
-  // src/format/ept.ts
-  'eptFormat',
-  // src/format/format-for-role.ts
-  'formatForCpuRole',
-  // src/format/npt.ts
-  'nptFormat',
-  // src/format/pae.ts
-  'paeFormat',
-  // src/format/page-format.ts
-  'makePageFormat', 'memoize',
-  // src/format/paging32.ts
-  'paging32Format',
-  // src/format/paging4.ts
-  'paging4Format',
-  // src/format/paging5.ts
-  'paging5Format',
-  // src/format/permission-bitmask.ts
-  'updatePermissionBitmask', 'updatePkruBitmask',
-  // src/format/rsvd-bits-mask.ts
-  'resetRsvdsBitsMask', 'resetRsvdsBitsMaskEpt',
   // src/fuzz/fuzz-config.ts
   'fuzzConfig',
   // src/fuzz/fuzz-run.ts
