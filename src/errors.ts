@@ -3,6 +3,8 @@
  * sees *why* an input is impossible, not just that it is. Engine operations validate before they
  * mutate, so a thrown error leaves state untouched.
  */
+import { describeValue } from './validate/describe-value';
+
 export class MmulabError extends Error {
   /** Short, stable identifier of the rule that was broken (e.g. "canonical-address"). */
   readonly rule: string;
@@ -32,7 +34,9 @@ export class InvalidArgumentError extends MmulabError {}
 /** The page-table builder cannot do what was asked (e.g. the table pool is exhausted). */
 export class PageTableBuildError extends MmulabError {}
 
+/** `v` in hex (`-0x…` when negative): a bigint or a safe integer number (a fraction or NaN threw a RangeError from BigInt). */
 export function hex(v: bigint | number): string {
+  if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new InvalidArgumentError('hex-value', 'v must be a bigint or a safe integer number', describeValue(v));
   const b = typeof v === 'bigint' ? v : BigInt(v);
   return b < 0n ? `-0x${(-b).toString(16)}` : `0x${b.toString(16)}`;
 }

@@ -8,7 +8,7 @@
  * then writes, so a failed call leaves memory untouched.
  */
 import { type Gpa, type Gva, gpa as mkGpa } from '../address/address';
-import { isCanonical } from '../address/canonical';
+import { isCanonicalUnchecked } from '../address/canonical';
 import { GpaOutsideMemoryError, MisalignedError, NonCanonicalAddressError, PageTableBuildError, hex } from '../errors';
 import { GuestMemory } from '../memory/guest-memory';
 import { tableWordForWriteUnchecked, tableWordUnchecked } from '../memory/table-entry';
@@ -148,7 +148,7 @@ export class PageTableBuilder {
         throw new GpaOutsideMemoryError('ept-input-width', `${what} must be below 2^${g.vaBits} for ${g.mode}`, hex(a));
       }
     } else {
-      if (!isCanonical(a, g.vaBits as 48 | 57)) {
+      if (!isCanonicalUnchecked(a, g.vaBits as 48 | 57)) {
         throw new NonCanonicalAddressError(`canonical-${g.vaBits}`, `${what} is not canonical for ${g.vaBits}-bit linear addresses`, hex(a));
       }
     }

@@ -3,7 +3,8 @@
  * checked line with the numbers it was decided on, and throws `ClaimFailed` when the condition is
  * false, so the cell (and `npm run notes -- --check`) fails instead of the prose going stale.
  */
-import { ClaimFailed, InvalidArgumentError } from '../errors';
+import { ClaimFailed } from '../errors';
+import { refuse } from '../validate/checks';
 import { JUPYTER_DISPLAY, type MimeBundle } from '../display/html';
 import { proseValue, type ProseValue } from '../display/prose';
 
@@ -20,10 +21,12 @@ export type ClaimValues = Readonly<Record<string, ProseValue>>;
 /** One claim that held. */
 export class Claim {
   readonly [NO_RESULT] = true;
-  constructor(
-    readonly text: string,
-    readonly values: ClaimValues,
-  ) {}
+  readonly text: string;
+  readonly values: ClaimValues;
+  constructor(text: string, values: ClaimValues) {
+    this.text = checkText(text);
+    this.values = checkValues(values);
+  }
   /** `name = value, …` in the order given. */
   get valuesText(): string {
     return claimValuesText(this.values);
@@ -41,34 +44,39 @@ export class Claim {
 }
 
 export function claimValuesText(values: ClaimValues): string {
-  return Object.entries(values)
+  return Object.entries(checkValues(values))
     .map(([k, v]) => `${k} = ${proseValue(v)}`)
     .join(', ');
 }
 
 function checkValues(values: unknown): ClaimValues {
   if (typeof values !== 'object' || values === null || Array.isArray(values)) {
-    throw new InvalidArgumentError('claim-values', 'claim values are an object of named numbers, bigints, strings or booleans', String(values));
+    refuse('values', 'claim-values', 'must be an object of named numbers, bigints, strings or booleans', values);
   }
   for (const [k, v] of Object.entries(values)) {
     const t = typeof v;
-    if (t !== 'number' && t !== 'bigint' && t !== 'string' && t !== 'boolean') {
-      throw new InvalidArgumentError('claim-values', `claim value "${k}" is a number, bigint, string or boolean`, String(v));
-    }
+    if (t !== 'number' && t !== 'bigint' && t !== 'string' && t !== 'boolean') refuse(`values.${k}`, 'claim-values', 'must be a number, bigint, string or boolean', v);
   }
   return Object.freeze({ ...(values as Record<string, ProseValue>) });
+}
+
+/** A claim states its conclusion in words: a non-blank string. */
+function checkText(text: unknown): string {
+  if (typeof text !== 'string' || !text.trim()) refuse('text', 'claim-text', 'must state the conclusion in words (a non-blank string)', text);
+  return text;
 }
 
 /**
  * Checks a conclusion. `condition` must be a boolean (a truthy count is not a claim); `values` are
  * the numbers it was decided on, shown with it and in the failure.
  */
-function claimImpl(text: string, condition: boolean, values: ClaimValues = {}): Claim {
-  if (typeof text !== 'string' || !text.trim()) throw new InvalidArgumentError('claim-text', 'a claim states its conclusion in words', String(text));
-  if (typeof condition !== 'boolean') throw new InvalidArgumentError('claim-condition', 'a claim is decided by a boolean', String(condition));
+export function claim(text: string, condition: boolean, values: ClaimValues = {}): Claim {
+  checkText(text);
+  if (typeof condition !== 'boolean') refuse('condition', 'claim-condition', 'must be a boolean (a claim is decided by a boolean, not a truthy count)', condition);
   const vals = checkValues(values);
   if (!condition) throw new ClaimFailed(text, claimValuesText(vals) || 'none');
   return new Claim(text, vals);
 }
 
-export const claim: typeof claimImpl & { readonly [DISPLAY_ON_CALL]: true } = Object.assign(claimImpl, { [DISPLAY_ON_CALL]: true as const });
+// The kernel shows a claim's result when it is called (kernel/runtime.ts reads this mark).
+claim[DISPLAY_ON_CALL] = true as const;

@@ -6,6 +6,12 @@ import type { PageFormat } from '../format/page-format';
 import { decodeAcc } from '../format/acc';
 import type { WalkResult } from '../walker/walk-result';
 import { accessIndexName } from './format-view';
+import { checkShown, isPageFormat, isWalkResult } from './record-shapes';
+
+/** A chart's page format: one makePageFormat made (an eptFormat, paging4Format, …). */
+function checkFormat(f: unknown): void {
+  checkShown('f', f, isPageFormat(f), 'a page format (eptFormat, paging4Format, …)');
+}
 
 export const VEGA_LITE_V5_SCHEMA = 'https://vega.github.io/schema/vega-lite/v5.json';
 export type VegaLiteSpec = Record<string, unknown>;
@@ -14,6 +20,7 @@ const LEVEL_NAMES: Record<number, string> = { 1: 'PTE', 2: 'PDE', 3: 'PDPTE', 4:
 
 /** Reserved-bit matrix: bits 0–63 × (level, large), one cell per bit. */
 export function reservedBitsChart(f: PageFormat): VegaLiteSpec {
+  checkFormat(f);
   const values: { bit: number; entry: string; reserved: string }[] = [];
   const order: string[] = [];
   for (let level = f.rootLevel; level >= 1; level--) {
@@ -42,6 +49,7 @@ export function reservedBitsChart(f: PageFormat): VegaLiteSpec {
 
 /** Permission matrix: 16 error-code indices × 8 ACC values; red = faults. */
 export function permissionsChart(f: PageFormat): VegaLiteSpec {
+  checkFormat(f);
   const values: { index: string; acc: string; fault: string }[] = [];
   const order: string[] = [];
   const accOrder: string[] = [];
@@ -70,6 +78,7 @@ export function permissionsChart(f: PageFormat): VegaLiteSpec {
 
 /** A walk drawn level by level: which rights survive each level, and where it stopped. */
 export function walkTraceChart(r: WalkResult): VegaLiteSpec {
+  checkShown('r', r, isWalkResult(r), 'a walk record (GvaWalker.walk, NgpaWalker.walk)');
   const ept = r.stage === 'ngpa_walk';
   const rights = ept ? ['R', 'W', 'X'] : ['U', 'W', 'X'];
   const bitOf: Record<string, number> = { U: 4, R: 4, W: 2, X: 1 };

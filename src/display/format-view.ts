@@ -2,10 +2,14 @@
 import type { PageFormat } from '../format/page-format';
 import { decodeAcc } from '../format/acc';
 import { esc, hex64, table, textTable, type MimeBundle } from './html';
+import { checkShown, isPageFormat } from './record-shapes';
+import { checkInt } from '../validate/checks';
 
 const LEVEL_NAMES: Record<number, string> = { 1: 'PTE', 2: 'PDE', 3: 'PDPTE', 4: 'PML4E', 5: 'PML5E' };
 
+/** The name of `permissions[idx]`'s access: idx is error-code bits 4:1, 0..15 (update_permission_bitmask). */
 export function accessIndexName(idx: number): string {
+  checkInt('idx', idx, { max: 15 });
   // W and FETCH together cannot happen; KVM's table still has those slots.
   const w = idx & 1 && idx & 8 ? 'write+fetch (impossible)' : idx & 1 ? 'write' : idx & 8 ? 'fetch' : 'read';
   const who = idx & 2 ? 'user' : 'sup';
@@ -13,6 +17,7 @@ export function accessIndexName(idx: number): string {
 }
 
 export function formatBundle(f: PageFormat): MimeBundle {
+  checkShown('f', f, isPageFormat(f), 'a page format (eptFormat, paging4Format, …)');
   const rsvdRows: string[][] = [];
   for (let level = f.rootLevel; level >= 1; level--) {
     for (const large of [0, 1]) {

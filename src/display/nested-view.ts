@@ -15,6 +15,17 @@ import { Walk2D } from '../nested/walk-2d';
 import type { MemRef2D, Walk2DResult } from '../nested/walk-2d-result';
 import { VEGA_LITE_V5_SCHEMA, type VegaLiteSpec } from './charts';
 import { esc, hex64, table, textTable, type MimeBundle } from './html';
+import { checkShown, isNgpaWalkResult, isWalk2DResult } from './record-shapes';
+
+/** The argument of an ngpa-walk view: a record NgpaWalker.walk made. */
+function checkNgpaRecord(r: unknown): void {
+  checkShown('r', r, isNgpaWalkResult(r), 'an ngpa walk record (NgpaWalker.walk)');
+}
+
+/** The argument of a 2D-walk view: a record Walk2D.walk made. */
+function check2dRecord(r: unknown): void {
+  checkShown('r', r, isWalk2DResult(r), 'a 2D walk record (Walk2D.walk)');
+}
 
 const hx = (v: bigint): string => '0x' + v.toString(16);
 const LEVEL_NAMES: Record<number, string> = { 1: 'PTE', 2: 'PDE', 3: 'PDPTE', 4: 'PML4E', 5: 'PML5E' };
@@ -36,6 +47,7 @@ function stepRows(trace: readonly WalkStep[], ept: boolean): string[][] {
 
 /** One line: what the ngpa walk did. */
 export function ngpaVerdict(r: NgpaWalkResult): string {
+  checkNgpaRecord(r);
   const tables = r.tdp === 'ept' ? 'EPT12' : 'NPT12';
   const a = `${r.access.kind}${r.access.user ? ' (U)' : ''} at nGPA ${hx(r.address)}`;
   if (r.status === 'ok') {
@@ -45,6 +57,7 @@ export function ngpaVerdict(r: NgpaWalkResult): string {
 }
 
 export function ngpaWalkBundle(r: NgpaWalkResult): MimeBundle {
+  checkNgpaRecord(r);
   const headers = ['level', 'entry GPA', 'value', 'kind', 'access so far', 'A/D update'];
   const rows = stepRows(r.trace, r.tdp === 'ept');
   return {
@@ -55,6 +68,7 @@ export function ngpaWalkBundle(r: NgpaWalkResult): MimeBundle {
 
 /** One line: what the 2D walk did, and its reference count against (n+1)(m+1)−1. */
 export function walk2dVerdict(r: Walk2DResult): string {
+  check2dRecord(r);
   const a = `${describeAccess(r.access)} at GVA ${hx(r.address)}`;
   const full = refs2d(r.guestLevels, r.nestedLevels);
   const count = `${r.refCount} memory reference${r.refCount === 1 ? '' : 's'} (full depth n=${r.guestLevels}, m=${r.nestedLevels}: ${full})`;
@@ -75,6 +89,7 @@ function refRows(r: Walk2DResult): string[][] {
 }
 
 export function walk2dBundle(r: Walk2DResult): MimeBundle {
+  check2dRecord(r);
   const headers = ['#', 'reference', 'entry GPA (L1)', 'nGPA', 'value', 'A/D update'];
   const rows = refRows(r);
   return {
@@ -88,6 +103,7 @@ export function walk2dBundle(r: Walk2DResult): MimeBundle {
  * column per nested level plus the gPTE read; each cell is numbered in reference order.
  */
 export function walk2dChart(r: Walk2DResult): VegaLiteSpec {
+  check2dRecord(r);
   const cols: string[] = [];
   for (let l = r.nestedLevels; l >= 1; l--) cols.push(`nested L${l}`);
   cols.push('gPTE');
@@ -121,6 +137,7 @@ export function walk2dChart(r: Walk2DResult): VegaLiteSpec {
 }
 
 export function ngpaWalkerBundle(w: NgpaWalker): MimeBundle {
+  checkShown('w', w, w instanceof NgpaWalker, 'an NgpaWalker');
   const rows: string[][] = [
     ['tables', w.tdp === 'ept' ? 'EPT12' : 'NPT12'],
     ['levels (m)', String(w.levels)],
@@ -135,6 +152,7 @@ export function ngpaWalkerBundle(w: NgpaWalker): MimeBundle {
 }
 
 export function walk2dWalkerBundle(w: Walk2D): MimeBundle {
+  checkShown('w', w, w instanceof Walk2D, 'a Walk2D');
   const rows: string[][] = [
     ['L2 paging', w.role.pagingMode],
     ['L2 CR3 (nGPA)', hx(w.cr3)],
@@ -148,7 +166,9 @@ export function walk2dWalkerBundle(w: Walk2D): MimeBundle {
 
 /** Dispatch for any nested record. */
 export function nestedRecordBundle(r: NgpaWalkResult | Walk2DResult): MimeBundle {
-  return 'refs' in r ? walk2dBundle(r) : ngpaWalkBundle(r);
+  if (isWalk2DResult(r)) return walk2dBundle(r);
+  checkShown('r', r, isNgpaWalkResult(r), 'an ngpa walk record (NgpaWalker.walk) or a 2D walk record (Walk2D.walk)');
+  return ngpaWalkBundle(r as NgpaWalkResult);
 }
 
 for (const [target, view] of [

@@ -5,23 +5,12 @@
  */
 import { CpuRole } from '../role/cpu-role';
 import { PageRole } from '../role/page-role';
-import type { PageFormat } from '../format/page-format';
-import type { WalkResult } from '../walker/walk-result';
 import { walkBundle } from './walk-view';
 import { formatBundle } from './format-view';
 import { cpuRoleBundle, pageRoleBundle } from './role-view';
 import type { MimeBundle } from './html';
 import { costModelBundle, isCostModel } from './cost-view';
-
-function isWalkResult(x: unknown): x is WalkResult {
-  const o = x as Partial<WalkResult> | null;
-  return typeof o === 'object' && o !== null && (o.stage === 'gva_walk' || o.stage === 'ngpa_walk') && Array.isArray(o.trace) && (o.status === 'ok' || o.status === 'fault');
-}
-
-function isPageFormat(x: unknown): x is PageFormat {
-  const o = x as Partial<PageFormat> | null;
-  return typeof o === 'object' && o !== null && Array.isArray(o.rsvdBitsMask) && Array.isArray(o.permissions) && typeof o.pkruMask === 'number';
-}
+import { isPageFormat, isWalkResult } from './record-shapes';
 
 export function richBundle(x: unknown): MimeBundle | undefined {
   // An object's own display method wins: records that look like walks (ngpa and 2D walks)

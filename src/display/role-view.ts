@@ -1,7 +1,8 @@
 /** Rich views of roles: every field with KVM's name and its value. */
-import { pageRoleKvmName, type PageRole, type PageRoleFields } from '../role/page-role';
-import { extRoleKvmName, type CpuRole, type ExtendedRoleFields } from '../role/cpu-role';
+import { pageRoleKvmName, PageRole, type PageRoleFields } from '../role/page-role';
+import { extRoleKvmName, CpuRole, type ExtendedRoleFields } from '../role/cpu-role';
 import { esc, table, textTable, type MimeBundle } from './html';
+import { checkShown } from './record-shapes';
 
 function baseRows(r: PageRole): string[][] {
   const f = r.fields();
@@ -9,6 +10,7 @@ function baseRows(r: PageRole): string[][] {
 }
 
 export function pageRoleBundle(r: PageRole): MimeBundle {
+  checkShown('r', r, r instanceof PageRole, 'a PageRole');
   const rows = baseRows(r);
   return {
     'text/plain': `${r.toString()}\n${textTable(['field', 'value'], rows)}`,
@@ -17,6 +19,7 @@ export function pageRoleBundle(r: PageRole): MimeBundle {
 }
 
 export function cpuRoleBundle(r: CpuRole): MimeBundle {
+  checkShown('r', r, r instanceof CpuRole, 'a CpuRole');
   const e = r.extFields();
   const rows = [
     ...baseRows(r.base),

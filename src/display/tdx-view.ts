@@ -4,10 +4,12 @@
  * each step of a private/shared walkthrough.
  */
 import { isLastSpte, spteToPfn } from '../spte/spte';
-import type { Vm } from '../vm/vm';
+import { Vm } from '../vm/vm';
 import { esc, table, textTable, type MimeBundle } from './html';
+import { checkShown } from './record-shapes';
 
 export function tdxSeptBundle(vm: Vm): MimeBundle {
+  checkShown('vm', vm, vm instanceof Vm, 'a Vm');
   const td = vm.td;
   if (td === undefined) return { 'text/plain': 'not a TD', 'text/html': '<p>not a TD</p>' };
   const mirror = new Map<string, number>();

@@ -2,50 +2,56 @@
  * The event log: one row per thing that happened — exits, faults and their RET_PF_* outcomes,
  * SPTE changes, zaps, flushes. Sequence numbers, never clocks, so runs are reproducible.
  */
-export type EventKind =
-  | 'guest_pf'
-  | 'ept_violation'
-  | 'ept_misconfig'
-  | 'npf'
-  | 'page_fault'
-  | 'fast_page_fault'
-  | 'mmio_emulate'
-  | 'spte_change'
-  | 'zap'
-  | 'tlb_flush'
+import { checkBigint, checkInt, checkObject, checkString, refuse } from '../validate/checks';
+
+/** Every event kind, with why each exists. */
+export const EVENT_KINDS = [
+  'guest_pf',
+  'ept_violation',
+  'ept_misconfig',
+  'npf',
+  'page_fault',
+  'fast_page_fault',
+  'mmio_emulate',
+  'spte_change',
+  'zap',
+  'tlb_flush',
   // The vCPU's TLB model (src/tlb): hits, misses (with the walk's references), invalidations
-  | 'tlb_hit'
-  | 'tlb_miss'
-  | 'tlb_invalidate'
-  | 'dirty_log'
+  'tlb_hit',
+  'tlb_miss',
+  'tlb_invalidate',
+  'dirty_log',
   // A PML-full VM exit (vmx.c: handle_pml_full)
-  | 'pml_full'
-  | 'role_change'
+  'pml_full',
+  'role_change',
   // kvm_mmu_reset_context / kvm_mmu_unload after a register write (register-write.ts)
-  | 'mmu_reset'
-  | 'root_alloc'
-  | 'root_free'
+  'mmu_reset',
+  'root_alloc',
+  'root_free',
   // Shadow MMU
-  | 'pf_exit'
-  | 'pf_intercept'
-  | 'sp_alloc'
-  | 'sp_zap'
-  | 'unsync'
-  | 'sync'
-  | 'track_write'
-  | 'invlpg'
-  | 'cr3_switch'
-  | 'nested_exit'
-  | 'invept'
+  'pf_exit',
+  'pf_intercept',
+  'sp_alloc',
+  'sp_zap',
+  'unsync',
+  'sync',
+  'track_write',
+  'invlpg',
+  'cr3_switch',
+  'nested_exit',
+  'invept',
   // TDX: S-EPT SEAMCALLs, memory-attribute conversions, exits to userspace with KVM_EXIT_MEMORY_FAULT
-  | 'seamcall'
-  | 'mem_attr'
-  | 'memory_fault'
+  'seamcall',
+  'mem_attr',
+  'memory_fault',
   // TDX: #VE the TDX module injects (access to a PENDING private page), TDCALLs
-  | 'guest_ve'
-  | 'tdcall'
+  'guest_ve',
+  'tdcall',
   // kvm_vm_dead / kvm_vm_bugged, and each ioctl refused with -EIO afterwards (vm/vm-death.ts)
-  | 'vm_dead';
+  'vm_dead',
+] as const;
+
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface MmuEvent {
   seq: number;
@@ -62,6 +68,20 @@ export interface MmuEvent {
   newSpte: bigint | null;
 }
 
+const KINDS: ReadonlySet<string> = new Set(EVENT_KINDS);
+const BIGINT_FIELDS = ['gva', 'gpa', 'code', 'oldSpte', 'newSpte'] as const;
+
+/** An event as the log takes it: own kind, u64-or-null addresses and codes, an integer level and vCPU, a string outcome. */
+function checkEvent(name: string, v: unknown): void {
+  const e = checkObject<Record<string, unknown>>(name, v);
+  if (typeof e.kind !== 'string' || !KINDS.has(e.kind)) refuse(`${name}.kind`, 'event-kind', 'must be an event kind (EVENT_KINDS)', e.kind);
+  for (const k of BIGINT_FIELDS) if (e[k] !== undefined && e[k] !== null) checkBigint(`${name}.${k}`, e[k]);
+  if (e.level !== undefined && e.level !== null) checkInt(`${name}.level`, e.level, { min: Number.MIN_SAFE_INTEGER });
+  // A vCPU index below KVM_MAX_VCPUS (at most 4096: arch/x86/kvm/Kconfig:222), or -1 for VM-wide events.
+  if (e.vcpu !== undefined) checkInt(`${name}.vcpu`, e.vcpu, { min: -1, max: 4095 });
+  if (e.outcome !== undefined) checkString(`${name}.outcome`, e.outcome);
+}
+
 export type EventInput = Partial<Omit<MmuEvent, 'seq' | 'kind' | 'outcome'>> & { kind: EventKind; outcome?: string };
 
 export class EventLog {
@@ -73,7 +93,14 @@ export class EventLog {
   private seq = 0;
   dropped = 0;
 
+  /** Record one event: `e` is checked (kind one of EVENT_KINDS, addresses and codes bigints or null, …). */
   record(e: EventInput): void {
+    checkEvent('e', e);
+    this.recordUnchecked(e);
+  }
+
+  /** @internal `record` without the checks: the engine's own events (a TLB hit per access when the log is on). */
+  recordUnchecked(e: EventInput): void {
     if (!this.enabled) return;
     const row: MmuEvent = {
       seq: this.seq++,

@@ -3,7 +3,7 @@
  * reference §12.2), so figures compare directly with `kvm_stat`. Per-vCPU and per-VM counters
  * are separate objects, as in KVM.
  */
-import { InvalidArgumentError } from '../errors';
+import { checkArray, checkString, refuse } from '../validate/checks';
 
 export const VCPU_STAT_NAMES = [
   'pf_taken', 'pf_fixed', 'pf_emulate', 'pf_spurious', 'pf_fast', 'pf_mmio_spte_created', 'pf_guest',
@@ -40,32 +40,57 @@ export class Counters<N extends string> {
   readonly names: readonly N[];
 
   constructor(names: readonly N[]) {
+    const seen = new Set<string>();
+    checkArray('names', names).forEach((n, i) => {
+      if (seen.has(checkString(`names[${i}]`, n))) refuse(`names[${i}]`, 'counter-name-unique', 'must not repeat a counter name', n);
+      seen.add(n as string);
+    });
     this.names = names;
     this.values = names.map(() => 0);
     names.forEach((n, i) => (this.slots[n] = i));
   }
 
+  // The checks below are one lookup or integer compare each on the good path (counters sit on
+  // every access); the refusal is worked out only when one fails.
+
   inc(name: N, by = 1): void {
-    this.values[this.slots[name]!]! += by;
+    const i = this.slots[name];
+    if (i === undefined || typeof by !== 'number' || !Number.isFinite(by)) this.refuseArgs('name', name, 'by', by);
+    this.values[i]! += by;
   }
 
   /** Add to a counter by slot (`counterSlot(NAMES, name)`). */
   add(slot: number, by = 1): void {
+    if (slot >>> 0 !== slot || slot >= this.values.length || typeof by !== 'number' || !Number.isFinite(by)) this.refuseSlot(slot, 'by', by);
     this.values[slot]! += by;
   }
 
   /** A counter by slot. */
   at(slot: number): number {
+    if (slot >>> 0 !== slot || slot >= this.values.length) this.refuseSlot(slot);
     return this.values[slot]!;
   }
 
   max(name: N, v: number): void {
-    const i = this.slots[name]!;
+    const i = this.slots[name];
+    if (i === undefined || typeof v !== 'number' || !Number.isFinite(v)) this.refuseArgs('name', name, 'v', v);
     if (v > this.values[i]!) this.values[i] = v;
   }
 
   get(name: N): number {
-    return this.values[this.slots[name]!]!;
+    const i = this.slots[name];
+    if (i === undefined) this.refuseArgs('name', name);
+    return this.values[i]!;
+  }
+
+  private refuseArgs(nameArg: string, name: unknown, numArg?: string, n?: unknown): never {
+    if (typeof name !== 'string' || this.slots[name] === undefined) refuse(nameArg, 'counter-name', `must be a counter of this list; known: ${this.names.join(', ')}`, name);
+    return refuse(numArg!, 'number-type', 'must be a finite number', n);
+  }
+
+  private refuseSlot(slot: unknown, numArg?: string, n?: unknown): never {
+    if (typeof slot !== 'number' || slot >>> 0 !== slot || slot >= this.values.length) refuse('slot', 'counter-slot', `must be a counter slot, an integer in [0, ${this.values.length})`, slot);
+    return refuse(numArg!, 'number-type', 'must be a finite number', n);
   }
 
   snapshot(): Record<N, number> {
@@ -81,7 +106,8 @@ export class Counters<N extends string> {
 
 /** The slot of `name` in counters built from `names` (for `Counters.add` / `at` on hot paths). */
 export function counterSlot<N extends string>(names: readonly N[], name: N): number {
+  checkArray('names', names);
   const i = names.indexOf(name);
-  if (i < 0) throw new InvalidArgumentError('counter-name', `not a counter of this list; known: ${names.join(', ')}`, String(name));
+  if (i < 0) refuse('name', 'counter-name', `must be a counter of this list; known: ${names.join(', ')}`, name);
   return i;
 }

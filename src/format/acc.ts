@@ -7,7 +7,8 @@
  * §1.4 table: ACC_WRITE_MASK = PT_WRITABLE_MASK, ACC_USER_MASK = PT_USER_MASK), which is why the
  * shadow MMU may test them bare whatever the VM's version.
  */
-import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, KVM_VERSIONS, type KvmVersion } from '../kvm-version';
+import { checkBool, checkEnum, checkInt, refuse } from '../validate/checks';
 
 /**
  * One version's ACC values. v6.16 (reference §4.2): EXEC 1, WRITE 2, USER 4, ALL 7, and EPT puts
@@ -31,7 +32,9 @@ export const ACC_6_16: AccEncoding = Object.freeze({ kvm: '6.16', READ: 0, WRITE
 export const ACC_7_3: AccEncoding = Object.freeze({ kvm: '7.3', READ: 1, WRITE: 2, USER: 4, USER_EXEC: 4, EXEC: 8, ALL: 0xf, values: 16 });
 
 export function accEncoding(kvm: KvmVersion): AccEncoding {
-  return kvm === '7.3' ? ACC_7_3 : ACC_6_16;
+  if (kvm === '7.3') return ACC_7_3;
+  if (kvm === '6.16') return ACC_6_16;
+  return refuse('kvm', 'enum', `must be one of ${KVM_VERSIONS.map((v) => JSON.stringify(v)).join(', ')}`, kvm);
 }
 
 /** The default version's encoding, behind the bare constants below. */
@@ -54,6 +57,10 @@ export const ACC_ALL = ACC_DEFAULT.ALL;
  * EPT: v6.16 R (USER slot) → READ 1, W → 2, X → EXEC (XS) 8; XU is `xu` (v6.16 has no XU).
  */
 export function acc616To73(b: number, ept: boolean, xu = false): number {
+  // A v6.16 ACC value has three bits (ACC_ALL = 7, spte.h).
+  checkInt('b', b, { max: ACC_6_16.ALL });
+  checkBool('ept', ept);
+  checkBool('xu', xu);
   if (!ept) return (b & 1 ? 8 : 0) | (b & 6) | 1;
   return (b & 4 ? 1 : 0) | (b & 2) | (b & 1 ? 8 : 0) | (xu ? 4 : 0);
 }
@@ -71,6 +78,8 @@ export const PFERR = Object.freeze({
 
 /** Decode an error code into the SDM's names, e.g. "P|W|U". */
 export function decodeErrorCode(ec: number): string {
+  // The #PF error code is 32 bits (SDM Vol. 3A 4.7).
+  if (ec >>> 0 !== ec) checkInt('ec', ec, { max: 0xffff_ffff });
   const names: [number, string][] = [
     [PFERR.PRESENT, 'P'],
     [PFERR.WRITE, 'W'],
@@ -87,6 +96,8 @@ export function decodeErrorCode(ec: number): string {
 
 /** Decode an ACC value, e.g. "UWX" (v6.16) or "RWUX" / EPT "RW-XS+XU" style (7.3). */
 export function decodeAcc(acc: number, ept = false, kvm: KvmVersion = DEFAULT_KVM_VERSION): string {
+  checkInt('acc', acc, { max: accEncoding(checkEnum('kvm', kvm, KVM_VERSIONS)).ALL });
+  checkBool('ept', ept);
   if (kvm === '6.16') {
     const u = ept ? 'R' : 'U';
     const o = ACC_6_16;

@@ -6,7 +6,8 @@
  * bit 10 alone is set (kvm-7x.md §1.1, §1.4).
  */
 import { InvalidArgumentError } from '../errors';
-import { makePageFormat, memoize } from './page-format';
+import { makePageFormat, memoize, type PageFormat } from './page-format';
+import { checkEptParams } from './format-params';
 import { resetRsvdsBitsMaskEpt } from './rsvd-bits-mask';
 import { updatePermissionBitmask } from './permission-bitmask';
 import { checkMaxPhyAddr } from './x86-params';
@@ -28,7 +29,7 @@ export interface EptFormatParams {
   mbec?: boolean;
 }
 
-export const eptFormat = memoize((p: EptFormatParams) => {
+const memo = memoize((p: EptFormatParams) => {
   checkMaxPhyAddr(p.maxPhyAddr);
   if (p.level !== 4 && p.level !== 5) {
     throw new InvalidArgumentError('ept-level', 'EPT page-walk length is 4 or 5', String(p.level));
@@ -56,3 +57,9 @@ export const eptFormat = memoize((p: EptFormatParams) => {
     pkruMask: 0,
   });
 }, { kvm: DEFAULT_KVM_VERSION, mbec: false });
+
+/** The memoized format for `p`, checked first (a bad value never reaches the memo key or the cache). */
+export function eptFormat(p: EptFormatParams): PageFormat {
+  checkEptParams('p', p);
+  return memo(p);
+}

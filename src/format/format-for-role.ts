@@ -1,6 +1,8 @@
 /** The guest page format implied by a cpu_role and the guest's CPUID (`reset_guest_paging_metadata`). */
 import type { CpuFeatures } from '../cpu/registers';
-import type { CpuRole } from '../role/cpu-role';
+import { CpuRole } from '../role/cpu-role';
+import { checkCpuFeatures } from '../cpu/check-registers';
+import { refuse } from '../validate/checks';
 import type { PageFormat } from './page-format';
 import { paging32Format } from './paging32';
 import { paeFormat } from './pae';
@@ -10,6 +12,8 @@ import type { X86FormatParams } from './x86-params';
 
 /** undefined when paging is off (KVM computes nothing for CR0.PG=0). */
 export function formatForCpuRole(role: CpuRole, features: CpuFeatures): PageFormat | undefined {
+  if (!(role instanceof CpuRole)) refuse('role', 'cpu-role', 'must be a CpuRole (calcCpuRole)', role);
+  checkCpuFeatures('features', features);
   const p: X86FormatParams = {
     maxPhyAddr: features.maxPhyAddr,
     nx: role.isEferNx,

@@ -3,7 +3,8 @@
  * L1's NPT12, L1's CR4/EFER — with CR0.WP ignored and CR4.PKE cleared
  * (`kvm_init_shadow_npt_mmu`, reference §2.5, §6.6). Every access through it is a user access.
  */
-import { memoize } from './page-format';
+import { memoize, type PageFormat } from './page-format';
+import { checkNptParams } from './format-params';
 import { x86Format } from './x86-format';
 import { checkMaxPhyAddr } from './x86-params';
 import { InvalidArgumentError } from '../errors';
@@ -32,7 +33,7 @@ export interface NptFormatParams {
   gmet?: boolean;
 }
 
-export const nptFormat = memoize((p: NptFormatParams) => {
+const memo = memoize((p: NptFormatParams) => {
   checkMaxPhyAddr(p.maxPhyAddr);
   if (![2, 3, 4, 5].includes(p.level)) {
     throw new InvalidArgumentError('npt-level', 'NPT levels follow L1 paging: 2, 3, 4 or 5', String(p.level));
@@ -57,3 +58,9 @@ export const nptFormat = memoize((p: NptFormatParams) => {
     kvm,
   }, gmet);
 }, { kvm: DEFAULT_KVM_VERSION, gmet: false });
+
+/** The memoized format for `p`, checked first (a bad value never reaches the memo key or the cache). */
+export function nptFormat(p: NptFormatParams): PageFormat {
+  checkNptParams('p', p);
+  return memo(p);
+}

@@ -7,8 +7,9 @@
  */
 import { lo32, hi32 } from '../bits';
 import type { RsvdBitsMask } from './rsvd-bits-mask';
-import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, KVM_VERSIONS, type KvmVersion } from '../kvm-version';
 import { accEncoding, type AccEncoding } from './acc';
+import { checkArray, checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, refuse } from '../validate/checks';
 
 export type FormatModule = 'paging32' | 'pae' | 'paging4' | 'paging5' | 'ept' | 'npt';
 /** Which `paging_tmpl.h` instantiation walks it: PTTYPE 32, 64 or EPT. */
@@ -73,7 +74,38 @@ export interface PageFormatSpec {
   pkruMask: number;
 }
 
+/** A PageFormatSpec: the fields of `struct kvm_page_format` in their widths and the geometry's enumerations. */
+function checkPageFormatSpec(name: string, v: unknown): PageFormatSpec {
+  const s = checkObject<Record<string, unknown>>(name, v);
+  checkString(`${name}.name`, s.name);
+  const kvm = s.kvm === undefined ? DEFAULT_KVM_VERSION : checkEnum(`${name}.kvm`, s.kvm, KVM_VERSIONS);
+  if (s.mbec !== undefined) checkBool(`${name}.mbec`, s.mbec);
+  checkEnum(`${name}.module`, s.module, ['paging32', 'pae', 'paging4', 'paging5', 'ept', 'npt']);
+  checkEnum(`${name}.ptType`, s.ptType, [32, 64, 'ept']);
+  checkInt(`${name}.rootLevel`, s.rootLevel, { min: 2, max: 5 });
+  checkBool(`${name}.hasAd`, s.hasAd);
+  checkBool(`${name}.pse`, s.pse);
+  checkObject(`${name}.params`, s.params);
+  // rsvd_bits_mask[2][PT64_ROOT_MAX_LEVEL] of u64 (kvm_host.h struct rsvd_bits_validate).
+  const m = checkArray(`${name}.rsvdBitsMask`, s.rsvdBitsMask);
+  if (m.length !== 2) refuse(`${name}.rsvdBitsMask`, 'rsvd-matrix', 'must be [2][5] u64 masks', m);
+  m.forEach((row, large) => {
+    const r = checkArray(`${name}.rsvdBitsMask[${large}]`, row);
+    if (r.length !== 5) refuse(`${name}.rsvdBitsMask[${large}]`, 'rsvd-matrix', 'must hold 5 u64 masks (one per level)', r);
+    r.forEach((x, l) => checkBigint(`${name}.rsvdBitsMask[${large}][${l}]`, x));
+  });
+  checkBigint(`${name}.badMtXwr`, s.badMtXwr);
+  // permissions[16]: u8 entries in v6.16, u16 in 7.3 (kvm-7x.md §1.4).
+  const perms = checkArray(`${name}.permissions`, s.permissions);
+  if (perms.length !== 16) refuse(`${name}.permissions`, 'permissions-length', 'must hold 16 entries (error-code bits 4:1)', perms);
+  const pmax = kvm === '7.3' ? 0xffff : 0xff;
+  perms.forEach((x, i) => checkInt(`${name}.permissions[${i}]`, x, { max: pmax }));
+  checkInt(`${name}.pkruMask`, s.pkruMask, { max: 0xffff_ffff });
+  return s as unknown as PageFormatSpec;
+}
+
 export function makePageFormat(s: PageFormatSpec): PageFormat {
+  checkPageFormatSpec('s', s);
   const rsvdLo = new Uint32Array(10);
   const rsvdHi = new Uint32Array(10);
   for (let large = 0; large < 2; large++) {
@@ -119,8 +151,13 @@ export function makePageFormat(s: PageFormatSpec): PageFormat {
  * optional parameter given as its default (e.g. `kvm: DEFAULT_KVM_VERSION`) and left out give the same object.
  */
 export function memoize<P extends object>(build: (p: P) => PageFormat, defaults: Partial<P> = {}): (p: P) => PageFormat {
+  if (typeof build !== 'function') refuse('build', 'function-type', 'must be a function (params) => PageFormat', build);
+  checkObject('defaults', defaults);
   const cache = new Map<string, PageFormat>();
   return (p: P) => {
+    // The format builders check their parameters before this (a bigint would throw in the key's
+    // JSON.stringify, and a bad value must not become a cached format); the key needs an object.
+    checkObject('p', p);
     const full = { ...defaults, ...p } as Record<string, unknown>;
     const key = JSON.stringify(Object.entries(full).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)));
     let f = cache.get(key);

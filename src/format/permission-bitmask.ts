@@ -6,9 +6,10 @@
  * 3-bit ACC (X=1, W=2, U=4). 7.3: u16 entries over the 4-bit ACC (R=1, W=2, U/XU=4, X/XS=8;
  * kvm-7x.md §1.4), in `struct kvm_page_format.permissions`.
  */
-import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, KVM_VERSIONS, type KvmVersion } from '../kvm-version';
 import { InvalidArgumentError } from '../errors';
 import { PFERR } from './acc';
+import { checkBool, checkEnum, checkObject } from '../validate/checks';
 
 export interface PermissionParams {
   /** Non-EPT: CR0.WP. */
@@ -33,6 +34,10 @@ const W = 0b1100_1100;
 const U = 0b1111_0000;
 
 export function updatePermissionBitmask(p: PermissionParams): readonly number[] {
+  const o = checkObject<Record<string, unknown>>('p', p);
+  for (const k of ['cr0Wp', 'cr4Smep', 'cr4Smap', 'eferNx', 'ept']) checkBool(`p.${k}`, o[k]);
+  if (o.kvm !== undefined) checkEnum('p.kvm', o.kvm, KVM_VERSIONS);
+  if (o.mbec !== undefined) checkBool('p.mbec', o.mbec);
   if ((p.kvm ?? DEFAULT_KVM_VERSION) === '7.3') return updatePermissionBitmask73(p);
   if (p.mbec === true) throw new InvalidArgumentError('mbec-version', 'MBEC exists only in the KVM 7.3 model', '6.16');
   const out: number[] = [];
@@ -113,6 +118,9 @@ export interface PkruParams {
 }
 
 export function updatePkruBitmask(p: PkruParams): number {
+  const o = checkObject<Record<string, unknown>>('p', p);
+  checkBool('p.cr4Pke', o.cr4Pke);
+  checkBool('p.cr0Wp', o.cr0Wp);
   if (!p.cr4Pke) return 0;
   let mask = 0;
   for (let idx = 0; idx < 16; idx++) {

@@ -3,6 +3,7 @@
  * (reference §3.5, §3.6). Entries KVM leaves unassigned for a mode are 0 here.
  */
 import { rsvdBits } from '../bits';
+import { checkBool, checkEnum, checkInt, checkObject } from '../validate/checks';
 
 export type RsvdBitsMask = readonly [readonly bigint[], readonly bigint[]];
 
@@ -26,6 +27,11 @@ function emptyMatrix(): [bigint[], bigint[]] {
 
 /** `mmu.c: __reset_rsvds_bits_mask(check, pa_bits_rsvd, level, nx, gbpages, pse, amd)`. */
 export function resetRsvdsBitsMask(p: RsvdParams): RsvdBitsMask {
+  const o = checkObject<Record<string, unknown>>('p', p);
+  // MAXPHYADDR 32..52 (SDM Vol. 3A 4.1.4); the cpu_role levels KVM computes masks for (mmu.c: reset_guest_rsvds_bits_mask).
+  checkInt('p.maxPhyAddr', o.maxPhyAddr, { min: 32, max: 52 });
+  checkEnum('p.level', o.level, [2, 3, 4, 5]);
+  for (const k of ['nx', 'gbpages', 'pse', 'amd']) checkBool(`p.${k}`, o[k]);
   const m = emptyMatrix();
   const paBitsRsvd = rsvdBits(p.maxPhyAddr, 63);
   const gbpagesBitRsvd = p.gbpages ? 0n : rsvdBits(7, 7);
@@ -82,6 +88,11 @@ export interface EptRsvdParams {
 
 /** `mmu.c: __reset_rsvds_bits_mask_ept(check, pa_rsvd, execonly, huge_page_level)`. */
 export function resetRsvdsBitsMaskEpt(p: EptRsvdParams): { rsvdBitsMask: RsvdBitsMask; badMtXwr: bigint } {
+  const o = checkObject<Record<string, unknown>>('p', p);
+  checkInt('p.maxPhyAddr', o.maxPhyAddr, { min: 32, max: 52 });
+  checkBool('p.execonly', o.execonly);
+  // huge_page_level: PG_LEVEL_4K..PG_LEVEL_1G (mmu.c: reset_ept_shadow_zero_bits_mask).
+  checkEnum('p.hugePageLevel', o.hugePageLevel, [1, 2, 3]);
   const m = emptyMatrix();
   const high = rsvdBits(p.maxPhyAddr, 63) & rsvdBits(0, 51);
   const large1g = p.hugePageLevel < 3 ? rsvdBits(7, 7) : 0n;

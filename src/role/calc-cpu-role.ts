@@ -76,7 +76,7 @@ export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures, kvm: K
   const guestMode = regs.guestMode ?? false;
   if ((cr0 & CR0.PG) === 0n) {
     // Paging off: level 0, direct=1; nothing else about paging is tracked.
-    return CpuRole.of(PageRole.pack({ access: ACC_ALL, smm, guestMode, direct: true }, kvm), { valid: true });
+    return CpuRole.ofUnchecked(PageRole.packUnchecked({ access: ACC_ALL, smm, guestMode, direct: true }, kvm), { valid: true });
   }
   const wp = (cr0 & CR0.WP) !== 0n;
   const smep = (cr4 & CR4.SMEP) !== 0n;
@@ -86,7 +86,8 @@ export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures, kvm: K
   const la57 = (cr4 & CR4.LA57) !== 0n;
   const nx = (efer & EFER.NXE) !== 0n;
   const v73 = kvm === '7.3';
-  const base = PageRole.pack({
+  // The registers are validated above: every field below is in range by construction.
+  const base = PageRole.packUnchecked({
     access: ACC_ALL,
     smm,
     guestMode,
@@ -98,7 +99,7 @@ export function calcCpuRole(regs: PagingRegisters, features: CpuFeatures, kvm: K
     hasFourByteGpte: !pae,
     level: lma ? (la57 ? 5 : 4) : pae ? 3 : 2,
   }, kvm);
-  return CpuRole.of(base, {
+  return CpuRole.ofUnchecked(base, {
     valid: true,
     cr4Smep: !v73 && smep,
     hasPferrFetch: v73 && (smep || nx),

@@ -4,8 +4,8 @@
  * base role and bit 7 is `has_pferr_fetch`). The key is the exact 64-bit value as a number (the
  * extended role uses only 8 bits, so it is below 2^40). The version is the base role's.
  */
-import { InvalidArgumentError } from '../errors';
-import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, KVM_VERSIONS, type KvmVersion } from '../kvm-version';
+import { checkBigint, checkEnum, checkObject, refuse } from '../validate/checks';
 import { PageRole } from './page-role';
 
 export interface ExtendedRoleFields {
@@ -53,8 +53,12 @@ export const EXT_ROLE_BITS_7_3: ExtLayout = Object.freeze({
 });
 
 export function extRoleBits(kvm: KvmVersion): ExtLayout {
-  return kvm === '7.3' ? EXT_ROLE_BITS_7_3 : EXT_ROLE_BITS_6_16;
+  if (kvm === '7.3') return EXT_ROLE_BITS_7_3;
+  if (kvm === '6.16') return EXT_ROLE_BITS_6_16;
+  return refuse('kvm', 'kvm-version', `must be one of ${KVM_VERSIONS.map((v) => JSON.stringify(v)).join(', ')}`, kvm);
 }
+
+const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** The unversioned name is the default version's layout (7.3); v6.16's is EXT_ROLE_BITS_6_16. */
 export const EXT_ROLE_BITS: ExtLayout = extRoleBits(DEFAULT_KVM_VERSION);
@@ -76,6 +80,7 @@ export const EXT_ROLE_KVM_NAMES_7_3_ONLY: Readonly<Pick<Record<keyof ExtendedRol
 
 /** KVM's name of an extended-role field of either version. */
 export function extRoleKvmName(k: keyof ExtendedRoleFields): string {
+  if (typeof k !== 'string' || (k !== 'hasPferrFetch' && !own(EXT_ROLE_KVM_NAMES, k))) refuse('k', 'ext-role-field-name', 'must be an extended role field name', k);
   return k === 'hasPferrFetch' ? EXT_ROLE_KVM_NAMES_7_3_ONLY.hasPferrFetch : EXT_ROLE_KVM_NAMES[k];
 }
 
@@ -95,28 +100,44 @@ export class CpuRole {
     return this.base.kvm;
   }
 
+  /**
+   * A base PageRole and the extended role: a word of bits 7:0, or fields by name (own keys of
+   * either version's layout; booleans, a field the version lacks only as false).
+   */
   static of(base: PageRole, ext: Partial<ExtendedRoleFields> | number): CpuRole {
+    if (!(base instanceof PageRole)) refuse('base', 'page-role', 'must be a PageRole', base);
     if (typeof ext === 'number') {
-      if (!Number.isInteger(ext) || ext < 0 || ext > 0xff) {
-        throw new InvalidArgumentError('ext-role-word', 'the extended role uses bits 7:0 only', String(ext));
-      }
+      if (!Number.isInteger(ext) || ext < 0 || ext > 0xff) refuse('ext', 'ext-role-word', 'must be an extended role word: it uses bits 7:0 only', ext);
       return new CpuRole(base, ext);
     }
+    const e = checkObject<Record<string, unknown>>('ext', ext);
+    const bits = extRoleBits(base.kvm);
+    for (const k of Object.keys(e)) {
+      const v = e[k];
+      if (v === undefined) continue;
+      if (!own(EXT_ROLE_BITS_6_16, k) && !own(EXT_ROLE_BITS_7_3, k)) refuse(`ext.${k}`, 'ext-role-field-name', 'is not an extended role field', v);
+      if (typeof v !== 'boolean') refuse(`ext.${k}`, 'ext-role-field-type', 'must be true or false', v);
+      if (v && bits[k as keyof ExtendedRoleFields] === undefined) refuse(`ext.${k}`, 'ext-role-field-version', `does not exist in KVM ${base.kvm}`, v);
+    }
+    return CpuRole.ofUnchecked(base, ext);
+  }
+
+  /** @internal `of` with fields, without the argument checks: kvm_calc_cpu_role's own fields. */
+  static ofUnchecked(base: PageRole, ext: Partial<ExtendedRoleFields>): CpuRole {
     const bits = extRoleBits(base.kvm);
     let w = 0;
     for (const name of Object.keys(ext) as (keyof ExtendedRoleFields)[]) {
-      if (!ext[name]) continue;
       const b = bits[name];
-      if (b === undefined) {
-        throw new InvalidArgumentError('ext-role-field-version', `extended role field ${name} does not exist in KVM ${base.kvm}`, 'true');
-      }
-      w |= 1 << b;
+      if (ext[name] === true && b !== undefined) w |= 1 << b;
     }
     return new CpuRole(base, w);
   }
 
+  /** From `as_u64`: the base word in bits 31:0, the extended role in bits 39:32. */
   static fromU64(v: bigint, kvm: KvmVersion = DEFAULT_KVM_VERSION): CpuRole {
-    return CpuRole.of(PageRole.fromWord(Number(v & 0xffffffffn), kvm), Number(v >> 32n));
+    checkBigint('v', v, { max: (1n << 40n) - 1n });
+    checkEnum('kvm', kvm, KVM_VERSIONS, 'kvm-version');
+    return new CpuRole(PageRole.fromWord(Number(v & 0xffffffffn), kvm), Number(v >> 32n));
   }
 
   /** `as_u64`. */
@@ -130,6 +151,7 @@ export class CpuRole {
   }
 
   equals(o: CpuRole): boolean {
+    if (!(o instanceof CpuRole)) refuse('o', 'cpu-role', 'must be a CpuRole', o);
     return this.key === o.key && this.kvm === o.kvm;
   }
 

@@ -4,8 +4,8 @@
  * layout it uses; equality and hashing use the word (`key`), exactly as KVM compares `role.word`
  * (roles of different versions never meet: one VM has one version).
  */
-import { InvalidArgumentError } from '../errors';
-import { DEFAULT_KVM_VERSION, type KvmVersion } from '../kvm-version';
+import { DEFAULT_KVM_VERSION, KVM_VERSIONS, type KvmVersion } from '../kvm-version';
+import { checkEnum, checkObject, refuse } from '../validate/checks';
 
 export interface PageRoleFields {
   level: number;
@@ -72,8 +72,12 @@ export const PAGE_ROLE_LAYOUT_7_3 = Object.freeze({
 } as const);
 
 export function pageRoleLayout(kvm: KvmVersion): Layout {
-  return kvm === '7.3' ? PAGE_ROLE_LAYOUT_7_3 : PAGE_ROLE_LAYOUT_6_16;
+  if (kvm === '7.3') return PAGE_ROLE_LAYOUT_7_3;
+  if (kvm === '6.16') return PAGE_ROLE_LAYOUT_6_16;
+  return refuse('kvm', 'kvm-version', `must be one of ${KVM_VERSIONS.map((v) => JSON.stringify(v)).join(', ')}`, kvm);
 }
+
+const own = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 /** The unversioned name is the default version's layout (7.3); v6.16's is PAGE_ROLE_LAYOUT_6_16. */
 export const PAGE_ROLE_LAYOUT: Layout = pageRoleLayout(DEFAULT_KVM_VERSION);
@@ -105,6 +109,7 @@ export const PAGE_ROLE_KVM_NAMES_7_3_ONLY: Readonly<Pick<Record<keyof PageRoleFi
 
 /** KVM's name of a page-role field of either version. */
 export function pageRoleKvmName(k: keyof PageRoleFields): string {
+  if (typeof k !== 'string' || (k !== 'cr4Smep' && !own(PAGE_ROLE_KVM_NAMES, k))) refuse('k', 'role-field-name', 'must be a page role field name', k);
   return k === 'cr4Smep' ? PAGE_ROLE_KVM_NAMES_7_3_ONLY.cr4Smep : PAGE_ROLE_KVM_NAMES[k];
 }
 
@@ -129,10 +134,35 @@ export class PageRole {
   }
 
   static fromWord(word: number, kvm: KvmVersion = DEFAULT_KVM_VERSION): PageRole {
-    if (!Number.isInteger(word) || word < 0 || word > 0xffffffff) {
-      throw new InvalidArgumentError('role-word', 'a page role word is an unsigned 32-bit integer', String(word));
+    if (typeof word !== 'number' || !Number.isInteger(word) || word < 0 || word > 0xffffffff) {
+      refuse('word', 'role-word', 'must be a page role word, an unsigned 32-bit integer', word);
     }
+    checkEnum('kvm', kvm, KVM_VERSIONS, 'kvm-version');
     return new PageRole(word, kvm);
+  }
+
+  /**
+   * The fields of a pack/with: an object whose own keys are page-role field names (prototype keys
+   * such as `toString` are no fields: `in` found them), each a boolean or an integer that fits its
+   * width in `kvm`'s layout; a field the layout lacks only as false/0.
+   */
+  private static checkFields(name: string, fields: unknown, kvm: KvmVersion): Partial<PageRoleFields> {
+    const f = checkObject<Record<string, unknown>>(name, fields);
+    const layout = pageRoleLayout(kvm);
+    for (const k of Object.keys(f)) {
+      const v = f[k];
+      if (v === undefined) continue;
+      if (!own(PAGE_ROLE_LAYOUT_6_16, k) && !own(PAGE_ROLE_LAYOUT_7_3, k)) refuse(`${name}.${k}`, 'role-field-name', 'is not a page role field', v);
+      if (typeof v !== 'boolean' && (typeof v !== 'number' || !Number.isInteger(v))) refuse(`${name}.${k}`, 'role-field-type', 'must be a boolean or an integer', v);
+      const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+      const sw = layout[k as keyof PageRoleFields];
+      if (sw === undefined) {
+        if (n !== 0) refuse(`${name}.${k}`, 'role-field-version', `does not exist in KVM ${kvm}`, v);
+        continue;
+      }
+      if (n < 0 || n >= 1 << sw[1]) refuse(`${name}.${k}`, 'role-field-range', `must fit in ${sw[1]} bit(s)`, v);
+    }
+    return f as Partial<PageRoleFields>;
   }
 
   /**
@@ -140,30 +170,34 @@ export class PageRole {
    * may be given only as false/0.
    */
   static pack(fields: Partial<PageRoleFields>, kvm: KvmVersion = DEFAULT_KVM_VERSION): PageRole {
+    checkEnum('kvm', kvm, KVM_VERSIONS, 'kvm-version');
+    return PageRole.packUnchecked(PageRole.checkFields('fields', fields, kvm), kvm);
+  }
+
+  /**
+   * @internal `pack` without the argument checks, for the engine's role computations (child roles
+   * of every shadow/TDP page, root roles): their fields come from valid roles and in-range levels.
+   */
+  static packUnchecked(fields: Partial<PageRoleFields>, kvm: KvmVersion): PageRole {
     const layout = pageRoleLayout(kvm);
     let w = 0;
     for (const name of Object.keys(fields) as (keyof PageRoleFields)[]) {
       const v = fields[name];
-      if (v === undefined) continue;
-      const n = typeof v === 'boolean' ? (v ? 1 : 0) : v;
       const sw = layout[name];
-      if (sw === undefined) {
-        if (!(name in PAGE_ROLE_LAYOUT_6_16) && !(name in PAGE_ROLE_LAYOUT_7_3)) throw new InvalidArgumentError('role-field-name', 'not a page role field', name);
-        if (n !== 0) throw new InvalidArgumentError('role-field-version', `page role field ${name} does not exist in KVM ${kvm}`, String(v));
-        continue;
-      }
-      const [shift, width] = sw;
-      if (!Number.isInteger(n) || n < 0 || n >= 1 << width) {
-        throw new InvalidArgumentError('role-field-range', `page role field ${name} must fit in ${width} bit(s)`, String(v));
-      }
-      w |= n << shift;
+      if (v === undefined || sw === undefined) continue;
+      w |= (typeof v === 'boolean' ? (v ? 1 : 0) : v) << sw[0];
     }
     return new PageRole(w >>> 0, kvm);
   }
 
   /** A copy with some fields changed (KVM's `role.level--`, `role.access = …`), same version. */
   with(fields: Partial<PageRoleFields>): PageRole {
-    return PageRole.pack({ ...this.fields(), ...fields }, this.kvm);
+    return this.withUnchecked(PageRole.checkFields('fields', fields, this.kvm));
+  }
+
+  /** @internal `with` without the argument checks (the engine's child and root roles). */
+  withUnchecked(fields: Partial<PageRoleFields>): PageRole {
+    return PageRole.packUnchecked({ ...this.fields(), ...fields }, this.kvm);
   }
 
   /** Equality and hash key: the word. */
@@ -172,6 +206,7 @@ export class PageRole {
   }
 
   equals(other: PageRole): boolean {
+    if (!(other instanceof PageRole)) refuse('other', 'page-role', 'must be a PageRole', other);
     return this.word === other.word && this.kvm === other.kvm;
   }
 

@@ -314,7 +314,7 @@ export class ShadowMmu implements ShadowMmuOps {
   private childRoleUnchecked(parent: ShadowPage, idx: number, direct: boolean, access: number): PageRole {
     const r = parent.role;
     const level = r.level - 1;
-    return r.with({ level, access, direct, passthrough: false, quadrant: r.hasFourByteGpte ? idx & 1 : r.quadrant });
+    return r.withUnchecked({ level, access, direct, passthrough: false, quadrant: r.hasFourByteGpte ? idx & 1 : r.quadrant });
   }
 
   /** `kvm_mmu_get_child_sp`: null means "-EEXIST" (the SPTE already links a table). */
@@ -422,7 +422,7 @@ export class ShadowMmu implements ShadowMmuOps {
     }
     // mmu.c:2700-2701: a zapped page leaves the possible-NX-huge-pages list (nx_lpage_splits drops).
     if (sp.nxHugePageDisallowed) this.vm.possibleNxHugePages.unaccount(sp);
-    sp.role = sp.role.with({ invalid: true });
+    sp.role = sp.role.withUnchecked({ invalid: true });
     if (zappedRoot) this.freeObsoleteRootsRequest++;
     this.vm.events.record({ kind: 'sp_zap', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `role 0x${sp.role.word.toString(16)}${sp.rootCount > 0 ? ' (root in use)' : ''}` });
     return n;

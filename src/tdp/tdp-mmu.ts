@@ -261,7 +261,7 @@ export class TdpMmu {
     let n = 0;
     for (const r of [...this.roots]) {
       if (r.role.invalid || !rootMatch(r, types)) continue;
-      r.role = r.role.with({ invalid: true });
+      r.role = r.role.withUnchecked({ invalid: true });
       this.zapTree(r, -1);
       n++;
       this.putRootUnchecked(r); // drop the TDP MMU's own reference
@@ -429,7 +429,7 @@ export class TdpMmu {
         sp = this.childOfUnchecked(old);
         continue;
       }
-      const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
+      const child = this.allocPage(sp.role.withUnchecked({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
       child.nxHugePageDisallowed = fault.hugePageDisallowed;
       if (isShadowPresent(old)) this.splitHugePage(sp, idx, old, child, vcpu);
       else if (this.linkSp(sp, idx, old, child, vcpu) !== 0) {
@@ -781,7 +781,7 @@ export class TdpMmu {
     for (const root of this.validRoots()) {
       this.forEachInRoot(root, start, end, (sp, idx, level, spte) => {
         if (level === 1 || !isLastSpte(spte, level)) return;
-        const child = this.allocPage(sp.role.with({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
+        const child = this.allocPage(sp.role.withUnchecked({ level: level - 1 }), sp.gfn + idx * pagesPerEntry(level), sp, idx);
         this.splitHugePage(sp, idx, spte, child, vcpu);
         n++;
       });
@@ -863,7 +863,7 @@ export class TdpMmu {
     const counts = [0, extraLeaves[1] ?? 0, extraLeaves[2] ?? 0, extraLeaves[3] ?? 0];
     for (const root of this.roots) {
       this.forEachInRange(root, 0, 2 ** 40, (sp, _i, level, spte, gfn) => {
-        if (sp.role.with({ level: root.level }).word !== root.role.word) {
+        if (sp.role.withUnchecked({ level: root.level }).word !== root.role.word) {
           throw new InvariantViolation('child-role', `TDP page at level ${sp.level} has role 0x${sp.role.word.toString(16)}, root 0x${root.role.word.toString(16)}`, String(sp.pfn));
         }
         this.checkSpte(spte, level, gfn);

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError, NonCanonicalAddressError } from '../errors';
 import { checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, optBool, refuse } from '../validate/checks';
-import { isCanonical } from '../address/canonical';
+import { isCanonicalUnchecked } from '../address/canonical';
 import { MAX_VCPU_INDEX } from './vm-args';
 import { checkRegisterTypes } from '../cpu/check-registers';
 
@@ -67,6 +67,6 @@ export function checkVcpuArgs(vm: unknown, index: unknown): void {
 /** INVPCID's linear address (type 0): a u64 and canonical for the current paging width (SDM: #GP otherwise). */
 export function checkInvpcidAddress(address: unknown, bits: 48 | 57): bigint {
   const a = checkAddressArg('address', address);
-  if (!isCanonical(a, bits)) refuse('address', `canonical-${bits}`, `must be canonical for ${bits}-bit linear addresses (INVPCID type 0: #GP)`, address, NonCanonicalAddressError);
+  if (!isCanonicalUnchecked(a, bits)) refuse('address', `canonical-${bits}`, `must be canonical for ${bits}-bit linear addresses (INVPCID type 0: #GP)`, address, NonCanonicalAddressError);
   return a;
 }

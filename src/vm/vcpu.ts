@@ -154,7 +154,7 @@ export class Vcpu {
     if (vm.tlbSpec !== undefined) {
       this.tlbModel = new Tlb(vm.tlbSpec);
       this.tlbModel.vcpu = index;
-      this.tlbModel.sink = (e) => vm.events.record(e);
+      this.tlbModel.sink = (e) => vm.events.recordUnchecked(e);
     }
   }
 
@@ -441,7 +441,7 @@ export class Vcpu {
       tlb.hit(level);
       this.stats.add(GUEST_ACCESSES);
       const ev = this.vm.events;
-      if (ev.enabled) ev.record({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
+      if (ev.enabled) ev.recordUnchecked({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
       return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n); // `a` passed the mode's address check
     }
     tlb.miss();

@@ -45,6 +45,7 @@ export function encodeAccess(a: Access): number {
 }
 
 export function describeAccess(a: Access): string {
+  encodeAccess(a); // the same checks: an object of a known kind with boolean flags
   const who = a.implicit ? 'implicit supervisor' : a.user ? 'user' : 'supervisor';
   return `${who} ${a.kind}${a.ac && !a.user ? ' (EFLAGS.AC=1)' : ''}`;
 }

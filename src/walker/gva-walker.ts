@@ -256,6 +256,13 @@ export class GvaWalker {
 
   /** The record of the last raw walk (for callers that walked with walkRaw/walkRawStaged). */
   recordLast(stop: number, address: Gva, access: Access): WalkResult {
+    // The record of a walk that happened: a WalkStop code, the walked address (a u64 bigint) and
+    // its access. Checked here (once per fault record, never in the raw walk).
+    if (typeof stop !== 'number' || !Number.isInteger(stop) || stop < WalkStop.Ok || stop > WalkStop.SecondStage) {
+      refuse('stop', 'walk-stop', `must be a WalkStop code, an integer in [${WalkStop.Ok}, ${WalkStop.SecondStage}]`, stop);
+    }
+    if (typeof address !== 'bigint' || address < 0n || address > 0xffff_ffff_ffff_ffffn) refuse('address', 'bigint-range', 'must be a u64 bigint GVA', address);
+    encodeAccess(access);
     if (this.inputs === undefined) {
       const ok = stop === WalkStop.Ok;
       if (!ok) {
