@@ -51,7 +51,7 @@ describe('a mutated engine fails a design note', () => {
   // Where KVM would let a shadowed level-1 page go unsync (`mmu.c: mmu_try_to_unsync_pages` →
   // kvm_unsync_page), the mutant keeps it write-protected instead, so every guest write to it is
   // emulated: as if the unsync optimisation did not exist.
-  const neverUnsync = { file: 'shadow/unsync.js', from: 'kvmUnsyncPage(mmu, sp, vcpu);', to: 'return true; // mutant: never unsync' };
+  const neverUnsync = { file: 'shadow/unsync.js', from: 'kvmUnsyncPageUnchecked(mmu, sp, vcpu);', to: 'return true; // mutant: never unsync' };
 
   it('note 07 is up to date on the real engine and fails a claim on the mutant', { timeout: 600_000 }, async () => {
     const real = await notesCli(['--check', '--no-report', path.join(ROOT, 'notebooks', '07-shadow-paging.ipynb')]);

@@ -23,7 +23,7 @@ const MUTANTS: NoteMutant[] = [
   {
     note: '17-nested-tdp-cost.ipynb',
     what: "nested_svm_transition_tlb_flush's KVM_REQ_MMU_SYNC (svm/nested.c:485) dropped: VMRUN no longer syncs guest_mmu",
-    mutation: { file: 'shadow/guest-mmu-npt.js', from: '(0, roots_1.syncRoots)(this.vm.shadow, ctx);', to: '; // mutant: no sync at VMRUN' },
+    mutation: { file: 'shadow/guest-mmu-npt.js', from: '(0, roots_1.syncRootsUnchecked)(this.vm.shadow, ctx);', to: '; // mutant: no sync at VMRUN' },
     cell: 8,
     claim: "NPT: each edit costs 4 — L1's store faults again, because the VMRUN before it synced and re-protected the NPT12 page",
   },
