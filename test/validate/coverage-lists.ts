@@ -146,12 +146,6 @@ export const EXEMPT: Record<string, string> = {
 };
 
 export const PENDING: string[] = [
-  // src/builder/entry-flags.ts
-  'leafFlagBits',
-  // src/builder/page-table-builder.ts
-  'PageTableBuilder.entryAddress',
-  // src/builder/table-mode.ts
-  'leafLevelOf', 'levelSpan',
   // src/fuzz/fuzz-config.ts
   'fuzzConfig',
   // src/fuzz/fuzz-run.ts
