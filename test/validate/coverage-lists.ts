@@ -146,10 +146,6 @@ export const EXEMPT: Record<string, string> = {
 };
 
 export const PENDING: string[] = [
-  // src/fuzz/fuzz-config.ts
-  'fuzzConfig',
-  // src/fuzz/fuzz-run.ts
-  'FuzzRun', 'FuzzRun.step', 'runFuzz',
   // src/sweep/sweep-jobs.ts
   'checkTraces', 'expandJobs',
   // src/sweep/sweep-row.ts
