@@ -146,10 +146,6 @@ export const EXEMPT: Record<string, string> = {
 };
 
 export const PENDING: string[] = [
-  // src/sweep/sweep-jobs.ts
-  'checkTraces', 'expandJobs',
-  // src/sweep/sweep-row.ts
-  'runJob',
   // src/sweep/sweep.ts
   'sweep',
   // src/workload/trace-result.ts
