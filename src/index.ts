@@ -163,7 +163,7 @@ export * from './scenario/nested-npt-roots';
 export * from './scenario/mmu-census';
 // The seeded random-operation fuzzer (a reference model cross-checking every access).
 export { FUZZ_CONFIGS, fuzzConfig, type FuzzConfig, type FuzzConfigName } from './fuzz/fuzz-config';
-export { runFuzz, FuzzRun, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
+export { runFuzz, FuzzRun, MAX_FUZZ_OPS, type FuzzSummary, type FuzzViolation, type FuzzOptions } from './fuzz/fuzz-run';
 export * from './scenario/tlb-compare';
 export * from './scenario/walk-2d-setup';
 export * from './scenario/nested-mbec';

@@ -1,7 +1,11 @@
 /** Encoding of leaf entries from named flags (SDM Vol. 3A tables 4-4..4-20; EPT §6.2 of the reference). */
 import { PageTableBuildError } from '../errors';
 import { describeValue } from '../validate/describe-value';
-import type { TableGeometry } from './table-mode';
+import { GEOMETRY, type TableGeometry } from './table-mode';
+import { checkObject } from '../validate/checks';
+import { checkGeometry, checkLevel } from './check-geometry';
+
+const KNOWN: readonly TableGeometry[] = Object.freeze(Object.values(GEOMETRY));
 
 export interface X86Flags {
   writable?: boolean;
@@ -49,6 +53,8 @@ function checkFlagTypes(flags: object, numeric: string): void {
 
 /** The flag bits of a leaf entry at `level` (without the address), as halves [lo, hi]. */
 export function leafFlagBits(g: TableGeometry, level: number, flags: EntryFlags): [number, number] {
+  checkLevel('level', level, checkGeometry('g', g, KNOWN));
+  checkObject('flags', flags);
   let lo = 0;
   let hi = 0;
   if (g.ept) {

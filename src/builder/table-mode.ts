@@ -1,5 +1,7 @@
 /** Geometry of each table format the builder can write. */
 import { PageSizeError } from '../errors';
+import { checkEnum } from '../validate/checks';
+import { checkGeometry, checkLevel } from './check-geometry';
 
 export type TableMode = 'paging32' | 'pae' | 'paging4' | 'paging5' | 'ept4' | 'ept5';
 export type PageSize = '4K' | '2M' | '4M' | '1G';
@@ -27,8 +29,14 @@ export const GEOMETRY: Readonly<Record<TableMode, TableGeometry>> = Object.freez
   ept5: { mode: 'ept5', levels: 5, entryBytes: 8, indexBits: 9, ept: true, vaBits: 57, sizes: { '4K': 1, '2M': 2, '1G': 3 } },
 });
 
+const KNOWN: readonly TableGeometry[] = Object.freeze(Object.values(GEOMETRY));
+
+/** The level of a leaf of `size` in `g` (PageSizeError when the mode has no such pages). */
 export function leafLevelOf(g: TableGeometry, size: PageSize): number {
-  const l = g.sizes[size];
+  checkGeometry('g', g, KNOWN);
+  // Own membership first: `g.sizes['toString']` is Object.prototype's function, not a level.
+  checkEnum('size', size, PAGE_SIZES);
+  const l = Object.prototype.hasOwnProperty.call(g.sizes, size) ? g.sizes[size] : undefined;
   if (l === undefined) {
     throw new PageSizeError(
       'page-size-for-mode',
@@ -41,5 +49,6 @@ export function leafLevelOf(g: TableGeometry, size: PageSize): number {
 
 /** Bytes covered by one entry at a level. */
 export function levelSpan(g: TableGeometry, level: number): number {
+  checkLevel('level', level, checkGeometry('g', g, KNOWN));
   return 2 ** (12 + g.indexBits * (level - 1));
 }

@@ -5,7 +5,7 @@
  * EPT (guest_mmu shadowing EPT12), L2 on nested NPT (guest_mmu shadowing NPT12), L2 on root_mmu
  * with guest_mode roles (L1 shadows L2 itself), and a TD (mirror root + S-EPT).
  */
-import { InvalidArgumentError } from '../errors';
+import { checkEnum } from '../validate/checks';
 
 export const FUZZ_CONFIGS = ['ept-ad', 'ept-noad', 'ept-pml', 'npt', 'shadow', 'nested-ept', 'nested-npt', 'nested-shadow', 'td'] as const;
 export type FuzzConfigName = (typeof FUZZ_CONFIGS)[number];
@@ -27,7 +27,9 @@ export interface FuzzConfig {
   staleGuestTranslations: boolean;
 }
 
-export function fuzzConfig(name: string): FuzzConfig {
+export function fuzzConfig(config: string): FuzzConfig {
+  // Own membership (never a prototype key), and the message names the argument.
+  const name = checkEnum('config', config, FUZZ_CONFIGS, 'fuzz-config');
   const base = { flavour: 'ept' as const, mmu: 'tdp' as const, adEnabled: true, pml: false, level: 'l1' as const, td: false, staleGuestTranslations: false };
   switch (name) {
     case 'ept-ad': return { ...base, name };
@@ -39,6 +41,5 @@ export function fuzzConfig(name: string): FuzzConfig {
     case 'nested-npt': return { ...base, name, flavour: 'npt', level: 'nested-npt' };
     case 'nested-shadow': return { ...base, name, level: 'nested-shadow' };
     case 'td': return { ...base, name, td: true };
-    default: throw new InvalidArgumentError('fuzz-config', `a fuzz configuration is one of ${FUZZ_CONFIGS.join(', ')}`, name);
   }
 }

@@ -8,6 +8,14 @@
 import { fuzzConfig, type FuzzConfigName } from './fuzz-config';
 import { FuzzMachine, type OutcomeCounts } from './fuzz-machine';
 import { Rng, opText, randomOp } from './fuzz-ops';
+import { checkInt, checkLimit, checkObject, refuse } from '../validate/checks';
+
+/**
+ * Most operations one run may be asked for. `runFuzz` is synchronous: a count of 10^12 would hold
+ * the thread for days. Long runs go through the CLI (`npm run fuzz`), one run per configuration,
+ * which reports progress and stops on Ctrl-C.
+ */
+export const MAX_FUZZ_OPS = 100_000_000;
 
 export interface FuzzViolation {
   config: FuzzConfigName;
@@ -43,6 +51,23 @@ export interface FuzzOptions {
   shouldStop?: () => boolean;
 }
 
+function optFunction(name: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'function') refuse(name, 'function-type', 'must be a function', v);
+}
+
+/** Every option checked before the run builds its first machine. */
+function checkFuzzOptions(o: FuzzOptions): void {
+  checkObject('options', o);
+  fuzzConfig(o.config);
+  checkInt('options.seed', o.seed);
+  checkInt('options.ops', o.ops);
+  checkLimit('options.ops', o.ops, MAX_FUZZ_OPS, 'operations');
+  if (o.keep !== undefined) checkInt('options.keep', o.keep);
+  if (o.progressEvery !== undefined) checkInt('options.progressEvery', o.progressEvery, { min: 1 });
+  optFunction('options.onProgress', o.onProgress);
+  optFunction('options.shouldStop', o.shouldStop);
+}
+
 /** Seed of the machine a run starts after its `k`-th failure. */
 function machineSeed(seed: number, k: number): number {
   return (seed + Math.imul(k, 0x9e37_79b9)) >>> 0;
@@ -57,6 +82,7 @@ export class FuzzRun {
   private rng: Rng;
 
   constructor(o: FuzzOptions) {
+    checkFuzzOptions(o);
     this.o = o;
     this.summary = { config: o.config, seed: o.seed, ops: 0, violations: 0, first: [], outcomes: {}, opCounts: {} };
     this.m = new FuzzMachine(fuzzConfig(o.config), machineSeed(o.seed, 0));
@@ -75,6 +101,8 @@ export class FuzzRun {
 
   /** Run up to `n` more operations (never past `ops`). */
   step(n: number): void {
+    checkInt('n', n);
+    checkLimit('n', n, MAX_FUZZ_OPS, 'operations');
     const sum = this.summary;
     const every = this.o.progressEvery ?? 1000;
     for (let i = 0; i < n && sum.ops < this.o.ops; i++) {

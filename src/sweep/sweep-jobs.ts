@@ -6,6 +6,7 @@ import { SweepError } from './sweep-error';
 import { WORKLOADS } from './workload-registry';
 import { LimitExceededError } from '../errors';
 import { describeValue } from '../validate/describe-value';
+import { checkArray, checkInt, checkLimit, checkObject, ownEntry } from '../validate/checks';
 
 /** Most jobs one sweep expands (configurations × grid points × seeds); the list is built eagerly. */
 export const MAX_SWEEP_JOBS = 100_000;
@@ -61,7 +62,7 @@ export function sweepJobs(s: SweepSpec): Job[] {
  * merge of finished shards needs to know the job order.
  */
 export function expandJobs(s: SweepSpec): Job[] {
-  if (typeof s !== 'object' || s === null) throw new SweepError('sweep-spec', 'spec must be an object { configs, workloads, seeds }', describeValue(s));
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) throw new SweepError('sweep-spec', 'spec must be an object { configs, workloads, seeds }', describeValue(s));
   if (!Array.isArray(s.configs) || s.configs.length === 0) throw new SweepError('sweep-no-configs', 'spec.configs: a sweep needs at least one configuration', show(s.configs));
   if (!Array.isArray(s.workloads) || s.workloads.length === 0) throw new SweepError('sweep-no-workloads', 'spec.workloads: a sweep needs at least one workload', show(s.workloads));
   if (!Array.isArray(s.seeds) || s.seeds.length === 0 || !s.seeds.every((x) => Number.isSafeInteger(x))) throw new SweepError('sweep-seeds', 'spec.seeds are a non-empty list of integers', show(s.seeds));
@@ -113,6 +114,9 @@ export function expandJobs(s: SweepSpec): Job[] {
 
 /** Generate each distinct trace once up front: a malformed parameter (pages: 0, …) fails here. */
 export function checkTraces(jobs: readonly Job[]): void {
+  checkArray('jobs', jobs);
+  checkLimit('jobs.length', jobs.length, MAX_SWEEP_JOBS, 'jobs');
+  jobs.forEach((j, i) => checkJob(`jobs[${i}]`, j));
   const seen = new Set<string>();
   for (const j of jobs) {
     const key = `${j.generator}|${JSON.stringify(j.params)}|${j.seed}`;
@@ -124,4 +128,13 @@ export function checkTraces(jobs: readonly Job[]): void {
       throw new SweepError('sweep-param-invalid', `workload ${j.generator} with ${show(j.params)} does not give a valid trace: ${(err as Error).message}`, show(j.params));
     }
   }
+}
+
+/** A job as expandJobs makes it: a known generator, a params object, an integer seed (runJob and checkTraces take jobs from callers too). */
+export function checkJob(name: string, j: unknown): Job {
+  const o = checkObject<Job>(name, j);
+  ownEntry(`${name}.generator`, o.generator, WORKLOADS);
+  checkObject(`${name}.params`, o.params);
+  checkInt(`${name}.seed`, o.seed, { min: Number.MIN_SAFE_INTEGER });
+  return o;
 }

@@ -3,13 +3,14 @@ import { runTrace } from '../workload/trace-run';
 import { FAULT_KINDS } from '../workload/trace-result';
 import { VCPU_STAT_NAMES, VM_STAT_NAMES } from '../events/stats';
 import { WORKLOADS } from './workload-registry';
-import type { Job } from './sweep-jobs';
+import { checkJob, type Job } from './sweep-jobs';
 
 export type SweepRow = Record<string, string | number>;
 
 export const SWEEP_KEY_COLUMNS = ['config', 'workload', 'params', 'seed'] as const;
 
 export function runJob(j: Job): SweepRow {
+  checkJob('job', j);
   const r = runTrace(j.config, WORKLOADS[j.generator]!.make(j.params, j.seed));
   const d = r.derived;
   const row: SweepRow = {

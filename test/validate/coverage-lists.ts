@@ -146,20 +146,6 @@ export const EXEMPT: Record<string, string> = {
 };
 
 export const PENDING: string[] = [
-  // src/builder/entry-flags.ts
-  'leafFlagBits',
-  // src/builder/page-table-builder.ts
-  'PageTableBuilder.entryAddress',
-  // src/builder/table-mode.ts
-  'leafLevelOf', 'levelSpan',
-  // src/fuzz/fuzz-config.ts
-  'fuzzConfig',
-  // src/fuzz/fuzz-run.ts
-  'FuzzRun', 'FuzzRun.step', 'runFuzz',
-  // src/sweep/sweep-jobs.ts
-  'checkTraces', 'expandJobs',
-  // src/sweep/sweep-row.ts
-  'runJob',
   // src/sweep/sweep.ts
   'sweep',
   // src/workload/trace-result.ts
