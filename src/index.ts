@@ -136,7 +136,8 @@ export * from './workload/config-error';
 export * from './workload/run-config';
 export * from './workload/trace-machine';
 export * from './workload/memory-refs';
-export * from './workload/trace-result';
+// buildResult is TraceRun's own assembly step (it reads the run's private tallies): not public.
+export { FAULT_KINDS, type RunTally, type SeriesPoint, type FaultKind, type Derived, type TraceResult } from './workload/trace-result';
 export * from './workload/trace-run';
 export * from './workload/fault-charts';
 export * from './sweep/sweep-error';

@@ -14,7 +14,7 @@ import { checkTraces, expandJobs, type Job, type SweepSpec } from './sweep-jobs'
 import { runJob, type SweepRow } from './sweep-row';
 import { SweepError } from './sweep-error';
 import { WORKLOADS } from './workload-registry';
-import { checkSignal, throwIfAborted } from '../validate/checks';
+import { checkObject, checkSignal, refuse, throwIfAborted } from '../validate/checks';
 import { parseShard, shardJobs, type Shard } from './sweep-shard';
 
 export interface SweepOptions extends SweepSpec {
@@ -91,14 +91,25 @@ async function runOnWorkers(jobs: Job[], workers: Worker[], progress: (done: num
   return rows;
 }
 
-export async function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
+/**
+ * Runs the sweep. Its options are checked before the promise exists, so bad options throw at the
+ * call (a typed error naming the option) instead of arriving as a rejected promise after work
+ * started; `await sweep(bad)` sees the same error either way.
+ */
+export function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
+  checkObject('options', opts);
   const workers = opts.workers ?? availableParallelism();
   if (!Number.isSafeInteger(workers) || workers < 1) throw new SweepError('sweep-workers', 'workers is a positive integer', String(opts.workers));
   const signal = checkSignal('options.signal', opts.signal);
+  if (opts.onProgress !== undefined && typeof opts.onProgress !== 'function') refuse('options.onProgress', 'sweep-on-progress', 'is a function (done, total) or undefined', opts.onProgress);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const all = expandJobs(opts);
   const jobs = shard === undefined ? all : shardJobs(all, shard);
   if (jobs.length === 0) throw new SweepError('sweep-shard-empty', `shard ${shard!.index}/${shard!.count} has no jobs: the sweep has only ${all.length}`, `${shard!.index}/${shard!.count}`);
+  return runSweep(opts, workers, signal, all, jobs);
+}
+
+async function runSweep(opts: SweepOptions, workers: number, signal: AbortSignal | undefined, all: Job[], jobs: Job[]): Promise<aq.ColumnTable> {
   const progress = (d: number) => opts.onProgress?.(d, jobs.length);
   // Workers load the engine while the traces are checked; a refused sweep stops them unused.
   const pool = workers === 1 ? [] : Array.from({ length: Math.min(workers, jobs.length) }, spawn);

@@ -63,8 +63,9 @@ describe('sweep shards', () => {
 
   it('a shard past the last job is refused before anything runs', async () => {
     let calls = 0;
-    await expect(sweep({ ...SPEC, workers: 1, shard: '13/13', onProgress: () => calls++ })).rejects.toMatchObject({ rule: 'sweep-shard-empty' });
-    await expect(sweep({ ...SPEC, workers: 1, shard: '0/2' })).rejects.toMatchObject({ rule: 'sweep-shard' });
+    // Checked at the call, before a promise exists (sweep validates its options synchronously).
+    expect(() => sweep({ ...SPEC, workers: 1, shard: '13/13', onProgress: () => calls++ })).toThrow(expect.objectContaining({ rule: 'sweep-shard-empty' }));
+    expect(() => sweep({ ...SPEC, workers: 1, shard: '0/2' })).toThrow(expect.objectContaining({ rule: 'sweep-shard' }));
     expect(calls).toBe(0);
   });
 

@@ -146,8 +146,4 @@ export const EXEMPT: Record<string, string> = {
 };
 
 export const PENDING: string[] = [
-  // src/sweep/sweep.ts
-  'sweep',
-  // src/workload/trace-result.ts
-  'buildResult',
 ];

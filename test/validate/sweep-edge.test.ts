@@ -1,7 +1,7 @@
 /** Bad input to the sweep's job functions (src/sweep): expandJobs, checkTraces, runJob refuse with typed, named errors. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expandJobs, checkTraces, checkJob, runJob, MAX_SWEEP_JOBS, LimitExceededError, type Job, type SweepSpec } from '../../src';
+import { expandJobs, checkTraces, checkJob, runJob, sweep, MAX_SWEEP_JOBS, LimitExceededError, type Job, type SweepOptions, type SweepSpec } from '../../src';
 import { FC, Tally, badEnum, junk, refused, refusedRule } from './support';
 
 const t = new Tally('sweep-edge');
@@ -35,5 +35,11 @@ describe('expandJobs / checkTraces / runJob refuse bad specs and jobs', () => {
     fc.assert(fc.property(badEnum(GENERATORS), (v) => refused(t, () => runJob({ ...good, generator: v as string }), { param: 'job.generator', value: v })), FC);
     fc.assert(fc.property(notObject, (v) => refused(t, () => runJob({ ...good, params: v as Job['params'] }), { param: 'job.params', value: v })), FC);
     fc.assert(fc.property(fc.oneof(fc.double({ noInteger: true, noNaN: true }), fc.constant(NaN), fc.constant(2 ** 60), fc.constant('1'), fc.constant(1n), fc.constant(null)), (v) => refused(t, () => runJob({ ...good, seed: v as number }), { param: 'job.seed', value: v })), FC);
+  });
+  it('sweep: options, workers, onProgress, signal are refused at the call, before a promise or a worker exists (was: sweep(null) a rejected TypeError)', () => {
+    fc.assert(fc.property(notObject, (v) => refused(t, () => sweep(v as SweepOptions), { param: 'options', value: v })), FC);
+    fc.assert(fc.property(fc.oneof(fc.constant(0), fc.constant(-1), fc.constant(1.5), fc.constant(NaN), fc.constant('2'), fc.constant(2n)), (v) => refused(t, () => sweep({ ...spec(), workers: v as number }), { param: 'workers' })), FC);
+    fc.assert(fc.property(junk.filter((v) => v !== undefined && typeof v !== 'function'), (v) => refused(t, () => sweep({ ...spec(), workers: 1, onProgress: v as () => void }), { param: 'options.onProgress', value: v })), FC);
+    fc.assert(fc.property(junk.filter((v) => v !== undefined), (v) => refused(t, () => sweep({ ...spec(), workers: 1, signal: v as AbortSignal }), { param: 'options.signal' })), FC);
   });
 });
