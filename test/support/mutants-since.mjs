@@ -9,6 +9,12 @@
  * --ranges prints, per directory, the `--mutate` patterns (`file:start-end`) of the changed lines
  * that hold mutants, to re-measure just those.
  *
+ * It also prints, per file, how many of the row commit's own mutants sat on lines changed or removed
+ * since ("old on changed lines", D). A row's counts (K killed+timeout of V valid) include those D,
+ * whose results are void; the unchanged part then kills at least (K − D) / (V − D) (worst case:
+ * every void mutant was valid and killed), so with the changed lines re-measured at HEAD
+ * (K' of V') a directory scores at least Σ(K − D + K') / Σ(V − D + V').
+ *
  * The JSON maps each source file to the commit of its row. Prints a line per file and a total per
  * directory (all mutants, static ones included, as the instrumenter makes them).
  */
@@ -33,6 +39,16 @@ for (const [file, commit] of Object.entries(rows)) {
     const s = Number(m[1]);
     for (let i = s; i < s + (m[2] === undefined ? 1 : Number(m[2])); i++) changed.add(i);
   }
+  const removed = new Set();
+  for (const m of git('diff', '-U0', commit, 'HEAD', '--', file).matchAll(/^@@ -(\d+)(?:,(\d+))? \+/gm)) {
+    const s = Number(m[1]);
+    for (let i = s; i < s + (m[2] === undefined ? 1 : Number(m[2])); i++) removed.add(i);
+  }
+  let oldVoid = 0;
+  if (existed) {
+    const old = await instrumenter.instrument([{ name: file, mutate: true, content: git('show', `${commit}:${file}`) }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: true });
+    oldVoid = old.mutants.filter((m) => removed.has(m.location.start.line + 1)).length;
+  }
   const hit = existed ? r.mutants.filter((m) => changed.has(m.location.start.line + 1)) : r.mutants;
   const since = hit.length;
   const dir = file.split('/').slice(0, 2).join('/');
@@ -46,9 +62,9 @@ for (const [file, commit] of Object.entries(rows)) {
     i = j + 1;
   }
   patterns.set(dir, pats);
-  const t = totals.get(dir) ?? [0, 0];
-  totals.set(dir, [t[0] + r.mutants.length, t[1] + since]);
-  console.log(`${file} (${commit}): ${r.mutants.length} mutants, ${since} on lines changed since`);
+  const t = totals.get(dir) ?? [0, 0, 0];
+  totals.set(dir, [t[0] + r.mutants.length, t[1] + since, t[2] + oldVoid]);
+  console.log(`${file} (${commit}): ${r.mutants.length} mutants, ${since} on lines changed since; ${oldVoid} of the row commit's mutants on lines changed or removed since`);
 }
-for (const [dir, [all, since]] of totals) console.log(`${dir}: ${all} mutants, ${since} on lines changed since their rows' commits`);
+for (const [dir, [all, since, oldVoid]] of totals) console.log(`${dir}: ${all} mutants, ${since} on lines changed since their rows' commits; ${oldVoid} old on changed lines`);
 if (ranges) for (const [dir, p] of patterns) console.log(`${dir} --mutate '${p.join(',')}'`);
