@@ -1,0 +1,96 @@
+#!/usr/bin/env node
+/**
+ * A directory's mutation score when its README rows were measured at older commits and only the
+ * lines changed since were re-measured at HEAD.
+ *
+ *   node test/support/mutation-bound.mjs report.json [report.json …]
+ *
+ * Inputs: `test/support/mutation-measured-at.json` (file → the commit its row was measured at),
+ * `test/support/mutation-row-sums.json` (directory → K killed+timeout and V valid, the sums of its
+ * README rows), and Stryker reports (`reports/mutation/mutation.json`) of runs over the changed
+ * lines. Per file, the lines changed since its row's commit come from `git diff -U0`, and
+ * D = the row commit's own mutants (Stryker's instrumenter) on lines changed or removed since:
+ * their results in the row are void. The unchanged part keeps at least (K − D) of (V − D) killed
+ * (worst case: every void mutant was valid and killed), so the directory scores at least
+ * Σ(K − D + K') / Σ(V − D + V'), with K' of V' the reports' mutants on changed lines (static and
+ * ignored ones left out, as in the rows). A report counts for a file only when the source it
+ * mutated is HEAD's file byte for byte; a file whose changed lines no report covers at HEAD's
+ * source is listed as stale and its directory gets no figure. A mutant on a changed line that a
+ * report of the file leaves out (a `--mutate file:a-b` range holds only mutants that end inside
+ * it, so a block spanning past the range is not run) counts as valid and survived: worst case.
+ */
+import { Instrumenter } from '../../node_modules/@stryker-mutator/instrumenter/dist/src/instrumenter.js';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {}, trace() {}, isDebugEnabled: () => false, isTraceEnabled: () => false };
+const instrumenter = new Instrumenter(quiet);
+const git = (...a) => execFileSync('git', a, { encoding: 'utf8' });
+const rows = JSON.parse(fs.readFileSync('test/support/mutation-measured-at.json', 'utf8'));
+const sums = JSON.parse(fs.readFileSync('test/support/mutation-row-sums.json', 'utf8'));
+const reports = process.argv.slice(2).map((p) => ({ path: p, json: JSON.parse(fs.readFileSync(p, 'utf8')) }));
+const instrument = async (file, content) =>
+  (await instrumenter.instrument([{ name: file, mutate: true, content }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: true })).mutants;
+const lineSet = (diff, side) => {
+  const set = new Set();
+  const re = side === 'new' ? /^@@ -\S+ \+(\d+)(?:,(\d+))? @@/gm : /^@@ -(\d+)(?:,(\d+))? \+/gm;
+  for (const m of diff.matchAll(re)) {
+    const s = Number(m[1]);
+    for (let i = s; i < s + (m[2] === undefined ? 1 : Number(m[2])); i++) set.add(i);
+  }
+  return set;
+};
+const VALID = new Set(['Killed', 'Timeout', 'Survived', 'NoCoverage']);
+const KILLED = new Set(['Killed', 'Timeout']);
+const dirs = new Map();
+const stale = [];
+for (const [file, commit] of Object.entries(rows)) {
+  const dir = file.split('/').slice(0, 2).join('/');
+  const d = dirs.get(dir) ?? { D: 0, k: 0, v: 0, since: 0, covered: 0, files: [] };
+  dirs.set(dir, d);
+  const head = fs.readFileSync(file, 'utf8');
+  const existed = git('ls-tree', commit, '--', file).trim() !== '';
+  const diff = git('diff', '-U0', commit, 'HEAD', '--', file);
+  const changed = lineSet(diff, 'new');
+  const removed = lineSet(diff, 'old');
+  const D = existed ? (await instrument(file, git('show', `${commit}:${file}`))).filter((m) => removed.has(m.location.start.line + 1)).length : 0;
+  const now = (await instrument(file, head)).filter((m) => !existed || changed.has(m.location.start.line + 1));
+  // The same mutant may sit in several reports (overlapping ranges, re-runs): the last report wins.
+  const status = new Map();
+  for (const r of reports) {
+    const f = r.json.files[file];
+    if (!f || f.source !== head) continue;
+    for (const m of f.mutants) {
+      const line = m.location.start.line;
+      if (existed && !changed.has(line)) continue;
+      status.set(`${m.location.start.line}:${m.location.start.column}:${m.mutatorName}:${m.replacement}`, m.status);
+    }
+  }
+  let k = 0, v = 0;
+  for (const s of status.values()) {
+    if (VALID.has(s)) v++;
+    if (KILLED.has(s)) k++;
+  }
+  // Changed-line mutants no report ran: worst case, valid and survived.
+  const unrun = status.size > 0 ? Math.max(0, now.length - status.size) : 0;
+  v += unrun;
+  d.D += D;
+  d.k += k;
+  d.v += v;
+  d.since += now.length;
+  d.covered += status.size > 0 ? now.length : 0;
+  if (now.length > 0 && status.size === 0) stale.push(`${file}: ${now.length} mutants on changed lines, none in a report of HEAD's source`);
+  if (now.length > 0 || D > 0) d.files.push(`${file}: D ${D}, changed-line mutants ${now.length}, run ${status.size} (${unrun} not run, counted survived): K' ${k} of V' ${v}`);
+}
+for (const [dir, d] of dirs) {
+  const s = sums[dir];
+  if (!s) continue;
+  console.log(`${dir}: rows K ${s.killed} of V ${s.valid}; D ${d.D}; changed lines K' ${d.k} of V' ${d.v} (${d.covered} of ${d.since} mutants measured)`);
+  for (const f of d.files) console.log(`  ${f}`);
+  if (d.covered < d.since) console.log(`  no figure: ${d.since - d.covered} changed-line mutants unmeasured at HEAD's source`);
+  else {
+    const K = s.killed - d.D + d.k, V = s.valid - d.D + d.v;
+    console.log(`  lower bound ${K} / ${V} = ${((100 * K) / V).toFixed(1)} %`);
+  }
+}
+if (stale.length) console.log(`stale or unmeasured:\n  ${stale.join('\n  ')}`);
