@@ -53,8 +53,8 @@ export interface TdpVmContext {
   readonly external?: ExternalPageTableHooks | undefined;
   /** TDX: `kvm_gfn_direct_bits` (the shared bit as a gfn); 0 or absent otherwise. */
   readonly gfnDirectBits?: number;
-  /** Private memory: `kvm_mem_is_private` (absent: no private memory). */
-  readonly memAttributes?: { isPrivate(gfn: number): boolean; uniformLevel(gfn: number): number } | undefined;
+  /** Private memory: `kvm_mem_is_private` and the KVM_LPAGE_MIXED_FLAG level, unchecked (the MMU passes gfns it computed); absent: no private memory. */
+  readonly memAttributes?: { isPrivateUnchecked(gfn: number): boolean; uniformLevelUnchecked(gfn: number): number } | undefined;
   /** `kvm->arch.possible_nx_huge_pages`, shared with the shadow MMU. */
   readonly possibleNxHugePages: Pick<PossibleNxHugePages<TdpPage>, 'track' | 'unaccount'>;
   /** KVM_REQ_TLB_FLUSH to every vCPU (their TLB models); absent: no TLB model to flush. */
@@ -547,7 +547,7 @@ export class TdpMmu {
         if (this.maxMappingLevelUnchecked(slot, g, 3) < level) return;
         // KVM_LPAGE_MIXED_FLAG is part of lpage_info's disallow_lpage (mmu.c:7697), which
         // kvm_mmu_max_mapping_level checks (mmu.c:3271): no shared huge page over private gfns.
-        if ((this.vm.memAttributes?.uniformLevel(g) ?? level) < level) return;
+        if ((this.vm.memAttributes?.uniformLevelUnchecked(g) ?? level) < level) return;
         const leaf = this.firstPresentLeaf(this.childOfUnchecked(spte));
         if (leaf === undefined) return; // -ENOENT
         this.setSpteUnchecked(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu);
@@ -872,7 +872,7 @@ export class TdpMmu {
           const slot = this.vm.slotOfGfn(gfn);
           // A TDP-mapped GFN reaches the frame the slot says (gfn is aligned to the level here):
           // private gfns (mirror roots; private attribute with guest_memfd) the guest_memfd page.
-          const priv = slot !== undefined && slot.guestMemfd && (root.role.isMirror || this.vm.memAttributes?.isPrivate(gfn) === true);
+          const priv = slot !== undefined && slot.guestMemfd && (root.role.isMirror || this.vm.memAttributes?.isPrivateUnchecked(gfn) === true);
           const want = slot === undefined ? 0 : priv ? memslotPrivatePfn(slot, gfn) : memslotPfn(slot, gfn);
           if (slot !== undefined && spteToPfn(spte) !== want) {
             throw new InvariantViolation('leaf-pfn', `leaf for GFN 0x${gfn.toString(16)} maps PFN 0x${spteToPfn(spte).toString(16)}, the slot says 0x${want.toString(16)}`, '0x' + spte.toString(16));

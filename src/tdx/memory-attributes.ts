@@ -28,7 +28,11 @@ export class MemoryAttributes {
 
   /** `kvm_mem_is_private`. */
   isPrivate(gfn: number): boolean {
-    checkGfn('gfn', gfn);
+    return this.isPrivateUnchecked(checkGfn('gfn', gfn));
+  }
+
+  /** @internal isPrivate without the argument check, for the engine's fault path (a gfn it computed, an integer ≥ 0). */
+  isPrivateUnchecked(gfn: number): boolean {
     const b = Math.floor(gfn / SPAN);
     const n = this.count2m.get(b) ?? 0;
     if (n === 0 || n === SPAN) return n === SPAN;
@@ -80,7 +84,11 @@ export class MemoryAttributes {
 
   /** The largest level (1 = 4K, 2 = 2M, 3 = 1G) whose aligned block around gfn has one attribute, that of gfn. */
   uniformLevel(gfn: number): number {
-    checkGfn('gfn', gfn);
+    return this.uniformLevelUnchecked(checkGfn('gfn', gfn));
+  }
+
+  /** @internal uniformLevel without the argument check, for the engine's fault path (a gfn it computed, an integer ≥ 0). */
+  uniformLevelUnchecked(gfn: number): number {
     const b = Math.floor(gfn / SPAN);
     const n = this.count2m.get(b) ?? 0;
     if (n !== 0 && n !== SPAN) return 1;

@@ -34,7 +34,7 @@ export function faultinPrivate(attrs: MemoryAttributes, slot: Memslot | undefine
   if (slot !== undefined && (typeof slot !== 'object' || slot === null || typeof slot.baseGfn !== 'number' || typeof slot.npages !== 'number' || gfn < slot.baseGfn || gfn >= slot.baseGfn + slot.npages)) {
     refuse('slot', 'memslot', 'must be undefined or the memslot holding gfn', slot);
   }
-  if (isPrivate !== attrs.isPrivate(gfn)) {
+  if (isPrivate !== attrs.isPrivateUnchecked(gfn)) {
     return memoryFault(gfn, isPrivate, `${isPrivate ? 'private' : 'shared'} access to a ${isPrivate ? 'shared' : 'private'} gfn`);
   }
   if (!isPrivate) return { kind: 'shared' };

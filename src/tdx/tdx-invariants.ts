@@ -36,8 +36,8 @@ export function checkTdxInvariants(td: Td, tdp: TdpMmu, loadedRootPfns: readonly
       // Direct-root gfns carry the shared bit; memslots and attributes know the natural gfn.
       if (!isGfnAlias(td.config, gfn)) throw new InvariantViolation('tdx-direct-private-alias', `direct root maps GFN 0x${gfn.toString(16)} without the shared bit`, '0x' + spte.toString(16));
       const natural = gfn - bits;
-      const uniform = td.attributes.uniformLevel(natural) >= level;
-      if (slotOfGfn(natural) !== undefined && (td.attributes.isPrivate(natural) || !uniform)) {
+      const uniform = td.attributes.uniformLevelUnchecked(natural) >= level;
+      if (slotOfGfn(natural) !== undefined && (td.attributes.isPrivateUnchecked(natural) || !uniform)) {
         throw new InvariantViolation('tdx-shared-reaches-private', `direct (shared) level-${level} leaf at GFN 0x${natural.toString(16)} covers a gfn whose attribute is private`, '0x' + spte.toString(16));
       }
       const slot = slotOfGfn(natural);

@@ -119,7 +119,7 @@ export function tdxPageFault(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu): Td
     fault.mapWritable = !slot.readonly;
   }
   // A huge mapping may not span gfns of both kinds (lpage_info's KVM_LPAGE_MIXED_FLAG).
-  fault.maxLevel = Math.min(fault.maxLevel, td.attributes.uniformLevel(fault.gfn));
+  fault.maxLevel = Math.min(fault.maxLevel, td.attributes.uniformLevelUnchecked(fault.gfn));
   // tdp_mmu_get_root_for_fault: private → the mirror root, shared → root.hpa (direct).
   const r = vm.tdp.mapUnchecked(fault, isPrivate ? v.mirror : v.direct, v.index, v.stats);
   // kvm_mmu_do_page_fault: EMULATE on a private fault becomes a memory-fault exit (mmu_internal.h:396-400).

@@ -749,7 +749,7 @@ export class Vcpu {
     let ec = exit.errorCode;
     // kvm_mmu_page_fault (mmu.c:6259-6262): a SW-protected VM's non-RSVD fault on a private gfn is private.
     const attrs = vm.memAttributes;
-    const isPrivate = attrs !== undefined && (ec & BigInt(PFERR.RSVD)) === 0n && attrs.isPrivate(Number(exit.gpa >> 12n));
+    const isPrivate = attrs !== undefined && (ec & BigInt(PFERR.RSVD)) === 0n && attrs.isPrivateUnchecked(Number(exit.gpa >> 12n));
     if (isPrivate) ec |= PFERR_PRIVATE_ACCESS;
     let r: RetPf = RET_PF.INVALID;
     let fast = false;
@@ -780,7 +780,7 @@ export class Vcpu {
             return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: pf.exit };
           }
           // A huge page may not span gfns of both kinds (KVM_LPAGE_MIXED_FLAG).
-          if (attrs !== undefined) fault.maxLevel = Math.min(fault.maxLevel, attrs.uniformLevel(fault.gfn));
+          if (attrs !== undefined) fault.maxLevel = Math.min(fault.maxLevel, attrs.uniformLevelUnchecked(fault.gfn));
           if (pf?.kind === 'private') {
             Object.assign(fault, { slot, pfn: pf.pfn, mapWritable: true, maxLevel: pf.maxLevel });
           } else if (slot === undefined) {

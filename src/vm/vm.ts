@@ -1008,7 +1008,7 @@ export class Vm implements TdpVmContext {
       const slot = this.slotOfGfn(g);
       // kvm_gmem_populate: a guest_memfd slot (guest_memfd.c:656-657), a private gfn (:696-700), not yet populated (:684-689).
       if (slot === undefined || !slot.guestMemfd) throw new InvalidArgumentError('td-init-mem-region-gmem', 'KVM_TDX_INIT_MEM_REGION needs guest_memfd-backed memory (guest_memfd.c:656-657)', hex(BigInt(g) << 12n));
-      if (!td.attributes.isPrivate(g)) throw new InvalidArgumentError('td-init-mem-region-shared-attr', 'KVM_TDX_INIT_MEM_REGION needs gfns whose attribute is private (guest_memfd.c:696-700)', hex(BigInt(g) << 12n));
+      if (!td.attributes.isPrivateUnchecked(g)) throw new InvalidArgumentError('td-init-mem-region-shared-attr', 'KVM_TDX_INIT_MEM_REGION needs gfns whose attribute is private (guest_memfd.c:696-700)', hex(BigInt(g) << 12n));
       if (td.sept.lookup(g)?.leaf === true) throw new InvalidArgumentError('td-init-mem-region-populated', 'the page was already populated (-EEXIST, guest_memfd.c:684-689)', hex(BigInt(g) << 12n));
     }
     for (let g = first; g < first + npages; g++) {

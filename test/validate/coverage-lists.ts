@@ -39,6 +39,8 @@ export const EXEMPT: Record<string, string> = {
   'Tlb.lookupUnchecked': UNCHECKED_TWIN,
   'Tlb.findUnchecked': UNCHECKED_TWIN,
   'GuestMemory.kindOfGfnUnchecked': UNCHECKED_TWIN,
+  'MemoryAttributes.isPrivateUnchecked': UNCHECKED_TWIN,
+  'MemoryAttributes.uniformLevelUnchecked': UNCHECKED_TWIN,
   'Tlb.fillUnchecked': UNCHECKED_TWIN,
   'Tlb.pscLookupUnchecked': UNCHECKED_TWIN,
   'Tlb.pscFillUnchecked': UNCHECKED_TWIN,
