@@ -6,7 +6,7 @@ import { GpaOutsideMemoryError, InvalidArgumentError, hex } from '../errors';
 import type { EventLog } from '../events/event-log';
 import type { HostMemory } from '../vm/host-memory';
 import { TdpMmu } from '../tdp/tdp-mmu';
-import { checkObject, optBool, refuse } from '../validate/checks';
+import { checkBool, checkObject, refuse } from '../validate/checks';
 import { rootTypesText } from '../tdp/root-types';
 import { MemoryAttributes } from './memory-attributes';
 import { Sept } from './sept';
@@ -33,7 +33,7 @@ export class Td {
   constructor(config: TdConfig, host: HostMemory, events: EventLog, septVeDisable = false) {
     checkTdConfig(config, 'config');
     if (typeof checkObject<EventLog>('events', events).record !== 'function') refuse('events', 'event-log', 'must be an EventLog', events);
-    optBool('septVeDisable', septVeDisable, false);
+    checkBool('septVeDisable', septVeDisable); // undefined already took the parameter's default
     this.config = config;
     this.events = events;
     this.septVeDisable = septVeDisable;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InvariantViolation, KVM_MIRROR_ROOTS, SHADOW_NONPRESENT_VALUE, memslotPfn, newPageFault, spteIndex } from '../../src';
+import { InvariantViolation, checkTdxInvariants, KVM_MIRROR_ROOTS, SHADOW_NONPRESENT_VALUE, memslotPfn, newPageFault, spteIndex } from '../../src';
 import { tdFixture, thrownRule } from './fixtures';
 
 const rule = (f: () => unknown): string | undefined => thrownRule(f, InvariantViolation);
@@ -40,6 +40,29 @@ describe('TDX invariants (checking mode)', () => {
     v.read(0x7100_0000n);
     vm.td!.attributes.set(0x300, 0x301, true); // bypasses KVM_SET_MEMORY_ATTRIBUTES (no zap)
     expect(rule(() => vm.afterOperation())).toBe('tdx-shared-reaches-private');
+  });
+
+  it('a shared 2M leaf whose block became mixed without the zap is caught, though its first gfn is still shared (KVM_LPAGE_MIXED_FLAG, mmu.c:7763-7777)', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x40_0000n, 0x60_0000n, 'shared');
+    pt.map(0x7200_0000n, 0x40_0000n | shared);
+    expect(v.read(0x7200_0000n).status).toBe('ok');
+    expect(vm.tdp.leaves(v.currentRoot!).map(([g, l]) => [g, l])).toEqual([[0x400 + Number(shared >> 12n), 2]]);
+    vm.td!.attributes.set(0x405, 0x406, true); // bypasses KVM_SET_MEMORY_ATTRIBUTES (no zap)
+    expect(vm.td!.attributes.isPrivate(0x400)).toBe(false);
+    expect(rule(() => vm.afterOperation())).toBe('tdx-shared-reaches-private');
+  });
+
+  it('the shared-leaf rule asks the slot lookup it is given: a gfn it reports without a memslot is not checked against attributes', () => {
+    const { vm, v, pt, shared } = tdFixture();
+    vm.setMemoryAttributes(0x30_0000n, 0x30_1000n, 'shared');
+    pt.map(0x7100_0000n, 0x30_0000n | shared);
+    v.read(0x7100_0000n);
+    vm.td!.attributes.set(0x300, 0x301, true); // bypasses KVM_SET_MEMORY_ATTRIBUTES (no zap)
+    vm.checking = false;
+    const roots = [v.currentRoot!.pfn];
+    expect(rule(() => checkTdxInvariants(vm.td!, vm.tdp, roots, (g) => vm.slotOfGfn(g)))).toBe('tdx-shared-reaches-private');
+    expect(rule(() => checkTdxInvariants(vm.td!, vm.tdp, roots, () => undefined))).toBeUndefined();
   });
 
   it('mirror SPTEs are never modified in place (aging the mirror is a KVM_BUG)', () => {
