@@ -93,6 +93,8 @@ describe('the TD, its config and S-EPT', () => {
     const { vm } = td();
     expect(refusal(() => new Td({} as never, vm.host, vm.events))).toBe('InvalidArgumentError td-config: config must be a TD config made by makeTdConfig');
     expect(refusal(() => new Td(makeTdConfig(48), vm.host, {} as never))).toBe(MUST_EVENTS);
+    // Arguments in order: the event log before septVeDisable.
+    expect(refusal(() => new Td(makeTdConfig(48), vm.host, {} as never, 'yes' as never))).toBe(MUST_EVENTS);
     // SEPT_VE_DISABLE is a TD attribute userspace sets (tdx.c: TDX_TD_ATTR_SEPT_VE_DISABLE); off unless asked.
     expect(new Td(makeTdConfig(48), vm.host, vm.events).septVeDisable).toBe(false);
   });
@@ -142,5 +144,20 @@ describe('accepts, PENDING accesses, invariants, the fault path', () => {
     expect(refusal(() => tdxPageFault(m, exit, { ...v, mirror: {} as never }))).toBe('InvalidArgumentError tdp-page: v.mirror must be the vCPU\'s mirror root');
     expect(refusal(() => tdxPageFault(m, exit, { ...v, direct: {} as never }))).toBe('InvalidArgumentError tdp-page: v.direct must be the vCPU\'s direct root');
     expect(refusal(() => tdxPageFault(m, exit, { ...v, gva: -1n }))).toBe('InvalidArgumentError bigint-range: v.gva must be in [0x0, 0xffffffffffffffff]');
+    // The refusal shows the refused value itself (issue 12), not another field's.
+    const shown = (f: () => unknown): string | undefined => {
+      try {
+        f();
+      } catch (e) {
+        if (e instanceof MmulabError) return e.value;
+        throw e;
+      }
+      return 'no refusal';
+    };
+    expect(shown(() => tdxPageFault({ td: 5, tdp: vm.tdp } as never, exit, v))).toBe('5');
+    expect(shown(() => tdxPageFault({ td: vm.td, tdp: 6 } as never, exit, v))).toBe('6');
+    expect(shown(() => tdxPageFault(m, exit, { ...v, stats: 7 as never }))).toBe('7');
+    expect(shown(() => tdxPageFault(m, exit, { ...v, mirror: 8 as never }))).toBe('8');
+    expect(shown(() => tdxPageFault(m, exit, { ...v, direct: 9 as never }))).toBe('9');
   });
 });
