@@ -63,7 +63,8 @@ for (const [file, commit] of Object.entries(rows)) {
     for (const m of f.mutants) {
       const line = m.location.start.line;
       if (existed && !changed.has(line)) continue;
-      status.set(`${m.location.start.line}:${m.location.start.column}:${m.mutatorName}:${m.replacement}`, m.status);
+      // The end belongs to the key: nested `a || b || c` mutants share start, mutator and replacement.
+      status.set(`${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column}:${m.mutatorName}:${m.replacement}`, m.status);
     }
   }
   let k = 0, v = 0;
