@@ -1,16 +1,29 @@
-/** Worker thread entry: runs the jobs it is sent and posts one row per job, in order. */
+/**
+ * Worker thread entry: says when the engine is loaded, then runs the jobs it is sent and posts one
+ * row per job, with the thread's CPU time around each (the sweep's profile; never in the table).
+ */
 import { parentPort } from 'node:worker_threads';
-import { runJob } from './sweep-row';
+import { runJob, type SweepRow } from './sweep-row';
 import type { Job } from './sweep-jobs';
+import { threadCpu } from './thread-cpu';
+import type { WorkerReply } from './sweep-profile';
+
+// Everything this thread did so far was loading the engine (module compile and evaluation).
+parentPort?.postMessage({ ready: true, at: performance.timeOrigin + performance.now(), cpu: threadCpu() } satisfies WorkerReply);
 
 parentPort?.on('message', (msg: { job: Job } | { stop: true }) => {
   if ('stop' in msg) {
     parentPort!.close();
     return;
   }
+  const before = threadCpu();
+  const t0 = process.hrtime.bigint();
+  let out: { row: SweepRow } | { error: string };
   try {
-    parentPort!.postMessage({ index: msg.job.index, row: runJob(msg.job) });
+    out = { row: runJob(msg.job) };
   } catch (err) {
-    parentPort!.postMessage({ index: msg.job.index, error: (err as Error).message });
+    out = { error: (err as Error).message };
   }
+  const wallNs = Number(process.hrtime.bigint() - t0);
+  parentPort!.postMessage({ index: msg.job.index, ...out, wallNs, before, cpu: threadCpu() } satisfies WorkerReply);
 });

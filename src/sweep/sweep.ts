@@ -16,6 +16,8 @@ import { SweepError } from './sweep-error';
 import { WORKLOADS } from './workload-registry';
 import { checkObject, checkSignal, refuse, throwIfAborted } from '../validate/checks';
 import { parseShard, shardJobs, type Shard } from './sweep-shard';
+import { threadCpu } from './thread-cpu';
+import { addJob, cpuMs, emptyThread, type SweepProfile, type SweepThreadProfile, type WorkerReply } from './sweep-profile';
 
 export interface SweepOptions extends SweepSpec {
   /** Worker threads; 1 runs in-process. Default: every core. */
@@ -51,7 +53,14 @@ function toTable(rows: SweepRow[]): aq.ColumnTable {
   return aq.table(cols);
 }
 
-async function runOnWorkers(jobs: Job[], workers: Worker[], progress: (done: number) => void, signal: AbortSignal | undefined): Promise<SweepRow[]> {
+interface PoolWorker {
+  w: Worker;
+  spawnedAt: number;
+  profile: SweepThreadProfile;
+  readyAt?: number;
+}
+
+async function runOnWorkers(jobs: Job[], pool: PoolWorker[], progress: (done: number) => void, signal: AbortSignal | undefined): Promise<SweepRow[]> {
   const rows: SweepRow[] = new Array(jobs.length);
   // A shard's jobs keep their global indices; a row goes to its job's place in this list.
   const slot = new Map(jobs.map((j, i) => [j.index, i]));
@@ -62,8 +71,8 @@ async function runOnWorkers(jobs: Job[], workers: Worker[], progress: (done: num
   let done = 0;
   try {
     await Promise.all(
-      workers.map(
-        (w) =>
+      pool.map(
+        (p) =>
           new Promise<void>((resolve, reject) => {
             const feed = () => {
               try {
@@ -72,21 +81,31 @@ async function runOnWorkers(jobs: Job[], workers: Worker[], progress: (done: num
                 return reject(err);
               }
               if (next >= jobs.length) return resolve();
-              w.postMessage({ job: order[next++] });
+              p.w.postMessage({ job: order[next++] });
             };
-            w.on('message', (m: { index: number; row?: SweepRow; error?: string }) => {
+            p.w.on('message', (m: WorkerReply) => {
+              if ('ready' in m) {
+                // The worker's own time: this message waits in the port while the check runs.
+                p.readyAt = m.at;
+                p.profile.startupMs = p.readyAt - p.spawnedAt;
+                p.profile.startupCpuMs = m.cpu ? m.cpu.cpuNs / 1e6 : NaN;
+                return;
+              }
               if (m.error !== undefined) return reject(new SweepError('sweep-job-failed', `job ${m.index} failed: ${m.error}`, String(m.index)));
+              addJob(p.profile, m.wallNs, m.before, m.cpu);
               rows[slot.get(m.index)!] = m.row!;
               progress(++done);
               feed();
             });
-            w.on('error', reject);
+            p.w.on('error', reject);
             feed();
           }),
       ),
     );
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    const end = now();
+    for (const p of pool) p.profile.idleMs = p.readyAt === undefined ? 0 : end - p.readyAt - p.profile.busyMs;
+    await Promise.all(pool.map((p) => p.w.terminate()));
   }
   return rows;
 }
@@ -97,6 +116,11 @@ async function runOnWorkers(jobs: Job[], workers: Worker[], progress: (done: num
  * started; `await sweep(bad)` sees the same error either way.
  */
 export function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
+  return profiledSweep(opts).then((r) => r.table);
+}
+
+/** `sweep`, with where its time went (per-thread start-up, job CPU, idle): what `npm run bench -- workload` prints. */
+export function profiledSweep(opts: SweepOptions): Promise<{ table: aq.ColumnTable; profile: SweepProfile }> {
   checkObject('options', opts);
   const workers = opts.workers ?? availableParallelism();
   if (!Number.isSafeInteger(workers) || workers < 1) throw new SweepError('sweep-workers', 'workers is a positive integer', String(opts.workers));
@@ -109,24 +133,52 @@ export function sweep(opts: SweepOptions): Promise<aq.ColumnTable> {
   return runSweep(opts, workers, signal, all, jobs);
 }
 
-async function runSweep(opts: SweepOptions, workers: number, signal: AbortSignal | undefined, all: Job[], jobs: Job[]): Promise<aq.ColumnTable> {
+/** Milliseconds on a clock every thread shares (each thread's performance.now() has its own origin). */
+const now = () => performance.timeOrigin + performance.now();
+
+const processCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function runSweep(opts: SweepOptions, workers: number, signal: AbortSignal | undefined, all: Job[], jobs: Job[]): Promise<{ table: aq.ColumnTable; profile: SweepProfile }> {
+  const t0 = performance.now();
+  const cpu0 = processCpuMs();
+  const main0 = threadCpu();
   const progress = (d: number) => opts.onProgress?.(d, jobs.length);
   // Workers load the engine while the traces are checked; a refused sweep stops them unused.
-  const pool = workers === 1 ? [] : Array.from({ length: Math.min(workers, jobs.length) }, spawn);
+  const pool: PoolWorker[] =
+    workers === 1 ? [] : Array.from({ length: Math.min(workers, jobs.length) }, (_, i) => ({ w: spawn(), spawnedAt: now(), profile: emptyThread(`worker ${i}`) }));
   try {
     checkTraces(all);
   } catch (err) {
-    await Promise.all(pool.map((w) => w.terminate()));
+    await Promise.all(pool.map((p) => p.w.terminate()));
     throw err;
   }
+  const checkMs = performance.now() - t0;
+  const checkCpuMs = cpuMs(main0, threadCpu());
   let rows: SweepRow[];
+  let threads: SweepThreadProfile[];
   if (workers === 1) {
+    const main = emptyThread('main');
     rows = [];
     for (const j of jobs) {
       throwIfAborted(signal, 'the sweep', rows.length);
+      const before = threadCpu();
+      const s = process.hrtime.bigint();
       rows.push(runJob(j));
+      addJob(main, Number(process.hrtime.bigint() - s), before, threadCpu());
       progress(rows.length);
     }
-  } else rows = await runOnWorkers(jobs, pool, progress, signal);
-  return toTable(rows);
+    threads = [main];
+  } else {
+    rows = await runOnWorkers(jobs, pool, progress, signal);
+    threads = pool.map((p) => p.profile);
+  }
+  const table = toTable(rows);
+  const mainCpuMs = cpuMs(main0, threadCpu());
+  // In-process, the thread's clock counts its life before the sweep: count the sweep's part only.
+  if (workers === 1) threads[0]!.totalCpuMs = mainCpuMs;
+  const profile: SweepProfile = { workers, jobs: jobs.length, wallMs: performance.now() - t0, checkMs, checkCpuMs, mainCpuMs, processCpuMs: processCpuMs() - cpu0, threads };
+  return { table, profile };
 }

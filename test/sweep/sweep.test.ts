@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sweep } from '../../src/sweep/sweep';
+import { profiledSweep, sweep } from '../../src/sweep/sweep';
 import { saveSweep, loadSweep, mergeSweeps } from '../../src/sweep/sweep-io';
 import { SweepError } from '../../src/sweep/sweep-error';
 import { ConfigurationError } from '../../src/workload/config-error';
@@ -32,6 +32,23 @@ describe('sweep', () => {
     const u = one.filter((d: { workload: string; config: string; params: string }) => d.workload === 'uniform' && d.config === 'shadow' && d.params === '{"accesses":40,"pages":16}').objects() as { seed: number; exits: number }[];
     expect(u.map((r) => r.seed)).toEqual([1, 2]);
   }, 60_000);
+
+  it('the saved table is the same bytes at 1 and 3 workers, and the profile accounts for every job on its thread', async () => {
+    // 3 workers finish jobs out of order (longest first, 3 at a time); 1 vs 2 is the test above.
+    const dir = tmp();
+    const bytes: Buffer[] = [];
+    for (const workers of [1, 3]) {
+      const { table, profile } = await profiledSweep({ ...SPEC, workers });
+      const f = path.join(dir, `w${workers}.arrow`);
+      saveSweep(table, f);
+      bytes.push(fs.readFileSync(f));
+      // Each job ran once, on one thread: in-process on `main`, else spread over the pool.
+      expect(profile.jobs).toBe(18);
+      expect(profile.threads.map((t) => t.thread)).toEqual(workers === 1 ? ['main'] : Array.from({ length: workers }, (_, i) => `worker ${i}`));
+      expect(profile.threads.reduce((n, t) => n + t.jobs, 0)).toBe(18);
+    }
+    expect(bytes[1]!.equals(bytes[0]!)).toBe(true);
+  }, 240_000);
 
   it('saves and reloads as Arrow, and merges parts run apart in any order', async () => {
     const dir = tmp();
