@@ -1,7 +1,7 @@
 /** Bad input to the sweep's job functions (src/sweep): expandJobs, checkTraces, runJob refuse with typed, named errors. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expandJobs, checkTraces, checkJob, runJob, sweep, MAX_SWEEP_JOBS, LimitExceededError, type Job, type SweepOptions, type SweepSpec } from '../../src';
+import { expandJobs, checkTraces, checkJob, runJob, sweep, profiledSweep, MAX_SWEEP_JOBS, LimitExceededError, type Job, type SweepOptions, type SweepSpec } from '../../src';
 import { FC, Tally, badEnum, junk, refused, refusedRule } from './support';
 
 const t = new Tally('sweep-edge');
@@ -41,5 +41,8 @@ describe('expandJobs / checkTraces / runJob refuse bad specs and jobs', () => {
     fc.assert(fc.property(fc.oneof(fc.constant(0), fc.constant(-1), fc.constant(1.5), fc.constant(NaN), fc.constant('2'), fc.constant(2n)), (v) => refused(t, () => sweep({ ...spec(), workers: v as number }), { param: 'workers' })), FC);
     fc.assert(fc.property(junk.filter((v) => v !== undefined && typeof v !== 'function'), (v) => refused(t, () => sweep({ ...spec(), workers: 1, onProgress: v as () => void }), { param: 'options.onProgress', value: v })), FC);
     fc.assert(fc.property(junk.filter((v) => v !== undefined), (v) => refused(t, () => sweep({ ...spec(), workers: 1, signal: v as AbortSignal }), { param: 'options.signal' })), FC);
+    // profiledSweep is the same call with the profile kept: the same refusals, at the call.
+    fc.assert(fc.property(notObject, (v) => refused(t, () => profiledSweep(v as SweepOptions), { param: 'options', value: v })), FC);
+    fc.assert(fc.property(fc.oneof(fc.constant(0), fc.constant(-1.5), fc.constant('2')), (v) => refused(t, () => profiledSweep({ ...spec(), workers: v as number }), { param: 'workers' })), FC);
   });
 });
