@@ -59,7 +59,8 @@ describe('sweep shards', () => {
     // A missing shard is an error when the spec is given, not a smaller table.
     expect(() => mergeSweeps(files.slice(0, 2).map(loadSweep), { spec: SPEC })).toThrow(expect.objectContaining({ rule: 'sweep-merge-missing' }));
     expect(() => mergeSweeps([whole], { spec: { ...SPEC, seeds: [1] } })).toThrow(expect.objectContaining({ rule: 'sweep-merge-foreign' }));
-  }, 120_000);
+    // Under vitest each worker transpiles the engine as it loads: minutes on a loaded 2-core machine.
+  }, 240_000);
 
   it('a shard past the last job is refused before anything runs', async () => {
     let calls = 0;
