@@ -51,7 +51,10 @@ export function checkTdpExit(e: unknown): void {
   const o = checkObject<Record<string, unknown>>('exit', e);
   checkEnum('exit.kind', o.kind, EXIT_KINDS);
   checkInt('exit.reason', o.reason, { max: 0xffff });
-  checkBigint('exit.gpa', o.gpa);
+  // A guest-physical address is below MAXPHYADDR, at most 52 bits (SDM Vol. 1 §3.3.1, CPUID
+  // 0x80000008 EAX[7:0] ≤ 52); the engine's gfn arithmetic refuses more deeper down, after the
+  // fault has been counted, so the edge refuses it before any state changes.
+  checkBigint('exit.gpa', o.gpa, { max: (1n << 52n) - 1n });
   checkBool('exit.onGuestTable', o.onGuestTable);
   checkBigint('exit.info', o.info);
   checkBigint('exit.errorCode', o.errorCode);

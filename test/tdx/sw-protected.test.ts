@@ -106,6 +106,18 @@ describe('KVM_X86_SW_PROTECTED_VM', () => {
     expect(v.read(0x7000_0000n).exits).toEqual([]);
   });
 
+  it('an exit reporting a GPA of 2^52 is refused at the edge, before the fault is counted', () => {
+    // SDM Vol. 1 §3.3.1: MAXPHYADDR is at most 52, so no EPT violation reports a GPA at or above
+    // 2^52. The private-attribute lookup of the fault path used to refuse it, after
+    // kvm_mmu_page_fault's accounting had counted pf_taken.
+    const { vm, v } = swVm();
+    const before = [vm.stats.snapshot(), v.stats.snapshot()];
+    const e = caught(() => v.pageFault({ kind: 'ept_violation', reason: 48, gpa: 1n << 52n, onGuestTable: false, info: 0n, errorCode: 0n }));
+    expect(e).toBeInstanceOf(InvalidArgumentError);
+    expect((e as InvalidArgumentError).message).toContain('exit.gpa');
+    expect([vm.stats.snapshot(), v.stats.snapshot()]).toEqual(before);
+  });
+
   it('bad input: guest_memfd only with private memory and never read-only; no dirty log on guest_memfd; no shadow paging', () => {
     // kvm_main.c:1591-1592: KVM_MEM_GUEST_MEMFD is a valid flag only with private memory.
     const d = new Vm();

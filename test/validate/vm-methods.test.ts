@@ -183,6 +183,8 @@ describe('Vcpu: fetch, INVPCID, page faults, TD accept, nested entry and exit', 
       refused(t, () => f.v.pageFault({ ...ok, errorCode: v as bigint }), { param: 'exit.errorCode', value: v, state });
       refused(t, () => f.v.pageFault({ ...ok, info: v as bigint }), { param: 'exit.info', value: v, state });
     }), FC);
+    // SDM Vol. 1 §3.3.1: MAXPHYADDR is at most 52, so no exit reports a GPA of 2^52 or above.
+    fc.assert(fc.property(badBigint({ max: (1n << 52n) - 1n }), (v) => refused(t, () => f.v.pageFault({ ...ok, gpa: v as bigint }), { param: 'exit.gpa', value: v, state })), FC);
     fc.assert(fc.property(badBool, (v) => refused(t, () => f.v.pageFault({ ...ok, onGuestTable: v as boolean }), { param: 'exit.onGuestTable', value: v, state })), FC);
     fc.assert(fc.property(badInt(0, 0xffff), (v) => refused(t, () => f.v.pageFault({ ...ok, reason: v as number }), { param: 'exit.reason', value: v, state })), FC);
   });
