@@ -346,4 +346,42 @@ describe('guest_mmu (both flavours): memslots and the address of a reflected fau
     n.enter(); // no INVEPT
     expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(0x600_0000n));
   });
+
+  /** A read-only EPT02 entry for EGVA in an unsync page, whose EPT12 entry L1 then rewrites to `next` (no INVEPT). */
+  function staleReadOnly(next: bigint) {
+    const n = nested();
+    const R = 1n | (6n << 3n);
+    n.ept.setEntry(EDATA_N, 1, EDATA_G | R);
+    n.enter();
+    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
+    n.v.exitNested();
+    const e = n.ept.getEntry(EDATA_N, 1);
+    expect(n.v.store(DM + BigInt(e.gpa), next, 8).status).toBe('ok'); // unsync: no exit
+    n.enter();
+    return n;
+  }
+
+  it('an EPT12 entry made not present: the reflected fault does not invalidate the nGPA, the stale EPT02 entry stays (x86.c:983-984)', () => {
+    const n = staleReadOnly(0n);
+    // EPT02 (R) refuses the write; EPT12 has no entry: a not-present fault (PFERR_PRESENT clear),
+    // so kvm_inject_emulated_page_fault skips kvm_mmu_invalidate_addr (x86.c:983-986).
+    const w = n.v.write(EGVA);
+    expect(w.status).toBe('l1-exit');
+    if (w.nestedExit?.kind !== 'ept-violation') throw new Error('no EPT violation');
+    expect(w.nestedExit.qualification & 0x3f).toBe(EPT_QUAL.ACC_WRITE); // vmx_tests.c:2977 ept_access_violation(0, OP_WRITE, EPT_VLT_WR)
+    n.enter();
+    // Until L1's INVEPT, L2 still reads through the stale entry (the hardware's cached translation).
+    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
+  });
+
+  it('an EPT12 entry with a reserved bit: the reflected misconfiguration does not invalidate the nGPA (x86.c:983-984)', () => {
+    // Bit 51 is reserved in an EPT entry below MAXPHYADDR 52 (SDM Vol. 3C 29.3.3.1; paging_tmpl.h
+    // FNAME(is_rsvd_bits_set) → PFERR_RSVD_MASK, which x86.c:983-984 excludes from the invalidation).
+    const n = staleReadOnly(EDATA_G | 1n | 2n | (6n << 3n) | (1n << 51n));
+    const w = n.v.write(EGVA);
+    expect(w.status).toBe('l1-exit');
+    expect(w.nestedExit?.kind).toBe('ept-misconfig'); // nested_ept_inject_page_fault, vmx/nested.c:438-440
+    n.enter();
+    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
+  });
 });
