@@ -12,8 +12,10 @@
  * - 122 `fetchSetsId: false` → true: only the PRESENT and RSVD bits of the EPT12 walk's error
  *   code are read (finishNestedFault); L1's exit comes from the second walk.
  * - 127 `isPae: false` → true: ShadowContext never reads isPae.
- * - 151 `hpa >= 0` → `> 0`: a root is a host table frame, and those come from the top half of
- *   host memory (HostMemory.allocTable), never frame 0.
+ * - 151 `hpa >= 0` → `> 0`, and `injected`'s `r.hpa >= 0` → `> 0`: a root is a host table frame,
+ *   and those come from the top half of host memory (HostMemory.allocTable), never frame 0.
+ * - `injected`'s `r.hpa >= 0` → true: invalidateAddrInRootUnchecked returns at once for a root of
+ *   hpa < 0 (sync.ts, as __kvm_mmu_invalidate_addr does for an invalid root, mmu.c:6344-6345).
  * - 188 `g < 0` → false (and its two texts): an EPT02 leaf always maps a memslot's frame (an invariant).
  * - 215 `isMmioSpte` → true, 218 (3): a misconfiguration stops at an MMIO SPTE, so the RET_PF_RETRY
  *   branch (handle_mmio_page_fault's, mmu.c:4363) is not reached.
@@ -28,8 +30,7 @@
  * - 299:18 `kvm === '7.3'` → false, 299:41 '7.3' → '': PFERR_USER on a 7.3 read selects nothing.
  * - 304 `attempt <= MAX` → `<`: no access needs eight exits.
  * Not killed yet: 92 (an L2 table at L1 GPA 0 with EPT A/D off), 114 (L2's CPUID: the hardware walk
- * of L2's tables does not read it), 243/246 (the prev-root sync: a fixed fault, or a prev root of
- * another EP4TA with an unsync page on the nGPA), 275/276/282/283 (an MMIO L2 page table; a 7.3 MBEC
+ * of L2's tables does not read it), 275/276/282/283 (an MMIO L2 page table; a 7.3 MBEC
  * fetch emulated from MMIO), 327 (texts of the no-progress invariant).
  */
 import { describe, expect, it } from 'vitest';

@@ -36,8 +36,6 @@
  * Not killed yet: 126 (the rootRole getter), 151 (L2's CPUID: the hardware walk of L2's tables does
  * not read it), 294 (the record of an NPF found by the emulator's walk), 336 (no-progress texts).
  * nested-access.ts
- * - 48 `PRESENT && !RSVD` → true (and the `||`/RSVD forms): invalidating a not-present or reserved
- *   nGPA finds no stale SPTE (the hardware faulted on it because EPT02/NPT02 has none usable).
  * - 54 (4): the invariant of the second look; both walks read the same L1 memory.
  * - 96 `find(...)` → true: not killed (needs a slot list where the first slot is not the data's).
  * - 100 `guestWalk.status === 'ok'` → true: the walk ended Ok, so the record is 'ok'.
