@@ -33,6 +33,9 @@
  * - 278, 288, 295 'NPT12' and `?.`: the text of an invariant violation; an NPF always has its
  *   pending record.
  * - 316 `attempt <= MAX` → `<`: no access needs eight exits.
+ * - l2PdptesThroughNpt12's `frameOfUnchecked(g) < 0` → `<= 0`: guest memory's frame index 0 is never
+ *   an L1 RAM page the PDPT can sit in (none of the fixture's 1 GiB RAM gfns has it); the PDPT at
+ *   L1 GPA 0 and outside L1 memory are tested in test/shadow/nested-pae-pdptes.test.ts.
  * Not killed yet: 126 (the rootRole getter), 151 (L2's CPUID: the hardware walk of L2's tables does
  * not read it), 294 (the record of an NPF found by the emulator's walk), 336 (no-progress texts).
  * nested-access.ts
