@@ -476,6 +476,8 @@ describe('the public edge of shadow-vcpu.ts: what it accepts, and each refusal\'
     refuses(() => new ShadowVcpu({ shadow: 5 } as never, 5, stats, w, r), 'shadow-mmu', 'vm.shadow must be the VM\'s ShadowMmu');
     refuses(() => new ShadowVcpu(vm, -1, stats, w, r), 'vcpu-index', 'index must be a vCPU index (0 or more)');
     refuses(() => new ShadowVcpu(vm, 5, {} as never, w, r), 'counters', 'stats must be the vCPU\'s Counters');
+    // Checked in parameter order: with the walker bad too, the statistics are named first.
+    refuses(() => new ShadowVcpu(vm, 5, {} as never, {} as never, r), 'counters', 'stats must be the vCPU\'s Counters');
     refuses(() => new ShadowVcpu(vm, 5, stats, {} as never, r), 'gva-walker', 'walker must be a GvaWalker');
     refuses(() => new ShadowVcpu(vm, 5, stats, stranger, r), 'guest-memory', 'walker must walk this VM\'s guest memory');
   });
