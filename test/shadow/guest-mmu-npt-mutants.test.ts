@@ -327,27 +327,6 @@ describe('guest_mmu (both flavours): memslots and the address of a reflected fau
     expect(BigInt(r.hpa!)).toBe(BigInt(hi.pfnBase) * 4096n + 0x20n);
   });
 
-  it('a present EPT12 fault reflected to L1 first syncs the faulting nGPA in the unsync EPT02 page (x86.c:983-986)', () => {
-    const n = nested();
-    const R = 1n | (6n << 3n);
-    n.ept.setEntry(EDATA_N, 1, EDATA_G | R);
-    n.enter();
-    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
-    n.v.exitNested();
-    const e = n.ept.getEntry(EDATA_N, 1);
-    expect(n.v.store(DM + BigInt(e.gpa), 0x600_0000n | R, 8).status).toBe('ok'); // unsync: L2 still sees EDATA_G
-    n.enter();
-    const w = n.v.write(EGVA);
-    // EPT02 (R) refuses the write; EPT12 (R) too: a present fault. kvm_inject_emulated_page_fault
-    // invalidates the address in the current root before injecting (x86.c:983-986), which syncs
-    // the unsync EPT02 entry from EPT12; vmx_tests.c:2988 EPT_VLT_WR | EPT_VLT_PERM_RD.
-    expect(w.status).toBe('l1-exit');
-    if (w.nestedExit?.kind !== 'ept-violation') throw new Error('no EPT violation');
-    expect(w.nestedExit.qualification & 0x3f).toBe(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ);
-    n.enter(); // no INVEPT
-    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(0x600_0000n));
-  });
-
   /** A read-only EPT02 entry for EGVA in an unsync page, whose EPT12 entry L1 then rewrites to `next` (no INVEPT). */
   function staleReadOnly(next: bigint) {
     const n = nested();
@@ -361,6 +340,19 @@ describe('guest_mmu (both flavours): memslots and the address of a reflected fau
     n.enter();
     return n;
   }
+
+  it('a present EPT12 fault reflected to L1 first syncs the faulting nGPA in the unsync EPT02 page (x86.c:983-986)', () => {
+    const n = staleReadOnly(0x600_0000n | 1n | (6n << 3n)); // unsync: L2 still sees EDATA_G
+    const w = n.v.write(EGVA);
+    // EPT02 (R) refuses the write; EPT12 (R) too: a present fault. kvm_inject_emulated_page_fault
+    // invalidates the address in the current root before injecting (x86.c:983-986), which syncs
+    // the unsync EPT02 entry from EPT12; vmx_tests.c:2988 EPT_VLT_WR | EPT_VLT_PERM_RD.
+    expect(w.status).toBe('l1-exit');
+    if (w.nestedExit?.kind !== 'ept-violation') throw new Error('no EPT violation');
+    expect(w.nestedExit.qualification & 0x3f).toBe(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ);
+    n.enter(); // no INVEPT
+    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(0x600_0000n));
+  });
 
   it('an EPT12 entry made not present: the reflected fault does not invalidate the nGPA, the stale EPT02 entry stays (x86.c:983-984)', () => {
     const n = staleReadOnly(0n);

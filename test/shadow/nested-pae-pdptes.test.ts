@@ -7,15 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, GpaOutsideMemoryError, gpa } from '../../src';
 import { thrownRule } from '../tdx/fixtures';
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('no refusal');
-}
+import { thrownBy as thrown } from './fixtures';
 
 const L1_LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
 const L2_PAE = { cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n };

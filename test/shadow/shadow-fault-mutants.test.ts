@@ -38,10 +38,10 @@
  *   RET_PF_WRITE_PROTECTED anyway.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, CR4, InvalidArgumentError, PageSizeError, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, Vm, directPageFault, hugepageAdjust, isMmioSpte, mmuSetSpte, newPageFault, shadowPageFault, shadowPath, spteToPfn, type MmulabError, type Vcpu } from '../../src';
+import { CR0, CR4, InvalidArgumentError, PageSizeError, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, Vm, directPageFault, hugepageAdjust, isMmioSpte, mmuSetSpte, newPageFault, shadowPageFault, shadowPath, spteToPfn, type Vcpu } from '../../src';
 import { warm } from '../validate/shadow-support';
 import { LONG_MODE } from '../vm/fixtures';
-import { hostFrameOf, shadowFixture, tableOf } from './fixtures';
+import { hostFrameOf, refuses, shadowFixture, tableOf } from './fixtures';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -713,19 +713,6 @@ describe('make_spte calls mmu_try_to_unsync_pages only for a writable SPTE (spte
     expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'unsync')).toEqual([]);
   });
 });
-
-/** The refusal thrown by `fn`: class, rule id and the message start "<parameter> <text>" (src/validate/checks.ts refuse). */
-function refuses(fn: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, text: string): void {
-  let e: unknown;
-  try {
-    fn();
-  } catch (x) {
-    e = x;
-  }
-  expect(e).toBeInstanceOf(cls);
-  expect((e as MmulabError).rule).toBe(rule);
-  expect((e as MmulabError).message.startsWith(text), (e as MmulabError).message).toBe(true);
-}
 
 describe('the public edge of shadow-fault.ts: what it accepts, and each refusal\'s class, rule and text', () => {
   it('mmuSetSpte with no slot and no fault record: an MMIO SPTE, RET_PF_EMULATE (mmu.c:3016-3019)', () => {

@@ -34,9 +34,12 @@
  * no-progress error texts.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, CR4, DEFAULT_FEATURES, EFER, GuestMemory, GvaWalker, InvalidArgumentError, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, ShadowVcpu, Vm, hostPfnToGfn, rootMmuSetup, shadowPath, type MmulabError, type Vcpu } from '../../src';
+import { CR0, CR4, DEFAULT_FEATURES, EFER, GuestMemory, GvaWalker, InvalidArgumentError, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, ShadowVcpu, Vm, hostPfnToGfn, rootMmuSetup, shadowPath, type Vcpu } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
-import { hostFrameOf, shadowFixture, tableOf } from './fixtures';
+import { hostFrameOf, refuses as refusesAs, shadowFixture, tableOf } from './fixtures';
+
+/** An InvalidArgumentError with `rule` whose message starts with `text`. */
+const refuses = (fn: () => unknown, rule: string, text: string) => refusesAs(fn, InvalidArgumentError, rule, text);
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -433,19 +436,6 @@ describe('a stale MMIO SPTE under a write-tracked gfn: fault->rsvd stays set (mm
     expect(Number((leaf.spte >> 12n) & 0xff_ffff_ffffn)).toBe(slot.pfnBase);
   });
 });
-
-/** The refusal thrown by `fn`: class, rule id and the message start "<parameter> <text>" (src/validate/checks.ts refuse). */
-function refuses(fn: () => unknown, rule: string, text: string): void {
-  let e: unknown;
-  try {
-    fn();
-  } catch (x) {
-    e = x;
-  }
-  expect(e).toBeInstanceOf(InvalidArgumentError);
-  expect((e as MmulabError).rule).toBe(rule);
-  expect((e as MmulabError).message.startsWith(text), (e as MmulabError).message).toBe(true);
-}
 
 describe('the public edge of shadow-vcpu.ts: what it accepts, and each refusal\'s rule and text', () => {
   function warmed() {
