@@ -244,14 +244,16 @@ export class NestedEptMmu implements KvmMmu {
   }
 
   /**
-   * `nested_ept_inject_page_fault` (vmx/nested.c:409-461): before the exit, a fault reflected to L1
-   * (EPT violation or misconfiguration; the PML-full exit is not modelled) also syncs the nGPA in
-   * every previous root of vmcs12's EP4TA (`nested_ept_invalidate_addr`, vmx/nested.c:389-407,
-   * called at :456-457), because the TLB tags mappings by EP4TA, not by the whole EPTP; the current
-   * root was synced before, by kvm_inject_emulated_page_fault for a present fault (finishNestedFault).
+   * `nested_ept_inject_page_fault` (vmx/nested.c:409-461): before the exit, an EPT violation
+   * reflected to L1 also syncs the nGPA in every previous root of vmcs12's EP4TA
+   * (`nested_ept_invalidate_addr`, vmx/nested.c:389-407, called at :456-457), because the TLB tags
+   * mappings by EP4TA, not by the whole EPTP; the current root was synced before, by
+   * kvm_inject_emulated_page_fault for a present fault (finishNestedFault). A misconfiguration
+   * (PFERR_RSVD, vmx/nested.c:438-440) skips that branch: no root is synced. (The PML-full exit is
+   * not modelled.)
    */
   private injected(out: NestedFaultOutcome, ngpa: bigint): NestedFaultOutcome {
-    if (out.reflected === undefined) return out;
+    if (out.reflected === undefined || out.reflected.kind !== 'ept-violation') return out;
     const ctx = this.ctx!;
     for (const r of ctx.prevRoots) {
       if (r.hpa >= 0 && (r.pgd & EPTP_PA_MASK) === (this.eptp & EPTP_PA_MASK)) invalidateAddrInRootUnchecked(this.vm.shadow, ctx, r.hpa, ngpa);

@@ -1,5 +1,6 @@
 /** Shadow-paging VMs (no TDP) for every guest paging mode, with a direct map of the guest's own page tables. */
-import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage, type VmOptions } from '../../src';
+import { expect } from 'vitest';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, type MmulabError, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage, type VmOptions } from '../../src';
 
 export type GuestMode = 'paging32' | 'pae' | 'paging4' | 'paging5';
 
@@ -84,4 +85,22 @@ export function unsyncPts(n: number, va: bigint, gpa: bigint): ShadowFixture {
     if (f.storePte(at(i), 1, f.pt.getEntry(at(i), 1).value).status !== 'ok') throw new Error('setup: PTE store did not complete');
   }
   return f;
+}
+
+/** The error `fn` throws (the test fails when it throws none). */
+export function thrownBy(fn: () => unknown): MmulabError {
+  try {
+    fn();
+  } catch (e) {
+    return e as MmulabError;
+  }
+  throw new Error('no refusal');
+}
+
+/** The refusal thrown by `fn`: class, rule id and the message start "<parameter> <text>" (src/validate/checks.ts refuse). */
+export function refuses(fn: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, text: string): void {
+  const e = thrownBy(fn);
+  expect(e).toBeInstanceOf(cls);
+  expect(e.rule).toBe(rule);
+  expect(e.message.startsWith(text), e.message).toBe(true);
 }

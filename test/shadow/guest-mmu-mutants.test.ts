@@ -12,8 +12,10 @@
  * - 122 `fetchSetsId: false` → true: only the PRESENT and RSVD bits of the EPT12 walk's error
  *   code are read (finishNestedFault); L1's exit comes from the second walk.
  * - 127 `isPae: false` → true: ShadowContext never reads isPae.
- * - 151 `hpa >= 0` → `> 0`: a root is a host table frame, and those come from the top half of
- *   host memory (HostMemory.allocTable), never frame 0.
+ * - 151 `hpa >= 0` → `> 0`, and `injected`'s `r.hpa >= 0` → `> 0`: a root is a host table frame,
+ *   and those come from the top half of host memory (HostMemory.allocTable), never frame 0.
+ * - `injected`'s `r.hpa >= 0` → true: invalidateAddrInRootUnchecked returns at once for a root of
+ *   hpa < 0 (sync.ts, as __kvm_mmu_invalidate_addr does for an invalid root, mmu.c:6344-6345).
  * - 188 `g < 0` → false (and its two texts): an EPT02 leaf always maps a memslot's frame (an invariant).
  * - 215 `isMmioSpte` → true, 218 (3): a misconfiguration stops at an MMIO SPTE, so the RET_PF_RETRY
  *   branch (handle_mmio_page_fault's, mmu.c:4363) is not reached.
@@ -28,13 +30,12 @@
  * - 299:18 `kvm === '7.3'` → false, 299:41 '7.3' → '': PFERR_USER on a 7.3 read selects nothing.
  * - 304 `attempt <= MAX` → `<`: no access needs eight exits.
  * Not killed yet: 92 (an L2 table at L1 GPA 0 with EPT A/D off), 114 (L2's CPUID: the hardware walk
- * of L2's tables does not read it), 243/246 (the prev-root sync: a fixed fault, or a prev root of
- * another EP4TA with an unsync page on the nGPA), 275/276/282/283 (an MMIO L2 page table; a 7.3 MBEC
+ * of L2's tables does not read it), 275/276/282/283 (an MMIO L2 page table; a 7.3 MBEC
  * fetch emulated from MMIO), 327 (texts of the no-progress invariant).
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, makeEptp, DEFAULT_EPT_CAPS, EPT_QUAL, nestedMbecScenario, NESTED_MBEC_LAYOUT, InvalidArgumentError, CR0, CR4, EFER, type KvmVersion } from '../../src';
-import { nested, LONG, GVA, DATA_N, DATA_G } from './nested-fixture';
+import { Vm, PageTableBuilder, makeEptp, DEFAULT_EPT_CAPS, EPT_QUAL, nestedMbecScenario, NESTED_MBEC_LAYOUT, InvalidArgumentError, CR0, CR4, EFER, gpa, type KvmVersion } from '../../src';
+import { nested, LONG, GVA, DATA_N, DATA_G, DM } from './nested-fixture';
 
 const MT_WB = 6n << 3n; // EPT memory type WB in bits 5:3 of a leaf
 const Q_LOW = 0x3f; // qualification bits 5:0: access (2:0) and EPT permissions (5:3)
@@ -290,5 +291,59 @@ describe('nested EPT: counters, events and attempts of L2 accesses; entry, exit 
     const e = err as InvalidArgumentError;
     expect([e.rule, e.value]).toEqual(['nested-ept-needs-ept', 'npt']);
     expect(e.message).toMatch(/nested EPT needs an EPT host \(this VM uses NPT or shadow paging\)/);
+  });
+});
+
+describe('nested EPT: which previous roots a reflected fault syncs (nested_ept_inject_page_fault, vmx/nested.c:409-461)', () => {
+  const R = 1n | MT_WB;
+  const NEW_G = 0x600_0000n;
+
+  /**
+   * Two cached EPT02 roots for L2: `other` (A/D off) in prev_roots, A (A/D on) current; their EPT02
+   * leaf pages for DATA_N differ (roles differ in ad_disabled) and L1's rewrite of the EPT12 leaf
+   * to `next` made both unsync. `sameEp4ta`: `other` is an EPTP of the same EPT12 root; else of a
+   * second EPT12 PML4 that shares the lower tables.
+   */
+  function twoRoots(next: bigint, sameEp4ta: boolean) {
+    const n = nested({ ad: true, accessed: true });
+    n.ept.setEntry(DATA_N, 1, DATA_G | R);
+    let root = BigInt(n.ept.root);
+    if (!sameEp4ta) {
+      // A second PML4 in an unused page of L1 memory, with the first's entry 0 (nGPAs below 512 GiB).
+      root = 0x3f_f000n;
+      n.vm.guestMem.write64(gpa(root), n.vm.guestMem.read64(gpa(BigInt(n.ept.root))));
+    }
+    const other = makeEptp({ root, level: 4, adEnabled: false });
+    n.enter(other);
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(DATA_G));
+    n.v.exitNested();
+    n.enter(); // EPTP A: the other root goes to prev_roots
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(DATA_G));
+    n.v.exitNested();
+    const e = n.ept.getEntry(DATA_N, 1);
+    expect(n.v.store(DM + BigInt(e.gpa), next, 8).status).toBe('ok');
+    expect(n.vm.shadow.find(Number(BigInt(e.gpa) >> 12n)).map((sp) => sp.unsync)).toEqual([true, true]);
+    n.enter();
+    return { n, other };
+  }
+
+  it('an EPT violation does not sync a previous root of another EP4TA (nested_ept_root_matches, vmx/nested.c:383-387)', () => {
+    const { n, other } = twoRoots(NEW_G | R, false);
+    expect(n.v.write(GVA).status).toBe('l1-exit'); // EPT02 and EPT12 read-only (vmx_tests.c:2988)
+    // nested_ept_invalidate_addr (vmx/nested.c:389-407) picks the prev roots whose EP4TA is
+    // vmcs12's: not this one, so L2 on it (a root cache hit, no sync) still reads the old frame.
+    n.enter(other);
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(DATA_G));
+  });
+
+  it('an EPT misconfiguration syncs no previous root, even of the same EP4TA (vmx/nested.c:438-440: only the EPT-violation branch calls nested_ept_invalidate_addr, :456-457)', () => {
+    // Bit 51 is reserved below MAXPHYADDR 52: FNAME(is_rsvd_bits_set) → PFERR_RSVD_MASK, so
+    // kvm_inject_emulated_page_fault does not invalidate the current root either (x86.c:983-984).
+    const { n, other } = twoRoots(NEW_G | R | 2n | (1n << 51n), true);
+    const w = n.v.write(GVA);
+    expect(w.status).toBe('l1-exit');
+    expect(w.nestedExit?.kind).toBe('ept-misconfig'); // vmx/nested.c:438-440
+    n.enter(other);
+    expect(BigInt(n.v.read(GVA).hpa!) >> 12n).toBe(n.frameOf(DATA_G));
   });
 });

@@ -33,11 +33,12 @@
  * - 278, 288, 295 'NPT12' and `?.`: the text of an invariant violation; an NPF always has its
  *   pending record.
  * - 316 `attempt <= MAX` → `<`: no access needs eight exits.
+ * - l2PdptesThroughNpt12's `frameOfUnchecked(g) < 0` → `<= 0`: guest memory's frame index 0 is never
+ *   an L1 RAM page the PDPT can sit in (none of the fixture's 1 GiB RAM gfns has it); the PDPT at
+ *   L1 GPA 0 and outside L1 memory are tested in test/shadow/nested-pae-pdptes.test.ts.
  * Not killed yet: 126 (the rootRole getter), 151 (L2's CPUID: the hardware walk of L2's tables does
  * not read it), 294 (the record of an NPF found by the emulator's walk), 336 (no-progress texts).
  * nested-access.ts
- * - 48 `PRESENT && !RSVD` → true (and the `||`/RSVD forms): invalidating a not-present or reserved
- *   nGPA finds no stale SPTE (the hardware faulted on it because EPT02/NPT02 has none usable).
  * - 54 (4): the invariant of the second look; both walks read the same L1 memory.
  * - 96 `find(...)` → true: not killed (needs a slot list where the first slot is not the data's).
  * - 100 `guestWalk.status === 'ok'` → true: the walk ended Ok, so the record is 'ok'.
@@ -326,7 +327,8 @@ describe('guest_mmu (both flavours): memslots and the address of a reflected fau
     expect(BigInt(r.hpa!)).toBe(BigInt(hi.pfnBase) * 4096n + 0x20n);
   });
 
-  it('a present EPT12 fault reflected to L1 first syncs the faulting nGPA in the unsync EPT02 page (x86.c:983-986)', () => {
+  /** A read-only EPT02 entry for EGVA in an unsync page, whose EPT12 entry L1 then rewrites to `next` (no INVEPT). */
+  function staleReadOnly(next: bigint) {
     const n = nested();
     const R = 1n | (6n << 3n);
     n.ept.setEntry(EDATA_N, 1, EDATA_G | R);
@@ -334,8 +336,13 @@ describe('guest_mmu (both flavours): memslots and the address of a reflected fau
     expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
     n.v.exitNested();
     const e = n.ept.getEntry(EDATA_N, 1);
-    expect(n.v.store(DM + BigInt(e.gpa), 0x600_0000n | R, 8).status).toBe('ok'); // unsync: L2 still sees EDATA_G
+    expect(n.v.store(DM + BigInt(e.gpa), next, 8).status).toBe('ok'); // unsync: no exit
     n.enter();
+    return n;
+  }
+
+  it('a present EPT12 fault reflected to L1 first syncs the faulting nGPA in the unsync EPT02 page (x86.c:983-986)', () => {
+    const n = staleReadOnly(0x600_0000n | 1n | (6n << 3n)); // unsync: L2 still sees EDATA_G
     const w = n.v.write(EGVA);
     // EPT02 (R) refuses the write; EPT12 (R) too: a present fault. kvm_inject_emulated_page_fault
     // invalidates the address in the current root before injecting (x86.c:983-986), which syncs
@@ -345,5 +352,29 @@ describe('guest_mmu (both flavours): memslots and the address of a reflected fau
     expect(w.nestedExit.qualification & 0x3f).toBe(EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ);
     n.enter(); // no INVEPT
     expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(0x600_0000n));
+  });
+
+  it('an EPT12 entry made not present: the reflected fault does not invalidate the nGPA, the stale EPT02 entry stays (x86.c:983-984)', () => {
+    const n = staleReadOnly(0n);
+    // EPT02 (R) refuses the write; EPT12 has no entry: a not-present fault (PFERR_PRESENT clear),
+    // so kvm_inject_emulated_page_fault skips kvm_mmu_invalidate_addr (x86.c:983-986).
+    const w = n.v.write(EGVA);
+    expect(w.status).toBe('l1-exit');
+    if (w.nestedExit?.kind !== 'ept-violation') throw new Error('no EPT violation');
+    expect(w.nestedExit.qualification & 0x3f).toBe(EPT_QUAL.ACC_WRITE); // vmx_tests.c:2977 ept_access_violation(0, OP_WRITE, EPT_VLT_WR)
+    n.enter();
+    // Until L1's INVEPT, L2 still reads through the stale entry (the hardware's cached translation).
+    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
+  });
+
+  it('an EPT12 entry with a reserved bit: the reflected misconfiguration does not invalidate the nGPA (x86.c:983-984)', () => {
+    // Bit 51 is reserved in an EPT entry below MAXPHYADDR 52 (SDM Vol. 3C 29.3.3.1; paging_tmpl.h
+    // FNAME(is_rsvd_bits_set) → PFERR_RSVD_MASK, which x86.c:983-984 excludes from the invalidation).
+    const n = staleReadOnly(EDATA_G | 1n | 2n | (6n << 3n) | (1n << 51n));
+    const w = n.v.write(EGVA);
+    expect(w.status).toBe('l1-exit');
+    expect(w.nestedExit?.kind).toBe('ept-misconfig'); // nested_ept_inject_page_fault, vmx/nested.c:438-440
+    n.enter();
+    expect(BigInt(n.v.read(EGVA).hpa!) >> 12n).toBe(n.frameOf(EDATA_G));
   });
 });

@@ -5,8 +5,9 @@
  * (kvm-unit-tests x86/vmx_tests.c:5906-5912, the "PDPTEs from VMCS" half at :5947-5949).
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, gpa } from '../../src';
+import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, GpaOutsideMemoryError, gpa } from '../../src';
 import { thrownRule } from '../tdx/fixtures';
+import { thrownBy as thrown } from './fixtures';
 
 const L1_LONG = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
 const L2_PAE = { cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n };
@@ -114,7 +115,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
   const L1_SVM = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE | EFER.SVME };
   const PDPT_G = 0x130_0000n; // the L1 page NPT12 maps L2's CR3 page to
 
-  function nptFixture(o: { reserved?: bigint; mapPdpt?: boolean } = {}) {
+  function nptFixture(o: { reserved?: bigint; mapPdpt?: boolean; pdptAt?: bigint; pdpte2?: bigint } = {}) {
     const { vm, l1pt, nested: npt, a, b, pdpt: read, put } = tables('npt');
     a.map(GVA, A_N, { flags: { writable: true } });
     b.map(GVA, B_N, { flags: { writable: true } });
@@ -123,10 +124,12 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     npt.map(0x120_0000n, 0x120_0000n, { count: 16, flags });
     npt.map(A_N, A_G, { flags });
     npt.map(B_N, B_G, { flags });
-    if (o.mapPdpt ?? true) npt.map(L2_CR3 & ~0xfffn, PDPT_G, { flags });
+    const at = o.pdptAt ?? PDPT_G;
+    if (o.mapPdpt ?? true) npt.map(L2_CR3 & ~0xfffn, at, { flags });
     // L1 GPA = L2's CR3 holds a's PDPT; the page NPT12 maps CR3's nGPA to holds b's.
     put(L2_CR3, read(BigInt(a.root)));
-    put(PDPT_G + (L2_CR3 & 0xfffn), read(BigInt(b.root)).map((v, i) => (i === 1 ? v | (o.reserved ?? 0n) : v)));
+    const bp = read(BigInt(b.root)).map((v, i) => (i === 1 ? v | (o.reserved ?? 0n) : i === 2 ? (o.pdpte2 ?? v) : v));
+    if (at < 1n << 30n) put(at + (L2_CR3 & 0xfffn), bp);
     const v = vm.createVcpu({ ...L1_SVM, cr3: l1pt.root });
     const enter = () => v.enterNestedNpt({ ncr3: BigInt(npt.root), l1: { ...L1_SVM, cr3: l1pt.root }, l2: { ...L2_PAE, cr3: L2_CR3 } });
     return { v, enter, b: read(BigInt(b.root)) };
@@ -154,5 +157,37 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     const f = nptFixture({ mapPdpt: false });
     expect(thrownRule(() => f.enter(), InvalidRegisterStateError)).toBe('l2-pdpt-unmapped');
     expect(f.v.guestMmu).toBeUndefined();
+     expect(thrown(() => f.enter()).message).toMatch(/^L2's PAE PDPT at nGPA 0x1234560 is not mapped by NPT12 /); // CR3 & 0xffffffe0
+  });
+
+  it('NPT12 maps the PDPT to L1 GPA 0: frame 0 is a frame (x86.c:1043-1048 translates CR3, then reads the page)', () => {
+    const f = nptFixture({ pdptAt: 0n });
+    f.enter();
+    expect(f.v.gvaWalk.pdptrs).toEqual(f.b);
+    expect(f.v.read(GVA + 0x10n).l1Gpa).toBe(B_G + 0x10n);
+  });
+
+  it('NPT12 maps the PDPT outside L1 memory: refused naming the L1 GPA, state untouched', () => {
+    const f = nptFixture({ pdptAt: 0x8000_0000n }); // above the 1 GiB RAM slot
+    const e = thrown(() => f.enter());
+    expect(e).toBeInstanceOf(GpaOutsideMemoryError);
+    expect((e as GpaOutsideMemoryError).rule).toBe('l2-pdpt-outside-l1-memory');
+    expect(e.message).toMatch(/^L2's PAE PDPT maps to L1 GPA 0x80000560, which no memory slot covers/);
+    expect(f.v.guestMmu).toBeUndefined();
+  });
+
+  it('a present PDPTE with reserved bit 1 is refused (not modelled: the #PF of svm_tests.c:3807-3833); a not-present one is not checked (x86.c:1059-1060)', () => {
+    // pdptr_rsvd_bits (x86.c:1026-1029): bits 1-2 and 5-8 are reserved in a PAE PDPTE.
+    const f = nptFixture({ pdpte2: 3n }); // P and bit 1
+    const e = thrown(() => f.enter());
+    expect(e).toBeInstanceOf(InvalidRegisterStateError);
+    expect((e as InvalidRegisterStateError).rule).toBe('l2-pdpte-reserved');
+    expect(e.message).toMatch(/^L2's PDPTE2 has reserved bits 0x2 set: /);
+    expect(f.v.guestMmu).toBeUndefined();
+    // PDPTE2 not present (bit 0 clear) with the same reserved bit: load_pdptrs checks present ones only.
+    const g = nptFixture({ pdpte2: 2n });
+    g.enter();
+    expect(g.v.gvaWalk.pdptrs![2]).toBe(2n);
+    expect(g.v.read(GVA).l1Gpa).toBe(B_G);
   });
 });

@@ -38,9 +38,10 @@
  *   RET_PF_WRITE_PROTECTED anyway.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, CR4, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, Vm, shadowPath, spteToPfn, type Vcpu } from '../../src';
+import { CR0, CR4, InvalidArgumentError, PageSizeError, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, Vm, directPageFault, hugepageAdjust, isMmioSpte, mmuSetSpte, newPageFault, shadowPageFault, shadowPath, spteToPfn, type Vcpu } from '../../src';
+import { warm } from '../validate/shadow-support';
 import { LONG_MODE } from '../vm/fixtures';
-import { hostFrameOf, shadowFixture, tableOf } from './fixtures';
+import { hostFrameOf, refuses, shadowFixture, tableOf } from './fixtures';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -687,5 +688,79 @@ describe('direct_page_fault (paging off): outcomes', () => {
     expect(w.exits.map((e) => [e.ret, e.mmio])).toEqual([['RET_PF_EMULATE', false]]);
     expect(w.emulation).toMatch(/write-tracked gfn/);
     expect(f.vm.stats.get('spte_changes')).toBe(changes);
+  });
+});
+
+describe('make_spte calls mmu_try_to_unsync_pages only for a writable SPTE (spte.c:223-238)', () => {
+  it('a read through a read-only gPTE that maps a shadowed guest page table leaves that table\'s shadow page sync', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    const table = tableOf(f, VA, 1);
+    expect(table.unsync).toBe(false);
+    // A second VA maps VA's level-1 guest table as data, read-only (R/W clear, A and D set).
+    const ALIAS = 0x7100_0000n;
+    f.pt.map(ALIAS, BigInt(table.gfn) << 12n, { flags: { accessed: true, dirty: true } });
+    const from = f.vm.events.all.length;
+    const r = f.v.read(ALIAS);
+    expect(r.status).toBe('ok');
+    expect(r.exits.map((e) => e.ret)).toEqual(['RET_PF_FIXED']);
+    // spte.c:223: pte_access has no ACC_WRITE_MASK, so mmu_try_to_unsync_pages (mmu.c:2898-2952,
+    // kvm_unsync_page) is not called: the table stays sync, no mmu_unsync, no unsync event.
+    expect(f.v.shadow!.leafFor(ALIAS)!.spte & W).toBe(0n);
+    expect(table.unsync).toBe(false);
+    expect(f.vm.stats.get('mmu_unsync')).toBe(0);
+    expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'unsync')).toEqual([]);
+  });
+});
+
+describe('the public edge of shadow-fault.ts: what it accepts, and each refusal\'s class, rule and text', () => {
+  it('mmuSetSpte with no slot and no fault record: an MMIO SPTE, RET_PF_EMULATE (mmu.c:3016-3019)', () => {
+    const { m, ctx, pt } = warm();
+    const idx = 300;
+    expect(m.readSpte(pt, idx)).toBe(SHADOW_NONPRESENT_VALUE);
+    const created = ctx.stats.get('pf_mmio_spte_created');
+    expect(mmuSetSpte(m, ctx, undefined, pt, idx, 7, 0x4_0000, 0x4_0000, null)).toBe(RET_PF.EMULATE);
+    expect(ctx.stats.get('pf_mmio_spte_created')).toBe(created + 1); // mmu.c:3017
+    expect(isMmioSpte(m.config, m.readSpte(pt, idx))).toBe(true); // mark_mmio_spte, mmu.c:3018
+  });
+
+  it('mmuSetSpte on a level-3 page: a 1 GiB leaf (PG_LEVEL_1G = KVM_MAX_HUGEPAGE_LEVEL); level 4 refused', () => {
+    const f = warm();
+    const { m, ctx } = f;
+    const pdpt = m.allPages.find((p) => p.level === 3)!;
+    const idx = 5;
+    expect(m.readSpte(pdpt, idx)).toBe(SHADOW_NONPRESENT_VALUE);
+    // A 1 GiB slot without guest page tables in it (so no disallowed huge page), 1 GiB-aligned:
+    // mmu_set_spte (mmu.c:2999-3068) sets a leaf at any level up to PG_LEVEL_1G.
+    const big = f.f.vm.addMemslot({ base: 1n << 30n, size: 1n << 30n, name: 'big' });
+    expect(mmuSetSpte(m, ctx, big, pdpt, idx, 7, big.baseGfn, big.pfnBase, null)).toBe(RET_PF.FIXED);
+    const spte = m.readSpte(pdpt, idx);
+    expect(spte & 0x80n).toBe(0x80n); // spte.c:209-210 PT_PAGE_SIZE_MASK above PG_LEVEL_4K
+    expect(spteToPfn(spte)).toBe(big.pfnBase);
+    const root = m.allPages.find((p) => p.level === 4)!;
+    refuses(() => mmuSetSpte(m, ctx, big, root, idx, 7, big.baseGfn, big.pfnBase, null), PageSizeError, 'leaf-level', 'sp is a level-4 page; leaves exist at levels 1-3 only');
+  });
+
+  it('hugepageAdjust: a fault record\'s slot must be an object', () => {
+    const { m } = warm();
+    const fault = newPageFault(VA, 0n);
+    fault.gfn = 0x800;
+    fault.pfn = 0x800;
+    fault.maxLevel = 1;
+    refuses(() => hugepageAdjust(m, { ...fault, slot: 5 as never }), InvalidArgumentError, 'object-type', 'fault.slot must be an object');
+    hugepageAdjust(m, fault);
+    expect(fault.goalLevel).toBe(1); // kvm_mmu_hugepage_adjust: max_level PG_LEVEL_4K leaves goal_level at 4K (mmu.c:3304-3305)
+  });
+
+  it('refusals: not a ShadowMmu, a paging-off context to shadowPageFault, a paging-on one to directPageFault', () => {
+    const { f, m, ctx } = warm();
+    const mmuText = 'mmu must be a ShadowMmu (a VM\'s vm.shadow)';
+    refuses(() => shadowPageFault({} as never, ctx, VA, 0, 0), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => hugepageAdjust({} as never, newPageFault(VA, 0n)), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => directPageFault(m, ctx, 0x1000n, 0), InvalidArgumentError, 'not-direct', 'ctx shadows guest tables (paging on: shadowPageFault handles it)');
+    const v0 = f.vm.createVcpu(PAGING_OFF);
+    expect(v0.read(0x1000n).status).toBe('ok');
+    refuses(() => shadowPageFault(m, v0.shadow!.ctx, 0x1000n, 0, 0), InvalidArgumentError, 'paging-off', 'ctx walks no guest tables (paging off: directPageFault handles it)');
   });
 });

@@ -34,9 +34,12 @@
  * no-progress error texts.
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, CR4, EFER, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, Vm, shadowPath, type Vcpu } from '../../src';
+import { CR0, CR4, DEFAULT_FEATURES, EFER, GuestMemory, GvaWalker, InvalidArgumentError, PageTableBuilder, RET_PF, SHADOW_NONPRESENT_VALUE, ShadowVcpu, Vm, hostPfnToGfn, rootMmuSetup, shadowPath, type Vcpu } from '../../src';
 import { LONG_MODE } from '../vm/fixtures';
-import { hostFrameOf, shadowFixture, tableOf } from './fixtures';
+import { hostFrameOf, refuses as refusesAs, shadowFixture, tableOf } from './fixtures';
+
+/** An InvalidArgumentError with `rule` whose message starts with `text`. */
+const refuses = (fn: () => unknown, rule: string, text: string) => refusesAs(fn, InvalidArgumentError, rule, text);
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -431,5 +434,49 @@ describe('a stale MMIO SPTE under a write-tracked gfn: fault->rsvd stays set (mm
     expect(leaf).toBeDefined();
     expect(leaf.spte & 2n).toBe(0n);
     expect(Number((leaf.spte >> 12n) & 0xff_ffff_ffffn)).toBe(slot.pfnBase);
+  });
+});
+
+describe('the public edge of shadow-vcpu.ts: what it accepts, and each refusal\'s rule and text', () => {
+  function warmed() {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true, user: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    const otherMem = new GuestMemory({ maxPhyAddr: f.vm.guestMem.maxPhyAddr });
+    const stranger = new GvaWalker(otherMem, f.v.regs, { ...DEFAULT_FEATURES, maxPhyAddr: otherMem.maxPhyAddr });
+    return { f, sv: f.v.shadow!, stranger };
+  }
+
+  it('rootMmuSetup: a walker, and the memory it walks', () => {
+    const { f, stranger } = warmed();
+    refuses(() => rootMmuSetup({} as never, f.v.regs, f.vm.guestMem, 46), 'gva-walker', 'walker must be a GvaWalker');
+    refuses(() => rootMmuSetup(f.v.walker, f.v.regs, stranger.mem, 46), 'guest-memory', 'guestMem must be the memory the walker walks');
+  });
+
+  it('hostPfnToGfn: -1 (no frame) is a frame argument and maps to no gfn; a slot\'s pfnBase is checked by name', () => {
+    const { f } = warmed();
+    const slots = f.vm.memslots;
+    expect(hostPfnToGfn(slots, -1)).toBe(-1);
+    refuses(() => hostPfnToGfn([{ ...slots[0]!, pfnBase: -1 }], 0), 'integer-range', 'slots[0].pfnBase ');
+  });
+
+  it('new ShadowVcpu: the VM\'s ShadowMmu, an index of 0 or more, Counters, a walker of this VM', () => {
+    const { f, stranger } = warmed();
+    const [vm, stats, w, r] = [f.vm, f.v.stats, f.v.walker, f.v.regs];
+    refuses(() => new ShadowVcpu({ shadow: 5 } as never, 5, stats, w, r), 'shadow-mmu', 'vm.shadow must be the VM\'s ShadowMmu');
+    refuses(() => new ShadowVcpu(vm, -1, stats, w, r), 'vcpu-index', 'index must be a vCPU index (0 or more)');
+    refuses(() => new ShadowVcpu(vm, 5, {} as never, w, r), 'counters', 'stats must be the vCPU\'s Counters');
+    // Checked in parameter order: with the walker bad too, the statistics are named first.
+    refuses(() => new ShadowVcpu(vm, 5, {} as never, {} as never, r), 'counters', 'stats must be the vCPU\'s Counters');
+    refuses(() => new ShadowVcpu(vm, 5, stats, {} as never, r), 'gva-walker', 'walker must be a GvaWalker');
+    refuses(() => new ShadowVcpu(vm, 5, stats, stranger, r), 'guest-memory', 'walker must walk this VM\'s guest memory');
+  });
+
+  it('afterSetRegisters: a walker of this VM; pageFault: access flags AC and implicit only', () => {
+    const { f, sv, stranger } = warmed();
+    const r = f.v.regs;
+    refuses(() => sv.afterSetRegisters(r, r, {} as never, false, false, false), 'gva-walker', 'walker must be a GvaWalker');
+    refuses(() => sv.afterSetRegisters(r, r, stranger, false, false, false), 'guest-memory', 'walker must walk this VM\'s guest memory');
+    refuses(() => sv.pageFault(VA, 0, 1), 'access-flags', 'accessFlags must be ACCESS_AC and/or ACCESS_IMPLICIT');
   });
 });
