@@ -6,14 +6,12 @@
  * Linux v6.16.1 (cited per assertion).
  *
  * Surviving mutants of sync.ts that no test can kill (equivalent or unreachable):
- * - line 56 `wantW` (`true`, `||`, dropping `&& hostWritable`): `mustWriteProtect` only matters
+ * - line 60 `wantW` (`true`, `||`, dropping `&& hostWritable`): `mustWriteProtect` only matters
  *   when the access keeps ACC_WRITE after the host-writable mask (spte.c:222-242, makeSpte), and
  *   then `wantW` is true anyway; `prefetch: false` is the same as `true` with `synchronizing`, in
  *   makeSpte and in mmuTryToUnsyncPages (synchronizing returns first, mmu.c:2918-2920).
  * - syncPage's `sp.role.direct || ctx.gptFormat === undefined` as `&&`, or its second half false:
  *   a direct page or a paging-off context also fails the role comparison (the direct bit differs).
- * - `if (p.sp.unsync)` / `if (!p.sp.role.invalid)` → true: every page an unsync walk returns is
- *   unsync and valid (KVM calls kvm_unlink_unsync_page and kvm_sync_page unconditionally, mmu.c:2194-2195).
  * - `rootHpa < 0` in invalidateAddrInRoot (→ false, or `<= 0`), `sp.unsyncChildren === 0` → false:
  *   shadowPath(-1) is empty, no root sits at host frame 0 (host frames start at 2^33), and below a
  *   page without unsync children no page is unsync.
