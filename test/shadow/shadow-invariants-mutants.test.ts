@@ -20,11 +20,8 @@
  * - mmio-present: an MMIO SPTE is never present (`is_mmio_spte` / `is_shadow_present_pte`, spte.h).
  *
  * Equivalent mutants of shadow-invariants.ts:
- * - line 56 `sp.level > 1 &&` → true (or `>= 1`): `lpageDisallowed(gfn, 1)` is false for level 1.
- * - line 82 `sp.level !== 1` → false: an upper-level page with gPTEs has a write-tracked gfn, which
+ * - line 83 `sp.level !== 1` → false: an upper-level page with gPTEs has a write-tracked gfn, which
  *   no SPTE maps writable (make_spte write-protects it, spte.c:237-242; no huge leaf covers it, mmu.c:770-771).
- * - line 94 `i < 512` → `i <= 512`: entry 512 is entry 0 of the next host frame, an SPTE the same
- *   loop visits in its own page, or no SPTE at all (neither MMIO nor present).
  */
 import { describe, expect, it } from 'vitest';
 import { CR0, InvalidArgumentError, InvariantViolation, checkShadowInvariants, type MmulabError, type ShadowMmu } from '../../src';
