@@ -31,10 +31,11 @@ function refuses(fn: () => unknown, rule: string, text: string): void {
 describe('gpte.ts refusals', () => {
   const mem = new GuestMemory({ maxPhyAddr: 46 });
 
-  it('a format whose reserved-bit table is not two arrays of masks', () => {
+  it('a format with another entry width, a reserved-bit table that is not two arrays of masks, or no bad_mt_xwr bigint', () => {
     const text = 'format must be a PageFormat (paging32Format, paeFormat, paging4Format, eptFormat, …)';
     refuses(() => readGpte(mem, { ...p4, rsvdBitsMask: [1n, 2n] } as unknown as PageFormat, 0, 0), 'page-format', text);
     refuses(() => isPresentGpte({ ...p4, entryBytes: 2 } as unknown as PageFormat, 1n), 'page-format', text);
+    refuses(() => isPresentGpte({ ...p4, badMtXwr: 0 } as unknown as PageFormat, 1n), 'page-format', text);
   });
 
   it('a gPTE that is no u64, a memory that is none, an offset not on an entry', () => {
