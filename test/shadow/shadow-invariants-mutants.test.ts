@@ -24,8 +24,9 @@
  *   no SPTE maps writable (make_spte write-protects it, spte.c:237-242; no huge leaf covers it, mmu.c:770-771).
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, InvalidArgumentError, InvariantViolation, checkShadowInvariants, type MmulabError, type ShadowMmu } from '../../src';
+import { CR0, InvalidArgumentError, InvariantViolation, checkShadowInvariants, type ShadowMmu } from '../../src';
 import { shadowFixture, tableOf } from './fixtures';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -273,14 +274,6 @@ describe('checkShadowInvariants, one broken property at a time', () => {
 
 describe('checkShadowInvariants refuses what is no ShadowMmu (src/errors.ts)', () => {
   it('the rule id and a message that starts with the parameter', () => {
-    let e: MmulabError | undefined;
-    try {
-      checkShadowInvariants({} as ShadowMmu);
-    } catch (x) {
-      e = x as MmulabError;
-    }
-    expect(e).toBeInstanceOf(InvalidArgumentError);
-    expect(e!.rule).toBe('shadow-mmu');
-    expect(e!.message.startsWith("mmu must be a ShadowMmu (a VM's vm.shadow)")).toBe(true);
+    refuses(() => checkShadowInvariants({} as ShadowMmu), InvalidArgumentError, 'shadow-mmu', "mmu must be a ShadowMmu (a VM's vm.shadow)");
   });
 });

@@ -5,33 +5,22 @@
  * SPTE_ENT_PER_PAGE), so an entry index is 0..511.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, type MmulabError } from '../../src';
+import { InvalidArgumentError } from '../../src';
 import { PageRole } from '../../src/role/page-role';
 import { ShadowPage } from '../../src/shadow/shadow-page';
-
-function refuses(fn: () => unknown, rule: string, text: string): void {
-  let e: MmulabError | undefined;
-  try {
-    fn();
-  } catch (x) {
-    e = x as MmulabError;
-  }
-  expect(e).toBeInstanceOf(InvalidArgumentError);
-  expect(e!.rule).toBe(rule);
-  expect(e!.message.startsWith(text)).toBe(true);
-}
+import { refuses } from './refusal';
 
 describe('ShadowPage refusals', () => {
   it('a role that is no PageRole', () => {
-    refuses(() => new ShadowPage({ word: 0 } as unknown as PageRole, 0x400, 0x9000, 0), 'page-role', 'role must be a PageRole');
+    refuses(() => new ShadowPage({ word: 0 } as unknown as PageRole, 0x400, 0x9000, 0), InvalidArgumentError, 'page-role', 'role must be a PageRole');
   });
 
   it('gfnOf / accessOf / setTranslation: an index outside 0..511 names i', () => {
     const sp = new ShadowPage(PageRole.pack({ level: 1, access: 7 }), 0x400, 0x9000, 0);
     for (const i of [512, -1]) {
-      refuses(() => sp.gfnOf(i), 'integer-range', 'i must be in [0, 511]');
-      refuses(() => sp.accessOf(i), 'integer-range', 'i must be in [0, 511]');
-      refuses(() => sp.setTranslation(i, 0x10, 7), 'integer-range', 'i must be in [0, 511]');
+      refuses(() => sp.gfnOf(i), InvalidArgumentError, 'integer-range', 'i must be in [0, 511]');
+      refuses(() => sp.accessOf(i), InvalidArgumentError, 'integer-range', 'i must be in [0, 511]');
+      refuses(() => sp.setTranslation(i, 0x10, 7), InvalidArgumentError, 'integer-range', 'i must be in [0, 511]');
     }
     expect([sp.gfnOf(511), sp.accessOf(0)]).toEqual([0, 0]); // the bounds are accepted (a fresh page records nothing)
   });

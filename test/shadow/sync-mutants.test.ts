@@ -21,9 +21,10 @@
  *   INVLPG under special roots) and `isMmioPfn` in the rebuilt SPTE (only EPT memtype bits see it).
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, InvalidArgumentError, mmuSyncChildren, shadowPath, spteChangeNeedsFlush, syncPage, syncSpte, type MmulabError, type ShadowMmu, type ShadowPage } from '../../src';
+import { CR0, InvalidArgumentError, mmuSyncChildren, shadowPath, spteChangeNeedsFlush, syncPage, syncSpte, type ShadowMmu, type ShadowPage } from '../../src';
 import { shadowFixture, tableOf, unsyncPts as sharedUnsyncPts } from './fixtures';
 import { DATA_G, DATA_N, GVA, nested } from './nested-fixture';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -251,20 +252,6 @@ describe('FNAME(sync_spte) under EPT with execute-only support: no effective pre
 });
 
 describe('the checked entries: rule ids and messages that start with the parameter (src/errors.ts)', () => {
-  function err(fn: () => unknown): MmulabError {
-    try {
-      fn();
-    } catch (e) {
-      return e as MmulabError;
-    }
-    throw new Error('no refusal');
-  }
-  function refuses(fn: () => unknown, rule: string, text: string): void {
-    const e = err(fn);
-    expect(e).toBeInstanceOf(InvalidArgumentError);
-    expect(e.rule).toBe(rule);
-    expect(e.message.startsWith(text)).toBe(true);
-  }
 
   it('a foreign MMU, a direct page, a paging-off context, an index outside the page', () => {
     const f = shadowFixture('paging4', { hostPageSize: '4K' });
@@ -277,11 +264,11 @@ describe('the checked entries: rule ids and messages that start with the paramet
     const pt = tableOf(f, VA, 1);
     const direct = m.allPages.find((p) => p.role.direct)!;
     const mmuText = 'mmu must be a ShadowMmu';
-    refuses(() => spteChangeNeedsFlush({} as ShadowMmu, 0n, 0n), 'shadow-mmu', mmuText);
-    refuses(() => syncSpte({} as ShadowMmu, ctx, pt, 0), 'shadow-mmu', mmuText);
+    refuses(() => spteChangeNeedsFlush({} as ShadowMmu, 0n, 0n), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => syncSpte({} as ShadowMmu, ctx, pt, 0), InvalidArgumentError, 'shadow-mmu', mmuText);
     // sp_has_gptes (mmu.c:2021-2022 refuses a direct page; here the public edge says why).
-    refuses(() => syncSpte(m, ctx, direct, 0), 'sync-direct', 'sp is a direct page: it has no gPTEs to sync');
-    refuses(() => syncSpte(m, v.shadow!.ctx, pt, 0), 'sync-paging-off', 'ctx walks no guest tables (paging off): nothing to sync from');
-    refuses(() => syncSpte(m, ctx, pt, 512), 'integer-range', 'i must be in [0, 511]'); // 512 SPTEs a page (mmu.h SPTE_ENT_PER_PAGE)
+    refuses(() => syncSpte(m, ctx, direct, 0), InvalidArgumentError, 'sync-direct', 'sp is a direct page: it has no gPTEs to sync');
+    refuses(() => syncSpte(m, v.shadow!.ctx, pt, 0), InvalidArgumentError, 'sync-paging-off', 'ctx walks no guest tables (paging off): nothing to sync from');
+    refuses(() => syncSpte(m, ctx, pt, 512), InvalidArgumentError, 'integer-range', 'i must be in [0, 511]'); // 512 SPTEs a page (mmu.h SPTE_ENT_PER_PAGE)
   });
 });

@@ -10,9 +10,10 @@
  *   mmu.c:2076-2088: a zap list is committed with its own flush instead).
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, Vm, gpa, kvmMmuTrackWrite, type MmulabError, type ShadowMmu } from '../../src';
+import { InvalidArgumentError, Vm, gpa, kvmMmuTrackWrite, type ShadowMmu } from '../../src';
 import { shadowFixture, tableOf } from './fixtures';
 import { DATA_G, GVA, nested } from './nested-fixture';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -170,14 +171,6 @@ describe('kvm_mmu_track_write skips a page an earlier iteration zapped (for_each
 
 describe('kvmMmuTrackWrite: the rule id and a message that starts with the parameter (src/errors.ts)', () => {
   it('refuses what is no ShadowMmu', () => {
-    let e: MmulabError | undefined;
-    try {
-      kvmMmuTrackWrite({} as ShadowMmu, 0x1000, 8, false, 0);
-    } catch (x) {
-      e = x as MmulabError;
-    }
-    expect(e).toBeInstanceOf(InvalidArgumentError);
-    expect(e!.rule).toBe('shadow-mmu');
-    expect(e!.message.startsWith("mmu must be a ShadowMmu (a VM's vm.shadow)")).toBe(true);
+    refuses(() => kvmMmuTrackWrite({} as ShadowMmu, 0x1000, 8, false, 0), InvalidArgumentError, 'shadow-mmu', "mmu must be a ShadowMmu (a VM's vm.shadow)");
   });
 });

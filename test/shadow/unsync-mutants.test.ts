@@ -8,28 +8,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   InvalidArgumentError, kvmUnsyncPage, markUnsync, mmuTryToUnsyncPages, unlinkUnsync, unsyncWalk,
-  type MmulabError, type ShadowMmu,
+  type ShadowMmu,
 } from '../../src';
 import { tableOf, unsyncPts } from './fixtures';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
 
-function err(fn: () => unknown): MmulabError {
-  try {
-    fn();
-  } catch (e) {
-    return e as MmulabError;
-  }
-  throw new Error('no refusal');
-}
-/** The refusal: its class, rule, and message start "<name> <text>". */
-function refuses(fn: () => unknown, rule: string, text: string): void {
-  const e = err(fn);
-  expect(e).toBeInstanceOf(InvalidArgumentError);
-  expect(e.rule).toBe(rule);
-  expect(e.message.startsWith(text)).toBe(true);
-}
 
 describe('__mmu_unsync_walk above a stale bit (mmu.c:1926-1933)', () => {
   it('a child whose walk finds no unsync leaf loses its bit at every level up to the walked root', () => {
@@ -67,14 +53,14 @@ describe('the checked entries: rule ids and messages that start with the paramet
     const [pd, pt] = [tableOf(f, VA, 2), tableOf(f, VA, 1)];
     const no = {} as ShadowMmu;
     const mmuText = 'mmu must be a ShadowMmu';
-    refuses(() => mmuTryToUnsyncPages(no, 0x100, false, false, -1), 'shadow-mmu', mmuText);
-    refuses(() => kvmUnsyncPage(no, pt, -1), 'shadow-mmu', mmuText);
-    refuses(() => markUnsync(no, pd, 0), 'shadow-mmu', mmuText);
-    refuses(() => unlinkUnsync(no, pt), 'shadow-mmu', mmuText);
-    refuses(() => unsyncWalk(no, pd), 'shadow-mmu', mmuText);
+    refuses(() => mmuTryToUnsyncPages(no, 0x100, false, false, -1), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => kvmUnsyncPage(no, pt, -1), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => markUnsync(no, pd, 0), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => unlinkUnsync(no, pt), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => unsyncWalk(no, pd), InvalidArgumentError, 'shadow-mmu', mmuText);
     // kvm_unsync_page is for level-1 pages only (WARN_ON_ONCE, mmu.c:2951: upper levels are write-tracked, mmu.c:2909-2910).
-    refuses(() => kvmUnsyncPage(f.vm.shadow, pd, -1), 'unsync-page', 'sp must be a synced indirect level-1 page (only those go unsync)');
+    refuses(() => kvmUnsyncPage(f.vm.shadow, pd, -1), InvalidArgumentError, 'unsync-page', 'sp must be a synced indirect level-1 page (only those go unsync)');
     // kvm_unlink_unsync_page: WARN_ON_ONCE(!sp->unsync) (mmu.c:1964).
-    refuses(() => unlinkUnsync(f.vm.shadow, pd), 'not-unsync', 'sp is not unsync');
+    refuses(() => unlinkUnsync(f.vm.shadow, pd), InvalidArgumentError, 'not-unsync', 'sp is not unsync');
   });
 });
