@@ -53,7 +53,8 @@ export function checkShadowInvariantsUnchecked(mmu: ShadowMmu): void {
         if (slot !== undefined && spteToPfn(spte) !== memslotPfn(slot, gfn - (gfn % 2 ** (9 * (sp.level - 1))))) {
           fail('leaf-pfn', `${sp} entry ${i} maps PFN 0x${spteToPfn(spte).toString(16)}, the slot says 0x${memslotPfn(slot, gfn).toString(16)} for GFN 0x${gfn.toString(16)}`);
         }
-        if (sp.level > 1 && isWritable(spte) && mmu.lpageDisallowedUnchecked(gfn, sp.level)) {
+        // lpageDisallowed is false at level 1 (no huge page there), so a 4K leaf never trips this.
+        if (isWritable(spte) && mmu.lpageDisallowedUnchecked(gfn, sp.level)) {
           fail('huge-over-shadowed', `writable level-${sp.level} leaf over GFN 0x${gfn.toString(16)} where huge pages are disallowed`);
         }
       } else {

@@ -9,9 +9,11 @@ import { PageRole } from '../role/page-role';
 import { checkInt, refuse } from '../validate/checks';
 import { GFN_MAX, checkGfn } from '../vm/vm-args';
 
-/** An entry index of a page of 512 SPTEs (check-shadow-args.ts imports this file, so the check is here). */
+/**
+ * An entry index of a page of 512 SPTEs (check-shadow-args.ts imports this file, so the check is
+ * here). Only the public accessors call it; the MMU's own paths use the …Unchecked ones.
+ */
 function checkEntry(name: string, v: unknown): number {
-  if (typeof v === 'number' && v >= 0 && v <= 511 && Number.isInteger(v)) return v;
   return checkInt(name, v, { max: 511 });
 }
 

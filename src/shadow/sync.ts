@@ -102,9 +102,11 @@ export function mmuSyncChildrenUnchecked(mmu: ShadowMmuOps, ctx: ShadowContext, 
       else mmu.tlbFlushUnchecked(ctx.vcpu, 'write-protect pages to sync');
       flush = false;
     }
+    // mmu.c:2193-2197: every page the walk returns is unsync and valid (a failed sync zaps only
+    // its own level-1 page, which has no child pages), so both calls are unconditional.
     for (const p of pages) {
-      if (p.sp.unsync) unlinkUnsyncUnchecked(mmu, p.sp);
-      if (!p.sp.role.invalid) flush = syncPageUnchecked(mmu, ctx, p.sp, invalid) > 0 || flush;
+      unlinkUnsyncUnchecked(mmu, p.sp);
+      flush = syncPageUnchecked(mmu, ctx, p.sp, invalid) > 0 || flush;
       clearParentsUnchecked(p.path);
     }
   }

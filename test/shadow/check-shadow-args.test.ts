@@ -11,27 +11,11 @@
  * starts there, so the lookup gives another object or none): the same refusal either way.
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, PageRole, PageSizeError, ShadowPage, type MmulabError } from '../../src';
+import { InvalidArgumentError, PageRole, PageSizeError, ShadowPage } from '../../src';
 import * as A from '../../src/shadow/check-shadow-args';
 import { warm } from '../validate/shadow-support';
 import { shadowFixture } from './fixtures';
-
-function err(fn: () => unknown): MmulabError {
-  try {
-    fn();
-  } catch (e) {
-    return e as MmulabError;
-  }
-  throw new Error('no refusal');
-}
-
-/** The refusal: its class, rule, and message start "<name> <text>". */
-function refuses(fn: () => unknown, cls: typeof InvalidArgumentError, rule: string, text: string): void {
-  const e = err(fn);
-  expect(e).toBeInstanceOf(cls);
-  expect(e.rule).toBe(rule);
-  expect(e.message.startsWith(text)).toBe(true);
-}
+import { err, refuses } from './refusal';
 
 describe('check-shadow-args', () => {
   it('numbers: index 0..511, vCPU -1..4095, root frame -1..2^40-1, GPA below 2^52, error codes and flags', () => {

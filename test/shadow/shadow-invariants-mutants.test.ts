@@ -20,11 +20,13 @@
  * - mmio-present: an MMIO SPTE is never present (`is_mmio_spte` / `is_shadow_present_pte`, spte.h).
  *
  * Equivalent mutants of shadow-invariants.ts:
- * - line 54 `sp.level > 1 &&` → true (or `>= 1`): `lpageDisallowed(gfn, 1)` is false for level 1.
+ * - line 83 `sp.level !== 1` → false: an upper-level page with gPTEs has a write-tracked gfn, which
+ *   no SPTE maps writable (make_spte write-protects it, spte.c:237-242; no huge leaf covers it, mmu.c:770-771).
  */
 import { describe, expect, it } from 'vitest';
-import { InvariantViolation, checkShadowInvariants, type ShadowMmu } from '../../src';
+import { CR0, InvalidArgumentError, InvariantViolation, checkShadowInvariants, type ShadowMmu } from '../../src';
 import { shadowFixture, tableOf } from './fixtures';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -50,6 +52,16 @@ function rule(m: ShadowMmu): string {
   } catch (e) {
     expect(e).toBeInstanceOf(InvariantViolation);
     return (e as InvariantViolation).rule;
+  }
+  return '';
+}
+
+/** The message of the violation checkShadowInvariants reports. */
+function message(m: ShadowMmu): string {
+  try {
+    checkShadowInvariants(m);
+  } catch (e) {
+    return (e as InvariantViolation).message;
   }
   return '';
 }
@@ -132,12 +144,14 @@ describe('checkShadowInvariants, one broken property at a time', () => {
     const { m, pd } = mapped();
     writeTrack(m).delete(pd.gfn);
     expect(rule(m)).toBe('upper-not-tracked');
+    expect(message(m)).toContain(`${pd} is an upper-level page whose gfn is not write-tracked`);
   });
 
   it('write-track-count: a gfn tracked more often than upper-level pages shadow it', () => {
     const { m, pd } = mapped();
     writeTrack(m).set(pd.gfn, 2);
     expect(rule(m)).toBe('write-track-count');
+    expect(message(m)).toContain(`GFN 0x${pd.gfn.toString(16)} tracked 2×, 1 upper-level pages shadow it`);
   });
 
   it('write-track-underflow: zapping an upper-level page whose gfn has no write-track count (page_track.c:84)', () => {
@@ -201,6 +215,7 @@ describe('checkShadowInvariants, one broken property at a time', () => {
     pt.unsync = false;
     f.vm.stats.inc('mmu_unsync', -1);
     expect(rule(m)).toBe('shadowed-gfn-writable');
+    expect(message(m)).toContain(`GFN 0x${pt.gfn.toString(16)} holds a synced shadowed page table but an SPTE maps it writable`);
   });
 
   it('shadowed-gfn-writable is not raised for an unsync page table (its gfn may be writable)', () => {
@@ -227,5 +242,38 @@ describe('checkShadowInvariants, one broken property at a time', () => {
     pt.setTranslation(IDX, Number(MMIO >> 12n), 7);
     m.rmap.add(Number(MMIO >> 12n), 1, { sp: pt, idx: IDX });
     expect(rule(m)).toBe('mmio-present');
+    expect(message(m)).toContain(`${pt}[${IDX}] is both MMIO and present`);
+  });
+
+  it('upper-not-tracked holds for valid pages only: a zapped root still in use has no write-track count (mmu.c:2666-2667, 2090-2093)', () => {
+    const { f, m } = mapped();
+    const root = f.v.shadow!.ctx.root.sp!;
+    m.zapPage(root);
+    // kvm_mmu_prepare_zap_page: unaccount_shadowed drops the write-track count (mmu.c:2666-2667); a
+    // root with a reference is not freed until its last put (mmu.c:2671, 2686-2690) and is marked invalid (mmu.c:2703).
+    expect(root.role.invalid).toBe(true);
+    expect(m.allPages).toContain(root);
+    expect(m.writeTrackCount(root.gfn)).toBe(0);
+    expect(rule(m)).toBe('');
+  });
+
+  it('shadowed-gfn-writable looks at pages with gPTEs only: the gfn of a direct page may be mapped writable', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    // Paging off: direct pages (nonpaging_page_fault, mmu.c); the level-1 one for [0, 2 MiB) has gfn 0,
+    // and a write to GPA 0 maps gfn 0 writable (a direct page is not write-tracked, sp_has_gptes false).
+    const v = f.vm.createVcpu({ cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n });
+    expect(v.write(0x10n).status).toBe('ok');
+    const m = f.vm.shadow;
+    const direct = m.allPages.find((p) => p.role.direct && p.level === 1 && p.gfn === 0)!;
+    expect(direct).toBeDefined();
+    const [p] = m.rmap.get(0, 1);
+    expect(m.readSpte(p!.sp, p!.idx) & W).toBe(W);
+    expect(rule(m)).toBe('');
+  });
+});
+
+describe('checkShadowInvariants refuses what is no ShadowMmu (src/errors.ts)', () => {
+  it('the rule id and a message that starts with the parameter', () => {
+    refuses(() => checkShadowInvariants({} as ShadowMmu), InvalidArgumentError, 'shadow-mmu', "mmu must be a ShadowMmu (a VM's vm.shadow)");
   });
 });

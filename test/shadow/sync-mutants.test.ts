@@ -6,23 +6,25 @@
  * Linux v6.16.1 (cited per assertion).
  *
  * Surviving mutants of sync.ts that no test can kill (equivalent or unreachable):
- * - line 56 `wantW` (`true`, `||`, dropping `&& hostWritable`): `mustWriteProtect` only matters
+ * - line 60 `wantW` (`true`, `||`, dropping `&& hostWritable`): `mustWriteProtect` only matters
  *   when the access keeps ACC_WRITE after the host-writable mask (spte.c:222-242, makeSpte), and
  *   then `wantW` is true anyway; `prefetch: false` is the same as `true` with `synchronizing`, in
  *   makeSpte and in mmuTryToUnsyncPages (synchronizing returns first, mmu.c:2918-2920).
  * - syncPage's `sp.role.direct || ctx.gptFormat === undefined` as `&&`, or its second half false:
  *   a direct page or a paging-off context also fails the role comparison (the direct bit differs).
- * - `if (p.sp.unsync)` / `if (!p.sp.role.invalid)` → true: every page an unsync walk returns is
- *   unsync and valid (KVM calls kvm_unlink_unsync_page and kvm_sync_page unconditionally, mmu.c:2194-2195).
- * - `rootHpa < 0` in invalidateAddrInRoot, `sp.unsyncChildren === 0` → false: shadowPath(-1) is
- *   empty, and below a page without unsync children no page is unsync.
+ * - `rootHpa < 0` in invalidateAddrInRoot (→ false, or `<= 0`), `sp.unsyncChildren === 0` → false:
+ *   shadowPath(-1) is empty, no root sits at host frame 0 (host frames start at 2^33), and below a
+ *   page without unsync children no page is unsync.
+ * - line 61 `mmuTryToUnsyncPages(…, true, true, …)` with prefetch `false`: synchronizing returns
+ *   before prefetch is read (mmu.c:2918-2920).
  * Not killed yet (no test reaches them): the `pml4_root`/`pml5_root` branch of shadowPath (an
- *   INVLPG under special roots), `isMmioPfn` in the rebuilt SPTE (only EPT memtype bits see it), and
- *   the drop for `pte_access | shadow_present_mask == 0` (EPT without read, execute-only L1).
+ *   INVLPG under special roots) and `isMmioPfn` in the rebuilt SPTE (only EPT memtype bits see it).
  */
 import { describe, expect, it } from 'vitest';
-import { CR0, mmuSyncChildren, shadowPath, syncPage, type ShadowPage } from '../../src';
+import { CR0, InvalidArgumentError, mmuSyncChildren, shadowPath, spteChangeNeedsFlush, syncPage, syncSpte, type ShadowMmu, type ShadowPage } from '../../src';
 import { shadowFixture, tableOf, unsyncPts as sharedUnsyncPts } from './fixtures';
+import { DATA_G, DATA_N, GVA, nested } from './nested-fixture';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -225,5 +227,48 @@ describe('shadowPath from special roots (mmu.c: shadow_walk_init_using_root)', (
     expect(path.map((p) => p.sp.level)).toEqual([2, 1]);
     expect(path[0]!.sp).toBe(ctx.paeRootSps[1]);
     expect(shadowPath(f.vm.shadow, ctx, -1, VA)).toEqual([]);
+  });
+});
+
+describe('FNAME(sync_spte) under EPT with execute-only support: no effective present bit (paging_tmpl.h:924-935)', () => {
+  it('an EPT12 leaf that keeps only R under an X-only PDE has pte_access 0: the EPT02 entry is dropped, ret 1', () => {
+    const MT_WB = 6n << 3n; // EPT memory type WB, bits 5:3 of a leaf (SDM Vol. 3C 29.3.7)
+    const n = nested({ kvm: '6.16', execOnly: true });
+    const pde = n.ept.getEntry(DATA_N, 2);
+    n.ept.setEntry(DATA_N, 2, (pde.value & ~7n) | 4n); // the PDE grants X only: role.access = ACC_EXEC_MASK
+    n.ept.setEntry(DATA_N, 1, DATA_G | 4n | MT_WB);
+    n.enter();
+    expect(n.v.fetch(GVA).status).toBe('ok');
+    const sp = n.vm.shadow.find(Number(BigInt(n.ept.getEntry(DATA_N, 1).gpa) >> 12n), (p) => p.level === 1)[0]!;
+    const i = Number((DATA_N >> 12n) & 511n);
+    expect(n.vm.shadow.readSpte(sp, i)).not.toBe(1n << 63n);
+    n.ept.setEntry(DATA_N, 1, DATA_G | 1n | MT_WB); // L1 makes the leaf R only (still present, paging_tmpl.h:127-133)
+    // pte_access = X (role) & ACC_USER (EPT R, paging_tmpl.h:182-185) = 0, and shadow_present_mask
+    // is SUPPRESS_VE only with execute-only (spte.c:465-466), so (0 | mask) == SHADOW_NONPRESENT_VALUE
+    // (spte.h:164): drop_spte and return 1 (paging_tmpl.h:931-935).
+    expect(syncSpte(n.vm.shadow, n.v.nested!.ctx!, sp, i)).toBe(1);
+    expect(n.vm.shadow.readSpte(sp, i)).toBe(1n << 63n);
+  });
+});
+
+describe('the checked entries: rule ids and messages that start with the parameter (src/errors.ts)', () => {
+
+  it('a foreign MMU, a direct page, a paging-off context, an index outside the page', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    const v = f.vm.createVcpu({ cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n });
+    expect(v.read(GPA).status).toBe('ok');
+    f.pt.map(VA, GPA, { flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    const m = f.vm.shadow;
+    const ctx = f.v.shadow!.ctx;
+    const pt = tableOf(f, VA, 1);
+    const direct = m.allPages.find((p) => p.role.direct)!;
+    const mmuText = 'mmu must be a ShadowMmu';
+    refuses(() => spteChangeNeedsFlush({} as ShadowMmu, 0n, 0n), InvalidArgumentError, 'shadow-mmu', mmuText);
+    refuses(() => syncSpte({} as ShadowMmu, ctx, pt, 0), InvalidArgumentError, 'shadow-mmu', mmuText);
+    // sp_has_gptes (mmu.c:2021-2022 refuses a direct page; here the public edge says why).
+    refuses(() => syncSpte(m, ctx, direct, 0), InvalidArgumentError, 'sync-direct', 'sp is a direct page: it has no gPTEs to sync');
+    refuses(() => syncSpte(m, v.shadow!.ctx, pt, 0), InvalidArgumentError, 'sync-paging-off', 'ctx walks no guest tables (paging off): nothing to sync from');
+    refuses(() => syncSpte(m, ctx, pt, 512), InvalidArgumentError, 'integer-range', 'i must be in [0, 511]'); // 512 SPTEs a page (mmu.h SPTE_ENT_PER_PAGE)
   });
 });

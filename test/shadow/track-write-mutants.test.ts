@@ -10,8 +10,10 @@
  *   mmu.c:2076-2088: a zap list is committed with its own flush instead).
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, gpa, kvmMmuTrackWrite } from '../../src';
+import { InvalidArgumentError, Vm, gpa, kvmMmuTrackWrite, type ShadowMmu } from '../../src';
 import { shadowFixture, tableOf } from './fixtures';
+import { DATA_G, GVA, nested } from './nested-fixture';
+import { refuses } from './refusal';
 
 const VA = 0x7000_0000n;
 const GPA = 0x80_0000n;
@@ -49,7 +51,7 @@ describe('kvm_mmu_track_write', () => {
     expect(m.readSpte(pt, idxOf(VA, 1)) & 1n).toBe(0n);
     expect([stat('mmu_pte_write'), stat('mmu_pde_zapped'), stat('mmu_flooded')]).toEqual([1, 0, 0]);
     expect(stat('remote_tlb_flush')).toBe(flushes + 1);
-    expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'tlb_flush').map((e) => e.vcpu)).toEqual([3]);
+    expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'tlb_flush').map((e) => [e.vcpu, e.outcome])).toEqual([[3, 'emulated write to a shadowed page table']]);
   });
 
   it('a 4-byte write without PAE: gentry is the 4-byte word (a 32-bit guest PDE), two PAE PDEs zapped', () => {
@@ -130,5 +132,45 @@ describe('kvm_mmu_track_write', () => {
     const ev = trackEvents(f.vm, from);
     expect(ev.length).toBe(1);
     expect(ev[0]!.outcome).toMatch(/1 page\(s\) zapped/);
+  });
+});
+
+describe('kvm_mmu_track_write skips a page an earlier iteration zapped (for_each_valid_sp, mmu.c:1986-1994, 2090-2093)', () => {
+  it('nested EPT: zapping the upper page zaps its parentless guest_mode child at the same gfn, which the loop then skips', () => {
+    const MT_WB = 6n << 3n; // EPT memory type WB, bits 5:3 of a leaf (SDM Vol. 3C 29.3.7)
+    const n = nested({ kvm: '6.16' });
+    const [R1, R2] = [0x4000_0000n, 0x8000_0000n];
+    n.ept.map(R1 + 0x100_0000n, DATA_G);
+    n.ept.map(R2 + 0x100_0000n, DATA_G);
+    const p2 = BigInt(n.ept.getEntry(R1, 2).gpa) & ~0xfffn; // EPT12 PD of the second GiB
+    const g = BigInt(n.ept.getEntry(R2, 2).gpa) & ~0xfffn; // EPT12 PD of the third GiB
+    n.ept.setEntry(R1, 2, g | 7n); // p2's PDE 0 uses g as a page table
+    n.ept.setEntry(R2 + 0x20_0000n, 2, g | 7n); // g's PDE 1 uses g itself as a page table
+    n.vm.guestMem.write64(gpa(g + 5n * 8n), DATA_G | 7n | MT_WB);
+    const [ga, gb] = [GVA + 0x100_0000n, GVA + 0x120_0000n];
+    n.l2pt.map(ga, R1 + 0x5000n, { flags: { writable: true } });
+    n.l2pt.map(gb, R2 + 0x20_0000n + 0x5000n, { flags: { writable: true } });
+    n.enter();
+    const gfn = Number(g >> 12n);
+    expect(n.v.read(ga).status).toBe('ok'); // the level-1 page at g (parent: p2's page)
+    expect(n.v.read(gb).status).toBe('ok'); // the level-2 page at g, newer: first in the hash chain (hlist_add_head, mmu.c:2343)
+    // L1 clears p2's PDE: that SPTE is zapped without a zap list (mmu.c:6128), so the level-1 page
+    // keeps one parent, the level-2 page at its own gfn.
+    n.vm.guestMem.write64(gpa(p2), 0n);
+    kvmMmuTrackWrite(n.vm.shadow, Number(p2), 8, false, 0);
+    expect(n.vm.shadow.find(gfn).map((p) => [p.level, p.parentPtes.length])).toEqual([[2, 1], [1, 1]]);
+    const [flooded, zapped] = [n.vm.stats.get('mmu_flooded'), n.vm.stats.get('mmu_shadow_zapped')];
+    kvmMmuTrackWrite(n.vm.shadow, Number(g) + 0x100, 2, false, 0); // misaligned: bytes < 4 (mmu.c:6046-6050)
+    // The level-2 page is zapped (mmu.c:6115-6118); unlinking its children zaps the guest_mode child left
+    // without parents (tdp_enabled, mmu.c:2591-2595), so the loop skips it: one mmu_flooded, two pages zapped.
+    expect(n.vm.stats.get('mmu_flooded')).toBe(flooded + 1);
+    expect(n.vm.stats.get('mmu_shadow_zapped')).toBe(zapped + 2);
+    expect(n.vm.shadow.find(gfn)).toEqual([]);
+  });
+});
+
+describe('kvmMmuTrackWrite: the rule id and a message that starts with the parameter (src/errors.ts)', () => {
+  it('refuses what is no ShadowMmu', () => {
+    refuses(() => kvmMmuTrackWrite({} as ShadowMmu, 0x1000, 8, false, 0), InvalidArgumentError, 'shadow-mmu', "mmu must be a ShadowMmu (a VM's vm.shadow)");
   });
 });
