@@ -1,6 +1,5 @@
 /** Shadow-paging VMs (no TDP) for every guest paging mode, with a direct map of the guest's own page tables. */
-import { expect } from 'vitest';
-import { Vm, PageTableBuilder, CR0, CR4, EFER, type MmulabError, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage, type VmOptions } from '../../src';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type Memslot, type TableMode, type PagingRegisters, type KvmVersion, type ShadowPage, type VmOptions } from '../../src';
 
 export type GuestMode = 'paging32' | 'pae' | 'paging4' | 'paging5';
 
@@ -87,20 +86,5 @@ export function unsyncPts(n: number, va: bigint, gpa: bigint): ShadowFixture {
   return f;
 }
 
-/** The error `fn` throws (the test fails when it throws none). */
-export function thrownBy(fn: () => unknown): MmulabError {
-  try {
-    fn();
-  } catch (e) {
-    return e as MmulabError;
-  }
-  throw new Error('no refusal');
-}
-
-/** The refusal thrown by `fn`: class, rule id and the message start "<parameter> <text>" (src/validate/checks.ts refuse). */
-export function refuses(fn: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, text: string): void {
-  const e = thrownBy(fn);
-  expect(e).toBeInstanceOf(cls);
-  expect(e.rule).toBe(rule);
-  expect(e.message.startsWith(text), e.message).toBe(true);
-}
+// The refusal assertions live in ./refusal (one copy for every shadow test).
+export { err as thrownBy, refuses } from './refusal';

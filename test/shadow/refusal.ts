@@ -1,6 +1,6 @@
 /** Refusal assertions shared by the shadow tests: the error a call throws, and its class, rule and text. */
 import { expect } from 'vitest';
-import { InvalidArgumentError, type MmulabError } from '../../src';
+import type { MmulabError } from '../../src';
 
 /** The error `fn` throws (the test fails if it throws none). */
 export function err(fn: () => unknown): MmulabError {
@@ -13,9 +13,9 @@ export function err(fn: () => unknown): MmulabError {
 }
 
 /** The refusal: its class, rule, and message start "<name> <text>" (src/errors.ts: an error names argument, value and rule). */
-export function refuses(fn: () => unknown, cls: typeof InvalidArgumentError, rule: string, text: string): void {
+export function refuses(fn: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, text: string): void {
   const e = err(fn);
   expect(e).toBeInstanceOf(cls);
   expect(e.rule).toBe(rule);
-  expect(e.message.startsWith(text)).toBe(true);
+  expect(e.message.startsWith(text), e.message).toBe(true);
 }
