@@ -88,15 +88,22 @@ export class TdpMmu {
     return r;
   }
 
-  /** One of this VM's memslots (a copy would let the MMU's bookkeeping diverge from the VM's). */
-  private slot(name: string, v: unknown): Memslot {
+  /**
+   * One of this VM's memslots (a copy would let the MMU's bookkeeping diverge from the VM's): its
+   * base gfn, checked here first, finds it (a gfn lookup would refuse a bad one as a gfn).
+   */
+  private isOwnSlot(v: unknown): v is Memslot {
     const b = typeof v === 'object' && v !== null ? (v as Memslot).baseGfn : undefined;
-    if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 0 || b >= GFN_LIMIT || this.vm.slotOfGfn(b) !== v) refuse(name, 'memslot', 'must be a memslot of this VM', v);
-    return v as Memslot;
+    return Number.isSafeInteger(b) && (b as number) >= 0 && (b as number) < GFN_LIMIT && this.vm.slotOfGfn(b as number) === v;
+  }
+
+  private slot(name: string, v: unknown): Memslot {
+    if (!this.isOwnSlot(v)) refuse(name, 'memslot', 'must be a memslot of this VM', v);
+    return v;
   }
 
   private fault(name: string, v: unknown): PageFault {
-    return checkPageFault(name, v, (s) => typeof (s as Memslot).baseGfn === 'number' && Number.isSafeInteger((s as Memslot).baseGfn) && (s as Memslot).baseGfn >= 0 && (s as Memslot).baseGfn < GFN_LIMIT && this.vm.slotOfGfn((s as Memslot).baseGfn) === s);
+    return checkPageFault(name, v, (s) => this.isOwnSlot(s));
   }
 
   readSpte(sp: TdpPage, idx: number): bigint {
@@ -859,7 +866,7 @@ export class TdpMmu {
   checkInvariants(extraLeaves: readonly number[] = [0, 0, 0, 0]): void {
     const x = checkArray('extraLeaves', extraLeaves);
     if (x.length > 4) refuse('extraLeaves', 'extra-leaves', 'must hold at most 4 counts (indices 1..3: 4K, 2M, 1G)', extraLeaves);
-    x.forEach((n, i) => n === undefined || checkInt(`extraLeaves[${i}]`, n));
+    x.forEach((n, i) => checkInt(`extraLeaves[${i}]`, n)); // holes (no count) are skipped
     const counts = [0, extraLeaves[1] ?? 0, extraLeaves[2] ?? 0, extraLeaves[3] ?? 0];
     for (const root of this.roots) {
       this.forEachInRange(root, 0, 2 ** 40, (sp, _i, level, spte, gfn) => {
