@@ -220,4 +220,40 @@ describe('kvm_gfn_root_bits (mmu_internal.h:178-187): direct roots index with th
     expect(h.tdp.zapLeafs(0x400, 0x401, -1, 'test', KVM_ALL_ROOTS)).toBe(1);
     expect(isShadowPresent(h.tdp.lastSpte(mirror, 0x400)[3])).toBe(false);
   });
+
+  it('a fault whose goal level holds a table replaces it by a huge leaf and flushes that gfn and level (tdp_mmu.c:1174-1177)', () => {
+    const h = harness();
+    const direct = h.root(false);
+    // A 4K mapping first (max_level PG_LEVEL_4K), so level 2 holds a table.
+    const small = newPageFault(0x20_0000n, 0x2n);
+    small.slot = h.slot;
+    small.pfn = memslotPfn(h.slot, small.gfn);
+    small.mapWritable = true;
+    small.maxLevel = 1;
+    expect(h.tdp.map(small, direct, 0, new Counters(VCPU_STAT_NAMES))).toBe(RET_PF.FIXED);
+    const tables = h.tdp.pageCount;
+    h.vm.events.clear();
+    // The next fault in that 2M region may map 2M (2M-backed slot): goal_level 2 reaches the table.
+    expect(h.fault(direct, 0x20_1000n)).toBe(RET_PF.FIXED);
+    expect(h.tdp.leaves(direct).map(([g, l]) => [g, l])).toEqual([[0x200, 2]]);
+    expect(h.tdp.pageCount).toBe(tables - 1); // handle_removed_pt freed the 4K table
+    // !is_last_spte(old): kvm_flush_remote_tlbs_gfn(kvm, iter->gfn, iter->level) by the faulting vCPU.
+    const flushes = h.vm.events.all.filter((e) => e.kind === 'tlb_flush');
+    expect(flushes.map((e) => [e.vcpu, e.gpa, e.level, e.outcome])).toEqual([[0, 0x20_0000n, 2, 'table replaced by huge page']]);
+  });
+
+  it('test_age_gfn and the fast path look up gfn | shared in the direct root (tdp_iter.h:123-126 kvm_gfn_root_bits)', () => {
+    const shared = 1 << 27;
+    const h = harness(shared);
+    const direct = h.root(false);
+    expect(h.fault(direct, 0x20_0000n)).toBe(RET_PF.FIXED);
+    // __kvm_tdp_mmu_age_gfn_range (tdp_mmu.c:1372-1395) walks [start, end) + the root's bits: the
+    // leaf just made by a write fault is accessed (make_spte sets A when A/D bits are on).
+    expect(h.tdp.testAge(0x200)).toBe(true);
+    expect(h.tdp.testAge(0x400)).toBe(false);
+    // kvm_tdp_mmu_fast_pf_get_last_sptep (tdp_mmu.c:1969-1980) walks for_each_tdp_pte, again with the
+    // root's bits; the writable leaf already allows a write: RET_PF_SPURIOUS (mmu.c:3621-3622).
+    const f = newPageFault(0x20_0000n, 0x3n);
+    expect(h.tdp.fastPageFault(f, direct, 0, new Counters(VCPU_STAT_NAMES))).toBe(RET_PF.SPURIOUS);
+  });
 });
