@@ -93,7 +93,7 @@ export class TdpMmu {
    * base gfn, checked here first, finds it (a gfn lookup would refuse a bad one as a gfn).
    */
   private isOwnSlot(v: unknown): v is Memslot {
-    const b = typeof v === 'object' && v !== null ? (v as Memslot).baseGfn : undefined;
+    const b = (v as Partial<Memslot> | null | undefined)?.baseGfn;
     return Number.isSafeInteger(b) && (b as number) >= 0 && (b as number) < GFN_LIMIT && this.vm.slotOfGfn(b as number) === v;
   }
 
@@ -139,9 +139,8 @@ export class TdpMmu {
   }
 
   maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
-    const s = this.slot('slot', slot);
-    checkInt('gfn', gfn, { min: s.baseGfn, max: s.baseGfn + s.npages - 1 });
-    return this.maxMappingLevelUnchecked(s, gfn, checkHugeLevel('maxLevel', maxLevel));
+    // The gfn must lie in the slot: memslot.ts maxMappingLevel checks that (checkSlotGfn).
+    return this.maxMappingLevelUnchecked(this.slot('slot', slot), gfn, checkHugeLevel('maxLevel', maxLevel));
   }
 
   hugepageAdjust(fault: PageFault): void {
@@ -481,12 +480,8 @@ export class TdpMmu {
       next = makeMmioSpte(c, gfn, c.acc.ALL, this.vm.mmioGeneration);
     }
     if (next === old) return RET_PF.SPURIOUS;
-    // A different frame in a present leaf: zap first (and flush), then install (never in place).
-    if (isShadowPresent(old) && isLastSpte(old, level) && spteToPfn(old) !== spteToPfn(next)) {
-      this.setSpteUnchecked(sp, idx, old, SHADOW_NONPRESENT_VALUE, vcpu);
-      this.tlbFlushUnchecked(vcpu, 'leaf replaced', gfn, level);
-      old = SHADOW_NONPRESENT_VALUE;
-    }
+    // A present leaf is never given another frame here: an MMU notifier zaps it first, and the
+    // SPTE-change function refuses it as KVM BUG()s (handle_changed_spte, tdp_mmu.c:594-605).
     // tdp_mmu.c:1172-1173: the S-EPT hook refused the leaf (mirror roots): the guest retries.
     if (this.setSpteUnchecked(sp, idx, old, next, vcpu) !== 0) return RET_PF.RETRY;
     // tdp_mmu.c:1174-1177 (tdp_mmu_map_handle_target_level): flush when a table was replaced by a

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   Counters, InvariantViolation, KVM_ALL_ROOTS, KVM_DIRECT_ROOTS, KVM_MIRROR_ROOTS, PageRole, RET_PF, SHADOW_NONPRESENT_VALUE, TdpMmu, Vm,
-  VCPU_STAT_NAMES, isShadowPresent, memslotPfn, newPageFault, type ExternalPageTableHooks, type Memslot, type TdpPage,
+  VCPU_STAT_NAMES, isShadowPresent, makeMmioSpte, memslotPfn, newPageFault, type ExternalPageTableHooks, type Memslot, type TdpPage,
 } from '../../src';
 
 interface Harness {
@@ -193,6 +193,18 @@ describe('a mirror root mirrors every SPTE change into the external page table (
     expect(h.tdp.lastSpte(root, 0x200)[3]).toBe(spte);
   });
 
+  it('a mirror entry set to a non-present value (an MMIO SPTE) calls no set/link hook: only a present new SPTE goes to the external table (tdp_mmu.c:667-680, 765-772)', () => {
+    const h = harness();
+    const root = h.root(true);
+    h.fault(root, 0x20_0000n);
+    const [sp, idx] = h.tdp.lastSpte(root, 0x200);
+    const calls = h.calls.length;
+    const mmio = makeMmioSpte(h.vm.config, 0x201, h.vm.config.acc.ALL, 0);
+    expect(h.tdp.setSpte(sp, idx + 1, SHADOW_NONPRESENT_VALUE, mmio, 0)).toBe(0);
+    expect(h.calls.length).toBe(calls);
+    expect(h.tdp.readSpte(sp, idx + 1)).toBe(mmio);
+  });
+
   it('the fast path takes only the direct root (tdp_mmu_get_root(…, KVM_DIRECT_ROOTS), mmu.c fast_page_fault)', () => {
     const h = harness();
     const root = h.root(true);
@@ -240,6 +252,31 @@ describe('kvm_gfn_root_bits (mmu_internal.h:178-187): direct roots index with th
     // !is_last_spte(old): kvm_flush_remote_tlbs_gfn(kvm, iter->gfn, iter->level) by the faulting vCPU.
     const flushes = h.vm.events.all.filter((e) => e.kind === 'tlb_flush');
     expect(flushes.map((e) => [e.vcpu, e.gpa, e.level, e.outcome])).toEqual([[0, 0x20_0000n, 2, 'table replaced by huge page']]);
+  });
+
+  it('a fault never gives a present leaf another frame: refused as handle_changed_spte BUG()s (tdp_mmu.c:594-605), nothing changed', () => {
+    const h = harness();
+    const direct = h.root(false);
+    const fault = (errorCode: bigint, pfnDelta: number, mapWritable: boolean) => {
+      const f = newPageFault(0x20_0000n, errorCode);
+      f.slot = h.slot;
+      f.pfn = memslotPfn(h.slot, f.gfn) + pfnDelta;
+      f.mapWritable = mapWritable;
+      f.maxLevel = 1;
+      return h.tdp.map(f, direct, 0, new Counters(VCPU_STAT_NAMES));
+    };
+    expect(fault(0n, 0, false)).toBe(RET_PF.FIXED); // a read-only leaf (!map_writable)
+    const [, , , leaf] = h.tdp.lastSpte(direct, 0x200);
+    const changes = h.vm.stats.get('spte_changes');
+    const flushes = h.vm.stats.get('remote_tlb_flush');
+    let e: unknown;
+    try { fault(0x2n, 1, true); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(InvariantViolation);
+    expect((e as InvariantViolation).rule).toBe('leaf-pfn-change');
+    expect(h.tdp.lastSpte(direct, 0x200)[3]).toBe(leaf);
+    expect([h.vm.stats.get('spte_changes') - changes, h.vm.stats.get('remote_tlb_flush') - flushes]).toEqual([0, 0]);
+    // The same frame made writable is an ordinary change (no BUG: the pfn did not change).
+    expect(fault(0x2n, 0, true)).toBe(RET_PF.FIXED);
   });
 
   it('test_age_gfn and the fast path look up gfn | shared in the direct root (tdp_iter.h:123-126 kvm_gfn_root_bits)', () => {
