@@ -14,6 +14,11 @@
  *   SHADOW_NONPRESENT_VALUE after an MMIO SPTE (KVM WARNs on frozen values, tdp_mmu.c:759):
  *   handleRemovedPt's and zapTree's present-or-MMIO test → `true` (an entry holding
  *   SHADOW_NONPRESENT_VALUE is no change, setSpte returns at old === next).
+ * - Equivalent in every state a Vm reaches: checkInvariants' private-leaf test with `slot !==
+ *   undefined` or `slot.guestMemfd` made true, or `&&` made `||` (a present leaf always has a slot,
+ *   and a private gfn is mapped only from a guest_memfd slot: private faults elsewhere exit to
+ *   userspace), and `memAttributes?.` made `.` (addMemslot refuses a guest_memfd slot in a VM
+ *   without memory attributes).
  */
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation, Vm, isMmuWritable, isWritable } from '../../src';
