@@ -88,15 +88,22 @@ export class TdpMmu {
     return r;
   }
 
-  /** One of this VM's memslots (a copy would let the MMU's bookkeeping diverge from the VM's). */
+  /**
+   * One of this VM's memslots (a copy would let the MMU's bookkeeping diverge from the VM's): its
+   * base gfn, checked here first, finds it (a gfn lookup would refuse a bad one as a gfn).
+   */
+  private isOwnSlot(v: unknown): v is Memslot {
+    const b = (v as Partial<Memslot> | null | undefined)?.baseGfn;
+    return Number.isSafeInteger(b) && (b as number) >= 0 && (b as number) < GFN_LIMIT && this.vm.slotOfGfn(b as number) === v;
+  }
+
   private slot(name: string, v: unknown): Memslot {
-    const b = typeof v === 'object' && v !== null ? (v as Memslot).baseGfn : undefined;
-    if (typeof b !== 'number' || !Number.isSafeInteger(b) || b < 0 || b >= GFN_LIMIT || this.vm.slotOfGfn(b) !== v) refuse(name, 'memslot', 'must be a memslot of this VM', v);
-    return v as Memslot;
+    if (!this.isOwnSlot(v)) refuse(name, 'memslot', 'must be a memslot of this VM', v);
+    return v;
   }
 
   private fault(name: string, v: unknown): PageFault {
-    return checkPageFault(name, v, (s) => typeof (s as Memslot).baseGfn === 'number' && Number.isSafeInteger((s as Memslot).baseGfn) && (s as Memslot).baseGfn >= 0 && (s as Memslot).baseGfn < GFN_LIMIT && this.vm.slotOfGfn((s as Memslot).baseGfn) === s);
+    return checkPageFault(name, v, (s) => this.isOwnSlot(s));
   }
 
   readSpte(sp: TdpPage, idx: number): bigint {
@@ -132,9 +139,8 @@ export class TdpMmu {
   }
 
   maxMappingLevel(slot: Memslot, gfn: number, maxLevel: number): number {
-    const s = this.slot('slot', slot);
-    checkInt('gfn', gfn, { min: s.baseGfn, max: s.baseGfn + s.npages - 1 });
-    return this.maxMappingLevelUnchecked(s, gfn, checkHugeLevel('maxLevel', maxLevel));
+    // The gfn must lie in the slot: memslot.ts maxMappingLevel checks that (checkSlotGfn).
+    return this.maxMappingLevelUnchecked(this.slot('slot', slot), gfn, checkHugeLevel('maxLevel', maxLevel));
   }
 
   hugepageAdjust(fault: PageFault): void {
@@ -474,12 +480,8 @@ export class TdpMmu {
       next = makeMmioSpte(c, gfn, c.acc.ALL, this.vm.mmioGeneration);
     }
     if (next === old) return RET_PF.SPURIOUS;
-    // A different frame in a present leaf: zap first (and flush), then install (never in place).
-    if (isShadowPresent(old) && isLastSpte(old, level) && spteToPfn(old) !== spteToPfn(next)) {
-      this.setSpteUnchecked(sp, idx, old, SHADOW_NONPRESENT_VALUE, vcpu);
-      this.tlbFlushUnchecked(vcpu, 'leaf replaced', gfn, level);
-      old = SHADOW_NONPRESENT_VALUE;
-    }
+    // A present leaf is never given another frame here: an MMU notifier zaps it first, and the
+    // SPTE-change function refuses it as KVM BUG()s (handle_changed_spte, tdp_mmu.c:594-605).
     // tdp_mmu.c:1172-1173: the S-EPT hook refused the leaf (mirror roots): the guest retries.
     if (this.setSpteUnchecked(sp, idx, old, next, vcpu) !== 0) return RET_PF.RETRY;
     // tdp_mmu.c:1174-1177 (tdp_mmu_map_handle_target_level): flush when a table was replaced by a
@@ -859,7 +861,7 @@ export class TdpMmu {
   checkInvariants(extraLeaves: readonly number[] = [0, 0, 0, 0]): void {
     const x = checkArray('extraLeaves', extraLeaves);
     if (x.length > 4) refuse('extraLeaves', 'extra-leaves', 'must hold at most 4 counts (indices 1..3: 4K, 2M, 1G)', extraLeaves);
-    x.forEach((n, i) => n === undefined || checkInt(`extraLeaves[${i}]`, n));
+    x.forEach((n, i) => checkInt(`extraLeaves[${i}]`, n)); // holes (no count) are skipped
     const counts = [0, extraLeaves[1] ?? 0, extraLeaves[2] ?? 0, extraLeaves[3] ?? 0];
     for (const root of this.roots) {
       this.forEachInRange(root, 0, 2 ** 40, (sp, _i, level, spte, gfn) => {

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   Counters, InvariantViolation, KVM_ALL_ROOTS, KVM_DIRECT_ROOTS, KVM_MIRROR_ROOTS, PageRole, RET_PF, SHADOW_NONPRESENT_VALUE, TdpMmu, Vm,
-  VCPU_STAT_NAMES, isShadowPresent, memslotPfn, newPageFault, type ExternalPageTableHooks, type Memslot, type TdpPage,
+  VCPU_STAT_NAMES, isShadowPresent, makeMmioSpte, memslotPfn, newPageFault, type ExternalPageTableHooks, type Memslot, type TdpPage,
 } from '../../src';
 
 interface Harness {
@@ -193,6 +193,18 @@ describe('a mirror root mirrors every SPTE change into the external page table (
     expect(h.tdp.lastSpte(root, 0x200)[3]).toBe(spte);
   });
 
+  it('a mirror entry set to a non-present value (an MMIO SPTE) calls no set/link hook: only a present new SPTE goes to the external table (tdp_mmu.c:667-680, 765-772)', () => {
+    const h = harness();
+    const root = h.root(true);
+    h.fault(root, 0x20_0000n);
+    const [sp, idx] = h.tdp.lastSpte(root, 0x200);
+    const calls = h.calls.length;
+    const mmio = makeMmioSpte(h.vm.config, 0x201, h.vm.config.acc.ALL, 0);
+    expect(h.tdp.setSpte(sp, idx + 1, SHADOW_NONPRESENT_VALUE, mmio, 0)).toBe(0);
+    expect(h.calls.length).toBe(calls);
+    expect(h.tdp.readSpte(sp, idx + 1)).toBe(mmio);
+  });
+
   it('the fast path takes only the direct root (tdp_mmu_get_root(…, KVM_DIRECT_ROOTS), mmu.c fast_page_fault)', () => {
     const h = harness();
     const root = h.root(true);
@@ -219,5 +231,66 @@ describe('kvm_gfn_root_bits (mmu_internal.h:178-187): direct roots index with th
     expect(h.tdp.leaves(mirror).length).toBe(1);
     expect(h.tdp.zapLeafs(0x400, 0x401, -1, 'test', KVM_ALL_ROOTS)).toBe(1);
     expect(isShadowPresent(h.tdp.lastSpte(mirror, 0x400)[3])).toBe(false);
+  });
+
+  it('a fault whose goal level holds a table replaces it by a huge leaf and flushes that gfn and level (tdp_mmu.c:1174-1177)', () => {
+    const h = harness();
+    const direct = h.root(false);
+    // A 4K mapping first (max_level PG_LEVEL_4K), so level 2 holds a table.
+    const small = newPageFault(0x20_0000n, 0x2n);
+    small.slot = h.slot;
+    small.pfn = memslotPfn(h.slot, small.gfn);
+    small.mapWritable = true;
+    small.maxLevel = 1;
+    expect(h.tdp.map(small, direct, 0, new Counters(VCPU_STAT_NAMES))).toBe(RET_PF.FIXED);
+    const tables = h.tdp.pageCount;
+    h.vm.events.clear();
+    // The next fault in that 2M region may map 2M (2M-backed slot): goal_level 2 reaches the table.
+    expect(h.fault(direct, 0x20_1000n)).toBe(RET_PF.FIXED);
+    expect(h.tdp.leaves(direct).map(([g, l]) => [g, l])).toEqual([[0x200, 2]]);
+    expect(h.tdp.pageCount).toBe(tables - 1); // handle_removed_pt freed the 4K table
+    // !is_last_spte(old): kvm_flush_remote_tlbs_gfn(kvm, iter->gfn, iter->level) by the faulting vCPU.
+    const flushes = h.vm.events.all.filter((e) => e.kind === 'tlb_flush');
+    expect(flushes.map((e) => [e.vcpu, e.gpa, e.level, e.outcome])).toEqual([[0, 0x20_0000n, 2, 'table replaced by huge page']]);
+  });
+
+  it('a fault never gives a present leaf another frame: refused as handle_changed_spte BUG()s (tdp_mmu.c:594-605), nothing changed', () => {
+    const h = harness();
+    const direct = h.root(false);
+    const fault = (errorCode: bigint, pfnDelta: number, mapWritable: boolean) => {
+      const f = newPageFault(0x20_0000n, errorCode);
+      f.slot = h.slot;
+      f.pfn = memslotPfn(h.slot, f.gfn) + pfnDelta;
+      f.mapWritable = mapWritable;
+      f.maxLevel = 1;
+      return h.tdp.map(f, direct, 0, new Counters(VCPU_STAT_NAMES));
+    };
+    expect(fault(0n, 0, false)).toBe(RET_PF.FIXED); // a read-only leaf (!map_writable)
+    const [, , , leaf] = h.tdp.lastSpte(direct, 0x200);
+    const changes = h.vm.stats.get('spte_changes');
+    const flushes = h.vm.stats.get('remote_tlb_flush');
+    let e: unknown;
+    try { fault(0x2n, 1, true); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(InvariantViolation);
+    expect((e as InvariantViolation).rule).toBe('leaf-pfn-change');
+    expect(h.tdp.lastSpte(direct, 0x200)[3]).toBe(leaf);
+    expect([h.vm.stats.get('spte_changes') - changes, h.vm.stats.get('remote_tlb_flush') - flushes]).toEqual([0, 0]);
+    // The same frame made writable is an ordinary change (no BUG: the pfn did not change).
+    expect(fault(0x2n, 0, true)).toBe(RET_PF.FIXED);
+  });
+
+  it('test_age_gfn and the fast path look up gfn | shared in the direct root (tdp_iter.h:123-126 kvm_gfn_root_bits)', () => {
+    const shared = 1 << 27;
+    const h = harness(shared);
+    const direct = h.root(false);
+    expect(h.fault(direct, 0x20_0000n)).toBe(RET_PF.FIXED);
+    // __kvm_tdp_mmu_age_gfn_range (tdp_mmu.c:1372-1395) walks [start, end) + the root's bits: the
+    // leaf just made by a write fault is accessed (make_spte sets A when A/D bits are on).
+    expect(h.tdp.testAge(0x200)).toBe(true);
+    expect(h.tdp.testAge(0x400)).toBe(false);
+    // kvm_tdp_mmu_fast_pf_get_last_sptep (tdp_mmu.c:1969-1980) walks for_each_tdp_pte, again with the
+    // root's bits; the writable leaf already allows a write: RET_PF_SPURIOUS (mmu.c:3621-3622).
+    const f = newPageFault(0x20_0000n, 0x3n);
+    expect(h.tdp.fastPageFault(f, direct, 0, new Counters(VCPU_STAT_NAMES))).toBe(RET_PF.SPURIOUS);
   });
 });

@@ -2,6 +2,23 @@
  * Survivors of `npm run mutate` in src/tdp/tdp-mmu.ts against test/tdp: write-protecting one gfn
  * (kvm_tdp_mmu_write_protect_gfn) and the page-count invariant the TDP MMU keeps with KVM's
  * page-size statistics. Expected values cite Linux v6.16.1 arch/x86/kvm/mmu/tdp_mmu.c.
+ *
+ * Survivors left in tdp-mmu.ts (measured on the lines changed since 61fa0ba, README "Lines changed
+ * since the rows' commits: src/tdp"):
+ * - Equivalent: reflectToExternal's `if (r !== 0) this.writeRaw(sp, idx, old)` → `true`: on success
+ *   the caller writes `next` right after, over the restored old value.
+ * - Not reachable by KVM's paths: mapTargetLevel's flush label 'leaf lost MMU-writable' (no
+ *   coverage; KVM WARN_ON_ONCEs there, tdp_mmu.c:1174-1177: the fault path never removes
+ *   MMU-writable).
+ * - Reachable only through the public setSpte writing FROZEN_SPTE or a non-present value other than
+ *   SHADOW_NONPRESENT_VALUE after an MMIO SPTE (KVM WARNs on frozen values, tdp_mmu.c:759):
+ *   handleRemovedPt's and zapTree's present-or-MMIO test → `true` (an entry holding
+ *   SHADOW_NONPRESENT_VALUE is no change, setSpte returns at old === next).
+ * - Equivalent in every state a Vm reaches: checkInvariants' private-leaf test with `slot !==
+ *   undefined` or `slot.guestMemfd` made true, or `&&` made `||` (a present leaf always has a slot,
+ *   and a private gfn is mapped only from a guest_memfd slot: private faults elsewhere exit to
+ *   userspace), and `memAttributes?.` made `.` (addMemslot refuses a guest_memfd slot in a VM
+ *   without memory attributes).
  */
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation, Vm, isMmuWritable, isWritable } from '../../src';

@@ -5,7 +5,7 @@
  * Linux v6.16.1 arch/x86/kvm/mmu/tdp_mmu.c, spte.c and spte.h.
  */
 import { describe, expect, it } from 'vitest';
-import { InvariantViolation, SHADOW_NONPRESENT_VALUE, Vm, isAccessed, isWritable, memslotPfn, type MmuEvent } from '../../src';
+import { InvariantViolation, PageRole, SHADOW_NONPRESENT_VALUE, Vm, isAccessed, isWritable, memslotPfn, type MmuEvent } from '../../src';
 
 function flat(hostPageSize: '4K' | '2M', checkInvariants = false) {
   const vm = new Vm({ spte: { flavour: 'ept' }, checkInvariants });
@@ -49,6 +49,41 @@ describe('roots: kvm_tdp_mmu_alloc_root (tdp_mmu.c:270-305), kvm_tdp_mmu_put_roo
     vm.tdp.putRoot(root, 0);
     expect(vm.tdp.roots).not.toContain(root); // :91-93 list_del_rcu
     expect(vm.events.all.filter((e) => e.kind === 'root_free').map((e) => [e.vcpu, e.level])).toEqual([[0, 4]]);
+  });
+});
+
+describe('roots freed and flushed for the VM, not a vCPU (vcpu -1)', () => {
+  it('kvm_mmu_zap_all_fast frees a root no vCPU holds and flushes once, VM-wide; a put without a vCPU frees as the VM', () => {
+    const { vm } = flat('4K');
+    const role = PageRole.pack({ level: 4, direct: true, access: 7 }, vm.config.kvm);
+    const idle = vm.tdp.getRoot(role, 0);
+    vm.tdp.putRoot(idle, 0); // the vCPU let go: only the TDP MMU's own reference is left (tdp_mmu.c:297-301)
+    const held = vm.tdp.getRoot(role.with({ smm: 1 }), 0);
+    vm.events.clear();
+    expect(vm.tdp.invalidateAllRoots()).toBe(2);
+    // kvm_tdp_mmu_invalidate_roots + zap_invalidated_roots drop the MMU's reference: the idle root's
+    // last one, so kvm_tdp_mmu_put_root (tdp_mmu.c:79-95) frees it; neither has a vCPU (struct kvm only).
+    expect(vm.events.all.filter((e) => e.kind === 'root_free').map((e) => [e.vcpu, e.level])).toEqual([[-1, 4]]);
+    // kvm_mmu_zap_all_fast's one kvm_flush_remote_tlbs(kvm): the whole VM, no gfn.
+    expect(vm.events.all.filter((e) => e.kind === 'tlb_flush').map((e) => [e.vcpu, e.gpa, e.level, e.outcome])).toEqual([[-1, null, null, 'zap all']]);
+    vm.events.clear();
+    vm.tdp.putRoot(held); // kvm_tdp_mmu_put_root(kvm, root): no vCPU
+    expect(vm.events.all.filter((e) => e.kind === 'root_free').map((e) => [e.vcpu, e.level])).toEqual([[-1, 4]]);
+    expect(vm.tdp.roots).toEqual([]);
+  });
+
+  it('a table below a root has the root\'s role but the level (tdp_mmu.c:239-250 tdp_mmu_init_child_sp); checkInvariants finds another', () => {
+    const { vm, v } = flat('4K', true);
+    v.write(0x20_0000n);
+    const root = v.currentRoot!;
+    const [sp] = vm.tdp.lastSpte(root, 0x200);
+    expect(sp.role.word).toBe(root.role.with({ level: 1 }).word);
+    expect(() => vm.tdp.checkInvariants()).not.toThrow();
+    sp.role = sp.role.with({ smm: 1 });
+    let e: unknown;
+    try { vm.tdp.checkInvariants(); } catch (x) { e = x; }
+    expect(e).toBeInstanceOf(InvariantViolation);
+    expect((e as InvariantViolation).rule).toBe('child-role');
   });
 });
 

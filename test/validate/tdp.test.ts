@@ -290,6 +290,41 @@ describe('TdpMmu refusals by rule, and the values the checks let through', () =>
     rule(() => tdp.map(fault(f, { addr: 1n << 52n, gfn: GFN_END }), f.root, 0, f.v.stats), 'fault.addr', 'bigint-range', 'must be in', f.state);
   });
 
+  it('rules and texts of pages, roots, memslots, old SPTEs and the src/tdp helpers', () => {
+    const f = warm();
+    const { tdp } = f.vm;
+    rule(() => tdp.readSpte({ ...f.root } as never, 0), 'sp', 'tdp-page', 'must be a live page of this TDP MMU', f.state);
+    // kvm_tdp_mmu_put_root (tdp_mmu.c:79-95) puts roots only: a table below one is refused.
+    rule(() => tdp.putRoot(f.sp), 'root', 'tdp-root', 'must be a root of this TDP MMU', f.state);
+    // tdp_mmu_set_spte gets iter->old_spte, the entry's current value (tdp_mmu.c:777-784).
+    rule(() => tdp.setSpte(f.sp, f.idx, f.spte ^ 1n, 0n, -1), 'old', 'stale-old-spte', 'must be the current value of the SPTE', f.state);
+    // A memslot is one of this VM's (its base gfn finds it): copies, gfns outside 52-bit GPAs, other
+    // types are refused by the slot check itself, before a gfn lookup could refuse them as a gfn.
+    const notSlots: unknown[] = [null, 5, { ...f.ram }, { ...f.ram, baseGfn: -1 }, { ...f.ram, baseGfn: GFN_END }, { ...f.ram, baseGfn: 0.5 }, { ...f.ram, baseGfn: '0' }, { ...f.ram, baseGfn: 2 ** 53 }];
+    for (const s of notSlots) {
+      rule(() => tdp.maxMappingLevel(s as never, 0x200, 3), 'slot', 'memslot', 'must be a memslot of this VM', f.state);
+      rule(() => tdp.recoverHugePages(s as never), 'slot', 'memslot', 'must be a memslot of this VM', f.state);
+      rule(() => tdp.map(fault(f, { slot: s }), f.root, 0, f.v.stats), 'fault.slot', 'memslot', 'must be undefined (MMIO) or a memslot of this VM', f.state);
+      rule(() => tdp.hugepageAdjust(fault(f, { slot: s })), 'fault.slot', 'memslot', 'must be undefined (MMIO) or a memslot of this VM', f.state);
+    }
+    // RAM is [0, 1 GiB): 0x40000 is the first gfn past the slot.
+    rule(() => tdp.maxMappingLevel(f.ram, 0x4_0000, 3), 'gfn', 'integer-range', 'must be in', f.state);
+    expect(tdp.maxMappingLevel(f.ram, 0x3_ffff, 1)).toBe(1);
+    rule(() => tdp.checkInvariants([0, 0, 0, 0, 0]), 'extraLeaves', 'extra-leaves', 'must hold at most 4 counts', f.state);
+    rule(() => tdp.checkInvariants([0, undefined, 0, 0] as never), 'extraLeaves[1]', 'integer-type', '', f.state);
+    const role = f.root.role;
+    rule(() => new TdpPage(5 as never, 0, 0x10, null, 0), 'role', 'page-role', 'must be a PageRole', f.state);
+    rule(() => new TdpPage(role, 0, 0x10, {} as never, 0), 'parent', 'tdp-page', 'must be a TdpPage or null (a root)', f.state);
+    rule(() => rootMatch({} as never, KVM_VALID_ROOTS), 'root', 'tdp-page', 'must be a TdpPage', f.state);
+    rule(() => new PossibleNxHugePages({} as never), 'stats', 'counters', 'must be the VM statistics (Counters)', f.state);
+    const list = new PossibleNxHugePages(new Counters(VM_STAT_NAMES));
+    for (const v of [null, 5]) rule(() => list.track(v as never), 'sp', 'nx-split-page', 'must be a TDP or shadow page', f.state);
+    // A gfn of a 52-bit GPA is below 2^40 (SDM Vol. 3A 4.1.4).
+    rule(() => list.track({ nxHugePageDisallowed: true, gfn: GFN_END }), 'sp.gfn', 'integer-range', 'must be in', f.state);
+    list.track({ nxHugePageDisallowed: true, gfn: GFN_END - 1 });
+    expect(list.size).toBe(1);
+  });
+
   it('good values pass: a live root role, a fault with pfn -1 (newPageFault), a fault on a memslot of this VM', () => {
     const f = warm();
     const { tdp } = f.vm;
