@@ -559,7 +559,7 @@ export class ShadowMmu implements ShadowMmuOps {
   }
 
   /** `kvm_zap_gfn_range` for the shadow MMU: drop every leaf mapping a gfn in [start, end). */
-  private zapGfnRangeUnchecked(start: number, end: number, vcpu = -1): number {
+  private zapGfnRangeUnchecked(start: number, end: number, vcpu: number): number {
     let n = 0;
     const hits: SptePtr[] = [];
     for (const [gfn, level, p] of this.rmap.entries()) {
