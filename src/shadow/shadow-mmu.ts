@@ -703,7 +703,7 @@ export class ShadowMmu implements ShadowMmuOps {
 
   /** Only a special root's frame (PAE root, pml4_root, pml5_root): a shadow page's entries change through setSpte. */
   writeSpecialRoot(pfn: number, idx: number, v: bigint): void {
-    checkInt('pfn', pfn, { max: 2 ** 40 - 1 });
+    // isTableFrame refuses a pfn that is no frame number (below 2^40) itself.
     if (!this.vm.host.isTableFrame(pfn) || this.pages.has(pfn)) refuse('pfn', 'special-root', 'must be a host table frame that is no shadow page (a PAE, PML4 or PML5 root)', pfn);
     this.writeSpecialRootUnchecked(pfn, checkSpteIndex('idx', idx), checkSpteValue('v', v));
   }
