@@ -133,7 +133,8 @@ export function syncPrevRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext): void
   ctx.prevRoots.forEach((r, i) => {
     if (r.sp !== null && isUnsyncRoot(r.sp)) prev.push(i);
   });
-  if (prev.length > 0) freeRootsUnchecked(mmu, ctx, { prev });
+  // Unconditional, as in KVM (mmu.c:4222): freeing no root does nothing.
+  freeRootsUnchecked(mmu, ctx, { prev });
 }
 
 function isRootUsable(mmu: ShadowMmu, r: RootRef, pgd: bigint, ctx: ShadowContext): boolean {
@@ -202,11 +203,13 @@ export function invalidatePcidUnchecked(mmu: ShadowMmu, ctx: ShadowContext, pcid
     ctx.tlbFlushCurrent = true;
   }
   if (!pcide) return;
+  // Every previous root with the PCID, valid or not, as KVM lists them (x86.c:1410-1414): an
+  // invalid one is left as it is by freeRoots.
   const prev: number[] = [];
   ctx.prevRoots.forEach((r, i) => {
-    if (r.hpa >= 0 && pcidOfUnchecked(r.pgd, pcide) === pcid) prev.push(i);
+    if (pcidOfUnchecked(r.pgd, pcide) === pcid) prev.push(i);
   });
-  if (prev.length > 0) freeRootsUnchecked(mmu, ctx, { prev });
+  freeRootsUnchecked(mmu, ctx, { prev });
 }
 
 // ---- the public edge: checked entries (the vCPUs' paths call the …Unchecked functions above) ----

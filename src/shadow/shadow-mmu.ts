@@ -559,7 +559,7 @@ export class ShadowMmu implements ShadowMmuOps {
   }
 
   /** `kvm_zap_gfn_range` for the shadow MMU: drop every leaf mapping a gfn in [start, end). */
-  private zapGfnRangeUnchecked(start: number, end: number, vcpu = -1): number {
+  private zapGfnRangeUnchecked(start: number, end: number, vcpu: number): number {
     let n = 0;
     const hits: SptePtr[] = [];
     for (const [gfn, level, p] of this.rmap.entries()) {
@@ -703,7 +703,7 @@ export class ShadowMmu implements ShadowMmuOps {
 
   /** Only a special root's frame (PAE root, pml4_root, pml5_root): a shadow page's entries change through setSpte. */
   writeSpecialRoot(pfn: number, idx: number, v: bigint): void {
-    checkInt('pfn', pfn, { max: 2 ** 40 - 1 });
+    // isTableFrame refuses a pfn that is no frame number (below 2^40) itself.
     if (!this.vm.host.isTableFrame(pfn) || this.pages.has(pfn)) refuse('pfn', 'special-root', 'must be a host table frame that is no shadow page (a PAE, PML4 or PML5 root)', pfn);
     this.writeSpecialRootUnchecked(pfn, checkSpteIndex('idx', idx), checkSpteValue('v', v));
   }

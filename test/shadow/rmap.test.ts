@@ -89,3 +89,11 @@ describe('Rmap', () => {
     expect(seen).toEqual([1, 2]);
   });
 });
+
+describe('Rmap argument names', () => {
+  it('a pointer that is no object is refused as `p`, the parameter it was passed as', () => {
+    const r = new Rmap();
+    expect(() => r.add(0, 1, null as unknown as SptePtr)).toThrow(/^p must be an object/);
+    expect(() => r.remove(0, 1, 7 as unknown as SptePtr)).toThrow(/^p must be an object/);
+  });
+});

@@ -16,23 +16,23 @@
  * - `fast_pgd_switch` (mmu.c:5028-5042): a current root without a shadow page (a PAE root, which a
  *   32-bit guest has too) is freed before the cache is searched.
  *
- * Equivalent mutants of roots.ts (no observable difference possible):
- * - `hpa < 0` → `hpa <= 0` and `hpa >= 0` → `hpa > 0` (lines 23, 47, 68, 120, 138, 147, 148, 182, 205):
+ * Equivalent mutants of roots.ts (no observable difference possible; line numbers of roots.ts now):
+ * - `hpa < 0` → `hpa <= 0` and `hpa >= 0` → `hpa > 0` (lines 25, 49, 70, 122, 141, 150, 151, 185):
  *   table frames start at 2^(MAXPHYADDR-13) (HostMemory.tableBase), so no root is at frame 0;
- * - `if (prev.length > 0) freeRoots(..)` → true / `>= 0` (134, 207): freeing no root commits an
- *   empty zap list, which does nothing;
- * - invalidatePcid `pcidOf(activePgd) === pcid` → true (198): its one caller passes the PCID of
- *   the CR3 it loads;
- * - line 205 `r.hpa >= 0 &&` → true: an INVALID_ROOT in the list is skipped by putRootRef;
- * - syncRoots `ctx.direct || ctx.root.hpa < 0` (120) → false / `&&`: direct pages and a missing root
+ * - `r.hpa >= 0 &&` → true (150 fastPgdSwitch, 185 freeObsoleteRoots' `obsolete`): INVALID_ROOT
+ *   has no page (sp null), and freeing an invalid root (current or previous) does nothing:
+ *   putRootRef returns, the event needs `ctx.root.hpa >= 0`;
+ * - syncRoots `isUnsyncRoot(root)` → true (124): mmu_sync_children of a root without unsync
+ *   children finds no page (unsyncWalk is empty), so it write-protects, syncs and flushes nothing;
+ * - syncRoots `ctx.direct || ctx.root.hpa < 0` (122) → false / `&&`: direct pages and a missing root
  *   have no unsync children to sync;
- * - isRootUsable `r.hpa < 0` → false and `r.sp === null` → false (138): INVALID_ROOT has both, and a
+ * - isRootUsable `r.hpa < 0` → false and `r.sp === null` → false (141): INVALID_ROOT has both, and a
  *   PAE root never reaches the previous roots;
- * - newPgd's write-flooding reset (173) → `||` / true: after a miss the current root is INVALID_ROOT
+ * - newPgd's write-flooding reset (176) → `||` / true: after a miss the current root is INVALID_ROOT
  *   (sp null), and a hit always has a page.
  */
 import { describe, expect, it } from 'vitest';
-import { CR4, PageTableBuilder, pcidOf } from '../../src';
+import { CR4, PageTableBuilder, freeRoots, invalidatePcid, pcidOf } from '../../src';
 import { POOL, mapDirect, regsFor, shadowFixture, tableOf } from './fixtures';
 
 const VA = 0x7000_0000n;
@@ -282,5 +282,101 @@ describe('KVM_REQ_MMU_FREE_OBSOLETE_ROOTS', () => {
     expect(ctx.root.sp).toBe(cur);
     expect(p0.rootCount).toBe(1);
     expect(f.vm.shadow.allPages).not.toContain(p1);
+  });
+});
+
+describe('cached_root_find_and_keep_current when every cache slot is taken', () => {
+  it('a fifth CR3 evicts the least recently used root: kvm_mmu_free_roots(KVM_MMU_ROOT_CURRENT) after the rotation (mmu.c:4986-4996)', () => {
+    const { f, s, ctx } = spaces(5);
+    const rootOf = (i: number) => Number(BigInt(s[i]!.root) >> 12n);
+    for (const b of s.slice(0, 4)) {
+      f.v.movCr3(b.root);
+      expect(f.v.read(VA).status).toBe('ok');
+    }
+    // Current s3, previous [s2, s1, s0] (mmu.c:4983-4989: C 0 1 2 → 3 C 0 1 2 after the swaps).
+    const lru = ctx.prevRoots[2]!.sp!;
+    expect(lru.gfn).toBe(rootOf(0));
+    const from = f.vm.events.all.length;
+    f.v.movCr3(s[4]!.root);
+    // The swaps leave the LRU root (s0) current, and it is freed: the miss leaves no valid root (mmu.c:4996, 5053-5054).
+    expect(ctx.root.hpa).toBe(-1);
+    expect(lru.rootCount).toBe(0);
+    expect(ctx.prevRoots.map((r) => r.sp!.gfn)).toEqual([3, 2, 1].map(rootOf));
+    const ev = f.vm.events.all.slice(from).filter((e) => e.kind === 'root_free');
+    expect(ev.map((e) => [e.vcpu, e.level])).toEqual([[0, 4]]);
+    // kvm_mmu_reload then allocates the root of the new CR3 (kvm_mmu_reload, mmu.h:106-123 → kvm_mmu_load).
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(ctx.root.sp!.gfn).toBe(rootOf(4));
+  });
+});
+
+describe('kvm_mmu_sync_roots of a PAE root (mmu.c:4198-4207)', () => {
+  it('each valid pae_root[i] page gets mmu_sync_children: an unsync PT under it is synced and linked no more', () => {
+    const f = shadowFixture('pae', { hostPageSize: '4K' });
+    const va = 0x4000_0000n;
+    f.pt.map(va, GPA, { flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.read(va).status).toBe('ok');
+    const pt = tableOf(f, va, 1);
+    // A guest store to its shadowed PT unsyncs it (mmu_try_to_unsync_pages, mmu.c:2898-2997).
+    expect(f.storePte(va, 1, (GPA + 0x1000n) | 0x63n).status).toBe('ok');
+    expect(pt.unsync).toBe(true);
+    const ctx = f.v.shadow!.ctx;
+    const pd = ctx.paeRootSps[1]!;
+    expect(pd.unsyncChildren).toBe(1);
+    f.v.flushGuestTlb();
+    // mmu_sync_children → kvm_unlink_unsync_page (mmu.c:1962-1968) and clear_unsync_child_bit.
+    expect(pt.unsync).toBe(false);
+    expect(pd.unsyncChildren).toBe(0);
+    // FNAME(sync_spte) drops the SPTE whose gfn changed (paging_tmpl.h:931-935): the next read maps GPA + 4K.
+    expect(f.v.read(va).gpa).toBe(GPA + 0x1000n);
+  });
+});
+
+describe('KVM_REQ_MMU_FREE_OBSOLETE_ROOTS only when requested', () => {
+  it('a PAE root (no shadow page: "obsolete" for __kvm_mmu_free_obsolete_roots, mmu.c:5956-5957) stays loaded across entries without a request (x86.c:10837-10838)', () => {
+    const f = shadowFixture('pae', { hostPageSize: '4K' });
+    f.pt.map(0x4000_0000n, GPA, { flags: { writable: true } });
+    f.pt.map(0x4000_1000n, GPA + 0x1000n, { flags: { writable: true } });
+    const from = f.vm.events.all.length;
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    expect(f.v.read(0x4000_1000n).status).toBe('ok');
+    expect(f.v.read(0x4000_0000n).status).toBe('ok');
+    const ev = f.vm.events.all.slice(from).filter((e) => e.kind === 'root_free' || e.kind === 'root_alloc');
+    expect(ev.map((e) => e.kind)).toEqual(['root_alloc']);
+  });
+});
+
+describe('kvm_invalidate_pcid through the public edge (INVPCID: kvm_handle_invpcid passes any PCID, x86.c:13882)', () => {
+  it('a PCID other than the active one requests neither KVM_REQ_MMU_SYNC nor KVM_REQ_TLB_FLUSH_CURRENT (x86.c:1397-1400)', () => {
+    const { f, s, ctx } = spaces(1, true);
+    expect(f.v.read(VA).status).toBe('ok');
+    ctx.syncRequested = false;
+    ctx.tlbFlushCurrent = false;
+    const active = BigInt(s[0]!.root) | 3n;
+    invalidatePcid(f.vm.shadow, ctx, 5, active, true);
+    expect([ctx.syncRequested, ctx.tlbFlushCurrent]).toEqual([false, false]);
+    invalidatePcid(f.vm.shadow, ctx, 3, active, true);
+    expect([ctx.syncRequested, ctx.tlbFlushCurrent]).toEqual([true, true]);
+  });
+});
+
+describe('freeRoots through the public edge (kvm_mmu_free_roots, mmu.c:3723-3785)', () => {
+  it('{ current: true } frees the current root only; { prev: [0] } the first previous one', () => {
+    const { f, s, ctx } = spaces(2);
+    f.v.movCr3(s[1]!.root);
+    expect(f.v.read(VA).status).toBe('ok');
+    f.v.movCr3(s[0]!.root);
+    expect(f.v.read(VA).status).toBe('ok');
+    const cur = ctx.root.sp!;
+    const prev = ctx.prevRoots[0]!.sp!;
+    const from = f.vm.events.all.length;
+    freeRoots(f.vm.shadow, ctx, { current: true });
+    expect(ctx.root.hpa).toBe(-1);
+    expect(cur.rootCount).toBe(0);
+    expect(ctx.prevRoots[0]!.sp).toBe(prev);
+    expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'root_free').length).toBe(1);
+    freeRoots(f.vm.shadow, ctx, { prev: [0] });
+    expect(ctx.prevRoots[0]!.hpa).toBe(-1);
+    expect(prev.rootCount).toBe(0);
   });
 });

@@ -94,6 +94,8 @@ describe("limits and the model's own checks", () => {
     } catch (e) {
       expect(e).toBeInstanceOf(InvariantViolation);
       expect((e as InvariantViolation).rule).toBe('huge-over-disallowed');
+      expect((e as InvariantViolation).message).toContain('a level-2 leaf is installed over GFN 0x0 whose huge pages are disallowed');
+      expect((e as InvariantViolation).value).toBe('0x' + huge.toString(16));
     }
   });
 });

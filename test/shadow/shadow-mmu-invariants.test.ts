@@ -25,14 +25,18 @@ function mapped() {
   return { f, sp, m: f.vm.shadow, leaf: f.vm.shadow.readSpte(sp, IDX) };
 }
 
-function rule(fn: () => unknown): string {
+function violation(fn: () => unknown): InvariantViolation {
   try {
     fn();
   } catch (e) {
     expect(e).toBeInstanceOf(InvariantViolation);
-    return (e as InvariantViolation).rule;
+    return e as InvariantViolation;
   }
   throw new Error('no InvariantViolation');
+}
+
+function rule(fn: () => unknown): string {
+  return violation(fn).rule;
 }
 
 describe('setSpte refuses what KVM warns about, before writing', () => {
@@ -65,7 +69,11 @@ describe('setSpte refuses what KVM warns about, before writing', () => {
     const { sp, m, leaf } = mapped();
     const gfn = Number(GPA >> 12n);
     expect(m.rmap.remove(gfn, 1, { sp, idx: IDX })).toBe(true);
-    expect(rule(() => m.setSpte(sp, IDX, SHADOW_NONPRESENT_VALUE, 0))).toBe('rmap-missing');
+    const e = violation(() => m.setSpte(sp, IDX, SHADOW_NONPRESENT_VALUE, 0));
+    expect(e.rule).toBe('rmap-missing');
+    // The report names the gfn and shows the SPTE that was to be dropped.
+    expect(e.message).toContain(`leaf SPTE for GFN 0x${gfn.toString(16)} was not in the rmap`);
+    expect(e.value).toBe('0x' + leaf.toString(16));
     expect(m.readSpte(sp, IDX)).toBe(leaf);
   });
 
@@ -98,6 +106,9 @@ describe('page lifetime', () => {
     const { f, m } = mapped();
     const pt = tableOf(f, VA, 1);
     expect(pt.rootCount).toBe(0);
-    expect(rule(() => m.putRootUnchecked(pt, [], 0))).toBe('root-count');
+    const e = violation(() => m.putRootUnchecked(pt, [], 0));
+    expect(e.rule).toBe('root-count');
+    expect(e.message).toContain('root count below zero');
+    expect(e.value).toBe('-1');
   });
 });

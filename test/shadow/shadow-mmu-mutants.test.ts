@@ -46,6 +46,10 @@
  *   the same value, which setSpte ignores;
  * - find `?? []` → `?? ['Stryker was here']`: the string has no gfn and is filtered out;
  * - leafCounts `sp.level <= 3` → true: no level-4 SPTE is a leaf (PS is reserved there).
+ * Equivalent mutants on the lines changed since (the public edge and the …Unchecked twins):
+ * - checkSpte `level > 1 &&` → true / `>= 1`: lpageDisallowedUnchecked answers false below level 2;
+ * - linkShadowPage `child.unsyncChildren > 0` → false, zapAllFast `!this.isObsolete(sp)` → false and
+ *   find `?? []` as above.
  */
 import { describe, expect, it } from 'vitest';
 import { PageTableBuilder, SHADOW_NONPRESENT_VALUE, ShadowPage, Vm, mmuPageHash, type Memslot } from '../../src';
@@ -85,6 +89,7 @@ describe('__link_shadow_page', () => {
     expect(f.v.write(VA).status).toBe('ok');
     const ev = eventsFrom(f.vm, from).filter((e) => (e.kind === 'spte_change' && e.level === 2 && e.gpa === HUGE) || (e.kind === 'tlb_flush' && e.gpa === HUGE && e.level === 2));
     expect(ev.map((e) => e.kind)).toEqual(['spte_change', 'tlb_flush', 'spte_change']);
+    expect(ev[1]!.outcome).toBe('huge page replaced by a table');
     // The leaf had lost W and MMU-writable when the table was shadowed (spte_write_protect).
     expect([ev[0]!.oldSpte, ev[0]!.newSpte]).toEqual([leaf & ~(W | f.vm.config.mmuWritableMask), SHADOW_NONPRESENT_VALUE]);
     expect(ev[2]!.oldSpte).toBe(SHADOW_NONPRESENT_VALUE);
@@ -208,7 +213,7 @@ describe('kvm_mmu_slot_gfn_write_protect when a gfn becomes a shadowed table', (
     expect(before & W).toBe(W);
     const from = f.vm.events.all.length;
     const flushes = shadowAsTable(f, DATA);
-    expect(flushes.map((e) => [e.vcpu, e.level])).toEqual([[-1, 1]]);
+    expect(flushes.map((e) => [e.vcpu, e.level, e.outcome])).toEqual([[-1, 1, 'write-protect a newly shadowed guest page table']]);
     // The write protection itself is the VM's too (account_shadowed takes no vCPU).
     const wp = eventsFrom(f.vm, from).filter((e) => e.kind === 'spte_change' && e.oldSpte === before);
     expect(wp.map((e) => e.vcpu)).toEqual([-1]);
@@ -459,6 +464,9 @@ describe('range operations', () => {
     const from = vm.events.all.length;
     expect(vm.shadow.zapCollapsibleSptes(A)).toBe(inA);
     expect([leavesIn(A), leavesIn(B), leavesIn(C)]).toEqual([0, inB, inC]);
+    // One flush for the slot (kvm_flush_remote_tlbs_memslot, mmu.c:7128-7130), named by the slot.
+    const fl = eventsFrom(vm, from).filter((e) => e.kind === 'tlb_flush');
+    expect(fl.map((e) => [e.gpa, e.outcome])).toEqual([[A.base, 'zap collapsible SPTEs in A']]);
     expect(eventsFrom(vm, from).every((e) => e.vcpu === -1)).toBe(true);
   });
 
@@ -540,10 +548,86 @@ describe('range operations', () => {
     check(() => expect(m.ageRange(g, g + 1)).toBe(1));
     check(() => m.wrprotRange(g + 1, g + 2));
     check(() => expect(m.zapGfnRange(g + 2, g + 3)).toBe(1));
+    expect(f.vm.events.all.filter((e) => e.kind === 'tlb_flush').at(-1)!.outcome).toBe('zap gfn range');
     check(() => m.zapPage(tableOf(f, VA, 1)));
     expect(f.v.read(VA).status).toBe('ok');
     check(() => m.zapAll());
     expect(f.v.read(VA).status).toBe('ok');
     check(() => expect(m.zapAllFast()).toBeGreaterThan(0));
+  });
+});
+
+describe('valid pages only: for_each_valid_sp (mmu.c:1986-1994)', () => {
+  /** Two guest page tables in one bucket: hash_64(0x1001, 12) = hash_64(0x2056, 12) = 0x61d (include/linux/hash.h:78, by hand). */
+  function collidingTables() {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.placeTable(1, VA, 0x100_1000n);
+    f.pt.placeTable(1, VA + 0x20_0000n, 0x205_6000n);
+    f.pt.map(VA, GPA, { flags: { writable: true } });
+    f.pt.map(VA + 0x20_0000n, GPA, { flags: { writable: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    expect(f.v.read(VA + 0x20_0000n).status).toBe('ok');
+    return f;
+  }
+
+  it('for_each_gfn_valid_sp_with_gptes: the pages of the gfn only, not another gfn of the bucket, and no obsolete page', () => {
+    const f = collidingTables();
+    const m = f.vm.shadow;
+    expect(mmuPageHash(0x1001)).toBe(mmuPageHash(0x2056));
+    expect(m.validSpsWithGptes(0x1001).map((sp) => [sp.gfn, sp.level])).toEqual([[0x1001, 1]]);
+    expect(m.validSpsWithGptes(0x2056).map((sp) => [sp.gfn, sp.level])).toEqual([[0x2056, 1]]);
+    // A root zapped while loaded stays hashed but invalid (is_obsolete_sp): skipped.
+    const root = f.v.shadow!.ctx.root.sp!;
+    m.zapPage(root);
+    expect(m.allPages).toContain(root);
+    expect(m.validSpsWithGptes(root.gfn)).toEqual([]);
+  });
+
+  it('kvm_mmu_find_shadow_page: an obsolete page of another gfn in the bucket is no collision (mmu.c:2240-2244, 2302-2303)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    const m = f.vm.shadow;
+    const root = f.v.shadow!.ctx.root.sp!;
+    let other = 1;
+    while (other === root.gfn || mmuPageHash(other) !== mmuPageHash(root.gfn)) other++;
+    // Nothing else shares the bucket: the zapped root is the only page there.
+    expect(m.allPages.filter((sp) => mmuPageHash(sp.gfn) === mmuPageHash(other))).toEqual([root]);
+    expect(f.vm.stats.get('max_mmu_page_hash_collisions')).toBe(0);
+    m.zapPage(root);
+    expect(root.role.invalid).toBe(true);
+    const sp = m.getShadowPage(f.v.shadow!.ctx, other, tableOf(f, VA, 1).role);
+    expect(sp.gfn).toBe(other);
+    expect(f.vm.stats.get('max_mmu_page_hash_collisions')).toBe(0);
+  });
+
+  it('kvm_mmu_find_shadow_page: an unsync page whose sync changes no SPTE is found without a flush (mmu.c:2286-2289: only ret > 0)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true, accessed: true, dirty: true } });
+    expect(f.v.write(VA).status).toBe('ok');
+    const ptGfn = Number(BigInt(f.pt.getEntry(VA, 1).gpa) >> 12n);
+    // The guest rewrites its PTE with the value it has: the table goes unsync, the mapping is the same.
+    expect(f.storePte(VA, 1, f.pt.getEntry(VA, 1).value).status).toBe('ok');
+    const sp = f.vm.shadow.find(ptGfn, (p) => p.level === 1)[0]!;
+    expect(sp.unsync).toBe(true);
+    const leaf = f.v.shadow!.leafFor(VA)!.spte;
+    // The next PDE links the same table: the walk there finds the page by lookup and syncs it.
+    f.pt.setEntry(VA + 0x20_0000n, 2, f.pt.getEntry(VA, 2).value);
+    const from = f.vm.events.all.length;
+    expect(f.v.read(VA + 0x20_0000n).status).toBe('ok');
+    expect(f.v.shadow!.leafFor(VA)!.spte).toBe(leaf);
+    expect(eventsFrom(f.vm, from).filter((e) => e.kind === 'tlb_flush')).toEqual([]);
+    expect(f.vm.shadow.find(ptGfn, (p) => p.level === 1)).toEqual([sp]);
+  });
+
+  it('kvm_mmu_commit_zap_page of an empty list returns before the flush (mmu.c:2728-2729)', () => {
+    const f = shadowFixture('paging4', { hostPageSize: '4K' });
+    f.pt.map(VA, GPA, { flags: { writable: true } });
+    expect(f.v.read(VA).status).toBe('ok');
+    const flushes = f.vm.stats.get('remote_tlb_flush');
+    const from = f.vm.events.all.length;
+    f.vm.shadow.commitZap([], 0);
+    expect(f.vm.stats.get('remote_tlb_flush')).toBe(flushes);
+    expect(eventsFrom(f.vm, from)).toEqual([]);
   });
 });

@@ -8,9 +8,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PageRole, ShadowMmu, ShadowPage, SHADOW_NONPRESENT_VALUE, mmuPageHash } from '../../src';
-import { shadowFixture } from '../shadow/fixtures';
-import { FC, Tally, badBigint, badBool, badInt, junk, refused, vmFingerprint } from './support';
+import { InvalidArgumentError, PageRole, PageSizeError, ShadowMmu, ShadowPage, SHADOW_NONPRESENT_VALUE, mmuPageHash, type MmulabError } from '../../src';
+import { shadowFixture, tableOf } from '../shadow/fixtures';
+import { FC, Tally, badBigint, badBool, badInt, junk, refused, refusedRule, vmFingerprint } from './support';
 import { GFN_MAX, VA, badGfn, badIdx, badPage, badVcpu, ctxOf, shadowFingerprint, warm } from './shadow-support';
 
 const t = new Tally('shadow-mmu');
@@ -227,5 +227,124 @@ describe('ShadowMmu: zapping, roots, ranges and slots', () => {
       refused(t, () => m.zapSlot(f.ram, v as number), { param: 'vcpu', value: v, state });
       refused(t, () => m.zapCollapsibleSptes(f.ram, v as number), { param: 'vcpu', value: v, state });
     }), FC);
+  });
+});
+
+/** A refusal with its class and rule whose message starts as given (the parameter's own name, then the rule's text). */
+function refusedAs(call: () => unknown, cls: abstract new (...a: never[]) => MmulabError, rule: string, text: RegExp, state?: () => string): void {
+  expect(refusedRule(t, call, cls, rule, state).message).toMatch(text);
+}
+
+describe('ShadowMmu: what each refusal says, and the calls the checks let through', () => {
+  it('construction: 0 pages is refused (KVM_SET_NR_MMU_PAGES refuses below KVM_MIN_ALLOC_MMU_PAGES, x86.c:6417-6418)', () => {
+    const { f, state } = warm();
+    refusedAs(() => new ShadowMmu(f.vm, 0), InvalidArgumentError, 'integer-range', /^maxMmuPages /, state);
+  });
+
+  it('lookups: find\'s predicate, getShadowPage\'s role, childOf\'s SPTE, pageAt and writeSpecialRoot\'s frame', () => {
+    const { f, m, pt, state } = warm();
+    const ctx = ctxOf(f);
+    refusedAs(() => m.find(0x100, 5 as never), InvalidArgumentError, 'function-type', /^pred must be a function/, state);
+    refusedAs(() => m.getShadowPage(ctx, 0x100, {} as PageRole), InvalidArgumentError, 'page-role', /^role must be a PageRole/, state);
+    refusedAs(() => m.childOf(SHADOW_NONPRESENT_VALUE), InvalidArgumentError, 'child-sp', /^spte must be a present SPTE that links a shadow page of this MMU/, state);
+    // A frame number is below 2^40 (52-bit physical addresses); the range check comes before the table check.
+    refusedAs(() => m.writeSpecialRoot(2 ** 40, 0, 0n), InvalidArgumentError, 'integer-range', /^pfn /, state);
+    refusedAs(() => m.writeSpecialRoot(pt.pfn, 0, 0n), InvalidArgumentError, 'special-root', /^pfn must be a host table frame that is no shadow page \(a PAE, PML4 or PML5 root\)/, state);
+    const pae = shadowFixture('pae', { hostPageSize: '4K' });
+    pae.v.read(0x1000n); // the entry loads the PAE root (kvm_mmu_load), whatever the access finds
+    const paeRoot = ctxOf(pae).paeRootPfn;
+    expect(paeRoot).toBeGreaterThanOrEqual(0);
+    refusedAs(() => pae.vm.shadow.writeSpecialRoot(paeRoot, 0, -1n), InvalidArgumentError, 'bigint-range', /^v must be in/);
+  });
+
+  it('setSpte: a link to a page one level down and a leaf at level 3 are taken; the refusals name their rule', () => {
+    const { m, pt, pd, state } = warm();
+    const pdIdx = Number((VA >> 21n) & 511n);
+    const link = m.readSpte(pd, pdIdx);
+    // Another entry of the page directory linking the same page table: mmu_page_add_parent_pte (mmu.c:1798-1805) adds a parent.
+    m.setSpte(pd, (pdIdx + 1) % 512, link, -1);
+    expect(pt.parentPtes.map((p) => [p.sp, p.idx])).toEqual([[pd, pdIdx], [pd, (pdIdx + 1) % 512]]);
+    m.setSpte(pd, (pdIdx + 1) % 512, SHADOW_NONPRESENT_VALUE, -1);
+    const s2 = () => state();
+    const self = (link & ~0x000f_ffff_ffff_f000n) | (BigInt(pd.pfn) << 12n);
+    refusedAs(() => m.setSpte(pd, (pdIdx + 2) % 512, self, -1), InvalidArgumentError, 'child-sp', /^next must link a shadow page of level 1 of this MMU/, s2);
+    const root = m.allPages.find((p) => p.level === 4)!;
+    const huge = (1n << 11n) | (1n << 7n) | 1n | (0x4_0000n << 12n);
+    refusedAs(() => m.setSpte(root, 5, huge, -1), PageSizeError, 'leaf-level', /^next is a leaf at level 4; leaves exist at levels 1-3 only/, s2);
+    // A 1 GiB leaf in a level-3 page (KVM_MAX_HUGEPAGE_LEVEL = PG_LEVEL_1G, kvm_host.h); no checking
+    // mode, so the test needs no memslot layout that allows the huge page.
+    const g = shadowFixture('paging4', { hostPageSize: '4K', checking: false });
+    g.pt.map(VA, 0x80_0000n, { flags: { writable: true } });
+    expect(g.v.read(VA).status).toBe('ok');
+    const pdpt = tableOf(g, VA, 3);
+    const ones = g.vm.stats.get('pages_1g');
+    const leaf1g = (g.vm.shadow.readSpte(tableOf(g, VA, 1), Number((VA >> 12n) & 511n)) & ~0x000f_ffff_ffff_f000n) | 0x80n | (0x4_0000n << 12n);
+    g.vm.shadow.setSpte(pdpt, 7, leaf1g, -1);
+    expect(g.vm.shadow.readSpte(pdpt, 7)).toBe(leaf1g);
+    expect(g.vm.stats.get('pages_1g')).toBe(ones + 1);
+  });
+
+  it('tlbFlush without a gfn and level, and with them: one remote flush each (kvm_flush_remote_tlbs)', () => {
+    const { f, m } = warm();
+    const flushes = f.vm.stats.get('remote_tlb_flush');
+    const from = f.vm.events.all.length;
+    m.tlbFlush(0, 'a');
+    m.tlbFlush(-1, 'b', 0x100, 2);
+    expect(f.vm.stats.get('remote_tlb_flush')).toBe(flushes + 2);
+    expect(f.vm.events.all.slice(from).map((e) => [e.kind, e.vcpu, e.gpa, e.level, e.outcome])).toEqual([['tlb_flush', 0, null, null, 'a'], ['tlb_flush', -1, 0x10_0000n, 2, 'b']]);
+  });
+
+  it('childRole / getChildSp / linkShadowPage: what a parent and a child must be', () => {
+    const { f, m, pt, pd, state } = warm();
+    const ctx = ctxOf(f);
+    refusedAs(() => m.childRole(pt, 0, false, 7), PageSizeError, 'child-level', /^parent must be above level 1 \(a level-1 page has no child pages\)/, state);
+    // kvm_mmu_child_role (mmu.c:2386-2430) is a function of the parent's role: a page of another MMU will do.
+    const outsider = new ShadowPage(pd.role, pd.gfn, pd.pfn, pd.mmuValidGen);
+    const r = m.childRole(outsider, 3, true, 5);
+    expect([r.level, r.direct, r.access, r.passthrough]).toEqual([1, true, 5, false]);
+    // getChildSp reads and links the parent's entries: only a live page of this MMU.
+    refusedAs(() => m.getChildSp(ctx, outsider, 0, 0x100, false, 7), InvalidArgumentError, 'shadow-page-unknown', /^parent is not a live shadow page of this MMU/, state);
+    refusedAs(() => m.linkShadowPage(pd, 0, pd, -1), PageSizeError, 'child-level', /^child must be a page of level 1 \(one below its parent\)/, state);
+  });
+
+  it('prepareZap / zapPte / putRoot / commitZap: names, lists, vCPUs; only prepared pages are committed', () => {
+    const { f, m, pt, pd, idx, state, stranger } = warm();
+    refusedAs(() => m.prepareZap(stranger, [], -1), InvalidArgumentError, 'shadow-page-unknown', /^sp /, state);
+    refusedAs(() => m.zapPte(pt, 512, null, -1), InvalidArgumentError, 'integer-range', /^i /, state);
+    refused(t, () => m.zapPte(pt, idx, [stranger], -1), { param: 'invalid', state });
+    refusedAs(() => m.zapPte(pt, idx, [], 4096), InvalidArgumentError, 'integer-range', /^vcpu /, state);
+    const root = m.allPages.find((p) => p.level === 4)!;
+    refusedAs(() => m.putRoot(stranger, [], -1), InvalidArgumentError, 'shadow-page-unknown', /^sp /, state);
+    refusedAs(() => m.putRoot(pd, [], -1), InvalidArgumentError, 'root-count', /^sp holds no root reference to drop/, state);
+    refusedAs(() => m.putRoot(root, [], 4096), InvalidArgumentError, 'integer-range', /^vcpu /, state);
+    // nr_to_zap is at most 2^32 - 1 here (the model's domain: more than any page budget).
+    refusedAs(() => m.zapOldest(2 ** 32, -1), InvalidArgumentError, 'integer-range', /^nrToZap /, state);
+    // A page allocated and never linked is valid: not prepared, so not committed (kvm_mmu_commit_zap_page frees what prepare put on the list).
+    const fresh = m.getShadowPage(ctxOf(f), 0x300, pt.role);
+    const s1 = () => state() + fresh.role.word;
+    refusedAs(() => m.commitZap([fresh], -1), InvalidArgumentError, 'zap-not-prepared', /^invalid\[0\] must be a page prepareZap put on the list \(invalid, unlinked, no root reference\)/, s1);
+    // The loaded root, prepared: invalid but still referenced (root_count 1, mmu.c:2743 WARN_ON_ONCE).
+    const held: ShadowPage[] = [];
+    m.prepareZap(root, held, -1);
+    expect([root.role.invalid, root.rootCount, held]).toEqual([true, 1, []]);
+    refusedAs(() => m.commitZap([root], -1), InvalidArgumentError, 'zap-not-prepared', /^invalid\[0\] /);
+    // A prepared page linked again through setSpte: invalid, unreferenced, but with a parent (mmu.c:2745 WARN_ON_ONCE on parent_ptes).
+    const l: ShadowPage[] = [];
+    m.prepareZap(fresh, l, -1);
+    expect(l).toEqual([fresh]);
+    const pdIdx = Number((VA >> 21n) & 511n);
+    m.setSpte(pd, (pdIdx + 1) % 512, (m.readSpte(pd, pdIdx) & ~0x000f_ffff_ffff_f000n) | (BigInt(fresh.pfn) << 12n), -1);
+    expect(fresh.parentPtes.length).toBe(1);
+    refusedAs(() => m.commitZap([fresh], -1), InvalidArgumentError, 'zap-not-prepared', /^invalid\[0\] /);
+    expect(m.allPages).toContain(fresh);
+  });
+
+  it('zapPte: with a list or without one, the entry goes', () => {
+    const { m, pt, idx } = warm();
+    expect(m.zapPte(pt, idx, null, -1)).toBe(0);
+    expect(m.readSpte(pt, idx)).toBe(SHADOW_NONPRESENT_VALUE);
+    const { m: m2, pt: pt2, idx: idx2 } = warm();
+    expect(m2.zapPte(pt2, idx2, [], -1)).toBe(0);
+    expect(m2.readSpte(pt2, idx2)).toBe(SHADOW_NONPRESENT_VALUE);
   });
 });

@@ -5,9 +5,9 @@
  * are no u64, PCIDs above 12 bits. Refusals name parameter and value; roots and pages unchanged.
  */
 import fc from 'fast-check';
-import { describe, it } from 'vitest';
-import { freeRoots, freeAllRoots, mmuLoad, syncRoots, syncPrevRoots, newPgd, freeObsoleteRoots, pcidOf, invalidatePcid, type ShadowMmu, type ShadowContext } from '../../src';
-import { FC, Tally, badBigint, badBool, badInt, junk, refused } from './support';
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, freeRoots, freeAllRoots, mmuLoad, syncRoots, syncPrevRoots, newPgd, freeObsoleteRoots, pcidOf, invalidatePcid, type ShadowMmu, type ShadowContext } from '../../src';
+import { FC, Tally, badBigint, badBool, badInt, junk, refused, refusedRule } from './support';
 import { badMmu, ctxOf, warm } from './shadow-support';
 import { shadowFixture } from '../shadow/fixtures';
 
@@ -65,5 +65,14 @@ describe('roots', () => {
     // PCIDs are 12 bits (SDM Vol. 3A 4.10.1).
     fc.assert(fc.property(fc.oneof(badInt(0, 0xfff), fc.constant(0x1000)), (v) => refused(t, () => invalidatePcid(m, ctx, v as number, 0n, true), { param: 'pcid', value: v, state })), FC);
     void junk;
+  });
+
+  it('the refusals name their rule and say what was expected: shadow-mmu, duplicate-root', () => {
+    const { m, ctx, state } = warm();
+    const a = refusedRule(t, () => syncRoots({ vm: {} } as unknown as ShadowMmu, ctx), InvalidArgumentError, 'shadow-mmu', state);
+    expect(a.message).toMatch(/^mmu must be a ShadowMmu \(a VM's vm\.shadow\)/);
+    // KVM_MMU_ROOT_PREVIOUS(i) is one bit of a mask (kvm_host.h:445): an index can only be named once.
+    const b = refusedRule(t, () => freeRoots(m, ctx, { prev: [2, 0, 2] }), InvalidArgumentError, 'duplicate-root', state);
+    expect(b.message).toMatch(/^which\.prev\[2\] is listed twice/);
   });
 });
