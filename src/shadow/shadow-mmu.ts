@@ -73,10 +73,11 @@ export class ShadowMmu implements ShadowMmuOps {
 
   constructor(vm: ShadowVmContext, maxMmuPages = 4096) {
     checkObject('vm', vm);
-    // KVM_SET_NR_MMU_PAGES takes an unsigned long; below 64 is raised to 64 as before.
-    checkInt('maxMmuPages', maxMmuPages, { min: 1 });
+    // KVM_SET_NR_MMU_PAGES refuses fewer than KVM_MIN_ALLOC_MMU_PAGES (64) with -EINVAL
+    // (x86.c:6417-6418): it is not raised to 64.
+    checkInt('maxMmuPages', maxMmuPages, { min: 64 });
     this.vm = vm;
-    this.maxMmuPages = Math.max(64, maxMmuPages);
+    this.maxMmuPages = maxMmuPages;
   }
 
   /** The VM's SPTE settings: one copy for both MMUs (the NX huge page mitigation may change at runtime). */

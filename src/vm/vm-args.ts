@@ -21,7 +21,7 @@ export function checkVmOptions(opts: unknown, known: readonly string[]): void {
   for (const k of ['checkInvariants', 'tdp', 'septVeDisable', 'slotZapAllQuirk', 'unsync']) optBool(`options.${k}`, o[k], false);
   if (o.mmu !== undefined) checkEnum('options.mmu', o.mmu, ['tdp', 'shadow']);
   if (o.type !== undefined) checkEnum('options.type', o.type, ['default', 'tdx', 'sw-protected'], 'vm-type');
-  if (o.maxMmuPages !== undefined) checkInt('options.maxMmuPages', o.maxMmuPages, { min: 1 });
+  if (o.maxMmuPages !== undefined) checkInt('options.maxMmuPages', o.maxMmuPages, { min: 64 }); // x86.c:6417-6418: -EINVAL below 64
   if (o.gpaw !== undefined) checkInt('options.gpaw', o.gpaw);
 }
 

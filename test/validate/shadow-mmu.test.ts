@@ -19,7 +19,7 @@ describe('ShadowMmu: construction', () => {
   it('new ShadowMmu: a VM context and a page budget', () => {
     const { f, state } = warm();
     for (const v of [null, undefined, 5, 'vm']) refused(t, () => new ShadowMmu(v as never), { param: 'vm', value: v, state });
-    fc.assert(fc.property(badInt(1, Number.MAX_SAFE_INTEGER), (v) => refused(t, () => new ShadowMmu(f.vm, v as number), { param: 'maxMmuPages', value: v, state })), FC);
+    fc.assert(fc.property(badInt(64, Number.MAX_SAFE_INTEGER), (v) => refused(t, () => new ShadowMmu(f.vm, v as number), { param: 'maxMmuPages', value: v, state })), FC);
   });
 });
 
@@ -239,6 +239,9 @@ describe('ShadowMmu: what each refusal says, and the calls the checks let throug
   it('construction: 0 pages is refused (KVM_SET_NR_MMU_PAGES refuses below KVM_MIN_ALLOC_MMU_PAGES, x86.c:6417-6418)', () => {
     const { f, state } = warm();
     refusedAs(() => new ShadowMmu(f.vm, 0), InvalidArgumentError, 'integer-range', /^maxMmuPages /, state);
+    // KVM_SET_NR_MMU_PAGES: fewer than KVM_MIN_ALLOC_MMU_PAGES (64) is -EINVAL (x86.c:6417-6418), not raised to 64.
+    refusedAs(() => new ShadowMmu(f.vm, 63), InvalidArgumentError, 'integer-range', /^maxMmuPages /, state);
+    expect(new ShadowMmu(f.vm, 64).maxMmuPages).toBe(64);
   });
 
   it('lookups: find\'s predicate, getShadowPage\'s role, childOf\'s SPTE, pageAt and writeSpecialRoot\'s frame', () => {
