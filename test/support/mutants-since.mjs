@@ -27,11 +27,16 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {}, trace() {}, isDebu
 const instrumenter = new Instrumenter(quiet);
 const args = process.argv.slice(2);
 const ranges = args.includes('--ranges');
-const rows = JSON.parse(fs.readFileSync(args.find((a) => a !== '--ranges') ?? 'test/support/mutation-measured-at.json', 'utf8'));
+// --exact: one `file:line:col-line:col` pattern per changed-line mutant (columns 0-based, as Stryker takes them), so
+// a block mutant that starts on a changed line and ends past it is run too.
+const exact = args.includes('--exact');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7);
+const rows = JSON.parse(fs.readFileSync(args.find((a) => !a.startsWith('--')) ?? 'test/support/mutation-measured-at.json', 'utf8'));
 const patterns = new Map();
 const git = (...a) => execFileSync('git', a, { encoding: 'utf8' });
 const totals = new Map();
 for (const [file, commit] of Object.entries(rows)) {
+  if (only !== undefined && !only.split(',').includes(file)) continue;
   const r = await instrumenter.instrument([{ name: file, mutate: true, content: fs.readFileSync(file, 'utf8') }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: true });
   const existed = git('ls-tree', commit, '--', file).trim() !== '';
   const changed = new Set();
@@ -55,7 +60,8 @@ for (const [file, commit] of Object.entries(rows)) {
   // Instrumenter lines are 0-based here; --mutate ranges are 1-based and inclusive.
   const lines = [...new Set(hit.map((m) => m.location.start.line + 1))].sort((a, b) => a - b);
   const pats = patterns.get(dir) ?? [];
-  for (let i = 0; i < lines.length; ) {
+  if (exact) for (const m of hit) pats.push(`${file}:${m.location.start.line + 1}:${m.location.start.column}-${m.location.end.line + 1}:${m.location.end.column}`);
+  else for (let i = 0; i < lines.length; ) {
     let j = i;
     while (j + 1 < lines.length && lines[j + 1] <= lines[j] + 3) j++;
     pats.push(`${file}:${lines[i]}-${lines[j]}`);
@@ -67,4 +73,4 @@ for (const [file, commit] of Object.entries(rows)) {
   console.log(`${file} (${commit}): ${r.mutants.length} mutants, ${since} on lines changed since; ${oldVoid} of the row commit's mutants on lines changed or removed since`);
 }
 for (const [dir, [all, since, oldVoid]] of totals) console.log(`${dir}: ${all} mutants, ${since} on lines changed since their rows' commits; ${oldVoid} old on changed lines`);
-if (ranges) for (const [dir, p] of patterns) console.log(`${dir} --mutate '${p.join(',')}'`);
+if (ranges || exact) for (const [dir, p] of patterns) console.log(`${dir} --mutate '${p.join(',')}'`);
