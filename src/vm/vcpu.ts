@@ -314,7 +314,7 @@ export class Vcpu {
       const wpOnly = oldRole.base.with({ cr0Wp: walker.role.base.cr0Wp }).word === walker.role.base.word && oldRole.ext === walker.role.ext && walker.role.isCr0Pg;
       // kvm_mmu_reset_context unloads the roots; a CR0.WP-only change with TDP does not.
       if (!wpOnly || rootChanged) this.unload();
-      this.vm.events.record({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
+      this.vm.events.recordUnchecked({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
     }
     this.rootRoleValue = rootRole;
     // kvm_post_set_cr0/cr4, kvm_set_efer: a role *bit* that changed resets the context even when
@@ -322,7 +322,7 @@ export class Vcpu {
     const fx = registerWriteEffects(oldRegs, this.regsValue, this.vm.tdpEnabled);
     if (fx.resetContext || fx.unload) {
       if (!roleChanged) this.unload();
-      this.vm.events.record({ kind: 'mmu_reset', vcpu: this.index, outcome: `${fx.resetContext ? 'kvm_mmu_reset_context' : 'kvm_mmu_unload'} (${fx.why.join(', ')})` });
+      this.vm.events.recordUnchecked({ kind: 'mmu_reset', vcpu: this.index, outcome: `${fx.resetContext ? 'kvm_mmu_reset_context' : 'kvm_mmu_unload'} (${fx.why.join(', ')})` });
     }
     if (this.shadowVcpu !== undefined) {
       this.shadowVcpu.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush, fx.resetContext || fx.unload);
@@ -465,7 +465,7 @@ export class Vcpu {
     const t2 = this.currentTlbTag(tlb);
     r.tlb = 'miss';
     r.walkRefs = walkRefs(this, tlb, t2, r);
-    this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
+    this.vm.events.recordUnchecked({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
     tlbFill(this, tlb, t2, r);
     return r;
   }
@@ -523,7 +523,7 @@ export class Vcpu {
       ? shadowMiss(tlb, this.vm.shadow, ctx, t2, r, fetch)
       : nestedMiss(tlb, this.vm.shadow, ctx, t2, r, w.role.base.level, ept, (this.l2Cr4 & CR4.PGE) !== 0n, fetch);
     if (refs !== undefined) r.walkRefs = refs;
-    this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs ?? '?'} walk references` });
+    this.vm.events.recordUnchecked({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs ?? '?'} walk references` });
     return r;
   }
 
@@ -680,7 +680,7 @@ export class Vcpu {
       this.stats.inc('exits');
       this.stats.inc('pml_full_exits');
       this.priceBareExit();
-      this.vm.events.record({ kind: 'pml_full', vcpu: this.index, gpa: BigInt(gfn) * 4096n, outcome: 'PML buffer full: VM exit, buffer flushed' });
+      this.vm.events.recordUnchecked({ kind: 'pml_full', vcpu: this.index, gpa: BigInt(gfn) * 4096n, outcome: 'PML buffer full: VM exit, buffer flushed' });
       this.pmlLogged = 0;
     }
     this.pmlLogged++;
@@ -774,8 +774,8 @@ export class Vcpu {
           const slot = vm.slotOfGfn(fault.gfn);
           const pf = attrs === undefined ? undefined : faultinPrivate(attrs, slot, fault.gfn, isPrivate);
           if (pf?.kind === 'memory-fault') {
-            vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: '-EFAULT' });
-            vm.events.record({ kind: 'memory_fault', vcpu: this.index, gpa: pf.exit.gpa, code: pf.exit.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${pf.exit.reason}` });
+            vm.events.recordUnchecked({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: '-EFAULT' });
+            vm.events.recordUnchecked({ kind: 'memory_fault', vcpu: this.index, gpa: pf.exit.gpa, code: pf.exit.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${pf.exit.reason}` });
             vm.afterOperation();
             return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: pf.exit };
           }
@@ -823,7 +823,7 @@ export class Vcpu {
     if (r === RET_PF.FIXED) this.stats.inc('pf_fixed');
     else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
     else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
-    vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: RET_PF_NAMES[r]! + (fast ? ' (fast)' : '') });
+    vm.events.recordUnchecked({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: RET_PF_NAMES[r]! + (fast ? ' (fast)' : '') });
     vm.afterOperation();
     return emulation === undefined ? { ret: r, fast, mmio } : { ret: r, fast, mmio, emulation };
   }
@@ -932,7 +932,7 @@ export class Vcpu {
         const exit = this.pendingExit!;
         this.stats.inc('exits');
         this.stats.inc(exit.kind === 'ept_violation' ? 'ept_violations' : exit.kind === 'ept_misconfig' ? 'ept_misconfigs' : 'npf_exits');
-        this.vm.events.record({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
+        this.vm.events.recordUnchecked({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
         const h = this.pageFault(exit);
         if (h.ret === KVM_EIO) {
           // The exit handler killed the VM (tdx.c:1969-1970): KVM_RUN returns -EIO; the exit stays counted.
@@ -961,7 +961,7 @@ export class Vcpu {
       const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
       if (stop !== WalkStop.Ok) {
         // With TDP a guest #PF is delivered by the hardware, without an exit.
-        this.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(this.walkerValue.lastErrorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
+        this.vm.events.recordUnchecked({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(this.walkerValue.lastErrorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
         return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
       }
       const hpa = mkHpa(BigInt(this.finalPfn) * 4096n + (a & 0xfffn)) as Hpa;
@@ -1213,7 +1213,7 @@ export class Vcpu {
     // of the new role (guest_mode) among the VM's roots.
     if (rootRole.word !== this.rootRoleValue.word) this.unload();
     this.rootRoleValue = rootRole;
-    this.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: regs.cr3, outcome: why });
+    this.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, gpa: regs.cr3, outcome: why });
     if (this.shadowVcpu !== undefined) {
       this.shadowVcpu.loadCr3Nested(walker, this.regsValue);
       this.shadowVcpu.flushGuestTlb();
