@@ -55,6 +55,17 @@ import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
 import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, tlbTagEptp, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
+/**
+ * The access objects of `read`/`write`/`fetch` (supervisor, user): frozen, one per kind and mode
+ * for every call rather than a literal per call (a result keeps its access object, and a repeated
+ * TLB hit can then share its result: vcpu-tlb.ts tlbHitResult).
+ */
+const KIND_ACCESS = Object.freeze({
+  read: Object.freeze([Object.freeze({ kind: 'read', user: false }), Object.freeze({ kind: 'read', user: true })] as const),
+  write: Object.freeze([Object.freeze({ kind: 'write', user: false }), Object.freeze({ kind: 'write', user: true })] as const),
+  fetch: Object.freeze([Object.freeze({ kind: 'fetch', user: false }), Object.freeze({ kind: 'fetch', user: true })] as const),
+});
+
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
 const GUEST_ACCESSES = counterSlot(VCPU_STAT_NAMES, 'guest_accesses');
@@ -442,15 +453,15 @@ export class Vcpu {
       this.stats.add(GUEST_ACCESSES);
       const ev = this.vm.events;
       if (ev.enabled) ev.recordUnchecked({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
-      return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n); // `a` passed the mode's address check
+      return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n, this.hitCostOf(level)); // `a` passed the mode's address check
     }
     tlb.miss();
     return undefined;
   }
 
   /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
-  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access, enc: number): AccessResult {
-    const a = this.walkerValue.checkAddress(BigInt(address));
+  private tlbAccess(tlb: Tlb, address: bigint, access: Access, enc: number): AccessResult {
+    const a = this.walkerValue.checkAddressUnchecked(address) // access() passed it through checkAddressArg: a u64 bigint;
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
     const tag = this.currentTlbTag(tlb);
@@ -527,8 +538,17 @@ export class Vcpu {
     return r;
   }
 
+  /** The cost of an L1 / STLB hit: it depends on the level only, so it is priced once per vCPU and shared (frozen) by every hit. */
+  private hitCostOf(level: 'l1' | 'stlb'): Readonly<AccessCost> {
+    return (this.hitCost[level === 'l1' ? 0 : 1] ??= Object.freeze(accessCostUnchecked(this.vm.costModel, {
+      tlb: level, walkRefs: 0, exits: [], emulated: false, userspaceExit: false, remoteFlushes: 0,
+    })));
+  }
+
   /** Price the access under the VM's cost model and add it to the vCPU's totals. */
   private price(r: AccessResult, remoteFlushes: number): void {
+    // A TLB hit's result comes priced (tlbHitResult, frozen): only the totals to add.
+    if (r.cost !== undefined) return this.addCost(r.cost);
     if (r.walkRefs === undefined) {
       r.tlb = 'miss';
       // Without the TLB model every access walks; the 2D walk's references are measured on the
@@ -538,24 +558,32 @@ export class Vcpu {
     const hit = r.tlb === 'l1' || r.tlb === 'stlb';
     // A TLB hit's cost depends on its level only: priced once per vCPU, shared (frozen) by every hit.
     const c = hit && r.walkRefs === 0 && r.exits.length === 0 && r.status === 'ok' && remoteFlushes === 0
-      ? (this.hitCost[r.tlb === 'l1' ? 0 : 1] ??= Object.freeze(accessCostUnchecked(this.vm.costModel, {
-          tlb: r.tlb!, walkRefs: 0, exits: [], emulated: false, userspaceExit: false, remoteFlushes: 0,
-        })))
+      ? this.hitCostOf(r.tlb as 'l1' | 'stlb')
       : accessCostUnchecked(this.vm.costModel, {
           tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
           userspaceExit: r.status === 'memory-fault' || r.status === 'vm-dead', remoteFlushes,
         });
     r.cost = c;
     r.cycles = c.cycles;
+    this.addCost(c);
+  }
+
+  /**
+   * Add an access's cost to the vCPU's totals. A part that is 0 is skipped: costs are finite and
+   * non-negative and the totals start at 0, so adding 0 changes nothing, and each store of a
+   * fractional total into the object boxes a new heap number (~6 ns a field); a TLB hit has at
+   * most two non-zero parts.
+   */
+  private addCost(c: Readonly<AccessCost>): void {
     const t = this.cycles;
-    t.cycles += c.cycles;
-    t.tlb += c.tlb;
-    t.walk += c.walk;
-    t.exits += c.exits;
-    t.kvm += c.kvm;
-    t.emulation += c.emulation;
-    t.userspace += c.userspace;
-    t.remoteFlush += c.remoteFlush;
+    if (c.cycles !== 0) t.cycles += c.cycles;
+    if (c.tlb !== 0) t.tlb += c.tlb;
+    if (c.walk !== 0) t.walk += c.walk;
+    if (c.exits !== 0) t.exits += c.exits;
+    if (c.kvm !== 0) t.kvm += c.kvm;
+    if (c.emulation !== 0) t.emulation += c.emulation;
+    if (c.userspace !== 0) t.userspace += c.userspace;
+    if (c.remoteFlush !== 0) t.remoteFlush += c.remoteFlush;
   }
 
   /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
@@ -848,7 +876,7 @@ export class Vcpu {
   // ---- a guest access through the whole pipeline ----
 
   access(address: Gva | bigint, access: Access): AccessResult {
-    checkAddressArg('address', address);
+    const addr = checkAddressArg('address', address); // a bigint (a safe-integer number converted)
     const enc = encodeAccess(access); // checks the access object before anything runs
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
@@ -866,7 +894,7 @@ export class Vcpu {
     let r: AccessResult;
     try {
       if (tlb === undefined) r = this.mmuValue.access(address, access);
-      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, address, access, enc);
+      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, addr, access, enc);
       else r = this.tlbShadowAccess(tlb, address, access);
     } finally {
       this.vm.runningRing = undefined;
@@ -1251,12 +1279,12 @@ export class Vcpu {
   }
 
   read(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'read', user: checkUserArg(user) });
+    return this.access(address, checkUserArg(user) ? KIND_ACCESS.read[1] : KIND_ACCESS.read[0]);
   }
   write(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'write', user: checkUserArg(user) });
+    return this.access(address, checkUserArg(user) ? KIND_ACCESS.write[1] : KIND_ACCESS.write[0]);
   }
   fetch(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'fetch', user: checkUserArg(user) });
+    return this.access(address, checkUserArg(user) ? KIND_ACCESS.fetch[1] : KIND_ACCESS.fetch[0]);
   }
 }
