@@ -93,13 +93,21 @@ export class EventLog {
   private seq = 0;
   dropped = 0;
 
-  /** Record one event: `e` is checked (kind one of EVENT_KINDS, addresses and codes bigints or null, …). */
+  /**
+   * Record one event: `e` is checked (kind one of EVENT_KINDS, addresses and codes bigints or null,
+   * …). A disabled log returns before any work, the check included: it keeps nothing, so there is
+   * no state a bad event could spoil.
+   */
   record(e: EventInput): void {
+    if (!this.enabled) return;
     checkEvent('e', e);
     this.recordUnchecked(e);
   }
 
-  /** @internal `record` without the checks: the engine's own events (a TLB hit per access when the log is on). */
+  /**
+   * @internal `record` without the checks: every engine call site (its events are built from
+   * values the engine already validated), so a run with the log on pays for the rows only.
+   */
   recordUnchecked(e: EventInput): void {
     if (!this.enabled) return;
     const row: MmuEvent = {

@@ -41,3 +41,4 @@ export function asNestedRecord<T extends object>(o: T): T {
   if (typeof o !== 'object' || o === null) refuse('o', 'object-type', 'must be a record object', o);
   return Object.setPrototypeOf(o, NESTED_RECORD_PROTO) as T;
 }
+

@@ -41,6 +41,8 @@ import type { NestedDuring } from './nested-during';
 import { asNestedRecord, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResult } from './ngpa-walk-result';
 
 const TWO20 = 0x100000;
+/** Numbers per entry in `appendLastEntries`'s form. */
+const ENTRY_NUMBERS = 7;
 
 export type NestedTdp = 'ept' | 'npt';
 
@@ -162,6 +164,8 @@ export class NgpaWalker {
   private readonly onLog: ((page: Ngpa) => void) | undefined;
   private peekInputs: WalkInputs | undefined;
   private readonly peekScratch = new WalkScratch();
+  /** appendLastEntries' staging array (made on first use). */
+  private entriesTmp: Float64Array | undefined;
   private lastStop = 0;
   private lastPfecValue = 0;
   private lastLoggedFlag = false;
@@ -465,18 +469,35 @@ export class NgpaWalker {
    */
   appendLastEntries(out: number[]): number {
     if (!Array.isArray(out) || Object.isFrozen(out)) refuse('out', 'array-type', 'must be an array the entries can be appended to', out);
+    const tmp = (this.entriesTmp ??= new Float64Array(ENTRY_NUMBERS * 6));
+    const n = this.writeLastEntriesUnchecked(tmp, 0);
+    for (let i = 0; i < n * ENTRY_NUMBERS; i++) out.push(tmp[i]!);
+    return n;
+  }
+
+  /**
+   * @internal `appendLastEntries` into a preallocated array from index `at` (room for 6 entries,
+   * 42 numbers: 5 levels and a PAE PDPTE read from memory): the recording 2D walk's form, with no
+   * array growing per walk. The halves are unsigned (read from Uint32Arrays).
+   */
+  writeLastEntriesUnchecked(out: Float64Array, at: number): number {
     const s = this.scratch;
     ensureTrace(this.inputs, s);
     const bytes = this.format.entryBytes;
-    let n = 0;
+    let i = at;
     for (let level = s.usedPdptr ? 3 : s.maxLevel; level >= s.level; level--) {
       if (s.noSlot && level === s.level) break; // nothing could be read there
       const isPdpte = s.usedPdptr && level === 3;
-      const at = isPdpte ? this.pdptBase! + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * bytes;
-      out.push(level, at, s.lo[level]!, s.hi[level]!, s.updated[level]!, s.newLo[level]!, s.newHi[level]!);
-      n++;
+      out[i] = level;
+      out[i + 1] = isPdpte ? this.pdptBase! + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * bytes;
+      out[i + 2] = s.lo[level]!;
+      out[i + 3] = s.hi[level]!;
+      out[i + 4] = s.updated[level]!;
+      out[i + 5] = s.newLo[level]!;
+      out[i + 6] = s.newHi[level]!;
+      i += ENTRY_NUMBERS;
     }
-    return n;
+    return (i - at) / ENTRY_NUMBERS;
   }
 
   /** The entries the last walk read from memory, in order: the trace of its record without the record. */

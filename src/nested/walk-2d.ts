@@ -30,10 +30,11 @@ import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
 import { buildRecord } from '../walker/walk-record';
+import type { U64Memo } from '../u64-memo';
 import { describeNestedExit } from './nested-exit';
 import { NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
-import { asNestedRecord } from './ngpa-walk-result';
+import { asNestedRecord, NESTED_RECORD_PROTO } from './ngpa-walk-result';
 import { guestLevelsRead } from './refs-2d';
 import type { MemRef2D, Walk2DGuestFault, Walk2DInfo, Walk2DNestedFault, Walk2DOk, Walk2DResult } from './walk-2d-result';
 
@@ -49,15 +50,18 @@ export interface Walk2DOptions {
   pdptrs?: readonly bigint[];
 }
 
-/** One nested walk seen while recording; its entries are `count` groups of 7 numbers in `raw` from `start`. */
-interface Segment {
-  guestLevel: number;
-  /** The nGPA translated (page-aligned, or the whole address with L2 paging off). */
-  ngpa: number;
-  logged: boolean;
-  start: number;
-  count: number;
-}
+/**
+ * An object with the records' prototype and no field yet, for the hot builders that
+ * assign every field themselves (Walk2D's successful record): `new NestedRecord()` costs what an
+ * object literal costs, where `asNestedRecord`'s setPrototypeOf on a finished object was a tenth
+ * of a 2D record walk (V8 gives the object a new map). The result is the same: an own field per
+ * key, in assignment order, on NESTED_RECORD_PROTO.
+ */
+const NestedRecord = function NestedRecord(): void {} as unknown as new () => object;
+NestedRecord.prototype = NESTED_RECORD_PROTO;
+
+/** Nested walks of one 2D walk: one per L2 table level (at most 5) and the final translation. */
+const MAX_SEGMENTS = 8;
 
 export class Walk2D {
   readonly nested: NgpaWalker;
@@ -88,8 +92,23 @@ export class Walk2D {
   private refCountValue = 0;
   private pagingOffGfn = 0;
   private recording = false;
-  private segments: Segment[] = [];
-  private raw: number[] = [];
+  /**
+   * The nested walks seen while recording, as parallel arrays (no object per walk): segment k
+   * translated nGPA `segNgpa[k]` (page-aligned, or the whole address with L2 paging off) for L2
+   * level `segGuestLevel[k]` (0: the final translation), logged a dirty page when `segLogged[k]`,
+   * and its entries are `segCount[k]` groups of 7 numbers (NgpaWalker.appendLastEntries' form) in
+   * `raw` from `segStart[k]`; `rawEnd` is where the next segment starts.
+   * `segOfLevel[l]` is the segment of L2 level l, or -1.
+   */
+  private segments = 0;
+  private readonly segGuestLevel = new Uint8Array(MAX_SEGMENTS);
+  private readonly segNgpa = new Float64Array(MAX_SEGMENTS);
+  private readonly segLogged = new Uint8Array(MAX_SEGMENTS);
+  private readonly segStart = new Uint32Array(MAX_SEGMENTS);
+  private readonly segCount = new Uint32Array(MAX_SEGMENTS);
+  private readonly segOfLevel = new Int8Array(MAX_SEGMENTS);
+  private readonly raw = new Float64Array(MAX_SEGMENTS * 42); // ≤ 6 entries of 7 numbers per nested walk
+  private rawEnd = 0;
 
   constructor(nested: NgpaWalker, opts: Walk2DOptions) {
     if (!(nested instanceof NgpaWalker)) refuse('nested', 'ngpa-walker', 'must be an NgpaWalker (L1\'s EPT12/NPT12)', nested);
@@ -187,9 +206,15 @@ export class Walk2D {
   }
 
   private recordSegment(guestLevel: number, ngpaNum: number): void {
-    const start = this.raw.length;
-    const count = this.nested.appendLastEntries(this.raw);
-    this.segments.push({ guestLevel, ngpa: ngpaNum, logged: this.nested.lastDirtyLogged, start, count });
+    const k = this.segments++;
+    const count = this.nested.writeLastEntriesUnchecked(this.raw, this.rawEnd);
+    this.segStart[k] = this.rawEnd;
+    this.segCount[k] = count;
+    this.rawEnd += count * 7;
+    this.segGuestLevel[k] = guestLevel;
+    this.segNgpa[k] = ngpaNum;
+    this.segLogged[k] = this.nested.lastDirtyLogged ? 1 : 0;
+    this.segOfLevel[guestLevel] = k;
   }
 
   // ---- PAE: PDPTE registers ----
@@ -367,8 +392,9 @@ export class Walk2D {
     const enc = encodeAccess(access);
     const v = a as bigint;
     this.recording = true;
-    this.segments.length = 0;
-    this.raw.length = 0;
+    this.segments = 0;
+    this.segOfLevel.fill(-1);
+    this.rawEnd = 0;
     let stop: number;
     try {
       stop = this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), enc);
@@ -384,27 +410,31 @@ export class Walk2D {
     return r.status === 'ok' ? r.gpa : undefined;
   }
 
+  /** Append the entries of the nested walk for L2 level `guestLevel` (if one ran) to `out`. */
+  private pushNested(out: MemRef2D[], guestLevel: number, memo: U64Memo): void {
+    const k = this.segOfLevel[guestLevel]!;
+    if (k < 0) return;
+    const raw = this.raw;
+    const ngpa = memo.num(this.segNgpa[k]!) as Ngpa; // a whole number below 2^53 (a frame times 4096, or a paging-off address)
+    const end = this.segStart[k]! + this.segCount[k]! * 7;
+    for (let i = this.segStart[k]!; i < end; i += 7) {
+      // The halves came from Uint32Arrays (appendLastEntries): unsigned, as memo.pair needs them.
+      const r: MemRef2D = { seq: out.length + 1, kind: 'nested', guestLevel, level: raw[i]!, gpa: memo.num(raw[i + 1]!) as Gpa, ngpa, value: memo.pair(raw[i + 2]!, raw[i + 3]!) };
+      if (raw[i + 4]) r.updated = memo.pair(raw[i + 5]!, raw[i + 6]!);
+      out.push(r);
+    }
+  }
+
   private refs(): MemRef2D[] {
     const out: MemRef2D[] = [];
-    const bySeg = new Map<number, Segment>();
-    for (const sg of this.segments) bySeg.set(sg.guestLevel, sg);
-    const raw = this.raw;
-    const pushNested = (sg: Segment | undefined): void => {
-      if (sg === undefined) return;
-      const ngpa = BigInt(sg.ngpa) as Ngpa; // a whole number below 2^53 (a frame times 4096, or a paging-off address)
-      for (let i = sg.start; i < sg.start + sg.count * 7; i += 7) {
-        const r: MemRef2D = { seq: out.length + 1, kind: 'nested', guestLevel: sg.guestLevel, level: raw[i]!, gpa: BigInt(raw[i + 1]!) as Gpa, ngpa, value: joinU64(raw[i + 2]!, raw[i + 3]!) };
-        if (raw[i + 4]) r.updated = joinU64(raw[i + 5]!, raw[i + 6]!);
-        out.push(r);
-      }
-    };
+    const memo = this.scratch.memo;
     if (this.inputs !== undefined) {
       const s = this.scratch;
       const top = s.maxLevel;
       const lowestRead = top - this.guestReads(this.lastStop) + 1;
       const bytes = this.inputs.format.entryBytes;
       for (let lvl = top; lvl >= 1; lvl--) {
-        pushNested(bySeg.get(lvl));
+        this.pushNested(out, lvl, memo);
         if (lvl < lowestRead) continue;
         const off = s.index[lvl]! * bytes;
         const r: MemRef2D = {
@@ -412,16 +442,26 @@ export class Walk2D {
           kind: 'guest',
           guestLevel: lvl,
           level: lvl,
-          // Frames have at most 40 bits: frame * 4096 + offset is exact as a double (one BigInt each).
-          gpa: BigInt(s.tableGfn[lvl]! * 4096 + off) as Gpa,
-          ngpa: BigInt(s.guestTableGfn[lvl]! * 4096 + off) as Ngpa,
-          value: joinU64(s.lo[lvl]!, s.hi[lvl]!),
+          // Frames have at most 40 bits: frame * 4096 + offset is exact as a double.
+          gpa: memo.num(s.tableGfn[lvl]! * 4096 + off) as Gpa,
+          ngpa: memo.num(s.guestTableGfn[lvl]! * 4096 + off) as Ngpa,
+          value: memo.pair(s.lo[lvl]!, s.hi[lvl]!),
         };
-        if (s.updated[lvl]) r.updated = joinU64(s.newLo[lvl]!, s.newHi[lvl]!);
+        if (s.updated[lvl]) r.updated = memo.pair(s.newLo[lvl]!, s.newHi[lvl]!);
         out.push(r);
       }
     }
-    pushNested(bySeg.get(0));
+    this.pushNested(out, 0, memo);
+    return out;
+  }
+
+  /** nGPA pages passed to `write_log_dirty` by the nested walks of the last recorded walk, in order. */
+  private dirtyLogged(): Ngpa[] {
+    const out: Ngpa[] = [];
+    for (let k = 0; k < this.segments; k++) {
+      const n = this.segNgpa[k]!;
+      if (this.segLogged[k]) out.push(mkNgpa(BigInt(n - (n % 4096))));
+    }
     return out;
   }
 
@@ -432,7 +472,7 @@ export class Walk2D {
       nestedLevels: this.nestedLevels,
       refs,
       refCount: this.refCountValue,
-      dirtyLogged: this.segments.filter((sg) => sg.logged).map((sg) => mkNgpa(BigInt(sg.ngpa - (sg.ngpa % 4096)))),
+      dirtyLogged: this.dirtyLogged(),
     };
     const off = (a as bigint) & 0xfffn;
     if (stop === WalkStop.SecondStage) {
@@ -486,17 +526,31 @@ export class Walk2D {
     }
     const base = buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk');
     if (base.status === 'ok') {
-      // Field by field, in the order `{ ...base, ngpa, nestedPageFault, ...info }` gives: object
-      // spreads took a third of a record walk's own time.
-      const ok: Walk2DOk = {
-        status: 'ok', stage: 'gva_walk', address: a, access: base.access, trace: base.trace, gpa: base.gpa, gfn: base.gfn,
-        level: base.level, pageSize: base.pageSize, pteAccess: base.pteAccess, pkey: base.pkey, gpaKind: base.gpaKind,
-        adUpdates: base.adUpdates,
-        ngpa: mkNgpa(BigInt(this.scratch.guestGfn * 4096) + off),
-        nestedPageFault: false,
-        guestLevels: info.guestLevels, nestedLevels: info.nestedLevels, refs: info.refs, refCount: info.refCount, dirtyLogged: info.dirtyLogged,
-      };
-      return asNestedRecord(ok);
+      // Field by field, in the order `{ ...base, ngpa, nestedPageFault, ...info }` gives (object
+      // spreads took a third of a record walk's own time), on an object made with the records'
+      // prototype (NestedRecord: no setPrototypeOf afterwards).
+      const ok = new NestedRecord() as Walk2DOk;
+      ok.status = 'ok';
+      ok.stage = 'gva_walk';
+      ok.address = a;
+      ok.access = base.access;
+      ok.trace = base.trace;
+      ok.gpa = base.gpa;
+      ok.gfn = base.gfn;
+      ok.level = base.level;
+      ok.pageSize = base.pageSize;
+      ok.pteAccess = base.pteAccess;
+      ok.pkey = base.pkey;
+      ok.gpaKind = base.gpaKind;
+      ok.adUpdates = base.adUpdates;
+      ok.ngpa = (this.scratch.memo.num(this.scratch.guestGfn * 4096) + off) as Ngpa; // a frame below 2^40, plus the page offset
+      ok.nestedPageFault = false;
+      ok.guestLevels = info.guestLevels;
+      ok.nestedLevels = info.nestedLevels;
+      ok.refs = info.refs;
+      ok.refCount = info.refCount;
+      ok.dirtyLogged = info.dirtyLogged;
+      return ok;
     }
     const f: Walk2DGuestFault = { ...base, stage: 'gva_walk', address: a, nestedPageFault: false, ...info };
     return asNestedRecord(f);

@@ -115,8 +115,9 @@ export function pageRoleKvmName(k: keyof PageRoleFields): string {
 
 function field(word: number, sw: readonly [number, number] | undefined): number {
   if (sw === undefined) return 0;
-  const [shift, width] = sw;
-  return (word >>> shift) & ((1 << width) - 1);
+  // Indexing, not `const [shift, width] = sw`: a destructuring runs the array iterator, and the
+  // access pipeline reads a root's `invalid` on every access.
+  return (word >>> sw[0]) & ((1 << sw[1]) - 1);
 }
 
 export class PageRole {

@@ -215,7 +215,7 @@ export class NestedNptMmu implements KvmMmu {
     this.ngpaLimitGfn = 2 ** (ngpa.addressBits - 12);
     newPgdUnchecked(this.vm.shadow, this.ctx, this.ncr3);
     this.active = true;
-    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: this.ncr3, outcome: 'VMRUN: vcpu->arch.mmu = guest_mmu (shadow NPT)' });
+    this.vm.shadow.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, gpa: this.ncr3, outcome: 'VMRUN: vcpu->arch.mmu = guest_mmu (shadow NPT)' });
     this.transitionSync('VMRUN');
     this.vm.afterOperation();
   }
@@ -224,7 +224,7 @@ export class NestedNptMmu implements KvmMmu {
   exit(why = '#VMEXIT'): void {
     checkReason('why', why);
     this.active = false;
-    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
+    this.vm.shadow.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
     this.transitionSync(why);
   }
 
@@ -238,10 +238,10 @@ export class NestedNptMmu implements KvmMmu {
     ctx.syncRequested = true;
     if (this.active) {
       syncRootsUnchecked(this.vm.shadow, ctx);
-      this.vm.shadow.vm.events.record({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): guest_mmu roots synced` });
+      this.vm.shadow.vm.events.recordUnchecked({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): guest_mmu roots synced` });
     } else {
       ctx.syncRequested = false;
-      this.vm.shadow.vm.events.record({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): root_mmu is direct, nothing to sync` });
+      this.vm.shadow.vm.events.recordUnchecked({ kind: 'sync', vcpu: this.index, outcome: `KVM_REQ_MMU_SYNC (${why}): root_mmu is direct, nothing to sync` });
     }
   }
 
@@ -358,7 +358,7 @@ export class NestedNptMmu implements KvmMmu {
         const hw = hardwareNpfExit(p.ngpa, p.errorCode, p.final, rsvd);
         this.stats.inc('exits');
         this.stats.inc('npf_exits');
-        mmu.vm.events.record({ kind: 'npf', vcpu: this.index, gva: a, gpa: p.ngpa, code: hw.info, outcome: 'L2: NPT02 (shadow of NPT12)' });
+        mmu.vm.events.recordUnchecked({ kind: 'npf', vcpu: this.index, gva: a, gpa: p.ngpa, code: hw.info, outcome: 'L2: NPT02 (shadow of NPT12)' });
         const h = this.pageFault(p.ngpa, Number(hw.errorCode), rsvd);
         recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
         if (h.reflected !== undefined) this.exit('NPT12 fault reflected to L1 (#VMEXIT NPF)');

@@ -145,14 +145,14 @@ export class NestedEptMmu implements KvmMmu {
     this.eptp = e.eptp;
     newPgdUnchecked(this.vm.shadow, this.ctx, e.eptp);
     this.active = true;
-    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: e.eptp, outcome: 'L2 entry: vcpu->arch.mmu = guest_mmu' });
+    this.vm.shadow.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, gpa: e.eptp, outcome: 'L2 entry: vcpu->arch.mmu = guest_mmu' });
   }
 
   /** Nested VM exit: back to root_mmu; guest_mmu keeps its roots. */
   exit(why = 'L2 exit'): void {
     checkReason('why', why);
     this.active = false;
-    this.vm.shadow.vm.events.record({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
+    this.vm.shadow.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, outcome: `${why}: vcpu->arch.mmu = root_mmu` });
   }
 
   /** INVEPT single-context (by EP4TA) or global: free the matching guest_mmu roots. */
@@ -167,7 +167,7 @@ export class NestedEptMmu implements KvmMmu {
     const current = match(ctx.root.pgd, ctx.root.hpa);
     freeRootsUnchecked(this.vm.shadow, ctx, { current, prev });
     const n = prev.length + (current ? 1 : 0);
-    this.vm.shadow.vm.events.record({ kind: 'invept', vcpu: this.index, gpa: eptp ?? null, outcome: `${type}: ${n} root(s) freed` });
+    this.vm.shadow.vm.events.recordUnchecked({ kind: 'invept', vcpu: this.index, gpa: eptp ?? null, outcome: `${type}: ${n} root(s) freed` });
     this.vm.afterOperation();
     return n;
   }
@@ -328,7 +328,7 @@ export class NestedEptMmu implements KvmMmu {
         const ec = hw.errorCode;
         this.stats.inc('exits');
         this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
-        mmu.vm.events.record({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
+        mmu.vm.events.recordUnchecked({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
         const h = this.pageFault(p.ngpa, Number(ec), misconfig, p.final ? p.acc : undefined);
         recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
         if (h.reflected !== undefined) this.exit('EPT12 fault reflected to L1');

@@ -68,7 +68,7 @@ export function finishNestedFault(
 export function recordNestedExit(vm: ShadowVcpuVm, mmu: ShadowMmu, vcpu: number, exits: ExitRecord[], hw: TdpExit, h: NestedFaultOutcome): void {
   const rec: ExitRecord = { ...hw, ret: h.reflected !== undefined ? 'reflected to L1' : RET_PF_NAMES[h.ret]!, fast: false, mmio: h.mmio };
   exits.push(rec);
-  mmu.vm.events.record({ kind: 'page_fault', vcpu, gpa: hw.gpa, code: hw.errorCode, outcome: rec.ret });
+  mmu.vm.events.recordUnchecked({ kind: 'page_fault', vcpu, gpa: hw.gpa, code: hw.errorCode, outcome: rec.ret });
   vm.afterOperation();
 }
 
@@ -89,7 +89,7 @@ export function finishedResult(vm: ShadowVcpuVm, mmu: ShadowMmu, vcpu: number, w
   const gva: Gva = mkGva(a);
   const guestWalk = w.recordLast(stop, gva, access);
   if (stop !== WalkStop.Ok) {
-    mmu.vm.events.record({ kind: 'guest_pf', vcpu, gva: a, code: BigInt(w.lastErrorCode), outcome: 'L2 #PF (delivered by hardware)' });
+    mmu.vm.events.recordUnchecked({ kind: 'guest_pf', vcpu, gva: a, code: BigInt(w.lastErrorCode), outcome: 'L2 #PF (delivered by hardware)' });
     return { status: 'guest-pf', gva, access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
   }
   const l1gfn = w.lastGfn;

@@ -48,7 +48,7 @@ export function freeRootsUnchecked(mmu: ShadowMmu, ctx: ShadowContext, which: Ro
   }
   if (which.current && ctx.root.hpa >= 0) {
     putRootRef(mmu, ctx, ctx.root, invalid);
-    mmu.vm.events.record({ kind: 'root_free', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${ctx.root.pgd.toString(16)}` });
+    mmu.vm.events.recordUnchecked({ kind: 'root_free', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${ctx.root.pgd.toString(16)}` });
     ctx.root = INVALID_ROOT;
   }
   mmu.commitZapUnchecked(invalid, ctx.vcpu);
@@ -107,7 +107,7 @@ export function mmuLoadUnchecked(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint
     const top = !special ? ctx.paeRootPfn : ctx.rootRole.level === 5 ? ctx.pml5RootPfn : ctx.pml4RootPfn;
     ctx.root = { hpa: top, sp: null, pgd: ctx.direct ? 0n : pgd };
   }
-  mmu.vm.events.record({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : special ? ' (special roots over the PAE root)' : ''}` });
+  mmu.vm.events.recordUnchecked({ kind: 'root_alloc', vcpu: ctx.vcpu, level: ctx.rootRole.level, outcome: `${ctx.kind} pgd 0x${pgd.toString(16)}${ctx.usesPaeRoot ? ' (PAE root)' : special ? ' (special roots over the PAE root)' : ''}` });
   syncRootsUnchecked(mmu, ctx);
   ctx.tlbFlushCurrent = true; // kvm_mmu_load: kvm_x86_call(flush_tlb_current) (mmu.c:5919)
 }
@@ -174,7 +174,7 @@ export function newPgdUnchecked(mmu: ShadowMmu, ctx: ShadowContext, pgd: bigint)
   const hit = fastPgdSwitch(mmu, ctx, pgd);
   ctx.stats.inc(hit ? 'root_cache_hit' : 'root_cache_miss');
   if (hit && !ctx.rootRole.direct && ctx.root.sp !== null) ctx.root.sp.writeFloodingCount = 0;
-  mmu.vm.events.record({ kind: 'cr3_switch', vcpu: ctx.vcpu, gpa: pgd, outcome: `${ctx.kind}: root cache ${hit ? 'hit' : 'miss'}` });
+  mmu.vm.events.recordUnchecked({ kind: 'cr3_switch', vcpu: ctx.vcpu, gpa: pgd, outcome: `${ctx.kind}: root cache ${hit ? 'hit' : 'miss'}` });
   return hit;
 }
 

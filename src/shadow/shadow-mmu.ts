@@ -204,7 +204,7 @@ export class ShadowMmu implements ShadowMmuOps {
       this.vm.stats.max('max_mmu_rmap_size', this.rmap.addUnchecked(gfn, level, ptr));
     }
     if (isPresent && !isLeaf) this.childOfUnchecked(next).parentPtes.push(ptr);
-    this.vm.events.record({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
+    this.vm.events.recordUnchecked({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
     return old;
   }
 
@@ -245,7 +245,7 @@ export class ShadowMmu implements ShadowMmuOps {
   tlbFlushUnchecked(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
     this.vm.flushRemoteTlbs?.();
-    this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
+    this.vm.events.recordUnchecked({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
   }
 
   // ---- lookup and creation (§8.2) ----
@@ -306,7 +306,7 @@ export class ShadowMmu implements ShadowMmuOps {
     this.nUsedMmuPages++;
     this.vm.stats.inc('mmu_pages');
     this.accountShadowPagesStat(1);
-    this.vm.events.record({ kind: 'sp_alloc', vcpu, gpa: BigInt(gfn) << 12n, level: role.level, outcome: `role 0x${role.word.toString(16)}${role.direct ? ' direct' : ''}` });
+    this.vm.events.recordUnchecked({ kind: 'sp_alloc', vcpu, gpa: BigInt(gfn) << 12n, level: role.level, outcome: `role 0x${role.word.toString(16)}${role.direct ? ' direct' : ''}` });
     if (sp.hasGptes) this.accountShadowed(sp);
     return sp;
   }
@@ -425,7 +425,7 @@ export class ShadowMmu implements ShadowMmuOps {
     if (sp.nxHugePageDisallowed) this.vm.possibleNxHugePages.unaccount(sp);
     sp.role = sp.role.withUnchecked({ invalid: true });
     if (zappedRoot) this.freeObsoleteRootsRequest++;
-    this.vm.events.record({ kind: 'sp_zap', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `role 0x${sp.role.word.toString(16)}${sp.rootCount > 0 ? ' (root in use)' : ''}` });
+    this.vm.events.recordUnchecked({ kind: 'sp_zap', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `role 0x${sp.role.word.toString(16)}${sp.rootCount > 0 ? ' (root in use)' : ''}` });
     return n;
   }
 
@@ -543,7 +543,7 @@ export class ShadowMmu implements ShadowMmuOps {
       this.prepareZapUnchecked(sp, invalid, vcpu);
     }
     this.commitZapUnchecked(invalid, vcpu);
-    this.vm.events.record({ kind: 'zap', vcpu, outcome: `fast zap-all: generation ${this.mmuValidGen}, ${n} obsolete pages` });
+    this.vm.events.recordUnchecked({ kind: 'zap', vcpu, outcome: `fast zap-all: generation ${this.mmuValidGen}, ${n} obsolete pages` });
     return n;
   }
 

@@ -237,7 +237,7 @@ export class ShadowVcpu implements KvmMmu {
   invlpg(address: Gva | bigint): void {
     const a = this.walker.checkAddress(checkLinear('address', address));
     this.stats.inc('invlpg');
-    this.mmu.vm.events.record({ kind: 'invlpg', vcpu: this.index, gva: a });
+    this.mmu.vm.events.recordUnchecked({ kind: 'invlpg', vcpu: this.index, gva: a });
     invalidateAddrInRootUnchecked(this.mmu, this.ctx, this.ctx.root.hpa, a);
     for (const r of this.ctx.prevRoots) invalidateAddrInRootUnchecked(this.mmu, this.ctx, r.hpa, a);
     this.vm.afterOperation();
@@ -311,7 +311,7 @@ export class ShadowVcpu implements KvmMmu {
     if (r === RET_PF.FIXED) this.stats.inc('pf_fixed');
     else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
     else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
-    mmu.vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: cr2, code: BigInt(ec), outcome: injected ? 'guest #PF injected' : RET_PF_NAMES[r]! });
+    mmu.vm.events.recordUnchecked({ kind: 'page_fault', vcpu: this.index, gva: cr2, code: BigInt(ec), outcome: injected ? 'guest #PF injected' : RET_PF_NAMES[r]! });
     this.vm.afterOperation();
     return { ...res, ret: r, injected };
   }
@@ -396,7 +396,7 @@ export class ShadowVcpu implements KvmMmu {
       const ec = hs.errorCode;
       this.stats.inc('exits');
       this.stats.inc('pf_exits');
-      this.mmu.vm.events.record({ kind: 'pf_exit', vcpu: this.index, gva: a, code: BigInt(ec), outcome: 'page fault in the shadow tables' });
+      this.mmu.vm.events.recordUnchecked({ kind: 'pf_exit', vcpu: this.index, gva: a, code: BigInt(ec), outcome: 'page fault in the shadow tables' });
       const h = this.pageFaultUnchecked(a, ec, enc & (ACCESS_AC | ACCESS_IMPLICIT));
       exits.push({
         kind: 'pf_intercept', reason: EXIT_REASON_EXCEPTION_NMI, gpa: a, onGuestTable: false, info: BigInt(ec), errorCode: BigInt(ec),
@@ -405,7 +405,7 @@ export class ShadowVcpu implements KvmMmu {
       if (h.injected) {
         this.stats.inc('pf_guest');
         const guestWalk = buildRecord(this.ctx.walkInputs!, this.ctx.walkScratch, h.walkFault!.stop, mkGva(a), access, this.ctx.cpuRole, 'gva_walk');
-        this.mmu.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(h.walkFault!.errorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
+        this.mmu.vm.events.recordUnchecked({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(h.walkFault!.errorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
         return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
       }
       if (h.ret === RET_PF.EMULATE && this.cachedMmioGfn !== undefined) {

@@ -83,7 +83,7 @@ export function syncPageUnchecked(mmu: ShadowMmuOps, ctx: ShadowContext, sp: Sha
       r |= syncSpteUnchecked(mmu, ctx, sp, i);
     }
   }
-  mmu.vm.events.record({ kind: 'sync', vcpu: ctx.vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: r < 0 ? 'sync failed: zap' : r > 0 ? 'synced, flush' : 'synced' });
+  mmu.vm.events.recordUnchecked({ kind: 'sync', vcpu: ctx.vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: r < 0 ? 'sync failed: zap' : r > 0 ? 'synced, flush' : 'synced' });
   if (r < 0) mmu.prepareZapUnchecked(sp, invalid, ctx.vcpu);
   return r;
 }

@@ -89,7 +89,7 @@ export function kvmMmuTrackWriteUnchecked(mmu: ShadowMmu, gpaIn: number, bytesIn
       }
     }
   }
-  mmu.vm.events.record({ kind: 'track_write', vcpu, gpa: BigInt(gpa), code: gentry, outcome: `${bytes} bytes; ${zapped} SPTE(s) zapped${invalid.length > 0 ? `, ${invalid.length} page(s) zapped` : ''}` });
+  mmu.vm.events.recordUnchecked({ kind: 'track_write', vcpu, gpa: BigInt(gpa), code: gentry, outcome: `${bytes} bytes; ${zapped} SPTE(s) zapped${invalid.length > 0 ? `, ${invalid.length} page(s) zapped` : ''}` });
   if (invalid.length > 0) mmu.commitZapUnchecked(invalid, vcpu);
   else if (flush) mmu.tlbFlushUnchecked(vcpu, 'emulated write to a shadowed page table');
 }

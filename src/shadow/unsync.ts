@@ -34,7 +34,7 @@ export function kvmUnsyncPageUnchecked(mmu: ShadowMmuOps, sp: ShadowPage, vcpu: 
   sp.unsync = true;
   mmu.vm.stats.inc('mmu_unsync');
   for (const p of sp.parentPtes) markUnsyncUnchecked(mmu, p.sp, p.idx);
-  mmu.vm.events.record({ kind: 'unsync', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `quadrant ${sp.role.quadrant}` });
+  mmu.vm.events.recordUnchecked({ kind: 'unsync', vcpu, gpa: BigInt(sp.gfn) << 12n, level: sp.level, outcome: `quadrant ${sp.role.quadrant}` });
 }
 
 /** `mark_unsync(sptep)`: set the bit; the first bit of a page propagates to its own parents. */

@@ -246,7 +246,7 @@ export class TdpMmu {
     const r = this.allocPage(role, 0, null, 0);
     r.refcount = 2; // one for the vCPU, one held by the TDP MMU until invalidated
     this.roots.unshift(r);
-    this.vm.events.record({ kind: 'root_alloc', vcpu, level: role.level, outcome: `role 0x${role.word.toString(16)}` });
+    this.vm.events.recordUnchecked({ kind: 'root_alloc', vcpu, level: role.level, outcome: `role 0x${role.word.toString(16)}` });
     return r;
   }
 
@@ -258,7 +258,7 @@ export class TdpMmu {
     this.zapTree(root, -1);
     this.roots.splice(this.roots.indexOf(root), 1);
     this.freePage(root);
-    this.vm.events.record({ kind: 'root_free', vcpu, level: root.level });
+    this.vm.events.recordUnchecked({ kind: 'root_free', vcpu, level: root.level });
   }
 
   /** `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12). */
@@ -308,7 +308,7 @@ export class TdpMmu {
     this.writeRaw(sp, idx, next);
     this.vm.stats.inc('spte_changes');
     if (wasLeaf !== isLeaf && level <= 3) this.vm.stats.inc(LEVEL_STAT[level]!, isLeaf ? 1 : -1);
-    this.vm.events.record({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
+    this.vm.events.recordUnchecked({ kind: 'spte_change', vcpu, gpa: BigInt(gfn) << 12n, level, oldSpte: old, newSpte: next });
     if (ext !== undefined && wasLeaf && !isPresent) ext.removeExternalSpte(gfn, level, spteToPfn(old), vcpu);
     if (wasPresent && !wasLeaf && (isLeaf || !isPresent)) {
       const child = this.childOfUnchecked(old);
@@ -384,7 +384,7 @@ export class TdpMmu {
   private tlbFlushUnchecked(vcpu: number, why: string, gfn?: number, level?: number): void {
     this.vm.stats.inc('remote_tlb_flush');
     this.vm.flushRemoteTlbs?.();
-    this.vm.events.record({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
+    this.vm.events.recordUnchecked({ kind: 'tlb_flush', vcpu, gpa: gfn === undefined ? null : BigInt(gfn) << 12n, level: level ?? null, outcome: why });
   }
 
   // ---- huge pages (§9.5) ----
@@ -558,7 +558,7 @@ export class TdpMmu {
     }
     if (n > 0) {
       this.tlbFlushUnchecked(vcpu, 'recover huge pages', start);
-      this.vm.events.record({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `recover huge pages in ${slot.name}: ${n} tables replaced` });
+      this.vm.events.recordUnchecked({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `recover huge pages in ${slot.name}: ${n} tables replaced` });
     }
     return n;
   }
@@ -618,7 +618,7 @@ export class TdpMmu {
     }
     if (ret !== RET_PF.INVALID) {
       vcpuStats.inc('pf_fast');
-      this.vm.events.record({ kind: 'fast_page_fault', vcpu, gpa: fault.addr, level, code: fault.errorCode, outcome: ret === RET_PF.FIXED ? 'RET_PF_FIXED' : 'RET_PF_SPURIOUS' });
+      this.vm.events.recordUnchecked({ kind: 'fast_page_fault', vcpu, gpa: fault.addr, level, code: fault.errorCode, outcome: ret === RET_PF.FIXED ? 'RET_PF_FIXED' : 'RET_PF_SPURIOUS' });
     }
     return ret;
   }
@@ -671,7 +671,7 @@ export class TdpMmu {
     }
     if (n > 0) {
       this.tlbFlushUnchecked(vcpu, why);
-      this.vm.events.record({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `${why}: ${n} leaves` });
+      this.vm.events.recordUnchecked({ kind: 'zap', vcpu, gpa: BigInt(start) << 12n, outcome: `${why}: ${n} leaves` });
     }
     return n;
   }

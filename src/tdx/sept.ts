@@ -180,7 +180,7 @@ export class Sept implements ExternalPageTableHooks {
     const [table, idx] = this.slot(gfn, 1, 'TDG.MEM.PAGE.ACCEPT');
     this.write(table, idx, this.read(table, idx) | RWX);
     this.stats.inc('page_accept');
-    this.events.record({ kind: 'tdcall', vcpu, gpa: BigInt(gfn) << 12n, level: 1, outcome: 'TDG.MEM.PAGE.ACCEPT' });
+    this.events.recordUnchecked({ kind: 'tdcall', vcpu, gpa: BigInt(gfn) << 12n, level: 1, outcome: 'TDG.MEM.PAGE.ACCEPT' });
     return 'accepted';
   }
 
@@ -303,7 +303,7 @@ export class Sept implements ExternalPageTableHooks {
   }
 
   private call(name: string, gfn: number, level: number, vcpu: number, pfn?: number): void {
-    this.events.record({ kind: 'seamcall', vcpu, gpa: BigInt(gfn) << 12n, level, outcome: pfn === undefined ? name : `${name} pfn 0x${pfn.toString(16)}` });
+    this.events.recordUnchecked({ kind: 'seamcall', vcpu, gpa: BigInt(gfn) << 12n, level, outcome: pfn === undefined ? name : `${name} pfn 0x${pfn.toString(16)}` });
   }
 
   private kvmBug(where: string, gfn: number, level: number, why: string): InvariantViolation {

@@ -69,10 +69,10 @@ export function pendingPageAccess(td: Td, gpa: bigint, vcpu: number, gva: bigint
   if (typeof checkObject<EventLog>('events', events).record !== 'function') refuse('events', 'event-log', 'must be an EventLog', events);
   td.stats.inc('pending_ve');
   if (!td.septVeDisable) {
-    events.record({ kind: 'guest_ve', vcpu, gva, gpa, outcome: '#VE: access to a PENDING private page (not accepted)' });
+    events.recordUnchecked({ kind: 'guest_ve', vcpu, gva, gpa, outcome: '#VE: access to a PENDING private page (not accepted)' });
     return 'guest-ve';
   }
   td.dead = true;
-  events.record({ kind: 'ept_violation', vcpu, gva, gpa, outcome: 'pending-page EPT violation: "Guest access before accepting", kvm_vm_dead → -EIO' });
+  events.recordUnchecked({ kind: 'ept_violation', vcpu, gva, gpa, outcome: 'pending-page EPT violation: "Guest access before accepting", kvm_vm_dead → -EIO' });
   return 'vm-dead';
 }

@@ -68,7 +68,7 @@ export class Td {
     const { zapped, changed, types } = applyAttributeChange(tdp, this.attributes, true, c);
     this.stats.inc('attr_conversions');
     this.stats.inc('conversion_zaps', zapped);
-    this.events.record({ kind: 'mem_attr', gpa: start, outcome: `${hex(start)}..${hex(end)} → ${attr}: ${changed} gfns changed, ${zapped} leaves zapped in ${rootTypesText(types)} roots` });
+    this.events.recordUnchecked({ kind: 'mem_attr', gpa: start, outcome: `${hex(start)}..${hex(end)} → ${attr}: ${changed} gfns changed, ${zapped} leaves zapped in ${rootTypesText(types)} roots` });
     return zapped;
   }
 }

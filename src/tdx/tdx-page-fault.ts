@@ -151,9 +151,9 @@ function finish(vm: TdxFaultVm, exit: TdpExit, v: TdxFaultVcpu, ec: bigint, out:
   else if (r === RET_PF.EMULATE) v.stats.inc('pf_emulate');
   else if (r === RET_PF.SPURIOUS) v.stats.inc('pf_spurious');
   const name = r === KVM_EFAULT ? '-EFAULT' : RET_PF_NAMES[r]!;
-  vm.events.record({ kind: 'page_fault', vcpu: v.index, gva: v.gva, gpa: exit.gpa, code: ec, outcome: name + (out.fast ? ' (fast)' : '') });
+  vm.events.recordUnchecked({ kind: 'page_fault', vcpu: v.index, gva: v.gva, gpa: exit.gpa, code: ec, outcome: name + (out.fast ? ' (fast)' : '') });
   if (out.memoryFault !== undefined) {
-    vm.events.record({ kind: 'memory_fault', vcpu: v.index, gpa: out.memoryFault.gpa, code: out.memoryFault.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${out.memoryFault.reason}` });
+    vm.events.recordUnchecked({ kind: 'memory_fault', vcpu: v.index, gpa: out.memoryFault.gpa, code: out.memoryFault.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${out.memoryFault.reason}` });
   }
   vm.afterOperation();
   return out;

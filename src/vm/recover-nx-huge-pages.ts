@@ -80,6 +80,6 @@ export function recoverNxHugePages(vm: NxRecoveryVm, ratio: number, vcpu = -1): 
   // kvm_mmu_remote_flush_or_zap (mmu.c:2076-2088).
   if (invalid.length > 0) vm.shadow.commitZapUnchecked(invalid, vcpu);
   else if (flush) vm.tdp.tlbFlush(vcpu, 'nx huge page recovery');
-  vm.events.record({ kind: 'zap', vcpu, outcome: `nx huge page recovery (ratio ${ratio}): ${zapped} zapped, ${unaccounted} unaccounted of ${toZap}` });
+  vm.events.recordUnchecked({ kind: 'zap', vcpu, outcome: `nx huge page recovery (ratio ${ratio}): ${zapped} zapped, ${unaccounted} unaccounted of ${toZap}` });
   return { toZap, zapped, unaccounted };
 }

@@ -55,6 +55,17 @@ import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
 import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, tlbTagEptp, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
+/**
+ * The access objects of `read`/`write`/`fetch` (supervisor, user): frozen, one per kind and mode
+ * for every call rather than a literal per call (a result keeps its access object, and a repeated
+ * TLB hit can then share its result: vcpu-tlb.ts tlbHitResult).
+ */
+const KIND_ACCESS = Object.freeze({
+  read: Object.freeze([Object.freeze({ kind: 'read', user: false }), Object.freeze({ kind: 'read', user: true })] as const),
+  write: Object.freeze([Object.freeze({ kind: 'write', user: false }), Object.freeze({ kind: 'write', user: true })] as const),
+  fetch: Object.freeze([Object.freeze({ kind: 'fetch', user: false }), Object.freeze({ kind: 'fetch', user: true })] as const),
+});
+
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
 const GUEST_ACCESSES = counterSlot(VCPU_STAT_NAMES, 'guest_accesses');
@@ -314,7 +325,7 @@ export class Vcpu {
       const wpOnly = oldRole.base.with({ cr0Wp: walker.role.base.cr0Wp }).word === walker.role.base.word && oldRole.ext === walker.role.ext && walker.role.isCr0Pg;
       // kvm_mmu_reset_context unloads the roots; a CR0.WP-only change with TDP does not.
       if (!wpOnly || rootChanged) this.unload();
-      this.vm.events.record({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
+      this.vm.events.recordUnchecked({ kind: 'role_change', vcpu: this.index, outcome: `${oldRole.toString()} → ${walker.role.toString()}${wpOnly ? ' (WP only: no unload)' : ''}` });
     }
     this.rootRoleValue = rootRole;
     // kvm_post_set_cr0/cr4, kvm_set_efer: a role *bit* that changed resets the context even when
@@ -322,7 +333,7 @@ export class Vcpu {
     const fx = registerWriteEffects(oldRegs, this.regsValue, this.vm.tdpEnabled);
     if (fx.resetContext || fx.unload) {
       if (!roleChanged) this.unload();
-      this.vm.events.record({ kind: 'mmu_reset', vcpu: this.index, outcome: `${fx.resetContext ? 'kvm_mmu_reset_context' : 'kvm_mmu_unload'} (${fx.why.join(', ')})` });
+      this.vm.events.recordUnchecked({ kind: 'mmu_reset', vcpu: this.index, outcome: `${fx.resetContext ? 'kvm_mmu_reset_context' : 'kvm_mmu_unload'} (${fx.why.join(', ')})` });
     }
     if (this.shadowVcpu !== undefined) {
       this.shadowVcpu.afterSetRegisters(oldRegs, this.regsValue, walker, update.cr3 !== undefined, this.noFlush, fx.resetContext || fx.unload);
@@ -442,15 +453,15 @@ export class Vcpu {
       this.stats.add(GUEST_ACCESSES);
       const ev = this.vm.events;
       if (ev.enabled) ev.recordUnchecked({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
-      return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n); // `a` passed the mode's address check
+      return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n, this.hitCostOf(level)); // `a` passed the mode's address check
     }
     tlb.miss();
     return undefined;
   }
 
   /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
-  private tlbAccess(tlb: Tlb, address: Gva | bigint, access: Access, enc: number): AccessResult {
-    const a = this.walkerValue.checkAddress(BigInt(address));
+  private tlbAccess(tlb: Tlb, address: bigint, access: Access, enc: number): AccessResult {
+    const a = this.walkerValue.checkAddressUnchecked(address) // access() passed it through checkAddressArg: a u64 bigint;
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
     const tag = this.currentTlbTag(tlb);
@@ -465,7 +476,7 @@ export class Vcpu {
     const t2 = this.currentTlbTag(tlb);
     r.tlb = 'miss';
     r.walkRefs = walkRefs(this, tlb, t2, r);
-    this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
+    this.vm.events.recordUnchecked({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs} walk references` });
     tlbFill(this, tlb, t2, r);
     return r;
   }
@@ -523,12 +534,21 @@ export class Vcpu {
       ? shadowMiss(tlb, this.vm.shadow, ctx, t2, r, fetch)
       : nestedMiss(tlb, this.vm.shadow, ctx, t2, r, w.role.base.level, ept, (this.l2Cr4 & CR4.PGE) !== 0n, fetch);
     if (refs !== undefined) r.walkRefs = refs;
-    this.vm.events.record({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs ?? '?'} walk references` });
+    this.vm.events.recordUnchecked({ kind: 'tlb_miss', vcpu: this.index, gva: a, outcome: `${r.walkRefs ?? '?'} walk references` });
     return r;
+  }
+
+  /** The cost of an L1 / STLB hit: it depends on the level only, so it is priced once per vCPU and shared (frozen) by every hit. */
+  private hitCostOf(level: 'l1' | 'stlb'): Readonly<AccessCost> {
+    return (this.hitCost[level === 'l1' ? 0 : 1] ??= Object.freeze(accessCostUnchecked(this.vm.costModel, {
+      tlb: level, walkRefs: 0, exits: [], emulated: false, userspaceExit: false, remoteFlushes: 0,
+    })));
   }
 
   /** Price the access under the VM's cost model and add it to the vCPU's totals. */
   private price(r: AccessResult, remoteFlushes: number): void {
+    // A TLB hit's result comes priced (tlbHitResult, frozen): only the totals to add.
+    if (r.cost !== undefined) return this.addCost(r.cost);
     if (r.walkRefs === undefined) {
       r.tlb = 'miss';
       // Without the TLB model every access walks; the 2D walk's references are measured on the
@@ -538,24 +558,32 @@ export class Vcpu {
     const hit = r.tlb === 'l1' || r.tlb === 'stlb';
     // A TLB hit's cost depends on its level only: priced once per vCPU, shared (frozen) by every hit.
     const c = hit && r.walkRefs === 0 && r.exits.length === 0 && r.status === 'ok' && remoteFlushes === 0
-      ? (this.hitCost[r.tlb === 'l1' ? 0 : 1] ??= Object.freeze(accessCostUnchecked(this.vm.costModel, {
-          tlb: r.tlb!, walkRefs: 0, exits: [], emulated: false, userspaceExit: false, remoteFlushes: 0,
-        })))
+      ? this.hitCostOf(r.tlb as 'l1' | 'stlb')
       : accessCostUnchecked(this.vm.costModel, {
           tlb: r.tlb ?? 'miss', walkRefs: r.walkRefs, exits: r.exits, emulated: r.status === 'emulated',
           userspaceExit: r.status === 'memory-fault' || r.status === 'vm-dead', remoteFlushes,
         });
     r.cost = c;
     r.cycles = c.cycles;
+    this.addCost(c);
+  }
+
+  /**
+   * Add an access's cost to the vCPU's totals. A part that is 0 is skipped: costs are finite and
+   * non-negative and the totals start at 0, so adding 0 changes nothing, and each store of a
+   * fractional total into the object boxes a new heap number (~6 ns a field); a TLB hit has at
+   * most two non-zero parts.
+   */
+  private addCost(c: Readonly<AccessCost>): void {
     const t = this.cycles;
-    t.cycles += c.cycles;
-    t.tlb += c.tlb;
-    t.walk += c.walk;
-    t.exits += c.exits;
-    t.kvm += c.kvm;
-    t.emulation += c.emulation;
-    t.userspace += c.userspace;
-    t.remoteFlush += c.remoteFlush;
+    if (c.cycles !== 0) t.cycles += c.cycles;
+    if (c.tlb !== 0) t.tlb += c.tlb;
+    if (c.walk !== 0) t.walk += c.walk;
+    if (c.exits !== 0) t.exits += c.exits;
+    if (c.kvm !== 0) t.kvm += c.kvm;
+    if (c.emulation !== 0) t.emulation += c.emulation;
+    if (c.userspace !== 0) t.userspace += c.userspace;
+    if (c.remoteFlush !== 0) t.remoteFlush += c.remoteFlush;
   }
 
   /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
@@ -680,7 +708,7 @@ export class Vcpu {
       this.stats.inc('exits');
       this.stats.inc('pml_full_exits');
       this.priceBareExit();
-      this.vm.events.record({ kind: 'pml_full', vcpu: this.index, gpa: BigInt(gfn) * 4096n, outcome: 'PML buffer full: VM exit, buffer flushed' });
+      this.vm.events.recordUnchecked({ kind: 'pml_full', vcpu: this.index, gpa: BigInt(gfn) * 4096n, outcome: 'PML buffer full: VM exit, buffer flushed' });
       this.pmlLogged = 0;
     }
     this.pmlLogged++;
@@ -774,8 +802,8 @@ export class Vcpu {
           const slot = vm.slotOfGfn(fault.gfn);
           const pf = attrs === undefined ? undefined : faultinPrivate(attrs, slot, fault.gfn, isPrivate);
           if (pf?.kind === 'memory-fault') {
-            vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: '-EFAULT' });
-            vm.events.record({ kind: 'memory_fault', vcpu: this.index, gpa: pf.exit.gpa, code: pf.exit.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${pf.exit.reason}` });
+            vm.events.recordUnchecked({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: '-EFAULT' });
+            vm.events.recordUnchecked({ kind: 'memory_fault', vcpu: this.index, gpa: pf.exit.gpa, code: pf.exit.flags, outcome: `KVM_EXIT_MEMORY_FAULT: ${pf.exit.reason}` });
             vm.afterOperation();
             return { ret: KVM_EFAULT, fast: false, mmio: false, memoryFault: pf.exit };
           }
@@ -823,7 +851,7 @@ export class Vcpu {
     if (r === RET_PF.FIXED) this.stats.inc('pf_fixed');
     else if (r === RET_PF.EMULATE) this.stats.inc('pf_emulate');
     else if (r === RET_PF.SPURIOUS) this.stats.inc('pf_spurious');
-    vm.events.record({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: RET_PF_NAMES[r]! + (fast ? ' (fast)' : '') });
+    vm.events.recordUnchecked({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: ec, outcome: RET_PF_NAMES[r]! + (fast ? ' (fast)' : '') });
     vm.afterOperation();
     return emulation === undefined ? { ret: r, fast, mmio } : { ret: r, fast, mmio, emulation };
   }
@@ -848,7 +876,7 @@ export class Vcpu {
   // ---- a guest access through the whole pipeline ----
 
   access(address: Gva | bigint, access: Access): AccessResult {
-    checkAddressArg('address', address);
+    const addr = checkAddressArg('address', address); // a bigint (a safe-integer number converted)
     const enc = encodeAccess(access); // checks the access object before anything runs
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
@@ -866,7 +894,7 @@ export class Vcpu {
     let r: AccessResult;
     try {
       if (tlb === undefined) r = this.mmuValue.access(address, access);
-      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, address, access, enc);
+      else if (this.mmuValue === this.tdpRootMmu) r = this.tlbAccess(tlb, addr, access, enc);
       else r = this.tlbShadowAccess(tlb, address, access);
     } finally {
       this.vm.runningRing = undefined;
@@ -932,7 +960,7 @@ export class Vcpu {
         const exit = this.pendingExit!;
         this.stats.inc('exits');
         this.stats.inc(exit.kind === 'ept_violation' ? 'ept_violations' : exit.kind === 'ept_misconfig' ? 'ept_misconfigs' : 'npf_exits');
-        this.vm.events.record({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
+        this.vm.events.recordUnchecked({ kind: exit.kind, vcpu: this.index, gva: a, gpa: exit.gpa, code: exit.info, outcome: exit.onGuestTable ? 'guest paging-structure access' : 'final translation' });
         const h = this.pageFault(exit);
         if (h.ret === KVM_EIO) {
           // The exit handler killed the VM (tdx.c:1969-1970): KVM_RUN returns -EIO; the exit stays counted.
@@ -961,7 +989,7 @@ export class Vcpu {
       const guestWalk = this.walkerValue.recordLast(stop, mkGva(a), access);
       if (stop !== WalkStop.Ok) {
         // With TDP a guest #PF is delivered by the hardware, without an exit.
-        this.vm.events.record({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(this.walkerValue.lastErrorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
+        this.vm.events.recordUnchecked({ kind: 'guest_pf', vcpu: this.index, gva: a, code: BigInt(this.walkerValue.lastErrorCode), outcome: guestWalk.status === 'fault' ? guestWalk.reason : '' });
         return { status: 'guest-pf', gva: mkGva(a), access, gpa: undefined, hpa: undefined, guestWalk, exits, attempts: attempt };
       }
       const hpa = mkHpa(BigInt(this.finalPfn) * 4096n + (a & 0xfffn)) as Hpa;
@@ -1213,7 +1241,7 @@ export class Vcpu {
     // of the new role (guest_mode) among the VM's roots.
     if (rootRole.word !== this.rootRoleValue.word) this.unload();
     this.rootRoleValue = rootRole;
-    this.vm.events.record({ kind: 'nested_exit', vcpu: this.index, gpa: regs.cr3, outcome: why });
+    this.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, gpa: regs.cr3, outcome: why });
     if (this.shadowVcpu !== undefined) {
       this.shadowVcpu.loadCr3Nested(walker, this.regsValue);
       this.shadowVcpu.flushGuestTlb();
@@ -1251,12 +1279,12 @@ export class Vcpu {
   }
 
   read(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'read', user: checkUserArg(user) });
+    return this.access(address, checkUserArg(user) ? KIND_ACCESS.read[1] : KIND_ACCESS.read[0]);
   }
   write(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'write', user: checkUserArg(user) });
+    return this.access(address, checkUserArg(user) ? KIND_ACCESS.write[1] : KIND_ACCESS.write[0]);
   }
   fetch(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, { kind: 'fetch', user: checkUserArg(user) });
+    return this.access(address, checkUserArg(user) ? KIND_ACCESS.fetch[1] : KIND_ACCESS.fetch[0]);
   }
 }

@@ -43,7 +43,7 @@ export class VmLife {
     const d = this.deathValue;
     if (d !== undefined && (d.bugged || !bugged)) return;
     this.deathValue = { bugged, reason, vcpu };
-    this.events.record({ kind: 'vm_dead', vcpu, outcome: `${bugged ? 'kvm_vm_bugged' : 'kvm_vm_dead'}: ${reason}` });
+    this.events.recordUnchecked({ kind: 'vm_dead', vcpu, outcome: `${bugged ? 'kvm_vm_bugged' : 'kvm_vm_dead'}: ${reason}` });
   }
 
   /** Throws VmBugged / VmDeadError (counted, with an event) when the VM is dead; `op` names the ioctl. */
@@ -51,7 +51,7 @@ export class VmLife {
     const d = this.deathValue;
     if (d === undefined) return;
     this.refusedValue++;
-    this.events.record({ kind: 'vm_dead', vcpu, outcome: `${op}: -EIO` });
+    this.events.recordUnchecked({ kind: 'vm_dead', vcpu, outcome: `${op}: -EIO` });
     const what = d.bugged ? 'bugged (KVM_BUG_ON)' : 'dead';
     const E = d.bugged ? VmBugged : VmDeadError;
     throw new E(d.bugged ? 'vm-bugged' : 'vm-dead', `${op} on a VM that is ${what} since ${d.reason}: every VM and vCPU ioctl fails with -EIO (kvm_main.c:4409, 5137)`, op);

@@ -409,7 +409,7 @@ export class Vm implements TdpVmContext {
     const asIds = this.memAttributes !== undefined ? 1 : 2;
     this.mmioGeneration += asIds;
     if ((this.mmioGeneration & this.config.layout.mmioGenMask & ~(asIds - 1)) !== 0) return;
-    this.events.record({ kind: 'zap', outcome: `MMIO generation wraparound at ${this.mmioGeneration}: fast zap-all` });
+    this.events.recordUnchecked({ kind: 'zap', outcome: `MMIO generation wraparound at ${this.mmioGeneration}: fast zap-all` });
     this.tdp.invalidateAllRoots(this.td !== undefined ? KVM_DIRECT_ROOTS : KVM_VALID_ROOTS);
     this.shadow.zapAllFast();
   }
@@ -568,7 +568,7 @@ export class Vm implements TdpVmContext {
       });
     }
     if (cleared > 0) this.tdp.tlbFlush(-1, 'dirty rings reset');
-    this.events.record({ kind: 'dirty_log', outcome: `dirty rings reset: ${cleared}` });
+    this.events.recordUnchecked({ kind: 'dirty_log', outcome: `dirty rings reset: ${cleared}` });
     this.afterOperation();
     return cleared;
   }
@@ -621,7 +621,7 @@ export class Vm implements TdpVmContext {
       this.shadow.zapCollapsibleSptes(slot);
       this.tdp.recoverHugePages(slot);
     }
-    this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: on ? 'enabled' : 'disabled' });
+    this.events.recordUnchecked({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: on ? 'enabled' : 'disabled' });
     this.afterOperation();
   }
 
@@ -712,7 +712,7 @@ export class Vm implements TdpVmContext {
     // kvm_main.c:2271,2282-2283 (kvm_get_dirty_log_protect): one flush when any dirty bit was
     // reaped; never with manual protect (the flush comes with KVM_CLEAR_DIRTY_LOG).
     if (!this.manualProtect.enable && out.length > 0) this.tdp.tlbFlush(-1, 'dirty log harvested');
-    this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
+    this.events.recordUnchecked({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `harvested ${out.length}` });
     this.afterOperation();
     return out;
   }
@@ -752,7 +752,7 @@ export class Vm implements TdpVmContext {
     }
     // kvm_main.c:2391-2400 (kvm_clear_dirty_log_protect): one flush when any bit was cleared.
     if (out.length > 0) this.tdp.tlbFlush(-1, 'dirty log cleared');
-    this.events.record({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `cleared ${out.length}` });
+    this.events.recordUnchecked({ kind: 'dirty_log', gpa: slot.base as bigint, outcome: `cleared ${out.length}` });
     this.afterOperation();
     return out;
   }
@@ -787,7 +787,7 @@ export class Vm implements TdpVmContext {
     if (on === this.nxHugePagesParam) return false;
     this.nxHugePagesParam = on;
     this.spteConfig = Object.freeze({ ...this.spteConfig, nxHugePages: on && !this.nxHugePagesCapDisabled });
-    this.events.record({ kind: 'zap', outcome: `nx_huge_pages=${on ? 1 : 0}` });
+    this.events.recordUnchecked({ kind: 'zap', outcome: `nx_huge_pages=${on ? 1 : 0}` });
     this.zapAllFast();
     return true;
   }
@@ -975,7 +975,7 @@ export class Vm implements TdpVmContext {
     else {
       const c = checkAttributeRange(BigInt(start), BigInt(end), attr);
       const r = applyAttributeChange(this.tdp, this.memAttributes, false, c);
-      this.events.record({ kind: 'mem_attr', gpa: BigInt(start), outcome: `${hex(BigInt(start))}..${hex(BigInt(end))} → ${attr}: ${r.changed} gfns changed, ${r.zapped} leaves zapped in ${rootTypesText(r.types)} roots` });
+      this.events.recordUnchecked({ kind: 'mem_attr', gpa: BigInt(start), outcome: `${hex(BigInt(start))}..${hex(BigInt(end))} → ${attr}: ${r.changed} gfns changed, ${r.zapped} leaves zapped in ${rootTypesText(r.types)} roots` });
       n = r.zapped;
     }
     this.afterOperation();

@@ -130,7 +130,15 @@ export class GvaWalker {
 
   /** The linear-address rule of the current mode, checked at the API edge. */
   checkAddress(v: bigint): Gva {
-    const a = mkGva(v);
+    return this.checkAddressUnchecked(mkGva(v));
+  }
+
+  /**
+   * @internal `checkAddress` for a value already checked to be a u64 bigint (the access pipeline,
+   * after `checkAddressArg`): the mode's rule only, not the type and range check again.
+   */
+  checkAddressUnchecked(v: bigint): Gva {
+    const a = v as Gva;
     const level = this.baseLevel;
     if (level >= 4) assertCanonical(a, level === 5 ? 57 : 48);
     else if (a < 0n || a > 0xffff_ffffn) {

@@ -9,6 +9,15 @@ import { ensureTrace } from './walk-fast';
 import { type WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkFault, WalkResult, WalkStage, WalkStep } from './walk-result';
 
+const REASON_OF: Readonly<Record<number, WalkFault['reason']>> = Object.freeze({
+  [WalkStop.NotPresent]: 'not-present',
+  [WalkStop.Reserved]: 'reserved-bit',
+  [WalkStop.Permission]: 'protection',
+  [WalkStop.TableNoSlot]: 'table-outside-memory',
+  [WalkStop.PdpteNotPresent]: 'pdpte-not-present',
+  [WalkStop.SecondStage]: 'second-stage',
+});
+
 export function buildRecord(
   w: WalkInputs,
   s: WalkScratch,
@@ -24,12 +33,11 @@ export function buildRecord(
   const trace: WalkStep[] = [];
   const top = s.usedPdptr ? 3 : s.maxLevel;
   const stopLevel = s.level;
+  const memo = s.memo;
   for (let level = top; level >= stopLevel; level--) {
-    const value = joinU64(s.lo[level]!, s.hi[level]!);
+    const value = memo.pair(s.lo[level]!, s.hi[level]!);
     const isPdptr = s.usedPdptr && level === 3;
-    const entryGpa = isPdptr
-      ? (BigInt(w.pdptBase + s.index[3]! * 8) as Gpa)
-      : (BigInt(s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes) as Gpa); // < 2^53: one BigInt
+    const entryGpa = memo.num(isPdptr ? w.pdptBase + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes) as Gpa; // < 2^53
     const present = ept ? (s.lo[level]! & (fmt.mbec ? 0x407 : 7)) !== 0 : (s.lo[level]! & 1) !== 0;
     const step: WalkStep = {
       level,
@@ -40,7 +48,7 @@ export function buildRecord(
       leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === stopLevel,
       access: isPdptr ? fmt.acc.ALL : s.acc[level]!,
     };
-    if (s.updated[level]) step.updated = joinU64(s.newLo[level]!, s.newHi[level]!);
+    if (s.updated[level]) step.updated = memo.pair(s.newLo[level]!, s.newHi[level]!);
     trace.push(step);
   }
   if (stop === WalkStop.Ok) {
@@ -65,15 +73,7 @@ export function buildRecord(
       adUpdates: ad,
     };
   }
-  const reasonOf: Record<number, WalkFault['reason']> = {
-    [WalkStop.NotPresent]: 'not-present',
-    [WalkStop.Reserved]: 'reserved-bit',
-    [WalkStop.Permission]: 'protection',
-    [WalkStop.TableNoSlot]: 'table-outside-memory',
-    [WalkStop.PdpteNotPresent]: 'pdpte-not-present',
-    [WalkStop.SecondStage]: 'second-stage',
-  };
-  const reason = reasonOf[stop]!;
+  const reason = REASON_OF[stop]!;
   return {
     status: 'fault',
     stage,

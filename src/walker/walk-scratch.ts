@@ -1,3 +1,5 @@
+import { U64Memo } from '../u64-memo';
+
 /**
  * Per-walker scratch that the hot walk fills instead of allocating: the raw halves, addresses
  * and accumulated access of each level, indexed by level (1..5). A record is materialized from it
@@ -43,6 +45,12 @@ export class WalkScratch {
   tvhi = 0;
   tvlo = 0;
   tacc = 0;
+  private memoValue: U64Memo | undefined = undefined;
+
+  /** The bigints of this walker's records (made on the first record: a raw-only walker never needs it). */
+  get memo(): U64Memo {
+    return (this.memoValue ??= new U64Memo());
+  }
 }
 
 /** Reasons a gva walk stops, for the record's words. */
