@@ -14,7 +14,7 @@ import type { PageFormat } from '../format/page-format';
 import { ACCESS_AC, ACCESS_IMPLICIT, type Access } from '../walker/access';
 import type { TdpPage } from '../tdp/tdp-page';
 import { vpnOfUnchecked, type Tlb, type TlbEntry, type TlbHitLevel, type TlbTag, type SizeIndex } from '../tlb/tlb';
-import type { AccessResult, ExitRecord } from './access-result';
+import type { AccessResult } from './access-result';
 import type { AccessCost } from '../cost/cost-model';
 import type { VcpuVm } from './vcpu-vm';
 import { isGfnAlias } from '../tdx/td-config';
@@ -121,13 +121,6 @@ export class HitAddresses {
 
   private numGva = -1n;
   private num = NaN;
-  /** The last hit's inputs (tlbHitResult), and its shared frozen result once the hit repeated. */
-  lastEntry: TlbEntry | undefined = undefined;
-  lastGva = -1n;
-  lastAccess: Access | undefined = undefined;
-  lastLevel: TlbHitLevel | undefined = undefined;
-  lastCost: Readonly<AccessCost> | undefined = undefined;
-  shared: AccessResult | undefined = undefined;
 
   /** `exactNumber(a)`, remembered for the last address (a loop on one address converts it once). */
   numberOf(a: bigint): number {
@@ -152,21 +145,13 @@ export class HitAddresses {
   }
 }
 
-/** A hit's empty trace and exit list: frozen, so one array serves every hit result. */
-const NO_STEPS: readonly never[] = Object.freeze([]);
-
 /**
  * The AccessResult of a TLB hit: no walk, no exit; the guest "walk" record is the cached one.
  * `cost` is the hit's price (the vCPU prices a hit by its level only), so the result comes priced.
- * A hit that repeats the previous one — the same entry, address, access object, level and cost —
- * returns one shared result, frozen all the way down (its access object is the caller's): every
- * field of it would be equal, and frozen it is no state one caller could change for another.
- * The first of a run gets a fresh result, not frozen (freezing costs more than building it), as
- * every hit whose address changes does.
+ * Every hit gets a fresh result the caller owns (no result is shared between accesses: a
+ * benchmark that repeats one address must pay what a varied one pays per hit).
  */
 export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitLevel, addrs: HitAddresses, aNum: number, cost: Readonly<AccessCost>): AccessResult {
-  const repeat = addrs.lastEntry === e && addrs.lastGva === a && addrs.lastAccess === access && addrs.lastLevel === level && addrs.lastCost === cost;
-  if (repeat && addrs.shared !== undefined) return addrs.shared;
   // `aNum` is the GVA as a double when that is exact (the caller has it already), else NaN: the
   // page offset for the GFN is then plain-number arithmetic.
   const size = SIZE_NUM[e.size]!;
@@ -174,24 +159,13 @@ export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitL
   addrs.translate(a, e);
   const gpa = addrs.gpa;
   const guestWalk: WalkOk = {
-    status: 'ok', stage: 'gva_walk', address: a, access, trace: NO_STEPS, gpa, gfn: (e.guestFrame + Math.floor(off / 4096)) as Gfn,
+    status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: (e.guestFrame + Math.floor(off / 4096)) as Gfn,
     level: e.size + 1, pageSize: size, pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
   };
   const r: AccessResult = {
     status: 'ok', gva: a, access, gpa, hpa: addrs.hpa, guestWalk,
-    exits: NO_STEPS as never as ExitRecord[], attempts: 1, tlb: level, walkRefs: 0, cycles: cost.cycles, cost,
+    exits: [], attempts: 1, tlb: level, walkRefs: 0, cycles: cost.cycles, cost,
   };
-  if (repeat) {
-    Object.freeze(guestWalk);
-    addrs.shared = Object.freeze(r);
-  } else {
-    addrs.lastEntry = e;
-    addrs.lastGva = a;
-    addrs.lastAccess = access;
-    addrs.lastLevel = level;
-    addrs.lastCost = cost;
-    addrs.shared = undefined;
-  }
   return r;
 }
 
