@@ -3,7 +3,12 @@
  * A directory's mutation score when its README rows were measured at older commits and only the
  * lines changed since were re-measured at HEAD.
  *
- *   node test/support/mutation-bound.mjs report.json [report.json …]
+ *   node test/support/mutation-bound.mjs [--write summary.json] report.json [report.json …]
+ *   node test/support/mutation-bound.mjs test/support/mutation-changed-lines.json
+ *
+ * --write keeps, per file, the changed-line mutants' statuses and the sha256 of the source they
+ * were measured on (the committed summary; Stryker's reports are megabytes each): given as input,
+ * it stands for the reports it came from.
  *
  * Inputs: `test/support/mutation-measured-at.json` (file → the commit its row was measured at),
  * `test/support/mutation-row-sums.json` (directory → K killed+timeout and V valid, the sums of its
@@ -22,13 +27,20 @@
 import { Instrumenter } from '../../node_modules/@stryker-mutator/instrumenter/dist/src/instrumenter.js';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, trace() {}, isDebugEnabled: () => false, isTraceEnabled: () => false };
 const instrumenter = new Instrumenter(quiet);
 const git = (...a) => execFileSync('git', a, { encoding: 'utf8' });
 const rows = JSON.parse(fs.readFileSync('test/support/mutation-measured-at.json', 'utf8'));
 const sums = JSON.parse(fs.readFileSync('test/support/mutation-row-sums.json', 'utf8'));
-const reports = process.argv.slice(2).map((p) => ({ path: p, json: JSON.parse(fs.readFileSync(p, 'utf8')) }));
+const argv = process.argv.slice(2);
+const writeAt = argv.indexOf('--write');
+const writePath = writeAt >= 0 ? argv[writeAt + 1] : undefined;
+const inputs = argv.filter((_, i) => writeAt < 0 || (i !== writeAt && i !== writeAt + 1));
+const sha = (t) => createHash('sha256').update(t).digest('hex');
+const reports = inputs.map((p) => ({ path: p, json: JSON.parse(fs.readFileSync(p, 'utf8')) }));
+const summary = {};
 const instrument = async (file, content) =>
   (await instrumenter.instrument([{ name: file, mutate: true, content }], { plugins: null, excludedMutations: [], ignorers: [], noHeader: true })).mutants;
 const lineSet = (diff, side) => {
@@ -59,14 +71,15 @@ for (const [file, commit] of Object.entries(rows)) {
   const status = new Map();
   for (const r of reports) {
     const f = r.json.files[file];
-    if (!f || f.source !== head) continue;
+    if (!f || (f.sha256 !== undefined ? f.sha256 !== sha(head) : f.source !== head)) continue;
     for (const m of f.mutants) {
       const line = m.location.start.line;
       if (existed && !changed.has(line)) continue;
       // The end belongs to the key: nested `a || b || c` mutants share start, mutator and replacement.
-      status.set(`${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column}:${m.mutatorName}:${m.replacement}`, m.status);
+      status.set(m.key ?? `${m.location.start.line}:${m.location.start.column}-${m.location.end.line}:${m.location.end.column}:${m.mutatorName}:${m.replacement}`, m.status);
     }
   }
+  if (status.size > 0) summary[file] = { sha256: sha(head), mutants: [...status].map(([key, st]) => ({ key, status: st, location: { start: { line: Number(key.split(':')[0]) } } })) };
   let k = 0, v = 0;
   for (const s of status.values()) {
     if (VALID.has(s)) v++;
@@ -95,3 +108,4 @@ for (const [dir, d] of dirs) {
   }
 }
 if (stale.length) console.log(`stale or unmeasured:\n  ${stale.join('\n  ')}`);
+if (writePath !== undefined) fs.writeFileSync(writePath, JSON.stringify({ files: summary }).replace(/\},\{"key"/g, '},\n{"key"') + '\n');
