@@ -57,8 +57,8 @@ import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /**
  * The access objects of `read`/`write`/`fetch` (supervisor, user): frozen, one per kind and mode
- * for every call rather than a literal per call (a result keeps its access object, and a repeated
- * TLB hit can then share its result: vcpu-tlb.ts tlbHitResult).
+ * for every call rather than a literal per call (a result keeps its access object, which no
+ * caller can then change for another).
  */
 const KIND_ACCESS = Object.freeze({
   read: Object.freeze([Object.freeze({ kind: 'read', user: false }), Object.freeze({ kind: 'read', user: true })] as const),
@@ -461,7 +461,7 @@ export class Vcpu {
 
   /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
   private tlbAccess(tlb: Tlb, address: bigint, access: Access, enc: number): AccessResult {
-    const a = this.walkerValue.checkAddressUnchecked(address) // access() passed it through checkAddressArg: a u64 bigint;
+    const a = this.walkerValue.checkAddressUnchecked(address); // access() passed it through checkAddressArg: a u64 bigint
     this.ensureRoot();
     this.tlbSyncRoot(tlb);
     const tag = this.currentTlbTag(tlb);
@@ -547,7 +547,7 @@ export class Vcpu {
 
   /** Price the access under the VM's cost model and add it to the vCPU's totals. */
   private price(r: AccessResult, remoteFlushes: number): void {
-    // A TLB hit's result comes priced (tlbHitResult, frozen): only the totals to add.
+    // A TLB hit's result comes priced (tlbHitResult, with the vCPU's frozen hit cost): only the totals to add.
     if (r.cost !== undefined) return this.addCost(r.cost);
     if (r.walkRefs === undefined) {
       r.tlb = 'miss';
