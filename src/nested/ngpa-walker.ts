@@ -42,7 +42,9 @@ import { asNestedRecord, type NgpaWalkFault, type NgpaWalkOk, type NgpaWalkResul
 
 const TWO20 = 0x100000;
 /** Numbers per entry in `appendLastEntries`'s form. */
-const ENTRY_NUMBERS = 7;
+export const ENTRY_NUMBERS = 7;
+/** Entries one nested walk reads at most: 5 levels and a PAE PDPTE read from memory. */
+export const MAX_NESTED_ENTRIES = 6;
 
 export type NestedTdp = 'ept' | 'npt';
 
@@ -469,7 +471,7 @@ export class NgpaWalker {
    */
   appendLastEntries(out: number[]): number {
     if (!Array.isArray(out) || Object.isFrozen(out)) refuse('out', 'array-type', 'must be an array the entries can be appended to', out);
-    const tmp = (this.entriesTmp ??= new Float64Array(ENTRY_NUMBERS * 6));
+    const tmp = (this.entriesTmp ??= new Float64Array(ENTRY_NUMBERS * MAX_NESTED_ENTRIES));
     const n = this.writeLastEntriesUnchecked(tmp, 0);
     for (let i = 0; i < n * ENTRY_NUMBERS; i++) out.push(tmp[i]!);
     return n;
@@ -576,7 +578,8 @@ export class NgpaWalker {
     const pfec = this.encodeAccess(access);
     const v = a as bigint;
     this.walkRawUnchecked(Number(v >> 32n), Number(v & 0xffffffffn), pfec);
-    return this.lastRecord(a, access.during ?? 'none', undefined, access.guestLinear ?? 0);
+    // encodeAccess checked `during` and `guestLinear`, checkAddress the address.
+    return this.lastRecordUnchecked(a, access.during ?? 'none', undefined, access.guestLinear ?? 0);
   }
 
   /** nGPA → GPA, or undefined on a fault. */
@@ -592,6 +595,11 @@ export class NgpaWalker {
     if (!NESTED_DURING.includes(during)) refuse('during', 'nested-during', `must be one of ${NESTED_DURING.join(', ')}`, during);
     if (gva !== undefined) checkBigint('gva', gva);
     checkGuestLinear('guestLinear', guestLinear);
+    return this.lastRecordUnchecked(address, during, gva, guestLinear);
+  }
+
+  /** @internal `lastRecord` without its argument checks: `walk` and the 2D walk, whose arguments are checked or built. */
+  lastRecordUnchecked(address: Ngpa, during: NestedDuring, gva?: Gva, guestLinear = 0): NgpaWalkResult {
     const pfec = this.lastPfecValue;
     const access: Access = {
       kind: pfec & PFERR.WRITE ? 'write' : pfec & PFERR.FETCH ? 'fetch' : 'read',

@@ -32,7 +32,7 @@ import { walk2dRaw } from '../walker/walk-fast';
 import { buildRecord } from '../walker/walk-record';
 import type { U64Memo } from '../u64-memo';
 import { describeNestedExit } from './nested-exit';
-import { NgpaWalker } from './ngpa-walker';
+import { ENTRY_NUMBERS, MAX_NESTED_ENTRIES, NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
 import { asNestedRecord, NESTED_RECORD_PROTO } from './ngpa-walk-result';
 import { guestLevelsRead } from './refs-2d';
@@ -107,7 +107,7 @@ export class Walk2D {
   private readonly segStart = new Uint32Array(MAX_SEGMENTS);
   private readonly segCount = new Uint32Array(MAX_SEGMENTS);
   private readonly segOfLevel = new Int8Array(MAX_SEGMENTS);
-  private readonly raw = new Float64Array(MAX_SEGMENTS * 42); // ≤ 6 entries of 7 numbers per nested walk
+  private readonly raw = new Float64Array(MAX_SEGMENTS * MAX_NESTED_ENTRIES * ENTRY_NUMBERS);
   private rawEnd = 0;
 
   constructor(nested: NgpaWalker, opts: Walk2DOptions) {
@@ -210,7 +210,7 @@ export class Walk2D {
     const count = this.nested.writeLastEntriesUnchecked(this.raw, this.rawEnd);
     this.segStart[k] = this.rawEnd;
     this.segCount[k] = count;
-    this.rawEnd += count * 7;
+    this.rawEnd += count * ENTRY_NUMBERS;
     this.segGuestLevel[k] = guestLevel;
     this.segNgpa[k] = ngpaNum;
     this.segLogged[k] = this.nested.lastDirtyLogged ? 1 : 0;
@@ -254,7 +254,7 @@ export class Walk2D {
     const g = n.translateFrameUnchecked(ngfn, PFERR.WRITE | PFERR.USER);
     if (g < 0) {
       // A faulting walk sets no A/D bit (paging_tmpl.h: the error path skips the update).
-      const rec = n.lastRecord(mkNgpa(BigInt(ngfn) * 4096n), 'none') as NgpaWalkFault;
+      const rec = n.lastRecordUnchecked(mkNgpa(BigInt(ngfn) * 4096n), 'none') as NgpaWalkFault;
       throw new InvalidRegisterStateError(
         'pdpt-nested-fault',
         `L2's PAE PDPT at nGPA ${hex(cr3 & 0xffffffe0n)} cannot be loaded: ${describeNestedExit(rec.exit)}`,
@@ -416,8 +416,8 @@ export class Walk2D {
     if (k < 0) return;
     const raw = this.raw;
     const ngpa = memo.num(this.segNgpa[k]!) as Ngpa; // a whole number below 2^53 (a frame times 4096, or a paging-off address)
-    const end = this.segStart[k]! + this.segCount[k]! * 7;
-    for (let i = this.segStart[k]!; i < end; i += 7) {
+    const end = this.segStart[k]! + this.segCount[k]! * ENTRY_NUMBERS;
+    for (let i = this.segStart[k]!; i < end; i += ENTRY_NUMBERS) {
       // The halves came from Uint32Arrays (appendLastEntries): unsigned, as memo.pair needs them.
       const r: MemRef2D = { seq: out.length + 1, kind: 'nested', guestLevel, level: raw[i]!, gpa: memo.num(raw[i + 1]!) as Gpa, ngpa, value: memo.pair(raw[i + 2]!, raw[i + 3]!) };
       if (raw[i + 4]) r.updated = memo.pair(raw[i + 5]!, raw[i + 6]!);
@@ -478,7 +478,7 @@ export class Walk2D {
     if (stop === WalkStop.SecondStage) {
       const during = this.failLevel === 0 ? 'final' : 'paging-structure';
       const ngpaAddr = this.inputs === undefined ? mkNgpa(a as bigint) : mkNgpa(BigInt(this.failNgfn) * 4096n);
-      const nested = this.nested.lastRecord(ngpaAddr, during, a) as NgpaWalkFault;
+      const nested = this.nested.lastRecordUnchecked(ngpaAddr, during, a) as NgpaWalkFault;
       const f: Walk2DNestedFault = {
         status: 'fault',
         stage: 'ngpa_walk',

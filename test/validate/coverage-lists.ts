@@ -29,6 +29,7 @@ export const EXEMPT: Record<string, string> = {
   'NgpaWalker.translateFrameUnchecked': UNCHECKED_TWIN,
   'NgpaWalker.walkRawUnchecked': UNCHECKED_TWIN,
   'NgpaWalker.writeLastEntriesUnchecked': UNCHECKED_TWIN,
+  'NgpaWalker.lastRecordUnchecked': UNCHECKED_TWIN,
   NonCanonicalAddressError: ERROR_CLASS,
   OperationAbortedError: ERROR_CLASS,
   PageSizeError: ERROR_CLASS,
