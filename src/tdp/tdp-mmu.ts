@@ -255,20 +255,27 @@ export class TdpMmu {
     root.refcount--;
     if (root.refcount > 0) return;
     if (!root.role.invalid) throw new InvariantViolation('root-refcount', 'a valid root lost its last reference', String(root.pfn));
-    this.zapTree(root, -1);
+    // KVM frees the tree without zapping (tdp_mmu.c:79-95): every path that invalidates a root has
+    // zapped it already, so this exclusive zap finds nothing present and changes nothing.
+    this.zapTree(root, -1, false);
     this.roots.splice(this.roots.indexOf(root), 1);
     this.freePage(root);
     this.vm.events.recordUnchecked({ kind: 'root_free', vcpu, level: root.level });
   }
 
-  /** `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12). */
-  invalidateAllRoots(types: RootTypes = KVM_VALID_ROOTS): number {
+  /**
+   * `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12).
+   * `shared`: the zap runs under the MMU lock for read, as `kvm_mmu_zap_all_fast` does (mmu.c:6682);
+   * false for `kvm_mmu_uninit_tdp_mmu`'s exclusive zap (tdp_mmu.c:1040-1048).
+   */
+  invalidateAllRoots(types: RootTypes = KVM_VALID_ROOTS, shared = true): number {
     checkRootTypes('types', types);
+    checkBool('shared', shared);
     let n = 0;
     for (const r of [...this.roots]) {
       if (r.role.invalid || !rootMatch(r, types)) continue;
       r.role = r.role.withUnchecked({ invalid: true });
-      this.zapTree(r, -1);
+      this.zapTree(r, -1, shared);
       n++;
       this.putRootUnchecked(r); // drop the TDP MMU's own reference
     }
@@ -283,7 +290,7 @@ export class TdpMmu {
    * (`tdp_mmu_set_spte_atomic`, tdp_mmu.c:716-729): then the SPTE keeps its old value and nothing
    * else happens (no handle_changed_spte).
    */
-  private setSpteUnchecked(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number): number {
+  private setSpteUnchecked(sp: TdpPage, idx: number, old: bigint, next: bigint, vcpu: number, shared = false): number {
     const level = sp.level;
     const c = this.vm.config;
     if (old === next) return 0;
@@ -312,7 +319,7 @@ export class TdpMmu {
     if (ext !== undefined && wasLeaf && !isPresent) ext.removeExternalSpte(gfn, level, spteToPfn(old), vcpu);
     if (wasPresent && !wasLeaf && (isLeaf || !isPresent)) {
       const child = this.childOfUnchecked(old);
-      this.handleRemovedPt(child, vcpu);
+      this.handleRemovedPt(child, vcpu, shared);
       if (ext !== undefined) ext.freeExternalSpt(child.gfn, child.level, vcpu);
     }
     return 0;
@@ -356,11 +363,18 @@ export class TdpMmu {
     return this.roots.filter((r) => rootMatch(r, types));
   }
 
-  /** `handle_removed_pt`: every entry of an unlinked table goes away, recursively, then the page. */
-  private handleRemovedPt(child: TdpPage, vcpu: number): void {
+  /**
+   * `handle_removed_pt` (tdp_mmu.c:402-498): the entries of an unlinked table become FROZEN_SPTE,
+   * recursively, then the page is freed. Under the exclusive lock only MMU-present entries change
+   * (:446-447: MMIO SPTEs are guarded by the generation, not by reachability); under the shared lock
+   * every entry is exchanged (:418-426), and handle_changed_spte sees each one (:478-479).
+   */
+  private handleRemovedPt(child: TdpPage, vcpu: number, shared: boolean): void {
+    const frozen = this.vm.config.layout.frozenSpte;
+    if (shared && child.role.isMirror) throw new InvariantViolation('mirror-shared-zap', 'a mirror table was removed under the shared MMU lock (KVM_BUG_ON, tdp_mmu.c:482)', String(child.pfn));
     for (let i = 0; i < 512; i++) {
       const old = this.readSpteUnchecked(child, i);
-      if (isShadowPresent(old) || isMmioSpte(this.vm.config, old)) this.setSpteUnchecked(child, i, old, SHADOW_NONPRESENT_VALUE, vcpu);
+      if (shared || isShadowPresent(old)) this.setSpteUnchecked(child, i, old, frozen, vcpu, shared);
     }
     this.freePage(child);
   }
@@ -483,7 +497,8 @@ export class TdpMmu {
     // A present leaf is never given another frame here: an MMU notifier zaps it first, and the
     // SPTE-change function refuses it as KVM BUG()s (handle_changed_spte, tdp_mmu.c:594-605).
     // tdp_mmu.c:1172-1173: the S-EPT hook refused the leaf (mirror roots): the guest retries.
-    if (this.setSpteUnchecked(sp, idx, old, next, vcpu) !== 0) return RET_PF.RETRY;
+    // tdp_mmu_set_spte_atomic (tdp_mmu.c:1172): a table replaced here is removed under the shared lock.
+    if (this.setSpteUnchecked(sp, idx, old, next, vcpu, true) !== 0) return RET_PF.RETRY;
     // tdp_mmu.c:1174-1177 (tdp_mmu_map_handle_target_level): flush when a table was replaced by a
     // huge leaf, or when a leaf lost MMU-writable (KVM WARNs: the fault path never does that).
     if (isShadowPresent(old) && (!isLastSpte(old, level) || leafSpteChangeNeedsTlbFlush(c, old, next))) {
@@ -498,13 +513,22 @@ export class TdpMmu {
     return RET_PF.FIXED;
   }
 
-  /** `tdp_mmu_split_huge_page`: fill a child table with `make_small_spte`s, then link it. */
+  /**
+   * `tdp_mmu_split_huge_page` (tdp_mmu.c:1490-1523): fill a child table with `make_small_spte`s,
+   * then link it. The child is not reachable yet, so KVM writes its entries directly (:1501-1502):
+   * they are no SPTE changes (no event, no handle_changed_spte); the 512 new leaves are counted
+   * after the link (:1519), which itself uncounts the huge leaf.
+   */
   private splitHugePage(sp: TdpPage, idx: number, huge: bigint, child: TdpPage, vcpu: number): void {
+    const level = child.level;
     for (let i = 0; i < 512; i++) {
-      this.setSpteUnchecked(child, i, SHADOW_NONPRESENT_VALUE, makeSmallSpte(this.vm.config, huge, child.role, i), vcpu);
+      const small = makeSmallSpte(this.vm.config, huge, child.role, i);
+      if (this.vm.checking) this.checkSpte(small, level, child.gfn + i * pagesPerEntry(level));
+      this.writeRaw(child, i, small);
     }
     // Never a mirror entry (no huge pages on mirror roots, tdp_mmu.c:1286-1287): the link cannot be refused.
     this.linkSp(sp, idx, huge, child, vcpu);
+    this.vm.stats.inc(LEVEL_STAT[level]!, 512);
     this.vm.stats.inc('huge_page_splits');
   }
 
@@ -552,7 +576,7 @@ export class TdpMmu {
         if ((this.vm.memAttributes?.uniformLevelUnchecked(g) ?? level) < level) return;
         const leaf = this.firstPresentLeaf(this.childOfUnchecked(spte));
         if (leaf === undefined) return; // -ENOENT
-        this.setSpteUnchecked(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu);
+        this.setSpteUnchecked(sp, idx, spte, makeHugeSpte(this.vm.config, leaf, level), vcpu, true); // atomic (tdp_mmu.c:1826)
         n++;
       });
     }
@@ -683,15 +707,31 @@ export class TdpMmu {
   zapRoots(types: RootTypes): number {
     checkRootTypes('types', types);
     const roots = this.roots.filter((r) => rootMatch(r, types));
-    for (const r of roots) this.zapTree(r, -1);
+    for (const r of roots) this.zapTree(r, -1, false); // tdp_mmu_zap_root(kvm, root, false) (tdp_mmu.c:1030)
     return roots.length;
   }
 
-  /** Zap everything under a root (it stays allocated while referenced). */
-  private zapTree(root: TdpPage, vcpu: number): void {
+  /**
+   * `tdp_mmu_zap_root` (tdp_mmu.c:881-926): zap everything under a root (it stays allocated while
+   * referenced) in passes of growing level — 4K, 2M, 1G, then the root's level (:918-923) — each
+   * setting the MMU-present SPTEs of that level (tables or leaves) to SHADOW_NONPRESENT_VALUE
+   * (`__tdp_mmu_zap_root`, :858-879); non-present SPTEs, MMIO ones included, are skipped (:868-869).
+   */
+  private zapTree(root: TdpPage, vcpu: number, shared: boolean): void {
+    for (const zapLevel of [1, 2, 3, root.level]) this.zapLevel(root, zapLevel, vcpu, shared);
+  }
+
+  /** One `__tdp_mmu_zap_root` pass: present SPTEs at `zapLevel` (or below, under a lower root) go. */
+  private zapLevel(sp: TdpPage, zapLevel: number, vcpu: number, shared: boolean): void {
     for (let i = 0; i < 512; i++) {
-      const spte = this.readSpteUnchecked(root, i);
-      if (isShadowPresent(spte) || isMmioSpte(this.vm.config, spte)) this.setSpteUnchecked(root, i, spte, SHADOW_NONPRESENT_VALUE, vcpu);
+      const spte = this.readSpteUnchecked(sp, i);
+      if (!isShadowPresent(spte)) continue;
+      if (sp.level > zapLevel) {
+        // :871-872 skips the entry; the iterator steps down into a table.
+        if (!isLastSpte(spte, sp.level)) this.zapLevel(this.childOfUnchecked(spte), zapLevel, vcpu, shared);
+        continue;
+      }
+      this.setSpteUnchecked(sp, i, spte, SHADOW_NONPRESENT_VALUE, vcpu, shared);
     }
   }
 

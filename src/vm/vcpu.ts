@@ -773,7 +773,13 @@ export class Vcpu {
       return tdxPageFault(this.vm, exit, { index: this.index, stats: this.stats, mirror: this.mirrorRoot!, direct, gva: this.curGva });
     }
     const vm = this.vm;
-    const root = this.ensureRoot();
+    // KVM loads a root on the way into the guest (kvm_mmu_reload), never in the exit handler.
+    const root = this.root;
+    if (root === null) {
+      // kvm_mmu_page_fault: WARN_ON_ONCE(!VALID_PAGE(root.hpa)) → RET_PF_RETRY, uncounted (mmu.c:6246-6247).
+      vm.events.recordUnchecked({ kind: 'page_fault', vcpu: this.index, gva: this.curGva, gpa: exit.gpa, code: exit.errorCode, outcome: 'RET_PF_RETRY (no root)' });
+      return { ret: RET_PF.RETRY, fast: false, mmio: false };
+    }
     let ec = exit.errorCode;
     // kvm_mmu_page_fault (mmu.c:6259-6262): a SW-protected VM's non-RSVD fault on a private gfn is private.
     const attrs = vm.memAttributes;
@@ -828,6 +834,9 @@ export class Vcpu {
             fault.pfn = memslotPfn(slot, fault.gfn);
             fault.mapWritable = !slot.readonly;
           }
+          // is_page_fault_stale (mmu.c:4828-4829): an obsolete root (invalidated while the guest ran,
+          // mmu.c:4688-4689) is not mapped into; the guest re-enters on a new root.
+          if (r === RET_PF.INVALID && root.role.invalid) r = RET_PF.RETRY;
           if (r === RET_PF.INVALID) {
             r = vm.tdp.mapUnchecked(fault, root, this.index, this.stats);
             if (r === RET_PF.EMULATE) {

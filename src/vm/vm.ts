@@ -821,7 +821,7 @@ export class Vm implements TdpVmContext {
    */
   zapAll(): void {
     if (this.td !== undefined) this.tdp.zapRoots(KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS);
-    else this.tdp.invalidateAllRoots();
+    else this.tdp.invalidateAllRoots(KVM_VALID_ROOTS, false); // kvm_tdp_mmu_zap_all: exclusive (tdp_mmu.c:1030)
     this.shadow.zapAll();
     this.afterOperation();
   }
@@ -840,7 +840,7 @@ export class Vm implements TdpVmContext {
       this.td.sept.releaseHkid();
     }
     for (const v of this.vcpus) v.unload();
-    this.tdp.invalidateAllRoots(KVM_VALID_ROOTS);
+    this.tdp.invalidateAllRoots(KVM_VALID_ROOTS, false); // kvm_mmu_uninit_tdp_mmu: exclusive zap
     this.shadow.zapAll();
     this.afterOperation();
   }

@@ -10,10 +10,6 @@
  * - Not reachable by KVM's paths: mapTargetLevel's flush label 'leaf lost MMU-writable' (no
  *   coverage; KVM WARN_ON_ONCEs there, tdp_mmu.c:1174-1177: the fault path never removes
  *   MMU-writable).
- * - Reachable only through the public setSpte writing FROZEN_SPTE or a non-present value other than
- *   SHADOW_NONPRESENT_VALUE after an MMIO SPTE (KVM WARNs on frozen values, tdp_mmu.c:759):
- *   handleRemovedPt's and zapTree's present-or-MMIO test → `true` (an entry holding
- *   SHADOW_NONPRESENT_VALUE is no change, setSpte returns at old === next).
  * - Equivalent in every state a Vm reaches: checkInvariants' private-leaf test with `slot !==
  *   undefined` or `slot.guestMemfd` made true, or `&&` made `||` (a present leaf always has a slot,
  *   and a private gfn is mapped only from a guest_memfd slot: private faults elsewhere exit to
