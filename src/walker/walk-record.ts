@@ -1,5 +1,5 @@
 /** Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason. */
-import { type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
+import { type Gfn, type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
 import { joinU64 } from '../bits';
 import { decodeErrorCode, PFERR } from '../format/acc';
 import type { CpuRole } from '../role/cpu-role';
@@ -32,9 +32,10 @@ export function buildRecord(
   ensureTrace(w, s);
   const fmt = w.format;
   const ept = fmt.ptType === 'ept';
-  const trace: WalkStep[] = [];
   const top = s.usedPdptr ? 3 : s.maxLevel;
   const stopLevel = s.level;
+  // Sized once: pushing onto [] gives every trace a 17-slot store for its 1 to 5 steps.
+  const trace: WalkStep[] = new Array<WalkStep>(top - stopLevel + 1);
   // Every bigint is made fresh through the view (inline): remembering them (U64Memo) cost more
   // than it saved on walks that share only their top levels — a lookup per value, and a store
   // of a new bigint into a long-lived table on every miss.
@@ -56,7 +57,7 @@ export function buildRecord(
       access: isPdptr ? fmt.acc.ALL : s.acc[level]!,
     };
     if (s.updated[level]) step.updated = u64.make(s.newLo[level]!, s.newHi[level]!);
-    trace.push(step);
+    trace[top - level] = step;
   }
   if (stop === WalkStop.Ok) {
     const g = s.gfn;
@@ -73,7 +74,7 @@ export function buildRecord(
       access,
       trace,
       gpa,
-      gfn: mkGfn(g),
+      gfn: w.translate === undefined ? (g as Gfn) : mkGfn(g), // a frame from an entry is below 2^40; a second stage's is checked
       level: stopLevel,
       pageSize,
       pteAccess: s.pteAccess,
