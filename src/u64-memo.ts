@@ -53,12 +53,4 @@ export class U64Memo {
     this.numVal[i] = v;
     return v;
   }
-
-  /**
-   * A fresh bigint of 32-bit unsigned halves (lo, hi), not remembered: for values no other record
-   * shares (a record's GPA).
-   */
-  make(lo: number, hi: number): bigint {
-    return this.view.make(lo, hi);
-  }
 }
