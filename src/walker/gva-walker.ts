@@ -42,10 +42,10 @@ export class GvaWalker {
   private readonly inputs: WalkInputs | undefined;
   private readonly pdptrHalves: Uint32Array | undefined;
   private readonly scratch = new WalkScratch();
-  /** walk()'s address split (bigint → halves). */
-  private readonly view = new U64View();
   /** The same inputs with a second stage installed (created on first use). */
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
+  /** walk()'s address split (bigint → halves). */
+  private readonly view = new U64View();
 
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
