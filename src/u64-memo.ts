@@ -9,7 +9,10 @@
  *
  * Direct-mapped, SIZE slots per kind; a slot starts as the pair (0, 0) / the number 0 with the
  * value 0n, which is that key's true value, so no slot needs a valid flag.
+ *
+ * A miss makes its bigint through a U64View (inline, where `BigInt(n)` calls the runtime).
  */
+import { U64View } from './u64-view';
 
 const BITS = 11;
 const SIZE = 1 << BITS;
@@ -20,6 +23,7 @@ function slotOf(lo: number, hi: number): number {
 }
 
 export class U64Memo {
+  private readonly view = new U64View();
   private readonly pairLo = new Uint32Array(SIZE);
   private readonly pairHi = new Uint32Array(SIZE);
   private readonly pairVal: bigint[] = new Array<bigint>(SIZE).fill(0n);
@@ -33,8 +37,7 @@ export class U64Memo {
   pair(lo: number, hi: number): bigint {
     const i = slotOf(lo, hi);
     if (this.pairLo[i] === lo && this.pairHi[i] === hi) return this.pairVal[i]!;
-    // Below 2^53 one conversion (as joinU64); above, the halves.
-    const v = hi < 0x20_0000 ? BigInt(hi * 0x1_0000_0000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+    const v = this.view.make(lo, hi);
     this.pairLo[i] = lo;
     this.pairHi[i] = hi;
     this.pairVal[i] = v;
@@ -45,7 +48,7 @@ export class U64Memo {
   num(n: number): bigint {
     const i = slotOf(n | 0, (n / 0x1_0000_0000) | 0);
     if (this.numKey[i] === n) return this.numVal[i]!;
-    const v = BigInt(n);
+    const v = this.view.make(n >>> 0, (n - (n >>> 0)) / 0x1_0000_0000);
     this.numKey[i] = n;
     this.numVal[i] = v;
     return v;

@@ -24,6 +24,7 @@ import { ensureTrace, walkTablesRaw } from './walk-fast';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
+import { U64View } from '../u64-view';
 
 /** A linear address's rights with CR0.PG = 0 (SDM Vol. 3C Table 28-7 bits 9-11). */
 const PAGING_OFF_RIGHTS = Object.freeze({ user: true, writable: true, executeDisable: false });
@@ -43,6 +44,8 @@ export class GvaWalker {
   private readonly scratch = new WalkScratch();
   /** The same inputs with a second stage installed (created on first use). */
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
+  /** walk()'s address split (bigint → halves). */
+  private readonly view = new U64View();
 
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
@@ -133,6 +136,14 @@ export class GvaWalker {
     return this.checkAddressUnchecked(mkGva(v));
   }
 
+  /** Whether an address with bits 63:32 `hi` meets the mode's rule (checkAddressUnchecked's, on the upper half). */
+  private upperOk(hi: number): boolean {
+    const level = this.baseLevel;
+    // Canonical: bits 63:47 (63:56 with LA57) all equal; outside long mode: 32 bits wide.
+    if (level >= 4) return level === 5 ? hi < 0x0100_0000 || hi >= 0xff00_0000 : hi < 0x8000 || hi >= 0xffff_8000;
+    return hi === 0;
+  }
+
   /**
    * @internal `checkAddress` for a value already checked to be a u64 bigint (the access pipeline,
    * after `checkAddressArg`): the mode's rule only, not the type and range check again.
@@ -175,13 +186,19 @@ export class GvaWalker {
 
   /** Walk a GVA for an access and return the full record. */
   walk(address: Gva | bigint, access: Access): WalkResult {
-    const a = this.checkAddress(address);
+    // The halves through the view, and the mode's rule on the upper half (no bigint compare or
+    // conversion). Anything else — a number, a value outside u64, an address the rule refuses —
+    // goes through checkAddress, which converts it or throws its typed error.
+    const view = this.view;
+    let a: Gva;
+    if (typeof address === 'bigint' && view.split(address) && this.upperOk(view.hi)) a = address as Gva;
+    else {
+      a = this.checkAddress(address);
+      view.split(a);
+    }
+    const vhi = view.hi;
+    const vlo = view.lo;
     const enc = encodeAccess(access);
-    // Halves from one conversion when the address is exact as a double (below 2^53), not two BigInts.
-    const n = Number(a);
-    const exact = n < 2 ** 53;
-    const vhi = exact ? Math.floor(n / 0x1_0000_0000) : Number(a >> 32n);
-    const vlo = exact ? n - vhi * 0x1_0000_0000 : Number(a & 0xffffffffn);
     if (this.inputs === undefined) {
       return {
         status: 'ok',
@@ -200,7 +217,7 @@ export class GvaWalker {
       };
     }
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);
-    return buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk');
+    return buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk', vlo & 0xfff);
   }
 
   /**

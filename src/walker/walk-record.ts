@@ -1,5 +1,5 @@
 /** Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason. */
-import { type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
+import { type Gfn, type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
 import { joinU64 } from '../bits';
 import { decodeErrorCode, PFERR } from '../format/acc';
 import type { CpuRole } from '../role/cpu-role';
@@ -26,35 +26,45 @@ export function buildRecord(
   access: Access,
   role: CpuRole | undefined,
   stage: WalkStage,
+  /** `address`'s bits 11:0 when the caller has them as a number (saves a bigint operation). */
+  pageOffset?: number,
 ): WalkResult {
   ensureTrace(w, s);
   const fmt = w.format;
   const ept = fmt.ptType === 'ept';
-  const trace: WalkStep[] = [];
   const top = s.usedPdptr ? 3 : s.maxLevel;
   const stopLevel = s.level;
-  const memo = s.memo;
+  // Sized once: pushing onto [] gives every trace a 17-slot store for its 1 to 5 steps.
+  const trace: WalkStep[] = new Array<WalkStep>(top - stopLevel + 1);
+  // Every bigint is made fresh through the view (inline): remembering them (U64Memo) cost more
+  // than it saved on walks that share only their top levels — a lookup per value, and a store
+  // of a new bigint into a long-lived table on every miss.
+  const u64 = s.view;
+  const leafStop = stop === WalkStop.Ok || stop === WalkStop.Permission;
+  const presentMask = ept ? (fmt.mbec ? 0x407 : 7) : 1;
   for (let level = top; level >= stopLevel; level--) {
-    const value = memo.pair(s.lo[level]!, s.hi[level]!);
+    const lo = s.lo[level]!;
     const isPdptr = s.usedPdptr && level === 3;
-    const entryGpa = memo.num(isPdptr ? w.pdptBase + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes) as Gpa; // < 2^53
-    const present = ept ? (s.lo[level]! & (fmt.mbec ? 0x407 : 7)) !== 0 : (s.lo[level]! & 1) !== 0;
+    const e = isPdptr ? w.pdptBase + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes; // < 2^53
+    const eLo = e >>> 0;
     const step: WalkStep = {
       level,
       source: isPdptr ? 'pdptr-register' : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
-      entryGpa,
-      value,
-      present,
-      leaf: (stop === WalkStop.Ok || stop === WalkStop.Permission) && level === stopLevel,
+      entryGpa: u64.make(eLo, (e - eLo) / 0x1_0000_0000) as Gpa,
+      value: u64.make(lo, s.hi[level]!),
+      present: (lo & presentMask) !== 0,
+      leaf: leafStop && level === stopLevel,
       access: isPdptr ? fmt.acc.ALL : s.acc[level]!,
     };
-    if (s.updated[level]) step.updated = memo.pair(s.newLo[level]!, s.newHi[level]!);
-    trace.push(step);
+    if (s.updated[level]) step.updated = u64.make(s.newLo[level]!, s.newHi[level]!);
+    trace[top - level] = step;
   }
   if (stop === WalkStop.Ok) {
     const g = s.gfn;
-    const gpa = (BigInt(g * 4096) + BigInt.asUintN(12, address as bigint)) as Gpa;
-    const pageSize = fmt.indexBits === 10 ? (stopLevel === 2 ? 4 << 20 : 4096) : 4096 * 512 ** (stopLevel - 1);
+    // The frame's halves and the page offset, made into one bigint (a frame is below 2^40).
+    const off = pageOffset ?? Number(BigInt.asUintN(12, address as bigint));
+    const gpa = u64.make((((g & 0xfffff) << 12) | off) >>> 0, Math.floor(g / 0x100000)) as Gpa;
+    const pageSize = fmt.indexBits === 10 ? (stopLevel === 2 ? 4 << 20 : 4096) : stopLevel === 1 ? 4096 : stopLevel === 2 ? 0x20_0000 : 4096 * 512 ** (stopLevel - 1);
     let ad = 0;
     for (let l = 0; l < 6; l++) ad += s.updated[l]!;
     return {
@@ -64,7 +74,7 @@ export function buildRecord(
       access,
       trace,
       gpa,
-      gfn: mkGfn(g),
+      gfn: w.translate === undefined ? (g as Gfn) : mkGfn(g), // a frame from an entry is below 2^40; a second stage's is checked
       level: stopLevel,
       pageSize,
       pteAccess: s.pteAccess,

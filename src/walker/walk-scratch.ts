@@ -1,4 +1,5 @@
 import { U64Memo } from '../u64-memo';
+import { U64View } from '../u64-view';
 
 /**
  * Per-walker scratch that the hot walk fills instead of allocating: the raw halves, addresses
@@ -46,6 +47,8 @@ export class WalkScratch {
   tvlo = 0;
   tacc = 0;
   private memoValue: U64Memo | undefined = undefined;
+  /** Makes the bigints of this walker's records (buildRecord). */
+  readonly view = new U64View();
 
   /** The bigints of this walker's records (made on the first record: a raw-only walker never needs it). */
   get memo(): U64Memo {

@@ -103,6 +103,45 @@ describe('gva walk: paging modes', () => {
   });
 });
 
+describe('gva walk: the address rule at its edges (walk() checks it on the halves)', () => {
+  // SDM Vol. 1 §3.3.7.1: a canonical address has bits 63:N-1 all equal to bit N-1 (N = 48, or 57
+  // with LA57, SDM Vol. 3A §4.5); outside long mode a linear address is 32 bits wide (Vol. 3A §4.1).
+  const cases: Array<['paging4' | 'paging5' | 'pae' | 'off', bigint, boolean]> = [
+    ['paging4', 0n, true], ['paging4', 0x0000_7fff_ffff_ffffn, true], ['paging4', 0x0000_8000_0000_0000n, false],
+    ['paging4', 0x0001_0000_0000_0000n, false], ['paging4', 0x8000_0000_0000_0000n, false], ['paging4', 0xffff_7fff_ffff_ffffn, false],
+    ['paging4', 0xffff_8000_0000_0000n, true], ['paging4', 0xffff_ffff_ffff_ffffn, true],
+    ['paging5', 0x00ff_ffff_ffff_ffffn, true], ['paging5', 0x0100_0000_0000_0000n, false], ['paging5', 0xfeff_ffff_ffff_ffffn, false],
+    ['paging5', 0xff00_0000_0000_0000n, true], ['paging5', 0xffff_ffff_ffff_ffffn, true],
+    ['pae', 0xffff_ffffn, true], ['pae', 0x1_0000_0000n, false], ['pae', 0xffff_ffff_ffff_ffffn, false],
+    ['off', 0xffff_ffffn, true], ['off', 0x1_0000_0000n, false], ['off', 0x8000_0000_0000_0000n, false],
+  ];
+  function walker(mode: 'paging4' | 'paging5' | 'pae' | 'off'): GvaWalker {
+    const { mem, b } = setup(mode === 'off' ? 'paging4' : mode);
+    if (mode === 'off') return new GvaWalker(mem, { cr0: CR0.PE, cr3: 0n, cr4: 0n, efer: 0n });
+    return new GvaWalker(mem, { cr0: CR0.PE | CR0.PG, cr3: b.root, cr4: CR4.PAE | (mode === 'paging5' ? CR4.LA57 : 0n), efer: mode === 'pae' ? 0n : LM });
+  }
+
+  it('accepts exactly the addresses the rule allows, refusing the rest with NonCanonicalAddressError', () => {
+    for (const [mode, v, allowed] of cases) {
+      const w = walker(mode);
+      if (allowed) expect(w.walk(v, { kind: 'read' }).address, `${mode} ${v.toString(16)}`).toBe(v);
+      else expect(() => w.walk(v, { kind: 'read' }), `${mode} ${v.toString(16)}`).toThrow(NonCanonicalAddressError);
+    }
+  });
+
+  it('a number address gives the record of the same bigint; out-of-u64 bigints are argument errors', () => {
+    const { mem, b } = setup('paging4');
+    b.map(0x7000_0000n, 0x20_0000n, { flags: { writable: true, user: true } });
+    const w = new GvaWalker(mem, { cr0: CR0.PE | CR0.PG, cr3: b.root, cr4: CR4.PAE, efer: LM });
+    w.walk(0x7000_0abcn, { kind: 'read' }); // sets A: the two walks below then see the same entries
+    const byNumber = ok(w.walk(0x7000_0abc as unknown as bigint, { kind: 'read' }));
+    expect(byNumber.address).toBe(0x7000_0abcn);
+    expect(byNumber).toEqual(ok(w.walk(0x7000_0abcn, { kind: 'read' })));
+    expect(byNumber.gpa).toBe(0x20_0abcn);
+    for (const v of [-1n, 1n << 64n, -(1n << 63n)]) expect(() => w.walk(v, { kind: 'read' })).toThrow(InvalidArgumentError);
+  });
+});
+
 describe('gva walk: details KVM pins down', () => {
   it('A/D are set on success only, D only on writes to the leaf; a read of a clean page drops W from pte_access', () => {
     const { mem, b } = setup('paging4');
