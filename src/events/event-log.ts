@@ -3,6 +3,7 @@
  * SPTE changes, zaps, flushes. Sequence numbers, never clocks, so runs are reproducible.
  */
 import { checkBigint, checkInt, checkObject, checkString, refuse } from '../validate/checks';
+import { eventColumns } from './event-columns';
 
 /** Every event kind, with why each exists. */
 export const EVENT_KINDS = [
@@ -143,20 +144,6 @@ export class EventLog {
 
   /** Columns for a table: bigint values as hex strings (arquero and JSON cannot hold bigint). */
   columns(): Record<string, (string | number | null)[]> {
-    const h = (v: bigint | null) => (v === null ? null : '0x' + v.toString(16));
-    const cols: Record<string, (string | number | null)[]> = { seq: [], vcpu: [], kind: [], gva: [], gpa: [], level: [], code: [], outcome: [], old_spte: [], new_spte: [] };
-    for (const r of this.rows) {
-      cols.seq!.push(r.seq);
-      cols.vcpu!.push(r.vcpu);
-      cols.kind!.push(r.kind);
-      cols.gva!.push(h(r.gva));
-      cols.gpa!.push(h(r.gpa));
-      cols.level!.push(r.level);
-      cols.code!.push(h(r.code));
-      cols.outcome!.push(r.outcome);
-      cols.old_spte!.push(h(r.oldSpte));
-      cols.new_spte!.push(h(r.newSpte));
-    }
-    return cols;
+    return eventColumns(this.rows);
   }
 }
