@@ -3,7 +3,6 @@
  * SPTE changes, zaps, flushes. Sequence numbers, never clocks, so runs are reproducible.
  */
 import { checkBigint, checkInt, checkObject, checkString, refuse } from '../validate/checks';
-import { eventColumns } from './event-columns';
 
 /** Every event kind, with why each exists. */
 export const EVENT_KINDS = [
@@ -142,8 +141,37 @@ export class EventLog {
     this.rows.length = 0;
   }
 
+  /**
+   * A copy of the log as it is now (rows, sequence number, drops): what later records or a clear
+   * do not change. A trace result keeps one and builds its events table from it on first read.
+   */
+  copy(): EventLog {
+    const c = new EventLog();
+    c.enabled = this.enabled;
+    c.limit = this.limit;
+    c.seq = this.seq;
+    c.dropped = this.dropped;
+    // Row objects are never changed once recorded: sharing them is a copy.
+    for (const r of this.rows) c.rows.push(r);
+    return c;
+  }
+
   /** Columns for a table: bigint values as hex strings (arquero and JSON cannot hold bigint). */
   columns(): Record<string, (string | number | null)[]> {
-    return eventColumns(this.rows);
+    const h = (v: bigint | null) => (v === null ? null : '0x' + v.toString(16));
+    const cols: Record<string, (string | number | null)[]> = { seq: [], vcpu: [], kind: [], gva: [], gpa: [], level: [], code: [], outcome: [], old_spte: [], new_spte: [] };
+    for (const r of this.rows) {
+      cols.seq!.push(r.seq);
+      cols.vcpu!.push(r.vcpu);
+      cols.kind!.push(r.kind);
+      cols.gva!.push(h(r.gva));
+      cols.gpa!.push(h(r.gpa));
+      cols.level!.push(r.level);
+      cols.code!.push(h(r.code));
+      cols.outcome!.push(r.outcome);
+      cols.old_spte!.push(h(r.oldSpte));
+      cols.new_spte!.push(h(r.newSpte));
+    }
+    return cols;
   }
 }

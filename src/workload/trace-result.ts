@@ -7,8 +7,7 @@ import type { ResolvedConfig } from './run-config';
 import type { Trace } from './trace';
 import type { TraceMachine } from './trace-machine';
 import { literatureRefs } from './memory-refs';
-import { arquero } from '../events/arquero';
-import { eventColumns } from '../events/event-columns';
+import { eventsTable } from '../events/tables';
 
 /** What the runner counts itself: outcomes of the trace's accesses, not of the kernel's PT stores. */
 export interface RunTally {
@@ -112,7 +111,7 @@ export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: Trace
   // table (a hex string per address of every row) is per-job work no row shows, which also loaded
   // arquero into every worker. The rows are copied now, so the table is still the log as it was
   // when the result was taken, whatever runs or is cleared later.
-  const rows = m.vm.events.all.slice();
+  const log = m.vm.events.copy();
   let events: aq.ColumnTable | undefined;
-  return Object.defineProperty(result, 'events', { enumerable: true, get: () => (events ??= arquero().table(eventColumns(rows))) }) as TraceResult;
+  return Object.defineProperty(result, 'events', { enumerable: true, get: () => (events ??= eventsTable(log)) }) as TraceResult;
 }
