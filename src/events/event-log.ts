@@ -141,6 +141,21 @@ export class EventLog {
     this.rows.length = 0;
   }
 
+  /**
+   * A copy of the log as it is now (rows, sequence number, drops): what later records or a clear
+   * do not change. A trace result keeps one and builds its events table from it on first read.
+   */
+  copy(): EventLog {
+    const c = new EventLog();
+    c.enabled = this.enabled;
+    c.limit = this.limit;
+    c.seq = this.seq;
+    c.dropped = this.dropped;
+    // Row objects are never changed once recorded: sharing them is a copy.
+    for (const r of this.rows) c.rows.push(r);
+    return c;
+  }
+
   /** Columns for a table: bigint values as hex strings (arquero and JSON cannot hold bigint). */
   columns(): Record<string, (string | number | null)[]> {
     const h = (v: bigint | null) => (v === null ? null : '0x' + v.toString(16));

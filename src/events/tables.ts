@@ -1,15 +1,16 @@
 /** Events and counters as arquero tables, for notebooks and charts. */
-import * as aq from 'arquero';
+import type * as Aq from 'arquero';
 import { EventLog } from './event-log';
+import { arquero } from './arquero';
 import { checkObject, refuse } from '../validate/checks';
 
-export function eventsTable(log: EventLog): ReturnType<typeof aq.table> {
+export function eventsTable(log: EventLog): Aq.ColumnTable {
   if (!(log instanceof EventLog)) refuse('log', 'event-log', 'must be an EventLog (vm.events)', log);
-  return aq.table(log.columns());
+  return arquero().table(log.columns());
 }
 
 /** One row per counter: name, value (and a scope column). */
-export function countersTable(scopes: Record<string, Record<string, number>>): ReturnType<typeof aq.table> {
+export function countersTable(scopes: Record<string, Record<string, number>>): Aq.ColumnTable {
   const scope: string[] = [];
   const name: string[] = [];
   const value: number[] = [];
@@ -23,5 +24,5 @@ export function countersTable(scopes: Record<string, Record<string, number>>): R
       value.push(v);
     }
   }
-  return aq.table({ scope, name, value });
+  return arquero().table({ scope, name, value });
 }

@@ -1,6 +1,7 @@
 /** Saving, reloading and merging sweep tables (Arrow IPC through arquero), for sweeps split across machines. */
 import * as fs from 'node:fs';
-import * as aq from 'arquero';
+import type * as aq from 'arquero';
+import { arquero } from '../events/arquero';
 import { SweepError } from './sweep-error';
 import { SWEEP_KEY_COLUMNS } from './sweep-row';
 import { expandJobs, type Job, type SweepSpec } from './sweep-jobs';
@@ -22,7 +23,7 @@ export function saveSweep(table: aq.ColumnTable, file: string): void {
   checkTable('table', table);
   checkFile('file', file);
   for (const k of SWEEP_KEY_COLUMNS) if (!table.columnNames().includes(k)) throw new SweepError('sweep-table-columns', `not a sweep table: no column ${k}`, k);
-  const bytes = aq.toArrowIPC(table);
+  const bytes = arquero().toArrowIPC(table);
   const tmp = `${file}.partial`;
   fs.writeFileSync(tmp, bytes);
   fs.renameSync(tmp, file);
@@ -38,7 +39,7 @@ export function loadSweep(file: string): aq.ColumnTable {
     throw new SweepError('sweep-load-read', `file cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, JSON.stringify(file));
   }
   try {
-    return aq.fromArrow(bytes);
+    return arquero().fromArrow(bytes);
   } catch (e) {
     throw new SweepError('sweep-load-format', `file is not an Arrow IPC sweep table: ${(e as Error).message.slice(0, 80)}`, JSON.stringify(file));
   }
@@ -109,5 +110,5 @@ function inJobOrder(all: aq.ColumnTable, jobs: Job[]): aq.ColumnTable {
     const v = all.array(c) as ArrayLike<unknown>;
     cols[c] = order.map((r) => v[r]);
   }
-  return aq.table(cols);
+  return arquero().table(cols);
 }

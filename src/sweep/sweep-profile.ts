@@ -5,11 +5,34 @@
  */
 import type { SweepRow } from './sweep-row';
 import type { ThreadCpu } from './thread-cpu';
+import { SweepError } from './sweep-error';
+
+/**
+ * A job's SweepError as plain data: a worker's error crosses to the coordinator by structured
+ * clone, which keeps neither the class nor the rule, so a job's refusal (a trace its parameters
+ * do not give, runJob) would arrive as a different error than the in-process sweep raises.
+ */
+export interface SweepRefusal {
+  rule: string;
+  /** The message without the `(value …; rule: …)` suffix the error's constructor adds. */
+  text: string;
+  value: string | undefined;
+}
+
+export function toRefusal(e: SweepError): SweepRefusal {
+  const suffix = e.value === undefined ? '' : ` (value ${e.value}; rule: ${e.rule})`;
+  return { rule: e.rule, text: e.message.slice(0, e.message.length - suffix.length), value: e.value };
+}
+
+/** The same SweepError again: class, rule, value and message. */
+export function fromRefusal(r: SweepRefusal): SweepError {
+  return new SweepError(r.rule, r.text, r.value);
+}
 
 /** What a worker thread posts: once when loaded, then once per job. */
 export type WorkerReply =
   | { ready: true; at: number; cpu: ThreadCpu | undefined }
-  | { index: number; row?: SweepRow; error?: string; wallNs: number; before: ThreadCpu | undefined; cpu: ThreadCpu | undefined };
+  | { index: number; row?: SweepRow; error?: string; refusal?: SweepRefusal; wallNs: number; before: ThreadCpu | undefined; cpu: ThreadCpu | undefined };
 
 export interface SweepThreadProfile {
   /** `main` for an in-process sweep (workers: 1), else `worker 0`, `worker 1`, … */
@@ -36,7 +59,7 @@ export interface SweepProfile {
   jobs: number;
   /** Wall ms of the whole call. */
   wallMs: number;
-  /** Wall ms of the coordinator's trace check, before any job (serial; workers load meanwhile). */
+  /** Wall ms of the coordinator's check of every job's parameters (checkJobParams), serial, before any worker starts. */
   checkMs: number;
   /** The coordinator thread's CPU ms for that check. */
   checkCpuMs: number;

@@ -6,7 +6,8 @@ import { parentPort } from 'node:worker_threads';
 import { runJob, type SweepRow } from './sweep-row';
 import type { Job } from './sweep-jobs';
 import { threadCpu } from './thread-cpu';
-import type { WorkerReply } from './sweep-profile';
+import { toRefusal, type SweepRefusal, type WorkerReply } from './sweep-profile';
+import { SweepError } from './sweep-error';
 
 // Everything this thread did so far was loading the engine (module compile and evaluation).
 parentPort?.postMessage({ ready: true, at: performance.timeOrigin + performance.now(), cpu: threadCpu() } satisfies WorkerReply);
@@ -18,11 +19,11 @@ parentPort?.on('message', (msg: { job: Job } | { stop: true }) => {
   }
   const before = threadCpu();
   const t0 = process.hrtime.bigint();
-  let out: { row: SweepRow } | { error: string };
+  let out: { row: SweepRow } | { error: string } | { refusal: SweepRefusal };
   try {
     out = { row: runJob(msg.job) };
   } catch (err) {
-    out = { error: (err as Error).message };
+    out = err instanceof SweepError ? { refusal: toRefusal(err) } : { error: (err as Error).message };
   }
   const wallNs = Number(process.hrtime.bigint() - t0);
   parentPort!.postMessage({ index: msg.job.index, ...out, wallNs, before, cpu: threadCpu() } satisfies WorkerReply);

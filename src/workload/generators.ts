@@ -2,13 +2,11 @@
  * Seeded workload generators. Each returns a complete trace (set-up included); the same seed and
  * parameters give the same trace on every machine.
  */
-import { MAX_PAGES_PER_TRACE_OP, type Trace, type TraceOp } from './trace';
-import { LimitExceededError } from '../errors';
-import { checkInt, refuse } from '../validate/checks';
-import { checkOpCount, checkParams, count, fraction, optCount, optFlag, pageCount, seedOf } from './check-generator-params';
+import type { Trace, TraceOp } from './trace';
+import { checkInt } from '../validate/checks';
+import { addressSpacesParams, forkStormParams, hotColdParams, invlpgParams, ptChurnParams, sequentialParams, stridedParams, tdMixParams, uniformParams } from './generator-params';
 
-/** Most address spaces a trace may switch between (each has its own page tables). */
-export const MAX_ADDRESS_SPACES = 4096;
+export { MAX_ADDRESS_SPACES } from './generator-params';
 
 const PAGE = 4096;
 /** Workloads map their data at this GVA (the lower canonical half, away from 0). */
@@ -42,46 +40,30 @@ function setup(pages: number, opts: { shared?: boolean } = {}): TraceOp[] {
 const va = (page: number, off = 0) => WORKLOAD_VA + page * PAGE + off;
 
 export function sequentialScan(p: { pages: number; passes?: number; write?: boolean; seed?: number }): Trace {
-  checkParams(p);
-  pageCount('pages', p.pages);
-  const passes = optCount('passes', p.passes, 2);
-  optFlag('write', p.write, false);
-  seedOf(p.seed, 0);
-  checkOpCount(1 + passes * p.pages, p);
+  const { passes } = sequentialParams(p);
   const ops = setup(p.pages);
   for (let k = 0; k < passes; k++) for (let i = 0; i < p.pages; i++) ops.push({ t: p.write ? 'w' : 'r', va: va(i) });
   return { name: 'sequential', seed: p.seed ?? 0, params: { pages: p.pages, passes, write: !!p.write }, spaces: 1, memory: memoryFor(p.pages), ops };
 }
 
 export function uniformRandom(p: { pages: number; accesses: number; writeFraction?: number; seed: number }): Trace {
-  checkParams(p);
-  pageCount('pages', p.pages);
-  checkOpCount(1 + count('accesses', p.accesses), p);
-  const wf = fraction('writeFraction', p.writeFraction, 0.3);
-  const r = xorshift(seedOf(p.seed));
+  const { writeFraction: wf, seed } = uniformParams(p);
+  const r = xorshift(seed);
   const ops = setup(p.pages);
   for (let i = 0; i < p.accesses; i++) ops.push({ t: r() / 2 ** 32 < wf ? 'w' : 'r', va: va(r() % p.pages, (r() % 512) * 8) });
   return { name: 'uniform', seed: p.seed, params: { pages: p.pages, accesses: p.accesses, writeFraction: wf }, spaces: 1, memory: memoryFor(p.pages), ops };
 }
 
 export function strided(p: { pages: number; stride: number; accesses: number; seed?: number }): Trace {
-  checkParams(p);
-  pageCount('pages', p.pages);
-  count('stride', p.stride);
-  checkOpCount(1 + count('accesses', p.accesses), p);
-  seedOf(p.seed, 0);
+  stridedParams(p);
   const ops = setup(p.pages);
   for (let i = 0; i < p.accesses; i++) ops.push({ t: 'r', va: va((i * p.stride) % p.pages) });
   return { name: 'strided', seed: p.seed ?? 0, params: { pages: p.pages, stride: p.stride, accesses: p.accesses }, spaces: 1, memory: memoryFor(p.pages), ops };
 }
 
 export function hotCold(p: { pages: number; accesses: number; hotFraction?: number; hotProbability?: number; seed: number }): Trace {
-  checkParams(p);
-  pageCount('pages', p.pages);
-  checkOpCount(1 + count('accesses', p.accesses), p);
-  const hf = fraction('hotFraction', p.hotFraction, 0.1);
-  const hp = fraction('hotProbability', p.hotProbability, 0.9);
-  const r = xorshift(seedOf(p.seed));
+  const { hotFraction: hf, hotProbability: hp, seed } = hotColdParams(p);
+  const r = xorshift(seed);
   const hot = Math.max(1, Math.floor(p.pages * hf));
   const ops = setup(p.pages);
   for (let i = 0; i < p.accesses; i++) {
@@ -93,12 +75,7 @@ export function hotCold(p: { pages: number; accesses: number; hotFraction?: numb
 
 /** Page-table churn: map and unmap windows (mmap/munmap), touching each window, then flushing. */
 export function ptChurn(p: { windows: number; pagesPerWindow: number; rounds: number; seed: number }): Trace {
-  checkParams(p);
-  pageCount('windows', p.windows);
-  pageCount('pagesPerWindow', p.pagesPerWindow);
-  if (p.windows * p.pagesPerWindow > MAX_PAGES_PER_TRACE_OP) refuse('p.pagesPerWindow', 'trace-pages-limit', `times p.windows must be at most ${MAX_PAGES_PER_TRACE_OP} pages`, p.pagesPerWindow, LimitExceededError);
-  checkOpCount(count('rounds', p.rounds) * (2 * p.pagesPerWindow + 2), p);
-  const r = xorshift(seedOf(p.seed));
+  const r = xorshift(ptChurnParams(p).seed);
   const pages = p.windows * p.pagesPerWindow;
   const ops: TraceOp[] = [];
   for (let k = 0; k < p.rounds; k++) {
@@ -115,11 +92,7 @@ export function ptChurn(p: { windows: number; pagesPerWindow: number; rounds: nu
 
 /** Fork-like write-protection storms: write-protect everything, flush, then copy-on-write faults. */
 export function forkStorm(p: { pages: number; forks: number; writesPerFork: number; seed: number }): Trace {
-  checkParams(p);
-  // The set-up maps twice the pages (a private copy of each).
-  checkInt('p.pages', p.pages, { min: 1, max: MAX_PAGES_PER_TRACE_OP / 2 });
-  checkOpCount(1 + p.pages + count('forks', p.forks) * (2 + 3 * count('writesPerFork', p.writesPerFork)), p);
-  const r = xorshift(seedOf(p.seed));
+  const r = xorshift(forkStormParams(p).seed);
   const ops = setup(p.pages * 2);
   for (let i = 0; i < p.pages; i++) ops.push({ t: 'w', va: va(i) });
   for (let f = 0; f < p.forks; f++) {
@@ -135,12 +108,7 @@ export function forkStorm(p: { pages: number; forks: number; writesPerFork: numb
 
 /** Address-space switches: several processes, each with its own tables, scheduled round-robin. */
 export function addressSpaces(p: { spaces: number; pagesPerSpace: number; slices: number; accessesPerSlice: number; seed: number }): Trace {
-  checkParams(p);
-  checkInt('p.spaces', p.spaces, { min: 1, max: MAX_ADDRESS_SPACES });
-  pageCount('pagesPerSpace', p.pagesPerSpace);
-  if (p.spaces * p.pagesPerSpace > MAX_PAGES_PER_TRACE_OP) refuse('p.pagesPerSpace', 'trace-pages-limit', `times p.spaces must be at most ${MAX_PAGES_PER_TRACE_OP} pages`, p.pagesPerSpace, LimitExceededError);
-  checkOpCount(2 * p.spaces + count('slices', p.slices) * (1 + count('accessesPerSlice', p.accessesPerSlice)), p);
-  const r = xorshift(seedOf(p.seed));
+  const r = xorshift(addressSpacesParams(p).seed);
   const ops: TraceOp[] = [];
   for (let s = 0; s < p.spaces; s++) {
     ops.push({ t: 'cr3', as: s }, { t: 'map', va: WORKLOAD_VA, pa: DATA_PA + s * p.pagesPerSpace * PAGE, n: p.pagesPerSpace, w: true, u: true });
@@ -154,10 +122,7 @@ export function addressSpaces(p: { spaces: number; pagesPerSpace: number; slices
 
 /** INVLPG patterns: remap pages one by one, invalidating each, and touch them. */
 export function invlpgPattern(p: { pages: number; rounds: number; seed: number }): Trace {
-  checkParams(p);
-  checkInt('p.pages', p.pages, { min: 1, max: MAX_PAGES_PER_TRACE_OP / 2 });
-  checkOpCount(1 + 3 * count('rounds', p.rounds), p);
-  const r = xorshift(seedOf(p.seed));
+  const r = xorshift(invlpgParams(p).seed);
   const ops = setup(p.pages * 2);
   for (let k = 0; k < p.rounds; k++) {
     const page = r() % p.pages;
@@ -168,15 +133,8 @@ export function invlpgPattern(p: { pages: number; rounds: number; seed: number }
 
 /** A TD's mix of private and shared memory, with conversions between them. */
 export function tdMix(p: { pages: number; accesses: number; sharedFraction?: number; conversions?: number; seed: number }): Trace {
-  checkParams(p);
-  pageCount('pages', p.pages);
-  const sf = fraction('sharedFraction', p.sharedFraction, 0.25);
-  const shared = Math.floor(p.pages * sf);
-  // Conversions pick a private page: at least one must stay private.
-  if (shared >= p.pages) refuse('p.sharedFraction', 'trace-td-private', 'must leave at least one private page', sf);
-  const conversions = optCount('conversions', p.conversions, 0);
-  checkOpCount(2 + count('accesses', p.accesses) + 3 * Math.min(conversions, p.accesses), p);
-  const r = xorshift(seedOf(p.seed));
+  const { sharedFraction: sf, shared, seed } = tdMixParams(p);
+  const r = xorshift(seed);
   const ops: TraceOp[] = [
     { t: 'map', va: WORKLOAD_VA, pa: DATA_PA, n: p.pages - shared, w: true, u: true },
     ...(shared > 0 ? [{ t: 'map' as const, va: va(p.pages - shared), pa: DATA_PA + (p.pages - shared) * PAGE, n: shared, w: true, u: true, s: true }] : []),

@@ -7,6 +7,7 @@ import type { ResolvedConfig } from './run-config';
 import type { Trace } from './trace';
 import type { TraceMachine } from './trace-machine';
 import { literatureRefs } from './memory-refs';
+import { eventsTable } from '../events/tables';
 
 /** What the runner counts itself: outcomes of the trace's accesses, not of the kernel's PT stores. */
 export interface RunTally {
@@ -88,7 +89,7 @@ export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: Trace
     'guest-pf': tally.guestPf,
     'reflected-to-l1': counters.nested_reflected! + tally.l1Intercepts,
   };
-  return {
+  const result: Omit<TraceResult, 'events'> = {
     config: label,
     trace: t.name,
     seed: t.seed,
@@ -104,7 +105,13 @@ export function buildResult(label: string, c: ResolvedConfig, t: Trace, m: Trace
       cyclesPerAccess: tally.accesses === 0 ? 0 : cycles / tally.accesses,
       tlbHitRate: tlb === undefined || lookups === 0 ? null : (tlb.stats.get('l1_hits') + tlb.stats.get('stlb_hits')) / lookups,
     },
-    events: m.vm.eventsTable() as aq.ColumnTable,
     series: series.map((p) => ({ ...p })),
   };
+  // The event table is built on its first read, not here: a sweep row reads counters only, and the
+  // table (a hex string per address of every row) is per-job work no row shows, which also loaded
+  // arquero into every worker. The rows are copied now, so the table is still the log as it was
+  // when the result was taken, whatever runs or is cleared later.
+  const log = m.vm.events.copy();
+  let events: aq.ColumnTable | undefined;
+  return Object.defineProperty(result, 'events', { enumerable: true, get: () => (events ??= eventsTable(log)) }) as TraceResult;
 }

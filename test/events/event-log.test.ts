@@ -51,4 +51,19 @@ describe('EventLog', () => {
     walk(src);
     expect(checked).toEqual([]);
   });
+
+  it('copy(): the log as it was; later records, drops and a clear of the original do not reach it, and its records continue the sequence', () => {
+    const log = new EventLog();
+    log.limit = 3;
+    for (let i = 0; i < 4; i++) log.recordUnchecked({ kind: 'zap', outcome: `z${i}` });
+    const c = log.copy();
+    log.recordUnchecked({ kind: 'zap', outcome: 'later' });
+    log.clear();
+    expect(c.all.map((e) => [e.seq, e.outcome])).toEqual([[1, 'z1'], [2, 'z2'], [3, 'z3']]);
+    expect([c.dropped, c.limit, c.enabled]).toEqual([1, 3, true]);
+    c.recordUnchecked({ kind: 'zap' });
+    expect(c.all.map((e) => e.seq)).toEqual([2, 3, 4]);
+    expect(log.length).toBe(0);
+  });
 });
+

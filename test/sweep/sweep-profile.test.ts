@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addJob, cpuMs, emptyThread, waitMs } from '../../src/sweep/sweep-profile';
+import { addJob, cpuMs, emptyThread, fromRefusal, toRefusal, waitMs } from '../../src/sweep/sweep-profile';
+import { SweepError } from '../../src/sweep/sweep-error';
 import { threadCpu } from '../../src/sweep/thread-cpu';
 
 describe('sweep profile', () => {
@@ -28,5 +29,14 @@ describe('sweep profile', () => {
     expect(Number.isSafeInteger(a.cpuNs) && Number.isSafeInteger(a.waitNs)).toBe(true);
     expect(b.cpuNs).toBeGreaterThanOrEqual(a.cpuNs);
     expect(b.waitNs).toBeGreaterThanOrEqual(a.waitNs);
+  });
+
+  it('a job\'s SweepError crosses from a worker as data and is the same error again: class, rule, value, message', () => {
+    for (const e of [new SweepError('sweep-param-invalid', 'workload uniform with {"pages":0} does not give a valid trace: p.pages (value 0; rule: range)', '{"pages":0}'), new SweepError('sweep-x', 'no value')]) {
+      // Structured clone is what postMessage applies: it keeps plain data only.
+      const back = fromRefusal(structuredClone(toRefusal(e)));
+      expect(back).toBeInstanceOf(SweepError);
+      expect([back.rule, back.value, back.message]).toEqual([e.rule, e.value, e.message]);
+    }
   });
 });

@@ -1,7 +1,7 @@
 /** Bad input to the sweep's job functions (src/sweep): expandJobs, checkTraces, runJob refuse with typed, named errors. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expandJobs, checkTraces, checkJob, runJob, sweep, profiledSweep, MAX_SWEEP_JOBS, LimitExceededError, type Job, type SweepOptions, type SweepSpec } from '../../src';
+import { expandJobs, checkTraces, checkJobParams, checkJob, runJob, sweep, profiledSweep, MAX_SWEEP_JOBS, LimitExceededError, type Job, type SweepOptions, type SweepSpec } from '../../src';
 import { FC, Tally, badEnum, junk, refused, refusedRule } from './support';
 
 const t = new Tally('sweep-edge');
@@ -26,6 +26,17 @@ describe('expandJobs / checkTraces / runJob refuse bad specs and jobs', () => {
     const many = { length: MAX_SWEEP_JOBS + 1 } as unknown as Job[];
     refusedRule(t, () => checkTraces(Object.assign([], many)), LimitExceededError, 'limit');
     expect(() => checkTraces(good)).not.toThrow();
+  });
+
+  it('checkJobParams (the sweep\'s up-front check): the same refusals as checkTraces', () => {
+    const good = expandJobs(spec());
+    fc.assert(fc.property(junk.filter((v) => !Array.isArray(v)), (v) => refused(t, () => checkJobParams(v as Job[]), { param: 'jobs', value: v })), FC);
+    fc.assert(fc.property(notObject, (v) => refused(t, () => checkJobParams([good[0]!, v as Job]), { param: 'jobs[1]', value: v })), FC);
+    fc.assert(fc.property(badEnum(GENERATORS), (v) => refused(t, () => checkJobParams([{ ...good[0]!, generator: v as string }]), { param: 'jobs[0].generator', value: v })), FC);
+    fc.assert(fc.property(fc.oneof(fc.constant(0), fc.constant(-1), fc.constant(1.5), fc.constant(NaN), fc.constant(2 ** 25)), (v) => refused(t, () => checkJobParams([{ ...good[0]!, params: { pages: v } }]), { param: 'sequential' })), FC);
+    const many = { length: MAX_SWEEP_JOBS + 1 } as unknown as Job[];
+    refusedRule(t, () => checkJobParams(Object.assign([], many)), LimitExceededError, 'limit');
+    expect(() => checkJobParams(good)).not.toThrow();
   });
 
   it('runJob: not a job, unknown generator ("__proto__"), params not an object, fractional seed', () => {

@@ -52,6 +52,19 @@ describe('trace runs are resumable and deterministic', () => {
     }
   });
 
+  it('a result taken mid-run keeps the events so far: its table (built on first read) has none recorded after it', () => {
+    const run = createRun('shadow', uniformRandom({ pages: 32, accesses: 200, seed: 2 }));
+    run.step(3);
+    const mid = run.result();
+    const logged = run.machine.vm.events.all.slice();
+    run.step();
+    expect(run.machine.vm.events.length).toBeGreaterThan(logged.length);
+    expect(mid.events.numRows()).toBe(logged.length);
+    expect(mid.events.array('seq')).toEqual(logged.map((e) => e.seq));
+    // Read twice, the same table.
+    expect(mid.events).toBe(mid.events);
+  });
+
   it('step(0) runs nothing and a finished run stays finished', () => {
     const run = createRun('shadow', uniformRandom({ pages: 8, accesses: 5, seed: 1 }));
     expect(run.step(0)).toBe(false);
