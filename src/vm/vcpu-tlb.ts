@@ -18,6 +18,7 @@ import type { AccessResult } from './access-result';
 import type { AccessCost } from '../cost/cost-model';
 import type { VcpuVm } from './vcpu-vm';
 import { isGfnAlias } from '../tdx/td-config';
+import { U64View } from '../u64-view';
 
 /** What the helpers read of the vCPU. */
 export interface TlbVcpu {
@@ -111,38 +112,29 @@ export function isCanonicalFast(a: bigint, level: number): boolean {
 
 const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
-/** Which element of a Uint32Array view over a u64 holds its low half (the platform's byte order). */
-const LO = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
-const HI = 1 - LO;
-
 /**
- * The vCPU's scratch for the addresses of a TLB hit. A bigint's 32-bit halves are read, and a
- * bigint is made from a number, through one 8-byte buffer viewed as a u64 and as two u32s: V8
- * compiles those typed-array accesses inline, where `Number(a)` and `BigInt(n)` are calls into
- * the runtime (about 15 and 30 ns). Nothing is remembered between hits: every hit converts its
- * own address, so a loop over many addresses costs what a loop over one does.
+ * The vCPU's scratch for the addresses of a TLB hit: the GVA's halves and the GPA/HPA bigints go
+ * through a U64View (inline typed-array accesses, where `Number(a)` and `BigInt(n)` are runtime
+ * calls). Nothing is remembered between hits: every hit converts its own address, so a loop over
+ * many addresses costs what a loop over one does.
  */
 export class HitAddresses {
-  private readonly u64 = new BigUint64Array(1);
-  private readonly u32 = new Uint32Array(this.u64.buffer);
+  private readonly view = new U64View();
   /** Bits 29:0 of the last address `split`: its offset in a page of any size (a small integer). */
   low = 0;
 
   /** Split u64 `a`: its 4 KiB page number (bits 56:12, as `vpnOfUnchecked`), and `low`. */
   split(a: bigint): number {
-    const u = this.u32;
-    this.u64[0] = a;
-    const lo = u[LO]!;
+    const v = this.view;
+    v.split(a); // `a` passed the address checks: a u64
+    const lo = v.lo;
     this.low = lo & 0x3fff_ffff;
-    return (u[HI]! & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
+    return (v.hi & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
   }
 
   /** `BigInt(n)` for a whole number in [0, 2^53). */
   big(n: number): bigint {
-    const u = this.u32;
-    u[LO] = n; // a Uint32Array store keeps n mod 2^32
-    u[HI] = n / 0x1_0000_0000; // … and truncates the quotient: bits 52:32
-    return this.u64[0]!;
+    return this.view.make(n >>> 0, Math.floor(n / 0x1_0000_0000));
   }
 }
 
