@@ -26,10 +26,11 @@ function checkFn(name: string, v: unknown): void {
 export class SetAssoc<E extends Tagged> {
   readonly sets: number;
   readonly ways: number;
-  private readonly slots: (E | undefined)[];
+  /** Slot `set * ways + way`; protected for a subclass's own scan of a set (the TLB's). */
+  protected readonly slots: (E | undefined)[];
   /** sets − 1 when the set count is a power of two, else −1. */
   private readonly setMask: number;
-  private clock = 0;
+  protected clock = 0;
 
   constructor(geom: TlbArray) {
     checkObject('geom', geom);
@@ -46,7 +47,8 @@ export class SetAssoc<E extends Tagged> {
     return this.slots.length;
   }
 
-  private base(index: number): number {
+  /** The first slot of `index`'s set (the array must have sets). */
+  protected base(index: number): number {
     // `index % sets` on an index above 2^31 (a VPN) is a double modulo, a C call in V8 and the
     // largest part of a TLB hit; a power-of-two set count takes the low bits (ToInt32 is exact
     // modulo 2^32), any other count the floor division, corrected for its last-bit rounding.

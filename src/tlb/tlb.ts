@@ -56,12 +56,39 @@ export function vpnOfUnchecked(va: bigint): number {
   return Number((va >> 12n) & VPN_MASK);
 }
 
+function refuseLevel(level: unknown): void {
+  checkEnum('level', level, ['l1', 'stlb']);
+}
+
 /** The #GP checks of INVPCID (SDM Vol. 2A "INVPCID"), apart so a vCPU without a TLB model makes them too. */
 export function checkInvpcid(type: number, pcid: number, pcide: boolean): void {
   if (!Number.isInteger(type) || type < 0 || type > 3) throw new InvalidArgumentError('invpcid-type', 'type: INVPCID types are 0-3 (#GP otherwise)', describeValue(type));
   if (!Number.isInteger(pcid) || pcid < 0 || pcid > 0xfff) throw new InvalidArgumentError('invpcid-pcid', 'pcid: the INVPCID descriptor\'s bits 63:12 must be 0 (#GP otherwise)', describeValue(pcid));
   checkBool('pcide', pcide);
   if (!pcide && (type === 0 || type === 1) && pcid !== 0) throw new InvalidArgumentError('invpcid-pcide', 'pcid: with CR4.PCIDE=0 a type 0/1 INVPCID names PCID 0 (#GP otherwise)', String(pcid));
+}
+
+/**
+ * A TLB array: a set-associative array whose lookup (`findWithUnchecked(index, match)` with the
+ * match `Tlb.matches` and the page size) compares the tag inline instead of calling a match per
+ * way — it runs on every TLB hit. Not exported: the TLB's own.
+ */
+class TlbArray extends SetAssoc<TlbEntry> {
+  /** The entry of page size `s` for `index` whose tag `Tlb.matches` `t`, marked most recently used. */
+  findSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
+    if (this.sets === 0) return undefined;
+    const b = this.base(index);
+    const { vpid, pcid, eptp } = t;
+    for (let w = 0; w < this.ways; w++) {
+      const e = this.slots[b + w];
+      // SDM §4.10.2.4: a global translation may be used whatever the current PCID.
+      if (e !== undefined && e.index === index && e.size === s && e.vpid === vpid && e.eptp === eptp && (e.pcid === pcid || e.global)) {
+        e.used = ++this.clock;
+        return e;
+      }
+    }
+    return undefined;
+  }
 }
 
 export class Tlb {
@@ -71,9 +98,9 @@ export class Tlb {
   sink: ((e: EventInput) => void) | undefined;
   /** The vCPU index for events. */
   vcpu = -1;
-  private readonly l1d: SetAssoc<TlbEntry>[];
-  private readonly l1i: SetAssoc<TlbEntry>[];
-  private readonly l2: SetAssoc<TlbEntry>[];
+  private readonly l1d: TlbArray[];
+  private readonly l1i: TlbArray[];
+  private readonly l2: TlbArray[];
   /** PSC by level: [5] PML5E, [4] PML4E, [3] PDPTE, [2] PDE. */
   private readonly psc: (SetAssoc<PscEntry> | undefined)[];
   private readonly ntlb: SetAssoc<NestedEntry>;
@@ -83,10 +110,10 @@ export class Tlb {
   constructor(spec: TlbConfigSpec = {}) {
     const c = makeTlbConfig(spec);
     this.config = c;
-    this.l1d = [new SetAssoc(c.dtlb4k), new SetAssoc(c.dtlb2m), new SetAssoc(c.dtlb1g)];
-    this.l1i = [new SetAssoc(c.itlb4k), new SetAssoc(c.itlb2m), new SetAssoc({ entries: 0, ways: 1 })];
-    const shared = new SetAssoc<TlbEntry>(c.stlb);
-    this.l2 = [shared, shared, new SetAssoc(c.stlb1g)];
+    this.l1d = [new TlbArray(c.dtlb4k), new TlbArray(c.dtlb2m), new TlbArray(c.dtlb1g)];
+    this.l1i = [new TlbArray(c.itlb4k), new TlbArray(c.itlb2m), new TlbArray({ entries: 0, ways: 1 })];
+    const shared = new TlbArray(c.stlb);
+    this.l2 = [shared, shared, new TlbArray(c.stlb1g)];
     this.psc = [undefined, undefined, new SetAssoc(c.pdeCache), new SetAssoc(c.pdpteCache), new SetAssoc(c.pml4eCache), new SetAssoc(c.pml5eCache)];
     this.ntlb = new SetAssoc(c.nestedTlb);
     this.npsc = [undefined, undefined, new SetAssoc(c.nestedPdeCache), new SetAssoc(c.nestedPdpteCache), new SetAssoc(c.nestedPml4eCache)];
@@ -99,16 +126,9 @@ export class Tlb {
     return e.vpid === t.vpid && e.eptp === t.eptp && (e.pcid === t.pcid || e.global);
   }
 
-  /** `matches`, for an entry of page size `s` (the lookup's match, without a closure). */
-  private static matchesSized(e: TlbEntry, t: TlbTag, s: number): boolean {
-    return e.size === s && Tlb.matches(e, t);
-  }
-
-  private findIn(arrays: SetAssoc<TlbEntry>[], t: TlbTag, vpn: number): TlbEntry | undefined {
+  private findIn(arrays: TlbArray[], t: TlbTag, vpn: number): TlbEntry | undefined {
     for (let s = 0; s < 3; s++) {
-      const arr = arrays[s]!;
-      if (arr.capacity === 0) continue;
-      const e = arr.findWithUnchecked(Math.floor(vpn / SPAN[s]!), Tlb.matchesSized, t, s);
+      const e = arrays[s]!.findSized(s === 0 ? vpn : Math.floor(vpn / SPAN[s]!), t, s);
       if (e !== undefined) return e;
     }
     return undefined;
@@ -153,7 +173,7 @@ export class Tlb {
 
   /** Count a hit the caller used. */
   hit(level: TlbHitLevel): void {
-    if (level !== 'l1' && level !== 'stlb') checkEnum('level', level, ['l1', 'stlb']);
+    if (level !== 'l1' && level !== 'stlb') refuseLevel(level); // a call: the access pipeline inlines this
     this.stats.add(level === 'l1' ? L1_HITS : STLB_HITS);
   }
 
@@ -162,7 +182,7 @@ export class Tlb {
     this.stats.add(MISSES);
   }
 
-  private insertL1(l1: SetAssoc<TlbEntry>[], e: TlbEntry): void {
+  private insertL1(l1: TlbArray[], e: TlbEntry): void {
     l1[e.size]!.insertUnchecked(e, (o) => o.size === e.size && o.vpid === e.vpid && o.pcid === e.pcid && o.eptp === e.eptp);
   }
 

@@ -3,13 +3,15 @@
  * each gain one line: every check runs before the vCPU or the VM changes.
  */
 import { InvalidArgumentError, NonCanonicalAddressError } from '../errors';
-import { checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, optBool, refuse } from '../validate/checks';
+import { U64_MAX, checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, optBool, refuse } from '../validate/checks';
 import { isCanonicalUnchecked } from '../address/canonical';
 import { MAX_VCPU_INDEX } from './vm-args';
 import { checkRegisterTypes } from '../cpu/check-registers';
 
 /** A guest linear address: a bigint (u64), or a safe non-negative integer. */
 export function checkAddressArg(name: string, v: unknown): bigint {
+  // Every access passes here: a u64 bigint is accepted with two compares, before the generic rule.
+  if (typeof v === 'bigint' && v >= 0n && v <= U64_MAX) return v;
   return checkBigint(name, v, ADDRESS_RULE);
 }
 /** One rule object for every access, not a literal per call. */

@@ -18,6 +18,7 @@ import type { AccessResult } from './access-result';
 import type { AccessCost } from '../cost/cost-model';
 import type { VcpuVm } from './vcpu-vm';
 import { isGfnAlias } from '../tdx/td-config';
+import { U64View } from '../u64-view';
 
 /** What the helpers read of the vCPU. */
 export interface TlbVcpu {
@@ -77,71 +78,63 @@ export function tlbTag(v: TlbVcpu): TlbTag {
  * entry made by a read of a clean page needs a walk to set D (SDM §4.8), so the W right is only
  * cached for a dirty leaf (the walker's `protect_clean_gpte`). Not allowed ⇒ the CPU walks.
  */
-export function tlbPermits(w: { readonly format: PageFormat | undefined; readonly pkru: number }, e: TlbEntry, enc: number, access: Access): boolean {
-  const need = access.kind === 'write' ? 2 : access.kind === 'fetch' ? 4 : 1;
+export function tlbPermits(w: { readonly format: PageFormat | undefined; readonly pkru: number }, e: TlbEntry, enc: number): boolean {
+  // `enc` is the encoded access (encodeAccess): its W and F bits say the kind. The constants are
+  // literals (PFERR.WRITE, .FETCH, .USER, .RSVD) to keep this small enough to be inlined into the
+  // hit path.
+  const need = (enc & 0x2) !== 0 ? 2 : (enc & 0x10) !== 0 ? 4 : 1;
   if ((e.tdpAcc & need) === 0) return false;
   const fmt = w.format;
   if (fmt === undefined) return true; // paging off: no guest rights
-  const pfec = enc & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const notSmap = (enc & ACCESS_AC) !== 0 && (enc & ACCESS_IMPLICIT) === 0;
-  const pidx = (pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1;
+  const pfec = enc & 0x16; // W | U | F
+  const pidx = ((enc & (ACCESS_AC | ACCESS_IMPLICIT)) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
   if (((fmt.hot.permissions[pidx]! >>> e.acc) & 1) !== 0) return false;
-  if (fmt.pkruMask !== 0) {
-    let pk = (w.pkru >>> (e.pkey * 2)) & 3;
-    pk &= fmt.pkruMask >>> ((pfec & ~1) | ((e.acc & 4) !== 0 ? PFERR.RSVD : 0));
-    if (pk !== 0) return false;
-  }
-  return true;
+  return fmt.pkruMask === 0 || pkeyPermits(fmt.pkruMask, w.pkru, e, pfec);
+}
+
+/** The protection-key part of `tlbPermits` (only with a PKRU mask: CR4.PKE or PKS). */
+function pkeyPermits(pkruMask: number, pkru: number, e: TlbEntry, pfec: number): boolean {
+  const pk = ((pkru >>> (e.pkey * 2)) & 3) & (pkruMask >>> ((pfec & ~1) | ((e.acc & 4) !== 0 ? PFERR.RSVD : 0)));
+  return pk === 0;
 }
 
 const SIZE_BYTES = [4096n, 2097152n, 1073741824n] as const;
 
-/** `a` as a double when that is exact (below 2^53: one conversion, no BigInt made), else NaN. */
-export function exactNumber(a: bigint): number {
-  const n = Number(a);
-  return n >= 0 && n < 2 ** 53 ? n : NaN;
+/**
+ * Whether u64 `a` passes the address rule of a walker of base level `level` (GvaWalker's
+ * `checkAddressUnchecked`: canonical with 4-level paging, 32 bits below it) — the answer for the
+ * usual modes without a call. False means "ask `checkAddressUnchecked`": 5-level paging is left
+ * to it, as is every address it refuses.
+ */
+export function isCanonicalFast(a: bigint, level: number): boolean {
+  return level === 4 ? a < 0x8000_0000_0000n || a >= 0xffff_8000_0000_0000n : level < 4 && a <= 0xffff_ffffn;
 }
+
 const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
-const SIZE_MASK = [0xfffn, 0x1f_ffffn, 0x3fff_ffffn] as const;
-
 /**
- * The GPA and HPA of the vCPU's last TLB hit. Making a BigInt from a number is the dearest step
- * of a hit (a V8 runtime call); an entry's page bases are made once, and a repeated address reuses
- * the last pair. Bigints are immutable values, so sharing them between results is invisible.
- * Keyed by entry identity: an entry's frames never change (a fill makes a new entry).
+ * The vCPU's scratch for the addresses of a TLB hit: the GVA's halves and the GPA/HPA bigints go
+ * through a U64View (inline typed-array accesses, where `Number(a)` and `BigInt(n)` are runtime
+ * calls). Nothing is remembered between hits: every hit converts its own address, so a loop over
+ * many addresses costs what a loop over one does.
  */
 export class HitAddresses {
-  private entry: TlbEntry | undefined = undefined;
-  private gpaBase = 0n;
-  private hpaBase = 0n;
-  private gva = -1n;
-  gpa = 0n as Gpa;
-  hpa = 0n as Hpa;
+  private readonly view = new U64View();
+  /** Bits 29:0 of the last address `split`: its offset in a page of any size (a small integer). */
+  low = 0;
 
-  private numGva = -1n;
-  private num = NaN;
-
-  /** `exactNumber(a)`, remembered for the last address (a loop on one address converts it once). */
-  numberOf(a: bigint): number {
-    if (a !== this.numGva) {
-      this.numGva = a;
-      this.num = exactNumber(a);
-    }
-    return this.num;
+  /** Split u64 `a`: its 4 KiB page number (bits 56:12, as `vpnOfUnchecked`), and `low`. */
+  split(a: bigint): number {
+    const v = this.view;
+    v.split(a); // `a` passed the address checks: a u64
+    const lo = v.lo;
+    this.low = lo & 0x3fff_ffff;
+    return (v.hi & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
   }
 
-  /** Set `gpa`/`hpa` for address `a` through entry `e`. */
-  translate(a: bigint, e: TlbEntry): void {
-    if (e !== this.entry) {
-      this.entry = e;
-      this.gpaBase = BigInt(e.guestFrame) << 12n;
-      this.hpaBase = BigInt(e.hostFrame) << 12n;
-    } else if (a === this.gva) return;
-    this.gva = a;
-    const off = a & SIZE_MASK[e.size];
-    this.gpa = (this.gpaBase + off) as Gpa;
-    this.hpa = (this.hpaBase + off) as Hpa;
+  /** `BigInt(n)` for a whole number in [0, 2^53). */
+  big(n: number): bigint {
+    return this.view.make(n >>> 0, Math.floor(n / 0x1_0000_0000));
   }
 }
 
@@ -149,21 +142,21 @@ export class HitAddresses {
  * The AccessResult of a TLB hit: no walk, no exit; the guest "walk" record is the cached one.
  * `cost` is the hit's price (the vCPU prices a hit by its level only), so the result comes priced.
  * Every hit gets a fresh result the caller owns (no result is shared between accesses: a
- * benchmark that repeats one address must pay what a varied one pays per hit).
+ * benchmark that repeats one address must pay what a varied one pays per hit). `addrs` holds the
+ * halves of `a` (`split` by the lookup).
  */
-export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitLevel, addrs: HitAddresses, aNum: number, cost: Readonly<AccessCost>): AccessResult {
-  // `aNum` is the GVA as a double when that is exact (the caller has it already), else NaN: the
-  // page offset for the GFN is then plain-number arithmetic.
+export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitLevel, addrs: HitAddresses, cost: Readonly<AccessCost>): AccessResult {
+  // The offset in the page (at most 1 GiB: bits 29:0); frames are below 2^40, so frame * 4096 + offset is an exact double.
   const size = SIZE_NUM[e.size]!;
-  const off = aNum === aNum ? aNum - Math.floor(aNum / size) * size : Number(a & SIZE_MASK[e.size]);
-  addrs.translate(a, e);
-  const gpa = addrs.gpa;
+  const off = addrs.low & (size - 1);
+  const gpa = addrs.big(e.guestFrame * 4096 + off) as Gpa;
+  const hpa = addrs.big(e.hostFrame * 4096 + off) as Hpa;
   const guestWalk: WalkOk = {
-    status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: (e.guestFrame + Math.floor(off / 4096)) as Gfn,
+    status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: (e.guestFrame + (off >>> 12)) as Gfn,
     level: e.size + 1, pageSize: size, pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,
   };
   const r: AccessResult = {
-    status: 'ok', gva: a, access, gpa, hpa: addrs.hpa, guestWalk,
+    status: 'ok', gva: a, access, gpa, hpa, guestWalk,
     exits: [], attempts: 1, tlb: level, walkRefs: 0, cycles: cost.cycles, cost,
   };
   return r;

@@ -50,9 +50,9 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, vpnOfUnchecked, type TlbTag } from '../tlb/tlb';
+import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, tlbFill, tlbHitResult, tlbPermits, tlbTag, tlbTagEptp, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, isCanonicalFast, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /**
@@ -64,6 +64,12 @@ const KIND_ACCESS = Object.freeze({
   read: Object.freeze([Object.freeze({ kind: 'read', user: false }), Object.freeze({ kind: 'read', user: true })] as const),
   write: Object.freeze([Object.freeze({ kind: 'write', user: false }), Object.freeze({ kind: 'write', user: true })] as const),
   fetch: Object.freeze([Object.freeze({ kind: 'fetch', user: false }), Object.freeze({ kind: 'fetch', user: true })] as const),
+});
+/** `encodeAccess` of each KIND_ACCESS object: read/write/fetch pass valid access objects, so they skip its checks. */
+const KIND_ENC = Object.freeze({
+  read: Object.freeze([encodeAccess(KIND_ACCESS.read[0]), encodeAccess(KIND_ACCESS.read[1])] as const),
+  write: Object.freeze([encodeAccess(KIND_ACCESS.write[0]), encodeAccess(KIND_ACCESS.write[1])] as const),
+  fetch: Object.freeze([encodeAccess(KIND_ACCESS.fetch[0]), encodeAccess(KIND_ACCESS.fetch[1])] as const),
 });
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
@@ -139,7 +145,7 @@ export class Vcpu {
   /** L2's PCID on guest_mmu (CR3[11:0] with L2's CR4.PCIDE), the tag of its combined mappings. */
   private l2Pcid = 0;
   private l2Cr4 = 0n;
-  private tlbTagCache: { regs: PagingRegisters; eptp: number; tlb: Tlb; vpid: number; tag: TlbTag } | undefined;
+  private tlbTagCache: { regs: PagingRegisters; root: TdpPage | null; mmu: KvmMmu; nested: NestedEptMmu | undefined; vpid12: number; tlb: Tlb; tag: TlbTag } | undefined;
   /** Modelled cycles of every access so far, by part (remote flushes included). */
   readonly cycles: AccessCost = { cycles: 0, tlb: 0, walk: 0, exits: 0, kvm: 0, emulation: 0, userspace: 0, remoteFlush: 0 };
   /** The cost of an L1 / STLB hit under the VM's (immutable) cost model, once computed. */
@@ -426,17 +432,21 @@ export class Vcpu {
   }
 
   /**
-   * The tag accesses run under now: recomputed only when one of its inputs changed — the
-   * registers (PCID; they are replaced, never mutated), the VPID, the EPTP (for a TD the S-EPT
-   * root, vcpu-tlb.ts: tlbTagEptp) — or the TLB, so a TLB hit does no BigInt work for it.
+   * The tag accesses run under now (`tlbTag`), made again only when one of its inputs changed, so
+   * a TLB hit does no BigInt work for it. The inputs are compared by identity: the registers (the
+   * PCID; they are replaced, never mutated), the root (its frame is the EPTP tag; a TD's tag is
+   * its S-EPT root, fixed for the TD's life: vcpu-tlb.ts tlbTagEptp), the MMU, the nested EPT MMU
+   * and vmcs12's VPID (which pick vpid01 or vpid02: `currentVpid`), and the TLB.
    */
   private currentTlbTag(tlb: Tlb): TlbTag {
     const c = this.tlbTagCache;
-    const vpid = this.currentVpid;
-    const eptp = tlbTagEptp(this);
-    if (c !== undefined && c.regs === this.regsValue && c.eptp === eptp && c.tlb === tlb && c.vpid === vpid) return c.tag;
+    if (c !== undefined && c.regs === this.regsValue && c.root === this.root && c.mmu === this.mmuValue && c.nested === this.nestedEpt && c.vpid12 === this.vpid12 && c.tlb === tlb) return c.tag;
+    return this.newTlbTag(tlb);
+  }
+
+  private newTlbTag(tlb: Tlb): TlbTag {
     const tag = tlbTag(this);
-    this.tlbTagCache = { regs: this.regsValue, eptp, tlb, vpid, tag };
+    this.tlbTagCache = { regs: this.regsValue, root: this.root, mmu: this.mmuValue, nested: this.nestedEpt, vpid12: this.vpid12, tlb, tag };
     return tag;
   }
 
@@ -445,28 +455,46 @@ export class Vcpu {
    * (counted, and an event); otherwise the miss is counted and the caller walks.
    */
   private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
-    const n = this.hitAddrs.numberOf(a); // one BigInt → double conversion serves the VPN and the hit's offset
-    const e = tlb.findUnchecked(tag, n === n ? Math.floor(n / 4096) : vpnOfUnchecked(a), access.kind === 'fetch');
-    if (e !== undefined && tlbPermits(rights, e, enc, access)) {
+    const h = this.hitAddrs;
+    // The address's halves give the VPN and the hit's offset (no BigInt → double conversion).
+    const e = tlb.findUnchecked(tag, h.split(a), access.kind === 'fetch');
+    if (e !== undefined && tlbPermits(rights, e, enc)) {
       const level = tlb.lastHitLevel;
       tlb.hit(level);
       this.stats.add(GUEST_ACCESSES);
-      const ev = this.vm.events;
-      if (ev.enabled) ev.recordUnchecked({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
-      return tlbHitResult(a as Gva, access, e, level, this.hitAddrs, n, this.hitCostOf(level)); // `a` passed the mode's address check
+      if (this.vm.events.enabled) this.recordTlbHit(a, level);
+      return tlbHitResult(a as Gva, access, e, level, h, this.hitCostOf(level)); // `a` passed the mode's address check
     }
     tlb.miss();
     return undefined;
   }
 
-  /** A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill. */
+  private recordTlbHit(a: bigint, level: TlbHitLevel): void {
+    this.vm.events.recordUnchecked({ kind: 'tlb_hit', vcpu: this.index, gva: a, outcome: level });
+  }
+
+  /**
+   * A TDP access through the vCPU's TLB: hit → the cached translation, else the 2D walk, then fill.
+   * The hit path is kept small and its rare branches are calls, so that V8 compiles it as one
+   * function (its inlining budget is bytecode size).
+   */
   private tlbAccess(tlb: Tlb, address: bigint, access: Access, enc: number): AccessResult {
-    const a = this.walkerValue.checkAddressUnchecked(address); // access() passed it through checkAddressArg: a u64 bigint
-    this.ensureRoot();
-    this.tlbSyncRoot(tlb);
+    // access() passed it through checkAddressArg (a u64 bigint): the mode's rule, the usual pass
+    // decided here and anything else left to checkAddressUnchecked (which throws).
+    const w = this.walkerValue;
+    const a = (isCanonicalFast(address, w.baseLevel) ? address : w.checkAddressUnchecked(address)) as Gva;
+    // ensureRoot and tlbSyncRoot do nothing while the root stays loaded, valid and synced.
+    const root = this.root;
+    if (root === null || root !== this.tlbRoot || this.vm.td !== undefined || root.role.invalid) {
+      this.ensureRoot();
+      this.tlbSyncRoot(tlb);
+    }
     const tag = this.currentTlbTag(tlb);
-    const hit = this.tlbLookup(tlb, tag, a, enc, access, this.walkerValue);
-    if (hit !== undefined) return hit;
+    return this.tlbLookup(tlb, tag, a, enc, access, w) ?? this.tlbWalk(tlb, tag, address, a, access);
+  }
+
+  /** `tlbAccess` after a miss: the 2D walk, the invalidations its faults make, then the fill. */
+  private tlbWalk(tlb: Tlb, tag: TlbTag, address: bigint, a: Gva, access: Access): AccessResult {
     const r = this.tdpAccess(address, access);
     // Invalidations the walk's own faults make (SDM Vol. 3A §4.10.4.1, Vol. 3C §28.3.3.1).
     for (const e of r.exits) tlb.eptViolation(tag, Number(e.gpa >> 12n), e.onGuestTable ? undefined : a);
@@ -540,7 +568,11 @@ export class Vcpu {
 
   /** The cost of an L1 / STLB hit: it depends on the level only, so it is priced once per vCPU and shared (frozen) by every hit. */
   private hitCostOf(level: 'l1' | 'stlb'): Readonly<AccessCost> {
-    return (this.hitCost[level === 'l1' ? 0 : 1] ??= Object.freeze(accessCostUnchecked(this.vm.costModel, {
+    return this.hitCost[level === 'l1' ? 0 : 1] ?? this.priceHit(level);
+  }
+
+  private priceHit(level: 'l1' | 'stlb'): Readonly<AccessCost> {
+    return (this.hitCost[level === 'l1' ? 0 : 1] = Object.freeze(accessCostUnchecked(this.vm.costModel, {
       tlb: level, walkRefs: 0, exits: [], emulated: false, userspaceExit: false, remoteFlushes: 0,
     })));
   }
@@ -548,7 +580,12 @@ export class Vcpu {
   /** Price the access under the VM's cost model and add it to the vCPU's totals. */
   private price(r: AccessResult, remoteFlushes: number): void {
     // A TLB hit's result comes priced (tlbHitResult, with the vCPU's frozen hit cost): only the totals to add.
-    if (r.cost !== undefined) return this.addCost(r.cost);
+    if (r.cost !== undefined) this.addCost(r.cost);
+    else this.priceWalked(r, remoteFlushes);
+  }
+
+  /** `price` for an access that did not hit the TLB. */
+  private priceWalked(r: AccessResult, remoteFlushes: number): void {
     if (r.walkRefs === undefined) {
       r.tlb = 'miss';
       // Without the TLB model every access walks; the 2D walk's references are measured on the
@@ -886,7 +923,11 @@ export class Vcpu {
 
   access(address: Gva | bigint, access: Access): AccessResult {
     const addr = checkAddressArg('address', address); // a bigint (a safe-integer number converted)
-    const enc = encodeAccess(access); // checks the access object before anything runs
+    return this.accessChecked(addr, address, access, encodeAccess(access)); // checks the access object before anything runs
+  }
+
+  /** `access` after its argument checks: `addr` is `address` checked (a u64 bigint), `enc` the encoded `access`. */
+  private accessChecked(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }
@@ -1288,12 +1329,15 @@ export class Vcpu {
   }
 
   read(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, checkUserArg(user) ? KIND_ACCESS.read[1] : KIND_ACCESS.read[0]);
+    const u = checkUserArg(user) ? 1 : 0;
+    return this.accessChecked(checkAddressArg('address', address), address, KIND_ACCESS.read[u], KIND_ENC.read[u]);
   }
   write(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, checkUserArg(user) ? KIND_ACCESS.write[1] : KIND_ACCESS.write[0]);
+    const u = checkUserArg(user) ? 1 : 0;
+    return this.accessChecked(checkAddressArg('address', address), address, KIND_ACCESS.write[u], KIND_ENC.write[u]);
   }
   fetch(address: Gva | bigint, user = false): AccessResult {
-    return this.access(address, checkUserArg(user) ? KIND_ACCESS.fetch[1] : KIND_ACCESS.fetch[0]);
+    const u = checkUserArg(user) ? 1 : 0;
+    return this.accessChecked(checkAddressArg('address', address), address, KIND_ACCESS.fetch[u], KIND_ENC.fetch[u]);
   }
 }

@@ -48,8 +48,12 @@ export class VmLife {
 
   /** Throws VmBugged / VmDeadError (counted, with an event) when the VM is dead; `op` names the ioctl. */
   check(op: string, vcpu = -1): void {
-    const d = this.deathValue;
-    if (d === undefined) return;
+    // Every access checks: the refusal is a call, so the check is small enough for V8 to inline.
+    if (this.deathValue !== undefined) this.refuse(op, vcpu);
+  }
+
+  private refuse(op: string, vcpu: number): never {
+    const d = this.deathValue!;
     this.refusedValue++;
     this.events.recordUnchecked({ kind: 'vm_dead', vcpu, outcome: `${op}: -EIO` });
     const what = d.bugged ? 'bugged (KVM_BUG_ON)' : 'dead';
