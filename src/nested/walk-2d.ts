@@ -30,7 +30,6 @@ import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
 import { buildRecord } from '../walker/walk-record';
-import type { U64Memo } from '../u64-memo';
 import { describeNestedExit } from './nested-exit';
 import { ENTRY_NUMBERS, MAX_NESTED_ENTRIES, NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
@@ -62,6 +61,19 @@ NestedRecord.prototype = NESTED_RECORD_PROTO;
 
 /** Nested walks of one 2D walk: one per L2 table level (at most 5) and the final translation. */
 const MAX_SEGMENTS = 8;
+
+/**
+ * Positions of a record's bigints for Walk2D.numAt/pairAt: a nested entry's by (L2 level, index in
+ * its nested walk), a guest entry's and a segment's nGPA by L2 level.
+ */
+const POS_NESTED = 0;
+const POS_GUEST = POS_NESTED + MAX_SEGMENTS * MAX_NESTED_ENTRIES;
+const POS_GUEST_NGPA = POS_GUEST + MAX_SEGMENTS;
+const POS_SEG_NGPA = POS_GUEST_NGPA + MAX_SEGMENTS;
+const POSITIONS = POS_SEG_NGPA + MAX_SEGMENTS;
+
+/** Index of a u64's low 32-bit half in a Uint32Array over its bytes (the platform's byte order). */
+const LO_HALF = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
 
 export class Walk2D {
   readonly nested: NgpaWalker;
@@ -109,6 +121,18 @@ export class Walk2D {
   private readonly segOfLevel = new Int8Array(MAX_SEGMENTS);
   private readonly raw = new Float64Array(MAX_SEGMENTS * MAX_NESTED_ENTRIES * ENTRY_NUMBERS);
   private rawEnd = 0;
+  /**
+   * The last record's bigints by position (numAt/pairAt). Key 0 / (0, 0) starts with the value 0n,
+   * which is that key's true value, so no slot needs a valid flag (as U64Memo).
+   */
+  private readonly posNum = new Float64Array(POSITIONS);
+  private readonly posNumVal: bigint[] = new Array<bigint>(POSITIONS).fill(0n);
+  private readonly posLo = new Float64Array(POSITIONS);
+  private readonly posHi = new Float64Array(POSITIONS);
+  private readonly posPairVal: bigint[] = new Array<bigint>(POSITIONS).fill(0n);
+  /** walk()'s address as a u64 and as its two 32-bit halves (the same bytes). */
+  private readonly addr64 = new BigUint64Array(1);
+  private readonly addr32 = new Uint32Array(this.addr64.buffer);
 
   constructor(nested: NgpaWalker, opts: Walk2DOptions) {
     if (!(nested instanceof NgpaWalker)) refuse('nested', 'ngpa-walker', 'must be an NgpaWalker (L1\'s EPT12/NPT12)', nested);
@@ -390,18 +414,21 @@ export class Walk2D {
   walk(address: Gva | bigint, access: Access): Walk2DResult {
     const a = this.checkAddress(address);
     const enc = encodeAccess(access);
-    const v = a as bigint;
+    // The halves through a 64-bit view (checkAddress made `a` a u64): `Number(v >> 32n)` and
+    // `Number(v & 0xffffffffn)` each made a bigint first.
+    this.addr64[0] = a as bigint;
+    const vlo = this.addr32[LO_HALF]!;
     this.recording = true;
     this.segments = 0;
     this.segOfLevel.fill(-1);
     this.rawEnd = 0;
     let stop: number;
     try {
-      stop = this.walkRaw(Number(v >> 32n), Number(v & 0xffffffffn), enc);
+      stop = this.walkRaw(this.addr32[1 - LO_HALF]!, vlo, enc);
     } finally {
       this.recording = false;
     }
-    return this.record(stop, a, access);
+    return this.record(stop, a, access, vlo & 0xfff);
   }
 
   /** GVA → L1 GPA, or undefined when the walk faults. */
@@ -410,48 +437,110 @@ export class Walk2D {
     return r.status === 'ok' ? r.gpa : undefined;
   }
 
-  /** Append the entries of the nested walk for L2 level `guestLevel` (if one ran) to `out`. */
-  private pushNested(out: MemRef2D[], guestLevel: number, memo: U64Memo): void {
+  /**
+   * The bigint of 32-bit unsigned halves (lo, hi), made through the 64-bit view (an inline element
+   * load, where `BigInt(n)` calls the runtime).
+   */
+  private make(lo: number, hi: number): bigint {
+    const h = this.addr32;
+    h[LO_HALF] = lo;
+    h[1 - LO_HALF] = hi;
+    return this.addr64[0]!;
+  }
+
+  /** `make` of a whole number in [0, 2^53). */
+  private makeNum(n: number): bigint {
+    const lo = n >>> 0;
+    return this.make(lo, (n - lo) / 0x1_0000_0000);
+  }
+
+  /**
+   * The bigint of whole number `n` (below 2^53) at record position `pos`: the one the last record
+   * had there when its number was the same, else a new one. Consecutive walks read the same upper
+   * entries at the same positions (the same nested walks of the same L2 table frames). A fixed
+   * set of positions, not a memo of every value seen (the scratch's U64Memo, used before): a
+   * memo keeps thousands of bigints alive, which every young-generation GC then copies and
+   * promotes, and that cost more than making the values that do not repeat.
+   */
+  private numAt(pos: number, n: number): bigint {
+    if (this.posNum[pos] === n) return this.posNumVal[pos]!;
+    const v = this.makeNum(n);
+    this.posNum[pos] = n;
+    this.posNumVal[pos] = v;
+    return v;
+  }
+
+  /** `numAt` for a value given as unsigned 32-bit halves. */
+  private pairAt(pos: number, lo: number, hi: number): bigint {
+    if (this.posLo[pos] === lo && this.posHi[pos] === hi) return this.posPairVal[pos]!;
+    const v = this.make(lo, hi);
+    this.posLo[pos] = lo;
+    this.posHi[pos] = hi;
+    this.posPairVal[pos] = v;
+    return v;
+  }
+
+  /**
+   * Write the entries of the nested walk for L2 level `guestLevel` (if one ran) into `out` from
+   * index `at`; returns the next index.
+   */
+  private putNested(out: MemRef2D[], at: number, guestLevel: number): number {
     const k = this.segOfLevel[guestLevel]!;
-    if (k < 0) return;
+    if (k < 0) return at;
     const raw = this.raw;
-    const ngpa = memo.num(this.segNgpa[k]!) as Ngpa; // a whole number below 2^53 (a frame times 4096, or a paging-off address)
+    // A whole number below 2^53 (a frame times 4096, or a paging-off address).
+    const ngpa = this.numAt(POS_SEG_NGPA + guestLevel, this.segNgpa[k]!) as Ngpa;
     const end = this.segStart[k]! + this.segCount[k]! * ENTRY_NUMBERS;
+    let pos = POS_NESTED + guestLevel * MAX_NESTED_ENTRIES;
     for (let i = this.segStart[k]!; i < end; i += ENTRY_NUMBERS) {
-      // The halves came from Uint32Arrays (appendLastEntries): unsigned, as memo.pair needs them.
-      const r: MemRef2D = { seq: out.length + 1, kind: 'nested', guestLevel, level: raw[i]!, gpa: memo.num(raw[i + 1]!) as Gpa, ngpa, value: memo.pair(raw[i + 2]!, raw[i + 3]!) };
-      if (raw[i + 4]) r.updated = memo.pair(raw[i + 5]!, raw[i + 6]!);
-      out.push(r);
+      // The halves came from Uint32Arrays (writeLastEntriesUnchecked): unsigned, as make needs them.
+      const r: MemRef2D = {
+        seq: at + 1,
+        kind: 'nested',
+        guestLevel,
+        level: raw[i]!,
+        gpa: this.numAt(pos, raw[i + 1]!) as Gpa,
+        ngpa,
+        value: this.pairAt(pos, raw[i + 2]!, raw[i + 3]!),
+      };
+      if (raw[i + 4]) r.updated = this.make(raw[i + 5]!, raw[i + 6]!);
+      out[at++] = r;
+      pos++;
     }
+    return at;
   }
 
   private refs(): MemRef2D[] {
-    const out: MemRef2D[] = [];
-    const memo = this.scratch.memo;
+    const s = this.scratch;
+    const top = s.maxLevel;
+    const lowestRead = this.inputs === undefined ? top + 1 : top - this.guestReads(this.lastStop) + 1;
+    let count = top - lowestRead + 1;
+    for (let k = 0; k < this.segments; k++) count += this.segCount[k]!;
+    // Sized once (the count is known): no growing while the references are put in order.
+    const out = new Array<MemRef2D>(count);
+    let at = 0;
     if (this.inputs !== undefined) {
-      const s = this.scratch;
-      const top = s.maxLevel;
-      const lowestRead = top - this.guestReads(this.lastStop) + 1;
       const bytes = this.inputs.format.entryBytes;
       for (let lvl = top; lvl >= 1; lvl--) {
-        this.pushNested(out, lvl, memo);
+        at = this.putNested(out, at, lvl);
         if (lvl < lowestRead) continue;
         const off = s.index[lvl]! * bytes;
+        const pos = POS_GUEST + lvl;
         const r: MemRef2D = {
-          seq: out.length + 1,
+          seq: at + 1,
           kind: 'guest',
           guestLevel: lvl,
           level: lvl,
           // Frames have at most 40 bits: frame * 4096 + offset is exact as a double.
-          gpa: memo.num(s.tableGfn[lvl]! * 4096 + off) as Gpa,
-          ngpa: memo.num(s.guestTableGfn[lvl]! * 4096 + off) as Ngpa,
-          value: memo.pair(s.lo[lvl]!, s.hi[lvl]!),
+          gpa: this.numAt(pos, s.tableGfn[lvl]! * 4096 + off) as Gpa,
+          ngpa: this.numAt(POS_GUEST_NGPA + lvl, s.guestTableGfn[lvl]! * 4096 + off) as Ngpa,
+          value: this.pairAt(pos, s.lo[lvl]!, s.hi[lvl]!),
         };
-        if (s.updated[lvl]) r.updated = memo.pair(s.newLo[lvl]!, s.newHi[lvl]!);
-        out.push(r);
+        if (s.updated[lvl]) r.updated = this.make(s.newLo[lvl]!, s.newHi[lvl]!);
+        out[at++] = r;
       }
     }
-    this.pushNested(out, 0, memo);
+    at = this.putNested(out, at, 0);
     return out;
   }
 
@@ -465,7 +554,8 @@ export class Walk2D {
     return out;
   }
 
-  private record(stop: number, a: Gva, access: Access): Walk2DResult {
+  /** The record of the last walk, of `a` (whose bits 11:0 are `pageOff`) with `access`. */
+  private record(stop: number, a: Gva, access: Access, pageOff: number): Walk2DResult {
     const refs = this.refs();
     const info: Walk2DInfo = {
       guestLevels: this.guestLevels,
@@ -474,7 +564,6 @@ export class Walk2D {
       refCount: this.refCountValue,
       dirtyLogged: this.dirtyLogged(),
     };
-    const off = (a as bigint) & 0xfffn;
     if (stop === WalkStop.SecondStage) {
       const during = this.failLevel === 0 ? 'final' : 'paging-structure';
       const ngpaAddr = this.inputs === undefined ? mkNgpa(a as bigint) : mkNgpa(BigInt(this.failNgfn) * 4096n);
@@ -503,7 +592,7 @@ export class Walk2D {
     }
     if (this.inputs === undefined) {
       const g = this.pagingOffGfn;
-      const gpa = (BigInt(g) * 4096n + off) as Gpa;
+      const gpa = BigInt(g * 4096 + pageOff) as Gpa; // a frame below 2^40: exact as a double
       const ok: Walk2DOk = {
         status: 'ok',
         stage: 'gva_walk',
@@ -543,7 +632,8 @@ export class Walk2D {
       ok.pkey = base.pkey;
       ok.gpaKind = base.gpaKind;
       ok.adUpdates = base.adUpdates;
-      ok.ngpa = (this.scratch.memo.num(this.scratch.guestGfn * 4096) + off) as Ngpa; // a frame below 2^40, plus the page offset
+      ok.ngpa = this.makeNum(this.scratch.guestGfn * 4096 + pageOff) as Ngpa; // a frame below 2^40 plus the page offset
+
       ok.nestedPageFault = false;
       ok.guestLevels = info.guestLevels;
       ok.nestedLevels = info.nestedLevels;
