@@ -48,7 +48,7 @@ export class U64Memo {
   num(n: number): bigint {
     const i = slotOf(n | 0, (n / 0x1_0000_0000) | 0);
     if (this.numKey[i] === n) return this.numVal[i]!;
-    const v = this.view.make(n >>> 0, (n - (n >>> 0)) / 0x1_0000_0000);
+    const v = this.view.makeNum(n);
     this.numKey[i] = n;
     this.numVal[i] = v;
     return v;

@@ -22,6 +22,12 @@ export class U64View {
     return this.whole[0]!;
   }
 
+  /** The bigint of a whole number `n` in [0, 2^53) (a frame times 4096 plus an offset, …). */
+  makeNum(n: number): bigint {
+    const lo = n >>> 0;
+    return this.make(lo, (n - lo) / 0x1_0000_0000);
+  }
+
   /**
    * Split `v`, a bigint in [0, 2^64), into `lo` and `hi`. False (halves unspecified) when `v` is
    * outside that range, which the buffer would silently wrap.

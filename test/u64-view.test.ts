@@ -1,5 +1,6 @@
 /**
- * U64View (src/u64-view.ts) converts between a u64 bigint and its 32-bit halves exactly, and
+ * U64View (src/u64-view.ts) converts between a u64 bigint and its 32-bit halves (or a whole
+ * number below 2^53) exactly, and
  * refuses to split a bigint outside [0, 2^64) (which its buffer would wrap).
  */
 import { describe, expect, it } from 'vitest';
@@ -18,6 +19,16 @@ describe('U64View', () => {
       expect(b).toBe(joinU64(lo, hi));
       expect(v.split(b)).toBe(true);
       expect([v.lo, v.hi]).toEqual([lo, hi]);
+    }
+  });
+
+  it('makeNum(n) = BigInt(n) for whole numbers in [0, 2^53), bit 31 and bit 52 included', () => {
+    const v = new U64View();
+    const r = xorshift(0x53);
+    const edges = [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000, 0x1_8000_0000, 2 ** 52, Number.MAX_SAFE_INTEGER];
+    for (let i = 0; i < 20_000; i++) {
+      const n = i < edges.length ? edges[i]! : (r() & 0x1f_ffff) * 0x1_0000_0000 + r();
+      expect(v.makeNum(n)).toBe(BigInt(n));
     }
   });
 

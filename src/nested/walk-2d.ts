@@ -30,6 +30,7 @@ import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
 import { buildRecord } from '../walker/walk-record';
+import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
 import { ENTRY_NUMBERS, MAX_NESTED_ENTRIES, NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
@@ -71,9 +72,6 @@ const POS_GUEST = POS_NESTED + MAX_SEGMENTS * MAX_NESTED_ENTRIES;
 const POS_GUEST_NGPA = POS_GUEST + MAX_SEGMENTS;
 const POS_SEG_NGPA = POS_GUEST_NGPA + MAX_SEGMENTS;
 const POSITIONS = POS_SEG_NGPA + MAX_SEGMENTS;
-
-/** Index of a u64's low 32-bit half in a Uint32Array over its bytes (the platform's byte order). */
-const LO_HALF = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
 
 export class Walk2D {
   readonly nested: NgpaWalker;
@@ -130,9 +128,8 @@ export class Walk2D {
   private readonly posLo = new Float64Array(POSITIONS);
   private readonly posHi = new Float64Array(POSITIONS);
   private readonly posPairVal: bigint[] = new Array<bigint>(POSITIONS).fill(0n);
-  /** walk()'s address as a u64 and as its two 32-bit halves (the same bytes). */
-  private readonly addr64 = new BigUint64Array(1);
-  private readonly addr32 = new Uint32Array(this.addr64.buffer);
+  /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
+  private readonly u64 = new U64View();
 
   constructor(nested: NgpaWalker, opts: Walk2DOptions) {
     if (!(nested instanceof NgpaWalker)) refuse('nested', 'ngpa-walker', 'must be an NgpaWalker (L1\'s EPT12/NPT12)', nested);
@@ -416,15 +413,16 @@ export class Walk2D {
     const enc = encodeAccess(access);
     // The halves through a 64-bit view (checkAddress made `a` a u64): `Number(v >> 32n)` and
     // `Number(v & 0xffffffffn)` each made a bigint first.
-    this.addr64[0] = a as bigint;
-    const vlo = this.addr32[LO_HALF]!;
+    const u64 = this.u64;
+    u64.split(a as bigint);
+    const vlo = u64.lo;
     this.recording = true;
     this.segments = 0;
     this.segOfLevel.fill(-1);
     this.rawEnd = 0;
     let stop: number;
     try {
-      stop = this.walkRaw(this.addr32[1 - LO_HALF]!, vlo, enc);
+      stop = this.walkRaw(u64.hi, vlo, enc);
     } finally {
       this.recording = false;
     }
@@ -438,23 +436,6 @@ export class Walk2D {
   }
 
   /**
-   * The bigint of 32-bit unsigned halves (lo, hi), made through the 64-bit view (an inline element
-   * load, where `BigInt(n)` calls the runtime).
-   */
-  private make(lo: number, hi: number): bigint {
-    const h = this.addr32;
-    h[LO_HALF] = lo;
-    h[1 - LO_HALF] = hi;
-    return this.addr64[0]!;
-  }
-
-  /** `make` of a whole number in [0, 2^53). */
-  private makeNum(n: number): bigint {
-    const lo = n >>> 0;
-    return this.make(lo, (n - lo) / 0x1_0000_0000);
-  }
-
-  /**
    * The bigint of whole number `n` (below 2^53) at record position `pos`: the one the last record
    * had there when its number was the same, else a new one. Consecutive walks read the same upper
    * entries at the same positions (the same nested walks of the same L2 table frames). A fixed
@@ -464,7 +445,7 @@ export class Walk2D {
    */
   private numAt(pos: number, n: number): bigint {
     if (this.posNum[pos] === n) return this.posNumVal[pos]!;
-    const v = this.makeNum(n);
+    const v = this.u64.makeNum(n);
     this.posNum[pos] = n;
     this.posNumVal[pos] = v;
     return v;
@@ -473,7 +454,7 @@ export class Walk2D {
   /** `numAt` for a value given as unsigned 32-bit halves. */
   private pairAt(pos: number, lo: number, hi: number): bigint {
     if (this.posLo[pos] === lo && this.posHi[pos] === hi) return this.posPairVal[pos]!;
-    const v = this.make(lo, hi);
+    const v = this.u64.make(lo, hi);
     this.posLo[pos] = lo;
     this.posHi[pos] = hi;
     this.posPairVal[pos] = v;
@@ -503,7 +484,7 @@ export class Walk2D {
         ngpa,
         value: this.pairAt(pos, raw[i + 2]!, raw[i + 3]!),
       };
-      if (raw[i + 4]) r.updated = this.make(raw[i + 5]!, raw[i + 6]!);
+      if (raw[i + 4]) r.updated = this.u64.make(raw[i + 5]!, raw[i + 6]!);
       out[at++] = r;
       pos++;
     }
@@ -536,7 +517,7 @@ export class Walk2D {
           ngpa: this.numAt(POS_GUEST_NGPA + lvl, s.guestTableGfn[lvl]! * 4096 + off) as Ngpa,
           value: this.pairAt(pos, s.lo[lvl]!, s.hi[lvl]!),
         };
-        if (s.updated[lvl]) r.updated = this.make(s.newLo[lvl]!, s.newHi[lvl]!);
+        if (s.updated[lvl]) r.updated = this.u64.make(s.newLo[lvl]!, s.newHi[lvl]!);
         out[at++] = r;
       }
     }
@@ -632,7 +613,7 @@ export class Walk2D {
       ok.pkey = base.pkey;
       ok.gpaKind = base.gpaKind;
       ok.adUpdates = base.adUpdates;
-      ok.ngpa = this.makeNum(this.scratch.guestGfn * 4096 + pageOff) as Ngpa; // a frame below 2^40 plus the page offset
+      ok.ngpa = this.u64.makeNum(this.scratch.guestGfn * 4096 + pageOff) as Ngpa; // a frame below 2^40 plus the page offset
 
       ok.nestedPageFault = false;
       ok.guestLevels = info.guestLevels;

@@ -134,7 +134,7 @@ export class HitAddresses {
 
   /** `BigInt(n)` for a whole number in [0, 2^53). */
   big(n: number): bigint {
-    return this.view.make(n >>> 0, Math.floor(n / 0x1_0000_0000));
+    return this.view.makeNum(n);
   }
 }
 

@@ -46,11 +46,10 @@ export function buildRecord(
     const lo = s.lo[level]!;
     const isPdptr = s.usedPdptr && level === 3;
     const e = isPdptr ? w.pdptBase + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes; // < 2^53
-    const eLo = e >>> 0;
     const step: WalkStep = {
       level,
       source: isPdptr ? 'pdptr-register' : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
-      entryGpa: u64.make(eLo, (e - eLo) / 0x1_0000_0000) as Gpa,
+      entryGpa: u64.makeNum(e) as Gpa,
       value: u64.make(lo, s.hi[level]!),
       present: (lo & presentMask) !== 0,
       leaf: leafStop && level === stopLevel,
