@@ -1,4 +1,3 @@
-import { U64Memo } from '../u64-memo';
 import { U64View } from '../u64-view';
 
 /**
@@ -46,14 +45,8 @@ export class WalkScratch {
   tvhi = 0;
   tvlo = 0;
   tacc = 0;
-  private memoValue: U64Memo | undefined = undefined;
   /** Makes the bigints of this walker's records (buildRecord). */
   readonly view = new U64View();
-
-  /** The bigints of this walker's records (made on the first record: a raw-only walker never needs it). */
-  get memo(): U64Memo {
-    return (this.memoValue ??= new U64Memo());
-  }
 }
 
 /** Reasons a gva walk stops, for the record's words. */

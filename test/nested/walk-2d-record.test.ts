@@ -1,9 +1,10 @@
 /**
  * The 2D record walk against the raw 2D walk and against itself from a cold start (seeded
- * property). Walk2D builds its references from preallocated segment arrays and its bigints from a
- * memo that many earlier walks filled (src/u64-memo.ts). Three copies of one L1 evolve in step (the
- * same walks, so the same A/D updates in both dimensions): A records with its memo warm, B walks
- * raw, and on copy C a fresh NgpaWalker and Walk2D per walk record with nothing remembered. A's
+ * property). Walk2D builds its references from preallocated segment arrays and reuses the last
+ * record's bigint at a position when its number is the same (Walk2D.numAt/pairAt). Three copies of
+ * one L1 evolve in step (the same walks, so the same A/D updates in both dimensions): A records with
+ * those positions warm, B walks raw, and on copy C a fresh NgpaWalker and Walk2D per walk record
+ * with nothing remembered. A's
  * record must equal C's (every reference, its prototype too) and agree with B's outcome, reference
  * count and L1 frame.
  */

@@ -1,11 +1,10 @@
 /**
  * The record walk against the raw walk and against itself from a cold start (seeded property).
  *
- * A record's bigints come from its walker's memo (src/u64-memo.ts): after many walks most of them
- * were made by an earlier record, and slots are overwritten as values collide. Three copies of one
- * guest evolve in step (the same walks, so the same A/D updates): walker A makes records with its
- * memo warm, walker B walks raw, and for copy C a fresh walker per walk makes the record with an
- * empty memo (every bigint made afresh, as before the memo). A's record must equal C's, field for
+ * A record's bigints are made through its walker's scratch view (src/u64-view.ts), which earlier
+ * records used too. Three copies of one guest evolve in step (the same walks, so the same A/D
+ * updates): walker A makes records after many earlier ones, walker B walks raw, and for copy C a
+ * fresh walker per walk makes the record with nothing before it. A's record must equal C's, field for
  * field; its outcome must be B's (status, GFN, error code); each entry value must be what memory
  * held before the walk, and `updated` what it holds after.
  */
