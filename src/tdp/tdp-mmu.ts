@@ -267,6 +267,9 @@ export class TdpMmu {
    * `kvm_tdp_mmu_invalidate_roots` + `kvm_tdp_mmu_zap_invalidated_roots` (fast zap-all, §8.12).
    * `shared`: the zap runs under the MMU lock for read, as `kvm_mmu_zap_all_fast` does (mmu.c:6682);
    * false for `kvm_mmu_uninit_tdp_mmu`'s exclusive zap (tdp_mmu.c:1040-1048).
+   * No remote TLB flush: neither function flushes ("A TLB flush is not necessary as KVM performs a
+   * local TLB flush when allocating a new root", tdp_mmu.c:1056-1064); each vCPU drops the invalid
+   * root and flushes the new root's context when it loads it (`kvm_mmu_load`, mmu.c:5919).
    */
   invalidateAllRoots(types: RootTypes = KVM_VALID_ROOTS, shared = true): number {
     checkRootTypes('types', types);
@@ -279,7 +282,6 @@ export class TdpMmu {
       n++;
       this.putRootUnchecked(r); // drop the TDP MMU's own reference
     }
-    if (n > 0) this.tlbFlushUnchecked(-1, 'zap all');
     return n;
   }
 

@@ -815,13 +815,16 @@ export class Vm implements TdpVmContext {
   }
 
   /**
-   * `kvm_mmu_zap_all` (`kvm_arch_flush_shadow_all`). A TD's mirror roots are left alone:
-   * `kvm_tdp_mmu_zap_all` zaps direct and invalid roots only (tdp_mmu.c:1013-1031), because an
-   * S-EPT page cannot be freed while the TD lives (tdx.c:1875); `destroy` tears a TD down.
+   * `kvm_mmu_zap_all` (`kvm_arch_flush_shadow_all`). `kvm_tdp_mmu_zap_all` (tdp_mmu.c:1013-1031)
+   * zaps every direct and invalid root exclusively, without invalidating any: the roots stay valid
+   * and loaded, empty, and the next access faults into them again. It flushes no TLB, because KVM
+   * zaps everything only when the VM is being destroyed or its VMM exited, so no vCPU runs again
+   * (tdp_mmu.c:1024-1026): a model that keeps running after `zapAll` keeps the vCPUs' cached
+   * translations, as KVM would. A TD's mirror roots are left alone, because an S-EPT page cannot
+   * be freed while the TD lives (tdx.c:1875); `destroy` tears a TD down.
    */
   zapAll(): void {
-    if (this.td !== undefined) this.tdp.zapRoots(KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS);
-    else this.tdp.invalidateAllRoots(KVM_VALID_ROOTS, false); // kvm_tdp_mmu_zap_all: exclusive (tdp_mmu.c:1030)
+    this.tdp.zapRoots(KVM_DIRECT_ROOTS | KVM_INVALID_ROOTS);
     this.shadow.zapAll();
     this.afterOperation();
   }

@@ -14,17 +14,17 @@ describe('TDP MMU', () => {
     expect(v.read(0x7000_3000n).exits.length).toBe(0);
   });
 
-  it('zap-all invalidates roots; vCPUs reload a fresh root', () => {
+  it('zap-all empties the roots without invalidating them; vCPUs keep their root and fault into it again (tdp_mmu.c:1013-1031)', () => {
     const { vm, v, pt } = fixture();
     pt.map(0x7000_0000n, 0x20_0000n);
     v.read(0x7000_0000n);
     const old = v.currentRoot!;
     vm.zapAll();
-    expect(old.role.invalid).toBe(true);
-    expect(v.read(0x7000_0000n).exits.length).toBe(2);
-    expect(v.currentRoot).not.toBe(old);
-    expect(vm.tdp.roots.filter((r) => !r.role.invalid).length).toBe(1);
-    expect(vm.tdp.roots.includes(old)).toBe(false); // last reference dropped: freed
+    expect(old.role.invalid).toBe(false);
+    expect(vm.tdp.leaves(old)).toEqual([]);
+    expect(v.read(0x7000_0000n).exits.length).toBe(2); // the table page and the data page fault again
+    expect(v.currentRoot).toBe(old);
+    expect(vm.tdp.roots).toEqual([old]);
   });
 
   it('dirty logging write-protects, splits huge pages on the next write, and logs exactly the written pages', () => {

@@ -141,16 +141,20 @@ describe('zaps and flushes (kvm_tdp_mmu_zap_leafs, kvm_tdp_mmu_invalidate_roots)
     expect(leafOf(0x400)![1]).toBe(2);
   });
 
-  it('zap-all invalidates the root, frees its tables once unreferenced, and flushes', () => {
+  it('zap-all zaps the root\'s tables but leaves the root valid and loaded, and flushes nothing (tdp_mmu.c:1013-1031)', () => {
     const { vm, v } = flat({ flavour: 'ept' }, '4K');
     v.read(0x20_0000n);
     const old = v.currentRoot!;
     vm.zapAll();
-    expect(vm.stats.get(FLUSH)).toBe(1);
+    // kvm_tdp_mmu_zap_all: tdp_mmu_zap_root on every direct and invalid root, no invalidation and
+    // "A TLB flush is unnecessary" (tdp_mmu.c:1024-1026).
+    expect(vm.stats.get(FLUSH)).toBe(0);
     expect(vm.stats.get('pages_4k')).toBe(0); // handle_removed_pt: every leaf below goes
-    expect(old.role.invalid).toBe(true);
+    expect(old.role.invalid).toBe(false);
+    expect(vm.tdp.pageCount).toBe(1); // the root alone
     expect(v.read(0x20_0000n).exits.length).toBe(1);
-    expect(vm.tdp.roots.length).toBe(1); // the old root's last reference went with the reload
+    expect(v.currentRoot).toBe(old); // no reload: the same root faults in again
+    expect(vm.tdp.roots).toEqual([old]);
     expect(vm.tdp.pageCount).toBe(4);
   });
 });
