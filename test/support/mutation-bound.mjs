@@ -72,6 +72,8 @@ for (const [file, commit] of Object.entries(rows)) {
   dirs.set(dir, d);
   if (!hasCommit(commit)) {
     d.missing.push(`${file} (${commit})`);
+    // --write keeps what the inputs hold for the file (the last input that has it), unchecked.
+    for (const r of reports) if (r.json.files[file]?.sha256 !== undefined) summary[file] = r.json.files[file];
     continue;
   }
   const head = fs.readFileSync(file, 'utf8');
