@@ -1,9 +1,11 @@
 /**
- * GuestMemory's GFN → frame index: the flat window (one load) in front of the complete index
- * (radix below 2^28, Map above). The numbers are the module header's rule: the first window is
- * 1024 entries from the first written GFN rounded down to 1024, it grows by doubling, and only
- * while it stays within max(2^16, 64 × frames written) entries. Each test would fail if the window
- * and the complete index disagreed, if the window grew past its budget, or if indexBytes left it out.
+ * GuestMemory's GFN → frame index: two flat windows (one load) in front of the complete index
+ * (radix below 2^28, Map above). The numbers are the module header's rule: a new window is 1024
+ * entries from the GFN rounded down to 1024; a GFN outside both goes into the cheapest window if
+ * one doubling does it, else into a window of its own while B is unused, else the cheapest growth;
+ * only while both together stay within max(2^16, 64 × frames written) entries. Each test would fail
+ * if a window and the complete index disagreed, if the windows outgrew their budget, or if
+ * indexBytes left them out.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
@@ -20,22 +22,28 @@ function put(m: GuestMemory, g: number): number {
 const farOnly = (framesInMap: number, tableEntries = 16): number => tableEntries * 8 + framesInMap * 29;
 
 describe('GuestMemory index: flat window and complete index', () => {
-  it('frames just below and above the window bound; growth up by doubling', () => {
+  it('frames just below and above a window; growth up by doubling; a far jump starts window B', () => {
     const m = new GuestMemory({ maxPhyAddr: 52 });
     m.addSlot({ base: gpa(0n), size: 1n << 52n });
-    const g0 = FAR + 5000; // far: only the Map and the window hold it, so indexBytes is exact
+    const g0 = FAR + 5000; // far: only the Map and the windows hold it, so indexBytes is exact
     expect(put(m, g0)).toBe(0);
     const lo = g0 - (g0 % 1024);
     expect(m.stats().indexBytes).toBe(1024 * 4 + farOnly(1));
-    expect(put(m, lo + 1023)).toBe(1); // last entry of the window: no growth
+    expect(put(m, lo + 1023)).toBe(1); // last entry of window A: no growth
     expect(m.stats().indexBytes).toBe(1024 * 4 + farOnly(2));
     expect(m.frameOf(lo + 1024)).toBe(-1); // just above, not written
     expect(m.frameOf(lo - 1)).toBe(-1); // just below, not written
-    expect(put(m, lo + 1024)).toBe(2); // just above: the window doubles
+    expect(put(m, lo + 1024)).toBe(2); // just above: A doubles
     expect(m.stats().indexBytes).toBe(2048 * 4 + farOnly(3));
-    expect(put(m, lo + 2048 + 5000)).toBe(3); // needs 8192 entries: doubles until it fits
-    expect(m.stats().indexBytes).toBe(8192 * 4 + farOnly(4));
-    expect([g0, lo + 1023, lo + 1024, lo + 2048 + 5000].map((g) => m.frameOf(g))).toEqual([0, 1, 2, 3]);
+    expect(put(m, lo + 2048 + 5000)).toBe(3); // A would need two doublings: B starts at lo + 6144
+    expect(m.stats().indexBytes).toBe(3072 * 4 + farOnly(4));
+    expect(put(m, lo + 7167)).toBe(4); // last entry of B
+    expect(put(m, lo + 7168)).toBe(5); // just above B: B doubles (cheaper than A's growth)
+    expect(m.stats().indexBytes).toBe((2048 + 2048) * 4 + farOnly(6));
+    expect(put(m, lo + 4000)).toBe(6); // between A and B: A doubles up to lo + 4096
+    expect(m.stats().indexBytes).toBe((4096 + 2048) * 4 + farOnly(7));
+    expect([g0, lo + 1023, lo + 1024, lo + 7048, lo + 7167, lo + 7168, lo + 4000].map((g) => m.frameOf(g))).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect([lo + 4096, lo + 6143, lo + 8192, lo + 4001].map((g) => m.frameOf(g))).toEqual([-1, -1, -1, -1]);
     expect(m.read64(at(lo + 1024))).toBe(BigInt(lo + 1024) + 1n);
   });
 
@@ -53,39 +61,54 @@ describe('GuestMemory index: flat window and complete index', () => {
     expect([g0, g0 - 1, g0 - 1024, g0 + 1023, g0 + 1024, g0 - 1025].map((g) => m.frameOf(g))).toEqual([0, 1, 2, 3, -1, -1]);
   });
 
-  it('a frame the window cannot take in within its budget is answered by the complete index', () => {
+  it('two clusters get a window each; a third is answered by the complete index', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    m.addSlot({ base: gpa(0n), size: 1n << 52n });
+    const [c1, c2, c3] = [FAR, FAR + 2 ** 30, FAR + 2 ** 31]; // as EPT12's and L2's table pools, and one more
+    for (let i = 0; i < 100; i++) {
+      put(m, c1 + i);
+      put(m, c2 + i);
+      put(m, c3 + i);
+    }
+    expect(m.stats().indexBytes).toBe(2 * 1024 * 4 + farOnly(300, 320));
+    for (let i = 0; i < 100; i++) expect([m.frameOf(c1 + i), m.frameOf(c2 + i), m.frameOf(c3 + i)]).toEqual([3 * i, 3 * i + 1, 3 * i + 2]);
+    expect([c1 + 100, c2 + 100, c3 + 100, c3 - 1].map((g) => m.frameOf(g))).toEqual([-1, -1, -1, -1]);
+  });
+
+  it('a frame no window can take in within the budget is answered by the complete index', () => {
     const m = new GuestMemory({ maxPhyAddr: 52 });
     m.addSlot({ base: gpa(0n), size: 1n << 52n });
     const g0 = FAR;
-    put(m, g0);
-    expect(put(m, g0 + 2 ** 15)).toBe(1); // window of 2^16 entries: the floor allows it
-    expect(m.stats().indexBytes).toBe(2 ** 16 * 4 + farOnly(2));
-    expect(put(m, g0 + 2 ** 16)).toBe(2); // would need 2^17 > max(2^16, 64 × 3): the Map answers
-    expect(m.stats().indexBytes).toBe(2 ** 16 * 4 + farOnly(3));
-    const high = 2 ** 40 - 1; // the highest GFN of MAXPHYADDR 52, and a low one: both refused by the window
+    put(m, g0); // A [g0, g0 + 1024)
+    expect(put(m, g0 + 2 ** 15)).toBe(1); // B [g0 + 2^15, + 1024)
+    expect(m.stats().indexBytes).toBe(2048 * 4 + farOnly(2));
+    // B would need 2^16 entries, 63,488 more than the 65,536 − 2,048 left: the Map answers.
+    expect(put(m, g0 + 2 ** 16)).toBe(2);
+    expect(m.stats().indexBytes).toBe(2048 * 4 + farOnly(3));
+    const high = 2 ** 40 - 1; // the highest GFN of MAXPHYADDR 52, and a low one: no window takes them
     expect(put(m, high)).toBe(3);
     expect(put(m, 7)).toBe(4);
-    expect(m.stats().indexBytes).toBeLessThan(2 ** 16 * 4 + 64 * 1024); // the radix chunk for GFN 7, no window growth
+    expect(m.stats().indexBytes).toBe(2048 * 4 + farOnly(4) + 16 * 4 + 4096 * 4); // + the radix for GFN 7
     expect([g0, g0 + 2 ** 15, g0 + 2 ** 16, high, 7, 8, high - 1].map((g) => m.frameOf(g))).toEqual([0, 1, 2, 3, 4, -1, -1]);
     expect(m.read64(at(high))).toBe(BigInt(high) + 1n);
   });
 
-  it('the budget grows with the frames written: 64 entries per frame', () => {
+  it('the budget grows with the frames written: 64 entries per frame beyond 2^16', () => {
     const m = new GuestMemory({ maxPhyAddr: 52 });
     m.addSlot({ base: gpa(0n), size: 1n << 52n });
-    // Frames 64 GFNs apart (far, so the index is the window, the frames table and the Map):
-    // 2047 of them span more than 2^16 entries, which the floor allows, but not 2^17 > 64 × 2047.
-    for (let i = 0; i < 2047; i++) put(m, FAR + i * 64);
     const table = (): number => (m.stats().slabBytes / 4096) * 8;
-    expect(m.stats().indexBytes).toBe(2 ** 16 * 4 + table() + 2047 * 29);
-    expect(m.frameOf(FAR + 2046 * 64)).toBe(2046); // answered by the Map
-    expect(put(m, FAR + 2047 * 64)).toBe(2047); // 64 × 2048 = 2^17: grown, and refilled from the Map
-    expect(m.stats().indexBytes).toBe(2 ** 17 * 4 + table() + 2048 * 29);
-    expect(put(m, FAR + 2 ** 17)).toBe(2048); // would need 2^18 > 64 × 2049: the Map answers
-    expect(m.stats().indexBytes).toBe(2 ** 17 * 4 + table() + 2049 * 29);
-    for (let i = 0; i < 2048; i++) expect(m.frameOf(FAR + i * 64)).toBe(i);
-    expect(m.frameOf(FAR + 2 ** 17)).toBe(2048);
-    expect(m.frameOf(FAR + 2 ** 17 - 1)).toBe(-1);
+    // 1024 frames 64 GFNs apart (far, so the index is the windows, the frames table and the Map): A doubles to 2^16.
+    for (let i = 0; i < 1024; i++) put(m, FAR + i * 64);
+    expect(m.stats().indexBytes).toBe(2 ** 16 * 4 + table() + 1024 * 29);
+    // Frame 1025 just above A: the budget is 64 × 1025 = 65,600 entries, 64 left: not even a window B.
+    expect(put(m, FAR + 2 ** 16)).toBe(1024);
+    expect(m.stats().indexBytes).toBe(2 ** 16 * 4 + table() + 1025 * 29);
+    for (let i = 0; i < 14; i++) put(m, FAR + 1 + i * 64); // inside A
+    // Frame 1040: 64 × 1040 − 2^16 = 1024 left: B starts, and takes in frame 1024 from the Map.
+    expect(put(m, FAR + 2 ** 16 + 1)).toBe(1039);
+    expect(m.stats().indexBytes).toBe((2 ** 16 + 1024) * 4 + table() + 1040 * 29);
+    for (let i = 0; i < 1024; i++) expect(m.frameOf(FAR + i * 64)).toBe(i);
+    expect([FAR + 2 ** 16, FAR + 2 ** 16 + 1, FAR + 2 ** 16 + 2, FAR + 1 + 13 * 64].map((g) => m.frameOf(g))).toEqual([1024, 1039, -1, 1038]);
   });
 
   it('one frame written at a high GPA costs a 4 KiB window, not an array up to its GFN', () => {
@@ -102,7 +125,7 @@ describe('GuestMemory index: flat window and complete index', () => {
   it('removeSlot clears the window and the complete index alike', () => {
     const m = new GuestMemory({ maxPhyAddr: 52 });
     const a = m.addSlot({ base: at(0x100), size: 0x10_0000n }); // GFNs 0x100..0x1ff, inside the first window
-    const b = m.addSlot({ base: at(FAR - 16), size: 0x2_0000n }); // straddles the radix / Map boundary, outside the window
+    const b = m.addSlot({ base: at(FAR - 16), size: 0x2_0000n }); // straddles the radix / Map boundary: window B
     for (let g = 0x100; g < 0x200; g += 3) put(m, g);
     for (let g = FAR - 16; g < FAR + 16; g++) put(m, g);
     m.removeSlot(a);
@@ -128,7 +151,7 @@ describe('GuestMemory index: flat window and complete index', () => {
       expect(m.frameOf(2000 + g)).toBe(g);
       expect(m.read64(at(2000 + g))).toBe(BigInt(g) + 1n);
     }
-    // Overlapping move by 3 frames down, then far beyond the window's budget (the Map answers), then back.
+    // Overlapping move by 3 frames down, then far up (window B starts there), then back into A.
     const u = m.moveSlot(t, at(1997));
     for (let g = 0; g < 32; g++) expect(m.frameOf(1997 + g)).toBe(g);
     expect(m.frameOf(2029)).toBe(-1);
