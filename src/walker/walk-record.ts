@@ -62,7 +62,7 @@ export function buildRecord(
     const g = s.gfn;
     // The frame's halves and the page offset, made into one bigint (a frame is below 2^40).
     const off = pageOffset ?? Number(BigInt.asUintN(12, address as bigint));
-    const gpa = u64.make((((g & 0xfffff) << 12) | off) >>> 0, Math.floor(g / 0x100000)) as Gpa;
+    const gpa = u64.make((((g & 0xfffff) << 12) | off) >>> 0, (g / 0x100000) >>> 0) as Gpa; // g < 2^40: >>> 0 floors
     const pageSize = fmt.indexBits === 10 ? (stopLevel === 2 ? 4 << 20 : 4096) : stopLevel === 1 ? 4096 : stopLevel === 2 ? 0x20_0000 : 4096 * 512 ** (stopLevel - 1);
     let ad = 0;
     for (let l = 0; l < 6; l++) ad += s.updated[l]!;
