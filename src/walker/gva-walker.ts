@@ -24,6 +24,7 @@ import { ensureTrace, walkTablesRaw } from './walk-fast';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
+import { walkRecordFast } from './walk-record-fast';
 import { U64View } from '../u64-view';
 
 /** A linear address's rights with CR0.PG = 0 (SDM Vol. 3C Table 28-7 bits 9-11). */
@@ -216,6 +217,9 @@ export class GvaWalker {
         adUpdates: 0,
       };
     }
+    // The common case (a walk that only reads) in one pass; anything else: the full walk and its trace.
+    const fast = walkRecordFast(this.inputs, this.scratch, vhi, vlo, enc, a, access);
+    if (fast !== undefined) return fast;
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);
     return buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk', vlo & 0xfff);
   }
