@@ -70,13 +70,19 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
     acc = v73 ? x86Acc73(accLo, accHiInv) : x86Acc(accLo, accHiInv);
     // FNAME(is_last_gpte): level 1, or PS (reserved at levels 4 and 5, so rejected above).
     const last = level === 1 || (lo & 0x80) !== 0;
+    // A level-4 entry maps 512 GiB, a level-5 entry 256 TiB: consecutive walks mostly share them,
+    // and their bigints are reused (reuse, below).
+    const elo = (tlo | (idx * 8)) >>> 0;
+    const top = level >= 4;
+    const entryGpa = top ? reuse(s, 4 * (level - 4), elo, thi) : u64.make(elo, thi);
+    const value = top ? reuse(s, 4 * (level - 4) + 2, lo, hi) : u64.make(lo, hi);
     // The step as buildRecord writes it for an entry read from memory on a successful walk (the
     // same keys in the same order).
     trace[n++] = {
       level,
       source: 'memory',
-      entryGpa: u64.make((tlo | (idx * 8)) >>> 0, thi) as Gpa,
-      value: u64.make(lo, hi),
+      entryGpa: entryGpa as Gpa,
+      value,
       present: true,
       leaf: last,
       access: acc,
@@ -148,4 +154,20 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
     gpaKind: mem.kindOfGfnUnchecked(gfn),
     adUpdates: 0,
   };
+}
+
+/**
+ * The bigint of halves (lo, hi) through the scratch's top-level cache at key index k: the one made
+ * last time when the halves are the same, else a new one, kept for next time. Only for the top
+ * levels: an entry that changes from walk to walk would pay a cache store (a write barrier: the
+ * new bigint is young, the cache old) on every walk for nothing.
+ */
+function reuse(s: WalkScratch, k: number, lo: number, hi: number): bigint {
+  const key = s.topKey;
+  if (key[k] === lo && key[k + 1] === hi) return s.topBig[k >> 1]!;
+  const v = s.view.make(lo, hi);
+  key[k] = lo;
+  key[k + 1] = hi;
+  s.topBig[k >> 1] = v;
+  return v;
 }
