@@ -1,4 +1,9 @@
-/** Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason. */
+/**
+ * Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason.
+ * walk-record-fast.ts makes the same record in one pass for the walks that only read (GvaWalker.walk
+ * tries it first); a change to a record's keys or values here must be made there too, and
+ * test/walker/walk-record-fast.test.ts fails until it is.
+ */
 import { type Gfn, type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
 import { joinU64 } from '../bits';
 import { decodeErrorCode, PFERR } from '../format/acc';
