@@ -24,6 +24,7 @@ import { ensureTrace, walkTablesRaw } from './walk-fast';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
+import { walkRecordFast } from './walk-record-fast';
 import { U64View } from '../u64-view';
 
 /** A linear address's rights with CR0.PG = 0 (SDM Vol. 3C Table 28-7 bits 9-11). */
@@ -46,6 +47,13 @@ export class GvaWalker {
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
   /** walk()'s address split (bigint → halves). */
   private readonly view = new U64View();
+  /**
+   * walk(): the last walk was one the record fast path hands on (a fault or an A/D update), so the
+   * next one goes to the full walk first: a run of faulting walks then reads each path once, not
+   * twice. A walk the fast path would have taken turns it back on. Speed only: both give the same
+   * record.
+   */
+  private fullFirst = false;
 
   /**
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
@@ -216,8 +224,15 @@ export class GvaWalker {
         adUpdates: 0,
       };
     }
+    // The common case (a walk that only reads) in one pass; anything else: the full walk and its trace.
+    if (!this.fullFirst) {
+      const fast = walkRecordFast(this.inputs, this.scratch, vhi, vlo, enc, a, access);
+      if (fast !== undefined) return fast;
+    }
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);
-    return buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk', vlo & 0xfff);
+    const r = buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk', vlo & 0xfff);
+    this.fullFirst = r.status === 'fault' || r.adUpdates !== 0;
+    return r;
   }
 
   /**

@@ -1,4 +1,9 @@
-/** Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason. */
+/**
+ * Turn the hot walk's scratch into a readable record: per-level trace, verdict and reason.
+ * walk-record-fast.ts makes the same record in one pass for the walks that only read (GvaWalker.walk
+ * tries it first); a change to a record's keys or values here must be made there too, and
+ * test/walker/walk-record-fast.test.ts fails until it is.
+ */
 import { type Gfn, type Gpa, type Gva, type Ngpa, gfn as mkGfn } from '../address/address';
 import { joinU64 } from '../bits';
 import { decodeErrorCode, PFERR } from '../format/acc';
@@ -62,7 +67,7 @@ export function buildRecord(
     const g = s.gfn;
     // The frame's halves and the page offset, made into one bigint (a frame is below 2^40).
     const off = pageOffset ?? Number(BigInt.asUintN(12, address as bigint));
-    const gpa = u64.make((((g & 0xfffff) << 12) | off) >>> 0, Math.floor(g / 0x100000)) as Gpa;
+    const gpa = u64.make((((g & 0xfffff) << 12) | off) >>> 0, (g / 0x100000) >>> 0) as Gpa; // g < 2^40: >>> 0 floors
     const pageSize = fmt.indexBits === 10 ? (stopLevel === 2 ? 4 << 20 : 4096) : stopLevel === 1 ? 4096 : stopLevel === 2 ? 0x20_0000 : 4096 * 512 ** (stopLevel - 1);
     let ad = 0;
     for (let l = 0; l < 6; l++) ad += s.updated[l]!;

@@ -47,6 +47,14 @@ export class WalkScratch {
   tacc = 0;
   /** Makes the bigints of this walker's records (buildRecord). */
   readonly view = new U64View();
+  /**
+   * walkRecordFast: the bigints last made for the level-4 and level-5 entries — the entry's GPA at
+   * topBig[2 * (level - 4)], its value at the next index — with their halves in topKey (two per
+   * bigint), reused while walks go through the same top-level entries. A bigint is a value: a
+   * reused one cannot be told from one made anew. Halves (0, 0) start out as 0n, their value.
+   */
+  readonly topKey = new Uint32Array(8);
+  readonly topBig: bigint[] = [0n, 0n, 0n, 0n];
 }
 
 /** Reasons a gva walk stops, for the record's words. */
