@@ -323,7 +323,7 @@ export class NgpaWalker {
   }
 
   /**
-   * For the 2D walk's read-only fast path (walk-fast.ts: walk2dRaw): this walker's tables, or
+   * For the 2D walk's read-only fast path (walk-2d-fast.ts): this walker's tables, or
    * undefined when a walk reads more than its tables (PAE NPT12's PDPTE load). `pfec` gets U
    * where `walkRaw` would add it.
    */

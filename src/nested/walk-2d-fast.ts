@@ -16,11 +16,13 @@
  * constants of this closure. The earlier fast path called itself recursively for each nested walk,
  * which V8 cannot inline.
  */
-import { GuestMemory } from '../memory/guest-memory';
+// `f * FRAME_WORDS` is GuestMemory.wordBaseUnchecked(f), written out: V8 left some of those
+// static calls un-inlined in these long functions.
+import { FRAME_WORDS } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
 import { ACCESS_AC, ACCESS_IMPLICIT } from '../walker/access';
 import { entryTables } from '../walker/entry-tables';
-import { leafGfn, markUntraced, SLOW } from '../walker/walk-fast';
+import { clearFullWalkFlags, SLOW } from '../walker/walk-fast';
 import type { WalkInputs } from '../walker/walk';
 import type { WalkScratch } from '../walker/walk-scratch';
 
@@ -84,7 +86,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         const f = mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         const idx = nl <= 3 ? (gl >>> (9 * nl - 9)) & 511 : nl === 4 ? ((gl >>> 27) | (gh << 5)) & 511 : (gh >>> 4) & 511;
-        const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
+        const wi = f * FRAME_WORDS + idx * 2;
         nlo = words[wi]!;
         nhi = words[wi + 1]!;
         refs++;
@@ -98,7 +100,12 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
       }
       if (((row >>> nAccTab[(nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16)]!) & 1) !== 0) return SLOW;
       if ((nAcc & nA) !== nA || (write && (nlo & nD) !== nD)) return SLOW;
-      const frame = leafGfn(nlo, nhi, nl, gl);
+      // The leaf frame plus the nGPA's bits below a large page, as in walk-fast.ts.
+      let frame = (nhi & 0xfffff) * TWO20 + (nlo >>> 12);
+      if (nl !== 1) {
+        const mask = nl === 2 ? 511 : 262143;
+        frame = frame - (frame & mask) + (gl & mask);
+      }
       if (level === 0) {
         // The final frame's translation: done.
         s.guestGfn = g;
@@ -109,7 +116,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
       const f = mem.frameOfUnchecked(frame);
       if (f < 0) return SLOW;
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-      const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
+      const wi = f * FRAME_WORDS + idx * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       refs++;
@@ -140,7 +147,11 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         pteAcc &= ~2; // protect_clean_gpte
       }
       leafLevel = level;
-      g = leafGfn(lo, hi, level, vlo >>> 12);
+      g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+      if (level !== 1) {
+        const mask = level === 2 ? 511 : 262143;
+        g = g - (g & mask) + ((vlo >>> 12) & mask);
+      }
       level = 0;
       row = nPerms[(finalPfec & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) >>> 1]!;
       write = (finalPfec & PFERR.WRITE) !== 0;
@@ -149,7 +160,10 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
     s.level = leafLevel;
     s.pkey = pkey;
     s.pteAccess = pteAcc;
-    markUntraced(s, vhi, vlo, access);
+    if (s.traced) clearFullWalkFlags(s); // the trace is not this walk's (walk-fast.ts)
+    s.tvhi = vhi;
+    s.tvlo = vlo;
+    s.tacc = access;
     return refs;
   };
 }

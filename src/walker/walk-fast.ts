@@ -21,7 +21,9 @@
  * `npm run bench` prints what it buys (`gva_walk.fast_over_full`: this walk over `walkTables` on
  * the same walks); the 2D walk has its own (nested/walk-2d-fast.ts).
  */
-import { GuestMemory } from '../memory/guest-memory';
+// `f * FRAME_WORDS` is GuestMemory.wordBaseUnchecked(f), written out: V8 left some of those
+// static calls un-inlined in these long functions.
+import { FRAME_WORDS } from '../memory/guest-memory';
 import type { PageFormat } from '../format/page-format';
 import { PFERR } from '../format/acc';
 import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
@@ -83,18 +85,6 @@ function allowed(perms: Uint16Array, pkruMask: number, pkru: number, access: num
   return (((pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) === 0;
 }
 
-/**
- * The leaf's frame plus the address bits below a large page (walk.ts), `low` holding the walked
- * frame number's low bits (at least 18). Masks, not `%`: on a double `%` is a call to fmod, and
- * `&` on an integral double below 2^53 keeps its low bits exactly (ToInt32 is modular).
- */
-export function leafGfn(lo: number, hi: number, level: number, low: number): number {
-  const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-  if (level === 1) return frame;
-  const mask = level === 2 ? 511 : 262143;
-  return frame - (frame & mask) + (low & mask);
-}
-
 function x86FastWalk(w: WalkInputs): FastWalk {
   const mem = w.mem;
   const fmt = w.format;
@@ -123,7 +113,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     if (root === 5) {
       f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
-      wi = GuestMemory.wordBaseUnchecked(f) + ((vhi >>> 16) & 511) * 2;
+      wi = f * FRAME_WORDS + ((vhi >>> 16) & 511) * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       if ((lo & 1) === 0 || ((lo & m5l) | (hi & m5h)) !== 0) return SLOW;
@@ -133,7 +123,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     }
     f = mem.frameOfUnchecked(g);
     if (f < 0) return SLOW;
-    wi = GuestMemory.wordBaseUnchecked(f) + ((vhi >>> 7) & 511) * 2;
+    wi = f * FRAME_WORDS + ((vhi >>> 7) & 511) * 2;
     lo = words[wi]!;
     hi = words[wi + 1]!;
     if ((lo & 1) === 0 || ((lo & m4l) | (hi & m4h)) !== 0) return SLOW;
@@ -142,7 +132,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
     f = mem.frameOfUnchecked(g);
     if (f < 0) return SLOW;
-    wi = GuestMemory.wordBaseUnchecked(f) + (((vlo >>> 30) | (vhi << 2)) & 511) * 2;
+    wi = f * FRAME_WORDS + (((vlo >>> 30) | (vhi << 2)) & 511) * 2;
     lo = words[wi]!;
     hi = words[wi + 1]!;
     leaf: {
@@ -159,7 +149,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
       f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
-      wi = GuestMemory.wordBaseUnchecked(f) + ((vlo >>> 21) & 511) * 2;
+      wi = f * FRAME_WORDS + ((vlo >>> 21) & 511) * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       if ((lo & 0x80) !== 0) {
@@ -175,7 +165,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
       f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
-      wi = GuestMemory.wordBaseUnchecked(f) + ((vlo >>> 12) & 511) * 2;
+      wi = f * FRAME_WORDS + ((vlo >>> 12) & 511) * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       if ((lo & 1) === 0 || ((lo & m1l) | (hi & m1h)) !== 0) return SLOW;
@@ -194,12 +184,24 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       if ((access & PFERR.WRITE) !== 0) return SLOW;
       pteAcc &= ~2;
     }
-    s.gfn = leafGfn(lo, hi, level, vlo >>> 12);
+    // The leaf frame plus the address bits below a large page (walk.ts), by masks: `%` on a
+    // double is a call to fmod, and `&` keeps an integral double's low bits (ToInt32 is
+    // modular). This and the trace-state stores are written out: V8 did not inline helper calls
+    // here, whose arguments then became heap numbers.
+    const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    if (level === 1) s.gfn = frame;
+    else {
+      const mask = level === 2 ? 511 : 262143;
+      s.gfn = frame - (frame & mask) + ((vlo >>> 12) & mask);
+    }
     s.maxLevel = root;
     s.level = level;
     s.pkey = pkey;
     s.pteAccess = pteAcc;
-    markUntraced(s, vhi, vlo, access);
+    if (s.traced) clearFullWalkFlags(s);
+    s.tvhi = vhi;
+    s.tvlo = vlo;
+    s.tacc = access;
     return 0;
   };
 }
@@ -227,7 +229,7 @@ function tableFastWalk(w: WalkInputs): FastWalk {
       const f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW; // a zero or missing table: the full walk decides
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-      const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
+      const wi = f * FRAME_WORDS + idx * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       const ri = ((lo >>> 7) & 1) * 5 + level - 1;
@@ -247,34 +249,42 @@ function tableFastWalk(w: WalkInputs): FastWalk {
       if ((access & PFERR.WRITE) !== 0) return SLOW;
       pteAcc &= ~2;
     }
-    s.gfn = leafGfn(lo, hi, level, vlo >>> 12);
+    // The leaf frame plus the address bits below a large page (walk.ts), by masks: `%` on a
+    // double is a call to fmod, and `&` keeps an integral double's low bits (ToInt32 is
+    // modular). This and the trace-state stores are written out: V8 did not inline helper calls
+    // here, whose arguments then became heap numbers.
+    const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    if (level === 1) s.gfn = frame;
+    else {
+      const mask = level === 2 ? 511 : 262143;
+      s.gfn = frame - (frame & mask) + ((vlo >>> 12) & mask);
+    }
     s.maxLevel = root;
     s.level = level;
     s.pkey = pkey;
     s.pteAccess = pteAcc;
-    markUntraced(s, vhi, vlo, access);
+    if (s.traced) clearFullWalkFlags(s);
+    s.tvhi = vhi;
+    s.tvlo = vlo;
+    s.tacc = access;
     return 0;
   };
 }
 
 /**
- * After a successful fast walk: the trace arrays are not this walk's, and `ensureTrace` needs the
- * inputs. The flags `walkTables` may have set are cleared only after a full walk (`traced`), since
- * nothing else sets them.
+ * After a successful fast walk the trace arrays are not this walk's (`traced` false), and
+ * `ensureTrace` needs the inputs (`tvhi`, `tvlo`, `tacc`, which the fast walks store). The flags
+ * `walkTables` may have set are cleared only after a full walk (`traced` true), since nothing
+ * else sets them.
  */
-export function markUntraced(s: WalkScratch, vhi: number, vlo: number, access: number): void {
-  if (s.traced) {
-    if (s.adDirty) {
-      s.updated.fill(0);
-      s.adDirty = false;
-    }
-    s.usedPdptr = false;
-    s.noSlot = false;
-    s.traced = false;
+export function clearFullWalkFlags(s: WalkScratch): void {
+  if (s.adDirty) {
+    s.updated.fill(0);
+    s.adDirty = false;
   }
-  s.tvhi = vhi;
-  s.tvlo = vlo;
-  s.tacc = access;
+  s.usedPdptr = false;
+  s.noSlot = false;
+  s.traced = false;
 }
 
 /** Fill the per-level trace of the last walk if the fast path left it unwritten (see above). */
