@@ -17,7 +17,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { GuestMemory, gpa, paging4Format, paging5Format, nptFormat, eptFormat, encodeAccess, type PageFormat, type Access } from '../../src';
+import { GuestMemory, gpa, paging4Format, paging5Format, nptFormat, eptFormat, encodeAccess, makePageFormat, type PageFormat, type Access } from '../../src';
 import { walkTables, type WalkInputs } from '../../src/walker/walk';
 import { WalkScratch } from '../../src/walker/walk-scratch';
 import { makeFastWalk, ensureTrace, SLOW } from '../../src/walker/walk-fast';
@@ -146,4 +146,19 @@ describe('makeFastWalk agrees with walkTables on random tables', () => {
       expect(seen.slow).toBeGreaterThan(150);
     });
   }
+
+  it('a hand-made format the unrolled x86 walk does not describe (PS at level 4 not reserved) takes the table walk, which agrees', () => {
+    const base = paging4Format({ maxPhyAddr: 46, nx: true, gbpages: true, pse: false, amd: false, cr0Wp: true, cr4Smep: false, cr4Smap: false, cr4Pke: false });
+    const large = [...base.rsvdBitsMask[1]];
+    large[3] = large[3]! & ~0x80n; // a 512 GiB leaf: no format KVM builds has one
+    const fmt = makePageFormat({
+      name: 'paging4 with level-4 leaves', kvm: base.kvm, module: base.module, ptType: base.ptType, rootLevel: 4, hasAd: true, pse: false,
+      params: { ...base.params }, rsvdBitsMask: [base.rsvdBitsMask[0], large], badMtXwr: base.badMtXwr, permissions: base.permissions, pkruMask: 0,
+    });
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    mem.addSlot({ base: gpa(0n), size: BigInt(SLOT_FRAMES) * 4096n });
+    mem.write64(gpa(BigInt(TABLE0 * 4096)), 0x1e7n | (1n << 39n)); // P W U A D PS, frame 2^27 (512 GiB aligned)
+    const inputs: WalkInputs = { mem, format: fmt, rootGfn: TABLE0, pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: true };
+    expect(check({ mem, inputs, vhi: 0, vlo: 0x1234_5000, access: encodeAccess({ kind: 'write', user: true }) })).toBe('fast');
+  });
 });
