@@ -29,7 +29,7 @@ import { RAW_ACCESS_BITS, type Access } from '../walker/access';
 import { checkBigint, checkInt, checkRawWalk, refuse } from '../validate/checks';
 import { NESTED_DURING, checkEptNgpaConfig, checkGuestLinear, checkNgpaAccess, checkNptNgpaConfig } from './check-nested-args';
 import { walkTables, type WalkInputs } from '../walker/walk';
-import { ensureTrace, walkTablesRaw } from '../walker/walk-fast';
+import { ensureTrace, makeFastWalk, SLOW, type FastWalk } from '../walker/walk-fast';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { buildRecord } from '../walker/walk-record';
 import type { WalkStep } from '../walker/walk-result';
@@ -160,6 +160,8 @@ export class NgpaWalker {
   readonly mbec: boolean;
   private readonly inputs: WalkInputs;
   private readonly scratch = new WalkScratch();
+  /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
+  private readonly fast: FastWalk;
   private readonly pdptBase: number | undefined;
   private readonly pdptHalves: Uint32Array | undefined;
   private readonly logsDirty: boolean;
@@ -201,6 +203,7 @@ export class NgpaWalker {
       // The shadow EPT role has neither EFER.NX nor SMEP; the NPT role has L1's.
       fetchSetsId: s.role.hasPferrFetch,
     };
+    this.fast = makeFastWalk(this.inputs);
   }
 
   /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
@@ -320,7 +323,7 @@ export class NgpaWalker {
   }
 
   /**
-   * For the 2D walk's read-only fast path (walk-fast.ts: walk2dRaw): this walker's tables, or
+   * For the 2D walk's read-only fast path (walk-2d-fast.ts): this walker's tables, or
    * undefined when a walk reads more than its tables (PAE NPT12's PDPTE load). `pfec` gets U
    * where `walkRaw` would add it.
    */
@@ -353,7 +356,7 @@ export class NgpaWalker {
     const s = this.scratch;
     // `traced`: the caller reads the entries next (a recording 2D walk), so walk with the trace
     // at once rather than the fast walk plus ensureTrace's second walk.
-    const stop = traced ? walkTables(this.inputs, s, nhi, nlo, a) : walkTablesRaw(this.inputs, s, nhi, nlo, a);
+    const stop = !traced && this.fast(s, nhi, nlo, a) !== SLOW ? WalkStop.Ok : walkTables(this.inputs, s, nhi, nlo, a);
     this.lastStop = stop;
     this.lastLoggedFlag = false;
     // update_accessed_dirty_bits: a write that finds D clear in the EPT leaf calls

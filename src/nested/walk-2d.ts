@@ -28,7 +28,7 @@ import { checkObject, checkRawWalk, refuse } from '../validate/checks';
 import { checkCpuFeatures } from '../cpu/check-registers';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
-import { walk2dRaw } from '../walker/walk-fast';
+import { makeFastWalk2D, type FastWalk2D } from './walk-2d-fast';
 import { buildRecord } from '../walker/walk-record';
 import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
@@ -90,8 +90,9 @@ export class Walk2D {
   private readonly pdptHalves: Uint32Array | undefined;
   private readonly scratch = new WalkScratch();
   private readonly tableAccess: number;
-  /** The read-only fast path's nested tables and scratch (walk-fast.ts: walk2dRaw), when it applies. */
-  private readonly fast: { inputs: WalkInputs; scratch: WalkScratch; forceUser: number } | undefined;
+  /** The read-only fast path (walk-2d-fast.ts), when it applies, and the U bit it adds to nested accesses. */
+  private readonly fast: FastWalk2D | undefined;
+  private readonly fastForceUser: number;
   // Per-walk state shared with the translate hook.
   private access = 0;
   private tableCalls = 0;
@@ -162,9 +163,10 @@ export class Walk2D {
     const pkru = opts.regs.pkru ?? 0;
     // The fast path knows the final access up front; 7.3 EPT with MBEC takes its U from the
     // guest walk (finalUser), which only the full walk has. With paging off walkRaw never takes it.
-    const nf = nested.fastInputs();
-    this.fast = nf === undefined || (nested.kvm === '7.3' && nested.mbec && nested.tdp === 'ept') ? undefined : { ...nf, scratch: new WalkScratch() };
+    const nf = nested.kvm === '7.3' && nested.mbec && nested.tdp === 'ept' ? undefined : nested.fastInputs();
+    this.fastForceUser = nf === undefined ? 0 : nf.forceUser;
     if (format === undefined) {
+      this.fast = undefined;
       this.inputs = undefined;
       this.pdptHalves = undefined;
       return;
@@ -188,6 +190,7 @@ export class Walk2D {
       fetchSetsId: role.hasPferrFetch,
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
+    this.fast = nf === undefined ? undefined : makeFastWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
   }
 
   /**
@@ -351,8 +354,7 @@ export class Walk2D {
     }
     const fast = this.fast;
     if (fast !== undefined && !this.recording) {
-      const fu = fast.forceUser;
-      const refs = walk2dRaw(this.inputs, this.scratch, fast.inputs, fast.scratch, vhi, vlo, access, this.tableAccess | fu, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | fu);
+      const refs = fast(this.scratch, vhi, vlo, access, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | this.fastForceUser);
       if (refs >= 0) {
         this.lastStop = WalkStop.Ok;
         this.refCountValue = refs;

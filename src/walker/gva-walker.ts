@@ -20,7 +20,7 @@ import { GuestMemory } from '../memory/guest-memory';
 import { RAW_ACCESS_BITS, encodeAccess, type Access } from './access';
 import { checkRawWalk, refuse } from '../validate/checks';
 import { walkTables, type WalkInputs } from './walk';
-import { ensureTrace, walkTablesRaw } from './walk-fast';
+import { ensureTrace, makeFastWalk, noFastWalk, SLOW, type FastWalk } from './walk-fast';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
@@ -43,6 +43,8 @@ export class GvaWalker {
   private readonly inputs: WalkInputs | undefined;
   private readonly pdptrHalves: Uint32Array | undefined;
   private readonly scratch = new WalkScratch();
+  /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
+  private readonly fast: FastWalk;
   /** The same inputs with a second stage installed (created on first use). */
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
   /** walk()'s address split (bigint → halves). */
@@ -79,6 +81,7 @@ export class GvaWalker {
       throw new InvalidRegisterStateError('pkru-range', 'PKRU is a 32-bit register', String(pkru));
     }
     this.pkru = pkru >>> 0;
+    this.fast = noFastWalk;
     if (this.format === undefined) return;
     if (this.role.base.level === 3) {
       this.pdptrHalves = new Uint32Array(8);
@@ -99,6 +102,7 @@ export class GvaWalker {
       pkru: this.pkru,
       fetchSetsId: this.role.hasPferrFetch,
     };
+    this.fast = makeFastWalk(this.inputs);
   }
 
   /** PAE: the PDPTE registers as loaded. */
@@ -181,7 +185,8 @@ export class GvaWalker {
       this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       return WalkStop.Ok;
     }
-    return walkTablesRaw(this.inputs, this.scratch, vhi, vlo, access);
+    if (this.fast(this.scratch, vhi, vlo, access) !== SLOW) return WalkStop.Ok;
+    return walkTables(this.inputs, this.scratch, vhi, vlo, access);
   }
 
   get lastGfn(): number {

@@ -1,60 +1,283 @@
 /**
  * The raw walk's fast path: the same walk as `walkTables` (`paging_tmpl.h:
  * FNAME(walk_addr_generic)`, `mmu.h: permission_fault`) for the common case only — 8-byte entries,
- * the root in memory (no PAE PDPTE registers), no second stage — that reads the entries and
- * writes nothing per level. Whenever the walk would do more than read (a fault, an A/D update, a
- * table never written) it gives up before any side effect and runs `walkTables`, which then does
- * the whole walk with its per-level trace. A successful fast walk leaves the trace unwritten
- * (`WalkScratch.traced` false) with the walk's inputs kept; `ensureTrace` re-runs the full walk to
- * fill it. Because the fast walk changed nothing, that re-walk reads the same entries and returns
- * the same result, as long as memory did not change in between (callers ask right away).
+ * a 4- or 5-level root in memory (no PAE PDPTE registers), no second stage — that reads the
+ * entries and writes nothing per level. Whenever the walk would do more than read (a fault, an A/D
+ * update, a table never written) it gives up before any side effect (returns SLOW) and the caller
+ * runs `walkTables`, which then does the whole walk with its per-level trace. A successful fast
+ * walk leaves the trace unwritten (`WalkScratch.traced` false) with the walk's inputs kept;
+ * `ensureTrace` re-runs the full walk to fill it. Because the fast walk changed nothing, that
+ * re-walk reads the same entries and returns the same result, as long as memory did not change in
+ * between (callers ask right away).
  *
- * Why a second copy: the per-level trace stores and the general cases (32-bit entries, PDPTE
- * registers, the translate hook) were most of the raw walk's instructions, and a random walk is
- * memory-bound, so fewer instructions per walk let the CPU overlap the cache misses of
- * consecutive walks. `npm run bench` prints what it buys (`gva_walk.fast_over_full`: this walk
- * over `walkTables` on the same walks) and the 2D walk reuses it (`walk2dRaw`).
+ * Why a second copy: a random walk is memory-bound at its last level, and the CPU overlaps the
+ * cache misses of consecutive walks only as far as its out-of-order window reaches, so every
+ * instruction per walk costs. The per-level trace stores and the general cases of `walkTables`
+ * were most of the raw walk's instructions. `makeFastWalk` therefore builds, once per walker, a
+ * closure with the walker's constants (root, reserved masks by level, permissions, PKRU) in it:
+ *  - x86 64-bit formats (4- and 5-level paging, NPT): levels unrolled, each level's reserved
+ *    masks a constant, no format branch;
+ *  - EPT: one loop over the levels whose per-entry decisions are table lookups (entry-tables.ts).
+ * `npm run bench` prints what it buys (`gva_walk.fast_over_full`: this walk over `walkTables` on
+ * the same walks); the 2D walk has its own (nested/walk-2d-fast.ts).
  */
-import { GuestMemory } from '../memory/guest-memory';
+// `f * FRAME_WORDS` is GuestMemory.wordBaseUnchecked(f), written out: V8 left some of those
+// static calls un-inlined in these long functions.
+import { FRAME_WORDS } from '../memory/guest-memory';
+import type { PageFormat } from '../format/page-format';
 import { PFERR } from '../format/acc';
 import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
-import { eptAcc, eptAcc73, walkTables, x86Acc, x86Acc73, type WalkInputs } from './walk';
-import { type WalkScratch, WalkStop } from './walk-scratch';
+import { entryTables } from './entry-tables';
+import { walkTables, type WalkInputs } from './walk';
+import type { WalkScratch } from './walk-scratch';
 
 const TWO20 = 0x100000;
 
-/** fastWalk's answer when the walk needs more than reads: the caller runs the full walk. */
-const SLOW = -1;
+/** A fast walk's answer when the walk needs more than reads: the caller runs the full walk. */
+export const SLOW = -1;
 
 /**
- * `walkTables` for callers that read only the outcome (gfn, level, pteAccess, pkey, error code)
- * and call `ensureTrace` before reading the per-level arrays. Precondition: `w.translate` and
- * `w.translateAdWrite` are absent.
+ * A walker's read-only walk: 0 with the outcome in `s` (gfn, level, maxLevel, pkey, pteAccess) and
+ * the trace marked unwritten, or SLOW with nothing written.
  */
-export function walkTablesRaw(w: WalkInputs, s: WalkScratch, vhi: number, vlo: number, access: number): number {
-  if (fastWalk(w, s, vhi, vlo, access, undefined, s, 0, 0) === SLOW) return walkTables(w, s, vhi, vlo, access);
-  markUntraced(s, vhi, vlo, access);
-  return WalkStop.Ok;
+export type FastWalk = (s: WalkScratch, vhi: number, vlo: number, access: number) => number;
+
+/** For inputs no fast walk covers (4-byte entries, PAE, a second stage): always the full walk. */
+export const noFastWalk: FastWalk = () => SLOW;
+
+/**
+ * The fast walk for these inputs (their format, root, PKRU), built once by the walker that owns
+ * them. Precondition for the walker: the inputs do not change afterwards (they are readonly).
+ */
+export function makeFastWalk(w: WalkInputs): FastWalk {
+  if (w.translate !== undefined || w.translateAdWrite !== undefined) return noFastWalk;
+  const fmt = w.format;
+  if (fmt.ptType === 64 && x86Unrollable(fmt)) return x86FastWalk(w);
+  return entryTables(fmt) === undefined ? noFastWalk : tableFastWalk(w);
 }
 
 /**
- * The 2D walk's fast path (nested_mmu over guest_mmu, `paging_tmpl.h: FNAME(walk_addr_generic)`
- * with `kvm_translate_gpa` = the nested walk): L2's tables `w` walked as `walkTablesRaw` does,
- * every table frame and the final frame translated by a read-only walk of the nested tables `n`
- * (access `tablePfec` for tables, `finalPfec` for the final frame, as `translate_nested_gpa`
- * passes them). Returns the memory references of the whole walk (n·(m+1) + m at full depth) with
- * the L1 frame in `s.gfn` and the L2 frame in `s.guestGfn`, or -1 when any part of the walk would
- * do more than read (a fault, an A/D update in either dimension, which is also when the dirty log
- * would be written): the caller then runs the full walk, which starts from the same state because
- * nothing was written. `ns` is scratch for the nested walks.
+ * Whether the unrolled x86 walk decides exactly as `walkTables`: 8-byte entries, 4 or 5 levels, A/D
+ * in bits 5 and 6, a PS bit at level 4 or 5 reserved whichever mask applies (so those levels need
+ * not look at it), and level 1's two masks equal (PS is PAT there: `rsvd_bits_mask[1][0] = [0][0]`). Every format
+ * KVM builds meets it (rsvd-bits-mask.ts); a hand-made PageFormat may not, and takes the table walk.
  */
-export function walk2dRaw(w: WalkInputs, s: WalkScratch, n: WalkInputs, ns: WalkScratch, vhi: number, vlo: number, access: number, tablePfec: number, finalPfec: number): number {
-  const refs = fastWalk(w, s, vhi, vlo, access, n, ns, tablePfec, finalPfec);
-  if (refs !== SLOW) markUntraced(s, vhi, vlo, access);
-  return refs;
+function x86Unrollable(fmt: PageFormat): boolean {
+  if (fmt.entryBytes !== 8 || (fmt.rootLevel !== 4 && fmt.rootLevel !== 5)) return false;
+  if (!fmt.hasAd || fmt.accessedBit !== 5 || fmt.dirtyBit !== 6) return false;
+  const { rsvdLo, rsvdHi } = fmt.hot;
+  for (let l = 4; l <= fmt.rootLevel; l++) {
+    if (rsvdLo[l - 1] !== rsvdLo[4 + l] || rsvdHi[l - 1] !== rsvdHi[4 + l] || (rsvdLo[l - 1]! & 0x80) === 0) return false;
+  }
+  return rsvdLo[0] === rsvdLo[5] && rsvdHi[0] === rsvdHi[5];
 }
 
-function markUntraced(s: WalkScratch, vhi: number, vlo: number, access: number): void {
+/**
+ * `permission_fault` on the leaf's accumulated ACC (walk.ts): whether the access may proceed.
+ * `pkruMask` is 0 when no protection key can fault (no CR4.PKE, or PKRU 0).
+ */
+function allowed(perms: Uint16Array, pkruMask: number, pkru: number, access: number, pteAccess: number, pkey: number): boolean {
+  const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
+  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
+  if (((perms[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return false;
+  if (pkruMask === 0) return true;
+  const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
+  return (((pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) === 0;
+}
+
+function x86FastWalk(w: WalkInputs): FastWalk {
+  const mem = w.mem;
+  const fmt = w.format;
+  const root = fmt.rootLevel;
+  const rootGfn = w.rootGfn;
+  const v73 = fmt.kvm === '7.3';
+  const perms = fmt.hot.permissions;
+  const pkru = w.pkru;
+  const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
+  const { rsvdLo, rsvdHi } = fmt.hot;
+  // rsvd_bits_mask[large][level - 1] as constants; levels 4 and 5 include PS (x86Unrollable).
+  const m5l = rsvdLo[4]!, m5h = rsvdHi[4]!, m4l = rsvdLo[3]!, m4h = rsvdHi[3]!;
+  const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
+  const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
+  const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
+  return function x86Walk(s, vhi, vlo, access) {
+    const words = mem.words; // the fast walk writes nothing, so no frame is allocated meanwhile
+    let g = rootGfn;
+    let f = 0;
+    let wi = 0;
+    let lo = 0;
+    let hi = 0;
+    let accLo = -1;
+    let accHiInv = -1;
+    let level = 1;
+    if (root === 5) {
+      f = mem.frameOfUnchecked(g);
+      if (f < 0) return SLOW;
+      wi = f * FRAME_WORDS + ((vhi >>> 16) & 511) * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      if ((lo & 1) === 0 || ((lo & m5l) | (hi & m5h)) !== 0) return SLOW;
+      accLo = lo;
+      accHiInv = ~hi;
+      g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    }
+    f = mem.frameOfUnchecked(g);
+    if (f < 0) return SLOW;
+    wi = f * FRAME_WORDS + ((vhi >>> 7) & 511) * 2;
+    lo = words[wi]!;
+    hi = words[wi + 1]!;
+    if ((lo & 1) === 0 || ((lo & m4l) | (hi & m4h)) !== 0) return SLOW;
+    accLo &= lo;
+    accHiInv &= ~hi;
+    g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    f = mem.frameOfUnchecked(g);
+    if (f < 0) return SLOW;
+    wi = f * FRAME_WORDS + (((vlo >>> 30) | (vhi << 2)) & 511) * 2;
+    lo = words[wi]!;
+    hi = words[wi + 1]!;
+    leaf: {
+      if ((lo & 0x80) !== 0) {
+        if ((lo & 1) === 0 || ((lo & p3l) | (hi & p3h)) !== 0) return SLOW;
+        accLo &= lo;
+        accHiInv &= ~hi;
+        level = 3;
+        break leaf;
+      }
+      if ((lo & 1) === 0 || ((lo & m3l) | (hi & m3h)) !== 0) return SLOW;
+      accLo &= lo;
+      accHiInv &= ~hi;
+      g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+      f = mem.frameOfUnchecked(g);
+      if (f < 0) return SLOW;
+      wi = f * FRAME_WORDS + ((vlo >>> 21) & 511) * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      if ((lo & 0x80) !== 0) {
+        if ((lo & 1) === 0 || ((lo & p2l) | (hi & p2h)) !== 0) return SLOW;
+        accLo &= lo;
+        accHiInv &= ~hi;
+        level = 2;
+        break leaf;
+      }
+      if ((lo & 1) === 0 || ((lo & m2l) | (hi & m2h)) !== 0) return SLOW;
+      accLo &= lo;
+      accHiInv &= ~hi;
+      g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+      f = mem.frameOfUnchecked(g);
+      if (f < 0) return SLOW;
+      wi = f * FRAME_WORDS + ((vlo >>> 12) & 511) * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      if ((lo & 1) === 0 || ((lo & m1l) | (hi & m1h)) !== 0) return SLOW;
+      accLo &= lo;
+      accHiInv &= ~hi;
+    }
+    // gpte_access: 7.3 adds ACC_READ (1) and moves EXEC to 8 (walk.ts: x86Acc, x86Acc73).
+    const pteAccess = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+    const pkey = (hi >>> 27) & 15;
+    if (!allowed(perms, pkruMask, pkru, access, pteAccess, pkey)) return SLOW;
+    // A clear A anywhere, or D on the leaf of a write: the full walk sets them. A read of a clean
+    // leaf maps it read-only (protect_clean_gpte).
+    if ((accLo & 0x20) === 0) return SLOW;
+    let pteAcc = pteAccess;
+    if ((lo & 0x40) === 0) {
+      if ((access & PFERR.WRITE) !== 0) return SLOW;
+      pteAcc &= ~2;
+    }
+    // The leaf frame plus the address bits below a large page (walk.ts), by masks: `%` on a
+    // double is a call to fmod, and `&` keeps an integral double's low bits (ToInt32 is
+    // modular). This and the trace-state stores are written out: V8 did not inline helper calls
+    // here, whose arguments then became heap numbers.
+    const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    if (level === 1) s.gfn = frame;
+    else {
+      const mask = level === 2 ? 511 : 262143;
+      s.gfn = frame - (frame & mask) + ((vlo >>> 12) & mask);
+    }
+    s.maxLevel = root;
+    s.level = level;
+    s.pkey = pkey;
+    s.pteAccess = pteAcc;
+    if (s.traced) clearFullWalkFlags(s);
+    s.tvhi = vhi;
+    s.tvlo = vlo;
+    s.tacc = access;
+    return 0;
+  };
+}
+
+/** The loop for any format entryTables describes (EPT in practice: x86 takes the unrolled walk). */
+function tableFastWalk(w: WalkInputs): FastWalk {
+  const mem = w.mem;
+  const fmt = w.format;
+  const t = entryTables(fmt)!;
+  const { stop, acc, aMask, dMask, pkeyMask } = t;
+  const root = fmt.rootLevel;
+  const rootGfn = w.rootGfn;
+  const { rsvdLo, rsvdHi, permissions: perms } = fmt.hot;
+  const pkru = w.pkru;
+  const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
+  return function tableWalk(s, vhi, vlo, access) {
+    const words = mem.words; // the fast walk writes nothing, so no frame is allocated meanwhile
+    let g = rootGfn;
+    let level = root;
+    let accLo = -1;
+    let nxOr = 0;
+    let lo = 0;
+    let hi = 0;
+    for (;;) {
+      const f = mem.frameOfUnchecked(g);
+      if (f < 0) return SLOW; // a zero or missing table: the full walk decides
+      const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
+      const wi = f * FRAME_WORDS + idx * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      const ri = ((lo >>> 7) & 1) * 5 + level - 1;
+      if ((stop[(lo & 63) | ((lo >>> 4) & 64)]! | (lo & rsvdLo[ri]!) | (hi & rsvdHi[ri]!)) !== 0) return SLOW;
+      accLo &= lo;
+      nxOr |= hi;
+      if (level === 1 || (lo & 0x80) !== 0) break;
+      g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+      level--;
+    }
+    const pteAccess = acc[(accLo & 7) | ((accLo >>> 7) & 8) | ((nxOr >>> 27) & 16)]!;
+    const pkey = (hi >>> 27) & pkeyMask;
+    if (!allowed(perms, pkruMask, pkru, access, pteAccess, pkey)) return SLOW;
+    if ((accLo & aMask) !== aMask) return SLOW;
+    let pteAcc = pteAccess;
+    if ((lo & dMask) !== dMask) {
+      if ((access & PFERR.WRITE) !== 0) return SLOW;
+      pteAcc &= ~2;
+    }
+    // The leaf frame plus the address bits below a large page (walk.ts), by masks: `%` on a
+    // double is a call to fmod, and `&` keeps an integral double's low bits (ToInt32 is
+    // modular). This and the trace-state stores are written out: V8 did not inline helper calls
+    // here, whose arguments then became heap numbers.
+    const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    if (level === 1) s.gfn = frame;
+    else {
+      const mask = level === 2 ? 511 : 262143;
+      s.gfn = frame - (frame & mask) + ((vlo >>> 12) & mask);
+    }
+    s.maxLevel = root;
+    s.level = level;
+    s.pkey = pkey;
+    s.pteAccess = pteAcc;
+    if (s.traced) clearFullWalkFlags(s);
+    s.tvhi = vhi;
+    s.tvlo = vlo;
+    s.tacc = access;
+    return 0;
+  };
+}
+
+/**
+ * After a successful fast walk the trace arrays are not this walk's (`traced` false), and
+ * `ensureTrace` needs the inputs (`tvhi`, `tvlo`, `tacc`, which the fast walks store). The flags
+ * `walkTables` may have set are cleared only after a full walk (`traced` true), since nothing
+ * else sets them.
+ */
+export function clearFullWalkFlags(s: WalkScratch): void {
   if (s.adDirty) {
     s.updated.fill(0);
     s.adDirty = false;
@@ -62,104 +285,6 @@ function markUntraced(s: WalkScratch, vhi: number, vlo: number, access: number):
   s.usedPdptr = false;
   s.noSlot = false;
   s.traced = false;
-  s.tvhi = vhi;
-  s.tvlo = vlo;
-  s.tacc = access;
-}
-
-/**
- * The read-only walk: on success the outcome in `s` (gfn, level, maxLevel, pkey, pteAccess) and
- * the number of entries read (with `n`, the nested walks' too); SLOW otherwise, with nothing
- * written. With `n`, each table frame goes through a nested walk first (into `ns`).
- */
-function fastWalk(w: WalkInputs, s: WalkScratch, vhi: number, vlo: number, access: number, n: WalkInputs | undefined, ns: WalkScratch, tablePfec: number, finalPfec: number): number {
-  const fmt = w.format;
-  const ept = fmt.ptType === 'ept';
-  const root = fmt.rootLevel;
-  if (fmt.entryBytes !== 8 || (root === 3 && !ept)) return SLOW;
-  const hot = fmt.hot;
-  const rsvdLo = hot.rsvdLo;
-  const rsvdHi = hot.rsvdHi;
-  const mem = w.mem;
-  const v73 = fmt.kvm === '7.3';
-  // 7.3 EPT with MBEC: bit 10 (XU) alone makes an entry present (kvm-7x.md §1.1 "Presence").
-  const present = ept ? (fmt.mbec ? 0x407 : 7) : 1;
-  let g = w.rootGfn;
-  let level = root;
-  let accLo = -1;
-  let accHiInv = -1;
-  let lo = 0;
-  let hi = 0;
-  let refs = 0;
-  for (;;) {
-    if (n !== undefined) {
-      // The table's nGPA frame through the nested tables (translate_nested_gpa).
-      const r = fastWalk(n, ns, Math.floor(g / TWO20), (g % TWO20) * 4096, tablePfec, undefined, ns, 0, 0);
-      if (r === SLOW) return SLOW;
-      refs += r;
-      g = ns.gfn;
-    }
-    const f = mem.frameOfUnchecked(g);
-    if (f < 0) return SLOW; // a zero or missing table: the full walk decides
-    const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-    const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    const words = mem.words;
-    lo = words[wi]!;
-    hi = words[wi + 1]!;
-    refs++;
-    if ((lo & present) === 0) return SLOW;
-    const ri = ((lo >>> 7) & 1) * 5 + level - 1;
-    let rsvd = (lo & rsvdLo[ri]!) | (hi & rsvdHi[ri]!);
-    if (ept) {
-      const b = (lo & 63) | (v73 && (lo & 0x400) !== 0 ? 4 : 0);
-      rsvd |= (b < 32 ? hot.badMtXwrLo >>> b : hot.badMtXwrHi >>> (b - 32)) & 1;
-    }
-    if (rsvd !== 0) return SLOW;
-    accLo &= lo;
-    accHiInv &= ~hi;
-    if (level === 1 || (lo & 0x80) !== 0) break;
-    g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-    level--;
-  }
-  const pteAccess = v73 ? (ept ? eptAcc73(accLo) : x86Acc73(accLo, accHiInv)) : ept ? eptAcc(accLo) : x86Acc(accLo, accHiInv);
-  const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
-  if (((hot.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return SLOW;
-  const pkey = ept ? 0 : (hi >>> 27) & 15;
-  const pkruMask = fmt.pkruMask;
-  if (pkruMask !== 0) {
-    const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
-    if ((((w.pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) !== 0) return SLOW;
-  }
-  let pteAcc = pteAccess;
-  if (fmt.hasAd) {
-    // A clear A anywhere, or D on the leaf of a write: the full walk sets them.
-    let adOk = (accLo >>> fmt.accessedBit) & 1;
-    if ((pfec & PFERR.WRITE) !== 0) adOk &= (lo >>> fmt.dirtyBit) & 1;
-    else if (((lo >>> fmt.dirtyBit) & 1) === 0) pteAcc &= ~2; // protect_clean_gpte
-    if (adOk === 0) return SLOW;
-  }
-  const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-  let gfn = frame;
-  if (level !== 1) {
-    const span = level === 2 ? 512 : 262144;
-    gfn = frame - (frame % span) + ((vlo >>> 12) % span);
-  }
-  if (n !== undefined) {
-    // The final frame through the nested tables, after the guest checks and before any A/D
-    // update (FNAME(walk_addr_generic) translates the leaf's gfn last).
-    const r = fastWalk(n, ns, Math.floor(gfn / TWO20), (gfn % TWO20) * 4096, finalPfec, undefined, ns, 0, 0);
-    if (r === SLOW) return SLOW;
-    refs += r;
-    s.guestGfn = gfn;
-    gfn = ns.gfn;
-  }
-  s.gfn = gfn;
-  s.maxLevel = root;
-  s.level = level;
-  s.pkey = pkey;
-  s.pteAccess = pteAcc;
-  return refs;
 }
 
 /** Fill the per-level trace of the last walk if the fast path left it unwritten (see above). */

@@ -37,9 +37,9 @@ export class WalkScratch {
   /** The table frame did not exist in any slot. */
   noSlot = false;
   /**
-   * Whether lo/hi/tableGfn/index/acc hold the last walk's trace. `walkTablesRaw` (walk-fast.ts)
-   * leaves them unwritten on success and keeps the walk's inputs (tvhi, tvlo, tacc) so that
-   * `ensureTrace` can fill them.
+   * Whether lo/hi/tableGfn/index/acc hold the last walk's trace. The fast walks (walk-fast.ts,
+   * nested/walk-2d-fast.ts) leave them unwritten on success and keep the walk's inputs (tvhi,
+   * tvlo, tacc) so that `ensureTrace` can fill them.
    */
   traced = true;
   tvhi = 0;

@@ -264,7 +264,7 @@ describe('2D walk = gva walk ∘ ngpa walk (property, seeded)', () => {
           const want = reference(ref!, ngw, mem, LEVELS[cfg.l2] > 0, va, access);
           expect(got, `${cfg.l2} on ${cfg.nk}: ${access.kind}${access.user ? ' user' : ''} at 0x${va.toString(16)}`).toEqual(want);
           // The same access again through walkRaw: with the A/D bits now set it takes the
-          // read-only fast path (walk-fast.ts: walk2dRaw) where it applies, and must agree.
+          // read-only fast path (walk-2d-fast.ts) where it applies, and must agree.
           const stop = w2!.walkRaw(Number(BigInt(va) >> 32n), Number(BigInt(va) & 0xffffffffn), encodeAccess(access));
           expect({ ok: stop === 0, refs: w2!.lastRefCount, gfn: stop === 0 ? w2!.lastGfn : -1 }).toEqual({ ok: got.kind === 'ok', refs: got.refs, gfn: got.kind === 'ok' ? Number(got.gpa >> 12n) : -1 });
           tally[got.kind]++;

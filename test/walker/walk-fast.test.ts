@@ -1,5 +1,5 @@
 /**
- * walkTablesRaw (src/walker/walk-fast.ts) against walkTables: the fast path may only ever return
+ * GvaWalker.walkRaw's fast path (src/walker/walk-fast.ts: makeFastWalk) against walkTables: the fast path may only ever return
  * what the full walk returns, with the same side effects. Every upper entry has A set and the
  * leaf A and D, so the fast path is not skipped for a clear A/D bit and its own checks decide
  * (reserved bits, presence, permission_fault, PKRU, protect_clean_gpte). The full walk is the
@@ -28,7 +28,7 @@ function setup(cr4: bigint, pkru: number) {
   return { b, w };
 }
 
-describe('walkTablesRaw agrees with walkTables', () => {
+describe('the fast walk agrees with walkTables', () => {
   for (const [name, cr4, pkru] of [['SMEP+SMAP', CR4.SMEP | CR4.SMAP, 0], ['PKE, key 5 write-disabled', CR4.PKE, 2 << 10]] as const) {
     it(`${name}: leaf flags × access, 4K and 2M leaves`, () => {
       const { b, w } = setup(cr4, pkru);
