@@ -71,6 +71,8 @@ export function tlbTag(v: TlbVcpu): TlbTag {
   return { vpid: v.currentVpid, pcid, eptp: tlbTagEptp(v) };
 }
 
+const AC_OR_IMPLICIT = ACCESS_AC | ACCESS_IMPLICIT;
+
 /**
  * Whether the cached rights allow the access (SDM Vol. 3A §4.10.2.2: a TLB entry holds the
  * combined R/W, U/S and XD rights, the dirty state and the protection key; they are checked
@@ -87,7 +89,7 @@ export function tlbPermits(w: { readonly format: PageFormat | undefined; readonl
   const fmt = w.format;
   if (fmt === undefined) return true; // paging off: no guest rights
   const pfec = enc & 0x16; // W | U | F
-  const pidx = ((enc & (ACCESS_AC | ACCESS_IMPLICIT)) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
+  const pidx = ((enc & AC_OR_IMPLICIT) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
   if (((fmt.hot.permissions[pidx]! >>> e.acc) & 1) !== 0) return false;
   return fmt.pkruMask === 0 || pkeyPermits(fmt.pkruMask, w.pkru, e, pfec);
 }

@@ -52,7 +52,7 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
+import { Tlb, checkInvpcid, type TlbEntry, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
 import { HitAddresses, isCanonicalFast, upperOk, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
@@ -144,7 +144,7 @@ export class Vcpu {
   /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
   private tlbRoot: TdpPage | null = null;
   /**
-   * What `tlbHitFast` relies on, as `tlbAccess` last found it on the TDP root_mmu outside a TD:
+   * What `tlbHitEntry` relies on, as `tlbAccess` last found it on the TDP root_mmu outside a TD:
    * the loaded root, synced with the TLB and valid with this `role` (roles are frozen, and
    * invalidating a root replaces its role: tdp-mmu.ts, so the same role object means still valid),
    * the registers, and the tag accesses ran under. There the tag is a function of the registers
@@ -506,7 +506,7 @@ export class Vcpu {
     return this.tlbLookup(tlb, tag, a, enc, access, w) ?? this.tlbWalk(tlb, tag, address, a, access);
   }
 
-  /** Record `tag` and what it was made from for `tlbHitFast` (`hitCtx`); nothing is made while they stay the same. */
+  /** Record `tag` and what it was made from for `tlbHitEntry` (`hitCtx`); nothing is made while they stay the same. */
   private noteHitContext(tag: TlbTag): void {
     const root = this.root;
     const hc = this.hitCtx;
@@ -950,18 +950,21 @@ export class Vcpu {
 
   /** `access` after its argument checks: `addr` is `address` checked (a u64 bigint), `enc` the encoded `access`. */
   private accessChecked(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
-    return this.tlbHitFast(addr, access, enc) ?? this.accessFull(addr, address, access, enc);
+    const e = this.tlbHitEntry(addr, enc);
+    return e !== undefined ? this.tlbHitServe(addr, access, e) : this.accessFull(addr, address, access, enc);
   }
 
   /**
    * The usual TLB hit, decided before anything changes: the TDP root_mmu with its root loaded,
    * valid and synced (so `ensureRoot`/`tlbSyncRoot` would do nothing), no TD, an address that
-   * passes the mode's rule, and an L1 entry whose cached rights allow the access. Then exactly
-   * what `accessFull` does for that hit (the counts, the event, the priced result, the totals), in
-   * a function small enough for V8 to compile as one piece; anything else returns undefined having
-   * changed nothing (`peekL1Unchecked` counts and marks nothing), and `accessFull` runs as before.
+   * passes the mode's rule, and an L1 entry whose cached rights allow the access. Then it counts
+   * what `accessFull` counts for that hit and returns the entry, for `tlbHitServe`; anything else
+   * returns undefined having changed nothing (`peekL1Unchecked` counts and marks nothing), and
+   * `accessFull` runs as before. The hit is two functions, not one, so that each is small enough
+   * for V8 to compile with every helper it calls inlined (calls, and the boxing of a page number
+   * above 2^31 returned from one, were a third of a hit).
    */
-  private tlbHitFast(a: bigint, access: Access, enc: number): AccessResult | undefined {
+  private tlbHitEntry(a: bigint, enc: number): TlbEntry | undefined {
     const tlb = this.tlbModel;
     const root = this.root;
     const hc = this.hitCtx;
@@ -979,16 +982,21 @@ export class Vcpu {
     if (e === undefined || !tlbPermits(w, e, enc)) return undefined;
     tlb.useL1Unchecked(e, fetch);
     this.stats.addUnchecked(GUEST_ACCESSES);
-    if (vm.events.enabled) this.recordTlbHit(a, 'l1');
+    return e;
+  }
+
+  /** The rest of a hit `tlbHitEntry` found (`hitAddrs` holds its address): the event, the priced result, the totals. */
+  private tlbHitServe(a: bigint, access: Access, e: TlbEntry): AccessResult {
+    if (this.vm.events.enabled) this.recordTlbHit(a, 'l1');
     const cost = this.hitCost[0] ?? this.priceHit('l1');
-    const r = tlbHitResult(a as Gva, access, e, 'l1', h, cost);
+    const r = tlbHitResult(a as Gva, access, e, 'l1', this.hitAddrs, cost);
     // Costs are non-negative and `cycles` is their sum, so 0 cycles means every part is 0 and
     // addCost would add nothing (the default L1 hit is free): no call then.
     if (cost.cycles !== 0) this.addCost(cost);
     return r;
   }
 
-  /** `accessChecked` for everything but `tlbHitFast`'s hits. */
+  /** `accessChecked` for everything but `tlbHitEntry`'s hits. */
   private accessFull(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));

@@ -1,7 +1,7 @@
 /**
- * The vCPU's TLB-hit fast path (vcpu.ts `tlbHitFast`) against the full access path. Two VMs built
+ * The vCPU's TLB-hit fast path (vcpu.ts `tlbHitEntry`) against the full access path. Two VMs built
  * alike run the same seeded operations; in one of them the vCPU's fast path is switched off (the
- * instance's `tlbHitFast` declines every access), so its L1 hits take `accessFull` → `tlbAccess` →
+ * instance's `tlbHitEntry` declines every access), so its L1 hits take `accessFull` → `tlbAccess` →
  * `tlbLookup` as before the fast path existed. After every operation the two must agree on the
  * result or the error, every counter (TLB, vCPU, VM), the cost totals, the event log and the TLB's
  * contents with their LRU marks. The configurations vary what the fast path decides on: paging
@@ -12,7 +12,7 @@
  * changed without INVLPG), INVLPG, INVPCID, zap-all (an invalidated root) and a dead VM.
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type TlbConfigSpec, type AccessResult } from '../../src';
+import { Vm, PageTableBuilder, CR0, CR4, EFER, type Vcpu, type TlbConfigSpec } from '../../src';
 
 type Mode = 'paging32' | 'pae' | 'paging4' | 'paging5';
 
@@ -204,10 +204,10 @@ describe('TLB-hit fast path = the full access path', () => {
       const { map, vas } = pages(r, c);
       const fast = build(c, map);
       const full = build(c, map);
-      (full.v as unknown as { tlbHitFast: () => undefined }).tlbHitFast = () => undefined;
-      const hook = fast.v as unknown as { tlbHitFast: (...a: unknown[]) => AccessResult | undefined };
-      const own = hook.tlbHitFast;
-      hook.tlbHitFast = function (this: unknown, ...a: unknown[]) {
+      (full.v as unknown as { tlbHitEntry: () => undefined }).tlbHitEntry = () => undefined;
+      const hook = fast.v as unknown as { tlbHitEntry: (...a: unknown[]) => unknown };
+      const own = hook.tlbHitEntry;
+      hook.tlbHitEntry = function (this: unknown, ...a: unknown[]) {
         const hit = own.apply(this, a);
         if (hit !== undefined) fastHits++;
         return hit;
@@ -235,7 +235,7 @@ describe('TLB-hit fast path = the full access path', () => {
     const map = (pt: PageTableBuilder): void => pt.map(BASES.paging4.lo, 0x100_0000n, { flags: { writable: true, dirty: true, accessed: true } });
     const fast = build(c, map);
     const full = build(c, map);
-    (full.v as unknown as { tlbHitFast: () => undefined }).tlbHitFast = () => undefined;
+    (full.v as unknown as { tlbHitEntry: () => undefined }).tlbHitEntry = () => undefined;
     const va = BASES.paging4.lo + 0x123n;
     for (const m of [fast, full]) expect(m.v.read(va).tlb).toBe('miss');
     const h1 = fast.v.read(va);
