@@ -68,6 +68,15 @@ export class Counters<N extends string> {
     v[slot]! += by;
   }
 
+  /**
+   * `add(slot)` for the engine's hot paths, whose slots are module constants (`counterSlot`): no
+   * argument check, so that it is small enough for V8 to inline wherever it is called (a TLB hit
+   * counts three times).
+   */
+  addUnchecked(slot: number): void {
+    this.values[slot]!++;
+  }
+
   /** A counter by slot. */
   at(slot: number): number {
     if (slot >>> 0 !== slot || slot >= this.values.length) this.refuseSlot(slot);

@@ -51,9 +51,14 @@ export class SetAssoc<E extends Tagged> {
   protected base(index: number): number {
     // `index % sets` on an index above 2^31 (a VPN) is a double modulo, a C call in V8 and the
     // largest part of a TLB hit; a power-of-two set count takes the low bits (ToInt32 is exact
-    // modulo 2^32), any other count the floor division, corrected for its last-bit rounding.
+    // modulo 2^32), any other count the floor division (`baseDivided`: a call, so that this stays
+    // small enough for V8 to inline into the TLB hit).
     const m = this.setMask;
-    if (m >= 0) return (index & m) * this.ways;
+    return m >= 0 ? (index & m) * this.ways : this.baseDivided(index);
+  }
+
+  /** `base` for a set count that is no power of two: the floor division, corrected for its last-bit rounding. */
+  private baseDivided(index: number): number {
     const s = this.sets;
     let r = index - Math.floor(index / s) * s;
     if (r < 0) r += s;

@@ -76,18 +76,27 @@ export function checkInvpcid(type: number, pcid: number, pcide: boolean): void {
 class TlbArray extends SetAssoc<TlbEntry> {
   /** The entry of page size `s` for `index` whose tag `Tlb.matches` `t`, marked most recently used. */
   findSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
+    const e = this.peekSized(index, t, s);
+    if (e !== undefined) e.used = ++this.clock;
+    return e;
+  }
+
+  /** `findSized` without marking the entry used (nothing changes). */
+  peekSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
     if (this.sets === 0) return undefined;
     const b = this.base(index);
     const { vpid, pcid, eptp } = t;
     for (let w = 0; w < this.ways; w++) {
       const e = this.slots[b + w];
       // SDM §4.10.2.4: a global translation may be used whatever the current PCID.
-      if (e !== undefined && e.index === index && e.size === s && e.vpid === vpid && e.eptp === eptp && (e.pcid === pcid || e.global)) {
-        e.used = ++this.clock;
-        return e;
-      }
+      if (e !== undefined && e.index === index && e.size === s && e.vpid === vpid && e.eptp === eptp && (e.pcid === pcid || e.global)) return e;
     }
     return undefined;
+  }
+
+  /** Mark `e`, an entry of this array, most recently used (what `findSized` does to the entry it returns). */
+  touch(e: TlbEntry): void {
+    e.used = ++this.clock;
   }
 }
 
@@ -154,6 +163,30 @@ export class Tlb {
     this.insertL1(l1, copyEntry(e, e.index));
     this.lastHitLevel = 'stlb';
     return e;
+  }
+
+  /**
+   * The L1 entry (ITLB for fetches, DTLB otherwise) that `findUnchecked` would return from its L1
+   * for `vpn` in context `t`, with nothing changed: no lookup counted, no entry marked used. The
+   * vCPU's TLB-hit path peeks first and, when it uses the entry, calls `useL1Unchecked`, which makes
+   * the changes `findUnchecked` + `hit('l1')` make; otherwise it takes the full lookup, which finds
+   * the same entry (or none) as if the peek had not happened.
+   */
+  peekL1Unchecked(t: TlbTag, vpn: number, fetch: boolean): TlbEntry | undefined {
+    const l1 = fetch ? this.l1i : this.l1d;
+    for (let s = 0; s < 3; s++) {
+      const e = l1[s]!.peekSized(s === 0 ? vpn : Math.floor(vpn / SPAN[s]!), t, s);
+      if (e !== undefined) return e;
+    }
+    return undefined;
+  }
+
+  /** Use `e`, the entry `peekL1Unchecked(…, fetch)` returned: count the lookup and the L1 hit, mark `e` most recently used. */
+  useL1Unchecked(e: TlbEntry, fetch: boolean): void {
+    this.stats.addUnchecked(LOOKUPS);
+    (fetch ? this.l1i : this.l1d)[e.size]!.touch(e); // peekSized found `e` in the array of its size
+    this.lastHitLevel = 'l1';
+    this.stats.addUnchecked(L1_HITS);
   }
 
   /**

@@ -1,9 +1,13 @@
 /**
  * Argument checks of the vCPU's public methods, kept apart from vcpu.ts so that the methods
  * each gain one line: every check runs before the vCPU or the VM changes.
+ *
+ * No re-exports here: TypeScript's CommonJS output defines a re-export as a getter, which turns
+ * the module's exports object into a dictionary, and V8 then reads every import of it (two per
+ * access: checkAddressArg, checkUserArg) through a generic property-load call.
  */
 import { InvalidArgumentError, NonCanonicalAddressError } from '../errors';
-import { U64_MAX, checkBigint, checkBool, checkEnum, checkInt, checkObject, checkString, optBool, refuse } from '../validate/checks';
+import { U64_MAX, checkBigint, checkBool, checkEnum, checkInt, checkObject, optBool, refuse } from '../validate/checks';
 import { isCanonicalUnchecked } from '../address/canonical';
 import { MAX_VCPU_INDEX } from './vm-args';
 import { checkRegisterTypes } from '../cpu/check-registers';
@@ -43,8 +47,6 @@ export function checkInveptArgs(type: unknown, eptp: unknown): void {
   if (eptp !== undefined) checkBigint('eptp', eptp);
   if (type === 'single' && eptp === undefined) refuse('eptp', 'invept-single-eptp', 'is needed by a single-context INVEPT', eptp);
 }
-
-export { checkBool, checkRegisterTypes, checkString };
 
 const EXIT_KINDS = ['ept_violation', 'ept_misconfig', 'npf', 'pf_intercept'] as const;
 

@@ -71,6 +71,8 @@ export function tlbTag(v: TlbVcpu): TlbTag {
   return { vpid: v.currentVpid, pcid, eptp: tlbTagEptp(v) };
 }
 
+const AC_OR_IMPLICIT = ACCESS_AC | ACCESS_IMPLICIT;
+
 /**
  * Whether the cached rights allow the access (SDM Vol. 3A §4.10.2.2: a TLB entry holds the
  * combined R/W, U/S and XD rights, the dirty state and the protection key; they are checked
@@ -87,7 +89,7 @@ export function tlbPermits(w: { readonly format: PageFormat | undefined; readonl
   const fmt = w.format;
   if (fmt === undefined) return true; // paging off: no guest rights
   const pfec = enc & 0x16; // W | U | F
-  const pidx = ((enc & (ACCESS_AC | ACCESS_IMPLICIT)) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
+  const pidx = ((enc & AC_OR_IMPLICIT) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
   if (((fmt.hot.permissions[pidx]! >>> e.acc) & 1) !== 0) return false;
   return fmt.pkruMask === 0 || pkeyPermits(fmt.pkruMask, w.pkru, e, pfec);
 }
@@ -113,6 +115,17 @@ export function isCanonicalFast(a: bigint, level: number): boolean {
 const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
 /**
+ * Whether a u64 whose bits 63:32 are `hi` passes the address rule of a walker of base level
+ * `level` (GvaWalker's `checkAddressUnchecked`): canonical with 4-level (bits 63:47 equal) and
+ * 5-level paging (bits 63:56 equal), 32 bits wide below. `isCanonicalFast` on the upper half, with
+ * no BigInt compare.
+ */
+export function upperOk(hi: number, level: number): boolean {
+  if (level >= 4) return level === 5 ? hi < 0x0100_0000 || hi >= 0xff00_0000 : hi < 0x8000 || hi >= 0xffff_8000;
+  return hi === 0;
+}
+
+/**
  * The vCPU's scratch for the addresses of a TLB hit: the GVA's halves and the GPA/HPA bigints go
  * through a U64View (inline typed-array accesses, where `Number(a)` and `BigInt(n)` are runtime
  * calls). Nothing is remembered between hits: every hit converts its own address, so a loop over
@@ -122,14 +135,18 @@ export class HitAddresses {
   private readonly view = new U64View();
   /** Bits 29:0 of the last address `split`: its offset in a page of any size (a small integer). */
   low = 0;
+  /** Bits 63:32 of the last address `split` (for the mode's address rule: `upperOk`). */
+  high = 0;
 
-  /** Split u64 `a`: its 4 KiB page number (bits 56:12, as `vpnOfUnchecked`), and `low`. */
+  /** Split u64 `a`: its 4 KiB page number (bits 56:12, as `vpnOfUnchecked`), `low` and `high`. */
   split(a: bigint): number {
     const v = this.view;
-    v.split(a); // `a` passed the address checks: a u64
+    v.splitUnchecked(a); // `a` passed the API edge's check (checkAddressArg): a u64
     const lo = v.lo;
+    const hi = v.hi;
     this.low = lo & 0x3fff_ffff;
-    return (v.hi & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
+    this.high = hi;
+    return (hi & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
   }
 
   /** `BigInt(n)` for a whole number in [0, 2^53). */

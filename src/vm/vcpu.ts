@@ -36,7 +36,9 @@ import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/
 const CR0_PG = CR0.PG;
 import { gpa as mkGpa } from '../address/address';
 import { InvalidArgumentError } from '../errors';
-import { checkAddressArg, checkInveptArgs, checkInvpcidAddress, checkNestedEntry, checkRegisterTypes, checkStoreArgs, checkString, checkTdpExit, checkUserArg, checkVcpuArgs } from './vcpu-args';
+import { checkAddressArg, checkInveptArgs, checkInvpcidAddress, checkNestedEntry, checkStoreArgs, checkTdpExit, checkUserArg, checkVcpuArgs } from './vcpu-args';
+import { checkString } from '../validate/checks';
+import { checkRegisterTypes } from '../cpu/check-registers';
 import { ShadowVcpu } from '../shadow/shadow-vcpu';
 import { NestedEptMmu, type NestedEptEntry } from '../shadow/guest-mmu';
 import { NestedNptMmu, type NestedNptEntry } from '../shadow/guest-mmu-npt';
@@ -50,26 +52,28 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
+import { Tlb, checkInvpcid, type TlbEntry, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, isCanonicalFast, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, isCanonicalFast, upperOk, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /**
  * The access objects of `read`/`write`/`fetch` (supervisor, user): frozen, one per kind and mode
  * for every call rather than a literal per call (a result keeps its access object, which no
- * caller can then change for another).
+ * caller can then change for another). The pairs holding them are module-private and not frozen:
+ * V8 compiles an element load from a frozen array as a generic keyed-load call (~6 ns, twice per
+ * access), from a plain one as an inline load; `as const` keeps them read-only to the compiler.
  */
 const KIND_ACCESS = Object.freeze({
-  read: Object.freeze([Object.freeze({ kind: 'read', user: false }), Object.freeze({ kind: 'read', user: true })] as const),
-  write: Object.freeze([Object.freeze({ kind: 'write', user: false }), Object.freeze({ kind: 'write', user: true })] as const),
-  fetch: Object.freeze([Object.freeze({ kind: 'fetch', user: false }), Object.freeze({ kind: 'fetch', user: true })] as const),
+  read: [Object.freeze({ kind: 'read', user: false }), Object.freeze({ kind: 'read', user: true })] as const,
+  write: [Object.freeze({ kind: 'write', user: false }), Object.freeze({ kind: 'write', user: true })] as const,
+  fetch: [Object.freeze({ kind: 'fetch', user: false }), Object.freeze({ kind: 'fetch', user: true })] as const,
 });
 /** `encodeAccess` of each KIND_ACCESS object: read/write/fetch pass valid access objects, so they skip its checks. */
 const KIND_ENC = Object.freeze({
-  read: Object.freeze([encodeAccess(KIND_ACCESS.read[0]), encodeAccess(KIND_ACCESS.read[1])] as const),
-  write: Object.freeze([encodeAccess(KIND_ACCESS.write[0]), encodeAccess(KIND_ACCESS.write[1])] as const),
-  fetch: Object.freeze([encodeAccess(KIND_ACCESS.fetch[0]), encodeAccess(KIND_ACCESS.fetch[1])] as const),
+  read: [encodeAccess(KIND_ACCESS.read[0]), encodeAccess(KIND_ACCESS.read[1])] as const,
+  write: [encodeAccess(KIND_ACCESS.write[0]), encodeAccess(KIND_ACCESS.write[1])] as const,
+  fetch: [encodeAccess(KIND_ACCESS.fetch[0]), encodeAccess(KIND_ACCESS.fetch[1])] as const,
 });
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
@@ -139,6 +143,14 @@ export class Vcpu {
   private readonly tlbModel: Tlb | undefined;
   /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
   private tlbRoot: TdpPage | null = null;
+  /**
+   * What `tlbHitEntry` relies on, as `tlbAccess` last found it on the TDP root_mmu outside a TD:
+   * the loaded root, synced with the TLB and valid with this `role` (roles are frozen, and
+   * invalidating a root replaces its role: tdp-mmu.ts, so the same role object means still valid),
+   * the registers, and the tag accesses ran under. There the tag is a function of the registers
+   * (PCID) and the root (EPTP) alone: the VPID is vpid01 (`currentVpid` off guest_mmu).
+   */
+  private hitCtx: { readonly root: TdpPage; readonly role: PageRole; readonly regs: PagingRegisters; readonly tag: TlbTag } | undefined;
   /** Nested EPT: vmcs12's VPID (0: VPID off in vmcs12) and `vmx->nested.last_vpid`. */
   private vpid12 = 0;
   private lastVpid12 = 0;
@@ -490,7 +502,17 @@ export class Vcpu {
       this.tlbSyncRoot(tlb);
     }
     const tag = this.currentTlbTag(tlb);
+    this.noteHitContext(tag);
     return this.tlbLookup(tlb, tag, a, enc, access, w) ?? this.tlbWalk(tlb, tag, address, a, access);
+  }
+
+  /** Record `tag` and what it was made from for `tlbHitEntry` (`hitCtx`); nothing is made while they stay the same. */
+  private noteHitContext(tag: TlbTag): void {
+    const root = this.root;
+    const hc = this.hitCtx;
+    if (hc !== undefined && hc.root === root && hc.role === root.role && hc.regs === this.regsValue && hc.tag === tag) return;
+    const usable = root !== null && root === this.tlbRoot && !root.role.invalid && this.vm.td === undefined && this.mmuValue === this.tdpRootMmu;
+    this.hitCtx = usable ? { root, role: root.role, regs: this.regsValue, tag } : undefined;
   }
 
   /** `tlbAccess` after a miss: the 2D walk, the invalidations its faults make, then the fill. */
@@ -928,6 +950,54 @@ export class Vcpu {
 
   /** `access` after its argument checks: `addr` is `address` checked (a u64 bigint), `enc` the encoded `access`. */
   private accessChecked(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
+    const e = this.tlbHitEntry(addr, enc);
+    return e !== undefined ? this.tlbHitServe(addr, access, e) : this.accessFull(addr, address, access, enc);
+  }
+
+  /**
+   * The usual TLB hit, decided before anything changes: the TDP root_mmu with its root loaded,
+   * valid and synced (so `ensureRoot`/`tlbSyncRoot` would do nothing), no TD, an address that
+   * passes the mode's rule, and an L1 entry whose cached rights allow the access. Then it counts
+   * what `accessFull` counts for that hit and returns the entry, for `tlbHitServe`; anything else
+   * returns undefined having changed nothing (`peekL1Unchecked` counts and marks nothing), and
+   * `accessFull` runs as before. The hit is two functions, not one, so that each is small enough
+   * for V8 to compile with every helper it calls inlined (calls, and the boxing of a page number
+   * above 2^31 returned from one, were a third of a hit).
+   */
+  private tlbHitEntry(a: bigint, enc: number): TlbEntry | undefined {
+    const tlb = this.tlbModel;
+    const root = this.root;
+    const hc = this.hitCtx;
+    if (tlb === undefined || hc === undefined || this.mmuValue !== this.tdpRootMmu || hc.root !== root || root !== this.tlbRoot || hc.role !== root.role || hc.regs !== this.regsValue) return undefined;
+    const w = this.walkerValue;
+    if (w.baseLevel > 0 && !this.cr3Loaded) return undefined; // accessFull throws
+    const vm = this.vm;
+    vm.checkAliveUnchecked('KVM_RUN', this.index); // after the CR3 check, as in accessFull
+    if (vm.td !== undefined) return undefined;
+    const h = this.hitAddrs;
+    const vpn = h.split(a);
+    if (!upperOk(h.high, w.baseLevel)) return undefined; // accessFull throws the mode's error
+    const fetch = (enc & PFERR.FETCH) !== 0;
+    const e = tlb.peekL1Unchecked(hc.tag, vpn, fetch);
+    if (e === undefined || !tlbPermits(w, e, enc)) return undefined;
+    tlb.useL1Unchecked(e, fetch);
+    this.stats.addUnchecked(GUEST_ACCESSES);
+    return e;
+  }
+
+  /** The rest of a hit `tlbHitEntry` found (`hitAddrs` holds its address): the event, the priced result, the totals. */
+  private tlbHitServe(a: bigint, access: Access, e: TlbEntry): AccessResult {
+    if (this.vm.events.enabled) this.recordTlbHit(a, 'l1');
+    const cost = this.hitCost[0] ?? this.priceHit('l1');
+    const r = tlbHitResult(a as Gva, access, e, 'l1', this.hitAddrs, cost);
+    // Costs are non-negative and `cycles` is their sum, so 0 cycles means every part is 0 and
+    // addCost would add nothing (the default L1 hit is free): no call then.
+    if (cost.cycles !== 0) this.addCost(cost);
+    return r;
+  }
+
+  /** `accessChecked` for everything but `tlbHitEntry`'s hits. */
+  private accessFull(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));
     }

@@ -48,6 +48,9 @@ export const EXEMPT: Record<string, string> = {
   'Tlb.pscLookupUnchecked': UNCHECKED_TWIN,
   'Tlb.pscFillUnchecked': UNCHECKED_TWIN,
   'Tlb.nestedRefsUnchecked': UNCHECKED_TWIN,
+  'Tlb.peekL1Unchecked': UNCHECKED_TWIN, // the L1 part of `lookup`, changing nothing (the vCPU's TLB-hit path)
+  'Tlb.useL1Unchecked': UNCHECKED_TWIN, // what `lookup` + `hit('l1')` change, for an entry peekL1Unchecked returned
+  'Counters.addUnchecked': UNCHECKED_TWIN, // `add(slot)` without the slot check
   vpnOfUnchecked: UNCHECKED_TWIN,
   accessCostUnchecked: UNCHECKED_TWIN,
   isCostModel: ACCEPTS_ANY,
