@@ -29,6 +29,7 @@ import { checkCpuFeatures } from '../cpu/check-registers';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
+import { MAX_REFS_2D, Trace2D, walk2dTraced } from '../walker/walk-2d-traced';
 import { buildRecord } from '../walker/walk-record';
 import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
@@ -36,6 +37,7 @@ import { ENTRY_NUMBERS, MAX_NESTED_ENTRIES, NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
 import { asNestedRecord, NESTED_RECORD_PROTO } from './ngpa-walk-result';
 import { guestLevelsRead } from './refs-2d';
+import type { WalkStep } from '../walker/walk-result';
 import type { MemRef2D, Walk2DGuestFault, Walk2DInfo, Walk2DNestedFault, Walk2DOk, Walk2DResult } from './walk-2d-result';
 
 export interface Walk2DOptions {
@@ -64,14 +66,12 @@ NestedRecord.prototype = NESTED_RECORD_PROTO;
 const MAX_SEGMENTS = 8;
 
 /**
- * Positions of a record's bigints for Walk2D.numAt/pairAt: a nested entry's by (L2 level, index in
- * its nested walk), a guest entry's and a segment's nGPA by L2 level.
+ * Positions of a record's bigints for Walk2D.numAt/pairAt, by reference index i: its entry GPA at
+ * POS_GPA + i, its nGPA at POS_NGPA + i (numAt); its value at i (pairAt).
  */
-const POS_NESTED = 0;
-const POS_GUEST = POS_NESTED + MAX_SEGMENTS * MAX_NESTED_ENTRIES;
-const POS_GUEST_NGPA = POS_GUEST + MAX_SEGMENTS;
-const POS_SEG_NGPA = POS_GUEST_NGPA + MAX_SEGMENTS;
-const POSITIONS = POS_SEG_NGPA + MAX_SEGMENTS;
+const POS_GPA = 0;
+const POS_NGPA = MAX_REFS_2D;
+const POSITIONS = 2 * MAX_REFS_2D;
 
 export class Walk2D {
   readonly nested: NgpaWalker;
@@ -119,15 +119,17 @@ export class Walk2D {
   private readonly segOfLevel = new Int8Array(MAX_SEGMENTS);
   private readonly raw = new Float64Array(MAX_SEGMENTS * MAX_NESTED_ENTRIES * ENTRY_NUMBERS);
   private rawEnd = 0;
+  /** The last recorded walk's references in order (walk2dTraced fills it, or traceFromSegments after the full walk). */
+  private readonly trace2d = new Trace2D();
   /**
    * The last record's bigints by position (numAt/pairAt). Key 0 / (0, 0) starts with the value 0n,
    * which is that key's true value, so no slot needs a valid flag (as U64Memo).
    */
   private readonly posNum = new Float64Array(POSITIONS);
   private readonly posNumVal: bigint[] = new Array<bigint>(POSITIONS).fill(0n);
-  private readonly posLo = new Float64Array(POSITIONS);
-  private readonly posHi = new Float64Array(POSITIONS);
-  private readonly posPairVal: bigint[] = new Array<bigint>(POSITIONS).fill(0n);
+  private readonly posLo = new Float64Array(MAX_REFS_2D);
+  private readonly posHi = new Float64Array(MAX_REFS_2D);
+  private readonly posPairVal: bigint[] = new Array<bigint>(MAX_REFS_2D).fill(0n);
   /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
   private readonly u64 = new U64View();
 
@@ -416,6 +418,19 @@ export class Walk2D {
     const u64 = this.u64;
     u64.split(a as bigint);
     const vlo = u64.lo;
+    const fast = this.fast;
+    if (fast !== undefined && this.inputs !== undefined) {
+      // The traced read-only walk (walk2dTraced) where walkRaw would take walk2dRaw: the same
+      // accesses, and the record's data in the one pass. It changes nothing when it gives up.
+      this.access = enc;
+      const fu = fast.forceUser;
+      const refs = walk2dTraced(this.inputs, this.scratch, fast.inputs, fast.scratch, u64.hi, vlo, enc, this.tableAccess | fu, (enc & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | fu, this.trace2d);
+      if (refs >= 0) {
+        this.lastStop = WalkStop.Ok;
+        this.refCountValue = refs;
+        return this.fastOkRecord(a, access, vlo & 0xfff);
+      }
+    }
     this.recording = true;
     this.segments = 0;
     this.segOfLevel.fill(-1);
@@ -426,6 +441,7 @@ export class Walk2D {
     } finally {
       this.recording = false;
     }
+    this.traceFromSegments();
     return this.record(stop, a, access, vlo & 0xfff);
   }
 
@@ -462,67 +478,146 @@ export class Walk2D {
   }
 
   /**
-   * Write the entries of the nested walk for L2 level `guestLevel` (if one ran) into `out` from
-   * index `at`; returns the next index.
+   * Append the entries of the nested walk for L2 level `guestLevel` (if one ran) to the trace from
+   * index `c`; returns the next index.
    */
-  private putNested(out: MemRef2D[], at: number, guestLevel: number): number {
+  private segmentToTrace(c: number, guestLevel: number): number {
     const k = this.segOfLevel[guestLevel]!;
-    if (k < 0) return at;
+    if (k < 0) return c;
     const raw = this.raw;
-    // A whole number below 2^53 (a frame times 4096, or a paging-off address).
-    const ngpa = this.numAt(POS_SEG_NGPA + guestLevel, this.segNgpa[k]!) as Ngpa;
+    const t = this.trace2d;
+    const ngpa = this.segNgpa[k]!;
     const end = this.segStart[k]! + this.segCount[k]! * ENTRY_NUMBERS;
-    let pos = POS_NESTED + guestLevel * MAX_NESTED_ENTRIES;
     for (let i = this.segStart[k]!; i < end; i += ENTRY_NUMBERS) {
-      // The halves came from Uint32Arrays (writeLastEntriesUnchecked): unsigned, as make needs them.
-      const r: MemRef2D = {
-        seq: at + 1,
-        kind: 'nested',
-        guestLevel,
-        level: raw[i]!,
-        gpa: this.numAt(pos, raw[i + 1]!) as Gpa,
-        ngpa,
-        value: this.pairAt(pos, raw[i + 2]!, raw[i + 3]!),
-      };
-      if (raw[i + 4]) r.updated = this.u64.make(raw[i + 5]!, raw[i + 6]!);
-      out[at++] = r;
-      pos++;
+      t.guest[c] = 0;
+      t.guestLevel[c] = guestLevel;
+      t.level[c] = raw[i]!;
+      t.gpa[c] = raw[i + 1]!;
+      t.ngpa[c] = ngpa;
+      t.lo[c] = raw[i + 2]!;
+      t.hi[c] = raw[i + 3]!;
+      t.updated[c] = raw[i + 4]!;
+      t.newLo[c] = raw[i + 5]!;
+      t.newHi[c] = raw[i + 6]!;
+      c++;
     }
-    return at;
+    return c;
   }
 
-  private refs(): MemRef2D[] {
+  /** The full (hooked) walk's references into the trace, in order: per L2 level its nested walk, then its entry; the final translation last. */
+  private traceFromSegments(): void {
     const s = this.scratch;
+    const t = this.trace2d;
     const top = s.maxLevel;
     const lowestRead = this.inputs === undefined ? top + 1 : top - this.guestReads(this.lastStop) + 1;
-    let count = top - lowestRead + 1;
-    for (let k = 0; k < this.segments; k++) count += this.segCount[k]!;
-    // Sized once (the count is known): no growing while the references are put in order.
-    const out = new Array<MemRef2D>(count);
-    let at = 0;
+    let c = 0;
     if (this.inputs !== undefined) {
       const bytes = this.inputs.format.entryBytes;
       for (let lvl = top; lvl >= 1; lvl--) {
-        at = this.putNested(out, at, lvl);
+        c = this.segmentToTrace(c, lvl);
         if (lvl < lowestRead) continue;
         const off = s.index[lvl]! * bytes;
-        const pos = POS_GUEST + lvl;
-        const r: MemRef2D = {
-          seq: at + 1,
-          kind: 'guest',
-          guestLevel: lvl,
-          level: lvl,
-          // Frames have at most 40 bits: frame * 4096 + offset is exact as a double.
-          gpa: this.numAt(pos, s.tableGfn[lvl]! * 4096 + off) as Gpa,
-          ngpa: this.numAt(POS_GUEST_NGPA + lvl, s.guestTableGfn[lvl]! * 4096 + off) as Ngpa,
-          value: this.pairAt(pos, s.lo[lvl]!, s.hi[lvl]!),
-        };
-        if (s.updated[lvl]) r.updated = this.u64.make(s.newLo[lvl]!, s.newHi[lvl]!);
-        out[at++] = r;
+        t.guest[c] = 1;
+        t.guestLevel[c] = lvl;
+        t.level[c] = lvl;
+        // Frames have at most 40 bits: frame * 4096 + offset is exact as a double.
+        t.gpa[c] = s.tableGfn[lvl]! * 4096 + off;
+        t.ngpa[c] = s.guestTableGfn[lvl]! * 4096 + off;
+        t.lo[c] = s.lo[lvl]!;
+        t.hi[c] = s.hi[lvl]!;
+        t.updated[c] = s.updated[lvl]!;
+        t.newLo[c] = s.newLo[lvl]!;
+        t.newHi[c] = s.newHi[lvl]!;
+        c++;
       }
     }
-    at = this.putNested(out, at, 0);
+    t.count = this.segmentToTrace(c, 0);
+  }
+
+  /**
+   * The last walk's references as records, in order. With `trace` (walk2dTraced's walks only: every
+   * L2 entry read from memory, present, none updated, the leaf at `leafLevel`), also L2's trace
+   * steps as buildRecord makes them, sharing the references' bigints.
+   */
+  private refs(trace?: WalkStep[], leafLevel = 0): MemRef2D[] {
+    const t = this.trace2d;
+    const n = t.count;
+    // Sized once (the count is known): no growing while the references are put in order.
+    const out = new Array<MemRef2D>(n);
+    // The entries of one nested walk share their nGPA: one bigint for the run.
+    let ngNum = -1;
+    let ng = 0n;
+    for (let i = 0; i < n; i++) {
+      const x = t.ngpa[i]!;
+      if (x !== ngNum) {
+        ng = this.numAt(POS_NGPA + i, x);
+        ngNum = x;
+      }
+      // Whole numbers below 2^53 (a frame times 4096 plus an offset, or a paging-off address);
+      // the halves came from Uint32Arrays: unsigned, as make needs them.
+      const r: MemRef2D = {
+        seq: i + 1,
+        kind: t.guest[i] ? 'guest' : 'nested',
+        guestLevel: t.guestLevel[i]!,
+        level: t.level[i]!,
+        gpa: this.numAt(POS_GPA + i, t.gpa[i]!) as Gpa,
+        ngpa: ng as Ngpa,
+        value: this.pairAt(i, t.lo[i]!, t.hi[i]!),
+      };
+      if (t.updated[i]) r.updated = this.u64.make(t.newLo[i]!, t.newHi[i]!);
+      out[i] = r;
+      if (trace !== undefined && r.kind === 'guest') {
+        const level = r.level;
+        trace[this.scratch.maxLevel - level] = {
+          level,
+          source: 'memory',
+          entryGpa: r.gpa,
+          value: r.value,
+          present: true,
+          leaf: level === leafLevel,
+          access: this.scratch.acc[level]!,
+        };
+      }
+    }
     return out;
+  }
+
+  /**
+   * The record of a walk2dTraced walk: what `record` makes from buildRecord's success record, with
+   * L2's trace made with the references (the same steps: every entry from memory, present, the
+   * leaf last, no A/D update — the fast walk gives up before any) and no dirty page logged.
+   */
+  private fastOkRecord(a: Gva, access: Access, pageOff: number): Walk2DOk {
+    const s = this.scratch;
+    const level = s.level;
+    const trace = new Array<WalkStep>(s.maxLevel - level + 1);
+    const refs = this.refs(trace, level);
+    const g = s.gfn;
+    const u64 = this.u64;
+    const ok = new NestedRecord() as Walk2DOk;
+    ok.status = 'ok';
+    ok.stage = 'gva_walk';
+    ok.address = a;
+    ok.access = access;
+    ok.trace = trace;
+    // The frame's halves and the page offset, as buildRecord makes it (a frame is below 2^40).
+    ok.gpa = u64.make((((g & 0xfffff) << 12) | pageOff) >>> 0, Math.floor(g / 0x100000)) as Gpa;
+    ok.gfn = mkGfn(g);
+    ok.level = level;
+    // 8-byte entries only (walk2dTraced): 4 KiB, 2 MiB, 1 GiB, 512 GiB.
+    ok.pageSize = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 4096 * 512 ** (level - 1);
+    ok.pteAccess = s.pteAccess;
+    ok.pkey = s.pkey;
+    ok.gpaKind = this.mem.kindOfGfnUnchecked(g);
+    ok.adUpdates = 0;
+    ok.ngpa = u64.makeNum(s.guestGfn * 4096 + pageOff) as Ngpa;
+    ok.nestedPageFault = false;
+    ok.guestLevels = this.guestLevels;
+    ok.nestedLevels = this.nestedLevels;
+    ok.refs = refs;
+    ok.refCount = this.refCountValue;
+    ok.dirtyLogged = [];
+    return ok;
   }
 
   /** nGPA pages passed to `write_log_dirty` by the nested walks of the last recorded walk, in order. */
