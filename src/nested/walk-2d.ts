@@ -12,7 +12,7 @@
  * a fault in L2's tables is a #PF for L2. Every memory reference is counted — n·(m+1) + m on a
  * full-depth walk — and, when a record is asked for, traced in order.
  */
-import { type Gpa, type Gva, type Ngpa, gfn as mkGfn, gva as mkGva, ngpa as mkNgpa } from '../address/address';
+import { type Gfn, type Gpa, type Gva, type Ngpa, gfn as mkGfn, gva as mkGva, ngpa as mkNgpa } from '../address/address';
 import { assertCanonical } from '../address/canonical';
 import { hex, InvalidArgumentError, InvalidRegisterStateError, NonCanonicalAddressError } from '../errors';
 import { joinU64, rsvdBits } from '../bits';
@@ -53,14 +53,41 @@ export interface Walk2DOptions {
 }
 
 /**
- * An object with the records' prototype and no field yet, for the hot builders that
- * assign every field themselves (Walk2D's successful record): `new NestedRecord()` costs what an
+ * Walk2D's successful record, made by a constructor on the records' prototype: `new` costs what an
  * object literal costs, where `asNestedRecord`'s setPrototypeOf on a finished object was a tenth
- * of a 2D record walk (V8 gives the object a new map). The result is the same: an own field per
- * key, in assignment order, on NESTED_RECORD_PROTO.
+ * of a 2D record walk (V8 gives the object a new map). The fields are assigned in the order
+ * `{ ...base, ngpa, nestedPageFault, ...info }` gives, all in the constructor: V8 then sizes the
+ * object for all twenty, where an empty constructor's object held ten and grew a property array
+ * for the others. The result is the same: an own field per key, in that order, on
+ * NESTED_RECORD_PROTO.
  */
-const NestedRecord = function NestedRecord(): void {} as unknown as new () => object;
-NestedRecord.prototype = NESTED_RECORD_PROTO;
+type OkFields = [Gva, Access, WalkStep[], Gpa, Gfn, number, number, number, number, Walk2DOk['gpaKind'], number, Ngpa, number, number, readonly MemRef2D[], number, readonly Ngpa[]];
+const OkRecord = function OkRecord(
+  this: Walk2DOk, address: Gva, access: Access, trace: WalkStep[], gpa: Gpa, gfn: Gfn, level: number, pageSize: number, pteAccess: number, pkey: number,
+  gpaKind: Walk2DOk['gpaKind'], adUpdates: number, ngpa: Ngpa, guestLevels: number, nestedLevels: number, refs: readonly MemRef2D[], refCount: number, dirtyLogged: readonly Ngpa[],
+): void {
+  this.status = 'ok';
+  this.stage = 'gva_walk';
+  this.address = address;
+  this.access = access;
+  this.trace = trace;
+  this.gpa = gpa;
+  this.gfn = gfn;
+  this.level = level;
+  this.pageSize = pageSize;
+  this.pteAccess = pteAccess;
+  this.pkey = pkey;
+  this.gpaKind = gpaKind;
+  this.adUpdates = adUpdates;
+  this.ngpa = ngpa;
+  this.nestedPageFault = false;
+  this.guestLevels = guestLevels;
+  this.nestedLevels = nestedLevels;
+  this.refs = refs;
+  this.refCount = refCount;
+  this.dirtyLogged = dirtyLogged;
+} as unknown as new (...f: OkFields) => Walk2DOk;
+OkRecord.prototype = NESTED_RECORD_PROTO;
 
 /** Nested walks of one 2D walk: one per L2 table level (at most 5) and the final translation. */
 const MAX_SEGMENTS = 8;
@@ -544,35 +571,56 @@ export class Walk2D {
     const n = t.count;
     // Sized once (the count is known): no growing while the references are put in order.
     const out = new Array<MemRef2D>(n);
+    // The arrays in locals: read once per walk rather than once per reference.
+    const tGuest = t.guest;
+    const tGuestLevel = t.guestLevel;
+    const tLevel = t.level;
+    const tGpa = t.gpa;
+    const tNgpa = t.ngpa;
+    const tLo = t.lo;
+    const tHi = t.hi;
+    const posNum = this.posNum;
+    const posNumVal = this.posNumVal;
+    const posLo = this.posLo;
+    const posHi = this.posHi;
+    const posPairVal = this.posPairVal;
     // The entries of one nested walk share their nGPA: one bigint for the run.
     let ngNum = -1;
     let ng = 0n;
     for (let i = 0; i < n; i++) {
-      const x = t.ngpa[i]!;
+      // Whole numbers below 2^53 (a frame times 4096 plus an offset, or a paging-off address);
+      // the halves came from Uint32Arrays: unsigned, as make needs them. numAt/pairAt's test
+      // inline, the call only to make a new bigint.
+      const x = tNgpa[i]!;
       if (x !== ngNum) {
-        ng = this.numAt(POS_NGPA + i, x);
+        const p = POS_NGPA + i;
+        ng = posNum[p] === x ? posNumVal[p]! : this.numAt(p, x);
         ngNum = x;
       }
-      // Whole numbers below 2^53 (a frame times 4096 plus an offset, or a paging-off address);
-      // the halves came from Uint32Arrays: unsigned, as make needs them.
+      const g = tGpa[i]!;
+      const gpaBig = posNum[i] === g ? posNumVal[i]! : this.numAt(POS_GPA + i, g);
+      const lo = tLo[i]!;
+      const hi = tHi[i]!;
+      const value = posLo[i] === lo && posHi[i] === hi ? posPairVal[i]! : this.pairAt(i, lo, hi);
+      const guest = tGuest[i] === 1;
+      const level = tLevel[i]!;
       const r: MemRef2D = {
         seq: i + 1,
-        kind: t.guest[i] ? 'guest' : 'nested',
-        guestLevel: t.guestLevel[i]!,
-        level: t.level[i]!,
-        gpa: this.numAt(POS_GPA + i, t.gpa[i]!) as Gpa,
+        kind: guest ? 'guest' : 'nested',
+        guestLevel: tGuestLevel[i]!,
+        level,
+        gpa: gpaBig as Gpa,
         ngpa: ng as Ngpa,
-        value: this.pairAt(i, t.lo[i]!, t.hi[i]!),
+        value,
       };
       if (t.updated[i]) r.updated = this.u64.make(t.newLo[i]!, t.newHi[i]!);
       out[i] = r;
-      if (trace !== undefined && r.kind === 'guest') {
-        const level = r.level;
+      if (guest && trace !== undefined) {
         trace[this.scratch.maxLevel - level] = {
           level,
           source: 'memory',
-          entryGpa: r.gpa,
-          value: r.value,
+          entryGpa: gpaBig as Gpa,
+          value,
           present: true,
           leaf: level === leafLevel,
           access: this.scratch.acc[level]!,
@@ -594,30 +642,27 @@ export class Walk2D {
     const refs = this.refs(trace, level);
     const g = s.gfn;
     const u64 = this.u64;
-    const ok = new NestedRecord() as Walk2DOk;
-    ok.status = 'ok';
-    ok.stage = 'gva_walk';
-    ok.address = a;
-    ok.access = access;
-    ok.trace = trace;
-    // The frame's halves and the page offset, as buildRecord makes it (a frame is below 2^40).
-    ok.gpa = u64.make((((g & 0xfffff) << 12) | pageOff) >>> 0, Math.floor(g / 0x100000)) as Gpa;
-    ok.gfn = mkGfn(g);
-    ok.level = level;
-    // 8-byte entries only (walk2dTraced): 4 KiB, 2 MiB, 1 GiB, 512 GiB.
-    ok.pageSize = level === 1 ? 4096 : level === 2 ? 0x20_0000 : 4096 * 512 ** (level - 1);
-    ok.pteAccess = s.pteAccess;
-    ok.pkey = s.pkey;
-    ok.gpaKind = this.mem.kindOfGfnUnchecked(g);
-    ok.adUpdates = 0;
-    ok.ngpa = u64.makeNum(s.guestGfn * 4096 + pageOff) as Ngpa;
-    ok.nestedPageFault = false;
-    ok.guestLevels = this.guestLevels;
-    ok.nestedLevels = this.nestedLevels;
-    ok.refs = refs;
-    ok.refCount = this.refCountValue;
-    ok.dirtyLogged = [];
-    return ok;
+    return new OkRecord(
+      a,
+      access,
+      trace,
+      // The frame's halves and the page offset, as buildRecord makes it (a frame is below 2^40).
+      u64.make((((g & 0xfffff) << 12) | pageOff) >>> 0, Math.floor(g / 0x100000)) as Gpa,
+      mkGfn(g),
+      level,
+      // 8-byte entries only (walk2dTraced): 4 KiB, 2 MiB, 1 GiB, 512 GiB.
+      level === 1 ? 4096 : level === 2 ? 0x20_0000 : 4096 * 512 ** (level - 1),
+      s.pteAccess,
+      s.pkey,
+      this.mem.kindOfGfnUnchecked(g),
+      0,
+      u64.makeNum(s.guestGfn * 4096 + pageOff) as Ngpa,
+      this.guestLevels,
+      this.nestedLevels,
+      refs,
+      this.refCountValue,
+      [],
+    );
   }
 
   /** nGPA pages passed to `write_log_dirty` by the nested walks of the last recorded walk, in order. */
@@ -691,32 +736,12 @@ export class Walk2D {
     }
     const base = buildRecord(this.inputs, this.scratch, stop, a, access, this.role, 'gva_walk');
     if (base.status === 'ok') {
-      // Field by field, in the order `{ ...base, ngpa, nestedPageFault, ...info }` gives (object
-      // spreads took a third of a record walk's own time), on an object made with the records'
-      // prototype (NestedRecord: no setPrototypeOf afterwards).
-      const ok = new NestedRecord() as Walk2DOk;
-      ok.status = 'ok';
-      ok.stage = 'gva_walk';
-      ok.address = a;
-      ok.access = base.access;
-      ok.trace = base.trace;
-      ok.gpa = base.gpa;
-      ok.gfn = base.gfn;
-      ok.level = base.level;
-      ok.pageSize = base.pageSize;
-      ok.pteAccess = base.pteAccess;
-      ok.pkey = base.pkey;
-      ok.gpaKind = base.gpaKind;
-      ok.adUpdates = base.adUpdates;
-      ok.ngpa = this.u64.makeNum(this.scratch.guestGfn * 4096 + pageOff) as Ngpa; // a frame below 2^40 plus the page offset
-
-      ok.nestedPageFault = false;
-      ok.guestLevels = info.guestLevels;
-      ok.nestedLevels = info.nestedLevels;
-      ok.refs = info.refs;
-      ok.refCount = info.refCount;
-      ok.dirtyLogged = info.dirtyLogged;
-      return ok;
+      // Field by field (object spreads took a third of a record walk's own time): OkRecord.
+      return new OkRecord(
+        a, base.access, base.trace as WalkStep[], base.gpa, base.gfn, base.level, base.pageSize, base.pteAccess, base.pkey, base.gpaKind, base.adUpdates,
+        this.u64.makeNum(this.scratch.guestGfn * 4096 + pageOff) as Ngpa, // a frame below 2^40 plus the page offset
+        info.guestLevels, info.nestedLevels, info.refs, info.refCount, info.dirtyLogged,
+      );
     }
     const f: Walk2DGuestFault = { ...base, stage: 'gva_walk', address: a, nestedPageFault: false, ...info };
     return asNestedRecord(f);
