@@ -29,7 +29,7 @@ import { checkCpuFeatures } from '../cpu/check-registers';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
-import { MAX_REFS_2D, Trace2D, walk2dTraced } from '../walker/walk-2d-traced';
+import { MAX_REFS_2D, refMeta, Trace2D, walk2dTraced } from '../walker/walk-2d-traced';
 import { buildRecord } from '../walker/walk-record';
 import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
@@ -516,9 +516,7 @@ export class Walk2D {
     const ngpa = this.segNgpa[k]!;
     const end = this.segStart[k]! + this.segCount[k]! * ENTRY_NUMBERS;
     for (let i = this.segStart[k]!; i < end; i += ENTRY_NUMBERS) {
-      t.guest[c] = 0;
-      t.guestLevel[c] = guestLevel;
-      t.level[c] = raw[i]!;
+      t.meta[c] = refMeta(false, guestLevel, raw[i]!);
       t.gpa[c] = raw[i + 1]!;
       t.ngpa[c] = ngpa;
       t.lo[c] = raw[i + 2]!;
@@ -538,15 +536,14 @@ export class Walk2D {
     const top = s.maxLevel;
     const lowestRead = this.inputs === undefined ? top + 1 : top - this.guestReads(this.lastStop) + 1;
     let c = 0;
+    t.anyUpdated = true;
     if (this.inputs !== undefined) {
       const bytes = this.inputs.format.entryBytes;
       for (let lvl = top; lvl >= 1; lvl--) {
         c = this.segmentToTrace(c, lvl);
         if (lvl < lowestRead) continue;
         const off = s.index[lvl]! * bytes;
-        t.guest[c] = 1;
-        t.guestLevel[c] = lvl;
-        t.level[c] = lvl;
+        t.meta[c] = refMeta(true, lvl, lvl);
         // Frames have at most 40 bits: frame * 4096 + offset is exact as a double.
         t.gpa[c] = s.tableGfn[lvl]! * 4096 + off;
         t.ngpa[c] = s.guestTableGfn[lvl]! * 4096 + off;
@@ -572,9 +569,8 @@ export class Walk2D {
     // Sized once (the count is known): no growing while the references are put in order.
     const out = new Array<MemRef2D>(n);
     // The arrays in locals: read once per walk rather than once per reference.
-    const tGuest = t.guest;
-    const tGuestLevel = t.guestLevel;
-    const tLevel = t.level;
+    const tMeta = t.meta;
+    const anyUpdated = t.anyUpdated;
     const tGpa = t.gpa;
     const tNgpa = t.ngpa;
     const tLo = t.lo;
@@ -602,18 +598,19 @@ export class Walk2D {
       const lo = tLo[i]!;
       const hi = tHi[i]!;
       const value = posLo[i] === lo && posHi[i] === hi ? posPairVal[i]! : this.pairAt(i, lo, hi);
-      const guest = tGuest[i] === 1;
-      const level = tLevel[i]!;
+      const meta = tMeta[i]!;
+      const guest = meta >= 0x80;
+      const level = meta & 7;
       const r: MemRef2D = {
         seq: i + 1,
         kind: guest ? 'guest' : 'nested',
-        guestLevel: tGuestLevel[i]!,
+        guestLevel: (meta >>> 3) & 7,
         level,
         gpa: gpaBig as Gpa,
         ngpa: ng as Ngpa,
         value,
       };
-      if (t.updated[i]) r.updated = this.u64.make(t.newLo[i]!, t.newHi[i]!);
+      if (anyUpdated && t.updated[i]) r.updated = this.u64.make(t.newLo[i]!, t.newHi[i]!);
       out[i] = r;
       if (guest && trace !== undefined) {
         trace[this.scratch.maxLevel - level] = {

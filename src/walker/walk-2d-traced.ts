@@ -23,18 +23,23 @@ const SLOW = -1;
 /** References a 2D walk makes at most: 5 L2 levels, each after a nested walk of up to 6 entries, and the final one. */
 export const MAX_REFS_2D = 5 * 7 + 6;
 
+/** Trace2D.meta of a reference: an L2 entry (bit 7), its L2 level (bits 5:3) and entry level (bits 2:0). */
+export function refMeta(guest: boolean, guestLevel: number, level: number): number {
+  return (guest ? 0x80 : 0) | (guestLevel << 3) | level;
+}
+
 /**
  * The memory references of one 2D walk in order, as parallel arrays (no object per reference):
- * reference i read the entry at L1 GPA `gpa[i]` of level `level[i]`, an L2 entry when `guest[i]`
- * is 1 (its nGPA in `ngpa[i]`) or an entry of the nested walk that translated nGPA `ngpa[i]` for
- * L2 level `guestLevel[i]` (0: the final translation); `lo`/`hi` its value, and `newLo`/`newHi`
- * the value after an A/D update when `updated[i]` is 1.
+ * reference i read the entry at L1 GPA `gpa[i]` of level `meta[i] & 7`, an L2 entry when bit 7
+ * of `meta[i]` is set (its nGPA in `ngpa[i]`) or an entry of the nested walk that translated
+ * nGPA `ngpa[i]` for L2 level `(meta[i] >>> 3) & 7` (0: the final translation); `lo`/`hi` its
+ * value, and `newLo`/`newHi` the value after an A/D update when `updated[i]` is 1 — read only
+ * when `anyUpdated` (the fast walk updates nothing and leaves `updated` as it was).
  */
 export class Trace2D {
   count = 0;
-  readonly guest = new Uint8Array(MAX_REFS_2D);
-  readonly guestLevel = new Uint8Array(MAX_REFS_2D);
-  readonly level = new Uint8Array(MAX_REFS_2D);
+  anyUpdated = false;
+  readonly meta = new Uint8Array(MAX_REFS_2D);
   readonly gpa = new Float64Array(MAX_REFS_2D);
   readonly ngpa = new Float64Array(MAX_REFS_2D);
   readonly lo = new Uint32Array(MAX_REFS_2D);
@@ -96,14 +101,11 @@ export function walk2dTraced(w: WalkInputs, s: WalkScratch, n: WalkInputs, ns: W
     s.guestTableGfn[level] = ng;
     s.index[level] = idx;
     s.acc[level] = v73 ? (ept ? eptAcc73(accLo) : x86Acc73(accLo, accHiInv)) : ept ? eptAcc(accLo) : x86Acc(accLo, accHiInv);
-    t.guest[c] = 1;
-    t.guestLevel[c] = level;
-    t.level[c] = level;
+    t.meta[c] = 0x80 | (level << 3) | level; // refMeta(true, level, level)
     t.gpa[c] = g * 4096 + idx * 8;
     t.ngpa[c] = ng * 4096 + idx * 8;
     t.lo[c] = lo;
     t.hi[c] = hi;
-    t.updated[c] = 0;
     c++;
     if (level === 1 || (lo & 0x80) !== 0) break;
     ng = (hi & 0xfffff) * TWO20 + (lo >>> 12);
@@ -136,6 +138,7 @@ export function walk2dTraced(w: WalkInputs, s: WalkScratch, n: WalkInputs, ns: W
   c = nestedTraced(n, ns, gfn, finalPfec, t, c, 0);
   if (c < 0) return SLOW;
   t.count = c;
+  t.anyUpdated = false;
   s.guestGfn = gfn;
   s.gfn = ns.gfn;
   s.maxLevel = root;
@@ -193,14 +196,11 @@ function nestedTraced(w: WalkInputs, ns: WalkScratch, ngfn: number, access: numb
     if (rsvd !== 0) return SLOW;
     accLo &= lo;
     accHiInv &= ~hi;
-    t.guest[c] = 0;
-    t.guestLevel[c] = guestLevel;
-    t.level[c] = level;
+    t.meta[c] = (guestLevel << 3) | level; // refMeta(false, guestLevel, level)
     t.gpa[c] = g * 4096 + idx * 8;
     t.ngpa[c] = ngpa;
     t.lo[c] = lo;
     t.hi[c] = hi;
-    t.updated[c] = 0;
     c++;
     if (level === 1 || (lo & 0x80) !== 0) break;
     g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
