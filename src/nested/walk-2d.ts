@@ -29,7 +29,7 @@ import { checkCpuFeatures } from '../cpu/check-registers';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { walk2dRaw } from '../walker/walk-fast';
-import { MAX_REFS_2D, refMeta, Trace2D, walk2dTraced } from '../walker/walk-2d-traced';
+import { refMeta, Trace2D, walk2dTraced } from '../walker/walk-2d-traced';
 import { buildRecord } from '../walker/walk-record';
 import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
@@ -92,13 +92,6 @@ OkRecord.prototype = NESTED_RECORD_PROTO;
 /** Nested walks of one 2D walk: one per L2 table level (at most 5) and the final translation. */
 const MAX_SEGMENTS = 8;
 
-/**
- * Positions of a record's bigints for Walk2D.numAt/pairAt, by reference index i: its entry GPA at
- * POS_GPA + i, its nGPA at POS_NGPA + i (numAt); its value at i (pairAt).
- */
-const POS_GPA = 0;
-const POS_NGPA = MAX_REFS_2D;
-const POSITIONS = 2 * MAX_REFS_2D;
 
 export class Walk2D {
   readonly nested: NgpaWalker;
@@ -148,15 +141,6 @@ export class Walk2D {
   private rawEnd = 0;
   /** The last recorded walk's references in order (walk2dTraced fills it, or traceFromSegments after the full walk). */
   private readonly trace2d = new Trace2D();
-  /**
-   * The last record's bigints by position (numAt/pairAt). Key 0 / (0, 0) starts with the value 0n,
-   * which is that key's true value, so no slot needs a valid flag (as U64Memo).
-   */
-  private readonly posNum = new Float64Array(POSITIONS);
-  private readonly posNumVal: bigint[] = new Array<bigint>(POSITIONS).fill(0n);
-  private readonly posLo = new Float64Array(MAX_REFS_2D);
-  private readonly posHi = new Float64Array(MAX_REFS_2D);
-  private readonly posPairVal: bigint[] = new Array<bigint>(MAX_REFS_2D).fill(0n);
   /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
   private readonly u64 = new U64View();
 
@@ -478,31 +462,6 @@ export class Walk2D {
     return r.status === 'ok' ? r.gpa : undefined;
   }
 
-  /**
-   * The bigint of whole number `n` (below 2^53) at record position `pos`: the one the last record
-   * had there when its number was the same, else a new one. Consecutive walks read the same upper
-   * entries at the same positions (the same nested walks of the same L2 table frames). A fixed
-   * set of positions, not a memo of every value seen (the scratch's U64Memo, used before): a
-   * memo keeps thousands of bigints alive, which every young-generation GC then copies and
-   * promotes, and that cost more than making the values that do not repeat.
-   */
-  private numAt(pos: number, n: number): bigint {
-    if (this.posNum[pos] === n) return this.posNumVal[pos]!;
-    const v = this.u64.makeNum(n);
-    this.posNum[pos] = n;
-    this.posNumVal[pos] = v;
-    return v;
-  }
-
-  /** `numAt` for a value given as unsigned 32-bit halves. */
-  private pairAt(pos: number, lo: number, hi: number): bigint {
-    if (this.posLo[pos] === lo && this.posHi[pos] === hi) return this.posPairVal[pos]!;
-    const v = this.u64.make(lo, hi);
-    this.posLo[pos] = lo;
-    this.posHi[pos] = hi;
-    this.posPairVal[pos] = v;
-    return v;
-  }
 
   /**
    * Append the entries of the nested walk for L2 level `guestLevel` (if one ran) to the trace from
@@ -575,29 +534,22 @@ export class Walk2D {
     const tNgpa = t.ngpa;
     const tLo = t.lo;
     const tHi = t.hi;
-    const posNum = this.posNum;
-    const posNumVal = this.posNumVal;
-    const posLo = this.posLo;
-    const posHi = this.posHi;
-    const posPairVal = this.posPairVal;
+    const u64 = this.u64;
     // The entries of one nested walk share their nGPA: one bigint for the run.
     let ngNum = -1;
     let ng = 0n;
     for (let i = 0; i < n; i++) {
       // Whole numbers below 2^53 (a frame times 4096 plus an offset, or a paging-off address);
-      // the halves came from Uint32Arrays: unsigned, as make needs them. numAt/pairAt's test
-      // inline, the call only to make a new bigint.
+      // the halves came from Uint32Arrays: unsigned, as make needs them. Every bigint is made
+      // fresh: keeping the last record's by position (as before) stored young bigints into
+      // long-lived arrays on every walk, which cost as much as the bigints it saved.
       const x = tNgpa[i]!;
       if (x !== ngNum) {
-        const p = POS_NGPA + i;
-        ng = posNum[p] === x ? posNumVal[p]! : this.numAt(p, x);
+        ng = u64.makeNum(x);
         ngNum = x;
       }
-      const g = tGpa[i]!;
-      const gpaBig = posNum[i] === g ? posNumVal[i]! : this.numAt(POS_GPA + i, g);
-      const lo = tLo[i]!;
-      const hi = tHi[i]!;
-      const value = posLo[i] === lo && posHi[i] === hi ? posPairVal[i]! : this.pairAt(i, lo, hi);
+      const gpaBig = u64.makeNum(tGpa[i]!);
+      const value = u64.make(tLo[i]!, tHi[i]!);
       const meta = tMeta[i]!;
       const guest = meta >= 0x80;
       const level = meta & 7;
