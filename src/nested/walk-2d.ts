@@ -141,6 +141,8 @@ export class Walk2D {
   private rawEnd = 0;
   /** The last recorded walk's references in order (walk2dTraced fills it, or traceFromSegments after the full walk). */
   private readonly trace2d = new Trace2D();
+  /** refs(): per nested level, the index of the last nested reference at that level in this walk. */
+  private readonly lastNestedAt = new Int8Array(8);
   /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
   private readonly u64 = new U64View();
 
@@ -538,6 +540,12 @@ export class Walk2D {
     // The entries of one nested walk share their nGPA: one bigint for the run.
     let ngNum = -1;
     let ng = 0n;
+    // The nested walks of one 2D walk read the same upper entries (one EPT12/NPT12 PML4E for
+    // every nGPA below 512 GiB, …): a nested reference with the entry GPA, or value, of the
+    // last one at its level takes that reference's bigint (the references are new objects of this
+    // walk: nothing is kept across walks).
+    const lastAt = this.lastNestedAt;
+    lastAt.fill(-1);
     for (let i = 0; i < n; i++) {
       // Whole numbers below 2^53 (a frame times 4096 plus an offset, or a paging-off address);
       // the halves came from Uint32Arrays: unsigned, as make needs them. Every bigint is made
@@ -548,11 +556,24 @@ export class Walk2D {
         ng = u64.makeNum(x);
         ngNum = x;
       }
-      const gpaBig = u64.makeNum(tGpa[i]!);
-      const value = u64.make(tLo[i]!, tHi[i]!);
       const meta = tMeta[i]!;
       const guest = meta >= 0x80;
       const level = meta & 7;
+      const g = tGpa[i]!;
+      const lo = tLo[i]!;
+      const hi = tHi[i]!;
+      let gpaBig: bigint;
+      let value: bigint;
+      const j = guest ? -1 : lastAt[level]!;
+      if (j >= 0 && tGpa[j] === g) {
+        const prev = out[j]!;
+        gpaBig = prev.gpa;
+        value = tLo[j] === lo && tHi[j] === hi ? prev.value : u64.make(lo, hi);
+      } else {
+        gpaBig = u64.makeNum(g);
+        value = u64.make(lo, hi);
+      }
+      if (!guest) lastAt[level] = i;
       const r: MemRef2D = {
         seq: i + 1,
         kind: guest ? 'guest' : 'nested',

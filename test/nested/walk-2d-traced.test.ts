@@ -130,6 +130,24 @@ function fullWalkOnly(w: Walk2D): Walk2D {
   return w;
 }
 
+/**
+ * Memory order inside one record: the nested walks of one 2D walk read the same upper EPT12/NPT12
+ * entries, and each nested walk sets its A/D bits before the next one reads (paging_tmpl.h: every
+ * translate_nested_gpa is a whole walk). So a nested reference to an entry an earlier nested
+ * reference read sees that reference's update, if any; and after the walk memory holds, at every
+ * referenced GPA, what the last reference there left (its update, else the value read).
+ */
+function checkMemoryOrder(r: Walk2DResult, mem: GuestMemory): void {
+  const seen = new Map<bigint, bigint>();
+  for (const x of r.refs) {
+    if (x.kind === 'nested' && seen.has(x.gpa)) expect(x.value, `reference ${x.seq}`).toBe(seen.get(x.gpa));
+    if (x.kind === 'nested') seen.set(x.gpa, x.updated ?? x.value);
+  }
+  const last = new Map<bigint, bigint>();
+  for (const x of r.refs) last.set(x.gpa, x.updated ?? x.value);
+  for (const [at, v] of last) expect(mem.read64(gpa(at)), `memory at 0x${at.toString(16)}`).toBe(v);
+}
+
 /** A success with no A/D update and no dirty page logged: the records walk2dTraced makes. */
 function fastCase(r: Walk2DResult): boolean {
   return r.status === 'ok' && r.adUpdates === 0 && r.dirtyLogged.length === 0 && r.refs.every((x) => x.updated === undefined);
@@ -165,6 +183,7 @@ describe('2D record walk: the fast path (walk2dTraced) against the full hooked w
             const got = wa.walk(gva(va), acc);
             const want = wb.walk(gva(va), acc);
             expect(got).toEqual(want);
+            checkMemoryOrder(got, a.mem);
             expect(Object.keys(got)).toEqual(Object.keys(want));
             expect(Object.getPrototypeOf(got)).toBe(Object.getPrototypeOf(want));
             expect([wa.lastRefCount, wa.lastGfn, wa.lastErrorCode]).toEqual([wb.lastRefCount, wb.lastGfn, wb.lastErrorCode]);
@@ -197,6 +216,7 @@ describe('2D record walk: a fault in an entry whose A/D bits are set (the fast p
       const cmp = (acc: Access): void => {
         const got = a.w2.walk(gva(va), acc);
         expect(got).toEqual(b.w2.walk(gva(va), acc));
+        checkMemoryOrder(got, a.mem);
         expect(Buffer.compare(Buffer.from(a.mem.words.buffer), Buffer.from(b.mem.words.buffer))).toBe(0);
       };
       const warm = (): void => {
