@@ -437,8 +437,11 @@ export class Walk2D {
       // accesses, and the record's data in the one pass. It changes nothing when it gives up.
       this.access = enc;
       const fu = fast.forceUser;
-      const refs = walk2dTraced(this.inputs, this.scratch, fast.inputs, fast.scratch, u64.hi, vlo, enc, this.tableAccess | fu, (enc & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | fu, this.trace2d);
+      const finalPfec = (enc & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | fu;
+      const refs = walk2dTraced(this.inputs, this.scratch, fast.inputs, fast.scratch, u64.hi, vlo, enc, this.tableAccess | fu, finalPfec, this.trace2d);
       if (refs >= 0) {
+        // The ngpa walker's last walk is the final translation, as after the full walk.
+        this.nested.noteFastWalk(this.scratch.guestGfn, finalPfec, fast.scratch);
         this.lastStop = WalkStop.Ok;
         this.refCountValue = refs;
         return this.fastOkRecord(a, access, vlo & 0xfff);

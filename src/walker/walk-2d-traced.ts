@@ -216,9 +216,11 @@ function nestedTraced(w: WalkInputs, ns: WalkScratch, ngfn: number, access: numb
     const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
     if ((((w.pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) !== 0) return SLOW;
   }
+  let pteAcc = pteAccess;
   if (fmt.hasAd) {
     let adOk = (accLo >>> fmt.accessedBit) & 1;
     if ((pfec & PFERR.WRITE) !== 0) adOk &= (lo >>> fmt.dirtyBit) & 1;
+    else if (((lo >>> fmt.dirtyBit) & 1) === 0) pteAcc &= ~2; // protect_clean_gpte
     if (adOk === 0) return SLOW;
   }
   const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
@@ -227,6 +229,11 @@ function nestedTraced(w: WalkInputs, ns: WalkScratch, ngfn: number, access: numb
     const span = level === 2 ? 512 : 262144;
     gfn = frame - (frame % span) + ((vlo >>> 12) % span);
   }
+  // The outcome as fastWalk leaves it (the ngpa walker adopts the final one: noteFastWalk).
   ns.gfn = gfn;
+  ns.maxLevel = root;
+  ns.level = level;
+  ns.pkey = pkey;
+  ns.pteAccess = pteAcc;
   return c;
 }

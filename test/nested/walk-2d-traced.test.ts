@@ -7,12 +7,13 @@
  * over random EPT12/NPT12 (4 KiB and 2 MiB pages, holes, missing rights, memory types), entries
  * corrupted in both dimensions (present, rights, A, D, reserved bits), A/D bits clear at first and
  * set by the walks (a warm-up sets most), SMEP/SMAP/PKE in L2. Each record of A must equal B's (every key and value in
- * order, the prototype), and the two memories must end equal (the same A/D writes). The tally
+ * order, the prototype), the ngpa walkers must say the same of their last walk, and the two
+ * memories must end equal (the same A/D writes). The tally
  * checks that the fast path's cases (a success with nothing to update) and the others are reached.
  */
 import { describe, expect, it } from 'vitest';
 import {
-  GuestMemory, NgpaWalker, PageTableBuilder, Walk2D, makeEptp, CR0, CR4, EFER, DEFAULT_FEATURES, DEFAULT_EPT_CAPS, gpa, gva,
+  GuestMemory, NgpaWalker, PageTableBuilder, Walk2D, makeEptp, CR0, CR4, EFER, DEFAULT_FEATURES, DEFAULT_EPT_CAPS, gpa, gva, ngpa,
   type Access, type PagingRegisters, type Walk2DResult,
 } from '../../src';
 import { xorshift } from '../../src/workload/generators';
@@ -187,6 +188,11 @@ describe('2D record walk: the fast path (walk2dTraced) against the full hooked w
             expect(Object.keys(got)).toEqual(Object.keys(want));
             expect(Object.getPrototypeOf(got)).toBe(Object.getPrototypeOf(want));
             expect([wa.lastRefCount, wa.lastGfn, wa.lastErrorCode]).toEqual([wb.lastRefCount, wb.lastGfn, wb.lastErrorCode]);
+            // The ngpa walker's last walk (the final translation after a success) as the full walk leaves it.
+            const [na, nw] = [wa.nested, wb.nested];
+            expect([na.lastGfn, na.lastStopReason, na.lastPfec, na.lastErrorCode, na.lastDirtyLogged, na.lastReads]).toEqual([nw.lastGfn, nw.lastStopReason, nw.lastPfec, nw.lastErrorCode, nw.lastDirtyLogged, nw.lastReads]);
+            expect(na.lastEntries()).toEqual(nw.lastEntries());
+            expect(na.lastRecord(ngpa(0x1234_5000n), 'final')).toEqual(nw.lastRecord(ngpa(0x1234_5000n), 'final'));
             tally[fastCase(got) ? 'fast' : 'other']++;
           }
         }
@@ -212,7 +218,12 @@ describe('2D record walk: a fault in an entry whose A/D bits are set (the fast p
       const b = twoDSetup(l2Mode, nk, { ad });
       fullWalkOnly(b.w2);
       const va = a.gva + 0x2345n;
-      const bits = ept ? [0n, 1n, 2n, 3n, 5n, 7n, 51n] : [0n, 1n, 2n, 7n, 51n, 63n];
+      // (D: a clean writable leaf is read through the fast path, which must still report the
+      // protect_clean_gpte access in the ngpa walker's last record.)
+      const bits = ept ? [0n, 1n, 2n, 3n, 5n, 7n, 9n, 51n] : [0n, 1n, 2n, 6n, 7n, 51n, 63n];
+      const sameNested = (): void => {
+        expect(a.w2.nested.lastRecord(ngpa(0x1234_5000n), 'final')).toEqual(b.w2.nested.lastRecord(ngpa(0x1234_5000n), 'final'));
+      };
       const cmp = (acc: Access): void => {
         const got = a.w2.walk(gva(va), acc);
         expect(got).toEqual(b.w2.walk(gva(va), acc));
@@ -241,6 +252,7 @@ describe('2D record walk: a fault in an entry whose A/D bits are set (the fast p
           for (const acc of [{ kind: 'read', user: true }, { kind: 'write' }, { kind: 'fetch', user: true }, { kind: 'read' }] as Access[]) {
             const got = a.w2.walk(gva(va), acc);
             expect(got, `${t.builder} level ${t.level} bit ${bit} ${acc.kind}`).toEqual(b.w2.walk(gva(va), acc));
+            sameNested();
             if (got.status === 'fault') faults++;
           }
           for (const s of [a, b]) {
