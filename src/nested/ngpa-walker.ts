@@ -385,6 +385,35 @@ export class NgpaWalker {
     return stop === WalkStop.Ok ? this.scratch.gfn : -1;
   }
 
+  /**
+   * @internal The state a successful read-only walk of nGPA frame `ngfn` with `pfec` leaves (as
+   * `walkRawUnchecked` through walkTablesRaw does), for a walk another caller ran on these tables
+   * into scratch `done` (Walk2D's fast record path, whose final translation this was): its outcome,
+   * the trace unwritten until asked for (ensureTrace re-walks: the walk changed nothing), no dirty
+   * page logged.
+   */
+  noteFastWalk(ngfn: number, pfec: number, done: WalkScratch): void {
+    const s = this.scratch;
+    this.lastPfecValue = this.forcesUser ? pfec | PFERR.USER : pfec;
+    this.lastStop = WalkStop.Ok;
+    this.lastLoggedFlag = false;
+    s.gfn = done.gfn;
+    s.maxLevel = done.maxLevel;
+    s.level = done.level;
+    s.pkey = done.pkey;
+    s.pteAccess = done.pteAccess;
+    if (s.adDirty) {
+      s.updated.fill(0);
+      s.adDirty = false;
+    }
+    s.usedPdptr = false;
+    s.noSlot = false;
+    s.traced = false;
+    s.tvhi = Math.floor(ngfn / TWO20);
+    s.tvlo = (ngfn % TWO20) * 4096;
+    s.tacc = this.lastPfecValue;
+  }
+
   /** The same walk without touching A/D bits or the dirty log: for checks that must not change state. */
   peekFrame(ngfn: number, pfec: number): number {
     checkNgfn(ngfn, pfec);

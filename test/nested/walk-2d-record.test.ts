@@ -1,7 +1,8 @@
 /**
  * The 2D record walk against the raw 2D walk and against itself from a cold start (seeded
- * property). Walk2D builds its references from preallocated segment arrays and reuses the last
- * record's bigint at a position when its number is the same (Walk2D.numAt/pairAt). Three copies of
+ * property). Walk2D builds its references from per-walk arrays it reuses (Trace2D, filled by the
+ * fast traced walk or from the full walk's segments), so a warm walker must not leak one walk's
+ * data into the next record. Three copies of
  * one L1 evolve in step (the same walks, so the same A/D updates in both dimensions): A records with
  * those positions warm, B walks raw, and on copy C a fresh NgpaWalker and Walk2D per walk record
  * with nothing remembered. A's
