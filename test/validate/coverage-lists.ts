@@ -6,6 +6,7 @@
 
 const ERROR_CLASS = 'an error class: the library constructs it with its own rule and message text; a caller who constructs one gets the error they asked for';
 const UNCHECKED_TWIN = 'the unchecked twin of a checked entry, for the engine\'s hot loops: its contract is that the caller already validated the arguments (the checked entry has the bad-input test)';
+const INTERNAL_HOOK = 'an @internal hook between two engine classes, not an entry for users: its one caller passes the numbers and scratch of a walk it just made on the same tables';
 const ACCEPTS_ANY = 'accepts any value by design and never throws (a formatter or type guard of unknown input); there is no bad input to refuse';
 
 export const EXEMPT: Record<string, string> = {
@@ -51,6 +52,7 @@ export const EXEMPT: Record<string, string> = {
   'Tlb.peekL1Unchecked': UNCHECKED_TWIN, // the L1 part of `lookup`, changing nothing (the vCPU's TLB-hit path)
   'Tlb.useL1Unchecked': UNCHECKED_TWIN, // what `lookup` + `hit('l1')` change, for an entry peekL1Unchecked returned
   'Counters.addUnchecked': UNCHECKED_TWIN, // `add(slot)` without the slot check
+  'NgpaWalker.noteFastWalk': INTERNAL_HOOK, // Walk2D's fast record path hands over its final translation
   vpnOfUnchecked: UNCHECKED_TWIN,
   accessCostUnchecked: UNCHECKED_TWIN,
   isCostModel: ACCEPTS_ANY,
