@@ -29,7 +29,7 @@ import { RAW_ACCESS_BITS, type Access } from '../walker/access';
 import { checkBigint, checkInt, checkRawWalk, refuse } from '../validate/checks';
 import { NESTED_DURING, checkEptNgpaConfig, checkGuestLinear, checkNgpaAccess, checkNptNgpaConfig } from './check-nested-args';
 import { walkTables, type WalkInputs } from '../walker/walk';
-import { ensureTrace, makeFastWalk, SLOW, type FastWalk } from '../walker/walk-fast';
+import { clearFullWalkFlags, ensureTrace, makeFastWalk, SLOW, type FastWalk } from '../walker/walk-fast';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { buildRecord } from '../walker/walk-record';
 import type { WalkStep } from '../walker/walk-result';
@@ -402,13 +402,7 @@ export class NgpaWalker {
     s.level = done.level;
     s.pkey = done.pkey;
     s.pteAccess = done.pteAccess;
-    if (s.adDirty) {
-      s.updated.fill(0);
-      s.adDirty = false;
-    }
-    s.usedPdptr = false;
-    s.noSlot = false;
-    s.traced = false;
+    clearFullWalkFlags(s);
     s.tvhi = Math.floor(ngfn / TWO20);
     s.tvlo = (ngfn % TWO20) * 4096;
     s.tacc = this.lastPfecValue;

@@ -20,6 +20,7 @@ import { PFERR } from '../format/acc';
 import { ACCESS_AC, ACCESS_IMPLICIT, type Access } from './access';
 import { x86Acc, x86Acc73, type WalkInputs } from './walk';
 import type { WalkScratch } from './walk-scratch';
+import { clearFullWalkFlags } from './walk-fast';
 import type { WalkOk, WalkStep } from './walk-result';
 
 const TWO20 = 0x100000;
@@ -122,15 +123,9 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
     const span = level === 2 ? 512 : 262144;
     gfn = frame - (frame % span) + ((vlo >>> 12) % span);
   }
-  // The scratch as a successful walkTablesRaw leaves it (walk-fast.ts: markUntraced): lastGfn and
+  // The scratch as a successful walkTablesRaw leaves it (walk-fast.ts: clearFullWalkFlags): lastGfn and
   // the staged-walk getters read the outcome, and recordLast's ensureTrace re-walks for the trace.
-  if (s.adDirty) {
-    s.updated.fill(0);
-    s.adDirty = false;
-  }
-  s.usedPdptr = false;
-  s.noSlot = false;
-  s.traced = false;
+  clearFullWalkFlags(s);
   s.tvhi = vhi;
   s.tvlo = vlo;
   s.tacc = access;
