@@ -14,7 +14,7 @@
  */
 import { GuestMemory } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
-import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
+import { allowed } from './walk-fast';
 import { eptAcc, eptAcc73, x86Acc, x86Acc73, type WalkInputs } from './walk';
 import type { WalkScratch } from './walk-scratch';
 
@@ -114,14 +114,8 @@ export function walk2dTraced(w: WalkInputs, s: WalkScratch, n: WalkInputs, ns: W
   }
   const pteAccess = s.acc[level]!;
   const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
-  if (((hot.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return SLOW;
   const pkey = ept ? 0 : (hi >>> 27) & 15;
-  const pkruMask = fmt.pkruMask;
-  if (pkruMask !== 0) {
-    const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
-    if ((((w.pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) !== 0) return SLOW;
-  }
+  if (!allowed(hot.permissions, fmt.pkruMask, w.pkru, access, pteAccess, pkey)) return SLOW;
   let pteAcc = pteAccess;
   if (fmt.hasAd) {
     let adOk = (accLo >>> fmt.accessedBit) & 1;
@@ -209,14 +203,8 @@ function nestedTraced(w: WalkInputs, ns: WalkScratch, ngfn: number, access: numb
   }
   const pteAccess = v73 ? (ept ? eptAcc73(accLo) : x86Acc73(accLo, accHiInv)) : ept ? eptAcc(accLo) : x86Acc(accLo, accHiInv);
   const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
-  if (((hot.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return SLOW;
   const pkey = ept ? 0 : (hi >>> 27) & 15;
-  const pkruMask = fmt.pkruMask;
-  if (pkruMask !== 0) {
-    const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
-    if ((((w.pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) !== 0) return SLOW;
-  }
+  if (!allowed(hot.permissions, fmt.pkruMask, w.pkru, access, pteAccess, pkey)) return SLOW;
   let pteAcc = pteAccess;
   if (fmt.hasAd) {
     let adOk = (accLo >>> fmt.accessedBit) & 1;

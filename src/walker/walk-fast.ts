@@ -76,7 +76,7 @@ function x86Unrollable(fmt: PageFormat): boolean {
  * `permission_fault` on the leaf's accumulated ACC (walk.ts): whether the access may proceed.
  * `pkruMask` is 0 when no protection key can fault (no CR4.PKE, or PKRU 0).
  */
-function allowed(perms: Uint16Array, pkruMask: number, pkru: number, access: number, pteAccess: number, pkey: number): boolean {
+export function allowed(perms: Uint16Array, pkruMask: number, pkru: number, access: number, pteAccess: number, pkey: number): boolean {
   const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
   const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
   if (((perms[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return false;

@@ -17,10 +17,10 @@
 import type { Gfn, Gpa, Gva } from '../address/address';
 import { GuestMemory } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
-import { ACCESS_AC, ACCESS_IMPLICIT, type Access } from './access';
+import type { Access } from './access';
 import { x86Acc, x86Acc73, type WalkInputs } from './walk';
 import type { WalkScratch } from './walk-scratch';
-import { clearFullWalkFlags } from './walk-fast';
+import { allowed, clearFullWalkFlags } from './walk-fast';
 import type { WalkOk, WalkStep } from './walk-result';
 
 const TWO20 = 0x100000;
@@ -99,14 +99,8 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
   // permission_fault on the accumulated rights, then the protection key (walkTables' order).
   const pteAccess = acc;
   const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
-  if (((hot.permissions[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return undefined;
   const pkey = (hi >>> 27) & 15;
-  const pkruMask = fmt.pkruMask;
-  if (pkruMask !== 0) {
-    const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
-    if ((((w.pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) !== 0) return undefined;
-  }
+  if (!allowed(hot.permissions, fmt.pkruMask, w.pkru, access, pteAccess, pkey)) return undefined;
   let pteAcc = pteAccess;
   if (fmt.hasAd) {
     // A clear A anywhere, or D on the leaf of a write: the full walk sets them.
