@@ -115,17 +115,6 @@ export function isCanonicalFast(a: bigint, level: number): boolean {
 const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
 /**
- * Whether a u64 whose bits 63:32 are `hi` passes the address rule of a walker of base level
- * `level` (GvaWalker's `checkAddressUnchecked`): canonical with 4-level (bits 63:47 equal) and
- * 5-level paging (bits 63:56 equal), 32 bits wide below. `isCanonicalFast` on the upper half, with
- * no BigInt compare.
- */
-export function upperOk(hi: number, level: number): boolean {
-  if (level >= 4) return level === 5 ? hi < 0x0100_0000 || hi >= 0xff00_0000 : hi < 0x8000 || hi >= 0xffff_8000;
-  return hi === 0;
-}
-
-/**
  * The vCPU's scratch for the addresses of a TLB hit: the GVA's halves and the GPA/HPA bigints go
  * through a U64View (inline typed-array accesses, where `Number(a)` and `BigInt(n)` are runtime
  * calls). Nothing is remembered between hits: every hit converts its own address, so a loop over
@@ -135,7 +124,7 @@ export class HitAddresses {
   private readonly view = new U64View();
   /** Bits 29:0 of the last address `split`: its offset in a page of any size (a small integer). */
   low = 0;
-  /** Bits 63:32 of the last address `split` (for the mode's address rule: `upperOk`). */
+  /** Bits 63:32 of the last address `split` (for the mode's address rule, in `Vcpu.accessChecked`). */
   high = 0;
 
   /** Split u64 `a`: its 4 KiB page number (bits 56:12, as `vpnOfUnchecked`), `low` and `high`. */
