@@ -54,7 +54,7 @@ import {
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, isCanonicalFast, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, isCanonicalFast, vpnOfHalves, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /**
@@ -469,7 +469,8 @@ export class Vcpu {
   private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
     const h = this.hitAddrs;
     // The address's halves give the VPN and the hit's offset (no BigInt → double conversion).
-    const e = tlb.findUnchecked(tag, h.split(a), access.kind === 'fetch');
+    h.splitUnchecked(a); // `a` passed the API edge's check (checkAddressArg): a u64
+    const e = tlb.findUnchecked(tag, vpnOfHalves(h.hi, h.lo), access.kind === 'fetch');
     if (e !== undefined && tlbPermits(rights, e, enc)) {
       const level = tlb.lastHitLevel;
       tlb.hit(level);
@@ -981,16 +982,16 @@ export class Vcpu {
     vm.checkAliveUnchecked('KVM_RUN', this.index); // after the CR3 check, as in accessFull
     if (vm.td !== undefined) return this.accessFull(addr, address, access, enc);
     const h = this.hitAddrs;
-    const vpn = h.split(addr);
+    h.splitUnchecked(addr); // passed the API edge's check (checkAddressArg): a u64
     // The mode's address rule (GvaWalker's `checkAddressUnchecked`) on bits 63:32, with no BigInt
     // compare: canonical with 4-level (bits 63:47 equal) and 5-level paging (bits 63:56 equal), 32
     // bits wide below. An address it refuses goes to accessFull, which throws the mode's error.
-    const hi = h.high;
+    const hi = h.hi;
     if (level >= 4 ? (level === 5 ? hi >= 0x0100_0000 && hi < 0xff00_0000 : hi >= 0x8000 && hi < 0xffff_8000) : hi !== 0) {
       return this.accessFull(addr, address, access, enc);
     }
     const fetch = (enc & PFERR.FETCH) !== 0;
-    const e = tlb.peekL1Unchecked(hc.tag, vpn, fetch);
+    const e = tlb.peekL1Unchecked(hc.tag, vpnOfHalves(hi, h.lo), fetch);
     if (e === undefined || !tlbPermits(w, e, enc)) return this.accessFull(addr, address, access, enc);
     // The hit: from here on it changes what accessFull's L1 hit changes, in the same order.
     tlb.useL1Unchecked(e, fetch);
