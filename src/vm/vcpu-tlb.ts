@@ -115,44 +115,26 @@ export function isCanonicalFast(a: bigint, level: number): boolean {
 const SIZE_NUM = [4096, 2097152, 1073741824] as const;
 
 /**
- * Whether a u64 whose bits 63:32 are `hi` passes the address rule of a walker of base level
- * `level` (GvaWalker's `checkAddressUnchecked`): canonical with 4-level (bits 63:47 equal) and
- * 5-level paging (bits 63:56 equal), 32 bits wide below. `isCanonicalFast` on the upper half, with
- * no BigInt compare.
+ * The vCPU's scratch for the addresses of a TLB hit: the GVA's halves (`split`, then `lo`/`hi`)
+ * and the GPA/HPA bigints (`makeNum`) go through a U64View (inline typed-array accesses, where
+ * `Number(a)` and `BigInt(n)` are runtime calls). Nothing is remembered between hits: every hit
+ * converts its own address, so a loop over many addresses costs what a loop over one does.
  */
-export function upperOk(hi: number, level: number): boolean {
-  if (level >= 4) return level === 5 ? hi < 0x0100_0000 || hi >= 0xff00_0000 : hi < 0x8000 || hi >= 0xffff_8000;
-  return hi === 0;
+export class HitAddresses extends U64View {
+  /** Bits 29:0 of the last address `split`: its offset in a page of any size (a small integer). */
+  get low(): number {
+    return this.lo & 0x3fff_ffff;
+  }
 }
 
 /**
- * The vCPU's scratch for the addresses of a TLB hit: the GVA's halves and the GPA/HPA bigints go
- * through a U64View (inline typed-array accesses, where `Number(a)` and `BigInt(n)` are runtime
- * calls). Nothing is remembered between hits: every hit converts its own address, so a loop over
- * many addresses costs what a loop over one does.
+ * The 4 KiB page number (bits 56:12, as `vpnOfUnchecked`) of the u64 whose halves are `hi` and
+ * `lo`. A function of its arguments, with no property load: under V8's small-function size (27
+ * bytes of bytecode), which V8 inlines whatever is left of the caller's inlining budget (the TLB
+ * hit spends its budget on the lookup and the result).
  */
-export class HitAddresses {
-  private readonly view = new U64View();
-  /** Bits 29:0 of the last address `split`: its offset in a page of any size (a small integer). */
-  low = 0;
-  /** Bits 63:32 of the last address `split` (for the mode's address rule: `upperOk`). */
-  high = 0;
-
-  /** Split u64 `a`: its 4 KiB page number (bits 56:12, as `vpnOfUnchecked`), `low` and `high`. */
-  split(a: bigint): number {
-    const v = this.view;
-    v.splitUnchecked(a); // `a` passed the API edge's check (checkAddressArg): a u64
-    const lo = v.lo;
-    const hi = v.hi;
-    this.low = lo & 0x3fff_ffff;
-    this.high = hi;
-    return (hi & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
-  }
-
-  /** `BigInt(n)` for a whole number in [0, 2^53). */
-  big(n: number): bigint {
-    return this.view.makeNum(n);
-  }
+export function vpnOfHalves(hi: number, lo: number): number {
+  return (hi & 0x1ff_ffff) * 0x10_0000 + (lo >>> 12);
 }
 
 /**
@@ -166,8 +148,8 @@ export function tlbHitResult(a: Gva, access: Access, e: TlbEntry, level: TlbHitL
   // The offset in the page (at most 1 GiB: bits 29:0); frames are below 2^40, so frame * 4096 + offset is an exact double.
   const size = SIZE_NUM[e.size]!;
   const off = addrs.low & (size - 1);
-  const gpa = addrs.big(e.guestFrame * 4096 + off) as Gpa;
-  const hpa = addrs.big(e.hostFrame * 4096 + off) as Hpa;
+  const gpa = addrs.makeNum(e.guestFrame * 4096 + off) as Gpa;
+  const hpa = addrs.makeNum(e.hostFrame * 4096 + off) as Hpa;
   const guestWalk: WalkOk = {
     status: 'ok', stage: 'gva_walk', address: a, access, trace: [], gpa, gfn: (e.guestFrame + (off >>> 12)) as Gfn,
     level: e.size + 1, pageSize: size, pteAccess: e.acc, pkey: e.pkey, gpaKind: e.gpaKind ?? 'ram', adUpdates: 0,

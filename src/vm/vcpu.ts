@@ -52,9 +52,9 @@ import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
-import { Tlb, checkInvpcid, type TlbEntry, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
+import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, isCanonicalFast, upperOk, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, isCanonicalFast, vpnOfHalves, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /**
@@ -144,7 +144,7 @@ export class Vcpu {
   /** The root the TLB last saw loaded (a newly loaded one is flushed: kvm_mmu_load, mmu.c:5919). */
   private tlbRoot: TdpPage | null = null;
   /**
-   * What `tlbHitEntry` relies on, as `tlbAccess` last found it on the TDP root_mmu outside a TD:
+   * What `accessChecked`'s TLB hit relies on, as `tlbAccess` last found it on the TDP root_mmu outside a TD:
    * the loaded root, synced with the TLB and valid with this `role` (roles are frozen, and
    * invalidating a root replaces its role: tdp-mmu.ts, so the same role object means still valid),
    * the registers, and the tag accesses ran under. There the tag is a function of the registers
@@ -469,7 +469,8 @@ export class Vcpu {
   private tlbLookup(tlb: Tlb, tag: TlbTag, a: bigint, enc: number, access: Access, rights: Parameters<typeof tlbPermits>[0]): AccessResult | undefined {
     const h = this.hitAddrs;
     // The address's halves give the VPN and the hit's offset (no BigInt → double conversion).
-    const e = tlb.findUnchecked(tag, h.split(a), access.kind === 'fetch');
+    h.splitUnchecked(a); // `a` passed the API edge's check (checkAddressArg): a u64
+    const e = tlb.findUnchecked(tag, vpnOfHalves(h.hi, h.lo), access.kind === 'fetch');
     if (e !== undefined && tlbPermits(rights, e, enc)) {
       const level = tlb.lastHitLevel;
       tlb.hit(level);
@@ -506,7 +507,7 @@ export class Vcpu {
     return this.tlbLookup(tlb, tag, a, enc, access, w) ?? this.tlbWalk(tlb, tag, address, a, access);
   }
 
-  /** Record `tag` and what it was made from for `tlbHitEntry` (`hitCtx`); nothing is made while they stay the same. */
+  /** Record `tag` and what it was made from for `accessChecked`'s TLB hit (`hitCtx`); nothing is made while they stay the same. */
   private noteHitContext(tag: TlbTag): void {
     const root = this.root;
     const hc = this.hitCtx;
@@ -948,55 +949,63 @@ export class Vcpu {
     return this.accessChecked(addr, address, access, encodeAccess(access)); // checks the access object before anything runs
   }
 
-  /** `access` after its argument checks: `addr` is `address` checked (a u64 bigint), `enc` the encoded `access`. */
-  private accessChecked(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
-    const e = this.tlbHitEntry(addr, enc);
-    return e !== undefined ? this.tlbHitServe(addr, access, e) : this.accessFull(addr, address, access, enc);
-  }
-
   /**
-   * The usual TLB hit, decided before anything changes: the TDP root_mmu with its root loaded,
-   * valid and synced (so `ensureRoot`/`tlbSyncRoot` would do nothing), no TD, an address that
-   * passes the mode's rule, and an L1 entry whose cached rights allow the access. Then it counts
-   * what `accessFull` counts for that hit and returns the entry, for `tlbHitServe`; anything else
-   * returns undefined having changed nothing (`peekL1Unchecked` counts and marks nothing), and
-   * `accessFull` runs as before. The hit is two functions, not one, so that each is small enough
-   * for V8 to compile with every helper it calls inlined (calls, and the boxing of a page number
-   * above 2^31 returned from one, were a third of a hit).
+   * `access` after its argument checks: `addr` is `address` checked (a u64 bigint), `enc` the
+   * encoded `access`. The usual TLB hit is served here, decided before anything changes: the TDP
+   * root_mmu with its root loaded, valid and synced (so `ensureRoot`/`tlbSyncRoot` would do
+   * nothing), no TD, an address that passes the mode's rule, and an L1 entry whose cached rights
+   * allow the access. Then it counts what `accessFull` counts for that hit, records its event,
+   * adds its cost and returns its result; anything else goes to `accessFull` having changed
+   * nothing (`peekL1Unchecked` counts and marks nothing), which runs as before.
+   *
+   * One function, and on purpose larger than V8 inlines (over 460 bytes of bytecode,
+   * `--max-inlined-bytecode-size`): `read`/`write`/`fetch`/`access` are inlined into their
+   * callers, this never is, so V8 compiles it on its own with its whole inlining budget
+   * (`--max-inlined-bytecode-size-cumulative`) for the helpers it calls, and every loop that
+   * calls `read` runs the same code. While the hit was two smaller functions, a loop compiled
+   * before them inlined them with what was left of its own budget, and which helpers stayed calls
+   * depended on the loop and on the order of compilation: the same hit took 79 ns in one
+   * benchmark loop and 168 ns in the next. (This also means no caller can drop a hit's result
+   * allocation: a hit whose result is ignored costs what one whose result is kept costs.)
    */
-  private tlbHitEntry(a: bigint, enc: number): TlbEntry | undefined {
+  private accessChecked(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
     const tlb = this.tlbModel;
     const root = this.root;
     const hc = this.hitCtx;
-    if (tlb === undefined || hc === undefined || this.mmuValue !== this.tdpRootMmu || hc.root !== root || root !== this.tlbRoot || hc.role !== root.role || hc.regs !== this.regsValue) return undefined;
+    if (tlb === undefined || hc === undefined || this.mmuValue !== this.tdpRootMmu || hc.root !== root || root !== this.tlbRoot || hc.role !== root.role || hc.regs !== this.regsValue) {
+      return this.accessFull(addr, address, access, enc);
+    }
     const w = this.walkerValue;
-    if (w.baseLevel > 0 && !this.cr3Loaded) return undefined; // accessFull throws
+    const level = w.baseLevel;
+    if (level > 0 && !this.cr3Loaded) return this.accessFull(addr, address, access, enc); // which throws
     const vm = this.vm;
     vm.checkAliveUnchecked('KVM_RUN', this.index); // after the CR3 check, as in accessFull
-    if (vm.td !== undefined) return undefined;
+    if (vm.td !== undefined) return this.accessFull(addr, address, access, enc);
     const h = this.hitAddrs;
-    const vpn = h.split(a);
-    if (!upperOk(h.high, w.baseLevel)) return undefined; // accessFull throws the mode's error
+    h.splitUnchecked(addr); // passed the API edge's check (checkAddressArg): a u64
+    // The mode's address rule (GvaWalker's `checkAddressUnchecked`) on bits 63:32, with no BigInt
+    // compare: canonical with 4-level (bits 63:47 equal) and 5-level paging (bits 63:56 equal), 32
+    // bits wide below. An address it refuses goes to accessFull, which throws the mode's error.
+    const hi = h.hi;
+    if (level >= 4 ? (level === 5 ? hi >= 0x0100_0000 && hi < 0xff00_0000 : hi >= 0x8000 && hi < 0xffff_8000) : hi !== 0) {
+      return this.accessFull(addr, address, access, enc);
+    }
     const fetch = (enc & PFERR.FETCH) !== 0;
-    const e = tlb.peekL1Unchecked(hc.tag, vpn, fetch);
-    if (e === undefined || !tlbPermits(w, e, enc)) return undefined;
+    const e = tlb.peekL1Unchecked(hc.tag, vpnOfHalves(hi, h.lo), fetch);
+    if (e === undefined || !tlbPermits(w, e, enc)) return this.accessFull(addr, address, access, enc);
+    // The hit: from here on it changes what accessFull's L1 hit changes, in the same order.
     tlb.useL1Unchecked(e, fetch);
     this.stats.addUnchecked(GUEST_ACCESSES);
-    return e;
-  }
-
-  /** The rest of a hit `tlbHitEntry` found (`hitAddrs` holds its address): the event, the priced result, the totals. */
-  private tlbHitServe(a: bigint, access: Access, e: TlbEntry): AccessResult {
-    if (this.vm.events.enabled) this.recordTlbHit(a, 'l1');
+    if (vm.events.enabled) this.recordTlbHit(addr, 'l1');
     const cost = this.hitCost[0] ?? this.priceHit('l1');
-    const r = tlbHitResult(a as Gva, access, e, 'l1', this.hitAddrs, cost);
+    const r = tlbHitResult(addr as Gva, access, e, 'l1', h, cost);
     // Costs are non-negative and `cycles` is their sum, so 0 cycles means every part is 0 and
     // addCost would add nothing (the default L1 hit is free): no call then.
     if (cost.cycles !== 0) this.addCost(cost);
     return r;
   }
 
-  /** `accessChecked` for everything but `tlbHitEntry`'s hits. */
+  /** `accessChecked` for everything but the L1 TLB hits it serves itself. */
   private accessFull(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
     if (this.walkerValue.baseLevel > 0 && !this.cr3Loaded) { // role.isCr0Pg
       throw new InvalidRegisterStateError('cr3-unset', 'paging is on but CR3 was never loaded on this vCPU', hex(this.regsValue.cr3));

@@ -315,7 +315,7 @@ export class Vm implements TdpVmContext {
   // ---- memslots ----
 
   addMemslot(spec: MemslotSpec): Memslot {
-    this.life.check('KVM_SET_USER_MEMORY_REGION2');
+    this.life.check('KVM_SET_USER_MEMORY_REGION2', -1);
     const hostLevel = checkMemslotSpec(spec);
     const base = BigInt(spec.base);
     const size = BigInt(spec.size);
@@ -372,7 +372,7 @@ export class Vm implements TdpVmContext {
 
   /** KVM_CAP_DISABLE_QUIRKS2 with KVM_X86_QUIRK_SLOT_ZAP_ALL: delete/move zaps only the slot from now on. */
   disableSlotZapAllQuirk(): void {
-    this.life.check('KVM_ENABLE_CAP');
+    this.life.check('KVM_ENABLE_CAP', -1);
     this.slotZapAll = false;
   }
 
@@ -420,7 +420,7 @@ export class Vm implements TdpVmContext {
 
   /** Delete a memslot (KVM_MR_DELETE): zapped first (`kvm_invalidate_memslot`), then removed. */
   deleteMemslot(slot: Memslot): void {
-    this.life.check('KVM_SET_USER_MEMORY_REGION2');
+    this.life.check('KVM_SET_USER_MEMORY_REGION2', -1);
     const i = this.memslotIndex(slot);
     this.memslotsSwapped(); // kvm_invalidate_memslot (kvm_main.c:1814), then the flush
     this.flushShadowMemslot(slot, 'delete');
@@ -440,7 +440,7 @@ export class Vm implements TdpVmContext {
    * Returns the moved slot (a new object; the old one must no longer be used).
    */
   moveMemslot(slot: Memslot, newBase: Gpa | bigint): Memslot {
-    this.life.check('KVM_SET_USER_MEMORY_REGION2');
+    this.life.check('KVM_SET_USER_MEMORY_REGION2', -1);
     const i = this.memslotIndex(slot);
     const base = checkBigint('newBase', newBase);
     // kvm_main.c:2071-2072: private (guest_memfd) memslots are immutable; a TD's slots are.
@@ -537,7 +537,7 @@ export class Vm implements TdpVmContext {
    * pages go to the ring of the vCPU that dirtied them instead of the slots' bitmaps.
    */
   enableDirtyRing(bytes: number): void {
-    this.life.check('KVM_ENABLE_CAP');
+    this.life.check('KVM_ENABLE_CAP', -1);
     const bad = (rule: string, why: string) => { throw new InvalidArgumentError(rule, `bytes: ${why}`, describeValue(bytes)); };
     if (!Number.isSafeInteger(bytes) || bytes <= 0 || (bytes & (bytes - 1)) !== 0) bad('dirty-ring-size', 'the dirty ring size is a power of 2 (kvm_main.c:4934-4935: -EINVAL)');
     if (bytes < this.dirtyRingRsvdEntries * KVM_DIRTY_GFN_SIZE || bytes < 4096) bad('dirty-ring-size-min', `the dirty ring must hold ${this.dirtyRingRsvdEntries} reserved entries and a page (kvm_main.c:4938-4940: -EINVAL)`);
@@ -553,7 +553,7 @@ export class Vm implements TdpVmContext {
    * `kvm_arch_mmu_enable_log_dirty_pt_masked`); one remote flush if any was reset. Returns how many.
    */
   resetDirtyRings(): number {
-    this.life.check('KVM_RESET_DIRTY_RINGS');
+    this.life.check('KVM_RESET_DIRTY_RINGS', -1);
     if (this.dirtyRingBytes === 0) throw new InvalidArgumentError('dirty-ring-off', 'KVM_RESET_DIRTY_RINGS needs KVM_CAP_DIRTY_LOG_RING (kvm_main.c:4970-4971: -EINVAL)', '0');
     let cleared = 0;
     for (const v of this.vcpus) {
@@ -581,7 +581,7 @@ export class Vm implements TdpVmContext {
    * `eagerSplit: false` leaves them to be split by the first write fault instead.
    */
   setDirtyLogging(slot: Memslot, on: boolean, opts: { eagerSplit?: boolean } = {}): void {
-    this.life.check('KVM_SET_USER_MEMORY_REGION2');
+    this.life.check('KVM_SET_USER_MEMORY_REGION2', -1);
     this.memslotIndex(slot);
     checkBool('on', on);
     optBool('options.eagerSplit', optObject<{ eagerSplit?: boolean }>('options', opts).eagerSplit, true);
@@ -631,7 +631,7 @@ export class Vm implements TdpVmContext {
    * `enable` (`kvm_main.c: kvm_vm_ioctl_enable_cap_generic`, else -EINVAL).
    */
   setManualDirtyLogProtect(cap: ManualDirtyLogProtect): void {
-    this.life.check('KVM_ENABLE_CAP');
+    this.life.check('KVM_ENABLE_CAP', -1);
     checkBool('cap.enable', optObject<ManualDirtyLogProtect>('cap', cap).enable);
     optBool('cap.initiallySet', cap.initiallySet, false);
     if (cap.initiallySet === true && !cap.enable) {
@@ -692,7 +692,7 @@ export class Vm implements TdpVmContext {
    * pages stay dirty and writable until `clearDirtyLog`.
    */
   getDirtyLog(slot: Memslot): Gpa[] {
-    this.life.check('KVM_GET_DIRTY_LOG');
+    this.life.check('KVM_GET_DIRTY_LOG', -1);
     const bm = this.dirtyBitmapOf(slot);
     this.syncDirtyLog(); // kvm_main.c:2181, 2245
     const out: Gpa[] = [];
@@ -722,7 +722,7 @@ export class Vm implements TdpVmContext {
    * are set and re-protect those pages. Returns the GPAs whose bits were cleared.
    */
   clearDirtyLog(slot: Memslot, spec: ClearDirtyLogSpec = {}): Gpa[] {
-    this.life.check('KVM_CLEAR_DIRTY_LOG');
+    this.life.check('KVM_CLEAR_DIRTY_LOG', -1);
     const bm = this.dirtyBitmapOf(slot);
     optObject('spec', spec);
     const first = spec.firstPage ?? 0;
@@ -906,7 +906,7 @@ export class Vm implements TdpVmContext {
   }
 
   createVcpu(regs: Partial<PagingRegisters> = {}): Vcpu {
-    this.life.check('KVM_CREATE_VCPU');
+    this.life.check('KVM_CREATE_VCPU', -1);
     const v = new Vcpu(this, this.vcpus.length, regs);
     this.vcpus.push(v);
     return v;
@@ -969,7 +969,7 @@ export class Vm implements TdpVmContext {
    * zapping the other alias. Returns the leaves zapped.
    */
   setMemoryAttributes(start: Gpa | bigint, end: Gpa | bigint, attr: MemoryAttribute): number {
-    this.life.check('KVM_SET_MEMORY_ATTRIBUTES');
+    this.life.check('KVM_SET_MEMORY_ATTRIBUTES', -1);
     // KVM_MEMORY_ATTRIBUTE_PRIVATE is supported only with private memory (kvm_main.c:2422, 2603-2604).
     if (this.memAttributes === undefined) throw new InvalidArgumentError('mem-attr-no-private-mem', 'only a VM with private memory (type tdx or sw-protected) has memory attributes', this.vmType);
     checkGpaRange(start, end, false); // types only: the order is mem-attr-range's rule
@@ -993,7 +993,7 @@ export class Vm implements TdpVmContext {
    * Validated for the whole range first (KVM stops at the first bad page, keeping earlier ones).
    */
   tdInitMemRegion(vcpu: Vcpu, gpa: Gpa | bigint, npages: number, opts: { measure?: boolean } = {}): void {
-    this.life.check('KVM_TDX_INIT_MEM_REGION');
+    this.life.check('KVM_TDX_INIT_MEM_REGION', -1);
     const td = this.td;
     if (td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_INIT_MEM_REGION exists for TDs only', this.vmType);
     if (!this.vcpus.includes(vcpu)) throw new InvalidArgumentError('vcpu-unknown', 'vcpu is not a vCPU of this VM', describeValue(vcpu));
@@ -1023,7 +1023,7 @@ export class Vm implements TdpVmContext {
 
   /** KVM_TDX_FINALIZE_VM: TDH.MR.FINALIZE; the TD becomes runnable (its vCPUs may run). */
   tdFinalize(): void {
-    this.life.check('KVM_TDX_FINALIZE_VM');
+    this.life.check('KVM_TDX_FINALIZE_VM', -1);
     if (this.td === undefined) throw new InvalidArgumentError('td-only', 'KVM_TDX_FINALIZE_VM exists for TDs only', this.vmType);
     this.td.finalize();
     this.afterOperation();

@@ -1,8 +1,8 @@
 /**
- * The vCPU's TLB-hit fast path (vcpu.ts `tlbHitEntry`) against the full access path. Two VMs built
+ * The vCPU's TLB-hit fast path (vcpu.ts `accessChecked`) against the full access path. Two VMs built
  * alike run the same seeded operations; in one of them the vCPU's fast path is switched off (the
- * instance's `tlbHitEntry` declines every access), so its L1 hits take `accessFull` → `tlbAccess` →
- * `tlbLookup` as before the fast path existed. After every operation the two must agree on the
+ * instance's `accessChecked` hands every access to `accessFull`), so its L1 hits take `accessFull` →
+ * `tlbAccess` → `tlbLookup` as before the fast path existed. After every operation the two must agree on the
  * result or the error, every counter (TLB, vCPU, VM), the cost totals, the event log and the TLB's
  * contents with their LRU marks. The configurations vary what the fast path decides on: paging
  * mode (32-bit, PAE, 4- and 5-level, canonical and non-canonical addresses), EPT/NPT, PCIDs and
@@ -176,6 +176,20 @@ function makeOp(r: () => number, c: Config, vas: bigint[], late: boolean): Op {
   return (m) => m.vm.kvmVmDead('test'); // late in the run: the remaining operations see a dead VM
 }
 
+/** The vCPU's private access entry points the test hooks. */
+interface Hooks {
+  accessChecked: (...a: unknown[]) => unknown;
+  accessFull: (...a: unknown[]) => unknown;
+}
+
+/** Switch `v`'s fast path off: every access goes straight to `accessFull`, as before the fast path existed. */
+function noFastPath(v: Vcpu): void {
+  const h = v as unknown as Hooks;
+  h.accessChecked = function (this: Hooks, ...a: unknown[]) {
+    return this.accessFull(...a);
+  };
+}
+
 function outcome(f: () => unknown): unknown {
   try {
     return { ok: f() };
@@ -204,13 +218,20 @@ describe('TLB-hit fast path = the full access path', () => {
       const { map, vas } = pages(r, c);
       const fast = build(c, map);
       const full = build(c, map);
-      (full.v as unknown as { tlbHitEntry: () => undefined }).tlbHitEntry = () => undefined;
-      const hook = fast.v as unknown as { tlbHitEntry: (...a: unknown[]) => unknown };
-      const own = hook.tlbHitEntry;
-      hook.tlbHitEntry = function (this: unknown, ...a: unknown[]) {
-        const hit = own.apply(this, a);
-        if (hit !== undefined) fastHits++;
-        return hit;
+      noFastPath(full.v);
+      // The fast path served an access when accessChecked returned without calling accessFull.
+      const hook = fast.v as unknown as Hooks;
+      const { accessChecked, accessFull } = hook;
+      let declined = false;
+      hook.accessFull = function (this: Hooks, ...a: unknown[]) {
+        declined = true;
+        return accessFull.apply(this, a);
+      };
+      hook.accessChecked = function (this: Hooks, ...a: unknown[]) {
+        declined = false;
+        const r = accessChecked.apply(this, a);
+        if (!declined) fastHits++;
+        return r;
       };
       let last: Op | undefined;
       for (let i = 0; i < 200; i++) {
@@ -235,7 +256,7 @@ describe('TLB-hit fast path = the full access path', () => {
     const map = (pt: PageTableBuilder): void => pt.map(BASES.paging4.lo, 0x100_0000n, { flags: { writable: true, dirty: true, accessed: true } });
     const fast = build(c, map);
     const full = build(c, map);
-    (full.v as unknown as { tlbHitEntry: () => undefined }).tlbHitEntry = () => undefined;
+    noFastPath(full.v);
     const va = BASES.paging4.lo + 0x123n;
     for (const m of [fast, full]) expect(m.v.read(va).tlb).toBe('miss');
     const h1 = fast.v.read(va);
