@@ -185,7 +185,10 @@ export class GvaWalker {
       this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       return WalkStop.Ok;
     }
-    if (this.fast(this.scratch, vhi, vlo, access) !== SLOW) return WalkStop.Ok;
+    // `| 0`: the fast walk reads the halves only through shifts, where a signed half is the same
+    // address; as int32 they reach it untagged, where a half above 2^31 was boxed in a new heap
+    // number per call.
+    if (this.fast(this.scratch, vhi | 0, vlo | 0, access) !== SLOW) return WalkStop.Ok;
     return walkTables(this.inputs, this.scratch, vhi, vlo, access);
   }
 
