@@ -73,7 +73,7 @@ export function makeFastWalk(w: WalkInputs): FastWalk {
  * not look at it), and level 1's two masks equal (PS is PAT there: `rsvd_bits_mask[1][0] = [0][0]`). Every format
  * KVM builds meets it (rsvd-bits-mask.ts); a hand-made PageFormat may not, and takes the table walk.
  */
-function x86Unrollable(fmt: PageFormat): boolean {
+export function x86Unrollable(fmt: PageFormat): boolean {
   if (fmt.entryBytes !== 8 || (fmt.rootLevel !== 4 && fmt.rootLevel !== 5)) return false;
   if (!fmt.hasAd || fmt.accessedBit !== 5 || fmt.dirtyBit !== 6) return false;
   const { rsvdLo, rsvdHi } = fmt.hot;
