@@ -28,6 +28,13 @@ import { buildRecord } from './walk-record';
 import { walkRecordFast } from './walk-record-fast';
 import { U64View } from '../u64-view';
 
+// walkRaw's constants as module-local bindings: an imported binding compiles (CommonJS) to a
+// property load on the other module's object at each use, which V8 does not fold in the caller's
+// loop that walkRaw is inlined into.
+const ACCESS_MASK = RAW_ACCESS_BITS;
+const FAST_SLOW = SLOW;
+const OK = WalkStop.Ok;
+
 /** A linear address's rights with CR0.PG = 0 (SDM Vol. 3C Table 28-7 bits 9-11). */
 const PAGING_OFF_RIGHTS = Object.freeze({ user: true, writable: true, executeDisable: false });
 
@@ -185,15 +192,15 @@ export class GvaWalker {
    * access are checked to be 32-bit integers and known access bits (checkRawWalk).
    */
   walkRaw(vhi: number, vlo: number, access: number): number {
-    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
+    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, ACCESS_MASK);
     if (this.inputs === undefined) {
       this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
-      return WalkStop.Ok;
+      return OK;
     }
     // `| 0`: the fast walk reads the halves only through shifts, where a signed half is the same
     // address; as int32 they reach it untagged, where a half above 2^31 was boxed in a new heap
     // number per call.
-    if (this.fast(this.scratch, vhi | 0, vlo | 0, access) !== SLOW) return WalkStop.Ok;
+    if (this.fast(this.scratch, vhi | 0, vlo | 0, access) !== FAST_SLOW) return OK;
     return walkTables(this.inputs, this.scratch, vhi, vlo, access);
   }
 
