@@ -46,75 +46,137 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
   const pkru = w.pkru;
   const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
   const { rsvdLo, rsvdHi } = fmt.hot;
+  // rsvd_bits_mask[large][level - 1] as constants, as walk-fast.ts's x86 walk has them.
+  const m5l = rsvdLo[4]!, m5h = rsvdHi[4]!, m4l = rsvdLo[3]!, m4h = rsvdHi[3]!;
+  const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
+  const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
+  const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
   // Per-walk state of one group, reused by every call (the walker is single-threaded).
-  const frame = new Int32Array(GROUP); // the frame of the table to read at the next level
-  const leaf = new Int32Array(GROUP); // 0 while walking, else the leaf's level
-  const accLo = new Int32Array(GROUP);
-  const accHiInv = new Int32Array(GROUP);
-  const eLo = new Int32Array(GROUP);
-  const eHi = new Int32Array(GROUP);
+  /** The frame of the table the walk reads at the next level. */
+  const frame = new Int32Array(GROUP);
+  /**
+   * The entries' rights ANDed so far, packed: R/W (bit 1), U/S (bit 2) and A (bit 5) as in the
+   * entries, and bit 0 set while no entry had XD (bit 63) — walk-fast.ts's accLo and accHiInv,
+   * of which its walk reads only these bits.
+   */
+  const acc = new Int32Array(GROUP);
+  /** 1 once the walk reached its leaf (and its GFN is written). */
+  const done = new Uint8Array(GROUP);
+
+  /** The leaf's tests (walk-fast.ts's x86 walk from the permission check on) and its GFN; whether it passed. */
+  function leaf(outGfn: Float64Array, i: number, vlo: number, lo: number, hi: number, a: number, level: number, access: number): boolean {
+    const pteAccess = v73 ? ((a & 1) << 3) | (a & 6) | 1 : a & 7;
+    if (!allowed(perms, pkruMask, pkru, access, pteAccess, (hi >>> 27) & 15)) return false;
+    // A clear anywhere, or D clear on the leaf of a write: the full walk sets them.
+    if ((a & 0x20) === 0 || ((lo & 0x40) === 0 && (access & WRITE) !== 0)) return false;
+    const g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    if (level === 1) outGfn[i] = g;
+    else {
+      const mask = level === 2 ? 511 : 262143;
+      outGfn[i] = g - (g & mask) + ((vlo >>> 12) & mask);
+    }
+    return true;
+  }
+
   return function x86Batch(his, los, start, end, access, outGfn) {
     const words = mem.words; // nothing is written while this runs, so no frame is allocated
     const rootFrame = mem.frameOfUnchecked(rootGfn);
     if (rootFrame < 0) return start;
     for (let b = start; b < end; b += GROUP) {
-      let n = end - b < GROUP ? end - b : GROUP; // walks of this group still valid (a SLOW one cuts it)
-      for (let j = 0; j < n; j++) {
-        frame[j] = rootFrame;
-        leaf[j] = 0;
-        accLo[j] = -1;
-        accHiInv[j] = -1;
-      }
-      for (let level = root; level >= 1; level--) {
+      // Walks of this group still valid: a walk that needs the full walk cuts the group there.
+      let n = end - b < GROUP ? end - b : GROUP;
+      if (root === 5) {
         for (let j = 0; j < n; j++) {
-          if (leaf[j] !== 0) continue;
-          const vhi = his[b + j]!;
-          const vlo = los[b + j]!;
-          const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-          const wi = frame[j]! * FW + idx * 2;
+          const wi = rootFrame * FW + ((his[b + j]! >>> 16) & 511) * 2;
           const lo = words[wi]!;
           const hi = words[wi + 1]!;
-          // rsvd_bits_mask[large][level - 1] (walk-fast.ts: the same masks, unrolled there).
-          const ri = ((lo >>> 7) & 1) * 5 + level - 1;
-          if ((lo & 1) === 0 || ((lo & rsvdLo[ri]!) | (hi & rsvdHi[ri]!)) !== 0) {
+          const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
+          if ((lo & 1) === 0 || ((lo & m5l) | (hi & m5h)) !== 0 || f < 0) {
             n = j;
             break;
           }
-          accLo[j] &= lo;
-          accHiInv[j] &= ~hi;
-          if (level === 1 || (lo & 0x80) !== 0) {
-            leaf[j] = level;
-            eLo[j] = lo;
-            eHi[j] = hi;
-          } else {
-            const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
-            if (f < 0) {
-              n = j;
-              break;
-            }
-            frame[j] = f;
-          }
+          acc[j] = (lo & 0x26) | (~hi >>> 31);
+          frame[j] = f;
         }
       }
       for (let j = 0; j < n; j++) {
-        const aLo = accLo[j]!;
-        const lo = eLo[j]!;
-        const hi = eHi[j]!;
-        // As walk-fast.ts's x86 walk from here on.
-        const pteAccess = v73 ? ((accHiInv[j]! >>> 31) << 3) | (aLo & 6) | 1 : (aLo & 6) | (accHiInv[j]! >>> 31);
-        if (!allowed(perms, pkruMask, pkru, access, pteAccess, (hi >>> 27) & 15) || (aLo & 0x20) === 0 || ((lo & 0x40) === 0 && (access & WRITE) !== 0)) {
+        const wi = (root === 5 ? frame[j]! : rootFrame) * FW + ((his[b + j]! >>> 7) & 511) * 2;
+        const lo = words[wi]!;
+        const hi = words[wi + 1]!;
+        const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
+        if ((lo & 1) === 0 || ((lo & m4l) | (hi & m4h)) !== 0 || f < 0) {
           n = j;
           break;
         }
-        const g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-        const level = leaf[j]!;
-        if (level === 1) outGfn[b + j] = g;
-        else {
-          const mask = level === 2 ? 511 : 262143;
-          outGfn[b + j] = g - (g & mask) + ((los[b + j]! >>> 12) & mask);
-        }
+        const a = (lo & 0x26) | (~hi >>> 31);
+        acc[j] = root === 5 ? acc[j]! & a : a;
+        frame[j] = f;
+        done[j] = 0;
       }
-      if (n < GROUP && b + n < end) return b + n;
+      for (let j = 0; j < n; j++) {
+        const vlo = los[b + j]!;
+        const wi = frame[j]! * FW + (((vlo >>> 30) | (his[b + j]! << 2)) & 511) * 2;
+        const lo = words[wi]!;
+        const hi = words[wi + 1]!;
+        const a = acc[j]! & ((lo & 0x26) | (~hi >>> 31));
+        if ((lo & 0x80) !== 0) {
+          if ((lo & 1) === 0 || ((lo & p3l) | (hi & p3h)) !== 0 || !leaf(outGfn, b + j, vlo, lo, hi, a, 3, access)) {
+            n = j;
+            break;
+          }
+          done[j] = 1;
+          continue;
+        }
+        const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
+        if ((lo & 1) === 0 || ((lo & m3l) | (hi & m3h)) !== 0 || f < 0) {
+          n = j;
+          break;
+        }
+        acc[j] = a;
+        frame[j] = f;
+      }
+      for (let j = 0; j < n; j++) {
+        if (done[j] !== 0) continue;
+        const vlo = los[b + j]!;
+        const wi = frame[j]! * FW + ((vlo >>> 21) & 511) * 2;
+        const lo = words[wi]!;
+        const hi = words[wi + 1]!;
+        const a = acc[j]! & ((lo & 0x26) | (~hi >>> 31));
+        if ((lo & 0x80) !== 0) {
+          if ((lo & 1) === 0 || ((lo & p2l) | (hi & p2h)) !== 0 || !leaf(outGfn, b + j, vlo, lo, hi, a, 2, access)) {
+            n = j;
+            break;
+          }
+          done[j] = 1;
+          continue;
+        }
+        const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
+        if ((lo & 1) === 0 || ((lo & m2l) | (hi & m2h)) !== 0 || f < 0) {
+          n = j;
+          break;
+        }
+        acc[j] = a;
+        frame[j] = f;
+      }
+      for (let j = 0; j < n; j++) {
+        if (done[j] !== 0) continue;
+        const vlo = los[b + j]!;
+        const wi = frame[j]! * FW + ((vlo >>> 12) & 511) * 2;
+        const lo = words[wi]!;
+        const hi = words[wi + 1]!;
+        const a = acc[j]! & ((lo & 0x26) | (~hi >>> 31));
+        // leaf() written out for the common 4 KiB leaf (V8 inlines only some of leaf's call sites).
+        const pteAccess = v73 ? ((a & 1) << 3) | (a & 6) | 1 : a & 7;
+        if (
+          (lo & 1) === 0 || ((lo & m1l) | (hi & m1h)) !== 0 || !allowed(perms, pkruMask, pkru, access, pteAccess, (hi >>> 27) & 15) ||
+          (a & 0x20) === 0 || ((lo & 0x40) === 0 && (access & WRITE) !== 0)
+        ) {
+          n = j;
+          break;
+        }
+        outGfn[b + j] = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+      }
+      if (b + n < end && n < GROUP) return b + n;
     }
     return end;
   };
