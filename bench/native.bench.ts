@@ -49,6 +49,7 @@ export function nativeComparison(cRuns: Map<string, number>[], ts: BenchResult[]
     if (a !== undefined) out.push({ name, value: a / b, unit: 'x', note: target });
   };
   ratio('ratio.gva_walk.ts_over_c', t('gva_walk.4level.random4k.raw'), c('c.gva_walk.4level.random4k'), 'raw 4-level walk, TypeScript / C; target ≤ 1.5');
+  ratio('ratio.gva_walk.batch.ts_over_c', t('gva_walk.4level.random4k.batch'), c('c.gva_walk.4level.random4k'), 'walkRawBatch 4-level walks, TypeScript / C (the raw walk\'s ratio is the line above)');
   ratio('ratio.walk2d.ts_over_c', t('walk2d.4x4.random4k.raw'), c('c.walk2d.4x4.random4k'), 'raw 2D walk, TypeScript / C; target ≤ 2');
   const rec = t('gva_walk.4level.random4k.record');
   const raw = t('gva_walk.4level.random4k.raw');

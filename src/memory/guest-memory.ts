@@ -6,7 +6,7 @@
  * by the load of each table entry, and before that load the walker must turn the table's GFN into
  * a frame, so what matters is how few dependent loads that takes. Two structures answer it:
  *
- *  - two flat windows: `flatA[gfn - loA]` is the frame (or -1) for GFNs in [loA, loA + lenA), the
+ *  - two flat windows: `flatA[gfn - loA]` is the frame (or -1) for GFNs in [loA, endA), the
  *    same for B. One load, no chain: the hot path is `in A ? flatA[i] : in B ? flatB[i] :
  *    frameOfSlow(gfn)`. A minimal 4-level walk over 1 Mi random pages took 47-75 ns with the
  *    radix lookup below as its only index and 33-41 ns with one flat array (C: 22.5 ns), on a
@@ -133,12 +133,15 @@ export class GuestMemory {
     { lo: 0, flat: new Int32Array(0) },
   ];
   // The windows again as plain fields, which is what the hot path reads (set by `growWindows`).
+  // Bounds as [lo, end) rather than lo and length: the hot test `gfn >= lo && gfn < end` compares
+  // the GFN itself, which the walkers compute as a 32-bit integer, where `gfn - lo` (a difference
+  // V8 cannot bound) made it compare in floating point.
   private flatA = new Int32Array(0);
   private loA = 0;
-  private lenA = 0;
+  private endA = 0;
   private flatB = new Int32Array(0);
   private loB = 0;
-  private lenB = 0;
+  private endB = 0;
 
   constructor(opts: GuestMemoryOptions = {}) {
     const m = optObject<GuestMemoryOptions>('options', opts).maxPhyAddr ?? 52;
@@ -308,10 +311,8 @@ export class GuestMemory {
 
   /** @internal frameOf without the argument check, for the engine's walkers (a GFN they computed, ≥ 0). */
   frameOfUnchecked(gfnNum: number): number {
-    let i = gfnNum - this.loA;
-    if (i >= 0 && i < this.lenA) return this.flatA[i]!;
-    i = gfnNum - this.loB;
-    if (i >= 0 && i < this.lenB) return this.flatB[i]!;
+    if (gfnNum >= this.loA && gfnNum < this.endA) return this.flatA[gfnNum - this.loA]!;
+    if (gfnNum >= this.loB && gfnNum < this.endB) return this.flatB[gfnNum - this.loB]!;
     return this.frameOfSlow(gfnNum);
   }
 
@@ -454,10 +455,10 @@ export class GuestMemory {
     ws[pick] = { lo: pickLo, flat };
     this.flatA = ws[0]!.flat;
     this.loA = ws[0]!.lo;
-    this.lenA = ws[0]!.flat.length;
+    this.endA = ws[0]!.lo + ws[0]!.flat.length;
     this.flatB = ws[1]!.flat;
     this.loB = ws[1]!.lo;
-    this.lenB = ws[1]!.flat.length;
+    this.endB = ws[1]!.lo + ws[1]!.flat.length;
     return true;
   }
 

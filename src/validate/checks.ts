@@ -154,3 +154,24 @@ export function checkRawWalk(hiName: string, hi: unknown, loName: string, lo: un
   if (typeof lo !== 'number' || (lo >>> 0 !== lo && (lo | 0) !== lo)) refuse(loName, 'raw-address-half', 'must be the low 32 bits of an address, an integer in [-2^31, 2^32)', lo);
   refuse(accessName, 'raw-access', `must be an access bitmask within 0x${accessMask.toString(16)}`, access);
 }
+
+/** The typed arrays a batch API takes (their element kinds are part of the contract). */
+type TypedArrayClass = Uint8ArrayConstructor | Uint32ArrayConstructor | Float64ArrayConstructor;
+
+/**
+ * A typed array of exactly the class `cls` (a subclass or another element type would be read
+ * differently) with at least `minLength` elements.
+ */
+export function checkTypedArray<C extends TypedArrayClass>(name: string, v: unknown, cls: C, minLength: number): InstanceType<C> {
+  if (!(v instanceof cls) || Object.getPrototypeOf(v) !== cls.prototype) refuse(name, 'typed-array', `must be a ${cls.name}`, v);
+  const a = v as InstanceType<C>;
+  if (a.length < minLength) refuse(name, 'array-length', `must have at least ${minLength} elements (has ${a.length})`, v);
+  return a;
+}
+
+/** An output array `out` must not share bytes with `other`: writing it would change what is read or written there. */
+export function checkNoOverlap(outName: string, out: ArrayBufferView, otherName: string, other: ArrayBufferView): void {
+  if (out.buffer === other.buffer && out.byteOffset < other.byteOffset + other.byteLength && other.byteOffset < out.byteOffset + out.byteLength) {
+    refuse(outName, 'array-overlap', `must not share memory with ${otherName}`, out);
+  }
+}

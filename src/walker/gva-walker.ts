@@ -18,14 +18,22 @@ import type { PageFormat } from '../format/page-format';
 import { rsvdBits } from '../bits';
 import { GuestMemory } from '../memory/guest-memory';
 import { RAW_ACCESS_BITS, encodeAccess, type Access } from './access';
-import { checkRawWalk, refuse } from '../validate/checks';
+import { checkNoOverlap, checkRawWalk, checkTypedArray, refuse } from '../validate/checks';
 import { walkTables, type WalkInputs } from './walk';
 import { ensureTrace, makeFastWalk, noFastWalk, SLOW, type FastWalk } from './walk-fast';
+import { makeBatchWalk, type BatchWalk } from './walk-batch';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
 import { walkRecordFast } from './walk-record-fast';
 import { U64View } from '../u64-view';
+
+// walkRaw's constants as module-local bindings: an imported binding compiles (CommonJS) to a
+// property load on the other module's object at each use, which V8 does not fold in the caller's
+// loop that walkRaw is inlined into.
+const ACCESS_MASK = RAW_ACCESS_BITS;
+const FAST_SLOW = SLOW;
+const OK = WalkStop.Ok;
 
 /** A linear address's rights with CR0.PG = 0 (SDM Vol. 3C Table 28-7 bits 9-11). */
 const PAGING_OFF_RIGHTS = Object.freeze({ user: true, writable: true, executeDisable: false });
@@ -45,6 +53,8 @@ export class GvaWalker {
   private readonly scratch = new WalkScratch();
   /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
   private readonly fast: FastWalk;
+  /** walkRawBatch's interleaved walk of `inputs` (walk-batch.ts), or undefined: walk one by one. */
+  private readonly batch: BatchWalk | undefined;
   /** The same inputs with a second stage installed (created on first use). */
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
   /** walk()'s address split (bigint → halves). */
@@ -82,6 +92,7 @@ export class GvaWalker {
     }
     this.pkru = pkru >>> 0;
     this.fast = noFastWalk;
+    this.batch = undefined;
     if (this.format === undefined) return;
     if (this.role.base.level === 3) {
       this.pdptrHalves = new Uint32Array(8);
@@ -103,6 +114,7 @@ export class GvaWalker {
       fetchSetsId: this.role.hasPferrFetch,
     };
     this.fast = makeFastWalk(this.inputs);
+    this.batch = makeBatchWalk(this.inputs);
   }
 
   /** PAE: the PDPTE registers as loaded. */
@@ -180,13 +192,68 @@ export class GvaWalker {
    * access are checked to be 32-bit integers and known access bits (checkRawWalk).
    */
   walkRaw(vhi: number, vlo: number, access: number): number {
-    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
+    checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, ACCESS_MASK);
     if (this.inputs === undefined) {
       this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
-      return WalkStop.Ok;
+      return OK;
     }
-    if (this.fast(this.scratch, vhi, vlo, access) !== SLOW) return WalkStop.Ok;
+    // `| 0`: the fast walk reads the halves only through shifts, where a signed half is the same
+    // address; as int32 they reach it untagged, where a half above 2^31 was boxed in a new heap
+    // number per call.
+    if (this.fast(this.scratch, vhi | 0, vlo | 0, access) !== FAST_SLOW) return OK;
     return walkTables(this.inputs, this.scratch, vhi, vlo, access);
+  }
+
+  /**
+   * Raw walks of many addresses for one encoded access: walk i is (his[i], los[i]); `outStop[i]`
+   * gets its WalkStop code and `outGfn[i]` its GFN (-1 when it stopped). The same as calling
+   * walkRaw for i = 0, 1, … in order — the same outcomes, the same A/D writes, and afterwards
+   * lastGfn / lastErrorCode / recordLast describe the last walk — but with 4- and 5-level paging
+   * the walks that only read are interleaved level by level (walk-batch.ts) so that their memory
+   * accesses overlap. A walk that faults or sets A/D bits runs the full walk at its turn, and the
+   * walks after it read memory as it left it. Every argument is checked before the first walk.
+   */
+  walkRawBatch(his: Uint32Array, los: Uint32Array, access: number, outGfn: Float64Array, outStop: Uint8Array): void {
+    checkTypedArray('his', his, Uint32Array, 0);
+    const n = his.length;
+    checkTypedArray('los', los, Uint32Array, n);
+    if (los.length !== n) refuse('los', 'array-length', `must have as many elements as his (${n}, has ${los.length})`, los);
+    checkRawWalk('vhi', 0, 'vlo', 0, 'access', access, RAW_ACCESS_BITS);
+    checkTypedArray('outGfn', outGfn, Float64Array, n);
+    checkTypedArray('outStop', outStop, Uint8Array, n);
+    checkNoOverlap('outGfn', outGfn, 'his', his);
+    checkNoOverlap('outGfn', outGfn, 'los', los);
+    checkNoOverlap('outStop', outStop, 'his', his);
+    checkNoOverlap('outStop', outStop, 'los', los);
+    checkNoOverlap('outStop', outStop, 'outGfn', outGfn);
+    const batch = this.batch;
+    const inputs = this.inputs;
+    if (batch === undefined || inputs === undefined) {
+      for (let i = 0; i < n; i++) {
+        const stop = this.walkRaw(his[i]!, los[i]!, access);
+        outStop[i] = stop;
+        outGfn[i] = stop === WalkStop.Ok ? this.scratch.gfn : -1;
+      }
+      return;
+    }
+    let i = 0;
+    while (i < n) {
+      const k = batch(his, los, i, n, access, outGfn);
+      outStop.fill(WalkStop.Ok, i, k);
+      if (k === n) {
+        // The scratch as walkRaw leaves it: the last walk only read, so walking it again reads the same.
+        this.fast(this.scratch, his[n - 1]! | 0, los[n - 1]! | 0, access);
+        return;
+      }
+      // Walk k is one the fast walk hands to the full walk (and the walks before it wrote nothing):
+      // walkRaw would run walkTables for it, which may write A/D bits. A fault leaves some of the
+      // scratch as the walk before left it (lastGfn, …), so that walk is first replayed into it.
+      if (k > i) this.fast(this.scratch, his[k - 1]! | 0, los[k - 1]! | 0, access);
+      const stop = walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
+      outStop[k] = stop;
+      outGfn[k] = stop === WalkStop.Ok ? this.scratch.gfn : -1;
+      i = k + 1;
+    }
   }
 
   get lastGfn(): number {

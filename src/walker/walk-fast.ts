@@ -33,8 +33,19 @@ import type { WalkScratch } from './walk-scratch';
 
 const TWO20 = 0x100000;
 
+// Module-local copies of the constants the walks read: an imported or exported `const` compiles
+// (CommonJS) to a property load on a module object at every use, which V8 did not fold.
+const FW = FRAME_WORDS;
+const WRITE = PFERR.WRITE;
+const USER = PFERR.USER;
+const FETCH = PFERR.FETCH;
+const RSVD = PFERR.RSVD;
+const AC = ACCESS_AC;
+const IMPLICIT = ACCESS_IMPLICIT;
+
 /** A fast walk's answer when the walk needs more than reads: the caller runs the full walk. */
-export const SLOW = -1;
+const SLOW = -1;
+export { SLOW };
 
 /**
  * A walker's read-only walk: 0 with the outcome in `s` (gfn, level, maxLevel, pkey, pteAccess) and
@@ -62,7 +73,7 @@ export function makeFastWalk(w: WalkInputs): FastWalk {
  * not look at it), and level 1's two masks equal (PS is PAT there: `rsvd_bits_mask[1][0] = [0][0]`). Every format
  * KVM builds meets it (rsvd-bits-mask.ts); a hand-made PageFormat may not, and takes the table walk.
  */
-function x86Unrollable(fmt: PageFormat): boolean {
+export function x86Unrollable(fmt: PageFormat): boolean {
   if (fmt.entryBytes !== 8 || (fmt.rootLevel !== 4 && fmt.rootLevel !== 5)) return false;
   if (!fmt.hasAd || fmt.accessedBit !== 5 || fmt.dirtyBit !== 6) return false;
   const { rsvdLo, rsvdHi } = fmt.hot;
@@ -77,11 +88,11 @@ function x86Unrollable(fmt: PageFormat): boolean {
  * `pkruMask` is 0 when no protection key can fault (no CR4.PKE, or PKRU 0).
  */
 export function allowed(perms: Uint16Array, pkruMask: number, pkru: number, access: number, pteAccess: number, pkey: number): boolean {
-  const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
-  if (((perms[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return false;
+  const pfec = access & (WRITE | USER | FETCH);
+  const notSmap = (access & AC) !== 0 && (access & IMPLICIT) === 0;
+  if (((perms[(pfec | (notSmap ? RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return false;
   if (pkruMask === 0) return true;
-  const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
+  const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? RSVD : 0);
   return (((pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) === 0;
 }
 
@@ -113,7 +124,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     if (root === 5) {
       f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
-      wi = f * FRAME_WORDS + ((vhi >>> 16) & 511) * 2;
+      wi = f * FW + ((vhi >>> 16) & 511) * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       if ((lo & 1) === 0 || ((lo & m5l) | (hi & m5h)) !== 0) return SLOW;
@@ -123,7 +134,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     }
     f = mem.frameOfUnchecked(g);
     if (f < 0) return SLOW;
-    wi = f * FRAME_WORDS + ((vhi >>> 7) & 511) * 2;
+    wi = f * FW + ((vhi >>> 7) & 511) * 2;
     lo = words[wi]!;
     hi = words[wi + 1]!;
     if ((lo & 1) === 0 || ((lo & m4l) | (hi & m4h)) !== 0) return SLOW;
@@ -132,7 +143,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
     f = mem.frameOfUnchecked(g);
     if (f < 0) return SLOW;
-    wi = f * FRAME_WORDS + (((vlo >>> 30) | (vhi << 2)) & 511) * 2;
+    wi = f * FW + (((vlo >>> 30) | (vhi << 2)) & 511) * 2;
     lo = words[wi]!;
     hi = words[wi + 1]!;
     leaf: {
@@ -149,7 +160,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
       f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
-      wi = f * FRAME_WORDS + ((vlo >>> 21) & 511) * 2;
+      wi = f * FW + ((vlo >>> 21) & 511) * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       if ((lo & 0x80) !== 0) {
@@ -165,7 +176,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
       f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
-      wi = f * FRAME_WORDS + ((vlo >>> 12) & 511) * 2;
+      wi = f * FW + ((vlo >>> 12) & 511) * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       if ((lo & 1) === 0 || ((lo & m1l) | (hi & m1h)) !== 0) return SLOW;
@@ -181,7 +192,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     if ((accLo & 0x20) === 0) return SLOW;
     let pteAcc = pteAccess;
     if ((lo & 0x40) === 0) {
-      if ((access & PFERR.WRITE) !== 0) return SLOW;
+      if ((access & WRITE) !== 0) return SLOW;
       pteAcc &= ~2;
     }
     // The leaf frame plus the address bits below a large page (walk.ts), by masks: `%` on a
@@ -198,7 +209,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     s.level = level;
     s.pkey = pkey;
     s.pteAccess = pteAcc;
-    if (s.traced) clearFullWalkFlags(s);
+    if (s.traced === true) clearFullWalkFlags(s);
     s.tvhi = vhi;
     s.tvlo = vlo;
     s.tacc = access;
@@ -229,7 +240,7 @@ function tableFastWalk(w: WalkInputs): FastWalk {
       const f = mem.frameOfUnchecked(g);
       if (f < 0) return SLOW; // a zero or missing table: the full walk decides
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-      const wi = f * FRAME_WORDS + idx * 2;
+      const wi = f * FW + idx * 2;
       lo = words[wi]!;
       hi = words[wi + 1]!;
       const ri = ((lo >>> 7) & 1) * 5 + level - 1;
@@ -246,7 +257,7 @@ function tableFastWalk(w: WalkInputs): FastWalk {
     if ((accLo & aMask) !== aMask) return SLOW;
     let pteAcc = pteAccess;
     if ((lo & dMask) !== dMask) {
-      if ((access & PFERR.WRITE) !== 0) return SLOW;
+      if ((access & WRITE) !== 0) return SLOW;
       pteAcc &= ~2;
     }
     // The leaf frame plus the address bits below a large page (walk.ts), by masks: `%` on a
@@ -263,7 +274,7 @@ function tableFastWalk(w: WalkInputs): FastWalk {
     s.level = level;
     s.pkey = pkey;
     s.pteAccess = pteAcc;
-    if (s.traced) clearFullWalkFlags(s);
+    if (s.traced === true) clearFullWalkFlags(s);
     s.tvhi = vhi;
     s.tvlo = vlo;
     s.tacc = access;

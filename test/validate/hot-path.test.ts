@@ -77,6 +77,40 @@ describe('hot-path number APIs refuse bad input and change nothing', () => {
     expect(w.walkRaw(HI, -0x8000_0000 + 0x1000, acc)).toBe(w.walkRaw(HI, 0x8000_1000, acc));
   });
 
+  it('GvaWalker.walkRawBatch: typed arrays of the right class and length, no shared output bytes, access', () => {
+    const { w, state } = guest();
+    const acc = encodeAccess({ kind: 'write', user: true });
+    const his = new Uint32Array([HI, HI]);
+    const los = new Uint32Array([0, 0x1000]);
+    const gfns = new Float64Array(2);
+    const stops = new Uint8Array(2);
+    const notArrays = [undefined, null, 5, 'x', [HI, HI], {}];
+    for (const v of [...notArrays, new Int32Array(2), new Float64Array(2), new Uint8Array(2)]) {
+      refused(t, () => w.walkRawBatch(v as never, los, acc, gfns, stops), { param: 'his', value: v, state });
+      refused(t, () => w.walkRawBatch(his, v as never, acc, gfns, stops), { param: 'los', value: v, state });
+    }
+    for (const v of [...notArrays, new Uint32Array(2), new Float32Array(2)]) refused(t, () => w.walkRawBatch(his, los, acc, v as never, stops), { param: 'outGfn', value: v, state });
+    for (const v of [...notArrays, new Uint8ClampedArray(2), new Uint32Array(2)]) refused(t, () => w.walkRawBatch(his, los, acc, gfns, v as never), { param: 'outStop', value: v, state });
+    // Lengths: los as long as his, outputs at least as long.
+    refused(t, () => w.walkRawBatch(his, new Uint32Array(1), acc, gfns, stops), { param: 'los', state });
+    refused(t, () => w.walkRawBatch(his, new Uint32Array(3), acc, gfns, stops), { param: 'los', state });
+    refused(t, () => w.walkRawBatch(his, los, acc, new Float64Array(1), stops), { param: 'outGfn', state });
+    refused(t, () => w.walkRawBatch(his, los, acc, gfns, new Uint8Array(1)), { param: 'outStop', state });
+    // Outputs sharing bytes with the inputs or each other.
+    const buf = new ArrayBuffer(64);
+    const hisB = new Uint32Array(buf, 0, 2);
+    hisB.set(his);
+    refused(t, () => w.walkRawBatch(hisB, los, acc, new Float64Array(buf, 0, 2), stops), { param: 'outGfn', state });
+    refused(t, () => w.walkRawBatch(hisB, los, acc, gfns, new Uint8Array(buf, 4, 2)), { param: 'outStop', state });
+    refused(t, () => w.walkRawBatch(his, los, acc, new Float64Array(buf, 16, 2), new Uint8Array(buf, 24, 2)), { param: 'outStop', state });
+    fc.assert(fc.property(badAccess, (v) => refused(t, () => w.walkRawBatch(his, los, v as number, gfns, stops), { param: 'access', value: v, state })), FC);
+    // Disjoint parts of one buffer are fine; the batch walks as walkRaw does.
+    w.walkRawBatch(hisB, los, acc, new Float64Array(buf, 16, 2), new Uint8Array(buf, 40, 2));
+    w.walkRawBatch(his, los, acc, gfns, stops);
+    expect([...stops]).toEqual([w.walkRaw(HI, 0, acc), w.walkRaw(HI, 0x1000, acc)]);
+    expect(gfns[1]).toBe(w.lastGfn);
+  });
+
   it('NgpaWalker.walkRaw / translateFrame / peekFrame and Walk2D.walkRaw', () => {
     const s = twoDSetup('paging4', 'ept4');
     const n = s.w;
