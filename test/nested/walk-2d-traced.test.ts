@@ -1,5 +1,5 @@
 /**
- * Walk2D.walk's fast record path (src/walker/walk-2d-traced.ts: walk2dTraced, and the record made
+ * Walk2D.walk's fast record path (src/nested/walk-2d-fast-traced.ts: the traced read-only walk, and the record made
  * from its trace) against the full walk through the translate hook, the path every record took
  * before. Two copies of one L1 evolve in step: on copy A the walker as shipped; on copy B the same
  * walker with its read-only fast path removed, so that every walk (walk() and walkRaw()) runs
@@ -126,14 +126,14 @@ const ACCESSES: Access[] = [
 
 /**
  * The walker with its read-only fast paths removed: the full hooked walk for every walk. `fast` is
- * walkRaw's (walk-2d-fast.ts), `tracedNested` what walk() gives walk2dTraced.
+ * walkRaw's (walk-2d-fast.ts), `tracedFast` walk()'s traced walk (walk-2d-fast-traced.ts).
  */
 function fullWalkOnly(w: Walk2D): Walk2D {
-  const i = w as unknown as { fast: unknown; tracedNested: unknown };
+  const i = w as unknown as { fast: unknown; tracedFast: unknown };
   // The fields this test removes (undefined already where the fast paths do not apply: PAE L2).
-  expect(Object.keys(i)).toEqual(expect.arrayContaining(['fast', 'tracedNested']));
+  expect(Object.keys(i)).toEqual(expect.arrayContaining(['fast', 'tracedFast']));
   i.fast = undefined;
-  i.tracedNested = undefined;
+  i.tracedFast = undefined;
   return w;
 }
 
@@ -155,12 +155,12 @@ function checkMemoryOrder(r: Walk2DResult, mem: GuestMemory): void {
   for (const [at, v] of last) expect(mem.read64(gpa(at)), `memory at 0x${at.toString(16)}`).toBe(v);
 }
 
-/** A success with no A/D update and no dirty page logged: the records walk2dTraced makes. */
+/** A success with no A/D update and no dirty page logged: the records the traced fast walk makes. */
 function fastCase(r: Walk2DResult): boolean {
   return r.status === 'ok' && r.adUpdates === 0 && r.dirtyLogged.length === 0 && r.refs.every((x) => x.updated === undefined);
 }
 
-describe('2D record walk: the fast path (walk2dTraced) against the full hooked walk', () => {
+describe('2D record walk: the fast path (walk-2d-fast-traced) against the full hooked walk', () => {
   const configs: [Nk, L2, boolean][] = [
     ['ept4', 'paging4', true], ['ept4', 'paging4', false], ['ept5', 'paging5', true], ['ept4', 'paging5', true], ['ept5', 'paging4', false],
     ['npt4', 'paging4', true], ['npt5', 'paging5', true], ['npt4', 'pae', true], ['ept4', 'pae', true],
