@@ -76,13 +76,11 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const u64 = new U64View();
   // In-walk sharing: the nested walks of one 2D walk read the same upper entries (one EPT12/NPT12
   // PML4E for every nGPA below 512 GiB, …). The last nested reference at each nested level (its
-  // index in the walk's references, -1 for none yet) with its entry's GPA and halves: a reference
-  // to the same entry takes that reference's bigints (a bigint is a value: a shared one cannot be
-  // told from one made anew).
+  // index in the walk's references, -1 for none yet) with its entry's GPA: a reference to the same
+  // entry takes that reference's bigints — the same value too, since this walk writes nothing (a
+  // bigint is a value: a shared one cannot be told from one made anew).
   const lastAt = new Int8Array(8);
   const atGpa = new Float64Array(8);
-  const atLo = new Uint32Array(8);
-  const atHi = new Uint32Array(8);
   /**
    * Across walks: the bigints last made at reference position i for the references near the
    * roots of both dimensions — the nested walks that translate L2's tables above level 2 and L2's
@@ -155,7 +153,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         if (j >= 0 && atGpa[nl] === gpaNum) {
           const prev = out[j]!;
           gpaBig = prev.gpa;
-          value = atLo[nl] === nlo && atHi[nl] === nhi ? prev.value : u64.make(nlo, nhi);
+          value = prev.value;
         } else if (!keepNested) {
           gpaBig = u64.makeNum(gpaNum);
           value = u64.make(nlo, nhi);
@@ -176,8 +174,6 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         }
         lastAt[nl] = refs;
         atGpa[nl] = gpaNum;
-        atLo[nl] = nlo;
-        atHi[nl] = nhi;
         out[refs] = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
         refs++;
         nAcc &= nlo;
