@@ -29,7 +29,8 @@ import { checkCpuFeatures } from '../cpu/check-registers';
 import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { makeFastWalk2D, type FastWalk2D } from './walk-2d-fast';
-import { refMeta, Trace2D, walk2dTraced } from '../walker/walk-2d-traced';
+import { refMeta, Trace2D } from '../walker/walk-2d-traced';
+import { makeTracedWalk2D, type TracedParts, type TracedWalk2D } from './walk-2d-fast-traced';
 import { buildRecord } from '../walker/walk-record';
 import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
@@ -113,8 +114,11 @@ export class Walk2D {
   /** The read-only fast path (walk-2d-fast.ts), when it applies, and the U bit it adds to nested accesses. */
   private readonly fast: FastWalk2D | undefined;
   private readonly fastForceUser: number;
-  /** The nested walker's inputs and a scratch of its own for the record's traced walk (walk2dTraced), when the fast path applies. */
-  private readonly tracedNested: { inputs: WalkInputs; scratch: WalkScratch; forceUser: number } | undefined;
+  /**
+   * walk()'s read-only traced walk (walk-2d-fast-traced.ts), when the fast path applies: with a
+   * scratch of its own for the final nested walk, and where it leaves the references and trace.
+   */
+  private readonly tracedFast: { walk: TracedWalk2D; scratch: WalkScratch; parts: TracedParts } | undefined;
   // Per-walk state shared with the translate hook.
   private access = 0;
   private tableCalls = 0;
@@ -142,7 +146,7 @@ export class Walk2D {
   private readonly segOfLevel = new Int8Array(MAX_SEGMENTS);
   private readonly raw = new Float64Array(MAX_SEGMENTS * MAX_NESTED_ENTRIES * ENTRY_NUMBERS);
   private rawEnd = 0;
-  /** The last recorded walk's references in order (walk2dTraced fills it, or traceFromSegments after the full walk). */
+  /** The last recorded walk's references in order (the traced walk fills it, or traceFromSegments after the full walk). */
   private readonly trace2d = new Trace2D();
   /** refs(): per nested level, the index of the last nested reference at that level in this walk. */
   private readonly lastNestedAt = new Int8Array(8);
@@ -184,7 +188,7 @@ export class Walk2D {
     this.fastForceUser = nf === undefined ? 0 : nf.forceUser;
     if (format === undefined) {
       this.fast = undefined;
-      this.tracedNested = undefined;
+      this.tracedFast = undefined;
       this.inputs = undefined;
       this.pdptHalves = undefined;
       return;
@@ -209,7 +213,8 @@ export class Walk2D {
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
     this.fast = nf === undefined ? undefined : makeFastWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
-    this.tracedNested = this.fast === undefined || nf === undefined ? undefined : { ...nf, scratch: new WalkScratch() };
+    const traced = this.fast === undefined || nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
+    this.tracedFast = traced === undefined ? undefined : { walk: traced, scratch: new WalkScratch(), parts: { refs: [], trace: [] } };
   }
 
   /**
@@ -437,20 +442,19 @@ export class Walk2D {
     const u64 = this.u64;
     u64.split(a as bigint);
     const vlo = u64.lo;
-    const fast = this.tracedNested;
-    if (fast !== undefined && this.inputs !== undefined) {
-      // The traced read-only walk (walk2dTraced) where walkRaw would take the fast walk: the same
-      // accesses, and the record's data in the one pass. It changes nothing when it gives up.
+    const traced = this.tracedFast;
+    if (traced !== undefined) {
+      // The traced read-only walk where walkRaw would take the fast walk: the same accesses, and
+      // the record's data in the one pass. It changes nothing when it gives up.
       this.access = enc;
-      const fu = fast.forceUser;
-      const finalPfec = (enc & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | fu;
-      const refs = walk2dTraced(this.inputs, this.scratch, fast.inputs, fast.scratch, u64.hi, vlo, enc, this.tableAccess | fu, finalPfec, this.trace2d);
+      const finalPfec = (enc & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | this.fastForceUser;
+      const refs = traced.walk(this.scratch, traced.scratch, u64.hi, vlo, enc, finalPfec, traced.parts);
       if (refs >= 0) {
         // The ngpa walker's last walk is the final translation, as after the full walk.
-        this.nested.noteFastWalk(this.scratch.guestGfn, finalPfec, fast.scratch);
+        this.nested.noteFastWalk(this.scratch.guestGfn, finalPfec, traced.scratch);
         this.lastStop = WalkStop.Ok;
         this.refCountValue = refs;
-        return this.fastOkRecord(a, access, vlo & 0xfff);
+        return this.fastOkRecord(a, access, vlo & 0xfff, traced.parts);
       }
     }
     this.recording = true;
@@ -528,12 +532,8 @@ export class Walk2D {
     t.count = this.segmentToTrace(c, 0);
   }
 
-  /**
-   * The last walk's references as records, in order. With `trace` (walk2dTraced's walks only: every
-   * L2 entry read from memory, present, none updated, the leaf at `leafLevel`), also L2's trace
-   * steps as buildRecord makes them, sharing the references' bigints.
-   */
-  private refs(trace?: WalkStep[], leafLevel = 0): MemRef2D[] {
+  /** The last full walk's references as records, in order (from `trace2d`). */
+  private refs(): MemRef2D[] {
     const t = this.trace2d;
     const n = t.count;
     // Sized once (the count is known): no growing while the references are put in order.
@@ -557,9 +557,7 @@ export class Walk2D {
     lastAt.fill(-1);
     for (let i = 0; i < n; i++) {
       // Whole numbers below 2^53 (a frame times 4096 plus an offset, or a paging-off address);
-      // the halves came from Uint32Arrays: unsigned, as make needs them. Every bigint is made
-      // fresh: keeping the last record's by position (as before) stored young bigints into
-      // long-lived arrays on every walk, which cost as much as the bigints it saved.
+      // the halves came from Uint32Arrays: unsigned, as make needs them.
       const x = tNgpa[i]!;
       if (x !== ngNum) {
         ng = u64.makeNum(x);
@@ -594,42 +592,29 @@ export class Walk2D {
       };
       if (anyUpdated && t.updated[i]) r.updated = this.u64.make(t.newLo[i]!, t.newHi[i]!);
       out[i] = r;
-      if (guest && trace !== undefined) {
-        trace[this.scratch.maxLevel - level] = {
-          level,
-          source: 'memory',
-          entryGpa: gpaBig as Gpa,
-          value,
-          present: true,
-          leaf: level === leafLevel,
-          access: this.scratch.acc[level]!,
-        };
-      }
     }
     return out;
   }
 
   /**
-   * The record of a walk2dTraced walk: what `record` makes from buildRecord's success record, with
+   * The record of a traced fast walk: what `record` makes from buildRecord's success record, with
    * L2's trace made with the references (the same steps: every entry from memory, present, the
    * leaf last, no A/D update — the fast walk gives up before any) and no dirty page logged.
    */
-  private fastOkRecord(a: Gva, access: Access, pageOff: number): Walk2DOk {
+  private fastOkRecord(a: Gva, access: Access, pageOff: number, parts: TracedParts): Walk2DOk {
     const s = this.scratch;
     const level = s.level;
-    const trace = new Array<WalkStep>(s.maxLevel - level + 1);
-    const refs = this.refs(trace, level);
     const g = s.gfn;
     const u64 = this.u64;
     return new OkRecord(
       a,
       access,
-      trace,
+      parts.trace,
       // The frame's halves and the page offset, as buildRecord makes it (a frame is below 2^40).
       u64.make((((g & 0xfffff) << 12) | pageOff) >>> 0, Math.floor(g / 0x100000)) as Gpa,
       mkGfn(g),
       level,
-      // 8-byte entries only (walk2dTraced): 4 KiB, 2 MiB, 1 GiB, 512 GiB.
+      // 8-byte entries only (the traced walk): 4 KiB, 2 MiB, 1 GiB, 512 GiB.
       level === 1 ? 4096 : level === 2 ? 0x20_0000 : 4096 * 512 ** (level - 1),
       s.pteAccess,
       s.pkey,
@@ -638,7 +623,7 @@ export class Walk2D {
       u64.makeNum(s.guestGfn * 4096 + pageOff) as Ngpa,
       this.guestLevels,
       this.nestedLevels,
-      refs,
+      parts.refs,
       this.refCountValue,
       [],
     );

@@ -13,8 +13,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { inspect } from 'node:util';
 import {
-  GuestMemory, NgpaWalker, Walk2D, encodeAccess, makeEptp, gpa, CR0, CR4, EFER, DEFAULT_FEATURES, DEFAULT_EPT_CAPS, type Access,
+  GuestMemory, NgpaWalker, Walk2D, encodeAccess, makeEptp, gpa, gva, ngpa, CR0, CR4, EFER, DEFAULT_FEATURES, DEFAULT_EPT_CAPS, type Access,
 } from '../../src';
 import { WalkScratch } from '../../src/walker/walk-scratch';
 import { SLOW } from '../../src/walker/walk-fast';
@@ -107,7 +108,12 @@ function build(k: Kind) {
     pkru: bit() ? 0 : r() >>> 0,
   };
   const w2 = new Walk2D(nested, { regs, features: { ...DEFAULT_FEATURES, maxPhyAddr: MAXPHY } });
-  return { mem, w2, vhi, vlo, access: encodeAccess(ACCESSES[r() % ACCESSES.length]!) };
+  const acc = ACCESSES[r() % ACCESSES.length]!;
+  // walk()'s address: vhi:vlo made canonical (the walk reads bits 56:12 only).
+  const top = l2Levels === 5 ? 56 : 47;
+  const raw = (BigInt(vhi) << 32n) | BigInt(vlo);
+  const va = (raw >> BigInt(top)) & 1n ? raw | ~((1n << BigInt(top + 1)) - 1n) & 0xffff_ffff_ffff_ffffn : raw;
+  return { mem, w2, vhi, vlo, access: encodeAccess(acc), acc, va, r };
 }
 
 type Internals = { fast: ((s: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number) => number) | undefined; scratch: WalkScratch };
@@ -154,6 +160,102 @@ describe('the fast 2D walk agrees with the full 2D walk on random tables', () =>
       );
       expect(seen.fast).toBeGreaterThan(75);
       expect(seen.slow).toBeGreaterThan(75);
+    });
+  }
+});
+
+/**
+ * Property: walk()'s fast record path (src/nested/walk-2d-fast-traced.ts, the references and L2's
+ * trace built during the walk, bigints near the roots kept across walks) makes the record the full
+ * walk makes. Walker A as shipped, walker B with both fast paths removed (every walk the hooked
+ * `walkTables`), on the random tables above; each case walks its address, then flips a random bit
+ * of an entry the last walk read (in both memories: values at kept positions change, walks start
+ * or stop faulting) and walks again, four times. Each time: the traced walk answers SLOW exactly
+ * when B's walk faults or writes and writes nothing either way; the records are equal (values, key
+ * order, prototype, inspect text), as are the walkers' last-walk state, L2's per-level trace in the
+ * scratch, the ngpa walkers' last walk and the memories.
+ */
+type TracedInternals = Internals & {
+  tracedFast: { walk: (...args: unknown[]) => number; scratch: WalkScratch; parts: unknown } | undefined;
+};
+
+function checkTraced(k: Kind): { fast: number; slow: number; none: number } {
+  const a = build(k);
+  const b = build(k);
+  const ia = a.w2 as unknown as TracedInternals;
+  const ib = b.w2 as unknown as TracedInternals;
+  const seen = { fast: 0, slow: 0, none: 0 };
+  const traced = ia.tracedFast;
+  if (traced === undefined) {
+    seen.none++;
+    return seen;
+  }
+  ib.fast = undefined;
+  ib.tracedFast = undefined;
+  const same = (x: Uint32Array, y: Uint32Array): boolean => x.length === y.length && Buffer.compare(Buffer.from(x.buffer, x.byteOffset, x.byteLength), Buffer.from(y.buffer, y.byteOffset, y.byteLength)) === 0;
+  let answer = 0;
+  let before = a.mem.words.slice();
+  const walk = traced.walk;
+  traced.walk = (...args: unknown[]) => {
+    answer = walk(...args);
+    expect(same(a.mem.words, before)).toBe(true); // nothing written, SLOW or not
+    return answer;
+  };
+  const r = a.r;
+  for (let round = 0; round < 5; round++) {
+    before = a.mem.words.slice();
+    answer = -2;
+    const got = a.w2.walk(gva(a.va), a.acc);
+    const want = b.w2.walk(gva(b.va), b.acc);
+    expect(answer).not.toBe(-2); // the traced walk ran
+    const wroteB = !same(b.mem.words, before);
+    expect({ slow: answer === SLOW, status: want.status, wroteB }).toEqual({ slow: want.status !== 'ok' || wroteB, status: want.status, wroteB });
+    seen[answer === SLOW ? 'slow' : 'fast']++;
+    expect(got).toEqual(want);
+    expect(Object.keys(got)).toEqual(Object.keys(want));
+    expect(Object.getPrototypeOf(got)).toBe(Object.getPrototypeOf(want));
+    expect(got.refs.map((x) => Object.keys(x))).toEqual(want.refs.map((x) => Object.keys(x)));
+    expect(inspect(got, { depth: 6 })).toBe(inspect(want, { depth: 6 }));
+    expect([a.w2.lastRefCount, a.w2.lastGfn, a.w2.lastErrorCode]).toEqual([b.w2.lastRefCount, b.w2.lastGfn, b.w2.lastErrorCode]);
+    if (got.status === 'ok') {
+      const [sa, sb] = [ia.scratch, ib.scratch];
+      const lv = (s: WalkScratch) => {
+        const o: number[][] = [];
+        for (let l = s.maxLevel; l >= s.level; l--) o.push([s.lo[l]!, s.hi[l]!, s.tableGfn[l]!, s.guestTableGfn[l]!, s.index[l]!, s.acc[l]!, s.updated[l]!]);
+        return { o, maxLevel: s.maxLevel, level: s.level, pkey: s.pkey, pteAccess: s.pteAccess, gfn: s.gfn, guestGfn: s.guestGfn, traced: s.traced, usedPdptr: s.usedPdptr, noSlot: s.noSlot };
+      };
+      expect(lv(sa)).toEqual(lv(sb));
+    }
+    const [na, nb] = [a.w2.nested, b.w2.nested];
+    expect([na.lastGfn, na.lastStopReason, na.lastPfec, na.lastErrorCode, na.lastDirtyLogged, na.lastReads]).toEqual([nb.lastGfn, nb.lastStopReason, nb.lastPfec, nb.lastErrorCode, nb.lastDirtyLogged, nb.lastReads]);
+    expect(na.lastEntries()).toEqual(nb.lastEntries());
+    expect(na.lastRecord(ngpa(0x1234_5000n), 'final')).toEqual(nb.lastRecord(ngpa(0x1234_5000n), 'final'));
+    expect(same(a.mem.words, b.mem.words)).toBe(true);
+    // A bit of an entry this walk read, in both memories: mostly bits the walk ignores (the
+    // value changes, the walk goes on), else any bit.
+    if (want.refs.length === 0) break;
+    const ref = want.refs[r() % want.refs.length]!;
+    const bit = r() % 3 !== 0 ? [9, 10, 11, 52, 53, 54, 55, 56, 57, 58][r() % 10]! : r() % 64;
+    for (const m of [a.mem, b.mem]) m.write64(gpa(ref.gpa), m.read64(gpa(ref.gpa)) ^ (1n << BigInt(bit)));
+  }
+  return seen;
+}
+
+describe('the traced 2D record walk agrees with the full 2D walk on random tables', () => {
+  for (const tdp of ['ept', 'npt'] as const) {
+    it(`${tdp}12: SLOW exactly when the full walk faults or writes; otherwise the same record`, () => {
+      const seen = { fast: 0, slow: 0, none: 0 };
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 0x7fff_ffff }), (seed) => {
+          const s = checkTraced({ tdp, seed });
+          seen.fast += s.fast;
+          seen.slow += s.slow;
+          seen.none += s.none;
+        }),
+        { numRuns: 600, seed: tdp === 'ept' ? 0x2d3d : 0x2d3e },
+      );
+      expect(seen.fast).toBeGreaterThan(150);
+      expect(seen.slow).toBeGreaterThan(150);
     });
   }
 });

@@ -1,5 +1,5 @@
 /**
- * Walk2D.walk's fast record path (src/walker/walk-2d-traced.ts: walk2dTraced, and the record made
+ * Walk2D.walk's fast record path (src/nested/walk-2d-fast-traced.ts: the traced read-only walk, and the record made
  * from its trace) against the full walk through the translate hook, the path every record took
  * before. Two copies of one L1 evolve in step: on copy A the walker as shipped; on copy B the same
  * walker with its read-only fast path removed, so that every walk (walk() and walkRaw()) runs
@@ -17,7 +17,7 @@ import {
   type Access, type PagingRegisters, type Walk2DResult,
 } from '../../src';
 import { xorshift } from '../../src/workload/generators';
-import { l1RegsFor, NPT_MODE, twoDSetup, type L2Mode, type NestedKind } from './support';
+import { DATA_N as SETUP_DATA_N, L2_POOL as SETUP_L2_POOL, l1RegsFor, NPT_MODE, twoDSetup, type L2Mode, type NestedKind } from './support';
 
 const NESTED_POOL = 0x0100_0000n; // EPT12/NPT12 tables (GPA)
 const L2_POOL = 0x1000_0000n; // L2 tables, identity-mapped by the nested tables: the builder writes them in place
@@ -126,14 +126,14 @@ const ACCESSES: Access[] = [
 
 /**
  * The walker with its read-only fast paths removed: the full hooked walk for every walk. `fast` is
- * walkRaw's (walk-2d-fast.ts), `tracedNested` what walk() gives walk2dTraced.
+ * walkRaw's (walk-2d-fast.ts), `tracedFast` walk()'s traced walk (walk-2d-fast-traced.ts).
  */
 function fullWalkOnly(w: Walk2D): Walk2D {
-  const i = w as unknown as { fast: unknown; tracedNested: unknown };
+  const i = w as unknown as { fast: unknown; tracedFast: unknown };
   // The fields this test removes (undefined already where the fast paths do not apply: PAE L2).
-  expect(Object.keys(i)).toEqual(expect.arrayContaining(['fast', 'tracedNested']));
+  expect(Object.keys(i)).toEqual(expect.arrayContaining(['fast', 'tracedFast']));
   i.fast = undefined;
-  i.tracedNested = undefined;
+  i.tracedFast = undefined;
   return w;
 }
 
@@ -155,12 +155,12 @@ function checkMemoryOrder(r: Walk2DResult, mem: GuestMemory): void {
   for (const [at, v] of last) expect(mem.read64(gpa(at)), `memory at 0x${at.toString(16)}`).toBe(v);
 }
 
-/** A success with no A/D update and no dirty page logged: the records walk2dTraced makes. */
+/** A success with no A/D update and no dirty page logged: the records the traced fast walk makes. */
 function fastCase(r: Walk2DResult): boolean {
   return r.status === 'ok' && r.adUpdates === 0 && r.dirtyLogged.length === 0 && r.refs.every((x) => x.updated === undefined);
 }
 
-describe('2D record walk: the fast path (walk2dTraced) against the full hooked walk', () => {
+describe('2D record walk: the fast path (walk-2d-fast-traced) against the full hooked walk', () => {
   const configs: [Nk, L2, boolean][] = [
     ['ept4', 'paging4', true], ['ept4', 'paging4', false], ['ept5', 'paging5', true], ['ept4', 'paging5', true], ['ept5', 'paging4', false],
     ['npt4', 'paging4', true], ['npt5', 'paging5', true], ['npt4', 'pae', true], ['ept4', 'pae', true],
@@ -269,6 +269,47 @@ describe('2D record walk: a fault in an entry whose A/D bits are set (the fast p
         }
       }
       expect(faults).toBeGreaterThan(targets.length * 4);
+    });
+  }
+});
+
+describe('2D record walk: the bigints the fast path keeps across walks follow the entries', () => {
+  // walk-2d-fast-traced.ts keeps, per reference position, the bigints of the references near the
+  // roots (the nested walks of L2's tables above level 2, L2's entries above level 3). Walks under
+  // other L2 PML4Es (and PML5Es) read other tables at those positions, and a changed entry (an
+  // ignored bit flipped, so the walk still succeeds) has another value: every record must still
+  // equal the full walk's.
+  const cases: [NestedKind, L2Mode, boolean][] = [['ept4', 'paging4', true], ['ept5', 'paging5', false], ['npt4', 'paging4', true], ['npt5', 'paging5', true]];
+  for (const [nk, l2Mode, ad] of cases) {
+    it(`${l2Mode} on ${nk}`, () => {
+      const a = twoDSetup(l2Mode, nk, { ad });
+      const b = twoDSetup(l2Mode, nk, { ad });
+      fullWalkOnly(b.w2);
+      const five = l2Mode === 'paging5';
+      const vas = [a.gva, a.gva + (1n << 39n), a.gva + (3n << 39n), ...(five ? [a.gva + (1n << 48n), a.gva + (1n << 48n) + (1n << 39n)] : [])];
+      vas.slice(1).forEach((v, k) => {
+        for (const s of [a, b]) s.l2b!.map(v, SETUP_DATA_N + BigInt(k + 1) * 4096n, { count: 1, flags: { writable: true, user: true } });
+      });
+      const top = five ? 5 : 4;
+      const r = xorshift(nk.length * 131 + top);
+      let fast = 0;
+      for (let round = 0; round < 6; round++) {
+        for (let i = 0; i < 3 * vas.length; i++) {
+          const va = vas[r() % vas.length]! + BigInt(r() & 0xfff);
+          for (const acc of [{ kind: 'read', user: true }, { kind: 'write', user: true }, { kind: 'read', user: true }] as Access[]) {
+            const got = a.w2.walk(gva(va), acc);
+            expect(got, `round ${round} va 0x${va.toString(16)}`).toEqual(b.w2.walk(gva(va), acc));
+            if (fastCase(got)) fast++;
+          }
+        }
+        // Ignored bits of L2's top entries and of the nested entries that map L2's tables.
+        const v = vas[round % vas.length]!;
+        for (const s of [a, b]) {
+          for (let l = top; l >= 3; l--) s.l2b!.setEntry(v, l, s.l2b!.getEntry(v, l).value ^ (1n << (52n + BigInt(round % 4))));
+          for (const e of s.b.path(SETUP_L2_POOL)) s.b.setEntry(SETUP_L2_POOL, e.level, e.value ^ (1n << 11n));
+        }
+      }
+      expect(fast).toBeGreaterThan(vas.length * 20);
     });
   }
 });
