@@ -78,21 +78,22 @@ function gmetHardwareFormat(c: NestedNptVmContext['config']): PageFormat {
 /**
  * A PAE L2's PDPTEs under nested NPT. KVM does not load them at VMRUN (svm/nested.c:517-519
  * `nested_svm_load_cr3` skips load_pdptrs when nested_npt); the CPU reads them from memory at L2's
- * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3865-3867), and KVM's own view translates CR3
- * through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested walk_mmu). So they
- * are read here through NPT12 (l2-pdptes.ts), never at CR3 as an L1 GPA.
+ * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3864-3869 at 1da1819e49fc), and KVM's own view
+ * translates CR3 through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested
+ * walk_mmu). So they are read here through NPT12 (l2-pdptes.ts), never at CR3 as an L1 GPA.
+ * Reserved bits are not checked: VMRUN succeeds, and the CPU reports a #PF with RSVD when L2 walks
+ * through such a PDPTE (svm_tests.c:3779-3782, 3806-3835; the walker's `pdpteRsvdFault`).
  * INFERRED: read once at VMRUN and at L2's MOV to CR3, which KVM does not intercept with NPT
  * (svm.c:1337) (the CPU may re-read them on each walk; a later L2 store to its PDPT is not seen
  * until then). Not modelled, so refused: an NPT12 that does not map the PDPT (the CPU's PDPTE
- * read would take an NPF), and a present PDPTE with a reserved bit, which SVM does not check at
- * VMRUN but reports as a #PF when L2 walks through it (svm_tests.c:3807-3833).
+ * read would take an NPF).
  */
 function l2PdptesThroughNpt12(ngpa: NgpaWalker, cr3: bigint): bigint[] {
   return l2PdptesThroughNgpa(ngpa, cr3, {
     pfec: PFERR.WRITE | PFERR.USER, // x86.c:1047-1048
     table: 'NPT12',
     unmapped: "the CPU's PDPTE read would take an NPF; not modelled",
-    reserved: 'SVM reports a #PF when L2 walks through it (not modelled)',
+    reserved: undefined,
   });
 }
 
@@ -165,7 +166,7 @@ export class NestedNptMmu implements KvmMmu {
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
     const l2Pdptes = isPaePaging(e.l2) ? l2PdptesThroughNpt12(ngpa, e.l2.cr3) : undefined;
     const l2Regs = Object.freeze({ ...e.l2, guestMode: true });
-    const l2Walker = new GvaWalker(mem, l2Regs, features, l2Pdptes, kvm); // throws on bad L2 state
+    const l2Walker = new GvaWalker(mem, l2Regs, features, l2Pdptes, kvm, true); // throws on bad L2 state
     const cpuRole = ngpa.role;
     // kvm_init_shadow_npt_mmu: root_role = cpu_role.base with the host NPT level.
     const rootRole = cpuRole.base.with({ level: hostLevel, passthrough: hostLevel === 5 && ngpa.levels === 4 });
@@ -227,7 +228,7 @@ export class NestedNptMmu implements KvmMmu {
         pfec: PFERR.WRITE | PFERR.USER, table: 'NPT12', unmapped: 'load_pdptrs fails and KVM injects #GP (x86.c:1049-1050)', reserved: 'load_pdptrs fails and KVM injects #GP (x86.c:1058-1062)',
       });
     }
-    const walker = new GvaWalker(this.vm.shadow.vm.guestMem, next, this.l2Features!, kept, this.vm.config.kvm); // throws on bad L2 state
+    const walker = new GvaWalker(this.vm.shadow.vm.guestMem, next, this.l2Features!, kept, this.vm.config.kvm, true); // throws on bad L2 state
     this.l2Walker = walker;
     this.l2Regs = next;
   }
