@@ -84,6 +84,23 @@ describe('nested EPT: L2 writes its own registers', () => {
     expect(f.v.nested!.ctx!.root.hpa).toBe(gRoot);
   });
 
+  it('with the TLB model: after the reset each MMU\'s next root load flushes its context (kvm_mmu_load → flush_tlb_current, mmu.c:5912-5919)', () => {
+    const f = nested({ tlb: true, accessed: true });
+    const L1_VA = 0xffff_8880_0020_0000n; // L1's direct map of the EPT12 pool
+    f.v.read(L1_VA); // root_mmu's root loaded in L1
+    f.enter();
+    expect(f.v.read(GVA).status).toBe('ok');
+    const tlb = f.v.tlb!;
+    const cur = tlb.stats.get('flush_current');
+    f.v.setRegisters({ cr4: LONG.cr4 | CR4.SMEP });
+    expect(tlb.stats.get('flush_current')).toBe(cur); // the requests are served at the next entry
+    expect(f.v.read(GVA).status).toBe('ok'); // guest_mmu: a root for EPTP12 again
+    expect(tlb.stats.get('flush_current')).toBe(cur + 1);
+    f.v.exitNested();
+    expect(f.v.read(L1_VA).status).toBe('ok'); // root_mmu: its root loaded again
+    expect(tlb.stats.get('flush_current')).toBe(cur + 2);
+  });
+
   it('CR0.WP cleared: kvm_init_mmu only (x86.c:1107-1114), the roots stay', () => {
     const f = nested();
     f.enter();
