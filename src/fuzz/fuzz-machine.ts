@@ -220,11 +220,9 @@ export class FuzzMachine {
         return undefined;
       case 'cr3': {
         this.current = op.space;
-        if (this.nestedTdp) {
-          // L2's MOV CR3 as an exit to L1 and a re-entry with the new CR3 (kvm_mmu_new_pgd on guest_mmu).
-          this.vcpu.exitNested();
-          this.enterL2();
-        } else this.vcpu.movCr3(this.spaces[op.space]!.root);
+        // Nested EPT/NPT: L2's own MOV to CR3, not intercepted (vmx.c:4477-4481, svm.c:1337): only
+        // L2's walk changes (Vcpu.setRegisters on guest_mmu), no exit, no MMU work.
+        this.vcpu.movCr3(this.spaces[op.space]!.root);
         // kvm_set_cr3 → kvm_invalidate_pcid: without PCID, the new root is synced (KVM_REQ_MMU_SYNC).
         this.ref.stale[op.space]!.clear();
         return undefined;

@@ -16,7 +16,7 @@
  * Not modelled: INVLPGA (SVM's nested single-address flush) and ASID handling; the TLB flush half
  * of the transition request (the model keeps no TLB beyond the shadow tables).
  */
-import { type Gva, gpa as mkGpa } from '../address/address';
+import { type Gva } from '../address/address';
 import { DEFAULT_FEATURES, CR4, type CpuFeatures, type PagingRegisters } from '../cpu/registers';
 import { PFERR } from '../format/acc';
 import type { PageFormat } from '../format/page-format';
@@ -25,8 +25,7 @@ import type { KvmVersion } from '../kvm-version';
 import type { Counters, VcpuStatName } from '../events/stats';
 import { GpaOutsideMemoryError, InvalidArgumentError, InvalidRegisterStateError, hex } from '../errors';
 import { NgpaWalker } from '../nested/ngpa-walker';
-import { isPaePaging, pdpteRsvdBits } from '../nested/vmcs12-pdptes';
-import type { GuestMemory } from '../memory/guest-memory';
+import { isPaePaging } from '../nested/vmcs12-pdptes';
 import { isMmioSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
@@ -42,9 +41,12 @@ import { ShadowContext, type ContextSetup } from './shadow-context';
 import { checkEntered, checkLinear, checkNestedEntry, checkNestedMmuArgs, checkReason } from './check-shadow-args';
 import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
-import { freeObsoleteRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked, syncRootsUnchecked } from './roots';
+import { freeObsoleteRootsUnchecked, freeRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked, syncRootsUnchecked } from './roots';
 import { shadowPathUnchecked } from './sync';
 import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
+import { checkRegisterTypes } from '../cpu/check-registers';
+import { checkEnum } from '../validate/checks';
+import { L2_PDPTE_SOURCES, l2PdptesThroughNgpa, readPdptesUnchecked } from './l2-pdptes';
 
 const MAX_ATTEMPTS = 8;
 
@@ -73,49 +75,26 @@ function gmetHardwareFormat(c: NestedNptVmContext['config']): PageFormat {
   return nptFormat({ level: c.tdpLevel, maxPhyAddr: c.hostMaxPhyAddr, nx: true, gbpages: c.maxHugePageLevel >= 3, pse: false, cr4Smep: false, cr4Smap: false, kvm: c.kvm, gmet: true });
 }
 
-/** `nested_svm_get_tdp_pdptr`: the four PDPTEs at nCR3 in L1 memory (0 where no slot backs them). */
-function readPdptes(mem: GuestMemory, base: bigint): bigint[] {
-  const out: bigint[] = [];
-  for (let i = 0; i < 4; i++) {
-    const a = base + BigInt(i) * 8n;
-    if (mem.frameOfUnchecked(Number(a >> 12n)) < 0) {
-      out.push(0n);
-      continue;
-    }
-    const b = mem.readBytes(mkGpa(a), 8);
-    let v = 0n;
-    for (let j = 7; j >= 0; j--) v = (v << 8n) | BigInt(b[j]!);
-    out.push(v);
-  }
-  return out;
-}
-
 /**
  * A PAE L2's PDPTEs under nested NPT. KVM does not load them at VMRUN (svm/nested.c:517-519
  * `nested_svm_load_cr3` skips load_pdptrs when nested_npt); the CPU reads them from memory at L2's
- * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3865-3867), and KVM's own view translates CR3
- * through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested walk_mmu). So they
- * are read here through NPT12 (a peek: no A/D bit set), never at CR3 as an L1 GPA.
- * INFERRED: read once at VMRUN (the CPU may re-read them on each walk; a later L2 store to its
- * PDPT is not seen until the next VMRUN). Not modelled, so refused: an NPT12 that does not map
- * the PDPT (the CPU's PDPTE read would take an NPF), and a present PDPTE with a reserved bit,
- * which SVM does not check at VMRUN but reports as a #PF when L2 walks through it
- * (svm_tests.c:3807-3833).
+ * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3864-3869 at 1da1819e49fc), and KVM's own view
+ * translates CR3 through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested
+ * walk_mmu). So they are read here through NPT12 (l2-pdptes.ts), never at CR3 as an L1 GPA.
+ * Reserved bits are not checked: VMRUN succeeds, and the CPU reports a #PF with RSVD when L2 walks
+ * through such a PDPTE (svm_tests.c:3779-3782, 3806-3835; the walker's `pdpteRsvdFault`).
+ * INFERRED: read once at VMRUN and at L2's MOV to CR3, which KVM does not intercept with NPT
+ * (svm.c:1337) (the CPU may re-read them on each walk; a later L2 store to its PDPT is not seen
+ * until then). Not modelled, so refused: an NPT12 that does not map the PDPT (the CPU's PDPTE
+ * read would take an NPF).
  */
 function l2PdptesThroughNpt12(ngpa: NgpaWalker, cr3: bigint): bigint[] {
-  const base = cr3 & 0xffffffe0n;
-  const g = ngpa.peekFrame(Number(base >> 12n), PFERR.WRITE | PFERR.USER); // x86.c:1047-1048
-  if (g < 0) throw new InvalidRegisterStateError('l2-pdpt-unmapped', `L2's PAE PDPT at nGPA ${hex(base)} is not mapped by NPT12 (the CPU's PDPTE read would take an NPF; not modelled)`, hex(cr3));
-  const l1 = BigInt(g) * 4096n + (base & 0xfffn);
-  if (ngpa.mem.frameOfUnchecked(g) < 0) throw new GpaOutsideMemoryError('l2-pdpt-outside-l1-memory', `L2's PAE PDPT maps to L1 GPA ${hex(l1)}, which no memory slot covers`, hex(cr3));
-  const bad = pdpteRsvdBits(ngpa.mem.maxPhyAddr);
-  const out = readPdptes(ngpa.mem, l1);
-  out.forEach((v, i) => {
-    if ((v & 1n) !== 0n && (v & bad) !== 0n) {
-      throw new InvalidRegisterStateError('l2-pdpte-reserved', `L2's PDPTE${i} has reserved bits ${hex(v & bad)} set: SVM reports a #PF when L2 walks through it (not modelled)`, hex(v));
-    }
+  return l2PdptesThroughNgpa(ngpa, cr3, {
+    pfec: PFERR.WRITE | PFERR.USER, // x86.c:1047-1048
+    table: 'NPT12',
+    unmapped: "the CPU's PDPTE read would take an NPF; not modelled",
+    reserved: undefined,
   });
-  return out;
 }
 
 export class NestedNptMmu implements KvmMmu {
@@ -127,6 +106,10 @@ export class NestedNptMmu implements KvmMmu {
   ctx: ShadowContext | undefined;
   ngpa: NgpaWalker | undefined;
   l2Walker: GvaWalker | undefined;
+  /** L2's paging registers (guestMode set): from the last VMRUN, then L2's own writes (`writeL2Registers`). */
+  l2Regs: Readonly<PagingRegisters> | undefined;
+  /** The CPUID L2's walker was made with at VMRUN. */
+  private l2Features: CpuFeatures | undefined;
   ncr3 = 0n;
   /** L2 is running (vcpu->arch.mmu == &guest_mmu). */
   active = false;
@@ -182,7 +165,8 @@ export class NestedNptMmu implements KvmMmu {
     }
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
     const l2Pdptes = isPaePaging(e.l2) ? l2PdptesThroughNpt12(ngpa, e.l2.cr3) : undefined;
-    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, l2Pdptes, kvm); // throws on bad L2 state
+    const l2Regs = Object.freeze({ ...e.l2, guestMode: true });
+    const l2Walker = new GvaWalker(mem, l2Regs, features, l2Pdptes, kvm, true); // throws on bad L2 state
     const cpuRole = ngpa.role;
     // kvm_init_shadow_npt_mmu: root_role = cpu_role.base with the host NPT level.
     const rootRole = cpuRole.base.with({ level: hostLevel, passthrough: hostLevel === 5 && ngpa.levels === 4 });
@@ -198,7 +182,7 @@ export class NestedNptMmu implements KvmMmu {
       rootRole,
       gptFormat: ngpa.format,
       walkInputs,
-      pdptrs: pae ? readPdptes(mem, pdptBase) : undefined,
+      pdptrs: pae ? readPdptesUnchecked(mem, pdptBase) : undefined,
       // nSVM 687ee95c1b6d: vmcb02 sets GMET when vmcb12 does (INFERRED), so NPT02 is walked with it.
       hwFormat: ngpa.mbec ? gmetHardwareFormat(this.vm.config) : this.vm.config.hardwareFormat,
       isPae: (e.l1.cr4 & CR4.PAE) !== 0n,
@@ -209,6 +193,8 @@ export class NestedNptMmu implements KvmMmu {
     } else this.ctx.configureUnchecked(setup);
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
+    this.l2Regs = l2Regs;
+    this.l2Features = features;
     this.ncr3 = BigInt(e.ncr3);
     this.pdptHalves = pdptHalves;
     this.pdptBase = pdptBase;
@@ -218,6 +204,39 @@ export class NestedNptMmu implements KvmMmu {
     this.vm.shadow.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, gpa: this.ncr3, outcome: 'VMRUN: vcpu->arch.mmu = guest_mmu (shadow NPT)' });
     this.transitionSync('VMRUN');
     this.vm.afterOperation();
+  }
+
+  /**
+   * L2 writes its own CR0/CR3/CR4/EFER without a #VMEXIT to L1: only nested_mmu, the walk of L2's
+   * tables, takes L2's new cpu_role (`kvm_init_mmu` → `init_kvm_nested_mmu`, mmu.c:5846-5847,
+   * 5802-5838); guest_mmu's roles come from L1's state and nCR3 at VMRUN
+   * (`kvm_init_shadow_npt_mmu`) and do not change. `pdptes` (PAE L2 only): 'keep' the PDPTEs;
+   * 'mov-cr3': L2's MOV to CR3, which KVM does not intercept with NPT (svm.c:1337): read as at
+   * VMRUN (`l2PdptesThroughNpt12`); 'load-pdptrs': KVM's `load_pdptrs` on nested_mmu for a CR0/CR4
+   * write it handles (x86.c:1158-1161, 1351-1354; failure is #GP, x86.c:1049-1050, 1058-1062).
+   * Everything is checked before anything changes.
+   */
+  writeL2Registers(regs: PagingRegisters, pdptes: 'keep' | 'mov-cr3' | 'load-pdptrs'): void {
+    checkRegisterTypes('regs', regs);
+    checkEnum('pdptes', pdptes, L2_PDPTE_SOURCES);
+    checkEntered(this.l2Walker);
+    const next = Object.freeze({ ...regs, guestMode: true });
+    let kept: readonly bigint[] | undefined = pdptes === 'keep' ? this.l2Walker!.pdptrs : undefined;
+    // (kept is undefined only if L2 had no PAE paging, and entering it changes CR0.PG: never 'keep'.)
+    if (isPaePaging(next) && (pdptes !== 'keep' || kept === undefined)) {
+      kept = pdptes === 'mov-cr3' ? l2PdptesThroughNpt12(this.ngpa!, next.cr3) : l2PdptesThroughNgpa(this.ngpa!, next.cr3, {
+        pfec: PFERR.WRITE | PFERR.USER, table: 'NPT12', unmapped: 'load_pdptrs fails and KVM injects #GP (x86.c:1049-1050)', reserved: 'load_pdptrs fails and KVM injects #GP (x86.c:1058-1062)',
+      });
+    }
+    const walker = new GvaWalker(this.vm.shadow.vm.guestMem, next, this.l2Features!, kept, this.vm.config.kvm, true); // throws on bad L2 state
+    this.l2Walker = walker;
+    this.l2Regs = next;
+  }
+
+  /** `kvm_mmu_unload`'s half for guest_mmu: `kvm_mmu_free_roots(.., KVM_MMU_ROOTS_ALL)` (mmu.c:5931); the next entry loads a root for nCR3. */
+  freeAllRoots(): void {
+    const ctx = this.ctx!;
+    freeRootsUnchecked(this.vm.shadow, ctx, { current: true, prev: ctx.prevRoots.map((_, i) => i) });
   }
 
   /** #VMEXIT: back to root_mmu; guest_mmu keeps its roots. */
@@ -252,7 +271,7 @@ export class NestedNptMmu implements KvmMmu {
     freeObsoleteRootsUnchecked(mmu, ctx);
     if (ctx.root.hpa < 0) {
       // mmu_alloc_shadow_roots reads a PAE NPT12's PDPTEs through get_pdptr at load time.
-      if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptes(ctx.guestMem, this.pdptBase);
+      if (this.pdptHalves !== undefined) ctx.pdptrs = readPdptesUnchecked(ctx.guestMem, this.pdptBase);
       mmuLoadUnchecked(mmu, ctx, this.ncr3);
     }
   }
@@ -284,7 +303,7 @@ export class NestedNptMmu implements KvmMmu {
   private refreshPdptes(): void {
     const halves = this.pdptHalves;
     if (halves === undefined) return;
-    readPdptes(this.ctx!.guestMem, this.pdptBase).forEach((v, i) => {
+    readPdptesUnchecked(this.ctx!.guestMem, this.pdptBase).forEach((v, i) => {
       halves[i * 2] = Number(v & 0xffffffffn);
       halves[i * 2 + 1] = Number(v >> 32n);
     });

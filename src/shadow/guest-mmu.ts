@@ -18,7 +18,7 @@ import type { Counters, VcpuStatName } from '../events/stats';
 import { InvalidArgumentError, hex } from '../errors';
 import type { EptCapabilities } from '../nested/ept-capabilities';
 import { NgpaWalker } from '../nested/ngpa-walker';
-import { vmcs12Pdptes } from '../nested/vmcs12-pdptes';
+import { isPaePaging, vmcs12Pdptes } from '../nested/vmcs12-pdptes';
 import { isMmioSpte, mmioGenerationMatches } from '../spte/spte';
 import { RET_PF, type RetPf } from '../tdp/ret-pf';
 import { InvariantViolation } from '../tdp/tdp-mmu';
@@ -37,6 +37,9 @@ import { checkInveptArgs, checkEntered, checkLinear, checkNestedEntry, checkNest
 import { shadowPageFaultUnchecked } from './shadow-fault';
 import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, type NestedFaultOutcome } from './nested-access';
 import { freeObsoleteRootsUnchecked, freeRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked } from './roots';
+import { checkRegisterTypes } from '../cpu/check-registers';
+import { checkEnum } from '../validate/checks';
+import { L2_PDPTE_SOURCES, l2PdptesThroughNgpa } from './l2-pdptes';
 import { invalidateAddrInRootUnchecked, shadowPathUnchecked } from './sync';
 import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
@@ -85,6 +88,10 @@ export class NestedEptMmu implements KvmMmu {
   ctx: ShadowContext | undefined;
   ngpa: NgpaWalker | undefined;
   l2Walker: GvaWalker | undefined;
+  /** L2's paging registers (guestMode set): from the last entry, then L2's own writes (`writeL2Registers`). */
+  l2Regs: Readonly<PagingRegisters> | undefined;
+  /** The CPUID L2's walker was made with at the entry. */
+  private l2Features: CpuFeatures | undefined;
   eptp = 0n;
   /** L2 is running (vcpu->arch.mmu == &guest_mmu). */
   active = false;
@@ -123,7 +130,8 @@ export class NestedEptMmu implements KvmMmu {
     const features = e.features ?? { ...DEFAULT_FEATURES, maxPhyAddr: mem.maxPhyAddr };
     const h = this.vm.config;
     const pdptes = vmcs12Pdptes(e.l2, e.pdptes, h.hostMaxPhyAddr); // the hardware's entry check, before any change
-    const l2Walker = new GvaWalker(mem, { ...e.l2, guestMode: true }, features, pdptes, kvm);
+    const l2Regs = Object.freeze({ ...e.l2, guestMode: true });
+    const l2Walker = new GvaWalker(mem, l2Regs, features, pdptes, kvm);
     const cpuRole = ngpa.role;
     const setup: ContextSetup = {
       cpuRole,
@@ -142,10 +150,53 @@ export class NestedEptMmu implements KvmMmu {
     } else this.ctx.configureUnchecked(setup);
     this.ngpa = ngpa;
     this.l2Walker = l2Walker;
+    this.l2Regs = l2Regs;
+    this.l2Features = features;
     this.eptp = e.eptp;
     newPgdUnchecked(this.vm.shadow, this.ctx, e.eptp);
     this.active = true;
     this.vm.shadow.vm.events.recordUnchecked({ kind: 'nested_exit', vcpu: this.index, gpa: e.eptp, outcome: 'L2 entry: vcpu->arch.mmu = guest_mmu' });
+  }
+
+  /**
+   * L2 writes its own CR0/CR3/CR4/EFER without an exit to L1. What changes is nested_mmu, the walk
+   * of L2's tables: `kvm_init_mmu` picks `init_kvm_nested_mmu` while L2 runs (mmu.c:5846-5847),
+   * which sets nested_mmu's cpu_role and gva_to_gpa from L2's registers (mmu.c:5802-5838).
+   * guest_mmu's cpu_role and root_role come from EPTP12 (`kvm_init_shadow_ept_mmu`, at the entry)
+   * and do not change; its roots are freed only by `freeAllRoots` (kvm_mmu_unload).
+   *
+   * `pdptes` (PAE L2 only): 'keep' the PDPTE registers; 'mov-cr3': the CPU loads them, as MOV to
+   * CR3 with EPT does without a VM exit (vmx.c:4477-4481 clears CR3-load exiting with EPT; SDM
+   * Vol. 3A §4.4.1: a present PDPTE with a reserved bit makes the MOV #GP); 'load-pdptrs': KVM's
+   * `load_pdptrs` on nested_mmu for a CR0/CR4 write it handles (x86.c:1158-1161, 1351-1354;
+   * W|U translation, x86.c:1047-1048; failure is #GP, x86.c:1049-1050, 1058-1062). Everything is
+   * checked before anything changes.
+   */
+  writeL2Registers(regs: PagingRegisters, pdptes: 'keep' | 'mov-cr3' | 'load-pdptrs'): void {
+    checkRegisterTypes('regs', regs);
+    checkEnum('pdptes', pdptes, L2_PDPTE_SOURCES);
+    checkEntered(this.l2Walker);
+    const next = Object.freeze({ ...regs, guestMode: true });
+    const mem = this.vm.shadow.vm.guestMem;
+    const kvm = this.vm.config.kvm;
+    let kept: readonly bigint[] | undefined = pdptes === 'keep' ? this.l2Walker!.pdptrs : undefined;
+    // (kept is undefined only if L2 had no PAE paging, and entering it changes CR0.PG: never 'keep'.)
+    if (isPaePaging(next) && (pdptes !== 'keep' || kept === undefined)) {
+      // A read: PFERR_USER is "readable" in v6.16's EPT walk; 7.3 reads are neither W nor F (kvm-7x.md §1.3).
+      const read = kvm === '7.3' ? 0 : PFERR.USER;
+      kept = l2PdptesThroughNgpa(this.ngpa!, next.cr3, pdptes === 'mov-cr3'
+        ? { pfec: read, table: 'EPT12', unmapped: "the CPU's PDPTE read would take an EPT violation; not modelled", reserved: 'the MOV to CR3 #GPs (SDM Vol. 3A §4.4.1)' }
+        : { pfec: PFERR.WRITE | PFERR.USER, table: 'EPT12', unmapped: 'load_pdptrs fails and KVM injects #GP (x86.c:1049-1050)', reserved: 'load_pdptrs fails and KVM injects #GP (x86.c:1058-1062)' });
+    }
+    const walker = new GvaWalker(mem, next, this.l2Features!, kept, kvm); // throws on bad L2 state
+    this.l2Walker = walker;
+    this.l2Regs = next;
+  }
+
+  /** `kvm_mmu_unload`'s half for guest_mmu: `kvm_mmu_free_roots(.., KVM_MMU_ROOTS_ALL)` (mmu.c:5931); the next entry loads a root for EPTP12. */
+  freeAllRoots(): void {
+    const ctx = this.ctx!;
+    freeRootsUnchecked(this.vm.shadow, ctx, { current: true, prev: ctx.prevRoots.map((_, i) => i) });
   }
 
   /** Nested VM exit: back to root_mmu; guest_mmu keeps its roots. */

@@ -318,6 +318,8 @@ export class Vcpu {
   setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
     this.vm.checkAliveUnchecked('KVM_SET_SREGS', this.index);
     checkRegisterTypes('update', update, true);
+    const l2 = this.currentGuestMmu;
+    if (l2 !== undefined) return this.setL2Registers(l2, update);
     const regs = { ...this.regsValue, ...update };
     const old = this.regsValue;
     // kvm_set_cr4: PCIDE 0→1 needs CR3[11:0] = 0 (long mode is checked with the state, in
@@ -358,6 +360,58 @@ export class Vcpu {
       rootChanged = this.rootRole.word !== oldRoot.word;
     }
     return { roleChanged, rootChanged };
+  }
+
+  /**
+   * `setRegisters` while L2 runs on guest_mmu (nested EPT/NPT): L2 writes its own registers, which
+   * L1 does not intercept. In KVM the registers are L2's and `mmu_is_nested` holds, so
+   * `kvm_init_mmu` re-initialises nested_mmu — the walk of L2's tables — from them
+   * (mmu.c:5846-5847 → `init_kvm_nested_mmu`, mmu.c:5802-5838); guest_mmu's roles (from EPTP12, or
+   * L1's state and nCR3) and L1's registers, walker and root_role do not change.
+   *
+   * MOV to CR3 is not intercepted by L0 with EPT/NPT (vmx.c:4477-4481, svm.c:1337): the CPU loads
+   * CR3 (and a PAE L2's PDPTEs) and KVM does nothing, not even `kvm_mmu_new_pgd` (guest_mmu's
+   * pgd is EPTP12/nCR3). A CR0/CR4/EFER write KVM handles goes through `kvm_set_cr0/cr4`
+   * (load_pdptrs on nested_mmu for a PDPTR-bit change of a PAE L2) and `kvm_post_set_cr0/cr4`
+   * (registerWriteEffects): a role-bit change is `kvm_mmu_reset_context` (mmu.c:5884-5888), whose
+   * `kvm_mmu_unload` frees every root of root_mmu and of guest_mmu (mmu.c:5925-5934); the next
+   * L2 entry loads a guest_mmu root for the same EPTP12/nCR3 (`kvm_mmu_load`, which flushes the
+   * current context, mmu.c:5919), and the return to L1 a root_mmu root. A CR0.WP-only change with
+   * TDP is `kvm_init_mmu` alone (x86.c:1107-1114). The TLB sees the architectural invalidations
+   * of the write under L2's tag (`tlbOnRegisters`).
+   * Returns roleChanged = nested_mmu's cpu_role changed, rootChanged = false (guest_mmu's
+   * root_role does not depend on L2's registers).
+   */
+  private setL2Registers(g: NestedEptMmu | NestedNptMmu, update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+    if (update.guestMode === false) {
+      throw new InvalidRegisterStateError('l2-guest-mode', 'L2 runs on guest_mmu in guest mode; leave it with exitNested, not by clearing guestMode', 'false');
+    }
+    const old = g.l2Regs!;
+    const regs: PagingRegisters = { ...old, ...update, guestMode: true };
+    // kvm_set_cr4 (x86.c:1360-1364): PCIDE 0→1 needs CR3[11:0] = 0, else #GP.
+    if ((regs.cr4 & CR4.PCIDE) !== 0n && (old.cr4 & CR4.PCIDE) === 0n && (regs.cr3 & CR3_PCID_MASK) !== 0n) {
+      throw new InvalidRegisterStateError('pcide-with-cr3-pcid', 'setting CR4.PCIDE needs CR3[11:0] = 0 (KVM injects #GP)', hex(regs.cr3));
+    }
+    const cr3Written = update.cr3 !== undefined;
+    const pdptrBits = ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
+    const oldRole = g.l2Walker!.role;
+    g.writeL2Registers(regs, cr3Written ? 'mov-cr3' : pdptrBits ? 'load-pdptrs' : 'keep'); // throws before any change
+    const next = g.l2Regs!;
+    const role = g.l2Walker!.role;
+    const roleChanged = !role.equals(oldRole);
+    if (this.tlbModel !== undefined) this.tlbOnRegisters(old, next, cr3Written);
+    this.l2Pcid = (next.cr4 & CR4.PCIDE) !== 0n ? Number(next.cr3 & 0xfffn) : 0;
+    this.l2Cr4 = next.cr4;
+    if (roleChanged) this.vm.events.recordUnchecked({ kind: 'role_change', vcpu: this.index, outcome: `nested_mmu (L2): ${oldRole.toString()} → ${role.toString()}` });
+    const fx = registerWriteEffects(old, next, true);
+    if (fx.resetContext) {
+      this.unload();
+      this.tlbRoot = null; // the next root_mmu load is kvm_mmu_load's, which flushes (mmu.c:5919)
+      g.freeAllRoots();
+      this.vm.events.recordUnchecked({ kind: 'mmu_reset', vcpu: this.index, outcome: `kvm_mmu_reset_context in L2 (${fx.why.join(', ')}): root_mmu and guest_mmu roots unloaded` });
+    }
+    this.vm.afterOperation();
+    return { roleChanged, rootChanged: false };
   }
 
   /**
@@ -426,9 +480,10 @@ export class Vcpu {
    */
   invpcid(type: number, pcid: number, address: Gva | bigint = 0n): void {
     this.vm.checkAliveUnchecked('INVPCID (KVM_RUN)', this.index);
-    const addr = type === 0 ? checkInvpcidAddress(address, this.walkerValue.role.base.level === 5 ? 57 : 48) : checkAddressArg('address', address);
+    // The running guest's mode: L2's while L2 runs on guest_mmu (setL2Registers).
+    const addr = type === 0 ? checkInvpcidAddress(address, this.gvaWalk.role.base.level === 5 ? 57 : 48) : checkAddressArg('address', address);
     const tlb = this.tlbModel;
-    const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
+    const pcide = ((this.currentGuestMmu?.l2Regs ?? this.regsValue).cr4 & CR4.PCIDE) !== 0n;
     checkInvpcid(type, pcid, pcide);
     if (tlb === undefined) return;
     tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, addr, pcide);
@@ -1144,7 +1199,8 @@ export class Vcpu {
       this.exitNested('L2 MOV to CR3: VM exit to L1 (CR_ACCESS)');
       return { roleChanged: !cpu.equals(this.role), rootChanged: role !== this.rootRole.word, l1Exit };
     }
-    const pcide = (this.regsValue.cr4 & CR4.PCIDE) !== 0n;
+    // L2 on guest_mmu: L2's CR4.PCIDE decides (the write is L2's, setL2Registers).
+    const pcide = ((this.currentGuestMmu?.l2Regs ?? this.regsValue).cr4 & CR4.PCIDE) !== 0n;
     const noFlush = pcide && (value >> 63n) === 1n;
     this.noFlush = noFlush;
     try {

@@ -18,7 +18,7 @@ import type { PageFormat } from '../format/page-format';
 import { rsvdBits } from '../bits';
 import { GuestMemory } from '../memory/guest-memory';
 import { RAW_ACCESS_BITS, encodeAccess, type Access } from './access';
-import { checkNoOverlap, checkRawWalk, checkTypedArray, refuse } from '../validate/checks';
+import { checkBool, checkNoOverlap, checkRawWalk, checkTypedArray, refuse } from '../validate/checks';
 import { walkTables, type WalkInputs } from './walk';
 import { ensureTrace, makeFastWalk, noFastWalk, SLOW, type FastWalk } from './walk-fast';
 import { makeBatchWalk, type BatchWalk } from './walk-batch';
@@ -71,8 +71,11 @@ export class GvaWalker {
    * `keptPdptrs`: PAE only — the PDPTE registers to keep instead of loading them from memory, for a
    * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
    * `kvm` picks the modelled KVM's role layout and ACC encoding (default DEFAULT_KVM_VERSION, '7.3').
+   * `pdpteRsvdFault` (PAE): the kept PDPTEs are unchecked, and a walk through a present one with a
+   * reserved bit is a #PF with RSVD (SVM nested paging; WalkInputs.pdpteRsvdFault).
    */
-  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION) {
+  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION, pdpteRsvdFault = false) {
+    checkBool('pdpteRsvdFault', pdpteRsvdFault);
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
         'maxphyaddr-mismatch',
@@ -112,6 +115,7 @@ export class GvaWalker {
       pdptBase: Number(regs.cr3 & 0xffffffe0n),
       pkru: this.pkru,
       fetchSetsId: this.role.hasPferrFetch,
+      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true } : {}),
     };
     this.fast = makeFastWalk(this.inputs);
     this.batch = makeBatchWalk(this.inputs);

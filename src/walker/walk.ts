@@ -44,6 +44,14 @@ export interface WalkInputs {
    * keep the A bits already written. Absent: the A/D write needs no second look.
    */
   readonly translateAdWrite?: (gfn: number) => boolean;
+  /**
+   * PAE: `pdptrs` may hold a present PDPTE with reserved bits, and a walk through it is a #PF with
+   * RSVD. Only SVM with nested paging: L2's PDPTEs are read from memory with no reserved-bit check
+   * at VMRUN, and the CPU faults when L2 walks through such an entry (kvm-unit-tests
+   * x86/svm_tests.c:3779-3782, 3806-3818 at 1da1819e49fc). Absent: the PDPTE registers were
+   * checked when loaded (load_pdptrs, vmcs12's at VM entry), so none has a reserved bit.
+   */
+  readonly pdpteRsvdFault?: boolean;
 }
 
 /** Index of the entry for level L of address (hi, lo). */
@@ -98,6 +106,12 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
       s.maxLevel = 3;
       s.errorCode = 0;
       return finishFault(w, s, pfec, WalkStop.PdpteNotPresent);
+    }
+    if (w.pdpteRsvdFault === true && ((plo & hot.rsvdLo[2]!) | (phi & hot.rsvdHi[2]!)) !== 0) {
+      s.level = 3;
+      s.maxLevel = 3;
+      s.errorCode = PFERR.RSVD | PFERR.PRESENT;
+      return finishFault(w, s, pfec, WalkStop.Reserved);
     }
     tgLo = plo >>> 12;
     tgHi = phi & 0xfffff;

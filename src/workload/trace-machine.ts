@@ -277,12 +277,9 @@ export class TraceMachine {
     checkInt('space', space, { max: this.spaces.length - 1 });
     this.current = space;
     const root = this.spaces[space]!.builder.root as bigint;
-    if (this.config.level === 'nested-ept') {
-      // The engine's guest_mmu takes L2's CR3 at nested entry only, so an L2 CR3 load is
-      // modelled as an exit to L1 and a re-entry (kvm_mmu_new_pgd on the same guest_mmu).
-      this.vcpu.exitNested();
-      this.enterL2(root);
-    } else this.vcpu.movCr3(root);
+    // nested-ept: L2's own MOV to CR3, which L1 does not intercept here and L0 never does with EPT
+    // (vmx.c:4477-4481): the CPU loads it, KVM does nothing (Vcpu.setRegisters on guest_mmu).
+    this.vcpu.movCr3(root);
   }
 
   invlpg(va: number): void {

@@ -5,7 +5,7 @@
  * (kvm-unit-tests x86/vmx_tests.c:5906-5912, the "PDPTEs from VMCS" half at :5947-5949).
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, GpaOutsideMemoryError, gpa } from '../../src';
+import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, GpaOutsideMemoryError, gpa, PFERR } from '../../src';
 import { thrownRule } from '../tdx/fixtures';
 import { thrownBy as thrown } from './fixtures';
 
@@ -115,7 +115,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
   const L1_SVM = { cr0: CR0.PE | CR0.PG | CR0.WP, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE | EFER.SVME };
   const PDPT_G = 0x130_0000n; // the L1 page NPT12 maps L2's CR3 page to
 
-  function nptFixture(o: { reserved?: bigint; mapPdpt?: boolean; pdptAt?: bigint; pdpte2?: bigint } = {}) {
+  function nptFixture(o: { reserved?: bigint; mapPdpt?: boolean; pdptAt?: bigint; pdpte2?: bigint; pdpte0Or?: bigint } = {}) {
     const { vm, l1pt, nested: npt, a, b, pdpt: read, put } = tables('npt');
     a.map(GVA, A_N, { flags: { writable: true } });
     b.map(GVA, B_N, { flags: { writable: true } });
@@ -128,7 +128,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     if (o.mapPdpt ?? true) npt.map(L2_CR3 & ~0xfffn, at, { flags });
     // L1 GPA = L2's CR3 holds a's PDPT; the page NPT12 maps CR3's nGPA to holds b's.
     put(L2_CR3, read(BigInt(a.root)));
-    const bp = read(BigInt(b.root)).map((v, i) => (i === 1 ? v | (o.reserved ?? 0n) : i === 2 ? (o.pdpte2 ?? v) : v));
+    const bp = read(BigInt(b.root)).map((v, i) => (i === 0 ? v | (o.pdpte0Or ?? 0n) : i === 1 ? v | (o.reserved ?? 0n) : i === 2 ? (o.pdpte2 ?? v) : v));
     if (at < 1n << 30n) put(at + (L2_CR3 & 0xfffn), bp);
     const v = vm.createVcpu({ ...L1_SVM, cr3: l1pt.root });
     const enter = () => v.enterNestedNpt({ ncr3: BigInt(npt.root), l1: { ...L1_SVM, cr3: l1pt.root }, l2: { ...L2_PAE, cr3: L2_CR3 } });
@@ -176,18 +176,32 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     expect(f.v.guestMmu).toBeUndefined();
   });
 
-  it('a present PDPTE with reserved bit 1 is refused (not modelled: the #PF of svm_tests.c:3807-3833); a not-present one is not checked (x86.c:1059-1060)', () => {
-    // pdptr_rsvd_bits (x86.c:1026-1029): bits 1-2 and 5-8 are reserved in a PAE PDPTE.
-    const f = nptFixture({ pdpte2: 3n }); // P and bit 1
-    const e = thrown(() => f.enter());
-    expect(e).toBeInstanceOf(InvalidRegisterStateError);
-    expect((e as InvalidRegisterStateError).rule).toBe('l2-pdpte-reserved');
-    expect(e.message).toMatch(/^L2's PDPTE2 has reserved bits 0x2 set: /);
-    expect(f.v.guestMmu).toBeUndefined();
-    // PDPTE2 not present (bit 0 clear) with the same reserved bit: load_pdptrs checks present ones only.
-    const g = nptFixture({ pdpte2: 2n });
+  it('reserved bits in a present PDPTE: VMRUN succeeds; L2 takes a #PF with RSVD walking through it, not through the others (svm_tests.c:3806-3835)', () => {
+    // svm_tests.c:3812-3817: with NPT, bits 52-62 in PDPTE0 give #PF at L2's first fetch (it walks
+    // through PDPTE0); in PDPTE1..3 the guest runs on to VMMCALL. pdptr_rsvd_bits (x86.c:1026-1029)
+    // also reserves bits 1-2 and 5-8.
+    for (const bit of [52n, 62n, 1n, 5n]) {
+      const f = nptFixture({ pdpte0Or: 1n << bit });
+      f.enter();
+      const r = f.v.read(GVA);
+      expect(r.status).toBe('guest-pf');
+      if (r.guestWalk.status !== 'fault') throw new Error('expected a fault');
+      expect(r.guestWalk.errorCode).toBe(PFERR.PRESENT | PFERR.RSVD);
+      expect(r.exits).toEqual([]); // the CPU delivers it to L2: no NPF, nothing of KVM's
+      // L2 has neither EFER.NXE nor CR4.SMEP: a fetch does not set I/D (SDM Vol. 3A §4.7).
+      expect(f.v.fetch(GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: PFERR.PRESENT | PFERR.RSVD });
+      expect(f.v.write(GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: PFERR.PRESENT | PFERR.RSVD | PFERR.WRITE });
+    }
+    // PDPTE2 present with reserved bit 1: VMRUN succeeds and a walk through PDPTE0 is unaffected.
+    const g = nptFixture({ pdpte2: 3n });
     g.enter();
-    expect(g.v.gvaWalk.pdptrs![2]).toBe(2n);
+    expect(g.v.gvaWalk.pdptrs![2]).toBe(3n);
     expect(g.v.read(GVA).l1Gpa).toBe(B_G);
+    expect(g.v.read(2n * 0x4000_0000n + GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: PFERR.PRESENT | PFERR.RSVD });
+    // Not present (bit 0 clear) with the same bit: a not-present fault, as for any absent PDPTE.
+    const h = nptFixture({ pdpte2: 2n });
+    h.enter();
+    expect(h.v.read(GVA).l1Gpa).toBe(B_G);
+    expect(h.v.read(2n * 0x4000_0000n + GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: 0 });
   });
 });

@@ -50,4 +50,14 @@ describe('NestedEptMmu', () => {
     const fresh = new NestedEptMmu(f.vm as never, 1, f.v.stats);
     refusedRule(t, () => fresh.access(0x1000n, { kind: 'read' }), InvalidArgumentError, 'nested-not-entered', state);
   });
+
+  it('writeL2Registers: L2\'s registers typed, the PDPTE source one of three; not before an entry', () => {
+    const { f, g, state } = entered();
+    const regs = { ...g.l2Regs! };
+    const st = () => state() + String(g.l2Regs?.cr0) + String(g.l2Regs?.cr3) + String(g.l2Regs?.cr4);
+    fc.assert(fc.property(fc.oneof(junk, fc.constant({ cr0: 1 })), (v) => refused(t, () => g.writeL2Registers(v as never, 'keep'), { param: 'regs', state: st })), FC);
+    fc.assert(fc.property(badEnum(['keep', 'mov-cr3', 'load-pdptrs']), (v) => refused(t, () => g.writeL2Registers(regs, v as 'keep'), { param: 'pdptes', value: v, state: st })), FC);
+    const fresh = new NestedEptMmu(f.vm as never, 1, f.v.stats);
+    refusedRule(t, () => fresh.writeL2Registers(regs, 'keep'), InvalidArgumentError, 'nested-not-entered', st);
+  });
 });

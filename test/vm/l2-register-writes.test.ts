@@ -1,0 +1,233 @@
+/**
+ * L2's own CR0/CR3/CR4 writes while L2 runs on guest_mmu (nested EPT/NPT). In KVM the registers
+ * are L2's and `mmu_is_nested` holds, so `kvm_init_mmu` re-initialises nested_mmu, the walk of
+ * L2's tables (mmu.c:5846-5847 → init_kvm_nested_mmu, mmu.c:5802-5838); guest_mmu's roles come
+ * from EPTP12 / L1's state at VMRUN, and L1's registers are in vmcs01/vmcb01, untouched.
+ * MOV to CR3 is not intercepted by L0 with EPT (vmx.c:4477-4481 clears CR3-load exiting; vmx.c:5478
+ * WARNs if one arrives with unrestricted guest) nor with NPT (svm.c:1337): KVM does no MMU work.
+ * A role-bit CR0/CR4 change is kvm_mmu_reset_context (x86.c:1129-1130, 1303-1304; mmu.c:5884-5888),
+ * whose kvm_mmu_unload frees root_mmu's and guest_mmu's roots (mmu.c:5925-5934).
+ */
+import { describe, expect, it } from 'vitest';
+import { PageTableBuilder, gpa, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidRegisterStateError, type PagingRegisters } from '../../src';
+import { nested, LONG, GVA, DATA_N, DATA_G } from '../shadow/nested-fixture';
+import { nestedNpt, L2_LONG } from '../shadow/nested-npt-fixture';
+import { thrownRule } from '../tdx/fixtures';
+
+/** A second L2 table set in EPT12's/NPT12's identity-mapped L2 table pool, mapping GVA to DATA_N + 2 pages. */
+function secondTables(f: { vm: { guestMem: ConstructorParameters<typeof PageTableBuilder>[0] } }): PageTableBuilder {
+  const t = new PageTableBuilder(f.vm.guestMem, { mode: 'paging4', pool: { base: 0x100_8000n, size: 0x8000n } });
+  t.map(GVA, DATA_N + 0x2000n, { flags: { writable: true } });
+  return t;
+}
+
+function snapshotL1(v: ReturnType<typeof nested>['v']) {
+  return { regs: v.regs, walker: v.walker, role: v.role, rootRole: v.rootRole.word };
+}
+
+describe('nested EPT: L2 writes its own registers', () => {
+  it('MOV to CR3: only L2\'s walk changes; L1\'s registers, walker and root_role, root_mmu\'s and guest_mmu\'s roots stay, no exit', () => {
+    const f = nested();
+    const b = secondTables(f);
+    f.enter();
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
+    const l1 = snapshotL1(f.v);
+    const tdpRoot = f.v.currentRoot;
+    const gRoot = f.v.nested!.ctx!.root.hpa;
+    const gRole = f.v.guestMmu!.rootRole.word;
+    const exits = f.v.stats.get('exits');
+    const from = f.vm.events.all.length;
+    const r = f.v.movCr3(BigInt(b.root));
+    expect(r).toEqual({ roleChanged: false, rootChanged: false });
+    // vmx.c:4477-4481: no CR3-load exiting in vmcs02 unless L1 sets it; nothing of L0's runs.
+    expect(f.v.stats.get('exits')).toBe(exits);
+    expect(f.vm.events.all.slice(from).map((e) => e.kind)).toEqual([]);
+    expect(f.v.regs).toBe(l1.regs);
+    expect(f.v.walker).toBe(l1.walker);
+    expect(f.v.role).toBe(l1.role);
+    expect(f.v.rootRole.word).toBe(l1.rootRole);
+    expect(f.v.currentRoot).toBe(tdpRoot);
+    expect(f.v.mmu).toBe(f.v.guestMmu);
+    expect(f.v.nested!.ctx!.root.hpa).toBe(gRoot); // guest_mmu's pgd is EPTP12 (nested_ept_get_eptp)
+    expect(f.v.guestMmu!.rootRole.word).toBe(gRole);
+    expect(f.v.gvaWalk.cr3).toBe(BigInt(b.root));
+    expect(f.v.nested!.l2Regs!.cr3).toBe(BigInt(b.root));
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x2000n);
+    // The nested VM exit restores L1, whose registers were never L2's.
+    f.v.exitNested();
+    expect(f.v.regs.cr3).toBe(BigInt(f.l1pt.root));
+    expect(f.v.gvaWalk).toBe(l1.walker);
+  });
+
+  it('CR4.SMEP 0→1: nested_mmu\'s role changes and kvm_mmu_unload frees root_mmu\'s and guest_mmu\'s roots; guest_mmu\'s root_role and L1 stay', () => {
+    const f = nested();
+    f.enter();
+    f.v.read(GVA);
+    const l1 = snapshotL1(f.v);
+    const gRoot = f.v.nested!.ctx!.root.hpa;
+    const gRole = f.v.guestMmu!.rootRole.word;
+    const from = f.vm.events.all.length;
+    const r = f.v.setRegisters({ cr4: LONG.cr4 | CR4.SMEP });
+    expect(r).toEqual({ roleChanged: true, rootChanged: false });
+    expect(f.v.gvaWalk.role.base.cr4Smep).toBe(true); // init_kvm_nested_mmu: nested_mmu's cpu_role
+    expect(f.v.regs).toBe(l1.regs);
+    expect(f.v.role).toBe(l1.role);
+    expect(f.v.rootRole.word).toBe(l1.rootRole);
+    expect(f.v.guestMmu!.rootRole.word).toBe(gRole);
+    // mmu.c:5929-5932: both MMUs' roots are freed.
+    expect(f.v.nested!.ctx!.root.hpa).toBe(-1);
+    expect(f.v.currentRoot).toBeNull();
+    expect(f.vm.events.all.slice(from).filter((e) => e.kind === 'root_free')).toHaveLength(1);
+    // The next entry loads a root for EPTP12 again: the same EPT02 root page (a valid root is not
+    // zapped when its last reference goes, mmu.c mmu_free_root_page; kvm_mmu_get_shadow_page finds it).
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
+    expect(f.v.nested!.ctx!.root.hpa).toBe(gRoot);
+  });
+
+  it('with the TLB model: after the reset each MMU\'s next root load flushes its context (kvm_mmu_load → flush_tlb_current, mmu.c:5912-5919)', () => {
+    const f = nested({ tlb: true, accessed: true });
+    const L1_VA = 0xffff_8880_0020_0000n; // L1's direct map of the EPT12 pool
+    f.v.read(L1_VA); // root_mmu's root loaded in L1
+    f.enter();
+    expect(f.v.read(GVA).status).toBe('ok');
+    const tlb = f.v.tlb!;
+    const cur = tlb.stats.get('flush_current');
+    f.v.setRegisters({ cr4: LONG.cr4 | CR4.SMEP });
+    expect(tlb.stats.get('flush_current')).toBe(cur); // the requests are served at the next entry
+    expect(f.v.read(GVA).status).toBe('ok'); // guest_mmu: a root for EPTP12 again
+    expect(tlb.stats.get('flush_current')).toBe(cur + 1);
+    f.v.exitNested();
+    expect(f.v.read(L1_VA).status).toBe('ok'); // root_mmu: its root loaded again
+    expect(tlb.stats.get('flush_current')).toBe(cur + 2);
+  });
+
+  it('CR0.WP cleared: kvm_init_mmu only (x86.c:1107-1114), the roots stay', () => {
+    const f = nested();
+    f.enter();
+    f.v.read(GVA);
+    const gRoot = f.v.nested!.ctx!.root.hpa;
+    const l1 = snapshotL1(f.v);
+    const r = f.v.setRegisters({ cr0: LONG.cr0 & ~CR0.WP });
+    expect(r).toEqual({ roleChanged: true, rootChanged: false });
+    expect(f.v.gvaWalk.role.base.cr0Wp).toBe(false);
+    expect(f.v.role).toBe(l1.role);
+    expect(f.v.nested!.ctx!.root.hpa).toBe(gRoot);
+  });
+
+  it('a write KVM refuses with #GP changes nothing (kvm_set_cr4, x86.c:1360-1364)', () => {
+    const f = nested();
+    f.enter();
+    const b = secondTables(f);
+    f.v.movCr3(BigInt(b.root) | 5n); // PCID 5 without PCIDE: bits 11:0 ignored as an address
+    const l2 = f.v.nested!.l2Regs;
+    const w = f.v.gvaWalk;
+    expect(thrownRule(() => f.v.setRegisters({ cr4: LONG.cr4 | CR4.PCIDE }), InvalidRegisterStateError)).toBe('pcide-with-cr3-pcid');
+    expect(f.v.nested!.l2Regs).toBe(l2);
+    expect(f.v.gvaWalk).toBe(w);
+    expect(thrownRule(() => f.v.setRegisters({ guestMode: false }), InvalidRegisterStateError)).toBe('l2-guest-mode');
+  });
+
+  it('L2 with PCIDE: MOV to CR3 with bit 63 keeps L2\'s PCID in L2\'s CR4, not L1\'s', () => {
+    const f = nested();
+    f.enter();
+    f.v.setRegisters({ cr4: LONG.cr4 | CR4.PCIDE });
+    const b = secondTables(f);
+    // kvm_set_cr3 semantics (x86.c:1422-1426): bit 63 is no-flush with PCIDE, not an address bit.
+    f.v.movCr3(BigInt(b.root) | 3n | (1n << 63n));
+    expect(f.v.nested!.l2Regs!.cr3).toBe(BigInt(b.root) | 3n);
+    expect(f.v.regs.cr4 & CR4.PCIDE).toBe(0n);
+  });
+});
+
+const L2_PAE = { cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n };
+const PAE_CR3 = 0x100_6000n; // an nGPA in EPT12's identity-mapped L2 table pool
+const A_N = 0x300_0000n; // nested(): EPT12 maps DATA_N.. to DATA_G..
+
+describe('nested EPT, PAE L2: PDPTEs after L2\'s own writes', () => {
+  /** vmcs12's PDPTEs (b: GVA → DATA_N + 1 page) and a PDPT in memory at PAE_CR3 (a: GVA → DATA_N). */
+  function pae() {
+    const f = nested();
+    const a = new PageTableBuilder(f.vm.guestMem, { mode: 'pae', pool: { base: 0x100_8000n, size: 0x4000n } });
+    const b = new PageTableBuilder(f.vm.guestMem, { mode: 'pae', pool: { base: 0x100_c000n, size: 0x4000n } });
+    a.map(GVA, A_N, { flags: { writable: true } });
+    b.map(GVA, A_N + 0x1000n, { flags: { writable: true } });
+    const read = (root: bigint) => [0, 1, 2, 3].map((i) => f.vm.guestMem.read64(gpa(root + BigInt(i * 8))));
+    const put = (p: readonly bigint[]) => p.forEach((x, i) => f.vm.guestMem.write64(gpa(PAE_CR3 + BigInt(i * 8)), x));
+    put(read(BigInt(a.root)));
+    const l2: PagingRegisters = { ...L2_PAE, cr3: PAE_CR3 };
+    f.v.enterNestedEpt({ eptp: f.eptp, caps: DEFAULT_EPT_CAPS, l2, pdptes: read(BigInt(b.root)) });
+    return { ...f, a, b, read, put };
+  }
+
+  it('MOV to CR3: the CPU loads the PDPTEs at CR3 through EPT12 (SDM Vol. 3A §4.4.1), vmcs12\'s are gone', () => {
+    const f = pae();
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n); // vmcs12's PDPTEs (vmx/nested.c:2755-2762)
+    f.v.movCr3(PAE_CR3);
+    expect(f.v.gvaWalk.pdptrs).toEqual(f.read(BigInt(f.a.root)));
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
+    expect(f.v.regs.cr4).toBe(LONG.cr4); // L1's
+  });
+
+  it('a CR4 write without a PDPTR bit keeps the PDPTEs; one with a PDPTR bit reloads them (x86.c:1351-1354)', () => {
+    const f = pae();
+    f.v.setRegisters({ cr4: CR4.PAE | CR4.OSFXSR });
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n);
+    f.v.setRegisters({ cr4: CR4.PAE | CR4.PSE });
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
+  });
+
+  it('a present PDPTE with a reserved bit: MOV to CR3 #GPs (typed), nothing changes', () => {
+    const f = pae();
+    f.put(f.read(BigInt(f.a.root)).map((x, i) => (i === 0 ? x | 2n : x)));
+    const w = f.v.gvaWalk;
+    expect(thrownRule(() => f.v.movCr3(PAE_CR3), InvalidRegisterStateError)).toBe('l2-pdpte-reserved');
+    expect(f.v.gvaWalk).toBe(w);
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n);
+  });
+
+  it('a PDPT EPT12 does not map is refused, typed', () => {
+    const f = pae();
+    expect(thrownRule(() => f.v.movCr3(0x200_0000n), InvalidRegisterStateError)).toBe('l2-pdpt-unmapped');
+  });
+});
+
+describe('nested NPT: L2 writes its own registers', () => {
+  it('MOV to CR3 (not intercepted with NPT, svm.c:1337): only L2\'s walk changes; L1 and guest_mmu\'s root stay', () => {
+    const f = nestedNpt();
+    const b = secondTables(f);
+    f.enter();
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
+    const l1 = snapshotL1(f.v);
+    const gRoot = f.v.nestedNpt!.ctx!.root.hpa;
+    const r = f.v.movCr3(BigInt(b.root));
+    expect(r).toEqual({ roleChanged: false, rootChanged: false });
+    expect(f.v.regs).toBe(l1.regs);
+    expect(f.v.walker).toBe(l1.walker);
+    expect(f.v.nestedNpt!.ctx!.root.hpa).toBe(gRoot);
+    expect(f.v.gvaWalk.cr3).toBe(BigInt(b.root));
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x2000n);
+  });
+
+  it('CR4.SMEP 0→1: kvm_mmu_reset_context frees guest_mmu\'s roots; L1\'s role stays', () => {
+    const f = nestedNpt();
+    f.enter();
+    f.v.read(GVA);
+    const l1 = snapshotL1(f.v);
+    f.v.setRegisters({ cr4: L2_LONG.cr4 | CR4.SMEP });
+    expect(f.v.role).toBe(l1.role);
+    expect(f.v.gvaWalk.role.base.cr4Smep).toBe(true);
+    expect(f.v.nestedNpt!.ctx!.root.hpa).toBe(-1);
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
+  });
+});
+
+describe('EFER is L2\'s too', () => {
+  it('EFER.NXE cleared in L2 leaves L1\'s EFER', () => {
+    const f = nested();
+    f.enter();
+    f.v.setRegisters({ efer: EFER.LME | EFER.LMA });
+    expect(f.v.regs.efer).toBe(LONG.efer);
+    expect(f.v.gvaWalk.role.base.eferNx).toBe(false);
+  });
+});
+
