@@ -4,13 +4,14 @@
  * `tdp_mmu_set_spte` + `handle_changed_spte` — which keeps the page statistics, emits the event
  * and, in checking mode, asserts the invariants of reference Appendix A.
  */
-import { fillEntries64Unchecked, readEntry64Unchecked, writeEntry64Unchecked } from '../memory/table-entry';
+import { fillEntries64Unchecked, readEntry64Unchecked, tableWordUnchecked, writeEntry64Unchecked } from '../memory/table-entry';
 import { MmulabError } from '../errors';
 import type { PageRole } from '../role/page-role';
 import type { Counters, VmStatName, VcpuStatName } from '../events/stats';
 import type { EventLog } from '../events/event-log';
 import type { SpteConfig } from '../spte/spte-config';
-import { PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE } from '../spte/spte-config';
+import { PT_PAGE_SIZE_MASK, PT_WRITABLE_MASK, SHADOW_NONPRESENT_VALUE, SPTE_MMU_PRESENT_MASK } from '../spte/spte-config';
+
 import { makeHugeSpte, makeSmallSpte } from '../spte/huge-page-spte';
 import type { ExternalPageTableHooks } from './external-hooks';
 import type { PossibleNxHugePages } from './possible-nx-huge-pages';
@@ -31,6 +32,10 @@ import {
   checkSpteValue, checkString, checkTdpVmContext, checkVcpuIndex, refuse,
 } from './check-tdp-args';
 import { checkBool, checkInt, checkArray } from '../validate/checks';
+
+/** The SPTE bits leafLevelUnchecked tests, as numbers: both lie in an entry's low 32 bits. */
+const SPTE_PRESENT_LO = Number(SPTE_MMU_PRESENT_MASK);
+const PAGE_SIZE_LO = Number(PT_PAGE_SIZE_MASK);
 
 /** A broken invariant: a bug in the model (or KVM), never bad user input. */
 export class InvariantViolation extends MmulabError {}
@@ -599,6 +604,32 @@ export class TdpMmu {
       if (leaf !== undefined) return leaf;
     }
     return undefined;
+  }
+
+  /**
+   * `lastSpteUnchecked(root, gfn)[2]`, the level of the last SPTE on the path, read from the
+   * entries' 32-bit halves: a sweep's reference model (workload/memory-refs.ts) asks it five times
+   * per access, and the bigint form made ~8 bigints and a tuple per level, about half of what a
+   * TDP job allocated (3 KB an access, hence scavenges, and GC helper threads competing with the
+   * other worker for the cores). Same path, same stop (not present, or last SPTE), same error.
+   */
+  leafLevelUnchecked(root: TdpPage, gfn: number): number {
+    const frames = this.vm.host.frames;
+    let pfn = root.pfn;
+    for (let level = root.level; level > 1; level--) {
+      const idx = spteIndex(gfn, level);
+      const b = tableWordUnchecked(frames, pfn, idx * 2);
+      if (b < 0) return level; // no frame: the entry reads as 0, not present
+      const lo = frames.words[b]!;
+      // Both bits are in the low half: SPTE_MMU_PRESENT_MASK is bit 11, PT_PAGE_SIZE_MASK bit 7.
+      if ((lo & SPTE_PRESENT_LO) === 0 || (lo & PAGE_SIZE_LO) !== 0) return level;
+      // spteToPfn on the halves: bits 51:12 (a frame below 2^40).
+      const child = (lo >>> 12) + (frames.words[b + 1]! & 0xfffff) * 0x100000;
+      // childOfUnchecked's invariant: a non-leaf SPTE points at a TDP page (whose table is that frame).
+      if (!this.pages.has(child)) throw new InvariantViolation('child-sp', 'a non-leaf SPTE points at no TDP page', '0x' + readEntry64Unchecked(frames, pfn, idx).toString(16));
+      pfn = child;
+    }
+    return 1; // isLastSpte: an entry at the 4 KiB level is the last, present or not
   }
 
   /** The last SPTE on the path to `gfn`: [page, index, level, spte]. */

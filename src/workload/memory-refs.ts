@@ -18,6 +18,7 @@ import { shadowWalkRefsUnchecked } from '../shadow/shadow-fault';
 import { isGfnAlias } from '../tdx/td-config';
 import { TraceMachine } from './trace-machine';
 import type { ResolvedConfig } from './run-config';
+import type { TdpPage } from '../tdp/tdp-page';
 import { checkEnum, checkInt, checkObject, refuse } from '../validate/checks';
 
 export function refsModel(m: TraceMachine, r: AccessResult): number {
@@ -26,7 +27,7 @@ export function refsModel(m: TraceMachine, r: AccessResult): number {
   const a = checkObject<Partial<AccessResult>>('r', r);
   if (a.status !== 'ok' || typeof a.gpa !== 'bigint' || typeof a.guestWalk !== 'object' || a.guestWalk === null) refuse('r', 'access-result', 'must be an access result with status "ok"', r);
   if (!m.vm.tdpEnabled) return shadowWalkRefsUnchecked(m.vm.shadow, m.vcpu.shadow!.ctx, BigInt(r.gva));
-  const steps = r.guestWalk.trace.filter((s) => s.source === 'memory');
+  const trace = r.guestWalk.trace;
   const root = m.vcpu.currentRoot!;
   const top = m.vm.config.tdpLevel;
   // A TD's private GPAs are walked by the CPU through the Secure EPT, not the shared EPT
@@ -34,11 +35,27 @@ export function refsModel(m: TraceMachine, r: AccessResult): number {
   // SPTEs are propagated to the S-EPT by tdx_sept_set_private_spte), so the depth is its.
   const td = m.vm.td;
   const mirror = td === undefined ? null : m.vcpu.currentMirrorRoot;
-  const rootOf = (gfn: number) => (td !== undefined && mirror !== null && !isGfnAlias(td.config, gfn) ? mirror : root);
-  const depth = (gfn: number) => top - m.vm.tdp.lastSpteUnchecked(rootOf(gfn), gfn)[2] + 1;
-  let refs = steps.length;
-  for (const s of steps) refs += depth(Number((s.entryGpa as bigint) >> 12n));
-  return refs + depth(Number((r.gpa as bigint) >> 12n));
+  // Runs once per access of every job: a loop on plain numbers (no filtered copy of the trace,
+  // no closures, no bigint shift per GPA; leafLevelUnchecked reads the SPTEs' halves).
+  let refs = 0;
+  for (let i = 0; i < trace.length; i++) {
+    const s = trace[i]!;
+    if (s.source === 'memory') refs += 1 + tdpDepth(m, root, mirror, top, gfnOf(s.entryGpa as bigint));
+  }
+  return refs + tdpDepth(m, root, mirror, top, gfnOf(r.gpa as bigint));
+}
+
+/** References of the TDP walk for `gfn`: tdp level − leaf level + 1 (a TD's private GFN under the mirror root). */
+function tdpDepth(m: TraceMachine, root: TdpPage, mirror: TdpPage | null, top: number, gfn: number): number {
+  const td = m.vm.td;
+  const r = td !== undefined && mirror !== null && !isGfnAlias(td.config, gfn) ? mirror : root;
+  return top - m.vm.tdp.leafLevelUnchecked(r, gfn) + 1;
+}
+
+/** `Number(gpa >> 12n)` without making a bigint: exact below 2^53 (GPAs have at most 52 bits). */
+function gfnOf(gpa: bigint): number {
+  const n = Number(gpa);
+  return n < 2 ** 53 ? Math.floor(n / 4096) : Number(gpa >> 12n);
 }
 
 /**

@@ -139,6 +139,7 @@ export const EXEMPT: Record<string, string> = {
   'TdpMmu.mapUnchecked': UNCHECKED_TWIN,
   'TdpMmu.fastPageFaultUnchecked': UNCHECKED_TWIN,
   'TdpMmu.lastSpteUnchecked': UNCHECKED_TWIN,
+  'TdpMmu.leafLevelUnchecked': UNCHECKED_TWIN, // lastSpte(root, gfn)[2] on the SPTE halves (workload/memory-refs.ts); lastSpte is the checked entry
   pagesPerEntryUnchecked: UNCHECKED_TWIN,
   spteIndexUnchecked: UNCHECKED_TWIN,
   'SetAssoc.findUnchecked': UNCHECKED_TWIN,
