@@ -144,7 +144,7 @@ describe('2D walk, fast paths (walkRaw and walk): protection keys and a large L2
         // A and D set in both dimensions first (without PKE, every page is writable), so that the
         // fast paths decide: a faulting walk sets no A bit, and without A they would give up.
         for (let k = 0; k < 4; k++) s.w2.walk(gva(0x80_0000n + BigInt(k) * 4096n), USER_WRITE);
-        for (const off of [0x3000n, 0xf000n]) s.w2.walk(gva(BIG + off), USER_WRITE);
+        for (let p = 0n; p < 16n; p++) s.w2.walk(gva(BIG + p * 4096n), USER_WRITE); // every nested data page
         const regs = { ...l2Regs('paging4', s.l2b!.root), cr4: CR4.PAE | CR4.PKE, pkru: PKRU };
         return { s, w: new Walk2D(s.w, { regs, features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } }) };
       };
