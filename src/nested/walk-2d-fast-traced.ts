@@ -22,9 +22,8 @@
  */
 import { FRAME_WORDS } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
-import { ACCESS_AC, ACCESS_IMPLICIT } from '../walker/access';
 import { entryTables } from '../walker/entry-tables';
-import { SLOW } from '../walker/walk-fast';
+import { SLOW, allowed } from '../walker/walk-fast';
 import type { WalkInputs } from '../walker/walk';
 import type { WalkScratch } from '../walker/walk-scratch';
 import type { WalkStep } from '../walker/walk-result';
@@ -266,17 +265,11 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
       // tables (FNAME(walk_addr_generic) translates the leaf's gfn last, before any A/D update).
       const pteAccess = acc;
       pkey = (hi >>> 27) & pkeyMask;
-      const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-      const notSmap = (access & ACCESS_AC) !== 0 && (access & ACCESS_IMPLICIT) === 0;
-      if (((gPerms[(pfec | (notSmap ? PFERR.RSVD : 0)) >>> 1]! >>> pteAccess) & 1) !== 0) return SLOW;
-      if (pkruMask !== 0) {
-        const off = (pfec & ~1) | ((pteAccess & 4) !== 0 ? PFERR.RSVD : 0);
-        if ((((pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) !== 0) return SLOW;
-      }
+      if (!allowed(gPerms, pkruMask, pkru, access, pteAccess, pkey)) return SLOW;
       if ((accLo & gA) !== gA) return SLOW;
       pteAcc = pteAccess;
       if ((lo & gD) !== gD) {
-        if ((pfec & PFERR.WRITE) !== 0) return SLOW;
+        if ((access & PFERR.WRITE) !== 0) return SLOW;
         pteAcc &= ~2; // protect_clean_gpte
       }
       leafLevel = level;

@@ -77,7 +77,7 @@ class TlbArray extends SetAssoc<TlbEntry> {
   /** The entry of page size `s` for `index` whose tag `Tlb.matches` `t`, marked most recently used. */
   findSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
     const e = this.peekSized(index, t, s);
-    if (e !== undefined) e.used = ++this.clock;
+    if (e !== undefined) this.touch(e);
     return e;
   }
 
