@@ -68,7 +68,9 @@ const setupArb: fc.Arbitrary<Setup> = fc.record({
 describe('leafLevelUnchecked: the level of lastSpteUnchecked, from the SPTE halves', () => {
   it('agrees with the bigint walk on random table shapes, roots and GFNs (mapped, neighbours, unmapped, beyond RAM)', () => {
     fc.assert(
-      fc.property(setupArb, fc.array(opArb, { maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 2 ** 40 - 1 }), { maxLength: 8 }), (s, ops, far) => {
+      // Far GFNs stay below 2^40 with the largest shared bit (gfnDirectBits 2^20) added, so every probe
+      // is compared and the check below (some level was compared) cannot fail for a skipped probe.
+      fc.property(setupArb, fc.array(opArb, { maxLength: 40 }), fc.array(fc.integer({ min: 0, max: 2 ** 40 - 1 - 2 ** 20 }), { maxLength: 8 }), (s, ops, far) => {
         const m = machine(s);
         const probes = new Set<number>(far);
         for (const op of ops) {
