@@ -81,17 +81,27 @@ const AC_OR_IMPLICIT = ACCESS_AC | ACCESS_IMPLICIT;
  * cached for a dirty leaf (the walker's `protect_clean_gpte`). Not allowed ⇒ the CPU walks.
  */
 export function tlbPermits(w: { readonly format: PageFormat | undefined; readonly pkru: number }, e: TlbEntry, enc: number): boolean {
+  const fmt = w.format;
+  return fmt === undefined ? rightsPermit(undefined, 0, 0, e, enc) : rightsPermit(fmt.hot.permissions, fmt.pkruMask, w.pkru, e, enc);
+}
+
+/**
+ * `tlbPermits` on what it reads of the walker: its format's `permissions[]` (undefined: paging
+ * off, no guest rights), PKRU mask, and PKRU. The vCPU's TLB-hit path keeps these three with its
+ * hit context (they are the walker's, which changes only with the registers), so a hit reads
+ * them with one load each instead of through the walker, its format and the format's hot part.
+ */
+export function rightsPermit(perms: Uint16Array | undefined, pkruMask: number, pkru: number, e: TlbEntry, enc: number): boolean {
   // `enc` is the encoded access (encodeAccess): its W and F bits say the kind. The constants are
   // literals (PFERR.WRITE, .FETCH, .USER, .RSVD) to keep this small enough to be inlined into the
   // hit path.
   const need = (enc & 0x2) !== 0 ? 2 : (enc & 0x10) !== 0 ? 4 : 1;
   if ((e.tdpAcc & need) === 0) return false;
-  const fmt = w.format;
-  if (fmt === undefined) return true; // paging off: no guest rights
+  if (perms === undefined) return true; // paging off: no guest rights
   const pfec = enc & 0x16; // W | U | F
   const pidx = ((enc & AC_OR_IMPLICIT) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
-  if (((fmt.hot.permissions[pidx]! >>> e.acc) & 1) !== 0) return false;
-  return fmt.pkruMask === 0 || pkeyPermits(fmt.pkruMask, w.pkru, e, pfec);
+  if (((perms[pidx]! >>> e.acc) & 1) !== 0) return false;
+  return pkruMask === 0 || pkeyPermits(pkruMask, pkru, e, pfec);
 }
 
 /** The protection-key part of `tlbPermits` (only with a PKRU mask: CR4.PKE or PKS). */

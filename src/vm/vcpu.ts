@@ -54,7 +54,7 @@ import {
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
-import { HitAddresses, isCanonicalFast, vpnOfHalves, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
+import { HitAddresses, isCanonicalFast, vpnOfHalves, rightsPermit, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
 /**
@@ -80,6 +80,23 @@ const KIND_ENC = Object.freeze({
 const MAX_ATTEMPTS = 8;
 const GUEST_ACCESSES = counterSlot(VCPU_STAT_NAMES, 'guest_accesses');
 const REMOTE_TLB_FLUSH = counterSlot(VM_STAT_NAMES, 'remote_tlb_flush');
+
+/** `Vcpu.hitCtx`: what the TLB-hit path in `accessChecked` decides on and reads (see there). */
+interface HitContext {
+  readonly root: TdpPage;
+  readonly role: PageRole;
+  readonly regs: PagingRegisters;
+  readonly tag: TlbTag;
+  readonly tlb: Tlb;
+  /** The walker's `baseLevel`. */
+  readonly level: number;
+  /** The walker's format's `permissions[]` (undefined: paging off), PKRU mask and PKRU: `rightsPermit`'s inputs. */
+  readonly perms: Uint16Array | undefined;
+  readonly pkruMask: number;
+  readonly pkru: number;
+  /** The priced L1 hit (`hitCostOf('l1')`). */
+  readonly cost: Readonly<AccessCost>;
+}
 
 /** Entries of the PML buffer page (vmx.h:275 `PML_LOG_NR_ENTRIES`). */
 const PML_LOG_NR_ENTRIES = 512;
@@ -149,8 +166,12 @@ export class Vcpu {
    * invalidating a root replaces its role: tdp-mmu.ts, so the same role object means still valid),
    * the registers, and the tag accesses ran under. There the tag is a function of the registers
    * (PCID) and the root (EPTP) alone: the VPID is vpid01 (`currentVpid` off guest_mmu).
+   * With them, what the hit reads that stays the same while they do, so that a hit loads each with
+   * one load: the TLB, the walker's base level and the rights `rightsPermit` checks (the walker
+   * is replaced with the registers, and every register write makes a new frozen `regsValue`, so
+   * the same `regs` means the same walker), and the priced L1 hit (the VM's cost model is immutable).
    */
-  private hitCtx: { readonly root: TdpPage; readonly role: PageRole; readonly regs: PagingRegisters; readonly tag: TlbTag } | undefined;
+  private hitCtx: HitContext | undefined;
   /** Nested EPT: vmcs12's VPID (0: VPID off in vmcs12) and `vmx->nested.last_vpid`. */
   private vpid12 = 0;
   private lastVpid12 = 0;
@@ -567,8 +588,19 @@ export class Vcpu {
     const root = this.root;
     const hc = this.hitCtx;
     if (hc !== undefined && hc.root === root && hc.role === root.role && hc.regs === this.regsValue && hc.tag === tag) return;
-    const usable = root !== null && root === this.tlbRoot && !root.role.invalid && this.vm.td === undefined && this.mmuValue === this.tdpRootMmu;
-    this.hitCtx = usable ? { root, role: root.role, regs: this.regsValue, tag } : undefined;
+    const tlb = this.tlbModel;
+    const usable = tlb !== undefined && root !== null && root === this.tlbRoot && !root.role.invalid && this.vm.td === undefined && this.mmuValue === this.tdpRootMmu;
+    if (!usable) {
+      this.hitCtx = undefined;
+      return;
+    }
+    const w = this.walkerValue;
+    const fmt = w.format;
+    this.hitCtx = {
+      root, role: root.role, regs: this.regsValue, tag, tlb, level: w.baseLevel,
+      perms: fmt === undefined ? undefined : fmt.hot.permissions, pkruMask: fmt === undefined ? 0 : fmt.pkruMask, pkru: w.pkru,
+      cost: this.hitCostOf('l1'),
+    };
   }
 
   /** `tlbAccess` after a miss: the 2D walk, the invalidations its faults make, then the fill. */
@@ -1024,18 +1056,17 @@ export class Vcpu {
    * allocation: a hit whose result is ignored costs what one whose result is kept costs.)
    */
   private accessChecked(addr: bigint, address: Gva | bigint, access: Access, enc: number): AccessResult {
-    const tlb = this.tlbModel;
-    const root = this.root;
     const hc = this.hitCtx;
-    if (tlb === undefined || hc === undefined || this.mmuValue !== this.tdpRootMmu || hc.root !== root || root !== this.tlbRoot || hc.role !== root.role || hc.regs !== this.regsValue) {
+    const root = this.root;
+    // A hit context exists only with the TLB model, on the TDP root_mmu, outside a TD (`td` is
+    // fixed at the VM's creation): no test of those here but that the MMU is still root_mmu.
+    if (hc === undefined || this.mmuValue !== this.tdpRootMmu || hc.root !== root || root !== this.tlbRoot || hc.role !== root.role || hc.regs !== this.regsValue) {
       return this.accessFull(addr, address, access, enc);
     }
-    const w = this.walkerValue;
-    const level = w.baseLevel;
+    const level = hc.level; // the walker's base level (the same walker while the registers are the same)
     if (level > 0 && !this.cr3Loaded) return this.accessFull(addr, address, access, enc); // which throws
     const vm = this.vm;
     vm.checkAliveUnchecked('KVM_RUN', this.index); // after the CR3 check, as in accessFull
-    if (vm.td !== undefined) return this.accessFull(addr, address, access, enc);
     const h = this.hitAddrs;
     h.splitUnchecked(addr); // passed the API edge's check (checkAddressArg): a u64
     // The mode's address rule (GvaWalker's `checkAddressUnchecked`) on bits 63:32, with no BigInt
@@ -1046,13 +1077,14 @@ export class Vcpu {
       return this.accessFull(addr, address, access, enc);
     }
     const fetch = (enc & PFERR.FETCH) !== 0;
+    const tlb = hc.tlb;
     const e = tlb.peekL1Unchecked(hc.tag, vpnOfHalves(hi, h.lo), fetch);
-    if (e === undefined || !tlbPermits(w, e, enc)) return this.accessFull(addr, address, access, enc);
+    if (e === undefined || !rightsPermit(hc.perms, hc.pkruMask, hc.pkru, e, enc)) return this.accessFull(addr, address, access, enc);
     // The hit: from here on it changes what accessFull's L1 hit changes, in the same order.
     tlb.useL1Unchecked(e, fetch);
     this.stats.addUnchecked(GUEST_ACCESSES);
     if (vm.events.enabled) this.recordTlbHit(addr, 'l1');
-    const cost = this.hitCost[0] ?? this.priceHit('l1');
+    const cost = hc.cost;
     const r = tlbHitResult(addr as Gva, access, e, 'l1', h, cost);
     // Costs are non-negative and `cycles` is their sum, so 0 cycles means every part is 0 and
     // addCost would add nothing (the default L1 hit is free): no call then.
