@@ -81,15 +81,19 @@ class TlbArray extends SetAssoc<TlbEntry> {
     return e;
   }
 
-  /** `findSized` without marking the entry used (nothing changes). */
+  /**
+   * `findSized` without marking the entry used (nothing changes). Kept small in bytecode (no
+   * destructuring of `t`: its fields are read only for the way whose index and size match), so
+   * that V8 inlines it into the vCPU's TLB hit within that function's inlining budget.
+   */
   peekSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
     if (this.sets === 0) return undefined;
     const b = this.base(index);
-    const { vpid, pcid, eptp } = t;
-    for (let w = 0; w < this.ways; w++) {
-      const e = this.slots[b + w];
+    const end = b + this.ways;
+    for (let w = b; w < end; w++) {
+      const e = this.slots[w];
       // SDM §4.10.2.4: a global translation may be used whatever the current PCID.
-      if (e !== undefined && e.index === index && e.size === s && e.vpid === vpid && e.eptp === eptp && (e.pcid === pcid || e.global)) return e;
+      if (e !== undefined && e.index === index && e.size === s && e.vpid === t.vpid && e.eptp === t.eptp && (e.pcid === t.pcid || e.global)) return e;
     }
     return undefined;
   }

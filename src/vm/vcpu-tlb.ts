@@ -95,8 +95,10 @@ export function rightsPermit(perms: Uint16Array | undefined, pkruMask: number, p
   // `enc` is the encoded access (encodeAccess): its W and F bits say the kind. The constants are
   // literals (PFERR.WRITE, .FETCH, .USER, .RSVD) to keep this small enough to be inlined into the
   // hit path.
-  const need = (enc & 0x2) !== 0 ? 2 : (enc & 0x10) !== 0 ? 4 : 1;
-  if ((e.tdpAcc & need) === 0) return false;
+  // The right the kind needs: write 2 (W, bit 1), fetch 4 (F, bit 4, moved to bit 2), read 1 (an
+  // access has one kind, so W and F are never both set).
+  const wf = (enc & 0x2) | ((enc & 0x10) >>> 2);
+  if ((e.tdpAcc & (wf === 0 ? 1 : wf)) === 0) return false;
   if (perms === undefined) return true; // paging off: no guest rights
   const pfec = enc & 0x16; // W | U | F
   const pidx = ((enc & AC_OR_IMPLICIT) === ACCESS_AC ? pfec | 0x8 : pfec) >>> 1; // AC without implicit: RSVD marks "SMAP off"
