@@ -267,6 +267,8 @@ describe('TLB-hit fast path = the full access path', () => {
     // Fresh result and walk record; the empty exits and trace are one frozen array each, on both paths.
     expect([h1.tlb, h1 === h2, h1.guestWalk === h2.guestWalk, Object.isFrozen(h1), Object.isFrozen(h1.guestWalk)]).toEqual(['l1', false, false, false, false]);
     expect([h1.exits === f1.exits, h1.guestWalk.trace === f1.guestWalk.trace, Object.isFrozen(h1.exits), Object.isFrozen(h1.guestWalk.trace)]).toEqual([true, true, true, true]);
+    // The fast path writes tlbHitResult's literals out: the same keys in the same order (one hidden class for both).
+    expect([Object.keys(h1), Object.keys(h1.guestWalk)]).toEqual([Object.keys(f1), Object.keys(f1.guestWalk)]);
     expect(state(fast, true)).toEqual(state(full, true));
   });
 });

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { rightsPermit } from '../../src/vm/vcpu-tlb';
-import { encodeAccess, type Access } from '../../src/walker/access';
+import { ACCESS_AC, ACCESS_IMPLICIT, encodeAccess, type Access } from '../../src/walker/access';
 import type { TlbEntry } from '../../src/tlb/tlb';
 
 function entry(tdpAcc: number): TlbEntry {
@@ -27,5 +27,9 @@ describe('rightsPermit', () => {
         expect([a, tdpAcc, rightsPermit(undefined, 0, 0, entry(tdpAcc), encodeAccess(a))]).toEqual([a, tdpAcc, (tdpAcc & NEED[a.kind]) !== 0]);
       }
     }
+  });
+
+  it('uses the encoding of encodeAccess (its literals are ACCESS_IMPLICIT and ACCESS_AC)', () => {
+    expect([ACCESS_IMPLICIT, ACCESS_AC]).toEqual([0x1_0000, 0x2_0000]);
   });
 });
