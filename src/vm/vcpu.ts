@@ -1044,7 +1044,7 @@ export class Vcpu {
    * nothing), no TD, an address that passes the mode's rule, and an L1 entry whose cached rights
    * allow the access. Then it counts what `accessFull` counts for that hit, records its event,
    * adds its cost and returns its result; anything else goes to `accessFull` having changed
-   * nothing (`peekL1Unchecked` counts and marks nothing), which runs as before.
+   * nothing (the peek in `Tlb.l1Unchecked`'s arrays counts and marks nothing), which runs as before.
    *
    * One function, and on purpose larger than V8 inlines (over 460 bytes of bytecode,
    * `--max-inlined-bytecode-size`): `read`/`write`/`fetch`/`access` are inlined into their
