@@ -69,11 +69,20 @@ export function checkInvpcid(type: number, pcid: number, pcide: boolean): void {
 }
 
 /**
+ * An L1 TLB array as the vCPU's TLB-hit path uses it (`Tlb.l1Unchecked`): the entry of page size
+ * `s` for `index` whose tag matches `t` (nothing changes), and marking an entry most recently used.
+ */
+export interface TlbSizedArray {
+  peekSized(index: number, t: TlbTag, s: number): TlbEntry | undefined;
+  touch(e: TlbEntry): void;
+}
+
+/**
  * A TLB array: a set-associative array whose lookup (`findWithUnchecked(index, match)` with the
  * match `Tlb.matches` and the page size) compares the tag inline instead of calling a match per
  * way — it runs on every TLB hit. Not exported: the TLB's own.
  */
-class TlbArray extends SetAssoc<TlbEntry> {
+class TlbArray extends SetAssoc<TlbEntry> implements TlbSizedArray {
   /** The entry of page size `s` for `index` whose tag `Tlb.matches` `t`, marked most recently used. */
   findSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
     const e = this.peekSized(index, t, s);
@@ -81,15 +90,19 @@ class TlbArray extends SetAssoc<TlbEntry> {
     return e;
   }
 
-  /** `findSized` without marking the entry used (nothing changes). */
+  /**
+   * `findSized` without marking the entry used (nothing changes). Kept small in bytecode (no
+   * destructuring of `t`: its fields are read only for the way whose index and size match), so
+   * that V8 inlines it into the vCPU's TLB hit within that function's inlining budget.
+   */
   peekSized(index: number, t: TlbTag, s: number): TlbEntry | undefined {
     if (this.sets === 0) return undefined;
     const b = this.base(index);
-    const { vpid, pcid, eptp } = t;
-    for (let w = 0; w < this.ways; w++) {
-      const e = this.slots[b + w];
+    const end = b + this.ways;
+    for (let w = b; w < end; w++) {
+      const e = this.slots[w];
       // SDM §4.10.2.4: a global translation may be used whatever the current PCID.
-      if (e !== undefined && e.index === index && e.size === s && e.vpid === vpid && e.eptp === eptp && (e.pcid === pcid || e.global)) return e;
+      if (e !== undefined && e.index === index && e.size === s && e.vpid === t.vpid && e.eptp === t.eptp && (e.pcid === t.pcid || e.global)) return e;
     }
     return undefined;
   }
@@ -166,21 +179,22 @@ export class Tlb {
   }
 
   /**
-   * The L1 entry (ITLB for fetches, DTLB otherwise) that `findUnchecked` would return from its L1
-   * for `vpn` in context `t`, with nothing changed: no lookup counted, no entry marked used. The
-   * vCPU's TLB-hit path peeks first and, when it uses the entry, calls `useL1Unchecked`, which makes
-   * the changes `findUnchecked` + `hit('l1')` make; otherwise it takes the full lookup, which finds
-   * the same entry (or none) as if the peek had not happened.
+   * The L1 arrays (ITLB for fetches, DTLB otherwise) by page size, for the vCPU's TLB-hit path:
+   * it looks for the L1 entry `findUnchecked` would return from its L1 for `vpn` in context `t`
+   * with nothing changed (no lookup counted, no entry marked used): `l1[0].peekSized(vpn, t, 0)`,
+   * the 4 KiB array first as `findIn` does, then `peekL1LargeUnchecked`. When it uses the entry it
+   * calls `useL1Unchecked`, which makes the changes `findUnchecked` + `hit('l1')` make; otherwise
+   * it takes the full lookup, which finds the same entry (or none) as if the peek had not happened.
+   * The hit calls `peekSized` itself, not through a method of this class, so that V8 considers it
+   * for inlining into the hit as a call of the hit's own, before its budget is spent (a call nested
+   * in an inlined method is considered last and stayed a call, with the VPN boxed as a heap number).
    */
-  peekL1Unchecked(t: TlbTag, vpn: number, fetch: boolean): TlbEntry | undefined {
-    // The 4 KiB array first, as `findIn` does; the large-page arrays are a call (`peekL1Large`),
-    // so that this is small and V8's inlining budget in the hit goes to the 4 KiB scan.
-    const l1 = fetch ? this.l1i : this.l1d;
-    return l1[0]!.peekSized(vpn, t, 0) ?? this.peekL1Large(l1, t, vpn);
+  l1Unchecked(fetch: boolean): readonly TlbSizedArray[] {
+    return fetch ? this.l1i : this.l1d;
   }
 
-  /** `peekL1Unchecked` in the 2 MiB and 1 GiB arrays `l1`, in that order. */
-  private peekL1Large(l1: TlbArray[], t: TlbTag, vpn: number): TlbEntry | undefined {
+  /** The L1 entry for `vpn` in context `t` in the 2 MiB and 1 GiB arrays of `l1` (from `l1Unchecked`), in that order; nothing changes. */
+  peekL1LargeUnchecked(l1: readonly TlbSizedArray[], t: TlbTag, vpn: number): TlbEntry | undefined {
     for (let s = 1; s < 3; s++) {
       const e = l1[s]!.peekSized(Math.floor(vpn / SPAN[s]!), t, s);
       if (e !== undefined) return e;
@@ -188,12 +202,13 @@ export class Tlb {
     return undefined;
   }
 
-  /** Use `e`, the entry `peekL1Unchecked(…, fetch)` returned: count the lookup and the L1 hit, mark `e` most recently used. */
-  useL1Unchecked(e: TlbEntry, fetch: boolean): void {
-    this.stats.addUnchecked(LOOKUPS);
-    (fetch ? this.l1i : this.l1d)[e.size]!.touch(e); // peekSized found `e` in the array of its size
+  /** Use `e`, the entry found in `l1` (from `l1Unchecked`): count the lookup and the L1 hit, mark `e` most recently used. */
+  useL1Unchecked(e: TlbEntry, l1: readonly TlbSizedArray[]): void {
+    const st = this.stats;
+    st.addUnchecked(LOOKUPS);
+    l1[e.size]!.touch(e); // peekSized found `e` in the array of its size
     this.lastHitLevel = 'l1';
-    this.stats.addUnchecked(L1_HITS);
+    st.addUnchecked(L1_HITS);
   }
 
   /**

@@ -35,7 +35,11 @@ export interface AccessResult {
   hpa: Hpa | undefined;
   /** The final guest walk (with the second stage). */
   guestWalk: WalkResult;
-  exits: ExitRecord[];
+  /**
+   * The VM exits of the access, in order. Read-only: an access without exits (every TLB hit) may
+   * share one frozen empty array with other results (`NO_EXITS`), so pushing onto it throws.
+   */
+  exits: readonly ExitRecord[];
   /** Hardware attempts: 1 + the retries after exits. */
   attempts: number;
   /** Why it was emulated (MMIO, write to ROM, …). */

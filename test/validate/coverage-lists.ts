@@ -49,8 +49,9 @@ export const EXEMPT: Record<string, string> = {
   'Tlb.pscLookupUnchecked': UNCHECKED_TWIN,
   'Tlb.pscFillUnchecked': UNCHECKED_TWIN,
   'Tlb.nestedRefsUnchecked': UNCHECKED_TWIN,
-  'Tlb.peekL1Unchecked': UNCHECKED_TWIN, // the L1 part of `lookup`, changing nothing (the vCPU's TLB-hit path)
-  'Tlb.useL1Unchecked': UNCHECKED_TWIN, // what `lookup` + `hit('l1')` change, for an entry peekL1Unchecked returned
+  'Tlb.l1Unchecked': UNCHECKED_TWIN, // the L1 arrays `lookup` looks in first (the vCPU's TLB-hit path peeks in them, changing nothing)
+  'Tlb.peekL1LargeUnchecked': UNCHECKED_TWIN, // the 2 MiB / 1 GiB part of that peek
+  'Tlb.useL1Unchecked': UNCHECKED_TWIN, // what `lookup` + `hit('l1')` change, for an entry found in the L1 arrays
   'Counters.addUnchecked': UNCHECKED_TWIN, // `add(slot)` without the slot check
   'NgpaWalker.noteFastWalk': INTERNAL_HOOK, // Walk2D's fast record path hands over its final translation
   vpnOfUnchecked: UNCHECKED_TWIN,

@@ -250,7 +250,7 @@ describe('TLB-hit fast path = the full access path', () => {
     expect([fastHits > 2000, fastHits >= 0.95 * l1Hits]).toEqual([true, true]);
   });
 
-  it('a result served by the fast path is a fresh object equal to the full path\'s', () => {
+  it('a result served by the fast path is a fresh object equal to the full path\'s (sharing only the frozen empty arrays)', () => {
     const r = prng(7);
     const c = { ...config(r), mode: 'paging4' as const, cr4: CR4.PAE, cr0: CR0.PE | CR0.PG, efer: EFER.LME | EFER.LMA | EFER.NXE, events: true };
     const map = (pt: PageTableBuilder): void => pt.map(BASES.paging4.lo, 0x100_0000n, { flags: { writable: true, dirty: true, accessed: true } });
@@ -264,7 +264,11 @@ describe('TLB-hit fast path = the full access path', () => {
     const f1 = full.v.read(va);
     const f2 = full.v.read(va);
     expect([h1, h2]).toEqual([f1, f2]);
-    expect([h1.tlb, h1 === h2, h1.guestWalk === h2.guestWalk, h1.exits === h2.exits, Object.isFrozen(h1), Object.isFrozen(h1.exits)]).toEqual(['l1', false, false, false, false, false]);
+    // Fresh result and walk record; the empty exits and trace are one frozen array each, on both paths.
+    expect([h1.tlb, h1 === h2, h1.guestWalk === h2.guestWalk, Object.isFrozen(h1), Object.isFrozen(h1.guestWalk)]).toEqual(['l1', false, false, false, false]);
+    expect([h1.exits === f1.exits, h1.guestWalk.trace === f1.guestWalk.trace, Object.isFrozen(h1.exits), Object.isFrozen(h1.guestWalk.trace)]).toEqual([true, true, true, true]);
+    // The fast path writes tlbHitResult's literals out: the same keys in the same order (one hidden class for both).
+    expect([Object.keys(h1), Object.keys(h1.guestWalk)]).toEqual([Object.keys(f1), Object.keys(f1.guestWalk)]);
     expect(state(fast, true)).toEqual(state(full, true));
   });
 });
