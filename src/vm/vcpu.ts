@@ -245,11 +245,37 @@ export class Vcpu {
     return this.nestedNptMmu;
   }
 
+  /**
+   * The running guest's paging registers, as `vcpu->arch.cr0/cr3/cr4/efer` hold them: L2's while
+   * L2 runs — with nested EPT/NPT too, where KVM loads L2's (`prepare_vmcs02`: vmx_set_cr0/cr4,
+   * `vcpu->arch.efer`, vmx/nested.c:2715-2723, then `nested_vmx_load_cr3` sets `vcpu->arch.cr3`,
+   * :2741, :1166; `nested_vmcb02_prepare_save`, svm/nested.c:574-577, then `nested_svm_load_cr3`,
+   * :850, :521) and L2's own writes change them (`setRegisters`) — and L1's again after the nested
+   * VM exit (`load_vmcs12_host_state`, vmx/nested.c:4692-4724; `nested_svm_vmexit`,
+   * svm/nested.c:1152-1175). L1's while L2 runs: `l1Regs`.
+   */
   get regs(): PagingRegisters {
-    return this.regsValue;
+    return this.currentGuestMmu?.l2Regs ?? this.regsValue;
   }
+  /**
+   * L1's paging registers: `regs` while L1 runs; while L2 runs, what the nested VM exit restores
+   * (vmcs12's host state / vmcb01's save area). With nested EPT/NPT they are also what root_mmu's
+   * roles are computed from (`rootMmuWalker`).
+   */
+  get l1Regs(): PagingRegisters {
+    return this.l1State?.regs ?? this.regsValue;
+  }
+  /** Whether L2 runs (`is_guest_mode`): on guest_mmu (nested EPT/NPT) or on root_mmu (`enterNested`). */
+  get guestMode(): boolean {
+    return this.l1State !== undefined || this.currentGuestMmu !== undefined;
+  }
+  /**
+   * The running guest's cpu_role, `vcpu->arch.walk_mmu->cpu_role`: root_mmu's, or while L2 runs on
+   * guest_mmu nested_mmu's, computed from L2's registers (`kvm_init_mmu` → `init_kvm_nested_mmu`,
+   * mmu.c:5806-5838, 5846-5847). The role of `gvaWalk`.
+   */
   get role(): CpuRole {
-    return this.walkerValue.role;
+    return this.gvaWalk.role;
   }
   /**
    * `vcpu->arch.root_mmu.root_role`: the TDP role with TDP; without it the shadow MMU's
@@ -258,6 +284,12 @@ export class Vcpu {
   get rootRole(): PageRole {
     return this.shadowVcpu?.ctx.rootRole ?? this.rootRoleValue;
   }
+  /**
+   * root_mmu's walker (its cpu_role is `root_mmu.cpu_role`): the running guest's except while L2
+   * runs on guest_mmu, when root_mmu keeps L1's role until the nested VM exit (`kvm_init_mmu`
+   * re-initialises nested_mmu then, mmu.c:5846-5847) — L1's tables. The running guest's walker
+   * is `gvaWalk`.
+   */
   get walker(): GvaWalker {
     return this.walkerValue;
   }
@@ -483,7 +515,7 @@ export class Vcpu {
     // The running guest's mode: L2's while L2 runs on guest_mmu (setL2Registers).
     const addr = type === 0 ? checkInvpcidAddress(address, this.gvaWalk.role.base.level === 5 ? 57 : 48) : checkAddressArg('address', address);
     const tlb = this.tlbModel;
-    const pcide = ((this.currentGuestMmu?.l2Regs ?? this.regsValue).cr4 & CR4.PCIDE) !== 0n;
+    const pcide = (this.regs.cr4 & CR4.PCIDE) !== 0n;
     checkInvpcid(type, pcid, pcide);
     if (tlb === undefined) return;
     tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, addr, pcide);
@@ -1199,8 +1231,8 @@ export class Vcpu {
       this.exitNested('L2 MOV to CR3: VM exit to L1 (CR_ACCESS)');
       return { roleChanged: !cpu.equals(this.role), rootChanged: role !== this.rootRole.word, l1Exit };
     }
-    // L2 on guest_mmu: L2's CR4.PCIDE decides (the write is L2's, setL2Registers).
-    const pcide = ((this.currentGuestMmu?.l2Regs ?? this.regsValue).cr4 & CR4.PCIDE) !== 0n;
+    // The running guest's CR4.PCIDE (L2's on guest_mmu: the write is L2's, setL2Registers).
+    const pcide = (this.regs.cr4 & CR4.PCIDE) !== 0n;
     const noFlush = pcide && (value >> 63n) === 1n;
     this.noFlush = noFlush;
     try {
@@ -1269,7 +1301,8 @@ export class Vcpu {
     if ((r.status === 'ok' || wp) && target !== undefined) {
       const data = Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(64, value) >> BigInt(8 * i)) & 0xffn));
       this.vm.guestMem.writeBytes(mkGpa(target), data);
-      if (wp) kvmMmuTrackWriteUnchecked(this.vm.shadow, Number(target), bytes, (this.regsValue.cr4 & CR4.PAE) !== 0n, this.index);
+      // mmu_pte_write_fetch_gpte's is_pae(vcpu) (mmu.c:5998): the running guest's CR4.PAE, L2's while L2 runs.
+      if (wp) kvmMmuTrackWriteUnchecked(this.vm.shadow, Number(target), bytes, (this.regs.cr4 & CR4.PAE) !== 0n, this.index);
       this.vm.afterOperation();
     }
     return r;
