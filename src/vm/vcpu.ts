@@ -437,8 +437,7 @@ export class Vcpu {
     if (roleChanged) this.vm.events.recordUnchecked({ kind: 'role_change', vcpu: this.index, outcome: `nested_mmu (L2): ${oldRole.toString()} → ${role.toString()}` });
     const fx = registerWriteEffects(old, next, true);
     if (fx.resetContext) {
-      this.unload();
-      this.tlbRoot = null; // the next root_mmu load is kvm_mmu_load's, which flushes (mmu.c:5919)
+      this.unload(); // the next root_mmu load is kvm_mmu_load's, which flushes (mmu.c:5919)
       g.freeAllRoots();
       this.vm.events.recordUnchecked({ kind: 'mmu_reset', vcpu: this.index, outcome: `kvm_mmu_reset_context in L2 (${fx.why.join(', ')}): root_mmu and guest_mmu roots unloaded` });
     }
@@ -733,7 +732,13 @@ export class Vcpu {
     if (c.remoteFlush !== 0) t.remoteFlush += c.remoteFlush;
   }
 
-  /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
+  /**
+   * `kvm_mmu_unload`: drop the root reference; the next access reloads. That reload is
+   * `kvm_mmu_load`, which flushes the current context whatever root it gets (mmu.c:5912-5919) —
+   * also the same valid root back, which a TDP MMU root outlives its last vCPU reference to be
+   * (tdp_mmu.c:84-89; found again by kvm_tdp_mmu_alloc_root, :271-274) — so the TLB is told the
+   * loaded root is unknown (`tlbSyncRoot` compares roots by identity).
+   */
   unload(): void {
     if (this.mirrorRoot !== null) {
       this.vm.tdp.putRoot(this.mirrorRoot, this.index);
@@ -742,6 +747,7 @@ export class Vcpu {
     if (this.root === null) return;
     this.vm.tdp.putRoot(this.root, this.index);
     this.root = null;
+    this.tlbRoot = null;
     this.tdpInputs = undefined;
   }
 
