@@ -31,6 +31,7 @@ import type { AccessResult, ExitRecord } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
 import type { NgpaWalker } from '../nested/ngpa-walker';
+import type { NestedExit } from '../nested/nested-exit';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/registers';
 
 const CR0_PG = CR0.PG;
@@ -53,7 +54,7 @@ import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
-import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
+import { accessCostUnchecked, kvmHandlingCycles, type AccessCost } from '../cost/cost-model';
 import { HitAddresses, isCanonicalFast, vpnOfHalves, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
@@ -75,6 +76,19 @@ const KIND_ENC = Object.freeze({
   write: [encodeAccess(KIND_ACCESS.write[0]), encodeAccess(KIND_ACCESS.write[1])] as const,
   fetch: [encodeAccess(KIND_ACCESS.fetch[0]), encodeAccess(KIND_ACCESS.fetch[1])] as const,
 });
+
+/**
+ * What a register write did: the role and root changes (`setRegisters`), and for an L2 on guest_mmu
+ * the exits to L0 of a PAE L2's MOV to CR3 under EPT (its PDPTE load through EPT02), present only
+ * when there were some, and the nested VM exit when L0 reflected one to L1 (the MOV did not
+ * complete; the vCPU is back in L1).
+ */
+export interface RegisterWriteResult {
+  roleChanged: boolean;
+  rootChanged: boolean;
+  exits?: ExitRecord[];
+  nestedExit?: NestedExit;
+}
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -347,7 +361,7 @@ export class Vcpu {
    * `load_pdptrs`); any other write keeps the PDPTEs loaded before, whatever the PDPT now holds.
    * An update naming several registers is checked as one write of each (the union of the rules).
    */
-  setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+  setRegisters(update: Partial<PagingRegisters>): RegisterWriteResult {
     this.vm.checkAliveUnchecked('KVM_SET_SREGS', this.index);
     checkRegisterTypes('update', update, true);
     const l2 = this.currentGuestMmu;
@@ -411,10 +425,13 @@ export class Vcpu {
    * current context, mmu.c:5919), and the return to L1 a root_mmu root. A CR0.WP-only change with
    * TDP is `kvm_init_mmu` alone (x86.c:1107-1114). The TLB sees the architectural invalidations
    * of the write under L2's tag (`tlbOnRegisters`).
+   * A PAE L2's MOV to CR3 under EPT loads the PDPTEs through EPT02 (NestedEptMmu.writeL2Registers):
+   * its EPT violations are exits to L0 (`exits`), and one L0 reflects to L1 is a nested VM exit
+   * (`nestedExit`) before the MOV completed, so nothing of L2's changes and the vCPU is back in L1.
    * Returns roleChanged = nested_mmu's cpu_role changed, rootChanged = false (guest_mmu's
    * root_role does not depend on L2's registers).
    */
-  private setL2Registers(g: NestedEptMmu | NestedNptMmu, update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+  private setL2Registers(g: NestedEptMmu | NestedNptMmu, update: Partial<PagingRegisters>): RegisterWriteResult {
     if (update.guestMode === false) {
       throw new InvalidRegisterStateError('l2-guest-mode', 'L2 runs on guest_mmu in guest mode; leave it with exitNested, not by clearing guestMode', 'false');
     }
@@ -427,7 +444,16 @@ export class Vcpu {
     const cr3Written = update.cr3 !== undefined;
     const pdptrBits = ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
     const oldRole = g.l2Walker!.role;
-    g.writeL2Registers(regs, cr3Written ? 'mov-cr3' : pdptrBits ? 'load-pdptrs' : 'keep'); // throws before any change
+    const out = g.writeL2Registers(regs, cr3Written ? 'mov-cr3' : pdptrBits ? 'load-pdptrs' : 'keep'); // throws before any change
+    const exits = out === undefined ? [] : out.exits;
+    if (exits.length > 0) this.afterL2RegisterExits(g, exits);
+    if (out?.reflected !== undefined) {
+      // The nested VM exit: vcpu->arch.mmu = root_mmu (nested_ept_uninit_mmu_context), as accessFull does.
+      this.mmuValue = this.rootMmu;
+      this.nestedTransitionTlbFlush(false);
+      this.vm.afterOperation();
+      return { roleChanged: false, rootChanged: false, exits, nestedExit: out.reflected };
+    }
     const next = g.l2Regs!;
     const role = g.l2Walker!.role;
     const roleChanged = !role.equals(oldRole);
@@ -442,7 +468,26 @@ export class Vcpu {
       this.vm.events.recordUnchecked({ kind: 'mmu_reset', vcpu: this.index, outcome: `kvm_mmu_reset_context in L2 (${fx.why.join(', ')}): root_mmu and guest_mmu roots unloaded` });
     }
     this.vm.afterOperation();
-    return { roleChanged, rootChanged: false };
+    return exits.length > 0 ? { roleChanged, rootChanged: false, exits } : { roleChanged, rootChanged: false };
+  }
+
+  /**
+   * The exits an L2 register write took on guest_mmu (the PDPTE load of a MOV to CR3): with the TLB
+   * model, the flush the root load requested and each EPT violation's invalidations (SDM Vol. 3C
+   * §28.3.3.1), under L2's tag from before the write (the MOV had not completed); without VPIDs a
+   * VM exit and entry flush everything (`vmTransitionNoVpid`). Each exit is priced as an access's
+   * are: the round trip plus KVM's handling by its RET_PF_* outcome.
+   */
+  private afterL2RegisterExits(g: NestedEptMmu | NestedNptMmu, exits: readonly ExitRecord[]): void {
+    const tlb = this.tlbModel;
+    const ctx = g.ctx!;
+    if (tlb !== undefined) {
+      this.serveFlushCurrent(tlb, ctx);
+      const tag = { vpid: this.currentVpid, pcid: this.l2Pcid, eptp: g === this.nestedEpt ? ctx.root.hpa : -1 };
+      for (const e of exits) tlb.eptViolation(tag, Number(e.gpa >> 12n), undefined);
+      if (!tlb.config.vpid) tlb.vmTransitionNoVpid();
+    }
+    for (const e of exits) this.priceExits(1, kvmHandlingCycles(this.vm.costModel, e));
   }
 
   /**
@@ -1227,7 +1272,7 @@ export class Vcpu {
    * (`kvm_set_cr3`). In an L2 whose L1 sets CR3-load exiting the load does not happen: it is a
    * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
    */
-  movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean; l1Exit?: CrAccessExit } {
+  movCr3(value: bigint): RegisterWriteResult & { l1Exit?: CrAccessExit } {
     this.vm.checkAliveUnchecked('MOV to CR3 (KVM_RUN)', this.index);
     checkRegisterTypes('value', { cr3: value }, true);
     if (this.l1State?.intercepts.cr3Load === true) {

@@ -177,8 +177,8 @@ const A_N = 0x300_0000n; // nested(): EPT12 maps DATA_N.. to DATA_G..
 
 describe('nested EPT, PAE L2: PDPTEs after L2\'s own writes', () => {
   /** vmcs12's PDPTEs (b: GVA → DATA_N + 1 page) and a PDPT in memory at PAE_CR3 (a: GVA → DATA_N). */
-  function pae() {
-    const f = nested();
+  function pae(o: Parameters<typeof nested>[0] = {}) {
+    const f = nested(o);
     const a = new PageTableBuilder(f.vm.guestMem, { mode: 'pae', pool: { base: 0x100_8000n, size: 0x4000n } });
     const b = new PageTableBuilder(f.vm.guestMem, { mode: 'pae', pool: { base: 0x100_c000n, size: 0x4000n } });
     a.map(GVA, A_N, { flags: { writable: true } });
@@ -194,7 +194,17 @@ describe('nested EPT, PAE L2: PDPTEs after L2\'s own writes', () => {
   it('MOV to CR3: the CPU loads the PDPTEs at CR3 through EPT12 (SDM Vol. 3A §4.4.1), vmcs12\'s are gone', () => {
     const f = pae();
     expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n); // vmcs12's PDPTEs (vmx/nested.c:2755-2762)
-    f.v.movCr3(PAE_CR3);
+    const exits = f.v.stats.get('exits');
+    const r = f.v.movCr3(PAE_CR3);
+    // The load reads the PDPT through EPT02 (SDM Vol. 3C §28.2.3, footnote), which does not map
+    // it yet: an EPT violation to L0 — a read (bit 0), EPT02's entry not present (bits 5:3 = 0),
+    // no guest linear address (bit 7 clear, Table 28-7) — that KVM fixes from EPT12 (RET_PF_FIXED);
+    // 7.3's error code has no bit for a read and no GUEST_FINAL/PAGE without bit 7 (kvm-7x.md §1.3).
+    expect(r.exits?.map((e) => [e.kind, e.gpa, e.info, e.errorCode, e.onGuestTable, e.ret])).toEqual([['ept_violation', PAE_CR3, 1n, 0n, true, 'RET_PF_FIXED']]);
+    expect(f.v.stats.get('exits')).toBe(exits + 1);
+    expect(r.nestedExit).toBeUndefined();
+    // The MOV re-executed after the fix: EPT02 now maps the PDPT, so the same load takes no exit.
+    expect(f.v.movCr3(PAE_CR3)).toEqual({ roleChanged: false, rootChanged: false });
     expect(f.v.gvaWalk.pdptrs).toEqual(f.read(BigInt(f.a.root)));
     expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
     expect(f.v.regs).toEqual({ ...L2_PAE, cr3: PAE_CR3, guestMode: true }); // L2's (vmx.c:2530-2531)
@@ -214,14 +224,49 @@ describe('nested EPT, PAE L2: PDPTEs after L2\'s own writes', () => {
     const f = pae();
     f.put(f.read(BigInt(f.a.root)).map((x, i) => (i === 0 ? x | 2n : x)));
     const w = f.v.gvaWalk;
+    const exits = f.v.stats.get('exits');
     expect(thrownRule(() => f.v.movCr3(PAE_CR3), InvalidRegisterStateError)).toBe('l2-pdpte-reserved');
     expect(f.v.gvaWalk).toBe(w);
+    expect(f.v.stats.get('exits')).toBe(exits);
     expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n);
   });
 
-  it('a PDPT EPT12 does not map is refused, typed', () => {
-    const f = pae();
-    expect(thrownRule(() => f.v.movCr3(0x200_0000n), InvalidRegisterStateError)).toBe('l2-pdpt-unmapped');
+  for (const kvm of ['6.16', '7.3'] as const) {
+    it(`${kvm}: a PDPT EPT12 does not map: the PDPTE load's EPT violation is reflected to L1 with qualification bit 7 clear, and the MOV does not complete`, () => {
+      const f = pae({ kvm });
+      const UNMAPPED = 0x200_0000n; // nested(): EPT12 maps 0x100_0000.. and DATA_N.. only
+      const l2 = f.v.nested!.l2Regs;
+      const w = f.v.gvaWalk;
+      const l1 = f.v.l1Regs;
+      const exits = f.v.stats.get('exits');
+      const r = f.v.movCr3(UNMAPPED);
+      // L0's EPT12 walk fails at a not-present entry: nested_ept_inject_page_fault (vmx/nested.c:
+      // 442-446) gives L1 an EPT violation whose qualification is the walk's — a read (bit 0), no
+      // permission bits (SDM Vol. 3C Table 28-7 bits 5:3 for a not-present entry) — with bits 7/8
+      // copied from the real exit, where bit 7 is clear for a PDPTE load by MOV to CR (Table 28-7),
+      // and guest_physical_address the nGPA (:461).
+      expect(r.nestedExit).toEqual({ kind: 'ept-violation', exitReason: 48, qualification: 1, qualificationText: 'READ', guestPhysicalAddress: UNMAPPED });
+      expect(r.exits?.map((e) => [e.kind, e.gpa, e.info, e.ret])).toEqual([['ept_violation', UNMAPPED, 1n, 'reflected to L1']]);
+      expect(f.v.stats.get('exits')).toBe(exits + 1);
+      // A VM exit leaves the instruction not completed (SDM Vol. 3C §27.1): CR3 and the PDPTE registers keep
+      // their values; the nested VM exit restores L1 (load_vmcs12_host_state, vmx/nested.c:4692-4724).
+      expect(f.v.nested!.l2Regs).toBe(l2);
+      expect(f.v.nested!.l2Walker).toBe(w);
+      expect(f.v.guestMode).toBe(false);
+      expect(f.v.mmu).toBe(f.v.rootMmu);
+      expect(f.v.regs).toBe(l1);
+    });
+  }
+
+  it('with the TLB model: each exit of the PDPTE load is priced as an access\'s exit is (round trip + KVM\'s handling by RET_PF_*)', () => {
+    const f = pae({ tlb: true });
+    const p = f.vm.costModel.params;
+    const before = { ...f.v.cycles };
+    const r = f.v.movCr3(PAE_CR3);
+    expect(r.exits?.map((e) => e.ret)).toEqual(['RET_PF_FIXED']);
+    expect(f.v.cycles.exits - before.exits).toBe(p.vmExitEntry.cycles);
+    expect(f.v.cycles.kvm - before.kvm).toBe(p.kvmFaultSlow.cycles);
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G);
   });
 });
 
