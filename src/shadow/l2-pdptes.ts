@@ -51,7 +51,8 @@ export function l2PdptesThroughNgpa(ngpa: NgpaWalker, cr3: bigint, how: L2PdpteR
   const g = ngpa.peekFrame(Number(base >> 12n), how.pfec);
   if (g < 0) throw new InvalidRegisterStateError('l2-pdpt-unmapped', `L2's PAE PDPT at nGPA ${hex(base)} is not mapped by ${how.table} (${how.unmapped})`, hex(cr3));
   const l1 = BigInt(g) * 4096n + (base & 0xfffn);
-  if (ngpa.mem.frameOfUnchecked(g) < 0) throw new GpaOutsideMemoryError('l2-pdpt-outside-l1-memory', `L2's PAE PDPT maps to L1 GPA ${hex(l1)}, which no memory slot covers`, hex(cr3));
+  // A slot's never-written frame reads as zeros (frameOf is -1 for it too): only a GPA no slot covers is refused.
+  if (ngpa.mem.slotOfUnchecked(g) === undefined) throw new GpaOutsideMemoryError('l2-pdpt-outside-l1-memory', `L2's PAE PDPT maps to L1 GPA ${hex(l1)}, which no memory slot covers`, hex(cr3));
   const out = readPdptesUnchecked(ngpa.mem, l1);
   if (how.reserved !== undefined) {
     const bad = pdpteRsvdBits(ngpa.mem.maxPhyAddr);

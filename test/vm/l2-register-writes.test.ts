@@ -231,6 +231,16 @@ describe('nested EPT, PAE L2: PDPTEs after L2\'s own writes', () => {
     expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n);
   });
 
+  it('a PDPT in a never-written page of L1\'s RAM loads four not-present PDPTEs: L2\'s accesses then #PF (SDM Vol. 3A §4.4.1, 4.4.2)', () => {
+    const f = pae();
+    const ZERO = 0x100_5000n; // EPT12 maps it (identity pool), nothing wrote it
+    expect(f.vm.guestMem.frameOf(Number(ZERO >> 12n))).toBe(-1);
+    const r = f.v.movCr3(ZERO);
+    expect(r.nestedExit).toBeUndefined();
+    expect(f.v.gvaWalk.pdptrs).toEqual([0n, 0n, 0n, 0n]);
+    expect(f.v.read(GVA).status).toBe('guest-pf');
+  });
+
   for (const kvm of ['6.16', '7.3'] as const) {
     it(`${kvm}: a PDPT EPT12 does not map: the PDPTE load's EPT violation is reflected to L1 with qualification bit 7 clear, and the MOV does not complete`, () => {
       const f = pae({ kvm });
