@@ -120,7 +120,7 @@ export function nestedTdpScenario(spec: NestedTdpSpec): NestedTdpRun {
   const g = guest({ spte: { flavour: spec.host }, hostPageSize: spec.hostPageSize ?? '2M', ramBytes: 4n * ONE_G, regs, checkInvariants: false });
   const { vm, vcpu } = g;
   mapKernelDirectMap(g.pt, TDP12(0), 0x400 * nL2); // L1 edits its EPT12/NPT12 through its direct map
-  const l1Regs = vcpu.regs;
+  const l1Regs = vcpu.l1Regs;
   const l2s: L2[] = Array.from({ length: nL2 }, (_, k) => {
     const tdp12 = new PageTableBuilder(vm.guestMem, { mode: ept ? 'ept4' : 'paging4', pool: { base: TDP12(k), size: 0x40_0000n } });
     const pt = new PageTableBuilder(vm.guestMem, { mode: 'paging4', pool: { base: L2_PT(k), size: 0x10_0000n } });

@@ -328,7 +328,7 @@ export class NestedNptMmu implements KvmMmu {
     this.refreshPdptes();
     const res = shadowPageFaultUnchecked(mmu, ctx, ngpa, ec & ~PFERR.RSVD, 0);
     // Every nested NPT access is a user access already (the walker's default); with GMET, U is the access's own.
-    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec));
+    return finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, ec, this.pendingExit?.final === false ? 'paging-structure' : 'final', res, this.rewalkUser(ec));
   }
 
   /**
@@ -345,7 +345,7 @@ export class NestedNptMmu implements KvmMmu {
       const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), acc);
       if (stop !== WalkStop.Ok) {
         const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-        return finishNestedFault(this.vm.shadow, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, acc, true, res, this.rewalkUser(acc));
+        return finishNestedFault(this.vm.shadow, ctx, this.stats, this.ngpa!, 'NPT12', ngpa, acc, 'final', res, this.rewalkUser(acc));
       }
     }
     return { ret: RET_PF.EMULATE, mmio: true };

@@ -29,7 +29,9 @@ import { WalkStop } from '../walker/walk-scratch';
 import type { AccessResult, ExitRecord } from '../vm/access-result';
 import type { KvmMmu } from '../vm/kvm-mmu';
 import type { PageRole } from '../role/page-role';
-import { ept73Exit, hardwareEptExit } from '../vm/exit';
+import { ept73Exit, hardwareEptExit, hardwarePdpteLoadExit } from '../vm/exit';
+import type { NestedDuring } from '../nested/nested-during';
+import type { NestedExit } from '../nested/nested-exit';
 import { EPT_QUAL_GUEST_MASK, guestLinearBits } from '../nested/exit-qualification';
 import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
@@ -39,7 +41,7 @@ import { finishNestedFault, finishedResult, recordNestedExit, stoppedResult, typ
 import { freeObsoleteRootsUnchecked, freeRootsUnchecked, mmuLoadUnchecked, newPgdUnchecked } from './roots';
 import { checkRegisterTypes } from '../cpu/check-registers';
 import { checkEnum } from '../validate/checks';
-import { L2_PDPTE_SOURCES, l2PdptesThroughNgpa } from './l2-pdptes';
+import { L2_PDPTE_SOURCES, l2PdptesThroughNgpa, readPdptesUnchecked } from './l2-pdptes';
 import { invalidateAddrInRootUnchecked, shadowPathUnchecked } from './sync';
 import { hostPfnToGfnUnchecked, type ShadowVcpuVm } from './shadow-vcpu';
 
@@ -77,6 +79,16 @@ export const SECONDARY_EXEC_MODE_BASED_EPT_EXEC = 1 << 22;
 
 export interface NestedVmContext extends ShadowVcpuVm {
   readonly config: { readonly adEnabled: boolean; readonly execOnly: boolean; readonly maxHugePageLevel: number; readonly hostMaxPhyAddr: number; readonly flavour: string; readonly kvm: KvmVersion };
+}
+
+/**
+ * What an L2 register write on guest_mmu did besides the write: the exits of the CPU's PDPTE load
+ * (MOV to CR3, PAE L2 under EPT), and the EPT12 fault reflected to L1 when the load could not
+ * complete (the write did not happen; the vCPU is back in L1).
+ */
+export interface L2RegisterWrite {
+  exits: ExitRecord[];
+  reflected: NestedExit | undefined;
 }
 
 export class NestedEptMmu implements KvmMmu {
@@ -166,13 +178,16 @@ export class NestedEptMmu implements KvmMmu {
    * and do not change; its roots are freed only by `freeAllRoots` (kvm_mmu_unload).
    *
    * `pdptes` (PAE L2 only): 'keep' the PDPTE registers; 'mov-cr3': the CPU loads them, as MOV to
-   * CR3 with EPT does without a VM exit (vmx.c:4477-4481 clears CR3-load exiting with EPT; SDM
-   * Vol. 3A §4.4.1: a present PDPTE with a reserved bit makes the MOV #GP); 'load-pdptrs': KVM's
-   * `load_pdptrs` on nested_mmu for a CR0/CR4 write it handles (x86.c:1158-1161, 1351-1354;
-   * W|U translation, x86.c:1047-1048; failure is #GP, x86.c:1049-1050, 1058-1062). Everything is
-   * checked before anything changes.
+   * CR3 with EPT does without a VM exit to L0 (vmx.c:4477-4481 clears CR3-load exiting with EPT),
+   * through EPT02 (`loadPdptesByMovCr3`): an EPT02 miss is an EPT violation to L0, which fixes
+   * EPT02 and lets L2 retry or, when EPT12 does not map the PDPT, reflects it to L1 — then the MOV
+   * did not complete and nothing of L2's state changed (returned: `reflected`); a present PDPTE
+   * with a reserved bit makes the MOV #GP (SDM Vol. 3A §4.4.1). 'load-pdptrs': KVM's
+   * `load_pdptrs` on nested_mmu for a CR0/CR4 write it handles (x86.c:1158-1161, 1351-1354; W|U
+   * translation, x86.c:1047-1048; failure is #GP, x86.c:1049-1050, 1058-1062). A #GP and bad input
+   * are refused before anything changes (typed errors).
    */
-  writeL2Registers(regs: PagingRegisters, pdptes: 'keep' | 'mov-cr3' | 'load-pdptrs'): void {
+  writeL2Registers(regs: PagingRegisters, pdptes: 'keep' | 'mov-cr3' | 'load-pdptrs'): L2RegisterWrite {
     checkRegisterTypes('regs', regs);
     checkEnum('pdptes', pdptes, L2_PDPTE_SOURCES);
     checkEntered(this.l2Walker);
@@ -181,16 +196,98 @@ export class NestedEptMmu implements KvmMmu {
     const kvm = this.vm.config.kvm;
     let kept: readonly bigint[] | undefined = pdptes === 'keep' ? this.l2Walker!.pdptrs : undefined;
     // (kept is undefined only if L2 had no PAE paging, and entering it changes CR0.PG: never 'keep'.)
-    if (isPaePaging(next) && (pdptes !== 'keep' || kept === undefined)) {
-      // A read: PFERR_USER is "readable" in v6.16's EPT walk; 7.3 reads are neither W nor F (kvm-7x.md §1.3).
-      const read = kvm === '7.3' ? 0 : PFERR.USER;
-      kept = l2PdptesThroughNgpa(this.ngpa!, next.cr3, pdptes === 'mov-cr3'
-        ? { pfec: read, table: 'EPT12', unmapped: "the CPU's PDPTE read would take an EPT violation; not modelled", reserved: 'the MOV to CR3 #GPs (SDM Vol. 3A §4.4.1)' }
-        : { pfec: PFERR.WRITE | PFERR.USER, table: 'EPT12', unmapped: 'load_pdptrs fails and KVM injects #GP (x86.c:1049-1050)', reserved: 'load_pdptrs fails and KVM injects #GP (x86.c:1058-1062)' });
+    const pae = isPaePaging(next) && (pdptes !== 'keep' || kept === undefined);
+    if (pae && pdptes === 'mov-cr3') {
+      // The checks, before anything changes: L2's new state (zero PDPTEs stand in for the ones
+      // the load gives), then what the CPU will read once EPT02 maps the PDPT as EPT12 does
+      // (reserved bits: #GP; outside L1's memory: not modelled). An unmapped PDPT is no error.
+      new GvaWalker(mem, next, this.l2Features!, [0n, 0n, 0n, 0n], kvm); // throws on bad L2 state
+      this.checkPdptForMovCr3(next.cr3);
+      const load = this.loadPdptesByMovCr3(next.cr3);
+      if (load.reflected !== undefined) return load;
+      this.l2Walker = new GvaWalker(mem, next, this.l2Features!, load.pdptes, kvm);
+      this.l2Regs = next;
+      return load;
+    }
+    if (pae) {
+      kept = l2PdptesThroughNgpa(this.ngpa!, next.cr3, {
+        pfec: PFERR.WRITE | PFERR.USER, table: 'EPT12', unmapped: 'load_pdptrs fails and KVM injects #GP (x86.c:1049-1050)', reserved: 'load_pdptrs fails and KVM injects #GP (x86.c:1058-1062)',
+      });
     }
     const walker = new GvaWalker(mem, next, this.l2Features!, kept, kvm); // throws on bad L2 state
     this.l2Walker = walker;
     this.l2Regs = next;
+    return { exits: [], reflected: undefined };
+  }
+
+  /**
+   * The PDPT a PAE L2's MOV to CR3 will read, as EPT12 maps it (EPT02 shadows EPT12, so once L0
+   * has fixed EPT02 the CPU reads this): a present PDPTE with a reserved bit is the MOV's #GP
+   * (SDM Vol. 3A §4.4.1), typed 'l2-pdpte-reserved'; a PDPT EPT12 maps outside L1's memory is not
+   * modelled ('l2-pdpt-outside-l1-memory'). Unmapped: nothing to check (the load exits to L1).
+   */
+  private checkPdptForMovCr3(cr3: bigint): void {
+    const base = cr3 & 0xffffffe0n;
+    const g = this.ngpa!.peekFrame(Number(base >> 12n), this.readPfec());
+    if (g < 0) return;
+    l2PdptesThroughNgpa(this.ngpa!, cr3, { pfec: this.readPfec(), table: 'EPT12', unmapped: '', reserved: 'the MOV to CR3 #GPs (SDM Vol. 3A §4.4.1)' });
+  }
+
+  /** A data read in the EPT walks: PFERR_USER ("readable") in v6.16; 7.3 reads are neither W nor F (kvm-7x.md §1.3). */
+  private readPfec(): number {
+    return this.vm.config.kvm === '7.3' ? 0 : PFERR.USER;
+  }
+
+  /**
+   * The CPU's PDPTE load of a PAE L2's MOV to CR3 under EPT: a read of the four PDPTEs at
+   * CR3[31:5], an nGPA, through EPT02 (SDM Vol. 3C §28.2.3 and its footnote). When EPT02 does not
+   * allow it, an EPT violation (or misconfiguration) exits to L0 with no guest linear address
+   * (`hardwarePdpteLoadExit`); L0's `kvm_mmu_page_fault` on guest_mmu walks EPT12
+   * (`ept_page_fault`) and either fixes EPT02 — L2 re-executes the MOV — or injects the EPT12
+   * fault into L1 (`nested_ept_inject_page_fault`, vmx/nested.c:409-461: the qualification's bits
+   * 7/8 are copied from the real exit's, :442-445, so L1 sees bit 7 clear too; the address is the
+   * nGPA, :461). The reported address is the PDPT's base CR3[31:5] (ASSUMPTION: the SDM does not
+   * say which of the four PDPTE addresses a failed load reports; all lie in one page, so every
+   * frame-level effect is the same). With the TLB model the caller applies the exits' invalidations.
+   */
+  private loadPdptesByMovCr3(cr3: bigint): L2RegisterWrite & { pdptes: readonly bigint[] } {
+    const ctx = this.ctx!;
+    const mmu = this.vm.shadow;
+    const base = cr3 & 0xffffffe0n;
+    const ngfn = Number(base >> 12n);
+    const exits: ExitRecord[] = [];
+    const read = this.readPfec();
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      this.load();
+      const s = ctx.hwScratch;
+      const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, read);
+      if (stop === WalkStop.Ok) {
+        const g = hostPfnToGfnUnchecked(this.vm.memslots, s.gfn);
+        if (g < 0) throw new InvariantViolation('ept02-target', 'an EPT02 leaf maps a frame no memslot backs', hex(s.gfn));
+        return { pdptes: readPdptesUnchecked(mmu.vm.guestMem, BigInt(g) * 4096n + (base & 0xfffn)), exits, reflected: undefined };
+      }
+      let rwx = 7;
+      let xu = 1;
+      for (let l = s.maxLevel; l >= s.level; l--) {
+        rwx &= s.lo[l]! & 7;
+        xu &= (s.lo[l]! >>> 10) & 1;
+      }
+      const misconfig = stop === WalkStop.Reserved;
+      const hw = hardwarePdpteLoadExit(base, rwx, misconfig, ept73Exit(this.vm.config.kvm, this.ngpa!.mbec, xu === 1, 0));
+      this.curGuestLinear = 0;
+      this.stats.inc('exits');
+      this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
+      mmu.vm.events.recordUnchecked({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gpa: base, code: hw.info, outcome: "L2 MOV to CR3: PDPTE load through EPT02 (shadow of EPT12)" });
+      const h = this.pageFault(base, Number(hw.errorCode), misconfig, 'none');
+      recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
+      if (h.reflected !== undefined) {
+        this.exit('EPT12 fault of the PDPTE load reflected to L1');
+        return { pdptes: [], exits, reflected: h.reflected };
+      }
+      // checkPdptForMovCr3 refused a PDPT outside L1's memory, so nothing is emulated here.
+      if (h.ret === RET_PF.EMULATE) throw new InvariantViolation('pdpte-load-emulated', "KVM emulated the PDPTE load of L2's MOV to CR3", hex(base));
+    }
+    throw new InvariantViolation('no-progress', `the PDPTE load of L2's MOV to CR3 made no progress after ${MAX_ATTEMPTS} exits`, hex(base));
   }
 
   /** `kvm_mmu_unload`'s half for guest_mmu: `kvm_mmu_free_roots(.., KVM_MMU_ROOTS_ALL)` (mmu.c:5931); the next entry loads a root for EPTP12. */
@@ -263,7 +360,7 @@ export class NestedEptMmu implements KvmMmu {
   }
 
   /** `kvm_mmu_page_fault` with vcpu->arch.mmu = guest_mmu. */
-  private pageFault(ngpa: bigint, ec: number, misconfig: boolean, finalAcc?: number): NestedFaultOutcome {
+  private pageFault(ngpa: bigint, ec: number, misconfig: boolean, during: NestedDuring, finalAcc?: number): NestedFaultOutcome {
     const mmu = this.vm.shadow;
     const ctx = this.ctx!;
     let r: RetPf = RET_PF.INVALID;
@@ -291,7 +388,7 @@ export class NestedEptMmu implements KvmMmu {
       const refused = this.emulatorCheck(ngpa, finalAcc);
       if (refused !== undefined) return refused;
     }
-    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, this.pendingExit?.final !== false, res, this.rewalkUser(ec), this.curGuestLinear), ngpa);
+    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, ec, during, res, this.rewalkUser(ec), this.curGuestLinear), ngpa);
   }
 
   /**
@@ -344,7 +441,7 @@ export class NestedEptMmu implements KvmMmu {
     const stop = walkTables(ctx.walkInputs!, s, Number(ngpa >> 32n), Number(ngpa & 0xffffffffn), finalAcc);
     if (stop === WalkStop.Ok) return undefined;
     const res = { ret: RET_PF.RETRY, walkFault: { errorCode: s.errorCode, stop }, mmio: false };
-    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, true, res, this.rewalkUser(finalAcc), this.curGuestLinear), ngpa);
+    return this.injected(finishNestedFault(mmu, ctx, this.stats, this.ngpa!, 'EPT12', ngpa, finalAcc, 'final', res, this.rewalkUser(finalAcc), this.curGuestLinear), ngpa);
   }
 
   /** One L2 access: hardware 2D walk with EPT02 as the second stage. */
@@ -380,7 +477,7 @@ export class NestedEptMmu implements KvmMmu {
         this.stats.inc('exits');
         this.stats.inc(misconfig ? 'ept_misconfigs' : 'ept_violations');
         mmu.vm.events.recordUnchecked({ kind: misconfig ? 'ept_misconfig' : 'ept_violation', vcpu: this.index, gva: a, gpa: p.ngpa, code: q, outcome: 'L2: EPT02 (shadow of EPT12)' });
-        const h = this.pageFault(p.ngpa, Number(ec), misconfig, p.final ? p.acc : undefined);
+        const h = this.pageFault(p.ngpa, Number(ec), misconfig, p.final ? 'final' : 'paging-structure', p.final ? p.acc : undefined);
         recordNestedExit(this.vm, mmu, this.index, exits, hw, h);
         if (h.reflected !== undefined) this.exit('EPT12 fault reflected to L1');
         const stopped = stoppedResult(w, stop, a, access, exits, attempt, h);

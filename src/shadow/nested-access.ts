@@ -34,22 +34,22 @@ export interface NestedFaultOutcome {
  * After `FNAME(page_fault)` on guest_mmu: a failed walk of L1's tables is injected into L1
  * (`kvm_inject_emulated_page_fault` → `nested_ept_inject_page_fault` / `nested_svm_inject_npf_exit`,
  * invalidating the nGPA in the shadow first for a present, non-reserved fault); otherwise count
- * the outcome. `user` says whether the re-walk that builds L1's exit is a user access (EPT: KVM
+ * the outcome. `during` is what the access was for (qualification bits 7/8 of L1's exit, copied
+ * from the real exit, vmx/nested.c:442-445; NPF EXITINFO1 bits 32/33). `user` says whether the re-walk that builds L1's exit is a user access (EPT: KVM
  * walks reads as user; NPT: every nested access is user already).
  */
 export function finishNestedFault(
   mmu: ShadowMmu, ctx: ShadowContext, stats: Counters<VcpuStatName>, nested: NgpaWalker, tables: string,
-  ngpa: bigint, ec: number, final: boolean, res: ShadowFaultResult, user: ((kind: 'read' | 'write' | 'fetch') => boolean) | undefined,
+  ngpa: bigint, ec: number, during: NestedDuring, res: ShadowFaultResult, user: ((kind: 'read' | 'write' | 'fetch') => boolean) | undefined,
   guestLinear = 0,
 ): NestedFaultOutcome {
   let r = res.ret;
   if (res.walkFault !== undefined) {
     const wec = res.walkFault.errorCode;
     if ((wec & PFERR.PRESENT) !== 0 && (wec & PFERR.RSVD) === 0) invalidateAddrInRootUnchecked(mmu, ctx, ctx.root.hpa, ngpa);
-    const during: NestedDuring = final ? 'final' : 'paging-structure';
     const kind = ec & PFERR.WRITE ? 'write' : ec & PFERR.FETCH ? 'fetch' : 'read';
     // 7.3 EPT: bits 11:9 of the real exit go into L1's qualification (a0efd8cb221f, kvm-7x.md §1.2).
-    const extra = guestLinear !== 0 && final ? { guestLinear } : {};
+    const extra = guestLinear !== 0 && during === 'final' ? { guestLinear } : {};
     const rec = nested.walk(mkNgpa(ngpa), user === undefined ? { kind, during, ...extra } : { kind, user: user(kind), during, ...extra });
     if (rec.status !== 'fault') throw new InvariantViolation('nested-walk-disagrees', `the ${tables} walk failed for KVM but not on the second look`, hex(ngpa));
     stats.inc('nested_reflected');

@@ -112,6 +112,39 @@ export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final:
 }
 
 /**
+ * The exit the CPU takes when its EPT walk fails for the PDPTE load of a MOV to CR3 with PAE
+ * paging (SDM Vol. 3C §28.2.3, footnote: the MOV to CR3 loads the PDPTEs from memory using the
+ * guest-physical address being loaded into CR3, so it can cause an EPT violation or
+ * misconfiguration). The load is a read, never a write (§28.2.3.2: "Those loads of guest PDPTEs are
+ * treated as reads"), and it has no guest linear address: qualification bit 7 is clear (Table
+ * 28-7: the guest linear-address field is valid for all EPT violations except those from loading
+ * the guest PDPTEs as part of MOV CR), so bit 8 and the advanced information (bits 11:9) are not
+ * set either. The error code is KVM's from that qualification (`__vmx_handle_ept_violation`,
+ * vmx/common.h:85-110: a read is PFERR_USER in v6.16; 7.3 adds neither GUEST_FINAL nor GUEST_PAGE
+ * without bit 7). `onGuestTable`: the PDPT is a guest paging structure.
+ */
+export function hardwarePdpteLoadExit(gpa: bigint, rwx: number, misconfig: boolean, v73?: Ept73Exit): TdpExit {
+  checkBigint('gpa', gpa, { max: (1n << 52n) - 1n });
+  checkInt('rwx', rwx, { max: 7 });
+  checkBool('misconfig', misconfig);
+  if (v73 !== undefined) {
+    checkObject('v73', v73);
+    checkBool('v73.mbec', v73.mbec);
+    checkBool('v73.xu', v73.xu);
+    checkInt('v73.guestLinear', v73.guestLinear, { max: EPT_QUAL_GUEST_MASK });
+  }
+  if (misconfig) {
+    return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: true, info: 0n, errorCode: BigInt(PFERR.RSVD) };
+  }
+  let q = EPT_QUAL.ACC_READ | rwxToProt(rwx);
+  if (v73 !== undefined) {
+    if (v73.mbec && v73.xu) q |= EPT_QUAL.PROT_USER_EXEC;
+    return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: true, info: BigInt(q), errorCode: eptViolationErrorCode73(q, v73.mbec) };
+  }
+  return { kind: 'ept_violation', reason: VMX_EXIT_REASON.EPT_VIOLATION, gpa, onGuestTable: true, info: BigInt(q), errorCode: eptViolationErrorCode(q) };
+}
+
+/**
  * What a KVM 7.3 EPT exit adds: MBEC in the EPT walked (`mmu_has_mbec`), the AND of XU, and the
  * advanced VM-exit information of the guest linear address (`guestLinearBits`: bits 11:9; with
  * guest paging off user-mode and read/write, not execute-disable: SDM Vol. 3C Table 28-7 bits 9-11,

@@ -24,6 +24,10 @@ import { U64View } from '../u64-view';
 export interface TlbVcpu {
   readonly vm: VcpuVm;
   readonly index: number;
+  /**
+   * The running guest's registers and root_mmu's walker. The helpers serve the TDP root_mmu only,
+   * where both describe the guest running on it (L1, or an L2 L1 shadows itself).
+   */
   readonly regs: PagingRegisters;
   readonly walker: GvaWalker;
   readonly currentRoot: TdpPage | null;

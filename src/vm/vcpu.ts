@@ -32,6 +32,7 @@ import type { AccessResult, ExitRecord } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
 import type { NgpaWalker } from '../nested/ngpa-walker';
+import type { NestedExit } from '../nested/nested-exit';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/registers';
 
 const CR0_PG = CR0.PG;
@@ -54,7 +55,7 @@ import {
   checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
-import { accessCostUnchecked, type AccessCost } from '../cost/cost-model';
+import { accessCostUnchecked, kvmHandlingCycles, type AccessCost } from '../cost/cost-model';
 import { HitAddresses, NO_EXITS, NO_STEPS, PAGE_BYTES, isCanonicalFast, vpnOfHalves, rightsPermit, tlbFill, tlbHitResult, tlbPermits, tlbTag, vcpuVpid, vcpuVpid02, walkRefs } from './vcpu-tlb';
 import { nestedMiss, shadowMiss } from './vcpu-tlb-shadow';
 
@@ -76,6 +77,19 @@ const KIND_ENC = Object.freeze({
   write: [encodeAccess(KIND_ACCESS.write[0]), encodeAccess(KIND_ACCESS.write[1])] as const,
   fetch: [encodeAccess(KIND_ACCESS.fetch[0]), encodeAccess(KIND_ACCESS.fetch[1])] as const,
 });
+
+/**
+ * What a register write did: the role and root changes (`setRegisters`), and for an L2 on guest_mmu
+ * the exits to L0 of a PAE L2's MOV to CR3 under EPT (its PDPTE load through EPT02), present only
+ * when there were some, and the nested VM exit when L0 reflected one to L1 (the MOV did not
+ * complete; the vCPU is back in L1).
+ */
+export interface RegisterWriteResult {
+  roleChanged: boolean;
+  rootChanged: boolean;
+  exits?: ExitRecord[];
+  nestedExit?: NestedExit;
+}
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -267,11 +281,37 @@ export class Vcpu {
     return this.nestedNptMmu;
   }
 
+  /**
+   * The running guest's paging registers, as `vcpu->arch.cr0/cr3/cr4/efer` hold them: L2's while
+   * L2 runs — with nested EPT/NPT too, where KVM loads L2's (`prepare_vmcs02`: vmx_set_cr0/cr4,
+   * `vcpu->arch.efer`, vmx/nested.c:2715-2723, then `nested_vmx_load_cr3` sets `vcpu->arch.cr3`,
+   * :2741, :1166; `nested_vmcb02_prepare_save`, svm/nested.c:574-577, then `nested_svm_load_cr3`,
+   * :850, :521) and L2's own writes change them (`setRegisters`) — and L1's again after the nested
+   * VM exit (`load_vmcs12_host_state`, vmx/nested.c:4692-4724; `nested_svm_vmexit`,
+   * svm/nested.c:1152-1175). L1's while L2 runs: `l1Regs`.
+   */
   get regs(): PagingRegisters {
-    return this.regsValue;
+    return this.currentGuestMmu?.l2Regs ?? this.regsValue;
   }
+  /**
+   * L1's paging registers: `regs` while L1 runs; while L2 runs, what the nested VM exit restores
+   * (vmcs12's host state / vmcb01's save area). With nested EPT/NPT they are also what root_mmu's
+   * roles are computed from (`rootMmuWalker`).
+   */
+  get l1Regs(): PagingRegisters {
+    return this.l1State?.regs ?? this.regsValue;
+  }
+  /** Whether L2 runs (`is_guest_mode`): on guest_mmu (nested EPT/NPT) or on root_mmu (`enterNested`). */
+  get guestMode(): boolean {
+    return this.l1State !== undefined || this.currentGuestMmu !== undefined;
+  }
+  /**
+   * The running guest's cpu_role, `vcpu->arch.walk_mmu->cpu_role`: root_mmu's, or while L2 runs on
+   * guest_mmu nested_mmu's, computed from L2's registers (`kvm_init_mmu` → `init_kvm_nested_mmu`,
+   * mmu.c:5806-5838, 5846-5847). The role of `gvaWalk`.
+   */
   get role(): CpuRole {
-    return this.walkerValue.role;
+    return this.gvaWalk.role;
   }
   /**
    * `vcpu->arch.root_mmu.root_role`: the TDP role with TDP; without it the shadow MMU's
@@ -280,6 +320,12 @@ export class Vcpu {
   get rootRole(): PageRole {
     return this.shadowVcpu?.ctx.rootRole ?? this.rootRoleValue;
   }
+  /**
+   * root_mmu's walker (its cpu_role is `root_mmu.cpu_role`): the running guest's except while L2
+   * runs on guest_mmu, when root_mmu keeps L1's role until the nested VM exit (`kvm_init_mmu`
+   * re-initialises nested_mmu then, mmu.c:5846-5847) — L1's tables. The running guest's walker
+   * is `gvaWalk`.
+   */
   get walker(): GvaWalker {
     return this.walkerValue;
   }
@@ -337,7 +383,7 @@ export class Vcpu {
    * `load_pdptrs`); any other write keeps the PDPTEs loaded before, whatever the PDPT now holds.
    * An update naming several registers is checked as one write of each (the union of the rules).
    */
-  setRegisters(update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+  setRegisters(update: Partial<PagingRegisters>): RegisterWriteResult {
     this.vm.checkAliveUnchecked('KVM_SET_SREGS', this.index);
     checkRegisterTypes('update', update, true);
     const l2 = this.currentGuestMmu;
@@ -401,10 +447,13 @@ export class Vcpu {
    * current context, mmu.c:5919), and the return to L1 a root_mmu root. A CR0.WP-only change with
    * TDP is `kvm_init_mmu` alone (x86.c:1107-1114). The TLB sees the architectural invalidations
    * of the write under L2's tag (`tlbOnRegisters`).
+   * A PAE L2's MOV to CR3 under EPT loads the PDPTEs through EPT02 (NestedEptMmu.writeL2Registers):
+   * its EPT violations are exits to L0 (`exits`), and one L0 reflects to L1 is a nested VM exit
+   * (`nestedExit`) before the MOV completed, so nothing of L2's changes and the vCPU is back in L1.
    * Returns roleChanged = nested_mmu's cpu_role changed, rootChanged = false (guest_mmu's
    * root_role does not depend on L2's registers).
    */
-  private setL2Registers(g: NestedEptMmu | NestedNptMmu, update: Partial<PagingRegisters>): { roleChanged: boolean; rootChanged: boolean } {
+  private setL2Registers(g: NestedEptMmu | NestedNptMmu, update: Partial<PagingRegisters>): RegisterWriteResult {
     if (update.guestMode === false) {
       throw new InvalidRegisterStateError('l2-guest-mode', 'L2 runs on guest_mmu in guest mode; leave it with exitNested, not by clearing guestMode', 'false');
     }
@@ -417,7 +466,16 @@ export class Vcpu {
     const cr3Written = update.cr3 !== undefined;
     const pdptrBits = ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
     const oldRole = g.l2Walker!.role;
-    g.writeL2Registers(regs, cr3Written ? 'mov-cr3' : pdptrBits ? 'load-pdptrs' : 'keep'); // throws before any change
+    const out = g.writeL2Registers(regs, cr3Written ? 'mov-cr3' : pdptrBits ? 'load-pdptrs' : 'keep'); // throws before any change
+    const exits = out === undefined ? [] : out.exits;
+    if (exits.length > 0) this.afterL2RegisterExits(g, exits);
+    if (out?.reflected !== undefined) {
+      // The nested VM exit: vcpu->arch.mmu = root_mmu (nested_ept_uninit_mmu_context), as accessFull does.
+      this.mmuValue = this.rootMmu;
+      this.nestedTransitionTlbFlush(false);
+      this.vm.afterOperation();
+      return { roleChanged: false, rootChanged: false, exits, nestedExit: out.reflected };
+    }
     const next = g.l2Regs!;
     const role = g.l2Walker!.role;
     const roleChanged = !role.equals(oldRole);
@@ -427,13 +485,31 @@ export class Vcpu {
     if (roleChanged) this.vm.events.recordUnchecked({ kind: 'role_change', vcpu: this.index, outcome: `nested_mmu (L2): ${oldRole.toString()} → ${role.toString()}` });
     const fx = registerWriteEffects(old, next, true);
     if (fx.resetContext) {
-      this.unload();
-      this.tlbRoot = null; // the next root_mmu load is kvm_mmu_load's, which flushes (mmu.c:5919)
+      this.unload(); // the next root_mmu load is kvm_mmu_load's, which flushes (mmu.c:5919)
       g.freeAllRoots();
       this.vm.events.recordUnchecked({ kind: 'mmu_reset', vcpu: this.index, outcome: `kvm_mmu_reset_context in L2 (${fx.why.join(', ')}): root_mmu and guest_mmu roots unloaded` });
     }
     this.vm.afterOperation();
-    return { roleChanged, rootChanged: false };
+    return exits.length > 0 ? { roleChanged, rootChanged: false, exits } : { roleChanged, rootChanged: false };
+  }
+
+  /**
+   * The exits an L2 register write took on guest_mmu (the PDPTE load of a MOV to CR3): with the TLB
+   * model, the flush the root load requested and each EPT violation's invalidations (SDM Vol. 3C
+   * §28.3.3.1), under L2's tag from before the write (the MOV had not completed); without VPIDs a
+   * VM exit and entry flush everything (`vmTransitionNoVpid`). Each exit is priced as an access's
+   * are: the round trip plus KVM's handling by its RET_PF_* outcome.
+   */
+  private afterL2RegisterExits(g: NestedEptMmu | NestedNptMmu, exits: readonly ExitRecord[]): void {
+    const tlb = this.tlbModel;
+    const ctx = g.ctx!;
+    if (tlb !== undefined) {
+      this.serveFlushCurrent(tlb, ctx);
+      const tag = { vpid: this.currentVpid, pcid: this.l2Pcid, eptp: g === this.nestedEpt ? ctx.root.hpa : -1 };
+      for (const e of exits) tlb.eptViolation(tag, Number(e.gpa >> 12n), undefined);
+      if (!tlb.config.vpid) tlb.vmTransitionNoVpid();
+    }
+    for (const e of exits) this.priceExits(1, kvmHandlingCycles(this.vm.costModel, e));
   }
 
   /**
@@ -505,7 +581,7 @@ export class Vcpu {
     // The running guest's mode: L2's while L2 runs on guest_mmu (setL2Registers).
     const addr = type === 0 ? checkInvpcidAddress(address, this.gvaWalk.role.base.level === 5 ? 57 : 48) : checkAddressArg('address', address);
     const tlb = this.tlbModel;
-    const pcide = ((this.currentGuestMmu?.l2Regs ?? this.regsValue).cr4 & CR4.PCIDE) !== 0n;
+    const pcide = (this.regs.cr4 & CR4.PCIDE) !== 0n;
     checkInvpcid(type, pcid, pcide);
     if (tlb === undefined) return;
     tlb.invpcid({ vpid: this.currentVpid, pcid: 0, eptp: -1 }, type, pcid, addr, pcide);
@@ -734,7 +810,13 @@ export class Vcpu {
     if (c.remoteFlush !== 0) t.remoteFlush += c.remoteFlush;
   }
 
-  /** `kvm_mmu_unload`: drop the root reference; the next access reloads. */
+  /**
+   * `kvm_mmu_unload`: drop the root reference; the next access reloads. That reload is
+   * `kvm_mmu_load`, which flushes the current context whatever root it gets (mmu.c:5912-5919) —
+   * also the same valid root back, which a TDP MMU root outlives its last vCPU reference to be
+   * (tdp_mmu.c:84-89; found again by kvm_tdp_mmu_alloc_root, :271-274) — so the TLB is told the
+   * loaded root is unknown (`tlbSyncRoot` compares roots by identity).
+   */
   unload(): void {
     if (this.mirrorRoot !== null) {
       this.vm.tdp.putRoot(this.mirrorRoot, this.index);
@@ -743,6 +825,7 @@ export class Vcpu {
     if (this.root === null) return;
     this.vm.tdp.putRoot(this.root, this.index);
     this.root = null;
+    this.tlbRoot = null;
     this.tdpInputs = undefined;
   }
 
@@ -1246,7 +1329,7 @@ export class Vcpu {
    * (`kvm_set_cr3`). In an L2 whose L1 sets CR3-load exiting the load does not happen: it is a
    * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
    */
-  movCr3(value: bigint): { roleChanged: boolean; rootChanged: boolean; l1Exit?: CrAccessExit } {
+  movCr3(value: bigint): RegisterWriteResult & { l1Exit?: CrAccessExit } {
     this.vm.checkAliveUnchecked('MOV to CR3 (KVM_RUN)', this.index);
     checkRegisterTypes('value', { cr3: value }, true);
     if (this.l1State?.intercepts.cr3Load === true) {
@@ -1256,8 +1339,8 @@ export class Vcpu {
       this.exitNested('L2 MOV to CR3: VM exit to L1 (CR_ACCESS)');
       return { roleChanged: !cpu.equals(this.role), rootChanged: role !== this.rootRole.word, l1Exit };
     }
-    // L2 on guest_mmu: L2's CR4.PCIDE decides (the write is L2's, setL2Registers).
-    const pcide = ((this.currentGuestMmu?.l2Regs ?? this.regsValue).cr4 & CR4.PCIDE) !== 0n;
+    // The running guest's CR4.PCIDE (L2's on guest_mmu: the write is L2's, setL2Registers).
+    const pcide = (this.regs.cr4 & CR4.PCIDE) !== 0n;
     const noFlush = pcide && (value >> 63n) === 1n;
     this.noFlush = noFlush;
     try {
@@ -1326,7 +1409,8 @@ export class Vcpu {
     if ((r.status === 'ok' || wp) && target !== undefined) {
       const data = Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(64, value) >> BigInt(8 * i)) & 0xffn));
       this.vm.guestMem.writeBytes(mkGpa(target), data);
-      if (wp) kvmMmuTrackWriteUnchecked(this.vm.shadow, Number(target), bytes, (this.regsValue.cr4 & CR4.PAE) !== 0n, this.index);
+      // mmu_pte_write_fetch_gpte's is_pae(vcpu) (mmu.c:5998): the running guest's CR4.PAE, L2's while L2 runs.
+      if (wp) kvmMmuTrackWriteUnchecked(this.vm.shadow, Number(target), bytes, (this.regs.cr4 & CR4.PAE) !== 0n, this.index);
       this.vm.afterOperation();
     }
     return r;

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import {
-  DirtyRing, HostMemory, dirtyRingEntryCheck, ept73Exit, eptViolationErrorCode, eptViolationErrorCode73, hardwareEptExit, hardwareNpfExit,
+  DirtyRing, HostMemory, dirtyRingEntryCheck, ept73Exit, eptViolationErrorCode, eptViolationErrorCode73, hardwareEptExit, hardwareNpfExit, hardwarePdpteLoadExit,
   lpageIndex, makeLpageInfo, maxMappingLevel, memslotPfn, memslotPrivatePfn, recoverNxHugePages, registerWriteEffects,
 } from '../../src';
 import { fixture, LONG_MODE } from '../vm/fixtures';
@@ -77,6 +77,7 @@ describe('hardware TDP exits', () => {
     fc.assert(fc.property(badBigint({ max: (1n << 52n) - 1n }), (v) => {
       refused(t, () => hardwareEptExit(v as bigint, 2, 7, true, false), { param: 'gpa', value: v });
       refused(t, () => hardwareNpfExit(v as bigint, 2, true, false), { param: 'gpa', value: v });
+      refused(t, () => hardwarePdpteLoadExit(v as bigint, 7, false), { param: 'gpa', value: v });
     }), FC);
     fc.assert(fc.property(badInt(0, U32), (v) => {
       refused(t, () => hardwareEptExit(0x1000n, v as number, 7, true, false), { param: 'access', value: v });
@@ -84,7 +85,10 @@ describe('hardware TDP exits', () => {
       refused(t, () => eptViolationErrorCode(v as number), { param: 'qual', value: v });
       refused(t, () => eptViolationErrorCode73(v as number, false), { param: 'qual', value: v });
     }), FC);
-    fc.assert(fc.property(badInt(0, 7), (v) => refused(t, () => hardwareEptExit(0x1000n, 2, v as number, true, false), { param: 'rwx', value: v })), FC);
+    fc.assert(fc.property(badInt(0, 7), (v) => {
+      refused(t, () => hardwareEptExit(0x1000n, 2, v as number, true, false), { param: 'rwx', value: v });
+      refused(t, () => hardwarePdpteLoadExit(0x1000n, v as number, false), { param: 'rwx', value: v });
+    }), FC);
     fc.assert(fc.property(badBool, (v) => {
       refused(t, () => hardwareEptExit(0x1000n, 2, 7, v as boolean, false), { param: 'final', value: v });
       refused(t, () => hardwareEptExit(0x1000n, 2, 7, true, v as boolean), { param: 'misconfig', value: v });
@@ -93,6 +97,8 @@ describe('hardware TDP exits', () => {
       refused(t, () => ept73Exit('7.3', v as boolean, false, 0), { param: 'mbec', value: v });
       refused(t, () => ept73Exit('7.3', false, v as boolean, 0), { param: 'xu', value: v });
       refused(t, () => hardwareEptExit(0x1000n, 2, 7, true, false, { mbec: v as boolean, xu: false, guestLinear: 0 }), { param: 'v73.mbec', value: v });
+      refused(t, () => hardwarePdpteLoadExit(0x1000n, 7, v as boolean), { param: 'misconfig', value: v });
+      refused(t, () => hardwarePdpteLoadExit(0x1000n, 7, false, { mbec: false, xu: v as boolean, guestLinear: 0 }), { param: 'v73.xu', value: v });
     }), FC);
     fc.assert(fc.property(badEnum(['6.16', '7.3']), (v) => refused(t, () => ept73Exit(v as never, false, false, 0), { param: 'kvm', value: v })), FC);
     // Qualification bits 11:9 (SDM Vol. 3C Table 28-7): at most 0xe00.

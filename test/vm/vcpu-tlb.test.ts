@@ -4,7 +4,7 @@
  * walk's memory references with and without paging-structure and nested caches.
  */
 import { describe, expect, it } from 'vitest';
-import { Vm, PageTableBuilder, CR4, type SpteConfigSpec, type VmOptions } from '../../src';
+import { Vm, PageTableBuilder, CR4, EFER, type SpteConfigSpec, type VmOptions } from '../../src';
 import { LONG_MODE } from './fixtures';
 import { privateAndSharedTouched, tdFixture } from '../tdx/fixtures';
 
@@ -117,6 +117,28 @@ describe('KVM\'s flushes reach the TLB', () => {
     const r = v.read(VA);
     expect(v.tlb!.stats.get('flush_current')).toBe(2);
     expect(r.tlb).toBe('miss');
+  });
+
+  it('a context reset that gets the same root back still flushes it on load (kvm_mmu_reset_context → kvm_mmu_unload; kvm_mmu_load always flush_tlb_current, mmu.c:5919)', () => {
+    // WRMSR EFER.NX 1→0: a KVM_MMU_EFER_ROLE_BITS change (mmu.h:44) is kvm_mmu_reset_context
+    // (x86.c:1752-1753), whose kvm_mmu_unload puts the root. The TDP root's role does not depend
+    // on EFER.NX (kvm_calc_tdp_mmu_root_page_role), and a valid TDP MMU root outlives its last
+    // vCPU reference (tdp_mmu.c:84-89), so kvm_mmu_load finds the same root (kvm_tdp_mmu_alloc_root,
+    // tdp_mmu.c:271-274) and then flushes the current context anyway (mmu.c:5912-5919: vmx_flush_tlb_current = INVEPT
+    // single-context of the EPTP, vmx.c:3241-3254). A WRMSR to EFER is no architectural TLB
+    // invalidation (SDM Vol. 3A §4.10.4.1 lists MOV to CR0/CR3/CR4 and the invalidation
+    // instructions), so only that flush makes the next access miss.
+    const { v } = setup();
+    expect(v.read(VA).tlb).toBe('miss');
+    expect(v.read(VA).tlb).toBe('l1');
+    const root = v.currentRoot;
+    const flushes = v.tlb!.stats.get('flush_current');
+    v.setRegisters({ efer: LONG_MODE.efer & ~EFER.NXE });
+    const r = v.read(VA);
+    expect(v.currentRoot).toBe(root);
+    expect(v.tlb!.stats.get('flush_current')).toBe(flushes + 1);
+    expect(r.tlb).toBe('miss');
+    expect(v.read(VA).tlb).toBe('l1');
   });
 
   it('KVM_REQ_TLB_FLUSH_GUEST (vmx_flush_tlb_guest → INVVPID single-context of the vCPU\'s VPID)', () => {
