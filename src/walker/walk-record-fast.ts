@@ -24,6 +24,8 @@ import { allowed, clearFullWalkFlags } from './walk-fast';
 import type { WalkOk, WalkStep } from './walk-result';
 
 const TWO20 = 0x100000;
+/** Step cache slots: 64 per level from 3 to 5, picked by the low 6 bits of the entry's index. */
+const STEP_SLOTS = 3 * 64;
 
 /**
  * The record `buildRecord` would make of a successful `walkTables(w, s, vhi, vlo, access)`, or
@@ -71,23 +73,24 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
     acc = v73 ? x86Acc73(accLo, accHiInv) : x86Acc(accLo, accHiInv);
     // FNAME(is_last_gpte): level 1, or PS (reserved at levels 4 and 5, so rejected above).
     const last = level === 1 || (lo & 0x80) !== 0;
-    // A level-4 entry maps 512 GiB, a level-5 entry 256 TiB: consecutive walks mostly share them,
-    // and their bigints are reused (reuse, below).
     const elo = (tlo | (idx * 8)) >>> 0;
-    const top = level >= 4;
-    const entryGpa = top ? reuse(s, 4 * (level - 4), elo, thi) : u64.make(elo, thi);
-    const value = top ? reuse(s, 4 * (level - 4) + 2, lo, hi) : u64.make(lo, hi);
-    // The step as buildRecord writes it for an entry read from memory on a successful walk (the
-    // same keys in the same order).
-    trace[n++] = {
-      level,
-      source: 'memory',
-      entryGpa: entryGpa as Gpa,
-      value,
-      present: true,
-      leaf: last,
-      access: acc,
-    };
+    if (level >= 3) {
+      // An entry at level 3 or above maps 1 GiB or more: consecutive walks mostly go through the
+      // same few, and their step is the one made last time (sharedStep, below).
+      trace[n++] = sharedStep(s, ((level - 3) << 6) | (idx & 63), level, elo, thi, lo, hi, acc, last);
+    } else {
+      // The step as buildRecord writes it for an entry read from memory on a successful walk (the
+      // same keys in the same order).
+      trace[n++] = {
+        level,
+        source: 'memory',
+        entryGpa: u64.make(elo, thi) as Gpa,
+        value: u64.make(lo, hi),
+        present: true,
+        leaf: last,
+        access: acc,
+      };
+    }
     if (last) break;
     tlo = (lo & 0xffff_f000) >>> 0;
     thi = hi & 0xfffff;
@@ -146,17 +149,39 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
 }
 
 /**
- * The bigint of halves (lo, hi) through the scratch's top-level cache at key index k: the one made
- * last time when the halves are the same, else a new one, kept for next time. Only for the top
- * levels: an entry that changes from walk to walk would pay a cache store (a write barrier: the
- * new bigint is young, the cache old) on every walk for nothing.
+ * The step of a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it) read
+ * on a successful walk: the one in the scratch's step cache at `slot` when it was made for the
+ * same level, entry and ACC — every field of a step follows from those — else a new one, kept
+ * there for next time. Kept steps are frozen: records share them (a step is a value, as its
+ * bigints are), and one record's caller cannot change another's. Only the upper levels: an
+ * entry that changes from walk to walk would pay a store into the long-lived cache (a write
+ * barrier: the step is young, the cache old) on every walk for nothing.
  */
-function reuse(s: WalkScratch, k: number, lo: number, hi: number): bigint {
-  const key = s.topKey;
-  if (key[k] === lo && key[k + 1] === hi) return s.topBig[k >> 1]!;
-  const v = s.view.make(lo, hi);
-  key[k] = lo;
-  key[k + 1] = hi;
-  s.topBig[k >> 1] = v;
-  return v;
+function sharedStep(s: WalkScratch, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
+  let steps = s.steps;
+  let key = s.stepKey;
+  if (steps === undefined || key === undefined) {
+    steps = s.steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined);
+    key = s.stepKey = new Uint32Array(STEP_SLOTS * 5);
+  }
+  const k = slot * 5;
+  const old = steps[slot];
+  if (old !== undefined && key[k] === elo && key[k + 1] === thi && key[k + 2] === lo && key[k + 3] === hi && key[k + 4] === acc) return old;
+  const u64 = s.view;
+  const step: WalkStep = Object.freeze({
+    level,
+    source: 'memory' as const,
+    entryGpa: u64.make(elo, thi) as Gpa,
+    value: u64.make(lo, hi),
+    present: true,
+    leaf,
+    access: acc,
+  });
+  steps[slot] = step;
+  key[k] = elo;
+  key[k + 1] = thi;
+  key[k + 2] = lo;
+  key[k + 3] = hi;
+  key[k + 4] = acc;
+  return step;
 }
