@@ -44,6 +44,51 @@ export function nsPerOp(n: number, rounds: number, body: (n: number) => void): n
   return median(per);
 }
 
+/** Medians of a paired measurement: `a` and `b` per operation, and of b/a round by round. */
+export interface Paired {
+  a: number;
+  b: number;
+  ratio: number;
+}
+
+/**
+ * Time `a(n)` and `b(n)` in alternate rounds (which one goes first alternates too), with a full
+ * collection (`gc()`, under --expose-gc) before each timed body, so that neither pays for the
+ * other's garbage, and one untimed round of each first (as long as a timed one: the warm-up of
+ * the later body is not shorter). The ratio b/a is taken per round — both bodies ran within a
+ * fraction of a second of each other, under the same load from the rest of the machine — and
+ * its median reported.
+ */
+export function pairedNsPerOp(n: number, rounds: number, a: (n: number) => void, b: (n: number) => void): Paired {
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  a(n);
+  b(n);
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const rs: number[] = [];
+  const time = (body: (n: number) => void): number => {
+    gc();
+    const t0 = clockNs();
+    body(n);
+    return (clockNs() - t0) / n;
+  };
+  for (let r = 0; r < rounds; r++) {
+    let x: number;
+    let y: number;
+    if (r % 2 === 0) {
+      x = time(a);
+      y = time(b);
+    } else {
+      y = time(b);
+      x = time(a);
+    }
+    ta.push(x);
+    tb.push(y);
+    rs.push(y / x);
+  }
+  return { a: median(ta), b: median(tb), ratio: median(rs) };
+}
+
 export function report(results: BenchResult[]): void {
   const w = Math.max(...results.map((r) => r.name.length));
   console.log(`${'benchmark'.padEnd(w)}  ${'value'.padStart(12)}  unit  (clock: ${CPU_CLOCK ? 'CPU time, BENCH_CLOCK=cpu' : 'wall'})`);
