@@ -55,6 +55,8 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
   let lo = 0;
   let hi = 0;
   let acc = 0;
+  const steps = s.steps ?? newStepCache(s);
+  const stepKey = s.stepKey!;
   const trace = new Array<WalkStep>(root);
   let n = 0;
   for (;;) {
@@ -76,8 +78,16 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
     const elo = (tlo | (idx * 8)) >>> 0;
     if (level >= 3) {
       // An entry at level 3 or above maps 1 GiB or more: consecutive walks mostly go through the
-      // same few, and their step is the one made last time (sharedStep, below).
-      trace[n++] = sharedStep(s, ((level - 3) << 6) | (idx & 63), level, elo, thi, lo, hi, acc, last);
+      // same few, and their step is the one made last time, from the scratch's step cache.
+      // Every field of a step follows from its level (the slot's), entry and ACC: the cached one
+      // when those are the same, else a new one (keepStep).
+      const slot = ((level - 3) << 6) | (idx & 63);
+      const k = slot * 5;
+      const old = steps[slot];
+      trace[n++] =
+        old !== undefined && stepKey[k] === elo && stepKey[k + 1] === thi && stepKey[k + 2] === lo && stepKey[k + 3] === hi && stepKey[k + 4] === acc
+          ? old
+          : keepStep(s, slot, level, elo, thi, lo, hi, acc, last);
     } else {
       // The step as buildRecord writes it for an entry read from memory on a successful walk (the
       // same keys in the same order).
@@ -148,25 +158,21 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
   };
 }
 
+/** The scratch's step cache (WalkScratch.steps), made on the first record walk that needs it. */
+function newStepCache(s: WalkScratch): (WalkStep | undefined)[] {
+  s.stepKey = new Uint32Array(STEP_SLOTS * 5);
+  return (s.steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined));
+}
+
 /**
- * The step of a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it) read
- * on a successful walk: the one in the scratch's step cache at `slot` when it was made for the
- * same level, entry and ACC — every field of a step follows from those — else a new one, kept
- * there for next time. Kept steps are frozen: records share them (a step is a value, as its
- * bigints are), and one record's caller cannot change another's. Only the upper levels: an
- * entry that changes from walk to walk would pay a store into the long-lived cache (a write
- * barrier: the step is young, the cache old) on every walk for nothing.
+ * A new step for a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it)
+ * read on a successful walk, kept in the scratch's step cache at `slot` with the numbers it
+ * follows from, for the next walks through the same entry. Kept steps are frozen: records share
+ * them (a step is a value, as its bigints are), and one record's caller cannot change another's.
+ * Only the upper levels: an entry that changes from walk to walk would pay a store into the
+ * long-lived cache (a write barrier: the step is young, the cache old) on every walk for nothing.
  */
-function sharedStep(s: WalkScratch, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
-  let steps = s.steps;
-  let key = s.stepKey;
-  if (steps === undefined || key === undefined) {
-    steps = s.steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined);
-    key = s.stepKey = new Uint32Array(STEP_SLOTS * 5);
-  }
-  const k = slot * 5;
-  const old = steps[slot];
-  if (old !== undefined && key[k] === elo && key[k + 1] === thi && key[k + 2] === lo && key[k + 3] === hi && key[k + 4] === acc) return old;
+function keepStep(s: WalkScratch, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
   const u64 = s.view;
   const step: WalkStep = Object.freeze({
     level,
@@ -177,7 +183,9 @@ function sharedStep(s: WalkScratch, slot: number, level: number, elo: number, th
     leaf,
     access: acc,
   });
-  steps[slot] = step;
+  s.steps![slot] = step;
+  const key = s.stepKey!;
+  const k = slot * 5;
   key[k] = elo;
   key[k + 1] = thi;
   key[k + 2] = lo;
