@@ -52,21 +52,23 @@ export interface Paired {
 }
 
 /**
- * Time `a(n)` and `b(n)` in alternate rounds (which one goes first alternates too), with a full
+ * Time `a(na)` and `b(nb)` in alternate rounds (which one goes first alternates too), with a full
  * collection (`gc()`, under --expose-gc) before each timed body, so that neither pays for the
  * other's garbage, and one untimed round of each first (as long as a timed one: the warm-up of
  * the later body is not shorter). The ratio b/a is taken per round — both bodies ran within a
  * fraction of a second of each other, under the same load from the rest of the machine — and
- * its median reported.
+ * its median reported. A body that walks tables should walk enough of them per round that the
+ * tables' cache lines, which the collection and the other body's allocations evict, are refilled
+ * in a small part of the round.
  */
-export function pairedNsPerOp(n: number, rounds: number, a: (n: number) => void, b: (n: number) => void): Paired {
+export function pairedNsPerOp(na: number, a: (n: number) => void, nb: number, b: (n: number) => void, rounds: number): Paired {
   const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-  a(n);
-  b(n);
+  a(na);
+  b(nb);
   const ta: number[] = [];
   const tb: number[] = [];
   const rs: number[] = [];
-  const time = (body: (n: number) => void): number => {
+  const time = (body: (n: number) => void, n: number): number => {
     gc();
     const t0 = clockNs();
     body(n);
@@ -76,11 +78,11 @@ export function pairedNsPerOp(n: number, rounds: number, a: (n: number) => void,
     let x: number;
     let y: number;
     if (r % 2 === 0) {
-      x = time(a);
-      y = time(b);
+      x = time(a, na);
+      y = time(b, nb);
     } else {
-      y = time(b);
-      x = time(a);
+      y = time(b, nb);
+      x = time(a, na);
     }
     ta.push(x);
     tb.push(y);
