@@ -49,7 +49,7 @@ export class WalkScratch {
   /** Makes the bigints of this walker's records (buildRecord). */
   readonly view = new U64View();
   /**
-   * walkRecordFast's step cache (sharedStep there): frozen steps of level-3..5 entries, with each
+   * walkRecordFast's step cache (keepStep there): frozen steps of level-3..5 entries, with each
    * one's entry GPA halves, value halves and ACC (five words per slot) in stepKey. Made on the
    * first record walk that reaches it.
    */
