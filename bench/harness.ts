@@ -44,6 +44,53 @@ export function nsPerOp(n: number, rounds: number, body: (n: number) => void): n
   return median(per);
 }
 
+/** Medians of a paired measurement: `a` and `b` per operation, and of b/a round by round. */
+export interface Paired {
+  a: number;
+  b: number;
+  ratio: number;
+}
+
+/**
+ * Time `a(na)` and `b(nb)` in alternate rounds (which one goes first alternates too), with a full
+ * collection (`gc()`, under --expose-gc) before each timed body, so that neither pays for the
+ * other's garbage, and one untimed round of each first (as long as a timed one: the warm-up of
+ * the later body is not shorter). The ratio b/a is taken per round — both bodies ran within a
+ * fraction of a second of each other, under the same load from the rest of the machine — and
+ * its median reported. A body that walks tables should walk enough of them per round that the
+ * tables' cache lines, which the collection and the other body's allocations evict, are refilled
+ * in a small part of the round.
+ */
+export function pairedNsPerOp(na: number, a: (n: number) => void, nb: number, b: (n: number) => void, rounds: number): Paired {
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
+  a(na);
+  b(nb);
+  const ta: number[] = [];
+  const tb: number[] = [];
+  const rs: number[] = [];
+  const time = (body: (n: number) => void, n: number): number => {
+    gc();
+    const t0 = clockNs();
+    body(n);
+    return (clockNs() - t0) / n;
+  };
+  for (let r = 0; r < rounds; r++) {
+    let x: number;
+    let y: number;
+    if (r % 2 === 0) {
+      x = time(a, na);
+      y = time(b, nb);
+    } else {
+      y = time(b, nb);
+      x = time(a, na);
+    }
+    ta.push(x);
+    tb.push(y);
+    rs.push(y / x);
+  }
+  return { a: median(ta), b: median(tb), ratio: median(rs) };
+}
+
 export function report(results: BenchResult[]): void {
   const w = Math.max(...results.map((r) => r.name.length));
   console.log(`${'benchmark'.padEnd(w)}  ${'value'.padStart(12)}  unit  (clock: ${CPU_CLOCK ? 'CPU time, BENCH_CLOCK=cpu' : 'wall'})`);

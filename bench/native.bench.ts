@@ -51,11 +51,11 @@ export function nativeComparison(cRuns: Map<string, number>[], ts: BenchResult[]
   ratio('ratio.gva_walk.ts_over_c', t('gva_walk.4level.random4k.raw'), c('c.gva_walk.4level.random4k'), 'raw 4-level walk, TypeScript / C; target ≤ 1.5');
   ratio('ratio.gva_walk.batch.ts_over_c', t('gva_walk.4level.random4k.batch'), c('c.gva_walk.4level.random4k'), 'walkRawBatch 4-level walks, TypeScript / C (the raw walk\'s ratio is the line above)');
   ratio('ratio.walk2d.ts_over_c', t('walk2d.4x4.random4k.raw'), c('c.walk2d.4x4.random4k'), 'raw 2D walk, TypeScript / C; target ≤ 2');
-  const rec = t('gva_walk.4level.random4k.record');
-  const raw = t('gva_walk.4level.random4k.raw');
-  if (rec !== undefined && raw !== undefined) out.push({ name: 'ratio.gva_walk.record_over_raw', value: rec / raw, unit: 'x', note: 'walk() record / walkRaw; target ≤ 3' });
-  const rec2 = t('walk2d.4x4.random4k.record');
-  const raw2 = t('walk2d.4x4.random4k.raw');
-  if (rec2 !== undefined && raw2 !== undefined) out.push({ name: 'ratio.walk2d.record_over_raw', value: rec2 / raw2, unit: 'x', note: 'Walk2D walk() record / walkRaw; target ≤ 3' });
+  // walk.bench.ts and walk2d.bench.ts time the record walk in rounds alternating with rounds of the
+  // raw walk and give the median of their per-round ratios.
+  const recOverRaw = t('gva_walk.4level.random4k.record_over_raw');
+  if (recOverRaw !== undefined) out.push({ name: 'ratio.gva_walk.record_over_raw', value: recOverRaw, unit: 'x', note: 'walk() record / walkRaw, median of per-round ratios; target ≤ 3' });
+  const recOverRaw2 = t('walk2d.4x4.random4k.record_over_raw');
+  if (recOverRaw2 !== undefined) out.push({ name: 'ratio.walk2d.record_over_raw', value: recOverRaw2, unit: 'x', note: 'Walk2D walk() record / walkRaw, median of per-round ratios; target ≤ 3' });
   return out;
 }

@@ -32,7 +32,7 @@ import { walkTables, type WalkInputs } from '../walker/walk';
 import { clearFullWalkFlags, ensureTrace, makeFastWalk, SLOW, type FastWalk } from '../walker/walk-fast';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { buildRecord } from '../walker/walk-record';
-import type { WalkStep } from '../walker/walk-result';
+import type { WalkStep, WalkStepDraft } from '../walker/walk-result';
 import { DEFAULT_EPT_CAPS, eptHugePageLevel, type EptCapabilities } from './ept-capabilities';
 import { decodeEptp } from './eptp';
 import { nestedExit } from './nested-exit';
@@ -538,7 +538,7 @@ export class NgpaWalker {
     const out: WalkStep[] = [];
     for (let i = 0; i < n; i++) {
       const [level, at, lo, hi, upd, nlo, nhi] = raw.slice(i * 7, i * 7 + 7) as [number, number, number, number, number, number, number];
-      const step: WalkStep = {
+      const step: WalkStepDraft = {
         level,
         source: 'memory',
         entryGpa: BigInt(at) as Gpa,

@@ -10,7 +10,11 @@
  * each level into the scratch and buildRecord then makes the record's objects and bigints from
  * it, after the last miss. Here each level's step (its object and two bigints) is made right
  * after the entry is read, while the next level's read is still in flight, and the scratch
- * stores are skipped; `npm run bench` (gva_walk.*.record against .raw) shows what it buys.
+ * stores are skipped; `npm run bench` (gva_walk.*.record against .raw) shows what it buys. The
+ * steps of levels 3 to 5 come from the scratch's step cache when the entry and the ACC through
+ * it are those the cached step was made for (records then share that frozen step). Making the
+ * steps after the whole walk instead, so that the upper levels' steps would overlap the level-1
+ * miss, measured 1.13-1.20x the record time of this order.
  * test/walker/walk-record-fast.test.ts checks it against walkTables + buildRecord on random
  * tables.
  */
@@ -24,6 +28,8 @@ import { allowed, clearFullWalkFlags } from './walk-fast';
 import type { WalkOk, WalkStep } from './walk-result';
 
 const TWO20 = 0x100000;
+/** Step cache slots: 64 per level from 3 to 5, picked by the low 6 bits of the entry's index. */
+const STEP_SLOTS = 3 * 64;
 
 /**
  * The record `buildRecord` would make of a successful `walkTables(w, s, vhi, vlo, access)`, or
@@ -53,6 +59,8 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
   let lo = 0;
   let hi = 0;
   let acc = 0;
+  const steps = s.steps ?? newStepCache(s);
+  const stepKey = s.stepKey!;
   const trace = new Array<WalkStep>(root);
   let n = 0;
   for (;;) {
@@ -71,23 +79,32 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
     acc = v73 ? x86Acc73(accLo, accHiInv) : x86Acc(accLo, accHiInv);
     // FNAME(is_last_gpte): level 1, or PS (reserved at levels 4 and 5, so rejected above).
     const last = level === 1 || (lo & 0x80) !== 0;
-    // A level-4 entry maps 512 GiB, a level-5 entry 256 TiB: consecutive walks mostly share them,
-    // and their bigints are reused (reuse, below).
     const elo = (tlo | (idx * 8)) >>> 0;
-    const top = level >= 4;
-    const entryGpa = top ? reuse(s, 4 * (level - 4), elo, thi) : u64.make(elo, thi);
-    const value = top ? reuse(s, 4 * (level - 4) + 2, lo, hi) : u64.make(lo, hi);
-    // The step as buildRecord writes it for an entry read from memory on a successful walk (the
-    // same keys in the same order).
-    trace[n++] = {
-      level,
-      source: 'memory',
-      entryGpa: entryGpa as Gpa,
-      value,
-      present: true,
-      leaf: last,
-      access: acc,
-    };
+    if (level >= 3) {
+      // An entry at level 3 or above maps 1 GiB or more: consecutive walks mostly go through the
+      // same few, and their step is the one made last time, from the scratch's step cache.
+      // Every field of a step follows from its level (the slot's), entry and ACC: the cached one
+      // when those are the same, else a new one (keepStep).
+      const slot = ((level - 3) << 6) | (idx & 63);
+      const k = slot * 5;
+      const old = steps[slot];
+      trace[n++] =
+        old !== undefined && stepKey[k] === elo && stepKey[k + 1] === thi && stepKey[k + 2] === lo && stepKey[k + 3] === hi && stepKey[k + 4] === acc
+          ? old
+          : keepStep(s, slot, level, elo, thi, lo, hi, acc, last);
+    } else {
+      // The step as buildRecord writes it for an entry read from memory on a successful walk (the
+      // same keys in the same order).
+      trace[n++] = {
+        level,
+        source: 'memory',
+        entryGpa: u64.make(elo, thi) as Gpa,
+        value: u64.make(lo, hi),
+        present: true,
+        leaf: last,
+        access: acc,
+      };
+    }
     if (last) break;
     tlo = (lo & 0xffff_f000) >>> 0;
     thi = hi & 0xfffff;
@@ -145,18 +162,38 @@ export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: 
   };
 }
 
+/** The scratch's step cache (WalkScratch.steps), made on the first record walk that needs it. */
+function newStepCache(s: WalkScratch): (WalkStep | undefined)[] {
+  s.stepKey = new Uint32Array(STEP_SLOTS * 5);
+  return (s.steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined));
+}
+
 /**
- * The bigint of halves (lo, hi) through the scratch's top-level cache at key index k: the one made
- * last time when the halves are the same, else a new one, kept for next time. Only for the top
- * levels: an entry that changes from walk to walk would pay a cache store (a write barrier: the
- * new bigint is young, the cache old) on every walk for nothing.
+ * A new step for a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it)
+ * read on a successful walk, kept in the scratch's step cache at `slot` with the numbers it
+ * follows from, for the next walks through the same entry. Kept steps are frozen: records share
+ * them (a step is a value, as its bigints are), and one record's caller cannot change another's.
+ * Only the upper levels: an entry that changes from walk to walk would pay a store into the
+ * long-lived cache (a write barrier: the step is young, the cache old) on every walk for nothing.
  */
-function reuse(s: WalkScratch, k: number, lo: number, hi: number): bigint {
-  const key = s.topKey;
-  if (key[k] === lo && key[k + 1] === hi) return s.topBig[k >> 1]!;
-  const v = s.view.make(lo, hi);
-  key[k] = lo;
-  key[k + 1] = hi;
-  s.topBig[k >> 1] = v;
-  return v;
+function keepStep(s: WalkScratch, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
+  const u64 = s.view;
+  const step: WalkStep = Object.freeze({
+    level,
+    source: 'memory' as const,
+    entryGpa: u64.make(elo, thi) as Gpa,
+    value: u64.make(lo, hi),
+    present: true,
+    leaf,
+    access: acc,
+  });
+  s.steps![slot] = step;
+  const key = s.stepKey!;
+  const k = slot * 5;
+  key[k] = elo;
+  key[k + 1] = thi;
+  key[k + 2] = lo;
+  key[k + 3] = hi;
+  key[k + 4] = acc;
+  return step;
 }

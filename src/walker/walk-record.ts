@@ -12,7 +12,7 @@ import type { Access } from './access';
 import type { WalkInputs } from './walk';
 import { ensureTrace } from './walk-fast';
 import { type WalkScratch, WalkStop } from './walk-scratch';
-import type { WalkFault, WalkResult, WalkStage, WalkStep } from './walk-result';
+import type { WalkFault, WalkResult, WalkStage, WalkStep, WalkStepDraft } from './walk-result';
 
 const REASON_OF: Readonly<Record<number, WalkFault['reason']>> = Object.freeze({
   [WalkStop.NotPresent]: 'not-present',
@@ -51,7 +51,7 @@ export function buildRecord(
     const lo = s.lo[level]!;
     const isPdptr = s.usedPdptr && level === 3;
     const e = isPdptr ? w.pdptBase + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes; // < 2^53
-    const step: WalkStep = {
+    const step: WalkStepDraft = {
       level,
       source: isPdptr ? 'pdptr-register' : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
       entryGpa: u64.makeNum(e) as Gpa,

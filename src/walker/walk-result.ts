@@ -5,23 +5,27 @@ import type { Access } from './access';
 /** Which translation stage produced a record (later: 'ngpa_walk' for L1's EPT12/NPT12). */
 export type WalkStage = 'gva_walk' | 'ngpa_walk';
 
+/**
+ * One entry of a walk's trace. Read-only: the gva record walk's fast path (walk-record-fast.ts)
+ * hands the same frozen step of a level-3..5 entry to every record that walked through it.
+ */
 export interface WalkStep {
-  level: number;
+  readonly level: number;
   /**
    * 'pdptr-register' for the PAE PDPTE, which comes from a register loaded at MOV CR3;
    * 'no-memory' when the table lies in no memory slot, so nothing could be read (value 0).
    */
-  source: 'memory' | 'pdptr-register' | 'no-memory';
+  readonly source: 'memory' | 'pdptr-register' | 'no-memory';
   /** GPA of the entry (for the PDPTE register: where it was loaded from). */
-  entryGpa: Gpa;
+  readonly entryGpa: Gpa;
   /** The entry as read. */
-  value: bigint;
-  present: boolean;
-  leaf: boolean;
+  readonly value: bigint;
+  readonly present: boolean;
+  readonly leaf: boolean;
   /** ACC bits (exec=1, write=2, user=4; EPT: user = readable) accumulated through this level. */
-  access: number;
+  readonly access: number;
   /** The value after the walker set A/D, when it changed this entry. */
-  updated?: bigint;
+  readonly updated?: bigint;
 }
 
 interface WalkCommon {
@@ -61,3 +65,6 @@ export interface WalkFault extends WalkCommon {
 }
 
 export type WalkResult = WalkOk | WalkFault;
+
+/** A WalkStep under construction: the record builders set `updated` after the other fields. */
+export type WalkStepDraft = { -readonly [K in keyof WalkStep]: WalkStep[K] };

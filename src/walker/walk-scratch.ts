@@ -1,4 +1,5 @@
 import { U64View } from '../u64-view';
+import type { WalkStep } from './walk-result';
 
 /**
  * Per-walker scratch that the hot walk fills instead of allocating: the raw halves, addresses
@@ -48,13 +49,12 @@ export class WalkScratch {
   /** Makes the bigints of this walker's records (buildRecord). */
   readonly view = new U64View();
   /**
-   * walkRecordFast: the bigints last made for the level-4 and level-5 entries — the entry's GPA at
-   * topBig[2 * (level - 4)], its value at the next index — with their halves in topKey (two per
-   * bigint), reused while walks go through the same top-level entries. A bigint is a value: a
-   * reused one cannot be told from one made anew. Halves (0, 0) start out as 0n, their value.
+   * walkRecordFast's step cache (keepStep there): frozen steps of level-3..5 entries, with each
+   * one's entry GPA halves, value halves and ACC (five words per slot) in stepKey. Made on the
+   * first record walk that reaches it.
    */
-  readonly topKey = new Uint32Array(8);
-  readonly topBig: bigint[] = [0n, 0n, 0n, 0n];
+  steps: (WalkStep | undefined)[] | undefined = undefined;
+  stepKey: Uint32Array | undefined = undefined;
 }
 
 /** Reasons a gva walk stops, for the record's words. */

@@ -107,6 +107,9 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
   };
 
   const st = { cases: 0, fast: 0, fastLarge: 0, ok: 0, faults: 0, ad: 0 };
+  // Records kept across the later walks (which change the entries and share upper-level steps
+  // through the walkers' step caches): each must still read as it did when it was returned.
+  const kept: { r: WalkResult; text: string; where: string }[] = [];
   for (let c = 0; c < 2500; c++) {
     const m = maps[int(maps.length)]!;
     const va = m.va | (BigInt(r() >>> 0) & (SPAN[m.size] - 1n));
@@ -149,6 +152,7 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
 
     expect(got, where).toStrictEqual(ref);
     expect(show(got), where).toBe(show(ref));
+    if (c % 10 === 0) kept.push({ r: got, text: show(got), where });
     expect(json(got), where).toBe(json(ref));
     expect(gotAfter, where).toEqual(touched.map(read));
     if (ref.status === 'ok') {
@@ -170,6 +174,7 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
     // Undo the flips, keeping the A/D bits the walk set (as a running guest's tables keep them).
     at.forEach((g, i) => write(g, read(g) ^ (before[i]! ^ orig[i]!)));
   }
+  for (const k of kept) expect(show(k.r), `${k.where}, read again after every later walk`).toBe(k.text);
   return st;
 }
 
@@ -201,4 +206,74 @@ describe('walk() record = walkTables + buildRecord; the record fast path agrees 
       } else expect(fast).toBe(0);
     }, 120_000);
   }
+});
+
+describe('walk(): the record fast path shares its level-3..5 steps between records', () => {
+  function setup() {
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    mem.addSlot({ base: gpa(0n), size: RAM });
+    const b = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x100000n), size: 0x800000n } });
+    const base = 0x7f00_0000_0000n;
+    // Two 1 GiB regions (two level-3 entries under one level-4 entry), a few 4K pages in each.
+    for (const off of [0n, 1n << 30n]) b.map(gva(base + off), gpa(0x4000_0000n + off / 1024n), { size: '4K', count: 4, flags: { writable: true, user: true, accessed: true, dirty: true } });
+    const cpu: ModelCpu = { mode: 'paging4', maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
+    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+    const reference = (va: bigint, a: Access): WalkResult => {
+      const { inputs } = w as unknown as { inputs: WalkInputs };
+      const s2 = new WalkScratch();
+      const vlo = Number(va & 0xffff_ffffn);
+      const stop = walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(a));
+      return buildRecord(inputs, s2, stop, gva(va), a, w.role, 'gva_walk', vlo & 0xfff);
+    };
+    return { mem, b, w, base, reference };
+  }
+  const read: Access = { kind: 'read', user: true };
+
+  it('shared steps are frozen, equal to the reference, and a kept record does not change when later walks see changed entries', () => {
+    const { mem, b, w, base, reference } = setup();
+    // A first pass sets the upper entries' A bits (the builder sets them on leaves only): the walks
+    // below only read, the case the fast path takes (the second pass turns walk()'s fullFirst off).
+    for (let k = 0; k < 2; k++) for (const va of [base + 0x1234n, base + (1n << 30n) + 0x2000n]) expect(w.walk(gva(va), read).status).toBe('ok');
+    const r1 = w.walk(gva(base + 0x1234n), read);
+    const r2 = w.walk(gva(base + 0x3234n), read);
+    expect(r1).toStrictEqual(reference(base + 0x1234n, read));
+    expect(r2).toStrictEqual(reference(base + 0x3234n, read));
+    // Levels 4 and 3: the same step objects, frozen; levels 2 and 1 are each record's own.
+    expect(r2.trace[0]).toBe(r1.trace[0]);
+    expect(r2.trace[1]).toBe(r1.trace[1]);
+    expect(r2.trace[2]).not.toBe(r1.trace[2]);
+    for (const i of [0, 1]) expect(Object.isFrozen(r1.trace[i])).toBe(true);
+    // Strict mode (ES modules): writing a shared step throws instead of changing other records.
+    expect(() => { (r1.trace[0] as { access: number }).access = 0; }).toThrow(TypeError);
+    const text1 = show(r1);
+
+    // The level-4 entry loses R/W: its value and the ACC of every level change; the level-3
+    // entry's value does not, but its step (ACC through it) does.
+    const e4 = b.getEntry(gva(base), 4).gpa;
+    const v4 = mem.read64(gpa(BigInt(e4)));
+    mem.write64(gpa(BigInt(e4)), v4 & ~2n);
+    const r3 = w.walk(gva(base + 0x1234n), read);
+    expect(r3).toStrictEqual(reference(base + 0x1234n, read));
+    expect(r3.trace[0]!.access).not.toBe(r1.trace[0]!.access);
+    expect(r3.trace[1]!.value).toBe(r1.trace[1]!.value);
+    expect(r3.trace[1]!.access).not.toBe(r1.trace[1]!.access);
+    // A level-3 entry's value changes (a software-available bit): a new step for it.
+    const e3 = b.getEntry(gva(base), 3).gpa;
+    mem.write64(gpa(BigInt(e3)), mem.read64(gpa(BigInt(e3))) ^ (1n << 9n));
+    const r4 = w.walk(gva(base + 0x1234n), read);
+    expect(r4).toStrictEqual(reference(base + 0x1234n, read));
+    expect(r4.trace[1]!.value).not.toBe(r3.trace[1]!.value);
+    // Back to the first tables: the walk's record equals the first one again; r1 never changed.
+    mem.write64(gpa(BigInt(e3)), mem.read64(gpa(BigInt(e3))) ^ (1n << 9n));
+    mem.write64(gpa(BigInt(e4)), v4);
+    const r5 = w.walk(gva(base + 0x1234n), read);
+    expect(r5).toStrictEqual(r1);
+    expect(show(r1)).toBe(text1);
+    // The other 1 GiB region's level-3 entry has its own step; the level-4 step is shared.
+    const r6 = w.walk(gva(base + (1n << 30n) + 0x2000n), read);
+    expect(r6).toStrictEqual(reference(base + (1n << 30n) + 0x2000n, read));
+    expect(r6.trace[0]).toBe(r5.trace[0]);
+    expect(r6.trace[1]).not.toBe(r5.trace[1]);
+    expect(show(r1)).toBe(text1);
+  });
 });
