@@ -10,12 +10,15 @@
  *    frames allocated one after another for consecutive GFNs. Frames are allocated in first-write
  *    order and a table pool (PageTableBuilder's bump allocator, a guest's own) writes its tables in
  *    GFN order, so one run usually covers a whole pool: the frame is an add, no load at all. The
- *    walkers read the run once per walk and test each table GFN against it inline (walk-fast.ts,
- *    walk-batch.ts, nested/walk-2d-fast.ts); side by side in one process (tables of
- *    bench/walk.bench.ts) the raw 4-level walk took 0.96× and the raw 2D walk 0.91× the time
- *    with the windows below as the first test. It is kept as frames are allocated, and rebuilt
- *    from the frame → GFN table when removeSlot or moveSlot change mappings: six numbers, no
- *    memory per page.
+ *    walks whose levels are a serial chain of loads (walk-fast.ts's x86 walk,
+ *    nested/walk-2d-fast.ts) read the run once per walk (`affineLo`, `affineEnd`, `affineDelta`)
+ *    and test each table GFN against it before `frameOfUnchecked`; side by side in one process
+ *    (the tables of bench/walk.bench.ts and walk2d.bench.ts, CPU time, medians of 21 rounds) the
+ *    raw 4-level walk took 0.78-0.89× and the raw 2D walk 0.89× the time with the windows as the
+ *    first test. frameOfUnchecked itself does not test it: in walk-batch.ts, whose interleaved
+ *    loads do not wait on the lookup, the extra test cost 3-9 %. The run is kept as frames are
+ *    allocated and rebuilt from the frame → GFN table when removeSlot or moveSlot change
+ *    mappings: six numbers, no memory per page.
  *  - two flat windows: `flatA[gfn - loA]` is the frame (or -1) for GFNs in [loA, endA), the
  *    same for B. One load, no chain: the hot path is `in A ? flatA[i] : in B ? flatB[i] :
  *    frameOfSlow(gfn)`. A minimal 4-level walk over 1 Mi random pages took 47-75 ns with the
@@ -155,8 +158,7 @@ export class GuestMemory {
   /**
    * The affine run: every GFN in [affLo, affEnd) has frame GFN + affDelta (empty: affLo = affEnd).
    * The longest run of consecutive frames with consecutive GFNs seen, which is what a table pool
-   * written in GFN order leaves. frameOfUnchecked tries it first: two compares and an add, with no
-   * load on the walk's chain of dependent loads.
+   * written in GFN order leaves. The serial walkers test it before frameOfUnchecked (affineLo).
    */
   private affLo = 0;
   private affEnd = 0;
@@ -336,7 +338,6 @@ export class GuestMemory {
 
   /** @internal frameOf without the argument check, for the engine's walkers (a GFN they computed, ≥ 0). */
   frameOfUnchecked(gfnNum: number): number {
-    if (gfnNum >= this.affLo && gfnNum < this.affEnd) return gfnNum + this.affDelta;
     if (gfnNum >= this.loA && gfnNum < this.endA) return this.flatA[gfnNum - this.loA]!;
     if (gfnNum >= this.loB && gfnNum < this.endB) return this.flatB[gfnNum - this.loB]!;
     return this.frameOfSlow(gfnNum);

@@ -80,10 +80,6 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
 
   return function x86Batch(his, los, start, end, access, outGfn) {
     const words = mem.words; // nothing is written while this runs, so no frame is allocated
-    // The affine run (GuestMemory.affineLo), read once: tested inline before the general lookup.
-    const aLo = mem.affineLo;
-    const aEnd = mem.affineEnd;
-    const aD = mem.affineDelta;
     const rootFrame = mem.frameOfUnchecked(rootGfn);
     if (rootFrame < 0) return start;
     for (let b = start; b < end; b += GROUP) {
@@ -94,8 +90,7 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
           const wi = rootFrame * FW + ((his[b + j]! >>> 16) & 511) * 2;
           const lo = words[wi]!;
           const hi = words[wi + 1]!;
-          const g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-          const f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+          const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
           if ((lo & 1) === 0 || ((lo & m5l) | (hi & m5h)) !== 0 || f < 0) {
             n = j;
             break;
@@ -108,8 +103,7 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
         const wi = (root === 5 ? frame[j]! : rootFrame) * FW + ((his[b + j]! >>> 7) & 511) * 2;
         const lo = words[wi]!;
         const hi = words[wi + 1]!;
-        const g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-        const f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+        const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
         if ((lo & 1) === 0 || ((lo & m4l) | (hi & m4h)) !== 0 || f < 0) {
           n = j;
           break;
@@ -133,8 +127,7 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
           done[j] = 1;
           continue;
         }
-        const g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-        const f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+        const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
         if ((lo & 1) === 0 || ((lo & m3l) | (hi & m3h)) !== 0 || f < 0) {
           n = j;
           break;
@@ -157,8 +150,7 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
           done[j] = 1;
           continue;
         }
-        const g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-        const f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+        const f = mem.frameOfUnchecked((hi & 0xfffff) * TWO20 + (lo >>> 12));
         if ((lo & 1) === 0 || ((lo & m2l) | (hi & m2h)) !== 0 || f < 0) {
           n = j;
           break;
