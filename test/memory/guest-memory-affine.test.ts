@@ -1,10 +1,9 @@
 /**
  * GuestMemory's affine run (guest-memory.ts: affLo/affEnd/affDelta): the longest run of frames
  * allocated one after another for consecutive GFNs, which the serial walkers (walk-fast.ts,
- * nested/walk-2d-fast.ts) answer
- * by an add. Each test would fail if the run claimed a GFN whose frame in the complete index is
- * not GFN + delta (including after removeSlot and moveSlot), or if frameOf disagreed with a Map
- * model of every write.
+ * nested/walk-2d-fast.ts) answer by an add. Each test would fail if the run claimed a GFN whose
+ * frame in the complete index is not GFN + delta (including after removeSlot and moveSlot), or if
+ * frameOf disagreed with a Map model of every write.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
