@@ -57,6 +57,10 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
   const tableWrite = (tablePfec & PFERR.WRITE) !== 0;
   return function walk2d(s, vhi, vlo, access, finalPfec) {
     const words = mem.words; // nothing is written, so no frame is allocated meanwhile
+    // The affine run (GuestMemory.affineLo), read once per walk and tested inline (walk-fast.ts).
+    const aLo = mem.affineLo;
+    const aEnd = mem.affineEnd;
+    const aD = mem.affineDelta;
     let g = rootGfn; // the nGPA frame to translate next: a table of L2's, then the final frame
     let level = root;
     let accLo = -1;
@@ -82,7 +86,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
       let nlo = 0;
       let nhi = 0;
       for (;;) {
-        const f = mem.frameOfUnchecked(ng);
+        const f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         const idx = nl <= 3 ? (gl >>> (9 * nl - 9)) & 511 : nl === 4 ? ((gl >>> 27) | (gh << 5)) & 511 : (gh >>> 4) & 511;
         const wi = f * FRAME_WORDS + idx * 2;
@@ -112,7 +116,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         break;
       }
       // L2's entry in the table just translated.
-      const f = mem.frameOfUnchecked(frame);
+      const f = frame >= aLo && frame < aEnd ? frame + aD : mem.frameOfUnchecked(frame);
       if (f < 0) return SLOW;
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
       const wi = f * FRAME_WORDS + idx * 2;

@@ -113,6 +113,11 @@ function x86FastWalk(w: WalkInputs): FastWalk {
   const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
   return function x86Walk(s, vhi, vlo, access) {
     const words = mem.words; // the fast walk writes nothing, so no frame is allocated meanwhile
+    // The affine run (GuestMemory.affineLo), read once per walk: each level's table GFN is tested
+    // against locals, and inside the run its frame is an add, with no load on the dependent chain.
+    const aLo = mem.affineLo;
+    const aEnd = mem.affineEnd;
+    const aD = mem.affineDelta;
     let g = rootGfn;
     let f = 0;
     let wi = 0;
@@ -122,7 +127,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     let accHiInv = -1;
     let level = 1;
     if (root === 5) {
-      f = mem.frameOfUnchecked(g);
+      f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
       wi = f * FW + ((vhi >>> 16) & 511) * 2;
       lo = words[wi]!;
@@ -132,7 +137,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       accHiInv = ~hi;
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
     }
-    f = mem.frameOfUnchecked(g);
+    f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
     if (f < 0) return SLOW;
     wi = f * FW + ((vhi >>> 7) & 511) * 2;
     lo = words[wi]!;
@@ -141,7 +146,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
     accLo &= lo;
     accHiInv &= ~hi;
     g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-    f = mem.frameOfUnchecked(g);
+    f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
     if (f < 0) return SLOW;
     wi = f * FW + (((vlo >>> 30) | (vhi << 2)) & 511) * 2;
     lo = words[wi]!;
@@ -158,7 +163,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       accLo &= lo;
       accHiInv &= ~hi;
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-      f = mem.frameOfUnchecked(g);
+      f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
       wi = f * FW + ((vlo >>> 21) & 511) * 2;
       lo = words[wi]!;
@@ -174,7 +179,7 @@ function x86FastWalk(w: WalkInputs): FastWalk {
       accLo &= lo;
       accHiInv &= ~hi;
       g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-      f = mem.frameOfUnchecked(g);
+      f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
       if (f < 0) return SLOW;
       wi = f * FW + ((vlo >>> 12) & 511) * 2;
       lo = words[wi]!;

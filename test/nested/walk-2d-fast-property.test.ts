@@ -85,6 +85,18 @@ function build(k: Kind) {
   const vhi = r() & (l2Levels === 5 ? 0x01ff_ffff : 0xffff);
   const vlo = r() >>> 0;
   const idx = (level: number): number => level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
+  // A third of the cases allocate the frames of the nested tables below the root first, a third
+  // those where the nested tables mostly put L2's tables below its root (0x1000 + nGPA frame %
+  // 0x1000), lowest level first, then one other frame: GuestMemory's affine run (frame = GFN +
+  // delta, delta ≠ 0) then holds them and ends at the root's GFN, and the fast path's inline test
+  // of it answers those lookups. A frame of zeros reads as one never written. (Its own generator:
+  // the tables stay the same for a seed.)
+  const pre = xorshift(k.seed ^ 0x2d_affe);
+  const preKind = pre() % 3;
+  if (preKind !== 0) {
+    for (let l = 1; l < (preKind === 1 ? nLevels : l2Levels); l++) mem.write64(gpa(BigInt((preKind === 1 ? NT0 + l : 0x1000 + ((LT0 + l) % 0x1000)) * 4096)), 0n);
+    mem.write64(gpa(BigInt((DATA0 + 0x3000 + (pre() % 4)) * 4096)), 0n);
+  }
   for (let l = l2Levels; l >= 1; l--) mapNested(LT0 + l);
   // L2's path: each table's entry written where the nested tables (peeked, no A/D) put it.
   let finalNgfn = 0;

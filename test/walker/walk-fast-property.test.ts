@@ -91,6 +91,7 @@ function build(family: Family, seed: number): Case {
   const vlo = r() >>> 0;
   const idx = (level: number): number => level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
   // The path: table of level L at TABLE0 + L; sometimes a table never written or outside the slot.
+  const writes: [number, bigint][] = [];
   for (let level = fmt.rootLevel; level >= 1; level--) {
     let next = level === 1 ? DATA0 + (r() % 0x3000) : TABLE0 + level - 1;
     const odd = r() % 100;
@@ -98,14 +99,29 @@ function build(family: Family, seed: number): Case {
     else if (level > 1 && odd < 5) next = SLOT_FRAMES + 7; // outside the slot
     else if (level > 1 && r() % 100 < 6) next = DATA0 + (r() % 0x3000); // a leaf here if PS, else a table no one wrote
     const [lo, hi] = entry(r, fmt, level, next);
-    const a = BigInt((TABLE0 + level) * 4096 + idx(level) * 8);
-    mem.write64(gpa(a), (BigInt(hi) << 32n) | BigInt(lo));
+    writes.push([(TABLE0 + level) * 4096 + idx(level) * 8, (BigInt(hi) << 32n) | BigInt(lo)]);
   }
   const pkru = r() % 3 === 0 ? 0 : r() >>> 0;
   const inputs: WalkInputs = { mem, format: fmt, rootGfn: TABLE0 + fmt.rootLevel, pdptrs: undefined, pdptBase: 0, pkru, fetchSetsId: r() % 2 === 0 };
   // Nested walks see W/U/F only (translate_nested_gpa), and under MBEC fetches pick XU or XS.
   const accesses = family === 'ept' ? ACCESSES.slice(0, 6) : ACCESSES;
-  return { mem, inputs, vhi, vlo, access: encodeAccess(accesses[r() % accesses.length]!) };
+  const access = encodeAccess(accesses[r() % accesses.length]!);
+  // The order the tables are first written decides their frames, and so GuestMemory's affine run
+  // (frame = GFN + delta), which the fast walks test inline before the general lookup: root first
+  // (the run holds only the root), the lowest level first (one run holds every table, after a few
+  // frames written elsewhere so that delta ≠ 0), or shuffled (runs of some tables).
+  const order = r() % 3;
+  if (order === 1) {
+    for (let k = r() % 4; k > 0; k--) mem.write64(gpa(BigInt((DATA0 + 0x3000 + k) * 4096)), 1n);
+    writes.reverse();
+  } else if (order === 2) {
+    for (let k = writes.length - 1; k > 0; k--) {
+      const j = r() % (k + 1);
+      [writes[k], writes[j]] = [writes[j]!, writes[k]!];
+    }
+  }
+  for (const [a, v] of writes) mem.write64(gpa(BigInt(a)), v);
+  return { mem, inputs, vhi, vlo, access };
 }
 
 function check(c: Case): 'fast' | 'slow' {

@@ -1,0 +1,164 @@
+/**
+ * GuestMemory's affine run (guest-memory.ts: affLo/affEnd/affDelta): the longest run of frames
+ * allocated one after another for consecutive GFNs, which the serial walkers (walk-fast.ts,
+ * nested/walk-2d-fast.ts) answer by an add. Each test would fail if the run claimed a GFN whose
+ * frame in the complete index is not GFN + delta (including after removeSlot and moveSlot), or if
+ * frameOf disagreed with a Map model of every write.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { GuestMemory, gpa, type Gpa, type MemSlot } from '../../src';
+
+const FAR = 2 ** 28; // first GFN kept in the Map
+const at = (g: number): Gpa => gpa(BigInt(g) << 12n);
+const run = (m: GuestMemory): [number, number, number] => [m.affineLo, m.affineEnd, m.affineDelta];
+
+describe('GuestMemory affine run', () => {
+  it('a pool written in GFN order is one run; frame = GFN + delta inside it, the complete index outside', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    m.addSlot({ base: gpa(0n), size: 1n << 52n });
+    expect(run(m)).toEqual([0, 0, 0]);
+    expect(m.frameOf(0)).toBe(-1); // the empty run [0, 0) holds nothing
+    m.frameForWrite(7); // frame 0
+    for (let g = 100; g < 140; g++) m.frameForWrite(g); // frames 1..40
+    expect(run(m)).toEqual([100, 140, -99]);
+    expect([m.frameOf(99), m.frameOf(100), m.frameOf(139), m.frameOf(140), m.frameOf(7)]).toEqual([-1, 1, 40, -1, 0]);
+    // A write elsewhere ends the run's growth; the next pool frame starts a new, shorter run.
+    m.frameForWrite(5000); // frame 41
+    m.frameForWrite(140); // frame 42: GFN 140 continues the GFNs, not the frames
+    expect(run(m)).toEqual([100, 140, -99]);
+    expect(m.frameOf(140)).toBe(42);
+    // A later run that grows longer takes over.
+    for (let g = FAR; g < FAR + 41; g++) m.frameForWrite(g); // frames 43..83
+    expect(run(m)).toEqual([FAR, FAR + 41, 43 - FAR]);
+    expect([m.frameOf(FAR - 1), m.frameOf(FAR), m.frameOf(FAR + 40), m.frameOf(FAR + 41), m.frameOf(120)]).toEqual([-1, 43, 83, -1, 21]);
+    // Rewriting a frame of the run allocates nothing and keeps it.
+    m.write64(at(FAR + 3), 5n);
+    expect(run(m)).toEqual([FAR, FAR + 41, 43 - FAR]);
+  });
+
+  it('removeSlot drops the removed part of the run, keeping the longest live part', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    const a = m.addSlot({ base: gpa(0n), size: 30n << 12n }); // GFNs 0..29
+    m.addSlot({ base: at(30), size: 100n << 12n }); // GFNs 30..129
+    for (let g = 10; g < 60; g++) m.frameForWrite(g); // frames 0..49: one run across both slots
+    expect(run(m)).toEqual([10, 60, -10]);
+    m.removeSlot(a);
+    expect(run(m)).toEqual([30, 60, -10]);
+    for (let g = 0; g < 30; g++) expect(m.frameOf(g)).toBe(-1);
+    expect(m.frameOf(30)).toBe(20);
+    // The next frame, 50 for GFN 60, continues the run (GFN − 10).
+    m.frameForWrite(60);
+    expect(run(m)).toEqual([30, 61, -10]);
+  });
+
+  it('a frame dropped between two runs ends the first: the next frame does not continue it', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    m.addSlot({ base: gpa(0n), size: 100n << 12n });
+    const y = m.addSlot({ base: at(500), size: 10n << 12n });
+    for (let g = 10; g < 20; g++) m.frameForWrite(g); // frames 0..9
+    m.frameForWrite(500); // frame 10
+    m.frameForWrite(20); // frame 11: GFN 20 after GFN 19, but frame 11 after frame 9 + a gap
+    m.removeSlot(y); // frame 10 dropped: the runs are rebuilt
+    expect(run(m)).toEqual([10, 20, -10]);
+    expect([m.frameOf(19), m.frameOf(20), m.frameOf(21)]).toEqual([9, 11, -1]);
+    m.frameForWrite(21); // frame 12 continues the run that frame 11 started (GFN 20 → 11)
+    expect(run(m)).toEqual([10, 20, -10]);
+    expect([m.frameOf(20), m.frameOf(21)]).toEqual([11, 12]);
+  });
+
+  it('moveSlot moves the run with the frames; a run split by the slot edge keeps its longest part', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    const s = m.addSlot({ base: at(1000), size: 64n << 12n }); // GFNs 1000..1063
+    for (let g = 1000; g < 1064; g++) m.frameForWrite(g);
+    const t = m.moveSlot(s, at(2 ** 39));
+    expect(run(m)).toEqual([2 ** 39, 2 ** 39 + 64, -(2 ** 39)]);
+    for (let g = 990; g < 1070; g++) expect(m.frameOf(g)).toBe(-1);
+    expect(m.frameOf(2 ** 39 + 63)).toBe(63);
+    // Overlapping move down by 5: still one run.
+    m.moveSlot(t, at(2 ** 39 - 5));
+    expect(run(m)).toEqual([2 ** 39 - 5, 2 ** 39 + 59, -(2 ** 39) + 5]);
+    expect(m.frameOf(2 ** 39 + 59)).toBe(-1);
+    // Frames written in two slots, the second moved away: the run is what stays consecutive.
+    const n = new GuestMemory({ maxPhyAddr: 52 });
+    n.addSlot({ base: gpa(0n), size: 20n << 12n });
+    const hi = n.addSlot({ base: at(20), size: 20n << 12n });
+    for (let g = 5; g < 35; g++) n.frameForWrite(g); // frames 0..29, GFNs 5..34
+    n.moveSlot(hi, at(100)); // GFNs 20..34 → 100..114: frames 15..29 stay consecutive there
+    expect(run(n)).toEqual([5, 20, -5]); // 15 frames each: the first found stays
+    expect([n.frameOf(19), n.frameOf(20), n.frameOf(100), n.frameOf(114), n.frameOf(115)]).toEqual([14, -1, 15, 29, -1]);
+  });
+
+  it('the run is always consistent with a Map model under random runs of writes, removals, re-adds and moves', () => {
+    const HOMES = [
+      [0, 1 << 16],
+      [FAR - 300, 600],
+      [2 ** 36, 1 << 12],
+    ] as const;
+    const BASES = [0, 1 << 10, (1 << 16) + 77, FAR - 1, FAR + 4096, 2 ** 33, 2 ** 40 - (1 << 16)];
+    const op = fc.oneof(
+      { weight: 6, arbitrary: fc.record({ k: fc.constant('w' as const), s: fc.nat(2), off: fc.nat(700), len: fc.integer({ min: 1, max: 40 }) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('rm' as const), s: fc.nat(2) }) },
+      { weight: 1, arbitrary: fc.record({ k: fc.constant('add' as const), s: fc.nat(2) }) },
+      { weight: 2, arbitrary: fc.record({ k: fc.constant('mv' as const), s: fc.nat(2), b: fc.nat(BASES.length - 1), d: fc.integer({ min: -40, max: 40 }) }) },
+    );
+    let longRuns = 0;
+    fc.assert(
+      fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
+        const m = new GuestMemory({ maxPhyAddr: 52 });
+        const model = new Map<number, number>(); // gfn → frame
+        const probes = new Set<number>();
+        const slots: (MemSlot | undefined)[] = HOMES.map(([b, n]) => m.addSlot({ base: at(b), size: BigInt(n) << 12n }));
+        let next = 0;
+        const overlaps = (s: MemSlot, base: number): boolean => slots.some((o) => o !== undefined && o !== s && base < o.baseGfn + o.frames && o.baseGfn < base + s.frames);
+        const checkRun = (): void => {
+          const [lo, end, d] = run(m);
+          expect(end).toBeGreaterThanOrEqual(lo);
+          for (let g = lo; g < end; g++) expect(model.get(g)).toBe(g + d);
+          for (const p of [lo - 1, lo, end - 1, end]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(model.get(p) ?? -1);
+        };
+        for (const o of ops) {
+          const s = slots[o.s];
+          if (o.k === 'w') {
+            if (s === undefined) continue;
+            for (let i = 0; i < o.len; i++) {
+              const g = s.baseGfn + ((o.off + i) % s.frames);
+              probes.add(g);
+              if (!model.has(g)) model.set(g, next++);
+              expect(m.frameForWrite(g)).toBe(model.get(g));
+            }
+          } else if (o.k === 'rm') {
+            if (s === undefined) continue;
+            m.removeSlot(s);
+            slots[o.s] = undefined;
+            for (const g of [...model.keys()]) if (g >= s.baseGfn && g < s.baseGfn + s.frames) model.delete(g);
+          } else if (o.k === 'add') {
+            if (s !== undefined) continue;
+            const [b, n] = HOMES[o.s]!;
+            if (slots.some((x) => x !== undefined && b < x.baseGfn + x.frames && x.baseGfn < b + n)) continue;
+            slots[o.s] = m.addSlot({ base: at(b), size: BigInt(n) << 12n });
+          } else {
+            if (s === undefined) continue;
+            const nb = Math.min(Math.max(0, BASES[o.b]! + o.d), 2 ** 40 - s.frames);
+            if (overlaps(s, nb)) continue;
+            const moved = [...model].filter(([g]) => g >= s.baseGfn && g < s.baseGfn + s.frames);
+            for (const [g] of moved) model.delete(g);
+            for (const [g, f] of moved) {
+              model.set(g - s.baseGfn + nb, f);
+              probes.add(g - s.baseGfn + nb);
+            }
+            slots[o.s] = m.moveSlot(s, at(nb));
+          }
+          checkRun();
+        }
+        if (m.affineEnd - m.affineLo >= 8) longRuns++;
+        for (const g of probes) {
+          for (const p of [g - 1, g, g + 1]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(model.get(p) ?? -1);
+        }
+        expect(m.stats().framesAllocated).toBe(next);
+      }),
+      { seed: 0x13_a1, numRuns: 150 },
+    );
+    expect(longRuns).toBeGreaterThan(50); // the run is exercised, not just empty
+  });
+});
