@@ -7,10 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { GuestMemory, gpa, type Gpa, type MemSlot } from '../../src';
+import { GuestMemory, gpa } from '../../src';
+import { MemoryModel, at } from '../support/memory-model';
 
 const FAR = 2 ** 28; // first GFN kept in the Map
-const at = (g: number): Gpa => gpa(BigInt(g) << 12n);
 const run = (m: GuestMemory): [number, number, number] => [m.affineLo, m.affineEnd, m.affineDelta];
 
 describe('GuestMemory affine run', () => {
@@ -105,57 +105,20 @@ describe('GuestMemory affine run', () => {
     let longRuns = 0;
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
-        const m = new GuestMemory({ maxPhyAddr: 52 });
-        const model = new Map<number, number>(); // gfn → frame
-        const probes = new Set<number>();
-        const slots: (MemSlot | undefined)[] = HOMES.map(([b, n]) => m.addSlot({ base: at(b), size: BigInt(n) << 12n }));
-        let next = 0;
-        const overlaps = (s: MemSlot, base: number): boolean => slots.some((o) => o !== undefined && o !== s && base < o.baseGfn + o.frames && o.baseGfn < base + s.frames);
+        const mm = new MemoryModel(HOMES, BASES);
+        const m = mm.m;
         const checkRun = (): void => {
           const [lo, end, d] = run(m);
           expect(end).toBeGreaterThanOrEqual(lo);
-          for (let g = lo; g < end; g++) expect(model.get(g)).toBe(g + d);
-          for (const p of [lo - 1, lo, end - 1, end]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(model.get(p) ?? -1);
+          for (let g = lo; g < end; g++) expect(mm.model.get(g)).toBe(g + d);
+          for (const p of [lo - 1, lo, end - 1, end]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(mm.model.get(p) ?? -1);
         };
         for (const o of ops) {
-          const s = slots[o.s];
-          if (o.k === 'w') {
-            if (s === undefined) continue;
-            for (let i = 0; i < o.len; i++) {
-              const g = s.baseGfn + ((o.off + i) % s.frames);
-              probes.add(g);
-              if (!model.has(g)) model.set(g, next++);
-              expect(m.frameForWrite(g)).toBe(model.get(g));
-            }
-          } else if (o.k === 'rm') {
-            if (s === undefined) continue;
-            m.removeSlot(s);
-            slots[o.s] = undefined;
-            for (const g of [...model.keys()]) if (g >= s.baseGfn && g < s.baseGfn + s.frames) model.delete(g);
-          } else if (o.k === 'add') {
-            if (s !== undefined) continue;
-            const [b, n] = HOMES[o.s]!;
-            if (slots.some((x) => x !== undefined && b < x.baseGfn + x.frames && x.baseGfn < b + n)) continue;
-            slots[o.s] = m.addSlot({ base: at(b), size: BigInt(n) << 12n });
-          } else {
-            if (s === undefined) continue;
-            const nb = Math.min(Math.max(0, BASES[o.b]! + o.d), 2 ** 40 - s.frames);
-            if (overlaps(s, nb)) continue;
-            const moved = [...model].filter(([g]) => g >= s.baseGfn && g < s.baseGfn + s.frames);
-            for (const [g] of moved) model.delete(g);
-            for (const [g, f] of moved) {
-              model.set(g - s.baseGfn + nb, f);
-              probes.add(g - s.baseGfn + nb);
-            }
-            slots[o.s] = m.moveSlot(s, at(nb));
-          }
+          mm.apply(o);
           checkRun();
         }
         if (m.affineEnd - m.affineLo >= 8) longRuns++;
-        for (const g of probes) {
-          for (const p of [g - 1, g, g + 1]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(model.get(p) ?? -1);
-        }
-        expect(m.stats().framesAllocated).toBe(next);
+        mm.checkProbes();
       }),
       { seed: 0x13_a1, numRuns: 150 },
     );
