@@ -69,6 +69,14 @@ export function eptViolationErrorCode73(qual: number, mbec: boolean): bigint {
   return ec;
 }
 
+/** The 7.3 qualification inputs of an EPT exit (`Ept73Exit`), checked as one argument. */
+function checkEpt73Exit(v73: Ept73Exit): void {
+  checkObject('v73', v73);
+  checkBool('v73.mbec', v73.mbec);
+  checkBool('v73.xu', v73.xu);
+  checkInt('v73.guestLinear', v73.guestLinear, { max: EPT_QUAL_GUEST_MASK });
+}
+
 /**
  * The exit the CPU takes when its EPT walk fails (for L1 under TDP, or for L2 on EPT02): a
  * misconfiguration on a reserved bit, else a violation whose qualification holds the access bits
@@ -88,12 +96,7 @@ export function hardwareEptExit(gpa: bigint, access: number, rwx: number, final:
   checkInt('rwx', rwx, { max: 7 });
   checkBool('final', final);
   checkBool('misconfig', misconfig);
-  if (v73 !== undefined) {
-    checkObject('v73', v73);
-    checkBool('v73.mbec', v73.mbec);
-    checkBool('v73.xu', v73.xu);
-    checkInt('v73.guestLinear', v73.guestLinear, { max: EPT_QUAL_GUEST_MASK });
-  }
+  if (v73 !== undefined) checkEpt73Exit(v73);
   if (misconfig) {
     return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: !final, info: 0n, errorCode: BigInt(PFERR.RSVD) };
   }
@@ -127,12 +130,7 @@ export function hardwarePdpteLoadExit(gpa: bigint, rwx: number, misconfig: boole
   checkBigint('gpa', gpa, { max: (1n << 52n) - 1n });
   checkInt('rwx', rwx, { max: 7 });
   checkBool('misconfig', misconfig);
-  if (v73 !== undefined) {
-    checkObject('v73', v73);
-    checkBool('v73.mbec', v73.mbec);
-    checkBool('v73.xu', v73.xu);
-    checkInt('v73.guestLinear', v73.guestLinear, { max: EPT_QUAL_GUEST_MASK });
-  }
+  if (v73 !== undefined) checkEpt73Exit(v73);
   if (misconfig) {
     return { kind: 'ept_misconfig', reason: VMX_EXIT_REASON.EPT_MISCONFIG, gpa, onGuestTable: true, info: 0n, errorCode: BigInt(PFERR.RSVD) };
   }
