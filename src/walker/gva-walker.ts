@@ -115,7 +115,7 @@ export class GvaWalker {
       pdptBase: Number(regs.cr3 & 0xffffffe0n),
       pkru: this.pkru,
       fetchSetsId: this.role.hasPferrFetch,
-      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true } : {}),
+      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true } : {}),
     };
     this.fast = makeFastWalk(this.inputs);
     this.batch = makeBatchWalk(this.inputs);
