@@ -72,7 +72,9 @@ export class GvaWalker {
    * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
    * `kvm` picks the modelled KVM's role layout and ACC encoding (default DEFAULT_KVM_VERSION, '7.3').
    * `pdpteRsvdFault` (PAE): the kept PDPTEs are unchecked, and a walk through a present one with a
-   * reserved bit is a #PF with RSVD (SVM nested paging; WalkInputs.pdpteRsvdFault).
+   * reserved bit is a #PF with RSVD (SVM nested paging; WalkInputs.pdpteRsvdFault); a staged walk
+   * (walkRawStaged) then reads the PDPTE from memory through its second stage instead of the
+   * register, since nested paging keeps no PDPTE registers (WalkInputs.pdptesFromMemory).
    */
   constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION, pdpteRsvdFault = false) {
     checkBool('pdpteRsvdFault', pdpteRsvdFault);
