@@ -3,6 +3,8 @@
  * from the PDPT at its CR3 (vmx/nested.c:1157-1163 skips load_pdptrs when nested_ept; :2755-2762
  * copies vmcs12's fields into vmcs02), and a present PDPTE with a reserved bit fails the VM entry
  * (kvm-unit-tests x86/vmx_tests.c:5906-5912, the "PDPTEs from VMCS" half at :5947-5949).
+ * A PAE L2 under nested NPT has no PDPTE registers: its walks read the PDPTEs through NPT02
+ * (APM Vol. 2 §15.25.10), so an unmapped PDPT is an NPF at use, never an error at VMRUN or MOV CR3.
  */
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, GpaOutsideMemoryError, gpa, PFERR } from '../../src';
@@ -164,10 +166,10 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     const r = f.v.read(GVA + 0x10n);
     expect(r.status).toBe('l1-exit');
     // One NPF to L0 on a guest paging-structure access (EXITINFO1 bit 33, APM Vol. 2 §15.25.6),
-    // which NPT12 does not allow either: nested_svm_inject_npf_exit (svm/nested.c:34-57) gives L1
+    // which NPT12 does not allow either: nested_svm_inject_npf_exit (svm/nested.c:36-57) gives L1
     // an NPF at the PDPT's nGPA (the page: the model's table-access address) with NPT12's
-    // not-present error code for a W|U access (L2 table accesses, paging_tmpl.h:348-349 nested_access
-    // on the NPT walk) and GUEST_PAGE.
+    // not-present error code for a W|U access (guest table accesses under nested paging are user
+    // writes, reference kvm-mmu.md §6.6) and GUEST_PAGE (the hardware exit's high bits are kept, :42, :53-54).
     expect(r.exits).toHaveLength(1);
     expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3 & ~0xfffn, ret: 'reflected to L1' });
     expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: L2_CR3 & ~0xfffn, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
