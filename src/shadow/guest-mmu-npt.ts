@@ -76,25 +76,27 @@ function gmetHardwareFormat(c: NestedNptVmContext['config']): PageFormat {
 }
 
 /**
- * A PAE L2's PDPTEs under nested NPT. KVM does not load them at VMRUN (svm/nested.c:517-519
- * `nested_svm_load_cr3` skips load_pdptrs when nested_npt); the CPU reads them from memory at L2's
- * CR3, an nGPA (kvm-unit-tests x86/svm_tests.c:3864-3869 at 1da1819e49fc), and KVM's own view
- * translates CR3 through NPT12 (svm.c:1665-1671 → x86.c:1043-1048 `load_pdptrs` on the nested
- * walk_mmu). So they are read here through NPT12 (l2-pdptes.ts), never at CR3 as an L1 GPA.
- * Reserved bits are not checked: VMRUN succeeds, and the CPU reports a #PF with RSVD when L2 walks
- * through such a PDPTE (svm_tests.c:3779-3782, 3806-3835; the walker's `pdpteRsvdFault`).
- * INFERRED: read once at VMRUN and at L2's MOV to CR3, which KVM does not intercept with NPT
- * (svm.c:1337) (the CPU may re-read them on each walk; a later L2 store to its PDPT is not seen
- * until then). Not modelled, so refused: an NPT12 that does not map the PDPT (the CPU's PDPTE
- * read would take an NPF).
+ * A PAE L2's PDPTEs under nested NPT. With nested paging the CPU keeps no PDPTE registers for a
+ * legacy-PAE guest: it reads the PDPTE from the PDPT at guest CR3, an nGPA, through the nested
+ * tables as part of each guest walk (APM Vol. 2 §15.25.10 "Legacy PAE Mode"; KVM's view of it:
+ * with NPT the PDPTRs are not cached at MOV to CR3 but re-read from memory when needed,
+ * svm.c:1665-1671 `svm_cache_reg` → `load_pdptrs`, marked stale after every exit,
+ * svm.h:423-430 SVM_REGS_LAZY_LOAD_SET and svm.c:4524). So neither VMRUN (svm/nested.c:517-519
+ * `nested_svm_load_cr3` skips load_pdptrs when nested_npt) nor L2's MOV to CR3 (not intercepted
+ * with NPT, svm.c:1337) reads or checks them: L2's walker reads PDPTE[VA[31:30]] through NPT02 on
+ * each walk (WalkInputs.pdptesFromMemory), an NPT02 miss there is an NPF on a paging-structure
+ * access — fixed from NPT12 or reflected to L1 like any other — and a present PDPTE with a
+ * reserved bit is a #PF with RSVD at use (kvm-unit-tests x86/svm_tests.c:3779-3782, 3806-3835
+ * at 1da1819e49fc; the walker's `pdpteRsvdFault`).
+ * This is only the initial register value shown by `pdptrs` before L2's first walk: the PDPT as
+ * NPT12 maps it (svm_tests.c:3864-3869: the PDPTEs are L2's memory at CR3), zeros while NPT12
+ * does not map it (no error: the first walk takes the NPF). A PDPT NPT12 maps outside every L1
+ * memory slot is still refused ('l2-pdpt-outside-l1-memory').
  */
 function l2PdptesThroughNpt12(ngpa: NgpaWalker, cr3: bigint): bigint[] {
-  return l2PdptesThroughNgpa(ngpa, cr3, {
-    pfec: PFERR.WRITE | PFERR.USER, // x86.c:1047-1048
-    table: 'NPT12',
-    unmapped: "the CPU's PDPTE read would take an NPF; not modelled",
-    reserved: undefined,
-  });
+  const pfec = PFERR.WRITE | PFERR.USER; // L2's table accesses through NPT (§6.6)
+  if (ngpa.peekFrame(Number((cr3 & 0xffffffe0n) >> 12n), pfec) < 0) return [0n, 0n, 0n, 0n];
+  return l2PdptesThroughNgpa(ngpa, cr3, { pfec, table: 'NPT12', unmapped: 'unreachable: checked above', reserved: undefined });
 }
 
 export class NestedNptMmu implements KvmMmu {
@@ -211,10 +213,12 @@ export class NestedNptMmu implements KvmMmu {
    * tables, takes L2's new cpu_role (`kvm_init_mmu` → `init_kvm_nested_mmu`, mmu.c:5846-5847,
    * 5802-5838); guest_mmu's roles come from L1's state and nCR3 at VMRUN
    * (`kvm_init_shadow_npt_mmu`) and do not change. `pdptes` (PAE L2 only): 'keep' the PDPTEs;
-   * 'mov-cr3': L2's MOV to CR3, which KVM does not intercept with NPT (svm.c:1337): read as at
-   * VMRUN (`l2PdptesThroughNpt12`); 'load-pdptrs': KVM's `load_pdptrs` on nested_mmu for a CR0/CR4
-   * write it handles (x86.c:1158-1161, 1351-1354; failure is #GP, x86.c:1049-1050, 1058-1062).
-   * Everything is checked before anything changes.
+   * 'mov-cr3': L2's MOV to CR3, which KVM does not intercept with NPT (svm.c:1337) and which loads
+   * no PDPTE under nested paging (`l2PdptesThroughNpt12`: an unmapped PDPT is no error, L2's next
+   * walk reads it through NPT02 and takes the NPF); 'load-pdptrs': KVM's `load_pdptrs` on
+   * nested_mmu for a CR0/CR4 write it handles (x86.c:1158-1161, 1351-1354; failure is #GP,
+   * x86.c:1049-1050, 1058-1062). Whichever, L2's walks read the PDPTEs from memory
+   * (WalkInputs.pdptesFromMemory). Everything is checked before anything changes.
    */
   writeL2Registers(regs: PagingRegisters, pdptes: 'keep' | 'mov-cr3' | 'load-pdptrs'): void {
     checkRegisterTypes('regs', regs);

@@ -438,7 +438,7 @@ export class Vcpu {
    * L1's state and nCR3) and L1's registers, walker and root_role do not change.
    *
    * MOV to CR3 is not intercepted by L0 with EPT/NPT (vmx.c:4477-4481, svm.c:1337): the CPU loads
-   * CR3 (and a PAE L2's PDPTEs) and KVM does nothing, not even `kvm_mmu_new_pgd` (guest_mmu's
+   * CR3 (and, under EPT, a PAE L2's PDPTEs) and KVM does nothing, not even `kvm_mmu_new_pgd` (guest_mmu's
    * pgd is EPTP12/nCR3). A CR0/CR4/EFER write KVM handles goes through `kvm_set_cr0/cr4`
    * (load_pdptrs on nested_mmu for a PDPTR-bit change of a PAE L2) and `kvm_post_set_cr0/cr4`
    * (registerWriteEffects): a role-bit change is `kvm_mmu_reset_context` (mmu.c:5884-5888), whose
@@ -450,6 +450,8 @@ export class Vcpu {
    * A PAE L2's MOV to CR3 under EPT loads the PDPTEs through EPT02 (NestedEptMmu.writeL2Registers):
    * its EPT violations are exits to L0 (`exits`), and one L0 reflects to L1 is a nested VM exit
    * (`nestedExit`) before the MOV completed, so nothing of L2's changes and the vCPU is back in L1.
+   * Under NPT the MOV loads no PDPTE (APM Vol. 2 §15.25.10): L2's walks read them through NPT02,
+   * so an unmapped PDPT is an NPF at L2's next access, never an exit of the MOV.
    * Returns roleChanged = nested_mmu's cpu_role changed, rootChanged = false (guest_mmu's
    * root_role does not depend on L2's registers).
    */

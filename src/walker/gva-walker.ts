@@ -72,7 +72,9 @@ export class GvaWalker {
    * register write that does not reload them (`x86.c: kvm_set_cr0` / `kvm_set_cr4`).
    * `kvm` picks the modelled KVM's role layout and ACC encoding (default DEFAULT_KVM_VERSION, '7.3').
    * `pdpteRsvdFault` (PAE): the kept PDPTEs are unchecked, and a walk through a present one with a
-   * reserved bit is a #PF with RSVD (SVM nested paging; WalkInputs.pdpteRsvdFault).
+   * reserved bit is a #PF with RSVD (SVM nested paging; WalkInputs.pdpteRsvdFault); a staged walk
+   * (walkRawStaged) then reads the PDPTE from memory through its second stage instead of the
+   * register, since nested paging keeps no PDPTE registers (WalkInputs.pdptesFromMemory).
    */
   constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION, pdpteRsvdFault = false) {
     checkBool('pdpteRsvdFault', pdpteRsvdFault);
@@ -115,7 +117,7 @@ export class GvaWalker {
       pdptBase: Number(regs.cr3 & 0xffffffe0n),
       pkru: this.pkru,
       fetchSetsId: this.role.hasPferrFetch,
-      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true } : {}),
+      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true } : {}),
     };
     this.fast = makeFastWalk(this.inputs);
     this.batch = makeBatchWalk(this.inputs);

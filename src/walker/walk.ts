@@ -52,6 +52,59 @@ export interface WalkInputs {
    * checked when loaded (load_pdptrs, vmcs12's at VM entry), so none has a reserved bit.
    */
   readonly pdpteRsvdFault?: boolean;
+  /**
+   * PAE with a second stage (`translate`): the PDPTE is not taken from a register but read from
+   * the PDPT at `pdptBase` through the second stage as part of the walk, a paging-structure access
+   * (`translate(.., false)`; failure: WalkStop.SecondStage at level 3); the value read is stored
+   * into `pdptrs`. SVM nested paging: the CPU loads no PDPTE registers for a PAE guest (APM Vol. 2
+   * §15.25.10; KVM re-reads them from memory after every exit, svm.c:1665-1671, svm.h:423-430,
+   * svm.c:4524). Absent or without `translate`: the registers are used.
+   */
+  readonly pdptesFromMemory?: boolean;
+}
+
+/**
+ * `pdptesFromMemory`: PDPTE `i` read at `pdptBase` through the second stage into `w.pdptrs`.
+ * WalkStop.Ok when read (an unwritten frame reads as zeros), SecondStage when the translation
+ * failed, TableNoSlot when it leads to a frame no slot covers (as for any table, error code 0).
+ */
+function readPdpteThroughStage(w: WalkInputs, s: WalkScratch, i: number): number {
+  const base = w.pdptBase;
+  const guestGfn = Math.floor(base / 4096);
+  s.guestTableGfn[3] = guestGfn;
+  // The record shows the step at the PDPTE's own GPA (pdptBase + 8i), as for a register.
+  s.usedPdptr = true;
+  s.index[3] = i;
+  const g = w.translate!(guestGfn, false);
+  if (g < 0) {
+    s.level = 3;
+    s.maxLevel = 3;
+    s.lo[3] = 0;
+    s.hi[3] = 0;
+    s.errorCode = 0;
+    return WalkStop.SecondStage;
+  }
+  const mem = w.mem;
+  const f = mem.frameOfUnchecked(g);
+  let lo = 0;
+  let hi = 0;
+  if (f >= 0) {
+    const wi = GuestMemory.wordBaseUnchecked(f) + (base % 4096) / 4 + i * 2;
+    lo = mem.words[wi]!;
+    hi = mem.words[wi + 1]!;
+  } else if (g >= 2 ** (mem.maxPhyAddr - 12) || mem.slotOfUnchecked(g) === undefined) {
+    s.lo[3] = 0;
+    s.hi[3] = 0;
+    s.acc[3] = 0;
+    s.level = 3;
+    s.maxLevel = 3;
+    s.noSlot = true;
+    s.errorCode = 0;
+    return WalkStop.TableNoSlot;
+  }
+  w.pdptrs![i * 2] = lo;
+  w.pdptrs![i * 2 + 1] = hi;
+  return WalkStop.Ok;
 }
 
 /** Index of the entry for level L of address (hi, lo). */
@@ -95,6 +148,10 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   if (level === 3 && !ept && !is32) {
     // PAE: the top level comes from the PDPTE registers, not from memory.
     const i = (vlo >>> 30) & 3;
+    if (w.pdptesFromMemory === true && w.translate !== undefined) {
+      const stop3 = readPdpteThroughStage(w, s, i);
+      if (stop3 !== WalkStop.Ok) return stop3 === WalkStop.SecondStage ? stop3 : finishFault(w, s, pfec, stop3);
+    }
     const plo = w.pdptrs![i * 2]!;
     const phi = w.pdptrs![i * 2 + 1]!;
     s.lo[3] = plo;

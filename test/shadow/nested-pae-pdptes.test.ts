@@ -3,6 +3,8 @@
  * from the PDPT at its CR3 (vmx/nested.c:1157-1163 skips load_pdptrs when nested_ept; :2755-2762
  * copies vmcs12's fields into vmcs02), and a present PDPTE with a reserved bit fails the VM entry
  * (kvm-unit-tests x86/vmx_tests.c:5906-5912, the "PDPTEs from VMCS" half at :5947-5949).
+ * A PAE L2 under nested NPT has no PDPTE registers: its walks read the PDPTEs through NPT02
+ * (APM Vol. 2 §15.25.10), so an unmapped PDPT is an NPF at use, never an error at VMRUN or MOV CR3.
  */
 import { describe, expect, it } from 'vitest';
 import { Vm, PageTableBuilder, makeEptp, CR0, CR4, EFER, DEFAULT_EPT_CAPS, InvalidArgumentError, InvalidRegisterStateError, GpaOutsideMemoryError, gpa, PFERR } from '../../src';
@@ -132,7 +134,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     if (at < 1n << 30n) put(at + (L2_CR3 & 0xfffn), bp);
     const v = vm.createVcpu({ ...L1_SVM, cr3: l1pt.root });
     const enter = () => v.enterNestedNpt({ ncr3: BigInt(npt.root), l1: { ...L1_SVM, cr3: l1pt.root }, l2: { ...L2_PAE, cr3: L2_CR3 } });
-    return { v, enter, b: read(BigInt(b.root)) };
+    return { v, enter, b: read(BigInt(b.root)), a: read(BigInt(a.root)), npt, put };
   }
 
   it('L2 walks through the PDPT NPT12 maps its CR3 to, not the L1 page at CR3', () => {
@@ -153,11 +155,74 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     expect(f.v.read(GVA).l1Gpa).toBe(B_G);
   });
 
-  it('an NPT12 that does not map the PDPT is refused, state untouched (not modelled: the CPU would NPF)', () => {
+  it('an NPT12 that does not map the PDPT: VMRUN succeeds; L2\'s first walk takes an NPF on the PDPT that L0 reflects to L1 (APM Vol. 2 §15.25.10; svm/nested.c:517-519)', () => {
+    // Old model: VMRUN refused ('l2-pdpt-unmapped'). svm/nested.c:517-519: VMRUN with nested NPT
+    // does not read the PDPT; the CPU reads PDPTE0 through NPT02 when L2 first walks GVA
+    // (svm_tests.c:3808-3812: a bad PDPTE shows "only when the guest walks through it").
     const f = nptFixture({ mapPdpt: false });
-    expect(thrownRule(() => f.enter(), InvalidRegisterStateError)).toBe('l2-pdpt-unmapped');
-    expect(f.v.guestMmu).toBeUndefined();
-     expect(thrown(() => f.enter()).message).toMatch(/^L2's PAE PDPT at nGPA 0x1234560 is not mapped by NPT12 /); // CR3 & 0xffffffe0
+    f.enter();
+    expect(f.v.guestMode).toBe(true);
+    expect(f.v.gvaWalk.pdptrs).toEqual([0n, 0n, 0n, 0n]); // nothing loaded
+    const r = f.v.read(GVA + 0x10n);
+    expect(r.status).toBe('l1-exit');
+    // One NPF to L0 on a guest paging-structure access (EXITINFO1 bit 33, APM Vol. 2 §15.25.6),
+    // which NPT12 does not allow either: nested_svm_inject_npf_exit (svm/nested.c:36-57) gives L1
+    // an NPF at the PDPT's nGPA (the page: the model's table-access address) with NPT12's
+    // not-present error code for a W|U access (guest table accesses under nested paging are user
+    // writes, reference kvm-mmu.md §6.6) and GUEST_PAGE (the hardware exit's high bits are kept, :42, :53-54).
+    expect(r.exits).toHaveLength(1);
+    expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3 & ~0xfffn, ret: 'reflected to L1' });
+    expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: L2_CR3 & ~0xfffn, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
+    expect(f.v.guestMode).toBe(false);
+  });
+
+  it('L2\'s MOV to CR3 to a PDPT NPT12 does not map: no fault at the MOV; the next walk NPFs and L0 reflects it (old model: refused)', () => {
+    const f = nptFixture();
+    f.enter();
+    expect(f.v.read(GVA).l1Gpa).toBe(B_G);
+    const CR3_2 = 0x0177_7fe0n; // a page no NPT12 entry covers; bits 4:0 clear, 32-byte aligned
+    // svm.c:1337: L2's MOV to CR3 is not intercepted with NPT, and under nested paging the CPU
+    // loads no PDPTE at it (APM Vol. 2 §15.25.10): the MOV completes, nothing exits.
+    const w = f.v.setRegisters({ cr3: CR3_2 });
+    expect(w.exits ?? []).toEqual([]);
+    expect(w.nestedExit).toBeUndefined();
+    expect(f.v.regs.cr3).toBe(CR3_2);
+    expect(f.v.guestMode).toBe(true);
+    const r = f.v.read(GVA);
+    expect(r.status).toBe('l1-exit');
+    expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: 0x177_7000n, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
+  });
+
+  it('L2\'s MOV to CR3 to a PDPT NPT12 maps but NPT02 not yet: the first walk\'s NPF is fixed by L0 from NPT12, then the walk completes', () => {
+    const f = nptFixture();
+    f.npt.map(0x177_7000n, PDPT_G, { flags: { writable: true, user: true } }); // same L1 page as CR3's
+    f.enter();
+    expect(f.v.read(GVA + 0x10n).l1Gpa).toBe(B_G + 0x10n); // NPT02 now maps b's PD, PT and data pages
+    const w = f.v.setRegisters({ cr3: 0x0177_7560n }); // same offset 0x560 in the page: b's PDPTEs
+    expect(w.exits ?? []).toEqual([]);
+    const r = f.v.read(GVA + 0x10n);
+    expect(r.status).toBe('ok');
+    // kvm_mmu_page_fault on guest_mmu (npf_interception): NPT12 allows the W|U table access, so
+    // FNAME(fetch) builds the NPT02 path (RET_PF_FIXED) and L2 re-walks (reference §6.6).
+    expect(r.exits).toHaveLength(1);
+    expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: 0x177_7000n, ret: 'RET_PF_FIXED' });
+    expect(r.l1Gpa).toBe(B_G + 0x10n);
+    expect(f.v.read(GVA + 0x10n).exits).toEqual([]); // NPT02 now maps it
+  });
+
+  it('the PDPTE in use is the one in memory at the walk, not one latched at VMRUN or MOV CR3 (no PDPTE registers under nested paging)', () => {
+    // APM Vol. 2 §15.25.10; KVM's own view of it: svm_cache_reg re-reads the PDPTRs from memory
+    // at CR3 on demand (svm.c:1665-1671), marked stale after every exit (svm.h:423-430,
+    // svm.c:4524). Old model: the value read at VMRUN stayed in a register (B_G after the store).
+    const f = nptFixture();
+    f.enter();
+    expect(f.v.read(GVA).l1Gpa).toBe(B_G);
+    // A store to PDPTE0 (in the L1 page NPT12 maps L2's CR3 to) pointing it at a's page directory.
+    f.put(PDPT_G + (L2_CR3 & 0xfe0n), f.a);
+    const r = f.v.read(GVA + 0x10n);
+    expect(r.status).toBe('ok');
+    expect(r.l1Gpa).toBe(A_G + 0x10n);
+    expect(f.v.gvaWalk.pdptrs![0]).toBe(f.a[0]); // the value the walk read
   });
 
   it('NPT12 maps the PDPT to L1 GPA 0: frame 0 is a frame (x86.c:1043-1048 translates CR3, then reads the page)', () => {
@@ -187,7 +252,11 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
       expect(r.status).toBe('guest-pf');
       if (r.guestWalk.status !== 'fault') throw new Error('expected a fault');
       expect(r.guestWalk.errorCode).toBe(PFERR.PRESENT | PFERR.RSVD);
-      expect(r.exits).toEqual([]); // the CPU delivers it to L2: no NPF, nothing of KVM's
+      // The PDPTE read goes through NPT02 (APM Vol. 2 §15.25.10): its first read is an NPF L0 fixes
+      // from NPT12 (RET_PF_FIXED); the #PF itself the CPU delivers to L2: nothing reflected.
+      expect(r.exits).toHaveLength(1);
+      expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3 & ~0xfffn, ret: 'RET_PF_FIXED' });
+      expect(r.nestedExit).toBeUndefined();
       // L2 has neither EFER.NXE nor CR4.SMEP: a fetch does not set I/D (SDM Vol. 3A §4.7).
       expect(f.v.fetch(GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: PFERR.PRESENT | PFERR.RSVD });
       expect(f.v.write(GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: PFERR.PRESENT | PFERR.RSVD | PFERR.WRITE });

@@ -1,0 +1,68 @@
+/**
+ * WalkInputs.pdptesFromMemory (set by GvaWalker for SVM nested paging, its `pdpteRsvdFault`): a
+ * staged walk of a PAE guest reads PDPTE[VA[31:30]] from the PDPT at CR3[31:5] through the second
+ * stage, as a paging-structure access, instead of using a PDPTE register — nested paging keeps no
+ * PDPTE registers for a legacy-PAE guest (APM Vol. 2 §15.25.10; KVM re-reads them from memory on
+ * demand, svm.c:1665-1671, svm.h:423-430). Without a second stage, or without the flag (VMX, whose
+ * PDPTE registers are loaded at MOV to CR3 / from vmcs12), the registers are used.
+ */
+import { describe, expect, it } from 'vitest';
+import { GuestMemory, GvaWalker, PageTableBuilder, WalkStop, CR0, CR4, gpa, gva } from '../../src';
+
+const VA = 0xc012_3abcn; // PDPTE3
+const PA = 0x1234_5000n;
+
+function setup() {
+  const mem = new GuestMemory({ maxPhyAddr: 46 });
+  mem.addSlot({ base: gpa(0n), size: 0x4000_0000n, name: 'ram' });
+  const b = new PageTableBuilder(mem, { mode: 'pae', pool: { base: gpa(0x10_0000n), size: 0x10_0000n } });
+  b.map(VA & ~0xfffn, PA);
+  const regs = { cr0: CR0.PE | CR0.PG, cr3: BigInt(b.root), cr4: CR4.PAE, efer: 0n };
+  const pdpte3 = mem.read64(gpa(BigInt(b.root) + 24n));
+  return { mem, regs, root: BigInt(b.root), pdpte3 };
+}
+
+const hi = Number(VA >> 32n);
+const lo = Number(VA & 0xffff_ffffn);
+
+describe('PAE PDPTEs read through the second stage (SVM nested paging)', () => {
+  it('a staged walk reads the PDPTE from memory, though the register holds 0; the value read lands in pdptrs', () => {
+    const f = setup();
+    const w = new GvaWalker(f.mem, f.regs, undefined, [0n, 0n, 0n, 0n], undefined, true);
+    const calls: [number, boolean][] = [];
+    const stop = w.walkRawStaged(hi, lo, 0, (g, final) => (calls.push([g, final]), g));
+    expect(stop).toBe(WalkStop.Ok);
+    // The first second-stage access is the PDPT frame, as a paging-structure (non-final) access.
+    expect(calls[0]).toEqual([Number(f.root >> 12n), false]);
+    const r = w.recordLast(stop, gva(VA), { kind: 'read' });
+    expect(r.status === 'ok' && r.gpa).toBe(PA + 0xabcn);
+    expect(w.pdptrs![3]).toBe(f.pdpte3);
+    // The unstaged walk (KVM's own view) still uses the registers: PDPTE0-2 zero, PDPTE3 as last read.
+    expect(w.walk(gva(0x0012_3abcn), { kind: 'read' })).toMatchObject({ status: 'fault', reason: 'pdpte-not-present' });
+  });
+
+  it('the second stage refusing the PDPT frame stops the walk at level 3 with SecondStage', () => {
+    const f = setup();
+    const w = new GvaWalker(f.mem, f.regs, undefined, [0n, 0n, 0n, 0n], undefined, true);
+    const stop = w.walkRawStaged(hi, lo, 0, (g, final) => (final || g !== Number(f.root >> 12n) ? g : -1));
+    expect(stop).toBe(WalkStop.SecondStage);
+    expect(w.recordLast(stop, gva(VA), { kind: 'read' })).toMatchObject({ status: 'fault', reason: 'second-stage', level: 3 });
+  });
+
+  it('the PDPT translated to a zero frame: not-present PDPTE; to a frame no slot covers: table in no slot (error code 0)', () => {
+    const f = setup();
+    const w = new GvaWalker(f.mem, f.regs, undefined, [f.pdpte3, f.pdpte3, f.pdpte3, f.pdpte3], undefined, true);
+    const pdptGfn = Number(f.root >> 12n);
+    const zero = w.walkRawStaged(hi, lo, 0, (g) => (g === pdptGfn ? 0x3000_0 : g)); // an unwritten RAM frame
+    expect(zero).toBe(WalkStop.PdpteNotPresent);
+    const none = w.walkRawStaged(hi, lo, 0, (g) => (g === pdptGfn ? 0x8000_0 : g)); // 2 GiB: no slot
+    expect(none).toBe(WalkStop.TableNoSlot);
+    expect(w.recordLast(none, gva(VA), { kind: 'read' })).toMatchObject({ status: 'fault', errorCode: 0, level: 3 });
+  });
+
+  it('without the flag (VMX nested EPT) a staged walk uses the PDPTE registers', () => {
+    const f = setup();
+    const w = new GvaWalker(f.mem, f.regs, undefined, [0n, 0n, 0n, 0n]);
+    expect(w.walkRawStaged(hi, lo, 0, (g) => g)).toBe(WalkStop.PdpteNotPresent);
+  });
+});
