@@ -47,13 +47,15 @@ export function buildRecord(
   const u64 = s.view;
   const leafStop = stop === WalkStop.Ok || stop === WalkStop.Permission;
   const presentMask = ept ? (fmt.mbec ? 0x407 : 7) : 1;
+  // With pdptesFromMemory a staged walk read the PDPTE through the second stage: a memory read, not a register.
+  const pdptSource = w.pdptesFromMemory === true && w.translate !== undefined ? 'memory' : 'pdptr-register';
   for (let level = top; level >= stopLevel; level--) {
     const lo = s.lo[level]!;
     const isPdptr = s.usedPdptr && level === 3;
     const e = isPdptr ? w.pdptBase + s.index[3]! * 8 : s.tableGfn[level]! * 4096 + s.index[level]! * fmt.entryBytes; // < 2^53
     const step: WalkStepDraft = {
       level,
-      source: isPdptr ? 'pdptr-register' : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
+      source: isPdptr ? pdptSource : s.noSlot && level === stopLevel ? 'no-memory' : 'memory',
       entryGpa: u64.makeNum(e) as Gpa,
       value: u64.make(lo, s.hi[level]!),
       present: (lo & presentMask) !== 0,

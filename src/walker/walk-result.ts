@@ -12,7 +12,8 @@ export type WalkStage = 'gva_walk' | 'ngpa_walk';
 export interface WalkStep {
   readonly level: number;
   /**
-   * 'pdptr-register' for the PAE PDPTE, which comes from a register loaded at MOV CR3;
+   * 'pdptr-register' for the PAE PDPTE, which comes from a register loaded at MOV CR3 ('memory'
+   * when the walk read it through the second stage: SVM nested paging keeps no PDPTE registers);
    * 'no-memory' when the table lies in no memory slot, so nothing could be read (value 0).
    */
   readonly source: 'memory' | 'pdptr-register' | 'no-memory';

@@ -36,6 +36,8 @@ describe('PAE PDPTEs read through the second stage (SVM nested paging)', () => {
     expect(calls[0]).toEqual([Number(f.root >> 12n), false]);
     const r = w.recordLast(stop, gva(VA), { kind: 'read' });
     expect(r.status === 'ok' && r.gpa).toBe(PA + 0xabcn);
+    // The record's PDPTE step: read from memory at CR3 + 8 × 3, not a register.
+    expect(r.trace[0]).toMatchObject({ level: 3, source: 'memory', entryGpa: f.root + 24n, value: f.pdpte3 });
     expect(w.pdptrs![3]).toBe(f.pdpte3);
     // The unstaged walk (KVM's own view) still uses the registers: PDPTE0-2 zero, PDPTE3 as last read.
     expect(w.walk(gva(0x0012_3abcn), { kind: 'read' })).toMatchObject({ status: 'fault', reason: 'pdpte-not-present' });
@@ -63,6 +65,8 @@ describe('PAE PDPTEs read through the second stage (SVM nested paging)', () => {
   it('without the flag (VMX nested EPT) a staged walk uses the PDPTE registers', () => {
     const f = setup();
     const w = new GvaWalker(f.mem, f.regs, undefined, [0n, 0n, 0n, 0n]);
-    expect(w.walkRawStaged(hi, lo, 0, (g) => g)).toBe(WalkStop.PdpteNotPresent);
+    const stop = w.walkRawStaged(hi, lo, 0, (g) => g);
+    expect(stop).toBe(WalkStop.PdpteNotPresent);
+    expect(w.recordLast(stop, gva(VA), { kind: 'read' }).trace[0]).toMatchObject({ level: 3, source: 'pdptr-register', value: 0n });
   });
 });
