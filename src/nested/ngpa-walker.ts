@@ -404,7 +404,8 @@ export class NgpaWalker {
     s.pteAccess = done.pteAccess;
     clearFullWalkFlags(s);
     s.tvhi = Math.floor(ngfn / TWO20);
-    s.tvlo = (ngfn % TWO20) * 4096;
+    // ngfn's low 20 bits by ToInt32 (modular, exact for an integer below 2^53): `%` on a double is a call to fmod.
+    s.tvlo = (ngfn & 0xfffff) * 4096;
     s.tacc = this.lastPfecValue;
   }
 

@@ -97,12 +97,17 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const keepBig = new Array<bigint>(3 * maxRefs).fill(0n);
   return function walk2dTraced(s, ns, vhi, vlo, access, finalPfec, parts) {
     const words = mem.words; // nothing is written, so no frame is allocated meanwhile
+    // The affine run (GuestMemory.affineLo), read once per walk and tested inline, as walk-2d-fast.ts.
+    const aLo = mem.affineLo;
+    const aEnd = mem.affineEnd;
+    const aD = mem.affineDelta;
     const sLo = s.lo;
     const sHi = s.hi;
     const sAcc = s.acc;
     const out = new Array<MemRef2D>(maxRefs);
     const trace = new Array<WalkStep>(root);
-    lastAt.fill(-1);
+    // Stores, not fill(): TypedArray.prototype.fill is a builtin call with argument conversion, 3 % of the walk.
+    for (let i = 1; i <= nRoot; i++) lastAt[i] = -1;
     let g = rootGfn; // the nGPA frame to translate next: a table of L2's, then the final frame
     let level = root;
     let accLo = -1;
@@ -137,7 +142,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
       let nlo = 0;
       let nhi = 0;
       for (;;) {
-        const f = mem.frameOfUnchecked(ng);
+        const f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         const idx = nl <= 3 ? (gl >>> (9 * nl - 9)) & 511 : nl === 4 ? ((gl >>> 27) | (gh << 5)) & 511 : (gh >>> 4) & 511;
         const wi = f * FRAME_WORDS + idx * 2;
@@ -202,7 +207,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         break;
       }
       // L2's entry in the table just translated.
-      const f = mem.frameOfUnchecked(frame);
+      const f = frame >= aLo && frame < aEnd ? frame + aD : mem.frameOfUnchecked(frame);
       if (f < 0) return SLOW;
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
       const wi = f * FRAME_WORDS + idx * 2;

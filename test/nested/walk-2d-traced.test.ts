@@ -313,3 +313,32 @@ describe('2D record walk: the bigints the fast path keeps across walks follow th
     });
   }
 });
+
+describe('2D record walk: a final nGPA above 2^44 (an ngfn of more than 32 bits)', () => {
+  // NgpaWalker.noteFastWalk keeps the final nGPA's halves for a later lastRecord: its low half
+  // from the ngfn's low 20 bits. An ngfn ≥ 2^32 with bits 19 and 31 set catches a low half taken
+  // from the wrong bits (the signed or the truncated 32-bit value, or the high word's).
+  const HIGH_N = 0x3abc_df1f_2000n; // ngfn 0x3_abcd_f1f2
+  const HIGH_GVA = 0x7f12_3456_7000n;
+  for (const nk of ['ept4', 'npt4'] as NestedKind[]) {
+    it(`paging4 on ${nk}: the ngpa walker's last record equals the full walk's`, () => {
+      const [a, b] = [twoDSetup('paging4', nk, { ad: true }), twoDSetup('paging4', nk, { ad: true })];
+      fullWalkOnly(b.w2);
+      for (const s of [a, b]) {
+        const rw = s.tdp === 'ept' ? {} : { writable: true, user: true };
+        s.b.map(HIGH_N, gpa(0x0600_0000n), { flags: rw });
+        s.l2b!.map(HIGH_GVA, HIGH_N, { flags: { writable: true, user: true } });
+      }
+      let fast = 0;
+      for (let k = 0; k < 3; k++) {
+        for (const acc of [{ kind: 'write', user: true }, { kind: 'read' }] as Access[]) {
+          const got = a.w2.walk(gva(HIGH_GVA + 0x8a8n), acc);
+          expect(got).toEqual(b.w2.walk(gva(HIGH_GVA + 0x8a8n), acc));
+          if (got.status === 'ok' && got.adUpdates === 0 && got.refs.every((x) => x.updated === undefined)) fast++;
+          expect(a.w2.nested.lastRecord(ngpa(HIGH_N), 'final')).toEqual(b.w2.nested.lastRecord(ngpa(HIGH_N), 'final'));
+        }
+      }
+      expect(fast).toBeGreaterThan(2);
+    });
+  }
+});
