@@ -14,7 +14,7 @@ const PAE_CR3 = 0x100_6000n; // an nGPA in EPT12's identity-mapped L2 table pool
 const UNMAPPED = 0x200_0000n; // nested(): EPT12 maps 0x100_0000.. and DATA_N.. only
 
 /** As test/vm/l2-register-writes.test.ts: a (GVA → DATA_N) at PAE_CR3, vmcs12's PDPTEs b (GVA → DATA_N + 1 page). */
-function pae(o: Parameters<typeof nested>[0] & { cr3?: bigint } = {}) {
+function pae(o: Parameters<typeof nested>[0] & { cr3?: bigint; mbec?: boolean } = {}) {
   const f = nested(o);
   const a = new PageTableBuilder(f.vm.guestMem, { mode: 'pae', pool: { base: 0x100_8000n, size: 0x4000n } });
   const b = new PageTableBuilder(f.vm.guestMem, { mode: 'pae', pool: { base: 0x100_c000n, size: 0x4000n } });
@@ -24,7 +24,7 @@ function pae(o: Parameters<typeof nested>[0] & { cr3?: bigint } = {}) {
   const putAt = (at: bigint, p: readonly bigint[]) => p.forEach((x, i) => f.vm.guestMem.write64(gpa(at + BigInt(i * 8)), x));
   putAt(PAE_CR3, read(BigInt(a.root)));
   const l2: PagingRegisters = { ...L2_PAE, cr3: o.cr3 ?? PAE_CR3 };
-  f.v.enterNestedEpt({ eptp: f.eptp, caps: DEFAULT_EPT_CAPS, l2, pdptes: read(BigInt(b.root)) });
+  f.v.enterNestedEpt({ eptp: f.eptp, caps: DEFAULT_EPT_CAPS, l2, pdptes: read(BigInt(b.root)), ...(o.mbec === undefined ? {} : { mbec: o.mbec }) });
   return { ...f, pa: read(BigInt(a.root)), pb: read(BigInt(b.root)), putAt };
 }
 
@@ -132,6 +132,22 @@ describe('nested EPT, PAE L2: MOV to CR3 loading through EPT02', () => {
     expect(ev).toHaveLength(1);
     expect(ev[0]).toMatchObject({ kind: 'ept_violation', vcpu: 0, gpa: PAE_CR3, code: 1n });
     expect((ev[0] as { gva?: bigint | null }).gva ?? null).toBeNull(); // no guest linear address
+  });
+
+  it('7.3 with MBEC: the load\'s exit has bit 6 clear — EPT02\'s not-present entry is in the AND of XU over the path (SDM Vol. 3C Table 28-7 bits 3-6)', () => {
+    const f = pae({ kvm: '7.3', mbec: true });
+    const r = f.v.movCr3(PAE_CR3);
+    expect(r.exits?.map((e) => [e.kind, e.info])).toEqual([['ept_violation', 1n]]); // a read; bits 3-6 clear; bit 7 clear
+    expect(f.v.gvaWalk.pdptrs).toEqual(f.pa);
+  });
+
+  it('a reflected load records the nested VM exit naming the PDPTE load (events)', () => {
+    const f = pae();
+    const from = f.vm.events.all.length;
+    f.v.movCr3(UNMAPPED);
+    const ex = f.vm.events.all.slice(from).filter((e) => e.kind === 'nested_exit');
+    expect(ex).toHaveLength(1);
+    expect((ex[0] as { outcome: string }).outcome).toContain('PDPTE load');
   });
 
   for (const kvm of ['6.16', '7.3'] as const) {
