@@ -151,6 +151,51 @@ describe('nested EPT, PAE L2: MOV to CR3 loading through EPT02', () => {
   });
 
   for (const kvm of ['6.16', '7.3'] as const) {
+    it(`${kvm}: EPT12 maps the PDPT execute-only: the CPU cannot read the PDPTEs, so the load's EPT violation reaches L1 — no #GP for the reserved bit it never read`, () => {
+      const f = pae({ kvm });
+      f.ept.map(UNMAPPED, UNMAPPED, { flags: { read: false, write: false, exec: true } }); // nested(): execute-only EPT supported
+      f.putAt(UNMAPPED, f.pa.map((x, i) => (i === 0 ? x | 2n : x)));
+      const r = f.v.movCr3(UNMAPPED);
+      // The PDPTE read is translated by EPT12 (SDM Vol. 3C §28.2.3): a read of a page without R is an
+      // EPT violation (§28.3.3.2); nested_ept_inject_page_fault gives L1 the walk's qualification
+      // (vmx/nested.c:442-461): read (bit 0), the path's permissions X only (bit 5), bits 7/8 clear.
+      expect(r.nestedExit).toMatchObject({ kind: 'ept-violation', exitReason: 48, guestPhysicalAddress: UNMAPPED });
+      const q = (r.nestedExit as { qualification: number }).qualification;
+      expect(q & 0x1bf).toBe(0x21);
+      expect(f.v.guestMode).toBe(false);
+      expect(f.v.nested!.l2Regs!.cr3).toBe(PAE_CR3);
+    });
+  }
+
+  it('a stale MMIO SPTE at the PDPT\'s nGPA (a memslot added since): the load takes an EPT misconfiguration (exit 49, qualification 0, PFERR_RSVD — vmx.c:5803); the stale generation sends it to the fault path (mmu.c:4348-4349 RET_PF_INVALID, then kvm_mmu_do_page_fault, mmu.c:6268-6275), which maps it; the retry loads', () => {
+    const MMIO_N = UNMAPPED + 0x10_0000n;
+    const L1_NEW = 1n << 30n; // above nested()'s RAM slot
+    const GVA3 = GVA + 0x40_0000n;
+    // A 4-level L2 touches MMIO_N while no slot backs L1_NEW, then switches to PAE paging.
+    const g = nested();
+    g.l2pt.map(GVA3, MMIO_N, { flags: { writable: true } });
+    g.ept.map(MMIO_N, L1_NEW);
+    g.enter();
+    const m = g.v.read(GVA3);
+    expect(m.exits.map((e) => e.mmio)).toContain(true); // no slot: an MMIO SPTE in EPT02
+    g.vm.addMemslot({ base: L1_NEW, size: 0x10_0000n, name: 'hot', hostPageSize: '4K' });
+    // The PDPT at MMIO_N (→ L1_NEW): a's PDPTEs, read as L1 GPAs through the same EPT12.
+    const a = new PageTableBuilder(g.vm.guestMem, { mode: 'pae', pool: { base: 0x100_8000n, size: 0x4000n } });
+    a.map(GVA, DATA_N, { flags: { writable: true } });
+    const pa = [0, 1, 2, 3].map((i) => g.vm.guestMem.read64(gpa(BigInt(a.root) + BigInt(i * 8))));
+    pa.forEach((x, i) => g.vm.guestMem.write64(gpa(L1_NEW + BigInt(i * 8)), x));
+    g.v.setRegisters({ cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n, cr3: BigInt(a.root) });
+    const from = g.vm.events.all.length;
+    const r = g.v.movCr3(MMIO_N);
+    expect(r.exits?.map((e) => [e.kind, e.reason, e.gpa, e.info, e.errorCode, e.ret])).toEqual([['ept_misconfig', 49, MMIO_N, 0n, 8n, 'RET_PF_FIXED']]);
+    expect(g.vm.events.all.slice(from).some((e) => e.kind === 'ept_misconfig')).toBe(true);
+    expect(g.v.stats.get('ept_misconfigs')).toBeGreaterThan(0);
+    expect(r.nestedExit).toBeUndefined();
+    expect(g.v.gvaWalk.pdptrs).toEqual(pa);
+    expect(g.v.read(GVA).l1Gpa).toBe(DATA_G);
+  });
+
+  for (const kvm of ['6.16', '7.3'] as const) {
     it(`${kvm}: a reflected PDPTE-load fault leaves L2's CR3 unchanged (the MOV did not complete, SDM Vol. 3C §27.1); the exit is at CR3[31:5]'s page`, () => {
       const f = pae({ kvm });
       const r = f.v.movCr3(UNMAPPED + 0x20n);
