@@ -77,6 +77,18 @@ describe('nested EPT, PAE L2: load_pdptrs (CR4 write with a PDPTR bit) is KVM\'s
     expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n); // still vmcs12's PDPTEs
   });
 
+  it('a present PDPTE with a reserved bit: load_pdptrs fails and KVM injects #GP (x86.c:1058-1062) — typed, the message names the rule; nothing changes', () => {
+    const f = pae();
+    f.putAt(PAE_CR3, f.pa.map((x, i) => (i === 0 ? x | 2n : x))); // PDPTE0 maps GVA: present
+    const w = f.v.gvaWalk;
+    const e = thrown(() => f.v.setRegisters({ cr4: CR4.PAE | CR4.PSE }));
+    expect(e).toBeInstanceOf(InvalidRegisterStateError);
+    expect(e.rule).toBe('l2-pdpte-reserved');
+    expect(e.message).toContain('PDPTE0');
+    expect(e.message).toContain('x86.c:1058-1062');
+    expect(f.v.gvaWalk).toBe(w);
+  });
+
   it('CR3 an nGPA EPT12 maps elsewhere: MOV to CR3 and load_pdptrs read the L1 page EPT12 maps it to, not the L1 page at CR3', () => {
     const f = pae();
     const CR3 = DATA_N + 0x3000n; // EPT12: DATA_N + 3 pages → DATA_G + 3 pages (nested-fixture.ts)
@@ -132,6 +144,7 @@ describe('nested EPT, PAE L2: MOV to CR3 loading through EPT02', () => {
     expect(ev).toHaveLength(1);
     expect(ev[0]).toMatchObject({ kind: 'ept_violation', vcpu: 0, gpa: PAE_CR3, code: 1n });
     expect((ev[0] as { gva?: bigint | null }).gva ?? null).toBeNull(); // no guest linear address
+    expect((ev[0] as { outcome: string }).outcome).toContain('PDPTE load');
   });
 
   it('7.3 with MBEC: the load\'s exit has bit 6 clear — EPT02\'s not-present entry is in the AND of XU over the path (SDM Vol. 3C Table 28-7 bits 3-6)', () => {
@@ -193,6 +206,15 @@ describe('nested EPT, PAE L2: MOV to CR3 loading through EPT02', () => {
     expect(r.nestedExit).toBeUndefined();
     expect(g.v.gvaWalk.pdptrs).toEqual(pa);
     expect(g.v.read(GVA).l1Gpa).toBe(DATA_G);
+  });
+
+  it('CR3 bits 11:5 locate the PDPT in its page (SDM Vol. 3A §4.4.1: the PDPT at CR3[31:5]; bits 4:0 ignored): the load reads at that offset', () => {
+    const f = pae();
+    f.putAt(PAE_CR3 + 0x20n, f.pb);
+    const r = f.v.movCr3(PAE_CR3 + 0x20n + 0x7n);
+    expect(r.nestedExit).toBeUndefined();
+    expect(f.v.gvaWalk.pdptrs).toEqual(f.pb);
+    expect(f.v.read(GVA).l1Gpa).toBe(DATA_G + 0x1000n);
   });
 
   for (const kvm of ['6.16', '7.3'] as const) {
