@@ -33,6 +33,7 @@ import { ept73Exit, hardwareEptExit, hardwarePdpteLoadExit } from '../vm/exit';
 import type { NestedDuring } from '../nested/nested-during';
 import type { NestedExit } from '../nested/nested-exit';
 import { EPT_QUAL_GUEST_MASK, guestLinearBits } from '../nested/exit-qualification';
+import { walkedEptRights } from '../nested/walked-ept-rights';
 import type { KvmVersion } from '../kvm-version';
 import { ShadowContext, type ContextSetup } from './shadow-context';
 import { checkInveptArgs, checkEntered, checkLinear, checkNestedEntry, checkNestedMmuArgs, checkReason } from './check-shadow-args';
@@ -266,12 +267,9 @@ export class NestedEptMmu implements KvmMmu {
         if (g < 0) throw new InvariantViolation('ept02-target', 'an EPT02 leaf maps a frame no memslot backs', hex(s.gfn));
         return { pdptes: readPdptesUnchecked(mmu.vm.guestMem, BigInt(g) * 4096n + (base & 0xfffn)), exits, reflected: undefined };
       }
-      let rwx = 7;
-      let xu = 1;
-      for (let l = s.maxLevel; l >= s.level; l--) {
-        rwx &= s.lo[l]! & 7;
-        xu &= (s.lo[l]! >>> 10) & 1;
-      }
+      const rights = walkedEptRights(s.lo, s.maxLevel, s.level);
+      const rwx = rights & 7;
+      const xu = rights >>> 3;
       const misconfig = stop === WalkStop.Reserved;
       const hw = hardwarePdpteLoadExit(base, rwx, misconfig, ept73Exit(this.vm.config.kvm, this.ngpa!.mbec, xu === 1, 0));
       this.curGuestLinear = 0;
@@ -347,12 +345,9 @@ export class NestedEptMmu implements KvmMmu {
       if (g < 0) throw new InvariantViolation('ept02-target', 'an EPT02 leaf maps a frame no memslot backs', hex(s.gfn));
       return g;
     }
-    let rwx = 7;
-    let xu = 1;
-    for (let l = s.maxLevel; l >= s.level; l--) {
-      rwx &= s.lo[l]! & 7;
-      xu &= (s.lo[l]! >>> 10) & 1;
-    }
+    const rights = walkedEptRights(s.lo, s.maxLevel, s.level);
+    const rwx = rights & 7;
+    const xu = rights >>> 3;
     const g = final ? this.l2Walker!.stagedGuestRights : undefined;
     const guestLinear = g === undefined ? 0 : guestLinearBits(g.user, g.writable, g.executeDisable);
     this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx, xu: xu === 1, guestLinear };

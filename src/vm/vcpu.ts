@@ -28,6 +28,7 @@ import { memslotPfn } from './memslot';
 import { ept73Exit, hardwareEptExit, hardwareNpfExit, type TdpExit } from './exit';
 import { NPF_GUEST_PAGE } from '../nested/npf-error-code';
 import { guestLinearBits } from '../nested/exit-qualification';
+import { walkedEptRights } from '../nested/walked-ept-rights';
 import type { AccessResult, ExitRecord } from './access-result';
 import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
@@ -982,12 +983,9 @@ export class Vcpu {
     const s = this.tdpScratch;
     const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
     if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
-    let rwx = 7;
-    let xu = 1;
-    for (let l = s.maxLevel; l >= s.level; l--) {
-      rwx &= s.lo[l]! & 7;
-      xu &= (s.lo[l]! >>> 10) & 1;
-    }
+    const rights = walkedEptRights(s.lo, s.maxLevel, s.level);
+    const rwx = rights & 7;
+    const xu = rights >>> 3;
     // mmu_has_mbec(root_mmu) = root_role.cr4_smep (7.3 mmu.h, kvm-7x.md §1.6): with MBEC the
     // qualification's bit 6 is the AND of XU (§1.2); bits 11:9 describe L1's linear address on the
     // final translation.
