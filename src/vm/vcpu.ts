@@ -144,7 +144,9 @@ export class Vcpu {
   /** Memory references of the current attempt's 2D walk (see secondStage). */
   private attemptRefs = 0;
   private finalPfn = 0;
-  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  private readonly stage = (gfn: number, final: boolean, entryOffset?: number): number => this.secondStage(gfn, final, entryOffset);
+  /** The byte offset of the guest entry the current table translation is for (secondStage's third argument). */
+  private curEntryOffset = 0;
   /**
    * EPT with A/D off: the CPU reads guest entries, then writes A/D as a separate write through
    * EPT (kvm-unit-tests x86/vmx_tests.c:3287-3292), which a write-protected SPTE turns into an
@@ -927,7 +929,8 @@ export class Vcpu {
 
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
-  private secondStage(gfn: number, final: boolean): number {
+  private secondStage(gfn: number, final: boolean, entryOffset = 0): number {
+    this.curEntryOffset = entryOffset;
     // MBEC: the CPU checks XU for a user-mode linear address and XS otherwise (kvm-7x.md §1.1); the
     // hardware format's MBEC table reads that from the access's U bit.
     const xu = final && this.vm.config.mbec && this.walkerValue.stagedUserLinear ? PFERR.USER : 0;
@@ -1026,8 +1029,18 @@ export class Vcpu {
 
   private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
     const s = this.tdpScratch;
+    if (this.vm.config.flavour === 'npt') {
+      // EXITINFO2 is the address of the faulting access (APM Vol. 2 §15.25.6): on a guest
+      // page-table access the entry's own address, 8-byte granular — a PAE PDPTE's too, which
+      // nested paging reads from memory like any entry — as QEMU's SVM model writes it (target/
+      // i386/tcg/system/excp_helper.c: ptw_translate's `.cr2 = addr` → raise_stage2's
+      // exit_info_2) and as KVM passes it on: npf_interception hands it to kvm_mmu_page_fault
+      // (svm.c:2101, 2117), and a fault reflected to L1 keeps it (paging_tmpl.h:516
+      // `walker->fault.address = addr` → svm/nested.c:50 `exit_info_2 = fault->address`).
+      const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : BigInt(this.curEntryOffset));
+      return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
+    }
     const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
-    if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     const rights = walkedEptRights(s.lo, s.maxLevel, s.level);
     const rwx = rights & 7;
     const xu = rights >>> 3;

@@ -33,9 +33,11 @@ export interface WalkInputs {
    * `kvm_translate_gpa`: a second translation stage for every table frame before it is read
    * (`final` false) and for the final frame (`final` true). Returns the frame to use, or -1 when
    * the second stage faulted (the callee keeps the details); the walk then stops with
-   * WalkStop.SecondStage. Absent for a plain one-dimensional walk.
+   * WalkStop.SecondStage. Absent for a plain one-dimensional walk. For a table frame the third
+   * argument is the byte offset in it of the entry the walk reads (the faulting access's address
+   * within the page, which an NPF reports in EXITINFO2).
    */
-  readonly translate?: (gfn: number, final: boolean) => number;
+  readonly translate?: (gfn: number, final: boolean, entryOffset?: number) => number;
   /**
    * The CPU's write of a guest entry's A/D bits as a separate access through the second stage
    * (EPT with A/D disabled: the entry is read, then written "as a read+write" only when A/D must
@@ -85,7 +87,7 @@ function readPdpteThroughStage(w: WalkInputs, s: WalkScratch, i: number): number
   // The record shows the step at the PDPTE's own GPA (pdptBase + 8i), as for a register.
   s.usedPdptr = true;
   s.index[3] = i;
-  const g = w.translate === undefined ? guestGfn : w.translate(guestGfn, false);
+  const g = w.translate === undefined ? guestGfn : w.translate(guestGfn, false, (base % 4096) + i * 8);
   if (g < 0) {
     s.level = 3;
     s.maxLevel = 3;
@@ -198,7 +200,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     let tableGfn = tgHi * TWO20 + (tgLo >>> 0);
     if (w.translate !== undefined) {
       s.guestTableGfn[level] = tableGfn;
-      tableGfn = w.translate(tableGfn, false);
+      tableGfn = w.translate(tableGfn, false, idx * fmt.entryBytes);
       if (tableGfn < 0) {
         s.level = level;
         s.lo[level] = 0;

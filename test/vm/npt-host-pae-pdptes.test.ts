@@ -26,9 +26,9 @@ const VA1 = 0x4000_0000n; // PDPTE1
 const VA2 = 0x8000_0000n; // PDPTE2
 const PAE = { cr0: CR0.PE | CR0.PG, cr4: CR4.PAE, efer: 0n };
 
-function paeGuest(flavour: 'ept' | 'npt') {
+function paeGuest(flavour: 'ept' | 'npt', hostPageSize?: '4K') {
   const vm = new Vm({ spte: { flavour }, checkInvariants: true });
-  vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram' });
+  vm.addMemslot({ base: 0n, size: 1n << 30n, name: 'ram', ...(hostPageSize === undefined ? {} : { hostPageSize }) });
   const pt = new PageTableBuilder(vm.guestMem, { mode: 'pae', pool: { base: 0x10_0000n, size: 0x10_0000n } });
   pt.map(VA1, A, { flags: { writable: true } });
   pt.map(VA2, B, { flags: { writable: true } });
@@ -95,7 +95,8 @@ describe('SVM host with NPT: a PAE L1 has no PDPTE registers', () => {
     // APM Vol. 2 §15.25.6: EXITINFO1 bit 33 — the fault was on a guest page-table access, not
     // the final one (bit 32); KVM's PFERR_GUEST_PAGE_MASK / _FINAL_MASK, kvm_host.h:277-278.
     expect(first.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, ret: 'RET_PF_FIXED' });
-    expect(first.exits[0]!.gpa & ~0xfffn).toBe(pdptPage);
+    // EXITINFO2: PDPTE1's own address, CR3[31:5] + 8 × 1 (see the EXITINFO2 test below).
+    expect(first.exits[0]!.gpa).toBe(BigInt(pt.root) + 8n);
     expect(first.exits[0]!.info & (3n << 32n)).toBe(BigInt(NPF_GUEST_PAGE));
     // Warm, then the PDPT's page zapped from the NPT: the next access takes exactly that NPF.
     expect(v.read(VA1).exits).toHaveLength(0);
@@ -104,7 +105,33 @@ describe('SVM host with NPT: a PAE L1 has no PDPTE registers', () => {
     expect(again.gpa).toBe(A);
     expect(again.exits).toHaveLength(1);
     expect(again.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, ret: 'RET_PF_FIXED' });
-    expect(again.exits[0]!.gpa & ~0xfffn).toBe(pdptPage);
+    expect(again.exits[0]!.gpa).toBe(BigInt(pt.root) + 8n);
+  });
+
+  it('EXITINFO2 of an NPF on a guest page-table access is the entry\'s own GPA (8-byte granular), the PDPTE\'s as any other', () => {
+    // 4 KiB host pages: each table page is its own NPT mapping, so each read takes its own NPF.
+    const { pt, v } = paeGuest('npt', '4K');
+    // PDPTE1, PDE 3, PTE 5: entries at non-zero offsets in their tables.
+    const va = VA1 + 3n * 0x20_0000n + 5n * 0x1000n + 0x234n;
+    const C = 0x60_0000n;
+    pt.map(va & ~0xfffn, C, { flags: { writable: true } });
+    const pd = pt.getEntry(va, 3).value & 0xf_ffff_f000n;
+    const ptPage = pt.getEntry(va, 2).value & 0xf_ffff_f000n;
+    const r = v.read(va);
+    expect(r.gpa).toBe(C + 0x234n);
+    // Each NPF reports the address of the access that faulted (APM Vol. 2 §15.25.6): for a guest
+    // table read the entry's address — QEMU's SVM model gives exit_info_2 = the PTE address it
+    // failed to translate (target/i386/tcg/system/excp_helper.c: ptw_translate `.cr2 = addr`,
+    // raise_stage2), the PAE PDPTE read at (cr3 & 0xffffffe0) + ((addr >> 27) & 0x18) included —
+    // and KVM hands that address on unchanged (svm.c:2101, 2117 npf_interception →
+    // kvm_mmu_page_fault; reflected to L1 via paging_tmpl.h:516 and svm/nested.c:50); the final
+    // access's is the data GPA with its page offset.
+    expect(r.exits.map((e) => [e.gpa, e.onGuestTable])).toEqual([
+      [BigInt(pt.root) + 8n * 1n, true],
+      [pd + 8n * 3n, true],
+      [ptPage + 8n * 5n, true],
+      [C + 0x234n, false],
+    ]);
   });
 });
 
