@@ -242,6 +242,10 @@ export class Vcpu {
    * (§26.3.2.4), KVM checks them at the writes it intercepts (`l1Walker`); shadow paging keeps
    * KVM's own (svm.c:1667-1669: "When !npt_enabled, mmu->pdptrs[] is already available since it
    * is always updated per SDM when moving to CRs").
+   * Not modelled: KVM's software walk (`walker.walk`, emulation) gets the PDPTE through
+   * `load_pdptrs`, which on a present PDPTE with a reserved bit returns before its memcpy
+   * (x86.c:1061, 1072) and so leaves the previous mmu->pdptrs in use, unchecked
+   * (paging_tmpl.h:332-336); here that walk reads memory and faults as the CPU does.
    */
   private get pdptesInMemory(): boolean {
     return this.vm.tdpEnabled && this.vm.config.flavour === 'npt';
