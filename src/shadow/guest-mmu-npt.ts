@@ -122,7 +122,7 @@ export class NestedNptMmu implements KvmMmu {
   private pendingExit: { ngpa: bigint; final: boolean; stop: number; errorCode: number } | undefined;
   private curFinal = 0;
   private curGva = 0n;
-  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  private readonly stage = (gfn: number, final: boolean, entryOffset?: number): number => this.secondStage(gfn, final, entryOffset ?? 0);
 
   constructor(vm: NestedNptVmContext, index: number, stats: Counters<VcpuStatName>) {
     checkNestedMmuArgs(vm, index, stats);
@@ -285,7 +285,7 @@ export class NestedNptMmu implements KvmMmu {
   }
 
   /** The hardware NPT02 walk of one nGPA frame: the L1 frame, or -1 with an NPF pending. */
-  private secondStage(ngfn: number, final: boolean): number {
+  private secondStage(ngfn: number, final: boolean, entryOffset: number): number {
     if (ngfn >= this.ngpaLimitGfn) {
       // KVM would alias such an nGPA into pae_root (32-bit/PAE NPT12) and loop; refused here.
       throw new InvalidArgumentError('ngpa-beyond-npt12', `L2 used an nGPA beyond what the ${this.ngpa!.levels}-level NPT12 translates`, hex(BigInt(ngfn) * 4096n));
@@ -299,7 +299,10 @@ export class NestedNptMmu implements KvmMmu {
       if (g < 0) throw new InvariantViolation('npt02-target', 'an NPT02 leaf maps a frame no memslot backs', hex(s.gfn));
       return g;
     }
-    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, errorCode: s.errorCode };
+    // EXITINFO2: on an access to one of L2's table entries (a PAE PDPTE among them) the entry's
+    // own nGPA, 8-byte granular, as for L1 (Vcpu.makeExit); L0 walks NPT12 with it and a
+    // reflected NPF passes it on (paging_tmpl.h:516 → svm/nested.c:50).
+    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : BigInt(entryOffset)), final, stop, errorCode: s.errorCode };
     return -1;
   }
 

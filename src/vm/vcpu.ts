@@ -144,7 +144,9 @@ export class Vcpu {
   /** Memory references of the current attempt's 2D walk (see secondStage). */
   private attemptRefs = 0;
   private finalPfn = 0;
-  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  private readonly stage = (gfn: number, final: boolean, entryOffset?: number): number => this.secondStage(gfn, final, entryOffset);
+  /** The byte offset of the guest entry the current table translation is for (secondStage's third argument). */
+  private curEntryOffset = 0;
   /**
    * EPT with A/D off: the CPU reads guest entries, then writes A/D as a separate write through
    * EPT (kvm-unit-tests x86/vmx_tests.c:3287-3292), which a write-protected SPTE turns into an
@@ -210,7 +212,9 @@ export class Vcpu {
     this.dirtyRing = vm.dirtyRingSize > 0 ? new DirtyRing(vm.dirtyRingSize, vm.dirtyRingRsvdEntries) : undefined;
     // Reset state: paging off (CR0.PG=0), no CR4/EFER bits.
     const regs: PagingRegisters = { cr0: 0n, cr3: 0n, cr4: 0n, efer: 0n, ...initial };
-    this.walkerValue = new GvaWalker(vm.guestMem, regs, vm.features, undefined, vm.config.kvm);
+    // KVM_SET_SREGS ignores a failed load_pdptrs (x86.c: __set_sregs_common): no check with NPT,
+    // where the walks read the PDPT; the PDPTE registers of an EPT or shadow vCPU are loaded here.
+    this.walkerValue = this.l1Walker(regs, false);
     this.regsValue = Object.freeze({ ...regs });
     this.rootRoleValue = this.calcRootRole(this.walkerValue.role);
     if (!vm.tdpEnabled) this.shadowVcpu = new ShadowVcpu(vm, index, this.stats, this.walkerValue, this.regsValue);
@@ -222,6 +226,44 @@ export class Vcpu {
       this.tlbModel.vcpu = index;
       this.tlbModel.sink = (e) => vm.events.recordUnchecked(e);
     }
+  }
+
+  /**
+   * Whether the CPU walks this vCPU's (root_mmu's) PAE tables without PDPTE registers: an SVM host
+   * with NPT (flavour 'npt', TDP on). With nested paging the CPU reads PDPTE[VA[31:30]] from the
+   * PDPT at CR3[31:5] as part of each walk, through the NPT like every other guest table access
+   * (APM Vol. 2 §15.25.10 "Legacy PAE Mode"; KVM holds no PDPTE values either: with npt_enabled
+   * `svm_cache_reg` re-reads them from memory, svm.c:1665-1671, and they are marked stale after
+   * every exit, svm.h:427 SVM_REGS_LAZY_LOAD_SET, svm.c:4524). So MOV to CR3, which KVM does not
+   * intercept with NPT (svm.c:1336-1337), loads and checks nothing; a store to a PDPTE is seen by
+   * the next walk; a present PDPTE with a reserved bit is a #PF with P|RSVD at the walk through it
+   * (kvm-unit-tests x86/svm_tests.c:3806-3835 for L2 under NPT, the same hardware rule). EPT hosts
+   * keep PDPTE registers: the CPU loads them at MOV to CR3 (SDM Vol. 3C §28.2.3) and VM entry
+   * (§26.3.2.4), KVM checks them at the writes it intercepts (`l1Walker`); shadow paging keeps
+   * KVM's own (svm.c:1667-1669: "When !npt_enabled, mmu->pdptrs[] is already available since it
+   * is always updated per SDM when moving to CRs").
+   * Not modelled: KVM's software walk (`walker.walk`, emulation) gets the PDPTE through
+   * `load_pdptrs`, which on a present PDPTE with a reserved bit returns before its memcpy
+   * (x86.c:1061, 1072) and so leaves the previous mmu->pdptrs in use, unchecked
+   * (paging_tmpl.h:332-336); here that walk reads memory and faults as the CPU does.
+   */
+  private get pdptesInMemory(): boolean {
+    return this.vm.tdpEnabled && this.vm.config.flavour === 'npt';
+  }
+
+  /**
+   * A walker of root_mmu's tables for `regs`. `load`: KVM runs `load_pdptrs` for this write
+   * (x86.c:1034-1074; MOV to CR3 it intercepts, a PDPTR-bit CR0/CR4 write, a nested VM entry or
+   * exit) — its failure (PDPT in no slot, a present PDPTE with a reserved bit) throws the #GP /
+   * failed-VMRUN error before anything changes. `kept`: PDPTE registers the write keeps (no load).
+   * With NPT (`pdptesInMemory`) the load is only KVM's check: the walker keeps no PDPTE values and
+   * every walk reads the PDPT (GvaWalker's `ownPdpt`).
+   */
+  private l1Walker(regs: PagingRegisters, load: boolean, kept?: readonly bigint[]): GvaWalker {
+    const vm = this.vm;
+    if (!this.pdptesInMemory) return new GvaWalker(vm.guestMem, regs, vm.features, load ? undefined : kept, vm.config.kvm);
+    if (load) new GvaWalker(vm.guestMem, regs, vm.features, undefined, vm.config.kvm); // load_pdptrs's checks; its values are not kept
+    return new GvaWalker(vm.guestMem, regs, vm.features, undefined, vm.config.kvm, true, true);
   }
 
   /** The vCPU's TLB model, or undefined when the VM runs without one. */
@@ -382,6 +424,9 @@ export class Vcpu {
    * PAE paging: the PDPTE registers are reloaded from memory only by a CR3 write or a change of
    * X86_CR0_PDPTR_BITS / X86_CR4_PDPTR_BITS (`x86.c: kvm_set_cr3, kvm_set_cr0, kvm_set_cr4` →
    * `load_pdptrs`); any other write keeps the PDPTEs loaded before, whatever the PDPT now holds.
+   * With NPT (`pdptesInMemory`) there are no PDPTE registers: every walk reads the PDPT, a CR3
+   * write checks nothing, and a PDPTR-bit CR0/CR4 write, which KVM intercepts, still fails with
+   * #GP where load_pdptrs would.
    * An update naming several registers is checked as one write of each (the union of the rules).
    */
   setRegisters(update: Partial<PagingRegisters>): RegisterWriteResult {
@@ -396,10 +441,16 @@ export class Vcpu {
     if ((regs.cr4 & CR4.PCIDE) !== 0n && (old.cr4 & CR4.PCIDE) === 0n && (regs.cr3 & CR3_PCID_MASK) !== 0n) {
       throw new InvalidRegisterStateError('pcide-with-cr3-pcid', 'setting CR4.PCIDE needs CR3[11:0] = 0 (KVM injects #GP)', hex(regs.cr3));
     }
-    const oldPdptrs = this.walkerValue.pdptrs;
-    const reloadPdptrs = update.cr3 !== undefined || ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
-    const kept = reloadPdptrs ? undefined : oldPdptrs;
-    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features, kept, this.vm.config.kvm); // throws on bad input
+    // kvm_set_cr0 / kvm_set_cr4 load the PDPTEs on a PDPTR-bit change (x86.c:1158-1161,
+    // 1355-1358): with NPT too, where SVM intercepts every CR4 write (INTERCEPT_CR4_WRITE,
+    // svm.c:1246, never cleared) and a CR0 write changing PG, CD or NW (the selective CR0 write
+    // intercept, svm.c:1272, fires on any bit but TS and MP; the full CR0 intercept is cleared
+    // only while the host CR0 equals the guest's, svm.c:1947-1954) → cr_interception
+    // (svm.c:3372-3375, 2710-2721). kvm_set_cr3 loads them for a MOV to CR3 KVM intercepts
+    // (x86.c:1440-1441): not with NPT (svm.c:1337; `pdptesInMemory`).
+    const pdptrBits = ((old.cr0 ^ regs.cr0) & CR0_PDPTR_BITS) !== 0n || ((old.cr4 ^ regs.cr4) & CR4_PDPTR_BITS) !== 0n;
+    const reloadPdptrs = pdptrBits || (update.cr3 !== undefined && !this.pdptesInMemory);
+    const walker = this.l1Walker(regs, reloadPdptrs, this.walkerValue.pdptrs); // throws on bad input
     const oldRegs = old;
     const oldRole = this.walkerValue.role;
     const roleChanged = !walker.role.equals(oldRole);
@@ -882,7 +933,8 @@ export class Vcpu {
 
   // ---- the hardware TDP walk, as the second stage of the guest walk ----
 
-  private secondStage(gfn: number, final: boolean): number {
+  private secondStage(gfn: number, final: boolean, entryOffset = 0): number {
+    this.curEntryOffset = entryOffset;
     // MBEC: the CPU checks XU for a user-mode linear address and XS otherwise (kvm-7x.md §1.1); the
     // hardware format's MBEC table reads that from the access's U bit.
     const xu = final && this.vm.config.mbec && this.walkerValue.stagedUserLinear ? PFERR.USER : 0;
@@ -981,8 +1033,18 @@ export class Vcpu {
 
   private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
     const s = this.tdpScratch;
+    if (this.vm.config.flavour === 'npt') {
+      // EXITINFO2 is the address of the faulting access (APM Vol. 2 §15.25.6): on a guest
+      // page-table access the entry's own address, 8-byte granular — a PAE PDPTE's too, which
+      // nested paging reads from memory like any entry — as QEMU's SVM model writes it (target/
+      // i386/tcg/system/excp_helper.c: ptw_translate's `.cr2 = addr` → raise_stage2's
+      // exit_info_2) and as KVM passes it on: npf_interception hands it to kvm_mmu_page_fault
+      // (svm.c:2101, 2117), and a fault reflected to L1 keeps it (paging_tmpl.h:516
+      // `walker->fault.address = addr` → svm/nested.c:50 `exit_info_2 = fault->address`).
+      const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : BigInt(this.curEntryOffset));
+      return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
+    }
     const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
-    if (this.vm.config.flavour === 'npt') return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     const rights = walkedEptRights(s.lo, s.maxLevel, s.level);
     const rwx = rights & 7;
     const xu = rights >>> 3;
@@ -1552,7 +1614,9 @@ export class Vcpu {
     if (this.vm.td !== undefined) throw new InvalidArgumentError('nested-in-td', 'a TD does not run nested guests in this model', 'tdx');
     const intercepts = checkL1Intercepts(e.intercepts);
     const regs: PagingRegisters = { ...e.l2, guestMode: true };
-    const walker = new GvaWalker(this.vm.guestMem, regs, this.vm.features, undefined, this.vm.config.kvm); // validates first
+    // nested_vmx_load_cr3 / nested_svm_load_cr3 without nested TDP: load_pdptrs
+    // (vmx/nested.c:1158-1164, svm/nested.c:517-519 with nested_npt false).
+    const walker = this.l1Walker(regs, true); // validates first
     this.l1State = { regs: this.regsValue, cr3Loaded: this.cr3Loaded, intercepts };
     this.loadNestedCr3(walker, regs, 'L2 entry (L1 shadows L2): root_mmu with guest_mode roles');
   }
@@ -1581,7 +1645,8 @@ export class Vcpu {
     checkString('why', why);
     const l1 = this.l1State;
     if (l1 !== undefined) {
-      const walker = new GvaWalker(this.vm.guestMem, l1.regs, this.vm.features, undefined, this.vm.config.kvm);
+      // load_pdptrs on L1's CR3 (vmx/nested.c:4724 → nested_vmx_load_cr3; svm/nested.c:1175).
+      const walker = this.l1Walker(l1.regs, true);
       this.l1State = undefined;
       this.loadNestedCr3(walker, l1.regs, `${why}: root_mmu with L1 roles`);
       this.cr3Loaded = l1.cr3Loaded;

@@ -3,7 +3,8 @@
  * `walk_mmu`, i.e. root_mmu or nested_mmu). It snapshots the registers into a cpu_role once and
  * reads only the role afterwards; the page format follows from the role and CPUID. For PAE it
  * loads the four PDPTE registers as MOV CR3 does (`x86.c: load_pdptrs`): later writes to the PDPT
- * are not seen until `reloadPdptrs()`, exactly as on hardware.
+ * are not seen until `reloadPdptrs()`, exactly as on hardware — except under SVM nested paging,
+ * which keeps no PDPTE registers (the constructor's `pdpteRsvdFault` and `ownPdpt`).
  */
 import { type Gpa, type Gva, gfn as mkGfn, gva as mkGva } from '../address/address';
 import { assertCanonical } from '../address/canonical';
@@ -50,13 +51,15 @@ export class GvaWalker {
   readonly pkru: number;
   private readonly inputs: WalkInputs | undefined;
   private readonly pdptrHalves: Uint32Array | undefined;
+  /** PAE with the constructor's `ownPdpt`: no PDPTE registers, every walk reads the PDPT. */
+  private readonly ownPdpt: boolean;
   private readonly scratch = new WalkScratch();
   /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
   private readonly fast: FastWalk;
   /** walkRawBatch's interleaved walk of `inputs` (walk-batch.ts), or undefined: walk one by one. */
   private readonly batch: BatchWalk | undefined;
   /** The same inputs with a second stage installed (created on first use). */
-  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
+  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean, entryOffset?: number) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
   /** walk()'s address split (bigint → halves). */
   private readonly view = new U64View();
   /**
@@ -75,9 +78,19 @@ export class GvaWalker {
    * reserved bit is a #PF with RSVD (SVM nested paging; WalkInputs.pdpteRsvdFault); a staged walk
    * (walkRawStaged) then reads the PDPTE from memory through its second stage instead of the
    * register, since nested paging keeps no PDPTE registers (WalkInputs.pdptesFromMemory).
+   * `ownPdpt` (with `pdpteRsvdFault`): CR3 is an address of `mem` itself (L1 on an SVM host with
+   * NPT, not an L2 whose CR3 is an nGPA), so an unstaged walk reads the PDPTE from `mem` too
+   * (WalkInputs.pdptesUnstaged) and `pdptrs` shows the PDPT as memory holds it now; without
+   * `keptPdptrs` nothing is loaded or checked (the CPU's MOV to CR3 loads no PDPTE under nested
+   * paging: the walk through a bad PDPTE faults instead).
    */
-  constructor(mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION, pdpteRsvdFault = false) {
+  constructor(
+    mem: GuestMemory, regs: PagingRegisters, features: CpuFeatures = DEFAULT_FEATURES, keptPdptrs?: readonly bigint[], kvm: KvmVersion = DEFAULT_KVM_VERSION,
+    pdpteRsvdFault = false, ownPdpt = false,
+  ) {
     checkBool('pdpteRsvdFault', pdpteRsvdFault);
+    checkBool('ownPdpt', ownPdpt);
+    if (ownPdpt && !pdpteRsvdFault) refuse('ownPdpt', 'own-pdpt-needs-rsvd-fault', 'reads the PDPTEs from memory on each walk, which only nested paging does: needs pdpteRsvdFault', ownPdpt);
     if (features.maxPhyAddr !== mem.maxPhyAddr) {
       throw new InvalidRegisterStateError(
         'maxphyaddr-mismatch',
@@ -98,10 +111,12 @@ export class GvaWalker {
     this.pkru = pkru >>> 0;
     this.fast = noFastWalk;
     this.batch = undefined;
+    this.ownPdpt = ownPdpt && this.format !== undefined && this.role.base.level === 3;
     if (this.format === undefined) return;
     if (this.role.base.level === 3) {
       this.pdptrHalves = new Uint32Array(8);
-      if (keptPdptrs === undefined) this.loadPdptrsInto(this.pdptrHalves);
+      if (ownPdpt && keptPdptrs === undefined) this.peekPdptesInto(this.pdptrHalves);
+      else if (keptPdptrs === undefined) this.loadPdptrsInto(this.pdptrHalves);
       else keptPdptrs.forEach((v, i) => {
         this.pdptrHalves![i * 2] = Number(v & 0xffffffffn);
         this.pdptrHalves![i * 2 + 1] = Number(v >> 32n);
@@ -117,16 +132,20 @@ export class GvaWalker {
       pdptBase: Number(regs.cr3 & 0xffffffe0n),
       pkru: this.pkru,
       fetchSetsId: this.role.hasPferrFetch,
-      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true } : {}),
+      ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true, ...(ownPdpt ? { pdptesUnstaged: true } : {}) } : {}),
     };
     this.fast = makeFastWalk(this.inputs);
     this.batch = makeBatchWalk(this.inputs);
   }
 
-  /** PAE: the PDPTE registers as loaded. */
+  /**
+   * PAE: the PDPTE registers as loaded. With `ownPdpt` there are none: the four PDPTEs as memory
+   * holds them now, which is what the next walk reads (0 where no slot backs them).
+   */
   get pdptrs(): readonly bigint[] | undefined {
     const h = this.pdptrHalves;
     if (h === undefined) return undefined;
+    if (this.ownPdpt) this.peekPdptesInto(h);
     return [0, 1, 2, 3].map((i) => (BigInt(h[i * 2 + 1]!) << 32n) | BigInt(h[i * 2]!));
   }
 
@@ -136,6 +155,18 @@ export class GvaWalker {
     const next = new Uint32Array(8);
     this.loadPdptrsInto(next); // throws before changing the registers
     this.pdptrHalves.set(next);
+  }
+
+  /** The PDPT at CR3[31:5] as memory holds it, unchecked; zeros where no slot backs it (ownPdpt). */
+  private peekPdptesInto(out: Uint32Array): void {
+    const base = Number(this.cr3 & 0xffffffe0n);
+    const f = this.mem.frameOfUnchecked(Math.floor(base / 4096));
+    if (f < 0) {
+      out.fill(0); // a frame never written, or outside every slot
+      return;
+    }
+    const wi = GuestMemory.wordBaseUnchecked(f) + (base % 4096) / 4;
+    out.set(this.mem.words.subarray(wi, wi + 8));
   }
 
   private loadPdptrsInto(out: Uint32Array): void {
@@ -320,7 +351,7 @@ export class GvaWalker {
    * Returns the raw WalkStop code; `recordLast` turns the scratch into a record. `adWrite`, when
    * given, is the second stage of the CPU's A/D writes to guest entries (`translateAdWrite`).
    */
-  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number, adWrite?: (gfn: number) => boolean): number {
+  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean, entryOffset?: number) => number, adWrite?: (gfn: number) => boolean): number {
     checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
     if (typeof stage !== 'function') refuse('stage', 'function-type', 'must be a function (gfn, final) => frame or -1', stage);
     if (adWrite !== undefined && typeof adWrite !== 'function') refuse('adWrite', 'function-type', 'must be a function (gfn) => boolean, or undefined', adWrite);
@@ -328,7 +359,7 @@ export class GvaWalker {
   }
 
   /** @internal walkRawStaged without the argument checks: the engine's own callers (vcpu, guest_mmu) pass valid numbers. */
-  walkRawStagedUnchecked(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean) => number, adWrite?: (gfn: number) => boolean): number {
+  walkRawStagedUnchecked(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean, entryOffset?: number) => number, adWrite?: (gfn: number) => boolean): number {
     if (this.inputs === undefined) {
       const g = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       const t = stage(g, true);

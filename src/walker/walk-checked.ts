@@ -21,6 +21,9 @@ export function walkTablesChecked(w: WalkInputs, s: WalkScratch, vhi: number, vl
   checkBool('inputs.fetchSetsId', w.fetchSetsId);
   if (w.translate !== undefined && typeof w.translate !== 'function') refuse('inputs.translate', 'function-type', 'must be a function or undefined', w.translate);
   if (w.translateAdWrite !== undefined && typeof w.translateAdWrite !== 'function') refuse('inputs.translateAdWrite', 'function-type', 'must be a function or undefined', w.translateAdWrite);
+  for (const k of ['pdpteRsvdFault', 'pdptesFromMemory', 'pdptesUnstaged'] as const) if (w[k] !== undefined) checkBool(`inputs.${k}`, w[k]);
+  // The PDPTE read from memory lands in the registers' halves.
+  if (w.pdptesFromMemory === true && w.pdptrs === undefined) refuse('inputs.pdptrs', 'pdptrs', 'must be a Uint32Array of 8 halves when pdptesFromMemory is set', w.pdptrs);
   if (!(s instanceof WalkScratch)) refuse('scratch', 'walk-scratch', 'must be a WalkScratch', s);
   checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
   return walkTables(w, s, vhi, vlo, access);

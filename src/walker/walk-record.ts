@@ -47,8 +47,9 @@ export function buildRecord(
   const u64 = s.view;
   const leafStop = stop === WalkStop.Ok || stop === WalkStop.Permission;
   const presentMask = ept ? (fmt.mbec ? 0x407 : 7) : 1;
-  // With pdptesFromMemory a staged walk read the PDPTE through the second stage: a memory read, not a register.
-  const pdptSource = w.pdptesFromMemory === true && w.translate !== undefined ? 'memory' : 'pdptr-register';
+  // With pdptesFromMemory a staged walk read the PDPTE through the second stage (with
+  // pdptesUnstaged an unstaged one too, directly): a memory read, not a register.
+  const pdptSource = w.pdptesFromMemory === true && (w.translate !== undefined || w.pdptesUnstaged === true) ? 'memory' : 'pdptr-register';
   for (let level = top; level >= stopLevel; level--) {
     const lo = s.lo[level]!;
     const isPdptr = s.usedPdptr && level === 3;

@@ -33,9 +33,11 @@ export interface WalkInputs {
    * `kvm_translate_gpa`: a second translation stage for every table frame before it is read
    * (`final` false) and for the final frame (`final` true). Returns the frame to use, or -1 when
    * the second stage faulted (the callee keeps the details); the walk then stops with
-   * WalkStop.SecondStage. Absent for a plain one-dimensional walk.
+   * WalkStop.SecondStage. Absent for a plain one-dimensional walk. For a table frame the third
+   * argument is the byte offset in it of the entry the walk reads (the faulting access's address
+   * within the page, which an NPF reports in EXITINFO2).
    */
-  readonly translate?: (gfn: number, final: boolean) => number;
+  readonly translate?: (gfn: number, final: boolean, entryOffset?: number) => number;
   /**
    * The CPU's write of a guest entry's A/D bits as a separate access through the second stage
    * (EPT with A/D disabled: the entry is read, then written "as a read+write" only when A/D must
@@ -61,12 +63,22 @@ export interface WalkInputs {
    * svm.c:4524). Absent or without `translate`: the registers are used.
    */
   readonly pdptesFromMemory?: boolean;
+  /**
+   * With `pdptesFromMemory`: a walk without a second stage reads the PDPTE from `mem` at
+   * `pdptBase` too, as a table read like any other (no slot: WalkStop.TableNoSlot, error code 0).
+   * Set when the walk's own addresses are `mem`'s GPAs — L1 on an SVM host with NPT, whose PDPT
+   * KVM reads from guest memory whenever it needs the PDPTEs (svm.c:1665-1671 `svm_cache_reg` →
+   * `load_pdptrs(vcpu, kvm_read_cr3(vcpu))`, stale after every exit, svm.c:4524) — not for a PAE
+   * L2, whose CR3 is an nGPA that only the second stage turns into an address of `mem`.
+   */
+  readonly pdptesUnstaged?: boolean;
 }
 
 /**
- * `pdptesFromMemory`: PDPTE `i` read at `pdptBase` through the second stage into `w.pdptrs`.
- * WalkStop.Ok when read (an unwritten frame reads as zeros), SecondStage when the translation
- * failed, TableNoSlot when it leads to a frame no slot covers (as for any table, error code 0).
+ * `pdptesFromMemory`: PDPTE `i` read at `pdptBase` through the second stage (directly without one:
+ * `pdptesUnstaged`) into `w.pdptrs`. WalkStop.Ok when read (an unwritten frame reads as zeros),
+ * SecondStage when the translation failed, TableNoSlot when it leads to a frame no slot covers (as
+ * for any table, error code 0).
  */
 function readPdpteThroughStage(w: WalkInputs, s: WalkScratch, i: number): number {
   const base = w.pdptBase;
@@ -75,7 +87,7 @@ function readPdpteThroughStage(w: WalkInputs, s: WalkScratch, i: number): number
   // The record shows the step at the PDPTE's own GPA (pdptBase + 8i), as for a register.
   s.usedPdptr = true;
   s.index[3] = i;
-  const g = w.translate!(guestGfn, false);
+  const g = w.translate === undefined ? guestGfn : w.translate(guestGfn, false, (base % 4096) + i * 8);
   if (g < 0) {
     s.level = 3;
     s.maxLevel = 3;
@@ -148,7 +160,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
   if (level === 3 && !ept && !is32) {
     // PAE: the top level comes from the PDPTE registers, not from memory.
     const i = (vlo >>> 30) & 3;
-    if (w.pdptesFromMemory === true && w.translate !== undefined) {
+    if (w.pdptesFromMemory === true && (w.translate !== undefined || w.pdptesUnstaged === true)) {
       const stop3 = readPdpteThroughStage(w, s, i);
       if (stop3 !== WalkStop.Ok) return stop3 === WalkStop.SecondStage ? stop3 : finishFault(w, s, pfec, stop3);
     }
@@ -188,7 +200,7 @@ export function walkTables(w: WalkInputs, s: WalkScratch, vhi: number, vlo: numb
     let tableGfn = tgHi * TWO20 + (tgLo >>> 0);
     if (w.translate !== undefined) {
       s.guestTableGfn[level] = tableGfn;
-      tableGfn = w.translate(tableGfn, false);
+      tableGfn = w.translate(tableGfn, false, idx * fmt.entryBytes);
       if (tableGfn < 0) {
         s.level = level;
         s.lo[level] = 0;

@@ -167,12 +167,15 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     expect(r.status).toBe('l1-exit');
     // One NPF to L0 on a guest paging-structure access (EXITINFO1 bit 33, APM Vol. 2 §15.25.6),
     // which NPT12 does not allow either: nested_svm_inject_npf_exit (svm/nested.c:36-57) gives L1
-    // an NPF at the PDPT's nGPA (the page: the model's table-access address) with NPT12's
-    // not-present error code for a W|U access (guest table accesses under nested paging are user
-    // writes, reference kvm-mmu.md §6.6) and GUEST_PAGE (the hardware exit's high bits are kept, :42, :53-54).
+    // an NPF at PDPTE0's own nGPA, CR3[31:5] + 8 × 0 (EXITINFO2 is the faulting access's address:
+    // QEMU target/i386/tcg/system/excp_helper.c ptw_translate's `.cr2 = addr` for the PDPTE read
+    // at `(cr3 & 0xffffffe0) + ((addr >> 27) & 0x18)`, raise_stage2 → exit_info_2; KVM keeps the
+    // hardware's value, paging_tmpl.h:516 → svm/nested.c:50) with NPT12's not-present error code
+    // for a W|U access (guest table accesses under nested paging are user writes, reference
+    // kvm-mmu.md §6.6) and GUEST_PAGE (the hardware exit's high bits are kept, :42, :53-54).
     expect(r.exits).toHaveLength(1);
-    expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3 & ~0xfffn, ret: 'reflected to L1' });
-    expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: L2_CR3 & ~0xfffn, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
+    expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3, ret: 'reflected to L1' });
+    expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: L2_CR3, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
     expect(f.v.guestMode).toBe(false);
   });
 
@@ -190,7 +193,8 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     expect(f.v.guestMode).toBe(true);
     const r = f.v.read(GVA);
     expect(r.status).toBe('l1-exit');
-    expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: 0x177_7000n, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
+    // EXITINFO2: PDPTE0's own nGPA, CR3_2 + 8 × 0 (as above).
+    expect(r.nestedExit).toMatchObject({ kind: 'npf', exitInfo2: CR3_2, exitInfo1: (PFERR.WRITE | PFERR.USER) + 2 ** 33 });
   });
 
   it('L2\'s MOV to CR3 to a PDPT NPT12 maps but NPT02 not yet: the first walk\'s NPF is fixed by L0 from NPT12, then the walk completes', () => {
@@ -205,7 +209,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
     // kvm_mmu_page_fault on guest_mmu (npf_interception): NPT12 allows the W|U table access, so
     // FNAME(fetch) builds the NPT02 path (RET_PF_FIXED) and L2 re-walks (reference §6.6).
     expect(r.exits).toHaveLength(1);
-    expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: 0x177_7000n, ret: 'RET_PF_FIXED' });
+    expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: 0x177_7560n, ret: 'RET_PF_FIXED' }); // PDPTE0's nGPA
     expect(r.l1Gpa).toBe(B_G + 0x10n);
     expect(f.v.read(GVA + 0x10n).exits).toEqual([]); // NPT02 now maps it
   });
@@ -255,7 +259,7 @@ describe('nested NPT, PAE L2: PDPTEs read at CR3 as an nGPA (svm/nested.c:517-51
       // The PDPTE read goes through NPT02 (APM Vol. 2 §15.25.10): its first read is an NPF L0 fixes
       // from NPT12 (RET_PF_FIXED); the #PF itself the CPU delivers to L2: nothing reflected.
       expect(r.exits).toHaveLength(1);
-      expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3 & ~0xfffn, ret: 'RET_PF_FIXED' });
+      expect(r.exits[0]).toMatchObject({ kind: 'npf', onGuestTable: true, gpa: L2_CR3, ret: 'RET_PF_FIXED' }); // PDPTE0's nGPA
       expect(r.nestedExit).toBeUndefined();
       // L2 has neither EFER.NXE nor CR4.SMEP: a fetch does not set I/D (SDM Vol. 3A §4.7).
       expect(f.v.fetch(GVA).guestWalk).toMatchObject({ status: 'fault', errorCode: PFERR.PRESENT | PFERR.RSVD });

@@ -149,6 +149,9 @@ describe('hot-path number APIs refuse bad input and change nothing', () => {
     for (const v of [null, {}, 'mem']) field('mem', v, 'inputs.mem');
     for (const v of [null, {}, 'ept']) field('format', v, 'inputs.format');
     for (const v of [[1, 2], new Uint32Array(4)]) field('pdptrs', v, 'inputs.pdptrs');
+    for (const k of ['pdpteRsvdFault', 'pdptesFromMemory', 'pdptesUnstaged'] as const) for (const v of [null, 1, 'yes']) field(k, v, `inputs.${k}`);
+    // A PDPTE read from memory is stored into pdptrs: without them the flag is refused.
+    refused(t, () => walkTables({ ...inputs, pdptesFromMemory: true }, sc, HI, 0, PFERR.USER), { param: 'inputs.pdptrs', state });
     for (const v of [null, 5, {}]) refused(t, () => walkTables(inputs, v as never, HI, 0, PFERR.USER), { param: 'scratch', state });
     for (const v of [null, 5]) refused(t, () => walkTables(v as never, sc, HI, 0, PFERR.USER), { param: 'inputs', value: v, state });
     fc.assert(fc.property(badHi, badAccess, (h, a) => {

@@ -39,6 +39,12 @@ describe('GvaWalker.checkAddress / translate / recordLast', () => {
     fc.assert(fc.property(badBool, (v) => refused(t, () => new GvaWalker(mem, regs, DEFAULT_FEATURES, undefined, '7.3', v as boolean), { param: 'pdpteRsvdFault', value: v, state })), FC);
   });
 
+  it('constructor: ownPdpt a boolean, and only with pdpteRsvdFault (no PDPTE registers is SVM nested paging only)', () => {
+    const regs = longMode({ cr3: b.root });
+    fc.assert(fc.property(badBool, (v) => refused(t, () => new GvaWalker(mem, regs, DEFAULT_FEATURES, undefined, '7.3', true, v as boolean), { param: 'ownPdpt', value: v, state })), FC);
+    refused(t, () => new GvaWalker(mem, regs, DEFAULT_FEATURES, undefined, '7.3', false, true), { param: 'ownPdpt', value: true, state });
+  });
+
   it('recordLast: a WalkStop code (0..6), a u64 GVA, an access', () => {
     fc.assert(fc.property(fc.oneof(fc.constantFrom(-1, 7, 1.5, NaN, '0', 0n, null, undefined)), (v) => refused(t, () => w.recordLast(v as number, VA as Gva, { kind: 'read' }), { param: 'stop', value: v, state })), FC);
     fc.assert(fc.property(badBigint(), (v) => refused(t, () => w.recordLast(0, v as Gva, { kind: 'read' }), { param: 'address', value: v, state })), FC);

@@ -29,7 +29,9 @@ function gpaOf(v: Vcpu, va: bigint): bigint | undefined {
   return r.gpa;
 }
 
-const MODES = [['tdp', 'ept'], ['tdp', 'npt'], ['shadow', 'npt']] as const;
+// Not TDP with NPT: there the CPU keeps no PDPTE registers and every walk reads the PDPT (APM
+// Vol. 2 §15.25.10; svm.c:1665-1671) — test/vm/npt-host-pae-pdptes.test.ts.
+const MODES = [['tdp', 'ept'], ['shadow', 'npt']] as const;
 
 describe('PAE PDPTEs are reloaded only by MOV CR3 or a PDPTR-bit change (load_pdptrs)', () => {
   for (const [mmu, flavour] of MODES) {

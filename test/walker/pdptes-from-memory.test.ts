@@ -69,4 +69,40 @@ describe('PAE PDPTEs read through the second stage (SVM nested paging)', () => {
     expect(stop).toBe(WalkStop.PdpteNotPresent);
     expect(w.recordLast(stop, gva(VA), { kind: 'read' }).trace[0]).toMatchObject({ level: 3, source: 'pdptr-register', value: 0n });
   });
+
+  describe('ownPdpt: CR3 is an address of the walked memory (L1 on an NPT host)', () => {
+    // APM Vol. 2 §15.25.10: no PDPTE registers under nested paging; KVM's own walks re-read the
+    // PDPT from guest memory at CR3 whenever they need it (svm.c:1665-1671 `svm_cache_reg`).
+    it('an unstaged walk reads the PDPTE from memory too: a store is seen at once, the record shows a memory read', () => {
+      const f = setup();
+      const w = new GvaWalker(f.mem, f.regs, undefined, undefined, undefined, true, true);
+      expect(w.translate(gva(VA), { kind: 'read' })).toBe(PA + 0xabcn);
+      const r = w.walk(gva(VA), { kind: 'read' });
+      expect(r.trace[0]).toMatchObject({ level: 3, source: 'memory', entryGpa: f.root + 24n, value: f.pdpte3 });
+      f.mem.write64(gpa(f.root + 24n), 0n);
+      expect(w.pdptrs![3]).toBe(0n);
+      expect(w.walk(gva(VA), { kind: 'read' })).toMatchObject({ status: 'fault', reason: 'pdpte-not-present' });
+      expect(w.walkRaw(hi, lo, 0)).toBe(WalkStop.PdpteNotPresent);
+    });
+
+    it('nothing is loaded or checked up front: a reserved bit is a #PF with P|RSVD at the walk through it, and no other', () => {
+      const f = setup();
+      f.mem.write64(gpa(f.root + 24n), f.pdpte3 | (1n << 52n)); // 63:MAXPHYADDR reserved (MAXPHYADDR 46)
+      const w = new GvaWalker(f.mem, f.regs, undefined, undefined, undefined, true, true);
+      // paging_tmpl.h:420-421: a reserved-bit fault's error code is PFERR_RSVD_MASK | PFERR_PRESENT_MASK.
+      expect(w.walk(gva(VA), { kind: 'read' })).toMatchObject({ status: 'fault', reason: 'reserved-bit', errorCode: 9, level: 3 });
+      expect(w.walk(gva(0x0012_3abcn), { kind: 'read' })).toMatchObject({ status: 'fault', reason: 'pdpte-not-present' });
+      // Without ownPdpt the constructor loads and checks the PDPTEs (x86.c:1058-1062: #GP).
+      expect(() => new GvaWalker(f.mem, f.regs)).toThrow(/reserved/);
+    });
+
+    it('a PDPT in no slot: table in no slot (error code 0), as for any table; pdptrs reads as zeros', () => {
+      const f = setup();
+      const regs = { ...f.regs, cr3: 0x8000_0000n }; // 2 GiB: no slot
+      const w = new GvaWalker(f.mem, regs, undefined, undefined, undefined, true, true);
+      expect(w.pdptrs).toEqual([0n, 0n, 0n, 0n]);
+      expect(w.walk(gva(VA), { kind: 'read' })).toMatchObject({ status: 'fault', errorCode: 0, level: 3 });
+      expect(w.walkRaw(hi, lo, 0)).toBe(WalkStop.TableNoSlot);
+    });
+  });
 });
