@@ -116,7 +116,7 @@ export class NestedEptMmu implements KvmMmu {
   private curGva = 0n;
   private readonly stage = (gfn: number, final: boolean, entryOffset?: number): number => this.secondStage(gfn, final, entryOffset ?? 0);
   /** With EPT02 A/D off, the CPU's A/D write to an L2 entry is a separate write through EPT02. */
-  private readonly adWrite = (gfn: number, entryOffset?: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE, entryOffset ?? 0) >= 0;
+  private readonly adWrite = (gfn: number, entryOffset: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE, entryOffset) >= 0;
 
   constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
     checkNestedMmuArgs(vm, index, stats);

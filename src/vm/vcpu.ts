@@ -153,8 +153,8 @@ export class Vcpu {
    * EPT violation — dirty logging then marks the page-table page dirty (`fast_pf_fix_direct_spte`,
    * mmu.c:3544). The violation reports the written entry's own GPA (makeExit).
    */
-  private readonly adWrite = (gfn: number, entryOffset?: number): boolean => {
-    this.curEntryOffset = entryOffset ?? 0;
+  private readonly adWrite = (gfn: number, entryOffset: number): boolean => {
+    this.curEntryOffset = entryOffset;
     return this.tdpWalk(gfn, false, PFERR.WRITE) >= 0;
   };
   /** Whether CR3 was ever loaded: an access with paging on before that is an error. */

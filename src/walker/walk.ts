@@ -47,7 +47,7 @@ export interface WalkInputs {
    * reports); false = the second stage faulted: the walk stops with WalkStop.SecondStage, the
    * entries above keep the A bits already written. Absent: the A/D write needs no second look.
    */
-  readonly translateAdWrite?: (gfn: number, entryOffset?: number) => boolean;
+  readonly translateAdWrite?: (gfn: number, entryOffset: number) => boolean;
   /**
    * PAE: `pdptrs` may hold a present PDPTE with reserved bits, and a walk through it is a #PF with
    * RSVD. Only SVM with nested paging: L2's PDPTEs are read from memory with no reserved-bit check
