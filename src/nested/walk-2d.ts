@@ -651,6 +651,12 @@ export class Walk2D {
     };
     if (stop === WalkStop.SecondStage) {
       const during = this.failLevel === 0 ? 'final' : 'paging-structure';
+      // KVM's software walk translates page addresses: a table's `gfn_to_gpa(table_gfn)`
+      // (paging_tmpl.h:379) and the final `gfn_to_gpa(gfn)` (:448), so a fault found in the
+      // nested walk names the page (`walker->fault.address = addr`, :516, of guest_mmu's walk) —
+      // unlike the hardware, whose exit for a table access names the entry and for the final
+      // access the byte (SDM Vol. 3C §28.2.1, APM Vol. 2 §15.25.6; Vcpu.makeExit, guest_mmu's
+      // ept02Walk, NestedNptMmu.secondStage).
       const ngpaAddr = this.inputs === undefined ? mkNgpa(a as bigint) : mkNgpa(BigInt(this.failNgfn) * 4096n);
       const nested = this.nested.lastRecordUnchecked(ngpaAddr, during, a) as NgpaWalkFault;
       const f: Walk2DNestedFault = {

@@ -114,9 +114,9 @@ export class NestedEptMmu implements KvmMmu {
   private curFinal = 0;
   private curTable = 0;
   private curGva = 0n;
-  private readonly stage = (gfn: number, final: boolean): number => this.secondStage(gfn, final);
+  private readonly stage = (gfn: number, final: boolean, entryOffset?: number): number => this.secondStage(gfn, final, entryOffset ?? 0);
   /** With EPT02 A/D off, the CPU's A/D write to an L2 entry is a separate write through EPT02. */
-  private readonly adWrite = (gfn: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE) >= 0;
+  private readonly adWrite = (gfn: number, entryOffset: number): boolean => this.ept02Walk(gfn, false, PFERR.WRITE, entryOffset) >= 0;
 
   constructor(vm: NestedVmContext, index: number, stats: Counters<VcpuStatName>) {
     checkNestedMmuArgs(vm, index, stats);
@@ -330,14 +330,15 @@ export class NestedEptMmu implements KvmMmu {
   }
 
   /** The hardware EPT02 walk of one nGPA frame: the L1 frame, or -1 with an exit pending. */
-  private secondStage(ngfn: number, final: boolean): number {
+  private secondStage(ngfn: number, final: boolean, entryOffset: number): number {
     // 7.3: the final access carries PFERR_USER for a user-mode linear address, which selects XU
     // under MBEC (the hardware's choice, kvm-7x.md §1.1).
     const user = final && this.vm.config.kvm === '7.3' && this.l2Walker!.stagedUserLinear ? PFERR.USER : 0;
-    return this.ept02Walk(ngfn, final, final ? this.curFinal | user : this.curTable);
+    return this.ept02Walk(ngfn, final, final ? this.curFinal | user : this.curTable, entryOffset);
   }
 
-  private ept02Walk(ngfn: number, final: boolean, acc: number): number {
+  /** `entryOffset`: for a table access, the byte offset in frame `ngfn` of the L2 entry read or written. */
+  private ept02Walk(ngfn: number, final: boolean, acc: number, entryOffset: number): number {
     const s = this.ctx!.hwScratch;
     const stop = walkTables(this.hwInputs(), s, Math.floor(ngfn / 0x100000), (ngfn % 0x100000) * 4096, acc);
     if (stop === WalkStop.Ok) {
@@ -350,7 +351,13 @@ export class NestedEptMmu implements KvmMmu {
     const xu = rights >>> 3;
     const g = final ? this.l2Walker!.stagedGuestRights : undefined;
     const guestLinear = g === undefined ? 0 : guestLinearBits(g.user, g.writable, g.executeDisable);
-    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : 0n), final, stop, acc, rwx, xu: xu === 1, guestLinear };
+    // The guest-physical-address field: on an access to one of L2's table entries (a read, or
+    // the CPU's A/D write) the entry's own nGPA, as for L1 (Vcpu.makeExit; SDM Vol. 3C §28.2.1).
+    // L0 walks EPT12 with exactly that address (handle_ept_violation → kvm_mmu_page_fault →
+    // FNAME(page_fault)'s walk_addr(fault->addr), paging_tmpl.h:777), a fault found there keeps it
+    // (`walker->fault.address = addr`, :516) and L1 gets it in vmcs12
+    // (`vmcs12->guest_physical_address = fault->address`, vmx/nested.c:461).
+    this.pendingExit = { ngpa: BigInt(ngfn) * 4096n + (final ? this.curGva & 0xfffn : BigInt(entryOffset)), final, stop, acc, rwx, xu: xu === 1, guestLinear };
     return -1;
   }
 

@@ -145,15 +145,18 @@ export class Vcpu {
   private attemptRefs = 0;
   private finalPfn = 0;
   private readonly stage = (gfn: number, final: boolean, entryOffset?: number): number => this.secondStage(gfn, final, entryOffset);
-  /** The byte offset of the guest entry the current table translation is for (secondStage's third argument). */
+  /** The byte offset of the guest entry the current table access is for (secondStage's third argument, adWrite's second). */
   private curEntryOffset = 0;
   /**
    * EPT with A/D off: the CPU reads guest entries, then writes A/D as a separate write through
    * EPT (kvm-unit-tests x86/vmx_tests.c:3287-3292), which a write-protected SPTE turns into an
    * EPT violation — dirty logging then marks the page-table page dirty (`fast_pf_fix_direct_spte`,
-   * mmu.c:3544).
+   * mmu.c:3544). The violation reports the written entry's own GPA (makeExit).
    */
-  private readonly adWrite = (gfn: number): boolean => this.tdpWalk(gfn, false, PFERR.WRITE) >= 0;
+  private readonly adWrite = (gfn: number, entryOffset: number): boolean => {
+    this.curEntryOffset = entryOffset;
+    return this.tdpWalk(gfn, false, PFERR.WRITE) >= 0;
+  };
   /** Whether CR3 was ever loaded: an access with paging on before that is an error. */
   private cr3Loaded: boolean;
   /** Shadow paging (VM without TDP): the vCPU's root_mmu. */
@@ -1033,6 +1036,10 @@ export class Vcpu {
 
   private makeExit(gfn: number, final: boolean, stop: number, acc: number): TdpExit {
     const s = this.tdpScratch;
+    // The address of the access that faulted: the data byte for the final access; for a guest
+    // page-table access (a read of an entry, or the CPU's A/D write to it) the entry's own
+    // address, entry-granular (8 bytes; 4 for 32-bit paging).
+    const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : BigInt(this.curEntryOffset));
     if (this.vm.config.flavour === 'npt') {
       // EXITINFO2 is the address of the faulting access (APM Vol. 2 §15.25.6): on a guest
       // page-table access the entry's own address, 8-byte granular — a PAE PDPTE's too, which
@@ -1041,10 +1048,18 @@ export class Vcpu {
       // exit_info_2) and as KVM passes it on: npf_interception hands it to kvm_mmu_page_fault
       // (svm.c:2101, 2117), and a fault reflected to L1 keeps it (paging_tmpl.h:516
       // `walker->fault.address = addr` → svm/nested.c:50 `exit_info_2 = fault->address`).
-      const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : BigInt(this.curEntryOffset));
       return hardwareNpfExit(gpa, s.errorCode, final, stop === WalkStop.Reserved);
     }
-    const gpa = BigInt(gfn) * 4096n + (final ? this.curGva & 0xfffn : 0n);
+    // EPT: the guest-physical-address field "receives the guest-physical address that caused the
+    // EPT violation or EPT misconfiguration" (SDM Vol. 3C §28.2.1; §27.2.1 in older editions).
+    // Reads of guest paging structures, and the CPU's writes to them to set A/D, are accesses
+    // with the entry's guest-physical address (§29.3.3.2; §28.2.3.2 in older editions), and for
+    // such an exit "translation of the linear address may reference a paging-structure entry
+    // whose access caused the EPT violation" (§28.2.1, guest-linear address). kvm-unit-tests
+    // expects the guest PTE's address `virt_to_phys(ptep)` there (x86/vmx_tests.c:2651,
+    // 2663-2664 → :2544 at 1da1819e; that PTE sits at offset 0 of its page, :2652, so the test
+    // cannot tell entry from page). KVM uses the hardware's value (handle_ept_violation /
+    // handle_ept_misconfig, vmx.c:5768, 5796).
     const rights = walkedEptRights(s.lo, s.maxLevel, s.level);
     const rwx = rights & 7;
     const xu = rights >>> 3;

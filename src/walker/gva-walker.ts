@@ -59,7 +59,7 @@ export class GvaWalker {
   /** walkRawBatch's interleaved walk of `inputs` (walk-batch.ts), or undefined: walk one by one. */
   private readonly batch: BatchWalk | undefined;
   /** The same inputs with a second stage installed (created on first use). */
-  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean, entryOffset?: number) => number; ad: ((gfn: number) => boolean) | undefined } | undefined;
+  private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean, entryOffset?: number) => number; ad: ((gfn: number, entryOffset: number) => boolean) | undefined } | undefined;
   /** walk()'s address split (bigint → halves). */
   private readonly view = new U64View();
   /**
@@ -351,15 +351,15 @@ export class GvaWalker {
    * Returns the raw WalkStop code; `recordLast` turns the scratch into a record. `adWrite`, when
    * given, is the second stage of the CPU's A/D writes to guest entries (`translateAdWrite`).
    */
-  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean, entryOffset?: number) => number, adWrite?: (gfn: number) => boolean): number {
+  walkRawStaged(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean, entryOffset?: number) => number, adWrite?: (gfn: number, entryOffset: number) => boolean): number {
     checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
     if (typeof stage !== 'function') refuse('stage', 'function-type', 'must be a function (gfn, final) => frame or -1', stage);
-    if (adWrite !== undefined && typeof adWrite !== 'function') refuse('adWrite', 'function-type', 'must be a function (gfn) => boolean, or undefined', adWrite);
+    if (adWrite !== undefined && typeof adWrite !== 'function') refuse('adWrite', 'function-type', 'must be a function (gfn, entryOffset) => boolean, or undefined', adWrite);
     return this.walkRawStagedUnchecked(vhi, vlo, access, stage, adWrite);
   }
 
   /** @internal walkRawStaged without the argument checks: the engine's own callers (vcpu, guest_mmu) pass valid numbers. */
-  walkRawStagedUnchecked(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean, entryOffset?: number) => number, adWrite?: (gfn: number) => boolean): number {
+  walkRawStagedUnchecked(vhi: number, vlo: number, access: number, stage: (gfn: number, final: boolean, entryOffset?: number) => number, adWrite?: (gfn: number, entryOffset: number) => boolean): number {
     if (this.inputs === undefined) {
       const g = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
       const t = stage(g, true);

@@ -35,17 +35,19 @@ export interface WalkInputs {
    * the second stage faulted (the callee keeps the details); the walk then stops with
    * WalkStop.SecondStage. Absent for a plain one-dimensional walk. For a table frame the third
    * argument is the byte offset in it of the entry the walk reads (the faulting access's address
-   * within the page, which an NPF reports in EXITINFO2).
+   * within the page, which an NPF reports in EXITINFO2 and an EPT violation or misconfiguration
+   * in the guest-physical-address field).
    */
   readonly translate?: (gfn: number, final: boolean, entryOffset?: number) => number;
   /**
    * The CPU's write of a guest entry's A/D bits as a separate access through the second stage
    * (EPT with A/D disabled: the entry is read, then written "as a read+write" only when A/D must
-   * be set — kvm-unit-tests x86/vmx_tests.c:3287-3292). Gets the table frame before translation;
-   * false = the second stage faulted: the walk stops with WalkStop.SecondStage, the entries above
-   * keep the A bits already written. Absent: the A/D write needs no second look.
+   * be set — kvm-unit-tests x86/vmx_tests.c:3287-3292). Gets the table frame before translation
+   * and the byte offset in it of the entry written (the address an EPT violation on that write
+   * reports); false = the second stage faulted: the walk stops with WalkStop.SecondStage, the
+   * entries above keep the A bits already written. Absent: the A/D write needs no second look.
    */
-  readonly translateAdWrite?: (gfn: number) => boolean;
+  readonly translateAdWrite?: (gfn: number, entryOffset: number) => boolean;
   /**
    * PAE: `pdptrs` may hold a present PDPTE with reserved bits, and a walk through it is a #PF with
    * RSVD. Only SVM with nested paging: L2's PDPTEs are read from memory with no reserved-bit check
@@ -390,7 +392,7 @@ function updateAccessedDirty(w: WalkInputs, s: WalkScratch, leafLevel: number, w
     const tg = s.tableGfn[level]!;
     // A read-only slot (ROM): KVM skips the update quietly.
     if (mem.slotOfUnchecked(tg)!.readonly) continue;
-    if (w.translateAdWrite !== undefined && !w.translateAdWrite(s.guestTableGfn[level]!)) return false;
+    if (w.translateAdWrite !== undefined && !w.translateAdWrite(s.guestTableGfn[level]!, s.index[level]! * fmt.entryBytes)) return false;
     const f = mem.frameOfUnchecked(tg);
     const slab = mem.words;
     const wi = GuestMemory.wordBaseUnchecked(f) + s.index[level]! * (fmt.entryBytes === 4 ? 1 : 2);

@@ -21,14 +21,17 @@ describe('TDP, EPT A/D off: the CPU\'s A/D writes to guest entries go through EP
     pt.setEntry(0x7000_1000n, 1, pte.value & ~0x20n);
     vm.setDirtyLogging(ram, true);
     const pteGpa = BigInt(pte.gpa);
+    expect(pteGpa & 0xfffn).toBe(8n); // PTE index 1
     expect(pt.getEntry(0x7000_1000n, 1).value & 0x20n).toBe(0n);
     const r = v.read(0x7000_1000n);
     expect(r.status).toBe('ok');
     expect(pt.getEntry(0x7000_1000n, 1).value & 0x20n).toBe(0x20n); // the CPU set A
     const e = r.exits.filter((x) => x.onGuestTable);
     expect(e.map((x) => [x.gpa, x.info, x.ret, x.fast])).toEqual([
-      // vmx_tests.c:3293: WR|RD|PERM_RD for a read-only EPT entry (here also X: only W was removed)
-      [pteGpa & ~0xfffn, BigInt(EPT_QUAL.ACC_READ | EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | EPT_QUAL.GVA_IS_VALID), 'RET_PF_FIXED', true],
+      // vmx_tests.c:3293: WR|RD|PERM_RD for a read-only EPT entry (here also X: only W was removed);
+      // the address is the written PTE's own GPA, its table + 8 × 1 (SDM Vol. 3C §28.2.1: the
+      // guest-physical address that caused the violation; ept-table-access-gpa.test.ts)
+      [pteGpa, BigInt(EPT_QUAL.ACC_READ | EPT_QUAL.ACC_WRITE | EPT_QUAL.PROT_READ | EPT_QUAL.PROT_EXEC | EPT_QUAL.GVA_IS_VALID), 'RET_PF_FIXED', true],
     ]);
     // The page table page was written by the CPU; the data page only read (mmu.c:3544).
     expect(vm.getDirtyLog(ram)).toEqual([pteGpa & ~0xfffn]);
