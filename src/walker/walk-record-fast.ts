@@ -11,8 +11,8 @@
  * it, after the last miss. Here each level's step (its object and two bigints) is made right
  * after the entry is read, while the next level's read is still in flight, and the scratch
  * stores are skipped; `npm run bench` (gva_walk.*.record against .raw) shows what it buys. The
- * steps of levels 3 to 5 come from the scratch's step cache when the entry and the ACC through
- * it are those the cached step was made for (records then share that frozen step). Making the
+ * steps of levels 3 to 5 come from the walker's step cache (upperStep) when the entry and the ACC
+ * through it are those the cached step was made for (records then share that frozen step). Making the
  * steps after the whole walk instead, so that the upper levels' steps would overlap the level-1
  * miss, measured 1.13-1.20x the record time of this order.
  *
@@ -80,12 +80,16 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
   const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
   const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
   const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
+  // The step cache (upperStep): frozen steps of level-3..5 entries, 64 slots per level picked by
+  // the low 6 bits of the entry's index, each with the numbers it was made from in `key` (entry
+  // GPA bits 31:0; bits 51:32 plus the ACC through the entry times 2^20; the entry's halves).
+  const steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined);
+  const key = new Uint32Array(STEP_SLOTS * 4);
   return function x86RecordWalk(s, vhi, vlo, access, address, accessObj) {
     const words = mem.words; // nothing here allocates a frame
     const aLo = mem.affineLo;
     const aEnd = mem.affineEnd;
     const aD = mem.affineDelta;
-    const steps = s.steps ?? newStepCache(s);
     let g = rootGfn;
     let f = 0;
     let idx = 0;
@@ -112,7 +116,7 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
       accLo = lo;
       accHiInv = ~hi;
       acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
-      s5 = upperStep(s, steps, 128 | (idx & 63), 5, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
+      s5 = upperStep(steps, key, 128 | (idx & 63), 5, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
       tlo = (lo & 0xffff_f000) >>> 0;
       thi = hi & 0xfffff;
       g = thi * TWO20 + (tlo >>> 12);
@@ -127,7 +131,7 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
     accLo &= lo;
     accHiInv &= ~hi;
     acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
-    const s4 = upperStep(s, steps, 64 | (idx & 63), 4, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
+    const s4 = upperStep(steps, key, 64 | (idx & 63), 4, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
     tlo = (lo & 0xffff_f000) >>> 0;
     thi = hi & 0xfffff;
     g = thi * TWO20 + (tlo >>> 12);
@@ -144,7 +148,7 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
         accLo &= lo;
         accHiInv &= ~hi;
         acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
-        s3 = upperStep(s, steps, idx & 63, 3, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, true);
+        s3 = upperStep(steps, key, idx & 63, 3, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, true);
         level = 3;
         break leaf;
       }
@@ -152,7 +156,7 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
       accLo &= lo;
       accHiInv &= ~hi;
       acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
-      s3 = upperStep(s, steps, idx & 63, 3, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
+      s3 = upperStep(steps, key, idx & 63, 3, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
       tlo = (lo & 0xffff_f000) >>> 0;
       thi = hi & 0xfffff;
       g = thi * TWO20 + (tlo >>> 12);
@@ -243,36 +247,30 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
   };
 }
 
-/** The scratch's step cache (WalkScratch.steps), made on the first record walk that needs it. */
-function newStepCache(s: WalkScratch): (WalkStep | undefined)[] {
-  s.stepKey = new Uint32Array(STEP_SLOTS * 5);
-  return (s.steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined));
-}
-
 /**
  * The step of a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it) read
  * on a successful walk. An entry at level 3 or above maps 1 GiB or more: consecutive walks mostly
- * go through the same few, and their step is the one made last time, kept in the scratch's step
+ * go through the same few, and their step is the one made last time, kept in the walker's step
  * cache at `slot`. Every field of a step follows from its level (the slot's), entry and ACC: the
- * cached one when those are the same, else a new one (keepStep).
+ * cached one when those are the same, else a new one (keepStep). `thi` is below 2^20 (bits 51:32
+ * of a table's GPA) and the ACC below 2^4, so one key word holds both.
  */
-function upperStep(s: WalkScratch, steps: (WalkStep | undefined)[], slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
+function upperStep(steps: (WalkStep | undefined)[], key: Uint32Array, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
   const old = steps[slot];
-  const key = s.stepKey!;
-  const k = slot * 5;
-  return old !== undefined && key[k] === elo && key[k + 1] === thi && key[k + 2] === lo && key[k + 3] === hi && key[k + 4] === acc
+  const k = slot * 4;
+  return old !== undefined && key[k] === elo && key[k + 1] === thi + acc * TWO20 && key[k + 2] === lo && key[k + 3] === hi
     ? old
-    : keepStep(s, slot, level, elo, thi, lo, hi, acc, leaf);
+    : keepStep(steps, key, slot, level, elo, thi, lo, hi, acc, leaf);
 }
 
 /**
- * A new step for a level-3..5 entry, kept in the scratch's step cache at `slot` with the numbers
- * it follows from, for the next walks through the same entry. Kept steps are frozen: records share
- * them (a step is a value, as its bigints are), and one record's caller cannot change another's.
- * Only the upper levels: an entry that changes from walk to walk would pay a store into the
- * long-lived cache (a write barrier: the step is young, the cache old) on every walk for nothing.
+ * A new step for a level-3..5 entry, kept in the step cache at `slot` with the numbers it follows
+ * from, for the next walks through the same entry. Kept steps are frozen: records share them (a
+ * step is a value, as its bigints are), and one record's caller cannot change another's. Only the
+ * upper levels: an entry that changes from walk to walk would pay a store into the long-lived
+ * cache (a write barrier: the step is young, the cache old) on every walk for nothing.
  */
-function keepStep(s: WalkScratch, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
+function keepStep(steps: (WalkStep | undefined)[], key: Uint32Array, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
   const step: WalkStep = Object.freeze({
     level,
     source: 'memory' as const,
@@ -282,13 +280,11 @@ function keepStep(s: WalkScratch, slot: number, level: number, elo: number, thi:
     leaf,
     access: acc,
   });
-  s.steps![slot] = step;
-  const key = s.stepKey!;
-  const k = slot * 5;
+  steps[slot] = step;
+  const k = slot * 4;
   key[k] = elo;
-  key[k + 1] = thi;
+  key[k + 1] = thi + acc * TWO20;
   key[k + 2] = lo;
   key[k + 3] = hi;
-  key[k + 4] = acc;
   return step;
 }
