@@ -25,7 +25,7 @@ import { makeBatchWalk, type BatchWalk } from './walk-batch';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
-import { makeRecordFastWalk, noRecordFastWalk, type RecordFastWalk } from './walk-record-fast';
+import { makeRecordFastWalk, type RecordFastWalk } from './walk-record-fast';
 import { U64View } from '../u64-view';
 
 // walkRaw's constants as module-local bindings: an imported binding compiles (CommonJS) to a
@@ -53,8 +53,12 @@ export class GvaWalker {
   private readonly scratch = new WalkScratch();
   /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
   private readonly fast: FastWalk;
-  /** walk()'s record walk of `inputs` for walks that only read, specialized to them (walk-record-fast.ts). */
-  private readonly recordFast: RecordFastWalk;
+  /**
+   * walk()'s record walk of `inputs` for walks that only read, specialized to them
+   * (walk-record-fast.ts); made by the first walk(): it holds a step cache (4 KB), and the vCPU
+   * makes a walker at every paging register write.
+   */
+  private recordFast: RecordFastWalk | undefined = undefined;
   /** walkRawBatch's interleaved walk of `inputs` (walk-batch.ts), or undefined: walk one by one. */
   private readonly batch: BatchWalk | undefined;
   /** The same inputs with a second stage installed (created on first use). */
@@ -99,7 +103,6 @@ export class GvaWalker {
     }
     this.pkru = pkru >>> 0;
     this.fast = noFastWalk;
-    this.recordFast = noRecordFastWalk;
     this.batch = undefined;
     if (this.format === undefined) return;
     if (this.role.base.level === 3) {
@@ -123,7 +126,6 @@ export class GvaWalker {
       ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true } : {}),
     };
     this.fast = makeFastWalk(this.inputs);
-    this.recordFast = makeRecordFastWalk(this.inputs);
     this.batch = makeBatchWalk(this.inputs);
   }
 
@@ -308,7 +310,7 @@ export class GvaWalker {
     }
     // The common case (a walk that only reads) in one pass; anything else: the full walk and its trace.
     if (!this.fullFirst) {
-      const fast = this.recordFast(this.scratch, vhi, vlo, enc, a, access);
+      const fast = (this.recordFast ??= makeRecordFastWalk(this.inputs))(this.scratch, vhi, vlo, enc, a, access);
       if (fast !== undefined) return fast;
     }
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);

@@ -20,7 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { GuestMemory, GvaWalker, KVM_VERSIONS, PageTableBuilder, WalkScratch, encodeAccess, gpa, gva, type Access, type KvmVersion, type WalkResult } from '../../src';
 import { walkTables, type WalkInputs } from '../../src/walker/walk';
 import { buildRecord } from '../../src/walker/walk-record';
-import type { RecordFastWalk } from '../../src/walker/walk-record-fast';
+import { makeRecordFastWalk, type RecordFastWalk } from '../../src/walker/walk-record-fast';
 import { xorshift } from '../../src/workload/generators';
 import type { ModelCpu, PagingMode } from '../model/sdm-paging-model';
 import { regsFor } from './model-compare';
@@ -110,6 +110,7 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
   // Records kept across the later walks (which change the entries and share upper-level steps
   // through the walkers' step caches): each must still read as it did when it was returned.
   const kept: { r: WalkResult; text: string; where: string }[] = [];
+  const seen = new WeakSet<object>();
   for (let c = 0; c < 2500; c++) {
     const m = maps[int(maps.length)]!;
     const va = m.va | (BigInt(r() >>> 0) & (SPAN[m.size] - 1n));
@@ -131,7 +132,9 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
     const where = `case ${c} (${mode}, M=${M}, KVM ${kvm}): ${a.kind}${a.user ? ' user' : ''} at 0x${va.toString(16)}`;
 
     // The fast path alone (writes nothing, so the public walk below starts from the same state).
-    const { inputs, scratch, recordFast } = w as unknown as { inputs: WalkInputs; scratch: WalkScratch; recordFast: RecordFastWalk };
+    const { inputs, scratch } = w as unknown as { inputs: WalkInputs; scratch: WalkScratch };
+    // The walker's own record walk (made by its first walk()), else one for its inputs.
+    const recordFast = (w as unknown as { recordFast: RecordFastWalk | undefined }).recordFast ?? makeRecordFastWalk(inputs);
     const vhi = Number(va >> 32n);
     const vlo = Number(va & 0xffff_ffffn);
     const enc = encodeAccess(a);
@@ -152,6 +155,11 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
 
     expect(got, where).toStrictEqual(ref);
     expect(show(got), where).toBe(show(ref));
+    // A step object in two records is one of the step cache's: frozen.
+    for (const step of got.trace) {
+      if (seen.has(step)) expect(Object.isFrozen(step), `${where}: a shared step`).toBe(true);
+      seen.add(step);
+    }
     if (c % 10 === 0) kept.push({ r: got, text: show(got), where });
     expect(json(got), where).toBe(json(ref));
     expect(gotAfter, where).toEqual(touched.map(read));
