@@ -26,7 +26,7 @@ import { makeBatchWalk, type BatchWalk } from './walk-batch';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
-import { walkRecordFast } from './walk-record-fast';
+import { makeRecordFastWalk, type RecordFastWalk } from './walk-record-fast';
 import { U64View } from '../u64-view';
 
 // walkRaw's constants as module-local bindings: an imported binding compiles (CommonJS) to a
@@ -56,6 +56,12 @@ export class GvaWalker {
   private readonly scratch = new WalkScratch();
   /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
   private readonly fast: FastWalk;
+  /**
+   * walk()'s record walk of `inputs` for walks that only read, specialized to them
+   * (walk-record-fast.ts); made by the first walk(): it holds a step cache (4 KB), and the vCPU
+   * makes a walker at every paging register write.
+   */
+  private recordFast: RecordFastWalk | undefined = undefined;
   /** walkRawBatch's interleaved walk of `inputs` (walk-batch.ts), or undefined: walk one by one. */
   private readonly batch: BatchWalk | undefined;
   /** The same inputs with a second stage installed (created on first use). */
@@ -335,7 +341,7 @@ export class GvaWalker {
     }
     // The common case (a walk that only reads) in one pass; anything else: the full walk and its trace.
     if (!this.fullFirst) {
-      const fast = walkRecordFast(this.inputs, this.scratch, vhi, vlo, enc, a, access);
+      const fast = (this.recordFast ??= makeRecordFastWalk(this.inputs))(this.scratch, vhi, vlo, enc, a, access);
       if (fast !== undefined) return fast;
     }
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);

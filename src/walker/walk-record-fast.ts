@@ -11,189 +11,283 @@
  * it, after the last miss. Here each level's step (its object and two bigints) is made right
  * after the entry is read, while the next level's read is still in flight, and the scratch
  * stores are skipped; `npm run bench` (gva_walk.*.record against .raw) shows what it buys. The
- * steps of levels 3 to 5 come from the scratch's step cache when the entry and the ACC through
- * it are those the cached step was made for (records then share that frozen step). Making the
+ * steps of levels 3 to 5 come from the walker's step cache (upperStep) when the entry and the ACC
+ * through it are those the cached step was made for (records then share that frozen step). Making the
  * steps after the whole walk instead, so that the upper levels' steps would overlap the level-1
  * miss, measured 1.13-1.20x the record time of this order.
+ *
+ * As walk-fast.ts's x86 walk, it is built once per walker (`makeRecordFastWalk`) as a closure
+ * with the walker's constants, its levels unrolled: the misses of consecutive random walks
+ * overlap only as far as the CPU's out-of-order window reaches, so every instruction per walk
+ * costs.
  * test/walker/walk-record-fast.test.ts checks it against walkTables + buildRecord on random
  * tables.
  */
 import type { Gfn, Gpa, Gva } from '../address/address';
-import { GuestMemory } from '../memory/guest-memory';
-import { PFERR } from '../format/acc';
+import { FRAME_WORDS } from '../memory/guest-memory';
 import type { Access } from './access';
-import { x86Acc, x86Acc73, type WalkInputs } from './walk';
+import type { WalkInputs } from './walk';
 import type { WalkScratch } from './walk-scratch';
-import { allowed, clearFullWalkFlags } from './walk-fast';
+import { allowed, clearFullWalkFlags, x86Unrollable } from './walk-fast';
 import type { WalkOk, WalkStep } from './walk-result';
 
 const TWO20 = 0x100000;
+// Module-local copies (an imported `const` is a property load on the module object at each use).
+const FW = FRAME_WORDS;
+const WRITE = 2; // PFERR.WRITE
 /** Step cache slots: 64 per level from 3 to 5, picked by the low 6 bits of the entry's index. */
 const STEP_SLOTS = 3 * 64;
 
 /**
- * The record `buildRecord` would make of a successful `walkTables(w, s, vhi, vlo, access)`, or
- * undefined when the walk needs more than reads (see above); nothing is written then. `address`
- * and `accessObj` are the walk's arguments as the record shows them (`vhi`/`vlo` and `access`
- * their halves and encoding). On success the scratch holds the outcome as after `walkTablesRaw`
- * (gfn, level, pteAccess, pkey; the per-level trace unwritten, for `ensureTrace`).
+ * A walker's record walk (see above): the record `buildRecord` would make of a successful
+ * `walkTables(w, s, vhi, vlo, access)`, or undefined when the walk needs more than reads; nothing
+ * is written then. `address` and `accessObj` are the walk's arguments as the record shows them
+ * (`vhi`/`vlo` and `access` their halves and encoding). On success the scratch holds the outcome
+ * as after `walkTablesRaw` (gfn, level, pteAccess, pkey; the per-level trace unwritten, for
+ * `ensureTrace`).
  */
-export function walkRecordFast(w: WalkInputs, s: WalkScratch, vhi: number, vlo: number, access: number, address: Gva, accessObj: Access): WalkOk | undefined {
-  const fmt = w.format;
-  const root = fmt.rootLevel;
-  if (fmt.ptType !== 64 || root < 4 || w.translate !== undefined) return undefined;
-  const hot = fmt.hot;
-  const rsvdLo = hot.rsvdLo;
-  const rsvdHi = hot.rsvdHi;
-  const mem = w.mem;
-  const u64 = s.view;
-  const v73 = fmt.kvm === '7.3';
-  // The table's GPA as halves (bits 31:12 in tlo, 51:32 in thi), so that each entry's GPA is made
-  // from integers; its frame number for the memory lookup.
-  let g = w.rootGfn;
-  let tlo = ((g % TWO20) * 4096) >>> 0;
-  let thi = ((g - (g % TWO20)) / TWO20) >>> 0; // exact: a frame is below 2^40
-  let level = root;
-  let accLo = -1;
-  let accHiInv = -1; // NX inverted so it ANDs like the other rights (walk_nx_mask)
-  let lo = 0;
-  let hi = 0;
-  let acc = 0;
-  const steps = s.steps ?? newStepCache(s);
-  const stepKey = s.stepKey!;
-  const trace = new Array<WalkStep>(root);
-  let n = 0;
-  for (;;) {
-    const f = mem.frameOfUnchecked(g);
-    if (f < 0) return undefined; // a table never written (reads as zero) or outside every slot
-    const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
-    const wi = GuestMemory.wordBaseUnchecked(f) + idx * 2;
-    const words = mem.words;
-    lo = words[wi]!;
-    hi = words[wi + 1]!;
-    if ((lo & 1) === 0) return undefined;
-    const ri = ((lo >>> 7) & 1) * 5 + level - 1;
-    if (((lo & rsvdLo[ri]!) | (hi & rsvdHi[ri]!)) !== 0) return undefined;
-    accLo &= lo;
-    accHiInv &= ~hi;
-    acc = v73 ? x86Acc73(accLo, accHiInv) : x86Acc(accLo, accHiInv);
-    // FNAME(is_last_gpte): level 1, or PS (reserved at levels 4 and 5, so rejected above).
-    const last = level === 1 || (lo & 0x80) !== 0;
-    const elo = (tlo | (idx * 8)) >>> 0;
-    if (level >= 3) {
-      // An entry at level 3 or above maps 1 GiB or more: consecutive walks mostly go through the
-      // same few, and their step is the one made last time, from the scratch's step cache.
-      // Every field of a step follows from its level (the slot's), entry and ACC: the cached one
-      // when those are the same, else a new one (keepStep).
-      const slot = ((level - 3) << 6) | (idx & 63);
-      const k = slot * 5;
-      const old = steps[slot];
-      trace[n++] =
-        old !== undefined && stepKey[k] === elo && stepKey[k + 1] === thi && stepKey[k + 2] === lo && stepKey[k + 3] === hi && stepKey[k + 4] === acc
-          ? old
-          : keepStep(s, slot, level, elo, thi, lo, hi, acc, last);
-    } else {
-      // The step as buildRecord writes it for an entry read from memory on a successful walk (the
-      // same keys in the same order).
-      trace[n++] = {
-        level,
-        source: 'memory',
-        entryGpa: u64.make(elo, thi) as Gpa,
-        value: u64.make(lo, hi),
-        present: true,
-        leaf: last,
-        access: acc,
-      };
-    }
-    if (last) break;
-    tlo = (lo & 0xffff_f000) >>> 0;
-    thi = hi & 0xfffff;
-    g = thi * TWO20 + (tlo >>> 12);
-    level--;
-  }
-  if (n !== root) trace.length = n; // a large page ends the walk early
+export type RecordFastWalk = (s: WalkScratch, vhi: number, vlo: number, access: number, address: Gva, accessObj: Access) => WalkOk | undefined;
 
-  // permission_fault on the accumulated rights, then the protection key (walkTables' order).
-  const pteAccess = acc;
-  const pfec = access & (PFERR.WRITE | PFERR.USER | PFERR.FETCH);
-  const pkey = (hi >>> 27) & 15;
-  if (!allowed(hot.permissions, fmt.pkruMask, w.pkru, access, pteAccess, pkey)) return undefined;
-  let pteAcc = pteAccess;
-  if (fmt.hasAd) {
-    // A clear A anywhere, or D on the leaf of a write: the full walk sets them.
-    let adOk = (accLo >>> fmt.accessedBit) & 1;
-    if ((pfec & PFERR.WRITE) !== 0) adOk &= (lo >>> fmt.dirtyBit) & 1;
-    else if (((lo >>> fmt.dirtyBit) & 1) === 0) pteAcc &= ~2; // protect_clean_gpte
-    if (adOk === 0) return undefined;
-  }
+/** For inputs the record walk does not cover: always the full walk and buildRecord. */
+export const noRecordFastWalk: RecordFastWalk = () => undefined;
 
-  // The guest frame: the leaf's frame plus the address bits below the page size.
-  const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
-  let gfn = frame;
-  if (level !== 1) {
-    const span = level === 2 ? 512 : 262144;
-    gfn = frame - (frame % span) + ((vlo >>> 12) % span);
-  }
-  // The scratch as a successful walkTablesRaw leaves it (walk-fast.ts: clearFullWalkFlags): lastGfn and
-  // the staged-walk getters read the outcome, and recordLast's ensureTrace re-walks for the trace.
-  clearFullWalkFlags(s);
-  s.tvhi = vhi;
-  s.tvlo = vlo;
-  s.tacc = access;
-  s.gfn = gfn;
-  s.maxLevel = root;
-  s.level = level;
-  s.pkey = pkey;
-  s.pteAccess = pteAcc;
-  return {
-    status: 'ok',
-    stage: 'gva_walk',
-    address,
-    access: accessObj,
-    trace,
-    gpa: u64.make((((gfn & 0xfffff) << 12) | (vlo & 0xfff)) >>> 0, (gfn / TWO20) >>> 0) as Gpa,
-    gfn: gfn as Gfn, // a frame from an entry: below 2^40
-    level,
-    pageSize: level === 1 ? 4096 : level === 2 ? 0x20_0000 : 4096 * 512 ** (level - 1),
-    pteAccess: pteAcc,
-    pkey,
-    gpaKind: mem.kindOfGfnUnchecked(gfn),
-    adUpdates: 0,
-  };
-}
-
-/** The scratch's step cache (WalkScratch.steps), made on the first record walk that needs it. */
-function newStepCache(s: WalkScratch): (WalkStep | undefined)[] {
-  s.stepKey = new Uint32Array(STEP_SLOTS * 5);
-  return (s.steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined));
+/** The bigint of 32-bit unsigned halves (U64View.make's body: inlined where it is called). */
+function u64(lo: number, hi: number): bigint {
+  return BigInt.asUintN(64, (BigInt(hi) << 32n) | BigInt(lo));
 }
 
 /**
- * A new step for a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it)
- * read on a successful walk, kept in the scratch's step cache at `slot` with the numbers it
- * follows from, for the next walks through the same entry. Kept steps are frozen: records share
- * them (a step is a value, as its bigints are), and one record's caller cannot change another's.
- * Only the upper levels: an entry that changes from walk to walk would pay a store into the
- * long-lived cache (a write barrier: the step is young, the cache old) on every walk for nothing.
+ * The record walk for these inputs, built once by the walker that owns them (the inputs do not
+ * change afterwards), on its first record walk: the vCPU makes a walker at every paging register
+ * write, and most never make a record. 4- and 5-level x86 formats KVM builds (walk-fast.ts:
+ * x86Unrollable); for anything else every walk takes the full walk. The step cache's arrays are
+ * `const`s of the closure, made with it: made on the closure's first call instead (`let`s tested
+ * per walk), a record walk with a 4288-slot cache took 1.1x the time, side by side in one process.
  */
-function keepStep(s: WalkScratch, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
-  const u64 = s.view;
+export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
+  const fmt = w.format;
+  if (fmt.ptType !== 64 || w.translate !== undefined || w.translateAdWrite !== undefined || !x86Unrollable(fmt)) return noRecordFastWalk;
+  const mem = w.mem;
+  const root = fmt.rootLevel;
+  const rootGfn = w.rootGfn;
+  // The root table's GPA as halves (bits 31:12, 51:32): each entry's GPA is made from integers.
+  const rootTlo = ((rootGfn % TWO20) * 4096) >>> 0;
+  const rootThi = ((rootGfn - (rootGfn % TWO20)) / TWO20) >>> 0; // exact: a frame is below 2^40
+  const v73 = fmt.kvm === '7.3';
+  const perms = fmt.hot.permissions;
+  const pkru = w.pkru;
+  const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
+  const { rsvdLo, rsvdHi } = fmt.hot;
+  // rsvd_bits_mask[large][level - 1] as constants; levels 4 and 5 include PS (x86Unrollable).
+  const m5l = rsvdLo[4]!, m5h = rsvdHi[4]!, m4l = rsvdLo[3]!, m4h = rsvdHi[3]!;
+  const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
+  const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
+  const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
+  // The step cache (upperStep): frozen steps of level-3..5 entries, 64 slots per level picked by
+  // the low 6 bits of the entry's index, each with the numbers it was made from in `key` (entry
+  // GPA bits 31:0; bits 51:32 plus the ACC through the entry times 2^20; the entry's halves).
+  const steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined);
+  const key = new Uint32Array(STEP_SLOTS * 4);
+  return function x86RecordWalk(s, vhi, vlo, access, address, accessObj) {
+    const words = mem.words; // nothing here allocates a frame
+    const aLo = mem.affineLo;
+    const aEnd = mem.affineEnd;
+    const aD = mem.affineDelta;
+    let g = rootGfn;
+    let f = 0;
+    let idx = 0;
+    let wi = 0;
+    let lo = 0;
+    let hi = 0;
+    let tlo = rootTlo;
+    let thi = rootThi;
+    let accLo = -1;
+    let accHiInv = -1; // NX inverted so it ANDs like the other rights (walk_nx_mask)
+    let acc = 0;
+    let level = 1;
+    let s5: WalkStep | undefined;
+    let s3: WalkStep;
+    let s2: WalkStep | undefined;
+    if (root === 5) {
+      f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+      if (f < 0) return undefined; // a table never written (reads as zero) or outside every slot
+      idx = (vhi >>> 16) & 511;
+      wi = f * FW + idx * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      if ((lo & 1) === 0 || ((lo & m5l) | (hi & m5h)) !== 0) return undefined;
+      accLo = lo;
+      accHiInv = ~hi;
+      acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+      s5 = upperStep(steps, key, 128 | (idx & 63), 5, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
+      tlo = (lo & 0xffff_f000) >>> 0;
+      thi = hi & 0xfffff;
+      g = thi * TWO20 + (tlo >>> 12);
+    }
+    f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+    if (f < 0) return undefined;
+    idx = (vhi >>> 7) & 511;
+    wi = f * FW + idx * 2;
+    lo = words[wi]!;
+    hi = words[wi + 1]!;
+    if ((lo & 1) === 0 || ((lo & m4l) | (hi & m4h)) !== 0) return undefined;
+    accLo &= lo;
+    accHiInv &= ~hi;
+    acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+    const s4 = upperStep(steps, key, 64 | (idx & 63), 4, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
+    tlo = (lo & 0xffff_f000) >>> 0;
+    thi = hi & 0xfffff;
+    g = thi * TWO20 + (tlo >>> 12);
+    f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+    if (f < 0) return undefined;
+    idx = ((vlo >>> 30) | (vhi << 2)) & 511;
+    wi = f * FW + idx * 2;
+    lo = words[wi]!;
+    hi = words[wi + 1]!;
+    leaf: {
+      // FNAME(is_last_gpte): PS at level 3 or 2 (reserved at 4 and 5, so rejected above), or level 1.
+      if ((lo & 0x80) !== 0) {
+        if ((lo & 1) === 0 || ((lo & p3l) | (hi & p3h)) !== 0) return undefined;
+        accLo &= lo;
+        accHiInv &= ~hi;
+        acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+        s3 = upperStep(steps, key, idx & 63, 3, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, true);
+        level = 3;
+        break leaf;
+      }
+      if ((lo & 1) === 0 || ((lo & m3l) | (hi & m3h)) !== 0) return undefined;
+      accLo &= lo;
+      accHiInv &= ~hi;
+      acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+      s3 = upperStep(steps, key, idx & 63, 3, (tlo | (idx * 8)) >>> 0, thi, lo, hi, acc, false);
+      tlo = (lo & 0xffff_f000) >>> 0;
+      thi = hi & 0xfffff;
+      g = thi * TWO20 + (tlo >>> 12);
+      f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+      if (f < 0) return undefined;
+      idx = (vlo >>> 21) & 511;
+      wi = f * FW + idx * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      const large = (lo & 0x80) !== 0;
+      if ((lo & 1) === 0 || (large ? (lo & p2l) | (hi & p2h) : (lo & m2l) | (hi & m2h)) !== 0) return undefined;
+      accLo &= lo;
+      accHiInv &= ~hi;
+      acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+      // The step as buildRecord writes it for an entry read from memory on a successful walk (the
+      // same keys in the same order).
+      s2 = { level: 2, source: 'memory', entryGpa: u64((tlo | (idx * 8)) >>> 0, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
+      if (large) {
+        level = 2;
+        break leaf;
+      }
+      tlo = (lo & 0xffff_f000) >>> 0;
+      thi = hi & 0xfffff;
+      g = thi * TWO20 + (tlo >>> 12);
+      f = g >= aLo && g < aEnd ? g + aD : mem.frameOfUnchecked(g);
+      if (f < 0) return undefined;
+      idx = (vlo >>> 12) & 511;
+      wi = f * FW + idx * 2;
+      lo = words[wi]!;
+      hi = words[wi + 1]!;
+      if ((lo & 1) === 0 || ((lo & m1l) | (hi & m1h)) !== 0) return undefined;
+      accLo &= lo;
+      accHiInv &= ~hi;
+      acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
+    }
+    // permission_fault on the accumulated rights, then the protection key (walkTables' order).
+    const pteAccess = acc;
+    const pkey = (hi >>> 27) & 15;
+    if (!allowed(perms, pkruMask, pkru, access, pteAccess, pkey)) return undefined;
+    // A clear A anywhere, or D on the leaf of a write: the full walk sets them. A read of a clean
+    // leaf maps it read-only (protect_clean_gpte).
+    if ((accLo & 0x20) === 0) return undefined;
+    let pteAcc = pteAccess;
+    if ((lo & 0x40) === 0) {
+      if ((access & WRITE) !== 0) return undefined;
+      pteAcc &= ~2;
+    }
+    // The trace, and the guest frame: the leaf's frame plus the address bits below the page size
+    // (by masks, as walk-fast.ts: `%` on a double is a call to fmod).
+    const frame = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+    let gfn = frame;
+    let trace: WalkStep[];
+    if (level === 1) {
+      const s1: WalkStep = { level: 1, source: 'memory', entryGpa: u64((tlo | (idx * 8)) >>> 0, thi) as Gpa, value: u64(lo, hi), present: true, leaf: true, access: acc };
+      trace = s5 === undefined ? [s4, s3, s2!, s1] : [s5, s4, s3, s2!, s1];
+    } else {
+      const mask = level === 2 ? 511 : 262143;
+      gfn = frame - (frame & mask) + ((vlo >>> 12) & mask);
+      if (level === 2) trace = s5 === undefined ? [s4, s3, s2!] : [s5, s4, s3, s2!];
+      else trace = s5 === undefined ? [s4, s3] : [s5, s4, s3];
+    }
+    // The scratch as a successful walkTablesRaw leaves it (walk-fast.ts: clearFullWalkFlags): lastGfn and
+    // the staged-walk getters read the outcome, and recordLast's ensureTrace re-walks for the trace.
+    if (s.traced === true) clearFullWalkFlags(s);
+    s.tvhi = vhi;
+    s.tvlo = vlo;
+    s.tacc = access;
+    s.gfn = gfn;
+    s.maxLevel = root;
+    s.level = level;
+    s.pkey = pkey;
+    s.pteAccess = pteAcc;
+    return {
+      status: 'ok',
+      stage: 'gva_walk',
+      address,
+      access: accessObj,
+      trace,
+      gpa: u64((((gfn & 0xfffff) << 12) | (vlo & 0xfff)) >>> 0, (gfn / TWO20) >>> 0) as Gpa,
+      gfn: gfn as Gfn, // a frame from an entry: below 2^40
+      level,
+      pageSize: level === 1 ? 4096 : level === 2 ? 0x20_0000 : 0x4000_0000,
+      pteAccess: pteAcc,
+      pkey,
+      gpaKind: mem.kindOfGfnUnchecked(gfn),
+      adUpdates: 0,
+    };
+  };
+}
+
+/**
+ * The step of a level-3..5 entry (GPA halves elo/thi, value halves lo/hi, ACC acc through it) read
+ * on a successful walk. An entry at level 3 or above maps 1 GiB or more: consecutive walks mostly
+ * go through the same few, and their step is the one made last time, kept in the walker's step
+ * cache at `slot`. Every field of a step follows from its level (the slot's), entry and ACC: the
+ * cached one when those are the same, else a new one (keepStep). `thi` is below 2^20 (bits 51:32
+ * of a table's GPA) and the ACC below 2^4, so one key word holds both.
+ */
+function upperStep(steps: (WalkStep | undefined)[], key: Uint32Array, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
+  const old = steps[slot];
+  const k = slot * 4;
+  return old !== undefined && key[k] === elo && key[k + 1] === thi + acc * TWO20 && key[k + 2] === lo && key[k + 3] === hi
+    ? old
+    : keepStep(steps, key, slot, level, elo, thi, lo, hi, acc, leaf);
+}
+
+/**
+ * A new step for a level-3..5 entry, kept in the step cache at `slot` with the numbers it follows
+ * from, for the next walks through the same entry. Kept steps are frozen: records share them (a
+ * step is a value, as its bigints are), and one record's caller cannot change another's. Only the
+ * upper levels: an entry that changes from walk to walk would pay a store into the long-lived
+ * cache (a write barrier: the step is young, the cache old) on every walk for nothing.
+ */
+function keepStep(steps: (WalkStep | undefined)[], key: Uint32Array, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
   const step: WalkStep = Object.freeze({
     level,
     source: 'memory' as const,
-    entryGpa: u64.make(elo, thi) as Gpa,
-    value: u64.make(lo, hi),
+    entryGpa: u64(elo, thi) as Gpa,
+    value: u64(lo, hi),
     present: true,
     leaf,
     access: acc,
   });
-  s.steps![slot] = step;
-  const key = s.stepKey!;
-  const k = slot * 5;
+  steps[slot] = step;
+  const k = slot * 4;
   key[k] = elo;
-  key[k + 1] = thi;
+  key[k + 1] = thi + acc * TWO20;
   key[k + 2] = lo;
   key[k + 3] = hi;
-  key[k + 4] = acc;
   return step;
 }

@@ -1,5 +1,4 @@
 import { U64View } from '../u64-view';
-import type { WalkStep } from './walk-result';
 
 /**
  * Per-walker scratch that the hot walk fills instead of allocating: the raw halves, addresses
@@ -48,13 +47,6 @@ export class WalkScratch {
   tacc = 0;
   /** Makes the bigints of this walker's records (buildRecord). */
   readonly view = new U64View();
-  /**
-   * walkRecordFast's step cache (keepStep there): frozen steps of level-3..5 entries, with each
-   * one's entry GPA halves, value halves and ACC (five words per slot) in stepKey. Made on the
-   * first record walk that reaches it.
-   */
-  steps: (WalkStep | undefined)[] | undefined = undefined;
-  stepKey: Uint32Array | undefined = undefined;
 }
 
 /** Reasons a gva walk stops, for the record's words. */

@@ -20,7 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { GuestMemory, GvaWalker, KVM_VERSIONS, PageTableBuilder, WalkScratch, encodeAccess, gpa, gva, type Access, type KvmVersion, type WalkResult } from '../../src';
 import { walkTables, type WalkInputs } from '../../src/walker/walk';
 import { buildRecord } from '../../src/walker/walk-record';
-import { walkRecordFast } from '../../src/walker/walk-record-fast';
+import { makeRecordFastWalk, type RecordFastWalk } from '../../src/walker/walk-record-fast';
 import { xorshift } from '../../src/workload/generators';
 import type { ModelCpu, PagingMode } from '../model/sdm-paging-model';
 import { regsFor } from './model-compare';
@@ -110,6 +110,7 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
   // Records kept across the later walks (which change the entries and share upper-level steps
   // through the walkers' step caches): each must still read as it did when it was returned.
   const kept: { r: WalkResult; text: string; where: string }[] = [];
+  const seen = new WeakSet<object>();
   for (let c = 0; c < 2500; c++) {
     const m = maps[int(maps.length)]!;
     const va = m.va | (BigInt(r() >>> 0) & (SPAN[m.size] - 1n));
@@ -132,10 +133,12 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
 
     // The fast path alone (writes nothing, so the public walk below starts from the same state).
     const { inputs, scratch } = w as unknown as { inputs: WalkInputs; scratch: WalkScratch };
+    // The walker's own record walk (made by its first walk()), else one for its inputs.
+    const recordFast = (w as unknown as { recordFast: RecordFastWalk | undefined }).recordFast ?? makeRecordFastWalk(inputs);
     const vhi = Number(va >> 32n);
     const vlo = Number(va & 0xffff_ffffn);
     const enc = encodeAccess(a);
-    const fast = walkRecordFast(inputs, scratch, vhi, vlo, enc, gva(va), a);
+    const fast = recordFast(scratch, vhi, vlo, enc, gva(va), a);
     expect(at.map(read), where).toEqual(before);
 
     const got = w.walk(gva(va), a);
@@ -152,6 +155,11 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
 
     expect(got, where).toStrictEqual(ref);
     expect(show(got), where).toBe(show(ref));
+    // A step object in two records is one of the step cache's: frozen.
+    for (const step of got.trace) {
+      if (seen.has(step)) expect(Object.isFrozen(step), `${where}: a shared step`).toBe(true);
+      seen.add(step);
+    }
     if (c % 10 === 0) kept.push({ r: got, text: show(got), where });
     expect(json(got), where).toBe(json(ref));
     expect(gotAfter, where).toEqual(touched.map(read));
@@ -276,4 +284,88 @@ describe('walk(): the record fast path shares its level-3..5 steps between recor
     expect(r6.trace[1]).not.toBe(r5.trace[1]);
     expect(show(r1)).toBe(text1);
   });
+});
+
+describe('walk(): the record fast path with 5-level paging and large leaves (steps shared from the top down to the leaf level)', () => {
+  const read: Access = { kind: 'read', user: true };
+  const write: Access = { kind: 'write', user: true };
+  function setup(mode: 'paging4' | 'paging5') {
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    mem.addSlot({ base: gpa(0n), size: RAM });
+    const b = new PageTableBuilder(mem, { mode, pool: { base: gpa(0x100000n), size: 0x800000n } });
+    const base = mode === 'paging5' ? 0x00ff_8000_0000_0000n : 0x7f00_0000_0000n;
+    const flags = { writable: true, user: true, accessed: true, dirty: true };
+    // One 1 GiB region of 4K pages, one of 2M pages, one 1G page (three level-3 entries).
+    b.map(gva(base), gpa(0x4000_0000n), { size: '4K', count: 4, flags });
+    b.map(gva(base + (1n << 30n)), gpa(0x8000_0000n), { size: '2M', count: 2, flags });
+    b.map(gva(base + (2n << 30n)), gpa(0xc000_0000n), { size: '1G', count: 1, flags });
+    const cpu: ModelCpu = { mode, maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
+    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+    const reference = (va: bigint, a: Access): WalkResult => {
+      const { inputs } = w as unknown as { inputs: WalkInputs };
+      const s2 = new WalkScratch();
+      const vlo = Number(va & 0xffff_ffffn);
+      const stop = walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(a));
+      return buildRecord(inputs, s2, stop, gva(va), a, w.role, 'gva_walk', vlo & 0xfff);
+    };
+    const walk = (va: bigint, a: Access): WalkResult => {
+      const r = w.walk(gva(va), a);
+      expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, a));
+      expect(show(r)).toBe(show(reference(va, a)));
+      return r;
+    };
+    // A first pass sets the upper entries' A bits; the second turns walk()'s fullFirst off.
+    const vas = [base + 0x1234n, base + 0x3ff8n, base + (1n << 30n) + 0x1234n, base + (1n << 30n) + (2n << 20n) + 0x10n, base + (2n << 30n) + 0x12345678n];
+    for (let k = 0; k < 2; k++) for (const va of vas) w.walk(gva(va), read);
+    return { mem, b, w, base, walk };
+  }
+
+  for (const mode of ['paging4', 'paging5'] as const) {
+    it(`${mode}: 4K, 2M and 1G leaves give the reference record; the levels above 2 share steps`, () => {
+      const { mem, b, base, walk } = setup(mode);
+      const top = mode === 'paging5' ? 2 : 1; // steps above level 3
+      const k4a = walk(base + 0x1234n, read);
+      const k4b = walk(base + 0x3ff8n, write);
+      const k2a = walk(base + (1n << 30n) + 0x1234n, read);
+      const k2b = walk(base + (1n << 30n) + (2n << 20n) + 0x10n, write);
+      const k1 = walk(base + (2n << 30n) + 0x12345678n, read);
+      expect([k4a, k4b, k2a, k2b, k1].map((r) => r.trace.length)).toEqual([top + 3, top + 3, top + 2, top + 2, top + 1]);
+      expect([k4a, k2a, k1].map((r) => (r.status === 'ok' ? r.pageSize : 0))).toEqual([4096, 2 << 20, 1 << 30]);
+      // Levels 5 and 4: one step object for all five walks.
+      for (let i = 0; i < top; i++) for (const r of [k4b, k2a, k2b, k1]) expect(r.trace[i]).toBe(k4a.trace[i]);
+      // Level 3: shared within each 1 GiB region; the 1G leaf's level-3 step is a leaf.
+      expect(k4b.trace[top]).toBe(k4a.trace[top]);
+      expect(k2b.trace[top]).toBe(k2a.trace[top]);
+      expect(k2a.trace[top]).not.toBe(k4a.trace[top]);
+      expect(k1.trace[top]!.leaf).toBe(true);
+      expect(Object.isFrozen(k1.trace[top])).toBe(true);
+      // Levels 2 and 1: each record's own.
+      expect(k4b.trace[top + 1]).not.toBe(k4a.trace[top + 1]);
+      expect(k2b.trace[top + 1]!.leaf).toBe(true);
+      const text = [k4a, k4b, k2a, k2b, k1].map(show);
+
+      // The 1G entry turned into a table pointer (PS cleared, to a table of zeros: the walk faults
+      // at level 2), then back: the leaf step is made again and equals the first.
+      const e3 = BigInt(b.getEntry(gva(base + (2n << 30n)), 3).gpa);
+      const v3 = mem.read64(gpa(e3));
+      mem.write64(gpa(e3), v3 & ~0x80n);
+      expect(walk(base + (2n << 30n) + 0x12345678n, read).status).toBe('fault');
+      mem.write64(gpa(e3), v3);
+      const k1again = walk(base + (2n << 30n) + 0x12345678n, read);
+      walk(base + (2n << 30n) + 0x12345678n, read);
+      expect(k1again).toStrictEqual(k1);
+      // The top entry loses U/S: every level's ACC changes, so no step is shared with the old records.
+      const eTop = BigInt(b.getEntry(gva(base), mode === 'paging5' ? 5 : 4).gpa);
+      const vTop = mem.read64(gpa(eTop));
+      mem.write64(gpa(eTop), vTop & ~4n);
+      const sup: Access = { kind: 'read' };
+      const n4 = walk(base + 0x1234n, sup);
+      const n4b = walk(base + 0x1234n, sup);
+      for (let i = 0; i < n4.trace.length; i++) expect(n4.trace[i]).not.toBe(k4a.trace[i]);
+      for (let i = 0; i <= top; i++) expect(n4b.trace[i]).toBe(n4.trace[i]);
+      mem.write64(gpa(eTop), vTop);
+      // Records returned earlier read as they did.
+      expect([k4a, k4b, k2a, k2b, k1].map(show)).toEqual(text);
+    });
+  }
 });
