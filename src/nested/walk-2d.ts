@@ -213,7 +213,7 @@ export class Walk2D {
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
     this.fast = nf === undefined ? undefined : makeFastWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
-    const traced = this.fast === undefined || nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
+    const traced = nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
     this.tracedFast = traced === undefined ? undefined : { walk: traced, scratch: new WalkScratch(), parts: { refs: [], trace: [] } };
   }
 
