@@ -1,0 +1,153 @@
+/**
+ * The fast 2D walk's limits (src/nested/walk-2d-fast.ts): its frame numbers are int32, so a root
+ * at or above 8 TiB leaves no fast walk and an entry addressing 8 TiB or more makes it answer SLOW
+ * (the full walk then gives the answer); its nested walk is written out level by level, which
+ * decides as `walkTables` only for formats whose level-4/5 large masks reserve PS and whose level-1
+ * masks are equal (nestedUnrollable) — every format KVM builds, not every hand-made one. Each test
+ * would fail if the fast walk took a walk it cannot compute exactly (a wrong frame), or if a
+ * format KVM builds lost the fast walk.
+ */
+import { describe, expect, it } from 'vitest';
+import {
+  GuestMemory, PageTableBuilder, NgpaWalker, Walk2D, makeEptp, gpa, gva, encodeAccess, CR0, CR4, EFER, DEFAULT_EPT_CAPS, DEFAULT_FEATURES,
+} from '../../src';
+import { eptFormat } from '../../src/format/ept';
+import { x86Format } from '../../src/format/x86-format';
+import { makePageFormat, type PageFormat } from '../../src/format/page-format';
+import type { RsvdBitsMask } from '../../src/format/rsvd-bits-mask';
+import { makeFastWalk2D, nestedUnrollable } from '../../src/nested/walk-2d-fast';
+import { SLOW } from '../../src/walker/walk-fast';
+import type { WalkInputs } from '../../src/walker/walk';
+import type { WalkScratch } from '../../src/walker/walk-scratch';
+import { LM } from './support';
+
+const TIB8 = 1n << 43n;
+const GVA = 0x7f12_3456_7000n;
+
+type Fast = (s: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number) => number;
+type Internals = { fast: Fast | undefined; tracedFast: unknown };
+
+/**
+ * L2 (4-level, MAXPHYADDR 48) on a 4-level EPT12 in a MAXPHYADDR-52 L1 with RAM at [0, 1 GiB)
+ * and at [8 TiB − 16 MiB, 8 TiB + 64 MiB): the EPT12 pool at `eptPool`, L2's pool at nGPA = GPA `l2Pool` (identity-mapped), and
+ * one data page GVA → `dataN` → `dataG`.
+ */
+function setup(eptPool: bigint, l2Pool: bigint, dataN: bigint, dataG: bigint) {
+  const mem = new GuestMemory({ maxPhyAddr: 52 });
+  mem.addSlot({ base: gpa(0n), size: 1n << 30n });
+  mem.addSlot({ base: gpa(TIB8 - (16n << 20n)), size: 80n << 20n });
+  const ept = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(eptPool), size: 16n << 20n } });
+  ept.map(l2Pool, l2Pool, { count: 64 });
+  ept.map(dataN, dataG);
+  const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(l2Pool), size: 64n * 4096n } });
+  l2.map(GVA, dataN, { flags: { writable: true, user: true } });
+  const nested = NgpaWalker.ept(mem, { eptp: makeEptp({ root: ept.root, adEnabled: true }), caps: DEFAULT_EPT_CAPS });
+  const regs = { cr0: CR0.PE | CR0.PG | CR0.WP, cr3: l2.root, cr4: CR4.PAE, efer: LM | EFER.NXE };
+  const w2 = new Walk2D(nested, { regs, features: { ...DEFAULT_FEATURES, maxPhyAddr: 48 } });
+  return { w2, internals: w2 as unknown as Internals };
+}
+
+const acc = encodeAccess({ kind: 'write', user: true });
+const vhi = Number(GVA >> 32n);
+const vlo = Number(GVA & 0xffff_ffffn);
+
+describe('fast 2D walk: addresses at or above 8 TiB', () => {
+  for (const [what, eptPool, l2Pool] of [
+    ['the EPT12 root', TIB8, 0x100_0000n],
+    ["L2's root (CR3)", 0x100_0000n, TIB8],
+  ] as const) {
+    it(`${what} at 8 TiB: no fast walk; the full walk and the record walk answer`, () => {
+      const { w2, internals } = setup(eptPool, l2Pool, 0x300_0000n, 0x500_0000n);
+      expect(internals.fast).toBeUndefined();
+      expect(internals.tracedFast).toBeDefined(); // the record walk's own fast path keeps doubles
+      for (let i = 0; i < 2; i++) {
+        // The first walk sets A/D; the second reads only.
+        expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
+        expect(w2.lastGfn).toBe(0x5000);
+        expect(w2.lastRefCount).toBe(24);
+      }
+      const r = w2.walk(gva(GVA), { kind: 'write', user: true });
+      expect(r.status === 'ok' && [r.gfn, r.ngpa, r.refCount]).toEqual([0x5000, 0x300_0000n, 24]);
+    });
+  }
+
+  // Roots just below 8 TiB take the fast walk (the bound is 2^31 frames, not less).
+  it('a root in the last frame below 8 TiB: the fast walk', () => {
+    const { internals } = setup(TIB8 - 4096n, 0x100_0000n, 0x300_0000n, 0x500_0000n);
+    expect(internals.fast).toBeDefined();
+  });
+
+  for (const [what, dataN, dataG, gfn] of [
+    ["L2's data at nGPA 8 TiB", TIB8 + 0x7000n, 0x500_0000n, 0x5000],
+    ["L1's data at GPA 8 TiB", 0x300_0000n, TIB8 + 0x9000n, 2 ** 31 + 9],
+    ['L1 data in the last frame below 8 TiB', 0x300_0000n, TIB8 - 4096n, 2 ** 31 - 1],
+  ] as const) {
+    it(`${what}: the fast walk answers ${gfn >= 2 ** 31 || dataN >= TIB8 ? 'SLOW' : 'with the frame'}, walkRaw with the frame`, () => {
+      const { w2, internals } = setup(0x100_0000n, 0x200_0000n, dataN, dataG);
+      const fast = internals.fast!;
+      expect(w2.walkRaw(vhi, vlo, acc)).toBe(0); // sets A/D: the fast walk answers SLOW for that alone
+      let answer = 0;
+      internals.fast = (...args) => (answer = fast(...args));
+      expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
+      expect(answer).toBe(dataN >= TIB8 || gfn >= 2 ** 31 ? SLOW : 24);
+      expect([w2.lastGfn, w2.lastRefCount]).toEqual([gfn, 24]);
+    });
+  }
+});
+
+describe('nestedUnrollable: the nested walk level by level decides as walkTables', () => {
+  it('holds for every EPT and 4/5-level x86 format KVM builds', () => {
+    let n = 0;
+    for (const level of [4, 5]) {
+      for (const maxPhyAddr of [32, 39, 46, 52]) {
+        for (const hugePageLevel of [1, 2, 3]) {
+          for (const execonly of [false, true]) {
+            for (const [kvm, mbec] of [['6.16', false], ['7.3', false], ['7.3', true]] as const) {
+              expect(nestedUnrollable(eptFormat({ level, maxPhyAddr, adEnabled: true, execonly, hugePageLevel, kvm, mbec }))).toBe(true);
+              n++;
+            }
+          }
+        }
+        for (const nx of [false, true]) {
+          for (const gbpages of [false, true]) {
+            for (const amd of [false, true]) {
+              const p = { maxPhyAddr, nx, gbpages, pse: true, amd, cr0Wp: true, cr4Smep: false, cr4Smap: false, cr4Pke: false };
+              expect(nestedUnrollable(x86Format(level === 4 ? 'paging4' : 'paging5', `${level}-level`, level, p))).toBe(true);
+              n++;
+            }
+          }
+        }
+      }
+    }
+    expect(n).toBe(2 * 4 * (18 + 8));
+  });
+
+  /** The 5-level EPT format with one rsvd_bits_mask entry changed. */
+  function handMade(large: 0 | 1, levelIndex: number, change: (m: bigint) => bigint, rootLevel = 5): PageFormat {
+    const f = eptFormat({ level: 5, maxPhyAddr: 46, adEnabled: true, execonly: false, hugePageLevel: 3 });
+    const m = f.rsvdBitsMask.map((row) => [...row]) as bigint[][];
+    m[large]![levelIndex] = change(m[large]![levelIndex]!);
+    return makePageFormat({
+      name: 'hand-made', kvm: f.kvm, mbec: f.mbec, module: f.module, ptType: f.ptType, rootLevel, hasAd: f.hasAd, pse: f.pse,
+      params: {}, rsvdBitsMask: m as unknown as RsvdBitsMask, badMtXwr: f.badMtXwr, permissions: f.permissions, pkruMask: f.pkruMask,
+    });
+  }
+
+  it('fails for a hand-made format whose level-4/5 large mask leaves PS free or whose level-1 masks differ; no fast walk then', () => {
+    const noPs = (m: bigint): bigint => m & ~0x80n;
+    expect(nestedUnrollable(handMade(0, 0, (m) => m))).toBe(true);
+    expect(nestedUnrollable(handMade(1, 3, noPs))).toBe(false);
+    expect(nestedUnrollable(handMade(1, 4, noPs))).toBe(false);
+    expect(nestedUnrollable(handMade(1, 4, noPs, 4))).toBe(true); // level 5 not walked
+    expect(nestedUnrollable(handMade(0, 3, noPs))).toBe(true); // the non-large mask: PS is tested with the large one's
+    expect(nestedUnrollable(handMade(1, 0, (m) => m | 0x100n))).toBe(false);
+    expect(nestedUnrollable(handMade(1, 0, (m) => m | (1n << 40n)))).toBe(false);
+    expect(nestedUnrollable(handMade(0, 0, (m) => m | (1n << 40n)))).toBe(false);
+    expect(nestedUnrollable(handMade(0, 1, (m) => m | 0x100n))).toBe(true);
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    const l2: WalkInputs = { mem, format: x86Format('paging4', '4-level', 4, { maxPhyAddr: 46, nx: true, gbpages: true, pse: true, amd: false, cr0Wp: true, cr4Smep: false, cr4Smap: false, cr4Pke: false }), rootGfn: 1, pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: true };
+    const nested = (format: PageFormat): WalkInputs => ({ mem, format, rootGfn: 2, pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: false });
+    expect(makeFastWalk2D(l2, nested(handMade(0, 0, (m) => m)), 6)).toBeDefined();
+    expect(makeFastWalk2D(l2, nested(handMade(1, 3, noPs)), 6)).toBeUndefined();
+  });
+});
