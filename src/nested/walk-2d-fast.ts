@@ -111,6 +111,10 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
     const aLo = mem.affineLo;
     const aEnd = mem.affineEnd;
     const aD = mem.affineDelta;
+    // And the second run: the two table pools a 2D walk reads (EPT12/NPT12, L2's) are often both runs.
+    const bLo = mem.affine2Lo;
+    const bEnd = mem.affine2End;
+    const bD = mem.affine2Delta;
     let g = rootGfn; // the nGPA frame to translate next: a table of L2's, then the final frame
     let level = root;
     let accLo = -1;
@@ -137,7 +141,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
       let nhi = 0;
       nested: {
         if (nRoot === 5) {
-          f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
+          f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
           if (f < 0) return SLOW;
           wi = f * FRAME_WORDS;
           nlo = words[wi]!;
@@ -148,7 +152,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
           nNx = nhi;
           ng = (nhi << 20) | (nlo >>> 12);
         }
-        f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
+        f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         wi = f * FRAME_WORDS + (g >>> 27) * 2;
         nlo = words[wi]!;
@@ -158,7 +162,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         nAcc &= nlo;
         nNx |= nhi;
         ng = (nhi << 20) | (nlo >>> 12);
-        f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
+        f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         wi = f * FRAME_WORDS + ((g >>> 18) & 511) * 2;
         nlo = words[wi]!;
@@ -175,7 +179,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         nAcc &= nlo;
         nNx |= nhi;
         ng = (nhi << 20) | (nlo >>> 12);
-        f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
+        f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         wi = f * FRAME_WORDS + ((g >>> 9) & 511) * 2;
         nlo = words[wi]!;
@@ -192,7 +196,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         nAcc &= nlo;
         nNx |= nhi;
         ng = (nhi << 20) | (nlo >>> 12);
-        f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
+        f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
         wi = f * FRAME_WORDS + (g & 511) * 2;
         nlo = words[wi]!;
@@ -217,7 +221,7 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
         break;
       }
       // L2's entry in the table just translated.
-      f = frame >= aLo && frame < aEnd ? frame + aD : mem.frameOfUnchecked(frame);
+      f = frame >= aLo && frame < aEnd ? frame + aD : frame >= bLo && frame < bEnd ? frame + bD : mem.frameOfUnchecked(frame);
       if (f < 0) return SLOW;
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
       wi = f * FRAME_WORDS + idx * 2;
