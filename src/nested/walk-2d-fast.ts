@@ -130,7 +130,9 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
     for (;;) {
       // translate_nested_gpa(g): the nested walk of nGPA g * 4096, read-only, one level after
       // the other (nestedUnrollable). g < 2^31 (NARROW): the level-5 index is 0 and the level-4
-      // index g's bits 30:27.
+      // index g's bits 30:27. Why written out: as a loop over the level, each entry's reserved
+      // masks were two loads at an index computed from the level and PS; here they are constants.
+      // Side by side in one process (as NARROW says) the raw 2D walk took 0.84× the time.
       let nl = 1; // the nested leaf's level
       let ng = nRootGfn;
       let nAcc = -1;
