@@ -55,15 +55,15 @@ function faultMask(row: number, acc: Uint8Array): number {
 
 /**
  * Whether the nested walk written out level by level decides exactly as `walkTables`' loop: 4 or 5
- * levels, a PS bit at level 4 or 5 reserved by that level's large mask (so those levels test PS
- * with their other reserved bits), and level 1's two masks equal (PS is PAT, or ignored in EPT:
- * `rsvd_bits_mask[1][0] = [0][0]`). Every format KVM builds meets it (format/rsvd-bits-mask.ts);
- * a hand-made PageFormat may not, and takes the full walk.
+ * levels, a PS bit at level 4 or 5 reserved by both of that level's masks (so those levels test
+ * their non-large mask only: PS set is reserved either way), and level 1's two masks equal (PS is
+ * PAT, or ignored in EPT: `rsvd_bits_mask[1][0] = [0][0]`). Every format KVM builds meets it
+ * (format/rsvd-bits-mask.ts); a hand-made PageFormat may not, and takes the full walk.
  */
 export function nestedUnrollable(fmt: PageFormat): boolean {
   if (fmt.rootLevel !== 4 && fmt.rootLevel !== 5) return false;
   const { rsvdLo, rsvdHi } = fmt.hot;
-  for (let l = 4; l <= fmt.rootLevel; l++) if ((rsvdLo[4 + l]! & 0x80) === 0) return false;
+  for (let l = 4; l <= fmt.rootLevel; l++) if ((rsvdLo[l - 1]! & rsvdLo[4 + l]! & 0x80) === 0) return false;
   return rsvdLo[0] === rsvdLo[5] && rsvdHi[0] === rsvdHi[5];
 }
 
@@ -93,9 +93,9 @@ export function makeFastWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number):
   const nRootGfn = n.rootGfn;
   const { stop: nStop, acc: nAccTab, aMask: nA, dMask: nD } = nt;
   const { rsvdLo: nRsvdLo, rsvdHi: nRsvdHi, permissions: nPerms } = n.format.hot;
-  // rsvd_bits_mask[large][level - 1] as constants (NARROW in the high halves). Levels 4 and 5 add
-  // PS, which their large masks reserve (nestedUnrollable): the entry is reserved either way.
-  const n5l = nRsvdLo[4]! | 0x80, n5h = nRsvdHi[4]! | NARROW, n4l = nRsvdLo[3]! | 0x80, n4h = nRsvdHi[3]! | NARROW;
+  // rsvd_bits_mask[large][level - 1] as constants (NARROW in the high halves). At levels 4 and 5
+  // both masks reserve PS (nestedUnrollable), so the non-large one decides.
+  const n5l = nRsvdLo[4]!, n5h = nRsvdHi[4]! | NARROW, n4l = nRsvdLo[3]!, n4h = nRsvdHi[3]! | NARROW;
   const n3l = nRsvdLo[2]!, n3h = nRsvdHi[2]! | NARROW, n3pl = nRsvdLo[7]!, n3ph = nRsvdHi[7]! | NARROW;
   const n2l = nRsvdLo[1]!, n2h = nRsvdHi[1]! | NARROW, n2pl = nRsvdLo[6]!, n2ph = nRsvdHi[6]! | NARROW;
   const n1l = nRsvdLo[0]!, n1h = nRsvdHi[0]! | NARROW;

@@ -2,7 +2,7 @@
  * The fast 2D walk's limits (src/nested/walk-2d-fast.ts): its frame numbers are int32, so a root
  * at or above 8 TiB leaves no fast walk and an entry addressing 8 TiB or more makes it answer SLOW
  * (the full walk then gives the answer); its nested walk is written out level by level, which
- * decides as `walkTables` only for formats whose level-4/5 large masks reserve PS and whose level-1
+ * decides as `walkTables` only for formats whose level-4/5 masks reserve PS and whose level-1
  * masks are equal (nestedUnrollable) — every format KVM builds, not every hand-made one. Each test
  * would fail if the fast walk took a walk it cannot compute exactly (a wrong frame), or if a
  * format KVM builds lost the fast walk.
@@ -29,16 +29,18 @@ type Internals = { fast: Fast | undefined; tracedFast: unknown };
 
 /**
  * L2 (4-level, MAXPHYADDR 48) on a 4-level EPT12 in a MAXPHYADDR-52 L1 with RAM at [0, 1 GiB)
- * and at [8 TiB − 16 MiB, 8 TiB + 64 MiB): the EPT12 pool at `eptPool`, L2's pool at nGPA = GPA `l2Pool` (identity-mapped), and
- * one data page GVA → `dataN` → `dataG`.
+ * and at [8 TiB − 16 MiB, 8 TiB + 64 MiB): the EPT12 pool at `eptPool`, L2's pool at nGPA = GPA
+ * `l2Pool` (identity-mapped), and one data page GVA → `dataN` → `dataG` (an EPT12 page of
+ * `dataSize` at `dataG` holds `dataN`).
  */
-function setup(eptPool: bigint, l2Pool: bigint, dataN: bigint, dataG: bigint) {
+function setup(eptPool: bigint, l2Pool: bigint, dataN: bigint, dataG: bigint, dataSize: '4K' | '2M' | '1G' = '4K') {
   const mem = new GuestMemory({ maxPhyAddr: 52 });
   mem.addSlot({ base: gpa(0n), size: 1n << 30n });
   mem.addSlot({ base: gpa(TIB8 - (16n << 20n)), size: 80n << 20n });
   const ept = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(eptPool), size: 16n << 20n } });
   ept.map(l2Pool, l2Pool, { count: 64 });
-  ept.map(dataN, dataG);
+  const span = { '4K': 1n << 12n, '2M': 1n << 21n, '1G': 1n << 30n }[dataSize];
+  ept.map(dataN - (dataN % span), dataG, { size: dataSize });
   const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(l2Pool), size: 64n * 4096n } });
   l2.map(GVA, dataN, { flags: { writable: true, user: true } });
   const nested = NgpaWalker.ept(mem, { eptp: makeEptp({ root: ept.root, adEnabled: true }), caps: DEFAULT_EPT_CAPS });
@@ -95,6 +97,75 @@ describe('fast 2D walk: addresses at or above 8 TiB', () => {
   }
 });
 
+describe('fast 2D walk: the first EPT12 entry addressing 8 TiB at each level', () => {
+  /** Walks GVA twice (A/D first); the second walk: the fast walk's answer, and walkRaw's. */
+  function walkTwice(w2: Walk2D, internals: Internals) {
+    const fast = internals.fast!;
+    expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
+    let answer = 0;
+    internals.fast = (...args) => (answer = fast(...args));
+    expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
+    return { answer, gfn: w2.lastGfn, refs: w2.lastRefCount };
+  }
+
+  // The EPT12 pool k frames below 8 TiB: the root and the next k − 1 tables below, the rest at or
+  // above, so the first entry addressing 8 TiB is at level 5 − k on every nested walk.
+  for (const k of [1, 2, 3]) {
+    it(`a table at 8 TiB behind a level-${5 - k} entry: SLOW, then the full walk`, () => {
+      const { w2, internals } = setup(TIB8 - BigInt(k) * 4096n, 0x100_0000n, 0x300_0000n, 0x500_0000n);
+      expect(walkTwice(w2, internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24 });
+    });
+  }
+
+  // A table 2^32 frames above its twin (GPA + 16 TiB): its frame number is the twin's modulo 2^32,
+  // which is what an int32 frame would read. The twin (the original table) maps the data page
+  // elsewhere, so a walk that read it would succeed with another frame.
+  const ADDR = 0x000f_ffff_ffff_f000n;
+  const LEAF = 0x7n | 0x30n | 0x100n | 0x200n; // RWX, WB, A, D
+  for (const [level, path, twinIndex, twinEntry] of [
+    [4, [0], 1, 0x4000_0000n | 0x80n | LEAF], // the PDPT moved; its twin maps the data's GiB 1:1
+    [3, [0, 1], 0, 0x4000_0000n | 0x80n | LEAF], // the data's PD moved; its twin: a 2 MiB page 1:1
+    [2, [0, 1, 0], 5, 0x4000_5000n | LEAF], // the data's PT moved; its twin: the 4 KiB page 1:1
+  ] as const) {
+    it(`a table at 16 TiB behind a level-${level} entry, its twin 16 TiB below: SLOW, then the full walk`, () => {
+      const mem = new GuestMemory({ maxPhyAddr: 52 });
+      mem.addSlot({ base: gpa(0n), size: 2n << 30n });
+      mem.addSlot({ base: gpa(1n << 44n), size: 64n << 20n });
+      const ept = new PageTableBuilder(mem, { mode: 'ept4', pool: { base: gpa(0x10_0000n), size: 16n << 20n } });
+      ept.map(0x200_0000n, 0x200_0000n, { count: 64 });
+      ept.map(0x4000_5000n, 0x500_0000n);
+      const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x200_0000n), size: 64n * 4096n } });
+      l2.map(GVA, 0x4000_5000n, { flags: { writable: true, user: true } });
+      const nested = NgpaWalker.ept(mem, { eptp: makeEptp({ root: ept.root, adEnabled: true }), caps: DEFAULT_EPT_CAPS });
+      const regs = { cr0: CR0.PE | CR0.PG | CR0.WP, cr3: l2.root, cr4: CR4.PAE, efer: LM | EFER.NXE };
+      const w2 = new Walk2D(nested, { regs, features: { ...DEFAULT_FEATURES, maxPhyAddr: 48 } });
+      expect(w2.walkRaw(vhi, vlo, acc)).toBe(0); // A/D set everywhere first: the twin's too
+      let t = ept.root as bigint;
+      for (const i of path.slice(0, -1)) t = mem.read64(gpa(t + BigInt(i) * 8n)) & ADDR;
+      const at = t + BigInt(path[path.length - 1]!) * 8n;
+      const e = mem.read64(gpa(at));
+      const twin = e & ADDR;
+      const moved = twin + (1n << 44n);
+      for (let o = 0n; o < 4096n; o += 8n) mem.write64(gpa(moved + o), mem.read64(gpa(twin + o)));
+      mem.write64(gpa(at), (e & ~ADDR) | moved);
+      mem.write64(gpa(twin + BigInt(twinIndex) * 8n), twinEntry);
+      expect(walkTwice(w2, w2 as unknown as Internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24 });
+    });
+  }
+
+  for (const [size, dataN, level] of [['2M', 0x400_0000n, 2], ['1G', 0x4000_0000n, 3]] as const) {
+    it(`a ${size} EPT12 page at 8 TiB (leaf at level ${level}): SLOW, then the full walk`, () => {
+      const { w2, internals } = setup(0x100_0000n, 0x200_0000n, dataN + 0x5000n, TIB8, size);
+      // Refs: 4 × (4 nested + 1 guest) for L2's tables, then the final nested walk down to its leaf.
+      expect(walkTwice(w2, internals)).toEqual({ answer: SLOW, gfn: 2 ** 31 + 5, refs: 20 + (5 - level) });
+      const below = setup(0x100_0000n, 0x200_0000n, dataN + 0x5000n, TIB8 - (size === '2M' ? 2n << 20n : 1n << 30n), size);
+      const r = walkTwice(below.w2, below.internals);
+      expect(r.answer).toBe(r.refs);
+      expect(r.gfn).toBe(2 ** 31 - (size === '2M' ? 512 : 262144) + 5);
+    });
+  }
+});
+
 describe('nestedUnrollable: the nested walk level by level decides as walkTables', () => {
   it('holds for every EPT and 4/5-level x86 format KVM builds', () => {
     let n = 0;
@@ -133,13 +204,15 @@ describe('nestedUnrollable: the nested walk level by level decides as walkTables
     });
   }
 
-  it('fails for a hand-made format whose level-4/5 large mask leaves PS free or whose level-1 masks differ; no fast walk then', () => {
+  it('fails for a hand-made format whose level-4/5 masks leave PS free or whose level-1 masks differ; no fast walk then', () => {
     const noPs = (m: bigint): bigint => m & ~0x80n;
     expect(nestedUnrollable(handMade(0, 0, (m) => m))).toBe(true);
     expect(nestedUnrollable(handMade(1, 3, noPs))).toBe(false);
     expect(nestedUnrollable(handMade(1, 4, noPs))).toBe(false);
     expect(nestedUnrollable(handMade(1, 4, noPs, 4))).toBe(true); // level 5 not walked
-    expect(nestedUnrollable(handMade(0, 3, noPs))).toBe(true); // the non-large mask: PS is tested with the large one's
+    expect(nestedUnrollable(handMade(0, 3, noPs))).toBe(false);
+    expect(nestedUnrollable(handMade(0, 4, noPs))).toBe(false);
+    expect(nestedUnrollable(handMade(0, 4, noPs, 4))).toBe(true);
     expect(nestedUnrollable(handMade(1, 0, (m) => m | 0x100n))).toBe(false);
     expect(nestedUnrollable(handMade(1, 0, (m) => m | (1n << 40n)))).toBe(false);
     expect(nestedUnrollable(handMade(0, 0, (m) => m | (1n << 40n)))).toBe(false);
