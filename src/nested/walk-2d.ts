@@ -122,8 +122,10 @@ export class Walk2D {
   private readonly fastFinalMask: number;
   private readonly fastFinalOr: number;
   /**
-   * walk()'s read-only traced walk (walk-2d-fast-traced.ts), when the fast path applies: with a
+   * walk()'s read-only traced walk (walk-2d-fast-traced.ts), when its formats allow: with a
    * scratch of its own for the final nested walk, and where it leaves the references and trace.
+   * Its frames are doubles, so it also serves roots at or above 8 TiB, which `fast` leaves to the
+   * full walk (walk-2d-fast.ts, NARROW).
    */
   private readonly tracedFast: { walk: TracedWalk2D; scratch: WalkScratch; parts: TracedParts } | undefined;
   // Per-walk state shared with the translate hook.
@@ -455,8 +457,9 @@ export class Walk2D {
     const vlo = u64.lo;
     const traced = this.tracedFast;
     if (traced !== undefined) {
-      // The traced read-only walk where walkRaw would take the fast walk: the same accesses, and
-      // the record's data in the one pass. It changes nothing when it gives up.
+      // The traced read-only walk (where walkRaw would take the fast walk, and for addresses at or
+      // above 8 TiB): the same accesses, and the record's data in the one pass. It changes nothing
+      // when it gives up.
       this.access = enc;
       const finalPfec = (enc & this.fastFinalMask) | this.fastFinalOr;
       const refs = traced.walk(this.scratch, traced.scratch, u64.hi, vlo, enc, finalPfec, traced.parts);
