@@ -36,8 +36,8 @@ import type { PageFormat } from '../format/page-format';
  * int32 it is a shift, an or and integer adds. Side by side in one process (bench/walk2d.bench.ts's
  * tables, CPU time, medians of interleaved rounds) the raw 2D walk took 0.9× the time.
  */
-const NARROW = 0xff800;
-const INT_FRAME_END = 0x80000000;
+export const NARROW = 0xff800;
+export const INT_FRAME_END = 0x80000000;
 
 /** References read on success (≥ 0; state in `s` as the 1D fast walk leaves it), or SLOW. */
 export type FastWalk2D = (s: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number) => number;
@@ -47,7 +47,7 @@ export type FastWalk2D = (s: WalkScratch, vhi: number, vlo: number, access: numb
  * the accumulated entry bits): the nested permission test as one shift of a constant, instead of a
  * table load and a shift per nested walk.
  */
-function faultMask(row: number, acc: Uint8Array): number {
+export function faultMask(row: number, acc: Uint8Array): number {
   let m = 0;
   for (let i = 0; i < 32; i++) m |= ((row >>> acc[i]!) & 1) << i;
   return m;

@@ -124,8 +124,9 @@ export class Walk2D {
   /**
    * walk()'s read-only traced walk (walk-2d-fast-traced.ts), when its formats allow: with a
    * scratch of its own for the final nested walk, and where it leaves the references and trace.
-   * Its frames are doubles, so it also serves roots at or above 8 TiB, which `fast` leaves to the
-   * full walk (walk-2d-fast.ts, NARROW).
+   * Its frames are int32 as `fast`'s (walk-2d-fast.ts, NARROW): roots at or above 8 TiB leave it
+   * undefined and entries addressing 8 TiB or more make it give up, and the full walk and
+   * buildRecord answer.
    */
   private readonly tracedFast: { walk: TracedWalk2D; scratch: WalkScratch; parts: TracedParts } | undefined;
   // Per-walk state shared with the translate hook.
@@ -457,8 +458,8 @@ export class Walk2D {
     const vlo = u64.lo;
     const traced = this.tracedFast;
     if (traced !== undefined) {
-      // The traced read-only walk (where walkRaw would take the fast walk, and for addresses at or
-      // above 8 TiB): the same accesses, and the record's data in the one pass. It changes nothing
+      // The traced read-only walk (where walkRaw would take the fast walk): the same accesses, and
+      // the record's data in the one pass. It changes nothing
       // when it gives up.
       this.access = enc;
       const finalPfec = (enc & this.fastFinalMask) | this.fastFinalOr;

@@ -5,7 +5,8 @@
  * decides as `walkTables` only for formats whose level-4/5 masks reserve PS and whose level-1
  * masks are equal (nestedUnrollable) — every format KVM builds, not every hand-made one. Each test
  * would fail if the fast walk took a walk it cannot compute exactly (a wrong frame), or if a
- * format KVM builds lost the fast walk.
+ * format KVM builds lost the fast walk. The record walk's fast path (walk-2d-fast-traced.ts) has the
+ * same int32 frames: each case also checks its answer and the record walk's.
  */
 import { describe, expect, it } from 'vitest';
 import {
@@ -25,7 +26,24 @@ const TIB8 = 1n << 43n;
 const GVA = 0x7f12_3456_7000n;
 
 type Fast = (s: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number) => number;
-type Internals = { fast: Fast | undefined; tracedFast: unknown };
+type Traced = (...args: unknown[]) => number;
+type Internals = { fast: Fast | undefined; tracedFast: { walk: Traced } | undefined };
+
+/**
+ * The record walk of GVA after a walkRaw that sets every A/D bit: the traced walk's answer
+ * (walk-2d-fast-traced.ts, whose frames are int32 as the fast walk's) and the record.
+ */
+function recordAfterRaw(w2: Walk2D, internals: Internals) {
+  expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
+  const traced = internals.tracedFast!;
+  const walk = traced.walk;
+  let answer = 0;
+  traced.walk = (...args) => (answer = walk(...args));
+  const r = w2.walk(gva(GVA), { kind: 'write', user: true });
+  traced.walk = walk;
+  if (r.status !== 'ok') throw new Error(`record walk: ${r.status}`);
+  return { answer, gfn: r.gfn, refs: r.refCount, listed: r.refs.length };
+}
 
 /**
  * L2 (4-level, MAXPHYADDR 48) on a 4-level EPT12 in a MAXPHYADDR-52 L1 with RAM at [0, 1 GiB)
@@ -61,7 +79,7 @@ describe('fast 2D walk: addresses at or above 8 TiB', () => {
     it(`${what} at 8 TiB: no fast walk; the full walk and the record walk answer`, () => {
       const { w2, internals } = setup(eptPool, l2Pool, 0x300_0000n, 0x500_0000n);
       expect(internals.fast).toBeUndefined();
-      expect(internals.tracedFast).toBeDefined(); // the record walk's own fast path keeps doubles
+      expect(internals.tracedFast).toBeUndefined(); // the record walk's fast path: int32 frames too
       for (let i = 0; i < 2; i++) {
         // The first walk sets A/D; the second reads only.
         expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
@@ -75,8 +93,11 @@ describe('fast 2D walk: addresses at or above 8 TiB', () => {
 
   // Roots just below 8 TiB take the fast walk (the bound is 2^31 frames, not less).
   it('a root in the last frame below 8 TiB: the fast walk', () => {
-    const { internals } = setup(TIB8 - 4096n, 0x100_0000n, 0x300_0000n, 0x500_0000n);
+    const { w2, internals } = setup(TIB8 - 4096n, 0x100_0000n, 0x300_0000n, 0x500_0000n);
     expect(internals.fast).toBeDefined();
+    // The pool's other tables are at 8 TiB and above: the traced walk is made, and gives up on them.
+    expect(internals.tracedFast).toBeDefined();
+    expect(recordAfterRaw(w2, internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24, listed: 24 });
   });
 
   for (const [what, dataN, dataG, gfn] of [
@@ -93,6 +114,8 @@ describe('fast 2D walk: addresses at or above 8 TiB', () => {
       expect(w2.walkRaw(vhi, vlo, acc)).toBe(0);
       expect(answer).toBe(dataN >= TIB8 || gfn >= 2 ** 31 ? SLOW : 24);
       expect([w2.lastGfn, w2.lastRefCount]).toEqual([gfn, 24]);
+      const slow = dataN >= TIB8 || gfn >= 2 ** 31;
+      expect(recordAfterRaw(w2, internals)).toEqual({ answer: slow ? SLOW : 24, gfn, refs: 24, listed: 24 });
     });
   }
 });
@@ -114,6 +137,7 @@ describe('fast 2D walk: the first EPT12 entry addressing 8 TiB at each level', (
     it(`a table at 8 TiB behind a level-${5 - k} entry: SLOW, then the full walk`, () => {
       const { w2, internals } = setup(TIB8 - BigInt(k) * 4096n, 0x100_0000n, 0x300_0000n, 0x500_0000n);
       expect(walkTwice(w2, internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24 });
+      expect(recordAfterRaw(w2, internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24, listed: 24 });
     });
   }
 
@@ -150,6 +174,7 @@ describe('fast 2D walk: the first EPT12 entry addressing 8 TiB at each level', (
       mem.write64(gpa(at), (e & ~ADDR) | moved);
       mem.write64(gpa(twin + BigInt(twinIndex) * 8n), twinEntry);
       expect(walkTwice(w2, w2 as unknown as Internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24 });
+      expect(recordAfterRaw(w2, w2 as unknown as Internals)).toEqual({ answer: SLOW, gfn: 0x5000, refs: 24, listed: 24 });
     });
   }
 
@@ -158,10 +183,12 @@ describe('fast 2D walk: the first EPT12 entry addressing 8 TiB at each level', (
       const { w2, internals } = setup(0x100_0000n, 0x200_0000n, dataN + 0x5000n, TIB8, size);
       // Refs: 4 × (4 nested + 1 guest) for L2's tables, then the final nested walk down to its leaf.
       expect(walkTwice(w2, internals)).toEqual({ answer: SLOW, gfn: 2 ** 31 + 5, refs: 20 + (5 - level) });
+      expect(recordAfterRaw(w2, internals)).toEqual({ answer: SLOW, gfn: 2 ** 31 + 5, refs: 20 + (5 - level), listed: 20 + (5 - level) });
       const below = setup(0x100_0000n, 0x200_0000n, dataN + 0x5000n, TIB8 - (size === '2M' ? 2n << 20n : 1n << 30n), size);
       const r = walkTwice(below.w2, below.internals);
       expect(r.answer).toBe(r.refs);
       expect(r.gfn).toBe(2 ** 31 - (size === '2M' ? 512 : 262144) + 5);
+      expect(recordAfterRaw(below.w2, below.internals)).toEqual({ answer: r.refs, gfn: r.gfn, refs: r.refs, listed: r.refs });
     });
   }
 });
