@@ -18,7 +18,10 @@
  *    first test. frameOfUnchecked itself does not test it: in walk-batch.ts, whose interleaved
  *    loads do not wait on the lookup, the extra test cost 3-9 %. The run is kept as frames are
  *    allocated and rebuilt from the frame → GFN table when removeSlot or moveSlot change
- *    mappings: six numbers, no memory per page.
+ *    mappings: six numbers, no memory per page. A second run (the longest other one) serves the
+ *    2D walk, which reads two pools (L1's EPT12/NPT12 and L2's tables): with L2's tables found
+ *    by an add instead of a window load, the raw 2D walk of bench/walk2d.bench.ts took 0.95× the
+ *    time (one process, interleaved rounds).
  *  - two flat windows: `flatA[gfn - loA]` is the frame (or -1) for GFNs in [loA, endA), the
  *    same for B. One load, no chain: the hot path is `in A ? flatA[i] : in B ? flatB[i] :
  *    frameOfSlow(gfn)`. A minimal 4-level walk over 1 Mi random pages took 47-75 ns with the
@@ -163,6 +166,14 @@ export class GuestMemory {
   private affLo = 0;
   private affEnd = 0;
   private affDelta = 0;
+  /**
+   * The second affine run: the longest run other than the first (empty: aff2Lo = aff2End). Its
+   * GFNs are not the first run's (a live GFN has one frame). A 2D walk reads two table pools, L1's
+   * EPT12/NPT12 and L2's own tables, and nested/walk-2d-fast.ts tests both runs.
+   */
+  private aff2Lo = 0;
+  private aff2End = 0;
+  private aff2Delta = 0;
   /** The run that ends at the last frame (nFrames − 1), which the next allocation may continue. */
   private runLo = 0;
   private runEnd = 0;
@@ -358,6 +369,18 @@ export class GuestMemory {
   get affineDelta(): number {
     return this.affDelta;
   }
+  /** @internal The second affine run [affine2Lo, affine2End) → GFN + affine2Delta (aff2Lo). */
+  get affine2Lo(): number {
+    return this.aff2Lo;
+  }
+  /** @internal See affine2Lo. */
+  get affine2End(): number {
+    return this.aff2End;
+  }
+  /** @internal See affine2Lo. */
+  get affine2Delta(): number {
+    return this.aff2Delta;
+  }
 
   /** frameOf outside the flat windows (the complete index), apart so that the path above stays small enough to inline. */
   private frameOfSlow(gfnNum: number): number {
@@ -422,8 +445,9 @@ export class GuestMemory {
 
   /**
    * Frame f (the last frame) now holds GFN g: continue the last run or start one, and keep the
-   * longest as the affine run. A non-empty run ends at frame f − 1 (it is restarted at every frame
-   * and emptied at a dropped one), so GFN runEnd is the one that continues it.
+   * longest as the affine run and the longest other one as the second. A non-empty run ends at
+   * frame f − 1 (it is restarted at every frame and emptied at a dropped one), so GFN runEnd is the
+   * one that continues it. Only that last run grows.
    */
   private extendRun(g: number, f: number): void {
     if (this.runEnd > this.runLo && g === this.runEnd) this.runEnd = g + 1;
@@ -432,13 +456,36 @@ export class GuestMemory {
       this.runEnd = g + 1;
       this.runDelta = f - g;
     }
-    // A run starting at the affine run's first GFN is that run: the GFN has one frame while it is live.
+    const len = this.runEnd - this.runLo;
+    // A run starting at an affine run's first GFN is that run: the GFN has one frame while it is live.
     if (this.runLo === this.affLo && this.affEnd > this.affLo) this.affEnd = this.runEnd;
-    else if (this.runEnd - this.runLo > this.affEnd - this.affLo) {
+    else if (this.runLo === this.aff2Lo && this.aff2End > this.aff2Lo) {
+      this.aff2End = this.runEnd;
+      if (len > this.affEnd - this.affLo) this.swapRuns();
+    } else if (len > this.affEnd - this.affLo) {
+      this.aff2Lo = this.affLo;
+      this.aff2End = this.affEnd;
+      this.aff2Delta = this.affDelta;
       this.affLo = this.runLo;
       this.affEnd = this.runEnd;
       this.affDelta = this.runDelta;
+    } else if (len > this.aff2End - this.aff2Lo) {
+      this.aff2Lo = this.runLo;
+      this.aff2End = this.runEnd;
+      this.aff2Delta = this.runDelta;
     }
+  }
+
+  private swapRuns(): void {
+    const lo = this.affLo;
+    const end = this.affEnd;
+    const d = this.affDelta;
+    this.affLo = this.aff2Lo;
+    this.affEnd = this.aff2End;
+    this.affDelta = this.aff2Delta;
+    this.aff2Lo = lo;
+    this.aff2End = end;
+    this.aff2Delta = d;
   }
 
   /**
@@ -447,6 +494,7 @@ export class GuestMemory {
    */
   private rebuildRuns(): void {
     this.affLo = this.affEnd = this.affDelta = 0;
+    this.aff2Lo = this.aff2End = this.aff2Delta = 0;
     this.runLo = this.runEnd = this.runDelta = 0;
     const gs = this.gfnOfFrame;
     for (let f = 0; f < this.nFrames; f++) {

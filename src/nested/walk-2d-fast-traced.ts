@@ -19,19 +19,27 @@
  * a large guest, and the references are allocation work that depends on nothing but the entry just
  * read. In one loop the CPU builds reference i while the load of reference i + 1 is in flight;
  * one after the other, the two costs added up (each about 40 % of a record walk).
+ *
+ * Frames are int32 and entries addressing 8 TiB or more give up, as in walk-2d-fast.ts (NARROW):
+ * the same SLOW cases as the raw walk, so walk() and walkRaw() take the full walk for the same
+ * walks. The nested permission and A/D tests are walk-2d-fast.ts's (faultMask, one compare), and
+ * both affine runs are tested. The nested walk stays a loop here: written out level by level (as
+ * walk-2d-fast.ts, with the references made after each nested walk) it took the same time as the
+ * loop in one process (1.00×, 21 rounds of bench/walk2d.bench.ts's tables). What this walk
+ * spends beyond the raw one is elsewhere: with its reference and trace objects left out it took
+ * 0.76× the time, with its bigints left out 0.89× (same measure).
  */
 import { FRAME_WORDS } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
 import { entryTables } from '../walker/entry-tables';
 import { SLOW, allowed } from '../walker/walk-fast';
+import { faultMask, INT_FRAME_END, NARROW } from './walk-2d-fast';
 import type { WalkInputs } from '../walker/walk';
 import type { WalkScratch } from '../walker/walk-scratch';
 import type { WalkStep } from '../walker/walk-result';
 import { U64View } from '../u64-view';
 import type { Gpa, Ngpa } from '../address/address';
 import type { MemRef2D } from './walk-2d-result';
-
-const TWO20 = 0x100000;
 
 /** Where a successful traced walk leaves the record's references and L2's trace steps (new arrays each walk). */
 export interface TracedParts {
@@ -49,27 +57,38 @@ export interface TracedParts {
  */
 export type TracedWalk2D = (s: WalkScratch, ns: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number, out: TracedParts) => number;
 
-/** The traced walk for the inputs makeFastWalk2D takes; undefined where it gives none. */
+/**
+ * The traced walk for the inputs makeFastWalk2D takes; undefined where it gives none for the
+ * formats or a root at or above 8 TiB. The nested walk here is a loop, so it does not need
+ * nestedUnrollable: a hand-made nested format keeps the traced walk.
+ */
 export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number): TracedWalk2D | undefined {
   const gt = entryTables(w.format);
   const nt = entryTables(n.format);
   if (gt === undefined || nt === undefined || w.pdptrs !== undefined || n.pdptrs !== undefined) return undefined;
   if (n.translate !== undefined || (n.pkru !== 0 && n.format.pkruMask !== 0)) return undefined;
+  if (w.rootGfn >= INT_FRAME_END || n.rootGfn >= INT_FRAME_END) return undefined;
   const mem = w.mem;
   // L2's format.
   const root = w.format.rootLevel;
   const rootGfn = w.rootGfn;
   const { stop: gStop, acc: gAccTab, aMask: gA, dMask: gD, pkeyMask } = gt;
-  const { rsvdLo: gRsvdLo, rsvdHi: gRsvdHi, permissions: gPerms } = w.format.hot;
+  const { rsvdLo: gRsvdLo, permissions: gPerms } = w.format.hot;
+  const gRsvdHi = w.format.hot.rsvdHi.map((m) => m | NARROW);
   const pkru = w.pkru;
   const pkruMask = pkru === 0 ? 0 : w.format.pkruMask;
   // The nested format. Its accesses carry no EFLAGS.AC flag, so permissions[pfec >> 1] is the row.
   const nRoot = n.format.rootLevel;
   const nRootGfn = n.rootGfn;
   const { stop: nStop, acc: nAccTab, aMask: nA, dMask: nD, pkeyMask: nPkeyMask } = nt;
-  const { rsvdLo: nRsvdLo, rsvdHi: nRsvdHi, permissions: nPerms } = n.format.hot;
-  const tableRow = nPerms[(tablePfec & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) >>> 1]!;
-  const tableWrite = (tablePfec & PFERR.WRITE) !== 0;
+  const { rsvdLo: nRsvdLo, permissions: nPerms } = n.format.hot;
+  const nRsvdHi = n.format.hot.rsvdHi.map((m) => m | NARROW);
+  const rowOf = (pfec: number): number => (pfec & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) >>> 1;
+  // The nested permission test as one shift of a per-row mask, and the A/D test as one compare
+  // (walk-2d-fast.ts: faultMask): A on every entry, D on the leaf for a write.
+  const faults = Int32Array.from(nPerms, (row) => faultMask(row, nAccTab));
+  const tableFault = faults[rowOf(tablePfec)]!;
+  const tableD = (tablePfec & PFERR.WRITE) !== 0 ? nD : 0;
   // References at full depth (no large page): the arrays' size, trimmed when a large page ends a walk early.
   const maxRefs = root * (nRoot + 1) + nRoot;
   const u64 = new U64View();
@@ -101,6 +120,9 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
     const aLo = mem.affineLo;
     const aEnd = mem.affineEnd;
     const aD = mem.affineDelta;
+    const bLo = mem.affine2Lo;
+    const bEnd = mem.affine2End;
+    const bD = mem.affine2Delta;
     const sLo = s.lo;
     const sHi = s.hi;
     const sAcc = s.acc;
@@ -115,15 +137,14 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
     let lo = 0;
     let hi = 0;
     let refs = 0;
-    let row = tableRow;
-    let write = tableWrite;
+    let fault = tableFault;
+    let needD = tableD;
     let pteAcc = 0;
     let pkey = 0;
     let leafLevel = 0;
     for (;;) {
-      // translate_nested_gpa(g), read-only, as walk-2d-fast.ts: indices from g's 32-bit halves.
-      const gl = g >>> 0;
-      const gh = Math.floor(g / 4294967296);
+      // translate_nested_gpa(g), read-only, as walk-2d-fast.ts: g < 2^31 (NARROW), so the level-4
+      // index is g's bits 30:27 and the level-5 index 0.
       const ngpaNum = g * 4096;
       // Kept across walks (keepBig): the nested walks of L2's tables above level 2.
       const keepNested = level >= 3;
@@ -142,9 +163,9 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
       let nlo = 0;
       let nhi = 0;
       for (;;) {
-        const f = ng >= aLo && ng < aEnd ? ng + aD : mem.frameOfUnchecked(ng);
+        const f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
         if (f < 0) return SLOW;
-        const idx = nl <= 3 ? (gl >>> (9 * nl - 9)) & 511 : nl === 4 ? ((gl >>> 27) | (gh << 5)) & 511 : (gh >>> 4) & 511;
+        const idx = nl <= 3 ? (g >>> (9 * nl - 9)) & 511 : nl === 4 ? g >>> 27 : 0;
         const wi = f * FRAME_WORDS + idx * 2;
         nlo = words[wi]!;
         nhi = words[wi + 1]!;
@@ -183,22 +204,22 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         nAcc &= nlo;
         nNx |= nhi;
         if (nl === 1 || (nlo & 0x80) !== 0) break;
-        ng = (nhi & 0xfffff) * TWO20 + (nlo >>> 12);
+        ng = (nhi << 20) | (nlo >>> 12);
         nl--;
       }
-      const nPteAccess = nAccTab[(nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16)]!;
-      if (((row >>> nPteAccess) & 1) !== 0) return SLOW;
-      if ((nAcc & nA) !== nA || (write && (nlo & nD) !== nD)) return SLOW;
-      let frame = (nhi & 0xfffff) * TWO20 + (nlo >>> 12);
+      if (((fault >>> ((nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16))) & 1) !== 0) return SLOW;
+      if (((nAcc & nA) | (nlo & needD)) !== (nA | needD)) return SLOW;
+      let frame = (nhi << 20) | (nlo >>> 12);
       if (nl !== 1) {
         const mask = nl === 2 ? 511 : 262143;
-        frame = frame - (frame & mask) + (gl & mask);
+        frame = (frame & ~mask) | (g & mask);
       }
       if (level === 0) {
         // The final frame's translation: its outcome as the 1D fast walk leaves it (protect_clean_gpte
         // on a clean nested leaf; a read, since a write to a clean one gave up above).
         ns.gfn = frame;
         ns.maxLevel = nRoot;
+        const nPteAccess = nAccTab[(nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16)]!;
         ns.level = nl;
         ns.pkey = (nhi >>> 27) & nPkeyMask;
         ns.pteAccess = (nlo & nD) !== nD ? nPteAccess & ~2 : nPteAccess;
@@ -207,7 +228,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         break;
       }
       // L2's entry in the table just translated.
-      const f = frame >= aLo && frame < aEnd ? frame + aD : mem.frameOfUnchecked(frame);
+      const f = frame >= aLo && frame < aEnd ? frame + aD : frame >= bLo && frame < bEnd ? frame + bD : mem.frameOfUnchecked(frame);
       if (f < 0) return SLOW;
       const idx = level <= 2 ? (vlo >>> (3 + 9 * level)) & 511 : level === 3 ? ((vlo >>> 30) | (vhi << 2)) & 511 : (vhi >>> (9 * level - 29)) & 511;
       const wi = f * FRAME_WORDS + idx * 2;
@@ -262,7 +283,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
       }
       refs++;
       if (!leaf) {
-        g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+        g = (hi << 20) | (lo >>> 12);
         level--;
         continue;
       }
@@ -278,14 +299,14 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         pteAcc &= ~2; // protect_clean_gpte
       }
       leafLevel = level;
-      g = (hi & 0xfffff) * TWO20 + (lo >>> 12);
+      g = (hi << 20) | (lo >>> 12);
       if (level !== 1) {
         const mask = level === 2 ? 511 : 262143;
-        g = g - (g & mask) + ((vlo >>> 12) & mask);
+        g = (g & ~mask) | ((vlo >>> 12) & mask);
       }
       level = 0;
-      row = nPerms[(finalPfec & (PFERR.WRITE | PFERR.USER | PFERR.FETCH)) >>> 1]!;
-      write = (finalPfec & PFERR.WRITE) !== 0;
+      fault = faults[rowOf(finalPfec)]!;
+      needD = (finalPfec & PFERR.WRITE) !== 0 ? nD : 0;
     }
     // Trimmed to what was read (a large page ends the walk early).
     if (refs < maxRefs) out.length = refs;

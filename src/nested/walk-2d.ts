@@ -115,8 +115,18 @@ export class Walk2D {
   private readonly fast: FastWalk2D | undefined;
   private readonly fastForceUser: number;
   /**
-   * walk()'s read-only traced walk (walk-2d-fast-traced.ts), when the fast path applies: with a
+   * The fast paths' final nested access, `(access & fastFinalMask) | fastFinalOr`: the access's W
+   * and F, finalUser() and fastForceUser. finalUser() is PFERR_USER on those paths except for 7.3
+   * NPT with GMET, where it is the access's own U; 7.3 EPT with MBEC has no fast path.
+   */
+  private readonly fastFinalMask: number;
+  private readonly fastFinalOr: number;
+  /**
+   * walk()'s read-only traced walk (walk-2d-fast-traced.ts), when its formats allow: with a
    * scratch of its own for the final nested walk, and where it leaves the references and trace.
+   * Its frames are int32 as `fast`'s (walk-2d-fast.ts, NARROW): roots at or above 8 TiB leave it
+   * undefined and entries addressing 8 TiB or more make it give up, and the full walk and
+   * buildRecord answer.
    */
   private readonly tracedFast: { walk: TracedWalk2D; scratch: WalkScratch; parts: TracedParts } | undefined;
   // Per-walk state shared with the translate hook.
@@ -186,6 +196,9 @@ export class Walk2D {
     // guest walk (finalUser), which only the full walk has. With paging off walkRaw never takes it.
     const nf = nested.kvm === '7.3' && nested.mbec && nested.tdp === 'ept' ? undefined : nested.fastInputs();
     this.fastForceUser = nf === undefined ? 0 : nf.forceUser;
+    const userOfAccess = nested.kvm === '7.3' && nested.mbec; // NPT here: EPT with MBEC has no fast path
+    this.fastFinalMask = PFERR.WRITE | PFERR.FETCH | (userOfAccess ? PFERR.USER : 0);
+    this.fastFinalOr = (userOfAccess ? 0 : PFERR.USER) | this.fastForceUser;
     if (format === undefined) {
       this.fast = undefined;
       this.tracedFast = undefined;
@@ -213,7 +226,7 @@ export class Walk2D {
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
     this.fast = nf === undefined ? undefined : makeFastWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
-    const traced = this.fast === undefined || nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
+    const traced = nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
     this.tracedFast = traced === undefined ? undefined : { walk: traced, scratch: new WalkScratch(), parts: { refs: [], trace: [] } };
   }
 
@@ -354,6 +367,16 @@ export class Walk2D {
     // record building dwarfs a few compares, and one call level less keeps the raw loop as it was.
     checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, RAW_ACCESS_BITS);
     this.access = access;
+    const fast = this.fast; // defined only with paging on (inputs)
+    if (fast !== undefined && !this.recording) {
+      const refs = fast(this.scratch, vhi, vlo, access, (access & this.fastFinalMask) | this.fastFinalOr);
+      if (refs >= 0) {
+        this.lastStop = WalkStop.Ok;
+        this.refCountValue = refs;
+        return WalkStop.Ok;
+      }
+    }
+    // The full walk's counters (translateNested), after the fast path, which does not use them.
     this.tableCalls = 0;
     this.nestedReads = 0;
     let stop: number;
@@ -375,15 +398,6 @@ export class Walk2D {
       this.lastStop = stop;
       this.refCountValue = this.nestedReads;
       return stop;
-    }
-    const fast = this.fast;
-    if (fast !== undefined && !this.recording) {
-      const refs = fast(this.scratch, vhi, vlo, access, (access & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | this.fastForceUser);
-      if (refs >= 0) {
-        this.lastStop = WalkStop.Ok;
-        this.refCountValue = refs;
-        return WalkStop.Ok;
-      }
     }
     stop = walkTables(this.inputs, this.scratch, vhi, vlo, access);
     this.lastStop = stop;
@@ -444,10 +458,11 @@ export class Walk2D {
     const vlo = u64.lo;
     const traced = this.tracedFast;
     if (traced !== undefined) {
-      // The traced read-only walk where walkRaw would take the fast walk: the same accesses, and
-      // the record's data in the one pass. It changes nothing when it gives up.
+      // The traced read-only walk (where walkRaw would take the fast walk): the same accesses, and
+      // the record's data in the one pass. It changes nothing
+      // when it gives up.
       this.access = enc;
-      const finalPfec = (enc & (PFERR.WRITE | PFERR.FETCH)) | this.finalUser() | this.fastForceUser;
+      const finalPfec = (enc & this.fastFinalMask) | this.fastFinalOr;
       const refs = traced.walk(this.scratch, traced.scratch, u64.hi, vlo, enc, finalPfec, traced.parts);
       if (refs >= 0) {
         // The ngpa walker's last walk is the final translation, as after the full walk.

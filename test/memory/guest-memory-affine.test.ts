@@ -12,6 +12,7 @@ import { MemoryModel, at } from '../support/memory-model';
 
 const FAR = 2 ** 28; // first GFN kept in the Map
 const run = (m: GuestMemory): [number, number, number] => [m.affineLo, m.affineEnd, m.affineDelta];
+const run2 = (m: GuestMemory): [number, number, number] => [m.affine2Lo, m.affine2End, m.affine2Delta];
 
 describe('GuestMemory affine run', () => {
   it('a pool written in GFN order is one run; frame = GFN + delta inside it, the complete index outside', () => {
@@ -35,6 +36,30 @@ describe('GuestMemory affine run', () => {
     // Rewriting a frame of the run allocates nothing and keeps it.
     m.write64(at(FAR + 3), 5n);
     expect(run(m)).toEqual([FAR, FAR + 41, 43 - FAR]);
+  });
+
+  it('the second run: the longest other run; it takes over when it grows longer than the first', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    m.addSlot({ base: gpa(0n), size: 1n << 52n });
+    expect(run2(m)).toEqual([0, 0, 0]);
+    for (let g = 100; g < 140; g++) m.frameForWrite(g); // frames 0..39
+    expect([run(m), run2(m)]).toEqual([[100, 140, -100], [0, 0, 0]]);
+    for (let g = FAR; g < FAR + 30; g++) m.frameForWrite(g); // frames 40..69
+    expect([run(m), run2(m)]).toEqual([[100, 140, -100], [FAR, FAR + 30, 40 - FAR]]);
+    expect([m.frameOf(FAR - 1), m.frameOf(FAR), m.frameOf(FAR + 29), m.frameOf(FAR + 30)]).toEqual([-1, 40, 69, -1]);
+    // The second run grows: it is still the second until longer than the first, then they swap.
+    for (let g = FAR + 30; g < FAR + 40; g++) m.frameForWrite(g); // frames 70..79
+    expect([run(m), run2(m)]).toEqual([[100, 140, -100], [FAR, FAR + 40, 40 - FAR]]);
+    m.frameForWrite(FAR + 40); // frame 80
+    expect([run(m), run2(m)]).toEqual([[FAR, FAR + 41, 40 - FAR], [100, 140, -100]]);
+    // A shorter run changes neither; one longer than the second replaces it.
+    for (let g = 5000; g < 5020; g++) m.frameForWrite(g); // frames 81..100
+    expect([run(m), run2(m)]).toEqual([[FAR, FAR + 41, 40 - FAR], [100, 140, -100]]);
+    for (let g = 5020; g < 5041; g++) m.frameForWrite(g); // frames 101..121: 41 frames
+    expect([run(m), run2(m)]).toEqual([[FAR, FAR + 41, 40 - FAR], [5000, 5041, -4919]]);
+    // A new run longer than the first: the first becomes the second.
+    for (let g = 9000; g < 9042; g++) m.frameForWrite(g); // frames 122..163
+    expect([run(m), run2(m)]).toEqual([[9000, 9042, -8878], [FAR, FAR + 41, 40 - FAR]]);
   });
 
   it('removeSlot drops the removed part of the run, keeping the longest live part', () => {
@@ -103,25 +128,34 @@ describe('GuestMemory affine run', () => {
       { weight: 2, arbitrary: fc.record({ k: fc.constant('mv' as const), s: fc.nat(2), b: fc.nat(BASES.length - 1), d: fc.integer({ min: -40, max: 40 }) }) },
     );
     let longRuns = 0;
+    let longRuns2 = 0;
     fc.assert(
       fc.property(fc.array(op, { minLength: 1, maxLength: 60 }), (ops) => {
         const mm = new MemoryModel(HOMES, BASES);
         const m = mm.m;
         const checkRun = (): void => {
-          const [lo, end, d] = run(m);
-          expect(end).toBeGreaterThanOrEqual(lo);
-          for (let g = lo; g < end; g++) expect(mm.model.get(g)).toBe(g + d);
-          for (const p of [lo - 1, lo, end - 1, end]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(mm.model.get(p) ?? -1);
+          for (const [lo, end, d] of [run(m), run2(m)]) {
+            expect(end).toBeGreaterThanOrEqual(lo);
+            for (let g = lo; g < end; g++) expect(mm.model.get(g)).toBe(g + d);
+            for (const p of [lo - 1, lo, end - 1, end]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(mm.model.get(p) ?? -1);
+          }
+          // The second run is another run, no longer than the first.
+          const [lo, end] = run(m);
+          const [lo2, end2] = run2(m);
+          expect(end2 - lo2).toBeLessThanOrEqual(end - lo);
+          if (end2 > lo2) expect(end2 <= lo || lo2 >= end).toBe(true);
         };
         for (const o of ops) {
           mm.apply(o);
           checkRun();
         }
         if (m.affineEnd - m.affineLo >= 8) longRuns++;
+        if (m.affine2End - m.affine2Lo >= 8) longRuns2++;
         mm.checkProbes();
       }),
       { seed: 0x13_a1, numRuns: 150 },
     );
     expect(longRuns).toBeGreaterThan(50); // the run is exercised, not just empty
+    expect(longRuns2).toBeGreaterThan(20);
   });
 });

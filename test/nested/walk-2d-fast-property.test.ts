@@ -4,7 +4,8 @@
  * Each case is built twice from one seed into two memories: walker A as shipped (fast path
  * first, the full walk when it answers SLOW), walker B with the fast path removed. Then:
  *  - when the fast path answers SLOW, memory is still as before (SLOW comes before any write);
- *  - it answers SLOW exactly when B's walk faults or writes (A/D bits in either dimension);
+ *  - it answers SLOW exactly when B's walk faults or writes (A/D bits in either dimension) or
+ *    reads an entry whose address is at or above 8 TiB (its frames are int32);
  *  - otherwise A's outcome (L1 frame, L2 frame, level, pkey, pteAccess, references) equals B's;
  *  - A and B leave the same memory behind.
  * Entries are mostly "good" (present, A/D set, every right) with a random minority of any bit
@@ -31,6 +32,9 @@ const ACCESSES: Access[] = [
 ];
 
 interface Kind { tdp: 'ept' | 'npt'; seed: number }
+
+/** An entry's address bits 51:43: an address at or above 8 TiB. */
+const WIDE_BITS = 0x000f_f800_0000_0000n;
 
 /** An entry to `frame`: 94 % a good one for its format, else random low bits and sometimes bad high bits. */
 function entry(r: () => number, ept: boolean, level: number, frame: number, large: boolean, maxPhy: number): bigint {
@@ -77,10 +81,13 @@ function build(k: Kind) {
       if (large) break;
     }
   };
-  // L2's tables at nGPA frames LT0 + level and its data near DATA_N: low, or high enough that
-  // the nested walk's upper indices come from above bit 32 of the frame number.
+  // L2's tables at nGPA frames LT0 + level and its data near DATA_N: low; high, with level-4
+  // nested indices from the frame number's bits 30:27 (below 8 TiB); or at or above 8 TiB, where
+  // the nested walk's upper indices come from above bit 32 of the frame number (the fast walk
+  // leaves those walks to the full one).
   const LT0 = bit() ? 0x200 : 2 ** 27 + (r() % 2 ** 20) * 64;
-  const DATA_N = bit() ? DATA0 : (MAXPHY === 52 ? 2 ** 39 : 2 ** 33) + (r() % 2 ** 20) * 4096;
+  const dataKind = r() % 6;
+  const DATA_N = dataKind < 3 ? DATA0 : dataKind < 5 ? 2 ** 30 + (r() % 2 ** 17) * 4096 : (MAXPHY === 52 ? 2 ** 39 : 2 ** 33) + (r() % 2 ** 20) * 4096;
   const l2Levels = bit() ? 4 : 5;
   const vhi = r() & (l2Levels === 5 ? 0x01ff_ffff : 0xffff);
   const vlo = r() >>> 0;
@@ -130,7 +137,7 @@ function build(k: Kind) {
 
 type Internals = { fast: ((s: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number) => number) | undefined; scratch: WalkScratch };
 
-function check(k: Kind): 'fast' | 'slow' | 'none' {
+function check(k: Kind): 'fast' | 'slow' | 'wide' | 'none' {
   const a = build(k);
   const b = build(k);
   const ia = a.w2 as unknown as Internals;
@@ -149,7 +156,11 @@ function check(k: Kind): 'fast' | 'slow' | 'none' {
   const stopA = a.w2.walkRaw(a.vhi, a.vlo, a.access);
   const stopB = b.w2.walkRaw(b.vhi, b.vlo, b.access);
   const wroteB = !same(b.mem.words, before);
-  expect({ slow: answer === SLOW, stopB, wroteB }).toEqual({ slow: stopB !== 0 || wroteB, stopB, wroteB });
+  // An address at or above 8 TiB in any entry the walk read (bits 51:43): the fast walk's frames
+  // are int32 (walk-2d-fast.ts, NARROW), so it leaves that walk to the full one. B's record walk
+  // reads the same entries and, after the walk above, writes nothing.
+  const wideB = stopB === 0 && !wroteB && b.w2.walk(gva(b.va), b.acc).refs.some((x) => (x.value & WIDE_BITS) !== 0n);
+  expect({ slow: answer === SLOW, stopB, wroteB, wideB }).toEqual({ slow: stopB !== 0 || wroteB || wideB, stopB, wroteB, wideB });
   expect(same(a.mem.words, b.mem.words)).toBe(true);
   const out = (w: Walk2D, s: WalkScratch, stop: number) => ({
     stop, refs: w.lastRefCount,
@@ -157,21 +168,22 @@ function check(k: Kind): 'fast' | 'slow' | 'none' {
   });
   expect(out(a.w2, ia.scratch, stopA)).toEqual(out(b.w2, ib.scratch, stopB));
   if (answer !== SLOW) expect(answer).toBe(a.w2.lastRefCount);
-  return answer === SLOW ? 'slow' : 'fast';
+  return wideB ? 'wide' : answer === SLOW ? 'slow' : 'fast';
 }
 
 describe('the fast 2D walk agrees with the full 2D walk on random tables', () => {
   for (const tdp of ['ept', 'npt'] as const) {
-    it(`${tdp}12: SLOW exactly when the full walk faults or writes; otherwise the same outcome`, () => {
-      const seen = { fast: 0, slow: 0, none: 0 };
+    it(`${tdp}12: SLOW exactly when the full walk faults or writes or reads an address ≥ 8 TiB; otherwise the same outcome`, () => {
+      const seen = { fast: 0, slow: 0, wide: 0, none: 0 };
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 0x7fff_ffff }), (seed) => {
           seen[check({ tdp, seed })]++;
         }),
-        { numRuns: 1500, seed: tdp === 'ept' ? 0x2d2d : 0x2d2e },
+        { numRuns: 2000, seed: tdp === 'ept' ? 0x2d2d : 0x2d2e },
       );
       expect(seen.fast).toBeGreaterThan(75);
       expect(seen.slow).toBeGreaterThan(75);
+      expect(seen.wide).toBeGreaterThan(10);
     });
   }
 });
@@ -183,20 +195,21 @@ describe('the fast 2D walk agrees with the full 2D walk on random tables', () =>
  * `walkTables`), on the random tables above; each case walks its address, then flips a random bit
  * of an entry the last walk read (in both memories: values at kept positions change, walks start
  * or stop faulting) and walks again, four times. Each time: the traced walk answers SLOW exactly
- * when B's walk faults or writes and writes nothing either way; the records are equal (values, key
- * order, prototype, inspect text), as are the walkers' last-walk state, L2's per-level trace in the
+ * when B's walk faults or writes or reads an entry addressing 8 TiB or more (int32 frames, as the
+ * fast walk's), and writes nothing either way; the records are equal (values, key order,
+ * prototype, inspect text), as are the walkers' last-walk state, L2's per-level trace in the
  * scratch, the ngpa walkers' last walk and the memories.
  */
 type TracedInternals = Internals & {
   tracedFast: { walk: (...args: unknown[]) => number; scratch: WalkScratch; parts: unknown } | undefined;
 };
 
-function checkTraced(k: Kind): { fast: number; slow: number; none: number } {
+function checkTraced(k: Kind): { fast: number; slow: number; wide: number; none: number } {
   const a = build(k);
   const b = build(k);
   const ia = a.w2 as unknown as TracedInternals;
   const ib = b.w2 as unknown as TracedInternals;
-  const seen = { fast: 0, slow: 0, none: 0 };
+  const seen = { fast: 0, slow: 0, wide: 0, none: 0 };
   const traced = ia.tracedFast;
   if (traced === undefined) {
     seen.none++;
@@ -221,8 +234,12 @@ function checkTraced(k: Kind): { fast: number; slow: number; none: number } {
     const want = b.w2.walk(gva(b.va), b.acc);
     expect(answer).not.toBe(-2); // the traced walk ran
     const wroteB = !same(b.mem.words, before);
-    expect({ slow: answer === SLOW, status: want.status, wroteB }).toEqual({ slow: want.status !== 'ok' || wroteB, status: want.status, wroteB });
+    // An address at or above 8 TiB in an entry read: the traced walk's frames are int32 too
+    // (walk-2d-fast.ts, NARROW), so it leaves the walk to the full one, as the raw fast walk does.
+    const wideB = want.status === 'ok' && !wroteB && want.refs.some((x) => (x.value & WIDE_BITS) !== 0n);
+    expect({ slow: answer === SLOW, status: want.status, wroteB, wideB }).toEqual({ slow: want.status !== 'ok' || wroteB || wideB, status: want.status, wroteB, wideB });
     seen[answer === SLOW ? 'slow' : 'fast']++;
+    if (wideB) seen.wide++;
     expect(got).toEqual(want);
     expect(Object.keys(got)).toEqual(Object.keys(want));
     expect(Object.getPrototypeOf(got)).toBe(Object.getPrototypeOf(want));
@@ -255,19 +272,21 @@ function checkTraced(k: Kind): { fast: number; slow: number; none: number } {
 
 describe('the traced 2D record walk agrees with the full 2D walk on random tables', () => {
   for (const tdp of ['ept', 'npt'] as const) {
-    it(`${tdp}12: SLOW exactly when the full walk faults or writes; otherwise the same record`, () => {
-      const seen = { fast: 0, slow: 0, none: 0 };
+    it(`${tdp}12: SLOW exactly when the full walk faults or writes or reads an address ≥ 8 TiB; otherwise the same record`, () => {
+      const seen = { fast: 0, slow: 0, wide: 0, none: 0 };
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 0x7fff_ffff }), (seed) => {
           const s = checkTraced({ tdp, seed });
           seen.fast += s.fast;
           seen.slow += s.slow;
+          seen.wide += s.wide;
           seen.none += s.none;
         }),
-        { numRuns: 600, seed: tdp === 'ept' ? 0x2d3d : 0x2d3e },
+        { numRuns: 700, seed: tdp === 'ept' ? 0x2d3d : 0x2d3e },
       );
       expect(seen.fast).toBeGreaterThan(150);
       expect(seen.slow).toBeGreaterThan(150);
+      expect(seen.wide).toBeGreaterThan(10);
     });
   }
 });
