@@ -133,6 +133,16 @@ describe('nested EPT: L1 intercepts L2\'s MOV to CR (nested_vmx_exit_handled_cr)
     expect(f.v.regs.cr3).toBe(BigInt(f.b.root));
   });
 
+  it('with the TLB model the exit is a nested VM exit\'s: vmcs12 without VPID flushes the guest TLB, with an unchanged vpid12 nothing (vmx/nested.c:1226-1228, 1253-1254)', () => {
+    for (const [vpid, flushes] of [[undefined, 1], [5, 0]] as const) {
+      const f = nested({ tlb: true });
+      f.v.enterNestedEpt({ eptp: f.eptp, caps: f.caps, l2: { ...LONG, cr3: f.l2pt.root }, intercepts: { cr3Load: true }, ...(vpid === undefined ? {} : { vpid }) });
+      const before = f.v.tlb!.stats.get('flush_guest');
+      expect(f.v.movCr3(0x100_8000n).l1Exit?.kind).toBe('cr-access');
+      expect(f.v.tlb!.stats.get('flush_guest') - before).toBe(flushes);
+    }
+  });
+
   it('CR3-target values: KVM offers none (IA32_VMX_MISC[24:16] = 0, nested.c:7168), so a CR3_TARGET_COUNT > 0 fails the entry (nested.c:2867); an empty list is the default', () => {
     const f = nested();
     const l2 = { ...LONG, cr3: f.l2pt.root };
