@@ -38,6 +38,7 @@ import { CR0 } from '../cpu/registers';
 import { InvalidArgumentError, InvalidRegisterStateError } from '../errors';
 import { describeValue } from '../validate/describe-value';
 import { checkArray, checkBigint, checkBool, checkObject, refuse } from '../validate/checks';
+import { checkRegisterTypes } from '../cpu/check-registers';
 import { EXIT_REASON, type CrAccessExit, type L1Intercepts } from './l1-intercept';
 
 /** vmcs12's controls for L2's MOV to CR0/CR3/CR4 under nested EPT. All default to off / 0. */
@@ -149,9 +150,21 @@ function exitOf(c: CheckedCrIntercepts, cr: 0 | 3 | 4, oldValue: bigint, value: 
  * named CR taken as a MOV from RAX; undefined when L1 intercepts none of them. An update naming
  * several control registers of which one exits is refused (InvalidRegisterStateError
  * 'l2-cr-intercept-several'): they are several MOVs, and which ones completed before the exit
- * depends on their order, which an update does not give.
+ * depends on their order, which an update does not give. `c` is what checkVmxCrIntercepts /
+ * checkSvmCrIntercepts returned.
  */
 export function l2CrWriteExit(c: CheckedCrIntercepts, old: Readonly<PagingRegisters>, update: Partial<PagingRegisters>): L2CrExit | undefined {
+  const o = checkObject<Record<string, unknown>>('intercepts', c);
+  const { flavour, ...rest } = o;
+  const again = flavour === 'vmx' ? checkVmxCrIntercepts(rest) : flavour === 'svm' ? checkSvmCrIntercepts(rest) : refuse('intercepts.flavour', 'l2-cr-intercept-flavour', "is 'vmx' or 'svm' (a checkVmxCrIntercepts / checkSvmCrIntercepts result)", flavour);
+  if (again === undefined) refuse('intercepts', 'l2-cr-intercepts-none', 'intercept nothing: checkVmxCrIntercepts / checkSvmCrIntercepts give undefined for that', c);
+  checkRegisterTypes('old', old);
+  checkRegisterTypes('update', update, true);
+  return l2CrWriteExitUnchecked(c, old, update);
+}
+
+/** `l2CrWriteExit` without the checks, for the vCPU, which validated both at its edge. */
+export function l2CrWriteExitUnchecked(c: CheckedCrIntercepts, old: Readonly<PagingRegisters>, update: Partial<PagingRegisters>): L2CrExit | undefined {
   let exit: L2CrExit | undefined;
   let named = 0;
   for (const cr of [0, 3, 4] as const) {

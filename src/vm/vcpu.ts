@@ -34,7 +34,7 @@ import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
 import type { NgpaWalker } from '../nested/ngpa-walker';
 import type { NestedExit } from '../nested/nested-exit';
-import { checkSvmCrIntercepts, checkVmxCrIntercepts, l2CrWriteExit, type CheckedCrIntercepts, type L2CrExit, type SvmCrIntercepts, type VmxCrIntercepts } from '../nested/l2-cr-intercept';
+import { checkSvmCrIntercepts, checkVmxCrIntercepts, l2CrWriteExitUnchecked, type CheckedCrIntercepts, type L2CrExit, type SvmCrIntercepts, type VmxCrIntercepts } from '../nested/l2-cr-intercept';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/registers';
 
 const CR0_PG = CR0.PG;
@@ -531,7 +531,7 @@ export class Vcpu {
     // L1's intercept comes before any check of the value (SDM Vol. 3C §26.1.1): the write does
     // not happen, and the nested VM exit is as for a reflected EPT fault below.
     const cx = this.l2CrIntercepts;
-    const l1Exit = cx === undefined ? undefined : l2CrWriteExit(cx, old, update);
+    const l1Exit = cx === undefined ? undefined : l2CrWriteExitUnchecked(cx, old, update);
     if (l1Exit !== undefined) {
       g.exit(l1Exit.kind === 'cr-access' ? 'L2 MOV to CR: VM exit to L1 (CR_ACCESS)' : `L2 MOV to CR: #VMEXIT to L1 (exit code 0x${l1Exit.exitCode.toString(16)})`);
       this.l2CrIntercepts = undefined;
