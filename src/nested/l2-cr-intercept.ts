@@ -27,7 +27,7 @@
  * intercept, `cr_interception` asks `check_selective_cr0_intercepted` (svm.c:2661-2680, 2711),
  * which reflects SVM_EXIT_CR0_SEL_WRITE when a bit other than TS and MP
  * (SVM_CR0_SELECTIVE_MASK, asm/svm.h:646) changes from L2's CR0: the same result. EXITINFO1
- * carries the decode-assist information, CR_VALID (bit 63) | GPR (svm.c:2683, 2694-2697; APM
+ * carries the decode-assist information, CR_VALID (bit 63) | GPR (svm.c:2683, 2695-2698; APM
  * Vol. 2 §15.8.1).
  *
  * Priority: only #UD and privilege-based faults come before these VM exits (SDM Vol. 3C §26.1.1;

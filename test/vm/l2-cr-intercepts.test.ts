@@ -11,7 +11,7 @@
  * - SVM: `nested_svm_intercept` (svm/nested.c:1341-1383) reflects SVM_EXIT_WRITE_CR0/3/4
  *   (0x10/0x13/0x14, uapi/asm/svm.h:10-13) when vmcb12 intercepts them, SVM_EXIT_CR0_SEL_WRITE (0x65,
  *   :38) for INTERCEPT_SELECTIVE_CR0 when a CR0 bit other than TS/MP changes (svm.c:2661-2680,
- *   asm/svm.h:646); EXITINFO1 = CR_VALID (bit 63) | GPR (svm.c:2683, 2694-2697).
+ *   asm/svm.h:646); EXITINFO1 = CR_VALID (bit 63) | GPR (svm.c:2683, 2695-2698).
  * A VM exit leaves the instruction not completed (SDM Vol. 3C §27.1): L2's registers, PDPTEs,
  * walker and roles stay; the nested VM exit puts the vCPU back in L1. The intercept comes before
  * value checks (only #UD and privilege faults have priority, SDM Vol. 3C §26.1.1).
