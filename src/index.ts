@@ -94,6 +94,7 @@ export * from './nested/exit-qualification';
 export * from './nested/npf-error-code';
 export * from './nested/nested-exit';
 export * from './nested/l1-intercept';
+export * from './nested/l2-cr-intercept';
 export * from './nested/ngpa-walk-result';
 export * from './nested/ngpa-walker';
 export * from './nested/refs-2d';

@@ -8,7 +8,8 @@
  *   faulting address (the #PF payload) as qualification and the u16 error code.
  * - MOV to CR3: `nested_vmx_exit_handled_cr` (nested.c:6254-6256) with CPU_BASED_CR3_LOAD_EXITING;
  *   exit reason CR_ACCESS, qualification CR number | access type 0 (MOV to CR) << 4 | GPR << 8.
- *   Not modelled: the CR3-target list (CR3_TARGET_COUNT is taken as 0, so every load exits).
+ *   Every load exits: KVM offers L1 no CR3-target values, so CR3_TARGET_COUNT is 0
+ *   (l2-cr-intercept.ts, vmx/nested.c:2867, 7168).
  * - INVLPG: `nested_vmx_l1_wants_exit` (nested.c:6477-6478) with CPU_BASED_INVLPG_EXITING; the
  *   qualification is the linear address.
  */

@@ -34,6 +34,7 @@ import type { VcpuVm } from './vcpu-vm';
 import type { KvmMmu } from './kvm-mmu';
 import type { NgpaWalker } from '../nested/ngpa-walker';
 import type { NestedExit } from '../nested/nested-exit';
+import { checkSvmCrIntercepts, checkVmxCrIntercepts, l2CrWriteExitUnchecked, type CheckedCrIntercepts, type L2CrExit, type SvmCrIntercepts, type VmxCrIntercepts } from '../nested/l2-cr-intercept';
 import { CR0_PDPTR_BITS, CR3_PCID_MASK, CR4, CR4_PDPTR_BITS, CR0 } from '../cpu/registers';
 
 const CR0_PG = CR0.PG;
@@ -53,7 +54,7 @@ import { PFERR_PRIVATE_ACCESS, faultinPrivate } from '../tdx/private-fault';
 import { pendingPageAccess, tdgMemPageAccept, type AcceptResult } from '../tdx/td-accept';
 import { DirtyRing, dirtyRingEntryCheck } from './dirty-ring';
 import {
-  checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type CrAccessExit, type InvlpgExit, type L1Intercepts,
+  checkL1Intercepts, cr3LoadExit, invlpgExit, isPageFaultVmexit, pageFaultExit, type InvlpgExit, type L1Intercepts,
 } from '../nested/l1-intercept';
 import { Tlb, checkInvpcid, type TlbHitLevel, type TlbTag } from '../tlb/tlb';
 import { accessCostUnchecked, kvmHandlingCycles, type AccessCost } from '../cost/cost-model';
@@ -83,14 +84,22 @@ const KIND_ENC = Object.freeze({
  * What a register write did: the role and root changes (`setRegisters`), and for an L2 on guest_mmu
  * the exits to L0 of a PAE L2's MOV to CR3 under EPT (its PDPTE load through EPT02), present only
  * when there were some, and the nested VM exit when L0 reflected one to L1 (the MOV did not
- * complete; the vCPU is back in L1).
+ * complete; the vCPU is back in L1). `l1Exit`: L1 intercepted the write itself (CR_ACCESS under
+ * VMX, SVM_EXIT_WRITE_CRn / CR0_SEL_WRITE under SVM; l2-cr-intercept.ts): nothing was written
+ * and the vCPU is back in L1.
  */
 export interface RegisterWriteResult {
   roleChanged: boolean;
   rootChanged: boolean;
   exits?: ExitRecord[];
   nestedExit?: NestedExit;
+  l1Exit?: L2CrExit;
 }
+
+/** A nested EPT entry with vmcs12's CR write controls (default: none intercepted). */
+export type NestedEptEntryWithIntercepts = NestedEptEntry & { intercepts?: VmxCrIntercepts };
+/** A nested NPT entry (VMRUN) with vmcb12's CR write intercepts (default: none). */
+export type NestedNptEntryWithIntercepts = NestedNptEntry & { intercepts?: SvmCrIntercepts };
 
 /** Exits after which an access that still has not completed is a model bug (no progress). */
 const MAX_ATTEMPTS = 8;
@@ -195,6 +204,8 @@ export class Vcpu {
   private hitCtx: HitContext | undefined;
   /** Nested EPT: vmcs12's VPID (0: VPID off in vmcs12) and `vmx->nested.last_vpid`. */
   private vpid12 = 0;
+  /** L1's intercepts of L2's CR writes on guest_mmu, from the entry (undefined: none). */
+  private l2CrIntercepts: CheckedCrIntercepts | undefined;
   private lastVpid12 = 0;
   /** L2's PCID on guest_mmu (CR3[11:0] with L2's CR4.PCIDE), the tag of its combined mappings. */
   private l2Pcid = 0;
@@ -486,8 +497,10 @@ export class Vcpu {
   }
 
   /**
-   * `setRegisters` while L2 runs on guest_mmu (nested EPT/NPT): L2 writes its own registers, which
-   * L1 does not intercept. In KVM the registers are L2's and `mmu_is_nested` holds, so
+   * `setRegisters` while L2 runs on guest_mmu (nested EPT/NPT): L2 writes its own registers. A
+   * MOV to CR0/CR3/CR4 L1 intercepts (the entry's `intercepts`, l2-cr-intercept.ts) is a nested
+   * VM exit instead, before any check of the value: nothing of L2's changes, no PDPTE load, and
+   * the vCPU is back in L1 (`l1Exit`). Otherwise, in KVM the registers are L2's and `mmu_is_nested` holds, so
    * `kvm_init_mmu` re-initialises nested_mmu — the walk of L2's tables — from them
    * (mmu.c:5846-5847 → `init_kvm_nested_mmu`, mmu.c:5802-5838); guest_mmu's roles (from EPTP12, or
    * L1's state and nCR3) and L1's registers, walker and root_role do not change.
@@ -515,6 +528,18 @@ export class Vcpu {
       throw new InvalidRegisterStateError('l2-guest-mode', 'L2 runs on guest_mmu in guest mode; leave it with exitNested, not by clearing guestMode', 'false');
     }
     const old = g.l2Regs!;
+    // L1's intercept comes before any check of the value (SDM Vol. 3C §26.1.1): the write does
+    // not happen, and the nested VM exit is as for a reflected EPT fault below.
+    const cx = this.l2CrIntercepts;
+    const l1Exit = cx === undefined ? undefined : l2CrWriteExitUnchecked(cx, old, update);
+    if (l1Exit !== undefined) {
+      g.exit(l1Exit.kind === 'cr-access' ? 'L2 MOV to CR: VM exit to L1 (CR_ACCESS)' : `L2 MOV to CR: #VMEXIT to L1 (exit code 0x${l1Exit.exitCode.toString(16)})`);
+      this.l2CrIntercepts = undefined;
+      this.mmuValue = this.rootMmu;
+      this.nestedTransitionTlbFlush(false);
+      this.vm.afterOperation();
+      return { roleChanged: false, rootChanged: false, l1Exit };
+    }
     const regs: PagingRegisters = { ...old, ...update, guestMode: true };
     // kvm_set_cr4 (x86.c:1360-1364): PCIDE 0→1 needs CR3[11:0] = 0, else #GP.
     if ((regs.cr4 & CR4.PCIDE) !== 0n && (old.cr4 & CR4.PCIDE) === 0n && (regs.cr3 & CR3_PCID_MASK) !== 0n) {
@@ -528,6 +553,7 @@ export class Vcpu {
     if (exits.length > 0) this.afterL2RegisterExits(g, exits);
     if (out?.reflected !== undefined) {
       // The nested VM exit: vcpu->arch.mmu = root_mmu (nested_ept_uninit_mmu_context), as accessFull does.
+      this.l2CrIntercepts = undefined;
       this.mmuValue = this.rootMmu;
       this.nestedTransitionTlbFlush(false);
       this.vm.afterOperation();
@@ -1304,6 +1330,7 @@ export class Vcpu {
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
     if (r.status === 'l1-exit') {
+      this.l2CrIntercepts = undefined;
       this.mmuValue = this.rootMmu;
       this.nestedTransitionTlbFlush(false);
     }
@@ -1404,9 +1431,10 @@ export class Vcpu {
   /**
    * MOV to CR3 (from RAX). With CR4.PCIDE, bit 63 (no-flush) keeps the PCID's TLB entries
    * (`kvm_set_cr3`). In an L2 whose L1 sets CR3-load exiting the load does not happen: it is a
-   * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1.
+   * CR_ACCESS exit to L1 (`l1Exit`), and the vCPU is back in L1; likewise under nested EPT / NPT
+   * when L1 intercepts it (`setRegisters` → setL2Registers, l2-cr-intercept.ts).
    */
-  movCr3(value: bigint): RegisterWriteResult & { l1Exit?: CrAccessExit } {
+  movCr3(value: bigint): RegisterWriteResult {
     this.vm.checkAliveUnchecked('MOV to CR3 (KVM_RUN)', this.index);
     checkRegisterTypes('value', { cr3: value }, true);
     if (this.l1State?.intercepts.cr3Load === true) {
@@ -1538,10 +1566,11 @@ export class Vcpu {
   }
 
   /** Nested VM entry with EPT (vmcs12 enables EPT): vcpu->arch.mmu = guest_mmu. */
-  enterNestedEpt(e: NestedEptEntry): void {
+  enterNestedEpt(e: NestedEptEntryWithIntercepts): void {
     this.vm.checkAliveUnchecked('VMLAUNCH (KVM_RUN)', this.index);
     checkNestedEntry(e, 'eptp');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
+    const intercepts = checkVmxCrIntercepts(e.intercepts);
     // Kept only once the entry succeeded: a refused entry leaves the vCPU as it was.
     const vpid12 = e.vpid ?? 0;
     if (!Number.isInteger(vpid12) || vpid12 < 0 || vpid12 > 0xffff) throw new InvalidArgumentError('entry.vpid', 'vmcs12\'s VPID is a 16-bit integer (0: VPID off in vmcs12)', String(e.vpid));
@@ -1549,6 +1578,7 @@ export class Vcpu {
     mmu.enter(e);
     this.nestedEpt = mmu;
     this.mmuValue = mmu;
+    this.l2CrIntercepts = intercepts;
     this.vpid12 = vpid12;
     this.l2Pcid = (e.l2.cr4 & CR4.PCIDE) !== 0n ? Number(e.l2.cr3 & 0xfffn) : 0;
     this.l2Cr4 = e.l2.cr4;
@@ -1560,14 +1590,16 @@ export class Vcpu {
    * VMRUN with NPT enabled in vmcb12: vcpu->arch.mmu = guest_mmu shadowing NPT12. The MMU object
    * is kept only once an entry succeeded, so a refused entry leaves the vCPU as it was.
    */
-  enterNestedNpt(e: NestedNptEntry): void {
+  enterNestedNpt(e: NestedNptEntryWithIntercepts): void {
     this.vm.checkAliveUnchecked('VMRUN (KVM_RUN)', this.index);
     checkNestedEntry(e, 'ncr3');
     if (this.l1State !== undefined) throw new InvalidRegisterStateError('nested-already-in-l2', 'a nested VM entry needs the vCPU in L1', 'L2');
+    const intercepts = checkSvmCrIntercepts(e.intercepts);
     const mmu = this.nestedNptMmu ?? new NestedNptMmu(this.vm, this.index, this.stats);
     mmu.enter(e);
     this.nestedNptMmu = mmu;
     this.mmuValue = mmu;
+    this.l2CrIntercepts = intercepts;
     this.l2Pcid = (e.l2.cr4 & CR4.PCIDE) !== 0n ? Number(e.l2.cr3 & 0xfffn) : 0;
     this.l2Cr4 = e.l2.cr4;
     this.nestedTransitionTlbFlush(true);
@@ -1668,6 +1700,7 @@ export class Vcpu {
       return;
     }
     const wasL2 = this.mmuValue !== this.rootMmu;
+    this.l2CrIntercepts = undefined;
     this.nestedEpt?.exit();
     if (this.nestedNptMmu?.active) {
       this.nestedNptMmu.exit();

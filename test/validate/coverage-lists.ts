@@ -56,6 +56,7 @@ export const EXEMPT: Record<string, string> = {
   'NgpaWalker.noteFastWalk': INTERNAL_HOOK, // Walk2D's fast record path hands over its final translation
   vpnOfUnchecked: UNCHECKED_TWIN,
   accessCostUnchecked: UNCHECKED_TWIN,
+  l2CrWriteExitUnchecked: UNCHECKED_TWIN,
   isCostModel: ACCEPTS_ANY,
   'TraceMachine.accessUnchecked': UNCHECKED_TWIN,
   'TraceMachine.mapUnchecked': UNCHECKED_TWIN,

@@ -8,7 +8,7 @@ import { describe, it } from 'vitest';
 import {
   DEFAULT_EPT_CAPS, checkEptCaps, checkL1Intercepts, cr3LoadExit, decodeEptQualification, decodeEptp, decodeNpfErrorCode, eptCapsFromMsr,
   eptCapsToMsr, eptHugePageLevel, eptViolationQualification, eptViolationQualification73, guestLevelsRead, guestLinearBits, invlpgExit,
-  isPageFaultVmexit, makeEptp, npfErrorCode, pageFaultExit, refs2d, rwxToProt,
+  isPageFaultVmexit, makeEptp, npfErrorCode, pageFaultExit, refs2d, rwxToProt, checkVmxCrIntercepts, checkSvmCrIntercepts, l2CrWriteExit, CR0, CR4,
 } from '../../src';
 import { FC, Tally, badBigint, badBool, badEnum, badInt, junk, refused } from './support';
 
@@ -16,6 +16,7 @@ const t = new Tally('nested');
 const DURING = ['none', 'paging-structure', 'final'];
 const U32 = 0xffff_ffff;
 const caps = DEFAULT_EPT_CAPS;
+const REGS = { cr0: CR0.PE | CR0.PG, cr3: 0x1000n, cr4: CR4.PAE, efer: 0n };
 const badCaps = fc.oneof(junk, fc.constant({ ...caps, wb: 'yes' }), fc.constant({ ...caps, pages1g: undefined }));
 
 describe('EPT capabilities and EPTPs', () => {
@@ -92,6 +93,32 @@ describe('exit qualifications, NPF error codes, L1 intercept exits', () => {
     }), FC);
     // MOV to CR3 names a GPR 0..15 in qualification bits 11:8 (SDM Vol. 3C Table 28-3).
     fc.assert(fc.property(badInt(0, 15), (v) => refused(t, () => cr3LoadExit(v as number), { param: 'gpr', value: v })), FC);
+  });
+
+  it('L2 CR write intercepts (nested EPT / NPT): bad controls, checked controls, registers', () => {
+    fc.assert(fc.property(fc.constantFrom(5, 'cr3', [], null), (v) => {
+      refused(t, () => checkVmxCrIntercepts(v), { param: 'intercepts', value: v });
+      refused(t, () => checkSvmCrIntercepts(v), { param: 'intercepts', value: v });
+      refused(t, () => l2CrWriteExit(v as never, REGS, { cr3: 0n }), { param: 'intercepts', value: v });
+    }), FC);
+    fc.assert(fc.property(badBool, (v) => {
+      refused(t, () => checkVmxCrIntercepts({ cr3Load: v }), { param: 'intercepts.cr3Load', value: v });
+      refused(t, () => checkSvmCrIntercepts({ cr4Write: v }), { param: 'intercepts.cr4Write', value: v });
+    }), FC);
+    // Natural-width VMCS fields: u64 (SDM Vol. 3C §25.11.2).
+    fc.assert(fc.property(badBigint(), (v) => {
+      refused(t, () => checkVmxCrIntercepts({ cr0GuestHostMask: v }), { param: 'intercepts.cr0GuestHostMask', value: v });
+      refused(t, () => checkVmxCrIntercepts({ cr4ReadShadow: v }), { param: 'intercepts.cr4ReadShadow', value: v });
+      refused(t, () => checkVmxCrIntercepts({ cr3Targets: [v] }), { param: 'intercepts.cr3Targets[0]', value: v });
+    }), FC);
+    refused(t, () => checkVmxCrIntercepts({ cr3Targets: 3n }), { param: 'intercepts.cr3Targets', value: 3n });
+    refused(t, () => checkVmxCrIntercepts({ cr3Targets: [0x1000n] }), { param: 'intercepts.cr3Targets' });
+    refused(t, () => checkVmxCrIntercepts({ pf: true }), { param: 'intercepts.pf', value: true });
+    refused(t, () => checkSvmCrIntercepts({ cr3Load: true }), { param: 'intercepts.cr3Load', value: true });
+    const c = checkVmxCrIntercepts({ cr3Load: true })!;
+    for (const v of [{ ...c, flavour: 'tdx' }, { flavour: 'svm' }, { ...c, cr3Load: 'yes' }]) refused(t, () => l2CrWriteExit(v as never, REGS, { cr3: 0n }), { param: 'intercepts' });
+    for (const v of [null, { ...REGS, cr0: 1 }]) refused(t, () => l2CrWriteExit(c, v as never, { cr3: 0n }), { param: 'old' });
+    for (const v of [null, { cr3: 5 }]) refused(t, () => l2CrWriteExit(c, REGS, v as never), { param: 'update' });
   });
 
   it('refs2d / guestLevelsRead: levels outside the paging modes', () => {
