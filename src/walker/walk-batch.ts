@@ -17,6 +17,7 @@
 import { FRAME_WORDS } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
 import type { WalkInputs } from './walk';
+import { x86WalkConstants } from './x86-walk-constants';
 import { allowed, x86Unrollable } from './walk-fast';
 
 const TWO20 = 0x100000;
@@ -39,18 +40,8 @@ export function makeBatchWalk(w: WalkInputs): BatchWalk | undefined {
   const fmt = w.format;
   if (fmt.ptType !== 64 || !x86Unrollable(fmt)) return undefined;
   const mem = w.mem;
-  const root = fmt.rootLevel;
-  const rootGfn = w.rootGfn;
-  const v73 = fmt.kvm === '7.3';
-  const perms = fmt.hot.permissions;
-  const pkru = w.pkru;
-  const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
-  const { rsvdLo, rsvdHi } = fmt.hot;
-  // rsvd_bits_mask[large][level - 1] as constants, as walk-fast.ts's x86 walk has them.
-  const m5l = rsvdLo[4]!, m5h = rsvdHi[4]!, m4l = rsvdLo[3]!, m4h = rsvdHi[3]!;
-  const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
-  const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
-  const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
+  // The reserved masks as constants, as walk-fast.ts's x86 walk has them.
+  const { root, rootGfn, v73, perms, pkru, pkruMask, m5l, m5h, m4l, m4h, m3l, m3h, p3l, p3h, m2l, m2h, p2l, p2h, m1l, m1h } = x86WalkConstants(w);
   // Per-walk state of one group, reused by every call (the walker is single-threaded).
   /** The frame of the table the walk reads at the next level. */
   const frame = new Int32Array(GROUP);

@@ -29,6 +29,7 @@ import { PFERR } from '../format/acc';
 import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
 import { entryTables } from './entry-tables';
 import { walkTables, type WalkInputs } from './walk';
+import { x86WalkConstants } from './x86-walk-constants';
 import type { WalkScratch } from './walk-scratch';
 
 const TWO20 = 0x100000;
@@ -98,19 +99,8 @@ export function allowed(perms: Uint16Array, pkruMask: number, pkru: number, acce
 
 function x86FastWalk(w: WalkInputs): FastWalk {
   const mem = w.mem;
-  const fmt = w.format;
-  const root = fmt.rootLevel;
-  const rootGfn = w.rootGfn;
-  const v73 = fmt.kvm === '7.3';
-  const perms = fmt.hot.permissions;
-  const pkru = w.pkru;
-  const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
-  const { rsvdLo, rsvdHi } = fmt.hot;
-  // rsvd_bits_mask[large][level - 1] as constants; levels 4 and 5 include PS (x86Unrollable).
-  const m5l = rsvdLo[4]!, m5h = rsvdHi[4]!, m4l = rsvdLo[3]!, m4h = rsvdHi[3]!;
-  const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
-  const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
-  const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
+  // Levels 4 and 5's masks include PS (x86Unrollable).
+  const { root, rootGfn, v73, perms, pkru, pkruMask, m5l, m5h, m4l, m4h, m3l, m3h, p3l, p3h, m2l, m2h, p2l, p2h, m1l, m1h } = x86WalkConstants(w);
   return function x86Walk(s, vhi, vlo, access) {
     const words = mem.words; // the fast walk writes nothing, so no frame is allocated meanwhile
     // The affine run (GuestMemory.affineLo), read once per walk: each level's table GFN is tested

@@ -27,6 +27,7 @@ import type { Gfn, Gpa, Gva } from '../address/address';
 import { FRAME_WORDS } from '../memory/guest-memory';
 import type { Access } from './access';
 import type { WalkInputs } from './walk';
+import { x86WalkConstants } from './x86-walk-constants';
 import type { WalkScratch } from './walk-scratch';
 import { allowed, clearFullWalkFlags, x86Unrollable } from './walk-fast';
 import type { WalkOk, WalkStep } from './walk-result';
@@ -68,21 +69,10 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
   const fmt = w.format;
   if (fmt.ptType !== 64 || w.translate !== undefined || w.translateAdWrite !== undefined || !x86Unrollable(fmt)) return noRecordFastWalk;
   const mem = w.mem;
-  const root = fmt.rootLevel;
-  const rootGfn = w.rootGfn;
+  const { root, rootGfn, v73, perms, pkru, pkruMask, m5l, m5h, m4l, m4h, m3l, m3h, p3l, p3h, m2l, m2h, p2l, p2h, m1l, m1h } = x86WalkConstants(w);
   // The root table's GPA as halves (bits 31:12, 51:32): each entry's GPA is made from integers.
   const rootTlo = ((rootGfn % TWO20) * 4096) >>> 0;
   const rootThi = ((rootGfn - (rootGfn % TWO20)) / TWO20) >>> 0; // exact: a frame is below 2^40
-  const v73 = fmt.kvm === '7.3';
-  const perms = fmt.hot.permissions;
-  const pkru = w.pkru;
-  const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
-  const { rsvdLo, rsvdHi } = fmt.hot;
-  // rsvd_bits_mask[large][level - 1] as constants; levels 4 and 5 include PS (x86Unrollable).
-  const m5l = rsvdLo[4]!, m5h = rsvdHi[4]!, m4l = rsvdLo[3]!, m4h = rsvdHi[3]!;
-  const m3l = rsvdLo[2]!, m3h = rsvdHi[2]!, p3l = rsvdLo[7]!, p3h = rsvdHi[7]!;
-  const m2l = rsvdLo[1]!, m2h = rsvdHi[1]!, p2l = rsvdLo[6]!, p2h = rsvdHi[6]!;
-  const m1l = rsvdLo[0]!, m1h = rsvdHi[0]!;
   // The step cache (upperStep): frozen steps of level-3..5 entries, 64 slots per level picked by
   // the low 6 bits of the entry's index, each with the numbers it was made from in `key` (entry
   // GPA bits 31:0; bits 51:32 plus the ACC through the entry times 2^20; the entry's halves).
