@@ -216,6 +216,23 @@ describe('walk() record = walkTables + buildRecord; the record fast path agrees 
   }
 });
 
+/**
+ * A walker (user-mode rights, WP, NXE, 1 GiB pages; no SMEP/SMAP/PKE) over `root`, and the record
+ * the full walk and buildRecord give for a walk, which its walk() must equal.
+ */
+function walkerWithReference(mem: GuestMemory, root: bigint, mode: 'paging4' | 'paging5') {
+  const cpu: ModelCpu = { mode, maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
+  const w = new GvaWalker(mem, regsFor(cpu, BigInt(root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+  const reference = (va: bigint, a: Access): WalkResult => {
+    const { inputs } = w as unknown as { inputs: WalkInputs };
+    const s2 = new WalkScratch();
+    const vlo = Number(va & 0xffff_ffffn);
+    const stop = walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(a));
+    return buildRecord(inputs, s2, stop, gva(va), a, w.role, 'gva_walk', vlo & 0xfff);
+  };
+  return { w, reference };
+}
+
 describe('walk(): the record fast path shares its level-3..5 steps between records', () => {
   function setup() {
     const mem = new GuestMemory({ maxPhyAddr: 46 });
@@ -224,15 +241,7 @@ describe('walk(): the record fast path shares its level-3..5 steps between recor
     const base = 0x7f00_0000_0000n;
     // Two 1 GiB regions (two level-3 entries under one level-4 entry), a few 4K pages in each.
     for (const off of [0n, 1n << 30n]) b.map(gva(base + off), gpa(0x4000_0000n + off / 1024n), { size: '4K', count: 4, flags: { writable: true, user: true, accessed: true, dirty: true } });
-    const cpu: ModelCpu = { mode: 'paging4', maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
-    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
-    const reference = (va: bigint, a: Access): WalkResult => {
-      const { inputs } = w as unknown as { inputs: WalkInputs };
-      const s2 = new WalkScratch();
-      const vlo = Number(va & 0xffff_ffffn);
-      const stop = walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(a));
-      return buildRecord(inputs, s2, stop, gva(va), a, w.role, 'gva_walk', vlo & 0xfff);
-    };
+    const { w, reference } = walkerWithReference(mem, b.root, 'paging4');
     return { mem, b, w, base, reference };
   }
   const read: Access = { kind: 'read', user: true };
@@ -299,15 +308,7 @@ describe('walk(): the record fast path with 5-level paging and large leaves (ste
     b.map(gva(base), gpa(0x4000_0000n), { size: '4K', count: 4, flags });
     b.map(gva(base + (1n << 30n)), gpa(0x8000_0000n), { size: '2M', count: 2, flags });
     b.map(gva(base + (2n << 30n)), gpa(0xc000_0000n), { size: '1G', count: 1, flags });
-    const cpu: ModelCpu = { mode, maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
-    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
-    const reference = (va: bigint, a: Access): WalkResult => {
-      const { inputs } = w as unknown as { inputs: WalkInputs };
-      const s2 = new WalkScratch();
-      const vlo = Number(va & 0xffff_ffffn);
-      const stop = walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(a));
-      return buildRecord(inputs, s2, stop, gva(va), a, w.role, 'gva_walk', vlo & 0xfff);
-    };
+    const { w, reference } = walkerWithReference(mem, b.root, mode);
     const walk = (va: bigint, a: Access): WalkResult => {
       const r = w.walk(gva(va), a);
       expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, a));
