@@ -534,9 +534,7 @@ export class Vcpu {
     const l1Exit = cx === undefined ? undefined : l2CrWriteExitUnchecked(cx, old, update);
     if (l1Exit !== undefined) {
       g.exit(l1Exit.kind === 'cr-access' ? 'L2 MOV to CR: VM exit to L1 (CR_ACCESS)' : `L2 MOV to CR: #VMEXIT to L1 (exit code 0x${l1Exit.exitCode.toString(16)})`);
-      this.l2CrIntercepts = undefined;
-      this.mmuValue = this.rootMmu;
-      this.nestedTransitionTlbFlush(false);
+      this.backToL1();
       this.vm.afterOperation();
       return { roleChanged: false, rootChanged: false, l1Exit };
     }
@@ -553,9 +551,7 @@ export class Vcpu {
     if (exits.length > 0) this.afterL2RegisterExits(g, exits);
     if (out?.reflected !== undefined) {
       // The nested VM exit: vcpu->arch.mmu = root_mmu (nested_ept_uninit_mmu_context), as accessFull does.
-      this.l2CrIntercepts = undefined;
-      this.mmuValue = this.rootMmu;
-      this.nestedTransitionTlbFlush(false);
+      this.backToL1();
       this.vm.afterOperation();
       return { roleChanged: false, rootChanged: false, exits, nestedExit: out.reflected };
     }
@@ -1330,9 +1326,7 @@ export class Vcpu {
     // A fault reflected to L1 is a nested VM exit: nested_ept_uninit_mmu_context /
     // nested_svm_uninit_mmu_context point vcpu->arch.mmu back at root_mmu.
     if (r.status === 'l1-exit') {
-      this.l2CrIntercepts = undefined;
-      this.mmuValue = this.rootMmu;
-      this.nestedTransitionTlbFlush(false);
+      this.backToL1();
     }
     // L2 on root_mmu: the #PF KVM would inject into L2 is a VM exit when L1 intercepts it
     // (kvm_multiple_exception → nested_vmx_is_exception_vmexit, vmx/nested.c:506-522).
@@ -1685,6 +1679,17 @@ export class Vcpu {
     } else this.stats.inc('tlb_flush');
     this.flushTlbGuest();
     this.vm.afterOperation();
+  }
+
+  /**
+   * After a nested VM exit from guest_mmu (an intercepted CR write, a reflected fault): vcpu->arch.mmu
+   * = root_mmu (nested_ept_uninit_mmu_context / nested_svm_uninit_mmu_context), the entry's CR
+   * intercepts end with it, and the TLB flush of the transition.
+   */
+  private backToL1(): void {
+    this.l2CrIntercepts = undefined;
+    this.mmuValue = this.rootMmu;
+    this.nestedTransitionTlbFlush(false);
   }
 
   /** Nested VM exit: back to L1 (root_mmu). */
