@@ -98,6 +98,10 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const tableD = (tablePfec & PFERR.WRITE) !== 0 ? nD : 0;
   // References at full depth (no large page): the arrays' size, trimmed when a large page ends a walk early.
   const maxRefs = root * (nRoot + 1) + nRoot;
+  // The bigints of GPAs and nGPAs are made from integer halves: every frame here is below 2^31
+  // (NARROW), so a frame's address plus an entry offset has the low half
+  // ((frame << 12) | offset) >>> 0 and the high half frame >>> 20 (U64View.makeNum's halves of the
+  // double, without its division and double-to-integer conversions).
   const u64 = new U64View();
   // In-walk sharing: the nested walks of one 2D walk read the same upper entries (one EPT12/NPT12
   // PML4E for every nGPA below 512 GiB, …). The last nested reference at each nested level (its
@@ -249,7 +253,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
             out[refs] = cRef[k]!;
           } else {
             if (!ngMade) {
-              ngBig = u64.makeNum(ngpaNum);
+              ngBig = u64.make((g << 12) >>> 0, g >>> 20);
               ngMade = true;
             }
             let gpaBig: bigint;
@@ -260,7 +264,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
               gpaBig = prev.gpa;
               value = prev.value;
             } else {
-              gpaBig = u64.makeNum(gpaNum);
+              gpaBig = u64.make(((ng << 12) | (idx << 3)) >>> 0, ng >>> 20);
               value = u64.make(nlo, nhi);
             }
             const ref: MemRef2D = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
@@ -276,9 +280,11 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           }
           lastAt[nl] = refs;
           atGpa[nl] = gpaNum;
-          tLo[nRoot - nl] = nlo;
-          tHi[nRoot - nl] = nhi;
-          tGpa[nRoot - nl] = gpaNum;
+          if (nSlot >= 0) {
+            tLo[nRoot - nl] = nlo;
+            tHi[nRoot - nl] = nhi;
+            tGpa[nRoot - nl] = gpaNum;
+          }
           refs++;
           nAcc &= nlo;
           nNx |= nhi;
@@ -351,9 +357,9 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           out[refs] = cRef[k]!;
           trace[root - level] = cStep[k]!;
         } else {
-          const gpaBig = u64.makeNum(gpaNum) as Gpa;
+          const gpaBig = u64.make(((frame << 12) | (idx << 3)) >>> 0, frame >>> 20) as Gpa;
           const value = u64.make(lo, hi);
-          const ref: MemRef2D = { seq: refs + 1, kind: 'guest', guestLevel: level, level, gpa: gpaBig, ngpa: u64.makeNum(gNgpaNum) as Ngpa, value };
+          const ref: MemRef2D = { seq: refs + 1, kind: 'guest', guestLevel: level, level, gpa: gpaBig, ngpa: u64.make(((g << 12) | (idx << 3)) >>> 0, g >>> 20) as Ngpa, value };
           const step: WalkStep = { level, source: 'memory', entryGpa: gpaBig, value, present: true, leaf, access: acc };
           if (level >= 3) {
             cRef[k] = Object.freeze(ref);
