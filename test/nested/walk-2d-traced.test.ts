@@ -379,3 +379,45 @@ describe('2D record walk: references shared between records are frozen', () => {
     });
   }
 });
+
+describe('2D record walk: tables and data at GPAs with frame bits 19 and 30 set', () => {
+  // walk-2d-fast-traced.ts makes each GPA's and nGPA's bigint from the frame's halves (bits 31:12
+  // from the frame's bits 19:0, bits 63:32 from its bits 30:20): frames with bits 19 and 30 set
+  // (GPA 0x400_8000_0000 = 4 TiB + 2 GiB, below the 8 TiB its int32 frames reach) catch a half
+  // taken from the wrong bits. The nested tables, L2's tables (identity-mapped) and the data all
+  // live there; every record must equal the full walk's, and the walks must take the fast path.
+  const BASE = 0x400_8000_0000n;
+  const make = (nk: 'ept4' | 'npt4') => {
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    mem.addSlot({ base: gpa(BASE), size: 64n << 20n });
+    const ept = nk === 'ept4';
+    const nb = new PageTableBuilder(mem, { mode: ept ? 'ept4' : NPT_MODE[4], pool: { base: gpa(BASE), size: 8n << 20n } });
+    const rw = ept ? {} : { writable: true, user: true };
+    const l2Pool = BASE + (16n << 20n);
+    nb.map(l2Pool, gpa(l2Pool), { count: 256, flags: rw });
+    nb.map(BASE + (32n << 20n) + 0x8_0000n, gpa(BASE + (48n << 20n) + 0x8_0000n), { count: 16, flags: rw });
+    const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(l2Pool), size: 1n << 20n } });
+    l2.map(0x7f00_1234_5000n, BASE + (32n << 20n) + 0x8_0000n, { count: 16, flags: { writable: true, user: true } });
+    const nested = ept ? NgpaWalker.ept(mem, { eptp: makeEptp({ root: nb.root, adEnabled: true }) }) : NgpaWalker.npt(mem, { ncr3: nb.root, l1: l1RegsFor(4, true), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46, vendor: 'amd' } });
+    const regs: PagingRegisters = { cr0: CR0.PE | CR0.PG | CR0.WP, cr3: l2.root, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
+    return new Walk2D(nested, { regs, features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } });
+  };
+  for (const nk of ['ept4', 'npt4'] as const) {
+    it(`paging4 on ${nk}`, () => {
+      const a = make(nk);
+      const b = fullWalkOnly(make(nk));
+      let fast = 0;
+      for (let round = 0; round < 2; round++) {
+        for (let p = 0n; p < 16n; p += 5n) {
+          for (const acc of [{ kind: 'write', user: true }, { kind: 'read', user: true }] as Access[]) {
+            const va = gva(0x7f00_1234_5000n + p * 4096n + 0xa48n);
+            const got = a.walk(va, acc);
+            expect(got).toEqual(b.walk(va, acc));
+            if (fastCase(got)) fast++;
+          }
+        }
+      }
+      expect(fast).toBeGreaterThanOrEqual(6);
+    });
+  }
+});
