@@ -111,17 +111,17 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const lastAt = new Int8Array(8);
   const atGpa = new Float64Array(8);
   /**
-   * Across walks, the reference cache: the references near the roots of both dimensions — the
-   * nested walks that translate L2's tables at level 2 and above, and L2's entries at level 3 and
-   * above — as frozen MemRef2D objects (and, for L2's entries, their frozen trace steps), SLOTS per
-   * reference position. Their inputs depend only on CR3 and the address's top bits: every walk in
-   * one GiB of L2's address space reads the same nested walks of L2's top three tables and the
-   * same L2 entries above level 2. A reference is the cached one when everything it shows is what
-   * the cached one was made from (the key: its kind and levels — positions shift when a large
-   * nested page ends a nested walk early —, the ACC through a guest entry, the entry's GPA, nGPA
-   * and both halves of its value); records then share that object, as the gva record walk's
-   * records share its step cache's frozen steps (walker/walk-record-fast.ts: keepStep). Frozen:
-   * one record's caller cannot change another record's reference. Only those positions: an entry
+   * Across walks, the references near the roots of both dimensions: the nested walks that
+   * translate L2's tables at level 2 and above (segments, below) and L2's entries at level 3 and
+   * above (here: their MemRef2D and trace step, SLOTS per reference position). Their inputs depend
+   * only on CR3 and the address's top bits: every walk in one GiB of L2's address space reads the
+   * same nested walks of L2's top three tables and the same L2 entries above level 2, and gets the
+   * objects the first such walk made. An L2 entry's reference and step are the cached ones when
+   * everything they show is what those were made from (the key: the entry's level, whether it is
+   * the leaf, the ACC through it, its GPA, nGPA and both halves of its value; the position is the
+   * array index); records then share those objects, as the gva record walk's records share its
+   * step cache's frozen steps (walker/walk-record-fast.ts: keepStep). Kept objects are frozen: one
+   * record's caller cannot change another record's reference or step. Only those levels: an entry
    * that changes from walk to walk would store a young object into these long-lived arrays on
    * every walk (a write barrier, and the object kept alive to the next collection), which costs
    * about what making it does. The slot is picked by the index that chose the table (for a nested
@@ -137,14 +137,15 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const cRef = new Array<MemRef2D>(cacheLen).fill(NO_REF);
   const cStep = new Array<WalkStep>(cacheLen).fill(NO_STEP);
   /**
-   * The nested walks of the cache's levels as a whole (segments), per L2 level and slot: the nGPA
-   * translated and the reference position where the walk started (the key), its entries' halves,
-   * GPAs and references, and the frame it gave. A walk of that nGPA from that position that reads
-   * the same entries again decides the same — the entry checks depend on nothing but the entry,
-   * its level and the nested format, and the permission and A/D tests on the entries and the
-   * tables' access, which is constant — so it only reads and compares the entries (as many loads
-   * as the raw walk's) and takes the references: none of the entry checks, GPA arithmetic or
-   * per-reference keys of the walk below run for it.
+   * The nested walks of L2's tables at level 2 and above as a whole (segments), per L2 level and
+   * slot: the nGPA translated and the reference position where the walk started (the key: the
+   * references' `seq` follows from it, and a large nested page above shifts it), its entries'
+   * halves, GPAs and (frozen) references, and the frame it gave. A walk of that nGPA from that
+   * position that reads the same entries again decides the same — the entry checks depend on
+   * nothing but the entry, its level and the nested format, and the permission and A/D tests on
+   * the entries and the tables' access, which is constant — so it only reads and compares the
+   * entries (as many loads as the raw walk's) and takes the references: none of the entry checks,
+   * GPA arithmetic or allocation of the walk below run for it.
    */
   const segLen = 6 * SLOTS;
   const segNg = new Float64Array(segLen).fill(-1);
@@ -247,11 +248,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           const ri = ((nlo >>> 7) & 1) * 5 + nl - 1;
           if ((nStop[(nlo & 63) | ((nlo >>> 4) & 64)]! | (nlo & nRsvdLo[ri]!) | (nhi & nRsvdHi[ri]!)) !== 0) return SLOW;
           const gpaNum = ng * 4096 + idx * 8;
-          const k = refs * SLOTS + nSlot;
-          const shape = (level << 3) | nl; // kind 'nested': bit 6 clear
-          if (nSlot >= 0 && kGpa[k] === gpaNum && kNg[k] === ngpaNum && kLo[k] === nlo && kHi[k] === nhi && kShape[k] === shape) {
-            out[refs] = cRef[k]!;
-          } else {
+          {
             if (!ngMade) {
               ngBig = u64.make((g << 12) >>> 0, g >>> 20);
               ngMade = true;
@@ -268,15 +265,8 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
               value = u64.make(nlo, nhi);
             }
             const ref: MemRef2D = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
-            if (nSlot >= 0) {
-              cRef[k] = Object.freeze(ref);
-              kShape[k] = shape;
-              kGpa[k] = gpaNum;
-              kNg[k] = ngpaNum;
-              kLo[k] = nlo;
-              kHi[k] = nhi;
-            }
-            out[refs] = ref;
+            // Frozen where its segment keeps it (below).
+            out[refs] = nSlot >= 0 ? Object.freeze(ref) : ref;
           }
           lastAt[nl] = refs;
           atGpa[nl] = gpaNum;
@@ -352,7 +342,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         const gNgpaNum = ngpaNum + idx * 8;
         // The reference cache (above): L2's entries at level 3 and above, slot by their index.
         const k = refs * SLOTS + (idx & (SLOTS - 1));
-        const shape = (leaf ? 0x8000 : 0) | (acc << 7) | 64 | (level << 3) | level;
+        const shape = (leaf ? 0x100 : 0) | (acc << 3) | level; // ACC < 32, level < 8
         if (level >= 3 && kGpa[k] === gpaNum && kNg[k] === gNgpaNum && kLo[k] === lo && kHi[k] === hi && kShape[k] === shape) {
           out[refs] = cRef[k]!;
           trace[root - level] = cStep[k]!;
