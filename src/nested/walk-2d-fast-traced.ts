@@ -54,7 +54,6 @@ const SLOTS = 8;
 /** The cache's empty slots (never returned: an empty slot's key matches no entry, its GPA being -1). */
 const NO_REF: MemRef2D = Object.freeze({ seq: 0, kind: 'nested', guestLevel: 0, level: 0, gpa: 0n as Gpa, ngpa: 0n as Ngpa, value: 0n });
 const NO_STEP: WalkStep = Object.freeze({ level: 0, source: 'memory', entryGpa: 0n as Gpa, value: 0n, present: false, leaf: false, access: 0 });
-const NO_BIG = 0n;
 
 /** Where a successful traced walk leaves the record's references and L2's trace steps (new arrays each walk). */
 export interface TracedParts {
@@ -201,12 +200,9 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
       // translate_nested_gpa(g), read-only, as walk-2d-fast.ts: g < 2^31 (NARROW), so the level-4
       // index is g's bits 30:27 and the level-5 index 0.
       const ngpaNum = g * 4096;
-      // The reference cache's slot for this nested walk's references: -1 below L2 level 2 and for
-      // the final translation (their nGPAs change from walk to walk).
+      // This nested walk's segment slot: -1 below L2 level 2 and for the final translation (their
+      // nGPAs change from walk to walk).
       const nSlot = level >= 2 ? pIdx & (SLOTS - 1) : -1;
-      // The nGPA's bigint, made for the first reference not in the cache (one for the nested walk).
-      let ngBig = NO_BIG;
-      let ngMade = false;
       let frame = 0;
       nested: {
         const sk = level * SLOTS + nSlot;
@@ -240,6 +236,7 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           }
         }
         const start = refs;
+        const ngBig = u64.make((g << 12) >>> 0, g >>> 20); // the nGPA translated, every reference's
         let ng = nRootGfn;
         let nl = nRoot;
         let nAcc = -1;
@@ -256,26 +253,20 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           const ri = ((nlo >>> 7) & 1) * 5 + nl - 1;
           if ((nStop[(nlo & 63) | ((nlo >>> 4) & 64)]! | (nlo & nRsvdLo[ri]!) | (nhi & nRsvdHi[ri]!)) !== 0) return SLOW;
           const gpaNum = ng * 4096 + idx * 8;
-          {
-            if (!ngMade) {
-              ngBig = u64.make((g << 12) >>> 0, g >>> 20);
-              ngMade = true;
-            }
-            let gpaBig: bigint;
-            let value: bigint;
-            const j = lastAt[nl]!;
-            if (j >= 0 && atGpa[nl] === gpaNum) {
-              const prev = out[j]!;
-              gpaBig = prev.gpa;
-              value = prev.value;
-            } else {
-              gpaBig = u64.make(((ng << 12) | (idx << 3)) >>> 0, ng >>> 20);
-              value = u64.make(nlo, nhi);
-            }
-            const ref: MemRef2D = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
-            // Frozen where its segment keeps it (below).
-            out[refs] = nSlot >= 0 ? Object.freeze(ref) : ref;
+          let gpaBig: bigint;
+          let value: bigint;
+          const j = lastAt[nl]!;
+          if (j >= 0 && atGpa[nl] === gpaNum) {
+            const prev = out[j]!;
+            gpaBig = prev.gpa;
+            value = prev.value;
+          } else {
+            gpaBig = u64.make(((ng << 12) | (idx << 3)) >>> 0, ng >>> 20);
+            value = u64.make(nlo, nhi);
           }
+          const ref: MemRef2D = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
+          // Frozen where its segment keeps it (below).
+          out[refs] = nSlot >= 0 ? Object.freeze(ref) : ref;
           lastAt[nl] = refs;
           atGpa[nl] = gpaNum;
           if (nSlot >= 0) {
