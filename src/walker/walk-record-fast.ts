@@ -43,7 +43,8 @@ const STEP_SLOTS = 3 * 64;
  * A walker's record walk (see above): the record `buildRecord` would make of a successful
  * `walkTables(w, s, vhi, vlo, access)`, or undefined when the walk needs more than reads; nothing
  * is written then. `address` and `accessObj` are the walk's arguments as the record shows them
- * (`vhi`/`vlo` and `access` their halves and encoding). On success the scratch holds the outcome
+ * (`vhi`/`vlo` and `access` their halves, unsigned or as int32 — read only through shifts and masks —
+ * and encoding). On success the scratch holds the outcome
  * as after `walkTablesRaw` (gfn, level, pteAccess, pkey; the per-level trace unwritten, for
  * `ensureTrace`).
  */
