@@ -359,21 +359,23 @@ export class GuestMemory {
     let end = Number.MAX_SAFE_INTEGER;
     let kind: GpaKind = 'noslot';
     if (gfnNum < limit) {
-      // The slot holding the GFN, or the gap between the slots on either side (the list is sorted).
-      lo = 0;
-      end = limit;
-      for (const s of this.slotList) {
-        const se = s.baseGfn + s.frames;
-        if (se <= gfnNum) lo = se;
-        else if (s.baseGfn > gfnNum) {
-          end = s.baseGfn;
-          break;
-        } else {
-          lo = s.baseGfn;
-          end = se;
-          kind = s.readonly ? 'rom' : 'ram';
-          break;
-        }
+      // The slot holding the GFN, or the gap between the slots on either side: the first slot that
+      // starts above it (the list is sorted and the slots do not overlap) and the one before.
+      const list = this.slotList;
+      let i = 0;
+      let j = list.length;
+      while (i < j) {
+        const mid = (i + j) >> 1;
+        if (list[mid]!.baseGfn <= gfnNum) i = mid + 1;
+        else j = mid;
+      }
+      const prev = i > 0 ? list[i - 1]! : undefined;
+      lo = prev === undefined ? 0 : prev.baseGfn + prev.frames;
+      end = i < list.length ? list[i]!.baseGfn : limit;
+      if (prev !== undefined && gfnNum < lo) {
+        lo = prev.baseGfn;
+        end = prev.baseGfn + prev.frames;
+        kind = prev.readonly ? 'rom' : 'ram';
       }
     }
     this.kindLo = lo;
