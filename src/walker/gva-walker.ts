@@ -58,7 +58,7 @@ export class GvaWalker {
   private readonly fast: FastWalk;
   /**
    * walk()'s record walk of `inputs` for walks that only read, specialized to them
-   * (walk-record-fast.ts); made by the first walk(): it holds a step cache (4 KB), and the vCPU
+   * (walk-record-fast.ts); made by the first walk(): it holds a step cache (85 KB), and the vCPU
    * makes a walker at every paging register write.
    */
   private recordFast: RecordFastWalk | undefined = undefined;
