@@ -134,6 +134,14 @@ export class GuestMemory {
   private readonly farMap = new Map<number, number>();
   private nFrames = 0;
   private lastSlot: MemSlot | undefined;
+  /**
+   * kindOfGfnUnchecked's last run: every GFN in [kindLo, kindEnd) is of kind kindLast (a slot, or
+   * a gap between slots, which slotOfUnchecked's lastSlot does not remember). Emptied by every
+   * slot change.
+   */
+  private kindLo = 0;
+  private kindEnd = 0;
+  private kindLast: GpaKind = 'noslot';
   private frameWords = new Uint32Array(0);
   /** GFN of each frame, -1 once its slot was removed (for removeSlot / moveSlot). */
   private gfnOfFrame = new Float64Array(0);
@@ -234,6 +242,7 @@ export class GuestMemory {
     });
     this.slotList.push(slot);
     this.slotList.sort((a, b) => a.baseGfn - b.baseGfn);
+    this.kindEnd = 0;
     return slot;
   }
 
@@ -242,6 +251,7 @@ export class GuestMemory {
     const i = this.slotIndex(slot);
     this.slotList.splice(i, 1);
     this.lastSlot = undefined;
+    this.kindEnd = 0;
     for (const [g, f] of this.framesIn(slot)) {
       this.setFrame(g, -1);
       this.gfnOfFrame[f] = -1;
@@ -290,6 +300,7 @@ export class GuestMemory {
     this.slotList[i] = next;
     this.slotList.sort((a, b) => a.baseGfn - b.baseGfn);
     this.lastSlot = undefined;
+    this.kindEnd = 0;
     this.rebuildRuns();
     return next;
   }
@@ -336,9 +347,41 @@ export class GuestMemory {
 
   /** @internal `kindOf` for the GPA's frame `gfnNum` (≥ 0, an integer): no bigint made (walk records ask per walk). */
   kindOfGfnUnchecked(gfnNum: number): GpaKind {
-    if (gfnNum >= this.gfnLimit) return 'noslot';
-    const s = this.slotOfUnchecked(gfnNum);
-    return s === undefined ? 'noslot' : s.readonly ? 'rom' : 'ram';
+    // A record walk asks once per walk, mostly about the run it asked about last (a GFN outside
+    // every slot included: slotOfUnchecked would search the slots for it every time).
+    return gfnNum >= this.kindLo && gfnNum < this.kindEnd ? this.kindLast : this.kindRunOf(gfnNum);
+  }
+
+  /** kindOfGfnUnchecked's answer, and the run of GFNs around `gfnNum` that shares it kept as the last run. */
+  private kindRunOf(gfnNum: number): GpaKind {
+    const limit = this.gfnLimit;
+    let lo = limit;
+    let end = Number.MAX_SAFE_INTEGER;
+    let kind: GpaKind = 'noslot';
+    if (gfnNum < limit) {
+      // The slot holding the GFN, or the gap between the slots on either side: the first slot that
+      // starts above it (the list is sorted and the slots do not overlap) and the one before.
+      const list = this.slotList;
+      let i = 0;
+      let j = list.length;
+      while (i < j) {
+        const mid = (i + j) >> 1;
+        if (list[mid]!.baseGfn <= gfnNum) i = mid + 1;
+        else j = mid;
+      }
+      const prev = i > 0 ? list[i - 1]! : undefined;
+      lo = prev === undefined ? 0 : prev.baseGfn + prev.frames;
+      end = i < list.length ? list[i]!.baseGfn : limit;
+      if (prev !== undefined && gfnNum < lo) {
+        lo = prev.baseGfn;
+        end = prev.baseGfn + prev.frames;
+        kind = prev.readonly ? 'rom' : 'ram';
+      }
+    }
+    this.kindLo = lo;
+    this.kindEnd = end;
+    this.kindLast = kind;
+    return kind;
   }
 
   /** Frame index of a GFN, or -1 when nothing was ever written there (reads as zero, or no slot). */

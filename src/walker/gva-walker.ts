@@ -58,7 +58,7 @@ export class GvaWalker {
   private readonly fast: FastWalk;
   /**
    * walk()'s record walk of `inputs` for walks that only read, specialized to them
-   * (walk-record-fast.ts); made by the first walk(): it holds a step cache (4 KB), and the vCPU
+   * (walk-record-fast.ts); made by the first walk(): it holds a step cache (85 KB), and the vCPU
    * makes a walker at every paging register write.
    */
   private recordFast: RecordFastWalk | undefined = undefined;
@@ -340,8 +340,10 @@ export class GvaWalker {
       };
     }
     // The common case (a walk that only reads) in one pass; anything else: the full walk and its trace.
+    // `| 0` as in walkRaw: the record walk reads the halves only through shifts and masks, and a
+    // half at or above 2^31 passed as is would be boxed in a new heap number per call.
     if (!this.fullFirst) {
-      const fast = (this.recordFast ??= makeRecordFastWalk(this.inputs))(this.scratch, vhi, vlo, enc, a, access);
+      const fast = (this.recordFast ??= makeRecordFastWalk(this.inputs))(this.scratch, vhi | 0, vlo | 0, enc, a, access);
       if (fast !== undefined) return fast;
     }
     const stop = walkTables(this.inputs, this.scratch, vhi, vlo, enc);

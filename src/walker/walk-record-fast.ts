@@ -11,8 +11,9 @@
  * it, after the last miss. Here each level's step (its object and two bigints) is made right
  * after the entry is read, while the next level's read is still in flight, and the scratch
  * stores are skipped; `npm run bench` (gva_walk.*.record against .raw) shows what it buys. The
- * steps of levels 3 to 5 come from the walker's step cache (upperStep) when the entry and the ACC
- * through it are those the cached step was made for (records then share that frozen step). Making the
+ * steps of levels 2 to 5 come from the walker's step cache (upperStep, L2_SLOTS) when the entry and
+ * the ACC through it are those the cached step was made for (records then share that frozen step);
+ * level 1 always makes its own. Making the
  * steps after the whole walk instead, so that the upper levels' steps would overlap the level-1
  * miss, measured 1.13-1.20x the record time of this order.
  *
@@ -37,13 +38,37 @@ const TWO20 = 0x100000;
 const FW = FRAME_WORDS;
 const WRITE = 2; // PFERR.WRITE
 /** Step cache slots: 64 per level from 3 to 5, picked by the low 6 bits of the entry's index. */
-const STEP_SLOTS = 3 * 64;
+const UPPER_SLOTS = 3 * 64;
+/**
+ * Level-2 step cache slots (after the upper levels' in the same arrays), picked by the entry's GPA
+ * bits 14:3. A random walk over a guest's memory goes through one of its level-2 entries, one per
+ * 2 MiB mapped: 4096 slots can hold those of a guest of 8 GiB (bench/walk.bench.ts maps 4 GiB,
+ * 2048 entries). Over more than the cache holds, most walks miss, and a miss that replaced the
+ * slot's step would pay a frozen step (Object.freeze) and a store of a young object into the
+ * long-lived cache (a write barrier) per walk (b017def: 1.6-1.7x the record time with 75 % of
+ * walks missing); a miss on another entry's step therefore makes an unshared step and replaces
+ * the slot's at every 64th such miss only (b017def: 0.99-1.05x there).
+ */
+const L2_SLOTS = 4096;
+/**
+ * The level-2 cache's probe: after L2_PROBE lookups that hit less than half the time, the next
+ * L2_OFF walks that reach a level-2 entry skip it, then it probes again. A lookup that misses costs
+ * more than it saves (the slot's key is a cache miss of its own, and whether it hits is
+ * unpredictable): with 16 Ki level-2 entries walked at random (75 % misses), the cache without the
+ * probe took 1.15-1.30x the record time of no level-2 cache, with it 1.00-1.10x (an A/A run of the
+ * same code: 0.94x); on the bench's walks (all hits) 0.84-0.93x. In one process, both orders.
+ */
+const L2_PROBE = 256;
+const L2_OFF = 65536;
+const L2_BASE = UPPER_SLOTS;
+const STEP_SLOTS = UPPER_SLOTS + L2_SLOTS;
 
 /**
  * A walker's record walk (see above): the record `buildRecord` would make of a successful
  * `walkTables(w, s, vhi, vlo, access)`, or undefined when the walk needs more than reads; nothing
  * is written then. `address` and `accessObj` are the walk's arguments as the record shows them
- * (`vhi`/`vlo` and `access` their halves and encoding). On success the scratch holds the outcome
+ * (`vhi`/`vlo` and `access` their halves, unsigned or as int32 — read only through shifts and masks —
+ * and encoding). On success the scratch holds the outcome
  * as after `walkTablesRaw` (gfn, level, pteAccess, pkey; the per-level trace unwritten, for
  * `ensureTrace`).
  */
@@ -73,11 +98,16 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
   // The root table's GPA as halves (bits 31:12, 51:32): each entry's GPA is made from integers.
   const rootTlo = ((rootGfn % TWO20) * 4096) >>> 0;
   const rootThi = ((rootGfn - (rootGfn % TWO20)) / TWO20) >>> 0; // exact: a frame is below 2^40
-  // The step cache (upperStep): frozen steps of level-3..5 entries, 64 slots per level picked by
-  // the low 6 bits of the entry's index, each with the numbers it was made from in `key` (entry
-  // GPA bits 31:0; bits 51:32 plus the ACC through the entry times 2^20; the entry's halves).
+  // The step cache (upperStep, and level 2 below): frozen steps of level-2..5 entries, each with
+  // the numbers it was made from in `key` (entry GPA bits 31:0; bits 51:32 plus the ACC through
+  // the entry times 2^20; the entry's halves); `misses2` counts level-2 misses (L2_SLOTS), and
+  // `l2Looks`, `l2Hits`, `l2Off` are the probe's (L2_PROBE).
   const steps = new Array<WalkStep | undefined>(STEP_SLOTS).fill(undefined);
   const key = new Uint32Array(STEP_SLOTS * 4);
+  let misses2 = 0;
+  let l2Looks = 0;
+  let l2Hits = 0;
+  let l2Off = 0;
   return function x86RecordWalk(s, vhi, vlo, access, address, accessObj) {
     const words = mem.words; // nothing here allocates a frame
     const aLo = mem.affineLo;
@@ -164,9 +194,30 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
       accLo &= lo;
       accHiInv &= ~hi;
       acc = v73 ? ((accHiInv >>> 31) << 3) | (accLo & 6) | 1 : (accLo & 6) | (accHiInv >>> 31);
-      // The step as buildRecord writes it for an entry read from memory on a successful walk (the
-      // same keys in the same order).
-      s2 = { level: 2, source: 'memory', entryGpa: u64((tlo | (idx * 8)) >>> 0, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
+      // Level 2 from the step cache too (L2_SLOTS), in a slot picked by the entry's GPA bits 14:3;
+      // a miss replaces the slot's step when the slot is empty or its step is of the same entry,
+      // and otherwise at every 64th miss only. While the cache is off (l2Off walks, after a probe of
+      // L2_PROBE lookups that hit less than half the time) the step is made as buildRecord writes
+      // it for an entry read from memory on a successful walk (the same keys in the same order).
+      const e2 = (tlo | (idx * 8)) >>> 0;
+      if (l2Off > 0) {
+        l2Off--;
+        s2 = { level: 2, source: 'memory', entryGpa: u64(e2, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
+      } else {
+        const slot2 = L2_BASE + ((e2 >>> 3) & (L2_SLOTS - 1));
+        const old2 = steps[slot2];
+        const k2 = slot2 * 4;
+        if (old2 !== undefined && key[k2] === e2 && key[k2 + 1] === thi + acc * TWO20 && key[k2 + 2] === lo && key[k2 + 3] === hi) {
+          s2 = old2;
+          l2Hits++;
+        } else if (old2 === undefined || key[k2] === e2 || (++misses2 & 63) === 0) s2 = keepStep(steps, key, slot2, 2, e2, thi, lo, hi, acc, large);
+        else s2 = { level: 2, source: 'memory', entryGpa: u64(e2, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
+        if (++l2Looks === L2_PROBE) {
+          if (l2Hits < L2_PROBE / 2) l2Off = L2_OFF;
+          l2Looks = 0;
+          l2Hits = 0;
+        }
+      }
       if (large) {
         level = 2;
         break leaf;
@@ -257,11 +308,12 @@ function upperStep(steps: (WalkStep | undefined)[], key: Uint32Array, slot: numb
 }
 
 /**
- * A new step for a level-3..5 entry, kept in the step cache at `slot` with the numbers it follows
+ * A new step for a level-2..5 entry, kept in the step cache at `slot` with the numbers it follows
  * from, for the next walks through the same entry. Kept steps are frozen: records share them (a
- * step is a value, as its bigints are), and one record's caller cannot change another's. Only the
- * upper levels: an entry that changes from walk to walk would pay a store into the long-lived
- * cache (a write barrier: the step is young, the cache old) on every walk for nothing.
+ * step is a value, as its bigints are), and one record's caller cannot change another's. Not
+ * level 1, and level 2 not on every miss (L2_SLOTS): an entry that changes from walk to walk
+ * would pay the freeze and a store into the long-lived cache (a write barrier: the step is young,
+ * the cache old) on every walk for nothing.
  */
 function keepStep(steps: (WalkStep | undefined)[], key: Uint32Array, slot: number, level: number, elo: number, thi: number, lo: number, hi: number, acc: number, leaf: boolean): WalkStep {
   const step: WalkStep = Object.freeze({

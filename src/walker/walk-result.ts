@@ -7,7 +7,8 @@ export type WalkStage = 'gva_walk' | 'ngpa_walk';
 
 /**
  * One entry of a walk's trace. Read-only: the gva record walk's fast path (walk-record-fast.ts)
- * hands the same frozen step of a level-3..5 entry to every record that walked through it.
+ * hands the same frozen step of a level-2..5 entry to every record that walked through it (level 2:
+ * while its step cache holds it).
  */
 export interface WalkStep {
   readonly level: number;

@@ -139,6 +139,8 @@ function run(kvm: KvmVersion, mode: PagingMode, M: number, seed: number): { case
     const vlo = Number(va & 0xffff_ffffn);
     const enc = encodeAccess(a);
     const fast = recordFast(scratch, vhi, vlo, enc, gva(va), a);
+    // The halves as int32, as walk() passes them (a half at or above 2^31 negative): the same answer.
+    expect(show(recordFast(scratch, vhi | 0, vlo | 0, enc, gva(va), a)), where).toBe(show(fast));
     expect(at.map(read), where).toEqual(before);
 
     const got = w.walk(gva(va), a);
@@ -233,7 +235,7 @@ function walkerWithReference(mem: GuestMemory, root: bigint, mode: 'paging4' | '
   return { w, reference };
 }
 
-describe('walk(): the record fast path shares its level-3..5 steps between records', () => {
+describe('walk(): the record fast path shares its level-2..5 steps between records', () => {
   function setup() {
     const mem = new GuestMemory({ maxPhyAddr: 46 });
     mem.addSlot({ base: gpa(0n), size: RAM });
@@ -255,11 +257,13 @@ describe('walk(): the record fast path shares its level-3..5 steps between recor
     const r2 = w.walk(gva(base + 0x3234n), read);
     expect(r1).toStrictEqual(reference(base + 0x1234n, read));
     expect(r2).toStrictEqual(reference(base + 0x3234n, read));
-    // Levels 4 and 3: the same step objects, frozen; levels 2 and 1 are each record's own.
+    // Levels 4 to 2: the same step objects, frozen; level 1 is each record's own.
     expect(r2.trace[0]).toBe(r1.trace[0]);
     expect(r2.trace[1]).toBe(r1.trace[1]);
-    expect(r2.trace[2]).not.toBe(r1.trace[2]);
-    for (const i of [0, 1]) expect(Object.isFrozen(r1.trace[i])).toBe(true);
+    expect(r2.trace[2]).toBe(r1.trace[2]);
+    expect(r2.trace[3]).not.toBe(r1.trace[3]);
+    for (const i of [0, 1, 2]) expect(Object.isFrozen(r1.trace[i])).toBe(true);
+    expect(Object.isFrozen(r1.trace[3])).toBe(false);
     // Strict mode (ES modules): writing a shared step throws instead of changing other records.
     expect(() => { (r1.trace[0] as { access: number }).access = 0; }).toThrow(TypeError);
     const text1 = show(r1);
@@ -340,9 +344,12 @@ describe('walk(): the record fast path with 5-level paging and large leaves (ste
       expect(k2a.trace[top]).not.toBe(k4a.trace[top]);
       expect(k1.trace[top]!.leaf).toBe(true);
       expect(Object.isFrozen(k1.trace[top])).toBe(true);
-      // Levels 2 and 1: each record's own.
-      expect(k4b.trace[top + 1]).not.toBe(k4a.trace[top + 1]);
+      // Level 2: shared through one entry (the 2M leaves are two entries); level 1: each record's own.
+      expect(k4b.trace[top + 1]).toBe(k4a.trace[top + 1]);
+      expect(k4b.trace[top + 2]).not.toBe(k4a.trace[top + 2]);
+      expect(k2b.trace[top + 1]).not.toBe(k2a.trace[top + 1]);
       expect(k2b.trace[top + 1]!.leaf).toBe(true);
+      expect(Object.isFrozen(k2b.trace[top + 1])).toBe(true);
       const text = [k4a, k4b, k2a, k2b, k1].map(show);
 
       // The 1G entry turned into a table pointer (PS cleared, to a table of zeros: the walk faults
@@ -369,4 +376,122 @@ describe('walk(): the record fast path with 5-level paging and large leaves (ste
       expect([k4a, k4b, k2a, k2b, k1].map(show)).toEqual(text);
     });
   }
+});
+
+describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () => {
+  it('two level-2 entries in one slot: records equal the reference; the slot keeps one entry\'s frozen step, the other gets its own until it replaces it; a changed entry gets a new step', () => {
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    mem.addSlot({ base: gpa(0n), size: RAM });
+    const b = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x100000n), size: 0x800000n } });
+    const base = 0x7f00_0000_0000n;
+    const flags = { writable: true, user: true, accessed: true, dirty: true };
+    // One 4K page at the same 2 MiB index in each of 16 1 GiB regions (a page directory each):
+    // two of them whose level-2 entries share a slot.
+    const vas: bigint[] = [];
+    for (let i = 0n; i < 16n; i++) {
+      const va = base + (i << 30n) + (5n << 21n);
+      b.map(gva(va), gpa(0x4000_0000n + (i << 21n)), { size: '4K', count: 1, flags });
+      vas.push(va);
+    }
+    const slotOf = (va: bigint): number => Number((BigInt(b.getEntry(gva(va), 2).gpa) >> 3n) & 4095n);
+    const j = vas.findIndex((v, i) => i > 0 && slotOf(v) === slotOf(vas[0]!));
+    expect(j).toBeGreaterThan(0);
+    const A = vas[0]! + 0x123n;
+    const B = vas[j]! + 0x456n;
+    const cpu: ModelCpu = { mode: 'paging4', maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
+    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+    const read: Access = { kind: 'read', user: true };
+    const walk = (va: bigint): WalkResult => {
+      const r = w.walk(gva(va), read);
+      const { inputs } = w as unknown as { inputs: WalkInputs };
+      const s2 = new WalkScratch();
+      const vlo = Number(va & 0xffff_ffffn);
+      const ref = buildRecord(inputs, s2, walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(read)), gva(va), read, w.role, 'gva_walk', vlo & 0xfff);
+      expect(r, `0x${va.toString(16)}`).toStrictEqual(ref);
+      return r;
+    };
+    // The first pass (the full walk) sets the upper entries' A bits; then A's step takes the slot.
+    for (let k = 0; k < 2; k++) for (const va of [A, B]) w.walk(gva(va), read);
+    const a1 = walk(A);
+    const a2 = walk(A);
+    expect(a2.trace[2]).toBe(a1.trace[2]);
+    expect(Object.isFrozen(a1.trace[2])).toBe(true);
+    // B misses: a step of its own, not frozen, not shared; A keeps the slot for a while.
+    const b1 = walk(B);
+    const b2 = walk(B);
+    expect(b2.trace[2]).not.toBe(b1.trace[2]);
+    expect(Object.isFrozen(b1.trace[2])).toBe(false);
+    expect(walk(A).trace[2]).toBe(a1.trace[2]);
+    // Within 64 misses B's step replaces A's; then B's records share it and A misses.
+    let n = 0;
+    let prev = walk(B);
+    for (;;) {
+      const next = walk(B);
+      if (next.trace[2] === prev.trace[2]) break;
+      prev = next;
+      expect(++n).toBeLessThan(64);
+    }
+    expect(Object.isFrozen(prev.trace[2])).toBe(true);
+    expect(walk(A).trace[2]).not.toBe(a1.trace[2]);
+    const textA = show(a1);
+    // B's level-2 entry changes (an ignored bit, 9): a new step with the new value, frozen once
+    // it takes the slot again; the records returned earlier read as they did.
+    const e2 = BigInt(b.getEntry(gva(B), 2).gpa);
+    const v2 = mem.read64(gpa(e2));
+    mem.write64(gpa(e2), v2 ^ (1n << 9n));
+    const c1 = walk(B);
+    expect(c1.trace[2]!.value).toBe(v2 ^ (1n << 9n));
+    expect(c1.trace[2]).not.toBe(prev.trace[2]);
+    expect(prev.trace[2]!.value).toBe(v2);
+    mem.write64(gpa(e2), v2);
+    expect(walk(B).trace[2]!.value).toBe(v2);
+    expect(show(a1)).toBe(textA);
+  });
+  it('turns itself off after a probe of 256 lookups that hit less than half the time, for 65536 walks, then probes again; records equal the reference throughout', () => {
+    const mem = new GuestMemory({ maxPhyAddr: 46 });
+    mem.addSlot({ base: gpa(0n), size: RAM });
+    const b = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x100000n), size: 0x800000n } });
+    const base = 0x7f00_0000_0000n;
+    const flags = { writable: true, user: true, accessed: true, dirty: true };
+    // 300 pages, each under its own level-2 entry of one page directory (300 slots).
+    const vas: bigint[] = [];
+    for (let i = 0n; i < 300n; i++) {
+      b.map(gva(base + (i << 21n)), gpa(0x4000_0000n + (i << 12n)), { size: '4K', count: 1, flags });
+      vas.push(base + (i << 21n) + 0x88n);
+    }
+    const cpu: ModelCpu = { mode: 'paging4', maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
+    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+    const read: Access = { kind: 'read', user: true };
+    const walk = (va: bigint): WalkResult => {
+      const r = w.walk(gva(va), read);
+      const { inputs } = w as unknown as { inputs: WalkInputs };
+      const s2 = new WalkScratch();
+      const vlo = Number(va & 0xffff_ffffn);
+      const ref = buildRecord(inputs, s2, walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(read)), gva(va), read, w.role, 'gva_walk', vlo & 0xfff);
+      expect(r, `0x${va.toString(16)}`).toStrictEqual(ref);
+      return r;
+    };
+    // The upper entries' A bits set here, so that every walk takes the fast path (one lookup each).
+    for (const va of vas) for (const l of [4, 3, 2]) {
+      const e = BigInt(b.getEntry(gva(va), l).gpa);
+      mem.write64(gpa(e), mem.read64(gpa(e)) | 0x20n);
+    }
+    // A's first lookup keeps its step (an empty slot); the next two share it.
+    const A = vas[0]!;
+    walk(A);
+    const a1 = walk(A);
+    expect(walk(A).trace[2]).toBe(a1.trace[2]);
+    // 253 lookups of other entries (each new: a miss) end the probe with 2 hits of 256: off.
+    for (let i = 1; i <= 253; i++) walk(vas[i]!);
+    const off1 = walk(A);
+    const off2 = walk(A);
+    expect(off2.trace[2]).not.toBe(off1.trace[2]);
+    expect(off1.trace[2]).not.toBe(a1.trace[2]);
+    expect(Object.isFrozen(off1.trace[2])).toBe(false);
+    expect(off1.trace[2]).toStrictEqual(a1.trace[2]);
+    // Off for 65536 walks through a level-2 entry in all (2 above), then on again: A's kept step.
+    for (let i = 0; i < 65536 - 3; i++) w.walk(gva(vas[i % 300]!), read);
+    expect(walk(A).trace[2]).not.toBe(a1.trace[2]);
+    expect(walk(A).trace[2]).toBe(a1.trace[2]);
+  });
 });
