@@ -398,16 +398,11 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     expect(j).toBeGreaterThan(0);
     const A = vas[0]! + 0x123n;
     const B = vas[j]! + 0x456n;
-    const cpu: ModelCpu = { mode: 'paging4', maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
-    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+    const { w, reference } = walkerWithReference(mem, b.root, 'paging4');
     const read: Access = { kind: 'read', user: true };
     const walk = (va: bigint): WalkResult => {
       const r = w.walk(gva(va), read);
-      const { inputs } = w as unknown as { inputs: WalkInputs };
-      const s2 = new WalkScratch();
-      const vlo = Number(va & 0xffff_ffffn);
-      const ref = buildRecord(inputs, s2, walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(read)), gva(va), read, w.role, 'gva_walk', vlo & 0xfff);
-      expect(r, `0x${va.toString(16)}`).toStrictEqual(ref);
+      expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, read));
       return r;
     };
     // The first pass (the full walk) sets the upper entries' A bits; then A's step takes the slot.
@@ -459,16 +454,11 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
       b.map(gva(base + (i << 21n)), gpa(0x4000_0000n + (i << 12n)), { size: '4K', count: 1, flags });
       vas.push(base + (i << 21n) + 0x88n);
     }
-    const cpu: ModelCpu = { mode: 'paging4', maxPhyAddr: 46, gbpages: true, cr0WP: true, cr4PSE: true, cr4SMEP: false, cr4SMAP: false, cr4PKE: false, eferNXE: true, pkru: 0 };
-    const w = new GvaWalker(mem, regsFor(cpu, BigInt(b.root)), { maxPhyAddr: 46, nx: true, gbpages: true, la57: true, smep: true, smap: true, pku: true, vendor: 'intel' });
+    const { w, reference } = walkerWithReference(mem, b.root, 'paging4');
     const read: Access = { kind: 'read', user: true };
     const walk = (va: bigint): WalkResult => {
       const r = w.walk(gva(va), read);
-      const { inputs } = w as unknown as { inputs: WalkInputs };
-      const s2 = new WalkScratch();
-      const vlo = Number(va & 0xffff_ffffn);
-      const ref = buildRecord(inputs, s2, walkTables(inputs, s2, Number(va >> 32n), vlo, encodeAccess(read)), gva(va), read, w.role, 'gva_walk', vlo & 0xfff);
-      expect(r, `0x${va.toString(16)}`).toStrictEqual(ref);
+      expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, read));
       return r;
     };
     // The upper entries' A bits set here, so that every walk takes the fast path (one lookup each).
