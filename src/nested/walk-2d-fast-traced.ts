@@ -28,14 +28,6 @@
  * loop in one process (1.00×, 21 rounds of bench/walk2d.bench.ts's tables). What this walk
  * spends beyond the raw one is elsewhere: with its reference and trace objects left out it took
  * 0.76× the time, with its bigints left out 0.89× (same measure).
- *
- * So the references near the roots are kept across walks (makeTracedWalk2D: the segments and the
- * L2 entry cache): on bench/walk2d.bench.ts's tables 14 of a walk's 24 references and 2 of its 4
- * trace steps are the kept frozen objects, and a walk allocates 2.3 KB instead of 3.9 KB. Side by
- * side in one process (CPU time, medians of 25-31 interleaved rounds of 100k record walks) that
- * took 0.91-0.97× the time of the walk that made every reference anew: the references that remain
- * (L2's PDE and PTE, the nested walks of L2's page table and of the data page, whose nGPAs change
- * from walk to walk) and the record itself are most of what is left.
  */
 import { FRAME_WORDS } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
@@ -48,12 +40,6 @@ import type { WalkStep } from '../walker/walk-result';
 import { U64View } from '../u64-view';
 import type { Gpa, Ngpa } from '../address/address';
 import type { MemRef2D } from './walk-2d-result';
-
-/** Reference cache slots per reference position (makeTracedWalk2D): 8 GiB of neighbouring L2 address space. */
-const SLOTS = 8;
-/** The cache's empty slots (never returned: an empty slot's key matches no entry, its GPA being -1). */
-const NO_REF: MemRef2D = Object.freeze({ seq: 0, kind: 'nested', guestLevel: 0, level: 0, gpa: 0n as Gpa, ngpa: 0n as Ngpa, value: 0n });
-const NO_STEP: WalkStep = Object.freeze({ level: 0, source: 'memory', entryGpa: 0n as Gpa, value: 0n, present: false, leaf: false, access: 0 });
 
 /** Where a successful traced walk leaves the record's references and L2's trace steps (new arrays each walk). */
 export interface TracedParts {
@@ -105,10 +91,6 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const tableD = (tablePfec & PFERR.WRITE) !== 0 ? nD : 0;
   // References at full depth (no large page): the arrays' size, trimmed when a large page ends a walk early.
   const maxRefs = root * (nRoot + 1) + nRoot;
-  // The bigints of GPAs and nGPAs are made from integer halves: every frame here is below 2^31
-  // (NARROW), so a frame's address plus an entry offset has the low half
-  // ((frame << 12) | offset) >>> 0 and the high half frame >>> 20 (U64View.makeNum's halves of the
-  // double, without its division and double-to-integer conversions).
   const u64 = new U64View();
   // In-walk sharing: the nested walks of one 2D walk read the same upper entries (one EPT12/NPT12
   // PML4E for every nGPA below 512 GiB, …). The last nested reference at each nested level (its
@@ -118,55 +100,20 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const lastAt = new Int8Array(8);
   const atGpa = new Float64Array(8);
   /**
-   * Across walks, the references near the roots of both dimensions: the nested walks that
-   * translate L2's tables at level 2 and above (segments, below) and L2's entries at level 3 and
-   * above (here: their MemRef2D and trace step, SLOTS per reference position). Their inputs depend
-   * only on CR3 and the address's top bits: every walk in one GiB of L2's address space reads the
-   * same nested walks of L2's top three tables and the same L2 entries above level 2, and gets the
-   * objects the first such walk made. An L2 entry's reference and step are the cached ones when
-   * everything they show is what those were made from (the key: the entry's level, whether it is
-   * the leaf, the ACC through it, its GPA, nGPA and both halves of its value; the position is the
-   * array index); records then share those objects, as the gva record walk's records share its
-   * step cache's frozen steps (walker/walk-record-fast.ts: keepStep). Kept objects are frozen: one
-   * record's caller cannot change another record's reference or step. Only those levels: an entry
-   * that changes from walk to walk would store a young object into these long-lived arrays on
-   * every walk (a write barrier, and the object kept alive to the next collection), which costs
-   * about what making it does. The slot is picked by the index that chose the table (for a nested
-   * walk: the L2 entry that pointed to the table; for an L2 entry: its own index), so the walks of
-   * neighbouring GiBs keep their references side by side.
+   * Across walks: the bigints last made at reference position i for the references near the
+   * roots of both dimensions — the nested walks that translate L2's tables above level 2 and L2's
+   * entries above level 3, whose inputs depend only on CR3 and the address's top bits (every walk
+   * under one L2 PML4E reads the same nested walks of L2's top two tables) — the entry's GPA at
+   * keepBig[3i], its value at 3i + 1, its nGPA at 3i + 2, with the numbers they were made from in
+   * keepGpa/keepLo/keepHi/keepNg. Only those positions: a position that changes every walk would
+   * store a young bigint into these long-lived arrays every walk, which costs about what the
+   * bigint would.
    */
-  const cacheLen = maxRefs * SLOTS;
-  const kShape = new Int32Array(cacheLen);
-  const kGpa = new Float64Array(cacheLen).fill(-1);
-  const kNg = new Float64Array(cacheLen).fill(-1);
-  const kLo = new Uint32Array(cacheLen);
-  const kHi = new Uint32Array(cacheLen);
-  const cRef = new Array<MemRef2D>(cacheLen).fill(NO_REF);
-  const cStep = new Array<WalkStep>(cacheLen).fill(NO_STEP);
-  /**
-   * The nested walks of L2's tables at level 2 and above as a whole (segments), per L2 level and
-   * slot: the nGPA translated and the reference position where the walk started (the key: the
-   * references' `seq` follows from it, and a large nested page above shifts it), its entries'
-   * halves, GPAs and (frozen) references, and the frame it gave. A walk of that nGPA from that
-   * position that reads the same entries again decides the same — the entry checks depend on
-   * nothing but the entry, its level and the nested format, and the permission and A/D tests on
-   * the entries and the tables' access, which is constant — so it only reads and compares the
-   * entries (as many loads as the raw walk's) and takes the references: none of the entry checks,
-   * GPA arithmetic or allocation of the walk below run for it.
-   */
-  const segLen = 6 * SLOTS;
-  const segNg = new Float64Array(segLen).fill(-1);
-  const segAt = new Int32Array(segLen);
-  const segN = new Int32Array(segLen);
-  const segFrame = new Int32Array(segLen);
-  const segLo = new Uint32Array(segLen * 5);
-  const segHi = new Uint32Array(segLen * 5);
-  const segGpa = new Float64Array(segLen * 5);
-  const segRef = new Array<MemRef2D>(segLen * 5).fill(NO_REF);
-  // The entries of the nested walk running, for its segment.
-  const tLo = new Uint32Array(5);
-  const tHi = new Uint32Array(5);
-  const tGpa = new Float64Array(5);
+  const keepGpa = new Float64Array(maxRefs).fill(-1);
+  const keepLo = new Uint32Array(maxRefs);
+  const keepHi = new Uint32Array(maxRefs);
+  const keepNg = new Float64Array(maxRefs).fill(-1);
+  const keepBig = new Array<bigint>(3 * maxRefs).fill(0n);
   return function walk2dTraced(s, ns, vhi, vlo, access, finalPfec, parts) {
     const words = mem.words; // nothing is written, so no frame is allocated meanwhile
     // The affine run (GuestMemory.affineLo), read once per walk and tested inline, as walk-2d-fast.ts.
@@ -195,127 +142,90 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
     let pteAcc = 0;
     let pkey = 0;
     let leafLevel = 0;
-    let pIdx = 0; // the index of the L2 entry that pointed to the table translated next (0 for CR3's)
-    walk: for (;;) {
+    for (;;) {
       // translate_nested_gpa(g), read-only, as walk-2d-fast.ts: g < 2^31 (NARROW), so the level-4
       // index is g's bits 30:27 and the level-5 index 0.
       const ngpaNum = g * 4096;
-      // This nested walk's segment slot: -1 below L2 level 2 and for the final translation (their
-      // nGPAs change from walk to walk).
-      const nSlot = level >= 2 ? pIdx & (SLOTS - 1) : -1;
-      let frame = 0;
-      nested: {
-        const sk = level * SLOTS + nSlot;
-        if (nSlot >= 0 && segNg[sk] === ngpaNum && segAt[sk] === refs) {
-          // A segment hit (above): the same entries, read and compared in walk order.
-          const cnt = segN[sk]!;
-          const base = sk * 5;
-          let hg = nRootGfn;
-          let hl = nRoot;
-          let j = 0;
-          for (; j < cnt; j++) {
-            const f = hg >= aLo && hg < aEnd ? hg + aD : hg >= bLo && hg < bEnd ? hg + bD : mem.frameOfUnchecked(hg);
-            if (f < 0) break;
-            const idx = hl <= 3 ? (g >>> (9 * hl - 9)) & 511 : hl === 4 ? g >>> 27 : 0;
-            const wi = f * FRAME_WORDS + idx * 2;
-            const elo = words[wi]!;
-            const ehi = words[wi + 1]!;
-            if (elo !== segLo[base + j] || ehi !== segHi[base + j]) break;
-            hg = (ehi << 20) | (elo >>> 12);
-            hl--;
+      // Kept across walks (keepBig): the nested walks of L2's tables above level 2.
+      const keepNested = level >= 3;
+      let ngBig: bigint;
+      if (!keepNested) ngBig = u64.makeNum(ngpaNum);
+      else if (keepNg[refs] === ngpaNum) ngBig = keepBig[3 * refs + 2]!;
+      else {
+        ngBig = u64.makeNum(ngpaNum);
+        keepNg[refs] = ngpaNum;
+        keepBig[3 * refs + 2] = ngBig;
+      }
+      let ng = nRootGfn;
+      let nl = nRoot;
+      let nAcc = -1;
+      let nNx = 0;
+      let nlo = 0;
+      let nhi = 0;
+      for (;;) {
+        const f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
+        if (f < 0) return SLOW;
+        const idx = nl <= 3 ? (g >>> (9 * nl - 9)) & 511 : nl === 4 ? g >>> 27 : 0;
+        const wi = f * FRAME_WORDS + idx * 2;
+        nlo = words[wi]!;
+        nhi = words[wi + 1]!;
+        const ri = ((nlo >>> 7) & 1) * 5 + nl - 1;
+        if ((nStop[(nlo & 63) | ((nlo >>> 4) & 64)]! | (nlo & nRsvdLo[ri]!) | (nhi & nRsvdHi[ri]!)) !== 0) return SLOW;
+        const gpaNum = ng * 4096 + idx * 8;
+        let gpaBig: bigint;
+        let value: bigint;
+        const j = lastAt[nl]!;
+        if (j >= 0 && atGpa[nl] === gpaNum) {
+          const prev = out[j]!;
+          gpaBig = prev.gpa;
+          value = prev.value;
+        } else if (!keepNested) {
+          gpaBig = u64.makeNum(gpaNum);
+          value = u64.make(nlo, nhi);
+        } else {
+          if (keepGpa[refs] === gpaNum) gpaBig = keepBig[3 * refs]!;
+          else {
+            gpaBig = u64.makeNum(gpaNum);
+            keepGpa[refs] = gpaNum;
+            keepBig[3 * refs] = gpaBig;
           }
-          if (j === cnt) {
-            for (j = 0; j < cnt; j++) {
-              out[refs] = segRef[base + j]!;
-              lastAt[nRoot - j] = refs;
-              atGpa[nRoot - j] = segGpa[base + j]!;
-              refs++;
-            }
-            frame = segFrame[sk]!;
-            break nested;
-          }
-        }
-        const start = refs;
-        const ngBig = u64.make((g << 12) >>> 0, g >>> 20); // the nGPA translated, every reference's
-        let ng = nRootGfn;
-        let nl = nRoot;
-        let nAcc = -1;
-        let nNx = 0;
-        let nlo = 0;
-        let nhi = 0;
-        for (;;) {
-          const f = ng >= aLo && ng < aEnd ? ng + aD : ng >= bLo && ng < bEnd ? ng + bD : mem.frameOfUnchecked(ng);
-          if (f < 0) return SLOW;
-          const idx = nl <= 3 ? (g >>> (9 * nl - 9)) & 511 : nl === 4 ? g >>> 27 : 0;
-          const wi = f * FRAME_WORDS + idx * 2;
-          nlo = words[wi]!;
-          nhi = words[wi + 1]!;
-          const ri = ((nlo >>> 7) & 1) * 5 + nl - 1;
-          if ((nStop[(nlo & 63) | ((nlo >>> 4) & 64)]! | (nlo & nRsvdLo[ri]!) | (nhi & nRsvdHi[ri]!)) !== 0) return SLOW;
-          const gpaNum = ng * 4096 + idx * 8;
-          let gpaBig: bigint;
-          let value: bigint;
-          const j = lastAt[nl]!;
-          if (j >= 0 && atGpa[nl] === gpaNum) {
-            const prev = out[j]!;
-            gpaBig = prev.gpa;
-            value = prev.value;
-          } else {
-            gpaBig = u64.make(((ng << 12) | (idx << 3)) >>> 0, ng >>> 20);
+          if (keepLo[refs] === nlo && keepHi[refs] === nhi) value = keepBig[3 * refs + 1]!;
+          else {
             value = u64.make(nlo, nhi);
+            keepLo[refs] = nlo;
+            keepHi[refs] = nhi;
+            keepBig[3 * refs + 1] = value;
           }
-          const ref: MemRef2D = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
-          // Frozen where its segment keeps it (below).
-          out[refs] = nSlot >= 0 ? Object.freeze(ref) : ref;
-          lastAt[nl] = refs;
-          atGpa[nl] = gpaNum;
-          if (nSlot >= 0) {
-            tLo[nRoot - nl] = nlo;
-            tHi[nRoot - nl] = nhi;
-            tGpa[nRoot - nl] = gpaNum;
-          }
-          refs++;
-          nAcc &= nlo;
-          nNx |= nhi;
-          if (nl === 1 || (nlo & 0x80) !== 0) break;
-          ng = (nhi << 20) | (nlo >>> 12);
-          nl--;
         }
-        if (((fault >>> ((nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16))) & 1) !== 0) return SLOW;
-        if (((nAcc & nA) | (nlo & needD)) !== (nA | needD)) return SLOW;
-        frame = (nhi << 20) | (nlo >>> 12);
-        if (nl !== 1) {
-          const mask = nl === 2 ? 511 : 262143;
-          frame = (frame & ~mask) | (g & mask);
-        }
-        if (level === 0) {
-          // The final frame's translation: its outcome as the 1D fast walk leaves it (protect_clean_gpte
-          // on a clean nested leaf; a read, since a write to a clean one gave up above).
-          ns.gfn = frame;
-          ns.maxLevel = nRoot;
-          const nPteAccess = nAccTab[(nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16)]!;
-          ns.level = nl;
-          ns.pkey = (nhi >>> 27) & nPkeyMask;
-          ns.pteAccess = (nlo & nD) !== nD ? nPteAccess & ~2 : nPteAccess;
-          s.guestGfn = g;
-          s.gfn = frame;
-          break walk;
-        }
-        if (nSlot >= 0) {
-          // The segment of this nested walk, for the next walks of the same nGPA from here.
-          const base = sk * 5;
-          for (let j = 0; j < refs - start; j++) {
-            const r = out[start + j]!;
-            segRef[base + j] = r;
-            segLo[base + j] = tLo[j]!;
-            segHi[base + j] = tHi[j]!;
-            segGpa[base + j] = tGpa[j]!;
-          }
-          segNg[sk] = ngpaNum;
-          segAt[sk] = start;
-          segN[sk] = refs - start;
-          segFrame[sk] = frame;
-        }
+        lastAt[nl] = refs;
+        atGpa[nl] = gpaNum;
+        out[refs] = { seq: refs + 1, kind: 'nested', guestLevel: level, level: nl, gpa: gpaBig as Gpa, ngpa: ngBig as Ngpa, value };
+        refs++;
+        nAcc &= nlo;
+        nNx |= nhi;
+        if (nl === 1 || (nlo & 0x80) !== 0) break;
+        ng = (nhi << 20) | (nlo >>> 12);
+        nl--;
+      }
+      if (((fault >>> ((nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16))) & 1) !== 0) return SLOW;
+      if (((nAcc & nA) | (nlo & needD)) !== (nA | needD)) return SLOW;
+      let frame = (nhi << 20) | (nlo >>> 12);
+      if (nl !== 1) {
+        const mask = nl === 2 ? 511 : 262143;
+        frame = (frame & ~mask) | (g & mask);
+      }
+      if (level === 0) {
+        // The final frame's translation: its outcome as the 1D fast walk leaves it (protect_clean_gpte
+        // on a clean nested leaf; a read, since a write to a clean one gave up above).
+        ns.gfn = frame;
+        ns.maxLevel = nRoot;
+        const nPteAccess = nAccTab[(nAcc & 7) | ((nAcc >>> 7) & 8) | ((nNx >>> 27) & 16)]!;
+        ns.level = nl;
+        ns.pkey = (nhi >>> 27) & nPkeyMask;
+        ns.pteAccess = (nlo & nD) !== nD ? nPteAccess & ~2 : nPteAccess;
+        s.guestGfn = g;
+        s.gfn = frame;
+        break;
       }
       // L2's entry in the table just translated.
       const f = frame >= aLo && frame < aEnd ? frame + aD : frame >= bLo && frame < bEnd ? frame + bD : mem.frameOfUnchecked(frame);
@@ -339,33 +249,40 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
       {
         const gpaNum = frame * 4096 + idx * 8;
         const gNgpaNum = ngpaNum + idx * 8;
-        // The reference cache (above): L2's entries at level 3 and above, slot by their index.
-        const k = refs * SLOTS + (idx & (SLOTS - 1));
-        const shape = (leaf ? 0x100 : 0) | (acc << 3) | level; // ACC < 32, level < 8
-        if (level >= 3 && kGpa[k] === gpaNum && kNg[k] === gNgpaNum && kLo[k] === lo && kHi[k] === hi && kShape[k] === shape) {
-          out[refs] = cRef[k]!;
-          trace[root - level] = cStep[k]!;
+        let gpaBig: bigint;
+        let ngpaBig: bigint;
+        let value: bigint;
+        if (level < 4) {
+          gpaBig = u64.makeNum(gpaNum);
+          ngpaBig = u64.makeNum(gNgpaNum);
+          value = u64.make(lo, hi);
         } else {
-          const gpaBig = u64.make(((frame << 12) | (idx << 3)) >>> 0, frame >>> 20) as Gpa;
-          const value = u64.make(lo, hi);
-          const ref: MemRef2D = { seq: refs + 1, kind: 'guest', guestLevel: level, level, gpa: gpaBig, ngpa: u64.make(((g << 12) | (idx << 3)) >>> 0, g >>> 20) as Ngpa, value };
-          const step: WalkStep = { level, source: 'memory', entryGpa: gpaBig, value, present: true, leaf, access: acc };
-          if (level >= 3) {
-            cRef[k] = Object.freeze(ref);
-            cStep[k] = Object.freeze(step);
-            kShape[k] = shape;
-            kGpa[k] = gpaNum;
-            kNg[k] = gNgpaNum;
-            kLo[k] = lo;
-            kHi[k] = hi;
+          // Kept across walks (keepBig): L2's entries above level 3.
+          if (keepGpa[refs] === gpaNum) gpaBig = keepBig[3 * refs]!;
+          else {
+            gpaBig = u64.makeNum(gpaNum);
+            keepGpa[refs] = gpaNum;
+            keepBig[3 * refs] = gpaBig;
           }
-          out[refs] = ref;
-          trace[root - level] = step;
+          if (keepLo[refs] === lo && keepHi[refs] === hi) value = keepBig[3 * refs + 1]!;
+          else {
+            value = u64.make(lo, hi);
+            keepLo[refs] = lo;
+            keepHi[refs] = hi;
+            keepBig[3 * refs + 1] = value;
+          }
+          if (keepNg[refs] === gNgpaNum) ngpaBig = keepBig[3 * refs + 2]!;
+          else {
+            ngpaBig = u64.makeNum(gNgpaNum);
+            keepNg[refs] = gNgpaNum;
+            keepBig[3 * refs + 2] = ngpaBig;
+          }
         }
+        out[refs] = { seq: refs + 1, kind: 'guest', guestLevel: level, level, gpa: gpaBig as Gpa, ngpa: ngpaBig as Ngpa, value };
+        trace[root - level] = { level, source: 'memory', entryGpa: gpaBig as Gpa, value, present: true, leaf, access: acc };
       }
       refs++;
       if (!leaf) {
-        pIdx = idx;
         g = (hi << 20) | (lo >>> 12);
         level--;
         continue;

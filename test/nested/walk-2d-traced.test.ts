@@ -273,13 +273,12 @@ describe('2D record walk: a fault in an entry whose A/D bits are set (the fast p
   }
 });
 
-describe('2D record walk: the references the fast path keeps across walks follow the entries', () => {
-  // walk-2d-fast-traced.ts keeps, per reference position and slot, the references near the roots
-  // (the nested walks of L2's tables at level 2 and above, whole and reference by reference, and
-  // L2's entries at level 3 and above). Walks under other L2 PML4Es, PML5Es and PDPTEs read other
-  // tables at those positions — PDPTE indexes 1 and 9, and 1 under another PML4E, share a slot —
-  // and a changed entry (an ignored bit flipped, so the walk still succeeds) has another value:
-  // every record must still equal the full walk's.
+describe('2D record walk: the bigints the fast path keeps across walks follow the entries', () => {
+  // walk-2d-fast-traced.ts keeps, per reference position, the bigints of the references near the
+  // roots (the nested walks of L2's tables above level 2, L2's entries above level 3). Walks under
+  // other L2 PML4Es (and PML5Es) read other tables at those positions, and a changed entry (an
+  // ignored bit flipped, so the walk still succeeds) has another value: every record must still
+  // equal the full walk's.
   const cases: [NestedKind, L2Mode, boolean][] = [['ept4', 'paging4', true], ['ept5', 'paging5', false], ['npt4', 'paging4', true], ['npt5', 'paging5', true]];
   for (const [nk, l2Mode, ad] of cases) {
     it(`${l2Mode} on ${nk}`, () => {
@@ -287,7 +286,7 @@ describe('2D record walk: the references the fast path keeps across walks follow
       const b = twoDSetup(l2Mode, nk, { ad });
       fullWalkOnly(b.w2);
       const five = l2Mode === 'paging5';
-      const vas = [a.gva, a.gva + (1n << 39n), a.gva + (3n << 39n), a.gva + (1n << 30n), a.gva + (9n << 30n), a.gva + (1n << 39n) + (1n << 30n), ...(five ? [a.gva + (1n << 48n), a.gva + (1n << 48n) + (1n << 39n)] : [])];
+      const vas = [a.gva, a.gva + (1n << 39n), a.gva + (3n << 39n), ...(five ? [a.gva + (1n << 48n), a.gva + (1n << 48n) + (1n << 39n)] : [])];
       vas.slice(1).forEach((v, k) => {
         for (const s of [a, b]) s.l2b!.map(v, SETUP_DATA_N + BigInt(k + 1) * 4096n, { count: 1, flags: { writable: true, user: true } });
       });
@@ -303,18 +302,11 @@ describe('2D record walk: the references the fast path keeps across walks follow
             if (fastCase(got)) fast++;
           }
         }
-        // Ignored bits of L2's entries above level 1 and of the nested entries that map L2's tables:
-        // the root table's whole nested path, and the nested leaf of each table at level 2 and
-        // above on v's path.
+        // Ignored bits of L2's top entries and of the nested entries that map L2's tables.
         const v = vas[round % vas.length]!;
         for (const s of [a, b]) {
-          for (let l = top; l >= 2; l--) s.l2b!.setEntry(v, l, s.l2b!.getEntry(v, l).value ^ (1n << (52n + BigInt(round % 4))));
+          for (let l = top; l >= 3; l--) s.l2b!.setEntry(v, l, s.l2b!.getEntry(v, l).value ^ (1n << (52n + BigInt(round % 4))));
           for (const e of s.b.path(SETUP_L2_POOL)) s.b.setEntry(SETUP_L2_POOL, e.level, e.value ^ (1n << 11n));
-          for (const t of s.l2b!.path(gva(v)).filter((e) => e.level >= 2)) {
-            const page = t.gpa & ~0xfffn;
-            const leaf = s.b.path(page).at(-1)!;
-            s.b.setEntry(page, leaf.level, leaf.value ^ (1n << 11n));
-          }
         }
       }
       expect(fast).toBeGreaterThan(vas.length * 20);
@@ -347,77 +339,6 @@ describe('2D record walk: a final nGPA above 2^44 (an ngfn of more than 32 bits)
         }
       }
       expect(fast).toBeGreaterThan(2);
-    });
-  }
-});
-
-describe('2D record walk: references shared between records are frozen', () => {
-  // walk-2d-fast-traced.ts's reference cache gives later records the very MemRef2D and WalkStep
-  // objects it made for an earlier one (near the roots, where consecutive walks read the same
-  // entries). A record's caller must then not be able to change another record through them: every
-  // object two records share is frozen, and assigning to it throws (ES strict mode).
-  for (const [nk, l2Mode] of [['ept4', 'paging4'], ['npt5', 'paging5']] as [NestedKind, L2Mode][]) {
-    it(`${l2Mode} on ${nk}`, () => {
-      const a = twoDSetup(l2Mode, nk, { ad: true });
-      const acc: Access = { kind: 'read', user: true };
-      a.w2.walk(gva(a.gva), { kind: 'write', user: true }); // warm: A/D set
-      const r1 = a.w2.walk(gva(a.gva + 0x10n), acc);
-      const r2 = a.w2.walk(gva(a.gva + 0x808n), acc);
-      expect(r1.status).toBe('ok');
-      expect(r2.status).toBe('ok');
-      const sharedRefs = r1.refs.filter((x) => r2.refs.includes(x));
-      const sharedSteps = r1.trace.filter((x) => r2.trace.includes(x));
-      // The nested walks of L2's tables at level 2 and above, L2's entries at level 3 and above.
-      expect(sharedRefs.length).toBeGreaterThanOrEqual(r1.nestedLevels * (r1.guestLevels - 1) + r1.guestLevels - 2);
-      expect(sharedSteps.length).toBe(r1.guestLevels - 2);
-      for (const x of [...sharedRefs, ...sharedSteps]) {
-        expect(Object.isFrozen(x)).toBe(true);
-        expect(() => {
-          (x as { value: bigint }).value = 0n;
-        }).toThrow(TypeError);
-      }
-    });
-  }
-});
-
-describe('2D record walk: tables and data at GPAs with frame bits 19 and 30 set', () => {
-  // walk-2d-fast-traced.ts makes each GPA's and nGPA's bigint from the frame's halves (bits 31:12
-  // from the frame's bits 19:0, bits 63:32 from its bits 30:20): frames with bits 19 and 30 set
-  // (GPA 0x400_8000_0000 = 4 TiB + 2 GiB, below the 8 TiB its int32 frames reach) catch a half
-  // taken from the wrong bits. The nested tables, L2's tables (identity-mapped) and the data all
-  // live there; every record must equal the full walk's, and the walks must take the fast path.
-  const BASE = 0x400_8000_0000n;
-  const make = (nk: 'ept4' | 'npt4') => {
-    const mem = new GuestMemory({ maxPhyAddr: 46 });
-    mem.addSlot({ base: gpa(BASE), size: 64n << 20n });
-    const ept = nk === 'ept4';
-    const nb = new PageTableBuilder(mem, { mode: ept ? 'ept4' : NPT_MODE[4], pool: { base: gpa(BASE), size: 8n << 20n } });
-    const rw = ept ? {} : { writable: true, user: true };
-    const l2Pool = BASE + (16n << 20n);
-    nb.map(l2Pool, gpa(l2Pool), { count: 256, flags: rw });
-    nb.map(BASE + (32n << 20n) + 0x8_0000n, gpa(BASE + (48n << 20n) + 0x8_0000n), { count: 16, flags: rw });
-    const l2 = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(l2Pool), size: 1n << 20n } });
-    l2.map(0x7f00_1234_5000n, BASE + (32n << 20n) + 0x8_0000n, { count: 16, flags: { writable: true, user: true } });
-    const nested = ept ? NgpaWalker.ept(mem, { eptp: makeEptp({ root: nb.root, adEnabled: true }) }) : NgpaWalker.npt(mem, { ncr3: nb.root, l1: l1RegsFor(4, true), features: { ...DEFAULT_FEATURES, maxPhyAddr: 46, vendor: 'amd' } });
-    const regs: PagingRegisters = { cr0: CR0.PE | CR0.PG | CR0.WP, cr3: l2.root, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE };
-    return new Walk2D(nested, { regs, features: { ...DEFAULT_FEATURES, maxPhyAddr: 46 } });
-  };
-  for (const nk of ['ept4', 'npt4'] as const) {
-    it(`paging4 on ${nk}`, () => {
-      const a = make(nk);
-      const b = fullWalkOnly(make(nk));
-      let fast = 0;
-      for (let round = 0; round < 2; round++) {
-        for (let p = 0n; p < 16n; p += 5n) {
-          for (const acc of [{ kind: 'write', user: true }, { kind: 'read', user: true }] as Access[]) {
-            const va = gva(0x7f00_1234_5000n + p * 4096n + 0xa48n);
-            const got = a.walk(va, acc);
-            expect(got).toEqual(b.walk(va, acc));
-            if (fastCase(got)) fast++;
-          }
-        }
-      }
-      expect(fast).toBeGreaterThanOrEqual(6);
     });
   }
 });
