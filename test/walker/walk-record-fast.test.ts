@@ -379,12 +379,26 @@ describe('walk(): the record fast path with 5-level paging and large leaves (ste
 });
 
 describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () => {
-  it('two level-2 entries in one slot: records equal the reference; the slot keeps one entry\'s frozen step, the other gets its own until it replaces it; a changed entry gets a new step', () => {
+  /** A 4-level guest with an empty page-table pool at 1 MiB: the tests map what they need. */
+  function level2Guest() {
     const mem = new GuestMemory({ maxPhyAddr: 46 });
     mem.addSlot({ base: gpa(0n), size: RAM });
     const b = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x100000n), size: 0x800000n } });
-    const base = 0x7f00_0000_0000n;
-    const flags = { writable: true, user: true, accessed: true, dirty: true };
+    return { mem, b, base: 0x7f00_0000_0000n, flags: { writable: true, user: true, accessed: true, dirty: true } };
+  }
+  /** User reads through the record walk, each checked against walkTables + buildRecord. */
+  function checkedReadWalker(mem: GuestMemory, root: bigint) {
+    const { w, reference } = walkerWithReference(mem, root, 'paging4');
+    const read: Access = { kind: 'read', user: true };
+    const walk = (va: bigint): WalkResult => {
+      const r = w.walk(gva(va), read);
+      expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, read));
+      return r;
+    };
+    return { w, read, walk };
+  }
+  it('two level-2 entries in one slot: records equal the reference; the slot keeps one entry\'s frozen step, the other gets its own until it replaces it; a changed entry gets a new step', () => {
+    const { mem, b, base, flags } = level2Guest();
     // One 4K page at the same 2 MiB index in each of 16 1 GiB regions (a page directory each):
     // two of them whose level-2 entries share a slot.
     const vas: bigint[] = [];
@@ -398,13 +412,7 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     expect(j).toBeGreaterThan(0);
     const A = vas[0]! + 0x123n;
     const B = vas[j]! + 0x456n;
-    const { w, reference } = walkerWithReference(mem, b.root, 'paging4');
-    const read: Access = { kind: 'read', user: true };
-    const walk = (va: bigint): WalkResult => {
-      const r = w.walk(gva(va), read);
-      expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, read));
-      return r;
-    };
+    const { w, read, walk } = checkedReadWalker(mem, b.root);
     // The first pass (the full walk) sets the upper entries' A bits; then A's step takes the slot.
     for (let k = 0; k < 2; k++) for (const va of [A, B]) w.walk(gva(va), read);
     const a1 = walk(A);
@@ -443,24 +451,14 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     expect(show(a1)).toBe(textA);
   });
   it('turns itself off after a probe of 256 lookups that hit less than half the time, for 65536 walks, then probes again; records equal the reference throughout', () => {
-    const mem = new GuestMemory({ maxPhyAddr: 46 });
-    mem.addSlot({ base: gpa(0n), size: RAM });
-    const b = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x100000n), size: 0x800000n } });
-    const base = 0x7f00_0000_0000n;
-    const flags = { writable: true, user: true, accessed: true, dirty: true };
+    const { mem, b, base, flags } = level2Guest();
     // 300 pages, each under its own level-2 entry of one page directory (300 slots).
     const vas: bigint[] = [];
     for (let i = 0n; i < 300n; i++) {
       b.map(gva(base + (i << 21n)), gpa(0x4000_0000n + (i << 12n)), { size: '4K', count: 1, flags });
       vas.push(base + (i << 21n) + 0x88n);
     }
-    const { w, reference } = walkerWithReference(mem, b.root, 'paging4');
-    const read: Access = { kind: 'read', user: true };
-    const walk = (va: bigint): WalkResult => {
-      const r = w.walk(gva(va), read);
-      expect(r, `0x${va.toString(16)}`).toStrictEqual(reference(va, read));
-      return r;
-    };
+    const { w, read, walk } = checkedReadWalker(mem, b.root);
     // The upper entries' A bits set here, so that every walk takes the fast path (one lookup each).
     for (const va of vas) for (const l of [4, 3, 2]) {
       const e = BigInt(b.getEntry(gva(va), l).gpa);
