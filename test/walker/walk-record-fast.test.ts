@@ -450,6 +450,36 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     expect(walk(B).trace[2]!.value).toBe(v2);
     expect(show(a1)).toBe(textA);
   });
+  it('a hit needs the same entry GPA, ACC through it and high half: a PDE equal to another in its slot, an ignored high bit, an ACC change above', () => {
+    const { mem, b, base, flags } = level2Guest();
+    const vas: bigint[] = [];
+    for (let i = 0n; i < 16n; i++) {
+      const va = base + (i << 30n) + (5n << 21n);
+      b.map(gva(va), gpa(0x4000_0000n + (i << 21n)), { size: '4K', count: 1, flags });
+      vas.push(va);
+    }
+    const e = (va: bigint, level: number) => gpa(BigInt(b.getEntry(gva(va), level).gpa));
+    const slotOf = (va: bigint): number => Number((BigInt(e(va, 2)) >> 3n) & 4095n);
+    const j = vas.findIndex((v, i) => i > 0 && slotOf(v) === slotOf(vas[0]!));
+    expect(j).toBeGreaterThan(0);
+    const A = vas[0]!;
+    const B = vas[j]!;
+    const { w, read, walk } = checkedReadWalker(mem, b.root);
+    for (let k = 0; k < 2; k++) for (const va of [A, B]) w.walk(gva(va), read);
+    walk(A);
+    // B's PDE names A's page table (PDEs may share one): the same value in A's slot, at another
+    // GPA, so B's step is not A's (its entryGpa differs).
+    mem.write64(e(B, 2), mem.read64(e(A, 2)));
+    walk(A);
+    walk(B);
+    // An ignored bit of A's PDE's high half (bit 52; SDM Vol. 3A Table 4-17): only `hi` changes.
+    mem.write64(e(A, 2), mem.read64(e(A, 2)) | (1n << 52n));
+    walk(A);
+    walk(A);
+    // A's PDPTE loses R/W: the PDE is unchanged, the ACC through it is not (no W).
+    mem.write64(e(A, 3), mem.read64(e(A, 3)) & ~2n);
+    expect(walk(A).trace[2]!.access & 2).toBe(0);
+  });
   it('turns itself off after a probe of 256 lookups that hit less than half the time, for 65536 walks, then probes again; records equal the reference throughout', () => {
     const { mem, b, base, flags } = level2Guest();
     // 300 pages, each under its own level-2 entry of one page directory (300 slots).
