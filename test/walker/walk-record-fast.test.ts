@@ -397,10 +397,12 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     };
     return { w, read, walk };
   }
-  it('two level-2 entries in one slot: records equal the reference; the slot keeps one entry\'s frozen step, the other gets its own until it replaces it; a changed entry gets a new step', () => {
+  /**
+   * One 4K page at the same 2 MiB index in each of 16 1 GiB regions (a page directory each), and
+   * two of those pages whose level-2 entries share a slot of the cache.
+   */
+  function twoPdesInOneSlot() {
     const { mem, b, base, flags } = level2Guest();
-    // One 4K page at the same 2 MiB index in each of 16 1 GiB regions (a page directory each):
-    // two of them whose level-2 entries share a slot.
     const vas: bigint[] = [];
     for (let i = 0n; i < 16n; i++) {
       const va = base + (i << 30n) + (5n << 21n);
@@ -410,8 +412,12 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     const slotOf = (va: bigint): number => Number((BigInt(b.getEntry(gva(va), 2).gpa) >> 3n) & 4095n);
     const j = vas.findIndex((v, i) => i > 0 && slotOf(v) === slotOf(vas[0]!));
     expect(j).toBeGreaterThan(0);
-    const A = vas[0]! + 0x123n;
-    const B = vas[j]! + 0x456n;
+    return { mem, b, pageA: vas[0]!, pageB: vas[j]! };
+  }
+  it('two level-2 entries in one slot: records equal the reference; the slot keeps one entry\'s frozen step, the other gets its own until it replaces it; a changed entry gets a new step', () => {
+    const { mem, b, pageA, pageB } = twoPdesInOneSlot();
+    const A = pageA + 0x123n;
+    const B = pageB + 0x456n;
     const { w, read, walk } = checkedReadWalker(mem, b.root);
     // The first pass (the full walk) sets the upper entries' A bits; then A's step takes the slot.
     for (let k = 0; k < 2; k++) for (const va of [A, B]) w.walk(gva(va), read);
@@ -451,19 +457,8 @@ describe('walk(): the level-2 step cache (a slot per entry GPA bits 14:3)', () =
     expect(show(a1)).toBe(textA);
   });
   it('a hit needs the same entry GPA, ACC through it and high half: a PDE equal to another in its slot, an ignored high bit, an ACC change above', () => {
-    const { mem, b, base, flags } = level2Guest();
-    const vas: bigint[] = [];
-    for (let i = 0n; i < 16n; i++) {
-      const va = base + (i << 30n) + (5n << 21n);
-      b.map(gva(va), gpa(0x4000_0000n + (i << 21n)), { size: '4K', count: 1, flags });
-      vas.push(va);
-    }
+    const { mem, b, pageA: A, pageB: B } = twoPdesInOneSlot();
     const e = (va: bigint, level: number) => gpa(BigInt(b.getEntry(gva(va), level).gpa));
-    const slotOf = (va: bigint): number => Number((BigInt(e(va, 2)) >> 3n) & 4095n);
-    const j = vas.findIndex((v, i) => i > 0 && slotOf(v) === slotOf(vas[0]!));
-    expect(j).toBeGreaterThan(0);
-    const A = vas[0]!;
-    const B = vas[j]!;
     const { w, read, walk } = checkedReadWalker(mem, b.root);
     for (let k = 0; k < 2; k++) for (const va of [A, B]) w.walk(gva(va), read);
     walk(A);
