@@ -197,13 +197,12 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
       // Level 2 from the step cache too (L2_SLOTS), in a slot picked by the entry's GPA bits 14:3;
       // a miss replaces the slot's step when the slot is empty or its step is of the same entry,
       // and otherwise at every 64th miss only. While the cache is off (l2Off walks, after a probe of
-      // L2_PROBE lookups that hit less than half the time) the step is made as buildRecord writes
-      // it for an entry read from memory on a successful walk (the same keys in the same order).
+      // L2_PROBE lookups that hit less than half the time) or when the slot is kept, the step is
+      // made as buildRecord writes it for an entry read from memory on a successful walk (the same
+      // keys in the same order).
       const e2 = (tlo | (idx * 8)) >>> 0;
-      if (l2Off > 0) {
-        l2Off--;
-        s2 = { level: 2, source: 'memory', entryGpa: u64(e2, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
-      } else {
+      if (l2Off > 0) l2Off--;
+      else {
         const slot2 = L2_BASE + ((e2 >>> 3) & (L2_SLOTS - 1));
         const old2 = steps[slot2];
         const k2 = slot2 * 4;
@@ -211,13 +210,13 @@ export function makeRecordFastWalk(w: WalkInputs): RecordFastWalk {
           s2 = old2;
           l2Hits++;
         } else if (old2 === undefined || key[k2] === e2 || (++misses2 & 63) === 0) s2 = keepStep(steps, key, slot2, 2, e2, thi, lo, hi, acc, large);
-        else s2 = { level: 2, source: 'memory', entryGpa: u64(e2, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
         if (++l2Looks === L2_PROBE) {
           if (l2Hits < L2_PROBE / 2) l2Off = L2_OFF;
           l2Looks = 0;
           l2Hits = 0;
         }
       }
+      if (s2 === undefined) s2 = { level: 2, source: 'memory', entryGpa: u64(e2, thi) as Gpa, value: u64(lo, hi), present: true, leaf: large, access: acc };
       if (large) {
         level = 2;
         break leaf;
