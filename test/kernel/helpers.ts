@@ -63,6 +63,9 @@ export function jupyterEnv(dir: string): NodeJS.ProcessEnv {
     HOME: d('home'),
     PYDEVD_DISABLE_FILE_VALIDATION: '1',
     JUPYTER_PLATFORM_DIRS: '0',
+    // Temp files of the client (its connection files) and of the kernel land under `dir` too, so a
+    // test can see what a run left behind, and nothing accumulates in the machine's /tmp.
+    TMPDIR: d('tmp'),
   };
 }
 

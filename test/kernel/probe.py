@@ -283,6 +283,11 @@ def main():
         if probe.km.has_kernel and probe.km.is_alive():
             probe.kc.stop_channels()
             probe.km.shutdown_kernel(now=True)
+        else:
+            # The kernel exited on its own (a shutdown_request step): shutdown_kernel was never
+            # called, so the connection file KernelManager wrote to the temp directory is still
+            # there (one left in /tmp per CI run until this).
+            probe.km.cleanup_resources()
     json.dump(results, sys.stdout, default=str)
 
 

@@ -3,6 +3,7 @@
  * message type a front end uses, malformed input, and every message the kernel sent checked
  * against the Rust `jupyter-protocol` crate's types (jupyter-protocol-types.ts).
  */
+import * as fs from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installKernel, jupyterEnv, outputs, probe, tempDir, type Executed, type IopubMsg } from './helpers';
 import { checkMessage, type WireMessage } from './jupyter-protocol-types';
@@ -43,6 +44,7 @@ const STEPS = [
 
 let r: unknown[];
 let stderr: string;
+let tmpLeft: string[];
 
 const ex = (i: number): Executed => r[i] as Executed;
 
@@ -50,6 +52,13 @@ beforeAll(async () => {
   const env = jupyterEnv(tempDir('conformance'));
   await installKernel(env);
   ({ results: r, stderr } = await probe(env, STEPS));
+  tmpLeft = fs.readdirSync(env.TMPDIR!);
+});
+
+describe('clean up', () => {
+  it('after the kernel exits on shutdown_request, neither it nor the client leaves a file in TMPDIR (the connection file included)', () => {
+    expect(tmpLeft).toEqual([]);
+  });
 });
 
 describe('channels', () => {
