@@ -8,7 +8,7 @@ import { walk2dBench } from './walk2d.bench';
 import { shadowBench } from './shadow.bench';
 import { workloadBench } from './workload.bench';
 import { tdxBench } from './tdx.bench';
-import { buildNativeWalker, runNativeWalker, nativeComparison } from './native.bench';
+import { buildNativeWalker, runNativeWalker, nativeComparison, nativePairing } from './native.bench';
 
 const results: BenchResult[] = [];
 // `npm run bench -- <group>` runs one group; `walks` runs the gva and 2D walks with the C walker
@@ -21,11 +21,12 @@ if (!only || only === 'map') results.push(...mapBench());
 const native = !only || walks || only === 'walk' || only === 'walk2d' ? buildNativeWalker() : undefined;
 const cRuns: Map<string, number>[] = [];
 if (native) cRuns.push(runNativeWalker(native));
-if (!only || walks || only === 'walk') results.push(...walkBench());
+const pairNative = native ? nativePairing(native) : undefined;
+if (!only || walks || only === 'walk') results.push(...walkBench(pairNative));
 if (native) cRuns.push(runNativeWalker(native));
 if (!only || only === 'tdp') results.push(...tdpBench());
 if (only === 'tlb') results.push(...tlbHitBench());
-if (!only || walks || only === 'walk2d') results.push(...walk2dBench());
+if (!only || walks || only === 'walk2d') results.push(...walk2dBench(pairNative));
 if (native) {
   cRuns.push(runNativeWalker(native));
   results.push(...nativeComparison(cRuns, results));

@@ -1,6 +1,7 @@
 /** gva walk cost: random 4 KiB walks over a guest with 1 Mi mapped pages, 4- and 5-level. */
 import { GuestMemory, PageTableBuilder, GvaWalker, CR0, CR4, EFER, encodeAccess, gpa, DEFAULT_FEATURES } from '../src';
 import { rng, nsPerOp, pairedNsPerOp, type BenchResult } from './harness';
+import type { NativePairing } from './native.bench';
 import { walkTables, type WalkInputs } from '../src/walker/walk';
 import type { WalkScratch } from '../src/walker/walk-scratch';
 
@@ -23,7 +24,8 @@ function guest(levels: 4 | 5): { w: GvaWalker; base: bigint } {
   return { w, base };
 }
 
-export function walkBench(): BenchResult[] {
+/** `pairNative`: the C walker's paired rounds (native.bench.ts), run on the 4-level raw walk's own body. */
+export function walkBench(pairNative?: NativePairing): BenchResult[] {
   const out: BenchResult[] = [];
   for (const levels of [4, 5] as const) {
     const { w, base } = guest(levels);
@@ -41,13 +43,16 @@ export function walkBench(): BenchResult[] {
     // do the full permission, reserved-bit and A/D checks on a warm guest.
     for (let i = 0; i < N; i++) w.walkRaw(his[i]!, los[i]!, acc);
     let sink = 0;
-    const ns = nsPerOp(N, 7, (n) => {
+    const raw = (n: number): void => {
       let t = 0; // a local, as walk.c's TIME: a captured `sink` boxes a new heap number per walk
       for (let i = 0; i < n; i++) t += w.walkRaw(his[i]!, los[i]!, acc) + w.lastGfn;
       sink += t;
-    });
+    };
+    const ns = nsPerOp(N, 7, raw);
     if (sink === -1) console.log(sink);
     out.push({ name: `gva_walk.${levels}level.random4k.raw`, value: ns, unit: 'ns/walk', note: 'median of 7 rounds, 1 Mi walks each' });
+    // The same body and walks as the rounds above (walk.c uses the same seed and layout).
+    if (levels === 4 && pairNative) out.push(...pairNative('gva', raw, N));
     // The same walks through walkRawBatch (walk-batch.ts: groups interleaved level by level), in
     // batches of 4096 so the outputs stay in cache; a separate figure, not the raw walk's.
     const B = 4096;

@@ -5,6 +5,7 @@
  */
 import { GuestMemory, PageTableBuilder, GvaWalker, NgpaWalker, Walk2D, makeEptp, CR0, CR4, EFER, encodeAccess, gpa, DEFAULT_FEATURES } from '../src';
 import { rng, nsPerOp, pairedNsPerOp, type BenchResult } from './harness';
+import type { NativePairing } from './native.bench';
 
 const PAGES = 1 << 20;
 const EPT_POOL = 0x0n; // EPT12 tables, GPA
@@ -29,7 +30,8 @@ function setup() {
   return { w1, w2 };
 }
 
-export function walk2dBench(): BenchResult[] {
+/** `pairNative`: the C walker's paired rounds (native.bench.ts), run on the raw 2D walk's own body. */
+export function walk2dBench(pairNative?: NativePairing): BenchResult[] {
   const { w1, w2 } = setup();
   const N = 1 << 20;
   const r = rng(2024);
@@ -52,11 +54,14 @@ export function walk2dBench(): BenchResult[] {
     refs += w2.lastRefCount;
   }
   let sink = 0;
-  const ns2 = nsPerOp(N, 7, (n) => {
+  const raw2 = (n: number): void => {
     let t = 0; // a local, as walk.c's TIME: a captured `sink` boxes a new heap number per walk
     for (let i = 0; i < n; i++) t += w2.walkRaw(his[i]!, los[i]!, acc) + w2.lastGfn;
     sink += t;
-  });
+  };
+  const ns2 = nsPerOp(N, 7, raw2);
+  // The same body and walks as the rounds above (walk.c uses the same seed and layout).
+  const pairedC = pairNative ? pairNative('2d', raw2, N) : [];
   const ns1 = nsPerOp(N, 7, (n) => {
     let t = 0; // a local, as walk.c's TIME: a captured `sink` boxes a new heap number per walk
     for (let i = 0; i < n; i++) t += w1.walkRaw(his[i]!, los[i]!, acc) + w1.lastGfn;
@@ -85,5 +90,6 @@ export function walk2dBench(): BenchResult[] {
     { name: 'walk2d.4x4.random4k.record_over_raw', value: pair.ratio, unit: 'x', note: `median of the 21 rounds' record/raw (raw ${pair.a.toFixed(1)} ns/walk in those rounds)` },
     { name: 'walk1d.4level.random4k.raw', value: ns1, unit: 'ns/walk', note: 'same L2 tables, one dimension (4 refs)' },
     { name: 'walk2d.4x4.vs.1d', value: ns2 / ns1, unit: 'x', note: 'raw 2D walk / raw 1D walk' },
+    ...pairedC,
   ];
 }

@@ -217,23 +217,49 @@ static int cmp(const void *a, const void *b) {
 static uint64_t vas[N];
 static volatile uint64_t sink;
 
+/* Timed rounds per figure: ROUNDS, or 1 in `round` mode (below). */
+static int rounds = ROUNDS;
+
 #define TIME(label, call)                                                   \
   do {                                                                      \
     uint64_t s = 0;                                                         \
     for (uint32_t i = 0; i < 100000; i++) s += call;                        \
     double per[ROUNDS];                                                     \
-    for (int r = 0; r < ROUNDS; r++) {                                      \
+    for (int r = 0; r < rounds; r++) {                                      \
       double t0 = now_ns();                                                 \
       for (uint32_t i = 0; i < N; i++) s += call;                           \
       per[r] = (now_ns() - t0) / N;                                         \
     }                                                                       \
-    qsort(per, ROUNDS, sizeof per[0], cmp);                                 \
+    qsort(per, rounds, sizeof per[0], cmp);                                 \
     sink = s;                                                               \
-    printf("{\"name\":\"%s\",\"value\":%.3f,\"unit\":\"ns/walk\"}\n", label, per[ROUNDS / 2]); \
+    printf("{\"name\":\"%s\",\"value\":%.3f,\"unit\":\"ns/walk\"}\n", label, per[rounds / 2]); \
   } while (0)
 
+/*
+ * Arguments: [cpu] [round gva|2d]. `cpu`: the thread's CPU clock. `round K`: build only figure K's
+ * tables and time one round of N walks after the warm pass (native.bench.ts runs one such process
+ * next to each TypeScript round, so each TypeScript/C ratio compares walks timed seconds apart).
+ */
 int main(int argc, char **argv) {
-  if (argc > 1 && strcmp(argv[1], "cpu") == 0) clock_id = CLOCK_THREAD_CPUTIME_ID;
+  int a = 1;
+  if (a < argc && strcmp(argv[a], "cpu") == 0) {
+    clock_id = CLOCK_THREAD_CPUTIME_ID;
+    a++;
+  }
+  const char *only = NULL;
+  if (a + 1 < argc && strcmp(argv[a], "round") == 0) {
+    only = argv[a + 1];
+    if (strcmp(only, "gva") != 0 && strcmp(only, "2d") != 0) {
+      fprintf(stderr, "round: unknown figure %s (gva or 2d)\n", only);
+      return 2;
+    }
+    rounds = 1;
+    a += 2;
+  }
+  if (a < argc) {
+    fprintf(stderr, "usage: %s [cpu] [round gva|2d]\n", argv[0]);
+    return 2;
+  }
   nframes = (64ull << 20) / 4096 * 2; /* 128 MiB of table frames: enough for 1 Mi pages twice over */
   mem = calloc(nframes * 512, 8);
   if (!mem) return 1;
@@ -254,16 +280,19 @@ int main(int argc, char **argv) {
 
   /* gva: 4-level, tables from frame 0, data frames far above (never touched). */
   const uint64_t base = 0x7f0000000000ull;
-  uint64_t root = build_paging4(base, 0x200000);
-  xs = 4 * 7919;
-  for (uint32_t i = 0; i < N; i++) {
-    uint32_t a = xorshift() % PAGES, off = xorshift() & 0xfff;
-    vas[i] = base + (uint64_t)a * 4096 + off;
+  if (only == NULL || strcmp(only, "gva") == 0) {
+    uint64_t root = build_paging4(base, 0x200000);
+    xs = 4 * 7919;
+    for (uint32_t i = 0; i < N; i++) {
+      uint32_t a = xorshift() % PAGES, off = xorshift() & 0xfff;
+      vas[i] = base + (uint64_t)a * 4096 + off;
+    }
+    for (uint32_t i = 0; i < N; i++) {
+      if (walk4(root, vas[i], pfec) == ~0ull) { fprintf(stderr, "gva walk faulted\n"); return 1; }
+    }
+    TIME("c.gva_walk.4level.random4k", walk4(root, vas[i], pfec));
   }
-  for (uint32_t i = 0; i < N; i++) {
-    if (walk4(root, vas[i], pfec) == ~0ull) { fprintf(stderr, "gva walk faulted\n"); return 1; }
-  }
-  TIME("c.gva_walk.4level.random4k", walk4(root, vas[i], pfec));
+  if (only != NULL && strcmp(only, "2d") != 0) return 0;
 
   /* 2d: EPT identity-maps the table frames (nGPA = GPA) and maps data frames 1:1 elsewhere. */
   next_frame = 0;
@@ -283,6 +312,6 @@ int main(int argc, char **argv) {
     if (walk2d(root2, vas[i], pfec) == ~0ull) { fprintf(stderr, "2d walk faulted\n"); return 1; }
   }
   TIME("c.walk2d.4x4.random4k", walk2d(root2, vas[i], pfec));
-  TIME("c.walk1d.4level.random4k", walk4(root2, vas[i], pfec));
+  if (only == NULL) TIME("c.walk1d.4level.random4k", walk4(root2, vas[i], pfec));
   return 0;
 }
