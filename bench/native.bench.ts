@@ -95,7 +95,7 @@ export function nativePairing(bin: string): NativePairing {
       c.push(x);
       ratios.push(t / x);
     }
-    const note = `median of ${PAIRED_ROUNDS} rounds' TypeScript/C, each a TypeScript round of ${n} raw walks next to a C process timing one round of the same walks (TypeScript ${median(ts).toFixed(1)}, C ${median(c).toFixed(1)} ns/walk in those rounds)`;
+    const note = `median of ${PAIRED_ROUNDS} rounds' TypeScript/C (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}), each a TypeScript round of ${n} raw walks next to a C process timing one round of the same walks (TypeScript ${median(ts).toFixed(1)}, C ${median(c).toFixed(1)} ns/walk in those rounds)`;
     return [{ name: `${tsName}.paired_ts_over_c`, value: median(ratios), unit: 'x', note }];
   };
 }
