@@ -67,6 +67,8 @@ const B_SLOTS = 4096;
  * collection): worth it only where most lookups hit.
  */
 const PROBE = 256;
+/** Per slot, the in-walk sharing state (lastAt, atGpa) of nested levels 1..5. */
+const AT = 11;
 const OFF = 65536;
 
 /** Where a successful traced walk leaves the record's references and L2's trace steps (new arrays each walk). */
@@ -180,9 +182,10 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const caHi = new Int32Array(A_SLOTS * aMax);
   const caRef = new Array<MemRef2D | undefined>(A_SLOTS * aMax).fill(undefined);
   const caStep = new Array<WalkStep | undefined>(A_SLOTS * aLv).fill(undefined);
-  const caLvl = new Float64Array(A_SLOTS * aLv * 6); // per level: lo, hi, tableGfn, guestTableGfn, index, acc
-  const caEnd = new Float64Array(A_SLOTS * 4); // g, frame, accLo, nxOr
-  const caAt = new Float64Array(A_SLOTS * 16); // lastAt[1..nRoot], atGpa[1..nRoot]
+  // Int32 where every number is an int32 (frames are, NARROW; halves and ACCs as their bits).
+  const caLvl = new Int32Array(A_SLOTS * aLv * 6); // per level: lo, hi, tableGfn, guestTableGfn, index, acc
+  const caEnd = new Int32Array(A_SLOTS * 4); // g, frame, accLo, nxOr
+  const caAt = new Float64Array(A_SLOTS * AT); // lastAt[1..nRoot] at 1..5, atGpa[1..nRoot] at 6..10
   const cbKeyHi = new Uint32Array(B_SLOTS);
   const cbKeyLo = new Uint32Array(B_SLOTS);
   const cbN = new Int32Array(B_SLOTS);
@@ -193,9 +196,9 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   const cbHi = new Int32Array(B_SLOTS * bMax);
   const cbRef = new Array<MemRef2D | undefined>(B_SLOTS * bMax).fill(undefined);
   const cbStep = new Array<WalkStep | undefined>(B_SLOTS).fill(undefined);
-  const cbLvl = new Float64Array(B_SLOTS * 6);
-  const cbEnd = new Float64Array(B_SLOTS * 4);
-  const cbAt = new Float64Array(B_SLOTS * 16);
+  const cbLvl = new Int32Array(B_SLOTS * 6);
+  const cbEnd = new Int32Array(B_SLOTS * 4);
+  const cbAt = new Float64Array(B_SLOTS * AT);
   // The entries a walk that fills a segment reads, by reference position (table frame, index, halves).
   const tG = new Int32Array(maxRefs);
   const tI = new Int32Array(maxRefs);
@@ -299,10 +302,10 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
         resume = caEnd[e + 1]! | 0;
         accLo = caEnd[e + 2]! | 0;
         nxOr = caEnd[e + 3]! | 0;
-        const t = sa * 16;
+        const t = sa * AT;
         for (let i = 1; i <= nRoot; i++) {
           lastAt[i] = caAt[t + i]!;
-          atGpa[i] = caAt[t + 8 + i]!;
+          atGpa[i] = caAt[t + 5 + i]!;
         }
         refs = na;
         aAt = na;
@@ -341,10 +344,10 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           resume = cbEnd[e + 1]! | 0;
           accLo = cbEnd[e + 2]! | 0;
           nxOr = cbEnd[e + 3]! | 0;
-          const t = sb * 16;
+          const t = sb * AT;
           for (let i = 1; i <= nRoot; i++) {
             lastAt[i] = cbAt[t + i]!;
-            atGpa[i] = cbAt[t + 8 + i]!;
+            atGpa[i] = cbAt[t + 5 + i]!;
           }
           refs += nb;
           level = 1;
@@ -475,10 +478,10 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           caEnd[e + 1] = frame;
           caEnd[e + 2] = accLo;
           caEnd[e + 3] = nxOr;
-          const t = fillA * 16;
+          const t = fillA * AT;
           for (let i = 1; i <= nRoot; i++) {
             caAt[t + i] = lastAt[i]!;
-            caAt[t + 8 + i] = atGpa[i]!;
+            caAt[t + 5 + i] = atGpa[i]!;
           }
           caN[fillA] = refs;
           caKeyHi[fillA] = khi;
@@ -510,10 +513,10 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
           cbEnd[e + 1] = frame;
           cbEnd[e + 2] = accLo;
           cbEnd[e + 3] = nxOr;
-          const t = fillB * 16;
+          const t = fillB * AT;
           for (let i = 1; i <= nRoot; i++) {
             cbAt[t + i] = lastAt[i]!;
-            cbAt[t + 8 + i] = atGpa[i]!;
+            cbAt[t + 5 + i] = atGpa[i]!;
           }
           cbN[fillB] = cnt;
           cbKeyHi[fillB] = khi;
