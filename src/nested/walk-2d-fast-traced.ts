@@ -40,7 +40,7 @@
  */
 import { FRAME_WORDS } from '../memory/guest-memory';
 import { PFERR } from '../format/acc';
-import { entryTables } from '../walker/entry-tables';
+import { entryTables, type EntryTables } from '../walker/entry-tables';
 import { SLOW, allowed } from '../walker/walk-fast';
 import { faultMask, INT_FRAME_END, NARROW } from './walk-2d-fast';
 import type { WalkInputs } from '../walker/walk';
@@ -98,6 +98,15 @@ export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number
   if (gt === undefined || nt === undefined || w.pdptrs !== undefined || n.pdptrs !== undefined) return undefined;
   if (n.translate !== undefined || (n.pkru !== 0 && n.format.pkruMask !== 0)) return undefined;
   if (w.rootGfn >= INT_FRAME_END || n.rootGfn >= INT_FRAME_END) return undefined;
+  // The closure and its segment caches (about 1.2 MB, mostly tier B) are made by the first walk:
+  // a Walk2D used only through walkRaw, or never walked, does not pay for them. The forwarding call
+  // costs a few ns against a record walk's microsecond.
+  let walk: TracedWalk2D | undefined;
+  return (s, ns, vhi, vlo, access, finalPfec, parts) => (walk ??= buildTracedWalk2D(w, n, tablePfec, gt, nt))(s, ns, vhi, vlo, access, finalPfec, parts);
+}
+
+/** makeTracedWalk2D's walk, for inputs it accepted (`gt`, `nt`: their formats' entry tables). */
+function buildTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number, gt: EntryTables, nt: EntryTables): TracedWalk2D {
   const mem = w.mem;
   // L2's format.
   const root = w.format.rootLevel;
