@@ -147,6 +147,28 @@ describe('bad walks are refused before anything changes', () => {
     rule(() => l4.w2.walk(0x8000_0000_0000n, { kind: 'read' }), NonCanonicalAddressError, 'canonical-48');
   });
 
+  it('walk() takes or refuses each address as checkAddress does (its upper-half test at the bounds of every mode)', () => {
+    const outcome = (f: () => unknown): unknown => {
+      try {
+        f();
+        return 'ok';
+      } catch (e) {
+        return [(e as Error).constructor.name, (e as MmulabError).rule];
+      }
+    };
+    const around = (x: bigint): bigint[] => [x - 1n, x, x + 1n];
+    const common = [-1n, 0n, ...around(1n << 32n), ...around(1n << 47n), ...around(1n << 56n), ...around((1n << 64n) - (1n << 56n)), ...around((1n << 64n) - (1n << 47n)), (1n << 64n) - 1n, 1n << 64n, 1n << 65n];
+    for (const mode of ['off', 'paging32', 'pae', 'paging4', 'paging5'] as const) {
+      const s = twoDSetup(mode, 'ept4', { ad: true });
+      for (const v of [...common, GVA, Number(GVA), 2 ** 32, -1, 0.5, 'x', undefined] as unknown[]) {
+        const want = outcome(() => s.w2.checkAddress(v as bigint));
+        expect(outcome(() => s.w2.walk(v as bigint, { kind: 'read' })), `${mode} ${String(v)}`).toEqual(want);
+        // An address it takes walks as its bigint does (a number converted).
+        if (want === 'ok') expect(s.w2.walk(v as bigint, { kind: 'read' })).toEqual(s.w2.walk(s.w2.checkAddress(v as bigint), { kind: 'read' }));
+      }
+    }
+  });
+
   it('refs2d refuses levels that do not exist', () => {
     rule(() => refs2d(6, 4), InvalidArgumentError, 'refs2d-guest-levels');
     rule(() => refs2d(4, 0), InvalidArgumentError, 'refs2d-nested-levels');
