@@ -94,6 +94,7 @@ interface FlatWindow {
 }
 /** Most frames one memory holds: `words` is one typed array, at most 4 GiB (Node's limit). */
 export const MAX_FRAMES = 1 << 20;
+const INT32_MIN = -0x8000_0000;
 /** Most bytes one readBytes/writeBytes call moves (the buffer is built eagerly). */
 export const MAX_BYTES_PER_CALL = 1 << 26;
 /** GFNs of the hot-path API: 52-bit GPAs have 40-bit GFNs. */
@@ -174,6 +175,10 @@ export class GuestMemory {
   private affLo = 0;
   private affEnd = 0;
   private affDelta = 0;
+  /** The affine run for int32 tests (affineLo32); kept by syncAffine32 whenever the run changes. */
+  private aff32Lo = 0;
+  private aff32Delta = 0;
+  private aff32Span = INT32_MIN;
   /**
    * The second affine run: the longest run other than the first (empty: aff2Lo = aff2End). Its
    * GFNs are not the first run's (a live GFN has one frame). A 2D walk reads two table pools, L1's
@@ -412,6 +417,33 @@ export class GuestMemory {
   get affineDelta(): number {
     return this.affDelta;
   }
+  /**
+   * @internal The affine run for a walk that holds GFN bits 31:0 in an int32 `g` (walk-fast.ts:
+   * x86HotWalk4): a GFN below 2^32 is in the run exactly when `((g - affineLo32) ^ 2^31) <
+   * affineSpan32` (the unsigned compare of g − affLo, modulo 2^32, with the run's length, as a
+   * signed compare of both sides XOR 2^31), and its frame is then `(g + affineDelta32) | 0`
+   * (modulo 2^32: the frame is below 2^20). A run reaching above GFN 2^32 has span INT32_MIN
+   * (empty) here, which keeps the modular test exact for the GFNs below 2^32 it does take.
+   */
+  get affineLo32(): number {
+    return this.aff32Lo;
+  }
+  /** @internal See affineLo32. */
+  get affineSpan32(): number {
+    return this.aff32Span;
+  }
+  /** @internal See affineLo32. */
+  get affineDelta32(): number {
+    return this.aff32Delta;
+  }
+
+  /** Derive the int32 forms of the affine run (affineLo32) after any change of affLo, affEnd or affDelta. */
+  private syncAffine32(): void {
+    this.aff32Lo = this.affLo | 0;
+    this.aff32Delta = this.affDelta | 0;
+    this.aff32Span = this.affEnd <= 0x1_0000_0000 ? ((this.affEnd - this.affLo) ^ INT32_MIN) : INT32_MIN;
+  }
+
   /** @internal The second affine run [affine2Lo, affine2End) → GFN + affine2Delta (aff2Lo). */
   get affine2Lo(): number {
     return this.aff2Lo;
@@ -517,6 +549,7 @@ export class GuestMemory {
       this.aff2End = this.runEnd;
       this.aff2Delta = this.runDelta;
     }
+    this.syncAffine32();
   }
 
   private swapRuns(): void {
@@ -529,6 +562,7 @@ export class GuestMemory {
     this.aff2Lo = lo;
     this.aff2End = end;
     this.aff2Delta = d;
+    this.syncAffine32();
   }
 
   /**
@@ -539,6 +573,7 @@ export class GuestMemory {
     this.affLo = this.affEnd = this.affDelta = 0;
     this.aff2Lo = this.aff2End = this.aff2Delta = 0;
     this.runLo = this.runEnd = this.runDelta = 0;
+    this.syncAffine32();
     const gs = this.gfnOfFrame;
     for (let f = 0; f < this.nFrames; f++) {
       const g = gs[f]!;

@@ -13,6 +13,19 @@ import { MemoryModel, at } from '../support/memory-model';
 const FAR = 2 ** 28; // first GFN kept in the Map
 const run = (m: GuestMemory): [number, number, number] => [m.affineLo, m.affineEnd, m.affineDelta];
 const run2 = (m: GuestMemory): [number, number, number] => [m.affine2Lo, m.affine2End, m.affine2Delta];
+/** The int32 test x86HotWalk4 makes for a GFN below 2^32 (GuestMemory.affineLo32), and the frame it then takes. */
+const in32 = (m: GuestMemory, g: number): boolean => ((((g | 0) - m.affineLo32) | 0) ^ -0x8000_0000) < m.affineSpan32;
+const frame32 = (m: GuestMemory, g: number): number => ((g | 0) + m.affineDelta32) | 0;
+/** affineLo32/Span32/Delta32 agree with the run for GFNs below 2^32: the run's GFNs when it ends at or below 2^32, none otherwise. */
+function check32(m: GuestMemory, probes: number[]): void {
+  const [lo, end, d] = run(m);
+  for (const g of probes) {
+    if (g < 0 || g >= 2 ** 32) continue;
+    const inRun = g >= lo && g < end && end <= 2 ** 32;
+    expect([g, in32(m, g)]).toEqual([g, inRun]);
+    if (inRun) expect(frame32(m, g)).toBe(g + d);
+  }
+}
 
 describe('GuestMemory affine run', () => {
   it('a pool written in GFN order is one run; frame = GFN + delta inside it, the complete index outside', () => {
@@ -114,6 +127,29 @@ describe('GuestMemory affine run', () => {
     expect([n.frameOf(19), n.frameOf(20), n.frameOf(100), n.frameOf(114), n.frameOf(115)]).toEqual([14, -1, 15, 29, -1]);
   });
 
+  it('the int32 form (affineLo32, affineSpan32, affineDelta32): exact below 2^32, empty for a run reaching above it', () => {
+    const m = new GuestMemory({ maxPhyAddr: 52 });
+    m.addSlot({ base: gpa(0n), size: 1n << 52n });
+    expect([m.affineLo32, m.affineSpan32, m.affineDelta32]).toEqual([0, -0x8000_0000, 0]); // empty
+    m.frameForWrite(7); // frame 0
+    for (let g = 2 ** 32 - 40; g < 2 ** 32; g++) m.frameForWrite(g); // frames 1..40: the run ends at 2^32
+    expect(run(m)).toEqual([2 ** 32 - 40, 2 ** 32, 41 - 2 ** 32]);
+    check32(m, [0, 7, 2 ** 31, 2 ** 32 - 41, 2 ** 32 - 40, 2 ** 32 - 1, 40, 41]);
+    expect(frame32(m, 2 ** 32 - 1)).toBe(40);
+    m.frameForWrite(2 ** 32); // frame 41 continues it across 2^32: no GFN below 2^32 is taken
+    expect(run(m)).toEqual([2 ** 32 - 40, 2 ** 32 + 1, 41 - 2 ** 32]);
+    check32(m, [2 ** 32 - 40, 2 ** 32 - 1, 0, 1]);
+    expect(in32(m, 2 ** 32 - 1)).toBe(false);
+    // A longer run above 2^32 takes over: still none below.
+    for (let g = 2 ** 33; g < 2 ** 33 + 50; g++) m.frameForWrite(g);
+    expect(run(m)[0]).toBe(2 ** 33);
+    check32(m, [0, 1, 2, 42, 43, 2 ** 32 - 1]);
+    // A longer one low: its GFNs, with a frame delta that is not 0.
+    for (let g = 300; g < 400; g++) m.frameForWrite(g);
+    expect(run(m)).toEqual([300, 400, 92 - 300]);
+    check32(m, [299, 300, 399, 400, 2 ** 32 + 300, 2 ** 31 + 300]);
+  });
+
   it('the run is always consistent with a Map model under random runs of writes, removals, re-adds and moves', () => {
     const HOMES = [
       [0, 1 << 16],
@@ -139,6 +175,9 @@ describe('GuestMemory affine run', () => {
             for (let g = lo; g < end; g++) expect(mm.model.get(g)).toBe(g + d);
             for (const p of [lo - 1, lo, end - 1, end]) if (p >= 0 && p < 2 ** 40) expect(m.frameOf(p)).toBe(mm.model.get(p) ?? -1);
           }
+          // The int32 form, at the run's edges and at random GFNs below 2^32.
+          const [l0, e0] = run(m);
+          check32(m, [l0 - 1, l0, l0 + 1, e0 - 1, e0, e0 + 1, ...[...mm.model.keys()].slice(0, 20), 2 ** 32 - 1]);
           // The second run is another run, no longer than the first.
           const [lo, end] = run(m);
           const [lo2, end2] = run2(m);
