@@ -342,7 +342,9 @@ function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
       return 0;
     }
     // A 2 MiB or 1 GiB leaf (x86FastWalk's walk for it): the large-page reserved bits, then the
-    // tail above with the address bits under the page added to the frame.
+    // tail above with the address bits under the page added to the frame. The tail is written out
+    // twice on purpose: an out-of-line leaf function (nine arguments) made 2 MiB walks take 1.44x
+    // x86FastWalk's time.
     if ((level === 3 ? (lo & p3l) | (hi & p3h) : (lo & p2l) | (hi & p2h)) !== 0) return SLOW;
     accLo &= lo;
     nx |= hi;
