@@ -18,8 +18,9 @@ import fc from 'fast-check';
 import { GuestMemory, gpa, paging4Format, encodeAccess, type PageFormat, type Access } from '../../src';
 import { walkTables, type WalkInputs } from '../../src/walker/walk';
 import { WalkScratch } from '../../src/walker/walk-scratch';
-import { makeFastWalk, ensureTrace, SLOW } from '../../src/walker/walk-fast';
+import { makeFastWalk, SLOW } from '../../src/walker/walk-fast';
 import { xorshift } from '../../src/workload/generators';
+import { checkFastAgainstFull, type FastCase } from './fast-vs-full';
 
 const ACCESSES: Access[] = [
   { kind: 'read' }, { kind: 'read', user: true }, { kind: 'write' }, { kind: 'write', user: true },
@@ -61,7 +62,7 @@ function entry(r: () => number, fmt: PageFormat, level: number, g: number): [num
   return [lo >>> 0, hi >>> 0];
 }
 
-interface Case { mem: GuestMemory; inputs: WalkInputs; vhi: number; vlo: number; access: number }
+type Case = FastCase;
 
 function build(placement: Placement, seed: number): Case {
   const r = xorshift(seed);
@@ -130,39 +131,13 @@ function build(placement: Placement, seed: number): Case {
   return { mem, inputs, vhi, vlo, access: encodeAccess(ACCESSES[r() % ACCESSES.length]!) };
 }
 
-function check(c: Case): 'fast' | 'slow' {
-  const { mem, inputs, vhi, vlo, access } = c;
-  const fast = makeFastWalk(inputs);
-  expect(fast.name).toBe('x86HotWalk'); // these inputs take the hot walk
-  const before = mem.words.slice();
-  const s1 = new WalkScratch();
-  // Twice: the second walk runs with the access's permission row already kept.
-  fast(s1, vhi, vlo, access);
-  const got = fast(s1, vhi, vlo, access);
-  expect(Buffer.compare(Buffer.from(mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
-  const s2 = new WalkScratch();
-  const stop = walkTables(inputs, s2, vhi, vlo, access);
-  const wrote = mem.words.length !== before.length || Buffer.compare(Buffer.from(mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
-  expect({ slow: got === SLOW, stop, wrote }).toEqual({ slow: stop !== 0 || wrote, stop, wrote });
-  if (got === SLOW) return 'slow';
-  expect(got).toBe(0);
-  const pick = (s: WalkScratch) => ({ gfn: s.gfn, level: s.level, maxLevel: s.maxLevel, pkey: s.pkey, pteAccess: s.pteAccess });
-  expect(pick(s1)).toEqual(pick(s2));
-  expect(s1.traced).toBe(false);
-  ensureTrace(inputs, s1);
-  for (let l = s2.level; l <= s2.maxLevel; l++) {
-    expect([s1.lo[l], s1.hi[l], s1.tableGfn[l], s1.index[l], s1.acc[l]]).toEqual([s2.lo[l], s2.hi[l], s2.tableGfn[l], s2.index[l], s2.acc[l]]);
-  }
-  return 'fast';
-}
-
 describe('x86HotWalk4 agrees with walkTables', () => {
   for (const placement of ['run', 'shuffled', 'edge', 'alias', 'above', 'across'] as const) {
     it(`tables ${placement}: SLOW exactly when walkTables faults or writes; otherwise the same outcome`, () => {
       const seen = { fast: 0, slow: 0 };
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 0x7fff_ffff }), (seed) => {
-          seen[check(build(placement, seed))]++;
+          seen[checkFastAgainstFull(build(placement, seed), { walker: 'x86HotWalk', twice: true })]++;
         }),
         { numRuns: 1500, seed: 0x407 + placement.length },
       );

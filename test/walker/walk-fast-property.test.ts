@@ -18,10 +18,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { GuestMemory, gpa, paging4Format, paging5Format, nptFormat, eptFormat, encodeAccess, makePageFormat, type PageFormat, type Access } from '../../src';
-import { walkTables, type WalkInputs } from '../../src/walker/walk';
-import { WalkScratch } from '../../src/walker/walk-scratch';
-import { makeFastWalk, ensureTrace, SLOW } from '../../src/walker/walk-fast';
+import type { WalkInputs } from '../../src/walker/walk';
 import { xorshift } from '../../src/workload/generators';
+import { checkFastAgainstFull, type FastCase } from './fast-vs-full';
 
 const TABLE0 = 0x100; // table frames: TABLE0 + level (a few more for the sibling-index cases)
 const DATA0 = 0x4000; // leaf frames around here
@@ -74,13 +73,7 @@ function entry(r: () => number, fmt: PageFormat, level: number, frame: number): 
   return [lo >>> 0, hi >>> 0];
 }
 
-interface Case {
-  mem: GuestMemory;
-  inputs: WalkInputs;
-  vhi: number;
-  vlo: number;
-  access: number;
-}
+type Case = FastCase;
 
 function build(family: Family, seed: number): Case {
   const r = xorshift(seed);
@@ -124,36 +117,13 @@ function build(family: Family, seed: number): Case {
   return { mem, inputs, vhi, vlo, access };
 }
 
-function check(c: Case): 'fast' | 'slow' {
-  const { mem, inputs, vhi, vlo, access } = c;
-  const fast = makeFastWalk(inputs);
-  const before = mem.words.slice();
-  const s1 = new WalkScratch();
-  const got = fast(s1, vhi, vlo, access);
-  expect(Buffer.compare(Buffer.from(mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
-  const s2 = new WalkScratch();
-  const stop = walkTables(inputs, s2, vhi, vlo, access);
-  const wrote = mem.words.length !== before.length || Buffer.compare(Buffer.from(mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
-  expect({ slow: got === SLOW, stop, wrote }).toEqual({ slow: stop !== 0 || wrote, stop, wrote });
-  if (got === SLOW) return 'slow';
-  expect(got).toBe(0);
-  const pick = (s: WalkScratch) => ({ gfn: s.gfn, level: s.level, maxLevel: s.maxLevel, pkey: s.pkey, pteAccess: s.pteAccess });
-  expect(pick(s1)).toEqual(pick(s2));
-  expect(s1.traced).toBe(false);
-  ensureTrace(inputs, s1);
-  for (let l = s2.level; l <= s2.maxLevel; l++) {
-    expect([s1.lo[l], s1.hi[l], s1.tableGfn[l], s1.index[l], s1.acc[l]]).toEqual([s2.lo[l], s2.hi[l], s2.tableGfn[l], s2.index[l], s2.acc[l]]);
-  }
-  return 'fast';
-}
-
 describe('makeFastWalk agrees with walkTables on random tables', () => {
   for (const family of ['x86', 'npt', 'ept'] as const) {
     it(`${family}: SLOW exactly when walkTables faults or writes; otherwise the same outcome`, () => {
       const seen = { fast: 0, slow: 0 };
       fc.assert(
         fc.property(fc.integer({ min: 1, max: 0x7fff_ffff }), (seed) => {
-          seen[check(build(family, seed))]++;
+          seen[checkFastAgainstFull(build(family, seed))]++;
         }),
         { numRuns: 4000, seed: 0x5eed + family.length },
       );
@@ -175,6 +145,6 @@ describe('makeFastWalk agrees with walkTables on random tables', () => {
     mem.addSlot({ base: gpa(0n), size: BigInt(SLOT_FRAMES) * 4096n });
     mem.write64(gpa(BigInt(TABLE0 * 4096)), 0x1e7n | (1n << 39n)); // P W U A D PS, frame 2^27 (512 GiB aligned)
     const inputs: WalkInputs = { mem, format: fmt, rootGfn: TABLE0, pdptrs: undefined, pdptBase: 0, pkru: 0, fetchSetsId: true };
-    expect(check({ mem, inputs, vhi: 0, vlo: 0x1234_5000, access: encodeAccess({ kind: 'write', user: true }) })).toBe('fast');
+    expect(checkFastAgainstFull({ mem, inputs, vhi: 0, vlo: 0x1234_5000, access: encodeAccess({ kind: 'write', user: true }) })).toBe('fast');
   });
 });
