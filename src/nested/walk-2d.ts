@@ -162,6 +162,18 @@ export class Walk2D {
   private readonly trace2d = new Trace2D();
   /** refs(): per nested level, the index of the last nested reference at that level in this walk. */
   private readonly lastNestedAt = new Int8Array(8);
+  /**
+   * A success record never handed out, kept so that the map of OkRecord's objects lives as long as
+   * the walker. The map an object reaches through its constructor's stores is held by the objects
+   * that have it (the transitions to it are weak): when a collection found no record alive — the
+   * bench's rounds call gc() between rounds, a caller may drop every record — the map died with
+   * them, and every function compiled with it (walk(), its caller's `.refCount`) was deoptimized
+   * ("weak objects") and compiled again, once per round of bench/walk2d.bench.ts. Its fields hold
+   * values of the kinds a record holds (bigints, small integers, a string, arrays), so that the
+   * map's field representations are the ones records need.
+   */
+  /** @internal */
+  readonly okMapKeeper: Walk2DOk;
   /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
   private readonly u64 = new U64View();
   /**
@@ -202,6 +214,7 @@ export class Walk2D {
     this.hiHigh = lv === 5 ? 0xff00_0000 : lv === 4 ? 0xffff_8000 : 2 ** 32;
     this.nestedLevels = nested.levels;
     this.nestedScratch = nested.fastWalkScratch();
+    this.okMapKeeper = new OkRecord(0n as Gva, { kind: 'read' }, [], 0n as Gpa, 0 as Gfn, 1, 4096, 0, 0, 'ram', 0, 0n as Ngpa, this.guestLevels, this.nestedLevels, [], 0, []);
     // nested_access: (have_ad ? W : 0) | U; L2's x86 formats always have A/D (and with paging
     // off no table is read).
     this.tableAccess = PFERR.WRITE | PFERR.USER;
