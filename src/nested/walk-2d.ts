@@ -163,7 +163,7 @@ export class Walk2D {
   /** refs(): per nested level, the index of the last nested reference at that level in this walk. */
   private readonly lastNestedAt = new Int8Array(8);
   /**
-   * A success record never handed out, kept so that the map of OkRecord's objects lives as long as
+   * @internal A success record never handed out, kept so that the map of OkRecord's objects lives as long as
    * the walker. The map an object reaches through its constructor's stores is held by the objects
    * that have it (the transitions to it are weak): when a collection found no record alive — the
    * bench's rounds call gc() between rounds, a caller may drop every record — the map died with
@@ -172,7 +172,6 @@ export class Walk2D {
    * values of the kinds a record holds (bigints, small integers, a string, arrays), so that the
    * map's field representations are the ones records need.
    */
-  /** @internal */
   readonly okMapKeeper: Walk2DOk;
   /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
   private readonly u64 = new U64View();
