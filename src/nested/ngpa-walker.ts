@@ -386,22 +386,27 @@ export class NgpaWalker {
   }
 
   /**
+   * @internal The scratch of this walker's last walk, for Walk2D's fast record path: its traced
+   * walk writes the final translation's outcome (gfn, maxLevel, level, pkey, pteAccess) here, and
+   * only when it succeeds, so noteFastWalk has no fields to copy (Walk2D.walk inlines it, and V8
+   * stops inlining at 920 bytes of bytecode per function).
+   */
+  fastWalkScratch(): WalkScratch {
+    return this.scratch;
+  }
+
+  /**
    * @internal The state a successful read-only walk of nGPA frame `ngfn` with `pfec` leaves (as
    * `walkRawUnchecked` through walkTablesRaw does), for a walk another caller ran on these tables
-   * into scratch `done` (Walk2D's fast record path, whose final translation this was): its outcome,
-   * the trace unwritten until asked for (ensureTrace re-walks: the walk changed nothing), no dirty
-   * page logged.
+   * and whose outcome it wrote into fastWalkScratch() (Walk2D's fast record path, whose final
+   * translation this was): the trace unwritten until asked for (ensureTrace re-walks: the walk
+   * changed nothing), no dirty page logged.
    */
-  noteFastWalk(ngfn: number, pfec: number, done: WalkScratch): void {
+  noteFastWalk(ngfn: number, pfec: number): void {
     const s = this.scratch;
     this.lastPfecValue = this.forcesUser ? pfec | PFERR.USER : pfec;
     this.lastStop = WalkStop.Ok;
     this.lastLoggedFlag = false;
-    s.gfn = done.gfn;
-    s.maxLevel = done.maxLevel;
-    s.level = done.level;
-    s.pkey = done.pkey;
-    s.pteAccess = done.pteAccess;
     clearFullWalkFlags(s);
     s.tvhi = Math.floor(ngfn / TWO20);
     // ngfn's low 20 bits by ToInt32 (modular, exact for an integer below 2^53): `%` on a double is a call to fmod.

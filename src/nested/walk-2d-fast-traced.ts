@@ -81,28 +81,46 @@ export interface TracedParts {
  * References read on success (≥ 0), or SLOW. On success: the references and L2's trace in `out`,
  * L2's levels in `s` as `walkTables` writes them, the
  * L1 frame in `s.gfn`, the L2 frame in `s.guestGfn`; the final nested walk's outcome in `ns` (gfn,
- * maxLevel, level, pkey, pteAccess) as the 1D fast walk leaves it, for NgpaWalker.noteFastWalk.
- * On SLOW nothing in memory is written (the trace and the scratches hold garbage the full walk
+ * maxLevel, level, pkey, pteAccess) as the 1D fast walk leaves it: `ns` is the ngpa walker's own
+ * (NgpaWalker.fastWalkScratch), written only on success, and NgpaWalker.noteFastWalk does the rest.
+ * On SLOW nothing in memory or in `ns` is written (the trace and `s` hold garbage the full walk
  * overwrites).
  */
 export type TracedWalk2D = (s: WalkScratch, ns: WalkScratch, vhi: number, vlo: number, access: number, finalPfec: number, out: TracedParts) => number;
+
+/** Walk2D's traced walk, and where it leaves the references and trace. */
+export interface TracedFast {
+  walk: TracedWalk2D;
+  parts: TracedParts;
+}
 
 /**
  * The traced walk for the inputs makeFastWalk2D takes; undefined where it gives none for the
  * formats or a root at or above 8 TiB. The nested walk here is a loop, so it does not need
  * nestedUnrollable: a hand-made nested format keeps the traced walk.
  */
-export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number): TracedWalk2D | undefined {
+export function makeTracedWalk2D(w: WalkInputs, n: WalkInputs, tablePfec: number): TracedFast | undefined {
   const gt = entryTables(w.format);
   const nt = entryTables(n.format);
   if (gt === undefined || nt === undefined || w.pdptrs !== undefined || n.pdptrs !== undefined) return undefined;
   if (n.translate !== undefined || (n.pkru !== 0 && n.format.pkruMask !== 0)) return undefined;
   if (w.rootGfn >= INT_FRAME_END || n.rootGfn >= INT_FRAME_END) return undefined;
   // The closure and its segment caches (about 1.2 MB, mostly tier B) are made by the first walk:
-  // a Walk2D used only through walkRaw, or never walked, does not pay for them. The forwarding call
-  // costs a few ns against a record walk's microsecond.
+  // a Walk2D used only through walkRaw, or never walked, does not pay for them. That walk puts
+  // the closure in `walk` in place of this forwarding one (unless something else was put there
+  // meanwhile: the tests' wrappers, which then keep calling it): Walk2D.walk calls `walk` as it
+  // finds it, and a forwarding call inlined into it took budget from its inlining (V8 stops at
+  // 920 bytes of inlined bytecode per function) that the record's constructor needs.
   let walk: TracedWalk2D | undefined;
-  return (s, ns, vhi, vlo, access, finalPfec, parts) => (walk ??= buildTracedWalk2D(w, n, tablePfec, gt, nt))(s, ns, vhi, vlo, access, finalPfec, parts);
+  const forward: TracedWalk2D = (s, ns, vhi, vlo, access, finalPfec, parts) => {
+    if (walk === undefined) {
+      walk = buildTracedWalk2D(w, n, tablePfec, gt, nt);
+      if (fast.walk === forward) fast.walk = walk;
+    }
+    return walk(s, ns, vhi, vlo, access, finalPfec, parts);
+  };
+  const fast: TracedFast = { walk: forward, parts: { refs: [], trace: [] } };
+  return fast;
 }
 
 /** makeTracedWalk2D's walk, for inputs it accepted (`gt`, `nt`: their formats' entry tables). */

@@ -30,7 +30,7 @@ import { walkTables, type WalkInputs } from '../walker/walk';
 import { WalkScratch, WalkStop } from '../walker/walk-scratch';
 import { makeFastWalk2D, type FastWalk2D } from './walk-2d-fast';
 import { refMeta, Trace2D } from '../walker/walk-2d-traced';
-import { makeTracedWalk2D, type TracedParts, type TracedWalk2D } from './walk-2d-fast-traced';
+import { makeTracedWalk2D, type TracedFast, type TracedParts } from './walk-2d-fast-traced';
 import { buildRecord } from '../walker/walk-record';
 import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
@@ -128,7 +128,9 @@ export class Walk2D {
    * undefined and entries addressing 8 TiB or more make it give up, and the full walk and
    * buildRecord answer.
    */
-  private readonly tracedFast: { walk: TracedWalk2D; scratch: WalkScratch; parts: TracedParts } | undefined;
+  private readonly tracedFast: TracedFast | undefined;
+  /** The ngpa walker's scratch, where the traced walk leaves its final translation (NgpaWalker.fastWalkScratch). */
+  private readonly nestedScratch: WalkScratch;
   // Per-walk state shared with the translate hook.
   private access = 0;
   private tableCalls = 0;
@@ -160,6 +162,17 @@ export class Walk2D {
   private readonly trace2d = new Trace2D();
   /** refs(): per nested level, the index of the last nested reference at that level in this walk. */
   private readonly lastNestedAt = new Int8Array(8);
+  /**
+   * @internal A success record never handed out, kept so that the map of OkRecord's objects lives as long as
+   * the walker. The map an object reaches through its constructor's stores is held by the objects
+   * that have it (the transitions to it are weak): when a collection found no record alive — the
+   * bench's rounds call gc() between rounds, a caller may drop every record — the map died with
+   * them, and every function compiled with it (walk(), its caller's `.refCount`) was deoptimized
+   * ("weak objects") and compiled again, once per round of bench/walk2d.bench.ts. Its fields hold
+   * values of the kinds a record holds (bigints, small integers, a string, arrays), so that the
+   * map's field representations are the ones records need.
+   */
+  readonly okMapKeeper: Walk2DOk;
   /** walk()'s address split into 32-bit halves, and the records' bigints made, through one 8-byte view. */
   private readonly u64 = new U64View();
   /**
@@ -199,6 +212,8 @@ export class Walk2D {
     this.hiLow = lv === 5 ? 0x0100_0000 : lv === 4 ? 0x8000 : 1;
     this.hiHigh = lv === 5 ? 0xff00_0000 : lv === 4 ? 0xffff_8000 : 2 ** 32;
     this.nestedLevels = nested.levels;
+    this.nestedScratch = nested.fastWalkScratch();
+    this.okMapKeeper = new OkRecord(0n as Gva, { kind: 'read' }, [], 0n as Gpa, 0 as Gfn, 1, 4096, 0, 0, 'ram', 0, 0n as Ngpa, this.guestLevels, this.nestedLevels, [], 0, []);
     // nested_access: (have_ad ? W : 0) | U; L2's x86 formats always have A/D (and with paging
     // off no table is read).
     this.tableAccess = PFERR.WRITE | PFERR.USER;
@@ -238,8 +253,7 @@ export class Walk2D {
       translate: (gfn: number, final: boolean): number => this.translateNested(gfn, final),
     };
     this.fast = nf === undefined ? undefined : makeFastWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
-    const traced = nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
-    this.tracedFast = traced === undefined ? undefined : { walk: traced, scratch: new WalkScratch(), parts: { refs: [], trace: [] } };
+    this.tracedFast = nf === undefined ? undefined : makeTracedWalk2D(this.inputs, nf.inputs, this.tableAccess | nf.forceUser);
   }
 
   /**
@@ -461,6 +475,11 @@ export class Walk2D {
 
   /** Walk an L2 access and return the record with every memory reference in order. */
   walk(address: Gva | bigint, access: Access): Walk2DResult {
+    // V8 inlines into this method at most 920 bytes of bytecode (encodeAccess, split, noteFastWalk,
+    // fastOkRecord and OkRecord's constructor took about 890 on Node 20, `--trace-turbo-inlining`):
+    // past that the record's constructor is called through the generic construct stub, which cost
+    // 7-20 % of a record walk (in-process A/B). Code added on this path belongs in the traced walk or
+    // out of line.
     // The halves through a 64-bit view: `Number(v >> 32n)` and `Number(v & 0xffffffffn)` each
     // made a bigint first. A bigint that split takes (in [0, 2^64)) and whose upper half passes
     // checkAddress's rule (hiLow, hiHigh) is the address checkAddress would return; anything else
@@ -468,10 +487,12 @@ export class Walk2D {
     // cost about 10 ns a walk).
     const u64 = this.u64;
     let a: Gva;
-    if (typeof address === 'bigint' && u64.split(address) && (u64.hi < this.hiLow || u64.hi >= this.hiHigh)) a = address as Gva;
+    let vhi = 0;
+    if (typeof address === 'bigint' && u64.split(address) && ((vhi = u64.hi) < this.hiLow || vhi >= this.hiHigh)) a = address as Gva;
     else {
       a = this.checkAddress(address);
       u64.split(a as bigint);
+      vhi = u64.hi;
     }
     const enc = encodeAccess(access);
     const vlo = u64.lo;
@@ -482,10 +503,10 @@ export class Walk2D {
       // when it gives up.
       this.access = enc;
       const finalPfec = (enc & this.fastFinalMask) | this.fastFinalOr;
-      const refs = traced.walk(this.scratch, traced.scratch, u64.hi, vlo, enc, finalPfec, traced.parts);
+      const refs = traced.walk(this.scratch, this.nestedScratch, vhi, vlo, enc, finalPfec, traced.parts);
       if (refs >= 0) {
         // The ngpa walker's last walk is the final translation, as after the full walk.
-        this.nested.noteFastWalk(this.scratch.guestGfn, finalPfec, traced.scratch);
+        this.nested.noteFastWalk(this.scratch.guestGfn, finalPfec);
         this.lastStop = WalkStop.Ok;
         this.refCountValue = refs;
         return this.fastOkRecord(a, access, vlo & 0xfff, traced.parts);
@@ -497,7 +518,7 @@ export class Walk2D {
     this.rawEnd = 0;
     let stop: number;
     try {
-      stop = this.walkRaw(u64.hi, vlo, enc);
+      stop = this.walkRaw(vhi, vlo, enc);
     } finally {
       this.recording = false;
     }
@@ -639,13 +660,19 @@ export class Walk2D {
     const s = this.scratch;
     const level = s.level;
     const g = s.gfn;
-    const u64 = this.u64;
+    const ng = s.guestGfn;
+    // The bigints written out rather than through U64View.make/makeNum: walk() inlines this
+    // method, and V8 stops inlining at 920 bytes of bytecode per function; the two calls took 107
+    // of them, and past the limit the constructor below was called through the generic construct
+    // stub and `make` ran apart from the int32 facts it relies on (BigInt() of a number through
+    // the runtime). Both frames are int32 (the traced walk's NARROW): `>>> 20` and `>>> 0` are
+    // their halves as U64View would take them.
     return new OkRecord(
       a,
       access,
       parts.trace,
-      // The frame's halves and the page offset, as buildRecord makes it (a frame is below 2^40).
-      u64.make((((g & 0xfffff) << 12) | pageOff) >>> 0, Math.floor(g / 0x100000)) as Gpa,
+      // The frame's halves and the page offset, as buildRecord makes it.
+      BigInt.asUintN(64, (BigInt(g >>> 20) << 32n) | BigInt((((g & 0xfffff) << 12) | pageOff) >>> 0)) as Gpa,
       g as Gfn, // an int32 frame (the traced walk's NARROW): what mkGfn would return
       level,
       // 8-byte entries only (the traced walk): 4 KiB, 2 MiB, 1 GiB, 512 GiB.
@@ -654,7 +681,7 @@ export class Walk2D {
       s.pkey,
       this.mem.kindOfGfnUnchecked(g),
       0,
-      u64.makeNum(s.guestGfn * 4096 + pageOff) as Ngpa,
+      BigInt.asUintN(64, (BigInt(ng >>> 20) << 32n) | BigInt((((ng & 0xfffff) << 12) | pageOff) >>> 0)) as Ngpa,
       this.guestLevels,
       this.nestedLevels,
       parts.refs,
