@@ -54,7 +54,7 @@ export class GvaWalker {
   /** PAE with the constructor's `ownPdpt`: no PDPTE registers, every walk reads the PDPT. */
   private readonly ownPdpt: boolean;
   private readonly scratch = new WalkScratch();
-  /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
+  /** walkRaw's read-only walk of `inputs` into `scratch`, specialized to them (walk-fast.ts). */
   private readonly fast: FastWalk;
   /**
    * walk()'s record walk of `inputs` for walks that only read, specialized to them
@@ -140,7 +140,7 @@ export class GvaWalker {
       fetchSetsId: this.role.hasPferrFetch,
       ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true, ...(ownPdpt ? { pdptesUnstaged: true } : {}) } : {}),
     };
-    this.fast = makeFastWalk(this.inputs);
+    this.fast = makeFastWalk(this.inputs, this.scratch);
     this.batch = makeBatchWalk(this.inputs);
   }
 
@@ -243,7 +243,7 @@ export class GvaWalker {
     // `| 0`: the fast walk reads the halves only through shifts, where a signed half is the same
     // address; as int32 they reach it untagged, where a half above 2^31 was boxed in a new heap
     // number per call.
-    if (this.fast(this.scratch, vhi | 0, vlo | 0, access) !== FAST_SLOW) return OK;
+    if (this.fast(vhi | 0, vlo | 0, access) !== FAST_SLOW) return OK;
     return walkTables(this.inputs, this.scratch, vhi, vlo, access);
   }
 
@@ -285,13 +285,13 @@ export class GvaWalker {
       outStop.fill(WalkStop.Ok, i, k);
       if (k === n) {
         // The scratch as walkRaw leaves it: the last walk only read, so walking it again reads the same.
-        this.fast(this.scratch, his[n - 1]! | 0, los[n - 1]! | 0, access);
+        this.fast(his[n - 1]! | 0, los[n - 1]! | 0, access);
         return;
       }
       // Walk k is one the fast walk hands to the full walk (and the walks before it wrote nothing):
       // walkRaw would run walkTables for it, which may write A/D bits. A fault leaves some of the
       // scratch as the walk before left it (lastGfn, …), so that walk is first replayed into it.
-      if (k > i) this.fast(this.scratch, his[k - 1]! | 0, los[k - 1]! | 0, access);
+      if (k > i) this.fast(his[k - 1]! | 0, los[k - 1]! | 0, access);
       const stop = walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
       outStop[k] = stop;
       outGfn[k] = stop === WalkStop.Ok ? this.scratch.gfn : -1;
