@@ -52,9 +52,9 @@ export { SLOW };
  * A walker's read-only walk: 0 with the outcome in its scratch (gfn, level, maxLevel, pkey,
  * pteAccess) and the trace marked unwritten, or SLOW with nothing written. The scratch is the
  * walker's own, fixed when the walk is made (makeFastWalk): as an argument it cost the call a push
- * and the walk a map check of the object before its stores (callgrind on bench/walk.bench.ts's raw
- * loop body, 4-level random walks: 321.9 machine instructions per walk with the argument, 315.9
- * without).
+ * and the walk a map check of the object before its stores: 411.0 against 401.0 machine
+ * instructions per walk (callgrind, main thread, node --no-concurrent-recompilation, a loop of
+ * walkRaw calls as bench/walk.bench.ts's raw body over 4-level random walks, after a warm-up).
  */
 export type FastWalk = (vhi: number, vlo: number, access: number) => number;
 
@@ -286,7 +286,7 @@ function x86HotWalk4(w: WalkInputs, s: WalkScratch, general: FastWalk): FastWalk
   // of permissions[], which ACC values fault (bit i for ACC i). Fields of an object rather than two
   // `let`s, whose every read V8 compiled with a check for the uninitialized (TDZ) value, or an
   // Int32Array, whose reads load its length and data pointer and check the index (together with
-  // makePagingOffWalk: 315.9 -> 299.8 machine instructions per raw walk, callgrind as FastWalk's).
+  // makePagingOffWalk: 401.0 -> 388.0 machine instructions per raw walk, counted as FastWalk's).
   const last = { access: -1, row: 0 };
   return function x86HotWalk(vhi, vlo, access) {
     const words = mem.words; // the walk writes nothing, so no frame is allocated meanwhile
