@@ -203,7 +203,7 @@ export class NgpaWalker {
       // The shadow EPT role has neither EFER.NX nor SMEP; the NPT role has L1's.
       fetchSetsId: s.role.hasPferrFetch,
     };
-    this.fast = makeFastWalk(this.inputs);
+    this.fast = makeFastWalk(this.inputs, this.scratch);
   }
 
   /** L1 runs L2 with EPT: EPTP12 checked as `nested_vmx_check_eptp`, the format as `nested_ept_new_eptp`. */
@@ -356,7 +356,7 @@ export class NgpaWalker {
     const s = this.scratch;
     // `traced`: the caller reads the entries next (a recording 2D walk), so walk with the trace
     // at once rather than the fast walk plus ensureTrace's second walk.
-    const stop = !traced && this.fast(s, nhi, nlo, a) !== SLOW ? WalkStop.Ok : walkTables(this.inputs, s, nhi, nlo, a);
+    const stop = !traced && this.fast(nhi, nlo, a) !== SLOW ? WalkStop.Ok : walkTables(this.inputs, s, nhi, nlo, a);
     this.lastStop = stop;
     this.lastLoggedFlag = false;
     // update_accessed_dirty_bits: a write that finds D clear in the EPT leaf calls

@@ -21,7 +21,7 @@ import { GuestMemory } from '../memory/guest-memory';
 import { RAW_ACCESS_BITS, encodeAccess, type Access } from './access';
 import { checkBool, checkNoOverlap, checkRawWalk, checkTypedArray, refuse } from '../validate/checks';
 import { walkTables, type WalkInputs } from './walk';
-import { ensureTrace, makeFastWalk, noFastWalk, SLOW, type FastWalk } from './walk-fast';
+import { ensureTrace, makeFastWalk, makePagingOffWalk, SLOW, type FastWalk } from './walk-fast';
 import { makeBatchWalk, type BatchWalk } from './walk-batch';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
@@ -54,7 +54,7 @@ export class GvaWalker {
   /** PAE with the constructor's `ownPdpt`: no PDPTE registers, every walk reads the PDPT. */
   private readonly ownPdpt: boolean;
   private readonly scratch = new WalkScratch();
-  /** walkRaw's read-only walk of `inputs`, specialized to them (walk-fast.ts). */
+  /** walkRaw's read-only walk of `inputs` into `scratch`, specialized to them (walk-fast.ts); with paging off, makePagingOffWalk's. */
   private readonly fast: FastWalk;
   /**
    * walk()'s record walk of `inputs` for walks that only read, specialized to them
@@ -115,7 +115,7 @@ export class GvaWalker {
       throw new InvalidRegisterStateError('pkru-range', 'PKRU is a 32-bit register', String(pkru));
     }
     this.pkru = pkru >>> 0;
-    this.fast = noFastWalk;
+    this.fast = makePagingOffWalk(this.scratch);
     this.batch = undefined;
     this.ownPdpt = ownPdpt && this.format !== undefined && this.role.base.level === 3;
     if (this.format === undefined) return;
@@ -140,7 +140,7 @@ export class GvaWalker {
       fetchSetsId: this.role.hasPferrFetch,
       ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true, ...(ownPdpt ? { pdptesUnstaged: true } : {}) } : {}),
     };
-    this.fast = makeFastWalk(this.inputs);
+    this.fast = makeFastWalk(this.inputs, this.scratch);
     this.batch = makeBatchWalk(this.inputs);
   }
 
@@ -236,15 +236,12 @@ export class GvaWalker {
    */
   walkRaw(vhi: number, vlo: number, access: number): number {
     checkRawWalk('vhi', vhi, 'vlo', vlo, 'access', access, ACCESS_MASK);
-    if (this.inputs === undefined) {
-      this.scratch.gfn = (vhi * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
-      return OK;
-    }
     // `| 0`: the fast walk reads the halves only through shifts, where a signed half is the same
     // address; as int32 they reach it untagged, where a half above 2^31 was boxed in a new heap
-    // number per call.
-    if (this.fast(this.scratch, vhi | 0, vlo | 0, access) !== FAST_SLOW) return OK;
-    return walkTables(this.inputs, this.scratch, vhi, vlo, access);
+    // number per call. With paging off it is makePagingOffWalk's, which never gives up.
+    if (this.fast(vhi | 0, vlo | 0, access) !== FAST_SLOW) return OK;
+    const inputs = this.inputs;
+    return inputs === undefined ? OK : walkTables(inputs, this.scratch, vhi, vlo, access);
   }
 
   /**
@@ -285,13 +282,13 @@ export class GvaWalker {
       outStop.fill(WalkStop.Ok, i, k);
       if (k === n) {
         // The scratch as walkRaw leaves it: the last walk only read, so walking it again reads the same.
-        this.fast(this.scratch, his[n - 1]! | 0, los[n - 1]! | 0, access);
+        this.fast(his[n - 1]! | 0, los[n - 1]! | 0, access);
         return;
       }
       // Walk k is one the fast walk hands to the full walk (and the walks before it wrote nothing):
       // walkRaw would run walkTables for it, which may write A/D bits. A fault leaves some of the
       // scratch as the walk before left it (lastGfn, …), so that walk is first replayed into it.
-      if (k > i) this.fast(this.scratch, his[k - 1]! | 0, los[k - 1]! | 0, access);
+      if (k > i) this.fast(his[k - 1]! | 0, los[k - 1]! | 0, access);
       const stop = walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
       outStop[k] = stop;
       outGfn[k] = stop === WalkStop.Ok ? this.scratch.gfn : -1;

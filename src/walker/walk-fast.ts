@@ -49,26 +49,42 @@ const SLOW = -1;
 export { SLOW };
 
 /**
- * A walker's read-only walk: 0 with the outcome in `s` (gfn, level, maxLevel, pkey, pteAccess) and
- * the trace marked unwritten, or SLOW with nothing written.
+ * A walker's read-only walk: 0 with the outcome in its scratch (gfn, level, maxLevel, pkey,
+ * pteAccess) and the trace marked unwritten, or SLOW with nothing written. The scratch is the
+ * walker's own, fixed when the walk is made (makeFastWalk): as an argument it cost the call a push
+ * and the walk a map check of the object before its stores: 411.0 against 401.0 machine
+ * instructions per walk (callgrind, main thread, node --no-concurrent-recompilation, a loop of
+ * walkRaw calls as bench/walk.bench.ts's raw body over 4-level random walks, after a warm-up).
  */
-export type FastWalk = (s: WalkScratch, vhi: number, vlo: number, access: number) => number;
+export type FastWalk = (vhi: number, vlo: number, access: number) => number;
 
 /** For inputs no fast walk covers (4-byte entries, PAE, a second stage): always the full walk. */
 export const noFastWalk: FastWalk = () => SLOW;
 
 /**
- * The fast walk for these inputs (their format, root, PKRU), built once by the walker that owns
- * them. Precondition for the walker: the inputs do not change afterwards (they are readonly).
+ * GvaWalker's walk with paging off (CR0.PG = 0): the GFN is the address's, and the walk never gives
+ * up. As the walker's fast walk it spares walkRaw a test of its inputs before every walk.
  */
-export function makeFastWalk(w: WalkInputs): FastWalk {
+export function makePagingOffWalk(s: WalkScratch): FastWalk {
+  return function pagingOffWalk(vhi, vlo) {
+    s.gfn = ((vhi >>> 0) * 0x1_0000_0000 + (vlo >>> 0) - (vlo & 0xfff)) / 4096;
+    return 0;
+  };
+}
+
+/**
+ * The fast walk for these inputs (their format, root, PKRU) into scratch `s`, built once by the
+ * walker that owns both. Precondition for the walker: the inputs do not change afterwards (they
+ * are readonly).
+ */
+export function makeFastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
   if (w.translate !== undefined || w.translateAdWrite !== undefined) return noFastWalk;
   const fmt = w.format;
   if (fmt.ptType === 64 && x86Unrollable(fmt)) {
-    const general = x86FastWalk(w);
-    return x86HotWalkApplies(w) ? x86HotWalk4(w, general) : general;
+    const general = x86FastWalk(w, s);
+    return x86HotWalkApplies(w) ? x86HotWalk4(w, s, general) : general;
   }
-  return entryTables(fmt) === undefined ? noFastWalk : tableFastWalk(w);
+  return entryTables(fmt) === undefined ? noFastWalk : tableFastWalk(w, s);
 }
 
 /**
@@ -100,11 +116,11 @@ export function allowed(perms: Uint16Array, pkruMask: number, pkru: number, acce
   return (((pkru >>> (pkey * 2)) & 3) & (pkruMask >>> off)) === 0;
 }
 
-function x86FastWalk(w: WalkInputs): FastWalk {
+function x86FastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
   const mem = w.mem;
   // Levels 4 and 5's masks include PS (x86Unrollable).
   const { root, rootGfn, v73, perms, pkru, pkruMask, m5l, m5h, m4l, m4h, m3l, m3h, p3l, p3h, m2l, m2h, p2l, p2h, m1l, m1h } = x86WalkConstants(w);
-  return function x86Walk(s, vhi, vlo, access) {
+  return function x86Walk(vhi, vlo, access) {
     const words = mem.words; // the fast walk writes nothing, so no frame is allocated meanwhile
     // The affine run (GuestMemory.affineLo), read once per walk: each level's table GFN is tested
     // against locals, and inside the run its frame is an add, with no load on the dependent chain.
@@ -250,7 +266,7 @@ if (AC >>> 14 !== RSVD || IMPLICIT >>> 13 !== RSVD) throw new Error('walk-fast.t
  * inputs rule out: x86HotWalkApplies), then SLOW where the full walk would set A or D, as
  * x86FastWalk. The run is read per walk: it changes when frames are allocated.
  */
-function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
+function x86HotWalk4(w: WalkInputs, s: WalkScratch, general: FastWalk): FastWalk {
   const mem = w.mem;
   const { rootGfn, v73, perms, m4l, m4h, m3l, m3h, p3l, p3h, m2l, m2h, p2l, p2h, m1l, m1h } = x86WalkConstants(w);
   const rootG = rootGfn | 0;
@@ -266,24 +282,26 @@ function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
   // gpte_access (walk.ts x86Acc, x86Acc73) as one expression: EXEC shifted to bit 0 or 3, ACC_READ or 0.
   const execShift = v73 ? 3 : 0;
   const readBit = v73 ? 1 : 0;
-  // [0]: the last access seen (a caller walks many addresses with one access), [1]: its row of
-  // permissions[], which ACC values fault (bit i for ACC i). In a typed array rather than two `let`s,
-  // whose every read V8 compiled with a check for the uninitialized (TDZ) value.
-  const last = new Int32Array([-1, 0]);
-  return function x86HotWalk(s, vhi, vlo, access) {
+  // `access`: the last access seen (a caller walks many addresses with one access), `row`: its row
+  // of permissions[], which ACC values fault (bit i for ACC i). Fields of an object rather than two
+  // `let`s, whose every read V8 compiled with a check for the uninitialized (TDZ) value, or an
+  // Int32Array, whose reads load its length and data pointer and check the index (together with
+  // makePagingOffWalk: 401.0 -> 388.0 machine instructions per raw walk, counted as FastWalk's).
+  const last = { access: -1, row: 0 };
+  return function x86HotWalk(vhi, vlo, access) {
     const words = mem.words; // the walk writes nothing, so no frame is allocated meanwhile
     const aLo = mem.affineLo32;
     const span = mem.affineSpan32;
     const aD = mem.affineDelta32;
-    if ((((rootG - aLo) | 0) ^ INT_MIN) >= span) return general(s, vhi, vlo, access);
+    if ((((rootG - aLo) | 0) ^ INT_MIN) >= span) return general(vhi, vlo, access);
     let wi = ((rootG + aD) << 10) | ((vhi >>> 6) & 0x3fe);
     let lo = words[wi]!;
     let hi = words[wi | 1]!;
-    if ((lo & l4) !== 1 || (hi & h4) !== 0) return general(s, vhi, vlo, access);
+    if ((lo & l4) !== 1 || (hi & h4) !== 0) return general(vhi, vlo, access);
     let accLo = lo;
     let nx = hi;
     let g = (lo >>> 12) | (hi << 20);
-    if ((((g - aLo) | 0) ^ INT_MIN) >= span) return general(s, vhi, vlo, access);
+    if ((((g - aLo) | 0) ^ INT_MIN) >= span) return general(vhi, vlo, access);
     wi = ((g + aD) << 10) | (((vlo >>> 29) | (vhi << 3)) & 0x3fe);
     lo = words[wi]!;
     hi = words[wi | 1]!;
@@ -293,24 +311,24 @@ function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
     large: {
       if ((lo & l3) !== 1 || (hi & h3) !== 0) {
         if ((lo & 0x81) === 0x81) break large;
-        return general(s, vhi, vlo, access);
+        return general(vhi, vlo, access);
       }
       accLo &= lo;
       nx |= hi;
       g = (lo >>> 12) | (hi << 20);
-      if ((((g - aLo) | 0) ^ INT_MIN) >= span) return general(s, vhi, vlo, access);
+      if ((((g - aLo) | 0) ^ INT_MIN) >= span) return general(vhi, vlo, access);
       wi = ((g + aD) << 10) | ((vlo >>> 20) & 0x3fe);
       lo = words[wi]!;
       hi = words[wi | 1]!;
       if ((lo & l2) !== 1 || (hi & h2) !== 0) {
         level = 2;
         if ((lo & 0x81) === 0x81) break large;
-        return general(s, vhi, vlo, access);
+        return general(vhi, vlo, access);
       }
       accLo &= lo;
       nx |= hi;
       g = (lo >>> 12) | (hi << 20);
-      if ((((g - aLo) | 0) ^ INT_MIN) >= span) return general(s, vhi, vlo, access);
+      if ((((g - aLo) | 0) ^ INT_MIN) >= span) return general(vhi, vlo, access);
       wi = ((g + aD) << 10) | ((vlo >>> 11) & 0x3fe);
       lo = words[wi]!;
       hi = words[wi | 1]!;
@@ -320,11 +338,11 @@ function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
       // permission_fault (allowed() with pkruMask 0): the row of permissions[] for this access — PFERR
       // W/U/F, and RSVD standing for "SMAP overridden" (AC set, IMPLICIT clear) — by bit moves.
       let pteAccess = (accLo & 6) | ((~nx >>> 31) << execShift) | readBit;
-      if (access !== last[0]) {
-        last[1] = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
-        last[0] = access;
+      if (access !== last.access) {
+        last.row = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
+        last.access = access;
       }
-      if (((last[1]! >>> pteAccess) & 1) !== 0) return SLOW;
+      if (((last.row >>> pteAccess) & 1) !== 0) return SLOW;
       if ((accLo & 0x20) === 0) return SLOW;
       if ((lo & 0x40) === 0) {
         if ((access & WRITE) !== 0) return SLOW;
@@ -349,11 +367,11 @@ function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
     accLo &= lo;
     nx |= hi;
     let pteAccess = (accLo & 6) | ((~nx >>> 31) << execShift) | readBit;
-    if (access !== last[0]) {
-      last[1] = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
-      last[0] = access;
+    if (access !== last.access) {
+      last.row = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
+      last.access = access;
     }
-    if (((last[1]! >>> pteAccess) & 1) !== 0) return SLOW;
+    if (((last.row >>> pteAccess) & 1) !== 0) return SLOW;
     if ((accLo & 0x20) === 0) return SLOW;
     if ((lo & 0x40) === 0) {
       if ((access & WRITE) !== 0) return SLOW;
@@ -375,7 +393,7 @@ function x86HotWalk4(w: WalkInputs, general: FastWalk): FastWalk {
 }
 
 /** The loop for any format entryTables describes (EPT in practice: x86 takes the unrolled walk). */
-function tableFastWalk(w: WalkInputs): FastWalk {
+function tableFastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
   const mem = w.mem;
   const fmt = w.format;
   const t = entryTables(fmt)!;
@@ -385,7 +403,7 @@ function tableFastWalk(w: WalkInputs): FastWalk {
   const { rsvdLo, rsvdHi, permissions: perms } = fmt.hot;
   const pkru = w.pkru;
   const pkruMask = pkru === 0 ? 0 : fmt.pkruMask;
-  return function tableWalk(s, vhi, vlo, access) {
+  return function tableWalk(vhi, vlo, access) {
     const words = mem.words; // the fast walk writes nothing, so no frame is allocated meanwhile
     let g = rootGfn;
     let level = root;

@@ -25,12 +25,12 @@ export interface FastCase {
  */
 export function checkFastAgainstFull(c: FastCase, opts: { walker?: string; twice?: boolean } = {}): 'fast' | 'slow' {
   const { mem, inputs, vhi, vlo, access } = c;
-  const fast = makeFastWalk(inputs);
+  const s1 = new WalkScratch();
+  const fast = makeFastWalk(inputs, s1);
   if (opts.walker !== undefined) expect(fast.name).toBe(opts.walker);
   const before = mem.words.slice();
-  const s1 = new WalkScratch();
-  if (opts.twice === true) fast(s1, vhi, vlo, access);
-  const got = fast(s1, vhi, vlo, access);
+  if (opts.twice === true) fast(vhi, vlo, access);
+  const got = fast(vhi, vlo, access);
   expect(Buffer.compare(Buffer.from(mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
   const s2 = new WalkScratch();
   const stop = walkTables(inputs, s2, vhi, vlo, access);

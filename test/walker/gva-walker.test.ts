@@ -31,6 +31,13 @@ describe('gva walk: paging modes', () => {
     expect(w.format).toBeUndefined();
     expect(ok(w.walk(0x1234_5678n, { kind: 'write', user: true })).gpa).toBe(0x1234_5678n);
     expect(() => w.walk(0x1_0000_0000n, { kind: 'read' })).toThrow(/linear-address-32-bit/);
+    // The raw walk (no address rule: its halves are only checked to be 32-bit) gives the address's
+    // frame for halves at or above 2^31 too, and for a low half passed as a negative int32.
+    const acc = PFERR.WRITE | PFERR.USER;
+    for (const [hi, lo] of [[0, 0xfedc_b123], [0x8000_0001, 0x8000_0fff], [0xffff_ffff, 0xffff_f000], [0, -0x1000], [0x7fff_ffff, -1]] as const) {
+      expect(w.walkRaw(hi, lo, acc)).toBe(0);
+      expect(w.lastGfn).toBe(Number(((BigInt(hi) << 32n) | BigInt(lo >>> 0)) >> 12n));
+    }
   });
 
   it('32-bit paging: 4 KiB and 4 MiB (PSE, PSE-36) pages; PS ignored without CR4.PSE', () => {

@@ -149,11 +149,11 @@ describe('x86HotWalk4 agrees with walkTables', () => {
   it('one walker, accesses changing between walks: each walk checks its own access', () => {
     for (let seed = 1; seed < 400; seed++) {
       const c = build('run', seed);
-      const fast = makeFastWalk(c.inputs);
       const s1 = new WalkScratch();
+      const fast = makeFastWalk(c.inputs, s1);
       for (const a of ACCESSES) {
         const access = encodeAccess(a);
-        const got = fast(s1, c.vhi, c.vlo, access);
+        const got = fast(c.vhi, c.vlo, access);
         const s2 = new WalkScratch();
         const before = c.mem.words.slice();
         const stop = walkTables(c.inputs, s2, c.vhi, c.vlo, access);
@@ -168,8 +168,8 @@ describe('x86HotWalk4 agrees with walkTables', () => {
   it('is not taken where a protection key can fault, for 5-level paging, or with the root at GFN 2^32 or above', () => {
     const c = build('run', 7);
     const fmt = paging4Format({ maxPhyAddr: 46, nx: true, gbpages: true, pse: true, amd: false, cr0Wp: true, cr4Smep: true, cr4Smap: true, cr4Pke: true });
-    expect(makeFastWalk({ ...c.inputs, format: fmt, pkru: 4 }).name).not.toBe('x86HotWalk');
-    expect(makeFastWalk({ ...c.inputs, format: fmt, pkru: 0 }).name).toBe('x86HotWalk');
-    expect(makeFastWalk({ ...c.inputs, format: fmt, rootGfn: TWO32 }).name).not.toBe('x86HotWalk');
+    expect(makeFastWalk({ ...c.inputs, format: fmt, pkru: 4 }, new WalkScratch()).name).not.toBe('x86HotWalk');
+    expect(makeFastWalk({ ...c.inputs, format: fmt, pkru: 0 }, new WalkScratch()).name).toBe('x86HotWalk');
+    expect(makeFastWalk({ ...c.inputs, format: fmt, rootGfn: TWO32 }, new WalkScratch()).name).not.toBe('x86HotWalk');
   });
 });
