@@ -240,6 +240,16 @@ static int rounds = ROUNDS;
  * tables and time one round of N walks after the warm pass (native.bench.ts runs one such process
  * next to each TypeScript round, so each TypeScript/C ratio compares walks timed seconds apart).
  */
+/* vas[]: N random 4 KiB pages of the PAGES mapped from `base`, each with a random offset, drawn
+ * with xorshift32 from `seed` as the TypeScript benches draw them (same seed, same addresses). */
+static void random_vas(uint64_t base, uint32_t seed) {
+  xs = seed;
+  for (uint32_t i = 0; i < N; i++) {
+    uint32_t a = xorshift() % PAGES, off = xorshift() & 0xfff;
+    vas[i] = base + (uint64_t)a * 4096 + off;
+  }
+}
+
 int main(int argc, char **argv) {
   int a = 1;
   if (a < argc && strcmp(argv[a], "cpu") == 0) {
@@ -282,11 +292,7 @@ int main(int argc, char **argv) {
   const uint64_t base = 0x7f0000000000ull;
   if (only == NULL || strcmp(only, "gva") == 0) {
     uint64_t root = build_paging4(base, 0x200000);
-    xs = 4 * 7919;
-    for (uint32_t i = 0; i < N; i++) {
-      uint32_t a = xorshift() % PAGES, off = xorshift() & 0xfff;
-      vas[i] = base + (uint64_t)a * 4096 + off;
-    }
+    random_vas(base, 4 * 7919);
     for (uint32_t i = 0; i < N; i++) {
       if (walk4(root, vas[i], pfec) == ~0ull) { fprintf(stderr, "gva walk faulted\n"); return 1; }
     }
@@ -303,11 +309,7 @@ int main(int argc, char **argv) {
   for (uint64_t i = 0; i < PAGES; i++) ept_map(0x200000 + i, 0x300000 + i);
   next_frame = l2_first;
   uint64_t root2 = build_paging4(base, 0x200000);
-  xs = 2024;
-  for (uint32_t i = 0; i < N; i++) {
-    uint32_t a = xorshift() % PAGES, off = xorshift() & 0xfff;
-    vas[i] = base + (uint64_t)a * 4096 + off;
-  }
+  random_vas(base, 2024);
   for (uint32_t i = 0; i < N; i++) {
     if (walk2d(root2, vas[i], pfec) == ~0ull) { fprintf(stderr, "2d walk faulted\n"); return 1; }
   }
