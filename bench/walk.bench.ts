@@ -4,6 +4,8 @@ import { rng, nsPerOp, pairedNsPerOp, type BenchResult } from './harness';
 import type { NativePairing } from './native.bench';
 import { walkTables, type WalkInputs } from '../src/walker/walk';
 import type { WalkScratch } from '../src/walker/walk-scratch';
+import type { Gva } from '../src/address/address';
+import { makeRecordFloor } from './record-floor';
 
 const PAGES = 1 << 20;
 
@@ -100,6 +102,22 @@ export function walkBench(pairNative?: NativePairing): BenchResult[] {
     }, 21);
     out.push({ name: `gva_walk.${levels}level.random4k.record`, value: pair.b, unit: 'ns/walk', note: 'walk() with full trace record (read-only walks: walk-record-fast.ts); median of 21 rounds of 200k walks, alternating with rounds of 1 Mi raw walks' });
     out.push({ name: `gva_walk.${levels}level.random4k.record_over_raw`, value: pair.ratio, unit: 'x', note: `median of the 21 rounds' record/raw (raw ${pair.a.toFixed(1)} ns/walk in those rounds)` });
+    if (levels === 4) {
+      // The floor of any record walk with this record's shape (record-floor.ts): the raw walk, then
+      // the record's objects and bigints, nothing looked up. Paired with the raw walk as above.
+      const floor = makeRecordFloor(w);
+      const pf = pairedNsPerOp(N, (n) => {
+        let t = 0;
+        for (let i = 0; i < n; i++) t += w.walkRaw(his[i]!, los[i]!, acc) + w.lastGfn;
+        sink += t;
+      }, M, (n) => {
+        let t = 0;
+        for (let i = 0; i < n; i++) t += floor(his[i]!, los[i]!, acc, vas[i]! as Gva, a)!.level;
+        sink += t;
+      }, 21);
+      out.push({ name: 'gva_walk.4level.random4k.record_floor', value: pf.b, unit: 'ns/walk', note: 'walkRaw, then the objects and bigints of a 4 KiB WalkOk (record-floor.ts): no record walk with this record shape takes less; 21 rounds as record' });
+      out.push({ name: 'gva_walk.4level.random4k.record_floor_over_raw', value: pf.ratio, unit: 'x', note: `median of the 21 rounds' floor/raw (raw ${pf.a.toFixed(1)} ns/walk in those rounds)` });
+    }
   }
   return out;
 }
