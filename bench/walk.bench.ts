@@ -4,10 +4,21 @@ import { rng, nsPerOp, pairedNsPerOp, type BenchResult } from './harness';
 import type { NativePairing } from './native.bench';
 import { walkTables, type WalkInputs } from '../src/walker/walk';
 import type { WalkScratch } from '../src/walker/walk-scratch';
-import type { Gva } from '../src/address/address';
+import type { Gpa, Gva } from '../src/address/address';
 import { makeRecordFloor } from './record-floor';
 
 const PAGES = 1 << 20;
+
+/** The walker of the bench's guest: long mode, 4- or 5-level, with SMEP, SMAP, PKE and NXE on (every check a walk can make). */
+export function benchWalker(mem: GuestMemory, root: Gpa, levels: 4 | 5): GvaWalker {
+  return new GvaWalker(mem, {
+    cr0: CR0.PE | CR0.PG | CR0.WP,
+    cr3: root,
+    cr4: CR4.PAE | CR4.SMEP | CR4.SMAP | CR4.PKE | (levels === 5 ? CR4.LA57 : 0n),
+    efer: EFER.LME | EFER.LMA | EFER.NXE,
+    pkru: 0,
+  }, DEFAULT_FEATURES);
+}
 
 function guest(levels: 4 | 5): { w: GvaWalker; base: bigint } {
   const mem = new GuestMemory({ maxPhyAddr: 46 });
@@ -16,14 +27,7 @@ function guest(levels: 4 | 5): { w: GvaWalker; base: bigint } {
   // Spread over several top-level entries so every level does real indexing work.
   const base = levels === 5 ? 0x00ff_8000_0000_0000n : 0x7f00_0000_0000n;
   b.map(base, gpa(0x2_0000_0000n), { size: '4K', count: PAGES, flags: { writable: true, user: true } });
-  const w = new GvaWalker(mem, {
-    cr0: CR0.PE | CR0.PG | CR0.WP,
-    cr3: b.root,
-    cr4: CR4.PAE | CR4.SMEP | CR4.SMAP | CR4.PKE | (levels === 5 ? CR4.LA57 : 0n),
-    efer: EFER.LME | EFER.LMA | EFER.NXE,
-    pkru: 0,
-  }, DEFAULT_FEATURES);
-  return { w, base };
+  return { w: benchWalker(mem, b.root, levels), base };
 }
 
 /** `pairNative`: the C walker's paired rounds (native.bench.ts), run on the 4-level raw walk's own body. */

@@ -3,13 +3,15 @@
  * lookups: these tests hold it to the record's shape (the same own keys in the same order, the
  * same type per field, the same trace length) and to the outcome fields it takes from the raw
  * walk, against GvaWalker.walk on the same addresses — 4 KiB, 2 MiB and 1 GiB leaves, 4- and
- * 5-level paging. The floor is a cost only where it allocates what the record allocates.
+ * 5-level paging, under the bench's registers (bench/walk.bench.ts: benchWalker). The floor is a
+ * cost only where it allocates what the record allocates.
  */
 import { describe, expect, it } from 'vitest';
-import { GuestMemory, PageTableBuilder, GvaWalker, CR0, CR4, EFER, encodeAccess, gpa, DEFAULT_FEATURES } from '../../src';
+import { GuestMemory, PageTableBuilder, type GvaWalker, encodeAccess, gpa } from '../../src';
 import type { Gva } from '../../src/address/address';
 import type { WalkOk } from '../../src/walker/walk-result';
 import { makeRecordFloor } from '../../bench/record-floor';
+import { benchWalker } from '../../bench/walk.bench';
 
 function guest(levels: 4 | 5): { w: GvaWalker; vas: bigint[] } {
   const mem = new GuestMemory({ maxPhyAddr: 46 });
@@ -19,13 +21,7 @@ function guest(levels: 4 | 5): { w: GvaWalker; vas: bigint[] } {
   b.map(base, gpa(0x1000_0000n), { size: '4K', count: 8, flags: { writable: true, user: true } });
   b.map(base + (1n << 30n), gpa(0x2000_0000n), { size: '2M', count: 2, flags: { writable: true, user: true } });
   b.map(base + (4n << 30n), gpa(0x4000_0000n), { size: '1G', count: 1, flags: { writable: true, user: true } });
-  const w = new GvaWalker(mem, {
-    cr0: CR0.PE | CR0.PG | CR0.WP,
-    cr3: b.root,
-    cr4: CR4.PAE | CR4.SMEP | CR4.SMAP | CR4.PKE | (levels === 5 ? CR4.LA57 : 0n),
-    efer: EFER.LME | EFER.LMA | EFER.NXE,
-    pkru: 0,
-  }, DEFAULT_FEATURES);
+  const w = benchWalker(mem, b.root, levels);
   return { w, vas: [base + 0x3123n, base + (1n << 30n) + 0x20_1234n, base + (4n << 30n) + 0x1234_5678n] };
 }
 
