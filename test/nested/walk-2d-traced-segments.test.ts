@@ -116,15 +116,16 @@ describe('2D record walk: the segment caches against the full walk', () => {
       expect(r2.refs).not.toBe(r1.refs);
       expect(r2.trace).not.toBe(r1.trace);
       // Every entry either segment read, changed (bit 11: ignored in EPT12 entries, available to
-      // software in L2's and NPT12's, so the walk still succeeds), then restored.
-      for (let i = 0; i < cb; i++) {
+      // software in L2's and NPT12's, so the walk still succeeds; then bit 52, ignored in all
+      // three, in the high half the re-read compares too), then restored.
+      for (const flip of [0x800n, 1n << 52n]) for (let i = 0; i < cb; i++) {
         const ref = r1.refs[i]!;
         const before = walk(va);
-        poke(ref.gpa, ref.value ^ 0x800n);
+        poke(ref.gpa, ref.value ^ flip);
         const got = walk(va);
         // Every reference to that entry shows the new value (upper nested entries are read by
         // several nested walks of one 2D walk).
-        for (const x of got.refs) if (x.gpa === ref.gpa) expect(x.value).toBe(ref.value ^ 0x800n);
+        for (const x of got.refs) if (x.gpa === ref.gpa) expect(x.value).toBe(ref.value ^ flip);
         // The segment that read it is made anew (and a later segment built on tier A's too).
         expect(got.refs[i]).not.toBe(before.refs[i]);
         if (i < ca) expect(got.refs[ca]).not.toBe(before.refs[ca]);
