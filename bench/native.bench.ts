@@ -46,7 +46,8 @@ export function runNativeWalker(bin: string): Map<string, number> {
 export type NativeKind = 'gva' | '2d';
 
 /** A TypeScript round body (n walks, as the raw benches time) paired with C rounds of the same walks. */
-export type NativePairing = (kind: NativeKind, body: (n: number) => void, n: number) => BenchResult[];
+/** `label`: a second body of the same kind (its figure is named `<walk>.<label>.paired_ts_over_c`). */
+export type NativePairing = (kind: NativeKind, body: (n: number) => void, n: number, label?: string) => BenchResult[];
 
 const PAIRED_ROUNDS = 9;
 
@@ -61,9 +62,9 @@ const PAIRED_ROUNDS = 9;
  * with its own tables, was the only cold one (87 against 70 ns/walk in the unpaired rounds).
  */
 export function nativePairing(bin: string): NativePairing {
-  return (kind, body, n) => {
+  return (kind, body, n, label) => {
     const cName = kind === 'gva' ? 'c.gva_walk.4level.random4k' : 'c.walk2d.4x4.random4k';
-    const tsName = kind === 'gva' ? 'gva_walk.4level.random4k' : 'walk2d.4x4.random4k';
+    const tsName = (kind === 'gva' ? 'gva_walk.4level.random4k' : 'walk2d.4x4.random4k') + (label === undefined ? '' : `.${label}`);
     const cRound = (): number => {
       const r = spawnSync(bin, [...(CPU_CLOCK ? ['cpu'] : []), 'round', kind], { encoding: 'utf8', timeout: 120_000 });
       if (r.status !== 0) throw new Error(`native walker round ${kind} failed (${r.status ?? r.signal}): ${r.stderr}`);
@@ -116,7 +117,7 @@ export function nativeComparison(cRuns: Map<string, number>[], ts: BenchResult[]
     else ratio(name, unpaired, c(cName), target);
   };
   paired('ratio.gva_walk.ts_over_c', 'gva_walk.4level.random4k.paired_ts_over_c', t('gva_walk.4level.random4k.raw'), 'c.gva_walk.4level.random4k', 'raw 4-level walk, TypeScript / C; target ≤ 1.5');
-  ratio('ratio.gva_walk.batch.ts_over_c', t('gva_walk.4level.random4k.batch'), c('c.gva_walk.4level.random4k'), 'walkRawBatch 4-level walks, TypeScript / C (the raw walk\'s ratio is the line above)');
+  paired('ratio.gva_walk.batch.ts_over_c', 'gva_walk.4level.random4k.batch.paired_ts_over_c', t('gva_walk.4level.random4k.batch'), 'c.gva_walk.4level.random4k', 'walkRawBatch 4-level walks (one call per 4096 walks, outputs read back), TypeScript / C; the walkRaw line above is one call per walk');
   paired('ratio.walk2d.ts_over_c', 'walk2d.4x4.random4k.paired_ts_over_c', t('walk2d.4x4.random4k.raw'), 'c.walk2d.4x4.random4k', 'raw 2D walk, TypeScript / C; target ≤ 2');
   // walk.bench.ts and walk2d.bench.ts time the record walk in rounds alternating with rounds of the
   // raw walk and give the median of their per-round ratios.

@@ -59,12 +59,12 @@ export function walkBench(pairNative?: NativePairing): BenchResult[] {
     out.push({ name: `gva_walk.${levels}level.random4k.raw`, value: ns, unit: 'ns/walk', note: 'median of 7 rounds, 1 Mi walks each' });
     // The same body and walks as the rounds above (walk.c uses the same seed and layout).
     if (levels === 4 && pairNative) out.push(...pairNative('gva', raw, N));
-    // The same walks through walkRawBatch (walk-batch.ts: groups interleaved level by level), in
+    // The same walks through walkRawBatch (walk-batch-hot.ts: the hot walk's tests in one loop), in
     // batches of 4096 so the outputs stay in cache; a separate figure, not the raw walk's.
     const B = 4096;
     const outGfn = new Float64Array(B);
     const outStop = new Uint8Array(B);
-    const nsBatch = nsPerOp(N, 7, (n) => {
+    const batch = (n: number): void => {
       let t = 0;
       for (let i = 0; i < n; i += B) {
         const e = Math.min(n, i + B);
@@ -72,8 +72,11 @@ export function walkBench(pairNative?: NativePairing): BenchResult[] {
         for (let j = 0; j < e - i; j++) t += outStop[j]! + outGfn[j]!;
       }
       sink += t;
-    });
+    };
+    const nsBatch = nsPerOp(N, 7, batch);
     out.push({ name: `gva_walk.${levels}level.random4k.batch`, value: nsBatch, unit: 'ns/walk', note: 'walkRawBatch, 4096 walks per call, outputs read; median of 7 rounds, 1 Mi walks each' });
+    // The same walks as C's loop over its array of addresses: one call per 4096 walks (walk-batch-hot.ts).
+    if (levels === 4 && pairNative) out.push(...pairNative('gva', batch, N, 'batch'));
     if (levels === 4) {
       // What walk-fast.ts buys: the same walks through the full walk (walkTables, per-level trace).
       const { inputs, scratch } = w as unknown as { inputs: WalkInputs; scratch: WalkScratch };

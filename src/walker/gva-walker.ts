@@ -23,6 +23,7 @@ import { checkBool, checkNoOverlap, checkRawWalk, checkTypedArray, refuse } from
 import { walkTables, type WalkInputs } from './walk';
 import { ensureTrace, makeFastWalk, makePagingOffWalk, SLOW, type FastWalk } from './walk-fast';
 import { makeBatchWalk, type BatchWalk } from './walk-batch';
+import { makeHotBatchWalk } from './walk-batch-hot';
 import { WalkScratch, WalkStop } from './walk-scratch';
 import type { WalkResult } from './walk-result';
 import { buildRecord } from './walk-record';
@@ -62,7 +63,7 @@ export class GvaWalker {
    * makes a walker at every paging register write.
    */
   private recordFast: RecordFastWalk | undefined = undefined;
-  /** walkRawBatch's interleaved walk of `inputs` (walk-batch.ts), or undefined: walk one by one. */
+  /** walkRawBatch's loop over `inputs` (walk-batch-hot.ts, else walk-batch.ts's interleaved groups), or undefined: walk one by one. */
   private readonly batch: BatchWalk | undefined;
   /** The same inputs with a second stage installed (created on first use). */
   private staged: { inputs: WalkInputs; fn: (gfn: number, final: boolean, entryOffset?: number) => number; ad: ((gfn: number, entryOffset: number) => boolean) | undefined } | undefined;
@@ -141,7 +142,7 @@ export class GvaWalker {
       ...(pdpteRsvdFault && this.pdptrHalves !== undefined ? { pdpteRsvdFault: true, pdptesFromMemory: true, ...(ownPdpt ? { pdptesUnstaged: true } : {}) } : {}),
     };
     this.fast = makeFastWalk(this.inputs, this.scratch);
-    this.batch = makeBatchWalk(this.inputs);
+    this.batch = makeHotBatchWalk(this.inputs) ?? makeBatchWalk(this.inputs);
   }
 
   /**
@@ -248,10 +249,12 @@ export class GvaWalker {
    * Raw walks of many addresses for one encoded access: walk i is (his[i], los[i]); `outStop[i]`
    * gets its WalkStop code and `outGfn[i]` its GFN (-1 when it stopped). The same as calling
    * walkRaw for i = 0, 1, … in order — the same outcomes, the same A/D writes, and afterwards
-   * lastGfn / lastErrorCode / recordLast describe the last walk — but with 4- and 5-level paging
-   * the walks that only read are interleaved level by level (walk-batch.ts) so that their memory
-   * accesses overlap. A walk that faults or sets A/D bits runs the full walk at its turn, and the
-   * walks after it read memory as it left it. Every argument is checked before the first walk.
+   * lastGfn / lastErrorCode / recordLast describe the last walk — but the walks that only read
+   * run in one loop with no call per walk: for the inputs the hot walk takes (4-level, tables in
+   * the memory's affine run; walk-batch-hot.ts) the hot walk's tests written out in the loop,
+   * else (5-level, other layouts) groups interleaved level by level (walk-batch.ts). A walk that
+   * faults or sets A/D bits runs the full walk at its turn, and the walks after it read memory as
+   * it left it. Every argument is checked before the first walk.
    */
   walkRawBatch(his: Uint32Array, los: Uint32Array, access: number, outGfn: Float64Array, outStop: Uint8Array): void {
     checkTypedArray('his', his, Uint32Array, 0);
@@ -285,11 +288,12 @@ export class GvaWalker {
         this.fast(his[n - 1]! | 0, los[n - 1]! | 0, access);
         return;
       }
-      // Walk k is one the fast walk hands to the full walk (and the walks before it wrote nothing):
-      // walkRaw would run walkTables for it, which may write A/D bits. A fault leaves some of the
-      // scratch as the walk before left it (lastGfn, …), so that walk is first replayed into it.
+      // Walk k is one the batch loop does not finish (and the walks before it wrote nothing): it
+      // goes as walkRaw takes it — the fast walk (walk-batch-hot.ts's loop stops at 2 MiB and 1 GiB
+      // leaves, which it finishes), else walkTables, which may write A/D bits. A fault leaves some of
+      // the scratch as the walk before left it (lastGfn, …), so that walk is first replayed into it.
       if (k > i) this.fast(his[k - 1]! | 0, los[k - 1]! | 0, access);
-      const stop = walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
+      const stop = this.fast(his[k]! | 0, los[k]! | 0, access) !== FAST_SLOW ? WalkStop.Ok : walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
       outStop[k] = stop;
       outGfn[k] = stop === WalkStop.Ok ? this.scratch.gfn : -1;
       i = k + 1;

@@ -232,6 +232,14 @@ function x86FastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
 }
 
 /**
+ * Whether makeFastWalk gives these inputs x86HotWalk4 (no second stage, an unrolled x86 format,
+ * x86HotWalkApplies): walk-batch-hot.ts's loop takes the same inputs.
+ */
+export function hotWalkTakes(w: WalkInputs): boolean {
+  return w.translate === undefined && w.translateAdWrite === undefined && w.format.ptType === 64 && x86Unrollable(w.format) && x86HotWalkApplies(w);
+}
+
+/**
  * Whether x86HotWalk4 takes these inputs: 4-level paging, a root GFN below 2^32 (its int32 form is
  * exact), and no protection key that can fault (pkruMask 0), so that its tail has no PKRU test.
  */

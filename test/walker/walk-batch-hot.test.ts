@@ -1,0 +1,189 @@
+/**
+ * walk-batch-hot.ts: walkRawBatch's loop for the hot walk's inputs. On a guest whose tables lie in
+ * the memory's affine run (PageTableBuilder's pool), with 4 KiB pages that only need reads, 2 MiB
+ * pages (one of them onto the tables themselves), pages whose leaf has A clear, writable pages with
+ * D clear, supervisor pages, NX pages, leaves with a reserved bit and holes:
+ *  - the loop finishes every walk up to the first one that walkRaw, on a twin guest, answers with
+ *    a fault, answers by writing memory (A or D set), or answers through a 2 MiB leaf — and stops
+ *    exactly there; the GFNs it wrote are walkRaw's;
+ *  - a batch of read-only 4 KiB walks runs through to its end (the loop, not the walk-by-walk path);
+ *  - walkRawBatch as a whole equals walkRaw one by one: stops, GFNs, memory, lastGfn and the last record.
+ * The expected stop comes from walkRaw's outcome and the memory it leaves, not from the loop.
+ */
+import { describe, expect, it } from 'vitest';
+import { GuestMemory, PageTableBuilder, GvaWalker, CR0, CR4, EFER, encodeAccess, gpa, DEFAULT_FEATURES, type Access } from '../../src';
+import { xorshift } from '../../src/workload/generators';
+import { makeHotBatchWalk } from '../../src/walker/walk-batch-hot';
+import type { WalkInputs } from '../../src/walker/walk';
+import { WalkStop } from '../../src/walker/walk-scratch';
+import { memFingerprint } from '../validate/support';
+import { walkTables } from '../../src/walker/walk';
+import { WalkScratch } from '../../src/walker/walk-scratch';
+import { PLACEMENTS, hotCase } from './hot-cases';
+
+const BASE = 0x7f00_0000_0000n;
+/** Regions of the guest, 2 MiB of address space each (region r at BASE + r * 2 MiB). */
+const REGIONS = ['ram', 'large', 'not-accessed', 'clean', 'supervisor', 'nx', 'hole', 'large-over-tables', 'reserved'] as const;
+type Region = (typeof REGIONS)[number];
+const regionBase = (r: Region): bigint => BASE + BigInt(REGIONS.indexOf(r)) * 0x20_0000n;
+
+function guest(v73: boolean): { mem: GuestMemory; w: GvaWalker } {
+  const mem = new GuestMemory({ maxPhyAddr: 46 });
+  mem.addSlot({ base: gpa(0n), size: 8n << 30n });
+  // Table entries with A set (0x27): the leaves decide whether a walk writes.
+  const b = new PageTableBuilder(mem, { mode: 'paging4', pool: { base: gpa(0x1_0000_0000n), size: 4n << 20n }, tableFlags: 0x27 });
+  const ad = { accessed: true, dirty: true };
+  b.map(regionBase('ram'), gpa(0x2_0000_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, ...ad } });
+  b.map(regionBase('large'), gpa(0x2_4000_0000n), { size: '2M', count: 1, flags: { writable: true, user: true, ...ad } });
+  b.map(regionBase('not-accessed'), gpa(0x2_1000_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, accessed: false, dirty: true } });
+  b.map(regionBase('clean'), gpa(0x2_2000_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, accessed: true, dirty: false } });
+  b.map(regionBase('supervisor'), gpa(0x2_3000_0000n), { size: '4K', count: 512, flags: { writable: true, user: false, ...ad } });
+  b.map(regionBase('nx'), gpa(0x2_5000_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, nx: true, ...ad } });
+  // A 2 MiB page onto the page tables themselves: its frame lies in the affine run, so only the PS
+  // test tells it from a table pointer.
+  b.map(regionBase('large-over-tables'), gpa(0x1_0000_0000n), { size: '2M', count: 1, flags: { writable: true, user: true, ...ad } });
+  // 4 KiB leaves with a reserved bit in the high half (bit 50, above MAXPHYADDR 46): a reserved-bit fault.
+  b.map(regionBase('reserved'), gpa(0x2_6000_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, ...ad } });
+  for (let j = 0n; j < 512n; j++) b.setEntry(regionBase('reserved') + j * 4096n, 1, ((0x2_6000_0000n + j * 4096n) | 0x67n) | (1n << 50n));
+  const w = new GvaWalker(mem, {
+    cr0: CR0.PE | CR0.PG | CR0.WP,
+    cr3: b.root,
+    cr4: CR4.PAE | CR4.SMEP | CR4.SMAP,
+    efer: EFER.LME | EFER.LMA | EFER.NXE,
+    pkru: 0,
+  }, DEFAULT_FEATURES, undefined, v73 ? '7.3' : '6.16');
+  return { mem, w };
+}
+
+function addresses(seed: number, n: number, from: readonly Region[]): { his: Uint32Array; los: Uint32Array; regions: Region[] } {
+  const r = xorshift(seed);
+  const his = new Uint32Array(n);
+  const los = new Uint32Array(n);
+  const regions: Region[] = [];
+  for (let i = 0; i < n; i++) {
+    const reg = from[r() % from.length]!;
+    const va = regionBase(reg) + BigInt(r() % 512) * 4096n + BigInt(r() & 0xfff);
+    his[i] = Number(va >> 32n);
+    los[i] = Number(va & 0xffff_ffffn);
+    regions.push(reg);
+  }
+  return { his, los, regions };
+}
+
+const ACCESSES: Access[] = [{ kind: 'read', user: true }, { kind: 'write', user: true }, { kind: 'fetch', user: true }, { kind: 'write' }, { kind: 'read', ac: true }];
+
+describe('walk-batch-hot: the loop stops where walkRaw would do more than read a 4 KiB leaf', () => {
+  // The hot walk's random cases (hot-cases.ts: tables in one run, shuffled, at the run's edge, at a
+  // run GFN + 2^32, above 2^32, across it), one walk each: the loop finishes it exactly when
+  // walkTables succeeds at level 1 without writing, through tables in the affine run below GFN
+  // 2^32, with walkTables' GFN; otherwise it stops there.
+  for (const placement of PLACEMENTS) {
+    it(`random tables ${placement}: finished exactly when walkTables reads a 4 KiB leaf and writes nothing`, () => {
+      const seen = { finished: 0, stopped: 0 };
+      for (let seed = 1; seed <= 1500; seed++) {
+        const c = hotCase(placement, seed * 7919);
+        const batch = makeHotBatchWalk(c.inputs);
+        expect(batch).toBeDefined();
+        const out = new Float64Array([-2]);
+        const before = c.mem.words.slice();
+        const k = batch!(new Uint32Array([c.vhi >>> 0]), new Uint32Array([c.vlo >>> 0]), 0, 1, c.access, out);
+        expect(Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
+        const s = new WalkScratch();
+        const stop = walkTables(c.inputs, s, c.vhi, c.vlo, c.access);
+        const wrote = c.mem.words.length !== before.length || Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
+        // Its tables all in the memory's affine run (GuestMemory.affineLo/affineEnd, the frames the
+        // loop reaches by adding a delta) and below GFN 2^32; otherwise the loop leaves the walk to walkRaw.
+        const m = c.mem as unknown as { affineLo: number; affineEnd: number };
+        const inRun = [4, 3, 2, 1].every((l) => s.tableGfn[l]! >= m.affineLo && s.tableGfn[l]! < m.affineEnd && s.tableGfn[l]! < 2 ** 32);
+        const finishes = stop === WalkStop.Ok && !wrote && s.level === 1 && inRun;
+        expect(k, `seed ${seed * 7919}`).toBe(finishes ? 1 : 0);
+        if (finishes) expect(out[0]).toBe(s.gfn);
+        seen[finishes ? 'finished' : 'stopped']++;
+      }
+      // Only 'run' puts all four tables in the run (the others place one or more outside it or at
+      // or above GFN 2^32, which the loop must leave to walkRaw).
+      if (placement === 'run') expect(seen.finished).toBeGreaterThan(100);
+      expect(seen.stopped).toBeGreaterThan(100);
+    });
+  }
+
+  for (const v73 of [false, true]) {
+    it(`${v73 ? '7.3' : '6.16'}: stop index and GFNs against walkRaw on a twin guest, every access`, () => {
+      for (const [ai, access] of ACCESSES.entries()) {
+        for (let seed = 1; seed <= 25; seed++) {
+          const { his, los, regions } = addresses(seed * 31 + ai, 40, REGIONS);
+          const acc = encodeAccess(access);
+          // Expected: the first walk that faults, writes memory, or goes through the 2 MiB leaf.
+          const twin = guest(v73);
+          const gfns: number[] = [];
+          let expected = his.length;
+          for (let i = 0; i < his.length; i++) {
+            const before = memFingerprint(twin.mem);
+            const stop = twin.w.walkRaw(his[i]!, los[i]!, acc);
+            if (stop !== WalkStop.Ok || memFingerprint(twin.mem) !== before || regions[i] === 'large' || regions[i] === 'large-over-tables') {
+              expected = i;
+              break;
+            }
+            gfns.push(twin.w.lastGfn);
+          }
+          const { mem, w } = guest(v73);
+          const before = memFingerprint(mem);
+          const batch = makeHotBatchWalk((w as unknown as { inputs: WalkInputs }).inputs)!;
+          expect(batch).toBeDefined();
+          const out = new Float64Array(his.length).fill(-2);
+          const k = batch(his, los, 0, his.length, acc, out);
+          expect(k, `seed ${seed}, ${JSON.stringify(access)}`).toBe(expected);
+          expect(Array.from(out.subarray(0, k))).toEqual(gfns);
+          expect(memFingerprint(mem)).toBe(before); // it only reads
+          // From a later start: the same rule on the rest.
+          if (k < his.length - 1) expect(batch(his, los, k + 1, his.length, acc, out)).toBeGreaterThan(k);
+        }
+      }
+    });
+  }
+
+  it('a batch of read-only 4 KiB walks goes through to its end', () => {
+    const { w } = guest(true);
+    const { his, los } = addresses(7, 300, ['ram']);
+    const batch = makeHotBatchWalk((w as unknown as { inputs: WalkInputs }).inputs)!;
+    const out = new Float64Array(his.length);
+    // User accesses (a supervisor data access to these user pages faults under SMAP).
+    for (const access of [{ kind: 'read', user: true }, { kind: 'write', user: true }, { kind: 'fetch', user: true }] as Access[]) {
+      expect(batch(his, los, 0, his.length, encodeAccess(access), out)).toBe(his.length);
+      for (let i = 0; i < his.length; i++) {
+        // ram's page j maps GPA 0x2_0000_0000 + j * 4096: GFN 0x20_0000 + j.
+        expect(out[i]).toBe(0x20_0000 + ((los[i]! >>> 12) & 511));
+      }
+    }
+  });
+
+  it('walkRawBatch equals walkRaw one by one on this guest: stops, GFNs, memory, last walk', () => {
+    for (const v73 of [false, true]) {
+      for (const [ai, access] of ACCESSES.entries()) {
+        for (let seed = 1; seed <= 10; seed++) {
+          const { his, los } = addresses(seed * 17 + ai, 64, REGIONS);
+          const acc = encodeAccess(access);
+          const one = guest(v73);
+          const stops: number[] = [];
+          const gfns: number[] = [];
+          for (let i = 0; i < his.length; i++) {
+            const s = one.w.walkRaw(his[i]!, los[i]!, acc);
+            stops.push(s);
+            gfns.push(s === WalkStop.Ok ? one.w.lastGfn : -1);
+          }
+          const many = guest(v73);
+          const outGfn = new Float64Array(his.length);
+          const outStop = new Uint8Array(his.length);
+          many.w.walkRawBatch(his, los, acc, outGfn, outStop);
+          expect(Array.from(outStop)).toEqual(stops);
+          expect(Array.from(outGfn)).toEqual(gfns);
+          expect(memFingerprint(many.mem)).toBe(memFingerprint(one.mem));
+          expect(many.w.lastGfn).toBe(one.w.lastGfn);
+          expect(many.w.lastErrorCode).toBe(one.w.lastErrorCode);
+          const va = (BigInt(his.at(-1)!) << 32n) | BigInt(los.at(-1)!);
+          expect(many.w.recordLast(stops.at(-1)!, va as never, access)).toEqual(one.w.recordLast(stops.at(-1)!, va as never, access));
+        }
+      }
+    }
+  });
+});
