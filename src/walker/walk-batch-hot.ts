@@ -23,7 +23,7 @@
 import type { WalkInputs } from './walk';
 import type { BatchWalk } from './walk-batch';
 import { x86WalkConstants } from './x86-walk-constants';
-import { hotWalkTakes } from './walk-fast';
+import { hotWalkTakes, hotWalkTests } from './walk-fast';
 import { PFERR } from '../format/acc';
 import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
 
@@ -38,18 +38,8 @@ if (ACCESS_AC >>> 14 !== RSVD || ACCESS_IMPLICIT >>> 13 !== RSVD) throw new Erro
 export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
   if (!hotWalkTakes(w)) return undefined;
   const mem = w.mem;
-  const { rootGfn, v73, perms, m4l, m4h, m3l, m3h, m2l, m2h, m1l, m1h } = x86WalkConstants(w);
-  const rootG = rootGfn | 0;
-  const l4 = m4l | 1;
-  const h4 = m4h | 0xff000;
-  const l3 = m3l | 0x81;
-  const h3 = m3h | 0xff000;
-  const l2 = m2l | 0x81;
-  const h2 = m2h | 0xff000;
-  const l1 = m1l | 1;
-  const h1 = m1h;
-  const execShift = v73 ? 3 : 0;
-  const readBit = v73 ? 1 : 0;
+  const { perms } = x86WalkConstants(w);
+  const { rootG, l4, h4, l3, h3, l2, h2, l1, h1, execShift, readBit } = hotWalkTests(w);
   // The loop takes everything it does not compute per walk as arguments, worked out by the small
   // function that calls it: an operation before the loop, run once before V8 had a feedback vector
   // for the function (a batch's first call walks thousands of addresses in the interpreter), had no

@@ -231,6 +231,32 @@ function x86FastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
   };
 }
 
+/** The hot walk's tests for `w` (x86HotWalk4's comment), as numbers its closure keeps. */
+export interface HotWalkTests {
+  /** The root's GFN as an int32 (x86HotWalkApplies: below 2^32). */
+  readonly rootG: number;
+  /** Per level, the low-half mask `(lo & l) !== 1` tests (P, reserved bits, PS at levels 3 and 2) and the high-half mask (reserved bits, a table GFN at or above 2^32). */
+  readonly l4: number; readonly h4: number; readonly l3: number; readonly h3: number;
+  readonly l2: number; readonly h2: number; readonly l1: number; readonly h1: number;
+  /** gpte_access (walk.ts x86Acc, x86Acc73) as one expression: EXEC shifted to bit 0 or 3, ACC_READ or 0. */
+  readonly execShift: number;
+  readonly readBit: number;
+}
+
+/** x86HotWalk4's and walk-batch-hot.ts's tests for `w`; levels 4 and 1 need no PS bit (x86Unrollable). */
+export function hotWalkTests(w: WalkInputs): HotWalkTests {
+  const { rootGfn, v73, m4l, m4h, m3l, m3h, m2l, m2h, m1l, m1h } = x86WalkConstants(w);
+  return {
+    rootG: rootGfn | 0,
+    l4: m4l | 1, h4: m4h | 0xff000,
+    l3: m3l | 0x81, h3: m3h | 0xff000,
+    l2: m2l | 0x81, h2: m2h | 0xff000,
+    l1: m1l | 1, h1: m1h,
+    execShift: v73 ? 3 : 0,
+    readBit: v73 ? 1 : 0,
+  };
+}
+
 /**
  * Whether makeFastWalk gives these inputs x86HotWalk4 (no second stage, an unrolled x86 format,
  * x86HotWalkApplies): walk-batch-hot.ts's loop takes the same inputs.
@@ -276,20 +302,8 @@ if (AC >>> 14 !== RSVD || IMPLICIT >>> 13 !== RSVD) throw new Error('walk-fast.t
  */
 function x86HotWalk4(w: WalkInputs, s: WalkScratch, general: FastWalk): FastWalk {
   const mem = w.mem;
-  const { rootGfn, v73, perms, m4l, m4h, m3l, m3h, p3l, p3h, m2l, m2h, p2l, p2h, m1l, m1h } = x86WalkConstants(w);
-  const rootG = rootGfn | 0;
-  // The tests' masks (see above); levels 4 and 1 need no PS bit here (x86Unrollable).
-  const l4 = m4l | 1;
-  const h4 = m4h | 0xff000;
-  const l3 = m3l | 0x81;
-  const h3 = m3h | 0xff000;
-  const l2 = m2l | 0x81;
-  const h2 = m2h | 0xff000;
-  const l1 = m1l | 1;
-  const h1 = m1h;
-  // gpte_access (walk.ts x86Acc, x86Acc73) as one expression: EXEC shifted to bit 0 or 3, ACC_READ or 0.
-  const execShift = v73 ? 3 : 0;
-  const readBit = v73 ? 1 : 0;
+  const { perms, p3l, p3h, p2l, p2h } = x86WalkConstants(w);
+  const { rootG, l4, h4, l3, h3, l2, h2, l1, h1, execShift, readBit } = hotWalkTests(w);
   // `access`: the last access seen (a caller walks many addresses with one access), `row`: its row
   // of permissions[], which ACC values fault (bit i for ACC i). Fields of an object rather than two
   // `let`s, whose every read V8 compiled with a check for the uninitialized (TDZ) value, or an
