@@ -62,7 +62,7 @@ export interface Walk2DOptions {
  * for the others. The result is the same: an own field per key, in that order, on
  * NESTED_RECORD_PROTO.
  */
-type OkFields = [Gva, Access, WalkStep[], Gpa, Gfn, number, number, number, number, Walk2DOk['gpaKind'], number, Ngpa, number, number, readonly MemRef2D[], number, readonly Ngpa[]];
+export type Walk2DOkFields = [Gva, Access, WalkStep[], Gpa, Gfn, number, number, number, number, Walk2DOk['gpaKind'], number, Ngpa, number, number, readonly MemRef2D[], number, readonly Ngpa[]];
 const OkRecord = function OkRecord(
   this: Walk2DOk, address: Gva, access: Access, trace: WalkStep[], gpa: Gpa, gfn: Gfn, level: number, pageSize: number, pteAccess: number, pkey: number,
   gpaKind: Walk2DOk['gpaKind'], adUpdates: number, ngpa: Ngpa, guestLevels: number, nestedLevels: number, refs: readonly MemRef2D[], refCount: number, dirtyLogged: readonly Ngpa[],
@@ -87,7 +87,7 @@ const OkRecord = function OkRecord(
   this.refs = refs;
   this.refCount = refCount;
   this.dirtyLogged = dirtyLogged;
-} as unknown as new (...f: OkFields) => Walk2DOk;
+} as unknown as new (...f: Walk2DOkFields) => Walk2DOk;
 OkRecord.prototype = NESTED_RECORD_PROTO;
 
 /** Nested walks of one 2D walk: one per L2 table level (at most 5) and the final translation. */
@@ -95,6 +95,11 @@ const MAX_SEGMENTS = 8;
 
 
 export class Walk2D {
+  /**
+   * @internal The success record's constructor (OkRecord above), for bench/record-floor-2d.ts: the
+   * floor of the record walk makes its record as walk() does, on the same map and prototype.
+   */
+  static readonly okRecord: new (...f: Walk2DOkFields) => Walk2DOk = OkRecord;
   readonly nested: NgpaWalker;
   /** L1's guest memory: L2's tables and data live here, at the GPAs the nested tables give. */
   readonly mem: GuestMemory;
