@@ -1,7 +1,7 @@
 /**
  * The floor of any record-producing 2D walk with the public record's shape: a raw 2D walk, then
  * the objects a successful record consists of, as walk() makes them on bench/walk2d.bench.ts's
- * walks — the `Walk2DOk` through walk-2d.ts's own constructor (Walk2D.okRecord: the same map and
+ * walks — the `Walk2DOk` through walk-2d.ts's own constructor (walk-2d-ok-record.ts: the same map and
  * prototype), its references array with the references before L2's leaf entry shared (the traced
  * walk's segment caches hand those out frozen on the bench's walks: tiers A and B cover 19 of the
  * 24), a new reference for the leaf entry and one per entry of the final nested walk, L2's trace
@@ -24,7 +24,8 @@ import type { Gfn, Gpa, Gva, Ngpa } from '../src/address/address';
 import type { Access } from '../src/walker/access';
 import type { WalkScratch } from '../src/walker/walk-scratch';
 import type { WalkStep } from '../src/walker/walk-result';
-import { Walk2D } from '../src/nested/walk-2d';
+import type { Walk2D } from '../src/nested/walk-2d';
+import { OkRecord } from '../src/nested/walk-2d-ok-record';
 import type { MemRef2D, Walk2DOk } from '../src/nested/walk-2d-result';
 import { U64View } from '../src/u64-view';
 
@@ -33,7 +34,6 @@ export type RecordFloor2D = (vhi: number, vlo: number, access: number, address: 
 
 export function makeRecordFloor2D(w: Walk2D): RecordFloor2D {
   const s = (w as unknown as { scratch: WalkScratch }).scratch;
-  const OkRecord = Walk2D.okRecord;
   const u64 = new U64View();
   const n = w.guestLevels;
   const m = w.nestedLevels;

@@ -36,7 +36,8 @@ import { U64View } from '../u64-view';
 import { describeNestedExit } from './nested-exit';
 import { ENTRY_NUMBERS, MAX_NESTED_ENTRIES, NgpaWalker } from './ngpa-walker';
 import type { NgpaWalkFault } from './ngpa-walk-result';
-import { asNestedRecord, NESTED_RECORD_PROTO } from './ngpa-walk-result';
+import { asNestedRecord } from './ngpa-walk-result';
+import { OkRecord as OkRecordCtor } from './walk-2d-ok-record';
 import { guestLevelsRead } from './refs-2d';
 import type { WalkStep } from '../walker/walk-result';
 import type { MemRef2D, Walk2DGuestFault, Walk2DInfo, Walk2DNestedFault, Walk2DOk, Walk2DResult } from './walk-2d-result';
@@ -53,53 +54,15 @@ export interface Walk2DOptions {
   pdptrs?: readonly bigint[];
 }
 
-/**
- * Walk2D's successful record, made by a constructor on the records' prototype: `new` costs what an
- * object literal costs, where `asNestedRecord`'s setPrototypeOf on a finished object was a tenth
- * of a 2D record walk (V8 gives the object a new map). The fields are assigned in the order
- * `{ ...base, ngpa, nestedPageFault, ...info }` gives, all in the constructor: V8 then sizes the
- * object for all twenty, where an empty constructor's object held ten and grew a property array
- * for the others. The result is the same: an own field per key, in that order, on
- * NESTED_RECORD_PROTO.
- */
-export type Walk2DOkFields = [Gva, Access, WalkStep[], Gpa, Gfn, number, number, number, number, Walk2DOk['gpaKind'], number, Ngpa, number, number, readonly MemRef2D[], number, readonly Ngpa[]];
-const OkRecord = function OkRecord(
-  this: Walk2DOk, address: Gva, access: Access, trace: WalkStep[], gpa: Gpa, gfn: Gfn, level: number, pageSize: number, pteAccess: number, pkey: number,
-  gpaKind: Walk2DOk['gpaKind'], adUpdates: number, ngpa: Ngpa, guestLevels: number, nestedLevels: number, refs: readonly MemRef2D[], refCount: number, dirtyLogged: readonly Ngpa[],
-): void {
-  this.status = 'ok';
-  this.stage = 'gva_walk';
-  this.address = address;
-  this.access = access;
-  this.trace = trace;
-  this.gpa = gpa;
-  this.gfn = gfn;
-  this.level = level;
-  this.pageSize = pageSize;
-  this.pteAccess = pteAccess;
-  this.pkey = pkey;
-  this.gpaKind = gpaKind;
-  this.adUpdates = adUpdates;
-  this.ngpa = ngpa;
-  this.nestedPageFault = false;
-  this.guestLevels = guestLevels;
-  this.nestedLevels = nestedLevels;
-  this.refs = refs;
-  this.refCount = refCount;
-  this.dirtyLogged = dirtyLogged;
-} as unknown as new (...f: Walk2DOkFields) => Walk2DOk;
-OkRecord.prototype = NESTED_RECORD_PROTO;
+// Walk2D's successful record's constructor (walk-2d-ok-record.ts), as a module-local const: an
+// imported binding compiles (CommonJS) to a property load on the module object at every use.
+const OkRecord = OkRecordCtor;
 
 /** Nested walks of one 2D walk: one per L2 table level (at most 5) and the final translation. */
 const MAX_SEGMENTS = 8;
 
 
 export class Walk2D {
-  /**
-   * @internal The success record's constructor (OkRecord above), for bench/record-floor-2d.ts: the
-   * floor of the record walk makes its record as walk() does, on the same map and prototype.
-   */
-  static readonly okRecord: new (...f: Walk2DOkFields) => Walk2DOk = OkRecord;
   readonly nested: NgpaWalker;
   /** L1's guest memory: L2's tables and data live here, at the GPAs the nested tables give. */
   readonly mem: GuestMemory;
