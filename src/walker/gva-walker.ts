@@ -290,10 +290,14 @@ export class GvaWalker {
       }
       // Walk k is one the batch loop does not finish (and the walks before it wrote nothing): it
       // goes as walkRaw takes it — the fast walk (walk-batch-hot.ts's loop stops at 2 MiB and 1 GiB
-      // leaves, which it finishes), else walkTables, which may write A/D bits. A fault leaves some of
-      // the scratch as the walk before left it (lastGfn, …), so that walk is first replayed into it.
-      if (k > i) this.fast(his[k - 1]! | 0, los[k - 1]! | 0, access);
-      const stop = this.fast(his[k]! | 0, los[k]! | 0, access) !== FAST_SLOW ? WalkStop.Ok : walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
+      // leaves, which it finishes; when it gives up it writes nothing), else walkTables, which may
+      // write A/D bits. A fault there leaves some of the scratch as the walk before left it
+      // (lastGfn, …), so that walk is first replayed into it.
+      let stop: number = WalkStop.Ok;
+      if (this.fast(his[k]! | 0, los[k]! | 0, access) === FAST_SLOW) {
+        if (k > i) this.fast(his[k - 1]! | 0, los[k - 1]! | 0, access);
+        stop = walkTables(inputs, this.scratch, his[k]!, los[k]!, access);
+      }
       outStop[k] = stop;
       outGfn[k] = stop === WalkStop.Ok ? this.scratch.gfn : -1;
       i = k + 1;

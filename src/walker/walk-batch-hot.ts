@@ -23,16 +23,10 @@
 import type { WalkInputs } from './walk';
 import type { BatchWalk } from './walk-batch';
 import { x86WalkConstants } from './x86-walk-constants';
-import { hotWalkTakes, hotWalkTests } from './walk-fast';
+import { hotWalkTakes, hotWalkTests, permissionRow } from './walk-fast';
 import { PFERR } from '../format/acc';
-import { ACCESS_AC, ACCESS_IMPLICIT } from './access';
 
 const WRITE = PFERR.WRITE;
-const USER = PFERR.USER;
-const FETCH = PFERR.FETCH;
-const RSVD = PFERR.RSVD;
-// x86HotWalk4's shifts move ACCESS_AC (bit 17) and ACCESS_IMPLICIT (bit 16) onto PFERR.RSVD (bit 3).
-if (ACCESS_AC >>> 14 !== RSVD || ACCESS_IMPLICIT >>> 13 !== RSVD) throw new Error('walk-batch-hot.ts: ACCESS_AC / ACCESS_IMPLICIT moved');
 
 /** The loop for `w`, or undefined when the hot walk does not take `w` (walk-fast.ts: hotWalkTakes). */
 export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
@@ -94,7 +88,6 @@ export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
     const span = mem.affineSpan32;
     const aD = mem.affineDelta32;
     if ((((rootG - aLo) | 0) ^ -0x8000_0000) >= span) return start;
-    const row = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
-    return loop(mem.words, aLo, span, aD, (rootG + aD) << 10, row, access & WRITE, his, los, start, end, outGfn);
+    return loop(mem.words, aLo, span, aD, (rootG + aD) << 10, permissionRow(perms, access), access & WRITE, his, los, start, end, outGfn);
   };
 }

@@ -82,7 +82,8 @@ export function makeFastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
   const fmt = w.format;
   if (fmt.ptType === 64 && x86Unrollable(fmt)) {
     const general = x86FastWalk(w, s);
-    return x86HotWalkApplies(w) ? x86HotWalk4(w, s, general) : general;
+    // hotWalkTakes: the same test walk-batch-hot.ts's loop is made by.
+    return hotWalkTakes(w) ? x86HotWalk4(w, s, general) : general;
   }
   return entryTables(fmt) === undefined ? noFastWalk : tableFastWalk(w, s);
 }
@@ -275,9 +276,19 @@ function x86HotWalkApplies(w: WalkInputs): boolean {
 
 const TWO32 = 0x1_0000_0000;
 const INT_MIN = -0x8000_0000;
-// x86HotWalk4 moves ACCESS_AC (bit 17) and ACCESS_IMPLICIT (bit 16) onto PFERR.RSVD (bit 3) by
+// permissionRow moves ACCESS_AC (bit 17) and ACCESS_IMPLICIT (bit 16) onto PFERR.RSVD (bit 3) by
 // shifts of 14 and 13.
 if (AC >>> 14 !== RSVD || IMPLICIT >>> 13 !== RSVD) throw new Error('walk-fast.ts: ACCESS_AC / ACCESS_IMPLICIT moved');
+
+/**
+ * permission_fault's row of permissions[] for an encoded access with no protection key to test
+ * (allowed() with pkruMask 0): bit i set when ACC value i faults. The index is PFERR W/U/F, with
+ * RSVD standing for "SMAP overridden" (AC set, IMPLICIT clear), made by bit moves. The hot walk
+ * (x86HotWalk4) and walk-batch-hot.ts's loop read it once per access.
+ */
+export function permissionRow(perms: Uint16Array, access: number): number {
+  return perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
+}
 
 /**
  * The 4-level walk of a 4 KiB page whose tables all lie in the memory's affine run
@@ -357,11 +368,10 @@ function x86HotWalk4(w: WalkInputs, s: WalkScratch, general: FastWalk): FastWalk
       if ((lo & l1) !== 1 || (hi & h1) !== 0) return SLOW;
       accLo &= lo;
       nx |= hi;
-      // permission_fault (allowed() with pkruMask 0): the row of permissions[] for this access — PFERR
-      // W/U/F, and RSVD standing for "SMAP overridden" (AC set, IMPLICIT clear) — by bit moves.
+      // permission_fault (allowed() with pkruMask 0): the row of permissions[] for this access.
       let pteAccess = (accLo & 6) | ((~nx >>> 31) << execShift) | readBit;
       if (access !== last.access) {
-        last.row = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
+        last.row = permissionRow(perms, access);
         last.access = access;
       }
       if (((last.row >>> pteAccess) & 1) !== 0) return SLOW;
@@ -390,7 +400,7 @@ function x86HotWalk4(w: WalkInputs, s: WalkScratch, general: FastWalk): FastWalk
     nx |= hi;
     let pteAccess = (accLo & 6) | ((~nx >>> 31) << execShift) | readBit;
     if (access !== last.access) {
-      last.row = perms[((access & (WRITE | USER | FETCH)) | ((access >>> 14) & ~(access >>> 13) & RSVD)) >>> 1]!;
+      last.row = permissionRow(perms, access);
       last.access = access;
     }
     if (((last.row >>> pteAccess) & 1) !== 0) return SLOW;
