@@ -42,8 +42,18 @@ export function runNativeWalker(bin: string): Map<string, number> {
   return m;
 }
 
-/** The C figure `walk-c round <kind>` prints: one round of N walks after the warm pass. */
-export type NativeKind = 'gva' | '2d';
+/**
+ * The C figure `walk-c round <kind>` prints: one round of N walks after the warm pass. 'gva-lanes':
+ * the gva walks 8 at a time level by level (walk.c: walk4_lanes), the algorithm of walkRawBatch's
+ * loop (walk-batch-lanes.ts), so that the batch is also compared with C doing what it does.
+ */
+export type NativeKind = 'gva' | 'gva-lanes' | '2d';
+
+const C_NAMES: Record<NativeKind, string> = {
+  gva: 'c.gva_walk.4level.random4k',
+  'gva-lanes': 'c.gva_walk.4level.random4k.lanes',
+  '2d': 'c.walk2d.4x4.random4k',
+};
 
 /** A TypeScript round body (n walks, as the raw benches time) paired with C rounds of the same walks. */
 /** `label`: a second body of the same kind (its figure is named `<walk>.<label>.paired_ts_over_c`). */
@@ -63,8 +73,9 @@ const PAIRED_ROUNDS = 9;
  */
 export function nativePairing(bin: string): NativePairing {
   return (kind, body, n, label) => {
-    const cName = kind === 'gva' ? 'c.gva_walk.4level.random4k' : 'c.walk2d.4x4.random4k';
-    const tsName = (kind === 'gva' ? 'gva_walk.4level.random4k' : 'walk2d.4x4.random4k') + (label === undefined ? '' : `.${label}`);
+    const cName = C_NAMES[kind];
+    const tsName = (kind === '2d' ? 'walk2d.4x4.random4k' : 'gva_walk.4level.random4k') + (label === undefined ? '' : `.${label}`);
+    const figure = kind === 'gva-lanes' ? 'paired_ts_over_c_lanes' : 'paired_ts_over_c';
     const cRound = (): number => {
       const r = spawnSync(bin, [...(CPU_CLOCK ? ['cpu'] : []), 'round', kind], { encoding: 'utf8', timeout: 120_000 });
       if (r.status !== 0) throw new Error(`native walker round ${kind} failed (${r.status ?? r.signal}): ${r.stderr}`);
@@ -97,7 +108,7 @@ export function nativePairing(bin: string): NativePairing {
       ratios.push(t / x);
     }
     const note = `median of ${PAIRED_ROUNDS} rounds' TypeScript/C (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}), each a TypeScript round of ${n} raw walks next to a C process timing one round of the same walks (TypeScript ${median(ts).toFixed(1)}, C ${median(c).toFixed(1)} ns/walk in those rounds)`;
-    return [{ name: `${tsName}.paired_ts_over_c`, value: median(ratios), unit: 'x', note }];
+    return [{ name: `${tsName}.${figure}`, value: median(ratios), unit: 'x', note }];
   };
 }
 
@@ -118,6 +129,8 @@ export function nativeComparison(cRuns: Map<string, number>[], ts: BenchResult[]
   };
   paired('ratio.gva_walk.ts_over_c', 'gva_walk.4level.random4k.paired_ts_over_c', t('gva_walk.4level.random4k.raw'), 'c.gva_walk.4level.random4k', 'raw 4-level walk, TypeScript / C; target ≤ 1.5');
   paired('ratio.gva_walk.batch.ts_over_c', 'gva_walk.4level.random4k.batch.paired_ts_over_c', t('gva_walk.4level.random4k.batch'), 'c.gva_walk.4level.random4k', 'walkRawBatch 4-level walks (one call per 4096 walks, outputs read back), TypeScript / C; the walkRaw line above is one call per walk');
+  const lanes = t('gva_walk.4level.random4k.batch.paired_ts_over_c_lanes');
+  if (lanes !== undefined) out.push({ name: 'ratio.gva_walk.batch.ts_over_c_lanes', value: lanes, unit: 'x', note: 'walkRawBatch against C walking the same walks 8 at a time level by level (walk.c: walk4_lanes), the same algorithm; median of paired rounds' });
   paired('ratio.walk2d.ts_over_c', 'walk2d.4x4.random4k.paired_ts_over_c', t('walk2d.4x4.random4k.raw'), 'c.walk2d.4x4.random4k', 'raw 2D walk, TypeScript / C; target ≤ 2');
   // walk.bench.ts and walk2d.bench.ts time the record walk in rounds alternating with rounds of the
   // raw walk and give the median of their per-round ratios.

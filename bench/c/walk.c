@@ -9,6 +9,10 @@
  *        permission bitmap indexed by the error code (as KVM's permissions[16]), the protection-key
  *        check against PKRU (the TypeScript bench guest has CR4.PKE, PKRU 0) and the A/D check
  *        (set A on every level and D on the leaf when missing; a warm guest has them all set).
+ *  gva-lanes: the same walks LANES at a time, level by level (every walk's level-4 entry, then
+ *        every walk's level-3 entry, ...), as src/walker/walk-batch-lanes.ts walks a batch: the
+ *        loads of one level do not depend on each other, so all LANES are in flight at once; a
+ *        group with a walk that needs more than reads goes one walk at a time (walk4).
  *  2d:   the same walk of L2's tables where every table frame and the final frame go through a
  *        4-level EPT walk (SDM §29.3.2: read/write/execute bits, reserved bits and the
  *        bad_mt_xwr bitmap on every level, A on every level and D on the leaf with EPTP bit 6): 24 refs.
@@ -126,6 +130,40 @@ static inline uint64_t walk4(uint64_t root, uint64_t va, unsigned pfec) {
   return (e & ADDR_MASK) >> 12;
 }
 
+/*
+ * LANES walks of the same pfec at once, level by level (the `gva-lanes` figure): the GFNs' sum, as
+ * walk4's results summed. Any walk that is not a read-only 4 KiB walk (a fault, a 2 MiB or 1 GiB
+ * leaf, an A or D bit to set) sends the whole group through walk4 one walk at a time instead.
+ */
+#define LANES 8
+static inline uint64_t walk4_lanes(uint64_t root, const uint64_t *va, unsigned pfec) {
+  uint64_t t[LANES], e[LANES], acc_and[LANES], nx_or[LANES], s = 0;
+  int ok = 1;
+  for (int k = 0; k < LANES; k++) { t[k] = root; acc_and[k] = ~0ull; nx_or[k] = 0; }
+  for (int level = 4; level >= 1; level--) {
+    for (int k = 0; k < LANES; k++) {
+      e[k] = *entry(t[k], (va[k] >> (12 + 9 * (level - 1))) & 511);
+      ok &= (e[k] & P) && !(e[k] & rsvd[level]) && (level == 1 || !(e[k] & PS));
+      acc_and[k] &= e[k];
+      nx_or[k] |= e[k] & XD;
+      t[k] = (e[k] & ADDR_MASK) >> 12;
+    }
+  }
+  for (int k = 0; k < LANES; k++) {
+    unsigned acc = (nx_or[k] ? 0 : 1) | (acc_and[k] & RW ? 2 : 0) | (acc_and[k] & US ? 4 : 0);
+    ok &= !((permissions[pfec >> 1] >> acc) & 1);
+    unsigned pk = (pkru >> (((e[k] >> 59) & 15) * 2)) & 3;
+    ok &= !(pk & (pkru_mask >> ((pfec & ~1u) | ((acc & 4) ? 8 : 0))));
+    ok &= (acc_and[k] & A) && (!(pfec & 2) || (e[k] & D));
+    s += t[k];
+  }
+  if (!ok) {
+    s = 0;
+    for (int k = 0; k < LANES; k++) s += walk4(root, va[k], pfec);
+  }
+  return s;
+}
+
 /* EPT: bits 0 R, 1 W, 2 X; 8 A, 9 D. */
 #define EPT_R 1ull
 #define EPT_W 2ull
@@ -220,23 +258,25 @@ static volatile uint64_t sink;
 /* Timed rounds per figure: ROUNDS, or 1 in `round` mode (below). */
 static int rounds = ROUNDS;
 
-#define TIME(label, call)                                                   \
+/* Time `call` over the N walks, `step` walks per call (i is the first walk's index). */
+#define TIME_STEP(label, step, call)                                        \
   do {                                                                      \
     uint64_t s = 0;                                                         \
-    for (uint32_t i = 0; i < 100000; i++) s += call;                        \
+    for (uint32_t i = 0; i < 100000; i += step) s += call;                  \
     double per[ROUNDS];                                                     \
     for (int r = 0; r < rounds; r++) {                                      \
       double t0 = now_ns();                                                 \
-      for (uint32_t i = 0; i < N; i++) s += call;                           \
+      for (uint32_t i = 0; i < N; i += step) s += call;                     \
       per[r] = (now_ns() - t0) / N;                                         \
     }                                                                       \
     qsort(per, rounds, sizeof per[0], cmp);                                 \
     sink = s;                                                               \
     printf("{\"name\":\"%s\",\"value\":%.3f,\"unit\":\"ns/walk\"}\n", label, per[rounds / 2]); \
   } while (0)
+#define TIME(label, call) TIME_STEP(label, 1, call)
 
 /*
- * Arguments: [cpu] [round gva|2d]. `cpu`: the thread's CPU clock. `round K`: build only figure K's
+ * Arguments: [cpu] [round gva|gva-lanes|2d]. `cpu`: the thread's CPU clock. `round K`: build only figure K's
  * tables and time one round of N walks after the warm pass (native.bench.ts runs one such process
  * next to each TypeScript round, so each TypeScript/C ratio compares walks timed seconds apart).
  */
@@ -259,15 +299,15 @@ int main(int argc, char **argv) {
   const char *only = NULL;
   if (a + 1 < argc && strcmp(argv[a], "round") == 0) {
     only = argv[a + 1];
-    if (strcmp(only, "gva") != 0 && strcmp(only, "2d") != 0) {
-      fprintf(stderr, "round: unknown figure %s (gva or 2d)\n", only);
+    if (strcmp(only, "gva") != 0 && strcmp(only, "gva-lanes") != 0 && strcmp(only, "2d") != 0) {
+      fprintf(stderr, "round: unknown figure %s (gva, gva-lanes or 2d)\n", only);
       return 2;
     }
     rounds = 1;
     a += 2;
   }
   if (a < argc) {
-    fprintf(stderr, "usage: %s [cpu] [round gva|2d]\n", argv[0]);
+    fprintf(stderr, "usage: %s [cpu] [round gva|gva-lanes|2d]\n", argv[0]);
     return 2;
   }
   nframes = (64ull << 20) / 4096 * 2; /* 128 MiB of table frames: enough for 1 Mi pages twice over */
@@ -290,13 +330,14 @@ int main(int argc, char **argv) {
 
   /* gva: 4-level, tables from frame 0, data frames far above (never touched). */
   const uint64_t base = 0x7f0000000000ull;
-  if (only == NULL || strcmp(only, "gva") == 0) {
+  if (only == NULL || strncmp(only, "gva", 3) == 0) {
     uint64_t root = build_paging4(base, 0x200000);
     random_vas(base, 4 * 7919);
     for (uint32_t i = 0; i < N; i++) {
       if (walk4(root, vas[i], pfec) == ~0ull) { fprintf(stderr, "gva walk faulted\n"); return 1; }
     }
-    TIME("c.gva_walk.4level.random4k", walk4(root, vas[i], pfec));
+    if (only == NULL || strcmp(only, "gva") == 0) TIME("c.gva_walk.4level.random4k", walk4(root, vas[i], pfec));
+    if (only == NULL || strcmp(only, "gva-lanes") == 0) TIME_STEP("c.gva_walk.4level.random4k.lanes", LANES, walk4_lanes(root, &vas[i], pfec));
   }
   if (only != NULL && strcmp(only, "2d") != 0) return 0;
 

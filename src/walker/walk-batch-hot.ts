@@ -1,8 +1,9 @@
 /**
  * walkRawBatch's loop for the inputs the hot walk takes (walk-fast.ts: x86HotWalk4 — 4-level paging,
  * the root below GFN 2^32, no protection key that can fault): x86HotWalk4's tests written out in
- * one loop over the batch, one walk after another, for 4 KiB leaves whose tables all lie in the
- * memory's affine run (GuestMemory.affineLo32). It stops at the first walk it cannot finish that
+ * one loop over the batch, 8 walks at a time level by level (walk-batch-lanes.ts) and one walk
+ * after another for a group one of whose walks it cannot finish and for the last walks, for 4 KiB
+ * leaves whose tables all lie in the memory's affine run (GuestMemory.affineLo32). It stops at the first walk it cannot finish that
  * way — a fault, an A or D bit the full walk would set, a 2 MiB or 1 GiB leaf, a table outside the
  * run or above GFN 2^32 — and the caller walks that one as walkRaw does (GvaWalker.walkRawBatch).
  *
@@ -25,6 +26,7 @@ import type { BatchWalk } from './walk-batch';
 import { x86WalkConstants } from './x86-walk-constants';
 import { hotWalkTakes, hotWalkTests, permissionRow } from './walk-fast';
 import { PFERR } from '../format/acc';
+import { makeLanesLoop, type HotBatchLoop } from './walk-batch-lanes';
 
 const WRITE = PFERR.WRITE;
 
@@ -33,16 +35,14 @@ export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
   if (!hotWalkTakes(w)) return undefined;
   const mem = w.mem;
   const { perms } = x86WalkConstants(w);
-  const { rootG, l4, h4, l3, h3, l2, h2, l1, h1, execShift, readBit } = hotWalkTests(w);
+  const tests = hotWalkTests(w);
+  const { rootG, l4, h4, l3, h3, l2, h2, l1, h1, execShift, readBit } = tests;
   // The loop takes everything it does not compute per walk as arguments, worked out by the small
   // function that calls it: an operation before the loop, run once before V8 had a feedback vector
   // for the function (a batch's first call walks thousands of addresses in the interpreter), had no
   // feedback when TurboFan compiled it, and the compiled function deoptimized at its next call; in
   // the bench's process the batch then took 1.05-1.14x walkRaw's time instead of 0.83-0.86x.
-  const loop = function x86HotBatchLoop(
-    words: Uint32Array, aLo: number, span: number, aD: number, rootBase: number, row: number, write: number,
-    his: Uint32Array, los: Uint32Array, start: number, end: number, outGfn: Float64Array,
-  ): number {
+  const seq: HotBatchLoop = function x86HotBatchLoop(words, aLo, span, aD, rootBase, row, write, his, los, start, end, outGfn) {
     for (let i = start; i < end; i++) {
       const vhi = his[i]! | 0;
       const vlo = los[i]! | 0;
@@ -82,6 +82,9 @@ export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
     }
     return end;
   };
+  // The walks LANES at a time (walk-batch-lanes.ts), the loop above for a group with a walk that
+  // group cannot finish and for the batch's last walks.
+  const loop = makeLanesLoop(tests, seq);
   return function x86HotBatch(his, los, start, end, access, outGfn) {
     // Read once: the loop writes nothing, so no frame is allocated and the run does not move.
     const aLo = mem.affineLo32;

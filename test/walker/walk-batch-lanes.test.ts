@@ -1,0 +1,142 @@
+/**
+ * walk-batch-lanes.ts: walk-batch-hot.ts's loop LANES walks at a time. Expected values come from
+ * walkRaw and walkTables (on a twin guest, or walk by walk), never from the loop:
+ *  - a batch of 'ram' walks with one walk that walkRaw answers with a fault, a write (A or D) or a
+ *    2 MiB leaf, at every position of the first groups and of the last walks: the loop stops
+ *    exactly there, with walkRaw's GFNs before it — a lane that tested another lane's entry would
+ *    let that walk through, or stop early;
+ *  - a batch of read-only 4 KiB walks goes through in groups, the one-walk loop called only for the
+ *    walks after the last full group;
+ *  - the hot walk's random tables (hot-cases.ts), each walk in every lane of a group: the group
+ *    finishes exactly when walkTables reads a 4 KiB leaf through tables in the affine run below GFN
+ *    2^32 and writes nothing, with walkTables' GFN in every lane.
+ */
+import { describe, expect, it } from 'vitest';
+import { encodeAccess, type Access } from '../../src';
+import { LANES, makeLanesLoop, lanesLoopSource, type HotBatchLoop } from '../../src/walker/walk-batch-lanes';
+import { makeHotBatchWalk } from '../../src/walker/walk-batch-hot';
+import { hotWalkTests, permissionRow } from '../../src/walker/walk-fast';
+import { x86WalkConstants } from '../../src/walker/x86-walk-constants';
+import type { WalkInputs } from '../../src/walker/walk';
+import { walkTables } from '../../src/walker/walk';
+import { WalkScratch, WalkStop } from '../../src/walker/walk-scratch';
+import { memFingerprint } from '../validate/support';
+import { PLACEMENTS, hotCase } from './hot-cases';
+import { guest, addresses, regionBase, type Region } from './hot-batch-guest';
+
+const inputsOf = (w: unknown): WalkInputs => (w as { inputs: WalkInputs }).inputs;
+
+/** Walks that walkRaw answers with more than a read of a 4 KiB leaf, and the access that makes them so. */
+const STOPPERS: [Region, Access][] = [
+  ['not-accessed', { kind: 'read', user: true }],
+  ['clean', { kind: 'write', user: true }],
+  ['supervisor', { kind: 'read', user: true }],
+  ['nx', { kind: 'fetch', user: true }],
+  ['hole', { kind: 'read', user: true }],
+  ['large', { kind: 'read', user: true }],
+  ['large-over-tables', { kind: 'write', user: true }],
+  ['reserved', { kind: 'read', user: true }],
+];
+
+describe('walk-batch-lanes: LANES walks at a time, the same answers as one at a time', () => {
+  it('the generated loop has one copy of the per-walk code per lane', () => {
+    const src = lanesLoopSource();
+    expect(LANES).toBeGreaterThan(1);
+    for (let x = 0; x < LANES; x++) expect(src).toContain(`outGfn[i + ${x}] = (hi${x} & 0xfffff)`);
+    expect(src).not.toContain(`outGfn[i + ${LANES}]`);
+  });
+
+  for (const v73 of [false, true]) {
+    it(`${v73 ? '7.3' : '6.16'}: one walk that needs more than reads, at every position — the loop stops there`, () => {
+      const n = 3 * LANES + 3; // three groups and three walks after them
+      for (const [si, [region, access]] of STOPPERS.entries()) {
+        const acc = encodeAccess(access);
+        for (let p = 0; p < n; p++) {
+          const { his, los } = addresses(1000 + si * 97 + p, n, ['ram']);
+          const bad = regionBase(region) + BigInt((p * 37) % 512) * 4096n + 0x123n;
+          his[p] = Number(bad >> 32n);
+          los[p] = Number(bad & 0xffff_ffffn);
+          // Expected: walkRaw on a twin guest, walk by walk, up to the first that faults, writes or
+          // maps 2 MiB.
+          const twin = guest(v73);
+          const gfns: number[] = [];
+          let expected = n;
+          for (let i = 0; i < n; i++) {
+            const before = memFingerprint(twin.mem);
+            const stop = twin.w.walkRaw(his[i]!, los[i]!, acc);
+            if (stop !== WalkStop.Ok || memFingerprint(twin.mem) !== before || region.startsWith('large') && i === p) {
+              expected = i;
+              break;
+            }
+            gfns.push(twin.w.lastGfn);
+          }
+          expect(expected, `${region} at ${p}: walkRaw does more than read there`).toBe(p);
+          const { mem, w } = guest(v73);
+          const before = memFingerprint(mem);
+          const batch = makeHotBatchWalk(inputsOf(w))!;
+          const out = new Float64Array(n).fill(-2);
+          expect(batch(his, los, 0, n, acc, out), `${region} at ${p}`).toBe(p);
+          expect(Array.from(out.subarray(0, p))).toEqual(gfns);
+          expect(memFingerprint(mem)).toBe(before);
+          // From just after it, the rest goes through (all 'ram').
+          expect(batch(his, los, p + 1, n, acc, out)).toBe(n);
+        }
+      }
+    });
+  }
+
+  it('read-only 4 KiB walks go through in groups: the one-walk loop sees only the walks after the last group', () => {
+    const { mem, w } = guest(true);
+    const n = 5 * LANES + 5;
+    const { his, los } = addresses(77, n, ['ram']);
+    const inputs = inputsOf(w);
+    const t = hotWalkTests(inputs);
+    const calls: [number, number][] = [];
+    const seq: HotBatchLoop = (_w, _a, _s, _d, _r, _row, _wr, _h, _l, start, end) => {
+      calls.push([start, end]);
+      return start; // stops at once: only the calls matter here
+    };
+    const loop = makeLanesLoop(t, seq);
+    const m = mem as unknown as { affineLo32: number; affineSpan32: number; affineDelta32: number };
+    for (const access of [{ kind: 'read', user: true }, { kind: 'write', user: true }, { kind: 'fetch', user: true }] as Access[]) {
+      calls.length = 0;
+      const acc = encodeAccess(access);
+      const out = new Float64Array(n).fill(-2);
+      const k = loop(mem.words, m.affineLo32, m.affineSpan32, m.affineDelta32, (t.rootG + m.affineDelta32) << 10,
+        permissionRow(x86WalkConstants(inputs).perms, acc), acc & 2, his, los, 0, n, out);
+      const full = n - (n % LANES);
+      expect(calls).toEqual([[full, n]]);
+      expect(k).toBe(full);
+      for (let i = 0; i < n; i++) {
+        // ram's page j maps GPA 0x2_0000_0000 + j * 4096: GFN 0x20_0000 + j.
+        expect(out[i]).toBe(i < full ? 0x20_0000 + ((los[i]! >>> 12) & 511) : -2);
+      }
+    }
+  });
+
+  for (const placement of PLACEMENTS) {
+    it(`random tables ${placement}: a group of one walk finishes exactly when walkTables reads a 4 KiB leaf and writes nothing`, () => {
+      const seen = { finished: 0, stopped: 0 };
+      for (let seed = 1; seed <= 1500; seed++) {
+        const c = hotCase(placement, seed * 7919 + 3);
+        const batch = makeHotBatchWalk(c.inputs)!;
+        expect(batch).toBeDefined();
+        const out = new Float64Array(LANES).fill(-2);
+        const before = c.mem.words.slice();
+        const k = batch(new Uint32Array(LANES).fill(c.vhi >>> 0), new Uint32Array(LANES).fill(c.vlo >>> 0), 0, LANES, c.access, out);
+        expect(Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
+        const s = new WalkScratch();
+        const stop = walkTables(c.inputs, s, c.vhi, c.vlo, c.access);
+        const wrote = c.mem.words.length !== before.length || Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
+        const m = c.mem as unknown as { affineLo: number; affineEnd: number };
+        const inRun = [4, 3, 2, 1].every((l) => s.tableGfn[l]! >= m.affineLo && s.tableGfn[l]! < m.affineEnd && s.tableGfn[l]! < 2 ** 32);
+        const finishes = stop === WalkStop.Ok && !wrote && s.level === 1 && inRun;
+        expect(k, `seed ${seed * 7919 + 3}`).toBe(finishes ? LANES : 0);
+        if (finishes) expect(Array.from(out)).toEqual(new Array(LANES).fill(s.gfn));
+        seen[finishes ? 'finished' : 'stopped']++;
+      }
+      if (placement === 'run') expect(seen.finished).toBeGreaterThan(100);
+      expect(seen.stopped).toBeGreaterThan(100);
+    });
+  }
+});
