@@ -69,13 +69,13 @@ export function walk2dBench(pairNative?: NativePairing): BenchResult[] {
     for (let i = 0; i < n; i++) t += w1.walkRaw(his[i]!, los[i]!, acc) + w1.lastGfn;
     sink += t;
   });
-  const M = 100_000;
+  const M = N;
   const vas: bigint[] = [];
   for (let i = 0; i < M; i++) vas.push((BigInt(his[i]!) << 32n) | BigInt(los[i]!));
   const a = { kind: 'write' as const, user: true };
-  // 100k walks a round, timed in rounds that alternate with rounds of the 1 Mi raw 2D walks above
-  // (harness.ts: pairedNsPerOp; walk.bench.ts says why all of them), the record/raw ratio taken
-  // round by round.
+  // The same 1 Mi walks a round as the raw 2D walk's rounds it alternates with (harness.ts:
+  // pairedNsPerOp; walk.bench.ts says why rounds of equal length), the record/raw ratio taken round
+  // by round; 11 rounds, as a round of records takes about a second.
   const pair = pairedNsPerOp(N, (n) => {
     let t = 0;
     for (let i = 0; i < n; i++) t += w2.walkRaw(his[i]!, los[i]!, acc) + w2.lastGfn;
@@ -84,7 +84,7 @@ export function walk2dBench(pairNative?: NativePairing): BenchResult[] {
     let t = 0; // a local, as in the raw loops
     for (let i = 0; i < n; i++) t += w2.walk(vas[i]!, a).refCount;
     sink += t;
-  }, 21);
+  }, 11);
   // The floor of any 2D record walk with this record's shape (record-floor-2d.ts): the raw walk,
   // then the record's objects and bigints, nothing looked up. Paired with the raw walk as above.
   const floor = makeRecordFloor2D(w2);
@@ -96,14 +96,14 @@ export function walk2dBench(pairNative?: NativePairing): BenchResult[] {
     let t = 0;
     for (let i = 0; i < n; i++) t += floor(his[i]!, los[i]!, acc, vas[i]! as Gva, a)!.refCount;
     sink += t;
-  }, 21);
+  }, 11);
   if (sink === -1) console.log(sink);
   return [
     { name: 'walk2d.4x4.random4k.raw', value: ns2, unit: 'ns/walk', note: `median of 7 rounds, 1 Mi walks; ${refs / 1000} memory refs/walk` },
-    { name: 'walk2d.4x4.random4k.record', value: pair.b, unit: 'ns/walk', note: 'walk() with the 24-reference trace; median of 21 rounds of 100k walks, alternating with rounds of 1 Mi raw walks' },
-    { name: 'walk2d.4x4.random4k.record_over_raw', value: pair.ratio, unit: 'x', note: `median of the 21 rounds' record/raw (raw ${pair.a.toFixed(1)} ns/walk in those rounds)` },
-    { name: 'walk2d.4x4.random4k.record_floor', value: pf.b, unit: 'ns/walk', note: 'walkRaw, then the objects and bigints of the record (record-floor-2d.ts): no record walk with this record shape takes less; 21 rounds as record' },
-    { name: 'walk2d.4x4.random4k.record_floor_over_raw', value: pf.ratio, unit: 'x', note: `median of the 21 rounds' floor/raw (raw ${pf.a.toFixed(1)} ns/walk in those rounds)` },
+    { name: 'walk2d.4x4.random4k.record', value: pair.b, unit: 'ns/walk', note: 'walk() with the 24-reference trace; median of 11 rounds of 1 Mi walks, alternating with rounds of the same 1 Mi raw walks' },
+    { name: 'walk2d.4x4.random4k.record_over_raw', value: pair.ratio, unit: 'x', note: `median of the 11 rounds' record/raw (raw ${pair.a.toFixed(1)} ns/walk in those rounds)` },
+    { name: 'walk2d.4x4.random4k.record_floor', value: pf.b, unit: 'ns/walk', note: 'walkRaw, then the objects and bigints of the record (record-floor-2d.ts): no record walk with this record shape takes less; 11 rounds as record' },
+    { name: 'walk2d.4x4.random4k.record_floor_over_raw', value: pf.ratio, unit: 'x', note: `median of the 11 rounds' floor/raw (raw ${pf.a.toFixed(1)} ns/walk in those rounds)` },
     { name: 'walk1d.4level.random4k.raw', value: ns1, unit: 'ns/walk', note: 'same L2 tables, one dimension (4 refs)' },
     { name: 'walk2d.4x4.vs.1d', value: ns2 / ns1, unit: 'x', note: 'raw 2D walk / raw 1D walk' },
     ...pairedC,
