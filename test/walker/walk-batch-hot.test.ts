@@ -13,6 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { encodeAccess, type Access } from '../../src';
 import { makeHotBatchWalk } from '../../src/walker/walk-batch-hot';
+import { LANES } from '../../src/walker/walk-batch-lanes';
 import type { WalkInputs } from '../../src/walker/walk';
 import { WalkStop } from '../../src/walker/walk-scratch';
 import { memFingerprint } from '../validate/support';
@@ -28,34 +29,38 @@ describe('walk-batch-hot: the loop stops where walkRaw would do more than read a
   // run GFN + 2^32, above 2^32, across it), one walk each: the loop finishes it exactly when
   // walkTables succeeds at level 1 without writing, through tables in the affine run below GFN
   // 2^32, with walkTables' GFN; otherwise it stops there.
+  // With the walk alone (the one-walk loop) and in every lane of a group (walk-batch-lanes.ts).
   for (const placement of PLACEMENTS) {
-    it(`random tables ${placement}: finished exactly when walkTables reads a 4 KiB leaf and writes nothing`, () => {
-      const seen = { finished: 0, stopped: 0 };
-      for (let seed = 1; seed <= 1500; seed++) {
-        const c = hotCase(placement, seed * 7919);
-        const batch = makeHotBatchWalk(c.inputs);
-        expect(batch).toBeDefined();
-        const out = new Float64Array([-2]);
-        const before = c.mem.words.slice();
-        const k = batch!(new Uint32Array([c.vhi >>> 0]), new Uint32Array([c.vlo >>> 0]), 0, 1, c.access, out);
-        expect(Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
-        const s = new WalkScratch();
-        const stop = walkTables(c.inputs, s, c.vhi, c.vlo, c.access);
-        const wrote = c.mem.words.length !== before.length || Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
-        // Its tables all in the memory's affine run (GuestMemory.affineLo/affineEnd, the frames the
-        // loop reaches by adding a delta) and below GFN 2^32; otherwise the loop leaves the walk to walkRaw.
-        const m = c.mem as unknown as { affineLo: number; affineEnd: number };
-        const inRun = [4, 3, 2, 1].every((l) => s.tableGfn[l]! >= m.affineLo && s.tableGfn[l]! < m.affineEnd && s.tableGfn[l]! < 2 ** 32);
-        const finishes = stop === WalkStop.Ok && !wrote && s.level === 1 && inRun;
-        expect(k, `seed ${seed * 7919}`).toBe(finishes ? 1 : 0);
-        if (finishes) expect(out[0]).toBe(s.gfn);
-        seen[finishes ? 'finished' : 'stopped']++;
-      }
-      // Only 'run' puts all four tables in the run (the others place one or more outside it or at
-      // or above GFN 2^32, which the loop must leave to walkRaw).
-      if (placement === 'run') expect(seen.finished).toBeGreaterThan(100);
-      expect(seen.stopped).toBeGreaterThan(100);
-    });
+    for (const copies of [1, LANES]) {
+      it(`random tables ${placement}, ${copies === 1 ? 'one walk' : `the walk in all ${LANES} lanes`}: finished exactly when walkTables reads a 4 KiB leaf and writes nothing`, () => {
+        const seen = { finished: 0, stopped: 0 };
+        for (let seed = 1; seed <= 1500; seed++) {
+          const caseSeed = seed * 7919 + (copies === 1 ? 0 : 3);
+          const c = hotCase(placement, caseSeed);
+          const batch = makeHotBatchWalk(c.inputs);
+          expect(batch).toBeDefined();
+          const out = new Float64Array(copies).fill(-2);
+          const before = c.mem.words.slice();
+          const k = batch!(new Uint32Array(copies).fill(c.vhi >>> 0), new Uint32Array(copies).fill(c.vlo >>> 0), 0, copies, c.access, out);
+          expect(Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
+          const s = new WalkScratch();
+          const stop = walkTables(c.inputs, s, c.vhi, c.vlo, c.access);
+          const wrote = c.mem.words.length !== before.length || Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
+          // Its tables all in the memory's affine run (GuestMemory.affineLo/affineEnd, the frames the
+          // loop reaches by adding a delta) and below GFN 2^32; otherwise the loop leaves the walk to walkRaw.
+          const m = c.mem as unknown as { affineLo: number; affineEnd: number };
+          const inRun = [4, 3, 2, 1].every((l) => s.tableGfn[l]! >= m.affineLo && s.tableGfn[l]! < m.affineEnd && s.tableGfn[l]! < 2 ** 32);
+          const finishes = stop === WalkStop.Ok && !wrote && s.level === 1 && inRun;
+          expect(k, `seed ${caseSeed}`).toBe(finishes ? copies : 0);
+          if (finishes) expect(Array.from(out)).toEqual(new Array(copies).fill(s.gfn));
+          seen[finishes ? 'finished' : 'stopped']++;
+        }
+        // Only 'run' puts all four tables in the run (the others place one or more outside it or at
+        // or above GFN 2^32, which the loop must leave to walkRaw).
+        if (placement === 'run') expect(seen.finished).toBeGreaterThan(100);
+        expect(seen.stopped).toBeGreaterThan(100);
+      });
+    }
   }
 
   for (const v73 of [false, true]) {

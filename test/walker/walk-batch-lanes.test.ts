@@ -6,10 +6,8 @@
  *    exactly there, with walkRaw's GFNs before it — a lane that tested another lane's entry would
  *    let that walk through, or stop early;
  *  - a batch of read-only 4 KiB walks goes through in groups, the one-walk loop called only for the
- *    walks after the last full group;
- *  - the hot walk's random tables (hot-cases.ts), each walk in every lane of a group: the group
- *    finishes exactly when walkTables reads a 4 KiB leaf through tables in the affine run below GFN
- *    2^32 and writes nothing, with walkTables' GFN in every lane.
+ *    walks after the last full group.
+ * walk-batch-hot's random-tables test also runs each of its walks in every lane of a group.
  */
 import { describe, expect, it } from 'vitest';
 import { encodeAccess, type Access } from '../../src';
@@ -18,10 +16,8 @@ import { makeHotBatchWalk } from '../../src/walker/walk-batch-hot';
 import { hotWalkTests, permissionRow } from '../../src/walker/walk-fast';
 import { x86WalkConstants } from '../../src/walker/x86-walk-constants';
 import type { WalkInputs } from '../../src/walker/walk';
-import { walkTables } from '../../src/walker/walk';
-import { WalkScratch, WalkStop } from '../../src/walker/walk-scratch';
+import { WalkStop } from '../../src/walker/walk-scratch';
 import { memFingerprint } from '../validate/support';
-import { PLACEMENTS, hotCase } from './hot-cases';
 import { guest, addresses, regionBase, type Region } from './hot-batch-guest';
 
 const inputsOf = (w: unknown): WalkInputs => (w as { inputs: WalkInputs }).inputs;
@@ -113,30 +109,4 @@ describe('walk-batch-lanes: LANES walks at a time, the same answers as one at a 
       }
     }
   });
-
-  for (const placement of PLACEMENTS) {
-    it(`random tables ${placement}: a group of one walk finishes exactly when walkTables reads a 4 KiB leaf and writes nothing`, () => {
-      const seen = { finished: 0, stopped: 0 };
-      for (let seed = 1; seed <= 1500; seed++) {
-        const c = hotCase(placement, seed * 7919 + 3);
-        const batch = makeHotBatchWalk(c.inputs)!;
-        expect(batch).toBeDefined();
-        const out = new Float64Array(LANES).fill(-2);
-        const before = c.mem.words.slice();
-        const k = batch(new Uint32Array(LANES).fill(c.vhi >>> 0), new Uint32Array(LANES).fill(c.vlo >>> 0), 0, LANES, c.access, out);
-        expect(Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer))).toBe(0);
-        const s = new WalkScratch();
-        const stop = walkTables(c.inputs, s, c.vhi, c.vlo, c.access);
-        const wrote = c.mem.words.length !== before.length || Buffer.compare(Buffer.from(c.mem.words.buffer, 0, before.byteLength), Buffer.from(before.buffer)) !== 0;
-        const m = c.mem as unknown as { affineLo: number; affineEnd: number };
-        const inRun = [4, 3, 2, 1].every((l) => s.tableGfn[l]! >= m.affineLo && s.tableGfn[l]! < m.affineEnd && s.tableGfn[l]! < 2 ** 32);
-        const finishes = stop === WalkStop.Ok && !wrote && s.level === 1 && inRun;
-        expect(k, `seed ${seed * 7919 + 3}`).toBe(finishes ? LANES : 0);
-        if (finishes) expect(Array.from(out)).toEqual(new Array(LANES).fill(s.gfn));
-        seen[finishes ? 'finished' : 'stopped']++;
-      }
-      if (placement === 'run') expect(seen.finished).toBeGreaterThan(100);
-      expect(seen.stopped).toBeGreaterThan(100);
-    });
-  }
 });
