@@ -250,9 +250,10 @@ export class GvaWalker {
    * gets its WalkStop code and `outGfn[i]` its GFN (-1 when it stopped). The same as calling
    * walkRaw for i = 0, 1, … in order — the same outcomes, the same A/D writes, and afterwards
    * lastGfn / lastErrorCode / recordLast describe the last walk — but the walks that only read
-   * run in one loop with no call per walk: for the inputs the hot walk takes (4-level, tables in
-   * the memory's affine run; walk-batch-hot.ts) the hot walk's tests written out in the loop,
-   * else (5-level, other layouts) groups interleaved level by level (walk-batch.ts). A walk that
+   * run in one loop with no call per walk: for 4- and 5-level paging with the root below GFN
+   * 2^32 and no protection key that can fault (walk-batch-hot.ts), the hot walk's tests written out
+   * 8 walks at a time (walk-batch-lanes.ts), stopping at a table outside the memory's affine run;
+   * else (a root above 2^32, protection keys) groups interleaved level by level (walk-batch.ts). A walk that
    * faults or sets A/D bits runs the full walk at its turn, and the walks after it read memory as
    * it left it. Every argument is checked before the first walk.
    */

@@ -1,11 +1,13 @@
 /**
- * walkRawBatch's loop for the inputs the hot walk takes (walk-fast.ts: x86HotWalk4 — 4-level paging,
- * the root below GFN 2^32, no protection key that can fault): x86HotWalk4's tests written out in
- * one loop over the batch, 8 walks at a time level by level (walk-batch-lanes.ts) and one walk
- * after another for a group one of whose walks it cannot finish and for the last walks, for 4 KiB
- * leaves whose tables all lie in the memory's affine run (GuestMemory.affineLo32). It stops at the first walk it cannot finish that
- * way — a fault, an A or D bit the full walk would set, a 2 MiB or 1 GiB leaf, a table outside the
- * run or above GFN 2^32 — and the caller walks that one as walkRaw does (GvaWalker.walkRawBatch).
+ * walkRawBatch's loop for the inputs the hot walk takes (walk-fast.ts: x86HotWalk4 — the root below
+ * GFN 2^32, no protection key that can fault), with 4-level paging and with 5-level paging (a
+ * level-5 step first, which x86HotWalk4 has not: walk-fast.ts's hotBatchTakes): x86HotWalk4's
+ * tests written out in one loop over the batch, 8 walks at a time level by level
+ * (walk-batch-lanes.ts) and one walk after another for a group one of whose walks it cannot finish
+ * and for the last walks, for 4 KiB leaves whose tables all lie in the memory's affine run
+ * (GuestMemory.affineLo32). It stops at the first walk it cannot finish that way — a fault, an A
+ * or D bit the full walk would set, a 2 MiB or 1 GiB leaf, a table outside the run or above GFN
+ * 2^32 — and the caller walks that one as walkRaw does (GvaWalker.walkRawBatch).
  *
  * Why a loop of its own rather than the hot walk called per address: the same walks, with the
  * same tests, took 0.59-0.63x the time of walkRaw called in a loop when written out in the loop
@@ -24,19 +26,20 @@
 import type { WalkInputs } from './walk';
 import type { BatchWalk } from './walk-batch';
 import { x86WalkConstants } from './x86-walk-constants';
-import { hotWalkTakes, hotWalkTests, permissionRow } from './walk-fast';
+import { hotBatchTakes, hotWalkTests, permissionRow } from './walk-fast';
 import { PFERR } from '../format/acc';
 import { makeLanesLoop, type HotBatchLoop } from './walk-batch-lanes';
 
 const WRITE = PFERR.WRITE;
 
-/** The loop for `w`, or undefined when the hot walk does not take `w` (walk-fast.ts: hotWalkTakes). */
+/** The loop for `w`, or undefined when it does not take `w` (walk-fast.ts: hotBatchTakes). */
 export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
-  if (!hotWalkTakes(w)) return undefined;
+  if (!hotBatchTakes(w)) return undefined;
   const mem = w.mem;
   const { perms } = x86WalkConstants(w);
   const tests = hotWalkTests(w);
-  const { rootG, l4, h4, l3, h3, l2, h2, l1, h1, execShift, readBit } = tests;
+  const { rootG, rootLevel, l5, h5, l4, h4, l3, h3, l2, h2, l1, h1, execShift, readBit } = tests;
+  const five = rootLevel === 5;
   // The loop takes everything it does not compute per walk as arguments, worked out by the small
   // function that calls it: an operation before the loop, run once before V8 had a feedback vector
   // for the function (a batch's first call walks thousands of addresses in the interpreter), had no
@@ -46,13 +49,31 @@ export function makeHotBatchWalk(w: WalkInputs): BatchWalk | undefined {
     for (let i = start; i < end; i++) {
       const vhi = his[i]! | 0;
       const vlo = los[i]! | 0;
-      let wi = rootBase | ((vhi >>> 6) & 0x3fe);
-      let lo = words[wi]!;
-      let hi = words[wi | 1]!;
+      let accLo = -1;
+      let nx = 0;
+      let wi = rootBase;
+      let lo = 0;
+      let hi = 0;
+      let g = 0;
+      if (five) {
+        // Level 5 (VA bits 56:48, vhi's 24:16), then level 4 in the table it points to.
+        wi = rootBase | ((vhi >>> 15) & 0x3fe);
+        lo = words[wi]!;
+        hi = words[wi | 1]!;
+        if ((lo & l5) !== 1 || (hi & h5) !== 0) return i;
+        accLo = lo;
+        nx = hi;
+        g = (lo >>> 12) | (hi << 20);
+        if ((((g - aLo) | 0) ^ -0x8000_0000) >= span) return i;
+        wi = (g + aD) << 10;
+      }
+      wi |= (vhi >>> 6) & 0x3fe;
+      lo = words[wi]!;
+      hi = words[wi | 1]!;
       if ((lo & l4) !== 1 || (hi & h4) !== 0) return i;
-      let accLo = lo;
-      let nx = hi;
-      let g = (lo >>> 12) | (hi << 20);
+      accLo &= lo;
+      nx |= hi;
+      g = (lo >>> 12) | (hi << 20);
       if ((((g - aLo) | 0) ^ -0x8000_0000) >= span) return i;
       wi = ((g + aD) << 10) | (((vlo >>> 29) | (vhi << 3)) & 0x3fe);
       lo = words[wi]!;

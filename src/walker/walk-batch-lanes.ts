@@ -12,6 +12,8 @@
  * each lane needs its own local variables, so the loop is written out per lane, from one lane's
  * template, when this module loads (below) instead of by hand 8 times.
  *
+ * With 5-level paging every lane's level-5 entry comes first (walk-batch-hot.ts: hotBatchTakes).
+ *
  * A group stops at the first test any lane fails; the loop of one walk at a time (`seq`) then walks
  * the group's walks in order and stops at the first it cannot finish, as it would have without
  * this loop. The loop only reads, so walking a group again gives the same answers.
@@ -36,29 +38,32 @@ const ARGS = 'words, aLo, span, aD, rootBase, row, write, his, los, start, end, 
 
 /**
  * One level of lane `x`: its entry's load at `level`, then (in `tests`, after every lane's load)
- * x86HotWalk4's tests of it. `wi` is the entry's word index from the table's frame (`t` lanes' `w`).
+ * x86HotWalk4's tests of it; `root` is the walk's first level (4 or 5), whose table is the root
+ * (`rootBase`), the others' the one the level above points to (lane `x`'s `w`).
  */
-function load(x: number, level: number): string {
+function load(x: number, level: number, root: number): string {
   const index = [
     '',
     `((vlo${x} >>> 11) & 0x3fe)`,
     `((vlo${x} >>> 20) & 0x3fe)`,
     `(((vlo${x} >>> 29) | (vhi${x} << 3)) & 0x3fe)`,
     `((vhi${x} >>> 6) & 0x3fe)`,
+    `((vhi${x} >>> 15) & 0x3fe)`,
   ][level]!;
-  const wi = level === 4 ? `rootBase | ${index}` : `w${x} | ${index}`;
-  const decl = level === 4 ? 'let ' : '';
+  const wi = level === root ? `rootBase | ${index}` : `w${x} | ${index}`;
+  const decl = level === root ? 'let ' : '';
   return `${decl}wi${x} = ${wi}; ${decl}lo${x} = words[wi${x}]; ${decl}hi${x} = words[wi${x} | 1];\n`;
 }
 
-function tests(x: number, level: number): string {
+function tests(x: number, level: number, root: number): string {
+  const decl = level === root ? 'let ' : '';
   let s = `if ((lo${x} & l${level}) !== 1 || (hi${x} & h${level}) !== 0) break lanes;\n`;
-  s += level === 4 ? `let accLo${x} = lo${x}, nx${x} = hi${x};\n` : `accLo${x} &= lo${x}; nx${x} |= hi${x};\n`;
+  s += level === root ? `let accLo${x} = lo${x}, nx${x} = hi${x};\n` : `accLo${x} &= lo${x}; nx${x} |= hi${x};\n`;
   if (level > 1) {
     // The next table's frame: in the affine run (the int32 test of walk-fast.ts's hot walk), as a word index.
-    s += `${level === 4 ? 'let ' : ''}g${x} = (lo${x} >>> 12) | (hi${x} << 20);\n`;
+    s += `${decl}g${x} = (lo${x} >>> 12) | (hi${x} << 20);\n`;
     s += `if ((((g${x} - aLo) | 0) ^ -0x80000000) >= span) break lanes;\n`;
-    s += `${level === 4 ? 'let ' : ''}w${x} = (g${x} + aD) << 10;\n`;
+    s += `${decl}w${x} = (g${x} + aD) << 10;\n`;
   } else {
     // permission_fault's row for the access, then A everywhere and D on a written leaf.
     s += `const pa${x} = (accLo${x} & 6) | ((~nx${x} >>> 31) << execShift) | readBit;\n`;
@@ -67,12 +72,12 @@ function tests(x: number, level: number): string {
   return s;
 }
 
-function lanesSource(): string {
+function lanesSource(root: 4 | 5): string {
   const each = (f: (x: number) => string): string => Array.from({ length: LANES }, (_, x) => f(x)).join('');
   let group = each((x) => `const vhi${x} = his[i + ${x}] | 0, vlo${x} = los[i + ${x}] | 0;\n`);
-  for (const level of [4, 3, 2, 1]) group += each((x) => load(x, level)) + each((x) => tests(x, level));
+  for (let level = root; level >= 1; level--) group += each((x) => load(x, level, root)) + each((x) => tests(x, level, root));
   group += each((x) => `outGfn[i + ${x}] = (hi${x} & 0xfffff) * 0x100000 + (lo${x} >>> 12);\n`);
-  return `return function x86HotBatchLanes(${ARGS}) {
+  return `return function x86HotBatchLanes${root}(${ARGS}) {
   let i = start;
   for (; i + ${LANES} <= end; i += ${LANES}) {
     lanes: {
@@ -87,19 +92,23 @@ ${group}      continue;
 }
 
 type LanesFactory = (
-  l4: number, h4: number, l3: number, h3: number, l2: number, h2: number, l1: number, h1: number,
+  l5: number, h5: number, l4: number, h4: number, l3: number, h3: number, l2: number, h2: number, l1: number, h1: number,
   execShift: number, readBit: number, seq: HotBatchLoop,
 ) => HotBatchLoop;
 
-// Compiled once: every walker's loop is a closure of this one function, so they share its bytecode
-// and optimized code. The tests are the factory's parameters, not constants it destructures: a
-// closure's `const` is tested for the temporal dead zone at every use.
-const factory = new Function('l4', 'h4', 'l3', 'h3', 'l2', 'h2', 'l1', 'h1', 'execShift', 'readBit', 'seq', lanesSource()) as LanesFactory;
+// Compiled once per root level: every walker's loop is a closure of one of these two functions, so
+// they share its bytecode and optimized code. The tests are the factory's parameters, not
+// constants it destructures: a closure's `const` is tested for the temporal dead zone at every use.
+const PARAMS = ['l5', 'h5', 'l4', 'h4', 'l3', 'h3', 'l2', 'h2', 'l1', 'h1', 'execShift', 'readBit', 'seq'];
+const factories = {
+  4: new Function(...PARAMS, lanesSource(4)) as LanesFactory,
+  5: new Function(...PARAMS, lanesSource(5)) as LanesFactory,
+};
 
 /** walk-batch-hot.ts's loop with these tests, LANES walks at a time; `seq` is the loop of one walk at a time. */
 export function makeLanesLoop(t: HotWalkTests, seq: HotBatchLoop): HotBatchLoop {
-  return factory(t.l4, t.h4, t.l3, t.h3, t.l2, t.h2, t.l1, t.h1, t.execShift, t.readBit, seq);
+  return factories[t.rootLevel](t.l5, t.h5, t.l4, t.h4, t.l3, t.h3, t.l2, t.h2, t.l1, t.h1, t.execShift, t.readBit, seq);
 }
 
-/** The generated loop's source, for tests and for reading. */
-export const lanesLoopSource: () => string = lanesSource;
+/** The generated loop's source for 4- or 5-level paging, for tests and for reading. */
+export const lanesLoopSource: (root: 4 | 5) => string = lanesSource;

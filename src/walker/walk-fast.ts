@@ -234,8 +234,12 @@ function x86FastWalk(w: WalkInputs, s: WalkScratch): FastWalk {
 
 /** The hot walk's tests for `w` (x86HotWalk4's comment), as numbers its closure keeps. */
 export interface HotWalkTests {
-  /** The root's GFN as an int32 (x86HotWalkApplies: below 2^32). */
+  /** The root's GFN as an int32 (hotRootAndKeys: below 2^32). */
   readonly rootG: number;
+  /** 4 or 5: the levels of the walk (x86HotWalk4 takes 4 only; walk-batch-hot.ts both). */
+  readonly rootLevel: 4 | 5;
+  /** Level 5's masks, as the other levels' below (with 4-level paging, not used). */
+  readonly l5: number; readonly h5: number;
   /** Per level, the low-half mask `(lo & l) !== 1` tests (P, reserved bits, PS at levels 3 and 2) and the high-half mask (reserved bits, a table GFN at or above 2^32). */
   readonly l4: number; readonly h4: number; readonly l3: number; readonly h3: number;
   readonly l2: number; readonly h2: number; readonly l1: number; readonly h1: number;
@@ -246,9 +250,11 @@ export interface HotWalkTests {
 
 /** x86HotWalk4's and walk-batch-hot.ts's tests for `w`; levels 4 and 1 need no PS bit (x86Unrollable). */
 export function hotWalkTests(w: WalkInputs): HotWalkTests {
-  const { rootGfn, v73, m4l, m4h, m3l, m3h, m2l, m2h, m1l, m1h } = x86WalkConstants(w);
+  const { rootGfn, v73, m5l, m5h, m4l, m4h, m3l, m3h, m2l, m2h, m1l, m1h } = x86WalkConstants(w);
   return {
     rootG: rootGfn | 0,
+    rootLevel: w.format.rootLevel === 5 ? 5 : 4,
+    l5: m5l | 1, h5: m5h | 0xff000,
     l4: m4l | 1, h4: m4h | 0xff000,
     l3: m3l | 0x81, h3: m3h | 0xff000,
     l2: m2l | 0x81, h2: m2h | 0xff000,
@@ -260,18 +266,28 @@ export function hotWalkTests(w: WalkInputs): HotWalkTests {
 
 /**
  * Whether makeFastWalk gives these inputs x86HotWalk4 (no second stage, an unrolled x86 format,
- * x86HotWalkApplies): walk-batch-hot.ts's loop takes the same inputs.
+ * the 4-level inputs walk-batch-hot.ts's loop takes (hotBatchTakes).
  */
 export function hotWalkTakes(w: WalkInputs): boolean {
-  return w.translate === undefined && w.translateAdWrite === undefined && w.format.ptType === 64 && x86Unrollable(w.format) && x86HotWalkApplies(w);
+  return hotBatchTakes(w) && w.format.rootLevel === 4;
 }
 
 /**
- * Whether x86HotWalk4 takes these inputs: 4-level paging, a root GFN below 2^32 (its int32 form is
- * exact), and no protection key that can fault (pkruMask 0), so that its tail has no PKRU test.
+ * Whether walk-batch-hot.ts's loop takes these inputs: those of hotWalkTakes, with 4- or 5-level
+ * paging (the loop has a level-5 step; x86HotWalk4 has not).
  */
-function x86HotWalkApplies(w: WalkInputs): boolean {
-  return w.format.rootLevel === 4 && w.rootGfn < TWO32 && (w.pkru === 0 || w.format.pkruMask === 0);
+export function hotBatchTakes(w: WalkInputs): boolean {
+  // x86Unrollable's formats are 4- and 5-level; the level test says what the loop relies on.
+  return w.translate === undefined && w.translateAdWrite === undefined && w.format.ptType === 64 && x86Unrollable(w.format) &&
+    (w.format.rootLevel === 4 || w.format.rootLevel === 5) && hotRootAndKeys(w);
+}
+
+/**
+ * The hot walks' precondition beside the format: a root GFN below 2^32 (its int32 form is exact),
+ * and no protection key that can fault (pkruMask 0), so that their tails have no PKRU test.
+ */
+function hotRootAndKeys(w: WalkInputs): boolean {
+  return w.rootGfn < TWO32 && (w.pkru === 0 || w.format.pkruMask === 0);
 }
 
 const TWO32 = 0x1_0000_0000;
@@ -308,7 +324,7 @@ export function permissionRow(perms: Uint16Array, access: number): number {
  * same walk for every case), which walks again from the root: it reads the same entries (nothing
  * was written) and returns SLOW or its own result.
  * After the leaf: the permission check (`allowed` with no protection key, which the walker's
- * inputs rule out: x86HotWalkApplies), then SLOW where the full walk would set A or D, as
+ * inputs rule out: hotRootAndKeys), then SLOW where the full walk would set A or D, as
  * x86FastWalk. The run is read per walk: it changes when frames are allocated.
  */
 function x86HotWalk4(w: WalkInputs, s: WalkScratch, general: FastWalk): FastWalk {

@@ -20,7 +20,7 @@ import { memFingerprint } from '../validate/support';
 import { walkTables } from '../../src/walker/walk';
 import { WalkScratch } from '../../src/walker/walk-scratch';
 import { PLACEMENTS, hotCase } from './hot-cases';
-import { guest, addresses, REGIONS } from './hot-batch-guest';
+import { guest, addresses, REGIONS, REGIONS5 } from './hot-batch-guest';
 
 const ACCESSES: Access[] = [{ kind: 'read', user: true }, { kind: 'write', user: true }, { kind: 'fetch', user: true }, { kind: 'write' }, { kind: 'read', ac: true }];
 
@@ -63,14 +63,14 @@ describe('walk-batch-hot: the loop stops where walkRaw would do more than read a
     }
   }
 
-  for (const v73 of [false, true]) {
-    it(`${v73 ? '7.3' : '6.16'}: stop index and GFNs against walkRaw on a twin guest, every access`, () => {
+  for (const [v73, levels] of [[false, 4], [true, 4], [false, 5], [true, 5]] as const) {
+    it(`${v73 ? '7.3' : '6.16'}, ${levels}-level: stop index and GFNs against walkRaw on a twin guest, every access`, () => {
       for (const [ai, access] of ACCESSES.entries()) {
         for (let seed = 1; seed <= 25; seed++) {
-          const { his, los, regions } = addresses(seed * 31 + ai, 40, REGIONS);
+          const { his, los, regions } = addresses(seed * 31 + ai, 40, levels === 5 ? REGIONS5 : REGIONS, levels);
           const acc = encodeAccess(access);
           // Expected: the first walk that faults, writes memory, or goes through the 2 MiB leaf.
-          const twin = guest(v73);
+          const twin = guest(v73, levels);
           const gfns: number[] = [];
           let expected = his.length;
           for (let i = 0; i < his.length; i++) {
@@ -82,7 +82,7 @@ describe('walk-batch-hot: the loop stops where walkRaw would do more than read a
             }
             gfns.push(twin.w.lastGfn);
           }
-          const { mem, w } = guest(v73);
+          const { mem, w } = guest(v73, levels);
           const before = memFingerprint(mem);
           const batch = makeHotBatchWalk((w as unknown as { inputs: WalkInputs }).inputs)!;
           expect(batch).toBeDefined();
@@ -113,13 +113,13 @@ describe('walk-batch-hot: the loop stops where walkRaw would do more than read a
     }
   });
 
-  it('walkRawBatch equals walkRaw one by one on this guest: stops, GFNs, memory, last walk', () => {
-    for (const v73 of [false, true]) {
+  it('walkRawBatch equals walkRaw one by one on this guest, 4- and 5-level: stops, GFNs, memory, last walk', () => {
+    for (const [v73, levels] of [[false, 4], [true, 4], [false, 5], [true, 5]] as const) {
       for (const [ai, access] of ACCESSES.entries()) {
         for (let seed = 1; seed <= 10; seed++) {
-          const { his, los } = addresses(seed * 17 + ai, 64, REGIONS);
+          const { his, los } = addresses(seed * 17 + ai, 64, levels === 5 ? REGIONS5 : REGIONS, levels);
           const acc = encodeAccess(access);
-          const one = guest(v73);
+          const one = guest(v73, levels);
           const stops: number[] = [];
           const gfns: number[] = [];
           for (let i = 0; i < his.length; i++) {
@@ -127,7 +127,7 @@ describe('walk-batch-hot: the loop stops where walkRaw would do more than read a
             stops.push(s);
             gfns.push(s === WalkStop.Ok ? one.w.lastGfn : -1);
           }
-          const many = guest(v73);
+          const many = guest(v73, levels);
           const outGfn = new Float64Array(his.length);
           const outStop = new Uint8Array(his.length);
           many.w.walkRawBatch(his, los, acc, outGfn, outStop);

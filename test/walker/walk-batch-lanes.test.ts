@@ -33,28 +33,39 @@ const STOPPERS: [Region, Access][] = [
   ['large-over-tables', { kind: 'write', user: true }],
   ['reserved', { kind: 'read', user: true }],
 ];
+/** With 5-level paging: level-5 entries not present, with a reserved bit, with U/S clear, with A clear, with XD set. */
+const STOPPERS5: [Region, Access][] = [
+  ['l5-hole', { kind: 'read', user: true }],
+  ['l5-reserved', { kind: 'read', user: true }],
+  ['l5-supervisor', { kind: 'read', user: true }],
+  ['l5-not-accessed', { kind: 'read', user: true }],
+  ['l5-nx', { kind: 'fetch', user: true }],
+];
 
 describe('walk-batch-lanes: LANES walks at a time, the same answers as one at a time', () => {
-  it('the generated loop has one copy of the per-walk code per lane', () => {
-    const src = lanesLoopSource();
+  it('the generated loops have one copy of the per-walk code per lane, and a level-5 step with 5-level paging only', () => {
     expect(LANES).toBeGreaterThan(1);
-    for (let x = 0; x < LANES; x++) expect(src).toContain(`outGfn[i + ${x}] = (hi${x} & 0xfffff)`);
-    expect(src).not.toContain(`outGfn[i + ${LANES}]`);
+    for (const root of [4, 5] as const) {
+      const src = lanesLoopSource(root);
+      for (let x = 0; x < LANES; x++) expect(src).toContain(`outGfn[i + ${x}] = (hi${x} & 0xfffff)`);
+      expect(src).not.toContain(`outGfn[i + ${LANES}]`);
+      expect(src.includes('& l5)')).toBe(root === 5);
+    }
   });
 
-  for (const v73 of [false, true]) {
-    it(`${v73 ? '7.3' : '6.16'}: one walk that needs more than reads, at every position — the loop stops there`, () => {
+  for (const [v73, levels] of [[false, 4], [true, 4], [false, 5], [true, 5]] as const) {
+    it(`${v73 ? '7.3' : '6.16'}, ${levels}-level: one walk that needs more than reads, at every position — the loop stops there`, () => {
       const n = 3 * LANES + 3; // three groups and three walks after them
-      for (const [si, [region, access]] of STOPPERS.entries()) {
+      for (const [si, [region, access]] of (levels === 5 ? [...STOPPERS, ...STOPPERS5] : STOPPERS).entries()) {
         const acc = encodeAccess(access);
         for (let p = 0; p < n; p++) {
-          const { his, los } = addresses(1000 + si * 97 + p, n, ['ram']);
-          const bad = regionBase(region) + BigInt((p * 37) % 512) * 4096n + 0x123n;
+          const { his, los } = addresses(1000 + si * 97 + p, n, ['ram'], levels);
+          const bad = regionBase(region, levels) + BigInt((p * 37) % 512) * 4096n + 0x123n;
           his[p] = Number(bad >> 32n);
           los[p] = Number(bad & 0xffff_ffffn);
           // Expected: walkRaw on a twin guest, walk by walk, up to the first that faults, writes or
           // maps 2 MiB.
-          const twin = guest(v73);
+          const twin = guest(v73, levels);
           const gfns: number[] = [];
           let expected = n;
           for (let i = 0; i < n; i++) {
@@ -67,7 +78,7 @@ describe('walk-batch-lanes: LANES walks at a time, the same answers as one at a 
             gfns.push(twin.w.lastGfn);
           }
           expect(expected, `${region} at ${p}: walkRaw does more than read there`).toBe(p);
-          const { mem, w } = guest(v73);
+          const { mem, w } = guest(v73, levels);
           const before = memFingerprint(mem);
           const batch = makeHotBatchWalk(inputsOf(w))!;
           const out = new Float64Array(n).fill(-2);
@@ -81,10 +92,10 @@ describe('walk-batch-lanes: LANES walks at a time, the same answers as one at a 
     });
   }
 
-  it('read-only 4 KiB walks go through in groups: the one-walk loop sees only the walks after the last group', () => {
-    const { mem, w } = guest(true);
+  it.each([4, 5] as const)('%i-level: read-only 4 KiB walks go through in groups, the one-walk loop sees only the walks after the last group', (levels) => {
+    const { mem, w } = guest(true, levels);
     const n = 5 * LANES + 5;
-    const { his, los } = addresses(77, n, ['ram']);
+    const { his, los } = addresses(77, n, ['ram'], levels);
     const inputs = inputsOf(w);
     const t = hotWalkTests(inputs);
     const calls: [number, number][] = [];
