@@ -96,18 +96,18 @@ type LanesFactory = (
   execShift: number, readBit: number, seq: HotBatchLoop,
 ) => HotBatchLoop;
 
-// Compiled once per root level: every walker's loop is a closure of one of these two functions, so
-// they share its bytecode and optimized code. The tests are the factory's parameters, not
-// constants it destructures: a closure's `const` is tested for the temporal dead zone at every use.
+// Compiled once per root level, at its first loop (so a mutation test that activates its mutant
+// after this module loads still sees the template it mutated): every walker's loop is a closure of
+// one of these two functions, so they share its bytecode and optimized code. The tests are the
+// factory's parameters, not constants it destructures: a closure's `const` is tested for the
+// temporal dead zone at every use.
 const PARAMS = ['l5', 'h5', 'l4', 'h4', 'l3', 'h3', 'l2', 'h2', 'l1', 'h1', 'execShift', 'readBit', 'seq'];
-const factories = {
-  4: new Function(...PARAMS, lanesSource(4)) as LanesFactory,
-  5: new Function(...PARAMS, lanesSource(5)) as LanesFactory,
-};
+const factories: { 4?: LanesFactory; 5?: LanesFactory } = {};
 
 /** walk-batch-hot.ts's loop with these tests, LANES walks at a time; `seq` is the loop of one walk at a time. */
 export function makeLanesLoop(t: HotWalkTests, seq: HotBatchLoop): HotBatchLoop {
-  return factories[t.rootLevel](t.l5, t.h5, t.l4, t.h4, t.l3, t.h3, t.l2, t.h2, t.l1, t.h1, t.execShift, t.readBit, seq);
+  const factory = (factories[t.rootLevel] ??= new Function(...PARAMS, lanesSource(t.rootLevel)) as LanesFactory);
+  return factory(t.l5, t.h5, t.l4, t.h4, t.l3, t.h3, t.l2, t.h2, t.l1, t.h1, t.execShift, t.readBit, seq);
 }
 
 /** The generated loop's source for 4- or 5-level paging, for tests and for reading. */

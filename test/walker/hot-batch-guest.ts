@@ -17,11 +17,15 @@ export const REGIONS = ['ram', 'large', 'not-accessed', 'clean', 'supervisor', '
 /**
  * With 5-level paging also, over 4 KiB pages like 'ram''s: a level-5 entry that is not present
  * ('l5-hole', index 254), one with a reserved bit (bit 50, above MAXPHYADDR 46; 'l5-reserved', 253),
- * one with U/S clear ('l5-supervisor', 252), one with A clear ('l5-not-accessed', 251) and one with
- * XD set ('l5-nx', 250).
+ * one with U/S clear ('l5-supervisor', 252), one with A clear ('l5-not-accessed', 251), one with
+ * XD set ('l5-nx', 250), one with PS set (reserved at level 5: 'l5-ps', 249), and one whose level-4
+ * table lies outside the table pool and so outside the memory's affine run ('l5-outside', 248:
+ * walkRaw reads its pages, the batch loops leave them to it).
  */
-export const REGIONS5 = [...REGIONS, 'l5-hole', 'l5-reserved', 'l5-supervisor', 'l5-not-accessed', 'l5-nx'] as const;
-const L5_INDEX_BELOW: Partial<Record<Region, bigint>> = { 'l5-hole': 1n, 'l5-reserved': 2n, 'l5-supervisor': 3n, 'l5-not-accessed': 4n, 'l5-nx': 5n };
+export const REGIONS5 = [...REGIONS, 'l5-hole', 'l5-reserved', 'l5-supervisor', 'l5-not-accessed', 'l5-nx', 'l5-ps', 'l5-outside'] as const;
+const L5_INDEX_BELOW: Partial<Record<Region, bigint>> = {
+  'l5-hole': 1n, 'l5-reserved': 2n, 'l5-supervisor': 3n, 'l5-not-accessed': 4n, 'l5-nx': 5n, 'l5-ps': 6n, 'l5-outside': 7n,
+};
 export type Region = (typeof REGIONS5)[number];
 export type Levels = 4 | 5;
 export const regionBase = (r: Region, levels: Levels = 4): bigint => {
@@ -49,12 +53,16 @@ export function guest(v73: boolean, levels: Levels = 4): { mem: GuestMemory; w: 
   b.map(at('reserved'), gpa(0x2_6000_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, ...ad } });
   for (let j = 0n; j < 512n; j++) b.setEntry(at('reserved') + j * 4096n, 1, ((0x2_6000_0000n + j * 4096n) | 0x67n) | (1n << 50n));
   if (levels === 5) {
-    // Good 4 KiB pages under level-5 entries with a reserved bit, U/S clear, A clear, XD set; 'l5-hole' is left unmapped.
-    const l5: [Region, bigint, bigint][] = [['l5-reserved', 1n << 50n, 0n], ['l5-supervisor', 0n, 4n], ['l5-not-accessed', 0n, 0x20n], ['l5-nx', 1n << 63n, 0n]];
+    // Good 4 KiB pages under level-5 entries with a reserved bit, U/S clear, A clear, XD set, PS set; 'l5-hole' is left unmapped.
+    const l5: [Region, bigint, bigint][] = [['l5-reserved', 1n << 50n, 0n], ['l5-supervisor', 0n, 4n], ['l5-not-accessed', 0n, 0x20n], ['l5-nx', 1n << 63n, 0n], ['l5-ps', 0x80n, 0n]];
     for (const [j, [r, set, clear]] of l5.entries()) {
       b.map(at(r), gpa(0x2_7000_0000n + BigInt(j) * 0x20_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, ...ad } });
       b.setEntry(at(r), 5, (b.getEntry(at(r), 5).value | set) & ~clear);
     }
+    // Last, so that the pool's earlier tables stay one run: a level-4 table outside the pool, then
+    // good 4 KiB pages under it (their lower tables from the pool, after the gap it leaves).
+    b.placeTable(4, at('l5-outside'), gpa(0x1_8000_0000n));
+    b.map(at('l5-outside'), gpa(0x2_7800_0000n), { size: '4K', count: 512, flags: { writable: true, user: true, ...ad } });
   }
   const w = new GvaWalker(mem, {
     cr0: CR0.PE | CR0.PG | CR0.WP,

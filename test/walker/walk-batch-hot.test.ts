@@ -11,7 +11,9 @@
  * The expected stop comes from walkRaw's outcome and the memory it leaves, not from the loop.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeAccess, type Access } from '../../src';
+import { encodeAccess, GuestMemory, GvaWalker, CR0, CR4, EFER, gpa, DEFAULT_FEATURES, type Access } from '../../src';
+import type { PagingRegisters } from '../../src/cpu/registers';
+import { hotBatchTakes, hotWalkTakes } from '../../src/walker/walk-fast';
 import { makeHotBatchWalk } from '../../src/walker/walk-batch-hot';
 import { LANES } from '../../src/walker/walk-batch-lanes';
 import type { WalkInputs } from '../../src/walker/walk';
@@ -23,6 +25,36 @@ import { PLACEMENTS, hotCase } from './hot-cases';
 import { guest, addresses, REGIONS, REGIONS5 } from './hot-batch-guest';
 
 const ACCESSES: Access[] = [{ kind: 'read', user: true }, { kind: 'write', user: true }, { kind: 'fetch', user: true }, { kind: 'write' }, { kind: 'read', ac: true }];
+
+describe('walk-batch-hot: the inputs the loop takes', () => {
+  // The loop's preconditions (walk-fast.ts: hotBatchTakes): no second stage, 4- or 5-level paging
+  // (8-byte entries), the root below GFN 2^32, no protection key that can fault. x86HotWalk4
+  // (hotWalkTakes) takes the same with 4-level paging only.
+  const mem = new GuestMemory({ maxPhyAddr: 46 });
+  mem.addSlot({ base: gpa(0n), size: 1n << 30n });
+  const inputs = (regs: Partial<PagingRegisters>): WalkInputs => {
+    const w = new GvaWalker(mem, { cr0: CR0.PE | CR0.PG | CR0.WP, cr3: 0x1000n, cr4: CR4.PAE, efer: EFER.LME | EFER.LMA | EFER.NXE, pkru: 0, ...regs }, DEFAULT_FEATURES);
+    return (w as unknown as { inputs: WalkInputs }).inputs;
+  };
+  const four = inputs({});
+  const cases: [string, WalkInputs, boolean, boolean][] = [
+    ['4-level', four, true, true],
+    ['5-level', inputs({ cr4: CR4.PAE | CR4.LA57 }), true, false],
+    ['4-level, root at GFN 2^32', inputs({ cr3: 1n << 44n }), false, false],
+    ['5-level, root at GFN 2^32', inputs({ cr3: 1n << 44n, cr4: CR4.PAE | CR4.LA57 }), false, false],
+    ['4-level, CR4.PKE, PKRU denying key 1', inputs({ cr4: CR4.PAE | CR4.PKE, pkru: 0b1100 }), false, false],
+    ['4-level, CR4.PKE, PKRU 0', inputs({ cr4: CR4.PAE | CR4.PKE, pkru: 0 }), true, true],
+    ['PAE', inputs({ efer: EFER.NXE }), false, false],
+    ['32-bit', inputs({ cr4: 0n, efer: 0n }), false, false],
+    ['4-level with a second stage', { ...four, translate: (g: number) => g }, false, false],
+    ['4-level with a second stage for A/D writes', { ...four, translateAdWrite: () => true }, false, false],
+  ];
+  it.each(cases)('%s', (_name, w, batch, hot) => {
+    expect(hotBatchTakes(w)).toBe(batch);
+    expect(hotWalkTakes(w)).toBe(hot);
+    expect(makeHotBatchWalk(w) !== undefined).toBe(batch);
+  });
+});
 
 describe('walk-batch-hot: the loop stops where walkRaw would do more than read a 4 KiB leaf', () => {
   // The hot walk's random cases (hot-cases.ts: tables in one run, shuffled, at the run's edge, at a
@@ -69,14 +101,15 @@ describe('walk-batch-hot: the loop stops where walkRaw would do more than read a
         for (let seed = 1; seed <= 25; seed++) {
           const { his, los, regions } = addresses(seed * 31 + ai, 40, levels === 5 ? REGIONS5 : REGIONS, levels);
           const acc = encodeAccess(access);
-          // Expected: the first walk that faults, writes memory, or goes through the 2 MiB leaf.
+          // Expected: the first walk that faults, writes memory, goes through a 2 MiB leaf or through a
+          // table outside the affine run ('l5-outside').
           const twin = guest(v73, levels);
           const gfns: number[] = [];
           let expected = his.length;
           for (let i = 0; i < his.length; i++) {
             const before = memFingerprint(twin.mem);
             const stop = twin.w.walkRaw(his[i]!, los[i]!, acc);
-            if (stop !== WalkStop.Ok || memFingerprint(twin.mem) !== before || regions[i] === 'large' || regions[i] === 'large-over-tables') {
+            if (stop !== WalkStop.Ok || memFingerprint(twin.mem) !== before || regions[i] === 'large' || regions[i] === 'large-over-tables' || regions[i] === 'l5-outside') {
               expected = i;
               break;
             }
