@@ -77,7 +77,9 @@ function lanesSource(root: 4 | 5): string {
   let group = each((x) => `const vhi${x} = his[i + ${x}] | 0, vlo${x} = los[i + ${x}] | 0;\n`);
   for (let level = root; level >= 1; level--) group += each((x) => load(x, level, root)) + each((x) => tests(x, level, root));
   group += each((x) => `outGfn[i + ${x}] = (hi${x} & 0xfffff) * 0x100000 + (lo${x} >>> 12);\n`);
-  return `return function x86HotBatchLanes${root}(${ARGS}) {
+  // Strict, as the modules TypeScript emits: an undeclared name in the template is an error, not a global.
+  return `'use strict';
+return function x86HotBatchLanes${root}(${ARGS}) {
   let i = start;
   for (; i + ${LANES} <= end; i += ${LANES}) {
     lanes: {
