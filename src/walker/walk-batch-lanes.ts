@@ -10,9 +10,9 @@
  * 2 lanes 0.86-0.92x, 4 lanes 0.68-0.70x, 8 lanes 0.49-0.51x, 12 lanes 0.46x. The same walk with
  * the lanes' state in typed arrays indexed by lane (no code written per lane) took 1.07-1.27x:
  * each lane needs its own local variables, so the loop is written out per lane, from one lane's
- * template, when this module loads (below) instead of by hand 8 times.
+ * template, compiled at the first loop of each root level (below), instead of by hand 8 times.
  *
- * With 5-level paging every lane's level-5 entry comes first (walk-batch-hot.ts: hotBatchTakes).
+ * With 5-level paging every lane's level-5 entry comes first (walk-fast.ts: hotBatchTakes).
  *
  * A group stops at the first test any lane fails; the loop of one walk at a time (`seq`) then walks
  * the group's walks in order and stops at the first it cannot finish, as it would have without
