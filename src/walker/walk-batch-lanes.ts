@@ -11,6 +11,7 @@
  * the lanes' state in typed arrays indexed by lane (no code written per lane) took 1.07-1.27x:
  * each lane needs its own local variables, so the loop is written out per lane, from one lane's
  * template, compiled at the first loop of each root level (below), instead of by hand 8 times.
+ * The loop of one walk at a time, which a group falls back to, is the same template with one lane.
  *
  * With 5-level paging every lane's level-5 entry comes first (walk-fast.ts: hotBatchTakes).
  *
@@ -72,45 +73,70 @@ function tests(x: number, level: number, root: number): string {
   return s;
 }
 
-function lanesSource(root: 4 | 5): string {
-  const each = (f: (x: number) => string): string => Array.from({ length: LANES }, (_, x) => f(x)).join('');
+/**
+ * The loop of `lanes` walks at a time for `root`-level paging. With one lane it is the loop of one
+ * walk at a time, which returns the first walk it cannot finish; with more, a group any of whose
+ * lanes fails a test goes to `seq` (the one-lane loop), as do the walks after the last group.
+ */
+function lanesSource(root: 4 | 5, lanes: number): string {
+  const each = (f: (x: number) => string): string => Array.from({ length: lanes }, (_, x) => f(x)).join('');
   let group = each((x) => `const vhi${x} = his[i + ${x}] | 0, vlo${x} = los[i + ${x}] | 0;\n`);
   for (let level = root; level >= 1; level--) group += each((x) => load(x, level, root)) + each((x) => tests(x, level, root));
   group += each((x) => `outGfn[i + ${x}] = (hi${x} & 0xfffff) * 0x100000 + (lo${x} >>> 12);\n`);
+  const failed = lanes === 1
+    ? 'return i;'
+    : `// A lane failed a test: the group one walk at a time, which stops at the first it cannot finish.
+    const k = seq(${ARGS.replace('start, end', `i, i + ${lanes}`)});
+    if (k !== i + ${lanes}) return k;`;
+  const rest = lanes === 1 ? 'return end;' : `return seq(${ARGS.replace('start', 'i')});`;
   // Strict, as the modules TypeScript emits: an undeclared name in the template is an error, not a global.
   return `'use strict';
-return function x86HotBatchLanes${root}(${ARGS}) {
+return function x86HotBatch${lanes === 1 ? 'Loop' : 'Lanes'}${root}(${ARGS}) {
   let i = start;
-  for (; i + ${LANES} <= end; i += ${LANES}) {
+  for (; i + ${lanes} <= end; i += ${lanes}) {
     lanes: {
 ${group}      continue;
     }
-    // A lane failed a test: the group one walk at a time, which stops at the first it cannot finish.
-    const k = seq(${ARGS.replace('start, end', `i, i + ${LANES}`)});
-    if (k !== i + ${LANES}) return k;
+    ${failed}
   }
-  return seq(${ARGS.replace('start', 'i')});
+  ${rest}
 };`;
 }
 
 type LanesFactory = (
   l5: number, h5: number, l4: number, h4: number, l3: number, h3: number, l2: number, h2: number, l1: number, h1: number,
-  execShift: number, readBit: number, seq: HotBatchLoop,
+  execShift: number, readBit: number, seq: HotBatchLoop | undefined,
 ) => HotBatchLoop;
 
-// Compiled once per root level, at its first loop (so a mutation test that activates its mutant
-// after this module loads still sees the template it mutated): every walker's loop is a closure of
-// one of these two functions, so they share its bytecode and optimized code. The tests are the
-// factory's parameters, not constants it destructures: a closure's `const` is tested for the
+// Compiled once per root level and lane count, at its first loop (so a mutation test that activates
+// its mutant after this module loads still sees the template it mutated): every walker's loop is a
+// closure of one of these functions, so they share its bytecode and optimized code. The tests are
+// the factory's parameters, not constants it destructures: a closure's `const` is tested for the
 // temporal dead zone at every use.
 const PARAMS = ['l5', 'h5', 'l4', 'h4', 'l3', 'h3', 'l2', 'h2', 'l1', 'h1', 'execShift', 'readBit', 'seq'];
-const factories: { 4?: LanesFactory; 5?: LanesFactory } = {};
+const factories = new Map<string, LanesFactory>();
 
-/** walk-batch-hot.ts's loop with these tests, LANES walks at a time; `seq` is the loop of one walk at a time. */
-export function makeLanesLoop(t: HotWalkTests, seq: HotBatchLoop): HotBatchLoop {
-  const factory = (factories[t.rootLevel] ??= new Function(...PARAMS, lanesSource(t.rootLevel)) as LanesFactory);
+function loopOf(t: HotWalkTests, lanes: number, seq: HotBatchLoop | undefined): HotBatchLoop {
+  const key = `${t.rootLevel}x${lanes}`;
+  let factory = factories.get(key);
+  if (factory === undefined) {
+    factory = new Function(...PARAMS, lanesSource(t.rootLevel, lanes)) as LanesFactory;
+    factories.set(key, factory);
+  }
   return factory(t.l5, t.h5, t.l4, t.h4, t.l3, t.h3, t.l2, t.h2, t.l1, t.h1, t.execShift, t.readBit, seq);
 }
 
-/** The generated loop's source for 4- or 5-level paging, for tests and for reading. */
-export const lanesLoopSource: (root: 4 | 5) => string = lanesSource;
+/** walk-batch-hot.ts's loop of one walk at a time with these tests: it returns the first walk it cannot finish. */
+export function makeOneWalkLoop(t: HotWalkTests): HotBatchLoop {
+  return loopOf(t, 1, undefined);
+}
+
+/** walk-batch-hot.ts's loop with these tests, LANES walks at a time; `seq` is the loop of one walk at a time. */
+export function makeLanesLoop(t: HotWalkTests, seq: HotBatchLoop): HotBatchLoop {
+  return loopOf(t, LANES, seq);
+}
+
+/** A generated loop's source for 4- or 5-level paging (LANES lanes unless told), for tests and for reading. */
+export function lanesLoopSource(root: 4 | 5, lanes = LANES): string {
+  return lanesSource(root, lanes);
+}

@@ -53,6 +53,11 @@ describe('walk-batch-lanes: LANES walks at a time, the same answers as one at a 
       for (let x = 0; x < LANES; x++) expect(src).toContain(`outGfn[i + ${x}] = (hi${x} & 0xfffff)`);
       expect(src).not.toContain(`outGfn[i + ${LANES}]`);
       expect(src.includes('& l5)')).toBe(root === 5);
+      // The one-walk loop is the same template with one lane, which stops where its walk fails.
+      const one = lanesLoopSource(root, 1);
+      expect(one).toContain('outGfn[i + 0] = (hi0 & 0xfffff)');
+      expect(one).not.toContain('hi1');
+      expect(one).not.toContain('seq(');
     }
   });
 
